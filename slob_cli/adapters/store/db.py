@@ -1,0 +1,344 @@
+"""Store: one SQLite file in WAL mode, opened and migrated once, shared by every command."""
+
+from __future__ import annotations
+
+import json
+import os
+import sqlite3
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import sqlite_utils
+
+from slob_cli.adapters.store.schema import MIGRATIONS, SCHEMA_VERSION
+from slob_cli.core.models import Candle, Tick
+from slob_cli.errors import StoreError
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+UTC = timezone.utc
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+def to_us(ts: datetime) -> int:
+    """Return UTC microseconds since the epoch for an aware datetime."""
+    delta = ts - _EPOCH
+    return (delta.days * 86_400 + delta.seconds) * 1_000_000 + delta.microseconds
+
+
+def from_us(value: int) -> datetime:
+    """Return the aware UTC datetime for epoch microseconds."""
+    return datetime.fromtimestamp(value // 1_000_000, tz=UTC).replace(microsecond=value % 1_000_000)
+
+
+def to_iso(ts: datetime | None) -> str | None:
+    """Return `YYYY-MM-DDTHH:MM:SS[.ffffff]Z` in UTC, or None."""
+    if ts is None:
+        return None
+    text = ts.astimezone(UTC).replace(tzinfo=None).isoformat()
+    return text + "Z"
+
+
+def from_iso(text: str | None) -> datetime | None:
+    """Parse an ISO-8601 string (with `Z` or an offset) to an aware UTC datetime."""
+    if text is None:
+        return None
+    return datetime.fromisoformat(text.replace("Z", "+00:00")).astimezone(UTC)
+
+
+def candle_row(candle: Candle, source: str = "live", local_symbol: str | None = None) -> tuple[Any, ...]:
+    """Return the candles-table row for a Candle."""
+    return (
+        candle.symbol,
+        to_us(candle.ts),
+        candle.open,
+        candle.high,
+        candle.low,
+        candle.close,
+        candle.volume,
+        candle.tick_count,
+        candle.dropped_ticks,
+        source,
+        local_symbol,
+    )
+
+
+def row_candle(row: Sequence[Any]) -> Candle:
+    """Return a Candle from (symbol, ts, open, high, low, close, volume, tick_count, dropped_ticks)."""
+    return Candle(row[0], from_us(row[1]), row[2], row[3], row[4], row[5], row[6], row[7], row[8])
+
+
+class Store:
+    """The project's SQLite file. Open with `Store.open(path)`; close or use as a context manager."""
+
+    def __init__(self, conn: sqlite3.Connection, path: Path, readonly: bool = False) -> None:
+        self.conn = conn
+        self.path = path
+        self.readonly = readonly
+        self.db = sqlite_utils.Database(conn)
+
+    # ------------------------------------------------------------------ lifecycle
+    @classmethod
+    def open(cls, path: str | os.PathLike[str], readonly: bool = False, create: bool = True) -> Store:
+        """Open (creating and migrating if needed) the store at path; raise StoreError on failure."""
+        file = Path(path)
+        if readonly or not create:
+            if not file.is_file():
+                raise StoreError(f"database {str(file)!r} does not exist")
+        try:
+            if readonly:
+                conn = sqlite3.connect(f"file:{file}?mode=ro", uri=True, timeout=30, check_same_thread=False)
+            else:
+                if file.parent and not file.parent.exists():
+                    file.parent.mkdir(parents=True, exist_ok=True)
+                conn = sqlite3.connect(file, timeout=30, check_same_thread=False)
+                conn.execute("PRAGMA journal_mode=WAL")
+                conn.execute("PRAGMA synchronous=NORMAL")
+            conn.execute("PRAGMA foreign_keys=ON")
+            conn.execute("PRAGMA busy_timeout=30000")
+        except sqlite3.Error as exc:
+            raise StoreError(f"cannot open database {str(file)!r}: {exc}") from None
+        store = cls(conn, file, readonly)
+        try:
+            store._migrate()
+        except sqlite3.DatabaseError as exc:
+            conn.close()
+            raise StoreError(f"database {str(file)!r} is not a slob database: {exc}") from None
+        except StoreError:
+            conn.close()
+            raise
+        return store
+
+    def _migrate(self) -> None:
+        version = self.schema_version()
+        if version > SCHEMA_VERSION:
+            raise StoreError(
+                f"database {str(self.path)!r} has schema version {version}, newer than this slob "
+                f"understands ({SCHEMA_VERSION}); upgrade slob"
+            )
+        if version == SCHEMA_VERSION:
+            return
+        if self.readonly:
+            raise StoreError(f"database {str(self.path)!r} needs a migration; open it once read-write")
+        with self.transaction():
+            while version < SCHEMA_VERSION:
+                MIGRATIONS[version](self.conn)
+                version += 1
+            self.conn.execute(
+                "INSERT INTO meta(key, value) VALUES('schema_version', ?) "
+                "ON CONFLICT(key) DO UPDATE SET value=excluded.value",
+                (str(version),),
+            )
+
+    def schema_version(self) -> int:
+        """Return the file's schema version (0 for a new or foreign file)."""
+        has_meta = self.conn.execute(
+            "SELECT 1 FROM sqlite_master WHERE type='table' AND name='meta'"
+        ).fetchone()
+        if not has_meta:
+            others = self.conn.execute("SELECT count(*) FROM sqlite_master WHERE type='table'").fetchone()[0]
+            if others:
+                raise StoreError(f"database {str(self.path)!r} is not a slob database (no meta table)")
+            return 0
+        row = self.conn.execute("SELECT value FROM meta WHERE key='schema_version'").fetchone()
+        return int(row[0]) if row else 0
+
+    def close(self) -> None:
+        """Close the connection."""
+        self.conn.close()
+
+    def __enter__(self) -> Store:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    @contextmanager
+    def transaction(self) -> Iterator[sqlite3.Connection]:
+        """Run a block in one transaction: all of it is written, or none."""
+        self.conn.execute("BEGIN IMMEDIATE")
+        try:
+            yield self.conn
+        except BaseException:
+            self.conn.execute("ROLLBACK")
+            raise
+        else:
+            self.conn.execute("COMMIT")
+
+    # ------------------------------------------------------------------ ticks
+    def insert_ticks(self, ticks: Iterable[Tick], run_id: int | None = None, local_symbol: str | None = None) -> int:
+        """Insert ticks in one transaction; return how many."""
+        rows = [(t.symbol, to_us(t.ts), t.price, t.size, local_symbol, run_id) for t in ticks]
+        if not rows:
+            return 0
+        with self.transaction() as conn:
+            conn.executemany(
+                "INSERT INTO ticks(symbol, ts, price, size, local_symbol, run_id) VALUES (?,?,?,?,?,?)", rows
+            )
+        return len(rows)
+
+    def tick_count(self, symbol: str | None = None) -> int:
+        """Return the number of stored ticks (for one symbol or all)."""
+        if symbol is None:
+            return self.conn.execute("SELECT count(*) FROM ticks").fetchone()[0]
+        return self.conn.execute("SELECT count(*) FROM ticks WHERE symbol=?", (symbol,)).fetchone()[0]
+
+    def iter_ticks(
+        self, symbol: str, start: datetime | None = None, end: datetime | None = None, batch: int = 100_000
+    ) -> Iterator[Tick]:
+        """Yield stored ticks of a symbol in time order within [start, end)."""
+        sql, params = self._range_sql("SELECT symbol, ts, price, size FROM ticks", symbol, start, end)
+        cursor = self.conn.execute(sql + " ORDER BY ts, id", params)
+        while rows := cursor.fetchmany(batch):
+            for row in rows:
+                yield Tick(row[0], from_us(row[1]), row[2], row[3])
+
+    # ------------------------------------------------------------------ candles
+    def upsert_candles(
+        self, candles: Iterable[Candle], source: str = "live", local_symbol: str | None = None
+    ) -> int:
+        """Insert or replace candles by (symbol, ts) in one transaction; return how many."""
+        rows = [candle_row(c, source, local_symbol) for c in candles]
+        if not rows:
+            return 0
+        with self.transaction() as conn:
+            conn.executemany(
+                "INSERT INTO candles(symbol, ts, open, high, low, close, volume, tick_count, dropped_ticks,"
+                " source, local_symbol) VALUES (?,?,?,?,?,?,?,?,?,?,?)"
+                " ON CONFLICT(symbol, ts) DO UPDATE SET open=excluded.open, high=excluded.high,"
+                " low=excluded.low, close=excluded.close, volume=excluded.volume,"
+                " tick_count=excluded.tick_count, dropped_ticks=excluded.dropped_ticks,"
+                " source=excluded.source, local_symbol=coalesce(excluded.local_symbol, candles.local_symbol)",
+                rows,
+            )
+        return len(rows)
+
+    def candles(self, symbol: str, start: datetime | None = None, end: datetime | None = None) -> list[Candle]:
+        """Return stored candles of a symbol in time order with label in [start, end)."""
+        sql, params = self._range_sql(
+            "SELECT symbol, ts, open, high, low, close, volume, tick_count, dropped_ticks FROM candles",
+            symbol,
+            start,
+            end,
+        )
+        return [row_candle(row) for row in self.conn.execute(sql + " ORDER BY ts", params)]
+
+    def candles_frame(
+        self, symbol: str | None = None, start: datetime | None = None, end: datetime | None = None
+    ) -> pd.DataFrame:
+        """Return candles as a DataFrame indexed by UTC timestamp (columns symbol, open ... source)."""
+        import pandas as pd
+
+        sql, params = self._range_sql("SELECT * FROM candles", symbol, start, end)
+        frame = pd.read_sql_query(sql + " ORDER BY symbol, ts", self.conn, params=params)
+        frame["ts"] = pd.to_datetime(frame["ts"], unit="us", utc=True)
+        return frame.set_index("ts")
+
+    def latest_candle(self, symbol: str) -> Candle | None:
+        """Return the newest stored candle of a symbol, or None."""
+        row = self.conn.execute(
+            "SELECT symbol, ts, open, high, low, close, volume, tick_count, dropped_ticks FROM candles"
+            " WHERE symbol=? ORDER BY ts DESC LIMIT 1",
+            (symbol,),
+        ).fetchone()
+        return row_candle(row) if row else None
+
+    def candle_symbols(self) -> list[str]:
+        """Return the symbols that have candles."""
+        return [r[0] for r in self.conn.execute("SELECT DISTINCT symbol FROM candles ORDER BY symbol")]
+
+    @staticmethod
+    def _range_sql(
+        base: str, symbol: str | None, start: datetime | None, end: datetime | None
+    ) -> tuple[str, list[Any]]:
+        clauses: list[str] = []
+        params: list[Any] = []
+        if symbol is not None:
+            clauses.append("symbol = ?")
+            params.append(symbol)
+        if start is not None:
+            clauses.append("ts >= ?")
+            params.append(to_us(start))
+        if end is not None:
+            clauses.append("ts < ?")
+            params.append(to_us(end))
+        where = (" WHERE " + " AND ".join(clauses)) if clauses else ""
+        return base + where, params
+
+    # ------------------------------------------------------------------ runs and events
+    def start_run(self, command: str, args: dict[str, Any] | None, started_at: datetime) -> int:
+        """Record the start of a command run; return its id."""
+        with self.transaction() as conn:
+            cursor = conn.execute(
+                "INSERT INTO runs(command, args, started_at, pid) VALUES (?,?,?,?)",
+                (command, json.dumps(args or {}, default=str), to_iso(started_at), os.getpid()),
+            )
+        return int(cursor.lastrowid or 0)
+
+    def end_run(
+        self, run_id: int, exit_code: int, ended_at: datetime, stats: dict[str, Any] | None = None,
+        data_mode: str | None = None,
+    ) -> None:
+        """Record the end of a command run."""
+        with self.transaction() as conn:
+            conn.execute(
+                "UPDATE runs SET ended_at=?, exit_code=?, stats=?, data_mode=coalesce(?, data_mode) WHERE id=?",
+                (to_iso(ended_at), exit_code, json.dumps(stats or {}, default=str), data_mode, run_id),
+            )
+
+    def set_run_mode(self, run_id: int, data_mode: str) -> None:
+        """Mark a run's data mode (live, delayed, sim)."""
+        with self.transaction() as conn:
+            conn.execute("UPDATE runs SET data_mode=? WHERE id=?", (data_mode, run_id))
+
+    def runs(self, limit: int = 20) -> list[dict[str, Any]]:
+        """Return the latest runs, newest first."""
+        return list(self.db.query("SELECT * FROM runs ORDER BY id DESC LIMIT ?", [limit]))
+
+    def log_event(
+        self, event_type: str, ts: datetime, payload: dict[str, Any] | None = None,
+        run_id: int | None = None, symbol: str | None = None,
+    ) -> None:
+        """Append one operational event (gap, disconnect, safe mode ...) to the events table."""
+        with self.transaction() as conn:
+            conn.execute(
+                "INSERT INTO events(run_id, ts, type, symbol, payload) VALUES (?,?,?,?,?)",
+                (run_id, to_iso(ts), event_type, symbol, json.dumps(payload or {}, default=str)),
+            )
+
+    # ------------------------------------------------------------------ key/value state
+    def get_state(self, key: str) -> Any | None:
+        """Return the JSON value stored under key, or None."""
+        row = self.conn.execute("SELECT value FROM state WHERE key=?", (key,)).fetchone()
+        return json.loads(row[0]) if row else None
+
+    def put_state(self, key: str, value: Any, now: datetime) -> None:
+        """Store a JSON value under key."""
+        with self.transaction() as conn:
+            conn.execute(
+                "INSERT INTO state(key, value, updated_at) VALUES (?,?,?)"
+                " ON CONFLICT(key) DO UPDATE SET value=excluded.value, updated_at=excluded.updated_at",
+                (key, json.dumps(value, default=str), to_iso(now)),
+            )
+
+    # ------------------------------------------------------------------ stats
+    def stats(self) -> dict[str, Any]:
+        """Return rows per table, time span per symbol and file size."""
+        tables = [r[0] for r in self.conn.execute(
+            "SELECT name FROM sqlite_master WHERE type='table' AND name NOT LIKE 'sqlite_%' ORDER BY name")]
+        rows = {name: self.conn.execute(f'SELECT count(*) FROM "{name}"').fetchone()[0] for name in tables}
+        spans: dict[str, dict[str, Any]] = {}
+        for table in ("ticks", "candles"):
+            for symbol, first, last, count in self.conn.execute(
+                f"SELECT symbol, min(ts), max(ts), count(*) FROM {table} GROUP BY symbol"
+            ):
+                spans.setdefault(symbol, {})[table] = {
+                    "first": to_iso(from_us(first)), "last": to_iso(from_us(last)), "rows": count,
+                }
+        size = sum(p.stat().st_size for p in (self.path, Path(f"{self.path}-wal")) if p.exists())
+        return {"path": str(self.path), "schema_version": self.schema_version(), "rows": rows,
+                "symbols": spans, "size_bytes": size}

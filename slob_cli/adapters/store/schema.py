@@ -1,0 +1,172 @@
+"""The SQLite schema and its migrations.
+
+Conventions: `ticks.ts` and `candles.ts` are INTEGER microseconds since the Unix epoch (UTC),
+because they hold millions of rows and are range-scanned; every other time column is TEXT in
+UTC ISO-8601 ending in `Z` (`2026-01-06T15:01:00Z`), because people read those tables.
+JSON columns hold compact JSON text.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Callable
+
+SCHEMA_VERSION = 1
+
+_V1 = """
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+
+CREATE TABLE IF NOT EXISTS ticks (
+    id INTEGER PRIMARY KEY,
+    symbol TEXT NOT NULL,
+    ts INTEGER NOT NULL,
+    price REAL NOT NULL,
+    size REAL NOT NULL,
+    local_symbol TEXT,
+    run_id INTEGER
+);
+CREATE INDEX IF NOT EXISTS ticks_symbol_ts ON ticks(symbol, ts);
+
+CREATE TABLE IF NOT EXISTS candles (
+    symbol TEXT NOT NULL,
+    ts INTEGER NOT NULL,
+    open REAL NOT NULL,
+    high REAL NOT NULL,
+    low REAL NOT NULL,
+    close REAL NOT NULL,
+    volume REAL NOT NULL,
+    tick_count INTEGER NOT NULL,
+    dropped_ticks INTEGER NOT NULL DEFAULT 0,
+    source TEXT NOT NULL DEFAULT 'live',
+    local_symbol TEXT,
+    PRIMARY KEY (symbol, ts)
+) WITHOUT ROWID;
+
+CREATE TABLE IF NOT EXISTS runs (
+    id INTEGER PRIMARY KEY,
+    command TEXT NOT NULL,
+    args TEXT,
+    started_at TEXT NOT NULL,
+    ended_at TEXT,
+    exit_code INTEGER,
+    pid INTEGER,
+    data_mode TEXT,
+    stats TEXT
+);
+
+CREATE TABLE IF NOT EXISTS events (
+    id INTEGER PRIMARY KEY,
+    run_id INTEGER,
+    ts TEXT NOT NULL,
+    type TEXT NOT NULL,
+    symbol TEXT,
+    payload TEXT
+);
+CREATE INDEX IF NOT EXISTS events_type_ts ON events(type, ts);
+
+CREATE TABLE IF NOT EXISTS setups (
+    id TEXT PRIMARY KEY,
+    symbol TEXT NOT NULL,
+    trading_date TEXT NOT NULL,
+    direction TEXT NOT NULL,
+    state TEXT NOT NULL,
+    invalidation_reason TEXT,
+    liq1_time TEXT, liq1_price REAL,
+    high REAL, high_time TEXT,
+    low REAL, low_time TEXT,
+    nowick_time TEXT,
+    liq2_time TEXT, liq2_price REAL,
+    trigger_time TEXT,
+    entry_estimate REAL, stop REAL, target REAL, risk_reward REAL,
+    state_json TEXT,
+    updated_at TEXT
+);
+CREATE INDEX IF NOT EXISTS setups_date ON setups(symbol, trading_date);
+
+CREATE TABLE IF NOT EXISTS setup_events (
+    id INTEGER PRIMARY KEY,
+    setup_id TEXT,
+    symbol TEXT NOT NULL,
+    trading_date TEXT NOT NULL,
+    seq INTEGER NOT NULL,
+    bar_time TEXT NOT NULL,
+    type TEXT NOT NULL,
+    payload TEXT,
+    UNIQUE (symbol, trading_date, seq)
+);
+
+CREATE TABLE IF NOT EXISTS state (
+    key TEXT PRIMARY KEY,
+    value TEXT NOT NULL,
+    updated_at TEXT NOT NULL
+);
+
+CREATE TABLE IF NOT EXISTS orders (
+    order_ref TEXT PRIMARY KEY,
+    setup_id TEXT,
+    role TEXT NOT NULL,
+    symbol TEXT NOT NULL,
+    local_symbol TEXT,
+    action TEXT NOT NULL,
+    order_type TEXT NOT NULL,
+    quantity REAL NOT NULL,
+    limit_price REAL,
+    stop_price REAL,
+    tif TEXT,
+    oca_group TEXT,
+    parent_ref TEXT,
+    broker_order_id INTEGER,
+    perm_id INTEGER,
+    status TEXT NOT NULL,
+    filled REAL NOT NULL DEFAULT 0,
+    avg_fill_price REAL,
+    created_at TEXT NOT NULL,
+    sent_at TEXT,
+    updated_at TEXT,
+    run_id INTEGER
+);
+CREATE INDEX IF NOT EXISTS orders_setup ON orders(setup_id);
+
+CREATE TABLE IF NOT EXISTS fills (
+    exec_id TEXT PRIMARY KEY,
+    order_ref TEXT,
+    broker_order_id INTEGER,
+    perm_id INTEGER,
+    symbol TEXT,
+    side TEXT NOT NULL,
+    quantity REAL NOT NULL,
+    price REAL NOT NULL,
+    ts TEXT NOT NULL,
+    commission REAL,
+    realized_pnl REAL
+);
+
+CREATE TABLE IF NOT EXISTS trades (
+    setup_id TEXT PRIMARY KEY,
+    symbol TEXT NOT NULL,
+    direction TEXT NOT NULL,
+    quantity REAL NOT NULL,
+    entry_estimate REAL,
+    entry_time TEXT, entry_price REAL,
+    exit_time TEXT, exit_price REAL, exit_reason TEXT,
+    pnl_points REAL, pnl_money REAL, commission REAL,
+    status TEXT NOT NULL
+);
+
+CREATE TABLE IF NOT EXISTS health (
+    id INTEGER PRIMARY KEY,
+    run_id INTEGER,
+    ts TEXT NOT NULL,
+    connected INTEGER,
+    last_tick_age REAL,
+    buffer_utilization REAL,
+    open_orders INTEGER,
+    positions INTEGER,
+    payload TEXT
+);
+"""
+
+# MIGRATIONS[n] upgrades a file at version n to n + 1. Version 0 is an empty file.
+MIGRATIONS: dict[int, Callable[[sqlite3.Connection], None]] = {
+    0: lambda conn: conn.executescript(_V1),
+}

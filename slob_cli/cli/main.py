@@ -1,0 +1,104 @@
+"""The `slob` root command: global options, sub-command registry, one place for exit codes."""
+
+from __future__ import annotations
+
+import logging
+import sys
+from pathlib import Path
+from typing import Annotated, Any
+
+import click
+import typer
+from typer.core import TyperGroup
+
+from slob_cli import __version__
+from slob_cli.cli.context import AppContext
+from slob_cli.errors import ExitCode, SlobError
+
+log = logging.getLogger("slob")
+
+EXIT_CODES_HELP = (
+    "Exit codes: 0 ok, 1 unexpected error, 2 usage error, 3 config or start-up error, "
+    "4 broker unreachable, 5 validation failed."
+)
+
+
+class SlobGroup(TyperGroup):
+    """Root group that turns SlobError (and any unexpected error) into one line and an exit code."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except (click.exceptions.Exit, click.exceptions.Abort, click.ClickException):
+            raise
+        except SlobError as exc:
+            typer.echo(f"Error: {exc}", err=True)
+            ctx.exit(int(exc.exit_code))
+        except KeyboardInterrupt:
+            typer.echo("Interrupted.", err=True)
+            ctx.exit(130)
+        except Exception as exc:  # noqa: BLE001 - last line of defence: one line, no traceback
+            log.debug("unexpected error", exc_info=True)
+            typer.echo(f"Error: unexpected {type(exc).__name__}: {exc} (run with --log-level DEBUG for details)",
+                       err=True)
+            ctx.exit(int(ExitCode.UNEXPECTED))
+
+
+app = typer.Typer(
+    name="slob",
+    cls=SlobGroup,
+    help="Trade the 5/1 SLOB strategy on NQ/MNQ futures through Interactive Brokers.\n\n" + EXIT_CODES_HELP,
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    rich_markup_mode=None,
+)
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"slob {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def root(
+    ctx: typer.Context,
+    db: Annotated[Path | None, typer.Option("--db", help="SQLite store path [env SLOB_DB_PATH].")] = None,
+    env_file: Annotated[Path | None, typer.Option("--env-file", help="Read settings from this file instead of .env.")] = None,
+    log_level: Annotated[str | None, typer.Option("--log-level", help="DEBUG, INFO, WARNING or ERROR [env SLOB_LOG_LEVEL].")] = None,
+    log_json: Annotated[bool | None, typer.Option("--log-json/--no-log-json", help="Log JSON lines [env SLOB_LOG_JSON].")] = None,
+    version: Annotated[bool, typer.Option("--version", callback=_version, is_eager=True, help="Print the version and exit.")] = False,
+) -> None:
+    """Trade the 5/1 SLOB strategy on NQ/MNQ futures through Interactive Brokers."""
+    overrides = {"db_path": db, "log_level": log_level, "log_json": log_json}
+    context = AppContext(env_file=env_file, overrides={k: v for k, v in overrides.items() if v is not None})
+    ctx.obj = context
+    settings = context.settings  # validate once, up front: a bad setting exits 3 before any work
+    from slob_cli.runtime.logging import setup_logging
+
+    setup_logging(settings.log_level, settings.log_json, secrets=_secrets(settings))
+
+
+def _secrets(settings: Any) -> list[str]:
+    secrets = [url.split("://", 1)[-1] for url in settings.alert_urls]
+    return secrets
+
+
+def _register() -> None:
+    """Attach every sub-command module (each imports its heavy dependencies lazily)."""
+    from slob_cli.cli import candles
+
+    app.add_typer(candles.app, name="candles")
+
+
+_register()
+
+
+def run() -> None:
+    """Console-script entry point."""
+    try:
+        app()
+    except SystemExit:
+        raise
+    sys.exit(0)

@@ -1,0 +1,70 @@
+"""One error tree for the whole package; only the CLI root turns it into an exit code."""
+
+from __future__ import annotations
+
+from enum import IntEnum
+
+
+class ExitCode(IntEnum):
+    """Named process exit codes, documented in `slob --help` and docs/commands.md."""
+
+    OK = 0
+    UNEXPECTED = 1
+    USAGE = 2
+    CONFIG = 3
+    BROKER_UNREACHABLE = 4
+    VALIDATION_FAILED = 5
+
+
+class SlobError(Exception):
+    """Base of every expected failure; its message is one line meant for the user."""
+
+    exit_code: ExitCode = ExitCode.UNEXPECTED
+
+
+class UsageError(SlobError):
+    """A flag or argument is wrong."""
+
+    exit_code = ExitCode.USAGE
+
+
+class ConfigError(SlobError):
+    """A setting, a config file or start-up precondition is wrong."""
+
+    exit_code = ExitCode.CONFIG
+
+
+class StoreError(ConfigError):
+    """The SQLite store cannot be opened, migrated or written."""
+
+
+class InputError(UsageError):
+    """An input file or value is malformed; nothing was written."""
+
+
+class BrokerUnavailable(SlobError):
+    """The gateway cannot be reached or refused the connection."""
+
+    exit_code = ExitCode.BROKER_UNREACHABLE
+
+
+class BrokerError(SlobError):
+    """The gateway answered, but with an error we cannot work around."""
+
+    exit_code = ExitCode.VALIDATION_FAILED
+
+
+class ValidationFailed(SlobError):
+    """A check or validation run did not pass."""
+
+    exit_code = ExitCode.VALIDATION_FAILED
+
+
+class RiskRejected(SlobError):
+    """The risk manager refused an order."""
+
+    exit_code = ExitCode.VALIDATION_FAILED
+
+
+class LiveTradingRefused(ConfigError):
+    """Live trading was asked for without both explicit opt-ins."""

@@ -1,0 +1,92 @@
+"""Logging set-up: rich on a terminal, plain lines or JSON lines otherwise; secrets redacted."""
+
+from __future__ import annotations
+
+import json
+import logging
+import logging.handlers
+import sys
+from collections.abc import Iterable
+from datetime import datetime, timezone
+from pathlib import Path
+
+_REDACTED = "***"
+
+
+class RedactFilter(logging.Filter):
+    """Replace every known secret string in a record's rendered message."""
+
+    def __init__(self, secrets: Iterable[str]) -> None:
+        super().__init__()
+        self.secrets = sorted({s for s in secrets if s and len(s) >= 4}, key=len, reverse=True)
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if self.secrets:
+            message = record.getMessage()
+            for secret in self.secrets:
+                message = message.replace(secret, _REDACTED)
+            record.msg, record.args = message, None
+        return True
+
+
+class JsonFormatter(logging.Formatter):
+    """One JSON object per line: ts, level, logger, msg (+ exc)."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        data = {
+            "ts": datetime.fromtimestamp(record.created, timezone.utc).isoformat().replace("+00:00", "Z"),
+            "level": record.levelname,
+            "logger": record.name,
+            "msg": record.getMessage(),
+        }
+        if record.exc_info:
+            data["exc"] = self.formatException(record.exc_info)
+        return json.dumps(data)
+
+
+PLAIN_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
+
+
+def setup_logging(
+    level: str = "INFO",
+    json_lines: bool = False,
+    log_dir: Path | None = None,
+    log_file_name: str | None = None,
+    secrets: Iterable[str] = (),
+    stream_is_tty: bool | None = None,
+) -> None:
+    """Configure the root logger once per process (idempotent)."""
+    root = logging.getLogger()
+    for handler in list(root.handlers):
+        if getattr(handler, "_slob", False):
+            root.removeHandler(handler)
+            handler.close()
+    root.setLevel(level)
+    redact = RedactFilter(secrets)
+    tty = sys.stderr.isatty() if stream_is_tty is None else stream_is_tty
+    console: logging.Handler
+    if json_lines:
+        console = logging.StreamHandler(sys.stderr)
+        console.setFormatter(JsonFormatter())
+    elif tty:
+        from rich.logging import RichHandler
+
+        console = RichHandler(show_path=False, rich_tracebacks=False, log_time_format="%H:%M:%S")
+    else:
+        console = logging.StreamHandler(sys.stderr)
+        console.setFormatter(logging.Formatter(PLAIN_FORMAT))
+    handlers = [console]
+    if log_dir is not None and log_file_name:
+        log_dir.mkdir(parents=True, exist_ok=True)
+        file_handler = logging.handlers.RotatingFileHandler(
+            log_dir / log_file_name, maxBytes=10_000_000, backupCount=5, encoding="utf-8"
+        )
+        file_handler.setFormatter(JsonFormatter() if json_lines else logging.Formatter(PLAIN_FORMAT))
+        handlers.append(file_handler)
+    for handler in handlers:
+        handler.addFilter(redact)
+        handler._slob = True  # type: ignore[attr-defined]
+        root.addHandler(handler)
+    # ib_async is chatty at INFO; keep its warnings and errors.
+    logging.getLogger("ib_async").setLevel(max(logging.getLevelName(level), logging.WARNING)
+                                           if isinstance(logging.getLevelName(level), int) else logging.WARNING)
