@@ -9,6 +9,7 @@ from typing import Annotated, Any
 
 import click
 import typer
+from typer._click.exceptions import ClickException as TyperClickException
 from typer.core import TyperGroup
 
 from slob_cli import __version__
@@ -30,6 +31,8 @@ class SlobGroup(TyperGroup):
         try:
             return super().invoke(ctx)
         except (click.exceptions.Exit, click.exceptions.Abort, click.ClickException):
+            raise
+        except (typer.Exit, typer.Abort, TyperClickException):  # typer >= 0.20 has its own classes
             raise
         except SlobError as exc:
             typer.echo(f"Error: {exc}", err=True)

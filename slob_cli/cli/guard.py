@@ -1,0 +1,119 @@
+"""`run_guard`: what every long-running command (record, trade, run, paper) does around its work.
+
+It takes the run lock (a second session exits 0 with a one-line notice, or 1 with
+`--fail-if-running`), logs to a rotating file in the log dir, and records the run with its exit code.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+import click
+import typer
+from typer._click.exceptions import ClickException as TyperClickException
+
+from slob_cli.errors import ExitCode, SlobError
+
+if TYPE_CHECKING:
+    from slob_cli.adapters.store import Store
+    from slob_cli.runtime.clock import Clock
+    from slob_cli.runtime.lock import RunLock
+    from slob_cli.settings import Settings
+
+log = logging.getLogger("slob.guard")
+
+FAIL_IF_RUNNING_HELP = "Exit 1 instead of 0 when another slob session already holds this store's lock."
+
+
+@dataclass
+class GuardedRun:
+    """What a guarded command gets: settings, the open store, its run id and stats to record."""
+
+    settings: Settings
+    store: Store
+    run_id: int
+    lock: RunLock
+    stats: dict[str, Any] = field(default_factory=dict)
+    data_mode: str | None = None
+
+
+def exit_code_of(error: BaseException | None) -> int:
+    """Return the process exit code a command ends with when `error` escapes it (None: success)."""
+    if error is None:
+        return int(ExitCode.OK)
+    if isinstance(error, click.exceptions.Exit | typer.Exit):
+        return int(error.exit_code)
+    if isinstance(error, SystemExit):
+        code = error.code
+        return code if isinstance(code, int) else (0 if code is None else int(ExitCode.UNEXPECTED))
+    if isinstance(error, SlobError):
+        return int(error.exit_code)
+    if isinstance(error, click.exceptions.Abort | typer.Abort | KeyboardInterrupt):
+        return 130
+    if isinstance(error, click.ClickException | TyperClickException):
+        return int(error.exit_code)
+    return int(ExitCode.UNEXPECTED)
+
+
+def alert_secrets(settings: Settings) -> list[str]:
+    """Return the parts of alert URLs that carry tokens, for log redaction."""
+    return [url.split("://", 1)[-1] for url in settings.alert_urls]
+
+
+@contextmanager
+def run_guard(
+    ctx: typer.Context,
+    command: str,
+    fail_if_running: bool = False,
+    args: dict[str, Any] | None = None,
+    clock: Clock | None = None,
+) -> Iterator[GuardedRun]:
+    """Run a block under the store's run lock, with file logging and a `runs` row.
+
+    Example: `with run_guard(ctx, "paper", fail_if_running=flag, args={...}) as run: ...`
+    """
+    from slob_cli.cli.context import app_context
+    from slob_cli.runtime.clock import SystemClock
+    from slob_cli.runtime.lock import AlreadyRunning, try_acquire
+    from slob_cli.runtime.logging import setup_logging
+
+    clock = clock or SystemClock()
+    settings = app_context(ctx).settings
+    try:
+        lock = try_acquire(settings.db_path, command, clock.now())
+    except AlreadyRunning as exc:
+        if fail_if_running:
+            raise
+        typer.echo(f"Not started: {exc}.")
+        raise typer.Exit(int(ExitCode.OK)) from None
+    try:
+        setup_logging(
+            settings.log_level, settings.log_json, log_dir=settings.log_dir, log_file_name=f"{command}.log",
+            secrets=alert_secrets(settings),
+        )
+        store = app_context(ctx).open_store()
+    except BaseException:
+        lock.release()
+        raise
+    run = GuardedRun(settings, store, 0, lock)
+    error: BaseException | None = None
+    try:
+        run.run_id = store.start_run(command, args, clock.now())
+        log.info("run %d: slob %s started (pid %d)", run.run_id, command, lock.holder.pid)
+        yield run
+    except BaseException as exc:
+        error = exc
+        raise
+    finally:
+        code = exit_code_of(error)
+        try:
+            if run.run_id:
+                store.end_run(run.run_id, code, clock.now(), run.stats, run.data_mode)
+            log.info("run %d: slob %s ended with exit code %d", run.run_id, command, code)
+        finally:
+            store.close()
+            lock.release()

@@ -1,0 +1,98 @@
+"""run_guard: lock, notice or failure for a second session, runs row with exit code, log file."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from typer.testing import CliRunner
+
+from slob_cli.adapters.store import Store
+from slob_cli.cli.context import AppContext
+from slob_cli.cli.guard import FAIL_IF_RUNNING_HELP, run_guard
+from slob_cli.cli.main import SlobGroup
+from slob_cli.errors import ValidationFailed
+from slob_cli.runtime.lock import acquire, read_record
+
+
+def make_app(db_path: Path, log_dir: Path) -> typer.Typer:
+    """Build a root like slob's with one long-running command that uses run_guard."""
+    app = typer.Typer(cls=SlobGroup)
+
+    @app.callback()
+    def root(ctx: typer.Context) -> None:
+        ctx.obj = AppContext(overrides={"db_path": db_path, "log_dir": log_dir})
+
+    @app.command("soak")
+    def soak(
+        ctx: typer.Context,
+        fail_if_running: Annotated[bool, typer.Option("--fail-if-running", help=FAIL_IF_RUNNING_HELP)] = False,
+        verdict: str = "ok",
+    ) -> None:
+        with run_guard(ctx, "soak", fail_if_running=fail_if_running, args={"verdict": verdict}) as run:
+            assert read_record(db_path).command == "soak"
+            run.stats["candles_generated"] = 3
+            run.data_mode = "sim"
+            if verdict == "fail":
+                raise ValidationFailed("criteria not met")
+            typer.echo(f"run {run.run_id} done")
+
+    return app
+
+
+def test_guarded_command_records_run_and_releases_lock(runner: CliRunner, db_path: Path, tmp_path: Path) -> None:
+    app = make_app(db_path, tmp_path / "logs")
+    result = runner.invoke(app, ["soak"])
+    assert result.exit_code == 0, result.output
+    assert result.stdout.strip() == "run 1 done"
+    with Store.open(db_path) as store:
+        (row,) = store.runs()
+    assert (row["command"], row["exit_code"], row["data_mode"]) == ("soak", 0, "sim")
+    assert json.loads(row["stats"]) == {"candles_generated": 3}
+    assert json.loads(row["args"]) == {"verdict": "ok"}
+    assert read_record(db_path) is None
+    assert "run 1: slob soak started" in (tmp_path / "logs" / "soak.log").read_text()
+
+
+def test_failing_guarded_command_records_its_exit_code(runner: CliRunner, db_path: Path, tmp_path: Path) -> None:
+    result = runner.invoke(make_app(db_path, tmp_path / "logs"), ["soak", "--verdict", "fail"])
+    assert result.exit_code == 5
+    assert result.stderr.strip().splitlines()[-1] == "Error: criteria not met"
+    with Store.open(db_path) as store:
+        assert store.runs()[0]["exit_code"] == 5
+
+
+def test_second_session_exits_0_with_one_line_notice(runner: CliRunner, db_path: Path, tmp_path: Path) -> None:
+    with acquire(db_path, "paper"):
+        result = runner.invoke(make_app(db_path, tmp_path / "logs"), ["soak"])
+    assert result.exit_code == 0
+    lines = result.stdout.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("Not started: slob paper (pid")
+    assert "already running" in lines[0]
+    with Store.open(db_path) as store:
+        assert store.runs() == []
+
+
+def test_second_session_with_fail_if_running_exits_1(runner: CliRunner, db_path: Path, tmp_path: Path) -> None:
+    with acquire(db_path, "paper"):
+        result = runner.invoke(make_app(db_path, tmp_path / "logs"), ["soak", "--fail-if-running"])
+    assert result.exit_code == 1
+    assert result.stderr.startswith("Error: slob paper (pid")
+    assert "Traceback" not in result.output
+
+
+def test_exit_code_of_maps_each_way_a_command_can_end() -> None:
+    import click
+
+    from slob_cli.cli.guard import exit_code_of
+    from slob_cli.errors import BrokerUnavailable
+
+    assert exit_code_of(None) == 0
+    assert exit_code_of(typer.Exit(3)) == 3
+    assert exit_code_of(click.exceptions.Exit(2)) == 2
+    assert exit_code_of(BrokerUnavailable("down")) == 4
+    assert exit_code_of(KeyboardInterrupt()) == 130
+    assert exit_code_of(SystemExit(None)) == 0
+    assert exit_code_of(RuntimeError("boom")) == 1
