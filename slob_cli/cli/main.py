@@ -93,6 +93,9 @@ def _register() -> None:
     from slob_cli.cli import candles
 
     app.add_typer(candles.app, name="candles")
+    from slob_cli.cli import status
+
+    app.command("status")(status.status)
 
 
 _register()

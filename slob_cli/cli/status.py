@@ -1,0 +1,52 @@
+"""`slob status`: runs, what is running, open setups, working orders, positions, today's P&L, health."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from slob_cli.errors import ExitCode
+
+
+def status(
+    ctx: typer.Context,
+    json_out: Annotated[bool, typer.Option("--json", help="Print one JSON object instead of tables.")] = False,
+    check: Annotated[bool, typer.Option(
+        "--check", help="Print nothing but one line; exit 0 only when a session holds the lock and its "
+        "last heartbeat is fresh, else 1 (for container health checks).")] = False,
+    max_age: Annotated[float, typer.Option(
+        "--max-age", min=1.0, help="Seconds after which a heartbeat is stale (with --check).")] = 60.0,
+    runs: Annotated[int, typer.Option("--runs", min=1, help="How many recent runs to list.")] = 10,
+) -> None:
+    """Show the store's state: recent runs, the running session, setups, orders, positions, P&L.
+
+    Reads the store without locking or writing, so it is safe while a session runs.
+
+    Example: slob status --json
+    """
+    import json
+    from datetime import datetime, timezone
+
+    from slob_cli.adapters.store import Store
+    from slob_cli.cli.context import app_context
+    from slob_cli.runtime.status import check_health, collect_status
+
+    settings = app_context(ctx).settings
+    with Store.open(settings.db_path, readonly=True) as store:
+        report = collect_status(store, settings.db_path, datetime.now(timezone.utc), run_limit=runs)
+    if check:
+        problem = check_health(report, max_age)
+        if problem:
+            typer.echo(f"unhealthy: {problem}")
+            raise typer.Exit(int(ExitCode.UNEXPECTED))
+        typer.echo(f"healthy: {report.running.describe()}, heartbeat {report.health_age_seconds:.0f}s ago")
+        return
+    if json_out:
+        typer.echo(json.dumps(report.to_dict(), indent=2, default=str))
+        return
+    from rich.console import Console
+
+    from slob_cli.cli.status_render import render_status
+
+    Console().print(render_status(report, settings.zone))

@@ -1,0 +1,65 @@
+"""What `slob status` reports: runs, the lock holder, open setups, orders, positions, P&L, health."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import asdict, dataclass
+from datetime import datetime
+from typing import Any
+
+from slob_cli.runtime import views
+from slob_cli.runtime.lock import LockHolder, current_holder
+
+DEFAULT_HEARTBEAT_MAX_AGE = 60.0
+
+
+@dataclass(frozen=True)
+class StatusReport:
+    """A read-only picture of one store at one moment."""
+
+    db_path: str
+    now: str
+    running: LockHolder | None
+    runs: list[dict[str, Any]]
+    open_setups: list[dict[str, Any]]
+    working_orders: list[dict[str, Any]]
+    positions: list[dict[str, Any]]
+    today: dict[str, Any]
+    health: dict[str, Any] | None
+    health_age_seconds: float | None
+
+    def to_dict(self) -> dict[str, Any]:
+        """Return the report as plain JSON-ready data."""
+        data = asdict(self)
+        data["running"] = asdict(self.running) if self.running else None
+        return data
+
+
+def collect_status(store: Any, db_path: str | os.PathLike[str], now: datetime, run_limit: int = 10) -> StatusReport:
+    """Read the status of a store (open it read-only) as of `now`; never locks, never writes."""
+    conn = store.conn
+    health = views.last_health(conn)
+    health_time = views.parse_time(health["ts"]) if health else None
+    return StatusReport(
+        db_path=os.fspath(db_path),
+        now=now.isoformat(),
+        running=current_holder(db_path),
+        runs=views.recent_runs(conn, run_limit),
+        open_setups=views.open_setups(conn),
+        working_orders=views.working_orders(conn),
+        positions=views.open_positions(conn),
+        today=views.day_pnl(conn, views.trading_date_of(now)),
+        health=health,
+        health_age_seconds=round((now - health_time).total_seconds(), 1) if health_time else None,
+    )
+
+
+def check_health(report: StatusReport, max_age_seconds: float = DEFAULT_HEARTBEAT_MAX_AGE) -> str | None:
+    """Return why the session is unhealthy, or None when a live holder has a fresh heartbeat."""
+    if report.running is None:
+        return "no slob session holds the lock"
+    if report.health is None or report.health_age_seconds is None:
+        return f"{report.running.describe()} has written no heartbeat"
+    if report.health_age_seconds > max_age_seconds:
+        return f"last heartbeat is {report.health_age_seconds:.0f}s old (limit {max_age_seconds:.0f}s)"
+    return None

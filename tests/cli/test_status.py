@@ -1,0 +1,107 @@
+"""`slob status`: JSON and tables from a store with rows, read-only, --check for health checks."""
+
+from __future__ import annotations
+
+import json
+import os
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+from typer.testing import CliRunner
+
+from slob_cli.adapters.store import Store, to_iso
+from slob_cli.cli.main import app
+from slob_cli.runtime.lock import acquire
+from slob_cli.runtime.views import trading_date_of
+from tests.opsdata import add_health, add_order, add_setup, add_trade
+
+UTC = timezone.utc
+
+
+def populate(store: Store, now: datetime) -> None:
+    """A day with one open setup, one completed setup in a position, and one closed trade today."""
+    today = trading_date_of(now).isoformat()
+    run_id = store.start_run("paper", {"duration": "24"}, now - timedelta(hours=2))
+    done = store.start_run("record", {}, now - timedelta(days=1))
+    store.end_run(done, 0, now - timedelta(hours=20), data_mode="delayed")
+    add_setup(store, "NQ-a-SHORT-1", "WATCHING_LIQ2", trading_date=today, high=25491.0, low=25440.0)
+    add_setup(store, "NQ-a-SHORT-2", "SETUP_COMPLETE", trading_date=today, entry_estimate=25450.0,
+              stop=25470.0, target=25405.0)
+    add_setup(store, "NQ-a-LONG-1", "INVALIDATED", trading_date=today)
+    add_order(store, "slob:NQ-a-SHORT-2:entry", "entry", "Filled", "NQ-a-SHORT-2")
+    add_order(store, "slob:NQ-a-SHORT-2:stop", "stop", "Submitted", "NQ-a-SHORT-2", action="BUY",
+              order_type="STP", stop_price=25470.25)
+    add_order(store, "slob:NQ-a-SHORT-2:target", "target", "PreSubmitted", "NQ-a-SHORT-2", action="BUY",
+              order_type="LMT", limit_price=25405.0)
+    add_trade(store, "NQ-a-SHORT-2", entry_time=to_iso(now - timedelta(minutes=30)), entry_price=25449.5)
+    add_setup(store, "NQ-b-LONG-1", "SETUP_COMPLETE", trading_date=today)
+    add_trade(store, "NQ-b-LONG-1", direction="LONG", entry_time=to_iso(now - timedelta(hours=1)),
+              entry_price=25400.0, exit_time=to_iso(now - timedelta(minutes=40)), exit_price=25420.0,
+              pnl_points=20.0, pnl_money=400.0, commission=4.5, status="closed")
+    add_trade(store, "NQ-old-LONG-1", direction="LONG", entry_time="2020-01-02T15:00:00Z", entry_price=1.0,
+              exit_time="2020-01-02T16:00:00Z", exit_price=2.0, pnl_points=1.0, pnl_money=20.0, status="closed")
+    add_health(store, to_iso(now - timedelta(seconds=5)), run_id=run_id)
+
+
+def test_status_json_reports_runs_setups_orders_positions_and_todays_pnl(
+    runner: CliRunner, db_path: Path, store: Store
+) -> None:
+    populate(store, datetime.now(UTC))
+    result = runner.invoke(app, ["--db", str(db_path), "status", "--json"])
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.stdout)
+    assert [run["command"] for run in data["runs"]] == ["record", "paper"]
+    assert data["runs"][0]["data_mode"] == "delayed" and data["runs"][1]["exit_code"] is None
+    assert data["running"] is None
+    assert [setup["id"] for setup in data["open_setups"]] == ["NQ-a-SHORT-1"]
+    assert {order["role"] for order in data["working_orders"]} == {"stop", "target"}
+    assert [position["setup_id"] for position in data["positions"]] == ["NQ-a-SHORT-2"]
+    assert data["today"]["closed_trades"] == 1
+    assert data["today"]["pnl_money"] == 400.0 and data["today"]["commission"] == 4.5
+    assert data["health"]["connected"] is True
+    assert 0 <= data["health_age_seconds"] < 60
+
+
+def test_status_table_names_running_session_and_rows(runner: CliRunner, db_path: Path, store: Store) -> None:
+    populate(store, datetime.now(UTC))
+    with acquire(db_path, "paper"):
+        result = runner.invoke(app, ["--db", str(db_path), "status"], env={"COLUMNS": "200"})
+    assert result.exit_code == 0, result.output
+    out = result.stdout
+    assert f"Running: slob paper (pid {os.getpid()}" in out
+    assert "NQ-a-SHORT-1" in out and "WATCHING_LIQ2" in out
+    assert "slob:NQ-a-SHORT-2:stop" in out and "25,470.25" in out
+    assert "1 closed trades" in out and "$+400.00" in out
+    assert "connected" in out
+
+
+def test_status_never_writes_the_store(runner: CliRunner, db_path: Path, store: Store) -> None:
+    populate(store, datetime.now(UTC))
+    store.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    before = db_path.read_bytes()
+    result = runner.invoke(app, ["--db", str(db_path), "status", "--json"])
+    assert result.exit_code == 0
+    assert db_path.read_bytes() == before
+    assert not Path(f"{db_path}.lock").exists()
+
+
+def test_status_on_missing_database_exits_3_with_one_line(runner: CliRunner, tmp_path: Path) -> None:
+    result = runner.invoke(app, ["--db", str(tmp_path / "none.db"), "status"])
+    assert result.exit_code == 3
+    assert result.stderr.strip().splitlines() == [f"Error: database '{tmp_path / 'none.db'}' does not exist"]
+    assert not (tmp_path / "none.db").exists()
+
+
+def test_status_check_is_healthy_only_with_holder_and_fresh_heartbeat(
+    runner: CliRunner, db_path: Path, store: Store
+) -> None:
+    now = datetime.now(UTC)
+    args = ["--db", str(db_path), "status", "--check"]
+    add_health(store, to_iso(now - timedelta(seconds=5)))
+    result = runner.invoke(app, args)
+    assert (result.exit_code, result.stdout.strip()) == (1, "unhealthy: no slob session holds the lock")
+    with acquire(db_path, "paper"):
+        healthy = runner.invoke(app, args)
+        stale = runner.invoke(app, args + ["--max-age", "1"])
+    assert healthy.exit_code == 0 and healthy.stdout.startswith("healthy: slob paper")
+    assert stale.exit_code == 1 and "old (limit 1s)" in stale.stdout

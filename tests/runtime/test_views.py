@@ -1,0 +1,52 @@
+"""Read-only store views: trading date, P&L of a day, reference levels, merged events."""
+
+from __future__ import annotations
+
+from datetime import date, datetime, timezone
+from zoneinfo import ZoneInfo
+
+from slob_cli.adapters.store import Store
+from slob_cli.runtime import views
+from tests.opsdata import add_setup_event, add_trade
+
+UTC = timezone.utc
+
+
+def test_trading_date_is_the_new_york_date() -> None:
+    assert views.trading_date_of(datetime(2026, 1, 7, 3, 0, tzinfo=UTC)) == date(2026, 1, 6)
+    assert views.trading_date_of(datetime(2026, 1, 7, 5, 0, tzinfo=UTC)) == date(2026, 1, 7)
+
+
+def test_day_pnl_without_setup_row_uses_new_york_date_of_entry(store: Store) -> None:
+    add_trade(store, "late", entry_time="2026-01-07T02:00:00Z", exit_time="2026-01-07T02:30:00Z",
+              pnl_points=-5.0, pnl_money=-100.0, commission=4.0, status="closed")
+    add_trade(store, "open", entry_time="2026-01-06T15:00:00Z", entry_price=1.0)
+    assert views.day_pnl(store.conn, date(2026, 1, 6)) == {
+        "trading_date": "2026-01-06", "closed_trades": 1, "pnl_points": -5.0, "pnl_money": -100.0,
+        "commission": 4.0,
+    }
+    assert views.day_pnl(store.conn, date(2026, 1, 7))["closed_trades"] == 0
+
+
+def test_reference_levels_come_from_latest_frozen_event_of_the_day(store: Store) -> None:
+    assert views.reference_levels(store.conn, date(2026, 1, 6)) is None
+    add_setup_event(store, 1, "LSE_LEVELS_FROZEN", "2026-01-06T14:30:00Z", {"high": 25466.0, "low": 25410.5})
+    add_setup_event(store, 2, "LIQ1_DETECTED", "2026-01-06T14:31:00Z", {"price": 25491.0}, setup_id="s1")
+    levels = views.reference_levels(store.conn, date(2026, 1, 6))
+    assert (levels["high"], levels["low"], levels["symbol"]) == (25466.0, 25410.5, "NQ")
+    assert views.reference_levels(store.conn, date(2026, 1, 5)) is None
+
+
+def test_latest_events_merges_run_and_setup_events_newest_first(store: Store) -> None:
+    add_setup_event(store, 1, "LSE_LEVELS_FROZEN", "2026-01-06T14:30:00Z", {"high": 2.0, "low": 1.0})
+    store.log_event("DISCONNECTED", datetime(2026, 1, 6, 14, 45, tzinfo=UTC), {"code": 1100})
+    add_setup_event(store, 2, "LIQ1_DETECTED", "2026-01-06T15:00:00Z", {"price": 3.0}, setup_id="s1")
+    events = views.latest_events(store.conn, limit=2)
+    assert [event["type"] for event in events] == ["LIQ1_DETECTED", "DISCONNECTED"]
+    assert events[1]["payload"] == {"code": 1100}
+
+
+def test_local_time_shows_display_zone() -> None:
+    zone = ZoneInfo("Europe/Stockholm")
+    assert views.local_time("2026-01-06T14:30:00Z", zone) == "2026-01-06 15:30:00"
+    assert views.local_time(None, zone) == "-"
