@@ -1,0 +1,257 @@
+"""Repository over `setups` (one row per candidate) and `setup_events` (the tracker's event log).
+
+Rows are plain mappings shaped like `CandidateView.to_dict()`; events are stored with the
+event's `to_dict()` as canonical JSON so a replay can be compared byte for byte by sequence number.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from typing import Any
+
+from slob_cli.adapters.store.db import Store, from_iso, to_iso
+from slob_cli.core.models import Candle
+from slob_cli.errors import StoreError
+
+SETUP_FIELDS: tuple[str, ...] = (
+    "id", "symbol", "trading_date", "direction", "state", "invalidation_reason",
+    "liq1_time", "liq1_price", "high", "high_time", "low", "low_time", "nowick_time",
+    "liq2_time", "liq2_price", "trigger_time", "entry_estimate", "stop", "target", "risk_reward",
+)
+TERMINAL_STATES: frozenset[str] = frozenset({"SETUP_COMPLETE", "INVALIDATED"})
+
+
+def canonical_json(value: Any) -> str:
+    """Return compact, key-sorted JSON: the form used for storing and comparing payloads."""
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), allow_nan=False)
+
+
+@dataclass(frozen=True)
+class StoredEvent:
+    """One row of `setup_events`: the seq-th event of (symbol, trading_date) and its to_dict()."""
+
+    symbol: str
+    trading_date: date
+    seq: int
+    bar_time: datetime
+    type: str
+    setup_id: str | None
+    payload: Mapping[str, Any] = field(compare=False)
+    payload_json: str = ""
+
+    def __post_init__(self) -> None:
+        if not self.payload_json:
+            object.__setattr__(self, "payload_json", canonical_json(dict(self.payload)))
+
+    def to_dict(self) -> dict[str, Any]:
+        """Return the row as JSON-able data (times ISO 'Z')."""
+        return {
+            "seq": self.seq, "symbol": self.symbol, "trading_date": self.trading_date.isoformat(),
+            "bar_time": to_iso(self.bar_time), "type": self.type, "setup_id": self.setup_id,
+            "payload": dict(self.payload),
+        }
+
+
+@dataclass(frozen=True)
+class DaySync:
+    """What writing one day's computed events and candidates changed in the store."""
+
+    new_events: int = 0
+    changed_setups: int = 0
+    replaced: bool = False
+
+
+class SetupRepository:
+    """Read and write candidates and their events in a Store."""
+
+    def __init__(self, store: Store) -> None:
+        self.store = store
+        self.conn = store.conn
+
+    # ------------------------------------------------------------------ writing
+    def write(
+        self,
+        events: Sequence[StoredEvent],
+        setups: Iterable[Mapping[str, Any]],
+        updated_at: datetime,
+        candles: Sequence[Candle] = (),
+    ) -> tuple[int, int]:
+        """Append events (idempotent by seq), upsert changed candidates and candles in one transaction.
+
+        Return (events inserted, candidates changed). A stored event with the same seq but a
+        different payload raises StoreError and nothing is written.
+        """
+        with self.store.transaction() as conn:
+            if candles:
+                from slob_cli.adapters.store.db import candle_row
+
+                conn.executemany(
+                    "INSERT INTO candles(symbol, ts, open, high, low, close, volume, tick_count, dropped_ticks,"
+                    " source, local_symbol) VALUES (?,?,?,?,?,?,?,?,?,?,?) ON CONFLICT(symbol, ts) DO NOTHING",
+                    [candle_row(candle) for candle in candles],
+                )
+            inserted = self._insert_events(conn, events)
+            changed = self._upsert_setups(conn, setups, updated_at)
+        return inserted, changed
+
+    def sync_day(
+        self,
+        symbol: str,
+        trading_date: date,
+        events: Sequence[StoredEvent],
+        setups: Iterable[Mapping[str, Any]],
+        updated_at: datetime,
+        replace_divergent: bool,
+    ) -> DaySync:
+        """Make the stored log of one day equal to `events` (seq 1..n) and upsert its candidates.
+
+        Stored events that are a prefix of `events` are kept and the rest appended. When the stored
+        log diverges, replace the day's events and candidates if `replace_divergent`, else raise
+        StoreError naming the first differing seq.
+        """
+        setups = list(setups)
+        stored = self.events_of_day(symbol, trading_date)
+        divergence = first_divergence(stored, events)
+        with self.store.transaction() as conn:
+            if divergence is not None:
+                if not replace_divergent:
+                    raise StoreError(divergence_message(symbol, trading_date, divergence, stored, events))
+                day = trading_date.isoformat()
+                conn.execute("DELETE FROM setup_events WHERE symbol=? AND trading_date=?", (symbol, day))
+                conn.execute("DELETE FROM setups WHERE symbol=? AND trading_date=?", (symbol, day))
+                stored = []
+            inserted = self._insert_events(conn, events[len(stored):])
+            changed = self._upsert_setups(conn, setups, updated_at)
+        return DaySync(inserted, changed, divergence is not None)
+
+    def _insert_events(self, conn: sqlite3.Connection, events: Sequence[StoredEvent]) -> int:
+        inserted = 0
+        for event in events:
+            cursor = conn.execute(
+                "INSERT INTO setup_events(setup_id, symbol, trading_date, seq, bar_time, type, payload)"
+                " VALUES (?,?,?,?,?,?,?) ON CONFLICT(symbol, trading_date, seq) DO NOTHING",
+                (event.setup_id, event.symbol, event.trading_date.isoformat(), event.seq,
+                 to_iso(event.bar_time), event.type, event.payload_json),
+            )
+            if cursor.rowcount:
+                inserted += 1
+                continue
+            row = conn.execute(
+                "SELECT payload FROM setup_events WHERE symbol=? AND trading_date=? AND seq=?",
+                (event.symbol, event.trading_date.isoformat(), event.seq),
+            ).fetchone()
+            if row[0] != event.payload_json:
+                raise StoreError(
+                    f"setup event {event.symbol} {event.trading_date} seq {event.seq} is already stored "
+                    f"with a different payload"
+                )
+        return inserted
+
+    def _upsert_setups(
+        self, conn: sqlite3.Connection, setups: Iterable[Mapping[str, Any]], updated_at: datetime
+    ) -> int:
+        changed = 0
+        for setup in setups:
+            state_json = canonical_json(dict(setup))
+            row = conn.execute("SELECT state_json FROM setups WHERE id=?", (setup["id"],)).fetchone()
+            if row is not None and row[0] == state_json:
+                continue
+            values = [setup.get(name) for name in SETUP_FIELDS]
+            columns = ", ".join(SETUP_FIELDS)
+            updates = ", ".join(f"{name}=excluded.{name}" for name in SETUP_FIELDS[1:])
+            conn.execute(
+                f"INSERT INTO setups({columns}, state_json, updated_at) VALUES ({', '.join('?' * len(values))},?,?)"
+                f" ON CONFLICT(id) DO UPDATE SET {updates}, state_json=excluded.state_json,"
+                " updated_at=excluded.updated_at",
+                [*values, state_json, to_iso(updated_at)],
+            )
+            changed += 1
+        return changed
+
+    # ------------------------------------------------------------------ reading
+    def get(self, setup_id: str) -> dict[str, Any] | None:
+        """Return one candidate row (the track --json shape) by id, or None."""
+        rows = self._select("WHERE id = ?", [setup_id])
+        return rows[0] if rows else None
+
+    def find(
+        self,
+        symbol: str | None = None,
+        state: str | None = None,
+        start: date | None = None,
+        end: date | None = None,
+    ) -> list[dict[str, Any]]:
+        """Return candidate rows filtered by symbol, state and trading-date range [start, end]."""
+        clauses: list[str] = []
+        params: list[Any] = []
+        for clause, value in (
+            ("symbol = ?", symbol),
+            ("state = ?", state),
+            ("trading_date >= ?", start.isoformat() if start else None),
+            ("trading_date <= ?", end.isoformat() if end else None),
+        ):
+            if value is not None:
+                clauses.append(clause)
+                params.append(value)
+        where = ("WHERE " + " AND ".join(clauses)) if clauses else ""
+        return self._select(where, params)
+
+    def _select(self, where: str, params: Sequence[Any]) -> list[dict[str, Any]]:
+        sql = f"SELECT {', '.join(SETUP_FIELDS)} FROM setups {where} ORDER BY trading_date, symbol, rowid"
+        return [dict(zip(SETUP_FIELDS, row)) for row in self.conn.execute(sql, list(params))]
+
+    def open_dates(self, symbol: str, before: date) -> list[date]:
+        """Return trading dates before `before` that still have a non-terminal candidate."""
+        rows = self.conn.execute(
+            "SELECT DISTINCT trading_date FROM setups WHERE symbol=? AND trading_date < ?"
+            f" AND state NOT IN ({', '.join('?' * len(TERMINAL_STATES))}) ORDER BY trading_date",
+            [symbol, before.isoformat(), *sorted(TERMINAL_STATES)],
+        )
+        return [date.fromisoformat(row[0]) for row in rows]
+
+    def events_of_day(self, symbol: str, trading_date: date) -> list[StoredEvent]:
+        """Return the stored events of one (symbol, trading_date) in seq order."""
+        return self._events("WHERE symbol=? AND trading_date=?", [symbol, trading_date.isoformat()])
+
+    def timeline(self, setup_id: str) -> list[StoredEvent]:
+        """Return a candidate's events plus its day's day-level events (no candidate), in seq order."""
+        setup = self.get(setup_id)
+        if setup is None:
+            return []
+        return self._events(
+            "WHERE symbol=? AND trading_date=? AND (setup_id=? OR setup_id IS NULL)",
+            [setup["symbol"], setup["trading_date"], setup_id],
+        )
+
+    def _events(self, where: str, params: Sequence[Any]) -> list[StoredEvent]:
+        sql = ("SELECT symbol, trading_date, seq, bar_time, type, setup_id, payload FROM setup_events "
+               f"{where} ORDER BY trading_date, seq")
+        events = []
+        for symbol, day, seq, bar_time, kind, setup_id, payload in self.conn.execute(sql, list(params)):
+            bar = from_iso(bar_time)
+            assert bar is not None  # the column is NOT NULL
+            events.append(StoredEvent(symbol, date.fromisoformat(day), seq, bar, kind, setup_id,
+                                      json.loads(payload), payload))
+        return events
+
+
+def first_divergence(stored: Sequence[StoredEvent], computed: Sequence[StoredEvent]) -> int | None:
+    """Return the first seq where the stored log is not a prefix of the computed one, or None."""
+    for index, event in enumerate(stored):
+        if index >= len(computed) or event.payload_json != computed[index].payload_json:
+            return event.seq
+    return None
+
+
+def divergence_message(
+    symbol: str, trading_date: date, seq: int, stored: Sequence[StoredEvent], computed: Sequence[StoredEvent]
+) -> str:
+    """Return one line saying where a stored event log and a replay differ."""
+    old = next((event.type for event in stored if event.seq == seq), "nothing")
+    new = next((event.type for event in computed if event.seq == seq), "nothing")
+    return (f"stored setup events of {symbol} {trading_date} differ from a replay at seq {seq} "
+            f"(stored {old}, replayed {new}); were the candles or the strategy config changed?")
