@@ -1,0 +1,163 @@
+"""Gather one run's plain validation data from a store file (read-only).
+
+What it reads, and what the engine is expected to write for it:
+- `runs` row: started_at, ended_at, exit_code, data_mode; `stats` JSON may carry the counters
+  `candles_received`, `candles_generated`, `candles_persisted`, `ticks_dropped` (else they are
+  counted from the candles table over the run's span).
+- `events` rows of the run: a disconnect (`DISCONNECTED`, `CONNECTION_LOST`) opens an outage, a
+  reconnect (`RECONNECTED`, `CONNECTION_RESTORED`) closes it; `SAFE_MODE_ENTERED`; `GAP_DETECTED`
+  (payload `minutes`, optional `start`); `TICKS_DROPPED` (payload `count`); `ORDER_PLACED` (payload
+  `order_ref`) counts placements; `DATA_MODE` (payload `mode`) marks delayed data.
+- `orders` of the run (run_id), their `fills`, the `trades` and `setups` of their setups,
+  `setup_events` whose bar time lies in the run (the live events).
+"""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from datetime import datetime, timedelta
+from typing import Any
+
+from slob_cli.adapters.store import to_iso
+from slob_cli.core.validation import FillInfo, Gap, OrderInfo, Outage, TradeInfo, ValidationInput
+from slob_cli.errors import InputError
+from slob_cli.runtime.views import parse_time, trading_date_of
+
+DISCONNECT_TYPES = ("DISCONNECTED", "CONNECTION_LOST")
+RECONNECT_TYPES = ("RECONNECTED", "CONNECTION_RESTORED")
+SAFE_MODE_TYPES = ("SAFE_MODE_ENTERED",)
+GAP_TYPES = ("GAP_DETECTED",)
+DROP_TYPES = ("TICKS_DROPPED",)
+PLACED_TYPES = ("ORDER_PLACED",)
+DATA_MODE_TYPES = ("DATA_MODE",)
+
+EventKey = tuple[str | None, str, str, str]
+
+
+def event_key(setup_id: str | None, event_type: str, bar_time: str, payload: dict[str, Any] | str | None) -> EventKey:
+    """Return a comparable form of one tracker event (payload as canonical JSON)."""
+    if isinstance(payload, str):
+        payload = json.loads(payload) if payload else {}
+    return (setup_id, event_type, bar_time, json.dumps(payload or {}, sort_keys=True, separators=(",", ":")))
+
+
+def _payload(text: str | None) -> dict[str, Any]:
+    try:
+        value = json.loads(text) if text else {}
+    except ValueError:
+        return {}
+    return value if isinstance(value, dict) else {}
+
+
+def _us(moment: datetime) -> int:
+    return int(moment.timestamp() * 1_000_000)
+
+
+def _connection(events: list[tuple[str, str, dict[str, Any], str | None]]) -> tuple[list[Outage], int, int]:
+    outages: list[Outage] = []
+    down_since: datetime | None = None
+    reconnects = safe_modes = 0
+    for ts, kind, _, _ in events:
+        moment = parse_time(ts)
+        if moment is None:
+            continue
+        if kind in DISCONNECT_TYPES and down_since is None:
+            down_since = moment
+        elif kind in RECONNECT_TYPES:
+            reconnects += 1
+            if down_since is not None:
+                outages.append(Outage(down_since, moment))
+                down_since = None
+        elif kind in SAFE_MODE_TYPES:
+            safe_modes += 1
+    if down_since is not None:
+        outages.append(Outage(down_since, None))
+    return outages, reconnects, safe_modes
+
+
+def gather(
+    store: Any,
+    run_id: int,
+    target_seconds: float,
+    now: datetime,
+    offline_events: list[EventKey] | None = None,
+    crashed: bool | None = None,
+    monitor_only: bool = False,
+) -> ValidationInput:
+    """Read one run's validation data from the store; `now` ends a run that has not ended yet."""
+    conn = store.conn
+    row = conn.execute(
+        "SELECT started_at, ended_at, exit_code, data_mode, stats FROM runs WHERE id = ?", (run_id,)
+    ).fetchone()
+    if row is None:
+        raise InputError(f"run {run_id} is not in the store")
+    started = parse_time(row[0]) or now
+    ended = parse_time(row[1]) or now
+    exit_code, data_mode, stats = row[2], row[3], _payload(row[4])
+    if crashed is None:
+        crashed = row[1] is None or exit_code not in (0, 5)
+    crash_detail = (f"run ended with exit code {exit_code}" if row[1] is not None
+                    else "the run has no end record") if crashed else "the run ended cleanly"
+
+    rows = conn.execute("SELECT ts, type, payload, symbol FROM events WHERE run_id = ? ORDER BY ts, id", (run_id,))
+    events = [(ts, kind, _payload(text), symbol) for ts, kind, text, symbol in rows]
+    outages, reconnects, safe_modes = _connection(events)
+    gaps = [Gap(symbol or "?", parse_time(p.get("start")) or parse_time(ts) or started, int(p.get("minutes", 0)))
+            for ts, kind, p, symbol in events if kind in GAP_TYPES]
+    delayed = data_mode == "delayed" or any(
+        kind in DATA_MODE_TYPES and p.get("mode") == "delayed" for _, kind, p, _ in events)
+
+    span = (_us(started), _us(ended) + 1)
+    counted = conn.execute(
+        "SELECT count(*), coalesce(sum(dropped_ticks), 0) FROM candles WHERE ts >= ? AND ts < ? AND source = 'live'",
+        span,
+    ).fetchone()
+    persisted = int(stats.get("candles_persisted", counted[0]))
+    generated = int(stats.get("candles_generated", persisted))
+    received = int(stats.get("candles_received", generated))
+    dropped = int(stats.get("ticks_dropped", counted[1] + sum(
+        int(p.get("count", 0)) for _, kind, p, _ in events if kind in DROP_TYPES)))
+
+    placements = Counter(p.get("order_ref") for _, kind, p, _ in events if kind in PLACED_TYPES)
+    orders = [
+        OrderInfo(ref, setup_id, role, status, quantity, filled, placements.get(ref, 1 if sent_at else 0))
+        for ref, setup_id, role, status, quantity, filled, sent_at in conn.execute(
+            "SELECT order_ref, setup_id, role, status, quantity, filled, sent_at FROM orders WHERE run_id = ?"
+            " ORDER BY created_at", (run_id,))
+    ]
+    refs = [order.order_ref for order in orders]
+    setup_ids = sorted({order.setup_id for order in orders if order.setup_id})
+    fills = [FillInfo(ref, quantity, price) for ref, quantity, price in _in(
+        conn, "SELECT order_ref, quantity, price FROM fills WHERE order_ref IN ({})", refs)]
+    trades = [
+        TradeInfo(r[0], r[1], r[2], r[3], r[4], r[5], r[6], r[7], r[8], open=r[4] is not None and r[9] is None)
+        for r in _in(conn, "SELECT setup_id, direction, quantity, entry_estimate, entry_price, exit_price,"
+                     " pnl_points, pnl_money, commission, exit_time FROM trades WHERE setup_id IN ({})", setup_ids)
+    ]
+    dates = _trading_dates(started, ended)
+    by_state = dict(Counter(state for (state,) in _in(
+        conn, "SELECT state FROM setups WHERE trading_date IN ({})", dates)))
+    live = [event_key(*r) for r in conn.execute(
+        "SELECT setup_id, type, bar_time, payload FROM setup_events WHERE bar_time >= ? AND bar_time <= ?"
+        " ORDER BY symbol, trading_date, seq", (row[0], row[1] or to_iso(now)))]
+    return ValidationInput(
+        target_seconds=target_seconds, actual_seconds=(ended - started).total_seconds(), crashed=crashed,
+        run_end=ended, outages=outages, reconnects=reconnects, safe_mode_entries=safe_modes,
+        candles_received=received, candles_generated=generated, candles_persisted=persisted, gaps=gaps,
+        dropped_ticks=dropped, delayed_data=delayed, live_events=live, offline_events=offline_events,
+        orders=orders, fills=fills, trades=trades, setups_by_state=by_state, monitor_only=monitor_only,
+        crash_detail=crash_detail,
+    )
+
+
+def _in(conn: Any, sql: str, values: list[Any]) -> list[tuple[Any, ...]]:
+    if not values:
+        return []
+    return conn.execute(sql.format(",".join("?" * len(values))), values).fetchall()
+
+
+def _trading_dates(start: datetime, end: datetime) -> list[str]:
+    first, last = trading_date_of(start), trading_date_of(end)
+    days = (last - first).days
+    return [(first + timedelta(days=offset)).isoformat() for offset in range(days + 1)]

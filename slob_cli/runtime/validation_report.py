@@ -1,0 +1,97 @@
+"""Render a validation Report as Markdown, JSON or a rich table, and write the files next to the db."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from rich.table import Table
+
+from slob_cli.core.validation import Report
+
+
+def report_dict(report: Report, strict: bool = False, meta: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Return the report as JSON-ready data: verdict, criteria, figures and run metadata."""
+    return {
+        "passed": report.passed(strict),
+        "strict": strict,
+        "verdict": report.verdict(strict),
+        "meta": meta or {},
+        "criteria": [
+            {"name": c.name, "passed": c.passed, "severity": c.severity.value, "detail": c.detail}
+            for c in report.criteria
+        ],
+        "figures": report.figures,
+    }
+
+
+def to_json(report: Report, strict: bool = False, meta: dict[str, Any] | None = None) -> str:
+    """Return the report as indented JSON text."""
+    return json.dumps(report_dict(report, strict, meta), indent=2, default=str)
+
+
+def _mark(passed: bool, severity: str) -> str:
+    if passed:
+        return "PASS"
+    return "FAIL" if severity == "error" else "WARN"
+
+
+def _cell(text: Any) -> str:
+    return str(text).replace("|", "\\|").replace("\n", " ")
+
+
+def to_markdown(report: Report, strict: bool = False, meta: dict[str, Any] | None = None) -> str:
+    """Return the report as a Markdown document."""
+    data = report_dict(report, strict, meta)
+    lines = ["# slob paper validation", "", f"**Verdict: {data['verdict']}**" + (" (strict)" if strict else ""), ""]
+    for key, value in (meta or {}).items():
+        lines.append(f"- {key}: {_cell(value)}")
+    if meta:
+        lines.append("")
+    lines += ["## Criteria", "", "| result | criterion | severity | detail |", "|---|---|---|---|"]
+    for c in data["criteria"]:
+        lines.append(f"| {_mark(c['passed'], c['severity'])} | {c['name']} | {c['severity']} | {_cell(c['detail'])} |")
+    lines += ["", "## Figures", "", "| figure | value |", "|---|---|"]
+    for key, value in _flatten(report.figures):
+        lines.append(f"| {key} | {_cell(value)} |")
+    return "\n".join(lines) + "\n"
+
+
+def _flatten(figures: dict[str, Any], prefix: str = "") -> list[tuple[str, Any]]:
+    flat: list[tuple[str, Any]] = []
+    for key, value in figures.items():
+        name = f"{prefix}{key}"
+        if isinstance(value, dict) and value:
+            flat += _flatten(value, name + ".")
+        else:
+            flat.append((name, "-" if value is None or value == {} else value))
+    return flat
+
+
+def to_table(report: Report, strict: bool = False) -> Table:
+    """Return the criteria as a rich table titled with the verdict."""
+    table = Table(title=f"Validation: {report.verdict(strict)}", title_justify="left")
+    for column in ("result", "criterion", "severity", "detail"):
+        table.add_column(column, overflow="fold")
+    styles = {"PASS": "green", "WARN": "yellow", "FAIL": "bold red"}
+    for c in report.criteria:
+        mark = _mark(c.passed, c.severity.value)
+        table.add_row(f"[{styles[mark]}]{mark}[/]", c.name, c.severity.value, c.detail)
+    return table
+
+
+def write_report(
+    report: Report, base: Path, strict: bool = False, meta: dict[str, Any] | None = None
+) -> tuple[Path, Path]:
+    """Write `<base>.md` and `<base>.json`; return both paths."""
+    base.parent.mkdir(parents=True, exist_ok=True)
+    markdown, json_path = base.with_name(base.name + ".md"), base.with_name(base.name + ".json")
+    markdown.write_text(to_markdown(report, strict, meta), encoding="utf-8")
+    json_path.write_text(to_json(report, strict, meta) + "\n", encoding="utf-8")
+    return markdown, json_path
+
+
+def default_report_base(db_path: Path, run_id: int) -> Path:
+    """Return where a run's report goes by default: beside the db, named by the run."""
+    return db_path.with_name(f"{db_path.stem}-paper-run{run_id}")
