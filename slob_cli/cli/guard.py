@@ -19,6 +19,7 @@ from typer._click.exceptions import ClickException as TyperClickException
 from slob_cli.errors import ExitCode, SlobError
 
 if TYPE_CHECKING:
+    from slob_cli.adapters.alerts import Notifier
     from slob_cli.adapters.store import Store
     from slob_cli.runtime.clock import Clock
     from slob_cli.runtime.lock import RunLock
@@ -31,12 +32,13 @@ FAIL_IF_RUNNING_HELP = "Exit 1 instead of 0 when another slob session already ho
 
 @dataclass
 class GuardedRun:
-    """What a guarded command gets: settings, the open store, its run id and stats to record."""
+    """What a guarded command gets: settings, the open store, its run id, alerts and stats to record."""
 
     settings: Settings
     store: Store
     run_id: int
     lock: RunLock
+    notifier: Notifier
     stats: dict[str, Any] = field(default_factory=dict)
     data_mode: str | None = None
 
@@ -76,6 +78,7 @@ def run_guard(
 
     Example: `with run_guard(ctx, "paper", fail_if_running=flag, args={...}) as run: ...`
     """
+    from slob_cli.adapters.alerts import AlertKind, AlertLevel, Notifier
     from slob_cli.cli.context import app_context
     from slob_cli.runtime.clock import SystemClock
     from slob_cli.runtime.lock import AlreadyRunning, try_acquire
@@ -99,11 +102,12 @@ def run_guard(
     except BaseException:
         lock.release()
         raise
-    run = GuardedRun(settings, store, 0, lock)
+    run = GuardedRun(settings, store, 0, lock, Notifier(settings.alert_urls))
     error: BaseException | None = None
     try:
         run.run_id = store.start_run(command, args, clock.now())
         log.info("run %d: slob %s started (pid %d)", run.run_id, command, lock.holder.pid)
+        run.notifier.notify(AlertKind.START, f"{command} started", f"run {run.run_id}, pid {lock.holder.pid}")
         yield run
     except BaseException as exc:
         error = exc
@@ -114,6 +118,9 @@ def run_guard(
             if run.run_id:
                 store.end_run(run.run_id, code, clock.now(), run.stats, run.data_mode)
             log.info("run %d: slob %s ended with exit code %d", run.run_id, command, code)
+            run.notifier.notify(AlertKind.STOP, f"{command} stopped", f"run {run.run_id}, exit code {code}",
+                                AlertLevel.INFO if code == 0 else AlertLevel.FAILURE)
         finally:
+            run.notifier.close(timeout=10.0)
             store.close()
             lock.release()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 from typing import Annotated
 
@@ -15,15 +16,16 @@ from slob_cli.cli.guard import FAIL_IF_RUNNING_HELP, run_guard
 from slob_cli.cli.main import SlobGroup
 from slob_cli.errors import ValidationFailed
 from slob_cli.runtime.lock import acquire, read_record
+from tests.alert_plugins import RECEIVED
 
 
-def make_app(db_path: Path, log_dir: Path) -> typer.Typer:
+def make_app(db_path: Path, log_dir: Path, alert_urls: list[str] | None = None) -> typer.Typer:
     """Build a root like slob's with one long-running command that uses run_guard."""
     app = typer.Typer(cls=SlobGroup)
 
     @app.callback()
     def root(ctx: typer.Context) -> None:
-        ctx.obj = AppContext(overrides={"db_path": db_path, "log_dir": log_dir})
+        ctx.obj = AppContext(overrides={"db_path": db_path, "log_dir": log_dir, "alert_urls": alert_urls or []})
 
     @app.command("soak")
     def soak(
@@ -96,3 +98,15 @@ def test_exit_code_of_maps_each_way_a_command_can_end() -> None:
     assert exit_code_of(KeyboardInterrupt()) == 130
     assert exit_code_of(SystemExit(None)) == 0
     assert exit_code_of(RuntimeError("boom")) == 1
+
+
+def test_guarded_run_sends_start_and_stop_alerts(runner: CliRunner, db_path: Path, tmp_path: Path) -> None:
+    RECEIVED.clear()
+    app = make_app(db_path, tmp_path / "logs", ["slobcapture://secret-token-guard"])
+    result = runner.invoke(app, ["soak", "--verdict", "fail"])
+    assert result.exit_code == 5
+    assert [(r["title"], r["body"], r["type"]) for r in RECEIVED] == [
+        ("slob: soak started", f"run 1, pid {os.getpid()}", "info"),
+        ("slob: soak stopped", "run 1, exit code 5", "failure"),
+    ]
+    assert "secret-token-guard" not in (tmp_path / "logs" / "soak.log").read_text()
