@@ -1,0 +1,42 @@
+"""Read strategy settings from a TOML or JSON file into a StrategyConfig."""
+
+from __future__ import annotations
+
+import json
+import tomllib
+from pathlib import Path
+from typing import Any
+
+from slob_cli.core.strategy.config import StrategyConfig
+from slob_cli.errors import ConfigError
+
+
+def load_strategy_config(path: Path | None) -> StrategyConfig:
+    """Return the spec's defaults overridden by a TOML/JSON file; raise ConfigError naming what is wrong.
+
+    The file is either a flat table of strategy keys, or has a `strategy` table (other top-level
+    tables, such as `risk`, belong to other readers and are ignored).
+    """
+    if path is None:
+        return StrategyConfig()
+    path = Path(path)
+    if not path.is_file():
+        raise ConfigError(f"strategy config file {str(path)!r} not found")
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError(f"cannot read strategy config {str(path)!r}: {exc.strerror}") from None
+    document: Any
+    try:
+        if path.suffix.lower() == ".json":
+            document = json.loads(text)
+        else:
+            document = tomllib.loads(text)
+    except (json.JSONDecodeError, tomllib.TOMLDecodeError) as exc:
+        raise ConfigError(f"strategy config {str(path)!r} is not valid {path.suffix.lstrip('.') or 'TOML'}: {exc}") from None
+    if isinstance(document, dict) and isinstance(document.get("strategy"), dict):
+        document = document["strategy"]
+    try:
+        return StrategyConfig.from_mapping(document)
+    except ConfigError as exc:
+        raise ConfigError(f"{path.name}: {exc}") from None

@@ -1,0 +1,27 @@
+"""The 5/1 SLOB setup tracker: configuration, events, states and the state machine."""
+
+from slob_cli.core.strategy.config import StrategyConfig
+from slob_cli.core.strategy.events import EventType, SetupEvent
+from slob_cli.core.strategy.states import (
+    TRANSITIONS,
+    IllegalTransition,
+    InvalidationReason,
+    ResetReason,
+    SetupState,
+    check_transition,
+)
+from slob_cli.core.strategy.tracker import CandidateView, SetupTracker
+
+__all__ = [
+    "TRANSITIONS",
+    "CandidateView",
+    "EventType",
+    "IllegalTransition",
+    "InvalidationReason",
+    "ResetReason",
+    "SetupEvent",
+    "SetupState",
+    "SetupTracker",
+    "StrategyConfig",
+    "check_transition",
+]

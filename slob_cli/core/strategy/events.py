@@ -1,0 +1,57 @@
+"""Events the setup tracker emits (STRATEGY.md §5.4), frozen and JSON-able."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import date, datetime
+from enum import Enum
+from typing import Any
+
+from slob_cli.core.models import Direction
+from slob_cli.core.timefmt import iso_z
+
+
+class EventType(str, Enum):
+    """Kinds of tracker events; the last block are day-level warnings."""
+
+    LSE_LEVELS_FROZEN = "LSE_LEVELS_FROZEN"
+    LIQ1_DETECTED = "LIQ1_DETECTED"
+    HIGH_SET = "HIGH_SET"
+    HIGH_CONFIRMED = "HIGH_CONFIRMED"
+    LOW_SET = "LOW_SET"
+    LOW_CONFIRMED = "LOW_CONFIRMED"
+    STRUCTURE_RESET = "STRUCTURE_RESET"
+    ARMED = "ARMED"
+    DISARMED = "DISARMED"
+    LIQ2_DETECTED = "LIQ2_DETECTED"
+    SETUP_COMPLETE = "SETUP_COMPLETE"
+    SETUP_SKIPPED = "SETUP_SKIPPED"  # emitted by the risk manager, never by the tracker
+    SETUP_INVALIDATED = "SETUP_INVALIDATED"
+    REFERENCE_COVERAGE_LOW = "REFERENCE_COVERAGE_LOW"
+    NO_REFERENCE_DATA = "NO_REFERENCE_DATA"
+
+
+@dataclass(frozen=True, slots=True)
+class SetupEvent:
+    """One thing that happened to a trading day or to one candidate, at one bar (or clock instant)."""
+
+    type: EventType
+    symbol: str
+    trading_date: date
+    bar_time: datetime
+    candidate_id: str | None
+    direction: Direction | None
+    data: Mapping[str, Any]
+
+    def to_dict(self) -> dict[str, Any]:
+        """Return a stable JSON-able dict (data keys sorted) for persistence and comparisons."""
+        return {
+            "type": self.type.value,
+            "symbol": self.symbol,
+            "trading_date": self.trading_date.isoformat(),
+            "bar_time": iso_z(self.bar_time),
+            "candidate_id": self.candidate_id,
+            "direction": self.direction.value if self.direction is not None else None,
+            "data": {key: self.data[key] for key in sorted(self.data)},
+        }

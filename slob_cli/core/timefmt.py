@@ -1,0 +1,14 @@
+"""Pure text forms of instants used in events and views (UTC ISO-8601 ending in `Z`)."""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+
+UTC = timezone.utc
+
+
+def iso_z(ts: datetime | None) -> str | None:
+    """Return `YYYY-MM-DDTHH:MM:SS[.ffffff]Z` in UTC, or None."""
+    if ts is None:
+        return None
+    return ts.astimezone(UTC).replace(tzinfo=None).isoformat() + "Z"
