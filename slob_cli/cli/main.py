@@ -96,6 +96,9 @@ def _register() -> None:
     from slob_cli.cli import status
 
     app.command("status")(status.status)
+    from slob_cli.cli import dashboard
+
+    app.command("dashboard")(dashboard.dashboard)
 
 
 _register()

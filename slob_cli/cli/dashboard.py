@@ -1,0 +1,52 @@
+"""`slob dashboard`: a live terminal view of the store while a session writes to it."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+
+def dashboard(
+    ctx: typer.Context,
+    once: Annotated[bool, typer.Option("--once", help="Print one frame and exit (for scripts and tests).")] = False,
+    refresh: Annotated[float, typer.Option("--refresh", min=0.2, max=60.0, help="Seconds between frames.")] = 1.0,
+    symbol: Annotated[str | None, typer.Option("--symbol", help="Chart this symbol (default: newest candles).")] = None,
+) -> None:
+    """Watch a session live: connection, data mode, candles, levels, setups, orders, positions, P&L, events.
+
+    Reads the store without locking or writing, so it can watch a session started by cron or in
+    another terminal. Stop it with Ctrl-C.
+
+    Example: slob dashboard --refresh 2
+    """
+    import time
+    from datetime import datetime, timezone
+
+    from rich.console import Console
+    from rich.live import Live
+
+    from slob_cli.adapters.store import Store
+    from slob_cli.cli.context import app_context
+    from slob_cli.runtime.dashboard import read_snapshot
+    from slob_cli.runtime.dashboard_view import render_frame
+
+    settings = app_context(ctx).settings
+    chosen = symbol.upper() if symbol else None
+    with Store.open(settings.db_path, readonly=True) as store:
+
+        def frame():  # noqa: ANN202 - a rich renderable
+            snapshot = read_snapshot(store, settings.db_path, datetime.now(timezone.utc), chosen)
+            return render_frame(snapshot, settings.zone)
+
+        console = Console()
+        if once:
+            console.print(frame())
+            return
+        try:
+            with Live(frame(), console=console, refresh_per_second=max(1.0, 1.0 / refresh), screen=False) as live:
+                while True:
+                    time.sleep(refresh)
+                    live.update(frame())
+        except KeyboardInterrupt:
+            return

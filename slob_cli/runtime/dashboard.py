@@ -1,0 +1,150 @@
+"""The dashboard's data: one read-only snapshot of the store, taken once per frame.
+
+Reading never takes the lock and never writes: the engine keeps writing (SQLite WAL) while this
+reads. The frame itself is drawn from the snapshot alone (see dashboard_view), so it can be tested.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from datetime import date, datetime, timezone
+from typing import Any
+
+from slob_cli.runtime import views
+from slob_cli.runtime.lock import LockHolder, current_holder
+
+UTC = timezone.utc
+MINUTE_US = 60_000_000
+
+
+@dataclass(frozen=True)
+class Bar:
+    """One M1 candle on the chart; `forming` marks the minute still being built from ticks."""
+
+    ts: datetime
+    open: float
+    high: float
+    low: float
+    close: float
+    forming: bool = False
+
+
+@dataclass(frozen=True)
+class DashboardSnapshot:
+    """Everything one dashboard frame shows."""
+
+    now: datetime
+    db_path: str
+    symbol: str | None
+    running: LockHolder | None = None
+    data_mode: str | None = None
+    connected: bool | None = None
+    health_age: float | None = None
+    last_tick_age: float | None = None
+    bars: tuple[Bar, ...] = ()
+    levels: dict[str, Any] | None = None
+    open_setups: list[dict[str, Any]] = field(default_factory=list)
+    working_orders: list[dict[str, Any]] = field(default_factory=list)
+    positions: list[dict[str, Any]] = field(default_factory=list)
+    today: dict[str, Any] = field(default_factory=dict)
+    events: list[dict[str, Any]] = field(default_factory=list)
+
+
+def _bars(conn: Any, symbol: str, count: int) -> list[Bar]:
+    rows = conn.execute(
+        "SELECT ts, open, high, low, close FROM candles WHERE symbol = ? ORDER BY ts DESC LIMIT ?", (symbol, count)
+    ).fetchall()
+    return [Bar(datetime.fromtimestamp(ts / 1_000_000, tz=UTC), o, h, low, c) for ts, o, h, low, c in reversed(rows)]
+
+
+def forming_bar(conn: Any, symbol: str, after_us: int | None) -> Bar | None:
+    """Return the minute being built from stored ticks newer than the last candle, or None."""
+    latest = conn.execute("SELECT max(ts) FROM ticks WHERE symbol = ?", (symbol,)).fetchone()[0]
+    if latest is None:
+        return None
+    start = latest - latest % MINUTE_US
+    if after_us is not None and start <= after_us:
+        return None
+    row = conn.execute(
+        "SELECT max(price), min(price),"
+        " (SELECT price FROM ticks WHERE symbol = ?1 AND ts >= ?2 ORDER BY ts, id LIMIT 1),"
+        " (SELECT price FROM ticks WHERE symbol = ?1 AND ts >= ?2 ORDER BY ts DESC, id DESC LIMIT 1)"
+        " FROM ticks WHERE symbol = ?1 AND ts >= ?2",
+        (symbol, start),
+    ).fetchone()
+    high, low, first, last = row
+    return Bar(datetime.fromtimestamp(start / 1_000_000, tz=UTC), first, high, low, last, forming=True)
+
+
+def _data_mode(conn: Any, health: dict[str, Any] | None) -> str | None:
+    if health and isinstance(health.get("payload"), dict) and health["payload"].get("data_mode"):
+        return str(health["payload"]["data_mode"])
+    row = conn.execute("SELECT data_mode FROM runs WHERE data_mode IS NOT NULL ORDER BY id DESC LIMIT 1").fetchone()
+    return row[0] if row else None
+
+
+def _tick_age(conn: Any, symbol: str | None, now: datetime, health: dict[str, Any] | None,
+              health_age: float | None) -> float | None:
+    latest = views.latest_tick_time(conn, symbol)
+    if latest is not None:
+        return max((now - latest).total_seconds(), 0.0)
+    if health and health.get("last_tick_age") is not None and health_age is not None:
+        return float(health["last_tick_age"]) + health_age
+    return None
+
+
+def read_snapshot(
+    store: Any, db_path: str | os.PathLike[str], now: datetime, symbol: str | None = None,
+    bar_count: int = 40, event_count: int = 8,
+) -> DashboardSnapshot:
+    """Read one frame's data from the store (read-only) as of `now`."""
+    conn = store.conn
+    if symbol is None:
+        row = conn.execute("SELECT symbol FROM candles ORDER BY ts DESC LIMIT 1").fetchone()
+        symbol = row[0] if row else None
+    bars: list[Bar] = []
+    if symbol is not None:
+        bars = _bars(conn, symbol, bar_count)
+        last_us = int(bars[-1].ts.timestamp() * 1_000_000) if bars else None
+        forming = forming_bar(conn, symbol, last_us)
+        if forming is not None:
+            bars = [*bars[-(bar_count - 1):], forming] if bar_count > 1 else [forming]
+    health = views.last_health(conn)
+    health_time = views.parse_time(health["ts"]) if health else None
+    health_age = (now - health_time).total_seconds() if health_time else None
+    trading_date = views.trading_date_of(now)
+    levels = views.reference_levels(conn, trading_date, symbol)
+    if levels is None:  # before today's levels freeze, show the last ones known
+        levels = _latest_levels(conn, trading_date, symbol)
+    return DashboardSnapshot(
+        now=now,
+        db_path=os.fspath(db_path),
+        symbol=symbol,
+        running=current_holder(db_path),
+        data_mode=_data_mode(conn, health),
+        connected=None if health is None else health["connected"],
+        health_age=health_age,
+        last_tick_age=_tick_age(conn, symbol, now, health, health_age),
+        bars=tuple(bars),
+        levels=levels,
+        open_setups=views.open_setups(conn),
+        working_orders=views.working_orders(conn),
+        positions=views.open_positions(conn),
+        today=views.day_pnl(conn, trading_date),
+        events=views.latest_events(conn, event_count),
+    )
+
+
+def _latest_levels(conn: Any, trading_date: date, symbol: str | None) -> dict[str, Any] | None:
+    row = conn.execute(
+        "SELECT trading_date FROM setup_events WHERE type = 'LSE_LEVELS_FROZEN' AND trading_date <= ?"
+        + (" AND symbol = ?" if symbol else "") + " ORDER BY trading_date DESC LIMIT 1",
+        (trading_date.isoformat(), symbol) if symbol else (trading_date.isoformat(),),
+    ).fetchone()
+    if row is None:
+        return None
+    levels = views.reference_levels(conn, date.fromisoformat(row[0]), symbol)
+    if levels is not None:
+        levels["trading_date"] = row[0]
+    return levels

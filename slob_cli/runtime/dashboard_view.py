@@ -1,0 +1,143 @@
+"""Draw one dashboard frame from a DashboardSnapshot (a pure function: same snapshot, same frame)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from zoneinfo import ZoneInfo
+
+from rich.console import Group, RenderableType
+from rich.panel import Panel
+from rich.table import Table
+from rich.text import Text
+
+from slob_cli.runtime.dashboard import Bar, DashboardSnapshot
+from slob_cli.runtime.views import format_price, local_time
+
+STALE_HEARTBEAT_SECONDS = 30.0
+STALE_TICK_SECONDS = 60.0
+CHART_HEIGHT = 10
+
+
+def ohlc_chart(bars: Sequence[Bar], height: int = CHART_HEIGHT, levels: Sequence[float] = ()) -> Text:
+    """Draw candles as columns of `│` (wick) and `█` (body), newest right, with a price axis.
+
+    Reference levels inside the price range are drawn as `·` across empty cells.
+    """
+    if not bars:
+        return Text("no candles yet", style="dim")
+    top = max(bar.high for bar in bars)
+    bottom = min(bar.low for bar in bars)
+    step = (top - bottom or 1.0) / height
+
+    def row_of(price: float) -> int:
+        return min(height - 1, max(0, int((top - price) / step)))
+
+    level_rows = {row_of(level) for level in levels if bottom <= level <= top}
+    spans = [(row_of(max(b.open, b.close)), row_of(min(b.open, b.close)), row_of(b.high), row_of(b.low),
+              "yellow" if b.forming else ("green" if b.close >= b.open else "red")) for b in bars]
+    text = Text()
+    for row in range(height):
+        for body_top, body_bottom, wick_top, wick_bottom, style in spans:
+            if body_top <= row <= body_bottom:
+                text.append("█", style=style)
+            elif wick_top <= row <= wick_bottom:
+                text.append("│", style=style)
+            elif row in level_rows:
+                text.append("·", style="cyan")
+            else:
+                text.append(" ")
+        label = f" {top:,.2f}" if row == 0 else (f" {bottom:,.2f}" if row == height - 1 else "")
+        text.append(label + "\n", style="dim")
+    text.rstrip()
+    return text
+
+
+def _status_line(snapshot: DashboardSnapshot) -> Text:
+    line = Text()
+    if snapshot.running:
+        line.append(f"● {snapshot.running.describe()}", style="bold green")
+    else:
+        line.append("○ no session running", style="yellow")
+    if snapshot.connected is None:
+        line.append("   gateway: unknown", style="dim")
+    elif snapshot.connected:
+        line.append("   gateway: connected", style="green")
+    else:
+        line.append("   gateway: DISCONNECTED", style="bold red")
+    mode = snapshot.data_mode or "unknown"
+    line.append(f"   data: {mode}", style="yellow" if mode == "delayed" else "")
+    if snapshot.last_tick_age is None:
+        line.append("   last tick: none", style="dim")
+    else:
+        stale = snapshot.last_tick_age > STALE_TICK_SECONDS
+        line.append(f"   last tick: {snapshot.last_tick_age:.1f}s ago", style="red" if stale else "")
+    if snapshot.health_age is not None:
+        stale = snapshot.health_age > STALE_HEARTBEAT_SECONDS
+        line.append(f"   heartbeat: {snapshot.health_age:.0f}s ago", style="red" if stale else "")
+    return line
+
+
+def _chart_panel(snapshot: DashboardSnapshot, zone: ZoneInfo) -> Panel:
+    levels = snapshot.levels or {}
+    values = [v for v in (levels.get("high"), levels.get("low")) if isinstance(v, int | float)]
+    chart = ohlc_chart(snapshot.bars, levels=values)
+    caption = Text()
+    if snapshot.bars:
+        last = snapshot.bars[-1]
+        state = "forming" if last.forming else "last"
+        caption.append(
+            f"{state} {local_time(last.ts.isoformat(), zone, with_date=False)}: O {format_price(last.open)} "
+            f"H {format_price(last.high)} L {format_price(last.low)} C {format_price(last.close)}"
+        )
+    if levels:
+        day = f" of {levels['trading_date']}" if levels.get("trading_date") else ""
+        caption.append(f"\nreference levels{day}: high {format_price(levels.get('high'))}  "
+                       f"low {format_price(levels.get('low'))}", style="cyan")
+    else:
+        caption.append("\nreference levels: not frozen yet", style="dim")
+    return Panel(Group(chart, caption), title=f"{snapshot.symbol or '-'} M1", title_align="left", expand=False)
+
+
+def _small_table(title: str, columns: Sequence[str], rows: Sequence[Sequence[str]], empty: str) -> RenderableType:
+    if not rows:
+        return Text(f"{title}: {empty}", style="dim")
+    table = Table(title=title, title_justify="left", expand=False, padding=(0, 1))
+    for column in columns:
+        table.add_column(column, overflow="fold")
+    for row in rows:
+        table.add_row(*row)
+    return table
+
+
+def render_frame(snapshot: DashboardSnapshot, zone: ZoneInfo) -> RenderableType:
+    """Return the whole dashboard frame for a snapshot, times in the display zone."""
+    setups = [(s["id"], s["direction"], s["state"], format_price(s["high"]), format_price(s["low"]),
+               format_price(s["entry_estimate"]), format_price(s["stop"]), format_price(s["target"]))
+              for s in snapshot.open_setups]
+    orders = [(o["order_ref"], o["role"], o["action"], f"{o['quantity']:g}",
+               format_price(o["limit_price"] if o["limit_price"] is not None else o["stop_price"]), o["status"])
+              for o in snapshot.working_orders]
+    positions = [(p["setup_id"], p["direction"], f"{p['quantity']:g}", format_price(p["entry_price"]),
+                  local_time(p["entry_time"], zone, with_date=False)) for p in snapshot.positions]
+    events = [(local_time(e["ts"], zone, with_date=False), e["type"], e.get("setup_id") or e.get("symbol") or "")
+              for e in snapshot.events]
+    today = snapshot.today
+    pnl = Text()
+    if today:
+        money = today.get("pnl_money", 0.0)
+        pnl.append(f"Today {today['trading_date']}: {today['closed_trades']} closed, ")
+        pnl.append(f"{today['pnl_points']:+.2f} pts  ${money:+,.2f}", style="green" if money >= 0 else "red")
+        pnl.append(f"  (commission ${today['commission']:,.2f})", style="dim")
+    header = Text(f"slob dashboard — {snapshot.db_path} — {local_time(snapshot.now.isoformat(), zone)}",
+                  style="bold")
+    return Group(
+        header,
+        _status_line(snapshot),
+        _chart_panel(snapshot, zone),
+        _small_table("Open setups", ("setup", "dir", "state", "high", "low", "entry", "stop", "target"),
+                     setups, "none"),
+        _small_table("Working orders", ("order ref", "role", "side", "qty", "price", "status"), orders, "none"),
+        _small_table("Positions", ("setup", "dir", "qty", "entry", "since"), positions, "flat"),
+        pnl,
+        _small_table("Latest events", ("time", "event", "about"), events, "none"),
+    )

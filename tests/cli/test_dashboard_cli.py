@@ -1,0 +1,71 @@
+"""`slob dashboard --once` while another thread writes the store: one frame, no lock, no writes."""
+
+from __future__ import annotations
+
+import re
+import threading
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+from typer.testing import CliRunner
+
+from slob_cli.adapters.store import Store, to_iso
+from slob_cli.cli.main import app
+from slob_cli.core.models import Candle
+from slob_cli.runtime.lock import acquire
+from tests.conftest import eventually
+from tests.opsdata import add_health
+
+UTC = timezone.utc
+
+
+class Writer(threading.Thread):
+    """Write one candle and one heartbeat per loop through its own connection until stopped."""
+
+    def __init__(self, db_path: Path) -> None:
+        super().__init__(daemon=True)
+        self.db_path = db_path
+        self.written = 0
+        self.stop = threading.Event()
+        self.start_minute = datetime.now(UTC).replace(second=0, microsecond=0) - timedelta(hours=2)
+
+    def run(self) -> None:
+        with Store.open(self.db_path) as store:
+            while not self.stop.is_set() and self.written < 5_000:
+                price = 25_000 + self.written * 0.25
+                minute = self.start_minute + timedelta(minutes=self.written)
+                store.upsert_candles([Candle("NQ", minute, price, price + 1, price - 1, price + 0.5, 3, 3)])
+                add_health(store, to_iso(datetime.now(UTC)))
+                self.written += 1
+
+
+def test_dashboard_once_reads_while_another_thread_writes(runner: CliRunner, db_path: Path) -> None:
+    Store.open(db_path).close()
+    writer = Writer(db_path)
+    with acquire(db_path, "paper"):
+        writer.start()
+        try:
+            eventually(lambda: writer.written >= 20)
+            results = [runner.invoke(app, ["--db", str(db_path), "dashboard", "--once"], env={"COLUMNS": "160"})
+                       for _ in range(3)]
+            eventually(lambda: writer.written >= 40)
+        finally:
+            writer.stop.set()
+            writer.join(10)
+    opens = []
+    for result in results:
+        assert result.exit_code == 0, result.output
+        assert "slob paper (pid" in result.stdout and "gateway: connected" in result.stdout
+        found = re.search(r"last \S+: O ([\d,.]+)", result.stdout)
+        assert found, result.stdout
+        opens.append(float(found.group(1).replace(",", "")))
+    # Each frame shows a candle at least as new as the 20th written, never older than the frame before.
+    assert opens[0] >= 25_000 + 19 * 0.25 and opens == sorted(opens)
+    with Store.open(db_path) as store:
+        assert store.runs() == []  # the dashboard recorded nothing
+        assert store.conn.execute("SELECT count(*) FROM candles").fetchone()[0] == writer.written
+
+
+def test_dashboard_on_missing_database_exits_3(runner: CliRunner, tmp_path: Path) -> None:
+    result = runner.invoke(app, ["--db", str(tmp_path / "none.db"), "dashboard", "--once"])
+    assert result.exit_code == 3 and "does not exist" in result.stderr
