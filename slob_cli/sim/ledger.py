@@ -1,0 +1,136 @@
+"""Positions, cash, P&L and account values of the simulated broker's accounts (futures only).
+
+Futures move no cash when opened: cash changes by realized trading gains and by commissions.
+Realized P&L follows IB's convention of counting the round trip's commissions: the opening
+commission is folded into a per-contract cost basis and the closing commission is deducted, so
+`realizedPNL` of a closing fill is what the trade earned after costs.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+# Initial and maintenance margin per contract (USD), close to CME/IB levels for NQ in 2025-26.
+DEFAULT_MARGINS: dict[str, tuple[float, float]] = {"NQ": (33_000.0, 30_000.0), "MNQ": (3_300.0, 3_000.0)}
+_FALLBACK_MARGIN = (33_000.0, 30_000.0)
+# A Reg T margin account shows four times its available funds as buying power.
+_BUYING_POWER_FACTOR = 4.0
+
+
+@dataclass
+class Position:
+    """One account's holding of one contract."""
+
+    account: str
+    con_id: int
+    symbol: str
+    multiplier: float
+    quantity: float = 0.0
+    average_price: float = 0.0  # per unit of price, without commissions
+    cost_basis: float = 0.0  # per contract, price x multiplier with the opening commission folded in
+    mark: float | None = None
+
+    @property
+    def average_cost(self) -> float:
+        """Return IB's avgCost for a future: average price x multiplier."""
+        return self.average_price * self.multiplier
+
+    @property
+    def unrealized(self) -> float:
+        """Return the open P&L at the last mark (0 without a mark)."""
+        if self.mark is None or not self.quantity:
+            return 0.0
+        return (self.mark - self.average_price) * self.quantity * self.multiplier
+
+
+class Ledger:
+    """Cash, positions and P&L per account."""
+
+    def __init__(
+        self, accounts: list[str], starting_cash: float, margins: dict[str, tuple[float, float]] | None = None
+    ) -> None:
+        self.margins = dict(DEFAULT_MARGINS if margins is None else margins)
+        self.cash = {account: float(starting_cash) for account in accounts}
+        self.realized = {account: 0.0 for account in accounts}
+        self.commissions = {account: 0.0 for account in accounts}
+        self._positions: dict[tuple[str, int], Position] = {}
+
+    def position(self, account: str, con_id: int, symbol: str, multiplier: float) -> Position:
+        """Return the position record, creating a flat one on first use."""
+        key = (account, con_id)
+        if key not in self._positions:
+            self._positions[key] = Position(account, con_id, symbol, multiplier)
+        return self._positions[key]
+
+    def apply_fill(
+        self, account: str, con_id: int, symbol: str, multiplier: float, signed_quantity: float, price: float,
+        commission: float,
+    ) -> tuple[Position, float | None]:  # fmt: skip
+        """Book a fill; return the position and the realized P&L (None when the fill only opens)."""
+        position = self.position(account, con_id, symbol, multiplier)
+        held = position.quantity
+        size = abs(signed_quantity)
+        side = math.copysign(1.0, signed_quantity)
+        per_contract_commission = commission / size
+        closing = min(size, abs(held)) if held and math.copysign(1.0, held) != side else 0.0
+        realized: float | None = None
+        self.cash[account] -= commission
+        self.commissions[account] += commission
+        if closing:
+            held_side = math.copysign(1.0, held)
+            gross = (price - position.average_price) * closing * multiplier * held_side
+            realized = (price * multiplier - position.cost_basis) * closing * held_side
+            realized -= per_contract_commission * closing
+            self.cash[account] += gross
+            self.realized[account] += realized
+            position.quantity = held - held_side * closing
+            if not position.quantity:
+                position.average_price = position.cost_basis = 0.0
+        opening = size - closing
+        if opening:
+            current = abs(position.quantity)
+            total = current + opening
+            basis = price * multiplier + side * per_contract_commission
+            position.average_price = (position.average_price * current + price * opening) / total
+            position.cost_basis = (position.cost_basis * current + basis * opening) / total
+            position.quantity += side * opening
+        position.mark = price
+        return position, realized
+
+    def mark(self, con_id: int, price: float) -> None:
+        """Mark every position in con_id to price (unrealized P&L follows)."""
+        for (_, position_con_id), position in self._positions.items():
+            if position_con_id == con_id:
+                position.mark = price
+
+    def positions(self, account: str | None = None) -> list[Position]:
+        """Return the position records (flat ones included once traded), by account and conId."""
+        return [
+            self._positions[key] for key in sorted(self._positions) if account is None or key[0] == account
+        ]
+
+    def values(self, account: str) -> dict[str, float]:
+        """Return the account's numeric values in USD."""
+        held = [p for p in self.positions(account) if p.quantity]
+        unrealized = sum(p.unrealized for p in held)
+        gross_value = sum(abs(p.quantity) * (p.mark if p.mark is not None else p.average_price) * p.multiplier
+                          for p in held)  # fmt: skip
+        initial = sum(abs(p.quantity) * self.margins.get(p.symbol, _FALLBACK_MARGIN)[0] for p in held)
+        maintenance = sum(abs(p.quantity) * self.margins.get(p.symbol, _FALLBACK_MARGIN)[1] for p in held)
+        cash = self.cash[account]
+        net = cash + unrealized
+        available = net - initial
+        return {
+            "NetLiquidation": net,
+            "TotalCashValue": cash,
+            "EquityWithLoanValue": net,
+            "InitMarginReq": initial,
+            "MaintMarginReq": maintenance,
+            "AvailableFunds": available,
+            "ExcessLiquidity": net - maintenance,
+            "BuyingPower": max(available, 0.0) * _BUYING_POWER_FACTOR,
+            "UnrealizedPnL": unrealized,
+            "RealizedPnL": self.realized[account],
+            "GrossPositionValue": gross_value,
+        }
