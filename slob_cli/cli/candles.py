@@ -2,19 +2,182 @@
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
+from typing import Annotated
+
 import typer
 
 app = typer.Typer(help="Build, import, export and inspect M1 candles.", no_args_is_help=True)
 
+SymbolOption = Annotated[str | None, typer.Option("--symbol", help="Futures root, e.g. NQ or MNQ.")]
+FromOption = Annotated[str | None, typer.Option("--from", help="Start (inclusive): ISO-8601 with Z/offset, or YYYY-MM-DD (UTC).")]
+ToOption = Annotated[str | None, typer.Option("--to", help="End (exclusive): ISO-8601 with Z/offset, or YYYY-MM-DD (UTC).")]
+JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")]
+
+
+def _symbol(value: str | None) -> str | None:
+    from slob_cli.core.models import INSTRUMENTS
+    from slob_cli.errors import UsageError
+
+    if value is None:
+        return None
+    symbol = value.strip().upper()
+    if symbol not in INSTRUMENTS:
+        raise UsageError(f"--symbol {value!r} is not a known symbol (known: {', '.join(INSTRUMENTS)})")
+    return symbol
+
+
+@app.command("aggregate")
+def aggregate(
+    ctx: typer.Context,
+    symbol: SymbolOption = None,
+    ticks_file: Annotated[Path | None, typer.Option("--ticks-file", help="Read ticks from this CSV or Parquet file instead of the store.")] = None,
+    start: FromOption = None,
+    end: ToOption = None,
+    fill_gaps: Annotated[int, typer.Option("--fill-gaps", min=0, help="Fill gaps of up to N minutes with flat synthetic candles.")] = 0,
+    json_out: JsonOption = False,
+) -> None:
+    """Build M1 candles from stored ticks (or --ticks-file) and upsert them into the store.
+
+    Example: slob candles aggregate --ticks-file ticks.csv --symbol NQ
+    """
+    from slob_cli.cli.context import app_context
+    from slob_cli.cli.options import check_range, parse_instant, progress_bar
+    from slob_cli.runtime.candles import aggregate_candles
+
+    chosen = _symbol(symbol)
+    begin, finish = parse_instant(start, "--from"), parse_instant(end, "--to")
+    check_range(begin, finish)
+    if ticks_file is not None:
+        from slob_cli.adapters.files import file_format
+        from slob_cli.errors import InputError
+
+        file_format(ticks_file)
+        if not ticks_file.is_file():
+            raise InputError(f"file {str(ticks_file)!r} not found")
+    with app_context(ctx).open_store() as store:
+        total = store.tick_count(chosen) if ticks_file is None else None
+        with progress_bar("Aggregating ticks", total) as advance:
+            report = aggregate_candles(
+                store, [chosen] if chosen and ticks_file is None else None, ticks_file, chosen, begin, finish,
+                fill_gaps, advance,
+            )
+    if json_out:
+        typer.echo(json.dumps(report.to_dict(), indent=2))
+        return
+    typer.echo(
+        f"Aggregated {report.ticks:,} ticks from {report.source} into {report.candles:,} candles "
+        f"({report.synthetic_candles:,} synthetic, {report.gaps:,} gaps, {report.late_ticks:,} late ticks skipped)."
+    )
+
+
+@app.command("import")
+def import_(
+    ctx: typer.Context,
+    file: Annotated[Path, typer.Argument(help="CSV or Parquet: timestamp,open,high,low,close,volume[,symbol].")],
+    symbol: SymbolOption = None,
+    skip_bad: Annotated[bool, typer.Option("--skip-bad", help="Skip bad rows (and report how many) instead of importing nothing.")] = False,
+    json_out: JsonOption = False,
+) -> None:
+    """Import M1 candles from a file in one transaction; a bad row aborts the import unless --skip-bad.
+
+    Example: slob candles import nq-2026-01.csv --symbol NQ
+    """
+    from slob_cli.cli.context import app_context
+    from slob_cli.runtime.candles import import_candles
+
+    chosen = _symbol(symbol)
+    with app_context(ctx).open_store() as store:
+        report = import_candles(store, file, chosen, skip_bad)
+    if json_out:
+        typer.echo(json.dumps(report.to_dict(), indent=2))
+        return
+    for problem in report.problems[:5]:
+        typer.echo(f"Skipped {problem}", err=True)
+    skipped = f"; skipped {report.skipped:,} bad rows" if skip_bad else ""
+    typer.echo(f"Imported {report.imported:,} candles from {file}{skipped}.")
+
+
+@app.command("export")
+def export(
+    ctx: typer.Context,
+    fmt: Annotated[str, typer.Option("--format", help="csv, parquet or jsonl.")] = "csv",
+    symbol: SymbolOption = None,
+    start: FromOption = None,
+    end: ToOption = None,
+    output: Annotated[Path | None, typer.Option("-o", "--output", help="Write to FILE instead of stdout.")] = None,
+    tz: Annotated[str | None, typer.Option("--tz", help="Render times in this zone (default: UTC with Z).")] = None,
+) -> None:
+    """Export stored candles as csv, parquet or jsonl (UTC ISO-8601 times unless --tz).
+
+    Example: slob candles export --format jsonl --symbol NQ --from 2026-01-06 -o nq.jsonl
+    """
+    from slob_cli.adapters.files import EXPORT_FORMATS
+    from slob_cli.cli.context import app_context
+    from slob_cli.cli.options import check_range, parse_instant, parse_zone
+    from slob_cli.errors import UsageError
+    from slob_cli.runtime.candles import export_candles
+
+    if fmt not in EXPORT_FORMATS:
+        raise UsageError(f"--format {fmt!r} is not one of {', '.join(EXPORT_FORMATS)}")
+    chosen = _symbol(symbol)
+    begin, finish = parse_instant(start, "--from"), parse_instant(end, "--to")
+    check_range(begin, finish)
+    zone = parse_zone(tz)
+    if fmt == "parquet" and output is None:
+        raise UsageError("--format parquet is binary: pass -o FILE")
+    with app_context(ctx).open_store(readonly=True) as store:
+        count = export_candles(store, fmt, output, chosen, begin, finish, zone)
+    if output is not None:
+        typer.echo(f"Exported {count:,} candles to {output}.", err=True)
+
+
+@app.command("show")
+def show(
+    ctx: typer.Context,
+    symbol: SymbolOption = None,
+    last: Annotated[int, typer.Option("-n", "--last", min=1, help="How many of the newest candles.")] = 20,
+    json_out: JsonOption = False,
+) -> None:
+    """Show the newest candles of a symbol in the display time zone.
+
+    Example: slob candles show --symbol NQ -n 10
+    """
+    from slob_cli.cli.context import app_context
+    from slob_cli.runtime.candles import candle_dict, last_candles
+
+    context = app_context(ctx)
+    settings = context.settings
+    chosen = _symbol(symbol) or settings.symbols[0]
+    with context.open_store(readonly=True) as store:
+        candles = last_candles(store, chosen, last)
+    if json_out:
+        typer.echo(json.dumps([candle_dict(c) for c in candles], indent=2))
+        return
+    from rich.console import Console
+    from rich.table import Table
+
+    zone = settings.zone
+    with_drops = any(candle.dropped_ticks for candle in candles)
+    table = Table(title=f"{chosen}: last {len(candles)} M1 candles, times in {settings.display_tz}")
+    columns = ["time", "open", "high", "low", "close", "volume", "ticks"] + (["dropped"] if with_drops else [])
+    for column in columns:
+        table.add_column(column, justify="left" if column == "time" else "right", no_wrap=True)
+    for candle in candles:
+        ticks = "synthetic" if candle.synthetic else ("?" if candle.tick_count < 0 else f"{candle.tick_count:,}")
+        cells = [candle.ts.astimezone(zone).strftime("%Y-%m-%d %H:%M"), f"{candle.open:.2f}", f"{candle.high:.2f}",
+                 f"{candle.low:.2f}", f"{candle.close:.2f}", f"{candle.volume:g}", ticks]
+        table.add_row(*cells, *([str(candle.dropped_ticks)] if with_drops else []))
+    Console().print(table)
+
 
 @app.command("stats")
-def stats(ctx: typer.Context, json_out: bool = typer.Option(False, "--json", help="Print JSON.")) -> None:
+def stats(ctx: typer.Context, json_out: JsonOption = False) -> None:
     """Print rows per table, time span per symbol and file size of the store.
 
     Example: slob candles stats --json
     """
-    import json
-
     from slob_cli.cli.context import app_context
 
     with app_context(ctx).open_store() as store:

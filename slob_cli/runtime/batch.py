@@ -21,6 +21,8 @@ from slob_cli.core.aggregator import GapDetected
 from slob_cli.core.models import Candle, Tick
 
 if TYPE_CHECKING:
+    import pandas as pd
+
     from slob_cli.adapters.store import Store
 
 MINUTE_US = 60_000_000
@@ -114,6 +116,17 @@ def aggregate_ticks(ticks: Iterable[Tick], fill_gaps_up_to: int = 0) -> BatchRes
         ts_list, price_list, size_list = columns[symbol]
         result.extend(aggregate_arrays(
             symbol, np.array(ts_list, dtype=np.int64), np.array(price_list), np.array(size_list), fill_gaps_up_to
+        ))
+    return result
+
+
+def aggregate_frame(frame: pd.DataFrame, fill_gaps_up_to: int = 0) -> BatchResult:
+    """Aggregate a frame with columns symbol, ts (UTC us), price, size, rows in arrival order."""
+    result = BatchResult()
+    for symbol in sorted(frame["symbol"].unique()):
+        rows = frame[frame["symbol"] == symbol]
+        result.extend(aggregate_arrays(
+            str(symbol), rows["ts"].to_numpy(), rows["price"].to_numpy(), rows["size"].to_numpy(), fill_gaps_up_to
         ))
     return result
 

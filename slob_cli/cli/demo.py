@@ -1,0 +1,57 @@
+"""`slob demo`: a seeded synthetic NQ session, aggregated, stored and summarised."""
+
+from __future__ import annotations
+
+import json
+from typing import Annotated
+
+import typer
+
+from slob_cli.cli.guard import FAIL_IF_RUNNING_HELP
+
+
+def demo(
+    ctx: typer.Context,
+    seed: Annotated[int, typer.Option("--seed", help="Random seed of the synthetic session.")] = 7,
+    minutes: Annotated[int, typer.Option("--minutes", min=1, max=1440, help="Session length in minutes.")] = 390,
+    json_out: Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")] = False,
+    fail_if_running: Annotated[bool, typer.Option("--fail-if-running", help=FAIL_IF_RUNNING_HELP)] = False,
+) -> None:
+    """Generate a seeded synthetic NQ session, aggregate it to M1 candles through the streaming path, store both.
+
+    Example: slob --db demo.db demo --seed 7
+    """
+    from slob_cli.cli.guard import run_guard
+    from slob_cli.runtime.demo import run_demo
+
+    with run_guard(ctx, "demo", fail_if_running, {"seed": seed, "minutes": minutes}) as run:
+        report = run_demo(run.store, seed=seed, minutes=minutes, run_id=run.run_id)
+        run.stats = report.to_dict()
+        run.data_mode = "sim"
+        zone = run.settings.zone
+        zone_name = run.settings.display_tz
+        db_path = run.settings.db_path
+    if json_out:
+        typer.echo(json.dumps(report.to_dict(), indent=2))
+        return
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(title=f"Demo session {report.symbol} (seed {report.seed}) -> {db_path}")
+    table.add_column("figure")
+    table.add_column("value", justify="right")
+    rows = [
+        ("session", f"{report.session_start.astimezone(zone):%Y-%m-%d %H:%M} - "
+                    f"{report.session_end.astimezone(zone):%H:%M} {zone_name}"),
+        ("ticks", f"{report.ticks:,}"),
+        ("M1 candles", f"{report.candles:,}"),
+        ("gaps (minutes without trades)", f"{report.gaps:,}"),
+        ("late / dropped ticks", f"{report.late_ticks:,} / {report.dropped_ticks:,}"),
+        ("open / high / low / close", f"{report.open:.2f} / {report.high:.2f} / {report.low:.2f} / {report.close:.2f}"),
+        ("volume (contracts)", f"{report.volume:,.0f}"),
+        ("elapsed", f"{report.elapsed_seconds:.2f} s"),
+    ]
+    for name, value in rows:
+        table.add_row(name, value)
+    Console().print(table)
+    typer.echo(f"Next: slob --db {db_path} candles show   |   slob --db {db_path} candles export --format csv")

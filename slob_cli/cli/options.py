@@ -1,0 +1,59 @@
+"""Parsing of option values shared by commands: instants, time zones, progress on a terminal."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from datetime import date, datetime, timezone
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from slob_cli.errors import UsageError
+
+UTC = timezone.utc
+
+
+def parse_instant(text: str | None, option: str) -> datetime | None:
+    """Parse `--from`/`--to`: ISO-8601 with `Z` or an offset, or a date (midnight UTC)."""
+    if text is None:
+        return None
+    value = text.strip()
+    try:
+        if len(value) == 10:
+            return datetime.combine(date.fromisoformat(value), datetime.min.time(), UTC)
+        moment = datetime.fromisoformat(value.replace("Z", "+00:00").replace("z", "+00:00"))
+    except ValueError:
+        raise UsageError(f"{option} {text!r} is not an ISO-8601 time or YYYY-MM-DD date") from None
+    if moment.tzinfo is None:
+        raise UsageError(f"{option} {text!r} has no time zone (add Z or an offset)")
+    return moment.astimezone(UTC)
+
+
+def check_range(start: datetime | None, end: datetime | None) -> None:
+    """Refuse a range whose start is not before its end."""
+    if start is not None and end is not None and start >= end:
+        raise UsageError(f"--from {start.isoformat()} is not before --to {end.isoformat()}")
+
+
+def parse_zone(name: str | None, option: str = "--tz") -> ZoneInfo | None:
+    """Return the ZoneInfo named by an option, or raise UsageError."""
+    if name is None:
+        return None
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise UsageError(f"{option} {name!r} is not a known time zone") from None
+
+
+@contextmanager
+def progress_bar(description: str, total: int | None) -> Iterator[Callable[[int], None]]:
+    """Yield an `advance(n)` callback that drives a rich progress bar on a terminal, else nothing."""
+    if not sys.stderr.isatty():
+        yield lambda advance: None
+        return
+    from rich.console import Console
+    from rich.progress import Progress
+
+    with Progress(console=Console(stderr=True), transient=True) as progress:
+        task = progress.add_task(description, total=total)
+        yield lambda advance: progress.advance(task, advance)

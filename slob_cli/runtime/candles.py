@@ -1,0 +1,157 @@
+"""Candle work behind `slob candles`: aggregate ticks, import, export and list candles."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+from zoneinfo import ZoneInfo
+
+from slob_cli.adapters.store.db import from_us, to_iso
+from slob_cli.core.models import Candle
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from slob_cli.adapters.store import Store
+
+Progress = Callable[[int], None]
+
+
+@dataclass
+class AggregateReport:
+    """What `candles aggregate` did."""
+
+    source: str
+    ticks: int
+    late_ticks: int
+    candles: int
+    synthetic_candles: int
+    gaps: int
+    symbols: list[str] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        """Return a JSON-ready dict."""
+        return asdict(self)
+
+
+@dataclass
+class ImportReport:
+    """What `candles import` did."""
+
+    file: str
+    imported: int
+    skipped: int
+    problems: list[str] = field(default_factory=list)
+    symbols: list[str] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        """Return a JSON-ready dict."""
+        return asdict(self)
+
+
+def aggregate_candles(
+    store: Store,
+    symbols: list[str] | None = None,
+    ticks_file: Path | None = None,
+    file_symbol: str | None = None,
+    start: datetime | None = None,
+    end: datetime | None = None,
+    fill_gaps_up_to: int = 0,
+    progress: Progress | None = None,
+) -> AggregateReport:
+    """Build M1 candles from stored ticks (or a ticks file) and upsert them in one transaction."""
+    from slob_cli.runtime.batch import aggregate_frame, aggregate_store
+
+    if ticks_file is not None:
+        from slob_cli.adapters.files import read_ticks
+
+        frame = read_ticks(ticks_file, file_symbol).frame
+        if start is not None or end is not None:
+            frame = _within(frame, start, end)
+        if symbols:
+            frame = frame[frame["symbol"].isin(symbols)]
+        result = aggregate_frame(frame, fill_gaps_up_to)
+        source = str(ticks_file)
+        if progress is not None:
+            progress(len(frame))
+    else:
+        result = aggregate_store(store, symbols, start, end, fill_gaps_up_to, progress)
+        source = "ticks table"
+    store.upsert_candles(result.candles, source="aggregate")
+    return AggregateReport(
+        source=source, ticks=result.ticks, late_ticks=result.late_ticks, candles=len(result.candles),
+        synthetic_candles=sum(1 for c in result.candles if c.synthetic), gaps=len(result.gaps),
+        symbols=sorted({c.symbol for c in result.candles}),
+    )
+
+
+def _within(frame: pd.DataFrame, start: datetime | None, end: datetime | None) -> pd.DataFrame:
+    from slob_cli.adapters.store.db import to_us
+
+    if start is not None:
+        frame = frame[frame["ts"] >= to_us(start)]
+    if end is not None:
+        frame = frame[frame["ts"] < to_us(end)]
+    return frame
+
+
+def import_candles(store: Store, path: Path, symbol: str | None = None, skip_bad: bool = False) -> ImportReport:
+    """Validate a candles file and upsert every good row in one transaction (all or nothing)."""
+    from slob_cli.adapters.files import read_candles
+
+    parsed = read_candles(path, symbol, skip_bad)
+    frame = parsed.frame
+    candles = [
+        Candle(row.symbol, from_us(row.ts), row.open, row.high, row.low, row.close, row.volume, row.tick_count,
+               row.dropped_ticks)
+        for row in frame.itertuples(index=False)
+    ]
+    store.upsert_candles(candles, source="import")
+    return ImportReport(file=str(path), imported=len(candles), skipped=len(parsed.skipped),
+                        problems=parsed.skipped, symbols=sorted(set(frame["symbol"])))
+
+
+def candles_table(
+    store: Store, symbol: str | None = None, start: datetime | None = None, end: datetime | None = None
+) -> pd.DataFrame:
+    """Return stored candles as a frame with columns symbol, ts (UTC us), OHLCV and counts."""
+    import pandas as pd
+
+    sql, params = store._range_sql(
+        "SELECT symbol, ts, open, high, low, close, volume, tick_count, dropped_ticks FROM candles", symbol, start, end
+    )
+    return pd.read_sql_query(sql + " ORDER BY symbol, ts", store.conn, params=params)
+
+
+def export_candles(
+    store: Store, fmt: str, output: Path | None, symbol: str | None = None, start: datetime | None = None,
+    end: datetime | None = None, zone: ZoneInfo | None = None,
+) -> int:
+    """Write stored candles to a file (or stdout); return how many."""
+    from slob_cli.adapters.files import write_candles
+
+    return write_candles(candles_table(store, symbol, start, end), fmt, output, zone)
+
+
+def last_candles(store: Store, symbol: str, count: int) -> list[Candle]:
+    """Return the newest `count` candles of a symbol, oldest first."""
+    from slob_cli.adapters.store.db import row_candle
+
+    rows = store.conn.execute(
+        "SELECT symbol, ts, open, high, low, close, volume, tick_count, dropped_ticks FROM candles"
+        " WHERE symbol=? ORDER BY ts DESC LIMIT ?", (symbol, count),
+    ).fetchall()
+    return [row_candle(row) for row in reversed(rows)]
+
+
+def candle_dict(candle: Candle, zone: ZoneInfo | None = None) -> dict[str, Any]:
+    """Return a JSON-ready dict of a candle (time in UTC `Z`, or in zone with its offset)."""
+    return {
+        "timestamp": to_iso(candle.ts) if zone is None else candle.ts.astimezone(zone).isoformat(),
+        "symbol": candle.symbol, "open": candle.open, "high": candle.high, "low": candle.low,
+        "close": candle.close, "volume": candle.volume, "tick_count": candle.tick_count,
+        "dropped_ticks": candle.dropped_ticks,
+    }
