@@ -200,11 +200,11 @@ def read_candles(path: Path, symbol: str | None = None, skip_bad: bool = False) 
     prices = {name: _numbers(problems, name, allow_zero=False) for name in ("open", "high", "low", "close")}
     volume = _numbers(problems, "volume", allow_zero=True)
     counts = {}
-    for name, default in (("tick_count", UNKNOWN_TICK_COUNT), ("dropped_ticks", 0)):
+    for name, default, lowest in (("tick_count", UNKNOWN_TICK_COUNT, UNKNOWN_TICK_COUNT), ("dropped_ticks", 0, 0)):
         if name in raw.columns:
             values = pd.to_numeric(raw[name], errors="coerce")
-            problems.flag(values.isna() | (values < 0) | (values % 1 != 0),
-                          lambda v, n=name: f"{n} {v!r} is not a whole number >= 0", name)
+            problems.flag(values.isna() | (values < lowest) | (values % 1 != 0),
+                          lambda v, n=name, low=lowest: f"{n} {v!r} is not a whole number >= {low}", name)
             counts[name] = values.fillna(0).astype("int64")
         else:
             counts[name] = pd.Series(default, index=raw.index, dtype="int64")

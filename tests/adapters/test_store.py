@@ -1,0 +1,96 @@
+"""Store on real SQLite files: migration, refusal of foreign/newer files, idempotent upsert, ranges."""
+
+from __future__ import annotations
+
+import sqlite3
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+import pytest
+
+from slob_cli.adapters.store import Store
+from slob_cli.adapters.store.schema import SCHEMA_VERSION
+from slob_cli.core.models import Candle, Tick
+from slob_cli.errors import StoreError
+
+UTC = timezone.utc
+T0 = datetime(2026, 1, 6, 14, 30, tzinfo=UTC)
+
+
+def candle(minute: int, close: float = 100.0, symbol: str = "NQ") -> Candle:
+    return Candle(symbol, T0 + timedelta(minutes=minute), 100.0, 101.0, 99.0, close, 5.0, 3)
+
+
+def test_new_file_is_created_in_wal_mode_at_current_schema(db_path: Path) -> None:
+    with Store.open(db_path) as store:
+        assert store.schema_version() == SCHEMA_VERSION
+        assert store.conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+
+
+def test_empty_sqlite_file_is_upgraded_to_current_schema(db_path: Path) -> None:
+    sqlite3.connect(db_path).close()  # an existing, empty file: version 0
+    with Store.open(db_path) as store:
+        assert store.schema_version() == SCHEMA_VERSION
+        assert store.stats()["rows"]["candles"] == 0
+
+
+def test_older_schema_version_is_migrated(db_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from slob_cli.adapters.store import db as store_db
+
+    with Store.open(db_path) as store:
+        store.upsert_candles([candle(0)])
+    upgrades = {**store_db.MIGRATIONS, SCHEMA_VERSION: lambda conn: conn.execute("CREATE TABLE extra (x)")}
+    monkeypatch.setattr(store_db, "MIGRATIONS", upgrades)
+    monkeypatch.setattr(store_db, "SCHEMA_VERSION", SCHEMA_VERSION + 1)
+    with Store.open(db_path) as store:
+        assert store.schema_version() == SCHEMA_VERSION + 1
+        assert store.conn.execute("SELECT count(*) FROM extra").fetchone()[0] == 0
+        assert store.candles("NQ") == [candle(0)]
+
+
+def test_newer_schema_version_is_refused_with_clear_error(db_path: Path) -> None:
+    with Store.open(db_path) as store:
+        store.conn.execute("UPDATE meta SET value=? WHERE key='schema_version'", (str(SCHEMA_VERSION + 5),))
+        store.conn.commit()
+    with pytest.raises(StoreError, match=f"schema version {SCHEMA_VERSION + 5}, newer than this slob"):
+        Store.open(db_path)
+
+
+def test_foreign_sqlite_file_is_refused_and_left_alone(db_path: Path) -> None:
+    conn = sqlite3.connect(db_path)
+    conn.execute("CREATE TABLE recipes (name TEXT)")
+    conn.commit()
+    conn.close()
+    with pytest.raises(StoreError, match="not a slob database"):
+        Store.open(db_path)
+    tables = [r[0] for r in sqlite3.connect(db_path).execute("SELECT name FROM sqlite_master WHERE type='table'")]
+    assert tables == ["recipes"]
+
+
+def test_file_that_is_not_sqlite_is_refused(db_path: Path) -> None:
+    db_path.write_text("hello, I am a text file\n" * 100)
+    with pytest.raises(StoreError, match="not a slob database|cannot open"):
+        Store.open(db_path)
+
+
+def test_candle_upsert_is_idempotent_and_replaces_by_symbol_and_minute(store: Store) -> None:
+    store.upsert_candles([candle(0), candle(1)])
+    store.upsert_candles([candle(0), candle(1)])
+    assert store.stats()["rows"]["candles"] == 2
+    store.upsert_candles([candle(1, close=100.5)])
+    assert [c.close for c in store.candles("NQ")] == [100.0, 100.5]
+
+
+def test_candle_range_is_start_inclusive_end_exclusive(store: Store) -> None:
+    store.upsert_candles([candle(m) for m in range(5)] + [candle(2, symbol="MNQ")])
+    got = store.candles("NQ", T0 + timedelta(minutes=1), T0 + timedelta(minutes=3))
+    assert [c.ts for c in got] == [T0 + timedelta(minutes=1), T0 + timedelta(minutes=2)]
+    frame = store.candles_frame("NQ", T0 + timedelta(minutes=3))
+    assert list(frame.index) == [T0 + timedelta(minutes=3), T0 + timedelta(minutes=4)]
+    assert store.latest_candle("NQ") == candle(4)
+
+
+def test_ticks_round_trip_with_microseconds(store: Store) -> None:
+    tick = Tick("NQ", T0 + timedelta(microseconds=123_457), 21000.25, 2.0)
+    store.insert_ticks([tick])
+    assert list(store.iter_ticks("NQ")) == [tick]

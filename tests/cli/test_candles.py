@@ -1,0 +1,141 @@
+"""`slob candles`: aggregate, import, export, show through the CLI on real store files."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+from slob_cli.adapters.store import Store
+from slob_cli.cli.main import app
+from slob_cli.core.aggregator import CandleCompleted, M1Aggregator
+from slob_cli.core.models import Candle, Tick
+
+UTC = timezone.utc
+T0 = datetime(2026, 1, 6, 14, 30, tzinfo=UTC)
+CANDLES_CSV = (
+    "timestamp,open,high,low,close,volume\n"
+    "2026-01-06T14:30:00Z,21000,21002.5,20999.75,21001,12\n"
+    "2026-01-06T15:31:00+01:00,21001,21003,21000,21002.25,8\n"
+    "1767710040,21002.25,21004,21002,21003.5,5\n"
+)
+
+
+def rows(db_path: Path) -> list[tuple]:
+    conn = sqlite3.connect(db_path)
+    try:
+        return conn.execute("SELECT * FROM candles ORDER BY symbol, ts").fetchall()
+    finally:
+        conn.close()
+
+
+def test_import_accepts_z_offset_and_epoch_times_and_twice_changes_nothing(runner, db_path: Path, tmp_path) -> None:
+    (tmp_path / "nq.csv").write_text(CANDLES_CSV)
+    first = runner.invoke(app, ["--db", str(db_path), "candles", "import", "nq.csv", "--symbol", "NQ"])
+    assert first.exit_code == 0, first.stderr
+    assert "Imported 3 candles" in first.stdout
+    after_first = rows(db_path)
+    second = runner.invoke(app, ["--db", str(db_path), "candles", "import", "nq.csv", "--symbol", "NQ"])
+    assert second.exit_code == 0
+    assert rows(db_path) == after_first
+    with Store.open(db_path) as store:
+        assert [c.ts for c in store.candles("NQ")] == [T0, T0 + timedelta(minutes=1), T0 + timedelta(minutes=4)]
+
+
+def test_import_skip_bad_imports_good_rows_and_reports_skipped(runner, db_path: Path, tmp_path: Path) -> None:
+    (tmp_path / "nq.csv").write_text(CANDLES_CSV + "2026-01-06T14:40:00Z,abc,1,1,1,1\n")
+    result = runner.invoke(app, ["--db", str(db_path), "candles", "import", "nq.csv", "--symbol", "NQ", "--skip-bad"])
+    assert result.exit_code == 0
+    assert "Imported 3 candles from nq.csv; skipped 1 bad rows." in result.stdout
+    assert "line 5: open 'abc' is not a number" in result.stderr
+    assert len(rows(db_path)) == 3
+
+
+def test_imported_candles_without_tick_count_are_not_synthetic(runner, db_path: Path, tmp_path: Path) -> None:
+    (tmp_path / "nq.csv").write_text(CANDLES_CSV)
+    runner.invoke(app, ["--db", str(db_path), "candles", "import", "nq.csv", "--symbol", "NQ"])
+    with Store.open(db_path) as store:
+        assert not any(c.synthetic for c in store.candles("NQ"))
+
+
+def test_export_csv_round_trips_through_import(runner, db_path: Path, tmp_path: Path) -> None:
+    (tmp_path / "nq.csv").write_text(CANDLES_CSV)
+    runner.invoke(app, ["--db", str(db_path), "candles", "import", "nq.csv", "--symbol", "NQ"])
+    exported = runner.invoke(app, ["--db", str(db_path), "candles", "export", "--symbol", "NQ"])
+    assert exported.exit_code == 0
+    lines = exported.stdout.splitlines()
+    assert lines[0] == "timestamp,symbol,open,high,low,close,volume,tick_count,dropped_ticks"
+    assert lines[1].startswith("2026-01-06T14:30:00Z,NQ,21000.0,21002.5")
+    (tmp_path / "back.csv").write_text(exported.stdout)
+    other = tmp_path / "other.db"
+    assert runner.invoke(app, ["--db", str(other), "candles", "import", "back.csv"]).exit_code == 0
+    assert rows(other) == rows(db_path)
+
+
+def test_export_jsonl_in_another_zone_with_range(runner, db_path: Path, tmp_path: Path) -> None:
+    (tmp_path / "nq.csv").write_text(CANDLES_CSV)
+    runner.invoke(app, ["--db", str(db_path), "candles", "import", "nq.csv", "--symbol", "NQ"])
+    result = runner.invoke(app, ["--db", str(db_path), "candles", "export", "--format", "jsonl", "--tz",
+                                 "America/New_York", "--from", "2026-01-06T14:31:00Z", "--to", "2026-01-06T14:34:00Z"])
+    assert result.exit_code == 0
+    records = [json.loads(line) for line in result.stdout.splitlines()]
+    assert [r["timestamp"] for r in records] == ["2026-01-06T09:31:00-05:00"]
+
+
+def test_export_parquet_to_file_keeps_utc_instants(runner, db_path: Path, tmp_path: Path) -> None:
+    import pandas as pd
+
+    (tmp_path / "nq.csv").write_text(CANDLES_CSV)
+    runner.invoke(app, ["--db", str(db_path), "candles", "import", "nq.csv", "--symbol", "NQ"])
+    result = runner.invoke(app, ["--db", str(db_path), "candles", "export", "--format", "parquet", "-o", "c.parquet"])
+    assert result.exit_code == 0 and "Exported 3 candles to c.parquet" in result.stderr
+    frame = pd.read_parquet(tmp_path / "c.parquet")
+    assert frame["timestamp"].iloc[0] == pd.Timestamp("2026-01-06T14:30:00Z")
+    other = tmp_path / "other.db"
+    assert runner.invoke(app, ["--db", str(other), "candles", "import", "c.parquet"]).exit_code == 0
+    assert [r[:7] for r in rows(other)] == [r[:7] for r in rows(db_path)]
+
+
+def test_aggregate_stored_ticks_writes_the_streaming_candles(runner, db_path: Path) -> None:
+    ticks = [Tick("NQ", T0 + timedelta(seconds=s), 21000 + s / 4, 1.0) for s in range(0, 300, 7)]
+    with Store.open(db_path) as store:
+        store.insert_ticks(ticks)
+    aggregator = M1Aggregator(["NQ"])
+    expected = [e.candle for t in ticks for e in aggregator.on_tick(t) if isinstance(e, CandleCompleted)]
+    expected += [e.candle for e in aggregator.force_complete_all()]
+    result = runner.invoke(app, ["--db", str(db_path), "candles", "aggregate", "--json"])
+    assert result.exit_code == 0, result.stderr
+    report = json.loads(result.stdout)
+    assert (report["ticks"], report["candles"], report["late_ticks"]) == (len(ticks), 5, 0)
+    with Store.open(db_path) as store:
+        assert store.candles("NQ") == expected
+
+
+def test_aggregate_ticks_file_with_symbol_flag(runner, db_path: Path, tmp_path: Path) -> None:
+    (tmp_path / "t.csv").write_text("timestamp,price,size\n2026-01-06T14:30:01Z,21000,1\n"
+                                    "2026-01-06T14:30:02Z,21001,2\n2026-01-06T14:33:00Z,21002,1\n")
+    result = runner.invoke(app, ["--db", str(db_path), "candles", "aggregate", "--ticks-file", "t.csv",
+                                 "--symbol", "mnq", "--fill-gaps", "2"])
+    assert result.exit_code == 0, result.stderr
+    assert "Aggregated 3 ticks from t.csv into 4 candles (2 synthetic, 1 gaps" in result.stdout
+    with Store.open(db_path) as store:
+        assert store.candles("MNQ")[0] == Candle("MNQ", T0, 21000.0, 21001.0, 21000.0, 21001.0, 3.0, 2)
+
+
+def test_show_renders_in_display_zone_and_json_in_utc(runner, db_path: Path) -> None:
+    with Store.open(db_path) as store:
+        store.upsert_candles([Candle("NQ", T0 + timedelta(minutes=m), 1.0, 2.0, 0.5, 1.5, 3.0, 4) for m in range(30)])
+    table = runner.invoke(app, ["--db", str(db_path), "candles", "show", "-n", "3"])
+    assert table.exit_code == 0
+    assert "2026-01-06 15:59" in table.stdout and "15:56" not in table.stdout  # Stockholm = UTC+1
+    data = json.loads(runner.invoke(app, ["--db", str(db_path), "candles", "show", "-n", "2", "--json"]).stdout)
+    assert [d["timestamp"] for d in data] == ["2026-01-06T14:58:00Z", "2026-01-06T14:59:00Z"]
+
+
+def test_stats_json_lists_rows_and_spans(runner, db_path: Path) -> None:
+    with Store.open(db_path) as store:
+        store.upsert_candles([Candle("NQ", T0, 1.0, 2.0, 0.5, 1.5, 3.0, 4)])
+    data = json.loads(runner.invoke(app, ["--db", str(db_path), "candles", "stats", "--json"]).stdout)
+    assert data["rows"]["candles"] == 1
+    assert data["symbols"]["NQ"]["candles"]["first"] == "2026-01-06T14:30:00Z"

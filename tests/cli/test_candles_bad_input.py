@@ -1,0 +1,154 @@
+"""Bad input never half-writes: each case exits non-zero with one line naming the problem, store unchanged."""
+
+from __future__ import annotations
+
+import sqlite3
+from datetime import datetime, timezone
+from pathlib import Path
+
+import pytest
+
+from slob_cli.adapters.store import Store
+from slob_cli.adapters.store.schema import SCHEMA_VERSION
+from slob_cli.cli.main import app
+from slob_cli.core.models import Candle, Tick
+
+UTC = timezone.utc
+T0 = datetime(2026, 1, 6, 14, 30, tzinfo=UTC)
+CANDLE_HEADER = "timestamp,open,high,low,close,volume,symbol\n"
+GOOD_CANDLE = "2026-01-06T14:31:00Z,100,101,99,100.5,7,NQ\n"
+TICK_HEADER = "timestamp,price,size,symbol\n"
+GOOD_TICK = "2026-01-06T14:31:05Z,21000.25,1,NQ\n"
+
+
+def snapshot(db_path: Path) -> tuple[list, list, int]:
+    conn = sqlite3.connect(db_path)
+    try:
+        return (conn.execute("SELECT * FROM candles ORDER BY symbol, ts").fetchall(),
+                conn.execute("SELECT * FROM ticks ORDER BY id").fetchall(),
+                int(conn.execute("SELECT value FROM meta WHERE key='schema_version'").fetchone()[0]))
+    finally:
+        conn.close()
+
+
+@pytest.fixture
+def seeded_db(db_path: Path) -> Path:
+    with Store.open(db_path) as store:
+        store.upsert_candles([Candle("NQ", T0, 100.0, 101.0, 99.0, 100.0, 3.0, 2)])
+        store.insert_ticks([Tick("NQ", T0, 100.0, 1.0)])
+    return db_path
+
+
+CASES = [
+    # (id, file name, file text, extra args, exit code, message fragment)
+    ("nan-price", "c.csv", CANDLE_HEADER + GOOD_CANDLE + "2026-01-06T14:32:00Z,nan,101,99,100,1,NQ\n",
+     ["candles", "import"], 2, "c.csv line 3: open 'nan' is not a number"),
+    ("negative-volume", "c.csv", CANDLE_HEADER + "2026-01-06T14:32:00Z,100,101,99,100,-4,NQ\n",
+     ["candles", "import"], 2, "line 2: volume '-4' is negative"),
+    ("naive-timestamp", "c.csv", CANDLE_HEADER + GOOD_CANDLE + GOOD_CANDLE.replace("14:31:00Z", "14:35:00"),
+     ["candles", "import"], 2, "line 3: timestamp '2026-01-06T14:35:00' has no time zone"),
+    ("unknown-symbol-column", "c.csv", CANDLE_HEADER + GOOD_CANDLE.replace(",NQ", ",ES"),
+     ["candles", "import"], 2, "line 2: unknown symbol 'ES'"),
+    ("bad-header", "c.csv", "time,o,h,l,c,v\n2026-01-06T14:31:00Z,1,1,1,1,1\n",
+     ["candles", "import"], 2, "header must contain timestamp,open,high,low,close,volume"),
+    ("bad-timestamp-line-4", "c.csv",
+     CANDLE_HEADER + GOOD_CANDLE + GOOD_CANDLE.replace("14:31", "14:32") + "yesterday,1,1,1,1,1,NQ\n",
+     ["candles", "import"], 2, "c.csv line 4: timestamp 'yesterday' has no time zone"),
+    ("not-minute-start", "c.csv", CANDLE_HEADER + GOOD_CANDLE.replace("14:31:00Z", "14:31:30Z"),
+     ["candles", "import"], 2, "is not the start of a minute"),
+    ("high-below-close", "c.csv", CANDLE_HEADER + "2026-01-06T14:32:00Z,100,100,99,100.5,1,NQ\n",
+     ["candles", "import"], 2, "line 2: high/low do not contain open and close"),
+    ("duplicate-minute", "c.csv", CANDLE_HEADER + GOOD_CANDLE + GOOD_CANDLE,
+     ["candles", "import"], 2, "line 3: second candle for the same symbol and minute"),
+    ("epoch-milliseconds", "c.csv", CANDLE_HEADER + "1767709860000,100,101,99,100,1,NQ\n",
+     ["candles", "import"], 2, "out of range for epoch seconds"),
+    ("no-symbol-column", "c.csv", "timestamp,open,high,low,close,volume\n2026-01-06T14:31:00Z,1,1,1,1,1\n",
+     ["candles", "import"], 2, "has no symbol column: pass --symbol"),
+    ("unknown-extension", "c.txt", CANDLE_HEADER + GOOD_CANDLE, ["candles", "import"], 2, "name it .csv or .parquet"),
+    ("empty-file", "c.csv", "", ["candles", "import"], 2, "file is empty"),
+    ("missing-file", None, None, ["candles", "import", "nope.csv"], 2, "file 'nope.csv' not found"),
+    ("tick-negative-size", "t.csv", TICK_HEADER + GOOD_TICK + "2026-01-06T14:31:06Z,21000.5,-2,NQ\n",
+     ["candles", "aggregate", "--ticks-file"], 2, "t.csv line 3: size '-2' is negative"),
+    ("tick-nan-price", "t.csv", TICK_HEADER + "2026-01-06T14:31:06Z,NaN,2,NQ\n",
+     ["candles", "aggregate", "--ticks-file"], 2, "line 2: price 'NaN' is not a number"),
+    ("tick-infinite-price", "t.csv", TICK_HEADER + "2026-01-06T14:31:06Z,inf,2,NQ\n",
+     ["candles", "aggregate", "--ticks-file"], 2, "line 2: price 'inf' is not finite"),
+    ("tick-zero-price", "t.csv", TICK_HEADER + "2026-01-06T14:31:06Z,0,2,NQ\n",
+     ["candles", "aggregate", "--ticks-file"], 2, "line 2: price '0' is not positive"),
+    ("tick-naive-timestamp", "t.csv", TICK_HEADER + "2026-01-06 14:31:06,21000,2,NQ\n",
+     ["candles", "aggregate", "--ticks-file"], 2, "has no time zone"),
+    ("tick-unknown-symbol-flag", "t.csv", "timestamp,price,size\n2026-01-06T14:31:06Z,21000,2\n",
+     ["candles", "aggregate", "--symbol", "ES", "--ticks-file"], 2, "--symbol 'ES' is not a known symbol"),
+    ("unknown-format", None, None, ["candles", "export", "--format", "xml"], 2, "--format 'xml' is not one of"),
+    ("from-after-to", None, None, ["candles", "export", "--from", "2026-01-07", "--to", "2026-01-06"], 2,
+     "is not before --to"),
+    ("from-naive", None, None, ["candles", "export", "--from", "2026-01-07T10:00"], 2, "has no time zone"),
+    ("from-garbage", None, None, ["candles", "aggregate", "--from", "soon"], 2, "--from 'soon' is not an ISO-8601"),
+    ("unknown-tz", None, None, ["candles", "export", "--tz", "Mars/Olympus"], 2, "--tz 'Mars/Olympus' is not a known"),
+    ("parquet-to-stdout", None, None, ["candles", "export", "--format", "parquet"], 2, "pass -o FILE"),
+]
+
+
+@pytest.mark.parametrize(("name", "file_name", "text", "args", "code", "message"), CASES, ids=[c[0] for c in CASES])
+def test_bad_input_exits_with_one_line_and_leaves_store_unchanged(
+    runner, seeded_db: Path, tmp_path: Path, name: str, file_name: str | None, text: str | None,
+    args: list[str], code: int, message: str,
+) -> None:
+    before = snapshot(seeded_db)
+    extra: list[str] = []
+    if file_name is not None:
+        (tmp_path / file_name).write_text(text or "")
+        extra = [file_name]
+    result = runner.invoke(app, ["--db", str(seeded_db), *args, *extra])
+    assert result.exit_code == code, result.output
+    assert message in result.stderr
+    assert result.stderr.count("\n") == 1 and result.stderr.startswith("Error: ")
+    assert "Traceback" not in result.stdout + result.stderr
+    assert snapshot(seeded_db) == before
+
+
+def test_bad_parquet_row_is_named_by_row_number(runner, seeded_db: Path, tmp_path: Path) -> None:
+    import pandas as pd
+
+    frame = pd.DataFrame({"timestamp": ["2026-01-06T14:31:00Z", "2026-01-06T14:32:00Z"], "open": [100.0, -1.0],
+                          "high": [101.0, 101.0], "low": [99.0, 99.0], "close": [100.0, 100.0],
+                          "volume": [1.0, 1.0], "symbol": ["NQ", "NQ"]})
+    frame.to_parquet(tmp_path / "c.parquet")
+    before = snapshot(seeded_db)
+    result = runner.invoke(app, ["--db", str(seeded_db), "candles", "import", "c.parquet"])
+    assert result.exit_code == 2
+    assert "c.parquet row 2: open -1.0 is not positive" in result.stderr
+    assert snapshot(seeded_db) == before
+
+
+def test_port_abc_in_environment_exits_3_and_touches_nothing(runner, seeded_db: Path, tmp_path: Path) -> None:
+    (tmp_path / "c.csv").write_text(CANDLE_HEADER + GOOD_CANDLE)
+    before = snapshot(seeded_db)
+    result = runner.invoke(app, ["--db", str(seeded_db), "candles", "import", "c.csv"], env={"SLOB_IB_PORT": "abc"})
+    assert result.exit_code == 3
+    assert "SLOB_IB_PORT = 'abc'" in result.stderr
+    assert snapshot(seeded_db) == before
+
+
+def test_newer_schema_database_exits_3_naming_versions(runner, seeded_db: Path, tmp_path: Path) -> None:
+    conn = sqlite3.connect(seeded_db)
+    conn.execute("UPDATE meta SET value=? WHERE key='schema_version'", (str(SCHEMA_VERSION + 1),))
+    conn.commit()
+    conn.close()
+    (tmp_path / "c.csv").write_text(CANDLE_HEADER + GOOD_CANDLE)
+    before = snapshot(seeded_db)
+    result = runner.invoke(app, ["--db", str(seeded_db), "candles", "import", "c.csv"])
+    assert result.exit_code == 3
+    assert f"has schema version {SCHEMA_VERSION + 1}, newer than this slob understands" in result.stderr
+    assert snapshot(seeded_db) == before
+
+
+def test_non_slob_database_exits_3(runner, tmp_path: Path) -> None:
+    other = tmp_path / "other.db"
+    conn = sqlite3.connect(other)
+    conn.execute("CREATE TABLE recipes (name TEXT)")
+    conn.commit()
+    conn.close()
+    result = runner.invoke(app, ["--db", str(other), "candles", "show"])
+    assert result.exit_code == 3
+    assert "is not a slob database" in result.stderr

@@ -1,0 +1,75 @@
+"""Logging set-up: plain lines when not a terminal, JSON lines on request, rich on a TTY, secrets redacted."""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from slob_cli.runtime.logging import setup_logging
+
+
+@pytest.fixture(autouse=True)
+def _restore_root_logger() -> Iterator[None]:
+    root = logging.getLogger()
+    level = root.level
+    yield
+    for handler in list(root.handlers):
+        if getattr(handler, "_slob", False):
+            root.removeHandler(handler)
+            handler.close()
+    root.setLevel(level)
+
+
+def test_plain_single_lines_when_not_a_terminal(capsys: pytest.CaptureFixture[str]) -> None:
+    setup_logging("INFO", stream_is_tty=False)
+    logging.getLogger("slob.test").info("candle %s closed", "14:30")
+    lines = capsys.readouterr().err.splitlines()
+    assert len(lines) == 1
+    assert lines[0].endswith("INFO slob.test: candle 14:30 closed")
+
+
+def test_json_lines_carry_level_logger_and_message(capsys: pytest.CaptureFixture[str]) -> None:
+    setup_logging("INFO", json_lines=True, stream_is_tty=True)
+    logging.getLogger("slob.test").warning("gap of %d minutes", 3)
+    record = json.loads(capsys.readouterr().err.strip())
+    assert (record["level"], record["logger"], record["msg"]) == ("WARNING", "slob.test", "gap of 3 minutes")
+    assert record["ts"].endswith("Z")
+
+
+def test_secrets_are_redacted_in_console_and_file(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    secret = "bot123456:ABCDEF/987654"
+    setup_logging("INFO", log_dir=tmp_path, log_file_name="t.log", secrets=[secret], stream_is_tty=False)
+    logging.getLogger("slob.test").error("alert to tgram://%s failed", secret)
+    for handler in logging.getLogger().handlers:
+        handler.flush()
+    console = capsys.readouterr().err
+    written = (tmp_path / "t.log").read_text()
+    assert secret not in console and secret not in written
+    assert "tgram://*** failed" in console and "tgram://*** failed" in written
+
+
+def test_rich_handler_on_a_terminal() -> None:
+    from rich.logging import RichHandler
+
+    setup_logging("DEBUG", stream_is_tty=True)
+    handlers = [h for h in logging.getLogger().handlers if getattr(h, "_slob", False)]
+    assert [type(h) for h in handlers] == [RichHandler]
+
+
+def test_level_filters_lower_records(capsys: pytest.CaptureFixture[str]) -> None:
+    setup_logging("WARNING", stream_is_tty=False)
+    logging.getLogger("slob.test").info("quiet")
+    assert capsys.readouterr().err == ""
+
+
+def test_log_json_flag_on_the_cli_prints_json_lines(runner, db_path: Path) -> None:
+    from slob_cli.cli.main import app
+
+    result = runner.invoke(app, ["--db", str(db_path), "--log-json", "demo", "--minutes", "5"])
+    assert result.exit_code == 0, result.stderr
+    records = [json.loads(line) for line in result.stderr.splitlines() if line.startswith("{")]
+    assert any(r["logger"] == "slob.guard" and "demo started" in r["msg"] for r in records)
