@@ -1,8 +1,7 @@
-"""The interim demo: a seeded synthetic NQ session, aggregated through the streaming path, stored.
+"""The interim demo: a seeded simulated NQ session, aggregated through the streaming path, stored.
 
-The tick generator here is a small stand-in (a random walk on the 0.25 grid with Poisson trade
-arrivals and a few quiet minutes); replace it with `slob_cli.sim.market.GeneratedMarket` once that
-lands, and the whole demo with `slob run --sim` later.
+Ticks come from the simulator's `GeneratedMarket`; they go through the tick buffer, the M1
+aggregator and the event bus exactly as live ticks do. `slob run --sim` supersedes this later.
 """
 
 from __future__ import annotations
@@ -56,27 +55,12 @@ class DemoReport:
 
 def synthetic_session(
     seed: int, start: datetime = DEFAULT_SESSION_START, minutes: int = DEFAULT_MINUTES, symbol: str = "NQ",
-    first_price: float = 21_500.0,
 ) -> list[Tick]:
-    """Return a seeded session of trades in time order (stand-in for sim.market.GeneratedMarket)."""
-    import numpy as np
+    """Return the seeded simulated market's trades in [start, start + minutes), in time order."""
+    from slob_cli.sim.market import GeneratedMarket
 
-    rng = np.random.default_rng(seed)
-    # Busier at the open and the close, like a real session; about 1 % of minutes have no trades.
-    shape = 1.0 + 2.0 * np.exp(-np.arange(minutes) / 30.0) + 1.0 * np.exp((np.arange(minutes) - minutes) / 30.0)
-    per_minute = rng.poisson(60 * shape)
-    per_minute[rng.random(minutes) < 0.01] = 0
-    total = int(per_minute.sum())
-    minute_index = np.repeat(np.arange(minutes), per_minute)
-    micros = minute_index * 60_000_000 + np.floor(rng.random(total) * 60_000_000).astype(np.int64)
-    micros = np.sort(micros)
-    steps = rng.choice([-1, 0, 1], size=total, p=[0.3, 0.4, 0.3]) * 0.25
-    prices = first_price + np.cumsum(steps)
-    sizes = rng.geometric(0.55, size=total).astype(float)
-    return [
-        Tick(symbol, start + timedelta(microseconds=int(offset)), float(price), float(size))
-        for offset, price, size in zip(micros, prices, sizes)
-    ]
+    trades = GeneratedMarket(seed).ticks_between(start, start + timedelta(minutes=minutes))
+    return [Tick(symbol, trade.ts, trade.price, float(trade.size)) for trade in trades]
 
 
 async def _stream(ticks: list[Tick], aggregator: M1Aggregator, bus: EventBus, clock: ManualClock) -> None:
