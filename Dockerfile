@@ -1,0 +1,39 @@
+# slob in a container: run `slob paper`, `slob trade` ... against an IB Gateway container.
+# Build: docker build -t slob .   Run: see docker-compose.yml and docs/operations.md.
+FROM python:3.11-slim
+
+ENV PYTHONDONTWRITEBYTECODE=1 \
+    PYTHONUNBUFFERED=1 \
+    PIP_NO_CACHE_DIR=1 \
+    PIP_DISABLE_PIP_VERSION_CHECK=1
+
+# An unprivileged user owns the data volume; slob never needs root.
+RUN groupadd --system --gid 10001 slob \
+    && useradd --system --uid 10001 --gid slob --home-dir /home/slob --create-home --shell /usr/sbin/nologin slob \
+    && mkdir -p /data/logs \
+    && chown -R slob:slob /data
+
+WORKDIR /src
+COPY pyproject.toml README.md ./
+COPY slob_cli ./slob_cli
+RUN pip install --no-cache-dir . \
+    && rm -rf /src
+
+# Defaults for the container; every one can be overridden from docker-compose.yml or `-e`.
+ENV SLOB_DB_PATH=/data/slob.db \
+    SLOB_LOG_DIR=/data/logs \
+    SLOB_IB_HOST=ib-gateway \
+    SLOB_IB_PORT=4004 \
+    SLOB_KILL_SWITCH_PATH=/data/KILL_SWITCH
+
+USER 10001:10001
+WORKDIR /data
+VOLUME ["/data"]
+
+# Healthy only while a slob session holds the store's lock and wrote a heartbeat in the last 90 s
+# (the engine beats every 8 s); `slob status --check` never locks or writes the store.
+HEALTHCHECK --interval=60s --timeout=20s --start-period=180s --retries=3 \
+    CMD ["slob", "status", "--check", "--max-age", "90"]
+
+ENTRYPOINT ["slob"]
+CMD ["--help"]
