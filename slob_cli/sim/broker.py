@@ -146,9 +146,16 @@ class SimBroker(MatchingMixin):
             return {name: f"{value:.2f}" for name, value in self.ledger.values(account).items()}
 
     def active_con_ids(self) -> set[int]:
-        """Return the conIds that have working orders (the server feeds these to on_tick)."""
+        """Return the conIds to feed to on_tick: those with working orders or an open position."""
         with self._lock:
-            return {order.con_id for order in self._orders.values() if order.status in WORKING_STATUSES}
+            working = {order.con_id for order in self._working.values()}
+            held = {position.con_id for position in self.ledger.positions() if position.quantity}
+            return working | held
+
+    def expire(self, now: datetime) -> list[BrokerEvent]:
+        """Cancel DAY orders whose close has passed (every other call does this too; use it when idle)."""
+        with self._lock:
+            return self._expire(now)
 
     def mark(self, con_id: int, price: float) -> None:
         """Mark positions in con_id to price without matching orders."""

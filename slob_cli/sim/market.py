@@ -7,9 +7,7 @@ reproduced tick by tick), WaypointMarket (a noisy path through price waypoints) 
 
 from __future__ import annotations
 
-import importlib
-from collections.abc import Callable
-from datetime import date, datetime, timezone
+from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
 
 from slob_cli.core.models import Candle
@@ -36,38 +34,40 @@ __all__ = [
 ]
 
 _STORE_SUFFIXES = {".db", ".sqlite", ".sqlite3"}
-# The names the scenarios module promises; used in messages when it is not available yet.
-_EXPECTED_SCENARIOS = ("quiet", "short_setup", "long_setup", "volatile_gaps")
+# How far build_market looks ahead for a trading day when no date is given (weekends, holidays).
+_TRADING_DAY_SEARCH = 10
 
 
 class UnknownScenario(InputError, ValueError):
-    """A --scenario name that no built-in day answers to."""
-
-
-def _scenario_module() -> object | None:
-    try:
-        return importlib.import_module("slob_cli.sim.scenarios")
-    except ModuleNotFoundError as exc:
-        if exc.name != "slob_cli.sim.scenarios":
-            raise
-        return None
+    """A --scenario name that no built-in day answers to, or a day it cannot be built for."""
 
 
 def known_scenarios() -> list[str]:
     """Return the names of the built-in scenario days."""
-    module = _scenario_module()
-    if module is None:
-        return []
-    for attribute in ("SCENARIOS", "SCENARIO_NAMES"):
-        names = getattr(module, attribute, None)
-        if names:
-            return sorted(names)
-    return list(_EXPECTED_SCENARIOS)
+    from slob_cli.sim.scenarios import SCENARIOS
+
+    return list(SCENARIOS)
 
 
-def _scenario_builder() -> Callable[..., list[Candle]] | None:
-    module = _scenario_module()
-    return None if module is None else getattr(module, "build_scenario", None)
+def _scenario_candles(name: str, trading_date: date | None, seed: int) -> list[Candle]:
+    """Return the named day's candles; without a date, the first trading day from today (UTC) on."""
+    from slob_cli.sim.scenarios import build_scenario
+
+    names = known_scenarios()
+    if name not in names:
+        raise UnknownScenario(f"unknown scenario {name!r}; known scenarios: {', '.join(names)}")
+    if trading_date is not None:
+        try:
+            return build_scenario(name, trading_date, seed)
+        except ValueError as exc:
+            raise UnknownScenario(f"scenario {name!r} cannot be built for {trading_date}: {exc}") from None
+    day = datetime.now(timezone.utc).date()
+    for _ in range(_TRADING_DAY_SEARCH):
+        try:
+            return build_scenario(name, day, seed)
+        except ValueError:
+            day += timedelta(days=1)
+    raise UnknownScenario(f"scenario {name!r}: no trading day within {_TRADING_DAY_SEARCH} days of today")
 
 
 def build_market(
@@ -77,7 +77,11 @@ def build_market(
     replay: Path | None = None,
     trading_date: date | None = None,
 ) -> MarketSource:
-    """Return the market the gateway should serve: replay file, scenario day, or the generator."""
+    """Return the market the gateway should serve: replay file, scenario day, or the generator.
+
+    A scenario market trades only inside its scripted day (see ScriptedMarket.span): start the
+    clock there.
+    """
     if scenario and replay:
         raise InputError("choose either a scenario or a replay file, not both")
     if replay is not None:
@@ -86,19 +90,5 @@ def build_market(
             return ReplayMarket.from_store(path, "NQ")
         return ReplayMarket.from_file(path, "NQ")
     if scenario:
-        builder = _scenario_builder()
-        names = known_scenarios()
-        if builder is None:
-            raise UnknownScenario(
-                f"scenario {scenario!r} is not available: built-in scenarios are not installed "
-                f"(expected: {', '.join(_EXPECTED_SCENARIOS)})"
-            )
-        if names and scenario not in names:
-            raise UnknownScenario(f"unknown scenario {scenario!r}; known scenarios: {', '.join(names)}")
-        day = trading_date or datetime.now(timezone.utc).date()
-        try:
-            candles = builder(scenario, day, seed)
-        except KeyError:
-            raise UnknownScenario(f"unknown scenario {scenario!r}; known scenarios: {', '.join(names)}") from None
-        return ScriptedMarket(candles, seed=seed)
+        return ScriptedMarket(_scenario_candles(scenario, trading_date, seed), seed=seed)
     return GeneratedMarket(seed)

@@ -116,6 +116,14 @@ class ScriptedMarket(ArrayMarket):
             raise ValueError("scripted candles contain the same minute twice")
         self._scripted_minutes = np.array(minutes, dtype=np.int64)
         self._ticks = TickArrays.concat([candle_ticks(candle, seed) for candle in ordered])
+        self.candles = ordered
+
+    @property
+    def span(self) -> tuple[datetime, datetime] | None:
+        """Return the start of the first scripted minute and the end of the last (None without candles)."""
+        if not self.candles:
+            return None
+        return self.candles[0].ts, self.candles[-1].end
 
     def _fallback_window(self, start_us: int, end_us: int) -> TickArrays:
         if self.fallback is None:

@@ -361,3 +361,23 @@ def test_position_is_the_signed_sum_of_executions_and_oca_groups_fill_once(steps
         if group:
             filled_members[group].add(execution.order_id)
     assert all(len(members) == 1 for members in filled_members.values())
+
+
+def test_order_joining_an_already_filled_oca_group_is_rejected(broker: SimBroker) -> None:
+    broker.place_order(order(1, "BUY", 1, oca_group="once", oca_type=1), NOW, quote(25_000.0))
+    found = rejection(broker.place_order(order(2, "BUY", 1, oca_group="once", oca_type=1), NOW, quote(25_000.0)))
+    assert found.code == 201 and "already been filled" in found.message
+
+
+def test_active_con_ids_cover_working_orders_and_open_positions(broker: SimBroker) -> None:
+    broker.place_order(order(1, "BUY", 1, symbol="MNQ"), NOW, quote(25_000.0))
+    broker.place_order(order(2, "BUY", 1, "LMT", 24_000.0), NOW, None)
+    assert broker.active_con_ids() == {NQ, MNQ}
+    broker.cancel_order(1, 2, NOW)
+    assert broker.active_con_ids() == {MNQ}
+
+
+def test_expire_cancels_day_orders_without_a_tick(broker: SimBroker) -> None:
+    broker.place_order(order(1, "BUY", 1, "LMT", 24_000.0), NOW, quote(25_000.0))
+    assert broker.expire(NOW + timedelta(hours=1)) == []
+    assert statuses(broker.expire(datetime(2026, 3, 10, 16, 0, tzinfo=NEW_YORK))) == [(1, "Cancelled")]

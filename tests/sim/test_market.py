@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import sys
-import types
 from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -11,7 +9,9 @@ from zoneinfo import ZoneInfo
 import numpy as np
 import pytest
 
+from slob_cli.core.aggregator import CandleCompleted, M1Aggregator
 from slob_cli.core.models import Candle, Tick
+from slob_cli.errors import InputError
 from slob_cli.sim.market import (
     GeneratedMarket,
     MarketTick,
@@ -22,6 +22,7 @@ from slob_cli.sim.market import (
     WaypointMarket,
     build_market,
 )
+from slob_cli.sim.scenarios import build_scenario
 
 UTC = timezone.utc
 NEW_YORK = ZoneInfo("America/New_York")
@@ -30,19 +31,11 @@ SMALL_DAY = 60_000
 
 
 def _fold(ticks: list[MarketTick]) -> list[Candle]:
-    """Fold ticks into M1 candles the plain way (independent of the market's own fold)."""
-    candles: list[Candle] = []
-    for tick in ticks:
-        minute = tick.ts.replace(second=0, microsecond=0)
-        if candles and candles[-1].ts == minute:
-            last = candles[-1]
-            candles[-1] = Candle(
-                "NQ", minute, last.open, max(last.high, tick.price), min(last.low, tick.price), tick.price,
-                last.volume + tick.size, last.tick_count + 1,
-            )  # fmt: skip
-        else:
-            candles.append(Candle("NQ", minute, tick.price, tick.price, tick.price, tick.price, float(tick.size), 1))
-    return candles
+    """Fold ticks into M1 candles with the spine's streaming aggregator (independent of the market's fold)."""
+    aggregator = M1Aggregator(["NQ"])
+    events = [event for tick in ticks for event in aggregator.on_tick(Tick("NQ", tick.ts, tick.price, tick.size))]
+    events += aggregator.force_complete_all()
+    return [event.candle for event in events if isinstance(event, CandleCompleted)]
 
 
 def _ny(day: date, hour: int, minute: int = 0) -> datetime:
@@ -280,28 +273,27 @@ def test_replay_file_problems_are_one_line_errors(tmp_path: Path) -> None:
 
 
 # ---------------------------------------------------------------------- build_market
-def test_build_market_picks_generator_replay_or_scenario(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_build_market_picks_generator_or_replay(tmp_path: Path) -> None:
     assert isinstance(build_market(seed=4), GeneratedMarket)
     csv = tmp_path / "ticks.csv"
     csv.write_text("timestamp,price,size\n2026-03-10T14:00:00Z,25000,1\n")
     assert isinstance(build_market(replay=csv), ReplayMarket)
+    with pytest.raises(InputError, match="either"):
+        build_market(scenario="quiet", replay=csv)
 
+
+@pytest.mark.parametrize("name", ["quiet", "short_setup", "long_setup", "volatile_gaps"])
+def test_scenario_market_serves_the_scenario_day_tick_by_tick(name: str) -> None:
     day = date(2026, 3, 10)
-    planted = [Candle("NQ", datetime(2026, 3, 10, 14, tzinfo=UTC), 100.0, 101.0, 99.0, 100.5, 20.0, 6)]
-    calls: list[tuple[str, date, int]] = []
+    market = build_market(seed=5, scenario=name, trading_date=day)
+    planted = build_scenario(name, day, 5)
+    assert isinstance(market, ScriptedMarket) and market.span == (planted[0].ts, planted[-1].end)
+    ticks = market.ticks_between(datetime(2026, 3, 10, tzinfo=UTC), datetime(2026, 3, 11, tzinfo=UTC))
+    assert _fold(ticks) == planted
 
-    def build_scenario(name: str, trading_date: date, seed: int = 0) -> list[Candle]:
-        calls.append((name, trading_date, seed))
-        return planted
 
-    module = types.ModuleType("slob_cli.sim.scenarios")
-    module.build_scenario = build_scenario  # type: ignore[attr-defined]
-    module.SCENARIOS = ("quiet", "short_setup")  # type: ignore[attr-defined]
-    monkeypatch.setitem(sys.modules, "slob_cli.sim.scenarios", module)
-    market = build_market(seed=5, scenario="short_setup", trading_date=day)
-    assert calls == [("short_setup", day, 5)]
-    assert market.candles_between(datetime(2026, 3, 10, tzinfo=UTC), datetime(2026, 3, 11, tzinfo=UTC)) == planted
-    with pytest.raises(UnknownScenario, match="known scenarios: quiet, short_setup"):
+def test_unknown_scenario_or_a_non_trading_day_is_a_clear_error() -> None:
+    with pytest.raises(UnknownScenario, match="known scenarios: quiet, short_setup, long_setup, volatile_gaps"):
         build_market(scenario="sunny")
-    with pytest.raises(ValueError):
-        build_market(scenario="sunny")
+    with pytest.raises(ValueError, match="cannot be built for 2026-03-14"):
+        build_market(scenario="quiet", trading_date=date(2026, 3, 14))
