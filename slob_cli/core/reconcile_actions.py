@@ -1,0 +1,145 @@
+"""What reconciliation proposes, and the merged view of one order it reasons about."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from slob_cli.core.broker_view import LIVE, BrokerExecution, BrokerOrder, OrderStatus, StoredOrder
+from slob_cli.core.orders import OrderIntent, ParsedRef
+
+
+@dataclass(frozen=True, slots=True)
+class MarkOrder:
+    """Update a stored order's status, filled quantity and broker id."""
+
+    order_ref: str
+    status: OrderStatus
+    filled: int
+    broker_order_id: int | None
+    avg_fill_price: float | None
+    note: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class RecordExecution:
+    """Store a fill the store has not seen yet."""
+
+    execution: BrokerExecution
+
+
+@dataclass(frozen=True, slots=True)
+class SendBracket:
+    """Send a stored bracket none of whose orders reached the broker (same orderRefs)."""
+
+    setup_id: str
+    orders: tuple[OrderIntent, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class PlaceOrders:
+    """Store these new intents, then send them (a protective stop/target pair or a flatten)."""
+
+    setup_id: str
+    orders: tuple[OrderIntent, ...]
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class CancelOrder:
+    """Cancel a working order."""
+
+    order_ref: str
+    order_id: int | None
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class ResizeOrder:
+    """Change a working order's total quantity (filled part included)."""
+
+    order_ref: str
+    order_id: int | None
+    quantity: int
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class Report:
+    """Something an operator should know; no order changes."""
+
+    kind: str
+    detail: str
+    order_ref: str | None = None
+    symbol: str | None = None
+
+
+Action = MarkOrder | RecordExecution | SendBracket | PlaceOrders | CancelOrder | ResizeOrder | Report
+
+
+@dataclass(frozen=True, slots=True)
+class ReconcilePlan:
+    """The actions, in the order to apply them."""
+
+    actions: tuple[Action, ...]
+
+    def of_type(self, kind: type) -> list:
+        """Return the actions of one type, in order."""
+        return [action for action in self.actions if isinstance(action, kind)]
+
+    @property
+    def changes_orders(self) -> bool:
+        """Return True when the plan sends, cancels or resizes anything at the broker."""
+        return any(isinstance(a, (SendBracket, PlaceOrders, CancelOrder, ResizeOrder)) for a in self.actions)
+
+
+@dataclass(slots=True)
+class OrderView:
+    """One of our orders as seen through the store and the broker together."""
+
+    ref: str
+    parsed: ParsedRef
+    stored: StoredOrder | None
+    broker: BrokerOrder | None
+    status: OrderStatus
+    filled: int
+    quantity: int
+    avg_price: float | None
+
+    @property
+    def intent(self) -> OrderIntent | None:
+        """Return the stored intent, if the store has this order."""
+        return self.stored.intent if self.stored else None
+
+    @property
+    def live_remaining(self) -> int:
+        """Return the quantity still working at the broker (0 unless the broker holds it live)."""
+        if self.broker is None or self.status not in LIVE:
+            return 0
+        return max(0, self.quantity - self.filled)
+
+    @property
+    def order_id(self) -> int | None:
+        """Return the broker's order id, from the broker or the store."""
+        if self.broker is not None:
+            return self.broker.order_id
+        return self.stored.broker_order_id if self.stored else None
+
+    @property
+    def symbol(self) -> str | None:
+        """Return the order's root symbol."""
+        return self.broker.symbol if self.broker else (self.intent.symbol if self.intent else None)
+
+    @property
+    def action(self) -> str | None:
+        """Return BUY or SELL."""
+        return self.broker.action if self.broker else (self.intent.action if self.intent else None)
+
+    @property
+    def stop_price(self) -> float | None:
+        """Return the stop price, from the intent or the broker."""
+        return self.intent.stop_price if self.intent else (self.broker.stop_price if self.broker else None)
+
+    @property
+    def limit_price(self) -> float | None:
+        """Return the limit price, from the intent or the broker."""
+        return self.intent.limit_price if self.intent else (self.broker.limit_price if self.broker else None)
