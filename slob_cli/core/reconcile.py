@@ -141,7 +141,7 @@ def _settle_setup(
     setup_id: str, views: list[OrderView], broker: BrokerView, now: datetime, entry_ttl: timedelta, cancelled: set[str]
 ) -> list[Action]:
     """Resend a bracket nothing of which reached the broker, expire stale intents, cancel bad entries."""
-    unsent = [v for v in views if v.stored is not None and v.status in UNSENT]
+    unsent = [v for v in views if v.stored is not None and v.broker is None and v.status in UNSENT]
     reached = [v for v in views if v not in unsent]
     entry = _entry(views)
     fresh = bool(entry and entry.stored and entry.stored.created_at and now - entry.stored.created_at < entry_ttl)

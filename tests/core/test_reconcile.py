@@ -244,3 +244,12 @@ def test_order_matched_by_broker_id_when_the_ref_is_missing() -> None:
     plan = reconcile([stored(ENTRY, OrderStatus.FILLED, 1, with_id=True), stored(STOP, OrderStatus.WORKING, with_id=True),
                       stored(TARGET, OrderStatus.WORKING, with_id=True)], broker, NOW)
     assert plan.actions == ()
+
+
+def test_entry_pending_submit_at_broker_counts_as_reached_and_is_never_resent() -> None:
+    # Found by the property test: PendingSubmit maps to SENT, which must not read as "never sent".
+    broker = BrokerView(open_orders=(at_broker(ENTRY, "PendingSubmit"),))
+    plan = reconcile([stored(ENTRY), stored(STOP), stored(TARGET)], broker, NOW)
+    assert not plan.of_type(SendBracket)
+    assert plan.of_type(CancelOrder) == [
+        CancelOrder(ENTRY.order_ref, 11, "cancel unfilled entry: its stop or target never reached the broker")]
