@@ -141,12 +141,12 @@ def aggregate_store(
     chunk: int = 500_000,
 ) -> BatchResult:
     """Aggregate the stored ticks (arrival order = insertion order) of the given symbols."""
-    chosen = list(symbols) if symbols is not None else [
-        row[0] for row in store.conn.execute("SELECT DISTINCT symbol FROM ticks ORDER BY symbol")
-    ]
+    chosen = list(symbols) if symbols is not None else stored_symbols(store)
     result = BatchResult()
     for symbol in chosen:
-        sql, params = store._range_sql("SELECT ts, price, size FROM ticks", symbol, start, end)
+        # A rowid-order scan gives arrival order without the temporary B-tree that the
+        # (symbol, ts) index plus ORDER BY id would need: on millions of rows it is faster.
+        sql, params = store._range_sql("SELECT ts, price, size FROM ticks NOT INDEXED", symbol, start, end)
         cursor = store.conn.execute(sql + " ORDER BY id", params)
         parts: list[np.ndarray] = []
         while True:
@@ -162,3 +162,13 @@ def aggregate_store(
         result.extend(aggregate_arrays(symbol, rows["ts"], rows["price"], rows["size"], fill_gaps_up_to))
     return result
 
+
+
+def stored_symbols(store: Store) -> list[str]:
+    """Return the distinct symbols of the ticks table, hopping along its index (no full scan)."""
+    found: list[str] = []
+    row = store.conn.execute("SELECT min(symbol) FROM ticks").fetchone()
+    while row and row[0] is not None:
+        found.append(row[0])
+        row = store.conn.execute("SELECT min(symbol) FROM ticks WHERE symbol > ?", (row[0],)).fetchone()
+    return found
