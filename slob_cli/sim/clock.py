@@ -168,7 +168,10 @@ class VirtualClock:
         with self._lock:
             waiters = list(self._waiters)
         for waiter in waiters:
-            waiter.get_loop().call_soon_threadsafe(_resolve, waiter)
+            try:
+                waiter.get_loop().call_soon_threadsafe(_resolve, waiter)
+            except RuntimeError:  # its loop has closed: nobody is waiting any more
+                continue
 
 
 def _resolve(future: asyncio.Future[None]) -> None:

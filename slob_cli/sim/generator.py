@@ -170,9 +170,11 @@ class GeneratedMarket(ArrayMarket):
         rising = np.diff(bridge, prepend=0.0)[:-1] > 0
         buyer = rng.random(total) < np.where(rising, 0.7, 0.3)
         price = np.where(buyer, ask, bid)
+        # Compact columns keep a cached day near 14 MB; float32 holds quarter points below 4 million exactly.
         return TickArrays(
-            ts, price, trade_sizes(rng, total), bid, ask, book_sizes(rng, total), book_sizes(rng, total)
-        )
+            ts, price.astype(np.float32), trade_sizes(rng, total).astype(np.int32), bid.astype(np.float32),
+            ask.astype(np.float32), book_sizes(rng, total).astype(np.int32), book_sizes(rng, total).astype(np.int32),
+        )  # fmt: skip
 
     # ------------------------------------------------------------------ ArrayMarket
     def _window(self, start_us: int, end_us: int) -> TickArrays:

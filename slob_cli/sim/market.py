@@ -87,7 +87,10 @@ def build_market(
     if replay is not None:
         path = Path(replay)
         if path.suffix.lower() in _STORE_SUFFIXES:
-            return ReplayMarket.from_store(path, "NQ")
+            try:
+                return ReplayMarket.from_store(path, "NQ")
+            except ReplayError:
+                return ReplayMarket.from_store(path, "MNQ")  # MNQ trades at NQ's prices
         return ReplayMarket.from_file(path, "NQ")
     if scenario:
         return ScriptedMarket(_scenario_candles(scenario, trading_date, seed), seed=seed)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
 
 from slob_cli.sim.ledger import Ledger
@@ -54,6 +55,18 @@ class MatchingMixin:
             self._expiry.pop(order.key, None)
             order.completed_at = now
             self._completed.append(order.key)
+
+    def _unfinished(self, exclude: SimOrder, wanted: Callable[[SimOrder], bool]) -> list[SimOrder]:
+        """Return the orders other than exclude that can still fill and satisfy wanted."""
+        return [other for other in self._orders.values() if other is not exclude and not other.done and wanted(other)]
+
+    @staticmethod
+    def _is_child(child: SimOrder, parent: SimOrder) -> bool:
+        return child.client_id == parent.client_id and child.parent_id == parent.order_id
+
+    @staticmethod
+    def _same_bracket(one: SimOrder, other: SimOrder) -> bool:
+        return one.client_id == other.client_id and one.parent_id == other.parent_id
 
     def _parent_filled(self, order: SimOrder) -> bool:
         parent = self._orders.get((order.client_id, order.parent_id))
@@ -167,29 +180,20 @@ class MatchingMixin:
         if order.oca_group:
             if order.oca_type in (0, 1):
                 self._filled_oca_groups.add((order.account, order.oca_group))
-            members = [
-                other for other in self._orders.values()
-                if other is not order and not other.done and other.oca_group == order.oca_group
-                and other.account == order.account
-            ]  # fmt: skip
+            members = self._unfinished(
+                order, lambda other: other.oca_group == order.oca_group and other.account == order.account
+            )
             for other in members:
                 # ocaType 0 (unset) behaves as IB's default, 1: cancel the others; 2 and 3 reduce them.
                 events += self._cancel(other, now) if order.oca_type in (0, 1) else self._reduce(other, quantity, now)
         if order.parent_id:
             # IB treats the children of one bracket as one-cancels-the-other, reducing by each fill.
-            siblings = [
-                other for other in self._orders.values()
-                if other is not order and not other.done and other.client_id == order.client_id
-                and other.parent_id == order.parent_id
-            ]  # fmt: skip
-            for other in siblings:
+            for other in self._unfinished(order, lambda other: self._same_bracket(other, order)):
                 events += self._reduce(other, quantity, now)
         if order.status == "Filled":
-            children = [
-                child for child in self._orders.values()
-                if child.client_id == order.client_id and child.parent_id == order.order_id
-                and child.status == "PreSubmitted"
-            ]  # fmt: skip
+            children = self._unfinished(
+                order, lambda child: self._is_child(child, order) and child.status == "PreSubmitted"
+            )
             for child in children:
                 self._set_status(child, "Submitted", now)
                 events.append(OrderUpdate(snapshot(child)))
@@ -217,11 +221,7 @@ class MatchingMixin:
             events.append(OrderRejected(order.order_id, order.client_id, 202, CANCEL_MESSAGE))
         self._set_status(order, "Cancelled", now)
         events.append(OrderUpdate(snapshot(order)))
-        children = [
-            child for child in self._orders.values()
-            if child.client_id == order.client_id and child.parent_id == order.order_id and not child.done
-        ]  # fmt: skip
-        for child in children:
+        for child in self._unfinished(order, lambda child: self._is_child(child, order)):
             events += self._cancel(child, now, notify)
         return events
 

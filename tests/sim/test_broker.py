@@ -318,6 +318,7 @@ _STEPS = st.lists(
         st.tuples(st.just("tick"), st.integers(-40, 40)),
         st.tuples(st.just("cancel"), st.integers(1, 30)),
         st.tuples(st.just("partial"), st.integers(1, 3)),
+        st.tuples(st.just("bracket"), st.tuples(st.sampled_from(["BUY", "SELL"]), st.integers(1, 3), st.integers(-8, 8))),
     ),
     max_size=60,
 )
@@ -328,6 +329,7 @@ _STEPS = st.lists(
 def test_position_is_the_signed_sum_of_executions_and_oca_groups_fill_once(steps: list[tuple[str, object]]) -> None:
     broker = SimBroker(["DU111"])
     now, price, next_id = NOW, 25_000.0, 1
+    brackets: dict[int, tuple[int, int]] = {}
     for kind, value in steps:
         now += timedelta(seconds=1)
         if kind == "order":
@@ -341,6 +343,17 @@ def test_position_is_the_signed_sum_of_executions_and_oca_groups_fill_once(steps
         elif kind == "tick":
             price += value * 0.25  # type: ignore[operator]
             broker.on_tick(NQ, quote(price, now), now)
+        elif kind == "bracket":
+            action, quantity, offset = value  # type: ignore[misc]
+            entry = price + offset * 0.25
+            exit_side, sign = ("SELL", 1) if action == "BUY" else ("BUY", -1)
+            broker.place_order(order(next_id, action, quantity, "LMT", entry, transmit=False), now, quote(price, now))
+            broker.place_order(order(next_id + 1, exit_side, quantity, "LMT", entry + sign * 2.0, parent_id=next_id,
+                                     transmit=False), now, None)  # fmt: skip
+            broker.place_order(order(next_id + 2, exit_side, quantity, "STP", stop=entry - sign * 2.0,
+                                     parent_id=next_id), now, None)  # fmt: skip
+            brackets[next_id] = (next_id + 1, next_id + 2)
+            next_id += 3
         elif kind == "cancel":
             broker.cancel_order(1, value, now)  # type: ignore[arg-type]
         else:
@@ -361,6 +374,12 @@ def test_position_is_the_signed_sum_of_executions_and_oca_groups_fill_once(steps
         if group:
             filled_members[group].add(execution.order_id)
     assert all(len(members) == 1 for members in filled_members.values())
+    for parent_id, children in brackets.items():
+        parent_fills = [index for index, e in enumerate(executions) if e.order_id == parent_id]
+        child_fills = [index for index, e in enumerate(executions) if e.order_id in children]
+        assert sum(executions[index].shares for index in child_fills) <= orders[parent_id].quantity
+        if child_fills:  # children work only after the parent is completely filled
+            assert orders[parent_id].status == "Filled" and max(parent_fills) < min(child_fills)
 
 
 def test_order_joining_an_already_filled_oca_group_is_rejected(broker: SimBroker) -> None:

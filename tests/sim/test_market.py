@@ -8,6 +8,8 @@ from zoneinfo import ZoneInfo
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from slob_cli.core.aggregator import CandleCompleted, M1Aggregator
 from slob_cli.core.models import Candle, Tick
@@ -187,6 +189,29 @@ def test_scripted_market_skips_empty_bars_and_fills_unscripted_minutes_from_the_
     scripted_minutes = {start, start + timedelta(minutes=1)}  # the empty scripted bar stays silent
     assert [bar for bar in bars if bar.ts != start] == [bar for ts, bar in generated.items() if ts not in scripted_minutes]
     assert ScriptedMarket(candles).ticks_between(start + timedelta(minutes=1), start + timedelta(minutes=2)) == []
+
+
+@st.composite
+def _candles(draw: st.DrawFn) -> Candle:
+    open_, close = draw(st.integers(0, 40)), draw(st.integers(0, 40))
+    high = max(open_, close) + draw(st.integers(0, 6))
+    low = min(open_, close) - draw(st.integers(0, 6))
+    prices = [100.0 + quarter * 0.25 for quarter in (open_, high, low, close)]
+    inner = len({high, low} - {open_, close})
+    minimum = 1 + (close != open_ or inner > 0) + inner
+    count = draw(st.integers(minimum, 60))
+    volume = count + draw(st.integers(0, 200))
+    minute = datetime(2026, 3, 10, 14, tzinfo=UTC) + timedelta(minutes=draw(st.integers(0, 1000)))
+    return Candle("NQ", minute, *prices, float(volume), count)
+
+
+@settings(max_examples=200, deadline=None)
+@given(candle=_candles(), seed=st.integers(0, 2**32))
+def test_any_consistent_candle_round_trips_through_its_ticks(candle: Candle, seed: int) -> None:
+    market = ScriptedMarket([candle], seed=seed)
+    ticks = market.ticks_between(candle.ts, candle.end)
+    assert _fold(ticks) == [candle]
+    assert all(candle.low <= t.price <= candle.high and t.size >= 1 for t in ticks)
 
 
 @pytest.mark.parametrize(
