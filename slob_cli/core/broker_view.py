@@ -87,6 +87,18 @@ class StoredOrder:
                    row.get("broker_order_id"), created_at)
 
 
+    def to_row(self) -> dict[str, Any]:
+        """Return the `orders` columns this record fills (times and run id are the caller's)."""
+        intent = self.intent
+        return {
+            "order_ref": intent.order_ref, "setup_id": intent.setup_id, "role": intent.role.value,
+            "symbol": intent.symbol, "action": intent.action, "order_type": intent.order_type,
+            "quantity": intent.quantity, "limit_price": intent.limit_price, "stop_price": intent.stop_price,
+            "tif": intent.tif, "oca_group": intent.oca_group, "parent_ref": intent.parent_ref,
+            "broker_order_id": self.broker_order_id, "status": self.status.value, "filled": self.filled,
+        }
+
+
 @dataclass(frozen=True, slots=True)
 class BrokerOrder:
     """An open or completed order as the broker reports it."""

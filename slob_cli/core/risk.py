@@ -201,6 +201,12 @@ class Approved:
     budget: float
     risk_factor: float
 
+    def to_event_data(self) -> dict[str, Any]:
+        """Return a JSON-able summary for the event that records the approval."""
+        return {"symbol": self.symbol, "direction": self.direction.value, "contracts": self.contracts,
+                "risk_points": self.risk_points, "risk_dollars": self.risk_dollars, "budget": self.budget,
+                "risk_factor": self.risk_factor}
+
 
 @dataclass(frozen=True, slots=True)
 class Skipped:
@@ -209,6 +215,10 @@ class Skipped:
     setup_id: str
     reason: SkipReason
     detail: str
+
+    def to_event_data(self) -> dict[str, Any]:
+        """Return the JSON-able payload of the SETUP_SKIPPED event."""
+        return {"reason": self.reason.value, "detail": self.detail}
 
 
 Decision = Approved | Skipped
