@@ -169,33 +169,39 @@ def _check_header(frame: pd.DataFrame, name: str, required: tuple[str, ...]) -> 
         )
 
 
-def read_ticks(path: Path, symbol: str | None = None, skip_bad: bool = False) -> ParsedRows:
-    """Read and validate a ticks file; return columns symbol, ts (UTC us), price, size in file order."""
+def _begin(path: Path, required: tuple[str, ...], symbol: str | None) -> tuple[_Problems, pd.Series, pd.Series]:
+    """Load a file, check its header; return its problem tracker, symbols and UTC microseconds."""
+    raw, unit = _load(path)
+    _check_header(raw, path.name, required)
+    problems = _Problems(raw, path.name, unit)
+    return problems, _symbols(problems, symbol), _timestamps(problems)
+
+
+def _finish(problems: _Problems, columns: dict[str, Any], symbol: str | None, skip_bad: bool) -> ParsedRows:
+    """Raise on the first bad row (or drop bad rows when skipping); keep --symbol's rows only."""
     import pandas as pd
 
-    raw, unit = _load(path)
-    _check_header(raw, path.name, TICK_COLUMNS)
-    problems = _Problems(raw, path.name, unit)
-    symbols = _symbols(problems, symbol)
-    ts = _timestamps(problems)
-    price = _numbers(problems, "price", allow_zero=False)
-    size = _numbers(problems, "size", allow_zero=True)
     good, skipped = problems.settle(skip_bad)
-    frame = pd.DataFrame({"symbol": symbols, "ts": ts, "price": price, "size": size})[good]
-    if symbol is not None and "symbol" in raw.columns:
+    frame = pd.DataFrame(columns)[good]
+    if symbol is not None and "symbol" in problems.frame.columns:
         frame = frame[frame["symbol"] == symbol]
     return ParsedRows(frame.reset_index(drop=True), skipped)
+
+
+def read_ticks(path: Path, symbol: str | None = None, skip_bad: bool = False) -> ParsedRows:
+    """Read and validate a ticks file; return columns symbol, ts (UTC us), price, size in file order."""
+    problems, symbols, ts = _begin(path, TICK_COLUMNS, symbol)
+    price = _numbers(problems, "price", allow_zero=False)
+    size = _numbers(problems, "size", allow_zero=True)
+    return _finish(problems, {"symbol": symbols, "ts": ts, "price": price, "size": size}, symbol, skip_bad)
 
 
 def read_candles(path: Path, symbol: str | None = None, skip_bad: bool = False) -> ParsedRows:
     """Read and validate a candles file; return columns symbol, ts (UTC us), OHLCV, counts."""
     import pandas as pd
 
-    raw, unit = _load(path)
-    _check_header(raw, path.name, CANDLE_COLUMNS)
-    problems = _Problems(raw, path.name, unit)
-    symbols = _symbols(problems, symbol)
-    ts = _timestamps(problems)
+    problems, symbols, ts = _begin(path, CANDLE_COLUMNS, symbol)
+    raw = problems.frame
     problems.flag((ts % 60_000_000) != 0, lambda v: f"timestamp {v!r} is not the start of a minute", "timestamp")
     prices = {name: _numbers(problems, name, allow_zero=False) for name in ("open", "high", "low", "close")}
     volume = _numbers(problems, "volume", allow_zero=True)
@@ -214,11 +220,7 @@ def read_candles(path: Path, symbol: str | None = None, skip_bad: bool = False) 
     problems.flag(inconsistent, lambda v: "high/low do not contain open and close")
     duplicate = pd.Series(list(zip(symbols, ts)), index=raw.index).duplicated()
     problems.flag(duplicate, lambda v: f"second candle for the same symbol and minute ({v})", "timestamp")
-    good, skipped = problems.settle(skip_bad)
-    frame = pd.DataFrame({"symbol": symbols, "ts": ts, **prices, "volume": volume, **counts})[good]
-    if symbol is not None and "symbol" in raw.columns:
-        frame = frame[frame["symbol"] == symbol]
-    return ParsedRows(frame.reset_index(drop=True), skipped)
+    return _finish(problems, {"symbol": symbols, "ts": ts, **prices, "volume": volume, **counts}, symbol, skip_bad)
 
 
 def render_times(ts_us: pd.Series, zone: ZoneInfo | None) -> pd.Series:

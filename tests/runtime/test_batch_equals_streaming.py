@@ -64,6 +64,17 @@ def test_batch_from_store_equals_streaming_on_stored_ticks(store) -> None:
     assert batch.candles == candles and batch.gaps == gaps and batch.late_ticks == late
 
 
+def test_batch_from_store_finds_every_symbol_and_keeps_them_apart(store) -> None:
+    rng = np.random.default_rng(11)
+    ticks = [Tick(str(rng.choice(["NQ", "MNQ"])), T0 + timedelta(seconds=int(s)), 20000 + float(p), 1.0)
+             for s, p in zip(np.sort(rng.integers(0, 600, 400)), rng.integers(0, 40, 400) * 0.25)]
+    store.insert_ticks(ticks)
+    candles, gaps, late = streaming(ticks, 1)
+    batch = aggregate_store(store, fill_gaps_up_to=1)
+    assert {c.symbol for c in batch.candles} == {"NQ", "MNQ"}
+    assert batch.candles == candles and batch.gaps == gaps and batch.late_ticks == late
+
+
 def test_segment_sums_add_left_to_right_like_a_python_loop() -> None:
     values = np.array([1e16, 1.0, 1.0, 1.0, 3.3, 0.1, 0.2, 0.3, 1e-3] * 3)
     starts = np.array([0, 9, 10])
