@@ -1,0 +1,462 @@
+"""The gateway connection: connect with a timeout, reconnect with backoff, heartbeat, IB notices.
+
+`IBConnection.run(stop)` keeps one ib_async `IB` connected until `stop` is set. After every
+(re)connect it runs the registered hooks in order (market data resubscribes, executions since the
+last one known are fetched, the reconcile hook runs). Ten failed attempts in a row enter safe mode:
+no new orders for the rest of the run, protective orders at the broker stay untouched.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import random
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from typing import TYPE_CHECKING, Any
+
+from slob_cli.adapters.ib.backoff import BackoffPolicy, CircuitBreaker
+from slob_cli.adapters.ib.codes import Notice, NoticeKind, classify, plain_message
+from slob_cli.adapters.ib.conversions import ExecutionReport, Rejected, execution_filter_time, execution_report
+from slob_cli.errors import BrokerError, BrokerUnavailable
+from slob_cli.runtime.clock import Clock, SystemClock
+
+if TYPE_CHECKING:
+    from slob_cli.settings import Settings
+
+UTC = timezone.utc
+log = logging.getLogger(__name__)
+
+EventSink = Callable[[str, dict[str, Any]], None]
+Hook = Callable[[str], Awaitable[None]]  # receives the reason: connect | reconnect | restored
+SleepFunction = Callable[[float], Awaitable[None]]
+
+PAPER_PORTS = frozenset({4002, 7497})
+LIVE_PORTS = frozenset({4001, 7496})
+
+
+@dataclass(frozen=True, slots=True)
+class GatewayConfig:
+    """Where the gateway is and how patiently to talk to it."""
+
+    host: str = "127.0.0.1"
+    port: int = 4002
+    client_id: int = 1
+    account: str | None = None
+    connect_timeout: float = 10.0
+    heartbeat_interval: float = 30.0
+    heartbeat_timeout: float = 10.0
+    client_id_attempts: int = 5
+    readonly: bool = False
+    sync_orders: bool = True
+
+    @classmethod
+    def from_settings(cls, settings: Settings, **overrides: Any) -> GatewayConfig:
+        """Build the config from validated settings (plus explicit overrides)."""
+        values: dict[str, Any] = {
+            "host": settings.ib_host, "port": settings.ib_port, "client_id": settings.ib_client_id,
+            "account": settings.ib_account, "connect_timeout": settings.ib_connect_timeout,
+        }
+        values.update(overrides)
+        return cls(**values)
+
+
+class IBConnection:
+    """One supervised ib_async connection; the only owner of the `IB` object."""
+
+    def __init__(
+        self,
+        config: GatewayConfig,
+        emit: EventSink | None = None,
+        *,
+        policy: BackoffPolicy | None = None,
+        sleep: SleepFunction = asyncio.sleep,
+        rng: random.Random | None = None,
+        clock: Clock | None = None,
+    ) -> None:
+        from ib_async import IB
+
+        self.config = config
+        self.policy = policy or BackoffPolicy()
+        self.breaker = CircuitBreaker(self.policy.breaker_after)
+        self._emit = emit or (lambda kind, payload: None)
+        self._sleep = sleep
+        self._rng = rng or random.Random()
+        self.clock = clock or SystemClock()
+        self.ib = IB()
+        self.ib.RaiseRequestErrors = True
+        self.ib.errorEvent += self._on_error
+        self.ib.disconnectedEvent += self._on_disconnected
+        self.ib.client.apiError += self._on_api_error
+        self.ib.execDetailsEvent += self._on_exec_details
+        self.client_id = config.client_id
+        self.account: str | None = config.account
+        self.connections = 0
+        self.reconnects = 0
+        self.failed_attempts = 0
+        self.delays: list[float] = []
+        self.safe_mode = False
+        self.connectivity_lost = False
+        self.broken_farms: set[str] = set()
+        self.last_heartbeat: datetime | None = None
+        self.clock_skew: float | None = None
+        self.disconnected_at: datetime | None = None
+        self.last_execution_time: datetime | None = None
+        self.notices: list[Notice] = []
+        self._hooks: list[Hook] = []
+        self._notice_listeners: list[Callable[[Notice], None]] = []
+        self._execution_listeners: list[Callable[[list[ExecutionReport]], None]] = []
+        self._reconcile_hooks: list[Callable[[], Awaitable[None]]] = []
+        self._disconnected: asyncio.Event | None = None
+        self._connect_abort: asyncio.Event | None = None
+        self._abort_notice: Notice | None = None
+        self._connecting = False
+
+    # ------------------------------------------------------------------ registration
+    def add_hook(self, hook: Hook) -> None:
+        """Run `hook(reason)` after every connect, reconnect and 1101 restore, in registration order."""
+        self._hooks.append(hook)
+
+    def add_notice_listener(self, listener: Callable[[Notice], None]) -> None:
+        """Call `listener(notice)` for every IB error or notice."""
+        self._notice_listeners.append(listener)
+
+    def add_execution_listener(self, listener: Callable[[list[ExecutionReport]], None]) -> None:
+        """Call `listener(reports)` with executions re-requested after a reconnect."""
+        self._execution_listeners.append(listener)
+
+    def add_reconcile_hook(self, hook: Callable[[], Awaitable[None]]) -> None:
+        """Await `hook()` after every reconnect, once executions are re-requested (issue 7 plugs in)."""
+        self._reconcile_hooks.append(hook)
+
+    # ------------------------------------------------------------------ state
+    @property
+    def connected(self) -> bool:
+        """Return True while the API connection is up."""
+        return self.ib.isConnected()
+
+    @property
+    def orders_allowed(self) -> bool:
+        """Return True when a new order may be sent (connected, IB reachable, not in safe mode)."""
+        return self.connected and not self.connectivity_lost and not self.safe_mode
+
+    @property
+    def data_stale(self) -> bool:
+        """Return True while IB reports a broken data farm or lost connectivity."""
+        return bool(self.broken_farms) or self.connectivity_lost
+
+    @property
+    def server_version(self) -> int:
+        """Return the negotiated server version (0 when not connected)."""
+        return int(self.ib.client.serverVersion() or 0)
+
+    def managed_accounts(self) -> list[str]:
+        """Return the accounts this login manages."""
+        return list(self.ib.managedAccounts())
+
+    # ------------------------------------------------------------------ one attempt
+    async def connect(self) -> None:
+        """Connect once, moving to the next client id when IB says 326.
+
+        Raise BrokerUnavailable when nothing answers, BrokerError when the gateway refuses us
+        for a reason a retry cannot fix (wrong account, every client id taken).
+        """
+        host, port = self.config.host, self.config.port
+        for _ in range(self.config.client_id_attempts):
+            self._connect_abort = asyncio.Event()
+            self._abort_notice = None
+            self._connecting = True
+            try:
+                await self._attempt(host, port)
+            except _ClientIdInUse:
+                notice = plain_message(NoticeKind.CLIENT_ID_IN_USE, 326, "", client_id=self.client_id)
+                log.warning("%s; retrying with client id %d", notice, self.client_id + 1)
+                self._emit("CLIENT_ID_IN_USE", {"client_id": self.client_id, "next": self.client_id + 1})
+                self.client_id += 1
+                continue
+            finally:
+                self._connecting = False
+            self._check_account()
+            return
+        raise BrokerError(
+            f"client ids {self.config.client_id}..{self.client_id - 1} are all in use on {host}:{port}; "
+            "pass a free --client-id"
+        )
+
+    async def _attempt(self, host: str, port: int) -> None:
+        from ib_async import StartupFetchALL, StartupFetchNONE
+
+        assert self._connect_abort is not None
+        fetch = StartupFetchALL if self.config.sync_orders else StartupFetchNONE
+        task = asyncio.ensure_future(self.ib.connectAsync(
+            host, port, clientId=self.client_id, timeout=self.config.connect_timeout,
+            readonly=self.config.readonly, account=self.account or "", fetchFields=fetch,
+        ))
+        abort = asyncio.ensure_future(self._connect_abort.wait())
+        try:
+            await asyncio.wait({task, abort}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            abort.cancel()
+        if not task.done():
+            task.cancel()
+            with contextlib.suppress(BaseException):
+                await task
+            self.ib.disconnect()
+        notice = self._abort_notice
+        if notice is not None and notice.kind is NoticeKind.CLIENT_ID_IN_USE:
+            raise _ClientIdInUse()
+        if not task.done() or task.cancelled():
+            raise BrokerUnavailable(f"IB gateway at {host}:{port} closed the connection during the handshake")
+        error = task.exception()
+        if error is None:
+            if self._disconnected is None:
+                self._disconnected = asyncio.Event()
+            self._disconnected.clear()
+            return
+        if isinstance(error, (asyncio.TimeoutError, TimeoutError)):
+            raise BrokerUnavailable(
+                f"IB gateway at {host}:{port} did not finish the API handshake within "
+                f"{self.config.connect_timeout:g}s (is the API enabled and this client id free?)"
+            )
+        if isinstance(error, OSError):
+            reason = error.strerror or str(error) or type(error).__name__
+            raise BrokerUnavailable(f"cannot reach IB gateway at {host}:{port}: {reason}")
+        raise BrokerUnavailable(f"IB gateway at {host}:{port}: {error}")
+
+    def _check_account(self) -> None:
+        accounts = self.managed_accounts()
+        if self.account and self.account not in accounts:
+            self.ib.disconnect()
+            raise BrokerError(
+                f"account {self.account} is not managed by this IB login (managed: {', '.join(accounts) or 'none'}); "
+                "pass --account with one of those"
+            )
+        if not self.account and len(accounts) == 1:
+            self.account = accounts[0]
+
+    # ------------------------------------------------------------------ supervision
+    async def run(self, stop: asyncio.Event, ready: asyncio.Event | None = None) -> None:
+        """Stay connected until stop is set: backoff between attempts, heartbeat, hooks, safe mode."""
+        attempt = 0
+        try:
+            while not stop.is_set():
+                try:
+                    await self.connect()
+                except BrokerUnavailable as exc:
+                    attempt += 1
+                    self.failed_attempts += 1
+                    delay = self.policy.delay(attempt, self._rng)
+                    self.delays.append(delay)
+                    log.warning("connection attempt %d failed: %s; retrying in %.1fs", attempt, exc, delay)
+                    self._emit("IB_CONNECT_FAILED", {"attempt": attempt, "error": str(exc), "retry_in": round(delay, 3)})
+                    if self.breaker.failure():
+                        self._enter_safe_mode(f"{attempt} connection attempts failed in a row: {exc}")
+                    await self._sleep_unless(stop, delay)
+                    continue
+                attempt = 0
+                self.breaker.success()
+                await self._after_connect()
+                if ready is not None:
+                    ready.set()
+                await self._serve(stop)
+        finally:
+            self.ib.disconnect()
+
+    async def _after_connect(self) -> None:
+        now = self.clock.now()
+        reason = "reconnect" if self.connections else "connect"
+        self.connections += 1
+        self.connectivity_lost = False
+        if reason == "reconnect":
+            self.reconnects += 1
+            gap_start = self.disconnected_at or now
+            self.disconnected_at = None
+            log.warning("reconnected to the gateway after %.1fs", (now - gap_start).total_seconds())
+            self._emit("IB_RECONNECTED", {"client_id": self.client_id, "since": gap_start.isoformat(),
+                                          "gap_seconds": round((now - gap_start).total_seconds(), 3)})
+        else:
+            self.disconnected_at = None
+            log.info("connected to %s:%d as client %d (server version %d, accounts %s)", self.config.host,
+                     self.config.port, self.client_id, self.server_version, ",".join(self.managed_accounts()))
+            self._emit("IB_CONNECTED", {"client_id": self.client_id, "server_version": self.server_version,
+                                        "accounts": self.managed_accounts()})
+        await self._run_hooks(reason)
+        if reason == "reconnect":
+            await self._catch_up_executions()
+            for hook in self._reconcile_hooks:
+                await hook()
+
+    async def _serve(self, stop: asyncio.Event) -> None:
+        assert self._disconnected is not None
+        heartbeat = asyncio.ensure_future(self._heartbeat())
+        lost = asyncio.ensure_future(self._disconnected.wait())
+        stopped = asyncio.ensure_future(stop.wait())
+        try:
+            await asyncio.wait({lost, stopped}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            for task in (heartbeat, lost, stopped):
+                task.cancel()
+            await asyncio.gather(heartbeat, lost, stopped, return_exceptions=True)
+        if not stop.is_set():
+            self.disconnected_at = self.disconnected_at or self.clock.now()
+            log.warning("lost the gateway connection; reconnecting")
+            self._emit("IB_DISCONNECTED", {"at": self.disconnected_at.isoformat()})
+
+    async def _run_hooks(self, reason: str) -> None:
+        for hook in self._hooks:
+            try:
+                await hook(reason)
+            except (ConnectionError, asyncio.TimeoutError) as exc:
+                log.warning("after-%s hook %s failed: %s", reason, getattr(hook, "__qualname__", hook), exc)
+
+    async def _sleep_unless(self, stop: asyncio.Event, delay: float) -> None:
+        sleeper = asyncio.ensure_future(self._sleep(delay))
+        stopped = asyncio.ensure_future(stop.wait())
+        try:
+            await asyncio.wait({sleeper, stopped}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            sleeper.cancel()
+            stopped.cancel()
+
+    async def _heartbeat(self) -> None:
+        """Ask the gateway for its time every interval; a missing answer means a dead or silent socket."""
+        while self.connected:
+            await asyncio.sleep(self.config.heartbeat_interval)
+            sent = time.time()
+            try:
+                server_time = await asyncio.wait_for(self.ib.reqCurrentTimeAsync(), self.config.heartbeat_timeout)
+            except (asyncio.TimeoutError, TimeoutError):
+                log.error("gateway did not answer the heartbeat within %.1fs; reconnecting",
+                          self.config.heartbeat_timeout)
+                self._emit("HEARTBEAT_MISSED", {"timeout": self.config.heartbeat_timeout})
+                self.request_reconnect("heartbeat missed")
+                return
+            except ConnectionError:
+                return
+            received = time.time()
+            self.last_heartbeat = self.clock.now()
+            self.clock_skew = server_time.timestamp() - (sent + received) / 2
+
+    def request_reconnect(self, reason: str) -> None:
+        """Drop the socket on purpose so that run() reconnects (stale data, missed heartbeat)."""
+        log.warning("dropping the gateway connection: %s", reason)
+        if self.disconnected_at is None:
+            self.disconnected_at = self.clock.now()
+        if self.ib.isConnected() or self.ib.client.isConnected():
+            self.ib.disconnect()
+        if self._disconnected is not None:
+            self._disconnected.set()
+
+    async def close(self) -> None:
+        """Disconnect (idempotent)."""
+        self.ib.disconnect()
+
+    def _enter_safe_mode(self, reason: str) -> None:
+        if self.safe_mode:
+            return
+        self.safe_mode = True
+        log.critical("SAFE MODE: %s. No new orders will be sent; protective orders at the broker stay.", reason)
+        self._emit("SAFE_MODE_ENTERED", {"reason": reason, "failures": self.breaker.failures})
+
+    # ------------------------------------------------------------------ executions after reconnect
+    async def _catch_up_executions(self) -> None:
+        from ib_async import ExecutionFilter
+
+        since = self.last_execution_time
+        flt = ExecutionFilter(clientId=0, acctCode=self.account or "",
+                              time=execution_filter_time(since) if since else "")
+        try:
+            fills = await asyncio.wait_for(self.ib.reqExecutionsAsync(flt), self.config.connect_timeout)
+        except (asyncio.TimeoutError, ConnectionError) as exc:
+            log.warning("could not re-request executions after reconnect: %s", exc)
+            return
+        reports = []
+        for fill in fills:
+            try:
+                report = execution_report(fill)
+            except Rejected as exc:
+                log.warning("ignored an execution: %s", exc)
+                continue
+            if since is None or report.ts > since:
+                reports.append(report)
+        self._note_executions(reports)
+        self._emit("EXECUTIONS_RESYNCED", {"count": len(reports), "since": since.isoformat() if since else None})
+        for listener in self._execution_listeners:
+            listener(reports)
+
+    def _note_executions(self, reports: list[ExecutionReport]) -> None:
+        for report in reports:
+            if self.last_execution_time is None or report.ts > self.last_execution_time:
+                self.last_execution_time = report.ts
+
+    def _on_exec_details(self, trade: Any, fill: Any) -> None:
+        try:
+            self._note_executions([execution_report(fill)])
+        except Rejected:
+            pass
+
+    # ------------------------------------------------------------------ IB callbacks
+    def _on_disconnected(self) -> None:
+        if self.disconnected_at is None:
+            self.disconnected_at = self.clock.now()
+        if self._disconnected is not None:
+            self._disconnected.set()
+
+    def _on_api_error(self, message: str) -> None:
+        if self._connecting and self._connect_abort is not None and "already in use" in message:
+            self._abort_notice = Notice(326, NoticeKind.CLIENT_ID_IN_USE, message)
+            self._connect_abort.set()
+
+    def _on_error(self, request_id: int, code: int, text: str, contract: Any) -> None:
+        notice = classify(code, text, request_id)
+        self.notices.append(notice)
+        del self.notices[:-200]
+        kind = notice.kind
+        if kind is NoticeKind.CLIENT_ID_IN_USE and self._connecting and self._connect_abort is not None:
+            self._abort_notice = notice
+            self._connect_abort.set()
+        elif kind is NoticeKind.CONNECTIVITY_LOST:
+            self.connectivity_lost = True
+            log.error(notice.plain)
+            self._emit("CONNECTIVITY_LOST", {"code": code, "text": text})
+        elif kind in (NoticeKind.RESTORED_DATA_LOST, NoticeKind.RESTORED_DATA_KEPT):
+            self.connectivity_lost = False
+            log.warning("IB %d: connectivity restored (%s)", code,
+                        "data lost, resubscribing" if kind is NoticeKind.RESTORED_DATA_LOST else "data kept")
+            self._emit("CONNECTIVITY_RESTORED", {"code": code, "data_lost": kind is NoticeKind.RESTORED_DATA_LOST})
+            if kind is NoticeKind.RESTORED_DATA_LOST:
+                asyncio.ensure_future(self._run_hooks("restored"))
+        elif kind is NoticeKind.FARM_BROKEN:
+            self.broken_farms.add(_farm_name(text))
+            log.warning("IB %d: data farm broken (%s); treating market data as stale", code, text)
+            self._emit("DATA_STALE", {"code": code, "farm": _farm_name(text)})
+        elif kind is NoticeKind.FARM_OK:
+            self.broken_farms.discard(_farm_name(text))
+            log.debug("IB %d: %s", code, text)
+        elif kind is NoticeKind.READ_ONLY:
+            log.error(notice.plain)
+            self._emit("API_READ_ONLY", {"code": code, "text": text})
+        for listener in self._notice_listeners:
+            listener(notice)
+
+
+class _ClientIdInUse(Exception):
+    """IB answered 326 during the handshake."""
+
+
+def _farm_name(text: str) -> str:
+    return text.rsplit(":", 1)[-1].strip() if ":" in text else text.strip()
+
+
+def trading_mode(port: int, account: str | None) -> tuple[str, str | None]:
+    """Return ("paper" | "live" | "unknown", a conflict sentence or None) from port and account prefix."""
+    by_port = "paper" if port in PAPER_PORTS else "live" if port in LIVE_PORTS else None
+    by_account = None
+    if account:
+        by_account = "paper" if account.upper().startswith("D") else "live"
+    if by_port and by_account and by_port != by_account:
+        return by_account, (f"port {port} is the usual {by_port} port but account {account} is a {by_account} account")
+    return by_account or by_port or "unknown", None

@@ -1,0 +1,284 @@
+"""Trade ticks from the gateway: tick-by-tick AllLast first, reqMktData last prices as the fallback.
+
+The feed hooks ib_async's decoder callbacks directly, so each trade keeps its exchange time (epoch
+seconds, UTC) and its true size; ib_async's own Ticker would stamp the arrival time instead. The
+cumulative day volume (size tick 8) is never read.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Callable
+from datetime import date, datetime
+from typing import Any
+
+from slob_cli.adapters.ib.codes import Notice, NoticeKind, is_market_data_refusal, plain_message
+from slob_cli.adapters.ib.connection import EventSink, IBConnection
+from slob_cli.adapters.ib.contracts import ResolvedContract, resolve_front_month
+from slob_cli.adapters.ib.conversions import BorderGuard, last_price_tick, trade_tick
+from slob_cli.adapters.ib.rolls import in_globex_hours, trading_date
+from slob_cli.core.models import InvalidTick, Tick
+
+log = logging.getLogger(__name__)
+
+TickSink = Callable[[Tick, str], None]  # (tick, local symbol)
+LIVE, DELAYED = 1, 3
+LAST_TICK_TYPES = frozenset({4, 68})  # last, delayed last
+TOO_MANY_TICK_BY_TICK = 10190
+
+
+class MarketDataFeed:
+    """Subscribe trade ticks for some symbols and hand each valid tick to `on_tick`."""
+
+    def __init__(
+        self,
+        connection: IBConnection,
+        symbols: list[str],
+        on_tick: TickSink,
+        *,
+        data_type: str = "live",
+        emit: EventSink | None = None,
+        on_mode: Callable[[str], None] | None = None,
+        stale_after: float = 120.0,
+        trading_hours: Callable[[datetime], bool] = in_globex_hours,
+        guard: BorderGuard | None = None,
+    ) -> None:
+        self.connection = connection
+        self.ib = connection.ib
+        self.symbols = list(symbols)
+        self.on_tick = on_tick
+        self.requested_type = data_type
+        self.mode = "delayed" if data_type == "delayed" else "live"
+        self.source: dict[str, str] = {}
+        self._emit = emit or (lambda kind, payload: None)
+        self._on_mode = on_mode
+        self.stale_after = stale_after
+        self.trading_hours = trading_hours
+        self.guard = guard or BorderGuard(log)
+        self.contracts: dict[str, ResolvedContract] = {}
+        self.refusals: dict[str, Notice] = {}
+        self.market_data_types: dict[str, int] = {}
+        self.ticks = 0
+        self.duplicates = 0
+        self.last_price: dict[str, float] = {}
+        self.last_tick_monotonic: dict[str, float] = {}
+        self._high_water: dict[str, datetime] = {}
+        self._gap_floor: dict[str, datetime] = {}
+        self._pending_gap: dict[str, dict[str, Any]] = {}
+        self._tbt_requests: dict[int, str] = {}
+        self._mkt_requests: dict[int, str] = {}
+        self._stale_stage: dict[str, int] = {}
+        self._install_hooks()
+        connection.add_hook(self.on_connected)
+        connection.add_notice_listener(self._on_notice)
+
+    # ------------------------------------------------------------------ hooks into ib_async
+    def _install_hooks(self) -> None:
+        wrapper = self.ib.wrapper
+        original_tbt = wrapper.tickByTickAllLast
+        original_price = wrapper.priceSizeTick
+        original_type = wrapper.marketDataType
+
+        def tick_by_tick(req_id: int, tick_type: int, epoch: int, price: float, size: float, *rest: Any) -> None:
+            symbol = self._tbt_requests.get(req_id)
+            if symbol is None:
+                original_tbt(req_id, tick_type, epoch, price, size, *rest)
+                return
+            try:
+                tick = trade_tick(symbol, epoch, price, size)
+            except InvalidTick as exc:
+                self.guard.reject("trade", str(exc))
+                return
+            self._accept(tick)
+
+        def price_size(req_id: int, tick_type: int, price: float, size: float) -> None:
+            original_price(req_id, tick_type, price, size)
+            symbol = self._mkt_requests.get(req_id)
+            if symbol is None or tick_type not in LAST_TICK_TYPES:
+                return
+            try:
+                tick = last_price_tick(symbol, self.connection.clock.now(), price, size)
+            except InvalidTick as exc:
+                self.guard.reject("last price", str(exc))
+                return
+            self._accept(tick)
+
+        def market_data_type(req_id: int, type_id: int) -> None:
+            original_type(req_id, type_id)
+            symbol = self._mkt_requests.get(req_id) or self._tbt_requests.get(req_id)
+            if symbol is not None:
+                self.market_data_types[symbol] = type_id
+                if type_id in (3, 4):
+                    self._set_mode("delayed", f"IB reports delayed data for {symbol}")
+
+        # ib_async's decoder looks these methods up on the wrapper at call time.
+        wrapper.tickByTickAllLast = tick_by_tick
+        wrapper.priceSizeTick = price_size
+        wrapper.marketDataType = market_data_type
+
+    def _accept(self, tick: Tick) -> None:
+        symbol = tick.symbol
+        floor = self._gap_floor.get(symbol)
+        if floor is not None:
+            if tick.ts <= floor:
+                # Same second as the last tick stored before the gap: cannot tell a replay from a new trade.
+                self.duplicates += 1
+                return
+            del self._gap_floor[symbol]
+        high = self._high_water.get(symbol)
+        if high is not None and tick.ts < high:
+            self.guard.reject("trade", "out of order")
+            return
+        self._high_water[symbol] = tick.ts
+        self.ticks += 1
+        self.last_price[symbol] = tick.price
+        self.last_tick_monotonic[symbol] = time.monotonic()
+        self._stale_stage[symbol] = 0
+        gap = self._pending_gap.pop(symbol, None)
+        if gap is not None:
+            gap["first_after"] = tick.ts.isoformat()
+            gap["seconds"] = round((tick.ts - datetime.fromisoformat(gap["last_before"])).total_seconds(), 3) \
+                if gap.get("last_before") else None
+            self._emit("DATA_GAP", gap)
+        resolved = self.contracts.get(symbol)
+        self.on_tick(tick, resolved.future.local_symbol if resolved else "")
+
+    # ------------------------------------------------------------------ (re)subscription
+    async def on_connected(self, reason: str) -> None:
+        """Resolve contracts for today's trading date and subscribe every symbol (connection hook)."""
+        day = trading_date(self.connection.clock.now())
+        if reason != "connect":
+            for symbol, high in self._high_water.items():
+                self._gap_floor[symbol] = high
+                self._pending_gap[symbol] = {"symbol": symbol, "reason": reason, "last_before": high.isoformat()}
+        self._tbt_requests.clear()
+        self._mkt_requests.clear()
+        self.ib.reqMarketDataType(DELAYED if self.mode == "delayed" else LIVE)
+        for symbol in self.symbols:
+            await self._resolve(symbol, day)
+            self._subscribe(symbol)
+            self.last_tick_monotonic.setdefault(symbol, time.monotonic())
+            self.last_tick_monotonic[symbol] = max(self.last_tick_monotonic[symbol], time.monotonic())
+
+    async def _resolve(self, symbol: str, day: date) -> None:
+        current = self.contracts.get(symbol)
+        if current is not None and current.trading_date == day:
+            return  # never switch contracts inside a trading day
+        resolved = await resolve_front_month(self.ib, symbol, day, self.guard)
+        if current is not None and current.future.con_id != resolved.future.con_id:
+            self._emit("CONTRACT_ROLLED", {"symbol": symbol, "from": current.future.local_symbol,
+                                           "to": resolved.future.local_symbol})
+        self.contracts[symbol] = resolved
+        self._emit("CONTRACT_RESOLVED", {"symbol": symbol, "local_symbol": resolved.future.local_symbol,
+                                         "expiry": resolved.future.expiry.isoformat(), "trading_date": day.isoformat()})
+
+    def _subscribe(self, symbol: str) -> None:
+        contract = self.contracts[symbol].ib_contract
+        if self.mode == "live" and self.source.get(symbol) != "mktdata":
+            ticker = self.ib.reqTickByTickData(contract, "AllLast")
+            self._tbt_requests[self.ib.wrapper.ticker2ReqId["AllLast"][ticker]] = symbol
+            self.source[symbol] = "tick-by-tick"
+        else:
+            self._subscribe_last_prices(symbol)
+
+    def _subscribe_last_prices(self, symbol: str) -> None:
+        contract = self.contracts[symbol].ib_contract
+        ticker = self.ib.reqMktData(contract, "", False, False)
+        self._mkt_requests[self.ib.wrapper.ticker2ReqId["mktData"][ticker]] = symbol
+        self.source[symbol] = "mktdata"
+
+    def _unsubscribe(self, symbol: str) -> None:
+        contract = self.contracts[symbol].ib_contract
+        for table, kind in ((self._tbt_requests, "AllLast"), (self._mkt_requests, "mktData")):
+            for req_id, owner in list(table.items()):
+                if owner == symbol:
+                    del table[req_id]
+                    if self.connection.connected:
+                        if kind == "AllLast":
+                            self.ib.cancelTickByTickData(contract, kind)
+                        else:
+                            self.ib.cancelMktData(contract)
+
+    def resubscribe(self, symbol: str) -> None:
+        """Cancel and renew one symbol's subscription (the stale-data watchdog's first step)."""
+        if symbol not in self.contracts or not self.connection.connected:
+            return
+        self._unsubscribe(symbol)
+        self._subscribe(symbol)
+
+    # ------------------------------------------------------------------ refusals and modes
+    def _on_notice(self, notice: Notice) -> None:
+        symbol = self._tbt_requests.get(notice.request_id) or self._mkt_requests.get(notice.request_id)
+        if symbol is None:
+            return
+        on_tick_by_tick = notice.request_id in self._tbt_requests
+        if notice.code == TOO_MANY_TICK_BY_TICK and on_tick_by_tick:
+            log.warning("IB allows no more tick-by-tick streams; using last-price ticks for %s", symbol)
+            del self._tbt_requests[notice.request_id]
+            self._subscribe_last_prices(symbol)
+            return
+        if not is_market_data_refusal(notice.kind):
+            return
+        message = plain_message(notice.kind, notice.code, notice.text, symbol=symbol)
+        if notice.kind is NoticeKind.DELAYED_INSTEAD:
+            log.error(message)
+            self._set_mode("delayed", message)
+            return
+        if on_tick_by_tick:
+            # Live refused: fall back to delayed last prices, loudly.
+            log.error("%s; falling back to delayed data", message)
+            del self._tbt_requests[notice.request_id]
+            self.refusals[symbol] = notice
+            self._set_mode("delayed", message)
+            self.ib.reqMarketDataType(DELAYED)
+            self._subscribe_last_prices(symbol)
+            return
+        log.error(message)
+        self.refusals[symbol] = notice
+        self._emit("MARKET_DATA_REFUSED", {"symbol": symbol, "code": notice.code, "message": message})
+
+    def _set_mode(self, mode: str, reason: str) -> None:
+        if self.mode == mode:
+            return
+        self.mode = mode
+        log.warning("MARKET DATA IS %s: %s", mode.upper(), reason)
+        self._emit("MARKET_DATA_DELAYED" if mode == "delayed" else "MARKET_DATA_LIVE", {"reason": reason})
+        if self._on_mode is not None:
+            self._on_mode(mode)
+
+    # ------------------------------------------------------------------ stale-data watchdog
+    async def watch(self, stop: asyncio.Event, interval: float | None = None) -> None:
+        """Until stop: a symbol silent for stale_after inside trading hours is resubscribed, then reconnected."""
+        interval = interval if interval is not None else max(0.05, min(5.0, self.stale_after / 4))
+        while not stop.is_set():
+            try:
+                await asyncio.wait_for(stop.wait(), interval)
+            except (asyncio.TimeoutError, TimeoutError):
+                pass
+            if stop.is_set() or not self.connection.connected:
+                continue
+            if not self.trading_hours(self.connection.clock.now()):
+                continue
+            self.check_stale(time.monotonic())
+
+    def check_stale(self, now_monotonic: float) -> None:
+        """Act on every symbol that has been silent for longer than stale_after."""
+        for symbol in self.symbols:
+            last = self.last_tick_monotonic.get(symbol)
+            if last is None or now_monotonic - last < self.stale_after:
+                continue
+            stage = self._stale_stage.get(symbol, 0)
+            silent = round(now_monotonic - last, 1)
+            self.last_tick_monotonic[symbol] = now_monotonic
+            if stage == 0:
+                log.warning("no %s tick for %.0fs; resubscribing", symbol, silent)
+                self._emit("DATA_STALE", {"symbol": symbol, "silent_seconds": silent, "action": "resubscribe"})
+                self._stale_stage[symbol] = 1
+                self.resubscribe(symbol)
+            else:
+                log.error("still no %s tick after resubscribing; reconnecting", symbol)
+                self._emit("DATA_STALE", {"symbol": symbol, "silent_seconds": silent, "action": "reconnect"})
+                self._stale_stage[symbol] = 0
+                self.connection.request_reconnect(f"no {symbol} ticks for {silent:.0f}s")
