@@ -30,7 +30,7 @@ class SlobGroup(TyperGroup):
     def invoke(self, ctx: click.Context) -> Any:
         try:
             return super().invoke(ctx)
-        except (click.exceptions.Exit, click.exceptions.Abort, click.ClickException):
+        except (click.exceptions.Exit, typer.Exit, click.exceptions.Abort, click.ClickException):
             raise
         except (typer.Exit, typer.Abort, TyperClickException):  # typer >= 0.20 has its own classes
             raise
@@ -102,6 +102,11 @@ def _register() -> None:
     from slob_cli.cli import demo
 
     app.command("demo")(demo.demo)
+
+    from slob_cli.cli import connection
+
+    app.command("test-connection")(connection.test_connection)
+    app.command("record")(connection.record)
 
 
 _register()

@@ -1,0 +1,272 @@
+"""`slob record` wiring: gateway -> tick batcher -> store, under one TaskGroup.
+
+Ticks land in a bounded in-memory batch; a writer commits it every `flush_interval` seconds in one
+transaction (so a crash loses at most that much). Signals only set the stop event; shutdown stops
+input, drains the batch, and writes the `runs` row.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import re
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta, timezone
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from slob_cli.adapters.ib.backoff import BackoffPolicy
+from slob_cli.adapters.ib.connection import GatewayConfig, IBConnection
+from slob_cli.adapters.ib.history import fetch_minute_bars
+from slob_cli.adapters.ib.market_data import MarketDataFeed
+from slob_cli.adapters.ib.rolls import session_start, trading_date
+from slob_cli.adapters.store import Store
+from slob_cli.core.models import Tick
+from slob_cli.errors import SlobError, UsageError
+from slob_cli.runtime.clock import Clock, SystemClock
+
+UTC = timezone.utc
+log = logging.getLogger(__name__)
+
+_DURATION = re.compile(r"^(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s)?$")
+
+
+def parse_duration(text: str) -> timedelta:
+    """Parse `2h`, `30m`, `90s` or combinations such as `1h30m`; raise UsageError otherwise."""
+    match = _DURATION.match(text.strip().lower())
+    if not text.strip() or match is None or not any(match.groups()):
+        raise UsageError(f"duration {text!r} is not like 2h, 30m, 90s or 1h30m")
+    hours, minutes, seconds = (int(part or 0) for part in match.groups())
+    value = timedelta(hours=hours, minutes=minutes, seconds=seconds)
+    if value <= timedelta(0):
+        raise UsageError(f"duration {text!r} must be longer than zero")
+    return value
+
+
+def parse_until(text: str, now: datetime, zone: ZoneInfo) -> datetime:
+    """Return the next UTC instant at wall-clock HH:MM in zone after now; raise UsageError otherwise."""
+    match = re.fullmatch(r"(\d{1,2}):(\d{2})", text.strip())
+    if match is None or int(match.group(1)) > 23 or int(match.group(2)) > 59:
+        raise UsageError(f"--until {text!r} is not a time like 22:00")
+    local_now = now.astimezone(zone)
+    target = local_now.replace(hour=int(match.group(1)), minute=int(match.group(2)), second=0, microsecond=0)
+    if target <= local_now:
+        target = (local_now + timedelta(days=1)).replace(hour=target.hour, minute=target.minute)
+        target = target.replace(tzinfo=zone)
+    return target.astimezone(UTC)
+
+
+@dataclass
+class RecorderOptions:
+    """What to record, until when, and the knobs tests and benches turn."""
+
+    symbols: list[str]
+    until: datetime | None = None
+    data_type: str = "live"
+    flush_interval: float = 0.25
+    buffer_capacity: int = 500_000
+    warm_up: bool = True
+    stale_after: float = 120.0
+    status_interval: float = 0.5
+    drain_timeout: float = 10.0
+    policy: BackoffPolicy = field(default_factory=BackoffPolicy)
+    measure_latency: bool = False
+
+
+@dataclass
+class RecorderStatus:
+    """One status-line snapshot."""
+
+    ticks_per_second: float
+    ticks_stored: int
+    last_price: dict[str, float]
+    buffer_used: int
+    buffer_capacity: int
+    dropped: int
+    reconnects: int
+    connected: bool
+    mode: str
+    local_symbols: dict[str, str]
+
+    def line(self) -> str:
+        """Return the one-line text form."""
+        prices = " ".join(f"{self.local_symbols.get(s) or s} {p:,.2f}" for s, p in self.last_price.items()) or "-"
+        state = "connected" if self.connected else "RECONNECTING"
+        mode = "LIVE" if self.mode == "live" else "DELAYED DATA"
+        use = 100.0 * self.buffer_used / max(1, self.buffer_capacity)
+        return (f"[{mode}] {state} | {self.ticks_per_second:,.0f} ticks/s | stored {self.ticks_stored:,} | last {prices}"
+                f" | buffer {use:.1f}% | drops {self.dropped:,} | reconnects {self.reconnects}")
+
+
+class Recorder:
+    """Record trade ticks of some symbols into the store until stopped."""
+
+    def __init__(self, store: Store, config: GatewayConfig, options: RecorderOptions, *,
+                 clock: Clock | None = None, on_status: Callable[[RecorderStatus], None] | None = None,
+                 sleep: Callable[[float], Any] = asyncio.sleep, command_args: dict[str, Any] | None = None) -> None:
+        self.store = store
+        self.options = options
+        self.clock = clock or SystemClock()
+        self.on_status = on_status
+        self.stop_event = asyncio.Event()
+        self.connection = IBConnection(config, self._event, policy=options.policy, sleep=sleep, clock=self.clock)
+        self.feed = MarketDataFeed(self.connection, options.symbols, self._tick, data_type=options.data_type,
+                                   emit=self._event, on_mode=self._mode_changed, stale_after=options.stale_after)
+        self.command_args = command_args or {}
+        self.run_id: int | None = None
+        self.stored = 0
+        self.dropped = 0
+        self.latencies: list[float] = []
+        self.fatal: SlobError | None = None
+        self._batch: list[tuple[Tick, str, float]] = []
+        self._writes: list[Callable[[], None]] = []
+        self._ready = asyncio.Event()
+
+    # ------------------------------------------------------------------ inputs (loop thread, quick)
+    def _tick(self, tick: Tick, local_symbol: str) -> None:
+        if len(self._batch) >= self.options.buffer_capacity:
+            self.dropped += 1
+            return
+        self._batch.append((tick, local_symbol, time.perf_counter()))
+
+    def _event(self, kind: str, payload: dict[str, Any]) -> None:
+        when, run_id = self.clock.now(), self.run_id
+        symbol = payload.get("symbol")
+        self._writes.append(lambda: self.store.log_event(kind, when, payload, run_id=run_id, symbol=symbol))
+
+    def _mode_changed(self, mode: str) -> None:
+        run_id = self.run_id
+        if run_id is not None:
+            self._writes.append(lambda: self.store.set_run_mode(run_id, mode))
+
+    def stop(self) -> None:
+        """Ask the recorder to stop (safe to call from a signal handler on the loop)."""
+        self.stop_event.set()
+
+    # ------------------------------------------------------------------ the run
+    async def run(self) -> dict[str, Any]:
+        """Record until stopped or until options.until; return the run's stats."""
+        self.run_id = self.store.start_run("record", self.command_args, self.clock.now())
+        self.store.set_run_mode(self.run_id, self.feed.mode)
+        if self.feed.mode == "delayed":
+            log.warning("MARKET DATA IS DELAYED: asked for with SLOB_MARKET_DATA_TYPE=delayed")
+        exit_code = 1
+        try:
+            async with asyncio.TaskGroup() as group:
+                group.create_task(self._guard(self.connection.run(self.stop_event, self._ready)))
+                group.create_task(self._guard(self.feed.watch(self.stop_event)))
+                group.create_task(self._guard(self._writer()))
+                group.create_task(self._guard(self._deadline()))
+                group.create_task(self._guard(self._status_loop()))
+                if self.options.warm_up:
+                    group.create_task(self._guard(self._warm_up()))
+            exit_code = int(self.fatal.exit_code) if self.fatal else 0
+        finally:
+            await self._flush()
+            stats = self.stats()
+            self.store.end_run(self.run_id, exit_code, self.clock.now(), stats, data_mode=self.feed.mode)
+        if self.fatal is not None:
+            raise self.fatal
+        return stats
+
+    async def _guard(self, work: Any) -> None:
+        try:
+            await work
+        except SlobError as exc:
+            log.error("%s", exc)
+            self.fatal = self.fatal or exc
+            self.stop_event.set()
+
+    async def _deadline(self) -> None:
+        until = self.options.until
+        if until is None:
+            return
+        remaining = (until - self.clock.now()).total_seconds()
+        try:
+            await asyncio.wait_for(self.stop_event.wait(), max(0.0, remaining))
+        except (asyncio.TimeoutError, TimeoutError):
+            log.info("recording period ended")
+            self.stop_event.set()
+
+    async def _writer(self) -> None:
+        while not self.stop_event.is_set():
+            try:
+                await asyncio.wait_for(self.stop_event.wait(), self.options.flush_interval)
+            except (asyncio.TimeoutError, TimeoutError):
+                pass
+            if self._batch or self._writes:
+                await self._flush()
+
+    async def _flush(self) -> None:
+        """Take the pending batch on the loop, commit it in a worker thread."""
+        batch, self._batch = self._batch, []
+        writes, self._writes = self._writes, []
+        await asyncio.to_thread(self._commit, batch, writes)
+
+    def _commit(self, batch: list[tuple[Tick, str, float]], writes: list[Callable[[], None]]) -> None:
+        by_local: dict[str, list[Tick]] = {}
+        for tick, local_symbol, _ in batch:
+            by_local.setdefault(local_symbol, []).append(tick)
+        for local_symbol, ticks in by_local.items():
+            self.stored += self.store.insert_ticks(ticks, run_id=self.run_id, local_symbol=local_symbol or None)
+        committed = time.perf_counter()
+        if self.options.measure_latency:
+            self.latencies.extend(committed - arrived for _, _, arrived in batch)
+        for write in writes:
+            write()
+
+    async def _warm_up(self) -> None:
+        ready = asyncio.ensure_future(self._ready.wait())
+        stopped = asyncio.ensure_future(self.stop_event.wait())
+        await asyncio.wait({ready, stopped}, return_when=asyncio.FIRST_COMPLETED)
+        ready.cancel()
+        stopped.cancel()
+        if self.stop_event.is_set():
+            return
+        now = self.clock.now()
+        start = session_start(trading_date(now))
+        for symbol, resolved in list(self.feed.contracts.items()):
+            try:
+                candles = await fetch_minute_bars(self.connection.ib, resolved.ib_contract, symbol, start, now,
+                                                  guard=self.feed.guard)
+            except (SlobError, ConnectionError) as exc:
+                log.warning("historical warm-up for %s failed: %s", symbol, exc)
+                self._event("WARM_UP_FAILED", {"symbol": symbol, "error": str(exc)})
+                continue
+            local_symbol = resolved.future.local_symbol
+            self._writes.append(lambda c=candles, ls=local_symbol: self.store.upsert_candles(c, "ib_history", ls))
+            self._event("WARM_UP", {"symbol": symbol, "bars": len(candles), "from": start.isoformat()})
+
+    async def _status_loop(self) -> None:
+        previous, previous_time = 0, time.monotonic()
+        while not self.stop_event.is_set():
+            try:
+                await asyncio.wait_for(self.stop_event.wait(), self.options.status_interval)
+            except (asyncio.TimeoutError, TimeoutError):
+                pass
+            now = time.monotonic()
+            rate = (self.feed.ticks - previous) / max(1e-6, now - previous_time)
+            previous, previous_time = self.feed.ticks, now
+            if self.on_status is not None:
+                self.on_status(self.status(rate))
+
+    def status(self, rate: float = 0.0) -> RecorderStatus:
+        """Return the current status snapshot."""
+        return RecorderStatus(
+            ticks_per_second=rate, ticks_stored=self.stored, last_price=dict(self.feed.last_price),
+            buffer_used=len(self._batch), buffer_capacity=self.options.buffer_capacity, dropped=self.dropped,
+            reconnects=self.connection.reconnects, connected=self.connection.connected, mode=self.feed.mode,
+            local_symbols={s: r.future.local_symbol for s, r in self.feed.contracts.items()},
+        )
+
+    def stats(self) -> dict[str, Any]:
+        """Return the run's counters (stored in its runs row)."""
+        return {
+            "ticks_received": self.feed.ticks, "ticks_stored": self.stored, "dropped": self.dropped,
+            "duplicates_skipped": self.feed.duplicates, "rejected": self.feed.guard.total,
+            "reconnects": self.connection.reconnects, "failed_attempts": self.connection.failed_attempts,
+            "safe_mode": self.connection.safe_mode, "data_mode": self.feed.mode,
+            "local_symbols": {s: r.future.local_symbol for s, r in self.feed.contracts.items()},
+        }
