@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
 import random
 import time
 from collections.abc import Awaitable, Callable
@@ -222,7 +223,7 @@ class IBConnection:
                 f"{self.config.connect_timeout:g}s (is the API enabled and this client id free?)"
             )
         if isinstance(error, OSError):
-            reason = error.strerror or str(error) or type(error).__name__
+            reason = describe_os_error(error)
             raise BrokerUnavailable(f"cannot reach IB gateway at {host}:{port}: {reason}")
         raise BrokerUnavailable(f"IB gateway at {host}:{port}: {error}")
 
@@ -445,6 +446,14 @@ class IBConnection:
 
 class _ClientIdInUse(Exception):
     """IB answered 326 during the handshake."""
+
+
+def describe_os_error(exc: BaseException) -> str:
+    """Return a short lower-case reason for a socket error ("connection refused")."""
+    number = getattr(exc, "errno", None)
+    if number:
+        return os.strerror(number).lower()
+    return str(exc) or type(exc).__name__
 
 
 def _farm_name(text: str) -> str:

@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import os
 import time
 from dataclasses import asdict, dataclass, field
 from datetime import timedelta
 from typing import Any
 
-from slob_cli.adapters.ib.connection import GatewayConfig, IBConnection, trading_mode
+from slob_cli.adapters.ib.connection import GatewayConfig, IBConnection, describe_os_error, trading_mode
 from slob_cli.adapters.ib.history import fetch_minute_bars
 from slob_cli.adapters.ib.market_data import MarketDataFeed
 from slob_cli.core.models import Tick
@@ -70,7 +69,7 @@ async def run_checks(config: GatewayConfig, symbol: str = "NQ", timeout: float =
         writer.close()
         add(Check(NAMES[0], True, f"{config.host}:{config.port}"))
     except (OSError, asyncio.TimeoutError, TimeoutError) as exc:
-        add(Check(NAMES[0], False, f"{config.host}:{config.port}: {_describe_os_error(exc)}",
+        add(Check(NAMES[0], False, f"{config.host}:{config.port}: {describe_os_error(exc) if isinstance(exc, OSError) else 'timed out'}",
                   "start IB Gateway/TWS, enable the API (Configure > API > Settings) and check --host/--port"))
         _skip(report, 1)
         return report
@@ -81,13 +80,6 @@ async def run_checks(config: GatewayConfig, symbol: str = "NQ", timeout: float =
     finally:
         await connection.close()
     return report
-
-
-def _describe_os_error(exc: BaseException) -> str:
-    number = getattr(exc, "errno", None)
-    if number:
-        return os.strerror(number).lower()
-    return str(exc) or "timed out"
 
 
 def _skip(report: Report, start: int) -> None:
