@@ -6,6 +6,8 @@ from typing import Annotated, Any
 
 import typer
 
+from slob_cli.cli.guard import FAIL_IF_RUNNING_HELP
+
 HostOption = Annotated[str | None, typer.Option("--host", help="Gateway host [env SLOB_IB_HOST, default 127.0.0.1].")]
 PortOption = Annotated[int | None, typer.Option("--port", help="Gateway port [env SLOB_IB_PORT, default 4002].")]
 ClientIdOption = Annotated[int | None, typer.Option("--client-id", help="API client id [env SLOB_IB_CLIENT_ID, default 1].")]
@@ -88,6 +90,7 @@ def record(
     duration: Annotated[str | None, typer.Option("--duration", help="Stop after 2h, 30m, 90s or 1h30m.")] = None,
     until: Annotated[str | None, typer.Option("--until", help="Stop at HH:MM in the display time zone.")] = None,
     warm_up: Annotated[bool, typer.Option("--warm-up/--no-warm-up", help="Fetch today's 1-min bars first.")] = True,
+    fail_if_running: Annotated[bool, typer.Option("--fail-if-running", help=FAIL_IF_RUNNING_HELP)] = False,
 ) -> None:
     """Stream trade ticks from the gateway into the store until stopped.
 
@@ -100,7 +103,7 @@ def record(
     import asyncio
 
     from slob_cli.adapters.ib.connection import GatewayConfig
-    from slob_cli.cli.context import app_context
+    from slob_cli.cli.guard import run_guard
     from slob_cli.runtime.recorder import RecorderOptions, parse_duration, parse_until
 
     settings = gateway_settings(ctx, host, port, client_id, account, symbols=symbols)
@@ -115,8 +118,10 @@ def record(
     config = GatewayConfig.from_settings(settings)
     args = {"symbols": options.symbols, "duration": duration, "until": until, "host": config.host,
             "port": config.port, "client_id": config.client_id, "account": config.account}
-    with app_context(ctx).open_store() as store:
-        stats = asyncio.run(_record(store, config, options, args))
+    with run_guard(ctx, "record", fail_if_running=fail_if_running, args=args) as run:
+        run.data_mode = options.data_type
+        stats = asyncio.run(_record(run, config, options))
+        run.stats, run.data_mode = stats, stats["data_mode"]
     typer.echo(f"Recorded {stats['ticks_stored']:,} ticks ({stats['reconnects']} reconnects, "
                f"{stats['dropped']} dropped, data {stats['data_mode']}).")
 
@@ -127,28 +132,32 @@ def _now() -> Any:
     return SystemClock().now()
 
 
-async def _record(store: Any, config: Any, options: Any, args: dict[str, Any]) -> dict[str, Any]:
+async def _record(run: Any, config: Any, options: Any) -> dict[str, Any]:
     import asyncio
     import signal
     import sys
 
+    from slob_cli.runtime.alerting import subscribe_alerts
+    from slob_cli.runtime.bus import EventBus
     from slob_cli.runtime.recorder import Recorder
 
-    live = _status_display() if sys.stderr.isatty() else None
-    recorder = Recorder(store, config, options, command_args=args,
-                        on_status=(lambda status: live.update(status.line())) if live else _log_status())
-    loop = asyncio.get_running_loop()
-    for signum in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(signum, recorder.stop)
-    try:
-        if live is not None:
-            live.start()
-        return await recorder.run()
-    finally:
-        if live is not None:
-            live.stop()
+    live = _StatusLine() if sys.stderr.isatty() else None
+    async with EventBus() as bus:
+        subscribe_alerts(bus, run.notifier)
+        recorder = Recorder(run.store, config, options, run_id=run.run_id, bus=bus,
+                            on_status=(lambda status: live.update(status.line())) if live else _log_status())
+        loop = asyncio.get_running_loop()
         for signum in (signal.SIGINT, signal.SIGTERM):
-            loop.remove_signal_handler(signum)
+            loop.add_signal_handler(signum, recorder.stop)
+        try:
+            if live is not None:
+                live.start()
+            return await recorder.run()
+        finally:
+            if live is not None:
+                live.stop()
+            for signum in (signal.SIGINT, signal.SIGTERM):
+                loop.remove_signal_handler(signum)
 
 
 class _StatusLine:
@@ -171,10 +180,6 @@ class _StatusLine:
     def update(self, line: str) -> None:
         style = "bold yellow" if "DELAYED" in line or "RECONNECTING" in line else ""
         self._live.update(self._text(line, style=style))
-
-
-def _status_display() -> _StatusLine:
-    return _StatusLine()
 
 
 def _log_status() -> Any:

@@ -30,7 +30,7 @@ class SlobGroup(TyperGroup):
     def invoke(self, ctx: click.Context) -> Any:
         try:
             return super().invoke(ctx)
-        except (click.exceptions.Exit, typer.Exit, click.exceptions.Abort, click.ClickException):
+        except (click.exceptions.Exit, click.exceptions.Abort, click.ClickException):
             raise
         except (typer.Exit, typer.Abort, TyperClickException):  # typer >= 0.20 has its own classes
             raise

@@ -25,10 +25,19 @@ from slob_cli.adapters.ib.rolls import session_start, trading_date
 from slob_cli.adapters.store import Store
 from slob_cli.core.models import Tick
 from slob_cli.errors import SlobError, UsageError
+from slob_cli.runtime.bus import EventBus
 from slob_cli.runtime.clock import Clock, SystemClock
+from slob_cli.runtime.events import EventType
 
 UTC = timezone.utc
 log = logging.getLogger(__name__)
+
+BUS_EVENTS = {
+    "IB_CONNECTED": EventType.CONNECTED,
+    "IB_RECONNECTED": EventType.CONNECTED,
+    "IB_DISCONNECTED": EventType.DISCONNECTED,
+    "SAFE_MODE_ENTERED": EventType.SAFE_MODE_ENTERED,
+}
 
 _DURATION = re.compile(r"^(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s)?$")
 
@@ -103,9 +112,9 @@ class RecorderStatus:
 class Recorder:
     """Record trade ticks of some symbols into the store until stopped."""
 
-    def __init__(self, store: Store, config: GatewayConfig, options: RecorderOptions, *,
+    def __init__(self, store: Store, config: GatewayConfig, options: RecorderOptions, *, run_id: int | None = None,
                  clock: Clock | None = None, on_status: Callable[[RecorderStatus], None] | None = None,
-                 sleep: Callable[[float], Any] = asyncio.sleep, command_args: dict[str, Any] | None = None) -> None:
+                 sleep: Callable[[float], Any] = asyncio.sleep, bus: EventBus | None = None) -> None:
         self.store = store
         self.options = options
         self.clock = clock or SystemClock()
@@ -114,8 +123,8 @@ class Recorder:
         self.connection = IBConnection(config, self._event, policy=options.policy, sleep=sleep, clock=self.clock)
         self.feed = MarketDataFeed(self.connection, options.symbols, self._tick, data_type=options.data_type,
                                    emit=self._event, on_mode=self._mode_changed, stale_after=options.stale_after)
-        self.command_args = command_args or {}
-        self.run_id: int | None = None
+        self.bus = bus
+        self.run_id = run_id
         self.stored = 0
         self.dropped = 0
         self.latencies: list[float] = []
@@ -133,6 +142,9 @@ class Recorder:
 
     def _event(self, kind: str, payload: dict[str, Any]) -> None:
         when, run_id = self.clock.now(), self.run_id
+        bus_type = BUS_EVENTS.get(kind)
+        if self.bus is not None and bus_type is not None:
+            self.bus.emit(bus_type, payload, when)
         symbol = payload.get("symbol")
         self._writes.append(lambda: self.store.log_event(kind, when, payload, run_id=run_id, symbol=symbol))
 
@@ -147,12 +159,11 @@ class Recorder:
 
     # ------------------------------------------------------------------ the run
     async def run(self) -> dict[str, Any]:
-        """Record until stopped or until options.until; return the run's stats."""
-        self.run_id = self.store.start_run("record", self.command_args, self.clock.now())
-        self.store.set_run_mode(self.run_id, self.feed.mode)
+        """Record until stopped or until options.until; return the run's stats (the caller owns the runs row)."""
+        if self.run_id is not None:
+            self.store.set_run_mode(self.run_id, self.feed.mode)
         if self.feed.mode == "delayed":
             log.warning("MARKET DATA IS DELAYED: asked for with SLOB_MARKET_DATA_TYPE=delayed")
-        exit_code = 1
         try:
             async with asyncio.TaskGroup() as group:
                 group.create_task(self._guard(self.connection.run(self.stop_event, self._ready)))
@@ -162,14 +173,11 @@ class Recorder:
                 group.create_task(self._guard(self._status_loop()))
                 if self.options.warm_up:
                     group.create_task(self._guard(self._warm_up()))
-            exit_code = int(self.fatal.exit_code) if self.fatal else 0
         finally:
             await self._flush()
-            stats = self.stats()
-            self.store.end_run(self.run_id, exit_code, self.clock.now(), stats, data_mode=self.feed.mode)
         if self.fatal is not None:
             raise self.fatal
-        return stats
+        return self.stats()
 
     async def _guard(self, work: Any) -> None:
         try:
