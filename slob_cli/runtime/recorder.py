@@ -225,20 +225,31 @@ class Recorder:
         for write in writes:
             write()
 
-    async def _warm_up(self) -> None:
-        ready = asyncio.ensure_future(self._ready.wait())
+    async def _unless_stopped(self, work: Any) -> Any:
+        """Await work, or cancel it and return None once the stop event is set."""
+        task = asyncio.ensure_future(work)
         stopped = asyncio.ensure_future(self.stop_event.wait())
-        await asyncio.wait({ready, stopped}, return_when=asyncio.FIRST_COMPLETED)
-        ready.cancel()
-        stopped.cancel()
-        if self.stop_event.is_set():
+        try:
+            await asyncio.wait({task, stopped}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            stopped.cancel()
+            if not task.done():
+                task.cancel()
+                await asyncio.gather(task, return_exceptions=True)
+                return None
+        return task.result()
+
+    async def _warm_up(self) -> None:
+        if not await self._unless_stopped(self._ready.wait()):
             return
-        now = self.clock.now()
+        now = self.connection.gateway_now()
         start = session_start(trading_date(now))
         for symbol, resolved in list(self.feed.contracts.items()):
             try:
-                candles = await fetch_minute_bars(self.connection.ib, resolved.ib_contract, symbol, start, now,
-                                                  guard=self.feed.guard)
+                candles = await self._unless_stopped(fetch_minute_bars(
+                    self.connection.ib, resolved.ib_contract, symbol, start, now, guard=self.feed.guard))
+                if candles is None:
+                    return
             except (SlobError, ConnectionError) as exc:
                 log.warning("historical warm-up for %s failed: %s", symbol, exc)
                 self._event("WARM_UP_FAILED", {"symbol": symbol, "error": str(exc)})

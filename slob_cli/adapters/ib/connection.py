@@ -16,7 +16,7 @@ import random
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from typing import TYPE_CHECKING, Any
 
 from slob_cli.adapters.ib.backoff import BackoffPolicy, CircuitBreaker
@@ -284,6 +284,7 @@ class IBConnection:
                      self.config.port, self.client_id, self.server_version, ",".join(self.managed_accounts()))
             self._emit("IB_CONNECTED", {"client_id": self.client_id, "server_version": self.server_version,
                                         "accounts": self.managed_accounts()})
+        await self.measure_skew()
         await self._run_hooks(reason)
         if reason == "reconnect":
             await self._catch_up_executions()
@@ -340,6 +341,20 @@ class IBConnection:
             received = time.time()
             self.last_heartbeat = self.clock.now()
             self.clock_skew = server_time.timestamp() - (sent + received) / 2
+
+    async def measure_skew(self) -> None:
+        """Ask the gateway for its time and remember how far it is from ours."""
+        sent = time.time()
+        try:
+            server_time = await asyncio.wait_for(self.ib.reqCurrentTimeAsync(), self.config.heartbeat_timeout)
+        except (asyncio.TimeoutError, TimeoutError, ConnectionError):
+            return
+        self.clock_skew = server_time.timestamp() - (sent + time.time()) / 2
+
+    def gateway_now(self) -> datetime:
+        """Return the gateway's current time: our clock corrected by the last measured skew."""
+        now = self.clock.now()
+        return now + timedelta(seconds=self.clock_skew) if self.clock_skew else now
 
     def request_reconnect(self, reason: str) -> None:
         """Drop the socket on purpose so that run() reconnects (stale data, missed heartbeat)."""

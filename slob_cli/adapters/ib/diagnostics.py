@@ -97,6 +97,7 @@ async def _connected_checks(report: Report, connection: IBConnection, config: Ga
                   "and use a free --client-id"))
         _skip(report, 2)
         return
+    await connection.measure_skew()
     moved = f", client id {connection.client_id} (requested id was in use)" if connection.client_id != config.client_id else ""
     add(Check(NAMES[1], True, f"server version {connection.server_version}{moved}"))
     accounts = connection.managed_accounts()
@@ -171,7 +172,7 @@ def _first_advice(text: str) -> str:
 
 async def _history_check(report: Report, connection: IBConnection, feed: MarketDataFeed, symbol: str,
                          timeout: float) -> None:
-    end = connection.clock.now()
+    end = connection.gateway_now()
     try:
         candles = await fetch_minute_bars(connection.ib, feed.contracts[symbol].ib_contract, symbol,
                                           end - timedelta(minutes=30), end, pacing_waits=(), timeout=timeout)

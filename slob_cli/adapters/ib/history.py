@@ -71,7 +71,10 @@ async def fetch_minute_bars(
                 )
                 break
             except RequestError as exc:
-                if exc.code == PACING_VIOLATION and waits:
+                if exc.code == PACING_VIOLATION and "no data" in exc.message.lower():
+                    bars = []
+                    break
+                if exc.code == PACING_VIOLATION and "pacing" in exc.message.lower() and waits:
                     wait = waits.pop(0)
                     log.warning("IB pacing violation on historical data (162); waiting %.0fs", wait)
                     await sleep(wait)

@@ -148,7 +148,7 @@ class MarketDataFeed:
     # ------------------------------------------------------------------ (re)subscription
     async def on_connected(self, reason: str) -> None:
         """Resolve contracts for today's trading date and subscribe every symbol (connection hook)."""
-        day = trading_date(self.connection.clock.now())
+        day = trading_date(self.connection.gateway_now())
         if reason != "connect":
             for symbol, high in self._high_water.items():
                 self._gap_floor[symbol] = high
@@ -259,7 +259,7 @@ class MarketDataFeed:
                 pass
             if stop.is_set() or not self.connection.connected:
                 continue
-            if not self.trading_hours(self.connection.clock.now()):
+            if not self.trading_hours(self.connection.gateway_now()):
                 continue
             self.check_stale(time.monotonic())
 
