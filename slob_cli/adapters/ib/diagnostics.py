@@ -19,6 +19,7 @@ log = logging.getLogger(__name__)
 
 MAX_CLOCK_SKEW = 3.0  # seconds; IB's currentTime has one-second resolution
 ENOUGH_TICKS = 5
+SETTLE_SECONDS = 1.0
 
 
 @dataclass
@@ -122,10 +123,11 @@ async def _connected_checks(report: Report, connection: IBConnection, config: Ga
 async def _data_checks(report: Report, connection: IBConnection, symbol: str, timeout: float, data_type: str) -> None:
     add = report.checks.append
     received: list[Tick] = []
-    got_enough = asyncio.Event()
+    got_first, got_enough = asyncio.Event(), asyncio.Event()
 
     def on_tick(tick: Tick, local_symbol: str) -> None:
         received.append(tick)
+        got_first.set()
         if len(received) >= ENOUGH_TICKS:
             got_enough.set()
 
@@ -141,7 +143,9 @@ async def _data_checks(report: Report, connection: IBConnection, symbol: str, ti
     future = feed.contracts[symbol].future
     add(Check(NAMES[4], True, f"{future.local_symbol} (expiry {future.expiry.isoformat()}, conId {future.con_id})"))
     try:
-        await asyncio.wait_for(got_enough.wait(), timeout)
+        await asyncio.wait_for(got_first.wait(), timeout)
+        # A quiet market trades about once a second: after the first tick, wait a little for more.
+        await asyncio.wait_for(got_enough.wait(), min(SETTLE_SECONDS, max(0.0, timeout - (time.monotonic() - started))))
     except (asyncio.TimeoutError, TimeoutError):
         pass
     elapsed = time.monotonic() - started
@@ -156,7 +160,7 @@ async def _data_checks(report: Report, connection: IBConnection, symbol: str, ti
     else:
         add(Check(NAMES[5], True, f"{shown} via {feed.source.get(symbol, '?')}"))
     if received:
-        add(Check(NAMES[6], True, f"{len(received)} ticks in {elapsed:.1f}s, last {received[-1].price:g} "
+        add(Check(NAMES[6], True, f"{len(received)} ticks in {elapsed:.1f}s, last {received[-1].price:.2f} "
                   f"x {received[-1].size:g} at {received[-1].ts.isoformat()}"))
     else:
         add(Check(NAMES[6], False, f"no trade tick within {timeout:g}s",

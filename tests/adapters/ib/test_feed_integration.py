@@ -1,0 +1,174 @@
+"""The adapter with the real ib_async client against the simulated gateway: ticks, notices, refusals."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable
+from datetime import timedelta
+from typing import Any
+
+import pytest
+
+from slob_cli.adapters.ib.connection import GatewayConfig, IBConnection
+from slob_cli.adapters.ib.market_data import MarketDataFeed
+from slob_cli.core.models import Tick
+from tests.conftest import eventually_async
+
+Scenario = Callable[[IBConnection, MarketDataFeed, list[tuple[Tick, str]], list[tuple[str, dict]]], Awaitable[Any]]
+
+
+def run_feed(gateway: Any, scenario: Scenario, client_id: int = 21, **feed_options: Any) -> Any:
+    """Connect, subscribe NQ, run the scenario while connected, then stop; return its result."""
+    events: list[tuple[str, dict]] = []
+    ticks: list[tuple[Tick, str]] = []
+
+    async def main() -> Any:
+        emit = lambda kind, payload: events.append((kind, payload))  # noqa: E731
+        connection = IBConnection(GatewayConfig(port=gateway.port, client_id=client_id, sync_orders=False,
+                                                connect_timeout=5), emit)
+        feed = MarketDataFeed(connection, ["NQ"], lambda tick, local: ticks.append((tick, local)), emit=emit,
+                              **feed_options)
+        stop, ready = asyncio.Event(), asyncio.Event()
+        runner = asyncio.ensure_future(connection.run(stop, ready))
+        try:
+            await asyncio.wait_for(ready.wait(), 10)
+            return await scenario(connection, feed, ticks, events)
+        finally:
+            stop.set()
+            await asyncio.wait_for(runner, 10)
+
+    return asyncio.run(main())
+
+
+def test_ticks_arrive_with_true_sizes_exchange_times_in_utc_and_the_local_symbol(gateway: Any) -> None:
+    async def scenario(connection, feed, ticks, events):  # noqa: ANN001, ANN202
+        await eventually_async(lambda: len(ticks) >= 15, timeout=15)
+        return feed
+
+    feed = run_feed(gateway, scenario)
+    assert feed.source["NQ"] == "tick-by-tick" and feed.mode == "live"
+    local = feed.contracts["NQ"].future.local_symbol
+    assert local == "NQH6"  # 10 March 2026 trades March: the roll is on the 12th
+
+
+def test_each_tick_is_a_real_trade_of_the_market_with_its_own_size(gateway: Any) -> None:
+    async def scenario(connection, feed, ticks, events):  # noqa: ANN001, ANN202
+        await eventually_async(lambda: len(ticks) >= 15, timeout=15)
+        return list(ticks)
+
+    received = run_feed(gateway, scenario)
+    market = gateway.gateway.market
+    first, last = received[0][0].ts, received[-1][0].ts
+    trades = market.ticks_between(first, last + timedelta(seconds=1))
+    by_second: dict[tuple[int, float], list[float]] = {}
+    for trade in trades:
+        by_second.setdefault((int(trade.ts.timestamp()), trade.price), []).append(float(trade.size))
+    for tick, local in received:
+        assert tick.ts.utcoffset() == timedelta(0) and tick.ts.microsecond == 0
+        assert local == "NQH6"
+        sizes = by_second.get((int(tick.ts.timestamp()), tick.price))
+        assert sizes is not None and tick.size in sizes, f"{tick} is not a trade of the market"
+    cumulative = sum(t.size for t, _ in received)
+    assert max(t.size for t, _ in received) < cumulative  # per-trade sizes, not a running volume
+
+
+def test_connectivity_codes_gate_orders_and_1101_resubscribes(gateway: Any) -> None:
+    async def scenario(connection, feed, ticks, events):  # noqa: ANN001, ANN202
+        assert connection.orders_allowed
+        await asyncio.to_thread(gateway.send_error, 1100)
+        await eventually_async(lambda: not connection.orders_allowed, timeout=5)
+        assert connection.data_stale
+        await asyncio.to_thread(gateway.send_error, 1101)  # the sim drops every subscription, like IB
+        await eventually_async(lambda: connection.orders_allowed, timeout=5)
+        count = len(ticks)
+        await eventually_async(lambda: len(ticks) >= count + 5, timeout=15)  # resubscribed: ticks flow again
+        await asyncio.to_thread(gateway.send_error, 1100)
+        await eventually_async(lambda: not connection.orders_allowed, timeout=5)
+        await asyncio.to_thread(gateway.send_error, 1102)
+        await eventually_async(lambda: connection.orders_allowed, timeout=5)
+        return [kind for kind, _ in events]
+
+    kinds = run_feed(gateway, scenario)
+    assert kinds.count("CONNECTIVITY_LOST") == 2 and kinds.count("CONNECTIVITY_RESTORED") == 2
+
+
+def test_farm_broken_marks_data_stale_until_the_farm_is_ok(gateway: Any) -> None:
+    async def scenario(connection, feed, ticks, events):  # noqa: ANN001, ANN202
+        await asyncio.to_thread(gateway.send_error, 2103, -1, "Market data farm connection is broken:usfarm")
+        await eventually_async(lambda: connection.data_stale, timeout=5)
+        await asyncio.to_thread(gateway.send_error, 2104, -1, "Market data farm connection is OK:usfarm")
+        await eventually_async(lambda: not connection.data_stale, timeout=5)
+        return [kind for kind, _ in events]
+
+    assert "DATA_STALE" in run_feed(gateway, scenario)
+
+
+def test_read_only_321_is_one_plain_error_with_the_fix(gateway: Any, caplog: pytest.LogCaptureFixture) -> None:
+    text = "Error validating request.-'bW' : cause - The API interface is currently in Read-Only mode."
+
+    async def scenario(connection, feed, ticks, events):  # noqa: ANN001, ANN202
+        await asyncio.to_thread(gateway.send_error, 321, -1, text)
+        await eventually_async(lambda: any(kind == "API_READ_ONLY" for kind, _ in events), timeout=5)
+
+    with caplog.at_level(logging.ERROR, logger="slob_cli.adapters.ib.connection"):
+        run_feed(gateway, scenario)
+    plain = [r.getMessage() for r in caplog.records if r.name == "slob_cli.adapters.ib.connection"]
+    assert len(plain) == 1
+    assert "read-only" in plain[0] and 'untick "Read-Only API"' in plain[0]
+
+
+def test_competing_session_10197_is_stated_plainly(gateway: Any, caplog: pytest.LogCaptureFixture) -> None:
+    async def scenario(connection, feed, ticks, events):  # noqa: ANN001, ANN202
+        request_id = next(iter(feed._tbt_requests))
+        await asyncio.to_thread(gateway.send_error, 10197, request_id, "No market data during competing live session")
+        await eventually_async(lambda: "NQ" in feed.refusals, timeout=5)
+        return feed
+
+    with caplog.at_level(logging.ERROR, logger="slob_cli.adapters.ib.market_data"):
+        feed = run_feed(gateway, scenario)
+    messages = " ".join(r.getMessage() for r in caplog.records)
+    assert "IB error 10197" in messages and "logged in elsewhere" in messages and "NQ" in messages
+    assert feed.mode == "delayed"
+
+
+def test_heartbeat_notices_a_silent_gateway_and_reconnects_when_it_answers_again(gateway: Any) -> None:
+    events: list[tuple[str, dict]] = []
+
+    async def main() -> IBConnection:
+        config = GatewayConfig(port=gateway.port, client_id=23, sync_orders=False, connect_timeout=0.5,
+                               heartbeat_interval=0.1, heartbeat_timeout=0.3)
+        from slob_cli.adapters.ib.backoff import BackoffPolicy
+
+        connection = IBConnection(config, lambda kind, payload: events.append((kind, payload)),
+                                  policy=BackoffPolicy(base=0.05, cap=0.2))
+        stop, ready = asyncio.Event(), asyncio.Event()
+        runner = asyncio.ensure_future(connection.run(stop, ready))
+        await asyncio.wait_for(ready.wait(), 10)
+        await asyncio.to_thread(gateway.set_silent, True)
+        await eventually_async(lambda: any(kind == "HEARTBEAT_MISSED" for kind, _ in events), timeout=5)
+        await asyncio.to_thread(gateway.set_silent, False)
+        await eventually_async(lambda: connection.reconnects >= 1 and connection.connected, timeout=10)
+        stop.set()
+        await asyncio.wait_for(runner, 10)
+        return connection
+
+    connection = asyncio.run(main())
+    kinds = [kind for kind, _ in events]
+    assert kinds.index("HEARTBEAT_MISSED") < kinds.index("IB_RECONNECTED")
+    assert "IB_DISCONNECTED" in kinds
+
+
+def test_client_id_in_use_moves_to_the_next_id(gateway: Any) -> None:
+    async def main() -> tuple[int, int]:
+        first = IBConnection(GatewayConfig(port=gateway.port, client_id=31, sync_orders=False, connect_timeout=5))
+        second = IBConnection(GatewayConfig(port=gateway.port, client_id=31, sync_orders=False, connect_timeout=5))
+        await first.connect()
+        try:
+            await asyncio.wait_for(second.connect(), 4)  # well under the connect timeout: 326 is acted on
+            return first.client_id, second.client_id
+        finally:
+            await first.close()
+            await second.close()
+
+    assert asyncio.run(main()) == (31, 32)

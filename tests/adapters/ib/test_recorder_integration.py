@@ -1,0 +1,129 @@
+"""The recorder end to end in-process: real ib_async, simulated gateway, real SQLite file."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections import Counter
+from datetime import datetime, timedelta, timezone
+from typing import Any
+
+from slob_cli.adapters.ib.backoff import BackoffPolicy
+from slob_cli.adapters.ib.connection import GatewayConfig
+from slob_cli.adapters.store import Store, from_us
+from slob_cli.runtime.recorder import Recorder, RecorderOptions
+from tests.conftest import eventually_async
+
+FAST = BackoffPolicy(base=0.05, cap=0.4, jitter=0.1)
+
+
+def make_recorder(store: Store, port: int, client_id: int, **options: Any) -> Recorder:
+    """Return a recorder with short intervals, its run row started."""
+    run_id = store.start_run("record", {}, datetime.now(timezone.utc))
+    settings = {"symbols": ["NQ"], "flush_interval": 0.05, "warm_up": False, "policy": FAST, **options}
+    config = GatewayConfig(port=port, client_id=client_id, sync_orders=False, connect_timeout=2)
+    return Recorder(store, config, RecorderOptions(**settings), run_id=run_id)
+
+
+def events_of(store: Store, kind: str) -> list[dict[str, Any]]:
+    """Return the payloads of stored events of one type."""
+    rows = store.conn.execute("SELECT payload FROM events WHERE type=? ORDER BY id", (kind,)).fetchall()
+    return [json.loads(row[0]) for row in rows]
+
+
+def test_restarted_gateway_reconnects_within_backoff_records_the_gap_and_stores_no_tick_twice(gateway, store) -> None:
+    recorder = make_recorder(store, gateway.port, 41)
+
+    async def main() -> dict[str, Any]:
+        running = asyncio.ensure_future(recorder.run())
+        await eventually_async(lambda: recorder.stored >= 20, timeout=20)
+        await asyncio.to_thread(gateway.restart, 0.6)
+        await eventually_async(lambda: recorder.connection.reconnects == 1, timeout=10)
+        stored_at_reconnect = recorder.feed.ticks
+        await eventually_async(lambda: recorder.feed.ticks >= stored_at_reconnect + 20, timeout=20)
+        recorder.stop()
+        return await asyncio.wait_for(running, 10)
+
+    stats = asyncio.run(main())
+    assert stats["reconnects"] == 1 and stats["dropped"] == 0
+    # Every wait before a retry came from the schedule 0.05, 0.1, 0.2, 0.4 (+/- 10 %).
+    for attempt, delay in enumerate(recorder.connection.delays, start=1):
+        low, high = FAST.bounds(attempt)
+        assert low <= delay <= high
+    gap = events_of(store, "DATA_GAP")
+    assert len(gap) == 1 and gap[0]["seconds"] >= 0.5
+    assert events_of(store, "IB_DISCONNECTED") and events_of(store, "IB_RECONNECTED")
+    rows = store.conn.execute("SELECT ts, price, size, local_symbol FROM ticks ORDER BY id").fetchall()
+    assert len(rows) == stats["ticks_stored"] == store.tick_count()
+    assert {row[3] for row in rows} == {"NQH6"}
+    # No tick twice: the stored trades are a sub-multiset of the market's own trades.
+    first, last = from_us(rows[0][0]), from_us(rows[-1][0])
+    market = Counter((int(t.ts.timestamp()), t.price, float(t.size))
+                     for t in gateway.gateway.market.ticks_between(first, last + timedelta(seconds=1)))
+    stored = Counter((row[0] // 1_000_000, row[1], row[2]) for row in rows)
+    assert not stored - market
+    gap_start = gap[0]["last_before"]
+    assert any(from_us(r[0]).isoformat() > gap_start for r in rows)  # recording resumed after the gap
+
+
+def test_live_data_refused_falls_back_to_delayed_and_marks_the_run(store) -> None:
+    import pytest
+
+    gateway_module = pytest.importorskip("slob_cli.sim.gateway")
+    with gateway_module.SimGatewayThread(seed=5, start="2026-03-10T14:35Z", delayed=True) as gateway:
+        recorder = make_recorder(store, gateway.port, 42)
+
+        async def main() -> dict[str, Any]:
+            running = asyncio.ensure_future(recorder.run())
+            await eventually_async(lambda: recorder.stored >= 5, timeout=20)
+            recorder.stop()
+            return await asyncio.wait_for(running, 10)
+
+        stats = asyncio.run(main())
+    assert stats["data_mode"] == "delayed"
+    assert store.conn.execute("SELECT data_mode FROM runs WHERE id=?", (recorder.run_id,)).fetchone()[0] == "delayed"
+    reasons = [payload["reason"] for payload in events_of(store, "MARKET_DATA_DELAYED")]
+    assert reasons and "IB error 354" in reasons[0] and "market data subscription" in reasons[0]
+    assert recorder.feed.source["NQ"] == "mktdata"
+    assert "DELAYED" in recorder.status().line()
+
+
+def test_silent_market_is_resubscribed_then_reconnected_by_the_watchdog(gateway, store) -> None:
+    recorder = make_recorder(store, gateway.port, 43, stale_after=0.4)
+    recorder.feed.trading_hours = lambda instant: True
+
+    async def main() -> None:
+        running = asyncio.ensure_future(recorder.run())
+        await eventually_async(lambda: recorder.stored >= 3, timeout=20)
+        await asyncio.to_thread(gateway.pause_market)
+        await eventually_async(lambda: recorder.connection.reconnects >= 1, timeout=10)
+        await asyncio.to_thread(gateway.resume_market)
+        count = recorder.feed.ticks
+        await eventually_async(lambda: recorder.feed.ticks > count, timeout=10)
+        recorder.stop()
+        await asyncio.wait_for(running, 10)
+
+    asyncio.run(main())
+    actions = [payload["action"] for payload in events_of(store, "DATA_STALE")]
+    assert actions[:2] == ["resubscribe", "reconnect"]
+
+
+def test_warm_up_stores_todays_validated_minute_bars_as_candles(gateway, store) -> None:
+    recorder = make_recorder(store, gateway.port, 44, warm_up=True)
+
+    async def main() -> None:
+        running = asyncio.ensure_future(recorder.run())
+        await eventually_async(lambda: bool(events_of(store, "WARM_UP")), timeout=30)
+        recorder.stop()
+        await asyncio.wait_for(running, 10)
+
+    asyncio.run(main())
+    candles = store.candles("NQ")
+    warm = events_of(store, "WARM_UP")[0]
+    assert warm["bars"] == len(candles) > 60
+    assert all(c.ts.second == 0 and c.low <= min(c.open, c.close) and c.high >= max(c.open, c.close) for c in candles)
+    assert store.conn.execute("SELECT DISTINCT source, local_symbol FROM candles").fetchall() == [("ib_history", "NQH6")]
+    # The bars are the market's own: compare one with the source's candle.
+    market = gateway.gateway.market.candles_between(candles[10].ts, candles[10].ts + timedelta(minutes=1))[0]
+    assert (market.open, market.high, market.low, market.close, market.volume) == (
+        candles[10].open, candles[10].high, candles[10].low, candles[10].close, candles[10].volume)

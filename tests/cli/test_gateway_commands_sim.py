@@ -1,0 +1,107 @@
+"""`slob test-connection` against the simulated gateway: all pass, and each broken condition's exit and advice."""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from slob_cli.cli.main import app
+
+
+@pytest.fixture(autouse=True)
+def _quiet_simulator() -> Iterator[None]:
+    """Keep the simulator thread's info lines off the CliRunner's stderr, which closes after each invoke."""
+    logger = logging.getLogger("slob.sim")
+    level = logger.level
+    logger.setLevel(logging.WARNING)
+    yield
+    logger.setLevel(level)
+
+
+@pytest.fixture
+def sim() -> Any:
+    """Return the simulated-gateway module (skip when it is not on this branch yet)."""
+    return pytest.importorskip("slob_cli.sim.gateway", reason="the simulated gateway is not on this branch yet")
+
+
+@pytest.fixture
+def wall_clock_gateway(sim: Any) -> Iterator[Any]:
+    """Return a gateway whose clock follows the wall clock (so the skew check can pass)."""
+    with sim.SimGatewayThread(seed=9) as gateway:
+        yield gateway
+
+
+def checks_of(result: Any) -> dict[str, dict[str, Any]]:
+    """Return the JSON checks by name."""
+    return {check["name"]: check for check in json.loads(result.stdout)["checks"]}
+
+
+def test_every_check_passes_against_the_simulated_gateway(runner, wall_clock_gateway) -> None:
+    result = runner.invoke(app, ["test-connection", "--port", str(wall_clock_gateway.port), "--timeout", "8",
+                                 "--client-id", "51"])
+    assert result.exit_code == 0, result.stdout
+    for name in ("TCP reachable", "Handshake", "Account", "Paper or live", "Contract", "Market data type", "Ticks",
+                 "Historical bars", "Clock skew"):
+        assert name in result.stdout
+    assert "server version 178" in result.stdout and "DU1234567" in result.stdout
+    assert "all checks passed" in result.stdout
+
+
+def test_json_output_carries_the_contract_and_tick_details(runner, wall_clock_gateway) -> None:
+    result = runner.invoke(app, ["test-connection", "--port", str(wall_clock_gateway.port), "--json",
+                                 "--client-id", "52", "--timeout", "8"])
+    assert result.exit_code == 0
+    checks = checks_of(result)
+    assert all(check["ok"] for check in checks.values())
+    assert checks["Contract"]["detail"].startswith("NQ") and "expiry" in checks["Contract"]["detail"]
+    assert "ticks in" in checks["Ticks"]["detail"] and "last" in checks["Ticks"]["detail"]
+    assert checks["Paper or live"]["detail"].startswith("paper")
+
+
+def test_wrong_account_fails_with_exit_5_and_names_the_managed_accounts(runner, wall_clock_gateway) -> None:
+    result = runner.invoke(app, ["test-connection", "--port", str(wall_clock_gateway.port), "--json",
+                                 "--account", "DU0000000", "--client-id", "53", "--timeout", "8"])
+    assert result.exit_code == 5
+    account = checks_of(result)["Account"]
+    assert account["ok"] is False and "DU0000000" in account["detail"] and "DU1234567" in account["detail"]
+    assert "--account" in account["advice"]
+
+
+def test_no_market_data_fails_with_exit_5_and_plain_advice(runner, sim) -> None:
+    with sim.SimGatewayThread(seed=9, delayed=True) as gateway:
+        result = runner.invoke(app, ["test-connection", "--port", str(gateway.port), "--json", "--client-id", "54",
+                                     "--timeout", "5"])
+    assert result.exit_code == 5
+    check = checks_of(result)["Market data type"]
+    assert check["ok"] is False and "DELAYED" in check["detail"]
+    assert "subscribe" in check["advice"].lower()
+
+
+class _NoHistory:
+    """A market that trades but whose historical-data farm has nothing (wraps a real market source)."""
+
+    def __init__(self, inner: Any) -> None:
+        self.inner = inner
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.inner, name)
+
+    def candles_between(self, start: Any, end: Any) -> list[Any]:
+        return []
+
+
+def test_no_history_fails_with_exit_5_and_advice(runner, sim) -> None:
+    from slob_cli.sim.market import build_market
+
+    with sim.SimGatewayThread(seed=9, market=_NoHistory(build_market(seed=9))) as gateway:
+        result = runner.invoke(app, ["test-connection", "--port", str(gateway.port), "--json", "--client-id", "55",
+                                     "--timeout", "5"])
+    assert result.exit_code == 5
+    checks = checks_of(result)
+    assert checks["Ticks"]["ok"] is True
+    assert checks["Historical bars"]["ok"] is False and "no one-minute bars" in checks["Historical bars"]["detail"]
+    assert checks["Historical bars"]["advice"]
