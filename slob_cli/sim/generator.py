@@ -41,7 +41,7 @@ _INTENSITY_KNOTS: tuple[tuple[int, int, float], ...] = (
 _HALT_START, _HALT_END = 17 * 60, 18 * 60
 # Slow random level components (days per lattice step, log amplitude): a wandering but bounded price.
 _LEVEL_COMPONENTS: tuple[tuple[int, float], ...] = ((1, 0.008), (5, 0.015), (25, 0.035), (125, 0.07))
-_INTRADAY_LOG_SD = 0.011  # about 275 points of intraday wander around the day's bridge
+_INTRADAY_LOG_SD = 0.008  # about 200 points of intraday wander around the day's bridge
 _DEFAULT_TICKS_PER_DAY = 450_000
 
 

@@ -174,8 +174,8 @@ def candles_from_arrays(ticks: TickArrays, symbol: str = CANDLE_SYMBOL) -> list[
 def trade_sizes(rng: np.random.Generator, count: int) -> np.ndarray:
     """Draw NQ-like trade sizes: mostly 1-3 lots with a fat tail of block trades."""
     uniform = rng.random(count)
-    tail = 4 + np.floor(rng.pareto(1.6, count) * 3.0)
-    sizes = np.where(uniform < 0.55, 1, np.where(uniform < 0.73, 2, np.where(uniform < 0.82, 3, tail)))
+    tail = 4 + np.floor(rng.pareto(1.5, count) * 2.0)
+    sizes = np.where(uniform < 0.60, 1, np.where(uniform < 0.80, 2, np.where(uniform < 0.88, 3, tail)))
     return np.minimum(sizes, 250).astype(np.int64)
 
 
