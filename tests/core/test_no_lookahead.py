@@ -23,7 +23,7 @@ DAY = date(2026, 1, 6)
 SESSION = session_for(DAY, TradingCalendar())
 START = SESSION.session_start - timedelta(minutes=20)
 STOP = SESSION.session_start + timedelta(minutes=150)
-PROFILE = settings(max_examples=30, deadline=None, derandomize=True, suppress_health_check=[HealthCheck.too_slow])
+PROFILE = settings(max_examples=50, deadline=None, derandomize=True, suppress_health_check=[HealthCheck.too_slow])
 
 
 def encode(events: list[SetupEvent]) -> bytes:

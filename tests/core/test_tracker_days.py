@@ -152,3 +152,11 @@ def test_candidate_ids_are_deterministic_per_side_and_day() -> None:
     assert [view.to_dict() for view in first] == [view.to_dict() for view in again]
     assert first[0].invalidation_reason is None and first[0].id == "NQ-20260106-S1"
     assert InvalidationReason.MARKET_CLOSED.value == "MARKET_CLOSED"
+
+
+def test_clock_alone_rolls_into_a_day_without_candles() -> None:
+    events, tracker = replay(short_day(date(2026, 1, 6)).candles()[:-1])
+    rolled = tracker.on_time(datetime(2026, 1, 7, 15, 0, tzinfo=UTC))
+    assert [(event.type.value, event.trading_date) for event in rolled] == [
+        ("SETUP_INVALIDATED", date(2026, 1, 6)), ("NO_REFERENCE_DATA", date(2026, 1, 7))]
+    assert tracker.candidates() == [] and tracker.current_session().trading_date == date(2026, 1, 7)
