@@ -193,4 +193,13 @@ def stats(ctx: typer.Context, json_out: JsonOption = False) -> None:
     table.add_column("rows", justify="right")
     for name, count in data["rows"].items():
         table.add_row(name, f"{count:,}")
-    Console().print(table)
+    console = Console()
+    console.print(table)
+    if data["symbols"]:
+        spans = Table(title="Time span per symbol (UTC)")
+        for column in ("symbol", "table", "first", "last", "rows"):
+            spans.add_column(column, justify="right" if column == "rows" else "left", no_wrap=True)
+        for symbol, tables in sorted(data["symbols"].items()):
+            for name, span in tables.items():
+                spans.add_row(symbol, name, span["first"], span["last"], f"{span['rows']:,}")
+        console.print(spans)

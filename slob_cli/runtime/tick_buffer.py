@@ -45,6 +45,7 @@ class TickBuffer:
         self.on_drop = on_drop
         self._items: deque[tuple[datetime, Tick]] = deque()
         self._nonempty = asyncio.Event()
+        self._loop: asyncio.AbstractEventLoop | None = None
         self._enqueued = 0
         self._dequeued = 0
         self._dropped_overflow = 0
@@ -86,6 +87,11 @@ class TickBuffer:
     async def dequeue(self, timeout: float | None = None) -> Tick | None:
         """Wait up to timeout seconds (None: forever) for a fresh tick; return None on timeout."""
         deadline = None if timeout is None else time.monotonic() + timeout
+        loop = asyncio.get_running_loop()
+        if self._loop is not loop:
+            # An asyncio.Event belongs to the first loop that waits on it; a buffer reused under a
+            # new loop (a second asyncio.run) needs a fresh one.
+            self._loop, self._nonempty = loop, asyncio.Event()
         while True:
             tick = self.dequeue_nowait()
             if tick is not None:

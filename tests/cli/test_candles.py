@@ -139,3 +139,11 @@ def test_stats_json_lists_rows_and_spans(runner, db_path: Path) -> None:
     data = json.loads(runner.invoke(app, ["--db", str(db_path), "candles", "stats", "--json"]).stdout)
     assert data["rows"]["candles"] == 1
     assert data["symbols"]["NQ"]["candles"]["first"] == "2026-01-06T14:30:00Z"
+
+
+def test_stats_table_shows_rows_and_time_span_per_symbol(runner, db_path: Path) -> None:
+    with Store.open(db_path) as store:
+        store.upsert_candles([Candle("NQ", T0 + timedelta(minutes=m), 1.0, 2.0, 0.5, 1.5, 3.0, 4) for m in range(3)])
+    result = runner.invoke(app, ["--db", str(db_path), "candles", "stats"])
+    assert result.exit_code == 0
+    assert "2026-01-06T14:30:00Z" in result.stdout and "2026-01-06T14:32:00Z" in result.stdout

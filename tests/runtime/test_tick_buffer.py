@@ -99,3 +99,17 @@ def test_invalid_sizes_are_refused() -> None:
         TickBuffer(maxsize=0)
     with pytest.raises(ValueError):
         TickBuffer(ttl_seconds=0)
+
+
+def test_buffer_works_under_a_second_event_loop() -> None:
+    buffer = TickBuffer(clock=ManualClock(T0))
+    assert asyncio.run(buffer.dequeue(timeout=0.01)) is None
+
+    async def second_loop() -> Tick | None:
+        waiter = asyncio.create_task(buffer.dequeue(timeout=5))
+        for _ in range(5):
+            await asyncio.sleep(0)  # yield until the waiter is parked on the buffer's event
+        buffer.enqueue(tick(2))
+        return await waiter
+
+    assert asyncio.run(second_loop()) == tick(2)
