@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from pathlib import Path
 
 import numpy as np
@@ -9,7 +10,7 @@ import numpy as np
 from slob_cli.adapters.store import Store
 from slob_cli.core.models import TICK_SIZE
 from slob_cli.errors import InputError
-from slob_cli.sim.ticks import ArrayMarket, TickArrays, snap_to_grid
+from slob_cli.sim.ticks import ArrayMarket, TickArrays, from_us, snap_to_grid
 
 # A recorded tape has no book: show a steady, plausible top-of-book size.
 _BOOK_SIZE = 10
@@ -104,13 +105,16 @@ class ReplayMarket(ArrayMarket):
             (self.symbol, ts_us),
         )
 
-    def first_and_last(self) -> tuple[int, int] | None:
-        """Return the first and last tick time in microseconds, or None when empty."""
+    @property
+    def span(self) -> tuple[datetime, datetime] | None:
+        """Return the first recorded trade time and the instant just after the last one."""
         if self._ticks is not None:
-            return (int(self._ticks.ts[0]), int(self._ticks.ts[-1])) if len(self._ticks) else None
-        assert self._store is not None
-        row = self._store.conn.execute("SELECT min(ts), max(ts) FROM ticks WHERE symbol=?", (self.symbol,)).fetchone()
-        return None if row[0] is None else (int(row[0]), int(row[1]))
+            bounds = (int(self._ticks.ts[0]), int(self._ticks.ts[-1])) if len(self._ticks) else None
+        else:
+            assert self._store is not None
+            row = self._store.conn.execute("SELECT min(ts), max(ts) FROM ticks WHERE symbol=?", (self.symbol,)).fetchone()
+            bounds = None if row[0] is None else (int(row[0]), int(row[1]))
+        return None if bounds is None else (from_us(bounds[0]), from_us(bounds[1] + 1))
 
     def close(self) -> None:
         """Release the store connection, if any."""

@@ -120,8 +120,8 @@ class ScriptedMarket(ArrayMarket):
 
     @property
     def span(self) -> tuple[datetime, datetime] | None:
-        """Return the start of the first scripted minute and the end of the last (None without candles)."""
-        if not self.candles:
+        """Return the start of the first scripted minute and the end of the last (None with a fallback)."""
+        if not self.candles or self.fallback is not None:
             return None
         return self.candles[0].ts, self.candles[-1].end
 
@@ -173,6 +173,11 @@ class WaypointMarket(ArrayMarket):
         self.trades_per_minute = trades_per_minute
         self.noise_points_per_minute = noise_points_per_minute
         self._segments: dict[int, TickArrays] = {}
+
+    @property
+    def span(self) -> tuple[datetime, datetime] | None:
+        """Return the first waypoint and the instant just after the last one."""
+        return from_us(self._times[0]), from_us(self._times[-1] + 1)
 
     def _segment(self, index: int) -> TickArrays:
         """Return the trades from waypoint index (inclusive) to the next one (exclusive)."""

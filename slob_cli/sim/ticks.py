@@ -209,6 +209,11 @@ class ArrayMarket:
     def __init__(self) -> None:
         self._shifts: list[tuple[int, float]] = []
 
+    @property
+    def span(self) -> tuple[datetime, datetime] | None:
+        """Return [first trade, end) of a bounded source, None for one that trades at any time."""
+        return None
+
     # Subclasses provide the raw (unshifted) ticks.
     def _window(self, start_us: int, end_us: int) -> TickArrays:
         raise NotImplementedError

@@ -83,6 +83,18 @@ def test_jump_moves_the_clock_either_way_and_it_keeps_running() -> None:
     assert clock.now() == START + timedelta(days=1)
 
 
+def test_speed_change_applies_from_now_on_and_max_speed_stops_the_clock() -> None:
+    fake = FakeTime()
+    clock = VirtualClock(START, speed=1, time_source=fake)
+    fake.now += 10
+    clock.set_speed(6)
+    fake.now += 10
+    assert clock.now() == START + timedelta(seconds=70)
+    clock.set_speed(None)
+    fake.now += 10
+    assert clock.is_max_speed and clock.now() == START + timedelta(seconds=70)
+
+
 def test_invalid_clock_arguments_are_refused() -> None:
     with pytest.raises(ValueError, match="wall clock"):
         VirtualClock(None, speed=5)

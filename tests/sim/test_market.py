@@ -240,6 +240,7 @@ def test_waypoint_market_passes_through_each_waypoint_and_is_silent_outside() ->
     assert all(t.price * 4 == round(t.price * 4) for t in ticks)
     assert WaypointMarket(points, seed=2).ticks_between(start, start + timedelta(hours=1)) == ticks
     assert market.last_tick_before(start) is None
+    assert market.span == (start, points[-1][0] + timedelta(microseconds=1))
 
 
 # ---------------------------------------------------------------------- replay
@@ -256,6 +257,7 @@ def test_replay_from_a_store_plays_the_recorded_ticks_with_a_quote_around_them(s
     assert [(t.ts, t.price, t.size) for t in ticks] == [(r.ts, r.price, r.size) for r in recorded]
     assert all((t.bid, t.ask) == (t.price - 0.25, t.price + 0.25) for t in ticks)
     assert market.last_tick_before(recorded[10].ts) == ticks[9]
+    assert market.span == (recorded[0].ts, recorded[-1].ts + timedelta(microseconds=1))
     assert market.candles_between(recorded[0].ts, recorded[-1].ts + timedelta(seconds=1)) == _fold(ticks)
     market.close()
 
@@ -283,6 +285,7 @@ def test_replay_from_csv_and_parquet_files(tmp_path: Path) -> None:
         market = ReplayMarket.from_file(path, "NQ")
         ticks = market.ticks_between(recorded[0].ts, recorded[-1].ts + timedelta(seconds=1))
         assert [(t.ts, t.price, t.size) for t in ticks] == [(r.ts, r.price, r.size) for r in recorded]
+        assert market.span == (recorded[0].ts, recorded[-1].ts + timedelta(microseconds=1))
 
 
 def test_replay_file_problems_are_one_line_errors(tmp_path: Path) -> None:
@@ -299,7 +302,8 @@ def test_replay_file_problems_are_one_line_errors(tmp_path: Path) -> None:
 
 # ---------------------------------------------------------------------- build_market
 def test_build_market_picks_generator_or_replay(tmp_path: Path) -> None:
-    assert isinstance(build_market(seed=4), GeneratedMarket)
+    generated = build_market(seed=4)
+    assert isinstance(generated, GeneratedMarket) and generated.span is None
     csv = tmp_path / "ticks.csv"
     csv.write_text("timestamp,price,size\n2026-03-10T14:00:00Z,25000,1\n")
     assert isinstance(build_market(replay=csv), ReplayMarket)
