@@ -16,8 +16,12 @@ from slob_cli.runtime.events import Event, EventType
 
 def describe_payload(payload: Any, limit: int = 400) -> str:
     """Return a short one-line text for an event payload (dataclass, dict or anything)."""
-    if is_dataclass(payload) and not isinstance(payload, type):
+    if callable(getattr(payload, "to_dict", None)):
+        payload = payload.to_dict()
+    elif is_dataclass(payload) and not isinstance(payload, type):
         payload = asdict(payload)
+    if isinstance(payload, dict) and isinstance(payload.get("data"), dict):
+        payload = {**{k: v for k, v in payload.items() if k != "data"}, **payload["data"]}
     if isinstance(payload, dict):
         text = ", ".join(f"{key}={_short(value)}" for key, value in payload.items())
     else:

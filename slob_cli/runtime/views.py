@@ -13,16 +13,12 @@ from datetime import date, datetime, timezone
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from slob_cli.core.sessions import trading_date_of  # noqa: F401 - re-exported for the views' callers
+
 UTC = timezone.utc
-NEW_YORK = ZoneInfo("America/New_York")
 
 TERMINAL_SETUP_STATES = ("setup_complete", "invalidated", "setup_skipped", "skipped")
 DONE_ORDER_STATUSES = ("filled", "cancelled", "apicancelled", "inactive", "rejected", "expired")
-
-
-def trading_date_of(moment: datetime) -> date:
-    """Return the New York date a moment belongs to (the trading day)."""
-    return moment.astimezone(NEW_YORK).date()
 
 
 def parse_time(text: str | None) -> datetime | None:
@@ -70,16 +66,6 @@ def open_setups(conn: sqlite3.Connection) -> list[dict[str, Any]]:
         " ORDER BY trading_date, id",
         TERMINAL_SETUP_STATES,
     )
-
-
-def setups_by_state(conn: sqlite3.Connection, trading_date: str | None = None) -> dict[str, int]:
-    """Return how many setups are in each state (of one trading date, or all)."""
-    sql = "SELECT state, count(*) FROM setups"
-    params: tuple[Any, ...] = ()
-    if trading_date is not None:
-        sql += " WHERE trading_date = ?"
-        params = (trading_date,)
-    return {state: count for state, count in conn.execute(sql + " GROUP BY state ORDER BY state", params)}
 
 
 def working_orders(conn: sqlite3.Connection) -> list[dict[str, Any]]:
@@ -153,7 +139,9 @@ def reference_levels(conn: sqlite3.Connection, trading_date: date, symbol: str |
     if row is None:
         return None
     payload = _payload(row[2])
-    return {"symbol": row[0], "frozen_at": row[1], "high": payload.get("high"), "low": payload.get("low")}
+    # The tracker stores SetupEvent.to_dict(), whose figures sit under "data"; accept both shapes.
+    data = payload.get("data") if isinstance(payload.get("data"), dict) else payload
+    return {"symbol": row[0], "frozen_at": row[1], "high": data.get("high"), "low": data.get("low")}
 
 
 def latest_events(conn: sqlite3.Connection, limit: int = 10) -> list[dict[str, Any]]:

@@ -122,3 +122,30 @@ def test_verdict_alert_is_failure_level_when_validation_failed() -> None:
     assert [(r["title"], r["type"]) for r in RECEIVED] == [
         ("slob: paper validation failed", "failure"), ("slob: paper validation passed", "success")]
     assert RECEIVED[0]["body"] == "FAILED: no duplicate orders\nreport: slob-paper-run1.md"
+
+
+def test_tracker_setup_complete_event_becomes_one_alert_with_its_figures() -> None:
+    from datetime import date, datetime, timezone
+
+    from slob_cli.core.models import Direction
+    from slob_cli.core.strategy.events import EventType as SetupEventType
+    from slob_cli.core.strategy.events import SetupEvent
+
+    def event(kind: SetupEventType) -> SetupEvent:
+        return SetupEvent(kind, "NQ", date(2026, 1, 6), datetime(2026, 1, 6, 15, 9, tzinfo=timezone.utc), "s1",
+                          Direction.SHORT, {"entry_est": 25450.0, "sl": 25470.0, "tp": 25405.0})
+
+    notifier = Notifier(["slobcapture://token"])
+
+    async def scenario() -> None:
+        async with EventBus() as bus:
+            subscribe_alerts(bus, notifier)
+            bus.emit(EventType.SETUP_EVENT, event(SetupEventType.LIQ2_DETECTED))
+            bus.emit(EventType.SETUP_EVENT, event(SetupEventType.SETUP_COMPLETE))
+            await bus.drain()
+
+    asyncio.run(scenario())
+    notifier.close()
+    assert [r["title"] for r in RECEIVED] == ["slob: setup complete"]
+    body = RECEIVED[0]["body"]
+    assert "candidate_id=s1" in body and "direction=SHORT" in body and "sl=25470" in body and "tp=25405" in body
