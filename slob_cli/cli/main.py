@@ -99,6 +99,9 @@ def _register() -> None:
     from slob_cli.cli import dashboard
 
     app.command("dashboard")(dashboard.dashboard)
+    from slob_cli.cli import report
+
+    app.command("report")(report.report)
     from slob_cli.cli import demo
 
     app.command("demo")(demo.demo)

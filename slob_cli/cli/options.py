@@ -57,3 +57,20 @@ def progress_bar(description: str, total: int | None) -> Iterator[Callable[[int]
     with Progress(console=Console(stderr=True), transient=True) as progress:
         task = progress.add_task(description, total=total)
         yield lambda advance: progress.advance(task, advance)
+
+
+_DURATION_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86_400}
+
+
+def parse_duration(text: str, option: str = "--duration") -> float:
+    """Parse a duration in seconds: a bare number is hours (`24`, `1.5`); else `90m`, `36h`, `2d`, `30s`."""
+    value = text.strip().lower()
+    unit = value[-1:] if value[-1:] in _DURATION_UNITS else "h"
+    number = value[:-1] if value[-1:] in _DURATION_UNITS else value
+    try:
+        seconds = float(number) * _DURATION_UNITS[unit]
+    except ValueError:
+        raise UsageError(f"{option} {text!r} is not a duration (e.g. 24, 90m, 36h, 2d)") from None
+    if not seconds > 0 or seconds == float("inf"):
+        raise UsageError(f"{option} {text!r} must be positive")
+    return seconds

@@ -9,46 +9,13 @@ from pathlib import Path
 import pytest
 
 from slob_cli.adapters.store import Store
-from slob_cli.core.models import Candle
 from slob_cli.core.validation import Outage, evaluate
 from slob_cli.errors import InputError
 from slob_cli.runtime.validation_data import event_key, gather
 from slob_cli.runtime.validation_report import default_report_base, to_markdown, to_table, write_report
-from tests.opsdata import add_order, add_setup, add_setup_event, add_trade, insert
+from tests.opsdata import END, START, record_run
 
 UTC = timezone.utc
-START = datetime(2026, 1, 6, 14, 0, tzinfo=UTC)
-END = START + timedelta(hours=24)
-
-
-def record_run(store: Store, duplicate_placement: bool = False) -> int:
-    """One 24 h run: a 40 s disconnect, a gap, 3 live candles, one bracketed SHORT still open."""
-    run_id = store.start_run("paper", {"duration": "24"}, START)
-    store.upsert_candles([Candle("NQ", START + timedelta(minutes=m), 10, 11, 9, 10, 5, 5, dropped_ticks=m)
-                          for m in range(3)])
-    store.upsert_candles([Candle("NQ", START - timedelta(minutes=5), 10, 11, 9, 10, 5, 5)])  # before the run
-    store.log_event("DISCONNECTED", START + timedelta(hours=2), {"code": 1100}, run_id=run_id)
-    store.log_event("RECONNECTED", START + timedelta(hours=2, seconds=40), {}, run_id=run_id)
-    store.log_event("GAP_DETECTED", START + timedelta(hours=3), {"minutes": 4}, run_id=run_id, symbol="NQ")
-    store.log_event("DISCONNECTED", START + timedelta(hours=9), {}, run_id=run_id + 1)  # another run
-    add_setup(store, "s1", "SETUP_COMPLETE", trading_date="2026-01-06")
-    add_setup(store, "s0", "INVALIDATED", trading_date="2026-01-06")
-    add_setup(store, "old", "INVALIDATED", trading_date="2025-12-01")
-    for role in ("entry", "stop", "target"):
-        add_order(store, f"slob:s1:{role}", role, "Filled" if role == "entry" else "Submitted", "s1",
-                  run_id=run_id, sent_at="2026-01-06T15:10:00Z")
-        store.log_event("ORDER_PLACED", START + timedelta(hours=1, minutes=10), {"order_ref": f"slob:s1:{role}"},
-                        run_id=run_id)
-    if duplicate_placement:
-        store.log_event("ORDER_PLACED", START + timedelta(hours=5), {"order_ref": "slob:s1:entry"}, run_id=run_id)
-    insert(store, "fills", exec_id="e1", order_ref="slob:s1:entry", side="SLD", quantity=1.0, price=25449.5,
-           ts="2026-01-06T15:10:01Z")
-    add_trade(store, "s1", entry_estimate=25450.0, entry_time="2026-01-06T15:10:01Z", entry_price=25449.5)
-    add_setup_event(store, 1, "LSE_LEVELS_FROZEN", "2026-01-06T14:30:00Z", {"high": 2.0, "low": 1.0})
-    add_setup_event(store, 2, "SETUP_COMPLETE", "2026-01-06T15:09:00Z", {"sl": 25470.0}, setup_id="s1")
-    add_setup_event(store, 3, "LIQ1_DETECTED", "2026-01-05T15:09:00Z", {}, setup_id="x")  # before the run
-    store.end_run(run_id, 0, END, stats={"candles_generated": 3, "candles_received": 3}, data_mode="live")
-    return run_id
 
 
 def test_gather_reads_connection_candles_orders_and_events_of_the_run(store: Store) -> None:

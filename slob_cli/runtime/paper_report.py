@@ -1,0 +1,82 @@
+"""Finish a paper validation: gather the run's data, judge it, write the report, send the verdict."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from slob_cli.adapters.alerts import Notifier
+from slob_cli.core.validation import Report, Thresholds, evaluate
+from slob_cli.errors import ExitCode, InputError
+from slob_cli.runtime.alerting import notify_verdict
+from slob_cli.runtime.validation_data import EventKey, gather
+from slob_cli.runtime.validation_report import default_report_base, write_report
+
+
+@dataclass(frozen=True)
+class PaperOutcome:
+    """A judged run: the report and where it was written."""
+
+    run_id: int
+    report: Report
+    strict: bool
+    markdown: Path
+    json: Path
+
+    @property
+    def passed(self) -> bool:
+        """Return True when the run passed (warnings count when strict)."""
+        return self.report.passed(self.strict)
+
+    @property
+    def exit_code(self) -> int:
+        """Return 0 when passed, 5 otherwise."""
+        return int(ExitCode.OK if self.passed else ExitCode.VALIDATION_FAILED)
+
+
+def latest_run_id(store: Any, command: str = "paper") -> int:
+    """Return the id of the newest run of a command; raise InputError when there is none."""
+    row = store.conn.execute("SELECT max(id) FROM runs WHERE command = ?", (command,)).fetchone()
+    if row is None or row[0] is None:
+        raise InputError(f"no '{command}' run in the store")
+    return int(row[0])
+
+
+def recorded_duration(store: Any, run_id: int) -> str | None:
+    """Return the `duration` argument a run was started with, if it recorded one."""
+    import json
+
+    row = store.conn.execute("SELECT args FROM runs WHERE id = ?", (run_id,)).fetchone()
+    try:
+        args = json.loads(row[0]) if row and row[0] else {}
+    except ValueError:
+        return None
+    value = args.get("duration") if isinstance(args, dict) else None
+    return None if value is None else str(value)
+
+
+def finish_validation(
+    store: Any,
+    run_id: int,
+    target_seconds: float,
+    now: datetime,
+    report_base: Path | None = None,
+    strict: bool = False,
+    offline_events: list[EventKey] | None = None,
+    crashed: bool | None = None,
+    monitor_only: bool = False,
+    notifier: Notifier | None = None,
+    thresholds: Thresholds | None = None,
+) -> PaperOutcome:
+    """Judge one run and write `<base>.md` and `<base>.json` (default: beside the db); alert the verdict."""
+    data = gather(store, run_id, target_seconds, now, offline_events, crashed, monitor_only)
+    report = evaluate(data, thresholds)
+    base = report_base or default_report_base(Path(store.path), run_id)
+    meta = {"run": run_id, "database": str(store.path), "judged_at": now.isoformat(),
+            "target_hours": round(target_seconds / 3600, 3), "monitor_only": monitor_only}
+    markdown, json_path = write_report(report, base, strict, meta)
+    if notifier is not None:
+        notify_verdict(notifier, report.verdict(strict), report.passed(strict), str(markdown))
+    return PaperOutcome(run_id, report, strict, markdown, json_path)

@@ -1,0 +1,87 @@
+"""`slob report`: judge a stored paper run, write its files, exit 0 or 5; duration parsing."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from slob_cli.adapters.store import Store
+from slob_cli.cli.main import app
+from slob_cli.cli.options import parse_duration
+from slob_cli.errors import UsageError
+from tests.opsdata import record_run
+
+
+def test_report_of_clean_stored_run_passes_and_writes_files_beside_db(
+    runner: CliRunner, db_path: Path, store: Store
+) -> None:
+    run_id = record_run(store)
+    result = runner.invoke(app, ["--db", str(db_path), "report"], env={"COLUMNS": "200"})
+    assert result.exit_code == 0, result.output
+    assert "Validation: PASSED" in result.stdout
+    markdown = db_path.with_name(f"test-paper-run{run_id}.md")
+    assert markdown.is_file() and markdown.with_suffix(".json").is_file()
+    assert f"Report: {markdown}" in result.stdout
+
+
+def test_strict_report_fails_with_exit_5_and_names_warnings(runner: CliRunner, db_path: Path, store: Store,
+                                                              tmp_path: Path) -> None:
+    record_run(store)
+    out = tmp_path / "out" / "verdict"
+    result = runner.invoke(app, ["--db", str(db_path), "report", "--strict", "--json", "--report", str(out)])
+    assert result.exit_code == 5
+    data = json.loads(result.stdout)
+    assert data["verdict"] == "FAILED: connection stable, no gaps, no dropped ticks, no look-ahead"
+    assert json.loads((tmp_path / "out" / "verdict.json").read_text())["passed"] is False
+
+
+def test_report_with_longer_target_than_run_fails_duration(runner: CliRunner, db_path: Path, store: Store) -> None:
+    record_run(store)
+    result = runner.invoke(app, ["--db", str(db_path), "report", "--duration", "2d", "--json"])
+    assert result.exit_code == 5
+    failed = [c for c in json.loads(result.stdout)["criteria"] if not c["passed"] and c["severity"] == "error"]
+    assert [(c["name"], c["detail"]) for c in failed] == [("duration reached", "ran 24.00 h of 48.00 h")]
+
+
+def test_report_without_paper_run_exits_2_with_one_line(runner: CliRunner, db_path: Path, store: Store) -> None:
+    result = runner.invoke(app, ["--db", str(db_path), "report"])
+    assert result.exit_code == 2
+    assert result.stderr.strip() == "Error: no 'paper' run in the store"
+
+
+def test_bad_duration_exits_2_naming_the_value(runner: CliRunner, db_path: Path, store: Store) -> None:
+    record_run(store)
+    result = runner.invoke(app, ["--db", str(db_path), "report", "--duration", "soon"])
+    assert result.exit_code == 2
+    assert result.stderr.strip() == "Error: --duration 'soon' is not a duration (e.g. 24, 90m, 36h, 2d)"
+
+
+@pytest.mark.parametrize(("text", "seconds"), [("24", 86_400), ("1.5", 5_400), ("90m", 5_400), ("36h", 129_600),
+                                               ("2d", 172_800), ("30s", 30), (" 2D ", 172_800)])
+def test_parse_duration_reads_hours_and_units(text: str, seconds: float) -> None:
+    assert parse_duration(text) == seconds
+
+
+@pytest.mark.parametrize("text", ["", "0", "-3", "h", "inf", "nan", "1x"])
+def test_parse_duration_rejects_non_positive_or_unreadable(text: str) -> None:
+    with pytest.raises(UsageError):
+        parse_duration(text)
+
+
+def test_finish_validation_alerts_the_verdict_with_report_path(store: Store, tmp_path: Path) -> None:
+    from slob_cli.adapters.alerts import Notifier
+    from slob_cli.runtime.paper_report import finish_validation
+    from tests.alert_plugins import RECEIVED
+    from tests.opsdata import END
+
+    RECEIVED.clear()
+    run_id = record_run(store, duplicate_placement=True)
+    notifier = Notifier(["slobcapture://token"])
+    outcome = finish_validation(store, run_id, 24 * 3600, END, tmp_path / "r", notifier=notifier)
+    notifier.close()
+    assert (outcome.passed, outcome.exit_code) == (False, 5)
+    assert [(r["title"], r["type"]) for r in RECEIVED] == [("slob: paper validation failed", "failure")]
+    assert RECEIVED[0]["body"] == f"FAILED: no duplicate orders\nreport: {tmp_path / 'r.md'}"
