@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -59,18 +60,22 @@ def progress_bar(description: str, total: int | None) -> Iterator[Callable[[int]
         yield lambda advance: progress.advance(task, advance)
 
 
-_DURATION_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86_400}
+_DURATION_UNITS = {"d": 86_400, "h": 3600, "m": 60, "s": 1}
+_DURATION_PART = re.compile(r"(\d+(?:\.\d+)?)([dhms])")
 
 
 def parse_duration(text: str, option: str = "--duration") -> float:
-    """Parse a duration in seconds: a bare number is hours (`24`, `1.5`); else `90m`, `36h`, `2d`, `30s`."""
+    """Parse a duration in seconds: a bare number is hours (`24`, `1.5`); else `90m`, `2d`, `1h30m`, `30s`."""
     value = text.strip().lower()
-    unit = value[-1:] if value[-1:] in _DURATION_UNITS else "h"
-    number = value[:-1] if value[-1:] in _DURATION_UNITS else value
     try:
-        seconds = float(number) * _DURATION_UNITS[unit]
+        seconds = float(value) * 3600 if value and value[-1].isdigit() else None
     except ValueError:
-        raise UsageError(f"{option} {text!r} is not a duration (e.g. 24, 90m, 36h, 2d)") from None
-    if not seconds > 0 or seconds == float("inf"):
+        seconds = None
+    if seconds is None:
+        parts = _DURATION_PART.findall(value)
+        if not value or "".join(number + unit for number, unit in parts) != value:
+            raise UsageError(f"{option} {text!r} is not a duration (e.g. 24, 90m, 36h, 2d, 1h30m)")
+        seconds = sum(float(number) * _DURATION_UNITS[unit] for number, unit in parts)
+    if not 0 < seconds < float("inf"):
         raise UsageError(f"{option} {text!r} must be positive")
     return seconds

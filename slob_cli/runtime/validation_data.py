@@ -2,12 +2,13 @@
 
 What it reads, and what the engine is expected to write for it:
 - `runs` row: started_at, ended_at, exit_code, data_mode; `stats` JSON may carry the counters
-  `candles_received`, `candles_generated`, `candles_persisted`, `ticks_dropped` (else they are
-  counted from the candles table over the run's span).
-- `events` rows of the run: a disconnect (`DISCONNECTED`, `CONNECTION_LOST`) opens an outage, a
-  reconnect (`RECONNECTED`, `CONNECTION_RESTORED`) closes it; `SAFE_MODE_ENTERED`; `GAP_DETECTED`
-  (payload `minutes`, optional `start`); `TICKS_DROPPED` (payload `count`); `ORDER_PLACED` (payload
-  `order_ref`) counts placements; `DATA_MODE` (payload `mode`) marks delayed data.
+  `candles_received`, `candles_generated`, `candles_persisted`, `ticks_dropped` (or the recorder's
+  `dropped`); missing ones are counted from the candles table over the run's span.
+- `events` rows of the run: a disconnect (`IB_DISCONNECTED`, `DISCONNECTED`, `CONNECTION_LOST`)
+  opens an outage, a reconnect (`IB_RECONNECTED`, `RECONNECTED`, `CONNECTION_RESTORED`) closes it;
+  `SAFE_MODE_ENTERED`; gaps `GAP_DETECTED` (payload `minutes`, `start`) and `DATA_GAP` (payload
+  `last_before`, `seconds`); `TICKS_DROPPED` (payload `count`); `ORDER_PLACED` (payload `order_ref`)
+  counts placements; `DATA_MODE` (payload `mode`) marks delayed data.
 - `orders` of the run (run_id), their `fills`, the `trades` and `setups` of their setups,
   `setup_events` whose bar time lies in the run (the live events).
 """
@@ -24,10 +25,10 @@ from slob_cli.core.validation import FillInfo, Gap, OrderInfo, Outage, TradeInfo
 from slob_cli.errors import InputError
 from slob_cli.runtime.views import parse_time, trading_date_of
 
-DISCONNECT_TYPES = ("DISCONNECTED", "CONNECTION_LOST")
-RECONNECT_TYPES = ("RECONNECTED", "CONNECTION_RESTORED")
+DISCONNECT_TYPES = ("IB_DISCONNECTED", "DISCONNECTED", "CONNECTION_LOST")
+RECONNECT_TYPES = ("IB_RECONNECTED", "RECONNECTED", "CONNECTION_RESTORED")
 SAFE_MODE_TYPES = ("SAFE_MODE_ENTERED",)
-GAP_TYPES = ("GAP_DETECTED",)
+GAP_TYPES = ("GAP_DETECTED", "DATA_GAP")
 DROP_TYPES = ("TICKS_DROPPED",)
 PLACED_TYPES = ("ORDER_PLACED",)
 DATA_MODE_TYPES = ("DATA_MODE",)
@@ -103,8 +104,7 @@ def gather(
     rows = conn.execute("SELECT ts, type, payload, symbol FROM events WHERE run_id = ? ORDER BY ts, id", (run_id,))
     events = [(ts, kind, _payload(text), symbol) for ts, kind, text, symbol in rows]
     outages, reconnects, safe_modes = _connection(events)
-    gaps = [Gap(symbol or "?", parse_time(p.get("start")) or parse_time(ts) or started, int(p.get("minutes", 0)))
-            for ts, kind, p, symbol in events if kind in GAP_TYPES]
+    gaps = [_gap(ts, p, symbol, started) for ts, kind, p, symbol in events if kind in GAP_TYPES]
     delayed = data_mode == "delayed" or any(
         kind in DATA_MODE_TYPES and p.get("mode") == "delayed" for _, kind, p, _ in events)
 
@@ -116,8 +116,11 @@ def gather(
     persisted = int(stats.get("candles_persisted", counted[0]))
     generated = int(stats.get("candles_generated", persisted))
     received = int(stats.get("candles_received", generated))
-    dropped = int(stats.get("ticks_dropped", counted[1] + sum(
-        int(p.get("count", 0)) for _, kind, p, _ in events if kind in DROP_TYPES)))
+    recorded_drops = stats.get("ticks_dropped", stats.get("dropped"))
+    if recorded_drops is not None:
+        dropped = int(recorded_drops)
+    else:
+        dropped = counted[1] + sum(int(p.get("count", 0)) for _, kind, p, _ in events if kind in DROP_TYPES)
 
     placements = Counter(p.get("order_ref") for _, kind, p, _ in events if kind in PLACED_TYPES)
     orders = [
@@ -149,6 +152,15 @@ def gather(
         orders=orders, fills=fills, trades=trades, setups_by_state=by_state, monitor_only=monitor_only,
         crash_detail=crash_detail,
     )
+
+
+def _gap(ts: str, payload: dict[str, Any], symbol: str | None, fallback: datetime) -> Gap:
+    """Read an aggregator gap (`start`, `minutes`) or a feed gap (`last_before`, `seconds`)."""
+    start = parse_time(payload.get("start")) or parse_time(payload.get("last_before")) or parse_time(ts) or fallback
+    minutes = payload.get("minutes")
+    if minutes is None and isinstance(payload.get("seconds"), int | float):
+        minutes = round(payload["seconds"] / 60)
+    return Gap(symbol or str(payload.get("symbol") or "?"), start, int(minutes or 0))
 
 
 def _in(conn: Any, sql: str, values: list[Any]) -> list[tuple[Any, ...]]:

@@ -56,16 +56,16 @@ def test_bad_duration_exits_2_naming_the_value(runner: CliRunner, db_path: Path,
     record_run(store)
     result = runner.invoke(app, ["--db", str(db_path), "report", "--duration", "soon"])
     assert result.exit_code == 2
-    assert result.stderr.strip() == "Error: --duration 'soon' is not a duration (e.g. 24, 90m, 36h, 2d)"
+    assert result.stderr.strip() == "Error: --duration 'soon' is not a duration (e.g. 24, 90m, 36h, 2d, 1h30m)"
 
 
 @pytest.mark.parametrize(("text", "seconds"), [("24", 86_400), ("1.5", 5_400), ("90m", 5_400), ("36h", 129_600),
-                                               ("2d", 172_800), ("30s", 30), (" 2D ", 172_800)])
+                                               ("2d", 172_800), ("30s", 30), (" 2D ", 172_800), ("1h30m", 5_400)])
 def test_parse_duration_reads_hours_and_units(text: str, seconds: float) -> None:
     assert parse_duration(text) == seconds
 
 
-@pytest.mark.parametrize("text", ["", "0", "-3", "h", "inf", "nan", "1x"])
+@pytest.mark.parametrize("text", ["", "0", "-3", "h", "inf", "nan", "1x", "1h 30m", "m30"])
 def test_parse_duration_rejects_non_positive_or_unreadable(text: str) -> None:
     with pytest.raises(UsageError):
         parse_duration(text)

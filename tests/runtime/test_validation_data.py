@@ -80,3 +80,19 @@ def test_report_files_written_as_markdown_and_json(store: Store, tmp_path: Path)
     assert "| candles.persisted | 3 |" in text
     assert to_markdown(report).startswith("# slob paper validation\n\n**Verdict: PASSED**")
     assert to_table(report).row_count == len(report.criteria)
+
+
+def test_recorder_event_names_and_feed_gaps_are_understood(store: Store) -> None:
+    run_id = store.start_run("paper", {}, START)
+    store.log_event("IB_DISCONNECTED", START + timedelta(hours=1), {"at": "x"}, run_id=run_id)
+    store.log_event("IB_RECONNECTED", START + timedelta(hours=1, minutes=2), {"client_id": 1}, run_id=run_id)
+    store.log_event("DATA_GAP", START + timedelta(hours=1, minutes=2),
+                    {"symbol": "NQ", "last_before": "2026-01-06T15:00:00+00:00", "seconds": 150.0}, run_id=run_id)
+    store.log_event("IB_DISCONNECTED", START + timedelta(hours=5), {}, run_id=run_id)
+    store.end_run(run_id, 0, END, stats={"dropped": 7})
+    data = gather(store, run_id, 24 * 3600, END)
+    assert data.outages == [Outage(START + timedelta(hours=1), START + timedelta(hours=1, minutes=2)),
+                            Outage(START + timedelta(hours=5), None)]
+    assert data.reconnects == 1 and data.dropped_ticks == 7
+    assert [(g.symbol, g.start, g.minutes) for g in data.gaps] == [("NQ", START + timedelta(hours=1), 2)]
+    assert "connection recovered" in [c.name for c in evaluate(data).failures()]
