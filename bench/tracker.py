@@ -20,7 +20,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from slob_cli.adapters.calendar import load_calendar  # noqa: E402
 from slob_cli.core.models import Candle  # noqa: E402
-from slob_cli.core.sessions import session_for  # noqa: E402
+from slob_cli.core.sessions import session_for, trading_date_of  # noqa: E402
 from slob_cli.core.strategy import EventType, SetupEvent, SetupTracker, StrategyConfig  # noqa: E402
 from slob_cli.sim.scenarios import SCENARIOS, bounded_walk, build_scenario  # noqa: E402
 
@@ -94,6 +94,12 @@ def main() -> None:
     events = runs[0][1]
     print(f"replay: {best:.3f} s best of {args.repeat} -> {len(candles) / best:,.0f} candles/s on one core "
           f"(target >= 300,000); {len(events):,} events")
+    calendar = load_calendar(date(args.year, 1, 1), date(args.year, 12, 31))
+    in_window = [c for c in candles if (s := session_for(trading_date_of(c.ts), calendar)) is not None
+                 and s.reference_start <= c.ts < s.session_end]
+    window_best = min(replay(in_window, args.year)[0] for _ in range(args.repeat))
+    print(f"reference-window and session bars only (no overnight): {len(in_window):,} in {window_best:.3f} s "
+          f"-> {len(in_window) / window_best:,.0f} candles/s")
     states = final_states(events)
     print(f"setups by final state ({sum(states.values()):,} candidates):")
     for label, count in sorted(states.items(), key=lambda item: -item[1]):

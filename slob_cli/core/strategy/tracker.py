@@ -18,7 +18,7 @@ from slob_cli.core.sessions import TradingCalendar, TradingSession, next_session
 from slob_cli.core.strategy.candidate import Candidate, DayContext
 from slob_cli.core.strategy.config import StrategyConfig
 from slob_cli.core.strategy.events import EventType, SetupEvent
-from slob_cli.core.strategy.states import InvalidationReason, SetupState
+from slob_cli.core.strategy.states import TERMINAL_STATES, InvalidationReason, SetupState
 from slob_cli.core.timefmt import iso_z
 
 ONE_MINUTE = timedelta(minutes=1)
@@ -101,7 +101,7 @@ class _Day:
     """Mutable state of one trading day."""
 
     __slots__ = (
-        "session", "start", "end", "open_label", "last_reference_label", "open", "frozen", "tradable",
+        "session", "start", "end", "open_label", "last_reference_label", "last_label", "open", "frozen", "tradable",
         "reference_high", "reference_low", "reference_bars", "bars", "previous", "candidates", "live",
         "active", "freed_at", "counters", "context",
     )
@@ -112,6 +112,7 @@ class _Day:
         self.end = session.session_end
         self.open_label = session.session_start
         self.last_reference_label = session.session_start - ONE_MINUTE
+        self.last_label = session.session_end - ONE_MINUTE
         self.open = True
         self.frozen = False
         self.tradable = False
@@ -299,7 +300,7 @@ class SetupTracker:
                 self._session_bar(day, candle, events)
         if not day.frozen and ts >= day.last_reference_label:
             self._freeze(day, events)
-        if candle.end >= day.end:
+        if ts >= day.last_label:  # this bar's end reaches the session end
             self._close(day, events)
 
     def _session_bar(self, day: _Day, candle: Candle, events: list[SetupEvent]) -> None:
@@ -319,14 +320,12 @@ class SetupTracker:
             else:
                 for candidate in day.live:
                     candidate.on_bar(index, minute, candle, events)
-            survivors = []
-            for candidate in day.live:
-                if candidate.state.terminal:
-                    day.active[candidate.direction] = None
-                    day.freed_at[candidate.direction] = index
-                else:
-                    survivors.append(candidate)
-            day.live = survivors
+            if any(candidate.state in TERMINAL_STATES for candidate in day.live):
+                for candidate in day.live:
+                    if candidate.state in TERMINAL_STATES:
+                        day.active[candidate.direction] = None
+                        day.freed_at[candidate.direction] = index
+                day.live = [candidate for candidate in day.live if candidate.state not in TERMINAL_STATES]
         active = day.active
         if active[Direction.SHORT] is None and candle.high > day.reference_high and day.freed_at[Direction.SHORT] != index:
             self._create(day, Direction.SHORT, index, candle, events)
