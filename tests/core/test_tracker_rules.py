@@ -313,3 +313,14 @@ def test_transition_table_allows_only_spec_moves() -> None:
                             (SetupState.WATCHING_LIQ1, SetupState.SETUP_COMPLETE)]:
         with pytest.raises(IllegalTransition):
             check_transition(current, target)
+
+
+def test_liq2_exactly_120_minutes_after_the_high_is_still_valid() -> None:
+    builder = short_day().drop(16, 17, 18).hold(3, 117, 19980.0)  # m3..m119
+    builder.bar(120, 19980, 19990, 19979.75, 19990)  # no-wick candle
+    builder.bar(121, 19990, 20005, 19985, 19988)  # LIQ #2 at t - tH = 120
+    builder.bar(122, 19988, 19990, 19975, 19976)
+    events, tracker = replay(builder.candles())
+    view = tracker.candidates()[0]
+    assert (view.state, view.liq2_time, view.trigger_time) == (SetupState.SETUP_COMPLETE, builder.time(121), builder.time(122))
+    assert InvalidationReason.CONSOL_TIMEOUT.value not in [event.data.get("reason") for event in events]
