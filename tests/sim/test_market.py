@@ -98,6 +98,14 @@ def test_new_york_open_is_busier_than_london_morning_and_the_halt_is_silent() ->
     assert count(_ny(day, 18, 0), _ny(day, 18, 30)) > 0
 
 
+@pytest.mark.parametrize("day", [date(2026, 3, 8), date(2026, 11, 1), date(2026, 1, 15), date(2026, 7, 15)])
+def test_halt_follows_new_york_time_across_daylight_saving_changes(day: date) -> None:
+    market = GeneratedMarket(12, ticks_per_day=SMALL_DAY)
+    halt = market.arrays_between(_ny(day, 17, 0), _ny(day, 18, 0))
+    around = market.arrays_between(_ny(day, 16, 50), _ny(day, 18, 10))
+    assert len(halt) == 0 and len(around) > 0
+
+
 def test_generated_market_trades_at_the_weekend() -> None:
     saturday = datetime(2026, 3, 14, 15, 0, tzinfo=UTC)
     assert len(GeneratedMarket(1, ticks_per_day=SMALL_DAY).ticks_between(saturday, saturday + timedelta(hours=1))) > 100
