@@ -19,7 +19,6 @@ from slob_cli.sim.orders import (
     DONE_STATUSES,
     LIVE_REFUSED,
     ORDER_TYPES,
-    WORKING_STATUSES,
     AccountUpdate,
     BrokerEvent,
     Fill,
@@ -103,8 +102,8 @@ class SimBroker(MatchingMixin):
         with self._lock:
             return [
                 snapshot(order)
-                for order in self._orders.values()
-                if order.status in WORKING_STATUSES and (client_id is None or order.client_id == client_id)
+                for order in self._working.values()
+                if client_id is None or order.client_id == client_id
             ]
 
     def completed_orders(self) -> list[SimOrder]:
