@@ -83,6 +83,9 @@ def record_run(store: Store, duplicate_placement: bool = False) -> int:
     add_trade(store, "s1", entry_estimate=25450.0, entry_time="2026-01-06T15:10:01Z", entry_price=25449.5)
     add_setup_event(store, 1, "LSE_LEVELS_FROZEN", "2026-01-06T14:30:00Z", {"high": 2.0, "low": 1.0})
     add_setup_event(store, 2, "SETUP_COMPLETE", "2026-01-06T15:09:00Z", {"sl": 25470.0}, setup_id="s1")
-    add_setup_event(store, 3, "LIQ1_DETECTED", "2026-01-05T15:09:00Z", {}, setup_id="x")  # before the run
+    add_setup_event(store, 3, "LIQ1_DETECTED", "2026-01-05T15:09:00Z", {}, setup_id="x",
+                    trading_date="2026-01-05")  # a day before the run
+    add_setup_event(store, 1, "LIQ1_DETECTED", "2026-01-07T15:00:00Z", {}, setup_id="y",
+                    trading_date="2026-01-07")  # the run's second day, after the run ended
     store.end_run(run_id, 0, END, stats={"candles_generated": 3, "candles_received": 3}, data_mode="live")
     return run_id

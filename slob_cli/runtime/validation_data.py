@@ -141,9 +141,11 @@ def gather(
     dates = _trading_dates(started, ended)
     by_state = dict(Counter(state for (state,) in _in(
         conn, "SELECT state FROM setups WHERE trading_date IN ({})", dates)))
-    live = [event_key(*r) for r in conn.execute(
-        "SELECT setup_id, type, bar_time, payload FROM setup_events WHERE bar_time >= ? AND bar_time <= ?"
-        " ORDER BY symbol, trading_date, seq", (row[0], row[1] or to_iso(now)))]
+    # The run's trading days as the tracker logged them (warm-up replay included), up to the run's end:
+    # exactly what an offline replay of those days' stored candles must reproduce.
+    live = [event_key(setup_id, kind, bar_time, payload) for setup_id, kind, bar_time, payload in _in(
+        conn, "SELECT setup_id, type, bar_time, payload FROM setup_events WHERE trading_date IN ({})"
+        " ORDER BY symbol, trading_date, seq", dates) if (parse_time(bar_time) or ended) <= ended]
     return ValidationInput(
         target_seconds=target_seconds, actual_seconds=(ended - started).total_seconds(), crashed=crashed,
         run_end=ended, outages=outages, reconnects=reconnects, safe_mode_entries=safe_modes,
@@ -152,6 +154,11 @@ def gather(
         orders=orders, fills=fills, trades=trades, setups_by_state=by_state, monitor_only=monitor_only,
         crash_detail=crash_detail,
     )
+
+
+def event_keys_of(records: Any) -> list[EventKey]:
+    """Return the comparable keys of stored-event records (setup_id, type, bar_time, payload_json)."""
+    return [event_key(r.setup_id, r.type, to_iso(r.bar_time), r.payload_json) for r in records]
 
 
 def _gap(ts: str, payload: dict[str, Any], symbol: str | None, fallback: datetime) -> Gap:

@@ -96,3 +96,27 @@ def test_recorder_event_names_and_feed_gaps_are_understood(store: Store) -> None
     assert data.reconnects == 1 and data.dropped_ticks == 7
     assert [(g.symbol, g.start, g.minutes) for g in data.gaps] == [("NQ", START + timedelta(hours=1), 2)]
     assert "connection recovered" in [c.name for c in evaluate(data).failures()]
+
+
+def test_offline_records_written_by_setup_repository_match_live_keys(store: Store) -> None:
+    from datetime import date
+
+    from slob_cli.adapters.store.setups import SetupRepository, StoredEvent
+    from slob_cli.runtime.validation_data import event_keys_of
+
+    run_id = store.start_run("paper", {}, START)
+    records = [
+        StoredEvent("NQ", date(2026, 1, 6), 1, START + timedelta(minutes=30), "LSE_LEVELS_FROZEN", None,
+                    {"type": "LSE_LEVELS_FROZEN", "data": {"high": 25466.0, "low": 25410.5}}),
+        StoredEvent("NQ", date(2026, 1, 6), 2, START + timedelta(minutes=31), "LIQ1_DETECTED", "s1",
+                    {"type": "LIQ1_DETECTED", "data": {"price": 25491.25}}),
+    ]
+    SetupRepository(store).sync_day("NQ", date(2026, 1, 6), records, [], START, replace_divergent=False)
+    store.end_run(run_id, 0, END)
+    same = evaluate(gather(store, run_id, 24 * 3600, END, offline_events=event_keys_of(records)))
+    assert {c.name: c.passed for c in same.criteria}["no look-ahead"] is True
+    moved = [records[0], StoredEvent("NQ", date(2026, 1, 6), 2, START + timedelta(minutes=32), "LIQ1_DETECTED",
+                                     "s1", {"type": "LIQ1_DETECTED", "data": {"price": 25491.25}})]
+    differs = evaluate(gather(store, run_id, 24 * 3600, END, offline_events=event_keys_of(moved)))
+    (failed,) = [c for c in differs.failures() if c.name == "no look-ahead"]
+    assert "differ from event 2" in failed.detail
