@@ -80,12 +80,9 @@ def root(
     settings = context.settings  # validate once, up front: a bad setting exits 3 before any work
     from slob_cli.runtime.logging import setup_logging
 
-    setup_logging(settings.log_level, settings.log_json, secrets=_secrets(settings))
+    from slob_cli.cli.guard import alert_secrets
 
-
-def _secrets(settings: Any) -> list[str]:
-    secrets = [url.split("://", 1)[-1] for url in settings.alert_urls]
-    return secrets
+    setup_logging(settings.log_level, settings.log_json, secrets=alert_secrets(settings))
 
 
 def _register() -> None:

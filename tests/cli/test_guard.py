@@ -110,3 +110,15 @@ def test_guarded_run_sends_start_and_stop_alerts(runner: CliRunner, db_path: Pat
         ("slob: soak stopped", "run 1, exit code 5", "failure"),
     ]
     assert "secret-token-guard" not in (tmp_path / "logs" / "soak.log").read_text()
+
+
+def test_slob_record_while_locked_exits_0_or_1_with_fail_if_running(runner: CliRunner, db_path: Path) -> None:
+    from slob_cli.cli.main import app
+
+    args = ["--db", str(db_path), "record", "--port", "1", "--duration", "1m"]
+    with acquire(db_path, "paper"):
+        quiet = runner.invoke(app, args)
+        failing = runner.invoke(app, [*args, "--fail-if-running"])
+    assert quiet.exit_code == 0 and quiet.stdout.startswith("Not started: slob paper (pid")
+    assert failing.exit_code == 1 and failing.stderr.startswith("Error: slob paper (pid")
+    assert not db_path.exists()  # nothing was opened or written: the lock is taken first
