@@ -213,6 +213,7 @@ class IBConnection:
             raise BrokerUnavailable(f"IB gateway at {host}:{port} closed the connection during the handshake")
         error = task.exception()
         if error is None:
+            _limit_reads(self.ib)
             if self._disconnected is None:
                 self._disconnected = asyncio.Event()
             self._disconnected.clear()
@@ -461,6 +462,21 @@ class IBConnection:
 
 class _ClientIdInUse(Exception):
     """IB answered 326 during the handshake."""
+
+
+READ_CHUNK = 32 * 1024
+
+
+def _limit_reads(ib: Any) -> None:
+    """Read the socket in small chunks so that one read never holds the loop for long.
+
+    ib_async re-slices its receive buffer once per message, so the cost of one read grows with the
+    square of its size; asyncio's default 256 KiB reads held the loop for ~0.4 s under a tick flood
+    (bench/record.py), starving the writer and the heartbeat.
+    """
+    transport = getattr(ib.client.conn, "transport", None)
+    if transport is not None and hasattr(transport, "max_size"):
+        transport.max_size = READ_CHUNK
 
 
 def describe_os_error(exc: BaseException) -> str:
