@@ -172,3 +172,44 @@ def test_client_id_in_use_moves_to_the_next_id(gateway: Any) -> None:
             await second.close()
 
     assert asyncio.run(main()) == (31, 32)
+
+
+def test_reconnect_re_requests_executions_since_the_last_known_and_calls_reconcile(gateway: Any) -> None:
+    from slob_cli.adapters.ib.backoff import BackoffPolicy
+    from slob_cli.sim.orders import SimOrder
+
+    batches: list[list[Any]] = []
+    reconciles: list[int] = []
+
+    async def main() -> IBConnection:
+        connection = IBConnection(GatewayConfig(port=gateway.port, client_id=25, sync_orders=False, connect_timeout=2),
+                                  policy=BackoffPolicy(base=0.05, cap=0.2))
+        feed = MarketDataFeed(connection, ["NQ"], lambda tick, local: None)
+        connection.add_execution_listener(batches.append)
+
+        async def reconcile() -> None:
+            reconciles.append(len(batches))
+
+        connection.add_reconcile_hook(reconcile)
+        stop, ready = asyncio.Event(), asyncio.Event()
+        runner = asyncio.ensure_future(connection.run(stop, ready))
+        await asyncio.wait_for(ready.wait(), 10)
+        future = feed.contracts["NQ"].future
+        now = gateway.clock.now()
+        order = SimOrder(order_id=9001, client_id=99, perm_id=gateway.broker.next_perm_id(), account="DU1234567",
+                         con_id=future.con_id, symbol="NQ", local_symbol=future.local_symbol, multiplier=20.0,
+                         action="BUY", quantity=1, order_type="MKT", limit_price=None, stop_price=None)
+        gateway.broker.place_order(order, now, gateway.gateway.market.last_tick_before(now))
+        for expected in (1, 2):
+            await asyncio.to_thread(gateway.restart, 0.2)
+            await eventually_async(lambda: connection.reconnects == expected and len(reconciles) == expected, 10)
+        stop.set()
+        await asyncio.wait_for(runner, 10)
+        return connection
+
+    connection = asyncio.run(main())
+    assert [len(batch) for batch in batches] == [1, 0]  # the second catch-up starts after the known fill
+    report = batches[0][0]
+    assert (report.side, report.quantity, report.symbol, report.local_symbol) == ("BOT", 1.0, "NQ", "NQH6")
+    assert report.ts.utcoffset() is not None and connection.last_execution_time == report.ts
+    assert reconciles == [1, 2]  # after each reconnect, once the executions are in; not on the first connect

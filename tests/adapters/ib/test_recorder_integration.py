@@ -9,7 +9,9 @@ from datetime import datetime, timedelta, timezone
 from typing import Any
 
 from slob_cli.adapters.ib.backoff import BackoffPolicy
-from slob_cli.adapters.ib.connection import GatewayConfig
+from slob_cli.adapters.ib.connection import GatewayConfig, IBConnection
+from slob_cli.adapters.ib.contracts import resolve_front_month
+from slob_cli.adapters.ib.rolls import trading_date
 from slob_cli.adapters.store import Store, from_us
 from slob_cli.runtime.recorder import Recorder, RecorderOptions
 from tests.conftest import eventually_async
@@ -66,9 +68,12 @@ def test_restarted_gateway_reconnects_within_backoff_records_the_gap_and_stores_
     assert any(from_us(r[0]).isoformat() > gap_start for r in rows)  # recording resumed after the gap
 
 
-def test_live_data_refused_falls_back_to_delayed_and_marks_the_run(store) -> None:
+def test_live_data_refused_falls_back_to_delayed_and_marks_the_run(store, caplog) -> None:
+    import logging
+
     import pytest
 
+    caplog.set_level(logging.ERROR, logger="slob_cli.adapters.ib.market_data")
     gateway_module = pytest.importorskip("slob_cli.sim.gateway")
     with gateway_module.SimGatewayThread(seed=5, start="2026-03-10T14:35Z", delayed=True) as gateway:
         recorder = make_recorder(store, gateway.port, 42)
@@ -86,6 +91,8 @@ def test_live_data_refused_falls_back_to_delayed_and_marks_the_run(store) -> Non
     assert reasons and "IB error 354" in reasons[0] and "market data subscription" in reasons[0]
     assert recorder.feed.source["NQ"] == "mktdata"
     assert "DELAYED" in recorder.status().line()
+    logged = " ".join(record.getMessage() for record in caplog.records)
+    assert "IB error 354" in logged and "IB error 10167" in logged and "delayed" in logged
 
 
 def test_silent_market_is_resubscribed_then_reconnected_by_the_watchdog(gateway, store) -> None:
@@ -127,3 +134,34 @@ def test_warm_up_stores_todays_validated_minute_bars_as_candles(gateway, store) 
     market = gateway.gateway.market.candles_between(candles[10].ts, candles[10].ts + timedelta(minutes=1))[0]
     assert (market.open, market.high, market.low, market.close, market.volume) == (
         candles[10].open, candles[10].high, candles[10].low, candles[10].close, candles[10].volume)
+
+
+def test_history_backs_off_on_pacing_violations_then_reports_ib_plainly(gateway) -> None:
+    import pytest
+
+    from slob_cli.adapters.ib.history import fetch_minute_bars
+    from slob_cli.errors import BrokerError
+
+    waits: list[float] = []
+
+    async def fake_sleep(seconds: float) -> None:
+        waits.append(seconds)
+
+    async def main() -> None:
+        connection = IBConnection(GatewayConfig(port=gateway.port, client_id=45, sync_orders=False))
+        await connection.connect()
+        try:
+            resolved = await resolve_front_month(connection.ib, "NQ", trading_date(gateway.clock.now()))
+            end = gateway.clock.now().replace(second=0, microsecond=0)
+            first = await fetch_minute_bars(connection.ib, resolved.ib_contract, "NQ", end - timedelta(minutes=20), end,
+                                            sleep=fake_sleep, pacing_waits=(1.0, 2.0))
+            assert len(first) == 20
+            # The same request again within 15 s is a pacing violation (162) for IB and the simulator.
+            with pytest.raises(BrokerError, match="162"):
+                await fetch_minute_bars(connection.ib, resolved.ib_contract, "NQ", end - timedelta(minutes=20), end,
+                                        sleep=fake_sleep, pacing_waits=(1.0, 2.0))
+        finally:
+            await connection.close()
+
+    asyncio.run(main())
+    assert waits == [1.0, 2.0]
