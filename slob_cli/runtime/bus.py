@@ -82,6 +82,8 @@ class EventBus:
         self._emitted[event.type.value] += 1
         if self._history is not None:
             self._history.append(event)
+        if done is None and not self._handlers.get(event.type) and not self._handlers.get(None):
+            return  # nobody listens (e.g. ticks in a replay): skip the queue, order is moot
         self._queue.append((event, done))
         self._max_depth = max(self._max_depth, len(self._queue))
         self._ensure_started()
@@ -140,7 +142,9 @@ class EventBus:
                     done.set_result(None)
 
     async def _deliver(self, event: Event) -> None:
-        for handler in (*self._handlers.get(event.type, ()), *self._handlers.get(None, ())):
+        handlers = self._handlers.get(event.type, [])
+        catch_all = self._handlers.get(None)
+        for handler in (handlers + catch_all) if catch_all else tuple(handlers):
             try:
                 result = handler(event)
                 if inspect.isawaitable(result):

@@ -157,3 +157,15 @@ def test_emit_and_wait_inside_a_handler_is_refused_not_deadlocked() -> None:
 
     asyncio.run(main())
     assert errors and "deadlock" in errors[0]
+
+
+def test_unobserved_events_are_counted_and_emit_and_wait_still_returns() -> None:
+    async def main() -> dict:
+        async with EventBus() as bus:
+            bus.emit(EventType.TICK_RECEIVED, 1)
+            await bus.emit_and_wait(EventType.SHUTDOWN)
+            return bus.get_stats()
+
+    stats = asyncio.run(main())
+    assert stats["emitted_by_type"] == {"tick_received": 1, "shutdown": 1}
+    assert stats["delivered"] == 0 and stats["queue_depth"] == 0
