@@ -121,12 +121,25 @@ def test_bad_parquet_row_is_named_by_row_number(runner, seeded_db: Path, tmp_pat
     assert snapshot(seeded_db) == before
 
 
-def test_port_abc_in_environment_exits_3_and_touches_nothing(runner, seeded_db: Path, tmp_path: Path) -> None:
+SETTING_CASES = [
+    ({"SLOB_IB_PORT": "abc"}, "SLOB_IB_PORT = 'abc'"),
+    ({"SLOB_IB_PORT": "70000"}, "SLOB_IB_PORT = '70000'"),
+    ({"SLOB_DISPLAY_TZ": "Mars/Olympus"}, "unknown time zone 'Mars/Olympus'"),
+    ({"SLOB_SYMBOLS": "NQ,ES"}, "unknown symbol 'ES'"),
+    ({"SLOB_LOG_LEVEL": "LOUD"}, "SLOB_LOG_LEVEL = 'LOUD'"),
+]
+
+
+@pytest.mark.parametrize(("env", "message"), SETTING_CASES, ids=[next(iter(e)) + "=" + next(iter(e.values()))
+                                                                  for e, _ in SETTING_CASES])
+def test_bad_setting_exits_3_naming_it_and_touches_nothing(
+    runner, seeded_db: Path, tmp_path: Path, env: dict[str, str], message: str
+) -> None:
     (tmp_path / "c.csv").write_text(CANDLE_HEADER + GOOD_CANDLE)
     before = snapshot(seeded_db)
-    result = runner.invoke(app, ["--db", str(seeded_db), "candles", "import", "c.csv"], env={"SLOB_IB_PORT": "abc"})
+    result = runner.invoke(app, ["--db", str(seeded_db), "candles", "import", "c.csv"], env=env)
     assert result.exit_code == 3
-    assert "SLOB_IB_PORT = 'abc'" in result.stderr
+    assert message in result.stderr and result.stderr.startswith("Error: setting SLOB_")
     assert snapshot(seeded_db) == before
 
 
