@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 from collections.abc import Awaitable, Callable, Iterator
 from pathlib import Path
@@ -68,3 +69,44 @@ async def eventually_async(
         if time.monotonic() > deadline:
             raise AssertionError(f"condition not met within {timeout}s")
         await asyncio.sleep(interval)
+
+
+_DECODE_PROBLEM_MARKERS = ("Error handling fields", "Error for ")
+
+
+class _DecodeProblemHandler(logging.Handler):
+    """Collect what ib_async logs when it cannot decode a message from the gateway."""
+
+    def __init__(self) -> None:
+        super().__init__(level=logging.ERROR)
+        self.problems: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        message = record.getMessage()
+        if record.name == "ib_async.Decoder" or message.startswith(_DECODE_PROBLEM_MARKERS):
+            self.problems.append(f"{record.name}: {message[:300]}")
+
+
+@pytest.fixture
+def ib_decode_problems() -> list[str]:
+    """Return the decode problems ib_async logged so far in this test (clear it to accept them)."""
+    return _decode_handler.problems
+
+
+_decode_handler = _DecodeProblemHandler()
+
+
+@pytest.fixture(autouse=True)
+def _fail_on_ib_decode_problems() -> Iterator[None]:
+    """Fail any test during which ib_async logs a decode problem ("Error handling fields", ...)."""
+    logger = logging.getLogger("ib_async")
+    _decode_handler.problems.clear()
+    logger.addHandler(_decode_handler)
+    try:
+        yield
+    finally:
+        logger.removeHandler(_decode_handler)
+    if _decode_handler.problems:
+        problems = list(_decode_handler.problems)
+        _decode_handler.problems.clear()
+        pytest.fail("ib_async could not decode messages from the gateway:\n" + "\n".join(problems), pytrace=False)

@@ -1,0 +1,366 @@
+"""The simulated IB Gateway's TCP server: handshake, startApi, request dispatch, market pump, faults."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING
+
+from slob_cli.sim import encoders, market_feed
+from slob_cli.sim.contracts import CENTRAL, TIME_ZONE_ID
+from slob_cli.sim.encoders import NOTICES
+from slob_cli.sim.market_data import MarketData
+from slob_cli.sim.order_request import PlaceOrder
+from slob_cli.sim.protocol import (
+    HANDSHAKE_PREFIX,
+    MAX_SERVER_VERSION,
+    ProtocolError,
+    choose_server_version,
+    decode_payload,
+    message_length,
+    parse_version_range,
+)
+from slob_cli.sim.requests import (
+    AccountSummaryRequest,
+    AccountUpdatesMultiRequest,
+    AccountUpdatesRequest,
+    CancelOrder,
+    ContractDetailsRequest,
+    ExecutionsRequest,
+    HistoricalDataRequest,
+    MarketDataRequest,
+    RequestWithId,
+    SimpleRequest,
+    StartApi,
+    TickByTickRequest,
+    UnsupportedRequest,
+    decode_request,
+)
+from slob_cli.sim.session import ClientSession
+from slob_cli.sim.trading import Trading
+
+if TYPE_CHECKING:
+    from slob_cli.sim.broker import SimBroker
+    from slob_cli.sim.clock import VirtualClock
+    from slob_cli.sim.market import MarketSource, MarketTick
+
+log = logging.getLogger("slob.sim")
+REAL_TIME_INTERVAL = 0.02  # seconds between market pumps when the clock runs in (scaled) real time
+MAX_SPEED_STEP = timedelta(seconds=5)  # market time delivered per pump at max speed
+LARGE_JUMP = timedelta(hours=6)  # a clock jump beyond this restarts delivery at the new time
+UNSUPPORTED_CODE = 322
+CANNED_ANSWERS = {80: [78, 0], 82: [80, 0], 85: [85, 0], 24: [19, 1, "<ScanParameterResponse/>"]}
+
+
+class GatewayServer:
+    """Serve the TWS API on 127.0.0.1 from a market source, a virtual clock and a simulated broker."""
+
+    def __init__(self, *, clock: VirtualClock, market: MarketSource, broker: SimBroker, accounts: list[str],
+                 server_version: int = MAX_SERVER_VERSION, delayed: bool = False, host: str = "127.0.0.1",
+                 port: int = 0) -> None:
+        self.clock = clock
+        self.market = market
+        self.broker = broker
+        self.accounts = accounts
+        self.server_version = server_version
+        self.host = host
+        self.port = port
+        self.silent = False
+        self.sessions: set[ClientSession] = set()
+        self._server: asyncio.Server | None = None
+        self._pump_task: asyncio.Task[None] | None = None
+        self._wake = asyncio.Event()
+        self.delivered_until = clock.now()
+        self.last_tick: MarketTick | None = None
+        self.trading = Trading(broker, accounts, clock.now, lambda: self.sessions, self._current_tick)
+        self.market_data = MarketData(self, delayed=delayed, monotonic=time.monotonic)
+
+    # ------------------------------------------------------------------ lifecycle
+    async def start(self) -> None:
+        """Listen (on the configured port; 0 picks a free one) and start the market pump."""
+        await self.listen()
+        if self._pump_task is None:
+            self._pump_task = asyncio.create_task(self._pump(), name="sim-market-pump")
+
+    async def listen(self) -> None:
+        """Open the listening socket (again, after a simulated restart)."""
+        self._server = await asyncio.start_server(self._serve, self.host, self.port, reuse_address=True)
+        self.port = self._server.sockets[0].getsockname()[1]
+        log.info("simulated IB Gateway listening on %s:%d (server version <= %d)", self.host, self.port,
+                 self.server_version)
+
+    async def stop_listening(self) -> None:
+        """Refuse new connections."""
+        if self._server is not None:
+            self._server.close()
+            await self._server.wait_closed()
+            self._server = None
+
+    async def stop(self) -> None:
+        """Close every client, stop listening and stop the pump."""
+        self.drop_connections()
+        await self.stop_listening()
+        if self._pump_task is not None:
+            self._pump_task.cancel()
+            try:
+                await self._pump_task
+            except asyncio.CancelledError:
+                pass
+            self._pump_task = None
+
+    @property
+    def listening(self) -> bool:
+        """Return True while new connections are accepted."""
+        return self._server is not None
+
+    # ------------------------------------------------------------------ faults
+    def drop_connections(self, reset: bool = False) -> None:
+        """Close every client connection with FIN, or RST when reset is True."""
+        for session in list(self.sessions):
+            session.close(reset=reset)
+        self.sessions.clear()
+
+    def set_silent(self, silent: bool) -> None:
+        """Stop (or resume) answering anything on every connection, present and future."""
+        self.silent = silent
+        for session in self.sessions:
+            session.silent = silent
+
+    def send_error(self, code: int, request_id: int = -1, message: str | None = None) -> None:
+        """Send an error or notice to every started client, with IB's side effects."""
+        text = message or NOTICES.get(code, f"simulated error {code}")
+        for session in list(self.sessions):
+            if not session.started:
+                continue
+            session.send(encoders.error(session.version, request_id, code, text))
+            if code == 1101:
+                session.clear_market_data()
+            elif code == 354 and request_id in session.quotes:
+                del session.quotes[request_id]
+            elif code == 326:
+                self._forget(session)
+                session.close()
+
+    def wake(self) -> None:
+        """Wake the pump (a subscription appeared, or the clock changed)."""
+        self._wake.set()
+
+    # ------------------------------------------------------------------ connections
+    async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        peer = "%s:%s" % writer.get_extra_info("peername")[:2]
+        session = ClientSession(reader, writer, peer, silent=self.silent)
+        self.sessions.add(session)
+        try:
+            await self._handshake(session)
+            while not session.closed:
+                fields = await self._read_message(session)
+                if not session.silent:
+                    self._handle(session, fields)
+        except (asyncio.IncompleteReadError, ConnectionError):
+            log.info("%s disconnected", session.describe())
+        except ProtocolError as exc:
+            log.warning("closing %s: malformed input: %s", session.describe(), exc)
+        except Exception:  # noqa: BLE001 - one client's bug must not take the gateway down
+            log.exception("closing %s after an internal error", session.describe())
+        finally:
+            self._forget(session)
+            session.close()
+
+    def _forget(self, session: ClientSession) -> None:
+        self.sessions.discard(session)
+
+    async def _handshake(self, session: ClientSession) -> None:
+        prefix = await session.reader.readexactly(len(HANDSHAKE_PREFIX))
+        if prefix != HANDSHAKE_PREFIX:
+            raise ProtocolError(f"handshake must start with 'API\\0', got {prefix!r}")
+        length = message_length(await session.reader.readexactly(4))
+        payload = await session.reader.readexactly(length)  # clients send this one without a trailing NUL
+        try:
+            offered = parse_version_range(payload.decode().rstrip("\0").split("\0"))
+        except UnicodeDecodeError as exc:
+            raise ProtocolError(f"handshake is not text: {exc}") from exc
+        session.version = choose_server_version(offered, self.server_version)
+        connect_time = f"{self.clock.now().astimezone(CENTRAL):%Y%m%d %H:%M:%S} {TIME_ZONE_ID}"
+        session.send([session.version, connect_time])
+
+    async def _read_message(self, session: ClientSession) -> list[str]:
+        length = message_length(await session.reader.readexactly(4))
+        return decode_payload(await session.reader.readexactly(length))
+
+    def _handle(self, session: ClientSession, fields: list[str]) -> None:
+        request = decode_request(fields, session.version)
+        if isinstance(request, StartApi):
+            self._start_api(session, request)
+            return
+        if not session.started:
+            log.debug("ignoring %s from %s before startApi", fields[0], session.describe())
+            return
+        if isinstance(request, PlaceOrder):
+            self.trading.place(session, request)
+        elif isinstance(request, CancelOrder):
+            self.trading.cancel(session, request.order_id)
+        elif isinstance(request, MarketDataRequest):
+            self.market_data.subscribe_quotes(session, request)
+        elif isinstance(request, TickByTickRequest):
+            self.market_data.subscribe_tick_by_tick(session, request)
+        elif isinstance(request, HistoricalDataRequest):
+            self.market_data.historical(session, request)
+        elif isinstance(request, ContractDetailsRequest):
+            self.market_data.contract_details(session, request)
+        elif isinstance(request, ExecutionsRequest):
+            self.trading.executions(session, request)
+        elif isinstance(request, AccountUpdatesRequest):
+            self.trading.account_updates(session, request)
+        elif isinstance(request, AccountUpdatesMultiRequest):
+            self.trading.account_updates_multi(session, request)
+        elif isinstance(request, AccountSummaryRequest):
+            self.trading.account_summary(session, request)
+        elif isinstance(request, RequestWithId):
+            self._cancel(session, request)
+        elif isinstance(request, SimpleRequest):
+            self._simple(session, request)
+        elif isinstance(request, UnsupportedRequest):
+            self._unsupported(session, request)
+
+    def _start_api(self, session: ClientSession, request: StartApi) -> None:
+        if session.started:
+            return
+        if any(other.client_id == request.client_id and other.started for other in self.sessions):
+            log.warning("refusing %s: clientId %d is already in use", session.peer, request.client_id)
+            session.send(encoders.error(session.version, -1, 326, NOTICES[326]))
+            self._forget(session)
+            session.close()
+            return
+        session.client_id = request.client_id
+        session.started = True
+        log.info("%s started the API at server version %d", session.describe(), session.version)
+        session.send_many([
+            encoders.managed_accounts(self.accounts),
+            encoders.next_valid_id(self.trading.next_order_id),
+            *(encoders.error(session.version, -1, code, NOTICES[code]) for code in (2104, 2106, 2158)),
+        ])
+
+    def _cancel(self, session: ClientSession, request: RequestWithId) -> None:
+        request_id = request.request_id
+        if request.name == "cancelMktData":
+            if session.quotes.pop(request_id, None) is None:
+                session.send(encoders.error(session.version, request_id, 300,
+                                            f"Can't find EId with tickerId:{request_id}"))
+        elif request.name == "cancelTickByTickData":
+            session.tick_by_tick.pop(request_id, None)
+        elif request.name == "cancelHistoricalData":
+            session.bars.pop(request_id, None)
+        elif request.name == "cancelAccountSummary":
+            session.account_summaries.pop(request_id, None)
+        elif request.name == "cancelAccountUpdatesMulti":
+            session.account_multi.pop(request_id, None)
+
+    def _simple(self, session: ClientSession, request: SimpleRequest) -> None:
+        name = request.name
+        if name == "reqCurrentTime":
+            session.send(encoders.current_time(self.clock.now()))
+        elif name == "reqIds":
+            session.send(encoders.next_valid_id(self.trading.next_order_id))
+        elif name == "reqManagedAccts":
+            session.send(encoders.managed_accounts(self.accounts))
+        elif name == "reqMarketDataType":
+            session.market_data_type = int(request.argument or 1)
+        elif name == "reqPositions":
+            self.trading.positions(session)
+        elif name == "cancelPositions":
+            session.positions_subscribed = False
+        elif name in ("reqOpenOrders", "reqAllOpenOrders"):
+            self.trading.open_orders(session, all_clients=name == "reqAllOpenOrders")
+        elif name == "reqAutoOpenOrders":
+            session.auto_open_orders = request.argument == "1"
+        elif name == "reqCompletedOrders":
+            self.trading.completed_orders(session)
+        elif name == "reqGlobalCancel":
+            self.trading.global_cancel()
+
+    def _unsupported(self, session: ClientSession, request: UnsupportedRequest) -> None:
+        canned = CANNED_ANSWERS.get(request.message_id)
+        if canned is not None:
+            session.send(canned)
+            return
+        if request.message_id == 91 and len(request.fields) > 1:  # reqMarketRule: one 0.25 increment
+            session.send([93, request.fields[1], 1, 0, 0.25])
+            return
+        if request.name.startswith("cancel") or request.message_id in (12, 13, 14):
+            return
+        log.info("%s sent unsupported %s", session.describe(), request.name)
+        session.send(encoders.error(session.version, -1 if request.request_id is None else request.request_id,
+                                    UNSUPPORTED_CODE, f"Error processing request:-'sim' : cause - {request.name} "
+                                                      "is not supported by the simulated gateway"))
+
+    # ------------------------------------------------------------------ market pump
+    def _current_tick(self) -> MarketTick | None:
+        if self.last_tick is None:
+            self.last_tick = self.market.last_tick_before(self.delivered_until)
+        return self.last_tick
+
+    async def _pump(self) -> None:
+        """Deliver the market to subscribers and the broker, following the virtual clock."""
+        while True:
+            try:
+                await self._pump_once()
+            except asyncio.CancelledError:
+                raise
+            except Exception:  # noqa: BLE001 - keep serving; the log says what broke
+                log.exception("market pump failed; retrying")
+                await asyncio.sleep(0.5)
+
+    async def _pump_once(self) -> None:
+        start = self.delivered_until
+        if self.clock.is_max_speed:
+            if self.clock.paused or not any(session.streaming for session in self.sessions):
+                self._wake.clear()
+                try:
+                    await asyncio.wait_for(self._wake.wait(), 1.0)
+                except TimeoutError:
+                    pass
+                return
+            start = max(start, self.clock.now())
+            end = start + MAX_SPEED_STEP
+        else:
+            await asyncio.sleep(REAL_TIME_INTERVAL)
+            end = self.clock.now()
+            if end <= start:
+                if start - end > LARGE_JUMP:
+                    self.delivered_until = end
+                return
+            if end - start > LARGE_JUMP:
+                start = end - REAL_TIME_INTERVAL * timedelta(seconds=1)
+        ticks = self.market.ticks_between(start, end)
+        if self.clock.is_max_speed:
+            self.clock.advance_to(end)
+        self.delivered_until = end
+        if ticks:
+            self.last_tick = ticks[-1]
+            self._match(ticks)
+            for session in list(self.sessions):
+                if session.started and session.streaming:
+                    market_feed.deliver(session, ticks)
+        await self._drain()
+
+    def _match(self, ticks: list[MarketTick]) -> None:
+        con_ids = {order.con_id for order in self.broker.open_orders()}
+        if not con_ids:
+            return
+        for tick in ticks:
+            for con_id in con_ids:
+                self.trading.dispatch(self.broker.on_tick(con_id, tick, tick.ts))
+
+    async def _drain(self) -> None:
+        """Wait until slow clients have taken their data (back-pressure at max speed)."""
+        for session in list(self.sessions):
+            if session.closed:
+                continue
+            try:
+                await session.writer.drain()
+            except ConnectionError:
+                self._forget(session)
+                session.close()
+
