@@ -102,13 +102,13 @@ class GatewayServer:
         """Close every client, stop listening and stop the pump."""
         self.drop_connections()
         await self.stop_listening()
-        if self._pump_task is not None:
-            self._pump_task.cancel()
+        task, self._pump_task = self._pump_task, None
+        if task is not None:
+            task.cancel()
             try:
-                await self._pump_task
+                await task
             except asyncio.CancelledError:
                 pass
-            self._pump_task = None
 
     @property
     def listening(self) -> bool:
@@ -303,7 +303,7 @@ class GatewayServer:
 
     async def _pump(self) -> None:
         """Deliver the market to subscribers and the broker, following the virtual clock."""
-        while True:
+        while self._pump_task is not None:
             try:
                 await self._pump_once()
             except asyncio.CancelledError:
@@ -317,10 +317,12 @@ class GatewayServer:
         if self.clock.is_max_speed:
             if self.clock.paused or not any(session.streaming for session in self.sessions):
                 self._wake.clear()
+                # asyncio.wait, not wait_for: 3.11's wait_for can swallow a cancel racing the wake-up.
+                waiter = asyncio.ensure_future(self._wake.wait())
                 try:
-                    await asyncio.wait_for(self._wake.wait(), 1.0)
-                except TimeoutError:
-                    pass
+                    await asyncio.wait({waiter}, timeout=1.0)
+                finally:
+                    waiter.cancel()
                 return
             start = max(start, self.clock.now())
             end = start + MAX_SPEED_STEP
