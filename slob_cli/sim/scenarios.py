@@ -14,8 +14,9 @@ from slob_cli.core.models import TICK_SIZE, Candle, round_to_tick
 from slob_cli.core.sessions import TradingCalendar, TradingSession, session_for
 from slob_cli.sim import worked_example
 
-SCENARIOS = ("quiet", "short_setup", "long_setup", "volatile_gaps")
+SCENARIOS = ("quiet", "short_setup", "long_setup", "volatile_gaps", "both_setups")
 ONE_MINUTE = timedelta(minutes=1)
+FOLLOW_THROUGH_BARS = 14
 
 
 def _tick(price: float) -> float:
@@ -115,6 +116,24 @@ class DayBuilder:
             self.bar(start + offset, *row)
         return self
 
+    def trend(self, minute: int, close: float, count: int, seed: int) -> DayBuilder:
+        """Plant `count` walk bars from the previous close to `close`, every step a seeded size in one direction.
+
+        Steps lie between 0.75 and 1.25 times the average; like every walk bar, none is a no-wick candle.
+        """
+        start = self.close_before(minute)
+        if start is None:
+            raise ValueError(f"no bar before minute {minute} to start a trend from")
+        rng = random.Random(seed)
+        weights = [rng.uniform(0.75, 1.25) for _ in range(count)]
+        total, reached = sum(weights), 0.0
+        closes = []
+        for weight in weights:
+            reached += weight
+            closes.append(_tick(start + (close - start) * reached / total))
+        closes[-1] = _tick(close)
+        return self.walk(minute, closes)
+
     def drop(self, *minutes: int) -> DayBuilder:
         """Remove bars (missing minutes)."""
         for minute in minutes:
@@ -184,9 +203,13 @@ def build_scenario(name: str, trading_date: date, seed: int = 0, symbol: str = "
         return builder.candles()
     if name == "volatile_gaps":
         return _volatile_gaps(trading_date, seed, symbol, calendar)
+    if name == "both_setups":
+        return _both_setups(trading_date, seed, symbol, calendar)
     builder = worked_example_day(trading_date, seed, calendar, symbol)
     planted = len(worked_example.SESSION_BARS)
-    builder.noise(planted, builder.session_minutes, seed + 1, 25480.0, 25700.0, step=5.0)
+    # After the trigger price falls through the target (25 501) to 25 488 before any noise starts.
+    builder.trend(planted, 25488.0, FOLLOW_THROUGH_BARS, seed + 2)
+    builder.noise(planted + FOLLOW_THROUGH_BARS, builder.session_minutes, seed + 1, 25480.0, 25700.0, step=5.0)
     if name == "long_setup":
         builder = builder.mirrored(25500.0)
     return builder.candles()
@@ -210,4 +233,37 @@ def _volatile_gaps(trading_date: date, seed: int, symbol: str, calendar: Trading
             opened, high, low, close = row
             builder.bar(block_start + offset, opened, max(high, opened, close), min(low, opened, close), close)
         price = shifted[-1][3]
+    return builder.candles()
+
+
+def _both_setups(trading_date: date, seed: int, symbol: str, calendar: TradingCalendar | None) -> list[Candle]:
+    """Return a day with the §7 SHORT in the morning and its mirror image as a LONG after lunch.
+
+    The reference window spans [25 306, 25 466]; the LONG is the §7 bars reflected around the middle
+    25 386, so it breaks the LSE low as the SHORT breaks the LSE high and keeps the same R:R. Each
+    trigger is followed by a trend through its target into the range, where the noise stays 25 points
+    inside both levels: no candidate starts there, and the last one the trend starts is anchored on a
+    bar that opens within about 14 points of the level (trend steps stay under 9 points), beyond the
+    noise, so its LIQ #2 never comes and nothing else completes.
+    """
+    reference_high, reference_low = worked_example.REFERENCE_HIGH, 25306.0
+    pivot = (reference_high + reference_low) / 2
+    noise_low, noise_high = reference_low + 25.0, reference_high - 25.0
+    builder = DayBuilder(trading_date, symbol, calendar)
+    builder.reference(reference_high, reference_low, seed=seed)
+    planted = len(worked_example.SESSION_BARS)
+    builder.bars(0, worked_example.SESSION_BARS)
+    short_done = planted + 2 * FOLLOW_THROUGH_BARS
+    builder.trend(planted, reference_high - 41.0, 2 * FOLLOW_THROUGH_BARS, seed + 2)
+    # 12:30 New York on a full day; 11:30 on an early close, so the LONG's target still comes before 13:00.
+    long_start = min(180, builder.session_minutes - planted - 2 * FOLLOW_THROUGH_BARS)
+    approach = 10
+    builder.noise(short_done, long_start - approach, seed + 1, noise_low, noise_high, step=4.0)
+    long_open = 2 * pivot - worked_example.SESSION_BARS[0][0]
+    builder.trend(long_start - approach, long_open, approach, seed + 3)
+    builder.bars(long_start, [(2 * pivot - opened, 2 * pivot - low, 2 * pivot - high, 2 * pivot - close)
+                              for opened, high, low, close in worked_example.SESSION_BARS])
+    long_done = long_start + planted + 2 * FOLLOW_THROUGH_BARS
+    builder.trend(long_start + planted, reference_low + 39.0, 2 * FOLLOW_THROUGH_BARS, seed + 4)
+    builder.noise(long_done, builder.session_minutes, seed + 5, noise_low, noise_high, step=4.0)
     return builder.candles()
