@@ -87,7 +87,8 @@ def run_guard(
     clock = clock or SystemClock()
     settings = app_context(ctx).settings
     try:
-        lock = try_acquire(settings.db_path, command, clock.now())
+        # Wall-clock start on purpose: status checks it against the process's real start time.
+        lock = try_acquire(settings.db_path, command)
     except AlreadyRunning as exc:
         if fail_if_running:
             raise

@@ -122,3 +122,33 @@ def test_slob_record_while_locked_exits_0_or_1_with_fail_if_running(runner: CliR
     assert quiet.exit_code == 0 and quiet.stdout.startswith("Not started: slob paper (pid")
     assert failing.exit_code == 1 and failing.stderr.startswith("Error: slob paper (pid")
     assert not db_path.exists()  # nothing was opened or written: the lock is taken first
+
+
+def test_guard_with_simulated_clock_still_reports_a_live_holder(db_path: Path, tmp_path: Path) -> None:
+    from datetime import datetime, timezone
+
+    from slob_cli.runtime.clock import ManualClock
+    from slob_cli.runtime.lock import current_holder
+
+    app = typer.Typer(cls=SlobGroup)
+    seen = {}
+
+    @app.callback()
+    def root(ctx: typer.Context) -> None:
+        ctx.obj = AppContext(overrides={"db_path": db_path, "log_dir": tmp_path / "logs"})
+
+    @app.command("replay")
+    def replay(ctx: typer.Context) -> None:
+        clock = ManualClock(datetime(2026, 1, 6, 14, 0, tzinfo=timezone.utc))
+        with run_guard(ctx, "replay", clock=clock):
+            seen["holder"] = current_holder(db_path)
+
+    @app.command("other")
+    def other() -> None:
+        """Unused: a second command keeps `replay` a named sub-command."""
+
+    result = CliRunner().invoke(app, ["replay"])
+    assert result.exit_code == 0, result.output
+    assert seen["holder"] is not None and seen["holder"].pid == os.getpid()
+    with Store.open(db_path) as store:
+        assert store.runs()[0]["started_at"] == "2026-01-06T14:00:00Z"
