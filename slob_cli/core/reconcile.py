@@ -24,7 +24,7 @@ from slob_cli.core.orders import EXIT_ROLES, OrderRole, parse_order_ref
 from slob_cli.core.reconcile_actions import (
     Action, CancelOrder, MarkOrder, OrderView, ReconcilePlan, RecordExecution, Report, SendBracket,
 )
-from slob_cli.core.reconcile_protect import protect_residual, protect_setup
+from slob_cli.core.reconcile_protect import protect_residual, protect_setup, split_flattens
 
 
 def reconcile(
@@ -103,7 +103,7 @@ def _build_views(
         if seen is not None:
             status = status_from_ib(seen.status)
         elif own is not None and own.status in UNSENT and not ref_fills:
-            status = own.status  # nothing of it reached the broker
+            status, filled = own.status, 0  # nothing of it reached the broker
         else:
             # Known to have been sent but absent from the open orders: it is not working any more.
             status = OrderStatus.CANCELLED
@@ -201,6 +201,11 @@ def _protect(
         position = broker.position(symbol)
         remaining = abs(position)
         explained = 0
+        # A flatten beyond the position (or the wrong way) would open a new one.
+        kept, excess = split_flattens(views.values(), symbol, position)
+        actions += [CancelOrder(v.ref, v.order_id, "cancel flatten: more than the position to close") for v in excess]
+        kept_refs = {v.ref for v in kept}
+        pool = sum(v.live_remaining for v in kept)
         for setup_id in sorted(setups_by_symbol.get(symbol, [])):
             setup_views = by_setup[setup_id]
             direction = _setup_direction(setup_views)
@@ -214,8 +219,11 @@ def _protect(
                                       f"{held} of it in {symbol}", symbol=symbol))
             entry = _entry(setup_views)
             entry_live = entry is not None and entry.live_remaining > 0 and entry.ref not in cancelled
-            actions += protect_setup(setup_id, setup_views, direction, symbol, held, entry_live, last_prices)
+            flattening = min(held, sum(v.live_remaining for v in setup_views if v.ref in kept_refs))
+            pool -= flattening
+            actions += protect_setup(setup_id, setup_views, direction, symbol, held, flattening, entry_live,
+                                     last_prices)
         residual = position - explained
         if residual:
-            actions += protect_residual(symbol, residual, views, foreign, flatten_unexplained)
+            actions += protect_residual(symbol, residual, views, foreign, pool, flatten_unexplained)
     return actions

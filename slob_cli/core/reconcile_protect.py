@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 
 from slob_cli.core.broker_view import LIVE, BrokerOrder, status_from_ib
 from slob_cli.core.models import Direction
@@ -11,6 +11,23 @@ from slob_cli.core.reconcile_actions import Action, CancelOrder, OrderView, Plac
 
 ORPHAN_PREFIX = "orphan-"
 STOP_ORDER_TYPES = frozenset({"STP", "STP LMT", "TRAIL", "TRAIL LIMIT"})
+
+
+def split_flattens(views: Iterable[OrderView], symbol: str, position: int) -> tuple[list[OrderView], list[OrderView]]:
+    """Return our working flattens in a symbol split into (kept, excess); excess would overshoot the position."""
+    closing = "BUY" if position < 0 else "SELL"
+    working = sorted((v for v in views if v.parsed.role is OrderRole.FLATTEN and v.symbol == symbol
+                      and v.live_remaining > 0), key=lambda v: (v.order_id or 0, v.ref))
+    kept: list[OrderView] = []
+    excess: list[OrderView] = []
+    closing_total = 0
+    for view in working:
+        if view.action == closing and closing_total + view.live_remaining <= abs(position):
+            kept.append(view)
+            closing_total += view.live_remaining
+        else:
+            excess.append(view)
+    return kept, excess
 
 
 def next_attempt(views: Sequence[OrderView]) -> int:
@@ -24,12 +41,15 @@ def protect_setup(
     direction: Direction | None,
     symbol: str,
     held: int,
+    flattening: int,
     entry_live: bool,
     last_prices: Mapping[str, float],
 ) -> list[Action]:
-    """Return the actions that leave exactly `held` contracts of this setup covered by one stop."""
+    """Return the actions that leave exactly `held` contracts of this setup covered by one stop.
+
+    `flattening` is the part of `held` that working flatten orders are already closing.
+    """
     exits = [v for v in views if v.parsed.role in (OrderRole.STOP, OrderRole.TARGET) and v.live_remaining > 0]
-    flattening = sum(v.live_remaining for v in views if v.parsed.role is OrderRole.FLATTEN)
     need = held - flattening
     if need <= 0 or direction is None:
         if entry_live:
@@ -94,16 +114,16 @@ def protect_residual(
     residual: int,
     views: Mapping[str, OrderView],
     foreign: Sequence[BrokerOrder],
+    flattening: int,
     flatten_unexplained: bool,
 ) -> list[Action]:
-    """Cover a position no setup explains: a working foreign stop counts, else flatten (or report)."""
+    """Cover a position no setup explains: working foreign stops and our flattens count, else flatten."""
     closing = "BUY" if residual < 0 else "SELL"
-    cover = sum(o.remaining for o in foreign
-                if o.symbol == symbol and o.action == closing and o.order_type in STOP_ORDER_TYPES
-                and status_from_ib(o.status) in LIVE)
+    cover = flattening + sum(o.remaining for o in foreign
+                             if o.symbol == symbol and o.action == closing and o.order_type in STOP_ORDER_TYPES
+                             and status_from_ib(o.status) in LIVE)
     orphan_id = f"{ORPHAN_PREFIX}{symbol}"
     orphan_views = [v for v in views.values() if v.parsed.setup_id == orphan_id]
-    cover += sum(v.live_remaining for v in orphan_views if v.parsed.role is OrderRole.FLATTEN and v.action == closing)
     uncovered = abs(residual) - cover
     detail = f"{symbol} holds {residual:+d} contract(s) that no setup explains"
     if uncovered <= 0:

@@ -253,3 +253,28 @@ def test_entry_pending_submit_at_broker_counts_as_reached_and_is_never_resent() 
     assert not plan.of_type(SendBracket)
     assert plan.of_type(CancelOrder) == [
         CancelOrder(ENTRY.order_ref, 11, "cancel unfilled entry: its stop or target never reached the broker")]
+
+
+def test_working_flatten_after_the_position_closed_is_cancelled() -> None:
+    flatten = BrokerOrder("slob:NQ-20260106-S1:flatten.2", 21, "NQ", "BUY", "MKT", 1, "Submitted")
+    broker = BrokerView(open_orders=(flatten,), completed_orders=(at_broker(ENTRY, "Filled", 1),
+                        at_broker(STOP, "Filled", 1), at_broker(TARGET, "Cancelled")))
+    stored_rows = [stored(ENTRY, OrderStatus.FILLED, 1, with_id=True), stored(STOP, OrderStatus.FILLED, 1, with_id=True),
+                   stored(TARGET, OrderStatus.CANCELLED, with_id=True)]
+    plan = reconcile(stored_rows, broker, NOW)
+    assert plan.of_type(CancelOrder) == [
+        CancelOrder("slob:NQ-20260106-S1:flatten.2", 21, "cancel flatten: more than the position to close")]
+    assert not plan.of_type(PlaceOrders)
+
+
+def test_working_flatten_counts_as_protection_and_its_exits_are_cancelled() -> None:
+    flatten = BrokerOrder("slob:NQ-20260106-S1:flatten.2", 21, "NQ", "BUY", "MKT", 1, "Submitted")
+    broker = BrokerView(open_orders=(flatten, at_broker(TARGET, "Submitted")),
+                        completed_orders=(at_broker(ENTRY, "Filled", 1), at_broker(STOP, "Cancelled")),
+                        positions=short_position(1))
+    stored_rows = [stored(ENTRY, OrderStatus.FILLED, 1, with_id=True),
+                   stored(STOP, OrderStatus.CANCELLED, with_id=True), stored(TARGET, OrderStatus.WORKING, with_id=True)]
+    plan = reconcile(stored_rows, broker, NOW)
+    assert plan.of_type(CancelOrder) == [
+        CancelOrder(TARGET.order_ref, 13, "cancel leftover exit: a flatten order is closing the position")]
+    assert not plan.of_type(PlaceOrders)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta, timezone
 
 from hypothesis import given, settings
@@ -14,7 +14,9 @@ from slob_cli.core.broker_view import (
 from slob_cli.core.models import Direction
 from slob_cli.core.orders import OrderRole, build_bracket, parse_order_ref
 from slob_cli.core.reconcile import reconcile
-from slob_cli.core.reconcile_actions import CancelOrder, PlaceOrders, ReconcilePlan, ResizeOrder, SendBracket
+from slob_cli.core.reconcile_actions import (
+    CancelOrder, MarkOrder, PlaceOrders, ReconcilePlan, ResizeOrder, SendBracket,
+)
 from slob_cli.core.reconcile_protect import STOP_ORDER_TYPES
 
 UTC = timezone.utc
@@ -138,3 +140,46 @@ def test_reconciling_twice_sends_nothing_new_the_second_time(world) -> None:
         for n, i in enumerate(sent)), broker.completed_orders, broker.executions, broker.positions)
     second = reconcile(stored, after, NOW, last_prices=prices)
     assert not second.of_type(SendBracket)
+
+
+def apply_to_world(stored: list[StoredOrder], broker: BrokerView, plan: ReconcilePlan) -> tuple[list[StoredOrder], BrokerView]:
+    """Return the store and broker as they would be once the executor carried the plan out (nothing fills)."""
+    rows = {s.order_ref: s for s in stored}
+    open_orders = {(o.order_ref if parse_order_ref(o.order_ref) else f"foreign:{o.order_id}"): o
+                   for o in broker.open_orders}
+    completed = list(broker.completed_orders)
+    next_id = 1000
+    for action in plan.actions:
+        if isinstance(action, MarkOrder):
+            rows[action.order_ref] = replace(rows[action.order_ref], status=action.status, filled=action.filled,
+                                             broker_order_id=action.broker_order_id)
+        elif isinstance(action, CancelOrder) and action.order_ref in open_orders:
+            completed.append(replace(open_orders.pop(action.order_ref), status="Cancelled"))
+        elif isinstance(action, ResizeOrder) and action.order_ref in open_orders:
+            open_orders[action.order_ref] = replace(open_orders[action.order_ref], quantity=action.quantity)
+        elif isinstance(action, (PlaceOrders, SendBracket)):
+            for intent in action.orders:
+                next_id += 1
+                rows[intent.order_ref] = StoredOrder(intent, OrderStatus.WORKING, 0, next_id,
+                                                     rows[intent.order_ref].created_at if intent.order_ref in rows
+                                                     else NOW)
+                open_orders[intent.order_ref] = BrokerOrder(
+                    intent.order_ref, next_id, intent.symbol, intent.action, intent.order_type, intent.quantity,
+                    "PreSubmitted", stop_price=intent.stop_price, limit_price=intent.limit_price)
+    view = BrokerView(tuple(open_orders.values()), tuple(completed), broker.executions, broker.positions)
+    return list(rows.values()), view
+
+
+@settings(max_examples=400, deadline=None)
+@given(world=worlds())
+def test_plan_converges_a_second_pass_changes_nothing(world) -> None:
+    """After the first plan is carried out, reconciling again sends, places, cancels and resizes nothing."""
+    stored, broker, prices = world
+    first = reconcile(stored, broker, NOW, last_prices=prices)
+    stored_after, broker_after = apply_to_world(stored, broker, first)
+    exec_ids = frozenset(e.exec_id for e in broker.executions)
+    second = reconcile(stored_after, broker_after, NOW, known_exec_ids=exec_ids, last_prices=prices)
+    assert not second.changes_orders, second.actions
+    # The only news is the outcome of the first pass's own cancels.
+    cancelled = {c.order_ref for c in first.of_type(CancelOrder)}
+    assert all(m.order_ref in cancelled and m.status is OrderStatus.CANCELLED for m in second.of_type(MarkOrder))
