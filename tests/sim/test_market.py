@@ -97,6 +97,11 @@ def test_new_york_open_is_busier_than_london_morning_and_the_halt_is_silent() ->
     assert count(_ny(day, 17, 0), _ny(day, 18, 0)) == 0
     assert count(_ny(day, 18, 0), _ny(day, 18, 30)) > 0
 
+    def mean_bar_range(start: datetime, end: datetime) -> float:
+        return float(np.mean([bar.high - bar.low for bar in market.candles_between(start, end)]))
+
+    assert mean_bar_range(_ny(day, 9, 30), _ny(day, 10, 30)) > 1.5 * mean_bar_range(_ny(day, 3, 30), _ny(day, 4, 30))
+
 
 @pytest.mark.parametrize("day", [date(2026, 3, 8), date(2026, 11, 1), date(2026, 1, 15), date(2026, 7, 15)])
 def test_halt_follows_new_york_time_across_daylight_saving_changes(day: date) -> None:
