@@ -1,9 +1,10 @@
 """Gather one run's plain validation data from a store file (read-only).
 
 What it reads, and what the engine is expected to write for it:
-- `runs` row: started_at, ended_at, exit_code, data_mode; `stats` JSON may carry the counters
-  `candles_received`, `candles_generated`, `candles_persisted`, `ticks_dropped` (or the recorder's
-  `dropped`); missing ones are counted from the candles table over the run's span.
+- `runs` row: started_at, ended_at, exit_code, data_mode; `stats` JSON (or the live counters passed
+  in) may carry `candles_received`, `candles_generated` (or the engine's `candles`),
+  `candles_persisted`, `ticks_dropped` (or `dropped_ticks`, the recorder's `dropped`) and
+  `data_mode`; missing ones are counted from the candles table over the run's span.
 - `events` rows of the run: a disconnect (`IB_DISCONNECTED`, `DISCONNECTED`, `CONNECTION_LOST`)
   opens an outage, a reconnect (`IB_RECONNECTED`, `RECONNECTED`, `CONNECTION_RESTORED`) closes it;
   `SAFE_MODE_ENTERED`; gaps `GAP_DETECTED` (payload `minutes`, `start`) and `DATA_GAP` (payload
@@ -85,8 +86,12 @@ def gather(
     offline_events: list[EventKey] | None = None,
     crashed: bool | None = None,
     monitor_only: bool = False,
+    stats: dict[str, Any] | None = None,
 ) -> ValidationInput:
-    """Read one run's validation data from the store; `now` ends a run that has not ended yet."""
+    """Read one run's validation data from the store; `now` ends a run that has not ended yet.
+
+    `stats` (the engine's live counters) override the run row's, for a run judged before it ends.
+    """
     conn = store.conn
     row = conn.execute(
         "SELECT started_at, ended_at, exit_code, data_mode, stats FROM runs WHERE id = ?", (run_id,)
@@ -95,7 +100,9 @@ def gather(
         raise InputError(f"run {run_id} is not in the store")
     started = parse_time(row[0]) or now
     ended = parse_time(row[1]) or now
-    exit_code, data_mode, stats = row[2], row[3], _payload(row[4])
+    exit_code, data_mode = row[2], row[3]
+    counters = (stats or {}, _payload(row[4]))  # live counters first, then the row's
+    data_mode = _first(counters, ("data_mode",), data_mode)
     if crashed is None:
         crashed = row[1] is None or exit_code not in (0, 5)
     crash_detail = (f"run ended with exit code {exit_code}" if row[1] is not None
@@ -113,10 +120,10 @@ def gather(
         "SELECT count(*), coalesce(sum(dropped_ticks), 0) FROM candles WHERE ts >= ? AND ts < ? AND source = 'live'",
         span,
     ).fetchone()
-    persisted = int(stats.get("candles_persisted", counted[0]))
-    generated = int(stats.get("candles_generated", persisted))
-    received = int(stats.get("candles_received", generated))
-    recorded_drops = stats.get("ticks_dropped", stats.get("dropped"))
+    persisted = int(_first(counters, ("candles_persisted",), counted[0]))
+    generated = int(_first(counters, ("candles_generated", "candles"), persisted))
+    received = int(_first(counters, ("candles_received",), generated))
+    recorded_drops = _first(counters, ("ticks_dropped", "dropped_ticks", "dropped"), None)
     if recorded_drops is not None:
         dropped = int(recorded_drops)
     else:
@@ -154,6 +161,11 @@ def gather(
         orders=orders, fills=fills, trades=trades, setups_by_state=by_state, monitor_only=monitor_only,
         crash_detail=crash_detail,
     )
+
+
+def _first(sources: tuple[dict[str, Any], ...], names: tuple[str, ...], default: Any) -> Any:
+    """Return the first value present under any of `names`, searching the sources in order."""
+    return next((source[name] for source in sources for name in names if source.get(name) is not None), default)
 
 
 def event_keys_of(records: Any) -> list[EventKey]:

@@ -120,3 +120,12 @@ def test_offline_records_written_by_setup_repository_match_live_keys(store: Stor
     differs = evaluate(gather(store, run_id, 24 * 3600, END, offline_events=event_keys_of(moved)))
     (failed,) = [c for c in differs.failures() if c.name == "no look-ahead"]
     assert "differ from event 2" in failed.detail
+
+
+def test_live_engine_counters_override_the_run_row(store: Store) -> None:
+    run_id = record_run(store)
+    data = gather(store, run_id, 24 * 3600, END, crashed=False,
+                  stats={"candles": 5, "dropped_ticks": 0, "data_mode": "delayed"})
+    assert (data.candles_generated, data.candles_persisted, data.dropped_ticks) == (5, 3, 0)
+    assert data.delayed_data is True
+    assert "candles persisted" in [c.name for c in evaluate(data).failures()]
