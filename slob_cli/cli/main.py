@@ -87,9 +87,10 @@ def root(
 
 def _register() -> None:
     """Attach every sub-command module (each imports its heavy dependencies lazily)."""
-    from slob_cli.cli import candles
+    from slob_cli.cli import candles, setups
 
     app.add_typer(candles.app, name="candles")
+    app.add_typer(setups.app, name="setups")
     from slob_cli.cli import status
 
     app.command("status")(status.status)

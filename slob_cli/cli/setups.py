@@ -1,0 +1,245 @@
+"""`slob setups`: run the tracker over stored candles, list stored candidates, show one."""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any
+
+import typer
+
+from slob_cli.errors import InputError, UsageError
+
+if TYPE_CHECKING:
+    from zoneinfo import ZoneInfo
+
+    from slob_cli.adapters.store import Store
+    from slob_cli.adapters.store.setups import StoredEvent
+
+app = typer.Typer(help="Track 5/1 SLOB setups over stored candles, list them, show one.", no_args_is_help=True)
+
+SymbolOption = Annotated[str | None, typer.Option("--symbol", help="Futures root (default: first of SLOB_SYMBOLS).")]
+FromOption = Annotated[str | None, typer.Option("--from", help="First New York trading date, YYYY-MM-DD.")]
+ToOption = Annotated[str | None, typer.Option("--to", help="Last New York trading date, YYYY-MM-DD.")]
+JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")]
+
+
+def parse_date(text: str | None, flag: str) -> date | None:
+    """Return the date of a YYYY-MM-DD flag value, or raise UsageError naming the flag."""
+    if text is None:
+        return None
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise UsageError(f"bad {flag} date {text!r}: expected YYYY-MM-DD") from None
+
+
+def parse_range(start_text: str | None, end_text: str | None) -> tuple[date | None, date | None]:
+    """Return (--from, --to) as dates; --from after --to is a usage error."""
+    start, end = parse_date(start_text, "--from"), parse_date(end_text, "--to")
+    if start and end and start > end:
+        raise UsageError(f"--from {start} is after --to {end}")
+    return start, end
+
+
+def _symbol(ctx: typer.Context, symbol: str | None) -> str:
+    from slob_cli.cli.candles import _symbol as checked_symbol
+    from slob_cli.cli.context import app_context
+
+    return checked_symbol(symbol) or app_context(ctx).settings.symbols[0]
+
+
+@app.command("track")
+def track(
+    ctx: typer.Context,
+    symbol: SymbolOption = None,
+    start_text: FromOption = None,
+    end_text: ToOption = None,
+    config_path: Annotated[Path | None, typer.Option(
+        "--config", help="TOML or JSON file overriding strategy numbers [env SLOB_STRATEGY_CONFIG].")] = None,
+    json_out: JsonOption = False,
+) -> None:
+    """Run the setup tracker over stored candles, store candidates and events, print one row each.
+
+    Without --from/--to the whole span of stored candles is tracked. A day that has ended reports
+    its open candidates as MARKET_CLOSED; running it twice gives the same ids and rows.
+
+    Example: slob setups track --symbol NQ --from 2026-03-09 --to 2026-03-13 --json
+    """
+    from slob_cli.cli.context import app_context
+
+    context = app_context(ctx)
+    chosen = _symbol(ctx, symbol)
+    start, end = parse_range(start_text, end_text)
+    from slob_cli.adapters.calendar import load_calendar
+    from slob_cli.adapters.strategy_config import load_strategy_config
+    from slob_cli.core.sessions import trading_date_of
+    from slob_cli.runtime.clock import SystemClock
+    from slob_cli.runtime.tracking import track_range
+
+    config = load_strategy_config(config_path or context.settings.strategy_config)
+    now = SystemClock().now()
+    with context.open_store(create=False) as store:
+        first, last = store_span(store, chosen)
+        start = start or first or trading_date_of(now)
+        end = end or last or trading_date_of(now)
+        if start > end:
+            raise UsageError(f"--from {start} is after the last stored candle's date {end}")
+        # A margin each side: the calendar needs start < end, and the tracker looks ahead for the next session.
+        margin = timedelta(days=14)
+        calendar = load_calendar(start - margin, min(end, trading_date_of(now)) + margin)
+        result = track_range(store, chosen, start, end, config, calendar, now)
+    if json_out:
+        _print_json(result.candidates)
+        return
+    title = f"{chosen} setups {start} .. {end}"
+    render_candidates(result.candidates, context.settings.zone, title)
+    typer.echo(f"{result.days} days, {result.candles:,} candles, {len(result.candidates)} candidates; "
+               f"{result.new_events} new events, {result.changed_setups} candidates written"
+               + (f", {len(result.replaced_days)} days recomputed" if result.replaced_days else ""))
+
+
+def store_span(store: Store, symbol: str) -> tuple[date | None, date | None]:
+    """Return the New York trading dates of the first and last stored candle of a symbol."""
+    from slob_cli.adapters.store import from_us
+    from slob_cli.core.sessions import trading_date_of
+
+    first, last = store.conn.execute("SELECT min(ts), max(ts) FROM candles WHERE symbol=?", (symbol,)).fetchone()
+    if first is None:
+        return None, None
+    return trading_date_of(from_us(first)), trading_date_of(from_us(last))
+
+
+@app.command("list")
+def list_setups(
+    ctx: typer.Context,
+    state: Annotated[str | None, typer.Option("--state", help="Only this state, e.g. SETUP_COMPLETE.")] = None,
+    start_text: FromOption = None,
+    end_text: ToOption = None,
+    symbol: Annotated[str | None, typer.Option("--symbol", help="Only this futures root.")] = None,
+    json_out: JsonOption = False,
+) -> None:
+    """List stored candidates, filtered by state, symbol and trading-date range.
+
+    Example: slob setups list --state SETUP_COMPLETE --from 2026-03-01 --json
+    """
+    from slob_cli.adapters.store.setups import SetupRepository
+    from slob_cli.cli.context import app_context
+    from slob_cli.core.strategy.states import SetupState
+
+    start, end = parse_range(start_text, end_text)
+    if state is not None:
+        state = state.upper()
+        known = [member.value for member in SetupState]
+        if state not in known:
+            raise UsageError(f"unknown --state {state!r} (known: {', '.join(known)})")
+    context = app_context(ctx)
+    chosen = _symbol(ctx, symbol) if symbol else None
+    with context.open_store(readonly=True) as store:
+        rows = SetupRepository(store).find(symbol=chosen, state=state, start=start, end=end)
+    if json_out:
+        _print_json(rows)
+        return
+    render_candidates(rows, context.settings.zone, f"{len(rows)} setups")
+
+
+@app.command("show")
+def show(
+    ctx: typer.Context,
+    setup_id: Annotated[str, typer.Argument(help="Setup id, e.g. NQ-20260310-S1.")],
+    json_out: JsonOption = False,
+    plot: Annotated[Path | None, typer.Option("--plot", help="Write a candlestick chart PNG here.")] = None,
+) -> None:
+    """Print the event timeline of one setup; --plot writes its candlestick chart.
+
+    Example: slob setups show NQ-20260310-S1 --plot setup.png
+    """
+    from slob_cli.adapters.store.setups import SetupRepository
+    from slob_cli.cli.context import app_context
+
+    context = app_context(ctx)
+    if plot is not None and plot.suffix.lower() != ".png":
+        raise UsageError(f"--plot {str(plot)!r}: the file name must end in .png")
+    with context.open_store(readonly=True) as store:
+        repository = SetupRepository(store)
+        setup = repository.get(setup_id)
+        if setup is None:
+            raise InputError(f"unknown setup id {setup_id!r} (see `slob setups list`)")
+        events = repository.timeline(setup_id)
+        if plot is not None:
+            from slob_cli.adapters.setup_chart import write_setup_chart
+
+            write_setup_chart(store, setup, events, plot, context.settings.zone)
+    if json_out:
+        _print_json({"setup": setup, "events": [event.to_dict() for event in events]})
+    else:
+        render_timeline(setup, events, context.settings.zone)
+    if plot is not None:
+        typer.echo(f"chart written to {plot}", err=json_out)
+
+
+def _print_json(data: Any) -> None:
+    import json
+
+    typer.echo(json.dumps(data, indent=2))
+
+
+def _clock(text: str | None, zone: ZoneInfo) -> str:
+    from slob_cli.adapters.store import from_iso
+
+    moment = from_iso(text)
+    return moment.astimezone(zone).strftime("%H:%M") if moment else ""
+
+
+def _price(value: float | None) -> str:
+    return "" if value is None else f"{value:,.2f}"
+
+
+def render_candidates(rows: list[dict[str, Any]], zone: ZoneInfo, title: str) -> None:
+    """Print candidates as a rich table, times in the display zone."""
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(title=f"{title} (times {zone.key})")
+    for name in ("id", "dir", "state", "LIQ1", "HIGH", "LOW", "no-wick", "LIQ2", "trigger",
+                 "entry", "stop", "target", "R:R", "reason"):
+        table.add_column(name, justify="right" if name in ("entry", "stop", "target", "R:R") else "left")
+    for row in rows:
+        table.add_row(
+            row["id"], row["direction"], row["state"],
+            f"{_clock(row['liq1_time'], zone)} {_price(row['liq1_price'])}".strip(),
+            f"{_clock(row['high_time'], zone)} {_price(row['high'])}".strip(),
+            f"{_clock(row['low_time'], zone)} {_price(row['low'])}".strip(),
+            _clock(row["nowick_time"], zone),
+            f"{_clock(row['liq2_time'], zone)} {_price(row['liq2_price'])}".strip(),
+            _clock(row["trigger_time"], zone),
+            _price(row["entry_estimate"]), _price(row["stop"]), _price(row["target"]),
+            "" if row["risk_reward"] is None else f"{row['risk_reward']:.2f}",
+            row["invalidation_reason"] or "",
+        )
+    Console(width=220).print(table)
+
+
+def render_timeline(setup: dict[str, Any], events: list[StoredEvent], zone: ZoneInfo) -> None:
+    """Print one setup's summary line and its events in sequence order."""
+    from rich.console import Console
+    from rich.table import Table
+
+    reason = f" ({setup['invalidation_reason']})" if setup["invalidation_reason"] else ""
+    table = Table(title=f"{setup['id']} {setup['direction']} {setup['state']}{reason} (times {zone.key})")
+    for name in ("seq", "time", "event", "details"):
+        table.add_column(name)
+    for event in events:
+        data = event.payload.get("data") or {}
+        details = " ".join(f"{key}={_detail(value, zone)}" for key, value in data.items())
+        table.add_row(str(event.seq), event.bar_time.astimezone(zone).strftime("%Y-%m-%d %H:%M"),
+                      event.type, details)
+    Console(width=220).print(table)
+
+
+def _detail(value: Any, zone: ZoneInfo) -> str:
+    if isinstance(value, str) and value.endswith("Z") and "T" in value:
+        return _clock(value, zone)
+    if isinstance(value, float):
+        return f"{value:.6f}".rstrip("0").rstrip(".")
+    return str(value)

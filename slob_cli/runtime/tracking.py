@@ -1,0 +1,270 @@
+"""Run the setup tracker over stored or live candles and keep its candidates and events in the store.
+
+Replay (`slob setups track`), live (`LiveTracking`) and restore after a stop all drive the very same
+SetupTracker; restore rebuilds it by feeding the day's stored candles again (the tracker is a pure
+function of its inputs) and checks the replayed events against the stored ones by sequence number.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
+from datetime import date, datetime, time, timedelta, timezone
+from typing import TYPE_CHECKING, Any
+from zoneinfo import ZoneInfo
+
+from slob_cli.adapters.store.setups import DaySync, SetupRepository, StoredEvent, canonical_json
+from slob_cli.core.models import Candle
+from slob_cli.core.strategy.tracker import SetupTracker
+
+if TYPE_CHECKING:
+    from slob_cli.adapters.store import Store
+    from slob_cli.core.sessions import TradingCalendar
+    from slob_cli.core.strategy.config import StrategyConfig
+    from slob_cli.core.strategy.events import SetupEvent
+    from slob_cli.core.strategy.tracker import CandidateView
+
+log = logging.getLogger("slob.tracking")
+UTC = timezone.utc
+NEW_YORK = ZoneInfo("America/New_York")
+
+
+def day_window(trading_date: date) -> tuple[datetime, datetime]:
+    """Return [New York midnight, next New York midnight) of a trading date, in UTC."""
+    start = datetime.combine(trading_date, time(0), NEW_YORK)
+    end = datetime.combine(trading_date + timedelta(days=1), time(0), NEW_YORK)
+    return start.astimezone(UTC), end.astimezone(UTC)
+
+
+def trading_dates(start: date, end: date) -> Iterator[date]:
+    """Yield every calendar date from start to end inclusive."""
+    day = start
+    while day <= end:
+        yield day
+        day += timedelta(days=1)
+
+
+def stored_event(event: SetupEvent, seq: int) -> StoredEvent:
+    """Return the store row of a tracker event numbered `seq` within its (symbol, trading_date)."""
+    return StoredEvent(event.symbol, event.trading_date, seq, event.bar_time, event.type.value,
+                       event.candidate_id, event.to_dict())
+
+
+@dataclass
+class Step:
+    """What one tracker call produced: its events, numbered, and the candidates that changed."""
+
+    events: list[SetupEvent] = field(default_factory=list)
+    records: list[StoredEvent] = field(default_factory=list)
+    changed: list[dict[str, Any]] = field(default_factory=list)
+
+
+class RecordingTracker:
+    """A SetupTracker that numbers its events per trading date and notices changed candidates."""
+
+    def __init__(self, tracker: SetupTracker, first_seq: Callable[[date], int]) -> None:
+        self.tracker = tracker
+        self._first_seq = first_seq
+        self._next_seq: dict[date, int] = {}
+        self._written: dict[str, str] = {}
+        self.rows: dict[str, dict[str, Any]] = {}
+
+    def on_candle(self, candle: Candle) -> Step:
+        """Feed one closed candle."""
+        return self._step(self.tracker.on_candle(candle))
+
+    def on_time(self, now: datetime) -> Step:
+        """Move the tracker's clock to `now` and snapshot every candidate of the day."""
+        return self._step(self.tracker.on_time(now), force=True)
+
+    def _step(self, events: list[SetupEvent], force: bool = False) -> Step:
+        step = Step(events=events)
+        for event in events:
+            seq = self._next_seq.get(event.trading_date) or self._first_seq(event.trading_date)
+            self._next_seq[event.trading_date] = seq + 1
+            step.records.append(stored_event(event, seq))
+        if events or force:
+            for view in self.tracker.candidates():
+                row = view.to_dict()
+                text = canonical_json(row)
+                if self._written.get(view.id) != text:
+                    self._written[view.id] = text
+                    self.rows[view.id] = row
+                    step.changed.append(row)
+        return step
+
+    def candidates(self) -> list[CandidateView]:
+        """Return the tracker's candidates of the current day."""
+        return self.tracker.candidates()
+
+
+def replay_day(recorder: RecordingTracker, candles: Sequence[Candle], until: datetime) -> Step:
+    """Feed a day's candles that closed by `until`, then run the clock to `until`; merge the steps."""
+    total = Step()
+    for candle in candles:
+        if candle.end > until:
+            break
+        _merge(total, recorder.on_candle(candle))
+    _merge(total, recorder.on_time(until))
+    return total
+
+
+def _merge(total: Step, step: Step) -> None:
+    total.events.extend(step.events)
+    total.records.extend(step.records)
+    known = {row["id"]: index for index, row in enumerate(total.changed)}
+    for row in step.changed:
+        if row["id"] in known:
+            total.changed[known[row["id"]]] = row
+        else:
+            total.changed.append(row)
+
+
+@dataclass(frozen=True)
+class TrackResult:
+    """Outcome of tracking a date range: every candidate of the range and what the store gained."""
+
+    candidates: list[dict[str, Any]]
+    days: int
+    candles: int
+    new_events: int
+    changed_setups: int
+    replaced_days: list[date]
+
+
+def track_range(
+    store: Store,
+    symbol: str,
+    start_date: date,
+    end_date: date,
+    config: StrategyConfig,
+    calendar: TradingCalendar,
+    now: datetime,
+    replace_divergent: bool = True,
+) -> TrackResult:
+    """Run the tracker over stored candles day by day and write candidates and events to the store.
+
+    The clock runs to the end of each day but never past `now`, so a day that has ended closes its
+    open candidates (MARKET_CLOSED) while a session still running leaves them in their state.
+    Running it twice over the same candles writes nothing new the second time.
+    """
+    repository = SetupRepository(store)
+    recorder = RecordingTracker(SetupTracker(symbol, config, calendar), first_seq=lambda _day: 1)
+    rows: dict[str, dict[str, Any]] = {}
+    records: dict[date, list[StoredEvent]] = {}
+    days = candle_count = new_events = changed = 0
+    replaced: list[date] = []
+    for day in trading_dates(start_date, end_date):
+        day_start, day_end = day_window(day)
+        if day_start >= now:
+            break
+        until = min(day_end, now)
+        candles = store.candles(symbol, day_start, day_end)
+        step = replay_day(recorder, candles, until)
+        days += 1
+        candle_count += sum(1 for candle in candles if candle.end <= until)
+        for row in step.changed:
+            rows[row["id"]] = row
+        for record in step.records:
+            records.setdefault(record.trading_date, []).append(record)
+        for touched in sorted({day} | {record.trading_date for record in step.records}):
+            day_rows = [row for row in rows.values() if row["trading_date"] == touched.isoformat()]
+            sync = repository.sync_day(symbol, touched, records.get(touched, []), day_rows, now,
+                                       replace_divergent)
+            new_events += sync.new_events
+            changed += sync.changed_setups
+            if sync.replaced:
+                replaced.append(touched)
+    ordered = sorted(rows.values(), key=lambda row: (row["trading_date"], row["liq1_time"] or "", row["id"]))
+    return TrackResult(ordered, days, candle_count, new_events, changed, replaced)
+
+
+@dataclass(frozen=True)
+class RestoreReport:
+    """What restore replayed and wrote."""
+
+    trading_date: date
+    replayed_candles: int
+    replayed_events: int
+    new_events: int
+    closed_days: list[date]
+
+
+class LiveTracking:
+    """The engine's tracker: feed candles and clock time; every event and candidate is stored at once.
+
+    Call `restore(now)` once before feeding: it closes earlier days left open and rebuilds today's
+    tracker from the stored candles, raising StoreError when the replay disagrees with the stored log.
+    """
+
+    def __init__(
+        self,
+        store: Store,
+        symbol: str,
+        config: StrategyConfig,
+        calendar: TradingCalendar,
+        persist_candles: bool = True,
+    ) -> None:
+        self.store = store
+        self.symbol = symbol
+        self.config = config
+        self.calendar = calendar
+        self.persist_candles = persist_candles
+        self.repository = SetupRepository(store)
+        self.recorder = RecordingTracker(SetupTracker(symbol, config, calendar), self._first_seq)
+
+    def _first_seq(self, trading_date: date) -> int:
+        row = self.store.conn.execute(
+            "SELECT max(seq) FROM setup_events WHERE symbol=? AND trading_date=?",
+            (self.symbol, trading_date.isoformat()),
+        ).fetchone()
+        return int(row[0] or 0) + 1
+
+    def restore(self, now: datetime) -> RestoreReport:
+        """Rebuild the tracker from the store as of `now` and write what the replay adds."""
+        from slob_cli.core.sessions import trading_date_of
+
+        today = trading_date_of(now)
+        closed = self.repository.open_dates(self.symbol, before=today)
+        for day in closed:
+            track_range(self.store, self.symbol, day, day, self.config, self.calendar, now,
+                        replace_divergent=False)
+        day_start, day_end = day_window(today)
+        candles = self.store.candles(self.symbol, day_start, day_end)
+        recorder = RecordingTracker(SetupTracker(self.symbol, self.config, self.calendar), lambda _day: 1)
+        step = replay_day(recorder, candles, now)
+        sync = self._sync_replay(today, step, now)
+        self.recorder = RecordingTracker(recorder.tracker, self._first_seq)
+        self.recorder._written = dict(recorder._written)
+        replayed = sum(1 for candle in candles if candle.end <= now)
+        log.info("restored %s %s: %d candles, %d events replayed, %d new", self.symbol, today, replayed,
+                 len(step.records), sync.new_events)
+        return RestoreReport(today, replayed, len(step.records), sync.new_events, closed)
+
+    def _sync_replay(self, today: date, step: Step, now: datetime) -> DaySync:
+        total = DaySync()
+        for touched in sorted({today} | {record.trading_date for record in step.records}):
+            records = [record for record in step.records if record.trading_date == touched]
+            rows = [row for row in step.changed if row["trading_date"] == touched.isoformat()]
+            sync = self.repository.sync_day(self.symbol, touched, records, rows, now, replace_divergent=False)
+            total = DaySync(total.new_events + sync.new_events, total.changed_setups + sync.changed_setups)
+        return total
+
+    def on_candle(self, candle: Candle) -> list[SetupEvent]:
+        """Feed one closed candle; store it with the events and changed candidates it caused."""
+        step = self.recorder.on_candle(candle)
+        candles = [candle] if self.persist_candles else []
+        self.repository.write(step.records, step.changed, candle.end, candles)
+        return step.events
+
+    def on_time(self, now: datetime) -> list[SetupEvent]:
+        """Move the clock (session end fires here); store what it caused."""
+        step = self.recorder.on_time(now)
+        if step.records or step.changed:
+            self.repository.write(step.records, step.changed, now)
+        return step.events
+
+    def candidates(self) -> list[CandidateView]:
+        """Return the current day's candidates."""
+        return self.recorder.candidates()

@@ -1,0 +1,218 @@
+"""`slob setups track|list|show` through CliRunner: output, exit codes, and a store left unchanged on bad input."""
+
+from __future__ import annotations
+
+import json
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+import pytest
+from typer.testing import CliRunner
+
+from slob_cli.adapters.store import Store
+from slob_cli.cli.main import app
+from slob_cli.sim import worked_example
+from slob_cli.sim.scenarios import build_scenario
+
+SHORT_DAY, LONG_DAY = date(2026, 3, 10), date(2026, 3, 11)
+PIVOT = 25500.0  # the LONG day is the SHORT day mirrored around this price
+
+
+@pytest.fixture
+def db(db_path: Path) -> Path:
+    """Return a store holding a completed-SHORT day and a completed-LONG day."""
+    with Store.open(db_path) as store:
+        store.upsert_candles(build_scenario("short_setup", SHORT_DAY) + build_scenario("long_setup", LONG_DAY))
+    return db_path
+
+
+def _invoke(runner: CliRunner, db: Path, *args: str, env: dict[str, str] | None = None) -> Any:
+    return runner.invoke(app, ["--db", str(db), "setups", *args], env=env)
+
+
+def _track_json(runner: CliRunner, db: Path, *extra: str) -> list[dict[str, Any]]:
+    result = _invoke(runner, db, "track", "--from", "2026-03-10", "--to", "2026-03-11", "--json", *extra)
+    assert result.exit_code == 0, result.stderr
+    return json.loads(result.stdout)
+
+
+def _snapshot(db: Path) -> tuple[list[tuple[Any, ...]], list[tuple[Any, ...]]]:
+    with Store.open(db) as store:
+        return (store.conn.execute("SELECT * FROM setups ORDER BY id").fetchall(),
+                store.conn.execute("SELECT * FROM setup_events ORDER BY id").fetchall())
+
+
+def test_track_json_reports_worked_example_short_and_its_mirrored_long(runner: CliRunner, db: Path) -> None:
+    rows = {row["id"]: row for row in _track_json(runner, db)}
+    short, long = rows["NQ-20260310-S1"], rows["NQ-20260311-L1"]
+    # §7: LIQ #1 at the open (14:30 CET = 13:30 UTC in this summer-time week), trigger 61 minutes later.
+    assert short == {
+        "id": "NQ-20260310-S1", "symbol": "NQ", "trading_date": "2026-03-10", "direction": "SHORT",
+        "state": "SETUP_COMPLETE", "invalidation_reason": None,
+        "liq1_time": "2026-03-10T13:30:00Z", "liq1_price": 25491.0,
+        "high": 25587.0, "high_time": "2026-03-10T14:01:00Z", "low": 25542.0, "low_time": "2026-03-10T14:11:00Z",
+        "nowick_time": "2026-03-10T14:25:00Z", "liq2_time": "2026-03-10T14:26:00Z", "liq2_price": 25592.0,
+        "trigger_time": "2026-03-10T14:31:00Z", "entry_estimate": 25572.0, "stop": 25593.0, "target": 25501.0,
+        "risk_reward": round(71 / 21, 4),
+    }
+    mirror = 2 * PIVOT
+    assert long["direction"] == "LONG" and long["state"] == "SETUP_COMPLETE"
+    assert (long["high"], long["low"]) == (mirror - short["low"], mirror - short["high"])
+    assert (long["high_time"], long["low_time"]) == (short["low_time"].replace("-10T", "-11T"),
+                                                     short["high_time"].replace("-10T", "-11T"))
+    for key in ("liq1_price", "liq2_price", "entry_estimate", "stop", "target"):
+        assert long[key] == mirror - short[key], key
+    assert long["risk_reward"] == short["risk_reward"]
+    assert short["liq1_price"] > worked_example.REFERENCE_HIGH
+    assert long["liq1_price"] < mirror - worked_example.REFERENCE_LOW
+    assert all(row["state"] in ("SETUP_COMPLETE", "INVALIDATED") for row in rows.values())  # both days ended
+
+
+def test_track_twice_prints_the_same_json_and_writes_nothing_new(runner: CliRunner, db: Path) -> None:
+    first = _track_json(runner, db)
+    stored = _snapshot(db)
+    assert _track_json(runner, db) == first
+    assert _snapshot(db) == stored
+    assert len(stored[0]) == len(first)
+
+
+def test_list_json_returns_what_track_stored_filtered_by_state(runner: CliRunner, db: Path) -> None:
+    tracked = _track_json(runner, db)
+    result = _invoke(runner, db, "list", "--json")
+    assert result.exit_code == 0 and json.loads(result.stdout) == tracked
+    complete = _invoke(runner, db, "list", "--state", "setup_complete", "--from", "2026-03-11", "--json")
+    assert [row["id"] for row in json.loads(complete.stdout)] == [
+        row["id"] for row in tracked if row["state"] == "SETUP_COMPLETE" and row["trading_date"] == "2026-03-11"]
+
+
+def test_track_table_shows_times_in_the_display_zone(runner: CliRunner, db: Path) -> None:
+    result = _invoke(runner, db, "track", "--from", "2026-03-10", "--to", "2026-03-10")
+    assert result.exit_code == 0, result.stderr
+    line = next(line for line in result.stdout.splitlines() if "NQ-20260310-S1" in line)
+    assert "SHORT" in line and "SETUP_COMPLETE" in line and "14:30 25,491.00" in line and "3.38" in line
+    assert "Europe/Stockholm" in result.stdout
+    new_york = _invoke(runner, db, "list", "--state", "SETUP_COMPLETE", env={"SLOB_DISPLAY_TZ": "America/New_York"})
+    line = next(line for line in new_york.stdout.splitlines() if "NQ-20260310-S1" in line)
+    assert "09:30 25,491.00" in line and "10:31" in line
+
+
+def test_show_prints_the_timeline_in_sequence(runner: CliRunner, db: Path) -> None:
+    _track_json(runner, db)
+    result = _invoke(runner, db, "show", "NQ-20260310-S1")
+    assert result.exit_code == 0, result.stderr
+    title, _, timeline = result.stdout.partition("LSE_LEVELS_FROZEN")
+    assert "NQ-20260310-S1 SHORT SETUP_COMPLETE" in title and "│ 1 " in title.splitlines()[-1]
+    kinds = ("LIQ1_DETECTED", " ARMED", "LIQ2_DETECTED", "SETUP_COMPLETE")
+    positions = [timeline.find(kind) for kind in kinds]
+    assert -1 not in positions and positions == sorted(positions)
+    complete = next(line for line in timeline.splitlines() if "SETUP_COMPLETE" in line)
+    assert "2026-03-10 15:31" in complete and "tp=25501" in complete  # the 14:31 UTC trigger in Stockholm
+    as_json = json.loads(_invoke(runner, db, "show", "NQ-20260310-S1", "--json").stdout)
+    assert as_json["setup"]["id"] == "NQ-20260310-S1"
+    seqs = [event["seq"] for event in as_json["events"]]
+    assert seqs == sorted(seqs) and as_json["events"][0]["type"] == "LSE_LEVELS_FROZEN"
+    assert {event["setup_id"] for event in as_json["events"][1:]} == {"NQ-20260310-S1"}
+    assert as_json["events"][-1]["payload"]["data"]["tp"] == 25501.0
+
+
+def test_show_plot_writes_a_png_chart(runner: CliRunner, db: Path, tmp_path: Path) -> None:
+    _track_json(runner, db)
+    chart = tmp_path / "charts" / "short.png"
+    result = _invoke(runner, db, "show", "NQ-20260310-S1", "--plot", str(chart))
+    assert result.exit_code == 0, result.stderr
+    assert "chart written" in result.stdout
+    data = chart.read_bytes()
+    assert data[:8] == b"\x89PNG\r\n\x1a\n"
+    width, height = int.from_bytes(data[16:20], "big"), int.from_bytes(data[20:24], "big")
+    assert 900 <= width <= 1400 and 500 <= height <= 800
+    assert len(data) > 30_000  # candles, markers and lines, not an empty canvas
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["track", "--from", "2026-13-01"], "bad --from date '2026-13-01': expected YYYY-MM-DD"),
+        (["track", "--to", "yesterday"], "bad --to date 'yesterday'"),
+        (["track", "--from", "2026-03-11", "--to", "2026-03-10"], "--from 2026-03-11 is after --to 2026-03-10"),
+        (["track", "--symbol", "ES"], "--symbol 'ES' is not a known symbol"),
+        (["list", "--state", "armed"], "unknown --state 'ARMED'"),
+        (["list", "--from", "2026-03-02", "--to", "2026-03-01"], "is after --to"),
+        (["show", "NQ-20990101-S1"], "unknown setup id 'NQ-20990101-S1'"),
+        (["show", "NQ-20260310-S1", "--plot", "chart.jpg"], "must end in .png"),
+    ],
+)
+def test_bad_flags_exit_2_with_one_line_and_store_unchanged(
+        runner: CliRunner, db: Path, args: list[str], message: str) -> None:
+    _track_json(runner, db)
+    before = _snapshot(db)
+    result = _invoke(runner, db, *args)
+    assert result.exit_code == 2
+    assert result.stderr.startswith("Error: ") and message in result.stderr
+    assert result.stderr.count("\n") == 1 and result.stdout == ""
+    assert _snapshot(db) == before
+
+
+@pytest.mark.parametrize(
+    ("name", "text", "message"),
+    [
+        ("unknown.toml", "min_rr = 1.0\nfoo = 2\n", "unknown strategy setting 'foo'"),
+        ("bad.toml", "[strategy]\nentry_timeout_bars = 'soon'\n", "entry_timeout_bars = 'soon'"),
+        ("bad.json", '{"min_depth_pct": -1}', "min_depth_pct = -1.0: must not be negative"),
+        ("broken.json", "{min_rr: 1}", "is not valid"),
+    ],
+)
+def test_bad_config_file_exits_3_naming_it_and_store_unchanged(
+        runner: CliRunner, db: Path, tmp_path: Path, name: str, text: str, message: str) -> None:
+    _track_json(runner, db)
+    before = _snapshot(db)
+    config = tmp_path / name
+    config.write_text(text)
+    result = _invoke(runner, db, "track", "--config", str(config))
+    assert result.exit_code == 3
+    assert message in result.stderr and result.stderr.count("\n") == 1
+    assert "Traceback" not in result.stderr + result.stdout
+    assert _snapshot(db) == before
+
+
+def test_missing_config_file_exits_3(runner: CliRunner, db: Path, tmp_path: Path) -> None:
+    result = _invoke(runner, db, "track", "--config", str(tmp_path / "absent.toml"))
+    assert result.exit_code == 3 and "absent.toml" in result.stderr and "not found" in result.stderr
+
+
+def test_config_file_overrides_and_recomputes_the_day(runner: CliRunner, db: Path, tmp_path: Path) -> None:
+    _track_json(runner, db)
+    config = tmp_path / "strict.toml"
+    config.write_text("[strategy]\nmin_rr = 5.0\n")
+    rows = {row["id"]: row for row in _track_json(runner, db, "--config", str(config))}
+    assert (rows["NQ-20260310-S1"]["state"], rows["NQ-20260310-S1"]["invalidation_reason"]) == (
+        "INVALIDATED", "NEGATIVE_RISK_REWARD")
+    listed = json.loads(_invoke(runner, db, "list", "--json").stdout)
+    assert listed == sorted(rows.values(), key=lambda row: (row["trading_date"], row["liq1_time"], row["id"]))
+    from_env = _invoke(runner, db, "track", "--from", "2026-03-10", "--to", "2026-03-10", "--json",
+                       env={"SLOB_STRATEGY_CONFIG": str(config)})
+    assert json.loads(from_env.stdout)[0]["invalidation_reason"] == "NEGATIVE_RISK_REWARD"
+
+
+def test_track_without_dates_covers_the_stored_span_and_empty_store_gives_empty_list(
+        runner: CliRunner, db: Path, tmp_path: Path) -> None:
+    ids = {row["id"][:11] for row in json.loads(_invoke(runner, db, "track", "--json").stdout)}
+    assert ids == {"NQ-20260310", "NQ-20260311"}
+    empty = tmp_path / "empty.db"
+    Store.open(empty).close()
+    result = _invoke(runner, empty, "track", "--json")
+    assert result.exit_code == 0 and json.loads(result.stdout) == []
+
+
+def test_list_and_track_on_a_missing_store_exit_3_without_creating_it(runner: CliRunner, tmp_path: Path) -> None:
+    missing = tmp_path / "nope.db"
+    for args in (["list"], ["track"], ["show", "X"]):
+        result = _invoke(runner, missing, *args)
+        assert result.exit_code == 3 and "does not exist" in result.stderr
+    assert not missing.exists()
+
+
+def test_every_setups_command_has_help_with_an_example(runner: CliRunner) -> None:
+    for command in ("track", "list", "show"):
+        result = runner.invoke(app, ["setups", command, "--help"])
+        assert result.exit_code == 0 and "Example: slob setups " + command in result.stdout

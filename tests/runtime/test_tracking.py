@@ -1,0 +1,199 @@
+"""Tracking over stored candles, live persistence, and restore after a stop at any candle."""
+
+from __future__ import annotations
+
+import shutil
+from datetime import date, datetime, timedelta, timezone
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from slob_cli.adapters.store import Store
+from slob_cli.adapters.store.setups import SetupRepository
+from slob_cli.core.models import Candle
+from slob_cli.core.sessions import TradingCalendar, session_for
+from slob_cli.core.strategy import StrategyConfig
+from slob_cli.errors import StoreError
+from slob_cli.runtime.tracking import LiveTracking, day_window, track_range
+from slob_cli.sim import worked_example
+from slob_cli.sim.scenarios import DayBuilder, build_scenario
+
+UTC = timezone.utc
+CALENDAR = TradingCalendar()
+CONFIG = StrategyConfig()
+DAY = date(2026, 3, 10)  # New York is on summer time, London not yet: the session opens 13:30 UTC
+SESSION = session_for(DAY, CALENDAR)
+assert SESSION is not None
+LATER = datetime(2026, 4, 1, tzinfo=UTC)
+
+
+def _rows(store: Store, table: str, skip: tuple[str, ...] = ()) -> list[dict[str, Any]]:
+    rows = store.db.query(f"SELECT * FROM {table} ORDER BY " + ("id" if table == "setups" else "trading_date, seq"))
+    return [{key: value for key, value in row.items() if key not in skip and not (table == "setup_events" and key == "id")}
+            for row in rows]
+
+
+def _short_day_cut_at(minute: int) -> list[Candle]:
+    """Return the short-setup day with no candles from session `minute` on (the store stops early)."""
+    end = SESSION.session_start + timedelta(minutes=minute)
+    return [candle for candle in build_scenario("short_setup", DAY) if candle.ts < end]
+
+
+def test_tracking_twice_over_same_candles_gives_same_ids_and_rows(store: Store) -> None:
+    store.upsert_candles(build_scenario("short_setup", DAY) + build_scenario("long_setup", DAY + timedelta(days=1)))
+    first = track_range(store, "NQ", DAY - timedelta(days=1), DAY + timedelta(days=2), CONFIG, CALENDAR, LATER)
+    setups, events = _rows(store, "setups"), _rows(store, "setup_events")
+    second = track_range(store, "NQ", DAY - timedelta(days=1), DAY + timedelta(days=2), CONFIG, CALENDAR,
+                         LATER + timedelta(days=3))
+    assert [row["id"] for row in second.candidates] == [row["id"] for row in first.candidates]
+    assert second.candidates == first.candidates
+    assert (second.new_events, second.changed_setups, second.replaced_days) == (0, 0, [])
+    assert _rows(store, "setups") == setups and _rows(store, "setup_events") == events
+    assert first.new_events == len(events) and first.changed_setups == len(setups)
+    assert {row["id"] for row in setups} >= {"NQ-20260310-S1", "NQ-20260311-L1"}
+    assert first.days == 4 and first.candles == 2 * len(build_scenario("quiet", DAY))
+
+
+def test_ended_day_closes_open_candidates_by_clock_when_candles_stop_early(store: Store) -> None:
+    store.upsert_candles(_short_day_cut_at(370))  # 15:40 New York, 20 minutes before the close
+    result = track_range(store, "NQ", DAY, DAY, CONFIG, CALENDAR, now=LATER)
+    open_ones = [row for row in result.candidates if row["invalidation_reason"] == "MARKET_CLOSED"]
+    assert [row["id"] for row in open_ones] == ["NQ-20260310-S5"]
+    closing = SetupRepository(store).timeline("NQ-20260310-S5")[-1]
+    assert (closing.type, closing.bar_time) == ("SETUP_INVALIDATED", SESSION.session_end)
+    assert closing.payload["data"]["reason"] == "MARKET_CLOSED"
+
+
+def test_running_session_leaves_open_candidates_in_their_state_until_the_clock_passes_the_close(
+        store: Store) -> None:
+    store.upsert_candles(_short_day_cut_at(370))
+    running = SESSION.session_start + timedelta(minutes=375)
+    during = track_range(store, "NQ", DAY, DAY + timedelta(days=5), CONFIG, CALENDAR, now=running)
+    row = next(row for row in during.candidates if row["id"] == "NQ-20260310-S5")
+    assert (row["state"], row["invalidation_reason"]) == ("WATCHING_LIQ2", None)
+    assert during.days == 1
+    stored_events = len(_rows(store, "setup_events"))
+    after = track_range(store, "NQ", DAY, DAY, CONFIG, CALENDAR, now=SESSION.session_end + timedelta(seconds=1))
+    assert (after.new_events, after.changed_setups, after.replaced_days) == (1, 1, [])
+    assert len(_rows(store, "setup_events")) == stored_events + 1
+    stored = SetupRepository(store).get("NQ-20260310-S5")
+    assert stored is not None and (stored["state"], stored["invalidation_reason"]) == ("INVALIDATED", "MARKET_CLOSED")
+
+
+def test_candles_after_now_are_not_fed(store: Store) -> None:
+    store.upsert_candles(build_scenario("short_setup", DAY))
+    before_trigger = SESSION.session_start + timedelta(minutes=61)  # the trigger bar 15:31 is not closed yet
+    result = track_range(store, "NQ", DAY, DAY, CONFIG, CALENDAR, now=before_trigger)
+    first = result.candidates[0]
+    assert (first["id"], first["state"], first["trigger_time"]) == ("NQ-20260310-S1", "WAITING_ENTRY", None)
+    assert result.candles == SESSION.reference_minutes + 61
+
+
+def test_changed_config_recomputes_the_day_and_drops_stale_candidates(store: Store) -> None:
+    store.upsert_candles(build_scenario("short_setup", DAY))
+    track_range(store, "NQ", DAY, DAY, CONFIG, CALENDAR, LATER)
+    strict = StrategyConfig.from_mapping({"min_rr": 5.0})
+    result = track_range(store, "NQ", DAY, DAY, strict, CALENDAR, LATER)
+    assert result.replaced_days == [DAY]
+    stored = SetupRepository(store).find(symbol="NQ")
+    assert stored == result.candidates
+    first = stored[0]
+    assert (first["state"], first["invalidation_reason"]) == ("INVALIDATED", "NEGATIVE_RISK_REWARD")
+
+
+def _compact_day() -> list[Candle]:
+    """Return a short day: 20 reference bars, the §7 session, then noise to 11:30 New York."""
+    builder = DayBuilder(DAY)
+    builder.reference(worked_example.REFERENCE_HIGH, worked_example.REFERENCE_LOW, seed=3, bars=20)
+    builder.bars(0, worked_example.SESSION_BARS)
+    builder.noise(len(worked_example.SESSION_BARS), 120, seed=4, low=25480.0, high=25700.0, step=5.0)
+    return builder.candles()
+
+
+def _run_live(path: Path, candles: list[Candle], until: datetime, cut: int | None = None,
+              template: Path | None = None) -> Store:
+    """Feed candles to LiveTracking as the engine would, restarting from the store before candle `cut`.
+
+    `template` is an empty migrated store file to copy (saves creating the schema for every cut).
+    """
+    if template is not None:
+        shutil.copyfile(template, path)
+    store = Store.open(path)
+    live = LiveTracking(store, "NQ", CONFIG, CALENDAR)
+    live.restore(candles[0].ts)
+    for index, candle in enumerate(candles):
+        if index == cut:
+            live = LiveTracking(store, "NQ", CONFIG, CALENDAR)  # a new process: nothing kept but the store
+            live.restore(candle.ts)
+        live.on_candle(candle)
+        live.on_time(candle.end + timedelta(seconds=1))
+    live.on_time(until)
+    return store
+
+
+def test_restart_at_every_candle_gives_the_uninterrupted_event_log(tmp_path: Path) -> None:
+    candles = _compact_day()
+    until = day_window(DAY)[1]
+    with _run_live(tmp_path / "whole.db", candles, until) as whole:
+        events, setups = _rows(whole, "setup_events"), _rows(whole, "setups", skip=("updated_at",))
+    kinds = {row["type"] for row in events}
+    assert {"LSE_LEVELS_FROZEN", "SETUP_COMPLETE", "SETUP_INVALIDATED"} <= kinds
+    assert any(row["payload"].find("MARKET_CLOSED") > 0 for row in events)  # closed by the clock
+    template = tmp_path / "empty.db"
+    Store.open(template).close()
+    for cut in range(1, len(candles)):
+        with _run_live(tmp_path / f"cut{cut}.db", candles, until, cut, template) as restarted:
+            assert _rows(restarted, "setup_events") == events, f"event log differs after a restart at candle {cut}"
+            assert _rows(restarted, "setups", skip=("updated_at",)) == setups, f"setups differ (cut {cut})"
+        for leftover in tmp_path.glob(f"cut{cut}.db*"):
+            leftover.unlink()
+
+
+def test_live_log_equals_a_replay_of_the_stored_candles(tmp_path: Path) -> None:
+    candles = build_scenario("short_setup", DAY)
+    with _run_live(tmp_path / "live.db", candles, day_window(DAY)[1]) as live:
+        events = _rows(live, "setup_events")
+        setups = _rows(live, "setups", skip=("updated_at",))
+    with Store.open(tmp_path / "replay.db") as replay:
+        replay.upsert_candles(candles)
+        track_range(replay, "NQ", DAY, DAY, CONFIG, CALENDAR, LATER)
+        assert _rows(replay, "setup_events") == events
+        assert _rows(replay, "setups", skip=("updated_at",)) == setups
+
+
+def test_restart_on_a_full_day_at_sampled_candles_continues_exactly(tmp_path: Path) -> None:
+    candles = build_scenario("long_setup", DAY)
+    until = day_window(DAY)[1]
+    with _run_live(tmp_path / "whole.db", candles, until) as whole:
+        events = _rows(whole, "setup_events")
+    for cut in range(5, len(candles), 97):
+        with _run_live(tmp_path / f"cut{cut}.db", candles, until, cut) as restarted:
+            assert _rows(restarted, "setup_events") == events, f"event log differs after a restart at candle {cut}"
+
+
+def test_restore_refuses_a_stored_log_the_replay_contradicts(store: Store) -> None:
+    candles = build_scenario("short_setup", DAY)[: SESSION.reference_minutes + 70]
+    live = LiveTracking(store, "NQ", CONFIG, CALENDAR)
+    live.restore(candles[0].ts)
+    for candle in candles:
+        live.on_candle(candle)
+    before = _rows(store, "setup_events")
+    changed = LiveTracking(store, "NQ", StrategyConfig.from_mapping({"high_confirm_bars": 7}), CALENDAR)
+    with pytest.raises(StoreError, match="differ from a replay at seq"):
+        changed.restore(candles[-1].end)
+    assert _rows(store, "setup_events") == before
+
+
+def test_restore_next_morning_closes_the_day_left_open(store: Store) -> None:
+    candles = _short_day_cut_at(370)
+    live = LiveTracking(store, "NQ", CONFIG, CALENDAR)
+    live.restore(candles[0].ts)
+    for candle in candles:
+        live.on_candle(candle)
+    assert SetupRepository(store).get("NQ-20260310-S5")["state"] == "WATCHING_LIQ2"  # type: ignore[index]
+    report = LiveTracking(store, "NQ", CONFIG, CALENDAR).restore(datetime(2026, 3, 11, 12, 0, tzinfo=UTC))
+    assert report.closed_days == [DAY] and report.trading_date == date(2026, 3, 11)
+    stored = SetupRepository(store).get("NQ-20260310-S5")
+    assert stored is not None and stored["invalidation_reason"] == "MARKET_CLOSED"
+    assert SetupRepository(store).open_dates("NQ", before=date(2026, 3, 12)) == []
