@@ -13,7 +13,7 @@ from slob_cli.adapters.store import Store
 from slob_cli.adapters.store.setups import SetupRepository
 from slob_cli.core.models import Candle
 from slob_cli.core.sessions import TradingCalendar, session_for
-from slob_cli.core.strategy import StrategyConfig
+from slob_cli.core.strategy import SetupTracker, StrategyConfig
 from slob_cli.errors import StoreError
 from slob_cli.runtime.tracking import LiveTracking, day_window, track_range
 from slob_cli.sim import worked_example
@@ -40,6 +40,16 @@ def _short_day_cut_at(minute: int) -> list[Candle]:
     return [candle for candle in build_scenario("short_setup", DAY) if candle.ts < end]
 
 
+def _open_states(candles: list[Candle]) -> dict[str, str]:
+    """Return id -> state of the candidates a bare tracker leaves open after these candles."""
+    tracker = SetupTracker("NQ", CONFIG, CALENDAR)
+    for candle in candles:
+        tracker.on_candle(candle)
+    opened = {view.id: view.state.value for view in tracker.candidates() if not view.state.terminal}
+    assert opened, "the scenario must leave a candidate open at the cut"
+    return opened
+
+
 def test_tracking_twice_over_same_candles_gives_same_ids_and_rows(store: Store) -> None:
     store.upsert_candles(build_scenario("short_setup", DAY) + build_scenario("long_setup", DAY + timedelta(days=1)))
     first = track_range(store, "NQ", DAY - timedelta(days=1), DAY + timedelta(days=2), CONFIG, CALENDAR, LATER)
@@ -56,29 +66,35 @@ def test_tracking_twice_over_same_candles_gives_same_ids_and_rows(store: Store) 
 
 
 def test_ended_day_closes_open_candidates_by_clock_when_candles_stop_early(store: Store) -> None:
-    store.upsert_candles(_short_day_cut_at(370))  # 15:40 New York, 20 minutes before the close
+    candles = _short_day_cut_at(370)  # 15:40 New York, 20 minutes before the close
+    opened = _open_states(candles)
+    store.upsert_candles(candles)
     result = track_range(store, "NQ", DAY, DAY, CONFIG, CALENDAR, now=LATER)
-    open_ones = [row for row in result.candidates if row["invalidation_reason"] == "MARKET_CLOSED"]
-    assert [row["id"] for row in open_ones] == ["NQ-20260310-S5"]
-    closing = SetupRepository(store).timeline("NQ-20260310-S5")[-1]
-    assert (closing.type, closing.bar_time) == ("SETUP_INVALIDATED", SESSION.session_end)
-    assert closing.payload["data"]["reason"] == "MARKET_CLOSED"
+    closed = [row["id"] for row in result.candidates if row["invalidation_reason"] == "MARKET_CLOSED"]
+    assert closed == list(opened)
+    for setup_id in closed:
+        closing = SetupRepository(store).timeline(setup_id)[-1]
+        assert (closing.type, closing.bar_time) == ("SETUP_INVALIDATED", SESSION.session_end)
+        assert closing.payload["data"]["reason"] == "MARKET_CLOSED"
 
 
 def test_running_session_leaves_open_candidates_in_their_state_until_the_clock_passes_the_close(
         store: Store) -> None:
-    store.upsert_candles(_short_day_cut_at(370))
+    candles = _short_day_cut_at(370)
+    opened = _open_states(candles)
+    store.upsert_candles(candles)
     running = SESSION.session_start + timedelta(minutes=375)
     during = track_range(store, "NQ", DAY, DAY + timedelta(days=5), CONFIG, CALENDAR, now=running)
-    row = next(row for row in during.candidates if row["id"] == "NQ-20260310-S5")
-    assert (row["state"], row["invalidation_reason"]) == ("WATCHING_LIQ2", None)
+    assert {row["id"]: row["state"] for row in during.candidates if row["id"] in opened} == opened
+    assert all(row["invalidation_reason"] != "MARKET_CLOSED" for row in during.candidates)
     assert during.days == 1
     stored_events = len(_rows(store, "setup_events"))
     after = track_range(store, "NQ", DAY, DAY, CONFIG, CALENDAR, now=SESSION.session_end + timedelta(seconds=1))
-    assert (after.new_events, after.changed_setups, after.replaced_days) == (1, 1, [])
-    assert len(_rows(store, "setup_events")) == stored_events + 1
-    stored = SetupRepository(store).get("NQ-20260310-S5")
-    assert stored is not None and (stored["state"], stored["invalidation_reason"]) == ("INVALIDATED", "MARKET_CLOSED")
+    assert (after.new_events, after.changed_setups, after.replaced_days) == (len(opened), len(opened), [])
+    assert len(_rows(store, "setup_events")) == stored_events + len(opened)
+    for setup_id in opened:
+        stored = SetupRepository(store).get(setup_id)
+        assert stored is not None and (stored["state"], stored["invalidation_reason"]) == ("INVALIDATED", "MARKET_CLOSED")
 
 
 def test_candles_after_now_are_not_fed(store: Store) -> None:
@@ -187,13 +203,15 @@ def test_restore_refuses_a_stored_log_the_replay_contradicts(store: Store) -> No
 
 def test_restore_next_morning_closes_the_day_left_open(store: Store) -> None:
     candles = _short_day_cut_at(370)
+    opened = _open_states(candles)
     live = LiveTracking(store, "NQ", CONFIG, CALENDAR)
     live.restore(candles[0].ts)
     for candle in candles:
         live.on_candle(candle)
-    assert SetupRepository(store).get("NQ-20260310-S5")["state"] == "WATCHING_LIQ2"  # type: ignore[index]
+    assert SetupRepository(store).open_dates("NQ", before=date(2026, 3, 11)) == [DAY]
     report = LiveTracking(store, "NQ", CONFIG, CALENDAR).restore(datetime(2026, 3, 11, 12, 0, tzinfo=UTC))
     assert report.closed_days == [DAY] and report.trading_date == date(2026, 3, 11)
-    stored = SetupRepository(store).get("NQ-20260310-S5")
-    assert stored is not None and stored["invalidation_reason"] == "MARKET_CLOSED"
+    for setup_id in opened:
+        stored = SetupRepository(store).get(setup_id)
+        assert stored is not None and stored["invalidation_reason"] == "MARKET_CLOSED"
     assert SetupRepository(store).open_dates("NQ", before=date(2026, 3, 12)) == []
