@@ -315,7 +315,7 @@ class GatewayServer:
     async def _pump_once(self) -> None:
         start = self.delivered_until
         if self.clock.is_max_speed:
-            if self.clock.paused or not any(session.streaming for session in self.sessions):
+            if self.clock.paused or not self._max_speed_demand():
                 self._wake.clear()
                 # asyncio.wait, not wait_for: 3.11's wait_for can swallow a cancel racing the wake-up.
                 waiter = asyncio.ensure_future(self._wake.wait())
@@ -347,6 +347,11 @@ class GatewayServer:
                     market_feed.deliver(session, ticks)
         await self._drain()
 
+    def _max_speed_demand(self) -> bool:
+        """Return True when a max-speed clock should run: a client streams data or has working orders."""
+        started = [session for session in self.sessions if session.started]
+        return any(session.streaming for session in started) or (bool(started) and bool(self.broker.open_orders()))
+
     def _match(self, ticks: list[MarketTick]) -> None:
         con_ids = {order.con_id for order in self.broker.open_orders()}
         if not con_ids:
@@ -356,7 +361,13 @@ class GatewayServer:
                 self.trading.dispatch(self.broker.on_tick(con_id, tick, tick.ts))
 
     async def _drain(self) -> None:
-        """Wait until slow clients have taken their data (back-pressure at max speed)."""
+        """Wait until slow clients have taken their data (back-pressure at max speed).
+
+        drain() returns without yielding while a socket buffer is below its high-water mark, so
+        yield once per pump as well: an in-process client on the same loop then reads its data
+        before the next batch is made.
+        """
+        await asyncio.sleep(0)
         for session in list(self.sessions):
             if session.closed:
                 continue

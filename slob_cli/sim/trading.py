@@ -65,7 +65,7 @@ class Trading:
             return
         contract = matches[0]
         order = SimOrder(
-            order_id=request.order_id, client_id=session.client_id, perm_id=self.broker.next_perm_id(),
+            order_id=request.order_id, client_id=session.client_id, perm_id=0,
             account=request.account or self.accounts[0], con_id=contract.con_id, symbol=contract.symbol,
             local_symbol=contract.local_symbol, multiplier=contract.multiplier, action=request.action,
             quantity=request.quantity, order_type=request.order_type, limit_price=request.limit_price,

@@ -1,0 +1,105 @@
+"""reqHistoricalData: 1-min TRADES bars equal the spine aggregator's candles of the same market."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta, timezone
+
+from ib_async import BarDataList, ContFuture, IB
+
+from slob_cli.core.aggregator import CandleCompleted, M1Aggregator
+from slob_cli.core.models import Candle, Tick
+from slob_cli.sim.gateway import SimGateway
+from tests.sim.helpers import BUSY_START, connect, run, wait_for
+
+UTC = timezone.utc
+
+
+def _aggregate(ticks: list) -> list[Candle]:
+    aggregator = M1Aggregator(["NQ"])
+    candles: list[Candle] = []
+    for tick in ticks:
+        for event in aggregator.on_tick(Tick("NQ", tick.ts, tick.price, tick.size)):
+            if isinstance(event, CandleCompleted):
+                candles.append(event.candle)
+    candles += [event.candle for event in aggregator.force_complete_all() if isinstance(event, CandleCompleted)]
+    return candles
+
+
+async def _front(ib: IB) -> ContFuture:
+    [contract] = await ib.qualifyContractsAsync(ContFuture("NQ", exchange="CME"))
+    return contract
+
+
+def test_one_minute_bars_equal_the_aggregated_candles_of_the_same_ticks() -> None:
+    async def body() -> tuple[BarDataList, list[Candle]]:
+        async with SimGateway(start=BUSY_START, speed="max", seed=9) as gateway:
+            ib = await connect(gateway.host, gateway.port)
+            bars = await ib.reqHistoricalDataAsync(await _front(ib), "", "5400 S", "1 min", "TRADES", False)
+            ib.disconnect()
+            ticks = gateway.market.ticks_between(BUSY_START - timedelta(seconds=5400), BUSY_START)
+            return bars, _aggregate(ticks)
+
+    bars, candles = run(body())
+    assert len(bars) == len(candles) == 90
+    for bar, candle in zip(bars, candles, strict=True):
+        assert bar.date == candle.ts and bar.date.tzinfo is not None
+        assert (bar.open, bar.high, bar.low, bar.close, bar.volume, bar.barCount) == \
+            (candle.open, candle.high, candle.low, candle.close, candle.volume, candle.tick_count)
+
+
+def test_format_date_2_gives_epoch_dates_and_five_minute_bars_aggregate_the_minutes() -> None:
+    async def body() -> tuple[BarDataList, BarDataList]:
+        async with SimGateway(start=BUSY_START, speed="max", seed=9) as gateway:
+            ib = await connect(gateway.host, gateway.port)
+            contract = await _front(ib)
+            end = BUSY_START - timedelta(minutes=30)
+            minutes = await ib.reqHistoricalDataAsync(contract, end, "1800 S", "1 min", "TRADES", False, 2)
+            fives = await ib.reqHistoricalDataAsync(contract, end, "1800 S", "5 mins", "TRADES", False, 2)
+            ib.disconnect()
+            return minutes, fives
+
+    minutes, fives = run(body())
+    assert len(minutes) == 30 and len(fives) == 6
+    assert minutes[0].date == datetime(2026, 3, 10, 12, 25, tzinfo=UTC)
+    for index, five in enumerate(fives):
+        group = minutes[index * 5:index * 5 + 5]
+        assert five.date == group[0].date
+        assert (five.open, five.close) == (group[0].open, group[-1].close)
+        assert five.high == max(bar.high for bar in group) and five.low == min(bar.low for bar in group)
+        assert five.volume == sum(bar.volume for bar in group)
+
+
+def test_keep_up_to_date_streams_the_live_bar_from_the_same_ticks() -> None:
+    async def body() -> tuple[BarDataList, list[Candle]]:
+        async with SimGateway(start=BUSY_START, speed="max", seed=2) as gateway:
+            ib = await connect(gateway.host, gateway.port)
+            bars = await ib.reqHistoricalDataAsync(await _front(ib), "", "600 S", "1 min", "TRADES", False,
+                                                   keepUpToDate=True)
+            first = bars[-1].date
+            await wait_for(lambda: bars[-1].date >= first + timedelta(minutes=3))
+            ib.cancelHistoricalData(bars)
+            ib.disconnect()
+            finished = [bar for bar in bars if bar.date < bars[-1].date]
+            candles = _aggregate(gateway.market.ticks_between(finished[0].date, bars[-1].date))
+            return finished, candles
+
+    finished, candles = run(body())
+    assert [(b.date, b.open, b.high, b.low, b.close, b.volume) for b in finished] == \
+        [(c.ts, c.open, c.high, c.low, c.close, c.volume) for c in candles]
+
+
+def test_pacing_violations_and_bad_arguments_get_error_162() -> None:
+    async def body() -> list[int]:
+        async with SimGateway(start=BUSY_START, speed="max") as gateway:
+            ib = await connect(gateway.host, gateway.port)
+            codes: list[int] = []
+            ib.errorEvent += lambda req_id, code, text, contract: codes.append(code)
+            contract = await _front(ib)
+            first = await ib.reqHistoricalDataAsync(contract, "", "600 S", "1 min", "TRADES", False)
+            identical = await ib.reqHistoricalDataAsync(contract, "", "600 S", "1 min", "TRADES", False)
+            bad_size = await ib.reqHistoricalDataAsync(contract, "", "600 S", "7 mins", "TRADES", False)
+            ib.disconnect()
+            assert len(first) == 10 and len(identical) == 0 and len(bad_size) == 0
+            return codes
+
+    assert run(body()) == [162, 162]
