@@ -109,6 +109,10 @@ def _register() -> None:
     app.command("test-connection")(connection.test_connection)
     app.command("record")(connection.record)
 
+    from slob_cli.cli import sim_gateway
+
+    app.command("sim-gateway")(sim_gateway.sim_gateway)
+
 
 _register()
 
