@@ -13,6 +13,9 @@ from datetime import datetime
 from enum import Enum
 from typing import Any
 
+from slob_cli.core.broker_view import TERMINAL, OrderStatus
+from slob_cli.core.orders import OrderRole
+
 
 class Severity(str, Enum):
     """How much a failed criterion counts."""
@@ -146,8 +149,10 @@ class Report:
         return "PASSED" if not failed else "FAILED: " + ", ".join(c.name for c in failed)
 
 
-ENTRY, STOP, TARGET = "entry", "stop", "target"
-_DONE = {"filled", "cancelled", "apicancelled", "inactive", "rejected", "expired"}
+ENTRY, STOP, TARGET = OrderRole.ENTRY.value, OrderRole.STOP.value, OrderRole.TARGET.value
+# Our own terminal statuses plus IB's names for the same ends; an unsent intent protects nothing either.
+DONE_STATUSES = frozenset({status.value.lower() for status in TERMINAL} | {"apicancelled", "rejected"})
+_NOT_PROTECTING = DONE_STATUSES | {OrderStatus.INTENT.value.lower()}
 
 
 def _hours(seconds: float) -> str:
@@ -235,7 +240,7 @@ def check_orders(data: ValidationInput) -> list[Criterion]:
          else f"{len(entry_setups)} entries, each with a stop and a target"),
     )
 
-    working_stops = {o.setup_id for o in data.orders if o.role == STOP and o.status.lower() not in _DONE}
+    working_stops = {o.setup_id for o in data.orders if o.role == STOP and o.status.lower() not in _NOT_PROTECTING}
     open_trades = [t for t in data.trades if t.open]
     unprotected = sorted(t.setup_id for t in open_trades if t.setup_id not in working_stops)
     protected = Criterion(

@@ -14,11 +14,12 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from slob_cli.core.sessions import trading_date_of  # noqa: F401 - re-exported for the views' callers
+from slob_cli.core.validation import DONE_STATUSES
 
 UTC = timezone.utc
 
 TERMINAL_SETUP_STATES = ("setup_complete", "invalidated", "setup_skipped", "skipped")
-DONE_ORDER_STATUSES = ("filled", "cancelled", "apicancelled", "inactive", "rejected", "expired")
+DONE_ORDER_STATUSES = tuple(sorted(DONE_STATUSES))
 
 
 def parse_time(text: str | None) -> datetime | None:

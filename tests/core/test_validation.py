@@ -129,3 +129,11 @@ def test_open_position_whose_stop_was_cancelled_is_unprotected() -> None:
 
 def test_duration_within_tolerance_counts_as_reached() -> None:
     assert evaluate(replace(clean(), actual_seconds=DAY - 30)).passed()
+
+
+def test_stop_still_only_an_intent_does_not_protect_an_open_position() -> None:
+    orders = [replace(o, status="INTENT") if o.order_ref == "slob:s1:stop" else o for o in clean().orders]
+    (failed,) = evaluate(replace(clean(), orders=orders)).failures()
+    assert failed.name == "positions protected"
+    engine_words = [replace(o, status="WORKING") if o.order_ref == "slob:s1:stop" else o for o in clean().orders]
+    assert evaluate(replace(clean(), orders=engine_words)).passed()
