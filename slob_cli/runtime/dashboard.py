@@ -91,7 +91,12 @@ def _tick_age(conn: Any, symbol: str | None, now: datetime, health: dict[str, An
         return max((now - latest).total_seconds(), 0.0)
     if health and health.get("last_tick_age") is not None and health_age is not None:
         return float(health["last_tick_age"]) + health_age
-    return None
+    # Neither ticks nor heartbeats (e.g. candles imported or built elsewhere): the newest candle's end.
+    sql = "SELECT max(ts) FROM candles" + (" WHERE symbol = ?" if symbol else "")
+    newest = conn.execute(sql, (symbol,) if symbol else ()).fetchone()[0]
+    if newest is None:
+        return None
+    return max((now - datetime.fromtimestamp((newest + MINUTE_US) / 1_000_000, tz=UTC)).total_seconds(), 0.0)
 
 
 def read_snapshot(

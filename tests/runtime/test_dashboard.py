@@ -88,3 +88,8 @@ def test_frame_shows_connection_mode_chart_levels_tables_and_pnl() -> None:
     assert "1 closed, -20.25 pts  $-405.00" in text
     assert "16:01:00 │ LIQ1_DETECTED │ s1" in text
     assert text == text_of(render_frame(snapshot, ZONE))  # pure: same snapshot, same frame
+
+
+def test_tick_age_falls_back_to_newest_candle_end_without_ticks_or_heartbeats(store: Store, db_path) -> None:
+    store.upsert_candles([Candle("NQ", NOW.replace(second=0) - timedelta(minutes=3), 10, 10, 10, 10, 1, 1)])
+    assert read_snapshot(store, db_path, NOW).last_tick_age == 150.0  # candle ended 15:00:00, now 15:02:30
