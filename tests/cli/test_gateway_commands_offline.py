@@ -59,3 +59,15 @@ def test_record_bad_until_exits_2_naming_it(runner, db_path: Path) -> None:
     result = runner.invoke(app, ["--db", str(db_path), "record", "--until", "7pm"])
     assert result.exit_code == 2
     assert "'7pm'" in result.stderr
+
+
+def test_record_that_never_reaches_a_gateway_exits_4_and_records_the_run(runner, db_path: Path) -> None:
+    from slob_cli.adapters.store import Store
+
+    result = runner.invoke(app, ["--db", str(db_path), "record", "--port", str(_free_port()), "--duration", "1s",
+                                 "--no-warm-up"])
+    assert result.exit_code == 4
+    assert "never reached the IB gateway" in result.stderr
+    with Store.open(db_path, readonly=True) as store:
+        run = store.runs(1)[0]
+    assert run["command"] == "record" and run["exit_code"] == 4

@@ -105,3 +105,12 @@ def test_no_history_fails_with_exit_5_and_advice(runner, sim) -> None:
     assert checks["Ticks"]["ok"] is True
     assert checks["Historical bars"]["ok"] is False and "no one-minute bars" in checks["Historical bars"]["detail"]
     assert checks["Historical bars"]["advice"]
+
+
+def test_record_with_an_account_the_login_does_not_manage_exits_5_in_one_line(runner, wall_clock_gateway,
+                                                                              db_path) -> None:
+    result = runner.invoke(app, ["--db", str(db_path), "record", "--port", str(wall_clock_gateway.port),
+                                 "--account", "DU0000000", "--client-id", "56", "--duration", "5s"])
+    assert result.exit_code == 5
+    assert result.stderr.count("Error:") == 1 and "DU0000000 is not managed" in result.stderr
+    assert "Traceback" not in result.stderr

@@ -290,7 +290,10 @@ class IBConnection:
         if reason == "reconnect":
             await self._catch_up_executions()
             for hook in self._reconcile_hooks:
-                await hook()
+                try:
+                    await hook()
+                except (ConnectionError, asyncio.TimeoutError) as exc:
+                    log.warning("reconcile after reconnect failed: %s", exc)
 
     async def _serve(self, stop: asyncio.Event) -> None:
         assert self._disconnected is not None
