@@ -11,58 +11,29 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import os
 import random
 import time
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from slob_cli.adapters.ib.backoff import BackoffPolicy, CircuitBreaker
 from slob_cli.adapters.ib.codes import Notice, NoticeKind, classify, plain_message
-from slob_cli.adapters.ib.conversions import ExecutionReport, Rejected, execution_filter_time, execution_report
+from slob_cli.adapters.ib.config import GatewayConfig, describe_os_error, limit_reads, trading_mode
+from slob_cli.adapters.ib.conversions import ExecutionReport, Rejected, execution_report
+from slob_cli.adapters.ib.executions import fetch_executions_since
 from slob_cli.errors import BrokerError, BrokerUnavailable
 from slob_cli.runtime.clock import Clock, SystemClock
 
-if TYPE_CHECKING:
-    from slob_cli.settings import Settings
-
 UTC = timezone.utc
 log = logging.getLogger(__name__)
+__all__ = ["EventSink", "GatewayConfig", "IBConnection", "describe_os_error", "trading_mode"]
 
 EventSink = Callable[[str, dict[str, Any]], None]
 Hook = Callable[[str], Awaitable[None]]  # receives the reason: connect | reconnect | restored
 SleepFunction = Callable[[float], Awaitable[None]]
 
-PAPER_PORTS = frozenset({4002, 7497})
-LIVE_PORTS = frozenset({4001, 7496})
 
-
-@dataclass(frozen=True, slots=True)
-class GatewayConfig:
-    """Where the gateway is and how patiently to talk to it."""
-
-    host: str = "127.0.0.1"
-    port: int = 4002
-    client_id: int = 1
-    account: str | None = None
-    connect_timeout: float = 10.0
-    heartbeat_interval: float = 30.0
-    heartbeat_timeout: float = 10.0
-    client_id_attempts: int = 5
-    readonly: bool = False
-    sync_orders: bool = True
-
-    @classmethod
-    def from_settings(cls, settings: Settings, **overrides: Any) -> GatewayConfig:
-        """Build the config from validated settings (plus explicit overrides)."""
-        values: dict[str, Any] = {
-            "host": settings.ib_host, "port": settings.ib_port, "client_id": settings.ib_client_id,
-            "account": settings.ib_account, "connect_timeout": settings.ib_connect_timeout,
-        }
-        values.update(overrides)
-        return cls(**values)
 
 
 class IBConnection:
@@ -213,7 +184,7 @@ class IBConnection:
             raise BrokerUnavailable(f"IB gateway at {host}:{port} closed the connection during the handshake")
         error = task.exception()
         if error is None:
-            _limit_reads(self.ib)
+            limit_reads(self.ib)
             if self._disconnected is None:
                 self._disconnected = asyncio.Event()
             self._disconnected.clear()
@@ -383,25 +354,12 @@ class IBConnection:
 
     # ------------------------------------------------------------------ executions after reconnect
     async def _catch_up_executions(self) -> None:
-        from ib_async import ExecutionFilter
-
         since = self.last_execution_time
-        flt = ExecutionFilter(clientId=0, acctCode=self.account or "",
-                              time=execution_filter_time(since) if since else "")
         try:
-            fills = await asyncio.wait_for(self.ib.reqExecutionsAsync(flt), self.config.connect_timeout)
-        except (asyncio.TimeoutError, ConnectionError) as exc:
+            reports = await fetch_executions_since(self.ib, self.account, since, self.config.connect_timeout)
+        except (asyncio.TimeoutError, TimeoutError, ConnectionError) as exc:
             log.warning("could not re-request executions after reconnect: %s", exc)
             return
-        reports = []
-        for fill in fills:
-            try:
-                report = execution_report(fill)
-            except Rejected as exc:
-                log.warning("ignored an execution: %s", exc)
-                continue
-            if since is None or report.ts > since:
-                reports.append(report)
         self._note_executions(reports)
         self._emit("EXECUTIONS_RESYNCED", {"count": len(reports), "since": since.isoformat() if since else None})
         for listener in self._execution_listeners:
@@ -467,39 +425,5 @@ class _ClientIdInUse(Exception):
     """IB answered 326 during the handshake."""
 
 
-READ_CHUNK = 32 * 1024
-
-
-def _limit_reads(ib: Any) -> None:
-    """Read the socket in small chunks so that one read never holds the loop for long.
-
-    ib_async re-slices its receive buffer once per message, so the cost of one read grows with the
-    square of its size; asyncio's default 256 KiB reads held the loop for ~0.4 s under a tick flood
-    (bench/record.py), starving the writer and the heartbeat.
-    """
-    transport = getattr(ib.client.conn, "transport", None)
-    if transport is not None and hasattr(transport, "max_size"):
-        transport.max_size = READ_CHUNK
-
-
-def describe_os_error(exc: BaseException) -> str:
-    """Return a short lower-case reason for a socket error ("connection refused")."""
-    number = getattr(exc, "errno", None)
-    if number:
-        return os.strerror(number).lower()
-    return str(exc) or type(exc).__name__
-
-
 def _farm_name(text: str) -> str:
     return text.rsplit(":", 1)[-1].strip() if ":" in text else text.strip()
-
-
-def trading_mode(port: int, account: str | None) -> tuple[str, str | None]:
-    """Return ("paper" | "live" | "unknown", a conflict sentence or None) from port and account prefix."""
-    by_port = "paper" if port in PAPER_PORTS else "live" if port in LIVE_PORTS else None
-    by_account = None
-    if account:
-        by_account = "paper" if account.upper().startswith("D") else "live"
-    if by_port and by_account and by_port != by_account:
-        return by_account, (f"port {port} is the usual {by_port} port but account {account} is a {by_account} account")
-    return by_account or by_port or "unknown", None
