@@ -8,7 +8,7 @@ from datetime import datetime, timedelta, timezone
 from typing import TYPE_CHECKING
 
 from slob_cli.sim import encoders, history, market_feed
-from slob_cli.sim.contracts import FutureContract, UnknownContract, resolve, trading_hours
+from slob_cli.sim.contracts import CENTRAL, FutureContract, UnknownContract, resolve, trading_hours
 from slob_cli.sim.encoders import NOTICES, Message
 from slob_cli.sim.requests import ContractDetailsRequest, HistoricalDataRequest, MarketDataRequest, TickByTickRequest
 from slob_cli.sim.session import BarSubscription, ClientSession, QuoteSubscription, TickByTickSubscription
@@ -64,7 +64,7 @@ class MarketData:
         messages: list[Message] = [
             encoders.tick_req_params(request.request_id, 0.25, "", 3),
             encoders.market_data_type(request.request_id, 3 if delayed else 1),
-            *market_feed.quote_snapshot(line, self.server.market.last_tick_before(self.server.delivered_until)),
+            *self._quote_snapshot(line),
         ]
         if request.snapshot or request.regulatory_snapshot:
             messages.append(encoders.tick_snapshot_end(request.request_id))
@@ -72,6 +72,19 @@ class MarketData:
             session.quotes[request.request_id] = line
             self.server.wake()
         session.send_many(messages)
+
+    def _quote_snapshot(self, line: QuoteSubscription) -> list[Message]:
+        """Return the current quote plus the Globex session's open, high, low, volume and prior close."""
+        until = self.server.delivered_until
+        local = until.astimezone(CENTRAL)
+        opened = local.replace(hour=17, minute=0, second=0, microsecond=0)
+        if local.hour < 17:
+            opened -= timedelta(days=1)
+        market = self.server.market
+        session = market.candles_between(opened.astimezone(timezone.utc), until)
+        before = market.last_tick_before(opened.astimezone(timezone.utc))
+        return market_feed.quote_snapshot(line, market.last_tick_before(until), session,
+                                          before.price if before is not None else None)
 
     def subscribe_tick_by_tick(self, session: ClientSession, request: TickByTickRequest) -> None:
         """Answer reqTickByTickData: optional recent ticks, then every tick of the chosen type."""

@@ -2,52 +2,55 @@
 
 from __future__ import annotations
 
-import struct
 from collections.abc import Sequence
-from datetime import datetime
+from typing import TYPE_CHECKING
 
 from slob_cli.sim import encoders
-from slob_cli.sim.encoders import ASK, BID, DELAYED, HIGH, LAST, LAST_TIMESTAMP, LOW, VOLUME, Message
+from slob_cli.core.models import Candle
+from slob_cli.sim.encoders import ASK, BID, CLOSE, DELAYED, HIGH, LAST, LAST_TIMESTAMP, LOW, OPEN, VOLUME, Message
 from slob_cli.sim.history import format_bar_date, typical_price
-from slob_cli.sim.protocol import encode_fields, format_value
+from slob_cli.sim.protocol import encode_fields, format_value, frame
 from slob_cli.sim.session import BarSubscription, ClientSession, QuoteSubscription, TickByTickSubscription
 
-_LENGTH = struct.Struct(">I")
-
-
-class TickLike:
-    """What the feed reads from a market tick (MarketTick satisfies it)."""
-
-    ts: datetime
-    price: float
-    size: int
-    bid: float
-    ask: float
-    bid_size: int
-    ask_size: int
+if TYPE_CHECKING:
+    from slob_cli.sim.market import MarketTick
 
 
 def _tick_type(base: int, delayed: bool) -> int:
     return DELAYED[base] if delayed else base
 
 
-def quote_snapshot(subscription: QuoteSubscription, tick: TickLike | None) -> list[Message]:
-    """Return the messages that show the current quote to a new reqMktData line."""
+def quote_snapshot(subscription: QuoteSubscription, tick: MarketTick | None,
+                   session: Sequence[Candle], previous_close: float | None) -> list[Message]:
+    """Return the messages that show a new reqMktData line the quote and the session so far."""
     if tick is None:
         return []
     request_id, delayed = subscription.request_id, subscription.delayed
     subscription.bid = (tick.bid, tick.bid_size)
     subscription.ask = (tick.ask, tick.ask_size)
-    subscription.high = subscription.low = tick.price
-    return [
+    messages = [
         encoders.tick_price(request_id, _tick_type(BID, delayed), tick.bid, tick.bid_size, 1),
         encoders.tick_price(request_id, _tick_type(ASK, delayed), tick.ask, tick.ask_size, 1),
         encoders.tick_price(request_id, _tick_type(LAST, delayed), tick.price, tick.size),
         encoders.tick_string(request_id, _tick_type(LAST_TIMESTAMP, delayed), str(int(tick.ts.timestamp()))),
     ]
+    traded = [candle for candle in session if candle.tick_count > 0]
+    if traded:
+        subscription.high = max(candle.high for candle in traded)
+        subscription.low = min(candle.low for candle in traded)
+        subscription.volume = sum(candle.volume for candle in traded)
+        messages += [encoders.tick_price(request_id, _tick_type(OPEN, delayed), traded[0].open, 0),
+                     encoders.tick_price(request_id, _tick_type(HIGH, delayed), subscription.high, 0),
+                     encoders.tick_price(request_id, _tick_type(LOW, delayed), subscription.low, 0),
+                     encoders.tick_size(request_id, _tick_type(VOLUME, delayed), subscription.volume)]
+    else:
+        subscription.high = subscription.low = tick.price
+    if previous_close is not None:
+        messages.append(encoders.tick_price(request_id, _tick_type(CLOSE, delayed), previous_close, 0))
+    return messages
 
 
-def quote_messages(subscription: QuoteSubscription, tick: TickLike) -> list[Message]:
+def quote_messages(subscription: QuoteSubscription, tick: MarketTick) -> list[Message]:
     """Return the reqMktData messages one trade produces: changed bid/ask, last, size, time, volume."""
     request_id, delayed = subscription.request_id, subscription.delayed
     messages: list[Message] = []
@@ -73,14 +76,14 @@ def quote_messages(subscription: QuoteSubscription, tick: TickLike) -> list[Mess
     return messages
 
 
-def tick_by_tick_bytes(subscription: TickByTickSubscription, tick: TickLike) -> bytes:
+def tick_by_tick_bytes(subscription: TickByTickSubscription, tick: MarketTick) -> bytes:
     """Return the framed tickByTick message(s) one tick produces for a subscription (may be empty)."""
     epoch = int(tick.ts.timestamp())
     kind = subscription.tick_type
     if kind in ("AllLast", "Last"):
         payload = (f"99\0{subscription.request_id}\0{2 if kind == 'AllLast' else 1}\0{epoch}\0"
                    f"{format_value(tick.price)}\0{format_value(tick.size)}\0" "0\0CME\0\0").encode()
-        return _LENGTH.pack(len(payload)) + payload
+        return frame(payload)
     if kind == "BidAsk":
         quote = (tick.bid, tick.ask, float(tick.bid_size), float(tick.ask_size))
         if quote == subscription.last_quote:
@@ -94,7 +97,7 @@ def tick_by_tick_bytes(subscription: TickByTickSubscription, tick: TickLike) -> 
     return encode_fields(encoders.tick_by_tick_mid_point(subscription.request_id, epoch, mid))
 
 
-def bar_update(subscription: BarSubscription, ticks: Sequence[TickLike]) -> list[Message]:
+def bar_update(subscription: BarSubscription, ticks: Sequence[MarketTick]) -> list[Message]:
     """Fold ticks into the live bar and return historicalDataUpdate messages (one per bar touched)."""
     messages: list[Message] = []
     bar = subscription.bar
@@ -126,7 +129,7 @@ def _update_message(subscription: BarSubscription, bar: list[float]) -> Message:
                                            (date, open_, high, low, close, volume, wap, int(count)))
 
 
-def deliver(session: ClientSession, ticks: Sequence[TickLike]) -> None:
+def deliver(session: ClientSession, ticks: Sequence[MarketTick]) -> None:
     """Write every message a batch of ticks produces for one client, in one socket write."""
     if not ticks or session.closed or session.silent:
         return

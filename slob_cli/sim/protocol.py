@@ -45,7 +45,11 @@ def format_value(value: Field) -> str:
 
 def encode_fields(fields: Iterable[Field]) -> bytes:
     """Return one framed message: 4-byte big-endian length, then NUL-terminated fields."""
-    payload = "".join(format_value(field) + "\0" for field in fields).encode()
+    return frame("".join(format_value(field) + "\0" for field in fields).encode())
+
+
+def frame(payload: bytes) -> bytes:
+    """Return a payload (already NUL-terminated fields) with its 4-byte length prefix."""
     return _LENGTH.pack(len(payload)) + payload
 
 

@@ -92,21 +92,28 @@ def test_the_same_seed_gives_the_same_ticks_and_another_seed_does_not() -> None:
     assert first != other
 
 
-def test_live_market_data_shows_quote_last_sizes_volume_and_timestamp() -> None:
-    async def body() -> tuple[Ticker, datetime]:
+def test_live_market_data_shows_quote_last_sizes_session_figures_and_timestamp() -> None:
+    session_open = datetime(2026, 3, 9, 22, 0, tzinfo=UTC)  # 17:00 Chicago (CDT) the evening before
+
+    async def body() -> tuple[Ticker, datetime, list, float]:
         async with SimGateway(start=BUSY_START, speed="max") as gateway:
             ib = await connect(gateway.host, gateway.port)
             ticker = ib.reqMktData(await _front(ib))
-            await wait_for(lambda: ticker.volume > 20 and ticker.lastTimestamp is not None)
+            await wait_for(lambda: ticker.lastTimestamp is not None
+                           and ticker.lastTimestamp >= BUSY_START + timedelta(seconds=30))
             now = gateway.clock.now()
             ib.disconnect()
-            return ticker, now
+            candles = gateway.market.candles_between(session_open, BUSY_START)
+            previous = gateway.market.last_tick_before(session_open).price
+            return ticker, now, candles, previous
 
-    ticker, now = run(body())
+    ticker, now, candles, previous_close = run(body())
     assert ticker.marketDataType == 1 and ticker.minTick == 0.25
     assert 0 < ticker.bid < ticker.ask and ticker.bidSize > 0 and ticker.askSize > 0
     assert ticker.last % 0.25 == 0 and ticker.lastSize >= 1
-    assert ticker.high >= ticker.last >= ticker.low
+    assert ticker.open == candles[0].open and ticker.close == previous_close
+    assert ticker.high >= max(c.high for c in candles) and ticker.low <= min(c.low for c in candles)
+    assert ticker.volume > sum(c.volume for c in candles)  # the session's volume, then every trade on top
     assert BUSY_START <= ticker.lastTimestamp <= now and ticker.lastTimestamp.tzinfo is not None
 
 
