@@ -198,3 +198,25 @@ def test_control_port_is_closed_with_the_gateway() -> None:
     port = run(body())
     with pytest.raises(OSError):
         socket.create_connection(("127.0.0.1", port), timeout=1).close()
+
+
+def test_the_subprocess_harness_serves_clients_and_injects_faults_over_its_control_channel() -> None:
+    from slob_cli.sim.process import SimGatewayProcess
+
+    async def body(gateway: SimGatewayProcess) -> tuple[list[int], dict]:
+        ib = await connect(gateway.host, gateway.port)
+        codes: list[int] = []
+        ib.errorEvent += lambda req_id, code, text, contract: codes.append(code)
+        gateway.send_error(10197, req_id=9)
+        await wait_for(lambda: codes == [10197])
+        status = gateway.status()
+        gone = asyncio.Event()
+        ib.disconnectedEvent += gone.set
+        gateway.drop_connections(rst=True)
+        await asyncio.wait_for(gone.wait(), 5)
+        return codes, status
+
+    with SimGatewayProcess(start=BUSY_START, speed="max") as gateway:
+        codes, status = run(body(gateway))
+        assert gateway.stop() == 0
+    assert codes == [10197] and status["clients"] == 1 and status["listening"] is True

@@ -133,3 +133,77 @@ def test_positions_account_values_and_executions_follow_fills_and_survive_a_reco
     assert [fill.execution.shares for fill in fills] == [2] and fills[0].commissionReport.execId
     assert [t.order.lmtPrice for t in open_trades] == [price + 500.0]
     assert float(values["NetLiquidation"]) > 0 and "AvailableFunds" in values
+
+
+def test_cancel_order_and_global_cancel_end_working_orders_with_202() -> None:
+    async def body() -> tuple[str, list[str], list[int]]:
+        async with SimGateway(start=BUSY_START, speed="max", seed=1) as gateway:
+            first, second = await connect(gateway.host, gateway.port, 1), await connect(gateway.host, gateway.port, 2)
+            contract = await _future(first)
+            price = gateway.market.last_tick_before(gateway.clock.now()).price
+            codes: list[int] = []
+            first.errorEvent += lambda req_id, code, text, contract_: codes.append(code)
+            lone = first.placeOrder(contract, LimitOrder("BUY", 1, price - 800.0))
+            await wait_for(lambda: lone.orderStatus.status == "Submitted")
+            first.cancelOrder(lone.order)
+            await wait_for(lambda: lone.orderStatus.status == "Cancelled")
+            others = [first.placeOrder(contract, LimitOrder("BUY", 1, price - 700.0)),
+                      second.placeOrder(contract, StopOrder("SELL", 1, price - 700.0))]
+            await wait_for(lambda: all(t.orderStatus.status == "Submitted" for t in others))
+            first.reqGlobalCancel()
+            await wait_for(lambda: all(t.orderStatus.status == "Cancelled" for t in others))
+            first.disconnect()
+            second.disconnect()
+            return lone.orderStatus.status, [t.orderStatus.status for t in others], codes
+
+    status, others, codes = run(body())
+    assert status == "Cancelled" and others == ["Cancelled", "Cancelled"]
+    assert 202 in codes
+
+
+def test_execution_filters_select_by_client_side_and_time() -> None:
+    from ib_async import ExecutionFilter
+
+    async def body() -> dict[str, list[tuple[int, str]]]:
+        async with SimGateway(start=BUSY_START, speed="max", seed=2) as gateway:
+            first, second = await connect(gateway.host, gateway.port, 1), await connect(gateway.host, gateway.port, 2)
+            contract = await _future(first)
+            trades = [first.placeOrder(contract, MarketOrder("BUY", 1)),
+                      second.placeOrder(contract, MarketOrder("SELL", 2))]
+            await wait_for(lambda: all(t.orderStatus.status == "Filled" for t in trades))
+            from datetime import timedelta
+
+            later = (gateway.clock.now() + timedelta(minutes=1)).strftime("%Y%m%d-%H:%M:%S")
+            earlier = (BUSY_START - timedelta(minutes=1)).strftime("%Y%m%d-%H:%M:%S")
+            found = {}
+            for name, filter_ in (("client 2", ExecutionFilter(clientId=2)), ("sells", ExecutionFilter(side="SELL")),
+                                  ("all", ExecutionFilter()), ("since later", ExecutionFilter(time=later)),
+                                  ("since earlier", ExecutionFilter(time=earlier))):
+                fills = await first.reqExecutionsAsync(filter_)
+                found[name] = sorted((f.execution.clientId, f.execution.side) for f in fills)
+            first.disconnect()
+            second.disconnect()
+            return found
+
+    found = run(body())
+    assert found["client 2"] == [(2, "SLD")] and found["sells"] == [(2, "SLD")]
+    assert found["all"] == found["since earlier"] == [(1, "BOT"), (2, "SLD")]
+    assert found["since later"] == []
+
+
+def test_a_live_account_is_refused_unless_the_gateway_allows_it() -> None:
+    async def place(live_account: bool) -> tuple[str, list[int]]:
+        async with SimGateway(start=BUSY_START, speed="max", accounts=("U7654321",),
+                              live_account=live_account) as gateway:
+            ib = await connect(gateway.host, gateway.port)
+            codes: list[int] = []
+            ib.errorEvent += lambda req_id, code, text, contract_: codes.append(code)
+            trade = ib.placeOrder(await _future(ib), MarketOrder("BUY", 1, account="U7654321"))
+            await wait_for(lambda: codes or trade.orderStatus.status == "Filled")
+            ib.disconnect()
+            return trade.orderStatus.status, codes
+
+    refused_status, refused_codes = run(place(False))
+    allowed_status, allowed_codes = run(place(True))
+    assert refused_codes == [321] and refused_status != "Filled"
+    assert allowed_status == "Filled" and allowed_codes == []
