@@ -1,0 +1,235 @@
+"""Orders through ib_async: send intents, cancel, read the broker's view, report status and fills.
+
+Everything here converts at the border: ib_async's Trade/Fill/Position objects become the plain
+records of core/broker_view.py, and nothing camelCase leaves this module.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import math
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from typing import Any
+
+from slob_cli.core.broker_view import BrokerExecution, BrokerOrder, BrokerPosition, BrokerView
+from slob_cli.core.orders import OrderIntent
+from slob_cli.errors import BrokerError
+
+UTC = timezone.utc
+log = logging.getLogger(__name__)
+
+_UNSET = 1.7e308  # IB prints unset doubles as 1.7976931348623157E308
+
+
+@dataclass(frozen=True, slots=True)
+class CommissionReport:
+    """The commission (and realized P&L on a closing fill) of one execution."""
+
+    exec_id: str
+    commission: float
+    realized_pnl: float | None
+
+
+StatusListener = Callable[[BrokerOrder], None]
+ExecutionListener = Callable[[BrokerExecution], None]
+CommissionListener = Callable[[CommissionReport], None]
+ErrorListener = Callable[[int, int, str], None]  # (order id, code, text)
+
+
+def _price(value: Any) -> float | None:
+    if value is None or value == "":
+        return None
+    number = float(value)
+    if not math.isfinite(number) or number >= _UNSET or number == 0.0:
+        return None
+    return number
+
+
+def broker_order(trade: Any) -> BrokerOrder:
+    """Convert an ib_async Trade to a BrokerOrder."""
+    order, status = trade.order, trade.orderStatus
+    quantity = int(round(float(order.totalQuantity or 0)))
+    return BrokerOrder(
+        order_ref=order.orderRef or None,
+        order_id=int(order.orderId),
+        symbol=trade.contract.symbol,
+        action=order.action,
+        order_type=order.orderType,
+        quantity=quantity,
+        status=status.status,
+        filled=int(round(float(status.filled or 0))),
+        avg_fill_price=_price(status.avgFillPrice),
+        stop_price=_price(order.auxPrice),
+        limit_price=_price(order.lmtPrice),
+    )
+
+
+def broker_execution(fill: Any) -> BrokerExecution:
+    """Convert an ib_async Fill to a BrokerExecution (time in UTC)."""
+    execution = fill.execution
+    when = execution.time if isinstance(execution.time, datetime) else fill.time
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=UTC)
+    return BrokerExecution(
+        exec_id=execution.execId,
+        order_ref=execution.orderRef or None,
+        order_id=int(execution.orderId),
+        symbol=fill.contract.symbol,
+        side=execution.side,
+        shares=int(round(float(execution.shares))),
+        price=float(execution.price),
+        time=when.astimezone(UTC),
+    )
+
+
+def ib_order(intent: OrderIntent, order_id: int, parent_id: int, account: str | None) -> Any:
+    """Build the ib_async Order for an intent."""
+    from ib_async import Order
+
+    order = Order(
+        orderId=order_id,
+        action=intent.action,
+        totalQuantity=float(intent.quantity),
+        orderType=intent.order_type,
+        tif=intent.tif,
+        orderRef=intent.order_ref,
+        transmit=intent.transmit,
+        parentId=parent_id,
+        outsideRth=True,
+    )
+    if intent.limit_price is not None:
+        order.lmtPrice = intent.limit_price
+    if intent.stop_price is not None:
+        order.auxPrice = intent.stop_price
+    if intent.oca_group:
+        order.ocaGroup = intent.oca_group
+        order.ocaType = intent.oca_type or 1
+    if account:
+        order.account = account
+    return order
+
+
+class IBOrderPort:
+    """Send and watch our orders over one IBConnection (ib_async `IB` object)."""
+
+    def __init__(self, ib: Any, contract_for: Callable[[str], Any], account: Callable[[], str | None]) -> None:
+        self.ib = ib
+        self.contract_for = contract_for
+        self.account = account
+        self._status: list[StatusListener] = []
+        self._executions: list[ExecutionListener] = []
+        self._commissions: list[CommissionListener] = []
+        self._errors: list[ErrorListener] = []
+        ib.orderStatusEvent += self._on_status
+        ib.execDetailsEvent += self._on_exec
+        ib.commissionReportEvent += self._on_commission
+        ib.errorEvent += self._on_error
+
+    # ------------------------------------------------------------------ listeners
+    def on_status(self, listener: StatusListener) -> None:
+        """Call listener with every order status change of any order."""
+        self._status.append(listener)
+
+    def on_execution(self, listener: ExecutionListener) -> None:
+        """Call listener with every execution as it arrives."""
+        self._executions.append(listener)
+
+    def on_commission(self, listener: CommissionListener) -> None:
+        """Call listener with every commission report."""
+        self._commissions.append(listener)
+
+    def on_error(self, listener: ErrorListener) -> None:
+        """Call listener(order_id, code, text) for errors tied to an order id."""
+        self._errors.append(listener)
+
+    def _on_status(self, trade: Any) -> None:
+        view = broker_order(trade)
+        for listener in self._status:
+            listener(view)
+
+    def _on_exec(self, trade: Any, fill: Any) -> None:
+        view = broker_execution(fill)
+        for listener in self._executions:
+            listener(view)
+
+    def _on_commission(self, trade: Any, fill: Any, report: Any) -> None:
+        realized = _price(report.realizedPNL) if report.realizedPNL else None
+        view = CommissionReport(report.execId, float(report.commission or 0.0), realized)
+        for listener in self._commissions:
+            listener(view)
+
+    def _on_error(self, request_id: int, code: int, text: str, contract: Any) -> None:
+        if request_id > 0:
+            for listener in self._errors:
+                listener(request_id, code, text)
+
+    # ------------------------------------------------------------------ commands
+    def place(self, intents: Sequence[OrderIntent]) -> dict[str, int]:
+        """Send intents in order (parents before children); return orderRef -> broker order id."""
+        if not self.ib.isConnected():
+            raise BrokerError("not connected to the gateway; order not sent")
+        ids: dict[str, int] = {}
+        for intent in intents:
+            contract = self.contract_for(intent.symbol)
+            parent_id = ids.get(intent.parent_ref, 0) if intent.parent_ref else 0
+            if intent.parent_ref and not parent_id:
+                raise BrokerError(f"{intent.order_ref}: parent {intent.parent_ref} was not sent first")
+            order_id = self.ib.client.getReqId()
+            self.ib.placeOrder(contract, ib_order(intent, order_id, parent_id, self.account()))
+            ids[intent.order_ref] = order_id
+        return ids
+
+    def cancel(self, order_id: int) -> bool:
+        """Ask the broker to cancel an order by id; return False when we do not know it."""
+        for trade in self.ib.trades():
+            if trade.order.orderId == order_id:
+                self.ib.cancelOrder(trade.order)
+                return True
+        return False
+
+    async def snapshot(self, timeout: float = 10.0) -> BrokerView:
+        """Return open and completed orders, executions and positions as the broker reports them."""
+        open_trades = await asyncio.wait_for(self.ib.reqAllOpenOrdersAsync(), timeout)
+        completed = await asyncio.wait_for(self.ib.reqCompletedOrdersAsync(True), timeout)
+        fills = await asyncio.wait_for(self.ib.reqExecutionsAsync(), timeout)
+        positions = await asyncio.wait_for(self.ib.reqPositionsAsync(), timeout)
+        known = {trade.order.orderId: trade for trade in self.ib.trades()}
+        # ib_async drops trades that finished before we connected from openTrades(); keep the ones it knows.
+        open_views = {broker_order(t).order_id: broker_order(t) for t in open_trades}
+        for order_id, trade in known.items():
+            if order_id not in open_views and not trade.isDone():
+                open_views[order_id] = broker_order(trade)
+        done = [broker_order(t) for t in completed] + [broker_order(t) for t in known.values() if t.isDone()]
+        return BrokerView(
+            open_orders=tuple(open_views.values()),
+            completed_orders=tuple({o.order_id: o for o in done}.values()),
+            executions=tuple({e.exec_id: e for e in (broker_execution(f) for f in fills)}.values()),
+            positions=tuple(
+                BrokerPosition(p.contract.symbol, int(round(float(p.position))), float(p.avgCost),
+                               p.contract.localSymbol or None)
+                for p in positions if float(p.position) != 0.0
+            ),
+        )
+
+    def resize(self, order_id: int, quantity: int) -> bool:
+        """Change a working order's total quantity (IB modifies an order by re-placing its id)."""
+        for trade in self.ib.trades():
+            if trade.order.orderId == order_id and not trade.isDone():
+                trade.order.totalQuantity = float(quantity)
+                self.ib.placeOrder(trade.contract, trade.order)
+                return True
+        return False
+
+    def equity(self) -> float | None:
+        """Return the account's net liquidation value in USD, when the gateway reported it."""
+        account = self.account() or ""
+        for value in self.ib.accountValues(account):
+            if value.tag == "NetLiquidation" and value.currency in ("USD", "BASE"):
+                try:
+                    return float(value.value)
+                except ValueError:
+                    return None
+        return None

@@ -1,0 +1,342 @@
+"""The live engine: gateway -> tick buffer -> M1 aggregator -> tracker -> risk -> executor -> store.
+
+One TaskGroup owns every task; a signal only sets the stop event. The same code runs against IB
+Gateway and the simulated gateway: only the clock and the gateway address differ (wiring).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta, timezone
+from typing import Any
+
+from slob_cli.adapters.ib.backoff import BackoffPolicy
+from slob_cli.adapters.ib.connection import GatewayConfig, IBConnection
+from slob_cli.adapters.ib.market_data import MarketDataFeed
+from slob_cli.adapters.ib.orders import IBOrderPort
+from slob_cli.adapters.store import Store, to_iso
+from slob_cli.core.aggregator import CandleCompleted, GapDetected, LateTick, M1Aggregator
+from slob_cli.core.models import Candle, Tick
+from slob_cli.core.risk import RiskManager
+from slob_cli.core.sessions import TradingCalendar, session_for, trading_date_of
+from slob_cli.core.strategy.config import StrategyConfig
+from slob_cli.core.strategy.events import EventType as SetupEventType
+from slob_cli.core.strategy.events import SetupEvent
+from slob_cli.errors import SlobError
+from slob_cli.runtime.bus import EventBus
+from slob_cli.runtime.clock import Clock, SystemClock
+from slob_cli.runtime.events import EventType
+from slob_cli.runtime.executor import ExecutorOptions, OrderExecutor
+from slob_cli.runtime.tick_buffer import TickBuffer
+from slob_cli.runtime.tracking import LiveTracking
+
+UTC = timezone.utc
+log = logging.getLogger(__name__)
+
+BUS_EVENTS = {
+    "IB_CONNECTED": EventType.CONNECTED,
+    "IB_RECONNECTED": EventType.CONNECTED,
+    "IB_DISCONNECTED": EventType.DISCONNECTED,
+    "SAFE_MODE_ENTERED": EventType.SAFE_MODE_ENTERED,
+}
+
+
+@dataclass
+class EngineOptions:
+    """What to trade and the timing knobs (tests shorten them)."""
+
+    symbol: str = "NQ"
+    data_type: str = "live"
+    until: datetime | None = None  # engine-clock instant to stop at
+    grace_seconds: float = 2.0
+    timer_interval: float = 0.05  # real seconds between clock checks
+    heartbeat_interval: float = 8.0  # real seconds between health rows
+    buffer_size: int = 10_000
+    stale_after: float = 120.0
+    drain_timeout: float = 10.0
+    policy: BackoffPolicy = field(default_factory=BackoffPolicy)
+    executor: ExecutorOptions = field(default_factory=ExecutorOptions)
+    store_ticks: bool = False  # the `record` step of `slob run`
+    track: bool = True  # the `track` step; without it candles are stored but no setups tracked
+
+
+@dataclass
+class EngineStats:
+    """Figures of one engine run."""
+
+    ticks: int = 0
+    candles: int = 0
+    late_ticks: int = 0
+    gaps: int = 0
+    dropped_ticks: int = 0
+    setup_events: int = 0
+    setups_completed: int = 0
+    reconnects: int = 0
+    safe_mode: bool = False
+    data_mode: str = "live"
+
+    def as_dict(self) -> dict[str, Any]:
+        """Return the stats as a JSON-able dict."""
+        return dict(self.__dict__)
+
+
+class Engine:
+    """Run the strategy against one gateway until stopped or until options.until."""
+
+    def __init__(self, store: Store, gateway: GatewayConfig, strategy: StrategyConfig, risk: RiskManager,
+                 calendar: TradingCalendar, options: EngineOptions, *, clock: Clock | None = None,
+                 bus: EventBus | None = None, run_id: int | None = None,
+                 sleep: Callable[[float], Any] = asyncio.sleep) -> None:
+        self.store = store
+        self.options = options
+        self.clock = clock or SystemClock()
+        self.bus = bus or EventBus()
+        self.run_id = run_id
+        self.calendar = calendar
+        self.stats = EngineStats(data_mode=options.data_type)
+        self.stop_event = asyncio.Event()
+        self.fatal: SlobError | None = None
+        symbol = options.symbol
+        self.connection = IBConnection(gateway, self._event, policy=options.policy, sleep=sleep, clock=self.clock)
+        self.feed = MarketDataFeed(self.connection, [symbol], self._on_tick, data_type=options.data_type,
+                                   emit=self._event, on_mode=self._mode_changed, stale_after=options.stale_after)
+        self.buffer = TickBuffer(options.buffer_size, clock=SystemClock(), on_drop=self._on_drop)
+        self.aggregator = M1Aggregator([symbol], grace_seconds=options.grace_seconds)
+        self.tracking = LiveTracking(store, symbol, strategy, calendar)
+        self.port = IBOrderPort(self.connection.ib, self._contract_for, lambda: self.connection.account)
+        self.executor = OrderExecutor(store, self.port, risk, self.clock, self.bus, options.executor, run_id,
+                                      orders_allowed=lambda: self.connection.orders_allowed)
+        self.executor.attach(self.port)
+        self.connection.add_reconcile_hook(self._reconcile)
+        self._ready = asyncio.Event()
+        self._started = False
+        self._last_tick_monotonic: float | None = None
+        self._session_end_done: set[date] = set()
+        self.candle_delays: list[float] = []
+        self._tick_batch: list[Tick] = []
+
+    # ------------------------------------------------------------------ inputs (loop thread, quick)
+    def _on_tick(self, tick: Tick, local_symbol: str) -> None:
+        self._last_tick_monotonic = time.monotonic()
+        self.buffer.enqueue(tick)
+
+    def _on_drop(self, symbol: str, ts: datetime, count: int) -> None:
+        self.stats.dropped_ticks += count
+        self.aggregator.note_dropped(symbol, ts, count)
+
+    def _event(self, kind: str, payload: dict[str, Any]) -> None:
+        when = self.clock.now()
+        bus_type = BUS_EVENTS.get(kind)
+        if bus_type is not None:
+            self.bus.emit(bus_type, payload, when)
+        if kind == "IB_RECONNECTED":
+            self.stats.reconnects += 1
+        if kind == "SAFE_MODE_ENTERED":
+            self.stats.safe_mode = True
+        self.store.log_event(kind, when, payload, run_id=self.run_id, symbol=payload.get("symbol"))
+
+    def _mode_changed(self, mode: str) -> None:
+        self.stats.data_mode = mode
+        if self.run_id is not None:
+            self.store.set_run_mode(self.run_id, mode)
+
+    def _contract_for(self, symbol: str) -> Any:
+        resolved = self.feed.contracts.get(symbol)
+        if resolved is None:
+            raise SlobError(f"no resolved contract for {symbol}")
+        return resolved.ib_contract
+
+    def stop(self) -> None:
+        """Ask the engine to stop (safe from a signal handler on the loop)."""
+        self.stop_event.set()
+
+    # ------------------------------------------------------------------ the run
+    async def run(self) -> EngineStats:
+        """Run until stopped; return the stats (the caller owns the runs row)."""
+        if self.options.data_type == "delayed":
+            log.warning("MARKET DATA IS DELAYED: asked for with SLOB_MARKET_DATA_TYPE=delayed")
+        try:
+            async with asyncio.TaskGroup() as group:
+                group.create_task(self._guard(self.connection.run(self.stop_event, self._ready)))
+                group.create_task(self._guard(self.feed.watch(self.stop_event)))
+                group.create_task(self._guard(self._start_then_consume()))
+                group.create_task(self._guard(self._timers()))
+                group.create_task(self._guard(self._heartbeat()))
+                group.create_task(self._guard(self._deadline()))
+        finally:
+            await self.bus.stop(timeout=2.0)
+        if self.fatal is not None:
+            raise self.fatal
+        self.stats.reconnects = self.connection.reconnects
+        return self.stats
+
+    async def _guard(self, work: Any) -> None:
+        try:
+            await work
+        except SlobError as exc:
+            log.error("%s", exc)
+            self.fatal = self.fatal or exc
+            self.stop_event.set()
+
+    async def _deadline(self) -> None:
+        until = self.options.until
+        while until is not None and not self.stop_event.is_set():
+            if self.clock.now() >= until:
+                log.info("run period ended at %s", to_iso(until))
+                self.stop_event.set()
+                return
+            await self._wait_stop(self.options.timer_interval)
+
+    async def _wait_stop(self, seconds: float) -> None:
+        try:
+            await asyncio.wait_for(self.stop_event.wait(), seconds)
+        except (asyncio.TimeoutError, TimeoutError):
+            pass
+
+    async def _start_then_consume(self) -> None:
+        ready = asyncio.ensure_future(self._ready.wait())
+        stopped = asyncio.ensure_future(self.stop_event.wait())
+        await asyncio.wait({ready, stopped}, return_when=asyncio.FIRST_COMPLETED)
+        ready.cancel()
+        stopped.cancel()
+        if self.stop_event.is_set():
+            return
+        now = self.clock.now()
+        report = self.tracking.restore(now)
+        log.info("tracker restored for %s: %d candles replayed", report.trading_date, report.replayed_candles)
+        await self.executor.reconcile()
+        self._started = True
+        await self._consume()
+
+    async def _consume(self) -> None:
+        buffer = self.buffer
+        while not self.stop_event.is_set():
+            tick = await buffer.dequeue(timeout=0.1)
+            if tick is None:
+                continue
+            self._process_tick(tick)
+            # Keep the loop responsive under a flood of ticks.
+            for _ in range(500):
+                tick = buffer.dequeue_nowait()
+                if tick is None:
+                    break
+                self._process_tick(tick)
+            await asyncio.sleep(0)
+        # Shutdown: take what is already buffered, then stop.
+        while (tick := buffer.dequeue_nowait()) is not None:
+            self._process_tick(tick)
+        self._flush_ticks()
+
+    def _process_tick(self, tick: Tick) -> None:
+        self.stats.ticks += 1
+        if self.options.store_ticks:
+            self._tick_batch.append(tick)
+        for event in self.aggregator.on_tick(tick):
+            self._aggregator_event(event)
+
+    def _aggregator_event(self, event: Any) -> None:
+        if isinstance(event, CandleCompleted):
+            self._candle(event.candle)
+        elif isinstance(event, GapDetected):
+            self.stats.gaps += 1
+            self.bus.emit(EventType.GAP_DETECTED, event, event.start)
+            self.store.log_event("GAP_DETECTED", self.clock.now(), {"start": to_iso(event.start),
+                                 "end": to_iso(event.end), "minutes": event.minutes}, self.run_id, event.symbol)
+        elif isinstance(event, LateTick):
+            self.stats.late_ticks += 1
+
+    def _candle(self, candle: Candle) -> None:
+        if candle.tick_count == 0:
+            return  # no synthetic bars reach the tracker (STRATEGY.md §4.7)
+        self.stats.candles += 1
+        self.candle_delays.append((self.clock.now() - candle.end).total_seconds())
+        del self.candle_delays[:-10_000]
+        self.bus.emit(EventType.CANDLE_COMPLETED, candle, candle.ts)
+        self._flush_ticks()
+        if not self.options.track:
+            self.store.upsert_candles([candle], source="live")
+            return
+        self._setup_events(self.tracking.on_candle(candle))
+        self.executor.on_candle_closed(candle.end)
+
+    def _setup_events(self, events: list[SetupEvent]) -> None:
+        for event in events:
+            self.stats.setup_events += 1
+            self.bus.emit(EventType.SETUP_EVENT, event, event.bar_time)
+            if event.type is SetupEventType.SETUP_COMPLETE:
+                self.stats.setups_completed += 1
+                view = next((c for c in self.tracking.candidates() if c.id == event.candidate_id), None)
+                if view is not None:
+                    self.bus.emit(EventType.SETUP_DETECTED, view, event.bar_time)
+                    self.executor.on_setup_complete(view)
+            elif event.type is SetupEventType.SETUP_INVALIDATED:
+                self.bus.emit(EventType.SETUP_INVALIDATED, event, event.bar_time)
+
+    async def _timers(self) -> None:
+        """Close quiet minutes on time, fire session end from the clock, flatten at the close."""
+        while not self.stop_event.is_set():
+            await self._wait_stop(self.options.timer_interval)
+            if not self._started:
+                continue
+            self.on_time(self.clock.now())
+
+    def _flush_ticks(self) -> None:
+        if self._tick_batch:
+            batch, self._tick_batch = self._tick_batch, []
+            self.store.insert_ticks(batch, run_id=self.run_id)
+
+    def on_time(self, now: datetime) -> None:
+        """Drive every clock-based rule at `now`."""
+        self._flush_ticks()
+        if not self.options.track:
+            for event in self.aggregator.on_time(now):
+                self._aggregator_event(event)
+            return
+        for event in self.aggregator.on_time(now):
+            self._aggregator_event(event)
+        self._setup_events(self.tracking.on_time(now))
+        day = trading_date_of(now)
+        session = session_for(day, self.calendar)
+        if session is not None and now >= session.session_end and day not in self._session_end_done:
+            self._session_end_done.add(day)
+            self.executor.on_session_end()
+
+    async def _heartbeat(self) -> None:
+        while not self.stop_event.is_set():
+            await self._wait_stop(self.options.heartbeat_interval)
+            self.write_health()
+
+    def write_health(self) -> dict[str, Any]:
+        """Log and store one health row; return it."""
+        age = None if self._last_tick_monotonic is None else round(time.monotonic() - self._last_tick_monotonic, 3)
+        open_orders = self.store.conn.execute(
+            "SELECT count(*) FROM orders WHERE status IN ('SENT','WORKING')").fetchone()[0]
+        positions = self.store.conn.execute("SELECT count(*) FROM trades WHERE status='OPEN'").fetchone()[0]
+        row = {
+            "connected": self.connection.connected, "last_tick_age": age,
+            "buffer_utilization": round(self.buffer.utilization(), 4), "open_orders": open_orders,
+            "positions": positions, "data_mode": self.stats.data_mode, "safe_mode": self.connection.safe_mode,
+            "ticks": self.stats.ticks, "candles": self.stats.candles,
+        }
+        log.info("health: %s | last tick %ss ago | buffer %.1f%% | %d open orders | %d positions%s",
+                 "connected" if row["connected"] else "DISCONNECTED", age, 100 * row["buffer_utilization"],
+                 open_orders, positions, " | DELAYED DATA" if self.stats.data_mode == "delayed" else "")
+        import json
+
+        with self.store.transaction() as conn:
+            conn.execute(
+                "INSERT INTO health(run_id, ts, connected, last_tick_age, buffer_utilization, open_orders, positions,"
+                " payload) VALUES (?,?,?,?,?,?,?,?)",
+                (self.run_id, to_iso(self.clock.now()), int(row["connected"]), age, row["buffer_utilization"],
+                 open_orders, positions, json.dumps(row)),
+            )
+        self.bus.emit(EventType.HEALTH, row, self.clock.now())
+        return row
+
+    async def _reconcile(self) -> None:
+        if self._started:
+            await self.executor.reconcile()

@@ -1,0 +1,357 @@
+"""Order executor: one bracket per approved setup, intents stored before sending, fills into trades.
+
+Runs on the engine's loop; every method is quick (SQLite writes of a few rows). The broker port
+is duck-typed (`place`, `cancel`, `resize`, `snapshot`, `equity`, listeners) so the same executor
+drives IB Gateway, the simulated gateway, or a test double.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any, Protocol
+
+from slob_cli.adapters.store import Store
+from slob_cli.adapters.store.orders import OrderRepository
+from slob_cli.core.broker_view import BrokerExecution, BrokerOrder, BrokerView, OrderStatus, status_from_ib
+from slob_cli.core.models import INSTRUMENTS, Direction
+from slob_cli.core.orders import EXIT_ROLES, OrderIntent, OrderRole, build_bracket, flatten_intent, parse_order_ref
+from slob_cli.core.reconcile import reconcile
+from slob_cli.core.reconcile_actions import (
+    CancelOrder, MarkOrder, PlaceOrders, ReconcilePlan, RecordExecution, Report, ResizeOrder, SendBracket,
+)
+from slob_cli.core.risk import (
+    Approved, RiskManager, RiskState, Skipped, TradeRequest, record_close, record_entry_cancelled, update_equity,
+)
+from slob_cli.runtime.bus import EventBus
+from slob_cli.runtime.clock import Clock
+from slob_cli.runtime.events import EventType
+
+log = logging.getLogger(__name__)
+RISK_STATE_KEY = "risk_state"
+
+
+class OrderPort(Protocol):
+    """What the executor needs from a broker connection."""
+
+    def place(self, intents: list[OrderIntent]) -> dict[str, int]: ...
+    def cancel(self, order_id: int) -> bool: ...
+    def resize(self, order_id: int, quantity: int) -> bool: ...
+    async def snapshot(self) -> BrokerView: ...
+    def equity(self) -> float | None: ...
+
+
+@dataclass
+class ExecutorOptions:
+    """Knobs of the executor (defaults per STRATEGY.md §6 [REC])."""
+
+    monitor_only: bool = False
+    entry_type: str = "MKT"
+    entry_timeout: timedelta = timedelta(minutes=1)
+    flatten_at_session_end: bool = True
+    default_equity: float = 100_000.0
+    kill_switch_path: Path | None = None
+
+
+class OrderExecutor:
+    """Turn SETUP_COMPLETE into exactly one protected bracket and keep the store in step with the broker."""
+
+    def __init__(self, store: Store, port: OrderPort | None, risk: RiskManager, clock: Clock,
+                 bus: EventBus | None = None, options: ExecutorOptions | None = None, run_id: int | None = None,
+                 orders_allowed: Callable[[], bool] = lambda: True) -> None:
+        self.store = store
+        self.repo = OrderRepository(store)
+        self.port = port
+        self.risk = risk
+        self.clock = clock
+        self.bus = bus
+        self.options = options or ExecutorOptions()
+        self.run_id = run_id
+        self.orders_allowed = orders_allowed
+        self.counts = {"brackets": 0, "skipped": 0, "fills": 0, "cancelled": 0, "rejected": 0, "flattened": 0}
+        self._flattening: set[str] = set()
+        stored = store.get_state(RISK_STATE_KEY)
+        self.state = RiskState.from_dict(stored) if stored else RiskState.initial(self.options.default_equity)
+
+    # ------------------------------------------------------------------ wiring
+    def attach(self, port: Any) -> None:
+        """Subscribe to a port's status, execution, commission and error callbacks."""
+        port.on_status(self.on_status)
+        port.on_execution(self.on_execution)
+        port.on_commission(lambda report: self.on_commission(report.exec_id, report.commission, report.realized_pnl))
+        port.on_error(self.on_order_error)
+
+    def _emit(self, kind: EventType, payload: dict[str, Any]) -> None:
+        if self.bus is not None:
+            self.bus.emit(kind, payload, self.clock.now())
+
+    def _log(self, kind: str, payload: dict[str, Any], symbol: str | None = None) -> None:
+        self.store.log_event(kind, self.clock.now(), payload, run_id=self.run_id, symbol=symbol)
+
+    def _save_state(self) -> None:
+        self.store.put_state(RISK_STATE_KEY, self.state.to_dict(), self.clock.now())
+
+    def kill_switch_active(self) -> bool:
+        """Return True when the kill-switch file exists."""
+        path = self.options.kill_switch_path
+        return bool(path is not None and path.exists())
+
+    # ------------------------------------------------------------------ start / reconnect
+    async def reconcile(self) -> ReconcilePlan | None:
+        """Bring the store and the broker into agreement (on start and after every reconnect)."""
+        if self.port is None:
+            return None
+        equity = self.port.equity()
+        if equity:
+            self.state = update_equity(self.state, equity, self.risk.config)
+            self._save_state()
+        view = await self.port.snapshot()
+        plan = reconcile(self.repo.stored_orders(), view, self.clock.now(), self.repo.known_exec_ids(),
+                         entry_ttl=self.options.entry_timeout)
+        self.apply(plan)
+        return plan
+
+    def apply(self, plan: ReconcilePlan) -> None:
+        """Carry out a reconciliation plan: store first, then the broker."""
+        now = self.clock.now()
+        for action in plan.actions:
+            if isinstance(action, MarkOrder):
+                self.repo.update_status(action.order_ref, action.status, action.filled, action.avg_fill_price, now,
+                                        action.broker_order_id)
+            elif isinstance(action, RecordExecution):
+                self.on_execution(action.execution)
+            elif isinstance(action, SendBracket):
+                self._send(list(action.orders))
+            elif isinstance(action, PlaceOrders):
+                self.repo.insert_intents(list(action.orders), now, self.run_id)
+                self._send(list(action.orders))
+            elif isinstance(action, CancelOrder):
+                if action.order_id is not None and self.port is not None:
+                    self.port.cancel(action.order_id)
+            elif isinstance(action, ResizeOrder):
+                if action.order_id is not None and self.port is not None:
+                    self.port.resize(action.order_id, action.quantity)
+            if not isinstance(action, MarkOrder | RecordExecution):
+                log.warning("reconcile: %s", action)
+                self._log("RECONCILE", {"action": type(action).__name__, "detail": repr(action)})
+
+    # ------------------------------------------------------------------ setups
+    def on_setup_complete(self, setup: Any) -> None:
+        """Decide and, when approved, send one bracket for a completed setup (never twice)."""
+        request = TradeRequest.from_setup(setup)
+        if self.repo.setup_has_orders(request.setup_id):
+            log.info("setup %s already has orders; not sending again", request.setup_id)
+            return
+        if self.options.monitor_only or self.port is None:
+            return self._skip(request, "MONITOR_ONLY", "monitor-only run: no orders are sent")
+        if not self.orders_allowed():
+            return self._skip(request, "BROKER_NOT_READY", "the gateway is not ready for orders (disconnected, 1100 or safe mode)")
+        decision, self.state = self.risk.take(request, self.state, self.kill_switch_active())
+        self._save_state()
+        if isinstance(decision, Skipped):
+            return self._skip(request, decision.reason.value, decision.detail)
+        assert isinstance(decision, Approved)
+        try:
+            bracket = build_bracket(request.setup_id, request.direction, decision.symbol, decision.contracts,
+                                    request.entry_estimate, request.stop, request.target, self.options.entry_type)
+        except ValueError as exc:
+            self.state = record_entry_cancelled(self.state)
+            self._save_state()
+            return self._skip(request, "INVALID_BRACKET", str(exc))
+        self.repo.insert_intents(list(bracket.orders), self.clock.now(), self.run_id)
+        self._log("BRACKET_INTENT", {"setup_id": request.setup_id, "contracts": decision.contracts,
+                                     "stop": bracket.stop.stop_price, "target": bracket.target.limit_price},
+                  decision.symbol)
+        if self._send(list(bracket.orders)):
+            self.counts["brackets"] += 1
+
+    def _skip(self, request: TradeRequest, reason: str, detail: str) -> None:
+        self.counts["skipped"] += 1
+        payload = {"setup_id": request.setup_id, "reason": reason, "detail": detail}
+        log.info("SETUP_SKIPPED %s: %s (%s)", request.setup_id, reason, detail)
+        self._log("SETUP_SKIPPED", payload, request.symbol)
+        self._emit(EventType.SETUP_EVENT, {"type": "SETUP_SKIPPED", **payload})
+
+    def _send(self, intents: list[OrderIntent]) -> bool:
+        if self.port is None:
+            return False
+        try:
+            ids = self.port.place(intents)
+        except Exception as exc:  # noqa: BLE001 - the intent stays stored; reconcile decides on reconnect
+            log.error("sending %s failed: %s; the intent stays stored for reconciliation",
+                      ", ".join(i.order_ref for i in intents), exc)
+            self._log("ORDER_SEND_FAILED", {"refs": [i.order_ref for i in intents], "error": str(exc)})
+            return False
+        self.repo.mark_sent(ids, self.clock.now())
+        for intent in intents:
+            self._emit(EventType.ORDER_PLACED, {"order_ref": intent.order_ref, "order_id": ids.get(intent.order_ref),
+                                                "action": intent.action, "type": intent.order_type,
+                                                "quantity": intent.quantity, "limit": intent.limit_price,
+                                                "stop": intent.stop_price})
+        return True
+
+    # ------------------------------------------------------------------ broker callbacks
+    def on_status(self, order: BrokerOrder) -> None:
+        """Follow an order's status; free the risk slot of an entry cancelled unfilled."""
+        parsed = parse_order_ref(order.order_ref)
+        if parsed is None:
+            return
+        status = status_from_ib(order.status)
+        before = self.repo.order(order.order_ref or "")
+        changed = self.repo.update_status(order.order_ref or "", status, order.filled, order.avg_fill_price,
+                                          self.clock.now(), order.order_id)
+        if not changed or before is None:
+            return
+        if status is OrderStatus.CANCELLED:
+            self.counts["cancelled"] += 1
+            self._emit(EventType.ORDER_CANCELLED, {"order_ref": order.order_ref, "filled": order.filled})
+            if parsed.role is OrderRole.ENTRY and order.filled == 0:
+                self.state = record_entry_cancelled(self.state)
+                self._save_state()
+        elif status is OrderStatus.INACTIVE:
+            self.counts["rejected"] += 1
+            self._emit(EventType.ORDER_REJECTED, {"order_ref": order.order_ref})
+            if parsed.role is OrderRole.ENTRY and order.filled == 0:
+                self.state = record_entry_cancelled(self.state)
+                self._save_state()
+        if parsed.setup_id in self._flattening and parsed.role in (OrderRole.STOP, OrderRole.TARGET):
+            self._continue_flatten(parsed.setup_id)
+
+    def on_order_error(self, order_id: int, code: int, text: str) -> None:
+        """Log an order-level error from the broker (rejections arrive as status Inactive too)."""
+        if code in (201, 110, 321, 103, 10147, 10148, 202):
+            log.warning("broker error %d for order %d: %s", code, order_id, text)
+            self._log("ORDER_ERROR", {"order_id": order_id, "code": code, "text": text})
+
+    def on_execution(self, execution: BrokerExecution) -> None:
+        """Store a fill once and update the setup's trade."""
+        parsed = parse_order_ref(execution.order_ref)
+        if parsed is None or not self.repo.insert_fill(execution):
+            return
+        self.counts["fills"] += 1
+        self._emit(EventType.ORDER_FILLED, {"order_ref": execution.order_ref, "side": execution.side,
+                                            "quantity": execution.shares, "price": execution.price})
+        self._update_trade(parsed.setup_id)
+
+    def on_commission(self, exec_id: str, commission: float, realized_pnl: float | None) -> None:
+        """Attach a commission to its fill and refresh the trade's money figures."""
+        ref = self.repo.set_commission(exec_id, commission, realized_pnl)
+        parsed = parse_order_ref(ref)
+        if parsed is not None:
+            self._update_trade(parsed.setup_id)
+
+    # ------------------------------------------------------------------ trades
+    def _update_trade(self, setup_id: str) -> None:
+        orders = {row["order_ref"]: row for row in self.repo.orders_for_setup(setup_id)}
+        if not orders:
+            return
+        fills = self.repo.fills_for(orders)
+        entry_fills = [f for f in fills if orders[f["order_ref"]]["role"] == OrderRole.ENTRY.value]
+        exit_fills = [f for f in fills if orders[f["order_ref"]]["role"] in {r.value for r in EXIT_ROLES}]
+        if not entry_fills:
+            return
+        setup = self.store.conn.execute("SELECT direction, entry_estimate FROM setups WHERE id=?", (setup_id,)).fetchone()
+        entry_row = next(row for row in orders.values() if row["role"] == OrderRole.ENTRY.value)
+        direction = Direction(setup[0]) if setup else (Direction.SHORT if entry_row["action"] == "SELL" else Direction.LONG)
+        symbol = entry_row["symbol"]
+        multiplier = INSTRUMENTS[symbol].multiplier if symbol in INSTRUMENTS else 1.0
+        entry_qty = sum(f["quantity"] for f in entry_fills)
+        entry_price = sum(f["quantity"] * f["price"] for f in entry_fills) / entry_qty
+        exit_qty = sum(f["quantity"] for f in exit_fills)
+        commission = sum(f["commission"] or 0.0 for f in fills)
+        previous = self.repo.trade(setup_id)
+        row: dict[str, Any] = {
+            "setup_id": setup_id, "symbol": symbol, "direction": direction.value, "quantity": entry_qty,
+            "entry_estimate": setup[1] if setup else None, "entry_time": entry_fills[0]["ts"],
+            "entry_price": entry_price, "commission": commission, "status": "OPEN",
+            "exit_time": None, "exit_price": None, "exit_reason": None, "pnl_points": None, "pnl_money": None,
+        }
+        if exit_qty:
+            exit_price = sum(f["quantity"] * f["price"] for f in exit_fills) / exit_qty
+            sign = -1.0 if direction is Direction.SHORT else 1.0
+            points = (exit_price - entry_price) * sign
+            row.update(exit_time=exit_fills[-1]["ts"], exit_price=exit_price,
+                       exit_reason=orders[exit_fills[-1]["order_ref"]]["role"], pnl_points=points,
+                       pnl_money=points * multiplier * exit_qty - commission)
+            if exit_qty >= entry_qty and not self._entry_working(orders):
+                row["status"] = "CLOSED"
+        self.repo.upsert_trade(row)
+        if previous is None:
+            log.info("position opened: %s %s %d @ %.2f", setup_id, direction.value, entry_qty, entry_price)
+            self._emit(EventType.POSITION_OPENED, {"setup_id": setup_id, "quantity": entry_qty, "price": entry_price})
+        if row["status"] == "CLOSED" and (previous is None or previous["status"] != "CLOSED"):
+            self._flattening.discard(setup_id)
+            log.info("position closed: %s %s, %.2f points, %.2f USD", setup_id, row["exit_reason"],
+                     row["pnl_points"], row["pnl_money"])
+            self._emit(EventType.POSITION_CLOSED, {"setup_id": setup_id, "reason": row["exit_reason"],
+                                                   "pnl_points": row["pnl_points"], "pnl_money": row["pnl_money"]})
+            self.state = record_close(self.state, row["pnl_money"], self.risk.config)
+            self._save_state()
+
+    @staticmethod
+    def _entry_working(orders: dict[str, dict[str, Any]]) -> bool:
+        return any(row["role"] == OrderRole.ENTRY.value and row["status"] in ("INTENT", "SENT", "WORKING")
+                   and row["filled"] < row["quantity"] for row in orders.values())
+
+    # ------------------------------------------------------------------ timers
+    def on_candle_closed(self, candle_end: datetime) -> None:
+        """Cancel entries still unfilled one full candle after they were sent."""
+        if self.port is None:
+            return
+        for row in self.store.db.query(
+            "SELECT * FROM orders WHERE role='entry' AND status IN ('SENT','WORKING') AND filled < quantity"
+        ):
+            sent = row["sent_at"]
+            if sent is None or row["broker_order_id"] is None:
+                continue
+            from slob_cli.adapters.store import from_iso
+
+            if candle_end >= from_iso(sent) + self.options.entry_timeout:
+                log.info("entry %s unfilled after one candle: cancelling", row["order_ref"])
+                self._log("ENTRY_TIMEOUT_CANCEL", {"order_ref": row["order_ref"], "filled": row["filled"]})
+                self.port.cancel(int(row["broker_order_id"]))
+
+    def on_session_end(self) -> None:
+        """Flatten every open position (configurable): cancel its exits, then close at market."""
+        if not self.options.flatten_at_session_end or self.port is None:
+            return
+        for trade in self.repo.open_trades():
+            setup_id = trade["setup_id"]
+            if setup_id in self._flattening:
+                continue
+            self._flattening.add(setup_id)
+            log.warning("session end: flattening %s", setup_id)
+            self._log("FLATTEN_AT_SESSION_END", {"setup_id": setup_id})
+            live_exits = [row for row in self.repo.orders_for_setup(setup_id)
+                          if row["role"] in ("stop", "target") and row["status"] in ("SENT", "WORKING")]
+            for row in live_exits:
+                if row["broker_order_id"] is not None:
+                    self.port.cancel(int(row["broker_order_id"]))
+            if not live_exits:
+                self._continue_flatten(setup_id)
+
+    def _continue_flatten(self, setup_id: str) -> None:
+        """Once no exit of the setup is live, send one market order for what is still open."""
+        rows = self.repo.orders_for_setup(setup_id)
+        if any(r["role"] in ("stop", "target", "flatten") and r["status"] in ("INTENT", "SENT", "WORKING") for r in rows):
+            return
+        trade = self.repo.trade(setup_id)
+        if trade is None or trade["status"] == "CLOSED":
+            self._flattening.discard(setup_id)
+            return
+        fills = self.repo.fills_for(r["order_ref"] for r in rows)
+        roles = {r["order_ref"]: r["role"] for r in rows}
+        entry = sum(f["quantity"] for f in fills if roles[f["order_ref"]] == "entry")
+        exits = sum(f["quantity"] for f in fills if roles[f["order_ref"]] != "entry")
+        remaining = int(entry - exits)
+        if remaining <= 0:
+            return
+        signed = -remaining if trade["direction"] == Direction.SHORT.value else remaining
+        attempt = 1 + sum(1 for r in rows if r["role"] == "flatten")
+        intent = flatten_intent(setup_id, trade["symbol"], signed, attempt)
+        self.repo.insert_intents([intent], self.clock.now(), self.run_id)
+        if self._send([intent]):
+            self.counts["flattened"] += 1

@@ -1,0 +1,154 @@
+"""One trading session in one process: the engine against a gateway, optionally the embedded sim.
+
+`slob trade`, `slob run` and `slob paper` all come here; only the wiring differs (which gateway,
+which clock, which steps).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+from collections import Counter
+from contextlib import ExitStack
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta, timezone
+from typing import Any
+
+from slob_cli.adapters.ib.connection import GatewayConfig
+from slob_cli.adapters.store import Store, to_iso
+from slob_cli.core.risk import RiskConfig, RiskManager
+from slob_cli.core.sessions import session_for
+from slob_cli.errors import UsageError
+from slob_cli.runtime.bus import EventBus
+from slob_cli.runtime.clock import Clock
+from slob_cli.runtime.engine import Engine, EngineOptions, EngineStats
+
+UTC = timezone.utc
+log = logging.getLogger(__name__)
+STEPS = ("record", "aggregate", "track", "trade")
+
+
+def parse_steps(text: str) -> tuple[str, ...]:
+    """Parse `--steps record,aggregate,track,trade`; the pipeline needs aggregate for track and trade."""
+    steps = tuple(part.strip().lower() for part in text.split(",") if part.strip())
+    unknown = [step for step in steps if step not in STEPS]
+    if unknown or not steps:
+        raise UsageError(f"--steps {text!r}: each step must be one of {', '.join(STEPS)}")
+    if "trade" in steps and "track" not in steps:
+        raise UsageError("--steps: trade needs track (orders come from tracked setups)")
+    if "track" in steps and "aggregate" not in steps:
+        raise UsageError("--steps: track needs aggregate (the tracker reads 1-minute candles)")
+    return steps
+
+
+@dataclass
+class SimOptions:
+    """The embedded simulated gateway of `--sim`."""
+
+    seed: int = 7
+    scenario: str | None = "both_setups"
+    trading_date: date | None = None
+    speed: float | str = 1000.0
+    server_version: int = 178
+
+
+@dataclass
+class SessionResult:
+    """What one session did, for the summary table and the runs row."""
+
+    stats: EngineStats
+    run_id: int | None
+    started: datetime
+    ended: datetime
+    setups_by_state: dict[str, int] = field(default_factory=dict)
+    orders: int = 0
+    fills: int = 0
+    trades: list[dict[str, Any]] = field(default_factory=list)
+    skipped: list[dict[str, Any]] = field(default_factory=list)
+    ticks_stored: int = 0
+
+    @property
+    def pnl(self) -> float:
+        """Return the closed trades' P&L in USD (after commission)."""
+        return sum(t["pnl_money"] or 0.0 for t in self.trades if t["status"] == "CLOSED")
+
+    def as_dict(self) -> dict[str, Any]:
+        """Return a JSON-able summary."""
+        return {"stats": self.stats.as_dict(), "run_id": self.run_id, "started": to_iso(self.started),
+                "ended": to_iso(self.ended), "setups_by_state": self.setups_by_state, "orders": self.orders,
+                "fills": self.fills, "trades": self.trades, "skipped": self.skipped, "pnl": self.pnl,
+                "ticks_stored": self.ticks_stored}
+
+
+def summarize(store: Store, stats: EngineStats, run_id: int | None, started: datetime, ended: datetime,
+              since: datetime) -> SessionResult:
+    """Collect the session's figures from the store."""
+    since_iso = to_iso(since)
+    states = Counter(r[0] for r in store.conn.execute("SELECT state FROM setups WHERE updated_at >= ?", (since_iso,)))
+    orders = store.conn.execute("SELECT count(*) FROM orders WHERE created_at >= ?", (since_iso,)).fetchone()[0]
+    fills = store.conn.execute("SELECT count(*) FROM fills WHERE ts >= ?", (since_iso,)).fetchone()[0]
+    trades = list(store.db.query("SELECT * FROM trades WHERE entry_time >= ? ORDER BY entry_time", [since_iso]))
+    skipped = [dict(type="SETUP_SKIPPED", **__import__("json").loads(r["payload"])) for r in store.db.query(
+        "SELECT payload FROM events WHERE type='SETUP_SKIPPED' AND ts >= ?", [since_iso])]
+    ticks = store.conn.execute("SELECT count(*) FROM ticks WHERE run_id IS ?", (run_id,)).fetchone()[0] if run_id else 0
+    return SessionResult(stats, run_id, started, ended, dict(states), orders, fills, trades, skipped, ticks)
+
+
+async def run_engine(engine: Engine) -> EngineStats:
+    """Run an engine with SIGINT/SIGTERM wired to its stop event."""
+    loop = asyncio.get_running_loop()
+    handled = []
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        try:
+            loop.add_signal_handler(signum, engine.stop)
+            handled.append(signum)
+        except (RuntimeError, ValueError):
+            pass  # not the main thread (tests drive the engine from a worker thread)
+    try:
+        async with engine.bus:
+            return await engine.run()
+    finally:
+        for signum in handled:
+            loop.remove_signal_handler(signum)
+
+
+def run_session(store: Store, gateway: GatewayConfig, options: EngineOptions, *, strategy: Any,
+                risk: RiskConfig, calendar: Any, clock: Clock, run_id: int | None = None,
+                bus: EventBus | None = None) -> SessionResult:
+    """Run the engine to completion in this thread and summarise what it did."""
+    started = clock.now()
+    engine = Engine(store, gateway, strategy, RiskManager(risk), calendar, options, clock=clock, bus=bus,
+                    run_id=run_id)
+    stats = asyncio.run(run_engine(engine))
+    return summarize(store, stats, run_id, started, clock.now(), started - timedelta(days=1))
+
+
+def sim_day(calendar: Any, trading_date: date | None) -> date:
+    """Return the trading date the sim plays: the one asked for, or the last full session before today."""
+    if trading_date is not None:
+        if session_for(trading_date, calendar) is None:
+            raise UsageError(f"--date {trading_date.isoformat()} is not a NYSE trading day")
+        return trading_date
+    day = date(2026, 1, 6)
+    return day
+
+
+def start_sim(stack: ExitStack, sim: SimOptions, calendar: Any) -> tuple[Any, datetime, datetime]:
+    """Start the embedded gateway on a free port; return it with the day's start and end instants."""
+    from slob_cli.sim.gateway import SimGatewayThread
+    from slob_cli.sim.market import ScriptedMarket
+    from slob_cli.sim.scenarios import build_scenario
+
+    day = sim_day(calendar, sim.trading_date)
+    session = session_for(day, calendar)
+    assert session is not None
+    try:
+        candles = build_scenario(sim.scenario or "quiet", day, seed=sim.seed, calendar=calendar)
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
+    market = ScriptedMarket(candles, seed=sim.seed)
+    start = session.reference_start - timedelta(minutes=2)
+    gateway = stack.enter_context(SimGatewayThread(seed=sim.seed, start=start, speed=sim.speed, market=market,
+                                                   server_version=sim.server_version))
+    return gateway, start, session.session_end + timedelta(minutes=3)
