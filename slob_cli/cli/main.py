@@ -108,6 +108,10 @@ def _register() -> None:
 
     app.command("test-connection")(connection.test_connection)
     app.command("record")(connection.record)
+    from slob_cli.cli import trading
+
+    app.command("trade")(trading.trade)
+    app.command("run")(trading.run)
 
     from slob_cli.cli import sim_gateway
 
