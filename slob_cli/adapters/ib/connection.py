@@ -12,7 +12,6 @@ import asyncio
 import contextlib
 import logging
 import random
-import time
 from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta, timezone
 from typing import Any
@@ -302,7 +301,7 @@ class IBConnection:
         """Ask the gateway for its time every interval; a missing answer means a dead or silent socket."""
         while self.connected:
             await asyncio.sleep(self.config.heartbeat_interval)
-            sent = time.time()
+            sent = self.clock.now().timestamp()
             try:
                 server_time = await asyncio.wait_for(self.ib.reqCurrentTimeAsync(), self.config.heartbeat_timeout)
             except (asyncio.TimeoutError, TimeoutError):
@@ -313,18 +312,18 @@ class IBConnection:
                 return
             except ConnectionError:
                 return
-            received = time.time()
+            received = self.clock.now().timestamp()
             self.last_heartbeat = self.clock.now()
             self.clock_skew = server_time.timestamp() - (sent + received) / 2
 
     async def measure_skew(self) -> None:
         """Ask the gateway for its time and remember how far it is from ours."""
-        sent = time.time()
+        sent = self.clock.now().timestamp()
         try:
             server_time = await asyncio.wait_for(self.ib.reqCurrentTimeAsync(), self.config.heartbeat_timeout)
         except (asyncio.TimeoutError, TimeoutError, ConnectionError):
             return
-        self.clock_skew = server_time.timestamp() - (sent + time.time()) / 2
+        self.clock_skew = server_time.timestamp() - (sent + self.clock.now().timestamp()) / 2
 
     def gateway_now(self) -> datetime:
         """Return the gateway's current time: our clock corrected by the last measured skew."""
