@@ -16,11 +16,12 @@ from typing import Any
 
 from slob_cli.adapters.ib.backoff import BackoffPolicy
 from slob_cli.adapters.ib.connection import GatewayConfig, IBConnection
+from slob_cli.adapters.ib.history import fetch_minute_bars
 from slob_cli.adapters.ib.market_data import MarketDataFeed
 from slob_cli.adapters.ib.orders import IBOrderPort
 from slob_cli.adapters.store import Store, to_iso
 from slob_cli.core.aggregator import CandleCompleted, GapDetected, LateTick, M1Aggregator
-from slob_cli.core.models import Candle, Tick
+from slob_cli.core.models import Candle, Tick, floor_minute
 from slob_cli.core.risk import RiskManager
 from slob_cli.core.sessions import TradingCalendar, session_for, trading_date_of
 from slob_cli.core.strategy.config import StrategyConfig
@@ -118,6 +119,7 @@ class Engine:
         self._session_end_done: set[date] = set()
         self.candle_delays: list[float] = []
         self._tick_batch: list[Tick] = []
+        self._live_from: datetime | None = None
 
     # ------------------------------------------------------------------ inputs (loop thread, quick)
     def _on_tick(self, tick: Tick, local_symbol: str) -> None:
@@ -205,12 +207,37 @@ class Engine:
         stopped.cancel()
         if self.stop_event.is_set():
             return
+        await self._warm_up()
         now = self.clock.now()
         report = self.tracking.restore(now)
         log.info("tracker restored for %s: %d candles replayed", report.trading_date, report.replayed_candles)
         await self.executor.reconcile()
         self._started = True
         await self._consume()
+
+    async def _warm_up(self) -> None:
+        """Store today's 1-min bars from the reference-window start to the last whole minute (history)."""
+        now = self.clock.now()
+        session = session_for(trading_date_of(now), self.calendar)
+        resolved = self.feed.contracts.get(self.options.symbol)
+        if session is None or resolved is None or now <= session.reference_start:
+            return
+        end = min(floor_minute(now), session.session_end)
+        # A live bar of the minute we started in would be partial: history stops before it, live after it.
+        live_from = end if now == end else end + timedelta(minutes=1)
+        try:
+            candles = await fetch_minute_bars(self.connection.ib, resolved.ib_contract, self.options.symbol,
+                                              session.reference_start, end, guard=self.feed.guard)
+        except (SlobError, ConnectionError, asyncio.TimeoutError) as exc:
+            log.warning("historical warm-up failed: %s; tracking starts from live data", exc)
+            self._event("WARM_UP_FAILED", {"symbol": self.options.symbol, "error": str(exc)})
+            return
+        candles = [c for c in candles if c.ts < end]
+        self.store.upsert_candles(candles, "ib_history", resolved.future.local_symbol)
+        self._live_from = live_from
+        log.info("warm-up: %d bars from %s to %s", len(candles), to_iso(session.reference_start), to_iso(end))
+        self._event("WARM_UP", {"symbol": self.options.symbol, "bars": len(candles),
+                                "from": to_iso(session.reference_start), "to": to_iso(end)})
 
     async def _consume(self) -> None:
         buffer = self.buffer
@@ -252,6 +279,8 @@ class Engine:
     def _candle(self, candle: Candle) -> None:
         if candle.tick_count == 0:
             return  # no synthetic bars reach the tracker (STRATEGY.md §4.7)
+        if self._live_from is not None and candle.ts < self._live_from:
+            return  # history already holds this minute; a live bar started mid-minute would be partial
         self.stats.candles += 1
         self.candle_delays.append((self.clock.now() - candle.end).total_seconds())
         del self.candle_delays[:-10_000]
@@ -298,10 +327,12 @@ class Engine:
             return
         for event in self.aggregator.on_time(now):
             self._aggregator_event(event)
-        self._setup_events(self.tracking.on_time(now))
-        day = trading_date_of(now)
+        # Every candle final before now - grace has been fed: the tracker's clock may not pass that.
+        settled = now - self.aggregator.grace
+        self._setup_events(self.tracking.on_time(settled))
+        day = trading_date_of(settled)
         session = session_for(day, self.calendar)
-        if session is not None and now >= session.session_end and day not in self._session_end_done:
+        if session is not None and settled >= session.session_end and day not in self._session_end_done:
             self._session_end_done.add(day)
             self.executor.on_session_end()
 

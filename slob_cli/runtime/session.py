@@ -51,6 +51,8 @@ class SimOptions:
     trading_date: date | None = None
     speed: float | str = 1000.0
     server_version: int = 178
+    start: datetime | None = None  # None: just before the reference window opens
+    stop: datetime | None = None  # None: a few minutes after the session ends
 
 
 @dataclass
@@ -148,7 +150,7 @@ def start_sim(stack: ExitStack, sim: SimOptions, calendar: Any) -> tuple[Any, da
     except ValueError as exc:
         raise UsageError(str(exc)) from None
     market = ScriptedMarket(candles, seed=sim.seed)
-    start = session.reference_start - timedelta(minutes=2)
+    start = sim.start or session.reference_start - timedelta(minutes=2)
     gateway = stack.enter_context(SimGatewayThread(seed=sim.seed, start=start, speed=sim.speed, market=market,
                                                    server_version=sim.server_version))
-    return gateway, start, session.session_end + timedelta(minutes=3)
+    return gateway, start, sim.stop or session.session_end + timedelta(minutes=3)
