@@ -28,6 +28,7 @@ from slob_cli.core.strategy.config import StrategyConfig
 from slob_cli.core.strategy.events import EventType as SetupEventType
 from slob_cli.core.strategy.events import SetupEvent
 from slob_cli.errors import SlobError
+from slob_cli.runtime import failpoints
 from slob_cli.runtime.bus import EventBus
 from slob_cli.runtime.clock import Clock, SystemClock
 from slob_cli.runtime.events import EventType
@@ -309,6 +310,7 @@ class Engine:
         """Close quiet minutes on time, fire session end from the clock, flatten at the close."""
         while not self.stop_event.is_set():
             await self._wait_stop(self.options.timer_interval)
+            failpoints.check()
             if not self._started:
                 continue
             self.on_time(self.clock.now())

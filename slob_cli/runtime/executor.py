@@ -26,6 +26,7 @@ from slob_cli.core.reconcile_actions import (
 from slob_cli.core.risk import (
     Approved, RiskManager, RiskState, Skipped, TradeRequest, record_close, record_entry_cancelled, update_equity,
 )
+from slob_cli.runtime import failpoints
 from slob_cli.runtime.bus import EventBus
 from slob_cli.runtime.clock import Clock
 from slob_cli.runtime.events import EventType
@@ -141,6 +142,7 @@ class OrderExecutor:
     # ------------------------------------------------------------------ setups
     def on_setup_complete(self, setup: Any) -> None:
         """Decide and, when approved, send one bracket for a completed setup (never twice)."""
+        failpoints.check()
         request = TradeRequest.from_setup(setup)
         if self.repo.setup_has_orders(request.setup_id):
             log.info("setup %s already has orders; not sending again", request.setup_id)
@@ -162,6 +164,7 @@ class OrderExecutor:
             self._save_state()
             return self._skip(request, "INVALID_BRACKET", str(exc))
         self.repo.insert_intents(list(bracket.orders), self.clock.now(), self.run_id)
+        failpoints.hit("after_intent")
         self._log("BRACKET_INTENT", {"setup_id": request.setup_id, "contracts": decision.contracts,
                                      "stop": bracket.stop.stop_price, "target": bracket.target.limit_price},
                   decision.symbol)
@@ -185,6 +188,7 @@ class OrderExecutor:
                       ", ".join(i.order_ref for i in intents), exc)
             self._log("ORDER_SEND_FAILED", {"refs": [i.order_ref for i in intents], "error": str(exc)})
             return False
+        failpoints.hit("after_send")
         self.repo.mark_sent(ids, self.clock.now())
         for intent in intents:
             self._emit(EventType.ORDER_PLACED, {"order_ref": intent.order_ref, "order_id": ids.get(intent.order_ref),
@@ -196,6 +200,7 @@ class OrderExecutor:
     # ------------------------------------------------------------------ broker callbacks
     def on_status(self, order: BrokerOrder) -> None:
         """Follow an order's status; free the risk slot of an entry cancelled unfilled."""
+        failpoints.check()
         parsed = parse_order_ref(order.order_ref)
         if parsed is None:
             return
@@ -228,6 +233,7 @@ class OrderExecutor:
 
     def on_execution(self, execution: BrokerExecution) -> None:
         """Store a fill once and update the setup's trade."""
+        failpoints.check()
         parsed = parse_order_ref(execution.order_ref)
         if parsed is None or not self.repo.insert_fill(execution):
             return
@@ -238,6 +244,7 @@ class OrderExecutor:
 
     def on_commission(self, exec_id: str, commission: float, realized_pnl: float | None) -> None:
         """Attach a commission to its fill and refresh the trade's money figures."""
+        failpoints.check()
         ref = self.repo.set_commission(exec_id, commission, realized_pnl)
         parsed = parse_order_ref(ref)
         if parsed is not None:
@@ -280,6 +287,7 @@ class OrderExecutor:
                 row["status"] = "CLOSED"
         self.repo.upsert_trade(row)
         if previous is None:
+            failpoints.hit("after_entry_fill")
             log.info("position opened: %s %s %d @ %.2f", setup_id, direction.value, entry_qty, entry_price)
             self._emit(EventType.POSITION_OPENED, {"setup_id": setup_id, "quantity": entry_qty, "price": entry_price})
         if row["status"] == "CLOSED" and (previous is None or previous["status"] != "CLOSED"):
