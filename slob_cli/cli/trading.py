@@ -125,10 +125,7 @@ def _session(ctx: typer.Context, settings: Any, command: str, *, monitor_only: b
         if duration is not None:
             limit = clock.now() + parse_duration(duration)
             until = min(until, limit) if until else limit
-        grace = 2.0
-        if sim is not None:
-            # At N x speed a few real milliseconds of transport are N x longer on the virtual clock.
-            grace = max(2.0, 0.1 * (1000.0 if sim.speed == "max" else float(sim.speed)))
+        grace = sim.grace_seconds if sim is not None else 2.0
         options = EngineOptions(
             symbol=settings.symbols[0], data_type=settings.market_data_type, until=until, grace_seconds=grace,
             store_ticks="record" in steps, track="track" in steps,

@@ -54,6 +54,12 @@ class SimOptions:
     start: datetime | None = None  # None: just before the reference window opens
     stop: datetime | None = None  # None: a few minutes after the session ends
 
+    @property
+    def grace_seconds(self) -> float:
+        """Return the candle-close grace on the virtual clock (a few real ms of transport at N x speed)."""
+        factor = 1000.0 if self.speed == "max" else float(self.speed)
+        return max(2.0, 0.1 * factor)
+
 
 @dataclass
 class SessionResult:

@@ -1,0 +1,131 @@
+"""The engine end to end: the real ib_async client against the simulated gateway, planted days."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import ExitStack
+from dataclasses import dataclass
+from datetime import date, datetime, timezone
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from slob_cli.adapters.calendar import load_calendar
+from slob_cli.adapters.ib.connection import GatewayConfig
+from slob_cli.adapters.store import Store
+from slob_cli.core.models import INSTRUMENTS
+from slob_cli.core.risk import RiskConfig
+from slob_cli.core.strategy.config import StrategyConfig
+from slob_cli.runtime import failpoints
+from slob_cli.runtime.engine import EngineOptions
+from slob_cli.runtime.executor import ExecutorOptions
+from slob_cli.runtime.session import SessionResult, SimOptions, run_session, start_sim
+
+UTC = timezone.utc
+DAY = date(2026, 1, 6)
+OPEN_MINUS_5 = datetime(2026, 1, 6, 14, 25, tzinfo=UTC)
+SPEED = 600.0
+
+
+@dataclass
+class Harness:
+    """A running simulated gateway serving one planted day, and a store beside it."""
+
+    gateway: Any
+    store: Store
+    calendar: Any
+    sim: SimOptions
+
+    def session(self, until: datetime, **executor: Any) -> SessionResult:
+        """Run one engine session against the gateway until `until` (virtual time)."""
+        config = GatewayConfig(host=self.gateway.host, port=self.gateway.port, client_id=1, heartbeat_interval=3600)
+        options = EngineOptions(until=until, grace_seconds=self.sim.grace_seconds,
+                                executor=ExecutorOptions(**executor))
+        return run_session(self.store, config, options, strategy=StrategyConfig(), risk=RiskConfig(),
+                           calendar=self.calendar, clock=self.gateway.clock)
+
+    def orders(self) -> list[dict[str, Any]]:
+        return list(self.store.db.query("SELECT * FROM orders ORDER BY rowid"))
+
+
+@pytest.fixture(autouse=True)
+def _disarm() -> Iterator[None]:
+    failpoints.disarm_all()
+    yield
+    failpoints.disarm_all()
+
+
+def _harness(stack: ExitStack, tmp_path: Path, scenario: str) -> Harness:
+    calendar = load_calendar(date(2025, 12, 1), date(2026, 2, 28))
+    sim = SimOptions(scenario=scenario, trading_date=DAY, speed=SPEED, start=OPEN_MINUS_5)
+    gateway, _, _ = start_sim(stack, sim, calendar)
+    store = stack.enter_context(Store.open(tmp_path / "engine.db"))
+    return Harness(gateway, store, calendar, sim)
+
+
+def _setup_row(store: Store, setup_id: str) -> dict[str, Any]:
+    return next(iter(store.db.query("SELECT * FROM setups WHERE id=?", [setup_id])))
+
+
+@pytest.mark.parametrize("scenario, direction, entry_action, exit_action", [
+    ("short_setup", "SHORT", "SELL", "BUY"),
+    ("long_setup", "LONG", "BUY", "SELL"),
+])
+def test_planted_day_sends_exactly_one_bracket_with_spec_prices(
+        tmp_path: Path, scenario: str, direction: str, entry_action: str, exit_action: str) -> None:
+    with ExitStack() as stack:
+        h = _harness(stack, tmp_path, scenario)
+        result = h.session(until=datetime(2026, 1, 6, 16, 45, tzinfo=UTC))
+        completed = list(h.store.db.query("SELECT * FROM setups WHERE state='SETUP_COMPLETE'"))
+        assert len(completed) == 1 and completed[0]["direction"] == direction
+        setup = completed[0]
+        orders = {row["order_ref"]: row for row in h.orders()}
+        refs = {f"slob:{setup['id']}:{role}" for role in ("entry", "stop", "target")}
+        assert set(orders) == refs, "exactly one bracket, refs derived from the setup id"
+        entry, stop, target = (orders[f"slob:{setup['id']}:{role}"] for role in ("entry", "stop", "target"))
+        assert (entry["action"], entry["order_type"], entry["quantity"], entry["tif"]) == (entry_action, "MKT", 1, "DAY")
+        assert (stop["action"], stop["order_type"], stop["tif"]) == (exit_action, "STP", "GTC")
+        assert (target["action"], target["order_type"], target["tif"]) == (exit_action, "LMT", "GTC")
+        assert stop["stop_price"] == setup["stop"] and target["limit_price"] == setup["target"]
+        assert stop["oca_group"] == target["oca_group"] and stop["oca_group"]
+        assert stop["parent_ref"] == target["parent_ref"] == entry["order_ref"]
+        # The broker saw the same three orders, once each.
+        broker_refs = [o.order_ref for o in h.gateway.broker.open_orders() + h.gateway.broker.completed_orders()]
+        assert sorted(broker_refs) == sorted(refs)
+        # Fills stored equal the broker's executions; P&L follows from them.
+        executions = h.gateway.broker.executions()
+        fills = list(h.store.db.query("SELECT * FROM fills ORDER BY ts"))
+        assert sorted(f["exec_id"] for f in fills) == sorted(e.exec_id for e in executions)
+        trade = result.trades[0]
+        assert trade["status"] == "CLOSED"
+        sign = -1 if direction == "SHORT" else 1
+        exit_fill = next(f for f in fills if f["order_ref"] != entry["order_ref"])
+        entry_fill = next(f for f in fills if f["order_ref"] == entry["order_ref"])
+        points = (exit_fill["price"] - entry_fill["price"]) * sign
+        commission = sum(e.commission for e in executions)
+        assert trade["pnl_points"] == pytest.approx(points)
+        assert trade["pnl_money"] == pytest.approx(points * INSTRUMENTS["NQ"].multiplier - commission)
+        assert h.gateway.broker.positions() == [] or all(p[2] == 0 for p in h.gateway.broker.positions())
+
+
+@pytest.mark.parametrize("point", ["after_intent", "after_send", "after_entry_fill"])
+def test_crash_and_restart_never_duplicates_and_leaves_position_protected(tmp_path: Path, point: str) -> None:
+    with ExitStack() as stack:
+        h = _harness(stack, tmp_path, "short_setup")
+        failpoints.arm(point)
+        with pytest.raises(BaseException) as crashed:
+            h.session(until=datetime(2026, 1, 6, 16, 45, tzinfo=UTC))
+        assert "SimulatedCrash" in repr(crashed.value)
+        failpoints.disarm_all()
+        h.session(until=datetime(2026, 1, 6, 16, 45, tzinfo=UTC))
+        broker_orders = h.gateway.broker.open_orders() + h.gateway.broker.completed_orders()
+        entries = [o for o in broker_orders if o.order_ref.endswith(":entry")]
+        assert len(entries) <= 1, "never a second entry for one setup"
+        stored_entries = [o for o in h.orders() if o["role"] == "entry"]
+        assert len(stored_entries) == 1
+        # Whatever happened, the account ends flat or every open contract has a working stop.
+        position = sum(p[2] for p in h.gateway.broker.positions())
+        if position:
+            stops = [o for o in h.gateway.broker.open_orders() if o.order_type == "STP"]
+            assert sum(o.remaining for o in stops) >= abs(position)
