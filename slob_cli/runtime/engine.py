@@ -209,10 +209,12 @@ class Engine:
         if self.stop_event.is_set():
             return
         await self._warm_up()
+        if self.stop_event.is_set():
+            return
         now = self.clock.now()
         report = self.tracking.restore(now)
         log.info("tracker restored for %s: %d candles replayed", report.trading_date, report.replayed_candles)
-        await self.executor.reconcile()
+        await self._reconcile_safely()
         self._started = True
         await self._consume()
 
@@ -224,11 +226,15 @@ class Engine:
         if session is None or resolved is None or now <= session.reference_start:
             return
         end = min(floor_minute(now), session.session_end)
+        start = session.reference_start
+        latest = self.store.latest_candle(self.options.symbol)
+        if latest is not None and start <= latest.ts < end:
+            start = latest.end  # after a restart only the missing minutes are fetched
         # A live bar of the minute we started in would be partial: history stops before it, live after it.
         live_from = end if now == end else end + timedelta(minutes=1)
         try:
             candles = await fetch_minute_bars(self.connection.ib, resolved.ib_contract, self.options.symbol,
-                                              session.reference_start, end, guard=self.feed.guard)
+                                              start, end, guard=self.feed.guard) if start < end else []
         except (SlobError, ConnectionError, asyncio.TimeoutError) as exc:
             log.warning("historical warm-up failed: %s; tracking starts from live data", exc)
             self._event("WARM_UP_FAILED", {"symbol": self.options.symbol, "error": str(exc)})
@@ -236,9 +242,9 @@ class Engine:
         candles = [c for c in candles if c.ts < end]
         self.store.upsert_candles(candles, "ib_history", resolved.future.local_symbol)
         self._live_from = live_from
-        log.info("warm-up: %d bars from %s to %s", len(candles), to_iso(session.reference_start), to_iso(end))
+        log.info("warm-up: %d bars from %s to %s", len(candles), to_iso(start), to_iso(end))
         self._event("WARM_UP", {"symbol": self.options.symbol, "bars": len(candles),
-                                "from": to_iso(session.reference_start), "to": to_iso(end)})
+                                "from": to_iso(start), "to": to_iso(end)})
 
     async def _consume(self) -> None:
         buffer = self.buffer
@@ -372,4 +378,12 @@ class Engine:
 
     async def _reconcile(self) -> None:
         if self._started:
+            await self._reconcile_safely()
+
+    async def _reconcile_safely(self) -> None:
+        """Reconcile with the broker; a lost connection postpones it to the next reconnect."""
+        try:
             await self.executor.reconcile()
+        except (ConnectionError, asyncio.TimeoutError, TimeoutError) as exc:
+            log.warning("reconciliation with the broker postponed: %s", exc)
+            self._event("RECONCILE_POSTPONED", {"error": str(exc)})
