@@ -211,7 +211,9 @@ class Engine:
         await self._warm_up()
         if self.stop_event.is_set():
             return
-        now = self.clock.now()
+        # Replay the stored day only up to where stored data ends, never to a later clock reading:
+        # live bars of the minutes since then are still to come through the buffer.
+        now = self._live_from or self.clock.now()
         report = self.tracking.restore(now)
         log.info("tracker restored for %s: %d candles replayed", report.trading_date, report.replayed_candles)
         await self._reconcile_safely()
