@@ -126,8 +126,10 @@ def _session(ctx: typer.Context, settings: Any, command: str, *, monitor_only: b
             limit = clock.now() + parse_duration(duration)
             until = min(until, limit) if until else limit
         grace = sim.grace_seconds if sim is not None else 2.0
+        speed = sim.clock_speed if sim is not None else 1.0
         options = EngineOptions(
             symbol=settings.symbols[0], data_type=settings.market_data_type, until=until, grace_seconds=grace,
+            clock_speed=speed,
             store_ticks="record" in steps, track="track" in steps,
             executor=ExecutorOptions(monitor_only=monitor_only, kill_switch_path=settings.kill_switch_path),
         )

@@ -55,7 +55,8 @@ class EngineOptions:
     data_type: str = "live"
     until: datetime | None = None  # engine-clock instant to stop at
     grace_seconds: float = 2.0
-    timer_interval: float = 0.05  # real seconds between clock checks
+    timer_interval: float = 0.25  # real seconds between clock checks (minute closes are scheduled exactly)
+    clock_speed: float = 1.0  # virtual seconds per real second of the engine clock (the sim runs faster)
     heartbeat_interval: float = 8.0  # real seconds between health rows
     buffer_size: int = 10_000
     stale_after: float = 120.0
@@ -188,11 +189,12 @@ class Engine:
     async def _deadline(self) -> None:
         until = self.options.until
         while until is not None and not self.stop_event.is_set():
-            if self.clock.now() >= until:
+            left = (until - self.clock.now()).total_seconds()
+            if left <= 0:
                 log.info("run period ended at %s", to_iso(until))
                 self.stop_event.set()
                 return
-            await self._wait_stop(self.options.timer_interval)
+            await self._wait_stop(min(self.options.timer_interval, left / self.options.clock_speed))
 
     async def _wait_stop(self, seconds: float) -> None:
         try:
@@ -317,13 +319,22 @@ class Engine:
     async def _timers(self) -> None:
         """Close quiet minutes on time, fire session end from the clock, flatten at the close."""
         while not self.stop_event.is_set():
-            await self._wait_stop(self.options.timer_interval)
+            await self._wait_stop(self._next_timer_wait())
             failpoints.check()
             # The clock may only pass data the consumer has seen: with a backlog of ticks in the
             # buffer, closing minutes or freezing levels now would run ahead of the data.
             if not self._started or len(self.buffer):
                 continue
             self.on_time(self.clock.now())
+
+    def _next_timer_wait(self) -> float:
+        """Return real seconds until the open minute is due to close (end + grace), capped by the interval."""
+        wait = self.options.timer_interval
+        candle = self.aggregator.open_candle(self.options.symbol)
+        if candle is not None:
+            due = (candle.end + self.aggregator.grace - self.clock.now()).total_seconds() / self.options.clock_speed
+            wait = min(wait, max(0.0, due))
+        return wait
 
     def _flush_ticks(self) -> None:
         if self._tick_batch:

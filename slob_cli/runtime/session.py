@@ -55,10 +55,14 @@ class SimOptions:
     stop: datetime | None = None  # None: a few minutes after the session ends
 
     @property
+    def clock_speed(self) -> float:
+        """Return virtual seconds per real second (max counts as 1000)."""
+        return 1000.0 if self.speed == "max" else float(self.speed)
+
+    @property
     def grace_seconds(self) -> float:
         """Return the candle-close grace on the virtual clock (a few real ms of transport at N x speed)."""
-        factor = 1000.0 if self.speed == "max" else float(self.speed)
-        return max(2.0, 0.1 * factor)
+        return max(2.0, 0.1 * self.clock_speed)
 
 
 @dataclass

@@ -40,7 +40,7 @@ class Harness:
     def session(self, until: datetime, **executor: Any) -> SessionResult:
         """Run one engine session against the gateway until `until` (virtual time)."""
         config = GatewayConfig(host=self.gateway.host, port=self.gateway.port, client_id=1, heartbeat_interval=3600)
-        options = EngineOptions(until=until, grace_seconds=self.sim.grace_seconds,
+        options = EngineOptions(until=until, grace_seconds=self.sim.grace_seconds, clock_speed=self.sim.clock_speed,
                                 executor=ExecutorOptions(**executor))
         return run_session(self.store, config, options, strategy=StrategyConfig(), risk=RiskConfig(),
                            calendar=self.calendar, clock=self.gateway.clock)
