@@ -16,6 +16,7 @@ import sys
 import tempfile
 import time
 from datetime import date, datetime, timedelta, timezone
+from collections.abc import Iterator
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
@@ -36,16 +37,23 @@ UTC = timezone.utc
 DAY = date(2026, 3, 10)
 
 
-def generated_ticks(count: int, seed: int = 11) -> list[Tick]:
-    """Return about `count` NQ trade ticks of generated days, starting 2026-03-10."""
+def tick_stream(count: int, seed: int = 11) -> Iterator[Tick]:
+    """Yield `count` NQ trade ticks of generated days from 2026-03-10, an hour at a time."""
     market = GeneratedMarket(seed)
-    ticks: list[Tick] = []
     start = datetime(2026, 3, 10, tzinfo=UTC)
-    while len(ticks) < count:
-        for tick in market.ticks_between(start, start + timedelta(hours=6)):
-            ticks.append(Tick("NQ", tick.ts, tick.price, float(tick.size)))
-        start += timedelta(hours=6)
-    return ticks[:count]
+    produced = 0
+    while produced < count:
+        for tick in market.ticks_between(start, start + timedelta(hours=1)):
+            yield Tick("NQ", tick.ts, tick.price, float(tick.size))
+            produced += 1
+            if produced >= count:
+                return
+        start += timedelta(hours=1)
+
+
+def generated_ticks(count: int, seed: int = 11) -> list[Tick]:
+    """Return `count` NQ trade ticks as a list."""
+    return list(tick_stream(count, seed))
 
 
 def make_engine(store: Store, options: EngineOptions, clock: object | None = None) -> Engine:
@@ -95,7 +103,7 @@ async def close_delays(minutes: int, store: Store, speed: float = 60.0) -> list[
     async with engine.bus:
         timers = asyncio.ensure_future(engine._timers())
         price = 24_500.0
-        for minute in range(minutes):
+        for minute in range(0, minutes, 2):  # every other minute is silent: its predecessor closes by timer
             for second in range(0, 30, 5):
                 at = start + timedelta(minutes=minute, seconds=second)
                 wait = (at - clock.now()).total_seconds() / speed
@@ -110,13 +118,13 @@ async def close_delays(minutes: int, store: Store, speed: float = 60.0) -> list[
     return delays
 
 
-def rss_run(ticks: list[Tick], store: Store) -> list[tuple[int, float]]:
+def rss_run(count: int, store: Store) -> list[tuple[int, float]]:
     engine = make_engine(store, EngineOptions(buffer_size=10_000))
     engine._started = True
     process = psutil.Process(os.getpid())
-    samples = []
-    step = max(1, len(ticks) // 10)
-    for index, tick in enumerate(ticks, 1):
+    samples = [(0, process.memory_info().rss / 1e6)]
+    step = max(1, count // 10)
+    for index, tick in enumerate(tick_stream(count, seed=12), 1):
         engine.buffer.enqueue(tick)
         while (queued := engine.buffer.dequeue_nowait()) is not None:
             engine._process_tick(queued)
@@ -131,12 +139,18 @@ def main() -> None:
     parser.add_argument("--minutes", type=int, default=20)
     args = parser.parse_args()
     folder = Path(tempfile.mkdtemp(prefix="slob-bench-"))
-    ticks = generated_ticks(args.ticks)
-    span = ticks[-1].ts - ticks[0].ts
-    print(f"generated {len(ticks):,} ticks spanning {span}")
+    with Store.open(folder / "rss.db") as store:
+        samples = rss_run(args.ticks, store)
+    print("RSS while a session of generated ticks runs (ticks -> MB): "
+          + ", ".join(f"{n:,}: {mb:.0f}" for n, mb in samples))
+    base, last = samples[0][1], samples[-1][1]
+    after_first = samples[1][1]
+    print(f"RSS at the end {last:.0f} MB (target < 150 MB); before the first tick {base:.0f} MB; "
+          f"growth after the first tenth {last - after_first:+.0f} MB (flat means no leak)")
 
+    ticks = generated_ticks(min(args.ticks, 500_000))
     with Store.open(folder / "throughput.db") as store:
-        rate, candles = asyncio.run(throughput(ticks[: min(len(ticks), 500_000)], store))
+        rate, candles = asyncio.run(throughput(ticks, store))
     print(f"live path (buffer -> aggregator -> bus -> tracker -> store): {rate:,.0f} ticks/s "
           f"({candles:,} candles; target >= 250,000)")
 
@@ -147,12 +161,6 @@ def main() -> None:
         p99 = ordered[min(len(ordered) - 1, int(0.99 * len(ordered)))]
         print(f"candle close beyond the grace over {len(delays)} quiet minutes: p50 {statistics.median(delays):.2f} ms, "
               f"p99 {p99:.2f} ms (target p99 < 2 ms)")
-
-    with Store.open(folder / "rss.db") as store:
-        samples = rss_run(ticks, store)
-    print("RSS while the session runs (ticks -> MB): " + ", ".join(f"{n:,}: {mb:.0f}" for n, mb in samples))
-    first, last = samples[0][1], samples[-1][1]
-    print(f"RSS at the end {last:.0f} MB (target < 150 MB), growth over the session {last - first:+.0f} MB")
 
 
 if __name__ == "__main__":
