@@ -38,3 +38,20 @@ def load_calendar(start: date, end: date) -> TradingCalendar:
     return TradingCalendar(
         holidays=frozenset(holidays), early_closes=early_closes, first_date=start, last_date=end
     )
+
+
+def load_calendar_isolated(start: date, end: date) -> TradingCalendar:
+    """Return load_calendar(start, end) computed in a short-lived child process.
+
+    exchange_calendars needs pandas (about 60 MB of RSS); a long-running engine only needs the
+    resulting dates, so it asks a child process for them and never imports pandas itself.
+    """
+    import sys
+
+    if "pandas" in sys.modules:
+        return load_calendar(start, end)
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
+    with ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn")) as pool:
+        return pool.submit(load_calendar, start, end).result(timeout=120)

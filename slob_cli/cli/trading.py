@@ -93,7 +93,7 @@ def _session(ctx: typer.Context, settings: Any, command: str, *, monitor_only: b
              json_out: bool = False) -> None:
     from contextlib import ExitStack
 
-    from slob_cli.adapters.calendar import load_calendar
+    from slob_cli.adapters.calendar import load_calendar_isolated
     from slob_cli.adapters.ib.connection import GatewayConfig
     from slob_cli.adapters.strategy_config import load_strategy_config
     from slob_cli.cli.guard import run_guard
@@ -108,7 +108,8 @@ def _session(ctx: typer.Context, settings: Any, command: str, *, monitor_only: b
     strategy = load_strategy_config(settings.strategy_config)
     risk = RiskConfig()
     clock_now = SystemClock().now()
-    calendar = load_calendar(clock_now.date().replace(year=clock_now.year - 1), clock_now.date().replace(year=clock_now.year + 1))
+    calendar = load_calendar_isolated(clock_now.date().replace(year=clock_now.year - 1),
+                                      clock_now.date().replace(year=clock_now.year + 1))
     with ExitStack() as stack:
         config = GatewayConfig.from_settings(settings)
         clock: Any = SystemClock()
