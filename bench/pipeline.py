@@ -23,7 +23,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import psutil  # noqa: E402
 
-from slob_cli.adapters.calendar import load_calendar  # noqa: E402
+from slob_cli.adapters.calendar import load_calendar_isolated  # noqa: E402
 from slob_cli.adapters.ib.connection import GatewayConfig  # noqa: E402
 from slob_cli.adapters.store import Store  # noqa: E402
 from slob_cli.core.models import Tick  # noqa: E402
@@ -57,7 +57,7 @@ def generated_ticks(count: int, seed: int = 11) -> list[Tick]:
 
 
 def make_engine(store: Store, options: EngineOptions, clock: object | None = None) -> Engine:
-    calendar = load_calendar(DAY - timedelta(days=10), DAY + timedelta(days=30))
+    calendar = load_calendar_isolated(DAY - timedelta(days=10), DAY + timedelta(days=30))
     return Engine(store, GatewayConfig(port=9), StrategyConfig(), RiskManager(), calendar, options, clock=clock)
 
 
@@ -134,6 +134,7 @@ def rss_run(count: int, store: Store) -> list[tuple[int, float]]:
 
 
 def main() -> None:
+    """Run the three measurements and print their figures."""
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--ticks", type=int, default=2_000_000)
     parser.add_argument("--minutes", type=int, default=20)
