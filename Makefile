@@ -18,7 +18,8 @@ $(STAMP): $(BIN)/python pyproject.toml
 install: $(STAMP)
 
 demo: $(STAMP)
-	$(BIN)/slob --db demo.db demo
+	rm -f demo.db demo.db-wal demo.db-shm
+	$(BIN)/slob --db demo.db run --sim --seed 7 --scenario both_setups
 
 test: $(STAMP)
 	$(BIN)/python -m pytest
