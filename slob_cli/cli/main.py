@@ -24,8 +24,31 @@ EXIT_CODES_HELP = (
 )
 
 
+COMMAND_ORDER = (
+    "test-connection", "record", "candles", "setups", "trade", "run", "paper", "report", "status",
+    "dashboard", "sim-gateway", "demo",
+)
+
+
 class SlobGroup(TyperGroup):
     """Root group that turns SlobError (and any unexpected error) into one line and an exit code."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        """List commands in workflow order (unknown ones last, alphabetically)."""
+        names = super().list_commands(ctx)
+        rank = {name: index for index, name in enumerate(COMMAND_ORDER)}
+        return sorted(names, key=lambda name: (rank.get(name, len(rank)), name))
+
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        """Write one line per command with its whole first sentence (click would cut it at ~45 chars)."""
+        rows = []
+        for name in self.list_commands(ctx):
+            command = self.get_command(ctx, name)
+            if command is not None and not command.hidden:
+                rows.append((name, command.get_short_help_str(limit=200)))
+        if rows:
+            with formatter.section("Commands"):
+                formatter.write_dl(rows)
 
     def invoke(self, ctx: click.Context) -> Any:
         try:
