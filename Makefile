@@ -28,6 +28,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/aggregate.py
 	$(BIN)/python bench/tracker.py
 	$(BIN)/python bench/operations.py
+	$(BIN)/python bench/gateway.py
 
 clean:
 	rm -rf $(VENV) demo.db demo.db-wal demo.db-shm .pytest_cache

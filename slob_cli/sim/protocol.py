@@ -100,6 +100,9 @@ def parse_version_range(fields: Sequence[str]) -> VersionRange:
 def choose_server_version(offered: VersionRange, configured_max: int) -> int:
     """Return the version to speak: the highest both sides support, or raise ProtocolError."""
     version = min(offered.maximum, configured_max)
+    if version == 158:
+        # IB's client reads openOrder's `duration` from 158, ib_async only from 159: 157 suits both.
+        version = 157
     if version < max(offered.minimum, MIN_SERVER_VERSION):
         raise ProtocolError(
             f"no common server version: client offers {offered.minimum}..{offered.maximum}, "

@@ -57,6 +57,7 @@ def test_server_version_is_the_highest_both_sides_speak() -> None:
     assert offered == VersionRange(157, 178)
     assert choose_server_version(offered, 178) == 178
     assert choose_server_version(offered, 163) == 163
+    assert choose_server_version(offered, 158) == 157  # the two clients disagree about 158's openOrder
     assert choose_server_version(parse_version_range(["v100..177 +PACEAPI"]), 178) == 177
     with pytest.raises(ProtocolError):
         choose_server_version(parse_version_range(["v100..150"]), 178)
