@@ -86,7 +86,7 @@ class Trading:
 
     def open_orders(self, session: ClientSession, all_clients: bool) -> None:
         """Answer reqOpenOrders / reqAllOpenOrders: openOrder + orderStatus each, then openOrderEnd."""
-        client = None if all_clients or (session.client_id == 0 and session.auto_open_orders) else session.client_id
+        client = None if all_clients else session.client_id  # no manual TWS orders here, so client 0 is no special
         messages: list[Message] = []
         for order in self.broker.open_orders(client):
             messages += self._order_messages(session, order)
@@ -142,15 +142,13 @@ class Trading:
             elif isinstance(event, AccountUpdate):
                 self._send_account_values(event.account, event.values)
             elif isinstance(event, OrderRejected):
-                for session in self._order_watchers(event.client_id, owner_only=True):
+                for session in self._order_watchers(event.client_id):
                     session.send(encoders.error(session.version, event.order_id, event.code, event.message))
             else:
                 log.warning("unknown broker event %r", event)
 
-    def _order_watchers(self, client_id: int, owner_only: bool = False) -> list[ClientSession]:
-        return [session for session in self._sessions()
-                if session.client_id == client_id
-                or (not owner_only and session.client_id == 0 and session.auto_open_orders)]
+    def _order_watchers(self, client_id: int) -> list[ClientSession]:
+        return [session for session in self._sessions() if session.client_id == client_id]
 
     def _send_fill(self, session: ClientSession, order: SimOrder, execution: SimExecution) -> None:
         contract = contract_by_con_id(order.con_id)

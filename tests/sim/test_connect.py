@@ -151,3 +151,41 @@ def test_the_thread_harness_serves_a_sync_caller_and_a_foreign_loop() -> None:
             ib.disconnect()
     with pytest.raises(OSError):
         socket.create_connection((gateway.host, gateway.port), timeout=1).close()
+
+
+def test_small_requests_are_answered_as_tws_answers_them() -> None:
+    from ib_async import ContFuture, LimitOrder
+
+    async def body() -> dict[str, object]:
+        async with SimGateway(start="2026-03-10T13:25Z", speed="max") as gateway:
+            master = await connect(gateway.host, gateway.port, client_id=0)  # also sends reqAutoOpenOrders
+            other = await connect(gateway.host, gateway.port, client_id=4)
+            [contract] = await other.qualifyContractsAsync(ContFuture("NQ", exchange="CME"))
+            contract.secType = "FUT"
+            trade = other.placeOrder(contract, LimitOrder("BUY", 1, 20000.0))
+            await wait_for(lambda: trade.orderStatus.status == "Submitted")
+            next_ids: list[int] = []
+            master.wrapper.nextValidId = next_ids.append  # type: ignore[method-assign]
+            master.client.reqIds(1)
+            all_open = await master.reqAllOpenOrdersAsync()
+            own_open = await master.reqOpenOrdersAsync()
+            accounts: list[str] = []
+            master.wrapper.managedAccounts = accounts.append  # type: ignore[method-assign]
+            master.client.reqManagedAccts()
+            summary = await master.accountSummaryAsync("DU1234567")
+            await master.reqAccountUpdatesMultiAsync("DU1234567")  # returns once accountUpdateMultiEnd arrives
+            master.client.cancelPositions()
+            await wait_for(lambda: bool(next_ids) and bool(accounts))
+            flags = [session.auto_open_orders for session in gateway.server.sessions if session.client_id == 0]
+            result = {"next": next_ids[0], "all": [t.order.orderId for t in all_open], "own": own_open,
+                      "accounts": accounts, "summary": {v.tag for v in summary}, "auto": flags,
+                      "order": trade.order.orderId}
+            master.disconnect()
+            other.disconnect()
+            return result
+
+    result = run(body())
+    assert result["next"] > result["order"]  # order ids seen by the gateway are never handed out again
+    assert result["all"] == [result["order"]] and result["own"] == []
+    assert result["accounts"] == ["DU1234567"] and result["auto"] == [True]
+    assert {"NetLiquidation", "AvailableFunds", "BuyingPower"} <= result["summary"]  # type: ignore[operator]
