@@ -27,6 +27,7 @@ test: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python bench/aggregate.py
 	$(BIN)/python bench/tracker.py
+	$(BIN)/python bench/tracking.py
 	$(BIN)/python bench/operations.py
 	$(BIN)/python bench/gateway.py
 

@@ -14,7 +14,7 @@ from datetime import date, datetime, time, timedelta, timezone
 from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
-from slob_cli.adapters.store.setups import DaySync, SetupRepository, StoredEvent, canonical_json
+from slob_cli.adapters.store.setups import DaySync, SetupRepository, StoredEvent
 from slob_cli.core.models import Candle
 from slob_cli.core.strategy.tracker import SetupTracker
 
@@ -53,11 +53,11 @@ def stored_event(event: SetupEvent, seq: int) -> StoredEvent:
 
 @dataclass
 class Step:
-    """What one tracker call produced: its events, numbered, and the candidates that changed."""
+    """What tracker calls produced: their events, numbered, and the candidates that changed (by id)."""
 
     events: list[SetupEvent] = field(default_factory=list)
     records: list[StoredEvent] = field(default_factory=list)
-    changed: list[dict[str, Any]] = field(default_factory=list)
+    changed: dict[str, dict[str, Any]] = field(default_factory=dict)
 
 
 class RecordingTracker:
@@ -67,58 +67,59 @@ class RecordingTracker:
         self.tracker = tracker
         self._first_seq = first_seq
         self._next_seq: dict[date, int] = {}
-        self._written: dict[str, str] = {}
-        self.rows: dict[str, dict[str, Any]] = {}
+        self._written: dict[str, dict[str, Any]] = {}
 
-    def on_candle(self, candle: Candle) -> Step:
-        """Feed one closed candle."""
-        return self._step(self.tracker.on_candle(candle))
+    def on_candle(self, candle: Candle, into: Step | None = None, look: bool = True) -> Step:
+        """Feed one closed candle; add what it caused to `into` (or a new Step).
 
-    def on_time(self, now: datetime) -> Step:
-        """Move the tracker's clock to `now` and snapshot every candidate of the day."""
-        return self._step(self.tracker.on_time(now), force=True)
+        `look=False` leaves the candidates for a later on_time to compare (a replay looks once).
+        """
+        step = into if into is not None else Step()
+        events = self.tracker.on_candle(candle)
+        if events:
+            self._record(events, step, look)
+        return step
 
-    def _step(self, events: list[SetupEvent], force: bool = False) -> Step:
-        step = Step(events=events)
+    def on_time(self, now: datetime, into: Step | None = None) -> Step:
+        """Move the tracker's clock to `now` and look at every candidate of the day."""
+        step = into if into is not None else Step()
+        self._record(self.tracker.on_time(now), step)
+        return step
+
+    def _record(self, events: list[SetupEvent], step: Step, look: bool = True) -> None:
+        step.events.extend(events)
         for event in events:
             seq = self._next_seq.get(event.trading_date) or self._first_seq(event.trading_date)
             self._next_seq[event.trading_date] = seq + 1
             step.records.append(stored_event(event, seq))
-        if events or force:
-            for view in self.tracker.candidates():
-                row = view.to_dict()
-                text = canonical_json(row)
-                if self._written.get(view.id) != text:
-                    self._written[view.id] = text
-                    self.rows[view.id] = row
-                    step.changed.append(row)
-        return step
+        if not look:
+            return
+        for view in self.tracker.candidates():
+            row = view.to_dict()
+            if self._written.get(view.id) != row:
+                self._written[view.id] = row
+                step.changed[view.id] = row
 
     def candidates(self) -> list[CandidateView]:
         """Return the tracker's candidates of the current day."""
         return self.tracker.candidates()
 
+    def resume(self, first_seq: Callable[[date], int]) -> RecordingTracker:
+        """Return a recorder continuing this one's tracker, numbering new events from `first_seq`."""
+        resumed = RecordingTracker(self.tracker, first_seq)
+        resumed._written = dict(self._written)
+        return resumed
+
 
 def replay_day(recorder: RecordingTracker, candles: Sequence[Candle], until: datetime) -> Step:
-    """Feed a day's candles that closed by `until`, then run the clock to `until`; merge the steps."""
+    """Feed a day's candles that closed by `until`, then run the clock to `until`; return one Step."""
     total = Step()
     for candle in candles:
         if candle.end > until:
             break
-        _merge(total, recorder.on_candle(candle))
-    _merge(total, recorder.on_time(until))
+        recorder.on_candle(candle, total, look=False)
+    recorder.on_time(until, total)  # one look at the day's candidates, after its last candle
     return total
-
-
-def _merge(total: Step, step: Step) -> None:
-    total.events.extend(step.events)
-    total.records.extend(step.records)
-    known = {row["id"]: index for index, row in enumerate(total.changed)}
-    for row in step.changed:
-        if row["id"] in known:
-            total.changed[known[row["id"]]] = row
-        else:
-            total.changed.append(row)
 
 
 @dataclass(frozen=True)
@@ -164,8 +165,7 @@ def track_range(
         step = replay_day(recorder, candles, until)
         days += 1
         candle_count += sum(1 for candle in candles if candle.end <= until)
-        for row in step.changed:
-            rows[row["id"]] = row
+        rows.update(step.changed)
         for record in step.records:
             records.setdefault(record.trading_date, []).append(record)
         for touched in sorted({day} | {record.trading_date for record in step.records}):
@@ -213,6 +213,8 @@ class LiveTracking:
         self.persist_candles = persist_candles
         self.repository = SetupRepository(store)
         self.recorder = RecordingTracker(SetupTracker(symbol, config, calendar), self._first_seq)
+        self.last_candle: datetime | None = None
+        self.skipped_candles = 0
 
     def _first_seq(self, trading_date: date) -> int:
         row = self.store.conn.execute(
@@ -235,34 +237,44 @@ class LiveTracking:
         recorder = RecordingTracker(SetupTracker(self.symbol, self.config, self.calendar), lambda _day: 1)
         step = replay_day(recorder, candles, now)
         sync = self._sync_replay(today, step, now)
-        self.recorder = RecordingTracker(recorder.tracker, self._first_seq)
-        self.recorder._written = dict(recorder._written)
-        replayed = sum(1 for candle in candles if candle.end <= now)
-        log.info("restored %s %s: %d candles, %d events replayed, %d new", self.symbol, today, replayed,
+        self.recorder = recorder.resume(self._first_seq)
+        replayed = [candle for candle in candles if candle.end <= now]
+        if replayed:
+            self.last_candle = replayed[-1].ts
+        log.info("restored %s %s: %d candles, %d events replayed, %d new", self.symbol, today, len(replayed),
                  len(step.records), sync.new_events)
-        return RestoreReport(today, replayed, len(step.records), sync.new_events, closed)
+        return RestoreReport(today, len(replayed), len(step.records), sync.new_events, closed)
 
     def _sync_replay(self, today: date, step: Step, now: datetime) -> DaySync:
         total = DaySync()
         for touched in sorted({today} | {record.trading_date for record in step.records}):
             records = [record for record in step.records if record.trading_date == touched]
-            rows = [row for row in step.changed if row["trading_date"] == touched.isoformat()]
+            rows = [row for row in step.changed.values() if row["trading_date"] == touched.isoformat()]
             sync = self.repository.sync_day(self.symbol, touched, records, rows, now, replace_divergent=False)
             total = DaySync(total.new_events + sync.new_events, total.changed_setups + sync.changed_setups)
         return total
 
     def on_candle(self, candle: Candle) -> list[SetupEvent]:
-        """Feed one closed candle; store it with the events and changed candidates it caused."""
+        """Feed one closed candle; store it with the events and changed candidates it caused.
+
+        A candle at or before the last one fed (or replayed by restore) is skipped and counted:
+        after a restart the feed may deliver again a minute the store already had.
+        """
+        if self.last_candle is not None and candle.ts <= self.last_candle:
+            self.skipped_candles += 1
+            log.debug("skipped %s candle %s: not after %s", self.symbol, candle.ts, self.last_candle)
+            return []
+        self.last_candle = candle.ts
         step = self.recorder.on_candle(candle)
         candles = [candle] if self.persist_candles else []
-        self.repository.write(step.records, step.changed, candle.end, candles)
+        self.repository.write(step.records, step.changed.values(), candle.end, candles)
         return step.events
 
     def on_time(self, now: datetime) -> list[SetupEvent]:
         """Move the clock (session end fires here); store what it caused."""
         step = self.recorder.on_time(now)
         if step.records or step.changed:
-            self.repository.write(step.records, step.changed, now)
+            self.repository.write(step.records, step.changed.values(), now)
         return step.events
 
     def candidates(self) -> list[CandidateView]:

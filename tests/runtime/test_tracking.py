@@ -215,3 +215,23 @@ def test_restore_next_morning_closes_the_day_left_open(store: Store) -> None:
         stored = SetupRepository(store).get(setup_id)
         assert stored is not None and stored["invalidation_reason"] == "MARKET_CLOSED"
     assert SetupRepository(store).open_dates("NQ", before=date(2026, 3, 12)) == []
+
+
+def test_candles_delivered_again_after_a_restart_are_skipped(store: Store) -> None:
+    candles = build_scenario("short_setup", DAY)[: SESSION.reference_minutes + 90]
+    live = LiveTracking(store, "NQ", CONFIG, CALENDAR)
+    live.restore(candles[0].ts)
+    for candle in candles[:-10]:
+        live.on_candle(candle)
+    restarted = LiveTracking(store, "NQ", CONFIG, CALENDAR)
+    report = restarted.restore(candles[-10].ts)
+    assert report.replayed_candles == len(candles) - 10 and report.new_events == 0
+    for candle in candles[-15:]:  # the feed repeats five minutes the store already had
+        restarted.on_candle(candle)
+    assert restarted.skipped_candles == 5
+    with Store.open(store.path.parent / "whole.db") as whole:
+        straight = LiveTracking(whole, "NQ", CONFIG, CALENDAR)
+        straight.restore(candles[0].ts)
+        for candle in candles:
+            straight.on_candle(candle)
+        assert _rows(store, "setup_events") == _rows(whole, "setup_events")

@@ -115,6 +115,8 @@ class SetupRepository:
         """
         setups = list(setups)
         stored = self.events_of_day(symbol, trading_date)
+        if not events and not setups and not stored:
+            return DaySync()  # nothing happened that day, nothing was stored: no transaction
         divergence = first_divergence(stored, events)
         with self.store.transaction() as conn:
             if divergence is not None:
