@@ -84,10 +84,11 @@ def track(
         start = start or first or trading_date_of(now)
         end = end or last or trading_date_of(now)
         if start > end:
-            raise UsageError(f"--from {start} is after the last stored candle's date {end}")
+            span = f"{first} .. {last}" if first else "nothing"
+            raise UsageError(f"nothing to track from {start} to {end}: stored {chosen} candles span {span}")
         # A margin each side: the calendar needs start < end, and the tracker looks ahead for the next session.
         margin = timedelta(days=14)
-        calendar = load_calendar(start - margin, min(end, trading_date_of(now)) + margin)
+        calendar = load_calendar(start - margin, max(start, min(end, trading_date_of(now))) + margin)
         result = track_range(store, chosen, start, end, config, calendar, now)
     if json_out:
         _print_json(result.candidates)

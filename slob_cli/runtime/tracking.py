@@ -171,7 +171,7 @@ def track_range(
         for touched in sorted({day} | {record.trading_date for record in step.records}):
             day_rows = [row for row in rows.values() if row["trading_date"] == touched.isoformat()]
             sync = repository.sync_day(symbol, touched, records.get(touched, []), day_rows, now,
-                                       replace_divergent)
+                                       replace_divergent, keep_ahead=day_end > now)
             new_events += sync.new_events
             changed += sync.changed_setups
             if sync.replaced:
@@ -196,6 +196,9 @@ class LiveTracking:
 
     Call `restore(now)` once before feeding: it closes earlier days left open and rebuilds today's
     tracker from the stored candles, raising StoreError when the replay disagrees with the stored log.
+    Each candle is stored in the same transaction as the events it caused (`persist_candles`), so
+    the store never holds an event whose candle it lacks; an engine that turns this off must commit
+    candles before their events, or a restart after a crash can refuse the store.
     """
 
     def __init__(
@@ -267,7 +270,8 @@ class LiveTracking:
         self.last_candle = candle.ts
         step = self.recorder.on_candle(candle)
         candles = [candle] if self.persist_candles else []
-        self.repository.write(step.records, step.changed.values(), candle.end, candles)
+        if candles or step.records or step.changed:
+            self.repository.write(step.records, step.changed.values(), candle.end, candles)
         return step.events
 
     def on_time(self, now: datetime) -> list[SetupEvent]:

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from slob_cli.adapters.store import Store
-from slob_cli.adapters.store.setups import SETUP_FIELDS, SetupRepository, StoredEvent
+from slob_cli.adapters.store.setups import SETUP_FIELDS, DaySync, SetupRepository, StoredEvent
 from slob_cli.errors import StoreError
 
 UTC = timezone.utc
@@ -123,3 +123,15 @@ def test_open_dates_lists_earlier_days_with_unfinished_candidates(store: Store) 
                           _setup("NQ-20260306-L1", "SETUP_COMPLETE", date(2026, 3, 6)),
                           _setup("NQ-20260310-S1", "WATCHING_CONSOL", DAY)], NOW)
     assert repository.open_dates("NQ", before=DAY) == [date(2026, 3, 9)]
+
+
+def test_sync_day_keeps_a_stored_log_that_runs_ahead_only_when_asked(store: Store) -> None:
+    repository = SetupRepository(store)
+    events = [_event(1, "LSE_LEVELS_FROZEN", None), _event(2, "LIQ1_DETECTED"), _event(3, "HIGH_SET")]
+    repository.write(events, [_setup("NQ-20260310-S1", "WATCHING_CONSOL")], NOW)
+    kept = repository.sync_day("NQ", DAY, events[:2], [_setup("NQ-20260310-S1", "WATCHING_LIQ1")], NOW,
+                               replace_divergent=True, keep_ahead=True)
+    assert kept == DaySync() and len(repository.events_of_day("NQ", DAY)) == 3
+    assert repository.get("NQ-20260310-S1")["state"] == "WATCHING_CONSOL"  # type: ignore[index]
+    replaced = repository.sync_day("NQ", DAY, events[:2], [], NOW, replace_divergent=True)
+    assert replaced.replaced and [e.seq for e in repository.events_of_day("NQ", DAY)] == [1, 2]

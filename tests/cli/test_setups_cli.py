@@ -136,6 +136,7 @@ def test_show_plot_writes_a_png_chart(runner: CliRunner, db: Path, tmp_path: Pat
         (["track", "--to", "yesterday"], "bad --to date 'yesterday'"),
         (["track", "--from", "2026-03-11", "--to", "2026-03-10"], "--from 2026-03-11 is after --to 2026-03-10"),
         (["track", "--symbol", "ES"], "--symbol 'ES' is not a known symbol"),
+        (["track", "--from", "2026-03-12"], "nothing to track from 2026-03-12 to 2026-03-11: stored NQ candles span"),
         (["list", "--state", "armed"], "unknown --state 'ARMED'"),
         (["list", "--from", "2026-03-02", "--to", "2026-03-01"], "is after --to"),
         (["show", "NQ-20990101-S1"], "unknown setup id 'NQ-20990101-S1'"),
@@ -202,6 +203,8 @@ def test_track_without_dates_covers_the_stored_span_and_empty_store_gives_empty_
     Store.open(empty).close()
     result = _invoke(runner, empty, "track", "--json")
     assert result.exit_code == 0 and json.loads(result.stdout) == []
+    future = _invoke(runner, db, "track", "--from", "2030-01-02", "--to", "2030-01-03", "--json")
+    assert future.exit_code == 0 and json.loads(future.stdout) == []
 
 
 def test_list_and_track_on_a_missing_store_exit_3_without_creating_it(runner: CliRunner, tmp_path: Path) -> None:

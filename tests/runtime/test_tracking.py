@@ -235,3 +235,17 @@ def test_candles_delivered_again_after_a_restart_are_skipped(store: Store) -> No
         for candle in candles:
             straight.on_candle(candle)
         assert _rows(store, "setup_events") == _rows(whole, "setup_events")
+
+
+def test_track_during_a_session_leaves_a_live_log_that_runs_ahead_alone(store: Store) -> None:
+    candles = build_scenario("short_setup", DAY)[: SESSION.reference_minutes + 62]
+    store.upsert_candles(candles[:-20])  # the engine's candle writer lags 20 minutes behind
+    live = LiveTracking(store, "NQ", CONFIG, CALENDAR, persist_candles=False)
+    live.restore(candles[0].ts)
+    for candle in candles:
+        live.on_candle(candle)
+    ahead = _rows(store, "setup_events")
+    result = track_range(store, "NQ", DAY, DAY, CONFIG, CALENDAR, now=candles[-1].end)
+    assert (result.new_events, result.changed_setups, result.replaced_days) == (0, 0, [])
+    assert _rows(store, "setup_events") == ahead
+    assert SetupRepository(store).get("NQ-20260310-S1")["state"] == "SETUP_COMPLETE"  # type: ignore[index]

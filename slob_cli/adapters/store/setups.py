@@ -106,23 +106,29 @@ class SetupRepository:
         setups: Iterable[Mapping[str, Any]],
         updated_at: datetime,
         replace_divergent: bool,
+        keep_ahead: bool = False,
     ) -> DaySync:
         """Make the stored log of one day equal to `events` (seq 1..n) and upsert its candidates.
 
-        Stored events that are a prefix of `events` are kept and the rest appended. When the stored
-        log diverges, replace the day's events and candidates if `replace_divergent`, else raise
-        StoreError naming the first differing seq.
+        Stored events that are a prefix of `events` are kept and the rest appended. With
+        `keep_ahead`, a stored log that `events` are a prefix of is left alone (a live run is further
+        along than this replay). Any other divergence replaces the day's events and candidates if
+        `replace_divergent`, else raises StoreError naming the first differing seq.
         """
         setups = list(setups)
-        stored = self.events_of_day(symbol, trading_date)
-        if not events and not setups and not stored:
-            return DaySync()  # nothing happened that day, nothing was stored: no transaction
-        divergence = first_divergence(stored, events)
+        day = trading_date.isoformat()
+        if not events and not setups and self.conn.execute(
+            "SELECT 1 FROM setup_events WHERE symbol=? AND trading_date=? LIMIT 1", (symbol, day)
+        ).fetchone() is None:
+            return DaySync()  # nothing happened that day and nothing was stored: no transaction
         with self.store.transaction() as conn:
+            stored = self.events_of_day(symbol, trading_date)
+            divergence = first_divergence(stored, events)
+            if divergence is not None and keep_ahead and first_divergence(events, stored) is None:
+                return DaySync()
             if divergence is not None:
                 if not replace_divergent:
                     raise StoreError(divergence_message(symbol, trading_date, divergence, stored, events))
-                day = trading_date.isoformat()
                 conn.execute("DELETE FROM setup_events WHERE symbol=? AND trading_date=?", (symbol, day))
                 conn.execute("DELETE FROM setups WHERE symbol=? AND trading_date=?", (symbol, day))
                 stored = []
