@@ -124,9 +124,13 @@ def write_setup_chart(
     if handles:
         axis.legend(handles, labels, loc="best", fontsize=8, framealpha=0.9)
     axis.set_xlabel(f"time ({zone.key})")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    figure.savefig(path, dpi=100, bbox_inches="tight", pad_inches=0.2)
     import matplotlib.pyplot as plt
 
-    plt.close(figure)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        figure.savefig(path, dpi=100, bbox_inches="tight", pad_inches=0.2)
+    except OSError as exc:
+        raise InputError(f"cannot write chart {str(path)!r}: {exc.strerror or exc}") from None
+    finally:
+        plt.close(figure)
     return path

@@ -219,3 +219,18 @@ def test_every_setups_command_has_help_with_an_example(runner: CliRunner) -> Non
     for command in ("track", "list", "show"):
         result = runner.invoke(app, ["setups", command, "--help"])
         assert result.exit_code == 0 and "Example: slob setups " + command in result.stdout
+
+
+def test_plot_without_stored_candles_or_writable_place_exits_2_and_writes_nothing(
+        runner: CliRunner, db: Path, tmp_path: Path) -> None:
+    _track_json(runner, db)
+    blocker = tmp_path / "file"
+    blocker.write_text("not a folder")
+    unwritable = _invoke(runner, db, "show", "NQ-20260310-S1", "--plot", str(blocker / "chart.png"))
+    assert unwritable.exit_code == 2 and "cannot write chart" in unwritable.stderr
+    with Store.open(db) as store, store.transaction() as conn:
+        conn.execute("DELETE FROM candles")
+    chart = tmp_path / "chart.png"
+    result = _invoke(runner, db, "show", "NQ-20260310-S1", "--plot", str(chart))
+    assert result.exit_code == 2 and "no stored candles of NQ" in result.stderr
+    assert not chart.exists() and result.stdout == ""
