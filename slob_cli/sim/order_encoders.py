@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING
 
@@ -25,7 +26,15 @@ def _prices(order: SimOrder) -> tuple[float | None, float | None]:
     return None, None
 
 
-def open_order(version: int, order: SimOrder, contract: FutureContract) -> Message:
+@dataclass(frozen=True, slots=True)
+class WhatIf:
+    """The margin and commission preview a what-if order returns instead of being placed."""
+
+    margins: tuple[str, ...]  # init/maint/equityWithLoan x before, change, after (9 strings)
+    commission: float
+
+
+def open_order(version: int, order: SimOrder, contract: FutureContract, what_if: WhatIf | None = None) -> Message:
     """Return openOrder(5): 120 fields at v157, 123 at 163-164, 128 at 170-176, 127 at 177-178."""
     limit_price, aux_price = _prices(order)
     fields: Message = [5, order.order_id, *contract_block(contract, "CME")]
@@ -38,8 +47,10 @@ def open_order(version: int, order: SimOrder, contract: FutureContract) -> Messa
                order.oca_type, False, False, None, order.parent_id, 0]  # modelCode .. triggerMethod
     fields += [None, None, "", None, False, None, None, None, None, None]  # volatility .. basisPointsType
     fields += ["", 0, 0, 0]  # comboLegsDescrip, legs, order legs, smart combo params
-    fields += [None, None, None, "", False, "", "", False, False, "", False, False]  # scale .. whatIf
-    fields += [order.status, *([""] * 9), None, None, None, "", "", False, False, 0]  # state .. conditions
+    fields += [None, None, None, "", False, "", "", False, False, "", False, what_if is not None]  # scale .. whatIf
+    margins = what_if.margins if what_if is not None else ("",) * 9
+    commission = what_if.commission if what_if is not None else None
+    fields += [order.status, *margins, commission, None, None, "USD" if what_if else "", "", False, False, 0]
     fields += ["None", None, None, None, None, None, None, 0, "", "", "", None, False, False, False, None]
     if version >= 158:
         fields.append("")  # duration

@@ -46,6 +46,7 @@ class PlaceOrder:
     outside_rth: bool
     oca_type: int
     good_till_date: str
+    what_if: bool
     field_count: int
 
 
@@ -97,7 +98,9 @@ def read_place_order(reader: FieldReader, version: int) -> PlaceOrder:
         reader.skip(3)
     if reader.text():  # algoStrategy
         reader.skip(2 * reader.integer())
-    reader.skip(6)  # algoId, whatIf, orderMiscOptions, solicited, randomizeSize, randomizePrice
+    reader.text()  # algoId
+    what_if = reader.flag()
+    reader.skip(4)  # orderMiscOptions, solicited, randomizeSize, randomizePrice
     if order_type in {"PEG BENCH", "PEGBENCH"}:
         reader.skip(5)
     conditions = reader.integer()
@@ -111,7 +114,7 @@ def read_place_order(reader: FieldReader, version: int) -> PlaceOrder:
     reader.skip(19)  # adjustedOrderType .. usePriceMgmtAlgo
     _read_version_tail(reader, version, contract, order_type)
     return PlaceOrder(order_id, contract, action, quantity, order_type, limit_price, aux_price, tif, oca_group,
-                      account, order_ref, transmit, parent_id, outside_rth, oca_type, good_till_date,
+                      account, order_ref, transmit, parent_id, outside_rth, oca_type, good_till_date, what_if,
                       len(reader.fields))
 
 

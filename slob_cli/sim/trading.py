@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Iterable
+from dataclasses import replace
 from datetime import datetime
 from typing import TYPE_CHECKING
 
@@ -73,7 +74,24 @@ class Trading:
             oca_type=request.oca_type, order_ref=request.order_ref, transmit=request.transmit,
             parent_id=request.parent_id, outside_rth=request.outside_rth,
         )
+        if request.what_if:
+            session.send(order_encoders.open_order(session.version, replace(order, status="PreSubmitted"), contract,
+                                                   self._preview(order)))
+            return
         self.dispatch(self.broker.place_order(order, self._now(), self._last_tick()))
+
+    def _preview(self, order: SimOrder) -> order_encoders.WhatIf:
+        """Return a what-if order's margin and commission preview (nothing is placed)."""
+        from slob_cli.sim.ledger import DEFAULT_MARGINS
+        from slob_cli.sim.orders import DEFAULT_COMMISSIONS
+
+        values = self.broker.account_values(order.account)
+        initial, maintenance = DEFAULT_MARGINS.get(order.symbol, DEFAULT_MARGINS["NQ"])
+        before = [float(values.get(key, 0.0)) for key in ("InitMarginReq", "MaintMarginReq", "EquityWithLoanValue")]
+        change = [order.quantity * initial, order.quantity * maintenance, 0.0]
+        after = [first + second for first, second in zip(before, change, strict=True)]
+        margins = tuple(f"{value:.2f}" for value in (*before, *change, *after))
+        return order_encoders.WhatIf(margins, order.quantity * DEFAULT_COMMISSIONS.get(order.symbol, 2.25))
 
     def cancel(self, session: ClientSession, order_id: int) -> None:
         """Cancel one of this client's orders."""

@@ -207,3 +207,19 @@ def test_a_live_account_is_refused_unless_the_gateway_allows_it() -> None:
     allowed_status, allowed_codes = run(place(True))
     assert refused_codes == [321] and refused_status != "Filled"
     assert allowed_status == "Filled" and allowed_codes == []
+
+
+def test_a_what_if_order_returns_margins_and_commission_and_places_nothing() -> None:
+    async def body() -> tuple:
+        async with SimGateway(start=BUSY_START, speed="max") as gateway:
+            ib = await connect(gateway.host, gateway.port)
+            state = await ib.whatIfOrderAsync(await _future(ib), MarketOrder("BUY", 2))
+            orders = gateway.broker.open_orders() + gateway.broker.completed_orders()
+            ib.disconnect()
+            return state, orders
+
+    state, orders = run(body())
+    assert orders == []
+    assert float(state.initMarginChange) == 66_000.0 and float(state.maintMarginChange) == 60_000.0
+    assert float(state.initMarginAfter) == float(state.initMarginBefore) + 66_000.0
+    assert state.commission == 4.5 and state.commissionCurrency == "USD"

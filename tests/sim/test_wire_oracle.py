@@ -102,6 +102,7 @@ async def _exercise(gateway: SimGateway) -> tuple[int, list[list[str]]]:
     await ib.reqCompletedOrdersAsync(False)
     await ib.accountSummaryAsync()
     await ib.reqMktDepthExchangesAsync()
+    await ib.whatIfOrderAsync(future, MarketOrder("SELL", 1))
     await ib.reqCurrentTimeAsync()
     await wait_for(lambda: len(bars) > 6 and ticker.volume > 0)
     ib.cancelHistoricalData(bars)
