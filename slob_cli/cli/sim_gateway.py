@@ -29,7 +29,7 @@ def sim_gateway(
                                                                  "CSV/Parquet tick file.")] = None,
     speed: Annotated[str, typer.Option("--speed", help="Clock speed: a factor such as 10, or 'max' "
                                                        "(as fast as clients read).")] = "1",
-    delayed: Annotated[bool, typer.Option("--delayed", help="Serve delayed market data only (10167/354).")] = False,
+    delayed: Annotated[bool, typer.Option("--delayed", help="Serve only delayed market data, ten minutes behind (10167/354).")] = False,
     server_version: Annotated[int, typer.Option("--server-version", help="Highest TWS server version to speak "
                                                                          "(157..178).")] = 178,
     live_account: Annotated[bool, typer.Option("--live-account", help="Accept orders for accounts that do not "

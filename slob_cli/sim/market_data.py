@@ -22,6 +22,7 @@ NO_SECURITY = "No security definition has been found for the request"
 TICK_BY_TICK_TYPES = ("Last", "AllLast", "BidAsk", "MidPoint")
 MAX_TICK_BY_TICK_LINES = 10
 DELAYED_TYPES = (3, 4)
+DELAYED_BY = timedelta(minutes=10)  # IB's delayed data for CME futures lags by ten minutes
 
 
 class MarketData:
@@ -75,7 +76,7 @@ class MarketData:
 
     def _quote_snapshot(self, line: QuoteSubscription) -> list[Message]:
         """Return the current quote plus the Globex session's open, high, low, volume and prior close."""
-        until = self.server.delivered_until
+        until = self.server.delivered_until - (DELAYED_BY if line.delayed else timedelta(0))
         local = until.astimezone(CENTRAL)
         opened = local.replace(hour=17, minute=0, second=0, microsecond=0)
         if local.hour < 17:

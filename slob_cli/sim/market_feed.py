@@ -129,17 +129,23 @@ def _update_message(subscription: BarSubscription, bar: list[float]) -> Message:
                                            (date, open_, high, low, close, volume, wap, int(count)))
 
 
-def deliver(session: ClientSession, ticks: Sequence[MarketTick]) -> None:
-    """Write every message a batch of ticks produces for one client, in one socket write."""
-    if not ticks or session.closed or session.silent:
+def deliver(session: ClientSession, ticks: Sequence[MarketTick], delayed_ticks: Sequence[MarketTick] = ()) -> None:
+    """Write every message a batch produces for one client in one socket write (delayed lines get older ticks)."""
+    if session.closed or session.silent:
         return
     chunks: list[bytes] = []
+    live_quotes = [quote for quote in session.quotes.values() if not quote.delayed]
+    delayed_quotes = [quote for quote in session.quotes.values() if quote.delayed]
     for tick in ticks:
-        for quote in session.quotes.values():
+        for quote in live_quotes:
             chunks.extend(encode_fields(message) for message in quote_messages(quote, tick))
         for line in session.tick_by_tick.values():
             chunks.append(tick_by_tick_bytes(line, tick))
-    for bars in session.bars.values():
-        chunks.extend(encode_fields(message) for message in bar_update(bars, ticks))
+    for tick in delayed_ticks if delayed_quotes else ():
+        for quote in delayed_quotes:
+            chunks.extend(encode_fields(message) for message in quote_messages(quote, tick))
+    if ticks:
+        for bars in session.bars.values():
+            chunks.extend(encode_fields(message) for message in bar_update(bars, ticks))
     if chunks:
         session.writer.write(b"".join(chunks))

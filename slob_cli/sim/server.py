@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING
 from slob_cli.sim import encoders, market_feed
 from slob_cli.sim.contracts import CENTRAL, TIME_ZONE_ID
 from slob_cli.sim.encoders import NOTICES
-from slob_cli.sim.market_data import MarketData
+from slob_cli.sim.market_data import DELAYED_BY, MarketData
 from slob_cli.sim.order_request import PlaceOrder
 from slob_cli.sim.protocol import (
     HANDSHAKE_PREFIX,
@@ -336,15 +336,19 @@ class GatewayServer:
             if end - start > LARGE_JUMP:
                 start = end - REAL_TIME_INTERVAL * timedelta(seconds=1)
         ticks = self.market.ticks_between(start, end)
+        delayed: list[MarketTick] = []
+        if any(quote.delayed for session in self.sessions for quote in session.quotes.values()):
+            delayed = self.market.ticks_between(start - DELAYED_BY, end - DELAYED_BY)
         if self.clock.is_max_speed:
             self.clock.advance_to(end)
         self.delivered_until = end
         if ticks:
             self.last_tick = ticks[-1]
             self._match(ticks)
+        if ticks or delayed:
             for session in list(self.sessions):
                 if session.started and session.streaming:
-                    market_feed.deliver(session, ticks)
+                    market_feed.deliver(session, ticks, delayed)
         await self._drain()
 
     def _max_speed_demand(self) -> bool:

@@ -130,7 +130,7 @@ def test_a_snapshot_ends_with_tick_snapshot_end() -> None:
 
 
 def test_delayed_gateway_sends_10167_and_delayed_tick_types_or_354_without_delayed_request() -> None:
-    async def body() -> tuple[list[int], Ticker, list[int]]:
+    async def body() -> tuple[list[int], Ticker, timedelta]:
         async with SimGateway(start=BUSY_START, speed="max", delayed=True) as gateway:
             ib = await connect(gateway.host, gateway.port)
             codes: list[int] = []
@@ -141,11 +141,15 @@ def test_delayed_gateway_sends_10167_and_delayed_tick_types_or_354_without_delay
             ib.cancelMktData(contract)
             ib.reqMarketDataType(3)
             ticker = ib.reqMktData(contract)
-            await wait_for(lambda: ticker.last > 0 and ticker.marketDataType == 3)
-            kinds = sorted({tick.tickType for tick in ticker.ticks})
+            await wait_for(lambda: ticker.last > 0 and ticker.marketDataType == 3 and ticker.volume > 0
+                           and ticker.delayedLastTimestamp is not None)
+            first_seen = ticker.delayedLastTimestamp
+            await wait_for(lambda: ticker.delayedLastTimestamp > first_seen + timedelta(seconds=30))
+            lag = gateway.clock.now() - ticker.delayedLastTimestamp
             ib.disconnect()
-            return codes, ticker, kinds
+            return codes, ticker, lag
 
-    codes, ticker, kinds = run(body())
+    codes, ticker, lag = run(body())
     assert codes[:1] == [354] and 10167 in codes
     assert ticker.marketDataType == 3 and ticker.bid > 0
+    assert timedelta(minutes=10) <= lag < timedelta(minutes=11)  # delayed by ten minutes, as IB's CME data
