@@ -220,3 +220,22 @@ def test_the_subprocess_harness_serves_clients_and_injects_faults_over_its_contr
         codes, status = run(body(gateway))
         assert gateway.stop() == 0
     assert codes == [10197] and status["clients"] == 1 and status["listening"] is True
+
+
+def test_the_thread_harness_restart_refuses_then_accepts_again() -> None:
+    from slob_cli.sim.gateway import SimGatewayThread
+    from tests.conftest import eventually
+
+    with SimGatewayThread(start=BUSY_START, speed="max") as gateway:
+        gateway.restart(0.3, wait=False)
+        with pytest.raises(OSError):
+            socket.create_connection((gateway.host, gateway.port), timeout=1).close()
+
+        def accepts() -> bool:
+            try:
+                socket.create_connection((gateway.host, gateway.port), timeout=1).close()
+            except OSError:
+                return False
+            return True
+
+        eventually(accepts, timeout=5)

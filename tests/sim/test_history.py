@@ -103,3 +103,21 @@ def test_pacing_violations_and_bad_arguments_get_error_162() -> None:
             return codes
 
     assert run(body()) == [162, 162]
+
+
+def test_a_scenario_day_comes_back_over_the_wire_as_its_planted_candles() -> None:
+    from datetime import date
+
+    from slob_cli.sim.scenarios import build_scenario
+
+    async def body() -> BarDataList:
+        async with SimGateway(scenario="short_setup", start="2026-03-10T20:00Z", speed="max", seed=0) as gateway:
+            ib = await connect(gateway.host, gateway.port)
+            bars = await ib.reqHistoricalDataAsync(await _front(ib), "", "43200 S", "1 min", "TRADES", False, 2)
+            ib.disconnect()
+            return bars
+
+    bars = run(body())
+    planted = [candle for candle in build_scenario("short_setup", date(2026, 3, 10), 0) if candle.tick_count > 0]
+    assert [(b.date, b.open, b.high, b.low, b.close, b.volume) for b in bars] == \
+        [(c.ts, c.open, c.high, c.low, c.close, c.volume) for c in planted]
