@@ -7,8 +7,10 @@ reproduced tick by tick), WaypointMarket (a noisy path through price waypoints) 
 
 from __future__ import annotations
 
-from datetime import date, datetime, timedelta, timezone
+from dataclasses import replace
+from datetime import date, datetime, time, timedelta, timezone
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 from slob_cli.core.models import Candle
 from slob_cli.errors import InputError
@@ -95,3 +97,46 @@ def build_market(
     if scenario:
         return ScriptedMarket(_scenario_candles(scenario, trading_date, seed), seed=seed)
     return GeneratedMarket(seed)
+
+
+class ShiftedMarket:
+    """Serve another market source `offset` later in time (prices and sizes unchanged).
+
+    `ShiftedMarket.busy_at(source, now)` maps `now` onto 10:00 New York of a recent weekday, so a
+    gateway that follows the wall clock trades briskly at any hour (tests, weekend rehearsals).
+    """
+
+    def __init__(self, inner: MarketSource, offset: timedelta) -> None:
+        self.inner = inner
+        self.offset = offset
+
+    @classmethod
+    def busy_at(cls, inner: MarketSource, now: datetime) -> ShiftedMarket:
+        """Return a view of `inner` in which `now` falls at 10:00 New York on the previous weekday."""
+        new_york = ZoneInfo("America/New_York")
+        day = now.astimezone(new_york).date() - timedelta(days=1)
+        while day.weekday() >= 5:
+            day -= timedelta(days=1)
+        busy = datetime.combine(day, time(10, 0), new_york).astimezone(timezone.utc)
+        # Whole minutes, so shifted candles keep minute labels.
+        return cls(inner, timedelta(minutes=int((now - busy).total_seconds() // 60)))
+
+    def ticks_between(self, start: datetime, end: datetime) -> list[MarketTick]:
+        """Return the inner source's ticks of [start - offset, end - offset), moved by offset."""
+        shift = self.offset
+        return [replace(tick, ts=tick.ts + shift) for tick in self.inner.ticks_between(start - shift, end - shift)]
+
+    def candles_between(self, start: datetime, end: datetime) -> list[Candle]:
+        """Return the inner source's candles moved by offset (whole minutes keep their labels aligned)."""
+        shift = self.offset
+        return [replace(candle, ts=candle.ts + shift)
+                for candle in self.inner.candles_between(start - shift, end - shift)]
+
+    def last_tick_before(self, ts: datetime) -> MarketTick | None:
+        """Return the last tick strictly before ts, moved by offset."""
+        tick = self.inner.last_tick_before(ts - self.offset)
+        return None if tick is None else replace(tick, ts=tick.ts + self.offset)
+
+    def shift_prices(self, points: float, from_ts: datetime) -> None:
+        """Jump the price by points from from_ts on."""
+        self.inner.shift_prices(points, from_ts - self.offset)

@@ -31,7 +31,13 @@ def sim() -> Any:
 @pytest.fixture
 def wall_clock_gateway(sim: Any) -> Iterator[Any]:
     """Return a gateway whose clock follows the wall clock (so the skew check can pass)."""
-    with sim.SimGatewayThread(seed=9) as gateway:
+    from datetime import datetime, timezone
+
+    from slob_cli.sim.market import GeneratedMarket, ShiftedMarket
+
+    # Busy at any hour (the CME halt or a quiet Asian night would starve the tick check).
+    market = ShiftedMarket.busy_at(GeneratedMarket(9), datetime.now(timezone.utc))
+    with sim.SimGatewayThread(seed=9, market=market) as gateway:
         yield gateway
 
 
@@ -97,7 +103,12 @@ class _NoHistory:
 def test_no_history_fails_with_exit_5_and_advice(runner, sim) -> None:
     from slob_cli.sim.market import build_market
 
-    with sim.SimGatewayThread(seed=9, market=_NoHistory(build_market(seed=9))) as gateway:
+    from datetime import datetime, timezone
+
+    from slob_cli.sim.market import ShiftedMarket
+
+    market = ShiftedMarket.busy_at(build_market(seed=9), datetime.now(timezone.utc))
+    with sim.SimGatewayThread(seed=9, market=_NoHistory(market)) as gateway:
         result = runner.invoke(app, ["test-connection", "--port", str(gateway.port), "--json", "--client-id", "55",
                                      "--timeout", "5"])
     assert result.exit_code == 5
