@@ -272,10 +272,11 @@ class Candidate:
             return
         if close < nwc[3] and (config.allow_trigger_on_liq2_bar or not liq2_bar):
             # The fill is the next bar's open; a trigger whose next bar would start at or after the
-            # session end has no fill and is dropped.
+            # session end has no fill and is dropped. It was still a trigger, so it is no
+            # ENTRY_TIMEOUT either: the session end closes the candidate (MARKET_CLOSED).
             if candle.end < self.day.session_end:
                 self._trigger(candle, close, out)
-                return
+            return
         if minute - self.liq2_minute >= config.entry_timeout_bars:
             self.invalidate(InvalidationReason.ENTRY_TIMEOUT, candle.ts, {"minutes": minute - self.liq2_minute}, out)
 
