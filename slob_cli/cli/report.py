@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -17,14 +18,17 @@ def report(
     report_file: Annotated[Path | None, typer.Option(
         "--report", help="Write FILE.md and FILE.json (default: beside the db, <db>-paper-run<N>).")] = None,
     json_out: Annotated[bool, typer.Option("--json", help="Print the report as JSON instead of a table.")] = False,
+    replay: Annotated[bool, typer.Option(
+        "--replay/--no-replay", help="Re-run the tracker over the stored candles for the look-ahead check.")] = True,
 ) -> None:
     """Judge a stored paper run against the validation criteria; exit 0 when it passes, 5 when not.
 
-    The offline look-ahead replay is not part of this command: that criterion is a warning here.
+    The look-ahead check replays the tracker over the run's stored candles with the current
+    strategy settings; with --no-replay that criterion is only a warning.
 
     Example: slob report --run 12 --strict
     """
-    from datetime import datetime, timezone
+    from datetime import timezone
 
     from slob_cli.adapters.store import Store
     from slob_cli.cli.context import app_context
@@ -39,8 +43,9 @@ def report(
         wanted = duration or recorded_duration(store, run_id)
         if wanted is None:
             raise UsageError(f"run {run_id} recorded no duration: give --duration")
-        outcome = finish_validation(store, run_id, parse_duration(wanted), datetime.now(timezone.utc),
-                                    report_file, strict)
+        now = datetime.now(timezone.utc)
+        offline = _replay(store, run_id, settings.strategy_config, now) if replay else None
+        outcome = finish_validation(store, run_id, parse_duration(wanted), now, report_file, strict, offline)
     if json_out:
         import json
 
@@ -51,3 +56,17 @@ def report(
         Console().print(to_table(outcome.report, strict))
         typer.echo(f"Report: {outcome.markdown} and {outcome.json}")
     raise typer.Exit(outcome.exit_code)
+
+
+def _replay(store: Any, run_id: int, strategy_path: Path | None, now: datetime) -> list[Any]:
+    """Return the offline tracker events of the run's days (calendar with a margin either side)."""
+    from datetime import timedelta
+
+    from slob_cli.adapters.calendar import load_calendar
+    from slob_cli.adapters.strategy_config import load_strategy_config
+    from slob_cli.runtime.validation_data import offline_events, run_span
+
+    start, end = run_span(store, run_id, now)
+    margin = timedelta(days=14)
+    calendar = load_calendar(start.date() - margin, end.date() + margin)
+    return offline_events(store, run_id, load_strategy_config(strategy_path), calendar, now)

@@ -18,13 +18,17 @@ from __future__ import annotations
 
 import json
 from collections import Counter
-from datetime import datetime, timedelta
-from typing import Any
+from datetime import date, datetime, timedelta
+from typing import TYPE_CHECKING, Any
 
 from slob_cli.adapters.store import to_iso
 from slob_cli.core.validation import FillInfo, Gap, OrderInfo, Outage, TradeInfo, ValidationInput
 from slob_cli.errors import InputError
 from slob_cli.runtime.views import parse_time, trading_date_of
+
+if TYPE_CHECKING:
+    from slob_cli.core.sessions import TradingCalendar
+    from slob_cli.core.strategy.config import StrategyConfig
 
 DISCONNECT_TYPES = ("IB_DISCONNECTED", "DISCONNECTED", "CONNECTION_LOST")
 RECONNECT_TYPES = ("IB_RECONNECTED", "RECONNECTED", "CONNECTION_RESTORED")
@@ -192,3 +196,39 @@ def _trading_dates(start: datetime, end: datetime) -> list[str]:
     first, last = trading_date_of(start), trading_date_of(end)
     days = (last - first).days
     return [(first + timedelta(days=offset)).isoformat() for offset in range(days + 1)]
+
+
+def run_span(store: Any, run_id: int, now: datetime) -> tuple[datetime, datetime]:
+    """Return a run's start and end (`now` for a run that has not ended); raise InputError if unknown."""
+    row = store.conn.execute("SELECT started_at, ended_at FROM runs WHERE id = ?", (run_id,)).fetchone()
+    if row is None:
+        raise InputError(f"run {run_id} is not in the store")
+    return parse_time(row[0]) or now, parse_time(row[1]) or now
+
+
+def offline_events(
+    store: Any, run_id: int, config: StrategyConfig, calendar: TradingCalendar, now: datetime,
+) -> list[EventKey]:
+    """Replay the tracker over the stored candles of the run's trading days, up to the run's end.
+
+    This is the offline half of the look-ahead check: its events must equal the ones the live
+    tracker logged for the same days (gather's `live_events`), in the same order.
+    """
+    from slob_cli.core.strategy.tracker import SetupTracker
+    from slob_cli.runtime.tracking import RecordingTracker, day_window, replay_day
+
+    started, ended = run_span(store, run_id, now)
+    dates = _trading_dates(started, ended)
+    symbols = sorted({symbol for (symbol,) in _in(
+        store.conn, "SELECT DISTINCT symbol FROM setup_events WHERE trading_date IN ({})", dates)} | {
+        symbol for (symbol,) in store.conn.execute(
+            "SELECT DISTINCT symbol FROM candles WHERE ts >= ? AND ts <= ?", (_us(started), _us(ended)))})
+    records = []
+    for symbol in symbols:
+        recorder = RecordingTracker(SetupTracker(symbol, config, calendar), first_seq=lambda _day: 1)
+        for day in dates:
+            day_start, day_end = day_window(date.fromisoformat(day))
+            step = replay_day(recorder, store.candles(symbol, day_start, day_end), min(day_end, ended))
+            records += [r for r in step.records if r.trading_date.isoformat() in dates and r.bar_time <= ended]
+    records.sort(key=lambda r: (r.symbol, r.trading_date, r.seq))
+    return event_keys_of(records)

@@ -19,7 +19,7 @@ def test_report_of_clean_stored_run_passes_and_writes_files_beside_db(
     runner: CliRunner, db_path: Path, store: Store
 ) -> None:
     run_id = record_run(store)
-    result = runner.invoke(app, ["--db", str(db_path), "report"], env={"COLUMNS": "200"})
+    result = runner.invoke(app, ["--db", str(db_path), "report", "--no-replay"], env={"COLUMNS": "200"})
     assert result.exit_code == 0, result.output
     assert "Validation: PASSED" in result.stdout
     markdown = db_path.with_name(f"test-paper-run{run_id}.md")
@@ -31,7 +31,8 @@ def test_strict_report_fails_with_exit_5_and_names_warnings(runner: CliRunner, d
                                                               tmp_path: Path) -> None:
     record_run(store)
     out = tmp_path / "out" / "verdict"
-    result = runner.invoke(app, ["--db", str(db_path), "report", "--strict", "--json", "--report", str(out)])
+    result = runner.invoke(app, ["--db", str(db_path), "report", "--strict", "--json", "--report", str(out),
+                                 "--no-replay"])
     assert result.exit_code == 5
     data = json.loads(result.stdout)
     assert data["verdict"] == "FAILED: connection stable, no gaps, no dropped ticks, no look-ahead"
@@ -40,7 +41,7 @@ def test_strict_report_fails_with_exit_5_and_names_warnings(runner: CliRunner, d
 
 def test_report_with_longer_target_than_run_fails_duration(runner: CliRunner, db_path: Path, store: Store) -> None:
     record_run(store)
-    result = runner.invoke(app, ["--db", str(db_path), "report", "--duration", "2d", "--json"])
+    result = runner.invoke(app, ["--db", str(db_path), "report", "--duration", "2d", "--json", "--no-replay"])
     assert result.exit_code == 5
     failed = [c for c in json.loads(result.stdout)["criteria"] if not c["passed"] and c["severity"] == "error"]
     assert [(c["name"], c["detail"]) for c in failed] == [("duration reached", "ran 24.00 h of 48.00 h")]
@@ -85,3 +86,26 @@ def test_finish_validation_alerts_the_verdict_with_report_path(store: Store, tmp
     assert (outcome.passed, outcome.exit_code) == (False, 5)
     assert [(r["title"], r["type"]) for r in RECEIVED] == [("slob: paper validation failed", "failure")]
     assert RECEIVED[0]["body"] == f"FAILED: no duplicate orders\nreport: {tmp_path / 'r.md'}"
+
+
+def test_report_replays_the_tracker_and_passes_strict_on_a_clean_tracked_day(
+    runner: CliRunner, db_path: Path, store: Store
+) -> None:
+    from tests.runtime.test_lookahead_replay import live_day
+
+    run_id = live_day(store)
+    result = runner.invoke(app, ["--db", str(db_path), "report", "--strict", "--json"])
+    assert result.exit_code == 0, result.output
+    look_ahead = [c for c in json.loads(result.stdout)["criteria"] if c["name"] == "no look-ahead"]
+    assert look_ahead[0]["passed"] is True and "live events equal the offline replay" in look_ahead[0]["detail"]
+    assert json.loads(result.stdout)["meta"] == {"run": run_id}
+
+
+def test_report_replay_catches_hand_made_events_the_candles_do_not_give(
+    runner: CliRunner, db_path: Path, store: Store
+) -> None:
+    record_run(store)
+    result = runner.invoke(app, ["--db", str(db_path), "report", "--json"])
+    assert result.exit_code == 5
+    failed = [c["name"] for c in json.loads(result.stdout)["criteria"] if not c["passed"] and c["severity"] == "error"]
+    assert failed == ["no look-ahead"]
