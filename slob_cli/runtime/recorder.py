@@ -28,6 +28,7 @@ from slob_cli.errors import BrokerUnavailable, SlobError, UsageError
 from slob_cli.runtime.bus import EventBus
 from slob_cli.runtime.clock import Clock, SystemClock
 from slob_cli.runtime.events import EventType
+from slob_cli.runtime.tasks import cancel_until_done
 
 UTC = timezone.utc
 log = logging.getLogger(__name__)
@@ -243,8 +244,7 @@ class Recorder:
         finally:
             stopped.cancel()
             if not task.done():
-                task.cancel()
-                await asyncio.gather(task, return_exceptions=True)
+                await cancel_until_done(task)
                 return None
         return task.result()
 

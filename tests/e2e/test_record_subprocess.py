@@ -9,9 +9,8 @@ import subprocess
 import sys
 from pathlib import Path
 
-import pytest
-
 from slob_cli.adapters.store import Store
+from slob_cli.sim.gateway import SimGatewayThread
 from tests.conftest import eventually
 
 
@@ -26,9 +25,8 @@ def _ticks(db: Path) -> int:
 
 
 def test_record_streams_ticks_and_stops_cleanly_on_sigterm(tmp_path: Path) -> None:
-    sim = pytest.importorskip("slob_cli.sim.gateway", reason="the simulated gateway is not on this branch yet")
     db = tmp_path / "record.db"
-    with sim.SimGatewayThread(seed=5, start="2026-03-10T14:35Z") as gateway:
+    with SimGatewayThread(seed=5, start="2026-03-10T14:35Z") as gateway:
         process = subprocess.Popen(
             [sys.executable, "-m", "slob_cli", "--db", str(db), "record", "--port", str(gateway.port),
              "--client-id", "61", "--no-warm-up", "--symbols", "NQ,MNQ"],
@@ -58,9 +56,8 @@ def test_record_streams_ticks_and_stops_cleanly_on_sigterm(tmp_path: Path) -> No
 
 
 def test_record_with_a_duration_ends_by_itself_with_exit_0(tmp_path: Path) -> None:
-    sim = pytest.importorskip("slob_cli.sim.gateway", reason="the simulated gateway is not on this branch yet")
     db = tmp_path / "record.db"
-    with sim.SimGatewayThread(seed=5, start="2026-03-10T14:35Z") as gateway:
+    with SimGatewayThread(seed=5, start="2026-03-10T14:35Z") as gateway:
         result = subprocess.run(
             [sys.executable, "-m", "slob_cli", "--db", str(db), "record", "--port", str(gateway.port),
              "--client-id", "62", "--no-warm-up", "--duration", "2s"],

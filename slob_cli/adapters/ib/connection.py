@@ -9,7 +9,6 @@ no new orders for the rest of the run, protective orders at the broker stay unto
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import random
 from collections.abc import Awaitable, Callable
@@ -23,6 +22,7 @@ from slob_cli.adapters.ib.conversions import ExecutionReport, Rejected, executio
 from slob_cli.adapters.ib.executions import fetch_executions_since
 from slob_cli.errors import BrokerError, BrokerUnavailable
 from slob_cli.runtime.clock import Clock, SystemClock
+from slob_cli.runtime.tasks import cancel_until_done
 
 UTC = timezone.utc
 log = logging.getLogger(__name__)
@@ -167,18 +167,30 @@ class IBConnection:
             readonly=self.config.readonly, account=self.account or "", fetchFields=fetch,
         ))
         abort = asyncio.ensure_future(self._connect_abort.wait())
+        wrong_account: list[str] = []
+
+        def on_api_start() -> None:
+            # The accounts are known before ib_async's start-up sync, which would wait out its
+            # timeout for updates of an account this login does not have.
+            accounts = list(self.ib.client.getAccounts())
+            if self.account and self.account not in accounts:
+                wrong_account.extend(accounts or ["none"])
+                self._connect_abort.set()  # type: ignore[union-attr]
+
+        self.ib.client.apiStart += on_api_start
         try:
             await asyncio.wait({task, abort}, return_when=asyncio.FIRST_COMPLETED)
         finally:
             abort.cancel()
+            self.ib.client.apiStart -= on_api_start
         if not task.done():
-            task.cancel()
-            with contextlib.suppress(BaseException):
-                await task
+            await cancel_until_done(task)
             self.ib.disconnect()
         notice = self._abort_notice
         if notice is not None and notice.kind is NoticeKind.CLIENT_ID_IN_USE:
             raise _ClientIdInUse()
+        if wrong_account:
+            raise BrokerError(_wrong_account_message(self.account, wrong_account))
         if not task.done() or task.cancelled():
             raise BrokerUnavailable(f"IB gateway at {host}:{port} closed the connection during the handshake")
         error = task.exception()
@@ -202,10 +214,7 @@ class IBConnection:
         accounts = self.managed_accounts()
         if self.account and self.account not in accounts:
             self.ib.disconnect()
-            raise BrokerError(
-                f"account {self.account} is not managed by this IB login (managed: {', '.join(accounts) or 'none'}); "
-                "pass --account with one of those"
-            )
+            raise BrokerError(_wrong_account_message(self.account, accounts))
         if not self.account and len(accounts) == 1:
             self.account = accounts[0]
 
@@ -422,6 +431,11 @@ class IBConnection:
 
 class _ClientIdInUse(Exception):
     """IB answered 326 during the handshake."""
+
+
+def _wrong_account_message(account: str | None, accounts: list[str]) -> str:
+    return (f"account {account} is not managed by this IB login (managed: {', '.join(accounts) or 'none'}); "
+            "pass --account with one of those")
 
 
 def _farm_name(text: str) -> str:

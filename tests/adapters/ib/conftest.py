@@ -12,7 +12,7 @@ BUSY_START = "2026-03-10T14:35Z"  # 10:35 New York: the market trades several ti
 @pytest.fixture
 def gateway() -> Iterator[object]:
     """Return a running SimGatewayThread (real TWS protocol over a real socket)."""
-    gateway_module = pytest.importorskip("slob_cli.sim.gateway", reason="the simulated gateway is not on this branch yet")
+    from slob_cli.sim.gateway import SimGatewayThread
 
-    with gateway_module.SimGatewayThread(seed=5, start=BUSY_START, speed=1.0) as running:
+    with SimGatewayThread(seed=5, start=BUSY_START, speed=1.0) as running:
         yield running

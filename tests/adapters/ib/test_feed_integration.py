@@ -213,3 +213,21 @@ def test_reconnect_re_requests_executions_since_the_last_known_and_calls_reconci
     assert (report.side, report.quantity, report.symbol, report.local_symbol) == ("BOT", 1.0, "NQ", "NQH6")
     assert report.ts.utcoffset() is not None and connection.last_execution_time == report.ts
     assert reconciles == [1, 2]  # after each reconnect, once the executions are in; not on the first connect
+
+
+def test_an_account_the_login_does_not_manage_is_refused_at_once_not_after_the_sync_timeout(gateway: Any) -> None:
+    from slob_cli.errors import BrokerError
+
+    async def main() -> str:
+        connection = IBConnection(GatewayConfig(port=gateway.port, client_id=26, account="DU0000000",
+                                                connect_timeout=60))
+        try:
+            await asyncio.wait_for(connection.connect(), 5)  # ib_async alone would wait 60 s for account updates
+        except BrokerError as exc:
+            return str(exc)
+        finally:
+            await connection.close()
+        return "connected"
+
+    message = asyncio.run(main())
+    assert "DU0000000 is not managed" in message and "DU1234567" in message

@@ -71,11 +71,10 @@ def test_restarted_gateway_reconnects_within_backoff_records_the_gap_and_stores_
 def test_live_data_refused_falls_back_to_delayed_and_marks_the_run(store, caplog) -> None:
     import logging
 
-    import pytest
+    from slob_cli.sim.gateway import SimGatewayThread
 
     caplog.set_level(logging.ERROR, logger="slob_cli.adapters.ib.market_data")
-    gateway_module = pytest.importorskip("slob_cli.sim.gateway")
-    with gateway_module.SimGatewayThread(seed=5, start="2026-03-10T14:35Z", delayed=True) as gateway:
+    with SimGatewayThread(seed=5, start="2026-03-10T14:35Z", delayed=True) as gateway:
         recorder = make_recorder(store, gateway.port, 42)
 
         async def main() -> dict[str, Any]:
