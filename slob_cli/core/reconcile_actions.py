@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TypeVar
 
 from slob_cli.core.broker_view import LIVE, BrokerExecution, BrokerOrder, OrderStatus, StoredOrder
 from slob_cli.core.orders import OrderIntent, ParsedRef
@@ -74,6 +75,8 @@ class Report:
 
 
 Action = MarkOrder | RecordExecution | SendBracket | PlaceOrders | CancelOrder | ResizeOrder | Report
+ActionType = TypeVar("ActionType", MarkOrder, RecordExecution, SendBracket, PlaceOrders, CancelOrder, ResizeOrder,
+                     Report)
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,7 +85,7 @@ class ReconcilePlan:
 
     actions: tuple[Action, ...]
 
-    def of_type(self, kind: type) -> list:
+    def of_type(self, kind: type[ActionType]) -> list[ActionType]:
         """Return the actions of one type, in order."""
         return [action for action in self.actions if isinstance(action, kind)]
 
