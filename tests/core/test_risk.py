@@ -311,3 +311,26 @@ def test_limits_hold_for_any_sequence_of_events(steps, max_trades: int, max_open
         assert approvals_today <= max_trades
         assert state.open_positions <= max_open
         assert RiskState.from_dict(json.loads(json.dumps(state.to_dict()))) == state
+
+
+@settings(max_examples=200, deadline=None)
+@given(path=st.lists(st.floats(min_value=10_000.0, max_value=200_000.0), min_size=1, max_size=30))
+def test_drawdown_halt_latches_at_25_percent_and_halving_starts_at_15(path: list[float]) -> None:
+    config = RiskConfig(max_contracts=50, daily_loss_limit_pct=100.0)  # isolate the drawdown rules
+    manager = RiskManager(config)
+    state = RiskState.initial(100_000.0, JAN6)
+    peak, worst = 100_000.0, 0.0
+    for equity in path:
+        state = RiskState.from_dict(json.loads(json.dumps(update_equity(state, equity, config).to_dict())))
+        peak = max(peak, equity)
+        drawdown = (peak - equity) / peak * 100
+        worst = max(worst, drawdown)
+        assert state.halted == (worst >= 25.0)
+        assert manager.risk_factor(state) == (0.5 if drawdown >= 15.0 else 1.0)
+        decision = manager.evaluate(jan6_short(), state, False)
+        if state.halted:
+            assert isinstance(decision, Skipped) and decision.reason is SkipReason.DRAWDOWN_STOP
+        elif equity * 0.01 * manager.risk_factor(state) >= 420.0:
+            assert isinstance(decision, Approved) and decision.risk_factor == manager.risk_factor(state)
+        else:
+            assert isinstance(decision, Skipped) and decision.reason is SkipReason.SIZE_ZERO
