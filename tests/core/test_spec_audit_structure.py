@@ -201,3 +201,13 @@ def test_119_minutes_after_the_high_is_not_yet_a_timeout(direction) -> None:
     builder.bar(120, 19980, 19981, 19979, 19980)  # t - tH = 119
     events, view, _ = run(builder, direction)
     assert view.state is SetupState.WATCHING_LIQ2 and "SETUP_INVALIDATED" not in kinds(events)
+
+
+@BOTH
+def test_break_of_the_high_past_120_minutes_after_a_data_hole_resets_instead_of_timing_out(direction) -> None:
+    # §5.3 (a) comes before (d): the break re-anchors (premature: t - tH = 125 > 120), restarting the clock.
+    builder = short_day().hold(3, 100, 19980.0).bar(126, 19980, 20005, 19979, 19990)  # m103..m125 missing
+    events, view, day = run(builder, direction)
+    reset = [event for event in events if event.type is EventType.STRUCTURE_RESET]
+    assert [(event.data["reason"], event.bar_time) for event in reset] == [("premature", day.time(126))]
+    assert view.state is SetupState.WATCHING_CONSOL and "SETUP_INVALIDATED" not in kinds(events)
