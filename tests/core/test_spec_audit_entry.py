@@ -261,3 +261,31 @@ def test_trigger_dropped_on_the_last_bar_that_is_also_the_20th_after_liq2_is_mar
     assert (view.liq2_time, view.trigger_time) == (builder.time(369), None)
     assert (view.state, view.invalidation_reason.value) == (SetupState.INVALIDATED, "MARKET_CLOSED")
     assert brief(events[-1:], "reason") == [("21:00", "SETUP_INVALIDATED", "S1", "MARKET_CLOSED")]
+
+
+@BOTH
+@pytest.mark.parametrize(("liq2_bar", "stop"), [
+    ((19990, 20010, 19988, 19991), 19993.0),  # upper wick 19 > 2 x body 1: body top 19 991 + 2
+    ((19990, 20010, 19985, 19990), 20011.0),  # body 0: no spike, ext + 1
+    ((19990, 20002, 19985, 19994), 20003.0),  # wick 8 = 2 x body 4: not more than 2 x, ext + 1
+])
+def test_spike_rule_when_enabled_needs_a_body_and_a_wick_above_twice_it(direction, liq2_bar, stop) -> None:
+    events, view, _ = run(short_day().bar(17, *liq2_bar), direction, StrategyConfig(spike_rule=True))
+    assert (view.state, view.stop) == (SetupState.SETUP_COMPLETE, price(direction, stop))
+
+
+@BOTH
+def test_tp_mode_lse_targets_the_opposite_reference_level_plus_one_beyond(direction) -> None:
+    events, view, _ = run(short_day(), direction, StrategyConfig(tp_mode="lse"))
+    assert (view.target, view.risk_reward) == (price(direction, 19849.0), round(127 / 30, 4))
+
+
+@BOTH
+@pytest.mark.parametrize(("nowick_bar", "passes"), [
+    ((19980, 19990, 19979.75, 19990), True),  # range 10.25 / 19 990 = 0.051 %
+    ((19980, 19985, 19979.75, 19985), False),  # range 5.25 / 19 985 = 0.026 % < 0.03 %
+])
+def test_optional_nowick_size_filter_bounds_the_candle_range(direction, nowick_bar, passes) -> None:
+    events, view, _ = run(short_day().bar(16, *nowick_bar), direction, StrategyConfig(nowick_size_filter=True))
+    assert (view.state is SetupState.SETUP_COMPLETE) is passes
+    assert (reasons(events, EventType.STRUCTURE_RESET) == ["no_nowick"]) is not passes

@@ -211,3 +211,19 @@ def test_break_of_the_high_past_120_minutes_after_a_data_hole_resets_instead_of_
     reset = [event for event in events if event.type is EventType.STRUCTURE_RESET]
     assert [(event.data["reason"], event.bar_time) for event in reset] == [("premature", day.time(126))]
     assert view.state is SetupState.WATCHING_CONSOL and "SETUP_INVALIDATED" not in kinds(events)
+
+
+@pytest.mark.parametrize(("low", "state"), [
+    (25561.5, SetupState.WATCHING_CONSOL),  # 25.5 / 25 587 = 0.0997 %: too shallow, the break re-anchors
+    (25561.25, SetupState.SETUP_COMPLETE),  # 0.1006 %
+    (25510.25, SetupState.SETUP_COMPLETE),  # 0.29996 %
+    (25510.0, SetupState.INVALIDATED),  # 0.3009 %
+])
+def test_spec_band_example_high_25587_valid_low_between_25561_41_and_25510_24(low, state) -> None:
+    shift = 25587.0 - 20000.0  # the template moved up so that H = 25 587 (§3.3 example)
+    builder = short_day().bar(2, 19990, 19992, low - shift, 19975).mirrored(20000.0).mirrored(20000.0 + shift / 2)
+    events, tracker = replay(builder.candles())
+    view = tracker.candidates()[0]
+    assert (view.state, view.high_time) == (state, builder.time(17 if state is SetupState.WATCHING_CONSOL else 1))
+    if state is not SetupState.WATCHING_CONSOL:
+        assert (view.high, view.low) == (25587.0, low)
