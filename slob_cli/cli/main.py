@@ -135,6 +135,9 @@ def _register() -> None:
 
     app.command("trade")(trading.trade)
     app.command("run")(trading.run)
+    from slob_cli.cli import paper
+
+    app.command("paper")(paper.paper)
 
     from slob_cli.cli import sim_gateway
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Annotated, Any
 
 import typer
@@ -88,58 +89,84 @@ def run(
              duration=duration, fail_if_running=fail_if_running, steps=chosen, sim=sim_options, json_out=json_out)
 
 
-def _session(ctx: typer.Context, settings: Any, command: str, *, monitor_only: bool, live: bool,
-             duration: str | None, fail_if_running: bool, steps: tuple[str, ...], sim: Any,
-             json_out: bool = False) -> None:
-    from contextlib import ExitStack
+@dataclass
+class Prepared:
+    """Everything a session needs, wired: gateway address, clock, engine options, configs."""
 
+    config: Any
+    clock: Any
+    options: Any
+    strategy: Any
+    risk: Any
+    calendar: Any
+    args: dict[str, Any]
+
+
+def prepare(stack: Any, settings: Any, *, monitor_only: bool, live: bool, duration: str | None,
+            steps: tuple[str, ...], sim: Any) -> Prepared:
+    """Wire one session: the gateway (or the embedded sim started on `stack`), its clock, the options."""
     from slob_cli.adapters.calendar import load_calendar_isolated
     from slob_cli.adapters.ib.connection import GatewayConfig
     from slob_cli.adapters.strategy_config import load_strategy_config
-    from slob_cli.cli.guard import run_guard
+    from slob_cli.cli.options import parse_duration
     from slob_cli.core.risk import RiskConfig
     from slob_cli.runtime.clock import SystemClock
     from slob_cli.runtime.engine import EngineOptions
     from slob_cli.runtime.executor import ExecutorOptions
     from slob_cli.runtime.guard import check_live_allowed
-    from slob_cli.runtime.recorder import parse_duration
-    from slob_cli.runtime.session import run_session, start_sim
+    from slob_cli.runtime.session import start_sim
 
     strategy = load_strategy_config(settings.strategy_config)
     risk = RiskConfig()
     clock_now = SystemClock().now()
-    calendar = load_calendar_isolated(clock_now.date().replace(year=clock_now.year - 1),
-                                      clock_now.date().replace(year=clock_now.year + 1))
+    first = clock_now.date().replace(year=clock_now.year - 1)
+    if sim is not None and sim.trading_date is not None:
+        first = min(first, sim.trading_date)
+    calendar = load_calendar_isolated(first, clock_now.date().replace(year=clock_now.year + 1))
+    config = GatewayConfig.from_settings(settings)
+    clock: Any = SystemClock()
+    until = None
+    if sim is not None:
+        gateway, _, end = start_sim(stack, sim, calendar)
+        config = GatewayConfig.from_settings(settings, host=gateway.host, port=gateway.port,
+                                             account=None, heartbeat_interval=3600.0)
+        clock = gateway.clock
+        until = end
+    if not monitor_only:
+        # Before any order connection: refuse a live account unless both opt-ins are given.
+        check_live_allowed(config.account, live, settings.live_allowed_by_env, gateway_is_sim=sim is not None)
+    if duration is not None:
+        from datetime import timedelta
+
+        limit = clock.now() + timedelta(seconds=parse_duration(duration))
+        until = limit if sim is None or sim.stop_at_duration else min(until, limit)
+    options = EngineOptions(
+        symbol=settings.symbols[0], data_type=settings.market_data_type, until=until,
+        grace_seconds=sim.grace_seconds if sim is not None else 2.0,
+        clock_speed=sim.clock_speed if sim is not None else 1.0,
+        store_ticks="record" in steps, track="track" in steps,
+        executor=ExecutorOptions(monitor_only=monitor_only, kill_switch_path=settings.kill_switch_path),
+    )
+    args = {"steps": list(steps), "sim": sim is not None, "monitor_only": monitor_only, "live": live,
+            "host": config.host, "port": config.port, "account": config.account, "duration": duration}
+    return Prepared(config, clock, options, strategy, risk, calendar, args)
+
+
+def _session(ctx: typer.Context, settings: Any, command: str, *, monitor_only: bool, live: bool,
+             duration: str | None, fail_if_running: bool, steps: tuple[str, ...], sim: Any,
+             json_out: bool = False) -> None:
+    from contextlib import ExitStack
+
+    from slob_cli.cli.guard import run_guard
+    from slob_cli.runtime.session import run_session
+
     with ExitStack() as stack:
-        config = GatewayConfig.from_settings(settings)
-        clock: Any = SystemClock()
-        until = None
-        if sim is not None:
-            gateway, start, end = start_sim(stack, sim, calendar)
-            config = GatewayConfig.from_settings(settings, host=gateway.host, port=gateway.port,
-                                                 account=None, heartbeat_interval=3600.0)
-            clock = gateway.clock
-            until = end
-        if not monitor_only:
-            # Before any order connection: refuse a live account unless both opt-ins are given.
-            check_live_allowed(config.account, live, settings.live_allowed_by_env, gateway_is_sim=sim is not None)
-        if duration is not None:
-            limit = clock.now() + parse_duration(duration)
-            until = min(until, limit) if until else limit
-        grace = sim.grace_seconds if sim is not None else 2.0
-        speed = sim.clock_speed if sim is not None else 1.0
-        options = EngineOptions(
-            symbol=settings.symbols[0], data_type=settings.market_data_type, until=until, grace_seconds=grace,
-            clock_speed=speed,
-            store_ticks="record" in steps, track="track" in steps,
-            executor=ExecutorOptions(monitor_only=monitor_only, kill_switch_path=settings.kill_switch_path),
-        )
-        args = {"steps": list(steps), "sim": sim is not None, "monitor_only": monitor_only, "live": live,
-                "host": config.host, "port": config.port, "account": config.account}
-        with run_guard(ctx, command, fail_if_running=fail_if_running, args=args) as guarded:
+        wired = prepare(stack, settings, monitor_only=monitor_only, live=live, duration=duration, steps=steps,
+                        sim=sim)
+        with run_guard(ctx, command, fail_if_running=fail_if_running, args=wired.args) as guarded:
             guarded.data_mode = "sim" if sim is not None else settings.market_data_type
-            result = run_session(guarded.store, config, options, strategy=strategy, risk=risk, calendar=calendar,
-                                 clock=clock, run_id=guarded.run_id)
+            result = run_session(guarded.store, wired.config, wired.options, strategy=wired.strategy,
+                                 risk=wired.risk, calendar=wired.calendar, clock=wired.clock, run_id=guarded.run_id)
             guarded.stats = result.as_dict()
     _render(result, json_out)
 

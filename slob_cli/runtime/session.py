@@ -53,6 +53,8 @@ class SimOptions:
     server_version: int = 178
     start: datetime | None = None  # None: just before the reference window opens
     stop: datetime | None = None  # None: a few minutes after the session ends
+    around_the_clock: bool = False  # generated trades outside the scripted day (paper runs of hours)
+    stop_at_duration: bool = False  # --duration decides the end, not the scripted day
 
     @property
     def clock_speed(self) -> float:
@@ -149,7 +151,7 @@ def sim_day(calendar: Any, trading_date: date | None) -> date:
 def start_sim(stack: ExitStack, sim: SimOptions, calendar: Any) -> tuple[Any, datetime, datetime]:
     """Start the embedded gateway on a free port; return it with the day's start and end instants."""
     from slob_cli.sim.gateway import SimGatewayThread
-    from slob_cli.sim.market import ScriptedMarket
+    from slob_cli.sim.market import GeneratedMarket, ScriptedMarket
     from slob_cli.sim.scenarios import build_scenario
 
     day = sim_day(calendar, sim.trading_date)
@@ -159,8 +161,10 @@ def start_sim(stack: ExitStack, sim: SimOptions, calendar: Any) -> tuple[Any, da
         candles = build_scenario(sim.scenario or "quiet", day, seed=sim.seed, calendar=calendar)
     except ValueError as exc:
         raise UsageError(str(exc)) from None
-    market = ScriptedMarket(candles, seed=sim.seed)
-    start = sim.start or session.reference_start - timedelta(minutes=2)
+    fallback = GeneratedMarket(sim.seed, base_price=candles[0].open) if sim.around_the_clock else None
+    market = ScriptedMarket(candles, seed=sim.seed, fallback=fallback)
+    # Half an hour early: the engine connects and subscribes before the reference window opens.
+    start = sim.start or session.reference_start - timedelta(minutes=30)
     gateway = stack.enter_context(SimGatewayThread(seed=sim.seed, start=start, speed=sim.speed, market=market,
                                                    server_version=sim.server_version))
     return gateway, start, sim.stop or session.session_end + timedelta(minutes=3)
