@@ -100,6 +100,7 @@ class Prepared:
     risk: Any
     calendar: Any
     args: dict[str, Any]
+    gateway: Any = None  # the embedded simulated gateway, with --sim
 
 
 def prepare(stack: Any, settings: Any, *, monitor_only: bool, live: bool, duration: str | None,
@@ -126,6 +127,7 @@ def prepare(stack: Any, settings: Any, *, monitor_only: bool, live: bool, durati
     config = GatewayConfig.from_settings(settings)
     clock: Any = SystemClock()
     until = None
+    gateway = None
     if sim is not None:
         gateway, _, end = start_sim(stack, sim, calendar)
         config = GatewayConfig.from_settings(settings, host=gateway.host, port=gateway.port,
@@ -149,7 +151,7 @@ def prepare(stack: Any, settings: Any, *, monitor_only: bool, live: bool, durati
     )
     args = {"steps": list(steps), "sim": sim is not None, "monitor_only": monitor_only, "live": live,
             "host": config.host, "port": config.port, "account": config.account, "duration": duration}
-    return Prepared(config, clock, options, strategy, risk, calendar, args)
+    return Prepared(config, clock, options, strategy, risk, calendar, args, gateway)
 
 
 def _session(ctx: typer.Context, settings: Any, command: str, *, monitor_only: bool, live: bool,

@@ -1,0 +1,57 @@
+"""`slob paper --sim`: an accelerated validation run end to end, its report, and failing criteria."""
+
+from __future__ import annotations
+
+import json
+import threading
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from slob_cli.cli.main import app
+
+# 07:30 UTC start + 14 h covers the planted SHORT (morning) and LONG (afternoon) and their exits.
+ARGS = ["paper", "--sim", "--duration", "14h", "--speed", "2000", "--json"]
+
+
+def _criteria(stdout: str) -> dict[str, dict[str, Any]]:
+    data = json.loads(stdout[stdout.index("{"):])
+    return {c["name"]: c for c in data["criteria"]}, data
+
+
+def test_paper_sim_run_passes_with_checked_figures(runner, db_path: Path) -> None:
+    result = runner.invoke(app, ["--db", str(db_path), *ARGS])
+    assert result.exit_code == 0, result.stdout + result.stderr
+    criteria, data = _criteria(result.stdout)
+    assert all(c["passed"] for c in criteria.values() if c["severity"] == "error"), criteria
+    assert criteria["no look-ahead"]["passed"] and criteria["no duplicate orders"]["passed"]
+    figures = data["figures"]
+    assert figures["setups_by_state"].get("SETUP_COMPLETE") == 2
+    assert figures["orders"] == 6 and figures["fills"] == 4
+    assert figures["pnl"] > 0  # both planted setups reach their targets
+    report_md = db_path.parent / f"{db_path.stem}-paper-run1.md"
+    assert report_md.exists() and "PASS" in report_md.read_text()
+    assert json.loads(report_md.with_suffix(".json").read_text())["passed"] is True
+
+
+def test_paper_with_a_gateway_restart_fails_strict_with_exit_5(runner, db_path: Path,
+                                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    from slob_cli.cli import trading
+
+    original = trading.prepare
+
+    def prepare_with_restart(*args: Any, **kwargs: Any) -> Any:
+        wired = original(*args, **kwargs)
+        wired.options.policy = type(wired.options.policy)(base=0.05, cap=0.2)
+        timer = threading.Timer(2.0, lambda: wired.gateway.restart(0.3, wait=False))
+        timer.daemon = True
+        timer.start()
+        return wired
+
+    monkeypatch.setattr(trading, "prepare", prepare_with_restart)
+    result = runner.invoke(app, ["--db", str(db_path), *ARGS, "--strict"])
+    assert result.exit_code == 5, result.stdout + result.stderr
+    criteria, _ = _criteria(result.stdout)
+    assert criteria["connection stable"]["passed"] is False
+    assert "reconnect" in criteria["connection stable"]["detail"]
