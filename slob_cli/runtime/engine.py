@@ -81,6 +81,7 @@ class EngineStats:
     reconnects: int = 0
     safe_mode: bool = False
     data_mode: str = "live"
+    first_candle: str | None = None  # label (UTC ISO) of the first live candle of the run
 
     def as_dict(self) -> dict[str, Any]:
         """Return the stats as a JSON-able dict."""
@@ -293,6 +294,8 @@ class Engine:
         if self._live_from is not None and candle.ts < self._live_from:
             return  # history already holds this minute; a live bar started mid-minute would be partial
         self.stats.candles += 1
+        if self.stats.first_candle is None:
+            self.stats.first_candle = to_iso(candle.ts)
         self.candle_delays.append((self.clock.now() - candle.end).total_seconds())
         del self.candle_delays[:-10_000]
         self.bus.emit(EventType.CANDLE_COMPLETED, candle, candle.ts)

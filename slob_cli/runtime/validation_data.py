@@ -119,7 +119,10 @@ def gather(
     delayed = data_mode == "delayed" or any(
         kind in DATA_MODE_TYPES and p.get("mode") == "delayed" for _, kind, p, _ in events)
 
-    span = (_us(started), _us(ended) + 1)
+    # The engine reports the label of its first live candle: a minute that began just before the run
+    # row was written (start-up takes a moment) still belongs to this run's candles.
+    first_candle = parse_time(_first(counters, ("first_candle",), None))
+    span = (_us(min(started, first_candle) if first_candle else started), _us(ended) + 1)
     counted = conn.execute(
         "SELECT count(*), coalesce(sum(dropped_ticks), 0) FROM candles WHERE ts >= ? AND ts < ? AND source = 'live'",
         span,

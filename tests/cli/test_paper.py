@@ -22,14 +22,16 @@ def _criteria(stdout: str) -> dict[str, dict[str, Any]]:
 
 def test_paper_sim_run_passes_with_checked_figures(runner, db_path: Path) -> None:
     result = runner.invoke(app, ["--db", str(db_path), *ARGS])
-    assert result.exit_code == 0, result.stdout + result.stderr
     criteria, data = _criteria(result.stdout)
+    assert result.exit_code == 0, [c for c in criteria.values() if not c["passed"]]
     assert all(c["passed"] for c in criteria.values() if c["severity"] == "error"), criteria
     assert criteria["no look-ahead"]["passed"] and criteria["no duplicate orders"]["passed"]
     figures = data["figures"]
     assert figures["setups_by_state"].get("SETUP_COMPLETE") == 2
-    assert figures["orders"] == 6 and figures["fills"] == 4
-    assert figures["pnl"] > 0  # both planted setups reach their targets
+    assert figures["orders"]["total"] == 6 and figures["orders"]["by_role"] == {"entry": 2, "stop": 2, "target": 2}
+    assert figures["fills"]["count"] == 4
+    assert figures["candles"]["persisted"] == figures["candles"]["generated"] > 0
+    assert figures["trades"]["closed"] == 2 and figures["pnl"]["money"] > 0  # both planted setups hit target
     report_md = db_path.parent / f"{db_path.stem}-paper-run1.md"
     assert report_md.exists() and "PASS" in report_md.read_text()
     assert json.loads(report_md.with_suffix(".json").read_text())["passed"] is True
