@@ -54,7 +54,7 @@ def test_track_json_reports_worked_example_short_and_its_mirrored_long(runner: C
         "high": 25587.0, "high_time": "2026-03-10T14:01:00Z", "low": 25542.0, "low_time": "2026-03-10T14:11:00Z",
         "nowick_time": "2026-03-10T14:25:00Z", "liq2_time": "2026-03-10T14:26:00Z", "liq2_price": 25592.0,
         "trigger_time": "2026-03-10T14:31:00Z", "entry_estimate": 25572.0, "stop": 25593.0, "target": 25501.0,
-        "risk_reward": round(71 / 21, 4),
+        "risk_reward": 71 / 21,
     }
     mirror = 2 * PIVOT
     assert long["direction"] == "LONG" and long["state"] == "SETUP_COMPLETE"

@@ -146,7 +146,7 @@ class ReferenceCandidate:
         ratio = (entry - target) / (stop - entry)
         self.trigger_time = bar.ts
         self.entry, self.stop, self.target = self.sign * entry, self.sign * stop, self.sign * target
-        self.risk_reward = round(ratio, 4)
+        self.risk_reward = ratio
         self.end(None if ratio > 0 else "NEGATIVE_RISK_REWARD")
 
     def row(self) -> dict[str, Any]:

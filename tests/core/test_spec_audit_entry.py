@@ -95,7 +95,7 @@ def test_stop_uses_the_extreme_since_liq2_through_the_trigger_bar(direction) -> 
     builder = short_day().bar(18, 19988, 20008, 19985, 19990).bar(19, 19990, 19991, 19975, 19976)
     events, view, day = run(builder, direction)
     assert (view.trigger_time, view.stop, view.target) == (day.time(19), price(direction, 20009.0), price(direction, 19937.0))
-    assert view.risk_reward == round(39 / 33, 4)
+    assert view.risk_reward == 39 / 33
     assert view.liq2_price == price(direction, 20005.0)  # the LIQ #2 bar's own extreme, not the level
 
 
@@ -170,7 +170,7 @@ def test_stop_rounds_away_from_entry_and_target_toward_it(direction) -> None:
     view = tracker.candidates()[0]
     # SHORT: SL 20 006.1 -> 20 006.25 (up, away); TP 19 936.9 -> 19 937.0 (up, toward 19 976)
     assert (view.stop, view.target) == (price(direction, 20006.25), price(direction, 19937.0))
-    assert view.risk_reward == round(39 / 30.25, 4)
+    assert view.risk_reward == 39 / 30.25
 
 
 @BOTH
@@ -214,7 +214,7 @@ def test_target_is_the_most_recent_swing_low_between_liq1_and_the_high(direction
     assert (complete.data["tp_source"], complete.data["swing_time"]) == ("swing", "2026-01-06T14:33:00Z")
     assert (view.high_time if direction is Direction.SHORT else view.low_time) == day.time(6)
     assert (view.entry_estimate, view.stop, view.target, view.risk_reward) == (
-        price(direction, 19976.0), price(direction, 20006.0), price(direction, 19947.0), round(29 / 30, 4))
+        price(direction, 19976.0), price(direction, 20006.0), price(direction, 19947.0), 29 / 30)
 
 
 # -- §4.7 gap rule ---------------------------------------------------------------------------------
@@ -277,7 +277,7 @@ def test_spike_rule_when_enabled_needs_a_body_and_a_wick_above_twice_it(directio
 @BOTH
 def test_tp_mode_lse_targets_the_opposite_reference_level_plus_one_beyond(direction) -> None:
     events, view, _ = run(short_day(), direction, StrategyConfig(tp_mode="lse"))
-    assert (view.target, view.risk_reward) == (price(direction, 19849.0), round(127 / 30, 4))
+    assert (view.target, view.risk_reward) == (price(direction, 19849.0), 127 / 30)
 
 
 @BOTH

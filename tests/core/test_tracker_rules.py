@@ -185,7 +185,7 @@ def test_risk_reward_at_or_below_minimum_invalidates_with_the_numbers() -> None:
 def test_tp_mode_lse_targets_reference_low_minus_one() -> None:
     events, _ = replay(short_day().candles(), StrategyConfig(tp_mode="lse"))
     complete = first(events, EventType.SETUP_COMPLETE)
-    assert (complete.data["tp"], complete.data["tp_source"], complete.data["rr"]) == (19849.0, "lse", round(127 / 30, 4))
+    assert (complete.data["tp"], complete.data["tp_source"], complete.data["rr"]) == (19849.0, "lse", 127 / 30)
 
 
 def test_target_on_the_wrong_side_of_entry_gives_negative_risk_reward() -> None:
@@ -194,7 +194,7 @@ def test_target_on_the_wrong_side_of_entry_gives_negative_risk_reward() -> None:
     events, tracker = replay(builder.candles(), StrategyConfig(tp_mode="lse"))
     invalid = first(of(events, "S1"), EventType.SETUP_INVALIDATED)
     assert (invalid.data["reason"], invalid.data["tp"], invalid.data["entry_est"], invalid.data["rr"]) == (
-        "NEGATIVE_RISK_REWARD", 19944.0, 19940.0, round(-4 / 66, 4))
+        "NEGATIVE_RISK_REWARD", 19944.0, 19940.0, -4 / 66)
 
 
 def test_no_swing_low_below_entry_falls_back_to_the_reference_low() -> None:

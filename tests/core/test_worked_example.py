@@ -72,7 +72,7 @@ def test_worked_example_completes_short_with_creator_structure_and_numbers() -> 
         "price": 25592.0, "level": 25587.0, "nwc_time": "2026-01-06T15:25:00Z", "nwc_low": 25577.0, "nwc_high": 25587.0,
     }
     assert dict(by_type[EventType.SETUP_COMPLETE].data) == {
-        "entry_est": 25572.0, "sl": 25593.0, "tp": 25501.0, "rr": 3.381, "tp_source": "swing",
+        "entry_est": 25572.0, "sl": 25593.0, "tp": 25501.0, "rr": 71 / 21, "tp_source": "swing",
         "swing_time": "2026-01-06T14:49:00Z",
     }
     view = tracker.candidates()[0]
@@ -83,7 +83,7 @@ def test_worked_example_completes_short_with_creator_structure_and_numbers() -> 
         "high": 25587.0, "high_time": "2026-01-06T15:01:00Z", "low": 25542.0, "low_time": "2026-01-06T15:11:00Z",
         "nowick_time": "2026-01-06T15:25:00Z", "liq2_time": "2026-01-06T15:26:00Z", "liq2_price": 25592.0,
         "trigger_time": "2026-01-06T15:31:00Z", "entry_estimate": 25572.0, "stop": 25593.0, "target": 25501.0,
-        "risk_reward": 3.381,
+        "risk_reward": 71 / 21,
     }
     assert tracker.reference_levels() == (25466.0, 25406.0)
 
@@ -107,7 +107,7 @@ def test_mirrored_day_with_swapped_confirmations_gives_exactly_mirrored_events()
     view = tracker.candidates()[0]
     assert view.direction is Direction.LONG and view.state is SetupState.SETUP_COMPLETE
     assert (view.low, view.high, view.liq2_price) == (25413.0, 25458.0, 25408.0)
-    assert (view.entry_estimate, view.stop, view.target, view.risk_reward) == (25428.0, 25407.0, 25499.0, 3.381)
+    assert (view.entry_estimate, view.stop, view.target, view.risk_reward) == (25428.0, 25407.0, 25499.0, 71 / 21)
     assert view.low_time == datetime(2026, 1, 6, 15, 1, tzinfo=UTC)
     assert all(event.trading_date == date(2026, 1, 6) for event in long_events)
 
@@ -117,7 +117,7 @@ def test_mirrored_worked_example_completes_long_with_default_config() -> None:
     view = tracker.candidates()[0]
     assert (view.id, view.state, view.trigger_time) == ("NQ-20260106-L1", SetupState.SETUP_COMPLETE,
                                                         datetime(2026, 1, 6, 15, 31, tzinfo=UTC))
-    assert (view.entry_estimate, view.stop, view.target, view.risk_reward) == (25428.0, 25407.0, 25499.0, 3.381)
+    assert (view.entry_estimate, view.stop, view.target, view.risk_reward) == (25428.0, 25407.0, 25499.0, 71 / 21)
     confirmations = brief([e for e in of(events, "L1") if e.type.value.endswith("CONFIRMED") or e.type is EventType.ARMED])
     assert confirmations[-3:] == [("15:04", "LOW_CONFIRMED", "L1"), ("15:16", "HIGH_CONFIRMED", "L1"),
                                   ("15:16", "ARMED", "L1")]  # LOW: 3 bars after 15:01; HIGH: 5 bars after 15:11

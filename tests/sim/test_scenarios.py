@@ -41,7 +41,7 @@ def test_setup_scenarios_complete_the_planted_setup_at_15_31(name, first_id) -> 
         _, tracker = replay(build_scenario(name, DAY, seed))
         view = tracker.candidates()[0]
         assert (view.id, view.state, view.trigger_time, view.risk_reward) == (
-            first_id, SetupState.SETUP_COMPLETE, datetime(2026, 1, 6, 15, 31, tzinfo=UTC), 3.381)
+            first_id, SetupState.SETUP_COMPLETE, datetime(2026, 1, 6, 15, 31, tzinfo=UTC), 71 / 21)
 
 
 def first_exit(candles: list[Candle], view: CandidateView) -> tuple[datetime, str] | None:
@@ -74,8 +74,8 @@ def test_setup_scenarios_reach_the_target_before_the_stop(name) -> None:
 
 
 BOTH_SETUPS = [  # (id suffix, direction, trigger in New York, entry_estimate, stop, target, R:R)
-    ("S1", Direction.SHORT, time(10, 31), 25572.0, 25593.0, 25501.0, 3.381),
-    ("L1", Direction.LONG, time(13, 31), 25200.0, 25179.0, 25271.0, 3.381),
+    ("S1", Direction.SHORT, time(10, 31), 25572.0, 25593.0, 25501.0, 71 / 21),
+    ("L1", Direction.LONG, time(13, 31), 25200.0, 25179.0, 25271.0, 71 / 21),
 ]
 
 

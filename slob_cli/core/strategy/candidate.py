@@ -299,7 +299,7 @@ class Candidate:
         ratio = reward / risk if risk > 0 else None
         self.trigger_time = candle.ts
         self.entry, self.stop, self.target = self.real(entry), self.real(stop), self.real(target)
-        self.risk_reward = round(ratio, 4) if ratio is not None else None
+        self.risk_reward = ratio
         data = {"entry_est": self.entry, "sl": self.stop, "tp": self.target, "rr": self.risk_reward,
                 "tp_source": source, "swing_time": iso_z(swing_time)}
         if ratio is None or ratio <= config.min_rr:
