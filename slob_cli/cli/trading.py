@@ -165,10 +165,11 @@ def _session(ctx: typer.Context, settings: Any, command: str, *, monitor_only: b
     with ExitStack() as stack:
         wired = prepare(stack, settings, monitor_only=monitor_only, live=live, duration=duration, steps=steps,
                         sim=sim)
-        with run_guard(ctx, command, fail_if_running=fail_if_running, args=wired.args) as guarded:
+        with run_guard(ctx, command, fail_if_running=fail_if_running, args=wired.args, clock=wired.clock) as guarded:
             guarded.data_mode = "sim" if sim is not None else settings.market_data_type
             result = run_session(guarded.store, wired.config, wired.options, strategy=wired.strategy,
-                                 risk=wired.risk, calendar=wired.calendar, clock=wired.clock, run_id=guarded.run_id)
+                                 risk=wired.risk, calendar=wired.calendar, clock=wired.clock, run_id=guarded.run_id,
+                                 notifier=guarded.notifier)
             guarded.stats = result.as_dict()
     _render(result, json_out)
 

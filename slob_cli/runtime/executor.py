@@ -191,10 +191,12 @@ class OrderExecutor:
         failpoints.hit("after_send")
         self.repo.mark_sent(ids, self.clock.now())
         for intent in intents:
-            self._emit(EventType.ORDER_PLACED, {"order_ref": intent.order_ref, "order_id": ids.get(intent.order_ref),
-                                                "action": intent.action, "type": intent.order_type,
-                                                "quantity": intent.quantity, "limit": intent.limit_price,
-                                                "stop": intent.stop_price})
+            payload = {"order_ref": intent.order_ref, "order_id": ids.get(intent.order_ref), "action": intent.action,
+                       "type": intent.order_type, "quantity": intent.quantity, "limit": intent.limit_price,
+                       "stop": intent.stop_price}
+            # Stored too: the paper report counts placements per orderRef to prove none was sent twice.
+            self._log("ORDER_PLACED", payload, intent.symbol)
+            self._emit(EventType.ORDER_PLACED, payload)
         return True
 
     # ------------------------------------------------------------------ broker callbacks

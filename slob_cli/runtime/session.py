@@ -129,11 +129,15 @@ async def run_engine(engine: Engine) -> EngineStats:
 
 def run_session(store: Store, gateway: GatewayConfig, options: EngineOptions, *, strategy: Any,
                 risk: RiskConfig, calendar: Any, clock: Clock, run_id: int | None = None,
-                bus: EventBus | None = None) -> SessionResult:
+                bus: EventBus | None = None, notifier: Any = None) -> SessionResult:
     """Run the engine to completion in this thread and summarise what it did."""
     started = clock.now()
     engine = Engine(store, gateway, strategy, RiskManager(risk), calendar, options, clock=clock, bus=bus,
                     run_id=run_id)
+    if notifier is not None:
+        from slob_cli.runtime.alerting import subscribe_alerts
+
+        subscribe_alerts(engine.bus, notifier)
     stats = asyncio.run(run_engine(engine))
     return summarize(store, stats, run_id, started, clock.now(), started - timedelta(days=1))
 

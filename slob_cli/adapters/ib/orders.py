@@ -197,11 +197,9 @@ class IBOrderPort:
         fills = await asyncio.wait_for(self.ib.reqExecutionsAsync(), timeout)
         positions = await asyncio.wait_for(self.ib.reqPositionsAsync(), timeout)
         known = {trade.order.orderId: trade for trade in self.ib.trades()}
-        # ib_async drops trades that finished before we connected from openTrades(); keep the ones it knows.
+        # Only what the gateway itself reports as open counts as open: an order ib_async still holds
+        # as PendingSubmit may have been lost in flight at a disconnect and must not pass for a stop.
         open_views = {broker_order(t).order_id: broker_order(t) for t in open_trades}
-        for order_id, trade in known.items():
-            if order_id not in open_views and not trade.isDone():
-                open_views[order_id] = broker_order(trade)
         done = [broker_order(t) for t in completed] + [broker_order(t) for t in known.values() if t.isDone()]
         return BrokerView(
             open_orders=tuple(open_views.values()),
