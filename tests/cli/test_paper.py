@@ -57,3 +57,44 @@ def test_paper_with_a_gateway_restart_fails_strict_with_exit_5(runner, db_path: 
     criteria, _ = _criteria(result.stdout)
     assert criteria["connection stable"]["passed"] is False
     assert "reconnect" in criteria["connection stable"]["detail"]
+
+
+def test_paper_with_a_dropped_tick_burst_fails_strict_with_exit_5(runner, db_path: Path,
+                                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    from slob_cli.runtime.engine import Engine
+
+    original = Engine._on_tick
+    burst = {"done": False}
+
+    def on_tick(self: Engine, tick: Any, local_symbol: str) -> None:
+        if not burst["done"] and tick.ts.hour == 15:
+            burst["done"] = True  # one burst, bigger than the buffer, before the consumer can run
+            for _ in range(self.buffer.maxsize + 50):
+                original(self, tick, local_symbol)
+        original(self, tick, local_symbol)
+
+    monkeypatch.setattr(Engine, "_on_tick", on_tick)
+    result = runner.invoke(app, ["--db", str(db_path), *ARGS, "--strict"])
+    assert result.exit_code == 5, result.stdout + result.stderr
+    criteria, data = _criteria(result.stdout)
+    assert criteria["no dropped ticks"]["passed"] is False and data["figures"]["dropped_ticks"] >= 50
+    assert criteria["candles persisted"]["passed"] is True  # drops are reported, nothing is lost silently
+
+
+def test_paper_catches_an_order_sent_twice_with_exit_5(runner, db_path: Path,
+                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    from slob_cli.runtime.executor import OrderExecutor
+
+    original = OrderExecutor._send
+
+    def send_twice(self: OrderExecutor, intents: list[Any]) -> bool:
+        # A planted bug: the same bracket goes to the broker twice.
+        first = original(self, intents)
+        original(self, intents)
+        return first
+
+    monkeypatch.setattr(OrderExecutor, "_send", send_twice)
+    result = runner.invoke(app, ["--db", str(db_path), *ARGS])
+    assert result.exit_code == 5, result.stdout + result.stderr
+    criteria, _ = _criteria(result.stdout)
+    assert criteria["no duplicate orders"]["passed"] is False
