@@ -75,7 +75,7 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=20.0)
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--start", default="2026-03-10T13:30Z", help="simulated market start (UTC)")
-    parser.add_argument("--paced-speed", default="1000",
+    parser.add_argument("--paced-speed", default="2000",
                         help="clock speed of the second, paced run (below saturation) for the delay figures")
     args = parser.parse_args()
     for label, speed in (("flood (clock at max speed)", "max"), (f"paced (clock x{args.paced_speed})", args.paced_speed)):
