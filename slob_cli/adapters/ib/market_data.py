@@ -112,6 +112,9 @@ class MarketDataFeed:
                 self.market_data_types[symbol] = type_id
                 if type_id in (3, 4):
                     self._set_mode("delayed", f"IB reports delayed data for {symbol}")
+                elif not any(t in (3, 4) for t in self.market_data_types.values()):
+                    # Type 3 means "delayed unless live is permitted": say what IB actually sends.
+                    self._set_mode("live", f"IB sends live data for {symbol}")
 
         # ib_async's decoder looks these methods up on the wrapper at call time.
         wrapper.tickByTickAllLast = tick_by_tick

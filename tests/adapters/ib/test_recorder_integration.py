@@ -164,3 +164,36 @@ def test_history_backs_off_on_pacing_violations_then_reports_ib_plainly(gateway)
 
     asyncio.run(main())
     assert waits == [1.0, 2.0]
+
+
+def test_delayed_data_asked_for_is_used_without_a_refusal_and_marks_the_run(store) -> None:
+    from slob_cli.sim.gateway import SimGatewayThread
+
+    with SimGatewayThread(seed=5, start="2026-03-10T14:35Z", delayed=True) as gateway:
+        recorder = make_recorder(store, gateway.port, 46, data_type="delayed")
+
+        async def main() -> dict[str, Any]:
+            running = asyncio.ensure_future(recorder.run())
+            await eventually_async(lambda: recorder.stored >= 5, timeout=20)
+            recorder.stop()
+            return await asyncio.wait_for(running, 10)
+
+        stats = asyncio.run(main())
+    assert stats["data_mode"] == "delayed" and recorder.feed.source["NQ"] == "mktdata"
+    assert recorder.feed.market_data_types["NQ"] == 3
+    assert not events_of(store, "MARKET_DATA_REFUSED") and "NQ" not in recorder.feed.refusals
+    assert store.conn.execute("SELECT data_mode FROM runs WHERE id=?", (recorder.run_id,)).fetchone()[0] == "delayed"
+
+
+def test_delayed_asked_for_but_live_permitted_reports_live(gateway, store) -> None:
+    recorder = make_recorder(store, gateway.port, 47, data_type="delayed")
+
+    async def main() -> dict[str, Any]:
+        running = asyncio.ensure_future(recorder.run())
+        await eventually_async(lambda: recorder.stored >= 5, timeout=20)
+        recorder.stop()
+        return await asyncio.wait_for(running, 10)
+
+    stats = asyncio.run(main())
+    assert recorder.feed.market_data_types["NQ"] == 1
+    assert stats["data_mode"] == "live" and events_of(store, "MARKET_DATA_LIVE")
