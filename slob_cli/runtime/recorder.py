@@ -38,6 +38,7 @@ BUS_EVENTS = {
     "IB_RECONNECTED": EventType.CONNECTED,
     "IB_DISCONNECTED": EventType.DISCONNECTED,
     "SAFE_MODE_ENTERED": EventType.SAFE_MODE_ENTERED,
+    "TICKS_DROPPED": EventType.TICKS_DROPPED,
 }
 
 _DURATION = re.compile(r"^(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s)?$")
@@ -137,6 +138,11 @@ class Recorder:
     # ------------------------------------------------------------------ inputs (loop thread, quick)
     def _tick(self, tick: Tick, local_symbol: str) -> None:
         if len(self._batch) >= self.options.buffer_capacity:
+            if not self.dropped:
+                log.warning("tick batch full (%d ticks waiting for the store); dropping ticks",
+                            self.options.buffer_capacity)
+                self._event("TICKS_DROPPED", {"symbol": tick.symbol, "ts": tick.ts, "count": 1,
+                                              "capacity": self.options.buffer_capacity})
             self.dropped += 1
             return
         self._batch.append((tick, local_symbol, time.perf_counter()))

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 from collections import Counter
+from collections.abc import Callable
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
@@ -25,6 +26,17 @@ def make_recorder(store: Store, port: int, client_id: int, **options: Any) -> Re
     settings = {"symbols": ["NQ"], "flush_interval": 0.05, "warm_up": False, "policy": FAST, **options}
     config = GatewayConfig(port=port, client_id=client_id, sync_orders=False, connect_timeout=2)
     return Recorder(store, config, RecorderOptions(**settings), run_id=run_id)
+
+
+def record_until(recorder: Recorder, condition: Callable[[], bool], timeout: float = 20) -> dict[str, Any]:
+    """Run the recorder until condition() holds, stop it, and return its stats."""
+    async def main() -> dict[str, Any]:
+        running = asyncio.ensure_future(recorder.run())
+        await eventually_async(condition, timeout=timeout)
+        recorder.stop()
+        return await asyncio.wait_for(running, 10)
+
+    return asyncio.run(main())
 
 
 def events_of(store: Store, kind: str) -> list[dict[str, Any]]:
@@ -76,14 +88,7 @@ def test_live_data_refused_falls_back_to_delayed_and_marks_the_run(store, caplog
     caplog.set_level(logging.ERROR, logger="slob_cli.adapters.ib.market_data")
     with SimGatewayThread(seed=5, start="2026-03-10T14:35Z", delayed=True) as gateway:
         recorder = make_recorder(store, gateway.port, 42)
-
-        async def main() -> dict[str, Any]:
-            running = asyncio.ensure_future(recorder.run())
-            await eventually_async(lambda: recorder.stored >= 5, timeout=20)
-            recorder.stop()
-            return await asyncio.wait_for(running, 10)
-
-        stats = asyncio.run(main())
+        stats = record_until(recorder, lambda: recorder.stored >= 5)
     assert stats["data_mode"] == "delayed"
     assert store.conn.execute("SELECT data_mode FROM runs WHERE id=?", (recorder.run_id,)).fetchone()[0] == "delayed"
     reasons = [payload["reason"] for payload in events_of(store, "MARKET_DATA_DELAYED")]
@@ -116,14 +121,7 @@ def test_silent_market_is_resubscribed_then_reconnected_by_the_watchdog(gateway,
 
 def test_warm_up_stores_todays_validated_minute_bars_as_candles(gateway, store) -> None:
     recorder = make_recorder(store, gateway.port, 44, warm_up=True)
-
-    async def main() -> None:
-        running = asyncio.ensure_future(recorder.run())
-        await eventually_async(lambda: bool(events_of(store, "WARM_UP")), timeout=30)
-        recorder.stop()
-        await asyncio.wait_for(running, 10)
-
-    asyncio.run(main())
+    record_until(recorder, lambda: bool(events_of(store, "WARM_UP")), timeout=30)
     candles = store.candles("NQ")
     warm = events_of(store, "WARM_UP")[0]
     assert warm["bars"] == len(candles) > 60
@@ -171,14 +169,7 @@ def test_delayed_data_asked_for_is_used_without_a_refusal_and_marks_the_run(stor
 
     with SimGatewayThread(seed=5, start="2026-03-10T14:35Z", delayed=True) as gateway:
         recorder = make_recorder(store, gateway.port, 46, data_type="delayed")
-
-        async def main() -> dict[str, Any]:
-            running = asyncio.ensure_future(recorder.run())
-            await eventually_async(lambda: recorder.stored >= 5, timeout=20)
-            recorder.stop()
-            return await asyncio.wait_for(running, 10)
-
-        stats = asyncio.run(main())
+        stats = record_until(recorder, lambda: recorder.stored >= 5)
     assert stats["data_mode"] == "delayed" and recorder.feed.source["NQ"] == "mktdata"
     assert recorder.feed.market_data_types["NQ"] == 3
     assert not events_of(store, "MARKET_DATA_REFUSED") and "NQ" not in recorder.feed.refusals
@@ -187,13 +178,14 @@ def test_delayed_data_asked_for_is_used_without_a_refusal_and_marks_the_run(stor
 
 def test_delayed_asked_for_but_live_permitted_reports_live(gateway, store) -> None:
     recorder = make_recorder(store, gateway.port, 47, data_type="delayed")
-
-    async def main() -> dict[str, Any]:
-        running = asyncio.ensure_future(recorder.run())
-        await eventually_async(lambda: recorder.stored >= 5, timeout=20)
-        recorder.stop()
-        return await asyncio.wait_for(running, 10)
-
-    stats = asyncio.run(main())
+    stats = record_until(recorder, lambda: recorder.stored >= 5)
     assert recorder.feed.market_data_types["NQ"] == 1
     assert stats["data_mode"] == "live" and events_of(store, "MARKET_DATA_LIVE")
+
+
+def test_a_full_batch_drops_ticks_counts_them_and_says_so_once(gateway, store) -> None:
+    recorder = make_recorder(store, gateway.port, 48, buffer_capacity=3, flush_interval=30.0)
+    stats = record_until(recorder, lambda: recorder.dropped >= 5)
+    assert stats["dropped"] >= 5 and stats["ticks_stored"] == 3
+    assert len(events_of(store, "TICKS_DROPPED")) == 1
+    assert recorder.status().dropped == stats["dropped"]
