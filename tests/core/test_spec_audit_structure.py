@@ -227,3 +227,13 @@ def test_spec_band_example_high_25587_valid_low_between_25561_41_and_25510_24(lo
     assert (view.state, view.high_time) == (state, builder.time(17 if state is SetupState.WATCHING_CONSOL else 1))
     if state is not SetupState.WATCHING_CONSOL:
         assert (view.high, view.low) == (25587.0, low)
+
+
+@BOTH
+def test_liq2_at_exactly_120_minutes_after_the_first_level_is_valid_in_both_directions(direction) -> None:
+    builder = short_day().drop(16, 17, 18).hold(3, 117, 19980.0)  # m3..m119
+    builder.bar(120, 19980, 19990, 19979.75, 19990)  # no-wick candle
+    builder.bar(121, 19990, 20005, 19985, 19988)  # LIQ #2: t - t(first level m1) = 120
+    builder.bar(122, 19988, 19990, 19975, 19976)
+    events, view, day = run(builder, direction)
+    assert (view.state, view.liq2_time, view.trigger_time) == (SetupState.SETUP_COMPLETE, day.time(121), day.time(122))
