@@ -237,3 +237,15 @@ def test_liq2_at_exactly_120_minutes_after_the_first_level_is_valid_in_both_dire
     builder.bar(122, 19988, 19990, 19975, 19976)
     events, view, day = run(builder, direction)
     assert (view.state, view.liq2_time, view.trigger_time) == (SetupState.SETUP_COMPLETE, day.time(121), day.time(122))
+
+
+@BOTH
+def test_premature_break_at_exactly_120_minutes_resets_instead_of_timing_out(direction) -> None:
+    builder = short_day().drop(16, 17, 18).hold(3, 117, 19980.0)  # m3..m119
+    builder.bar(112, 19980, 19981, 19965, 19975)  # a new LOW 9 minutes before the break (0.175 %)
+    builder.bar(120, 19975, 19990, 19974.75, 19990)  # no-wick candle
+    builder.bar(121, 19990, 20005, 19985, 19988)  # break at t - tH = 120, but t - tL = 9: premature
+    events, view, day = run(builder, direction)
+    reset = [event for event in events if event.type is EventType.STRUCTURE_RESET]
+    assert [(event.data["reason"], event.bar_time) for event in reset] == [("premature", day.time(121))]
+    assert view.state is SetupState.WATCHING_CONSOL and "SETUP_INVALIDATED" not in kinds(events)
