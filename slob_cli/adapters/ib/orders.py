@@ -48,6 +48,24 @@ def _price(value: Any) -> float | None:
     return number
 
 
+_ACCEPTED = frozenset({"PreSubmitted", "Submitted", "Filled"})
+
+
+def _status(trade: Any) -> str:
+    """Return the trade's IB status, with a refused new order reported as IB's 'Inactive'.
+
+    ib_async marks an order the broker refused on arrival (error 201, or 321 as a validation
+    warning) 'Cancelled' or 'ValidationError'; to us that is a rejection, not a cancel.
+    """
+    status = trade.orderStatus.status
+    if status not in ("Cancelled", "ValidationError"):
+        return str(status)
+    entries = list(getattr(trade, "log", None) or [])
+    accepted = any(entry.status in _ACCEPTED for entry in entries)
+    refused = bool(entries) and bool(entries[-1].errorCode)
+    return "Inactive" if refused and not accepted else str(status)
+
+
 def broker_order(trade: Any) -> BrokerOrder:
     """Convert an ib_async Trade to a BrokerOrder."""
     order, status = trade.order, trade.orderStatus
@@ -59,7 +77,7 @@ def broker_order(trade: Any) -> BrokerOrder:
         action=order.action,
         order_type=order.orderType,
         quantity=quantity,
-        status=status.status,
+        status=_status(trade),
         filled=int(round(float(status.filled or 0))),
         avg_fill_price=_price(status.avgFillPrice),
         stop_price=_price(order.auxPrice),

@@ -1,0 +1,31 @@
+"""broker_order: a refused new order reads as IB's Inactive; a cancel of a live order stays Cancelled."""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+
+import pytest
+from ib_async import Contract, Order, OrderStatus, Trade, TradeLogEntry
+
+from slob_cli.adapters.ib.orders import broker_order
+
+WHEN = datetime(2026, 1, 6, 15, 32, tzinfo=timezone.utc)
+
+
+def _trade(final: str, history: list[tuple[str, int]]) -> Trade:
+    order = Order(orderId=8, action="SELL", totalQuantity=1, orderType="MKT", orderRef="slob:S1:entry")
+    log = [TradeLogEntry(WHEN, status, "", code) for status, code in history]
+    return Trade(Contract(symbol="NQ"), order, OrderStatus(orderId=8, status=final), [], log)
+
+
+@pytest.mark.parametrize("final, history, expected", [
+    ("Cancelled", [("PendingSubmit", 0), ("Cancelled", 201)], "Inactive"),
+    ("ValidationError", [("PendingSubmit", 0), ("ValidationError", 321)], "Inactive"),
+    ("Cancelled", [("PendingSubmit", 0), ("Submitted", 0), ("Cancelled", 0)], "Cancelled"),
+    ("Cancelled", [("PendingSubmit", 0), ("Submitted", 0), ("Cancelled", 202)], "Cancelled"),
+    ("ValidationError", [("Submitted", 0), ("ValidationError", 321)], "ValidationError"),
+    ("Submitted", [("PendingSubmit", 0), ("Submitted", 0)], "Submitted"),
+])
+def test_refused_new_order_is_inactive_and_cancel_of_live_order_is_not(
+        final: str, history: list[tuple[str, int]], expected: str) -> None:
+    assert broker_order(_trade(final, history)).status == expected
