@@ -2,66 +2,17 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from contextlib import ExitStack
-from dataclasses import dataclass
-from datetime import date, datetime, timezone
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from slob_cli.adapters.calendar import load_calendar
-from slob_cli.adapters.ib.connection import GatewayConfig
 from slob_cli.adapters.store import Store
 from slob_cli.core.models import INSTRUMENTS
-from slob_cli.core.risk import RiskConfig
-from slob_cli.core.strategy.config import StrategyConfig
 from slob_cli.runtime import failpoints
-from slob_cli.runtime.engine import EngineOptions
-from slob_cli.runtime.executor import ExecutorOptions
-from slob_cli.runtime.session import SessionResult, SimOptions, run_session, start_sim
-
-UTC = timezone.utc
-DAY = date(2026, 1, 6)
-OPEN_MINUS_5 = datetime(2026, 1, 6, 14, 25, tzinfo=UTC)
-SPEED = 600.0
-
-
-@dataclass
-class Harness:
-    """A running simulated gateway serving one planted day, and a store beside it."""
-
-    gateway: Any
-    store: Store
-    calendar: Any
-    sim: SimOptions
-
-    def session(self, until: datetime, **executor: Any) -> SessionResult:
-        """Run one engine session against the gateway until `until` (virtual time)."""
-        config = GatewayConfig(host=self.gateway.host, port=self.gateway.port, client_id=1, heartbeat_interval=3600)
-        options = EngineOptions(until=until, grace_seconds=self.sim.grace_seconds, clock_speed=self.sim.clock_speed,
-                                executor=ExecutorOptions(**executor))
-        return run_session(self.store, config, options, strategy=StrategyConfig(), risk=RiskConfig(),
-                           calendar=self.calendar, clock=self.gateway.clock)
-
-    def orders(self) -> list[dict[str, Any]]:
-        return list(self.store.db.query("SELECT * FROM orders ORDER BY rowid"))
-
-
-@pytest.fixture(autouse=True)
-def _disarm() -> Iterator[None]:
-    failpoints.disarm_all()
-    yield
-    failpoints.disarm_all()
-
-
-def _harness(stack: ExitStack, tmp_path: Path, scenario: str) -> Harness:
-    calendar = load_calendar(date(2025, 12, 1), date(2026, 2, 28))
-    sim = SimOptions(scenario=scenario, trading_date=DAY, speed=SPEED, start=OPEN_MINUS_5)
-    gateway, _, _ = start_sim(stack, sim, calendar)
-    store = stack.enter_context(Store.open(tmp_path / "engine.db"))
-    return Harness(gateway, store, calendar, sim)
+from tests.e2e.harness import UTC, start_harness
 
 
 def _setup_row(store: Store, setup_id: str) -> dict[str, Any]:
@@ -75,7 +26,7 @@ def _setup_row(store: Store, setup_id: str) -> dict[str, Any]:
 def test_planted_day_sends_exactly_one_bracket_with_spec_prices(
         tmp_path: Path, scenario: str, direction: str, entry_action: str, exit_action: str) -> None:
     with ExitStack() as stack:
-        h = _harness(stack, tmp_path, scenario)
+        h = start_harness(stack, tmp_path, scenario)
         result = h.session(until=datetime(2026, 1, 6, 16, 45, tzinfo=UTC))
         completed = list(h.store.db.query("SELECT * FROM setups WHERE state='SETUP_COMPLETE'"))
         assert len(completed) == 1 and completed[0]["direction"] == direction
@@ -112,7 +63,7 @@ def test_planted_day_sends_exactly_one_bracket_with_spec_prices(
 @pytest.mark.parametrize("point", ["after_intent", "after_send", "after_entry_fill"])
 def test_crash_and_restart_never_duplicates_and_leaves_position_protected(tmp_path: Path, point: str) -> None:
     with ExitStack() as stack:
-        h = _harness(stack, tmp_path, "short_setup")
+        h = start_harness(stack, tmp_path, "short_setup")
         failpoints.arm(point)
         with pytest.raises(BaseException) as crashed:
             h.session(until=datetime(2026, 1, 6, 16, 45, tzinfo=UTC))

@@ -1,0 +1,104 @@
+"""The engine harness: a simulated gateway serving a planted day, a store beside it, sessions run against it."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from contextlib import ExitStack
+from dataclasses import dataclass, field
+from datetime import date, datetime, timezone
+from pathlib import Path
+from typing import Any
+
+from slob_cli.adapters.calendar import load_calendar
+from slob_cli.adapters.ib.backoff import BackoffPolicy
+from slob_cli.adapters.ib.connection import GatewayConfig
+from slob_cli.adapters.store import Store
+from slob_cli.core.risk import RiskConfig
+from slob_cli.core.strategy.config import StrategyConfig
+from slob_cli.runtime.bus import EventBus
+from slob_cli.runtime.engine import EngineOptions
+from slob_cli.runtime.events import Event, EventType
+from slob_cli.runtime.executor import ExecutorOptions
+from slob_cli.runtime.session import SessionResult, SimOptions, run_session, start_sim
+
+UTC = timezone.utc
+DAY = date(2026, 1, 6)
+OPEN_MINUS_5 = datetime(2026, 1, 6, 14, 25, tzinfo=UTC)
+SPEED = 600.0
+# Reconnect at once and keep retrying quickly: fault tests must not wait for the production backoff.
+FAST_BACKOFF = BackoffPolicy(base=0.05, factor=1.5, cap=0.2, jitter=0.0, breaker_after=1000)
+
+
+def at(hour: int, minute: int) -> datetime:
+    """Return an instant of the planted day (UTC)."""
+    return datetime(DAY.year, DAY.month, DAY.day, hour, minute, tzinfo=UTC)
+
+
+@dataclass
+class Harness:
+    """A running simulated gateway serving one planted day, and a store beside it."""
+
+    gateway: Any
+    store: Store
+    calendar: Any
+    sim: SimOptions
+    events: list[Event] = field(default_factory=list)
+
+    def gateway_config(self, client_id: int = 1) -> GatewayConfig:
+        """Return the config an engine uses to reach this gateway."""
+        return GatewayConfig(host=self.gateway.host, port=self.gateway.port, client_id=client_id,
+                             heartbeat_interval=3600)
+
+    def session(self, until: datetime, *, risk: RiskConfig | None = None, policy: BackoffPolicy | None = None,
+                on: dict[EventType, Callable[[Event], None]] | None = None, **executor: Any) -> SessionResult:
+        """Run one engine session until `until` (virtual time); `on` handlers see the bus as it runs."""
+        options = EngineOptions(until=until, grace_seconds=self.sim.grace_seconds, clock_speed=self.sim.clock_speed,
+                                executor=ExecutorOptions(**executor))
+        if policy is not None:
+            options.policy = policy
+        bus = EventBus()
+        bus.subscribe(None, self.events.append)
+        for kind, handler in (on or {}).items():
+            bus.subscribe(kind, handler)
+        return run_session(self.store, self.gateway_config(), options, strategy=StrategyConfig(),
+                           risk=risk or RiskConfig(), calendar=self.calendar, clock=self.gateway.clock, bus=bus)
+
+    def orders(self) -> list[dict[str, Any]]:
+        """Return the stored orders in insertion order."""
+        return list(self.store.db.query("SELECT * FROM orders ORDER BY rowid"))
+
+    def trades(self) -> list[dict[str, Any]]:
+        """Return the stored trades."""
+        return list(self.store.db.query("SELECT * FROM trades ORDER BY entry_time"))
+
+    def logged(self, kind: str) -> list[dict[str, Any]]:
+        """Return the payloads of the stored events of one type, oldest first."""
+        return [json.loads(row["payload"]) for row in
+                self.store.db.query("SELECT payload FROM events WHERE type=? ORDER BY rowid", [kind])]
+
+    def completed_setups(self) -> list[dict[str, Any]]:
+        """Return the setups that reached SETUP_COMPLETE, in time order."""
+        return list(self.store.db.query("SELECT * FROM setups WHERE state='SETUP_COMPLETE' ORDER BY trigger_time"))
+
+    def broker_orders(self) -> list[Any]:
+        """Return every order the gateway ever accepted (open and completed)."""
+        return list(self.gateway.broker.open_orders()) + list(self.gateway.broker.completed_orders())
+
+    def net_position(self) -> float:
+        """Return the account's net position at the gateway."""
+        return sum(p[2] for p in self.gateway.broker.positions())
+
+    def bus_events(self, kind: EventType) -> list[Any]:
+        """Return the payloads the bus carried for one event type."""
+        return [event.payload for event in self.events if event.type is kind]
+
+
+def start_harness(stack: ExitStack, tmp_path: Path, scenario: str, *, speed: float = SPEED,
+                  start: datetime = OPEN_MINUS_5) -> Harness:
+    """Start the embedded gateway on a planted day and open a store in tmp_path."""
+    calendar = load_calendar(date(2025, 12, 1), date(2026, 2, 28))
+    sim = SimOptions(scenario=scenario, trading_date=DAY, speed=speed, start=start)
+    gateway, _, _ = start_sim(stack, sim, calendar)
+    store = stack.enter_context(Store.open(tmp_path / "engine.db"))
+    return Harness(gateway, store, calendar, sim)

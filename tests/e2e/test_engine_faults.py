@@ -1,0 +1,136 @@
+"""Broker faults during a planted SHORT day: gateway restart mid-trade, 1100, a rejected entry."""
+
+from __future__ import annotations
+
+from contextlib import ExitStack
+from pathlib import Path
+from typing import Any
+
+from slob_cli.runtime.events import Event, EventType
+from tests.e2e.harness import FAST_BACKOFF, Harness, at, start_harness
+
+SETUP = "NQ-20260106-S1"
+BRACKET = {f"slob:{SETUP}:{role}" for role in ("entry", "stop", "target")}
+AFTER_TARGET = at(15, 46)  # the planted SHORT completes at 15:31 and reaches its target at about 15:43
+
+
+def _placed_refs(h: Harness) -> list[str]:
+    return [payload["order_ref"] for payload in h.bus_events(EventType.ORDER_PLACED)]
+
+
+def _setup_event(kind: str, action: Any) -> Any:
+    """Return a SETUP_EVENT handler that calls action() once, on the first event of that kind."""
+    done: list[bool] = []
+
+    def handler(event: Event) -> None:
+        payload = event.payload
+        name = payload.get("type") if isinstance(payload, dict) else payload.type.value
+        if name == kind and not done:
+            done.append(True)
+            action()
+
+    return handler
+
+
+def test_gateway_restart_after_entry_fill_reconnects_reconciles_and_bracket_closes_trade(tmp_path: Path) -> None:
+    with ExitStack() as stack:
+        h = start_harness(stack, tmp_path, "short_setup")
+        restarted: list[bool] = []
+
+        def restart(event: Event) -> None:
+            if not restarted:  # down for 0.3 s real = 3 virtual minutes at 600x, position open
+                restarted.append(True)
+                h.gateway.restart(0.3, wait=False)
+
+        result = h.session(AFTER_TARGET, policy=FAST_BACKOFF, on={EventType.POSITION_OPENED: restart})
+        assert restarted
+        assert result.stats.reconnects >= 1
+        assert h.logged("IB_RECONNECTED"), "the engine came back by itself"
+        reconcile_actions = [payload["action"] for payload in h.logged("RECONCILE")]
+        assert not {"SendBracket", "PlaceOrders"} & set(reconcile_actions), "reconcile sent nothing new"
+        assert sorted(_placed_refs(h)) == sorted(BRACKET), "each order of the bracket sent once"
+        assert sorted(o.order_ref for o in h.broker_orders()) == sorted(BRACKET)
+        orders = {row["order_ref"]: row for row in h.orders()}
+        assert set(orders) == BRACKET
+        assert orders[f"slob:{SETUP}:target"]["status"] == "FILLED"
+        assert orders[f"slob:{SETUP}:stop"]["status"] == "CANCELLED"
+        [trade] = h.trades()
+        assert (trade["status"], trade["exit_reason"], trade["quantity"]) == ("CLOSED", "target", 1)
+        assert h.net_position() == 0
+
+
+def test_connectivity_lost_when_setup_completes_skips_it_and_sends_nothing_after_restore(tmp_path: Path) -> None:
+    with ExitStack() as stack:
+        h = start_harness(stack, tmp_path, "short_setup")
+        # 1100 from the gateway once LIQ #2 is in (15:26), five bars before the setup completes;
+        # 1102 (restored, data kept) as soon as the engine has skipped the setup.
+        on = {EventType.SETUP_EVENT: _chain(
+            _setup_event("LIQ2_DETECTED", lambda: h.gateway.send_error(1100)),
+            _setup_event("SETUP_SKIPPED", lambda: h.gateway.send_error(1102)),
+        )}
+        h.session(AFTER_TARGET, policy=FAST_BACKOFF, on=on)
+        [lost] = h.logged("CONNECTIVITY_LOST")
+        assert lost["code"] == 1100
+        [restored] = h.logged("CONNECTIVITY_RESTORED")
+        assert restored["code"] == 1102
+        [skipped] = h.logged("SETUP_SKIPPED")
+        assert (skipped["setup_id"], skipped["reason"]) == (SETUP, "BROKER_NOT_READY")
+        assert [row["id"] for row in h.completed_setups()] == [SETUP]
+        assert h.orders() == [] and h.broker_orders() == [], "nothing sent, during 1100 or after 1102"
+        assert _placed_refs(h) == []
+        assert h.trades() == [] and h.net_position() == 0
+
+
+def test_connectivity_lost_with_position_open_keeps_the_bracket_and_sends_no_second_one(tmp_path: Path) -> None:
+    with ExitStack() as stack:
+        h = start_harness(stack, tmp_path, "short_setup")
+        fired: list[str] = []
+
+        def lose(event: Event) -> None:
+            if not fired:
+                fired.append("1100")
+                h.gateway.send_error(1100)
+
+        def restore(event: Event) -> None:
+            payload = event.payload
+            name = payload.get("type") if isinstance(payload, dict) else payload.type.value
+            if fired == ["1100"] and name == "HIGH_CONFIRMED":  # 15:38, while the position is open
+                fired.append("1101")
+                h.gateway.send_error(1101)
+
+        h.session(AFTER_TARGET, policy=FAST_BACKOFF,
+                  on={EventType.POSITION_OPENED: lose, EventType.SETUP_EVENT: restore})
+        assert fired == ["1100", "1101"]
+        assert [p["code"] for p in h.logged("CONNECTIVITY_RESTORED")] == [1101]
+        assert sorted(_placed_refs(h)) == sorted(BRACKET)
+        assert sorted(o.order_ref for o in h.broker_orders()) == sorted(BRACKET)
+        [trade] = h.trades()
+        assert (trade["status"], trade["exit_reason"]) == ("CLOSED", "target")
+        assert h.net_position() == 0
+
+
+def test_rejected_entry_is_inactive_frees_the_risk_slot_and_is_not_resent(tmp_path: Path) -> None:
+    with ExitStack() as stack:
+        h = start_harness(stack, tmp_path, "short_setup")
+        h.gateway.reject_next_order("no margin")  # the next order placed is the bracket's entry
+        h.session(AFTER_TARGET)
+        orders = {row["order_ref"]: row for row in h.orders()}
+        assert set(orders) == BRACKET, "one bracket, never a second attempt"
+        assert orders[f"slob:{SETUP}:entry"]["status"] == "INACTIVE"
+        assert orders[f"slob:{SETUP}:entry"]["filled"] == 0
+        assert all(row["status"] in ("INACTIVE", "CANCELLED") for row in orders.values()), orders
+        rejected = [p["order_ref"] for p in h.bus_events(EventType.ORDER_REJECTED)]
+        assert f"slob:{SETUP}:entry" in rejected
+        assert sorted(_placed_refs(h)) == sorted(BRACKET), "nothing resent"
+        assert h.store.get_state("risk_state")["open_positions"] == 0
+        assert h.gateway.broker.open_orders() == [] and h.gateway.broker.executions() == []
+        assert h.trades() == [] and h.net_position() == 0
+        assert any(e["code"] == 201 for e in h.logged("ORDER_ERROR"))
+
+
+def _chain(*handlers: Any) -> Any:
+    def handler(event: Event) -> None:
+        for each in handlers:
+            each(event)
+
+    return handler
