@@ -118,7 +118,7 @@ def prepare(stack: Any, settings: Any, *, monitor_only: bool, live: bool, durati
     from slob_cli.runtime.session import start_sim
 
     strategy = load_strategy_config(settings.strategy_config)
-    risk = RiskConfig()
+    risk = load_risk_config(settings.strategy_config)
     clock_now = SystemClock().now()
     first = clock_now.date().replace(year=clock_now.year - 1)
     if sim is not None and sim.trading_date is not None:
