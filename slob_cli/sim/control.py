@@ -15,7 +15,8 @@ log = logging.getLogger("slob.sim")
 COMMANDS_HELP = ('{"cmd": "status"} | {"cmd": "drop", "rst": false} | {"cmd": "silent", "on": true} | '
                  '{"cmd": "error", "code": 1100, "req_id": -1, "message": null} | '
                  '{"cmd": "reject_next", "reason": "..."} | {"cmd": "partial_next", "qty": 1} | {"cmd": "pause"} | '
-                 '{"cmd": "resume"} | {"cmd": "restart", "down_for": 5} | {"cmd": "jump", "points": 50}')
+                 '{"cmd": "resume"} | {"cmd": "restart", "down_for": 5} | {"cmd": "jump", "points": 50} | '
+                 '{"cmd": "orders", "open_only": false} | {"cmd": "positions"}')
 
 
 class ControlError(ValueError):
@@ -88,6 +89,11 @@ class ControlServer:
         }
         if name == "status":
             return self.status()
+        if name == "orders":
+            return {"orders": self.orders(bool(command.get("open_only", False)))}
+        if name == "positions":
+            return {"positions": [{"account": account, "con_id": con_id, "position": quantity, "avg_cost": cost}
+                                  for account, con_id, quantity, cost in gateway.broker.positions()]}
         if name == "restart":
             down_for = float(command.get("down_for", 5))
             self._spawn(gateway.restart(down_for))
@@ -103,7 +109,16 @@ class ControlServer:
         gateway = self.gateway
         return {"host": gateway.host, "port": gateway.port, "time": gateway.clock.now().isoformat(),
                 "paused": gateway.clock.paused, "clients": gateway.client_count,
-                "listening": gateway.server.listening}
+                "connections_accepted": gateway.server.connections_accepted, "listening": gateway.server.listening}
+
+    def orders(self, open_only: bool) -> list[dict[str, Any]]:
+        """Return the broker's working orders (and, unless open_only, its completed ones) as plain dicts."""
+        broker = self.gateway.broker
+        held = broker.open_orders() + ([] if open_only else broker.completed_orders())
+        return [{"order_id": o.order_id, "client_id": o.client_id, "order_ref": o.order_ref, "action": o.action,
+                 "order_type": o.order_type, "quantity": o.quantity, "filled": o.filled, "status": o.status,
+                 "limit_price": o.limit_price, "stop_price": o.stop_price, "parent_id": o.parent_id}
+                for o in held]
 
     def _spawn(self, work: Awaitable[None]) -> None:
         async def run() -> None:

@@ -137,6 +137,14 @@ class SimGatewayProcess:
         """Begin a restart: connections refused for down_for_seconds, state kept."""
         self.command("restart", down_for=down_for_seconds)
 
+    def orders(self, open_only: bool = False) -> list[dict[str, Any]]:
+        """Return the broker's working (and, unless open_only, completed) orders."""
+        return list(self.command("orders", open_only=open_only)["orders"])
+
+    def positions(self) -> list[dict[str, Any]]:
+        """Return the broker's positions (flat ones included)."""
+        return list(self.command("positions")["positions"])
+
     def status(self) -> dict[str, Any]:
         """Return the gateway's status (port, time, clients, listening)."""
         return self.command("status")

@@ -69,6 +69,7 @@ class GatewayServer:
         self.port = port
         self.silent = False
         self.sessions: set[ClientSession] = set()
+        self.connections_accepted = 0  # every TCP connection ever accepted (tests: "no client came")
         self._server: asyncio.Server | None = None
         self._pump_task: asyncio.Task[None] | None = None
         self._wake = asyncio.Event()
@@ -151,6 +152,7 @@ class GatewayServer:
     async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         peer = "%s:%s" % writer.get_extra_info("peername")[:2]
         session = ClientSession(reader, writer, peer, silent=self.silent)
+        self.connections_accepted += 1
         self.sessions.add(session)
         try:
             await self._handshake(session)
