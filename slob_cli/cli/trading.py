@@ -13,6 +13,9 @@ from slob_cli.cli.guard import FAIL_IF_RUNNING_HELP
 MonitorOption = Annotated[bool, typer.Option("--monitor-only", help="Run everything but send no orders.")]
 LiveOption = Annotated[bool, typer.Option("--live", help="Allow a live (non-paper) account; also needs SLOB_ALLOW_LIVE=yes.")]
 DurationOption = Annotated[str | None, typer.Option("--duration", help="Stop after 2h, 30m, 90s or 1h30m (engine clock).")]
+FollowClockOption = Annotated[float | None, typer.Option(
+    "--follow-sim-clock", hidden=True,
+    help="Follow a simulated gateway's virtual clock running at this speed (tests, demos).")]
 
 
 def trade(
@@ -25,6 +28,7 @@ def trade(
     live: LiveOption = False,
     duration: DurationOption = None,
     fail_if_running: Annotated[bool, typer.Option("--fail-if-running", help=FAIL_IF_RUNNING_HELP)] = False,
+    follow_sim_clock: FollowClockOption = None,
 ) -> None:
     """Run the trading engine against the gateway: ticks, candles, setups, brackets.
 
@@ -35,7 +39,8 @@ def trade(
     """
     settings = gateway_settings(ctx, host, port, client_id, account)
     _session(ctx, settings, "trade", monitor_only=monitor_only, live=live, duration=duration,
-             fail_if_running=fail_if_running, steps=("record", "aggregate", "track", "trade"), sim=None)
+             fail_if_running=fail_if_running, steps=("record", "aggregate", "track", "trade"), sim=None,
+             follow_speed=follow_sim_clock)
 
 
 def run(
@@ -156,7 +161,7 @@ def prepare(stack: Any, settings: Any, *, monitor_only: bool, live: bool, durati
 
 def _session(ctx: typer.Context, settings: Any, command: str, *, monitor_only: bool, live: bool,
              duration: str | None, fail_if_running: bool, steps: tuple[str, ...], sim: Any,
-             json_out: bool = False) -> None:
+             json_out: bool = False, follow_speed: float | None = None) -> None:
     from contextlib import ExitStack
 
     from slob_cli.cli.guard import run_guard

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+from collections.abc import Callable
 from datetime import datetime, timedelta, timezone
 from typing import Protocol
 
@@ -47,3 +49,29 @@ class ManualClock:
         """Move the clock forward by delta and return the new time."""
         self.set(self._now + delta)
         return self._now
+
+
+class FollowedClock:
+    """A clock running `speed` times real time that follows a simulated gateway's virtual clock.
+
+    It starts on the wall clock; the IB connection moves it onto the gateway's time with
+    `adjust(skew)` each time it measures a skew of more than a second (on every connect).
+    """
+
+    def __init__(self, speed: float, time_source: Callable[[], float] = time.monotonic) -> None:
+        if not speed > 0:
+            raise ValueError(f"clock speed must be positive, got {speed!r}")
+        self.speed = speed
+        self._time_source = time_source
+        self._anchor_real = time_source()
+        self._anchor = datetime.now(UTC)
+
+    def now(self) -> datetime:
+        """Return the followed time: the anchor plus the real time since, times the speed."""
+        return self._anchor + timedelta(seconds=(self._time_source() - self._anchor_real) * self.speed)
+
+    def adjust(self, skew_seconds: float) -> None:
+        """Move the clock by skew_seconds (the gateway's time minus ours) and keep running."""
+        current = self.now()
+        self._anchor_real = self._time_source()
+        self._anchor = current + timedelta(seconds=skew_seconds)

@@ -42,6 +42,11 @@ def parse_steps(text: str) -> tuple[str, ...]:
     return steps
 
 
+def grace_for_speed(speed: float) -> float:
+    """Return the candle-close grace on a clock running `speed` x real time (a few real ms of transport)."""
+    return max(2.0, 0.1 * speed)
+
+
 @dataclass
 class SimOptions:
     """The embedded simulated gateway of `--sim`."""
@@ -64,7 +69,7 @@ class SimOptions:
     @property
     def grace_seconds(self) -> float:
         """Return the candle-close grace on the virtual clock (a few real ms of transport at N x speed)."""
-        return max(2.0, 0.1 * self.clock_speed)
+        return grace_for_speed(self.clock_speed)
 
 
 @dataclass

@@ -333,6 +333,10 @@ class IBConnection:
         except (asyncio.TimeoutError, TimeoutError, ConnectionError):
             return
         self.clock_skew = server_time.timestamp() - (sent + self.clock.now().timestamp()) / 2
+        adjust = getattr(self.clock, "adjust", None)  # a FollowedClock moves onto the gateway's time
+        if adjust is not None and abs(self.clock_skew) > 1.0:
+            adjust(self.clock_skew)
+            self.clock_skew = 0.0
 
     def gateway_now(self) -> datetime:
         """Return the gateway's current time: our clock corrected by the last measured skew."""
