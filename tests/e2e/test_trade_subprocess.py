@@ -1,0 +1,143 @@
+"""`slob trade` as a real process: the live guard before any connection, SIGTERM and SIGKILL mid-trade.
+
+The gateway is a separate `slob sim-gateway` process serving the planted SHORT day at 120x, so it
+outlives the engine; `slob trade --follow-sim-clock 120` runs the engine on the gateway's clock.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from typer.testing import CliRunner
+
+from slob_cli.adapters.store import Store
+from slob_cli.cli.main import app
+from slob_cli.sim.gateway import SimGatewayThread
+from slob_cli.sim.process import SimGatewayProcess
+from tests.conftest import eventually
+
+SETUP = "NQ-20260106-S1"
+BRACKET = {f"slob:{SETUP}:{role}" for role in ("entry", "stop", "target")}
+SPEED = 120  # 15:14 -> 15:32 (the entry fill) is 9 s; the engine starts well inside the first 16 minutes
+
+
+@pytest.fixture
+def gateway() -> Iterator[SimGatewayProcess]:
+    with SimGatewayProcess(seed=7, scenario="short_setup", start="2026-01-06T15:14Z", speed=SPEED) as process:
+        yield process
+
+
+def _trade_process(db: Path, gateway: SimGatewayProcess, client_id: int) -> subprocess.Popen[str]:
+    return subprocess.Popen(
+        [sys.executable, "-m", "slob_cli", "--db", str(db), "trade", "--port", str(gateway.port),
+         "--client-id", str(client_id), "--account", "DU1234567", "--follow-sim-clock", str(SPEED)],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=dict(os.environ))
+
+
+def _query(db: Path, sql: str, *args: Any) -> list[dict[str, Any]]:
+    if not db.exists():
+        return []
+    try:
+        with Store.open(db, readonly=True) as store:
+            return list(store.db.query(sql, list(args)))
+    except Exception:  # noqa: BLE001 - the file may be mid-migration while the engine starts
+        return []
+
+
+def _trade_status(db: Path) -> str | None:
+    rows = _query(db, "SELECT status FROM trades WHERE setup_id=?", SETUP)
+    return rows[0]["status"] if rows else None
+
+
+def _wait_for_open_trade(db: Path, process: subprocess.Popen[str]) -> None:
+    eventually(lambda: _trade_status(db) == "OPEN" or process.poll() is not None, timeout=40)
+    if process.poll() is not None:
+        pytest.fail(f"slob trade ended early: {process.communicate()}")
+
+
+def test_sigterm_with_position_open_exits_0_and_leaves_the_protective_orders(
+        tmp_path: Path, gateway: SimGatewayProcess) -> None:
+    db = tmp_path / "trade.db"
+    process = _trade_process(db, gateway, 31)
+    try:
+        _wait_for_open_trade(db, process)
+        process.send_signal(signal.SIGTERM)
+        asked = time.monotonic()
+        stdout, stderr = process.communicate(timeout=10)
+        assert time.monotonic() - asked < 10
+    finally:
+        if process.poll() is None:
+            process.kill()
+    assert process.returncode == 0, stderr
+    assert "Traceback" not in stderr
+    [run] = _query(db, "SELECT * FROM runs")
+    assert (run["command"], run["exit_code"]) == ("trade", 0) and run["ended_at"]
+    working = {order["order_ref"]: order for order in gateway.orders(open_only=True)}
+    assert set(working) == {f"slob:{SETUP}:stop", f"slob:{SETUP}:target"}, "protection stays at the broker"
+    assert [p["position"] for p in gateway.positions()] == [-1]
+
+
+def test_sigkill_with_position_open_then_restart_reconciles_without_a_second_bracket(
+        tmp_path: Path, gateway: SimGatewayProcess) -> None:
+    db = tmp_path / "trade.db"
+    first = _trade_process(db, gateway, 32)
+    try:
+        _wait_for_open_trade(db, first)
+        first.kill()
+        first.wait(timeout=10)
+    finally:
+        if first.poll() is None:
+            first.kill()
+    second = _trade_process(db, gateway, 32)  # a restart uses the same client id: the orders are its own
+    try:
+        # The restarted engine keeps managing the position: the target fills and the trade closes.
+        eventually(lambda: _trade_status(db) == "CLOSED" or second.poll() is not None, timeout=40)
+        assert second.poll() is None, second.communicate()
+        second.send_signal(signal.SIGTERM)
+        _, stderr = second.communicate(timeout=10)
+    finally:
+        if second.poll() is None:
+            second.kill()
+    assert second.returncode == 0, stderr
+    every = gateway.orders()
+    assert sorted(order["order_ref"] for order in every) == sorted(BRACKET), "one bracket at the broker, once"
+    stored = _query(db, "SELECT order_ref FROM orders")
+    assert {row["order_ref"] for row in stored} == BRACKET
+    [trade] = _query(db, "SELECT * FROM trades")
+    assert (trade["status"], trade["exit_reason"]) == ("CLOSED", "target")
+    assert [p["position"] for p in gateway.positions()] == [0]
+    killed, restarted = _query(db, "SELECT * FROM runs ORDER BY id")
+    assert killed["ended_at"] is None and (restarted["exit_code"], bool(restarted["ended_at"])) == (0, True)
+    assert len(_query(db, "SELECT * FROM events WHERE type='BRACKET_INTENT'")) == 1, "the restart decided nothing anew"
+
+
+def test_live_account_is_refused_before_any_connection_unless_both_opt_ins(
+        runner: CliRunner, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    with SimGatewayThread(live_account=True, accounts=("U1234567",)) as sim:
+        base = ["--db", str(tmp_path / "live.db"), "trade", "--port", str(sim.port), "--account", "U1234567"]
+        refused = runner.invoke(app, base)
+        assert refused.exit_code == 3
+        assert refused.stderr.strip().splitlines() == [
+            "Error: account U1234567 is not a paper account (DU...); live trading needs --live and SLOB_ALLOW_LIVE=yes"]
+        live_only = runner.invoke(app, [*base, "--live"])
+        assert live_only.exit_code == 3
+        assert live_only.stderr.strip().splitlines() == [
+            "Error: account U1234567 is not a paper account (DU...); live trading needs SLOB_ALLOW_LIVE=yes"]
+        assert sim.gateway.server.connections_accepted == 0, "refused before any connection"
+        monkeypatch.setenv("SLOB_ALLOW_LIVE", "yes")
+        allowed = runner.invoke(app, [*base, "--live", "--duration", "2s"])
+        assert allowed.exit_code == 0, allowed.stderr
+        assert sim.gateway.server.connections_accepted >= 1, "with both opt-ins the engine connected"
+    with Store.open(tmp_path / "live.db", readonly=True) as store:
+        runs = list(store.db.query("SELECT command, exit_code FROM runs"))
+        connected = list(store.db.query("SELECT payload FROM events WHERE type='IB_CONNECTED'"))
+    assert runs == [{"command": "trade", "exit_code": 0}], "the refused attempts never started a run"
+    assert len(connected) == 1 and "U1234567" in connected[0]["payload"]
