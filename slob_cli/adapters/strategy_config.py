@@ -7,25 +7,8 @@ import tomllib
 from pathlib import Path
 from typing import Any
 
-from slob_cli.core.risk import RiskConfig
 from slob_cli.core.strategy.config import StrategyConfig
 from slob_cli.errors import ConfigError
-
-
-def _read_document(path: Path) -> Any:
-    """Return the parsed TOML/JSON document at path; raise ConfigError naming what is wrong."""
-    if not path.is_file():
-        raise ConfigError(f"strategy config file {str(path)!r} not found")
-    try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise ConfigError(f"cannot read strategy config {str(path)!r}: {exc.strerror}") from None
-    try:
-        if path.suffix.lower() == ".json":
-            return json.loads(text)
-        return tomllib.loads(text)
-    except (json.JSONDecodeError, tomllib.TOMLDecodeError) as exc:
-        raise ConfigError(f"strategy config {str(path)!r} is not valid {path.suffix.lstrip('.') or 'TOML'}: {exc}") from None
 
 
 def load_strategy_config(path: Path | None) -> StrategyConfig:
@@ -37,27 +20,23 @@ def load_strategy_config(path: Path | None) -> StrategyConfig:
     if path is None:
         return StrategyConfig()
     path = Path(path)
-    document = _read_document(path)
+    if not path.is_file():
+        raise ConfigError(f"strategy config file {str(path)!r} not found")
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError(f"cannot read strategy config {str(path)!r}: {exc.strerror}") from None
+    document: Any
+    try:
+        if path.suffix.lower() == ".json":
+            document = json.loads(text)
+        else:
+            document = tomllib.loads(text)
+    except (json.JSONDecodeError, tomllib.TOMLDecodeError) as exc:
+        raise ConfigError(f"strategy config {str(path)!r} is not valid {path.suffix.lstrip('.') or 'TOML'}: {exc}") from None
     if isinstance(document, dict) and isinstance(document.get("strategy"), dict):
         document = document["strategy"]
-    elif isinstance(document, dict) and isinstance(document.get("risk"), dict):
-        document = {key: value for key, value in document.items() if key != "risk"}
     try:
         return StrategyConfig.from_mapping(document)
-    except ConfigError as exc:
-        raise ConfigError(f"{path.name}: {exc}") from None
-
-
-def load_risk_config(path: Path | None) -> RiskConfig:
-    """Return the risk defaults overridden by the `[risk]` table of the strategy config file, if any."""
-    if path is None:
-        return RiskConfig()
-    path = Path(path)
-    document = _read_document(path)
-    table = document.get("risk", {}) if isinstance(document, dict) else {}
-    if not isinstance(table, dict):
-        raise ConfigError(f"{path.name}: risk must be a table of risk settings")
-    try:
-        return RiskConfig.from_mapping(table)
     except ConfigError as exc:
         raise ConfigError(f"{path.name}: {exc}") from None
