@@ -12,6 +12,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -35,11 +36,19 @@ def gateway() -> Iterator[SimGatewayProcess]:
         yield process
 
 
-def _trade_process(db: Path, gateway: SimGatewayProcess, client_id: int) -> subprocess.Popen[str]:
-    return subprocess.Popen(
+@contextmanager
+def _trade_process(db: Path, gateway: SimGatewayProcess, client_id: int) -> Iterator[subprocess.Popen[str]]:
+    """Run `slob trade` against the gateway; kill it if the test leaves it running."""
+    process = subprocess.Popen(
         [sys.executable, "-m", "slob_cli", "--db", str(db), "trade", "--port", str(gateway.port),
          "--client-id", str(client_id), "--account", "DU1234567", "--follow-sim-clock", str(SPEED)],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=dict(os.environ))
+    try:
+        yield process
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.communicate()
 
 
 def _query(db: Path, sql: str, *args: Any) -> list[dict[str, Any]]:
@@ -66,16 +75,12 @@ def _wait_for_open_trade(db: Path, process: subprocess.Popen[str]) -> None:
 def test_sigterm_with_position_open_exits_0_and_leaves_the_protective_orders(
         tmp_path: Path, gateway: SimGatewayProcess) -> None:
     db = tmp_path / "trade.db"
-    process = _trade_process(db, gateway, 31)
-    try:
+    with _trade_process(db, gateway, 31) as process:
         _wait_for_open_trade(db, process)
         process.send_signal(signal.SIGTERM)
         asked = time.monotonic()
-        stdout, stderr = process.communicate(timeout=10)
+        _, stderr = process.communicate(timeout=10)
         assert time.monotonic() - asked < 10
-    finally:
-        if process.poll() is None:
-            process.kill()
     assert process.returncode == 0, stderr
     assert "Traceback" not in stderr
     [run] = _query(db, "SELECT * FROM runs")
@@ -88,24 +93,17 @@ def test_sigterm_with_position_open_exits_0_and_leaves_the_protective_orders(
 def test_sigkill_with_position_open_then_restart_reconciles_without_a_second_bracket(
         tmp_path: Path, gateway: SimGatewayProcess) -> None:
     db = tmp_path / "trade.db"
-    first = _trade_process(db, gateway, 32)
-    try:
+    with _trade_process(db, gateway, 32) as first:
         _wait_for_open_trade(db, first)
         first.kill()
-        first.wait(timeout=10)
-    finally:
-        if first.poll() is None:
-            first.kill()
-    second = _trade_process(db, gateway, 32)  # a restart uses the same client id: the orders are its own
-    try:
+        first.communicate(timeout=10)
+    # A restart uses the same client id: the orders at the broker are its own.
+    with _trade_process(db, gateway, 32) as second:
         # The restarted engine keeps managing the position: the target fills and the trade closes.
         eventually(lambda: _trade_status(db) == "CLOSED" or second.poll() is not None, timeout=40)
         assert second.poll() is None, second.communicate()
         second.send_signal(signal.SIGTERM)
         _, stderr = second.communicate(timeout=10)
-    finally:
-        if second.poll() is None:
-            second.kill()
     assert second.returncode == 0, stderr
     every = gateway.orders()
     assert sorted(order["order_ref"] for order in every) == sorted(BRACKET), "one bracket at the broker, once"
