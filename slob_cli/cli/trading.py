@@ -109,18 +109,19 @@ class Prepared:
 
 
 def prepare(stack: Any, settings: Any, *, monitor_only: bool, live: bool, duration: str | None,
-            steps: tuple[str, ...], sim: Any) -> Prepared:
+            steps: tuple[str, ...], sim: Any, follow_speed: float | None = None) -> Prepared:
     """Wire one session: the gateway (or the embedded sim started on `stack`), its clock, the options."""
     from slob_cli.adapters.calendar import load_calendar_isolated
     from slob_cli.adapters.ib.connection import GatewayConfig
+    from slob_cli.adapters.risk_config import load_risk_config
     from slob_cli.adapters.strategy_config import load_strategy_config
     from slob_cli.cli.options import parse_duration
-    from slob_cli.core.risk import RiskConfig
-    from slob_cli.runtime.clock import SystemClock
+    from slob_cli.errors import UsageError
+    from slob_cli.runtime.clock import FollowedClock, SystemClock
     from slob_cli.runtime.engine import EngineOptions
     from slob_cli.runtime.executor import ExecutorOptions
     from slob_cli.runtime.guard import check_live_allowed
-    from slob_cli.runtime.session import start_sim
+    from slob_cli.runtime.session import grace_for_speed, start_sim
 
     strategy = load_strategy_config(settings.strategy_config)
     risk = load_risk_config(settings.strategy_config)
@@ -139,6 +140,10 @@ def prepare(stack: Any, settings: Any, *, monitor_only: bool, live: bool, durati
                                              account=None, heartbeat_interval=3600.0)
         clock = gateway.clock
         until = end
+    elif follow_speed is not None:
+        if follow_speed <= 0 or duration is not None:
+            raise UsageError("--follow-sim-clock needs a positive speed and no --duration")
+        clock = FollowedClock(follow_speed)
     if not monitor_only:
         # Before any order connection: refuse a live account unless both opt-ins are given.
         check_live_allowed(config.account, live, settings.live_allowed_by_env, gateway_is_sim=sim is not None)
@@ -149,8 +154,8 @@ def prepare(stack: Any, settings: Any, *, monitor_only: bool, live: bool, durati
         until = limit if sim is None or sim.stop_at_duration else min(until, limit)
     options = EngineOptions(
         symbol=settings.symbols[0], data_type=settings.market_data_type, until=until,
-        grace_seconds=sim.grace_seconds if sim is not None else 2.0,
-        clock_speed=sim.clock_speed if sim is not None else 1.0,
+        grace_seconds=sim.grace_seconds if sim is not None else grace_for_speed(follow_speed or 1.0),
+        clock_speed=sim.clock_speed if sim is not None else follow_speed or 1.0,
         store_ticks="record" in steps, track="track" in steps,
         executor=ExecutorOptions(monitor_only=monitor_only, kill_switch_path=settings.kill_switch_path),
     )
@@ -169,7 +174,7 @@ def _session(ctx: typer.Context, settings: Any, command: str, *, monitor_only: b
 
     with ExitStack() as stack:
         wired = prepare(stack, settings, monitor_only=monitor_only, live=live, duration=duration, steps=steps,
-                        sim=sim)
+                        sim=sim, follow_speed=follow_speed)
         with run_guard(ctx, command, fail_if_running=fail_if_running, args=wired.args, clock=wired.clock) as guarded:
             guarded.data_mode = "sim" if sim is not None else settings.market_data_type
             result = run_session(guarded.store, wired.config, wired.options, strategy=wired.strategy,
