@@ -74,6 +74,8 @@ class SimBroker(MatchingMixin):
         self._last_perm_id = 1_000_000
         self._reject_reason: str | None = None
         self._partial_quantity: float | None = None
+        self._hold_rest = False
+        self._starved: set[tuple[int, int]] = set()  # partly filled orders whose rest never fills
         self._filled_oca_groups: set[tuple[str, str]] = set()
         self._lock = threading.RLock()
 
@@ -83,12 +85,16 @@ class SimBroker(MatchingMixin):
         with self._lock:
             self._reject_reason = reason
 
-    def partial_fill_next(self, quantity: float) -> None:
-        """Fill only quantity at the next fill; the rest of that order keeps working."""
+    def partial_fill_next(self, quantity: float, hold_rest: bool = False) -> None:
+        """Fill only quantity at the next fill; the rest of that order keeps working.
+
+        With hold_rest the rest works but never fills (the liquidity is gone) until it is cancelled.
+        """
         if quantity <= 0:
             raise ValueError(f"partial fill quantity must be positive, got {quantity}")
         with self._lock:
             self._partial_quantity = quantity
+            self._hold_rest = hold_rest
 
     # ------------------------------------------------------------------ queries
     def next_perm_id(self) -> int:
@@ -250,7 +256,8 @@ class SimBroker(MatchingMixin):
             events = self._expire(now)
             self._quotes[con_id] = tick
             self.ledger.mark(con_id, tick.price)
-            candidates = [o for o in self._working.values() if o.con_id == con_id and o.status == "Submitted"]
+            candidates = [o for o in self._working.values()
+                          if o.con_id == con_id and o.status == "Submitted" and o.key not in self._starved]
             for order in sorted(candidates, key=lambda o: o.perm_id):
                 if order.status == "Submitted":
                     events += self._match_tick(order, tick, now)

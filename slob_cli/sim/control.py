@@ -14,7 +14,7 @@ if TYPE_CHECKING:
 log = logging.getLogger("slob.sim")
 COMMANDS_HELP = ('{"cmd": "status"} | {"cmd": "drop", "rst": false} | {"cmd": "silent", "on": true} | '
                  '{"cmd": "error", "code": 1100, "req_id": -1, "message": null} | '
-                 '{"cmd": "reject_next", "reason": "..."} | {"cmd": "partial_next", "qty": 1} | {"cmd": "pause"} | '
+                 '{"cmd": "reject_next", "reason": "..."} | {"cmd": "partial_next", "qty": 1, "hold_rest": false} | {"cmd": "pause"} | '
                  '{"cmd": "resume"} | {"cmd": "restart", "down_for": 5} | {"cmd": "jump", "points": 50} | '
                  '{"cmd": "orders", "open_only": false} | {"cmd": "positions"}')
 
@@ -82,7 +82,7 @@ class ControlServer:
             "error": lambda: gateway.send_error(int(command["code"]), int(command.get("req_id", -1)),
                                                 command.get("message")),
             "reject_next": lambda: gateway.reject_next_order(str(command.get("reason", "simulated rejection"))),
-            "partial_next": lambda: gateway.partial_fill_next(float(command["qty"])),
+            "partial_next": lambda: gateway.partial_fill_next(float(command["qty"]), bool(command.get("hold_rest", False))),
             "pause": gateway.pause_market,
             "resume": gateway.resume_market,
             "jump": lambda: gateway.jump_price(float(command["points"])),

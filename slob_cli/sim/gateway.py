@@ -152,9 +152,9 @@ class SimGateway:
         """Reject the next order placed."""
         self.broker.reject_next_order(reason)
 
-    def partial_fill_next(self, qty: float) -> None:
-        """Fill only qty of the next fill."""
-        self.broker.partial_fill_next(qty)
+    def partial_fill_next(self, qty: float, hold_rest: bool = False) -> None:
+        """Fill only qty of the next fill (with hold_rest, the rest of that order never fills)."""
+        self.broker.partial_fill_next(qty, hold_rest)
 
     def pause_market(self) -> None:
         """Freeze the clock: no ticks, no fills, until resume_market()."""
@@ -271,9 +271,9 @@ class SimGatewayThread:
         """Reject the next order placed."""
         self._run("reject_next_order", reason)
 
-    def partial_fill_next(self, qty: float) -> None:
-        """Fill only qty of the next fill."""
-        self._run("partial_fill_next", qty)
+    def partial_fill_next(self, qty: float, hold_rest: bool = False) -> None:
+        """Fill only qty of the next fill (with hold_rest, the rest of that order never fills)."""
+        self._run("partial_fill_next", qty, hold_rest)
 
     def pause_market(self) -> None:
         """Freeze the clock and the market."""

@@ -39,6 +39,8 @@ class MatchingMixin:
     _executions: list[SimExecution]
     _quotes: dict[int, MarketTick]
     _partial_quantity: float | None
+    _hold_rest: bool
+    _starved: set[tuple[int, int]]
     _filled_oca_groups: set[tuple[str, str]]
 
     def account_values(self, account: str) -> dict[str, str]:
@@ -145,6 +147,9 @@ class MatchingMixin:
         quantity = order.remaining
         if self._partial_quantity is not None:
             quantity, self._partial_quantity = min(quantity, self._partial_quantity), None
+            if self._hold_rest:
+                self._starved.add(order.key)
+                self._hold_rest = False
         rate = self.commission_per_contract.get(order.symbol, _DEFAULT_COMMISSION)
         commission = round(rate * quantity, 2)
         position, realized = self.ledger.apply_fill(

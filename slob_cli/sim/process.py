@@ -117,9 +117,9 @@ class SimGatewayProcess:
         """Reject the next order placed."""
         self.command("reject_next", reason=reason)
 
-    def partial_fill_next(self, qty: float) -> None:
-        """Fill only qty of the next fill."""
-        self.command("partial_next", qty=qty)
+    def partial_fill_next(self, qty: float, hold_rest: bool = False) -> None:
+        """Fill only qty of the next fill (with hold_rest, the rest of that order never fills)."""
+        self.command("partial_next", qty=qty, hold_rest=hold_rest)
 
     def pause_market(self) -> None:
         """Freeze the clock and the market."""

@@ -146,6 +146,17 @@ def test_partially_filled_parent_keeps_its_children_waiting(broker: SimBroker) -
     assert (2, "Submitted") in statuses(events)
 
 
+def test_partial_fill_holding_the_rest_never_fills_it_until_cancelled(broker: SimBroker) -> None:
+    broker.partial_fill_next(1, hold_rest=True)
+    broker.place_order(order(1, "BUY", 3, "MKT"), NOW, quote(25_010.0))
+    assert [(o.filled, o.status) for o in broker.open_orders() if o.order_id == 1] == [(1.0, "Submitted")]
+    events = broker.on_tick(NQ, quote(25_000.0), NOW + timedelta(seconds=30))
+    assert fills(events) == []
+    events = broker.cancel_order(1, 1, NOW + timedelta(minutes=1))
+    assert (1, "Cancelled") in statuses(events)
+    assert [position[2] for position in broker.positions("DU111")] == [1.0]
+
+
 def test_cancelling_a_bracket_parent_cancels_its_children(broker: SimBroker) -> None:
     _bracket(broker)
     events = broker.cancel_order(1, 1, NOW)
