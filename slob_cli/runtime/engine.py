@@ -112,8 +112,10 @@ class Engine:
         self.aggregator = M1Aggregator([symbol], grace_seconds=options.grace_seconds)
         self.tracking = LiveTracking(store, symbol, strategy, calendar)
         self.port = IBOrderPort(self.connection.ib, self._contract_for, lambda: self.connection.account)
+        self._reconcile_wanted = asyncio.Event()
         self.executor = OrderExecutor(store, self.port, risk, self.clock, self.bus, options.executor, run_id,
-                                      orders_allowed=lambda: self.connection.orders_allowed)
+                                      orders_allowed=lambda: self.connection.orders_allowed,
+                                      request_reconcile=self._reconcile_wanted.set)
         self.executor.attach(self.port)
         self.connection.add_reconcile_hook(self._reconcile)
         self._ready = asyncio.Event()
@@ -172,6 +174,7 @@ class Engine:
                 group.create_task(self._guard(self._timers()))
                 group.create_task(self._guard(self._heartbeat()))
                 group.create_task(self._guard(self._deadline()))
+                group.create_task(self._guard(self._reconcile_on_request()))
         finally:
             await self.bus.stop(timeout=2.0)
         if self.fatal is not None:
@@ -397,6 +400,19 @@ class Engine:
     async def _reconcile(self) -> None:
         if self._started:
             await self._reconcile_safely()
+
+    async def _reconcile_on_request(self) -> None:
+        """Reconcile whenever the executor asks (a partly filled entry was cancelled), one at a time."""
+        while not self.stop_event.is_set():
+            wanted = asyncio.ensure_future(self._reconcile_wanted.wait())
+            stopped = asyncio.ensure_future(self.stop_event.wait())
+            await asyncio.wait({wanted, stopped}, return_when=asyncio.FIRST_COMPLETED)
+            wanted.cancel()
+            stopped.cancel()
+            if self.stop_event.is_set():
+                return
+            self._reconcile_wanted.clear()
+            await self._reconcile()
 
     async def _reconcile_safely(self) -> None:
         """Reconcile with the broker; a lost connection postpones it to the next reconnect."""

@@ -62,7 +62,8 @@ class OrderExecutor:
 
     def __init__(self, store: Store, port: OrderPort | None, risk: RiskManager, clock: Clock,
                  bus: EventBus | None = None, options: ExecutorOptions | None = None, run_id: int | None = None,
-                 orders_allowed: Callable[[], bool] = lambda: True) -> None:
+                 orders_allowed: Callable[[], bool] = lambda: True,
+                 request_reconcile: Callable[[], None] = lambda: None) -> None:
         self.store = store
         self.repo = OrderRepository(store)
         self.port = port
@@ -72,6 +73,7 @@ class OrderExecutor:
         self.options = options or ExecutorOptions()
         self.run_id = run_id
         self.orders_allowed = orders_allowed
+        self.request_reconcile = request_reconcile
         self.counts = {"brackets": 0, "skipped": 0, "fills": 0, "cancelled": 0, "rejected": 0, "flattened": 0}
         self._flattening: set[str] = set()
         stored = store.get_state(RISK_STATE_KEY)
@@ -224,6 +226,12 @@ class OrderExecutor:
             if parsed.role is OrderRole.ENTRY and order.filled == 0:
                 self.state = record_entry_cancelled(self.state)
                 self._save_state()
+        if parsed.role is OrderRole.ENTRY and status in (OrderStatus.CANCELLED, OrderStatus.INACTIVE) and order.filled:
+            # A partly filled entry is done: its stop and target must now match the filled quantity
+            # (or, if the broker took them down with the parent, the position needs new ones).
+            log.warning("entry %s ended %s after %d filled: reconciling its exits", order.order_ref,
+                        status.value, order.filled)
+            self.request_reconcile()
         if parsed.setup_id in self._flattening and parsed.role in (OrderRole.STOP, OrderRole.TARGET):
             self._continue_flatten(parsed.setup_id)
 
