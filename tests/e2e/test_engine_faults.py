@@ -6,6 +6,7 @@ from contextlib import ExitStack
 from pathlib import Path
 from typing import Any
 
+from slob_cli.core.risk import RiskConfig
 from slob_cli.runtime.events import Event, EventType
 from tests.e2e.harness import FAST_BACKOFF, Harness, at, start_harness
 
@@ -134,3 +135,26 @@ def _chain(*handlers: Any) -> Any:
             each(event)
 
     return handler
+
+
+def test_partial_entry_fill_then_timeout_cancels_rest_and_protects_the_filled_quantity(tmp_path: Path) -> None:
+    with ExitStack() as stack:
+        h = start_harness(stack, tmp_path, "short_setup")
+        # 3 % of 100 000 over 21 points x $20 sizes 7 contracts, capped at 3; one fills, the rest never does.
+        h.gateway.partial_fill_next(1, hold_rest=True)
+        h.session(AFTER_TARGET, risk=RiskConfig(risk_pct=0.03, max_contracts=3))
+        orders = {row["order_ref"]: row for row in h.orders()}
+        entry = orders[f"slob:{SETUP}:entry"]
+        assert (entry["quantity"], entry["filled"], entry["status"]) == (3, 1, "CANCELLED")
+        [timeout] = h.logged("ENTRY_TIMEOUT_CANCEL")
+        assert (timeout["order_ref"], timeout["filled"]) == (f"slob:{SETUP}:entry", 1)
+        # After the cancel every exit that can still work is sized to the one contract held.
+        exits = [row for row in orders.values() if row["role"] in ("stop", "target")]
+        live_or_filled = [row for row in exits if row["status"] in ("WORKING", "SENT", "FILLED")]
+        assert live_or_filled and all(row["quantity"] == 1 for row in live_or_filled), exits
+        assert [p["action"] for p in h.logged("RECONCILE")], "the executor reconciled after the cancel"
+        entries_at_broker = [o for o in h.broker_orders() if o.order_ref == f"slob:{SETUP}:entry"]
+        assert len(entries_at_broker) == 1, "the rest was cancelled, never re-sent"
+        [trade] = h.trades()
+        assert (trade["quantity"], trade["status"], trade["exit_reason"]) == (1, "CLOSED", "target")
+        assert h.net_position() == 0
