@@ -103,6 +103,7 @@ class Engine:
         self.calendar = calendar
         self.stats = EngineStats(data_mode=options.data_type)
         self.stop_event = asyncio.Event()
+        self._reconcile_wanted = asyncio.Event()  # set by the executor or a 1101/1102: reconcile soon
         self.fatal: SlobError | None = None
         symbol = options.symbol
         self.connection = IBConnection(gateway, self._event, policy=options.policy, sleep=sleep, clock=self.clock)
@@ -112,7 +113,6 @@ class Engine:
         self.aggregator = M1Aggregator([symbol], grace_seconds=options.grace_seconds)
         self.tracking = LiveTracking(store, symbol, strategy, calendar)
         self.port = IBOrderPort(self.connection.ib, self._contract_for, lambda: self.connection.account)
-        self._reconcile_wanted = asyncio.Event()
         self.executor = OrderExecutor(store, self.port, risk, self.clock, self.bus, options.executor, run_id,
                                       orders_allowed=lambda: self.connection.orders_allowed,
                                       request_reconcile=self._reconcile_wanted.set)
@@ -144,6 +144,8 @@ class Engine:
             self.stats.reconnects += 1
         if kind == "SAFE_MODE_ENTERED":
             self.stats.safe_mode = True
+        if kind == "CONNECTIVITY_RESTORED":
+            self._reconcile_wanted.set()  # fills or cancels during 1100 may not have reached us
         self.store.log_event(kind, when, payload, run_id=self.run_id, symbol=payload.get("symbol"))
 
     def _mode_changed(self, mode: str) -> None:

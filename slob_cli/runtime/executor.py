@@ -115,6 +115,10 @@ class OrderExecutor:
         plan = reconcile(self.repo.stored_orders(), view, self.clock.now(), self.repo.known_exec_ids(),
                          entry_ttl=self.options.entry_timeout)
         self.apply(plan)
+        done: dict[str, int] = {}
+        for action in plan.actions:
+            done[type(action).__name__] = done.get(type(action).__name__, 0) + 1
+        self._log("RECONCILED", {"actions": done})
         return plan
 
     def apply(self, plan: ReconcilePlan) -> None:
