@@ -47,6 +47,7 @@ def test_gateway_restart_after_entry_fill_reconnects_reconciles_and_bracket_clos
         assert restarted
         assert result.stats.reconnects >= 1
         assert h.logged("IB_RECONNECTED"), "the engine came back by itself"
+        assert len(h.logged("RECONCILED")) >= 2, "reconciled on start and again after the reconnect"
         reconcile_actions = [payload["action"] for payload in h.logged("RECONCILE")]
         assert not {"SendBracket", "PlaceOrders"} & set(reconcile_actions), "reconcile sent nothing new"
         assert sorted(_placed_refs(h)) == sorted(BRACKET), "each order of the bracket sent once"
@@ -103,6 +104,8 @@ def test_connectivity_lost_with_position_open_keeps_the_bracket_and_sends_no_sec
                   on={EventType.POSITION_OPENED: lose, EventType.SETUP_EVENT: restore})
         assert fired == ["1100", "1101"]
         assert [p["code"] for p in h.logged("CONNECTIVITY_RESTORED")] == [1101]
+        restored_at = _rowid(h, "CONNECTIVITY_RESTORED")[0]
+        assert any(rowid > restored_at for rowid in _rowid(h, "RECONCILED")), "reconciled after the restore"
         assert sorted(_placed_refs(h)) == sorted(BRACKET)
         assert sorted(o.order_ref for o in h.broker_orders()) == sorted(BRACKET)
         [trade] = h.trades()
@@ -129,6 +132,10 @@ def test_rejected_entry_is_inactive_frees_the_risk_slot_and_is_not_resent(tmp_pa
         assert any(e["code"] == 201 for e in h.logged("ORDER_ERROR"))
 
 
+def _rowid(h: Harness, kind: str) -> list[int]:
+    return [row["seq"] for row in h.store.db.query("SELECT rowid AS seq FROM events WHERE type=? ORDER BY rowid", [kind])]
+
+
 def _chain(*handlers: Any) -> Any:
     def handler(event: Event) -> None:
         for each in handlers:
@@ -152,7 +159,9 @@ def test_partial_entry_fill_then_timeout_cancels_rest_and_protects_the_filled_qu
         exits = [row for row in orders.values() if row["role"] in ("stop", "target")]
         live_or_filled = [row for row in exits if row["status"] in ("WORKING", "SENT", "FILLED")]
         assert live_or_filled and all(row["quantity"] == 1 for row in live_or_filled), exits
-        assert [p["action"] for p in h.logged("RECONCILE")], "the executor reconciled after the cancel"
+        cancelled_at = _rowid(h, "ENTRY_TIMEOUT_CANCEL")[0]
+        after = [p["actions"] for p, rowid in zip(h.logged("RECONCILED"), _rowid(h, "RECONCILED")) if rowid > cancelled_at]
+        assert after and ({"ResizeOrder", "PlaceOrders"} & set(after[0])), "exits resized or replaced at once"
         entries_at_broker = [o for o in h.broker_orders() if o.order_ref == f"slob:{SETUP}:entry"]
         assert len(entries_at_broker) == 1, "the rest was cancelled, never re-sent"
         [trade] = h.trades()

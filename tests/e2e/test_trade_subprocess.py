@@ -112,7 +112,9 @@ def test_sigkill_with_position_open_then_restart_reconciles_without_a_second_bra
     [trade] = _query(db, "SELECT * FROM trades")
     assert (trade["status"], trade["exit_reason"]) == ("CLOSED", "target")
     assert [p["position"] for p in gateway.positions()] == [0]
+    reconciled = _query(db, "SELECT run_id, payload FROM events WHERE type='RECONCILED' ORDER BY rowid")
     killed, restarted = _query(db, "SELECT * FROM runs ORDER BY id")
+    assert restarted["id"] in {row["run_id"] for row in reconciled}, "the new engine reconciled on start"
     assert killed["ended_at"] is None and (restarted["exit_code"], bool(restarted["ended_at"])) == (0, True)
     assert len(_query(db, "SELECT * FROM events WHERE type='BRACKET_INTENT'")) == 1, "the restart decided nothing anew"
 
