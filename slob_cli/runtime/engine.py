@@ -209,12 +209,7 @@ class Engine:
             pass
 
     async def _start_then_consume(self) -> None:
-        ready = asyncio.ensure_future(self._ready.wait())
-        stopped = asyncio.ensure_future(self.stop_event.wait())
-        await asyncio.wait({ready, stopped}, return_when=asyncio.FIRST_COMPLETED)
-        ready.cancel()
-        stopped.cancel()
-        if self.stop_event.is_set():
+        if not await self._set_before_stop(self._ready):
             return
         await self._warm_up()
         if self.stop_event.is_set():
@@ -405,16 +400,18 @@ class Engine:
 
     async def _reconcile_on_request(self) -> None:
         """Reconcile whenever the executor asks (a partly filled entry was cancelled), one at a time."""
-        while not self.stop_event.is_set():
-            wanted = asyncio.ensure_future(self._reconcile_wanted.wait())
-            stopped = asyncio.ensure_future(self.stop_event.wait())
-            await asyncio.wait({wanted, stopped}, return_when=asyncio.FIRST_COMPLETED)
-            wanted.cancel()
-            stopped.cancel()
-            if self.stop_event.is_set():
-                return
+        while await self._set_before_stop(self._reconcile_wanted):
             self._reconcile_wanted.clear()
             await self._reconcile()
+
+    async def _set_before_stop(self, event: asyncio.Event) -> bool:
+        """Wait until event is set or the engine stops; return True when the engine goes on."""
+        waited = asyncio.ensure_future(event.wait())
+        stopped = asyncio.ensure_future(self.stop_event.wait())
+        await asyncio.wait({waited, stopped}, return_when=asyncio.FIRST_COMPLETED)
+        waited.cancel()
+        stopped.cancel()
+        return not self.stop_event.is_set()
 
     async def _reconcile_safely(self) -> None:
         """Reconcile with the broker; a lost connection postpones it to the next reconnect."""
