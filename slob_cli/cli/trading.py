@@ -12,7 +12,7 @@ from slob_cli.cli.guard import FAIL_IF_RUNNING_HELP
 
 MonitorOption = Annotated[bool, typer.Option("--monitor-only", help="Run everything but send no orders.")]
 LiveOption = Annotated[bool, typer.Option("--live", help="Allow a live (non-paper) account; also needs SLOB_ALLOW_LIVE=yes.")]
-DurationOption = Annotated[str | None, typer.Option("--duration", help="Stop after 2h, 30m, 90s or 1h30m (engine clock).")]
+DurationOption = Annotated[str | None, typer.Option("--duration", help="Stop after a duration: hours (6) or 90m, 2h, 1h30m, 2d (engine clock).")]
 FollowClockOption = Annotated[float | None, typer.Option(
     "--follow-sim-clock", hidden=True,
     help="Follow a simulated gateway's virtual clock running at this speed (tests, demos).")]
