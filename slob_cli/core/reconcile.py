@@ -17,7 +17,7 @@ from collections.abc import Iterable, Mapping
 from datetime import datetime, timedelta
 
 from slob_cli.core.broker_view import (
-    LIVE, TERMINAL, UNSENT, BrokerExecution, BrokerOrder, BrokerView, OrderStatus, StoredOrder, status_from_ib,
+    TERMINAL, UNSENT, BrokerExecution, BrokerOrder, BrokerView, OrderStatus, StoredOrder, status_from_ib,
 )
 from slob_cli.core.models import Direction
 from slob_cli.core.orders import EXIT_ROLES, OrderRole, parse_order_ref

@@ -33,18 +33,13 @@ from slob_cli.runtime.bus import EventBus
 from slob_cli.runtime.clock import Clock, SystemClock
 from slob_cli.runtime.events import EventType
 from slob_cli.runtime.executor import ExecutorOptions, OrderExecutor
+from slob_cli.runtime.supervision import IB_BUS_EVENTS, Supervised
 from slob_cli.runtime.tick_buffer import TickBuffer
 from slob_cli.runtime.tracking import LiveTracking
 
 UTC = timezone.utc
 log = logging.getLogger(__name__)
 
-BUS_EVENTS = {
-    "IB_CONNECTED": EventType.CONNECTED,
-    "IB_RECONNECTED": EventType.CONNECTED,
-    "IB_DISCONNECTED": EventType.DISCONNECTED,
-    "SAFE_MODE_ENTERED": EventType.SAFE_MODE_ENTERED,
-}
 
 
 @dataclass
@@ -88,7 +83,7 @@ class EngineStats:
         return dict(self.__dict__)
 
 
-class Engine:
+class Engine(Supervised):
     """Run the strategy against one gateway until stopped or until options.until."""
 
     def __init__(self, store: Store, gateway: GatewayConfig, strategy: StrategyConfig, risk: RiskManager,
@@ -102,9 +97,8 @@ class Engine:
         self.run_id = run_id
         self.calendar = calendar
         self.stats = EngineStats(data_mode=options.data_type)
-        self.stop_event = asyncio.Event()
+        super().__init__()
         self._reconcile_wanted = asyncio.Event()  # set by the executor or a 1101/1102: reconcile soon
-        self.fatal: SlobError | None = None
         symbol = options.symbol
         self.connection = IBConnection(gateway, self._event, policy=options.policy, sleep=sleep, clock=self.clock)
         self.feed = MarketDataFeed(self.connection, [symbol], self._on_tick, data_type=options.data_type,
@@ -137,7 +131,7 @@ class Engine:
 
     def _event(self, kind: str, payload: dict[str, Any]) -> None:
         when = self.clock.now()
-        bus_type = BUS_EVENTS.get(kind)
+        bus_type = IB_BUS_EVENTS.get(kind)
         if bus_type is not None:
             self.bus.emit(bus_type, payload, when)
         if kind == "IB_RECONNECTED":
@@ -158,10 +152,6 @@ class Engine:
         if resolved is None:
             raise SlobError(f"no resolved contract for {symbol}")
         return resolved.ib_contract
-
-    def stop(self) -> None:
-        """Ask the engine to stop (safe from a signal handler on the loop)."""
-        self.stop_event.set()
 
     # ------------------------------------------------------------------ the run
     async def run(self) -> EngineStats:
@@ -184,14 +174,6 @@ class Engine:
         self.stats.reconnects = self.connection.reconnects
         return self.stats
 
-    async def _guard(self, work: Any) -> None:
-        try:
-            await work
-        except SlobError as exc:
-            log.error("%s", exc)
-            self.fatal = self.fatal or exc
-            self.stop_event.set()
-
     async def _deadline(self) -> None:
         until = self.options.until
         while until is not None and not self.stop_event.is_set():
@@ -201,12 +183,6 @@ class Engine:
                 self.stop_event.set()
                 return
             await self._wait_stop(min(self.options.timer_interval, left / self.options.clock_speed))
-
-    async def _wait_stop(self, seconds: float) -> None:
-        try:
-            await asyncio.wait_for(self.stop_event.wait(), seconds)
-        except (asyncio.TimeoutError, TimeoutError):
-            pass
 
     async def _start_then_consume(self) -> None:
         if not await self._set_before_stop(self._ready):

@@ -21,7 +21,7 @@ from slob_cli.core.models import INSTRUMENTS, Direction
 from slob_cli.core.orders import EXIT_ROLES, OrderIntent, OrderRole, build_bracket, flatten_intent, parse_order_ref
 from slob_cli.core.reconcile import reconcile
 from slob_cli.core.reconcile_actions import (
-    CancelOrder, MarkOrder, PlaceOrders, ReconcilePlan, RecordExecution, Report, ResizeOrder, SendBracket,
+    CancelOrder, MarkOrder, PlaceOrders, ReconcilePlan, RecordExecution, ResizeOrder, SendBracket,
 )
 from slob_cli.core.risk import (
     Approved, RiskManager, RiskState, Skipped, TradeRequest, record_close, record_entry_cancelled, update_equity,

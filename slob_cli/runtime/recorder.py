@@ -27,19 +27,12 @@ from slob_cli.core.models import Tick
 from slob_cli.errors import BrokerUnavailable, SlobError, UsageError
 from slob_cli.runtime.bus import EventBus
 from slob_cli.runtime.clock import Clock, SystemClock
-from slob_cli.runtime.events import EventType
+from slob_cli.runtime.supervision import IB_BUS_EVENTS, Supervised
 from slob_cli.runtime.tasks import cancel_until_done
 
 UTC = timezone.utc
 log = logging.getLogger(__name__)
 
-BUS_EVENTS = {
-    "IB_CONNECTED": EventType.CONNECTED,
-    "IB_RECONNECTED": EventType.CONNECTED,
-    "IB_DISCONNECTED": EventType.DISCONNECTED,
-    "SAFE_MODE_ENTERED": EventType.SAFE_MODE_ENTERED,
-    "TICKS_DROPPED": EventType.TICKS_DROPPED,
-}
 
 _DURATION = re.compile(r"^(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s)?$")
 
@@ -111,7 +104,7 @@ class RecorderStatus:
                 f" | buffer {use:.1f}% | drops {self.dropped:,} | reconnects {self.reconnects}")
 
 
-class Recorder:
+class Recorder(Supervised):
     """Record trade ticks of some symbols into the store until stopped."""
 
     def __init__(self, store: Store, config: GatewayConfig, options: RecorderOptions, *, run_id: int | None = None,
@@ -121,7 +114,7 @@ class Recorder:
         self.options = options
         self.clock = clock or SystemClock()
         self.on_status = on_status
-        self.stop_event = asyncio.Event()
+        super().__init__()
         self.connection = IBConnection(config, self._event, policy=options.policy, sleep=sleep, clock=self.clock)
         self.feed = MarketDataFeed(self.connection, options.symbols, self._tick, data_type=options.data_type,
                                    emit=self._event, on_mode=self._mode_changed, stale_after=options.stale_after)
@@ -130,7 +123,6 @@ class Recorder:
         self.stored = 0
         self.dropped = 0
         self.latencies: list[float] = []
-        self.fatal: SlobError | None = None
         self._batch: list[tuple[Tick, str, float]] = []
         self._writes: list[Callable[[], None]] = []
         self._ready = asyncio.Event()
@@ -149,7 +141,7 @@ class Recorder:
 
     def _event(self, kind: str, payload: dict[str, Any]) -> None:
         when, run_id = self.clock.now(), self.run_id
-        bus_type = BUS_EVENTS.get(kind)
+        bus_type = IB_BUS_EVENTS.get(kind)
         if self.bus is not None and bus_type is not None:
             self.bus.emit(bus_type, payload, when)
         symbol = payload.get("symbol")
@@ -159,10 +151,6 @@ class Recorder:
         run_id = self.run_id
         if run_id is not None:
             self._writes.append(lambda: self.store.set_run_mode(run_id, mode))
-
-    def stop(self) -> None:
-        """Ask the recorder to stop (safe to call from a signal handler on the loop)."""
-        self.stop_event.set()
 
     # ------------------------------------------------------------------ the run
     async def run(self) -> dict[str, Any]:
@@ -189,14 +177,6 @@ class Recorder:
             raise BrokerUnavailable(f"never reached the IB gateway at {config.host}:{config.port} "
                                     f"({self.connection.failed_attempts} attempts); is it running with the API enabled?")
         return self.stats()
-
-    async def _guard(self, work: Any) -> None:
-        try:
-            await work
-        except SlobError as exc:
-            log.error("%s", exc)
-            self.fatal = self.fatal or exc
-            self.stop_event.set()
 
     async def _deadline(self) -> None:
         until = self.options.until

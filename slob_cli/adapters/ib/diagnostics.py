@@ -13,7 +13,7 @@ from slob_cli.adapters.ib.connection import GatewayConfig, IBConnection, describ
 from slob_cli.adapters.ib.history import fetch_minute_bars
 from slob_cli.adapters.ib.market_data import MarketDataFeed
 from slob_cli.core.models import Tick
-from slob_cli.errors import BrokerError, BrokerUnavailable, ExitCode, SlobError
+from slob_cli.errors import BrokerError, ExitCode, SlobError
 
 log = logging.getLogger(__name__)
 

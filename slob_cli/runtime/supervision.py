@@ -1,0 +1,50 @@
+"""What every long-running session shares: a stop event, the first fatal error, guarded tasks."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable
+from typing import Any
+
+from slob_cli.errors import SlobError
+from slob_cli.runtime.events import EventType
+
+log = logging.getLogger(__name__)
+
+# Connection events of the IB adapter that are also published on the bus.
+IB_BUS_EVENTS = {
+    "IB_CONNECTED": EventType.CONNECTED,
+    "IB_RECONNECTED": EventType.CONNECTED,
+    "IB_DISCONNECTED": EventType.DISCONNECTED,
+    "SAFE_MODE_ENTERED": EventType.SAFE_MODE_ENTERED,
+    "TICKS_DROPPED": EventType.TICKS_DROPPED,
+}
+
+
+class Supervised:
+    """Mixin for a session whose tasks run in one TaskGroup and stop together."""
+
+    def __init__(self) -> None:
+        self.stop_event = asyncio.Event()
+        self.fatal: SlobError | None = None
+
+    def stop(self) -> None:
+        """Ask the session to stop (safe to call from a signal handler on the loop)."""
+        self.stop_event.set()
+
+    async def _guard(self, work: Awaitable[Any]) -> None:
+        """Await one task; an expected failure (SlobError) is kept as the verdict and stops the rest."""
+        try:
+            await work
+        except SlobError as exc:
+            log.error("%s", exc)
+            self.fatal = self.fatal or exc
+            self.stop_event.set()
+
+    async def _wait_stop(self, seconds: float) -> None:
+        """Wait up to `seconds`, returning early when the session is asked to stop."""
+        try:
+            await asyncio.wait_for(self.stop_event.wait(), seconds)
+        except (asyncio.TimeoutError, TimeoutError):
+            pass
