@@ -251,6 +251,7 @@ class IBConnection:
         reason = "reconnect" if self.connections else "connect"
         self.connections += 1
         self.connectivity_lost = False
+        self.broken_farms.clear()  # a new session reports its farms afresh
         if reason == "reconnect":
             self.reconnects += 1
             gap_start = self.disconnected_at or now
