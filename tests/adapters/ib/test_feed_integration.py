@@ -231,3 +231,36 @@ def test_an_account_the_login_does_not_manage_is_refused_at_once_not_after_the_s
 
     message = asyncio.run(main())
     assert "DU0000000 is not managed" in message and "DU1234567" in message
+
+
+def test_oldest_server_version_157_still_gives_contract_ticks_and_bars() -> None:
+    from slob_cli.adapters.ib.history import fetch_minute_bars
+    from slob_cli.sim.gateway import SimGatewayThread
+
+    with SimGatewayThread(seed=5, start="2026-03-10T14:35Z", server_version=157) as old:
+        async def scenario(connection, feed, ticks, events):  # noqa: ANN001, ANN202
+            await eventually_async(lambda: len(ticks) >= 5, timeout=15)
+            end = connection.gateway_now().replace(second=0, microsecond=0)
+            bars = await fetch_minute_bars(connection.ib, feed.contracts["NQ"].ib_contract, "NQ",
+                                           end - timedelta(minutes=10), end)
+            return connection.server_version, feed.contracts["NQ"].future.local_symbol, len(bars)
+
+        assert run_feed(old, scenario, client_id=27) == (157, "NQH6", 10)
+
+
+def test_continuous_future_fallback_resolves_the_front_month_through_contfut(gateway: Any) -> None:
+    from slob_cli.adapters.ib.contracts import resolve_front_month
+    from slob_cli.adapters.ib.rolls import trading_date
+
+    async def scenario(connection, feed, ticks, events):  # noqa: ANN001, ANN202
+        original = connection.ib.reqContractDetailsAsync
+
+        async def no_listed_expiries(contract):  # noqa: ANN001, ANN202 - the gateway lists no FUT expiries
+            return [] if contract.secType == "FUT" else await original(contract)
+
+        connection.ib.reqContractDetailsAsync = no_listed_expiries
+        return await resolve_front_month(connection.ib, "MNQ", trading_date(connection.gateway_now()))
+
+    resolved = run_feed(gateway, scenario, client_id=28)
+    assert resolved.future.symbol == "MNQ" and resolved.future.local_symbol.startswith("MNQ")
+    assert resolved.ib_contract.secType == "FUT" and resolved.ib_contract.conId == resolved.future.con_id
