@@ -18,13 +18,17 @@ def load_calendar(start: date, end: date) -> TradingCalendar:
     import pandas as pd
 
     try:
-        calendar = exchange_calendars.get_calendar("XNYS", start=pd.Timestamp(start), end=pd.Timestamp(end))
+        # The library wants start < end; a one-day range asks for one more day and keeps only its own.
+        library_end = max(end, start + timedelta(days=1))
+        calendar = exchange_calendars.get_calendar("XNYS", start=pd.Timestamp(start), end=pd.Timestamp(library_end))
     except Exception as exc:  # the library raises several of its own types for bad ranges
         raise ConfigError(f"no NYSE calendar for {start}..{end}: {str(exc).splitlines()[0]}") from None
     sessions: set[date] = set()
     early_closes: dict[date, time] = {}
     for label, close in zip(calendar.sessions, calendar.schedule["close"], strict=True):
         day = label.date()
+        if day > end:
+            continue
         sessions.add(day)
         local_close = close.tz_convert(NEW_YORK).time()
         if local_close != SESSION_CLOSE:

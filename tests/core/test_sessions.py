@@ -87,3 +87,10 @@ def test_calendar_range_is_recorded_and_reversed_range_rejected(calendar) -> Non
     assert calendar.covers(date(2026, 6, 1)) and not calendar.covers(date(2027, 1, 4))
     with pytest.raises(ConfigError, match="before it starts"):
         load_calendar(date(2026, 2, 1), date(2026, 1, 1))
+
+
+def test_one_day_calendar_range_loads_and_keeps_only_that_day() -> None:
+    early = load_calendar(date(2026, 11, 27), date(2026, 11, 27))
+    assert early.early_closes == {date(2026, 11, 27): time(13, 0)} and not early.holidays
+    holiday = load_calendar(date(2026, 11, 26), date(2026, 11, 26))
+    assert holiday.holidays == frozenset({date(2026, 11, 26)}) and not holiday.early_closes
