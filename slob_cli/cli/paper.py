@@ -39,20 +39,19 @@ def paper(
     Example: slob paper --duration 24
     """
     from contextlib import ExitStack
-    from datetime import date
 
     from slob_cli.cli.guard import run_guard
     from slob_cli.cli.options import parse_duration
     from slob_cli.cli.trading import prepare
     from slob_cli.runtime.paper_report import finish_validation
-    from slob_cli.runtime.session import SimOptions, run_session
+    from slob_cli.runtime.session import DEFAULT_SIM_DAY, SimOptions, run_session
     from slob_cli.runtime.validation_data import offline_events
 
     target = parse_duration(duration)
     settings = gateway_settings(ctx, host, port, client_id, account)
     sim_options = None
     if sim:
-        sim_options = SimOptions(seed=seed, scenario=scenario, trading_date=date(2026, 1, 6), speed=speed,
+        sim_options = SimOptions(seed=seed, scenario=scenario, trading_date=DEFAULT_SIM_DAY, speed=speed,
                                  around_the_clock=True, stop_at_duration=True)
     steps = ("record", "aggregate", "track", "trade")
     with ExitStack() as stack:

@@ -14,7 +14,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any, Protocol
 
-from slob_cli.adapters.store import Store
+from slob_cli.adapters.store import Store, from_iso
 from slob_cli.adapters.store.orders import OrderRepository
 from slob_cli.core.broker_view import BrokerExecution, BrokerOrder, BrokerView, OrderStatus, status_from_ib
 from slob_cli.core.models import INSTRUMENTS, Direction
@@ -329,8 +329,6 @@ class OrderExecutor:
             sent = row["sent_at"]
             if sent is None or row["broker_order_id"] is None:
                 continue
-            from slob_cli.adapters.store import from_iso
-
             if candle_end >= from_iso(sent) + self.options.entry_timeout:
                 log.info("entry %s unfilled after one candle: cancelling", row["order_ref"])
                 self._log("ENTRY_TIMEOUT_CANCEL", {"order_ref": row["order_ref"], "filled": row["filled"]})

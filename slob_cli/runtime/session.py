@@ -7,6 +7,7 @@ which clock, which steps).
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import signal
 from collections import Counter
@@ -108,7 +109,7 @@ def summarize(store: Store, stats: EngineStats, run_id: int | None, started: dat
     orders = store.conn.execute("SELECT count(*) FROM orders WHERE created_at >= ?", (since_iso,)).fetchone()[0]
     fills = store.conn.execute("SELECT count(*) FROM fills WHERE ts >= ?", (since_iso,)).fetchone()[0]
     trades = list(store.db.query("SELECT * FROM trades WHERE entry_time >= ? ORDER BY entry_time", [since_iso]))
-    skipped = [dict(type="SETUP_SKIPPED", **__import__("json").loads(r["payload"])) for r in store.db.query(
+    skipped = [dict(type="SETUP_SKIPPED", **json.loads(r["payload"])) for r in store.db.query(
         "SELECT payload FROM events WHERE type='SETUP_SKIPPED' AND ts >= ?", [since_iso])]
     ticks = store.conn.execute("SELECT count(*) FROM ticks WHERE run_id IS ?", (run_id,)).fetchone()[0] if run_id else 0
     return SessionResult(stats, run_id, started, ended, dict(states), orders, fills, trades, skipped, ticks)
@@ -147,14 +148,17 @@ def run_session(store: Store, gateway: GatewayConfig, options: EngineOptions, *,
     return summarize(store, stats, run_id, started, clock.now(), started - timedelta(days=1))
 
 
+# The creator's worked example (STRATEGY.md §7) happened on this day; the planted scenarios default to it.
+DEFAULT_SIM_DAY = date(2026, 1, 6)
+
+
 def sim_day(calendar: Any, trading_date: date | None) -> date:
-    """Return the trading date the sim plays: the one asked for, or the last full session before today."""
-    if trading_date is not None:
-        if session_for(trading_date, calendar) is None:
-            raise UsageError(f"--date {trading_date.isoformat()} is not a NYSE trading day")
-        return trading_date
-    day = date(2026, 1, 6)
-    return day
+    """Return the trading date the sim plays: the one asked for (a NYSE session), else DEFAULT_SIM_DAY."""
+    if trading_date is None:
+        return DEFAULT_SIM_DAY
+    if session_for(trading_date, calendar) is None:
+        raise UsageError(f"--date {trading_date.isoformat()} is not a NYSE trading day")
+    return trading_date
 
 
 def start_sim(stack: ExitStack, sim: SimOptions, calendar: Any) -> tuple[Any, datetime, datetime]:
