@@ -40,7 +40,7 @@ def paper(
     """
     from contextlib import ExitStack
 
-    from slob_cli.cli.guard import run_guard
+    from slob_cli.cli.guard import run_guard, take_lock
     from slob_cli.cli.options import parse_duration
     from slob_cli.cli.trading import prepare
     from slob_cli.runtime.paper_report import finish_validation
@@ -55,10 +55,13 @@ def paper(
                                  around_the_clock=True, stop_at_duration=True)
     steps = ("record", "aggregate", "track", "trade")
     with ExitStack() as stack:
+        lock = take_lock(ctx, "paper", fail_if_running)  # before the embedded gateway or anything else starts
+        stack.callback(lock.release)
         wired = prepare(stack, settings, monitor_only=monitor_only, live=False, duration=duration, steps=steps,
                         sim=sim_options)
         wired.args.update(strict=strict, duration=duration)
-        with run_guard(ctx, "paper", fail_if_running=fail_if_running, args=wired.args, clock=wired.clock) as guarded:
+        with run_guard(ctx, "paper", fail_if_running=fail_if_running, args=wired.args, clock=wired.clock,
+                       lock=lock) as guarded:
             guarded.data_mode = settings.market_data_type
             result = run_session(guarded.store, wired.config, wired.options, strategy=wired.strategy,
                                  risk=wired.risk, calendar=wired.calendar, clock=wired.clock, run_id=guarded.run_id,

@@ -169,13 +169,16 @@ def _session(ctx: typer.Context, settings: Any, command: str, *, monitor_only: b
              json_out: bool = False, follow_speed: float | None = None) -> None:
     from contextlib import ExitStack
 
-    from slob_cli.cli.guard import run_guard
+    from slob_cli.cli.guard import run_guard, take_lock
     from slob_cli.runtime.session import run_session
 
     with ExitStack() as stack:
+        lock = take_lock(ctx, command, fail_if_running)  # before the embedded gateway or anything else starts
+        stack.callback(lock.release)
         wired = prepare(stack, settings, monitor_only=monitor_only, live=live, duration=duration, steps=steps,
                         sim=sim, follow_speed=follow_speed)
-        with run_guard(ctx, command, fail_if_running=fail_if_running, args=wired.args, clock=wired.clock) as guarded:
+        with run_guard(ctx, command, fail_if_running=fail_if_running, args=wired.args, clock=wired.clock,
+                       lock=lock) as guarded:
             guarded.data_mode = "sim" if sim is not None else settings.market_data_type
             result = run_session(guarded.store, wired.config, wired.options, strategy=wired.strategy,
                                  risk=wired.risk, calendar=wired.calendar, clock=wired.clock, run_id=guarded.run_id,

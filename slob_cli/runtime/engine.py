@@ -283,15 +283,16 @@ class Engine(Supervised):
             return  # history already holds this minute; a live bar started mid-minute would be partial
         if not self.gate.admit(candle):
             return  # partial (history brings it) or held until the backfill before it is done
-        self.stats.candles += 1
-        if self.stats.first_candle is None:
-            self.stats.first_candle = to_iso(candle.ts)
-        self.candle_delays.append((self.clock.now() - candle.end).total_seconds())
-        del self.candle_delays[:-10_000]
         self._deliver(candle)
 
     def _deliver(self, candle: Candle, source: str = "live") -> None:
         """Hand a final bar (live or history) to the tracker, the executor and the store."""
+        if source == "live":
+            self.stats.candles += 1
+            if self.stats.first_candle is None:
+                self.stats.first_candle = to_iso(candle.ts)
+            self.candle_delays.append((self.clock.now() - candle.end).total_seconds())
+            del self.candle_delays[:-10_000]
         self.bus.emit(EventType.CANDLE_COMPLETED, candle, candle.ts)
         self._flush_ticks()
         if not self.options.track:

@@ -121,7 +121,8 @@ def test_slob_record_while_locked_exits_0_or_1_with_fail_if_running(runner: CliR
         failing = runner.invoke(app, [*args, "--fail-if-running"])
     assert quiet.exit_code == 0 and quiet.stdout.startswith("Not started: slob paper (pid")
     assert failing.exit_code == 1 and failing.stderr.startswith("Error: slob paper (pid")
-    assert not db_path.exists()  # nothing was opened or written: the lock is taken first
+    # Nothing was written: the lock (on the store file itself, created empty) is taken first.
+    assert db_path.stat().st_size == 0 and not db_path.with_name(db_path.name + "-wal").exists()
 
 
 def test_guard_with_simulated_clock_still_reports_a_live_holder(db_path: Path, tmp_path: Path) -> None:
