@@ -21,7 +21,7 @@ from slob_cli.core.models import INSTRUMENTS, Direction
 from slob_cli.core.orders import EXIT_ROLES, OrderIntent, OrderRole, build_bracket, flatten_intent, parse_order_ref
 from slob_cli.core.reconcile import reconcile
 from slob_cli.core.reconcile_actions import (
-    CancelOrder, MarkOrder, PlaceOrders, ReconcilePlan, RecordExecution, ResizeOrder, SendBracket,
+    CancelOrder, ClosedOutside, MarkOrder, PlaceOrders, ReconcilePlan, RecordExecution, ResizeOrder, SendBracket,
 )
 from slob_cli.core.risk import (
     Approved, RiskManager, RiskState, Skipped, TradeRequest, record_close, record_entry_cancelled, update_equity,
@@ -124,10 +124,18 @@ class OrderExecutor:
     def apply(self, plan: ReconcilePlan) -> None:
         """Carry out a reconciliation plan: store first, then the broker."""
         now = self.clock.now()
+        touched: set[str] = set()
         for action in plan.actions:
+            ref = action.execution.order_ref if isinstance(action, RecordExecution) else getattr(action, "order_ref", None)
+            parsed = parse_order_ref(ref)
+            if parsed is not None:
+                touched.add(parsed.setup_id)
+            if isinstance(action, ClosedOutside):
+                touched.add(action.setup_id)
+                self._adopt_outside_close(action, now)
             if isinstance(action, MarkOrder):
                 self.repo.update_status(action.order_ref, action.status, action.filled, action.avg_fill_price, now,
-                                        action.broker_order_id)
+                                        action.broker_order_id, action.perm_id)
             elif isinstance(action, RecordExecution):
                 self.on_execution(action.execution)
             elif isinstance(action, SendBracket):
@@ -144,6 +152,38 @@ class OrderExecutor:
             if not isinstance(action, MarkOrder | RecordExecution):
                 log.warning("reconcile: %s", action)
                 self._log("RECONCILE", {"action": type(action).__name__, "detail": repr(action)})
+        # Fills recorded before their order's final status (or while slob was down) may leave a trade
+        # looking open: settle every trade the plan touched once the whole plan is stored.
+        for setup_id in sorted(touched):
+            self._update_trade(setup_id)
+
+    def _adopt_outside_close(self, action: ClosedOutside, now: datetime) -> None:
+        """Store a close done outside slob as a filled flatten of the setup, with the broker's fills."""
+        from dataclasses import replace
+
+        rows = self.repo.orders_for_setup(action.setup_id)
+        trade = self.repo.trade(action.setup_id)
+        short = (trade["direction"] if trade else None) == Direction.SHORT.value or any(
+            r["role"] == "entry" and r["action"] == "SELL" for r in rows)
+        attempt = 1 + sum(1 for r in rows if r["role"] == "flatten")
+        intent = flatten_intent(action.setup_id, action.symbol, -action.quantity if short else action.quantity, attempt)
+        self.repo.insert_intents([intent], now, self.run_id)
+        fills = [replace(e, order_ref=intent.order_ref) for e in action.executions]
+        covered = sum(e.shares for e in fills)
+        if covered < action.quantity:
+            # The broker no longer reports the fills: the exit price is unknown; the entry price stands in.
+            price = trade["entry_price"] if trade and trade["entry_price"] is not None else 0.0
+            fills.append(BrokerExecution(f"outside:{intent.order_ref}", intent.order_ref, 0, action.symbol,
+                                         "BOT" if short else "SLD", action.quantity - covered, price, now))
+        for fill in fills:
+            self.repo.insert_fill(fill)
+        average = sum(f.shares * f.price for f in fills) / action.quantity
+        self.repo.update_status(intent.order_ref, OrderStatus.FILLED, action.quantity, average, now)
+        log.warning("reconcile: %s; recorded as %s", action.detail, intent.order_ref)
+        self._log("CLOSED_OUTSIDE", {"setup_id": action.setup_id, "quantity": action.quantity,
+                                     "exec_ids": [e.exec_id for e in action.executions],
+                                     "price_known": covered >= action.quantity})
+        self._emit(EventType.ALERT, {"level": "warning", "message": f"{action.detail}; recorded as {intent.order_ref}"})
 
     # ------------------------------------------------------------------ setups
     def on_setup_complete(self, setup: Any) -> None:
@@ -215,7 +255,7 @@ class OrderExecutor:
         status = status_from_ib(order.status)
         before = self.repo.order(order.order_ref or "")
         changed = self.repo.update_status(order.order_ref or "", status, order.filled, order.avg_fill_price,
-                                          self.clock.now(), order.order_id)
+                                          self.clock.now(), order.order_id, order.perm_id)
         if not changed or before is None:
             return
         if status is OrderStatus.CANCELLED:
