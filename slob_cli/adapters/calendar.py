@@ -45,17 +45,47 @@ def load_calendar(start: date, end: date) -> TradingCalendar:
 
 
 def load_calendar_isolated(start: date, end: date) -> TradingCalendar:
-    """Return load_calendar(start, end) computed in a short-lived child process.
+    """Return the NYSE calendar for [start, end] without pandas and without a child process.
 
-    exchange_calendars needs pandas (about 60 MB of RSS); a long-running engine only needs the
-    resulting dates, so it asks a child process for them and never imports pandas itself.
+    A long-running session only needs the dates: they come from a table computed once from the
+    library (`adapters/nyse_table.py`), so nothing is spawned that could outlive slob and pandas
+    (about 60 MB of RSS) is never imported. A range beyond the table asks the library in-process.
     """
-    import sys
+    from slob_cli.adapters import nyse_table
 
-    if "pandas" in sys.modules:
+    first, last = date.fromisoformat(nyse_table.FIRST), date.fromisoformat(nyse_table.LAST)
+    if end < start:
+        raise ConfigError(f"calendar range ends ({end}) before it starts ({start})")
+    if start < first or end > last:
         return load_calendar(start, end)
-    import multiprocessing
-    from concurrent.futures import ProcessPoolExecutor
+    holidays = frozenset(day for day in map(date.fromisoformat, nyse_table.HOLIDAYS) if start <= day <= end)
+    early_closes = {day: time.fromisoformat(close) for day, close in
+                    ((date.fromisoformat(text), close) for text, close in nyse_table.EARLY_CLOSES.items())
+                    if start <= day <= end}
+    return TradingCalendar(holidays=holidays, early_closes=early_closes, first_date=start, last_date=end)
 
-    with ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn")) as pool:
-        return pool.submit(load_calendar, start, end).result(timeout=120)
+
+def write_table(path: str, start: date = date(2000, 1, 1), end: date = date(2035, 12, 31)) -> None:
+    """Write adapters/nyse_table.py from the library (run when the exchange announces a change)."""
+    calendar = load_calendar(start, end)
+    holidays = sorted(calendar.holidays)
+    closes = sorted(calendar.early_closes.items())
+    lines = [f'"""NYSE holidays and early closes {start.year}-{end.year}, computed once from exchange_calendars (XNYS).',
+             "", "A table, so that a long-running session learns its calendar without pandas and without a child",
+             "process; tests/adapters/test_calendar_table.py checks it against the library. Regenerate with",
+             "`python -m slob_cli.adapters.calendar` when the exchange announces a change.", '"""', "",
+             "from __future__ import annotations", "", f'FIRST = "{start.isoformat()}"', f'LAST = "{end.isoformat()}"',
+             "# Weekdays without a session.", "HOLIDAYS = ("]
+    lines += ["    " + " ".join(f'"{day.isoformat()}",' for day in holidays[i:i + 6]) for i in range(0, len(holidays), 6)]
+    lines += [")", "# Early closes: date -> New York closing time.", "EARLY_CLOSES = {"]
+    lines += ["    " + " ".join(f'"{day.isoformat()}": "{close.strftime("%H:%M")}",' for day, close in closes[i:i + 4])
+              for i in range(0, len(closes), 4)]
+    lines.append("}")
+    with open(path, "w", encoding="utf-8") as handle:
+        handle.write("\n".join(lines) + "\n")
+
+
+if __name__ == "__main__":
+    import os
+
+    write_table(os.path.join(os.path.dirname(__file__), "nyse_table.py"))

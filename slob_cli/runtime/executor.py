@@ -76,6 +76,7 @@ class OrderExecutor:
         self.request_reconcile = request_reconcile
         self.counts = {"brackets": 0, "skipped": 0, "fills": 0, "cancelled": 0, "rejected": 0, "flattened": 0}
         self._flattening: set[str] = set()
+        self._cancels_sent: set[int] = set()  # broker ids slob itself asked to cancel
         stored = store.get_state(RISK_STATE_KEY)
         self.state = RiskState.from_dict(stored) if stored else RiskState.initial(self.options.default_equity)
 
@@ -145,7 +146,7 @@ class OrderExecutor:
                 self._send(list(action.orders))
             elif isinstance(action, CancelOrder):
                 if action.order_id is not None and self.port is not None:
-                    self.port.cancel(action.order_id)
+                    self._cancel(action.order_id)
             elif isinstance(action, ResizeOrder):
                 if action.order_id is not None and self.port is not None:
                     self.port.resize(action.order_id, action.quantity)
@@ -261,6 +262,8 @@ class OrderExecutor:
         if status is OrderStatus.CANCELLED:
             self.counts["cancelled"] += 1
             self._emit(EventType.ORDER_CANCELLED, {"order_ref": order.order_ref, "filled": order.filled})
+            if parsed.role in (OrderRole.STOP, OrderRole.TARGET):
+                self._exit_cancelled_outside(parsed, order)
             if parsed.role is OrderRole.ENTRY and order.filled == 0:
                 self.state = record_entry_cancelled(self.state)
                 self._save_state()
@@ -278,6 +281,27 @@ class OrderExecutor:
             self.request_reconcile()
         if parsed.setup_id in self._flattening and parsed.role in (OrderRole.STOP, OrderRole.TARGET):
             self._continue_flatten(parsed.setup_id)
+
+    def _cancel(self, order_id: int) -> None:
+        assert self.port is not None
+        self._cancels_sent.add(order_id)
+        self.port.cancel(order_id)
+
+    def _exit_cancelled_outside(self, parsed: Any, order: BrokerOrder) -> None:
+        """A stop or target of an open position was cancelled by someone else: re-protect at once."""
+        if order.order_id in self._cancels_sent or parsed.setup_id in self._flattening:
+            return
+        trade = self.repo.trade(parsed.setup_id)
+        if trade is None or trade["status"] != "OPEN":
+            return
+        rows = self.repo.orders_for_setup(parsed.setup_id)
+        if any(r["role"] in ("stop", "target", "flatten") and r["filled"] for r in rows):
+            return  # an exit filled: its OCA sibling was cancelled by the broker, as it should be
+        detail = f"{order.order_ref} of an open position was cancelled outside slob; re-protecting"
+        log.warning("%s", detail)
+        self._log("PROTECTION_CANCELLED_OUTSIDE", {"order_ref": order.order_ref, "setup_id": parsed.setup_id})
+        self._emit(EventType.ALERT, {"level": "warning", "message": detail})
+        self.request_reconcile()
 
     def on_order_error(self, order_id: int, code: int, text: str) -> None:
         """Log an order-level error from the broker (rejections arrive as status Inactive too)."""
@@ -372,7 +396,7 @@ class OrderExecutor:
             if candle_end >= from_iso(sent) + self.options.entry_timeout:
                 log.info("entry %s unfilled after one candle: cancelling", row["order_ref"])
                 self._log("ENTRY_TIMEOUT_CANCEL", {"order_ref": row["order_ref"], "filled": row["filled"]})
-                self.port.cancel(int(row["broker_order_id"]))
+                self._cancel(int(row["broker_order_id"]))
 
     def on_session_end(self) -> None:
         """Flatten every open position (configurable): cancel its exits, then close at market."""
@@ -389,7 +413,7 @@ class OrderExecutor:
                           if row["role"] in ("stop", "target") and row["status"] in ("SENT", "WORKING")]
             for row in live_exits:
                 if row["broker_order_id"] is not None:
-                    self.port.cancel(int(row["broker_order_id"]))
+                    self._cancel(int(row["broker_order_id"]))
             if not live_exits:
                 self._continue_flatten(setup_id)
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from contextlib import ExitStack
+from datetime import datetime
 from pathlib import Path
 
 import pytest
@@ -68,3 +69,28 @@ def test_position_flattened_outside_slob_while_down_closes_the_trade_and_cancels
         assert exits and all(o["status"] == "CANCELLED" for o in exits), "no stop left to open a new position"
         assert h.store.get_state("risk_state")["open_positions"] == 0
         assert h.net_position() == 0
+
+
+def test_protection_cancelled_by_another_api_client_is_restored_within_one_candle(tmp_path: Path) -> None:
+    import threading
+
+    with ExitStack() as stack:
+        h = start_harness(stack, tmp_path, "short_setup", speed=120.0, start=at(15, 20))
+        cancelled_at: list = []
+
+        def global_cancel(event) -> None:
+            if not cancelled_at:  # the operator's "cancel all" in TWS, from another API client
+                cancelled_at.append(h.gateway.clock.now())
+                threading.Thread(target=as_outside_client, args=(h, "global_cancel")).start()
+
+        h.session(at(15, 50), on={EventType.POSITION_OPENED: global_cancel})
+        assert cancelled_at
+        noticed = h.logged("PROTECTION_CANCELLED_OUTSIDE")
+        assert noticed and {p["setup_id"] for p in noticed} == {SHORT}
+        placed = [row for row in h.orders() if row["role"] == "stop" and row["order_ref"].endswith(".2")]
+        assert placed, "a new stop protects the position"
+        delay = (datetime.fromisoformat(placed[0]["sent_at"].replace("Z", "+00:00")) - cancelled_at[0]).total_seconds()
+        assert 0 <= delay < 60, f"re-protected {delay:.0f} s after the cancel, within one candle"
+        assert [e for e in h.bus_events(EventType.ALERT) if "cancelled outside slob" in e["message"]]
+        [trade] = h.trades()
+        assert trade["status"] == "CLOSED" and h.net_position() == 0
