@@ -16,7 +16,7 @@ from typing import Any
 
 from slob_cli.adapters.ib.backoff import BackoffPolicy
 from slob_cli.adapters.ib.connection import GatewayConfig, IBConnection
-from slob_cli.adapters.ib.history import fetch_minute_bars
+from slob_cli.adapters.ib.history import HistoryPacer, fetch_minute_bars
 from slob_cli.adapters.ib.market_data import MarketDataFeed
 from slob_cli.adapters.ib.orders import IBOrderPort
 from slob_cli.adapters.store import Store, to_iso
@@ -116,6 +116,9 @@ class Engine(Supervised):
         self.connection.add_reconcile_hook(self._reconcile)
         self.connection.add_hook(self._after_connect)
         self.gate = MinuteGate()
+        # IB's history pacing outlives this process: a restart seconds later waits only what the rules need.
+        self.pacer = HistoryPacer(lambda: store.get_state("ib_history_pacing") or [],
+                                  lambda rows: store.put_state("ib_history_pacing", rows, self.clock.now()))
         self._backfill_wanted = asyncio.Event()
         self._ready = asyncio.Event()
         self._started = False
@@ -224,8 +227,8 @@ class Engine(Supervised):
             start = latest.end  # after a restart only the missing minutes are fetched
         live_from = end
         try:
-            candles = await fetch_minute_bars(self.connection.ib, resolved.ib_contract, self.options.symbol,
-                                              start, end, guard=self.feed.guard) if start < end else []
+            candles = await fetch_minute_bars(self.connection.ib, resolved.ib_contract, self.options.symbol, start, end,
+                                              guard=self.feed.guard, pacer=self.pacer) if start < end else []
         except (SlobError, ConnectionError, asyncio.TimeoutError) as exc:
             log.warning("historical warm-up failed: %s; tracking starts from live data", exc)
             self._event("WARM_UP_FAILED", {"symbol": self.options.symbol, "error": str(exc)})
@@ -275,6 +278,12 @@ class Engine(Supervised):
                                  "end": to_iso(event.end), "minutes": event.minutes}, self.run_id, event.symbol)
         elif isinstance(event, LateTick):
             self.stats.late_ticks += 1
+            count = self.stats.late_ticks
+            if count & (count - 1) == 0:  # 1, 2, 4, 8 ...: warned, never a log line per tick
+                log.warning("%d late tick(s) so far (a tick for a minute already closed is counted, not applied); "
+                            "latest %s at %s", count, event.tick.symbol, to_iso(event.tick.ts))
+                self.store.log_event("LATE_TICKS", self.clock.now(), {"count": count, "ts": to_iso(event.tick.ts)},
+                                     self.run_id, event.tick.symbol)
 
     def _candle(self, candle: Candle) -> None:
         if candle.tick_count == 0:
@@ -424,7 +433,7 @@ class Engine(Supervised):
         assert start is not None and resolved is not None
         try:
             candles = await fetch_minute_bars(self.connection.ib, resolved.ib_contract, self.options.symbol,
-                                              start, until, guard=self.feed.guard)
+                                              start, until, guard=self.feed.guard, pacer=self.pacer)
         except (SlobError, ConnectionError, asyncio.TimeoutError) as exc:
             if not self.connection.connected:
                 return  # the next reconnect asks again, for a longer span

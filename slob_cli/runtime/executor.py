@@ -127,8 +127,8 @@ class OrderExecutor:
         now = self.clock.now()
         touched: set[str] = set()
         for action in plan.actions:
-            ref = action.execution.order_ref if isinstance(action, RecordExecution) else getattr(action, "order_ref", None)
-            parsed = parse_order_ref(ref)
+            execution = action.execution if isinstance(action, RecordExecution) else None
+            parsed = parse_order_ref(execution.order_ref if execution else getattr(action, "order_ref", None))
             if parsed is not None:
                 touched.add(parsed.setup_id)
             if isinstance(action, ClosedOutside):
