@@ -16,7 +16,7 @@ from datetime import datetime, timedelta, timezone
 from typing import Any
 
 from slob_cli.adapters.ib.backoff import BackoffPolicy, CircuitBreaker
-from slob_cli.adapters.ib.codes import Notice, NoticeKind, classify, plain_message
+from slob_cli.adapters.ib.codes import IBCode, Notice, NoticeKind, classify, plain_message
 from slob_cli.adapters.ib.config import GatewayConfig, describe_os_error, limit_reads, trading_mode
 from slob_cli.adapters.ib.conversions import ExecutionReport, Rejected, execution_report
 from slob_cli.adapters.ib.executions import fetch_executions_since
@@ -145,7 +145,7 @@ class IBConnection:
             try:
                 await self._attempt(host, port)
             except _ClientIdInUse:
-                notice = plain_message(NoticeKind.CLIENT_ID_IN_USE, 326, "", client_id=self.client_id)
+                notice = plain_message(NoticeKind.CLIENT_ID_IN_USE, IBCode.CLIENT_ID_IN_USE, "", client_id=self.client_id)
                 log.warning("%s; retrying with client id %d", notice, self.client_id + 1)
                 self._emit("CLIENT_ID_IN_USE", {"client_id": self.client_id, "next": self.client_id + 1})
                 self.client_id += 1
@@ -395,7 +395,7 @@ class IBConnection:
 
     def _on_api_error(self, message: str) -> None:
         if self._connecting and self._connect_abort is not None and "already in use" in message:
-            self._abort_notice = Notice(326, NoticeKind.CLIENT_ID_IN_USE, message)
+            self._abort_notice = Notice(int(IBCode.CLIENT_ID_IN_USE), NoticeKind.CLIENT_ID_IN_USE, message)
             self._connect_abort.set()
 
     def _on_error(self, request_id: int, code: int, text: str, contract: Any) -> None:
