@@ -146,11 +146,19 @@ def resolve(spec: ContractSpec, now: datetime, include_expired: bool = False) ->
                    if wanted in (contract.last_trade_date, contract.contract_month)]
     if spec.local_symbol:
         matches = [contract for contract in matches if contract.local_symbol == spec.local_symbol.upper()]
-    if spec.multiplier and matches and float(spec.multiplier) != matches[0].multiplier:
+    if spec.multiplier and matches and _number(spec.multiplier) != matches[0].multiplier:
         matches = []
     if not matches:
         raise UnknownContract(f"{symbol} {spec.last_trade_date or spec.local_symbol}")
     return matches
+
+
+def _number(text: str) -> float | None:
+    """Return text as a float, or None when it is no number (it then matches no contract)."""
+    try:
+        return float(text)
+    except ValueError:
+        return None
 
 
 def _root_of_local_symbol(local_symbol: str) -> str:

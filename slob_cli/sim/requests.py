@@ -281,10 +281,13 @@ def _with_id(name: str, versioned: bool = True) -> Callable[[FieldReader, int], 
     return decode
 
 
-def _simple(name: str, has_argument: bool, versioned: bool = True) -> Callable[[FieldReader, int], Request]:
+def _simple(name: str, has_argument: bool, versioned: bool = True,
+            numeric: bool = False) -> Callable[[FieldReader, int], Request]:
     def decode(reader: FieldReader, version: int) -> Request:
         if versioned:
             reader.integer()
+        if numeric:
+            return SimpleRequest(name, str(reader.integer(1)))
         return SimpleRequest(name, reader.text() if has_argument else "")
 
     return decode
@@ -298,7 +301,7 @@ _DECODERS: dict[int, Callable[[FieldReader, int], Request]] = {
     5: _simple("reqOpenOrders", False),
     6: _account_updates,
     7: _executions,
-    8: _simple("reqIds", True),
+    8: _simple("reqIds", True, numeric=True),
     9: _contract_details,
     15: _simple("reqAutoOpenOrders", True),
     16: _simple("reqAllOpenOrders", False),
@@ -307,7 +310,7 @@ _DECODERS: dict[int, Callable[[FieldReader, int], Request]] = {
     25: _with_id("cancelHistoricalData"),
     49: _simple("reqCurrentTime", False),
     58: _simple("reqGlobalCancel", False),
-    59: _simple("reqMarketDataType", True),
+    59: _simple("reqMarketDataType", True, numeric=True),
     61: _simple("reqPositions", False),
     62: _account_summary,
     63: _with_id("cancelAccountSummary"),

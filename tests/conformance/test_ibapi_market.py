@@ -12,7 +12,7 @@ from tests.conformance.ibapi_client import IbapiApp, ibapi_client, nq_future
 from tests.sim.helpers import BUSY_START
 
 
-@pytest.mark.parametrize("version", [157, 163, 164, 170, 176, 177, 178])
+@pytest.mark.parametrize("version", [157, 163, 170, 177, 178])
 def test_ibapi_negotiates_the_gateways_server_version_and_reads_contracts_and_orders(version: int) -> None:
     with SimGatewayThread(start=BUSY_START, speed="max", server_version=version) as gateway, \
             ibapi_client(gateway.host, gateway.port) as app:
