@@ -16,7 +16,10 @@ from typing import Any
 from slob_cli.core.models import INSTRUMENTS
 from slob_cli.core.sessions import NEW_YORK
 from slob_cli.runtime import views
-from slob_cli.runtime.dashboard import read_snapshot
+# The terminal dashboard's own readings of data mode and tick age, so both dashboards agree.
+from slob_cli.runtime.dashboard import _data_mode as dashboard_data_mode
+from slob_cli.runtime.dashboard import _tick_age as dashboard_tick_age
+from slob_cli.runtime.lock import current_holder
 
 UTC = timezone.utc
 MINUTE_US = 60_000_000
@@ -56,22 +59,27 @@ def default_symbol(conn: Any) -> str | None:
 
 def header(store: Any, db_path: str | os.PathLike[str], now: datetime, symbol: str | None) -> dict[str, Any]:
     """Return the page header: lock holder, connection, data mode, ages, run id and whose clock it is."""
-    snapshot = read_snapshot(store, db_path, now, symbol, bar_count=1, event_count=1)
-    health = views.last_health(store.conn)
-    run = store.conn.execute("SELECT id, command, data_mode FROM runs ORDER BY id DESC LIMIT 1").fetchone()
-    simulated = snapshot.data_mode == "sim"
-    clock_now = health["ts"] if simulated and health else snapshot.now.isoformat()
+    conn = store.conn
+    symbol = symbol or default_symbol(conn)
+    running = current_holder(db_path)
+    health = views.last_health(conn)
+    health_time = views.parse_time(health["ts"]) if health else None
+    health_age = (now - health_time).total_seconds() if health_time else None
+    data_mode = dashboard_data_mode(conn, health)
+    run = conn.execute("SELECT id, command FROM runs ORDER BY id DESC LIMIT 1").fetchone()
+    simulated = data_mode == "sim"
     return {
-        "running": None if snapshot.running is None else snapshot.running.describe(),
-        "running_pid": None if snapshot.running is None else snapshot.running.pid,
-        "connected": snapshot.connected if snapshot.running is not None else None,
-        "data_mode": snapshot.data_mode,
-        "last_tick_age_seconds": _round(snapshot.last_tick_age),
-        "heartbeat_age_seconds": _round(snapshot.health_age),
+        "running": None if running is None else running.describe(),
+        "running_pid": None if running is None else running.pid,
+        "connected": health["connected"] if running is not None and health is not None else None,
+        "data_mode": data_mode,
+        "last_tick_age_seconds": _round(dashboard_tick_age(conn, symbol, now, health, health_age)),
+        "heartbeat_age_seconds": _round(health_age),
         "run_id": (health or {}).get("run_id") or (run[0] if run else None),
         "run_command": run[1] if run else None,
-        "clock": {"kind": "simulated" if simulated else "wall", "now": clock_now},
-        "symbol": snapshot.symbol,
+        "clock": {"kind": "simulated" if simulated else "wall",
+                  "now": health["ts"] if simulated and health else now.isoformat()},
+        "symbol": symbol,
     }
 
 
@@ -152,20 +160,14 @@ def day_fills(conn: Any, symbol: str, start_us: int, end_us: int) -> list[dict[s
     return rows
 
 
-def setups_overview(conn: Any, recent: int = 50) -> dict[str, Any]:
-    """Return setups counted by final state, the open ones and the most recent ones."""
+def setups_overview(conn: Any) -> dict[str, Any]:
+    """Return setups counted by state (lower case) and the open ones."""
     counts = dict(conn.execute("SELECT lower(state), count(*) FROM setups GROUP BY lower(state)").fetchall())
-    return {
-        "by_state": counts,
-        "total": sum(counts.values()),
-        "open": views.open_setups(conn),
-        "recent": _rows(conn, f"SELECT {SETUP_COLUMNS} FROM setups ORDER BY trading_date DESC, id DESC LIMIT ?",
-                        (recent,)),
-    }
+    return {"by_state": counts, "total": sum(counts.values()), "open": views.open_setups(conn)}
 
 
-def trades_history(conn: Any) -> dict[str, Any]:
-    """Return every trade in entry order and the equity curve of the closed ones (net money, cumulative)."""
+def trades_history(conn: Any, limit: int = 100) -> dict[str, Any]:
+    """Return the newest `limit` trades (in entry order) and the equity curve of every closed one (net, cumulative)."""
     trades = _rows(
         conn,
         "SELECT setup_id, symbol, direction, quantity, entry_time, entry_price, exit_time, exit_price, exit_reason,"
@@ -182,7 +184,8 @@ def trades_history(conn: Any) -> dict[str, Any]:
         equity.append([int(moment.timestamp()), total])
     wins = sum(1 for t in closed if (t["pnl_money"] or 0.0) > 0)
     return {
-        "trades": trades,
+        "trades": trades[-limit:] if limit > 0 else [],
+        "total": len(trades),
         "equity": equity,
         "closed": len(closed),
         "wins": wins,

@@ -81,7 +81,7 @@ def test_api_candles_returns_the_day_with_levels_setups_and_fills(seeded: Seeded
 def test_api_history_positions_setups_and_reports(seeded: SeededDay, web_server) -> None:
     server = web_server()
     trades = get_json(server.url + "/api/trades")
-    assert len(trades["trades"]) == seeded.trades and trades["closed"] == seeded.trades - 1
+    assert len(trades["trades"]) == trades["total"] == seeded.trades and trades["closed"] == seeded.trades - 1
     assert trades["pnl_money"] == seeded.all_time_pnl and trades["equity"][-1][1] == seeded.all_time_pnl
     assert [point[1] for point in trades["equity"]] == [200.0, 50.0, 445.5]
     positions = get_json(server.url + "/api/positions")["positions"]

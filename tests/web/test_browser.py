@@ -74,9 +74,22 @@ def test_page_shows_chart_and_tables_with_the_right_numbers(seeded: SeededDay, w
     assert text(page, "#live") == "live" or page.wait_for_function("document.getElementById('live').textContent === 'live'")
     assert page.problems == []
     page.screenshot(path=str(artifact("web-dashboard.png")), full_page=True)
-    page.set_viewport_size({"width": 390, "height": 844})
-    page.wait_for_function("document.documentElement.scrollWidth <= 390")
-    page.screenshot(path=str(artifact("web-dashboard-phone.png")), full_page=True)
+
+
+def test_page_fits_a_phone_screen(seeded: SeededDay, web_server, browser) -> None:  # noqa: ANN001
+    server = web_server()
+    context = browser.new_context(viewport={"width": 390, "height": 844}, device_scale_factor=2, is_mobile=True,
+                                  has_touch=True)
+    try:
+        phone = context.new_page()
+        phone.goto(server.url + "/")
+        phone.wait_for_selector("body[data-ready='1']", timeout=15_000)
+        assert phone.evaluate("document.documentElement.scrollWidth") <= 390  # tables scroll inside their cards
+        assert phone.locator("#chart").bounding_box()["width"] <= 390
+        assert phone.locator("#chart").get_attribute("data-candles") == str(seeded.candles)
+        phone.screenshot(path=str(artifact("web-dashboard-phone.png")), full_page=True)
+    finally:
+        context.close()
 
 
 def test_page_updates_within_2s_when_a_candle_fill_and_trade_are_written(

@@ -22,7 +22,7 @@ from starlette.routing import Route
 
 from slob_cli.adapters.web.changes import ChangeWatcher
 from slob_cli.adapters.web.security import SecurityMiddleware, TokenGuard
-from slob_cli.runtime import web_views
+from slob_cli.runtime import views, web_views
 from slob_cli.runtime.status import collect_status
 
 STATIC = Path(__file__).parent / "static"
@@ -60,6 +60,13 @@ def _since(request: Request) -> int | None:
         return int(text) * 1_000_000
     except ValueError:
         raise BadRequest(f"since must be epoch seconds, not {text!r}") from None
+
+
+def _limit(request: Request) -> int:
+    text = request.query_params.get("limit", "100")
+    if not text.isdigit() or not 0 <= int(text) <= 10_000:
+        raise BadRequest(f"limit must be a whole number from 0 to 10000, not {text!r}")
+    return int(text)
 
 
 def _symbol(request: Request) -> str | None:
@@ -105,12 +112,11 @@ def create_app(store: Any, db_path: Path, zone: str, token: str | None, chart_js
         return json_response(web_views.setups_overview(conn))
 
     async def api_trades(request: Request) -> Response:
-        return json_response(web_views.trades_history(conn))
+        return json_response(web_views.trades_history(conn, _limit(request)))
 
     async def api_positions(request: Request) -> Response:
-        report = collect_status(store, db_path, clock())
-        return json_response({"positions": web_views.position_marks(conn, report.positions),
-                              "working_orders": report.working_orders})
+        return json_response({"positions": web_views.position_marks(conn, views.open_positions(conn)),
+                              "working_orders": views.working_orders(conn)})
 
     async def api_reports(request: Request) -> Response:
         return json_response({"reports": web_views.report_files(db_path)})
