@@ -37,6 +37,7 @@ from slob_cli.adapters.store import Store  # noqa: E402
 from slob_cli.core.models import Candle  # noqa: E402
 from slob_cli.runtime import web_views  # noqa: E402
 from slob_cli.runtime.status import collect_status  # noqa: E402
+from bench.operations import timed  # noqa: E402
 from tests.web.conftest import CHROMIUM, CHROMIUM_ARGS  # noqa: E402
 from tests.web.seeding import build_year  # noqa: E402
 
@@ -46,15 +47,6 @@ UTC = timezone.utc
 def percentile(values: list[float], share: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, int(round(share * (len(ordered) - 1))))]
-
-
-def timed_ms(call, count: int) -> list[float]:  # noqa: ANN001
-    took = []
-    for _ in range(count):
-        start = time.perf_counter()
-        call()
-        took.append((time.perf_counter() - start) * 1000)
-    return took
 
 
 def line(name: str, took: list[float], baseline: list[float], target: float) -> None:
@@ -151,9 +143,9 @@ def main() -> None:
         try:
             with Store.open(db, readonly=True) as reader:
                 day = web_views.chart_day(reader.conn, "NQ", None)["trading_date"]
-                status_base = timed_ms(lambda: json.dumps(
+                status_base = timed(lambda: json.dumps(
                     collect_status(reader, db, datetime.now(UTC)).to_dict(), default=str), options.requests)
-                candles_base = timed_ms(lambda: json.dumps(
+                candles_base = timed(lambda: json.dumps(
                     web_views.chart_day(reader.conn, "NQ", datetime.fromisoformat(day).date())), options.requests)
             connection = http.client.HTTPConnection(host, port, timeout=30)
 
@@ -164,8 +156,8 @@ def main() -> None:
                 assert response.status == 200, (path, response.status, body[:200])
 
             fetch("/api/status")  # warm the connection
-            status = timed_ms(lambda: fetch("/api/status"), options.requests)
-            candles = timed_ms(lambda: fetch(f"/api/candles?symbol=NQ&date={day}"), options.requests)
+            status = timed(lambda: fetch("/api/status"), options.requests)
+            candles = timed(lambda: fetch(f"/api/candles?symbol=NQ&date={day}"), options.requests)
             connection.close()
             line("GET /api/status", status, status_base, 20)
             line(f"GET /api/candles (one day, {day})", candles, candles_base, 50)
