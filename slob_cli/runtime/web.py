@@ -30,6 +30,27 @@ def listen(host: str, port: int) -> socket.socket:
     return sock
 
 
+def _server_class():  # noqa: ANN202 - a uvicorn.Server subclass, built lazily like the import
+    import contextlib
+    import signal
+
+    import uvicorn
+
+    class Server(uvicorn.Server):
+        """uvicorn's server, stopping on SIGINT/SIGTERM like slob's other long-running commands (exit 0)."""
+
+        @contextlib.contextmanager
+        def capture_signals(self):  # noqa: ANN202 - uvicorn re-raises the signal afterwards; we do not
+            originals = {number: signal.signal(number, self.handle_exit) for number in (signal.SIGINT, signal.SIGTERM)}
+            try:
+                yield
+            finally:
+                for number, handler in originals.items():
+                    signal.signal(number, handler)
+
+    return Server
+
+
 def serve_web(db_path: Path, zone: str, host: str, port: int, token: str | None,
               announce: Callable[[str], None] = print) -> None:
     """Serve the dashboard of the store at db_path until interrupted (SIGINT/SIGTERM end it cleanly)."""
@@ -56,7 +77,7 @@ def serve_web(db_path: Path, zone: str, host: str, port: int, token: str | None,
         app = create_app(store, db_path, zone, token, chart_js)
         config = uvicorn.Config(app, log_config=None, access_log=False, lifespan="on", timeout_graceful_shutdown=2,
                                 server_header=False)
-        server = uvicorn.Server(config)
+        server = _server_class()(config)
         shown = f"[{host}]" if ":" in host else host
         announce(f"slob web: serving {db_path} read-only on http://{shown}:{bound_port}/"
                  + (" (token required)" if token else "") + "; Ctrl-C stops")

@@ -65,9 +65,9 @@ def header(store: Any, db_path: str | os.PathLike[str], now: datetime, symbol: s
     health = views.last_health(conn)
     health_time = views.parse_time(health["ts"]) if health else None
     health_age = (now - health_time).total_seconds() if health_time else None
-    data_mode = dashboard_data_mode(conn, health)
-    run = conn.execute("SELECT id, command FROM runs ORDER BY id DESC LIMIT 1").fetchone()
-    simulated = data_mode == "sim"
+    run = conn.execute("SELECT id, command, args, data_mode FROM runs ORDER BY id DESC LIMIT 1").fetchone()
+    simulated = run is not None and _is_sim_run(run[2], run[3])
+    data_mode = "sim" if simulated else dashboard_data_mode(conn, health)
     return {
         "running": None if running is None else running.describe(),
         "running_pid": None if running is None else running.pid,
@@ -81,6 +81,17 @@ def header(store: Any, db_path: str | os.PathLike[str], now: datetime, symbol: s
                   "now": health["ts"] if simulated and health else now.isoformat()},
         "symbol": symbol,
     }
+
+
+def _is_sim_run(args: str | None, data_mode: str | None) -> bool:
+    """Return True for a run against the simulated gateway (its stored times are virtual)."""
+    if data_mode == "sim":
+        return True
+    try:
+        decoded = json.loads(args) if args else {}
+    except ValueError:
+        return False
+    return isinstance(decoded, dict) and bool(decoded.get("sim"))
 
 
 def _round(value: float | None) -> float | None:

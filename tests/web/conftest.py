@@ -46,10 +46,10 @@ class WebServer:
     output: list[str] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
 
-    def stop(self) -> tuple[str, str]:
+    def stop(self, signal_number: int = signal.SIGINT) -> tuple[str, str]:
         """Stop it with SIGINT (as Ctrl-C would); return all it printed on stdout and stderr."""
         if self.process.poll() is None:
-            self.process.send_signal(signal.SIGINT)
+            self.process.send_signal(signal_number)
             try:
                 self.process.wait(15)
             except subprocess.TimeoutExpired:

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
+import signal
 import queue
 import threading
 import urllib.error
@@ -19,6 +21,8 @@ from typer.testing import CliRunner
 from slob_cli.adapters.store import Store
 from slob_cli.cli.main import app
 from slob_cli.core.models import Candle
+from slob_cli.runtime.lock import acquire
+from tests.opsdata import add_health
 from tests.web.seeding import SeededDay, seed_day
 
 UTC = timezone.utc
@@ -185,3 +189,37 @@ def test_event_stream_names_what_changed_when_a_session_writes(seeded: SeededDay
         assert "trades" in wait_for_change(lines, "trades")["topics"]
     finally:
         response.close()
+    server.stop(signal.SIGTERM)  # as docker stop does: a clean exit 0, even with a stream open a moment ago
+    assert server.process.returncode == 0
+
+
+def test_header_names_the_lock_holder_and_a_simulated_clock(store: Store, db_path: Path, web_server) -> None:
+    run_id = store.start_run("run", {"sim": True}, datetime(2026, 1, 6, 14, 0, tzinfo=UTC))
+    store.end_run(run_id, 0, datetime(2026, 1, 6, 21, 0, tzinfo=UTC), data_mode="sim")
+    add_health(store, "2026-01-06T15:30:00Z", run_id=run_id)
+    server = web_server()
+    lines, response = read_events(server.url + "/api/events")
+    try:
+        header = get_json(server.url + "/api/header")
+        assert header["running"] is None and header["connected"] is None  # nothing runs: nothing is "connected"
+        assert header["clock"] == {"kind": "simulated", "now": "2026-01-06T15:30:00Z"}
+        assert lines.get(timeout=10) == "retry: 1000"
+        with acquire(db_path, "paper"):
+            assert "lock" in wait_for_change(lines, "lock")["topics"]
+            header = get_json(server.url + "/api/header")
+            assert header["running"].startswith(f"slob paper (pid {os.getpid()}") and header["connected"] is True
+    finally:
+        response.close()
+
+
+def test_an_empty_store_answers_every_endpoint(store: Store, web_server) -> None:
+    server = web_server()
+    assert get_json(server.url + "/api/candles")["candles"] == []
+    assert get_json(server.url + "/api/trades") == {"trades": [], "total": 0, "equity": [], "closed": 0, "wins": 0,
+                                                   "pnl_money": 0.0}
+    assert get_json(server.url + "/api/setups") == {"by_state": {}, "total": 0, "open": []}
+    assert get_json(server.url + "/api/positions") == {"positions": [], "working_orders": []}
+    assert get_json(server.url + "/api/reports") == {"reports": []}
+    header = get_json(server.url + "/api/header")
+    assert header["data_mode"] is None and header["run_id"] is None and header["symbol"] is None
+    assert get_json(server.url + "/api/status")["today"]["closed_trades"] == 0

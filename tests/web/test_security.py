@@ -87,6 +87,7 @@ def test_without_the_token_every_request_gets_401_and_pages_get_a_login_prompt(
     assert "HttpOnly" in headers["set-cookie"] and "SameSite=Strict" in headers["set-cookie"]
     assert get(server.url + "/api/status", {"Cookie": cookie})[0] == 200
     output, errors = server.stop()
+    assert server.process.returncode == 0, errors  # Ctrl-C is a normal way to stop it
     assert TOKEN not in output + errors and cookie.split("=")[1] not in output + errors
     assert "token required" in output
 
