@@ -63,10 +63,12 @@ def header(store: Any, db_path: str | os.PathLike[str], now: datetime, symbol: s
     symbol = symbol or default_symbol(conn)
     running = current_holder(db_path)
     health = views.last_health(conn)
-    health_time = views.parse_time(health["ts"]) if health else None
-    health_age = (now - health_time).total_seconds() if health_time else None
     run = conn.execute("SELECT id, command, args, data_mode FROM runs ORDER BY id DESC LIMIT 1").fetchone()
     simulated = run is not None and _is_sim_run(run[2], run[3])
+    if simulated:  # a sim run stores virtual times: its ages are read on its own clock
+        now = _sim_now(conn, run[0], health) or now
+    health_time = views.parse_time(health["ts"]) if health else None
+    health_age = (now - health_time).total_seconds() if health_time else None
     data_mode = "sim" if simulated else dashboard_data_mode(conn, health)
     return {
         "running": None if running is None else running.describe(),
@@ -77,10 +79,23 @@ def header(store: Any, db_path: str | os.PathLike[str], now: datetime, symbol: s
         "heartbeat_age_seconds": _round(health_age),
         "run_id": (health or {}).get("run_id") or (run[0] if run else None),
         "run_command": run[1] if run else None,
-        "clock": {"kind": "simulated" if simulated else "wall",
-                  "now": health["ts"] if simulated and health else now.isoformat()},
+        "clock": {"kind": "simulated" if simulated else "wall", "now": now.isoformat()},
         "symbol": symbol,
     }
+
+
+def _sim_now(conn: Any, run_id: int, health: dict[str, Any] | None) -> datetime | None:
+    """Return a sim run's last virtual instant: its newest heartbeat or newest tick, else its end or start.
+
+    Index probes only (newest heartbeat row, newest tick per symbol): the page asks for this often.
+    """
+    moments = [views.parse_time(health["ts"]) if health and health.get("run_id") == run_id else None]
+    moments += [views.latest_tick_time(conn, symbol) for symbol in symbols(conn)]
+    known = [moment for moment in moments if moment is not None]
+    if not known:
+        row = conn.execute("SELECT ended_at, started_at FROM runs WHERE id = ?", (run_id,)).fetchone()
+        known = [moment for moment in map(views.parse_time, row or ()) if moment is not None][:1]
+    return max(known) if known else None
 
 
 def _is_sim_run(args: str | None, data_mode: str | None) -> bool:

@@ -390,7 +390,9 @@
     }
     const points = new Map();
     for (const [time, value] of data.equity) points.set(time, value); // one point per second: the last
-    state.equity.setData([...points].map(([time, value]) => ({ time, value })));
+    const curve = [...points].map(([time, value]) => ({ time, value }));
+    if (curve.length) curve.unshift({ time: curve[0].time - 60, value: 0 }); // the curve starts from nothing
+    state.equity.setData(curve);
     state.equityChart.timeScale().fitContent();
     const newest = [...data.trades].reverse();
     fillTable($("trades"), [
