@@ -4,7 +4,7 @@
 # only its one built file is copied into the image below.
 FROM node:20-slim AS chart-library
 WORKDIR /assets
-COPY slob_cli/adapters/web/assets/package.json slob_cli/adapters/web/assets/package-lock.json ./
+COPY slob_cli/web/assets/package.json slob_cli/web/assets/package-lock.json ./
 RUN npm ci --no-audit --no-fund
 
 FROM python:3.11-slim

@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-WEB_ASSETS := slob_cli/adapters/web/assets
+WEB_ASSETS := slob_cli/web/assets
 CHART_JS := $(WEB_ASSETS)/node_modules/lightweight-charts/dist/lightweight-charts.standalone.production.js
 
 .PHONY: demo test install bench clean lint web-assets browser

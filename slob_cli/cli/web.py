@@ -26,7 +26,7 @@ def web(
     Example: slob web --host 0.0.0.0 --port 5000 --token "$(cat web-token.txt)"
     """
     from slob_cli.cli.context import app_context
-    from slob_cli.runtime.web import serve_web
+    from slob_cli.web.server import serve_web
 
     settings = app_context(ctx).settings
     serve_web(settings.db_path, settings.display_tz, host, port, token or None,

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from slob_cli.adapters.web.library import ASSETS, PACKAGE_FILE
+from slob_cli.web.library import ASSETS, PACKAGE_FILE
 
 ROOT = Path(__file__).resolve().parents[2]
 ARTIFACTS = Path(os.environ.get("SLOB_TEST_ARTIFACTS", ROOT / "test-artifacts"))

@@ -11,7 +11,7 @@ from pathlib import Path
 from typer.testing import CliRunner
 
 from slob_cli.adapters.store import Store
-from slob_cli.adapters.web.security import TokenGuard, is_loopback
+from slob_cli.web.security import TokenGuard, is_loopback
 from slob_cli.cli.main import app
 from tests.web.seeding import seed_day
 from tests.web.test_api import get

@@ -7,6 +7,7 @@ token; both are compared in constant time. Nothing here logs a token or a cookie
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import hashlib
 import hmac
@@ -25,6 +26,7 @@ ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 COOKIE_NAME = "slob_session"
 LOGIN_PATH = "/login"
 MAX_LOGIN_BODY = 4096
+FAILED_LOGIN_DELAY = 0.5  # seconds
 
 LOGIN_STYLE = (
     "body{font-family:system-ui,sans-serif;background:#10151c;color:#e6e9ee;display:flex;"
@@ -162,6 +164,7 @@ class SecurityMiddleware:
                 break
         token = (parse_qs(body.decode("utf-8", "replace")).get("token") or [""])[0]
         if not self.guard.matches(token):
+            await asyncio.sleep(FAILED_LOGIN_DELAY)  # slows guessing down; other requests are served meanwhile
             await _respond(send, 401, login_page("Wrong token."), b"text/html; charset=utf-8")
             return
         cookie = f"{COOKIE_NAME}={self.guard.cookie_value}; Path=/; HttpOnly; SameSite=Strict".encode()

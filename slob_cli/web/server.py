@@ -54,8 +54,8 @@ def _server_class():  # noqa: ANN202 - a uvicorn.Server subclass, built lazily l
 def serve_web(db_path: Path, zone: str, host: str, port: int, token: str | None,
               announce: Callable[[str], None] = print) -> None:
     """Serve the dashboard of the store at db_path until interrupted (SIGINT/SIGTERM end it cleanly)."""
-    from slob_cli.adapters.web.library import chart_library_path
-    from slob_cli.adapters.web.security import is_loopback
+    from slob_cli.web.library import chart_library_path
+    from slob_cli.web.security import is_loopback
 
     if not token and not is_loopback(host):
         raise ConfigError(f"binding to {host} needs a token: give --token or set SLOB_WEB_TOKEN")
@@ -69,7 +69,7 @@ def serve_web(db_path: Path, zone: str, host: str, port: int, token: str | None,
     logging.getLogger("uvicorn.error").setLevel(max(logging.getLogger().getEffectiveLevel(), logging.WARNING))
 
     from slob_cli.adapters.store import Store
-    from slob_cli.adapters.web.app import create_app
+    from slob_cli.web.app import create_app
 
     with Store.open(db_path, readonly=True) as store:
         sock = listen(host, port)
