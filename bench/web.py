@@ -26,7 +26,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from datetime import datetime, timedelta, timezone
+from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
@@ -35,7 +35,7 @@ import psutil  # noqa: E402
 
 from slob_cli.adapters.store import Store  # noqa: E402
 from slob_cli.core.models import Candle  # noqa: E402
-from slob_cli.runtime import web_views  # noqa: E402
+from slob_cli.runtime import views, web_views  # noqa: E402
 from slob_cli.runtime.status import collect_status  # noqa: E402
 from bench.operations import timed  # noqa: E402
 from tests.web.conftest import CHROMIUM, CHROMIUM_ARGS  # noqa: E402
@@ -142,11 +142,15 @@ def main() -> None:
         process, host, port = start_server(db)
         try:
             with Store.open(db, readonly=True) as reader:
-                day = web_views.chart_day(reader.conn, "NQ", None)["trading_date"]
+                # A whole day from the middle of the year (the newest one may have only begun).
+                middle = reader.conn.execute("SELECT ts FROM candles WHERE symbol = 'NQ' ORDER BY ts"
+                                             " LIMIT 1 OFFSET ?", (counts["candles"] // 2,)).fetchone()[0]
+                day = views.trading_date_of(datetime.fromtimestamp(middle / 1_000_000, tz=UTC)).isoformat()
+                day_candles = len(web_views.chart_day(reader.conn, "NQ", date.fromisoformat(day))["candles"])
                 status_base = timed(lambda: json.dumps(
                     collect_status(reader, db, datetime.now(UTC)).to_dict(), default=str), options.requests)
                 candles_base = timed(lambda: json.dumps(
-                    web_views.chart_day(reader.conn, "NQ", datetime.fromisoformat(day).date())), options.requests)
+                    web_views.chart_day(reader.conn, "NQ", date.fromisoformat(day))), options.requests)
             connection = http.client.HTTPConnection(host, port, timeout=30)
 
             def fetch(path: str) -> None:
@@ -160,7 +164,7 @@ def main() -> None:
             candles = timed(lambda: fetch(f"/api/candles?symbol=NQ&date={day}"), options.requests)
             connection.close()
             line("GET /api/status", status, status_base, 20)
-            line(f"GET /api/candles (one day, {day})", candles, candles_base, 50)
+            line(f"GET /api/candles (one day, {day}: {day_candles:,} candles)", candles, candles_base, 50)
             if CHROMIUM.exists():
                 renders, floor = first_renders(f"http://{host}:{port}", options.renders)
                 worst = max(renders)

@@ -81,6 +81,7 @@ def create_app(store: Any, db_path: Path, zone: str, token: str | None, chart_js
     """Return the dashboard app over an open read-only store."""
     clock = now or (lambda: datetime.now(UTC))
     conn = store.conn
+    conn.execute("PRAGMA query_only = 1")  # besides mode=ro: this connection refuses any write statement
     watcher = ChangeWatcher(conn, db_path, poll_interval)
 
     def status_data() -> dict[str, Any]:
