@@ -15,7 +15,8 @@ def web(
                     ] = 5000,
     token: Annotated[str | None, typer.Option(
         "--token", envvar="SLOB_WEB_TOKEN", show_envvar=False,
-        help="Access token every request must carry (Bearer header or the login form) [env SLOB_WEB_TOKEN].")] = None,
+        help="Access token every request must carry (Bearer header or the login form) [env SLOB_WEB_TOKEN; "
+        "prefer it: a flag shows in `ps`].")] = None,
 ) -> None:
     """Serve a live, read-only dashboard: chart, setups, orders, position, trades, P&L, reports.
 
@@ -23,7 +24,7 @@ def web(
     the same store, and on a store where nothing runs. Binding to an address other than loopback
     requires --token or SLOB_WEB_TOKEN (exit 3 without). The JSON API is in docs/commands.md.
 
-    Example: slob web --host 0.0.0.0 --port 5000 --token "$(cat web-token.txt)"
+    Example: slob web --host 0.0.0.0 --port 5000   (with SLOB_WEB_TOKEN set in .env or the environment)
     """
     from slob_cli.cli.context import app_context
     from slob_cli.web.server import serve_web
