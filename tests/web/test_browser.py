@@ -43,8 +43,13 @@ def text(page, selector: str) -> str:  # noqa: ANN001
 
 def test_page_shows_chart_and_tables_with_the_right_numbers(seeded: SeededDay, web_server, page) -> None:  # noqa: ANN001
     server = web_server()
+    requested: list[str] = []
+    page.on("request", lambda request: requested.append(request.url))
     page.goto(server.url + "/")
     page.wait_for_selector("body[data-ready='1']", timeout=15_000)
+    # Everything, the chart library included, comes from slob web itself: the page works offline.
+    assert requested and all(url.startswith(server.url + "/") or url.startswith("data:") for url in requested)
+    assert any(url.endswith("/static/lightweight-charts.js") for url in requested)
     chart = page.locator("#chart")
     assert chart.get_attribute("data-candles") == str(seeded.candles)
     assert chart.get_attribute("data-last-close") == f"{seeded.last_close:g}"
@@ -66,7 +71,8 @@ def test_page_shows_chart_and_tables_with_the_right_numbers(seeded: SeededDay, w
     assert f"${'-' if unrealized < 0 else '+'}{abs(unrealized):,.2f}" in text(page, "#position")
     assert page.locator("#trades").get_attribute("data-total") == str(seeded.trades)
     assert "3 closed, 2 won, $+445.50 in all" == text(page, "#history-summary")
-    assert "setup_complete" in text(page, "#setup-states")
+    states = text(page, "#setup-states")
+    assert "setup_complete" in states and "invalidated" in states and "still open" in states
     page.locator("#reports button").first.click()
     page.wait_for_selector("#report-view h3")
     assert text(page, "#report-view h3") == f"Run {seeded.report_run}: PASSED"

@@ -413,9 +413,12 @@
 
   async function loadSetupStates() {
     const data = await getJSON("/api/setups");
-    const rows = Object.entries(data.by_state).sort((a, b) => b[1] - a[1]);
+    const entries = Object.entries(data.by_state);
+    const rows = entries.filter(([name]) => TERMINAL.has(name)).sort((a, b) => b[1] - a[1]);
+    const open = entries.filter(([name]) => !TERMINAL.has(name)).reduce((sum, [, count]) => sum + count, 0);
+    if (open) rows.push(["still open", open]);
     fillTable($("setup-states"), [
-      ["state", (r) => r[0]],
+      ["final state", (r) => r[0]],
       ["setups", (r) => r[1], true],
       ["share", (r) => `${((100 * r[1]) / Math.max(1, data.total)).toFixed(1)} %`, true],
     ], rows, "No setups yet.");
