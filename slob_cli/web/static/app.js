@@ -175,7 +175,7 @@
   async function loadStatus() {
     const data = await getJSON("/api/status");
     await state.zoneReady;
-    $("store-name").textContent = data.db_path;
+    $("store-name").textContent = String(data.db_path).split("/").pop();
     const today = data.today || {};
     $("today-date").textContent = today.trading_date || "";
     $("today-trades").textContent = today.closed_trades ?? "-";
