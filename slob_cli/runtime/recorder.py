@@ -43,10 +43,12 @@ def parse_duration(text: str) -> timedelta:
     if not text.strip() or match is None or not any(match.groups()):
         raise UsageError(f"duration {text!r} is not like 2h, 30m, 90s or 1h30m")
     hours, minutes, seconds = (int(part or 0) for part in match.groups())
-    value = timedelta(hours=hours, minutes=minutes, seconds=seconds)
-    if value <= timedelta(0):
+    total = hours * 3600 + minutes * 60 + seconds
+    if total <= 0:
         raise UsageError(f"duration {text!r} must be longer than zero")
-    return value
+    if total > 366 * 86_400:
+        raise UsageError(f"duration {text!r} must be more than 0 s and at most 366 days")
+    return timedelta(seconds=total)
 
 
 def parse_until(text: str, now: datetime, zone: ZoneInfo) -> datetime:
