@@ -59,10 +59,12 @@ def paper(
                         sim=sim_options)
         wired.args.update(strict=strict, duration=duration)
         with run_guard(ctx, "paper", fail_if_running=fail_if_running, args=wired.args, clock=wired.clock) as guarded:
-            guarded.data_mode = settings.market_data_type
+            guarded.data_mode = "sim" if sim else settings.market_data_type
             result = run_session(guarded.store, wired.config, wired.options, strategy=wired.strategy,
                                  risk=wired.risk, calendar=wired.calendar, clock=wired.clock, run_id=guarded.run_id,
                                  notifier=guarded.notifier)
+            if sim:
+                result.stats.data_mode = "sim"  # the feed says "live": live from the simulated gateway
             stats = {**result.stats.as_dict(), "data_mode": result.stats.data_mode}
             guarded.stats = stats
             now = wired.clock.now()

@@ -180,6 +180,8 @@ def _session(ctx: typer.Context, settings: Any, command: str, *, monitor_only: b
             result = run_session(guarded.store, wired.config, wired.options, strategy=wired.strategy,
                                  risk=wired.risk, calendar=wired.calendar, clock=wired.clock, run_id=guarded.run_id,
                                  notifier=guarded.notifier)
+            if sim is not None:
+                result.stats.data_mode = "sim"  # the feed says "live": live from the simulated gateway
             guarded.stats = result.as_dict()
     _render(result, json_out)
 

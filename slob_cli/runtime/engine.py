@@ -168,6 +168,7 @@ class Engine(Supervised):
                 group.create_task(self._guard(self._deadline()))
                 group.create_task(self._guard(self._reconcile_on_request()))
         finally:
+            self.executor.settle_pending()  # a commission report that never came still books the trade
             await self.bus.stop(timeout=2.0)
         if self.fatal is not None:
             raise self.fatal
