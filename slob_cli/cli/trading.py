@@ -7,7 +7,9 @@ from typing import Annotated, Any
 
 import typer
 
-from slob_cli.cli.connection import AccountOption, ClientIdOption, HostOption, PortOption, gateway_settings
+from slob_cli.cli.connection import (
+    AccountOption, ClientIdOption, ConnectTimeoutOption, HostOption, PortOption, gateway_settings,
+)
 from slob_cli.cli.guard import FAIL_IF_RUNNING_HELP
 
 MonitorOption = Annotated[bool, typer.Option("--monitor-only", help="Run everything but send no orders.")]
@@ -29,6 +31,7 @@ def trade(
     duration: DurationOption = None,
     fail_if_running: Annotated[bool, typer.Option("--fail-if-running", help=FAIL_IF_RUNNING_HELP)] = False,
     follow_sim_clock: FollowClockOption = None,
+    connect_timeout: ConnectTimeoutOption = None,
 ) -> None:
     """Run the trading engine against the gateway: ticks, candles, setups, brackets.
 
@@ -37,7 +40,7 @@ def trade(
 
     Example: slob trade --port 4002 --account DU1234567
     """
-    settings = gateway_settings(ctx, host, port, client_id, account)
+    settings = gateway_settings(ctx, host, port, client_id, account, connect_timeout)
     _session(ctx, settings, "trade", monitor_only=monitor_only, live=live, duration=duration,
              fail_if_running=fail_if_running, steps=("record", "aggregate", "track", "trade"), sim=None,
              follow_speed=follow_sim_clock)
@@ -60,6 +63,7 @@ def run(
     duration: DurationOption = None,
     json_out: Annotated[bool, typer.Option("--json", help="Print the summary as JSON.")] = False,
     fail_if_running: Annotated[bool, typer.Option("--fail-if-running", help=FAIL_IF_RUNNING_HELP)] = False,
+    connect_timeout: ConnectTimeoutOption = None,
 ) -> None:
     """Chain record -> aggregate -> track -> trade in one process and print a summary.
 
@@ -74,7 +78,7 @@ def run(
     from slob_cli.runtime.session import SimOptions, parse_steps
 
     chosen = parse_steps(steps)
-    settings = gateway_settings(ctx, host, port, client_id, account)
+    settings = gateway_settings(ctx, host, port, client_id, account, connect_timeout)
     sim_options = None
     if sim:
         try:

@@ -77,6 +77,7 @@ class EngineStats:
     safe_mode: bool = False
     data_mode: str = "live"
     first_candle: str | None = None  # label (UTC ISO) of the first live candle of the run
+    stopped_by: str | None = None  # SIGINT or SIGTERM when a signal ended the run (a clean stop, exit 0)
 
     def as_dict(self) -> dict[str, Any]:
         """Return the stats as a JSON-able dict."""
@@ -172,6 +173,8 @@ class Engine(Supervised):
             await self.bus.stop(timeout=2.0)
         if self.fatal is not None:
             raise self.fatal
+        if not self.connection.connections:
+            raise self.connection.unreachable()  # a session that never connected did not succeed
         self.stats.reconnects = self.connection.reconnects
         return self.stats
 
@@ -356,8 +359,9 @@ class Engine(Supervised):
             "positions": positions, "data_mode": self.stats.data_mode, "safe_mode": self.connection.safe_mode,
             "ticks": self.stats.ticks, "candles": self.stats.candles,
         }
-        log.info("health: %s | last tick %ss ago | buffer %.1f%% | %d open orders | %d positions%s",
-                 "connected" if row["connected"] else "DISCONNECTED", age, 100 * row["buffer_utilization"],
+        log.info("health: %s | last tick %s | buffer %.1f%% | %d open orders | %d positions%s",
+                 "connected" if row["connected"] else "DISCONNECTED",
+                 "none yet" if age is None else f"{age:.1f}s ago", 100 * row["buffer_utilization"],
                  open_orders, positions, " | DELAYED DATA" if self.stats.data_mode == "delayed" else "")
         import json
 

@@ -24,7 +24,7 @@ from slob_cli.adapters.ib.market_data import MarketDataFeed
 from slob_cli.adapters.ib.rolls import session_start, trading_date
 from slob_cli.adapters.store import Store
 from slob_cli.core.models import Tick
-from slob_cli.errors import BrokerUnavailable, SlobError, UsageError
+from slob_cli.errors import SlobError, UsageError
 from slob_cli.runtime.bus import EventBus
 from slob_cli.runtime.clock import Clock, SystemClock
 from slob_cli.runtime.supervision import IB_BUS_EVENTS, Supervised
@@ -173,9 +173,7 @@ class Recorder(Supervised):
         if self.fatal is not None:
             raise self.fatal
         if not self.connection.connections:
-            config = self.connection.config
-            raise BrokerUnavailable(f"never reached the IB gateway at {config.host}:{config.port} "
-                                    f"({self.connection.failed_attempts} attempts); is it running with the API enabled?")
+            raise self.connection.unreachable()
         return self.stats()
 
     async def _deadline(self) -> None:
