@@ -90,7 +90,7 @@ def record(
     client_id: ClientIdOption = None,
     account: AccountOption = None,
     symbols: Annotated[str | None, typer.Option("--symbols", help="Comma-separated roots, e.g. NQ,MNQ [env SLOB_SYMBOLS].")] = None,
-    duration: Annotated[str | None, typer.Option("--duration", help="Stop after 2h, 30m, 90s or 1h30m.")] = None,
+    duration: Annotated[str | None, typer.Option("--duration", help="Stop after hours (2) or 90m, 2h, 1h30m, 1d.")] = None,
     until: Annotated[str | None, typer.Option("--until", help="Stop at HH:MM in the display time zone.")] = None,
     warm_up: Annotated[bool, typer.Option("--warm-up/--no-warm-up", help="Fetch today's 1-min bars first.")] = True,
     fail_if_running: Annotated[bool, typer.Option("--fail-if-running", help=FAIL_IF_RUNNING_HELP)] = False,
@@ -108,13 +108,16 @@ def record(
 
     from slob_cli.adapters.ib.connection import GatewayConfig
     from slob_cli.cli.guard import run_guard
-    from slob_cli.runtime.recorder import RecorderOptions, parse_duration, parse_until
+    from datetime import timedelta
+
+    from slob_cli.cli.options import parse_duration
+    from slob_cli.runtime.recorder import RecorderOptions, parse_until
 
     settings = gateway_settings(ctx, host, port, client_id, account, connect_timeout, symbols=symbols)
     now = _now()
     ends = []
     if duration is not None:
-        ends.append(now + parse_duration(duration))
+        ends.append(now + timedelta(seconds=parse_duration(duration)))
     if until is not None:
         ends.append(parse_until(until, now, settings.zone))
     options = RecorderOptions(symbols=list(settings.symbols), until=min(ends) if ends else None,

@@ -45,7 +45,7 @@ def paper(
 
     from slob_cli.cli.guard import run_guard
     from slob_cli.cli.options import parse_duration
-    from slob_cli.cli.trading import prepare
+    from slob_cli.cli.trading import prepare, replace_earlier_rehearsal
     from slob_cli.errors import BrokerUnavailable
     from slob_cli.runtime.paper_report import finish_validation
     from slob_cli.runtime.session import DEFAULT_SIM_DAY, SimOptions, run_session
@@ -64,6 +64,8 @@ def paper(
         wired.args.update(strict=strict, duration=duration)
         with run_guard(ctx, "paper", fail_if_running=fail_if_running, args=wired.args, clock=wired.clock) as guarded:
             guarded.data_mode = "sim" if sim else settings.market_data_type
+            if sim:
+                replace_earlier_rehearsal(guarded, wired)
             unreachable: BrokerUnavailable | None = None
             try:
                 result = run_session(guarded.store, wired.config, wired.options, strategy=wired.strategy,

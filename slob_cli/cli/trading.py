@@ -181,6 +181,8 @@ def _session(ctx: typer.Context, settings: Any, command: str, *, monitor_only: b
                         sim=sim, follow_speed=follow_speed)
         with run_guard(ctx, command, fail_if_running=fail_if_running, args=wired.args, clock=wired.clock) as guarded:
             guarded.data_mode = "sim" if sim is not None else settings.market_data_type
+            if sim is not None:
+                replace_earlier_rehearsal(guarded, wired)
             result = run_session(guarded.store, wired.config, wired.options, strategy=wired.strategy,
                                  risk=wired.risk, calendar=wired.calendar, clock=wired.clock, run_id=guarded.run_id,
                                  notifier=guarded.notifier)
@@ -188,6 +190,14 @@ def _session(ctx: typer.Context, settings: Any, command: str, *, monitor_only: b
                 result.stats.data_mode = "sim"  # the feed says "live": live from the simulated gateway
             guarded.stats = result.as_dict()
     _render(result, json_out)
+
+
+def replace_earlier_rehearsal(guarded: Any, wired: Prepared) -> None:
+    """Clear what earlier sim runs stored for the days this sim run plays (runtime/sim_days.py)."""
+    from slob_cli.runtime.sim_days import replace_sim_days, sim_run_days
+
+    replace_sim_days(guarded.store, wired.options.symbol, sim_run_days(wired.clock.now(), wired.options.until),
+                     guarded.run_id)
 
 
 def _render(result: Any, json_out: bool) -> None:

@@ -21,6 +21,7 @@ from slob_cli.adapters.ib.market_data import MarketDataFeed
 from slob_cli.adapters.ib.orders import IBOrderPort
 from slob_cli.adapters.store import Store, to_iso
 from slob_cli.core.aggregator import CandleCompleted, GapDetected, LateTick, M1Aggregator
+from slob_cli.core.market_hours import is_scheduled_close
 from slob_cli.core.models import Candle, Tick, floor_minute
 from slob_cli.core.risk import RiskManager
 from slob_cli.core.sessions import TradingCalendar, session_for, trading_date_of
@@ -261,6 +262,11 @@ class Engine(Supervised):
         if isinstance(event, CandleCompleted):
             self._candle(event.candle)
         elif isinstance(event, GapDetected):
+            if is_scheduled_close(event.start, event.end, self.calendar):
+                # The CME halt, a weekend or a holiday close: expected, logged, never counted as a gap.
+                self.store.log_event("SCHEDULED_CLOSE", self.clock.now(), {"start": to_iso(event.start),
+                                     "end": to_iso(event.end), "minutes": event.minutes}, self.run_id, event.symbol)
+                return
             self.stats.gaps += 1
             self.bus.emit(EventType.GAP_DETECTED, event, event.start)
             self.store.log_event("GAP_DETECTED", self.clock.now(), {"start": to_iso(event.start),

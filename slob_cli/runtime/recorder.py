@@ -34,21 +34,6 @@ UTC = timezone.utc
 log = logging.getLogger(__name__)
 
 
-_DURATION = re.compile(r"^(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s)?$")
-
-
-def parse_duration(text: str) -> timedelta:
-    """Parse `2h`, `30m`, `90s` or combinations such as `1h30m`; raise UsageError otherwise."""
-    match = _DURATION.match(text.strip().lower())
-    if not text.strip() or match is None or not any(match.groups()):
-        raise UsageError(f"duration {text!r} is not like 2h, 30m, 90s or 1h30m")
-    hours, minutes, seconds = (int(part or 0) for part in match.groups())
-    value = timedelta(hours=hours, minutes=minutes, seconds=seconds)
-    if value <= timedelta(0):
-        raise UsageError(f"duration {text!r} must be longer than zero")
-    return value
-
-
 def parse_until(text: str, now: datetime, zone: ZoneInfo) -> datetime:
     """Return the next UTC instant at wall-clock HH:MM in zone after now; raise UsageError otherwise."""
     match = re.fullmatch(r"(\d{1,2}):(\d{2})", text.strip())

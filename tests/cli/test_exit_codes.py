@@ -37,6 +37,8 @@ def _closed_port() -> int:
     ["run", "--account", "DU1234567", "--duration", "10s"],
     ["paper", "--account", "DU1234567", "--duration", "10s"],
     ["record", "--duration", "10s", "--no-warm-up"],
+    ["record", "--duration", "2", "--no-warm-up"],  # one duration grammar: hours, like paper
+    ["record", "--duration", "1d", "--no-warm-up"],
 ])
 def test_no_first_connection_within_connect_timeout_exits_4_with_one_line(
         runner: CliRunner, db_path: Path, command: list[str]) -> None:
