@@ -6,8 +6,8 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import signal
 import queue
+import signal
 import threading
 import urllib.error
 import urllib.request
