@@ -30,6 +30,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/tracking.py
 	$(BIN)/python bench/operations.py
 	$(BIN)/python bench/gateway.py
+	$(BIN)/python bench/startup.py
 
 clean:
 	rm -rf $(VENV) demo.db demo.db-wal demo.db-shm .pytest_cache

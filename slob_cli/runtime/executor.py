@@ -323,7 +323,7 @@ class OrderExecutor:
         """Cancel entries still unfilled one full candle after they were sent."""
         if self.port is None:
             return
-        for row in self.store.db.query(
+        for row in self.store.query(
             "SELECT * FROM orders WHERE role='entry' AND status IN ('SENT','WORKING') AND filled < quantity"
         ):
             sent = row["sent_at"]
