@@ -35,6 +35,7 @@ class Settings(BaseSettings):
     ib_connect_timeout: float = Field(10.0, gt=0)
     connect_timeout: float = Field(60.0, gt=0)  # seconds a session may take to make its first connection
     market_data_type: str = "live"  # live | delayed
+    stale_after: float = Field(30.0, gt=0)  # seconds without a tick in trading hours: DATA_STALE, resubscribe
 
     # Data.
     symbols: Annotated[list[str], NoDecode] = ["NQ"]

@@ -57,7 +57,7 @@ class EngineOptions:
     clock_speed: float = 1.0  # virtual seconds per real second of the engine clock (the sim runs faster)
     heartbeat_interval: float = 8.0  # real seconds between health rows
     buffer_size: int = 10_000
-    stale_after: float = 120.0
+    stale_after: float = 30.0  # SLOB_STALE_AFTER
     drain_timeout: float = 10.0
     policy: BackoffPolicy = field(default_factory=BackoffPolicy)
     executor: ExecutorOptions = field(default_factory=ExecutorOptions)

@@ -57,7 +57,7 @@ class RecorderOptions:
     flush_interval: float = 0.25
     buffer_capacity: int = 500_000
     warm_up: bool = True
-    stale_after: float = 120.0
+    stale_after: float = 30.0  # SLOB_STALE_AFTER
     status_interval: float = 0.5
     drain_timeout: float = 10.0
     policy: BackoffPolicy = field(default_factory=BackoffPolicy)

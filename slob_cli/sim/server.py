@@ -30,6 +30,7 @@ from slob_cli.sim.requests import (
     ContractDetailsRequest,
     ExecutionsRequest,
     HistoricalDataRequest,
+    HistoricalTicksRequest,
     MarketDataRequest,
     PnlRequest,
     RequestWithId,
@@ -220,6 +221,8 @@ class GatewayServer:
             self.market_data.subscribe_tick_by_tick(session, request)
         elif isinstance(request, HistoricalDataRequest):
             self.market_data.historical(session, request)
+        elif isinstance(request, HistoricalTicksRequest):
+            self.market_data.historical_ticks(session, request)
         elif isinstance(request, ContractDetailsRequest):
             self.market_data.contract_details(session, request)
         elif isinstance(request, ExecutionsRequest):
