@@ -126,13 +126,17 @@ class OrderExecutor:
         """Carry out a reconciliation plan: store first, then the broker."""
         now = self.clock.now()
         touched: set[str] = set()
+        missed: set[str] = set()  # setups with fills slob did not see live
         for action in plan.actions:
             execution = action.execution if isinstance(action, RecordExecution) else None
             parsed = parse_order_ref(execution.order_ref if execution else getattr(action, "order_ref", None))
             if parsed is not None:
                 touched.add(parsed.setup_id)
+                if execution is not None:
+                    missed.add(parsed.setup_id)
             if isinstance(action, ClosedOutside):
                 touched.add(action.setup_id)
+                missed.add(action.setup_id)
                 self._adopt_outside_close(action, now)
             if isinstance(action, MarkOrder):
                 self.repo.update_status(action.order_ref, action.status, action.filled, action.avg_fill_price, now,
@@ -154,9 +158,11 @@ class OrderExecutor:
                 log.warning("reconcile: %s", action)
                 self._log("RECONCILE", {"action": type(action).__name__, "detail": repr(action)})
         # Fills recorded before their order's final status (or while slob was down) may leave a trade
-        # looking open: settle every trade the plan touched once the whole plan is stored.
+        # looking open: settle every trade the plan touched once the whole plan is stored. A trade that
+        # closed while slob was down is booked now (the commission known so far): commission reports
+        # for old executions may never come, and an unbooked trade would hold its risk slot all day.
         for setup_id in sorted(touched):
-            self._update_trade(setup_id)
+            self._update_trade(setup_id, settle=setup_id in missed)
 
     def _adopt_outside_close(self, action: ClosedOutside, now: datetime) -> None:
         """Store a close done outside slob as a filled flatten of the setup, with the broker's fills."""

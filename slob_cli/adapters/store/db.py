@@ -120,7 +120,9 @@ class Store:
         """Open (creating and migrating if needed) the store at path; raise StoreError on failure."""
         file = Path(path)
         if readonly or not create:
-            if not file.is_file():
+            # An empty file is a store whose session has taken the run lock but not yet created it:
+            # a reader must not hold it open while the writer switches it to WAL.
+            if not file.is_file() or file.stat().st_size == 0:
                 raise StoreError(f"database {str(file)!r} does not exist")
         try:
             if readonly:
