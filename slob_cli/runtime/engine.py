@@ -11,7 +11,7 @@ import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta, timezone
+from datetime import date, datetime, timezone
 from typing import Any
 
 from slob_cli.adapters.ib.backoff import BackoffPolicy
@@ -31,7 +31,7 @@ from slob_cli.core.strategy.events import EventType as SetupEventType
 from slob_cli.core.strategy.events import SetupEvent
 from slob_cli.errors import SlobError
 from slob_cli.runtime import failpoints
-from slob_cli.runtime.backfill import ONE_MINUTE, MinuteGate, first_whole_minute
+from slob_cli.runtime.backfill import ONE_MINUTE, MinuteGate
 from slob_cli.runtime.bus import EventBus
 from slob_cli.runtime.clock import Clock, SystemClock
 from slob_cli.runtime.events import EventType

@@ -1,7 +1,7 @@
 """Chaos: `slob trade` SIGKILLed at random moments while the simulated gateway drops and restarts.
 
 Bounded and seeded. The short form runs in `make test`; the long form runs with
-`SLOB_CHAOS_ITERATIONS=30` (any number). It prints iterations, kills, faults, holes and invariant
+`CHAOS_ITERATIONS=30` (any number; not a SLOB_ name, which the test fixtures clear). It prints iterations, kills, faults, holes and invariant
 violations, and fails on any hole or violation: no minute missing from the stored candles, never a
 second entry for a setup, never a position without a stop at the end, trades agreeing with the broker.
 """
@@ -77,8 +77,8 @@ def _violations(db: Path, gateway: SimGatewayProcess) -> list[str]:
 
 
 def test_random_kills_and_gateway_faults_leave_no_hole_and_no_violation(tmp_path: Path) -> None:
-    iterations = int(os.environ.get("SLOB_CHAOS_ITERATIONS", "3"))
-    rng = random.Random(int(os.environ.get("SLOB_CHAOS_SEED", "13")))
+    iterations = int(os.environ.get("CHAOS_ITERATIONS", "3"))
+    rng = random.Random(int(os.environ.get("CHAOS_SEED", "13")))
     db = tmp_path / "chaos.db"
     kills = faults = 0
     with SimGatewayProcess(seed=7, scenario="short_setup", start=START.isoformat(), speed=SPEED) as gateway:
