@@ -340,10 +340,21 @@
         shape: buy ? "arrowUp" : "arrowDown", text: `${buy ? "BUY" : "SELL"} ${fill.quantity} @ ${price(fill.price)}`,
       });
     }
-    markers.sort((a, b) => a.time - b.time);
-    state.markers.setMarkers(markers);
+    // A marker must sit on a drawn bar: snap each to the last bar at or before it (gaps, halts).
+    const times = state.candles.data().map((item) => item.time);
+    const placed = [];
+    for (const marker of markers) {
+      let low = 0, high = times.length - 1, found = -1;
+      while (low <= high) {
+        const middle = (low + high) >> 1;
+        if (times[middle] <= marker.time) { found = middle; low = middle + 1; } else { high = middle - 1; }
+      }
+      if (found >= 0) placed.push({ ...marker, time: times[found] });
+    }
+    placed.sort((a, b) => a.time - b.time);
+    state.markers.setMarkers(placed);
     const chart = $("chart");
-    chart.dataset.markers = String(markers.length);
+    chart.dataset.markers = String(placed.length);
     chart.dataset.fills = String(data.fills.length);
     chart.dataset.lines = String(state.lines.length);
     $("chart-legend").textContent = legend.length ? `Setups: ${legend.join(" · ")}` : "No open setups on this day.";
