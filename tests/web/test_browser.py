@@ -61,6 +61,7 @@ def test_page_shows_chart_and_tables_with_the_right_numbers(seeded: SeededDay, w
     assert text(page, "#today-trades") == "1"
     assert text(page, "#today-pnl") == "$+395.50"
     assert text(page, "#today-commission") == "$4.50"
+    assert seeded.closed_setup in text(page, "#today-list") and "$+395.50" in text(page, "#today-list")
     assert text(page, "#h-session") == "not running"
     assert text(page, "#h-data") == "live" and text(page, "#h-run") == "#1 paper"
     assert "clock (wall)" in text(page, "#h-clock-label").lower()

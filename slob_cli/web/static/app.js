@@ -168,7 +168,8 @@
     $("h-tick").textContent = age(data.last_tick_age_seconds);
     $("h-heartbeat").textContent = age(data.heartbeat_age_seconds);
     $("h-run").textContent = data.run_id ? `#${data.run_id}${data.run_command ? " " + data.run_command : ""}` : "-";
-    $("h-clock-label").textContent = data.clock.kind === "simulated" ? "clock (simulated)" : "clock (wall)";
+    $("h-clock-label").textContent = !data.clock.simulated ? "clock (wall)"
+      : data.clock.run_ended ? "clock (simulated, run ended)" : "clock (simulated)";
     $("h-clock").textContent = clock(data.clock.now, true);
   }
 
@@ -207,7 +208,14 @@
       ["stop", (o) => price(o.stop_price), true],
       ["status", (o) => o.status],
       ["filled", (o) => o.filled, true],
+      ["", (o) => (o.ended_sim_run ? "ended sim run" : "")],
     ], data.working_orders || [], "No working orders.");
+    fillTable($("today-list"), [
+      ["setup", (t) => t.setup_id],
+      ["points", (t) => signed(t.pnl_points), true],
+      ["commission", (t) => price(t.commission), true],
+      ["net", (t) => { const s = span(money(t.pnl_money)); tone(s, t.pnl_money); return s; }, true],
+    ], today.trades || [], "No trade closed today.");
   }
 
   async function loadPositions() {
@@ -224,12 +232,12 @@
       const list = document.createElement("dl");
       list.className = "figures";
       const pairs = [
-        ["position", `${p.direction} ${p.quantity} ${p.symbol}`],
+        ["position", `${p.direction} ${p.quantity} ${p.symbol}${p.ended_sim_run ? " (ended sim run)" : ""}`],
         ["entry", `${price(p.entry_price)} at ${clock(p.entry_time)}`],
         ["last", price(p.last_price)],
         ["unrealized", `${money(p.unrealized_money)} (${signed(p.unrealized_points)} pts)`],
-        ["to stop", `${price(p.distance_to_stop)} pts (${price(p.stop)})`],
-        ["to target", `${price(p.distance_to_target)} pts (${price(p.target)})`],
+        ["to stop", `${signed(p.to_stop)} pts (${price(p.stop)})`],
+        ["to target", `${signed(p.to_target)} pts (${price(p.target)})`],
       ];
       for (const [title, value] of pairs) {
         const item = document.createElement("div");
