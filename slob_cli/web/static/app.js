@@ -213,7 +213,6 @@
     fillTable($("today-list"), [
       ["setup", (t) => t.setup_id],
       ["points", (t) => signed(t.pnl_points), true],
-      ["commission", (t) => price(t.commission), true],
       ["net", (t) => { const s = span(money(t.pnl_money)); tone(s, t.pnl_money); return s; }, true],
     ], today.trades || [], "No trade closed today.");
   }
