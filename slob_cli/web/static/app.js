@@ -538,6 +538,8 @@
       state.zoneReady, refresh("status", loadStatus), refresh("positions", loadPositions), refresh("chart", () => loadChart(true)),
       refresh("trades", loadTrades), refresh("setups", loadSetupStates), refresh("reports", loadReports),
     ]);
+    // The charts paint on the next animation frames: count the first render once they have.
+    await new Promise((resolve) => requestAnimationFrame(() => requestAnimationFrame(resolve)));
     window.slobFirstRender = performance.now();
     document.body.dataset.ready = "1";
     listen();
