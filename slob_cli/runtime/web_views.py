@@ -21,8 +21,6 @@ from slob_cli.runtime.dashboard import _tick_age as dashboard_tick_age
 from slob_cli.runtime.lock import current_holder
 
 UTC = timezone.utc
-MINUTE_US = 60_000_000
-FINAL_STATES = ("setup_complete", "invalidated", "setup_skipped", "skipped")
 
 
 def _rows(conn: Any, sql: str, params: tuple[Any, ...] = ()) -> list[dict[str, Any]]:
@@ -153,7 +151,8 @@ def day_fills(conn: Any, symbol: str, start_us: int, end_us: int) -> list[dict[s
         conn,
         "SELECT f.exec_id, f.order_ref, o.role, o.setup_id, f.side, f.quantity, f.price, f.ts FROM fills f"
         " LEFT JOIN orders o ON o.order_ref = f.order_ref"
-        " WHERE (f.symbol = ? OR (f.symbol IS NULL AND o.symbol = ?)) AND f.ts >= ? AND f.ts < ? ORDER BY f.ts, f.exec_id",
+        " WHERE (f.symbol = ? OR (f.symbol IS NULL AND o.symbol = ?)) AND f.ts >= ? AND f.ts < ?"
+        " ORDER BY f.ts, f.exec_id",
         (symbol, symbol, low, high),
     )
     for row in rows:
@@ -232,7 +231,7 @@ def change_marker(conn: Any) -> dict[str, Any]:
 
     return {
         "candles": [[symbol, newest_candle_us(conn, symbol)] for symbol in known],
-        "ticks": [conn.execute("SELECT max(ts) FROM ticks WHERE symbol = ?", (symbol,)).fetchone()[0] for symbol in known],
+        "ticks": [views.latest_tick_time(conn, symbol) for symbol in known],
         "fills": one("SELECT count(*), max(ts), max(rowid) FROM fills"),
         "trades": one("SELECT count(*), max(exit_time), max(entry_time), total(pnl_money), max(rowid) FROM trades"),
         "orders": one("SELECT count(*), max(updated_at), max(created_at) FROM orders"),

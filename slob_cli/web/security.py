@@ -88,7 +88,9 @@ class TokenGuard:
 
     def __init__(self, token: str | None) -> None:
         self._token = token.encode() if token else None
-        self.cookie_value = hmac.new(self._token, b"slob-web-session", hashlib.sha256).hexdigest() if self._token else ""
+        # The cookie carries a keyed digest of the token, never the token itself.
+        self.cookie_value = (hmac.new(self._token, b"slob-web-session", hashlib.sha256).hexdigest()
+                             if self._token else "")
 
     @property
     def required(self) -> bool:
