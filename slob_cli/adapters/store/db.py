@@ -12,6 +12,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from slob_cli.adapters.store.queries import ReadQueries
 from slob_cli.adapters.store.schema import MIGRATIONS, SCHEMA_VERSION
 from slob_cli.core.models import Candle, Tick
 from slob_cli.errors import StoreError
@@ -94,7 +95,7 @@ def row_candle(row: Sequence[Any]) -> Candle:
     return Candle(row[0], from_us(row[1]), row[2], row[3], row[4], row[5], row[6], row[7], row[8])
 
 
-class Store:
+class Store(ReadQueries):
     """The project's SQLite file. Open with `Store.open(path)`; close or use as a context manager."""
 
     def __init__(self, conn: sqlite3.Connection, path: Path, readonly: bool = False) -> None:
