@@ -72,6 +72,11 @@ class OrderRepository:
         """Return a setup's orders, oldest first."""
         return list(self.store.db.query("SELECT * FROM orders WHERE setup_id=? ORDER BY created_at, rowid", [setup_id]))
 
+    def unfilled_live_entries(self) -> list[dict[str, Any]]:
+        """Return the entries sent or working at the broker and not completely filled."""
+        return list(self.store.db.query(
+            "SELECT * FROM orders WHERE role='entry' AND status IN ('SENT','WORKING') AND filled < quantity"))
+
     def stored_orders(self, only_open: bool = False) -> list[StoredOrder]:
         """Return every stored order (or only those not in a terminal state) as StoredOrder."""
         sql = "SELECT * FROM orders"
