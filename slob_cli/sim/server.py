@@ -8,6 +8,7 @@ import time
 from datetime import timedelta
 from typing import TYPE_CHECKING
 
+from slob_cli.aio import first_of
 from slob_cli.sim import encoders, market_feed
 from slob_cli.sim.contracts import CENTRAL, TIME_ZONE_ID
 from slob_cli.sim.encoders import NOTICES
@@ -335,12 +336,8 @@ class GatewayServer:
         if self.clock.is_max_speed:
             if self.clock.paused or not self._max_speed_demand():
                 self._wake.clear()
-                # asyncio.wait, not wait_for: 3.11's wait_for can swallow a cancel racing the wake-up.
-                waiter = asyncio.ensure_future(self._wake.wait())
-                try:
-                    await asyncio.wait({waiter}, timeout=1.0)
-                finally:
-                    waiter.cancel()
+                # first_of, not wait_for: 3.11's wait_for can swallow a cancel racing the wake-up.
+                await first_of(self._wake.wait(), asyncio.sleep(1.0))
                 return
             start = max(start, self.clock.now())
             end = start + MAX_SPEED_STEP
