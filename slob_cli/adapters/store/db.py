@@ -333,6 +333,16 @@ class Store(ReadQueries):
                 (run_id, to_iso(ts), event_type, symbol, json.dumps(payload or {}, default=str)),
             )
 
+    def record_health(self, run_id: int | None, ts: datetime, row: dict[str, Any]) -> None:
+        """Append one engine health row (its figures as columns, the whole row as the payload)."""
+        with self.transaction() as conn:
+            conn.execute(
+                "INSERT INTO health(run_id, ts, connected, last_tick_age, buffer_utilization, open_orders, positions,"
+                " payload) VALUES (?,?,?,?,?,?,?,?)",
+                (run_id, to_iso(ts), int(row["connected"]), row["last_tick_age"], row["buffer_utilization"],
+                 row["open_orders"], row["positions"], json.dumps(row)),
+            )
+
     # ------------------------------------------------------------------ key/value state
     def get_state(self, key: str) -> Any | None:
         """Return the JSON value stored under key, or None."""

@@ -23,6 +23,30 @@ class ReadQueries:
             return []
         return self.conn.execute(sql.format(",".join("?" * len(values))), list(values)).fetchall()
 
+    # ------------------------------------------------------------------ ticks
+    def tick_symbols(self) -> list[str]:
+        """Return the symbols with stored ticks, sorted."""
+        return [row[0] for row in self.conn.execute("SELECT DISTINCT symbol FROM ticks ORDER BY symbol")]
+
+    def tick_span(self, symbol: str) -> tuple[int, int] | None:
+        """Return the first and last tick time of a symbol (epoch microseconds), or None."""
+        first, last = self.conn.execute("SELECT min(ts), max(ts) FROM ticks WHERE symbol=?", (symbol,)).fetchone()
+        return None if first is None else (int(first), int(last))
+
+    def tick_rows_between(self, symbol: str, start_us: int, end_us: int) -> list[tuple[int, float, float]]:
+        """Return (ts, price, size) of a symbol's ticks in [start, end), in arrival order."""
+        return self.conn.execute(
+            "SELECT ts, price, size FROM ticks WHERE symbol=? AND ts>=? AND ts<? ORDER BY ts, id",
+            (symbol, start_us, end_us),
+        ).fetchall()
+
+    def last_tick_row_before(self, symbol: str, ts_us: int) -> list[tuple[int, float, float]]:
+        """Return (ts, price, size) of a symbol's last tick before an instant (none or one row)."""
+        return self.conn.execute(
+            "SELECT ts, price, size FROM ticks WHERE symbol=? AND ts<? ORDER BY ts DESC, id DESC LIMIT 1",
+            (symbol, ts_us),
+        ).fetchall()
+
     # ------------------------------------------------------------------ candles
     def candle_span(self, symbol: str) -> tuple[int | None, int | None]:
         """Return the first and last candle time of a symbol (epoch microseconds), or (None, None)."""
@@ -106,7 +130,22 @@ class ReadQueries:
         return [row[0] for row in self.conn.execute(
             "SELECT payload FROM events WHERE type=? AND ts >= ?", (event_type, since_iso))]
 
+    def live_order_count(self) -> int:
+        """Return how many orders are sent or working at the broker."""
+        return int(self.conn.execute("SELECT count(*) FROM orders WHERE status IN ('SENT','WORKING')").fetchone()[0])
+
+    def open_position_count(self) -> int:
+        """Return how many trades hold an open position."""
+        return int(self.conn.execute("SELECT count(*) FROM trades WHERE status='OPEN'").fetchone()[0])
+
     # ------------------------------------------------------------------ setups
+    def last_setup_event_seq(self, symbol: str, trading_date_iso: str) -> int:
+        """Return the highest setup-event sequence number of a symbol's trading day (0 when none)."""
+        row = self.conn.execute(
+            "SELECT max(seq) FROM setup_events WHERE symbol=? AND trading_date=?", (symbol, trading_date_iso),
+        ).fetchone()
+        return int(row[0] or 0)
+
     def setup_states_updated_since(self, since_iso: str) -> list[str]:
         """Return the state of every setup updated at or after an instant."""
         return [row[0] for row in self.conn.execute("SELECT state FROM setups WHERE updated_at >= ?", (since_iso,))]
