@@ -6,6 +6,7 @@ Every import counts, also the lazy ones inside functions. The rules:
 - sim/ never imports adapters/ib, runtime/ or the doors (its replay reads recorded ticks through
   the store: `adapters/store` is the one adapter it may use);
 - runtime/ never imports the doors: cli/ and web/ call runtime, never the other way round;
+- web/ (the `slob web` dashboard) never imports cli/, sim/ or adapters/ib;
 - the shared leaves (`errors`, `aio`) import nothing of ours.
 """
 
@@ -22,6 +23,8 @@ FORBIDDEN: dict[str, tuple[str, ...]] = {
     "slob_cli.adapters": ("slob_cli.runtime", "slob_cli.cli", "slob_cli.web", "slob_cli.sim"),
     "slob_cli.sim": ("slob_cli.adapters.ib", "slob_cli.runtime", "slob_cli.cli", "slob_cli.web"),
     "slob_cli.runtime": ("slob_cli.cli", "slob_cli.web"),
+    # web/ is a presentation layer beside cli/: read models from runtime/, never the broker or the sim
+    "slob_cli.web": ("slob_cli.cli", "slob_cli.sim", "slob_cli.adapters.ib"),
 }
 CORE_MAY_IMPORT = ("slob_cli.core", "slob_cli.errors")
 LEAVES = ("slob_cli.errors", "slob_cli.aio")

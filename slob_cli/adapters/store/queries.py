@@ -7,15 +7,17 @@ Rows come back as plain tuples in the documented column order (or dicts where no
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Sequence
-from typing import Any
+from collections.abc import Iterator, Sequence
+from typing import TYPE_CHECKING, Any
 
 
 class ReadQueries:
-    """Read-only queries, mixed into `Store` (which provides `conn` and `db`)."""
+    """Read-only queries, mixed into `Store` (which provides `conn` and `query`)."""
 
     conn: sqlite3.Connection
-    db: Any
+
+    if TYPE_CHECKING:
+        def query(self, sql: str, params: Sequence[Any] = ()) -> Iterator[dict[str, Any]]: ...
 
     def _rows_in(self, sql: str, values: Sequence[Any]) -> list[tuple[Any, ...]]:
         """Run sql whose `{}` is the placeholder list of values; no values, no rows."""
@@ -123,7 +125,7 @@ class ReadQueries:
 
     def trades_entered_since(self, since_iso: str) -> list[dict[str, Any]]:
         """Return the trades entered at or after an instant, oldest first, as dicts."""
-        return list(self.db.query("SELECT * FROM trades WHERE entry_time >= ? ORDER BY entry_time", [since_iso]))
+        return list(self.query("SELECT * FROM trades WHERE entry_time >= ? ORDER BY entry_time", [since_iso]))
 
     def event_payloads_since(self, event_type: str, since_iso: str) -> list[str]:
         """Return the JSON payloads of the events of one type at or after an instant."""
