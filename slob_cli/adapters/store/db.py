@@ -215,6 +215,11 @@ class Store(ReadQueries):
             )
         return len(rows)
 
+    def delete_ticks(self, symbol: str, start: datetime, end: datetime) -> None:
+        """Delete a symbol's ticks in [start, end) in one transaction."""
+        with self.transaction() as conn:
+            conn.execute("DELETE FROM ticks WHERE symbol=? AND ts >= ? AND ts < ?", (symbol, to_us(start), to_us(end)))
+
     def tick_count(self, symbol: str | None = None) -> int:
         """Return the number of stored ticks (for one symbol or all)."""
         if symbol is None:
@@ -271,6 +276,26 @@ class Store(ReadQueries):
         frame = pd.read_sql_query(sql + " ORDER BY symbol, ts", self.conn, params=params)
         frame["ts"] = pd.to_datetime(frame["ts"], unit="us", utc=True)
         return frame.set_index("ts")
+
+    def candle_rows_frame(
+        self, symbol: str | None = None, start: datetime | None = None, end: datetime | None = None
+    ) -> pd.DataFrame:
+        """Return stored candles as a frame with columns symbol, ts (UTC us), OHLCV and counts."""
+        import pandas as pd
+
+        sql, params = self._range_sql(
+            "SELECT symbol, ts, open, high, low, close, volume, tick_count, dropped_ticks FROM candles", symbol, start,
+            end,
+        )
+        return pd.read_sql_query(sql + " ORDER BY symbol, ts", self.conn, params=params)
+
+    def last_candles(self, symbol: str, count: int) -> list[Candle]:
+        """Return the newest `count` candles of a symbol, oldest first."""
+        rows = self.conn.execute(
+            "SELECT symbol, ts, open, high, low, close, volume, tick_count, dropped_ticks FROM candles"
+            " WHERE symbol=? ORDER BY ts DESC LIMIT ?", (symbol, count),
+        ).fetchall()
+        return [row_candle(row) for row in reversed(rows)]
 
     def latest_candle(self, symbol: str) -> Candle | None:
         """Return the newest stored candle of a symbol, or None."""
