@@ -276,12 +276,12 @@ class OrderExecutor:
         if not orders:
             return
         fills = self.repo.fills_for(orders)
-        entry_fills = [f for f in fills if orders[f["order_ref"]]["role"] == OrderRole.ENTRY.value]
-        exit_fills = [f for f in fills if orders[f["order_ref"]]["role"] in {r.value for r in EXIT_ROLES}]
+        entry_fills = [f for f in fills if OrderRole(orders[f["order_ref"]]["role"]) is OrderRole.ENTRY]
+        exit_fills = [f for f in fills if OrderRole(orders[f["order_ref"]]["role"]) in EXIT_ROLES]
         if not entry_fills:
             return
-        setup = self.store.conn.execute("SELECT direction, entry_estimate FROM setups WHERE id=?", (setup_id,)).fetchone()
-        entry_row = next(row for row in orders.values() if row["role"] == OrderRole.ENTRY.value)
+        setup = self.repo.setup_plan(setup_id)
+        entry_row = next(row for row in orders.values() if OrderRole(row["role"]) is OrderRole.ENTRY)
         direction = Direction(setup[0]) if setup else (Direction.SHORT if entry_row["action"] == "SELL" else Direction.LONG)
         symbol = entry_row["symbol"]
         multiplier = INSTRUMENTS[symbol].multiplier if symbol in INSTRUMENTS else 1.0
@@ -327,10 +327,9 @@ class OrderExecutor:
 
     def settle_pending(self) -> None:
         """Book closed trades whose commission report never came, with the commission known so far."""
-        for trade in self.store.db.query("SELECT setup_id FROM trades WHERE status='CLOSED' AND settled_at IS NULL"):
-            log.warning("trade %s: a commission report is missing; booking it with the commission known",
-                        trade["setup_id"])
-            self._update_trade(trade["setup_id"], settle=True)
+        for setup_id in self.repo.unsettled_closed_trades():
+            log.warning("trade %s: a commission report is missing; booking it with the commission known", setup_id)
+            self._update_trade(setup_id, settle=True)
 
     @staticmethod
     def _entry_working(orders: dict[str, dict[str, Any]]) -> bool:
