@@ -10,7 +10,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, overload
 
 from slob_cli.adapters.store.queries import ReadQueries
 from slob_cli.adapters.store.schema import MIGRATIONS, SCHEMA_VERSION
@@ -55,6 +55,12 @@ def from_us(value: int) -> datetime:
     return datetime.fromtimestamp(value // 1_000_000, tz=UTC).replace(microsecond=value % 1_000_000)
 
 
+@overload
+def to_iso(ts: datetime) -> str: ...
+@overload
+def to_iso(ts: None) -> None: ...
+@overload
+def to_iso(ts: datetime | None) -> str | None: ...
 def to_iso(ts: datetime | None) -> str | None:
     """Return `YYYY-MM-DDTHH:MM:SS[.ffffff]Z` in UTC, or None."""
     if ts is None:
@@ -63,6 +69,12 @@ def to_iso(ts: datetime | None) -> str | None:
     return text + "Z"
 
 
+@overload
+def from_iso(text: str) -> datetime: ...
+@overload
+def from_iso(text: None) -> None: ...
+@overload
+def from_iso(text: str | None) -> datetime | None: ...
 def from_iso(text: str | None) -> datetime | None:
     """Parse an ISO-8601 string (with `Z` or an offset) to an aware UTC datetime."""
     if text is None:
