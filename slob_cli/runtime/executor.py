@@ -19,6 +19,7 @@ from slob_cli.adapters.store.orders import OrderRepository
 from slob_cli.core.broker_view import BrokerExecution, BrokerOrder, BrokerView, OrderStatus, status_from_ib
 from slob_cli.core.models import INSTRUMENTS, Direction
 from slob_cli.core.orders import EXIT_ROLES, OrderIntent, OrderRole, build_bracket, flatten_intent, parse_order_ref
+from slob_cli.core.pnl import trade_pnl
 from slob_cli.core.reconcile import reconcile
 from slob_cli.core.reconcile_actions import (
     CancelOrder, MarkOrder, PlaceOrders, ReconcilePlan, RecordExecution, ResizeOrder, SendBracket,
@@ -292,11 +293,10 @@ class OrderExecutor:
         }
         if exit_qty:
             exit_price = sum(f["quantity"] * f["price"] for f in exit_fills) / exit_qty
-            sign = -1.0 if direction is Direction.SHORT else 1.0
-            points = (exit_price - entry_price) * sign
+            pnl = trade_pnl(direction, entry_price, exit_price, exit_qty, multiplier, commission)
             row.update(exit_time=exit_fills[-1]["ts"], exit_price=exit_price,
-                       exit_reason=orders[exit_fills[-1]["order_ref"]]["role"], pnl_points=points,
-                       pnl_money=points * multiplier * exit_qty - commission)
+                       exit_reason=orders[exit_fills[-1]["order_ref"]]["role"], pnl_points=pnl.points,
+                       pnl_money=pnl.net)
             if exit_qty >= entry_qty and not self._entry_working(orders):
                 row["status"] = "CLOSED"
         self.repo.upsert_trade(row)

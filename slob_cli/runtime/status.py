@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -27,6 +27,7 @@ class StatusReport:
     today: dict[str, Any]
     health: dict[str, Any] | None
     health_age_seconds: float | None
+    backtests: list[dict[str, Any]] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
         """Return the report as plain JSON-ready data."""
@@ -51,6 +52,7 @@ def collect_status(store: Any, db_path: str | os.PathLike[str], now: datetime, r
         today=views.day_pnl(conn, views.trading_date_of(now)),
         health=health,
         health_age_seconds=round((now - health_time).total_seconds(), 1) if health_time else None,
+        backtests=views.backtest_runs(conn),
     )
 
 
