@@ -47,7 +47,7 @@ def backtest(
     """
     from datetime import datetime, timezone
 
-    from slob_cli.adapters.calendar import load_calendar
+    from slob_cli.adapters.calendar import load_calendar_isolated
     from slob_cli.adapters.risk_config import load_risk_config
     from slob_cli.adapters.strategy_config import load_strategy_config
     from slob_cli.cli.context import app_context
@@ -73,7 +73,7 @@ def backtest(
         start, end = start or first, end or last
         if start > end:
             raise UsageError(f"nothing to backtest from {start} to {end}: stored {chosen} candles span {first} .. {last}")
-        calendar = load_calendar(*runner.calendar_range(start, end))
+        calendar = load_calendar_isolated(*runner.calendar_range(start, end))
         if grid is not None:
             rows = runner.run_sweep(store.path, chosen, start, end, base, grid, calendar, now, jobs)
             return _render_sweep(rows, chosen, start, end, json_out)

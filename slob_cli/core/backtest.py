@@ -41,6 +41,7 @@ from slob_cli.core.strategy.tracker import SetupTracker
 from slob_cli.errors import ConfigError
 
 NEW_YORK = ZoneInfo("America/New_York")
+_BEFORE_ANY = datetime.min.replace(tzinfo=ZoneInfo("UTC"))
 FILL_MODEL_NOTE = (
     "M1 backtest: the order of prices inside a one-minute bar is unknown; every ambiguous case resolves "
     "against the trader (entry at the next bar's open plus slippage, a bar touching stop and target counts "
@@ -182,7 +183,7 @@ class BacktestKernel:
         self._pending: PlannedTrade | None = None
         self._position: _Position | None = None
         self._last_real: Candle | None = None
-        self._next_midnight: datetime | None = None
+        self._next_midnight = _BEFORE_ANY
         self._candles = 0
         self._first: datetime | None = None
 
@@ -190,27 +191,35 @@ class BacktestKernel:
     def on_candle(self, candle: Candle) -> None:
         """Apply one closed M1 candle (strictly after the previous one)."""
         ts = candle.ts
+        self._candles += 1
+        if ts >= self._next_midnight:
+            self._new_day(ts)
+        if self._position is not None or self._pending is not None:
+            self._trade_bar(candle)
+        events = self.tracker.on_candle(candle)
+        if events:
+            self._on_events(events)
+        if candle.tick_count != 0:
+            self._last_real = candle
+
+    def _new_day(self, ts: datetime) -> None:
+        """Run the clock to the New York midnight just passed (first candle: remember where we started)."""
         if self._first is None:
             self._first = ts
-        self._candles += 1
-        midnight = self._next_midnight
-        if midnight is None or ts >= midnight:
-            if midnight is not None:
-                self._clock(midnight)
-            self._next_midnight = _ny_midnight_after(ts)
+        else:
+            self._clock(self._next_midnight)
+        self._next_midnight = _ny_midnight_after(ts)
+
+    def _trade_bar(self, candle: Candle) -> None:
+        """Flatten a position whose session ended, fill a pending entry, check the stop and target."""
         position = self._position
-        if position is not None and ts >= position.plan.session_end:
+        if position is not None and candle.ts >= position.plan.session_end:
             self._flatten(ExitReason.SESSION_END)
         if candle.tick_count != 0:  # a synthetic bar carries no trade: nothing can fill on it
             if self._pending is not None:
                 self._enter(candle)
             if self._position is not None:
                 self._check_exits(candle)
-        events = self.tracker.on_candle(candle)
-        if events:
-            self._on_events(events, candle)
-        if candle.tick_count != 0:
-            self._last_real = candle
 
     def on_time(self, now: datetime) -> None:
         """Move the clock (session end closes candidates and flattens a position still open)."""
@@ -239,9 +248,9 @@ class BacktestKernel:
             self._cancel_pending("the session ended before the entry could fill")
         events = self.tracker.on_time(now)
         if events:
-            self._on_events(events, None)
+            self._on_events(events)
 
-    def _on_events(self, events: Iterable[SetupEvent], candle: Candle | None) -> None:
+    def _on_events(self, events: Iterable[SetupEvent]) -> None:
         for event in events:
             kind = event.type
             if kind is EventType.SETUP_INVALIDATED and event.candidate_id:

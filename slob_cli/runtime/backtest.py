@@ -10,12 +10,13 @@ import itertools
 import os
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, fields, replace
-from datetime import date, datetime, timedelta
+from datetime import date, datetime, timedelta, timezone
 from typing import TYPE_CHECKING, Any
 
-from slob_cli.adapters.store.db import row_candle, to_us
+from slob_cli.adapters.store.db import to_us
 from slob_cli.core.backtest import FILL_MODEL_NOTE, BacktestOutcome, FillModel, run_kernel
 from slob_cli.core.backtest_stats import BacktestStats, compute_stats
+from slob_cli.core.models import Candle
 from slob_cli.core.risk import RiskConfig
 from slob_cli.core.strategy.config import StrategyConfig
 from slob_cli.errors import ConfigError, UsageError
@@ -23,7 +24,6 @@ from slob_cli.runtime.tracking import day_window
 
 if TYPE_CHECKING:
     from slob_cli.adapters.store import Store
-    from slob_cli.core.models import Candle
     from slob_cli.core.sessions import TradingCalendar
 
 OVERFITTING_CAVEAT = (
@@ -31,6 +31,7 @@ OVERFITTING_CAVEAT = (
     "months (overfitting). Prefer settings that rank well across neighbouring values and periods."
 )
 FILL_KEYS = ("slippage_ticks", "initial_equity")
+_EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
 
 
 @dataclass(frozen=True)
@@ -76,9 +77,10 @@ def iter_candles(store: Store, symbol: str, start: datetime, end: datetime, batc
     cursor = store.conn.execute(
         "SELECT symbol, ts, open, high, low, close, volume, tick_count, dropped_ticks FROM candles"
         " WHERE symbol=? AND ts >= ? AND ts < ? ORDER BY ts", (symbol, to_us(start), to_us(end)))
+    # EPOCH + timedelta is several times quicker than from_us's fromtimestamp, and gives the same instant.
     while rows := cursor.fetchmany(batch):
-        for row in rows:
-            yield row_candle(row)
+        for symbol_, ts, open_, high, low, close, volume, ticks, dropped in rows:
+            yield Candle(symbol_, _EPOCH + timedelta(microseconds=ts), open_, high, low, close, volume, ticks, dropped)
 
 
 def backtest_window(start: date, end: date, now: datetime) -> tuple[datetime, datetime]:
