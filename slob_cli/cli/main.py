@@ -14,7 +14,7 @@ from typer.core import TyperGroup
 
 from slob_cli import __version__
 from slob_cli.cli.context import AppContext
-from slob_cli.errors import ExitCode, SlobError
+from slob_cli.errors import ExitCode, SlobError, first_error
 
 log = logging.getLogger("slob")
 
@@ -26,7 +26,7 @@ EXIT_CODES_HELP = (
 
 COMMAND_ORDER = (
     "test-connection", "record", "candles", "setups", "backtest", "trade", "run", "paper", "report", "status",
-    "dashboard", "sim-gateway", "demo",
+    "dashboard", "web", "sim-gateway", "demo",
 )
 
 
@@ -53,6 +53,15 @@ class SlobGroup(TyperGroup):
     def invoke(self, ctx: click.Context) -> Any:
         try:
             return super().invoke(ctx)
+        except BaseExceptionGroup as group:  # a task group's failure: report the error inside it
+            return self._fail(ctx, first_error(group))
+        except BaseException as exc:  # noqa: BLE001 - _fail re-raises what is not ours to report
+            return self._fail(ctx, exc)
+
+    def _fail(self, ctx: click.Context, error: BaseException) -> Any:
+        """Turn one error into its line on stderr and its exit code (click's own pass through)."""
+        try:
+            raise error
         except (click.exceptions.Exit, click.exceptions.Abort, click.ClickException):
             raise
         except (typer.Exit, typer.Abort, TyperClickException):  # typer >= 0.20 has its own classes
@@ -123,6 +132,9 @@ def _register() -> None:
     from slob_cli.cli import dashboard
 
     app.command("dashboard")(dashboard.dashboard)
+    from slob_cli.cli import web
+
+    app.command("web")(web.web)
     from slob_cli.cli import report
 
     app.command("report")(report.report)
