@@ -108,8 +108,12 @@ def export(
     end: ToOption = None,
     output: Annotated[Path | None, typer.Option("-o", "--output", help="Write to FILE instead of stdout.")] = None,
     tz: Annotated[str | None, typer.Option("--tz", help="Render times in this zone (default: UTC with Z).")] = None,
+    partition: Annotated[bool, typer.Option(
+        "--partition", help="With --format parquet: write a hive-partitioned dataset symbol=/date=/ under -o DIR.")] = False,
 ) -> None:
     """Export stored candles as csv, parquet or jsonl (UTC ISO-8601 times unless --tz).
+
+    --partition writes a directory that DuckDB, Polars and Spark read directly (docs/research.md).
 
     Example: slob candles export --format jsonl --symbol NQ --from 2026-01-06 -o nq.jsonl
     """
@@ -127,8 +131,16 @@ def export(
     zone = parse_zone(tz)
     if fmt == "parquet" and output is None:
         raise UsageError("--format parquet is binary: pass -o FILE")
+    if partition and (fmt != "parquet" or zone is not None):
+        raise UsageError("--partition needs --format parquet and no --tz (partitions hold UTC times)")
     with app_context(ctx).open_store(readonly=True) as store:
-        count = export_candles(store, fmt, output, chosen, begin, finish, zone)
+        if partition:
+            from slob_cli.runtime.candles import export_partitioned
+
+            assert output is not None
+            count = export_partitioned(store, output, chosen, begin, finish)
+        else:
+            count = export_candles(store, fmt, output, chosen, begin, finish, zone)
     if output is not None:
         typer.echo(f"Exported {count:,} candles to {output}.", err=True)
 

@@ -207,7 +207,8 @@ class SweepJob:
     now: datetime
 
 
-def _sweep_one(job: SweepJob) -> dict[str, Any]:
+def sweep_one(job: SweepJob) -> dict[str, Any]:
+    """Backtest one grid point (in any process: it opens the store read-only itself); return its figures."""
     from slob_cli.adapters.store import Store
 
     settings = apply_overrides(job.base, job.overrides)
@@ -226,14 +227,14 @@ def run_sweep(db_path: str | os.PathLike[str], symbol: str, start: date, end: da
         apply_overrides(base, overrides)  # a bad value fails here, once, before any process starts
     work = [SweepJob(os.fspath(db_path), symbol, start, end, base, overrides, calendar, now) for overrides in grid]
     if jobs <= 1 or len(work) == 1:
-        rows = [_sweep_one(job) for job in work]
+        rows = [sweep_one(job) for job in work]
     else:
         import multiprocessing
         from concurrent.futures import ProcessPoolExecutor
 
         with ProcessPoolExecutor(max_workers=min(jobs, len(work)),
                                  mp_context=multiprocessing.get_context("spawn")) as pool:
-            rows = list(pool.map(_sweep_one, work))
+            rows = list(pool.map(sweep_one, work))
     rows.sort(key=lambda row: (-row["net_pnl"], -(row["expectancy_r"] or 0.0), str(row["settings"])))
     for rank, row in enumerate(rows, start=1):
         row["rank"] = rank
