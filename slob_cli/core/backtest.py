@@ -30,7 +30,7 @@ from zoneinfo import ZoneInfo
 
 from slob_cli.core.models import TICK_SIZE, Candle, Direction
 from slob_cli.core.orders import build_bracket
-from slob_cli.core.pnl import COMMISSION_PER_SIDE, commission_for, trade_pnl
+from slob_cli.core.pnl import COMMISSION_PER_SIDE, FillLine, commission_for, trade_result
 from slob_cli.core.risk import (
     Approved, RiskConfig, RiskManager, RiskState, TradeRequest, record_close, record_entry_cancelled,
 )
@@ -339,12 +339,14 @@ class BacktestKernel:
         assert position is not None
         self._position = None
         plan = position.plan
-        commission = commission_for(plan.symbol, plan.contracts, 2, self.fill.commission_per_side)
-        pnl = trade_pnl(plan.direction, position.entry_price, price, plan.contracts, plan.multiplier, commission)
-        r_multiple = pnl.net / plan.risk_dollars if plan.risk_dollars > 0 else 0.0
+        side = commission_for(plan.symbol, plan.contracts, dict(self.fill.commission_per_side))
+        result = trade_result(plan.direction, plan.multiplier, [FillLine(plan.contracts, position.entry_price, side)],
+                              [FillLine(plan.contracts, price, side)])
+        net = result.net or 0.0
+        r_multiple = net / plan.risk_dollars if plan.risk_dollars > 0 else 0.0
         self.trades.append(BacktestTrade(plan, position.entry_time, position.entry_price, when, price, reason,
-                                         pnl.points, commission, pnl.net, r_multiple))
-        self.state = record_close(self.state, pnl.net, self.risk.config)
+                                         result.points or 0.0, result.commission, net, r_multiple))
+        self.state = record_close(self.state, net, self.risk.config)
 
 
 def run_kernel(symbol: str, candles: Iterable[Candle], until: datetime, strategy: StrategyConfig,
