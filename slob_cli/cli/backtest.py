@@ -62,7 +62,7 @@ def backtest(
     path = config_path or context.settings.strategy_config
     base = runner.BacktestSettings(load_strategy_config(path), load_risk_config(path),
                                    FillModel(slippage_ticks=slippage_ticks, initial_equity=float(equity)))
-    base = runner.apply_overrides(base, {f"risk.{key}": value for key, value in
+    base = runner.apply_overrides(base, {f"risk.{key.removeprefix('risk.')}": value for key, value in
                                          runner.parse_assignments(risk or [], "--risk").items()})
     grid = runner.parse_sweep(sweep) if sweep else None
     now = datetime.now(timezone.utc)
