@@ -19,8 +19,8 @@ def sim_gateway(
     ctrl_port: Annotated[int | None, typer.Option("--ctrl-port", min=0, max=65535,
                                                   help="Also open the JSON fault-control channel here.")] = None,
     seed: Annotated[int, typer.Option("--seed", help="Seed of the generated market (same seed, same ticks).")] = 0,
-    scenario: Annotated[str | None, typer.Option("--scenario", help="A built-in day, e.g. quiet, short_setup, "
-                                                                    "long_setup, volatile_gaps.")] = None,
+    scenario: Annotated[str | None, typer.Option("--scenario", help="A built-in day: quiet, short_setup, "
+                                                                    "long_setup, volatile_gaps, both_setups.")] = None,
     start: Annotated[str | None, typer.Option("--start", help="Start the clock here, e.g. 2026-03-10T13:25Z "
                                                               "(default: the wall clock).")] = None,
     replay: Annotated[Path | None, typer.Option("--replay", help="Replay ticks from a slob store (.db) or a "

@@ -119,9 +119,13 @@ async def run_engine(engine: Engine) -> EngineStats:
     """Run an engine with SIGINT/SIGTERM wired to its stop event."""
     loop = asyncio.get_running_loop()
     handled = []
+    def stop_on(signum: signal.Signals) -> None:
+        engine.stats.stopped_by = signum.name
+        engine.stop()
+
     for signum in (signal.SIGINT, signal.SIGTERM):
         try:
-            loop.add_signal_handler(signum, engine.stop)
+            loop.add_signal_handler(signum, stop_on, signum)
             handled.append(signum)
         except (RuntimeError, ValueError):
             pass  # not the main thread (tests drive the engine from a worker thread)

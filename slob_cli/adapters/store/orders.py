@@ -9,6 +9,19 @@ from typing import Any
 from slob_cli.adapters.store.db import Store, from_iso, to_iso
 from slob_cli.core.broker_view import BrokerExecution, OrderStatus, StoredOrder
 from slob_cli.core.orders import OrderIntent
+from slob_cli.core.pnl import FillLine, TradeResult
+
+
+def fill_line(row: dict[str, Any]) -> FillLine:
+    """Return a `fills` row as the P&L function's input."""
+    return FillLine(float(row["quantity"]), float(row["price"]), row["commission"])
+
+
+def trade_columns(result: TradeResult) -> dict[str, Any]:
+    """Return the `trades` columns that hold a trade's result (core/pnl.py)."""
+    return {"exit_price": result.exit_price, "pnl_points": result.points, "gross_money": result.gross,
+            "entry_commission": result.entry_commission, "exit_commission": result.exit_commission,
+            "commission": result.commission, "pnl_money": result.net}
 
 
 class OrderRepository:
