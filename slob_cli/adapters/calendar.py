@@ -21,10 +21,29 @@ def load_calendar(start: date, end: date) -> TradingCalendar:
     from slob_cli.adapters import nyse_closures
 
     if nyse_closures.FIRST <= start and end <= nyse_closures.LAST:
-        holidays = frozenset(day for day in nyse_closures.closed_weekdays() if start <= day <= end)
-        early_closes = {day: close for day, close in nyse_closures.early_closes().items() if start <= day <= end}
+        holidays = frozenset(day for day in stored_closed_weekdays() if start <= day <= end)
+        early_closes = {day: close for day, close in stored_early_closes().items() if start <= day <= end}
         return TradingCalendar(holidays=holidays, early_closes=early_closes, first_date=start, last_date=end)
     return library_calendar(start, end)
+
+
+@lru_cache(maxsize=1)
+def stored_closed_weekdays() -> frozenset[date]:
+    """Return every weekday of the stored table on which the NYSE does not trade."""
+    from slob_cli.adapters import nyse_closures
+
+    return frozenset(date.fromisoformat(text) for text in nyse_closures.CLOSED.split())
+
+
+@lru_cache(maxsize=1)
+def stored_early_closes() -> dict[date, time]:
+    """Return the New York closing time of every early close in the stored table."""
+    from datetime import datetime
+
+    from slob_cli.adapters import nyse_closures
+
+    moments = (datetime.fromisoformat(text) for text in nyse_closures.EARLY.split())
+    return {moment.date(): moment.time() for moment in moments}
 
 
 def library_calendar(start: date, end: date) -> TradingCalendar:
@@ -99,8 +118,7 @@ tracking days needs neither the library nor pandas.
 
 from __future__ import annotations
 
-from datetime import date, datetime, time
-from functools import lru_cache
+from datetime import date
 
 FIRST = date({first.year}, {first.month}, {first.day})
 LAST = date({last.year}, {last.month}, {last.day})
@@ -112,19 +130,6 @@ CLOSED = """
 EARLY = """
 {early_lines}
 """
-
-
-@lru_cache(maxsize=1)
-def closed_weekdays() -> frozenset[date]:
-    """Return every weekday from FIRST to LAST on which the NYSE does not trade."""
-    return frozenset(date.fromisoformat(text) for text in CLOSED.split())
-
-
-@lru_cache(maxsize=1)
-def early_closes() -> dict[date, time]:
-    """Return the New York closing time of every early close from FIRST to LAST."""
-    moments = (datetime.fromisoformat(text) for text in EARLY.split())
-    return {{moment.date(): moment.time() for moment in moments}}
 '''
 
 

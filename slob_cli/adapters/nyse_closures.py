@@ -7,8 +7,7 @@ tracking days needs neither the library nor pandas.
 
 from __future__ import annotations
 
-from datetime import date, datetime, time
-from functools import lru_cache
+from datetime import date
 
 FIRST = date(2000, 1, 1)
 LAST = date(2035, 12, 31)
@@ -75,16 +74,3 @@ EARLY = """
 2032-11-26T13:00 2033-11-25T13:00 2034-07-03T13:00 2034-11-24T13:00 2035-07-03T13:00 2035-11-23T13:00
 2035-12-24T13:00
 """
-
-
-@lru_cache(maxsize=1)
-def closed_weekdays() -> frozenset[date]:
-    """Return every weekday from FIRST to LAST on which the NYSE does not trade."""
-    return frozenset(date.fromisoformat(text) for text in CLOSED.split())
-
-
-@lru_cache(maxsize=1)
-def early_closes() -> dict[date, time]:
-    """Return the New York closing time of every early close from FIRST to LAST."""
-    moments = (datetime.fromisoformat(text) for text in EARLY.split())
-    return {moment.date(): moment.time() for moment in moments}

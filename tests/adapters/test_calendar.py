@@ -8,13 +8,13 @@ from datetime import date
 import pytest
 
 from slob_cli.adapters import nyse_closures
-from slob_cli.adapters.calendar import library_calendar, load_calendar
+from slob_cli.adapters.calendar import library_calendar, load_calendar, stored_closed_weekdays, stored_early_closes
 
 
 def test_stored_closures_equal_the_library_over_the_whole_table() -> None:
     library = library_calendar(nyse_closures.FIRST, nyse_closures.LAST)
-    assert nyse_closures.closed_weekdays() == library.holidays
-    assert nyse_closures.early_closes() == dict(library.early_closes)
+    assert stored_closed_weekdays() == library.holidays
+    assert stored_early_closes() == dict(library.early_closes)
 
 
 @pytest.mark.parametrize(("start", "end"), [
