@@ -51,6 +51,16 @@ def _payload(text: str | None) -> dict[str, Any]:
     return value if isinstance(value, dict) else {"value": value}
 
 
+def backtest_runs(conn: sqlite3.Connection, limit: int = 5) -> list[dict[str, Any]]:
+    """Return the newest stored backtest runs (`slob backtest`), newest first, without their trades."""
+    return _rows(
+        conn,
+        "SELECT id, name, created_at, symbol, from_date, to_date, trades, net_pnl, win_rate, profit_factor,"
+        " expectancy_r, max_drawdown, max_drawdown_pct FROM backtest_runs ORDER BY id DESC LIMIT ?",
+        (limit,),
+    )
+
+
 def recent_runs(conn: sqlite3.Connection, limit: int = 10) -> list[dict[str, Any]]:
     """Return the latest runs, newest first."""
     return _rows(
