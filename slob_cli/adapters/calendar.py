@@ -11,7 +11,43 @@ from slob_cli.errors import ConfigError
 
 @lru_cache(maxsize=16)
 def load_calendar(start: date, end: date) -> TradingCalendar:
-    """Return the NYSE calendar for [start, end] (cached); raise ConfigError outside the library's range."""
+    """Return the NYSE calendar for [start, end] (cached); raise ConfigError outside the library's range.
+
+    Dates within the stored table (`nyse_closures`, checked against the library by a test) need
+    neither exchange_calendars nor pandas: that import alone costs about 0.8 s and 100 MB of RSS.
+    """
+    if end < start:
+        raise ConfigError(f"calendar range ends ({end}) before it starts ({start})")
+    from slob_cli.adapters import nyse_closures
+
+    if nyse_closures.FIRST <= start and end <= nyse_closures.LAST:
+        holidays = frozenset(day for day in stored_closed_weekdays() if start <= day <= end)
+        early_closes = {day: close for day, close in stored_early_closes().items() if start <= day <= end}
+        return TradingCalendar(holidays=holidays, early_closes=early_closes, first_date=start, last_date=end)
+    return library_calendar(start, end)
+
+
+@lru_cache(maxsize=1)
+def stored_closed_weekdays() -> frozenset[date]:
+    """Return every weekday of the stored table on which the NYSE does not trade."""
+    from slob_cli.adapters import nyse_closures
+
+    return frozenset(date.fromisoformat(text) for text in nyse_closures.CLOSED.split())
+
+
+@lru_cache(maxsize=1)
+def stored_early_closes() -> dict[date, time]:
+    """Return the New York closing time of every early close in the stored table."""
+    from datetime import datetime
+
+    from slob_cli.adapters import nyse_closures
+
+    moments = (datetime.fromisoformat(text) for text in nyse_closures.EARLY.split())
+    return {moment.date(): moment.time() for moment in moments}
+
+
+def library_calendar(start: date, end: date) -> TradingCalendar:
+    """Return the NYSE calendar for [start, end] as exchange_calendars (XNYS) computes it."""
     if end < start:
         raise ConfigError(f"calendar range ends ({end}) before it starts ({start})")
     import exchange_calendars
@@ -45,47 +81,52 @@ def load_calendar(start: date, end: date) -> TradingCalendar:
 
 
 def load_calendar_isolated(start: date, end: date) -> TradingCalendar:
-    """Return the NYSE calendar for [start, end] without pandas and without a child process.
+    """Return load_calendar(start, end) in this process: a session never starts a child process.
 
-    A long-running session only needs the dates: they come from a table computed once from the
-    library (`adapters/nyse_table.py`), so nothing is spawned that could outlive slob and pandas
-    (about 60 MB of RSS) is never imported. A range beyond the table asks the library in-process.
+    Within the stored table (years around today) the dates need neither exchange_calendars nor
+    pandas; a range beyond it asks the library in-process. A child process here (as before) was
+    re-parented to init and left behind by a SIGKILL in the first second (issue 13).
     """
-    from slob_cli.adapters import nyse_table
-
-    first, last = date.fromisoformat(nyse_table.FIRST), date.fromisoformat(nyse_table.LAST)
-    if end < start:
-        raise ConfigError(f"calendar range ends ({end}) before it starts ({start})")
-    if start < first or end > last:
-        return load_calendar(start, end)
-    holidays = frozenset(day for day in map(date.fromisoformat, nyse_table.HOLIDAYS) if start <= day <= end)
-    early_closes = {day: time.fromisoformat(close) for day, close in
-                    ((date.fromisoformat(text), close) for text, close in nyse_table.EARLY_CLOSES.items())
-                    if start <= day <= end}
-    return TradingCalendar(holidays=holidays, early_closes=early_closes, first_date=start, last_date=end)
+    return load_calendar(start, end)
 
 
-def write_table(path: str, start: date = date(2000, 1, 1), end: date = date(2035, 12, 31)) -> None:
-    """Write adapters/nyse_table.py from the library (run when the exchange announces a change)."""
-    calendar = load_calendar(start, end)
-    holidays = sorted(calendar.holidays)
-    closes = sorted(calendar.early_closes.items())
-    lines = [f'"""NYSE holidays and early closes {start.year}-{end.year}, computed once from exchange_calendars (XNYS).',
-             "", "A table, so that a long-running session learns its calendar without pandas and without a child",
-             "process; tests/adapters/test_calendar_table.py checks it against the library. Regenerate with",
-             "`python -m slob_cli.adapters.calendar` when the exchange announces a change.", '"""', "",
-             "from __future__ import annotations", "", f'FIRST = "{start.isoformat()}"', f'LAST = "{end.isoformat()}"',
-             "# Weekdays without a session.", "HOLIDAYS = ("]
-    lines += ["    " + " ".join(f'"{day.isoformat()}",' for day in holidays[i:i + 6]) for i in range(0, len(holidays), 6)]
-    lines += [")", "# Early closes: date -> New York closing time.", "EARLY_CLOSES = {"]
-    lines += ["    " + " ".join(f'"{day.isoformat()}": "{close.strftime("%H:%M")}",' for day, close in closes[i:i + 4])
-              for i in range(0, len(closes), 4)]
-    lines.append("}")
-    with open(path, "w", encoding="utf-8") as handle:
-        handle.write("\n".join(lines) + "\n")
+def closures_table_source(first: date, last: date) -> str:
+    """Return the source of `nyse_closures.py` for [first, last], computed by exchange_calendars."""
+    import exchange_calendars
+
+    calendar = library_calendar(first, last)
+    closed = sorted(calendar.holidays)
+    early = sorted(calendar.early_closes.items())
+    closed_lines = "\n".join(" ".join(day.isoformat() for day in closed[i:i + 8]) for i in range(0, len(closed), 8))
+    early_lines = "\n".join(" ".join(f"{day.isoformat()}T{close:%H:%M}" for day, close in early[i:i + 6])
+                             for i in range(0, len(early), 6))
+    return f'''"""NYSE weekday closures and early closes (New York time), {first.year}-{last.year}, from exchange_calendars.
+
+Generated by `python -m slob_cli.adapters.calendar` with exchange_calendars {exchange_calendars.__version__} (XNYS);
+tests/adapters/test_calendar.py checks it against the installed library. Plain data, so that
+tracking days needs neither the library nor pandas.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+
+FIRST = date({first.year}, {first.month}, {first.day})
+LAST = date({last.year}, {last.month}, {last.day})
+
+CLOSED = """
+{closed_lines}
+"""
+
+EARLY = """
+{early_lines}
+"""
+'''
 
 
 if __name__ == "__main__":
-    import os
+    from pathlib import Path
 
-    write_table(os.path.join(os.path.dirname(__file__), "nyse_table.py"))
+    target = Path(__file__).with_name("nyse_closures.py")
+    target.write_text(closures_table_source(date(2000, 1, 1), date(2035, 12, 31)))
+    print(f"wrote {target}")

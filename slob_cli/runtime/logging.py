@@ -62,7 +62,7 @@ def setup_logging(
     else:
         console = logging.StreamHandler(sys.stderr)
         console.setFormatter(logging.Formatter(PLAIN_FORMAT))
-    handlers = [console]
+    handlers: list[logging.Handler] = [console]
     if log_dir is not None and log_file_name:
         try:
             log_dir.mkdir(parents=True, exist_ok=True)

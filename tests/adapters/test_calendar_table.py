@@ -1,4 +1,4 @@
-"""The NYSE table equals the library, and a session learns its calendar without pandas or a child process."""
+"""A session learns its calendar without pandas and without a child process."""
 
 from __future__ import annotations
 
@@ -7,18 +7,10 @@ import subprocess
 import sys
 from datetime import date
 
-from slob_cli.adapters.calendar import load_calendar, load_calendar_isolated
+from slob_cli.adapters.calendar import load_calendar_isolated
 
 
-def test_the_table_equals_exchange_calendars_around_today() -> None:
-    start, end = date(2025, 1, 1), date(2027, 12, 31)
-    library, table = load_calendar(start, end), load_calendar_isolated(start, end)
-    assert table.holidays == library.holidays
-    assert dict(table.early_closes) == dict(library.early_closes)
-    assert (table.first_date, table.last_date) == (start, end)
-
-
-def test_a_range_beyond_the_table_still_comes_from_the_library() -> None:
+def test_a_range_beyond_the_table_still_comes_from_the_library_in_this_process() -> None:
     calendar = load_calendar_isolated(date(2036, 1, 1), date(2036, 1, 31))
     assert date(2036, 1, 1) in calendar.holidays and date(2036, 1, 21) in calendar.holidays
 

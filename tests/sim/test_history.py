@@ -141,3 +141,23 @@ def test_historical_ticks_from_a_start_are_the_markets_trades_in_whole_seconds()
     cut = int(market[len(got) - 1].ts.timestamp())
     assert len(got) == len(market) or int(market[len(got)].ts.timestamp()) != cut, "no second is cut in two"
     assert [t.price for t in last] == [m.price for m in market[-5:]]
+
+
+def test_expired_contract_bars_need_include_expired() -> None:
+    from ib_async import Future
+
+    async def body() -> tuple[int, int]:
+        async with SimGateway(start=BUSY_START, speed="max", seed=9) as gateway:
+            ib = await connect(gateway.host, gateway.port)
+            [details] = await ib.reqContractDetailsAsync(
+                Future("NQ", "202503", exchange="CME", includeExpired=True))
+            expired = details.contract
+            end = datetime(2025, 3, 10, 20, 0, tzinfo=UTC)
+            refused = await ib.reqHistoricalDataAsync(expired, end, "1800 S", "1 min", "TRADES", False, 2)
+            expired.includeExpired = True
+            served = await ib.reqHistoricalDataAsync(expired, end, "1800 S", "1 min", "TRADES", False, 2)
+            ib.disconnect()
+            return len(refused), len(served)
+
+    refused, served = run(body())
+    assert (refused, served) == (0, 30)
