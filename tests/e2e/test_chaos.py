@@ -19,6 +19,8 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from slob_cli.adapters.store import Store
 from slob_cli.sim.process import SimGatewayProcess
 from tests.conftest import eventually
@@ -27,6 +29,9 @@ UTC = timezone.utc
 SPEED = 60  # one virtual minute per real second: kills land in every phase of the planted SHORT
 START = datetime(2026, 1, 6, 15, 14, tzinfo=UTC)
 CLIENT_ID = 41
+ITERATIONS = int(os.environ.get("CHAOS_ITERATIONS", "3"))
+
+
 
 
 def _trade(db: Path, port: int) -> subprocess.Popen[bytes]:
@@ -76,8 +81,9 @@ def _violations(db: Path, gateway: SimGatewayProcess) -> list[str]:
     return found
 
 
+@pytest.mark.timeout(120 + 15 * ITERATIONS)
 def test_random_kills_and_gateway_faults_leave_no_hole_and_no_violation(tmp_path: Path) -> None:
-    iterations = int(os.environ.get("CHAOS_ITERATIONS", "3"))
+    iterations = ITERATIONS
     rng = random.Random(int(os.environ.get("CHAOS_SEED", "13")))
     db = tmp_path / "chaos.db"
     kills = faults = 0
