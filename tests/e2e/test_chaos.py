@@ -32,8 +32,6 @@ CLIENT_ID = 41
 ITERATIONS = int(os.environ.get("CHAOS_ITERATIONS", "3"))
 
 
-
-
 def _trade(db: Path, port: int) -> subprocess.Popen[bytes]:
     return subprocess.Popen(
         [sys.executable, "-m", "slob_cli", "--db", str(db), "trade", "--port", str(port), "--client-id",
