@@ -24,6 +24,7 @@ DEFAULT_PACING_WAITS = (10.0, 20.0, 40.0, 60.0)
 IDENTICAL_WINDOW = 15.0  # no identical request within 15 s
 BURST_WINDOW, BURST_LIMIT = 2.0, 6  # six or more requests for one contract within 2 s break the rules
 TEN_MINUTES, TEN_MINUTE_LIMIT = 600.0, 60
+PACING_MARGIN = 0.25  # seconds: requests reach IB some time after they are counted here
 
 
 class HistoryPacer:
@@ -57,13 +58,14 @@ class HistoryPacer:
         wait = 0.0
         identical = [t for t, k, _ in requests if k == key]
         if identical:
-            wait = max(wait, max(identical) + IDENTICAL_WINDOW - now)
-        burst = sorted(t for t, _, c in requests if c == contract and now - t < BURST_WINDOW)
+            wait = max(wait, max(identical) + IDENTICAL_WINDOW + PACING_MARGIN - now)
+        window = BURST_WINDOW + PACING_MARGIN
+        burst = sorted(t for t, _, c in requests if c == contract and now - t < window)
         if len(burst) >= BURST_LIMIT - 1:
-            wait = max(wait, burst[len(burst) - (BURST_LIMIT - 1)] + BURST_WINDOW - now)
+            wait = max(wait, burst[len(burst) - (BURST_LIMIT - 1)] + window - now)
         everything = sorted(t for t, _, _ in requests)
         if len(everything) >= TEN_MINUTE_LIMIT:
-            wait = max(wait, everything[len(everything) - TEN_MINUTE_LIMIT] + TEN_MINUTES - now)
+            wait = max(wait, everything[len(everything) - TEN_MINUTE_LIMIT] + TEN_MINUTES + PACING_MARGIN - now)
         return max(0.0, wait)
 
     def record(self, key: str, contract: str) -> None:
@@ -81,7 +83,7 @@ class HistoryPacer:
         if wait > 0:
             log.info("waiting %.1fs for IB's historical pacing rules", wait)
             self.waited.append(wait)
-            await sleep(wait + 0.05)
+            await sleep(wait)
         self.record(key, contract)
 
 
