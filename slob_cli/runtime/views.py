@@ -106,13 +106,15 @@ def open_positions(conn: sqlite3.Connection) -> list[dict[str, Any]]:
 
 def day_pnl(conn: sqlite3.Connection, trading_date: date) -> dict[str, Any]:
     """Return the realised P&L of the closed trades of one New York trading date (each trade's core/pnl result)."""
+    wanted = trading_date.isoformat()
+    # Rows of other known dates never count: leave them in SQLite (a year of trades costs a scan, not a loop).
     rows = _rows(
         conn,
         "SELECT t.setup_id, t.entry_time, t.exit_time, t.pnl_points, t.gross_money, t.pnl_money, t.commission,"
         " s.trading_date FROM trades t LEFT JOIN setups s ON s.id = t.setup_id"
-        " WHERE t.exit_time IS NOT NULL ORDER BY t.exit_time",
+        " WHERE t.exit_time IS NOT NULL AND (s.trading_date = ? OR s.trading_date IS NULL) ORDER BY t.exit_time",
+        (wanted,),
     )
-    wanted = trading_date.isoformat()
     chosen = []
     for row in rows:
         day = row["trading_date"]

@@ -230,7 +230,7 @@ CREATE TABLE IF NOT EXISTS backtest_trades (
 """
 
 # MIGRATIONS[n] upgrades a file at version n to n + 1. Version 0 is an empty file.
-MIGRATIONS: dict[int, Callable[[sqlite3.Connection], None]] = {
+MIGRATIONS: dict[int, Callable[[sqlite3.Connection], object]] = {
     0: lambda conn: conn.executescript(_V1),
     1: lambda conn: conn.executescript(_V2),
     2: lambda conn: conn.executescript(_V3_BACKTESTS),
