@@ -1,0 +1,58 @@
+"""The broker's own unrealized P&L of the traded contract, through reqPnLSingle (ib_async's PnLSingle)."""
+
+from __future__ import annotations
+
+import logging
+import math
+from collections.abc import Callable
+
+from ib_async import PnLSingle
+
+from slob_cli.adapters.ib.connection import IBConnection
+
+log = logging.getLogger(__name__)
+_UNSET = 1e300  # IB writes unset doubles as 1.7976931348623157E308
+
+
+class BrokerPnl:
+    """Keep one reqPnLSingle line on the contract con_id() names; renew it after every (re)connect."""
+
+    def __init__(self, connection: IBConnection, con_id: Callable[[], int | None]) -> None:
+        self.connection = connection
+        self._con_id = con_id
+        self._line: PnLSingle | None = None
+        self._key: tuple[str, int] | None = None
+        connection.add_hook(self._on_connected)
+
+    async def _on_connected(self, reason: str) -> None:
+        self._line, self._key = None, None  # ib_async forgets its P&L lines when the connection goes
+        self.ensure()
+
+    def _account(self) -> str | None:
+        if self.connection.account:
+            return self.connection.account
+        managed = self.connection.managed_accounts()
+        return managed[0] if managed else None
+
+    def ensure(self) -> None:
+        """Subscribe (or move) the P&L line to the current contract when connected."""
+        con_id = self._con_id()
+        if con_id is None or not self.connection.connected:
+            return
+        account = self._account()
+        if not account or self._key == (account, con_id):
+            return
+        ib = self.connection.ib
+        if self._key is not None:
+            ib.cancelPnLSingle(self._key[0], "", self._key[1])
+        self._line = ib.reqPnLSingle(account, "", con_id)
+        self._key = (account, con_id)
+        log.info("following the broker's P&L of conId %d in %s", con_id, account)
+
+    def unrealized(self) -> float | None:
+        """Return the broker's unrealized P&L in USD, or None when it has not said."""
+        self.ensure()
+        value = None if self._line is None else self._line.unrealizedPnL
+        if value is None or math.isnan(value) or abs(value) >= _UNSET:
+            return None
+        return round(float(value), 2)

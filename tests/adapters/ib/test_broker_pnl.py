@@ -1,0 +1,31 @@
+"""The broker's unrealized P&L (reqPnLSingle) beside the engine's own, against the simulated gateway."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ib_async import MarketOrder
+
+from slob_cli.adapters.ib.pnl import BrokerPnl
+from slob_cli.core.unrealized import OpenTrade, open_unrealized
+from tests.adapters.ib.test_feed_integration import run_feed
+from tests.conftest import eventually_async
+
+
+def test_broker_unrealized_follows_a_position_and_agrees_with_our_computation(gateway: Any) -> None:
+    async def scenario(connection, feed, ticks, events) -> tuple[float | None, float, float | None, float]:
+        broker = BrokerPnl(connection, lambda: feed.contracts["NQ"].future.con_id if "NQ" in feed.contracts else None)
+        await eventually_async(lambda: "NQ" in feed.contracts and feed.last_price.get("NQ") is not None)
+        before = broker.unrealized()
+        trade = connection.ib.placeOrder(feed.contracts["NQ"].ib_contract, MarketOrder("BUY", 1))
+        await eventually_async(lambda: trade.orderStatus.status == "Filled")
+        entry = trade.orderStatus.avgFillPrice
+        count = len(ticks)
+        # A few trades later the broker has marked the position; both sides use the last trade.
+        await eventually_async(lambda: len(ticks) > count + 5 and broker.unrealized() not in (None, 0.0))
+        ours = open_unrealized([OpenTrade("LONG", 1, entry)], feed.last_price["NQ"], 20.0)
+        return before, entry, broker.unrealized(), ours or 0.0
+
+    before, entry, broker, ours = run_feed(gateway, scenario)
+    assert before in (None, 0.0) and entry > 0
+    assert broker is not None and abs(broker - ours) <= 25.0  # the paper report's tolerance
