@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from rich.console import Group, RenderableType
@@ -65,5 +66,15 @@ def render_status(report: StatusReport, zone: ZoneInfo) -> RenderableType:
         parts.append(Text(
             f"Health at {local_time(health['ts'], zone)} ({report.health_age_seconds:.0f}s ago): {connected}, "
             f"last tick {tick_age} old, open orders {health['open_orders']}, positions {health['positions']}"
+            f"{_unrealized_text(health.get('payload') or {})}"
         ))
     return Group(*parts)
+
+
+def _unrealized_text(payload: dict[str, Any]) -> str:
+    """Return ', unrealized $X (broker $Y)' from a heartbeat that carries them, else ''."""
+    ours, broker = payload.get("unrealized_pnl"), payload.get("broker_unrealized_pnl")
+    if ours is None and broker is None:
+        return ""
+    shown = [f"${value:+,.2f}" if isinstance(value, int | float) else "?" for value in (ours, broker)]
+    return f", unrealized {shown[0]} (broker {shown[1]})"
