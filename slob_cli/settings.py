@@ -33,6 +33,7 @@ class Settings(BaseSettings):
     ib_client_id: int = Field(1, ge=0)
     ib_account: str | None = None
     ib_connect_timeout: float = Field(10.0, gt=0)
+    connect_timeout: float = Field(60.0, gt=0)  # seconds a session may take to make its first connection
     market_data_type: str = "live"  # live | delayed
 
     # Data.

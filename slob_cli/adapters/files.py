@@ -241,6 +241,11 @@ def write_candles(frame: pd.DataFrame, fmt: str, output: Path | None, zone: Zone
     if fmt not in EXPORT_FORMATS:
         raise InputError(f"unknown format {fmt!r} (choose {', '.join(EXPORT_FORMATS)})")
     columns = ["open", "high", "low", "close", "volume", "tick_count", "dropped_ticks"]
+    if output is not None:
+        try:
+            output.parent.mkdir(parents=True, exist_ok=True)  # `-o out/nq.csv` into a new directory
+        except OSError as exc:
+            raise InputError(f"cannot create the directory of {str(output)!r}: {exc.strerror or exc}") from None
     if fmt == "parquet":
         if output is None:
             raise InputError("parquet is binary: pass -o FILE")

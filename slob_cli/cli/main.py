@@ -20,7 +20,9 @@ log = logging.getLogger("slob")
 
 EXIT_CODES_HELP = (
     "Exit codes: 0 ok, 1 unexpected error, 2 usage error, 3 config or start-up error, "
-    "4 broker unreachable, 5 validation failed."
+    "4 broker unreachable (no first connection within --connect-timeout), 5 validation failed. "
+    "SIGINT (Ctrl-C) or SIGTERM stops record, trade, run, paper and sim-gateway cleanly with exit 0; "
+    "Ctrl-C during any other command exits 130."
 )
 
 

@@ -23,6 +23,7 @@ from slob_cli.adapters.ib.pnl import BrokerPnl
 from slob_cli.adapters.store import Store, to_iso
 from slob_cli.aio import first_of
 from slob_cli.core.aggregator import CandleCompleted, GapDetected, LateTick, M1Aggregator
+from slob_cli.core.market_hours import is_scheduled_close
 from slob_cli.core.models import Candle, Tick, floor_minute
 from slob_cli.core.risk import RiskManager
 from slob_cli.core.sessions import TradingCalendar, session_for, trading_date_of
@@ -80,6 +81,7 @@ class EngineStats:
     safe_mode: bool = False
     data_mode: str = "live"
     first_candle: str | None = None  # label (UTC ISO) of the first live candle of the run
+    stopped_by: str | None = None  # SIGINT or SIGTERM when a signal ended the run (a clean stop, exit 0)
 
     def as_dict(self) -> dict[str, Any]:
         """Return the stats as a JSON-able dict."""
@@ -176,9 +178,12 @@ class Engine(Supervised):
                 group.create_task(self._guard(self._deadline()))
                 group.create_task(self._guard(self._reconcile_on_request()))
         finally:
+            self.executor.settle_pending()  # a commission report that never came still books the trade
             await self.bus.stop(timeout=2.0)
         if self.fatal is not None:
             raise self.fatal
+        if not self.connection.connections:
+            raise self.connection.unreachable()  # a session that never connected did not succeed
         self.stats.reconnects = self.connection.reconnects
         return self.stats
 
@@ -265,6 +270,11 @@ class Engine(Supervised):
         if isinstance(event, CandleCompleted):
             self._candle(event.candle)
         elif isinstance(event, GapDetected):
+            if is_scheduled_close(event.start, event.end, self.calendar):
+                # The CME halt, a weekend or a holiday close: expected, logged, never counted as a gap.
+                self.store.log_event("SCHEDULED_CLOSE", self.clock.now(), {"start": to_iso(event.start),
+                                     "end": to_iso(event.end), "minutes": event.minutes}, self.run_id, event.symbol)
+                return
             self.stats.gaps += 1
             self.bus.emit(EventType.GAP_DETECTED, event, event.start)
             self.store.log_event("GAP_DETECTED", self.clock.now(), {"start": to_iso(event.start),
@@ -365,9 +375,10 @@ class Engine(Supervised):
             **unrealized_view(self.store, self.options.symbol, self.feed.last_price.get(self.options.symbol),
                               self.broker_pnl.unrealized()),
         }
-        log.info("health: %s | last tick %ss ago | buffer %.1f%% | %d open orders | %d positions"
+        log.info("health: %s | last tick %s | buffer %.1f%% | %d open orders | %d positions"
                  " | unrealized %s (broker %s)%s",
-                 "connected" if row["connected"] else "DISCONNECTED", age, 100 * row["buffer_utilization"],
+                 "connected" if row["connected"] else "DISCONNECTED",
+                 "none yet" if age is None else f"{age:.1f}s ago", 100 * row["buffer_utilization"],
                  open_orders, positions, row["unrealized_pnl"], row["broker_unrealized_pnl"],
                  " | DELAYED DATA" if self.stats.data_mode == "delayed" else "")
         import json

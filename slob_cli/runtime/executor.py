@@ -15,11 +15,12 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from slob_cli.adapters.ib.codes import ORDER_ERROR_CODES
-from slob_cli.adapters.store import Store, from_iso
-from slob_cli.adapters.store.orders import OrderRepository
+from slob_cli.adapters.store import Store, from_iso, to_iso
+from slob_cli.adapters.store.orders import OrderRepository, fill_line, trade_columns
 from slob_cli.core.broker_view import BrokerExecution, BrokerOrder, BrokerView, OrderStatus, status_from_ib
 from slob_cli.core.models import INSTRUMENTS, Direction
 from slob_cli.core.orders import EXIT_ROLES, OrderIntent, OrderRole, build_bracket, flatten_intent, parse_order_ref
+from slob_cli.core.pnl import TradeResult, trade_result
 from slob_cli.core.reconcile import reconcile
 from slob_cli.core.reconcile_actions import (
     CancelOrder, MarkOrder, PlaceOrders, ReconcilePlan, RecordExecution, ResizeOrder, SendBracket,
@@ -262,7 +263,7 @@ class OrderExecutor:
             self._update_trade(parsed.setup_id)
 
     # ------------------------------------------------------------------ trades
-    def _update_trade(self, setup_id: str) -> None:
+    def _update_trade(self, setup_id: str, settle: bool = False) -> None:
         orders = {row["order_ref"]: row for row in self.repo.orders_for_setup(setup_id)}
         if not orders:
             return
@@ -276,39 +277,52 @@ class OrderExecutor:
         direction = Direction(setup[0]) if setup else (Direction.SHORT if entry_row["action"] == "SELL" else Direction.LONG)
         symbol = entry_row["symbol"]
         multiplier = INSTRUMENTS[symbol].multiplier if symbol in INSTRUMENTS else 1.0
-        entry_qty = sum(f["quantity"] for f in entry_fills)
-        entry_price = sum(f["quantity"] * f["price"] for f in entry_fills) / entry_qty
-        exit_qty = sum(f["quantity"] for f in exit_fills)
-        commission = sum(f["commission"] or 0.0 for f in fills)
+        result = trade_result(direction, multiplier, map(fill_line, entry_fills), map(fill_line, exit_fills))
         previous = self.repo.trade(setup_id)
         row: dict[str, Any] = {
-            "setup_id": setup_id, "symbol": symbol, "direction": direction.value, "quantity": entry_qty,
+            "setup_id": setup_id, "symbol": symbol, "direction": direction.value, "quantity": result.entry_quantity,
             "entry_estimate": setup[1] if setup else None, "entry_time": entry_fills[0]["ts"],
-            "entry_price": entry_price, "commission": commission, "status": "OPEN",
-            "exit_time": None, "exit_price": None, "exit_reason": None, "pnl_points": None, "pnl_money": None,
+            "entry_price": result.entry_price, "status": "OPEN", **trade_columns(result),
+            "exit_time": exit_fills[-1]["ts"] if exit_fills else None,
+            "exit_reason": orders[exit_fills[-1]["order_ref"]]["role"] if exit_fills else None,
+            "settled_at": previous["settled_at"] if previous else None,
         }
-        if exit_qty:
-            exit_price = sum(f["quantity"] * f["price"] for f in exit_fills) / exit_qty
-            sign = -1.0 if direction is Direction.SHORT else 1.0
-            points = (exit_price - entry_price) * sign
-            row.update(exit_time=exit_fills[-1]["ts"], exit_price=exit_price,
-                       exit_reason=orders[exit_fills[-1]["order_ref"]]["role"], pnl_points=points,
-                       pnl_money=points * multiplier * exit_qty - commission)
-            if exit_qty >= entry_qty and not self._entry_working(orders):
-                row["status"] = "CLOSED"
+        closed = result.closed and not self._entry_working(orders)
+        if closed:
+            row["status"] = "CLOSED"
+        # The result is booked once, when it is final (the exit's commission report has arrived), so
+        # the log, the alert, the risk state and the trades table all carry the same net money.
+        book = closed and (result.settled or settle) and row["settled_at"] is None
+        if book:
+            row["settled_at"] = to_iso(self.clock.now())
         self.repo.upsert_trade(row)
         if previous is None:
             failpoints.hit("after_entry_fill")
-            log.info("position opened: %s %s %d @ %.2f", setup_id, direction.value, entry_qty, entry_price)
-            self._emit(EventType.POSITION_OPENED, {"setup_id": setup_id, "quantity": entry_qty, "price": entry_price})
-        if row["status"] == "CLOSED" and (previous is None or previous["status"] != "CLOSED"):
+            log.info("position opened: %s %s %d @ %.2f", setup_id, direction.value, result.entry_quantity,
+                     result.entry_price)
+            self._emit(EventType.POSITION_OPENED, {"setup_id": setup_id, "quantity": result.entry_quantity,
+                                                   "price": result.entry_price})
+        if closed and (previous is None or previous["status"] != "CLOSED"):
             self._flattening.discard(setup_id)
-            log.info("position closed: %s %s, %.2f points, %.2f USD", setup_id, row["exit_reason"],
-                     row["pnl_points"], row["pnl_money"])
-            self._emit(EventType.POSITION_CLOSED, {"setup_id": setup_id, "reason": row["exit_reason"],
-                                                   "pnl_points": row["pnl_points"], "pnl_money": row["pnl_money"]})
-            self.state = record_close(self.state, row["pnl_money"], self.risk.config)
-            self._save_state()
+        if book:
+            self._book(setup_id, row["exit_reason"], result)
+
+    def _book(self, setup_id: str, reason: str | None, result: TradeResult) -> None:
+        """Log, announce and apply to the risk state one final trade result."""
+        log.info("position closed: %s %s, %.2f points, %.2f USD net (gross %.2f, commission %.2f)", setup_id,
+                 reason, result.points, result.net, result.gross, result.commission)
+        self._emit(EventType.POSITION_CLOSED, {"setup_id": setup_id, "reason": reason, "pnl_points": result.points,
+                                               "pnl_money": result.net, "gross": result.gross,
+                                               "commission": result.commission})
+        self.state = record_close(self.state, result.net or 0.0, self.risk.config)
+        self._save_state()
+
+    def settle_pending(self) -> None:
+        """Book closed trades whose commission report never came, with the commission known so far."""
+        for trade in self.store.db.query("SELECT setup_id FROM trades WHERE status='CLOSED' AND settled_at IS NULL"):
+            log.warning("trade %s: a commission report is missing; booking it with the commission known",
+                        trade["setup_id"])
+            self._update_trade(trade["setup_id"], settle=True)
 
     @staticmethod
     def _entry_working(orders: dict[str, dict[str, Any]]) -> bool:
@@ -318,7 +332,7 @@ class OrderExecutor:
     # ------------------------------------------------------------------ timers
     def on_candle_closed(self, candle_end: datetime) -> None:
         """Cancel entries still unfilled one full candle after they were sent."""
-        for row in self.store.db.query(
+        for row in self.store.query(
             "SELECT * FROM orders WHERE role='entry' AND status IN ('SENT','WORKING') AND filled < quantity"
         ):
             sent = row["sent_at"]

@@ -25,28 +25,13 @@ from slob_cli.adapters.ib.rolls import session_start, trading_date
 from slob_cli.adapters.store import Store
 from slob_cli.aio import first_of
 from slob_cli.core.models import Tick
-from slob_cli.errors import BrokerUnavailable, SlobError, UsageError
+from slob_cli.errors import SlobError, UsageError
 from slob_cli.runtime.bus import EventBus
 from slob_cli.runtime.clock import Clock, SystemClock
 from slob_cli.runtime.supervision import IB_BUS_EVENTS, Supervised
 
 UTC = timezone.utc
 log = logging.getLogger(__name__)
-
-
-_DURATION = re.compile(r"^(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s)?$")
-
-
-def parse_duration(text: str) -> timedelta:
-    """Parse `2h`, `30m`, `90s` or combinations such as `1h30m`; raise UsageError otherwise."""
-    match = _DURATION.match(text.strip().lower())
-    if not text.strip() or match is None or not any(match.groups()):
-        raise UsageError(f"duration {text!r} is not like 2h, 30m, 90s or 1h30m")
-    hours, minutes, seconds = (int(part or 0) for part in match.groups())
-    value = timedelta(hours=hours, minutes=minutes, seconds=seconds)
-    if value <= timedelta(0):
-        raise UsageError(f"duration {text!r} must be longer than zero")
-    return value
 
 
 def parse_until(text: str, now: datetime, zone: ZoneInfo) -> datetime:
@@ -173,9 +158,7 @@ class Recorder(Supervised):
         if self.fatal is not None:
             raise self.fatal
         if not self.connection.connections:
-            config = self.connection.config
-            raise BrokerUnavailable(f"never reached the IB gateway at {config.host}:{config.port} "
-                                    f"({self.connection.failed_attempts} attempts); is it running with the API enabled?")
+            raise self.connection.unreachable()
         return self.stats()
 
     async def _deadline(self) -> None:

@@ -17,6 +17,7 @@ from zoneinfo import ZoneInfo
 from slob_cli.adapters.store.setups import DaySync, SetupRepository, StoredEvent
 from slob_cli.core.models import Candle
 from slob_cli.core.strategy.tracker import SetupTracker
+from slob_cli.errors import StoreError
 
 if TYPE_CHECKING:
     from slob_cli.adapters.store import Store
@@ -170,8 +171,12 @@ def track_range(
             records.setdefault(record.trading_date, []).append(record)
         for touched in sorted({day} | {record.trading_date for record in step.records}):
             day_rows = [row for row in rows.values() if row["trading_date"] == touched.isoformat()]
+            mismatch = repository.config_mismatch(symbol, touched, config)
+            if mismatch and not replace_divergent:
+                raise StoreError(mismatch)
             sync = repository.sync_day(symbol, touched, records.get(touched, []), day_rows, now,
-                                       replace_divergent, keep_ahead=day_end > now)
+                                       replace_divergent or mismatch is not None, keep_ahead=day_end > now)
+            repository.mark_day_config(symbol, touched, config, now)
             new_events += sync.new_events
             changed += sync.changed_setups
             if sync.replaced:
@@ -251,6 +256,10 @@ class LiveTracking:
     def _sync_replay(self, today: date, step: Step, now: datetime) -> DaySync:
         total = DaySync()
         for touched in sorted({today} | {record.trading_date for record in step.records}):
+            mismatch = self.repository.config_mismatch(self.symbol, touched, self.config)
+            if mismatch:
+                raise StoreError(mismatch)
+            self.repository.mark_day_config(self.symbol, touched, self.config, now)
             records = [record for record in step.records if record.trading_date == touched]
             rows = [row for row in step.changed.values() if row["trading_date"] == touched.isoformat()]
             sync = self.repository.sync_day(self.symbol, touched, records, rows, now, replace_divergent=False)

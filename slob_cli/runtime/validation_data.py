@@ -60,15 +60,30 @@ def _us(moment: datetime) -> int:
     return int(moment.timestamp() * 1_000_000)
 
 
-def _connection(events: list[tuple[str, str, dict[str, Any], str | None]]) -> tuple[list[Outage], int, int]:
+CONNECTED_TYPES = ("IB_CONNECTED",)
+CONNECT_FAILED_TYPES = ("IB_CONNECT_FAILED",)
+
+
+def _connection(events: list[tuple[str, str, dict[str, Any], str | None]],
+                started: datetime | None = None) -> tuple[list[Outage], int, int]:
+    """Return the outages, reconnects and safe-mode entries; time before the first connection is an outage."""
     outages: list[Outage] = []
     down_since: datetime | None = None
     reconnects = safe_modes = 0
+    connected_once = False
     for ts, kind, _, _ in events:
         moment = parse_time(ts)
         if moment is None:
             continue
-        if kind in DISCONNECT_TYPES and down_since is None:
+        if kind in CONNECT_FAILED_TYPES and not connected_once and down_since is None:
+            down_since = started or moment  # not connected since the session started
+        elif kind in CONNECTED_TYPES:
+            connected_once = True
+            if down_since is not None:
+                outages.append(Outage(down_since, moment))
+                down_since = None
+        elif kind in DISCONNECT_TYPES and down_since is None:
+            connected_once = True
             down_since = moment
         elif kind in RECONNECT_TYPES:
             reconnects += 1
@@ -114,7 +129,7 @@ def gather(
 
     rows = conn.execute("SELECT ts, type, payload, symbol FROM events WHERE run_id = ? ORDER BY ts, id", (run_id,))
     events = [(ts, kind, _payload(text), symbol) for ts, kind, text, symbol in rows]
-    outages, reconnects, safe_modes = _connection(events)
+    outages, reconnects, safe_modes = _connection(events, started)
     gaps = [_gap(ts, p, symbol, started) for ts, kind, p, symbol in events if kind in GAP_TYPES]
     delayed = data_mode == "delayed" or any(
         kind in DATA_MODE_TYPES and p.get("mode") == "delayed" for _, kind, p, _ in events)

@@ -11,7 +11,7 @@ from __future__ import annotations
 import sqlite3
 from collections.abc import Callable
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 
 _V1 = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -166,7 +166,26 @@ CREATE TABLE IF NOT EXISTS health (
 );
 """
 
+# v2: a trade's result in full (core/pnl.TradeResult: gross, entry and exit commission, the time it
+# became final), and the strategy config each tracked day was computed with.
+_V2 = """
+ALTER TABLE trades ADD COLUMN gross_money REAL;
+ALTER TABLE trades ADD COLUMN entry_commission REAL;
+ALTER TABLE trades ADD COLUMN exit_commission REAL;
+ALTER TABLE trades ADD COLUMN settled_at TEXT;
+
+CREATE TABLE IF NOT EXISTS tracked_days (
+    symbol TEXT NOT NULL,
+    trading_date TEXT NOT NULL,
+    config_hash TEXT NOT NULL,
+    config_json TEXT,
+    updated_at TEXT NOT NULL,
+    PRIMARY KEY (symbol, trading_date)
+);
+"""
+
 # MIGRATIONS[n] upgrades a file at version n to n + 1. Version 0 is an empty file.
 MIGRATIONS: dict[int, Callable[[sqlite3.Connection], None]] = {
     0: lambda conn: conn.executescript(_V1),
+    1: lambda conn: conn.executescript(_V2),
 }

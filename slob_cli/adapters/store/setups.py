@@ -181,6 +181,33 @@ class SetupRepository:
         return changed
 
     # ------------------------------------------------------------------ reading
+    def day_config(self, symbol: str, trading_date: date) -> tuple[str, str | None] | None:
+        """Return (hash, JSON) of the strategy config a stored day was tracked with, or None."""
+        row = self.conn.execute("SELECT config_hash, config_json FROM tracked_days WHERE symbol=? AND trading_date=?",
+                                (symbol, trading_date.isoformat())).fetchone()
+        return None if row is None else (row[0], row[1])
+
+    def mark_day_config(self, symbol: str, trading_date: date, config: Any, updated_at: datetime) -> None:
+        """Record which strategy config a day's stored events come from."""
+        fingerprint, text = config_fingerprint(config)
+        with self.store.transaction() as conn:
+            conn.execute(
+                "INSERT INTO tracked_days(symbol, trading_date, config_hash, config_json, updated_at)"
+                " VALUES (?,?,?,?,?) ON CONFLICT(symbol, trading_date) DO UPDATE SET"
+                " config_hash=excluded.config_hash, config_json=excluded.config_json, updated_at=excluded.updated_at",
+                (symbol, trading_date.isoformat(), fingerprint, text, to_iso(updated_at)),
+            )
+
+    def config_mismatch(self, symbol: str, trading_date: date, config: Any) -> str | None:
+        """Return one line naming how the config of a stored day differs from `config`, or None."""
+        stored = self.day_config(symbol, trading_date)
+        fingerprint, text = config_fingerprint(config)
+        if stored is None or stored[0] == fingerprint:
+            return None
+        return (f"stored setup events of {symbol} {trading_date} were computed with strategy config {stored[0]}, "
+                f"this run uses {fingerprint} (changed: {config_change(stored[1], text)}); "
+                f"run `slob setups track --from {trading_date} --to {trading_date}` to recompute that day")
+
     def get(self, setup_id: str) -> dict[str, Any] | None:
         """Return one candidate row (the track --json shape) by id, or None."""
         rows = self._select("WHERE id = ?", [setup_id])
@@ -245,6 +272,24 @@ class SetupRepository:
             events.append(StoredEvent(symbol, date.fromisoformat(day), seq, bar, kind, setup_id,
                                       json.loads(payload), payload))
         return events
+
+
+def config_fingerprint(config: Any) -> tuple[str, str]:
+    """Return (hash, canonical JSON) of a strategy config: what a tracked day was computed with."""
+    import hashlib
+    from dataclasses import asdict
+
+    text = canonical_json(asdict(config))
+    return hashlib.sha256(text.encode()).hexdigest()[:12], text
+
+
+def config_change(stored_json: str | None, current_json: str) -> str:
+    """Return the settings that differ between two config JSONs ("max_duration_min 120 -> 90")."""
+    old = json.loads(stored_json) if stored_json else {}
+    new = json.loads(current_json)
+    changed = [f"{key} {old.get(key)!r} -> {new.get(key)!r}" for key in sorted(set(old) | set(new))
+               if old.get(key) != new.get(key)]
+    return ", ".join(changed) or "unknown settings"
 
 
 def first_divergence(stored: Sequence[StoredEvent], computed: Sequence[StoredEvent]) -> int | None:
