@@ -25,8 +25,10 @@ class BrokerPnl:
         connection.add_hook(self._on_connected)
 
     async def _on_connected(self, reason: str) -> None:
-        self._line, self._key = None, None  # ib_async forgets its P&L lines when the connection goes
-        self.ensure()
+        # After a reconnect ib_async has forgotten its P&L lines; after IB's 1101 it still holds them
+        # but IB has dropped them: either way the line is asked for afresh.
+        self._key = None
+        self._follow(renew=True)
 
     def _account(self) -> str | None:
         if self.connection.account:
@@ -34,8 +36,14 @@ class BrokerPnl:
         managed = self.connection.managed_accounts()
         return managed[0] if managed else None
 
-    def ensure(self) -> None:
-        """Subscribe (or move) the P&L line to the current contract when connected."""
+    def _follow(self, renew: bool = False) -> None:
+        """Subscribe (or move) the P&L line to the current contract when connected; never raise."""
+        try:
+            self._subscribe(renew)
+        except Exception as exc:  # noqa: BLE001 - a missing P&L figure must not stop the engine
+            log.warning("cannot follow the broker's P&L: %r", exc)
+
+    def _subscribe(self, renew: bool) -> None:
         con_id = self._con_id()
         if con_id is None or not self.connection.connected:
             return
@@ -43,15 +51,19 @@ class BrokerPnl:
         if not account or self._key == (account, con_id):
             return
         ib = self.connection.ib
-        if self._key is not None:
+        if self._key is not None and self._key != (account, con_id):
             ib.cancelPnLSingle(self._key[0], "", self._key[1])
-        self._line = ib.reqPnLSingle(account, "", con_id)
+        existing = ib.pnlSingle(account, "", con_id)  # the lines ib_async holds for that key
+        if existing and renew:
+            ib.cancelPnLSingle(account, "", con_id)
+            existing = []
+        self._line = existing[0] if existing else ib.reqPnLSingle(account, "", con_id)
         self._key = (account, con_id)
         log.info("following the broker's P&L of conId %d in %s", con_id, account)
 
     def unrealized(self) -> float | None:
         """Return the broker's unrealized P&L in USD, or None when it has not said."""
-        self.ensure()
+        self._follow()
         value = None if self._line is None else self._line.unrealizedPnL
         if value is None or math.isnan(value) or abs(value) >= _UNSET:
             return None

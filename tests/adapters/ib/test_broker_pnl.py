@@ -29,3 +29,18 @@ def test_broker_unrealized_follows_a_position_and_agrees_with_our_computation(ga
     before, entry, broker, ours = run_feed(gateway, scenario)
     assert before in (None, 0.0) and entry > 0
     assert broker is not None and abs(broker - ours) <= 25.0  # the paper report's tolerance
+
+
+def test_a_1101_restore_renews_the_line_instead_of_failing(gateway: Any) -> None:
+    async def scenario(connection, feed, ticks, events) -> tuple[object, float | None]:
+        broker = BrokerPnl(connection, lambda: feed.contracts["NQ"].future.con_id if "NQ" in feed.contracts else None)
+        await eventually_async(lambda: "NQ" in feed.contracts)
+        broker.unrealized()
+        first = broker._line
+        gateway.send_error(1101)
+        await eventually_async(lambda: broker._line is not first)  # the hook asked for the line again
+        await eventually_async(lambda: broker.unrealized() is not None)
+        return first, broker.unrealized()
+
+    first, value = run_feed(gateway, scenario)
+    assert first is not None and value == 0.0  # flat: the renewed line answers
