@@ -1,32 +1,9 @@
-"""Unrealized P&L of open trades, and how far the broker's figure may differ from ours."""
+"""How far the broker's unrealized P&L may differ from ours (ours comes from core/pnl.mark_open)."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
-
-
-@dataclass(frozen=True)
-class OpenTrade:
-    """An open position as the store knows it."""
-
-    direction: str  # LONG or SHORT
-    quantity: float
-    entry_price: float
-
-
-def open_unrealized(trades: Iterable[OpenTrade], last_price: float | None, multiplier: float) -> float | None:
-    """Return the money the open trades make at last_price (0.0 without trades, None without a price)."""
-    trades = list(trades)
-    if not trades:
-        return 0.0
-    if last_price is None:
-        return None
-    total = 0.0
-    for trade in trades:
-        sign = 1.0 if trade.direction.upper() == "LONG" else -1.0
-        total += sign * (last_price - trade.entry_price) * trade.quantity * multiplier
-    return round(total, 2)
 
 
 @dataclass(frozen=True)

@@ -1,23 +1,13 @@
-"""Unrealized P&L of open trades and the paper report's check against the broker's figure."""
+"""Our unrealized P&L beside the broker's: the health view and the paper report's check."""
 
 from __future__ import annotations
 
 from datetime import datetime, timezone
 
-from slob_cli.core.unrealized import OpenTrade, largest_difference, open_unrealized
+from slob_cli.core.unrealized import largest_difference
 from slob_cli.core.validation import Severity, Thresholds, ValidationInput, check_broker_unrealized
 
 END = datetime(2026, 3, 10, 21, 0, tzinfo=timezone.utc)
-
-
-def test_long_and_short_trades_make_money_in_opposite_directions() -> None:
-    trades = [OpenTrade("LONG", 2, 21000.0), OpenTrade("SHORT", 1, 21010.0)]
-    assert open_unrealized(trades, 21005.0, 20.0) == 2 * 5 * 20 + 5 * 20
-
-
-def test_no_trades_is_zero_and_no_price_is_unknown() -> None:
-    assert open_unrealized([], None, 20.0) == 0.0
-    assert open_unrealized([OpenTrade("LONG", 1, 21000.0)], None, 20.0) is None
 
 
 def test_the_largest_gap_is_reported_with_both_figures() -> None:
@@ -39,7 +29,9 @@ def test_the_paper_report_warns_when_the_broker_disagrees() -> None:
 def test_the_health_view_puts_our_figure_beside_the_brokers(store) -> None:  # type: ignore[no-untyped-def]
     from slob_cli.runtime.pnl_view import unrealized_view
 
-    store.conn.execute("INSERT INTO trades(setup_id, symbol, direction, quantity, entry_price, status) "
-                       "VALUES ('s1', 'NQ', 'SHORT', 1, 21000.0, 'OPEN'), ('s0', 'NQ', 'LONG', 1, 20000.0, 'CLOSED')")
-    assert unrealized_view(store, "NQ", 20990.0, 190.5) == {"unrealized_pnl": 200.0, "broker_unrealized_pnl": 190.5}
+    store.conn.execute("INSERT INTO trades(setup_id, symbol, direction, quantity, entry_time, entry_price, "
+                       "entry_commission, status) VALUES ('s1', 'NQ', 'SHORT', 1, '2026-03-10T14:00:00Z', 21000.0, "
+                       "2.25, 'OPEN')")
+    assert unrealized_view(store, "NQ", 20990.0, 190.5) == {"unrealized_pnl": 197.75, "broker_unrealized_pnl": 190.5}
     assert unrealized_view(store, "NQ", None, None) == {"unrealized_pnl": None, "broker_unrealized_pnl": None}
+    assert unrealized_view(store, "MNQ", None, 0.0) == {"unrealized_pnl": 0.0, "broker_unrealized_pnl": 0.0}

@@ -7,7 +7,8 @@ from typing import Any
 from ib_async import MarketOrder
 
 from slob_cli.adapters.ib.pnl import BrokerPnl
-from slob_cli.core.unrealized import OpenTrade, open_unrealized
+from slob_cli.core.models import Direction
+from slob_cli.core.pnl import mark_open
 from tests.adapters.ib.test_feed_integration import run_feed
 from tests.conftest import eventually_async
 
@@ -23,8 +24,8 @@ def test_broker_unrealized_follows_a_position_and_agrees_with_our_computation(ga
         count = len(ticks)
         # A few trades later the broker has marked the position; both sides use the last trade.
         await eventually_async(lambda: len(ticks) > count + 5 and broker.unrealized() not in (None, 0.0))
-        ours = open_unrealized([OpenTrade("LONG", 1, entry)], feed.last_price["NQ"], 20.0)
-        return before, entry, broker.unrealized(), ours or 0.0
+        ours = mark_open(Direction.LONG, 20.0, 1, entry, 0.0, feed.last_price["NQ"]).unrealized
+        return before, entry, broker.unrealized(), ours
 
     before, entry, broker, ours = run_feed(gateway, scenario)
     assert before in (None, 0.0) and entry > 0
