@@ -19,6 +19,7 @@ from slob_cli.adapters.ib.connection import GatewayConfig, IBConnection
 from slob_cli.adapters.ib.history import fetch_minute_bars
 from slob_cli.adapters.ib.market_data import MarketDataFeed
 from slob_cli.adapters.ib.orders import IBOrderPort
+from slob_cli.adapters.ib.pnl import BrokerPnl
 from slob_cli.adapters.store import Store, to_iso
 from slob_cli.aio import first_of
 from slob_cli.core.aggregator import CandleCompleted, GapDetected, LateTick, M1Aggregator
@@ -35,6 +36,7 @@ from slob_cli.runtime.bus import EventBus
 from slob_cli.runtime.clock import Clock, SystemClock
 from slob_cli.runtime.events import EventType
 from slob_cli.runtime.executor import ExecutorOptions, OrderExecutor
+from slob_cli.runtime.pnl_view import unrealized_view
 from slob_cli.runtime.supervision import IB_BUS_EVENTS, Supervised
 from slob_cli.runtime.tick_buffer import TickBuffer
 from slob_cli.runtime.tracking import LiveTracking
@@ -106,6 +108,7 @@ class Engine(Supervised):
         self.connection = IBConnection(gateway, self._event, policy=options.policy, sleep=sleep, clock=self.clock)
         self.feed = MarketDataFeed(self.connection, [symbol], self._on_tick, data_type=options.data_type,
                                    emit=self._event, on_mode=self._mode_changed, stale_after=options.stale_after)
+        self.broker_pnl = BrokerPnl(self.connection, self._traded_con_id)
         self.buffer = TickBuffer(options.buffer_size, clock=SystemClock(), on_drop=self._on_drop)
         self.aggregator = M1Aggregator([symbol], grace_seconds=options.grace_seconds)
         self.tracking = LiveTracking(store, symbol, strategy, calendar)
@@ -149,6 +152,10 @@ class Engine(Supervised):
         self.stats.data_mode = mode
         if self.run_id is not None:
             self.store.set_run_mode(self.run_id, mode)
+
+    def _traded_con_id(self) -> int | None:
+        resolved = self.feed.contracts.get(self.options.symbol)
+        return resolved.future.con_id if resolved is not None else None
 
     def _contract_for(self, symbol: str) -> Any:
         resolved = self.feed.contracts.get(symbol)
@@ -365,11 +372,15 @@ class Engine(Supervised):
             "buffer_utilization": utilization, "open_orders": open_orders,
             "positions": positions, "data_mode": self.stats.data_mode, "safe_mode": self.connection.safe_mode,
             "ticks": self.stats.ticks, "candles": self.stats.candles,
+            **unrealized_view(self.store, self.options.symbol, self.feed.last_price.get(self.options.symbol),
+                              self.broker_pnl.unrealized()),
         }
-        log.info("health: %s | last tick %s | buffer %.1f%% | %d open orders | %d positions%s",
+        log.info("health: %s | last tick %s | buffer %.1f%% | %d open orders | %d positions"
+                 " | unrealized %s (broker %s)%s",
                  "connected" if row["connected"] else "DISCONNECTED",
                  "none yet" if age is None else f"{age:.1f}s ago", 100 * utilization,
-                 open_orders, positions, " | DELAYED DATA" if self.stats.data_mode == "delayed" else "")
+                 open_orders, positions, row["unrealized_pnl"], row["broker_unrealized_pnl"],
+                 " | DELAYED DATA" if self.stats.data_mode == "delayed" else "")
         self.store.record_health(self.run_id, self.clock.now(), row)
         self.bus.emit(EventType.HEALTH, row, self.clock.now())
         return row
