@@ -68,3 +68,9 @@ class RiskRejected(SlobError):
 
 class LiveTradingRefused(ConfigError):
     """Live trading was asked for without both explicit opt-ins."""
+
+
+class RunCutShort(SlobError):
+    """A run against the simulated gateway ended before its period (exit 1; `paper` exits 5)."""
+
+    exit_code = ExitCode.UNEXPECTED

@@ -156,7 +156,7 @@ def prepare(stack: Any, settings: Any, *, monitor_only: bool, live: bool, durati
         symbol=settings.symbols[0], data_type=settings.market_data_type, until=until,
         grace_seconds=sim.grace_seconds if sim is not None else grace_for_speed(follow_speed or 1.0),
         clock_speed=sim.clock_speed if sim is not None else follow_speed or 1.0,
-        store_ticks="record" in steps, track="track" in steps,
+        store_ticks="record" in steps, track="track" in steps, lockstep=sim is not None and sim.lockstep,
         executor=ExecutorOptions(monitor_only=monitor_only, kill_switch_path=settings.kill_switch_path),
     )
     args = {"steps": list(steps), "sim": sim is not None, "monitor_only": monitor_only, "live": live,

@@ -61,6 +61,7 @@ class SimOptions:
     stop: datetime | None = None  # None: a few minutes after the session ends
     around_the_clock: bool = False  # generated trades outside the scripted day (paper runs of hours)
     stop_at_duration: bool = False  # --duration decides the end, not the scripted day
+    lockstep: bool = True  # the sim's clock advances only when the engine asks (identical runs at any speed)
 
     @property
     def clock_speed(self) -> float:
@@ -69,8 +70,8 @@ class SimOptions:
 
     @property
     def grace_seconds(self) -> float:
-        """Return the candle-close grace on the virtual clock (a few real ms of transport at N x speed)."""
-        return grace_for_speed(self.clock_speed)
+        """Return the candle-close grace on the virtual clock (lockstep: 2 s at any speed, nothing is in transit)."""
+        return 2.0 if self.lockstep else grace_for_speed(self.clock_speed)
 
 
 @dataclass
@@ -179,5 +180,5 @@ def start_sim(stack: ExitStack, sim: SimOptions, calendar: Any) -> tuple[Any, da
     # Half an hour early: the engine connects and subscribes before the reference window opens.
     start = sim.start or session.reference_start - timedelta(minutes=30)
     gateway = stack.enter_context(SimGatewayThread(seed=sim.seed, start=start, speed=sim.speed, market=market,
-                                                   server_version=sim.server_version))
+                                                   server_version=sim.server_version, lockstep=sim.lockstep))
     return gateway, start, sim.stop or session.session_end + timedelta(minutes=3)

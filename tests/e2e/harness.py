@@ -54,7 +54,7 @@ class Harness:
                 on: dict[EventType, Callable[[Event], None]] | None = None, **executor: Any) -> SessionResult:
         """Run one engine session until `until` (virtual time); `on` handlers see the bus as it runs."""
         options = EngineOptions(until=until, grace_seconds=self.sim.grace_seconds, clock_speed=self.sim.clock_speed,
-                                executor=ExecutorOptions(**executor))
+                                executor=ExecutorOptions(**executor), lockstep=self.sim.lockstep)
         if policy is not None:
             options.policy = policy
         bus = EventBus()
