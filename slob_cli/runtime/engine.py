@@ -260,6 +260,7 @@ class Engine(Supervised):
         self._flush_ticks()
 
     def _process_tick(self, tick: Tick) -> None:
+        failpoints.delay("process_tick")
         self.stats.ticks += 1
         if self.options.store_ticks:
             self._tick_batch.append(tick)

@@ -35,11 +35,11 @@ async def follow_steps(engine: Engine) -> None:
     # ib_async paces requests to IB's 50 a second; one question per step would make that pace the
     # simulation's. The simulated gateway takes requests as they come (ib_async: 0 = no throttle).
     connection.ib.client.MaxRequests = 0
-    last_step = time.monotonic()
+    last_step: float | None = None  # start-up (connect, warm-up, reconcile) has its own timeouts
     while not engine.stop_event.is_set():
         failpoints.check()  # a crash a callback tripped kills the engine here, as the timer loop does
         if not (connection.in_session and engine.ready_to_step()):
-            if time.monotonic() - last_step > patience:
+            if last_step is not None and time.monotonic() - last_step > patience:
                 raise cut_short(engine, f"the simulated gateway served no step for {patience:g}s")
             await engine._wait_stop(POLL)
             continue
@@ -52,11 +52,13 @@ async def follow_steps(engine: Engine) -> None:
             log.info("run period ended at %s (lockstep, %d steps)", until.isoformat(), engine.steps)
             engine.stop()
             return
+        last_step = last_step or time.monotonic()
         try:
             answer = await asyncio.wait_for(connection.ib.reqCurrentTimeAsync(), patience)
-        except (asyncio.TimeoutError, TimeoutError, ConnectionError) as exc:
-            log.warning("no lockstep answer from the gateway (%s); waiting", type(exc).__name__)
-            continue
+        except (asyncio.TimeoutError, TimeoutError):
+            raise cut_short(engine, f"the simulated gateway served no step for {patience:g}s") from None
+        except ConnectionError:
+            continue  # the connection supervisor reconnects; the clock waits for us meanwhile
         last_step = time.monotonic()
         engine.steps += 1
         follow = getattr(engine.clock, "step_to", None)  # a clock in another process follows the answers

@@ -51,10 +51,12 @@ class Harness:
                              heartbeat_interval=3600)
 
     def session(self, until: datetime, *, risk: RiskConfig | None = None, policy: BackoffPolicy | None = None,
-                on: dict[EventType, Callable[[Event], None]] | None = None, **executor: Any) -> SessionResult:
+                on: dict[EventType, Callable[[Event], None]] | None = None, patience: float = 30.0,
+                **executor: Any) -> SessionResult:
         """Run one engine session until `until` (virtual time); `on` handlers see the bus as it runs."""
         options = EngineOptions(until=until, grace_seconds=self.sim.grace_seconds, clock_speed=self.sim.clock_speed,
-                                executor=ExecutorOptions(**executor), lockstep=self.sim.lockstep)
+                                executor=ExecutorOptions(**executor), lockstep=self.sim.lockstep,
+                                lockstep_patience=patience)
         if policy is not None:
             options.policy = policy
         bus = EventBus()
@@ -94,7 +96,7 @@ class Harness:
         return [event.payload for event in self.events if event.type is kind]
 
 
-def start_harness(stack: ExitStack, tmp_path: Path, scenario: str, *, speed: float = SPEED,
+def start_harness(stack: ExitStack, tmp_path: Path, scenario: str, *, speed: float | str = SPEED,
                   start: datetime = OPEN_MINUS_5) -> Harness:
     """Start the embedded gateway on a planted day and open a store in tmp_path."""
     calendar = load_calendar(date(2025, 12, 1), date(2026, 2, 28))

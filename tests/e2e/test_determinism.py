@@ -1,0 +1,88 @@
+"""Lockstep virtual time: the same seed gives the same tables at any speed, and no tick is lost."""
+
+from __future__ import annotations
+
+import json
+from contextlib import ExitStack
+from datetime import datetime
+from pathlib import Path
+
+import pytest
+
+from slob_cli.adapters.store import Store
+from slob_cli.adapters.store.db import to_us
+from slob_cli.cli.main import app
+from slob_cli.core.models import Tick
+from slob_cli.errors import RunCutShort
+from slob_cli.runtime import failpoints
+from slob_cli.runtime.batch import aggregate_ticks
+from slob_cli.runtime.events import EventType
+from tests.e2e.harness import UTC, at, start_harness
+from tests.e2e.tables import WALL_CLOCK_TABLES, table_differences
+
+
+def _run_sim(runner, db: Path, *extra: str) -> dict:
+    result = runner.invoke(app, ["--db", str(db), "run", "--sim", "--seed", "7", "--scenario", "both_setups",
+                                 "--json", *extra])
+    assert result.exit_code == 0, result.stderr or result.stdout
+    return json.loads(result.stdout[result.stdout.index("{"):])
+
+
+def test_run_sim_at_max_and_at_a_paced_speed_writes_identical_tables(runner, tmp_path: Path) -> None:
+    fast = _run_sim(runner, tmp_path / "max.db", "--speed", "max")
+    paced = _run_sim(runner, tmp_path / "paced.db", "--speed", "20000")
+    assert WALL_CLOCK_TABLES == {"runs", "health"}, "only wall-clock tables are left out"
+    assert table_differences(tmp_path / "max.db", tmp_path / "paced.db") == []
+    assert fast["pnl"] == paced["pnl"] and fast["stats"] == paced["stats"]
+    assert fast["stats"]["ticks"] == fast["ticks_stored"] == 23_400, "the whole planted day, every tick"
+    assert [t["status"] for t in fast["trades"]] == ["CLOSED", "CLOSED"]
+
+
+def test_two_runs_at_max_speed_write_identical_tables(runner, tmp_path: Path) -> None:
+    first = _run_sim(runner, tmp_path / "one.db", "--speed", "max")
+    second = _run_sim(runner, tmp_path / "two.db", "--speed", "max")
+    assert table_differences(tmp_path / "one.db", tmp_path / "two.db") == []
+    assert first["pnl"] == second["pnl"] != 0
+
+
+def _live_candles(store: Store) -> list[tuple]:
+    return [tuple(row) for row in store.conn.execute(
+        "SELECT ts, open, high, low, close, volume, tick_count FROM candles WHERE source='live' ORDER BY ts")]
+
+
+@pytest.mark.parametrize("slow", [0.0, 0.002])
+def test_served_ticks_equal_persisted_candles_even_with_a_slow_consumer(tmp_path: Path, slow: float) -> None:
+    until = at(15, 0)
+    with ExitStack() as stack:
+        h = start_harness(stack, tmp_path, "short_setup", speed="max")
+        server = h.gateway.gateway.server
+        server.served.keep = True
+        failpoints.slow_down("process_tick", slow)
+        result = h.session(until)
+        assert result.stats.ticks == server.served.count > 0, "every tick served was consumed"
+        assert result.stats.late_ticks == 0 and result.stats.dropped_ticks == 0
+        live = _live_candles(h.store)
+        first_live = live[0][0]  # the minute the engine started in comes from history, not live
+        served = [Tick("NQ", ts.replace(microsecond=0), price, size)  # the wire carries whole seconds
+                  for ts, price, size in server.served.ticks if ts < until]
+        batch = [(to_us(c.ts), c.open, c.high, c.low, c.close, c.volume, c.tick_count)
+                 for c in aggregate_ticks(served).candles if c.tick_count and to_us(c.ts) >= first_live]
+        assert live == batch and len(batch) == 34
+
+
+def test_a_gateway_that_stops_serving_cuts_the_run_short_with_how_far_it_got(tmp_path: Path) -> None:
+    with ExitStack() as stack:
+        h = start_harness(stack, tmp_path, "short_setup", speed="max")
+        candles: list[object] = []
+
+        def go_silent(event: object) -> None:
+            candles.append(event)
+            if len(candles) == 10:
+                h.gateway.set_silent(True)
+
+        with pytest.raises(RunCutShort) as cut:
+            h.session(at(16, 45), on={EventType.CANDLE_COMPLETED: go_silent}, patience=1.0)
+        message = str(cut.value)
+        assert "\n" not in message and message.startswith("run cut short: the simulated gateway served no step")
+        assert "2026-01-06 14:3" in message and "before its end at 2026-01-06 16:45 UTC" in message
+        assert "candles processed" in message and cut.value.exit_code == 1
