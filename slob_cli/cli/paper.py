@@ -43,6 +43,7 @@ def paper(
     from slob_cli.cli.guard import run_guard
     from slob_cli.cli.options import parse_duration
     from slob_cli.cli.trading import prepare
+    from slob_cli.errors import RunCutShort, ValidationFailed
     from slob_cli.runtime.paper_report import finish_validation
     from slob_cli.runtime.session import DEFAULT_SIM_DAY, SimOptions, run_session
     from slob_cli.runtime.validation_data import offline_events
@@ -60,9 +61,12 @@ def paper(
         wired.args.update(strict=strict, duration=duration)
         with run_guard(ctx, "paper", fail_if_running=fail_if_running, args=wired.args, clock=wired.clock) as guarded:
             guarded.data_mode = settings.market_data_type
-            result = run_session(guarded.store, wired.config, wired.options, strategy=wired.strategy,
-                                 risk=wired.risk, calendar=wired.calendar, clock=wired.clock, run_id=guarded.run_id,
-                                 notifier=guarded.notifier)
+            try:
+                result = run_session(guarded.store, wired.config, wired.options, strategy=wired.strategy,
+                                     risk=wired.risk, calendar=wired.calendar, clock=wired.clock,
+                                     run_id=guarded.run_id, notifier=guarded.notifier)
+            except RunCutShort as exc:  # a validation run that did not last its duration has failed
+                raise ValidationFailed(str(exc)) from None
             stats = {**result.stats.as_dict(), "data_mode": result.stats.data_mode}
             guarded.stats = stats
             now = wired.clock.now()

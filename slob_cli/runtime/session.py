@@ -166,6 +166,7 @@ def start_sim(stack: ExitStack, sim: SimOptions, calendar: Any) -> tuple[Any, da
     """Start the embedded gateway on a free port; return it with the day's start and end instants."""
     from slob_cli.sim.gateway import SimGatewayThread
     from slob_cli.sim.market import GeneratedMarket, ScriptedMarket
+    from slob_cli.sim.scripted import stitch_fallback
     from slob_cli.sim.scenarios import build_scenario
 
     day = sim_day(calendar, sim.trading_date)
@@ -175,7 +176,10 @@ def start_sim(stack: ExitStack, sim: SimOptions, calendar: Any) -> tuple[Any, da
         candles = build_scenario(sim.scenario or "quiet", day, seed=sim.seed, calendar=calendar)
     except ValueError as exc:
         raise UsageError(str(exc)) from None
-    fallback = GeneratedMarket(sim.seed, base_price=candles[0].open) if sim.around_the_clock else None
+    fallback = None
+    if sim.around_the_clock:  # the generated days before and after continue the planted day's path
+        fallback = GeneratedMarket(sim.seed, base_price=candles[0].open)
+        stitch_fallback(candles, fallback)
     market = ScriptedMarket(candles, seed=sim.seed, fallback=fallback)
     # Half an hour early: the engine connects and subscribes before the reference window opens.
     start = sim.start or session.reference_start - timedelta(minutes=30)

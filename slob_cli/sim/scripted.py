@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import bisect
 import math
-from datetime import datetime
+from datetime import datetime, timedelta, timezone
 
 import numpy as np
 
@@ -147,6 +147,25 @@ class ScriptedMarket(ArrayMarket):
         if len(other) and (not len(own) or other.ts[0] > own.ts[0]):
             return other
         return own
+
+
+def stitch_fallback(candles: list[Candle], fallback: ArrayMarket) -> tuple[float, float]:
+    """Shift a generated fallback so the market runs through the scripted day without a jump.
+
+    Before the first scripted minute the fallback's prices move by the distance from its last trade
+    there to the first open; from the end of the last scripted minute on, by the distance from its
+    next trade to the last close. Each side stays one continuous generated path (its overnight
+    moves, Globex evening and CME halt included); only its level changes. Return the two shifts.
+    """
+    ordered = sorted(candles, key=lambda candle: candle.ts)
+    start, end = ordered[0].ts, ordered[-1].end
+    before = fallback.last_tick_before(start)
+    after = fallback.arrays_between(end, end + timedelta(days=4)).take(slice(0, 1)).to_ticks()
+    shift_before = 0.0 if before is None else ordered[0].open - before.price
+    shift_after = 0.0 if not after else ordered[-1].close - after[0].price
+    fallback.shift_prices(shift_before, datetime(1970, 1, 1, tzinfo=timezone.utc))
+    fallback.shift_prices(shift_after - shift_before, end)
+    return shift_before, shift_after
 
 
 class WaypointMarket(ArrayMarket):
