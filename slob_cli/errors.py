@@ -74,3 +74,26 @@ class RunCutShort(SlobError):
     """A run against the simulated gateway ended before its period (exit 1; `paper` exits 5)."""
 
     exit_code = ExitCode.UNEXPECTED
+
+
+def first_error(error: BaseException) -> BaseException:
+    """Return the error a user should read from a (nested) exception group.
+
+    A task group wraps whatever its tasks raised: the first expected failure (`SlobError`) wins,
+    then the first interruption, then the first error of any kind. Anything else comes back as is.
+    """
+    if not isinstance(error, BaseExceptionGroup):
+        return error
+    leaves = list(_leaves(error))
+    for wanted in (SlobError, KeyboardInterrupt):
+        for leaf in leaves:
+            if isinstance(leaf, wanted):
+                return leaf
+    return leaves[0] if leaves else error
+
+
+def _leaves(group: BaseExceptionGroup[BaseException]) -> list[BaseException]:
+    found: list[BaseException] = []
+    for inner in group.exceptions:
+        found.extend(_leaves(inner) if isinstance(inner, BaseExceptionGroup) else [inner])
+    return found

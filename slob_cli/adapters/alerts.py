@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from enum import Enum
 from typing import Any
 
-from slob_cli.runtime.logging import RedactFilter
+from slob_cli.adapters.redaction import RedactFilter
 
 log = logging.getLogger("slob.alerts")
 

@@ -6,7 +6,7 @@ from typing import Annotated, Any
 
 import typer
 
-from slob_cli.cli.guard import FAIL_IF_RUNNING_HELP
+from slob_cli.cli.guard import FailIfRunningOption
 
 HostOption = Annotated[str | None, typer.Option("--host", help="Gateway host [env SLOB_IB_HOST, default 127.0.0.1].")]
 PortOption = Annotated[int | None, typer.Option("--port", help="Gateway port [env SLOB_IB_PORT, default 4002].")]
@@ -90,7 +90,7 @@ def record(
     duration: Annotated[str | None, typer.Option("--duration", help="Stop after 2h, 30m, 90s or 1h30m.")] = None,
     until: Annotated[str | None, typer.Option("--until", help="Stop at HH:MM in the display time zone.")] = None,
     warm_up: Annotated[bool, typer.Option("--warm-up/--no-warm-up", help="Fetch today's 1-min bars first.")] = True,
-    fail_if_running: Annotated[bool, typer.Option("--fail-if-running", help=FAIL_IF_RUNNING_HELP)] = False,
+    fail_if_running: FailIfRunningOption = False,
 ) -> None:
     """Stream trade ticks from the gateway into the store until stopped.
 

@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from slob_cli.cli.guard import FAIL_IF_RUNNING_HELP
+from slob_cli.cli.guard import FailIfRunningOption
 
 
 def demo(
@@ -15,7 +15,7 @@ def demo(
     seed: Annotated[int, typer.Option("--seed", help="Random seed of the synthetic session.")] = 7,
     minutes: Annotated[int, typer.Option("--minutes", min=1, max=1440, help="Session length in minutes.")] = 390,
     json_out: Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")] = False,
-    fail_if_running: Annotated[bool, typer.Option("--fail-if-running", help=FAIL_IF_RUNNING_HELP)] = False,
+    fail_if_running: FailIfRunningOption = False,
 ) -> None:
     """Generate a seeded synthetic NQ session, aggregate it to M1 candles through the streaming path, store both.
 

@@ -10,7 +10,7 @@ import logging
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import click
 import typer
@@ -28,6 +28,7 @@ if TYPE_CHECKING:
 log = logging.getLogger("slob.guard")
 
 FAIL_IF_RUNNING_HELP = "Exit 1 instead of 0 when another slob session already holds this store's lock."
+FailIfRunningOption = Annotated[bool, typer.Option("--fail-if-running", help=FAIL_IF_RUNNING_HELP)]
 
 
 @dataclass

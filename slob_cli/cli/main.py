@@ -14,7 +14,7 @@ from typer.core import TyperGroup
 
 from slob_cli import __version__
 from slob_cli.cli.context import AppContext
-from slob_cli.errors import ExitCode, SlobError
+from slob_cli.errors import ExitCode, SlobError, first_error
 
 log = logging.getLogger("slob")
 
@@ -53,6 +53,15 @@ class SlobGroup(TyperGroup):
     def invoke(self, ctx: click.Context) -> Any:
         try:
             return super().invoke(ctx)
+        except BaseExceptionGroup as group:  # a task group's failure: report the error inside it
+            return self._fail(ctx, first_error(group))
+        except BaseException as exc:  # noqa: BLE001 - _fail re-raises what is not ours to report
+            return self._fail(ctx, exc)
+
+    def _fail(self, ctx: click.Context, error: BaseException) -> Any:
+        """Turn one error into its line on stderr and its exit code (click's own pass through)."""
+        try:
+            raise error
         except (click.exceptions.Exit, click.exceptions.Abort, click.ClickException):
             raise
         except (typer.Exit, typer.Abort, TyperClickException):  # typer >= 0.20 has its own classes

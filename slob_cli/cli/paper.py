@@ -8,13 +8,14 @@ from typing import Annotated, Any
 import typer
 
 from slob_cli.cli.connection import AccountOption, ClientIdOption, HostOption, PortOption, gateway_settings
-from slob_cli.cli.guard import FAIL_IF_RUNNING_HELP
+from slob_cli.cli.guard import FailIfRunningOption
+from slob_cli.cli.trading import MonitorOption
 
 
 def paper(
     ctx: typer.Context,
     duration: Annotated[str, typer.Option("--duration", help="How long to run: hours (24) or 90m, 36h, 2d.")] = "24",
-    monitor_only: Annotated[bool, typer.Option("--monitor-only", help="Run everything but send no orders.")] = False,
+    monitor_only: MonitorOption = False,
     strict: Annotated[bool, typer.Option("--strict", help="Fail on warnings too (delayed data, any drop).")] = False,
     report_file: Annotated[Path | None, typer.Option(
         "--report", help="Write FILE.md and FILE.json (default: beside the db, <db>-paper-run<N>).")] = None,
@@ -27,7 +28,7 @@ def paper(
     client_id: ClientIdOption = None,
     account: AccountOption = None,
     json_out: Annotated[bool, typer.Option("--json", help="Print the report as JSON instead of a table.")] = False,
-    fail_if_running: Annotated[bool, typer.Option("--fail-if-running", help=FAIL_IF_RUNNING_HELP)] = False,
+    fail_if_running: FailIfRunningOption = False,
 ) -> None:
     """Validate slob on the paper account for 24-48 h, then print a pass/fail report (exit 0 or 5).
 
@@ -42,8 +43,9 @@ def paper(
 
     from slob_cli.cli.guard import run_guard
     from slob_cli.cli.options import parse_duration
-    from slob_cli.cli.trading import prepare
+    from slob_cli.cli.trading import run_args
     from slob_cli.errors import RunCutShort, ValidationFailed
+    from slob_cli.runtime import wiring
     from slob_cli.runtime.paper_report import finish_validation
     from slob_cli.runtime.session import DEFAULT_SIM_DAY, SimOptions, run_session
     from slob_cli.runtime.validation_data import offline_events
@@ -56,10 +58,11 @@ def paper(
                                  around_the_clock=True, stop_at_duration=True)
     steps = ("record", "aggregate", "track", "trade")
     with ExitStack() as stack:
-        wired = prepare(stack, settings, monitor_only=monitor_only, live=False, duration=duration, steps=steps,
-                        sim=sim_options)
-        wired.args.update(strict=strict, duration=duration)
-        with run_guard(ctx, "paper", fail_if_running=fail_if_running, args=wired.args, clock=wired.clock) as guarded:
+        wired = wiring.prepare_session(stack, settings, monitor_only=monitor_only, live=False,
+                                       duration_seconds=target, steps=steps, sim=sim_options)
+        args = {**run_args(wired, steps=steps, monitor_only=monitor_only, live=False, duration=duration),
+                "strict": strict}
+        with run_guard(ctx, "paper", fail_if_running=fail_if_running, args=args, clock=wired.clock) as guarded:
             guarded.data_mode = settings.market_data_type
             try:
                 result = run_session(guarded.store, wired.config, wired.options, strategy=wired.strategy,

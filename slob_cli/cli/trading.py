@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
 from slob_cli.cli.connection import AccountOption, ClientIdOption, HostOption, PortOption, gateway_settings
-from slob_cli.cli.guard import FAIL_IF_RUNNING_HELP
+from slob_cli.cli.guard import FailIfRunningOption
+
+if TYPE_CHECKING:
+    from slob_cli.runtime.session import SimOptions
+    from slob_cli.runtime.wiring import SessionWiring
 
 MonitorOption = Annotated[bool, typer.Option("--monitor-only", help="Run everything but send no orders.")]
 LiveOption = Annotated[bool, typer.Option("--live", help="Allow a live (non-paper) account; also needs SLOB_ALLOW_LIVE=yes.")]
@@ -27,7 +30,7 @@ def trade(
     monitor_only: MonitorOption = False,
     live: LiveOption = False,
     duration: DurationOption = None,
-    fail_if_running: Annotated[bool, typer.Option("--fail-if-running", help=FAIL_IF_RUNNING_HELP)] = False,
+    fail_if_running: FailIfRunningOption = False,
     follow_sim_clock: FollowClockOption = None,
 ) -> None:
     """Run the trading engine against the gateway: ticks, candles, setups, brackets.
@@ -59,7 +62,7 @@ def run(
     live: LiveOption = False,
     duration: DurationOption = None,
     json_out: Annotated[bool, typer.Option("--json", help="Print the summary as JSON.")] = False,
-    fail_if_running: Annotated[bool, typer.Option("--fail-if-running", help=FAIL_IF_RUNNING_HELP)] = False,
+    fail_if_running: FailIfRunningOption = False,
 ) -> None:
     """Chain record -> aggregate -> track -> trade in one process and print a summary.
 
@@ -94,88 +97,30 @@ def run(
              duration=duration, fail_if_running=fail_if_running, steps=chosen, sim=sim_options, json_out=json_out)
 
 
-@dataclass
-class Prepared:
-    """Everything a session needs, wired: gateway address, clock, engine options, configs."""
-
-    config: Any
-    clock: Any
-    options: Any
-    strategy: Any
-    risk: Any
-    calendar: Any
-    args: dict[str, Any]
-    gateway: Any = None  # the embedded simulated gateway, with --sim
-
-
-def prepare(stack: Any, settings: Any, *, monitor_only: bool, live: bool, duration: str | None,
-            steps: tuple[str, ...], sim: Any, follow_speed: float | None = None) -> Prepared:
-    """Wire one session: the gateway (or the embedded sim started on `stack`), its clock, the options."""
-    from slob_cli.adapters.calendar import load_calendar_isolated
-    from slob_cli.adapters.ib.connection import GatewayConfig
-    from slob_cli.adapters.risk_config import load_risk_config
-    from slob_cli.adapters.strategy_config import load_strategy_config
-    from slob_cli.cli.options import parse_duration
-    from slob_cli.errors import UsageError
-    from slob_cli.runtime.clock import FollowedClock, SystemClock
-    from slob_cli.runtime.engine import EngineOptions
-    from slob_cli.runtime.executor import ExecutorOptions
-    from slob_cli.runtime.guard import check_live_allowed
-    from slob_cli.runtime.session import grace_for_speed, start_sim
-
-    strategy = load_strategy_config(settings.strategy_config)
-    risk = load_risk_config(settings.strategy_config)
-    clock_now = SystemClock().now()
-    first = clock_now.date().replace(year=clock_now.year - 1)
-    if sim is not None and sim.trading_date is not None:
-        first = min(first, sim.trading_date)
-    calendar = load_calendar_isolated(first, clock_now.date().replace(year=clock_now.year + 1))
-    config = GatewayConfig.from_settings(settings)
-    clock: Any = SystemClock()
-    until = None
-    gateway = None
-    if sim is not None:
-        gateway, _, end = start_sim(stack, sim, calendar)
-        config = GatewayConfig.from_settings(settings, host=gateway.host, port=gateway.port,
-                                             account=None, heartbeat_interval=3600.0)
-        clock = gateway.clock
-        until = end
-    elif follow_speed is not None:
-        if follow_speed <= 0 or duration is not None:
-            raise UsageError("--follow-sim-clock needs a positive speed and no --duration")
-        clock = FollowedClock(follow_speed)
-    if not monitor_only:
-        # Before any order connection: refuse a live account unless both opt-ins are given.
-        check_live_allowed(config.account, live, settings.live_allowed_by_env, gateway_is_sim=sim is not None)
-    if duration is not None:
-        from datetime import timedelta
-
-        limit = clock.now() + timedelta(seconds=parse_duration(duration))
-        until = limit if sim is None or sim.stop_at_duration else min(until, limit)
-    options = EngineOptions(
-        symbol=settings.symbols[0], data_type=settings.market_data_type, until=until,
-        grace_seconds=sim.grace_seconds if sim is not None else grace_for_speed(follow_speed or 1.0),
-        clock_speed=sim.clock_speed if sim is not None else follow_speed or 1.0,
-        store_ticks="record" in steps, track="track" in steps, lockstep=sim is not None and sim.lockstep,
-        executor=ExecutorOptions(monitor_only=monitor_only, kill_switch_path=settings.kill_switch_path),
-    )
-    args = {"steps": list(steps), "sim": sim is not None, "monitor_only": monitor_only, "live": live,
-            "host": config.host, "port": config.port, "account": config.account, "duration": duration}
-    return Prepared(config, clock, options, strategy, risk, calendar, args, gateway)
+def run_args(wired: SessionWiring, *, steps: tuple[str, ...], monitor_only: bool, live: bool,
+             duration: str | None) -> dict[str, Any]:
+    """Return the options of a session as the runs row records them."""
+    return {"steps": list(steps), "sim": wired.gateway is not None, "monitor_only": monitor_only, "live": live,
+            "host": wired.config.host, "port": wired.config.port, "account": wired.config.account,
+            "duration": duration}
 
 
 def _session(ctx: typer.Context, settings: Any, command: str, *, monitor_only: bool, live: bool,
-             duration: str | None, fail_if_running: bool, steps: tuple[str, ...], sim: Any,
+             duration: str | None, fail_if_running: bool, steps: tuple[str, ...], sim: SimOptions | None,
              json_out: bool = False, follow_speed: float | None = None) -> None:
     from contextlib import ExitStack
 
     from slob_cli.cli.guard import run_guard
+    from slob_cli.cli.options import parse_duration
+    from slob_cli.runtime import wiring
     from slob_cli.runtime.session import run_session
 
+    seconds = None if duration is None else parse_duration(duration)
     with ExitStack() as stack:
-        wired = prepare(stack, settings, monitor_only=monitor_only, live=live, duration=duration, steps=steps,
-                        sim=sim, follow_speed=follow_speed)
-        with run_guard(ctx, command, fail_if_running=fail_if_running, args=wired.args, clock=wired.clock) as guarded:
+        wired = wiring.prepare_session(stack, settings, monitor_only=monitor_only, live=live, duration_seconds=seconds,
+                                       steps=steps, sim=sim, follow_speed=follow_speed)
+        args = run_args(wired, steps=steps, monitor_only=monitor_only, live=live, duration=duration)
+        with run_guard(ctx, command, fail_if_running=fail_if_running, args=args, clock=wired.clock) as guarded:
             guarded.data_mode = "sim" if sim is not None else settings.market_data_type
             result = run_session(guarded.store, wired.config, wired.options, strategy=wired.strategy,
                                  risk=wired.risk, calendar=wired.calendar, clock=wired.clock, run_id=guarded.run_id,

@@ -69,11 +69,11 @@ def _index_broker(broker: BrokerView, stored: Mapping[str, StoredOrder]) -> tupl
     # Completed first so that an open record of the same ref wins.
     for order, is_open in [(o, False) for o in broker.completed_orders] + [(o, True) for o in broker.open_orders]:
         ref = order.order_ref or ref_by_id.get(order.order_id)
-        if parse_order_ref(ref) is None:
+        if ref is None or parse_order_ref(ref) is None:
             if is_open:
                 foreign.append(order)
             continue
-        by_ref[ref] = order  # type: ignore[index]
+        by_ref[ref] = order
     return by_ref, foreign
 
 
@@ -89,8 +89,8 @@ def _build_views(
 ) -> dict[str, OrderView]:
     fills: dict[str, list[BrokerExecution]] = defaultdict(list)
     for execution in executions:
-        if parse_order_ref(execution.order_ref):
-            fills[execution.order_ref].append(execution)  # type: ignore[index]
+        if execution.order_ref is not None and parse_order_ref(execution.order_ref):
+            fills[execution.order_ref].append(execution)
     views: dict[str, OrderView] = {}
     for ref in sorted(set(stored) | set(broker) | set(fills)):
         parsed = parse_order_ref(ref)

@@ -1,29 +1,20 @@
-"""The clock seam: core/ never reads the time; runtime/ owns a Clock that tests can drive."""
+"""The clocks runtime/ wires: the wall clock, and the ones tests, replays and the sim drive.
+
+The protocol is `core.clock.Clock`; the wall clock is `adapters.clock.SystemClock`. Both are
+re-exported here so wiring code finds every clock in one place.
+"""
 
 from __future__ import annotations
 
 import time
 from collections.abc import Callable
 from datetime import datetime, timedelta, timezone
-from typing import Protocol
+
+from slob_cli.adapters.clock import SystemClock
+from slob_cli.core.clock import Clock
 
 UTC = timezone.utc
-
-
-class Clock(Protocol):
-    """Something that tells the current UTC time."""
-
-    def now(self) -> datetime:
-        """Return the current aware UTC datetime."""
-        ...
-
-
-class SystemClock:
-    """The wall clock."""
-
-    def now(self) -> datetime:
-        """Return the wall-clock time in UTC."""
-        return datetime.now(UTC)
+__all__ = ["Clock", "FollowedClock", "ManualClock", "SystemClock"]
 
 
 class ManualClock:

@@ -20,6 +20,7 @@ from slob_cli.adapters.ib.history import fetch_minute_bars
 from slob_cli.adapters.ib.market_data import MarketDataFeed
 from slob_cli.adapters.ib.orders import IBOrderPort
 from slob_cli.adapters.store import Store, to_iso
+from slob_cli.aio import first_of
 from slob_cli.core.aggregator import CandleCompleted, GapDetected, LateTick, M1Aggregator
 from slob_cli.core.models import Candle, Tick, floor_minute
 from slob_cli.core.risk import RiskManager
@@ -407,11 +408,7 @@ class Engine(Supervised):
 
     async def _set_before_stop(self, event: asyncio.Event) -> bool:
         """Wait until event is set or the engine stops; return True when the engine goes on."""
-        waited = asyncio.ensure_future(event.wait())
-        stopped = asyncio.ensure_future(self.stop_event.wait())
-        await asyncio.wait({waited, stopped}, return_when=asyncio.FIRST_COMPLETED)
-        waited.cancel()
-        stopped.cancel()
+        await first_of(event.wait(), self.stop_event.wait())
         return not self.stop_event.is_set()
 
     async def _reconcile_safely(self) -> None:

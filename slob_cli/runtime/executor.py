@@ -14,6 +14,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any, Protocol
 
+from slob_cli.adapters.ib.codes import ORDER_ERROR_CODES
 from slob_cli.adapters.store import Store, from_iso
 from slob_cli.adapters.store.orders import OrderRepository
 from slob_cli.core.broker_view import BrokerExecution, BrokerOrder, BrokerView, OrderStatus, status_from_ib
@@ -60,7 +61,7 @@ class ExecutorOptions:
 class OrderExecutor:
     """Turn SETUP_COMPLETE into exactly one protected bracket and keep the store in step with the broker."""
 
-    def __init__(self, store: Store, port: OrderPort | None, risk: RiskManager, clock: Clock,
+    def __init__(self, store: Store, port: OrderPort, risk: RiskManager, clock: Clock,
                  bus: EventBus | None = None, options: ExecutorOptions | None = None, run_id: int | None = None,
                  orders_allowed: Callable[[], bool] = lambda: True,
                  request_reconcile: Callable[[], None] = lambda: None) -> None:
@@ -105,8 +106,6 @@ class OrderExecutor:
     # ------------------------------------------------------------------ start / reconnect
     async def reconcile(self) -> ReconcilePlan | None:
         """Bring the store and the broker into agreement (on start and after every reconnect)."""
-        if self.port is None:
-            return None
         equity = self.port.equity()
         if equity:
             self.state = update_equity(self.state, equity, self.risk.config)
@@ -136,10 +135,10 @@ class OrderExecutor:
                 self.repo.insert_intents(list(action.orders), now, self.run_id)
                 self._send(list(action.orders))
             elif isinstance(action, CancelOrder):
-                if action.order_id is not None and self.port is not None:
+                if action.order_id is not None:
                     self.port.cancel(action.order_id)
             elif isinstance(action, ResizeOrder):
-                if action.order_id is not None and self.port is not None:
+                if action.order_id is not None:
                     self.port.resize(action.order_id, action.quantity)
             if not isinstance(action, MarkOrder | RecordExecution):
                 log.warning("reconcile: %s", action)
@@ -153,7 +152,7 @@ class OrderExecutor:
         if self.repo.setup_has_orders(request.setup_id):
             log.info("setup %s already has orders; not sending again", request.setup_id)
             return
-        if self.options.monitor_only or self.port is None:
+        if self.options.monitor_only:
             return self._skip(request, "MONITOR_ONLY", "monitor-only run: no orders are sent")
         if not self.orders_allowed():
             return self._skip(request, "BROKER_NOT_READY", "the gateway is not ready for orders (disconnected, 1100 or safe mode)")
@@ -185,8 +184,6 @@ class OrderExecutor:
         self._emit(EventType.SETUP_EVENT, {"type": "SETUP_SKIPPED", **payload})
 
     def _send(self, intents: list[OrderIntent]) -> bool:
-        if self.port is None:
-            return False
         try:
             ids = self.port.place(intents)
         except Exception as exc:  # noqa: BLE001 - the intent stays stored; reconcile decides on reconnect
@@ -241,7 +238,7 @@ class OrderExecutor:
 
     def on_order_error(self, order_id: int, code: int, text: str) -> None:
         """Log an order-level error from the broker (rejections arrive as status Inactive too)."""
-        if code in (201, 110, 321, 103, 10147, 10148, 202):
+        if code in ORDER_ERROR_CODES:
             log.warning("broker error %d for order %d: %s", code, order_id, text)
             self._log("ORDER_ERROR", {"order_id": order_id, "code": code, "text": text})
 
@@ -321,8 +318,6 @@ class OrderExecutor:
     # ------------------------------------------------------------------ timers
     def on_candle_closed(self, candle_end: datetime) -> None:
         """Cancel entries still unfilled one full candle after they were sent."""
-        if self.port is None:
-            return
         for row in self.store.db.query(
             "SELECT * FROM orders WHERE role='entry' AND status IN ('SENT','WORKING') AND filled < quantity"
         ):
@@ -336,7 +331,7 @@ class OrderExecutor:
 
     def on_session_end(self) -> None:
         """Flatten every open position (configurable): cancel its exits, then close at market."""
-        if not self.options.flatten_at_session_end or self.port is None:
+        if not self.options.flatten_at_session_end:
             return
         for trade in self.repo.open_trades():
             setup_id = trade["setup_id"]

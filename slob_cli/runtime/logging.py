@@ -10,23 +10,9 @@ from collections.abc import Iterable
 from datetime import datetime, timezone
 from pathlib import Path
 
-_REDACTED = "***"
+from slob_cli.adapters.redaction import RedactFilter
 
-
-class RedactFilter(logging.Filter):
-    """Replace every known secret string in a record's rendered message."""
-
-    def __init__(self, secrets: Iterable[str]) -> None:
-        super().__init__()
-        self.secrets = sorted({s for s in secrets if s and len(s) >= 4}, key=len, reverse=True)
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        if self.secrets:
-            message = record.getMessage()
-            for secret in self.secrets:
-                message = message.replace(secret, _REDACTED)
-            record.msg, record.args = message, None
-        return True
+__all__ = ["JsonFormatter", "RedactFilter", "setup_logging"]
 
 
 class JsonFormatter(logging.Formatter):

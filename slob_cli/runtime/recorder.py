@@ -23,12 +23,12 @@ from slob_cli.adapters.ib.history import fetch_minute_bars
 from slob_cli.adapters.ib.market_data import MarketDataFeed
 from slob_cli.adapters.ib.rolls import session_start, trading_date
 from slob_cli.adapters.store import Store
+from slob_cli.aio import first_of
 from slob_cli.core.models import Tick
 from slob_cli.errors import BrokerUnavailable, SlobError, UsageError
 from slob_cli.runtime.bus import EventBus
 from slob_cli.runtime.clock import Clock, SystemClock
 from slob_cli.runtime.supervision import IB_BUS_EVENTS, Supervised
-from slob_cli.runtime.tasks import cancel_until_done
 
 UTC = timezone.utc
 log = logging.getLogger(__name__)
@@ -223,15 +223,9 @@ class Recorder(Supervised):
 
     async def _unless_stopped(self, work: Any) -> Any:
         """Await work, or cancel it and return None once the stop event is set."""
-        task = asyncio.ensure_future(work)
-        stopped = asyncio.ensure_future(self.stop_event.wait())
-        try:
-            await asyncio.wait({task, stopped}, return_when=asyncio.FIRST_COMPLETED)
-        finally:
-            stopped.cancel()
-            if not task.done():
-                await cancel_until_done(task)
-                return None
+        task, _stopped = await first_of(work, self.stop_event.wait())
+        if task.cancelled():
+            return None
         return task.result()
 
     async def _warm_up(self) -> None:

@@ -39,9 +39,9 @@ def test_paper_sim_run_passes_with_checked_figures(runner, db_path: Path) -> Non
 
 def test_paper_with_a_gateway_restart_fails_strict_with_exit_5(runner, db_path: Path,
                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
-    from slob_cli.cli import trading
+    from slob_cli.runtime import wiring
 
-    original = trading.prepare
+    original = wiring.prepare_session
 
     def prepare_with_restart(*args: Any, **kwargs: Any) -> Any:
         wired = original(*args, **kwargs)
@@ -51,7 +51,7 @@ def test_paper_with_a_gateway_restart_fails_strict_with_exit_5(runner, db_path: 
         timer.start()
         return wired
 
-    monkeypatch.setattr(trading, "prepare", prepare_with_restart)
+    monkeypatch.setattr(wiring, "prepare_session", prepare_with_restart)
     result = runner.invoke(app, ["--db", str(db_path), *ARGS, "--strict"])
     assert result.exit_code == 5, result.stdout + result.stderr
     criteria, _ = _criteria(result.stdout)

@@ -62,3 +62,65 @@ def test_bad_log_level_flag_exits_3(runner) -> None:
     result = runner.invoke(app, ["--log-level", "LOUD", "candles", "stats"])
     assert result.exit_code == 3
     assert "SLOB_LOG_LEVEL" in result.stderr
+
+
+def _task_group_app():
+    """A root group like slob's with commands whose task groups fail the way an engine can."""
+    import asyncio
+
+    import typer
+
+    from slob_cli.cli.main import SlobGroup
+    from slob_cli.errors import BrokerUnavailable
+
+    group_app = typer.Typer(cls=SlobGroup, pretty_exceptions_enable=False)
+
+    @group_app.callback()
+    def root() -> None:
+        """Root."""
+
+    async def in_a_task_group(error: BaseException) -> None:
+        async def fails() -> None:
+            raise error
+
+        async def waits() -> None:
+            await asyncio.Event().wait()
+
+        async with asyncio.TaskGroup() as group:
+            group.create_task(waits())
+            group.create_task(fails())
+
+    @group_app.command()
+    def bug() -> None:
+        """An engine task has a bug."""
+        asyncio.run(in_a_task_group(ZeroDivisionError("division by zero")))
+
+    @group_app.command()
+    def broker() -> None:
+        """An engine task meets an expected failure."""
+        asyncio.run(in_a_task_group(BrokerUnavailable("cannot reach IB gateway at 127.0.0.1:4002")))
+
+    return group_app
+
+
+def test_a_bug_inside_a_task_group_reaches_the_user_as_its_own_one_line_error(runner) -> None:
+    result = runner.invoke(_task_group_app(), ["bug"])
+    assert result.exit_code == 1
+    assert result.stderr.startswith("Error: unexpected ZeroDivisionError: division by zero")
+    assert "ExceptionGroup" not in result.stderr and "Traceback" not in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1
+
+
+def test_a_slob_error_inside_a_task_group_exits_with_its_own_code(runner) -> None:
+    result = runner.invoke(_task_group_app(), ["broker"])
+    assert result.exit_code == 4
+    assert result.stderr == "Error: cannot reach IB gateway at 127.0.0.1:4002\n"
+
+
+def test_first_error_prefers_an_expected_failure_in_nested_groups() -> None:
+    from slob_cli.errors import ConfigError, first_error
+
+    expected = ConfigError("bad setting")
+    nested = ExceptionGroup("outer", [ValueError("bug"), ExceptionGroup("inner", [expected])])
+    assert first_error(nested) is expected
+    assert isinstance(first_error(ExceptionGroup("only", [ValueError("bug")])), ValueError)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from enum import Enum
+from enum import Enum, IntEnum
 
 
 class NoticeKind(str, Enum):
@@ -24,6 +24,43 @@ class NoticeKind(str, Enum):
     HISTORY_PACING = "history_pacing"                # 162
     NO_SECURITY = "no_security"                      # 200
     OTHER = "other"
+
+
+class IBCode(IntEnum):
+    """The IB error and notice codes slob acts on, by name."""
+
+    DUPLICATE_ORDER_ID = 103
+    PRICE_OFF_TICK = 110                 # the price does not fit the contract's minimum tick
+    HISTORY_PACING = 162
+    NO_SECURITY = 200
+    ORDER_REJECTED = 201
+    ORDER_CANCELLED = 202
+    VALIDATION = 321                     # also says when the API is read-only
+    CLIENT_ID_IN_USE = 326
+    NO_MARKET_DATA = 354
+    CONNECTIVITY_LOST = 1100
+    RESTORED_DATA_LOST = 1101
+    RESTORED_DATA_KEPT = 1102
+    FARM_BROKEN = 2103
+    FARM_OK = 2104
+    HMDS_FARM_BROKEN = 2105
+    HMDS_FARM_OK = 2106
+    HMDS_FARM_INACTIVE = 2107
+    FARM_INACTIVE = 2108
+    SEC_DEF_FARM_BROKEN = 2157
+    SEC_DEF_FARM_OK = 2158
+    CANCEL_NOT_FOUND = 10147             # the order to cancel is unknown
+    CANCEL_REFUSED = 10148               # the order to cancel cannot be cancelled in its state
+    DELAYED_INSTEAD = 10167
+    COMPETING_SESSION = 10197
+
+
+# Order-level errors the executor records as ORDER_ERROR events (a rejection also arrives as
+# status Inactive, so these are logged, not acted on).
+ORDER_ERROR_CODES: frozenset[IBCode] = frozenset({
+    IBCode.ORDER_REJECTED, IBCode.PRICE_OFF_TICK, IBCode.VALIDATION, IBCode.DUPLICATE_ORDER_ID,
+    IBCode.CANCEL_NOT_FOUND, IBCode.CANCEL_REFUSED, IBCode.ORDER_CANCELLED,
+})
 
 
 READ_ONLY_ADVICE = (
@@ -62,29 +99,29 @@ class Notice:
 
 
 _BY_CODE: dict[int, NoticeKind] = {
-    1100: NoticeKind.CONNECTIVITY_LOST,
-    1101: NoticeKind.RESTORED_DATA_LOST,
-    1102: NoticeKind.RESTORED_DATA_KEPT,
-    2103: NoticeKind.FARM_BROKEN,
-    2105: NoticeKind.FARM_BROKEN,
-    2157: NoticeKind.FARM_BROKEN,
-    2104: NoticeKind.FARM_OK,
-    2106: NoticeKind.FARM_OK,
-    2158: NoticeKind.FARM_OK,
-    2107: NoticeKind.FARM_INACTIVE,
-    2108: NoticeKind.FARM_INACTIVE,
-    326: NoticeKind.CLIENT_ID_IN_USE,
-    354: NoticeKind.NO_MARKET_DATA,
-    10167: NoticeKind.DELAYED_INSTEAD,
-    10197: NoticeKind.COMPETING_SESSION,
-    162: NoticeKind.HISTORY_PACING,
-    200: NoticeKind.NO_SECURITY,
+    IBCode.CONNECTIVITY_LOST: NoticeKind.CONNECTIVITY_LOST,
+    IBCode.RESTORED_DATA_LOST: NoticeKind.RESTORED_DATA_LOST,
+    IBCode.RESTORED_DATA_KEPT: NoticeKind.RESTORED_DATA_KEPT,
+    IBCode.FARM_BROKEN: NoticeKind.FARM_BROKEN,
+    IBCode.HMDS_FARM_BROKEN: NoticeKind.FARM_BROKEN,
+    IBCode.SEC_DEF_FARM_BROKEN: NoticeKind.FARM_BROKEN,
+    IBCode.FARM_OK: NoticeKind.FARM_OK,
+    IBCode.HMDS_FARM_OK: NoticeKind.FARM_OK,
+    IBCode.SEC_DEF_FARM_OK: NoticeKind.FARM_OK,
+    IBCode.HMDS_FARM_INACTIVE: NoticeKind.FARM_INACTIVE,
+    IBCode.FARM_INACTIVE: NoticeKind.FARM_INACTIVE,
+    IBCode.CLIENT_ID_IN_USE: NoticeKind.CLIENT_ID_IN_USE,
+    IBCode.NO_MARKET_DATA: NoticeKind.NO_MARKET_DATA,
+    IBCode.DELAYED_INSTEAD: NoticeKind.DELAYED_INSTEAD,
+    IBCode.COMPETING_SESSION: NoticeKind.COMPETING_SESSION,
+    IBCode.HISTORY_PACING: NoticeKind.HISTORY_PACING,
+    IBCode.NO_SECURITY: NoticeKind.NO_SECURITY,
 }
 
 
 def classify(code: int, text: str, request_id: int = -1) -> Notice:
     """Return the Notice for an IB (code, text) pair."""
-    if code == 321:
+    if code == IBCode.VALIDATION:
         lowered = text.lower()
         kind = NoticeKind.READ_ONLY if ("read-only" in lowered or "read only" in lowered) else NoticeKind.VALIDATION
     else:

@@ -16,13 +16,14 @@ from datetime import datetime, timedelta, timezone
 from typing import Any
 
 from slob_cli.adapters.ib.backoff import BackoffPolicy, CircuitBreaker
-from slob_cli.adapters.ib.codes import Notice, NoticeKind, classify, plain_message
+from slob_cli.adapters.ib.codes import IBCode, Notice, NoticeKind, classify, plain_message
 from slob_cli.adapters.ib.config import GatewayConfig, describe_os_error, limit_reads, trading_mode
 from slob_cli.adapters.ib.conversions import ExecutionReport, Rejected, execution_report
 from slob_cli.adapters.ib.executions import fetch_executions_since
 from slob_cli.errors import BrokerError, BrokerUnavailable
-from slob_cli.runtime.clock import Clock, SystemClock
-from slob_cli.runtime.tasks import cancel_until_done
+from slob_cli.adapters.clock import SystemClock
+from slob_cli.aio import cancel_until_done, first_of
+from slob_cli.core.clock import Clock
 
 UTC = timezone.utc
 log = logging.getLogger(__name__)
@@ -86,6 +87,7 @@ class IBConnection:
         self._connect_abort: asyncio.Event | None = None
         self._abort_notice: Notice | None = None
         self._connecting = False
+        self._background: set[asyncio.Future[None]] = set()  # hook runs started by IB notices
 
     # ------------------------------------------------------------------ registration
     def add_hook(self, hook: Hook) -> None:
@@ -144,7 +146,7 @@ class IBConnection:
             try:
                 await self._attempt(host, port)
             except _ClientIdInUse:
-                notice = plain_message(NoticeKind.CLIENT_ID_IN_USE, 326, "", client_id=self.client_id)
+                notice = plain_message(NoticeKind.CLIENT_ID_IN_USE, IBCode.CLIENT_ID_IN_USE, "", client_id=self.client_id)
                 log.warning("%s; retrying with client id %d", notice, self.client_id + 1)
                 self._emit("CLIENT_ID_IN_USE", {"client_id": self.client_id, "next": self.client_id + 1})
                 self.client_id += 1
@@ -163,11 +165,10 @@ class IBConnection:
 
         assert self._connect_abort is not None
         fetch = StartupFetchALL if self.config.sync_orders else StartupFetchNONE
-        task = asyncio.ensure_future(self.ib.connectAsync(
+        connecting = self.ib.connectAsync(
             host, port, clientId=self.client_id, timeout=self.config.connect_timeout,
             readonly=self.config.readonly, account=self.account or "", fetchFields=fetch,
-        ))
-        abort = asyncio.ensure_future(self._connect_abort.wait())
+        )
         wrong_account: list[str] = []
 
         def on_api_start() -> None:
@@ -180,12 +181,10 @@ class IBConnection:
 
         self.ib.client.apiStart += on_api_start
         try:
-            await asyncio.wait({task, abort}, return_when=asyncio.FIRST_COMPLETED)
+            task, abort = await first_of(connecting, self._connect_abort.wait())
         finally:
-            abort.cancel()
             self.ib.client.apiStart -= on_api_start
-        if not task.done():
-            await cancel_until_done(task)
+        if task.cancelled() and not abort.cancelled():  # aborted mid-handshake
             self.ib.disconnect()
         notice = self._abort_notice
         if notice is not None and notice.kind is NoticeKind.CLIENT_ID_IN_USE:
@@ -249,6 +248,8 @@ class IBConnection:
                 finally:
                     self.in_session = False
         finally:
+            for task in list(self._background):
+                await cancel_until_done(task)
             self.ib.disconnect()
 
     async def _after_connect(self) -> None:
@@ -283,14 +284,10 @@ class IBConnection:
     async def _serve(self, stop: asyncio.Event) -> None:
         assert self._disconnected is not None
         heartbeat = asyncio.ensure_future(self._heartbeat())
-        lost = asyncio.ensure_future(self._disconnected.wait())
-        stopped = asyncio.ensure_future(stop.wait())
         try:
-            await asyncio.wait({lost, stopped}, return_when=asyncio.FIRST_COMPLETED)
+            await first_of(self._disconnected.wait(), stop.wait())
         finally:
-            for task in (heartbeat, lost, stopped):
-                task.cancel()
-            await asyncio.gather(heartbeat, lost, stopped, return_exceptions=True)
+            await cancel_until_done(heartbeat)
         if not stop.is_set():
             self.disconnected_at = self.disconnected_at or self.clock.now()
             log.warning("lost the gateway connection; reconnecting")
@@ -303,14 +300,14 @@ class IBConnection:
             except (ConnectionError, asyncio.TimeoutError) as exc:
                 log.warning("after-%s hook %s failed: %s", reason, getattr(hook, "__qualname__", hook), exc)
 
+    def _in_background(self, work: Awaitable[None]) -> None:
+        """Run work as a task this connection owns: `run` cancels what is left when it ends."""
+        task = asyncio.ensure_future(work)
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
+
     async def _sleep_unless(self, stop: asyncio.Event, delay: float) -> None:
-        sleeper = asyncio.ensure_future(self._sleep(delay))
-        stopped = asyncio.ensure_future(stop.wait())
-        try:
-            await asyncio.wait({sleeper, stopped}, return_when=asyncio.FIRST_COMPLETED)
-        finally:
-            sleeper.cancel()
-            stopped.cancel()
+        await first_of(self._sleep(delay), stop.wait())
 
     async def _heartbeat(self) -> None:
         """Ask the gateway for its time every interval; a missing answer means a dead or silent socket."""
@@ -403,7 +400,7 @@ class IBConnection:
 
     def _on_api_error(self, message: str) -> None:
         if self._connecting and self._connect_abort is not None and "already in use" in message:
-            self._abort_notice = Notice(326, NoticeKind.CLIENT_ID_IN_USE, message)
+            self._abort_notice = Notice(int(IBCode.CLIENT_ID_IN_USE), NoticeKind.CLIENT_ID_IN_USE, message)
             self._connect_abort.set()
 
     def _on_error(self, request_id: int, code: int, text: str, contract: Any) -> None:
@@ -424,7 +421,7 @@ class IBConnection:
                         "data lost, resubscribing" if kind is NoticeKind.RESTORED_DATA_LOST else "data kept")
             self._emit("CONNECTIVITY_RESTORED", {"code": code, "data_lost": kind is NoticeKind.RESTORED_DATA_LOST})
             if kind is NoticeKind.RESTORED_DATA_LOST:
-                asyncio.ensure_future(self._run_hooks("restored"))
+                self._in_background(self._run_hooks("restored"))
         elif kind is NoticeKind.FARM_BROKEN:
             self.broken_farms.add(_farm_name(text))
             log.warning("IB %d: data farm broken (%s); treating market data as stale", code, text)

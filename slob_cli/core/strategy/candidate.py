@@ -12,7 +12,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 from datetime import date, datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 from slob_cli.core.models import Candle, Direction
 from slob_cli.core.strategy.config import StrategyConfig
@@ -36,6 +36,23 @@ class DayContext:
     bars: list[Candle]  # every real bar of the day so far, appended by the tracker
 
 
+class OrientedBar(NamedTuple):
+    """One bar's prices seen in the candidate's direction (a LONG's are negated and high/low swap)."""
+
+    ts: datetime
+    open: float
+    high: float
+    low: float
+    close: float
+
+    @classmethod
+    def of(cls, candle: Candle, sign: float) -> OrientedBar:
+        """Return the candle oriented by sign (1 for a SHORT, -1 for a LONG)."""
+        if sign > 0:
+            return cls(candle.ts, candle.open, candle.high, candle.low, candle.close)
+        return cls(candle.ts, -candle.open, -candle.low, -candle.high, -candle.close)
+
+
 def _ceil_tick(price: float, tick: float) -> float:
     """Round an oriented price up to the tick grid (away from entry for a stop, toward it for a target)."""
     steps = price / tick
@@ -53,7 +70,7 @@ class Candidate:
         "liq1_time", "liq1_price", "liq1_index",
         "anchor", "anchor_time", "anchor_minute", "anchor_index", "anchor_count", "anchor_confirmed",
         "second", "second_time", "second_minute", "second_count", "second_confirmed",
-        "nwc", "liq2_time", "liq2_minute", "liq2_bar", "liq2_price", "frozen_nwc", "extreme",
+        "no_wick_candle", "liq2_time", "liq2_minute", "liq2_bar", "liq2_price", "frozen_no_wick_candle", "extreme",
         "trigger_time", "entry", "stop", "target", "risk_reward", "anchor_event", "second_event",
     )
 
@@ -83,12 +100,12 @@ class Candidate:
         self.second_minute = 0
         self.second_count = 0
         self.second_confirmed = False
-        self.nwc: tuple[datetime, float, float, float, float] | None = None  # time, oriented o, h, l, c
+        self.no_wick_candle: OrientedBar | None = None  # the latest qualifying no-wick bar
         self.liq2_time: datetime | None = None
         self.liq2_minute = 0
-        self.liq2_bar: tuple[float, float, float, float] | None = None
+        self.liq2_bar: OrientedBar | None = None
         self.liq2_price: float | None = None
-        self.frozen_nwc: tuple[datetime, float, float, float, float] | None = None
+        self.frozen_no_wick_candle: OrientedBar | None = None  # the one in force once LIQ #2 happened
         self.extreme = 0.0
         self.trigger_time: datetime | None = None
         self.entry: float | None = None
@@ -116,21 +133,16 @@ class Candidate:
         real_high = anchor if self.sign > 0 else -second
         return (anchor - second) / real_high * 100.0
 
-    def _oriented(self, candle: Candle) -> tuple[float, float, float, float]:
-        if self.sign > 0:
-            return candle.open, candle.high, candle.low, candle.close
-        return -candle.open, -candle.low, -candle.high, -candle.close
-
-    def _is_nowick(self, opened: float, high: float, low: float, close: float) -> bool:
+    def _is_no_wick(self, bar: OrientedBar) -> bool:
         """Return True for a no-wick candle: body toward the break side, opening-side wick < ratio x body."""
-        body = close - opened
+        body = bar.close - bar.open
         if body <= 0:
             return False
         config = self.config
-        if (opened - low) >= config.nowick_max_wick_ratio * body:
+        if (bar.open - bar.low) >= config.nowick_max_wick_ratio * body:
             return False
         if config.nowick_size_filter:
-            range_pct = (high - low) / abs(close) * 100.0
+            range_pct = (bar.high - bar.low) / abs(bar.close) * 100.0
             if not config.nowick_min_range_pct - EPSILON <= range_pct <= config.nowick_max_range_pct + EPSILON:
                 return False
         return True
@@ -145,38 +157,38 @@ class Candidate:
 
     def on_bar(self, index: int, minute: int, candle: Candle, out: list[SetupEvent]) -> None:
         """Apply one final bar after the session gate and the gap rule (§5.3 step 3)."""
-        opened, high, low, close = self._oriented(candle)
+        bar = OrientedBar.of(candle, self.sign)
         if self.state is SetupState.WAITING_ENTRY:
-            self._waiting(minute, candle, opened, high, low, close, False, out)
+            self._waiting(minute, candle, bar, False, out)
         else:
-            self._consolidating(index, minute, candle, opened, high, low, close, out)
+            self._consolidating(index, minute, candle, bar, out)
 
-    def _set_anchor(self, index: int, minute: int, candle: Candle, opened: float, high: float,
-                    low: float, close: float, out: list[SetupEvent]) -> None:
-        self.anchor, self.anchor_time, self.anchor_minute, self.anchor_index = high, candle.ts, minute, index
+    def _set_anchor(self, index: int, minute: int, bar: OrientedBar, out: list[SetupEvent]) -> None:
+        self.anchor, self.anchor_time, self.anchor_minute, self.anchor_index = bar.high, bar.ts, minute, index
         self.anchor_count, self.anchor_confirmed = 0, False
         self.second, self.second_time, self.second_count, self.second_confirmed = None, None, 0, False
-        self.nwc = (candle.ts, opened, high, low, close) if self._is_nowick(opened, high, low, close) else None
-        self.emit(self.anchor_event[0], candle.ts, {"price": self.real(high)}, out)
+        self.no_wick_candle = bar if self._is_no_wick(bar) else None
+        self.emit(self.anchor_event[0], bar.ts, {"price": self.real(bar.high)}, out)
 
-    def _consolidating(self, index: int, minute: int, candle: Candle, opened: float, high: float,
-                       low: float, close: float, out: list[SetupEvent]) -> None:
+    def _consolidating(self, index: int, minute: int, candle: Candle, bar: OrientedBar,
+                       out: list[SetupEvent]) -> None:
         anchor = self.anchor
         if anchor is None:  # first bar after LIQ #1 anchors the structure
-            self._set_anchor(index, minute, candle, opened, high, low, close, out)
+            self._set_anchor(index, minute, bar, out)
             return
         config = self.config
+        high, low = bar.high, bar.low
         if high > anchor:  # (a) a break of the first level: LIQ #2 or a structure reset
-            reset = self._liq2_failure(minute, opened, high, low, close)
+            reset = self._liq2_failure(minute, anchor, bar)
             if reset is None:
-                self._start_waiting(minute, candle, opened, high, low, close, out)
+                self._start_waiting(minute, candle, anchor, bar, out)
                 return
             if self.second is not None:
                 self.emit(EventType.STRUCTURE_RESET, candle.ts,
                            {"reason": reset.value, "price": self.real(high), "previous": self.real(anchor)}, out)
             if self.state is SetupState.WATCHING_LIQ2:
                 self._move(SetupState.WATCHING_CONSOL)
-            self._set_anchor(index, minute, candle, opened, high, low, close, out)
+            self._set_anchor(index, minute, bar, out)
             return
         second = self.second
         new_second = second is None or low < second
@@ -193,21 +205,23 @@ class Candidate:
             if self.state is SetupState.WATCHING_LIQ2:
                 self._move(SetupState.WATCHING_CONSOL)
                 self.emit(EventType.DISARMED, candle.ts, self._levels(), out)
-        if self._is_nowick(opened, high, low, close):
-            self.nwc = (candle.ts, opened, high, low, close)
+        if self._is_no_wick(bar):
+            self.no_wick_candle = bar
         # (c) confirmations, first level before second, then the armed flag
         if not self.anchor_confirmed:
             self.anchor_count += 1
             if self.anchor_count >= (config.high_confirm_bars if self.sign > 0 else config.low_confirm_bars):
                 self.anchor_confirmed = True
                 self.emit(self.anchor_event[1], candle.ts, {"price": self.real(anchor)}, out)
+        second = self.second
+        assert second is not None  # set above when there was none
         if not new_second and not self.second_confirmed:
             self.second_count += 1
             if self.second_count >= (config.low_confirm_bars if self.sign > 0 else config.high_confirm_bars):
                 self.second_confirmed = True
-                self.emit(self.second_event[1], candle.ts, {"price": self.real(self.second)}, out)  # type: ignore[arg-type]
+                self.emit(self.second_event[1], candle.ts, {"price": self.real(second)}, out)
         if (self.state is SetupState.WATCHING_CONSOL and self.anchor_confirmed and self.second_confirmed
-                and self.depth_pct(anchor, self.second) >= config.min_depth_pct - EPSILON):  # type: ignore[arg-type]
+                and self.depth_pct(anchor, second) >= config.min_depth_pct - EPSILON):
             self._move(SetupState.WATCHING_LIQ2)
             self.emit(EventType.ARMED, candle.ts, self._levels(), out)
         # (d) the 120-minute limit, measured from the bar of the first level
@@ -221,56 +235,58 @@ class Candidate:
         high, low = (anchor, second) if self.sign > 0 else (-second, -anchor)
         return {"high": high, "low": low, "depth_pct": round(self.depth_pct(anchor, second), 6)}
 
-    def _liq2_failure(self, minute: int, opened: float, high: float, low: float, close: float) -> ResetReason | None:
+    def _liq2_failure(self, minute: int, anchor: float, bar: OrientedBar) -> ResetReason | None:
         """Return None when a break of the first level is a valid LIQ #2 (§4.2), else the reset reason."""
         config = self.config
         second = self.second
-        if second is None or self.depth_pct(self.anchor, second) < config.min_depth_pct - EPSILON:  # type: ignore[arg-type]
+        if second is None or self.depth_pct(anchor, second) < config.min_depth_pct - EPSILON:
             return ResetReason.NEW_HIGH
         since_anchor = minute - self.anchor_minute
         if not (self.anchor_confirmed and self.second_confirmed
                 and minute - self.second_minute >= config.liq2_wait_min
                 and config.min_duration_min <= since_anchor <= config.max_duration_min):
             return ResetReason.PREMATURE
-        if self.nwc is None and not self._is_nowick(opened, high, low, close):
+        if self.no_wick_candle is None and not self._is_no_wick(bar):
             return ResetReason.NO_NOWICK
         return None
 
     # -- after LIQ #2 ----------------------------------------------------------------------------
 
-    def _start_waiting(self, minute: int, candle: Candle, opened: float, high: float, low: float,
-                       close: float, out: list[SetupEvent]) -> None:
-        if self._is_nowick(opened, high, low, close):
-            self.nwc = (candle.ts, opened, high, low, close)  # the latest qualifying bar, LIQ #2 included
-        nwc = self.nwc
-        assert nwc is not None
-        self.frozen_nwc = nwc
-        self.liq2_time, self.liq2_minute = candle.ts, minute
-        self.liq2_bar = (opened, high, low, close)
-        self.liq2_price = self.real(high)
-        self.extreme = high
+    def _start_waiting(self, minute: int, candle: Candle, anchor: float, bar: OrientedBar,
+                       out: list[SetupEvent]) -> None:
+        if self._is_no_wick(bar):
+            self.no_wick_candle = bar  # the latest qualifying bar, LIQ #2 included
+        no_wick = self.no_wick_candle
+        assert no_wick is not None
+        self.frozen_no_wick_candle = no_wick
+        self.liq2_time, self.liq2_minute = bar.ts, minute
+        self.liq2_bar = bar
+        self.liq2_price = self.real(bar.high)
+        self.extreme = bar.high
         self._move(SetupState.WAITING_ENTRY)
-        real_nwc_low, real_nwc_high = (nwc[3], nwc[2]) if self.sign > 0 else (-nwc[2], -nwc[3])
-        self.emit(EventType.LIQ2_DETECTED, candle.ts, {
-            "price": self.liq2_price, "level": self.real(self.anchor),  # type: ignore[arg-type]
-            "nwc_time": iso_z(nwc[0]), "nwc_low": real_nwc_low, "nwc_high": real_nwc_high,
+        real_low, real_high = (no_wick.low, no_wick.high) if self.sign > 0 else (-no_wick.high, -no_wick.low)
+        # The payload keys are the documented event fields (docs/strategy.md), kept as stored.
+        self.emit(EventType.LIQ2_DETECTED, bar.ts, {
+            "price": self.liq2_price, "level": self.real(anchor),
+            "nwc_time": iso_z(no_wick.ts), "nwc_low": real_low, "nwc_high": real_high,
         }, out)
-        self._waiting(minute, candle, opened, high, low, close, True, out)
+        self._waiting(minute, candle, bar, True, out)
 
-    def _waiting(self, minute: int, candle: Candle, opened: float, high: float, low: float, close: float,
-                 liq2_bar: bool, out: list[SetupEvent]) -> None:
+    def _waiting(self, minute: int, candle: Candle, bar: OrientedBar, liq2_bar: bool,
+                 out: list[SetupEvent]) -> None:
         """Apply §5.3 WAITING_ENTRY: extreme update, retracement, trigger, then the entry timeout."""
         config = self.config
-        nwc = self.frozen_nwc
-        assert nwc is not None
+        no_wick = self.frozen_no_wick_candle
+        assert no_wick is not None
+        high, close = bar.high, bar.close
         if high > self.extreme:
             self.extreme = high
         allowance = min(config.retracement_points, config.retracement_pct / 100.0 * abs(high))
-        if high > nwc[2] + allowance:
+        if high > no_wick.high + allowance:
             self.invalidate(InvalidationReason.RETRACEMENT_EXCEEDED, candle.ts,
-                            {"price": self.real(high), "limit": self.real(nwc[2] + allowance)}, out)
+                            {"price": self.real(high), "limit": self.real(no_wick.high + allowance)}, out)
             return
-        if close < nwc[3] and (config.allow_trigger_on_liq2_bar or not liq2_bar):
+        if close < no_wick.low and (config.allow_trigger_on_liq2_bar or not liq2_bar):
             # The fill is the next bar's open; a trigger whose next bar would start at or after the
             # session end has no fill and is dropped. It was still a trigger, so it is no
             # ENTRY_TIMEOUT either: the session end closes the candidate (MARKET_CLOSED).
@@ -286,10 +302,10 @@ class Candidate:
         entry = close
         stop = self.extreme + config.sl_buffer
         if config.spike_rule and self.liq2_bar is not None:
-            opened, high, _low, shut = self.liq2_bar
-            body = abs(shut - opened)
-            body_top = max(opened, shut)
-            if body > 0 and high - body_top > config.spike_wick_body_ratio * body:
+            liq2 = self.liq2_bar
+            body = abs(liq2.close - liq2.open)
+            body_top = max(liq2.open, liq2.close)
+            if body > 0 and liq2.high - body_top > config.spike_wick_body_ratio * body:
                 stop = body_top + config.spike_buffer
         stop = _ceil_tick(stop, tick)
         target, source, swing_time = self._target(entry)

@@ -90,7 +90,7 @@ def view_of(candidate: Candidate) -> CandidateView:
         state=candidate.state, invalidation_reason=candidate.reason,
         liq1_time=candidate.liq1_time, liq1_price=candidate.liq1_price,
         high=high, high_time=high_time, low=low, low_time=low_time,
-        nowick_time=candidate.frozen_nwc[0] if candidate.frozen_nwc else None,
+        nowick_time=candidate.frozen_no_wick_candle.ts if candidate.frozen_no_wick_candle else None,
         liq2_time=candidate.liq2_time, liq2_price=candidate.liq2_price,
         trigger_time=candidate.trigger_time, entry_estimate=candidate.entry,
         stop=candidate.stop, target=candidate.target, risk_reward=candidate.risk_reward,

@@ -56,3 +56,10 @@ def test_breaker_trips_once_on_the_tenth_failure_and_resets_count_on_success() -
     assert trips.index(True) == 9 and trips.count(True) == 1
     breaker.success()
     assert breaker.failures == 0 and breaker.tripped
+
+
+def test_every_classified_code_has_a_name_and_the_order_errors_are_named() -> None:
+    from slob_cli.adapters.ib.codes import _BY_CODE, ORDER_ERROR_CODES, IBCode
+
+    assert all(isinstance(code, IBCode) for code in _BY_CODE)
+    assert sorted(ORDER_ERROR_CODES) == [103, 110, 201, 202, 321, 10147, 10148]

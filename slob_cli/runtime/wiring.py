@@ -1,0 +1,88 @@
+"""Wire one trading session: which gateway (configured or the embedded sim), which clock, which steps.
+
+`slob trade`, `slob run` and `slob paper` parse their options and call `prepare_session`; sim and
+live differ only here. Heavy modules are imported inside the function so `slob --help` stays fast.
+"""
+
+from __future__ import annotations
+
+from contextlib import ExitStack
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from slob_cli.adapters.ib.connection import GatewayConfig
+    from slob_cli.core.clock import Clock
+    from slob_cli.core.risk import RiskConfig
+    from slob_cli.core.sessions import TradingCalendar
+    from slob_cli.core.strategy.config import StrategyConfig
+    from slob_cli.runtime.engine import EngineOptions
+    from slob_cli.runtime.session import SimOptions
+    from slob_cli.settings import Settings
+    from slob_cli.sim.gateway import SimGatewayThread
+
+
+@dataclass
+class SessionWiring:
+    """Everything a session needs, wired: gateway address, clock, engine options, configs."""
+
+    config: GatewayConfig
+    clock: Clock
+    options: EngineOptions
+    strategy: StrategyConfig
+    risk: RiskConfig
+    calendar: TradingCalendar
+    gateway: SimGatewayThread | None = None  # the embedded simulated gateway, with --sim
+
+
+def prepare_session(stack: ExitStack, settings: Settings, *, monitor_only: bool, live: bool,
+                    duration_seconds: float | None, steps: tuple[str, ...], sim: SimOptions | None,
+                    follow_speed: float | None = None) -> SessionWiring:
+    """Wire one session: the gateway (or the embedded sim started on `stack`), its clock, the options."""
+    from slob_cli.adapters.calendar import load_calendar_isolated
+    from slob_cli.adapters.ib.connection import GatewayConfig
+    from slob_cli.adapters.risk_config import load_risk_config
+    from slob_cli.adapters.strategy_config import load_strategy_config
+    from slob_cli.errors import UsageError
+    from slob_cli.runtime.clock import FollowedClock, SystemClock
+    from slob_cli.runtime.engine import EngineOptions
+    from slob_cli.runtime.executor import ExecutorOptions
+    from slob_cli.runtime.guard import check_live_allowed
+    from slob_cli.runtime.session import grace_for_speed, start_sim
+
+    strategy = load_strategy_config(settings.strategy_config)
+    risk = load_risk_config(settings.strategy_config)
+    clock_now = SystemClock().now()
+    first = clock_now.date().replace(year=clock_now.year - 1)
+    if sim is not None and sim.trading_date is not None:
+        first = min(first, sim.trading_date)
+    calendar = load_calendar_isolated(first, clock_now.date().replace(year=clock_now.year + 1))
+    config = GatewayConfig.from_settings(settings)
+    clock: Clock = SystemClock()
+    until: datetime | None = None
+    gateway = None
+    if sim is not None:
+        gateway, _, end = start_sim(stack, sim, calendar)
+        config = GatewayConfig.from_settings(settings, host=gateway.host, port=gateway.port,
+                                             account=None, heartbeat_interval=3600.0)
+        clock = gateway.clock
+        until = end
+    elif follow_speed is not None:
+        if follow_speed <= 0 or duration_seconds is not None:
+            raise UsageError("--follow-sim-clock needs a positive speed and no --duration")
+        clock = FollowedClock(follow_speed)
+    if not monitor_only:
+        # Before any order connection: refuse a live account unless both opt-ins are given.
+        check_live_allowed(config.account, live, settings.live_allowed_by_env, gateway_is_sim=sim is not None)
+    if duration_seconds is not None:
+        limit = clock.now() + timedelta(seconds=duration_seconds)
+        until = limit if sim is None or sim.stop_at_duration or until is None else min(until, limit)
+    options = EngineOptions(
+        symbol=settings.symbols[0], data_type=settings.market_data_type, until=until,
+        grace_seconds=sim.grace_seconds if sim is not None else grace_for_speed(follow_speed or 1.0),
+        clock_speed=sim.clock_speed if sim is not None else follow_speed or 1.0,
+        store_ticks="record" in steps, track="track" in steps, lockstep=sim is not None and sim.lockstep,
+        executor=ExecutorOptions(monitor_only=monitor_only, kill_switch_path=settings.kill_switch_path),
+    )
+    return SessionWiring(config, clock, options, strategy, risk, calendar, gateway)
