@@ -36,3 +36,19 @@ def test_dockerfile_runs_as_non_root_with_slob_entrypoint_and_status_healthcheck
     assert 'ENTRYPOINT ["slob"]' in text
     check = re.search(r'CMD \["slob", "status", "--check", "--max-age", "(\d+)"\]', text)
     assert check and int(check.group(1)) > 8  # longer than the engine's heartbeat interval
+
+
+def test_compose_web_service_reads_the_same_store_read_only_and_needs_a_token() -> None:
+    data = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
+    web, slob = data["services"]["web"], data["services"]["slob"]
+    assert web["command"][:3] == ["web", "--host", "0.0.0.0"]  # in a container: the token is then required
+    assert web["environment"]["SLOB_WEB_TOKEN"].startswith("${SLOB_WEB_TOKEN")
+    assert web["environment"]["SLOB_DB_PATH"] == slob["environment"]["SLOB_DB_PATH"]
+    store_volume = next(volume for volume in slob["volumes"] if volume.endswith(":/data"))
+    assert f"{store_volume}:ro" in web["volumes"]
+    port = web["command"][web["command"].index("--port") + 1]
+    assert any(mapping.endswith(f":{port}") for mapping in web["ports"])
+    assert web.get("profiles") == ["web"]  # `docker compose up` without the profile starts only the trader
+    dockerfile = (ROOT / "Dockerfile").read_text()
+    assert "ENV SLOB_WEB_CHART_JS=/opt/slob/lightweight-charts.js" in dockerfile
+    assert "npm ci" in dockerfile and f"EXPOSE {port}" in dockerfile

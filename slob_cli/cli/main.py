@@ -26,7 +26,7 @@ EXIT_CODES_HELP = (
 
 COMMAND_ORDER = (
     "test-connection", "record", "candles", "setups", "trade", "run", "paper", "report", "status",
-    "dashboard", "sim-gateway", "demo",
+    "dashboard", "web", "sim-gateway", "demo",
 )
 
 
@@ -129,6 +129,9 @@ def _register() -> None:
     from slob_cli.cli import dashboard
 
     app.command("dashboard")(dashboard.dashboard)
+    from slob_cli.cli import web
+
+    app.command("web")(web.web)
     from slob_cli.cli import report
 
     app.command("report")(report.report)

@@ -7,9 +7,12 @@ restart keeps orders, positions and executions, as IB's servers do.
 
 from __future__ import annotations
 
+import math
 import threading
+from collections.abc import Callable
 from dataclasses import replace
 from datetime import datetime
+from typing import TypeVar
 
 from slob_cli.core.models import INSTRUMENTS, TICK_SIZE
 from slob_cli.sim.ledger import Ledger
@@ -19,6 +22,9 @@ from slob_cli.sim.orders import (
     DONE_STATUSES,
     LIVE_REFUSED,
     ORDER_TYPES,
+    PRICE_CONSTRAINT_MESSAGE,
+    SIZE_LIMIT,
+    SIZE_LIMIT_MESSAGE,
     AccountUpdate,
     BrokerEvent,
     Fill,
@@ -32,6 +38,8 @@ from slob_cli.sim.orders import (
     snapshot,
 )
 from slob_cli.sim.ticks import MarketTick
+
+T = TypeVar("T")
 
 __all__ = [
     "AccountUpdate",
@@ -56,11 +64,13 @@ class SimBroker(MatchingMixin):
         commission_per_contract: dict[str, float] | None = None,
         allow_live_accounts: bool = False,
         margins: dict[str, tuple[float, float]] | None = None,
+        size_limit: int = SIZE_LIMIT,
     ) -> None:
         if not accounts:
             raise ValueError("the simulated broker needs at least one account")
         self.accounts = list(accounts)
         self.allow_live_accounts = allow_live_accounts
+        self.size_limit = size_limit
         self.commission_per_contract = dict(DEFAULT_COMMISSIONS if commission_per_contract is None
                                             else commission_per_contract)  # fmt: skip
         self.ledger = Ledger(self.accounts, starting_cash, margins)
@@ -162,6 +172,11 @@ class SimBroker(MatchingMixin):
         with self._lock:
             return self._expire(now)
 
+    def with_ledger(self, action: Callable[[Ledger], T]) -> T:
+        """Return action(ledger), run under the broker's lock (the ledger changes on the gateway's thread)."""
+        with self._lock:
+            return action(self.ledger)
+
     def mark(self, con_id: int, price: float) -> None:
         """Mark positions in con_id to price without matching orders."""
         with self._lock:
@@ -179,8 +194,10 @@ class SimBroker(MatchingMixin):
             return 321, f"Error validating request: unknown account {order.account!r}"
         if order.action not in ("BUY", "SELL"):
             return 321, f"Error validating request: action {order.action!r} must be BUY or SELL"
-        if not order.quantity > 0 or order.quantity != int(order.quantity):
+        if not (math.isfinite(order.quantity) and order.quantity > 0) or order.quantity != int(order.quantity):
             return 321, f"Error validating request: order quantity {order.quantity} must be a positive whole number"
+        if order.quantity > self.size_limit:
+            return 383, SIZE_LIMIT_MESSAGE.format(order_id=order.order_id, limit=self.size_limit)
         if order.order_type not in ORDER_TYPES:
             return 321, f"Error validating request: order type {order.order_type!r} is not supported"
         if order.tif not in ("DAY", "GTC"):
@@ -191,6 +208,8 @@ class SimBroker(MatchingMixin):
             return 321, f"Error validating request: a {order.order_type} order needs its price"
         tick = INSTRUMENTS[order.symbol].tick_size if order.symbol in INSTRUMENTS else TICK_SIZE
         prices = [p for p, used in ((order.limit_price, needs_limit), (order.stop_price, needs_stop)) if used]
+        if any(p is not None and not (math.isfinite(p) and p > 0) for p in prices):
+            return 163, PRICE_CONSTRAINT_MESSAGE  # NQ and MNQ never trade at or below zero
         if any(p is None or not on_grid(p, tick) for p in prices):
             return 110, "The price does not conform to the minimum price variation for this contract."
         if order.oca_group and order.oca_type in (0, 1) and (order.account, order.oca_group) in self._filled_oca_groups:
@@ -217,6 +236,10 @@ class SimBroker(MatchingMixin):
             problem = self._validate(order)
             if problem is not None:
                 return events + [OrderRejected(order.order_id, order.client_id, *problem)]
+            if order.parent_id and not order.oca_group:
+                # IB puts a bracket's children in one OCA group of its own naming and reports it.
+                parent = self._orders[(order.client_id, order.parent_id)]
+                order.oca_group, order.oca_auto = str(parent.perm_id), True
             order.perm_id = order.perm_id or self.next_perm_id()
             order.status, order.filled, order.avg_fill_price, order.last_fill_price = "PendingSubmit", 0.0, 0.0, 0.0
             order.placed_at, order.completed_at, order.triggered = now, None, False
@@ -274,6 +297,10 @@ class SimBroker(MatchingMixin):
             problem = (321, f"Error validating request: quantity {changed.quantity} is below the filled {existing.filled}")
         if problem is not None:
             return [OrderRejected(existing.order_id, existing.client_id, *problem)]
+        if existing.oca_auto and changed.oca_group in ("", existing.oca_group):
+            changed = replace(changed, oca_group=existing.oca_group)  # the broker-named bracket group stays
+        else:
+            existing.oca_auto = False
         for name in ("quantity", "order_type", "limit_price", "stop_price", "tif", "oca_group", "oca_type",
                      "order_ref", "outside_rth", "transmit"):  # fmt: skip
             setattr(existing, name, getattr(changed, name))

@@ -146,11 +146,19 @@ def resolve(spec: ContractSpec, now: datetime, include_expired: bool = False) ->
                    if wanted in (contract.last_trade_date, contract.contract_month)]
     if spec.local_symbol:
         matches = [contract for contract in matches if contract.local_symbol == spec.local_symbol.upper()]
-    if spec.multiplier and matches and float(spec.multiplier) != matches[0].multiplier:
+    if spec.multiplier and matches and _number(spec.multiplier) != matches[0].multiplier:
         matches = []
     if not matches:
         raise UnknownContract(f"{symbol} {spec.last_trade_date or spec.local_symbol}")
     return matches
+
+
+def _number(text: str) -> float | None:
+    """Return text as a float, or None when it is no number (it then matches no contract)."""
+    try:
+        return float(text)
+    except ValueError:
+        return None
 
 
 def _root_of_local_symbol(local_symbol: str) -> str:
@@ -167,7 +175,9 @@ def trading_hours(now: datetime, days: int = 7) -> tuple[str, str]:
         label = day.strftime("%Y%m%d")
         session = _session(day)
         if session is None:
-            trading.append(f"{label}:CLOSED")
+            # A date on which the next session opens (Sunday 17:00) is no CLOSED date in IB's strings.
+            if _session(day + timedelta(days=1)) is None:
+                trading.append(f"{label}:CLOSED")
             liquid.append(f"{label}:CLOSED")
             continue
         opened, closed = session
@@ -175,6 +185,23 @@ def trading_hours(now: datetime, days: int = 7) -> tuple[str, str]:
         rth_close = min(datetime.combine(day, RTH_CLOSE), closed)
         liquid.append(f"{label}:{RTH_OPEN:%H%M}-{label}:{rth_close:%H%M}")
     return ";".join(trading), ";".join(liquid)
+
+
+def session_open_back(end: datetime, sessions: int) -> datetime:
+    """Return the open (aware) of the `sessions`-th Globex session counted back from `end`.
+
+    The session `end` lies in, or the last one before it when `end` falls in a break, is the first.
+    """
+    day = end.astimezone(CENTRAL).date() + timedelta(days=1)
+    found = 0
+    for _ in range(sessions * 7 + 14):  # holidays and weekends: never more than a few dates per session
+        session = _session(day)
+        if session is not None and session[0].replace(tzinfo=CENTRAL) < end:
+            found += 1
+            if found == sessions:
+                return session[0].replace(tzinfo=CENTRAL)
+        day -= timedelta(days=1)
+    return end - timedelta(days=sessions)
 
 
 @lru_cache(maxsize=4096)

@@ -9,7 +9,7 @@ from datetime import datetime, timedelta, timezone
 from zoneinfo import ZoneInfo
 
 from slob_cli.core.models import Candle
-from slob_cli.sim.contracts import CENTRAL, RTH_CLOSE, RTH_OPEN, TIME_ZONE_ID
+from slob_cli.sim.contracts import CENTRAL, RTH_CLOSE, RTH_OPEN, TIME_ZONE_ID, session_open_back
 
 UTC = timezone.utc
 PACING_MESSAGE = "Historical Market Data Service error message:Historical data request pacing violation"
@@ -44,6 +44,18 @@ def parse_duration(text: str) -> timedelta:
     if not match or int(match.group(1)) <= 0:
         raise HistoryError(f"Historical Market Data Service error message:duration {text!r} is invalid")
     return timedelta(seconds=int(match.group(1)) * _DURATION_UNITS[match.group(2)])
+
+
+def duration_start(text: str, end: datetime) -> datetime:
+    """Return where a request of duration `text` ending at `end` starts.
+
+    'N D' counts trading sessions, as IB does: the span opens where the Nth Globex session back
+    from `end` opened (the session `end` lies in counts as the first). S, W, M and Y stay calendar spans.
+    """
+    span = parse_duration(text)
+    if text.strip()[-1] != "D":
+        return end - span
+    return session_open_back(end, span.days)
 
 
 def parse_end(text: str, now: datetime) -> datetime:

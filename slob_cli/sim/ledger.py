@@ -30,6 +30,7 @@ class Position:
     average_price: float = 0.0  # per unit of price, without commissions
     cost_basis: float = 0.0  # per contract, price x multiplier with the opening commission folded in
     mark: float | None = None
+    realized: float = 0.0  # every closing fill's realized P&L in this contract, summed
 
     @property
     def average_cost(self) -> float:
@@ -84,6 +85,7 @@ class Ledger:
             realized -= per_contract_commission * closing
             self.cash[account] += gross
             self.realized[account] += realized
+            position.realized += realized
             position.quantity = held - held_side * closing
             if not position.quantity:
                 position.average_price = position.cost_basis = 0.0

@@ -23,6 +23,7 @@ TICK_BY_TICK_TYPES = ("Last", "AllLast", "BidAsk", "MidPoint")
 MAX_TICK_BY_TICK_LINES = 10
 DELAYED_TYPES = (3, 4)
 DELAYED_BY = timedelta(minutes=10)  # IB's delayed data for CME futures lags by ten minutes
+BBO_EXCHANGE = "CME"  # tickReqParams names the exchange whose best bid/offer the quotes are
 
 
 class MarketData:
@@ -63,7 +64,7 @@ class MarketData:
             return
         line = QuoteSubscription(request.request_id, contract, delayed)
         messages: list[Message] = [
-            encoders.tick_req_params(request.request_id, 0.25, "", 3),
+            encoders.tick_req_params(request.request_id, 0.25, BBO_EXCHANGE, 3),
             encoders.market_data_type(request.request_id, 3 if delayed else 1),
             *self._quote_snapshot(line),
         ]
@@ -147,11 +148,11 @@ class MarketData:
             raise history.HistoryError("Historical Market Data Service error message:"
                                        "keepUpToDate needs an empty endDateTime")
         bar_seconds = history.parse_bar_size(request.bar_size)
-        duration = history.parse_duration(request.duration)
         now = self.server.delivered_until
         end = min(history.parse_end(request.end, now), now)
         step = bar_seconds if bar_seconds < 86400 else 60
-        start = datetime.fromtimestamp(int((end - duration).timestamp()) // step * step, timezone.utc)
+        start = datetime.fromtimestamp(int(history.duration_start(request.duration, end).timestamp()) // step * step,
+                                       timezone.utc)
         candles = self.server.market.candles_between(start, end)
         bars = history.aggregate(candles, bar_seconds, request.format_date, request.use_rth)
         return bars, start, end, bar_seconds

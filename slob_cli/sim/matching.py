@@ -182,7 +182,7 @@ class MatchingMixin:
     def _after_fill(self, order: SimOrder, quantity: float, now: datetime) -> list[BrokerEvent]:
         """Cancel or reduce OCA members and bracket siblings; activate children of a filled parent."""
         events: list[BrokerEvent] = []
-        if order.oca_group:
+        if order.oca_group and not order.oca_auto:  # a broker-named bracket group follows the bracket rule below
             if order.oca_type in (0, 1):
                 self._filled_oca_groups.add((order.account, order.oca_group))
             members = self._unfinished(

@@ -13,6 +13,11 @@ ORDER_TYPES = {"MKT", "LMT", "STP", "STP LMT"}
 DONE_STATUSES = {"Filled", "Cancelled", "ApiCancelled", "Inactive"}
 WORKING_STATUSES = {"PreSubmitted", "Submitted"}
 CANCEL_MESSAGE = "Order Canceled - reason:"
+SIZE_LIMIT = 500  # contracts: IB's default precautionary Size Limit
+SIZE_LIMIT_MESSAGE = ('The following order "ID:{order_id}" size exceeds the Size Limit of {limit}. '
+                      "Restriction is specified in Precautionary Settings of Global Configuration/Presets.")
+PRICE_CONSTRAINT_MESSAGE = ("The price specified would violate the percentage constraint specified in the "
+                            "default order settings.")
 LIVE_REFUSED = (
     "live accounts are refused by this simulated gateway: account {account} does not start with DU "
     "(start it with --live-account to allow one)"
@@ -39,6 +44,7 @@ class SimOrder:
     tif: str = "DAY"
     oca_group: str = ""
     oca_type: int = 0
+    oca_auto: bool = False  # a bracket child's group named by the broker: reported, the bracket rules apply
     order_ref: str = ""
     transmit: bool = True
     parent_id: int = 0

@@ -156,6 +156,9 @@ class FieldReader:
             number = float(value)
         except ValueError as exc:
             raise ProtocolError(f"field {self.position - 1} {value!r} is not a number") from exc
+        if not math.isfinite(number):
+            # IB's server parses with Java's Double.parseDouble: Python's 'nan'/'inf' are not numbers there.
+            raise ProtocolError(f"field {self.position - 1} {value!r} is not a number")
         return None if number >= UNSET_DOUBLE else number
 
     def flag(self) -> bool:

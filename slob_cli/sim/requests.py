@@ -115,6 +115,16 @@ class AccountSummaryRequest(Request):
 
 
 @dataclass(frozen=True, slots=True)
+class PnlRequest(Request):
+    """reqPnL (con_id None) or reqPnLSingle."""
+
+    request_id: int
+    account: str
+    model_code: str
+    con_id: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class RequestWithId(Request):
     """A small request whose only argument is a request id (cancels and friends)."""
 
@@ -152,8 +162,8 @@ UNSUPPORTED_NAMES: dict[int, str] = {
     78: "reqSecDefOptParams", 79: "reqSoftDollarTiers", 80: "reqFamilyCodes", 81: "reqMatchingSymbols",
     82: "reqMktDepthExchanges", 83: "reqSmartComponents", 84: "reqNewsArticle", 85: "reqNewsProviders",
     86: "reqHistoricalNews", 87: "reqHeadTimeStamp", 88: "reqHistogramData", 89: "cancelHistogramData",
-    90: "cancelHeadTimeStamp", 91: "reqMarketRule", 92: "reqPnL", 93: "cancelPnL", 94: "reqPnLSingle",
-    95: "cancelPnLSingle", 96: "reqHistoricalTicks", 100: "reqWshMetaData", 101: "cancelWshMetaData",
+    90: "cancelHeadTimeStamp", 91: "reqMarketRule", 96: "reqHistoricalTicks", 100: "reqWshMetaData",
+    101: "cancelWshMetaData",
     102: "reqWshEventData", 103: "cancelWshEventData", 104: "reqUserInfo",
 }
 # Requests that carry no request id: an error for them can only go to reqId -1.
@@ -243,6 +253,14 @@ def _account_summary(reader: FieldReader, version: int) -> Request:
     return AccountSummaryRequest(reader.integer(), reader.text(), reader.text())
 
 
+def _pnl(reader: FieldReader, version: int) -> Request:
+    return PnlRequest(reader.integer(), reader.text(), reader.text())
+
+
+def _pnl_single(reader: FieldReader, version: int) -> Request:
+    return PnlRequest(reader.integer(), reader.text(), reader.text(), reader.integer())
+
+
 def _start_api(reader: FieldReader, version: int) -> Request:
     reader.integer()
     client_id = reader.integer()
@@ -263,10 +281,13 @@ def _with_id(name: str, versioned: bool = True) -> Callable[[FieldReader, int], 
     return decode
 
 
-def _simple(name: str, has_argument: bool, versioned: bool = True) -> Callable[[FieldReader, int], Request]:
+def _simple(name: str, has_argument: bool, versioned: bool = True,
+            numeric: bool = False) -> Callable[[FieldReader, int], Request]:
     def decode(reader: FieldReader, version: int) -> Request:
         if versioned:
             reader.integer()
+        if numeric:
+            return SimpleRequest(name, str(reader.integer(1)))
         return SimpleRequest(name, reader.text() if has_argument else "")
 
     return decode
@@ -280,7 +301,7 @@ _DECODERS: dict[int, Callable[[FieldReader, int], Request]] = {
     5: _simple("reqOpenOrders", False),
     6: _account_updates,
     7: _executions,
-    8: _simple("reqIds", True),
+    8: _simple("reqIds", True, numeric=True),
     9: _contract_details,
     15: _simple("reqAutoOpenOrders", True),
     16: _simple("reqAllOpenOrders", False),
@@ -289,7 +310,7 @@ _DECODERS: dict[int, Callable[[FieldReader, int], Request]] = {
     25: _with_id("cancelHistoricalData"),
     49: _simple("reqCurrentTime", False),
     58: _simple("reqGlobalCancel", False),
-    59: _simple("reqMarketDataType", True),
+    59: _simple("reqMarketDataType", True, numeric=True),
     61: _simple("reqPositions", False),
     62: _account_summary,
     63: _with_id("cancelAccountSummary"),
@@ -297,6 +318,10 @@ _DECODERS: dict[int, Callable[[FieldReader, int], Request]] = {
     71: _start_api,
     76: _account_updates_multi,
     77: _with_id("cancelAccountUpdatesMulti"),
+    92: _pnl,
+    93: _with_id("cancelPnL", versioned=False),
+    94: _pnl_single,
+    95: _with_id("cancelPnLSingle", versioned=False),
     97: _tick_by_tick,
     98: _with_id("cancelTickByTickData", versioned=False),
     99: _simple("reqCompletedOrders", True, versioned=False),
@@ -322,9 +347,28 @@ def decode_request(fields: Sequence[str], version: int) -> Request:
 
 def _unsupported(message_id: int, fields: Sequence[str]) -> UnsupportedRequest:
     name = UNSUPPORTED_NAMES.get(message_id, f"message {message_id}")
-    request_id: int | None = None
-    if message_id in UNSUPPORTED_NAMES and message_id not in _NO_REQUEST_ID:
-        index = 1 if message_id >= 78 else 2
-        if len(fields) > index and fields[index].lstrip("-").isdigit():
-            request_id = int(fields[index])
+    request_id = _request_id(message_id, fields) if message_id in UNSUPPORTED_NAMES else None
     return UnsupportedRequest(message_id, name, request_id, tuple(fields))
+
+
+def _request_id(message_id: int, fields: Sequence[str]) -> int | None:
+    """Return the request (or order) id a message carries, when it has one and it is readable."""
+    if message_id in _NO_REQUEST_ID:
+        return None
+    # placeOrder, reqHistoricalData and every request from 78 on have no version field before the id.
+    index = 1 if message_id in (3, 20) or message_id >= 78 else 2
+    if len(fields) > index and fields[index].lstrip("-").isdigit():
+        return int(fields[index])
+    return None
+
+
+def read_error(fields: Sequence[str], problem: ProtocolError) -> tuple[int, str]:
+    """Return (reqId, message) of IB's error 320 for a request whose fields cannot be read.
+
+    IB answers a field it cannot parse (a price of 'nan', text where a number belongs) with error
+    320 to that request's id and keeps the connection; only broken framing closes it.
+    """
+    message_id = fields[0] if fields else "?"
+    request_id = _request_id(int(message_id), fields) if message_id.lstrip("-").isdigit() else None
+    text = f"Error reading request. Message id {message_id}. Unable to parse data. {problem}"
+    return (-1 if request_id is None else request_id), text

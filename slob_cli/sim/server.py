@@ -31,12 +31,14 @@ from slob_cli.sim.requests import (
     ExecutionsRequest,
     HistoricalDataRequest,
     MarketDataRequest,
+    PnlRequest,
     RequestWithId,
     SimpleRequest,
     StartApi,
     TickByTickRequest,
     UnsupportedRequest,
     decode_request,
+    read_error,
 )
 from slob_cli.sim.session import ClientSession
 from slob_cli.sim.trading import Trading
@@ -52,6 +54,7 @@ REAL_TIME_INTERVAL = 0.02  # seconds between market pumps when the clock runs in
 MAX_SPEED_STEP = timedelta(seconds=5)  # market time delivered per pump at max speed
 LARGE_JUMP = timedelta(hours=6)  # a clock jump beyond this restarts delivery at the new time
 UNSUPPORTED_CODE = 322
+READ_ERROR_CODE = 320
 CANNED_ANSWERS = {80: [78, 0], 82: [80, 0], 85: [85, 0], 24: [19, 1, "<ScanParameterResponse/>"]}
 
 
@@ -200,7 +203,15 @@ class GatewayServer:
         return decode_payload(await session.reader.readexactly(length))
 
     def _handle(self, session: ClientSession, fields: list[str]) -> None:
-        request = decode_request(fields, session.version)
+        try:
+            request = decode_request(fields, session.version)
+        except ProtocolError as exc:
+            if not session.started:
+                raise
+            log.info("%s sent an unreadable request: %s", session.describe(), exc)
+            request_id, text = read_error(fields, exc)
+            session.send(encoders.error(session.version, request_id, READ_ERROR_CODE, text))
+            return
         if isinstance(request, StartApi):
             self._start_api(session, request)
             return
@@ -227,6 +238,8 @@ class GatewayServer:
             self.trading.account_updates_multi(session, request)
         elif isinstance(request, AccountSummaryRequest):
             self.trading.account_summary(session, request)
+        elif isinstance(request, PnlRequest):
+            self.trading.subscribe_pnl(session, request)
         elif isinstance(request, RequestWithId):
             self._cancel(session, request)
         elif isinstance(request, SimpleRequest):
@@ -251,6 +264,7 @@ class GatewayServer:
             encoders.next_valid_id(self.trading.next_order_id),
             *(encoders.error(session.version, -1, code, NOTICES[code]) for code in (2104, 2106, 2158)),
         ])
+        self.trading.push_open_orders(session)
 
     def _cancel(self, session: ClientSession, request: RequestWithId) -> None:
         request_id = request.request_id
@@ -266,6 +280,8 @@ class GatewayServer:
             session.account_summaries.pop(request_id, None)
         elif request.name == "cancelAccountUpdatesMulti":
             session.account_multi.pop(request_id, None)
+        elif request.name in ("cancelPnL", "cancelPnLSingle"):
+            session.pnl.pop(request_id, None)
 
     def _simple(self, session: ClientSession, request: SimpleRequest) -> None:
         name = request.name
@@ -365,6 +381,7 @@ class GatewayServer:
         if ticks:
             self.last_tick = ticks[-1]
             self._match(ticks)
+            self.trading.publish_pnl()
         self._deliver(ticks, delayed)
         await self._drain()
 
@@ -412,6 +429,8 @@ class GatewayServer:
         self.clock.advance_to(end)
         self.delivered_until = end
         self.trading.dispatch(events + self.broker.expire(end))
+        if served:
+            self.trading.publish_pnl()
         self._deliver(served, delayed)
         lockstep.steps += 1
         answer = encoders.current_time(self.clock.now())
@@ -425,7 +444,7 @@ class GatewayServer:
         return any(session.streaming for session in started) or (bool(started) and bool(self.broker.open_orders()))
 
     def _match(self, ticks: list[MarketTick]) -> None:
-        con_ids = {order.con_id for order in self.broker.open_orders()}
+        con_ids = self.broker.active_con_ids()  # held positions too: their marks move unrealized P&L
         if not con_ids:
             return
         for tick in ticks:

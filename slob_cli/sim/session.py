@@ -51,6 +51,16 @@ class BarSubscription:
     bar: list[float] | None = None  # [start_epoch, open, high, low, close, volume, count]
 
 
+@dataclass
+class PnlSubscription:
+    """A reqPnL (con_id None) or reqPnLSingle line: what was last sent, so only changes go out."""
+
+    request_id: int
+    account: str
+    con_id: int | None = None
+    last: tuple[float, ...] | None = None
+
+
 @dataclass(eq=False)
 class ClientSession:
     """State of one API connection."""
@@ -72,6 +82,7 @@ class ClientSession:
     quotes: dict[int, QuoteSubscription] = field(default_factory=dict)
     tick_by_tick: dict[int, TickByTickSubscription] = field(default_factory=dict)
     bars: dict[int, BarSubscription] = field(default_factory=dict)
+    pnl: dict[int, PnlSubscription] = field(default_factory=dict)
 
     def send(self, fields: Iterable[Field]) -> None:
         """Queue one message for the client (dropped while silent or closed)."""

@@ -12,13 +12,15 @@ from slob_cli.sim import encoders, order_encoders
 from slob_cli.sim.contracts import UnknownContract, contract_by_con_id, resolve
 from slob_cli.sim.encoders import Message
 from slob_cli.sim.order_request import PlaceOrder
+from slob_cli.sim.pnl import PnlBook
 from slob_cli.sim.requests import (
     AccountSummaryRequest,
     AccountUpdatesMultiRequest,
     AccountUpdatesRequest,
     ExecutionsRequest,
+    PnlRequest,
 )
-from slob_cli.sim.session import ClientSession
+from slob_cli.sim.session import ClientSession, PnlSubscription
 
 if TYPE_CHECKING:
     from slob_cli.sim.broker import SimBroker, SimExecution, SimOrder
@@ -46,6 +48,7 @@ class Trading:
         self._sessions = sessions
         self._last_tick = last_tick
         self.next_order_id = 1
+        self.pnl = PnlBook(now)
 
     # ------------------------------------------------------------------ orders
     def place(self, session: ClientSession, request: PlaceOrder) -> None:
@@ -111,6 +114,31 @@ class Trading:
         messages.append(encoders.open_order_end())
         session.send_many(messages)
 
+    # ------------------------------------------------------------------ P&L
+    def subscribe_pnl(self, session: ClientSession, request: PnlRequest) -> None:
+        """Answer reqPnL / reqPnLSingle with the current numbers, then push them as they change."""
+        if request.account not in self.accounts:
+            session.send(encoders.error(session.version, request.request_id, 321,
+                                        f"Error validating request:-'{request.account}' is not a managed account"))
+            return
+        line = PnlSubscription(request.request_id, request.account, request.con_id)
+        session.pnl[request.request_id] = line
+        self.broker.with_ledger(lambda ledger: self.pnl.publish(ledger, [session], new=line))
+
+    def publish_pnl(self) -> None:
+        """Push changed P&L lines to their subscribers."""
+        sessions = list(self._sessions())
+        if any(session.pnl for session in sessions):
+            self.broker.with_ledger(lambda ledger: self.pnl.publish(ledger, sessions))
+
+    def push_open_orders(self, session: ClientSession) -> None:
+        """Send openOrder + orderStatus for the client's working orders, as IB does when a client (re)connects."""
+        messages: list[Message] = []
+        for order in self.broker.open_orders(session.client_id):
+            messages += self._order_messages(session, order)
+        if messages:
+            session.send_many(messages)
+
     def completed_orders(self, session: ClientSession) -> None:
         """Answer reqCompletedOrders with every finished order, then completedOrdersEnd."""
         messages: list[Message] = []
@@ -164,6 +192,7 @@ class Trading:
                     session.send(encoders.error(session.version, event.order_id, event.code, event.message))
             else:
                 log.warning("unknown broker event %r", event)
+        self.publish_pnl()
 
     def _order_watchers(self, client_id: int) -> list[ClientSession]:
         return [session for session in self._sessions() if session.client_id == client_id]

@@ -87,13 +87,14 @@ def test_two_clients_with_distinct_ids_are_served_at_once() -> None:
     assert count == 2 and len(times) == 2
 
 
-def test_malformed_input_closes_only_that_client_and_the_gateway_carries_on(caplog: pytest.LogCaptureFixture) -> None:
+def test_malformed_input_closes_or_answers_only_that_client_and_the_gateway_carries_on(caplog: pytest.LogCaptureFixture) -> None:
     handshake = b"API\0" + struct.pack(">I", 9) + b"v157..178"
     start_api = b"71\x002\x009\x00\x00"
     cases = [
         (b"HELLO", True),  # not the API prefix
         (handshake + struct.pack(">I", 0xFFFFFFF), False),  # an absurd message length
-        (handshake + struct.pack(">I", len(start_api)) + start_api + struct.pack(">I", 5) + b"49\x00x\x00", False),
+        # an unreadable field: IB's error 320, the connection stays open until the client hangs up
+        (handshake + struct.pack(">I", len(start_api)) + start_api + struct.pack(">I", 5) + b"49\x00x\x00", True),
         (handshake + struct.pack(">I", len(start_api)) + start_api + struct.pack(">I", 40) + b"1\x00", True),
     ]
 
@@ -117,8 +118,9 @@ def test_malformed_input_closes_only_that_client_and_the_gateway_carries_on(capl
     assert alive
     assert received[0] == b""
     assert all(answer.startswith(b"\0\0\0") for answer in received[1:])  # the handshake reply, then a close
+    assert b"\x00320\x00Error reading request. Message id 49." in received[2]
     malformed = [record.getMessage() for record in caplog.records if "malformed input" in record.getMessage()]
-    assert len(malformed) == 3  # the truncated one is a plain disconnect
+    assert len(malformed) == 2  # the truncated one is a plain disconnect, the unreadable one an error 320
 
 
 def test_unknown_requests_get_a_tws_error_instead_of_a_hang() -> None:

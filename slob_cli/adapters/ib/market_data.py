@@ -1,7 +1,8 @@
 """Trade ticks from the gateway: tick-by-tick AllLast first, reqMktData last prices as the fallback.
 
-The feed hooks ib_async's decoder callbacks directly, so each trade keeps its exchange time (epoch
-seconds, UTC) and its true size; ib_async's own Ticker would stamp the arrival time instead. The
+Last prices and the market data type come from ib_async's Ticker (its updateEvent, `ticks` and
+`marketDataType`). Tick-by-tick trades keep their exchange time (epoch seconds, UTC) and true size
+through the one hook in hooks.py, because ib_async stamps them with the arrival time. The
 cumulative day volume (size tick 8) is never read.
 """
 
@@ -12,11 +13,15 @@ import logging
 import time
 from collections.abc import Callable
 from datetime import date, datetime
+from functools import partial
 from typing import Any
+
+from ib_async import Ticker
 
 from slob_cli.adapters.ib.codes import Notice, NoticeKind, is_market_data_refusal, plain_message
 from slob_cli.adapters.ib.connection import EventSink, IBConnection
 from slob_cli.adapters.ib.contracts import ResolvedContract, resolve_front_month
+from slob_cli.adapters.ib.hooks import on_tick_by_tick_trade
 from slob_cli.adapters.ib.conversions import BorderGuard, last_price_tick, trade_tick
 from slob_cli.adapters.ib.rolls import in_globex_hours, trading_date
 from slob_cli.core.models import InvalidTick, Tick
@@ -70,56 +75,49 @@ class MarketDataFeed:
         self._tbt_requests: dict[int, str] = {}
         self._mkt_requests: dict[int, str] = {}
         self._stale_stage: dict[str, int] = {}
+        self._ticker_handlers: dict[str, tuple[Ticker, Callable[[Ticker], None]]] = {}
         self._install_hooks()
         connection.add_hook(self.on_connected)
         connection.add_notice_listener(self._on_notice)
 
-    # ------------------------------------------------------------------ hooks into ib_async
+    # ------------------------------------------------------------------ ticks from ib_async
     def _install_hooks(self) -> None:
-        wrapper = self.ib.wrapper
-        original_tbt = wrapper.tickByTickAllLast
-        original_price = wrapper.priceSizeTick
-        original_type = wrapper.marketDataType
+        # Tick-by-tick trades need their exchange time, which ib_async's objects do not keep: hooks.py.
+        on_tick_by_tick_trade(self.ib, self._on_tick_by_tick)
 
-        def tick_by_tick(req_id: int, tick_type: int, epoch: int, price: float, size: float, *rest: Any) -> None:
-            symbol = self._tbt_requests.get(req_id)
-            if symbol is None:
-                original_tbt(req_id, tick_type, epoch, price, size, *rest)
-                return
-            try:
-                tick = trade_tick(symbol, epoch, price, size)
-            except InvalidTick as exc:
-                self.guard.reject("trade", str(exc))
-                return
-            self._accept(tick)
+    def _on_tick_by_tick(self, req_id: int, epoch: int, price: float, size: float) -> None:
+        symbol = self._tbt_requests.get(req_id)
+        if symbol is None:
+            return
+        try:
+            tick = trade_tick(symbol, epoch, price, size)
+        except InvalidTick as exc:
+            self.guard.reject("trade", str(exc))
+            return
+        self._accept(tick)
 
-        def price_size(req_id: int, tick_type: int, price: float, size: float) -> None:
-            original_price(req_id, tick_type, price, size)
-            symbol = self._mkt_requests.get(req_id)
-            if symbol is None or tick_type not in LAST_TICK_TYPES:
-                return
+    def _on_ticker_update(self, symbol: str, ticker: Ticker) -> None:
+        """Take the last-price ticks of one reqMktData ticker (its updateEvent) and note its data type."""
+        self._note_market_data_type(symbol, ticker.marketDataType)
+        for data in ticker.ticks:  # ib_async's ticks of this update (it clears them at every read)
+            if data.tickType not in LAST_TICK_TYPES:
+                continue
             try:
-                tick = last_price_tick(symbol, self.connection.clock.now(), price, size)
+                tick = last_price_tick(symbol, self.connection.clock.now(), data.price, data.size)
             except InvalidTick as exc:
                 self.guard.reject("last price", str(exc))
-                return
+                continue
             self._accept(tick)
 
-        def market_data_type(req_id: int, type_id: int) -> None:
-            original_type(req_id, type_id)
-            symbol = self._mkt_requests.get(req_id) or self._tbt_requests.get(req_id)
-            if symbol is not None:
-                self.market_data_types[symbol] = type_id
-                if type_id in (3, 4):
-                    self._set_mode("delayed", f"IB reports delayed data for {symbol}")
-                elif not any(t in (3, 4) for t in self.market_data_types.values()):
-                    # Type 3 means "delayed unless live is permitted": say what IB actually sends.
-                    self._set_mode("live", f"IB sends live data for {symbol}")
-
-        # ib_async's decoder looks these methods up on the wrapper at call time.
-        wrapper.tickByTickAllLast = tick_by_tick
-        wrapper.priceSizeTick = price_size
-        wrapper.marketDataType = market_data_type
+    def _note_market_data_type(self, symbol: str, type_id: int) -> None:
+        if self.market_data_types.get(symbol) == type_id:
+            return
+        self.market_data_types[symbol] = type_id
+        if type_id in (3, 4):
+            self._set_mode("delayed", f"IB reports delayed data for {symbol}")
+        elif not any(t in (3, 4) for t in self.market_data_types.values()):
+            # Type 3 means "delayed unless live is permitted": say what IB actually sends.
+            self._set_mode("live", f"IB sends live data for {symbol}")
 
     def _accept(self, tick: Tick) -> None:
         symbol = tick.symbol
@@ -191,6 +189,12 @@ class MarketDataFeed:
         ticker = self.ib.reqMktData(contract, "", False, False)
         self._mkt_requests[self.ib.wrapper.ticker2ReqId["mktData"][ticker]] = symbol
         self.source[symbol] = "mktdata"
+        previous = self._ticker_handlers.pop(symbol, None)
+        if previous is not None:
+            previous[0].updateEvent -= previous[1]
+        handler = partial(self._on_ticker_update, symbol)
+        ticker.updateEvent += handler
+        self._ticker_handlers[symbol] = (ticker, handler)
 
     def _unsubscribe(self, symbol: str) -> None:
         contract = self.contracts[symbol].ib_contract

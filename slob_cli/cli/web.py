@@ -1,0 +1,34 @@
+"""`slob web`: a read-only web dashboard of the store, live in any browser."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+
+def web(
+    ctx: typer.Context,
+    host: Annotated[str, typer.Option("--host", help="Address to listen on; anything but loopback needs a token.")
+                    ] = "127.0.0.1",
+    port: Annotated[int, typer.Option("--port", min=0, max=65535, help="Port to listen on (0 picks a free one).")
+                    ] = 5000,
+    token: Annotated[str | None, typer.Option(
+        "--token", envvar="SLOB_WEB_TOKEN", show_envvar=False,
+        help="Access token every request must carry (Bearer header or the login form) [env SLOB_WEB_TOKEN; "
+        "prefer it: a flag shows in `ps`].")] = None,
+) -> None:
+    """Serve a live, read-only dashboard: chart, setups, orders, position, trades, P&L, reports.
+
+    Opens the store read-only (SQLite mode=ro) and never writes; it works while a session trades on
+    the same store, and on a store where nothing runs. Binding to an address other than loopback
+    requires --token or SLOB_WEB_TOKEN (exit 3 without). The JSON API is in docs/commands.md.
+
+    Example: slob web --host 0.0.0.0 --port 5000   (with SLOB_WEB_TOKEN set in .env or the environment)
+    """
+    from slob_cli.cli.context import app_context
+    from slob_cli.web.server import serve_web
+
+    settings = app_context(ctx).settings
+    serve_web(settings.db_path, settings.display_tz, host, port, token or None,
+              announce=lambda line: typer.echo(line))

@@ -1,0 +1,310 @@
+"""Read models behind `slob web`: the header, a day's chart, setups, trades, reports, a change marker.
+
+Like `views.py`, every function only runs SELECTs on a (read-only) connection and returns plain
+JSON-ready data. The status itself is not here: `/api/status` is `runtime.status.collect_status`,
+the same function `slob status --json` prints.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from datetime import date, datetime, timedelta, timezone
+from pathlib import Path
+from typing import Any
+
+from slob_cli.core.models import INSTRUMENTS
+from slob_cli.core.sessions import NEW_YORK
+from slob_cli.runtime import views
+# The terminal dashboard's own readings of data mode and tick age, so both dashboards agree.
+from slob_cli.runtime.dashboard import _data_mode as dashboard_data_mode
+from slob_cli.runtime.dashboard import _tick_age as dashboard_tick_age
+from slob_cli.runtime.lock import current_holder
+
+UTC = timezone.utc
+MINUTE_US = 60_000_000
+FINAL_STATES = ("setup_complete", "invalidated", "setup_skipped", "skipped")
+
+
+def _rows(conn: Any, sql: str, params: tuple[Any, ...] = ()) -> list[dict[str, Any]]:
+    cursor = conn.execute(sql, params)
+    names = [column[0] for column in cursor.description]
+    return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
+
+
+def symbols(conn: Any) -> list[str]:
+    """Return the symbols that have candles, alphabetically (a skip-scan: one index probe per symbol)."""
+    found: list[str] = []
+    row = conn.execute("SELECT min(symbol) FROM candles").fetchone()
+    while row and row[0] is not None:
+        found.append(row[0])
+        row = conn.execute("SELECT min(symbol) FROM candles WHERE symbol > ?", (row[0],)).fetchone()
+    return found
+
+
+def newest_candle_us(conn: Any, symbol: str) -> int | None:
+    """Return the label (epoch microseconds) of a symbol's newest candle, or None."""
+    return conn.execute("SELECT max(ts) FROM candles WHERE symbol = ?", (symbol,)).fetchone()[0]
+
+
+def default_symbol(conn: Any) -> str | None:
+    """Return the symbol whose candles are newest, or None on a store without candles."""
+    best: tuple[int, str] | None = None
+    for symbol in symbols(conn):
+        newest = newest_candle_us(conn, symbol)
+        if newest is not None and (best is None or newest > best[0]):
+            best = (newest, symbol)
+    return best[1] if best else None
+
+
+def header(store: Any, db_path: str | os.PathLike[str], now: datetime, symbol: str | None) -> dict[str, Any]:
+    """Return the page header: lock holder, connection, data mode, ages, run id and whose clock it is."""
+    conn = store.conn
+    symbol = symbol or default_symbol(conn)
+    running = current_holder(db_path)
+    health = views.last_health(conn)
+    run = conn.execute("SELECT id, command, args, data_mode FROM runs ORDER BY id DESC LIMIT 1").fetchone()
+    simulated = run is not None and _is_sim_run(run[2], run[3])
+    if simulated:  # a sim run stores virtual times: its ages are read on its own clock
+        now = _sim_now(conn, run[0], health) or now
+    health_time = views.parse_time(health["ts"]) if health else None
+    health_age = (now - health_time).total_seconds() if health_time else None
+    data_mode = "sim" if simulated else dashboard_data_mode(conn, health)
+    return {
+        "running": None if running is None else running.describe(),
+        "running_pid": None if running is None else running.pid,
+        "connected": health["connected"] if running is not None and health is not None else None,
+        "data_mode": data_mode,
+        "last_tick_age_seconds": _round(dashboard_tick_age(conn, symbol, now, health, health_age)),
+        "heartbeat_age_seconds": _round(health_age),
+        "run_id": (health or {}).get("run_id") or (run[0] if run else None),
+        "run_command": run[1] if run else None,
+        "clock": {"kind": "simulated" if simulated else "wall", "now": now.isoformat()},
+        "symbol": symbol,
+    }
+
+
+def _sim_now(conn: Any, run_id: int, health: dict[str, Any] | None) -> datetime | None:
+    """Return a sim run's last virtual instant: its newest heartbeat or newest tick, else its end or start.
+
+    Index probes only (newest heartbeat row, newest tick per symbol): the page asks for this often.
+    """
+    moments = [views.parse_time(health["ts"]) if health and health.get("run_id") == run_id else None]
+    moments += [views.latest_tick_time(conn, symbol) for symbol in symbols(conn)]
+    known = [moment for moment in moments if moment is not None]
+    if not known:
+        row = conn.execute("SELECT ended_at, started_at FROM runs WHERE id = ?", (run_id,)).fetchone()
+        known = [moment for moment in map(views.parse_time, row or ()) if moment is not None][:1]
+    return max(known) if known else None
+
+
+def _is_sim_run(args: str | None, data_mode: str | None) -> bool:
+    """Return True for a run against the simulated gateway (its stored times are virtual)."""
+    if data_mode == "sim":
+        return True
+    try:
+        decoded = json.loads(args) if args else {}
+    except ValueError:
+        return False
+    return isinstance(decoded, dict) and bool(decoded.get("sim"))
+
+
+def _round(value: float | None) -> float | None:
+    return None if value is None else round(value, 1)
+
+
+def day_bounds(day: date) -> tuple[int, int]:
+    """Return [start, end) in epoch microseconds of a New York calendar date (the trading date)."""
+    start = datetime.combine(day, datetime.min.time(), tzinfo=NEW_YORK).astimezone(UTC)
+    end = datetime.combine(day + timedelta(days=1), datetime.min.time(), tzinfo=NEW_YORK).astimezone(UTC)
+    return int(start.timestamp()) * 1_000_000, int(end.timestamp()) * 1_000_000
+
+
+def chart_day(conn: Any, symbol: str | None, day: date | None, since_us: int | None = None) -> dict[str, Any]:
+    """Return a day's M1 candles of a symbol (default: the newest day) with its levels, setups and fills.
+
+    Times are epoch seconds (UTC); `since_us` returns only candles labelled at or after it (the page
+    asks for the last one again, so a candle rewritten by an upsert is redrawn).
+    """
+    symbol = symbol or default_symbol(conn)
+    if symbol is None:
+        return {"symbol": None, "trading_date": None, "candles": [], "levels": None, "setups": [], "fills": []}
+    if day is None:
+        newest = newest_candle_us(conn, symbol)
+        day = views.trading_date_of(datetime.fromtimestamp(newest / 1_000_000, tz=UTC)) if newest else None
+    if day is None:
+        return {"symbol": symbol, "trading_date": None, "candles": [], "levels": None, "setups": [], "fills": []}
+    start, end = day_bounds(day)
+    low = max(start, since_us) if since_us is not None else start
+    rows = conn.execute(
+        "SELECT ts, open, high, low, close, volume FROM candles WHERE symbol = ? AND ts >= ? AND ts < ? ORDER BY ts",
+        (symbol, low, end),
+    ).fetchall()
+    candles = [[ts // 1_000_000, o, h, lo, c, v] for ts, o, h, lo, c, v in rows]
+    return {
+        "symbol": symbol,
+        "trading_date": day.isoformat(),
+        "candle_fields": ["time", "open", "high", "low", "close", "volume"],
+        "candles": candles,
+        "levels": views.reference_levels(conn, day, symbol),
+        "setups": day_setups(conn, symbol, day),
+        "fills": day_fills(conn, symbol, start, end),
+    }
+
+
+SETUP_COLUMNS = (
+    "id, symbol, trading_date, direction, state, invalidation_reason, liq1_time, liq1_price, high, high_time,"
+    " low, low_time, liq2_time, liq2_price, trigger_time, entry_estimate, stop, target, risk_reward, updated_at"
+)
+
+
+def day_setups(conn: Any, symbol: str, day: date) -> list[dict[str, Any]]:
+    """Return the setups of one trading date and symbol, in id order."""
+    columns = ", ".join(f"s.{name.strip()}" for name in SETUP_COLUMNS.split(","))
+    return _rows(
+        conn,
+        f"SELECT {columns}, t.status AS trade_status, t.exit_time AS trade_exit_time FROM setups s"
+        " LEFT JOIN trades t ON t.setup_id = s.id WHERE s.symbol = ? AND s.trading_date = ? ORDER BY s.id",
+        (symbol, day.isoformat()),
+    )
+
+
+def day_fills(conn: Any, symbol: str, start_us: int, end_us: int) -> list[dict[str, Any]]:
+    """Return the fills of a symbol in [start, end), with their order's role, in time order."""
+    low = datetime.fromtimestamp(start_us / 1_000_000, tz=UTC).strftime("%Y-%m-%dT%H:%M:%S")
+    high = datetime.fromtimestamp(end_us / 1_000_000, tz=UTC).strftime("%Y-%m-%dT%H:%M:%S")
+    rows = _rows(
+        conn,
+        "SELECT f.exec_id, f.order_ref, o.role, o.setup_id, f.side, f.quantity, f.price, f.ts FROM fills f"
+        " LEFT JOIN orders o ON o.order_ref = f.order_ref"
+        " WHERE (f.symbol = ? OR (f.symbol IS NULL AND o.symbol = ?)) AND f.ts >= ? AND f.ts < ? ORDER BY f.ts, f.exec_id",
+        (symbol, symbol, low, high),
+    )
+    for row in rows:
+        moment = views.parse_time(row["ts"])
+        row["time"] = int(moment.timestamp()) if moment else None
+    return rows
+
+
+def setups_overview(conn: Any) -> dict[str, Any]:
+    """Return setups counted by state (lower case) and the open ones."""
+    counts = dict(conn.execute("SELECT lower(state), count(*) FROM setups GROUP BY lower(state)").fetchall())
+    return {"by_state": counts, "total": sum(counts.values()), "open": views.open_setups(conn)}
+
+
+def trades_history(conn: Any, limit: int = 100) -> dict[str, Any]:
+    """Return the newest `limit` trades (in entry order) and the equity curve of every closed one (net, cumulative)."""
+    trades = _rows(
+        conn,
+        "SELECT setup_id, symbol, direction, quantity, entry_time, entry_price, exit_time, exit_price, exit_reason,"
+        " pnl_points, pnl_money, commission, status FROM trades ORDER BY coalesce(entry_time, exit_time), setup_id",
+    )
+    closed = sorted((t for t in trades if t["exit_time"]), key=lambda t: (t["exit_time"], t["setup_id"]))
+    equity: list[list[Any]] = []
+    total = 0.0
+    for trade in closed:
+        moment = views.parse_time(trade["exit_time"])
+        if moment is None:
+            continue
+        total = round(total + (trade["pnl_money"] or 0.0), 2)
+        equity.append([int(moment.timestamp()), total])
+    wins = sum(1 for t in closed if (t["pnl_money"] or 0.0) > 0)
+    return {
+        "trades": trades[-limit:] if limit > 0 else [],
+        "total": len(trades),
+        "equity": equity,
+        "closed": len(closed),
+        "wins": wins,
+        "pnl_money": total,
+    }
+
+
+def position_marks(conn: Any, positions: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Return each open position with its last price, unrealized P&L and distances to stop and target."""
+    marked = []
+    for position in positions:
+        symbol = position["symbol"]
+        last = _last_price(conn, symbol)
+        stop, target = _exits(conn, position["setup_id"])
+        side = 1.0 if str(position["direction"]).upper() == "LONG" else -1.0
+        entry = position["entry_price"]
+        multiplier = INSTRUMENTS[symbol].multiplier if symbol in INSTRUMENTS else 1.0
+        points = None if last is None or entry is None else round(side * (last - entry), 2)
+        marked.append({
+            **position,
+            "last_price": last,
+            "unrealized_points": points,
+            "unrealized_money": None if points is None else round(points * multiplier * position["quantity"], 2),
+            "stop": stop,
+            "target": target,
+            "distance_to_stop": None if last is None or stop is None else round(abs(last - stop), 2),
+            "distance_to_target": None if last is None or target is None else round(abs(target - last), 2),
+        })
+    return marked
+
+
+def _last_price(conn: Any, symbol: str) -> float | None:
+    row = conn.execute("SELECT price FROM ticks WHERE symbol = ? ORDER BY ts DESC, id DESC LIMIT 1", (symbol,)).fetchone()
+    if row is not None:
+        return row[0]
+    row = conn.execute("SELECT close FROM candles WHERE symbol = ? ORDER BY ts DESC LIMIT 1", (symbol,)).fetchone()
+    return row[0] if row else None
+
+
+def _exits(conn: Any, setup_id: str) -> tuple[float | None, float | None]:
+    """Return the working stop and target prices of a setup's bracket (falling back to the setup's own)."""
+    orders = dict(conn.execute(
+        "SELECT role, coalesce(stop_price, limit_price) FROM orders WHERE setup_id = ? AND role IN ('stop','target')",
+        (setup_id,),
+    ).fetchall())
+    setup = conn.execute("SELECT stop, target FROM setups WHERE id = ?", (setup_id,)).fetchone()
+    stop = orders.get("stop") if orders.get("stop") is not None else (setup[0] if setup else None)
+    target = orders.get("target") if orders.get("target") is not None else (setup[1] if setup else None)
+    return stop, target
+
+
+def report_files(db_path: Path) -> list[dict[str, Any]]:
+    """Return the stored paper validation reports beside the db (`<stem>-paper-run<N>.json`), newest run first."""
+    found = []
+    for path in db_path.parent.glob(f"{db_path.stem}-paper-run*.json"):
+        suffix = path.stem.removeprefix(f"{db_path.stem}-paper-run")
+        if not suffix.isdigit():
+            continue
+        summary: dict[str, Any] = {"run": int(suffix), "file": path.name}
+        try:
+            data = json.loads(path.read_text(encoding="utf-8"))
+            summary.update(passed=data.get("passed"), verdict=data.get("verdict"),
+                           judged_at=(data.get("meta") or {}).get("judged_at"))
+        except (OSError, ValueError, AttributeError):
+            summary.update(passed=None, verdict="unreadable", judged_at=None)
+        found.append(summary)
+    return sorted(found, key=lambda item: item["run"], reverse=True)
+
+
+def report_file(db_path: Path, run: int) -> dict[str, Any] | None:
+    """Return one stored report (its JSON), or None when there is none for that run."""
+    path = db_path.with_name(f"{db_path.stem}-paper-run{run}.json")
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    return data if isinstance(data, dict) else None
+
+
+def change_marker(conn: Any) -> dict[str, Any]:
+    """Return a cheap fingerprint per topic; a topic changed when its fingerprint did."""
+    def one(sql: str) -> Any:
+        return list(conn.execute(sql).fetchone())
+
+    known = symbols(conn)
+
+    return {
+        "candles": [[symbol, newest_candle_us(conn, symbol)] for symbol in known],
+        "ticks": [conn.execute("SELECT max(ts) FROM ticks WHERE symbol = ?", (symbol,)).fetchone()[0] for symbol in known],
+        "fills": one("SELECT count(*), max(ts), max(rowid) FROM fills"),
+        "trades": one("SELECT count(*), max(exit_time), max(entry_time), total(pnl_money), max(rowid) FROM trades"),
+        "orders": one("SELECT count(*), max(updated_at), max(created_at) FROM orders"),
+        "setups": one("SELECT count(*), max(updated_at) FROM setups"),
+        "health": one("SELECT max(id) FROM health"),
+        "runs": one("SELECT max(id), count(ended_at) FROM runs"),
+    }

@@ -1,0 +1,87 @@
+"""reqPnL / reqPnLSingle: daily, unrealized and realized P&L per account and per contract, pushed on change.
+
+IB's daily P&L counts from the start of the trading day; here a trading day starts at 17:00 Chicago
+(the Globex reopen). At the first update of a new day the gateway notes each account's and each
+position's realized and unrealized P&L as the day's baseline: daily = (realized + unrealized) now
+minus the same at the baseline, realized = realized since the baseline.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from datetime import date, datetime, timedelta
+
+from slob_cli.sim.contracts import CENTRAL
+from slob_cli.sim.ledger import Ledger
+from slob_cli.sim.session import ClientSession, PnlSubscription
+
+Key = tuple[str, int | None]  # (account, conId), conId None for the whole account
+
+
+def trading_day(moment: datetime) -> date:
+    """Return the trading day a moment belongs to (from 17:00 Chicago it is the next one)."""
+    local = moment.astimezone(CENTRAL)
+    return (local + timedelta(days=1)).date() if local.hour >= 17 else local.date()
+
+
+def pnl_message(line: PnlSubscription, values: tuple[float, ...]) -> list[object]:
+    """Return pnl(94) `reqId, daily, unrealized, realized` or pnlSingle(95) `reqId, pos, daily, unr, real, value`."""
+    return [94 if line.con_id is None else 95, line.request_id, *values]
+
+
+class PnlBook:
+    """Compute P&L lines from the broker's ledger against the trading day's baseline."""
+
+    def __init__(self, now: Callable[[], datetime]) -> None:
+        self._now = now
+        self._day: date | None = None
+        self._baseline: dict[Key, tuple[float, float]] = {}  # (realized, unrealized) at the day's start
+
+    def _current(self, ledger: Ledger, key: Key) -> tuple[float, float, float, float]:
+        """Return (position, realized, unrealized, value) of an account or one of its contracts."""
+        account, con_id = key
+        positions = [p for p in ledger.positions(account) if con_id is None or p.con_id == con_id]
+        unrealized = sum(p.unrealized for p in positions)
+        if con_id is None:
+            return 0.0, ledger.realized.get(account, 0.0), unrealized, 0.0
+        quantity = sum(p.quantity for p in positions)
+        value = sum(p.quantity * (p.mark if p.mark is not None else p.average_price) * p.multiplier
+                    for p in positions)  # fmt: skip
+        return quantity, sum(p.realized for p in positions), unrealized, value
+
+    def _roll(self, ledger: Ledger, keys: Iterable[Key]) -> None:
+        day = trading_day(self._now())
+        if day == self._day:
+            return
+        self._day = day
+        self._baseline = {}
+        known = {(account, None) for account in ledger.realized}
+        known |= {(p.account, p.con_id) for p in ledger.positions()}
+        for key in known | set(keys):
+            _, realized, unrealized, _ = self._current(ledger, key)
+            self._baseline[key] = (realized, unrealized)
+
+    def values(self, ledger: Ledger, line: PnlSubscription) -> tuple[float, ...]:
+        """Return the numbers a pnl / pnlSingle message carries for one line."""
+        key = (line.account, line.con_id)
+        position, realized, unrealized, value = self._current(ledger, key)
+        base_realized, base_unrealized = self._baseline.setdefault(key, (0.0, 0.0))
+        today_realized = realized - base_realized
+        daily = today_realized + unrealized - base_unrealized
+        numbers = (round(daily, 2), round(unrealized, 2), round(today_realized, 2))
+        if line.con_id is None:
+            return numbers
+        return (position, *numbers, round(value, 2))
+
+    def publish(self, ledger: Ledger, sessions: Iterable[ClientSession], new: PnlSubscription | None = None) -> None:
+        """Send every P&L line whose numbers changed; a new line (just requested) is sent as it is."""
+        lines = [(session, line) for session in sessions if session.started for line in session.pnl.values()
+                 if new is None or line is new]
+        if not lines:
+            return
+        self._roll(ledger, {(line.account, line.con_id) for _, line in lines})
+        for session, line in lines:
+            values = self.values(ledger, line)
+            if line is new or values != line.last:
+                line.last = values
+                session.send(pnl_message(line, values))
