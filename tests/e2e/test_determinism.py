@@ -86,3 +86,32 @@ def test_a_gateway_that_stops_serving_cuts_the_run_short_with_how_far_it_got(tmp
         assert "\n" not in message and message.startswith("run cut short: the simulated gateway served no step")
         assert "2026-01-06 14:3" in message and "before its end at 2026-01-06 16:45 UTC" in message
         assert "candles processed" in message and cut.value.exit_code == 1
+
+
+def _three_planted_days(tmp_path: Path, name: str, speed: str) -> tuple[Path, dict[str, int], float]:
+    from datetime import date
+
+    from slob_cli.adapters.calendar import load_calendar
+    from slob_cli.runtime.session import SimOptions, start_sim
+    from tests.e2e.harness import DAY, Harness
+
+    calendar = load_calendar(date(2025, 12, 1), date(2026, 2, 28))
+    sim = SimOptions(seed=11, scenario="both_setups", trading_date=DAY, speed=speed, days=3,
+                     generated_ticks_per_day=5_000)
+    with ExitStack() as stack:
+        gateway, _, until = start_sim(stack, sim, calendar)
+        db = tmp_path / f"{name}.db"
+        harness = Harness(gateway, stack.enter_context(Store.open(db)), calendar, sim)
+        result = harness.session(until)
+        completed = dict(harness.store.conn.execute(
+            "SELECT trading_date, count(*) FROM setups WHERE state='SETUP_COMPLETE' GROUP BY trading_date"))
+    return db, completed, result.pnl
+
+
+@pytest.mark.timeout(600)  # two runs of 62 virtual hours (about 5,400 lockstep steps each)
+def test_three_days_in_a_row_give_identical_tables_at_two_speeds(tmp_path: Path) -> None:
+    fast, completed, pnl = _three_planted_days(tmp_path, "max", "max")
+    paced, completed_paced, pnl_paced = _three_planted_days(tmp_path, "paced", "50000")
+    assert completed == {"2026-01-06": 2, "2026-01-07": 2, "2026-01-08": 2}, "setups complete on every day"
+    assert table_differences(fast, paced) == []
+    assert (completed_paced, pnl_paced) == (completed, pnl)

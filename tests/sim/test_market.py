@@ -348,8 +348,7 @@ def test_a_stitched_fallback_continues_the_planted_day_without_jumps() -> None:
 
     day = date(2026, 1, 6)
     candles = build_scenario("both_setups", day, seed=7, calendar=load_calendar(date(2025, 12, 1), date(2026, 2, 28)))
-    fallback = GeneratedMarket(7, base_price=candles[0].open, ticks_per_day=SMALL_DAY)
-    stitch_fallback(candles, fallback)
+    fallback = stitch_fallback(candles, GeneratedMarket(7, base_price=candles[0].open, ticks_per_day=SMALL_DAY))
     market = ScriptedMarket(candles, seed=7, fallback=fallback)
     start, end = candles[0].ts, candles[-1].end
     before = market.last_tick_before(start)
