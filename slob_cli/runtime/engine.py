@@ -243,6 +243,8 @@ class Engine(Supervised):
 
     async def _consume(self) -> None:
         buffer = self.buffer
+        if self.options.lockstep:  # ticks are consumed by the step loop, at the time of their step
+            await self.stop_event.wait()
         while not self.stop_event.is_set():
             tick = await buffer.dequeue(timeout=0.1)
             if tick is None:

@@ -54,11 +54,24 @@ async def follow_steps(engine: Engine) -> None:
             return
         last_step = last_step or time.monotonic()
         try:
-            answer = await asyncio.wait_for(connection.ib.reqCurrentTimeAsync(), patience)
-        except (asyncio.TimeoutError, TimeoutError):
-            raise cut_short(engine, f"the simulated gateway served no step for {patience:g}s") from None
-        except ConnectionError:
-            continue  # the connection supervisor reconnects; the clock waits for us meanwhile
+            asked = asyncio.ensure_future(connection.ib.reqCurrentTimeAsync())
+        except ConnectionError:  # lost just now: the supervisor reconnects; the clock waits for us meanwhile
+            await engine._wait_stop(POLL)
+            continue
+        stopped = asyncio.ensure_future(engine.stop_event.wait())
+        try:
+            await asyncio.wait({asked, stopped}, timeout=patience, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            stopped.cancel()
+        if engine.stop_event.is_set():
+            asked.cancel()
+            return
+        if not asked.done():
+            asked.cancel()
+            raise cut_short(engine, f"the simulated gateway served no step for {patience:g}s")
+        if asked.cancelled() or asked.exception() is not None:
+            continue  # connection lost: the supervisor reconnects; the clock waits for us meanwhile
+        answer = asked.result()
         last_step = time.monotonic()
         engine.steps += 1
         follow = getattr(engine.clock, "step_to", None)  # a clock in another process follows the answers

@@ -1,7 +1,8 @@
 """Lockstep virtual time: the gateway's clock moves one step only when every following client asks.
 
-In lockstep mode a client that sends reqCurrentTime becomes a *follower*. The clock stands still
-until every connected follower has asked again; then the server serves one step of market (ticks,
+In lockstep mode a client that sends reqCurrentTime becomes a *follower* (that first question is
+answered at once: joining does not move time). The clock stands still until every connected
+follower has asked again; then the server serves one step of market (ticks,
 fills), moves the clock to the step's end and answers each follower with currentTime. TCP keeps
 each connection in order, so when a follower reads the answer it has read everything the step
 produced, and when the server reads the next question it has handled every order the follower
@@ -93,10 +94,16 @@ class Lockstep:
         self._last_minute: datetime | None = None
 
     # ------------------------------------------------------------------ followers
-    def ask(self, session: ClientSession) -> None:
-        """Note a follower's reqCurrentTime: it has handled everything it was sent."""
-        self._followers.add(session)
+    def ask(self, session: ClientSession) -> bool:
+        """Note a reqCurrentTime; return False when it made the client a follower (answer at once, no step).
+
+        A follower's later questions mean: it has handled everything it was sent; step on.
+        """
+        if session not in self._followers:
+            self._followers.add(session)
+            return False
         self._asking.add(session)
+        return True
 
     def forget(self, session: ClientSession) -> None:
         """Drop a follower that disconnected (the clock waits only for connected followers)."""

@@ -286,8 +286,7 @@ class GatewayServer:
     def _simple(self, session: ClientSession, request: SimpleRequest) -> None:
         name = request.name
         if name == "reqCurrentTime":
-            if self.lockstep is not None:  # a follower asks for the next step; answered when it is served
-                self.lockstep.ask(session)
+            if self.lockstep is not None and self.lockstep.ask(session):  # answered once the step is served
                 self.wake()
                 return
             session.send(encoders.current_time(self.clock.now()))
