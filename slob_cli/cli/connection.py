@@ -12,15 +12,18 @@ HostOption = Annotated[str | None, typer.Option("--host", help="Gateway host [en
 PortOption = Annotated[int | None, typer.Option("--port", help="Gateway port [env SLOB_IB_PORT, default 4002].")]
 ClientIdOption = Annotated[int | None, typer.Option("--client-id", help="API client id [env SLOB_IB_CLIENT_ID, default 1].")]
 AccountOption = Annotated[str | None, typer.Option("--account", help="IB account [env SLOB_IB_ACCOUNT].")]
+ConnectTimeoutOption = Annotated[float | None, typer.Option(
+    "--connect-timeout", min=0.1,
+    help="Seconds to make the first connection, retrying inside; then exit 4 [env SLOB_CONNECT_TIMEOUT, default 60].")]
 
 
 def gateway_settings(ctx: typer.Context, host: str | None, port: int | None, client_id: int | None,
-                     account: str | None, **more: Any) -> Any:
+                     account: str | None, connect_timeout: float | None = None, **more: Any) -> Any:
     """Return settings with the gateway flags applied over SLOB_IB_* (shared by every gateway command)."""
     from slob_cli.cli.context import app_context
 
     return app_context(ctx).with_overrides(ib_host=host, ib_port=port, ib_client_id=client_id, ib_account=account,
-                                           **more)
+                                           connect_timeout=connect_timeout, **more)
 
 
 def test_connection(
@@ -87,10 +90,11 @@ def record(
     client_id: ClientIdOption = None,
     account: AccountOption = None,
     symbols: Annotated[str | None, typer.Option("--symbols", help="Comma-separated roots, e.g. NQ,MNQ [env SLOB_SYMBOLS].")] = None,
-    duration: Annotated[str | None, typer.Option("--duration", help="Stop after 2h, 30m, 90s or 1h30m.")] = None,
+    duration: Annotated[str | None, typer.Option("--duration", help="Stop after hours (2) or 90m, 2h, 1h30m, 1d.")] = None,
     until: Annotated[str | None, typer.Option("--until", help="Stop at HH:MM in the display time zone.")] = None,
     warm_up: Annotated[bool, typer.Option("--warm-up/--no-warm-up", help="Fetch today's 1-min bars first.")] = True,
     fail_if_running: FailIfRunningOption = False,
+    connect_timeout: ConnectTimeoutOption = None,
 ) -> None:
     """Stream trade ticks from the gateway into the store until stopped.
 
@@ -104,13 +108,16 @@ def record(
 
     from slob_cli.adapters.ib.connection import GatewayConfig
     from slob_cli.cli.guard import run_guard
-    from slob_cli.runtime.recorder import RecorderOptions, parse_duration, parse_until
+    from datetime import timedelta
 
-    settings = gateway_settings(ctx, host, port, client_id, account, symbols=symbols)
+    from slob_cli.cli.options import parse_duration
+    from slob_cli.runtime.recorder import RecorderOptions, parse_until
+
+    settings = gateway_settings(ctx, host, port, client_id, account, connect_timeout, symbols=symbols)
     now = _now()
     ends = []
     if duration is not None:
-        ends.append(now + parse_duration(duration))
+        ends.append(now + timedelta(seconds=parse_duration(duration)))
     if until is not None:
         ends.append(parse_until(until, now, settings.zone))
     options = RecorderOptions(symbols=list(settings.symbols), until=min(ends) if ends else None,

@@ -7,7 +7,9 @@ from typing import Annotated, Any
 
 import typer
 
-from slob_cli.cli.connection import AccountOption, ClientIdOption, HostOption, PortOption, gateway_settings
+from slob_cli.cli.connection import (
+    AccountOption, ClientIdOption, ConnectTimeoutOption, HostOption, PortOption, gateway_settings,
+)
 from slob_cli.cli.guard import FailIfRunningOption
 from slob_cli.cli.trading import MonitorOption
 
@@ -29,6 +31,7 @@ def paper(
     account: AccountOption = None,
     json_out: Annotated[bool, typer.Option("--json", help="Print the report as JSON instead of a table.")] = False,
     fail_if_running: FailIfRunningOption = False,
+    connect_timeout: ConnectTimeoutOption = None,
 ) -> None:
     """Validate slob on the paper account for 24-48 h, then print a pass/fail report (exit 0 or 5).
 
@@ -43,15 +46,15 @@ def paper(
 
     from slob_cli.cli.guard import run_guard
     from slob_cli.cli.options import parse_duration
-    from slob_cli.cli.trading import run_args
-    from slob_cli.errors import RunCutShort, ValidationFailed
+    from slob_cli.cli.trading import replace_earlier_rehearsal, run_args
+    from slob_cli.errors import BrokerUnavailable, RunCutShort, ValidationFailed
     from slob_cli.runtime import wiring
     from slob_cli.runtime.paper_report import finish_validation
     from slob_cli.runtime.session import DEFAULT_SIM_DAY, SimOptions, run_session
     from slob_cli.runtime.validation_data import offline_events
 
     target = parse_duration(duration)
-    settings = gateway_settings(ctx, host, port, client_id, account)
+    settings = gateway_settings(ctx, host, port, client_id, account, connect_timeout)
     sim_options = None
     if sim:
         sim_options = SimOptions(seed=seed, scenario=scenario, trading_date=DEFAULT_SIM_DAY, speed=speed,
@@ -63,14 +66,22 @@ def paper(
         args = {**run_args(wired, steps=steps, monitor_only=monitor_only, live=False, duration=duration),
                 "strict": strict}
         with run_guard(ctx, "paper", fail_if_running=fail_if_running, args=args, clock=wired.clock) as guarded:
-            guarded.data_mode = settings.market_data_type
+            guarded.data_mode = "sim" if sim else settings.market_data_type
+            if sim:
+                replace_earlier_rehearsal(guarded, wired)
+            unreachable: BrokerUnavailable | None = None
             try:
                 result = run_session(guarded.store, wired.config, wired.options, strategy=wired.strategy,
                                      risk=wired.risk, calendar=wired.calendar, clock=wired.clock,
                                      run_id=guarded.run_id, notifier=guarded.notifier)
+                if sim:
+                    result.stats.data_mode = "sim"  # the feed says "live": live from the simulated gateway
+                stats = {**result.stats.as_dict(), "data_mode": result.stats.data_mode}
             except RunCutShort as exc:  # a validation run that did not last its duration has failed
                 raise ValidationFailed(str(exc)) from None
-            stats = {**result.stats.as_dict(), "data_mode": result.stats.data_mode}
+            except BrokerUnavailable as exc:
+                # Never connected: the report still says so (connection criteria fail), then exit 4.
+                unreachable, stats = exc, {"data_mode": guarded.data_mode, "candles": 0}
             guarded.stats = stats
             now = wired.clock.now()
             offline = offline_events(guarded.store, guarded.run_id, wired.strategy, wired.calendar, now)
@@ -78,6 +89,11 @@ def paper(
                                         crashed=False, monitor_only=monitor_only, notifier=guarded.notifier,
                                         stats=stats)
             _print(outcome, strict, json_out)
+            if unreachable is not None:
+                raise unreachable
+            if stats.get("stopped_by"):  # a signal is a clean stop, like every long-running command's
+                typer.echo(f"Stopped by {stats['stopped_by']}: exit 0 (the verdict covers the shortened run).")
+                return
             if not outcome.passed:
                 raise typer.Exit(outcome.exit_code)
 

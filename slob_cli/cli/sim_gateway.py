@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
-import signal
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -21,8 +19,8 @@ def sim_gateway(
     ctrl_port: Annotated[int | None, typer.Option("--ctrl-port", min=0, max=65535,
                                                   help="Also open the JSON fault-control channel here.")] = None,
     seed: Annotated[int, typer.Option("--seed", help="Seed of the generated market (same seed, same ticks).")] = 0,
-    scenario: Annotated[str | None, typer.Option("--scenario", help="A built-in day, e.g. quiet, short_setup, "
-                                                                    "long_setup, volatile_gaps.")] = None,
+    scenario: Annotated[str | None, typer.Option("--scenario", help="A built-in day: quiet, short_setup, "
+                                                                    "long_setup, volatile_gaps, both_setups.")] = None,
     start: Annotated[str | None, typer.Option("--start", help="Start the clock here, e.g. 2026-03-10T13:25Z "
                                                               "(default: the wall clock).")] = None,
     replay: Annotated[Path | None, typer.Option("--replay", help="Replay ticks from a slob store (.db) or a "
@@ -65,11 +63,16 @@ def sim_gateway(
                              accounts=tuple(account or ("DU1234567",)), lockstep=lockstep)
     except ValueError as exc:
         raise UsageError(str(exc)) from None
+    import asyncio  # here, not at the top: every command registers this module at start-up
+
     asyncio.run(_serve_until_stopped(gateway))
 
 
 async def _serve_until_stopped(gateway: SimGateway) -> None:
     """Start the gateway, print how to reach it, and wait for SIGINT or SIGTERM."""
+    import asyncio
+    import signal
+
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signal_number in (signal.SIGINT, signal.SIGTERM):

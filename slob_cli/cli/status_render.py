@@ -9,7 +9,7 @@ from rich.table import Table
 from rich.text import Text
 
 from slob_cli.runtime.status import StatusReport
-from slob_cli.runtime.views import format_price, local_time
+from slob_cli.runtime.views import format_price, human_age, local_time
 
 
 def _table(title: str, *columns: str) -> Table:
@@ -19,9 +19,24 @@ def _table(title: str, *columns: str) -> Table:
     return table
 
 
+def _money(value: float | None) -> str:
+    return "-" if value is None else f"${value:+,.2f}"
+
+
+def _points(value: float | None) -> str:
+    return "-" if value is None else f"{value:+.2f}"
+
+
 def render_status(report: StatusReport, zone: ZoneInfo) -> RenderableType:
-    """Return the status as rich tables, times in the display zone."""
+    """Return the status as rich tables (80 columns), times in the display zone, named once."""
     parts: list[RenderableType] = []
+    clock = report.clock or {}
+    simulated = bool(clock.get("simulated"))
+    when = f"{local_time(report.now, zone)} {zone.key}"
+    if simulated:
+        state = "ended" if clock.get("run_ended") else "running"
+        when += f" (SIMULATED clock of sim run {clock.get('run_id')}, {state})"
+    parts.append(Text(f"Now: {when}", style="bold magenta" if simulated else "bold"))
     if report.running:
         parts.append(Text(f"Running: {report.running.describe()}", style="bold green"))
     else:
@@ -32,38 +47,57 @@ def render_status(report: StatusReport, zone: ZoneInfo) -> RenderableType:
         runs.add_row(str(run["id"]), run["command"], local_time(run["started_at"], zone),
                      local_time(run["ended_at"], zone), exit_code, run["data_mode"] or "-")
     parts.append(runs)
-    setups = _table("Open setups", "setup", "date", "dir", "state", "high", "low", "entry", "stop", "target")
+    setups = _table("Open setups", "setup", "dir", "state", "high", "low", "entry", "stop", "target")
     for setup in report.open_setups:
-        setups.add_row(setup["id"], setup["trading_date"], setup["direction"], setup["state"],
+        setups.add_row(setup["id"], setup["direction"][:1], setup["state"],
                        format_price(setup["high"]), format_price(setup["low"]),
                        format_price(setup["entry_estimate"]), format_price(setup["stop"]),
                        format_price(setup["target"]))
     parts.append(setups)
-    orders = _table("Working orders", "order ref", "role", "action", "type", "qty", "price", "status")
+    orders = _table("Working orders", "order ref", "act", "type", "qty", "price", "status")
     for order in report.working_orders:
         price = order["limit_price"] if order["limit_price"] is not None else order["stop_price"]
-        orders.add_row(order["order_ref"], order["role"], order["action"], order["order_type"],
-                       f"{order['quantity']:g}", format_price(price), order["status"])
+        status = "ended sim" if order.get("ended_sim_run") else order["status"]
+        orders.add_row(order["order_ref"], order["action"], order["order_type"], f"{order['quantity']:g}",
+                       format_price(price), status)
     parts.append(orders)
-    positions = _table("Positions", "setup", "symbol", "dir", "qty", "entry", "since")
+    positions = _table("Positions", "setup", "dir", "qty", "entry", "last", "unrealized", "to stop", "to target")
     for position in report.positions:
-        positions.add_row(position["setup_id"], position["symbol"], position["direction"],
-                          f"{position['quantity']:g}", format_price(position["entry_price"]),
-                          local_time(position["entry_time"], zone))
+        setup = position["setup_id"] + (" (ended sim)" if position.get("ended_sim_run") else "")
+        positions.add_row(setup, position["direction"][:1], f"{position['quantity']:g}",
+                          format_price(position["entry_price"]), format_price(position.get("last_price")),
+                          _money(position.get("unrealized_money")), _points(position.get("to_stop")),
+                          _points(position.get("to_target")))
     parts.append(positions)
     today = report.today
+    label = "Sim day" if simulated else "Today"
     parts.append(Text(
-        f"Today ({today['trading_date']} New York): {today['closed_trades']} closed trades, "
-        f"P&L {today['pnl_points']:+.2f} points, ${today['pnl_money']:+,.2f}, commission ${today['commission']:,.2f}"
+        f"{label} ({today['trading_date']} New York): {today['closed_trades']} closed trades, "
+        f"P&L {today['pnl_points']:+.2f} points, ${today['pnl_money']:+,.2f} net, "
+        f"commission ${today['commission']:,.2f}"
     ))
+    for trade in today.get("trades", []):
+        parts.append(Text(f"  {trade['setup_id']}: {_points(trade['pnl_points'])} points, "
+                          f"{_money(trade['pnl_money'])} net"))
     health = report.health
     if health is None:
         parts.append(Text("Health: no heartbeat recorded"))
     else:
-        connected = {True: "connected", False: "DISCONNECTED", None: "unknown"}[health["connected"]]
-        tick_age = "-" if health["last_tick_age"] is None else f"{health['last_tick_age']:.1f}s"
+        if report.running is None:
+            link = "no session running"
+        else:
+            link = {True: "connected", False: "DISCONNECTED", None: "unknown"}[report.connected]
+        tick_age = human_age(health["last_tick_age"])
         parts.append(Text(
-            f"Health at {local_time(health['ts'], zone)} ({report.health_age_seconds:.0f}s ago): {connected}, "
-            f"last tick {tick_age} old, open orders {health['open_orders']}, positions {health['positions']}"
+            f"Health at {local_time(health['ts'], zone, with_date=False)} "
+            f"({human_age(report.health_age_seconds)} ago): {link}, last tick {tick_age} before it, "
+            f"open orders {health['open_orders']}, positions {health['positions']}"
         ))
+    if report.backtests:
+        backtests = _table("Backtest runs", "name", "symbol", "range", "trades", "win rate", "net USD", "max DD %")
+        for run in report.backtests:
+            win_rate = "-" if run["win_rate"] is None else f"{run['win_rate']:.1%}"
+            backtests.add_row(run["name"], run["symbol"], f"{run['from_date']} .. {run['to_date']}", str(run["trades"]),
+                              win_rate, f"{run['net_pnl']:+,.2f}", f"{run['max_drawdown_pct']:.2f}")
+        parts.append(backtests)
     return Group(*parts)

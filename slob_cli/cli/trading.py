@@ -6,7 +6,9 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from slob_cli.cli.connection import AccountOption, ClientIdOption, HostOption, PortOption, gateway_settings
+from slob_cli.cli.connection import (
+    AccountOption, ClientIdOption, ConnectTimeoutOption, HostOption, PortOption, gateway_settings,
+)
 from slob_cli.cli.guard import FailIfRunningOption
 
 if TYPE_CHECKING:
@@ -35,6 +37,7 @@ def trade(
     duration: DurationOption = None,
     fail_if_running: FailIfRunningOption = False,
     follow_sim_clock: FollowClockOption = None,
+    connect_timeout: ConnectTimeoutOption = None,
     lockstep: LockstepOption = False,
 ) -> None:
     """Run the trading engine against the gateway: ticks, candles, setups, brackets.
@@ -44,7 +47,7 @@ def trade(
 
     Example: slob trade --port 4002 --account DU1234567
     """
-    settings = gateway_settings(ctx, host, port, client_id, account)
+    settings = gateway_settings(ctx, host, port, client_id, account, connect_timeout)
     _session(ctx, settings, "trade", monitor_only=monitor_only, live=live, duration=duration,
              fail_if_running=fail_if_running, steps=("record", "aggregate", "track", "trade"), sim=None,
              follow_speed=follow_sim_clock, lockstep=lockstep)
@@ -67,6 +70,7 @@ def run(
     duration: DurationOption = None,
     json_out: Annotated[bool, typer.Option("--json", help="Print the summary as JSON.")] = False,
     fail_if_running: FailIfRunningOption = False,
+    connect_timeout: ConnectTimeoutOption = None,
 ) -> None:
     """Chain record -> aggregate -> track -> trade in one process and print a summary.
 
@@ -81,7 +85,7 @@ def run(
     from slob_cli.runtime.session import SimOptions, parse_steps
 
     chosen = parse_steps(steps)
-    settings = gateway_settings(ctx, host, port, client_id, account)
+    settings = gateway_settings(ctx, host, port, client_id, account, connect_timeout)
     sim_options = None
     if sim:
         try:
@@ -126,11 +130,23 @@ def _session(ctx: typer.Context, settings: Any, command: str, *, monitor_only: b
         args = run_args(wired, steps=steps, monitor_only=monitor_only, live=live, duration=duration)
         with run_guard(ctx, command, fail_if_running=fail_if_running, args=args, clock=wired.clock) as guarded:
             guarded.data_mode = "sim" if sim is not None else settings.market_data_type
+            if sim is not None:
+                replace_earlier_rehearsal(guarded, wired)
             result = run_session(guarded.store, wired.config, wired.options, strategy=wired.strategy,
                                  risk=wired.risk, calendar=wired.calendar, clock=wired.clock, run_id=guarded.run_id,
                                  notifier=guarded.notifier)
+            if sim is not None:
+                result.stats.data_mode = "sim"  # the feed says "live": live from the simulated gateway
             guarded.stats = result.as_dict()
     _render(result, json_out)
+
+
+def replace_earlier_rehearsal(guarded: Any, wired: SessionWiring) -> None:
+    """Clear what earlier sim runs stored for the days this sim run plays (runtime/sim_days.py)."""
+    from slob_cli.runtime.sim_days import replace_sim_days, sim_run_days
+
+    replace_sim_days(guarded.store, wired.options.symbol, sim_run_days(wired.clock.now(), wired.options.until),
+                     guarded.run_id)
 
 
 def _render(result: Any, json_out: bool) -> None:

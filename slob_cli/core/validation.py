@@ -196,8 +196,14 @@ def check_candles(data: ValidationInput) -> list[Criterion]:
                      Severity.WARNING)
     drops = Criterion("no dropped ticks", data.dropped_ticks == 0, f"{data.dropped_ticks} ticks dropped",
                       Severity.WARNING)
-    delayed = Criterion("live market data", not data.delayed_data,
-                        "delayed data was used" if data.delayed_data else "live data throughout", Severity.WARNING)
+    without = sum(o.seconds(data.run_end) for o in data.outages)
+    if data.delayed_data:
+        flow = "delayed data was used"
+    elif without > 0:
+        flow = f"live data while connected; none for {without:.0f}s of outages"
+    else:
+        flow = "live data throughout"
+    delayed = Criterion("live market data", not data.delayed_data, flow, Severity.WARNING)
     return [received, persisted, gaps, drops, delayed]
 
 

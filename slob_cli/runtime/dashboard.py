@@ -49,6 +49,7 @@ class DashboardSnapshot:
     positions: list[dict[str, Any]] = field(default_factory=list)
     today: dict[str, Any] = field(default_factory=dict)
     events: list[dict[str, Any]] = field(default_factory=list)
+    clock: views.StoreClock | None = None  # whose clock `now` is (a sim run's own, marked simulated)
 
 
 def _bars(conn: Any, symbol: str, count: int) -> list[Bar]:
@@ -103,8 +104,10 @@ def read_snapshot(
     store: Any, db_path: str | os.PathLike[str], now: datetime, symbol: str | None = None,
     bar_count: int = 40, event_count: int = 8,
 ) -> DashboardSnapshot:
-    """Read one frame's data from the store (read-only) as of `now`."""
+    """Read one frame's data from the store (read-only) as of `now` (a sim run's own clock when it is newest)."""
     conn = store.conn
+    clock = views.store_clock(conn, now)
+    now = clock.now
     if symbol is None:
         row = conn.execute("SELECT symbol FROM candles ORDER BY ts DESC LIMIT 1").fetchone()
         symbol = row[0] if row else None
@@ -119,6 +122,8 @@ def read_snapshot(
     health_time = views.parse_time(health["ts"]) if health else None
     health_age = (now - health_time).total_seconds() if health_time else None
     trading_date = views.trading_date_of(now)
+    running = current_holder(db_path)
+    orders, positions = views.live_book(conn)
     levels = views.reference_levels(conn, trading_date, symbol)
     if levels is None:  # before today's levels freeze, show the last ones known
         levels = _latest_levels(conn, trading_date, symbol)
@@ -126,18 +131,19 @@ def read_snapshot(
         now=now,
         db_path=os.fspath(db_path),
         symbol=symbol,
-        running=current_holder(db_path),
-        data_mode=_data_mode(conn, health),
-        connected=None if health is None else health["connected"],
+        running=running,
+        data_mode="sim" if clock.simulated else _data_mode(conn, health),
+        connected=None if health is None or running is None else health["connected"],
         health_age=health_age,
         last_tick_age=_tick_age(conn, symbol, now, health, health_age),
         bars=tuple(bars),
         levels=levels,
         open_setups=views.open_setups(conn),
-        working_orders=views.working_orders(conn),
-        positions=views.open_positions(conn),
+        working_orders=orders,
+        positions=positions,
         today=views.day_pnl(conn, trading_date),
         events=views.latest_events(conn, event_count),
+        clock=clock,
     )
 
 

@@ -11,7 +11,7 @@ from rich.table import Table
 from rich.text import Text
 
 from slob_cli.runtime.dashboard import Bar, DashboardSnapshot
-from slob_cli.runtime.views import format_price, local_time
+from slob_cli.runtime.views import format_price, human_age, local_time
 
 STALE_HEARTBEAT_SECONDS = 30.0
 STALE_TICK_SECONDS = 60.0
@@ -58,7 +58,9 @@ def _status_line(snapshot: DashboardSnapshot) -> Text:
         line.append(f"● {snapshot.running.describe()}", style="bold green")
     else:
         line.append("○ no session running", style="yellow")
-    if snapshot.connected is None:
+    if snapshot.running is None:
+        pass  # nobody holds a connection: a stored heartbeat's "connected" is history, not now
+    elif snapshot.connected is None:
         line.append("   gateway: unknown", style="dim")
     elif snapshot.connected:
         line.append("   gateway: connected", style="green")
@@ -70,10 +72,10 @@ def _status_line(snapshot: DashboardSnapshot) -> Text:
         line.append("   last tick: none", style="dim")
     else:
         stale = snapshot.last_tick_age > STALE_TICK_SECONDS
-        line.append(f"   last tick: {snapshot.last_tick_age:.1f}s ago", style="red" if stale else "")
+        line.append(f"   last tick: {human_age(snapshot.last_tick_age)} ago", style="red" if stale else "")
     if snapshot.health_age is not None:
         stale = snapshot.health_age > STALE_HEARTBEAT_SECONDS
-        line.append(f"   heartbeat: {snapshot.health_age:.0f}s ago", style="red" if stale else "")
+        line.append(f"   heartbeat: {human_age(snapshot.health_age)} ago", style="red" if stale else "")
     return line
 
 
@@ -109,35 +111,49 @@ def _small_table(title: str, columns: Sequence[str], rows: Sequence[Sequence[str
     return table
 
 
+def _signed(value: float | None, unit: str = "") -> str:
+    return "-" if value is None else f"{'+' if value >= 0 else '-'}{unit}{abs(value):,.2f}"
+
+
 def render_frame(snapshot: DashboardSnapshot, zone: ZoneInfo) -> RenderableType:
     """Return the whole dashboard frame for a snapshot, times in the display zone."""
     setups = [(s["id"], s["direction"], s["state"], format_price(s["high"]), format_price(s["low"]),
                format_price(s["entry_estimate"]), format_price(s["stop"]), format_price(s["target"]))
               for s in snapshot.open_setups]
-    orders = [(o["order_ref"], o["role"], o["action"], f"{o['quantity']:g}",
-               format_price(o["limit_price"] if o["limit_price"] is not None else o["stop_price"]), o["status"])
+    orders = [(o["order_ref"], o["action"], f"{o['quantity']:g}",
+               format_price(o["limit_price"] if o["limit_price"] is not None else o["stop_price"]),
+               "ended sim" if o.get("ended_sim_run") else o["status"])
               for o in snapshot.working_orders]
-    positions = [(p["setup_id"], p["direction"], f"{p['quantity']:g}", format_price(p["entry_price"]),
-                  local_time(p["entry_time"], zone, with_date=False)) for p in snapshot.positions]
-    events = [(local_time(e["ts"], zone, with_date=False), e["type"], e.get("setup_id") or e.get("symbol") or "")
+    positions = [(p["setup_id"] + (" (ended sim)" if p.get("ended_sim_run") else ""), p["direction"][:1],
+                  f"{p['quantity']:g}", format_price(p["entry_price"]), format_price(p.get("last_price")),
+                  _signed(p.get("unrealized_money"), "$"), _signed(p.get("to_stop")), _signed(p.get("to_target")))
+                 for p in snapshot.positions]
+    events = [(local_time(e["ts"], zone, with_date=False), e["type"],
+               " ".join(str(part) for part in (e.get("setup_id") or (e.get("payload") or {}).get("order_ref")
+                                                or e.get("symbol"), e.get("detail")) if part))
               for e in snapshot.events]
     today = snapshot.today
     pnl = Text()
     if today:
         money = today.get("pnl_money", 0.0)
-        pnl.append(f"Today {today['trading_date']}: {today['closed_trades']} closed, ")
+        label = "Sim day" if snapshot.clock is not None and snapshot.clock.simulated else "Today"
+        pnl.append(f"{label} {today['trading_date']}: {today['closed_trades']} closed, ")
         pnl.append(f"{today['pnl_points']:+.2f} pts  ${money:+,.2f}", style="green" if money >= 0 else "red")
         pnl.append(f"  (commission ${today['commission']:,.2f})", style="dim")
-    header = Text(f"slob dashboard — {snapshot.db_path} — {local_time(snapshot.now.isoformat(), zone)}",
+    header = Text(f"slob dashboard — {snapshot.db_path} — {local_time(snapshot.now.isoformat(), zone)} {zone.key}",
                   style="bold")
+    if snapshot.clock is not None and snapshot.clock.simulated:
+        state = "ended" if snapshot.clock.run_ended else "running"
+        header.append(f" — SIMULATED clock of sim run {snapshot.clock.run_id} ({state})", style="bold magenta")
     return Group(
         header,
         _status_line(snapshot),
         _chart_panel(snapshot, zone),
         _small_table("Open setups", ("setup", "dir", "state", "high", "low", "entry", "stop", "target"),
                      setups, "none"),
-        _small_table("Working orders", ("order ref", "role", "side", "qty", "price", "status"), orders, "none"),
-        _small_table("Positions", ("setup", "dir", "qty", "entry", "since"), positions, "flat"),
+        _small_table("Working orders", ("order ref", "side", "qty", "price", "status"), orders, "none"),
+        _small_table("Positions", ("setup", "dir", "qty", "entry", "last", "unrealized", "to stop", "to target"),
+                     positions, "flat"),
         pnl,
         _small_table("Latest events", ("time", "event", "about"), events, "none"),
     )

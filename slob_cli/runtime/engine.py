@@ -22,6 +22,7 @@ from slob_cli.adapters.ib.orders import IBOrderPort
 from slob_cli.adapters.store import Store, to_iso
 from slob_cli.aio import first_of
 from slob_cli.core.aggregator import CandleCompleted, GapDetected, LateTick, M1Aggregator
+from slob_cli.core.market_hours import is_scheduled_close
 from slob_cli.core.models import Candle, Tick, floor_minute
 from slob_cli.core.risk import RiskManager
 from slob_cli.core.sessions import TradingCalendar, session_for, trading_date_of
@@ -80,6 +81,7 @@ class EngineStats:
     safe_mode: bool = False
     data_mode: str = "live"
     first_candle: str | None = None  # label (UTC ISO) of the first live candle of the run
+    stopped_by: str | None = None  # SIGINT or SIGTERM when a signal ended the run (a clean stop, exit 0)
 
     def as_dict(self) -> dict[str, Any]:
         """Return the stats as a JSON-able dict."""
@@ -178,9 +180,12 @@ class Engine(Supervised):
                 group.create_task(self._guard(self._heartbeat()))
                 group.create_task(self._guard(self._reconcile_on_request()))
         finally:
+            self.executor.settle_pending()  # a commission report that never came still books the trade
             await self.bus.stop(timeout=2.0)
         if self.fatal is not None:
             raise self.fatal
+        if not self.connection.connections:
+            raise self.connection.unreachable()  # a session that never connected did not succeed
         self.stats.reconnects = self.connection.reconnects
         if self.options.lockstep:
             from slob_cli.runtime.lockstep import check_completed
@@ -274,6 +279,11 @@ class Engine(Supervised):
         if isinstance(event, CandleCompleted):
             self._candle(event.candle)
         elif isinstance(event, GapDetected):
+            if is_scheduled_close(event.start, event.end, self.calendar):
+                # The CME halt, a weekend or a holiday close: expected, logged, never counted as a gap.
+                self.store.log_event("SCHEDULED_CLOSE", self.clock.now(), {"start": to_iso(event.start),
+                                     "end": to_iso(event.end), "minutes": event.minutes}, self.run_id, event.symbol)
+                return
             self.stats.gaps += 1
             self.bus.emit(EventType.GAP_DETECTED, event, event.start)
             self.store.log_event("GAP_DETECTED", self.clock.now(), {"start": to_iso(event.start),
@@ -374,27 +384,20 @@ class Engine(Supervised):
     def write_health(self) -> dict[str, Any]:
         """Log and store one health row; return it."""
         age = None if self._last_tick_monotonic is None else round(time.monotonic() - self._last_tick_monotonic, 3)
-        open_orders = self.store.conn.execute(
-            "SELECT count(*) FROM orders WHERE status IN ('SENT','WORKING')").fetchone()[0]
-        positions = self.store.conn.execute("SELECT count(*) FROM trades WHERE status='OPEN'").fetchone()[0]
+        open_orders = self.store.live_order_count()
+        positions = self.store.open_position_count()
+        utilization = round(self.buffer.utilization(), 4)
         row = {
             "connected": self.connection.connected, "last_tick_age": age,
-            "buffer_utilization": round(self.buffer.utilization(), 4), "open_orders": open_orders,
+            "buffer_utilization": utilization, "open_orders": open_orders,
             "positions": positions, "data_mode": self.stats.data_mode, "safe_mode": self.connection.safe_mode,
             "ticks": self.stats.ticks, "candles": self.stats.candles,
         }
-        log.info("health: %s | last tick %ss ago | buffer %.1f%% | %d open orders | %d positions%s",
-                 "connected" if row["connected"] else "DISCONNECTED", age, 100 * row["buffer_utilization"],
+        log.info("health: %s | last tick %s | buffer %.1f%% | %d open orders | %d positions%s",
+                 "connected" if row["connected"] else "DISCONNECTED",
+                 "none yet" if age is None else f"{age:.1f}s ago", 100 * utilization,
                  open_orders, positions, " | DELAYED DATA" if self.stats.data_mode == "delayed" else "")
-        import json
-
-        with self.store.transaction() as conn:
-            conn.execute(
-                "INSERT INTO health(run_id, ts, connected, last_tick_age, buffer_utilization, open_orders, positions,"
-                " payload) VALUES (?,?,?,?,?,?,?,?)",
-                (self.run_id, to_iso(self.clock.now()), int(row["connected"]), age, row["buffer_utilization"],
-                 open_orders, positions, json.dumps(row)),
-            )
+        self.store.record_health(self.run_id, self.clock.now(), row)
         self.bus.emit(EventType.HEALTH, row, self.clock.now())
         return row
 

@@ -15,11 +15,20 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from slob_cli.adapters.ib.codes import ORDER_ERROR_CODES
-from slob_cli.adapters.store import Store, from_iso
-from slob_cli.adapters.store.orders import OrderRepository
-from slob_cli.core.broker_view import BrokerExecution, BrokerOrder, BrokerView, OrderStatus, status_from_ib
+from slob_cli.adapters.store import Store, from_iso, to_iso
+from slob_cli.adapters.store.orders import OrderRepository, fill_line, trade_columns
+from slob_cli.core.broker_view import (
+    ACTIVE,
+    LIVE,
+    BrokerExecution,
+    BrokerOrder,
+    BrokerView,
+    OrderStatus,
+    status_from_ib,
+)
 from slob_cli.core.models import INSTRUMENTS, Direction
 from slob_cli.core.orders import EXIT_ROLES, OrderIntent, OrderRole, build_bracket, flatten_intent, parse_order_ref
+from slob_cli.core.pnl import TradeResult, trade_result
 from slob_cli.core.reconcile import reconcile
 from slob_cli.core.reconcile_actions import (
     CancelOrder, MarkOrder, PlaceOrders, ReconcilePlan, RecordExecution, ResizeOrder, SendBracket,
@@ -262,65 +271,75 @@ class OrderExecutor:
             self._update_trade(parsed.setup_id)
 
     # ------------------------------------------------------------------ trades
-    def _update_trade(self, setup_id: str) -> None:
+    def _update_trade(self, setup_id: str, settle: bool = False) -> None:
         orders = {row["order_ref"]: row for row in self.repo.orders_for_setup(setup_id)}
         if not orders:
             return
         fills = self.repo.fills_for(orders)
-        entry_fills = [f for f in fills if orders[f["order_ref"]]["role"] == OrderRole.ENTRY.value]
-        exit_fills = [f for f in fills if orders[f["order_ref"]]["role"] in {r.value for r in EXIT_ROLES}]
+        entry_fills = [f for f in fills if OrderRole(orders[f["order_ref"]]["role"]) is OrderRole.ENTRY]
+        exit_fills = [f for f in fills if OrderRole(orders[f["order_ref"]]["role"]) in EXIT_ROLES]
         if not entry_fills:
             return
-        setup = self.store.conn.execute("SELECT direction, entry_estimate FROM setups WHERE id=?", (setup_id,)).fetchone()
-        entry_row = next(row for row in orders.values() if row["role"] == OrderRole.ENTRY.value)
+        setup = self.repo.setup_plan(setup_id)
+        entry_row = next(row for row in orders.values() if OrderRole(row["role"]) is OrderRole.ENTRY)
         direction = Direction(setup[0]) if setup else (Direction.SHORT if entry_row["action"] == "SELL" else Direction.LONG)
         symbol = entry_row["symbol"]
         multiplier = INSTRUMENTS[symbol].multiplier if symbol in INSTRUMENTS else 1.0
-        entry_qty = sum(f["quantity"] for f in entry_fills)
-        entry_price = sum(f["quantity"] * f["price"] for f in entry_fills) / entry_qty
-        exit_qty = sum(f["quantity"] for f in exit_fills)
-        commission = sum(f["commission"] or 0.0 for f in fills)
+        result = trade_result(direction, multiplier, map(fill_line, entry_fills), map(fill_line, exit_fills))
         previous = self.repo.trade(setup_id)
         row: dict[str, Any] = {
-            "setup_id": setup_id, "symbol": symbol, "direction": direction.value, "quantity": entry_qty,
+            "setup_id": setup_id, "symbol": symbol, "direction": direction.value, "quantity": result.entry_quantity,
             "entry_estimate": setup[1] if setup else None, "entry_time": entry_fills[0]["ts"],
-            "entry_price": entry_price, "commission": commission, "status": "OPEN",
-            "exit_time": None, "exit_price": None, "exit_reason": None, "pnl_points": None, "pnl_money": None,
+            "entry_price": result.entry_price, "status": "OPEN", **trade_columns(result),
+            "exit_time": exit_fills[-1]["ts"] if exit_fills else None,
+            "exit_reason": orders[exit_fills[-1]["order_ref"]]["role"] if exit_fills else None,
+            "settled_at": previous["settled_at"] if previous else None,
         }
-        if exit_qty:
-            exit_price = sum(f["quantity"] * f["price"] for f in exit_fills) / exit_qty
-            sign = -1.0 if direction is Direction.SHORT else 1.0
-            points = (exit_price - entry_price) * sign
-            row.update(exit_time=exit_fills[-1]["ts"], exit_price=exit_price,
-                       exit_reason=orders[exit_fills[-1]["order_ref"]]["role"], pnl_points=points,
-                       pnl_money=points * multiplier * exit_qty - commission)
-            if exit_qty >= entry_qty and not self._entry_working(orders):
-                row["status"] = "CLOSED"
+        closed = result.closed and not self._entry_working(orders)
+        if closed:
+            row["status"] = "CLOSED"
+        # The result is booked once, when it is final (the exit's commission report has arrived), so
+        # the log, the alert, the risk state and the trades table all carry the same net money.
+        book = closed and (result.settled or settle) and row["settled_at"] is None
+        if book:
+            row["settled_at"] = to_iso(self.clock.now())
         self.repo.upsert_trade(row)
         if previous is None:
             failpoints.hit("after_entry_fill")
-            log.info("position opened: %s %s %d @ %.2f", setup_id, direction.value, entry_qty, entry_price)
-            self._emit(EventType.POSITION_OPENED, {"setup_id": setup_id, "quantity": entry_qty, "price": entry_price})
-        if row["status"] == "CLOSED" and (previous is None or previous["status"] != "CLOSED"):
+            log.info("position opened: %s %s %d @ %.2f", setup_id, direction.value, result.entry_quantity,
+                     result.entry_price)
+            self._emit(EventType.POSITION_OPENED, {"setup_id": setup_id, "quantity": result.entry_quantity,
+                                                   "price": result.entry_price})
+        if closed and (previous is None or previous["status"] != "CLOSED"):
             self._flattening.discard(setup_id)
-            log.info("position closed: %s %s, %.2f points, %.2f USD", setup_id, row["exit_reason"],
-                     row["pnl_points"], row["pnl_money"])
-            self._emit(EventType.POSITION_CLOSED, {"setup_id": setup_id, "reason": row["exit_reason"],
-                                                   "pnl_points": row["pnl_points"], "pnl_money": row["pnl_money"]})
-            self.state = record_close(self.state, row["pnl_money"], self.risk.config)
-            self._save_state()
+        if book:
+            self._book(setup_id, row["exit_reason"], result)
+
+    def _book(self, setup_id: str, reason: str | None, result: TradeResult) -> None:
+        """Log, announce and apply to the risk state one final trade result."""
+        log.info("position closed: %s %s, %.2f points, %.2f USD net (gross %.2f, commission %.2f)", setup_id,
+                 reason, result.points, result.net, result.gross, result.commission)
+        self._emit(EventType.POSITION_CLOSED, {"setup_id": setup_id, "reason": reason, "pnl_points": result.points,
+                                               "pnl_money": result.net, "gross": result.gross,
+                                               "commission": result.commission})
+        self.state = record_close(self.state, result.net or 0.0, self.risk.config)
+        self._save_state()
+
+    def settle_pending(self) -> None:
+        """Book closed trades whose commission report never came, with the commission known so far."""
+        for setup_id in self.repo.unsettled_closed_trades():
+            log.warning("trade %s: a commission report is missing; booking it with the commission known", setup_id)
+            self._update_trade(setup_id, settle=True)
 
     @staticmethod
     def _entry_working(orders: dict[str, dict[str, Any]]) -> bool:
-        return any(row["role"] == OrderRole.ENTRY.value and row["status"] in ("INTENT", "SENT", "WORKING")
+        return any(OrderRole(row["role"]) is OrderRole.ENTRY and OrderStatus(row["status"]) in ACTIVE
                    and row["filled"] < row["quantity"] for row in orders.values())
 
     # ------------------------------------------------------------------ timers
     def on_candle_closed(self, candle_end: datetime) -> None:
         """Cancel entries still unfilled one full candle after they were sent."""
-        for row in self.store.db.query(
-            "SELECT * FROM orders WHERE role='entry' AND status IN ('SENT','WORKING') AND filled < quantity"
-        ):
+        for row in self.repo.unfilled_live_entries():
             sent = row["sent_at"]
             if sent is None or row["broker_order_id"] is None:
                 continue
@@ -341,7 +360,8 @@ class OrderExecutor:
             log.warning("session end: flattening %s", setup_id)
             self._log("FLATTEN_AT_SESSION_END", {"setup_id": setup_id})
             live_exits = [row for row in self.repo.orders_for_setup(setup_id)
-                          if row["role"] in ("stop", "target") and row["status"] in ("SENT", "WORKING")]
+                          if OrderRole(row["role"]) in (OrderRole.STOP, OrderRole.TARGET)
+                          and OrderStatus(row["status"]) in LIVE]
             for row in live_exits:
                 if row["broker_order_id"] is not None:
                     self.port.cancel(int(row["broker_order_id"]))
@@ -351,21 +371,21 @@ class OrderExecutor:
     def _continue_flatten(self, setup_id: str) -> None:
         """Once no exit of the setup is live, send one market order for what is still open."""
         rows = self.repo.orders_for_setup(setup_id)
-        if any(r["role"] in ("stop", "target", "flatten") and r["status"] in ("INTENT", "SENT", "WORKING") for r in rows):
+        if any(OrderRole(r["role"]) in EXIT_ROLES and OrderStatus(r["status"]) in ACTIVE for r in rows):
             return
         trade = self.repo.trade(setup_id)
         if trade is None or trade["status"] == "CLOSED":
             self._flattening.discard(setup_id)
             return
         fills = self.repo.fills_for(r["order_ref"] for r in rows)
-        roles = {r["order_ref"]: r["role"] for r in rows}
-        entry = sum(f["quantity"] for f in fills if roles[f["order_ref"]] == "entry")
-        exits = sum(f["quantity"] for f in fills if roles[f["order_ref"]] != "entry")
+        roles = {r["order_ref"]: OrderRole(r["role"]) for r in rows}
+        entry = sum(f["quantity"] for f in fills if roles[f["order_ref"]] is OrderRole.ENTRY)
+        exits = sum(f["quantity"] for f in fills if roles[f["order_ref"]] is not OrderRole.ENTRY)
         remaining = int(entry - exits)
         if remaining <= 0:
             return
         signed = -remaining if trade["direction"] == Direction.SHORT.value else remaining
-        attempt = 1 + sum(1 for r in rows if r["role"] == "flatten")
+        attempt = 1 + sum(1 for r in rows if OrderRole(r["role"]) is OrderRole.FLATTEN)
         intent = flatten_intent(setup_id, trade["symbol"], signed, attempt)
         self.repo.insert_intents([intent], self.clock.now(), self.run_id)
         if self._send([intent]):

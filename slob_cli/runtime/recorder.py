@@ -13,6 +13,7 @@ import re
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import partial
 from datetime import datetime, timedelta, timezone
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -25,28 +26,13 @@ from slob_cli.adapters.ib.rolls import session_start, trading_date
 from slob_cli.adapters.store import Store
 from slob_cli.aio import first_of
 from slob_cli.core.models import Tick
-from slob_cli.errors import BrokerUnavailable, SlobError, UsageError
+from slob_cli.errors import SlobError, UsageError
 from slob_cli.runtime.bus import EventBus
 from slob_cli.runtime.clock import Clock, SystemClock
 from slob_cli.runtime.supervision import IB_BUS_EVENTS, Supervised
 
 UTC = timezone.utc
 log = logging.getLogger(__name__)
-
-
-_DURATION = re.compile(r"^(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s)?$")
-
-
-def parse_duration(text: str) -> timedelta:
-    """Parse `2h`, `30m`, `90s` or combinations such as `1h30m`; raise UsageError otherwise."""
-    match = _DURATION.match(text.strip().lower())
-    if not text.strip() or match is None or not any(match.groups()):
-        raise UsageError(f"duration {text!r} is not like 2h, 30m, 90s or 1h30m")
-    hours, minutes, seconds = (int(part or 0) for part in match.groups())
-    value = timedelta(hours=hours, minutes=minutes, seconds=seconds)
-    if value <= timedelta(0):
-        raise UsageError(f"duration {text!r} must be longer than zero")
-    return value
 
 
 def parse_until(text: str, now: datetime, zone: ZoneInfo) -> datetime:
@@ -124,7 +110,7 @@ class Recorder(Supervised):
         self.dropped = 0
         self.latencies: list[float] = []
         self._batch: list[tuple[Tick, str, float]] = []
-        self._writes: list[Callable[[], None]] = []
+        self._writes: list[Callable[[], object]] = []
         self._ready = asyncio.Event()
 
     # ------------------------------------------------------------------ inputs (loop thread, quick)
@@ -173,9 +159,7 @@ class Recorder(Supervised):
         if self.fatal is not None:
             raise self.fatal
         if not self.connection.connections:
-            config = self.connection.config
-            raise BrokerUnavailable(f"never reached the IB gateway at {config.host}:{config.port} "
-                                    f"({self.connection.failed_attempts} attempts); is it running with the API enabled?")
+            raise self.connection.unreachable()
         return self.stats()
 
     async def _deadline(self) -> None:
@@ -209,7 +193,7 @@ class Recorder(Supervised):
         writes, self._writes = self._writes, []
         self._commit(batch, writes)
 
-    def _commit(self, batch: list[tuple[Tick, str, float]], writes: list[Callable[[], None]]) -> None:
+    def _commit(self, batch: list[tuple[Tick, str, float]], writes: list[Callable[[], object]]) -> None:
         by_local: dict[str, list[Tick]] = {}
         for tick, local_symbol, _ in batch:
             by_local.setdefault(local_symbol, []).append(tick)
@@ -244,7 +228,7 @@ class Recorder(Supervised):
                 self._event("WARM_UP_FAILED", {"symbol": symbol, "error": str(exc)})
                 continue
             local_symbol = resolved.future.local_symbol
-            self._writes.append(lambda c=candles, ls=local_symbol: self.store.upsert_candles(c, "ib_history", ls))
+            self._writes.append(partial(self.store.upsert_candles, candles, "ib_history", local_symbol))
             self._event("WARM_UP", {"symbol": symbol, "bars": len(candles), "from": start.isoformat()})
 
     async def _status_loop(self) -> None:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -27,6 +27,9 @@ class StatusReport:
     today: dict[str, Any]
     health: dict[str, Any] | None
     health_age_seconds: float | None
+    clock: dict[str, Any] | None = None  # whose clock `now`, `today` and the ages are read on
+    connected: bool | None = None  # the gateway link of the running session (None: no session runs)
+    backtests: list[dict[str, Any]] = field(default_factory=list)  # the newest `slob backtest` runs
 
     def to_dict(self) -> dict[str, Any]:
         """Return the report as plain JSON-ready data."""
@@ -38,19 +41,26 @@ class StatusReport:
 def collect_status(store: Any, db_path: str | os.PathLike[str], now: datetime, run_limit: int = 10) -> StatusReport:
     """Read the status of a store (open it read-only) as of `now`; never locks, never writes."""
     conn = store.conn
+    clock = views.store_clock(conn, now)
+    now = clock.now
     health = views.last_health(conn)
     health_time = views.parse_time(health["ts"]) if health else None
+    running = current_holder(db_path)
+    orders, positions = views.live_book(conn)
     return StatusReport(
         db_path=os.fspath(db_path),
         now=now.isoformat(),
-        running=current_holder(db_path),
+        running=running,
         runs=views.recent_runs(conn, run_limit),
         open_setups=views.open_setups(conn),
-        working_orders=views.working_orders(conn),
-        positions=views.open_positions(conn),
+        working_orders=orders,
+        positions=positions,
         today=views.day_pnl(conn, views.trading_date_of(now)),
         health=health,
         health_age_seconds=round((now - health_time).total_seconds(), 1) if health_time else None,
+        clock=clock.to_dict(),
+        connected=health["connected"] if running is not None and health is not None else None,
+        backtests=views.backtest_runs(conn),
     )
 
 

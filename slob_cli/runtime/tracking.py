@@ -17,6 +17,7 @@ from zoneinfo import ZoneInfo
 from slob_cli.adapters.store.setups import DaySync, SetupRepository, StoredEvent
 from slob_cli.core.models import Candle
 from slob_cli.core.strategy.tracker import SetupTracker
+from slob_cli.errors import StoreError
 
 if TYPE_CHECKING:
     from slob_cli.adapters.store import Store
@@ -153,6 +154,7 @@ def track_range(
     repository = SetupRepository(store)
     recorder = RecordingTracker(SetupTracker(symbol, config, calendar), first_seq=lambda _day: 1)
     rows: dict[str, dict[str, Any]] = {}
+    rows_by_day: dict[str, dict[str, dict[str, Any]]] = {}  # the same rows by trading date, in rows' order
     records: dict[date, list[StoredEvent]] = {}
     days = candle_count = new_events = changed = 0
     replaced: list[date] = []
@@ -166,12 +168,18 @@ def track_range(
         days += 1
         candle_count += sum(1 for candle in candles if candle.end <= until)
         rows.update(step.changed)
+        for row_id, row in step.changed.items():
+            rows_by_day.setdefault(row["trading_date"], {})[row_id] = row
         for record in step.records:
             records.setdefault(record.trading_date, []).append(record)
         for touched in sorted({day} | {record.trading_date for record in step.records}):
-            day_rows = [row for row in rows.values() if row["trading_date"] == touched.isoformat()]
+            day_rows = list(rows_by_day.get(touched.isoformat(), {}).values())
+            mismatch = repository.config_mismatch(symbol, touched, config)
+            if mismatch and not replace_divergent:
+                raise StoreError(mismatch)
             sync = repository.sync_day(symbol, touched, records.get(touched, []), day_rows, now,
-                                       replace_divergent, keep_ahead=day_end > now)
+                                       replace_divergent or mismatch is not None, keep_ahead=day_end > now)
+            repository.mark_day_config(symbol, touched, config, now)
             new_events += sync.new_events
             changed += sync.changed_setups
             if sync.replaced:
@@ -220,11 +228,7 @@ class LiveTracking:
         self.skipped_candles = 0
 
     def _first_seq(self, trading_date: date) -> int:
-        row = self.store.conn.execute(
-            "SELECT max(seq) FROM setup_events WHERE symbol=? AND trading_date=?",
-            (self.symbol, trading_date.isoformat()),
-        ).fetchone()
-        return int(row[0] or 0) + 1
+        return self.store.last_setup_event_seq(self.symbol, trading_date.isoformat()) + 1
 
     def restore(self, now: datetime) -> RestoreReport:
         """Rebuild the tracker from the store as of `now` and write what the replay adds."""
@@ -251,6 +255,10 @@ class LiveTracking:
     def _sync_replay(self, today: date, step: Step, now: datetime) -> DaySync:
         total = DaySync()
         for touched in sorted({today} | {record.trading_date for record in step.records}):
+            mismatch = self.repository.config_mismatch(self.symbol, touched, self.config)
+            if mismatch:
+                raise StoreError(mismatch)
+            self.repository.mark_day_config(self.symbol, touched, self.config, now)
             records = [record for record in step.records if record.trading_date == touched]
             rows = [row for row in step.changed.values() if row["trading_date"] == touched.isoformat()]
             sync = self.repository.sync_day(self.symbol, touched, records, rows, now, replace_divergent=False)

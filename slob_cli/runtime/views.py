@@ -9,10 +9,13 @@ from __future__ import annotations
 
 import json
 import sqlite3
+from dataclasses import dataclass
 from datetime import date, datetime, timezone
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from slob_cli.core.models import INSTRUMENTS, Direction
+from slob_cli.core.pnl import mark_open
 from slob_cli.core.sessions import trading_date_of  # noqa: F401 - re-exported for the views' callers
 from slob_cli.core.validation import DONE_STATUSES
 
@@ -48,6 +51,16 @@ def _payload(text: str | None) -> dict[str, Any]:
     return value if isinstance(value, dict) else {"value": value}
 
 
+def backtest_runs(conn: sqlite3.Connection, limit: int = 5) -> list[dict[str, Any]]:
+    """Return the newest stored backtest runs (`slob backtest`), newest first, without their trades."""
+    return _rows(
+        conn,
+        "SELECT id, name, created_at, symbol, from_date, to_date, trades, net_pnl, win_rate, profit_factor,"
+        " expectancy_r, max_drawdown, max_drawdown_pct FROM backtest_runs ORDER BY id DESC LIMIT ?",
+        (limit,),
+    )
+
+
 def recent_runs(conn: sqlite3.Connection, limit: int = 10) -> list[dict[str, Any]]:
     """Return the latest runs, newest first."""
     return _rows(
@@ -75,28 +88,33 @@ def working_orders(conn: sqlite3.Connection) -> list[dict[str, Any]]:
     return _rows(
         conn,
         "SELECT order_ref, setup_id, role, symbol, action, order_type, quantity, limit_price, stop_price,"
-        f" status, filled, created_at FROM orders WHERE lower(status) NOT IN ({marks}) ORDER BY created_at",
+        f" status, filled, created_at, run_id FROM orders WHERE lower(status) NOT IN ({marks}) ORDER BY created_at",
         DONE_ORDER_STATUSES,
     )
 
 
 def open_positions(conn: sqlite3.Connection) -> list[dict[str, Any]]:
-    """Return trades whose entry filled and whose exit has not happened yet."""
+    """Return trades whose entry filled and whose exit has not happened yet, with their stop and target."""
     return _rows(
         conn,
-        "SELECT setup_id, symbol, direction, quantity, entry_time, entry_price, status FROM trades"
-        " WHERE entry_price IS NOT NULL AND exit_time IS NULL ORDER BY entry_time",
+        "SELECT t.setup_id, t.symbol, t.direction, t.quantity, t.entry_time, t.entry_price, t.entry_commission,"
+        " t.status, s.stop, s.target, (SELECT max(o.run_id) FROM orders o WHERE o.setup_id = t.setup_id) AS run_id"
+        " FROM trades t LEFT JOIN setups s ON s.id = t.setup_id"
+        " WHERE t.entry_price IS NOT NULL AND t.exit_time IS NULL ORDER BY t.entry_time",
     )
 
 
 def day_pnl(conn: sqlite3.Connection, trading_date: date) -> dict[str, Any]:
-    """Return the realised P&L of the closed trades of one New York trading date."""
+    """Return the realised P&L of the closed trades of one New York trading date (each trade's core/pnl result)."""
+    wanted = trading_date.isoformat()
+    # Rows of other known dates never count: leave them in SQLite (a year of trades costs a scan, not a loop).
     rows = _rows(
         conn,
-        "SELECT t.setup_id, t.entry_time, t.exit_time, t.pnl_points, t.pnl_money, t.commission,"
-        " s.trading_date FROM trades t LEFT JOIN setups s ON s.id = t.setup_id WHERE t.exit_time IS NOT NULL",
+        "SELECT t.setup_id, t.entry_time, t.exit_time, t.pnl_points, t.gross_money, t.pnl_money, t.commission,"
+        " s.trading_date FROM trades t LEFT JOIN setups s ON s.id = t.setup_id"
+        " WHERE t.exit_time IS NOT NULL AND (s.trading_date = ? OR s.trading_date IS NULL) ORDER BY t.exit_time",
+        (wanted,),
     )
-    wanted = trading_date.isoformat()
     chosen = []
     for row in rows:
         day = row["trading_date"]
@@ -111,7 +129,108 @@ def day_pnl(conn: sqlite3.Connection, trading_date: date) -> dict[str, Any]:
         "pnl_points": round(sum(r["pnl_points"] or 0.0 for r in chosen), 2),
         "pnl_money": round(sum(r["pnl_money"] or 0.0 for r in chosen), 2),
         "commission": round(sum(r["commission"] or 0.0 for r in chosen), 2),
+        "trades": [{"setup_id": r["setup_id"], "pnl_points": r["pnl_points"], "gross_money": r["gross_money"],
+                    "commission": r["commission"], "pnl_money": r["pnl_money"]} for r in chosen],
     }
+
+
+@dataclass(frozen=True)
+class StoreClock:
+    """The clock a store's newest run lives by: the wall clock, or a simulated run's own virtual clock."""
+
+    now: datetime
+    simulated: bool = False
+    run_id: int | None = None
+    run_ended: bool = False
+
+    def to_dict(self) -> dict[str, Any]:
+        """Return JSON-ready data."""
+        return {"now": self.now.isoformat(), "simulated": self.simulated, "run_id": self.run_id,
+                "run_ended": self.run_ended}
+
+
+def is_sim_run(run: dict[str, Any]) -> bool:
+    """Return True for a run on the simulated gateway (its times are virtual)."""
+    return run.get("data_mode") == "sim" or bool(_payload(run.get("args")).get("sim"))
+
+
+def store_clock(conn: sqlite3.Connection, wall_now: datetime) -> StoreClock:
+    """Return "now" for a store: a simulated newest run's last virtual instant, else the wall clock.
+
+    A sim run stores virtual times (a day in 2026-01 while the wall clock says otherwise), so its
+    "today", ages and P&L are read on its own clock: its newest heartbeat or tick (a clock running
+    at max speed keeps racing after the data ends, so its recorded end may lie hours later).
+    """
+    runs = _rows(conn, "SELECT id, command, args, started_at, ended_at, data_mode FROM runs ORDER BY id DESC LIMIT 1")
+    if not runs or not is_sim_run(runs[0]):
+        return StoreClock(wall_now)
+    run = runs[0]
+    ended = run["ended_at"] is not None
+    moments = [parse_time(conn.execute("SELECT max(ts) FROM health WHERE run_id = ?", (run["id"],)).fetchone()[0])]
+    tick = conn.execute("SELECT max(ts) FROM ticks WHERE run_id = ?", (run["id"],)).fetchone()[0]
+    if tick is not None:
+        moments.append(datetime.fromtimestamp(tick / 1_000_000, tz=UTC))
+    known = [m for m in moments if m is not None]
+    if not known:
+        known = [m for m in (parse_time(run["ended_at"]), parse_time(run["started_at"])) if m is not None]
+    return StoreClock(max(known) if known else wall_now, True, run["id"], ended)
+
+
+def ended_sim_runs(conn: sqlite3.Connection) -> set[int]:
+    """Return the ids of sim runs that have ended (their gateway and its orders no longer exist)."""
+    rows = _rows(conn, "SELECT id, args, data_mode, ended_at FROM runs WHERE ended_at IS NOT NULL")
+    return {row["id"] for row in rows if is_sim_run(row)}
+
+
+def last_price(conn: sqlite3.Connection, symbol: str) -> float | None:
+    """Return the newest known price of a symbol: its latest tick, else its latest candle's close."""
+    row = conn.execute("SELECT price FROM ticks WHERE symbol = ? ORDER BY ts DESC LIMIT 1", (symbol,)).fetchone()
+    if row is None:
+        row = conn.execute("SELECT close FROM candles WHERE symbol = ? ORDER BY ts DESC LIMIT 1", (symbol,)).fetchone()
+    return None if row is None else float(row[0])
+
+
+def live_book(conn: sqlite3.Connection) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """Return working orders and open positions, marked: last price, unrealized P&L, distance to stop/target.
+
+    Rows of an ended sim run carry `ended_sim_run` (its gateway is gone: they are not live).
+    """
+    ended = ended_sim_runs(conn)
+    orders = working_orders(conn)
+    for order in orders:
+        order["ended_sim_run"] = order.get("run_id") in ended
+    positions = open_positions(conn)
+    for position in positions:
+        position["ended_sim_run"] = position.get("run_id") in ended
+        price = last_price(conn, position["symbol"])
+        position.update(last_price=price, unrealized_points=None, unrealized_money=None, to_stop=None,
+                        to_target=None)
+        if price is None or position["entry_price"] is None:
+            continue
+        multiplier = INSTRUMENTS[position["symbol"]].multiplier if position["symbol"] in INSTRUMENTS else 1.0
+        marked = mark_open(Direction(position["direction"]), multiplier, position["quantity"],
+                           position["entry_price"], position["entry_commission"] or 0.0, price,
+                           position["stop"], position["target"])
+        position.update(unrealized_points=marked.points, unrealized_money=marked.unrealized,
+                        to_stop=marked.to_stop, to_target=marked.to_target)
+    return orders, positions
+
+
+def human_age(seconds: float | None) -> str:
+    """Return an age as people say it: "3 s", "2 h 5 min", "41 days" ("-" when unknown)."""
+    if seconds is None:
+        return "-"
+    seconds = max(0.0, seconds)
+    if seconds < 60:
+        return f"{seconds:.0f} s"
+    minutes = int(seconds // 60)
+    if minutes < 60:
+        rest = int(seconds - minutes * 60)
+        return f"{minutes} min {rest} s" if rest and minutes < 10 else f"{minutes} min"
+    hours, minutes = divmod(minutes, 60)
+    if hours < 48:
+        return f"{hours} h {minutes} min" if minutes else f"{hours} h"
+    return f"{hours // 24} days"
 
 
 def last_health(conn: sqlite3.Connection) -> dict[str, Any] | None:
@@ -145,18 +264,38 @@ def reference_levels(conn: sqlite3.Connection, trading_date: date, symbol: str |
     return {"symbol": row[0], "frozen_at": row[1], "high": data.get("high"), "low": data.get("low")}
 
 
+# Tracker steps that build a structure; the events pane leaves them out so orders, fills and trades show.
+_TRACKER_STEPS = ("HIGH_SET", "LOW_SET", "HIGH_CONFIRMED", "LOW_CONFIRMED", "STRUCTURE_RESET", "ARMED", "DISARMED")
+
+
 def latest_events(conn: sqlite3.Connection, limit: int = 10) -> list[dict[str, Any]]:
-    """Return the newest operational and setup events together, newest first."""
+    """Return the newest events, newest first: runs' events, setup milestones, fills and closed trades."""
     operational = _rows(
         conn, "SELECT ts, type, symbol, payload, 'run' AS source FROM events ORDER BY id DESC LIMIT ?", (limit,)
     )
+    marks = ",".join("?" * len(_TRACKER_STEPS))
     setup = _rows(
         conn,
         "SELECT bar_time AS ts, type, symbol, payload, 'setup' AS source, setup_id FROM setup_events"
-        " ORDER BY id DESC LIMIT ?",
+        f" WHERE type NOT IN ({marks}) ORDER BY id DESC LIMIT ?",
+        (*_TRACKER_STEPS, limit),
+    )
+    fills = _rows(
+        conn,
+        "SELECT f.ts, 'FILL' AS type, f.symbol, NULL AS payload, 'fill' AS source, o.setup_id,"
+        " f.side || ' ' || f.quantity || ' @ ' || f.price AS detail"
+        " FROM fills f LEFT JOIN orders o ON o.order_ref = f.order_ref ORDER BY f.ts DESC LIMIT ?",
         (limit,),
     )
-    merged = operational + setup
+    trades = _rows(
+        conn,
+        "SELECT exit_time AS ts, 'TRADE_CLOSED' AS type, symbol, NULL AS payload, 'trade' AS source, setup_id,"
+        " pnl_money FROM trades WHERE status = 'CLOSED' AND exit_time IS NOT NULL ORDER BY exit_time DESC LIMIT ?",
+        (limit,),
+    )
+    for row in trades:
+        row["detail"] = "-" if row["pnl_money"] is None else f"${row['pnl_money']:+,.2f} net"
+    merged = operational + setup + fills + trades
     for row in merged:
         row["payload"] = _payload(row["payload"])
     merged.sort(key=lambda row: parse_time(row["ts"]) or datetime.min.replace(tzinfo=UTC), reverse=True)

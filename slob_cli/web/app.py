@@ -20,10 +20,10 @@ from starlette.requests import Request
 from starlette.responses import FileResponse, Response, StreamingResponse
 from starlette.routing import Route
 
-from slob_cli.web.changes import ChangeWatcher
-from slob_cli.web.security import SecurityMiddleware, TokenGuard
 from slob_cli.runtime import views, web_views
 from slob_cli.runtime.status import collect_status
+from slob_cli.web.changes import ChangeWatcher
+from slob_cli.web.security import SecurityMiddleware, TokenGuard
 
 STATIC = Path(__file__).parent / "static"
 STATIC_FILES = {"app.js": "text/javascript", "style.css": "text/css"}
@@ -116,8 +116,8 @@ def create_app(store: Any, db_path: Path, zone: str, token: str | None, chart_js
         return json_response(web_views.trades_history(conn, _limit(request)))
 
     async def api_positions(request: Request) -> Response:
-        return json_response({"positions": web_views.position_marks(conn, views.open_positions(conn)),
-                              "working_orders": views.working_orders(conn)})
+        orders, positions = views.live_book(conn)  # what `slob status` shows, marked at the last price
+        return json_response({"positions": positions, "working_orders": orders})
 
     async def api_reports(request: Request) -> Response:
         return json_response({"reports": web_views.report_files(db_path)})

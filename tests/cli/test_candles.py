@@ -147,3 +147,21 @@ def test_stats_table_shows_rows_and_time_span_per_symbol(runner, db_path: Path) 
     result = runner.invoke(app, ["--db", str(db_path), "candles", "stats"])
     assert result.exit_code == 0
     assert "2026-01-06T14:30:00Z" in result.stdout and "2026-01-06T14:32:00Z" in result.stdout
+
+
+def test_export_into_a_missing_directory_creates_it(runner, db_path: Path, tmp_path: Path) -> None:
+    (tmp_path / "nq.csv").write_text(CANDLES_CSV)
+    runner.invoke(app, ["--db", str(db_path), "candles", "import", "nq.csv", "--symbol", "NQ"])
+    for fmt in ("csv", "parquet"):
+        target = tmp_path / "out" / fmt / f"nq.{fmt}"
+        result = runner.invoke(app, ["--db", str(db_path), "candles", "export", "--format", fmt, "-o", str(target)])
+        assert result.exit_code == 0, result.stderr
+        assert target.exists() and "Exported 3 candles" in result.stderr
+
+
+def test_export_into_a_path_under_a_file_fails_with_one_line_exit_2(runner, db_path: Path, tmp_path: Path) -> None:
+    (tmp_path / "nq.csv").write_text(CANDLES_CSV)
+    runner.invoke(app, ["--db", str(db_path), "candles", "import", "nq.csv", "--symbol", "NQ"])
+    result = runner.invoke(app, ["--db", str(db_path), "candles", "export", "-o", str(tmp_path / "nq.csv" / "x.csv")])
+    assert result.exit_code == 2 and result.stderr.startswith("Error: cannot create the directory")
+    assert "Traceback" not in result.stderr and len(result.stderr.strip().splitlines()) == 1

@@ -102,3 +102,11 @@ def test_a_port_already_in_use_exits_3_with_one_line(runner: CliRunner) -> None:
         result = runner.invoke(app, ["sim-gateway", "--port", str(port)])
     assert result.exit_code == 3
     assert result.stderr.startswith(f"Error: cannot listen on 127.0.0.1:{port}")
+
+
+def test_help_names_every_built_in_scenario() -> None:
+    from slob_cli.sim.scenarios import SCENARIOS
+
+    for command in (["sim-gateway", "--help"], ["run", "--help"]):
+        text = " ".join(CliRunner().invoke(app, command).stdout.split())
+        assert all(name in text for name in SCENARIOS), (command, text)

@@ -196,7 +196,8 @@ def test_restore_refuses_a_stored_log_the_replay_contradicts(store: Store) -> No
         live.on_candle(candle)
     before = _rows(store, "setup_events")
     changed = LiveTracking(store, "NQ", StrategyConfig.from_mapping({"high_confirm_bars": 7}), CALENDAR)
-    with pytest.raises(StoreError, match="differ from a replay at seq"):
+    # The day remembers its config: the message names the setting that changed, not only a seq.
+    with pytest.raises(StoreError, match=r"changed: high_confirm_bars 5 -> 7\); run `slob setups track"):
         changed.restore(candles[-1].end)
     assert _rows(store, "setup_events") == before
 

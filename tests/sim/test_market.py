@@ -96,6 +96,8 @@ def test_new_york_open_is_busier_than_london_morning_and_the_halt_is_silent() ->
     assert new_york_open > 1.5 * lunch
     assert count(_ny(day, 17, 0), _ny(day, 18, 0)) == 0
     assert count(_ny(day, 18, 0), _ny(day, 18, 30)) > 0
+    # The market reopens at 18:00: that very minute trades (an empty one would be a gap while open).
+    assert count(_ny(day, 18, 0), _ny(day, 18, 1)) > 0
 
     def mean_bar_range(start: datetime, end: datetime) -> float:
         return float(np.mean([bar.high - bar.low for bar in market.candles_between(start, end)]))

@@ -27,6 +27,7 @@ class GatewayConfig:
     client_id_attempts: int = 5
     readonly: bool = False
     sync_orders: bool = True
+    first_connect_within: float | None = None  # seconds to make the first connection (retries inside), else exit 4
 
     @classmethod
     def from_settings(cls, settings: Settings, **overrides: Any) -> GatewayConfig:
@@ -34,6 +35,7 @@ class GatewayConfig:
         values: dict[str, Any] = {
             "host": settings.ib_host, "port": settings.ib_port, "client_id": settings.ib_client_id,
             "account": settings.ib_account, "connect_timeout": settings.ib_connect_timeout,
+            "first_connect_within": settings.connect_timeout,
         }
         values.update(overrides)
         return cls(**values)

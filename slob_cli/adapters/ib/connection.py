@@ -87,6 +87,7 @@ class IBConnection:
         self._connect_abort: asyncio.Event | None = None
         self._abort_notice: Notice | None = None
         self._connecting = False
+        self.last_failure: str | None = None
         self._background: set[asyncio.Future[None]] = set()  # hook runs started by IB notices
 
     # ------------------------------------------------------------------ registration
@@ -222,6 +223,8 @@ class IBConnection:
     async def run(self, stop: asyncio.Event, ready: asyncio.Event | None = None) -> None:
         """Stay connected until stop is set: backoff between attempts, heartbeat, hooks, safe mode."""
         attempt = 0
+        started = asyncio.get_running_loop().time()
+        window = self.config.first_connect_within
         try:
             while not stop.is_set():
                 try:
@@ -229,7 +232,13 @@ class IBConnection:
                 except BrokerUnavailable as exc:
                     attempt += 1
                     self.failed_attempts += 1
+                    self.last_failure = str(exc)
                     delay = self.policy.delay(attempt, self._rng)
+                    if not self.connections and window is not None:
+                        left = window - (asyncio.get_running_loop().time() - started)
+                        if left <= 0:
+                            raise self.unreachable() from None
+                        delay = min(delay, left)  # the last retry comes at the end of the window
                     self.delays.append(delay)
                     log.warning("connection attempt %d failed: %s; retrying in %.1fs", attempt, exc, delay)
                     self._emit("IB_CONNECT_FAILED", {"attempt": attempt, "error": str(exc), "retry_in": round(delay, 3)})
@@ -251,6 +260,16 @@ class IBConnection:
             for task in list(self._background):
                 await cancel_until_done(task)
             self.ib.disconnect()
+
+    def unreachable(self) -> BrokerUnavailable:
+        """Return the one-line error of a session that never made its first connection."""
+        host, port = self.config.host, self.config.port
+        cause = self.last_failure or f"no answer from {host}:{port}"
+        window = self.config.first_connect_within
+        within = f"within {window:g}s, " if window is not None else ""
+        return BrokerUnavailable(
+            f"{cause} (no connection {within}{self.failed_attempts} attempts); check that IB Gateway or TWS "
+            f"runs on {host} with the API enabled on port {port} and this machine as a trusted IP")
 
     async def _after_connect(self) -> None:
         now = self.clock.now()

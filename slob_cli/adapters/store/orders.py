@@ -9,6 +9,19 @@ from typing import Any
 from slob_cli.adapters.store.db import Store, from_iso, to_iso
 from slob_cli.core.broker_view import BrokerExecution, OrderStatus, StoredOrder
 from slob_cli.core.orders import OrderIntent
+from slob_cli.core.pnl import FillLine, TradeResult
+
+
+def fill_line(row: dict[str, Any]) -> FillLine:
+    """Return a `fills` row as the P&L function's input."""
+    return FillLine(float(row["quantity"]), float(row["price"]), row["commission"])
+
+
+def trade_columns(result: TradeResult) -> dict[str, Any]:
+    """Return the `trades` columns that hold a trade's result (core/pnl.py)."""
+    return {"exit_price": result.exit_price, "pnl_points": result.points, "gross_money": result.gross,
+            "entry_commission": result.entry_commission, "exit_commission": result.exit_commission,
+            "commission": result.commission, "pnl_money": result.net}
 
 
 class OrderRepository:
@@ -65,19 +78,34 @@ class OrderRepository:
 
     def order(self, order_ref: str) -> dict[str, Any] | None:
         """Return one orders row, or None."""
-        rows = list(self.store.db.query("SELECT * FROM orders WHERE order_ref=?", [order_ref]))
+        rows = list(self.store.query("SELECT * FROM orders WHERE order_ref=?", [order_ref]))
         return rows[0] if rows else None
 
     def orders_for_setup(self, setup_id: str) -> list[dict[str, Any]]:
         """Return a setup's orders, oldest first."""
-        return list(self.store.db.query("SELECT * FROM orders WHERE setup_id=? ORDER BY created_at, rowid", [setup_id]))
+        return list(self.store.query("SELECT * FROM orders WHERE setup_id=? ORDER BY created_at, rowid", [setup_id]))
+
+    def setup_plan(self, setup_id: str) -> tuple[str, float | None] | None:
+        """Return a stored setup's direction and entry estimate, or None when it is not stored."""
+        row = self.store.conn.execute("SELECT direction, entry_estimate FROM setups WHERE id=?", (setup_id,)).fetchone()
+        return None if row is None else (row[0], row[1])
+
+    def unsettled_closed_trades(self) -> list[str]:
+        """Return the setup ids of closed trades not yet settled (a commission report may be missing)."""
+        return [row["setup_id"] for row in self.store.query(
+            "SELECT setup_id FROM trades WHERE status='CLOSED' AND settled_at IS NULL")]
+
+    def unfilled_live_entries(self) -> list[dict[str, Any]]:
+        """Return the entries sent or working at the broker and not completely filled."""
+        return list(self.store.query(
+            "SELECT * FROM orders WHERE role='entry' AND status IN ('SENT','WORKING') AND filled < quantity"))
 
     def stored_orders(self, only_open: bool = False) -> list[StoredOrder]:
         """Return every stored order (or only those not in a terminal state) as StoredOrder."""
         sql = "SELECT * FROM orders"
         if only_open:
             sql += " WHERE status IN ('INTENT', 'SENT', 'WORKING')"
-        return [StoredOrder.from_row(row, from_iso(row["created_at"])) for row in self.store.db.query(sql + " ORDER BY rowid")]
+        return [StoredOrder.from_row(row, from_iso(row["created_at"])) for row in self.store.query(sql + " ORDER BY rowid")]
 
     def setup_has_orders(self, setup_id: str) -> bool:
         """Return True when any order was ever written for a setup (idempotency guard)."""
@@ -113,12 +141,12 @@ class OrderRepository:
         if not refs:
             return []
         marks = ",".join("?" * len(refs))
-        return list(self.store.db.query(f"SELECT * FROM fills WHERE order_ref IN ({marks}) ORDER BY ts, exec_id", refs))
+        return list(self.store.query(f"SELECT * FROM fills WHERE order_ref IN ({marks}) ORDER BY ts, exec_id", refs))
 
     # ------------------------------------------------------------------ trades
     def trade(self, setup_id: str) -> dict[str, Any] | None:
         """Return the trade of a setup, or None."""
-        rows = list(self.store.db.query("SELECT * FROM trades WHERE setup_id=?", [setup_id]))
+        rows = list(self.store.query("SELECT * FROM trades WHERE setup_id=?", [setup_id]))
         return rows[0] if rows else None
 
     def upsert_trade(self, row: dict[str, Any]) -> None:
@@ -134,4 +162,4 @@ class OrderRepository:
 
     def open_trades(self) -> list[dict[str, Any]]:
         """Return trades whose position is not closed."""
-        return list(self.store.db.query("SELECT * FROM trades WHERE status='OPEN' ORDER BY entry_time"))
+        return list(self.store.query("SELECT * FROM trades WHERE status='OPEN' ORDER BY entry_time"))

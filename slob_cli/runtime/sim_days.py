@@ -1,0 +1,91 @@
+"""Re-running a simulated day on the same store: the earlier rehearsal of those days is replaced.
+
+`run --sim` and `paper --sim` serve a seeded day (2026-01-06 by default) that an earlier sim run may
+have stored already. A rehearsal starts from scratch, as the first one did: before it connects,
+what earlier *sim* runs stored for its trading days (ticks, candles, setups and their events,
+orders, fills, trades, and the day's counters in the risk state) is removed; the `runs` table keeps
+every run. A day that holds anything of a non-sim run (a run on the real gateway overlapping it,
+or imported candles) is never touched: the session then replays the stored day as a live restart
+does.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable
+from dataclasses import replace
+from datetime import date, datetime
+
+from slob_cli.adapters.store import Store, to_us
+from slob_cli.core.risk import RiskState
+from slob_cli.runtime.executor import RISK_STATE_KEY
+from slob_cli.runtime.tracking import day_window, trading_dates
+from slob_cli.runtime.views import is_sim_run, parse_time, trading_date_of
+
+log = logging.getLogger(__name__)
+
+
+def sim_run_days(start: datetime, until: datetime | None) -> list[date]:
+    """Return the New York trading dates a sim run from `start` to `until` plays."""
+    return list(trading_dates(trading_date_of(start), trading_date_of(until or start)))
+
+
+def _only_sim(store: Store, day: date, run_id: int | None) -> bool:
+    """Return True when nothing but sim runs (and their candles) touched this trading day."""
+    start, end = day_window(day)
+    for run in store.db.query("SELECT id, args, data_mode, started_at, ended_at FROM runs"):
+        if run["id"] == run_id:
+            continue
+        began, ended = parse_time(run["started_at"]), parse_time(run["ended_at"]) or parse_time(run["started_at"])
+        if began is None or ended is None or ended < start or began >= end:
+            continue
+        if not is_sim_run(run):
+            return False
+    foreign = store.conn.execute(
+        "SELECT 1 FROM candles WHERE ts >= ? AND ts < ? AND source NOT IN ('live', 'ib_history') LIMIT 1",
+        (to_us(start), to_us(end))).fetchone()
+    return foreign is None
+
+
+def replace_sim_days(store: Store, symbol: str, days: Iterable[date], run_id: int | None) -> list[date]:
+    """Remove what earlier sim runs stored for these trading days; return the days cleared."""
+    cleared = []
+    for day in days:
+        start, end = day_window(day)
+        iso = day.isoformat()
+        setups = [row[0] for row in store.conn.execute(
+            "SELECT id FROM setups WHERE symbol=? AND trading_date=?", (symbol, iso))]
+        has_data = setups or store.conn.execute(
+            "SELECT 1 FROM candles WHERE symbol=? AND ts >= ? AND ts < ? LIMIT 1",
+            (symbol, to_us(start), to_us(end))).fetchone()
+        if not has_data or not _only_sim(store, day, run_id):
+            continue
+        marks = ",".join("?" * len(setups))
+        with store.transaction() as conn:
+            if setups:
+                conn.execute(f"DELETE FROM fills WHERE order_ref IN (SELECT order_ref FROM orders"
+                             f" WHERE setup_id IN ({marks}))", setups)
+                conn.execute(f"DELETE FROM orders WHERE setup_id IN ({marks})", setups)
+                conn.execute(f"DELETE FROM trades WHERE setup_id IN ({marks})", setups)
+            conn.execute("DELETE FROM setups WHERE symbol=? AND trading_date=?", (symbol, iso))
+            conn.execute("DELETE FROM setup_events WHERE symbol=? AND trading_date=?", (symbol, iso))
+            conn.execute("DELETE FROM tracked_days WHERE symbol=? AND trading_date=?", (symbol, iso))
+            conn.execute("DELETE FROM candles WHERE symbol=? AND ts >= ? AND ts < ?", (symbol, to_us(start), to_us(end)))
+            conn.execute("DELETE FROM ticks WHERE symbol=? AND ts >= ? AND ts < ?", (symbol, to_us(start), to_us(end)))
+        _forget_day(store, day, start)
+        cleared.append(day)
+        log.info("sim re-run: replaced what earlier sim runs stored for %s %s", symbol, iso)
+    return cleared
+
+
+def _forget_day(store: Store, day: date, when: datetime) -> None:
+    """Let the risk state start the day afresh (no trades counted, no position of an ended sim open)."""
+    stored = store.get_state(RISK_STATE_KEY)
+    if not stored:
+        return
+    state = RiskState.from_dict(stored)
+    if state.trading_date == day:
+        peak = state.start_of_day_equity if state.peak_equity > state.start_of_day_equity else state.peak_equity
+        state = replace(state, trading_date=None, equity=state.start_of_day_equity, peak_equity=peak)
+    state = replace(state, open_positions=0)
+    store.put_state(RISK_STATE_KEY, state.to_dict(), when)

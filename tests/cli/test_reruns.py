@@ -1,0 +1,73 @@
+"""Re-runs are normal use: a sim day rehearsed again on the same store, a tracked day recomputed."""
+
+from __future__ import annotations
+
+import json
+from datetime import date, datetime, timezone
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from slob_cli.adapters.store import Store
+from slob_cli.cli.main import app
+from slob_cli.core.strategy.config import StrategyConfig
+from slob_cli.errors import StoreError
+from slob_cli.runtime.tracking import LiveTracking
+
+UTC = timezone.utc
+RUN = ["run", "--sim", "--scenario", "short_setup", "--speed", "2000", "--duration", "9h", "--json"]
+
+
+def _summary(stdout: str) -> dict:
+    return json.loads(stdout[stdout.index("{"):])
+
+
+def test_run_sim_twice_on_one_store_is_a_fresh_rehearsal_with_a_new_run_id(runner: CliRunner, db_path: Path) -> None:
+    first = runner.invoke(app, ["--db", str(db_path), *RUN])
+    assert first.exit_code == 0, first.stderr
+    second = runner.invoke(app, ["--db", str(db_path), *RUN])
+    assert second.exit_code == 0, second.stderr
+    assert "differ from a replay" not in second.stderr
+    one, two = _summary(first.stdout), _summary(second.stdout)
+    assert (one["run_id"], two["run_id"]) == (1, 2)
+    # The earlier rehearsal's orders neither block the new one ("already has orders") nor count
+    # against its daily limits: nothing is skipped, and every stored order belongs to run 2.
+    assert two["skipped"] == []
+    with Store.open(db_path, readonly=True) as store:
+        runs = {row[0] for row in store.conn.execute("SELECT DISTINCT run_id FROM orders")}
+        events = store.conn.execute("SELECT count(*) FROM setup_events").fetchone()[0]
+    assert runs <= {2} and events > 0
+
+
+def test_paper_sim_twice_on_one_store_passes_both_times(runner: CliRunner, db_path: Path) -> None:
+    args = ["--db", str(db_path), "paper", "--sim", "--duration", "2h", "--speed", "1000", "--json"]
+    for run_id in (1, 2):
+        result = runner.invoke(app, args)
+        assert result.exit_code == 0, result.stdout + result.stderr
+        assert _summary(result.stdout)["meta"] == {"run": run_id}
+
+
+def test_a_changed_strategy_config_is_named_and_setups_track_recomputes_the_day(
+        runner: CliRunner, db_path: Path, tmp_path: Path) -> None:
+    day = "2026-01-06"
+    result = runner.invoke(app, ["--db", str(db_path), *RUN[:-1], "--steps", "record,aggregate,track"])
+    assert result.exit_code == 0, result.stderr
+    changed = StrategyConfig(max_duration_min=90)
+    with Store.open(db_path) as store, pytest.raises(StoreError) as refused:
+        LiveTracking(store, "NQ", changed, _calendar()).restore(datetime(2026, 1, 6, 16, 0, tzinfo=UTC))
+    message = str(refused.value)
+    assert "max_duration_min 120 -> 90" in message and "setups track" in message
+    config = tmp_path / "strategy.toml"
+    config.write_text("max_duration_min = 90\n")
+    track = runner.invoke(app, ["--db", str(db_path), "setups", "track", "--from", day, "--to", day],
+                          env={"SLOB_STRATEGY_CONFIG": str(config)})
+    assert track.exit_code == 0, track.stderr
+    with Store.open(db_path) as store:  # the day now carries the new config: a restart restores it
+        LiveTracking(store, "NQ", changed, _calendar()).restore(datetime(2026, 1, 6, 21, 30, tzinfo=UTC))
+
+
+def _calendar():  # noqa: ANN202
+    from slob_cli.adapters.calendar import load_calendar
+
+    return load_calendar(date(2026, 1, 1), date(2026, 1, 31))

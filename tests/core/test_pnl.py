@@ -1,0 +1,31 @@
+"""core/pnl: one trade's result from its fills (the numbers every screen shows)."""
+
+from __future__ import annotations
+
+from slob_cli.core.models import Direction
+from slob_cli.core.pnl import FillLine, mark_open, trade_result
+
+
+def test_short_trade_net_is_gross_minus_entry_and_exit_commission() -> None:
+    result = trade_result(Direction.SHORT, 20.0, [FillLine(1, 25477.75, 2.25)], [FillLine(1, 25406.0, 2.25)])
+    assert (result.points, result.gross, result.entry_commission, result.exit_commission) == (71.75, 1435.0, 2.25, 2.25)
+    assert result.net == 1430.5 and result.commission == 4.5 and result.settled
+
+
+def test_missing_exit_commission_keeps_the_result_unsettled() -> None:
+    result = trade_result(Direction.LONG, 2.0, [FillLine(2, 100.0, 1.24)], [FillLine(2, 101.25, None)])
+    assert result.closed and not result.settled and result.commission_pending
+    assert result.gross == 5.0 and result.net == 3.76
+
+
+def test_partial_exit_is_not_closed_and_averages_prices() -> None:
+    result = trade_result(Direction.LONG, 20.0, [FillLine(1, 100.0, 1.0), FillLine(1, 101.0, 1.0)],
+                          [FillLine(1, 102.0, 1.0)])
+    assert result.entry_price == 100.5 and not result.closed and result.points == 1.5 and result.gross == 30.0
+    assert trade_result(Direction.LONG, 20.0, [FillLine(1, 100.0, 1.0)], []).net is None
+
+
+def test_open_position_is_marked_with_distance_to_stop_and_target() -> None:
+    marked = mark_open(Direction.SHORT, 20.0, 1, 25477.75, 2.25, 25470.0, stop=25490.0, target=25400.0)
+    assert marked.points == 7.75 and marked.unrealized == 152.75
+    assert marked.to_stop == 20.0 and marked.to_target == 70.0

@@ -1,0 +1,72 @@
+"""One P&L: a sim session with two trades shows the same net numbers everywhere, to the cent.
+
+Logs, alerts, the risk state, the trades table, the session summary, `status`, `dashboard` and the
+paper report all read core/pnl.trade_result, so none may leave out the exit commission.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from slob_cli.adapters.store import Store
+from slob_cli.cli.main import app
+from tests.alert_plugins import RECEIVED
+
+
+def _json(stdout: str) -> dict:
+    return json.loads(stdout[stdout.index("{"):])
+
+
+def test_two_trade_sim_session_shows_one_net_pnl_everywhere(runner: CliRunner, db_path: Path, tmp_path: Path,
+                                                            monkeypatch: pytest.MonkeyPatch) -> None:
+    logs = tmp_path / "logs"
+    monkeypatch.setenv("SLOB_LOG_DIR", str(logs))
+    monkeypatch.setenv("SLOB_ALERT_URLS", "slobcapture://pnl")
+    RECEIVED.clear()
+    run = runner.invoke(app, ["--db", str(db_path), "run", "--sim", "--speed", "2000", "--json"])
+    assert run.exit_code == 0, run.stdout + run.stderr
+    summary = _json(run.stdout)
+
+    with Store.open(db_path) as store:
+        trades = {row["setup_id"]: row for row in store.db.query("SELECT * FROM trades ORDER BY entry_time")}
+        risk = store.get_state("risk_state")
+    assert len(trades) == 2 and all(t["status"] == "CLOSED" for t in trades.values())
+    net = {setup: round(t["pnl_money"], 2) for setup, t in trades.items()}
+    for trade in trades.values():  # the row is the pure function's result: gross - entry - exit commission
+        assert trade["entry_commission"] > 0 and trade["exit_commission"] > 0
+        assert round(trade["gross_money"] - trade["entry_commission"] - trade["exit_commission"], 2) == \
+            round(trade["pnl_money"], 2)
+        assert trade["settled_at"] is not None
+    total = round(sum(net.values()), 2)
+
+    # The session summary (JSON) and its table.
+    assert {t["setup_id"]: round(t["pnl_money"], 2) for t in summary["trades"]} == net
+    assert round(summary["pnl"], 2) == total
+    # The risk state and its daily loss limit read the same net money.
+    assert round(risk["realized_pnl_today"], 2) == total
+    assert round(risk["equity"] - risk["start_of_day_equity"], 2) == total
+    # The log lines and the alerts of each closed position.
+    log_text = (logs / "run.log").read_text()
+    logged = dict(re.findall(r"position closed: (\S+) \w+, [-\d.]+ points, ([-\d.]+) USD net", log_text))
+    assert {setup: float(money) for setup, money in logged.items()} == net
+    alerted = {}
+    for alert in RECEIVED:
+        if "trade closed" in alert["title"]:
+            fields = dict(part.split("=", 1) for part in alert["body"].split(", ") if "=" in part)
+            alerted[fields["setup_id"]] = round(float(fields["pnl_money"]), 2)
+    assert alerted == net
+    # `status` (its sim day), `dashboard` and the paper report over the same run.
+    status = _json(runner.invoke(app, ["--db", str(db_path), "status", "--json"]).stdout)
+    assert status["clock"]["simulated"] is True and status["today"]["trading_date"] == "2026-01-06"
+    assert {t["setup_id"]: t["pnl_money"] for t in status["today"]["trades"]} == net
+    assert status["today"]["pnl_money"] == total
+    frame = runner.invoke(app, ["--db", str(db_path), "dashboard", "--once"]).stdout
+    assert f"${total:+,.2f}" in frame
+    report = runner.invoke(app, ["--db", str(db_path), "report", "--run", "1", "--duration", "14h", "--json",
+                                 "--no-replay"])
+    assert _json(report.stdout)["figures"]["pnl"]["money"] == total
