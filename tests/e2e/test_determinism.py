@@ -115,3 +115,40 @@ def test_three_days_in_a_row_give_identical_tables_at_two_speeds(tmp_path: Path)
     assert completed == {"2026-01-06": 2, "2026-01-07": 2, "2026-01-08": 2}, "setups complete on every day"
     assert table_differences(fast, paced) == []
     assert (completed_paced, pnl_paced) == (completed, pnl)
+
+
+def test_run_sim_stopped_by_a_signal_exits_1_with_one_line_saying_how_far_it_got(tmp_path: Path) -> None:
+    import os
+    import signal
+    import subprocess
+    import sys
+
+    from tests.conftest import eventually
+
+    db = tmp_path / "cut.db"
+    process = subprocess.Popen(
+        [sys.executable, "-m", "slob_cli", "--db", str(db), "run", "--sim", "--speed", "300"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=dict(os.environ))
+    try:
+        def some_candles() -> bool:
+            if process.poll() is not None:
+                return True
+            try:
+                with Store.open(db, readonly=True) as store:
+                    return store.conn.execute("SELECT count(*) FROM candles WHERE source='live'").fetchone()[0] > 3
+            except Exception:  # noqa: BLE001 - the file may not exist or be mid-migration yet
+                return False
+
+        eventually(some_candles, timeout=90)
+        assert process.poll() is None, process.communicate()
+        process.send_signal(signal.SIGINT)
+        _, stderr = process.communicate(timeout=30)
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.communicate()
+    assert process.returncode == 1
+    errors = [line for line in stderr.splitlines() if line.startswith("Error:")]
+    assert len(errors) == 1 and "Traceback" not in stderr
+    assert errors[0].startswith("Error: run cut short: stopped before the end of its period; got to 2026-01-06 ")
+    assert "before its end at 2026-01-06 21:03 UTC" in errors[0] and "candles processed" in errors[0]
