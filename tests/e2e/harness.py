@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
-from contextlib import ExitStack
+import os
+import subprocess
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from datetime import date, datetime, timezone
 from pathlib import Path
@@ -104,3 +107,16 @@ def start_harness(stack: ExitStack, tmp_path: Path, scenario: str, *, speed: flo
     gateway, _, _ = start_sim(stack, sim, calendar)
     store = stack.enter_context(Store.open(tmp_path / "engine.db"))
     return Harness(gateway, store, calendar, sim)
+
+
+@contextmanager
+def slob_process(*arguments: str) -> Iterator[subprocess.Popen[str]]:
+    """Run `python -m slob_cli ARGUMENTS` (stdout and stderr piped); kill it if the test leaves it running."""
+    process = subprocess.Popen([sys.executable, "-m", "slob_cli", *arguments], stdout=subprocess.PIPE,
+                               stderr=subprocess.PIPE, text=True, env=dict(os.environ))
+    try:
+        yield process
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.communicate()

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 from contextlib import ExitStack
-from datetime import datetime
 from pathlib import Path
 
 import pytest
@@ -17,7 +16,7 @@ from slob_cli.errors import RunCutShort
 from slob_cli.runtime import failpoints
 from slob_cli.runtime.batch import aggregate_ticks
 from slob_cli.runtime.events import EventType
-from tests.e2e.harness import UTC, at, start_harness
+from tests.e2e.harness import at, start_harness
 from tests.e2e.tables import WALL_CLOCK_TABLES, table_differences
 
 
@@ -118,18 +117,13 @@ def test_three_days_in_a_row_give_identical_tables_at_two_speeds(tmp_path: Path)
 
 
 def test_run_sim_stopped_by_a_signal_exits_1_with_one_line_saying_how_far_it_got(tmp_path: Path) -> None:
-    import os
     import signal
-    import subprocess
-    import sys
 
     from tests.conftest import eventually
+    from tests.e2e.harness import slob_process
 
     db = tmp_path / "cut.db"
-    process = subprocess.Popen(
-        [sys.executable, "-m", "slob_cli", "--db", str(db), "run", "--sim", "--speed", "300"],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=dict(os.environ))
-    try:
+    with slob_process("--db", str(db), "run", "--sim", "--speed", "300") as process:
         def some_candles() -> bool:
             if process.poll() is not None:
                 return True
@@ -143,10 +137,6 @@ def test_run_sim_stopped_by_a_signal_exits_1_with_one_line_saying_how_far_it_got
         assert process.poll() is None, process.communicate()
         process.send_signal(signal.SIGINT)
         _, stderr = process.communicate(timeout=30)
-    finally:
-        if process.poll() is None:
-            process.kill()
-            process.communicate()
     assert process.returncode == 1
     errors = [line for line in stderr.splitlines() if line.startswith("Error:")]
     assert len(errors) == 1 and "Traceback" not in stderr

@@ -2,10 +2,7 @@
 
 from __future__ import annotations
 
-import os
 import signal
-import subprocess
-import sys
 from contextlib import ExitStack
 from datetime import datetime
 from pathlib import Path
@@ -14,7 +11,7 @@ from typing import Any
 from slob_cli.adapters.store import Store
 from slob_cli.sim.process import SimGatewayProcess
 from tests.conftest import eventually
-from tests.e2e.harness import UTC, at, start_harness
+from tests.e2e.harness import UTC, at, slob_process, start_harness
 
 START = datetime(2026, 1, 6, 15, 14, tzinfo=UTC)
 TRADE = "SELECT entry_time, entry_price, exit_time, exit_price, exit_reason, pnl_money, status FROM trades"
@@ -40,21 +37,14 @@ def test_trade_in_another_process_follows_the_lockstep_gateway_to_the_in_process
 
     db = tmp_path / "trade.db"
     with SimGatewayProcess(seed=7, scenario="short_setup", start=START, speed="max", lockstep=True) as gateway:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "slob_cli", "--db", str(db), "trade", "--port", str(gateway.port),
-             "--client-id", "41", "--account", "DU1234567", "--lockstep"],
-            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=dict(os.environ))
-        try:
+        with slob_process("--db", str(db), "trade", "--port", str(gateway.port), "--client-id", "41",
+                          "--account", "DU1234567", "--lockstep") as process:
             eventually(lambda: _rows(db, TRADE) and _rows(db, TRADE)[0][-1] == "CLOSED" or process.poll() is not None,
                        timeout=60)
             assert process.poll() is None, process.communicate()
             status = gateway.status()
             process.send_signal(signal.SIGTERM)
             _, stderr = process.communicate(timeout=20)
-        finally:
-            if process.poll() is None:
-                process.kill()
-                process.communicate()
     assert process.returncode == 0, stderr
     assert _rows(db, TRADE) == expected_trade, "same entry, exit and P&L as the in-process lockstep run"
     assert _rows(db, FILLS) == expected_fills
