@@ -7,7 +7,8 @@ every trading day plus overnight bars), written to a temporary store. Three figu
   baseline  the setup tracker alone over the candles in memory (what `slob setups track` computes);
   kernel    the backtest kernel (tracker + risk manager + brackets + fills) over the same list;
   store     `run_backtest` reading the candles from SQLite, as `slob backtest` does (target < 5 s),
-            run in a fresh child process that reports its peak RSS (target < 150 MB).
+            run in a fresh child process that reports its peak RSS (target < 150 MB);
+  track     `slob setups track` (track_range, store writes included) over the same stored year.
 Generation and the store write are not timed.
 """
 
@@ -15,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -52,15 +54,33 @@ def child(db: str, year: int) -> None:
                       "net_pnl": report.stats.net_pnl, "peak_rss_mb": peak_mb}))
 
 
+def child_track(db: str, year: int) -> None:
+    """Time `slob setups track` (runtime/tracking.track_range, store writes included) over the stored year."""
+    from slob_cli.runtime.backtest import calendar_range
+    from slob_cli.runtime.tracking import track_range
+
+    start, end = date(year, 1, 1), date(year, 12, 31)
+    calendar = load_calendar_isolated(*calendar_range(start, end))
+    with Store.open(db) as store:
+        started = time.perf_counter()
+        result = track_range(store, "NQ", start, end, StrategyConfig(), calendar, datetime(year + 1, 1, 2, tzinfo=UTC))
+        seconds = time.perf_counter() - started
+    print(json.dumps({"seconds": seconds, "candles": result.candles}))
+
+
 def main() -> None:
     """Generate, store, time the three paths and print the figures."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--year", type=int, default=2026)
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--child", help=argparse.SUPPRESS)
+    parser.add_argument("--child-track", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
         child(args.child, args.year)
+        return
+    if args.child_track:
+        child_track(args.child_track, args.year)
         return
     from bench.tracker import generate_year, replay
 
@@ -84,16 +104,25 @@ def main() -> None:
         db = str(Path(folder) / "year.db")
         with Store.open(db) as store:
             store.upsert_candles(candles)
+        stored = len(candles)
         del candles
         runs = []
         for _ in range(args.repeat):
             result = subprocess.run([sys.executable, __file__, "--child", db, "--year", str(args.year)],
                                     check=True, capture_output=True, text=True)
             runs.append(json.loads(result.stdout.strip().splitlines()[-1]))
+        copy = str(Path(folder) / "track.db")
+        shutil.copy(db, copy)
+        tracked = subprocess.run([sys.executable, __file__, "--child-track", copy, "--year", str(args.year)],
+                                 check=True, capture_output=True, text=True)
+        track = json.loads(tracked.stdout.strip().splitlines()[-1])
     best = min(runs, key=lambda run: run["seconds"])
-    print(f"store (slob backtest path, SQLite -> kernel): {best['seconds']:.3f} s for {best['candles']:,} candles -> "
-          f"{best['candles'] / best['seconds']:,.0f} candles/s (target < 5 s); ratio to baseline "
-          f"{best['seconds'] / baseline:.2f}x; {best['trades']:,} trades, net {best['net_pnl']:+,.2f} USD")
+    print(f"store (slob backtest path, SQLite -> kernel): {best['seconds']:.3f} s for the {stored:,} stored candles "
+          f"({best['candles']:,} read: reference windows and sessions) -> {stored / best['seconds']:,.0f} candles/s "
+          f"(target < 5 s); ratio to baseline {best['seconds'] / baseline:.2f}x; {best['trades']:,} trades, "
+          f"net {best['net_pnl']:+,.2f} USD")
+    print(f"slob setups track over the same stored year (store writes included): {track['seconds']:.3f} s -> "
+          f"backtest / setups track = {best['seconds'] / track['seconds']:.2f}x")
     print(f"peak RSS of the backtest process: {max(run['peak_rss_mb'] for run in runs):.0f} MB (target < 150 MB)")
 
 

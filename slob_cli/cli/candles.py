@@ -253,7 +253,7 @@ def backfill(
     except ValueError:
         raise UsageError(f"bad date in --from {start!r} / --to {end!r}: expected YYYY-MM-DD") from None
     today = trading_date(datetime.now(timezone.utc))
-    last = last or min(today, max(first, today))
+    last = last or today
     runner.check_range(first, last, today)
     settings = gateway_settings(ctx, host, port, client_id, None)
     config = GatewayConfig.from_settings(settings, account=None, sync_orders=False)

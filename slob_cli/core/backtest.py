@@ -24,7 +24,7 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from datetime import date, datetime, time, timedelta
+from datetime import date, datetime, time, timedelta, timezone
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -41,7 +41,8 @@ from slob_cli.core.strategy.tracker import SetupTracker
 from slob_cli.errors import ConfigError
 
 NEW_YORK = ZoneInfo("America/New_York")
-_BEFORE_ANY = datetime.min.replace(tzinfo=ZoneInfo("UTC"))
+# timezone.utc like the candles: comparing datetimes that share one tzinfo object skips utcoffset() calls.
+_BEFORE_ANY = datetime.min.replace(tzinfo=timezone.utc)
 FILL_MODEL_NOTE = (
     "M1 backtest: the order of prices inside a one-minute bar is unknown; every ambiguous case resolves "
     "against the trader (entry at the next bar's open plus slippage, a bar touching stop and target counts "
@@ -158,12 +159,12 @@ class BacktestOutcome:
 def _iso(ts: datetime | None) -> str | None:
     if ts is None:
         return None
-    return ts.astimezone(ZoneInfo("UTC")).replace(tzinfo=None).isoformat() + "Z"
+    return ts.astimezone(timezone.utc).replace(tzinfo=None).isoformat() + "Z"
 
 
 def _ny_midnight_after(ts: datetime) -> datetime:
     local = ts.astimezone(NEW_YORK).date() + timedelta(days=1)
-    return datetime.combine(local, time(0), NEW_YORK).astimezone(ZoneInfo("UTC"))
+    return datetime.combine(local, time(0), NEW_YORK).astimezone(timezone.utc)
 
 
 class BacktestKernel:

@@ -18,9 +18,10 @@ from slob_cli.core.backtest import FILL_MODEL_NOTE, BacktestOutcome, FillModel, 
 from slob_cli.core.backtest_stats import BacktestStats, compute_stats
 from slob_cli.core.models import Candle
 from slob_cli.core.risk import RiskConfig
+from slob_cli.core.sessions import session_for
 from slob_cli.core.strategy.config import StrategyConfig
 from slob_cli.errors import ConfigError, UsageError
-from slob_cli.runtime.tracking import day_window
+from slob_cli.runtime.tracking import day_window, trading_dates
 
 if TYPE_CHECKING:
     from slob_cli.adapters.store import Store
@@ -72,15 +73,31 @@ class BacktestReport:
                 "skipped": dict(sorted(self.outcome.skipped.items()))}
 
 
-def iter_candles(store: Store, symbol: str, start: datetime, end: datetime, batch: int = 20_000) -> Iterator[Candle]:
-    """Yield stored candles of a symbol with label in [start, end), in time order, a batch at a time."""
-    cursor = store.conn.execute(
+def iter_candles(store: Store, symbol: str, start: datetime, end: datetime) -> Iterator[Candle]:
+    """Yield stored candles of a symbol with label in [start, end), in time order."""
+    rows = store.conn.execute(
         "SELECT symbol, ts, open, high, low, close, volume, tick_count, dropped_ticks FROM candles"
-        " WHERE symbol=? AND ts >= ? AND ts < ? ORDER BY ts", (symbol, to_us(start), to_us(end)))
+        " WHERE symbol=? AND ts >= ? AND ts < ? ORDER BY ts", (symbol, to_us(start), to_us(end))).fetchall()
     # EPOCH + timedelta is several times quicker than from_us's fromtimestamp, and gives the same instant.
-    while rows := cursor.fetchmany(batch):
-        for symbol_, ts, open_, high, low, close, volume, ticks, dropped in rows:
-            yield Candle(symbol_, _EPOCH + timedelta(microseconds=ts), open_, high, low, close, volume, ticks, dropped)
+    for symbol_, ts, open_, high, low, close, volume, ticks, dropped in rows:
+        yield Candle(symbol_, _EPOCH + timedelta(microseconds=ts), open_, high, low, close, volume, ticks, dropped)
+
+
+def iter_session_candles(store: Store, symbol: str, start: date, end: date, calendar: TradingCalendar,
+                         until: datetime) -> Iterator[Candle]:
+    """Yield the candles the rules can read: each trading day's reference window and session, up to `until`.
+
+    Bars outside them (overnight, weekends, holidays) change nothing: the tracker skips them and no
+    position or entry is open outside a session. Reading one day at a time keeps memory flat.
+    """
+    for day in trading_dates(start, end):
+        session = session_for(day, calendar)
+        if session is None:
+            continue
+        upper = min(session.session_end, until)
+        if session.reference_start >= upper:
+            break
+        yield from iter_candles(store, symbol, session.reference_start, upper)
 
 
 def backtest_window(start: date, end: date, now: datetime) -> tuple[datetime, datetime]:
@@ -96,8 +113,11 @@ def run_backtest(store: Store, symbol: str, start: date, end: date, settings: Ba
     first, until = backtest_window(start, end, now)
     if until <= first:
         raise UsageError(f"--from {start} is in the future: nothing to backtest")
-    outcome = run_kernel(symbol, iter_candles(store, symbol, first, until), until, settings.strategy,
-                         settings.risk, calendar, settings.fill)
+    if settings.fill.flatten_at_session_end:
+        candles = iter_session_candles(store, symbol, start, end, calendar, until)
+    else:  # a position may stay open overnight: its stop and target need every bar
+        candles = iter_candles(store, symbol, first, until)
+    outcome = run_kernel(symbol, candles, until, settings.strategy, settings.risk, calendar, settings.fill)
     return BacktestReport(symbol, start, end, settings, outcome, compute_stats(outcome))
 
 

