@@ -13,7 +13,6 @@ from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
-from slob_cli.core.models import INSTRUMENTS
 from slob_cli.core.sessions import NEW_YORK
 from slob_cli.runtime import views
 # The terminal dashboard's own readings of data mode and tick age, so both dashboards agree.
@@ -32,14 +31,7 @@ def _rows(conn: Any, sql: str, params: tuple[Any, ...] = ()) -> list[dict[str, A
     return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
 
 
-def symbols(conn: Any) -> list[str]:
-    """Return the symbols that have candles, alphabetically (a skip-scan: one index probe per symbol)."""
-    found: list[str] = []
-    row = conn.execute("SELECT min(symbol) FROM candles").fetchone()
-    while row and row[0] is not None:
-        found.append(row[0])
-        row = conn.execute("SELECT min(symbol) FROM candles WHERE symbol > ?", (row[0],)).fetchone()
-    return found
+symbols = views.candle_symbols  # kept under the name the web code uses
 
 
 def newest_candle_us(conn: Any, symbol: str) -> int | None:
@@ -63,10 +55,9 @@ def header(store: Any, db_path: str | os.PathLike[str], now: datetime, symbol: s
     symbol = symbol or default_symbol(conn)
     running = current_holder(db_path)
     health = views.last_health(conn)
-    run = conn.execute("SELECT id, command, args, data_mode FROM runs ORDER BY id DESC LIMIT 1").fetchone()
-    simulated = run is not None and _is_sim_run(run[2], run[3])
-    if simulated:  # a sim run stores virtual times: its ages are read on its own clock
-        now = _sim_now(conn, run[0], health) or now
+    run = conn.execute("SELECT id, command FROM runs ORDER BY id DESC LIMIT 1").fetchone()
+    clock = views.store_clock(conn, now)  # a sim run stores virtual times: its ages are read on its own clock
+    simulated, now = clock.simulated, clock.now
     health_time = views.parse_time(health["ts"]) if health else None
     health_age = (now - health_time).total_seconds() if health_time else None
     data_mode = "sim" if simulated else dashboard_data_mode(conn, health)
@@ -82,31 +73,6 @@ def header(store: Any, db_path: str | os.PathLike[str], now: datetime, symbol: s
         "clock": {"kind": "simulated" if simulated else "wall", "now": now.isoformat()},
         "symbol": symbol,
     }
-
-
-def _sim_now(conn: Any, run_id: int, health: dict[str, Any] | None) -> datetime | None:
-    """Return a sim run's last virtual instant: its newest heartbeat or newest tick, else its end or start.
-
-    Index probes only (newest heartbeat row, newest tick per symbol): the page asks for this often.
-    """
-    moments = [views.parse_time(health["ts"]) if health and health.get("run_id") == run_id else None]
-    moments += [views.latest_tick_time(conn, symbol) for symbol in symbols(conn)]
-    known = [moment for moment in moments if moment is not None]
-    if not known:
-        row = conn.execute("SELECT ended_at, started_at FROM runs WHERE id = ?", (run_id,)).fetchone()
-        known = [moment for moment in map(views.parse_time, row or ()) if moment is not None][:1]
-    return max(known) if known else None
-
-
-def _is_sim_run(args: str | None, data_mode: str | None) -> bool:
-    """Return True for a run against the simulated gateway (its stored times are virtual)."""
-    if data_mode == "sim":
-        return True
-    try:
-        decoded = json.loads(args) if args else {}
-    except ValueError:
-        return False
-    return isinstance(decoded, dict) and bool(decoded.get("sim"))
 
 
 def _round(value: float | None) -> float | None:
@@ -220,35 +186,23 @@ def trades_history(conn: Any, limit: int = 100) -> dict[str, Any]:
 
 
 def position_marks(conn: Any, positions: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Return each open position with its last price, unrealized P&L and distances to stop and target."""
+    """Return each open position with its last price, unrealized P&L and distances to stop and target.
+
+    The figures are views.mark_positions' (core/pnl.mark_open, the one P&L); the distances here are
+    unsigned, as the page shows them.
+    """
     marked = []
-    for position in positions:
-        symbol = position["symbol"]
-        last = _last_price(conn, symbol)
+    for position in views.mark_positions(conn, positions):
         stop, target = _exits(conn, position["setup_id"])
-        side = 1.0 if str(position["direction"]).upper() == "LONG" else -1.0
-        entry = position["entry_price"]
-        multiplier = INSTRUMENTS[symbol].multiplier if symbol in INSTRUMENTS else 1.0
-        points = None if last is None or entry is None else round(side * (last - entry), 2)
+        last = position["last_price"]
         marked.append({
             **position,
-            "last_price": last,
-            "unrealized_points": points,
-            "unrealized_money": None if points is None else round(points * multiplier * position["quantity"], 2),
             "stop": stop,
             "target": target,
             "distance_to_stop": None if last is None or stop is None else round(abs(last - stop), 2),
             "distance_to_target": None if last is None or target is None else round(abs(target - last), 2),
         })
     return marked
-
-
-def _last_price(conn: Any, symbol: str) -> float | None:
-    row = conn.execute("SELECT price FROM ticks WHERE symbol = ? ORDER BY ts DESC, id DESC LIMIT 1", (symbol,)).fetchone()
-    if row is not None:
-        return row[0]
-    row = conn.execute("SELECT close FROM candles WHERE symbol = ? ORDER BY ts DESC LIMIT 1", (symbol,)).fetchone()
-    return row[0] if row else None
 
 
 def _exits(conn: Any, setup_id: str) -> tuple[float | None, float | None]:
