@@ -48,6 +48,7 @@ bench: $(STAMP) web-assets browser
 	$(BIN)/python bench/operations.py
 	$(BIN)/python bench/gateway.py
 	$(BIN)/python bench/web.py
+	$(BIN)/python bench/startup.py
 
 clean:
 	rm -rf $(VENV) demo.db demo.db-wal demo.db-shm .pytest_cache $(WEB_ASSETS)/node_modules test-artifacts

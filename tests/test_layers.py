@@ -5,7 +5,8 @@ Every import counts, also the lazy ones inside functions. The rules:
 - adapters/ never import runtime/, cli/ or sim/;
 - sim/ never imports adapters/ib, runtime/ or cli/ (its replay reads recorded ticks through the
   store: `adapters/store` is the one adapter it may use);
-- runtime/ never imports cli/;
+- runtime/ never imports cli/ or web/;
+- web/ (the `slob web` dashboard) never imports cli/, sim/ or adapters/ib;
 - the shared leaves (`errors`, `aio`) import nothing of ours.
 """
 
@@ -21,7 +22,9 @@ PACKAGE = Path(__file__).resolve().parent.parent / "slob_cli"
 FORBIDDEN: dict[str, tuple[str, ...]] = {
     "slob_cli.adapters": ("slob_cli.runtime", "slob_cli.cli", "slob_cli.sim"),
     "slob_cli.sim": ("slob_cli.adapters.ib", "slob_cli.runtime", "slob_cli.cli"),
-    "slob_cli.runtime": ("slob_cli.cli",),
+    "slob_cli.runtime": ("slob_cli.cli", "slob_cli.web"),
+    # web/ is a presentation layer beside cli/: read models from runtime/, never the broker or the sim
+    "slob_cli.web": ("slob_cli.cli", "slob_cli.sim", "slob_cli.adapters.ib"),
 }
 CORE_MAY_IMPORT = ("slob_cli.core", "slob_cli.errors")
 LEAVES = ("slob_cli.errors", "slob_cli.aio")

@@ -57,8 +57,8 @@ def aggregate(
         if not ticks_file.is_file():
             raise InputError(f"file {str(ticks_file)!r} not found")
     with app_context(ctx).open_store() as store:
-        total = store.tick_count(chosen) if ticks_file is None else None
-        with progress_bar("Aggregating ticks", total) as advance:
+        stored_ticks = (lambda: store.tick_count(chosen)) if ticks_file is None else (lambda: None)
+        with progress_bar("Aggregating ticks", stored_ticks) as advance:
             report = aggregate_candles(
                 store, [chosen] if chosen and ticks_file is None else None, ticks_file, chosen, begin, finish,
                 fill_gaps, advance,

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import typer
 
-from slob_cli.settings import Settings, load_settings
+if TYPE_CHECKING:
+    from slob_cli.settings import Settings
 
 
 @dataclass
@@ -23,6 +24,8 @@ class AppContext:
     def settings(self) -> Settings:
         """Return the validated settings (raises ConfigError once, on first access)."""
         if self._settings is None:
+            from slob_cli.settings import load_settings  # pydantic-settings: off the `--help` path
+
             self._settings = load_settings(self.env_file, self.overrides)
         return self._settings
 
@@ -31,6 +34,8 @@ class AppContext:
         given = {key: value for key, value in flags.items() if value is not None}
         if not given:
             return self.settings
+        from slob_cli.settings import load_settings
+
         self._settings = load_settings(self.env_file, {**self.overrides, **given})
         return self._settings
 

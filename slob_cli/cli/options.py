@@ -47,8 +47,11 @@ def parse_zone(name: str | None, option: str = "--tz") -> ZoneInfo | None:
 
 
 @contextmanager
-def progress_bar(description: str, total: int | None) -> Iterator[Callable[[int], None]]:
-    """Yield an `advance(n)` callback that drives a rich progress bar on a terminal, else nothing."""
+def progress_bar(description: str, total: Callable[[], int | None]) -> Iterator[Callable[[int], None]]:
+    """Yield an `advance(n)` callback that drives a rich progress bar on a terminal, else nothing.
+
+    `total` is asked only when a bar is shown: counting rows only to size a bar is not free.
+    """
     if not sys.stderr.isatty():
         yield lambda advance: None
         return
@@ -56,7 +59,7 @@ def progress_bar(description: str, total: int | None) -> Iterator[Callable[[int]
     from rich.progress import Progress
 
     with Progress(console=Console(stderr=True), transient=True) as progress:
-        task = progress.add_task(description, total=total)
+        task = progress.add_task(description, total=total())
         yield lambda advance: progress.advance(task, advance)
 
 

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
-import signal
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -63,11 +61,16 @@ def sim_gateway(
                              accounts=tuple(account or ("DU1234567",)))
     except ValueError as exc:
         raise UsageError(str(exc)) from None
+    import asyncio  # here, not at the top: every command registers this module at start-up
+
     asyncio.run(_serve_until_stopped(gateway))
 
 
 async def _serve_until_stopped(gateway: SimGateway) -> None:
     """Start the gateway, print how to reach it, and wait for SIGINT or SIGTERM."""
+    import asyncio
+    import signal
+
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signal_number in (signal.SIGINT, signal.SIGTERM):

@@ -332,7 +332,7 @@ class OrderExecutor:
     # ------------------------------------------------------------------ timers
     def on_candle_closed(self, candle_end: datetime) -> None:
         """Cancel entries still unfilled one full candle after they were sent."""
-        for row in self.store.db.query(
+        for row in self.store.query(
             "SELECT * FROM orders WHERE role='entry' AND status IN ('SENT','WORKING') AND filled < quantity"
         ):
             sent = row["sent_at"]

@@ -108,8 +108,8 @@ def summarize(store: Store, stats: EngineStats, run_id: int | None, started: dat
     states = Counter(r[0] for r in store.conn.execute("SELECT state FROM setups WHERE updated_at >= ?", (since_iso,)))
     orders = store.conn.execute("SELECT count(*) FROM orders WHERE created_at >= ?", (since_iso,)).fetchone()[0]
     fills = store.conn.execute("SELECT count(*) FROM fills WHERE ts >= ?", (since_iso,)).fetchone()[0]
-    trades = list(store.db.query("SELECT * FROM trades WHERE entry_time >= ? ORDER BY entry_time", [since_iso]))
-    skipped = [dict(type="SETUP_SKIPPED", **json.loads(r["payload"])) for r in store.db.query(
+    trades = list(store.query("SELECT * FROM trades WHERE entry_time >= ? ORDER BY entry_time", [since_iso]))
+    skipped = [dict(type="SETUP_SKIPPED", **json.loads(r["payload"])) for r in store.query(
         "SELECT payload FROM events WHERE type='SETUP_SKIPPED' AND ts >= ?", [since_iso])]
     ticks = store.conn.execute("SELECT count(*) FROM ticks WHERE run_id IS ?", (run_id,)).fetchone()[0] if run_id else 0
     return SessionResult(stats, run_id, started, ended, dict(states), orders, fills, trades, skipped, ticks)

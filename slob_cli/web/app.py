@@ -20,10 +20,10 @@ from starlette.requests import Request
 from starlette.responses import FileResponse, Response, StreamingResponse
 from starlette.routing import Route
 
-from slob_cli.web.changes import ChangeWatcher
-from slob_cli.web.security import SecurityMiddleware, TokenGuard
 from slob_cli.runtime import views, web_views
 from slob_cli.runtime.status import collect_status
+from slob_cli.web.changes import ChangeWatcher
+from slob_cli.web.security import SecurityMiddleware, TokenGuard
 
 STATIC = Path(__file__).parent / "static"
 STATIC_FILES = {"app.js": "text/javascript", "style.css": "text/css"}

@@ -13,7 +13,7 @@ from slob_cli.errors import ConfigError
 def listen(host: str, port: int) -> socket.socket:
     """Bind and listen on host:port (port 0 picks a free one); raise ConfigError when that is impossible."""
     try:
-        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
+        infos = socket.getaddrinfo(host.strip("[]"), port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
     except socket.gaierror as exc:
         raise ConfigError(f"cannot listen on {host}:{port}: {exc.strerror}") from None
     family, kind, proto, _, address = infos[0]
@@ -26,7 +26,6 @@ def listen(host: str, port: int) -> socket.socket:
         sock.close()
         reason = "the port is in use" if exc.errno == errno.EADDRINUSE else exc.strerror
         raise ConfigError(f"cannot listen on {host}:{port}: {reason}") from None
-    sock.set_inheritable(True)
     return sock
 
 

@@ -31,7 +31,9 @@ def test_connect_negotiates_the_version_and_syncs_well_under_a_second(version: i
 
     negotiated, elapsed, accounts, notices = run(body())
     assert negotiated == version
-    assert elapsed < 0.5  # every sync request got its end marker (a missing one costs the 2 s timeout)
+    # Every sync request got its end marker: a missing one costs ib_async's whole 2 s timeout. The bound sits
+    # just under it, so a loaded machine does not fail this (speed is bench/gateway.py's job, not a test's).
+    assert elapsed < 1.9
     assert accounts == ["DU1234567"]
 
 

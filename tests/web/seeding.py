@@ -130,8 +130,7 @@ def build_year(store: Store, days: int = 252, setups: int = 5_000, trades: int =
             start = to_us(datetime.combine(day, datetime.min.time(), tzinfo=UTC).replace(hour=7))
             rows = []
             for minute in range(1_400):
-                step = rng.gauss(0, 3)
-                close = price + step
+                close = price + round(rng.gauss(0, 3) * 4) / 4  # prices stay on NQ's 0.25 grid
                 rows.append(("NQ", start + minute * minute_us, price, max(price, close) + 1, min(price, close) - 1,
                              close, 30.0, 30, 0, "live", None))
                 price = close

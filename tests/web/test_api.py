@@ -6,8 +6,8 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import signal
 import queue
+import signal
 import threading
 import urllib.error
 import urllib.request
@@ -114,6 +114,9 @@ def test_bad_query_gets_400_with_one_line(seeded: SeededDay, web_server) -> None
     status, _, body = get(server.url + "/api/candles?date=yesterday")
     assert status == 400 and json.loads(body) == {"error": "date must be YYYY-MM-DD, not 'yesterday'"}
     assert get(server.url + "/api/candles?symbol=NQ;DROP")[0] == 400
+    assert get(server.url + "/api/candles?since=noon")[0] == 400
+    assert get(server.url + "/api/trades?limit=-1")[0] == 400
+    assert len(get_json(server.url + "/api/trades?limit=1")["trades"]) == 1
     assert get(server.url + "/static/../../etc/passwd")[0] == 404
 
 

@@ -9,7 +9,6 @@ from datetime import datetime, timedelta, timezone
 import pytest
 
 from slob_cli.adapters.store import Store, to_iso
-from slob_cli.core.models import Candle
 from tests.opsdata import insert
 from tests.web.conftest import artifact
 from tests.web.seeding import SeededDay, seed_day

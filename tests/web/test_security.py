@@ -104,3 +104,14 @@ def post(url: str, body: bytes) -> tuple[int, dict[str, str], bytes]:
         return response.status, {k.lower(): v for k, v in response.getheaders()}, response.read()
     finally:
         connection.close()
+
+
+def test_slob_help_does_not_load_the_web_stack() -> None:
+    import subprocess
+    import sys
+
+    probe = ("import sys; from slob_cli.cli.main import app; from typer.testing import CliRunner;"
+             " CliRunner().invoke(app, ['--help']);"
+             " print(sorted({m.split('.')[0] for m in sys.modules} & {'starlette', 'uvicorn', 'playwright'}))")
+    result = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=60, check=True)
+    assert result.stdout.strip() == "[]"

@@ -39,9 +39,6 @@ def _import_sqlite_utils():  # noqa: ANN202
     return module
 
 
-sqlite_utils = _import_sqlite_utils()
-
-
 UTC = timezone.utc
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
@@ -101,7 +98,21 @@ class Store:
         self.conn = conn
         self.path = path
         self.readonly = readonly
-        self.db = sqlite_utils.Database(conn)
+        self._db: Any = None
+
+    @property
+    def db(self):  # noqa: ANN201 - sqlite_utils.Database, imported on first use (numpy: ~0.1 s of start-up)
+        """Return a sqlite-utils Database over the store's connection."""
+        if self._db is None:
+            self._db = _import_sqlite_utils().Database(self.conn)
+        return self._db
+
+    def query(self, sql: str, params: Sequence[Any] = ()) -> Iterator[dict[str, Any]]:
+        """Yield the rows of a query as dicts keyed by column name."""
+        cursor = self.conn.execute(sql, params)
+        keys = [column[0] for column in cursor.description]
+        for row in cursor:
+            yield dict(zip(keys, row))
 
     # ------------------------------------------------------------------ lifecycle
     @classmethod
@@ -319,7 +330,7 @@ class Store:
 
     def runs(self, limit: int = 20) -> list[dict[str, Any]]:
         """Return the latest runs, newest first."""
-        return list(self.db.query("SELECT * FROM runs ORDER BY id DESC LIMIT ?", [limit]))
+        return list(self.query("SELECT * FROM runs ORDER BY id DESC LIMIT ?", [limit]))
 
     def log_event(
         self, event_type: str, ts: datetime, payload: dict[str, Any] | None = None,

@@ -78,19 +78,19 @@ class OrderRepository:
 
     def order(self, order_ref: str) -> dict[str, Any] | None:
         """Return one orders row, or None."""
-        rows = list(self.store.db.query("SELECT * FROM orders WHERE order_ref=?", [order_ref]))
+        rows = list(self.store.query("SELECT * FROM orders WHERE order_ref=?", [order_ref]))
         return rows[0] if rows else None
 
     def orders_for_setup(self, setup_id: str) -> list[dict[str, Any]]:
         """Return a setup's orders, oldest first."""
-        return list(self.store.db.query("SELECT * FROM orders WHERE setup_id=? ORDER BY created_at, rowid", [setup_id]))
+        return list(self.store.query("SELECT * FROM orders WHERE setup_id=? ORDER BY created_at, rowid", [setup_id]))
 
     def stored_orders(self, only_open: bool = False) -> list[StoredOrder]:
         """Return every stored order (or only those not in a terminal state) as StoredOrder."""
         sql = "SELECT * FROM orders"
         if only_open:
             sql += " WHERE status IN ('INTENT', 'SENT', 'WORKING')"
-        return [StoredOrder.from_row(row, from_iso(row["created_at"])) for row in self.store.db.query(sql + " ORDER BY rowid")]
+        return [StoredOrder.from_row(row, from_iso(row["created_at"])) for row in self.store.query(sql + " ORDER BY rowid")]
 
     def setup_has_orders(self, setup_id: str) -> bool:
         """Return True when any order was ever written for a setup (idempotency guard)."""
@@ -126,12 +126,12 @@ class OrderRepository:
         if not refs:
             return []
         marks = ",".join("?" * len(refs))
-        return list(self.store.db.query(f"SELECT * FROM fills WHERE order_ref IN ({marks}) ORDER BY ts, exec_id", refs))
+        return list(self.store.query(f"SELECT * FROM fills WHERE order_ref IN ({marks}) ORDER BY ts, exec_id", refs))
 
     # ------------------------------------------------------------------ trades
     def trade(self, setup_id: str) -> dict[str, Any] | None:
         """Return the trade of a setup, or None."""
-        rows = list(self.store.db.query("SELECT * FROM trades WHERE setup_id=?", [setup_id]))
+        rows = list(self.store.query("SELECT * FROM trades WHERE setup_id=?", [setup_id]))
         return rows[0] if rows else None
 
     def upsert_trade(self, row: dict[str, Any]) -> None:
@@ -147,4 +147,4 @@ class OrderRepository:
 
     def open_trades(self) -> list[dict[str, Any]]:
         """Return trades whose position is not closed."""
-        return list(self.store.db.query("SELECT * FROM trades WHERE status='OPEN' ORDER BY entry_time"))
+        return list(self.store.query("SELECT * FROM trades WHERE status='OPEN' ORDER BY entry_time"))
