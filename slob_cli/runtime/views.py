@@ -141,13 +141,13 @@ def is_sim_run(run: dict[str, Any]) -> bool:
     return run.get("data_mode") == "sim" or bool(_payload(run.get("args")).get("sim"))
 
 
-def candle_symbols(conn: Any) -> list[str]:
-    """Return the symbols that have candles, alphabetically (a skip-scan: one index probe per symbol)."""
+def candle_symbols(conn: Any, table: str = "candles") -> list[str]:
+    """Return the symbols that have candles (or ticks), alphabetically (a skip-scan: one index probe each)."""
     found: list[str] = []
-    row = conn.execute("SELECT min(symbol) FROM candles").fetchone()
+    row = conn.execute(f"SELECT min(symbol) FROM {table}").fetchone()
     while row and row[0] is not None:
         found.append(row[0])
-        row = conn.execute("SELECT min(symbol) FROM candles WHERE symbol > ?", (row[0],)).fetchone()
+        row = conn.execute(f"SELECT min(symbol) FROM {table} WHERE symbol > ?", (row[0],)).fetchone()
     return found
 
 
@@ -165,7 +165,7 @@ def store_clock(conn: sqlite3.Connection, wall_now: datetime) -> StoreClock:
     # Index probes only (the newest heartbeat, the newest tick per symbol): pages ask for this often.
     health = conn.execute("SELECT ts, run_id FROM health ORDER BY id DESC LIMIT 1").fetchone()
     moments = [parse_time(health[0]) if health and health[1] == run["id"] else None]
-    moments += [latest_tick_time(conn, symbol) for symbol in candle_symbols(conn)]
+    moments += [latest_tick_time(conn, symbol) for symbol in candle_symbols(conn, "ticks")]
     known = [m for m in moments if m is not None]
     if not known:
         known = [m for m in (parse_time(run["ended_at"]), parse_time(run["started_at"])) if m is not None][:1]
