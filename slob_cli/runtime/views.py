@@ -144,8 +144,9 @@ class StoreClock:
     run_ended: bool = False
 
     def to_dict(self) -> dict[str, Any]:
-        """Return JSON-ready data (the instant itself is the report's `now`)."""
-        return {"simulated": self.simulated, "run_id": self.run_id, "run_ended": self.run_ended}
+        """Return JSON-ready data."""
+        return {"now": self.now.isoformat(), "simulated": self.simulated, "run_id": self.run_id,
+                "run_ended": self.run_ended}
 
 
 def is_sim_run(run: dict[str, Any]) -> bool:
