@@ -319,7 +319,7 @@ class OrderExecutor:
 
     def settle_pending(self) -> None:
         """Book closed trades whose commission report never came, with the commission known so far."""
-        for trade in self.store.db.query("SELECT setup_id FROM trades WHERE status='CLOSED' AND settled_at IS NULL"):
+        for trade in self.store.query("SELECT setup_id FROM trades WHERE status='CLOSED' AND settled_at IS NULL"):
             log.warning("trade %s: a commission report is missing; booking it with the commission known",
                         trade["setup_id"])
             self._update_trade(trade["setup_id"], settle=True)
