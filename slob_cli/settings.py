@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Annotated, Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -113,7 +114,7 @@ class Settings(BaseSettings):
         return self.allow_live.strip().lower() == "yes"
 
 
-def _describe(error: dict[str, Any]) -> str:
+def _describe(error: Mapping[str, Any]) -> str:
     field = ".".join(str(part) for part in error.get("loc", ()) if not isinstance(part, int)) or "settings"
     value = error.get("input")
     message = str(error.get("msg", "invalid")).removeprefix("Value error, ")

@@ -2,10 +2,10 @@
 
 Every import counts, also the lazy ones inside functions. The rules:
 - core/ imports nothing of ours but core/ and `errors`;
-- adapters/ never import runtime/, cli/ or sim/;
-- sim/ never imports adapters/ib, runtime/ or cli/ (its replay reads recorded ticks through the
-  store: `adapters/store` is the one adapter it may use);
-- runtime/ never imports cli/ or web/;
+- adapters/ never import runtime/, sim/ or the doors (cli/, web/);
+- sim/ never imports adapters/ib, runtime/ or the doors (its replay reads recorded ticks through
+  the store: `adapters/store` is the one adapter it may use);
+- runtime/ never imports the doors: cli/ and web/ call runtime, never the other way round;
 - web/ (the `slob web` dashboard) never imports cli/, sim/ or adapters/ib;
 - the shared leaves (`errors`, `aio`) import nothing of ours.
 """
@@ -20,8 +20,8 @@ import pytest
 PACKAGE = Path(__file__).resolve().parent.parent / "slob_cli"
 
 FORBIDDEN: dict[str, tuple[str, ...]] = {
-    "slob_cli.adapters": ("slob_cli.runtime", "slob_cli.cli", "slob_cli.sim"),
-    "slob_cli.sim": ("slob_cli.adapters.ib", "slob_cli.runtime", "slob_cli.cli"),
+    "slob_cli.adapters": ("slob_cli.runtime", "slob_cli.cli", "slob_cli.web", "slob_cli.sim"),
+    "slob_cli.sim": ("slob_cli.adapters.ib", "slob_cli.runtime", "slob_cli.cli", "slob_cli.web"),
     "slob_cli.runtime": ("slob_cli.cli", "slob_cli.web"),
     # web/ is a presentation layer beside cli/: read models from runtime/, never the broker or the sim
     "slob_cli.web": ("slob_cli.cli", "slob_cli.sim", "slob_cli.adapters.ib"),
@@ -115,6 +115,7 @@ def test_the_graph_sees_every_layer() -> None:
         ("sim/bad.py", "from slob_cli.adapters import ib\n", "never imports slob_cli.adapters.ib"),
         ("sim/bad.py", "import slob_cli.runtime.clock\n", "never imports slob_cli.runtime"),
         ("runtime/bad.py", "async def f():\n    from slob_cli.cli.main import app\n", "never imports slob_cli.cli"),
+        ("runtime/bad.py", "from slob_cli.web.server import serve_web\n", "never imports slob_cli.web"),
         ("aio.py", "from slob_cli.errors import SlobError\n", "is a leaf"),
     ],
 )

@@ -164,6 +164,7 @@ class Notifier:
             self._send(item)
 
     def _send(self, alert: Alert) -> None:
+        assert self._apprise is not None  # only queued when there are services
         try:
             ok = bool(self._apprise.notify(
                 title=f"{self.title_prefix}: {alert.title}", body=alert.body, notify_type=alert.level.value))

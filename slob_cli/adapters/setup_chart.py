@@ -6,7 +6,7 @@ import logging
 from collections.abc import Sequence
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 from zoneinfo import ZoneInfo
 
 from slob_cli.adapters.store import Store, from_iso
@@ -93,7 +93,7 @@ def write_setup_chart(
         plots.append(mpf.make_addplot(series, type="scatter", marker="o", markersize=90, color="black",
                                       label="no-wick candle"))
 
-    levels: list[tuple[str, float, str, str]] = []
+    levels: list[tuple[str, float, str, Literal["--", "-."]]] = []
     reference = reference_levels(events)
     if reference is not None:
         levels += [("LSE high", reference[0], "gray", "--"), ("LSE low", reference[1], "gray", "--")]

@@ -16,7 +16,7 @@ import click
 import typer
 from typer._click.exceptions import ClickException as TyperClickException
 
-from slob_cli.errors import ExitCode, SlobError
+from slob_cli.errors import ExitCode, SlobError, first_error
 
 if TYPE_CHECKING:
     from slob_cli.adapters.alerts import Notifier
@@ -48,6 +48,7 @@ def exit_code_of(error: BaseException | None) -> int:
     """Return the process exit code a command ends with when `error` escapes it (None: success)."""
     if error is None:
         return int(ExitCode.OK)
+    error = first_error(error)  # a task group's failure ends the command with the code of the error inside
     if isinstance(error, click.exceptions.Exit | typer.Exit):
         return int(error.exit_code)
     if isinstance(error, SystemExit):

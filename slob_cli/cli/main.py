@@ -5,12 +5,16 @@ from __future__ import annotations
 import logging
 import sys
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import click
 import typer
 from typer._click.exceptions import ClickException as TyperClickException
 from typer.core import TyperGroup
+
+if TYPE_CHECKING:  # typer >= 0.20 vendors click: its groups take these, not click's own
+    from typer._click.core import Context
+    from typer._click.formatting import HelpFormatter
 
 from slob_cli import __version__
 from slob_cli.cli.context import AppContext
@@ -27,7 +31,7 @@ EXIT_CODES_HELP = (
 
 
 COMMAND_ORDER = (
-    "test-connection", "record", "candles", "setups", "trade", "run", "paper", "report", "status",
+    "test-connection", "record", "candles", "setups", "backtest", "trade", "run", "paper", "report", "status",
     "dashboard", "web", "sim-gateway", "demo",
 )
 
@@ -35,13 +39,13 @@ COMMAND_ORDER = (
 class SlobGroup(TyperGroup):
     """Root group that turns SlobError (and any unexpected error) into one line and an exit code."""
 
-    def list_commands(self, ctx: click.Context) -> list[str]:
+    def list_commands(self, ctx: Context) -> list[str]:
         """List commands in workflow order (unknown ones last, alphabetically)."""
         names = super().list_commands(ctx)
         rank = {name: index for index, name in enumerate(COMMAND_ORDER)}
         return sorted(names, key=lambda name: (rank.get(name, len(rank)), name))
 
-    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+    def format_commands(self, ctx: Context, formatter: HelpFormatter) -> None:
         """Write one line per command with its whole first sentence (click would cut it at ~45 chars)."""
         rows = []
         for name in self.list_commands(ctx):
@@ -52,7 +56,7 @@ class SlobGroup(TyperGroup):
             with formatter.section("Commands"):
                 formatter.write_dl(rows)
 
-    def invoke(self, ctx: click.Context) -> Any:
+    def invoke(self, ctx: Context) -> Any:
         try:
             return super().invoke(ctx)
         except BaseExceptionGroup as group:  # a task group's failure: report the error inside it
@@ -60,7 +64,7 @@ class SlobGroup(TyperGroup):
         except BaseException as exc:  # noqa: BLE001 - _fail re-raises what is not ours to report
             return self._fail(ctx, exc)
 
-    def _fail(self, ctx: click.Context, error: BaseException) -> Any:
+    def _fail(self, ctx: Context, error: BaseException) -> Any:
         """Turn one error into its line on stderr and its exit code (click's own pass through)."""
         try:
             raise error
@@ -125,6 +129,9 @@ def _register() -> None:
 
     app.add_typer(candles.app, name="candles")
     app.add_typer(setups.app, name="setups")
+    from slob_cli.cli import backtest
+
+    app.command("backtest")(backtest.backtest)
     from slob_cli.cli import status
 
     app.command("status")(status.status)

@@ -105,8 +105,8 @@ def store_span(store: Store, symbol: str) -> tuple[date | None, date | None]:
     from slob_cli.adapters.store import from_us
     from slob_cli.core.sessions import trading_date_of
 
-    first, last = store.conn.execute("SELECT min(ts), max(ts) FROM candles WHERE symbol=?", (symbol,)).fetchone()
-    if first is None:
+    first, last = store.candle_span(symbol)
+    if first is None or last is None:
         return None, None
     return trading_date_of(from_us(first)), trading_date_of(from_us(last))
 

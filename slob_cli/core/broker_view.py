@@ -29,6 +29,7 @@ class OrderStatus(str, Enum):
 
 UNSENT = frozenset({OrderStatus.INTENT, OrderStatus.SENT})
 LIVE = frozenset({OrderStatus.SENT, OrderStatus.WORKING})
+ACTIVE = UNSENT | LIVE  # not finished: written, sent or working
 TERMINAL = frozenset({OrderStatus.FILLED, OrderStatus.CANCELLED, OrderStatus.INACTIVE, OrderStatus.EXPIRED})
 
 # An order being cancelled is not relied on as protection, so PendingCancel counts as cancelled.

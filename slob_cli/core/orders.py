@@ -176,6 +176,7 @@ def build_bracket(
                         contracts, limit_price=limit_px, tif="DAY", transmit=False)
     stop_order, target_order = exit_pair(setup_id, direction, symbol, contracts, stop_px, target_px,
                                          parent_ref=entry_ref, oca=group)
+    assert target_order is not None  # a bracket always has its target
     return BracketIntent(setup_id, direction, symbol, contracts, entry, stop_order, target_order)
 
 

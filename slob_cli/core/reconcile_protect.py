@@ -104,8 +104,9 @@ def _reissue(
 
 def _latest(views: Sequence[OrderView], role: OrderRole, attribute: str) -> float | None:
     for view in sorted(views, key=lambda v: -v.parsed.attempt):
-        if view.parsed.role is role and getattr(view, attribute) is not None:
-            return getattr(view, attribute)
+        value: float | None = getattr(view, attribute)
+        if view.parsed.role is role and value is not None:
+            return value
     return None
 
 

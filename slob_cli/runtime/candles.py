@@ -118,12 +118,7 @@ def candles_table(
     store: Store, symbol: str | None = None, start: datetime | None = None, end: datetime | None = None
 ) -> pd.DataFrame:
     """Return stored candles as a frame with columns symbol, ts (UTC us), OHLCV and counts."""
-    import pandas as pd
-
-    sql, params = store._range_sql(
-        "SELECT symbol, ts, open, high, low, close, volume, tick_count, dropped_ticks FROM candles", symbol, start, end
-    )
-    return pd.read_sql_query(sql + " ORDER BY symbol, ts", store.conn, params=params)
+    return store.candle_rows_frame(symbol, start, end)
 
 
 def export_candles(
@@ -136,15 +131,22 @@ def export_candles(
     return write_candles(candles_table(store, symbol, start, end), fmt, output, zone)
 
 
+def export_partitioned(store: Store, output: Path, symbol: str | None = None, start: datetime | None = None,
+                       end: datetime | None = None) -> int:
+    """Write stored candles as a hive-partitioned Parquet dataset (symbol=/date=) under `output`; return rows."""
+    import pandas as pd
+
+    from slob_cli.adapters.files import write_partitioned
+
+    sql, params = store._range_sql(
+        "SELECT symbol, ts, open, high, low, close, volume, tick_count, dropped_ticks, source, local_symbol"
+        " FROM candles", symbol, start, end)
+    return write_partitioned(pd.read_sql_query(sql + " ORDER BY symbol, ts", store.conn, params=params), output)
+
+
 def last_candles(store: Store, symbol: str, count: int) -> list[Candle]:
     """Return the newest `count` candles of a symbol, oldest first."""
-    from slob_cli.adapters.store.db import row_candle
-
-    rows = store.conn.execute(
-        "SELECT symbol, ts, open, high, low, close, volume, tick_count, dropped_ticks FROM candles"
-        " WHERE symbol=? ORDER BY ts DESC LIMIT ?", (symbol, count),
-    ).fetchall()
-    return [row_candle(row) for row in reversed(rows)]
+    return store.last_candles(symbol, count)
 
 
 def candle_dict(candle: Candle, zone: ZoneInfo | None = None) -> dict[str, Any]:

@@ -119,10 +119,7 @@ def run_demo(
 
     asyncio.run(main())
     end = start + timedelta(minutes=minutes)
-    with store.transaction() as conn:
-        # Running the demo again replaces its session instead of doubling the ticks.
-        conn.execute("DELETE FROM ticks WHERE symbol=? AND ts >= ? AND ts < ?",
-                     (symbol, int(start.timestamp() * 1_000_000), int(end.timestamp() * 1_000_000)))
+    store.delete_ticks(symbol, start, end)  # running the demo again replaces its session, not doubles it
     store.insert_ticks(ticks, run_id=run_id)
     store.upsert_candles(candles, source="demo")
     for gap in gaps:

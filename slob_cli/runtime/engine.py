@@ -357,28 +357,20 @@ class Engine(Supervised):
     def write_health(self) -> dict[str, Any]:
         """Log and store one health row; return it."""
         age = None if self._last_tick_monotonic is None else round(time.monotonic() - self._last_tick_monotonic, 3)
-        open_orders = self.store.conn.execute(
-            "SELECT count(*) FROM orders WHERE status IN ('SENT','WORKING')").fetchone()[0]
-        positions = self.store.conn.execute("SELECT count(*) FROM trades WHERE status='OPEN'").fetchone()[0]
+        open_orders = self.store.live_order_count()
+        positions = self.store.open_position_count()
+        utilization = round(self.buffer.utilization(), 4)
         row = {
             "connected": self.connection.connected, "last_tick_age": age,
-            "buffer_utilization": round(self.buffer.utilization(), 4), "open_orders": open_orders,
+            "buffer_utilization": utilization, "open_orders": open_orders,
             "positions": positions, "data_mode": self.stats.data_mode, "safe_mode": self.connection.safe_mode,
             "ticks": self.stats.ticks, "candles": self.stats.candles,
         }
         log.info("health: %s | last tick %s | buffer %.1f%% | %d open orders | %d positions%s",
                  "connected" if row["connected"] else "DISCONNECTED",
-                 "none yet" if age is None else f"{age:.1f}s ago", 100 * row["buffer_utilization"],
+                 "none yet" if age is None else f"{age:.1f}s ago", 100 * utilization,
                  open_orders, positions, " | DELAYED DATA" if self.stats.data_mode == "delayed" else "")
-        import json
-
-        with self.store.transaction() as conn:
-            conn.execute(
-                "INSERT INTO health(run_id, ts, connected, last_tick_age, buffer_utilization, open_orders, positions,"
-                " payload) VALUES (?,?,?,?,?,?,?,?)",
-                (self.run_id, to_iso(self.clock.now()), int(row["connected"]), age, row["buffer_utilization"],
-                 open_orders, positions, json.dumps(row)),
-            )
+        self.store.record_health(self.run_id, self.clock.now(), row)
         self.bus.emit(EventType.HEALTH, row, self.clock.now())
         return row
 

@@ -17,7 +17,15 @@ from typing import Any, Protocol
 from slob_cli.adapters.ib.codes import ORDER_ERROR_CODES
 from slob_cli.adapters.store import Store, from_iso, to_iso
 from slob_cli.adapters.store.orders import OrderRepository, fill_line, trade_columns
-from slob_cli.core.broker_view import BrokerExecution, BrokerOrder, BrokerView, OrderStatus, status_from_ib
+from slob_cli.core.broker_view import (
+    ACTIVE,
+    LIVE,
+    BrokerExecution,
+    BrokerOrder,
+    BrokerView,
+    OrderStatus,
+    status_from_ib,
+)
 from slob_cli.core.models import INSTRUMENTS, Direction
 from slob_cli.core.orders import EXIT_ROLES, OrderIntent, OrderRole, build_bracket, flatten_intent, parse_order_ref
 from slob_cli.core.pnl import TradeResult, trade_result
@@ -268,12 +276,12 @@ class OrderExecutor:
         if not orders:
             return
         fills = self.repo.fills_for(orders)
-        entry_fills = [f for f in fills if orders[f["order_ref"]]["role"] == OrderRole.ENTRY.value]
-        exit_fills = [f for f in fills if orders[f["order_ref"]]["role"] in {r.value for r in EXIT_ROLES}]
+        entry_fills = [f for f in fills if OrderRole(orders[f["order_ref"]]["role"]) is OrderRole.ENTRY]
+        exit_fills = [f for f in fills if OrderRole(orders[f["order_ref"]]["role"]) in EXIT_ROLES]
         if not entry_fills:
             return
-        setup = self.store.conn.execute("SELECT direction, entry_estimate FROM setups WHERE id=?", (setup_id,)).fetchone()
-        entry_row = next(row for row in orders.values() if row["role"] == OrderRole.ENTRY.value)
+        setup = self.repo.setup_plan(setup_id)
+        entry_row = next(row for row in orders.values() if OrderRole(row["role"]) is OrderRole.ENTRY)
         direction = Direction(setup[0]) if setup else (Direction.SHORT if entry_row["action"] == "SELL" else Direction.LONG)
         symbol = entry_row["symbol"]
         multiplier = INSTRUMENTS[symbol].multiplier if symbol in INSTRUMENTS else 1.0
@@ -319,22 +327,19 @@ class OrderExecutor:
 
     def settle_pending(self) -> None:
         """Book closed trades whose commission report never came, with the commission known so far."""
-        for trade in self.store.query("SELECT setup_id FROM trades WHERE status='CLOSED' AND settled_at IS NULL"):
-            log.warning("trade %s: a commission report is missing; booking it with the commission known",
-                        trade["setup_id"])
-            self._update_trade(trade["setup_id"], settle=True)
+        for setup_id in self.repo.unsettled_closed_trades():
+            log.warning("trade %s: a commission report is missing; booking it with the commission known", setup_id)
+            self._update_trade(setup_id, settle=True)
 
     @staticmethod
     def _entry_working(orders: dict[str, dict[str, Any]]) -> bool:
-        return any(row["role"] == OrderRole.ENTRY.value and row["status"] in ("INTENT", "SENT", "WORKING")
+        return any(OrderRole(row["role"]) is OrderRole.ENTRY and OrderStatus(row["status"]) in ACTIVE
                    and row["filled"] < row["quantity"] for row in orders.values())
 
     # ------------------------------------------------------------------ timers
     def on_candle_closed(self, candle_end: datetime) -> None:
         """Cancel entries still unfilled one full candle after they were sent."""
-        for row in self.store.query(
-            "SELECT * FROM orders WHERE role='entry' AND status IN ('SENT','WORKING') AND filled < quantity"
-        ):
+        for row in self.repo.unfilled_live_entries():
             sent = row["sent_at"]
             if sent is None or row["broker_order_id"] is None:
                 continue
@@ -355,7 +360,8 @@ class OrderExecutor:
             log.warning("session end: flattening %s", setup_id)
             self._log("FLATTEN_AT_SESSION_END", {"setup_id": setup_id})
             live_exits = [row for row in self.repo.orders_for_setup(setup_id)
-                          if row["role"] in ("stop", "target") and row["status"] in ("SENT", "WORKING")]
+                          if OrderRole(row["role"]) in (OrderRole.STOP, OrderRole.TARGET)
+                          and OrderStatus(row["status"]) in LIVE]
             for row in live_exits:
                 if row["broker_order_id"] is not None:
                     self.port.cancel(int(row["broker_order_id"]))
@@ -365,21 +371,21 @@ class OrderExecutor:
     def _continue_flatten(self, setup_id: str) -> None:
         """Once no exit of the setup is live, send one market order for what is still open."""
         rows = self.repo.orders_for_setup(setup_id)
-        if any(r["role"] in ("stop", "target", "flatten") and r["status"] in ("INTENT", "SENT", "WORKING") for r in rows):
+        if any(OrderRole(r["role"]) in EXIT_ROLES and OrderStatus(r["status"]) in ACTIVE for r in rows):
             return
         trade = self.repo.trade(setup_id)
         if trade is None or trade["status"] == "CLOSED":
             self._flattening.discard(setup_id)
             return
         fills = self.repo.fills_for(r["order_ref"] for r in rows)
-        roles = {r["order_ref"]: r["role"] for r in rows}
-        entry = sum(f["quantity"] for f in fills if roles[f["order_ref"]] == "entry")
-        exits = sum(f["quantity"] for f in fills if roles[f["order_ref"]] != "entry")
+        roles = {r["order_ref"]: OrderRole(r["role"]) for r in rows}
+        entry = sum(f["quantity"] for f in fills if roles[f["order_ref"]] is OrderRole.ENTRY)
+        exits = sum(f["quantity"] for f in fills if roles[f["order_ref"]] is not OrderRole.ENTRY)
         remaining = int(entry - exits)
         if remaining <= 0:
             return
         signed = -remaining if trade["direction"] == Direction.SHORT.value else remaining
-        attempt = 1 + sum(1 for r in rows if r["role"] == "flatten")
+        attempt = 1 + sum(1 for r in rows if OrderRole(r["role"]) is OrderRole.FLATTEN)
         intent = flatten_intent(setup_id, trade["symbol"], signed, attempt)
         self.repo.insert_intents([intent], self.clock.now(), self.run_id)
         if self._send([intent]):

@@ -9,7 +9,7 @@ PAPER_ACCOUNT_PREFIX = "DU"
 
 def is_paper_account(account: str | None) -> bool:
     """Return True for an IB paper-trading account id (they start with DU)."""
-    return bool(account) and account.strip().upper().startswith(PAPER_ACCOUNT_PREFIX)
+    return account is not None and account.strip().upper().startswith(PAPER_ACCOUNT_PREFIX)
 
 
 def check_live_allowed(account: str | None, live_flag: bool, allow_live_env: bool, gateway_is_sim: bool) -> None:

@@ -61,7 +61,7 @@ def setup_logging(
     else:
         console = logging.StreamHandler(sys.stderr)
         console.setFormatter(logging.Formatter(PLAIN_FORMAT))
-    handlers = [console]
+    handlers: list[logging.Handler] = [console]
     if log_dir is not None and log_file_name:
         log_dir.mkdir(parents=True, exist_ok=True)
         file_handler = logging.handlers.RotatingFileHandler(

@@ -38,19 +38,19 @@ class PaperOutcome:
 
 def latest_run_id(store: Any, command: str = "paper") -> int:
     """Return the id of the newest run of a command; raise InputError when there is none."""
-    row = store.conn.execute("SELECT max(id) FROM runs WHERE command = ?", (command,)).fetchone()
-    if row is None or row[0] is None:
+    run_id = store.latest_run_id(command)
+    if run_id is None:
         raise InputError(f"no '{command}' run in the store")
-    return int(row[0])
+    return run_id
 
 
 def recorded_duration(store: Any, run_id: int) -> str | None:
     """Return the `duration` argument a run was started with, if it recorded one."""
     import json
 
-    row = store.conn.execute("SELECT args FROM runs WHERE id = ?", (run_id,)).fetchone()
+    text = store.run_args_text(run_id)
     try:
-        args = json.loads(row[0]) if row and row[0] else {}
+        args = json.loads(text) if text else {}
     except ValueError:
         return None
     value = args.get("duration") if isinstance(args, dict) else None

@@ -13,6 +13,7 @@ import re
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import partial
 from datetime import datetime, timedelta, timezone
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -109,7 +110,7 @@ class Recorder(Supervised):
         self.dropped = 0
         self.latencies: list[float] = []
         self._batch: list[tuple[Tick, str, float]] = []
-        self._writes: list[Callable[[], None]] = []
+        self._writes: list[Callable[[], object]] = []
         self._ready = asyncio.Event()
 
     # ------------------------------------------------------------------ inputs (loop thread, quick)
@@ -192,7 +193,7 @@ class Recorder(Supervised):
         writes, self._writes = self._writes, []
         self._commit(batch, writes)
 
-    def _commit(self, batch: list[tuple[Tick, str, float]], writes: list[Callable[[], None]]) -> None:
+    def _commit(self, batch: list[tuple[Tick, str, float]], writes: list[Callable[[], object]]) -> None:
         by_local: dict[str, list[Tick]] = {}
         for tick, local_symbol, _ in batch:
             by_local.setdefault(local_symbol, []).append(tick)
@@ -227,7 +228,7 @@ class Recorder(Supervised):
                 self._event("WARM_UP_FAILED", {"symbol": symbol, "error": str(exc)})
                 continue
             local_symbol = resolved.future.local_symbol
-            self._writes.append(lambda c=candles, ls=local_symbol: self.store.upsert_candles(c, "ib_history", ls))
+            self._writes.append(partial(self.store.upsert_candles, candles, "ib_history", local_symbol))
             self._event("WARM_UP", {"symbol": symbol, "bars": len(candles), "from": start.isoformat()})
 
     async def _status_loop(self) -> None:

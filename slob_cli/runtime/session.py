@@ -105,13 +105,13 @@ def summarize(store: Store, stats: EngineStats, run_id: int | None, started: dat
               since: datetime) -> SessionResult:
     """Collect the session's figures from the store."""
     since_iso = to_iso(since)
-    states = Counter(r[0] for r in store.conn.execute("SELECT state FROM setups WHERE updated_at >= ?", (since_iso,)))
-    orders = store.conn.execute("SELECT count(*) FROM orders WHERE created_at >= ?", (since_iso,)).fetchone()[0]
-    fills = store.conn.execute("SELECT count(*) FROM fills WHERE ts >= ?", (since_iso,)).fetchone()[0]
-    trades = list(store.query("SELECT * FROM trades WHERE entry_time >= ? ORDER BY entry_time", [since_iso]))
-    skipped = [dict(type="SETUP_SKIPPED", **json.loads(r["payload"])) for r in store.query(
-        "SELECT payload FROM events WHERE type='SETUP_SKIPPED' AND ts >= ?", [since_iso])]
-    ticks = store.conn.execute("SELECT count(*) FROM ticks WHERE run_id IS ?", (run_id,)).fetchone()[0] if run_id else 0
+    states = Counter(store.setup_states_updated_since(since_iso))
+    orders = store.order_count_since(since_iso)
+    fills = store.fill_count_since(since_iso)
+    trades = store.trades_entered_since(since_iso)
+    skipped = [dict(type="SETUP_SKIPPED", **json.loads(payload))
+               for payload in store.event_payloads_since("SETUP_SKIPPED", since_iso)]
+    ticks = store.run_tick_count(run_id) if run_id else 0
     return SessionResult(stats, run_id, started, ended, dict(states), orders, fills, trades, skipped, ticks)
 
 

@@ -228,11 +228,7 @@ class LiveTracking:
         self.skipped_candles = 0
 
     def _first_seq(self, trading_date: date) -> int:
-        row = self.store.conn.execute(
-            "SELECT max(seq) FROM setup_events WHERE symbol=? AND trading_date=?",
-            (self.symbol, trading_date.isoformat()),
-        ).fetchone()
-        return int(row[0] or 0) + 1
+        return self.store.last_setup_event_seq(self.symbol, trading_date.isoformat()) + 1
 
     def restore(self, now: datetime) -> RestoreReport:
         """Rebuild the tracker from the store as of `now` and write what the replay adds."""

@@ -111,10 +111,7 @@ def gather(
 
     `stats` (the engine's live counters) override the run row's, for a run judged before it ends.
     """
-    conn = store.conn
-    row = conn.execute(
-        "SELECT started_at, ended_at, exit_code, data_mode, stats FROM runs WHERE id = ?", (run_id,)
-    ).fetchone()
+    row = store.run_record(run_id)
     if row is None:
         raise InputError(f"run {run_id} is not in the store")
     started = parse_time(row[0]) or now
@@ -127,8 +124,7 @@ def gather(
     crash_detail = (f"run ended with exit code {exit_code}" if row[1] is not None
                     else "the run has no end record") if crashed else "the run ended cleanly"
 
-    rows = conn.execute("SELECT ts, type, payload, symbol FROM events WHERE run_id = ? ORDER BY ts, id", (run_id,))
-    events = [(ts, kind, _payload(text), symbol) for ts, kind, text, symbol in rows]
+    events = [(ts, kind, _payload(text), symbol) for ts, kind, text, symbol in store.run_events(run_id)]
     outages, reconnects, safe_modes = _connection(events, started)
     gaps = [_gap(ts, p, symbol, started) for ts, kind, p, symbol in events if kind in GAP_TYPES]
     delayed = data_mode == "delayed" or any(
@@ -138,10 +134,7 @@ def gather(
     # row was written (start-up takes a moment) still belongs to this run's candles.
     first_candle = parse_time(_first(counters, ("first_candle",), None))
     span = (_us(min(started, first_candle) if first_candle else started), _us(ended) + 1)
-    counted = conn.execute(
-        "SELECT count(*), coalesce(sum(dropped_ticks), 0) FROM candles WHERE ts >= ? AND ts < ? AND source = 'live'",
-        span,
-    ).fetchone()
+    counted = store.live_candle_counts(*span)
     persisted = int(_first(counters, ("candles_persisted",), counted[0]))
     generated = int(_first(counters, ("candles_generated", "candles"), persisted))
     received = int(_first(counters, ("candles_received",), generated))
@@ -154,27 +147,22 @@ def gather(
     placements = Counter(p.get("order_ref") for _, kind, p, _ in events if kind in PLACED_TYPES)
     orders = [
         OrderInfo(ref, setup_id, role, status, quantity, filled, placements.get(ref, 1 if sent_at else 0))
-        for ref, setup_id, role, status, quantity, filled, sent_at in conn.execute(
-            "SELECT order_ref, setup_id, role, status, quantity, filled, sent_at FROM orders WHERE run_id = ?"
-            " ORDER BY created_at", (run_id,))
+        for ref, setup_id, role, status, quantity, filled, sent_at in store.run_orders(run_id)
     ]
     refs = [order.order_ref for order in orders]
     setup_ids = sorted({order.setup_id for order in orders if order.setup_id})
-    fills = [FillInfo(ref, quantity, price) for ref, quantity, price in _in(
-        conn, "SELECT order_ref, quantity, price FROM fills WHERE order_ref IN ({})", refs)]
+    fills = [FillInfo(ref, quantity, price) for ref, quantity, price in store.fills_of_orders(refs)]
     trades = [
         TradeInfo(r[0], r[1], r[2], r[3], r[4], r[5], r[6], r[7], r[8], open=r[4] is not None and r[9] is None)
-        for r in _in(conn, "SELECT setup_id, direction, quantity, entry_estimate, entry_price, exit_price,"
-                     " pnl_points, pnl_money, commission, exit_time FROM trades WHERE setup_id IN ({})", setup_ids)
+        for r in store.trades_of_setups(setup_ids)
     ]
     dates = _trading_dates(started, ended)
-    by_state = dict(Counter(state for (state,) in _in(
-        conn, "SELECT state FROM setups WHERE trading_date IN ({})", dates)))
+    by_state = dict(Counter(store.setup_states_on(dates)))
     # The run's trading days as the tracker logged them (warm-up replay included), up to the run's end:
     # exactly what an offline replay of those days' stored candles must reproduce.
-    live = [event_key(setup_id, kind, bar_time, payload) for setup_id, kind, bar_time, payload in _in(
-        conn, "SELECT setup_id, type, bar_time, payload FROM setup_events WHERE trading_date IN ({})"
-        " ORDER BY symbol, trading_date, seq", dates) if (parse_time(bar_time) or ended) <= ended]
+    live = [event_key(setup_id, kind, bar_time, payload)
+            for setup_id, kind, bar_time, payload in store.setup_event_rows_on(dates)
+            if (parse_time(bar_time) or ended) <= ended]
     return ValidationInput(
         target_seconds=target_seconds, actual_seconds=(ended - started).total_seconds(), crashed=crashed,
         run_end=ended, outages=outages, reconnects=reconnects, safe_mode_entries=safe_modes,
@@ -204,12 +192,6 @@ def _gap(ts: str, payload: dict[str, Any], symbol: str | None, fallback: datetim
     return Gap(symbol or str(payload.get("symbol") or "?"), start, int(minutes or 0))
 
 
-def _in(conn: Any, sql: str, values: list[Any]) -> list[tuple[Any, ...]]:
-    if not values:
-        return []
-    return conn.execute(sql.format(",".join("?" * len(values))), values).fetchall()
-
-
 def _trading_dates(start: datetime, end: datetime) -> list[str]:
     first, last = trading_date_of(start), trading_date_of(end)
     days = (last - first).days
@@ -218,7 +200,7 @@ def _trading_dates(start: datetime, end: datetime) -> list[str]:
 
 def run_span(store: Any, run_id: int, now: datetime) -> tuple[datetime, datetime]:
     """Return a run's start and end (`now` for a run that has not ended); raise InputError if unknown."""
-    row = store.conn.execute("SELECT started_at, ended_at FROM runs WHERE id = ?", (run_id,)).fetchone()
+    row = store.run_record(run_id)
     if row is None:
         raise InputError(f"run {run_id} is not in the store")
     return parse_time(row[0]) or now, parse_time(row[1]) or now
@@ -237,10 +219,7 @@ def offline_events(
 
     started, ended = run_span(store, run_id, now)
     dates = _trading_dates(started, ended)
-    symbols = sorted({symbol for (symbol,) in _in(
-        store.conn, "SELECT DISTINCT symbol FROM setup_events WHERE trading_date IN ({})", dates)} | {
-        symbol for (symbol,) in store.conn.execute(
-            "SELECT DISTINCT symbol FROM candles WHERE ts >= ? AND ts <= ?", (_us(started), _us(ended)))})
+    symbols = sorted(store.setup_event_symbols_on(dates) | store.candle_symbols_between(_us(started), _us(ended)))
     records = []
     for symbol in symbols:
         recorder = RecordingTracker(SetupTracker(symbol, config, calendar), first_seq=lambda _day: 1)

@@ -8,6 +8,8 @@ import time
 from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta, timezone
 
+from slob_cli.aio import first_of
+
 UTC = timezone.utc
 
 # Longest real pause between re-checks in sleep_until, so a changed speed or a jump is noticed.
@@ -154,11 +156,7 @@ class VirtualClock:
             if real_wait is None:
                 await changed
                 return
-            sleeper = asyncio.ensure_future(self._sleep(real_wait))
-            try:
-                await asyncio.wait({sleeper, changed}, return_when=asyncio.FIRST_COMPLETED)
-            finally:
-                sleeper.cancel()
+            await first_of(self._sleep(real_wait), changed)
         finally:
             with self._lock:
                 self._waiters.discard(changed)

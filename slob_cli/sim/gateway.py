@@ -12,6 +12,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, TypeVar
 
+from slob_cli.aio import cancel_until_done
 from slob_cli.sim.protocol import MAX_SERVER_VERSION, MIN_SERVER_VERSION
 
 if TYPE_CHECKING:
@@ -187,6 +188,7 @@ class SimGatewayThread:
         self.gateway = SimGateway(**options)
         self._loop = asyncio.new_event_loop()
         self._thread = threading.Thread(target=self._loop.run_forever, name="sim-gateway", daemon=True)
+        self._restarts: set[asyncio.Future[None]] = set()  # restarts begun with wait=False; stop() ends them
 
     def __enter__(self) -> SimGatewayThread:
         self.start()
@@ -195,6 +197,10 @@ class SimGatewayThread:
     def __exit__(self, kind: type[BaseException] | None, error: BaseException | None,
                  trace: TracebackType | None) -> None:
         self.stop()
+
+    async def _end_restarts(self) -> None:
+        for task in list(self._restarts):
+            await cancel_until_done(task)
 
     def start(self) -> None:
         """Start the loop thread and the gateway in it."""
@@ -206,6 +212,7 @@ class SimGatewayThread:
         if not self._thread.is_alive():
             return
         try:
+            self._call(self._end_restarts())
             self._call(self.gateway.stop())
         finally:
             self._loop.call_soon_threadsafe(self._loop.stop)
@@ -296,6 +303,8 @@ class SimGatewayThread:
 
         async def begin() -> None:
             task = asyncio.ensure_future(self.gateway.restart(down_for_seconds))
+            self._restarts.add(task)
+            task.add_done_callback(self._restarts.discard)
             while self.gateway.server.listening and not task.done():
                 await asyncio.sleep(0.001)
             down.set()

@@ -43,7 +43,7 @@ class ReplayMarket(ArrayMarket):
         store = Store.open(db_path, readonly=True)
         count = store.tick_count(symbol)
         if count == 0:
-            present = [row[0] for row in store.conn.execute("SELECT DISTINCT symbol FROM ticks ORDER BY symbol")]
+            present = store.tick_symbols()
             store.close()
             raise ReplayError(f"store {str(db_path)!r} has no {symbol} ticks (symbols present: {present or 'none'})")
         return cls(store=store, symbol=symbol)
@@ -81,9 +81,8 @@ class ReplayMarket(ArrayMarket):
         order = np.argsort(ts, kind="stable")
         return cls(ticks=_tape(ts[order], prices[order], sizes[order]), symbol=symbol or "NQ")
 
-    def _query(self, sql: str, params: tuple[object, ...]) -> TickArrays:
-        assert self._store is not None
-        rows = self._store.conn.execute(sql, params).fetchall()
+    @staticmethod
+    def _tape_of(rows: list[tuple[int, float, float]]) -> TickArrays:
         if not rows:
             return TickArrays.empty()
         table = np.array(rows, dtype=np.float64)
@@ -92,18 +91,14 @@ class ReplayMarket(ArrayMarket):
     def _window(self, start_us: int, end_us: int) -> TickArrays:
         if self._ticks is not None:
             return self._ticks.between(start_us, end_us)
-        return self._query(
-            "SELECT ts, price, size FROM ticks WHERE symbol=? AND ts>=? AND ts<? ORDER BY ts, id",
-            (self.symbol, start_us, end_us),
-        )
+        assert self._store is not None
+        return self._tape_of(self._store.tick_rows_between(self.symbol, start_us, end_us))
 
     def _last_before(self, ts_us: int) -> TickArrays:
         if self._ticks is not None:
             return self._ticks.between(-(2**62), ts_us).take(slice(-1, None))
-        return self._query(
-            "SELECT ts, price, size FROM ticks WHERE symbol=? AND ts<? ORDER BY ts DESC, id DESC LIMIT 1",
-            (self.symbol, ts_us),
-        )
+        assert self._store is not None
+        return self._tape_of(self._store.last_tick_row_before(self.symbol, ts_us))
 
     @property
     def span(self) -> tuple[datetime, datetime] | None:
@@ -112,8 +107,7 @@ class ReplayMarket(ArrayMarket):
             bounds = (int(self._ticks.ts[0]), int(self._ticks.ts[-1])) if len(self._ticks) else None
         else:
             assert self._store is not None
-            row = self._store.conn.execute("SELECT min(ts), max(ts) FROM ticks WHERE symbol=?", (self.symbol,)).fetchone()
-            bounds = None if row[0] is None else (int(row[0]), int(row[1]))
+            bounds = self._store.tick_span(self.symbol)
         return None if bounds is None else (from_us(bounds[0]), from_us(bounds[1] + 1))
 
     def close(self) -> None:

@@ -6,8 +6,10 @@ import asyncio
 import logging
 import time
 from datetime import timedelta
-from typing import TYPE_CHECKING
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
 
+from slob_cli.aio import first_of
 from slob_cli.sim import encoders, market_feed
 from slob_cli.sim.contracts import CENTRAL, TIME_ZONE_ID
 from slob_cli.sim.encoders import NOTICES
@@ -55,6 +57,15 @@ LARGE_JUMP = timedelta(hours=6)  # a clock jump beyond this restarts delivery at
 UNSUPPORTED_CODE = 322
 READ_ERROR_CODE = 320
 CANNED_ANSWERS = {80: [78, 0], 82: [80, 0], 85: [85, 0], 24: [19, 1, "<ScanParameterResponse/>"]}
+# A cancel request's name -> the session's subscriptions it ends (cancelMktData also answers 300).
+_CANCELLED_SUBSCRIPTIONS: dict[str, Callable[[ClientSession], dict[int, Any]]] = {
+    "cancelTickByTickData": lambda session: session.tick_by_tick,
+    "cancelHistoricalData": lambda session: session.bars,
+    "cancelAccountSummary": lambda session: session.account_summaries,
+    "cancelAccountUpdatesMulti": lambda session: session.account_multi,
+    "cancelPnL": lambda session: session.pnl,
+    "cancelPnLSingle": lambda session: session.pnl,
+}
 
 
 class GatewayServer:
@@ -80,6 +91,8 @@ class GatewayServer:
         self.last_tick: MarketTick | None = None
         self.trading = Trading(broker, accounts, clock.now, lambda: self.sessions, self._current_tick)
         self.market_data = MarketData(self, delayed=delayed, monotonic=time.monotonic)
+        self._routes = self._request_routes()
+        self._simple_routes = self._simple_request_routes()
 
     # ------------------------------------------------------------------ lifecycle
     async def start(self) -> None:
@@ -210,34 +223,56 @@ class GatewayServer:
         if not session.started:
             log.debug("ignoring %s from %s before startApi", fields[0], session.describe())
             return
-        if isinstance(request, PlaceOrder):
-            self.trading.place(session, request)
-        elif isinstance(request, CancelOrder):
-            self.trading.cancel(session, request.order_id)
-        elif isinstance(request, MarketDataRequest):
-            self.market_data.subscribe_quotes(session, request)
-        elif isinstance(request, TickByTickRequest):
-            self.market_data.subscribe_tick_by_tick(session, request)
-        elif isinstance(request, HistoricalDataRequest):
-            self.market_data.historical(session, request)
-        elif isinstance(request, ContractDetailsRequest):
-            self.market_data.contract_details(session, request)
-        elif isinstance(request, ExecutionsRequest):
-            self.trading.executions(session, request)
-        elif isinstance(request, AccountUpdatesRequest):
-            self.trading.account_updates(session, request)
-        elif isinstance(request, AccountUpdatesMultiRequest):
-            self.trading.account_updates_multi(session, request)
-        elif isinstance(request, AccountSummaryRequest):
-            self.trading.account_summary(session, request)
-        elif isinstance(request, PnlRequest):
-            self.trading.subscribe_pnl(session, request)
-        elif isinstance(request, RequestWithId):
-            self._cancel(session, request)
-        elif isinstance(request, SimpleRequest):
-            self._simple(session, request)
-        elif isinstance(request, UnsupportedRequest):
-            self._unsupported(session, request)
+        route = self._routes.get(type(request))
+        if route is not None:
+            route(session, request)
+
+    def _request_routes(self) -> dict[type, Callable[[ClientSession, Any], None]]:
+        """Return who answers each kind of decoded request (after startApi)."""
+        trading, market_data = self.trading, self.market_data
+        return {
+            PlaceOrder: trading.place,
+            CancelOrder: lambda session, request: trading.cancel(session, request.order_id),
+            MarketDataRequest: market_data.subscribe_quotes,
+            TickByTickRequest: market_data.subscribe_tick_by_tick,
+            HistoricalDataRequest: market_data.historical,
+            ContractDetailsRequest: market_data.contract_details,
+            ExecutionsRequest: trading.executions,
+            AccountUpdatesRequest: trading.account_updates,
+            AccountUpdatesMultiRequest: trading.account_updates_multi,
+            AccountSummaryRequest: trading.account_summary,
+            PnlRequest: trading.subscribe_pnl,
+            RequestWithId: self._cancel,
+            SimpleRequest: self._simple,
+            UnsupportedRequest: self._unsupported,
+        }
+
+    def _simple_request_routes(self) -> dict[str, Callable[[ClientSession, SimpleRequest], None]]:
+        """Return the answer to each request that carries no more than one argument, by name."""
+        trading = self.trading
+
+        def market_data_type(session: ClientSession, request: SimpleRequest) -> None:
+            session.market_data_type = int(request.argument or 1)
+
+        def cancel_positions(session: ClientSession, request: SimpleRequest) -> None:
+            session.positions_subscribed = False
+
+        def auto_open_orders(session: ClientSession, request: SimpleRequest) -> None:
+            session.auto_open_orders = request.argument == "1"
+
+        return {
+            "reqCurrentTime": lambda session, request: session.send(encoders.current_time(self.clock.now())),
+            "reqIds": lambda session, request: session.send(encoders.next_valid_id(trading.next_order_id)),
+            "reqManagedAccts": lambda session, request: session.send(encoders.managed_accounts(self.accounts)),
+            "reqMarketDataType": market_data_type,
+            "reqPositions": lambda session, request: trading.positions(session),
+            "cancelPositions": cancel_positions,
+            "reqOpenOrders": lambda session, request: trading.open_orders(session, all_clients=False),
+            "reqAllOpenOrders": lambda session, request: trading.open_orders(session, all_clients=True),
+            "reqAutoOpenOrders": auto_open_orders,
+            "reqCompletedOrders": lambda session, request: trading.completed_orders(session),
+            "reqGlobalCancel": lambda session, request: trading.global_cancel(),
+        }
 
     def _start_api(self, session: ClientSession, request: StartApi) -> None:
         if session.started:
@@ -264,39 +299,15 @@ class GatewayServer:
             if session.quotes.pop(request_id, None) is None:
                 session.send(encoders.error(session.version, request_id, 300,
                                             f"Can't find EId with tickerId:{request_id}"))
-        elif request.name == "cancelTickByTickData":
-            session.tick_by_tick.pop(request_id, None)
-        elif request.name == "cancelHistoricalData":
-            session.bars.pop(request_id, None)
-        elif request.name == "cancelAccountSummary":
-            session.account_summaries.pop(request_id, None)
-        elif request.name == "cancelAccountUpdatesMulti":
-            session.account_multi.pop(request_id, None)
-        elif request.name in ("cancelPnL", "cancelPnLSingle"):
-            session.pnl.pop(request_id, None)
+            return
+        subscriptions = _CANCELLED_SUBSCRIPTIONS.get(request.name)
+        if subscriptions is not None:
+            subscriptions(session).pop(request_id, None)
 
     def _simple(self, session: ClientSession, request: SimpleRequest) -> None:
-        name = request.name
-        if name == "reqCurrentTime":
-            session.send(encoders.current_time(self.clock.now()))
-        elif name == "reqIds":
-            session.send(encoders.next_valid_id(self.trading.next_order_id))
-        elif name == "reqManagedAccts":
-            session.send(encoders.managed_accounts(self.accounts))
-        elif name == "reqMarketDataType":
-            session.market_data_type = int(request.argument or 1)
-        elif name == "reqPositions":
-            self.trading.positions(session)
-        elif name == "cancelPositions":
-            session.positions_subscribed = False
-        elif name in ("reqOpenOrders", "reqAllOpenOrders"):
-            self.trading.open_orders(session, all_clients=name == "reqAllOpenOrders")
-        elif name == "reqAutoOpenOrders":
-            session.auto_open_orders = request.argument == "1"
-        elif name == "reqCompletedOrders":
-            self.trading.completed_orders(session)
-        elif name == "reqGlobalCancel":
-            self.trading.global_cancel()
+        route = self._simple_routes.get(request.name)
+        if route is not None:
+            route(session, request)
 
     def _unsupported(self, session: ClientSession, request: UnsupportedRequest) -> None:
         canned = CANNED_ANSWERS.get(request.message_id)
@@ -335,12 +346,8 @@ class GatewayServer:
         if self.clock.is_max_speed:
             if self.clock.paused or not self._max_speed_demand():
                 self._wake.clear()
-                # asyncio.wait, not wait_for: 3.11's wait_for can swallow a cancel racing the wake-up.
-                waiter = asyncio.ensure_future(self._wake.wait())
-                try:
-                    await asyncio.wait({waiter}, timeout=1.0)
-                finally:
-                    waiter.cancel()
+                # first_of, not wait_for: 3.11's wait_for can swallow a cancel racing the wake-up.
+                await first_of(self._wake.wait(), asyncio.sleep(1.0))
                 return
             start = max(start, self.clock.now())
             end = start + MAX_SPEED_STEP

@@ -98,6 +98,8 @@ def test_exit_code_of_maps_each_way_a_command_can_end() -> None:
     assert exit_code_of(KeyboardInterrupt()) == 130
     assert exit_code_of(SystemExit(None)) == 0
     assert exit_code_of(RuntimeError("boom")) == 1
+    assert exit_code_of(ExceptionGroup("engine", [RuntimeError("bug"), BrokerUnavailable("down")])) == 4
+    assert exit_code_of(ExceptionGroup("engine", [RuntimeError("bug")])) == 1
 
 
 def test_guarded_run_sends_start_and_stop_alerts(runner: CliRunner, db_path: Path, tmp_path: Path) -> None:

@@ -54,4 +54,4 @@ def on_tick_by_tick_trade(ib: IB, callback: TradeCallback) -> None:
         callback(req_id, epoch, price, size)
 
     # ib_async's decoder looks the method up on the wrapper at call time.
-    wrapper.tickByTickAllLast = chained  # type: ignore[method-assign]
+    wrapper.tickByTickAllLast = chained  # type: ignore[method-assign, assignment]

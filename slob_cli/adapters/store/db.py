@@ -10,8 +10,9 @@ from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, overload
 
+from slob_cli.adapters.store.queries import ReadQueries
 from slob_cli.adapters.store.schema import MIGRATIONS, SCHEMA_VERSION
 from slob_cli.core.models import Candle, Tick
 from slob_cli.errors import StoreError
@@ -54,6 +55,12 @@ def from_us(value: int) -> datetime:
     return _EPOCH + timedelta(0, value // 1_000_000, value % 1_000_000)  # 3x fromtimestamp().replace()
 
 
+@overload
+def to_iso(ts: datetime) -> str: ...
+@overload
+def to_iso(ts: None) -> None: ...
+@overload
+def to_iso(ts: datetime | None) -> str | None: ...
 def to_iso(ts: datetime | None) -> str | None:
     """Return `YYYY-MM-DDTHH:MM:SS[.ffffff]Z` in UTC, or None."""
     if ts is None:
@@ -62,6 +69,12 @@ def to_iso(ts: datetime | None) -> str | None:
     return text + "Z"
 
 
+@overload
+def from_iso(text: str) -> datetime: ...
+@overload
+def from_iso(text: None) -> None: ...
+@overload
+def from_iso(text: str | None) -> datetime | None: ...
 def from_iso(text: str | None) -> datetime | None:
     """Parse an ISO-8601 string (with `Z` or an offset) to an aware UTC datetime."""
     if text is None:
@@ -91,7 +104,7 @@ def row_candle(row: Sequence[Any]) -> Candle:
     return Candle(row[0], from_us(row[1]), row[2], row[3], row[4], row[5], row[6], row[7], row[8])
 
 
-class Store:
+class Store(ReadQueries):
     """The project's SQLite file. Open with `Store.open(path)`; close or use as a context manager."""
 
     def __init__(self, conn: sqlite3.Connection, path: Path, readonly: bool = False) -> None:
@@ -214,6 +227,11 @@ class Store:
             )
         return len(rows)
 
+    def delete_ticks(self, symbol: str, start: datetime, end: datetime) -> None:
+        """Delete a symbol's ticks in [start, end) in one transaction."""
+        with self.transaction() as conn:
+            conn.execute("DELETE FROM ticks WHERE symbol=? AND ts >= ? AND ts < ?", (symbol, to_us(start), to_us(end)))
+
     def tick_count(self, symbol: str | None = None) -> int:
         """Return the number of stored ticks (for one symbol or all)."""
         if symbol is None:
@@ -270,6 +288,26 @@ class Store:
         frame = pd.read_sql_query(sql + " ORDER BY symbol, ts", self.conn, params=params)
         frame["ts"] = pd.to_datetime(frame["ts"], unit="us", utc=True)
         return frame.set_index("ts")
+
+    def candle_rows_frame(
+        self, symbol: str | None = None, start: datetime | None = None, end: datetime | None = None
+    ) -> pd.DataFrame:
+        """Return stored candles as a frame with columns symbol, ts (UTC us), OHLCV and counts."""
+        import pandas as pd
+
+        sql, params = self._range_sql(
+            "SELECT symbol, ts, open, high, low, close, volume, tick_count, dropped_ticks FROM candles", symbol, start,
+            end,
+        )
+        return pd.read_sql_query(sql + " ORDER BY symbol, ts", self.conn, params=params)
+
+    def last_candles(self, symbol: str, count: int) -> list[Candle]:
+        """Return the newest `count` candles of a symbol, oldest first."""
+        rows = self.conn.execute(
+            "SELECT symbol, ts, open, high, low, close, volume, tick_count, dropped_ticks FROM candles"
+            " WHERE symbol=? ORDER BY ts DESC LIMIT ?", (symbol, count),
+        ).fetchall()
+        return [row_candle(row) for row in reversed(rows)]
 
     def latest_candle(self, symbol: str) -> Candle | None:
         """Return the newest stored candle of a symbol, or None."""
@@ -341,6 +379,16 @@ class Store:
             conn.execute(
                 "INSERT INTO events(run_id, ts, type, symbol, payload) VALUES (?,?,?,?,?)",
                 (run_id, to_iso(ts), event_type, symbol, json.dumps(payload or {}, default=str)),
+            )
+
+    def record_health(self, run_id: int | None, ts: datetime, row: dict[str, Any]) -> None:
+        """Append one engine health row (its figures as columns, the whole row as the payload)."""
+        with self.transaction() as conn:
+            conn.execute(
+                "INSERT INTO health(run_id, ts, connected, last_tick_age, buffer_utilization, open_orders, positions,"
+                " payload) VALUES (?,?,?,?,?,?,?,?)",
+                (run_id, to_iso(ts), int(row["connected"]), row["last_tick_age"], row["buffer_utilization"],
+                 row["open_orders"], row["positions"], json.dumps(row)),
             )
 
     # ------------------------------------------------------------------ key/value state

@@ -85,6 +85,21 @@ class OrderRepository:
         """Return a setup's orders, oldest first."""
         return list(self.store.query("SELECT * FROM orders WHERE setup_id=? ORDER BY created_at, rowid", [setup_id]))
 
+    def setup_plan(self, setup_id: str) -> tuple[str, float | None] | None:
+        """Return a stored setup's direction and entry estimate, or None when it is not stored."""
+        row = self.store.conn.execute("SELECT direction, entry_estimate FROM setups WHERE id=?", (setup_id,)).fetchone()
+        return None if row is None else (row[0], row[1])
+
+    def unsettled_closed_trades(self) -> list[str]:
+        """Return the setup ids of closed trades not yet settled (a commission report may be missing)."""
+        return [row["setup_id"] for row in self.store.query(
+            "SELECT setup_id FROM trades WHERE status='CLOSED' AND settled_at IS NULL")]
+
+    def unfilled_live_entries(self) -> list[dict[str, Any]]:
+        """Return the entries sent or working at the broker and not completely filled."""
+        return list(self.store.query(
+            "SELECT * FROM orders WHERE role='entry' AND status IN ('SENT','WORKING') AND filled < quantity"))
+
     def stored_orders(self, only_open: bool = False) -> list[StoredOrder]:
         """Return every stored order (or only those not in a terminal state) as StoredOrder."""
         sql = "SELECT * FROM orders"
