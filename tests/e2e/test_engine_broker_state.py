@@ -22,7 +22,7 @@ TWO_LOTS = RiskConfig(risk_pct=0.03, max_contracts=2, daily_loss_limit_pct=5.0)
 
 def test_partial_entry_then_rest_and_stop_fill_while_down_closes_the_trade_and_frees_the_day(tmp_path: Path) -> None:
     with ExitStack() as stack:
-        h = start_harness(stack, tmp_path, "both_setups")
+        h = start_harness(stack, tmp_path, "both_setups", lockstep=False)  # the market runs on while slob is down
         h.gateway.partial_fill_next(1)  # one lot now, the second at the next trade
         failpoints.arm("after_entry_fill")
         # At the first fill the price jumps 40 points through the stop: the engine dies on that fill
@@ -50,7 +50,7 @@ def test_partial_entry_then_rest_and_stop_fill_while_down_closes_the_trade_and_f
 def test_position_flattened_outside_slob_while_down_closes_the_trade_and_cancels_its_exits(tmp_path: Path) -> None:
     with ExitStack() as stack:
         # 60x from 15:20: the entry fills at 15:32 and the target would come at 15:43, 11 real seconds later.
-        h = start_harness(stack, tmp_path, "both_setups", speed=60.0, start=at(15, 20))
+        h = start_harness(stack, tmp_path, "both_setups", speed=60.0, start=at(15, 20), lockstep=False)
         failpoints.arm("after_entry_fill")
         with pytest.raises(BaseException) as crashed:
             h.session(at(15, 50))
