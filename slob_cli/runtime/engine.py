@@ -43,6 +43,7 @@ from slob_cli.runtime.tracking import LiveTracking
 
 UTC = timezone.utc
 log = logging.getLogger(__name__)
+TIMER_LEAD = 0.0015  # real seconds before a due close that the timer stops trusting the loop's timers
 
 
 
@@ -331,8 +332,18 @@ class Engine(Supervised):
 
     async def _timers(self) -> None:
         """Close quiet minutes on time, fire session end from the clock, flatten at the close."""
+        loop = asyncio.get_running_loop()
         while not self.stop_event.is_set():
-            await self._wait_stop(self._next_timer_wait())
+            wait = self._next_timer_wait()
+            if wait >= self.options.timer_interval:
+                await self._wait_stop(wait)
+            else:
+                # A minute is due. The loop's timers wake up to a millisecond late (epoll counts whole
+                # milliseconds): the last stretch is spent yielding to the loop until it is reached.
+                due = loop.time() + wait
+                await self._wait_stop(max(0.0, wait - TIMER_LEAD))
+                while loop.time() < due and not self.stop_event.is_set():
+                    await asyncio.sleep(0)
             failpoints.check()
             # The clock may only pass data the consumer has seen: with a backlog of ticks in the
             # buffer, closing minutes or freezing levels now would run ahead of the data.
