@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from rich.console import Group, RenderableType
@@ -96,6 +97,7 @@ def render_status(report: StatusReport, zone: ZoneInfo) -> RenderableType:
             f"Health at {local_time(health['ts'], zone, with_date=False)} "
             f"({human_age(report.health_age_seconds)} ago): {link}, last tick {tick_age} before it, "
             f"open orders {health['open_orders']}, positions {health['positions']}"
+            f"{_unrealized_text(health.get('payload') or {})}"
         ))
     if report.backtests:
         backtests = _table("Backtest runs", "name", "symbol", "range", "trades", "win rate", "net USD", "max DD %")
@@ -105,3 +107,12 @@ def render_status(report: StatusReport, zone: ZoneInfo) -> RenderableType:
                               win_rate, f"{run['net_pnl']:+,.2f}", f"{run['max_drawdown_pct']:.2f}")
         parts.append(backtests)
     return Group(*parts)
+
+
+def _unrealized_text(payload: dict[str, Any]) -> str:
+    """Return ', unrealized $X (broker $Y)' from a heartbeat that carries them, else ''."""
+    ours, broker = payload.get("unrealized_pnl"), payload.get("broker_unrealized_pnl")
+    if ours is None and broker is None:
+        return ""
+    shown = [f"${value:+,.2f}" if isinstance(value, int | float) else "?" for value in (ours, broker)]
+    return f", unrealized {shown[0]} (broker {shown[1]})"
