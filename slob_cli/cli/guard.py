@@ -68,6 +68,21 @@ def alert_secrets(settings: Settings) -> list[str]:
     return [url.split("://", 1)[-1] for url in settings.alert_urls]
 
 
+def take_lock(ctx: typer.Context, command: str, fail_if_running: bool = False) -> RunLock:
+    """Take the store's run lock before anything else starts; a second session exits 0 (or 1)."""
+    from slob_cli.cli.context import app_context
+    from slob_cli.runtime.lock import AlreadyRunning, try_acquire
+
+    try:
+        # Wall-clock start on purpose: status checks it against the process's real start time.
+        return try_acquire(app_context(ctx).settings.db_path, command)
+    except AlreadyRunning as exc:
+        if fail_if_running:
+            raise
+        typer.echo(f"Not started: {exc}.")
+        raise typer.Exit(int(ExitCode.OK)) from None
+
+
 @contextmanager
 def run_guard(
     ctx: typer.Context,
@@ -75,27 +90,20 @@ def run_guard(
     fail_if_running: bool = False,
     args: dict[str, Any] | None = None,
     clock: Clock | None = None,
+    lock: RunLock | None = None,
 ) -> Iterator[GuardedRun]:
-    """Run a block under the store's run lock, with file logging and a `runs` row.
+    """Run a block under the store's run lock (taken here unless `lock` is given), with file logging and a `runs` row.
 
     Example: `with run_guard(ctx, "paper", fail_if_running=flag, args={...}) as run: ...`
     """
     from slob_cli.adapters.alerts import AlertKind, AlertLevel, Notifier
     from slob_cli.cli.context import app_context
     from slob_cli.runtime.clock import SystemClock
-    from slob_cli.runtime.lock import AlreadyRunning, try_acquire
     from slob_cli.runtime.logging import setup_logging
 
     clock = clock or SystemClock()
     settings = app_context(ctx).settings
-    try:
-        # Wall-clock start on purpose: status checks it against the process's real start time.
-        lock = try_acquire(settings.db_path, command)
-    except AlreadyRunning as exc:
-        if fail_if_running:
-            raise
-        typer.echo(f"Not started: {exc}.")
-        raise typer.Exit(int(ExitCode.OK)) from None
+    lock = lock or take_lock(ctx, command, fail_if_running)
     try:
         setup_logging(
             settings.log_level, settings.log_json, log_dir=settings.log_dir, log_file_name=f"{command}.log",

@@ -109,6 +109,37 @@ def start_harness(stack: ExitStack, tmp_path: Path, scenario: str, *, speed: flo
     return Harness(gateway, store, calendar, sim)
 
 
+def as_outside_client(h: Harness, action: str, client_id: int = 9) -> None:
+    """Act at the gateway as another API client would (an operator in TWS): `flatten` or `global_cancel`.
+
+    `flatten` closes the account's NQ position with a market order that carries no orderRef of ours.
+    """
+    import asyncio
+
+    from ib_async import IB, ContFuture, Future, MarketOrder
+
+    async def body() -> None:
+        ib = IB()
+        await ib.connectAsync(h.gateway.host, h.gateway.port, clientId=client_id, timeout=10)
+        try:
+            if action == "global_cancel":
+                ib.reqGlobalCancel()
+                await asyncio.sleep(0)  # hand the request to the socket before disconnecting
+                return
+            [cont] = await ib.qualifyContractsAsync(ContFuture("NQ", exchange="CME"))
+            [future] = await ib.qualifyContractsAsync(Future(conId=cont.conId, exchange="CME"))
+            position = sum(p.position for p in ib.positions() if p.contract.symbol == "NQ")
+            trade = ib.placeOrder(future, MarketOrder("BUY" if position < 0 else "SELL", abs(position)))
+            for _ in range(2000):
+                if trade.isDone():
+                    break
+                await asyncio.sleep(0.005)
+        finally:
+            ib.disconnect()
+
+    asyncio.run(body())
+
+
 @contextmanager
 def slob_process(*arguments: str) -> Iterator[subprocess.Popen[str]]:
     """Run `python -m slob_cli ARGUMENTS` (stdout and stderr piped); kill it if the test leaves it running."""
