@@ -379,13 +379,15 @@ class Store(ReadQueries):
 
     def end_run(
         self, run_id: int, exit_code: int, ended_at: datetime, stats: dict[str, Any] | None = None,
-        data_mode: str | None = None,
+        data_mode: str | None = None, started_at: datetime | None = None,
     ) -> None:
-        """Record the end of a command run."""
+        """Record the end of a command run (and its start again, when the run's clock moved onto a gateway's)."""
         with self.transaction() as conn:
             conn.execute(
-                "UPDATE runs SET ended_at=?, exit_code=?, stats=?, data_mode=coalesce(?, data_mode) WHERE id=?",
-                (to_iso(ended_at), exit_code, json.dumps(stats or {}, default=str), data_mode, run_id),
+                "UPDATE runs SET ended_at=?, exit_code=?, stats=?, data_mode=coalesce(?, data_mode),"
+                " started_at=coalesce(?, started_at) WHERE id=?",
+                (to_iso(ended_at), exit_code, json.dumps(stats or {}, default=str), data_mode,
+                 None if started_at is None else to_iso(started_at), run_id),
             )
 
     def set_run_mode(self, run_id: int, data_mode: str) -> None:
