@@ -16,7 +16,7 @@ from slob_cli.errors import StoreError
 from slob_cli.runtime.tracking import LiveTracking
 
 UTC = timezone.utc
-RUN = ["run", "--sim", "--scenario", "short_setup", "--speed", "2000", "--duration", "9h", "--json"]
+RUN = ["run", "--sim", "--scenario", "short_setup", "--speed", "max", "--duration", "9h", "--json"]
 
 
 def _summary(stdout: str) -> dict:
@@ -41,7 +41,7 @@ def test_run_sim_twice_on_one_store_is_a_fresh_rehearsal_with_a_new_run_id(runne
 
 
 def test_paper_sim_twice_on_one_store_passes_both_times(runner: CliRunner, db_path: Path) -> None:
-    args = ["--db", str(db_path), "paper", "--sim", "--duration", "2h", "--speed", "1000", "--json"]
+    args = ["--db", str(db_path), "paper", "--sim", "--duration", "2h", "--speed", "1000000", "--json"]
     for run_id in (1, 2):
         result = runner.invoke(app, args)
         assert result.exit_code == 0, result.stdout + result.stderr
