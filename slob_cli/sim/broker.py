@@ -172,6 +172,11 @@ class SimBroker(MatchingMixin):
         with self._lock:
             return self._expire(now)
 
+    def next_expiry(self) -> datetime | None:
+        """Return the earliest close at which a working DAY order expires (None without one)."""
+        with self._lock:
+            return min(self._expiry.values(), default=None)
+
     def with_ledger(self, action: Callable[[Ledger], T]) -> T:
         """Return action(ledger), run under the broker's lock (the ledger changes on the gateway's thread)."""
         with self._lock:
