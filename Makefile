@@ -49,6 +49,7 @@ bench: $(STAMP) web-assets browser
 	$(BIN)/python bench/gateway.py
 	$(BIN)/python bench/web.py
 	$(BIN)/python bench/startup.py
+	$(BIN)/python bench/track_command.py
 
 clean:
 	rm -rf $(VENV) demo.db demo.db-wal demo.db-shm .pytest_cache $(WEB_ASSETS)/node_modules test-artifacts

@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import argparse
 import http.client
-import json
 import os
 import re
 import statistics
@@ -38,6 +37,7 @@ from slob_cli.core.models import Candle  # noqa: E402
 from slob_cli.runtime import views, web_views  # noqa: E402
 from slob_cli.runtime.status import collect_status  # noqa: E402
 from bench.operations import timed  # noqa: E402
+from slob_cli.web.app import json_text  # noqa: E402
 from tests.web.conftest import CHROMIUM, CHROMIUM_ARGS  # noqa: E402
 from tests.web.seeding import build_year  # noqa: E402
 
@@ -158,11 +158,13 @@ def main() -> None:
                 middle = reader.conn.execute("SELECT ts FROM candles WHERE symbol = 'NQ' ORDER BY ts"
                                              " LIMIT 1 OFFSET ?", (counts["candles"] // 2,)).fetchone()[0]
                 day = views.trading_date_of(datetime.fromtimestamp(middle / 1_000_000, tz=UTC)).isoformat()
-                day_candles = len(web_views.chart_day(reader.conn, "NQ", date.fromisoformat(day))["candles"])
-                status_base = timed(lambda: json.dumps(
-                    collect_status(reader, db, datetime.now(UTC)).to_dict(), default=str), options.requests)
-                candles_base = timed(lambda: json.dumps(
-                    web_views.chart_day(reader.conn, "NQ", date.fromisoformat(day))), options.requests)
+                chosen = date.fromisoformat(day)
+                day_candles = len(web_views.chart_day(reader.conn, "NQ", chosen)["candles"].decoded())
+                # The baseline: the same read model and JSON text in this process, without HTTP.
+                status_base = timed(lambda: json_text(collect_status(reader, db, datetime.now(UTC)).to_dict()),
+                                    options.requests)
+                candles_base = timed(lambda: json_text(web_views.chart_day(reader.conn, "NQ", chosen)),
+                                     options.requests)
             connection = http.client.HTTPConnection(host, port, timeout=30)
 
             def fetch(path: str) -> None:

@@ -267,3 +267,30 @@ def write_candles(frame: pd.DataFrame, fmt: str, output: Path | None, zone: Zone
         if output:
             stream.close()
     return len(table)
+
+
+def write_partitioned(frame: pd.DataFrame, output: Path) -> int:
+    """Write candles as a hive-partitioned Parquet dataset `symbol=<root>/date=<New York date>/`; return rows.
+
+    Each file holds one symbol and one New York trading date; exporting a day again replaces its
+    partition (no duplicate rows). Timestamps are UTC; `contract` says which futures contract
+    (local symbol) a bar came from, when known.
+    """
+    import pandas as pd
+    import pyarrow as pa
+    import pyarrow.dataset as ds
+
+    if output.exists() and not output.is_dir():
+        raise InputError(f"--partition writes a directory, and {str(output)!r} is a file")
+    stamps = pd.to_datetime(frame["ts"], unit="us", utc=True)
+    columns = ["open", "high", "low", "close", "volume", "tick_count", "dropped_ticks"]
+    table = pd.DataFrame({"timestamp": stamps, **{c: frame[c] for c in columns},
+                          "source": frame["source"], "contract": frame["local_symbol"],
+                          "symbol": frame["symbol"],
+                          "date": stamps.dt.tz_convert("America/New_York").dt.strftime("%Y-%m-%d")})
+    partitioning = ds.partitioning(pa.schema([("symbol", pa.string()), ("date", pa.string())]), flavor="hive")
+    arrow = pa.Table.from_pandas(table, preserve_index=False)
+    ds.write_dataset(arrow, output, format="parquet", partitioning=partitioning,
+                     existing_data_behavior="delete_matching", basename_template="part-{i}.parquet")
+    return len(table)
+

@@ -108,8 +108,12 @@ def export(
     end: ToOption = None,
     output: Annotated[Path | None, typer.Option("-o", "--output", help="Write to FILE instead of stdout.")] = None,
     tz: Annotated[str | None, typer.Option("--tz", help="Render times in this zone (default: UTC with Z).")] = None,
+    partition: Annotated[bool, typer.Option(
+        "--partition", help="With --format parquet: write a hive-partitioned dataset symbol=/date=/ under -o DIR.")] = False,
 ) -> None:
     """Export stored candles as csv, parquet or jsonl (UTC ISO-8601 times unless --tz).
+
+    --partition writes a directory that DuckDB, Polars and Spark read directly (docs/research.md).
 
     Example: slob candles export --format jsonl --symbol NQ --from 2026-01-06 -o nq.jsonl
     """
@@ -127,8 +131,16 @@ def export(
     zone = parse_zone(tz)
     if fmt == "parquet" and output is None:
         raise UsageError("--format parquet is binary: pass -o FILE")
+    if partition and (fmt != "parquet" or zone is not None):
+        raise UsageError("--partition needs --format parquet and no --tz (partitions hold UTC times)")
     with app_context(ctx).open_store(readonly=True) as store:
-        count = export_candles(store, fmt, output, chosen, begin, finish, zone)
+        if partition:
+            from slob_cli.runtime.candles import export_partitioned
+
+            assert output is not None
+            count = export_partitioned(store, output, chosen, begin, finish)
+        else:
+            count = export_candles(store, fmt, output, chosen, begin, finish, zone)
     if output is not None:
         typer.echo(f"Exported {count:,} candles to {output}.", err=True)
 
@@ -203,3 +215,77 @@ def stats(ctx: typer.Context, json_out: JsonOption = False) -> None:
             for name, span in tables.items():
                 spans.add_row(symbol, name, span["first"], span["last"], f"{span['rows']:,}")
         console.print(spans)
+
+
+@app.command("backfill")
+def backfill(
+    ctx: typer.Context,
+    start: Annotated[str, typer.Option("--from", help="First CME trading date, YYYY-MM-DD (required).")],
+    symbol: Annotated[str, typer.Option("--symbol", help="Futures root, NQ or MNQ.")] = "NQ",
+    end: Annotated[str | None, typer.Option("--to", help="Last CME trading date, YYYY-MM-DD (default: today).")] = None,
+    host: Annotated[str | None, typer.Option("--host", help="Gateway host [env SLOB_IB_HOST, default 127.0.0.1].")] = None,
+    port: Annotated[int | None, typer.Option("--port", help="Gateway port [env SLOB_IB_PORT, default 4002].")] = None,
+    client_id: Annotated[int | None, typer.Option("--client-id", help="API client id [env SLOB_IB_CLIENT_ID, default 1].")] = None,
+    json_out: JsonOption = False,
+) -> None:
+    """Fetch 1-minute TRADES bars from the gateway into the store, stitched by the live roll rule.
+
+    Each trading date comes from the contract live trading would use that day (expired ones
+    included) and every bar records it. Paced within IB's limits; Ctrl-C or a crash loses at most
+    the day in flight, and running it again resumes; a stored minute is never duplicated or replaced.
+
+    Example: slob candles backfill --symbol NQ --from 2025-06-01 --to 2025-06-30
+    """
+    import asyncio
+    from datetime import date, datetime, timezone
+
+    from slob_cli.adapters.ib.connection import GatewayConfig
+    from slob_cli.adapters.ib.rolls import trading_date
+    from slob_cli.cli.connection import gateway_settings
+    from slob_cli.errors import UsageError
+    from slob_cli.runtime import backfill as runner
+
+    chosen = _symbol(symbol)
+    assert chosen is not None
+    try:
+        first = date.fromisoformat(start)
+        last = date.fromisoformat(end) if end else None
+    except ValueError:
+        raise UsageError(f"bad date in --from {start!r} / --to {end!r}: expected YYYY-MM-DD") from None
+    today = trading_date(datetime.now(timezone.utc))
+    last = last or today
+    runner.check_range(first, last, today)
+    settings = gateway_settings(ctx, host, port, client_id, None)
+    config = GatewayConfig.from_settings(settings, account=None, sync_orders=False)
+    from slob_cli.cli.context import app_context
+
+    with app_context(ctx).open_store() as store, _day_progress(f"Backfilling {chosen}") as progress:
+        report = asyncio.run(runner.backfill(config, store, chosen, first, last, progress))
+    if json_out:
+        typer.echo(json.dumps(report.to_dict(), indent=2))
+        return
+    contracts = ", ".join(f"{name} {count:,}" for name, count in report.contracts.items()) or "none"
+    typer.echo(f"Backfilled {chosen} {first} .. {last}: {report.days_fetched} days fetched "
+               f"({report.days_skipped} already done), {report.bars_received:,} bars received, "
+               f"{report.bars_stored:,} new; bars per contract: {contracts}.")
+
+
+def _day_progress(description: str):  # noqa: ANN202 - a context manager yielding progress(done, total)
+    import sys
+    from contextlib import contextmanager
+
+    @contextmanager
+    def bar():  # noqa: ANN202
+        if not sys.stderr.isatty():
+            yield lambda done, total: None
+            return
+        from rich.console import Console
+        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+        columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TextColumn("days, about"),
+                   TimeRemainingColumn())
+        with Progress(*columns, console=Console(stderr=True), transient=True) as progress:
+            task = progress.add_task(description, total=None)
+            yield lambda done, total: progress.update(task, completed=done, total=total)
+
+    return bar()

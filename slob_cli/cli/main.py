@@ -31,7 +31,7 @@ EXIT_CODES_HELP = (
 
 
 COMMAND_ORDER = (
-    "test-connection", "record", "candles", "setups", "trade", "run", "paper", "report", "status",
+    "test-connection", "record", "candles", "setups", "backtest", "trade", "run", "paper", "report", "status",
     "dashboard", "web", "sim-gateway", "demo",
 )
 
@@ -129,6 +129,9 @@ def _register() -> None:
 
     app.add_typer(candles.app, name="candles")
     app.add_typer(setups.app, name="setups")
+    from slob_cli.cli import backtest
+
+    app.command("backtest")(backtest.backtest)
     from slob_cli.cli import status
 
     app.command("status")(status.status)

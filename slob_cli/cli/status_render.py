@@ -93,4 +93,11 @@ def render_status(report: StatusReport, zone: ZoneInfo) -> RenderableType:
             f"({human_age(report.health_age_seconds)} ago): {link}, last tick {tick_age} before it, "
             f"open orders {health['open_orders']}, positions {health['positions']}"
         ))
+    if report.backtests:
+        backtests = _table("Backtest runs", "name", "symbol", "range", "trades", "win rate", "net USD", "max DD %")
+        for run in report.backtests:
+            win_rate = "-" if run["win_rate"] is None else f"{run['win_rate']:.1%}"
+            backtests.add_row(run["name"], run["symbol"], f"{run['from_date']} .. {run['to_date']}", str(run["trades"]),
+                              win_rate, f"{run['net_pnl']:+,.2f}", f"{run['max_drawdown_pct']:.2f}")
+        parts.append(backtests)
     return Group(*parts)

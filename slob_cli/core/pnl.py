@@ -120,3 +120,13 @@ def mark_open(direction: Direction, multiplier: float, quantity: float, entry_pr
     to_target = None if target is None else (target - last_price) * sign
     return OpenResult(last_price, points, round(points * multiplier * quantity - entry_commission, 2), to_stop,
                       to_target)
+
+
+# Commission per contract per side (USD), IB's tiered rate with exchange fees: what the simulated
+# broker charges and what a backtest books.
+COMMISSION_PER_SIDE: dict[str, float] = {"NQ": 2.25, "MNQ": 0.62}
+
+
+def commission_for(symbol: str, contracts: float, rates: dict[str, float] | None = None) -> float:
+    """Return the commission of trading `contracts` once (one side) at the per-contract rate of the symbol."""
+    return round((rates if rates is not None else COMMISSION_PER_SIDE).get(symbol, 0.0) * contracts, 2)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -29,6 +29,7 @@ class StatusReport:
     health_age_seconds: float | None
     clock: dict[str, Any] | None = None  # whose clock `now`, `today` and the ages are read on
     connected: bool | None = None  # the gateway link of the running session (None: no session runs)
+    backtests: list[dict[str, Any]] = field(default_factory=list)  # the newest `slob backtest` runs
 
     def to_dict(self) -> dict[str, Any]:
         """Return the report as plain JSON-ready data."""
@@ -59,6 +60,7 @@ def collect_status(store: Any, db_path: str | os.PathLike[str], now: datetime, r
         health_age_seconds=round((now - health_time).total_seconds(), 1) if health_time else None,
         clock=clock.to_dict(),
         connected=health["connected"] if running is not None and health is not None else None,
+        backtests=views.backtest_runs(conn),
     )
 
 

@@ -154,6 +154,7 @@ def track_range(
     repository = SetupRepository(store)
     recorder = RecordingTracker(SetupTracker(symbol, config, calendar), first_seq=lambda _day: 1)
     rows: dict[str, dict[str, Any]] = {}
+    rows_by_day: dict[str, dict[str, dict[str, Any]]] = {}  # the same rows by trading date, in rows' order
     records: dict[date, list[StoredEvent]] = {}
     days = candle_count = new_events = changed = 0
     replaced: list[date] = []
@@ -167,10 +168,12 @@ def track_range(
         days += 1
         candle_count += sum(1 for candle in candles if candle.end <= until)
         rows.update(step.changed)
+        for row_id, row in step.changed.items():
+            rows_by_day.setdefault(row["trading_date"], {})[row_id] = row
         for record in step.records:
             records.setdefault(record.trading_date, []).append(record)
         for touched in sorted({day} | {record.trading_date for record in step.records}):
-            day_rows = [row for row in rows.values() if row["trading_date"] == touched.isoformat()]
+            day_rows = list(rows_by_day.get(touched.isoformat(), {}).values())
             mismatch = repository.config_mismatch(symbol, touched, config)
             if mismatch and not replace_divergent:
                 raise StoreError(mismatch)

@@ -51,6 +51,16 @@ def _payload(text: str | None) -> dict[str, Any]:
     return value if isinstance(value, dict) else {"value": value}
 
 
+def backtest_runs(conn: sqlite3.Connection, limit: int = 5) -> list[dict[str, Any]]:
+    """Return the newest stored backtest runs (`slob backtest`), newest first, without their trades."""
+    return _rows(
+        conn,
+        "SELECT id, name, created_at, symbol, from_date, to_date, trades, net_pnl, win_rate, profit_factor,"
+        " expectancy_r, max_drawdown, max_drawdown_pct FROM backtest_runs ORDER BY id DESC LIMIT ?",
+        (limit,),
+    )
+
+
 def recent_runs(conn: sqlite3.Connection, limit: int = 10) -> list[dict[str, Any]]:
     """Return the latest runs, newest first."""
     return _rows(
@@ -96,13 +106,15 @@ def open_positions(conn: sqlite3.Connection) -> list[dict[str, Any]]:
 
 def day_pnl(conn: sqlite3.Connection, trading_date: date) -> dict[str, Any]:
     """Return the realised P&L of the closed trades of one New York trading date (each trade's core/pnl result)."""
+    wanted = trading_date.isoformat()
+    # Rows of other known dates never count: leave them in SQLite (a year of trades costs a scan, not a loop).
     rows = _rows(
         conn,
         "SELECT t.setup_id, t.entry_time, t.exit_time, t.pnl_points, t.gross_money, t.pnl_money, t.commission,"
         " s.trading_date FROM trades t LEFT JOIN setups s ON s.id = t.setup_id"
-        " WHERE t.exit_time IS NOT NULL ORDER BY t.exit_time",
+        " WHERE t.exit_time IS NOT NULL AND (s.trading_date = ? OR s.trading_date IS NULL) ORDER BY t.exit_time",
+        (wanted,),
     )
-    wanted = trading_date.isoformat()
     chosen = []
     for row in rows:
         day = row["trading_date"]

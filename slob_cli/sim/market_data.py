@@ -118,6 +118,10 @@ class MarketData:
         contract = self._single_contract(session, request.request_id, request.contract)
         if contract is None:
             return
+        if contract.last_trade_moment < self.server.clock.now() and not request.include_expired:
+            # IB: an expired contract's bars need includeExpired on the request's contract.
+            session.send(encoders.error(session.version, request.request_id, 200, NO_SECURITY))
+            return
         request_key = (contract.con_id, request.end, request.bar_size, request.duration, request.use_rth,
                        request.what_to_show)
         if not self.pacing.check(request_key, (contract.con_id, request.what_to_show)):

@@ -163,7 +163,9 @@ class MatchingMixin:
         if order.remaining <= 0:
             self._set_status(order, "Filled", now)
         execution = SimExecution(
-            exec_id=f"{order.perm_id:08x}.{len(self._executions) + 1:08x}.01.01",
+            # Like IB's, unique beyond one gateway's life: a restarted gateway (a new day) numbers perm ids
+            # from the same start, so the fill's virtual second keeps its exec id from repeating an old one.
+            exec_id=f"{order.perm_id:08x}.{int(now.timestamp()):08x}.{len(self._executions) + 1:02x}.01",
             order_id=order.order_id, client_id=order.client_id, perm_id=order.perm_id, account=order.account,
             con_id=order.con_id, symbol=order.symbol, local_symbol=order.local_symbol,
             side="BOT" if order.action == "BUY" else "SLD", shares=quantity, price=price, time=now,

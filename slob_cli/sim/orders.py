@@ -6,9 +6,11 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
+from slob_cli.core.pnl import COMMISSION_PER_SIDE
+
 NEW_YORK = ZoneInfo("America/New_York")
 DAY_CLOSE = time(16, 0)
-DEFAULT_COMMISSIONS: dict[str, float] = {"NQ": 2.25, "MNQ": 0.62}
+DEFAULT_COMMISSIONS: dict[str, float] = dict(COMMISSION_PER_SIDE)  # one rate table: core/pnl.py
 ORDER_TYPES = {"MKT", "LMT", "STP", "STP LMT"}
 DONE_STATUSES = {"Filled", "Cancelled", "ApiCancelled", "Inactive"}
 WORKING_STATUSES = {"PreSubmitted", "Submitted"}

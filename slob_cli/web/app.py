@@ -32,10 +32,22 @@ CHART_LIBRARY = "lightweight-charts.js"
 UTC = timezone.utc
 
 
+def json_text(data: Any) -> str:
+    """Return compact JSON (times and other odd values as text, as `slob status --json` does).
+
+    Top-level values that are already JSON text (web_views.RawJSON) are written as they are.
+    """
+    if not isinstance(data, dict) or not any(isinstance(value, web_views.RawJSON) for value in data.values()):
+        return json.dumps(data, default=str, separators=(",", ":"))
+    parts = [f"{json.dumps(key)}:{value}" if isinstance(value, web_views.RawJSON)
+             else f"{json.dumps(key)}:{json.dumps(value, default=str, separators=(',', ':'))}"
+             for key, value in data.items()]
+    return "{" + ",".join(parts) + "}"
+
+
 def json_response(data: Any, status: int = 200) -> Response:
-    """Return compact JSON (times and other odd values as text, as `slob status --json` does)."""
-    body = json.dumps(data, default=str, separators=(",", ":"))
-    return Response(body, status, media_type="application/json", headers={"cache-control": "no-store"})
+    """Return a JSON response that no cache keeps."""
+    return Response(json_text(data), status, media_type="application/json", headers={"cache-control": "no-store"})
 
 
 class BadRequest(ValueError):
@@ -116,8 +128,8 @@ def create_app(store: Any, db_path: Path, zone: str, token: str | None, chart_js
         return json_response(web_views.trades_history(conn, _limit(request)))
 
     async def api_positions(request: Request) -> Response:
-        return json_response({"positions": web_views.position_marks(conn, views.open_positions(conn)),
-                              "working_orders": views.working_orders(conn)})
+        orders, positions = views.live_book(conn)  # what `slob status` shows, marked at the last price
+        return json_response({"positions": positions, "working_orders": orders})
 
     async def api_reports(request: Request) -> Response:
         return json_response({"reports": web_views.report_files(db_path)})

@@ -48,6 +48,14 @@ def is_loopback(host: str) -> bool:
         return False
 
 
+def host_name(headers: dict[bytes, bytes]) -> str:
+    """Return the host name of a request's Host header, without its port (`[::1]:5000` -> `::1`)."""
+    host = headers.get(b"host", b"").decode("latin-1").strip()
+    if host.startswith("["):
+        return host[1:].partition("]")[0]
+    return host.rpartition(":")[0] if host.count(":") == 1 else host
+
+
 def _style_hash(style: str) -> str:
     return "'sha256-" + base64.b64encode(hashlib.sha256(style.encode()).digest()).decode() + "'"
 
@@ -88,7 +96,9 @@ class TokenGuard:
 
     def __init__(self, token: str | None) -> None:
         self._token = token.encode() if token else None
-        self.cookie_value = hmac.new(self._token, b"slob-web-session", hashlib.sha256).hexdigest() if self._token else ""
+        # The cookie carries a keyed digest of the token, never the token itself.
+        self.cookie_value = (hmac.new(self._token, b"slob-web-session", hashlib.sha256).hexdigest()
+                             if self._token else "")
 
     @property
     def required(self) -> bool:
@@ -134,6 +144,12 @@ class SecurityMiddleware:
 
         headers = dict(scope.get("headers") or [])
         path = scope.get("path", "")
+        if not self.guard.required and not is_loopback(host_name(headers)):
+            # Without a token only loopback names may reach us: a web page whose own name was rebound to
+            # 127.0.0.1 (DNS rebinding) must not read the dashboard through the victim's browser.
+            body = json.dumps({"error": "this dashboard answers only to localhost names"}).encode()
+            await _respond(send_with_headers, 421, body, b"application/json")
+            return
         if path == LOGIN_PATH and self.guard.required:
             await self._login(scope, receive, send_with_headers)
             return

@@ -121,3 +121,23 @@ def test_a_scenario_day_comes_back_over_the_wire_as_its_planted_candles() -> Non
     planted = [candle for candle in build_scenario("short_setup", date(2026, 3, 10), 0) if candle.tick_count > 0]
     assert [(b.date, b.open, b.high, b.low, b.close, b.volume) for b in bars] == \
         [(c.ts, c.open, c.high, c.low, c.close, c.volume) for c in planted]
+
+
+def test_expired_contract_bars_need_include_expired() -> None:
+    from ib_async import Future
+
+    async def body() -> tuple[int, int]:
+        async with SimGateway(start=BUSY_START, speed="max", seed=9) as gateway:
+            ib = await connect(gateway.host, gateway.port)
+            [details] = await ib.reqContractDetailsAsync(
+                Future("NQ", "202503", exchange="CME", includeExpired=True))
+            expired = details.contract
+            end = datetime(2025, 3, 10, 20, 0, tzinfo=UTC)
+            refused = await ib.reqHistoricalDataAsync(expired, end, "1800 S", "1 min", "TRADES", False, 2)
+            expired.includeExpired = True
+            served = await ib.reqHistoricalDataAsync(expired, end, "1800 S", "1 min", "TRADES", False, 2)
+            ib.disconnect()
+            return len(refused), len(served)
+
+    refused, served = run(body())
+    assert (refused, served) == (0, 30)

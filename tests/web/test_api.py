@@ -57,6 +57,8 @@ def test_api_status_equals_slob_status_json(seeded: SeededDay, db_path: Path, we
     from_cli = json.loads(result.stdout)
     # Only the moment of reading differs between two calls.
     moment = {"now", "health_age_seconds"}
+    for data in (from_web, from_cli):
+        data["clock"].pop("now")
     assert {k: v for k, v in from_web.items() if k not in moment} == {
         k: v for k, v in from_cli.items() if k not in moment}
     assert abs(from_web["health_age_seconds"] - from_cli["health_age_seconds"]) < 5
@@ -94,8 +96,10 @@ def test_api_history_positions_setups_and_reports(seeded: SeededDay, web_server)
     assert position["setup_id"] == seeded.position_setup and position["last_price"] == seeded.last_close
     expected_points = round(25_449.5 - seeded.last_close, 2)  # a SHORT gains when the price falls
     assert position["unrealized_points"] == expected_points and position["unrealized_money"] == expected_points * 20
-    assert (position["stop"], position["target"]) == (25_470.25, 25_405.0)
-    assert position["distance_to_stop"] == round(abs(25_470.25 - seeded.last_close), 2)
+    assert (position["stop"], position["target"]) == (25_470.0, 25_405.0)
+    assert position["to_stop"] == 25_470.0 - seeded.last_close and position["to_target"] == seeded.last_close - 25_405.0
+    status = get_json(server.url + "/api/status")
+    assert status["positions"] == positions  # the same marks as `slob status`
     setups = get_json(server.url + "/api/setups")
     assert setups["by_state"] == {"setup_complete": 4, "watching_liq2": 1, "invalidated": 1}
     assert [setup["id"] for setup in setups["open"]] == [seeded.open_setup]
@@ -105,7 +109,7 @@ def test_api_history_positions_setups_and_reports(seeded: SeededDay, web_server)
     assert [c["name"] for c in report["criteria"]] == ["uptime", "data"]
     assert get(server.url + "/api/reports/999")[0] == 404
     header = get_json(server.url + "/api/header")
-    assert header["running"] is None and header["data_mode"] == "live" and header["clock"]["kind"] == "wall"
+    assert header["running"] is None and header["data_mode"] == "live" and header["clock"]["simulated"] is False
     assert header["run_id"] == seeded.report_run and header["zone"] == "Europe/Stockholm"
 
 
@@ -205,7 +209,8 @@ def test_header_names_the_lock_holder_and_a_simulated_clock(store: Store, db_pat
     try:
         header = get_json(server.url + "/api/header")
         assert header["running"] is None and header["connected"] is None  # nothing runs: nothing is "connected"
-        assert header["clock"] == {"kind": "simulated", "now": "2026-01-06T15:30:00+00:00"}
+        assert header["clock"] == {"now": "2026-01-06T15:30:00+00:00", "simulated": True, "run_id": run_id,
+                                   "run_ended": True}
         assert header["heartbeat_age_seconds"] == 0.0 and header["data_mode"] == "sim"
         assert lines.get(timeout=10) == "retry: 1000"
         with acquire(db_path, "paper"):

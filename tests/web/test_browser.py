@@ -53,6 +53,7 @@ def test_page_shows_chart_and_tables_with_the_right_numbers(seeded: SeededDay, w
     assert chart.get_attribute("data-candles") == str(seeded.candles)
     assert chart.get_attribute("data-last-close") == f"{seeded.last_close:g}"
     assert chart.get_attribute("data-fills") == "3"
+    assert chart.get_attribute("data-markers") == "4"  # three fills and S1's LIQ #1
     # LSE high/low; S1's HIGH, LOW and LIQ #1 marker; S2's entry, stop and target (its trade is open).
     assert chart.get_attribute("data-lines") == "7"
     assert page.locator("#chart canvas").count() > 0
@@ -60,6 +61,7 @@ def test_page_shows_chart_and_tables_with_the_right_numbers(seeded: SeededDay, w
     assert text(page, "#today-trades") == "1"
     assert text(page, "#today-pnl") == "$+395.50"
     assert text(page, "#today-commission") == "$4.50"
+    assert seeded.closed_setup in text(page, "#today-list") and "$+395.50" in text(page, "#today-list")
     assert text(page, "#h-session") == "not running"
     assert text(page, "#h-data") == "live" and text(page, "#h-run") == "#1 paper"
     assert "clock (wall)" in text(page, "#h-clock-label").lower()
@@ -133,6 +135,7 @@ def test_page_updates_within_2s_when_a_candle_fill_and_trade_are_written(
     assert time.monotonic() - written < 2.0
     assert page.evaluate("window.stillTheSamePage") is True  # no reload
     assert page.locator("#chart").get_attribute("data-last-close") == "25405"
+    assert page.locator("#chart").get_attribute("data-markers") == "5"
     assert "4 closed, 3 won, $+1,331.00 in all" == text(page, "#history-summary")
     assert page.problems == []
 

@@ -11,7 +11,7 @@ from pathlib import Path
 from typer.testing import CliRunner
 
 from slob_cli.adapters.store import Store
-from slob_cli.web.security import TokenGuard, is_loopback
+from slob_cli.web.security import TokenGuard, host_name, is_loopback
 from slob_cli.cli.main import app
 from tests.web.seeding import seed_day
 from tests.web.test_api import get
@@ -50,6 +50,15 @@ def test_missing_store_or_chart_library_or_busy_port_exit_3(runner: CliRunner, d
 def test_loopback_addresses_are_told_apart_from_public_ones() -> None:
     assert all(is_loopback(host) for host in ("127.0.0.1", "127.1.2.3", "::1", "[::1]", "localhost"))
     assert not any(is_loopback(host) for host in ("0.0.0.0", "::", "192.168.1.5", "example.org"))
+
+
+def test_without_a_token_only_loopback_host_names_are_answered(db_path: Path, store: Store, web_server) -> None:
+    server = web_server()
+    port = server.url.rsplit(":", 1)[1]
+    assert get(server.url + "/api/status", {"Host": f"localhost:{port}"})[0] == 200
+    status, _, body = get(server.url + "/api/status", {"Host": f"attacker.example:{port}"})  # DNS rebinding
+    assert status == 421 and json.loads(body) == {"error": "this dashboard answers only to localhost names"}
+    assert host_name({b"host": b"[::1]:5000"}) == "::1" and host_name({b"host": b"127.0.0.1"}) == "127.0.0.1"
 
 
 def test_guard_accepts_the_bearer_token_or_the_session_cookie_only() -> None:

@@ -24,6 +24,19 @@ class ResolvedContract:
     ib_contract: Any
 
 
+def valid_futures(details: list[Any], symbol: str, guard: BorderGuard) -> list[tuple[FutureContract, Any]]:
+    """Return (FutureContract, ib_async Contract) of each valid contract detail; count and log the rest."""
+    found = []
+    for item in details:
+        try:
+            future = future_contract(item, symbol)
+        except Rejected as exc:
+            guard.reject("contract", str(exc))
+            continue
+        found.append((future, item.contract))
+    return found
+
+
 async def resolve_front_month(ib: Any, symbol: str, day: date, guard: BorderGuard | None = None) -> ResolvedContract:
     """Return the contract to trade on trading date `day`: listed expiries filtered by the roll rule.
 
@@ -44,15 +57,10 @@ async def resolve_front_month(ib: Any, symbol: str, day: date, guard: BorderGuar
                     symbol, exc.code, exc.message)
     by_con_id: dict[int, Any] = {}
     candidates: list[FutureContract] = []
-    for item in details:
-        try:
-            future = future_contract(item, symbol)
-        except Rejected as exc:
-            guard.reject("contract", str(exc))
-            continue
-        if item.contract.secType == "FUT":
+    for future, contract in valid_futures(details, symbol, guard):
+        if contract.secType == "FUT":
             candidates.append(future)
-            by_con_id[future.con_id] = item.contract
+            by_con_id[future.con_id] = contract
     if not candidates:
         return await _continuous(ib, symbol, instrument, day, guard, ContFuture, Future, RequestError)
     try:
@@ -70,13 +78,7 @@ async def _continuous(ib: Any, symbol: str, instrument: Any, day: date, guard: B
         details = await ib.reqContractDetailsAsync(cont_future(symbol, instrument.exchange, currency=instrument.currency))
     except request_error as exc:
         raise BrokerError(f"IB does not know the {symbol} future on {instrument.exchange}: {exc}") from None
-    for item in details:
-        try:
-            future = future_contract(item, symbol)
-        except Rejected as exc:
-            guard.reject("contract", str(exc))
-            continue
-        contract = item.contract
+    for future, contract in valid_futures(details, symbol, guard):
         ib_contract = future_type(conId=future.con_id, symbol=symbol, exchange=contract.exchange or instrument.exchange,
                                   lastTradeDateOrContractMonth=contract.lastTradeDateOrContractMonth,
                                   localSymbol=contract.localSymbol, currency=instrument.currency,

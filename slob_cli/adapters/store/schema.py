@@ -11,7 +11,7 @@ from __future__ import annotations
 import sqlite3
 from collections.abc import Callable
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 
 _V1 = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -184,8 +184,54 @@ CREATE TABLE IF NOT EXISTS tracked_days (
 );
 """
 
+# v3: named backtest runs (`slob backtest`) and their trades; deleting a run deletes its trades.
+_V3_BACKTESTS = """
+CREATE TABLE IF NOT EXISTS backtest_runs (
+    id INTEGER PRIMARY KEY,
+    name TEXT NOT NULL UNIQUE,
+    created_at TEXT NOT NULL,
+    symbol TEXT NOT NULL,
+    from_date TEXT NOT NULL,
+    to_date TEXT NOT NULL,
+    candles INTEGER NOT NULL,
+    trades INTEGER NOT NULL,
+    net_pnl REAL NOT NULL,
+    win_rate REAL,
+    profit_factor REAL,
+    expectancy_r REAL,
+    max_drawdown REAL NOT NULL,
+    max_drawdown_pct REAL NOT NULL,
+    settings TEXT NOT NULL,
+    stats TEXT NOT NULL
+);
+
+CREATE TABLE IF NOT EXISTS backtest_trades (
+    run_id INTEGER NOT NULL REFERENCES backtest_runs(id) ON DELETE CASCADE,
+    setup_id TEXT NOT NULL,
+    symbol TEXT NOT NULL,
+    direction TEXT NOT NULL,
+    trading_date TEXT NOT NULL,
+    contracts INTEGER NOT NULL,
+    decision_time TEXT NOT NULL,
+    entry_estimate REAL NOT NULL,
+    stop REAL NOT NULL,
+    target REAL NOT NULL,
+    entry_time TEXT NOT NULL,
+    entry_price REAL NOT NULL,
+    exit_time TEXT NOT NULL,
+    exit_price REAL NOT NULL,
+    exit_reason TEXT NOT NULL,
+    points REAL NOT NULL,
+    commission REAL NOT NULL,
+    pnl REAL NOT NULL,
+    r_multiple REAL NOT NULL,
+    PRIMARY KEY (run_id, setup_id)
+) WITHOUT ROWID;
+"""
+
 # MIGRATIONS[n] upgrades a file at version n to n + 1. Version 0 is an empty file.
 MIGRATIONS: dict[int, Callable[[sqlite3.Connection], object]] = {
     0: lambda conn: conn.executescript(_V1),
     1: lambda conn: conn.executescript(_V2),
+    2: lambda conn: conn.executescript(_V3_BACKTESTS),
 }

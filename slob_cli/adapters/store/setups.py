@@ -10,8 +10,9 @@ import json
 import sqlite3
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from functools import lru_cache
 from datetime import date, datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 from slob_cli.adapters.store.db import Store, from_iso, to_iso
 from slob_cli.core.models import Candle
@@ -25,9 +26,13 @@ SETUP_FIELDS: tuple[str, ...] = (
 TERMINAL_STATES: frozenset[str] = frozenset({"SETUP_COMPLETE", "INVALIDATED"})
 
 
+# One encoder for every call: json.dumps with options builds a new JSONEncoder each time.
+_CANONICAL = json.JSONEncoder(sort_keys=True, separators=(",", ":"), allow_nan=False)
+
+
 def canonical_json(value: Any) -> str:
     """Return compact, key-sorted JSON: the form used for storing and comparing payloads."""
-    return json.dumps(value, sort_keys=True, separators=(",", ":"), allow_nan=False)
+    return _CANONICAL.encode(value)
 
 
 @dataclass(frozen=True)
@@ -54,6 +59,14 @@ class StoredEvent:
             "bar_time": to_iso(self.bar_time), "type": self.type, "setup_id": self.setup_id,
             "payload": dict(self.payload),
         }
+
+
+class LoggedEvent(NamedTuple):
+    """A stored event as a replay compares it (decoding every payload would cost more than the replay)."""
+
+    seq: int
+    type: str
+    payload_json: str
 
 
 @dataclass(frozen=True)
@@ -122,7 +135,7 @@ class SetupRepository:
         ).fetchone() is None:
             return DaySync()  # nothing happened that day and nothing was stored: no transaction
         with self.store.transaction() as conn:
-            stored = self.events_of_day(symbol, trading_date)
+            stored = self._logged_events(symbol, day)
             divergence = first_divergence(stored, events)
             if divergence is not None and keep_ahead and first_divergence(events, stored) is None:
                 return DaySync()
@@ -188,8 +201,10 @@ class SetupRepository:
         return None if row is None else (row[0], row[1])
 
     def mark_day_config(self, symbol: str, trading_date: date, config: Any, updated_at: datetime) -> None:
-        """Record which strategy config a day's stored events come from."""
+        """Record which strategy config a day's stored events come from (no write when it is recorded already)."""
         fingerprint, text = config_fingerprint(config)
+        if self.day_config(symbol, trading_date) == (fingerprint, text):
+            return
         with self.store.transaction() as conn:
             conn.execute(
                 "INSERT INTO tracked_days(symbol, trading_date, config_hash, config_json, updated_at)"
@@ -262,6 +277,12 @@ class SetupRepository:
             [setup["symbol"], setup["trading_date"], setup_id],
         )
 
+    def _logged_events(self, symbol: str, day: str) -> list[LoggedEvent]:
+        """Return one day's stored log as compared with a replay: seq, type and payload JSON, undecoded."""
+        return [LoggedEvent(*row) for row in self.conn.execute(
+            "SELECT seq, type, payload FROM setup_events WHERE symbol=? AND trading_date=? ORDER BY seq",
+            (symbol, day))]
+
     def _events(self, where: str, params: Sequence[Any]) -> list[StoredEvent]:
         sql = ("SELECT symbol, trading_date, seq, bar_time, type, setup_id, payload FROM setup_events "
                f"{where} ORDER BY trading_date, seq")
@@ -274,6 +295,7 @@ class SetupRepository:
         return events
 
 
+@lru_cache(maxsize=8)  # asked for every tracked day; a config is frozen
 def config_fingerprint(config: Any) -> tuple[str, str]:
     """Return (hash, canonical JSON) of a strategy config: what a tracked day was computed with."""
     import hashlib
@@ -292,7 +314,9 @@ def config_change(stored_json: str | None, current_json: str) -> str:
     return ", ".join(changed) or "unknown settings"
 
 
-def first_divergence(stored: Sequence[StoredEvent], computed: Sequence[StoredEvent]) -> int | None:
+def first_divergence(
+    stored: Sequence[StoredEvent | LoggedEvent], computed: Sequence[StoredEvent | LoggedEvent]
+) -> int | None:
     """Return the first seq where the stored log is not a prefix of the computed one, or None."""
     for index, event in enumerate(stored):
         if index >= len(computed) or event.payload_json != computed[index].payload_json:
@@ -301,7 +325,8 @@ def first_divergence(stored: Sequence[StoredEvent], computed: Sequence[StoredEve
 
 
 def divergence_message(
-    symbol: str, trading_date: date, seq: int, stored: Sequence[StoredEvent], computed: Sequence[StoredEvent]
+    symbol: str, trading_date: date, seq: int, stored: Sequence[StoredEvent | LoggedEvent],
+    computed: Sequence[StoredEvent | LoggedEvent],
 ) -> str:
     """Return one line saying where a stored event log and a replay differ."""
     old = next((event.type for event in stored if event.seq == seq), "nothing")

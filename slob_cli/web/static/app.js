@@ -168,7 +168,8 @@
     $("h-tick").textContent = age(data.last_tick_age_seconds);
     $("h-heartbeat").textContent = age(data.heartbeat_age_seconds);
     $("h-run").textContent = data.run_id ? `#${data.run_id}${data.run_command ? " " + data.run_command : ""}` : "-";
-    $("h-clock-label").textContent = data.clock.kind === "simulated" ? "clock (simulated)" : "clock (wall)";
+    $("h-clock-label").textContent = !data.clock.simulated ? "clock (wall)"
+      : data.clock.run_ended ? "clock (simulated, run ended)" : "clock (simulated)";
     $("h-clock").textContent = clock(data.clock.now, true);
   }
 
@@ -207,7 +208,13 @@
       ["stop", (o) => price(o.stop_price), true],
       ["status", (o) => o.status],
       ["filled", (o) => o.filled, true],
+      ["", (o) => (o.ended_sim_run ? "ended sim run" : "")],
     ], data.working_orders || [], "No working orders.");
+    fillTable($("today-list"), [
+      ["setup", (t) => t.setup_id],
+      ["points", (t) => signed(t.pnl_points), true],
+      ["net", (t) => { const s = span(money(t.pnl_money)); tone(s, t.pnl_money); return s; }, true],
+    ], today.trades || [], "No trade closed today.");
   }
 
   async function loadPositions() {
@@ -224,12 +231,12 @@
       const list = document.createElement("dl");
       list.className = "figures";
       const pairs = [
-        ["position", `${p.direction} ${p.quantity} ${p.symbol}`],
+        ["position", `${p.direction} ${p.quantity} ${p.symbol}${p.ended_sim_run ? " (ended sim run)" : ""}`],
         ["entry", `${price(p.entry_price)} at ${clock(p.entry_time)}`],
         ["last", price(p.last_price)],
         ["unrealized", `${money(p.unrealized_money)} (${signed(p.unrealized_points)} pts)`],
-        ["to stop", `${price(p.distance_to_stop)} pts (${price(p.stop)})`],
-        ["to target", `${price(p.distance_to_target)} pts (${price(p.target)})`],
+        ["to stop", `${signed(p.to_stop)} pts (${price(p.stop)})`],
+        ["to target", `${signed(p.to_target)} pts (${price(p.target)})`],
       ];
       for (const [title, value] of pairs) {
         const item = document.createElement("div");
@@ -340,10 +347,21 @@
         shape: buy ? "arrowUp" : "arrowDown", text: `${buy ? "BUY" : "SELL"} ${fill.quantity} @ ${price(fill.price)}`,
       });
     }
-    markers.sort((a, b) => a.time - b.time);
-    state.markers.setMarkers(markers);
+    // A marker must sit on a drawn bar: snap each to the last bar at or before it (gaps, halts).
+    const times = state.candles.data().map((item) => item.time);
+    const placed = [];
+    for (const marker of markers) {
+      let low = 0, high = times.length - 1, found = -1;
+      while (low <= high) {
+        const middle = (low + high) >> 1;
+        if (times[middle] <= marker.time) { found = middle; low = middle + 1; } else { high = middle - 1; }
+      }
+      if (found >= 0) placed.push({ ...marker, time: times[found] });
+    }
+    placed.sort((a, b) => a.time - b.time);
+    state.markers.setMarkers(placed);
     const chart = $("chart");
-    chart.dataset.markers = String(markers.length);
+    chart.dataset.markers = String(placed.length);
     chart.dataset.fills = String(data.fills.length);
     chart.dataset.lines = String(state.lines.length);
     $("chart-legend").textContent = legend.length ? `Setups: ${legend.join(" · ")}` : "No open setups on this day.";
@@ -520,6 +538,8 @@
       state.zoneReady, refresh("status", loadStatus), refresh("positions", loadPositions), refresh("chart", () => loadChart(true)),
       refresh("trades", loadTrades), refresh("setups", loadSetupStates), refresh("reports", loadReports),
     ]);
+    // The charts paint on the next animation frames: count the first render once they have.
+    await new Promise((resolve) => requestAnimationFrame(() => requestAnimationFrame(resolve)));
     window.slobFirstRender = performance.now();
     document.body.dataset.ready = "1";
     listen();

@@ -1,0 +1,169 @@
+"""`slob candles backfill`: 1-minute TRADES bars from the gateway into the store, one Globex session a request.
+
+Each CME trading date is fetched from the contract the live roll rule (adapters/ib/rolls.py) trades
+that day, so the stored series is stitched exactly as live would have recorded it, and every bar
+remembers its contract (`candles.local_symbol`). Requests are paced inside IB's historical limits
+(at most 6 per contract in 2 s, 60 in 10 minutes, no identical request within 15 s; an error 162
+still backs off). A day's bars and its "done" mark are written in one transaction, so a crash or
+Ctrl-C loses at most the day in flight and a rerun resumes after the last finished day; a stored
+minute is never written twice nor replaced.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections import deque
+from collections.abc import Awaitable, Callable
+from dataclasses import asdict, dataclass, field
+from datetime import date, datetime, timedelta
+from typing import TYPE_CHECKING, Any
+
+from slob_cli.adapters.ib.rolls import FutureContract, choose_front_month, session_start
+from slob_cli.adapters.store.backfill import BackfillLedger
+from slob_cli.errors import BrokerError, UsageError
+
+if TYPE_CHECKING:
+    from slob_cli.adapters.ib.connection import GatewayConfig
+    from slob_cli.adapters.store import Store
+
+log = logging.getLogger(__name__)
+SESSION_LENGTH = timedelta(hours=23)  # Globex: 17:00 Chicago the evening before to 16:00 Chicago
+HISTORY_YEARS = 2  # IB serves 1-minute bars of expired futures for two years after expiry
+WINDOW_SECONDS, WINDOW_LIMIT = 600.0, 55  # IB allows 60 requests in 10 minutes: keep a margin
+MIN_SPACING = 0.5  # IB refuses 6 requests for one contract within 2 s
+
+
+@dataclass(frozen=True)
+class DayPlan:
+    """One CME trading date to fetch: its contract and its Globex session [start, end) in UTC."""
+
+    day: date
+    contract: FutureContract
+    start: datetime
+    end: datetime
+
+
+@dataclass
+class BackfillReport:
+    """What a backfill did."""
+
+    symbol: str
+    start: date
+    end: date
+    days_planned: int = 0
+    days_skipped: int = 0
+    days_fetched: int = 0
+    bars_received: int = 0
+    bars_stored: int = 0
+    contracts: dict[str, int] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        """Return the JSON form."""
+        data = asdict(self)
+        data["start"], data["end"] = self.start.isoformat(), self.end.isoformat()
+        return data
+
+
+def check_range(start: date, end: date, today: date) -> None:
+    """Refuse a range IB cannot serve: end before start, a future date, older than IB keeps (exit 2)."""
+    for flag, day in (("--from", start), ("--to", end)):
+        if day > today:
+            raise UsageError(f"{flag} {day} is in the future (today is {today})")
+    if end < start:
+        raise UsageError(f"--to {end} is before --from {start}")
+    oldest = date(today.year - HISTORY_YEARS, today.month, min(today.day, 28))
+    if start < oldest:
+        raise UsageError(f"--from {start} is older than IB serves: 1-minute bars of expired futures are kept "
+                         f"for {HISTORY_YEARS} years (from {oldest} on)")
+
+
+def trading_days(start: date, end: date) -> list[date]:
+    """Return the weekdays of [start, end] (CME trading dates; a holiday simply has no bars)."""
+    days, day = [], start
+    while day <= end:
+        if day.weekday() < 5:
+            days.append(day)
+        day += timedelta(days=1)
+    return days
+
+
+def plan_days(days: list[date], expiries: list[FutureContract]) -> list[DayPlan]:
+    """Return each day's contract by the live roll rule and its session window."""
+    plans = []
+    for day in days:
+        try:
+            contract = choose_front_month(expiries, day)
+        except ValueError:
+            raise BrokerError(f"the gateway lists no {expiries[0].symbol if expiries else ''} expiry "
+                              f"active on {day}") from None
+        opened = session_start(day)
+        plans.append(DayPlan(day, contract, opened, opened + SESSION_LENGTH))
+    return plans
+
+
+class Pacer:
+    """Space requests so that IB's historical pacing rules are never broken."""
+
+    def __init__(self, monotonic: Callable[[], float] = time.monotonic,
+                 sleep: Callable[[float], Awaitable[None]] = asyncio.sleep) -> None:
+        self._monotonic = monotonic
+        self._sleep = sleep
+        self._sent: deque[float] = deque()
+
+    async def wait(self) -> None:
+        """Return when one more request keeps within the limits; count it."""
+        while True:
+            now = self._monotonic()
+            while self._sent and now - self._sent[0] >= WINDOW_SECONDS:
+                self._sent.popleft()
+            delay = 0.0
+            if self._sent:
+                delay = max(delay, MIN_SPACING - (now - self._sent[-1]))
+            if len(self._sent) >= WINDOW_LIMIT:
+                delay = max(delay, WINDOW_SECONDS - (now - self._sent[0]))
+            if delay <= 0:
+                self._sent.append(now)
+                return
+            if delay > 5:
+                log.info("historical pacing: %d requests in 10 minutes, waiting %.0fs", len(self._sent), delay)
+            await self._sleep(delay)
+
+
+async def backfill(config: GatewayConfig, store: Store, symbol: str, start: date, end: date,
+                   progress: Callable[[int, int], None] = lambda done, total: None,
+                   pacer: Pacer | None = None) -> BackfillReport:
+    """Fetch [start, end] (CME trading dates) into the store; resume after the days already done."""
+    from slob_cli.adapters.ib.backfill import fetch_session, gateway_time, list_expiries
+    from slob_cli.adapters.ib.connection import IBConnection
+
+    pacer = pacer or Pacer()
+    report = BackfillReport(symbol, start, end)
+    ledger = BackfillLedger(store, symbol)
+    connection = IBConnection(config)
+    await connection.connect()
+    try:
+        ib = connection.ib
+        now = await gateway_time(ib)
+        expiries = await list_expiries(ib, symbol)
+        plans = [plan for plan in plan_days(trading_days(start, end), list(expiries)) if plan.start < now]
+        done = ledger.done()
+        todo = [plan for plan in plans if plan.day not in done]
+        report.days_planned, report.days_skipped = len(plans), len(plans) - len(todo)
+        progress(0, len(todo))
+        for index, plan in enumerate(todo, start=1):
+            await pacer.wait()
+            upper = min(plan.end, now)
+            candles = await fetch_session(ib, expiries[plan.contract], symbol, plan.start, upper)
+            stored = ledger.commit_day(plan.day, candles, plan.contract.local_symbol, upper >= plan.end, now)
+            report.days_fetched += 1
+            report.bars_received += len(candles)
+            report.bars_stored += stored
+            local = plan.contract.local_symbol
+            report.contracts[local] = report.contracts.get(local, 0) + len(candles)
+            log.info("backfilled %s %s from %s: %d bars, %d new", symbol, plan.day, local, len(candles), stored)
+            progress(index, len(todo))
+    finally:
+        await connection.close()
+    return report
