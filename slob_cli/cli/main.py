@@ -116,9 +116,8 @@ def root(
     context = AppContext(env_file=env_file, overrides={k: v for k, v in overrides.items() if v is not None})
     ctx.obj = context
     settings = context.settings  # validate once, up front: a bad setting exits 3 before any work
-    from slob_cli.runtime.logging import setup_logging
-
     from slob_cli.cli.guard import alert_secrets
+    from slob_cli.runtime.logging import setup_logging
 
     setup_logging(settings.log_level, settings.log_json, secrets=alert_secrets(settings))
 

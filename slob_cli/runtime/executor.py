@@ -31,10 +31,23 @@ from slob_cli.core.orders import EXIT_ROLES, OrderIntent, OrderRole, build_brack
 from slob_cli.core.pnl import TradeResult, TradeStatus, trade_result
 from slob_cli.core.reconcile import reconcile
 from slob_cli.core.reconcile_actions import (
-    CancelOrder, MarkOrder, PlaceOrders, ReconcilePlan, RecordExecution, ResizeOrder, SendBracket,
+    CancelOrder,
+    MarkOrder,
+    PlaceOrders,
+    ReconcilePlan,
+    RecordExecution,
+    ResizeOrder,
+    SendBracket,
 )
 from slob_cli.core.risk import (
-    Approved, RiskManager, RiskState, Skipped, TradeRequest, record_close, record_entry_cancelled, update_equity,
+    Approved,
+    RiskManager,
+    RiskState,
+    Skipped,
+    TradeRequest,
+    record_close,
+    record_entry_cancelled,
+    update_equity,
 )
 from slob_cli.runtime import failpoints
 from slob_cli.runtime.bus import EventBus

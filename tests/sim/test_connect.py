@@ -29,7 +29,7 @@ def test_connect_negotiates_the_version_and_syncs_well_under_a_second(version: i
             ib.disconnect()
             return negotiated, elapsed, accounts, notices
 
-    negotiated, elapsed, accounts, notices = run(body())
+    negotiated, elapsed, accounts, _notices = run(body())
     assert negotiated == version
     # Every sync request got its end marker: a missing one costs ib_async's whole 2 s timeout. The bound sits
     # just under it, so a loaded machine does not fail this (speed is bench/gateway.py's job, not a test's).
