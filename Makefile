@@ -52,6 +52,7 @@ bench: $(STAMP) web-assets browser
 	$(BIN)/python bench/tracking.py
 	$(BIN)/python bench/operations.py
 	$(BIN)/python bench/gateway.py
+	$(BIN)/python bench/sim_day.py
 	$(BIN)/python bench/web.py
 	$(BIN)/python bench/startup.py
 	$(BIN)/python bench/track_command.py

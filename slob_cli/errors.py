@@ -70,6 +70,12 @@ class LiveTradingRefused(ConfigError):
     """Live trading was asked for without both explicit opt-ins."""
 
 
+class RunCutShort(SlobError):
+    """A run against the simulated gateway ended before its period (exit 1; `paper` exits 5)."""
+
+    exit_code = ExitCode.UNEXPECTED
+
+
 def first_error(error: BaseException) -> BaseException:
     """Return the error a user should read from a (nested) exception group.
 

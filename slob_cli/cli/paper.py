@@ -52,7 +52,7 @@ def paper(
     from slob_cli.cli.guard import run_guard
     from slob_cli.cli.options import parse_duration
     from slob_cli.cli.trading import replace_earlier_rehearsal, run_args
-    from slob_cli.errors import BrokerUnavailable
+    from slob_cli.errors import BrokerUnavailable, RunCutShort, ValidationFailed
     from slob_cli.runtime import wiring
     from slob_cli.runtime.paper_report import finish_validation
     from slob_cli.runtime.session import DEFAULT_SIM_DAY, SimOptions, run_session
@@ -82,6 +82,8 @@ def paper(
                 if sim:
                     result.stats.data_mode = "sim"  # the feed says "live": live from the simulated gateway
                 stats = {**result.stats.as_dict(), "data_mode": result.stats.data_mode}
+            except RunCutShort as exc:  # a validation run that did not last its duration has failed
+                raise ValidationFailed(str(exc)) from None
             except BrokerUnavailable as exc:
                 # Never connected: the report still says so (connection criteria fail), then exit 4.
                 unreachable, stats = exc, {"data_mode": guarded.data_mode, "candles": 0}

@@ -34,6 +34,8 @@ def sim_gateway(
                                                                       "start with DU.")] = False,
     account: Annotated[list[str] | None, typer.Option("--account", help="Managed account (repeat for several; "
                                                                          "default DU1234567).")] = None,
+    lockstep: Annotated[bool, typer.Option("--lockstep", help="Move the clock one step each time every client "
+                                                              "that asks reqCurrentTime has asked again.")] = False,
 ) -> None:
     """Run a simulated IB Gateway that speaks the real TWS API on 127.0.0.1, until Ctrl-C.
 
@@ -58,7 +60,7 @@ def sim_gateway(
         gateway = SimGateway(port=port, ctrl_port=ctrl_port, seed=seed, scenario=scenario, start=start_time,
                              speed="max" if speed_value is None else speed_value, replay=replay, delayed=delayed,
                              server_version=server_version, live_account=live_account,
-                             accounts=tuple(account or ("DU1234567",)))
+                             accounts=tuple(account or ("DU1234567",)), lockstep=lockstep)
     except ValueError as exc:
         raise UsageError(str(exc)) from None
     import asyncio  # here, not at the top: every command registers this module at start-up
@@ -90,7 +92,10 @@ async def _serve_until_stopped(gateway: SimGateway) -> None:
 
 def describe(gateway: SimGateway) -> list[str]:
     """Return the start-up banner: where it listens and how to point clients at it."""
-    if gateway.speed is None:
+    if gateway.lockstep:
+        pace = "as fast as they ask" if gateway.speed is None else f"at most {gateway.speed:g}x"
+        clock = f"lockstep from {gateway.clock.now():%Y-%m-%d %H:%M}Z (steps when clients ask the time, {pace})"
+    elif gateway.speed is None:
         clock = f"max speed from {gateway.clock.now():%Y-%m-%d %H:%M}Z"
     elif gateway.start_time is None:
         clock = "the wall clock"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from rich.console import Group, RenderableType
@@ -13,9 +14,10 @@ from slob_cli.runtime.views import format_price, human_age, local_time
 
 
 def _table(title: str, *columns: str) -> Table:
-    table = Table(title=title, title_justify="left", expand=False)
-    for column in columns:
-        table.add_column(column, overflow="fold")
+    table = Table(title=title, title_justify="left", expand=False, padding=(0, 1))
+    for index, column in enumerate(columns):
+        # Ids and states stay whole (they are copied into other commands); numbers may fold.
+        table.add_column(column, overflow="fold", no_wrap=index == 0)
     return table
 
 
@@ -47,12 +49,12 @@ def render_status(report: StatusReport, zone: ZoneInfo) -> RenderableType:
         runs.add_row(str(run["id"]), run["command"], local_time(run["started_at"], zone),
                      local_time(run["ended_at"], zone), exit_code, run["data_mode"] or "-")
     parts.append(runs)
-    setups = _table("Open setups", "setup", "dir", "state", "high", "low", "entry", "stop", "target")
+    # Entry, stop and target exist only once a setup completes (a terminal state): not columns here.
+    setups = _table("Open setups", "setup", "dir", "state", "high", "low", "updated")
     for setup in report.open_setups:
         setups.add_row(setup["id"], setup["direction"][:1], setup["state"],
                        format_price(setup["high"]), format_price(setup["low"]),
-                       format_price(setup["entry_estimate"]), format_price(setup["stop"]),
-                       format_price(setup["target"]))
+                       local_time(setup["updated_at"], zone, with_date=False))
     parts.append(setups)
     orders = _table("Working orders", "order ref", "act", "type", "qty", "price", "status")
     for order in report.working_orders:
@@ -61,14 +63,17 @@ def render_status(report: StatusReport, zone: ZoneInfo) -> RenderableType:
         orders.add_row(order["order_ref"], order["action"], order["order_type"], f"{order['quantity']:g}",
                        format_price(price), status)
     parts.append(orders)
-    positions = _table("Positions", "setup", "dir", "qty", "entry", "last", "unrealized", "to stop", "to target")
+    # The side is in the setup id (-S1 short, -L1 long): no column, so the table fits 80 columns.
+    positions = _table("Positions", "setup", "qty", "entry", "last", "unreal.", "to stop", "to tgt")
     for position in report.positions:
-        setup = position["setup_id"] + (" (ended sim)" if position.get("ended_sim_run") else "")
-        positions.add_row(setup, position["direction"][:1], f"{position['quantity']:g}",
+        setup = position["setup_id"] + ("*" if position.get("ended_sim_run") else "")
+        positions.add_row(setup, f"{position['quantity']:g}",
                           format_price(position["entry_price"]), format_price(position.get("last_price")),
                           _money(position.get("unrealized_money")), _points(position.get("to_stop")),
                           _points(position.get("to_target")))
     parts.append(positions)
+    if any(position.get("ended_sim_run") for position in report.positions):
+        parts.append(Text("* of an ended sim run: its gateway is gone, not a live position", style="dim"))
     today = report.today
     label = "Sim day" if simulated else "Today"
     parts.append(Text(
@@ -92,6 +97,7 @@ def render_status(report: StatusReport, zone: ZoneInfo) -> RenderableType:
             f"Health at {local_time(health['ts'], zone, with_date=False)} "
             f"({human_age(report.health_age_seconds)} ago): {link}, last tick {tick_age} before it, "
             f"open orders {health['open_orders']}, positions {health['positions']}"
+            f"{_unrealized_text(health.get('payload') or {})}"
         ))
     if report.backtests:
         backtests = _table("Backtest runs", "name", "symbol", "range", "trades", "win rate", "net USD", "max DD %")
@@ -101,3 +107,12 @@ def render_status(report: StatusReport, zone: ZoneInfo) -> RenderableType:
                               win_rate, f"{run['net_pnl']:+,.2f}", f"{run['max_drawdown_pct']:.2f}")
         parts.append(backtests)
     return Group(*parts)
+
+
+def _unrealized_text(payload: dict[str, Any]) -> str:
+    """Return ', unrealized $X (broker $Y)' from a heartbeat that carries them, else ''."""
+    ours, broker = payload.get("unrealized_pnl"), payload.get("broker_unrealized_pnl")
+    if ours is None and broker is None:
+        return ""
+    shown = [f"${value:+,.2f}" if isinstance(value, int | float) else "?" for value in (ours, broker)]
+    return f", unrealized {shown[0]} (broker {shown[1]})"

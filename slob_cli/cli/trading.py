@@ -26,6 +26,9 @@ DurationOption = Annotated[str | None, typer.Option("--duration", help="Stop aft
 FollowClockOption = Annotated[float | None, typer.Option(
     "--follow-sim-clock", hidden=True,
     help="Follow a simulated gateway's virtual clock running at this speed (tests, demos).")]
+LockstepOption = Annotated[bool, typer.Option(
+    "--lockstep", hidden=True,
+    help="Drive a `slob sim-gateway --lockstep` clock step by step (same results at any speed).")]
 
 
 def trade(
@@ -40,6 +43,7 @@ def trade(
     fail_if_running: FailIfRunningOption = False,
     follow_sim_clock: FollowClockOption = None,
     connect_timeout: ConnectTimeoutOption = None,
+    lockstep: LockstepOption = False,
 ) -> None:
     """Run the trading engine against the gateway: ticks, candles, setups, brackets.
 
@@ -51,7 +55,7 @@ def trade(
     settings = gateway_settings(ctx, host, port, client_id, account, connect_timeout)
     _session(ctx, settings, "trade", monitor_only=monitor_only, live=live, duration=duration,
              fail_if_running=fail_if_running, steps=("record", "aggregate", "track", "trade"), sim=None,
-             follow_speed=follow_sim_clock)
+             follow_speed=follow_sim_clock, lockstep=lockstep)
 
 
 def run(
@@ -116,7 +120,7 @@ def run_args(wired: SessionWiring, *, steps: tuple[str, ...], monitor_only: bool
 
 def _session(ctx: typer.Context, settings: Any, command: str, *, monitor_only: bool, live: bool,
              duration: str | None, fail_if_running: bool, steps: tuple[str, ...], sim: SimOptions | None,
-             json_out: bool = False, follow_speed: float | None = None) -> None:
+             json_out: bool = False, follow_speed: float | None = None, lockstep: bool = False) -> None:
     from contextlib import ExitStack
 
     from slob_cli.cli.guard import run_guard
@@ -127,7 +131,7 @@ def _session(ctx: typer.Context, settings: Any, command: str, *, monitor_only: b
     seconds = None if duration is None else parse_duration(duration)
     with ExitStack() as stack:
         wired = wiring.prepare_session(stack, settings, monitor_only=monitor_only, live=live, duration_seconds=seconds,
-                                       steps=steps, sim=sim, follow_speed=follow_speed)
+                                       steps=steps, sim=sim, follow_speed=follow_speed, lockstep=lockstep)
         args = run_args(wired, steps=steps, monitor_only=monitor_only, live=live, duration=duration)
         with run_guard(ctx, command, fail_if_running=fail_if_running, args=args, clock=wired.clock) as guarded:
             guarded.data_mode = "sim" if sim is not None else settings.market_data_type

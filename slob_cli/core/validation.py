@@ -15,6 +15,7 @@ from typing import Any
 
 from slob_cli.core.broker_view import TERMINAL, OrderStatus
 from slob_cli.core.orders import OrderRole
+from slob_cli.core.unrealized import largest_difference
 
 
 class Severity(str, Enum):
@@ -118,6 +119,7 @@ class ValidationInput:
     setups_by_state: dict[str, int] = field(default_factory=dict)
     monitor_only: bool = False
     crash_detail: str = ""
+    unrealized_pairs: Sequence[tuple[float, float]] = ()  # (ours, the broker's) unrealized P&L per heartbeat
 
 
 @dataclass(frozen=True)
@@ -126,6 +128,7 @@ class Thresholds:
 
     duration_tolerance_seconds: float = 60.0
     max_outage_seconds: float = 900.0
+    unrealized_tolerance_usd: float = 25.0  # ours vs the broker's (a tick apart, commissions, timing)
 
 
 @dataclass(frozen=True)
@@ -257,6 +260,19 @@ def check_orders(data: ValidationInput) -> list[Criterion]:
     return [duplicates, bracketed, protected]
 
 
+def check_broker_unrealized(data: ValidationInput, limits: Thresholds) -> Criterion:
+    """Our unrealized P&L stays within the tolerance of the broker's (reqPnLSingle) at every heartbeat."""
+    difference = largest_difference(data.unrealized_pairs)
+    if not difference.samples:
+        return Criterion("unrealized P&L matches the broker", True, "no heartbeat with both figures",
+                         Severity.WARNING)
+    detail = (f"largest difference {difference.worst:.2f} USD over {difference.samples} heartbeats "
+              f"(ours {difference.ours:.2f}, broker {difference.broker:.2f}; tolerance "
+              f"{limits.unrealized_tolerance_usd:.2f})")
+    return Criterion("unrealized P&L matches the broker", difference.within(limits.unrealized_tolerance_usd),
+                     detail, Severity.WARNING)
+
+
 def _slippage(trade: TradeInfo) -> float | None:
     if trade.entry_price is None or trade.entry_estimate is None:
         return None
@@ -312,5 +328,6 @@ def evaluate(data: ValidationInput, limits: Thresholds | None = None) -> Report:
         *check_candles(data),
         check_look_ahead(data),
         *check_orders(data),
+        check_broker_unrealized(data, limits),
     ]
     return Report(tuple(criteria), figures_of(data, limits))

@@ -66,3 +66,28 @@ class FollowedClock:
         current = self.now()
         self._anchor_real = self._time_source()
         self._anchor = current + timedelta(seconds=skew_seconds)
+
+
+class SteppedClock:
+    """The time a lockstep simulated gateway last answered (`slob trade --lockstep`): it moves only by steps.
+
+    It starts on the wall clock; the first answer (the skew measured on connect) puts it on the
+    gateway's time, and every step's answer moves it on (`step_to`).
+    """
+
+    def __init__(self) -> None:
+        self._now = datetime.now(UTC).replace(microsecond=0)
+
+    def now(self) -> datetime:
+        """Return the time of the last step."""
+        return self._now
+
+    def adjust(self, skew_seconds: float) -> None:
+        """Move onto the gateway's time (the connection measures the skew on every connect)."""
+        self._now += timedelta(seconds=round(skew_seconds))
+
+    def step_to(self, when: datetime) -> None:
+        """Take the time of a step's answer (never backwards)."""
+        when = when.astimezone(UTC)
+        if when > self._now:
+            self._now = when

@@ -104,8 +104,8 @@ def _small_table(title: str, columns: Sequence[str], rows: Sequence[Sequence[str
     if not rows:
         return Text(f"{title}: {empty}", style="dim")
     table = Table(title=title, title_justify="left", expand=False, padding=(0, 1))
-    for column in columns:
-        table.add_column(column, overflow="fold")
+    for index, column in enumerate(columns):
+        table.add_column(column, overflow="fold", no_wrap=index == 0)  # ids stay whole
     for row in rows:
         table.add_row(*row)
     return table
@@ -124,8 +124,8 @@ def render_frame(snapshot: DashboardSnapshot, zone: ZoneInfo) -> RenderableType:
                format_price(o["limit_price"] if o["limit_price"] is not None else o["stop_price"]),
                "ended sim" if o.get("ended_sim_run") else o["status"])
               for o in snapshot.working_orders]
-    positions = [(p["setup_id"] + (" (ended sim)" if p.get("ended_sim_run") else ""), p["direction"][:1],
-                  f"{p['quantity']:g}", format_price(p["entry_price"]), format_price(p.get("last_price")),
+    # The side is in the setup id (-S1 short, -L1 long): no column, so the table fits 80 columns.
+    positions = [(p["setup_id"] + ("*" if p.get("ended_sim_run") else ""), f"{p['quantity']:g}", format_price(p["entry_price"]), format_price(p.get("last_price")),
                   _signed(p.get("unrealized_money"), "$"), _signed(p.get("to_stop")), _signed(p.get("to_target")))
                  for p in snapshot.positions]
     events = [(local_time(e["ts"], zone, with_date=False), e["type"],
@@ -152,8 +152,10 @@ def render_frame(snapshot: DashboardSnapshot, zone: ZoneInfo) -> RenderableType:
         _small_table("Open setups", ("setup", "dir", "state", "high", "low", "entry", "stop", "target"),
                      setups, "none"),
         _small_table("Working orders", ("order ref", "side", "qty", "price", "status"), orders, "none"),
-        _small_table("Positions", ("setup", "dir", "qty", "entry", "last", "unrealized", "to stop", "to target"),
+        _small_table("Positions", ("setup", "qty", "entry", "last", "unreal.", "to stop", "to tgt"),
                      positions, "flat"),
+        *([Text("* of an ended sim run: its gateway is gone, not a live position", style="dim")]
+          if any(p.get("ended_sim_run") for p in snapshot.positions) else []),
         pnl,
         _small_table("Latest events", ("time", "event", "about"), events, "none"),
     )

@@ -19,6 +19,7 @@ from slob_cli.adapters.ib.connection import GatewayConfig, IBConnection
 from slob_cli.adapters.ib.history import fetch_minute_bars
 from slob_cli.adapters.ib.market_data import MarketDataFeed
 from slob_cli.adapters.ib.orders import IBOrderPort
+from slob_cli.adapters.ib.pnl import BrokerPnl
 from slob_cli.adapters.store import Store, to_iso
 from slob_cli.aio import first_of
 from slob_cli.core.aggregator import CandleCompleted, GapDetected, LateTick, M1Aggregator
@@ -35,6 +36,7 @@ from slob_cli.runtime.bus import EventBus
 from slob_cli.runtime.clock import Clock, SystemClock
 from slob_cli.runtime.events import EventType
 from slob_cli.runtime.executor import ExecutorOptions, OrderExecutor
+from slob_cli.runtime.pnl_view import unrealized_view
 from slob_cli.runtime.supervision import IB_BUS_EVENTS, Supervised
 from slob_cli.runtime.tick_buffer import TickBuffer
 from slob_cli.runtime.tracking import LiveTracking
@@ -62,6 +64,8 @@ class EngineOptions:
     executor: ExecutorOptions = field(default_factory=ExecutorOptions)
     store_ticks: bool = False  # the `record` step of `slob run`
     track: bool = True  # the `track` step; without it candles are stored but no setups tracked
+    lockstep: bool = False  # the gateway's clock moves only when this engine asks (runtime/lockstep.py)
+    lockstep_patience: float = 30.0  # real seconds without a step before a lockstep run is cut short
 
 
 @dataclass
@@ -106,6 +110,7 @@ class Engine(Supervised):
         self.connection = IBConnection(gateway, self._event, policy=options.policy, sleep=sleep, clock=self.clock)
         self.feed = MarketDataFeed(self.connection, [symbol], self._on_tick, data_type=options.data_type,
                                    emit=self._event, on_mode=self._mode_changed, stale_after=options.stale_after)
+        self.broker_pnl = BrokerPnl(self.connection, self._traded_con_id)
         self.buffer = TickBuffer(options.buffer_size, clock=SystemClock(), on_drop=self._on_drop)
         self.aggregator = M1Aggregator([symbol], grace_seconds=options.grace_seconds)
         self.tracking = LiveTracking(store, symbol, strategy, calendar)
@@ -122,6 +127,8 @@ class Engine(Supervised):
         self.candle_delays: list[float] = []
         self._tick_batch: list[Tick] = []
         self._live_from: datetime | None = None
+        self._reconciling = 0
+        self.steps = 0  # lockstep steps taken
 
     # ------------------------------------------------------------------ inputs (loop thread, quick)
     def _on_tick(self, tick: Tick, local_symbol: str) -> None:
@@ -150,6 +157,10 @@ class Engine(Supervised):
         if self.run_id is not None:
             self.store.set_run_mode(self.run_id, mode)
 
+    def _traded_con_id(self) -> int | None:
+        resolved = self.feed.contracts.get(self.options.symbol)
+        return resolved.future.con_id if resolved is not None else None
+
     def _contract_for(self, symbol: str) -> Any:
         resolved = self.feed.contracts.get(symbol)
         if resolved is None:
@@ -166,9 +177,14 @@ class Engine(Supervised):
                 group.create_task(self._guard(self.connection.run(self.stop_event, self._ready)))
                 group.create_task(self._guard(self.feed.watch(self.stop_event)))
                 group.create_task(self._guard(self._start_then_consume()))
-                group.create_task(self._guard(self._timers()))
+                if self.options.lockstep:  # the step loop runs the clock rules and the deadline
+                    from slob_cli.runtime.lockstep import follow_steps
+
+                    group.create_task(self._guard(follow_steps(self)))
+                else:
+                    group.create_task(self._guard(self._timers()))
+                    group.create_task(self._guard(self._deadline()))
                 group.create_task(self._guard(self._heartbeat()))
-                group.create_task(self._guard(self._deadline()))
                 group.create_task(self._guard(self._reconcile_on_request()))
         finally:
             self.executor.settle_pending()  # a commission report that never came still books the trade
@@ -178,6 +194,10 @@ class Engine(Supervised):
         if not self.connection.connections:
             raise self.connection.unreachable()  # a session that never connected did not succeed
         self.stats.reconnects = self.connection.reconnects
+        if self.options.lockstep:
+            from slob_cli.runtime.lockstep import check_completed
+
+            check_completed(self, self.clock.now())
         return self.stats
 
     async def _deadline(self) -> None:
@@ -235,6 +255,8 @@ class Engine(Supervised):
 
     async def _consume(self) -> None:
         buffer = self.buffer
+        if self.options.lockstep:  # ticks are consumed by the step loop, at the time of their step
+            await self.stop_event.wait()
         while not self.stop_event.is_set():
             tick = await buffer.dequeue(timeout=0.1)
             if tick is None:
@@ -253,6 +275,7 @@ class Engine(Supervised):
         self._flush_ticks()
 
     def _process_tick(self, tick: Tick) -> None:
+        failpoints.delay("process_tick")
         self.stats.ticks += 1
         if self.options.store_ticks:
             self._tick_batch.append(tick)
@@ -326,6 +349,17 @@ class Engine(Supervised):
             wait = min(wait, max(0.0, due))
         return wait
 
+    def ready_to_step(self) -> bool:
+        """Return True when nothing is in flight that the next lockstep step could overtake."""
+        return (self._started and not self._reconcile_wanted.is_set() and not self._reconciling
+                and not self.port.in_flight())
+
+    def settle(self) -> None:
+        """Consume every buffered tick, then run the clock rules at the current time (lockstep)."""
+        while (tick := self.buffer.dequeue_nowait()) is not None:
+            self._process_tick(tick)
+        self.on_time(self.clock.now())
+
     def _flush_ticks(self) -> None:
         if self._tick_batch:
             batch, self._tick_batch = self._tick_batch, []
@@ -365,11 +399,15 @@ class Engine(Supervised):
             "buffer_utilization": utilization, "open_orders": open_orders,
             "positions": positions, "data_mode": self.stats.data_mode, "safe_mode": self.connection.safe_mode,
             "ticks": self.stats.ticks, "candles": self.stats.candles,
+            **unrealized_view(self.store, self.options.symbol, self.feed.last_price.get(self.options.symbol),
+                              self.broker_pnl.unrealized()),
         }
-        log.info("health: %s | last tick %s | buffer %.1f%% | %d open orders | %d positions%s",
+        log.info("health: %s | last tick %s | buffer %.1f%% | %d open orders | %d positions"
+                 " | unrealized %s (broker %s)%s",
                  "connected" if row["connected"] else "DISCONNECTED",
                  "none yet" if age is None else f"{age:.1f}s ago", 100 * utilization,
-                 open_orders, positions, " | DELAYED DATA" if self.stats.data_mode == "delayed" else "")
+                 open_orders, positions, row["unrealized_pnl"], row["broker_unrealized_pnl"],
+                 " | DELAYED DATA" if self.stats.data_mode == "delayed" else "")
         self.store.record_health(self.run_id, self.clock.now(), row)
         self.bus.emit(EventType.HEALTH, row, self.clock.now())
         return row
@@ -391,8 +429,11 @@ class Engine(Supervised):
 
     async def _reconcile_safely(self) -> None:
         """Reconcile with the broker; a lost connection postpones it to the next reconnect."""
+        self._reconciling += 1
         try:
             await self.executor.reconcile()
         except (ConnectionError, asyncio.TimeoutError, TimeoutError) as exc:
             log.warning("reconciliation with the broker postponed: %s", exc)
             self._event("RECONCILE_POSTPONED", {"error": str(exc)})
+        finally:
+            self._reconciling -= 1

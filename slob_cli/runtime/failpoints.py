@@ -9,8 +9,11 @@ rest of the process state is gone.
 
 from __future__ import annotations
 
+import time
+
 _armed: set[str] = set()
 tripped: str | None = None  # the failpoint that fired; the engine dies at its next step
+_delays: dict[str, float] = {}
 
 POINTS = ("after_intent", "after_send", "after_entry_fill")
 
@@ -27,10 +30,24 @@ def arm(name: str) -> None:
 
 
 def disarm_all() -> None:
-    """Disarm every failpoint and forget a trip."""
+    """Disarm every failpoint and delay, and forget a trip."""
     global tripped
     _armed.clear()
+    _delays.clear()
     tripped = None
+
+
+def slow_down(name: str, seconds: float) -> None:
+    """Make every `delay(name)` block for `seconds` of real time (a slow consumer; tests only)."""
+    _delays[name] = seconds
+
+
+def delay(name: str) -> None:
+    """Block the calling thread for the delay a test set for this name (nothing otherwise)."""
+    if _delays:
+        seconds = _delays.get(name)
+        if seconds:
+            time.sleep(seconds)
 
 
 def hit(name: str) -> None:

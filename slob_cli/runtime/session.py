@@ -62,6 +62,9 @@ class SimOptions:
     stop: datetime | None = None  # None: a few minutes after the session ends
     around_the_clock: bool = False  # generated trades outside the scripted day (paper runs of hours)
     stop_at_duration: bool = False  # --duration decides the end, not the scripted day
+    lockstep: bool = True  # the sim's clock advances only when the engine asks (identical runs at any speed)
+    days: int = 1  # planted trading days in a row (scenario seeds seed, seed+1, ...), generated market between
+    generated_ticks_per_day: int | None = None  # density of the generated market around the planted days
 
     @property
     def clock_speed(self) -> float:
@@ -70,8 +73,8 @@ class SimOptions:
 
     @property
     def grace_seconds(self) -> float:
-        """Return the candle-close grace on the virtual clock (a few real ms of transport at N x speed)."""
-        return grace_for_speed(self.clock_speed)
+        """Return the candle-close grace on the virtual clock (lockstep: 2 s at any speed, nothing is in transit)."""
+        return 2.0 if self.lockstep else grace_for_speed(self.clock_speed)
 
 
 @dataclass
@@ -171,18 +174,33 @@ def start_sim(stack: ExitStack, sim: SimOptions, calendar: Any) -> tuple[Any, da
     from slob_cli.sim.gateway import SimGatewayThread
     from slob_cli.sim.market import GeneratedMarket, ScriptedMarket
     from slob_cli.sim.scenarios import build_scenario
+    from slob_cli.sim.scripted import stitch_fallback
 
     day = sim_day(calendar, sim.trading_date)
-    session = session_for(day, calendar)
-    assert session is not None
-    try:
-        candles = build_scenario(sim.scenario or "quiet", day, seed=sim.seed, calendar=calendar)
-    except ValueError as exc:
-        raise UsageError(str(exc)) from None
-    fallback = GeneratedMarket(sim.seed, base_price=candles[0].open) if sim.around_the_clock else None
+    sessions = [session_for(day, calendar)]
+    while len(sessions) < sim.days:
+        day += timedelta(days=1)
+        if session_for(day, calendar) is not None:
+            sessions.append(session_for(day, calendar))
+    candles = []
+    for number, session in enumerate(sessions):
+        assert session is not None
+        try:
+            candles += build_scenario(sim.scenario or "quiet", session.trading_date, seed=sim.seed + number,
+                                      calendar=calendar)
+        except ValueError as exc:
+            raise UsageError(str(exc)) from None
+    fallback = None
+    if sim.around_the_clock or sim.days > 1:  # generated trading continues the planted days' path
+        generated = GeneratedMarket(sim.seed, base_price=candles[0].open,
+                                    **({"ticks_per_day": sim.generated_ticks_per_day}
+                                       if sim.generated_ticks_per_day else {}))
+        fallback = stitch_fallback(candles, generated)
     market = ScriptedMarket(candles, seed=sim.seed, fallback=fallback)
+    first, last = sessions[0], sessions[-1]
+    assert first is not None and last is not None
     # Half an hour early: the engine connects and subscribes before the reference window opens.
-    start = sim.start or session.reference_start - timedelta(minutes=30)
+    start = sim.start or first.reference_start - timedelta(minutes=30)
     gateway = stack.enter_context(SimGatewayThread(seed=sim.seed, start=start, speed=sim.speed, market=market,
-                                                   server_version=sim.server_version))
-    return gateway, start, sim.stop or session.session_end + timedelta(minutes=3)
+                                                   server_version=sim.server_version, lockstep=sim.lockstep))
+    return gateway, start, sim.stop or last.session_end + timedelta(minutes=3)

@@ -33,7 +33,7 @@ def sim_run_days(start: datetime, until: datetime | None) -> list[date]:
 def _only_sim(store: Store, day: date, run_id: int | None) -> bool:
     """Return True when nothing but sim runs (and their candles) touched this trading day."""
     start, end = day_window(day)
-    for run in store.db.query("SELECT id, args, data_mode, started_at, ended_at FROM runs"):
+    for run in store.query("SELECT id, args, data_mode, started_at, ended_at FROM runs"):
         if run["id"] == run_id:
             continue
         began, ended = parse_time(run["started_at"]), parse_time(run["ended_at"]) or parse_time(run["started_at"])

@@ -169,8 +169,19 @@ def gather(
         candles_received=received, candles_generated=generated, candles_persisted=persisted, gaps=gaps,
         dropped_ticks=dropped, delayed_data=delayed, live_events=live, offline_events=offline_events,
         orders=orders, fills=fills, trades=trades, setups_by_state=by_state, monitor_only=monitor_only,
-        crash_detail=crash_detail,
+        crash_detail=crash_detail, unrealized_pairs=_unrealized_pairs(store.health_payload_texts(run_id)),
     )
+
+
+def _unrealized_pairs(payloads: list[str]) -> list[tuple[float, float]]:
+    """Return (ours, the broker's) unrealized P&L of every heartbeat that has both."""
+    pairs = []
+    for text in payloads:
+        payload = _payload(text)
+        ours, broker = payload.get("unrealized_pnl"), payload.get("broker_unrealized_pnl")
+        if isinstance(ours, int | float) and isinstance(broker, int | float):
+            pairs.append((float(ours), float(broker)))
+    return pairs
 
 
 def _first(sources: tuple[dict[str, Any], ...], names: tuple[str, ...], default: Any) -> Any:

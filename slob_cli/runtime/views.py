@@ -154,6 +154,16 @@ def is_sim_run(run: dict[str, Any]) -> bool:
     return run.get("data_mode") == "sim" or bool(_payload(run.get("args")).get("sim"))
 
 
+def candle_symbols(conn: Any, table: str = "candles") -> list[str]:
+    """Return the symbols that have candles (or ticks), alphabetically (a skip-scan: one index probe each)."""
+    found: list[str] = []
+    row = conn.execute(f"SELECT min(symbol) FROM {table}").fetchone()
+    while row and row[0] is not None:
+        found.append(row[0])
+        row = conn.execute(f"SELECT min(symbol) FROM {table} WHERE symbol > ?", (row[0],)).fetchone()
+    return found
+
+
 def store_clock(conn: sqlite3.Connection, wall_now: datetime) -> StoreClock:
     """Return "now" for a store: a simulated newest run's last virtual instant, else the wall clock.
 
@@ -161,19 +171,18 @@ def store_clock(conn: sqlite3.Connection, wall_now: datetime) -> StoreClock:
     "today", ages and P&L are read on its own clock: its newest heartbeat or tick (a clock running
     at max speed keeps racing after the data ends, so its recorded end may lie hours later).
     """
-    runs = _rows(conn, "SELECT id, command, args, started_at, ended_at, data_mode FROM runs ORDER BY id DESC LIMIT 1")
+    runs = _rows(conn, "SELECT id, args, started_at, ended_at, data_mode FROM runs ORDER BY id DESC LIMIT 1")
     if not runs or not is_sim_run(runs[0]):
         return StoreClock(wall_now)
     run = runs[0]
-    ended = run["ended_at"] is not None
-    moments = [parse_time(conn.execute("SELECT max(ts) FROM health WHERE run_id = ?", (run["id"],)).fetchone()[0])]
-    tick = conn.execute("SELECT max(ts) FROM ticks WHERE run_id = ?", (run["id"],)).fetchone()[0]
-    if tick is not None:
-        moments.append(datetime.fromtimestamp(tick / 1_000_000, tz=UTC))
+    # Index probes only (the newest heartbeat, the newest tick per symbol): pages ask for this often.
+    health = conn.execute("SELECT ts, run_id FROM health ORDER BY id DESC LIMIT 1").fetchone()
+    moments = [parse_time(health[0]) if health and health[1] == run["id"] else None]
+    moments += [latest_tick_time(conn, symbol) for symbol in candle_symbols(conn, "ticks")]
     known = [m for m in moments if m is not None]
     if not known:
-        known = [m for m in (parse_time(run["ended_at"]), parse_time(run["started_at"])) if m is not None]
-    return StoreClock(max(known) if known else wall_now, True, run["id"], ended)
+        known = [m for m in (parse_time(run["ended_at"]), parse_time(run["started_at"])) if m is not None][:1]
+    return StoreClock(max(known) if known else wall_now, True, run["id"], run["ended_at"] is not None)
 
 
 def ended_sim_runs(conn: sqlite3.Connection) -> set[int]:
@@ -199,21 +208,30 @@ def live_book(conn: sqlite3.Connection) -> tuple[list[dict[str, Any]], list[dict
     orders = working_orders(conn)
     for order in orders:
         order["ended_sim_run"] = order.get("run_id") in ended
-    positions = open_positions(conn)
+    positions = mark_positions(conn, open_positions(conn))
     for position in positions:
         position["ended_sim_run"] = position.get("run_id") in ended
+    return orders, positions
+
+
+def mark_positions(conn: sqlite3.Connection, positions: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Return open positions marked at the last price: unrealized points and money, distance to stop/target."""
+    marked = []
+    for row in positions:
+        position = dict(row)
+        marked.append(position)
         price = last_price(conn, position["symbol"])
         position.update(last_price=price, unrealized_points=None, unrealized_money=None, to_stop=None,
                         to_target=None)
         if price is None or position["entry_price"] is None:
             continue
         multiplier = INSTRUMENTS[position["symbol"]].multiplier if position["symbol"] in INSTRUMENTS else 1.0
-        marked = mark_open(Direction(position["direction"]), multiplier, position["quantity"],
-                           position["entry_price"], position["entry_commission"] or 0.0, price,
-                           position["stop"], position["target"])
-        position.update(unrealized_points=marked.points, unrealized_money=marked.unrealized,
-                        to_stop=marked.to_stop, to_target=marked.to_target)
-    return orders, positions
+        mark = mark_open(Direction(str(position["direction"]).upper()), multiplier, position["quantity"],
+                         position["entry_price"], position.get("entry_commission") or 0.0, price,
+                         position.get("stop"), position.get("target"))
+        position.update(unrealized_points=mark.points, unrealized_money=mark.unrealized,
+                        to_stop=mark.to_stop, to_target=mark.to_target)
+    return marked
 
 
 def human_age(seconds: float | None) -> str:

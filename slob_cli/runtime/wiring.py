@@ -38,14 +38,14 @@ class SessionWiring:
 
 def prepare_session(stack: ExitStack, settings: Settings, *, monitor_only: bool, live: bool,
                     duration_seconds: float | None, steps: tuple[str, ...], sim: SimOptions | None,
-                    follow_speed: float | None = None) -> SessionWiring:
+                    follow_speed: float | None = None, lockstep: bool = False) -> SessionWiring:
     """Wire one session: the gateway (or the embedded sim started on `stack`), its clock, the options."""
     from slob_cli.adapters.calendar import load_calendar_isolated
     from slob_cli.adapters.ib.connection import GatewayConfig
     from slob_cli.adapters.risk_config import load_risk_config
     from slob_cli.adapters.strategy_config import load_strategy_config
     from slob_cli.errors import UsageError
-    from slob_cli.runtime.clock import FollowedClock, SystemClock
+    from slob_cli.runtime.clock import FollowedClock, SteppedClock, SystemClock
     from slob_cli.runtime.engine import EngineOptions
     from slob_cli.runtime.executor import ExecutorOptions
     from slob_cli.runtime.guard import check_live_allowed
@@ -68,6 +68,11 @@ def prepare_session(stack: ExitStack, settings: Settings, *, monitor_only: bool,
                                              account=None, heartbeat_interval=3600.0)
         clock = gateway.clock
         until = end
+    elif lockstep:  # a `sim-gateway --lockstep` in another process: its clock moves when we ask
+        if duration_seconds is not None:
+            raise UsageError("--lockstep follows the simulated gateway's clock: give no --duration")
+        config = GatewayConfig.from_settings(settings, heartbeat_interval=3600.0)  # the steps are the heartbeat
+        clock = SteppedClock()
     elif follow_speed is not None:
         if follow_speed <= 0 or duration_seconds is not None:
             raise UsageError("--follow-sim-clock needs a positive speed and no --duration")
@@ -80,9 +85,9 @@ def prepare_session(stack: ExitStack, settings: Settings, *, monitor_only: bool,
         until = limit if sim is None or sim.stop_at_duration or until is None else min(until, limit)
     options = EngineOptions(
         symbol=settings.symbols[0], data_type=settings.market_data_type, until=until,
-        grace_seconds=sim.grace_seconds if sim is not None else grace_for_speed(follow_speed or 1.0),
+        grace_seconds=sim.grace_seconds if sim is not None else 2.0 if lockstep else grace_for_speed(follow_speed or 1.0),
         clock_speed=sim.clock_speed if sim is not None else follow_speed or 1.0,
-        store_ticks="record" in steps, track="track" in steps,
+        store_ticks="record" in steps, track="track" in steps, lockstep=sim.lockstep if sim is not None else lockstep,
         executor=ExecutorOptions(monitor_only=monitor_only, kill_switch_path=settings.kill_switch_path),
     )
     return SessionWiring(config, clock, options, strategy, risk, calendar, gateway)

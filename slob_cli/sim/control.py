@@ -109,7 +109,10 @@ class ControlServer:
         gateway = self.gateway
         return {"host": gateway.host, "port": gateway.port, "time": gateway.clock.now().isoformat(),
                 "paused": gateway.clock.paused, "clients": gateway.client_count,
-                "connections_accepted": gateway.server.connections_accepted, "listening": gateway.server.listening}
+                "connections_accepted": gateway.server.connections_accepted, "listening": gateway.server.listening,
+                "served": gateway.server.served.as_dict(),
+                "lockstep": None if gateway.server.lockstep is None else {
+                    "steps": gateway.server.lockstep.steps, "followers": gateway.server.lockstep.followers}}
 
     def orders(self, open_only: bool) -> list[dict[str, Any]]:
         """Return the broker's working orders (and, unless open_only, its completed ones) as plain dicts."""

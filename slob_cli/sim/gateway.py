@@ -56,7 +56,8 @@ class SimGateway:
     def __init__(self, port: int = 0, ctrl_port: int | None = None, seed: int = 0, scenario: str | None = None,
                  start: datetime | str | None = None, speed: Speed = 1.0, replay: Path | str | None = None,
                  delayed: bool = False, server_version: int = MAX_SERVER_VERSION, live_account: bool = False,
-                 accounts: Sequence[str] = ("DU1234567",), market: MarketSource | None = None) -> None:
+                 accounts: Sequence[str] = ("DU1234567",), market: MarketSource | None = None,
+                 lockstep: bool = False) -> None:
         if not MIN_SERVER_VERSION <= server_version <= MAX_SERVER_VERSION:
             raise ValueError(f"server version must be {MIN_SERVER_VERSION}..{MAX_SERVER_VERSION}, "
                              f"got {server_version}")
@@ -75,6 +76,7 @@ class SimGateway:
         self.live_account = live_account
         self.accounts = list(accounts)
         self.market = market
+        self.lockstep = lockstep
         self._server: GatewayServer | None = None
         self._control: ControlServer | None = None
         self.clock: VirtualClock
@@ -96,16 +98,21 @@ class SimGateway:
         from slob_cli.sim.server import GatewayServer
 
         start = self.start_time
-        if start is None and self.speed != 1.0:
+        if start is None and (self.speed != 1.0 or self.lockstep):
             start = datetime.now(UTC)  # only a 1x clock can follow the wall clock
-        self.clock = VirtualClock(start, self.speed)
+        lockstep = None
+        if self.lockstep:
+            from slob_cli.sim.lockstep import Lockstep
+
+            lockstep = Lockstep(self.speed)  # the speed only paces the steps; the clock moves by them
+        self.clock = VirtualClock(start, None if lockstep else self.speed)
         if self.market is None:
             self.market = build_market(seed=self.seed, scenario=self.scenario, replay=self.replay,
                                        trading_date=start.date() if start else None)
         self.broker = SimBroker(self.accounts, allow_live_accounts=self.live_account)
         self._server = GatewayServer(clock=self.clock, market=self.market, broker=self.broker,
                                      accounts=self.accounts, server_version=self.server_version,
-                                     delayed=self.delayed, host=self.host, port=self.port)
+                                     delayed=self.delayed, host=self.host, port=self.port, lockstep=lockstep)
         await self._server.start()
         self.port = self._server.port
         if self.ctrl_port is not None:
@@ -165,6 +172,8 @@ class SimGateway:
     def resume_market(self) -> None:
         """Let the clock and the market run again."""
         self.clock.resume()
+        if self.server.lockstep is not None:
+            self.server.lockstep.reset_pace()
         self.server.wake()
 
     def jump_price(self, points: float) -> None:

@@ -1,9 +1,10 @@
 """reqPnL / reqPnLSingle: daily, unrealized and realized P&L per account and per contract, pushed on change.
 
 IB's daily P&L counts from the start of the trading day; here a trading day starts at 17:00 Chicago
-(the Globex reopen). At the first update of a new day the gateway notes each account's and each
-position's realized and unrealized P&L as the day's baseline: daily = (realized + unrealized) now
-minus the same at the baseline, realized = realized since the baseline.
+(the Globex reopen). At the first update of a new day the gateway takes each account's and each
+position's realized and unrealized P&L of its last update before the turn as the day's baseline: daily = (realized + unrealized) now
+minus the same at the baseline, realized = realized since the baseline. On the broker's first day
+the baseline is zero (it started that day).
 """
 
 from __future__ import annotations
@@ -37,6 +38,7 @@ class PnlBook:
         self._now = now
         self._day: date | None = None
         self._baseline: dict[Key, tuple[float, float]] = {}  # (realized, unrealized) at the day's start
+        self._latest: dict[Key, tuple[float, float]] = {}  # (realized, unrealized) last sent
 
     def _current(self, ledger: Ledger, key: Key) -> tuple[float, float, float, float]:
         """Return (position, realized, unrealized, value) of an account or one of its contracts."""
@@ -54,18 +56,24 @@ class PnlBook:
         day = trading_day(self._now())
         if day == self._day:
             return
-        self._day = day
-        self._baseline = {}
+        first, self._day = self._day is None, day
+        previous, self._baseline = self._latest, {}
+        if first:
+            return  # the broker started during this day: everything it booked counts as today's
         known: set[Key] = {(account, None) for account in ledger.realized}
         known |= {(p.account, p.con_id) for p in ledger.positions()}
         for key in known | set(keys):
-            _, realized, unrealized, _ = self._current(ledger, key)
-            self._baseline[key] = (realized, unrealized)
+            if key in previous:  # the last numbers of the day before: the market may have moved since
+                self._baseline[key] = previous[key]
+            else:
+                _, realized, unrealized, _ = self._current(ledger, key)
+                self._baseline[key] = (realized, unrealized)
 
     def values(self, ledger: Ledger, line: PnlSubscription) -> tuple[float, ...]:
         """Return the numbers a pnl / pnlSingle message carries for one line."""
         key = (line.account, line.con_id)
         position, realized, unrealized, value = self._current(ledger, key)
+        self._latest[key] = (realized, unrealized)
         base_realized, base_unrealized = self._baseline.setdefault(key, (0.0, 0.0))
         today_realized = realized - base_realized
         daily = today_realized + unrealized - base_unrealized

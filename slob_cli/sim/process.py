@@ -25,7 +25,7 @@ class SimGatewayProcess:
     def __init__(self, seed: int = 0, scenario: str | None = None, start: datetime | str | None = None,
                  speed: float | str = 1.0, replay: Path | str | None = None, delayed: bool = False,
                  server_version: int = MAX_SERVER_VERSION, live_account: bool = False,
-                 accounts: Sequence[str] = ("DU1234567",)) -> None:
+                 accounts: Sequence[str] = ("DU1234567",), lockstep: bool = False) -> None:
         self.host = "127.0.0.1"
         self.port = 0
         self.ctrl_port = 0
@@ -41,6 +41,8 @@ class SimGatewayProcess:
             arguments.append("--delayed")
         if live_account:
             arguments.append("--live-account")
+        if lockstep:
+            arguments.append("--lockstep")
         for account in accounts:
             arguments += ["--account", account]
         self.arguments = arguments

@@ -5,7 +5,7 @@ from __future__ import annotations
 import bisect
 import itertools
 import math
-from datetime import datetime
+from datetime import datetime, timedelta
 
 import numpy as np
 
@@ -148,6 +148,68 @@ class ScriptedMarket(ArrayMarket):
         if len(other) and (not len(own) or other.ts[0] > own.ts[0]):
             return other
         return own
+
+
+class StitchedMarket(ArrayMarket):
+    """A fallback market whose prices are moved so it runs through scripted days without a jump.
+
+    Before each scripted block the offset brings the fallback's last trade to the block's first
+    open; after it, its next trade to the block's last close; between two blocks the offset moves
+    linearly from one to the other (before the first and after the last it stays constant). Each
+    stretch keeps the fallback's own path (overnight moves, Globex evening, CME halt): only its level
+    changes, by whole ticks.
+    """
+
+    def __init__(self, inner: ArrayMarket, candles: list[Candle]) -> None:
+        super().__init__()
+        self.inner = inner
+        knots_us: list[int] = []
+        offsets: list[float] = []
+        for block in _blocks(sorted(candles, key=lambda candle: candle.ts)):
+            start, end = block[0].ts, block[-1].end
+            before = inner.last_tick_before(start)
+            after = inner.arrays_between(end, end + timedelta(days=4)).take(slice(0, 1)).to_ticks()
+            knots_us += [to_us(start), to_us(end)]
+            offsets += [0.0 if before is None else block[0].open - before.price,
+                        0.0 if not after else block[-1].close - after[0].price]
+        self._knots = np.array(knots_us, dtype=np.float64)
+        self._offsets = np.array(offsets, dtype=np.float64)
+
+    def offset_at(self, ts_us: np.ndarray) -> np.ndarray:
+        """Return the price offset (whole ticks) at each time."""
+        if not len(self._knots):
+            return np.zeros(len(ts_us))
+        return snap_to_grid(np.interp(ts_us.astype(np.float64), self._knots, self._offsets))
+
+    def _moved(self, ticks: TickArrays) -> TickArrays:
+        if not len(ticks):
+            return ticks
+        offset = self.offset_at(ticks.ts)
+        return TickArrays(ticks.ts, ticks.price + offset, ticks.size, ticks.bid + offset, ticks.ask + offset,
+                          ticks.bid_size, ticks.ask_size)
+
+    def _window(self, start_us: int, end_us: int) -> TickArrays:
+        return self._moved(self.inner.arrays_between(from_us(start_us), from_us(end_us)))
+
+    def _last_before(self, ts_us: int) -> TickArrays:
+        last = self.inner.last_tick_before(from_us(ts_us))
+        return self._moved(TickArrays.from_ticks([last])) if last is not None else TickArrays.empty()
+
+
+def _blocks(ordered: list[Candle]) -> list[list[Candle]]:
+    """Split time-ordered candles into runs of consecutive minutes."""
+    blocks: list[list[Candle]] = []
+    for candle in ordered:
+        if blocks and candle.ts == blocks[-1][-1].end:
+            blocks[-1].append(candle)
+        else:
+            blocks.append([candle])
+    return blocks
+
+
+def stitch_fallback(candles: list[Candle], fallback: ArrayMarket) -> StitchedMarket:
+    """Return the fallback moved to run through the scripted candles without jumps (see StitchedMarket)."""
+    return StitchedMarket(fallback, candles)
 
 
 class WaypointMarket(ArrayMarket):

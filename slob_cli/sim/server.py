@@ -49,6 +49,7 @@ from slob_cli.sim.trading import Trading
 if TYPE_CHECKING:
     from slob_cli.sim.broker import SimBroker
     from slob_cli.sim.clock import VirtualClock
+    from slob_cli.sim.lockstep import Lockstep
     from slob_cli.sim.market import MarketSource, MarketTick
 
 log = logging.getLogger("slob.sim")
@@ -74,8 +75,12 @@ class GatewayServer:
 
     def __init__(self, *, clock: VirtualClock, market: MarketSource, broker: SimBroker, accounts: list[str],
                  server_version: int = MAX_SERVER_VERSION, delayed: bool = False, host: str = "127.0.0.1",
-                 port: int = 0) -> None:
+                 port: int = 0, lockstep: Lockstep | None = None) -> None:
+        from slob_cli.sim.lockstep import ServedTicks
+
         self.clock = clock
+        self.lockstep = lockstep
+        self.served = ServedTicks()
         self.market = market
         self.broker = broker
         self.accounts = accounts
@@ -189,6 +194,9 @@ class GatewayServer:
 
     def _forget(self, session: ClientSession) -> None:
         self.sessions.discard(session)
+        if self.lockstep is not None:
+            self.lockstep.forget(session)
+            self.wake()  # the remaining followers may all be waiting now
 
     async def _handshake(self, session: ClientSession) -> None:
         prefix = await session.reader.readexactly(len(HANDSHAKE_PREFIX))
@@ -262,7 +270,7 @@ class GatewayServer:
             session.auto_open_orders = request.argument == "1"
 
         return {
-            "reqCurrentTime": lambda session, request: session.send(encoders.current_time(self.clock.now())),
+            "reqCurrentTime": lambda session, request: self._current_time(session),
             "reqIds": lambda session, request: session.send(encoders.next_valid_id(trading.next_order_id)),
             "reqManagedAccts": lambda session, request: session.send(encoders.managed_accounts(self.accounts)),
             "reqMarketDataType": market_data_type,
@@ -310,6 +318,12 @@ class GatewayServer:
         if route is not None:
             route(session, request)
 
+    def _current_time(self, session: ClientSession) -> None:
+        if self.lockstep is not None and self.lockstep.ask(session):  # answered once the step is served
+            self.wake()
+            return
+        session.send(encoders.current_time(self.clock.now()))
+
     def _unsupported(self, session: ClientSession, request: UnsupportedRequest) -> None:
         canned = CANNED_ANSWERS.get(request.message_id)
         if canned is not None:
@@ -342,13 +356,19 @@ class GatewayServer:
                 log.exception("market pump failed; retrying")
                 await asyncio.sleep(0.5)
 
+    async def _wait_for_wake(self) -> None:
+        self._wake.clear()
+        # first_of, not wait_for: 3.11's wait_for can swallow a cancel racing the wake-up.
+        await first_of(self._wake.wait(), asyncio.sleep(1.0))
+
     async def _pump_once(self) -> None:
+        if self.lockstep is not None:
+            await self._step()
+            return
         start = self.delivered_until
         if self.clock.is_max_speed:
             if self.clock.paused or not self._max_speed_demand():
-                self._wake.clear()
-                # first_of, not wait_for: 3.11's wait_for can swallow a cancel racing the wake-up.
-                await first_of(self._wake.wait(), asyncio.sleep(1.0))
+                await self._wait_for_wake()
                 return
             start = max(start, self.clock.now())
             end = start + MAX_SPEED_STEP
@@ -372,10 +392,60 @@ class GatewayServer:
             self.last_tick = ticks[-1]
             self._match(ticks)
             self.trading.publish_pnl()
-        if ticks or delayed:
-            for session in list(self.sessions):
-                if session.started and session.streaming:
-                    market_feed.deliver(session, ticks, delayed)
+        self._deliver(ticks, delayed)
+        await self._drain()
+
+    def _deliver(self, ticks: list[MarketTick], delayed: list[MarketTick]) -> None:
+        if not (ticks or delayed):
+            return
+        streaming = [session for session in list(self.sessions) if session.started and session.streaming]
+        for session in streaming:
+            market_feed.deliver(session, ticks, delayed)
+        if streaming:
+            self.served.add(ticks)
+
+    async def _step(self) -> None:
+        """Serve one lockstep step once every follower has asked, then answer them (see sim/lockstep.py)."""
+        lockstep = self.lockstep
+        assert lockstep is not None
+        if self.clock.paused or not lockstep.ready():
+            await self._wait_for_wake()
+            return
+        start = self.clock.now()
+        end = lockstep.step_end(start)
+        served: list[MarketTick] = []
+        events: list[object] = []  # sent once the clock shows the step's end, so followers see that time
+        con_ids = {order.con_id for order in self.broker.open_orders()}
+        for tick in self.market.ticks_between(start, end):
+            if tick.ts >= end:
+                break
+            happened: list[object] = []
+            for con_id in con_ids:
+                happened += self.broker.on_tick(con_id, tick, tick.ts)
+            served.append(tick)
+            self.last_tick = tick
+            if happened:
+                events += happened
+                con_ids = {order.con_id for order in self.broker.open_orders()}
+            cut = lockstep.cut(tick, bool(happened))
+            if cut is not None and cut < end:
+                end = cut
+        delayed: list[MarketTick] = []
+        if any(quote.delayed for session in self.sessions for quote in session.quotes.values()):
+            delayed = self.market.ticks_between(start - DELAYED_BY, end - DELAYED_BY)
+        pause = lockstep.pause_for(end)
+        if pause > 0:
+            await asyncio.sleep(pause)
+        self.clock.advance_to(end)
+        self.delivered_until = end
+        self.trading.dispatch(events + self.broker.expire(end))
+        if served:
+            self.trading.publish_pnl()
+        self._deliver(served, delayed)
+        lockstep.steps += 1
+        answer = encoders.current_time(self.clock.now())
+        for session in lockstep.answered():
+            session.send(answer)
         await self._drain()
 
     def _max_speed_demand(self) -> bool:

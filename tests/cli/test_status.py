@@ -105,3 +105,15 @@ def test_status_check_is_healthy_only_with_holder_and_fresh_heartbeat(
         stale = runner.invoke(app, [*args, "--max-age", "1"])
     assert healthy.exit_code == 0 and healthy.stdout.startswith("healthy: slob paper")
     assert stale.exit_code == 1 and "old (limit 1s)" in stale.stdout
+
+
+def test_status_shows_the_broker_unrealized_pnl_beside_ours(runner: CliRunner, db_path: Path, store: Store) -> None:
+    from tests.opsdata import insert
+
+    insert(store, "health", run_id=None, ts=to_iso(datetime.now(UTC)), connected=1, last_tick_age=0.2,
+           buffer_utilization=0.0, open_orders=2, positions=1,
+           payload={"data_mode": "live", "unrealized_pnl": 210.0, "broker_unrealized_pnl": 205.5})
+    table = runner.invoke(app, ["--db", str(db_path), "status"], env={"COLUMNS": "200"})
+    data = json.loads(runner.invoke(app, ["--db", str(db_path), "status", "--json"]).stdout)
+    assert "unrealized $+210.00 (broker $+205.50)" in table.stdout
+    assert data["health"]["payload"]["broker_unrealized_pnl"] == 205.5

@@ -32,6 +32,7 @@ class IbapiApp(EWrapper, EClient):
         self.condition = threading.Condition()
         self.calls: list[tuple[str, tuple[Any, ...]]] = []
         self.crash: BaseException | None = None
+        self.unconsumed: list[str] = []  # messages ibapi's decoder did not read to their last field
         self._thread: threading.Thread | None = None
 
     def _record(self, name: str, args: tuple[Any, ...]) -> None:
@@ -72,9 +73,33 @@ class IbapiApp(EWrapper, EClient):
         self.connect(host, port, client_id)
         if not self.isConnected():
             raise AssertionError(f"ibapi could not connect to {host}:{port}")
+        self._check_consumption()
         self._thread = threading.Thread(target=self._loop, name=f"ibapi-{client_id}", daemon=True)
         self._thread.start()
         self.wait(lambda: bool(self.of("nextValidId")) and bool(self.of("managedAccounts")))
+
+    def _check_consumption(self) -> None:
+        """Decode through ibapi's own process methods, then note any field they left unread.
+
+        The official client's decoder is the oracle: a field too many or too few in a message the
+        gateway writes shows up here even when ibapi happens not to fail on it.
+        """
+        decoder = self.decoder
+        original = decoder.interpret
+
+        def interpret(fields: tuple[bytes, ...], message_id: int) -> None:
+            info = decoder.msgId2handleInfo.get(message_id)
+            if info is None or info.processMeth is None:
+                original(fields, message_id)
+                return
+            reader = iter(fields)
+            info.processMeth(decoder, reader)
+            left = list(reader)
+            if left:
+                with self.condition:
+                    self.unconsumed.append(f"message {message_id}: {len(left)} unread field(s) {left[:4]!r}")
+
+        decoder.interpret = interpret  # type: ignore[method-assign]
 
     def _loop(self) -> None:
         try:
@@ -119,6 +144,7 @@ def ibapi_client(host: str, port: int, client_id: int = 7) -> Iterator[IbapiApp]
         yield app
     finally:
         app.stop()
+    assert not app.unconsumed, app.unconsumed[:5]
 
 
 def nq_future(local_symbol: str = "", con_id: int = 0) -> Contract:

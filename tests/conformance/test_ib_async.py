@@ -84,3 +84,23 @@ def test_ib_async_two_day_history_follows_trading_sessions() -> None:
 
     first = run(body())
     assert first.astimezone(CENTRAL) == datetime(2026, 3, 8, 17, 0, tzinfo=CENTRAL)  # Sunday's Globex open
+
+
+def test_ib_async_reconnecting_without_asking_still_learns_its_open_orders() -> None:
+    async def body() -> tuple[int, list[tuple[int, str]]]:
+        async with SimGateway(start=BUSY_START, speed="max", seed=3) as gateway:
+            ib = await connect(gateway.host, gateway.port, client_id=4)
+            contract = await _future(ib)
+            trade = ib.placeOrder(contract, LimitOrder("BUY", 1, 1000.0))
+            await wait_for(lambda: trade.orderStatus.status == "Submitted")
+            ib.disconnect()
+            await wait_for(lambda: gateway.client_count == 0)
+            # readonly: ib_async sends no reqOpenOrders, so only the gateway's push can tell it.
+            again = await connect(gateway.host, gateway.port, client_id=4, readonly=True)
+            await wait_for(lambda: bool(again.openTrades()))
+            known = [(t.order.orderId, t.orderStatus.status) for t in again.openTrades()]
+            again.disconnect()
+            return trade.order.orderId, known
+
+    order_id, known = run(body())
+    assert known == [(order_id, "Submitted")]

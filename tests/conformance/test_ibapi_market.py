@@ -129,3 +129,17 @@ def test_an_app_reading_with_ibapi_sees_no_reader_crash(shared_gateway: SimGatew
     app.wait_for("positionEnd")
     app.stop()
     assert app.crash is None
+
+
+def test_the_official_decoder_catches_a_planted_extra_field(shared_gateway: SimGatewayThread,
+                                                            monkeypatch: pytest.MonkeyPatch) -> None:
+    from slob_cli.sim import encoders
+
+    original = encoders.contract_details
+    monkeypatch.setattr(encoders, "contract_details", lambda *args: [*original(*args), "extra"])
+    app = IbapiApp()
+    app.start(shared_gateway.host, shared_gateway.port, 18)
+    app.reqContractDetails(9, nq_future("NQH6"))
+    app.wait_for("contractDetailsEnd")
+    app.stop()
+    assert app.unconsumed and app.unconsumed[0].startswith("message 10: 1 unread field")

@@ -120,3 +120,25 @@ def test_generated_days_exercise_completions_resets_and_invalidations() -> None:
             kinds |= {event.type.value for events in feed(candles) for event in events}
             kinds |= {event.data.get("reason") for events in feed(candles) for event in events}
     assert {"SETUP_COMPLETE", "STRUCTURE_RESET", "DISARMED", "GAP_DETECTED", "LIQ2_DETECTED", "premature"} <= kinds
+
+
+@PROFILE
+@given(DAYS)
+def test_live_clock_between_bars_equals_a_replay_of_the_candles_across_holes(candles: list[Candle]) -> None:
+    # Timers run on the clock (§4.7): a live tracker whose clock ticks every minute, never ahead of
+    # data (a candle final at t + 1 min is fed before the clock passes t), gives the replay's events.
+    live = SetupTracker("NQ", StrategyConfig(), TradingCalendar())
+    events: list[SetupEvent] = []
+    clock = candles[0].ts
+    for candle in candles:
+        while clock + timedelta(minutes=1) <= candle.ts:
+            clock += timedelta(minutes=1)
+            events.extend(live.on_time(clock))
+        events.extend(live.on_candle(candle))
+        clock = max(clock, candle.end)
+        events.extend(live.on_time(clock))
+    end = SESSION.session_end
+    events.extend(live.on_time(end))
+    replayed = SetupTracker("NQ", StrategyConfig(), TradingCalendar())
+    batch = [event for candle in candles for event in replayed.on_candle(candle)] + replayed.on_time(end)
+    assert encode(events) == encode(batch)

@@ -52,7 +52,9 @@ def test_trading_day_resets_at_the_next_reference_start_not_at_midnight_utc() ->
     second = short_day(date(2026, 1, 7)).candles()
     events, tracker = replay(first + second, calendar=TradingCalendar())
     closed = [event for event in events if event.type is EventType.SETUP_INVALIDATED]
+    # Timers run on the clock (§4.7): the day's data stops while S1 waits, so the next day's first bar
+    # finds it timed out at LIQ #2 + 20 (15:07), the minute a live clock fired it, before the session end.
     assert [(event.candidate_id, event.data["reason"], event.bar_time) for event in closed] == [
-        ("NQ-20260106-S1", "MARKET_CLOSED", datetime(2026, 1, 6, 21, 0, tzinfo=UTC))]
+        ("NQ-20260106-S1", "ENTRY_TIMEOUT", datetime(2026, 1, 6, 15, 7, tzinfo=UTC))]
     assert [view.id for view in tracker.candidates()] == ["NQ-20260107-S1"]
     assert tracker.candidates()[0].state is SetupState.SETUP_COMPLETE

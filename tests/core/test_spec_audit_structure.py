@@ -204,13 +204,16 @@ def test_119_minutes_after_the_high_is_not_yet_a_timeout(direction) -> None:
 
 
 @BOTH
-def test_break_of_the_high_past_120_minutes_after_a_data_hole_resets_instead_of_timing_out(direction) -> None:
-    # §5.3 (a) comes before (d): the break re-anchors (premature: t - tH = 125 > 120), restarting the clock.
+def test_break_of_the_high_after_a_data_hole_past_120_minutes_finds_it_timed_out(direction) -> None:
+    # §4.7 "Timers run on the clock": the bar after the hole (m126, t - tH = 125) comes too late to
+    # break anything; the candidate is already CONSOL_TIMEOUT at tH + 120 (m121), the limit minute.
     builder = short_day().hold(3, 100, 19980.0).bar(126, 19980, 20005, 19979, 19990)  # m103..m125 missing
     events, view, day = run(builder, direction)
-    reset = [event for event in events if event.type is EventType.STRUCTURE_RESET]
-    assert [(event.data["reason"], event.bar_time) for event in reset] == [("premature", day.time(126))]
-    assert view.state is SetupState.WATCHING_CONSOL and "SETUP_INVALIDATED" not in kinds(events)
+    assert EventType.STRUCTURE_RESET not in {event.type for event in events if event.bar_time >= day.time(103)}
+    invalid = [event for event in events if event.type is EventType.SETUP_INVALIDATED]
+    assert [(event.data["reason"], event.data["minutes"], event.bar_time) for event in invalid] == [
+        ("CONSOL_TIMEOUT", 120, day.time(121))]
+    assert view.state is SetupState.INVALIDATED
 
 
 @pytest.mark.parametrize(("low", "state"), [

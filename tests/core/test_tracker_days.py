@@ -14,6 +14,10 @@ from slob_cli.core.strategy import EventType, InvalidationReason, SetupState, Se
 from slob_cli.sim.scenarios import DayBuilder
 from tests.core.tracking import brief, of, replay, short_day
 
+# A candidate left waiting for hours would time out first (timers run on the clock, §4.7); these
+# tests are about the session end, so the entry timeout is set beyond it.
+NO_ENTRY_TIMEOUT_BEFORE_THE_CLOSE = StrategyConfig(entry_timeout_bars=600)
+
 UTC = timezone.utc
 
 
@@ -53,7 +57,7 @@ def test_nyse_holiday_produces_no_events_and_no_candidates(calendar) -> None:
 def test_early_close_fires_market_closed_at_13_new_york_from_the_clock(calendar) -> None:
     builder = short_day(date(2026, 11, 27), calendar)
     candles = builder.candles()[:-1]  # waiting for the entry when the data stops
-    _events, tracker = replay(candles, calendar=calendar)
+    _events, tracker = replay(candles, calendar=calendar, config=NO_ENTRY_TIMEOUT_BEFORE_THE_CLOSE)
     assert tracker.on_time(datetime(2026, 11, 27, 17, 59, 59, tzinfo=UTC)) == []
     closed = tracker.on_time(datetime(2026, 11, 27, 18, 0, tzinfo=UTC))
     assert brief(closed, "reason", "session_end") == [
@@ -108,7 +112,7 @@ def test_levels_freeze_from_the_clock_at_the_open() -> None:
 def test_new_trading_day_closes_leftovers_of_the_previous_day() -> None:
     first_day = short_day(date(2026, 1, 6)).candles()[:-1]  # S1 left waiting for its entry
     second_day = short_day(date(2026, 1, 7)).candles()
-    events, tracker = replay(first_day + second_day)
+    events, tracker = replay(first_day + second_day, config=NO_ENTRY_TIMEOUT_BEFORE_THE_CLOSE)
     closed = [event for event in events if event.data.get("reason") == "MARKET_CLOSED"]
     assert [(event.candidate_id, event.trading_date, event.bar_time) for event in closed] == [
         ("NQ-20260106-S1", date(2026, 1, 6), datetime(2026, 1, 6, 21, 0, tzinfo=UTC))]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import datetime, timedelta
 
 import pytest
@@ -287,7 +288,7 @@ def test_bar_breaking_both_levels_starts_short_then_long() -> None:
 def test_session_end_from_clock_closes_live_candidates_once() -> None:
     builder = short_day()
     candles = builder.candles()[:-1]  # stop in WAITING_ENTRY
-    _events, tracker = replay(candles)
+    _events, tracker = replay(candles, config=StrategyConfig(entry_timeout_bars=600))  # the close comes first
     end = builder.session.session_end
     assert tracker.on_time(end - timedelta(seconds=1)) == []
     closed = tracker.on_time(end)
@@ -324,3 +325,33 @@ def test_liq2_exactly_120_minutes_after_the_high_is_still_valid() -> None:
     view = tracker.candidates()[0]
     assert (view.state, view.liq2_time, view.trigger_time) == (SetupState.SETUP_COMPLETE, builder.time(121), builder.time(122))
     assert InvalidationReason.CONSOL_TIMEOUT.value not in [event.data.get("reason") for event in events]
+
+
+def test_a_trigger_after_a_data_hole_past_the_entry_timeout_finds_it_timed_out_at_the_limit_minute() -> None:
+    # §4.7: bars m19..m45 are missing; the bar after the hole would trigger, but the candidate timed
+    # out at LIQ #2 + 20 (the limit minute is the event time) and never completes.
+    builder = short_day()
+    candles = builder.candles()
+    full, _ = replay(candles)
+    liq2 = next(event for event in full if event.type is EventType.LIQ2_DETECTED).bar_time
+    limit = liq2 + timedelta(minutes=20)
+    trigger = next(event for event in full if event.type is EventType.SETUP_COMPLETE).bar_time
+    trigger_bar = next(c for c in candles if c.ts == trigger)
+    after = replace(trigger_bar, ts=limit + timedelta(minutes=6))  # the same triggering bar, after the hole
+    events, _tracker = replay([c for c in candles if c.ts <= liq2] + [after])
+    invalid = [event for event in events if event.type is EventType.SETUP_INVALIDATED]
+    assert [(event.data["reason"], event.data["minutes"], event.bar_time) for event in invalid] == [
+        ("ENTRY_TIMEOUT", 20, limit)]
+    assert EventType.SETUP_COMPLETE not in {event.type for event in events}
+
+
+def test_the_clock_fires_the_entry_timeout_at_the_close_of_the_limit_minute_without_a_bar() -> None:
+    builder = short_day()
+    full, _ = replay(builder.candles())
+    liq2 = next(event for event in full if event.type is EventType.LIQ2_DETECTED).bar_time
+    limit = liq2 + timedelta(minutes=20)
+    _events, tracker = replay([c for c in builder.candles() if c.ts <= liq2])  # no bar after LIQ #2
+    assert tracker.on_time(limit + timedelta(seconds=59)) == []
+    fired = tracker.on_time(limit + timedelta(minutes=1))
+    assert brief(fired, "reason") == [(f"{limit:%H:%M}", "SETUP_INVALIDATED", "S1", "ENTRY_TIMEOUT")]
+    assert fired[0].bar_time == limit

@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
-from contextlib import ExitStack
+import os
+import subprocess
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from datetime import date, datetime, timezone
 from pathlib import Path
@@ -51,10 +54,12 @@ class Harness:
                              heartbeat_interval=3600)
 
     def session(self, until: datetime, *, risk: RiskConfig | None = None, policy: BackoffPolicy | None = None,
-                on: dict[EventType, Callable[[Event], None]] | None = None, **executor: Any) -> SessionResult:
+                on: dict[EventType, Callable[[Event], None]] | None = None, patience: float = 30.0,
+                **executor: Any) -> SessionResult:
         """Run one engine session until `until` (virtual time); `on` handlers see the bus as it runs."""
         options = EngineOptions(until=until, grace_seconds=self.sim.grace_seconds, clock_speed=self.sim.clock_speed,
-                                executor=ExecutorOptions(**executor))
+                                executor=ExecutorOptions(**executor), lockstep=self.sim.lockstep,
+                                lockstep_patience=patience)
         if policy is not None:
             options.policy = policy
         bus = EventBus()
@@ -94,7 +99,7 @@ class Harness:
         return [event.payload for event in self.events if event.type is kind]
 
 
-def start_harness(stack: ExitStack, tmp_path: Path, scenario: str, *, speed: float = SPEED,
+def start_harness(stack: ExitStack, tmp_path: Path, scenario: str, *, speed: float | str = SPEED,
                   start: datetime = OPEN_MINUS_5) -> Harness:
     """Start the embedded gateway on a planted day and open a store in tmp_path."""
     calendar = load_calendar(date(2025, 12, 1), date(2026, 2, 28))
@@ -102,3 +107,16 @@ def start_harness(stack: ExitStack, tmp_path: Path, scenario: str, *, speed: flo
     gateway, _, _ = start_sim(stack, sim, calendar)
     store = stack.enter_context(Store.open(tmp_path / "engine.db"))
     return Harness(gateway, store, calendar, sim)
+
+
+@contextmanager
+def slob_process(*arguments: str) -> Iterator[subprocess.Popen[str]]:
+    """Run `python -m slob_cli ARGUMENTS` (stdout and stderr piped); kill it if the test leaves it running."""
+    process = subprocess.Popen([sys.executable, "-m", "slob_cli", *arguments], stdout=subprocess.PIPE,
+                               stderr=subprocess.PIPE, text=True, env=dict(os.environ))
+    try:
+        yield process
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.communicate()

@@ -47,6 +47,7 @@ def test_two_trade_sim_session_shows_one_net_pnl_everywhere(runner: CliRunner, d
     # The session summary (JSON) and its table.
     assert {t["setup_id"]: round(t["pnl_money"], 2) for t in summary["trades"]} == net
     assert round(summary["pnl"], 2) == total
+    assert summary["stats"]["data_mode"] == "sim"  # the summary says what the runs table says
     # The risk state and its daily loss limit read the same net money.
     assert round(risk["realized_pnl_today"], 2) == total
     assert round(risk["equity"] - risk["start_of_day_equity"], 2) == total

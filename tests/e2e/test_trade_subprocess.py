@@ -6,13 +6,10 @@ outlives the engine; `slob trade --follow-sim-clock 120` runs the engine on the 
 
 from __future__ import annotations
 
-import os
 import signal
 import subprocess
-import sys
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +21,7 @@ from slob_cli.cli.main import app
 from slob_cli.sim.gateway import SimGatewayThread
 from slob_cli.sim.process import SimGatewayProcess
 from tests.conftest import eventually
+from tests.e2e.harness import slob_process
 
 SETUP = "NQ-20260106-S1"
 BRACKET = {f"slob:{SETUP}:{role}" for role in ("entry", "stop", "target")}
@@ -36,19 +34,10 @@ def gateway() -> Iterator[SimGatewayProcess]:
         yield process
 
 
-@contextmanager
-def _trade_process(db: Path, gateway: SimGatewayProcess, client_id: int) -> Iterator[subprocess.Popen[str]]:
+def _trade_process(db: Path, gateway: SimGatewayProcess, client_id: int) -> Any:
     """Run `slob trade` against the gateway; kill it if the test leaves it running."""
-    process = subprocess.Popen(
-        [sys.executable, "-m", "slob_cli", "--db", str(db), "trade", "--port", str(gateway.port),
-         "--client-id", str(client_id), "--account", "DU1234567", "--follow-sim-clock", str(SPEED)],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=dict(os.environ))
-    try:
-        yield process
-    finally:
-        if process.poll() is None:
-            process.kill()
-            process.communicate()
+    return slob_process("--db", str(db), "trade", "--port", str(gateway.port), "--client-id", str(client_id),
+                        "--account", "DU1234567", "--follow-sim-clock", str(SPEED))
 
 
 def _query(db: Path, sql: str, *args: Any) -> list[dict[str, Any]]:

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from slob_cli.adapters.store import Store
+from slob_cli.adapters.store import Store, to_iso
 from slob_cli.adapters.store.setups import SetupRepository
 from slob_cli.core.models import Candle
 from slob_cli.core.sessions import TradingCalendar, session_for
@@ -155,7 +155,9 @@ def test_restart_at_every_candle_gives_the_uninterrupted_event_log(tmp_path: Pat
         events, setups = _rows(whole, "setup_events"), _rows(whole, "setups", skip=("updated_at",))
     kinds = {row["type"] for row in events}
     assert {"LSE_LEVELS_FROZEN", "SETUP_COMPLETE", "SETUP_INVALIDATED"} <= kinds
-    assert any(row["payload"].find("MARKET_CLOSED") > 0 for row in events)  # closed by the clock
+    last = to_iso(candles[-1].ts)
+    # Fired by the clock after the data ended (a timer at its limit minute, or the session end).
+    assert any(row["type"] == "SETUP_INVALIDATED" and row["bar_time"] > last for row in events)
     template = tmp_path / "empty.db"
     Store.open(template).close()
     for cut in range(1, len(candles)):
@@ -250,3 +252,29 @@ def test_track_during_a_session_leaves_a_live_log_that_runs_ahead_alone(store: S
     assert (result.new_events, result.changed_setups, result.replaced_days) == (0, 0, [])
     assert _rows(store, "setup_events") == ahead
     assert SetupRepository(store).get("NQ-20260310-S1")["state"] == "SETUP_COMPLETE"  # type: ignore[index]
+
+
+def test_live_clock_fires_the_entry_timeout_with_no_bar_and_a_replay_stores_the_same_log(tmp_path: Path) -> None:
+    # Timers run on the clock (§4.7): the feed stops after LIQ #2; the engine's clock alone times the
+    # candidate out at LIQ #2 + 20, and `setups track` over the stored candles writes the same events.
+    candles = build_scenario("short_setup", DAY)
+    with Store.open(tmp_path / "probe.db") as probe:
+        probe.upsert_candles(candles)
+        track_range(probe, "NQ", DAY, DAY, CONFIG, CALENDAR, LATER)
+        liq2 = next(row["bar_time"] for row in _rows(probe, "setup_events") if row["type"] == "LIQ2_DETECTED")
+    fed = [candle for candle in candles if to_iso(candle.ts) <= liq2]
+    limit = fed[-1].ts + timedelta(minutes=20)
+    with Store.open(tmp_path / "live.db") as live_store:
+        live = LiveTracking(live_store, "NQ", CONFIG, CALENDAR)
+        live.restore(fed[0].ts)
+        for candle in fed:
+            live.on_candle(candle)
+        assert live.on_time(limit + timedelta(seconds=59)) == []
+        [fired] = live.on_time(limit + timedelta(minutes=1))
+        assert (fired.data["reason"], fired.bar_time) == ("ENTRY_TIMEOUT", limit)
+        live.on_time(day_window(DAY)[1])  # the day's end: the session closed
+        logged = _rows(live_store, "setup_events")
+    with Store.open(tmp_path / "replay.db") as replay_store:
+        replay_store.upsert_candles(fed)
+        track_range(replay_store, "NQ", DAY, DAY, CONFIG, CALENDAR, LATER)
+        assert _rows(replay_store, "setup_events") == logged

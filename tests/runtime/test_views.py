@@ -59,3 +59,20 @@ def test_reference_levels_read_tracker_to_dict_payload_under_data(store: Store) 
                     {"type": "LSE_LEVELS_FROZEN", "data": {"high": 25466.0, "low": 25410.5, "bars": 390}})
     levels = views.reference_levels(store.conn, date(2026, 1, 6))
     assert (levels["high"], levels["low"]) == (25466.0, 25410.5)
+
+
+def test_events_show_orders_fills_and_closed_trades_not_only_tracker_steps(store: Store) -> None:
+    from tests.opsdata import add_order, insert
+
+    add_setup_event(store, 1, "HIGH_SET", "2026-01-06T15:00:00Z", {"price": 1.0}, setup_id="S1")
+    add_setup_event(store, 2, "SETUP_COMPLETE", "2026-01-06T15:01:00Z", {"entry_est": 1.0}, setup_id="S1")
+    store.log_event("ORDER_PLACED", datetime(2026, 1, 6, 15, 1, 1, tzinfo=UTC), {"order_ref": "slob:S1:entry"})
+    add_order(store, "slob:S1:entry", "entry", "FILLED", "S1")
+    insert(store, "fills", exec_id="e1", order_ref="slob:S1:entry", side="SLD", quantity=1.0, price=25477.75,
+           ts="2026-01-06T15:01:02Z")
+    add_trade(store, "S1", entry_time="2026-01-06T15:01:02Z", exit_time="2026-01-06T15:20:00Z",
+              pnl_money=1430.5, status="CLOSED")
+    events = views.latest_events(store.conn, 10)
+    assert [(e["type"], e.get("detail")) for e in events] == [
+        ("TRADE_CLOSED", "$+1,430.50 net"), ("FILL", "SLD 1.0 @ 25477.75"), ("ORDER_PLACED", None),
+        ("SETUP_COMPLETE", None)]  # HIGH_SET, a structure step, is left out

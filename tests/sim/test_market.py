@@ -342,3 +342,25 @@ def test_unknown_scenario_or_a_non_trading_day_is_a_clear_error() -> None:
         build_market(scenario="sunny")
     with pytest.raises(ValueError, match="cannot be built for 2026-03-14"):
         build_market(scenario="quiet", trading_date=date(2026, 3, 14))
+
+
+def test_a_stitched_fallback_continues_the_planted_day_without_jumps() -> None:
+    from slob_cli.adapters.calendar import load_calendar
+    from slob_cli.sim.scenarios import build_scenario
+    from slob_cli.sim.scripted import stitch_fallback
+
+    day = date(2026, 1, 6)
+    candles = build_scenario("both_setups", day, seed=7, calendar=load_calendar(date(2025, 12, 1), date(2026, 2, 28)))
+    fallback = stitch_fallback(candles, GeneratedMarket(7, base_price=candles[0].open, ticks_per_day=SMALL_DAY))
+    market = ScriptedMarket(candles, seed=7, fallback=fallback)
+    start, end = candles[0].ts, candles[-1].end
+    before = market.last_tick_before(start)
+    after = market.ticks_between(end, end + timedelta(hours=1))[0]
+    assert abs(before.price - candles[0].open) <= 2.0, "no jump into the planted day"
+    assert abs(after.price - candles[-1].close) <= 2.0, "no jump out of it"
+    # Overnight the generated path moves as a market does: not flat, far less than a crash.
+    next_morning = market.last_tick_before(end + timedelta(hours=11))
+    assert 0 < abs(next_morning.price - candles[-1].close) < 0.05 * candles[-1].close
+    # The CME halt (17:00-18:00 New York) stays silent after the stitch.
+    halt = datetime(2026, 1, 6, 22, 0, tzinfo=timezone.utc)
+    assert market.ticks_between(halt + timedelta(minutes=1), halt + timedelta(minutes=59)) == []

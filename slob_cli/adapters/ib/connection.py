@@ -72,6 +72,7 @@ class IBConnection:
         self.delays: list[float] = []
         self.safe_mode = False
         self.connectivity_lost = False
+        self.in_session = False  # connected and every after-connect hook done (lockstep may ask the time)
         self.broken_farms: set[str] = set()
         self.last_heartbeat: datetime | None = None
         self.clock_skew: float | None = None
@@ -250,7 +251,11 @@ class IBConnection:
                 await self._after_connect()
                 if ready is not None:
                     ready.set()
-                await self._serve(stop)
+                self.in_session = True
+                try:
+                    await self._serve(stop)
+                finally:
+                    self.in_session = False
         finally:
             for task in list(self._background):
                 await cancel_until_done(task)

@@ -15,11 +15,14 @@ tests/adapters/ib/test_hooks.py fails when an ib_async release changes it.
 from __future__ import annotations
 
 import inspect
+import logging
 from collections.abc import Callable
 from typing import Any
 
 from ib_async import IB
 from ib_async.wrapper import Wrapper
+
+log = logging.getLogger(__name__)
 
 # Wrapper method -> the parameter names (after self) the chained hook passes through by position.
 HOOKED: dict[str, tuple[str, ...]] = {
@@ -46,6 +49,8 @@ def hook_problems() -> list[str]:
 
 def on_tick_by_tick_trade(ib: IB, callback: TradeCallback) -> None:
     """Call callback(reqId, epoch, price, size) for every tick-by-tick Last/AllLast trade, after ib_async's handler."""
+    for problem in hook_problems():
+        log.error("ib_async changed under slob's tick-by-tick hook: %s; trade times may be wrong", problem)
     wrapper = ib.wrapper
     original = wrapper.tickByTickAllLast
 

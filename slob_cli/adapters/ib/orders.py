@@ -49,6 +49,7 @@ def _price(value: Any) -> float | None:
 
 
 _ACCEPTED = frozenset({"PreSubmitted", "Submitted", "Filled"})
+_AWAITING_BROKER = frozenset({"PendingSubmit", "PendingCancel", "ApiPending"})
 
 
 def _status(trade: Any) -> str:
@@ -162,6 +163,10 @@ class IBOrderPort:
     def on_error(self, listener: ErrorListener) -> None:
         """Call listener(order_id, code, text) for errors tied to an order id."""
         self._errors.append(listener)
+
+    def in_flight(self) -> bool:
+        """Return True while an order placed or cancelled here awaits the broker's acknowledgement."""
+        return any(trade.orderStatus.status in _AWAITING_BROKER for trade in self.ib.trades())
 
     def _on_status(self, trade: Any) -> None:
         view = broker_order(trade)

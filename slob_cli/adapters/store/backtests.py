@@ -51,16 +51,16 @@ class BacktestRepository:
 
     def runs(self, limit: int = 10) -> list[dict[str, Any]]:
         """Return the newest runs (without their trades), newest first."""
-        return [_decoded(row) for row in self.store.db.query(
+        return [_decoded(row) for row in self.store.query(
             "SELECT * FROM backtest_runs ORDER BY id DESC LIMIT ?", [limit])]
 
     def run(self, name: str) -> dict[str, Any] | None:
         """Return one run by name with its trades in time order, or None."""
-        found = list(self.store.db.query("SELECT * FROM backtest_runs WHERE name=?", [name]))
+        found = list(self.store.query("SELECT * FROM backtest_runs WHERE name=?", [name]))
         if not found:
             return None
         run = _decoded(found[0])
-        run["trades"] = list(self.store.db.query(
+        run["trades"] = list(self.store.query(
             "SELECT * FROM backtest_trades WHERE run_id=? ORDER BY entry_time", [run["id"]]))
         return run
 

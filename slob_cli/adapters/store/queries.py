@@ -76,6 +76,11 @@ class ReadQueries:
         ).fetchone()
         return row
 
+    def health_payload_texts(self, run_id: int) -> list[str]:
+        """Return the JSON payloads of a run's heartbeats, oldest first."""
+        rows = self.conn.execute("SELECT payload FROM health WHERE run_id = ? ORDER BY ts, id", (run_id,))
+        return [text for (text,) in rows if text]
+
     def run_args_text(self, run_id: int) -> str | None:
         """Return the JSON text of the arguments a run was started with, or None."""
         row = self.conn.execute("SELECT args FROM runs WHERE id = ?", (run_id,)).fetchone()

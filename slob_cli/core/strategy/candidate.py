@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from typing import Any, NamedTuple
 
 from slob_cli.core.models import Candle, Direction
@@ -19,6 +19,8 @@ from slob_cli.core.strategy.config import StrategyConfig
 from slob_cli.core.strategy.events import EventType, SetupEvent
 from slob_cli.core.strategy.states import InvalidationReason, ResetReason, SetupState, check_transition
 from slob_cli.core.timefmt import iso_z
+
+_ONE_MINUTE = timedelta(minutes=1)
 
 EPSILON = 1e-9  # tolerance for inclusive band bounds computed in floating point
 
@@ -71,11 +73,12 @@ class Candidate:
         "anchor", "anchor_time", "anchor_minute", "anchor_index", "anchor_count", "anchor_confirmed",
         "second", "second_time", "second_minute", "second_count", "second_confirmed",
         "no_wick_candle", "liq2_time", "liq2_minute", "liq2_bar", "liq2_price", "frozen_no_wick_candle", "extreme",
-        "trigger_time", "entry", "stop", "target", "risk_reward", "anchor_event", "second_event",
+        "trigger_time", "entry", "stop", "target", "risk_reward", "anchor_event", "second_event", "last_bar_time",
     )
 
     def __init__(self, candidate_id: str, direction: Direction, day: DayContext, index: int, candle: Candle) -> None:
         self.id = candidate_id
+        self.last_bar_time: datetime | None = None  # the newest bar the rules saw (a limit bar decides itself)
         self.direction = direction
         self.sign = 1.0 if direction is Direction.SHORT else -1.0
         self.day = day
@@ -153,10 +156,40 @@ class Candidate:
         self.reason = reason
         self.emit(EventType.SETUP_INVALIDATED, ts, {"reason": reason.value, **data}, out)
 
+    # -- timers on the clock (§4.7) -----------------------------------------------------------
+
+    def deadline(self) -> tuple[datetime, InvalidationReason, int] | None:
+        """Return the limit minute's label, the reason and the limit in minutes of the running timer."""
+        config = self.config
+        if self.state is SetupState.WAITING_ENTRY and self.liq2_time is not None:
+            limit = config.entry_timeout_bars
+            return self.liq2_time + timedelta(minutes=limit), InvalidationReason.ENTRY_TIMEOUT, limit
+        if self.state in (SetupState.WATCHING_CONSOL, SetupState.WATCHING_LIQ2) and self.anchor_time is not None:
+            limit = config.max_duration_min
+            return self.anchor_time + timedelta(minutes=limit), InvalidationReason.CONSOL_TIMEOUT, limit
+        return None
+
+    def expire(self, now: datetime, out: list[SetupEvent]) -> bool:
+        """Time out at the limit minute once that minute is over by `now` (no bar needed); return True if so.
+
+        A bar exactly at the limit is processed by the per-bar rules first (it may trigger); a bar
+        after a hole past the limit, or the clock, finds the candidate already timed out, with the
+        limit minute as the event time and the same payload as a bar at the limit would give.
+        """
+        deadline = self.deadline()
+        if deadline is None or deadline[0] + _ONE_MINUTE > now:
+            return False
+        if self.last_bar_time is not None and self.last_bar_time >= deadline[0]:
+            return False  # the bar at the limit was processed: its rules decided (trigger or timeout)
+        label, reason, limit = deadline
+        self.invalidate(reason, label, {"minutes": limit}, out)
+        return True
+
     # -- the per-bar rules ---------------------------------------------------------------------
 
     def on_bar(self, index: int, minute: int, candle: Candle, out: list[SetupEvent]) -> None:
         """Apply one final bar after the session gate and the gap rule (§5.3 step 3)."""
+        self.last_bar_time = candle.ts
         bar = OrientedBar.of(candle, self.sign)
         if self.state is SetupState.WAITING_ENTRY:
             self._waiting(minute, candle, bar, False, out)

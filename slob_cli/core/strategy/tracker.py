@@ -192,6 +192,7 @@ class SetupTracker:
         if day is not None and day.open:
             if not day.frozen and now >= day.open_label:
                 self._freeze(day, events)
+            self._expire(day, min(now, day.end), events)  # timers run on the clock (§4.7)
             if now >= day.end:
                 self._close(day, events)
         return events
@@ -247,11 +248,21 @@ class SetupTracker:
 
     def _close(self, day: _Day, events: list[SetupEvent]) -> None:
         """End the session: every live candidate becomes INVALIDATED (MARKET_CLOSED) at the session end."""
+        self._expire(day, day.end, events)  # a limit reached before the end fired first
         day.open = False
         for candidate in day.live:
             candidate.invalidate(InvalidationReason.MARKET_CLOSED, day.end, {"session_end": iso_z(day.end)}, events)
         day.live = []
         day.active = {Direction.SHORT: None, Direction.LONG: None}
+
+    @staticmethod
+    def _expire(day: _Day, now: datetime, events: list[SetupEvent]) -> None:
+        """Time out the live candidates whose limit minute is over by `now`; their slot is free again."""
+        expired = [candidate for candidate in day.live if candidate.expire(now, events)]
+        if expired:
+            for candidate in expired:
+                day.active[candidate.direction] = None
+            day.live = [candidate for candidate in day.live if candidate.state not in TERMINAL_STATES]
 
     def _day_event(self, day: _Day, kind: EventType, data: dict[str, Any], events: list[SetupEvent]) -> None:
         session = day.session
@@ -310,6 +321,7 @@ class SetupTracker:
         previous = day.previous
         day.previous = candle
         minute = -1
+        self._expire(day, candle.ts, events)  # §5.3: after the session gate, timers past their limit
         if day.live:
             minute = _minute_number(candle.ts)
             if (self.config.gap_rule and previous is not None

@@ -26,6 +26,16 @@ def test_a_changed_wrapper_signature_is_reported(monkeypatch: pytest.MonkeyPatch
     assert "tickByTickAllLast" in problem
 
 
+def test_installing_the_hook_on_a_changed_ib_async_says_so_loudly(monkeypatch: pytest.MonkeyPatch,
+                                                                   caplog: pytest.LogCaptureFixture) -> None:
+    from ib_async import IB
+
+    monkeypatch.setattr(Wrapper, "tickByTickAllLast", lambda self, reqId, tickType, time: None)
+    on_tick_by_tick_trade(IB(), lambda *trade: None)
+    assert any("ib_async changed under slob's tick-by-tick hook" in r.getMessage() and r.levelname == "ERROR"
+               for r in caplog.records)
+
+
 def test_the_hook_gets_exchange_times_and_ib_async_still_fills_its_ticker() -> None:
     async def body() -> tuple[list[tuple[int, int, float, float]], int, object]:
         async with SimGateway(start=BUSY_START, speed="max", seed=2) as gateway:

@@ -1,0 +1,101 @@
+"""The engine's side of lockstep virtual time (the gateway's side is sim/lockstep.py).
+
+Against a lockstep simulated gateway the engine asks for every step of virtual time itself: it
+settles everything it has received (ticks into candles, the clock rules at the step's time, bus
+handlers, a reconcile under way), checks its deadline, and only then sends reqCurrentTime. The
+gateway serves the next step and answers; the answer arrives after every message of the step, so
+when it is read the step's ticks, fills and statuses are all in. Nothing the engine still has in
+flight can be overtaken by the market, and real latency never becomes simulated time.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from datetime import datetime, timedelta, timezone
+from typing import TYPE_CHECKING
+
+from slob_cli.errors import RunCutShort
+from slob_cli.runtime import failpoints
+
+if TYPE_CHECKING:
+    from slob_cli.runtime.engine import Engine
+
+UTC = timezone.utc
+log = logging.getLogger(__name__)
+POLL = 0.005  # real seconds between looks while the engine is not ready to step (connecting, reconciling)
+
+
+async def follow_steps(engine: Engine) -> None:
+    """Drive the gateway's clock step by step until the deadline or a stop; cut the run short when steps stop."""
+    connection = engine.connection
+    options = engine.options
+    patience = options.lockstep_patience
+    # ib_async paces requests to IB's 50 a second; one question per step would make that pace the
+    # simulation's. The simulated gateway takes requests as they come (ib_async: 0 = no throttle).
+    connection.ib.client.MaxRequests = 0
+    last_step: float | None = None  # start-up (connect, warm-up, reconcile) has its own timeouts
+    while not engine.stop_event.is_set():
+        failpoints.check()  # a crash a callback tripped kills the engine here, as the timer loop does
+        if not (connection.in_session and engine.ready_to_step()):
+            if last_step is not None and time.monotonic() - last_step > patience:
+                raise cut_short(engine, f"the simulated gateway served no step for {patience:g}s")
+            await engine._wait_stop(POLL)
+            continue
+        engine.settle()
+        await engine.bus.drain()
+        if not engine.ready_to_step():
+            continue  # settling asked for a reconcile: finish it before time moves on
+        until = options.until
+        if until is not None and engine.clock.now() >= until:
+            log.info("run period ended at %s (lockstep, %d steps)", until.isoformat(), engine.steps)
+            engine.stop()
+            return
+        last_step = last_step or time.monotonic()
+        try:
+            asked = asyncio.ensure_future(connection.ib.reqCurrentTimeAsync())
+        except ConnectionError:  # lost just now: the supervisor reconnects; the clock waits for us meanwhile
+            await engine._wait_stop(POLL)
+            continue
+        stopped = asyncio.ensure_future(engine.stop_event.wait())
+        try:
+            await asyncio.wait({asked, stopped}, timeout=patience, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            stopped.cancel()
+        if engine.stop_event.is_set():
+            asked.cancel()
+            return
+        if not asked.done():
+            asked.cancel()
+            raise cut_short(engine, f"the simulated gateway served no step for {patience:g}s")
+        if asked.cancelled() or asked.exception() is not None:
+            continue  # connection lost: the supervisor reconnects; the clock waits for us meanwhile
+        answer = asked.result()
+        last_step = time.monotonic()
+        engine.steps += 1
+        follow = getattr(engine.clock, "step_to", None)  # a clock in another process follows the answers
+        if follow is not None:
+            follow(answer)
+
+
+def cut_short(engine: Engine, reason: str) -> RunCutShort:
+    """Return the one-line error of a run that ended before its period: why, and how far it got."""
+    now = engine.clock.now()
+    until = engine.options.until
+    left = "" if until is None else f", {_span(until - now)} before its end at {until:%Y-%m-%d %H:%M} UTC"
+    return RunCutShort(f"run cut short: {reason}; got to {now:%Y-%m-%d %H:%M:%S} UTC (virtual){left}, "
+                       f"{engine.stats.ticks:,} ticks and {engine.stats.candles:,} candles processed")
+
+
+def _span(delta: timedelta) -> str:
+    seconds = int(delta.total_seconds())
+    hours, rest = divmod(max(0, seconds), 3600)
+    return f"{hours}h{rest // 60:02d}m"
+
+
+def check_completed(engine: Engine, stopped_at: datetime) -> None:
+    """Raise RunCutShort when a lockstep run stopped before its period ended (a signal, a crash)."""
+    until = engine.options.until
+    if until is not None and stopped_at < until:
+        raise cut_short(engine, "stopped before the end of its period")

@@ -1,0 +1,69 @@
+"""status and dashboard know whose clock they show: an ended (Ctrl-C'd) sim run is not live."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+from typer.testing import CliRunner
+
+from slob_cli.adapters.store import Store, to_iso
+from slob_cli.cli.main import app
+from slob_cli.core.models import Tick
+from slob_cli.runtime.views import human_age
+from tests.opsdata import add_health, add_order, add_setup, add_trade
+
+UTC = timezone.utc
+SIM_NOW = datetime(2026, 1, 6, 15, 40, tzinfo=UTC)  # the sim's virtual clock when it was stopped
+
+
+def _interrupted_sim_run(store: Store) -> None:
+    """A `run --sim` stopped by Ctrl-C with a position open and its stop and target working."""
+    run_id = store.start_run("run", {"sim": True}, SIM_NOW - timedelta(hours=8))
+    add_setup(store, "NQ-20260106-S1", "SETUP_COMPLETE", entry_estimate=25478.0, stop=25490.0, target=25406.0)
+    add_order(store, "slob:NQ-20260106-S1:entry", "entry", "FILLED", "NQ-20260106-S1", run_id=run_id)
+    for role, kind, price in (("stop", "STP", {"stop_price": 25490.0}), ("target", "LMT", {"limit_price": 25406.0})):
+        add_order(store, f"slob:NQ-20260106-S1:{role}", role, "WORKING", "NQ-20260106-S1", action="BUY",
+                  order_type=kind, run_id=run_id, **price)
+    add_trade(store, "NQ-20260106-S1", entry_time=to_iso(SIM_NOW - timedelta(minutes=9)), entry_price=25477.75,
+              entry_commission=2.25, status="OPEN")
+    store.insert_ticks([Tick("NQ", SIM_NOW - timedelta(seconds=3), 25470.0, 1)], run_id=run_id)
+    add_health(store, to_iso(SIM_NOW - timedelta(seconds=5)), connected=True, run_id=run_id)
+    store.end_run(run_id, 0, SIM_NOW + timedelta(hours=5), data_mode="sim")  # a racing clock ends later
+
+
+def test_status_after_an_interrupted_sim_reads_the_sims_clock_and_marks_its_book_ended(
+        runner: CliRunner, db_path: Path, store: Store) -> None:
+    _interrupted_sim_run(store)
+    data = json.loads(runner.invoke(app, ["--db", str(db_path), "status", "--json"]).stdout)
+    assert {k: v for k, v in data["clock"].items() if k != "now"} == {"simulated": True, "run_id": 1, "run_ended": True}
+    assert data["now"].startswith("2026-01-06T15:39:57")  # its newest tick and data["today"]["trading_date"] == "2026-01-06"
+    assert data["health_age_seconds"] == 2.0  # by the sim's clock, not 28,711,767 s of wall clock
+    assert data["connected"] is None  # no session runs: nothing claims "connected"
+    assert {o["order_ref"]: o["ended_sim_run"] for o in data["working_orders"]} == {
+        "slob:NQ-20260106-S1:stop": True, "slob:NQ-20260106-S1:target": True}
+    [position] = data["positions"]
+    assert position["ended_sim_run"] is True and position["last_price"] == 25470.0
+    assert (position["unrealized_points"], position["unrealized_money"]) == (7.75, 152.75)  # after entry commission
+    assert (position["to_stop"], position["to_target"]) == (20.0, 64.0)
+
+    text = runner.invoke(app, ["--db", str(db_path), "status"]).stdout
+    assert "SIMULATED clock of sim run 1" in text and text.count("Europe/Stockholm") == 1
+    assert "connected" not in text.replace("no session running", "") and "ended sim" in text
+    assert "(2 s ago)" in text and max(len(line) for line in text.splitlines()) <= 80
+
+
+def test_dashboard_after_an_interrupted_sim_is_marked_simulated_and_not_connected(
+        runner: CliRunner, db_path: Path, store: Store) -> None:
+    _interrupted_sim_run(store)
+    frame = runner.invoke(app, ["--db", str(db_path), "dashboard", "--once"]).stdout
+    assert "SIMULATED clock of sim run 1 (ended)" in frame and "data: sim" in frame
+    assert "gateway: connected" not in frame and "heartbeat: 2 s ago" in frame
+    assert "NQ-20260106-S1*" in frame and "ended sim run" in frame and "+$152.75" in frame
+    assert max(len(line) for line in frame.splitlines()) <= 80
+    assert frame.count("Europe/Stockholm") == 1
+
+
+def test_ages_read_as_people_say_them() -> None:
+    assert [human_age(s) for s in (3, 75, 7500, 41 * 86400, None)] == ["3 s", "1 min 15 s", "2 h 5 min", "41 days", "-"]

@@ -1,0 +1,56 @@
+"""The executor books a trade's result once, when final: the log, the risk state and the trades row agree."""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime, timedelta, timezone
+
+import pytest
+
+from slob_cli.adapters.store import Store
+from slob_cli.adapters.store.orders import OrderRepository
+from slob_cli.core.broker_view import BrokerExecution, OrderStatus
+from slob_cli.core.models import Direction
+from slob_cli.core.orders import build_bracket
+from slob_cli.core.risk import RiskManager
+from slob_cli.runtime.clock import ManualClock
+from slob_cli.runtime.executor import RISK_STATE_KEY, OrderExecutor
+
+UTC = timezone.utc
+T0 = datetime(2026, 1, 6, 15, 32, tzinfo=UTC)
+SETUP = "NQ-20260106-S1"
+
+
+def _executor(store: Store) -> OrderExecutor:
+    bracket = build_bracket(SETUP, Direction.SHORT, "NQ", 1, 25478.0, 25490.0, 25406.0, "MKT")
+    repo = OrderRepository(store)
+    repo.insert_intents(list(bracket.orders), T0)
+    repo.update_status(f"slob:{SETUP}:entry", OrderStatus.FILLED, 1, 25477.75, T0)
+    executor = OrderExecutor(store, None, RiskManager(), ManualClock(T0))
+    executor.on_execution(BrokerExecution("e1", f"slob:{SETUP}:entry", 1, "NQ", "SLD", 1, 25477.75, T0))
+    executor.on_commission("e1", 2.25, None)
+    executor.on_execution(BrokerExecution("e2", f"slob:{SETUP}:target", 3, "NQ", "BOT", 1, 25406.0,
+                                          T0 + timedelta(minutes=20)))
+    return executor
+
+
+def test_a_closed_trade_is_booked_when_its_exit_commission_arrives(store: Store,
+                                                                   caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.INFO, "slob_cli.runtime.executor")
+    executor = _executor(store)
+    assert "position closed" not in caplog.text  # the exit's commission is not known yet
+    executor.on_commission("e2", 2.25, 1430.5)
+    trade = OrderRepository(store).trade(SETUP)
+    assert (trade["status"], trade["gross_money"], trade["commission"], trade["pnl_money"]) == (
+        "CLOSED", 1435.0, 4.5, 1430.5)
+    assert store.get_state(RISK_STATE_KEY)["realized_pnl_today"] == 1430.5
+    assert "1430.50 USD net" in caplog.text
+    executor.on_commission("e2", 2.25, 1430.5)  # a repeated report books nothing twice
+    assert store.get_state(RISK_STATE_KEY)["realized_pnl_today"] == 1430.5 and caplog.text.count("position closed") == 1
+
+
+def test_a_missing_commission_report_is_booked_at_the_end_with_what_is_known(store: Store) -> None:
+    executor = _executor(store)
+    executor.settle_pending()
+    assert store.get_state(RISK_STATE_KEY)["realized_pnl_today"] == OrderRepository(store).trade(SETUP)["pnl_money"]
+    assert OrderRepository(store).trade(SETUP)["pnl_money"] == 1432.75  # gross 1435 - the entry's 2.25
