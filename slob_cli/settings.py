@@ -36,6 +36,7 @@ class Settings(BaseSettings):
     ib_connect_timeout: float = Field(10.0, gt=0)
     connect_timeout: float = Field(60.0, gt=0)  # seconds a session may take to make its first connection
     market_data_type: str = "live"  # live | delayed
+    stale_after: float = Field(30.0, gt=0)  # seconds without a tick in trading hours: DATA_STALE, resubscribe
 
     # Data.
     symbols: Annotated[list[str], NoDecode] = ["NQ"]
@@ -61,7 +62,10 @@ class Settings(BaseSettings):
     @classmethod
     def _split_symbols(cls, value: Any) -> Any:
         if isinstance(value, str):
-            value = [part.strip().upper() for part in value.split(",") if part.strip()]
+            parts = [part.strip().upper() for part in value.split(",")]
+            if len(parts) > 1 and not all(parts):
+                raise ValueError("an empty item in the list (two commas in a row, or one at an end)")
+            value = list(dict.fromkeys(part for part in parts if part))  # duplicates removed, order kept
         if not value:
             raise ValueError("at least one symbol is required")
         unknown = [s for s in value if s not in INSTRUMENTS]
@@ -73,7 +77,11 @@ class Settings(BaseSettings):
     @classmethod
     def _split_urls(cls, value: Any) -> Any:
         if isinstance(value, str):
-            return [part.strip() for part in value.split(",") if part.strip()]
+            value = [part.strip() for part in value.split(",") if part.strip()]
+        bad = [url for url in value or [] if "://" not in str(url)]
+        if bad:
+            # The URL itself may carry a token: name its position, never its text.
+            raise ValueError(f"item {list(value).index(bad[0]) + 1} is not an apprise URL (scheme://...)")
         return value
 
     @field_validator("display_tz")
@@ -118,8 +126,21 @@ def _describe(error: Mapping[str, Any]) -> str:
     field = ".".join(str(part) for part in error.get("loc", ()) if not isinstance(part, int)) or "settings"
     value = error.get("input")
     message = str(error.get("msg", "invalid")).removeprefix("Value error, ")
-    shown = "" if isinstance(value, dict) else f" = {value!r}"
+    shown = "" if isinstance(value, dict) or field == "alert_urls" else f" = {value!r}"  # URLs carry tokens
     return f"setting SLOB_{field.upper()}{shown}: {message}"
+
+
+def _check_env_file(path: Path) -> None:
+    """Refuse an env file with a line python-dotenv cannot parse (it would warn and use defaults)."""
+    from dotenv.parser import parse_stream
+
+    try:
+        with path.open(encoding="utf-8") as handle:
+            broken = next((binding.original.line for binding in parse_stream(handle) if binding.error), None)
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"cannot read env file {str(path)!r}: {exc}") from None
+    if broken is not None:  # the line's text is not shown: it may hold a secret
+        raise ConfigError(f"env file {str(path)!r} line {broken} cannot be parsed (an unterminated quote?)")
 
 
 def load_settings(env_file: Path | None = None, overrides: dict[str, Any] | None = None) -> Settings:
@@ -132,6 +153,8 @@ def load_settings(env_file: Path | None = None, overrides: dict[str, Any] | None
         raise ConfigError(f"env file {str(env_file)!r} not found")
     chosen = env_file if env_file is not None else (DEFAULT_ENV_FILE if DEFAULT_ENV_FILE.is_file() else None)
     flags = {key: value for key, value in (overrides or {}).items() if value is not None}
+    if chosen is not None:
+        _check_env_file(Path(chosen))
     try:
         return Settings(_env_file=chosen, **flags)  # type: ignore[call-arg]
     except ValidationError as exc:

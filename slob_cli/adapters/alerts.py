@@ -32,6 +32,7 @@ class AlertKind(str, Enum):
     TRADE_CLOSED = "trade_closed"
     SAFE_MODE = "safe_mode"
     VALIDATION = "validation"
+    PROTECTION = "protection"  # a position's protection changed outside slob (cancelled, closed)
 
 
 class AlertLevel(str, Enum):

@@ -81,22 +81,13 @@ def library_calendar(start: date, end: date) -> TradingCalendar:
 
 
 def load_calendar_isolated(start: date, end: date) -> TradingCalendar:
-    """Return load_calendar(start, end) computed in a short-lived child process.
+    """Return load_calendar(start, end) in this process: a session never starts a child process.
 
-    exchange_calendars needs pandas (about 60 MB of RSS); a long-running engine only needs the
-    resulting dates, so it asks a child process for them and never imports pandas itself.
+    Within the stored table (years around today) the dates need neither exchange_calendars nor
+    pandas; a range beyond it asks the library in-process. A child process here (as before) was
+    re-parented to init and left behind by a SIGKILL in the first second (issue 13).
     """
-    import sys
-
-    from slob_cli.adapters import nyse_closures
-
-    if "pandas" in sys.modules or (nyse_closures.FIRST <= start and end <= nyse_closures.LAST):
-        return load_calendar(start, end)
-    import multiprocessing
-    from concurrent.futures import ProcessPoolExecutor
-
-    with ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn")) as pool:
-        return pool.submit(load_calendar, start, end).result(timeout=120)
+    return load_calendar(start, end)
 
 
 def closures_table_source(first: date, last: date) -> str:

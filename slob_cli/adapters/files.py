@@ -10,10 +10,17 @@ from __future__ import annotations
 
 import sys
 from dataclasses import dataclass, field
+from datetime import date
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
 
-from slob_cli.core.models import INSTRUMENTS
+from slob_cli.core.models import (
+    FIRST_SUPPORTED_DATE,
+    INSTRUMENTS,
+    LAST_SUPPORTED_DATE,
+    MAX_TICK_COUNT,
+    SUPPORTED_DATES,
+)
 from slob_cli.errors import InputError
 
 if TYPE_CHECKING:
@@ -134,10 +141,17 @@ def _timestamps(problems: _Problems) -> pd.Series:
                   "timestamp")
     parsed = pd.to_datetime(text.where(~is_epoch & has_zone), utc=True, format="ISO8601", errors="coerce")
     problems.flag(~is_epoch & has_zone & parsed.isna(), lambda v: f"timestamp {v!r} is not ISO-8601", "timestamp")
-    out_of_range = is_epoch & ((seconds < 0) | (seconds > _LATEST_EPOCH_SECONDS))
-    problems.flag(out_of_range, lambda v: f"timestamp {v!r} is out of range for epoch seconds", "timestamp")
+    first_epoch = (FIRST_SUPPORTED_DATE - date(1970, 1, 1)).days * 86_400
+    out_of_range = is_epoch & ((seconds < first_epoch) | (seconds > _LATEST_EPOCH_SECONDS))
+    problems.flag(out_of_range, lambda v: f"timestamp {v!r} is out of range for epoch seconds (supported dates "
+                  f"{SUPPORTED_DATES})", "timestamp")
+    first = pd.Timestamp(FIRST_SUPPORTED_DATE, tz="UTC")
+    last = pd.Timestamp(LAST_SUPPORTED_DATE, tz="UTC") + pd.Timedelta(days=1)
+    unsupported = parsed.notna() & ((parsed < first) | (parsed >= last))
+    problems.flag(unsupported, lambda v: f"timestamp {v!r} is outside the supported dates {SUPPORTED_DATES}",
+                  "timestamp")
     result = pd.Series(0, index=raw.index, dtype="int64")
-    good = parsed.notna()
+    good = parsed.notna() & ~unsupported
     if good.any():
         result[good] = parsed[good].dt.as_unit("us").astype("int64")
     epoch_ok = is_epoch & ~out_of_range
@@ -209,8 +223,9 @@ def read_candles(path: Path, symbol: str | None = None, skip_bad: bool = False) 
     for name, default, lowest in (("tick_count", UNKNOWN_TICK_COUNT, UNKNOWN_TICK_COUNT), ("dropped_ticks", 0, 0)):
         if name in raw.columns:
             values = pd.to_numeric(raw[name], errors="coerce")
-            problems.flag(values.isna() | (values < lowest) | (values % 1 != 0),
-                          lambda v, n=name, low=lowest: f"{n} {v!r} is not a whole number >= {low}", name)
+            problems.flag(values.isna() | (values < lowest) | (values % 1 != 0) | (values > MAX_TICK_COUNT),
+                          lambda v, n=name, low=lowest: f"{n} {v!r} is not a whole number from {low} to "
+                          f"{MAX_TICK_COUNT:,}", name)
             counts[name] = values.fillna(0).astype("int64")
         else:
             counts[name] = pd.Series(default, index=raw.index, dtype="int64")

@@ -27,6 +27,8 @@ def load_risk_config(path: Path | None) -> RiskConfig:
         raise ConfigError(f"strategy config file {str(path)!r} not found") from None
     except OSError as exc:
         raise ConfigError(f"cannot read {str(path)!r}: {exc.strerror}") from None
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"strategy config {str(path)!r} is not UTF-8 text (byte {exc.start})") from None
     except (json.JSONDecodeError, tomllib.TOMLDecodeError) as exc:
         raise ConfigError(f"{path.name} cannot be parsed: {exc}") from None
     table = document.get("risk", {}) if isinstance(document, dict) else None

@@ -26,6 +26,8 @@ def load_strategy_config(path: Path | None) -> StrategyConfig:
         text = path.read_text(encoding="utf-8")
     except OSError as exc:
         raise ConfigError(f"cannot read strategy config {str(path)!r}: {exc.strerror}") from None
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"strategy config {str(path)!r} is not UTF-8 text (byte {exc.start})") from None
     document: Any
     try:
         if path.suffix.lower() == ".json":
@@ -36,6 +38,8 @@ def load_strategy_config(path: Path | None) -> StrategyConfig:
         raise ConfigError(f"strategy config {str(path)!r} is not valid {path.suffix.lstrip('.') or 'TOML'}: {exc}") from None
     if isinstance(document, dict) and isinstance(document.get("strategy"), dict):
         document = document["strategy"]
+    elif isinstance(document, dict):
+        document = {key: value for key, value in document.items() if key != "risk"}  # the risk reader's table
     try:
         return StrategyConfig.from_mapping(document)
     except ConfigError as exc:

@@ -120,7 +120,7 @@ def record(
     if until is not None:
         ends.append(parse_until(until, now, settings.zone))
     options = RecorderOptions(symbols=list(settings.symbols), until=min(ends) if ends else None,
-                              data_type=settings.market_data_type, warm_up=warm_up)
+                              data_type=settings.market_data_type, warm_up=warm_up, stale_after=settings.stale_after)
     config = GatewayConfig.from_settings(settings)
     args = {"symbols": options.symbols, "duration": duration, "until": until, "host": config.host,
             "port": config.port, "client_id": config.client_id, "account": config.account}

@@ -68,6 +68,21 @@ def alert_secrets(settings: Settings) -> list[str]:
     return [url.split("://", 1)[-1] for url in settings.alert_urls]
 
 
+def take_lock(ctx: typer.Context, command: str, fail_if_running: bool = False) -> RunLock:
+    """Take the store's run lock before anything else starts; a second session exits 0 (or 1)."""
+    from slob_cli.cli.context import app_context
+    from slob_cli.runtime.lock import AlreadyRunning, try_acquire
+
+    try:
+        # Wall-clock start on purpose: status checks it against the process's real start time.
+        return try_acquire(app_context(ctx).settings.db_path, command)
+    except AlreadyRunning as exc:
+        if fail_if_running:
+            raise
+        typer.echo(f"Not started: {exc}.")
+        raise typer.Exit(int(ExitCode.OK)) from None
+
+
 @contextmanager
 def run_guard(
     ctx: typer.Context,
@@ -75,27 +90,20 @@ def run_guard(
     fail_if_running: bool = False,
     args: dict[str, Any] | None = None,
     clock: Clock | None = None,
+    lock: RunLock | None = None,
 ) -> Iterator[GuardedRun]:
-    """Run a block under the store's run lock, with file logging and a `runs` row.
+    """Run a block under the store's run lock (taken here unless `lock` is given), with file logging and a `runs` row.
 
     Example: `with run_guard(ctx, "paper", fail_if_running=flag, args={...}) as run: ...`
     """
     from slob_cli.adapters.alerts import AlertKind, AlertLevel, Notifier
     from slob_cli.cli.context import app_context
-    from slob_cli.runtime.clock import SystemClock
-    from slob_cli.runtime.lock import AlreadyRunning, try_acquire
+    from slob_cli.runtime.clock import SystemClock, on_clock_footing
     from slob_cli.runtime.logging import setup_logging
 
     clock = clock or SystemClock()
     settings = app_context(ctx).settings
-    try:
-        # Wall-clock start on purpose: status checks it against the process's real start time.
-        lock = try_acquire(settings.db_path, command)
-    except AlreadyRunning as exc:
-        if fail_if_running:
-            raise
-        typer.echo(f"Not started: {exc}.")
-        raise typer.Exit(int(ExitCode.OK)) from None
+    lock = lock or take_lock(ctx, command, fail_if_running)
     try:
         setup_logging(
             settings.log_level, settings.log_json, log_dir=settings.log_dir, log_file_name=f"{command}.log",
@@ -108,7 +116,8 @@ def run_guard(
     run = GuardedRun(settings, store, 0, lock, Notifier(settings.alert_urls))
     error: BaseException | None = None
     try:
-        run.run_id = store.start_run(command, args, clock.now())
+        started, shifted = clock.now(), getattr(clock, "shifted", None)
+        run.run_id = store.start_run(command, args, started)
         log.info("run %d: slob %s started (pid %d)", run.run_id, command, lock.holder.pid)
         run.notifier.notify(AlertKind.START, f"{command} started", f"run {run.run_id}, pid {lock.holder.pid}")
         yield run
@@ -119,7 +128,9 @@ def run_guard(
         code = exit_code_of(error)
         try:
             if run.run_id:
-                store.end_run(run.run_id, code, clock.now(), run.stats, run.data_mode)
+                moved = shifted is not None and clock.shifted != shifted  # type: ignore[attr-defined]
+                store.end_run(run.run_id, code, clock.now(), run.stats, run.data_mode,
+                              on_clock_footing(clock, started, shifted) if moved and shifted is not None else None)
             log.info("run %d: slob %s ended with exit code %d", run.run_id, command, code)
             run.notifier.notify(AlertKind.STOP, f"{command} stopped", f"run {run.run_id}, exit code {code}",
                                 AlertLevel.INFO if code == 0 else AlertLevel.FAILURE)

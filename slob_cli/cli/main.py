@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import logging
 import sys
+from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
 import click
 import typer
 from typer._click.exceptions import ClickException as TyperClickException
+from typer._click.exceptions import UsageError as TyperUsageError
 from typer.core import TyperGroup
 
 if TYPE_CHECKING:  # typer >= 0.20 vendors click: its groups take these, not click's own
@@ -55,6 +57,29 @@ class SlobGroup(TyperGroup):
         if rows:
             with formatter.section("Commands"):
                 formatter.write_dl(rows)
+
+    def main(self, args: Sequence[str] | None = None, prog_name: str | None = None, complete_var: str | None = None,
+             standalone_mode: bool = True, windows_expand_args: bool = True, **extra: Any) -> Any:
+        """Run the CLI; a usage error is one `Error: ...` line naming the help to read (exit 2)."""
+        if not standalone_mode:
+            return super().main(args, prog_name, complete_var, standalone_mode, windows_expand_args, **extra)
+        try:
+            code = super().main(args, prog_name, complete_var, False, windows_expand_args, **extra)
+        except (click.UsageError, TyperUsageError) as exc:
+            if type(exc).__name__ == "NoArgsIsHelpError":
+                exc.show()  # `slob` alone prints its help
+            else:
+                command = exc.ctx.command_path if exc.ctx is not None else "slob"
+                message = " ".join(exc.format_message().split())
+                typer.echo(f"Error: {message} (see '{command} --help')", err=True)
+            sys.exit(exc.exit_code)
+        except (click.ClickException, TyperClickException) as exc:
+            exc.show()
+            sys.exit(exc.exit_code)
+        except (click.exceptions.Abort, typer.Abort):
+            typer.echo("Aborted!", err=True)
+            sys.exit(1)
+        sys.exit(code if isinstance(code, int) else 0)
 
     def invoke(self, ctx: Context) -> Any:
         try:

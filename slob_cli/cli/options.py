@@ -9,9 +9,18 @@ from contextlib import contextmanager
 from datetime import date, datetime, timezone
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from slob_cli.core.models import FIRST_SUPPORTED_DATE, LAST_SUPPORTED_DATE, SUPPORTED_DATES
 from slob_cli.errors import UsageError
 
 UTC = timezone.utc
+MAX_DURATION_SECONDS = 366 * 86_400  # a year and a day: longer is a typo, and overflows timers
+
+
+def check_supported(day: date, option: str, text: str) -> date:
+    """Return day, or raise UsageError naming the supported dates."""
+    if not FIRST_SUPPORTED_DATE <= day <= LAST_SUPPORTED_DATE:
+        raise UsageError(f"{option} {text!r} is outside the supported dates {SUPPORTED_DATES}")
+    return day
 
 
 def parse_instant(text: str | None, option: str) -> datetime | None:
@@ -27,6 +36,7 @@ def parse_instant(text: str | None, option: str) -> datetime | None:
         raise UsageError(f"{option} {text!r} is not an ISO-8601 time or YYYY-MM-DD date") from None
     if moment.tzinfo is None:
         raise UsageError(f"{option} {text!r} has no time zone (add Z or an offset)")
+    check_supported(moment.date(), option, text)
     return moment.astimezone(UTC)
 
 
@@ -79,6 +89,6 @@ def parse_duration(text: str, option: str = "--duration") -> float:
         if not value or "".join(number + unit for number, unit in parts) != value:
             raise UsageError(f"{option} {text!r} is not a duration (e.g. 24, 90m, 36h, 2d, 1h30m)")
         seconds = sum(float(number) * _DURATION_UNITS[unit] for number, unit in parts)
-    if not 0 < seconds < float("inf"):
-        raise UsageError(f"{option} {text!r} must be positive")
+    if not 0 < seconds <= MAX_DURATION_SECONDS:
+        raise UsageError(f"{option} {text!r} must be more than 0 s and at most 366 days")
     return seconds

@@ -49,7 +49,7 @@ def paper(
     """
     from contextlib import ExitStack
 
-    from slob_cli.cli.guard import run_guard
+    from slob_cli.cli.guard import run_guard, take_lock
     from slob_cli.cli.options import parse_duration
     from slob_cli.cli.trading import replace_earlier_rehearsal, run_args
     from slob_cli.errors import BrokerUnavailable, RunCutShort, ValidationFailed
@@ -66,11 +66,14 @@ def paper(
                                  around_the_clock=True, stop_at_duration=True)
     steps = ("record", "aggregate", "track", "trade")
     with ExitStack() as stack:
+        lock = take_lock(ctx, "paper", fail_if_running)  # before the embedded gateway or anything else starts
+        stack.callback(lock.release)
         wired = wiring.prepare_session(stack, settings, monitor_only=monitor_only, live=False,
                                        duration_seconds=target, steps=steps, sim=sim_options)
         args = {**run_args(wired, steps=steps, monitor_only=monitor_only, live=False, duration=duration),
                 "strict": strict}
-        with run_guard(ctx, "paper", fail_if_running=fail_if_running, args=args, clock=wired.clock) as guarded:
+        with run_guard(ctx, "paper", fail_if_running=fail_if_running, args=args, clock=wired.clock,
+                       lock=lock) as guarded:
             guarded.data_mode = "sim" if sim else settings.market_data_type
             if sim:
                 replace_earlier_rehearsal(guarded, wired)

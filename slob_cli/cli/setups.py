@@ -28,10 +28,13 @@ def parse_date(text: str | None, flag: str) -> date | None:
     """Return the date of a YYYY-MM-DD flag value, or raise UsageError naming the flag."""
     if text is None:
         return None
+    from slob_cli.cli.options import check_supported
+
     try:
-        return date.fromisoformat(text)
+        day = date.fromisoformat(text)
     except ValueError:
         raise UsageError(f"bad {flag} date {text!r}: expected YYYY-MM-DD") from None
+    return check_supported(day, flag, text)
 
 
 def parse_range(start_text: str | None, end_text: str | None) -> tuple[date | None, date | None]:

@@ -2,11 +2,21 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
 from slob_cli.errors import ExitCode
+
+
+def _damage(store: Any) -> str | None:
+    """Return what SQLite's quick_check finds wrong with the store, or None."""
+    import sqlite3
+
+    try:
+        return store.integrity_problem()
+    except sqlite3.DatabaseError as exc:
+        return str(exc)
 
 
 def status(
@@ -35,8 +45,9 @@ def status(
     settings = app_context(ctx).settings
     with Store.open(settings.db_path, readonly=True) as store:
         report = collect_status(store, settings.db_path, datetime.now(timezone.utc), run_limit=runs)
+        damage = _damage(store) if check else None
     if check:
-        problem = check_health(report, max_age)
+        problem = f"store {str(settings.db_path)!r} is damaged ({damage})" if damage else check_health(report, max_age)
         if problem:
             typer.echo(f"unhealthy: {problem}")
             raise typer.Exit(int(ExitCode.UNEXPECTED))

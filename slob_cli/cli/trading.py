@@ -123,17 +123,20 @@ def _session(ctx: typer.Context, settings: Any, command: str, *, monitor_only: b
              json_out: bool = False, follow_speed: float | None = None, lockstep: bool = False) -> None:
     from contextlib import ExitStack
 
-    from slob_cli.cli.guard import run_guard
+    from slob_cli.cli.guard import run_guard, take_lock
     from slob_cli.cli.options import parse_duration
     from slob_cli.runtime import wiring
     from slob_cli.runtime.session import run_session
 
     seconds = None if duration is None else parse_duration(duration)
     with ExitStack() as stack:
+        lock = take_lock(ctx, command, fail_if_running)  # before the embedded gateway or anything else starts
+        stack.callback(lock.release)
         wired = wiring.prepare_session(stack, settings, monitor_only=monitor_only, live=live, duration_seconds=seconds,
                                        steps=steps, sim=sim, follow_speed=follow_speed, lockstep=lockstep)
         args = run_args(wired, steps=steps, monitor_only=monitor_only, live=live, duration=duration)
-        with run_guard(ctx, command, fail_if_running=fail_if_running, args=args, clock=wired.clock) as guarded:
+        with run_guard(ctx, command, fail_if_running=fail_if_running, args=args, clock=wired.clock,
+                       lock=lock) as guarded:
             guarded.data_mode = "sim" if sim is not None else settings.market_data_type
             if sim is not None:
                 replace_earlier_rehearsal(guarded, wired)

@@ -115,6 +115,7 @@ class BrokerOrder:
     avg_fill_price: float | None = None
     stop_price: float | None = None
     limit_price: float | None = None
+    perm_id: int = 0  # IB's permanent id (0: not known); order ids restart with the client, perm ids do not
 
     @property
     def remaining(self) -> int:
@@ -134,6 +135,7 @@ class BrokerExecution:
     shares: int
     price: float
     time: datetime
+    perm_id: int = 0
 
 
 @dataclass(frozen=True, slots=True)

@@ -4,11 +4,15 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import date, datetime, timedelta, timezone
 from enum import Enum
 
 UTC = timezone.utc
 TICK_SIZE = 0.25
+# Dates slob accepts anywhere (flags, files): NQ futures began in 1996; later than 2099 is a typo.
+FIRST_SUPPORTED_DATE, LAST_SUPPORTED_DATE = date(1990, 1, 1), date(2099, 12, 31)
+SUPPORTED_DATES = f"{FIRST_SUPPORTED_DATE.isoformat()}..{LAST_SUPPORTED_DATE.isoformat()}"
+MAX_TICK_COUNT = 1_000_000_000  # ticks in one minute: more is a corrupt file, not a market
 ONE_MINUTE = timedelta(minutes=1)
 
 

@@ -31,6 +31,7 @@ from slob_cli.core.orders import EXIT_ROLES, OrderRole, parse_order_ref
 from slob_cli.core.reconcile_actions import (
     Action,
     CancelOrder,
+    ClosedOutside,
     MarkOrder,
     OrderView,
     ReconcilePlan,
@@ -64,7 +65,8 @@ def reconcile(
         if view.stored is None:
             actions.append(Report("UNKNOWN_OWN_ORDER", f"the broker has {view.ref} which the store does not", view.ref))
         elif _mark_needed(view):
-            actions.append(MarkOrder(view.ref, view.status, view.filled, view.order_id, view.avg_price))
+            actions.append(MarkOrder(view.ref, view.status, view.filled, view.order_id, view.avg_price,
+                                     perm_id=view.broker.perm_id if view.broker else 0))
 
     by_setup: dict[str, list[OrderView]] = defaultdict(list)
     for view in views.values():
@@ -72,7 +74,8 @@ def reconcile(
     cancelled: set[str] = set()
     for setup_id, setup_views in sorted(by_setup.items()):
         actions += _settle_setup(setup_id, setup_views, broker, now, entry_ttl, cancelled)
-    actions += _protect(by_setup, views, broker, foreign, cancelled, last_prices or {}, flatten_unexplained)
+    outside = [e for e in executions if parse_order_ref(e.order_ref) is None and e.exec_id not in known_exec_ids]
+    actions += _protect(by_setup, views, broker, foreign, cancelled, last_prices or {}, flatten_unexplained, outside)
     return ReconcilePlan(tuple(actions))
 
 
@@ -194,6 +197,19 @@ def _exposure(views: list[OrderView]) -> int:
     return max(0, entered - exited)
 
 
+def _claim(executions: list[BrokerExecution], symbol: str, side: str, quantity: int) -> list[BrokerExecution]:
+    """Take foreign fills of a symbol and side, oldest first, up to quantity (they explain an outside close)."""
+    taken: list[BrokerExecution] = []
+    for execution in list(executions):
+        if quantity <= 0:
+            break
+        if execution.symbol == symbol and execution.side == side and execution.shares <= quantity:
+            taken.append(execution)
+            executions.remove(execution)
+            quantity -= execution.shares
+    return taken
+
+
 def _protect(
     by_setup: Mapping[str, list[OrderView]],
     views: Mapping[str, OrderView],
@@ -202,8 +218,10 @@ def _protect(
     cancelled: set[str],
     last_prices: Mapping[str, float],
     flatten_unexplained: bool,
+    outside: list[BrokerExecution] | None = None,
 ) -> list[Action]:
     """Attribute each symbol's broker position to setups and make every contract of it protected."""
+    unclaimed = sorted(outside or [], key=lambda e: e.time)
     actions: list[Action] = []
     setups_by_symbol: dict[str, list[str]] = defaultdict(list)
     for setup_id, setup_views in by_setup.items():
@@ -229,8 +247,13 @@ def _protect(
             remaining -= held
             explained += sign * held
             if held < expected:
-                actions.append(Report("POSITION_MISMATCH", f"{setup_id} filled {expected} but the broker holds "
-                                      f"{held} of it in {symbol}", symbol=symbol))
+                detail = f"{setup_id} filled {expected} but the broker holds {held} of it in {symbol}"
+                actions.append(Report("POSITION_MISMATCH", detail, symbol=symbol))
+                if direction is not None:
+                    closing = "BOT" if direction is Direction.SHORT else "SLD"
+                    taken = _claim(unclaimed, symbol, closing, expected - held)
+                    actions.append(ClosedOutside(setup_id, symbol, expected - held, tuple(taken),
+                                                 f"{detail}: closed outside slob"))
             entry = _entry(setup_views)
             entry_live = entry is not None and entry.live_remaining > 0 and entry.ref not in cancelled
             flattening = min(held, sum(v.live_remaining for v in setup_views if v.ref in kept_refs))

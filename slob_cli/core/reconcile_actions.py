@@ -19,6 +19,7 @@ class MarkOrder:
     broker_order_id: int | None
     avg_fill_price: float | None
     note: str = ""
+    perm_id: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,6 +66,21 @@ class ResizeOrder:
 
 
 @dataclass(frozen=True, slots=True)
+class ClosedOutside:
+    """Part of a setup's position was closed outside slob (a flatten in TWS): store it as a filled flatten.
+
+    `executions` are the foreign closing fills the broker reported (the exit price); they may cover
+    less than `quantity` when the broker no longer reports them.
+    """
+
+    setup_id: str
+    symbol: str
+    quantity: int
+    executions: tuple[BrokerExecution, ...]
+    detail: str
+
+
+@dataclass(frozen=True, slots=True)
 class Report:
     """Something an operator should know; no order changes."""
 
@@ -74,9 +90,9 @@ class Report:
     symbol: str | None = None
 
 
-Action = MarkOrder | RecordExecution | SendBracket | PlaceOrders | CancelOrder | ResizeOrder | Report
+Action = MarkOrder | RecordExecution | SendBracket | PlaceOrders | CancelOrder | ResizeOrder | ClosedOutside | Report
 ActionType = TypeVar("ActionType", MarkOrder, RecordExecution, SendBracket, PlaceOrders, CancelOrder, ResizeOrder,
-                     Report)
+                     ClosedOutside, Report)
 
 
 @dataclass(frozen=True, slots=True)
@@ -123,8 +139,9 @@ class OrderView:
     @property
     def order_id(self) -> int | None:
         """Return the broker's order id, from the broker or the store."""
-        if self.broker is not None:
+        if self.broker is not None and self.broker.order_id:
             return self.broker.order_id
+        # A completed order reported to a later client session carries order id 0: keep the stored id.
         return self.stored.broker_order_id if self.stored else None
 
     @property

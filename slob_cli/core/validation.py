@@ -110,6 +110,7 @@ class ValidationInput:
     candles_persisted: int = 0
     gaps: Sequence[Gap] = ()
     dropped_ticks: int = 0
+    late_ticks: int = 0
     delayed_data: bool = False
     live_events: Sequence[Any] | None = None
     offline_events: Sequence[Any] | None = None
@@ -207,7 +208,10 @@ def check_candles(data: ValidationInput) -> list[Criterion]:
     else:
         flow = "live data throughout"
     delayed = Criterion("live market data", not data.delayed_data, flow, Severity.WARNING)
-    return [received, persisted, gaps, drops, delayed]
+    late = Criterion("no late ticks", data.late_ticks == 0,
+                     f"{data.late_ticks} ticks arrived for a minute already closed (counted, not applied)",
+                     Severity.WARNING)
+    return [received, persisted, gaps, drops, late, delayed]
 
 
 def check_look_ahead(data: ValidationInput) -> Criterion:
@@ -298,6 +302,7 @@ def figures_of(data: ValidationInput, limits: Thresholds) -> dict[str, Any]:
                     "persisted": data.candles_persisted},
         "gaps": len(data.gaps),
         "dropped_ticks": data.dropped_ticks,
+        "late_ticks": data.late_ticks,
         "delayed_data": data.delayed_data,
         "monitor_only": data.monitor_only,
         "setups_by_state": dict(sorted(data.setups_by_state.items())),

@@ -56,6 +56,7 @@ def subscribe_alerts(bus: Any, notifier: Notifier) -> Callable[[], None]:
         EventType.ORDER_FILLED: (AlertKind.ORDER_FILLED, "order filled", AlertLevel.INFO),
         EventType.POSITION_CLOSED: (AlertKind.TRADE_CLOSED, "trade closed", AlertLevel.INFO),
         EventType.SAFE_MODE_ENTERED: (AlertKind.SAFE_MODE, "safe mode entered", AlertLevel.WARNING),
+        EventType.ALERT: (AlertKind.PROTECTION, "changed outside slob", AlertLevel.WARNING),
     }
 
     def on_simple(event: Event) -> None:

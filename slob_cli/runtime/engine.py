@@ -11,12 +11,12 @@ import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta, timezone
+from datetime import date, datetime, timezone
 from typing import Any
 
 from slob_cli.adapters.ib.backoff import BackoffPolicy
 from slob_cli.adapters.ib.connection import GatewayConfig, IBConnection
-from slob_cli.adapters.ib.history import fetch_minute_bars
+from slob_cli.adapters.ib.history import HistoryPacer, fetch_minute_bars
 from slob_cli.adapters.ib.market_data import MarketDataFeed
 from slob_cli.adapters.ib.orders import IBOrderPort
 from slob_cli.adapters.ib.pnl import BrokerPnl
@@ -36,6 +36,7 @@ from slob_cli.runtime.bus import EventBus
 from slob_cli.runtime.clock import Clock, SystemClock
 from slob_cli.runtime.events import EventType
 from slob_cli.runtime.executor import ExecutorOptions, OrderExecutor
+from slob_cli.runtime.minute_gate import ONE_MINUTE, MinuteGate
 from slob_cli.runtime.pnl_view import unrealized_view
 from slob_cli.runtime.supervision import IB_BUS_EVENTS, Supervised
 from slob_cli.runtime.tick_buffer import TickBuffer
@@ -43,6 +44,7 @@ from slob_cli.runtime.tracking import LiveTracking
 
 UTC = timezone.utc
 log = logging.getLogger(__name__)
+TIMER_LEAD = 0.0015  # real seconds before a due close that the timer stops trusting the loop's timers
 
 
 
@@ -58,7 +60,7 @@ class EngineOptions:
     clock_speed: float = 1.0  # virtual seconds per real second of the engine clock (the sim runs faster)
     heartbeat_interval: float = 8.0  # real seconds between health rows
     buffer_size: int = 10_000
-    stale_after: float = 120.0
+    stale_after: float = 30.0  # SLOB_STALE_AFTER
     drain_timeout: float = 10.0
     policy: BackoffPolicy = field(default_factory=BackoffPolicy)
     executor: ExecutorOptions = field(default_factory=ExecutorOptions)
@@ -83,6 +85,7 @@ class EngineStats:
     safe_mode: bool = False
     data_mode: str = "live"
     first_candle: str | None = None  # label (UTC ISO) of the first live candle of the run
+    backfilled_candles: int = 0  # minutes a start or reconnect missed, taken from history
     stopped_by: str | None = None  # SIGINT or SIGTERM when a signal ended the run (a clean stop, exit 0)
 
     def as_dict(self) -> dict[str, Any]:
@@ -120,6 +123,12 @@ class Engine(Supervised):
                                       request_reconcile=self._reconcile_wanted.set)
         self.executor.attach(self.port)
         self.connection.add_reconcile_hook(self._reconcile)
+        self.connection.add_hook(self._after_connect)
+        self.gate = MinuteGate()
+        # IB's history pacing outlives this process: a restart seconds later waits only what the rules need.
+        self.pacer = HistoryPacer(lambda: store.get_state("ib_history_pacing") or [],
+                                  lambda rows: store.put_state("ib_history_pacing", rows, self.clock.now()))
+        self._backfill_wanted = asyncio.Event()
         self._ready = asyncio.Event()
         self._started = False
         self._last_tick_monotonic: float | None = None
@@ -150,6 +159,8 @@ class Engine(Supervised):
             self.stats.safe_mode = True
         if kind == "CONNECTIVITY_RESTORED":
             self._reconcile_wanted.set()  # fills or cancels during 1100 may not have reached us
+        if kind == "IB_DISCONNECTED" and self._started:
+            self.gate.cut(self._next_minute(), when)  # the bar in progress lost its ticks from here on
         self.store.log_event(kind, when, payload, run_id=self.run_id, symbol=payload.get("symbol"))
 
     def _mode_changed(self, mode: str) -> None:
@@ -186,6 +197,7 @@ class Engine(Supervised):
                     group.create_task(self._guard(self._deadline()))
                 group.create_task(self._guard(self._heartbeat()))
                 group.create_task(self._guard(self._reconcile_on_request()))
+                group.create_task(self._guard(self._backfills()))
         finally:
             self.executor.settle_pending()  # a commission report that never came still books the trade
             await self.bus.stop(timeout=2.0)
@@ -230,6 +242,9 @@ class Engine(Supervised):
         now = self.clock.now()
         session = session_for(trading_date_of(now), self.calendar)
         resolved = self.feed.contracts.get(self.options.symbol)
+        if resolved is not None and self.gate.resume(floor_minute(now), now):
+            # The bar of the minute we started in would be partial: history brings it once it is over.
+            self._backfill_wanted.set()
         if session is None or resolved is None or now <= session.reference_start:
             return
         end = min(floor_minute(now), session.session_end)
@@ -237,11 +252,10 @@ class Engine(Supervised):
         latest = self.store.latest_candle(self.options.symbol)
         if latest is not None and start <= latest.ts < end:
             start = latest.end  # after a restart only the missing minutes are fetched
-        # A live bar of the minute we started in would be partial: history stops before it, live after it.
-        live_from = end if now == end else end + timedelta(minutes=1)
+        live_from = end
         try:
-            candles = await fetch_minute_bars(self.connection.ib, resolved.ib_contract, self.options.symbol,
-                                              start, end, guard=self.feed.guard) if start < end else []
+            candles = await fetch_minute_bars(self.connection.ib, resolved.ib_contract, self.options.symbol, start, end,
+                                              guard=self.feed.guard, pacer=self.pacer) if start < end else []
         except (SlobError, ConnectionError, asyncio.TimeoutError) as exc:
             log.warning("historical warm-up failed: %s; tracking starts from live data", exc)
             self._event("WARM_UP_FAILED", {"symbol": self.options.symbol, "error": str(exc)})
@@ -286,6 +300,8 @@ class Engine(Supervised):
         if isinstance(event, CandleCompleted):
             self._candle(event.candle)
         elif isinstance(event, GapDetected):
+            if self.gate.pending and self.gate.fill_from is not None and event.start >= self.gate.fill_from:
+                return  # the pending backfill fetches these minutes from history
             if is_scheduled_close(event.start, event.end, self.calendar):
                 # The CME halt, a weekend or a holiday close: expected, logged, never counted as a gap.
                 self.store.log_event("SCHEDULED_CLOSE", self.clock.now(), {"start": to_iso(event.start),
@@ -297,21 +313,34 @@ class Engine(Supervised):
                                  "end": to_iso(event.end), "minutes": event.minutes}, self.run_id, event.symbol)
         elif isinstance(event, LateTick):
             self.stats.late_ticks += 1
+            count = self.stats.late_ticks
+            if count & (count - 1) == 0:  # 1, 2, 4, 8 ...: warned, never a log line per tick
+                log.warning("%d late tick(s) so far (a tick for a minute already closed is counted, not applied); "
+                            "latest %s at %s", count, event.tick.symbol, to_iso(event.tick.ts))
+                self.store.log_event("LATE_TICKS", self.clock.now(), {"count": count, "ts": to_iso(event.tick.ts)},
+                                     self.run_id, event.tick.symbol)
 
     def _candle(self, candle: Candle) -> None:
         if candle.tick_count == 0:
             return  # no synthetic bars reach the tracker (STRATEGY.md §4.7)
         if self._live_from is not None and candle.ts < self._live_from:
             return  # history already holds this minute; a live bar started mid-minute would be partial
-        self.stats.candles += 1
-        if self.stats.first_candle is None:
-            self.stats.first_candle = to_iso(candle.ts)
-        self.candle_delays.append((self.clock.now() - candle.end).total_seconds())
-        del self.candle_delays[:-10_000]
+        if not self.gate.admit(candle):
+            return  # partial (history brings it) or held until the backfill before it is done
+        self._deliver(candle)
+
+    def _deliver(self, candle: Candle, source: str = "live") -> None:
+        """Hand a final bar (live or history) to the tracker, the executor and the store."""
+        if source == "live":
+            self.stats.candles += 1
+            if self.stats.first_candle is None:
+                self.stats.first_candle = to_iso(candle.ts)
+            self.candle_delays.append((self.clock.now() - candle.end).total_seconds())
+            del self.candle_delays[:-10_000]
         self.bus.emit(EventType.CANDLE_COMPLETED, candle, candle.ts)
         self._flush_ticks()
         if not self.options.track:
-            self.store.upsert_candles([candle], source="live")
+            self.store.upsert_candles([candle], source=source)
             return
         self._setup_events(self.tracking.on_candle(candle))
         self.executor.on_candle_closed(candle.end)
@@ -331,8 +360,18 @@ class Engine(Supervised):
 
     async def _timers(self) -> None:
         """Close quiet minutes on time, fire session end from the clock, flatten at the close."""
+        loop = asyncio.get_running_loop()
         while not self.stop_event.is_set():
-            await self._wait_stop(self._next_timer_wait())
+            wait = self._next_timer_wait()
+            if wait >= self.options.timer_interval:
+                await self._wait_stop(wait)
+            else:
+                # A minute is due. The loop's timers wake up to a millisecond late (epoll counts whole
+                # milliseconds): the last stretch is spent yielding to the loop until it is reached.
+                due = loop.time() + wait
+                await self._wait_stop(max(0.0, wait - TIMER_LEAD))
+                while loop.time() < due and not self.stop_event.is_set():  # noqa: ASYNC110 - sub-ms yield
+                    await asyncio.sleep(0)
             failpoints.check()
             # The clock may only pass data the consumer has seen: with a backlog of ticks in the
             # buffer, closing minutes or freezing levels now would run ahead of the data.
@@ -374,6 +413,8 @@ class Engine(Supervised):
             return
         for event in self.aggregator.on_time(now):
             self._aggregator_event(event)
+        if self.gate.pending:
+            return  # minutes before now are still to come from history: the tracker's clock waits
         # Every candle final before now - grace has been fed: the tracker's clock may not pass that.
         settled = now - self.aggregator.grace
         self._setup_events(self.tracking.on_time(settled))
@@ -411,6 +452,63 @@ class Engine(Supervised):
         self.store.record_health(self.run_id, self.clock.now(), row)
         self.bus.emit(EventType.HEALTH, row, self.clock.now())
         return row
+
+    # ------------------------------------------------------------------ backfill of missed minutes
+    def _next_minute(self) -> datetime | None:
+        """Return the minute after the last bar the tracker was fed (where a backfill starts)."""
+        last = self.tracking.last_candle
+        return None if last is None else last + ONE_MINUTE
+
+    async def _after_connect(self, reason: str) -> None:
+        if reason == "reconnect" and self._started and self.gate.resume(self._next_minute(), self.clock.now()):
+            self._backfill_wanted.set()
+
+    async def _backfills(self) -> None:
+        """Fetch the minutes a start or reconnect missed once they are over; feed them, then the held bars."""
+        while await self._set_before_stop(self._backfill_wanted):
+            self._backfill_wanted.clear()
+            while self.gate.pending and not self.stop_event.is_set():
+                until = self.gate.fill_until
+                assert until is not None
+                due = until + self.aggregator.grace
+                left = (due - self.clock.now()).total_seconds()
+                if left > 0:
+                    await self._wait_stop(min(self.options.timer_interval, left / self.options.clock_speed))
+                    continue
+                if not self._started and not self.stop_event.is_set():
+                    await self._wait_stop(self.options.timer_interval)  # restore first: it replays stored bars
+                    continue
+                await self._backfill(until)
+
+    async def _backfill(self, until: datetime) -> None:
+        start = self.gate.fill_from
+        resolved = self.feed.contracts.get(self.options.symbol)
+        assert start is not None and resolved is not None
+        try:
+            candles = await fetch_minute_bars(self.connection.ib, resolved.ib_contract, self.options.symbol,
+                                              start, until, guard=self.feed.guard, pacer=self.pacer)
+        except (SlobError, ConnectionError, asyncio.TimeoutError) as exc:
+            if not self.connection.connected:
+                return  # the next reconnect asks again, for a longer span
+            log.warning("backfill of %s..%s failed: %s; those minutes stay missing", to_iso(start), to_iso(until), exc)
+            self._event("BACKFILL_FAILED", {"symbol": self.options.symbol, "from": to_iso(start),
+                                            "to": to_iso(until), "error": str(exc)})
+            candles = []
+        if until != self.gate.fill_until:
+            return  # a reconnect meanwhile widened the span: fetch again
+        last = self.tracking.last_candle
+        fresh = [c for c in candles if start <= c.ts < until and (last is None or c.ts > last)]
+        self.store.upsert_candles(fresh, "ib_history", resolved.future.local_symbol)
+        for candle in fresh:
+            self.stats.backfilled_candles += 1
+            self._deliver(candle, "ib_history")
+        held = self.gate.release()
+        log.info("backfill: %d bars from %s to %s, then %d held live bars", len(fresh), to_iso(start),
+                 to_iso(until), len(held))
+        self._event("BACKFILL", {"symbol": self.options.symbol, "bars": len(fresh), "from": to_iso(start),
+                                 "to": to_iso(until), "held": len(held)})
+        for candle in held:
+            self._deliver(candle)
 
     async def _reconcile(self) -> None:
         if self._started:

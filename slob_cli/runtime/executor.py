@@ -32,6 +32,7 @@ from slob_cli.core.pnl import TradeResult, TradeStatus, trade_result
 from slob_cli.core.reconcile import reconcile
 from slob_cli.core.reconcile_actions import (
     CancelOrder,
+    ClosedOutside,
     MarkOrder,
     PlaceOrders,
     ReconcilePlan,
@@ -99,6 +100,7 @@ class OrderExecutor:
         self.request_reconcile = request_reconcile
         self.counts = {"brackets": 0, "skipped": 0, "fills": 0, "cancelled": 0, "rejected": 0, "flattened": 0}
         self._flattening: set[str] = set()
+        self._cancels_sent: set[int] = set()  # broker ids slob itself asked to cancel
         stored = store.get_state(RISK_STATE_KEY)
         self.state = RiskState.from_dict(stored) if stored else RiskState.initial(self.options.default_equity)
 
@@ -145,10 +147,22 @@ class OrderExecutor:
     def apply(self, plan: ReconcilePlan) -> None:
         """Carry out a reconciliation plan: store first, then the broker."""
         now = self.clock.now()
+        touched: set[str] = set()
+        missed: set[str] = set()  # setups with fills slob did not see live
         for action in plan.actions:
+            execution = action.execution if isinstance(action, RecordExecution) else None
+            parsed = parse_order_ref(execution.order_ref if execution else getattr(action, "order_ref", None))
+            if parsed is not None:
+                touched.add(parsed.setup_id)
+                if execution is not None:
+                    missed.add(parsed.setup_id)
+            if isinstance(action, ClosedOutside):
+                touched.add(action.setup_id)
+                missed.add(action.setup_id)
+                self._adopt_outside_close(action, now)
             if isinstance(action, MarkOrder):
                 self.repo.update_status(action.order_ref, action.status, action.filled, action.avg_fill_price, now,
-                                        action.broker_order_id)
+                                        action.broker_order_id, action.perm_id)
             elif isinstance(action, RecordExecution):
                 self.on_execution(action.execution)
             elif isinstance(action, SendBracket):
@@ -158,13 +172,47 @@ class OrderExecutor:
                 self._send(list(action.orders))
             elif isinstance(action, CancelOrder):
                 if action.order_id is not None:
-                    self.port.cancel(action.order_id)
+                    self._cancel(action.order_id)
             elif isinstance(action, ResizeOrder):
                 if action.order_id is not None:
                     self.port.resize(action.order_id, action.quantity)
             if not isinstance(action, MarkOrder | RecordExecution):
                 log.warning("reconcile: %s", action)
                 self._log("RECONCILE", {"action": type(action).__name__, "detail": repr(action)})
+        # Fills recorded before their order's final status (or while slob was down) may leave a trade
+        # looking open: settle every trade the plan touched once the whole plan is stored. A trade that
+        # closed while slob was down is booked now (the commission known so far): commission reports
+        # for old executions may never come, and an unbooked trade would hold its risk slot all day.
+        for setup_id in sorted(touched):
+            self._update_trade(setup_id, settle=setup_id in missed)
+
+    def _adopt_outside_close(self, action: ClosedOutside, now: datetime) -> None:
+        """Store a close done outside slob as a filled flatten of the setup, with the broker's fills."""
+        from dataclasses import replace
+
+        rows = self.repo.orders_for_setup(action.setup_id)
+        trade = self.repo.trade(action.setup_id)
+        short = (trade["direction"] if trade else None) == Direction.SHORT.value or any(
+            r["role"] == "entry" and r["action"] == "SELL" for r in rows)
+        attempt = 1 + sum(1 for r in rows if r["role"] == "flatten")
+        intent = flatten_intent(action.setup_id, action.symbol, -action.quantity if short else action.quantity, attempt)
+        self.repo.insert_intents([intent], now, self.run_id)
+        fills = [replace(e, order_ref=intent.order_ref) for e in action.executions]
+        covered = sum(e.shares for e in fills)
+        if covered < action.quantity:
+            # The broker no longer reports the fills: the exit price is unknown; the entry price stands in.
+            price = trade["entry_price"] if trade and trade["entry_price"] is not None else 0.0
+            fills.append(BrokerExecution(f"outside:{intent.order_ref}", intent.order_ref, 0, action.symbol,
+                                         "BOT" if short else "SLD", action.quantity - covered, price, now))
+        for fill in fills:
+            self.repo.insert_fill(fill)
+        average = sum(f.shares * f.price for f in fills) / action.quantity
+        self.repo.update_status(intent.order_ref, OrderStatus.FILLED, action.quantity, average, now)
+        log.warning("reconcile: %s; recorded as %s", action.detail, intent.order_ref)
+        self._log("CLOSED_OUTSIDE", {"setup_id": action.setup_id, "quantity": action.quantity,
+                                     "exec_ids": [e.exec_id for e in action.executions],
+                                     "price_known": covered >= action.quantity})
+        self._emit(EventType.ALERT, {"level": "warning", "message": f"{action.detail}; recorded as {intent.order_ref}"})
 
     # ------------------------------------------------------------------ setups
     def on_setup_complete(self, setup: Any) -> None:
@@ -234,12 +282,14 @@ class OrderExecutor:
         status = status_from_ib(order.status)
         before = self.repo.order(order.order_ref or "")
         changed = self.repo.update_status(order.order_ref or "", status, order.filled, order.avg_fill_price,
-                                          self.clock.now(), order.order_id)
+                                          self.clock.now(), order.order_id, order.perm_id)
         if not changed or before is None:
             return
         if status is OrderStatus.CANCELLED:
             self.counts["cancelled"] += 1
             self._emit(EventType.ORDER_CANCELLED, {"order_ref": order.order_ref, "filled": order.filled})
+            if parsed.role in (OrderRole.STOP, OrderRole.TARGET):
+                self._exit_cancelled_outside(parsed, order)
             if parsed.role is OrderRole.ENTRY and order.filled == 0:
                 self.state = record_entry_cancelled(self.state)
                 self._save_state()
@@ -257,6 +307,26 @@ class OrderExecutor:
             self.request_reconcile()
         if parsed.setup_id in self._flattening and parsed.role in (OrderRole.STOP, OrderRole.TARGET):
             self._continue_flatten(parsed.setup_id)
+
+    def _cancel(self, order_id: int) -> None:
+        self._cancels_sent.add(order_id)
+        self.port.cancel(order_id)
+
+    def _exit_cancelled_outside(self, parsed: Any, order: BrokerOrder) -> None:
+        """A stop or target of an open position was cancelled by someone else: re-protect at once."""
+        if order.order_id in self._cancels_sent or parsed.setup_id in self._flattening:
+            return
+        trade = self.repo.trade(parsed.setup_id)
+        if trade is None or trade["status"] != "OPEN":
+            return
+        rows = self.repo.orders_for_setup(parsed.setup_id)
+        if any(r["role"] in ("stop", "target", "flatten") and r["filled"] for r in rows):
+            return  # an exit filled: its OCA sibling was cancelled by the broker, as it should be
+        detail = f"{order.order_ref} of an open position was cancelled outside slob; re-protecting"
+        log.warning("%s", detail)
+        self._log("PROTECTION_CANCELLED_OUTSIDE", {"order_ref": order.order_ref, "setup_id": parsed.setup_id})
+        self._emit(EventType.ALERT, {"level": "warning", "message": detail})
+        self.request_reconcile()
 
     def on_order_error(self, order_id: int, code: int, text: str) -> None:
         """Log an order-level error from the broker (rejections arrive as status Inactive too)."""
@@ -359,7 +429,7 @@ class OrderExecutor:
             if candle_end >= from_iso(sent) + self.options.entry_timeout:
                 log.info("entry %s unfilled after one candle: cancelling", row["order_ref"])
                 self._log("ENTRY_TIMEOUT_CANCEL", {"order_ref": row["order_ref"], "filled": row["filled"]})
-                self.port.cancel(int(row["broker_order_id"]))
+                self._cancel(int(row["broker_order_id"]))
 
     def on_session_end(self) -> None:
         """Flatten every open position (configurable): cancel its exits, then close at market."""
@@ -377,7 +447,7 @@ class OrderExecutor:
                           and OrderStatus(row["status"]) in LIVE]
             for row in live_exits:
                 if row["broker_order_id"] is not None:
-                    self.port.cancel(int(row["broker_order_id"]))
+                    self._cancel(int(row["broker_order_id"]))
             if not live_exits:
                 self._continue_flatten(setup_id)
 

@@ -1,7 +1,14 @@
-"""A cron-safe run lock: flock on `<db>.lock`, so two long-running sessions never share a store.
+"""A cron-safe run lock on the store file itself, so two long-running sessions never share a store.
 
-The kernel drops an flock when its process dies, so a file left behind by a SIGKILLed run never
-blocks the next one; the pid, command and start time written into the file only describe the holder.
+The lock is an flock on the database file: whatever path names it (a symlink, a hard link, a
+relative path), the kernel sees one file, and no lock file can be deleted from under a holder.
+SQLite itself locks with fcntl (POSIX) locks, which are independent of flock on Linux. Closing any
+descriptor of the database file would drop this process's POSIX locks, so the descriptor is kept
+open for the life of the process and reused by the next session of the same process.
+
+The kernel drops an flock when its process dies, so a SIGKILLed run never blocks the next one.
+The pid, command and start time written to `<store>.lock` beside the real file only describe the
+holder; when that record is missing, /proc/locks still names the holding pid.
 """
 
 from __future__ import annotations
@@ -15,7 +22,7 @@ from dataclasses import asdict, dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 
-from slob_cli.errors import SlobError
+from slob_cli.errors import ConfigError, SlobError
 
 UTC = timezone.utc
 
@@ -44,8 +51,47 @@ class AlreadyRunning(SlobError):
 
 
 def lock_path_for(db_path: str | os.PathLike[str]) -> Path:
-    """Return the lock file that sits beside the database file."""
-    return Path(f"{os.fspath(db_path)}.lock")
+    """Return the holder record that sits beside the real database file (symlinks resolved)."""
+    return Path(f"{os.path.realpath(os.fspath(db_path))}.lock")
+
+
+# (st_dev, st_ino) -> the open descriptor of a store file; kept open for the life of the process.
+_descriptors: dict[tuple[int, int], int] = {}
+_held: set[tuple[int, int]] = set()
+
+
+def _store_descriptor(db_path: str | os.PathLike[str]) -> tuple[tuple[int, int], int]:
+    """Open (creating it empty if needed) the store file; return its identity and a descriptor."""
+    path = Path(db_path)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
+    except IsADirectoryError:
+        raise ConfigError(f"store {path} is a directory, not a database file") from None
+    except OSError as exc:
+        raise ConfigError(f"cannot open store {path}: {exc.strerror or exc}") from None
+    stat = os.fstat(fd)
+    key = (stat.st_dev, stat.st_ino)
+    kept = _descriptors.get(key)
+    if kept is not None:
+        os.close(fd)  # safe: nothing was locked through it, and the kept one stays open
+        return key, kept
+    _descriptors[key] = fd
+    return key, fd
+
+
+def _flock_pid(key: tuple[int, int]) -> int | None:
+    """Return the pid /proc/locks names as the flock holder of a file, if any (Linux)."""
+    device = f"{os.major(key[0]):02x}:{os.minor(key[0]):02x}:{key[1]}"
+    try:
+        lines = Path("/proc/locks").read_text(encoding="ascii", errors="replace").splitlines()
+    except OSError:
+        return None
+    for line in lines:
+        parts = line.split()
+        if len(parts) >= 6 and parts[1] == "FLOCK" and parts[5] == device and parts[4].isdigit():
+            return int(parts[4])
+    return None
 
 
 def _parse_holder(text: str) -> LockHolder | None:
@@ -59,10 +105,11 @@ def _parse_holder(text: str) -> LockHolder | None:
 class RunLock:
     """A held run lock; release it with `release()` or by leaving the `acquire` block."""
 
-    def __init__(self, path: Path, fd: int, holder: LockHolder) -> None:
+    def __init__(self, path: Path, fd: int, holder: LockHolder, key: tuple[int, int] = (0, 0)) -> None:
         self.path = path
         self.holder = holder
         self._fd: int | None = fd
+        self._key = key
 
     @property
     def held(self) -> bool:
@@ -75,34 +122,50 @@ class RunLock:
             return
         fd, self._fd = self._fd, None
         try:
-            os.ftruncate(fd, 0)
+            if read_record(self.path.with_suffix("")) == self.holder:
+                self.path.unlink(missing_ok=True)
+        except OSError:
+            pass  # the record only describes the holder
         finally:
-            fcntl.flock(fd, fcntl.LOCK_UN)
-            os.close(fd)
+            fcntl.flock(fd, fcntl.LOCK_UN)  # the descriptor stays open: see the module docstring
+            _held.discard(self._key)
 
 
 def try_acquire(db_path: str | os.PathLike[str], command: str, now: datetime | None = None) -> RunLock:
     """Take the run lock without waiting; raise AlreadyRunning naming the holder when it is taken."""
     path = lock_path_for(db_path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    # No O_TRUNC: the holder's record must survive a failed attempt.
-    fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
+    if path.is_dir():
+        raise ConfigError(f"lock record {path} is a directory: remove it")
+    key, fd = _store_descriptor(db_path)
+    if key in _held:
+        raise AlreadyRunning(_describe(db_path, key), path)
     try:
         fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
     except BlockingIOError:
-        os.close(fd)
-        raise AlreadyRunning(read_record(db_path), path) from None
+        raise AlreadyRunning(_describe(db_path, key), path) from None
+    _held.add(key)
     started = (now or datetime.now(UTC)).astimezone(UTC).replace(tzinfo=None).isoformat(timespec="seconds") + "Z"
     holder = LockHolder(os.getpid(), command, started)
+    lock = RunLock(path, fd, holder, key)
     try:
-        os.ftruncate(fd, 0)
-        os.pwrite(fd, json.dumps(asdict(holder)).encode(), 0)
-        os.fsync(fd)
-    except OSError:
-        fcntl.flock(fd, fcntl.LOCK_UN)
-        os.close(fd)
-        raise
-    return RunLock(path, fd, holder)
+        temporary = path.with_name(f"{path.name}.{os.getpid()}")
+        temporary.write_text(json.dumps(asdict(holder)), encoding="utf-8")
+        os.replace(temporary, path)
+    except OSError as exc:
+        lock.release()
+        raise ConfigError(f"cannot write the lock record {path}: {exc.strerror or exc}") from None
+    return lock
+
+
+def _describe(db_path: str | os.PathLike[str], key: tuple[int, int]) -> LockHolder | None:
+    """Return who holds the lock: the record when it names a live process, else the pid of /proc/locks."""
+    record = read_record(db_path)
+    pid = _flock_pid(key)
+    if record is not None and (pid is None or record.pid == pid):
+        return record
+    if pid is not None:
+        return LockHolder(pid, "session", "unknown")
+    return record
 
 
 @contextmanager
@@ -145,10 +208,24 @@ def _process_alive(pid: int, started_at: str) -> bool:
 def current_holder(db_path: str | os.PathLike[str]) -> LockHolder | None:
     """Return the live holder of the run lock, or None; never takes the lock itself.
 
-    The record names a pid; a record whose process is gone (or was reused by a newer process) is a
-    leftover from a killed run and is reported as nobody.
+    The kernel's lock table decides (Linux): the record describes the pid that holds the flock on
+    the store file; a record without such a holder is a leftover of a killed run. Without a lock
+    table to read, a record naming a live process (not a younger one with a reused pid) counts.
     """
     holder = read_record(db_path)
+    try:
+        stat = os.stat(db_path)  # never open the store file here: see the module docstring
+    except OSError:
+        stat = None
+    pid = _flock_pid((stat.st_dev, stat.st_ino)) if stat is not None else None
+    if pid is not None and (holder is None or holder.pid != pid):
+        return LockHolder(pid, "session", "unknown") if _process_alive(pid, "") else None
     if holder is None or not _process_alive(holder.pid, holder.started_at):
         return None
+    if pid is None and stat is not None and _lock_table_readable():
+        return None  # the record's process lives but holds no lock on this store
     return holder
+
+
+def _lock_table_readable() -> bool:
+    return os.access("/proc/locks", os.R_OK)

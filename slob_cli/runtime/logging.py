@@ -11,6 +11,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from slob_cli.adapters.redaction import RedactFilter
+from slob_cli.errors import ConfigError
 
 __all__ = ["JsonFormatter", "RedactFilter", "setup_logging"]
 
@@ -63,10 +64,13 @@ def setup_logging(
         console.setFormatter(logging.Formatter(PLAIN_FORMAT))
     handlers: list[logging.Handler] = [console]
     if log_dir is not None and log_file_name:
-        log_dir.mkdir(parents=True, exist_ok=True)
-        file_handler = logging.handlers.RotatingFileHandler(
-            log_dir / log_file_name, maxBytes=10_000_000, backupCount=5, encoding="utf-8"
-        )
+        try:
+            log_dir.mkdir(parents=True, exist_ok=True)
+            file_handler = logging.handlers.RotatingFileHandler(
+                log_dir / log_file_name, maxBytes=10_000_000, backupCount=5, encoding="utf-8"
+            )
+        except OSError as exc:
+            raise ConfigError(f"cannot write logs to {str(log_dir)!r} (SLOB_LOG_DIR): {exc.strerror or exc}") from None
         file_handler.setFormatter(JsonFormatter() if json_lines else logging.Formatter(PLAIN_FORMAT))
         handlers.append(file_handler)
     for handler in handlers:

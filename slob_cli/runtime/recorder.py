@@ -20,7 +20,7 @@ from zoneinfo import ZoneInfo
 
 from slob_cli.adapters.ib.backoff import BackoffPolicy
 from slob_cli.adapters.ib.connection import GatewayConfig, IBConnection
-from slob_cli.adapters.ib.history import fetch_minute_bars
+from slob_cli.adapters.ib.history import HistoryPacer, fetch_minute_bars
 from slob_cli.adapters.ib.market_data import MarketDataFeed
 from slob_cli.adapters.ib.rolls import session_start, trading_date
 from slob_cli.adapters.store import Store
@@ -30,6 +30,7 @@ from slob_cli.errors import SlobError, UsageError
 from slob_cli.runtime.bus import EventBus
 from slob_cli.runtime.clock import Clock, SystemClock
 from slob_cli.runtime.supervision import IB_BUS_EVENTS, Supervised
+from slob_cli.runtime.tick_backfill import Gap, fetch_trades, historical_request, missed_trades
 
 UTC = timezone.utc
 log = logging.getLogger(__name__)
@@ -58,11 +59,12 @@ class RecorderOptions:
     flush_interval: float = 0.25
     buffer_capacity: int = 500_000
     warm_up: bool = True
-    stale_after: float = 120.0
+    stale_after: float = 30.0  # SLOB_STALE_AFTER
     status_interval: float = 0.5
     drain_timeout: float = 10.0
     policy: BackoffPolicy = field(default_factory=BackoffPolicy)
     measure_latency: bool = False
+    backfill: bool = True  # fetch the trades an outage missed (reqHistoricalTicks)
 
 
 @dataclass
@@ -112,6 +114,10 @@ class Recorder(Supervised):
         self._batch: list[tuple[Tick, str, float]] = []
         self._writes: list[Callable[[], object]] = []
         self._ready = asyncio.Event()
+        self._gaps: asyncio.Queue[Gap] = asyncio.Queue()
+        self.backfilled = 0
+        self.pacer = HistoryPacer(lambda: store.get_state("ib_history_pacing") or [],
+                                  lambda rows: store.put_state("ib_history_pacing", rows, self.clock.now()))
 
     # ------------------------------------------------------------------ inputs (loop thread, quick)
     def _tick(self, tick: Tick, local_symbol: str) -> None:
@@ -132,6 +138,9 @@ class Recorder(Supervised):
             self.bus.emit(bus_type, payload, when)
         symbol = payload.get("symbol")
         self._writes.append(lambda: self.store.log_event(kind, when, payload, run_id=run_id, symbol=symbol))
+        if kind == "DATA_GAP" and self.options.backfill and payload.get("last_before") and payload.get("first_after"):
+            self._gaps.put_nowait(Gap(str(symbol), datetime.fromisoformat(payload["last_before"]),
+                                      datetime.fromisoformat(payload["first_after"])))
 
     def _mode_changed(self, mode: str) -> None:
         run_id = self.run_id
@@ -152,6 +161,7 @@ class Recorder(Supervised):
                 group.create_task(self._guard(self._writer()))
                 group.create_task(self._guard(self._deadline()))
                 group.create_task(self._guard(self._status_loop()))
+                group.create_task(self._guard(self._backfills()))
                 if self.options.warm_up:
                     group.create_task(self._guard(self._warm_up()))
         finally:
@@ -161,6 +171,54 @@ class Recorder(Supervised):
         if not self.connection.connections:
             raise self.connection.unreachable()
         return self.stats()
+
+    async def _backfills(self) -> None:
+        """Fetch the trades each outage missed once its boundary seconds are over and stored."""
+        while not self.stop_event.is_set():
+            gap = await self._unless_stopped(self._gaps.get())
+            if gap is None:
+                return
+            # The second the feed came back in must be complete (and flushed) before it is counted.
+            await self._unless_stopped(asyncio.sleep(1.5 + self.options.flush_interval))
+            if self.stop_event.is_set():
+                return
+            await self._flush()
+            await self._backfill(gap)
+
+    async def _backfill(self, gap: Gap) -> None:
+        resolved = self.feed.contracts.get(gap.symbol)
+        if resolved is None:
+            return
+        first, last = gap.last_before.replace(microsecond=0), gap.first_after.replace(microsecond=0)
+        request = historical_request(self.connection.ib, resolved.ib_contract, gap.symbol)
+        contract_key = f"{getattr(resolved.ib_contract, 'conId', gap.symbol)}|TRADES"
+
+        async def paced(start: datetime) -> list[Tick]:
+            await self.pacer.pace(f"{contract_key}|ticks|{start.isoformat()}", contract_key, asyncio.sleep)
+            return await request(start)
+
+        try:
+            history, reached = await fetch_trades(paced, first, last)
+        except (SlobError, ConnectionError, asyncio.TimeoutError, ValueError) as exc:
+            log.warning("backfill of %s %s..%s failed: %s", gap.symbol, first, last, exc)
+            history, reached = [], first
+        counts = [self._stored_in(gap.symbol, second) for second in (first, last)]
+        missed = missed_trades(gap, history, counts[0], counts[1])
+        if missed:
+            self.stored += self.store.insert_ticks(missed, run_id=self.run_id,
+                                                   local_symbol=resolved.future.local_symbol or None)
+        self.backfilled += len(missed)
+        log.info("backfilled %d %s trades missed between %s and %s", len(missed), gap.symbol, first, last)
+        self._event("DATA_BACKFILLED", {"symbol": gap.symbol, "from": first.isoformat(), "to": last.isoformat(),
+                                        "ticks": len(missed)})
+        if reached < last:
+            self._event("DATA_UNRECOVERED", {"symbol": gap.symbol, "from": reached.isoformat(),
+                                             "to": last.isoformat(), "seconds": (last - reached).total_seconds()})
+
+    def _stored_in(self, symbol: str, second: datetime) -> int:
+        start = int(second.timestamp() * 1_000_000)
+        return int(self.store.conn.execute("SELECT count(*) FROM ticks WHERE symbol=? AND ts >= ? AND ts < ?",
+                                           (symbol, start, start + 1_000_000)).fetchone()[0])
 
     async def _deadline(self) -> None:
         until = self.options.until
@@ -258,6 +316,7 @@ class Recorder(Supervised):
         return {
             "ticks_received": self.feed.ticks, "ticks_stored": self.stored, "dropped": self.dropped,
             "duplicates_skipped": self.feed.duplicates, "rejected": self.feed.guard.total,
+            "backfilled": self.backfilled,
             "reconnects": self.connection.reconnects, "failed_attempts": self.connection.failed_attempts,
             "safe_mode": self.connection.safe_mode, "data_mode": self.feed.mode,
             "local_symbols": {s: r.future.local_symbol for s, r in self.feed.contracts.items()},

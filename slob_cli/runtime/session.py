@@ -23,7 +23,7 @@ from slob_cli.core.risk import RiskConfig, RiskManager
 from slob_cli.core.sessions import session_for
 from slob_cli.errors import UsageError
 from slob_cli.runtime.bus import EventBus
-from slob_cli.runtime.clock import Clock
+from slob_cli.runtime.clock import Clock, on_clock_footing
 from slob_cli.runtime.engine import Engine, EngineOptions, EngineStats
 
 UTC = timezone.utc
@@ -145,7 +145,7 @@ def run_session(store: Store, gateway: GatewayConfig, options: EngineOptions, *,
                 risk: RiskConfig, calendar: Any, clock: Clock, run_id: int | None = None,
                 bus: EventBus | None = None, notifier: Any = None) -> SessionResult:
     """Run the engine to completion in this thread and summarise what it did."""
-    started = clock.now()
+    started, shifted = clock.now(), getattr(clock, "shifted", timedelta(0))
     engine = Engine(store, gateway, strategy, RiskManager(risk), calendar, options, clock=clock, bus=bus,
                     run_id=run_id)
     if notifier is not None:
@@ -153,7 +153,8 @@ def run_session(store: Store, gateway: GatewayConfig, options: EngineOptions, *,
 
         subscribe_alerts(engine.bus, notifier)
     stats = asyncio.run(run_engine(engine))
-    return summarize(store, stats, run_id, started, clock.now(), started - timedelta(days=1))
+    started = on_clock_footing(clock, started, shifted)  # a followed clock moved onto the gateway's time
+    return summarize(store, stats, run_id, started, clock.now(), started)
 
 
 # The creator's worked example (STRATEGY.md §7) happened on this day; the planted scenarios default to it.

@@ -87,7 +87,8 @@ def prepare_session(stack: ExitStack, settings: Settings, *, monitor_only: bool,
         symbol=settings.symbols[0], data_type=settings.market_data_type, until=until,
         grace_seconds=sim.grace_seconds if sim is not None else 2.0 if lockstep else grace_for_speed(follow_speed or 1.0),
         clock_speed=sim.clock_speed if sim is not None else follow_speed or 1.0,
-        store_ticks="record" in steps, track="track" in steps, lockstep=sim.lockstep if sim is not None else lockstep,
+        store_ticks="record" in steps, track="track" in steps, stale_after=settings.stale_after,
+        lockstep=sim.lockstep if sim is not None else lockstep,
         executor=ExecutorOptions(monitor_only=monitor_only, kill_switch_path=settings.kill_switch_path),
     )
     return SessionWiring(config, clock, options, strategy, risk, calendar, gateway)

@@ -10,7 +10,13 @@ from typing import TYPE_CHECKING
 from slob_cli.sim import encoders, history, market_feed
 from slob_cli.sim.contracts import CENTRAL, FutureContract, UnknownContract, resolve, trading_hours
 from slob_cli.sim.encoders import NOTICES, Message
-from slob_cli.sim.requests import ContractDetailsRequest, HistoricalDataRequest, MarketDataRequest, TickByTickRequest
+from slob_cli.sim.requests import (
+    ContractDetailsRequest,
+    HistoricalDataRequest,
+    HistoricalTicksRequest,
+    MarketDataRequest,
+    TickByTickRequest,
+)
 from slob_cli.sim.session import BarSubscription, ClientSession, QuoteSubscription, TickByTickSubscription
 from slob_cli.sim.wire_types import ContractSpec
 
@@ -143,6 +149,46 @@ class MarketData:
             live.bar = self._open_bar(bar_seconds, end)
             session.bars[request.request_id] = live
             self.server.wake()
+
+    def historical_ticks(self, session: ClientSession, request: HistoricalTicksRequest) -> None:
+        """Answer reqHistoricalTicks (TRADES) from the source's ticks, as IB does.
+
+        With a start: the first numberOfTicks trades from it; with an end instead: the last ones
+        before it. Never more than 1000, never a second cut in two (its remaining trades come too),
+        never beyond what the feed has delivered.
+        """
+        contract = self._single_contract(session, request.request_id, request.contract)
+        if contract is None:
+            return
+        key = (contract.con_id, "ticks", request.start, request.end, request.number_of_ticks, request.what_to_show)
+        if not self.pacing.check(key, (contract.con_id, request.what_to_show)):
+            session.send(encoders.error(session.version, request.request_id, 162, history.PACING_MESSAGE))
+            return
+        now = self.server.delivered_until
+        try:
+            if request.what_to_show.upper() != "TRADES":
+                raise history.HistoryError("Historical Market Data Service error message:"
+                                           f"No data of type {request.what_to_show} is available (only TRADES)")
+            if bool(request.start.strip()) == bool(request.end.strip()):
+                raise history.HistoryError("Historical Market Data Service error message:"
+                                           "exactly one of startDateTime and endDateTime must be given")
+            count = max(1, min(1000, request.number_of_ticks))
+            if request.start.strip():
+                start = history.parse_end(request.start, now)
+                ticks = self.server.market.ticks_between(start, now)
+                chosen = ticks[:count]
+                while chosen and len(chosen) < len(ticks) and \
+                        int(ticks[len(chosen)].ts.timestamp()) == int(chosen[-1].ts.timestamp()):
+                    chosen.append(ticks[len(chosen)])
+            else:
+                end = min(history.parse_end(request.end, now), now)
+                ticks = self.server.market.ticks_between(end - timedelta(hours=1), end)
+                chosen = ticks[-count:]
+        except history.HistoryError as exc:
+            session.send(encoders.error(session.version, request.request_id, 162, str(exc)))
+            return
+        session.send(encoders.historical_ticks_last(
+            request.request_id, [(int(tick.ts.timestamp()), tick.price, tick.size) for tick in chosen]))
 
     def _bars(self, request: HistoricalDataRequest) -> tuple[list[history.Bar], datetime, datetime, int]:
         if request.what_to_show.upper() != "TRADES":

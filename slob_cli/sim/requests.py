@@ -71,6 +71,19 @@ class TickByTickRequest(Request):
 
 
 @dataclass(frozen=True, slots=True)
+class HistoricalTicksRequest(Request):
+    request_id: int
+    contract: ContractSpec
+    include_expired: bool
+    start: str
+    end: str
+    number_of_ticks: int
+    what_to_show: str
+    use_rth: bool
+    ignore_size: bool
+
+
+@dataclass(frozen=True, slots=True)
 class CancelTickByTick(Request):
     request_id: int
 
@@ -162,7 +175,7 @@ UNSUPPORTED_NAMES: dict[int, str] = {
     78: "reqSecDefOptParams", 79: "reqSoftDollarTiers", 80: "reqFamilyCodes", 81: "reqMatchingSymbols",
     82: "reqMktDepthExchanges", 83: "reqSmartComponents", 84: "reqNewsArticle", 85: "reqNewsProviders",
     86: "reqHistoricalNews", 87: "reqHeadTimeStamp", 88: "reqHistogramData", 89: "cancelHistogramData",
-    90: "cancelHeadTimeStamp", 91: "reqMarketRule", 96: "reqHistoricalTicks", 100: "reqWshMetaData",
+    90: "cancelHeadTimeStamp", 91: "reqMarketRule", 100: "reqWshMetaData",
     101: "cancelWshMetaData",
     102: "reqWshEventData", 103: "cancelWshEventData", 104: "reqUserInfo",
 }
@@ -221,6 +234,20 @@ def _tick_by_tick(reader: FieldReader, version: int) -> Request:
     number = reader.integer()
     ignore_size = reader.flag()
     return TickByTickRequest(request_id, contract, tick_type, number, ignore_size)
+
+
+def _historical_ticks(reader: FieldReader, version: int) -> Request:
+    request_id = reader.integer()
+    contract = read_contract(reader, with_primary_exchange=True)
+    include_expired = reader.flag()
+    start, end = reader.text(), reader.text()
+    number = reader.integer()
+    what_to_show = reader.text()
+    use_rth = reader.flag()
+    ignore_size = reader.flag()
+    reader.text()  # miscOptions
+    return HistoricalTicksRequest(request_id, contract, include_expired, start, end, number, what_to_show, use_rth,
+                                  ignore_size)
 
 
 def _cancel_order(reader: FieldReader, version: int) -> Request:
@@ -322,6 +349,7 @@ _DECODERS: dict[int, Callable[[FieldReader, int], Request | PlaceOrder]] = {
     93: _with_id("cancelPnL", versioned=False),
     94: _pnl_single,
     95: _with_id("cancelPnLSingle", versioned=False),
+    96: _historical_ticks,
     97: _tick_by_tick,
     98: _with_id("cancelTickByTickData", versioned=False),
     99: _simple("reqCompletedOrders", True, versioned=False),

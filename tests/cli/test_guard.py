@@ -123,7 +123,8 @@ def test_slob_record_while_locked_exits_0_or_1_with_fail_if_running(runner: CliR
         failing = runner.invoke(app, [*args, "--fail-if-running"])
     assert quiet.exit_code == 0 and quiet.stdout.startswith("Not started: slob paper (pid")
     assert failing.exit_code == 1 and failing.stderr.startswith("Error: slob paper (pid")
-    assert not db_path.exists()  # nothing was opened or written: the lock is taken first
+    # Nothing was written: the lock (on the store file itself, created empty) is taken first.
+    assert db_path.stat().st_size == 0 and not db_path.with_name(db_path.name + "-wal").exists()
 
 
 def test_guard_with_simulated_clock_still_reports_a_live_holder(db_path: Path, tmp_path: Path) -> None:
@@ -154,3 +155,16 @@ def test_guard_with_simulated_clock_still_reports_a_live_holder(db_path: Path, t
     assert seen["holder"] is not None and seen["holder"].pid == os.getpid()
     with Store.open(db_path) as store:
         assert store.runs()[0]["started_at"] == "2026-01-06T14:00:00Z"
+
+
+def test_run_and_paper_sim_while_locked_start_no_gateway(runner: CliRunner, db_path: Path, monkeypatch) -> None:
+    from slob_cli.cli.main import app
+    from slob_cli.sim import gateway
+
+    started: list[object] = []
+    monkeypatch.setattr(gateway.SimGatewayThread, "start", lambda self: started.append(self))
+    with acquire(db_path, "paper"):
+        for args in (["run", "--sim"], ["paper", "--sim", "--duration", "1"]):
+            result = runner.invoke(app, ["--db", str(db_path), *args])
+            assert result.exit_code == 0 and result.stdout.startswith("Not started: slob paper (pid"), result.output
+    assert started == [], "the lock is checked before the embedded gateway starts"

@@ -96,6 +96,7 @@ def test_error_criterion_fails_the_report(change: dict, name: str) -> None:
         ({"safe_mode_entries": 1}, "connection stable"),
         ({"gaps": [Gap("NQ", END - timedelta(hours=4), 3)]}, "no gaps"),
         ({"dropped_ticks": 12}, "no dropped ticks"),
+        ({"late_ticks": 3}, "no late ticks"),
         ({"delayed_data": True}, "live market data"),
         ({"offline_events": None}, "no look-ahead"),
     ],

@@ -28,7 +28,7 @@ from slob_cli.runtime.session import SessionResult, SimOptions, run_session, sta
 UTC = timezone.utc
 DAY = date(2026, 1, 6)
 OPEN_MINUS_5 = datetime(2026, 1, 6, 14, 25, tzinfo=UTC)
-SPEED = 600.0
+SPEED = "max"  # lockstep: every run is the same at any speed, so the tests never wait on pacing
 # Reconnect at once and keep retrying quickly: fault tests must not wait for the production backoff.
 FAST_BACKOFF = BackoffPolicy(base=0.05, factor=1.5, cap=0.2, jitter=0.0, breaker_after=1000)
 
@@ -107,6 +107,37 @@ def start_harness(stack: ExitStack, tmp_path: Path, scenario: str, *, speed: flo
     gateway, _, _ = start_sim(stack, sim, calendar)
     store = stack.enter_context(Store.open(tmp_path / "engine.db"))
     return Harness(gateway, store, calendar, sim)
+
+
+def as_outside_client(h: Harness, action: str, client_id: int = 9) -> None:
+    """Act at the gateway as another API client would (an operator in TWS): `flatten` or `global_cancel`.
+
+    `flatten` closes the account's NQ position with a market order that carries no orderRef of ours.
+    """
+    import asyncio
+
+    from ib_async import IB, ContFuture, Future, MarketOrder
+
+    async def body() -> None:
+        ib = IB()
+        await ib.connectAsync(h.gateway.host, h.gateway.port, clientId=client_id, timeout=10)
+        try:
+            if action == "global_cancel":
+                ib.reqGlobalCancel()
+                await asyncio.sleep(0)  # hand the request to the socket before disconnecting
+                return
+            [cont] = await ib.qualifyContractsAsync(ContFuture("NQ", exchange="CME"))
+            [future] = await ib.qualifyContractsAsync(Future(conId=cont.conId, exchange="CME"))
+            position = sum(p.position for p in ib.positions() if p.contract.symbol == "NQ")
+            trade = ib.placeOrder(future, MarketOrder("BUY" if position < 0 else "SELL", abs(position)))
+            for _ in range(2000):
+                if trade.isDone():
+                    break
+                await asyncio.sleep(0.005)
+        finally:
+            ib.disconnect()
+
+    asyncio.run(body())
 
 
 @contextmanager

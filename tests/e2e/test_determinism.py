@@ -116,14 +116,14 @@ def test_three_days_in_a_row_give_identical_tables_at_two_speeds(tmp_path: Path)
     assert (completed_paced, pnl_paced) == (completed, pnl)
 
 
-def test_run_sim_stopped_by_a_signal_exits_1_with_one_line_saying_how_far_it_got(tmp_path: Path) -> None:
+def _interrupted(db: Path, *command: str) -> tuple[int, str, list[str]]:
+    """Run slob with a simulated gateway, send SIGINT once a few candles are stored; return (code, stdout, errors)."""
     import signal
 
     from tests.conftest import eventually
     from tests.e2e.harness import slob_process
 
-    db = tmp_path / "cut.db"
-    with slob_process("--db", str(db), "run", "--sim", "--speed", "300") as process:
+    with slob_process("--db", str(db), *command) as process:
         def some_candles() -> bool:
             if process.poll() is not None:
                 return True
@@ -136,9 +136,21 @@ def test_run_sim_stopped_by_a_signal_exits_1_with_one_line_saying_how_far_it_got
         eventually(some_candles, timeout=90)
         assert process.poll() is None, process.communicate()
         process.send_signal(signal.SIGINT)
-        _, stderr = process.communicate(timeout=30)
-    assert process.returncode == 1
-    errors = [line for line in stderr.splitlines() if line.startswith("Error:")]
-    assert len(errors) == 1 and "Traceback" not in stderr
+        stdout, stderr = process.communicate(timeout=30)
+    assert "Traceback" not in stderr, stderr[-2000:]
+    return process.returncode, stdout, [line for line in stderr.splitlines() if line.startswith("Error:")]
+
+
+def test_run_sim_stopped_by_a_signal_exits_1_with_one_line_saying_how_far_it_got(tmp_path: Path) -> None:
+    code, _, errors = _interrupted(tmp_path / "cut.db", "run", "--sim", "--speed", "300")
+    assert code == 1 and len(errors) == 1, errors
     assert errors[0].startswith("Error: run cut short: stopped before the end of its period; got to 2026-01-06 ")
     assert "before its end at 2026-01-06 21:03 UTC" in errors[0] and "candles processed" in errors[0]
+
+
+def test_paper_sim_stopped_by_a_signal_exits_5_with_one_line_saying_how_far_it_got(tmp_path: Path) -> None:
+    code, stdout, errors = _interrupted(tmp_path / "paper-cut.db", "paper", "--sim", "--duration", "24",
+                                        "--speed", "300")
+    assert code == 5 and len(errors) == 1, (errors, stdout[-2000:])
+    assert errors[0].startswith("Error: run cut short: stopped before the end of its period; got to ")
+    assert "candles processed" in errors[0]

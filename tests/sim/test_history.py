@@ -123,6 +123,26 @@ def test_a_scenario_day_comes_back_over_the_wire_as_its_planted_candles() -> Non
         [(c.ts, c.open, c.high, c.low, c.close, c.volume) for c in planted]
 
 
+def test_historical_ticks_from_a_start_are_the_markets_trades_in_whole_seconds() -> None:
+    async def body() -> tuple[list, list, list]:
+        async with SimGateway(start=BUSY_START, speed="max", seed=4) as gateway:
+            ib = await connect(gateway.host, gateway.port)
+            contract = await _front(ib)
+            start = BUSY_START - timedelta(minutes=3)
+            got = await ib.reqHistoricalTicksAsync(contract, start, "", 200, "TRADES", useRth=False)
+            last = await ib.reqHistoricalTicksAsync(contract, "", BUSY_START, 5, "TRADES", useRth=False)
+            market = gateway.market.ticks_between(start, BUSY_START)
+            ib.disconnect()
+            return got, last, market
+
+    got, last, market = run(body())
+    assert len(got) >= 200 and [(t.time, t.price, t.size) for t in got] == [
+        (datetime.fromtimestamp(int(m.ts.timestamp()), UTC), m.price, m.size) for m in market[:len(got)]]
+    cut = int(market[len(got) - 1].ts.timestamp())
+    assert len(got) == len(market) or int(market[len(got)].ts.timestamp()) != cut, "no second is cut in two"
+    assert [t.price for t in last] == [m.price for m in market[-5:]]
+
+
 def test_expired_contract_bars_need_include_expired() -> None:
     from ib_async import Future
 

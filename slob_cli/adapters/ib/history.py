@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
 from typing import Any
@@ -19,6 +20,71 @@ PACING_VIOLATION = 162
 DEFAULT_CHUNK = timedelta(hours=4)
 DEFAULT_SPACING = 0.4
 DEFAULT_PACING_WAITS = (10.0, 20.0, 40.0, 60.0)
+# IB's historical pacing rules (real seconds).
+IDENTICAL_WINDOW = 15.0  # no identical request within 15 s
+BURST_WINDOW, BURST_LIMIT = 2.0, 6  # six or more requests for one contract within 2 s break the rules
+TEN_MINUTES, TEN_MINUTE_LIMIT = 600.0, 60
+PACING_MARGIN = 0.25  # seconds: requests reach IB some time after they are counted here
+
+
+class HistoryPacer:
+    """IB's historical pacing rules, kept across restarts: wait exactly as long as the next request needs.
+
+    `load`/`save` keep the last ten minutes of requests (wall-clock seconds, request key, contract
+    key) somewhere that outlives the process (the store's `state` table), so a session restarted
+    seconds after the last one neither breaks the rules (error 162) nor waits blindly.
+    """
+
+    def __init__(self, load: Callable[[], list[Any]] | None = None, save: Callable[[list[Any]], None] | None = None,
+                 now: Callable[[], float] = time.time) -> None:
+        self._load = load
+        self._save = save
+        self._now = now
+        self._memory: list[Any] = []
+        self.waited: list[float] = []
+
+    def _requests(self, now: float) -> list[tuple[float, str, str]]:
+        rows = self._load() if self._load is not None else self._memory
+        try:
+            return [(float(t), str(key), str(contract)) for t, key, contract in rows or []
+                    if now - float(t) < TEN_MINUTES]
+        except (TypeError, ValueError):
+            return []  # an unreadable record is no reason to stop: IB's 162 remains the fallback
+
+    def delay(self, key: str, contract: str) -> float:
+        """Return the seconds to wait before a request with this key for this contract is allowed."""
+        now = self._now()
+        requests = self._requests(now)
+        wait = 0.0
+        identical = [t for t, k, _ in requests if k == key]
+        if identical:
+            wait = max(wait, max(identical) + IDENTICAL_WINDOW + PACING_MARGIN - now)
+        window = BURST_WINDOW + PACING_MARGIN
+        burst = sorted(t for t, _, c in requests if c == contract and now - t < window)
+        if len(burst) >= BURST_LIMIT - 1:
+            wait = max(wait, burst[len(burst) - (BURST_LIMIT - 1)] + window - now)
+        everything = sorted(t for t, _, _ in requests)
+        if len(everything) >= TEN_MINUTE_LIMIT:
+            wait = max(wait, everything[len(everything) - TEN_MINUTE_LIMIT] + TEN_MINUTES + PACING_MARGIN - now)
+        return max(0.0, wait)
+
+    def record(self, key: str, contract: str) -> None:
+        """Note a request sent now."""
+        now = self._now()
+        rows = [list(row) for row in self._requests(now)] + [[now, key, contract]]
+        if self._save is not None:
+            self._save(rows)
+        else:
+            self._memory = rows
+
+    async def pace(self, key: str, contract: str, sleep: Callable[[float], Awaitable[None]]) -> None:
+        """Wait as long as the rules need, then record the request."""
+        wait = self.delay(key, contract)
+        if wait > 0:
+            log.info("waiting %.1fs for IB's historical pacing rules", wait)
+            self.waited.append(wait)
+            await sleep(wait)
+        self.record(key, contract)
 
 
 def chunk_windows(start: datetime, end: datetime, chunk: timedelta = DEFAULT_CHUNK) -> list[tuple[datetime, datetime]]:
@@ -47,6 +113,7 @@ async def fetch_minute_bars(
     sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
     guard: BorderGuard | None = None,
     timeout: float = 60.0,
+    pacer: HistoryPacer | None = None,
 ) -> list[Candle]:
     """Return validated M1 candles with labels in [start, floor_minute(end)), oldest first.
 
@@ -64,6 +131,9 @@ async def fetch_minute_bars(
         seconds = int((upper - lower).total_seconds())
         waits = list(pacing_waits)
         while True:
+            if pacer is not None:
+                contract_key = f"{getattr(ib_contract, 'conId', symbol)}|TRADES"
+                await pacer.pace(f"{contract_key}|{upper.isoformat()}|{seconds}|1 min", contract_key, sleep)
             try:
                 bars = await ib.reqHistoricalDataAsync(
                     ib_contract, endDateTime=upper, durationStr=f"{seconds} S", barSizeSetting="1 min",

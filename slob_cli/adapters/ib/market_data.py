@@ -46,7 +46,7 @@ class MarketDataFeed:
         data_type: str = "live",
         emit: EventSink | None = None,
         on_mode: Callable[[str], None] | None = None,
-        stale_after: float = 120.0,
+        stale_after: float = 30.0,
         trading_hours: Callable[[datetime], bool] = in_globex_hours,
         guard: BorderGuard | None = None,
     ) -> None:

@@ -83,6 +83,7 @@ def broker_order(trade: Any) -> BrokerOrder:
         avg_fill_price=_price(status.avgFillPrice),
         stop_price=_price(order.auxPrice),
         limit_price=_price(order.lmtPrice),
+        perm_id=int(order.permId or 0),
     )
 
 
@@ -101,6 +102,7 @@ def broker_execution(fill: Any) -> BrokerExecution:
         shares=round(float(execution.shares)),
         price=float(execution.price),
         time=when.astimezone(UTC),
+        perm_id=int(execution.permId or 0),
     )
 
 

@@ -133,7 +133,9 @@ class Store(ReadQueries):
         """Open (creating and migrating if needed) the store at path; raise StoreError on failure."""
         file = Path(path)
         if readonly or not create:
-            if not file.is_file():
+            # An empty file is a store whose session has taken the run lock but not yet created it:
+            # a reader must not hold it open while the writer switches it to WAL.
+            if not file.is_file() or file.stat().st_size == 0:
                 raise StoreError(f"database {str(file)!r} does not exist")
         try:
             if readonly:
@@ -150,6 +152,8 @@ class Store(ReadQueries):
             raise StoreError(f"cannot open database {str(file)!r}: {exc}") from None
         store = cls(conn, file, readonly)
         try:
+            if not readonly:
+                store.check_integrity()  # before anything is written to it
             store._migrate()
         except sqlite3.DatabaseError as exc:
             conn.close()
@@ -191,7 +195,22 @@ class Store(ReadQueries):
                 raise StoreError(f"database {str(self.path)!r} is not a slob database (no meta table)")
             return 0
         row = self.conn.execute("SELECT value FROM meta WHERE key='schema_version'").fetchone()
-        return int(row[0]) if row else 0
+        try:
+            return int(row[0]) if row else 0
+        except (TypeError, ValueError):
+            raise StoreError(f"database {str(self.path)!r} has an unreadable schema version {row[0]!r}") from None
+
+    def integrity_problem(self) -> str | None:
+        """Return SQLite's first quick_check finding (corrupt pages, broken indexes), or None when sound."""
+        rows = self.conn.execute("PRAGMA quick_check(1)").fetchall()
+        first = " ".join(str(rows[0][0]).split()) if rows else "no answer"
+        return None if first == "ok" else first
+
+    def check_integrity(self) -> None:
+        """Raise StoreError naming the file when SQLite's quick_check finds damage."""
+        problem = self.integrity_problem()
+        if problem is not None:
+            raise StoreError(f"database {str(self.path)!r} is damaged ({problem}); restore it from a backup")
 
     def close(self) -> None:
         """Close the connection."""
@@ -206,14 +225,22 @@ class Store(ReadQueries):
     @contextmanager
     def transaction(self) -> Iterator[sqlite3.Connection]:
         """Run a block in one transaction: all of it is written, or none."""
-        self.conn.execute("BEGIN IMMEDIATE")
         try:
-            yield self.conn
-        except BaseException:
-            self.conn.execute("ROLLBACK")
-            raise
-        else:
-            self.conn.execute("COMMIT")
+            self.conn.execute("BEGIN IMMEDIATE")
+            try:
+                yield self.conn
+            except BaseException:
+                if self.conn.in_transaction:  # SQLite may have rolled back by itself (disk full)
+                    self.conn.execute("ROLLBACK")
+                raise
+            else:
+                self.conn.execute("COMMIT")
+        except sqlite3.OperationalError as exc:
+            if "full" not in str(exc).lower():
+                raise
+            if self.conn.in_transaction:
+                self.conn.execute("ROLLBACK")
+            raise StoreError(f"disk full writing {str(self.path)!r}: nothing of this write was stored") from None
 
     # ------------------------------------------------------------------ ticks
     def insert_ticks(self, ticks: Iterable[Tick], run_id: int | None = None, local_symbol: str | None = None) -> int:
@@ -352,13 +379,15 @@ class Store(ReadQueries):
 
     def end_run(
         self, run_id: int, exit_code: int, ended_at: datetime, stats: dict[str, Any] | None = None,
-        data_mode: str | None = None,
+        data_mode: str | None = None, started_at: datetime | None = None,
     ) -> None:
-        """Record the end of a command run."""
+        """Record the end of a command run (and its start again, when the run's clock moved onto a gateway's)."""
         with self.transaction() as conn:
             conn.execute(
-                "UPDATE runs SET ended_at=?, exit_code=?, stats=?, data_mode=coalesce(?, data_mode) WHERE id=?",
-                (to_iso(ended_at), exit_code, json.dumps(stats or {}, default=str), data_mode, run_id),
+                "UPDATE runs SET ended_at=?, exit_code=?, stats=?, data_mode=coalesce(?, data_mode),"
+                " started_at=coalesce(?, started_at) WHERE id=?",
+                (to_iso(ended_at), exit_code, json.dumps(stats or {}, default=str), data_mode,
+                 None if started_at is None else to_iso(started_at), run_id),
             )
 
     def set_run_mode(self, run_id: int, data_mode: str) -> None:

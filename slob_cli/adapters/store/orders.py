@@ -56,8 +56,12 @@ class OrderRepository:
             )
 
     def update_status(self, order_ref: str, status: OrderStatus, filled: int | None, avg_fill_price: float | None,
-                      now: datetime, broker_order_id: int | None = None) -> bool:
-        """Update an order's status; terminal states are never left; return True when the row changed."""
+                      now: datetime, broker_order_id: int | None = None, perm_id: int | None = None) -> bool:
+        """Update an order's status; terminal states are never left; return True when the row changed.
+
+        An id of 0 (IB reports completed orders of an earlier client session so) never replaces a known one.
+        """
+        broker_order_id, perm_id = broker_order_id or None, perm_id or None
         row = self.order(order_ref)
         if row is None:
             return False
@@ -66,13 +70,15 @@ class OrderRepository:
                 and status is not current and not (current is OrderStatus.CANCELLED and status is OrderStatus.FILLED):
             return False
         new_filled = max(int(row["filled"] or 0), int(filled or 0))
-        if (current, new_filled) == (status, int(row["filled"] or 0)) and broker_order_id in (None, row["broker_order_id"]):
+        if (current, new_filled) == (status, int(row["filled"] or 0)) and broker_order_id in (None, row["broker_order_id"]) \
+                and perm_id in (None, row["perm_id"]):
             return False
         with self.store.transaction() as conn:
             conn.execute(
                 "UPDATE orders SET status=?, filled=?, avg_fill_price=coalesce(?, avg_fill_price),"
-                " broker_order_id=coalesce(?, broker_order_id), updated_at=? WHERE order_ref=?",
-                (status.value, new_filled, avg_fill_price, broker_order_id, to_iso(now), order_ref),
+                " broker_order_id=coalesce(?, broker_order_id), perm_id=coalesce(?, perm_id), updated_at=?"
+                " WHERE order_ref=?",
+                (status.value, new_filled, avg_fill_price, broker_order_id, perm_id, to_iso(now), order_ref),
             )
         return True
 
@@ -120,10 +126,10 @@ class OrderRepository:
         """Store an execution once; return False when it was already stored."""
         with self.store.transaction() as conn:
             cursor = conn.execute(
-                "INSERT OR IGNORE INTO fills(exec_id, order_ref, broker_order_id, symbol, side, quantity, price, ts)"
-                " VALUES (?,?,?,?,?,?,?,?)",
-                (execution.exec_id, execution.order_ref, execution.order_id, execution.symbol, execution.side,
-                 execution.shares, execution.price, to_iso(execution.time)),
+                "INSERT OR IGNORE INTO fills(exec_id, order_ref, broker_order_id, perm_id, symbol, side, quantity,"
+                " price, ts) VALUES (?,?,?,?,?,?,?,?,?)",
+                (execution.exec_id, execution.order_ref, execution.order_id or None, execution.perm_id or None,
+                 execution.symbol, execution.side, execution.shares, execution.price, to_iso(execution.time)),
             )
         return cursor.rowcount > 0
 

@@ -331,5 +331,9 @@ def divergence_message(
     """Return one line saying where a stored event log and a replay differ."""
     old = next((event.type for event in stored if event.seq == seq), "nothing")
     new = next((event.type for event in computed if event.seq == seq), "nothing")
+    if first_divergence(computed, stored) is None:  # the replay is a prefix: the store runs ahead of the clock
+        return (f"the store already holds setup events of {symbol} {trading_date} later than this session's "
+                f"clock (seq {seq} onward, {old} first), from another run of that day that is not a sim "
+                f"rehearsal (or imported candles); use another --db, or a day the store does not hold")
     return (f"stored setup events of {symbol} {trading_date} differ from a replay at seq {seq} "
             f"(stored {old}, replayed {new}); were the candles or the strategy config changed?")

@@ -189,3 +189,28 @@ def test_a_full_batch_drops_ticks_counts_them_and_says_so_once(gateway, store) -
     assert stats["dropped"] >= 5 and stats["ticks_stored"] == 3
     assert len(events_of(store, "TICKS_DROPPED")) == 1
     assert recorder.status().dropped == stats["dropped"]
+
+
+def test_trades_missed_during_a_gateway_restart_are_backfilled_exactly_once(gateway, store) -> None:
+    recorder = make_recorder(store, gateway.port, 49)
+
+    async def main() -> None:
+        running = asyncio.ensure_future(recorder.run())
+        await eventually_async(lambda: recorder.stored >= 20, timeout=20)
+        await asyncio.to_thread(gateway.restart, 1.0)
+        await eventually_async(lambda: bool(events_of(store, "DATA_BACKFILLED")), timeout=20)
+        recorder.stop()
+        await asyncio.wait_for(running, 10)
+
+    asyncio.run(main())
+    [backfill] = events_of(store, "DATA_BACKFILLED")
+    assert backfill["ticks"] > 0 and recorder.backfilled == backfill["ticks"]
+    assert not events_of(store, "DATA_UNRECOVERED")
+    rows = store.conn.execute("SELECT ts, price, size FROM ticks").fetchall()
+    # Every second between the first stored one and the last (both may be partial: the subscription
+    # began and the recording stopped inside them) holds exactly the market's trades, the outage included.
+    first, last = min(r[0] for r in rows) // 1_000_000 + 1, max(r[0] for r in rows) // 1_000_000
+    market = Counter((int(t.ts.timestamp()), t.price, float(t.size)) for t in gateway.gateway.market.ticks_between(
+        from_us(first * 1_000_000), from_us(last * 1_000_000)))
+    stored = Counter((row[0] // 1_000_000, row[1], row[2]) for row in rows if first <= row[0] // 1_000_000 < last)
+    assert stored == market, (stored - market, market - stored)

@@ -1,0 +1,160 @@
+"""Every bad input of issue 13: one `Error:` line (or `unhealthy:`), the documented exit code, nothing written."""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Callable
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from slob_cli.adapters.store import Store
+from slob_cli.cli.main import app
+from slob_cli.core.models import Candle
+
+UTC = timezone.utc
+T0 = datetime(2026, 1, 6, 14, 30, tzinfo=UTC)
+
+
+def _seed(db: Path, tmp: Path | None = None, candles: int = 10) -> None:
+    with Store.open(db) as store:
+        store.upsert_candles([Candle("NQ", T0 + timedelta(minutes=i), 100.0, 101.0, 99.0, 100.0, 3.0, 2)
+                              for i in range(candles)])
+
+
+def _schema_abc(db: Path, tmp: Path) -> None:
+    _seed(db)
+    conn = sqlite3.connect(db)
+    conn.execute("UPDATE meta SET value='abc' WHERE key='schema_version'")
+    conn.commit()
+    conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    conn.close()
+
+
+def _corrupt_middle(db: Path, tmp: Path) -> None:
+    _seed(db, tmp, candles=3000)  # many pages: damage one in the middle, not the header
+    with sqlite3.connect(db) as conn:
+        conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        page_size, pages = conn.execute("PRAGMA page_size").fetchone()[0], conn.execute("PRAGMA page_count").fetchone()[0]
+    with db.open("r+b") as handle:
+        handle.seek(page_size * (pages // 2))
+        handle.write(b"\xa5" * page_size)
+
+
+def _write(name: str, data: bytes) -> Callable[[Path, Path], None]:
+    def make(db: Path, tmp: Path) -> None:
+        (tmp / name).write_bytes(data)
+    return make
+
+
+def _nothing(db: Path, tmp: Path) -> None:
+    pass
+
+
+# (id, prepare, environment, args, exit code, message fragment)
+CASES = [
+    ("show-negative-n", _nothing, {}, ["candles", "show", "-n", "-5"], 2,
+     "Error: Invalid value for '-n' / '--last'"),
+    ("status-negative-max-age", _nothing, {}, ["status", "--max-age", "-1"], 2, "Error: Invalid value for '--max-age'"),
+    ("demo-zero-minutes", _nothing, {}, ["demo", "--minutes", "0"], 2, "Error: Invalid value for '--minutes'"),
+    ("aggregate-negative-fill", _nothing, {}, ["candles", "aggregate", "--fill-gaps", "-1"], 2,
+     "Error: Invalid value for '--fill-gaps'"),
+    ("track-year-0001-to-9999", _seed, {}, ["setups", "track", "--from", "0001-01-01", "--to", "9999-12-31"], 2,
+     "--from '0001-01-01' is outside the supported dates 1990-01-01..2099-12-31"),
+    ("export-year-9999", _seed, {}, ["candles", "export", "--from", "9999-01-01T00:00Z"], 2,
+     "outside the supported dates 1990-01-01..2099-12-31"),
+    ("record-duration-overflow", _nothing, {}, ["record", "--port", "1", "--duration", "99999999999999h"], 2,
+     "must be more than 0 s and at most 366 days"),
+    ("strategy-config-not-utf8", _write("bad.toml", b"\xff\xfe[strategy]\n"), {"SLOB_STRATEGY_CONFIG": "bad.toml"},
+     ["trade", "--port", "1"], 3, "is not UTF-8 text"),
+    ("schema-version-abc", _schema_abc, {}, ["candles", "stats"], 3, "unreadable schema version 'abc'"),
+    ("corrupt-pages-on-open", _corrupt_middle, {}, ["candles", "aggregate"], 3, "is damaged"),
+    ("corrupt-pages-status-check", _corrupt_middle, {}, ["status", "--check"], 1, "unhealthy: store"),
+    ("log-dir-forbidden", _nothing, {"SLOB_LOG_DIR": "/proc/forbidden"}, ["record", "--port", "1", "--duration", "1m"],
+     3, "cannot write logs to '/proc/forbidden'"),
+    ("env-unterminated-quote", _write(".env", b'SLOB_LOG_LEVEL="INFO\n'), {}, ["status"], 3,
+     "line 1 cannot be parsed"),
+    ("alert-url-not-a-url", _nothing, {"SLOB_ALERT_URLS": "not a url"}, ["status"], 3,
+     "SLOB_ALERT_URLS: item 1 is not an apprise URL"),
+    ("symbols-empty-item", _nothing, {}, ["record", "--port", "1", "--symbols", "NQ,,MNQ", "--duration", "1m"], 3,
+     "an empty item in the list"),
+]
+
+
+@pytest.mark.parametrize(("name", "prepare", "env", "args", "code", "message"), CASES, ids=[c[0] for c in CASES])
+def test_bad_input_is_one_line_with_its_exit_code_and_writes_nothing(
+        runner: CliRunner, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, name: str,
+        prepare: Callable[[Path, Path], None], env: dict[str, str], args: list[str], code: int, message: str) -> None:
+    monkeypatch.chdir(tmp_path)
+    for key, value in env.items():
+        monkeypatch.setenv(key, value)
+    db = tmp_path / "store.db"
+    prepare(db, tmp_path)
+    before = db.read_bytes() if db.exists() else None
+    result = runner.invoke(app, ["--db", str(db), *args])
+    output = (result.stderr or result.stdout).strip()
+    assert result.exit_code == code, result.output
+    assert message in output and len(output.splitlines()) == 1, output
+    assert "Traceback" not in result.stdout + result.stderr
+    if before is not None:
+        assert db.read_bytes() == before, "the store is untouched"
+    elif db.exists():  # the run lock may create the store file empty; no run row, no table
+        assert db.stat().st_size == 0
+
+
+def test_duplicate_symbols_are_removed_in_order() -> None:
+    from slob_cli.settings import load_settings
+
+    assert load_settings(overrides={"symbols": "nq,MNQ,NQ,mnq"}).symbols == ["NQ", "MNQ"]
+
+
+def test_disk_full_is_one_store_error_naming_the_file_and_stores_nothing(tmp_path: Path) -> None:
+    from slob_cli.core.models import Tick
+    from slob_cli.errors import StoreError
+
+    db = tmp_path / "full.db"
+    with Store.open(db) as store:
+        pages = store.conn.execute("PRAGMA page_count").fetchone()[0]
+        store.conn.execute(f"PRAGMA max_page_count = {pages + 2}")  # the disk is full after two pages
+        ticks = [Tick("NQ", T0 + timedelta(milliseconds=i), 100.0, 1.0) for i in range(5000)]
+        with pytest.raises(StoreError, match=f"disk full writing '{db}'"):
+            store.insert_ticks(ticks)
+        assert store.conn.execute("SELECT count(*) FROM ticks").fetchone()[0] == 0
+        assert store.integrity_problem() is None
+
+
+def test_candles_import_on_a_full_disk_is_one_line(runner: CliRunner, tmp_path: Path,
+                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    from slob_cli.adapters.store import db as db_module
+
+    opened = db_module.Store.open.__func__  # type: ignore[attr-defined]
+
+    def open_nearly_full(cls, path, *args, **kwargs):  # noqa: ANN001, ANN202 - the classmethod's own shape
+        store = opened(cls, path, *args, **kwargs)
+        pages = store.conn.execute("PRAGMA page_count").fetchone()[0]
+        store.conn.execute(f"PRAGMA max_page_count = {pages + 1}")
+        return store
+
+    monkeypatch.setattr(db_module.Store, "open", classmethod(open_nearly_full))
+    rows = "".join(f"{(T0 + timedelta(minutes=i)).isoformat().replace('+00:00', 'Z')},100,101,99,100,1,NQ\n"
+                   for i in range(3000))
+    (tmp_path / "c.csv").write_text("timestamp,open,high,low,close,volume,symbol\n" + rows)
+    result = runner.invoke(app, ["--db", str(tmp_path / "s.db"), "candles", "import", str(tmp_path / "c.csv")])
+    assert result.exit_code == 3 and result.stderr.startswith("Error: disk full writing"), result.output
+    assert len(result.stderr.strip().splitlines()) == 1
+
+
+def test_the_risk_only_config_of_docs_trading_md_is_accepted(tmp_path: Path) -> None:
+    from slob_cli.adapters.risk_config import load_risk_config
+    from slob_cli.adapters.strategy_config import load_strategy_config
+    from slob_cli.core.strategy.config import StrategyConfig
+
+    docs = (Path(__file__).parents[2] / "docs" / "trading.md").read_text(encoding="utf-8")
+    example = docs.split("```toml\n[risk]", 1)[1].split("```", 1)[0]
+    path = tmp_path / "risk.toml"
+    path.write_text("[risk]" + example)
+    assert load_strategy_config(path) == StrategyConfig()
+    risk = load_risk_config(path)
+    assert (risk.risk_pct, risk.max_contracts, risk.zero_size_policy) == (0.005, 2, "mnq")

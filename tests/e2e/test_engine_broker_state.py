@@ -1,0 +1,96 @@
+"""State follows the broker after a restart: what filled or was closed while slob was down is recorded."""
+
+from __future__ import annotations
+
+from contextlib import ExitStack
+from datetime import datetime
+from pathlib import Path
+
+import pytest
+
+from slob_cli.core.risk import RiskConfig
+from slob_cli.runtime import failpoints
+from slob_cli.runtime.events import EventType
+from tests.conftest import eventually
+from tests.e2e.harness import as_outside_client, at, start_harness
+
+SHORT = "NQ-20260106-S1"
+LONG = "NQ-20260106-L1"
+# 3 % of 100 000 over 21 points x $20 caps at 2; the stop-out after the jump must not end the day.
+TWO_LOTS = RiskConfig(risk_pct=0.03, max_contracts=2, daily_loss_limit_pct=5.0)
+
+
+def test_partial_entry_then_rest_and_stop_fill_while_down_closes_the_trade_and_frees_the_day(tmp_path: Path) -> None:
+    with ExitStack() as stack:
+        h = start_harness(stack, tmp_path, "both_setups")
+        h.gateway.partial_fill_next(1)  # one lot now, the second at the next trade
+        failpoints.arm("after_entry_fill")
+        # At the first fill the price jumps 40 points through the stop: the engine dies on that fill
+        # and the second lot and the stop fill while it is down.
+        jump = {EventType.ORDER_FILLED: lambda event: h.gateway.jump_price(40.0)}
+        with pytest.raises(BaseException) as crashed:
+            h.session(at(18, 40), risk=TWO_LOTS, on=jump)
+        assert "SimulatedCrash" in repr(crashed.value)
+        failpoints.disarm_all()
+        eventually(lambda: h.net_position() == 0, timeout=30)
+        h.session(at(18, 40), risk=TWO_LOTS)
+        trades = {row["setup_id"]: row for row in h.trades()}
+        short = trades[SHORT]
+        assert (short["status"], short["exit_reason"], short["quantity"]) == ("CLOSED", "stop", 2)
+        still_open = [row for row in trades.values() if row["status"] == "OPEN"]
+        assert h.store.get_state("risk_state")["open_positions"] == len(still_open) <= 1
+        skipped = [p for p in h.logged("SETUP_SKIPPED") if p["reason"] == "POSITION_OPEN"]
+        assert skipped == [], "no stale row blocks the rest of the day"
+        assert [row["id"] for row in h.completed_setups()] == [SHORT, LONG], h.logged("SETUP_SKIPPED")
+        sent = [row for row in h.orders() if row["sent_at"] is not None]
+        assert sent and all(row["broker_order_id"] and row["perm_id"] for row in sent), "ids kept through the restart"
+        assert LONG in trades, ("the afternoon LONG is traded", h.logged("SETUP_SKIPPED"))
+
+
+def test_position_flattened_outside_slob_while_down_closes_the_trade_and_cancels_its_exits(tmp_path: Path) -> None:
+    with ExitStack() as stack:
+        # 60x from 15:20: the entry fills at 15:32 and the target would come at 15:43, 11 real seconds later.
+        h = start_harness(stack, tmp_path, "both_setups", speed=60.0, start=at(15, 20))
+        failpoints.arm("after_entry_fill")
+        with pytest.raises(BaseException) as crashed:
+            h.session(at(15, 50))
+        assert "SimulatedCrash" in repr(crashed.value)
+        failpoints.disarm_all()
+        eventually(lambda: h.net_position() == -1, timeout=30)
+        as_outside_client(h, "flatten")  # the operator closes the position in TWS; the bracket stays
+        assert h.net_position() == 0
+        h.session(at(15, 37))
+        trades = {row["setup_id"]: row for row in h.trades()}
+        short = trades[SHORT]
+        assert (short["status"], short["exit_reason"], short["quantity"]) == ("CLOSED", "flatten", 1)
+        [outside] = h.logged("CLOSED_OUTSIDE")
+        assert outside["price_known"] and outside["setup_id"] == SHORT
+        exits = [o for o in h.orders() if o["setup_id"] == SHORT and o["role"] in ("stop", "target")]
+        assert exits and all(o["status"] == "CANCELLED" for o in exits), "no stop left to open a new position"
+        assert h.store.get_state("risk_state")["open_positions"] == 0
+        assert h.net_position() == 0
+
+
+def test_protection_cancelled_by_another_api_client_is_restored_within_one_candle(tmp_path: Path) -> None:
+    import threading
+
+    with ExitStack() as stack:
+        h = start_harness(stack, tmp_path, "short_setup", speed=120.0, start=at(15, 20))
+        cancelled_at: list = []
+
+        def global_cancel(event) -> None:
+            if not cancelled_at:  # the operator's "cancel all" in TWS, from another API client
+                cancelled_at.append(h.gateway.clock.now())
+                threading.Thread(target=as_outside_client, args=(h, "global_cancel")).start()
+
+        h.session(at(15, 50), on={EventType.POSITION_OPENED: global_cancel})
+        assert cancelled_at
+        noticed = h.logged("PROTECTION_CANCELLED_OUTSIDE")
+        assert noticed and {p["setup_id"] for p in noticed} == {SHORT}
+        placed = [row for row in h.orders() if row["role"] == "stop" and row["order_ref"].endswith(".2")]
+        assert placed, "a new stop protects the position"
+        delay = (datetime.fromisoformat(placed[0]["sent_at"].replace("Z", "+00:00")) - cancelled_at[0]).total_seconds()
+        assert 0 <= delay < 60, f"re-protected {delay:.0f} s after the cancel, within one candle"
+        assert [e for e in h.bus_events(EventType.ALERT) if "cancelled outside slob" in e["message"]]
+        [trade] = h.trades()
+        assert trade["status"] == "CLOSED" and h.net_position() == 0

@@ -1,0 +1,79 @@
+"""No hole after a (re)start or a reconnect: every minute of the day is stored and fed to the tracker once."""
+
+from __future__ import annotations
+
+from contextlib import ExitStack
+from datetime import datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from slob_cli.adapters.store import Store
+from slob_cli.runtime.events import Event, EventType
+from tests.e2e.harness import FAST_BACKOFF, at, start_harness
+
+SETUP = "NQ-20260106-S1"
+NO_WICK_BAR = at(15, 25)  # the planted SHORT's no-wick candle; the trigger closes at 15:31
+
+
+def missing_minutes(store: Store, start: datetime, end: datetime) -> list[datetime]:
+    """Return the minutes in [start, end) without a stored candle."""
+    stored = {candle.ts for candle in store.candles("NQ", start, end)}
+    minutes = []
+    minute = start
+    while minute < end:
+        if minute not in stored:
+            minutes.append(minute)
+        minute += timedelta(minutes=1)
+    return minutes
+
+
+@pytest.mark.parametrize("second", [0.5, 30.0, 50.0], ids=["start-of-minute", "mid-minute", "end-of-minute"])
+def test_start_at_any_second_of_the_no_wick_minute_stores_it_and_trades(tmp_path: Path, second: float) -> None:
+    with ExitStack() as stack:
+        # 60x: a real tenth of a second of connecting is 6 virtual seconds, so the start stays in its minute.
+        h = start_harness(stack, tmp_path, "short_setup", speed=60.0, start=NO_WICK_BAR + timedelta(seconds=second))
+        result = h.session(until=at(15, 33))
+        assert floor_second(result.started) >= NO_WICK_BAR
+        assert missing_minutes(h.store, at(8, 0), at(15, 32)) == [], "history and live meet without a hole"
+        [candle] = h.store.candles("NQ", NO_WICK_BAR, NO_WICK_BAR + timedelta(minutes=1))
+        assert (candle.open, candle.high, candle.low, candle.close) == (25577.5, 25587, 25577, 25587)
+        assert not h.logged("GAP_DETECTED")
+        assert [row["id"] for row in h.completed_setups()] == [SETUP], "the setup survives the start"
+        assert {row["order_ref"] for row in h.orders()} == {f"slob:{SETUP}:{r}" for r in ("entry", "stop", "target")}
+
+
+def floor_second(moment: datetime) -> datetime:
+    """Return moment without its fraction of a second."""
+    return moment.replace(microsecond=0)
+
+
+def test_restart_mid_minute_continues_the_stored_day_without_a_hole(tmp_path: Path) -> None:
+    with ExitStack() as stack:
+        h = start_harness(stack, tmp_path, "short_setup", speed=60.0, start=at(15, 20) + timedelta(seconds=20))
+        h.session(until=at(15, 23) + timedelta(seconds=40))  # stops mid-minute: 15:23 is partial live
+        h.session(until=at(15, 33))  # starts again some seconds later
+        assert missing_minutes(h.store, at(8, 0), at(15, 32)) == []
+        [candle] = h.store.candles("NQ", at(15, 23), at(15, 24))
+        assert candle.tick_count == 30, "the partial live bar of the stop minute is not what is stored"
+        assert [row["id"] for row in h.completed_setups()] == [SETUP]
+
+
+def test_reconnect_backfills_the_minutes_the_connection_missed(tmp_path: Path) -> None:
+    with ExitStack() as stack:
+        h = start_harness(stack, tmp_path, "short_setup", speed=120.0, start=at(15, 10))
+        dropped: list[bool] = []
+
+        def drop(event: Event) -> None:
+            candle = event.payload
+            if candle.ts == at(15, 14) and not dropped:  # down 1 s real = 2 virtual minutes, around 15:16
+                dropped.append(True)
+                h.gateway.restart(1.0, wait=False)
+
+        result = h.session(until=at(15, 33), policy=FAST_BACKOFF, on={EventType.CANDLE_COMPLETED: drop})
+        assert dropped and result.stats.reconnects >= 1
+        assert result.stats.backfilled_candles >= 2
+        assert h.logged("BACKFILL")
+        assert missing_minutes(h.store, at(8, 0), at(15, 32)) == []
+        assert not h.logged("GAP_DETECTED")
+        assert [row["id"] for row in h.completed_setups()] == [SETUP], "the day's setup survives the outage"
