@@ -391,7 +391,16 @@ class Engine(Supervised):
     def ready_to_step(self) -> bool:
         """Return True when nothing is in flight that the next lockstep step could overtake."""
         return (self._started and not self._reconcile_wanted.is_set() and not self._reconciling
-                and not self.port.in_flight())
+                and not self.port.in_flight() and not self._backfill_due())
+
+    def _backfill_due(self) -> bool:
+        """Return True when the minutes a start or reconnect missed are over and await their history.
+
+        Lockstep holds the clock there, so the backfill (and the held bars after it) happen at the
+        same virtual time at any speed.
+        """
+        until = self.gate.fill_until
+        return self.gate.pending and until is not None and self.clock.now() >= until + self.aggregator.grace
 
     def settle(self) -> None:
         """Consume every buffered tick, then run the clock rules at the current time (lockstep)."""
