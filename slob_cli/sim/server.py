@@ -5,8 +5,8 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from datetime import timedelta
 from collections.abc import Callable
+from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
 from slob_cli.aio import first_of
@@ -18,6 +18,7 @@ from slob_cli.sim.order_request import PlaceOrder
 from slob_cli.sim.protocol import (
     HANDSHAKE_PREFIX,
     MAX_SERVER_VERSION,
+    Field,
     ProtocolError,
     choose_server_version,
     decode_payload,
@@ -59,7 +60,7 @@ DRAIN_PATIENCE = 30.0  # real seconds a client may read nothing at all before it
 LARGE_JUMP = timedelta(hours=6)  # a clock jump beyond this restarts delivery at the new time
 UNSUPPORTED_CODE = 322
 READ_ERROR_CODE = 320
-CANNED_ANSWERS = {80: [78, 0], 82: [80, 0], 85: [85, 0], 24: [19, 1, "<ScanParameterResponse/>"]}
+CANNED_ANSWERS: dict[int, list[Field]] = {80: [78, 0], 82: [80, 0], 85: [85, 0], 24: [19, 1, "<ScanParameterResponse/>"]}
 # A cancel request's name -> the session's subscriptions it ends (cancelMktData also answers 300).
 _CANCELLED_SUBSCRIPTIONS: dict[str, Callable[[ClientSession], dict[int, Any]]] = {
     "cancelTickByTickData": lambda session: session.tick_by_tick,
