@@ -187,6 +187,11 @@ def is_sim_run(run: dict[str, Any]) -> bool:
     return run.get("data_mode") == "sim" or bool(_payload(run.get("args")).get("sim"))
 
 
+def on_sim_clock(run: dict[str, Any]) -> bool:
+    """Return True for a run whose times are a simulated gateway's (--sim, or trade --follow-sim-clock/--lockstep)."""
+    return is_sim_run(run) or bool(_payload(run.get("args")).get("sim_clock"))
+
+
 def candle_symbols(conn: Any, table: str = "candles") -> list[str]:
     """Return the symbols that have candles (or ticks), alphabetically (a skip-scan: one index probe each)."""
     found: list[str] = []
@@ -205,7 +210,7 @@ def store_clock(conn: sqlite3.Connection, wall_now: datetime) -> StoreClock:
     at max speed keeps racing after the data ends, so its recorded end may lie hours later).
     """
     runs = _rows(conn, "SELECT id, args, started_at, ended_at, data_mode FROM runs ORDER BY id DESC LIMIT 1")
-    if not runs or not is_sim_run(runs[0]):
+    if not runs or not on_sim_clock(runs[0]):
         return StoreClock(wall_now)
     run = runs[0]
     # Index probes only (the newest heartbeat, the newest tick per symbol): pages ask for this often.

@@ -9,6 +9,7 @@ is connected (before the first start and between the SIGKILL and the restart).
 
 from __future__ import annotations
 
+import json
 import signal
 import subprocess
 from collections.abc import Iterator
@@ -162,3 +163,10 @@ def test_session_summary_counts_what_a_followed_clock_session_did(tmp_path: Path
     [run] = _query(db, "SELECT started_at, ended_at, stats FROM runs")
     assert run["started_at"].startswith("2026-01-06T15:") and run["started_at"] <= run["ended_at"], run
     assert '"orders": 3' in run["stats"]
+    # status reads the session on the gateway's clock too: its sim day shows the same closed trade and P&L.
+    status = CliRunner().invoke(app, ["--db", str(db), "status", "--json"])
+    assert status.exit_code == 0, status.output
+    shown = json.loads(status.stdout)
+    assert shown["clock"]["simulated"] is True
+    assert (shown["today"]["trading_date"], shown["today"]["closed_trades"]) == ("2026-01-06", 1)
+    assert shown["today"]["pnl_money"] == trade["pnl_money"]
