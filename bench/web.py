@@ -36,11 +36,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import psutil  # noqa: E402
 
+from bench.operations import timed  # noqa: E402
 from slob_cli.adapters.store import Store  # noqa: E402
 from slob_cli.core.models import Candle  # noqa: E402
 from slob_cli.runtime import views, web_views  # noqa: E402
 from slob_cli.runtime.status import collect_status  # noqa: E402
-from bench.operations import timed  # noqa: E402
 from slob_cli.web.app import json_text  # noqa: E402
 from tests.web.conftest import CHROMIUM, CHROMIUM_ARGS  # noqa: E402
 from tests.web.seeding import build_year  # noqa: E402
@@ -50,7 +50,7 @@ UTC = timezone.utc
 
 def percentile(values: list[float], share: float) -> float:
     ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(round(share * (len(ordered) - 1))))]
+    return ordered[min(len(ordered) - 1, round(share * (len(ordered) - 1)))]
 
 
 def line(name: str, took: list[float], baseline: list[float], target: float, cpu_ms: float) -> None:

@@ -7,7 +7,12 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from slob_cli.cli.connection import (
-    AccountOption, ClientIdOption, ConnectTimeoutOption, HostOption, PortOption, gateway_settings,
+    AccountOption,
+    ClientIdOption,
+    ConnectTimeoutOption,
+    HostOption,
+    PortOption,
+    gateway_settings,
 )
 from slob_cli.cli.guard import FailIfRunningOption
 

@@ -18,6 +18,7 @@ from typing import Any
 
 from slob_cli.adapters.ib.connection import GatewayConfig
 from slob_cli.adapters.store import Store, to_iso
+from slob_cli.core.pnl import TradeStatus
 from slob_cli.core.risk import RiskConfig, RiskManager
 from slob_cli.core.sessions import session_for
 from slob_cli.errors import UsageError
@@ -94,7 +95,7 @@ class SessionResult:
     @property
     def pnl(self) -> float:
         """Return the closed trades' P&L in USD (after commission)."""
-        return sum(t["pnl_money"] or 0.0 for t in self.trades if t["status"] == "CLOSED")
+        return sum(t["pnl_money"] or 0.0 for t in self.trades if t["status"] == TradeStatus.CLOSED)
 
     def as_dict(self) -> dict[str, Any]:
         """Return a JSON-able summary."""
@@ -173,8 +174,8 @@ def start_sim(stack: ExitStack, sim: SimOptions, calendar: Any) -> tuple[Any, da
     """Start the embedded gateway on a free port; return it with the day's start and end instants."""
     from slob_cli.sim.gateway import SimGatewayThread
     from slob_cli.sim.market import GeneratedMarket, ScriptedMarket
-    from slob_cli.sim.scripted import stitch_fallback
     from slob_cli.sim.scenarios import build_scenario
+    from slob_cli.sim.scripted import stitch_fallback
 
     day = sim_day(calendar, sim.trading_date)
     sessions = [session_for(day, calendar)]

@@ -316,7 +316,8 @@ def reference_levels(conn: sqlite3.Connection, trading_date: date, symbol: str |
         return None
     payload = _payload(row[2])
     # The tracker stores SetupEvent.to_dict(), whose figures sit under "data"; accept both shapes.
-    data = payload.get("data") if isinstance(payload.get("data"), dict) else payload
+    inner = payload.get("data")
+    data = inner if isinstance(inner, dict) else payload
     return {"symbol": row[0], "frozen_at": row[1], "high": data.get("high"), "low": data.get("low")}
 
 

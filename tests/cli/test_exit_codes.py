@@ -121,7 +121,7 @@ def test_a_signal_stops_a_long_running_command_cleanly_with_exit_0(
         eventually(lambda: _count(db, "RECONCILED") > 0 or process.poll() is not None, timeout=60)
         assert process.poll() is None, process.communicate()
         process.send_signal(signum)
-        stdout, stderr = process.communicate(timeout=30)
+        _stdout, stderr = process.communicate(timeout=30)
     finally:
         if process.poll() is None:
             process.kill()

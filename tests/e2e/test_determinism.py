@@ -154,3 +154,41 @@ def test_paper_sim_stopped_by_a_signal_exits_5_with_one_line_saying_how_far_it_g
     assert code == 5 and len(errors) == 1, (errors, stdout[-2000:])
     assert errors[0].startswith("Error: run cut short: stopped before the end of its period; got to ")
     assert "candles processed" in errors[0]
+
+
+def _stitched_run(tmp_path: Path, name: str, start_hour: int) -> tuple[list[tuple], list[tuple], list[tuple]]:
+    """Run the engine on the planted day inside the stitched generated market (as paper --sim), from start_hour."""
+    from datetime import date, datetime, timezone
+
+    from slob_cli.adapters.calendar import load_calendar
+    from slob_cli.runtime.session import SimOptions, start_sim
+    from tests.e2e.harness import DAY, Harness
+
+    calendar = load_calendar(date(2025, 12, 1), date(2026, 2, 28))
+    sim = SimOptions(scenario="both_setups", trading_date=DAY, speed="max", around_the_clock=True,
+                     start=datetime(2026, 1, 6, start_hour, 0, tzinfo=timezone.utc))
+    with ExitStack() as stack:
+        gateway, _, _ = start_sim(stack, sim, calendar)
+        store = stack.enter_context(Store.open(tmp_path / f"{name}.db"))
+        Harness(gateway, store, calendar, sim).session(at(15, 30))
+        candles = [tuple(row) for row in store.conn.execute(
+            "SELECT ts, open, high, low, close, volume FROM candles WHERE ts >= ? AND ts < ? ORDER BY ts",
+            (to_us(at(7, 50)), to_us(at(15, 30))))]
+        setups = [tuple(row) for row in store.conn.execute(
+            "SELECT direction, state, liq1_time, liq1_price, high, low, liq2_price, entry_estimate, stop, target "
+            "FROM setups ORDER BY liq1_time")]
+        sources = [tuple(row) for row in store.conn.execute(
+            "SELECT source, min(ts), count(*) FROM candles GROUP BY source ORDER BY source")]
+    return candles, setups, sources
+
+
+def test_paper_sim_started_after_the_reference_window_opened_finds_its_bars_through_warm_up(tmp_path: Path) -> None:
+    whole_candles, whole_setups, _ = _stitched_run(tmp_path, "whole", 7)
+    late_candles, late_setups, late_sources = _stitched_run(tmp_path, "late", 10)
+    history = dict((source, (first, count)) for source, first, count in late_sources)
+    assert history["ib_history"][0] == to_us(at(8, 0)), "warm-up fetched the reference window from its start"
+    assert [c for c in late_candles if c[0] >= to_us(at(8, 0))] == [c for c in whole_candles if c[0] >= to_us(at(8, 0))]
+    opens = [c for c in whole_candles if c[0] in (to_us(at(7, 59)), to_us(at(8, 0)))]
+    assert len(opens) == 2 and abs(opens[1][1] - opens[0][4]) < 20, "no jump where the planted day is stitched in"
+    # The setup's liquidity grab is measured against the reference levels: the same levels, the same setup.
+    assert whole_setups and late_setups == whole_setups

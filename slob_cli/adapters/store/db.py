@@ -125,7 +125,7 @@ class Store(ReadQueries):
         cursor = self.conn.execute(sql, params)
         keys = [column[0] for column in cursor.description]
         for row in cursor:
-            yield dict(zip(keys, row))
+            yield dict(zip(keys, row, strict=False))
 
     # ------------------------------------------------------------------ lifecycle
     @classmethod
