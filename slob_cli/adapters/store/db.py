@@ -173,7 +173,9 @@ class Store(ReadQueries):
         if version == SCHEMA_VERSION:
             return
         if self.readonly:
-            raise StoreError(f"database {str(self.path)!r} needs a migration; open it once read-write")
+            raise StoreError(
+                f"database {str(self.path)!r} has schema version {version} and needs a migration to {SCHEMA_VERSION}: "
+                f"run a command that writes to it once, e.g. `slob --db {self.path} candles aggregate`")
         with self.transaction():
             while version < SCHEMA_VERSION:
                 MIGRATIONS[version](self.conn)
