@@ -32,11 +32,11 @@ from slob_cli.core.strategy.events import EventType as SetupEventType
 from slob_cli.core.strategy.events import SetupEvent
 from slob_cli.errors import SlobError
 from slob_cli.runtime import failpoints
-from slob_cli.runtime.minute_gate import ONE_MINUTE, MinuteGate
 from slob_cli.runtime.bus import EventBus
 from slob_cli.runtime.clock import Clock, SystemClock
 from slob_cli.runtime.events import EventType
 from slob_cli.runtime.executor import ExecutorOptions, OrderExecutor
+from slob_cli.runtime.minute_gate import ONE_MINUTE, MinuteGate
 from slob_cli.runtime.pnl_view import unrealized_view
 from slob_cli.runtime.supervision import IB_BUS_EVENTS, Supervised
 from slob_cli.runtime.tick_buffer import TickBuffer
@@ -44,6 +44,7 @@ from slob_cli.runtime.tracking import LiveTracking
 
 UTC = timezone.utc
 log = logging.getLogger(__name__)
+TIMER_LEAD = 0.0015  # real seconds before a due close that the timer stops trusting the loop's timers
 
 
 
@@ -359,8 +360,18 @@ class Engine(Supervised):
 
     async def _timers(self) -> None:
         """Close quiet minutes on time, fire session end from the clock, flatten at the close."""
+        loop = asyncio.get_running_loop()
         while not self.stop_event.is_set():
-            await self._wait_stop(self._next_timer_wait())
+            wait = self._next_timer_wait()
+            if wait >= self.options.timer_interval:
+                await self._wait_stop(wait)
+            else:
+                # A minute is due. The loop's timers wake up to a millisecond late (epoll counts whole
+                # milliseconds): the last stretch is spent yielding to the loop until it is reached.
+                due = loop.time() + wait
+                await self._wait_stop(max(0.0, wait - TIMER_LEAD))
+                while loop.time() < due and not self.stop_event.is_set():  # noqa: ASYNC110 - sub-ms yield
+                    await asyncio.sleep(0)
             failpoints.check()
             # The clock may only pass data the consumer has seen: with a backlog of ticks in the
             # buffer, closing minutes or freezing levels now would run ahead of the data.

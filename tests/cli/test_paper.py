@@ -4,15 +4,18 @@ from __future__ import annotations
 
 import json
 import threading
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from slob_cli.cli.main import app
+from tests.conftest import eventually
 
 # 07:30 UTC start + 14 h covers the planted SHORT (morning) and LONG (afternoon) and their exits.
-ARGS = ["paper", "--sim", "--duration", "14h", "--speed", "2000", "--json"]
+# Lockstep: the run is the same at any speed, so the pacing is lifted (paper's --speed takes a factor, not 'max').
+ARGS = ["paper", "--sim", "--duration", "14h", "--speed", "1000000", "--json"]
 
 
 def _criteria(stdout: str) -> dict[str, dict[str, Any]]:
@@ -46,9 +49,13 @@ def test_paper_with_a_gateway_restart_fails_strict_with_exit_5(runner, db_path: 
     def prepare_with_restart(*args: Any, **kwargs: Any) -> Any:
         wired = original(*args, **kwargs)
         wired.options.policy = type(wired.options.policy)(base=0.05, cap=0.2)
-        timer = threading.Timer(2.0, lambda: wired.gateway.restart(0.3, wait=False))
-        timer.daemon = True
-        timer.start()
+        start = wired.clock.now()
+
+        def restart_an_hour_in() -> None:  # virtual time: the same moment of the run at any speed, under any load
+            eventually(lambda: wired.clock.now() >= start + timedelta(hours=1), timeout=300, interval=0.002)
+            wired.gateway.restart(0.3, wait=False)
+
+        threading.Thread(target=restart_an_hour_in, daemon=True).start()
         return wired
 
     monkeypatch.setattr(wiring, "prepare_session", prepare_with_restart)

@@ -16,7 +16,7 @@ from slob_cli.errors import StoreError
 from slob_cli.runtime.tracking import LiveTracking
 
 UTC = timezone.utc
-RUN = ["run", "--sim", "--scenario", "short_setup", "--speed", "2000", "--duration", "9h", "--json"]
+RUN = ["run", "--sim", "--scenario", "short_setup", "--speed", "max", "--duration", "9h", "--json"]
 
 
 def _summary(stdout: str) -> dict:
@@ -41,7 +41,7 @@ def test_run_sim_twice_on_one_store_is_a_fresh_rehearsal_with_a_new_run_id(runne
 
 
 def test_paper_sim_twice_on_one_store_passes_both_times(runner: CliRunner, db_path: Path) -> None:
-    args = ["--db", str(db_path), "paper", "--sim", "--duration", "2h", "--speed", "1000", "--json"]
+    args = ["--db", str(db_path), "paper", "--sim", "--duration", "2h", "--speed", "1000000", "--json"]
     for run_id in (1, 2):
         result = runner.invoke(app, args)
         assert result.exit_code == 0, result.stdout + result.stderr
@@ -71,3 +71,16 @@ def _calendar():  # noqa: ANN202
     from slob_cli.adapters.calendar import load_calendar
 
     return load_calendar(date(2026, 1, 1), date(2026, 1, 31))
+
+
+def test_a_sim_rerun_on_a_day_holding_imported_candles_is_refused_naming_why(
+        runner: CliRunner, db_path: Path, tmp_path: Path) -> None:
+    args = ["--db", str(db_path), "run", "--sim", "--scenario", "short_setup", "--speed", "2000",
+            "--duration", "8h", "--steps", "record,aggregate,track"]
+    assert runner.invoke(app, args).exit_code == 0
+    (tmp_path / "one.csv").write_text("timestamp,open,high,low,close,volume\n2026-01-06T20:00:00Z,1,1,1,1,1\n")
+    assert runner.invoke(app, ["--db", str(db_path), "candles", "import", str(tmp_path / "one.csv"),
+                               "--symbol", "NQ"]).exit_code == 0
+    again = runner.invoke(app, args)
+    assert again.exit_code == 3
+    assert "later than this session's clock" in again.stderr and "use another --db" in again.stderr

@@ -28,7 +28,7 @@ from slob_cli.runtime.session import SessionResult, SimOptions, run_session, sta
 UTC = timezone.utc
 DAY = date(2026, 1, 6)
 OPEN_MINUS_5 = datetime(2026, 1, 6, 14, 25, tzinfo=UTC)
-SPEED = 600.0
+SPEED = "max"  # lockstep: every run is the same at any speed, so the tests never wait on pacing
 # Reconnect at once and keep retrying quickly: fault tests must not wait for the production backoff.
 FAST_BACKOFF = BackoffPolicy(base=0.05, factor=1.5, cap=0.2, jitter=0.0, breaker_after=1000)
 

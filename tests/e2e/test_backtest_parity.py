@@ -27,7 +27,7 @@ from slob_cli.runtime.backtest import BacktestReport, BacktestSettings, run_back
 from slob_cli.sim.scenarios import SCENARIOS
 from tests.e2e.harness import UTC, Harness
 
-SPEED = 1200.0
+SPEED = "max"  # lockstep: the live runs are the same at any speed
 SPREAD_TICKS = 2
 
 
@@ -110,6 +110,7 @@ def test_planted_both_directions_day_backtests_like_the_live_run(tmp_path: Path)
         assert {plan.contracts for plan in report.outcome.plans} == {3}
 
 
+@pytest.mark.timeout(600)  # five whole live days, CPU-bound at max speed: some 100 s on a loaded machine
 def test_five_generated_days_backtest_like_the_live_runs(tmp_path: Path) -> None:
     risk = RiskConfig()
     days = [date(2026, 1, 5) + timedelta(days=offset) for offset in range(5)]

@@ -10,7 +10,7 @@ from slob_cli.runtime.events import Event, EventType
 from tests.e2e.harness import at, start_harness
 
 SHORT, LONG = "NQ-20260106-S1", "NQ-20260106-L1"
-SPEED = 1000.0  # the demo's speed: the day's two setups are three hours apart
+SPEED = "max"  # lockstep: the run is the demo's at any speed (the day's two setups are three hours apart)
 AFTER_LONG_ENTRY = at(18, 34)  # the LONG completes at 18:31 and its entry fills about 18:32
 
 

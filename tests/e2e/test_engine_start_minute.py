@@ -10,7 +10,7 @@ import pytest
 
 from slob_cli.adapters.store import Store
 from slob_cli.runtime.events import Event, EventType
-from tests.e2e.harness import FAST_BACKOFF, UTC, at, start_harness
+from tests.e2e.harness import FAST_BACKOFF, at, start_harness
 
 SETUP = "NQ-20260106-S1"
 NO_WICK_BAR = at(15, 25)  # the planted SHORT's no-wick candle; the trigger closes at 15:31

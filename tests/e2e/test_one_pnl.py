@@ -28,7 +28,7 @@ def test_two_trade_sim_session_shows_one_net_pnl_everywhere(runner: CliRunner, d
     monkeypatch.setenv("SLOB_LOG_DIR", str(logs))
     monkeypatch.setenv("SLOB_ALERT_URLS", "slobcapture://pnl")
     RECEIVED.clear()
-    run = runner.invoke(app, ["--db", str(db_path), "run", "--sim", "--speed", "2000", "--json"])
+    run = runner.invoke(app, ["--db", str(db_path), "run", "--sim", "--speed", "max", "--json"])
     assert run.exit_code == 0, run.stdout + run.stderr
     summary = _json(run.stdout)
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import socket
 import struct
-import time
 
 import pytest
 from ib_async import IB
@@ -15,25 +14,21 @@ from tests.sim.helpers import connect, run, wait_for
 
 
 @pytest.mark.parametrize("version", [157, 163, 170, 176, 178])
-def test_connect_negotiates_the_version_and_syncs_well_under_a_second(version: int) -> None:
-    async def body() -> tuple[int, float, list[str], list[tuple[int, str]]]:
+def test_connect_negotiates_the_version_and_every_sync_request_gets_its_end_marker(version: int) -> None:
+    async def body() -> tuple[int, list[str], list[tuple[int, str]]]:
         async with SimGateway(server_version=version) as gateway:
             ib = IB()
             notices: list[tuple[int, str]] = []
             ib.errorEvent += lambda req_id, code, text, contract: notices.append((code, text))
-            started = time.perf_counter()
-            await ib.connectAsync(gateway.host, gateway.port, clientId=7, timeout=2, raiseSyncErrors=True)
-            elapsed = time.perf_counter() - started
+            # raiseSyncErrors: a sync request without its end marker times out and fails the connect.
+            await ib.connectAsync(gateway.host, gateway.port, clientId=7, timeout=10, raiseSyncErrors=True)
             negotiated = ib.client.serverVersion()
             accounts = ib.managedAccounts()
             ib.disconnect()
-            return negotiated, elapsed, accounts, notices
+            return negotiated, accounts, notices
 
-    negotiated, elapsed, accounts, notices = run(body())
+    negotiated, accounts, _ = run(body())
     assert negotiated == version
-    # Every sync request got its end marker: a missing one costs ib_async's whole 2 s timeout. The bound sits
-    # just under it, so a loaded machine does not fail this (speed is bench/gateway.py's job, not a test's).
-    assert elapsed < 1.9
     assert accounts == ["DU1234567"]
 
 
@@ -131,11 +126,10 @@ def test_unknown_requests_get_a_tws_error_instead_of_a_hang() -> None:
             ib = await connect(gateway.host, gateway.port)
             errors: list[tuple[int, int]] = []
             ib.errorEvent += lambda req_id, code, text, contract: errors.append((req_id, code))
-            started = time.perf_counter()
-            result = await ib.reqHistogramDataAsync(
-                __import__("ib_async").Future(conId=0, symbol="NQ", exchange="CME"), True, "1 day")
-            assert result == [] and time.perf_counter() - started < 1.0
-            families = await asyncio.wait_for(ib.reqMktDepthExchangesAsync(), 2)
+            result = await asyncio.wait_for(ib.reqHistogramDataAsync(  # a hang would time out here
+                __import__("ib_async").Future(conId=0, symbol="NQ", exchange="CME"), True, "1 day"), 30)
+            assert result == []
+            families = await asyncio.wait_for(ib.reqMktDepthExchangesAsync(), 30)
             assert families == []
             ib.disconnect()
             return errors

@@ -10,8 +10,8 @@ import json
 import sqlite3
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from functools import lru_cache
 from datetime import date, datetime
+from functools import lru_cache
 from typing import Any, NamedTuple
 
 from slob_cli.adapters.store.db import Store, from_iso, to_iso
@@ -252,7 +252,7 @@ class SetupRepository:
 
     def _select(self, where: str, params: Sequence[Any]) -> list[dict[str, Any]]:
         sql = f"SELECT {', '.join(SETUP_FIELDS)} FROM setups {where} ORDER BY trading_date, symbol, rowid"
-        return [dict(zip(SETUP_FIELDS, row)) for row in self.conn.execute(sql, list(params))]
+        return [dict(zip(SETUP_FIELDS, row, strict=False)) for row in self.conn.execute(sql, list(params))]
 
     def open_dates(self, symbol: str, before: date) -> list[date]:
         """Return trading dates before `before` that still have a non-terminal candidate."""
@@ -331,5 +331,9 @@ def divergence_message(
     """Return one line saying where a stored event log and a replay differ."""
     old = next((event.type for event in stored if event.seq == seq), "nothing")
     new = next((event.type for event in computed if event.seq == seq), "nothing")
+    if first_divergence(computed, stored) is None:  # the replay is a prefix: the store runs ahead of the clock
+        return (f"the store already holds setup events of {symbol} {trading_date} later than this session's "
+                f"clock (seq {seq} onward, {old} first), from another run of that day that is not a sim "
+                f"rehearsal (or imported candles); use another --db, or a day the store does not hold")
     return (f"stored setup events of {symbol} {trading_date} differ from a replay at seq {seq} "
             f"(stored {old}, replayed {new}); were the candles or the strategy config changed?")
