@@ -44,10 +44,13 @@ def status(
 
     settings = app_context(ctx).settings
     with Store.open(settings.db_path, readonly=True) as store:
+        damage = _damage(store) if check else None  # first: reading a damaged store can fail anywhere
+        if damage:
+            typer.echo(f"unhealthy: store {str(settings.db_path)!r} is damaged ({damage})")
+            raise typer.Exit(int(ExitCode.UNEXPECTED))
         report = collect_status(store, settings.db_path, datetime.now(timezone.utc), run_limit=runs)
-        damage = _damage(store) if check else None
     if check:
-        problem = f"store {str(settings.db_path)!r} is damaged ({damage})" if damage else check_health(report, max_age)
+        problem = check_health(report, max_age)
         if problem:
             typer.echo(f"unhealthy: {problem}")
             raise typer.Exit(int(ExitCode.UNEXPECTED))

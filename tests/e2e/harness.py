@@ -100,10 +100,13 @@ class Harness:
 
 
 def start_harness(stack: ExitStack, tmp_path: Path, scenario: str, *, speed: float | str = SPEED,
-                  start: datetime = OPEN_MINUS_5) -> Harness:
-    """Start the embedded gateway on a planted day and open a store in tmp_path."""
+                  start: datetime = OPEN_MINUS_5, lockstep: bool = True) -> Harness:
+    """Start the embedded gateway on a planted day and open a store in tmp_path.
+
+    lockstep=False lets the market run on while no engine is connected (what happens while slob is down).
+    """
     calendar = load_calendar(date(2025, 12, 1), date(2026, 2, 28))
-    sim = SimOptions(scenario=scenario, trading_date=DAY, speed=speed, start=start)
+    sim = SimOptions(scenario=scenario, trading_date=DAY, speed=speed, start=start, lockstep=lockstep)
     gateway, _, _ = start_sim(stack, sim, calendar)
     store = stack.enter_context(Store.open(tmp_path / "engine.db"))
     return Harness(gateway, store, calendar, sim)
