@@ -481,7 +481,7 @@ class GatewayServer:
         if not sessions:
             return
         drained = await asyncio.gather(*(session.drained(self.drain_patience, fully=fully) for session in sessions))
-        for session, ok in zip(sessions, drained):
+        for session, ok in zip(sessions, drained, strict=False):
             if ok or session.closed:
                 continue
             if not session.writer.transport.is_closing():
