@@ -37,7 +37,12 @@ demo: $(STAMP)
 	rm -f demo.db demo.db-wal demo.db-shm
 	$(BIN)/slob --db demo.db run --sim --seed 7 --scenario both_setups
 
-test: $(STAMP) browser
+# Static checks: ruff (rules in pyproject.toml) and mypy (strict on core/, checked on the rest).
+lint: $(STAMP)
+	$(BIN)/python -m ruff check slob_cli tests bench
+	$(BIN)/python -m mypy
+
+test: $(STAMP) lint browser
 	@$(MAKE) --no-print-directory web-assets || echo "warning: no chart library; the web tests will be skipped"
 	$(BIN)/python -m pytest -n auto
 

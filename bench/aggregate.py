@@ -56,7 +56,7 @@ def bench_streaming(ts: np.ndarray, prices: np.ndarray, sizes: np.ndarray) -> tu
         chunk = [
             Tick("NQ", START + timedelta(microseconds=int(stamp) - int(START.timestamp() * 1_000_000)), price, size)
             for stamp, price, size in zip(ts[begin:begin + CHUNK].tolist(), prices[begin:begin + CHUNK].tolist(),
-                                          sizes[begin:begin + CHUNK].tolist())
+                                          sizes[begin:begin + CHUNK].tolist(), strict=False)
         ]
         on_tick = aggregator.on_tick
         started = time.perf_counter()
@@ -75,7 +75,7 @@ def fill_store(path: Path, ts: np.ndarray, prices: np.ndarray, sizes: np.ndarray
     with Store.open(path) as store, store.transaction() as conn:
         conn.executemany(
             "INSERT INTO ticks(symbol, ts, price, size) VALUES ('NQ', ?, ?, ?)",
-            zip(ts.tolist(), prices.tolist(), sizes.tolist()),
+            zip(ts.tolist(), prices.tolist(), sizes.tolist(), strict=False),
         )
 
 

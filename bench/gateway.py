@@ -70,7 +70,7 @@ async def tick_rate(port: int, seconds: float) -> tuple[int, float]:
 
     ticker = ib.reqTickByTickData(contract, "AllLast")
     ticker.updateEvent += on_update
-    while first is None:
+    while first is None:  # noqa: ASYNC110 - set by an ib_async event handler, polled cheaply
         await asyncio.sleep(0.01)
     await asyncio.sleep(seconds)
     elapsed = time.perf_counter() - first

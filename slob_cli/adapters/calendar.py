@@ -57,7 +57,7 @@ def library_calendar(start: date, end: date) -> TradingCalendar:
         # The library wants start < end; a one-day range asks for one more day and keeps only its own.
         library_end = max(end, start + timedelta(days=1))
         calendar = exchange_calendars.get_calendar("XNYS", start=pd.Timestamp(start), end=pd.Timestamp(library_end))
-    except Exception as exc:  # the library raises several of its own types for bad ranges
+    except Exception as exc:  # noqa: BLE001 - the library raises several of its own types for bad ranges
         raise ConfigError(f"no NYSE calendar for {start}..{end}: {str(exc).splitlines()[0]}") from None
     sessions: set[date] = set()
     early_closes: dict[date, time] = {}

@@ -15,7 +15,11 @@ from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
 
 from slob_cli.core.models import (
-    FIRST_SUPPORTED_DATE, INSTRUMENTS, LAST_SUPPORTED_DATE, MAX_TICK_COUNT, SUPPORTED_DATES,
+    FIRST_SUPPORTED_DATE,
+    INSTRUMENTS,
+    LAST_SUPPORTED_DATE,
+    MAX_TICK_COUNT,
+    SUPPORTED_DATES,
 )
 from slob_cli.errors import InputError
 
@@ -229,7 +233,7 @@ def read_candles(path: Path, symbol: str | None = None, skip_bad: bool = False) 
     inconsistent = (high < prices["open"]) | (high < prices["close"]) | (low > prices["open"]) | (
         low > prices["close"]) | (high < low)
     problems.flag(inconsistent, lambda v: "high/low do not contain open and close")
-    duplicate = pd.Series(list(zip(symbols, ts)), index=raw.index).duplicated()
+    duplicate = pd.Series(list(zip(symbols, ts, strict=False)), index=raw.index).duplicated()
     problems.flag(duplicate, lambda v: f"second candle for the same symbol and minute ({v})", "timestamp")
     return _finish(problems, {"symbol": symbols, "ts": ts, **prices, "volume": volume, **counts}, symbol, skip_bad)
 

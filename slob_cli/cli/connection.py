@@ -105,11 +105,10 @@ def record(
     Example: slob record --symbols NQ --duration 2h
     """
     import asyncio
+    from datetime import timedelta
 
     from slob_cli.adapters.ib.connection import GatewayConfig
     from slob_cli.cli.guard import run_guard
-    from datetime import timedelta
-
     from slob_cli.cli.options import parse_duration
     from slob_cli.runtime.recorder import RecorderOptions, parse_until
 

@@ -98,7 +98,7 @@ def run_guard(
     """
     from slob_cli.adapters.alerts import AlertKind, AlertLevel, Notifier
     from slob_cli.cli.context import app_context
-    from slob_cli.runtime.clock import SystemClock
+    from slob_cli.runtime.clock import SystemClock, on_clock_footing
     from slob_cli.runtime.logging import setup_logging
 
     clock = clock or SystemClock()
@@ -116,7 +116,8 @@ def run_guard(
     run = GuardedRun(settings, store, 0, lock, Notifier(settings.alert_urls))
     error: BaseException | None = None
     try:
-        run.run_id = store.start_run(command, args, clock.now())
+        started, shifted = clock.now(), getattr(clock, "shifted", None)
+        run.run_id = store.start_run(command, args, started)
         log.info("run %d: slob %s started (pid %d)", run.run_id, command, lock.holder.pid)
         run.notifier.notify(AlertKind.START, f"{command} started", f"run {run.run_id}, pid {lock.holder.pid}")
         yield run
@@ -127,7 +128,9 @@ def run_guard(
         code = exit_code_of(error)
         try:
             if run.run_id:
-                store.end_run(run.run_id, code, clock.now(), run.stats, run.data_mode)
+                moved = shifted is not None and clock.shifted != shifted  # type: ignore[attr-defined]
+                store.end_run(run.run_id, code, clock.now(), run.stats, run.data_mode,
+                              on_clock_footing(clock, started, shifted) if moved and shifted is not None else None)
             log.info("run %d: slob %s ended with exit code %d", run.run_id, command, code)
             run.notifier.notify(AlertKind.STOP, f"{command} stopped", f"run {run.run_id}, exit code {code}",
                                 AlertLevel.INFO if code == 0 else AlertLevel.FAILURE)

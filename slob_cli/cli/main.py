@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import sys
+from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -57,13 +58,13 @@ class SlobGroup(TyperGroup):
             with formatter.section("Commands"):
                 formatter.write_dl(rows)
 
-    def main(self, args: Any = None, prog_name: str | None = None, complete_var: str | None = None,
-             standalone_mode: bool = True, **extra: Any) -> Any:
+    def main(self, args: Sequence[str] | None = None, prog_name: str | None = None, complete_var: str | None = None,
+             standalone_mode: bool = True, windows_expand_args: bool = True, **extra: Any) -> Any:
         """Run the CLI; a usage error is one `Error: ...` line naming the help to read (exit 2)."""
         if not standalone_mode:
-            return super().main(args, prog_name, complete_var, standalone_mode, **extra)
+            return super().main(args, prog_name, complete_var, standalone_mode, windows_expand_args, **extra)
         try:
-            code = super().main(args, prog_name, complete_var, False, **extra)
+            code = super().main(args, prog_name, complete_var, False, windows_expand_args, **extra)
         except (click.UsageError, TyperUsageError) as exc:
             if type(exc).__name__ == "NoArgsIsHelpError":
                 exc.show()  # `slob` alone prints its help
@@ -140,9 +141,8 @@ def root(
     context = AppContext(env_file=env_file, overrides={k: v for k, v in overrides.items() if v is not None})
     ctx.obj = context
     settings = context.settings  # validate once, up front: a bad setting exits 3 before any work
-    from slob_cli.runtime.logging import setup_logging
-
     from slob_cli.cli.guard import alert_secrets
+    from slob_cli.runtime.logging import setup_logging
 
     setup_logging(settings.log_level, settings.log_json, secrets=alert_secrets(settings))
 

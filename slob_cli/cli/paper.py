@@ -8,7 +8,12 @@ from typing import Annotated, Any
 import typer
 
 from slob_cli.cli.connection import (
-    AccountOption, ClientIdOption, ConnectTimeoutOption, HostOption, PortOption, gateway_settings,
+    AccountOption,
+    ClientIdOption,
+    ConnectTimeoutOption,
+    HostOption,
+    PortOption,
+    gateway_settings,
 )
 from slob_cli.cli.guard import FailIfRunningOption
 from slob_cli.cli.trading import MonitorOption

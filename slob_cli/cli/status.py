@@ -51,6 +51,7 @@ def status(
         if problem:
             typer.echo(f"unhealthy: {problem}")
             raise typer.Exit(int(ExitCode.UNEXPECTED))
+        assert report.running is not None  # check_health found a live holder
         typer.echo(f"healthy: {report.running.describe()}, heartbeat {report.health_age_seconds:.0f}s ago")
         return
     if json_out:

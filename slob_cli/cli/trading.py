@@ -7,7 +7,12 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from slob_cli.cli.connection import (
-    AccountOption, ClientIdOption, ConnectTimeoutOption, HostOption, PortOption, gateway_settings,
+    AccountOption,
+    ClientIdOption,
+    ConnectTimeoutOption,
+    HostOption,
+    PortOption,
+    gateway_settings,
 )
 from slob_cli.cli.guard import FailIfRunningOption
 
@@ -110,7 +115,8 @@ def run_args(wired: SessionWiring, *, steps: tuple[str, ...], monitor_only: bool
     """Return the options of a session as the runs row records them."""
     return {"steps": list(steps), "sim": wired.gateway is not None, "monitor_only": monitor_only, "live": live,
             "host": wired.config.host, "port": wired.config.port, "account": wired.config.account,
-            "duration": duration}
+            "duration": duration,
+            "sim_clock": wired.gateway is not None or hasattr(wired.clock, "adjust")}  # times on a sim gateway's clock
 
 
 def _session(ctx: typer.Context, settings: Any, command: str, *, monitor_only: bool, live: bool,

@@ -32,7 +32,13 @@ from slob_cli.core.models import TICK_SIZE, Candle, Direction
 from slob_cli.core.orders import build_bracket
 from slob_cli.core.pnl import COMMISSION_PER_SIDE, FillLine, commission_for, trade_result
 from slob_cli.core.risk import (
-    Approved, RiskConfig, RiskManager, RiskState, TradeRequest, record_close, record_entry_cancelled,
+    Approved,
+    RiskConfig,
+    RiskManager,
+    RiskState,
+    TradeRequest,
+    record_close,
+    record_entry_cancelled,
 )
 from slob_cli.core.sessions import TradingCalendar
 from slob_cli.core.strategy.config import StrategyConfig

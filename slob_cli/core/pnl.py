@@ -9,8 +9,16 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
+from enum import Enum
 
 from slob_cli.core.models import Direction
+
+
+class TradeStatus(str, Enum):
+    """Whether a setup's position is still open (the `trades.status` column)."""
+
+    OPEN = "OPEN"
+    CLOSED = "CLOSED"
 
 
 @dataclass(frozen=True, slots=True)

@@ -17,12 +17,27 @@ from collections.abc import Iterable, Mapping
 from datetime import datetime, timedelta
 
 from slob_cli.core.broker_view import (
-    TERMINAL, UNSENT, BrokerExecution, BrokerOrder, BrokerView, OrderStatus, StoredOrder, status_from_ib,
+    TERMINAL,
+    UNSENT,
+    BrokerExecution,
+    BrokerOrder,
+    BrokerView,
+    OrderStatus,
+    StoredOrder,
+    status_from_ib,
 )
 from slob_cli.core.models import Direction
 from slob_cli.core.orders import EXIT_ROLES, OrderRole, parse_order_ref
 from slob_cli.core.reconcile_actions import (
-    Action, CancelOrder, ClosedOutside, MarkOrder, OrderView, ReconcilePlan, RecordExecution, Report, SendBracket,
+    Action,
+    CancelOrder,
+    ClosedOutside,
+    MarkOrder,
+    OrderView,
+    ReconcilePlan,
+    RecordExecution,
+    Report,
+    SendBracket,
 )
 from slob_cli.core.reconcile_protect import protect_residual, protect_setup, split_flattens
 

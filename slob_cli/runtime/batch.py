@@ -97,7 +97,7 @@ def _add_candles(
 ) -> None:
     """Append one candle per minute label (in time order) and the gaps between them."""
     previous = None
-    for label, open_, high, low, close, volume, count in zip(labels, opens, highs, lows, closes, volumes, counts):
+    for label, open_, high, low, close, volume, count in zip(labels, opens, highs, lows, closes, volumes, counts, strict=False):
         if previous is not None and label - previous > 1:
             _gap(result, symbol, previous, label, result.candles[-1].close, fill_gaps_up_to)
         result.candles.append(Candle(symbol, from_us(label * MINUTE_US), open_, high, low, close, volume, count))

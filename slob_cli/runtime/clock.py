@@ -14,7 +14,12 @@ from slob_cli.adapters.clock import SystemClock
 from slob_cli.core.clock import Clock
 
 UTC = timezone.utc
-__all__ = ["Clock", "FollowedClock", "ManualClock", "SystemClock"]
+__all__ = ["Clock", "FollowedClock", "ManualClock", "SystemClock", "on_clock_footing"]
+
+
+def on_clock_footing(clock: Clock, when: datetime, shifted_before: timedelta) -> datetime:
+    """Return `when`, read before a followed clock jumped onto a gateway's time, on the clock's new footing."""
+    return when + getattr(clock, "shifted", timedelta(0)) - shifted_before
 
 
 class ManualClock:
@@ -56,6 +61,7 @@ class FollowedClock:
         self._time_source = time_source
         self._anchor_real = time_source()
         self._anchor = datetime.now(UTC)
+        self.shifted = timedelta(0)  # every adjust so far: a time read before it plus this is on the new footing
 
     def now(self) -> datetime:
         """Return the followed time: the anchor plus the real time since, times the speed."""
@@ -66,6 +72,7 @@ class FollowedClock:
         current = self.now()
         self._anchor_real = self._time_source()
         self._anchor = current + timedelta(seconds=skew_seconds)
+        self.shifted += timedelta(seconds=skew_seconds)
 
 
 class SteppedClock:
@@ -77,6 +84,7 @@ class SteppedClock:
 
     def __init__(self) -> None:
         self._now = datetime.now(UTC).replace(microsecond=0)
+        self.shifted = timedelta(0)  # every adjust so far (FollowedClock.shifted)
 
     def now(self) -> datetime:
         """Return the time of the last step."""
@@ -85,6 +93,7 @@ class SteppedClock:
     def adjust(self, skew_seconds: float) -> None:
         """Move onto the gateway's time (the connection measures the skew on every connect)."""
         self._now += timedelta(seconds=round(skew_seconds))
+        self.shifted += timedelta(seconds=round(skew_seconds))
 
     def step_to(self, when: datetime) -> None:
         """Take the time of a step's answer (never backwards)."""

@@ -78,7 +78,7 @@ async def _stream(ticks: list[Tick], aggregator: M1Aggregator, bus: EventBus, cl
         if tick.ts >= clock.now() + step:
             # Replay runs faster than real time: let the flusher drain before time moves on, as a
             # live consumer keeping up would, so the buffer's TTL sees realistic waiting times.
-            while len(buffer):
+            while len(buffer):  # noqa: ASYNC110 - yields to the flusher until the buffer is empty
                 await asyncio.sleep(0)
             clock.set(tick.ts)
             for event in aggregator.on_time(clock.now()):

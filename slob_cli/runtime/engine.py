@@ -32,11 +32,11 @@ from slob_cli.core.strategy.events import EventType as SetupEventType
 from slob_cli.core.strategy.events import SetupEvent
 from slob_cli.errors import SlobError
 from slob_cli.runtime import failpoints
-from slob_cli.runtime.minute_gate import ONE_MINUTE, MinuteGate
 from slob_cli.runtime.bus import EventBus
 from slob_cli.runtime.clock import Clock, SystemClock
 from slob_cli.runtime.events import EventType
 from slob_cli.runtime.executor import ExecutorOptions, OrderExecutor
+from slob_cli.runtime.minute_gate import ONE_MINUTE, MinuteGate
 from slob_cli.runtime.pnl_view import unrealized_view
 from slob_cli.runtime.supervision import IB_BUS_EVENTS, Supervised
 from slob_cli.runtime.tick_buffer import TickBuffer
@@ -370,7 +370,7 @@ class Engine(Supervised):
                 # milliseconds): the last stretch is spent yielding to the loop until it is reached.
                 due = loop.time() + wait
                 await self._wait_stop(max(0.0, wait - TIMER_LEAD))
-                while loop.time() < due and not self.stop_event.is_set():
+                while loop.time() < due and not self.stop_event.is_set():  # noqa: ASYNC110 - sub-ms yield
                     await asyncio.sleep(0)
             failpoints.check()
             # The clock may only pass data the consumer has seen: with a backlog of ticks in the
@@ -391,7 +391,16 @@ class Engine(Supervised):
     def ready_to_step(self) -> bool:
         """Return True when nothing is in flight that the next lockstep step could overtake."""
         return (self._started and not self._reconcile_wanted.is_set() and not self._reconciling
-                and not self.port.in_flight())
+                and not self.port.in_flight() and not self._backfill_due())
+
+    def _backfill_due(self) -> bool:
+        """Return True when the minutes a start or reconnect missed are over and await their history.
+
+        Lockstep holds the clock there, so the backfill (and the held bars after it) happen at the
+        same virtual time at any speed.
+        """
+        until = self.gate.fill_until
+        return self.gate.pending and until is not None and self.clock.now() >= until + self.aggregator.grace
 
     def settle(self) -> None:
         """Consume every buffered tick, then run the clock rules at the current time (lockstep)."""

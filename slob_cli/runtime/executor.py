@@ -28,13 +28,27 @@ from slob_cli.core.broker_view import (
 )
 from slob_cli.core.models import INSTRUMENTS, Direction
 from slob_cli.core.orders import EXIT_ROLES, OrderIntent, OrderRole, build_bracket, flatten_intent, parse_order_ref
-from slob_cli.core.pnl import TradeResult, trade_result
+from slob_cli.core.pnl import TradeResult, TradeStatus, trade_result
 from slob_cli.core.reconcile import reconcile
 from slob_cli.core.reconcile_actions import (
-    CancelOrder, ClosedOutside, MarkOrder, PlaceOrders, ReconcilePlan, RecordExecution, ResizeOrder, SendBracket,
+    CancelOrder,
+    ClosedOutside,
+    MarkOrder,
+    PlaceOrders,
+    ReconcilePlan,
+    RecordExecution,
+    ResizeOrder,
+    SendBracket,
 )
 from slob_cli.core.risk import (
-    Approved, RiskManager, RiskState, Skipped, TradeRequest, record_close, record_entry_cancelled, update_equity,
+    Approved,
+    RiskManager,
+    RiskState,
+    Skipped,
+    TradeRequest,
+    record_close,
+    record_entry_cancelled,
+    update_equity,
 )
 from slob_cli.runtime import failpoints
 from slob_cli.runtime.bus import EventBus
@@ -359,14 +373,14 @@ class OrderExecutor:
         row: dict[str, Any] = {
             "setup_id": setup_id, "symbol": symbol, "direction": direction.value, "quantity": result.entry_quantity,
             "entry_estimate": setup[1] if setup else None, "entry_time": entry_fills[0]["ts"],
-            "entry_price": result.entry_price, "status": "OPEN", **trade_columns(result),
+            "entry_price": result.entry_price, "status": TradeStatus.OPEN.value, **trade_columns(result),
             "exit_time": exit_fills[-1]["ts"] if exit_fills else None,
             "exit_reason": orders[exit_fills[-1]["order_ref"]]["role"] if exit_fills else None,
             "settled_at": previous["settled_at"] if previous else None,
         }
         closed = result.closed and not self._entry_working(orders)
         if closed:
-            row["status"] = "CLOSED"
+            row["status"] = TradeStatus.CLOSED.value
         # The result is booked once, when it is final (the exit's commission report has arrived), so
         # the log, the alert, the risk state and the trades table all carry the same net money.
         book = closed and (result.settled or settle) and row["settled_at"] is None
@@ -379,7 +393,7 @@ class OrderExecutor:
                      result.entry_price)
             self._emit(EventType.POSITION_OPENED, {"setup_id": setup_id, "quantity": result.entry_quantity,
                                                    "price": result.entry_price})
-        if closed and (previous is None or previous["status"] != "CLOSED"):
+        if closed and (previous is None or previous["status"] != TradeStatus.CLOSED):
             self._flattening.discard(setup_id)
         if book:
             self._book(setup_id, row["exit_reason"], result)
@@ -443,7 +457,7 @@ class OrderExecutor:
         if any(OrderRole(r["role"]) in EXIT_ROLES and OrderStatus(r["status"]) in ACTIVE for r in rows):
             return
         trade = self.repo.trade(setup_id)
-        if trade is None or trade["status"] == "CLOSED":
+        if trade is None or trade["status"] == TradeStatus.CLOSED:
             self._flattening.discard(setup_id)
             return
         fills = self.repo.fills_for(r["order_ref"] for r in rows)

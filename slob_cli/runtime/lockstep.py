@@ -13,9 +13,10 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from typing import TYPE_CHECKING
 
+from slob_cli.aio import first_of
 from slob_cli.errors import RunCutShort
 from slob_cli.runtime import failpoints
 
@@ -54,20 +55,14 @@ async def follow_steps(engine: Engine) -> None:
             return
         last_step = last_step or time.monotonic()
         try:
-            asked = asyncio.ensure_future(connection.ib.reqCurrentTimeAsync())
+            asking = connection.ib.reqCurrentTimeAsync()
         except ConnectionError:  # lost just now: the supervisor reconnects; the clock waits for us meanwhile
             await engine._wait_stop(POLL)
             continue
-        stopped = asyncio.ensure_future(engine.stop_event.wait())
-        try:
-            await asyncio.wait({asked, stopped}, timeout=patience, return_when=asyncio.FIRST_COMPLETED)
-        finally:
-            stopped.cancel()
+        asked, _stopped, waited = await first_of(asking, engine.stop_event.wait(), asyncio.sleep(patience))
         if engine.stop_event.is_set():
-            asked.cancel()
             return
-        if not asked.done():
-            asked.cancel()
+        if asked.cancelled() and not waited.cancelled():  # no answer within patience
             raise cut_short(engine, f"the simulated gateway served no step for {patience:g}s")
         if asked.cancelled() or asked.exception() is not None:
             continue  # connection lost: the supervisor reconnects; the clock waits for us meanwhile
@@ -88,8 +83,8 @@ def cut_short(engine: Engine, reason: str) -> RunCutShort:
                        f"{engine.stats.ticks:,} ticks and {engine.stats.candles:,} candles processed")
 
 
-def _span(delta: object) -> str:
-    seconds = int(getattr(delta, "total_seconds")())
+def _span(delta: timedelta) -> str:
+    seconds = int(delta.total_seconds())
     hours, rest = divmod(max(0, seconds), 3600)
     return f"{hours}h{rest // 60:02d}m"
 

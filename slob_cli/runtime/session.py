@@ -18,11 +18,12 @@ from typing import Any
 
 from slob_cli.adapters.ib.connection import GatewayConfig
 from slob_cli.adapters.store import Store, to_iso
+from slob_cli.core.pnl import TradeStatus
 from slob_cli.core.risk import RiskConfig, RiskManager
 from slob_cli.core.sessions import session_for
 from slob_cli.errors import UsageError
 from slob_cli.runtime.bus import EventBus
-from slob_cli.runtime.clock import Clock
+from slob_cli.runtime.clock import Clock, on_clock_footing
 from slob_cli.runtime.engine import Engine, EngineOptions, EngineStats
 
 UTC = timezone.utc
@@ -94,7 +95,7 @@ class SessionResult:
     @property
     def pnl(self) -> float:
         """Return the closed trades' P&L in USD (after commission)."""
-        return sum(t["pnl_money"] or 0.0 for t in self.trades if t["status"] == "CLOSED")
+        return sum(t["pnl_money"] or 0.0 for t in self.trades if t["status"] == TradeStatus.CLOSED)
 
     def as_dict(self) -> dict[str, Any]:
         """Return a JSON-able summary."""
@@ -144,7 +145,7 @@ def run_session(store: Store, gateway: GatewayConfig, options: EngineOptions, *,
                 risk: RiskConfig, calendar: Any, clock: Clock, run_id: int | None = None,
                 bus: EventBus | None = None, notifier: Any = None) -> SessionResult:
     """Run the engine to completion in this thread and summarise what it did."""
-    started = clock.now()
+    started, shifted = clock.now(), getattr(clock, "shifted", timedelta(0))
     engine = Engine(store, gateway, strategy, RiskManager(risk), calendar, options, clock=clock, bus=bus,
                     run_id=run_id)
     if notifier is not None:
@@ -152,7 +153,8 @@ def run_session(store: Store, gateway: GatewayConfig, options: EngineOptions, *,
 
         subscribe_alerts(engine.bus, notifier)
     stats = asyncio.run(run_engine(engine))
-    return summarize(store, stats, run_id, started, clock.now(), started - timedelta(days=1))
+    started = on_clock_footing(clock, started, shifted)  # a followed clock moved onto the gateway's time
+    return summarize(store, stats, run_id, started, clock.now(), started)
 
 
 # The creator's worked example (STRATEGY.md §7) happened on this day; the planted scenarios default to it.
@@ -172,8 +174,8 @@ def start_sim(stack: ExitStack, sim: SimOptions, calendar: Any) -> tuple[Any, da
     """Start the embedded gateway on a free port; return it with the day's start and end instants."""
     from slob_cli.sim.gateway import SimGatewayThread
     from slob_cli.sim.market import GeneratedMarket, ScriptedMarket
-    from slob_cli.sim.scripted import stitch_fallback
     from slob_cli.sim.scenarios import build_scenario
+    from slob_cli.sim.scripted import stitch_fallback
 
     day = sim_day(calendar, sim.trading_date)
     sessions = [session_for(day, calendar)]

@@ -2,7 +2,7 @@
 
 `run --sim` and `paper --sim` serve a seeded day (2026-01-06 by default) that an earlier sim run may
 have stored already. A rehearsal starts from scratch, as the first one did: before it connects,
-what earlier *sim* runs stored for its trading days (ticks, candles, setups and their events,
+what earlier *sim* runs (and `slob demo`) stored for its trading days (ticks, candles, setups and their events,
 orders, fills, trades, and the day's counters in the risk state) is removed; the `runs` table keeps
 every run. A day that holds anything of a non-sim run (a run on the real gateway overlapping it,
 or imported candles) is never touched: the session then replays the stored day as a live restart
@@ -42,7 +42,7 @@ def _only_sim(store: Store, day: date, run_id: int | None) -> bool:
         if not is_sim_run(run):
             return False
     foreign = store.conn.execute(
-        "SELECT 1 FROM candles WHERE ts >= ? AND ts < ? AND source NOT IN ('live', 'ib_history') LIMIT 1",
+        "SELECT 1 FROM candles WHERE ts >= ? AND ts < ? AND source NOT IN ('live', 'ib_history', 'demo') LIMIT 1",
         (to_us(start), to_us(end))).fetchone()
     return foreign is None
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime, timezone
 from typing import Any
@@ -23,6 +24,16 @@ UTC = timezone.utc
 
 TERMINAL_SETUP_STATES = ("setup_complete", "invalidated", "setup_skipped", "skipped")
 DONE_ORDER_STATUSES = tuple(sorted(DONE_STATUSES))
+
+
+def _literal_list(words: tuple[str, ...]) -> str:
+    """Return constant words as an SQL list, e.g. ('a', 'b'): the partial indexes of schema v4 match only literals."""
+    return "(" + ", ".join("'" + word.replace("'", "''") + "'" for word in words) + ")"
+
+
+# The same terms as the partial indexes setups_open and orders_working (adapters/store/schema.py, v4).
+_OPEN_SETUP = f"lower(state) NOT IN {_literal_list(TERMINAL_SETUP_STATES)}"
+_WORKING_ORDER = f"lower(status) NOT IN {_literal_list(DONE_ORDER_STATUSES)}"
 
 
 def parse_time(text: str | None) -> datetime | None:
@@ -51,6 +62,33 @@ def _payload(text: str | None) -> dict[str, Any]:
     return value if isinstance(value, dict) else {"value": value}
 
 
+class StoreMemo:
+    """Answers of read-only queries, kept until the store changes.
+
+    SQLite's `PRAGMA data_version` moves whenever another connection commits, so a reader that asks
+    often (`slob web`) answers an unchanged store from memory. Only for a connection that itself
+    never writes (its own commits do not move the number).
+    """
+
+    def __init__(self) -> None:
+        self._version: int | None = None
+        self._answers: dict[Any, Any] = {}
+
+    def reader(self, conn: sqlite3.Connection) -> Callable[[Any, Callable[[], Any]], Any]:
+        """Return read(key, compute): the kept answer for key while the store is unchanged, else compute()."""
+        version = conn.execute("PRAGMA data_version").fetchone()[0]
+        if version != self._version:
+            self._answers.clear()
+            self._version = version
+
+        def read(key: Any, compute: Callable[[], Any]) -> Any:
+            if key not in self._answers:
+                self._answers[key] = compute()
+            return self._answers[key]
+
+        return read
+
+
 def backtest_runs(conn: sqlite3.Connection, limit: int = 5) -> list[dict[str, Any]]:
     """Return the newest stored backtest runs (`slob backtest`), newest first, without their trades."""
     return _rows(
@@ -72,24 +110,19 @@ def recent_runs(conn: sqlite3.Connection, limit: int = 10) -> list[dict[str, Any
 
 def open_setups(conn: sqlite3.Connection) -> list[dict[str, Any]]:
     """Return setups in a non-terminal state, oldest first."""
-    marks = ",".join("?" * len(TERMINAL_SETUP_STATES))
     return _rows(
         conn,
         "SELECT id, symbol, trading_date, direction, state, high, low, liq1_price, liq2_price, entry_estimate,"
-        f" stop, target, updated_at FROM setups WHERE lower(state) NOT IN ({marks})"
-        " ORDER BY trading_date, id",
-        TERMINAL_SETUP_STATES,
+        f" stop, target, updated_at FROM setups WHERE {_OPEN_SETUP} ORDER BY trading_date, id",
     )
 
 
 def working_orders(conn: sqlite3.Connection) -> list[dict[str, Any]]:
     """Return orders that are neither filled nor cancelled nor rejected."""
-    marks = ",".join("?" * len(DONE_ORDER_STATUSES))
     return _rows(
         conn,
         "SELECT order_ref, setup_id, role, symbol, action, order_type, quantity, limit_price, stop_price,"
-        f" status, filled, created_at, run_id FROM orders WHERE lower(status) NOT IN ({marks}) ORDER BY created_at",
-        DONE_ORDER_STATUSES,
+        f" status, filled, created_at, run_id FROM orders WHERE {_WORKING_ORDER} ORDER BY created_at",
     )
 
 
@@ -154,6 +187,11 @@ def is_sim_run(run: dict[str, Any]) -> bool:
     return run.get("data_mode") == "sim" or bool(_payload(run.get("args")).get("sim"))
 
 
+def on_sim_clock(run: dict[str, Any]) -> bool:
+    """Return True for a run whose times are a simulated gateway's (--sim, or trade --follow-sim-clock/--lockstep)."""
+    return is_sim_run(run) or bool(_payload(run.get("args")).get("sim_clock"))
+
+
 def candle_symbols(conn: Any, table: str = "candles") -> list[str]:
     """Return the symbols that have candles (or ticks), alphabetically (a skip-scan: one index probe each)."""
     found: list[str] = []
@@ -172,7 +210,7 @@ def store_clock(conn: sqlite3.Connection, wall_now: datetime) -> StoreClock:
     at max speed keeps racing after the data ends, so its recorded end may lie hours later).
     """
     runs = _rows(conn, "SELECT id, args, started_at, ended_at, data_mode FROM runs ORDER BY id DESC LIMIT 1")
-    if not runs or not is_sim_run(runs[0]):
+    if not runs or not on_sim_clock(runs[0]):
         return StoreClock(wall_now)
     run = runs[0]
     # Index probes only (the newest heartbeat, the newest tick per symbol): pages ask for this often.
@@ -278,7 +316,8 @@ def reference_levels(conn: sqlite3.Connection, trading_date: date, symbol: str |
         return None
     payload = _payload(row[2])
     # The tracker stores SetupEvent.to_dict(), whose figures sit under "data"; accept both shapes.
-    data = payload.get("data") if isinstance(payload.get("data"), dict) else payload
+    inner = payload.get("data")
+    data = inner if isinstance(inner, dict) else payload
     return {"symbol": row[0], "frozen_at": row[1], "high": data.get("high"), "low": data.get("low")}
 
 

@@ -15,6 +15,7 @@ from typing import Any
 
 from slob_cli.core.sessions import NEW_YORK
 from slob_cli.runtime import views
+
 # The terminal dashboard's own readings of data mode and tick age, so both dashboards agree.
 from slob_cli.runtime.dashboard import _data_mode as dashboard_data_mode
 from slob_cli.runtime.dashboard import _tick_age as dashboard_tick_age

@@ -172,6 +172,11 @@ class SimBroker(MatchingMixin):
         with self._lock:
             return self._expire(now)
 
+    def next_expiry(self) -> datetime | None:
+        """Return the earliest close at which a working DAY order expires (None without one)."""
+        with self._lock:
+            return min(self._expiry.values(), default=None)
+
     def with_ledger(self, action: Callable[[Ledger], T]) -> T:
         """Return action(ledger), run under the broker's lock (the ledger changes on the gateway's thread)."""
         with self._lock:
@@ -204,7 +209,7 @@ class SimBroker(MatchingMixin):
             return 321, f"Error validating request: time in force {order.tif!r} is not supported (DAY, GTC)"
         needs_limit = order.order_type in ("LMT", "STP LMT")
         needs_stop = order.order_type in ("STP", "STP LMT")
-        if needs_limit and order.limit_price is None or needs_stop and order.stop_price is None:
+        if (needs_limit and order.limit_price is None) or (needs_stop and order.stop_price is None):
             return 321, f"Error validating request: a {order.order_type} order needs its price"
         tick = INSTRUMENTS[order.symbol].tick_size if order.symbol in INSTRUMENTS else TICK_SIZE
         prices = [p for p, used in ((order.limit_price, needs_limit), (order.stop_price, needs_stop)) if used]
@@ -235,7 +240,7 @@ class SimBroker(MatchingMixin):
                 return events + self._modify(existing, order, now)
             problem = self._validate(order)
             if problem is not None:
-                return events + [OrderRejected(order.order_id, order.client_id, *problem)]
+                return [*events, OrderRejected(order.order_id, order.client_id, *problem)]
             if order.parent_id and not order.oca_group:
                 # IB puts a bracket's children in one OCA group of its own naming and reports it.
                 parent = self._orders[(order.client_id, order.parent_id)]
@@ -258,10 +263,10 @@ class SimBroker(MatchingMixin):
             order = self._orders.get((client_id, order_id))
             if order is None:
                 message = f"OrderId {order_id} that needs to be cancelled is not found."
-                return events + [OrderRejected(order_id, client_id, 10147, message)]
+                return [*events, OrderRejected(order_id, client_id, 10147, message)]
             if order.done:
                 message = f"OrderId {order_id} that needs to be cancelled cannot be cancelled, state: {order.status}."
-                return events + [OrderRejected(order_id, client_id, 10148, message)]
+                return [*events, OrderRejected(order_id, client_id, 10148, message)]
             return events + self._cancel(order, now, notify=True)
 
     def global_cancel(self, now: datetime) -> list[BrokerEvent]:

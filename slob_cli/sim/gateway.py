@@ -314,7 +314,7 @@ class SimGatewayThread:
             task = asyncio.ensure_future(self.gateway.restart(down_for_seconds))
             self._restarts.add(task)
             task.add_done_callback(self._restarts.discard)
-            while self.gateway.server.listening and not task.done():
+            while self.gateway.server.listening and not task.done():  # noqa: ASYNC110 - no event for it
                 await asyncio.sleep(0.001)
             down.set()
 

@@ -11,7 +11,11 @@ from slob_cli.sim import encoders, history, market_feed
 from slob_cli.sim.contracts import CENTRAL, FutureContract, UnknownContract, resolve, trading_hours
 from slob_cli.sim.encoders import NOTICES, Message
 from slob_cli.sim.requests import (
-    ContractDetailsRequest, HistoricalDataRequest, HistoricalTicksRequest, MarketDataRequest, TickByTickRequest,
+    ContractDetailsRequest,
+    HistoricalDataRequest,
+    HistoricalTicksRequest,
+    MarketDataRequest,
+    TickByTickRequest,
 )
 from slob_cli.sim.session import BarSubscription, ClientSession, QuoteSubscription, TickByTickSubscription
 from slob_cli.sim.wire_types import ContractSpec

@@ -5,8 +5,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
-from slob_cli.sim import encoders
 from slob_cli.core.models import Candle
+from slob_cli.sim import encoders
 from slob_cli.sim.encoders import ASK, BID, CLOSE, DELAYED, HIGH, LAST, LAST_TIMESTAMP, LOW, OPEN, VOLUME, Message
 from slob_cli.sim.history import format_bar_date, typical_price
 from slob_cli.sim.protocol import encode_fields, format_value, frame

@@ -14,6 +14,7 @@ from datetime import date, datetime, timedelta
 
 from slob_cli.sim.contracts import CENTRAL
 from slob_cli.sim.ledger import Ledger
+from slob_cli.sim.protocol import Field
 from slob_cli.sim.session import ClientSession, PnlSubscription
 
 Key = tuple[str, int | None]  # (account, conId), conId None for the whole account
@@ -25,7 +26,7 @@ def trading_day(moment: datetime) -> date:
     return (local + timedelta(days=1)).date() if local.hour >= 17 else local.date()
 
 
-def pnl_message(line: PnlSubscription, values: tuple[float, ...]) -> list[object]:
+def pnl_message(line: PnlSubscription, values: tuple[float, ...]) -> list[Field]:
     """Return pnl(94) `reqId, daily, unrealized, realized` or pnlSingle(95) `reqId, pos, daily, unr, real, value`."""
     return [94 if line.con_id is None else 95, line.request_id, *values]
 
@@ -59,7 +60,7 @@ class PnlBook:
         previous, self._baseline = self._latest, {}
         if first:
             return  # the broker started during this day: everything it booked counts as today's
-        known = {(account, None) for account in ledger.realized}
+        known: set[Key] = {(account, None) for account in ledger.realized}
         known |= {(p.account, p.con_id) for p in ledger.positions()}
         for key in known | set(keys):
             if key in previous:  # the last numbers of the day before: the market may have moved since

@@ -58,7 +58,7 @@ class ReplayMarket(ArrayMarket):
             raise ReplayError(f"tick file {str(file)!r} does not exist")
         try:
             frame = pd.read_parquet(file) if file.suffix.lower() in {".parquet", ".pq"} else pd.read_csv(file)
-        except Exception as exc:  # pandas raises many types for unreadable files
+        except Exception as exc:  # noqa: BLE001 - pandas raises many types for unreadable files
             raise ReplayError(f"cannot read tick file {str(file)!r}: {exc}") from None
         missing = {"timestamp", "price", "size"} - set(frame.columns)
         if missing:

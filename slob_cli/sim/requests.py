@@ -295,7 +295,7 @@ def _start_api(reader: FieldReader, version: int) -> Request:
     return StartApi(client_id, capabilities)
 
 
-def _place_order(reader: FieldReader, version: int) -> Request:
+def _place_order(reader: FieldReader, version: int) -> PlaceOrder:
     return read_place_order(reader, version)
 
 
@@ -320,7 +320,7 @@ def _simple(name: str, has_argument: bool, versioned: bool = True,
     return decode
 
 
-_DECODERS: dict[int, Callable[[FieldReader, int], Request]] = {
+_DECODERS: dict[int, Callable[[FieldReader, int], Request | PlaceOrder]] = {
     1: _market_data,
     2: _with_id("cancelMktData"),
     3: _place_order,
@@ -356,7 +356,7 @@ _DECODERS: dict[int, Callable[[FieldReader, int], Request]] = {
 }
 
 
-def decode_request(fields: Sequence[str], version: int) -> Request:
+def decode_request(fields: Sequence[str], version: int) -> Request | PlaceOrder:
     """Decode one client message; raise ProtocolError when it is malformed or has leftovers."""
     if not fields:
         raise ProtocolError("empty message")

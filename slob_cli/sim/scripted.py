@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import bisect
+import itertools
 import math
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta
 
 import numpy as np
 
@@ -63,10 +64,10 @@ def _candle_path(candle: Candle, count: int, rng: np.random.Generator) -> np.nda
         # A falling bar more often prints its high first; a rising bar its low first.
         if len(inner) == 2 and (candle.close >= candle.open) == (rng.random() < 0.7):
             inner.reverse()
-        anchors.update(zip(slots, inner))
+        anchors.update(zip(slots, inner, strict=False))
     positions = sorted(anchors)
     path = np.empty(count)
-    for left, right in zip(positions[:-1], positions[1:]):
+    for left, right in itertools.pairwise(positions):
         steps = right - left
         line = np.linspace(anchors[left], anchors[right], steps + 1)
         noise = np.cumsum(rng.integers(-1, 2, steps + 1)) * TICK_SIZE

@@ -5,8 +5,8 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from datetime import timedelta
 from collections.abc import Callable
+from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
 from slob_cli.aio import first_of
@@ -18,6 +18,7 @@ from slob_cli.sim.order_request import PlaceOrder
 from slob_cli.sim.protocol import (
     HANDSHAKE_PREFIX,
     MAX_SERVER_VERSION,
+    Field,
     ProtocolError,
     choose_server_version,
     decode_payload,
@@ -55,10 +56,11 @@ if TYPE_CHECKING:
 log = logging.getLogger("slob.sim")
 REAL_TIME_INTERVAL = 0.02  # seconds between market pumps when the clock runs in (scaled) real time
 MAX_SPEED_STEP = timedelta(seconds=5)  # market time delivered per pump at max speed
+DRAIN_PATIENCE = 30.0  # real seconds a client may read nothing at all before it is dropped (slow consumer)
 LARGE_JUMP = timedelta(hours=6)  # a clock jump beyond this restarts delivery at the new time
 UNSUPPORTED_CODE = 322
 READ_ERROR_CODE = 320
-CANNED_ANSWERS = {80: [78, 0], 82: [80, 0], 85: [85, 0], 24: [19, 1, "<ScanParameterResponse/>"]}
+CANNED_ANSWERS: dict[int, list[Field]] = {80: [78, 0], 82: [80, 0], 85: [85, 0], 24: [19, 1, "<ScanParameterResponse/>"]}
 # A cancel request's name -> the session's subscriptions it ends (cancelMktData also answers 300).
 _CANCELLED_SUBSCRIPTIONS: dict[str, Callable[[ClientSession], dict[int, Any]]] = {
     "cancelTickByTickData": lambda session: session.tick_by_tick,
@@ -89,6 +91,7 @@ class GatewayServer:
         self.port = port
         self.silent = False
         self.sessions: set[ClientSession] = set()
+        self.drain_patience = DRAIN_PATIENCE
         self.connections_accepted = 0  # every TCP connection ever accepted (tests: "no client came")
         self._server: asyncio.Server | None = None
         self._pump_task: asyncio.Task[None] | None = None
@@ -373,6 +376,9 @@ class GatewayServer:
                 return
             start = max(start, self.clock.now())
             end = start + MAX_SPEED_STEP
+            expiry = self.broker.next_expiry()  # stop at a DAY close until every client has read up to it
+            if expiry is not None and start < expiry < end:
+                end = expiry
         else:
             await asyncio.sleep(REAL_TIME_INTERVAL)
             end = self.clock.now()
@@ -394,7 +400,7 @@ class GatewayServer:
             self._match(ticks)
             self.trading.publish_pnl()
         self._deliver(ticks, delayed)
-        await self._drain()
+        await self._drain(fully=end == self.broker.next_expiry())
 
     def _deliver(self, ticks: list[MarketTick], delayed: list[MarketTick]) -> None:
         if not (ticks or delayed):
@@ -462,20 +468,24 @@ class GatewayServer:
             for con_id in con_ids:
                 self.trading.dispatch(self.broker.on_tick(con_id, tick, tick.ts))
 
-    async def _drain(self) -> None:
-        """Wait until slow clients have taken their data (back-pressure at max speed).
+    async def _drain(self, *, fully: bool = False) -> None:
+        """Wait until every client has taken its data (back-pressure per client, see docs/sim-market.md).
 
         drain() returns without yielding while a socket buffer is below its high-water mark, so
         yield once per pump as well: an in-process client on the same loop then reads its data
-        before the next batch is made.
+        before the next batch is made. Clients are waited for together; one that reads nothing for
+        `drain_patience` seconds is dropped, so it cannot stall the others for ever.
         """
         await asyncio.sleep(0)
-        for session in list(self.sessions):
-            if session.closed:
+        sessions = [session for session in list(self.sessions) if session.backlogged(fully=fully)]
+        if not sessions:
+            return
+        drained = await asyncio.gather(*(session.drained(self.drain_patience, fully=fully) for session in sessions))
+        for session, ok in zip(sessions, drained):
+            if ok or session.closed:
                 continue
-            try:
-                await session.writer.drain()
-            except ConnectionError:
-                self._forget(session)
-                session.close()
-
+            if not session.writer.transport.is_closing():
+                log.warning("dropping %s: it read nothing for %gs (slow consumer)", session.describe(),
+                            self.drain_patience)
+            self._forget(session)
+            session.close()

@@ -13,6 +13,7 @@ from slob_cli.sim.contracts import FutureContract
 from slob_cli.sim.protocol import Field, encode_fields
 
 log = logging.getLogger("slob.sim")
+SEND_BUFFER = 64 * 1024  # the kernel's send buffer per client, fixed (no autotuning to megabytes): see __post_init__
 
 
 @dataclass
@@ -84,6 +85,15 @@ class ClientSession:
     bars: dict[int, BarSubscription] = field(default_factory=dict)
     pnl: dict[int, PnlSubscription] = field(default_factory=dict)
 
+    def __post_init__(self) -> None:
+        """Fix the socket's send buffer, so a client that stops reading holds the market within ~200 KB."""
+        sock = self.writer.get_extra_info("socket")
+        if sock is not None:
+            try:
+                sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, SEND_BUFFER)
+            except OSError:
+                log.debug("could not set SO_SNDBUF on %s", self.peer)
+
     def send(self, fields: Iterable[Field]) -> None:
         """Queue one message for the client (dropped while silent or closed)."""
         if self.closed or self.silent:
@@ -95,6 +105,41 @@ class ClientSession:
         if self.closed or self.silent:
             return
         self.writer.write(b"".join(encode_fields(fields) for fields in messages))
+
+    def backlogged(self, *, fully: bool = False) -> bool:
+        """Return True when data waits in the transport's buffer (above the high-water mark unless fully)."""
+        transport = self.writer.transport
+        if self.closed or transport.is_closing():
+            return False
+        return transport.get_write_buffer_size() > (0 if fully else transport.get_write_buffer_limits()[1])
+
+    async def drained(self, patience: float, *, fully: bool = False) -> bool:
+        """Wait until the socket has taken the queued data; return False when it took none for `patience` s.
+
+        Without `fully` this waits only above asyncio's high-water mark (what drain() does); with
+        it, until nothing is left in the transport's buffer (before a DAY expiry).
+        """
+        transport = self.writer.transport
+        if not self.backlogged(fully=fully):
+            return True
+        limits = transport.get_write_buffer_limits()
+        if fully:
+            transport.set_write_buffer_limits(high=0, low=0)  # drain() then waits for an empty buffer
+        try:
+            while True:
+                before = transport.get_write_buffer_size()
+                try:
+                    async with asyncio.timeout(patience):
+                        await self.writer.drain()
+                    return True
+                except TimeoutError:
+                    if transport.get_write_buffer_size() >= before:  # it read nothing in all that time
+                        return False
+        except ConnectionError:
+            return False
+        finally:
+            if fully and not transport.is_closing():
+                transport.set_write_buffer_limits(high=limits[1], low=limits[0])
 
     @property
     def streaming(self) -> bool:

@@ -106,7 +106,7 @@ class TickArrays:
             return TickArrays.empty()
         if len(parts) == 1:
             return parts[0]
-        columns = zip(*(part._columns() for part in parts))
+        columns = zip(*(part._columns() for part in parts), strict=False)
         return TickArrays(*(np.concatenate(list(column)) for column in columns))
 
     def sorted_by_time(self) -> TickArrays:
@@ -124,7 +124,7 @@ class TickArrays:
                 self.bid.tolist(),
                 self.ask.tolist(),
                 self.bid_size.tolist(),
-                self.ask_size.tolist(),
+                self.ask_size.tolist(), strict=False,
             )
         ]
 
@@ -166,7 +166,7 @@ def candles_from_arrays(ticks: TickArrays, symbol: str = CANDLE_SYMBOL) -> list[
             lows.tolist(),
             closes.tolist(),
             volumes.tolist(),
-            counts.tolist(),
+            counts.tolist(), strict=False,
         )
     ]
 

@@ -95,9 +95,10 @@ def create_app(store: Any, db_path: Path, zone: str, token: str | None, chart_js
     conn = store.conn
     conn.execute("PRAGMA query_only = 1")  # besides mode=ro: this connection refuses any write statement
     watcher = ChangeWatcher(conn, db_path, poll_interval)
+    memo = views.StoreMemo()  # an unchanged store answers /api/status and /api/positions from memory
 
     def status_data() -> dict[str, Any]:
-        return collect_status(store, db_path, clock()).to_dict()
+        return collect_status(store, db_path, clock(), memo=memo).to_dict()
 
     async def index(request: Request) -> Response:
         return FileResponse(STATIC / "index.html", media_type="text/html", headers={"cache-control": "no-store"})
@@ -128,7 +129,7 @@ def create_app(store: Any, db_path: Path, zone: str, token: str | None, chart_js
         return json_response(web_views.trades_history(conn, _limit(request)))
 
     async def api_positions(request: Request) -> Response:
-        orders, positions = views.live_book(conn)  # what `slob status` shows, marked at the last price
+        orders, positions = memo.reader(conn)("book", lambda: views.live_book(conn))  # as `slob status` shows
         return json_response({"positions": positions, "working_orders": orders})
 
     async def api_reports(request: Request) -> Response:

@@ -15,6 +15,7 @@ from slob_cli.runtime.events import EventType
 from tests.alert_plugins import GATE, RECEIVED
 from tests.conftest import eventually
 
+
 @pytest.fixture(autouse=True)
 def _fresh() -> None:
     RECEIVED.clear()

@@ -33,7 +33,7 @@ def test_parquet_with_aware_timestamps_is_read_in_utc(tmp_path: Path) -> None:
 def test_parquet_with_naive_timestamps_is_refused_naming_the_row(tmp_path: Path) -> None:
     pd.DataFrame({"timestamp": pd.to_datetime(["2026-01-06 14:30"]), "price": [1.0], "size": [1.0],
                   "symbol": ["NQ"]}).to_parquet(tmp_path / "t.parquet")
-    with pytest.raises(InputError, match="t.parquet row 1: timestamp .* has no time zone"):
+    with pytest.raises(InputError, match=r"t.parquet row 1: timestamp .* has no time zone"):
         read_ticks(tmp_path / "t.parquet")
 
 

@@ -69,7 +69,7 @@ def test_foreign_sqlite_file_is_refused_and_left_alone(db_path: Path) -> None:
 
 def test_file_that_is_not_sqlite_is_refused(db_path: Path) -> None:
     db_path.write_text("hello, I am a text file\n" * 100)
-    with pytest.raises(StoreError, match="not a slob database|cannot open"):
+    with pytest.raises(StoreError, match=r"not a slob database|cannot open"):
         Store.open(db_path)
 
 

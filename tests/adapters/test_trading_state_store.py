@@ -12,7 +12,7 @@ from slob_cli.adapters.store import Store
 from slob_cli.core.broker_view import OrderStatus, StoredOrder
 from slob_cli.core.models import Direction
 from slob_cli.core.orders import build_bracket
-from slob_cli.core.risk import RiskConfig, RiskManager, RiskState, SkipReason, Skipped, TradeRequest, record_close
+from slob_cli.core.risk import RiskConfig, RiskManager, RiskState, Skipped, SkipReason, TradeRequest, record_close
 
 NOW = datetime(2026, 1, 6, 15, 32, tzinfo=timezone.utc)
 
@@ -43,7 +43,7 @@ def test_stored_order_round_trips_through_the_orders_table(store: Store) -> None
     read = [dict(r) for r in store.conn.execute("SELECT * FROM orders ORDER BY rowid")]
     restored = [StoredOrder.from_row(r, NOW) for r in read]
     assert [s.intent.order_ref for s in restored] == [i.order_ref for i in bracket.orders]
-    for original, back in zip(bracket.orders, restored):
+    for original, back in zip(bracket.orders, restored, strict=False):
         # transmit is a sending detail and is not stored; every other field comes back.
         assert back.intent == replace(original, transmit=True)
         assert back.status is OrderStatus.INTENT and back.created_at == NOW

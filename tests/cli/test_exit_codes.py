@@ -121,7 +121,7 @@ def test_a_signal_stops_a_long_running_command_cleanly_with_exit_0(
         eventually(lambda: _count(db, "RECONCILED") > 0 or process.poll() is not None, timeout=60)
         assert process.poll() is None, process.communicate()
         process.send_signal(signum)
-        stdout, stderr = process.communicate(timeout=30)
+        _stdout, stderr = process.communicate(timeout=30)
     finally:
         if process.poll() is None:
             process.kill()
@@ -150,3 +150,24 @@ def _count(db: Path, event_type: str) -> int:
             return store.conn.execute("SELECT count(*) FROM events WHERE type=?", (event_type,)).fetchone()[0]
     except Exception:  # noqa: BLE001 - the file may not exist or be mid-migration yet
         return 0
+
+
+def test_a_read_only_command_on_an_older_store_names_the_command_that_migrates_it(
+        runner: CliRunner, tmp_path: Path) -> None:
+    import sqlite3
+
+    from slob_cli.adapters.store.schema import MIGRATIONS, SCHEMA_VERSION
+
+    db = tmp_path / "old.db"
+    conn = sqlite3.connect(db)
+    for version in range(SCHEMA_VERSION - 1):
+        MIGRATIONS[version](conn)
+    conn.execute("INSERT INTO meta(key, value) VALUES('schema_version', ?)", (str(SCHEMA_VERSION - 1),))
+    conn.commit()
+    conn.close()
+    refused = runner.invoke(app, ["--db", str(db), "status"])
+    assert refused.exit_code == 3
+    [line] = refused.stderr.strip().splitlines()
+    assert line.startswith("Error: ") and f"slob --db {db} candles aggregate" in line, line
+    assert runner.invoke(app, ["--db", str(db), "candles", "aggregate"]).exit_code == 0, "the advice works"
+    assert runner.invoke(app, ["--db", str(db), "status", "--json"]).exit_code == 0

@@ -103,11 +103,9 @@ class _NoHistory:
 
 
 def test_no_history_fails_with_exit_5_and_advice(runner, sim) -> None:
-    from slob_cli.sim.market import build_market
-
     from datetime import datetime, timezone
 
-    from slob_cli.sim.market import ShiftedMarket
+    from slob_cli.sim.market import ShiftedMarket, build_market
 
     market = ShiftedMarket.busy_at(build_market(seed=9), datetime.now(timezone.utc))
     with sim.SimGatewayThread(seed=9, market=_NoHistory(market)) as gateway:

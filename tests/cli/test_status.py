@@ -102,7 +102,7 @@ def test_status_check_is_healthy_only_with_holder_and_fresh_heartbeat(
     assert (result.exit_code, result.stdout.strip()) == (1, "unhealthy: no slob session holds the lock")
     with acquire(db_path, "paper"):
         healthy = runner.invoke(app, args)
-        stale = runner.invoke(app, args + ["--max-age", "1"])
+        stale = runner.invoke(app, [*args, "--max-age", "1"])
     assert healthy.exit_code == 0 and healthy.stdout.startswith("healthy: slob paper")
     assert stale.exit_code == 1 and "old (limit 1s)" in stale.stdout
 

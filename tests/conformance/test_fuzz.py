@@ -130,7 +130,7 @@ def test_every_field_of_every_request_survives_nasty_values(fuzz_gateway: SimGat
         for index in range(1, len(fields)):
             for value in ("nan", "abc", "99999999999"):
                 client = RawClient(fuzz_gateway.host, fuzz_gateway.port, next(_client_ids))
-                client.send(fields[:index] + [value] + fields[index + 1:])
+                client.send([*fields[:index], value, *fields[index + 1:]])
                 _probe(client)
                 client.close()
             if name.startswith("placeOrder") and index > 40:

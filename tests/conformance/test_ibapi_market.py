@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from datetime import datetime, timedelta
 
 import pytest
@@ -55,7 +56,7 @@ def test_contract_details_list_each_date_once_and_sessions_in_order(shared_gatew
     with_hours = {f"{moment:%Y%m%d}" for span in spans for moment in span}
     assert closed and not closed & with_hours, f"dates listed CLOSED and with hours: {closed & with_hours}"
     assert all(opened < ended for opened, ended in spans)
-    assert all(before[1] <= after[0] for before, after in zip(spans, spans[1:]))  # in order, no overlap
+    assert all(before[1] <= after[0] for before, after in itertools.pairwise(spans))  # in order, no overlap
     assert details.timeZoneId == "US/Central"
 
 

@@ -190,6 +190,6 @@ def test_pnl_and_single_pnl_follow_the_fill_and_the_market_until_cancelled(gatew
     _, position, single_daily, single_unrealized, single_realized, value = singles[-1]
     assert position == 1 and single_daily == single_unrealized and single_realized == 0
     assert value != 0
-    [(report_open,), (report_close,)] = app.of("commissionAndFeesReport")
+    [(_report_open,), (report_close,)] = app.of("commissionAndFeesReport")
     assert realized == round(report_close.realizedPNL, 2) and unrealized == 0 and daily == realized
     assert cancelled_lines == {92, 93, 95}

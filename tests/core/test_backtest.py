@@ -167,7 +167,7 @@ def test_changing_every_candle_after_a_decision_changes_no_earlier_trade() -> No
         decision = trade.plan.decision_time
         shift = rng.uniform(-80, 80)
 
-        def scrambled(candle: Candle) -> Candle:
+        def scrambled(candle: Candle, shift: float = shift) -> Candle:
             wobble = rng.uniform(0, 6)
             return replace(candle, open=candle.open + shift, high=candle.high + shift + wobble,
                            low=candle.low + shift - wobble, close=candle.close + shift)

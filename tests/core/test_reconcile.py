@@ -6,13 +6,24 @@ from dataclasses import replace
 from datetime import datetime, timedelta, timezone
 
 from slob_cli.core.broker_view import (
-    BrokerExecution, BrokerOrder, BrokerPosition, BrokerView, OrderStatus, StoredOrder,
+    BrokerExecution,
+    BrokerOrder,
+    BrokerPosition,
+    BrokerView,
+    OrderStatus,
+    StoredOrder,
 )
 from slob_cli.core.models import Direction
 from slob_cli.core.orders import OrderIntent, build_bracket
 from slob_cli.core.reconcile import reconcile
 from slob_cli.core.reconcile_actions import (
-    CancelOrder, MarkOrder, PlaceOrders, RecordExecution, Report, ResizeOrder, SendBracket,
+    CancelOrder,
+    MarkOrder,
+    PlaceOrders,
+    RecordExecution,
+    Report,
+    ResizeOrder,
+    SendBracket,
 )
 
 UTC = timezone.utc

@@ -9,13 +9,25 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from slob_cli.core.broker_view import (
-    LIVE, BrokerExecution, BrokerOrder, BrokerPosition, BrokerView, OrderStatus, StoredOrder, status_from_ib,
+    LIVE,
+    BrokerExecution,
+    BrokerOrder,
+    BrokerPosition,
+    BrokerView,
+    OrderStatus,
+    StoredOrder,
+    status_from_ib,
 )
 from slob_cli.core.models import Direction
 from slob_cli.core.orders import OrderRole, build_bracket, parse_order_ref
 from slob_cli.core.reconcile import reconcile
 from slob_cli.core.reconcile_actions import (
-    CancelOrder, MarkOrder, PlaceOrders, ReconcilePlan, ResizeOrder, SendBracket,
+    CancelOrder,
+    MarkOrder,
+    PlaceOrders,
+    ReconcilePlan,
+    ResizeOrder,
+    SendBracket,
 )
 from slob_cli.core.reconcile_protect import STOP_ORDER_TYPES
 

@@ -16,8 +16,8 @@ from slob_cli.core.risk import (
     RiskConfig,
     RiskManager,
     RiskState,
-    SkipReason,
     Skipped,
+    SkipReason,
     TradeRequest,
     record_close,
     record_entry_cancelled,
@@ -223,7 +223,7 @@ def test_config_from_mapping_rejects_unknown_keys_and_bad_values() -> None:
         RiskConfig.from_mapping({"risk": 0.02})
     with pytest.raises(ConfigError, match="max_contracts = 0: must be >= 1"):
         RiskConfig.from_mapping({"max_contracts": 0})
-    with pytest.raises(ConfigError, match="max_contracts = 1.5: must be a whole number"):
+    with pytest.raises(ConfigError, match=r"max_contracts = 1\.5: must be a whole number"):
         RiskConfig.from_mapping({"max_contracts": 1.5})
     with pytest.raises(ConfigError, match="zero_size_policy = 'nq'"):
         RiskConfig(zero_size_policy="nq")

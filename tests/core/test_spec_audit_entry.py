@@ -50,7 +50,7 @@ def reasons(events, kind: EventType) -> list[str]:
 def test_nowick_candle_needs_a_body_toward_the_break_and_a_wick_strictly_below_20_percent(direction, bar, nowick) -> None:
     events, view, day = run(short_day().bar(16, *bar), direction)
     if nowick:
-        liq2 = [event for event in events if event.type is EventType.LIQ2_DETECTED][0]
+        liq2 = next(event for event in events if event.type is EventType.LIQ2_DETECTED)
         assert liq2.data["nwc_time"] == "2026-01-06T14:46:00Z"
         assert view.nowick_time == day.time(16)
     else:
@@ -64,7 +64,7 @@ def test_nowick_candle_on_the_high_bar_itself_counts(direction) -> None:
     builder = short_day().bar(1, 19955, 20000, 19954, 19990).bar(16, 19980, 19990, 19979, 19980)  # only m1 qualifies
     builder.bar(18, 19988, 19990, 19950, 19952)  # close 19 952 < NWC low 19 954
     events, view, day = run(builder, direction)
-    liq2 = [event for event in events if event.type is EventType.LIQ2_DETECTED][0]
+    liq2 = next(event for event in events if event.type is EventType.LIQ2_DETECTED)
     assert (liq2.data["nwc_low"], liq2.data["nwc_high"]) == (
         (19954.0, 20000.0) if direction is Direction.SHORT else (20000.0, 20046.0))
     assert (view.nowick_time, view.state, view.entry_estimate) == (day.time(1), SetupState.SETUP_COMPLETE, price(direction, 19952.0))
@@ -76,7 +76,7 @@ def test_latest_nowick_candle_is_used_and_frozen_at_liq2(direction) -> None:
     builder.bar(15, 19990, 19991, 19980, 19981)  # back down, no NWC
     builder.bar(18, 19988, 19989, 19987.75, 19989)  # NWC after LIQ #2: ignored, and no trigger
     builder.bar(19, 19989, 19990, 19979, 19979.5)  # 19 979.5 < 19 979.75 (m16 low) but not < 19 979.5
-    events, view, day = run(builder, direction)
+    _events, view, day = run(builder, direction)
     assert (view.nowick_time, view.trigger_time, view.entry_estimate) == (day.time(16), day.time(19), price(direction, 19979.5))
 
 
@@ -86,14 +86,14 @@ def test_latest_nowick_candle_is_used_and_frozen_at_liq2(direction) -> None:
 @BOTH
 def test_trigger_close_exactly_at_the_nowick_low_is_no_trigger(direction) -> None:
     builder = short_day().bar(18, 19988, 19990, 19975, 19979.75).bar(19, 19979.75, 19980, 19970, 19971)
-    events, view, day = run(builder, direction)
+    _events, view, day = run(builder, direction)
     assert (view.trigger_time, view.entry_estimate) == (day.time(19), price(direction, 19971.0))
 
 
 @BOTH
 def test_stop_uses_the_extreme_since_liq2_through_the_trigger_bar(direction) -> None:
     builder = short_day().bar(18, 19988, 20008, 19985, 19990).bar(19, 19990, 19991, 19975, 19976)
-    events, view, day = run(builder, direction)
+    _events, view, day = run(builder, direction)
     assert (view.trigger_time, view.stop, view.target) == (day.time(19), price(direction, 20009.0), price(direction, 19937.0))
     assert view.risk_reward == 39 / 33
     assert view.liq2_price == price(direction, 20005.0)  # the LIQ #2 bar's own extreme, not the level
@@ -130,7 +130,7 @@ def test_trigger_on_the_last_session_bar_is_dropped_the_one_before_is_taken(trig
 @BOTH
 def test_retracement_is_checked_on_the_liq2_bar_itself(direction) -> None:
     builder = short_day().bar(17, 19990, 20090.25, 19985, 19988)  # NWC high 19 990 + 100 = 20 090
-    events, view, day = run(builder, direction)
+    events, _view, _day = run(builder, direction)
     assert brief(events[-2:], "reason") == [
         ("14:47", "LIQ2_DETECTED", direction.value[0] + "1", None),
         ("14:47", "SETUP_INVALIDATED", direction.value[0] + "1", "RETRACEMENT_EXCEEDED")]
@@ -166,7 +166,7 @@ def test_stop_rounds_away_from_entry_and_target_toward_it(direction) -> None:
     liq1, liq2 = index[builder.time(0)], index[builder.time(17)]
     candles[liq1] = replace(candles[liq1], low=19937.9)  # swing low off the tick grid
     candles[liq2] = replace(candles[liq2], high=20005.1)  # LIQ #2 extreme off the grid
-    events, tracker = replay(candles if direction is Direction.SHORT else _mirror(candles))
+    _events, tracker = replay(candles if direction is Direction.SHORT else _mirror(candles))
     view = tracker.candidates()[0]
     # SHORT: SL 20 006.1 -> 20 006.25 (up, away); TP 19 936.9 -> 19 937.0 (up, toward 19 976)
     assert (view.stop, view.target) == (price(direction, 20006.25), price(direction, 19937.0))
@@ -182,7 +182,7 @@ def test_swing_low_needs_lows_strictly_below_both_neighbour_pairs(direction, tie
     else:
         builder.bar(1, 19955, 20000, 19938, 19990)  # equal low one bar after m0 (the HIGH bar)
     events, view, _ = run(builder, direction)
-    complete = [event for event in events if event.type is EventType.SETUP_COMPLETE][0]
+    complete = next(event for event in events if event.type is EventType.SETUP_COMPLETE)
     assert (complete.data["tp_source"], view.target) == ("lse", price(direction, 19849.0))
 
 
@@ -210,7 +210,7 @@ def _two_swings_day() -> DayBuilder:
 @BOTH
 def test_target_is_the_most_recent_swing_low_between_liq1_and_the_high(direction) -> None:
     events, view, day = run(_two_swings_day(), direction)
-    complete = [event for event in events if event.type is EventType.SETUP_COMPLETE][0]
+    complete = next(event for event in events if event.type is EventType.SETUP_COMPLETE)
     assert (complete.data["tp_source"], complete.data["swing_time"]) == ("swing", "2026-01-06T14:33:00Z")
     assert (view.high_time if direction is Direction.SHORT else view.low_time) == day.time(6)
     assert (view.entry_estimate, view.stop, view.target, view.risk_reward) == (
@@ -230,7 +230,7 @@ def test_gap_on_the_liq1_bar_itself_does_not_count(direction) -> None:
 @BOTH
 def test_gap_on_the_first_bar_after_liq1_invalidates(direction) -> None:
     builder = short_day().bar(1, 19961, 20000, 19960.25, 19990)  # low above the LIQ #1 high 19 960
-    events, view, day = run(builder, direction)
+    events, _view, _day = run(builder, direction)
     assert brief(events, "reason") == [
         ("14:30", "LIQ1_DETECTED", direction.value[0] + "1", None),
         ("14:31", "SETUP_INVALIDATED", direction.value[0] + "1", "GAP_DETECTED")]
@@ -244,7 +244,7 @@ def test_gap_on_the_first_bar_after_liq1_invalidates(direction) -> None:
 ])
 def test_gap_is_strict_against_the_previous_real_bar_across_a_hole(direction, bar, gap) -> None:
     builder = short_day().drop(9).bar(10, *bar)  # m9 missing: m10 is compared with m8 (19 979-19 981)
-    events, view, day = run(builder, direction)
+    events, _view, day = run(builder, direction)
     assert ("GAP_DETECTED" in reasons(events, EventType.SETUP_INVALIDATED)) is gap
     if gap:
         invalid = events[-1]
@@ -270,13 +270,13 @@ def test_trigger_dropped_on_the_last_bar_that_is_also_the_20th_after_liq2_is_mar
     ((19990, 20002, 19985, 19994), 20003.0),  # wick 8 = 2 x body 4: not more than 2 x, ext + 1
 ])
 def test_spike_rule_when_enabled_needs_a_body_and_a_wick_above_twice_it(direction, liq2_bar, stop) -> None:
-    events, view, _ = run(short_day().bar(17, *liq2_bar), direction, StrategyConfig(spike_rule=True))
+    _events, view, _ = run(short_day().bar(17, *liq2_bar), direction, StrategyConfig(spike_rule=True))
     assert (view.state, view.stop) == (SetupState.SETUP_COMPLETE, price(direction, stop))
 
 
 @BOTH
 def test_tp_mode_lse_targets_the_opposite_reference_level_plus_one_beyond(direction) -> None:
-    events, view, _ = run(short_day(), direction, StrategyConfig(tp_mode="lse"))
+    _events, view, _ = run(short_day(), direction, StrategyConfig(tp_mode="lse"))
     assert (view.target, view.risk_reward) == (price(direction, 19849.0), 127 / 30)
 
 

@@ -28,7 +28,7 @@ def test_reference_window_is_08_00_london_inclusive_to_09_30_new_york_exclusive(
     builder.bar(start - 1, 19900, 20500, 19000, 19900)  # 07:59 London: outside, ignored
     builder.bar(start, 19900, 19953, 19849, 19900)  # first reference bar: sets both levels
     builder.bar(-1, 19942, 19955, 19940, 19940)  # last reference bar (09:29 New York): raises the high
-    events, tracker = replay(builder.candles())
+    events, _tracker = replay(builder.candles())
     frozen = events[0]
     assert (frozen.type, frozen.bar_time) == (EventType.LSE_LEVELS_FROZEN, builder.time(0))
     assert (frozen.data["high"], frozen.data["low"], frozen.data["bars"]) == (19955.0, 19849.0, -start)

@@ -225,7 +225,7 @@ def test_break_of_the_high_after_a_data_hole_past_120_minutes_finds_it_timed_out
 def test_spec_band_example_high_25587_valid_low_between_25561_41_and_25510_24(low, state) -> None:
     shift = 25587.0 - 20000.0  # the template moved up so that H = 25 587 (§3.3 example)
     builder = short_day().bar(2, 19990, 19992, low - shift, 19975).mirrored(20000.0).mirrored(20000.0 + shift / 2)
-    events, tracker = replay(builder.candles())
+    _events, tracker = replay(builder.candles())
     view = tracker.candidates()[0]
     assert (view.state, view.high_time) == (state, builder.time(17 if state is SetupState.WATCHING_CONSOL else 1))
     if state is not SetupState.WATCHING_CONSOL:
@@ -238,7 +238,7 @@ def test_liq2_at_exactly_120_minutes_after_the_first_level_is_valid_in_both_dire
     builder.bar(120, 19980, 19990, 19979.75, 19990)  # no-wick candle
     builder.bar(121, 19990, 20005, 19985, 19988)  # LIQ #2: t - t(first level m1) = 120
     builder.bar(122, 19988, 19990, 19975, 19976)
-    events, view, day = run(builder, direction)
+    _events, view, day = run(builder, direction)
     assert (view.state, view.liq2_time, view.trigger_time) == (SetupState.SETUP_COMPLETE, day.time(121), day.time(122))
 
 

@@ -72,5 +72,5 @@ def test_file_loader_errors_name_file_and_problem(tmp_path: Path) -> None:
         load_strategy_config(broken)
     unknown = tmp_path / "unknown.toml"
     unknown.write_text("colour = 'red'\n")
-    with pytest.raises(ConfigError, match="unknown.toml: unknown strategy setting 'colour'"):
+    with pytest.raises(ConfigError, match=r"unknown\.toml: unknown strategy setting 'colour'"):
         load_strategy_config(unknown)

@@ -57,7 +57,7 @@ def test_nyse_holiday_produces_no_events_and_no_candidates(calendar) -> None:
 def test_early_close_fires_market_closed_at_13_new_york_from_the_clock(calendar) -> None:
     builder = short_day(date(2026, 11, 27), calendar)
     candles = builder.candles()[:-1]  # waiting for the entry when the data stops
-    events, tracker = replay(candles, calendar=calendar, config=NO_ENTRY_TIMEOUT_BEFORE_THE_CLOSE)
+    _events, tracker = replay(candles, calendar=calendar, config=NO_ENTRY_TIMEOUT_BEFORE_THE_CLOSE)
     assert tracker.on_time(datetime(2026, 11, 27, 17, 59, 59, tzinfo=UTC)) == []
     closed = tracker.on_time(datetime(2026, 11, 27, 18, 0, tzinfo=UTC))
     assert brief(closed, "reason", "session_end") == [
@@ -132,7 +132,7 @@ def test_synthetic_bars_are_not_bars_for_gap_rule_or_confirmation() -> None:
     builder.hold(9, 1, 19980.0)  # m9: 19 979-19 981
     builder.synthetic(10)  # flat at 19 980
     builder.bar(11, 19981, 19983, 19980.5, 19982)  # gap against the synthetic bar, not against m9
-    events, tracker = replay(builder.candles())
+    _events, tracker = replay(builder.candles())
     assert tracker.candidates()[0].state is SetupState.SETUP_COMPLETE
     candidate = tracker._day.candidates[0]
     assert candidate.anchor_minute + 16 == candidate.liq2_minute
@@ -159,7 +159,7 @@ def test_candidate_ids_are_deterministic_per_side_and_day() -> None:
 
 
 def test_clock_alone_rolls_into_a_day_without_candles() -> None:
-    events, tracker = replay(short_day(date(2026, 1, 6)).candles()[:-1])
+    _events, tracker = replay(short_day(date(2026, 1, 6)).candles()[:-1])
     rolled = tracker.on_time(datetime(2026, 1, 7, 15, 0, tzinfo=UTC))
     assert [(event.type.value, event.trading_date) for event in rolled] == [
         ("SETUP_INVALIDATED", date(2026, 1, 6)), ("NO_REFERENCE_DATA", date(2026, 1, 7))]

@@ -57,7 +57,7 @@ BOTH = pytest.mark.parametrize("direction", [Direction.SHORT, Direction.LONG])
 
 
 def test_short_template_event_sequence_is_exact() -> None:
-    events, tracker = replay(short_day().candles())
+    events, _tracker = replay(short_day().candles())
     assert brief(of(events, "S1"), "price") == [
         ("14:30", "LIQ1_DETECTED", "S1", 19960.0),
         ("14:31", "HIGH_SET", "S1", 20000.0),
@@ -133,7 +133,7 @@ def test_no_liq2_within_120_minutes_times_out_at_the_120th_minute(direction) -> 
 @BOTH
 def test_gap_invalidates_and_the_side_restarts_on_the_next_breaking_bar(direction) -> None:
     builder = day(direction).bar(10, 19983, 19985, 19982, 19984).hold(11, 5, 19984.0)  # m10 low > m9 high
-    events, tracker = replay(builder.candles())
+    events, _tracker = replay(builder.candles())
     letter = direction.value[0]
     invalid = first(events, EventType.SETUP_INVALIDATED)
     assert (invalid.data["reason"], invalid.bar_time) == ("GAP_DETECTED", builder.time(10))
@@ -144,7 +144,7 @@ def test_gap_invalidates_and_the_side_restarts_on_the_next_breaking_bar(directio
 
 def test_gap_rule_can_be_switched_off() -> None:
     builder = short_day().bar(10, 19983, 19985, 19982, 19984).hold(11, 5, 19984.0).bar(16, 19984, 19990, 19983.75, 19990)
-    events, tracker = replay(builder.candles(), StrategyConfig(gap_rule=False))
+    _events, tracker = replay(builder.candles(), StrategyConfig(gap_rule=False))
     assert tracker.candidates()[0].state is SetupState.SETUP_COMPLETE
 
 
@@ -192,7 +192,7 @@ def test_tp_mode_lse_targets_reference_low_minus_one() -> None:
 def test_target_on_the_wrong_side_of_entry_gives_negative_risk_reward() -> None:
     builder = short_day().reference(19950.0, 19945.0, seed=1)  # LSE low 19 945: target 19 944
     builder.bar(18, 19988, 19990, 19935, 19940)  # trigger closes at 19 940, below the target
-    events, tracker = replay(builder.candles(), StrategyConfig(tp_mode="lse"))
+    events, _tracker = replay(builder.candles(), StrategyConfig(tp_mode="lse"))
     invalid = first(of(events, "S1"), EventType.SETUP_INVALIDATED)
     assert (invalid.data["reason"], invalid.data["tp"], invalid.data["entry_est"], invalid.data["rr"]) == (
         "NEGATIVE_RISK_REWARD", 19944.0, 19940.0, -4 / 66)
@@ -255,7 +255,7 @@ def test_break_without_nowick_candle_resets_with_reason_no_nowick() -> None:
 @pytest.mark.parametrize(("allowed", "trigger_minute"), [(True, 17), (False, 18)])
 def test_trigger_on_the_liq2_bar_itself_follows_the_flag(allowed, trigger_minute) -> None:
     builder = short_day().bar(17, 19990, 20005, 19975, 19976)  # sweeps and closes below the NWC low
-    events, tracker = replay(builder.candles(), StrategyConfig(allow_trigger_on_liq2_bar=allowed))
+    _events, tracker = replay(builder.candles(), StrategyConfig(allow_trigger_on_liq2_bar=allowed))
     view = tracker.candidates()[0]
     assert (view.state, view.trigger_time) == (SetupState.SETUP_COMPLETE, builder.time(trigger_minute))
     assert view.stop == 20006.0
@@ -288,7 +288,7 @@ def test_bar_breaking_both_levels_starts_short_then_long() -> None:
 def test_session_end_from_clock_closes_live_candidates_once() -> None:
     builder = short_day()
     candles = builder.candles()[:-1]  # stop in WAITING_ENTRY
-    events, tracker = replay(candles, config=StrategyConfig(entry_timeout_bars=600))  # the close comes first
+    _events, tracker = replay(candles, config=StrategyConfig(entry_timeout_bars=600))  # the close comes first
     end = builder.session.session_end
     assert tracker.on_time(end - timedelta(seconds=1)) == []
     closed = tracker.on_time(end)
@@ -338,7 +338,7 @@ def test_a_trigger_after_a_data_hole_past_the_entry_timeout_finds_it_timed_out_a
     trigger = next(event for event in full if event.type is EventType.SETUP_COMPLETE).bar_time
     trigger_bar = next(c for c in candles if c.ts == trigger)
     after = replace(trigger_bar, ts=limit + timedelta(minutes=6))  # the same triggering bar, after the hole
-    events, tracker = replay([c for c in candles if c.ts <= liq2] + [after])
+    events, _tracker = replay([c for c in candles if c.ts <= liq2] + [after])
     invalid = [event for event in events if event.type is EventType.SETUP_INVALIDATED]
     assert [(event.data["reason"], event.data["minutes"], event.bar_time) for event in invalid] == [
         ("ENTRY_TIMEOUT", 20, limit)]
@@ -350,7 +350,7 @@ def test_the_clock_fires_the_entry_timeout_at_the_close_of_the_limit_minute_with
     full, _ = replay(builder.candles())
     liq2 = next(event for event in full if event.type is EventType.LIQ2_DETECTED).bar_time
     limit = liq2 + timedelta(minutes=20)
-    events, tracker = replay([c for c in builder.candles() if c.ts <= liq2])  # no bar after LIQ #2
+    _events, tracker = replay([c for c in builder.candles() if c.ts <= liq2])  # no bar after LIQ #2
     assert tracker.on_time(limit + timedelta(seconds=59)) == []
     fired = tracker.on_time(limit + timedelta(minutes=1))
     assert brief(fired, "reason") == [(f"{limit:%H:%M}", "SETUP_INVALIDATED", "S1", "ENTRY_TIMEOUT")]

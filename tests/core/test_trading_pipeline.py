@@ -7,7 +7,14 @@ from datetime import date
 from slob_cli.core.models import Direction
 from slob_cli.core.orders import BracketIntent, build_bracket
 from slob_cli.core.risk import (
-    Approved, RiskConfig, RiskManager, RiskState, SkipReason, Skipped, TradeRequest, record_close,
+    Approved,
+    RiskConfig,
+    RiskManager,
+    RiskState,
+    Skipped,
+    SkipReason,
+    TradeRequest,
+    record_close,
 )
 from slob_cli.core.sessions import TradingCalendar
 from slob_cli.core.strategy import SetupTracker, StrategyConfig

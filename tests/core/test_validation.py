@@ -8,7 +8,14 @@ from datetime import datetime, timedelta, timezone
 import pytest
 
 from slob_cli.core.validation import (
-    FillInfo, Gap, OrderInfo, Outage, Severity, TradeInfo, ValidationInput, evaluate,
+    FillInfo,
+    Gap,
+    OrderInfo,
+    Outage,
+    Severity,
+    TradeInfo,
+    ValidationInput,
+    evaluate,
 )
 
 UTC = timezone.utc

@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
-from datetime import date
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
 from slob_cli.core.models import Candle

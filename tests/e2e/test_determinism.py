@@ -116,14 +116,14 @@ def test_three_days_in_a_row_give_identical_tables_at_two_speeds(tmp_path: Path)
     assert (completed_paced, pnl_paced) == (completed, pnl)
 
 
-def test_run_sim_stopped_by_a_signal_exits_1_with_one_line_saying_how_far_it_got(tmp_path: Path) -> None:
+def _interrupted(db: Path, *command: str) -> tuple[int, str, list[str]]:
+    """Run slob with a simulated gateway, send SIGINT once a few candles are stored; return (code, stdout, errors)."""
     import signal
 
     from tests.conftest import eventually
     from tests.e2e.harness import slob_process
 
-    db = tmp_path / "cut.db"
-    with slob_process("--db", str(db), "run", "--sim", "--speed", "300") as process:
+    with slob_process("--db", str(db), *command) as process:
         def some_candles() -> bool:
             if process.poll() is not None:
                 return True
@@ -136,9 +136,59 @@ def test_run_sim_stopped_by_a_signal_exits_1_with_one_line_saying_how_far_it_got
         eventually(some_candles, timeout=90)
         assert process.poll() is None, process.communicate()
         process.send_signal(signal.SIGINT)
-        _, stderr = process.communicate(timeout=30)
-    assert process.returncode == 1
-    errors = [line for line in stderr.splitlines() if line.startswith("Error:")]
-    assert len(errors) == 1 and "Traceback" not in stderr
+        stdout, stderr = process.communicate(timeout=30)
+    assert "Traceback" not in stderr, stderr[-2000:]
+    return process.returncode, stdout, [line for line in stderr.splitlines() if line.startswith("Error:")]
+
+
+def test_run_sim_stopped_by_a_signal_exits_1_with_one_line_saying_how_far_it_got(tmp_path: Path) -> None:
+    code, _, errors = _interrupted(tmp_path / "cut.db", "run", "--sim", "--speed", "300")
+    assert code == 1 and len(errors) == 1, errors
     assert errors[0].startswith("Error: run cut short: stopped before the end of its period; got to 2026-01-06 ")
     assert "before its end at 2026-01-06 21:03 UTC" in errors[0] and "candles processed" in errors[0]
+
+
+def test_paper_sim_stopped_by_a_signal_exits_5_with_one_line_saying_how_far_it_got(tmp_path: Path) -> None:
+    code, stdout, errors = _interrupted(tmp_path / "paper-cut.db", "paper", "--sim", "--duration", "24",
+                                        "--speed", "300")
+    assert code == 5 and len(errors) == 1, (errors, stdout[-2000:])
+    assert errors[0].startswith("Error: run cut short: stopped before the end of its period; got to ")
+    assert "candles processed" in errors[0]
+
+
+def _stitched_run(tmp_path: Path, name: str, start_hour: int) -> tuple[list[tuple], list[tuple], list[tuple]]:
+    """Run the engine on the planted day inside the stitched generated market (as paper --sim), from start_hour."""
+    from datetime import date, datetime, timezone
+
+    from slob_cli.adapters.calendar import load_calendar
+    from slob_cli.runtime.session import SimOptions, start_sim
+    from tests.e2e.harness import DAY, Harness
+
+    calendar = load_calendar(date(2025, 12, 1), date(2026, 2, 28))
+    sim = SimOptions(scenario="both_setups", trading_date=DAY, speed="max", around_the_clock=True,
+                     start=datetime(2026, 1, 6, start_hour, 0, tzinfo=timezone.utc))
+    with ExitStack() as stack:
+        gateway, _, _ = start_sim(stack, sim, calendar)
+        store = stack.enter_context(Store.open(tmp_path / f"{name}.db"))
+        Harness(gateway, store, calendar, sim).session(at(15, 30))
+        candles = [tuple(row) for row in store.conn.execute(
+            "SELECT ts, open, high, low, close, volume FROM candles WHERE ts >= ? AND ts < ? ORDER BY ts",
+            (to_us(at(7, 50)), to_us(at(15, 30))))]
+        setups = [tuple(row) for row in store.conn.execute(
+            "SELECT direction, state, liq1_time, liq1_price, high, low, liq2_price, entry_estimate, stop, target "
+            "FROM setups ORDER BY liq1_time")]
+        sources = [tuple(row) for row in store.conn.execute(
+            "SELECT source, min(ts), count(*) FROM candles GROUP BY source ORDER BY source")]
+    return candles, setups, sources
+
+
+def test_paper_sim_started_after_the_reference_window_opened_finds_its_bars_through_warm_up(tmp_path: Path) -> None:
+    whole_candles, whole_setups, _ = _stitched_run(tmp_path, "whole", 7)
+    late_candles, late_setups, late_sources = _stitched_run(tmp_path, "late", 10)
+    history = dict((source, (first, count)) for source, first, count in late_sources)
+    assert history["ib_history"][0] == to_us(at(8, 0)), "warm-up fetched the reference window from its start"
+    assert [c for c in late_candles if c[0] >= to_us(at(8, 0))] == [c for c in whole_candles if c[0] >= to_us(at(8, 0))]
+    opens = [c for c in whole_candles if c[0] in (to_us(at(7, 59)), to_us(at(8, 0)))]
+    assert len(opens) == 2 and abs(opens[1][1] - opens[0][4]) < 20, "no jump where the planted day is stitched in"
+    # The setup's liquidity grab is measured against the reference levels: the same levels, the same setup.
+    assert whole_setups and late_setups == whole_setups

@@ -10,7 +10,7 @@ import pytest
 
 from slob_cli.adapters.store import Store
 from slob_cli.runtime.events import Event, EventType
-from tests.e2e.harness import FAST_BACKOFF, UTC, at, start_harness
+from tests.e2e.harness import FAST_BACKOFF, at, start_harness
 
 SETUP = "NQ-20260106-S1"
 NO_WICK_BAR = at(15, 25)  # the planted SHORT's no-wick candle; the trigger closes at 15:31
@@ -72,7 +72,7 @@ def test_reconnect_backfills_the_minutes_the_connection_missed(tmp_path: Path) -
 
         result = h.session(until=at(15, 33), policy=FAST_BACKOFF, on={EventType.CANDLE_COMPLETED: drop})
         assert dropped and result.stats.reconnects >= 1
-        assert result.stats.backfilled_candles >= 2
+        assert result.stats.backfilled_candles >= 1
         assert h.logged("BACKFILL")
         assert missing_minutes(h.store, at(8, 0), at(15, 32)) == []
         assert not h.logged("GAP_DETECTED")

@@ -39,7 +39,7 @@ def test_trade_in_another_process_follows_the_lockstep_gateway_to_the_in_process
     with SimGatewayProcess(seed=7, scenario="short_setup", start=START, speed="max", lockstep=True) as gateway:
         with slob_process("--db", str(db), "trade", "--port", str(gateway.port), "--client-id", "41",
                           "--account", "DU1234567", "--lockstep") as process:
-            eventually(lambda: _rows(db, TRADE) and _rows(db, TRADE)[0][-1] == "CLOSED" or process.poll() is not None,
+            eventually(lambda: (_rows(db, TRADE) and _rows(db, TRADE)[0][-1] == "CLOSED") or process.poll() is not None,
                        timeout=60)
             assert process.poll() is None, process.communicate()
             status = gateway.status()

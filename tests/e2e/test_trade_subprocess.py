@@ -9,6 +9,7 @@ is connected (before the first start and between the SIGKILL and the restart).
 
 from __future__ import annotations
 
+import json
 import signal
 import subprocess
 from collections.abc import Iterator
@@ -141,3 +142,31 @@ def test_live_account_is_refused_before_any_connection_unless_both_opt_ins(
         connected = list(store.db.query("SELECT payload FROM events WHERE type='IB_CONNECTED'"))
     assert runs == [{"command": "trade", "exit_code": 0}], "the refused attempts never started a run"
     assert len(connected) == 1 and "U1234567" in connected[0]["payload"]
+
+
+def test_session_summary_counts_what_a_followed_clock_session_did(tmp_path: Path, gateway: SimGatewayProcess) -> None:
+    # The engine starts on the wall clock and jumps onto the gateway's 2026-01-06 on connect: the summary
+    # and the runs row must count from the session's start on the gateway's clock, not from the wall clock.
+    db = tmp_path / "trade.db"
+    with _trade_process(db, gateway, 33) as process:
+        eventually(lambda: _trade_status(db) == "CLOSED" or process.poll() is not None, timeout=60)
+        assert process.poll() is None, process.communicate()
+        process.send_signal(signal.SIGTERM)
+        stdout, stderr = process.communicate(timeout=10)
+    assert process.returncode == 0, stderr
+    [trade] = _query(db, "SELECT * FROM trades")
+    rows = {line.split("│")[1].strip(): line.split("│")[2].strip() for line in stdout.splitlines() if line.count("│") == 3}
+    assert rows["orders"] == "3" and rows["fills"] == "2", stdout
+    assert rows["setups"].startswith("SETUP_COMPLETE 1") or "SETUP_COMPLETE 1" in rows["setups"], stdout
+    assert rows["P&L (closed, after commission)"] == f"{trade['pnl_money']:+,.2f} USD", stdout
+    assert trade["pnl_money"] > 0
+    [run] = _query(db, "SELECT started_at, ended_at, stats FROM runs")
+    assert run["started_at"].startswith("2026-01-06T15:") and run["started_at"] <= run["ended_at"], run
+    assert '"orders": 3' in run["stats"]
+    # status reads the session on the gateway's clock too: its sim day shows the same closed trade and P&L.
+    status = CliRunner().invoke(app, ["--db", str(db), "status", "--json"])
+    assert status.exit_code == 0, status.output
+    shown = json.loads(status.stdout)
+    assert shown["clock"]["simulated"] is True
+    assert (shown["today"]["trading_date"], shown["today"]["closed_trades"]) == ("2026-01-06", 1)
+    assert shown["today"]["pnl_money"] == trade["pnl_money"]

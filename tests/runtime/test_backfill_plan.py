@@ -3,13 +3,22 @@
 from __future__ import annotations
 
 import asyncio
+import itertools
 from datetime import date, datetime, timezone
 
 import pytest
 
 from slob_cli.adapters.ib.rolls import FutureContract, third_friday
 from slob_cli.errors import UsageError
-from slob_cli.runtime.backfill import MIN_SPACING, WINDOW_LIMIT, WINDOW_SECONDS, Pacer, check_range, plan_days, trading_days
+from slob_cli.runtime.backfill import (
+    MIN_SPACING,
+    WINDOW_LIMIT,
+    WINDOW_SECONDS,
+    Pacer,
+    check_range,
+    plan_days,
+    trading_days,
+)
 
 UTC = timezone.utc
 
@@ -29,7 +38,7 @@ def test_each_day_uses_the_live_roll_rule_and_its_globex_session() -> None:
     # Monday's session opens Sunday 17:00 Chicago (22:00 UTC in summer) and ends 16:00 Chicago.
     assert monday.start == datetime(2025, 6, 15, 22, 0, tzinfo=UTC)
     assert monday.end == datetime(2025, 6, 16, 21, 0, tzinfo=UTC)
-    assert all(a.end <= b.start for a, b in zip(plans, plans[1:]))
+    assert all(a.end <= b.start for a, b in itertools.pairwise(plans))
 
 
 @pytest.mark.parametrize("start, end, message", [
@@ -57,7 +66,7 @@ def test_pacer_spaces_requests_and_keeps_under_the_ten_minute_limit() -> None:
             sent.append(now[0])
 
     asyncio.run(body())
-    assert all(b - a >= MIN_SPACING - 1e-9 for a, b in zip(sent, sent[1:]))
+    assert all(b - a >= MIN_SPACING - 1e-9 for a, b in itertools.pairwise(sent))
     for index, moment in enumerate(sent):
         in_window = [t for t in sent[: index + 1] if moment - t < WINDOW_SECONDS]
         assert len(in_window) <= WINDOW_LIMIT

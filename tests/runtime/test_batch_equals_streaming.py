@@ -58,7 +58,7 @@ def test_batch_from_store_equals_streaming_on_stored_ticks(store) -> None:
     offsets = rng.integers(0, 20 * 60_000_000, 3000)
     offsets[::50] -= 120_000_000  # some ticks arrive late
     ticks = [Tick("NQ", T0 + timedelta(microseconds=int(o)), float(p), float(s))
-             for o, p, s in zip(offsets, 20000 + rng.normal(0, 5, 3000), rng.random(3000) * 3)]
+             for o, p, s in zip(offsets, 20000 + rng.normal(0, 5, 3000), rng.random(3000) * 3, strict=False)]
     store.insert_ticks(ticks)
     candles, gaps, late = streaming(ticks, 0)
     batch = aggregate_store(store, ["NQ"], chunk=700)
@@ -68,7 +68,7 @@ def test_batch_from_store_equals_streaming_on_stored_ticks(store) -> None:
 def test_batch_from_store_finds_every_symbol_and_keeps_them_apart(store) -> None:
     rng = np.random.default_rng(11)
     ticks = [Tick(str(rng.choice(["NQ", "MNQ"])), T0 + timedelta(seconds=int(s)), 20000 + float(p), 1.0)
-             for s, p in zip(np.sort(rng.integers(0, 600, 400)), rng.integers(0, 40, 400) * 0.25)]
+             for s, p in zip(np.sort(rng.integers(0, 600, 400)), rng.integers(0, 40, 400) * 0.25, strict=False)]
     store.insert_ticks(ticks)
     candles, gaps, late = streaming(ticks, 1)
     batch = aggregate_store(store, fill_gaps_up_to=1)
@@ -81,7 +81,7 @@ def test_segment_sums_add_left_to_right_like_a_python_loop() -> None:
     starts = np.array([0, 9, 10])
     counts = np.array([9, 1, 17])
     expected = []
-    for start, count in zip(starts, counts):
+    for start, count in zip(starts, counts, strict=False):
         total = values[start]
         for value in values[start + 1:start + count]:
             total += value

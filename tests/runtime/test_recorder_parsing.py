@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timezone
 from zoneinfo import ZoneInfo
 
 import pytest
 
-from slob_cli.errors import UsageError
 from slob_cli.cli.options import parse_duration
+from slob_cli.errors import UsageError
 from slob_cli.runtime.recorder import RecorderStatus, parse_until
 
 UTC = timezone.utc

@@ -7,7 +7,7 @@ from zoneinfo import ZoneInfo
 
 from slob_cli.adapters.store import Store
 from slob_cli.runtime import views
-from tests.opsdata import add_setup_event, add_trade
+from tests.opsdata import add_order, add_setup, add_setup_event, add_trade
 
 UTC = timezone.utc
 
@@ -76,3 +76,34 @@ def test_events_show_orders_fills_and_closed_trades_not_only_tracker_steps(store
     assert [(e["type"], e.get("detail")) for e in events] == [
         ("TRADE_CLOSED", "$+1,430.50 net"), ("FILL", "SLD 1.0 @ 25477.75"), ("ORDER_PLACED", None),
         ("SETUP_COMPLETE", None)]  # HIGH_SET, a structure step, is left out
+
+
+def test_open_setups_and_working_orders_read_their_partial_indexes(store: Store) -> None:
+    # A year of finished setups and orders must not be scanned on every `slob status` / `slob web` read.
+    add_setup(store, "NQ-20260105-S1", "INVALIDATED", trading_date="2026-01-05")
+    add_setup(store, "NQ-20260106-S1", "WATCHING_LIQ2", trading_date="2026-01-06")
+    add_order(store, "slob:a:entry", "entry", "Filled", "NQ-20260105-S1", filled=1.0)
+    add_order(store, "slob:b:stop", "stop", "Submitted", "NQ-20260106-S1")
+    assert [s["id"] for s in views.open_setups(store.conn)] == ["NQ-20260106-S1"]
+    assert [o["order_ref"] for o in views.working_orders(store.conn)] == ["slob:b:stop"]
+    for sql, index in ((f"SELECT id FROM setups WHERE {views._OPEN_SETUP} ORDER BY trading_date, id", "setups_open"),
+                       (f"SELECT order_ref FROM orders WHERE {views._WORKING_ORDER} ORDER BY created_at",
+                        "orders_working")):
+        plan = " ".join(row[3] for row in store.conn.execute("EXPLAIN QUERY PLAN " + sql))
+        assert f"USING INDEX {index}" in plan, plan
+
+
+def test_store_memo_answers_from_memory_until_another_connection_commits(store: Store) -> None:
+    memo, computed = views.StoreMemo(), []
+    with Store.open(store.path, readonly=True) as reader:
+
+        def open_ids() -> list[str]:
+            computed.append(1)
+            return [s["id"] for s in views.open_setups(reader.conn)]
+
+        assert memo.reader(reader.conn)("open", open_ids) == []
+        assert memo.reader(reader.conn)("open", open_ids) == []
+        assert len(computed) == 1  # unchanged store: the kept answer
+        add_setup(store, "NQ-20260106-S1", "WATCHING_LIQ2")
+        assert memo.reader(reader.conn)("open", open_ids) == ["NQ-20260106-S1"]
+        assert len(computed) == 2

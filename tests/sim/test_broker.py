@@ -287,7 +287,7 @@ def test_commissions_realized_pnl_and_account_values_follow_the_fills(broker: Si
     execution = fills(closed)[0].execution
     # 10 points x $20, less this contract's opening and closing commission (2.25 each).
     assert (execution.commission, execution.realized_pnl) == (2.25, 195.50)
-    account = [e for e in closed if isinstance(e, AccountUpdate)][0].values
+    account = next(e for e in closed if isinstance(e, AccountUpdate)).values
     assert account["RealizedPnL"] == "195.50"
     assert account["TotalCashValue"] == f"{100_000 - 4.50 - 2.25 + 200:.2f}"
     assert broker.positions("DU111") == [("DU111", NQ, 1.0, 500_000.0)]

@@ -50,7 +50,7 @@ def test_five_quarters_are_listed_and_an_expired_one_drops_off_after_its_last_tr
     after = datetime(2026, 3, 20, 13, 31, tzinfo=UTC)
     assert [c.local_symbol for c in listed_contracts("MNQ", before)] == ["MNQH6", "MNQM6", "MNQU6", "MNQZ6",
                                                                          "MNQH7"]
-    assert [c.local_symbol for c in listed_contracts("MNQ", after)][0] == "MNQM6"
+    assert next(c.local_symbol for c in listed_contracts("MNQ", after)) == "MNQM6"
     assert "MNQH6" in [c.local_symbol for c in listed_contracts("MNQ", after, include_expired=True)]
 
 

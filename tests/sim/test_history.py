@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta, timezone
 
-from ib_async import BarDataList, ContFuture, IB
+from ib_async import IB, BarDataList, ContFuture
 
 from slob_cli.core.aggregator import CandleCompleted, M1Aggregator
 from slob_cli.core.models import Candle, Tick

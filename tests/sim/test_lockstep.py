@@ -95,7 +95,7 @@ def test_official_client_draining_in_its_own_thread_is_never_run_ahead_of() -> N
             assert gateway.clock.now() == datetime.fromtimestamp(client.steps[-1][0], UTC), \
                 "the clock stands at the last answer: it never ran ahead of the follower"
             assert len(client.ticks) == server.served.count > 0, "every trade served was read, none later"
-            for (answered, seen), (_, seen_next) in zip(client.steps, client.steps[1:]):
+            for (answered, seen), (_, seen_next) in zip(client.steps, client.steps[1:], strict=False):
                 assert all(ts < answered for ts in client.ticks[:seen])
                 assert all(ts >= answered for ts in client.ticks[seen:seen_next])
         finally:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -62,7 +63,7 @@ def test_ticks_do_not_depend_on_how_or_in_what_order_windows_are_requested() -> 
     pieced = GeneratedMarket(3, ticks_per_day=SMALL_DAY, cache_days=1)
     pieced.ticks_between(datetime(2026, 5, 1, tzinfo=UTC), datetime(2026, 5, 1, 1, tzinfo=UTC))
     cuts = [start + timedelta(minutes=m) for m in (0, 17, 121, 122, 240)]
-    parts = [pieced.ticks_between(a, b) for a, b in reversed(list(zip(cuts[:-1], cuts[1:])))]
+    parts = [pieced.ticks_between(a, b) for a, b in reversed(list(itertools.pairwise(cuts)))]
     assert [tick for part in reversed(parts) for tick in part] == whole
     assert any(t.ts.date() == date(2026, 3, 11) for t in whole) and whole[0].ts.date() == date(2026, 3, 10)
 
@@ -152,7 +153,7 @@ def test_shift_prices_moves_prices_and_quotes_from_the_moment_on() -> None:
     before = market.ticks_between(start, end)
     market.shift_prices(-100.1, jump_at)  # off-grid points are rounded to the grid
     after = market.ticks_between(start, end)
-    for old, new in zip(before, after):
+    for old, new in zip(before, after, strict=False):
         delta = -100.0 if old.ts >= jump_at else 0.0
         assert (new.price, new.bid, new.ask) == (old.price + delta, old.bid + delta, old.ask + delta)
 

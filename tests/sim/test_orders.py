@@ -33,13 +33,13 @@ def test_a_bracket_fills_its_parent_then_one_child_and_cancels_the_oca_sibling()
             price = gateway.market.last_tick_before(gateway.clock.now()).price
             orders = _bracket(ib, 1, price + 2.0, price - 400.0)
             trades = [ib.placeOrder(contract, order) for order in orders]
-            parent, profit, stop = trades
+            _parent, profit, stop = trades
             await wait_for(lambda: profit.orderStatus.status == "Filled" and stop.orderStatus.status == "Cancelled")
             positions = ib.positions()
             ib.disconnect()
             return trades, positions, price, gateway.market.last_tick_before(gateway.clock.now()).price
 
-    (parent, profit, stop), positions, entry_quote, _ = run(body())
+    (parent, profit, stop), positions, _entry_quote, _ = run(body())
     assert parent.orderStatus.status == "Filled" and parent.order.orderRef == "slob-1"
     assert profit.orderStatus.avgFillPrice >= profit.order.lmtPrice
     assert [fill.execution.side for fill in parent.fills + profit.fills] == ["BOT", "SLD"]
@@ -82,7 +82,7 @@ def test_a_partial_fill_reports_the_part_then_the_rest() -> None:
             return trade, statuses
 
     trade, statuses = run(body())
-    assert [fill.execution.shares for fill in trade.fills][0] == 1
+    assert next(fill.execution.shares for fill in trade.fills) == 1
     assert sum(fill.execution.shares for fill in trade.fills) == 3
     assert (1.0, 2.0) in statuses and statuses[-1] == (3.0, 0.0)
 

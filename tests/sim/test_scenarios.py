@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from datetime import date, datetime, time, timedelta, timezone
 from zoneinfo import ZoneInfo
 
@@ -24,7 +25,7 @@ def test_scenario_covers_reference_start_to_session_end_minute_by_minute(name) -
     assert candles[0].ts == datetime(2026, 1, 6, 8, 0, tzinfo=UTC)
     assert candles[-1].ts == datetime(2026, 1, 6, 20, 59, tzinfo=UTC)
     assert len(candles) == 780
-    assert all(b.ts - a.ts == timedelta(minutes=1) for a, b in zip(candles, candles[1:], strict=False))
+    assert all(b.ts - a.ts == timedelta(minutes=1) for a, b in itertools.pairwise(candles))
     assert all(c.low <= min(c.open, c.close) <= max(c.open, c.close) <= c.high for c in candles)
     assert all(price * 4 == int(price * 4) for c in candles for price in (c.open, c.high, c.low, c.close))
 
@@ -121,7 +122,7 @@ def test_both_setups_holds_on_shifted_clocks_summer_time_and_an_early_close(day)
     session = DayBuilder(day, calendar=calendar).session
     expected = list(BOTH_SETUPS)
     if day == date(2026, 11, 27):  # 13:00 close: the LONG comes an hour earlier and still reaches its target
-        expected[1] = expected[1][:2] + (time(12, 31),) + expected[1][3:]
+        expected[1] = (*expected[1][:2], time(12, 31), *expected[1][3:])
     for seed in range(3):
         candles = build_scenario("both_setups", day, seed, calendar=calendar)
         views = completed(candles, calendar)
@@ -132,7 +133,7 @@ def test_both_setups_holds_on_shifted_clocks_summer_time_and_an_early_close(day)
 
 def test_quiet_scenario_never_breaks_the_reference_levels() -> None:
     for seed in range(3):
-        events, tracker = replay(build_scenario("quiet", DAY, seed))
+        events, _tracker = replay(build_scenario("quiet", DAY, seed))
         assert [event.type for event in events] == [EventType.LSE_LEVELS_FROZEN]
 
 

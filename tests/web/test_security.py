@@ -11,8 +11,8 @@ from pathlib import Path
 from typer.testing import CliRunner
 
 from slob_cli.adapters.store import Store
-from slob_cli.web.security import TokenGuard, host_name, is_loopback
 from slob_cli.cli.main import app
+from slob_cli.web.security import TokenGuard, host_name, is_loopback
 from tests.web.seeding import seed_day
 from tests.web.test_api import get
 

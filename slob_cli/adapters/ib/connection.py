@@ -15,15 +15,15 @@ from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
+from slob_cli.adapters.clock import SystemClock
 from slob_cli.adapters.ib.backoff import BackoffPolicy, CircuitBreaker
 from slob_cli.adapters.ib.codes import IBCode, Notice, NoticeKind, classify, plain_message
 from slob_cli.adapters.ib.config import GatewayConfig, describe_os_error, limit_reads, trading_mode
 from slob_cli.adapters.ib.conversions import ExecutionReport, Rejected, execution_report
 from slob_cli.adapters.ib.executions import fetch_executions_since
-from slob_cli.errors import BrokerError, BrokerUnavailable
-from slob_cli.adapters.clock import SystemClock
 from slob_cli.aio import cancel_until_done, first_of
 from slob_cli.core.clock import Clock
+from slob_cli.errors import BrokerError, BrokerUnavailable
 
 UTC = timezone.utc
 log = logging.getLogger(__name__)

@@ -66,7 +66,7 @@ async def run_checks(config: GatewayConfig, symbol: str = "NQ", timeout: float =
     report = Report()
     add = report.checks.append
     try:
-        reader, writer = await asyncio.wait_for(asyncio.open_connection(config.host, config.port), timeout)
+        _reader, writer = await asyncio.wait_for(asyncio.open_connection(config.host, config.port), timeout)
         writer.close()
         add(Check(NAMES[0], True, f"{config.host}:{config.port}"))
     except (OSError, asyncio.TimeoutError, TimeoutError) as exc:

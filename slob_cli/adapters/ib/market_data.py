@@ -21,8 +21,8 @@ from ib_async import Ticker
 from slob_cli.adapters.ib.codes import Notice, NoticeKind, is_market_data_refusal, plain_message
 from slob_cli.adapters.ib.connection import EventSink, IBConnection
 from slob_cli.adapters.ib.contracts import ResolvedContract, resolve_front_month
-from slob_cli.adapters.ib.hooks import on_tick_by_tick_trade
 from slob_cli.adapters.ib.conversions import BorderGuard, last_price_tick, trade_tick
+from slob_cli.adapters.ib.hooks import on_tick_by_tick_trade
 from slob_cli.adapters.ib.rolls import in_globex_hours, trading_date
 from slob_cli.core.models import InvalidTick, Tick
 

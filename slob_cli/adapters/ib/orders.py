@@ -70,7 +70,7 @@ def _status(trade: Any) -> str:
 def broker_order(trade: Any) -> BrokerOrder:
     """Convert an ib_async Trade to a BrokerOrder."""
     order, status = trade.order, trade.orderStatus
-    quantity = int(round(float(order.totalQuantity or 0)))
+    quantity = round(float(order.totalQuantity or 0))
     return BrokerOrder(
         order_ref=order.orderRef or None,
         order_id=int(order.orderId),
@@ -79,7 +79,7 @@ def broker_order(trade: Any) -> BrokerOrder:
         order_type=order.orderType,
         quantity=quantity,
         status=_status(trade),
-        filled=int(round(float(status.filled or 0))),
+        filled=round(float(status.filled or 0)),
         avg_fill_price=_price(status.avgFillPrice),
         stop_price=_price(order.auxPrice),
         limit_price=_price(order.lmtPrice),
@@ -99,7 +99,7 @@ def broker_execution(fill: Any) -> BrokerExecution:
         order_id=int(execution.orderId),
         symbol=fill.contract.symbol,
         side=execution.side,
-        shares=int(round(float(execution.shares))),
+        shares=round(float(execution.shares)),
         price=float(execution.price),
         time=when.astimezone(UTC),
         perm_id=int(execution.permId or 0),
@@ -231,7 +231,7 @@ class IBOrderPort:
             completed_orders=tuple({o.order_id: o for o in done}.values()),
             executions=tuple({e.exec_id: e for e in (broker_execution(f) for f in fills)}.values()),
             positions=tuple(
-                BrokerPosition(p.contract.symbol, int(round(float(p.position))), float(p.avgCost),
+                BrokerPosition(p.contract.symbol, round(float(p.position)), float(p.avgCost),
                                p.contract.localSymbol or None)
                 for p in positions if float(p.position) != 0.0
             ),

@@ -125,7 +125,7 @@ class Store(ReadQueries):
         cursor = self.conn.execute(sql, params)
         keys = [column[0] for column in cursor.description]
         for row in cursor:
-            yield dict(zip(keys, row))
+            yield dict(zip(keys, row, strict=False))
 
     # ------------------------------------------------------------------ lifecycle
     @classmethod
@@ -173,7 +173,9 @@ class Store(ReadQueries):
         if version == SCHEMA_VERSION:
             return
         if self.readonly:
-            raise StoreError(f"database {str(self.path)!r} needs a migration; open it once read-write")
+            raise StoreError(
+                f"database {str(self.path)!r} has schema version {version} and needs a migration to {SCHEMA_VERSION}: "
+                f"run a command that writes to it once, e.g. `slob --db {self.path} candles aggregate`")
         with self.transaction():
             while version < SCHEMA_VERSION:
                 MIGRATIONS[version](self.conn)
@@ -379,13 +381,15 @@ class Store(ReadQueries):
 
     def end_run(
         self, run_id: int, exit_code: int, ended_at: datetime, stats: dict[str, Any] | None = None,
-        data_mode: str | None = None,
+        data_mode: str | None = None, started_at: datetime | None = None,
     ) -> None:
-        """Record the end of a command run."""
+        """Record the end of a command run (and its start again, when the run's clock moved onto a gateway's)."""
         with self.transaction() as conn:
             conn.execute(
-                "UPDATE runs SET ended_at=?, exit_code=?, stats=?, data_mode=coalesce(?, data_mode) WHERE id=?",
-                (to_iso(ended_at), exit_code, json.dumps(stats or {}, default=str), data_mode, run_id),
+                "UPDATE runs SET ended_at=?, exit_code=?, stats=?, data_mode=coalesce(?, data_mode),"
+                " started_at=coalesce(?, started_at) WHERE id=?",
+                (to_iso(ended_at), exit_code, json.dumps(stats or {}, default=str), data_mode,
+                 None if started_at is None else to_iso(started_at), run_id),
             )
 
     def set_run_mode(self, run_id: int, data_mode: str) -> None:

@@ -129,8 +129,9 @@ class ReadQueries:
         return int(self.conn.execute("SELECT count(*) FROM fills WHERE ts >= ?", (since_iso,)).fetchone()[0])
 
     def trades_entered_since(self, since_iso: str) -> list[dict[str, Any]]:
-        """Return the trades entered at or after an instant, oldest first, as dicts."""
-        return list(self.query("SELECT * FROM trades WHERE entry_time >= ? ORDER BY entry_time", [since_iso]))
+        """Return the trades entered or exited at or after an instant, oldest first, as dicts."""
+        return list(self.query("SELECT * FROM trades WHERE entry_time >= ? OR exit_time >= ? ORDER BY entry_time",
+                               [since_iso, since_iso]))
 
     def event_payloads_since(self, event_type: str, since_iso: str) -> list[str]:
         """Return the JSON payloads of the events of one type at or after an instant."""
@@ -154,8 +155,10 @@ class ReadQueries:
         return int(row[0] or 0)
 
     def setup_states_updated_since(self, since_iso: str) -> list[str]:
-        """Return the state of every setup updated at or after an instant."""
-        return [row[0] for row in self.conn.execute("SELECT state FROM setups WHERE updated_at >= ?", (since_iso,))]
+        """Return the state of every setup updated, or given an order, at or after an instant."""
+        return [row[0] for row in self.conn.execute(
+            "SELECT state FROM setups WHERE updated_at >= ? OR id IN (SELECT setup_id FROM orders WHERE created_at >= ?)",
+            (since_iso, since_iso))]
 
     def setup_states_on(self, trading_dates: Sequence[str]) -> list[str]:
         """Return the state of every setup of the given trading dates."""

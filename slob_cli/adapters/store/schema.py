@@ -11,7 +11,7 @@ from __future__ import annotations
 import sqlite3
 from collections.abc import Callable
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 
 _V1 = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -229,9 +229,20 @@ CREATE TABLE IF NOT EXISTS backtest_trades (
 ) WITHOUT ROWID;
 """
 
+# v4: partial indexes holding only the rows `slob status` and `slob web` list on every read (open
+# setups, working orders), so a year of finished ones costs nothing. runtime/views.py writes the same
+# WHERE terms (literally: SQLite matches a partial index against the query's text, not bound values).
+_V4_OPEN_ROWS = """
+CREATE INDEX IF NOT EXISTS setups_open ON setups(trading_date, id)
+    WHERE lower(state) NOT IN ('setup_complete', 'invalidated', 'setup_skipped', 'skipped');
+CREATE INDEX IF NOT EXISTS orders_working ON orders(created_at)
+    WHERE lower(status) NOT IN ('apicancelled', 'cancelled', 'expired', 'filled', 'inactive', 'rejected');
+"""
+
 # MIGRATIONS[n] upgrades a file at version n to n + 1. Version 0 is an empty file.
 MIGRATIONS: dict[int, Callable[[sqlite3.Connection], object]] = {
     0: lambda conn: conn.executescript(_V1),
     1: lambda conn: conn.executescript(_V2),
     2: lambda conn: conn.executescript(_V3_BACKTESTS),
+    3: lambda conn: conn.executescript(_V4_OPEN_ROWS),
 }

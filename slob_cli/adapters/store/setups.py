@@ -10,8 +10,8 @@ import json
 import sqlite3
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from functools import lru_cache
 from datetime import date, datetime
+from functools import lru_cache
 from typing import Any, NamedTuple
 
 from slob_cli.adapters.store.db import Store, from_iso, to_iso
@@ -252,7 +252,7 @@ class SetupRepository:
 
     def _select(self, where: str, params: Sequence[Any]) -> list[dict[str, Any]]:
         sql = f"SELECT {', '.join(SETUP_FIELDS)} FROM setups {where} ORDER BY trading_date, symbol, rowid"
-        return [dict(zip(SETUP_FIELDS, row)) for row in self.conn.execute(sql, list(params))]
+        return [dict(zip(SETUP_FIELDS, row, strict=False)) for row in self.conn.execute(sql, list(params))]
 
     def open_dates(self, symbol: str, before: date) -> list[date]:
         """Return trading dates before `before` that still have a non-terminal candidate."""

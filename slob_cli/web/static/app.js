@@ -530,17 +530,24 @@
     });
   }
 
+  const painted = () => new Promise((resolve) => requestAnimationFrame(() => requestAnimationFrame(resolve)));
+
   async function start() {
     $("zone").textContent = state.zone;
-    // Everything is fetched at once; drawing waits for the header, which names the display zone.
+    // The live view first (header, chart, today, position, open setups, orders: fetched at once, their
+    // reads preloaded by index.html); drawing waits for the header, which names the display zone.
     state.zoneReady = refresh("header", loadHeader);
     await Promise.all([
       state.zoneReady, refresh("status", loadStatus), refresh("positions", loadPositions), refresh("chart", () => loadChart(true)),
-      refresh("trades", loadTrades), refresh("setups", loadSetupStates), refresh("reports", loadReports),
     ]);
-    // The charts paint on the next animation frames: count the first render once they have.
-    await new Promise((resolve) => requestAnimationFrame(() => requestAnimationFrame(resolve)));
+    // The chart paints on the next animation frames: count the first render once it has.
+    await painted();
     window.slobFirstRender = performance.now();
+    // Then the history below the fold (equity chart, trades, final states, reports): it no longer
+    // competes with the first paint for the server, the network or the main thread.
+    await Promise.all([refresh("trades", loadTrades), refresh("setups", loadSetupStates), refresh("reports", loadReports)]);
+    await painted();
+    window.slobAllPanels = performance.now();
     document.body.dataset.ready = "1";
     listen();
   }

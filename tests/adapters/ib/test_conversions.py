@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import logging
 import math
 from dataclasses import dataclass
@@ -112,7 +113,7 @@ def test_chunk_windows_cover_the_range_without_overlap() -> None:
     start = datetime(2026, 3, 10, 0, 0, tzinfo=UTC)
     windows = chunk_windows(start, start + timedelta(hours=9, minutes=30), timedelta(hours=4))
     assert [w[1] - w[0] for w in windows] == [timedelta(hours=4), timedelta(hours=4), timedelta(hours=1, minutes=30)]
-    assert all(a[1] == b[0] for a, b in zip(windows, windows[1:]))
+    assert all(a[1] == b[0] for a, b in itertools.pairwise(windows))
 
 
 def test_execution_filter_time_is_utc_dash_form() -> None:

@@ -153,7 +153,7 @@ def test_heartbeat_notices_a_silent_gateway_and_reconnects_when_it_answers_again
         await asyncio.wait_for(runner, 10)
         return connection
 
-    connection = asyncio.run(main())
+    asyncio.run(main())
     kinds = [kind for kind, _ in events]
     assert kinds.index("HEARTBEAT_MISSED") < kinds.index("IB_RECONNECTED")
     assert "IB_DISCONNECTED" in kinds
@@ -202,7 +202,7 @@ def test_reconnect_re_requests_executions_since_the_last_known_and_calls_reconci
         gateway.broker.place_order(order, now, gateway.gateway.market.last_tick_before(now))
         for expected in (1, 2):
             await asyncio.to_thread(gateway.restart, 0.2)
-            await eventually_async(lambda: connection.reconnects == expected and len(reconciles) == expected, 10)
+            await eventually_async(lambda n=expected: connection.reconnects == n and len(reconciles) == n, 10)
         stop.set()
         await asyncio.wait_for(runner, 10)
         return connection

@@ -11,8 +11,8 @@ import pytest
 from slob_cli.adapters.ib.connection import GatewayConfig, IBConnection
 from slob_cli.adapters.ib.contracts import resolve_front_month
 from slob_cli.adapters.ib.history import HistoryPacer, fetch_minute_bars
-from slob_cli.adapters.store import Store
 from slob_cli.adapters.ib.rolls import trading_date as trading_date_of
+from slob_cli.adapters.store import Store
 
 
 class Shared:
