@@ -44,7 +44,7 @@ lint: $(STAMP)
 
 test: $(STAMP) lint browser
 	@$(MAKE) --no-print-directory web-assets || echo "warning: no chart library; the web tests will be skipped"
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -n auto
 
 bench: $(STAMP) web-assets browser
 	$(BIN)/python bench/aggregate.py
