@@ -27,7 +27,9 @@ log = logging.getLogger("slob")
 EXIT_CODES_HELP = (
     "Exit codes: 0 ok, 1 unexpected error, 2 usage error, 3 config or start-up error, "
     "4 broker unreachable (no first connection within --connect-timeout), 5 validation failed. "
-    "SIGINT (Ctrl-C) or SIGTERM stops record, trade, run, paper and sim-gateway cleanly with exit 0; "
+    "SIGINT (Ctrl-C) or SIGTERM stops record, trade, run, paper, web and sim-gateway cleanly with exit 0, "
+    "except a run whose length is its result: paper, or run --sim, stopped before the end of its period was "
+    "cut short and exits 5 (paper) or 1 (run --sim) with one line saying how far it got. "
     "Ctrl-C during any other command exits 130."
 )
 

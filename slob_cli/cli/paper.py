@@ -99,9 +99,9 @@ def paper(
             _print(outcome, strict, json_out)
             if unreachable is not None:
                 raise unreachable
-            if stats.get("stopped_by"):  # a signal is a clean stop, like every long-running command's
-                typer.echo(f"Stopped by {stats['stopped_by']}: exit 0 (the verdict covers the shortened run).")
-                return
+            if stats.get("stopped_by") and not outcome.passed:
+                # A clean stop, but a validation run that did not last its duration was cut short: never exit 0.
+                typer.echo(f"Stopped by {stats['stopped_by']} before its duration: the run was cut short.", err=True)
             if not outcome.passed:
                 raise typer.Exit(outcome.exit_code)
 

@@ -107,13 +107,14 @@ def test_help_names_every_exit_code_and_the_signal_behaviour(runner: CliRunner) 
     assert "SIGTERM" in EXIT_CODES_HELP and "exit 0" in text and "130" in text
 
 
-# SIGTERM of `trade` and `record` is covered in tests/e2e/test_trade_subprocess.py and test_record_subprocess.py.
-@pytest.mark.parametrize("command, signum", [
-    (["run", "--sim", "--speed", "60"], signal.SIGINT),
-    (["paper", "--sim", "--speed", "60"], signal.SIGTERM),
+# SIGTERM of `trade` and `record` (exit 0) is covered in tests/e2e/test_trade_subprocess.py and
+# test_record_subprocess.py; a run whose length is its result and that a signal cuts short never exits 0.
+@pytest.mark.parametrize("command, signum, expected", [
+    (["run", "--sim", "--speed", "60"], signal.SIGINT, 1),
+    (["paper", "--sim", "--speed", "60"], signal.SIGTERM, 5),
 ])
-def test_a_signal_stops_a_long_running_command_cleanly_with_exit_0(
-        tmp_path: Path, command: list[str], signum: signal.Signals) -> None:
+def test_a_signal_stops_a_run_cleanly_and_a_cut_short_run_never_exits_0(
+        tmp_path: Path, command: list[str], signum: signal.Signals, expected: int) -> None:
     db = tmp_path / "signal.db"
     process = subprocess.Popen([sys.executable, "-m", "slob_cli", "--db", str(db), *command],
                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=dict(os.environ))
@@ -121,15 +122,18 @@ def test_a_signal_stops_a_long_running_command_cleanly_with_exit_0(
         eventually(lambda: _count(db, "RECONCILED") > 0 or process.poll() is not None, timeout=60)
         assert process.poll() is None, process.communicate()
         process.send_signal(signum)
-        _stdout, stderr = process.communicate(timeout=30)
+        _stdout, stderr = process.communicate(timeout=60)
     finally:
         if process.poll() is None:
             process.kill()
             process.communicate()
-    assert process.returncode == 0, stderr
+    assert process.returncode == expected, stderr
     assert "Traceback" not in stderr
+    errors = [line for line in stderr.splitlines() if line.startswith("Error: ")]
+    assert len(errors) == 1 and "cut short" in errors[0] and "got to" in errors[0], stderr
     with Store.open(db, readonly=True) as store:
-        assert store.runs(1)[0]["exit_code"] == 0
+        run = store.runs(1)[0]
+        assert run["exit_code"] == expected and run["ended_at"], "the stop was clean: the run row is closed"
 
 
 def test_ctrl_c_during_a_short_command_exits_130_with_one_line(runner: CliRunner, db_path: Path, store: Store,
