@@ -150,6 +150,9 @@ class SecurityMiddleware:
             body = json.dumps({"error": "this dashboard answers only to localhost names"}).encode()
             await _respond(send_with_headers, 421, body, b"application/json")
             return
+        if path == "/favicon.ico":  # browsers ask for it on every page, the login page too: nothing to guard
+            await _respond(send_with_headers, 204, b"", b"image/x-icon")
+            return
         if path == LOGIN_PATH and self.guard.required:
             await self._login(scope, receive, send_with_headers)
             return

@@ -26,10 +26,12 @@ def test_dashboard_follows_a_simulated_session_on_the_same_store(db_path: Path, 
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
     )
     try:
-        def running() -> bool:
-            return (get_json(server.url + "/api/header")["running"] or "").startswith("slob run")
+        def running_on_its_clock() -> bool:
+            # The lock is taken before the run's row is written: wait for both, then read the header.
+            header = get_json(server.url + "/api/header")
+            return (header["running"] or "").startswith("slob run") and header["run_id"] is not None
 
-        eventually(running, timeout=60, interval=0.2)
+        eventually(running_on_its_clock, timeout=60, interval=0.2)
         header = get_json(server.url + "/api/header")
         assert header["clock"]["simulated"] is True and header["data_mode"] == "sim"
         assert "candles" in wait_for_change(lines, "candles", timeout=60)["topics"]
