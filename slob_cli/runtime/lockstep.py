@@ -2,10 +2,11 @@
 
 Against a lockstep simulated gateway the engine asks for every step of virtual time itself: it
 settles everything it has received (ticks into candles, the clock rules at the step's time, bus
-handlers, a reconcile under way), checks its deadline, and only then sends reqCurrentTime. The
-gateway serves the next step and answers; the answer arrives after every message of the step, so
-when it is read the step's ticks, fills and statuses are all in. Nothing the engine still has in
-flight can be overtaken by the market, and real latency never becomes simulated time.
+handlers, a reconcile under way, every reply to the orders it sent), checks its deadline, and only
+then sends reqCurrentTime. The gateway serves the next step and answers; the answer arrives after
+every message of the step, so when it is read the step's ticks, fills and statuses are all in.
+Nothing the engine still has in flight can be overtaken by the market, and real latency never
+becomes simulated time.
 """
 
 from __future__ import annotations
@@ -48,6 +49,12 @@ async def follow_steps(engine: Engine) -> None:
         await engine.bus.drain()
         if not engine.ready_to_step():
             continue  # settling asked for a reconcile: finish it before time moves on
+        if engine.port.unsynced:  # read every reply to the orders sent (a fill after the ack) before time moves
+            try:
+                await engine.port.sync()
+            except (ConnectionError, asyncio.TimeoutError, TimeoutError):
+                await engine._wait_stop(POLL)
+            continue  # the replies may have asked for more work: settle again
         until = options.until
         if until is not None and engine.clock.now() >= until:
             log.info("run period ended at %s (lockstep, %d steps)", until.isoformat(), engine.steps)

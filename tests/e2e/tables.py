@@ -12,6 +12,8 @@ from typing import Any
 WALL_CLOCK_TABLES = frozenset({"runs", "health"})
 # Events that carry wall-clock facts: HEALTH is written on the real-time heartbeat.
 WALL_CLOCK_EVENTS = frozenset({"HEALTH"})
+# State rows holding wall-clock facts: IB's history pacing counts real seconds across processes.
+WALL_CLOCK_STATE = frozenset({"ib_history_pacing"})
 
 
 def table_rows(path: Path) -> dict[str, list[tuple[Any, ...]]]:
@@ -28,6 +30,9 @@ def table_rows(path: Path) -> dict[str, list[tuple[Any, ...]]]:
             if name == "events":
                 type_at = columns.index("type")
                 rows = [row for row in rows if row[type_at] not in WALL_CLOCK_EVENTS]
+            if name == "state":
+                key_at = columns.index("key")
+                rows = [row for row in rows if row[key_at] not in WALL_CLOCK_STATE]
             tables[name] = rows if name in ("ticks", "events", "setup_events") else sorted(rows, key=repr)
         return tables
     finally:

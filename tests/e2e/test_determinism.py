@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
+from collections import deque
 from contextlib import ExitStack
 from pathlib import Path
 
@@ -114,6 +116,57 @@ def test_three_days_in_a_row_give_identical_tables_at_two_speeds(tmp_path: Path)
     assert completed == {"2026-01-06": 2, "2026-01-07": 2, "2026-01-08": 2}, "setups complete on every day"
     assert table_differences(fast, paced) == []
     assert (completed_paced, pnl_paced) == (completed, pnl)
+
+
+def _read_one_by_one_from_the_first_order_status(monkeypatch: pytest.MonkeyPatch, gap: float = 0.01) -> None:
+    """Make the engine read the gateway's messages one at a time, `gap` real seconds apart, from an orderStatus on.
+
+    TCP may hand a reply over in several reads: here the acknowledgement of an order is read before
+    the fill that follows it in the same reply, long enough before for the engine to be ready to step.
+    """
+    from ib_async.client import Client
+
+    original = Client._onSocketHasData
+    buffers: dict[int, bytearray] = {}
+    waiting: dict[int, deque[bytes]] = {}
+
+    def feed(client: Client) -> None:
+        queue = waiting[id(client)]
+        original(client, queue.popleft())
+        if queue:
+            asyncio.get_running_loop().call_later(gap, feed, client)
+
+    def on_data(client: Client, data: bytes) -> None:
+        buffer = buffers.setdefault(id(client), bytearray())
+        queue = waiting.setdefault(id(client), deque())
+        buffer += data
+        while len(buffer) >= 4 and len(buffer) >= 4 + (size := int.from_bytes(buffer[:4], "big")):
+            message, buffer[:] = bytes(buffer[:4 + size]), buffer[4 + size:]
+            if queue or message[4:6] == b"3\0":  # an orderStatus, or anything behind one
+                queue.append(message)
+                if len(queue) == 1:
+                    asyncio.get_running_loop().call_later(gap, feed, client)
+            else:
+                original(client, message)
+
+    monkeypatch.setattr(Client, "_onSocketHasData", on_data)
+
+
+def _short_setup_day(tmp_path: Path, name: str) -> Path:
+    (tmp_path / name).mkdir()
+    with ExitStack() as stack:
+        h = start_harness(stack, tmp_path / name, "short_setup")
+        result = h.session(at(16, 45))
+        assert [t["status"] for t in result.trades] == ["CLOSED"]
+    return tmp_path / name / "engine.db"
+
+
+def test_an_order_reply_read_in_pieces_is_read_whole_before_the_next_step(tmp_path: Path,
+                                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    whole = _short_setup_day(tmp_path, "whole")
+    _read_one_by_one_from_the_first_order_status(monkeypatch)
+    pieces = _short_setup_day(tmp_path, "pieces")
+    assert table_differences(whole, pieces) == []
 
 
 def _interrupted(db: Path, *command: str) -> tuple[int, str, list[str]]:

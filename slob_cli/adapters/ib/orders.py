@@ -148,6 +148,7 @@ class IBOrderPort:
         ib.execDetailsEvent += self._on_exec
         ib.commissionReportEvent += self._on_commission
         ib.errorEvent += self._on_error
+        self._unsynced = False  # a command was sent whose replies may not all have been read yet
 
     # ------------------------------------------------------------------ listeners
     def on_status(self, listener: StatusListener) -> None:
@@ -169,6 +170,24 @@ class IBOrderPort:
     def in_flight(self) -> bool:
         """Return True while an order placed or cancelled here awaits the broker's acknowledgement."""
         return any(trade.orderStatus.status in _AWAITING_BROKER for trade in self.ib.trades())
+
+    @property
+    def unsynced(self) -> bool:
+        """Return True when an order command was sent since the last `sync` (its replies may be unread)."""
+        return self._unsynced
+
+    async def sync(self, timeout: float = 10.0) -> None:
+        """Return once every reply to the commands sent so far has been read.
+
+        An acknowledgement is only the first of an order's replies: the fill of a marketable order,
+        its children's statuses and the position follow in later messages, which a reader may take
+        in later reads. The gateway answers requests in order, so the answer to one more round trip
+        (contract details, which touch no order, fill or position) comes after all of them.
+        """
+        self._unsynced = False
+        trade = next(iter(self.ib.trades()), None)
+        if trade is not None:
+            await asyncio.wait_for(self.ib.reqContractDetailsAsync(trade.contract), timeout)
 
     def _on_status(self, trade: Any) -> None:
         view = broker_order(trade)
@@ -204,6 +223,7 @@ class IBOrderPort:
                 raise BrokerError(f"{intent.order_ref}: parent {intent.parent_ref} was not sent first")
             order_id = self.ib.client.getReqId()
             self.ib.placeOrder(contract, ib_order(intent, order_id, parent_id, self.account()))
+            self._unsynced = True
             ids[intent.order_ref] = order_id
         return ids
 
@@ -212,6 +232,7 @@ class IBOrderPort:
         for trade in self.ib.trades():
             if trade.order.orderId == order_id:
                 self.ib.cancelOrder(trade.order)
+                self._unsynced = True
                 return True
         return False
 
@@ -243,6 +264,7 @@ class IBOrderPort:
             if trade.order.orderId == order_id and not trade.isDone():
                 trade.order.totalQuantity = float(quantity)
                 self.ib.placeOrder(trade.contract, trade.order)
+                self._unsynced = True
                 return True
         return False
 
