@@ -126,8 +126,7 @@ class Engine(Supervised):
         self.connection.add_hook(self._after_connect)
         self.gate = MinuteGate()
         # IB's history pacing outlives this process: a restart seconds later waits only what the rules need.
-        self.pacer = HistoryPacer(lambda: store.get_state("ib_history_pacing") or [],
-                                  lambda rows: store.put_state("ib_history_pacing", rows, self.clock.now()))
+        self.pacer = HistoryPacer.kept_in(store, lambda: self.clock.now())
         self._backfill_wanted = asyncio.Event()
         self._ready = asyncio.Event()
         self._started = False

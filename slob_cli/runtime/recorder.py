@@ -116,8 +116,7 @@ class Recorder(Supervised):
         self._ready = asyncio.Event()
         self._gaps: asyncio.Queue[Gap] = asyncio.Queue()
         self.backfilled = 0
-        self.pacer = HistoryPacer(lambda: store.get_state("ib_history_pacing") or [],
-                                  lambda rows: store.put_state("ib_history_pacing", rows, self.clock.now()))
+        self.pacer = HistoryPacer.kept_in(store, lambda: self.clock.now())
 
     # ------------------------------------------------------------------ inputs (loop thread, quick)
     def _tick(self, tick: Tick, local_symbol: str) -> None:

@@ -6,6 +6,8 @@ import sqlite3
 from pathlib import Path
 from typing import Any
 
+from slob_cli.adapters.ib.history import PACING_STATE_KEY
+
 # Tables written on a wall-clock schedule or describing the process: `runs` (start and end
 # instants, pid, the free port chosen, elapsed figures in stats) and `health` (a row every few
 # real seconds). Every other table and column must be identical between two runs.
@@ -13,7 +15,7 @@ WALL_CLOCK_TABLES = frozenset({"runs", "health"})
 # Events that carry wall-clock facts: HEALTH is written on the real-time heartbeat.
 WALL_CLOCK_EVENTS = frozenset({"HEALTH"})
 # State rows holding wall-clock facts: IB's history pacing counts real seconds across processes.
-WALL_CLOCK_STATE = frozenset({"ib_history_pacing"})
+WALL_CLOCK_STATE = frozenset({PACING_STATE_KEY})
 
 
 def table_rows(path: Path) -> dict[str, list[tuple[Any, ...]]]:

@@ -25,6 +25,7 @@ IDENTICAL_WINDOW = 15.0  # no identical request within 15 s
 BURST_WINDOW, BURST_LIMIT = 2.0, 6  # six or more requests for one contract within 2 s break the rules
 TEN_MINUTES, TEN_MINUTE_LIMIT = 600.0, 60
 PACING_MARGIN = 0.25  # seconds: requests reach IB some time after they are counted here
+PACING_STATE_KEY = "ib_history_pacing"  # the store's `state` row that keeps the requests across restarts
 
 
 class HistoryPacer:
@@ -42,6 +43,12 @@ class HistoryPacer:
         self._now = now
         self._memory: list[Any] = []
         self.waited: list[float] = []
+
+    @classmethod
+    def kept_in(cls, store: Any, stamp: Callable[[], datetime]) -> HistoryPacer:
+        """Return a pacer whose requests live in the store's `state` table, stamped by `stamp()`."""
+        return cls(lambda: store.get_state(PACING_STATE_KEY) or [],
+                   lambda rows: store.put_state(PACING_STATE_KEY, rows, stamp()))
 
     def _requests(self, now: float) -> list[tuple[float, str, str]]:
         rows = self._load() if self._load is not None else self._memory

@@ -59,8 +59,7 @@ def test_quick_restarts_fetch_without_error_162_and_wait_no_more_than_the_rules(
     waited: list[float] = []
 
     async def session(client_id: int, offsets: range) -> None:
-        pacer = HistoryPacer(lambda: store.get_state("ib_history_pacing") or [],
-                             lambda rows: store.put_state("ib_history_pacing", rows, gateway.clock.now()))
+        pacer = HistoryPacer.kept_in(store, gateway.clock.now)
         connection = IBConnection(GatewayConfig(port=gateway.port, client_id=client_id, sync_orders=False))
         await connection.connect()
         try:
