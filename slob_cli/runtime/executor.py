@@ -340,6 +340,8 @@ class OrderExecutor:
         parsed = parse_order_ref(execution.order_ref)
         if parsed is None or not self.repo.insert_fill(execution):
             return
+        if execution.commission is not None:  # learnt by reconciliation: the report came with the execution
+            self.repo.set_commission(execution.exec_id, execution.commission, execution.realized_pnl)
         self.counts["fills"] += 1
         self._emit(EventType.ORDER_FILLED, {"order_ref": execution.order_ref, "side": execution.side,
                                             "quantity": execution.shares, "price": execution.price})

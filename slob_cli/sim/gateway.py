@@ -180,6 +180,10 @@ class SimGateway:
         """Shift every price from now on by points."""
         self.market.shift_prices(points, self.server.delivered_until)  # type: ignore[union-attr]
 
+    async def advance_market(self, until: datetime) -> datetime:
+        """Let the market run to `until` while no client drives the clock; return the new time."""
+        return await self.server.advance(until)
+
     async def restart(self, down_for_seconds: float) -> None:
         """Drop every client, refuse connections for down_for_seconds, then accept again with state kept."""
         server = self.server
@@ -302,6 +306,10 @@ class SimGatewayThread:
     def jump_price(self, points: float) -> None:
         """Shift every price from now on by points."""
         self._run("jump_price", points)
+
+    def advance_market(self, until: datetime) -> datetime:
+        """Let the market run to `until` while slob is down: orders fill at the broker meanwhile."""
+        return self._call(self.gateway.advance_market(until), timeout=120)
 
     def restart(self, down_for_seconds: float, wait: bool = True) -> None:
         """Restart the gateway; with wait=False return as soon as it refuses connections."""

@@ -135,6 +135,10 @@ class SimGatewayProcess:
         """Shift every price from now on by points."""
         self.command("jump", points=points)
 
+    def advance_market(self, until: datetime) -> datetime:
+        """Let the market run to `until` while no client drives the clock; return the new time."""
+        return datetime.fromisoformat(self.command("advance", to=until.isoformat())["time"])
+
     def restart(self, down_for_seconds: float) -> None:
         """Begin a restart: connections refused for down_for_seconds, state kept."""
         self.command("restart", down_for=down_for_seconds)
