@@ -15,7 +15,7 @@ if TYPE_CHECKING:
 log = logging.getLogger("slob.sim")
 COMMANDS_HELP = ('{"cmd": "status"} | {"cmd": "drop", "rst": false} | {"cmd": "silent", "on": true} | '
                  '{"cmd": "error", "code": 1100, "req_id": -1, "message": null} | '
-                 '{"cmd": "reject_next", "reason": "..."} | {"cmd": "partial_next", "qty": 1, "hold_rest": false} | {"cmd": "pause"} | '
+                 '{"cmd": "reject_next", "reason": "..."} | {"cmd": "withhold", "on": true} | {"cmd": "partial_next", "qty": 1, "hold_rest": false} | {"cmd": "pause"} | '
                  '{"cmd": "resume"} | {"cmd": "restart", "down_for": 5} | {"cmd": "jump", "points": 50} | '
                  '{"cmd": "advance", "to": "2026-01-06T15:40:00Z"} | '
                  '{"cmd": "orders", "open_only": false} | {"cmd": "positions"}')
@@ -85,6 +85,7 @@ class ControlServer:
                                                 command.get("message")),
             "reject_next": lambda: gateway.reject_next_order(str(command.get("reason", "simulated rejection"))),
             "partial_next": lambda: gateway.partial_fill_next(float(command["qty"]), bool(command.get("hold_rest", False))),
+            "withhold": lambda: gateway.withhold_fills(bool(command.get("on", True))),
             "pause": gateway.pause_market,
             "resume": gateway.resume_market,
             "jump": lambda: gateway.jump_price(float(command["points"])),

@@ -164,6 +164,10 @@ class SimGateway:
         """Fill only qty of the next fill (with hold_rest, the rest of that order never fills)."""
         self.broker.partial_fill_next(qty, hold_rest)
 
+    def withhold_fills(self, on: bool = True) -> None:
+        """While on, orders work but nothing fills (the market trades on)."""
+        self.broker.withhold_fills(on)
+
     def pause_market(self) -> None:
         """Freeze the clock: no ticks, no fills, until resume_market()."""
         self.clock.pause()
@@ -294,6 +298,10 @@ class SimGatewayThread:
     def partial_fill_next(self, qty: float, hold_rest: bool = False) -> None:
         """Fill only qty of the next fill (with hold_rest, the rest of that order never fills)."""
         self._run("partial_fill_next", qty, hold_rest)
+
+    def withhold_fills(self, on: bool = True) -> None:
+        """While on, orders work but nothing fills (the market trades on)."""
+        self._run("withhold_fills", on)
 
     def pause_market(self) -> None:
         """Freeze the clock and the market."""

@@ -123,6 +123,10 @@ class SimGatewayProcess:
         """Fill only qty of the next fill (with hold_rest, the rest of that order never fills)."""
         self.command("partial_next", qty=qty, hold_rest=hold_rest)
 
+    def withhold_fills(self, on: bool = True) -> None:
+        """While on, orders work but nothing fills."""
+        self.command("withhold", on=on)
+
     def pause_market(self) -> None:
         """Freeze the clock and the market."""
         self.command("pause")

@@ -72,8 +72,8 @@ def test_partial_entry_then_rest_and_stop_fill_while_down_closes_the_trade_and_f
 
 def test_position_flattened_outside_slob_while_down_closes_the_trade_and_cancels_its_exits(tmp_path: Path) -> None:
     with ExitStack() as stack:
-        # 60x from 15:20: the entry fills at 15:32 and the target would come at 15:43, 11 real seconds later.
-        h = start_harness(stack, tmp_path, "both_setups", speed=60.0, start=at(15, 20), lockstep=False)
+        # Lockstep: while slob is down the clock stands still, so the target (15:43) never comes first.
+        h = start_harness(stack, tmp_path, "both_setups")
         failpoints.arm("after_entry_fill")
         with pytest.raises(BaseException) as crashed:
             h.session(at(15, 50))
@@ -117,3 +117,62 @@ def test_protection_cancelled_by_another_api_client_is_restored_within_one_candl
         assert [e for e in h.bus_events(EventType.ALERT) if "cancelled outside slob" in e["message"]]
         [trade] = h.trades()
         assert trade["status"] == "CLOSED" and h.net_position() == 0
+
+
+def test_intent_that_went_stale_while_down_frees_its_risk_slot_and_the_afternoon_long_trades(tmp_path: Path) -> None:
+    with ExitStack() as stack:
+        h = start_harness(stack, tmp_path, "both_setups")
+        failpoints.arm("after_intent")  # the SHORT is approved (a risk slot taken) and stored, never sent
+        with pytest.raises(BaseException) as crashed:
+            h.session(at(19, 0))
+        assert "SimulatedCrash" in repr(crashed.value)
+        failpoints.disarm_all()
+        assert h.store.get_state("risk_state")["open_positions"] == 1
+        eventually(lambda: h.gateway.client_count == 0, timeout=30)
+        h.gateway.advance_market(h.gateway.clock.now() + timedelta(minutes=5))  # slob stays down 5 minutes
+        h.session(at(19, 0))
+        entries = {o["setup_id"]: o["status"] for o in h.orders() if o["role"] == "entry"}
+        assert entries == {SHORT: "EXPIRED", LONG: "FILLED"}, "the stale SHORT is never sent; the LONG is traded"
+        [rebuilt] = h.logged("RISK_STATE_REBUILT")
+        assert (rebuilt["counted"], rebuilt["open_positions"]) == (1, 0)
+        assert [p for p in h.logged("SETUP_SKIPPED") if p["reason"] == "POSITION_OPEN"] == []
+        assert [(t["setup_id"], t["status"]) for t in h.trades()] == [(LONG, "CLOSED")]
+        assert h.store.get_state("risk_state")["open_positions"] == 0 and h.net_position() == 0
+
+
+@pytest.mark.parametrize("fault", ["rejected", "never_filled"])
+def test_session_end_flatten_that_does_not_fill_keeps_the_position_covered_and_the_risk_state_follows_the_broker(
+        tmp_path: Path, fault: str) -> None:
+    with ExitStack() as stack:
+        h = start_harness(stack, tmp_path, "short_setup")
+
+        def opened(event: object) -> None:
+            h.gateway.withhold_fills(True)  # neither the stop nor the target fills: the SHORT is open at the close
+            if fault == "rejected":
+                h.gateway.reject_next_order("the flatten is refused")  # the next order is the session-end flatten
+
+        h.session(at(21, 5), on={EventType.POSITION_OPENED: opened})
+        assert h.logged("FLATTEN_AT_SESSION_END") == [{"setup_id": SHORT}]
+        assert h.net_position() == -1
+        working = [o for o in h.gateway.broker.open_orders() if o.order_ref.startswith(f"slob:{SHORT}:")]
+        if fault == "rejected":
+            [failed] = h.logged("FLATTEN_FAILED")
+            assert (failed["setup_id"], failed["status"]) == (SHORT, "INACTIVE")
+            assert [e for e in h.bus_events(EventType.ALERT) if "stays open" in e["message"]]
+            stops = [o for o in working if o.order_type == "STP" and o.action == "BUY"]
+            assert sum(o.remaining for o in stops) == 1, "the position is protected again, not left naked"
+        else:
+            assert [o.order_type for o in working] == ["MKT"], "the flatten still works at the broker"
+        assert h.store.get_state("risk_state")["open_positions"] == 1, "the position is still open"
+        # While slob is down the operator closes the position in TWS (liquidity is back).
+        h.gateway.withhold_fills(False)
+        eventually(lambda: h.gateway.client_count == 0, timeout=30)
+        as_outside_client(h, "flatten")
+        assert h.net_position() == 0
+        h.session(at(21, 10))
+        [short] = h.trades()
+        assert (short["setup_id"], short["status"], short["exit_reason"]) == (SHORT, "CLOSED", "flatten")
+        assert h.store.get_state("risk_state")["open_positions"] == 0
+        left = [o for o in h.gateway.broker.open_orders() if o.order_ref.startswith("slob:")]
+        assert left == [], "no stop or flatten of ours is left to open a new position"
+        assert h.net_position() == 0
