@@ -499,8 +499,10 @@ class Engine(Supervised):
             if not self.connection.connected:
                 return  # the next reconnect asks again, for a longer span
             log.warning("backfill of %s..%s failed: %s; those minutes stay missing", to_iso(start), to_iso(until), exc)
-            self._event("BACKFILL_FAILED", {"symbol": self.options.symbol, "from": to_iso(start),
-                                            "to": to_iso(until), "error": str(exc)})
+            self.stats.gaps += 1
+            self._event("DATA_GAP", {"symbol": self.options.symbol, "start": to_iso(start), "end": to_iso(until),
+                                     "minutes": round((until - start).total_seconds() / 60),
+                                     "reason": f"backfill failed: {exc}"})
             candles = []
         if until != self.gate.fill_until:
             return  # a reconnect meanwhile widened the span: fetch again

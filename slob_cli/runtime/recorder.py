@@ -23,7 +23,7 @@ from slob_cli.adapters.ib.connection import GatewayConfig, IBConnection
 from slob_cli.adapters.ib.history import HistoryPacer, fetch_minute_bars
 from slob_cli.adapters.ib.market_data import MarketDataFeed
 from slob_cli.adapters.ib.rolls import session_start, trading_date
-from slob_cli.adapters.store import Store
+from slob_cli.adapters.store import Store, to_us
 from slob_cli.aio import first_of
 from slob_cli.core.models import Tick
 from slob_cli.errors import SlobError, UsageError
@@ -33,6 +33,7 @@ from slob_cli.runtime.supervision import IB_BUS_EVENTS, Supervised
 from slob_cli.runtime.tick_backfill import Gap, fetch_trades, historical_request, missed_trades
 
 UTC = timezone.utc
+SECOND = timedelta(seconds=1)
 log = logging.getLogger(__name__)
 
 
@@ -115,6 +116,8 @@ class Recorder(Supervised):
         self._writes: list[Callable[[], object]] = []
         self._ready = asyncio.Event()
         self._gaps: asyncio.Queue[Gap] = asyncio.Queue()
+        self._unfinished: list[Gap] = []  # outages whose backfill has not finished
+        self.backfills = 0  # outages backfilled (wholly or partly)
         self.backfilled = 0
         self.pacer = HistoryPacer.kept_in(store, lambda: self.clock.now())
 
@@ -137,9 +140,14 @@ class Recorder(Supervised):
             self.bus.emit(bus_type, payload, when)
         symbol = payload.get("symbol")
         self._writes.append(lambda: self.store.log_event(kind, when, payload, run_id=run_id, symbol=symbol))
-        if kind == "DATA_GAP" and self.options.backfill and payload.get("last_before") and payload.get("first_after"):
-            self._gaps.put_nowait(Gap(str(symbol), datetime.fromisoformat(payload["last_before"]),
-                                      datetime.fromisoformat(payload["first_after"])))
+        if kind == "FEED_RESUMED":
+            gap = Gap(str(symbol), datetime.fromisoformat(payload["last_before"]),
+                      datetime.fromisoformat(payload["first_after"]))
+            if self.options.backfill:
+                self._unfinished.append(gap)
+                self._gaps.put_nowait(gap)
+            else:
+                self._report_gap(gap.symbol, gap.last_before, gap.first_after, "backfill is off")
 
     def _mode_changed(self, mode: str) -> None:
         run_id = self.run_id
@@ -164,6 +172,9 @@ class Recorder(Supervised):
                 if self.options.warm_up:
                     group.create_task(self._guard(self._warm_up()))
         finally:
+            for gap in self._unfinished:
+                self._report_gap(gap.symbol, gap.last_before, gap.first_after, "recording stopped before the backfill")
+            self._unfinished.clear()
             await self._flush()
         if self.fatal is not None:
             raise self.fatal
@@ -196,28 +207,38 @@ class Recorder(Supervised):
             await self.pacer.pace(f"{contract_key}|ticks|{start.isoformat()}", contract_key, asyncio.sleep)
             return await request(start)
 
+        error = None
         try:
             history, reached = await fetch_trades(paced, first, last)
         except (SlobError, ConnectionError, asyncio.TimeoutError, ValueError) as exc:
             log.warning("backfill of %s %s..%s failed: %s", gap.symbol, first, last, exc)
-            history, reached = [], first
-        counts = [self._stored_in(gap.symbol, second) for second in (first, last)]
-        missed = missed_trades(gap, history, counts[0], counts[1])
-        if missed:
-            self.stored += self.store.insert_ticks(missed, run_id=self.run_id,
-                                                   local_symbol=resolved.future.local_symbol or None)
-        self.backfilled += len(missed)
-        log.info("backfilled %d %s trades missed between %s and %s", len(missed), gap.symbol, first, last)
+            history, reached, error = [], first, str(exc)
+        counts = [len(self.store.tick_rows_between(gap.symbol, to_us(second), to_us(second + SECOND)))
+                  for second in (first, last)]
+        merge = missed_trades(gap, history, counts[0], counts[1])
+        self.store.merge_ticks(merge.ticks, (merge.replace, merge.replace + SECOND) if merge.replace else None,
+                               run_id=self.run_id, local_symbol=resolved.future.local_symbol or None)
+        self.stored += merge.new
+        self.backfilled += merge.new
+        log.info("backfilled %d %s trades missed between %s and %s", merge.new, gap.symbol, first, last)
         self._event("DATA_BACKFILLED", {"symbol": gap.symbol, "from": first.isoformat(), "to": last.isoformat(),
-                                        "ticks": len(missed)})
+                                        "ticks": merge.new})
         if reached < last:
-            self._event("DATA_UNRECOVERED", {"symbol": gap.symbol, "from": reached.isoformat(),
-                                             "to": last.isoformat(), "seconds": (last - reached).total_seconds()})
+            self._report_gap(gap.symbol, reached, last, error or "history ends before the feed came back")
+        self._unfinished.remove(gap)
+        self.backfills += 1
 
-    def _stored_in(self, symbol: str, second: datetime) -> int:
-        start = int(second.timestamp() * 1_000_000)
-        return int(self.store.conn.execute("SELECT count(*) FROM ticks WHERE symbol=? AND ts >= ? AND ts < ?",
-                                           (symbol, start, start + 1_000_000)).fetchone()[0])
+    @property
+    def pending_backfills(self) -> int:
+        """Return how many outages wait for their backfill."""
+        return len(self._unfinished)
+
+    def _report_gap(self, symbol: str, start: datetime, end: datetime, reason: str) -> None:
+        """Report trades between start and end (exclusive) as lost: what no backfill could supply."""
+        seconds = round((end - start).total_seconds(), 3)
+        log.warning("%s trades between %s and %s are missing (%.0fs): %s", symbol, start, end, seconds, reason)
+        self._event("DATA_GAP", {"symbol": symbol, "start": start.isoformat(), "end": end.isoformat(),
+                                 "seconds": seconds, "reason": reason})
 
     async def _deadline(self) -> None:
         until = self.options.until

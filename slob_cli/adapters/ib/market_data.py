@@ -139,10 +139,10 @@ class MarketDataFeed:
         self._stale_stage[symbol] = 0
         gap = self._pending_gap.pop(symbol, None)
         if gap is not None:
+            # Not yet a DATA_GAP: the owner decides what is lost (the recorder backfills, then reports the rest).
             gap["first_after"] = tick.ts.isoformat()
-            gap["seconds"] = round((tick.ts - datetime.fromisoformat(gap["last_before"])).total_seconds(), 3) \
-                if gap.get("last_before") else None
-            self._emit("DATA_GAP", gap)
+            gap["seconds"] = round((tick.ts - datetime.fromisoformat(gap["last_before"])).total_seconds(), 3)
+            self._emit("FEED_RESUMED", gap)
         resolved = self.contracts.get(symbol)
         self.on_tick(tick, resolved.future.local_symbol if resolved else "")
 
@@ -151,9 +151,8 @@ class MarketDataFeed:
         """Resolve contracts for today's trading date and subscribe every symbol (connection hook)."""
         day = trading_date(self.connection.gateway_now())
         if reason != "connect":
-            for symbol, high in self._high_water.items():
-                self._gap_floor[symbol] = high
-                self._pending_gap[symbol] = {"symbol": symbol, "reason": reason, "last_before": high.isoformat()}
+            for symbol in self._high_water:
+                self._mark_gap(symbol, reason)
         self._tbt_requests.clear()
         self._mkt_requests.clear()
         self.ib.reqMarketDataType(DELAYED if self.mode == "delayed" else LIVE)
@@ -162,6 +161,14 @@ class MarketDataFeed:
             self._subscribe(symbol)
             self.last_tick_monotonic.setdefault(symbol, time.monotonic())
             self.last_tick_monotonic[symbol] = max(self.last_tick_monotonic[symbol], time.monotonic())
+
+    def _mark_gap(self, symbol: str, reason: str) -> None:
+        """Note that ticks after the last one accepted may be missing (reconnect or silence) until the next arrives."""
+        high = self._high_water.get(symbol)
+        if high is None:
+            return
+        self._gap_floor[symbol] = high
+        self._pending_gap.setdefault(symbol, {"symbol": symbol, "reason": reason, "last_before": high.isoformat()})
 
     async def _resolve(self, symbol: str, day: date) -> None:
         current = self.contracts.get(symbol)
@@ -283,6 +290,7 @@ class MarketDataFeed:
                 log.warning("no %s tick for %.0fs; resubscribing", symbol, silent)
                 self._emit("DATA_STALE", {"symbol": symbol, "silent_seconds": silent, "action": "resubscribe"})
                 self._stale_stage[symbol] = 1
+                self._mark_gap(symbol, "stale")  # the market may have traded while the feed was silent
                 self.resubscribe(symbol)
             else:
                 log.error("still no %s tick after resubscribing; reconnecting", symbol)
