@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import signal
 from contextlib import ExitStack
 from datetime import datetime
@@ -44,8 +45,11 @@ def test_trade_in_another_process_follows_the_lockstep_gateway_to_the_in_process
             assert process.poll() is None, process.communicate()
             status = gateway.status()
             process.send_signal(signal.SIGTERM)
-            _, stderr = process.communicate(timeout=20)
+            stdout, stderr = process.communicate(timeout=20)
     assert process.returncode == 0, stderr
+    assert re.search(r"\bdata\b\W+sim\b", stdout), "the summary names the simulated feed, not 'live'"
+    with Store.open(db, readonly=True) as store:
+        assert [row["data_mode"] for row in store.query("SELECT data_mode FROM runs")] == ["sim"]
     assert _rows(db, TRADE) == expected_trade, "same entry, exit and P&L as the in-process lockstep run"
     assert _rows(db, FILLS) == expected_fills
     assert status["lockstep"]["followers"] == 1 and status["lockstep"]["steps"] > 30
