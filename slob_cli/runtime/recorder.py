@@ -117,6 +117,7 @@ class Recorder(Supervised):
         self._ready = asyncio.Event()
         self._gaps: asyncio.Queue[Gap] = asyncio.Queue()
         self._unfinished: list[Gap] = []  # outages whose backfill has not finished
+        self._attempts: dict[Gap, int] = {}
         self.backfills = 0  # outages backfilled (wholly or partly)
         self.backfilled = 0
         self.pacer = HistoryPacer.kept_in(store, lambda: self.clock.now())
@@ -188,12 +189,26 @@ class Recorder(Supervised):
             gap = await self._unless_stopped(self._gaps.get())
             if gap is None:
                 return
-            # The second the feed came back in must be complete (and flushed) before it is counted.
-            await self._unless_stopped(asyncio.sleep(1.5 + self.options.flush_interval))
+            # The second the feed came back in must be complete (and flushed) before it is counted,
+            # and history can only be asked while connected.
+            await self._unless_stopped(self._ready_for(gap))
             if self.stop_event.is_set():
                 return
             await self._flush()
             await self._backfill(gap)
+
+    async def _ready_for(self, gap: Gap, patience: float = 5.0, poll: float = 0.05) -> None:
+        """Return once the feed is past the second it came back in (or after `patience` s), and connected."""
+        after = gap.first_after.replace(microsecond=0) + SECOND
+        waited = 0.0
+        # Trades arrive in exchange order: once a later one is in, that second is whole.
+        def ready() -> bool:
+            latest = self.feed.latest(gap.symbol)
+            return self.connection.connected and (waited >= patience or latest is None or latest >= after)
+
+        while not ready():
+            await asyncio.sleep(poll)
+            waited += poll
 
     async def _backfill(self, gap: Gap) -> None:
         resolved = self.feed.contracts.get(gap.symbol)
@@ -211,6 +226,12 @@ class Recorder(Supervised):
         try:
             history, reached = await fetch_trades(paced, first, last)
         except (SlobError, ConnectionError, asyncio.TimeoutError, ValueError) as exc:
+            self._attempts[gap] = self._attempts.get(gap, 0) + 1
+            if not self.connection.connected and self._attempts[gap] < 3:
+                log.info("backfill of %s %s..%s interrupted by the connection; asking again after the reconnect",
+                         gap.symbol, first, last)
+                self._gaps.put_nowait(gap)
+                return
             log.warning("backfill of %s %s..%s failed: %s", gap.symbol, first, last, exc)
             history, reached, error = [], first, str(exc)
         counts = [len(self.store.tick_rows_between(gap.symbol, to_us(second), to_us(second + SECOND)))

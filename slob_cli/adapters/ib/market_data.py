@@ -146,6 +146,10 @@ class MarketDataFeed:
         resolved = self.contracts.get(symbol)
         self.on_tick(tick, resolved.future.local_symbol if resolved else "")
 
+    def latest(self, symbol: str) -> datetime | None:
+        """Return the exchange time of the last trade accepted for symbol."""
+        return self._high_water.get(symbol)
+
     # ------------------------------------------------------------------ (re)subscription
     async def on_connected(self, reason: str) -> None:
         """Resolve contracts for today's trading date and subscribe every symbol (connection hook)."""
