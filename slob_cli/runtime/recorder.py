@@ -119,6 +119,7 @@ class Recorder(Supervised):
         self._unfinished: list[Gap] = []  # outages whose backfill has not finished
         self._attempts: dict[Gap, int] = {}
         self.backfills = 0  # outages backfilled (wholly or partly)
+        self.gaps = 0  # DATA_GAPs reported: spans no backfill recovered
         self.backfilled = 0
         self.pacer = HistoryPacer.kept_in(store, lambda: self.clock.now())
 
@@ -258,6 +259,7 @@ class Recorder(Supervised):
         """Report trades between start and end (exclusive) as lost: what no backfill could supply."""
         seconds = round((end - start).total_seconds(), 3)
         log.warning("%s trades between %s and %s are missing (%.0fs): %s", symbol, start, end, seconds, reason)
+        self.gaps += 1
         self._event("DATA_GAP", {"symbol": symbol, "start": start.isoformat(), "end": end.isoformat(),
                                  "seconds": seconds, "reason": reason})
 
@@ -357,7 +359,7 @@ class Recorder(Supervised):
         return {
             "ticks_received": self.feed.ticks, "ticks_stored": self.stored, "dropped": self.dropped,
             "duplicates_skipped": self.feed.duplicates, "rejected": self.feed.guard.total,
-            "backfilled": self.backfilled,
+            "backfilled": self.backfilled, "gaps": self.gaps,
             "reconnects": self.connection.reconnects, "failed_attempts": self.connection.failed_attempts,
             "safe_mode": self.connection.safe_mode, "data_mode": self.feed.mode,
             "local_symbols": {s: r.future.local_symbol for s, r in self.feed.contracts.items()},

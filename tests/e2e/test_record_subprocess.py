@@ -42,7 +42,7 @@ def test_record_streams_ticks_and_stops_cleanly_on_sigterm(tmp_path: Path) -> No
                 process.kill()
     assert process.returncode == 0, stderr
     assert "Traceback" not in stderr
-    assert "Recorded" in stdout and "ticks" in stdout
+    assert "Recorded" in stdout and "ticks" in stdout and "0 gaps not recovered" in stdout
     with Store.open(db, readonly=True) as store:
         run = store.runs(1)[0]
         rows = store.conn.execute("SELECT count(*), min(size), count(DISTINCT local_symbol) FROM ticks").fetchone()
@@ -52,7 +52,7 @@ def test_record_streams_ticks_and_stops_cleanly_on_sigterm(tmp_path: Path) -> No
     stats = json.loads(run["stats"])
     assert stats["ticks_stored"] == rows[0] >= 20 and rows[1] > 0
     assert locals_ == {"NQH6", "MNQH6"}
-    assert stats["dropped"] == 0
+    assert stats["dropped"] == 0 and stats["gaps"] == 0
 
 
 def test_record_with_a_duration_ends_by_itself_with_exit_0(tmp_path: Path) -> None:

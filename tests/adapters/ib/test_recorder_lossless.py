@@ -101,7 +101,7 @@ def test_under_drops_pauses_and_restarts_the_stored_ticks_equal_what_the_market_
 
         asyncio.run(main())
         seconds, gaps = compare_with_market(store, gateway)
-    assert gaps == []  # the simulated gateway's history holds every trade: nothing is unrecoverable
+    assert gaps == [] and recorder.stats()["gaps"] == 0  # the gateway's history holds every trade
     assert recorder.backfilled > 0 and recorder.backfills >= len(FAULTS)
     assert seconds > 10
     reasons = {payload["reason"] for payload in events_of(store, "FEED_RESUMED")}
@@ -128,6 +128,7 @@ def test_without_backfill_every_outage_is_a_gap_whose_span_holds_all_that_is_mis
         asyncio.run(main())
         _, gaps = compare_with_market(store, gateway)
     reported = events_of(store, "DATA_GAP")
-    assert len(gaps) == 2 and all(payload["reason"] == "backfill is off" for payload in reported)
+    assert len(gaps) == 2 == recorder.stats()["gaps"]
+    assert all(payload["reason"] == "backfill is off" for payload in reported)
     assert all(payload["seconds"] >= 0.5 for payload in reported)
     assert recorder.backfilled == 0 and not events_of(store, "DATA_BACKFILLED")
