@@ -23,7 +23,7 @@ from tests.conftest import eventually_async
 
 UTC = timezone.utc
 STALE_AFTER = 1.0  # seconds of silence before the watchdog reports the feed stale
-FAULTS = ("drop", "reset", "short pause", "long pause", "restart")
+FAULTS = ("drop", "reset", "stall", "pause", "restart")
 
 
 def _seconds(payload: dict[str, Any]) -> tuple[int, int]:
@@ -59,18 +59,20 @@ async def _fault(kind: str, gateway: SimGatewayThread, recorder: Recorder, store
     elif kind == "restart":
         await asyncio.to_thread(gateway.restart, rng.uniform(0.5, 2.0))
     else:
-        # The market goes on printing while the gateway sends nothing, past the stale threshold: the
-        # watchdog resubscribes (a short pause ends there) and then reconnects (a long one ends after that).
+        # The market goes on printing while the feed is silent past the stale threshold. A stall (a
+        # data farm that stops streaming but answers) ends once the watchdog has resubscribed; a
+        # pause (a gateway that answers nothing) ends only after the watchdog has reconnected.
         stale_reports = len(events_of(store, "DATA_STALE"))
         reconnects = recorder.connection.reconnects
-        await asyncio.to_thread(gateway.set_silent, True)
+        quiet = gateway.set_muted if kind == "stall" else gateway.set_silent
+        await asyncio.to_thread(quiet, True)
         try:
             await eventually_async(lambda: len(events_of(store, "DATA_STALE")) > stale_reports, timeout=30)
-            if kind == "long pause":
+            if kind == "pause":
                 await eventually_async(lambda: recorder.connection.reconnects > reconnects
                                        or not recorder.connection.connected, timeout=30)
         finally:
-            await asyncio.to_thread(gateway.set_silent, False)
+            await asyncio.to_thread(quiet, False)
 
 
 def _recovered(recorder: Recorder, backfills: int, ticks: int) -> Callable[[], bool]:
