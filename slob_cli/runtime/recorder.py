@@ -235,7 +235,7 @@ class Recorder(Supervised):
                 return
             log.warning("backfill of %s %s..%s failed: %s", gap.symbol, first, last, exc)
             history, reached, error = [], first, str(exc)
-        counts = [len(self.store.tick_rows_between(gap.symbol, to_us(second), to_us(second + SECOND)))
+        counts = [self.store.tick_count_between(gap.symbol, to_us(second), to_us(second + SECOND))
                   for second in (first, last)]
         merge = missed_trades(gap, history, counts[0], counts[1])
         self.store.merge_ticks(merge.ticks, (merge.replace, merge.replace + SECOND) if merge.replace else None,
