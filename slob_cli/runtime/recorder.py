@@ -321,7 +321,7 @@ class Recorder(Supervised):
         for symbol, resolved in list(self.feed.contracts.items()):
             try:
                 candles = await self._unless_stopped(fetch_minute_bars(
-                    self.connection.ib, resolved.ib_contract, symbol, start, now, guard=self.feed.guard))
+                    self.connection.ib, resolved.ib_contract, symbol, start, now, guard=self.feed.guard, pacer=self.pacer))
                 if candles is None:
                     return
             except (SlobError, ConnectionError) as exc:
