@@ -68,3 +68,54 @@ def test_record_with_a_duration_ends_by_itself_with_exit_0(tmp_path: Path) -> No
     with Store.open(db, readonly=True) as store:
         run = store.runs(1)[0]
         assert run["exit_code"] == 0 and store.tick_count() > 0
+
+
+def test_record_under_a_drop_a_stall_and_a_restart_stores_what_the_market_printed(tmp_path: Path) -> None:
+    from tests.adapters.ib.test_recorder_lossless import compare_with_market
+
+    db = tmp_path / "record.db"
+
+    def count(kind: str) -> int:
+        try:
+            return int(sql_rows(db, "SELECT count(*) FROM events WHERE type=?", (kind,))[0][0])
+        except Exception:  # noqa: BLE001 - the file may not exist or be mid-migration yet
+            return 0
+
+    env = {**os.environ, "SLOB_STALE_AFTER": "1", "SLOB_IB_CONNECT_TIMEOUT": "2"}
+    with SimGatewayThread(seed=9, start="2026-03-10T14:35Z") as gateway:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "slob_cli", "--db", str(db), "record", "--port", str(gateway.port),
+             "--client-id", "63", "--no-warm-up", "--symbols", "NQ"],
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
+        )
+        try:
+            eventually(lambda: _ticks(db) >= 20 or process.poll() is not None, timeout=30, interval=0.05)
+            for index, fault in enumerate(("drop", "stall", "restart"), start=1):
+                if fault == "drop":
+                    gateway.drop_connections(rst=True)
+                elif fault == "restart":
+                    gateway.restart(1.0)
+                else:  # the market prints on while nothing streams, until the watchdog resubscribes
+                    stale = count("DATA_STALE")
+                    gateway.set_muted(True)
+                    try:
+                        eventually(lambda: count("DATA_STALE") > stale, timeout=30, interval=0.05)  # noqa: B023
+                    finally:
+                        gateway.set_muted(False)
+                eventually(lambda: count("DATA_BACKFILLED") >= index or process.poll() is not None,  # noqa: B023
+                           timeout=60, interval=0.05)
+                assert process.poll() is None, process.communicate()
+            ticks = _ticks(db)
+            eventually(lambda: _ticks(db) > ticks + 10, timeout=30, interval=0.05)  # streaming again
+            process.send_signal(signal.SIGTERM)
+            stdout, stderr = process.communicate(timeout=30)
+        finally:
+            if process.poll() is None:
+                process.kill()
+        assert process.returncode == 0, stderr
+        with Store.open(db, readonly=True) as store:
+            _, gaps = compare_with_market(store, gateway)
+            stats = json.loads(store.runs(1)[0]["stats"])
+    assert gaps == [] and stats["gaps"] == 0 and stats["backfilled"] > 0
+    assert f"{stats['backfilled']:,} backfilled after outages, 0 gaps not recovered" in stdout
+    assert "Traceback" not in stderr
