@@ -13,6 +13,7 @@ from slob_cli.adapters.store import Store
 from slob_cli.sim.process import SimGatewayProcess
 from tests.conftest import eventually
 from tests.e2e.harness import UTC, at, slob_process, start_harness
+from tests.sqlfile import sql_rows
 
 START = datetime(2026, 1, 6, 15, 14, tzinfo=UTC)
 TRADE = "SELECT entry_time, entry_price, exit_time, exit_price, exit_reason, pnl_money, status FROM trades"
@@ -24,7 +25,7 @@ def _rows(db: Path, sql: str) -> list[tuple[Any, ...]]:
         return []
     try:
         with Store.open(db, readonly=True) as store:
-            return [tuple(row) for row in store.conn.execute(sql)]
+            return [tuple(row) for row in sql_rows(store.path, sql)]
     except Exception:  # noqa: BLE001 - the file may be mid-migration while the engine starts
         return []
 
