@@ -214,3 +214,25 @@ def test_trades_missed_during_a_gateway_restart_are_backfilled_exactly_once(gate
         from_us(first * 1_000_000), from_us(last * 1_000_000)))
     stored = Counter((row[0] // 1_000_000, row[1], row[2]) for row in rows if first <= row[0] // 1_000_000 < last)
     assert stored == market, (stored - market, market - stored)
+
+
+def test_a_full_disk_stops_the_recording_with_one_error_naming_the_file_and_no_half_batch(store) -> None:
+    import pytest
+
+    from slob_cli.errors import StoreError
+    from slob_cli.sim.gateway import SimGatewayThread
+
+    with SimGatewayThread(seed=5, start="2026-03-10T14:35Z", speed=50.0) as fast:
+        recorder = make_recorder(store, fast.port, 51)
+        pages = store.conn.execute("PRAGMA page_count").fetchone()[0]
+        store.conn.execute(f"PRAGMA max_page_count = {pages + 40}")  # the disk is full after forty pages
+
+        async def main() -> None:
+            await asyncio.wait_for(recorder.run(), 60)  # stops by itself: the writer's failure is fatal
+
+        with pytest.raises(StoreError) as raised:
+            asyncio.run(main())
+    assert str(raised.value) == f"disk full writing '{store.path}': nothing of this write was stored"
+    assert recorder.fatal is raised.value
+    # Every batch is all or nothing: what is stored is exactly what the recorder counted as committed.
+    assert store.conn.execute("SELECT count(*) FROM ticks").fetchone()[0] == recorder.stored > 0
