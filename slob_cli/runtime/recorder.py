@@ -1,8 +1,10 @@
-"""`slob record` wiring: gateway -> tick batcher -> store, under one TaskGroup.
+"""`slob record` wiring: gateway -> tick batcher -> the store's writer thread, under one TaskGroup.
 
-Ticks land in a bounded in-memory batch; a writer commits it every `flush_interval` seconds in one
-transaction (so a crash loses at most that much). Signals only set the stop event; shutdown stops
-input, drains the batch, and writes the `runs` row.
+Trades land as plain values in a bounded in-memory batch (no Tick objects: the feed's `on_trade`);
+every `flush_interval` seconds the batch goes to the store's writer thread, which commits it in one
+transaction while the loop goes on decoding (so a crash loses at most that much). Events go through
+the same writer, in order. Signals only set the stop event; shutdown stops input, drains the batch,
+waits for the writer, and writes the `runs` row.
 """
 
 from __future__ import annotations
@@ -14,7 +16,6 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
-from functools import partial
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -23,7 +24,7 @@ from slob_cli.adapters.ib.connection import GatewayConfig, IBConnection
 from slob_cli.adapters.ib.history import HistoryPacer, fetch_minute_bars
 from slob_cli.adapters.ib.market_data import MarketDataFeed
 from slob_cli.adapters.ib.rolls import session_start, trading_date
-from slob_cli.adapters.store import Store, to_us
+from slob_cli.adapters.store import Store, from_us, to_us
 from slob_cli.aio import first_of
 from slob_cli.core.models import Tick
 from slob_cli.errors import SlobError, UsageError
@@ -106,14 +107,17 @@ class Recorder(Supervised):
         super().__init__()
         self.connection = IBConnection(config, self._event, policy=options.policy, sleep=sleep, clock=self.clock)
         self.feed = MarketDataFeed(self.connection, options.symbols, self._tick, data_type=options.data_type,
-                                   emit=self._event, on_mode=self._mode_changed, stale_after=options.stale_after)
+                                   emit=self._event, on_mode=self._mode_changed, stale_after=options.stale_after,
+                                   on_trade=self._trade)
         self.bus = bus
         self.run_id = run_id
         self.stored = 0
         self.dropped = 0
         self.latencies: list[float] = []
-        self._batch: list[tuple[Tick, str, float]] = []
-        self._writes: list[Callable[[], object]] = []
+        # (symbol, local symbol) -> [ts_us, price, size, ts_us, ...] waiting for the next flush
+        self._batch: dict[tuple[str, str], list[Any]] = {}
+        self._batched = 0
+        self._arrivals: list[float] | None = [] if options.measure_latency else None
         self._ready = asyncio.Event()
         self._gaps: asyncio.Queue[Gap] = asyncio.Queue()
         self._unfinished: list[Gap] = []  # outages whose backfill has not finished
@@ -124,16 +128,27 @@ class Recorder(Supervised):
         self.pacer = HistoryPacer.kept_in(store, lambda: self.clock.now())
 
     # ------------------------------------------------------------------ inputs (loop thread, quick)
-    def _tick(self, tick: Tick, local_symbol: str) -> None:
-        if len(self._batch) >= self.options.buffer_capacity:
-            if not self.dropped:
-                log.warning("tick batch full (%d ticks waiting for the store); dropping ticks",
-                            self.options.buffer_capacity)
-                self._event("TICKS_DROPPED", {"symbol": tick.symbol, "ts": tick.ts, "count": 1,
-                                              "capacity": self.options.buffer_capacity})
-            self.dropped += 1
+    def _trade(self, symbol: str, ts_us: int, price: float, size: float, local_symbol: str) -> None:
+        if self._batched >= self.options.buffer_capacity:
+            self._drop(symbol, ts_us)
             return
-        self._batch.append((tick, local_symbol, time.perf_counter()))
+        self._batched += 1
+        values = self._batch.get((symbol, local_symbol))
+        if values is None:
+            values = self._batch[symbol, local_symbol] = []
+        values += (ts_us, price, size)
+        if self._arrivals is not None:
+            self._arrivals.append(time.perf_counter())
+
+    def _tick(self, tick: Tick, local_symbol: str) -> None:
+        self._trade(tick.symbol, to_us(tick.ts), tick.price, tick.size, local_symbol)
+
+    def _drop(self, symbol: str, ts_us: int) -> None:
+        if not self.dropped:
+            log.warning("tick batch full (%d ticks waiting for the store); dropping ticks", self.options.buffer_capacity)
+            self._event("TICKS_DROPPED", {"symbol": symbol, "ts": from_us(ts_us), "count": 1,
+                                          "capacity": self.options.buffer_capacity})
+        self.dropped += 1
 
     def _event(self, kind: str, payload: dict[str, Any]) -> None:
         when, run_id = self.clock.now(), self.run_id
@@ -141,7 +156,7 @@ class Recorder(Supervised):
         if self.bus is not None and bus_type is not None:
             self.bus.emit(bus_type, payload, when)
         symbol = payload.get("symbol")
-        self._writes.append(lambda: self.store.log_event(kind, when, payload, run_id=run_id, symbol=symbol))
+        self.store.log_event(kind, when, payload, run_id=run_id, symbol=symbol)  # queued to the writer thread
         if kind == "FEED_RESUMED":
             gap = Gap(str(symbol), datetime.fromisoformat(payload["last_before"]),
                       datetime.fromisoformat(payload["first_after"]))
@@ -152,9 +167,8 @@ class Recorder(Supervised):
                 self._report_gap(gap.symbol, gap.last_before, gap.first_after, "backfill is off")
 
     def _mode_changed(self, mode: str) -> None:
-        run_id = self.run_id
-        if run_id is not None:
-            self._writes.append(lambda: self.store.set_run_mode(run_id, mode))
+        if self.run_id is not None:
+            self.store.set_run_mode(self.run_id, mode)
 
     # ------------------------------------------------------------------ the run
     async def run(self) -> dict[str, Any]:
@@ -163,21 +177,23 @@ class Recorder(Supervised):
             self.store.set_run_mode(self.run_id, self.feed.mode)
         if self.feed.mode == "delayed":
             log.warning("MARKET DATA IS DELAYED: asked for with SLOB_MARKET_DATA_TYPE=delayed")
-        try:
-            async with asyncio.TaskGroup() as group:
-                group.create_task(self._guard(self.connection.run(self.stop_event, self._ready)))
-                group.create_task(self._guard(self.feed.watch(self.stop_event)))
-                group.create_task(self._guard(self._writer()))
-                group.create_task(self._guard(self._deadline()))
-                group.create_task(self._guard(self._status_loop()))
-                group.create_task(self._guard(self._backfills()))
-                if self.options.warm_up:
-                    group.create_task(self._guard(self._warm_up()))
-        finally:
-            for gap in self._unfinished:
-                self._report_gap(gap.symbol, gap.last_before, gap.first_after, "recording stopped before the backfill")
-            self._unfinished.clear()
-            await self._flush()
+        with self.store.background_writes(on_error=self.failed_from_thread()):
+            try:
+                async with asyncio.TaskGroup() as group:
+                    group.create_task(self._guard(self.connection.run(self.stop_event, self._ready)))
+                    group.create_task(self._guard(self.feed.watch(self.stop_event)))
+                    group.create_task(self._guard(self._writer()))
+                    group.create_task(self._guard(self._deadline()))
+                    group.create_task(self._guard(self._status_loop()))
+                    group.create_task(self._guard(self._backfills()))
+                    if self.options.warm_up:
+                        group.create_task(self._guard(self._warm_up()))
+            finally:
+                for gap in self._unfinished:
+                    self._report_gap(gap.symbol, gap.last_before, gap.first_after,
+                                     "recording stopped before the backfill")
+                self._unfinished.clear()
+                await self._flush()
         if self.fatal is not None:
             raise self.fatal
         if not self.connection.connections:
@@ -280,31 +296,24 @@ class Recorder(Supervised):
                 await asyncio.wait_for(self.stop_event.wait(), self.options.flush_interval)
             except (asyncio.TimeoutError, TimeoutError):
                 pass
-            if self._batch or self._writes:
-                await self._flush()
+            await self._flush()
 
     async def _flush(self) -> None:
-        """Commit the pending batch and queued writes in one short step on the loop.
+        """Hand the batch to the store's writer thread and wait, the loop going on, until it is committed.
 
-        Measured with bench/record.py: committing in a worker thread fights the decoding loop for
-        the GIL, so commits of ~50k rows took ~1 s and the arrival-to-commit p99 grew past 4 s.
-        A WAL commit of one quarter second's ticks takes milliseconds, so it runs inline.
+        The thread commits each symbol's ticks as multi-row INSERTs, during which SQLite runs without
+        the GIL, so decoding goes on meanwhile (bench/record.py). Raises the writer's error.
         """
-        batch, self._batch = self._batch, []
-        writes, self._writes = self._writes, []
-        self._commit(batch, writes)
-
-    def _commit(self, batch: list[tuple[Tick, str, float]], writes: list[Callable[[], object]]) -> None:
-        by_local: dict[str, list[Tick]] = {}
-        for tick, local_symbol, _ in batch:
-            by_local.setdefault(local_symbol, []).append(tick)
-        for local_symbol, ticks in by_local.items():
-            self.stored += self.store.insert_ticks(ticks, run_id=self.run_id, local_symbol=local_symbol or None)
-        committed = time.perf_counter()
-        if self.options.measure_latency:
-            self.latencies.extend(committed - arrived for _, _, arrived in batch)
-        for write in writes:
-            write()
+        batch, self._batch = self._batch, {}
+        count, self._batched = self._batched, 0
+        arrivals, self._arrivals = self._arrivals, [] if self._arrivals is not None else None
+        for (symbol, local_symbol), values in batch.items():
+            self.store.insert_tick_values(symbol, local_symbol or None, self.run_id, values)
+        await self.store.writes_flushed()
+        self.stored += count
+        if arrivals:
+            committed = time.perf_counter()
+            self.latencies.extend(committed - arrived for arrived in arrivals)
 
     async def _unless_stopped(self, work: Any) -> Any:
         """Await work, or cancel it and return None once the stop event is set."""
@@ -328,8 +337,7 @@ class Recorder(Supervised):
                 log.warning("historical warm-up for %s failed: %s", symbol, exc)
                 self._event("WARM_UP_FAILED", {"symbol": symbol, "error": str(exc)})
                 continue
-            local_symbol = resolved.future.local_symbol
-            self._writes.append(partial(self.store.upsert_candles, candles, "ib_history", local_symbol))
+            self.store.upsert_candles(candles, "ib_history", resolved.future.local_symbol)
             self._event("WARM_UP", {"symbol": symbol, "bars": len(candles), "from": start.isoformat()})
 
     async def _status_loop(self) -> None:
@@ -349,7 +357,7 @@ class Recorder(Supervised):
         """Return the current status snapshot."""
         return RecorderStatus(
             ticks_per_second=rate, ticks_stored=self.stored, last_price=dict(self.feed.last_price),
-            buffer_used=len(self._batch), buffer_capacity=self.options.buffer_capacity, dropped=self.dropped,
+            buffer_used=self._batched, buffer_capacity=self.options.buffer_capacity, dropped=self.dropped,
             reconnects=self.connection.reconnects, connected=self.connection.connected, mode=self.feed.mode,
             local_symbols={s: r.future.local_symbol for s, r in self.feed.contracts.items()},
         )
