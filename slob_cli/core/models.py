@@ -6,6 +6,7 @@ import math
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta, timezone
 from enum import Enum
+from typing import NamedTuple, TypeAlias
 
 UTC = timezone.utc
 TICK_SIZE = 0.25
@@ -77,6 +78,26 @@ class Candle:
     def synthetic(self) -> bool:
         """Return True for a gap-filled bar that no trade produced."""
         return self.tick_count == 0
+
+
+class PriceBar(NamedTuple):
+    """A stored M1 bar as the tracker reads it (no volume): a tuple, built in bulk for a fraction of a Candle."""
+
+    symbol: str
+    ts: datetime
+    open: float
+    high: float
+    low: float
+    close: float
+    tick_count: int
+
+    @property
+    def end(self) -> datetime:
+        """Return the instant the bar becomes final (its minute's end)."""
+        return self.ts + ONE_MINUTE
+
+
+Bar: TypeAlias = Candle | PriceBar  # what the setup tracker reads of a closed M1 bar
 
 
 class InvalidTick(ValueError):

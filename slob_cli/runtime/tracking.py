@@ -11,11 +11,14 @@ import logging
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta, timezone
+from functools import lru_cache
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
-from slob_cli.adapters.store.setups import DaySync, SetupRepository, StoredEvent
-from slob_cli.core.models import Candle
+from slob_cli.adapters.store.db import price_bars, to_us
+from slob_cli.adapters.store.setups import DayInputs, DaySync, SetupRepository, StoredEvent
+from slob_cli.core.models import Bar, Candle
 from slob_cli.core.strategy.tracker import SetupTracker
 from slob_cli.errors import StoreError
 
@@ -29,6 +32,7 @@ if TYPE_CHECKING:
 log = logging.getLogger("slob.tracking")
 UTC = timezone.utc
 NEW_YORK = ZoneInfo("America/New_York")
+MINUTE_US = 60_000_000
 
 
 def day_window(trading_date: date) -> tuple[datetime, datetime]:
@@ -149,13 +153,16 @@ def track_range(
 
     The clock runs to the end of each day but never past `now`, so a day that has ended closes its
     open candidates (MARKET_CLOSED) while a session still running leaves them in their state.
-    Running it twice over the same candles writes nothing new the second time.
+    Running it twice over the same candles writes nothing new the second time; a finished day whose
+    input digest (`day_digest`) and stored counts are what its last computation recorded is not
+    computed again: its stored candidates are the result. Each day runs on a tracker of its own
+    (no tracker state crosses trading dates), one day in memory at a time.
     """
     repository = SetupRepository(store)
-    recorder = RecordingTracker(SetupTracker(symbol, config, calendar), first_seq=lambda _day: 1)
-    rows: dict[str, dict[str, Any]] = {}
-    rows_by_day: dict[str, dict[str, dict[str, Any]]] = {}  # the same rows by trading date, in rows' order
-    records: dict[date, list[StoredEvent]] = {}
+    recorded = repository.tracked_inputs(symbol, start_date, end_date)
+    stored_events = repository.event_counts(symbol, start_date, end_date)
+    stored_rows = repository.stored_rows(symbol, start_date, end_date)
+    rows: list[dict[str, Any]] = []
     days = candle_count = new_events = changed = 0
     replaced: list[date] = []
     for day in trading_dates(start_date, end_date):
@@ -163,29 +170,97 @@ def track_range(
         if day_start >= now:
             break
         until = min(day_end, now)
-        candles = store.candles(symbol, day_start, day_end)
-        step = replay_day(recorder, candles, until)
+        final_us = to_us(until) - MINUTE_US + 1  # a candle is final by `until` when its label is below this
         days += 1
-        candle_count += sum(1 for candle in candles if candle.end <= until)
-        rows.update(step.changed)
-        for row_id, row in step.changed.items():
-            rows_by_day.setdefault(row["trading_date"], {})[row_id] = row
-        for record in step.records:
-            records.setdefault(record.trading_date, []).append(record)
-        for touched in sorted({day} | {record.trading_date for record in step.records}):
-            day_rows = list(rows_by_day.get(touched.isoformat(), {}).values())
-            mismatch = repository.config_mismatch(symbol, touched, config)
-            if mismatch and not replace_divergent:
-                raise StoreError(mismatch)
-            sync = repository.sync_day(symbol, touched, records.get(touched, []), day_rows, now,
-                                       replace_divergent or mismatch is not None, keep_ahead=day_end > now)
-            repository.mark_day_config(symbol, touched, config, now)
-            new_events += sync.new_events
-            changed += sync.changed_setups
-            if sync.replaced:
-                replaced.append(touched)
-    ordered = sorted(rows.values(), key=lambda row: (row["trading_date"], row["liq1_time"] or "", row["id"]))
-    return TrackResult(ordered, days, candle_count, new_events, changed, replaced)
+        candle_count += store.candle_count_between(symbol, to_us(day_start), final_us)
+        tracker = SetupTracker(symbol, config, calendar)
+        window = tracker.window(day)
+        bar_rows = [] if window is None else store.candle_bar_rows(
+            symbol, to_us(window[0]), min(to_us(window[1]), final_us))
+        iso = day.isoformat()
+        digest = day_digest(symbol, day, window, bar_rows, config) if day_end <= now else None
+        known, kept = recorded.get(iso), stored_rows.get(iso, [])
+        if (digest is not None and known is not None and known.digest == digest
+                and known.events == stored_events.get(iso, 0) and known.setups == len(kept)):
+            rows += kept  # a finished day computed from these very inputs: its stored rows are the result
+            continue
+        records, day_rows = replay_bars(tracker, day, price_bars(symbol, bar_rows), until)
+        rows += day_rows
+        inputs = None if digest is None else DayInputs(digest, len(records), len(day_rows))
+        mismatch = repository.config_mismatch(symbol, day, config)
+        if mismatch and not replace_divergent:
+            raise StoreError(mismatch)
+        sync = repository.sync_day(symbol, day, records, day_rows, now, replace_divergent or mismatch is not None,
+                                   keep_ahead=day_end > now)
+        repository.mark_day_config(symbol, day, config, now, inputs)
+        new_events += sync.new_events
+        changed += sync.changed_setups
+        if sync.replaced:
+            replaced.append(day)
+    rows.sort(key=lambda row: (row["trading_date"], row["liq1_time"] or "", row["id"]))
+    return TrackResult(rows, days, candle_count, new_events, changed, replaced)
+
+
+def replay_bars(
+    tracker: SetupTracker, day: date, bars: Sequence[Bar], until: datetime
+) -> tuple[list[StoredEvent], list[dict[str, Any]]]:
+    """Feed one trading day's bars (final by `until`) to a fresh tracker, run its clock to `until`.
+
+    Return the day's events numbered from 1 and its candidate rows. A day's events all belong to
+    that day: the tracker starts a day fresh and the clock closes it before the next date begins.
+    """
+    events: list[SetupEvent] = []
+    on_candle = tracker.on_candle
+    for bar in bars:
+        produced = on_candle(bar)
+        if produced:
+            events += produced
+    events += tracker.on_time(until)
+    foreign = {event.trading_date for event in events} - {day}
+    if foreign:
+        raise RuntimeError(f"the tracker gave events of {sorted(foreign)} while replaying {day}")
+    return ([stored_event(event, seq) for seq, event in enumerate(events, 1)],
+            [view.to_dict() for view in tracker.candidates()])
+
+
+@lru_cache(maxsize=1)
+def tracker_code_fingerprint() -> str:
+    """Return a hash of the code that turns candles into stored events and rows, and the slob version.
+
+    Part of every day's input digest: a slob whose tracker differs computes each day again.
+    """
+    import hashlib
+
+    from slob_cli import __version__
+
+    package = Path(__file__).resolve().parents[1]
+    files = sorted([*package.glob("core/strategy/*.py"), package / "core/sessions.py", package / "core/models.py",
+                    package / "core/timefmt.py", package / "runtime/tracking.py", package / "adapters/store/setups.py"])
+    digest = hashlib.blake2b(__version__.encode(), digest_size=16)
+    for file in files:
+        digest.update(file.read_bytes())
+    return digest.hexdigest()
+
+
+def day_digest(
+    symbol: str, day: date, window: tuple[datetime, datetime] | None, bar_rows: Sequence[tuple[Any, ...]],
+    config: StrategyConfig,
+) -> str:
+    """Return the digest of everything a finished day's events come from.
+
+    That is the symbol and date, the session window (the calendar's say), the stored bars inside
+    it (the rest only move the clock), the strategy config and the tracker's code.
+    """
+    import hashlib
+    import marshal
+
+    from slob_cli.adapters.store.setups import config_fingerprint
+
+    bounds = None if window is None else (to_us(window[0]), to_us(window[1]))
+    head = repr((symbol, day.isoformat(), bounds, config_fingerprint(config)[0], tracker_code_fingerprint()))
+    digest = hashlib.blake2b(head.encode(), digest_size=16)
+    digest.update(marshal.dumps(list(bar_rows), 2))  # version 2: no back-references, so equal rows give equal bytes
+    return digest.hexdigest()
 
 
 @dataclass(frozen=True)

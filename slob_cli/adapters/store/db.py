@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any, overload
 
 from slob_cli.adapters.store.queries import ReadQueries
 from slob_cli.adapters.store.schema import MIGRATIONS, SCHEMA_VERSION
-from slob_cli.core.models import Candle, Tick
+from slob_cli.core.models import Candle, PriceBar, Tick
 from slob_cli.errors import StoreError
 
 if TYPE_CHECKING:
@@ -102,6 +102,13 @@ def candle_row(candle: Candle, source: str = "live", local_symbol: str | None = 
 def row_candle(row: Sequence[Any]) -> Candle:
     """Return a Candle from (symbol, ts, open, high, low, close, volume, tick_count, dropped_ticks)."""
     return Candle(row[0], from_us(row[1]), row[2], row[3], row[4], row[5], row[6], row[7], row[8])
+
+
+def price_bars(symbol: str, rows: Iterable[Sequence[Any]]) -> list[PriceBar]:
+    """Return PriceBars of (ts us, open, high, low, close, tick_count) rows (`candle_bar_rows`)."""
+    at = datetime.fromtimestamp  # whole seconds (every minute label): a third of from_us's cost
+    return [PriceBar(symbol, at(ts // 1_000_000, UTC) if ts % 1_000_000 == 0 else from_us(ts), open_, high, low,
+                     close, tick_count) for ts, open_, high, low, close, tick_count in rows]
 
 
 class Store(ReadQueries):

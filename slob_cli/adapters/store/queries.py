@@ -55,6 +55,19 @@ class ReadQueries:
         first, last = self.conn.execute("SELECT min(ts), max(ts) FROM candles WHERE symbol=?", (symbol,)).fetchone()
         return first, last
 
+    def candle_bar_rows(self, symbol: str, start_us: int, end_us: int) -> list[tuple[int, float, float, float, float, int]]:
+        """Return (ts, open, high, low, close, tick_count) of a symbol's candles in [start, end), in time order."""
+        return self.conn.execute(
+            "SELECT ts, open, high, low, close, tick_count FROM candles WHERE symbol=? AND ts>=? AND ts<? ORDER BY ts",
+            (symbol, start_us, end_us),
+        ).fetchall()
+
+    def candle_count_between(self, symbol: str, start_us: int, end_us: int) -> int:
+        """Return how many candles of a symbol lie in [start, end)."""
+        return int(self.conn.execute(
+            "SELECT count(*) FROM candles WHERE symbol=? AND ts>=? AND ts<?", (symbol, start_us, end_us)
+        ).fetchone()[0])
+
     def live_candle_counts(self, start_us: int, end_us: int) -> tuple[int, int]:
         """Return how many live candles lie in [start, end) and the ticks they dropped."""
         count, dropped = self.conn.execute(

@@ -70,6 +70,15 @@ class LoggedEvent(NamedTuple):
 
 
 @dataclass(frozen=True)
+class DayInputs:
+    """What a finished tracked day was computed from (a digest) and the events and candidates it gave."""
+
+    digest: str
+    events: int
+    setups: int
+
+
+@dataclass(frozen=True)
 class DaySync:
     """What writing one day's computed events and candidates changed in the store."""
 
@@ -145,11 +154,21 @@ class SetupRepository:
                 conn.execute("DELETE FROM setup_events WHERE symbol=? AND trading_date=?", (symbol, day))
                 conn.execute("DELETE FROM setups WHERE symbol=? AND trading_date=?", (symbol, day))
                 stored = []
-            inserted = self._insert_events(conn, events[len(stored):])
+            inserted = self._insert_events(conn, events[len(stored):], fresh=not stored)
             changed = self._upsert_setups(conn, setups, updated_at)
         return DaySync(inserted, changed, divergence is not None)
 
-    def _insert_events(self, conn: sqlite3.Connection, events: Sequence[StoredEvent]) -> int:
+    def _insert_events(self, conn: sqlite3.Connection, events: Sequence[StoredEvent], fresh: bool = False) -> int:
+        """Insert events; with `fresh` (the day holds none, inside this transaction) in one executemany."""
+        if fresh:
+            before = conn.total_changes
+            conn.executemany(
+                "INSERT INTO setup_events(setup_id, symbol, trading_date, seq, bar_time, type, payload)"
+                " VALUES (?,?,?,?,?,?,?)",
+                [(event.setup_id, event.symbol, event.trading_date.isoformat(), event.seq, to_iso(event.bar_time),
+                  event.type, event.payload_json) for event in events],
+            )
+            return conn.total_changes - before
         inserted = 0
         for event in events:
             cursor = conn.execute(
@@ -200,18 +219,57 @@ class SetupRepository:
                                 (symbol, trading_date.isoformat())).fetchone()
         return None if row is None else (row[0], row[1])
 
-    def mark_day_config(self, symbol: str, trading_date: date, config: Any, updated_at: datetime) -> None:
-        """Record which strategy config a day's stored events come from (no write when it is recorded already)."""
+    def mark_day_config(
+        self, symbol: str, trading_date: date, config: Any, updated_at: datetime, inputs: DayInputs | None = None
+    ) -> None:
+        """Record which strategy config a day's stored events come from (no write when it is recorded already).
+
+        `inputs` records what a finished day was computed from and gave (see `tracked_inputs`); None
+        forgets it, so that a later `setups track` computes the day again.
+        """
         fingerprint, text = config_fingerprint(config)
-        if self.day_config(symbol, trading_date) == (fingerprint, text):
+        day = trading_date.isoformat()
+        wanted = (fingerprint, text, *((inputs.digest, inputs.events, inputs.setups) if inputs else (None,) * 3))
+        stored = self.conn.execute(
+            "SELECT config_hash, config_json, input_digest, event_count, setup_count FROM tracked_days"
+            " WHERE symbol=? AND trading_date=?", (symbol, day)).fetchone()
+        if stored == wanted:
             return
         with self.store.transaction() as conn:
             conn.execute(
-                "INSERT INTO tracked_days(symbol, trading_date, config_hash, config_json, updated_at)"
-                " VALUES (?,?,?,?,?) ON CONFLICT(symbol, trading_date) DO UPDATE SET"
-                " config_hash=excluded.config_hash, config_json=excluded.config_json, updated_at=excluded.updated_at",
-                (symbol, trading_date.isoformat(), fingerprint, text, to_iso(updated_at)),
+                "INSERT INTO tracked_days(symbol, trading_date, config_hash, config_json, input_digest, event_count,"
+                " setup_count, updated_at) VALUES (?,?,?,?,?,?,?,?) ON CONFLICT(symbol, trading_date) DO UPDATE SET"
+                " config_hash=excluded.config_hash, config_json=excluded.config_json,"
+                " input_digest=excluded.input_digest, event_count=excluded.event_count,"
+                " setup_count=excluded.setup_count, updated_at=excluded.updated_at",
+                (symbol, day, *wanted, to_iso(updated_at)),
             )
+
+    def tracked_inputs(self, symbol: str, start: date, end: date) -> dict[str, DayInputs]:
+        """Return, by ISO trading date in [start, end], the recorded inputs of days that have them."""
+        rows = self.conn.execute(
+            "SELECT trading_date, input_digest, event_count, setup_count FROM tracked_days WHERE symbol=?"
+            " AND trading_date>=? AND trading_date<=? AND input_digest IS NOT NULL",
+            (symbol, start.isoformat(), end.isoformat()))
+        return {day: DayInputs(digest, events, setups) for day, digest, events, setups in rows}
+
+    def event_counts(self, symbol: str, start: date, end: date) -> dict[str, int]:
+        """Return how many events are stored per ISO trading date in [start, end] (days with any)."""
+        return dict(self.conn.execute(
+            "SELECT trading_date, count(*) FROM setup_events WHERE symbol=? AND trading_date>=? AND trading_date<=?"
+            " GROUP BY trading_date", (symbol, start.isoformat(), end.isoformat())).fetchall())
+
+    def stored_rows(self, symbol: str, start: date, end: date) -> dict[str, list[dict[str, Any]]]:
+        """Return the stored candidate rows (the track --json shape) per ISO trading date in [start, end]."""
+        by_day: dict[str, list[dict[str, Any]]] = {}
+        for day, state_json in self.conn.execute(
+            "SELECT trading_date, state_json FROM setups WHERE symbol=? AND trading_date>=? AND trading_date<=?",
+            (symbol, start.isoformat(), end.isoformat()),
+        ):
+            state = json.loads(state_json) if state_json else {}
+            if all(name in state for name in SETUP_FIELDS):  # else the day's count falls short: recomputed
+                by_day.setdefault(day, []).append({name: state[name] for name in SETUP_FIELDS})
+        return by_day
 
     def config_mismatch(self, symbol: str, trading_date: date, config: Any) -> str | None:
         """Return one line naming how the config of a stored day differs from `config`, or None."""
