@@ -7,6 +7,7 @@ function of its inputs) and checks the replayed events against the stored ones b
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -17,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
 from slob_cli.adapters.store.db import price_bars, to_us
-from slob_cli.adapters.store.setups import DayInputs, DaySync, SetupRepository, StoredEvent
+from slob_cli.adapters.store.setups import DayInputs, DaySync, EventRow, SetupRepository, StoredEvent, event_row
 from slob_cli.core.models import Bar, Candle
 from slob_cli.core.strategy.tracker import SetupTracker
 from slob_cli.errors import StoreError
@@ -33,6 +34,7 @@ log = logging.getLogger("slob.tracking")
 UTC = timezone.utc
 NEW_YORK = ZoneInfo("America/New_York")
 MINUTE_US = 60_000_000
+DAYS_PER_COMMIT = 20  # days written per transaction by track_range: a live writer waits at most for these
 
 
 def day_window(trading_date: date) -> tuple[datetime, datetime]:
@@ -165,45 +167,49 @@ def track_range(
     rows: list[dict[str, Any]] = []
     days = candle_count = new_events = changed = 0
     replaced: list[date] = []
-    for day in trading_dates(start_date, end_date):
-        day_start, day_end = day_window(day)
-        if day_start >= now:
-            break
-        until = min(day_end, now)
-        final_us = to_us(until) - MINUTE_US + 1  # a candle is final by `until` when its label is below this
-        days += 1
-        candle_count += store.candle_count_between(symbol, to_us(day_start), final_us)
-        tracker = SetupTracker(symbol, config, calendar)
-        window = tracker.window(day)
-        bar_rows = [] if window is None else store.candle_bar_rows(
-            symbol, to_us(window[0]), min(to_us(window[1]), final_us))
-        iso = day.isoformat()
-        digest = day_digest(symbol, day, window, bar_rows, config) if day_end <= now else None
-        known, kept = recorded.get(iso), stored_rows.get(iso, [])
-        if (digest is not None and known is not None and known.digest == digest
-                and known.events == stored_events.get(iso, 0) and known.setups == len(kept)):
-            rows += kept  # a finished day computed from these very inputs: its stored rows are the result
-            continue
-        records, day_rows = replay_bars(tracker, day, price_bars(symbol, bar_rows), until)
-        rows += day_rows
-        inputs = None if digest is None else DayInputs(digest, len(records), len(day_rows))
-        mismatch = repository.config_mismatch(symbol, day, config)
-        if mismatch and not replace_divergent:
-            raise StoreError(mismatch)
-        sync = repository.sync_day(symbol, day, records, day_rows, now, replace_divergent or mismatch is not None,
-                                   keep_ahead=day_end > now)
-        repository.mark_day_config(symbol, day, config, now, inputs)
-        new_events += sync.new_events
-        changed += sync.changed_setups
-        if sync.replaced:
-            replaced.append(day)
+    with contextlib.ExitStack() as batch:
+        for day in trading_dates(start_date, end_date):
+            day_start, day_end = day_window(day)
+            if day_start >= now:
+                break
+            if days % DAYS_PER_COMMIT == 0:  # a commit per day would cost more than computing the day
+                batch.close()
+                batch.enter_context(store.batch())
+            until = min(day_end, now)
+            final_us = to_us(until) - MINUTE_US + 1  # a candle is final by `until` when its label is below this
+            days += 1
+            candle_count += store.candle_count_between(symbol, to_us(day_start), final_us)
+            tracker = SetupTracker(symbol, config, calendar)
+            window = tracker.window(day)
+            bar_rows = [] if window is None else store.candle_bar_rows(
+                symbol, to_us(window[0]), min(to_us(window[1]), final_us))
+            iso = day.isoformat()
+            digest = day_digest(symbol, day, window, bar_rows, config) if day_end <= now else None
+            known, kept = recorded.get(iso), stored_rows.get(iso, [])
+            if (digest is not None and known is not None and known.digest == digest
+                    and known.events == stored_events.get(iso, 0) and known.setups == len(kept)):
+                rows += kept  # a finished day computed from these very inputs: its stored rows are the result
+                continue
+            records, day_rows = replay_bars(tracker, day, price_bars(symbol, bar_rows), until)
+            rows += day_rows
+            inputs = None if digest is None else DayInputs(digest, len(records), len(day_rows))
+            mismatch = repository.config_mismatch(symbol, day, config)
+            if mismatch and not replace_divergent:
+                raise StoreError(mismatch)
+            sync = repository.sync_day(symbol, day, records, day_rows, now, replace_divergent or mismatch is not None,
+                                       keep_ahead=day_end > now)
+            repository.mark_day_config(symbol, day, config, now, inputs)
+            new_events += sync.new_events
+            changed += sync.changed_setups
+            if sync.replaced:
+                replaced.append(day)
     rows.sort(key=lambda row: (row["trading_date"], row["liq1_time"] or "", row["id"]))
     return TrackResult(rows, days, candle_count, new_events, changed, replaced)
 
 
 def replay_bars(
     tracker: SetupTracker, day: date, bars: Sequence[Bar], until: datetime
-) -> tuple[list[StoredEvent], list[dict[str, Any]]]:
+) -> tuple[list[EventRow], list[dict[str, Any]]]:
     """Feed one trading day's bars (final by `until`) to a fresh tracker, run its clock to `until`.
 
     Return the day's events numbered from 1 and its candidate rows. A day's events all belong to
@@ -219,7 +225,7 @@ def replay_bars(
     foreign = {event.trading_date for event in events} - {day}
     if foreign:
         raise RuntimeError(f"the tracker gave events of {sorted(foreign)} while replaying {day}")
-    return ([stored_event(event, seq) for seq, event in enumerate(events, 1)],
+    return ([event_row(event, seq) for seq, event in enumerate(events, 1)],
             [view.to_dict() for view in tracker.candidates()])
 
 

@@ -103,7 +103,9 @@ def test_price_bars_carry_the_stored_instant_to_the_microsecond() -> None:
     bars = price_bars("NQ", [(ts, 1.0, 2.0, 0.5, 1.5, 3) for ts in stamps])
     assert [bar.ts for bar in bars] == [from_us(ts) for ts in stamps]
     assert all(bar.ts.tzinfo is timezone.utc for bar in bars)
-    assert bars[0][2:] == (1.0, 2.0, 0.5, 1.5, 3) and bars[0].end == from_us(stamps[0] + 60_000_000)
+    first = bars[0]
+    assert (first.open, first.high, first.low, first.close, first.tick_count) == (1.0, 2.0, 0.5, 1.5, 3)
+    assert first.end == from_us(stamps[0] + 60_000_000)
 
 
 def test_stored_candidate_rows_keep_the_key_order_of_the_tracker_view() -> None:

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any, overload
 from slob_cli.adapters.store.queries import ReadQueries
 from slob_cli.adapters.store.schema import MIGRATIONS, SCHEMA_VERSION
 from slob_cli.core.models import Candle, PriceBar, Tick
+from slob_cli.core.timefmt import iso_z
 from slob_cli.errors import StoreError
 
 if TYPE_CHECKING:
@@ -63,10 +64,7 @@ def to_iso(ts: None) -> None: ...
 def to_iso(ts: datetime | None) -> str | None: ...
 def to_iso(ts: datetime | None) -> str | None:
     """Return `YYYY-MM-DDTHH:MM:SS[.ffffff]Z` in UTC, or None."""
-    if ts is None:
-        return None
-    text = ts.astimezone(UTC).replace(tzinfo=None).isoformat()
-    return text + "Z"
+    return iso_z(ts)
 
 
 @overload
@@ -119,6 +117,7 @@ class Store(ReadQueries):
         self.path = path
         self.readonly = readonly
         self._db: Any = None
+        self._batching = False
 
     @property
     def db(self):  # noqa: ANN201 - sqlite_utils.Database, imported on first use (numpy: ~0.1 s of start-up)
@@ -232,8 +231,24 @@ class Store(ReadQueries):
         self.close()
 
     @contextmanager
+    def batch(self) -> Iterator[None]:
+        """Run the `transaction()` blocks inside as one transaction: one commit, all of them written or none."""
+        if self._batching:
+            yield
+            return
+        with self.transaction():
+            self._batching = True
+            try:
+                yield
+            finally:
+                self._batching = False
+
+    @contextmanager
     def transaction(self) -> Iterator[sqlite3.Connection]:
-        """Run a block in one transaction: all of it is written, or none."""
+        """Run a block in one transaction: all of it is written, or none (inside `batch()`: the batch's)."""
+        if self._batching:
+            yield self.conn
+            return
         try:
             self.conn.execute("BEGIN IMMEDIATE")
             try:

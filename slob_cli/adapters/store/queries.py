@@ -52,7 +52,10 @@ class ReadQueries:
     # ------------------------------------------------------------------ candles
     def candle_span(self, symbol: str) -> tuple[int | None, int | None]:
         """Return the first and last candle time of a symbol (epoch microseconds), or (None, None)."""
-        first, last = self.conn.execute("SELECT min(ts), max(ts) FROM candles WHERE symbol=?", (symbol,)).fetchone()
+        # Two subqueries: SQLite answers a lone min() or max() from the index, but both at once scan every row.
+        first, last = self.conn.execute(
+            "SELECT (SELECT min(ts) FROM candles WHERE symbol=?), (SELECT max(ts) FROM candles WHERE symbol=?)",
+            (symbol, symbol)).fetchone()
         return first, last
 
     def candle_bar_rows(self, symbol: str, start_us: int, end_us: int) -> list[tuple[int, float, float, float, float, int]]:
