@@ -24,6 +24,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from slob_cli.adapters.store import Store  # noqa: E402
 from slob_cli.core.models import Tick  # noqa: E402
+from tests.sqlfile import sql_file
 
 UTC = timezone.utc
 START = datetime(2026, 1, 5, tzinfo=UTC)
@@ -64,7 +65,8 @@ def main() -> None:
         build(path, args.ticks)
         with Store.open(path, readonly=True) as store:
             check = best_of(args.repeat, store.integrity_problem)
-            scan = best_of(args.repeat, lambda: store.conn.execute("SELECT sum(size) FROM ticks").fetchone())
+            with sql_file(store.path) as conn:  # the baseline reads through a connection of its own
+                scan = best_of(args.repeat, lambda: conn.execute("SELECT sum(size) FROM ticks").fetchone())
             problem = store.integrity_problem()
         size = path.stat().st_size
     print(f"store: {args.ticks:,} ticks, {size / 1e6:.1f} MB; quick_check: {problem or 'ok'}")

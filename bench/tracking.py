@@ -24,6 +24,7 @@ from slob_cli.adapters.calendar import load_calendar  # noqa: E402
 from slob_cli.adapters.store import Store  # noqa: E402
 from slob_cli.core.strategy import StrategyConfig  # noqa: E402
 from slob_cli.runtime.tracking import LiveTracking, track_range  # noqa: E402
+from tests.sqlfile import sql_rows
 
 UTC = timezone.utc
 
@@ -51,9 +52,9 @@ def main() -> None:
             print(f"{label}: {seconds:.2f} s -> {result.candles / seconds:,.0f} candles/s; "
                   f"{len(result.candidates):,} candidates, {result.new_events:,} new events, "
                   f"{result.changed_setups:,} candidates written")
-        busiest = store.conn.execute(
+        busiest = sql_rows(store.path,
             "SELECT trading_date, count(*) FROM setup_events GROUP BY trading_date ORDER BY 2 DESC LIMIT 1"
-        ).fetchone()
+        )[0]
         day = date.fromisoformat(busiest[0])
         live = LiveTracking(store, "NQ", config, calendar)
         started = time.perf_counter()
@@ -61,7 +62,7 @@ def main() -> None:
         print(f"restore of {day} ({busiest[1]} stored events): {(time.perf_counter() - started) * 1000:.1f} ms, "
               f"{report.replayed_candles} candles and {report.replayed_events} events replayed")
         size = sum(part.stat().st_size for part in path.parent.glob(path.name + "*"))
-        rows = store.conn.execute("SELECT (SELECT count(*) FROM setups), (SELECT count(*) FROM setup_events)").fetchone()
+        rows = sql_rows(store.path, "SELECT (SELECT count(*) FROM setups), (SELECT count(*) FROM setup_events)")[0]
         print(f"store: {rows[0]:,} setups, {rows[1]:,} setup events, {size / 1e6:.1f} MB with candles")
     folder.cleanup()
 

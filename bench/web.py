@@ -42,6 +42,7 @@ from slob_cli.core.models import Candle  # noqa: E402
 from slob_cli.runtime import views, web_views  # noqa: E402
 from slob_cli.runtime.status import collect_status  # noqa: E402
 from slob_cli.web.app import json_text  # noqa: E402
+from tests.sqlfile import sql_value
 from tests.web.conftest import CHROMIUM, CHROMIUM_ARGS  # noqa: E402
 from tests.web.seeding import build_year  # noqa: E402
 
@@ -114,7 +115,7 @@ def event_latency(host: str, port: int, store: Store, samples: int = 5) -> list[
     connection.request("GET", "/api/events")
     response = connection.getresponse()
     response.readline(), response.readline(), response.readline(), response.readline()  # retry, hello, data, blank
-    newest = store.conn.execute("SELECT max(ts) FROM candles WHERE symbol = 'NQ'").fetchone()[0]
+    newest = sql_value(store.path, "SELECT max(ts) FROM candles WHERE symbol = 'NQ'")
     took = []
     for number in range(1, samples + 1):
         minute = datetime.fromtimestamp(newest / 1_000_000, tz=UTC) + timedelta(minutes=number)
@@ -160,15 +161,15 @@ def main() -> None:
         try:
             with Store.open(db, readonly=True) as reader:
                 # A whole day from the middle of the year (the newest one may have only begun).
-                middle = reader.conn.execute("SELECT ts FROM candles WHERE symbol = 'NQ' ORDER BY ts"
-                                             " LIMIT 1 OFFSET ?", (counts["candles"] // 2,)).fetchone()[0]
+                middle = sql_value(reader.path, "SELECT ts FROM candles WHERE symbol = 'NQ' ORDER BY ts"
+                                   " LIMIT 1 OFFSET ?", (counts["candles"] // 2,))
                 day = views.trading_date_of(datetime.fromtimestamp(middle / 1_000_000, tz=UTC)).isoformat()
                 chosen = date.fromisoformat(day)
-                day_candles = len(web_views.chart_day(reader.conn, "NQ", chosen)["candles"].decoded())
+                day_candles = len(web_views.chart_day(reader, "NQ", chosen)["candles"].decoded())
                 # The baseline: the same read model and JSON text in this process, without HTTP.
                 status_base = timed(lambda: json_text(collect_status(reader, db, datetime.now(UTC)).to_dict()),
                                     options.requests)
-                candles_base = timed(lambda: json_text(web_views.chart_day(reader.conn, "NQ", chosen)),
+                candles_base = timed(lambda: json_text(web_views.chart_day(reader, "NQ", chosen)),
                                      options.requests)
             connection = http.client.HTTPConnection(host, port, timeout=30)
 

@@ -7,12 +7,15 @@ Every import counts, also the lazy ones inside functions. The rules:
   the store: `adapters/store` is the one adapter it may use);
 - runtime/ never imports the doors: cli/ and web/ call runtime, never the other way round;
 - web/ (the `slob web` dashboard) never imports cli/, sim/ or adapters/ib;
-- the shared leaves (`errors`, `aio`) import nothing of ours.
+- the shared leaves (`errors`, `aio`) import nothing of ours;
+- only adapters/store/ speaks SQL: no other module holds SQL statement text or touches the
+  store's connection (`store.conn`, `._conn`); everyone else calls the store's named methods.
 """
 
 from __future__ import annotations
 
 import ast
+import re
 from pathlib import Path
 
 import pytest
@@ -28,6 +31,9 @@ FORBIDDEN: dict[str, tuple[str, ...]] = {
 }
 CORE_MAY_IMPORT = ("slob_cli.core", "slob_cli.errors")
 LEAVES = ("slob_cli.errors", "slob_cli.aio")
+STORE_PACKAGE = "slob_cli.adapters.store"
+# A string that starts like an SQL statement (the house writes SQL keywords in capitals): a keyword, then more.
+SQL_STATEMENT = re.compile(r"^\s*(SELECT|INSERT|UPDATE|DELETE|REPLACE|CREATE|ALTER|DROP|PRAGMA|WITH|EXPLAIN)\s+\S")
 
 
 def module_name(path: Path, root: Path = PACKAGE) -> str:
@@ -93,6 +99,39 @@ def layer_breaks(root: Path = PACKAGE) -> list[str]:
     return breaks
 
 
+def _is_a_store(node: ast.expr) -> bool:
+    """Tell whether an expression names a store: `store`, `self.store`, `harness.store`, `reader_store`."""
+    name = node.id if isinstance(node, ast.Name) else node.attr if isinstance(node, ast.Attribute) else ""
+    return name.lower().endswith("store")
+
+
+def sql_leaks(root: Path = PACKAGE) -> list[str]:
+    """Return one line per place outside adapters/store that holds SQL text or reaches for the store's connection."""
+    leaks = []
+    for path in sorted(root.rglob("*.py")):
+        if within(module_name(path, root), STORE_PACKAGE):
+            continue
+        where = path.relative_to(root.parent)
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"), filename=str(path))):
+            if isinstance(node, ast.Constant) and isinstance(node.value, str) and SQL_STATEMENT.match(node.value):
+                statement = node.value.strip().splitlines()[0][:60]
+                leaks.append(f"{where}:{node.lineno} holds SQL ({statement!r}): only adapters/store speaks SQL")
+            elif isinstance(node, ast.Attribute) and (
+                node.attr == "_conn" or (node.attr == "conn" and _is_a_store(node.value))
+            ):
+                leaks.append(f"{where}:{node.lineno} touches {ast.unparse(node)}: the store's connection is private")
+    return leaks
+
+
+def plant(tmp_path: Path, module: str, source: str) -> Path:
+    """Write one module into a scratch package tree and return its root (`.../slob_cli`)."""
+    root = tmp_path / "slob_cli"
+    path = root / module
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(source)
+    return root
+
+
 def test_every_import_in_slob_cli_keeps_the_layers() -> None:
     assert layer_breaks() == []
 
@@ -122,10 +161,7 @@ def test_the_graph_sees_every_layer() -> None:
 def test_an_import_against_the_rules_is_reported(
     tmp_path: Path, module: str, source: str, rule: str
 ) -> None:
-    root = tmp_path / "slob_cli"
-    path = root / module
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(source)
+    root = plant(tmp_path, module, source)
     breaks = layer_breaks(root)
     assert len(breaks) == 1 and rule in breaks[0], breaks
 
@@ -141,8 +177,42 @@ def test_an_import_against_the_rules_is_reported(
     ],
 )
 def test_an_allowed_import_is_not_reported(tmp_path: Path, module: str, source: str) -> None:
-    root = tmp_path / "slob_cli"
-    path = root / module
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(source)
+    root = plant(tmp_path, module, source)
     assert layer_breaks(root) == []
+
+
+def test_only_the_store_speaks_sql() -> None:
+    assert sql_leaks() == []
+
+
+@pytest.mark.parametrize(
+    ("module", "source", "found"),
+    [
+        ("runtime/bad.py", 'ROWS = "SELECT count(*) FROM ticks"\n', "holds SQL ('SELECT count(*) FROM ticks')"),
+        ("cli/bad.py", 'def f(symbol):\n    return f"  DELETE FROM ticks WHERE symbol = {symbol}"\n', "DELETE FROM"),
+        ("web/bad.py", 'SQL = (\n    "UPDATE orders SET status = ?"\n    " WHERE order_ref = ?"\n)\n', "UPDATE orders"),
+        ("runtime/bad.py", 'def f(conn):\n    conn.execute("PRAGMA data_version")\n', "PRAGMA data_version"),
+        ("runtime/bad.py", "def f(store):\n    return store.conn\n", "touches store.conn"),
+        ("web/bad.py", "def f(self):\n    return self.store._conn.total_changes\n", "touches self.store._conn"),
+        ("adapters/ib/bad.py", "def f(reader):\n    return reader._conn\n", "touches reader._conn"),
+    ],
+)
+def test_sql_outside_the_store_is_reported(tmp_path: Path, module: str, source: str, found: str) -> None:
+    root = plant(tmp_path, module, source)
+    leaks = sql_leaks(root)
+    assert len(leaks) == 1 and found in leaks[0] and leaks[0].startswith(f"slob_cli/{module}:"), leaks
+
+
+@pytest.mark.parametrize(
+    ("module", "source"),
+    [
+        ("adapters/store/ok.py", 'def f(self):\n    return self._conn.execute("SELECT 1 FROM ticks")\n'),
+        ("runtime/ok.py", 'def f(store):\n    """Update the views; select what changed."""\n    return store.tick_count()\n'),
+        ("adapters/ib/ok.py", "def f(ib):\n    return ib.client.conn\n"),
+        ("runtime/ok.py", 'KIND = "UPDATE"\nWORDS = "Selected WITH care"\n'),
+    ],
+)
+def test_store_code_and_words_that_only_look_like_sql_are_not_reported(tmp_path: Path, module: str,
+                                                                     source: str) -> None:
+    root = plant(tmp_path, module, source)
+    assert sql_leaks(root) == []

@@ -116,7 +116,7 @@ def run_args(wired: SessionWiring, *, steps: tuple[str, ...], monitor_only: bool
     return {"steps": list(steps), "sim": wired.gateway is not None, "monitor_only": monitor_only, "live": live,
             "host": wired.config.host, "port": wired.config.port, "account": wired.config.account,
             "duration": duration,
-            "sim_clock": wired.gateway is not None or hasattr(wired.clock, "adjust")}  # times on a sim gateway's clock
+            "sim_clock": wired.sim_clock}
 
 
 def _session(ctx: typer.Context, settings: Any, command: str, *, monitor_only: bool, live: bool,
@@ -138,14 +138,14 @@ def _session(ctx: typer.Context, settings: Any, command: str, *, monitor_only: b
         args = run_args(wired, steps=steps, monitor_only=monitor_only, live=live, duration=duration)
         with run_guard(ctx, command, fail_if_running=fail_if_running, args=args, clock=wired.clock,
                        lock=lock) as guarded:
-            guarded.data_mode = "sim" if sim is not None else settings.market_data_type
+            guarded.data_mode = "sim" if wired.sim_clock else settings.market_data_type
             if sim is not None:
                 replace_earlier_rehearsal(guarded, wired)
             result = run_session(guarded.store, wired.config, wired.options, strategy=wired.strategy,
                                  risk=wired.risk, calendar=wired.calendar, clock=wired.clock, run_id=guarded.run_id,
                                  notifier=guarded.notifier)
-            if sim is not None:
-                result.stats.data_mode = "sim"  # the feed says "live": live from the simulated gateway
+            if wired.sim_clock:
+                result.stats.data_mode = "sim"  # the feed says "live": live from a simulated gateway
             guarded.stats = result.as_dict()
     _render(result, json_out)
 

@@ -75,9 +75,7 @@ class BacktestReport:
 
 def iter_candles(store: Store, symbol: str, start: datetime, end: datetime) -> Iterator[Candle]:
     """Yield stored candles of a symbol with label in [start, end), in time order."""
-    rows = store.conn.execute(
-        "SELECT symbol, ts, open, high, low, close, volume, tick_count, dropped_ticks FROM candles"
-        " WHERE symbol=? AND ts >= ? AND ts < ? ORDER BY ts", (symbol, to_us(start), to_us(end))).fetchall()
+    rows = store.candle_rows_between(symbol, to_us(start), to_us(end))
     # EPOCH + timedelta is several times quicker than from_us's fromtimestamp, and gives the same instant.
     for symbol_, ts, open_, high, low, close, volume, ticks, dropped in rows:
         yield Candle(symbol_, _EPOCH + timedelta(microseconds=ts), open_, high, low, close, volume, ticks, dropped)

@@ -9,7 +9,6 @@ numpy's `sum` would, so that the two paths agree to the last bit.
 
 from __future__ import annotations
 
-import sqlite3
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -157,15 +156,9 @@ def aggregate_store(
         if in_sqlite is not None:
             result.extend(in_sqlite)
             continue
-        # A rowid-order scan gives arrival order without the temporary B-tree that the
-        # (symbol, ts) index plus ORDER BY id would need: on millions of rows it is faster.
-        sql, params = store._range_sql("SELECT ts, price, size FROM ticks NOT INDEXED", symbol, start, end)
-        cursor = store.conn.execute(sql + " ORDER BY id", params)
         parts: list[np.ndarray] = []
-        while True:
-            part = np.fromiter(cursor.fetchmany(chunk), dtype=_TICK_DTYPE)
-            if len(part) == 0:
-                break
+        for chunk_rows in store.tick_chunks_in_arrival_order(symbol, start, end, chunk):
+            part = np.fromiter(chunk_rows, dtype=_TICK_DTYPE)
             parts.append(part)
             if progress is not None:
                 progress(len(part))
@@ -177,14 +170,6 @@ def aggregate_store(
 
 
 _HIGHEST = 2**63 - 1
-_WINDOW_COUNT = "SELECT count(*) FROM ticks WHERE symbol=? AND ts>=? AND ts<?"
-_NEXT_MINUTE = "SELECT ts, id FROM ticks WHERE symbol=? AND ts>=? AND ts<? ORDER BY ts, id LIMIT 1"
-_IN_RANGE = " FROM ticks NOT INDEXED WHERE id BETWEEN ? AND ? AND symbol=? AND ts>=? AND ts<?"
-_RANGE_SUMS = (
-    "SELECT count(*), min(price), max(price), sum(size), max(size <> CAST(size AS INTEGER) OR size < 0)" + _IN_RANGE
-)
-_RANGE_OPEN = "SELECT price" + _IN_RANGE + " ORDER BY id LIMIT 1"
-_RANGE_CLOSE = "SELECT price" + _IN_RANGE + " ORDER BY id DESC LIMIT 1"
 
 
 def _aggregate_in_sqlite(
@@ -204,8 +189,7 @@ def _aggregate_in_sqlite(
     """
     low = -(2**63) if start is None else to_us(start)
     high = _HIGHEST if end is None else to_us(end)
-    conn = store.conn
-    firsts = _minute_firsts(conn, symbol, low, high)
+    firsts = _minute_firsts(store, symbol, low, high)
     if not firsts:
         return BatchResult()
     columns: tuple[list, ...] = ([], [], [], [], [], [], [])
@@ -213,18 +197,18 @@ def _aggregate_in_sqlite(
     for index, (minute, first_id) in enumerate(firsts):
         last_id = _HIGHEST if index + 1 == len(firsts) else firsts[index + 1][1] - 1
         params = (first_id, last_id, symbol, max(low, minute * MINUTE_US), min(high, (minute + 1) * MINUTE_US))
-        count, low_price, high_price, volume, unusual_size = conn.execute(_RANGE_SUMS, params).fetchone()
+        count, low_price, high_price, volume, unusual_size = store.id_range_summary(params)
         if not count or unusual_size or not float(volume) < 2.0**53:
             return None
         labels.append(minute)
-        opens.append(float(conn.execute(_RANGE_OPEN, params).fetchone()[0]))
+        opens.append(store.id_range_open(params))
         highs.append(float(high_price))
         lows.append(float(low_price))
-        closes.append(float(conn.execute(_RANGE_CLOSE, params).fetchone()[0]))
+        closes.append(store.id_range_close(params))
         volumes.append(float(volume))
         counts.append(count)
     result = BatchResult(ticks=sum(counts))
-    if result.ticks != conn.execute(_WINDOW_COUNT, (symbol, low, high)).fetchone()[0]:
+    if result.ticks != store.tick_count_between(symbol, low, high):
         return None
     if progress is not None:
         progress(result.ticks)
@@ -232,25 +216,20 @@ def _aggregate_in_sqlite(
     return result
 
 
-def _minute_firsts(conn: sqlite3.Connection, symbol: str, low: int, high: int) -> list[tuple[int, int]]:
+def _minute_firsts(store: Store, symbol: str, low: int, high: int) -> list[tuple[int, int]]:
     """Return (minute, id of its first row by time) for every minute with ticks in [low, high), from the index."""
     firsts: list[tuple[int, int]] = []
     last_minute = (high - 1) // MINUTE_US
-    row = conn.execute(_NEXT_MINUTE, (symbol, low, high)).fetchone()
+    row = store.first_tick_between(symbol, low, high)
     while row is not None:
         minute = row[0] // MINUTE_US
         firsts.append((minute, row[1]))
         if minute >= last_minute:
             break
-        row = conn.execute(_NEXT_MINUTE, (symbol, (minute + 1) * MINUTE_US, high)).fetchone()
+        row = store.first_tick_between(symbol, (minute + 1) * MINUTE_US, high)
     return firsts
 
 
 def stored_symbols(store: Store) -> list[str]:
     """Return the distinct symbols of the ticks table, hopping along its index (no full scan)."""
-    found: list[str] = []
-    row = store.conn.execute("SELECT min(symbol) FROM ticks").fetchone()
-    while row and row[0] is not None:
-        found.append(row[0])
-        row = store.conn.execute("SELECT min(symbol) FROM ticks WHERE symbol > ?", (row[0],)).fetchone()
-    return found
+    return store.symbols_in("ticks")

@@ -134,14 +134,9 @@ def export_candles(
 def export_partitioned(store: Store, output: Path, symbol: str | None = None, start: datetime | None = None,
                        end: datetime | None = None) -> int:
     """Write stored candles as a hive-partitioned Parquet dataset (symbol=/date=) under `output`; return rows."""
-    import pandas as pd
-
     from slob_cli.adapters.files import write_partitioned
 
-    sql, params = store._range_sql(
-        "SELECT symbol, ts, open, high, low, close, volume, tick_count, dropped_ticks, source, local_symbol"
-        " FROM candles", symbol, start, end)
-    return write_partitioned(pd.read_sql_query(sql + " ORDER BY symbol, ts", store.conn, params=params), output)
+    return write_partitioned(store.candle_export_frame(symbol, start, end), output)
 
 
 def last_candles(store: Store, symbol: str, count: int) -> list[Candle]:

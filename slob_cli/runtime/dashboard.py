@@ -9,10 +9,13 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, field
 from datetime import date, datetime, timezone
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from slob_cli.runtime import views
 from slob_cli.runtime.lock import LockHolder, current_holder
+
+if TYPE_CHECKING:
+    from slob_cli.adapters.store import Store
 
 UTC = timezone.utc
 MINUTE_US = 60_000_000
@@ -52,110 +55,93 @@ class DashboardSnapshot:
     clock: views.StoreClock | None = None  # whose clock `now` is (a sim run's own, marked simulated)
 
 
-def _bars(conn: Any, symbol: str, count: int) -> list[Bar]:
-    rows = conn.execute(
-        "SELECT ts, open, high, low, close FROM candles WHERE symbol = ? ORDER BY ts DESC LIMIT ?", (symbol, count)
-    ).fetchall()
+def _bars(store: Store, symbol: str, count: int) -> list[Bar]:
+    rows = store.newest_bar_rows(symbol, count)
     return [Bar(datetime.fromtimestamp(ts / 1_000_000, tz=UTC), o, h, low, c) for ts, o, h, low, c in reversed(rows)]
 
 
-def forming_bar(conn: Any, symbol: str, after_us: int | None) -> Bar | None:
+def forming_bar(store: Store, symbol: str, after_us: int | None) -> Bar | None:
     """Return the minute being built from stored ticks newer than the last candle, or None."""
-    latest = conn.execute("SELECT max(ts) FROM ticks WHERE symbol = ?", (symbol,)).fetchone()[0]
+    latest = store.newest_tick_us(symbol)
     if latest is None:
         return None
     start = latest - latest % MINUTE_US
     if after_us is not None and start <= after_us:
         return None
-    row = conn.execute(
-        "SELECT max(price), min(price),"
-        " (SELECT price FROM ticks WHERE symbol = ?1 AND ts >= ?2 ORDER BY ts, id LIMIT 1),"
-        " (SELECT price FROM ticks WHERE symbol = ?1 AND ts >= ?2 ORDER BY ts DESC, id DESC LIMIT 1)"
-        " FROM ticks WHERE symbol = ?1 AND ts >= ?2",
-        (symbol, start),
-    ).fetchone()
-    high, low, first, last = row
+    high, low, first, last = store.tick_prices_since(symbol, start)
     return Bar(datetime.fromtimestamp(start / 1_000_000, tz=UTC), first, high, low, last, forming=True)
 
 
-def _data_mode(conn: Any, health: dict[str, Any] | None) -> str | None:
+def _data_mode(store: Store, health: dict[str, Any] | None) -> str | None:
     if health and isinstance(health.get("payload"), dict) and health["payload"].get("data_mode"):
         return str(health["payload"]["data_mode"])
-    row = conn.execute("SELECT data_mode FROM runs WHERE data_mode IS NOT NULL ORDER BY id DESC LIMIT 1").fetchone()
-    return row[0] if row else None
+    return store.newest_data_mode()
 
 
-def _tick_age(conn: Any, symbol: str | None, now: datetime, health: dict[str, Any] | None,
+def _tick_age(store: Store, symbol: str | None, now: datetime, health: dict[str, Any] | None,
               health_age: float | None) -> float | None:
-    latest = views.latest_tick_time(conn, symbol)
+    latest = views.latest_tick_time(store, symbol)
     if latest is not None:
         return max((now - latest).total_seconds(), 0.0)
     if health and health.get("last_tick_age") is not None and health_age is not None:
         return float(health["last_tick_age"]) + health_age
     # Neither ticks nor heartbeats (e.g. candles imported or built elsewhere): the newest candle's end.
-    sql = "SELECT max(ts) FROM candles" + (" WHERE symbol = ?" if symbol else "")
-    newest = conn.execute(sql, (symbol,) if symbol else ()).fetchone()[0]
+    newest = store.newest_candle_us(symbol)
     if newest is None:
         return None
     return max((now - datetime.fromtimestamp((newest + MINUTE_US) / 1_000_000, tz=UTC)).total_seconds(), 0.0)
 
 
 def read_snapshot(
-    store: Any, db_path: str | os.PathLike[str], now: datetime, symbol: str | None = None,
+    store: Store, db_path: str | os.PathLike[str], now: datetime, symbol: str | None = None,
     bar_count: int = 40, event_count: int = 8,
 ) -> DashboardSnapshot:
     """Read one frame's data from the store (read-only) as of `now` (a sim run's own clock when it is newest)."""
-    conn = store.conn
-    clock = views.store_clock(conn, now)
+    clock = views.store_clock(store, now)
     now = clock.now
     if symbol is None:
-        row = conn.execute("SELECT symbol FROM candles ORDER BY ts DESC LIMIT 1").fetchone()
-        symbol = row[0] if row else None
+        symbol = store.newest_candle_symbol()
     bars: list[Bar] = []
     if symbol is not None:
-        bars = _bars(conn, symbol, bar_count)
+        bars = _bars(store, symbol, bar_count)
         last_us = int(bars[-1].ts.timestamp() * 1_000_000) if bars else None
-        forming = forming_bar(conn, symbol, last_us)
+        forming = forming_bar(store, symbol, last_us)
         if forming is not None:
             bars = [*bars[-(bar_count - 1):], forming] if bar_count > 1 else [forming]
-    health = views.last_health(conn)
+    health = views.last_health(store)
     health_time = views.parse_time(health["ts"]) if health else None
     health_age = (now - health_time).total_seconds() if health_time else None
     trading_date = views.trading_date_of(now)
     running = current_holder(db_path)
-    orders, positions = views.live_book(conn)
-    levels = views.reference_levels(conn, trading_date, symbol)
+    orders, positions = views.live_book(store)
+    levels = views.reference_levels(store, trading_date, symbol)
     if levels is None:  # before today's levels freeze, show the last ones known
-        levels = _latest_levels(conn, trading_date, symbol)
+        levels = _latest_levels(store, trading_date, symbol)
     return DashboardSnapshot(
         now=now,
         db_path=os.fspath(db_path),
         symbol=symbol,
         running=running,
-        data_mode="sim" if clock.simulated else _data_mode(conn, health),
+        data_mode="sim" if clock.simulated else _data_mode(store, health),
         connected=None if health is None or running is None else health["connected"],
         health_age=health_age,
-        last_tick_age=_tick_age(conn, symbol, now, health, health_age),
+        last_tick_age=_tick_age(store, symbol, now, health, health_age),
         bars=tuple(bars),
         levels=levels,
-        open_setups=views.open_setups(conn),
+        open_setups=views.open_setups(store),
         working_orders=orders,
         positions=positions,
-        today=views.day_pnl(conn, trading_date),
-        events=views.latest_events(conn, event_count),
+        today=views.day_pnl(store, trading_date),
+        events=views.latest_events(store, event_count),
         clock=clock,
     )
 
 
-def _latest_levels(conn: Any, trading_date: date, symbol: str | None) -> dict[str, Any] | None:
-    row = conn.execute(
-        "SELECT trading_date FROM setup_events WHERE type = 'LSE_LEVELS_FROZEN' AND trading_date <= ?"
-        + (" AND symbol = ?" if symbol else "") + " ORDER BY trading_date DESC LIMIT 1",
-        (trading_date.isoformat(), symbol) if symbol else (trading_date.isoformat(),),
-    ).fetchone()
-    if row is None:
+def _latest_levels(store: Store, trading_date: date, symbol: str | None) -> dict[str, Any] | None:
+    frozen_on = store.latest_levels_date(trading_date.isoformat(), symbol)
+    if frozen_on is None:
         return None
-    levels = views.reference_levels(conn, date.fromisoformat(row[0]), symbol)
+    levels = views.reference_levels(store, date.fromisoformat(frozen_on), symbol)
     if levels is not None:
-        levels["trading_date"] = row[0]
+        levels["trading_date"] = frozen_on
     return levels

@@ -15,7 +15,7 @@ def unrealized_view(store: Any, symbol: str, last_price: float | None, broker: f
     Ours marks slob's open trades of the symbol at the last trade price with core/pnl.mark_open
     (entry commission counted, as IB's average cost does).
     """
-    held = [position for position in open_positions(store.conn) if position["symbol"] == symbol]
+    held = [position for position in open_positions(store) if position["symbol"] == symbol]
     if not held:
         return {"unrealized_pnl": 0.0, "broker_unrealized_pnl": broker}
     if last_price is None:

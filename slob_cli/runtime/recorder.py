@@ -216,8 +216,7 @@ class Recorder(Supervised):
 
     def _stored_in(self, symbol: str, second: datetime) -> int:
         start = int(second.timestamp() * 1_000_000)
-        return int(self.store.conn.execute("SELECT count(*) FROM ticks WHERE symbol=? AND ts >= ? AND ts < ?",
-                                           (symbol, start, start + 1_000_000)).fetchone()[0])
+        return self.store.tick_count_between(symbol, start, start + 1_000_000)
 
     async def _deadline(self) -> None:
         until = self.options.until

@@ -33,7 +33,7 @@ def sim_run_days(start: datetime, until: datetime | None) -> list[date]:
 def _only_sim(store: Store, day: date, run_id: int | None) -> bool:
     """Return True when nothing but sim runs (and their candles) touched this trading day."""
     start, end = day_window(day)
-    for run in store.query("SELECT id, args, data_mode, started_at, ended_at FROM runs"):
+    for run in store.all_run_rows():
         if run["id"] == run_id:
             continue
         began, ended = parse_time(run["started_at"]), parse_time(run["ended_at"]) or parse_time(run["started_at"])
@@ -41,10 +41,7 @@ def _only_sim(store: Store, day: date, run_id: int | None) -> bool:
             continue
         if not is_sim_run(run):
             return False
-    foreign = store.conn.execute(
-        "SELECT 1 FROM candles WHERE ts >= ? AND ts < ? AND source NOT IN ('live', 'ib_history', 'demo') LIMIT 1",
-        (to_us(start), to_us(end))).fetchone()
-    return foreign is None
+    return not store.has_foreign_candles_between(to_us(start), to_us(end))
 
 
 def replace_sim_days(store: Store, symbol: str, days: Iterable[date], run_id: int | None) -> list[date]:
@@ -53,25 +50,11 @@ def replace_sim_days(store: Store, symbol: str, days: Iterable[date], run_id: in
     for day in days:
         start, end = day_window(day)
         iso = day.isoformat()
-        setups = [row[0] for row in store.conn.execute(
-            "SELECT id FROM setups WHERE symbol=? AND trading_date=?", (symbol, iso))]
-        has_data = setups or store.conn.execute(
-            "SELECT 1 FROM candles WHERE symbol=? AND ts >= ? AND ts < ? LIMIT 1",
-            (symbol, to_us(start), to_us(end))).fetchone()
+        setups = store.setup_ids_of_day(symbol, iso)
+        has_data = setups or store.has_candles_between(symbol, to_us(start), to_us(end))
         if not has_data or not _only_sim(store, day, run_id):
             continue
-        marks = ",".join("?" * len(setups))
-        with store.transaction() as conn:
-            if setups:
-                conn.execute(f"DELETE FROM fills WHERE order_ref IN (SELECT order_ref FROM orders"
-                             f" WHERE setup_id IN ({marks}))", setups)
-                conn.execute(f"DELETE FROM orders WHERE setup_id IN ({marks})", setups)
-                conn.execute(f"DELETE FROM trades WHERE setup_id IN ({marks})", setups)
-            conn.execute("DELETE FROM setups WHERE symbol=? AND trading_date=?", (symbol, iso))
-            conn.execute("DELETE FROM setup_events WHERE symbol=? AND trading_date=?", (symbol, iso))
-            conn.execute("DELETE FROM tracked_days WHERE symbol=? AND trading_date=?", (symbol, iso))
-            conn.execute("DELETE FROM candles WHERE symbol=? AND ts >= ? AND ts < ?", (symbol, to_us(start), to_us(end)))
-            conn.execute("DELETE FROM ticks WHERE symbol=? AND ts >= ? AND ts < ?", (symbol, to_us(start), to_us(end)))
+        store.delete_trading_day(symbol, iso, setups, to_us(start), to_us(end))
         _forget_day(store, day, start)
         cleared.append(day)
         log.info("sim re-run: replaced what earlier sim runs stored for %s %s", symbol, iso)

@@ -45,29 +45,28 @@ def collect_status(store: Any, db_path: str | os.PathLike[str], now: datetime, r
     With a memo (a reader that asks often), rows are read again only when the store has changed;
     the clock, the ages and the lock holder are read every time.
     """
-    conn = store.conn
-    read = memo.reader(conn) if memo is not None else (lambda key, compute: compute())
-    clock = views.store_clock(conn, now)
+    read = memo.reader(store) if memo is not None else (lambda key, compute: compute())
+    clock = views.store_clock(store, now)
     now = clock.now
-    health = read("health", lambda: views.last_health(conn))
+    health = read("health", lambda: views.last_health(store))
     health_time = views.parse_time(health["ts"]) if health else None
     running = current_holder(db_path)
-    orders, positions = read("book", lambda: views.live_book(conn))
+    orders, positions = read("book", lambda: views.live_book(store))
     trading_date = views.trading_date_of(now)
     return StatusReport(
         db_path=os.fspath(db_path),
         now=now.isoformat(),
         running=running,
-        runs=read(("runs", run_limit), lambda: views.recent_runs(conn, run_limit)),
-        open_setups=read("open_setups", lambda: views.open_setups(conn)),
+        runs=read(("runs", run_limit), lambda: views.recent_runs(store, run_limit)),
+        open_setups=read("open_setups", lambda: views.open_setups(store)),
         working_orders=orders,
         positions=positions,
-        today=read(("today", trading_date), lambda: views.day_pnl(conn, trading_date)),
+        today=read(("today", trading_date), lambda: views.day_pnl(store, trading_date)),
         health=health,
         health_age_seconds=round((now - health_time).total_seconds(), 1) if health_time else None,
         clock=clock.to_dict(),
         connected=health["connected"] if running is not None and health is not None else None,
-        backtests=read("backtests", lambda: views.backtest_runs(conn)),
+        backtests=read("backtests", lambda: views.backtest_runs(store)),
     )
 
 

@@ -1,6 +1,7 @@
 """Read-only views of the store shared by `slob status`, `slob dashboard` and the validation report.
 
-Every function takes a sqlite3 connection (possibly read-only) and only runs SELECTs. Status words
+Every function takes the store (possibly opened read-only) and reads through its named queries
+(adapters/store/views.py); what is shown is decided here. Status words
 written by other parts (order status, setup state) are compared case-insensitively, so both IB's
 `Filled` and a lower-case `filled` count as done.
 """
@@ -8,32 +9,20 @@ written by other parts (order status, setup state) are compared case-insensitive
 from __future__ import annotations
 
 import json
-import sqlite3
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime, timezone
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
 from slob_cli.core.models import INSTRUMENTS, Direction
 from slob_cli.core.pnl import mark_open
 from slob_cli.core.sessions import trading_date_of  # noqa: F401 - re-exported for the views' callers
-from slob_cli.core.validation import DONE_STATUSES
+
+if TYPE_CHECKING:
+    from slob_cli.adapters.store import Store
 
 UTC = timezone.utc
-
-TERMINAL_SETUP_STATES = ("setup_complete", "invalidated", "setup_skipped", "skipped")
-DONE_ORDER_STATUSES = tuple(sorted(DONE_STATUSES))
-
-
-def _literal_list(words: tuple[str, ...]) -> str:
-    """Return constant words as an SQL list, e.g. ('a', 'b'): the partial indexes of schema v4 match only literals."""
-    return "(" + ", ".join("'" + word.replace("'", "''") + "'" for word in words) + ")"
-
-
-# The same terms as the partial indexes setups_open and orders_working (adapters/store/schema.py, v4).
-_OPEN_SETUP = f"lower(state) NOT IN {_literal_list(TERMINAL_SETUP_STATES)}"
-_WORKING_ORDER = f"lower(status) NOT IN {_literal_list(DONE_ORDER_STATUSES)}"
 
 
 def parse_time(text: str | None) -> datetime | None:
@@ -44,12 +33,6 @@ def parse_time(text: str | None) -> datetime | None:
         return datetime.fromisoformat(text.replace("Z", "+00:00")).astimezone(UTC)
     except ValueError:
         return None
-
-
-def _rows(conn: sqlite3.Connection, sql: str, params: tuple[Any, ...] = ()) -> list[dict[str, Any]]:
-    cursor = conn.execute(sql, params)
-    names = [column[0] for column in cursor.description]
-    return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
 
 
 def _payload(text: str | None) -> dict[str, Any]:
@@ -74,9 +57,9 @@ class StoreMemo:
         self._version: int | None = None
         self._answers: dict[Any, Any] = {}
 
-    def reader(self, conn: sqlite3.Connection) -> Callable[[Any, Callable[[], Any]], Any]:
+    def reader(self, store: Store) -> Callable[[Any, Callable[[], Any]], Any]:
         """Return read(key, compute): the kept answer for key while the store is unchanged, else compute()."""
-        version = conn.execute("PRAGMA data_version").fetchone()[0]
+        version = store.data_version()
         if version != self._version:
             self._answers.clear()
             self._version = version
@@ -89,65 +72,35 @@ class StoreMemo:
         return read
 
 
-def backtest_runs(conn: sqlite3.Connection, limit: int = 5) -> list[dict[str, Any]]:
+def backtest_runs(store: Store, limit: int = 5) -> list[dict[str, Any]]:
     """Return the newest stored backtest runs (`slob backtest`), newest first, without their trades."""
-    return _rows(
-        conn,
-        "SELECT id, name, created_at, symbol, from_date, to_date, trades, net_pnl, win_rate, profit_factor,"
-        " expectancy_r, max_drawdown, max_drawdown_pct FROM backtest_runs ORDER BY id DESC LIMIT ?",
-        (limit,),
-    )
+    return store.backtest_run_rows(limit)
 
 
-def recent_runs(conn: sqlite3.Connection, limit: int = 10) -> list[dict[str, Any]]:
+def recent_runs(store: Store, limit: int = 10) -> list[dict[str, Any]]:
     """Return the latest runs, newest first."""
-    return _rows(
-        conn,
-        "SELECT id, command, started_at, ended_at, exit_code, pid, data_mode FROM runs ORDER BY id DESC LIMIT ?",
-        (limit,),
-    )
+    return store.recent_run_rows(limit)
 
 
-def open_setups(conn: sqlite3.Connection) -> list[dict[str, Any]]:
+def open_setups(store: Store) -> list[dict[str, Any]]:
     """Return setups in a non-terminal state, oldest first."""
-    return _rows(
-        conn,
-        "SELECT id, symbol, trading_date, direction, state, high, low, liq1_price, liq2_price, entry_estimate,"
-        f" stop, target, updated_at FROM setups WHERE {_OPEN_SETUP} ORDER BY trading_date, id",
-    )
+    return store.open_setup_rows()
 
 
-def working_orders(conn: sqlite3.Connection) -> list[dict[str, Any]]:
+def working_orders(store: Store) -> list[dict[str, Any]]:
     """Return orders that are neither filled nor cancelled nor rejected."""
-    return _rows(
-        conn,
-        "SELECT order_ref, setup_id, role, symbol, action, order_type, quantity, limit_price, stop_price,"
-        f" status, filled, created_at, run_id FROM orders WHERE {_WORKING_ORDER} ORDER BY created_at",
-    )
+    return store.working_order_rows()
 
 
-def open_positions(conn: sqlite3.Connection) -> list[dict[str, Any]]:
+def open_positions(store: Store) -> list[dict[str, Any]]:
     """Return trades whose entry filled and whose exit has not happened yet, with their stop and target."""
-    return _rows(
-        conn,
-        "SELECT t.setup_id, t.symbol, t.direction, t.quantity, t.entry_time, t.entry_price, t.entry_commission,"
-        " t.status, s.stop, s.target, (SELECT max(o.run_id) FROM orders o WHERE o.setup_id = t.setup_id) AS run_id"
-        " FROM trades t LEFT JOIN setups s ON s.id = t.setup_id"
-        " WHERE t.entry_price IS NOT NULL AND t.exit_time IS NULL ORDER BY t.entry_time",
-    )
+    return store.open_position_rows()
 
 
-def day_pnl(conn: sqlite3.Connection, trading_date: date) -> dict[str, Any]:
+def day_pnl(store: Store, trading_date: date) -> dict[str, Any]:
     """Return the realised P&L of the closed trades of one New York trading date (each trade's core/pnl result)."""
     wanted = trading_date.isoformat()
-    # Rows of other known dates never count: leave them in SQLite (a year of trades costs a scan, not a loop).
-    rows = _rows(
-        conn,
-        "SELECT t.setup_id, t.entry_time, t.exit_time, t.pnl_points, t.gross_money, t.pnl_money, t.commission,"
-        " s.trading_date FROM trades t LEFT JOIN setups s ON s.id = t.setup_id"
-        " WHERE t.exit_time IS NOT NULL AND (s.trading_date = ? OR s.trading_date IS NULL) ORDER BY t.exit_time",
-        (wanted,),
-    )
+    rows = store.closed_trade_rows_of(wanted)
     chosen = []
     for row in rows:
         day = row["trading_date"]
@@ -192,73 +145,58 @@ def on_sim_clock(run: dict[str, Any]) -> bool:
     return is_sim_run(run) or bool(_payload(run.get("args")).get("sim_clock"))
 
 
-def candle_symbols(conn: Any, table: str = "candles") -> list[str]:
-    """Return the symbols that have candles (or ticks), alphabetically (a skip-scan: one index probe each)."""
-    found: list[str] = []
-    row = conn.execute(f"SELECT min(symbol) FROM {table}").fetchone()
-    while row and row[0] is not None:
-        found.append(row[0])
-        row = conn.execute(f"SELECT min(symbol) FROM {table} WHERE symbol > ?", (row[0],)).fetchone()
-    return found
-
-
-def store_clock(conn: sqlite3.Connection, wall_now: datetime) -> StoreClock:
+def store_clock(store: Store, wall_now: datetime) -> StoreClock:
     """Return "now" for a store: a simulated newest run's last virtual instant, else the wall clock.
 
     A sim run stores virtual times (a day in 2026-01 while the wall clock says otherwise), so its
     "today", ages and P&L are read on its own clock: its newest heartbeat or tick (a clock running
     at max speed keeps racing after the data ends, so its recorded end may lie hours later).
     """
-    runs = _rows(conn, "SELECT id, args, started_at, ended_at, data_mode FROM runs ORDER BY id DESC LIMIT 1")
-    if not runs or not on_sim_clock(runs[0]):
+    run = store.newest_run_row()
+    if run is None or not on_sim_clock(run):
         return StoreClock(wall_now)
-    run = runs[0]
     # Index probes only (the newest heartbeat, the newest tick per symbol): pages ask for this often.
-    health = conn.execute("SELECT ts, run_id FROM health ORDER BY id DESC LIMIT 1").fetchone()
+    health = store.newest_heartbeat()
     moments = [parse_time(health[0]) if health and health[1] == run["id"] else None]
-    moments += [latest_tick_time(conn, symbol) for symbol in candle_symbols(conn, "ticks")]
+    moments += [latest_tick_time(store, symbol) for symbol in store.symbols_in("ticks")]
     known = [m for m in moments if m is not None]
     if not known:
         known = [m for m in (parse_time(run["ended_at"]), parse_time(run["started_at"])) if m is not None][:1]
     return StoreClock(max(known) if known else wall_now, True, run["id"], run["ended_at"] is not None)
 
 
-def ended_sim_runs(conn: sqlite3.Connection) -> set[int]:
+def ended_sim_runs(store: Store) -> set[int]:
     """Return the ids of sim runs that have ended (their gateway and its orders no longer exist)."""
-    rows = _rows(conn, "SELECT id, args, data_mode, ended_at FROM runs WHERE ended_at IS NOT NULL")
-    return {row["id"] for row in rows if is_sim_run(row)}
+    return {row["id"] for row in store.ended_run_rows() if is_sim_run(row)}
 
 
-def last_price(conn: sqlite3.Connection, symbol: str) -> float | None:
+def last_price(store: Store, symbol: str) -> float | None:
     """Return the newest known price of a symbol: its latest tick, else its latest candle's close."""
-    row = conn.execute("SELECT price FROM ticks WHERE symbol = ? ORDER BY ts DESC LIMIT 1", (symbol,)).fetchone()
-    if row is None:
-        row = conn.execute("SELECT close FROM candles WHERE symbol = ? ORDER BY ts DESC LIMIT 1", (symbol,)).fetchone()
-    return None if row is None else float(row[0])
+    return store.newest_price(symbol)
 
 
-def live_book(conn: sqlite3.Connection) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+def live_book(store: Store) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
     """Return working orders and open positions, marked: last price, unrealized P&L, distance to stop/target.
 
     Rows of an ended sim run carry `ended_sim_run` (its gateway is gone: they are not live).
     """
-    ended = ended_sim_runs(conn)
-    orders = working_orders(conn)
+    ended = ended_sim_runs(store)
+    orders = working_orders(store)
     for order in orders:
         order["ended_sim_run"] = order.get("run_id") in ended
-    positions = mark_positions(conn, open_positions(conn))
+    positions = mark_positions(store, open_positions(store))
     for position in positions:
         position["ended_sim_run"] = position.get("run_id") in ended
     return orders, positions
 
 
-def mark_positions(conn: sqlite3.Connection, positions: list[dict[str, Any]]) -> list[dict[str, Any]]:
+def mark_positions(store: Store, positions: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """Return open positions marked at the last price: unrealized points and money, distance to stop/target."""
     marked = []
     for row in positions:
         position = dict(row)
         marked.append(position)
-        price = last_price(conn, position["symbol"])
+        price = last_price(store, position["symbol"])
         position.update(last_price=price, unrealized_points=None, unrealized_money=None, to_stop=None,
                         to_target=None)
         if price is None or position["entry_price"] is None:
@@ -289,29 +227,19 @@ def human_age(seconds: float | None) -> str:
     return f"{hours // 24} days"
 
 
-def last_health(conn: sqlite3.Connection) -> dict[str, Any] | None:
+def last_health(store: Store) -> dict[str, Any] | None:
     """Return the newest health heartbeat, payload decoded, or None."""
-    rows = _rows(
-        conn,
-        "SELECT id, run_id, ts, connected, last_tick_age, buffer_utilization, open_orders, positions, payload"
-        " FROM health ORDER BY id DESC LIMIT 1",
-    )
-    if not rows:
+    row = store.newest_health_row()
+    if row is None:
         return None
-    row = rows[0]
     row["payload"] = _payload(row["payload"])
     row["connected"] = None if row["connected"] is None else bool(row["connected"])
     return row
 
 
-def reference_levels(conn: sqlite3.Connection, trading_date: date, symbol: str | None = None) -> dict[str, Any] | None:
+def reference_levels(store: Store, trading_date: date, symbol: str | None = None) -> dict[str, Any] | None:
     """Return the frozen reference (LSE) high and low of a trading date, or None before they freeze."""
-    sql = "SELECT symbol, bar_time, payload FROM setup_events WHERE type = 'LSE_LEVELS_FROZEN' AND trading_date = ?"
-    params: list[Any] = [trading_date.isoformat()]
-    if symbol is not None:
-        sql += " AND symbol = ?"
-        params.append(symbol)
-    row = conn.execute(sql + " ORDER BY id DESC LIMIT 1", params).fetchone()
+    row = store.reference_level_row(trading_date.isoformat(), symbol)
     if row is None:
         return None
     payload = _payload(row[2])
@@ -325,31 +253,12 @@ def reference_levels(conn: sqlite3.Connection, trading_date: date, symbol: str |
 _TRACKER_STEPS = ("HIGH_SET", "LOW_SET", "HIGH_CONFIRMED", "LOW_CONFIRMED", "STRUCTURE_RESET", "ARMED", "DISARMED")
 
 
-def latest_events(conn: sqlite3.Connection, limit: int = 10) -> list[dict[str, Any]]:
+def latest_events(store: Store, limit: int = 10) -> list[dict[str, Any]]:
     """Return the newest events, newest first: runs' events, setup milestones, fills and closed trades."""
-    operational = _rows(
-        conn, "SELECT ts, type, symbol, payload, 'run' AS source FROM events ORDER BY id DESC LIMIT ?", (limit,)
-    )
-    marks = ",".join("?" * len(_TRACKER_STEPS))
-    setup = _rows(
-        conn,
-        "SELECT bar_time AS ts, type, symbol, payload, 'setup' AS source, setup_id FROM setup_events"
-        f" WHERE type NOT IN ({marks}) ORDER BY id DESC LIMIT ?",
-        (*_TRACKER_STEPS, limit),
-    )
-    fills = _rows(
-        conn,
-        "SELECT f.ts, 'FILL' AS type, f.symbol, NULL AS payload, 'fill' AS source, o.setup_id,"
-        " f.side || ' ' || f.quantity || ' @ ' || f.price AS detail"
-        " FROM fills f LEFT JOIN orders o ON o.order_ref = f.order_ref ORDER BY f.ts DESC LIMIT ?",
-        (limit,),
-    )
-    trades = _rows(
-        conn,
-        "SELECT exit_time AS ts, 'TRADE_CLOSED' AS type, symbol, NULL AS payload, 'trade' AS source, setup_id,"
-        " pnl_money FROM trades WHERE status = 'CLOSED' AND exit_time IS NOT NULL ORDER BY exit_time DESC LIMIT ?",
-        (limit,),
-    )
+    operational = store.newest_run_event_rows(limit)
+    setup = store.newest_setup_event_rows(_TRACKER_STEPS, limit)
+    fills = store.newest_fill_event_rows(limit)
+    trades = store.newest_closed_trade_event_rows(limit)
     for row in trades:
         row["detail"] = "-" if row["pnl_money"] is None else f"${row['pnl_money']:+,.2f} net"
     merged = operational + setup + fills + trades
@@ -359,12 +268,9 @@ def latest_events(conn: sqlite3.Connection, limit: int = 10) -> list[dict[str, A
     return merged[:limit]
 
 
-def latest_tick_time(conn: sqlite3.Connection, symbol: str | None = None) -> datetime | None:
+def latest_tick_time(store: Store, symbol: str | None = None) -> datetime | None:
     """Return the time of the newest stored tick (of a symbol, or any)."""
-    if symbol is None:
-        value = conn.execute("SELECT max(ts) FROM ticks").fetchone()[0]
-    else:
-        value = conn.execute("SELECT max(ts) FROM ticks WHERE symbol = ?", (symbol,)).fetchone()[0]
+    value = store.newest_tick_us(symbol)
     if value is None:
         return None
     return datetime.fromtimestamp(value / 1_000_000, tz=UTC)

@@ -1,7 +1,7 @@
 """Read models behind `slob web`: the header, a day's chart, setups, trades, reports, a change marker.
 
-Like `views.py`, every function only runs SELECTs on a (read-only) connection and returns plain
-JSON-ready data. The status itself is not here: `/api/status` is `runtime.status.collect_status`,
+Like `views.py`, every function reads a (read-only) store through its named queries and returns
+plain JSON-ready data. The status itself is not here: `/api/status` is `runtime.status.collect_status`,
 the same function `slob status --json` prints.
 """
 
@@ -11,7 +11,7 @@ import json
 import os
 from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from slob_cli.core.sessions import NEW_YORK
 from slob_cli.runtime import views
@@ -21,61 +21,42 @@ from slob_cli.runtime.dashboard import _data_mode as dashboard_data_mode
 from slob_cli.runtime.dashboard import _tick_age as dashboard_tick_age
 from slob_cli.runtime.lock import current_holder
 
+if TYPE_CHECKING:
+    from slob_cli.adapters.store import Store
+
 UTC = timezone.utc
 
 
-def _rows(conn: Any, sql: str, params: tuple[Any, ...] = ()) -> list[dict[str, Any]]:
-    cursor = conn.execute(sql, params)
-    names = [column[0] for column in cursor.description]
-    return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
-
-
-def symbols(conn: Any) -> list[str]:
-    """Return the symbols that have candles, alphabetically (a skip-scan: one index probe per symbol)."""
-    found: list[str] = []
-    row = conn.execute("SELECT min(symbol) FROM candles").fetchone()
-    while row and row[0] is not None:
-        found.append(row[0])
-        row = conn.execute("SELECT min(symbol) FROM candles WHERE symbol > ?", (row[0],)).fetchone()
-    return found
-
-
-def newest_candle_us(conn: Any, symbol: str) -> int | None:
-    """Return the label (epoch microseconds) of a symbol's newest candle, or None."""
-    return conn.execute("SELECT max(ts) FROM candles WHERE symbol = ?", (symbol,)).fetchone()[0]
-
-
-def default_symbol(conn: Any) -> str | None:
+def default_symbol(store: Store) -> str | None:
     """Return the symbol whose candles are newest, or None on a store without candles."""
     best: tuple[int, str] | None = None
-    for symbol in symbols(conn):
-        newest = newest_candle_us(conn, symbol)
+    for symbol in store.symbols_in("candles"):
+        newest = store.newest_candle_us(symbol)
         if newest is not None and (best is None or newest > best[0]):
             best = (newest, symbol)
     return best[1] if best else None
 
 
-def header(store: Any, db_path: str | os.PathLike[str], now: datetime, symbol: str | None) -> dict[str, Any]:
+def header(store: Store, db_path: str | os.PathLike[str], now: datetime, symbol: str | None) -> dict[str, Any]:
     """Return the page header: lock holder, connection, data mode, ages, run id and whose clock it is.
 
     Read as `slob dashboard` reads its header (same clock, data mode and tick age), with cheap
     queries only, since the page asks for it whenever ticks arrive.
     """
-    conn = store.conn
-    symbol = symbol or default_symbol(conn)
-    clock = views.store_clock(conn, now)
+    symbol = symbol or default_symbol(store)
+    clock = views.store_clock(store, now)
     now = clock.now
     running = current_holder(db_path)
-    health = views.last_health(conn)
+    health = views.last_health(store)
     health_time = views.parse_time(health["ts"]) if health else None
     health_age = (now - health_time).total_seconds() if health_time else None
-    run = conn.execute("SELECT id, command FROM runs ORDER BY id DESC LIMIT 1").fetchone()
+    run = store.newest_run_command()
     return {
         "running": None if running is None else running.describe(),
         "running_pid": None if running is None else running.pid,
         "connected": health["connected"] if running is not None and health is not None else None,
-        "data_mode": "sim" if clock.simulated else dashboard_data_mode(conn, health),
-        "last_tick_age_seconds": _round(dashboard_tick_age(conn, symbol, now, health, health_age)),
+        "data_mode": "sim" if clock.simulated else dashboard_data_mode(store, health),
+        "last_tick_age_seconds": _round(dashboard_tick_age(store, symbol, now, health, health_age)),
         "heartbeat_age_seconds": _round(health_age),
         "run_id": (health or {}).get("run_id") or (run[0] if run else None),
         "run_command": run[1] if run else None,
@@ -103,87 +84,59 @@ def day_bounds(day: date) -> tuple[int, int]:
     return int(start.timestamp()) * 1_000_000, int(end.timestamp()) * 1_000_000
 
 
-def chart_day(conn: Any, symbol: str | None, day: date | None, since_us: int | None = None) -> dict[str, Any]:
+def chart_day(store: Store, symbol: str | None, day: date | None, since_us: int | None = None) -> dict[str, Any]:
     """Return a day's M1 candles of a symbol (default: the newest day) with its levels, setups and fills.
 
     Times are epoch seconds (UTC); `since_us` returns only candles labelled at or after it (the page
     asks for the last one again, so a candle rewritten by an upsert is redrawn).
     """
-    symbol = symbol or default_symbol(conn)
+    symbol = symbol or default_symbol(store)
     if symbol is None:
         return {"symbol": None, "trading_date": None, "candles": [], "levels": None, "setups": [], "fills": []}
     if day is None:
-        newest = newest_candle_us(conn, symbol)
+        newest = store.newest_candle_us(symbol)
         day = views.trading_date_of(datetime.fromtimestamp(newest / 1_000_000, tz=UTC)) if newest else None
     if day is None:
         return {"symbol": symbol, "trading_date": None, "candles": [], "levels": None, "setups": [], "fills": []}
     start, end = day_bounds(day)
     low = max(start, since_us) if since_us is not None else start
-    # SQLite renders a day of rows as JSON in C, twice as fast as building and encoding them in Python.
-    candles = RawJSON(conn.execute(
-        "SELECT coalesce(json_group_array(json_array(ts / 1000000, open, high, low, close, volume)), '[]') FROM"
-        " (SELECT ts, open, high, low, close, volume FROM candles WHERE symbol = ? AND ts >= ? AND ts < ? ORDER BY ts)",
-        (symbol, low, end),
-    ).fetchone()[0])
+    candles = RawJSON(store.chart_candles_json(symbol, low, end))
     return {
         "symbol": symbol,
         "trading_date": day.isoformat(),
         "candle_fields": ["time", "open", "high", "low", "close", "volume"],
         "candles": candles,
-        "levels": views.reference_levels(conn, day, symbol),
-        "setups": day_setups(conn, symbol, day),
-        "fills": day_fills(conn, symbol, start, end),
+        "levels": views.reference_levels(store, day, symbol),
+        "setups": day_setups(store, symbol, day),
+        "fills": day_fills(store, symbol, start, end),
     }
 
 
-SETUP_COLUMNS = (
-    "id, symbol, trading_date, direction, state, invalidation_reason, liq1_time, liq1_price, high, high_time,"
-    " low, low_time, liq2_time, liq2_price, trigger_time, entry_estimate, stop, target, risk_reward, updated_at"
-)
-
-
-def day_setups(conn: Any, symbol: str, day: date) -> list[dict[str, Any]]:
+def day_setups(store: Store, symbol: str, day: date) -> list[dict[str, Any]]:
     """Return the setups of one trading date and symbol, in id order."""
-    columns = ", ".join(f"s.{name.strip()}" for name in SETUP_COLUMNS.split(","))
-    return _rows(
-        conn,
-        f"SELECT {columns}, t.status AS trade_status, t.exit_time AS trade_exit_time FROM setups s"
-        " LEFT JOIN trades t ON t.setup_id = s.id WHERE s.symbol = ? AND s.trading_date = ? ORDER BY s.id",
-        (symbol, day.isoformat()),
-    )
+    return store.setup_rows_of_day(symbol, day.isoformat())
 
 
-def day_fills(conn: Any, symbol: str, start_us: int, end_us: int) -> list[dict[str, Any]]:
+def day_fills(store: Store, symbol: str, start_us: int, end_us: int) -> list[dict[str, Any]]:
     """Return the fills of a symbol in [start, end), with their order's role, in time order."""
     low = datetime.fromtimestamp(start_us / 1_000_000, tz=UTC).strftime("%Y-%m-%dT%H:%M:%S")
     high = datetime.fromtimestamp(end_us / 1_000_000, tz=UTC).strftime("%Y-%m-%dT%H:%M:%S")
-    rows = _rows(
-        conn,
-        "SELECT f.exec_id, f.order_ref, o.role, o.setup_id, f.side, f.quantity, f.price, f.ts FROM fills f"
-        " LEFT JOIN orders o ON o.order_ref = f.order_ref"
-        " WHERE (f.symbol = ? OR (f.symbol IS NULL AND o.symbol = ?)) AND f.ts >= ? AND f.ts < ?"
-        " ORDER BY f.ts, f.exec_id",
-        (symbol, symbol, low, high),
-    )
+    rows = store.fill_rows_between(symbol, low, high)
     for row in rows:
         moment = views.parse_time(row["ts"])
         row["time"] = int(moment.timestamp()) if moment else None
     return rows
 
 
-def setups_overview(conn: Any) -> dict[str, Any]:
+def setups_overview(store: Store) -> dict[str, Any]:
     """Return setups counted by state (lower case) and the open ones."""
-    counts = dict(conn.execute("SELECT lower(state), count(*) FROM setups GROUP BY lower(state)").fetchall())
-    return {"by_state": counts, "total": sum(counts.values()), "open": views.open_setups(conn)}
+    counts = store.setup_counts_by_state()
+    return {"by_state": counts, "total": sum(counts.values()), "open": views.open_setups(store)}
 
 
-def trades_history(conn: Any, limit: int = 100) -> dict[str, Any]:
+def trades_history(store: Store, limit: int = 100) -> dict[str, Any]:
     """Return the newest `limit` trades (in entry order) and the equity curve of every closed one (net, cumulative)."""
-    trades = _rows(
-        conn,
-        "SELECT setup_id, symbol, direction, quantity, entry_time, entry_price, exit_time, exit_price, exit_reason,"
-        " pnl_points, pnl_money, commission, status FROM trades ORDER BY coalesce(entry_time, exit_time), setup_id",
-    )
+    trades = store.trade_history_rows()
     closed = sorted((t for t in trades if t["exit_time"]), key=lambda t: (t["exit_time"], t["setup_id"]))
     equity: list[list[Any]] = []
     total = 0.0
@@ -232,20 +185,11 @@ def report_file(db_path: Path, run: int) -> dict[str, Any] | None:
     return data if isinstance(data, dict) else None
 
 
-def change_marker(conn: Any) -> dict[str, Any]:
+def change_marker(store: Store) -> dict[str, Any]:
     """Return a cheap fingerprint per topic; a topic changed when its fingerprint did."""
-    def one(sql: str) -> Any:
-        return list(conn.execute(sql).fetchone())
-
-    known = symbols(conn)
-
+    known = store.symbols_in("candles")
     return {
-        "candles": [[symbol, newest_candle_us(conn, symbol)] for symbol in known],
-        "ticks": [views.latest_tick_time(conn, symbol) for symbol in known],
-        "fills": one("SELECT count(*), max(ts), max(rowid) FROM fills"),
-        "trades": one("SELECT count(*), max(exit_time), max(entry_time), total(pnl_money), max(rowid) FROM trades"),
-        "orders": one("SELECT count(*), max(updated_at), max(created_at) FROM orders"),
-        "setups": one("SELECT count(*), max(updated_at) FROM setups"),
-        "health": one("SELECT max(id) FROM health"),
-        "runs": one("SELECT max(id), count(ended_at) FROM runs"),
+        "candles": [[symbol, store.newest_candle_us(symbol)] for symbol in known],
+        "ticks": [views.latest_tick_time(store, symbol) for symbol in known],
+        **store.table_fingerprints(),
     }

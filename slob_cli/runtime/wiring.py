@@ -34,6 +34,7 @@ class SessionWiring:
     risk: RiskConfig
     calendar: TradingCalendar
     gateway: SimGatewayThread | None = None  # the embedded simulated gateway, with --sim
+    sim_clock: bool = False  # times are a simulated gateway's (embedded, followed or stepped), not the wall clock
 
 
 def prepare_session(stack: ExitStack, settings: Settings, *, monitor_only: bool, live: bool,
@@ -91,4 +92,5 @@ def prepare_session(stack: ExitStack, settings: Settings, *, monitor_only: bool,
         lockstep=sim.lockstep if sim is not None else lockstep,
         executor=ExecutorOptions(monitor_only=monitor_only, kill_switch_path=settings.kill_switch_path),
     )
-    return SessionWiring(config, clock, options, strategy, risk, calendar, gateway)
+    sim_clock = sim is not None or lockstep or follow_speed is not None
+    return SessionWiring(config, clock, options, strategy, risk, calendar, gateway, sim_clock)

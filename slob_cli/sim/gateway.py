@@ -164,6 +164,10 @@ class SimGateway:
         """Fill only qty of the next fill (with hold_rest, the rest of that order never fills)."""
         self.broker.partial_fill_next(qty, hold_rest)
 
+    def withhold_fills(self, on: bool = True) -> None:
+        """While on, orders work but nothing fills (the market trades on)."""
+        self.broker.withhold_fills(on)
+
     def pause_market(self) -> None:
         """Freeze the clock: no ticks, no fills, until resume_market()."""
         self.clock.pause()
@@ -179,6 +183,10 @@ class SimGateway:
     def jump_price(self, points: float) -> None:
         """Shift every price from now on by points."""
         self.market.shift_prices(points, self.server.delivered_until)  # type: ignore[union-attr]
+
+    async def advance_market(self, until: datetime) -> datetime:
+        """Let the market run to `until` while no client drives the clock; return the new time."""
+        return await self.server.advance(until)
 
     async def restart(self, down_for_seconds: float) -> None:
         """Drop every client, refuse connections for down_for_seconds, then accept again with state kept."""
@@ -291,6 +299,10 @@ class SimGatewayThread:
         """Fill only qty of the next fill (with hold_rest, the rest of that order never fills)."""
         self._run("partial_fill_next", qty, hold_rest)
 
+    def withhold_fills(self, on: bool = True) -> None:
+        """While on, orders work but nothing fills (the market trades on)."""
+        self._run("withhold_fills", on)
+
     def pause_market(self) -> None:
         """Freeze the clock and the market."""
         self._run("pause_market")
@@ -302,6 +314,10 @@ class SimGatewayThread:
     def jump_price(self, points: float) -> None:
         """Shift every price from now on by points."""
         self._run("jump_price", points)
+
+    def advance_market(self, until: datetime) -> datetime:
+        """Let the market run to `until` while slob is down: orders fill at the broker meanwhile."""
+        return self._call(self.gateway.advance_market(until), timeout=120)
 
     def restart(self, down_for_seconds: float, wait: bool = True) -> None:
         """Restart the gateway; with wait=False return as soon as it refuses connections."""

@@ -123,6 +123,10 @@ class SimGatewayProcess:
         """Fill only qty of the next fill (with hold_rest, the rest of that order never fills)."""
         self.command("partial_next", qty=qty, hold_rest=hold_rest)
 
+    def withhold_fills(self, on: bool = True) -> None:
+        """While on, orders work but nothing fills."""
+        self.command("withhold", on=on)
+
     def pause_market(self) -> None:
         """Freeze the clock and the market."""
         self.command("pause")
@@ -134,6 +138,10 @@ class SimGatewayProcess:
     def jump_price(self, points: float) -> None:
         """Shift every price from now on by points."""
         self.command("jump", points=points)
+
+    def advance_market(self, until: datetime) -> datetime:
+        """Let the market run to `until` while no client drives the clock; return the new time."""
+        return datetime.fromisoformat(self.command("advance", to=until.isoformat())["time"])
 
     def restart(self, down_for_seconds: float) -> None:
         """Begin a restart: connections refused for down_for_seconds, state kept."""

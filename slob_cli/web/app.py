@@ -92,9 +92,8 @@ def create_app(store: Any, db_path: Path, zone: str, token: str | None, chart_js
                now: Callable[[], datetime] | None = None, poll_interval: float = 0.5) -> Starlette:
     """Return the dashboard app over an open read-only store."""
     clock = now or (lambda: datetime.now(UTC))
-    conn = store.conn
-    conn.execute("PRAGMA query_only = 1")  # besides mode=ro: this connection refuses any write statement
-    watcher = ChangeWatcher(conn, db_path, poll_interval)
+    store.refuse_writes()  # besides mode=ro: this connection refuses any write statement
+    watcher = ChangeWatcher(store, db_path, poll_interval)
     memo = views.StoreMemo()  # an unchanged store answers /api/status and /api/positions from memory
 
     def status_data() -> dict[str, Any]:
@@ -120,16 +119,16 @@ def create_app(store: Any, db_path: Path, zone: str, token: str | None, chart_js
         return json_response(data)
 
     async def api_candles(request: Request) -> Response:
-        return json_response(web_views.chart_day(conn, _symbol(request), _date(request), _since(request)))
+        return json_response(web_views.chart_day(store, _symbol(request), _date(request), _since(request)))
 
     async def api_setups(request: Request) -> Response:
-        return json_response(web_views.setups_overview(conn))
+        return json_response(web_views.setups_overview(store))
 
     async def api_trades(request: Request) -> Response:
-        return json_response(web_views.trades_history(conn, _limit(request)))
+        return json_response(web_views.trades_history(store, _limit(request)))
 
     async def api_positions(request: Request) -> Response:
-        orders, positions = memo.reader(conn)("book", lambda: views.live_book(conn))  # as `slob status` shows
+        orders, positions = memo.reader(store)("book", lambda: views.live_book(store))  # as `slob status` shows
         return json_response({"positions": positions, "working_orders": orders})
 
     async def api_reports(request: Request) -> Response:

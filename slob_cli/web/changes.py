@@ -14,10 +14,13 @@ import json
 import logging
 import os
 from collections.abc import AsyncIterator
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from slob_cli.runtime.lock import current_holder
 from slob_cli.runtime.web_views import change_marker
+
+if TYPE_CHECKING:
+    from slob_cli.adapters.store import Store
 
 log = logging.getLogger("slob.web")
 
@@ -27,9 +30,9 @@ QUEUE_SIZE = 32
 class ChangeWatcher:
     """Poll the store and fan out the names of changed topics to subscribers."""
 
-    def __init__(self, conn: Any, db_path: str | os.PathLike[str], poll_interval: float = 0.5,
+    def __init__(self, store: Store, db_path: str | os.PathLike[str], poll_interval: float = 0.5,
                  clock_interval: float = 5.0) -> None:
-        self.conn = conn
+        self.store = store
         self.db_path = db_path
         self.poll_interval = poll_interval
         self.clock_interval = clock_interval
@@ -46,10 +49,10 @@ class ChangeWatcher:
         if holder != self._holder:
             self._holder = holder
             changed.append("lock")
-        data_version = self.conn.execute("PRAGMA data_version").fetchone()[0]
+        data_version = self.store.data_version()
         if data_version != self._data_version:
             self._data_version = data_version
-            marker = change_marker(self.conn)
+            marker = change_marker(self.store)
             changed += [topic for topic, value in marker.items() if self._marker.get(topic) != value]
             self._marker = marker
         return changed

@@ -11,6 +11,7 @@ import pytest
 from slob_cli.adapters.store import Store
 from slob_cli.adapters.store.setups import SETUP_FIELDS, DaySync, SetupRepository, StoredEvent, canonical_json
 from slob_cli.errors import StoreError
+from tests.sqlfile import sql_value
 
 UTC = timezone.utc
 DAY = date(2026, 3, 10)
@@ -45,12 +46,12 @@ def test_identical_upsert_changes_nothing_and_keeps_updated_at(store: Store) -> 
     repository.write([], [_setup("NQ-20260310-S1")], NOW)
     later = datetime(2026, 3, 11, tzinfo=UTC)
     assert repository.write([], [_setup("NQ-20260310-S1")], later) == (0, 0)
-    assert store.conn.execute("SELECT updated_at FROM setups").fetchone()[0] == "2026-03-10T21:00:00Z"
+    assert sql_value(store.path, "SELECT updated_at FROM setups") == "2026-03-10T21:00:00Z"
     assert repository.write([], [_setup("NQ-20260310-S1", "INVALIDATED", invalidation_reason="GAP_DETECTED")],
                             later) == (0, 1)
     stored = repository.get("NQ-20260310-S1")
     assert stored is not None and (stored["state"], stored["invalidation_reason"]) == ("INVALIDATED", "GAP_DETECTED")
-    assert store.conn.execute("SELECT count(*) FROM setups").fetchone()[0] == 1
+    assert sql_value(store.path, "SELECT count(*) FROM setups") == 1
 
 
 def test_appending_same_events_twice_inserts_once(store: Store) -> None:

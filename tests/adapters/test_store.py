@@ -12,6 +12,7 @@ from slob_cli.adapters.store import Store, from_us
 from slob_cli.adapters.store.schema import SCHEMA_VERSION
 from slob_cli.core.models import Candle, Tick
 from slob_cli.errors import StoreError
+from tests.sqlfile import sql_run, sql_value
 
 UTC = timezone.utc
 T0 = datetime(2026, 1, 6, 14, 30, tzinfo=UTC)
@@ -24,7 +25,7 @@ def candle(minute: int, close: float = 100.0, symbol: str = "NQ") -> Candle:
 def test_new_file_is_created_in_wal_mode_at_current_schema(db_path: Path) -> None:
     with Store.open(db_path) as store:
         assert store.schema_version() == SCHEMA_VERSION
-        assert store.conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+        assert sql_value(store.path, "PRAGMA journal_mode") == "wal"
 
 
 def test_empty_sqlite_file_is_upgraded_to_current_schema(db_path: Path) -> None:
@@ -44,14 +45,13 @@ def test_older_schema_version_is_migrated(db_path: Path, monkeypatch: pytest.Mon
     monkeypatch.setattr(store_db, "SCHEMA_VERSION", SCHEMA_VERSION + 1)
     with Store.open(db_path) as store:
         assert store.schema_version() == SCHEMA_VERSION + 1
-        assert store.conn.execute("SELECT count(*) FROM extra").fetchone()[0] == 0
+        assert sql_value(store.path, "SELECT count(*) FROM extra") == 0
         assert store.candles("NQ") == [candle(0)]
 
 
 def test_newer_schema_version_is_refused_with_clear_error(db_path: Path) -> None:
     with Store.open(db_path) as store:
-        store.conn.execute("UPDATE meta SET value=? WHERE key='schema_version'", (str(SCHEMA_VERSION + 5),))
-        store.conn.commit()
+        sql_run(store.path, "UPDATE meta SET value=? WHERE key='schema_version'", (str(SCHEMA_VERSION + 5),))
     with pytest.raises(StoreError, match=f"schema version {SCHEMA_VERSION + 5}, newer than this slob"):
         Store.open(db_path)
 

@@ -13,6 +13,7 @@ from slob_cli.core.broker_view import OrderStatus, StoredOrder
 from slob_cli.core.models import Direction
 from slob_cli.core.orders import build_bracket
 from slob_cli.core.risk import RiskConfig, RiskManager, RiskState, Skipped, SkipReason, TradeRequest, record_close
+from tests.sqlfile import sql_file
 
 NOW = datetime(2026, 1, 6, 15, 32, tzinfo=timezone.utc)
 
@@ -39,8 +40,9 @@ def test_stored_order_round_trips_through_the_orders_table(store: Store) -> None
             row["created_at"] = "2026-01-06T15:32:00Z"
             conn.execute(f"INSERT INTO orders({', '.join(row)}) VALUES ({', '.join('?' * len(row))})",
                          tuple(row.values()))
-    store.conn.row_factory = sqlite3.Row
-    read = [dict(r) for r in store.conn.execute("SELECT * FROM orders ORDER BY rowid")]
+    with sql_file(store.path) as conn:
+        conn.row_factory = sqlite3.Row
+        read = [dict(r) for r in conn.execute("SELECT * FROM orders ORDER BY rowid")]
     restored = [StoredOrder.from_row(r, NOW) for r in read]
     assert [s.intent.order_ref for s in restored] == [i.order_ref for i in bracket.orders]
     for original, back in zip(bracket.orders, restored, strict=False):

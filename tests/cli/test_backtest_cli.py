@@ -13,6 +13,7 @@ from typer.testing import CliRunner
 from slob_cli.adapters.store import Store
 from slob_cli.cli.main import app
 from slob_cli.sim.scenarios import build_scenario
+from tests.sqlfile import sql_value
 
 
 @pytest.fixture
@@ -50,8 +51,8 @@ def test_json_run_is_stored_by_name_and_listed_by_status(runner: CliRunner, db: 
     # The same name again replaces the run rather than adding a second one.
     assert _invoke(runner, db, "--name", "march", "--slippage-ticks", "0", "--json").exit_code == 0
     with Store.open(db) as store:
-        assert store.conn.execute("SELECT count(*) FROM backtest_runs").fetchone()[0] == 1
-        stored = store.conn.execute("SELECT count(*) FROM backtest_trades").fetchone()[0]
+        assert sql_value(store.path, "SELECT count(*) FROM backtest_runs") == 1
+        stored = sql_value(store.path, "SELECT count(*) FROM backtest_trades")
         assert stored == report["stats"]["trades"]
     status = runner.invoke(app, ["--db", str(db), "status", "--json"])
     assert status.exit_code == 0, status.stderr
@@ -64,7 +65,7 @@ def test_risk_override_changes_sizes(runner: CliRunner, db: Path) -> None:
     assert result.exit_code == 0, result.stderr
     assert json.loads(result.stdout)["trades"][0]["contracts"] == 4
     with Store.open(db) as store:
-        assert store.conn.execute("SELECT count(*) FROM backtest_runs").fetchone()[0] == 0
+        assert sql_value(store.path, "SELECT count(*) FROM backtest_runs") == 0
 
 
 def test_sweep_prints_one_ranked_table_with_the_overfitting_caveat(runner: CliRunner, db: Path) -> None:

@@ -13,6 +13,7 @@ from typer.testing import CliRunner
 from slob_cli.adapters.store import Store
 from slob_cli.cli.main import app
 from slob_cli.core.models import Candle
+from tests.sqlfile import sql_value, with_page_cap
 
 UTC = timezone.utc
 T0 = datetime(2026, 1, 6, 14, 30, tzinfo=UTC)
@@ -115,13 +116,11 @@ def test_disk_full_is_one_store_error_naming_the_file_and_stores_nothing(tmp_pat
     from slob_cli.errors import StoreError
 
     db = tmp_path / "full.db"
-    with Store.open(db) as store:
-        pages = store.conn.execute("PRAGMA page_count").fetchone()[0]
-        store.conn.execute(f"PRAGMA max_page_count = {pages + 2}")  # the disk is full after two pages
+    with with_page_cap(Store.open(db), 2) as store:  # the disk is full after two pages
         ticks = [Tick("NQ", T0 + timedelta(milliseconds=i), 100.0, 1.0) for i in range(5000)]
         with pytest.raises(StoreError, match=f"disk full writing '{db}'"):
             store.insert_ticks(ticks)
-        assert store.conn.execute("SELECT count(*) FROM ticks").fetchone()[0] == 0
+        assert sql_value(store.path, "SELECT count(*) FROM ticks") == 0
         assert store.integrity_problem() is None
 
 
@@ -132,10 +131,7 @@ def test_candles_import_on_a_full_disk_is_one_line(runner: CliRunner, tmp_path: 
     opened = db_module.Store.open.__func__  # type: ignore[attr-defined]
 
     def open_nearly_full(cls, path, *args, **kwargs):  # noqa: ANN001, ANN202 - the classmethod's own shape
-        store = opened(cls, path, *args, **kwargs)
-        pages = store.conn.execute("PRAGMA page_count").fetchone()[0]
-        store.conn.execute(f"PRAGMA max_page_count = {pages + 1}")
-        return store
+        return with_page_cap(opened(cls, path, *args, **kwargs), 1)
 
     monkeypatch.setattr(db_module.Store, "open", classmethod(open_nearly_full))
     rows = "".join(f"{(T0 + timedelta(minutes=i)).isoformat().replace('+00:00', 'Z')},100,101,99,100,1,NQ\n"

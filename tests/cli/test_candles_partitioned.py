@@ -13,15 +13,16 @@ from slob_cli.adapters.store import Store, from_us
 from slob_cli.cli.main import app
 from slob_cli.core.models import Candle
 from slob_cli.sim.scenarios import build_scenario
+from tests.sqlfile import sql_rows
 
 NEW_YORK = ZoneInfo("America/New_York")
 
 
 def _stored(db_path: Path) -> list[tuple]:
     with Store.open(db_path) as store:
-        return store.conn.execute(
+        return sql_rows(store.path,
             "SELECT symbol, ts, open, high, low, close, volume, tick_count, dropped_ticks, source, local_symbol"
-            " FROM candles ORDER BY symbol, ts").fetchall()
+            " FROM candles ORDER BY symbol, ts")
 
 
 def test_partitioned_export_reads_back_every_row_with_pyarrow_dataset(runner: CliRunner, db_path: Path,

@@ -15,6 +15,7 @@ from slob_cli.core.models import Candle
 from slob_cli.runtime.lock import acquire
 from tests.conftest import eventually
 from tests.opsdata import add_health
+from tests.sqlfile import sql_value
 
 UTC = timezone.utc
 
@@ -63,7 +64,7 @@ def test_dashboard_once_reads_while_another_thread_writes(runner: CliRunner, db_
     assert opens[0] >= 25_000 + 19 * 0.25 and opens == sorted(opens)
     with Store.open(db_path) as store:
         assert store.runs() == []  # the dashboard recorded nothing
-        assert store.conn.execute("SELECT count(*) FROM candles").fetchone()[0] == writer.written
+        assert sql_value(store.path, "SELECT count(*) FROM candles") == writer.written
 
 
 def test_dashboard_on_missing_database_exits_3(runner: CliRunner, tmp_path: Path) -> None:

@@ -24,6 +24,7 @@ from slob_cli.adapters.store import Store
 from slob_cli.cli.main import EXIT_CODES_HELP, app
 from slob_cli.sim.gateway import SimGatewayThread
 from tests.conftest import eventually
+from tests.sqlfile import sql_value
 
 
 def _closed_port() -> int:
@@ -151,7 +152,7 @@ def test_ctrl_c_during_a_short_command_exits_130_with_one_line(runner: CliRunner
 def _count(db: Path, event_type: str) -> int:
     try:
         with Store.open(db, readonly=True) as store:
-            return store.conn.execute("SELECT count(*) FROM events WHERE type=?", (event_type,)).fetchone()[0]
+            return sql_value(store.path, "SELECT count(*) FROM events WHERE type=?", (event_type,))
     except Exception:  # noqa: BLE001 - the file may not exist or be mid-migration yet
         return 0
 

@@ -14,6 +14,7 @@ from slob_cli.cli.main import app
 from slob_cli.core.strategy.config import StrategyConfig
 from slob_cli.errors import StoreError
 from slob_cli.runtime.tracking import LiveTracking
+from tests.sqlfile import sql_rows, sql_value
 
 UTC = timezone.utc
 RUN = ["run", "--sim", "--scenario", "short_setup", "--speed", "max", "--duration", "9h", "--json"]
@@ -35,8 +36,8 @@ def test_run_sim_twice_on_one_store_is_a_fresh_rehearsal_with_a_new_run_id(runne
     # against its daily limits: nothing is skipped, and every stored order belongs to run 2.
     assert two["skipped"] == []
     with Store.open(db_path, readonly=True) as store:
-        runs = {row[0] for row in store.conn.execute("SELECT DISTINCT run_id FROM orders")}
-        events = store.conn.execute("SELECT count(*) FROM setup_events").fetchone()[0]
+        runs = {row[0] for row in sql_rows(store.path, "SELECT DISTINCT run_id FROM orders")}
+        events = sql_value(store.path, "SELECT count(*) FROM setup_events")
     assert runs <= {2} and events > 0
 
 

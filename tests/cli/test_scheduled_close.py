@@ -9,6 +9,7 @@ from typer.testing import CliRunner
 
 from slob_cli.adapters.store import Store
 from slob_cli.cli.main import app
+from tests.sqlfile import sql_rows
 
 
 def test_paper_strict_sim_24h_passes_and_logs_the_cme_halt_as_a_scheduled_close(
@@ -22,6 +23,6 @@ def test_paper_strict_sim_24h_passes_and_logs_the_cme_halt_as_a_scheduled_close(
     assert result.exit_code == 0, failed
     assert report["figures"]["gaps"] == 0
     with Store.open(db_path, readonly=True) as store:
-        closes = [json.loads(row[0]) for row in store.conn.execute(
+        closes = [json.loads(row[0]) for row in sql_rows(store.path,
             "SELECT payload FROM events WHERE type='SCHEDULED_CLOSE'")]
     assert [(c["start"], c["minutes"]) for c in closes] == [("2026-01-06T22:00:00Z", 60)]

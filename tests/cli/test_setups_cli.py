@@ -14,6 +14,7 @@ from slob_cli.adapters.store import Store
 from slob_cli.cli.main import app
 from slob_cli.sim import worked_example
 from slob_cli.sim.scenarios import build_scenario
+from tests.sqlfile import sql_rows
 
 SHORT_DAY, LONG_DAY = date(2026, 3, 10), date(2026, 3, 11)
 PIVOT = 25500.0  # the LONG day is the SHORT day mirrored around this price
@@ -39,8 +40,8 @@ def _track_json(runner: CliRunner, db: Path, *extra: str) -> list[dict[str, Any]
 
 def _snapshot(db: Path) -> tuple[list[tuple[Any, ...]], list[tuple[Any, ...]]]:
     with Store.open(db) as store:
-        return (store.conn.execute("SELECT * FROM setups ORDER BY id").fetchall(),
-                store.conn.execute("SELECT * FROM setup_events ORDER BY id").fetchall())
+        return (sql_rows(store.path, "SELECT * FROM setups ORDER BY id"),
+                sql_rows(store.path, "SELECT * FROM setup_events ORDER BY id"))
 
 
 def test_track_json_reports_worked_example_short_and_its_mirrored_long(runner: CliRunner, db: Path) -> None:

@@ -14,6 +14,7 @@ from slob_cli.cli.main import app
 from slob_cli.runtime.lock import acquire
 from slob_cli.runtime.views import trading_date_of
 from tests.opsdata import add_health, add_order, add_setup, add_trade
+from tests.sqlfile import sql_run
 
 UTC = timezone.utc
 
@@ -77,7 +78,7 @@ def test_status_table_names_running_session_and_rows(runner: CliRunner, db_path:
 
 def test_status_never_writes_the_store(runner: CliRunner, db_path: Path, store: Store) -> None:
     populate(store, datetime.now(UTC))
-    store.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    sql_run(store.path, "PRAGMA wal_checkpoint(TRUNCATE)")
     before = db_path.read_bytes()
     result = runner.invoke(app, ["--db", str(db_path), "status", "--json"])
     assert result.exit_code == 0

@@ -20,6 +20,7 @@ from slob_cli.runtime.backfill import backfill
 from slob_cli.sim.gateway import SimGatewayThread
 from slob_cli.sim.scenarios import SCENARIOS, build_scenario
 from slob_cli.sim.scripted import ScriptedMarket
+from tests.sqlfile import sql_rows
 
 UTC = timezone.utc
 JUNE = [date(2025, 6, 1) + timedelta(days=offset) for offset in range(30)]
@@ -51,8 +52,8 @@ def gateway(market: ScriptedMarket) -> Iterator[Any]:
 
 def _stored(db_path: Path) -> list[tuple[Any, ...]]:
     with Store.open(db_path) as store:
-        return store.conn.execute(
-            "SELECT ts, open, high, low, close, volume, source, local_symbol FROM candles ORDER BY ts").fetchall()
+        return sql_rows(store.path,
+            "SELECT ts, open, high, low, close, volume, source, local_symbol FROM candles ORDER BY ts")
 
 
 def test_month_backfills_across_the_roll_and_a_rerun_adds_nothing(runner: CliRunner, db_path: Path, gateway: Any,

@@ -20,6 +20,7 @@ from slob_cli.runtime.batch import aggregate_ticks
 from slob_cli.runtime.events import EventType
 from tests.e2e.harness import at, start_harness
 from tests.e2e.tables import WALL_CLOCK_TABLES, table_differences
+from tests.sqlfile import sql_rows, sql_value
 
 
 def _run_sim(runner, db: Path, *extra: str) -> dict:
@@ -47,7 +48,7 @@ def test_two_runs_at_max_speed_write_identical_tables(runner, tmp_path: Path) ->
 
 
 def _live_candles(store: Store) -> list[tuple]:
-    return [tuple(row) for row in store.conn.execute(
+    return [tuple(row) for row in sql_rows(store.path,
         "SELECT ts, open, high, low, close, volume, tick_count FROM candles WHERE source='live' ORDER BY ts")]
 
 
@@ -104,8 +105,8 @@ def _three_planted_days(tmp_path: Path, name: str, speed: str) -> tuple[Path, di
         db = tmp_path / f"{name}.db"
         harness = Harness(gateway, stack.enter_context(Store.open(db)), calendar, sim)
         result = harness.session(until)
-        completed = dict(harness.store.conn.execute(
-            "SELECT trading_date, count(*) FROM setups WHERE state='SETUP_COMPLETE' GROUP BY trading_date"))
+        completed = dict(sql_rows(
+            db, "SELECT trading_date, count(*) FROM setups WHERE state='SETUP_COMPLETE' GROUP BY trading_date"))
     return db, completed, result.pnl
 
 
@@ -182,7 +183,7 @@ def _interrupted(db: Path, *command: str) -> tuple[int, str, list[str]]:
                 return True
             try:
                 with Store.open(db, readonly=True) as store:
-                    return store.conn.execute("SELECT count(*) FROM candles WHERE source='live'").fetchone()[0] > 3
+                    return sql_value(store.path, "SELECT count(*) FROM candles WHERE source='live'") > 3
             except Exception:  # noqa: BLE001 - the file may not exist or be mid-migration yet
                 return False
 
@@ -224,13 +225,13 @@ def _stitched_run(tmp_path: Path, name: str, start_hour: int) -> tuple[list[tupl
         gateway, _, _ = start_sim(stack, sim, calendar)
         store = stack.enter_context(Store.open(tmp_path / f"{name}.db"))
         Harness(gateway, store, calendar, sim).session(at(15, 30))
-        candles = [tuple(row) for row in store.conn.execute(
+        candles = [tuple(row) for row in sql_rows(store.path,
             "SELECT ts, open, high, low, close, volume FROM candles WHERE ts >= ? AND ts < ? ORDER BY ts",
             (to_us(at(7, 50)), to_us(at(15, 30))))]
-        setups = [tuple(row) for row in store.conn.execute(
+        setups = [tuple(row) for row in sql_rows(store.path,
             "SELECT direction, state, liq1_time, liq1_price, high, low, liq2_price, entry_estimate, stop, target "
             "FROM setups ORDER BY liq1_time")]
-        sources = [tuple(row) for row in store.conn.execute(
+        sources = [tuple(row) for row in sql_rows(store.path,
             "SELECT source, min(ts), count(*) FROM candles GROUP BY source ORDER BY source")]
     return candles, setups, sources
 

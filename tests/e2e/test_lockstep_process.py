@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import signal
 from contextlib import ExitStack
 from datetime import datetime
@@ -12,6 +13,7 @@ from slob_cli.adapters.store import Store
 from slob_cli.sim.process import SimGatewayProcess
 from tests.conftest import eventually
 from tests.e2e.harness import UTC, at, slob_process, start_harness
+from tests.sqlfile import sql_rows
 
 START = datetime(2026, 1, 6, 15, 14, tzinfo=UTC)
 TRADE = "SELECT entry_time, entry_price, exit_time, exit_price, exit_reason, pnl_money, status FROM trades"
@@ -23,7 +25,7 @@ def _rows(db: Path, sql: str) -> list[tuple[Any, ...]]:
         return []
     try:
         with Store.open(db, readonly=True) as store:
-            return [tuple(row) for row in store.conn.execute(sql)]
+            return [tuple(row) for row in sql_rows(store.path, sql)]
     except Exception:  # noqa: BLE001 - the file may be mid-migration while the engine starts
         return []
 
@@ -44,8 +46,11 @@ def test_trade_in_another_process_follows_the_lockstep_gateway_to_the_in_process
             assert process.poll() is None, process.communicate()
             status = gateway.status()
             process.send_signal(signal.SIGTERM)
-            _, stderr = process.communicate(timeout=20)
+            stdout, stderr = process.communicate(timeout=20)
     assert process.returncode == 0, stderr
+    assert re.search(r"\bdata\b\W+sim\b", stdout), "the summary names the simulated feed, not 'live'"
+    with Store.open(db, readonly=True) as store:
+        assert [row["data_mode"] for row in store.query("SELECT data_mode FROM runs")] == ["sim"]
     assert _rows(db, TRADE) == expected_trade, "same entry, exit and P&L as the in-process lockstep run"
     assert _rows(db, FILLS) == expected_fills
     assert status["lockstep"]["followers"] == 1 and status["lockstep"]["steps"] > 30

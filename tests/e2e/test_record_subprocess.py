@@ -12,6 +12,7 @@ from pathlib import Path
 from slob_cli.adapters.store import Store
 from slob_cli.sim.gateway import SimGatewayThread
 from tests.conftest import eventually
+from tests.sqlfile import sql_rows
 
 
 def _ticks(db: Path) -> int:
@@ -45,8 +46,8 @@ def test_record_streams_ticks_and_stops_cleanly_on_sigterm(tmp_path: Path) -> No
     assert "Recorded" in stdout and "ticks" in stdout
     with Store.open(db, readonly=True) as store:
         run = store.runs(1)[0]
-        rows = store.conn.execute("SELECT count(*), min(size), count(DISTINCT local_symbol) FROM ticks").fetchone()
-        locals_ = {row[0] for row in store.conn.execute("SELECT DISTINCT local_symbol FROM ticks")}
+        rows = sql_rows(store.path, "SELECT count(*), min(size), count(DISTINCT local_symbol) FROM ticks")[0]
+        locals_ = {row[0] for row in sql_rows(store.path, "SELECT DISTINCT local_symbol FROM ticks")}
     assert run["command"] == "record" and run["exit_code"] == 0 and run["ended_at"]
     assert run["data_mode"] == "live"
     stats = json.loads(run["stats"])

@@ -12,6 +12,7 @@ from slob_cli.core.validation import evaluate
 from slob_cli.runtime.tracking import day_window, track_range
 from slob_cli.runtime.validation_data import gather, offline_events
 from slob_cli.sim.scenarios import build_scenario
+from tests.sqlfile import sql_value
 
 CALENDAR = TradingCalendar()
 CONFIG = StrategyConfig()
@@ -40,7 +41,7 @@ def look_ahead(store: Store, run_id: int) -> tuple[bool, str]:
 
 def test_replay_of_stored_candles_equals_the_live_event_log(store: Store) -> None:
     run_id = live_day(store)
-    events = store.conn.execute("SELECT count(*) FROM setup_events").fetchone()[0]
+    events = sql_value(store.path, "SELECT count(*) FROM setup_events")
     assert events > 5  # the scenario really produced a setup's events
     passed, detail = look_ahead(store, run_id)
     assert passed, detail

@@ -18,6 +18,7 @@ from slob_cli.errors import StoreError
 from slob_cli.runtime.tracking import LiveTracking, day_window, track_range
 from slob_cli.sim import worked_example
 from slob_cli.sim.scenarios import DayBuilder, build_scenario
+from tests.sqlfile import sql_run
 
 UTC = timezone.utc
 CALENDAR = TradingCalendar()
@@ -340,8 +341,7 @@ def test_changed_candle_deleted_events_or_config_make_that_day_computed_again(
         assert _tables(fresh) == _tables(store)
     tables = _tables(store)
     replayed.clear()
-    with store.transaction() as conn:
-        conn.execute("DELETE FROM setup_events WHERE trading_date=? AND seq > 3", ((DAY + timedelta(days=1)).isoformat(),))
+    sql_run(store.path, "DELETE FROM setup_events WHERE trading_date=? AND seq > 3", ((DAY + timedelta(days=1)).isoformat(),))
     track_range(store, "NQ", first_day, last_day, CONFIG, CALENDAR, LATER)
     assert replayed == [DAY + timedelta(days=1)] and _tables(store) == tables
     replayed.clear()

@@ -6,8 +6,10 @@ from datetime import date, datetime, timezone
 from zoneinfo import ZoneInfo
 
 from slob_cli.adapters.store import Store
+from slob_cli.adapters.store.views import OPEN_SETUP, WORKING_ORDER
 from slob_cli.runtime import views
 from tests.opsdata import add_order, add_setup, add_setup_event, add_trade
+from tests.sqlfile import sql_rows
 
 UTC = timezone.utc
 
@@ -21,29 +23,29 @@ def test_day_pnl_without_setup_row_uses_new_york_date_of_entry(store: Store) -> 
     add_trade(store, "late", entry_time="2026-01-07T02:00:00Z", exit_time="2026-01-07T02:30:00Z",
               pnl_points=-5.0, pnl_money=-100.0, commission=4.0, status="closed")
     add_trade(store, "open", entry_time="2026-01-06T15:00:00Z", entry_price=1.0)
-    assert views.day_pnl(store.conn, date(2026, 1, 6)) == {
+    assert views.day_pnl(store, date(2026, 1, 6)) == {
         "trading_date": "2026-01-06", "closed_trades": 1, "pnl_points": -5.0, "pnl_money": -100.0,
         "commission": 4.0,
         "trades": [{"setup_id": "late", "pnl_points": -5.0, "gross_money": None, "commission": 4.0,
                     "pnl_money": -100.0}],
     }
-    assert views.day_pnl(store.conn, date(2026, 1, 7))["closed_trades"] == 0
+    assert views.day_pnl(store, date(2026, 1, 7))["closed_trades"] == 0
 
 
 def test_reference_levels_come_from_latest_frozen_event_of_the_day(store: Store) -> None:
-    assert views.reference_levels(store.conn, date(2026, 1, 6)) is None
+    assert views.reference_levels(store, date(2026, 1, 6)) is None
     add_setup_event(store, 1, "LSE_LEVELS_FROZEN", "2026-01-06T14:30:00Z", {"high": 25466.0, "low": 25410.5})
     add_setup_event(store, 2, "LIQ1_DETECTED", "2026-01-06T14:31:00Z", {"price": 25491.0}, setup_id="s1")
-    levels = views.reference_levels(store.conn, date(2026, 1, 6))
+    levels = views.reference_levels(store, date(2026, 1, 6))
     assert (levels["high"], levels["low"], levels["symbol"]) == (25466.0, 25410.5, "NQ")
-    assert views.reference_levels(store.conn, date(2026, 1, 5)) is None
+    assert views.reference_levels(store, date(2026, 1, 5)) is None
 
 
 def test_latest_events_merges_run_and_setup_events_newest_first(store: Store) -> None:
     add_setup_event(store, 1, "LSE_LEVELS_FROZEN", "2026-01-06T14:30:00Z", {"high": 2.0, "low": 1.0})
     store.log_event("DISCONNECTED", datetime(2026, 1, 6, 14, 45, tzinfo=UTC), {"code": 1100})
     add_setup_event(store, 2, "LIQ1_DETECTED", "2026-01-06T15:00:00Z", {"price": 3.0}, setup_id="s1")
-    events = views.latest_events(store.conn, limit=2)
+    events = views.latest_events(store, limit=2)
     assert [event["type"] for event in events] == ["LIQ1_DETECTED", "DISCONNECTED"]
     assert events[1]["payload"] == {"code": 1100}
 
@@ -57,7 +59,7 @@ def test_local_time_shows_display_zone() -> None:
 def test_reference_levels_read_tracker_to_dict_payload_under_data(store: Store) -> None:
     add_setup_event(store, 1, "LSE_LEVELS_FROZEN", "2026-01-06T14:30:00Z",
                     {"type": "LSE_LEVELS_FROZEN", "data": {"high": 25466.0, "low": 25410.5, "bars": 390}})
-    levels = views.reference_levels(store.conn, date(2026, 1, 6))
+    levels = views.reference_levels(store, date(2026, 1, 6))
     assert (levels["high"], levels["low"]) == (25466.0, 25410.5)
 
 
@@ -72,7 +74,7 @@ def test_events_show_orders_fills_and_closed_trades_not_only_tracker_steps(store
            ts="2026-01-06T15:01:02Z")
     add_trade(store, "S1", entry_time="2026-01-06T15:01:02Z", exit_time="2026-01-06T15:20:00Z",
               pnl_money=1430.5, status="CLOSED")
-    events = views.latest_events(store.conn, 10)
+    events = views.latest_events(store, 10)
     assert [(e["type"], e.get("detail")) for e in events] == [
         ("TRADE_CLOSED", "$+1,430.50 net"), ("FILL", "SLD 1.0 @ 25477.75"), ("ORDER_PLACED", None),
         ("SETUP_COMPLETE", None)]  # HIGH_SET, a structure step, is left out
@@ -84,12 +86,12 @@ def test_open_setups_and_working_orders_read_their_partial_indexes(store: Store)
     add_setup(store, "NQ-20260106-S1", "WATCHING_LIQ2", trading_date="2026-01-06")
     add_order(store, "slob:a:entry", "entry", "Filled", "NQ-20260105-S1", filled=1.0)
     add_order(store, "slob:b:stop", "stop", "Submitted", "NQ-20260106-S1")
-    assert [s["id"] for s in views.open_setups(store.conn)] == ["NQ-20260106-S1"]
-    assert [o["order_ref"] for o in views.working_orders(store.conn)] == ["slob:b:stop"]
-    for sql, index in ((f"SELECT id FROM setups WHERE {views._OPEN_SETUP} ORDER BY trading_date, id", "setups_open"),
-                       (f"SELECT order_ref FROM orders WHERE {views._WORKING_ORDER} ORDER BY created_at",
+    assert [s["id"] for s in views.open_setups(store)] == ["NQ-20260106-S1"]
+    assert [o["order_ref"] for o in views.working_orders(store)] == ["slob:b:stop"]
+    for sql, index in ((f"SELECT id FROM setups WHERE {OPEN_SETUP} ORDER BY trading_date, id", "setups_open"),
+                       (f"SELECT order_ref FROM orders WHERE {WORKING_ORDER} ORDER BY created_at",
                         "orders_working")):
-        plan = " ".join(row[3] for row in store.conn.execute("EXPLAIN QUERY PLAN " + sql))
+        plan = " ".join(row[3] for row in sql_rows(store.path, "EXPLAIN QUERY PLAN " + sql))
         assert f"USING INDEX {index}" in plan, plan
 
 
@@ -99,11 +101,11 @@ def test_store_memo_answers_from_memory_until_another_connection_commits(store: 
 
         def open_ids() -> list[str]:
             computed.append(1)
-            return [s["id"] for s in views.open_setups(reader.conn)]
+            return [s["id"] for s in views.open_setups(reader)]
 
-        assert memo.reader(reader.conn)("open", open_ids) == []
-        assert memo.reader(reader.conn)("open", open_ids) == []
+        assert memo.reader(reader)("open", open_ids) == []
+        assert memo.reader(reader)("open", open_ids) == []
         assert len(computed) == 1  # unchanged store: the kept answer
         add_setup(store, "NQ-20260106-S1", "WATCHING_LIQ2")
-        assert memo.reader(reader.conn)("open", open_ids) == ["NQ-20260106-S1"]
+        assert memo.reader(reader)("open", open_ids) == ["NQ-20260106-S1"]
         assert len(computed) == 2

@@ -24,6 +24,7 @@ def test_with_the_sim_the_session_uses_the_embedded_gateway_its_clock_and_its_da
         assert wired.options.until is not None and wired.options.until > wired.clock.now()
         assert wired.options.store_ticks and not wired.options.track
         assert wired.options.executor.monitor_only
+        assert wired.sim_clock
 
 
 def test_without_the_sim_the_session_runs_on_the_wall_clock_until_its_duration() -> None:
@@ -35,6 +36,7 @@ def test_without_the_sim_the_session_runs_on_the_wall_clock_until_its_duration()
         assert wired.options.until is not None
         assert 3590 < (wired.options.until - wired.clock.now()).total_seconds() <= 3600
         assert wired.options.track and wired.options.grace_seconds == 2.0
+        assert not wired.sim_clock
 
 
 def test_following_a_sim_clock_takes_a_positive_speed_and_no_duration() -> None:
@@ -42,6 +44,7 @@ def test_following_a_sim_clock_takes_a_positive_speed_and_no_duration() -> None:
         wired = prepare_session(stack, load_settings(), monitor_only=True, live=False, duration_seconds=None,
                                 steps=("aggregate",), sim=None, follow_speed=60.0)
         assert isinstance(wired.clock, FollowedClock) and wired.options.clock_speed == 60.0
+        assert wired.sim_clock, "a followed clock is a simulated gateway's"
         with pytest.raises(UsageError, match="--follow-sim-clock"):
             prepare_session(stack, load_settings(), monitor_only=True, live=False, duration_seconds=60.0,
                             steps=("aggregate",), sim=None, follow_speed=60.0)

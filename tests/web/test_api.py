@@ -23,6 +23,7 @@ from slob_cli.cli.main import app
 from slob_cli.core.models import Candle
 from slob_cli.runtime.lock import acquire
 from tests.opsdata import add_health
+from tests.sqlfile import sql_run
 from tests.web.seeding import SeededDay, seed_day
 
 UTC = timezone.utc
@@ -126,7 +127,7 @@ def test_bad_query_gets_400_with_one_line(seeded: SeededDay, web_server) -> None
 
 def test_no_endpoint_writes_and_the_store_file_is_unchanged(seeded: SeededDay, store: Store, db_path: Path,
                                                             web_server) -> None:
-    store.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    sql_run(store.path, "PRAGMA wal_checkpoint(TRUNCATE)")
     before = hashlib.sha256(db_path.read_bytes()).hexdigest()
     server = web_server()
     for path in ("/", "/api/status", "/api/header", "/api/candles", "/api/setups", "/api/trades", "/api/positions",
@@ -191,8 +192,7 @@ def test_event_stream_names_what_changed_when_a_session_writes(seeded: SeededDay
         new_minute = seeded.first_candle + timedelta(minutes=seeded.candles)
         store.upsert_candles([Candle("NQ", new_minute, 1, 2, 0.5, 1.5, 3, 3)])
         assert "candles" in wait_for_change(lines, "candles")["topics"]
-        store.conn.execute("UPDATE trades SET exit_time = '2030-01-01T00:00:00Z', pnl_money = 10 WHERE exit_time IS NULL")
-        store.conn.commit()
+        sql_run(store.path, "UPDATE trades SET exit_time = '2030-01-01T00:00:00Z', pnl_money = 10 WHERE exit_time IS NULL")
         assert "trades" in wait_for_change(lines, "trades")["topics"]
     finally:
         response.close()

@@ -109,8 +109,8 @@ def test_page_updates_within_2s_when_a_candle_fill_and_trade_are_written(
     page.evaluate("window.stillTheSamePage = true")
     new_minute = seeded.first_candle + timedelta(minutes=seeded.candles)
     exit_at = new_minute + timedelta(seconds=30)
-    with store.transaction():
-        store.conn.execute(
+    with store.transaction() as conn:
+        conn.execute(
             "INSERT INTO candles(symbol, ts, open, high, low, close, volume, tick_count) VALUES (?,?,?,?,?,?,?,?)",
             ("NQ", int(new_minute.timestamp()) * 1_000_000, 25_440.0, 25_441.0, 25_404.0, 25_405.0, 9.0, 9))
     insert(store, "fills", exec_id="e-s2-target", order_ref=f"slob:{seeded.position_setup}:target", symbol="NQ",

@@ -12,8 +12,11 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, overload
 
+from slob_cli.adapters.store.days import TradingDays
 from slob_cli.adapters.store.queries import ReadQueries
+from slob_cli.adapters.store.scans import Scans
 from slob_cli.adapters.store.schema import MIGRATIONS, SCHEMA_VERSION
+from slob_cli.adapters.store.views import ViewQueries
 from slob_cli.core.models import Candle, PriceBar, Tick
 from slob_cli.core.timefmt import iso_z
 from slob_cli.errors import StoreError
@@ -109,11 +112,15 @@ def price_bars(symbol: str, rows: Iterable[Sequence[Any]]) -> list[PriceBar]:
                      close, tick_count) for ts, open_, high, low, close, tick_count in rows]
 
 
-class Store(ReadQueries):
-    """The project's SQLite file. Open with `Store.open(path)`; close or use as a context manager."""
+class Store(ReadQueries, ViewQueries, Scans, TradingDays):
+    """The project's SQLite file. Open with `Store.open(path)`; close or use as a context manager.
+
+    Only this package speaks SQL: every query is a named method (the read mixins live in
+    queries.py, views.py, scans.py and days.py); the connection itself stays private.
+    """
 
     def __init__(self, conn: sqlite3.Connection, path: Path, readonly: bool = False) -> None:
-        self.conn = conn
+        self._conn = conn
         self.path = path
         self.readonly = readonly
         self._db: Any = None
@@ -123,12 +130,12 @@ class Store(ReadQueries):
     def db(self):  # noqa: ANN201 - sqlite_utils.Database, imported on first use (numpy: ~0.1 s of start-up)
         """Return a sqlite-utils Database over the store's connection."""
         if self._db is None:
-            self._db = _import_sqlite_utils().Database(self.conn)
+            self._db = _import_sqlite_utils().Database(self._conn)
         return self._db
 
     def query(self, sql: str, params: Sequence[Any] = ()) -> Iterator[dict[str, Any]]:
         """Yield the rows of a query as dicts keyed by column name."""
-        cursor = self.conn.execute(sql, params)
+        cursor = self._conn.execute(sql, params)
         keys = [column[0] for column in cursor.description]
         for row in cursor:
             yield dict(zip(keys, row, strict=False))
@@ -184,9 +191,9 @@ class Store(ReadQueries):
                 f"run a command that writes to it once, e.g. `slob --db {self.path} candles aggregate`")
         with self.transaction():
             while version < SCHEMA_VERSION:
-                MIGRATIONS[version](self.conn)
+                MIGRATIONS[version](self._conn)
                 version += 1
-            self.conn.execute(
+            self._conn.execute(
                 "INSERT INTO meta(key, value) VALUES('schema_version', ?) "
                 "ON CONFLICT(key) DO UPDATE SET value=excluded.value",
                 (str(version),),
@@ -194,15 +201,15 @@ class Store(ReadQueries):
 
     def schema_version(self) -> int:
         """Return the file's schema version (0 for a new or foreign file)."""
-        has_meta = self.conn.execute(
+        has_meta = self._conn.execute(
             "SELECT 1 FROM sqlite_master WHERE type='table' AND name='meta'"
         ).fetchone()
         if not has_meta:
-            others = self.conn.execute("SELECT count(*) FROM sqlite_master WHERE type='table'").fetchone()[0]
+            others = self._conn.execute("SELECT count(*) FROM sqlite_master WHERE type='table'").fetchone()[0]
             if others:
                 raise StoreError(f"database {str(self.path)!r} is not a slob database (no meta table)")
             return 0
-        row = self.conn.execute("SELECT value FROM meta WHERE key='schema_version'").fetchone()
+        row = self._conn.execute("SELECT value FROM meta WHERE key='schema_version'").fetchone()
         try:
             return int(row[0]) if row else 0
         except (TypeError, ValueError):
@@ -210,7 +217,7 @@ class Store(ReadQueries):
 
     def integrity_problem(self) -> str | None:
         """Return SQLite's first quick_check finding (corrupt pages, broken indexes), or None when sound."""
-        rows = self.conn.execute("PRAGMA quick_check(1)").fetchall()
+        rows = self._conn.execute("PRAGMA quick_check(1)").fetchall()
         first = " ".join(str(rows[0][0]).split()) if rows else "no answer"
         return None if first == "ok" else first
 
@@ -222,7 +229,7 @@ class Store(ReadQueries):
 
     def close(self) -> None:
         """Close the connection."""
-        self.conn.close()
+        self._conn.close()
 
     def __enter__(self) -> Store:
         return self
@@ -247,23 +254,23 @@ class Store(ReadQueries):
     def transaction(self) -> Iterator[sqlite3.Connection]:
         """Run a block in one transaction: all of it is written, or none (inside `batch()`: the batch's)."""
         if self._batching:
-            yield self.conn
+            yield self._conn
             return
         try:
-            self.conn.execute("BEGIN IMMEDIATE")
+            self._conn.execute("BEGIN IMMEDIATE")
             try:
-                yield self.conn
+                yield self._conn
             except BaseException:
-                if self.conn.in_transaction:  # SQLite may have rolled back by itself (disk full)
-                    self.conn.execute("ROLLBACK")
+                if self._conn.in_transaction:  # SQLite may have rolled back by itself (disk full)
+                    self._conn.execute("ROLLBACK")
                 raise
             else:
-                self.conn.execute("COMMIT")
+                self._conn.execute("COMMIT")
         except sqlite3.OperationalError as exc:
             if "full" not in str(exc).lower():
                 raise
-            if self.conn.in_transaction:
-                self.conn.execute("ROLLBACK")
+            if self._conn.in_transaction:
+                self._conn.execute("ROLLBACK")
             raise StoreError(f"disk full writing {str(self.path)!r}: nothing of this write was stored") from None
 
     # ------------------------------------------------------------------ ticks
@@ -286,15 +293,15 @@ class Store(ReadQueries):
     def tick_count(self, symbol: str | None = None) -> int:
         """Return the number of stored ticks (for one symbol or all)."""
         if symbol is None:
-            return self.conn.execute("SELECT count(*) FROM ticks").fetchone()[0]
-        return self.conn.execute("SELECT count(*) FROM ticks WHERE symbol=?", (symbol,)).fetchone()[0]
+            return self._conn.execute("SELECT count(*) FROM ticks").fetchone()[0]
+        return self._conn.execute("SELECT count(*) FROM ticks WHERE symbol=?", (symbol,)).fetchone()[0]
 
     def iter_ticks(
         self, symbol: str, start: datetime | None = None, end: datetime | None = None, batch: int = 100_000
     ) -> Iterator[Tick]:
         """Yield stored ticks of a symbol in time order within [start, end)."""
         sql, params = self._range_sql("SELECT symbol, ts, price, size FROM ticks", symbol, start, end)
-        cursor = self.conn.execute(sql + " ORDER BY ts, id", params)
+        cursor = self._conn.execute(sql + " ORDER BY ts, id", params)
         while rows := cursor.fetchmany(batch):
             for row in rows:
                 yield Tick(row[0], from_us(row[1]), row[2], row[3])
@@ -327,7 +334,7 @@ class Store(ReadQueries):
             start,
             end,
         )
-        return [row_candle(row) for row in self.conn.execute(sql + " ORDER BY ts", params)]
+        return [row_candle(row) for row in self._conn.execute(sql + " ORDER BY ts", params)]
 
     def candles_frame(
         self, symbol: str | None = None, start: datetime | None = None, end: datetime | None = None
@@ -336,7 +343,7 @@ class Store(ReadQueries):
         import pandas as pd
 
         sql, params = self._range_sql("SELECT * FROM candles", symbol, start, end)
-        frame = pd.read_sql_query(sql + " ORDER BY symbol, ts", self.conn, params=params)
+        frame = pd.read_sql_query(sql + " ORDER BY symbol, ts", self._conn, params=params)
         frame["ts"] = pd.to_datetime(frame["ts"], unit="us", utc=True)
         return frame.set_index("ts")
 
@@ -350,11 +357,11 @@ class Store(ReadQueries):
             "SELECT symbol, ts, open, high, low, close, volume, tick_count, dropped_ticks FROM candles", symbol, start,
             end,
         )
-        return pd.read_sql_query(sql + " ORDER BY symbol, ts", self.conn, params=params)
+        return pd.read_sql_query(sql + " ORDER BY symbol, ts", self._conn, params=params)
 
     def last_candles(self, symbol: str, count: int) -> list[Candle]:
         """Return the newest `count` candles of a symbol, oldest first."""
-        rows = self.conn.execute(
+        rows = self._conn.execute(
             "SELECT symbol, ts, open, high, low, close, volume, tick_count, dropped_ticks FROM candles"
             " WHERE symbol=? ORDER BY ts DESC LIMIT ?", (symbol, count),
         ).fetchall()
@@ -362,7 +369,7 @@ class Store(ReadQueries):
 
     def latest_candle(self, symbol: str) -> Candle | None:
         """Return the newest stored candle of a symbol, or None."""
-        row = self.conn.execute(
+        row = self._conn.execute(
             "SELECT symbol, ts, open, high, low, close, volume, tick_count, dropped_ticks FROM candles"
             " WHERE symbol=? ORDER BY ts DESC LIMIT 1",
             (symbol,),
@@ -371,7 +378,7 @@ class Store(ReadQueries):
 
     def candle_symbols(self) -> list[str]:
         """Return the symbols that have candles."""
-        return [r[0] for r in self.conn.execute("SELECT DISTINCT symbol FROM candles ORDER BY symbol")]
+        return [r[0] for r in self._conn.execute("SELECT DISTINCT symbol FROM candles ORDER BY symbol")]
 
     @staticmethod
     def _range_sql(
@@ -447,7 +454,7 @@ class Store(ReadQueries):
     # ------------------------------------------------------------------ key/value state
     def get_state(self, key: str) -> Any | None:
         """Return the JSON value stored under key, or None."""
-        row = self.conn.execute("SELECT value FROM state WHERE key=?", (key,)).fetchone()
+        row = self._conn.execute("SELECT value FROM state WHERE key=?", (key,)).fetchone()
         return json.loads(row[0]) if row else None
 
     def put_state(self, key: str, value: Any, now: datetime) -> None:
@@ -462,12 +469,12 @@ class Store(ReadQueries):
     # ------------------------------------------------------------------ stats
     def stats(self) -> dict[str, Any]:
         """Return rows per table, time span per symbol and file size."""
-        tables = [r[0] for r in self.conn.execute(
+        tables = [r[0] for r in self._conn.execute(
             "SELECT name FROM sqlite_master WHERE type='table' AND name NOT LIKE 'sqlite_%' ORDER BY name")]
-        rows = {name: self.conn.execute(f'SELECT count(*) FROM "{name}"').fetchone()[0] for name in tables}
+        rows = {name: self._conn.execute(f'SELECT count(*) FROM "{name}"').fetchone()[0] for name in tables}
         spans: dict[str, dict[str, Any]] = {}
         for table in ("ticks", "candles"):
-            for symbol, first, last, count in self.conn.execute(
+            for symbol, first, last, count in self._conn.execute(
                 f"SELECT symbol, min(ts), max(ts), count(*) FROM {table} GROUP BY symbol"
             ):
                 spans.setdefault(symbol, {})[table] = {

@@ -29,7 +29,7 @@ class OrderRepository:
 
     def __init__(self, store: Store) -> None:
         self.store = store
-        self.conn = store.conn
+        self._conn = store._conn
 
     # ------------------------------------------------------------------ orders
     def insert_intents(self, intents: Sequence[OrderIntent], now: datetime, run_id: int | None = None,
@@ -93,7 +93,7 @@ class OrderRepository:
 
     def setup_plan(self, setup_id: str) -> tuple[str, float | None] | None:
         """Return a stored setup's direction and entry estimate, or None when it is not stored."""
-        row = self.store.conn.execute("SELECT direction, entry_estimate FROM setups WHERE id=?", (setup_id,)).fetchone()
+        row = self.store._conn.execute("SELECT direction, entry_estimate FROM setups WHERE id=?", (setup_id,)).fetchone()
         return None if row is None else (row[0], row[1])
 
     def unsettled_closed_trades(self) -> list[str]:
@@ -115,12 +115,12 @@ class OrderRepository:
 
     def setup_has_orders(self, setup_id: str) -> bool:
         """Return True when any order was ever written for a setup (idempotency guard)."""
-        return self.conn.execute("SELECT 1 FROM orders WHERE setup_id=? LIMIT 1", (setup_id,)).fetchone() is not None
+        return self._conn.execute("SELECT 1 FROM orders WHERE setup_id=? LIMIT 1", (setup_id,)).fetchone() is not None
 
     # ------------------------------------------------------------------ fills
     def known_exec_ids(self) -> frozenset[str]:
         """Return the execution ids already stored."""
-        return frozenset(r[0] for r in self.conn.execute("SELECT exec_id FROM fills"))
+        return frozenset(r[0] for r in self._conn.execute("SELECT exec_id FROM fills"))
 
     def insert_fill(self, execution: BrokerExecution) -> bool:
         """Store an execution once; return False when it was already stored."""
@@ -138,7 +138,7 @@ class OrderRepository:
         with self.store.transaction() as conn:
             conn.execute("UPDATE fills SET commission=?, realized_pnl=? WHERE exec_id=?",
                          (commission, realized_pnl, exec_id))
-        row = self.conn.execute("SELECT order_ref FROM fills WHERE exec_id=?", (exec_id,)).fetchone()
+        row = self._conn.execute("SELECT order_ref FROM fills WHERE exec_id=?", (exec_id,)).fetchone()
         return row[0] if row else None
 
     def fills_for(self, order_refs: Iterable[str]) -> list[dict[str, Any]]:

@@ -12,9 +12,9 @@ from typing import TYPE_CHECKING, Any
 
 
 class ReadQueries:
-    """Read-only queries, mixed into `Store` (which provides `conn` and `query`)."""
+    """Read-only queries, mixed into `Store` (which provides `_conn` and `query`)."""
 
-    conn: sqlite3.Connection
+    _conn: sqlite3.Connection
 
     if TYPE_CHECKING:
         def query(self, sql: str, params: Sequence[Any] = ()) -> Iterator[dict[str, Any]]: ...
@@ -23,28 +23,28 @@ class ReadQueries:
         """Run sql whose `{}` is the placeholder list of values; no values, no rows."""
         if not values:
             return []
-        return self.conn.execute(sql.format(",".join("?" * len(values))), list(values)).fetchall()
+        return self._conn.execute(sql.format(",".join("?" * len(values))), list(values)).fetchall()
 
     # ------------------------------------------------------------------ ticks
     def tick_symbols(self) -> list[str]:
         """Return the symbols with stored ticks, sorted."""
-        return [row[0] for row in self.conn.execute("SELECT DISTINCT symbol FROM ticks ORDER BY symbol")]
+        return [row[0] for row in self._conn.execute("SELECT DISTINCT symbol FROM ticks ORDER BY symbol")]
 
     def tick_span(self, symbol: str) -> tuple[int, int] | None:
         """Return the first and last tick time of a symbol (epoch microseconds), or None."""
-        first, last = self.conn.execute("SELECT min(ts), max(ts) FROM ticks WHERE symbol=?", (symbol,)).fetchone()
+        first, last = self._conn.execute("SELECT min(ts), max(ts) FROM ticks WHERE symbol=?", (symbol,)).fetchone()
         return None if first is None else (int(first), int(last))
 
     def tick_rows_between(self, symbol: str, start_us: int, end_us: int) -> list[tuple[int, float, float]]:
         """Return (ts, price, size) of a symbol's ticks in [start, end), in arrival order."""
-        return self.conn.execute(
+        return self._conn.execute(
             "SELECT ts, price, size FROM ticks WHERE symbol=? AND ts>=? AND ts<? ORDER BY ts, id",
             (symbol, start_us, end_us),
         ).fetchall()
 
     def last_tick_row_before(self, symbol: str, ts_us: int) -> list[tuple[int, float, float]]:
         """Return (ts, price, size) of a symbol's last tick before an instant (none or one row)."""
-        return self.conn.execute(
+        return self._conn.execute(
             "SELECT ts, price, size FROM ticks WHERE symbol=? AND ts<? ORDER BY ts DESC, id DESC LIMIT 1",
             (symbol, ts_us),
         ).fetchall()
@@ -53,27 +53,27 @@ class ReadQueries:
     def candle_span(self, symbol: str) -> tuple[int | None, int | None]:
         """Return the first and last candle time of a symbol (epoch microseconds), or (None, None)."""
         # Two subqueries: SQLite answers a lone min() or max() from the index, but both at once scan every row.
-        first, last = self.conn.execute(
+        first, last = self._conn.execute(
             "SELECT (SELECT min(ts) FROM candles WHERE symbol=?), (SELECT max(ts) FROM candles WHERE symbol=?)",
             (symbol, symbol)).fetchone()
         return first, last
 
     def candle_bar_rows(self, symbol: str, start_us: int, end_us: int) -> list[tuple[int, float, float, float, float, int]]:
         """Return (ts, open, high, low, close, tick_count) of a symbol's candles in [start, end), in time order."""
-        return self.conn.execute(
+        return self._conn.execute(
             "SELECT ts, open, high, low, close, tick_count FROM candles WHERE symbol=? AND ts>=? AND ts<? ORDER BY ts",
             (symbol, start_us, end_us),
         ).fetchall()
 
     def candle_count_between(self, symbol: str, start_us: int, end_us: int) -> int:
         """Return how many candles of a symbol lie in [start, end)."""
-        return int(self.conn.execute(
+        return int(self._conn.execute(
             "SELECT count(*) FROM candles WHERE symbol=? AND ts>=? AND ts<?", (symbol, start_us, end_us)
         ).fetchone()[0])
 
     def live_candle_counts(self, start_us: int, end_us: int) -> tuple[int, int]:
         """Return how many live candles lie in [start, end) and the ticks they dropped."""
-        count, dropped = self.conn.execute(
+        count, dropped = self._conn.execute(
             "SELECT count(*), coalesce(sum(dropped_ticks), 0) FROM candles WHERE ts >= ? AND ts < ? AND source = 'live'",
             (start_us, end_us),
         ).fetchone()
@@ -81,48 +81,48 @@ class ReadQueries:
 
     def candle_symbols_between(self, start_us: int, end_us: int) -> set[str]:
         """Return the symbols with a candle in [start, end] (epoch microseconds)."""
-        return {symbol for (symbol,) in self.conn.execute(
+        return {symbol for (symbol,) in self._conn.execute(
             "SELECT DISTINCT symbol FROM candles WHERE ts >= ? AND ts <= ?", (start_us, end_us))}
 
     # ------------------------------------------------------------------ runs
     def run_record(self, run_id: int) -> tuple[Any, ...] | None:
         """Return (started_at, ended_at, exit_code, data_mode, stats) of a run, or None."""
-        row: tuple[Any, ...] | None = self.conn.execute(
+        row: tuple[Any, ...] | None = self._conn.execute(
             "SELECT started_at, ended_at, exit_code, data_mode, stats FROM runs WHERE id = ?", (run_id,)
         ).fetchone()
         return row
 
     def health_payload_texts(self, run_id: int) -> list[str]:
         """Return the JSON payloads of a run's heartbeats, oldest first."""
-        rows = self.conn.execute("SELECT payload FROM health WHERE run_id = ? ORDER BY ts, id", (run_id,))
+        rows = self._conn.execute("SELECT payload FROM health WHERE run_id = ? ORDER BY ts, id", (run_id,))
         return [text for (text,) in rows if text]
 
     def run_args_text(self, run_id: int) -> str | None:
         """Return the JSON text of the arguments a run was started with, or None."""
-        row = self.conn.execute("SELECT args FROM runs WHERE id = ?", (run_id,)).fetchone()
+        row = self._conn.execute("SELECT args FROM runs WHERE id = ?", (run_id,)).fetchone()
         return row[0] if row else None
 
     def latest_run_id(self, command: str) -> int | None:
         """Return the id of the newest run of a command, or None."""
-        row = self.conn.execute("SELECT max(id) FROM runs WHERE command = ?", (command,)).fetchone()
+        row = self._conn.execute("SELECT max(id) FROM runs WHERE command = ?", (command,)).fetchone()
         return None if row is None or row[0] is None else int(row[0])
 
     def run_events(self, run_id: int) -> list[tuple[str, str, str, str | None]]:
         """Return (ts, type, payload, symbol) of a run's events in time order."""
-        return self.conn.execute(
+        return self._conn.execute(
             "SELECT ts, type, payload, symbol FROM events WHERE run_id = ? ORDER BY ts, id", (run_id,)
         ).fetchall()
 
     def run_orders(self, run_id: int) -> list[tuple[Any, ...]]:
         """Return (order_ref, setup_id, role, status, quantity, filled, sent_at) of a run's orders."""
-        return self.conn.execute(
+        return self._conn.execute(
             "SELECT order_ref, setup_id, role, status, quantity, filled, sent_at FROM orders WHERE run_id = ?"
             " ORDER BY created_at", (run_id,)
         ).fetchall()
 
     def run_tick_count(self, run_id: int) -> int:
         """Return how many ticks a run stored."""
-        return int(self.conn.execute("SELECT count(*) FROM ticks WHERE run_id IS ?", (run_id,)).fetchone()[0])
+        return int(self._conn.execute("SELECT count(*) FROM ticks WHERE run_id IS ?", (run_id,)).fetchone()[0])
 
     # ------------------------------------------------------------------ orders, fills, trades
     def fills_of_orders(self, refs: Sequence[str]) -> list[tuple[Any, ...]]:
@@ -138,11 +138,11 @@ class ReadQueries:
 
     def order_count_since(self, since_iso: str) -> int:
         """Return how many orders were created at or after an instant."""
-        return int(self.conn.execute("SELECT count(*) FROM orders WHERE created_at >= ?", (since_iso,)).fetchone()[0])
+        return int(self._conn.execute("SELECT count(*) FROM orders WHERE created_at >= ?", (since_iso,)).fetchone()[0])
 
     def fill_count_since(self, since_iso: str) -> int:
         """Return how many fills happened at or after an instant."""
-        return int(self.conn.execute("SELECT count(*) FROM fills WHERE ts >= ?", (since_iso,)).fetchone()[0])
+        return int(self._conn.execute("SELECT count(*) FROM fills WHERE ts >= ?", (since_iso,)).fetchone()[0])
 
     def trades_entered_since(self, since_iso: str) -> list[dict[str, Any]]:
         """Return the trades entered or exited at or after an instant, oldest first, as dicts."""
@@ -151,28 +151,28 @@ class ReadQueries:
 
     def event_payloads_since(self, event_type: str, since_iso: str) -> list[str]:
         """Return the JSON payloads of the events of one type at or after an instant."""
-        return [row[0] for row in self.conn.execute(
+        return [row[0] for row in self._conn.execute(
             "SELECT payload FROM events WHERE type=? AND ts >= ?", (event_type, since_iso))]
 
     def live_order_count(self) -> int:
         """Return how many orders are sent or working at the broker."""
-        return int(self.conn.execute("SELECT count(*) FROM orders WHERE status IN ('SENT','WORKING')").fetchone()[0])
+        return int(self._conn.execute("SELECT count(*) FROM orders WHERE status IN ('SENT','WORKING')").fetchone()[0])
 
     def open_position_count(self) -> int:
         """Return how many trades hold an open position."""
-        return int(self.conn.execute("SELECT count(*) FROM trades WHERE status='OPEN'").fetchone()[0])
+        return int(self._conn.execute("SELECT count(*) FROM trades WHERE status='OPEN'").fetchone()[0])
 
     # ------------------------------------------------------------------ setups
     def last_setup_event_seq(self, symbol: str, trading_date_iso: str) -> int:
         """Return the highest setup-event sequence number of a symbol's trading day (0 when none)."""
-        row = self.conn.execute(
+        row = self._conn.execute(
             "SELECT max(seq) FROM setup_events WHERE symbol=? AND trading_date=?", (symbol, trading_date_iso),
         ).fetchone()
         return int(row[0] or 0)
 
     def setup_states_updated_since(self, since_iso: str) -> list[str]:
         """Return the state of every setup updated, or given an order, at or after an instant."""
-        return [row[0] for row in self.conn.execute(
+        return [row[0] for row in self._conn.execute(
             "SELECT state FROM setups WHERE updated_at >= ? OR id IN (SELECT setup_id FROM orders WHERE created_at >= ?)",
             (since_iso, since_iso))]
 

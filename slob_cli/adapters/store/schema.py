@@ -230,7 +230,7 @@ CREATE TABLE IF NOT EXISTS backtest_trades (
 """
 
 # v4: partial indexes holding only the rows `slob status` and `slob web` list on every read (open
-# setups, working orders), so a year of finished ones costs nothing. runtime/views.py writes the same
+# setups, working orders), so a year of finished ones costs nothing. adapters/store/views.py writes the same
 # WHERE terms (literally: SQLite matches a partial index against the query's text, not bound values).
 _V4_OPEN_ROWS = """
 CREATE INDEX IF NOT EXISTS setups_open ON setups(trading_date, id)

@@ -145,7 +145,7 @@ class SetupRepository:
 
     def __init__(self, store: Store) -> None:
         self.store = store
-        self.conn = store.conn
+        self._conn = store._conn
 
     # ------------------------------------------------------------------ writing
     def write(
@@ -192,7 +192,7 @@ class SetupRepository:
         """
         setups = list(setups)
         day = trading_date.isoformat()
-        if not events and not setups and self.conn.execute(
+        if not events and not setups and self._conn.execute(
             "SELECT 1 FROM setup_events WHERE symbol=? AND trading_date=? LIMIT 1", (symbol, day)
         ).fetchone() is None:
             return DaySync()  # nothing happened that day and nothing was stored: no transaction
@@ -260,7 +260,7 @@ class SetupRepository:
     # ------------------------------------------------------------------ reading
     def day_config(self, symbol: str, trading_date: date) -> tuple[str, str | None] | None:
         """Return (hash, JSON) of the strategy config a stored day was tracked with, or None."""
-        row = self.conn.execute("SELECT config_hash, config_json FROM tracked_days WHERE symbol=? AND trading_date=?",
+        row = self._conn.execute("SELECT config_hash, config_json FROM tracked_days WHERE symbol=? AND trading_date=?",
                                 (symbol, trading_date.isoformat())).fetchone()
         return None if row is None else (row[0], row[1])
 
@@ -275,7 +275,7 @@ class SetupRepository:
         fingerprint, text = config_fingerprint(config)
         day = trading_date.isoformat()
         wanted = (fingerprint, text, *((inputs.digest, inputs.events, inputs.setups) if inputs else (None,) * 3))
-        stored = self.conn.execute(
+        stored = self._conn.execute(
             "SELECT config_hash, config_json, input_digest, event_count, setup_count FROM tracked_days"
             " WHERE symbol=? AND trading_date=?", (symbol, day)).fetchone()
         if stored == wanted:
@@ -292,7 +292,7 @@ class SetupRepository:
 
     def tracked_inputs(self, symbol: str, start: date, end: date) -> dict[str, DayInputs]:
         """Return, by ISO trading date in [start, end], the recorded inputs of days that have them."""
-        rows = self.conn.execute(
+        rows = self._conn.execute(
             "SELECT trading_date, input_digest, event_count, setup_count FROM tracked_days WHERE symbol=?"
             " AND trading_date>=? AND trading_date<=? AND input_digest IS NOT NULL",
             (symbol, start.isoformat(), end.isoformat()))
@@ -300,14 +300,14 @@ class SetupRepository:
 
     def event_counts(self, symbol: str, start: date, end: date) -> dict[str, int]:
         """Return how many events are stored per ISO trading date in [start, end] (days with any)."""
-        return dict(self.conn.execute(
+        return dict(self._conn.execute(
             "SELECT trading_date, count(*) FROM setup_events WHERE symbol=? AND trading_date>=? AND trading_date<=?"
             " GROUP BY trading_date", (symbol, start.isoformat(), end.isoformat())).fetchall())
 
     def stored_rows(self, symbol: str, start: date, end: date) -> dict[str, list[dict[str, Any]]]:
         """Return the stored candidate rows (the track --json shape) per ISO trading date in [start, end]."""
         by_day: dict[str, list[dict[str, Any]]] = {}
-        for day, state_json in self.conn.execute(
+        for day, state_json in self._conn.execute(
             "SELECT trading_date, state_json FROM setups WHERE symbol=? AND trading_date>=? AND trading_date<=?",
             (symbol, start.isoformat(), end.isoformat()),
         ):
@@ -355,11 +355,11 @@ class SetupRepository:
 
     def _select(self, where: str, params: Sequence[Any]) -> list[dict[str, Any]]:
         sql = f"SELECT {', '.join(SETUP_FIELDS)} FROM setups {where} ORDER BY trading_date, symbol, rowid"
-        return [dict(zip(SETUP_FIELDS, row, strict=False)) for row in self.conn.execute(sql, list(params))]
+        return [dict(zip(SETUP_FIELDS, row, strict=False)) for row in self._conn.execute(sql, list(params))]
 
     def open_dates(self, symbol: str, before: date) -> list[date]:
         """Return trading dates before `before` that still have a non-terminal candidate."""
-        rows = self.conn.execute(
+        rows = self._conn.execute(
             "SELECT DISTINCT trading_date FROM setups WHERE symbol=? AND trading_date < ?"
             f" AND state NOT IN ({', '.join('?' * len(TERMINAL_STATES))}) ORDER BY trading_date",
             [symbol, before.isoformat(), *sorted(TERMINAL_STATES)],
@@ -382,7 +382,7 @@ class SetupRepository:
 
     def _logged_events(self, symbol: str, day: str) -> list[LoggedEvent]:
         """Return one day's stored log as compared with a replay: seq, type and payload JSON, undecoded."""
-        return [LoggedEvent(*row) for row in self.conn.execute(
+        return [LoggedEvent(*row) for row in self._conn.execute(
             "SELECT seq, type, payload FROM setup_events WHERE symbol=? AND trading_date=? ORDER BY seq",
             (symbol, day))]
 
@@ -390,7 +390,7 @@ class SetupRepository:
         sql = ("SELECT symbol, trading_date, seq, bar_time, type, setup_id, payload FROM setup_events "
                f"{where} ORDER BY trading_date, seq")
         events = []
-        for symbol, day, seq, bar_time, kind, setup_id, payload in self.conn.execute(sql, list(params)):
+        for symbol, day, seq, bar_time, kind, setup_id, payload in self._conn.execute(sql, list(params)):
             bar = from_iso(bar_time)
             assert bar is not None  # the column is NOT NULL
             events.append(StoredEvent(symbol, date.fromisoformat(day), seq, bar, kind, setup_id,

@@ -16,6 +16,7 @@ from slob_cli.adapters.ib.rolls import trading_date
 from slob_cli.adapters.store import Store, from_us
 from slob_cli.runtime.recorder import Recorder, RecorderOptions
 from tests.conftest import eventually_async
+from tests.sqlfile import sql_rows, sql_value
 
 FAST = BackoffPolicy(base=0.05, cap=0.4, jitter=0.1)
 
@@ -41,7 +42,7 @@ def record_until(recorder: Recorder, condition: Callable[[], bool], timeout: flo
 
 def events_of(store: Store, kind: str) -> list[dict[str, Any]]:
     """Return the payloads of stored events of one type."""
-    rows = store.conn.execute("SELECT payload FROM events WHERE type=? ORDER BY id", (kind,)).fetchall()
+    rows = sql_rows(store.path, "SELECT payload FROM events WHERE type=? ORDER BY id", (kind,))
     return [json.loads(row[0]) for row in rows]
 
 
@@ -67,7 +68,7 @@ def test_restarted_gateway_reconnects_within_backoff_records_the_gap_and_stores_
     gap = events_of(store, "DATA_GAP")
     assert len(gap) == 1 and gap[0]["seconds"] >= 0.5
     assert events_of(store, "IB_DISCONNECTED") and events_of(store, "IB_RECONNECTED")
-    rows = store.conn.execute("SELECT ts, price, size, local_symbol FROM ticks ORDER BY id").fetchall()
+    rows = sql_rows(store.path, "SELECT ts, price, size, local_symbol FROM ticks ORDER BY id")
     assert len(rows) == stats["ticks_stored"] == store.tick_count()
     assert {row[3] for row in rows} == {"NQH6"}
     # No tick twice: the stored trades are a sub-multiset of the market's own trades.
@@ -90,7 +91,7 @@ def test_live_data_refused_falls_back_to_delayed_and_marks_the_run(store, caplog
         recorder = make_recorder(store, gateway.port, 42)
         stats = record_until(recorder, lambda: recorder.stored >= 5)
     assert stats["data_mode"] == "delayed"
-    assert store.conn.execute("SELECT data_mode FROM runs WHERE id=?", (recorder.run_id,)).fetchone()[0] == "delayed"
+    assert sql_value(store.path, "SELECT data_mode FROM runs WHERE id=?", (recorder.run_id,)) == "delayed"
     reasons = [payload["reason"] for payload in events_of(store, "MARKET_DATA_DELAYED")]
     assert reasons and "IB error 354" in reasons[0] and "market data subscription" in reasons[0]
     assert recorder.feed.source["NQ"] == "mktdata"
@@ -126,7 +127,7 @@ def test_warm_up_stores_todays_validated_minute_bars_as_candles(gateway, store) 
     warm = events_of(store, "WARM_UP")[0]
     assert warm["bars"] == len(candles) > 60
     assert all(c.ts.second == 0 and c.low <= min(c.open, c.close) and c.high >= max(c.open, c.close) for c in candles)
-    assert store.conn.execute("SELECT DISTINCT source, local_symbol FROM candles").fetchall() == [("ib_history", "NQH6")]
+    assert sql_rows(store.path, "SELECT DISTINCT source, local_symbol FROM candles") == [("ib_history", "NQH6")]
     # The bars are the market's own: compare one with the source's candle.
     market = gateway.gateway.market.candles_between(candles[10].ts, candles[10].ts + timedelta(minutes=1))[0]
     assert (market.open, market.high, market.low, market.close, market.volume) == (
@@ -173,7 +174,7 @@ def test_delayed_data_asked_for_is_used_without_a_refusal_and_marks_the_run(stor
     assert stats["data_mode"] == "delayed" and recorder.feed.source["NQ"] == "mktdata"
     assert recorder.feed.market_data_types["NQ"] == 3
     assert not events_of(store, "MARKET_DATA_REFUSED") and "NQ" not in recorder.feed.refusals
-    assert store.conn.execute("SELECT data_mode FROM runs WHERE id=?", (recorder.run_id,)).fetchone()[0] == "delayed"
+    assert sql_value(store.path, "SELECT data_mode FROM runs WHERE id=?", (recorder.run_id,)) == "delayed"
 
 
 def test_delayed_asked_for_but_live_permitted_reports_live(gateway, store) -> None:
@@ -206,7 +207,7 @@ def test_trades_missed_during_a_gateway_restart_are_backfilled_exactly_once(gate
     [backfill] = events_of(store, "DATA_BACKFILLED")
     assert backfill["ticks"] > 0 and recorder.backfilled == backfill["ticks"]
     assert not events_of(store, "DATA_UNRECOVERED")
-    rows = store.conn.execute("SELECT ts, price, size FROM ticks").fetchall()
+    rows = sql_rows(store.path, "SELECT ts, price, size FROM ticks")
     # Every second between the first stored one and the last (both may be partial: the subscription
     # began and the recording stopped inside them) holds exactly the market's trades, the outage included.
     first, last = min(r[0] for r in rows) // 1_000_000 + 1, max(r[0] for r in rows) // 1_000_000

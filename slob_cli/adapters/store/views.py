@@ -1,0 +1,312 @@
+"""Named reads behind `slob status`, `slob dashboard` and `slob web`: short SELECTs, plain rows.
+
+Every method only reads, so each runs on a read-only store too. Rows come back as dicts keyed by
+column name (or as the tuple or scalar the docstring names); decoding payloads, marking positions
+and choosing dates stays in runtime/views.py.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Sequence
+from typing import Any, Literal
+
+from slob_cli.core.validation import DONE_STATUSES
+
+TERMINAL_SETUP_STATES = ("setup_complete", "invalidated", "setup_skipped", "skipped")
+DONE_ORDER_STATUSES = tuple(sorted(DONE_STATUSES))
+
+
+def _literal_list(words: tuple[str, ...]) -> str:
+    """Return constant words as an SQL list, e.g. ('a', 'b'): the partial indexes of schema v4 match only literals."""
+    return "(" + ", ".join("'" + word.replace("'", "''") + "'" for word in words) + ")"
+
+
+# The same terms as the partial indexes setups_open and orders_working (schema.py, v4).
+OPEN_SETUP = f"lower(state) NOT IN {_literal_list(TERMINAL_SETUP_STATES)}"
+WORKING_ORDER = f"lower(status) NOT IN {_literal_list(DONE_ORDER_STATUSES)}"
+
+SETUP_COLUMNS = (
+    "id, symbol, trading_date, direction, state, invalidation_reason, liq1_time, liq1_price, high, high_time,"
+    " low, low_time, liq2_time, liq2_price, trigger_time, entry_estimate, stop, target, risk_reward, updated_at"
+)
+
+
+class ViewQueries:
+    """Reads for the status, dashboard and web views, mixed into `Store` (which provides `_conn`)."""
+
+    _conn: sqlite3.Connection
+
+    def _dicts(self, sql: str, params: Sequence[Any] = ()) -> list[dict[str, Any]]:
+        cursor = self._conn.execute(sql, params)
+        names = [column[0] for column in cursor.description]
+        return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
+
+    def _scalar(self, sql: str, params: Sequence[Any] = ()) -> Any:
+        return self._conn.execute(sql, params).fetchone()[0]
+
+    # ------------------------------------------------------------------ the connection itself
+    def data_version(self) -> int:
+        """Return SQLite's data version: it moves whenever another connection commits."""
+        return int(self._scalar("PRAGMA data_version"))
+
+    def refuse_writes(self) -> None:
+        """Make this connection refuse every write statement (besides a read-only open)."""
+        self._conn.execute("PRAGMA query_only = 1")
+
+    # ------------------------------------------------------------------ runs and health
+    def backtest_run_rows(self, limit: int) -> list[dict[str, Any]]:
+        """Return the newest stored backtest runs, newest first, without their trades."""
+        return self._dicts(
+            "SELECT id, name, created_at, symbol, from_date, to_date, trades, net_pnl, win_rate, profit_factor,"
+            " expectancy_r, max_drawdown, max_drawdown_pct FROM backtest_runs ORDER BY id DESC LIMIT ?",
+            (limit,),
+        )
+
+    def recent_run_rows(self, limit: int) -> list[dict[str, Any]]:
+        """Return the latest runs (id, command, times, exit code, pid, data mode), newest first."""
+        return self._dicts(
+            "SELECT id, command, started_at, ended_at, exit_code, pid, data_mode FROM runs ORDER BY id DESC LIMIT ?",
+            (limit,),
+        )
+
+    def newest_run_row(self) -> dict[str, Any] | None:
+        """Return the newest run's id, args, started_at, ended_at and data_mode, or None."""
+        rows = self._dicts("SELECT id, args, started_at, ended_at, data_mode FROM runs ORDER BY id DESC LIMIT 1")
+        return rows[0] if rows else None
+
+    def newest_run_command(self) -> tuple[int, str] | None:
+        """Return (id, command) of the newest run, or None."""
+        row: tuple[int, str] | None = self._conn.execute(
+            "SELECT id, command FROM runs ORDER BY id DESC LIMIT 1").fetchone()
+        return row
+
+    def ended_run_rows(self) -> list[dict[str, Any]]:
+        """Return id, args, data_mode and ended_at of every run that has ended."""
+        return self._dicts("SELECT id, args, data_mode, ended_at FROM runs WHERE ended_at IS NOT NULL")
+
+    def all_run_rows(self) -> list[dict[str, Any]]:
+        """Return id, args, data_mode, started_at and ended_at of every run."""
+        return self._dicts("SELECT id, args, data_mode, started_at, ended_at FROM runs")
+
+    def newest_data_mode(self) -> str | None:
+        """Return the data mode of the newest run that recorded one, or None."""
+        row = self._conn.execute(
+            "SELECT data_mode FROM runs WHERE data_mode IS NOT NULL ORDER BY id DESC LIMIT 1").fetchone()
+        return row[0] if row else None
+
+    def newest_heartbeat(self) -> tuple[str, int | None] | None:
+        """Return (ts, run_id) of the newest health row, or None (an index probe)."""
+        row: tuple[str, int | None] | None = self._conn.execute(
+            "SELECT ts, run_id FROM health ORDER BY id DESC LIMIT 1").fetchone()
+        return row
+
+    def newest_health_row(self) -> dict[str, Any] | None:
+        """Return the newest health row with its figures and its payload text, or None."""
+        rows = self._dicts(
+            "SELECT id, run_id, ts, connected, last_tick_age, buffer_utilization, open_orders, positions, payload"
+            " FROM health ORDER BY id DESC LIMIT 1",
+        )
+        return rows[0] if rows else None
+
+    # ------------------------------------------------------------------ setups, orders, trades
+    def open_setup_rows(self) -> list[dict[str, Any]]:
+        """Return setups in a non-terminal state, oldest first."""
+        return self._dicts(
+            "SELECT id, symbol, trading_date, direction, state, high, low, liq1_price, liq2_price, entry_estimate,"
+            f" stop, target, updated_at FROM setups WHERE {OPEN_SETUP} ORDER BY trading_date, id",
+        )
+
+    def working_order_rows(self) -> list[dict[str, Any]]:
+        """Return orders that are neither filled nor cancelled nor rejected, oldest first."""
+        return self._dicts(
+            "SELECT order_ref, setup_id, role, symbol, action, order_type, quantity, limit_price, stop_price,"
+            f" status, filled, created_at, run_id FROM orders WHERE {WORKING_ORDER} ORDER BY created_at",
+        )
+
+    def open_position_rows(self) -> list[dict[str, Any]]:
+        """Return trades whose entry filled and whose exit has not happened yet, with their stop, target and run."""
+        return self._dicts(
+            "SELECT t.setup_id, t.symbol, t.direction, t.quantity, t.entry_time, t.entry_price, t.entry_commission,"
+            " t.status, s.stop, s.target, (SELECT max(o.run_id) FROM orders o WHERE o.setup_id = t.setup_id) AS run_id"
+            " FROM trades t LEFT JOIN setups s ON s.id = t.setup_id"
+            " WHERE t.entry_price IS NOT NULL AND t.exit_time IS NULL ORDER BY t.entry_time",
+        )
+
+    def closed_trade_rows_of(self, trading_date_iso: str) -> list[dict[str, Any]]:
+        """Return the closed trades whose setup is of a trading date or unknown, in exit order.
+
+        Rows of other known dates never come back: they stay in SQLite (a year of trades costs a
+        scan, not a loop); the caller dates the setup-less ones itself.
+        """
+        return self._dicts(
+            "SELECT t.setup_id, t.entry_time, t.exit_time, t.pnl_points, t.gross_money, t.pnl_money, t.commission,"
+            " s.trading_date FROM trades t LEFT JOIN setups s ON s.id = t.setup_id"
+            " WHERE t.exit_time IS NOT NULL AND (s.trading_date = ? OR s.trading_date IS NULL) ORDER BY t.exit_time",
+            (trading_date_iso,),
+        )
+
+    def setup_counts_by_state(self) -> dict[str, int]:
+        """Return how many setups there are per state (lower case)."""
+        return dict(self._conn.execute("SELECT lower(state), count(*) FROM setups GROUP BY lower(state)").fetchall())
+
+    def setup_rows_of_day(self, symbol: str, trading_date_iso: str) -> list[dict[str, Any]]:
+        """Return the setups of one symbol and trading date with their trade's status and exit, in id order."""
+        columns = ", ".join(f"s.{name.strip()}" for name in SETUP_COLUMNS.split(","))
+        return self._dicts(
+            f"SELECT {columns}, t.status AS trade_status, t.exit_time AS trade_exit_time FROM setups s"
+            " LEFT JOIN trades t ON t.setup_id = s.id WHERE s.symbol = ? AND s.trading_date = ? ORDER BY s.id",
+            (symbol, trading_date_iso),
+        )
+
+    def fill_rows_between(self, symbol: str, low_iso: str, high_iso: str) -> list[dict[str, Any]]:
+        """Return the fills of a symbol with ts in [low, high), with their order's role and setup, in time order."""
+        return self._dicts(
+            "SELECT f.exec_id, f.order_ref, o.role, o.setup_id, f.side, f.quantity, f.price, f.ts FROM fills f"
+            " LEFT JOIN orders o ON o.order_ref = f.order_ref"
+            " WHERE (f.symbol = ? OR (f.symbol IS NULL AND o.symbol = ?)) AND f.ts >= ? AND f.ts < ?"
+            " ORDER BY f.ts, f.exec_id",
+            (symbol, symbol, low_iso, high_iso),
+        )
+
+    def trade_history_rows(self) -> list[dict[str, Any]]:
+        """Return every trade's figures in entry order (exit order for those never entered)."""
+        return self._dicts(
+            "SELECT setup_id, symbol, direction, quantity, entry_time, entry_price, exit_time, exit_price, exit_reason,"
+            " pnl_points, pnl_money, commission, status FROM trades ORDER BY coalesce(entry_time, exit_time), setup_id",
+        )
+
+    # ------------------------------------------------------------------ levels and events
+    def reference_level_row(self, trading_date_iso: str, symbol: str | None = None) -> tuple[str, str, str] | None:
+        """Return (symbol, bar_time, payload) of the newest LSE_LEVELS_FROZEN event of a trading date, or None."""
+        sql = "SELECT symbol, bar_time, payload FROM setup_events WHERE type = 'LSE_LEVELS_FROZEN' AND trading_date = ?"
+        params: list[Any] = [trading_date_iso]
+        if symbol is not None:
+            sql += " AND symbol = ?"
+            params.append(symbol)
+        row: tuple[str, str, str] | None = self._conn.execute(sql + " ORDER BY id DESC LIMIT 1", params).fetchone()
+        return row
+
+    def latest_levels_date(self, on_or_before_iso: str, symbol: str | None = None) -> str | None:
+        """Return the newest trading date, on or before a date, whose LSE levels froze; or None."""
+        row = self._conn.execute(
+            "SELECT trading_date FROM setup_events WHERE type = 'LSE_LEVELS_FROZEN' AND trading_date <= ?"
+            + (" AND symbol = ?" if symbol else "") + " ORDER BY trading_date DESC LIMIT 1",
+            (on_or_before_iso, symbol) if symbol else (on_or_before_iso,),
+        ).fetchone()
+        return row[0] if row else None
+
+    def newest_run_event_rows(self, limit: int) -> list[dict[str, Any]]:
+        """Return the newest operational events (ts, type, symbol, payload, source 'run'), newest first."""
+        return self._dicts(
+            "SELECT ts, type, symbol, payload, 'run' AS source FROM events ORDER BY id DESC LIMIT ?", (limit,)
+        )
+
+    def newest_setup_event_rows(self, left_out: Sequence[str], limit: int) -> list[dict[str, Any]]:
+        """Return the newest setup events of types other than `left_out` (source 'setup'), newest first."""
+        marks = ",".join("?" * len(left_out))
+        return self._dicts(
+            "SELECT bar_time AS ts, type, symbol, payload, 'setup' AS source, setup_id FROM setup_events"
+            f" WHERE type NOT IN ({marks}) ORDER BY id DESC LIMIT ?",
+            (*left_out, limit),
+        )
+
+    def newest_fill_event_rows(self, limit: int) -> list[dict[str, Any]]:
+        """Return the newest fills as events (type 'FILL', source 'fill', a `side qty @ price` detail)."""
+        return self._dicts(
+            "SELECT f.ts, 'FILL' AS type, f.symbol, NULL AS payload, 'fill' AS source, o.setup_id,"
+            " f.side || ' ' || f.quantity || ' @ ' || f.price AS detail"
+            " FROM fills f LEFT JOIN orders o ON o.order_ref = f.order_ref ORDER BY f.ts DESC LIMIT ?",
+            (limit,),
+        )
+
+    def newest_closed_trade_event_rows(self, limit: int) -> list[dict[str, Any]]:
+        """Return the newest closed trades as events (type 'TRADE_CLOSED', source 'trade', with pnl_money)."""
+        return self._dicts(
+            "SELECT exit_time AS ts, 'TRADE_CLOSED' AS type, symbol, NULL AS payload, 'trade' AS source, setup_id,"
+            " pnl_money FROM trades WHERE status = 'CLOSED' AND exit_time IS NOT NULL ORDER BY exit_time DESC LIMIT ?",
+            (limit,),
+        )
+
+    # ------------------------------------------------------------------ ticks and candles
+    def symbols_in(self, table: Literal["candles", "ticks"]) -> list[str]:
+        """Return the symbols of the candles (or ticks) table, alphabetically (a skip-scan: one index probe each)."""
+        if table not in ("candles", "ticks"):
+            raise ValueError(f"no symbols in table {table!r}")
+        found: list[str] = []
+        row = self._conn.execute(f"SELECT min(symbol) FROM {table}").fetchone()
+        while row and row[0] is not None:
+            found.append(row[0])
+            row = self._conn.execute(f"SELECT min(symbol) FROM {table} WHERE symbol > ?", (row[0],)).fetchone()
+        return found
+
+    def newest_tick_us(self, symbol: str | None = None) -> int | None:
+        """Return the time (epoch microseconds) of the newest stored tick, of a symbol or of any."""
+        if symbol is None:
+            value: int | None = self._scalar("SELECT max(ts) FROM ticks")
+        else:
+            value = self._scalar("SELECT max(ts) FROM ticks WHERE symbol = ?", (symbol,))
+        return value
+
+    def newest_candle_us(self, symbol: str | None = None) -> int | None:
+        """Return the label (epoch microseconds) of the newest candle, of a symbol or of any."""
+        sql = "SELECT max(ts) FROM candles" + (" WHERE symbol = ?" if symbol else "")
+        value: int | None = self._scalar(sql, (symbol,) if symbol else ())
+        return value
+
+    def newest_candle_symbol(self) -> str | None:
+        """Return the symbol of the newest candle, or None."""
+        row = self._conn.execute("SELECT symbol FROM candles ORDER BY ts DESC LIMIT 1").fetchone()
+        return row[0] if row else None
+
+    def newest_price(self, symbol: str) -> float | None:
+        """Return a symbol's newest known price: its latest tick, else its latest candle's close."""
+        row = self._conn.execute(
+            "SELECT price FROM ticks WHERE symbol = ? ORDER BY ts DESC LIMIT 1", (symbol,)).fetchone()
+        if row is None:
+            row = self._conn.execute(
+                "SELECT close FROM candles WHERE symbol = ? ORDER BY ts DESC LIMIT 1", (symbol,)).fetchone()
+        return None if row is None else float(row[0])
+
+    def newest_bar_rows(self, symbol: str, count: int) -> list[tuple[int, float, float, float, float]]:
+        """Return (ts, open, high, low, close) of a symbol's newest `count` candles, newest first."""
+        return self._conn.execute(
+            "SELECT ts, open, high, low, close FROM candles WHERE symbol = ? ORDER BY ts DESC LIMIT ?", (symbol, count)
+        ).fetchall()
+
+    def tick_prices_since(self, symbol: str, start_us: int) -> tuple[Any, Any, Any, Any]:
+        """Return (high, low, first, last) price of a symbol's ticks at or after an instant (Nones when none)."""
+        row = self._conn.execute(
+            "SELECT max(price), min(price),"
+            " (SELECT price FROM ticks WHERE symbol = ?1 AND ts >= ?2 ORDER BY ts, id LIMIT 1),"
+            " (SELECT price FROM ticks WHERE symbol = ?1 AND ts >= ?2 ORDER BY ts DESC, id DESC LIMIT 1)"
+            " FROM ticks WHERE symbol = ?1 AND ts >= ?2",
+            (symbol, start_us),
+        ).fetchone()
+        return row[0], row[1], row[2], row[3]
+
+    def chart_candles_json(self, symbol: str, start_us: int, end_us: int) -> str:
+        """Return a symbol's candles in [start, end) as JSON rows [time s, open, high, low, close, volume].
+
+        SQLite renders a day of rows as JSON in C, twice as fast as building and encoding them in Python.
+        """
+        text: str = self._scalar(
+            "SELECT coalesce(json_group_array(json_array(ts / 1000000, open, high, low, close, volume)), '[]') FROM"
+            " (SELECT ts, open, high, low, close, volume FROM candles WHERE symbol = ? AND ts >= ? AND ts < ? ORDER BY ts)",
+            (symbol, start_us, end_us),
+        )
+        return text
+
+    def table_fingerprints(self) -> dict[str, list[Any]]:
+        """Return a cheap fingerprint of fills, trades, orders, setups, health and runs (counts, newest times, ids)."""
+        def one(sql: str) -> list[Any]:
+            return list(self._conn.execute(sql).fetchone())
+
+        return {
+            "fills": one("SELECT count(*), max(ts), max(rowid) FROM fills"),
+            "trades": one("SELECT count(*), max(exit_time), max(entry_time), total(pnl_money), max(rowid) FROM trades"),
+            "orders": one("SELECT count(*), max(updated_at), max(created_at) FROM orders"),
+            "setups": one("SELECT count(*), max(updated_at) FROM setups"),
+            "health": one("SELECT max(id) FROM health"),
+            "runs": one("SELECT max(id), count(ended_at) FROM runs"),
+        }

@@ -1,0 +1,64 @@
+"""Plain SQL on a store's file, for tests that set up or inspect rows no store method reads or writes.
+
+The store keeps its connection private; a test opens its own (WAL lets it read what the store
+committed, and the store reads what this one commits).
+"""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from typing import Any
+
+from slob_cli.adapters.store import Store
+
+Path = str | os.PathLike[str]
+
+
+@contextmanager
+def sql_file(path: Path) -> Iterator[sqlite3.Connection]:
+    """Open the file with its own connection; commit what the block wrote, and close it."""
+    conn = sqlite3.connect(path, timeout=30)
+    conn.execute("PRAGMA foreign_keys=ON")
+    try:
+        yield conn
+        conn.commit()
+    finally:
+        conn.close()
+
+
+def sql_rows(path: Path, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
+    """Return every row of one query on the file."""
+    with sql_file(path) as conn:
+        return conn.execute(sql, params).fetchall()
+
+
+def sql_value(path: Path, sql: str, params: Sequence[Any] = ()) -> Any:
+    """Return the first column of the first row of one query on the file."""
+    with sql_file(path) as conn:
+        return conn.execute(sql, params).fetchone()[0]
+
+
+def sql_run(path: Path, sql: str, params: Sequence[Any] = ()) -> None:
+    """Run one writing statement on the file and commit it."""
+    with sql_file(path) as conn:
+        conn.execute(sql, params)
+
+
+def with_page_cap(store: Store, spare_pages: int) -> Store:
+    """Close an open store and return it again over a connection that may grow the file by `spare_pages` pages.
+
+    SQLite's page cap belongs to one connection, so the store gets one of the test's own: a disk
+    that fills up after that many pages, for the store's writes alone.
+    """
+    path, readonly = store.path, store.readonly
+    store.close()
+    target = f"file:{path}?mode=ro" if readonly else str(path)
+    conn = sqlite3.connect(target, uri=readonly, timeout=30, check_same_thread=False)
+    conn.execute("PRAGMA foreign_keys=ON")
+    conn.execute("PRAGMA busy_timeout=30000")
+    pages = conn.execute("PRAGMA page_count").fetchone()[0]
+    conn.execute(f"PRAGMA max_page_count = {pages + spare_pages}")
+    return Store(conn, path, readonly)
