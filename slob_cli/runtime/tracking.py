@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
 from slob_cli.adapters.store.db import price_bars, to_us
-from slob_cli.adapters.store.setups import DayInputs, DaySync, EventRow, SetupRepository, StoredEvent, event_row
+from slob_cli.adapters.store.setups import DayInputs, DaySync, EventRow, SetupRepository, StoredEvent, event_rows
 from slob_cli.core.models import Bar, Candle
 from slob_cli.core.strategy.tracker import SetupTracker
 from slob_cli.errors import StoreError
@@ -225,8 +225,7 @@ def replay_bars(
     foreign = {event.trading_date for event in events} - {day}
     if foreign:
         raise RuntimeError(f"the tracker gave events of {sorted(foreign)} while replaying {day}")
-    return ([event_row(event, seq) for seq, event in enumerate(events, 1)],
-            [view.to_dict() for view in tracker.candidates()])
+    return event_rows(events), [view.to_dict() for view in tracker.candidates()]
 
 
 @lru_cache(maxsize=1)

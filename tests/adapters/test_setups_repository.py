@@ -139,7 +139,7 @@ def test_sync_day_keeps_a_stored_log_that_runs_ahead_only_when_asked(store: Stor
 
 
 def test_event_rows_hold_what_stored_events_hold_for_every_kind_of_event() -> None:
-    from slob_cli.adapters.store.setups import event_row
+    from slob_cli.adapters.store.setups import event_rows
     from slob_cli.core.sessions import TradingCalendar
     from slob_cli.core.strategy import SetupTracker, StrategyConfig
     from slob_cli.runtime.tracking import day_window, stored_event
@@ -152,7 +152,8 @@ def test_event_rows_hold_what_stored_events_hold_for_every_kind_of_event() -> No
         events += [event for bar in build_scenario(name, day, seed=index) for event in tracker.on_candle(bar)]
         events += tracker.on_time(day_window(day)[1])
     assert len({event.type for event in events}) >= 8 and any(event.candidate_id is None for event in events)
-    for seq, event in enumerate(events, 1):
-        row, stored = event_row(event, seq), stored_event(event, seq)
+    rows = event_rows(events)
+    for seq, (event, row) in enumerate(zip(events, rows, strict=True), 1):
+        stored = stored_event(event, seq)
         assert row.payload_json == stored.payload_json == canonical_json(event.to_dict())
         assert row.row() == stored.row()

@@ -99,7 +99,8 @@ def test_ticks_round_trip_with_microseconds(store: Store) -> None:
 def test_price_bars_carry_the_stored_instant_to_the_microsecond() -> None:
     from slob_cli.adapters.store.db import price_bars
 
-    stamps = [1_741_791_600_000_000, 1_741_791_600_000_001, 1_741_791_659_999_999, 0]
+    stamps = [1_741_791_600_000_000, 1_741_791_660_000_000, 1_741_791_720_000_001, 1_741_791_780_000_001,
+              1_741_791_840_000_000, 1_741_791_900_000_000, 0]
     bars = price_bars("NQ", [(ts, 1.0, 2.0, 0.5, 1.5, 3) for ts in stamps])
     assert [bar.ts for bar in bars] == [from_us(ts) for ts in stamps]
     assert all(bar.ts.tzinfo is timezone.utc for bar in bars)

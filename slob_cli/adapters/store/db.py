@@ -46,6 +46,8 @@ def _import_sqlite_utils():  # noqa: ANN202
 
 UTC = timezone.utc
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_MINUTE_US = 60_000_000
+_ONE_MINUTE = timedelta(minutes=1)
 
 
 def to_us(ts: datetime) -> int:
@@ -106,10 +108,23 @@ def row_candle(row: Sequence[Any]) -> Candle:
 
 
 def price_bars(symbol: str, rows: Iterable[Sequence[Any]]) -> list[PriceBar]:
-    """Return PriceBars of (ts us, open, high, low, close, tick_count) rows (`candle_bar_rows`)."""
-    at = datetime.fromtimestamp  # whole seconds (every minute label): a third of from_us's cost
-    return [PriceBar(symbol, at(ts // 1_000_000, UTC) if ts % 1_000_000 == 0 else from_us(ts), open_, high, low,
-                     close, tick_count) for ts, open_, high, low, close, tick_count in rows]
+    """Return PriceBars of (ts us, open, high, low, close, tick_count) rows (`candle_bar_rows`), in their order.
+
+    A bar one minute after the previous one takes its instant as previous + 1 minute: half the cost
+    of building it from the number, and most bars follow one another.
+    """
+    bars: list[PriceBar] = []
+    append = bars.append
+    previous_us = None
+    previous = _EPOCH
+    for ts, open_, high, low, close, tick_count in rows:
+        if ts - _MINUTE_US == previous_us:
+            instant = previous + _ONE_MINUTE
+        else:
+            instant = datetime.fromtimestamp(ts // 1_000_000, UTC) if ts % 1_000_000 == 0 else from_us(ts)
+        append(PriceBar(symbol, instant, open_, high, low, close, tick_count))
+        previous_us, previous = ts, instant
+    return bars
 
 
 class Store(ReadQueries, ViewQueries, Scans, TradingDays):

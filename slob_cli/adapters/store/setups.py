@@ -84,27 +84,30 @@ class EventRow(NamedTuple):
         return self
 
 
-_text = encode_basestring_ascii  # a JSON string, as the canonical encoder writes it
+def event_rows(events: Iterable[SetupEvent]) -> list[EventRow]:
+    """Return the stored rows of one day's events, numbered from 1, without building `event.to_dict()`.
 
-
-def event_row(event: SetupEvent, seq: int) -> EventRow:
-    """Return the stored row of the seq-th event of its day, without building `event.to_dict()`.
-
-    The payload is `canonical_json(event.to_dict())` written out key by key (a test holds the two
-    equal): for a replay's tens of thousands of events, half the cost.
+    Each payload is `canonical_json(event.to_dict())` written out key by key (a test holds the two
+    equal); the JSON text of the few distinct ids, dates and kinds is made once. For a replay's
+    tens of thousands of events, less than half the cost.
     """
-    bar_time = to_iso(event.bar_time)
-    day = event.trading_date.isoformat()
-    data = event.data
-    direction = event.direction
-    payload = "".join((
-        '{"bar_time":', _text(bar_time),
-        ',"candidate_id":', "null" if event.candidate_id is None else _text(event.candidate_id),
-        ',"data":', canonical_json(data if type(data) is dict else dict(data)),
-        ',"direction":', "null" if direction is None else _text(direction.value),
-        ',"symbol":', _text(event.symbol), ',"trading_date":', _text(day), ',"type":', _text(event.type.value), "}",
-    ))
-    return EventRow(event.candidate_id, event.symbol, day, seq, bar_time, event.type.value, payload)
+    text: dict[str | None, str] = {None: "null"}  # a JSON string, as the canonical encoder writes it
+    rows = []
+    for seq, event in enumerate(events, 1):
+        bar_time = to_iso(event.bar_time)
+        day = event.trading_date.isoformat()
+        kind = event.type.value
+        direction = None if event.direction is None else event.direction.value
+        data = event.data
+        quoted = [text.get(value) or text.setdefault(value, encode_basestring_ascii(value))  # type: ignore[arg-type]
+                  for value in (event.candidate_id, direction, event.symbol, day, kind)]
+        payload = "".join((
+            '{"bar_time":"', bar_time, '","candidate_id":', quoted[0],
+            ',"data":', canonical_json(data if type(data) is dict else dict(data)), ',"direction":', quoted[1],
+            ',"symbol":', quoted[2], ',"trading_date":', quoted[3], ',"type":', quoted[4], "}",
+        ))
+        rows.append(EventRow(event.candidate_id, event.symbol, day, seq, bar_time, kind, payload))
+    return rows
 
 
 class LoggedEvent(NamedTuple):
