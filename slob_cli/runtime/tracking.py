@@ -185,26 +185,37 @@ def track_range(
                 symbol, to_us(window[0]), min(to_us(window[1]), final_us))
             iso = day.isoformat()
             digest = day_digest(symbol, day, window, bar_rows, config) if day_end <= now else None
-            known, kept = recorded.get(iso), stored_rows.get(iso, [])
-            if (digest is not None and known is not None and known.digest == digest
-                    and known.events == stored_events.get(iso, 0) and known.setups == len(kept)):
+            kept = stored_rows.get(iso, [])
+            if digest is not None and recorded.get(iso) == DayInputs(digest, stored_events.get(iso, 0), len(kept)):
                 rows += kept  # a finished day computed from these very inputs: its stored rows are the result
                 continue
             records, day_rows = replay_bars(tracker, day, price_bars(symbol, bar_rows), until)
             rows += day_rows
             inputs = None if digest is None else DayInputs(digest, len(records), len(day_rows))
-            mismatch = repository.config_mismatch(symbol, day, config)
-            if mismatch and not replace_divergent:
-                raise StoreError(mismatch)
-            sync = repository.sync_day(symbol, day, records, day_rows, now, replace_divergent or mismatch is not None,
-                                       keep_ahead=day_end > now)
-            repository.mark_day_config(symbol, day, config, now, inputs)
+            sync = _store_day(repository, symbol, day, config, records, day_rows, now, inputs, replace_divergent)
             new_events += sync.new_events
             changed += sync.changed_setups
             if sync.replaced:
                 replaced.append(day)
     rows.sort(key=lambda row: (row["trading_date"], row["liq1_time"] or "", row["id"]))
     return TrackResult(rows, days, candle_count, new_events, changed, replaced)
+
+
+def _store_day(
+    repository: SetupRepository, symbol: str, day: date, config: StrategyConfig, records: list[EventRow],
+    rows: list[dict[str, Any]], now: datetime, inputs: DayInputs | None, replace_divergent: bool,
+) -> DaySync:
+    """Make the store hold a replayed day's events and candidates, and what the day was computed from.
+
+    `inputs` is None for a day still running: a live log that runs ahead of this replay is left alone.
+    """
+    mismatch = repository.config_mismatch(symbol, day, config)
+    if mismatch and not replace_divergent:
+        raise StoreError(mismatch)
+    sync = repository.sync_day(symbol, day, records, rows, now, replace_divergent or mismatch is not None,
+                               keep_ahead=inputs is None)
+    repository.mark_day_config(symbol, day, config, now, inputs)
+    return sync
 
 
 def replay_bars(
@@ -243,7 +254,10 @@ def tracker_code_fingerprint() -> str:
                     package / "core/timefmt.py", package / "runtime/tracking.py", package / "adapters/store/setups.py"])
     digest = hashlib.blake2b(__version__.encode(), digest_size=16)
     for file in files:
-        digest.update(file.read_bytes())
+        try:
+            digest.update(file.read_bytes())
+        except OSError:  # not installed as files (a zip): the version alone says which tracker this is
+            digest.update(file.name.encode())
     return digest.hexdigest()
 
 
