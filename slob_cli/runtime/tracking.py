@@ -161,44 +161,95 @@ def track_range(
     (no tracker state crosses trading dates), one day in memory at a time.
     """
     repository = SetupRepository(store)
-    recorded = repository.tracked_inputs(symbol, start_date, end_date)
-    stored_events = repository.event_counts(symbol, start_date, end_date)
-    stored_rows = repository.stored_rows(symbol, start_date, end_date)
     rows: list[dict[str, Any]] = []
     days = candle_count = new_events = changed = 0
     replaced: list[date] = []
     with contextlib.ExitStack() as batch:
-        for day in trading_dates(start_date, end_date):
-            day_start, day_end = day_window(day)
-            if day_start >= now:
-                break
+        for stored in _stored_days(store, symbol, start_date, end_date, config, calendar, now):
             if days % DAYS_PER_COMMIT == 0:  # a commit per day would cost more than computing the day
                 batch.close()
                 batch.enter_context(store.batch())
-            until = min(day_end, now)
-            final_us = to_us(until) - MINUTE_US + 1  # a candle is final by `until` when its label is below this
             days += 1
-            candle_count += store.candle_count_between(symbol, to_us(day_start), final_us)
-            tracker = SetupTracker(symbol, config, calendar)
-            window = tracker.window(day)
-            bar_rows = [] if window is None else store.candle_bar_rows(
-                symbol, to_us(window[0]), min(to_us(window[1]), final_us))
-            iso = day.isoformat()
-            digest = day_digest(symbol, day, window, bar_rows, config) if day_end <= now else None
-            kept = stored_rows.get(iso, [])
-            if digest is not None and recorded.get(iso) == DayInputs(digest, stored_events.get(iso, 0), len(kept)):
-                rows += kept  # a finished day computed from these very inputs: its stored rows are the result
+            candle_count += stored.candles
+            if stored.kept is not None:
+                rows += stored.kept
                 continue
-            records, day_rows = replay_bars(tracker, day, price_bars(symbol, bar_rows), until)
+            day = stored.day
+            records, day_rows = replay_bars(stored.tracker, day, price_bars(symbol, stored.bar_rows), stored.until)
             rows += day_rows
-            inputs = None if digest is None else DayInputs(digest, len(records), len(day_rows))
+            inputs = None if stored.digest is None else DayInputs(stored.digest, len(records), len(day_rows))
             sync = _store_day(repository, symbol, day, config, records, day_rows, now, inputs, replace_divergent)
             new_events += sync.new_events
             changed += sync.changed_setups
             if sync.replaced:
                 replaced.append(day)
-    rows.sort(key=lambda row: (row["trading_date"], row["liq1_time"] or "", row["id"]))
+    rows.sort(key=_row_order)
     return TrackResult(rows, days, candle_count, new_events, changed, replaced)
+
+
+def reuse_range(
+    store: Store, symbol: str, start_date: date, end_date: date, config: StrategyConfig, calendar: TradingCalendar,
+    now: datetime,
+) -> TrackResult | None:
+    """Return what track_range would, without writing, when every day of the range is reusable; else None.
+
+    Reusable: the day has ended and its inputs and stored counts are what its last computation
+    recorded. Reads only, so a read-only store will do (and no write lock is taken).
+    """
+    rows: list[dict[str, Any]] = []
+    days = candle_count = 0
+    for stored in _stored_days(store, symbol, start_date, end_date, config, calendar, now):
+        if stored.kept is None:
+            return None
+        rows += stored.kept
+        days += 1
+        candle_count += stored.candles
+    rows.sort(key=_row_order)
+    return TrackResult(rows, days, candle_count, 0, 0, [])
+
+
+def _row_order(row: dict[str, Any]) -> tuple[str, str, str]:
+    return row["trading_date"], row["liq1_time"] or "", row["id"]
+
+
+@dataclass
+class _StoredDay:
+    """One trading day of a range as stored: its bars to replay, or the rows kept from its last computation."""
+
+    day: date
+    until: datetime
+    tracker: SetupTracker
+    bar_rows: list[tuple[int, float, float, float, float, int]]
+    digest: str | None  # None while the day is still running
+    candles: int  # candles of the day final by `until`
+    kept: list[dict[str, Any]] | None  # the stored rows, when the day need not be computed again
+
+
+def _stored_days(
+    store: Store, symbol: str, start_date: date, end_date: date, config: StrategyConfig, calendar: TradingCalendar,
+    now: datetime,
+) -> Iterator[_StoredDay]:
+    """Yield the days of [start_date, end_date] that have begun by `now`, with their window's bars and digest."""
+    repository = SetupRepository(store)
+    recorded = repository.tracked_inputs(symbol, start_date, end_date)
+    stored_events = repository.event_counts(symbol, start_date, end_date)
+    stored_rows = repository.stored_rows(symbol, start_date, end_date)
+    for day in trading_dates(start_date, end_date):
+        day_start, day_end = day_window(day)
+        if day_start >= now:
+            return
+        until = min(day_end, now)
+        final_us = to_us(until) - MINUTE_US + 1  # a candle is final by `until` when its label is below this
+        candles = store.candle_count_between(symbol, to_us(day_start), final_us)
+        tracker = SetupTracker(symbol, config, calendar)
+        window = tracker.window(day)
+        bar_rows = [] if window is None else store.candle_bar_rows(
+            symbol, to_us(window[0]), min(to_us(window[1]), final_us))
+        iso = day.isoformat()
+        digest = day_digest(symbol, day, window, bar_rows, config) if day_end <= now else None
+        kept = stored_rows.get(iso, [])
+        same = digest is not None and recorded.get(iso) == DayInputs(digest, stored_events.get(iso, 0), len(kept))
+        yield _StoredDay(day, until, tracker, bar_rows, digest, candles, kept if same else None)
 
 
 def _store_day(

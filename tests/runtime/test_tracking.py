@@ -15,7 +15,7 @@ from slob_cli.core.models import Candle
 from slob_cli.core.sessions import TradingCalendar, session_for
 from slob_cli.core.strategy import SetupTracker, StrategyConfig
 from slob_cli.errors import StoreError
-from slob_cli.runtime.tracking import LiveTracking, day_window, track_range
+from slob_cli.runtime.tracking import LiveTracking, day_window, reuse_range, track_range
 from slob_cli.sim import worked_example
 from slob_cli.sim.scenarios import DayBuilder, build_scenario
 from tests.sqlfile import sql_run
@@ -355,8 +355,10 @@ def test_a_day_still_running_is_computed_on_every_run_and_skipped_once_it_has_en
     replayed = _replayed_days(monkeypatch)
     during = SESSION.session_start + timedelta(hours=2)
     for now in (during, during, SESSION.session_end + timedelta(hours=6), LATER, LATER):
-        track_range(store, "NQ", DAY, DAY, CONFIG, CALENDAR, now)
+        assert reuse_range(store, "NQ", DAY, DAY, CONFIG, CALENDAR, now) is None or now == LATER
+        result = track_range(store, "NQ", DAY, DAY, CONFIG, CALENDAR, now)
     assert replayed == [DAY, DAY, DAY, DAY]  # the day ends at New York midnight: LATER is the first skip
+    assert reuse_range(store, "NQ", DAY, DAY, CONFIG, CALENDAR, LATER) == result
     assert SetupRepository(store).tracked_inputs("NQ", DAY, DAY)[DAY.isoformat()].events == len(
         SetupRepository(store).events_of_day("NQ", DAY))
 
