@@ -157,3 +157,16 @@ def test_event_rows_hold_what_stored_events_hold_for_every_kind_of_event() -> No
         stored = stored_event(event, seq)
         assert row.payload_json == stored.payload_json == canonical_json(event.to_dict())
         assert row.row() == stored.row()
+
+
+def test_canonical_json_is_key_sorted_compact_json_and_refuses_what_json_refuses() -> None:
+    import json
+
+    standard = json.JSONEncoder(sort_keys=True, separators=(",", ":"), allow_nan=False)
+    for value in ({"b": 1, "a": [1.5, None, True, "x\u00e9\n"]}, "text", 3, -0.0, 1e300, None, [], {},
+                  {"z": {"y": 2.25, "x": [{"b": 0, "a": 1}]}}):
+        assert canonical_json(value) == standard.encode(value)
+    with pytest.raises(ValueError, match="JSON compliant"):
+        canonical_json({"price": float("nan")})
+    with pytest.raises(TypeError, match="not JSON serializable"):
+        canonical_json({"when": object()})

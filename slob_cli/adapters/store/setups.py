@@ -28,13 +28,19 @@ SETUP_FIELDS: tuple[str, ...] = (
 TERMINAL_STATES: frozenset[str] = frozenset({"SETUP_COMPLETE", "INVALIDATED"})
 
 
-# One encoder for every call: json.dumps with options builds a new JSONEncoder each time.
+# One encoder for every call: json.dumps with options builds a new JSONEncoder each time, and its
+# encode() a new C encoder each call; this one is built once (without a cycle check: payloads are trees).
 _CANONICAL = json.JSONEncoder(sort_keys=True, separators=(",", ":"), allow_nan=False)
+_make_encoder = getattr(json.encoder, "c_make_encoder", None)
+_ENCODE = None if _make_encoder is None else _make_encoder(
+    None, _CANONICAL.default, encode_basestring_ascii, None, ":", ",", True, False, False)
 
 
 def canonical_json(value: Any) -> str:
     """Return compact, key-sorted JSON: the form used for storing and comparing payloads."""
-    return _CANONICAL.encode(value)
+    if _ENCODE is None:
+        return _CANONICAL.encode(value)
+    return "".join(_ENCODE(value, 0))
 
 
 @dataclass(frozen=True)
