@@ -176,6 +176,10 @@ class Engine(Supervised):
     # ------------------------------------------------------------------ the run
     async def run(self) -> EngineStats:
         """Run until stopped; return the stats (the caller owns the runs row)."""
+        with self.store.background_writes(on_error=self.failed_from_thread()):  # events, ticks, health off the loop
+            return await self._run()
+
+    async def _run(self) -> EngineStats:
         if self.options.data_type == "delayed":
             log.warning("MARKET DATA IS DELAYED: asked for with SLOB_MARKET_DATA_TYPE=delayed")
         try:

@@ -201,8 +201,10 @@ class MinuteCatchUp:
             if not engine.connection.connected:
                 return  # the next reconnect asks again, for a longer span
             log.warning("backfill of %s..%s failed: %s; those minutes stay missing", to_iso(start), to_iso(until), exc)
-            engine._event("BACKFILL_FAILED", {"symbol": symbol, "from": to_iso(start), "to": to_iso(until),
-                                              "error": str(exc)})
+            engine.stats.gaps += 1
+            engine._event("DATA_GAP", {"symbol": symbol, "start": to_iso(start), "end": to_iso(until),
+                                       "minutes": round((until - start).total_seconds() / 60),
+                                       "reason": f"backfill failed: {exc}"})
             candles = []
         if until != self.gate.fill_until:
             return  # a reconnect meanwhile widened the span: fetch again
