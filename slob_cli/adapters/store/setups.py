@@ -14,7 +14,9 @@ from datetime import date, datetime
 from functools import lru_cache
 from typing import Any, NamedTuple
 
-from slob_cli.adapters.store.db import Store, from_iso, to_iso
+from slob_cli.adapters.store.db import Store, from_us, to_iso, to_us
+from slob_cli.adapters.store.instants import instant_us
+from slob_cli.adapters.store.schema import ISO_TEXT_INSTANTS
 from slob_cli.core.models import Candle
 from slob_cli.errors import StoreError
 
@@ -24,6 +26,9 @@ SETUP_FIELDS: tuple[str, ...] = (
     "liq2_time", "liq2_price", "trigger_time", "entry_estimate", "stop", "target", "risk_reward",
 )
 TERMINAL_STATES: frozenset[str] = frozenset({"SETUP_COMPLETE", "INVALIDATED"})
+_SETUP_INSTANTS = frozenset(ISO_TEXT_INSTANTS["setups"])
+# The candidate columns as rows give them: instants as ISO text, as the tracker writes them.
+_SETUP_COLUMNS = ", ".join(f"iso_time({name})" if name in _SETUP_INSTANTS else name for name in SETUP_FIELDS)
 
 
 # One encoder for every call: json.dumps with options builds a new JSONEncoder each time.
@@ -156,7 +161,7 @@ class SetupRepository:
                 "INSERT INTO setup_events(setup_id, symbol, trading_date, seq, bar_time, type, payload)"
                 " VALUES (?,?,?,?,?,?,?) ON CONFLICT(symbol, trading_date, seq) DO NOTHING",
                 (event.setup_id, event.symbol, event.trading_date.isoformat(), event.seq,
-                 to_iso(event.bar_time), event.type, event.payload_json),
+                 to_us(event.bar_time), event.type, event.payload_json),
             )
             if cursor.rowcount:
                 inserted += 1
@@ -181,14 +186,15 @@ class SetupRepository:
             row = conn.execute("SELECT state_json FROM setups WHERE id=?", (setup["id"],)).fetchone()
             if row is not None and row[0] == state_json:
                 continue
-            values = [setup.get(name) for name in SETUP_FIELDS]
+            values = [instant_us(setup.get(name)) if name in _SETUP_INSTANTS else setup.get(name)
+                      for name in SETUP_FIELDS]
             columns = ", ".join(SETUP_FIELDS)
             updates = ", ".join(f"{name}=excluded.{name}" for name in SETUP_FIELDS[1:])
             conn.execute(
                 f"INSERT INTO setups({columns}, state_json, updated_at) VALUES ({', '.join('?' * len(values))},?,?)"
                 f" ON CONFLICT(id) DO UPDATE SET {updates}, state_json=excluded.state_json,"
                 " updated_at=excluded.updated_at",
-                [*values, state_json, to_iso(updated_at)],
+                [*values, state_json, to_us(updated_at)],
             )
             changed += 1
         return changed
@@ -210,7 +216,7 @@ class SetupRepository:
                 "INSERT INTO tracked_days(symbol, trading_date, config_hash, config_json, updated_at)"
                 " VALUES (?,?,?,?,?) ON CONFLICT(symbol, trading_date) DO UPDATE SET"
                 " config_hash=excluded.config_hash, config_json=excluded.config_json, updated_at=excluded.updated_at",
-                (symbol, trading_date.isoformat(), fingerprint, text, to_iso(updated_at)),
+                (symbol, trading_date.isoformat(), fingerprint, text, to_us(updated_at)),
             )
 
     def config_mismatch(self, symbol: str, trading_date: date, config: Any) -> str | None:
@@ -251,7 +257,7 @@ class SetupRepository:
         return self._select(where, params)
 
     def _select(self, where: str, params: Sequence[Any]) -> list[dict[str, Any]]:
-        sql = f"SELECT {', '.join(SETUP_FIELDS)} FROM setups {where} ORDER BY trading_date, symbol, rowid"
+        sql = f"SELECT {_SETUP_COLUMNS} FROM setups {where} ORDER BY trading_date, symbol, rowid"
         return [dict(zip(SETUP_FIELDS, row, strict=False)) for row in self._conn.execute(sql, list(params))]
 
     def open_dates(self, symbol: str, before: date) -> list[date]:
@@ -288,8 +294,7 @@ class SetupRepository:
                f"{where} ORDER BY trading_date, seq")
         events = []
         for symbol, day, seq, bar_time, kind, setup_id, payload in self._conn.execute(sql, list(params)):
-            bar = from_iso(bar_time)
-            assert bar is not None  # the column is NOT NULL
+            bar = from_us(bar_time)
             events.append(StoredEvent(symbol, date.fromisoformat(day), seq, bar, kind, setup_id,
                                       json.loads(payload), payload))
         return events
