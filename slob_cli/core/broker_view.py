@@ -125,7 +125,11 @@ class BrokerOrder:
 
 @dataclass(frozen=True, slots=True)
 class BrokerExecution:
-    """One execution (fill) as the broker reports it; side is BOT or SLD."""
+    """One execution (fill) as the broker reports it; side is BOT or SLD.
+
+    commission is set when the broker's commission report came with the execution (reqExecutions
+    sends both), None when it is still to come.
+    """
 
     exec_id: str
     order_ref: str | None
@@ -136,6 +140,8 @@ class BrokerExecution:
     price: float
     time: datetime
     perm_id: int = 0
+    commission: float | None = None
+    realized_pnl: float | None = None
 
 
 @dataclass(frozen=True, slots=True)

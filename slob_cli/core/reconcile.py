@@ -75,8 +75,11 @@ def reconcile(
     for setup_id, setup_views in sorted(by_setup.items()):
         actions += _settle_setup(setup_id, setup_views, broker, now, entry_ttl, cancelled)
     outside = [e for e in executions if parse_order_ref(e.order_ref) is None and e.exec_id not in known_exec_ids]
-    actions += _protect(by_setup, views, broker, foreign, cancelled, last_prices or {}, flatten_unexplained, outside)
-    return ReconcilePlan(tuple(actions))
+    holding: set[str] = set()
+    actions += _protect(by_setup, views, broker, foreign, cancelled, last_prices or {}, flatten_unexplained, outside,
+                        holding)
+    holding |= {a.setup_id for a in actions if isinstance(a, SendBracket)}
+    return ReconcilePlan(tuple(actions), frozenset(holding))
 
 
 def _index_broker(broker: BrokerView, stored: Mapping[str, StoredOrder]) -> tuple[dict[str, BrokerOrder], list[BrokerOrder]]:
@@ -219,8 +222,12 @@ def _protect(
     last_prices: Mapping[str, float],
     flatten_unexplained: bool,
     outside: list[BrokerExecution] | None = None,
+    holding: set[str] | None = None,
 ) -> list[Action]:
-    """Attribute each symbol's broker position to setups and make every contract of it protected."""
+    """Attribute each symbol's broker position to setups and make every contract of it protected.
+
+    Setups that hold part of the position, or whose entry still works at the broker, go into `holding`.
+    """
     unclaimed = sorted(outside or [], key=lambda e: e.time)
     actions: list[Action] = []
     setups_by_symbol: dict[str, list[str]] = defaultdict(list)
@@ -256,6 +263,8 @@ def _protect(
                                                  f"{detail}: closed outside slob"))
             entry = _entry(setup_views)
             entry_live = entry is not None and entry.live_remaining > 0 and entry.ref not in cancelled
+            if holding is not None and (held or (entry is not None and entry.live_remaining > 0)):
+                holding.add(setup_id)  # a cancelled entry frees its slot when the broker confirms the cancel
             flattening = min(held, sum(v.live_remaining for v in setup_views if v.ref in kept_refs))
             pool -= flattening
             actions += protect_setup(setup_id, setup_views, direction, symbol, held, flattening, entry_live,

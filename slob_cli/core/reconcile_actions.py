@@ -97,9 +97,15 @@ ActionType = TypeVar("ActionType", MarkOrder, RecordExecution, SendBracket, Plac
 
 @dataclass(frozen=True, slots=True)
 class ReconcilePlan:
-    """The actions, in the order to apply them."""
+    """The actions, in the order to apply them, and the setups that hold a risk slot once they are applied.
+
+    `holding` is what the risk state's open_positions must count, read from the broker itself: a
+    setup holds a slot while the broker holds a position of it, works its entry, or is about to
+    get its bracket (re)sent.
+    """
 
     actions: tuple[Action, ...]
+    holding: frozenset[str] = frozenset()
 
     def of_type(self, kind: type[ActionType]) -> list[ActionType]:
         """Return the actions of one type, in order."""

@@ -286,6 +286,11 @@ def record_close(state: RiskState, pnl: float, config: RiskConfig) -> RiskState:
     return _with_equity(closed, state.equity + pnl, config)
 
 
+def rebuild_open_positions(state: RiskState, holding: int) -> RiskState:
+    """Set open_positions to what reconciliation found at the broker, whatever the counter had drifted to."""
+    return replace(state, open_positions=max(0, holding))
+
+
 def reset_halt(state: RiskState) -> RiskState:
     """Clear the drawdown halt and restart the peak from today's equity (an operator's decision)."""
     return replace(state, halted=False, peak_equity=state.equity)

@@ -46,6 +46,7 @@ from slob_cli.core.risk import (
     RiskState,
     Skipped,
     TradeRequest,
+    rebuild_open_positions,
     record_close,
     record_entry_cancelled,
     update_equity,
@@ -138,11 +139,29 @@ class OrderExecutor:
         plan = reconcile(self.repo.stored_orders(), view, self.clock.now(), self.repo.known_exec_ids(),
                          entry_ttl=self.options.entry_timeout)
         self.apply(plan)
+        self._rebuild_open_positions(plan)
         done: dict[str, int] = {}
         for action in plan.actions:
             done[type(action).__name__] = done.get(type(action).__name__, 0) + 1
         self._log("RECONCILED", {"actions": done})
         return plan
+
+    def _rebuild_open_positions(self, plan: ReconcilePlan) -> None:
+        """Count open positions from the broker's view, not from the events slob happened to see.
+
+        A crash between the risk decision and the stored intent, an entry that expired or was
+        cancelled while slob was down, a flatten that never filled: none of them may hold a slot
+        for the rest of the day.
+        """
+        held = len(plan.holding)
+        if self.state.open_positions == held:
+            return
+        log.warning("risk state: %d open position(s) counted, the broker holds %d; rebuilt from the broker",
+                    self.state.open_positions, held)
+        self._log("RISK_STATE_REBUILT", {"open_positions": held, "counted": self.state.open_positions,
+                                         "setups": sorted(plan.holding)})
+        self.state = rebuild_open_positions(self.state, held)
+        self._save_state()
 
     def apply(self, plan: ReconcilePlan) -> None:
         """Carry out a reconciliation plan: store first, then the broker."""
@@ -305,8 +324,22 @@ class OrderExecutor:
             log.warning("entry %s ended %s after %d filled: reconciling its exits", order.order_ref,
                         status.value, order.filled)
             self.request_reconcile()
+        if (parsed.role is OrderRole.FLATTEN and status in (OrderStatus.CANCELLED, OrderStatus.INACTIVE)
+                and order.filled < order.quantity and order.order_id not in self._cancels_sent):
+            self._flatten_failed(parsed.setup_id, order, status)
         if parsed.setup_id in self._flattening and parsed.role in (OrderRole.STOP, OrderRole.TARGET):
             self._continue_flatten(parsed.setup_id)
+
+    def _flatten_failed(self, setup_id: str, order: BrokerOrder, status: OrderStatus) -> None:
+        """A flatten ended short of closing (rejected, expired, cancelled outside): its exits are gone, re-protect."""
+        self._flattening.discard(setup_id)
+        detail = (f"{order.order_ref} ended {status.value} with {order.filled} of {order.quantity} filled: "
+                  "the position stays open; reconciling to protect it")
+        log.error("%s", detail)
+        self._log("FLATTEN_FAILED", {"order_ref": order.order_ref, "setup_id": setup_id, "status": status.value,
+                                     "filled": order.filled, "quantity": order.quantity})
+        self._emit(EventType.ALERT, {"level": "error", "message": detail})
+        self.request_reconcile()
 
     def _cancel(self, order_id: int) -> None:
         self._cancels_sent.add(order_id)
@@ -340,6 +373,8 @@ class OrderExecutor:
         parsed = parse_order_ref(execution.order_ref)
         if parsed is None or not self.repo.insert_fill(execution):
             return
+        if execution.commission is not None:  # learnt by reconciliation: the report came with the execution
+            self.repo.set_commission(execution.exec_id, execution.commission, execution.realized_pnl)
         self.counts["fills"] += 1
         self._emit(EventType.ORDER_FILLED, {"order_ref": execution.order_ref, "side": execution.side,
                                             "quantity": execution.shares, "price": execution.price})

@@ -1,8 +1,10 @@
-"""`slob record` wiring: gateway -> tick batcher -> store, under one TaskGroup.
+"""`slob record` wiring: gateway -> tick batcher -> the store's writer thread, under one TaskGroup.
 
-Ticks land in a bounded in-memory batch; a writer commits it every `flush_interval` seconds in one
-transaction (so a crash loses at most that much). Signals only set the stop event; shutdown stops
-input, drains the batch, and writes the `runs` row.
+Trades land as plain values in a bounded in-memory batch (no Tick objects: the feed's `on_trade`);
+every `flush_interval` seconds the batch goes to the store's writer thread, which commits it in one
+transaction while the loop goes on decoding (so a crash loses at most that much). Events go through
+the same writer, in order. Signals only set the stop event; shutdown stops input, drains the batch,
+waits for the writer, and writes the `runs` row.
 """
 
 from __future__ import annotations
@@ -14,7 +16,6 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
-from functools import partial
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -23,7 +24,7 @@ from slob_cli.adapters.ib.connection import GatewayConfig, IBConnection
 from slob_cli.adapters.ib.history import HistoryPacer, fetch_minute_bars
 from slob_cli.adapters.ib.market_data import MarketDataFeed
 from slob_cli.adapters.ib.rolls import session_start, trading_date
-from slob_cli.adapters.store import Store
+from slob_cli.adapters.store import Store, from_us, to_us
 from slob_cli.aio import first_of
 from slob_cli.core.models import Tick
 from slob_cli.errors import SlobError, UsageError
@@ -33,6 +34,7 @@ from slob_cli.runtime.supervision import IB_BUS_EVENTS, Supervised
 from slob_cli.runtime.tick_backfill import Gap, fetch_trades, historical_request, missed_trades
 
 UTC = timezone.utc
+SECOND = timedelta(seconds=1)
 log = logging.getLogger(__name__)
 
 
@@ -105,30 +107,48 @@ class Recorder(Supervised):
         super().__init__()
         self.connection = IBConnection(config, self._event, policy=options.policy, sleep=sleep, clock=self.clock)
         self.feed = MarketDataFeed(self.connection, options.symbols, self._tick, data_type=options.data_type,
-                                   emit=self._event, on_mode=self._mode_changed, stale_after=options.stale_after)
+                                   emit=self._event, on_mode=self._mode_changed, stale_after=options.stale_after,
+                                   on_trade=self._trade)
         self.bus = bus
         self.run_id = run_id
         self.stored = 0
         self.dropped = 0
         self.latencies: list[float] = []
-        self._batch: list[tuple[Tick, str, float]] = []
-        self._writes: list[Callable[[], object]] = []
+        # (symbol, local symbol) -> [ts_us, price, size, ts_us, ...] waiting for the next flush
+        self._batch: dict[tuple[str, str], list[Any]] = {}
+        self._batched = 0
+        self._arrivals: list[float] | None = [] if options.measure_latency else None
         self._ready = asyncio.Event()
         self._gaps: asyncio.Queue[Gap] = asyncio.Queue()
+        self._unfinished: list[Gap] = []  # outages whose backfill has not finished
+        self._attempts: dict[Gap, int] = {}
+        self.backfills = 0  # outages backfilled (wholly or partly)
+        self.gaps = 0  # DATA_GAPs reported: spans no backfill recovered
         self.backfilled = 0
         self.pacer = HistoryPacer.kept_in(store, lambda: self.clock.now())
 
     # ------------------------------------------------------------------ inputs (loop thread, quick)
-    def _tick(self, tick: Tick, local_symbol: str) -> None:
-        if len(self._batch) >= self.options.buffer_capacity:
-            if not self.dropped:
-                log.warning("tick batch full (%d ticks waiting for the store); dropping ticks",
-                            self.options.buffer_capacity)
-                self._event("TICKS_DROPPED", {"symbol": tick.symbol, "ts": tick.ts, "count": 1,
-                                              "capacity": self.options.buffer_capacity})
-            self.dropped += 1
+    def _trade(self, symbol: str, ts_us: int, price: float, size: float, local_symbol: str) -> None:
+        if self._batched >= self.options.buffer_capacity:
+            self._drop(symbol, ts_us)
             return
-        self._batch.append((tick, local_symbol, time.perf_counter()))
+        self._batched += 1
+        values = self._batch.get((symbol, local_symbol))
+        if values is None:
+            values = self._batch[symbol, local_symbol] = []
+        values += (ts_us, price, size)
+        if self._arrivals is not None:
+            self._arrivals.append(time.perf_counter())
+
+    def _tick(self, tick: Tick, local_symbol: str) -> None:
+        self._trade(tick.symbol, to_us(tick.ts), tick.price, tick.size, local_symbol)
+
+    def _drop(self, symbol: str, ts_us: int) -> None:
+        if not self.dropped:
+            log.warning("tick batch full (%d ticks waiting for the store); dropping ticks", self.options.buffer_capacity)
+            self._event("TICKS_DROPPED", {"symbol": symbol, "ts": from_us(ts_us), "count": 1,
+                                          "capacity": self.options.buffer_capacity})
+        self.dropped += 1
 
     def _event(self, kind: str, payload: dict[str, Any]) -> None:
         when, run_id = self.clock.now(), self.run_id
@@ -136,15 +156,19 @@ class Recorder(Supervised):
         if self.bus is not None and bus_type is not None:
             self.bus.emit(bus_type, payload, when)
         symbol = payload.get("symbol")
-        self._writes.append(lambda: self.store.log_event(kind, when, payload, run_id=run_id, symbol=symbol))
-        if kind == "DATA_GAP" and self.options.backfill and payload.get("last_before") and payload.get("first_after"):
-            self._gaps.put_nowait(Gap(str(symbol), datetime.fromisoformat(payload["last_before"]),
-                                      datetime.fromisoformat(payload["first_after"])))
+        self.store.log_event(kind, when, payload, run_id=run_id, symbol=symbol)  # queued to the writer thread
+        if kind == "FEED_RESUMED":
+            gap = Gap(str(symbol), datetime.fromisoformat(payload["last_before"]),
+                      datetime.fromisoformat(payload["first_after"]))
+            if self.options.backfill:
+                self._unfinished.append(gap)
+                self._gaps.put_nowait(gap)
+            else:
+                self._report_gap(gap.symbol, gap.last_before, gap.first_after, "backfill is off")
 
     def _mode_changed(self, mode: str) -> None:
-        run_id = self.run_id
-        if run_id is not None:
-            self._writes.append(lambda: self.store.set_run_mode(run_id, mode))
+        if self.run_id is not None:
+            self.store.set_run_mode(self.run_id, mode)
 
     # ------------------------------------------------------------------ the run
     async def run(self) -> dict[str, Any]:
@@ -153,18 +177,23 @@ class Recorder(Supervised):
             self.store.set_run_mode(self.run_id, self.feed.mode)
         if self.feed.mode == "delayed":
             log.warning("MARKET DATA IS DELAYED: asked for with SLOB_MARKET_DATA_TYPE=delayed")
-        try:
-            async with asyncio.TaskGroup() as group:
-                group.create_task(self._guard(self.connection.run(self.stop_event, self._ready)))
-                group.create_task(self._guard(self.feed.watch(self.stop_event)))
-                group.create_task(self._guard(self._writer()))
-                group.create_task(self._guard(self._deadline()))
-                group.create_task(self._guard(self._status_loop()))
-                group.create_task(self._guard(self._backfills()))
-                if self.options.warm_up:
-                    group.create_task(self._guard(self._warm_up()))
-        finally:
-            await self._flush()
+        with self.store.background_writes(on_error=self.failed_from_thread()):
+            try:
+                async with asyncio.TaskGroup() as group:
+                    group.create_task(self._guard(self.connection.run(self.stop_event, self._ready)))
+                    group.create_task(self._guard(self.feed.watch(self.stop_event)))
+                    group.create_task(self._guard(self._writer()))
+                    group.create_task(self._guard(self._deadline()))
+                    group.create_task(self._guard(self._status_loop()))
+                    group.create_task(self._guard(self._backfills()))
+                    if self.options.warm_up:
+                        group.create_task(self._guard(self._warm_up()))
+            finally:
+                for gap in self._unfinished:
+                    self._report_gap(gap.symbol, gap.last_before, gap.first_after,
+                                     "recording stopped before the backfill")
+                self._unfinished.clear()
+                await self._flush()
         if self.fatal is not None:
             raise self.fatal
         if not self.connection.connections:
@@ -177,12 +206,26 @@ class Recorder(Supervised):
             gap = await self._unless_stopped(self._gaps.get())
             if gap is None:
                 return
-            # The second the feed came back in must be complete (and flushed) before it is counted.
-            await self._unless_stopped(asyncio.sleep(1.5 + self.options.flush_interval))
+            # The second the feed came back in must be complete (and flushed) before it is counted,
+            # and history can only be asked while connected.
+            await self._unless_stopped(self._ready_for(gap))
             if self.stop_event.is_set():
                 return
             await self._flush()
             await self._backfill(gap)
+
+    async def _ready_for(self, gap: Gap, patience: float = 5.0, poll: float = 0.05) -> None:
+        """Return once the feed is past the second it came back in (or after `patience` s), and connected."""
+        after = gap.first_after.replace(microsecond=0) + SECOND
+        waited = 0.0
+        # Trades arrive in exchange order: once a later one is in, that second is whole.
+        def ready() -> bool:
+            latest = self.feed.latest(gap.symbol)
+            return self.connection.connected and (waited >= patience or latest is None or latest >= after)
+
+        while not ready():
+            await asyncio.sleep(poll)
+            waited += poll
 
     async def _backfill(self, gap: Gap) -> None:
         resolved = self.feed.contracts.get(gap.symbol)
@@ -196,27 +239,45 @@ class Recorder(Supervised):
             await self.pacer.pace(f"{contract_key}|ticks|{start.isoformat()}", contract_key, asyncio.sleep)
             return await request(start)
 
+        error = None
         try:
             history, reached = await fetch_trades(paced, first, last)
         except (SlobError, ConnectionError, asyncio.TimeoutError, ValueError) as exc:
+            self._attempts[gap] = self._attempts.get(gap, 0) + 1
+            if not self.connection.connected and self._attempts[gap] < 3:
+                log.info("backfill of %s %s..%s interrupted by the connection; asking again after the reconnect",
+                         gap.symbol, first, last)
+                self._gaps.put_nowait(gap)
+                return
             log.warning("backfill of %s %s..%s failed: %s", gap.symbol, first, last, exc)
-            history, reached = [], first
-        counts = [self._stored_in(gap.symbol, second) for second in (first, last)]
-        missed = missed_trades(gap, history, counts[0], counts[1])
-        if missed:
-            self.stored += self.store.insert_ticks(missed, run_id=self.run_id,
-                                                   local_symbol=resolved.future.local_symbol or None)
-        self.backfilled += len(missed)
-        log.info("backfilled %d %s trades missed between %s and %s", len(missed), gap.symbol, first, last)
+            history, reached, error = [], first, str(exc)
+        counts = [self.store.tick_count_between(gap.symbol, to_us(second), to_us(second + SECOND))
+                  for second in (first, last)]
+        merge = missed_trades(gap, history, counts[0], counts[1])
+        self.store.merge_ticks(merge.ticks, (merge.replace, merge.replace + SECOND) if merge.replace else None,
+                               run_id=self.run_id, local_symbol=resolved.future.local_symbol or None)
+        self.stored += merge.new
+        self.backfilled += merge.new
+        log.info("backfilled %d %s trades missed between %s and %s", merge.new, gap.symbol, first, last)
         self._event("DATA_BACKFILLED", {"symbol": gap.symbol, "from": first.isoformat(), "to": last.isoformat(),
-                                        "ticks": len(missed)})
+                                        "ticks": merge.new})
         if reached < last:
-            self._event("DATA_UNRECOVERED", {"symbol": gap.symbol, "from": reached.isoformat(),
-                                             "to": last.isoformat(), "seconds": (last - reached).total_seconds()})
+            self._report_gap(gap.symbol, reached, last, error or "history ends before the feed came back")
+        self._unfinished.remove(gap)
+        self.backfills += 1
 
-    def _stored_in(self, symbol: str, second: datetime) -> int:
-        start = int(second.timestamp() * 1_000_000)
-        return self.store.tick_count_between(symbol, start, start + 1_000_000)
+    @property
+    def pending_backfills(self) -> int:
+        """Return how many outages wait for their backfill."""
+        return len(self._unfinished)
+
+    def _report_gap(self, symbol: str, start: datetime, end: datetime, reason: str) -> None:
+        """Report trades between start and end (exclusive) as lost: what no backfill could supply."""
+        seconds = round((end - start).total_seconds(), 3)
+        log.warning("%s trades between %s and %s are missing (%.0fs): %s", symbol, start, end, seconds, reason)
+        self.gaps += 1
+        self._event("DATA_GAP", {"symbol": symbol, "start": start.isoformat(), "end": end.isoformat(),
+                                 "seconds": seconds, "reason": reason})
 
     async def _deadline(self) -> None:
         until = self.options.until
@@ -235,31 +296,24 @@ class Recorder(Supervised):
                 await asyncio.wait_for(self.stop_event.wait(), self.options.flush_interval)
             except (asyncio.TimeoutError, TimeoutError):
                 pass
-            if self._batch or self._writes:
-                await self._flush()
+            await self._flush()
 
     async def _flush(self) -> None:
-        """Commit the pending batch and queued writes in one short step on the loop.
+        """Hand the batch to the store's writer thread and wait, the loop going on, until it is committed.
 
-        Measured with bench/record.py: committing in a worker thread fights the decoding loop for
-        the GIL, so commits of ~50k rows took ~1 s and the arrival-to-commit p99 grew past 4 s.
-        A WAL commit of one quarter second's ticks takes milliseconds, so it runs inline.
+        The thread commits each symbol's ticks as multi-row INSERTs, during which SQLite runs without
+        the GIL, so decoding goes on meanwhile (bench/record.py). Raises the writer's error.
         """
-        batch, self._batch = self._batch, []
-        writes, self._writes = self._writes, []
-        self._commit(batch, writes)
-
-    def _commit(self, batch: list[tuple[Tick, str, float]], writes: list[Callable[[], object]]) -> None:
-        by_local: dict[str, list[Tick]] = {}
-        for tick, local_symbol, _ in batch:
-            by_local.setdefault(local_symbol, []).append(tick)
-        for local_symbol, ticks in by_local.items():
-            self.stored += self.store.insert_ticks(ticks, run_id=self.run_id, local_symbol=local_symbol or None)
-        committed = time.perf_counter()
-        if self.options.measure_latency:
-            self.latencies.extend(committed - arrived for _, _, arrived in batch)
-        for write in writes:
-            write()
+        batch, self._batch = self._batch, {}
+        count, self._batched = self._batched, 0
+        arrivals, self._arrivals = self._arrivals, [] if self._arrivals is not None else None
+        for (symbol, local_symbol), values in batch.items():
+            self.store.insert_tick_values(symbol, local_symbol or None, self.run_id, values)
+        await self.store.writes_flushed()
+        self.stored += count
+        if arrivals:
+            committed = time.perf_counter()
+            self.latencies.extend(committed - arrived for arrived in arrivals)
 
     async def _unless_stopped(self, work: Any) -> Any:
         """Await work, or cancel it and return None once the stop event is set."""
@@ -276,15 +330,14 @@ class Recorder(Supervised):
         for symbol, resolved in list(self.feed.contracts.items()):
             try:
                 candles = await self._unless_stopped(fetch_minute_bars(
-                    self.connection.ib, resolved.ib_contract, symbol, start, now, guard=self.feed.guard))
+                    self.connection.ib, resolved.ib_contract, symbol, start, now, guard=self.feed.guard, pacer=self.pacer))
                 if candles is None:
                     return
             except (SlobError, ConnectionError) as exc:
                 log.warning("historical warm-up for %s failed: %s", symbol, exc)
                 self._event("WARM_UP_FAILED", {"symbol": symbol, "error": str(exc)})
                 continue
-            local_symbol = resolved.future.local_symbol
-            self._writes.append(partial(self.store.upsert_candles, candles, "ib_history", local_symbol))
+            self.store.upsert_candles(candles, "ib_history", resolved.future.local_symbol)
             self._event("WARM_UP", {"symbol": symbol, "bars": len(candles), "from": start.isoformat()})
 
     async def _status_loop(self) -> None:
@@ -304,7 +357,7 @@ class Recorder(Supervised):
         """Return the current status snapshot."""
         return RecorderStatus(
             ticks_per_second=rate, ticks_stored=self.stored, last_price=dict(self.feed.last_price),
-            buffer_used=len(self._batch), buffer_capacity=self.options.buffer_capacity, dropped=self.dropped,
+            buffer_used=self._batched, buffer_capacity=self.options.buffer_capacity, dropped=self.dropped,
             reconnects=self.connection.reconnects, connected=self.connection.connected, mode=self.feed.mode,
             local_symbols={s: r.future.local_symbol for s, r in self.feed.contracts.items()},
         )
@@ -314,7 +367,7 @@ class Recorder(Supervised):
         return {
             "ticks_received": self.feed.ticks, "ticks_stored": self.stored, "dropped": self.dropped,
             "duplicates_skipped": self.feed.duplicates, "rejected": self.feed.guard.total,
-            "backfilled": self.backfilled,
+            "backfilled": self.backfilled, "gaps": self.gaps,
             "reconnects": self.connection.reconnects, "failed_attempts": self.connection.failed_attempts,
             "safe_mode": self.connection.safe_mode, "data_mode": self.feed.mode,
             "local_symbols": {s: r.future.local_symbol for s, r in self.feed.contracts.items()},

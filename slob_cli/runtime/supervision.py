@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from slob_cli.errors import SlobError
@@ -32,6 +32,24 @@ class Supervised:
     def stop(self) -> None:
         """Ask the session to stop (safe to call from a signal handler on the loop)."""
         self.stop_event.set()
+
+    def failed_from_thread(self) -> Callable[[BaseException], None]:
+        """Return a callback, safe from any thread (the store's writer), that stops the session on a failure.
+
+        An expected failure (SlobError: a full disk) becomes the verdict, as in `_guard`; the writer
+        raises anything else again when its block ends.
+        """
+        loop = asyncio.get_running_loop()
+
+        def failed(exc: BaseException) -> None:
+            if isinstance(exc, SlobError):
+                self.fatal = self.fatal or exc
+            self.stop_event.set()
+
+        def from_thread(exc: BaseException) -> None:
+            loop.call_soon_threadsafe(failed, exc)
+
+        return from_thread
 
     async def _guard(self, work: Awaitable[Any]) -> None:
         """Await one task; an expected failure (SlobError) is kept as the verdict and stops the rest."""

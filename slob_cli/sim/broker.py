@@ -86,6 +86,7 @@ class SimBroker(MatchingMixin):
         self._partial_quantity: float | None = None
         self._hold_rest = False
         self._starved: set[tuple[int, int]] = set()  # partly filled orders whose rest never fills
+        self._withheld = False  # no order fills while set (the book has no liquidity for us)
         self._filled_oca_groups: set[tuple[str, str]] = set()
         self._lock = threading.RLock()
 
@@ -105,6 +106,11 @@ class SimBroker(MatchingMixin):
         with self._lock:
             self._partial_quantity = quantity
             self._hold_rest = hold_rest
+
+    def withhold_fills(self, on: bool = True) -> None:
+        """While on, orders are accepted and work but nothing fills (off: they fill again from the next trade)."""
+        with self._lock:
+            self._withheld = on
 
     # ------------------------------------------------------------------ queries
     def next_perm_id(self) -> int:

@@ -6,6 +6,7 @@ import asyncio
 import json
 import logging
 from collections.abc import Awaitable, Callable
+from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -13,9 +14,11 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("slob.sim")
 COMMANDS_HELP = ('{"cmd": "status"} | {"cmd": "drop", "rst": false} | {"cmd": "silent", "on": true} | '
+                 '{"cmd": "mute", "on": true} | '
                  '{"cmd": "error", "code": 1100, "req_id": -1, "message": null} | '
-                 '{"cmd": "reject_next", "reason": "..."} | {"cmd": "partial_next", "qty": 1, "hold_rest": false} | {"cmd": "pause"} | '
+                 '{"cmd": "reject_next", "reason": "..."} | {"cmd": "withhold", "on": true} | {"cmd": "partial_next", "qty": 1, "hold_rest": false} | {"cmd": "pause"} | '
                  '{"cmd": "resume"} | {"cmd": "restart", "down_for": 5} | {"cmd": "jump", "points": 50} | '
+                 '{"cmd": "advance", "to": "2026-01-06T15:40:00Z"} | '
                  '{"cmd": "orders", "open_only": false} | {"cmd": "positions"}')
 
 
@@ -79,10 +82,12 @@ class ControlServer:
         actions: dict[str, Callable[[], object]] = {
             "drop": lambda: gateway.drop_connections(bool(command.get("rst", False))),
             "silent": lambda: gateway.set_silent(bool(command.get("on", True))),
+            "mute": lambda: gateway.set_muted(bool(command.get("on", True))),
             "error": lambda: gateway.send_error(int(command["code"]), int(command.get("req_id", -1)),
                                                 command.get("message")),
             "reject_next": lambda: gateway.reject_next_order(str(command.get("reason", "simulated rejection"))),
             "partial_next": lambda: gateway.partial_fill_next(float(command["qty"]), bool(command.get("hold_rest", False))),
+            "withhold": lambda: gateway.withhold_fills(bool(command.get("on", True))),
             "pause": gateway.pause_market,
             "resume": gateway.resume_market,
             "jump": lambda: gateway.jump_price(float(command["points"])),
@@ -94,6 +99,8 @@ class ControlServer:
         if name == "positions":
             return {"positions": [{"account": account, "con_id": con_id, "position": quantity, "avg_cost": cost}
                                   for account, con_id, quantity, cost in gateway.broker.positions()]}
+        if name == "advance":
+            return {"time": (await gateway.advance_market(_instant(command["to"]))).isoformat()}
         if name == "restart":
             down_for = float(command.get("down_for", 5))
             self._spawn(gateway.restart(down_for))
@@ -130,6 +137,14 @@ class ControlServer:
         task = asyncio.ensure_future(run())
         self._background.add(task)
         task.add_done_callback(self._background.discard)
+
+
+def _instant(text: object) -> datetime:
+    """Return an ISO-8601 instant with its zone; a naive or malformed one is a ControlError."""
+    when = datetime.fromisoformat(str(text).replace("Z", "+00:00"))
+    if when.tzinfo is None:
+        raise ControlError(f"{text} has no time zone")
+    return when
 
 
 async def send_command(host: str, port: int, command: dict[str, Any]) -> dict[str, Any]:

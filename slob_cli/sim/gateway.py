@@ -152,6 +152,10 @@ class SimGateway:
         """Accept connections and requests but answer nothing while on."""
         self.server.set_silent(on)
 
+    def set_muted(self, on: bool) -> None:
+        """Answer requests but stream no market data while on (the market goes on printing)."""
+        self.server.muted = on
+
     def send_error(self, code: int, req_id: int = -1, message: str | None = None) -> None:
         """Send an error or notice (1100, 1101, 1102, 2103..2158, 321, 326, 354, 10167, 10197, ...) to every client."""
         self.server.send_error(code, req_id, message)
@@ -163,6 +167,10 @@ class SimGateway:
     def partial_fill_next(self, qty: float, hold_rest: bool = False) -> None:
         """Fill only qty of the next fill (with hold_rest, the rest of that order never fills)."""
         self.broker.partial_fill_next(qty, hold_rest)
+
+    def withhold_fills(self, on: bool = True) -> None:
+        """While on, orders work but nothing fills (the market trades on)."""
+        self.broker.withhold_fills(on)
 
     def pause_market(self) -> None:
         """Freeze the clock: no ticks, no fills, until resume_market()."""
@@ -179,6 +187,10 @@ class SimGateway:
     def jump_price(self, points: float) -> None:
         """Shift every price from now on by points."""
         self.market.shift_prices(points, self.server.delivered_until)  # type: ignore[union-attr]
+
+    async def advance_market(self, until: datetime) -> datetime:
+        """Let the market run to `until` while no client drives the clock; return the new time."""
+        return await self.server.advance(until)
 
     async def restart(self, down_for_seconds: float) -> None:
         """Drop every client, refuse connections for down_for_seconds, then accept again with state kept."""
@@ -279,6 +291,10 @@ class SimGatewayThread:
         """Stop or resume answering."""
         self._run("set_silent", on)
 
+    def set_muted(self, on: bool) -> None:
+        """Stop or resume streaming market data (requests are still answered)."""
+        self._run("set_muted", on)
+
     def send_error(self, code: int, req_id: int = -1, message: str | None = None) -> None:
         """Send an error or notice to every client."""
         self._run("send_error", code, req_id, message)
@@ -291,6 +307,10 @@ class SimGatewayThread:
         """Fill only qty of the next fill (with hold_rest, the rest of that order never fills)."""
         self._run("partial_fill_next", qty, hold_rest)
 
+    def withhold_fills(self, on: bool = True) -> None:
+        """While on, orders work but nothing fills (the market trades on)."""
+        self._run("withhold_fills", on)
+
     def pause_market(self) -> None:
         """Freeze the clock and the market."""
         self._run("pause_market")
@@ -302,6 +322,10 @@ class SimGatewayThread:
     def jump_price(self, points: float) -> None:
         """Shift every price from now on by points."""
         self._run("jump_price", points)
+
+    def advance_market(self, until: datetime) -> datetime:
+        """Let the market run to `until` while slob is down: orders fill at the broker meanwhile."""
+        return self._call(self.gateway.advance_market(until), timeout=120)
 
     def restart(self, down_for_seconds: float, wait: bool = True) -> None:
         """Restart the gateway; with wait=False return as soon as it refuses connections."""

@@ -113,7 +113,7 @@ class Lockstep:
     @property
     def followers(self) -> int:
         """Return how many followers are connected."""
-        return len(self._followers)
+        return sum(1 for session in self._followers if not session.closed)
 
     def ready(self) -> bool:
         """Return True when at least one follower is connected and every one of them has asked."""

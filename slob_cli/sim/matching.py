@@ -40,6 +40,7 @@ class MatchingMixin:
     _quotes: dict[int, MarketTick]
     _partial_quantity: float | None
     _hold_rest: bool
+    _withheld: bool
     _starved: set[tuple[int, int]]
     _filled_oca_groups: set[tuple[str, str]]
 
@@ -144,6 +145,8 @@ class MatchingMixin:
     # ------------------------------------------------------------------ fills
     def _fill(self, order: SimOrder, price: float, now: datetime) -> list[BrokerEvent]:
         """Fill the order (or the faulted partial quantity) at price and apply the consequences."""
+        if self._withheld:
+            return []
         quantity = order.remaining
         if self._partial_quantity is not None:
             quantity, self._partial_quantity = min(quantity, self._partial_quantity), None

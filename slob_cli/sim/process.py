@@ -111,6 +111,10 @@ class SimGatewayProcess:
         """Stop or resume answering."""
         self.command("silent", on=on)
 
+    def set_muted(self, on: bool) -> None:
+        """Stop or resume streaming market data (requests are still answered)."""
+        self.command("mute", on=on)
+
     def send_error(self, code: int, req_id: int = -1, message: str | None = None) -> None:
         """Send an error or notice to every client."""
         self.command("error", code=code, req_id=req_id, message=message)
@@ -123,6 +127,10 @@ class SimGatewayProcess:
         """Fill only qty of the next fill (with hold_rest, the rest of that order never fills)."""
         self.command("partial_next", qty=qty, hold_rest=hold_rest)
 
+    def withhold_fills(self, on: bool = True) -> None:
+        """While on, orders work but nothing fills."""
+        self.command("withhold", on=on)
+
     def pause_market(self) -> None:
         """Freeze the clock and the market."""
         self.command("pause")
@@ -134,6 +142,10 @@ class SimGatewayProcess:
     def jump_price(self, points: float) -> None:
         """Shift every price from now on by points."""
         self.command("jump", points=points)
+
+    def advance_market(self, until: datetime) -> datetime:
+        """Let the market run to `until` while no client drives the clock; return the new time."""
+        return datetime.fromisoformat(self.command("advance", to=until.isoformat())["time"])
 
     def restart(self, down_for_seconds: float) -> None:
         """Begin a restart: connections refused for down_for_seconds, state kept."""

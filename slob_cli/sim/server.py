@@ -6,7 +6,7 @@ import asyncio
 import logging
 import time
 from collections.abc import Callable
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from slob_cli.aio import first_of
@@ -90,6 +90,7 @@ class GatewayServer:
         self.host = host
         self.port = port
         self.silent = False
+        self.muted = False  # requests answered, but no market data streamed (a stalled data farm)
         self.sessions: set[ClientSession] = set()
         self.drain_patience = DRAIN_PATIENCE
         self.connections_accepted = 0  # every TCP connection ever accepted (tests: "no client came")
@@ -403,7 +404,7 @@ class GatewayServer:
         await self._drain(fully=end == self.broker.next_expiry())
 
     def _deliver(self, ticks: list[MarketTick], delayed: list[MarketTick]) -> None:
-        if not (ticks or delayed):
+        if not (ticks or delayed) or self.muted:
             return
         streaming = [session for session in list(self.sessions) if session.started and session.streaming]
         for session in streaming:
@@ -419,7 +420,19 @@ class GatewayServer:
             await self._wait_for_wake()
             return
         start = self.clock.now()
-        end = lockstep.step_end(start)
+        end, served, events = self._serve_step(start, lockstep.step_end(start))
+        pause = lockstep.pause_for(end)
+        if pause > 0:
+            await asyncio.sleep(pause)
+        self._end_step(start, end, served, events)
+        lockstep.steps += 1
+        answer = encoders.current_time(self.clock.now())
+        for session in lockstep.answered():
+            session.send(answer)
+        await self._drain()
+
+    def _serve_step(self, start: datetime, end: datetime) -> tuple[datetime, list[MarketTick], list[object]]:
+        """Match the trades from start to end; return where the step ends (cut after a fill), its trades and events."""
         served: list[MarketTick] = []
         events: list[object] = []  # sent once the clock shows the step's end, so followers see that time
         con_ids = {order.con_id for order in self.broker.open_orders()}
@@ -434,26 +447,41 @@ class GatewayServer:
             if happened:
                 events += happened
                 con_ids = {order.con_id for order in self.broker.open_orders()}
-            cut = lockstep.cut(tick, bool(happened))
+            cut = self.lockstep.cut(tick, bool(happened)) if self.lockstep is not None else None
             if cut is not None and cut < end:
                 end = cut
+        return end, served, events
+
+    def _end_step(self, start: datetime, end: datetime, served: list[MarketTick], events: list[object]) -> None:
+        """Move the clock to the step's end and send what the step produced."""
         delayed: list[MarketTick] = []
         if any(quote.delayed for session in self.sessions for quote in session.quotes.values()):
             delayed = self.market.ticks_between(start - DELAYED_BY, end - DELAYED_BY)
-        pause = lockstep.pause_for(end)
-        if pause > 0:
-            await asyncio.sleep(pause)
         self.clock.advance_to(end)
         self.delivered_until = end
         self.trading.dispatch(events + self.broker.expire(end))
         if served:
             self.trading.publish_pnl()
         self._deliver(served, delayed)
-        lockstep.steps += 1
-        answer = encoders.current_time(self.clock.now())
-        for session in lockstep.answered():
-            session.send(answer)
-        await self._drain()
+
+    async def advance(self, until: datetime) -> datetime:
+        """Let the market run to `until` with no client driving the clock (time passing while slob is down).
+
+        Orders keep filling at the broker as they would have; only a max-speed or lockstep clock
+        can be driven, and not while a lockstep follower is connected (it drives the clock itself).
+        """
+        if not self.clock.is_max_speed:
+            raise ValueError("only a max-speed or lockstep clock can be advanced; this one follows real time")
+        if self.lockstep is not None and self.lockstep.followers:
+            raise ValueError("a lockstep client is connected and drives the clock; advance only while none is")
+        while (start := self.clock.now()) < until:
+            step_end = self.lockstep.step_end(start) if self.lockstep is not None else start + MAX_SPEED_STEP
+            end, served, events = self._serve_step(start, min(step_end, until))
+            self._end_step(start, end, served, events)
+            await asyncio.sleep(0)
+        if self.lockstep is not None:
+            self.lockstep.reset_pace()
+        return self.clock.now()
 
     def _max_speed_demand(self) -> bool:
         """Return True when a max-speed clock should run: a client streams data or has working orders."""

@@ -289,3 +289,24 @@ def test_working_flatten_counts_as_protection_and_its_exits_are_cancelled() -> N
     assert plan.of_type(CancelOrder) == [
         CancelOrder(TARGET.order_ref, 13, "cancel leftover exit: a flatten order is closing the position")]
     assert not plan.of_type(PlaceOrders)
+
+
+def test_the_plan_counts_the_setups_that_hold_a_risk_slot_from_the_broker_not_from_the_store() -> None:
+    held, working, expired = (build_bracket(setup, Direction.SHORT, "NQ", 1, 25_572.0, 25_593.0, 25_501.0).orders
+                              for setup in ("NQ-20260106-S1", "NQ-20260106-S2", "NQ-20260106-S3"))
+    broker = BrokerView(open_orders=(at_broker(held[1], "Submitted"), at_broker(working[0], "Submitted")),
+                        completed_orders=(at_broker(held[0], "Filled", 1),),
+                        executions=(BrokerExecution("e1", held[0].order_ref, 5, "NQ", "SLD", 1, 25_572.0, NOW),),
+                        positions=short_position(1))
+    plan = reconcile([stored(o, OrderStatus.WORKING) for o in (*held, working[0])]
+                     + [stored(o, created=STALE) for o in expired], broker, NOW)
+    # S1 is held at the broker and S2's entry still works: two slots. S3 was approved (the risk state
+    # counted it) but its intent went stale unsent: it holds none.
+    assert plan.holding == {"NQ-20260106-S1", "NQ-20260106-S2"}
+    assert [a.order_ref for a in plan.of_type(MarkOrder) if a.status is OrderStatus.EXPIRED] == [o.order_ref
+                                                                                                for o in expired]
+
+
+def test_a_bracket_sent_again_holds_its_slot() -> None:
+    plan = reconcile([stored(ENTRY), stored(STOP), stored(TARGET)], BrokerView(), NOW)
+    assert plan.of_type(SendBracket) and plan.holding == {S1}

@@ -105,7 +105,8 @@ def start_harness(stack: ExitStack, tmp_path: Path, scenario: str, *, speed: flo
                   start: datetime = OPEN_MINUS_5, lockstep: bool = True) -> Harness:
     """Start the embedded gateway on a planted day and open a store in tmp_path.
 
-    lockstep=False lets the market run on while no engine is connected (what happens while slob is down).
+    lockstep=False runs the clock on its own; under lockstep a test moves the market while slob is down
+    with `gateway.advance_market(until)`.
     """
     calendar = load_calendar(date(2025, 12, 1), date(2026, 2, 28))
     sim = SimOptions(scenario=scenario, trading_date=DAY, speed=speed, start=start, lockstep=lockstep)

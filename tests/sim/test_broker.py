@@ -157,6 +157,15 @@ def test_partial_fill_holding_the_rest_never_fills_it_until_cancelled(broker: Si
     assert [position[2] for position in broker.positions("DU111")] == [1.0]
 
 
+def test_withheld_fills_leave_orders_working_until_liquidity_is_back(broker: SimBroker) -> None:
+    broker.withhold_fills(True)
+    broker.place_order(order(1, "BUY", 1, "MKT"), NOW, quote(25_010.0))
+    assert fills(broker.on_tick(NQ, quote(25_000.0), NOW + timedelta(seconds=30))) == []
+    assert [(o.filled, o.status) for o in broker.open_orders()] == [(0.0, "Submitted")]
+    broker.withhold_fills(False)
+    assert [f.execution.shares for f in fills(broker.on_tick(NQ, quote(25_001.0), NOW + timedelta(minutes=1)))] == [1.0]
+
+
 def test_cancelling_a_bracket_parent_cancels_its_children(broker: SimBroker) -> None:
     _bracket(broker)
     events = broker.cancel_order(1, 1, NOW)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import socket
+from datetime import timedelta
 
 import pytest
 from ib_async import IB, ContFuture, Future, LimitOrder, MarketOrder
@@ -58,6 +59,32 @@ def test_a_silent_gateway_keeps_the_socket_but_answers_nothing_until_it_speaks_a
             return still_connected, answered
 
     assert run(body()) == (True, True)
+
+
+def test_a_muted_gateway_answers_but_streams_nothing_while_the_market_goes_on_printing() -> None:
+    async def body() -> tuple[int, int, bool, int, int]:
+        async with SimGateway(start=BUSY_START, speed=1.0) as gateway:
+            ib = await connect(gateway.host, gateway.port)
+            trades: list[float] = []
+            ticker = ib.reqTickByTickData(await _future(ib), "AllLast")
+            ticker.updateEvent += lambda line: trades.extend(tick.price for tick in line.tickByTicks)
+            await wait_for(lambda: len(trades) >= 3)
+            gateway.set_muted(True)
+            muted_from = gateway.clock.now()
+            await wait_for(lambda: gateway.clock.now() >= muted_from + timedelta(seconds=0.5))  # in flight: read
+            before = len(trades)
+            await wait_for(lambda: gateway.clock.now() >= muted_from + timedelta(seconds=2))
+            during = len(trades) - before
+            printed = len(gateway.market.ticks_between(muted_from + timedelta(seconds=0.5), gateway.clock.now()))
+            answered = (await asyncio.wait_for(ib.reqCurrentTimeAsync(), 2)) is not None
+            gateway.set_muted(False)
+            resumed_at = len(trades)
+            await wait_for(lambda: len(trades) > resumed_at)
+            ib.disconnect()
+            return before, during, answered, printed, len(trades) - resumed_at
+
+    before, during, answered, printed, after = run(body())
+    assert before >= 3 and during == 0 and answered and printed > 0 and after > 0
 
 
 def test_connectivity_notices_1100_1101_1102_behave_as_ib_describes() -> None:
@@ -239,3 +266,38 @@ def test_the_thread_harness_restart_refuses_then_accepts_again() -> None:
             return True
 
         eventually(accepts, timeout=5)
+
+
+def test_advance_runs_the_market_while_no_client_drives_a_lockstep_clock_and_orders_fill_meanwhile() -> None:
+    from datetime import timedelta
+
+    from slob_cli.sim.control import send_command
+
+    async def body() -> None:
+        async with SimGateway(start=BUSY_START, speed="max", seed=8, lockstep=True, ctrl_port=0) as gateway:
+            ib = await connect(gateway.host, gateway.port)
+            contract = await _future(ib)
+            price = gateway.market.last_tick_before(gateway.clock.now()).price
+            working = ib.placeOrder(contract, LimitOrder("BUY", 1, price - 5.0))
+            await wait_for(lambda: working.orderStatus.status == "Submitted")
+            await ib.reqCurrentTimeAsync()  # a follower now: time is its to drive
+            with pytest.raises(ValueError, match="drives the clock"):
+                await gateway.advance_market(BUSY_START + timedelta(hours=1))
+            ib.disconnect()
+            await wait_for(lambda: gateway.server.lockstep.followers == 0)
+            assert gateway.clock.now() == BUSY_START, "no follower: the lockstep clock stands still"
+            reached = await gateway.advance_market(BUSY_START + timedelta(minutes=30))
+            assert reached == BUSY_START + timedelta(minutes=30)
+            [execution] = gateway.broker.executions()
+            assert BUSY_START < execution.time < reached and execution.price <= price - 5.0
+            assert [p[2] for p in gateway.broker.positions()] == [1.0]
+            to = (BUSY_START + timedelta(minutes=45)).isoformat()
+            reply = await send_command(gateway.host, gateway.ctrl_port, {"cmd": "advance", "to": to})
+            assert reply == {"ok": True, "time": to}
+            naive = await send_command(gateway.host, gateway.ctrl_port, {"cmd": "advance", "to": "2026-03-10T15:00"})
+            assert naive["ok"] is False and "no time zone" in naive["error"]
+            again = await connect(gateway.host, gateway.port, client_id=2)
+            assert [p.position for p in again.positions()] == [1.0]
+            again.disconnect()
+
+    run(body())

@@ -10,9 +10,10 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import math
 import time
 from collections.abc import Callable
-from datetime import date, datetime
+from datetime import date, datetime, timedelta, timezone
 from functools import partial
 from typing import Any
 
@@ -29,13 +30,22 @@ from slob_cli.core.models import InvalidTick, Tick
 log = logging.getLogger(__name__)
 
 TickSink = Callable[[Tick, str], None]  # (tick, local symbol)
+TradeSink = Callable[[str, int, float, float, str], None]  # (symbol, UTC epoch microseconds, price, size, local symbol)
+UTC = timezone.utc
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_MICROSECOND = timedelta(microseconds=1)
+_INF = math.inf
 LIVE, DELAYED = 1, 3
 LAST_TICK_TYPES = frozenset({4, 68})  # last, delayed last
 TOO_MANY_TICK_BY_TICK = 10190
 
 
 class MarketDataFeed:
-    """Subscribe trade ticks for some symbols and hand each valid tick to `on_tick`."""
+    """Subscribe trade ticks for some symbols and hand each valid tick to `on_tick`.
+
+    A consumer that only stores trades passes `on_trade` instead: it gets the plain values (time in
+    epoch microseconds) and no Tick is built for it (`slob record`'s hot path, bench/record.py).
+    """
 
     def __init__(
         self,
@@ -49,11 +59,13 @@ class MarketDataFeed:
         stale_after: float = 30.0,
         trading_hours: Callable[[datetime], bool] = in_globex_hours,
         guard: BorderGuard | None = None,
+        on_trade: TradeSink | None = None,
     ) -> None:
         self.connection = connection
         self.ib = connection.ib
         self.symbols = list(symbols)
         self.on_tick = on_tick
+        self.on_trade = on_trade
         self.requested_type = data_type
         self.mode = "delayed" if data_type == "delayed" else "live"
         self.source: dict[str, str] = {}
@@ -63,6 +75,8 @@ class MarketDataFeed:
         self.trading_hours = trading_hours
         self.guard = guard or BorderGuard(log)
         self.contracts: dict[str, ResolvedContract] = {}
+        self.local_symbols: dict[str, str] = {}  # symbol -> the resolved contract's local symbol
+        self._epoch, self._second = 0, _EPOCH  # the last tick-by-tick second and its datetime
         self.refusals: dict[str, Notice] = {}
         self.market_data_types: dict[str, int] = {}
         self.ticks = 0
@@ -86,15 +100,26 @@ class MarketDataFeed:
         on_tick_by_tick_trade(self.ib, self._on_tick_by_tick)
 
     def _on_tick_by_tick(self, req_id: int, epoch: int, price: float, size: float) -> None:
+        # The hot path (tens of thousands of calls a second): checked inline, one datetime per second.
         symbol = self._tbt_requests.get(req_id)
         if symbol is None:
             return
-        try:
-            tick = trade_tick(symbol, epoch, price, size)
-        except InvalidTick as exc:
-            self.guard.reject("trade", str(exc))
+        if not (0 < epoch < _INF and 0 < price < _INF and 0 < size < _INF):  # False for NaN too
+            try:
+                trade_tick(symbol, epoch, price, size)  # raises with the reason
+            except InvalidTick as exc:
+                self.guard.reject("trade", str(exc))
             return
-        self._accept(tick)
+        if epoch != self._epoch:
+            self._epoch, self._second = epoch, datetime.fromtimestamp(epoch, UTC)
+        ts = self._second
+        if not self._admit(symbol, ts, price):
+            return
+        if self.on_trade is not None:
+            micros = epoch * 1_000_000 if type(epoch) is int else (ts - _EPOCH) // _MICROSECOND
+            self.on_trade(symbol, micros, price, size, self.local_symbols.get(symbol, ""))
+        else:
+            self.on_tick(Tick(symbol, ts, float(price), float(size)), self.local_symbols.get(symbol, ""))
 
     def _on_ticker_update(self, symbol: str, ticker: Ticker) -> None:
         """Take the last-price ticks of one reqMktData ticker (its updateEvent) and note its data type."""
@@ -121,39 +146,52 @@ class MarketDataFeed:
 
     def _accept(self, tick: Tick) -> None:
         symbol = tick.symbol
+        if not self._admit(symbol, tick.ts, tick.price):
+            return
+        if self.on_trade is not None:
+            self.on_trade(symbol, (tick.ts - _EPOCH) // _MICROSECOND, tick.price, tick.size,
+                          self.local_symbols.get(symbol, ""))
+        else:
+            self.on_tick(tick, self.local_symbols.get(symbol, ""))
+
+    def _admit(self, symbol: str, ts: datetime, price: float) -> bool:
+        """Return True for a trade to pass on: not a replay after a gap, not out of order; count it."""
         floor = self._gap_floor.get(symbol)
         if floor is not None:
-            if tick.ts <= floor:
+            if ts <= floor:
                 # Same second as the last tick stored before the gap: cannot tell a replay from a new trade.
                 self.duplicates += 1
-                return
+                return False
             del self._gap_floor[symbol]
         high = self._high_water.get(symbol)
-        if high is not None and tick.ts < high:
+        if high is not None and ts < high:
             self.guard.reject("trade", "out of order")
-            return
-        self._high_water[symbol] = tick.ts
+            return False
+        self._high_water[symbol] = ts
         self.ticks += 1
-        self.last_price[symbol] = tick.price
+        self.last_price[symbol] = price
         self.last_tick_monotonic[symbol] = time.monotonic()
         self._stale_stage[symbol] = 0
         gap = self._pending_gap.pop(symbol, None)
         if gap is not None:
-            gap["first_after"] = tick.ts.isoformat()
-            gap["seconds"] = round((tick.ts - datetime.fromisoformat(gap["last_before"])).total_seconds(), 3) \
+            # Not yet a DATA_GAP: the owner decides what is lost (the recorder backfills, then reports the rest).
+            gap["first_after"] = ts.isoformat()
+            gap["seconds"] = round((ts - datetime.fromisoformat(gap["last_before"])).total_seconds(), 3) \
                 if gap.get("last_before") else None
-            self._emit("DATA_GAP", gap)
-        resolved = self.contracts.get(symbol)
-        self.on_tick(tick, resolved.future.local_symbol if resolved else "")
+            self._emit("FEED_RESUMED", gap)
+        return True
+
+    def latest(self, symbol: str) -> datetime | None:
+        """Return the exchange time of the last trade accepted for symbol."""
+        return self._high_water.get(symbol)
 
     # ------------------------------------------------------------------ (re)subscription
     async def on_connected(self, reason: str) -> None:
         """Resolve contracts for today's trading date and subscribe every symbol (connection hook)."""
         day = trading_date(self.connection.gateway_now())
         if reason != "connect":
-            for symbol, high in self._high_water.items():
-                self._gap_floor[symbol] = high
-                self._pending_gap[symbol] = {"symbol": symbol, "reason": reason, "last_before": high.isoformat()}
+            for symbol in self._high_water:
+                self._mark_gap(symbol, reason)
         self._tbt_requests.clear()
         self._mkt_requests.clear()
         self.ib.reqMarketDataType(DELAYED if self.mode == "delayed" else LIVE)
@@ -162,6 +200,14 @@ class MarketDataFeed:
             self._subscribe(symbol)
             self.last_tick_monotonic.setdefault(symbol, time.monotonic())
             self.last_tick_monotonic[symbol] = max(self.last_tick_monotonic[symbol], time.monotonic())
+
+    def _mark_gap(self, symbol: str, reason: str) -> None:
+        """Note that ticks after the last one accepted may be missing (reconnect or silence) until the next arrives."""
+        high = self._high_water.get(symbol)
+        if high is None:
+            return
+        self._gap_floor[symbol] = high
+        self._pending_gap.setdefault(symbol, {"symbol": symbol, "reason": reason, "last_before": high.isoformat()})
 
     async def _resolve(self, symbol: str, day: date) -> None:
         current = self.contracts.get(symbol)
@@ -172,6 +218,7 @@ class MarketDataFeed:
             self._emit("CONTRACT_ROLLED", {"symbol": symbol, "from": current.future.local_symbol,
                                            "to": resolved.future.local_symbol})
         self.contracts[symbol] = resolved
+        self.local_symbols[symbol] = resolved.future.local_symbol
         self._emit("CONTRACT_RESOLVED", {"symbol": symbol, "local_symbol": resolved.future.local_symbol,
                                          "expiry": resolved.future.expiry.isoformat(), "trading_date": day.isoformat()})
 
@@ -283,6 +330,7 @@ class MarketDataFeed:
                 log.warning("no %s tick for %.0fs; resubscribing", symbol, silent)
                 self._emit("DATA_STALE", {"symbol": symbol, "silent_seconds": silent, "action": "resubscribe"})
                 self._stale_stage[symbol] = 1
+                self._mark_gap(symbol, "stale")  # the market may have traded while the feed was silent
                 self.resubscribe(symbol)
             else:
                 log.error("still no %s tick after resubscribing; reconnecting", symbol)

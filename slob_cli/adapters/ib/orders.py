@@ -87,12 +87,14 @@ def broker_order(trade: Any) -> BrokerOrder:
     )
 
 
-def broker_execution(fill: Any) -> BrokerExecution:
-    """Convert an ib_async Fill to a BrokerExecution (time in UTC)."""
+def broker_execution(fill: Any, report: Any = None) -> BrokerExecution:
+    """Convert an ib_async Fill to a BrokerExecution (time in UTC), with its commission report if one came."""
     execution = fill.execution
     when = execution.time if isinstance(execution.time, datetime) else fill.time
     if when.tzinfo is None:
         when = when.replace(tzinfo=UTC)
+    report = report if report is not None else getattr(fill, "commissionReport", None)
+    reported = getattr(report, "execId", None) == execution.execId  # an empty report has no execId
     return BrokerExecution(
         exec_id=execution.execId,
         order_ref=execution.orderRef or None,
@@ -103,6 +105,8 @@ def broker_execution(fill: Any) -> BrokerExecution:
         price=float(execution.price),
         time=when.astimezone(UTC),
         perm_id=int(execution.permId or 0),
+        commission=float(report.commission or 0.0) if reported else None,
+        realized_pnl=(_price(report.realizedPNL) if report.realizedPNL else None) if reported else None,
     )
 
 
@@ -243,6 +247,8 @@ class IBOrderPort:
         fills = await asyncio.wait_for(self.ib.reqExecutionsAsync(), timeout)
         positions = await asyncio.wait_for(self.ib.reqPositionsAsync(), timeout)
         known = {trade.order.orderId: trade for trade in self.ib.trades()}
+        # A repeated reqExecutions answers with fresh Fill objects; the commission reports go to the first ones.
+        reports = {f.execution.execId: f.commissionReport for f in self.ib.fills()}
         # Only what the gateway itself reports as open counts as open: an order ib_async still holds
         # as PendingSubmit may have been lost in flight at a disconnect and must not pass for a stop.
         open_views = {broker_order(t).order_id: broker_order(t) for t in open_trades}
@@ -250,7 +256,8 @@ class IBOrderPort:
         return BrokerView(
             open_orders=tuple(open_views.values()),
             completed_orders=tuple({o.order_id: o for o in done}.values()),
-            executions=tuple({e.exec_id: e for e in (broker_execution(f) for f in fills)}.values()),
+            executions=tuple({e.exec_id: e for e in (broker_execution(f, reports.get(f.execution.execId))
+                                                     for f in fills)}.values()),
             positions=tuple(
                 BrokerPosition(p.contract.symbol, round(float(p.position)), float(p.avgCost),
                                p.contract.localSymbol or None)

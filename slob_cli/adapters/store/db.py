@@ -6,7 +6,7 @@ import json
 import os
 import sqlite3
 import sys
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
@@ -22,6 +22,7 @@ from slob_cli.adapters.store.queries import ReadQueries
 from slob_cli.adapters.store.scans import Scans
 from slob_cli.adapters.store.schema import ISO_TEXT_INSTANTS, MIGRATIONS, SCHEMA_VERSION
 from slob_cli.adapters.store.views import ViewQueries
+from slob_cli.adapters.store.writer import RowInsert, StoreWriter, Write, disk_full, insert_rows
 from slob_cli.core.models import Candle, Tick
 from slob_cli.errors import StoreError
 
@@ -46,6 +47,10 @@ def _import_sqlite_utils():  # noqa: ANN202
     finally:
         del sys.modules["pandas"]
     return module
+
+
+TICK_INSERT = RowInsert("ticks", ("symbol", "local_symbol", "run_id", "ts", "price", "size"), fixed=3)
+EVENT_INSERT = RowInsert("events", ("run_id", "ts", "type", "symbol", "payload"))
 
 
 def candle_row(candle: Candle, source: str = "live", local_symbol: str | None = None) -> tuple[Any, ...]:
@@ -78,12 +83,25 @@ class Store(ReadQueries, ViewQueries, Scans, TradingDays):
     """
 
     def __init__(self, conn: sqlite3.Connection, path: Path, readonly: bool = False) -> None:
-        self._conn = conn
+        self._connection = conn
         self.path = path
         self.readonly = readonly
         self._db: Any = None
         self._readable: dict[tuple[str, str], str] = {}
         add_time_functions(conn)
+        self._writer: StoreWriter | None = None
+
+    @property
+    def _conn(self) -> sqlite3.Connection:  # type: ignore[override]  # the mixins declare it as an attribute
+        """Return the store's own connection, once the writer thread has committed what was queued before.
+
+        So every read (and every direct write) sees the writes queued earlier: read your own writes, in
+        order. Inside an open transaction of this connection the writer could not commit, so it is not waited for.
+        """
+        writer = self._writer
+        if writer is not None and writer.outstanding and not self._connection.in_transaction:
+            writer.flush()
+        return self._connection
 
     @property
     def db(self):  # noqa: ANN201 - sqlite_utils.Database, imported on first use (numpy: ~0.1 s of start-up)
@@ -210,8 +228,11 @@ class Store(ReadQueries, ViewQueries, Scans, TradingDays):
             raise StoreError(f"database {str(self.path)!r} is damaged ({problem}); restore it from a backup")
 
     def close(self) -> None:
-        """Close the connection."""
-        self._conn.close()
+        """Close the connection (committing first what a writer thread still holds)."""
+        if self._writer is not None:
+            self._writer.close()
+            self._writer = None
+        self._connection.close()
 
     def __enter__(self) -> Store:
         return self
@@ -237,19 +258,87 @@ class Store(ReadQueries, ViewQueries, Scans, TradingDays):
                 raise
             if self._conn.in_transaction:
                 self._conn.execute("ROLLBACK")
-            raise StoreError(f"disk full writing {str(self.path)!r}: nothing of this write was stored") from None
+            raise disk_full(self.path) from None
+
+    # ------------------------------------------------------------------ writes from the event loop
+    @contextmanager
+    def background_writes(self, on_error: Callable[[BaseException], None] | None = None) -> Iterator[StoreWriter]:
+        """Send the loop's writes (ticks, events, health rows, run mode) through one writer thread in this block.
+
+        Leaving the block commits what is queued and raises the writer's first error (unless the block
+        itself raised). A nested block shares the outer one's writer. on_error is called, from the
+        writer thread, once when a write fails.
+        """
+        if self._writer is not None:
+            yield self._writer
+            return
+        page_limit = int(self._connection.execute("PRAGMA max_page_count").fetchone()[0])  # tests' "full disk"
+        writer = self._writer = StoreWriter(self.path, on_error, page_limit)
+        try:
+            yield writer
+        finally:
+            self._writer = None
+            writer.close()
+        writer.raise_error()
+
+    async def writes_flushed(self) -> None:
+        """Await (the loop goes on meanwhile) the writer thread's commit of every write queued so far; raise its error."""
+        if self._writer is not None:
+            await self._writer.flushed()
+
+    def _write(self, write: Write) -> None:
+        """Run write(conn) in a transaction: queued to the writer thread when there is one, else now."""
+        if self._writer is not None:
+            self._writer.submit(write)
+            return
+        with self.transaction() as conn:
+            write(conn)
+
+    def _write_rows(self, insert: RowInsert, fixed: tuple[Any, ...], values: list[Any]) -> None:
+        """Insert rows whose values lie flat in `values` (multi-row statements), through the writer when there is one."""
+        if self._writer is not None:
+            self._writer.submit_rows(insert, fixed, values)
+            return
+        with self.transaction() as conn:
+            insert_rows(conn, insert, fixed, values)
 
     # ------------------------------------------------------------------ ticks
     def insert_ticks(self, ticks: Iterable[Tick], run_id: int | None = None, local_symbol: str | None = None) -> int:
-        """Insert ticks in one transaction; return how many."""
+        """Insert ticks in one transaction (through the writer thread when there is one); return how many."""
+        by_symbol: dict[str, list[Any]] = {}
+        count = 0
+        for tick in ticks:
+            by_symbol.setdefault(tick.symbol, []).extend((to_us(tick.ts), tick.price, tick.size))
+            count += 1
+        if len(by_symbol) > 1 and self._writer is None:
+            with self.transaction() as conn:  # one transaction for every symbol
+                for symbol, values in by_symbol.items():
+                    insert_rows(conn, TICK_INSERT, (symbol, local_symbol, run_id), values)
+            return count
+        for symbol, values in by_symbol.items():
+            self.insert_tick_values(symbol, local_symbol, run_id, values)
+        return count
+
+    def insert_tick_values(self, symbol: str, local_symbol: str | None, run_id: int | None, values: list[Any]) -> None:
+        """Insert one symbol's ticks given flat as [ts_us, price, size, ts_us, ...] (the recorder's hot path).
+
+        With a writer thread the list becomes the writer's: the caller starts a new one.
+        """
+        self._write_rows(TICK_INSERT, (symbol, local_symbol, run_id), values)
+
+    def merge_ticks(self, ticks: Sequence[Tick], replace: tuple[datetime, datetime] | None = None,
+                    run_id: int | None = None, local_symbol: str | None = None) -> None:
+        """Insert ticks in one transaction, first deleting their symbol's stored ticks in `replace` [start, end)."""
+        if not ticks:
+            return
         rows = [(t.symbol, to_us(t.ts), t.price, t.size, local_symbol, run_id) for t in ticks]
-        if not rows:
-            return 0
         with self.transaction() as conn:
+            if replace is not None:
+                conn.execute("DELETE FROM ticks WHERE symbol=? AND ts >= ? AND ts < ?",
+                             (ticks[0].symbol, to_us(replace[0]), to_us(replace[1])))
             conn.executemany(
                 "INSERT INTO ticks(symbol, ts, price, size, local_symbol, run_id) VALUES (?,?,?,?,?,?)", rows
             )
-        return len(rows)
 
     def delete_ticks(self, symbol: str, start: datetime, end: datetime) -> None:
         """Delete a symbol's ticks in [start, end) in one transaction."""
@@ -389,8 +478,7 @@ class Store(ReadQueries, ViewQueries, Scans, TradingDays):
 
     def set_run_mode(self, run_id: int, data_mode: str) -> None:
         """Mark a run's data mode (live, delayed, sim)."""
-        with self.transaction() as conn:
-            conn.execute("UPDATE runs SET data_mode=? WHERE id=?", (data_mode, run_id))
+        self._write(lambda conn: conn.execute("UPDATE runs SET data_mode=? WHERE id=?", (data_mode, run_id)))
 
     def runs(self, limit: int = 20) -> list[dict[str, Any]]:
         """Return the latest runs, newest first."""
@@ -400,22 +488,20 @@ class Store(ReadQueries, ViewQueries, Scans, TradingDays):
         self, event_type: str, ts: datetime, payload: dict[str, Any] | None = None,
         run_id: int | None = None, symbol: str | None = None,
     ) -> None:
-        """Append one operational event (gap, disconnect, safe mode ...) to the events table."""
-        with self.transaction() as conn:
-            conn.execute(
-                "INSERT INTO events(run_id, ts, type, symbol, payload) VALUES (?,?,?,?,?)",
-                (run_id, to_us(ts), event_type, symbol, json.dumps(payload or {}, default=str)),
-            )
+        """Append one operational event (gap, disconnect, safe mode ...) to the events table.
+
+        The payload is turned into JSON now, so a later change to the dict is not what gets stored.
+        """
+        self._write_rows(EVENT_INSERT, (), [run_id, to_us(ts), event_type, symbol,
+                                            json.dumps(payload or {}, default=str)])
 
     def record_health(self, run_id: int | None, ts: datetime, row: dict[str, Any]) -> None:
         """Append one engine health row (its figures as columns, the whole row as the payload)."""
-        with self.transaction() as conn:
-            conn.execute(
-                "INSERT INTO health(run_id, ts, connected, last_tick_age, buffer_utilization, open_orders, positions,"
-                " payload) VALUES (?,?,?,?,?,?,?,?)",
-                (run_id, to_us(ts), int(row["connected"]), row["last_tick_age"], row["buffer_utilization"],
-                 row["open_orders"], row["positions"], json.dumps(row)),
-            )
+        values = (run_id, to_us(ts), int(row["connected"]), row["last_tick_age"], row["buffer_utilization"],
+                  row["open_orders"], row["positions"], json.dumps(row))
+        self._write(lambda conn: conn.execute(
+            "INSERT INTO health(run_id, ts, connected, last_tick_age, buffer_utilization, open_orders, positions,"
+            " payload) VALUES (?,?,?,?,?,?,?,?)", values))
 
     # ------------------------------------------------------------------ key/value state
     def get_state(self, key: str) -> Any | None:

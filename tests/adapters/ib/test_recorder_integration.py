@@ -65,7 +65,7 @@ def test_restarted_gateway_reconnects_within_backoff_records_the_gap_and_stores_
     for attempt, delay in enumerate(recorder.connection.delays, start=1):
         low, high = FAST.bounds(attempt)
         assert low <= delay <= high
-    gap = events_of(store, "DATA_GAP")
+    gap = events_of(store, "FEED_RESUMED")
     assert len(gap) == 1 and gap[0]["seconds"] >= 0.5
     assert events_of(store, "IB_DISCONNECTED") and events_of(store, "IB_RECONNECTED")
     rows = sql_rows(store.path, "SELECT ts, price, size, local_symbol FROM ticks ORDER BY id")
@@ -206,7 +206,7 @@ def test_trades_missed_during_a_gateway_restart_are_backfilled_exactly_once(gate
     asyncio.run(main())
     [backfill] = events_of(store, "DATA_BACKFILLED")
     assert backfill["ticks"] > 0 and recorder.backfilled == backfill["ticks"]
-    assert not events_of(store, "DATA_UNRECOVERED")
+    assert not events_of(store, "DATA_GAP")  # everything was recovered: no gap to report
     rows = sql_rows(store.path, "SELECT ts, price, size FROM ticks")
     # Every second between the first stored one and the last (both may be partial: the subscription
     # began and the recording stopped inside them) holds exactly the market's trades, the outage included.
@@ -215,3 +215,25 @@ def test_trades_missed_during_a_gateway_restart_are_backfilled_exactly_once(gate
         from_us(first * 1_000_000), from_us(last * 1_000_000)))
     stored = Counter((row[0] // 1_000_000, row[1], row[2]) for row in rows if first <= row[0] // 1_000_000 < last)
     assert stored == market, (stored - market, market - stored)
+
+
+def test_a_full_disk_stops_the_recording_with_one_error_naming_the_file_and_no_half_batch(db_path) -> None:
+    import pytest
+
+    from slob_cli.errors import StoreError
+    from slob_cli.sim.gateway import SimGatewayThread
+    from tests.sqlfile import with_page_cap
+
+    store = with_page_cap(Store.open(db_path), 40)  # the disk is full after forty pages
+    with store, SimGatewayThread(seed=5, start="2026-03-10T14:35Z", speed=50.0) as fast:
+        recorder = make_recorder(store, fast.port, 51)
+
+        async def main() -> None:
+            await asyncio.wait_for(recorder.run(), 60)  # stops by itself: the writer's failure is fatal
+
+        with pytest.raises(StoreError) as raised:
+            asyncio.run(main())
+    assert str(raised.value) == f"disk full writing '{store.path}': nothing of this write was stored"
+    assert recorder.fatal is raised.value
+    # Every batch is all or nothing: what is stored is exactly what the recorder counted as committed.
+    assert sql_value(db_path, "SELECT count(*) FROM ticks") == recorder.stored > 0
