@@ -153,15 +153,25 @@ class OrderExecutor:
         cancelled while slob was down, a flatten that never filled: none of them may hold a slot
         for the rest of the day.
         """
-        held = len(plan.holding)
+        # A status that arrived while the snapshot was taken (an entry's cancel confirmed) already freed
+        # its slot: only setups with an open trade or an entry still active keep one.
+        holding = sorted(setup_id for setup_id in plan.holding if self._holds_slot(setup_id))
+        held = len(holding)
         if self.state.open_positions == held:
             return
         log.warning("risk state: %d open position(s) counted, the broker holds %d; rebuilt from the broker",
                     self.state.open_positions, held)
         self._log("RISK_STATE_REBUILT", {"open_positions": held, "counted": self.state.open_positions,
-                                         "setups": sorted(plan.holding)})
+                                         "setups": holding})
         self.state = rebuild_open_positions(self.state, held)
         self._save_state()
+
+    def _holds_slot(self, setup_id: str) -> bool:
+        trade = self.repo.trade(setup_id)
+        if trade is not None and trade["status"] == TradeStatus.OPEN.value:
+            return True
+        return any(OrderRole(row["role"]) is OrderRole.ENTRY and OrderStatus(row["status"]) in ACTIVE
+                   for row in self.repo.orders_for_setup(setup_id))
 
     def apply(self, plan: ReconcilePlan) -> None:
         """Carry out a reconciliation plan: store first, then the broker."""
@@ -352,14 +362,26 @@ class OrderExecutor:
         trade = self.repo.trade(parsed.setup_id)
         if trade is None or trade["status"] != "OPEN":
             return
-        rows = self.repo.orders_for_setup(parsed.setup_id)
-        if any(r["role"] in ("stop", "target", "flatten") and r["filled"] for r in rows):
-            return  # an exit filled: its OCA sibling was cancelled by the broker, as it should be
+        if self._open_quantity(parsed.setup_id) <= 0:
+            return  # the exits closed the position: the broker cancelled the OCA sibling, as it should
+        # An exit that filled only in part closed nothing yet: the rest of the position needs its stop.
         detail = f"{order.order_ref} of an open position was cancelled outside slob; re-protecting"
         log.warning("%s", detail)
         self._log("PROTECTION_CANCELLED_OUTSIDE", {"order_ref": order.order_ref, "setup_id": parsed.setup_id})
         self._emit(EventType.ALERT, {"level": "warning", "message": detail})
         self.request_reconcile()
+
+    def _open_quantity(self, setup_id: str) -> int:
+        """Return the contracts a setup still holds: entry fills less exit fills (stored fills or statuses)."""
+        rows = self.repo.orders_for_setup(setup_id)
+        booked: dict[str, float] = {}
+        for fill in self.repo.fills_for(r["order_ref"] for r in rows):
+            booked[fill["order_ref"]] = booked.get(fill["order_ref"], 0.0) + fill["quantity"]
+        held = 0.0
+        for row in rows:
+            filled = max(float(row["filled"] or 0), booked.get(row["order_ref"], 0.0))
+            held += filled if OrderRole(row["role"]) is OrderRole.ENTRY else -filled
+        return int(held)
 
     def on_order_error(self, order_id: int, code: int, text: str) -> None:
         """Log an order-level error from the broker (rejections arrive as status Inactive too)."""

@@ -8,12 +8,12 @@ import sqlite3
 import sys
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from slob_cli.adapters.store.days import TradingDays
-from slob_cli.adapters.store.instants import add_time_functions
+from slob_cli.adapters.store.instants import UTC, add_time_functions
 from slob_cli.adapters.store.instants import from_iso as from_iso  # re-exported: the store's time helpers
 from slob_cli.adapters.store.instants import from_us as from_us
 from slob_cli.adapters.store.instants import to_iso as to_iso
@@ -23,7 +23,7 @@ from slob_cli.adapters.store.scans import Scans
 from slob_cli.adapters.store.schema import ISO_TEXT_INSTANTS, MIGRATIONS, SCHEMA_VERSION
 from slob_cli.adapters.store.views import ViewQueries
 from slob_cli.adapters.store.writer import RowInsert, StoreWriter, Write, disk_full, insert_rows
-from slob_cli.core.models import Candle, Tick
+from slob_cli.core.models import Candle, PriceBar, Tick
 from slob_cli.errors import StoreError
 
 if TYPE_CHECKING:
@@ -51,6 +51,9 @@ def _import_sqlite_utils():  # noqa: ANN202
 
 TICK_INSERT = RowInsert("ticks", ("symbol", "local_symbol", "run_id", "ts", "price", "size"), fixed=3)
 EVENT_INSERT = RowInsert("events", ("run_id", "ts", "type", "symbol", "payload"))
+_EPOCH = from_us(0)
+_MINUTE_US = 60_000_000
+_ONE_MINUTE = timedelta(minutes=1)
 
 
 def candle_row(candle: Candle, source: str = "live", local_symbol: str | None = None) -> tuple[Any, ...]:
@@ -75,6 +78,26 @@ def row_candle(row: Sequence[Any]) -> Candle:
     return Candle(row[0], from_us(row[1]), row[2], row[3], row[4], row[5], row[6], row[7], row[8])
 
 
+def price_bars(symbol: str, rows: Iterable[Sequence[Any]]) -> list[PriceBar]:
+    """Return PriceBars of (ts us, open, high, low, close, tick_count) rows (`candle_bar_rows`), in their order.
+
+    A bar one minute after the previous one takes its instant as previous + 1 minute: half the cost
+    of building it from the number, and most bars follow one another.
+    """
+    bars: list[PriceBar] = []
+    append = bars.append
+    previous_us = None
+    previous = _EPOCH
+    for ts, open_, high, low, close, tick_count in rows:
+        if ts - _MINUTE_US == previous_us:
+            instant = previous + _ONE_MINUTE
+        else:
+            instant = datetime.fromtimestamp(ts // 1_000_000, UTC) if ts % 1_000_000 == 0 else from_us(ts)
+        append(PriceBar(symbol, instant, open_, high, low, close, tick_count))
+        previous_us, previous = ts, instant
+    return bars
+
+
 class Store(ReadQueries, ViewQueries, Scans, TradingDays):
     """The project's SQLite file. Open with `Store.open(path)`; close or use as a context manager.
 
@@ -89,6 +112,7 @@ class Store(ReadQueries, ViewQueries, Scans, TradingDays):
         self._db: Any = None
         self._readable: dict[tuple[str, str], str] = {}
         add_time_functions(conn)
+        self._batching = False
         self._writer: StoreWriter | None = None
 
     @property
@@ -180,7 +204,7 @@ class Store(ReadQueries, ViewQueries, Scans, TradingDays):
             raise StoreError(
                 f"database {str(self.path)!r} has schema version {version} and needs a migration to {SCHEMA_VERSION}: "
                 f"run a command that writes to it once, e.g. `slob --db {self.path} candles aggregate`")
-        # A migration may rebuild a table that others reference (v5): SQLite checks foreign keys
+        # A migration may rebuild a table that others reference (v6): SQLite checks foreign keys
         # at the end instead, and the switch only works outside a transaction.
         self._conn.execute("PRAGMA foreign_keys=OFF")
         try:
@@ -241,8 +265,24 @@ class Store(ReadQueries, ViewQueries, Scans, TradingDays):
         self.close()
 
     @contextmanager
+    def batch(self) -> Iterator[None]:
+        """Run the `transaction()` blocks inside as one transaction: one commit, all of them written or none."""
+        if self._batching:
+            yield
+            return
+        with self.transaction():
+            self._batching = True
+            try:
+                yield
+            finally:
+                self._batching = False
+
+    @contextmanager
     def transaction(self) -> Iterator[sqlite3.Connection]:
-        """Run a block in one transaction: all of it is written, or none."""
+        """Run a block in one transaction: all of it is written, or none (inside `batch()`: the batch's)."""
+        if self._batching:
+            yield self._conn
+            return
         try:
             self._conn.execute("BEGIN IMMEDIATE")
             try:

@@ -11,6 +11,8 @@ import sqlite3
 from datetime import datetime, timedelta, timezone
 from typing import Any, overload
 
+from slob_cli.core.timefmt import iso_z
+
 UTC = timezone.utc
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
@@ -34,10 +36,7 @@ def to_iso(ts: None) -> None: ...
 def to_iso(ts: datetime | None) -> str | None: ...
 def to_iso(ts: datetime | None) -> str | None:
     """Return `YYYY-MM-DDTHH:MM:SS[.ffffff]Z` in UTC, or None."""
-    if ts is None:
-        return None
-    text = ts.astimezone(UTC).replace(tzinfo=None).isoformat()
-    return text + "Z"
+    return iso_z(ts)
 
 
 @overload

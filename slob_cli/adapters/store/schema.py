@@ -1,6 +1,6 @@
 """The SQLite schema and its migrations.
 
-Conventions: every instant is INTEGER microseconds since the Unix epoch (UTC) since v5 (before,
+Conventions: every instant is INTEGER microseconds since the Unix epoch (UTC) since v6 (before,
 only `ticks.ts` and `candles.ts` were, and every other time column was ISO-8601 text). The store's
 rows still give the columns of ISO_TEXT_INSTANTS as `2026-01-06T15:01:00Z` text (adapters/store/
 instants.py), so people and callers read them as before. Dates such as `trading_date` are
@@ -14,10 +14,10 @@ from collections.abc import Callable
 
 from slob_cli.adapters.store.instants import add_time_functions
 
-SCHEMA_VERSION = 5
+SCHEMA_VERSION = 6
 
 # Every column that holds an instant (tests/adapters/test_store.py checks the live schema against
-# them): those rows give as microseconds, and those rows give as ISO text (stored as text until v4).
+# them): those rows give as microseconds, and those rows give as ISO text (stored as text until v5).
 MICROSECOND_INSTANTS: dict[str, tuple[str, ...]] = {"ticks": ("ts",), "candles": ("ts",)}
 ISO_TEXT_INSTANTS: dict[str, tuple[str, ...]] = {
     "runs": ("started_at", "ended_at"),
@@ -260,8 +260,18 @@ CREATE INDEX IF NOT EXISTS orders_working ON orders(created_at)
     WHERE lower(status) NOT IN ('apicancelled', 'cancelled', 'expired', 'filled', 'inactive', 'rejected');
 """
 
-def _v5_integer_instants(conn: sqlite3.Connection) -> None:
-    """v5: one time encoding. Rebuild each table with ISO-text instants as INTEGER microseconds.
+# v5: what each tracked day's stored events were computed from (a digest of its candles, session
+# window, strategy config and tracker code) and how many events and candidates that gave, so
+# `setups track` can skip a finished day whose inputs and outputs are unchanged.
+_V5_TRACKED_INPUTS = """
+ALTER TABLE tracked_days ADD COLUMN input_digest TEXT;
+ALTER TABLE tracked_days ADD COLUMN event_count INTEGER;
+ALTER TABLE tracked_days ADD COLUMN setup_count INTEGER;
+"""
+
+
+def _v6_integer_instants(conn: sqlite3.Connection) -> None:
+    """v6: one time encoding. Rebuild each table with ISO-text instants as INTEGER microseconds.
 
     SQLite cannot change a column's type, so each table is copied into a new one declared the same
     but for those columns (their values converted by `us_time`), the old one dropped and the new
@@ -273,7 +283,7 @@ def _v5_integer_instants(conn: sqlite3.Connection) -> None:
         create = conn.execute("SELECT sql FROM sqlite_master WHERE type='table' AND name=?", (table,)).fetchone()[0]
         indexes = [sql for (sql,) in conn.execute(
             "SELECT sql FROM sqlite_master WHERE type='index' AND tbl_name=? AND sql IS NOT NULL", (table,))]
-        create, renamed = re.subn(r'^CREATE TABLE\s+(?:IF NOT EXISTS\s+)?"?\w+"?', f"CREATE TABLE {table}_v5", create)
+        create, renamed = re.subn(r'^CREATE TABLE\s+(?:IF NOT EXISTS\s+)?"?\w+"?', f"CREATE TABLE {table}_v6", create)
         assert renamed == 1, create
         for column in columns:
             create, retyped = re.subn(rf"\b({column})\s+TEXT\b", r"\1 INTEGER", create)
@@ -281,9 +291,9 @@ def _v5_integer_instants(conn: sqlite3.Connection) -> None:
         names = [row[1] for row in conn.execute(f'PRAGMA table_info("{table}")')]
         values = ", ".join(f"us_time({name})" if name in columns else name for name in names)
         conn.execute(create)
-        conn.execute(f"INSERT INTO {table}_v5 ({', '.join(names)}) SELECT {values} FROM {table}")
+        conn.execute(f"INSERT INTO {table}_v6 ({', '.join(names)}) SELECT {values} FROM {table}")
         conn.execute(f"DROP TABLE {table}")
-        conn.execute(f"ALTER TABLE {table}_v5 RENAME TO {table}")
+        conn.execute(f"ALTER TABLE {table}_v6 RENAME TO {table}")
         for index in indexes:
             conn.execute(index)
 
@@ -294,5 +304,6 @@ MIGRATIONS: dict[int, Callable[[sqlite3.Connection], object]] = {
     1: lambda conn: conn.executescript(_V2),
     2: lambda conn: conn.executescript(_V3_BACKTESTS),
     3: lambda conn: conn.executescript(_V4_OPEN_ROWS),
-    4: lambda conn: _v5_integer_instants(conn),
+    4: lambda conn: conn.executescript(_V5_TRACKED_INPUTS),
+    5: lambda conn: _v6_integer_instants(conn),
 }
