@@ -265,9 +265,12 @@ def backfill(
         typer.echo(json.dumps(report.to_dict(), indent=2))
         return
     contracts = ", ".join(f"{name} {count:,}" for name, count in report.contracts.items()) or "none"
+    empty = report.days_without_data
+    no_data = (f" The gateway had no data for {len(empty)} of them: {', '.join(empty[:5])}"
+               f"{' ...' if len(empty) > 5 else ''}." if empty else "")
     typer.echo(f"Backfilled {chosen} {first} .. {last}: {report.days_fetched} days fetched "
                f"({report.days_skipped} already done), {report.bars_received:,} bars received, "
-               f"{report.bars_stored:,} new; bars per contract: {contracts}.")
+               f"{report.bars_stored:,} new; bars per contract: {contracts}.{no_data}")
 
 
 def _day_progress(description: str):  # noqa: ANN202 - a context manager yielding progress(done, total)

@@ -129,6 +129,7 @@ def record(
         stats = asyncio.run(_record(run, config, options))
         run.stats, run.data_mode = stats, stats["data_mode"]
     typer.echo(f"Recorded {stats['ticks_stored']:,} ticks ({stats['reconnects']} reconnects, "
+               f"{stats['backfilled']:,} backfilled after outages, {stats['gaps']} gaps not recovered, "
                f"{stats['dropped']} dropped, data {stats['data_mode']}).")
 
 

@@ -3,21 +3,19 @@
 Each CME trading date is fetched from the contract the live roll rule (adapters/ib/rolls.py) trades
 that day, so the stored series is stitched exactly as live would have recorded it, and every bar
 remembers its contract (`candles.local_symbol`). Requests are paced inside IB's historical limits
-(at most 6 per contract in 2 s, 60 in 10 minutes, no identical request within 15 s; an error 162
-still backs off). A day's bars and its "done" mark are written in one transaction, so a crash or
+by the one history pacer (adapters/ib/history.HistoryPacer: fewer than 6 per contract in 2 s, 60
+in 10 minutes, no identical request within 15 s), whose log lives in the store, so a quick re-run
+(or a session started meanwhile) is paced by the requests before it; an error 162 still backs off. A day's bars and its "done" mark are written in one transaction, so a crash or
 Ctrl-C loses at most the day in flight and a rerun resumes after the last finished day; a stored
 minute is never written twice nor replaced.
 """
 
 from __future__ import annotations
 
-import asyncio
 import logging
-import time
-from collections import deque
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
-from datetime import date, datetime, timedelta
+from datetime import date, datetime, timedelta, timezone
 from typing import TYPE_CHECKING, Any
 
 from slob_cli.adapters.ib.rolls import FutureContract, choose_front_month, session_start
@@ -26,13 +24,12 @@ from slob_cli.errors import BrokerError, UsageError
 
 if TYPE_CHECKING:
     from slob_cli.adapters.ib.connection import GatewayConfig
+    from slob_cli.adapters.ib.history import HistoryPacer
     from slob_cli.adapters.store import Store
 
 log = logging.getLogger(__name__)
 SESSION_LENGTH = timedelta(hours=23)  # Globex: 17:00 Chicago the evening before to 16:00 Chicago
 HISTORY_YEARS = 2  # IB serves 1-minute bars of expired futures for two years after expiry
-WINDOW_SECONDS, WINDOW_LIMIT = 600.0, 55  # IB allows 60 requests in 10 minutes: keep a margin
-MIN_SPACING = 0.5  # IB refuses 6 requests for one contract within 2 s
 
 
 @dataclass(frozen=True)
@@ -58,6 +55,7 @@ class BackfillReport:
     bars_received: int = 0
     bars_stored: int = 0
     contracts: dict[str, int] = field(default_factory=dict)
+    days_without_data: list[str] = field(default_factory=list)  # fetched, but the gateway had no bars
 
     def to_dict(self) -> dict[str, Any]:
         """Return the JSON form."""
@@ -103,42 +101,15 @@ def plan_days(days: list[date], expiries: list[FutureContract]) -> list[DayPlan]
     return plans
 
 
-class Pacer:
-    """Space requests so that IB's historical pacing rules are never broken."""
-
-    def __init__(self, monotonic: Callable[[], float] = time.monotonic,
-                 sleep: Callable[[float], Awaitable[None]] = asyncio.sleep) -> None:
-        self._monotonic = monotonic
-        self._sleep = sleep
-        self._sent: deque[float] = deque()
-
-    async def wait(self) -> None:
-        """Return when one more request keeps within the limits; count it."""
-        while True:
-            now = self._monotonic()
-            while self._sent and now - self._sent[0] >= WINDOW_SECONDS:
-                self._sent.popleft()
-            delay = 0.0
-            if self._sent:
-                delay = max(delay, MIN_SPACING - (now - self._sent[-1]))
-            if len(self._sent) >= WINDOW_LIMIT:
-                delay = max(delay, WINDOW_SECONDS - (now - self._sent[0]))
-            if delay <= 0:
-                self._sent.append(now)
-                return
-            if delay > 5:
-                log.info("historical pacing: %d requests in 10 minutes, waiting %.0fs", len(self._sent), delay)
-            await self._sleep(delay)
-
-
 async def backfill(config: GatewayConfig, store: Store, symbol: str, start: date, end: date,
                    progress: Callable[[int, int], None] = lambda done, total: None,
-                   pacer: Pacer | None = None) -> BackfillReport:
+                   pacer: HistoryPacer | None = None) -> BackfillReport:
     """Fetch [start, end] (CME trading dates) into the store; resume after the days already done."""
     from slob_cli.adapters.ib.backfill import fetch_session, gateway_time, list_expiries
     from slob_cli.adapters.ib.connection import IBConnection
+    from slob_cli.adapters.ib.history import HistoryPacer
 
-    pacer = pacer or Pacer()
+    pacer = pacer or HistoryPacer.kept_in(store, lambda: datetime.now(timezone.utc))
     report = BackfillReport(symbol, start, end)
     ledger = BackfillLedger(store, symbol)
     connection = IBConnection(config)
@@ -153,16 +124,19 @@ async def backfill(config: GatewayConfig, store: Store, symbol: str, start: date
         report.days_planned, report.days_skipped = len(plans), len(plans) - len(todo)
         progress(0, len(todo))
         for index, plan in enumerate(todo, start=1):
-            await pacer.wait()
             upper = min(plan.end, now)
-            candles = await fetch_session(ib, expiries[plan.contract], symbol, plan.start, upper)
+            candles = await fetch_session(ib, expiries[plan.contract], symbol, plan.start, upper, pacer=pacer)
             stored = ledger.commit_day(plan.day, candles, plan.contract.local_symbol, upper >= plan.end, now)
             report.days_fetched += 1
             report.bars_received += len(candles)
             report.bars_stored += stored
             local = plan.contract.local_symbol
             report.contracts[local] = report.contracts.get(local, 0) + len(candles)
-            log.info("backfilled %s %s from %s: %d bars, %d new", symbol, plan.day, local, len(candles), stored)
+            if candles:
+                log.info("backfilled %s %s from %s: %d bars, %d new", symbol, plan.day, local, len(candles), stored)
+            else:  # IB answers 162 "HMDS query returned no data": a holiday, or a span the gateway does not hold
+                report.days_without_data.append(plan.day.isoformat())
+                log.warning("%s %s (%s): the gateway has no 1-minute bars for this session", symbol, plan.day, local)
             progress(index, len(todo))
     finally:
         await connection.close()

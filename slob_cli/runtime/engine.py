@@ -16,7 +16,6 @@ from typing import Any
 
 from slob_cli.adapters.ib.backoff import BackoffPolicy
 from slob_cli.adapters.ib.connection import GatewayConfig, IBConnection
-from slob_cli.adapters.ib.history import HistoryPacer, fetch_minute_bars
 from slob_cli.adapters.ib.market_data import MarketDataFeed
 from slob_cli.adapters.ib.orders import IBOrderPort
 from slob_cli.adapters.ib.pnl import BrokerPnl
@@ -24,7 +23,7 @@ from slob_cli.adapters.store import Store, to_iso
 from slob_cli.aio import first_of
 from slob_cli.core.aggregator import CandleCompleted, GapDetected, LateTick, M1Aggregator
 from slob_cli.core.market_hours import is_scheduled_close
-from slob_cli.core.models import Candle, Tick, floor_minute
+from slob_cli.core.models import Candle, Tick
 from slob_cli.core.risk import RiskManager
 from slob_cli.core.sessions import TradingCalendar, session_for, trading_date_of
 from slob_cli.core.strategy.config import StrategyConfig
@@ -36,7 +35,7 @@ from slob_cli.runtime.bus import EventBus
 from slob_cli.runtime.clock import Clock, SystemClock
 from slob_cli.runtime.events import EventType
 from slob_cli.runtime.executor import ExecutorOptions, OrderExecutor
-from slob_cli.runtime.minute_gate import ONE_MINUTE, MinuteGate
+from slob_cli.runtime.minute_gate import MinuteCatchUp
 from slob_cli.runtime.pnl_view import unrealized_view
 from slob_cli.runtime.supervision import IB_BUS_EVENTS, Supervised
 from slob_cli.runtime.tick_buffer import TickBuffer
@@ -123,18 +122,15 @@ class Engine(Supervised):
                                       request_reconcile=self._reconcile_wanted.set)
         self.executor.attach(self.port)
         self.connection.add_reconcile_hook(self._reconcile)
-        self.connection.add_hook(self._after_connect)
-        self.gate = MinuteGate()
-        # IB's history pacing outlives this process: a restart seconds later waits only what the rules need.
-        self.pacer = HistoryPacer.kept_in(store, lambda: self.clock.now())
-        self._backfill_wanted = asyncio.Event()
+        self.catch_up = MinuteCatchUp(self)  # history: warm-up, the start minute, what a reconnect missed
+        self.gate = self.catch_up.gate
+        self.connection.add_hook(self.catch_up.after_connect)
         self._ready = asyncio.Event()
         self._started = False
         self._last_tick_monotonic: float | None = None
         self._session_end_done: set[date] = set()
         self.candle_delays: list[float] = []
         self._tick_batch: list[Tick] = []
-        self._live_from: datetime | None = None
         self._reconciling = 0
         self.steps = 0  # lockstep steps taken
 
@@ -159,7 +155,7 @@ class Engine(Supervised):
         if kind == "CONNECTIVITY_RESTORED":
             self._reconcile_wanted.set()  # fills or cancels during 1100 may not have reached us
         if kind == "IB_DISCONNECTED" and self._started:
-            self.gate.cut(self._next_minute(), when)  # the bar in progress lost its ticks from here on
+            self.catch_up.cut(when)  # the bar in progress lost its ticks from here on
         self.store.log_event(kind, when, payload, run_id=self.run_id, symbol=payload.get("symbol"))
 
     def _mode_changed(self, mode: str) -> None:
@@ -200,7 +196,7 @@ class Engine(Supervised):
                     group.create_task(self._guard(self._deadline()))
                 group.create_task(self._guard(self._heartbeat()))
                 group.create_task(self._guard(self._reconcile_on_request()))
-                group.create_task(self._guard(self._backfills()))
+                group.create_task(self._guard(self.catch_up.run()))
         finally:
             self.executor.settle_pending()  # a commission report that never came still books the trade
             await self.bus.stop(timeout=2.0)
@@ -228,47 +224,17 @@ class Engine(Supervised):
     async def _start_then_consume(self) -> None:
         if not await self._set_before_stop(self._ready):
             return
-        await self._warm_up()
+        await self.catch_up.warm_up()
         if self.stop_event.is_set():
             return
         # Replay the stored day only up to where stored data ends, never to a later clock reading:
         # live bars of the minutes since then are still to come through the buffer.
-        now = self._live_from or self.clock.now()
+        now = self.catch_up.live_from or self.clock.now()
         report = self.tracking.restore(now)
         log.info("tracker restored for %s: %d candles replayed", report.trading_date, report.replayed_candles)
         await self._reconcile_safely()
         self._started = True
         await self._consume()
-
-    async def _warm_up(self) -> None:
-        """Store today's 1-min bars from the reference-window start to the last whole minute (history)."""
-        now = self.clock.now()
-        session = session_for(trading_date_of(now), self.calendar)
-        resolved = self.feed.contracts.get(self.options.symbol)
-        if resolved is not None and self.gate.resume(floor_minute(now), now):
-            # The bar of the minute we started in would be partial: history brings it once it is over.
-            self._backfill_wanted.set()
-        if session is None or resolved is None or now <= session.reference_start:
-            return
-        end = min(floor_minute(now), session.session_end)
-        start = session.reference_start
-        latest = self.store.latest_candle(self.options.symbol)
-        if latest is not None and start <= latest.ts < end:
-            start = latest.end  # after a restart only the missing minutes are fetched
-        live_from = end
-        try:
-            candles = await fetch_minute_bars(self.connection.ib, resolved.ib_contract, self.options.symbol, start, end,
-                                              guard=self.feed.guard, pacer=self.pacer) if start < end else []
-        except (SlobError, ConnectionError, asyncio.TimeoutError) as exc:
-            log.warning("historical warm-up failed: %s; tracking starts from live data", exc)
-            self._event("WARM_UP_FAILED", {"symbol": self.options.symbol, "error": str(exc)})
-            return
-        candles = [c for c in candles if c.ts < end]
-        self.store.upsert_candles(candles, "ib_history", resolved.future.local_symbol)
-        self._live_from = live_from
-        log.info("warm-up: %d bars from %s to %s", len(candles), to_iso(start), to_iso(end))
-        self._event("WARM_UP", {"symbol": self.options.symbol, "bars": len(candles),
-                                "from": to_iso(start), "to": to_iso(end)})
 
     async def _consume(self) -> None:
         buffer = self.buffer
@@ -303,7 +269,7 @@ class Engine(Supervised):
         if isinstance(event, CandleCompleted):
             self._candle(event.candle)
         elif isinstance(event, GapDetected):
-            if self.gate.pending and self.gate.fill_from is not None and event.start >= self.gate.fill_from:
+            if self.catch_up.fetches(event.start):
                 return  # the pending backfill fetches these minutes from history
             if is_scheduled_close(event.start, event.end, self.calendar):
                 # The CME halt, a weekend or a holiday close: expected, logged, never counted as a gap.
@@ -326,10 +292,8 @@ class Engine(Supervised):
     def _candle(self, candle: Candle) -> None:
         if candle.tick_count == 0:
             return  # no synthetic bars reach the tracker (STRATEGY.md §4.7)
-        if self._live_from is not None and candle.ts < self._live_from:
-            return  # history already holds this minute; a live bar started mid-minute would be partial
-        if not self.gate.admit(candle):
-            return  # partial (history brings it) or held until the backfill before it is done
+        if not self.catch_up.admit(candle):
+            return  # history has this minute, or the bar is held until the backfill before it is done
         self._deliver(candle)
 
     def _deliver(self, candle: Candle, source: str = "live") -> None:
@@ -394,16 +358,7 @@ class Engine(Supervised):
     def ready_to_step(self) -> bool:
         """Return True when nothing is in flight that the next lockstep step could overtake."""
         return (self._started and not self._reconcile_wanted.is_set() and not self._reconciling
-                and not self.port.in_flight() and not self._backfill_due())
-
-    def _backfill_due(self) -> bool:
-        """Return True when the minutes a start or reconnect missed are over and await their history.
-
-        Lockstep holds the clock there, so the backfill (and the held bars after it) happen at the
-        same virtual time at any speed.
-        """
-        until = self.gate.fill_until
-        return self.gate.pending and until is not None and self.clock.now() >= until + self.aggregator.grace
+                and not self.port.in_flight() and not self.catch_up.due())
 
     def settle(self) -> None:
         """Consume every buffered tick, then run the clock rules at the current time (lockstep)."""
@@ -464,63 +419,6 @@ class Engine(Supervised):
         self.store.record_health(self.run_id, self.clock.now(), row)
         self.bus.emit(EventType.HEALTH, row, self.clock.now())
         return row
-
-    # ------------------------------------------------------------------ backfill of missed minutes
-    def _next_minute(self) -> datetime | None:
-        """Return the minute after the last bar the tracker was fed (where a backfill starts)."""
-        last = self.tracking.last_candle
-        return None if last is None else last + ONE_MINUTE
-
-    async def _after_connect(self, reason: str) -> None:
-        if reason == "reconnect" and self._started and self.gate.resume(self._next_minute(), self.clock.now()):
-            self._backfill_wanted.set()
-
-    async def _backfills(self) -> None:
-        """Fetch the minutes a start or reconnect missed once they are over; feed them, then the held bars."""
-        while await self._set_before_stop(self._backfill_wanted):
-            self._backfill_wanted.clear()
-            while self.gate.pending and not self.stop_event.is_set():
-                until = self.gate.fill_until
-                assert until is not None
-                due = until + self.aggregator.grace
-                left = (due - self.clock.now()).total_seconds()
-                if left > 0:
-                    await self._wait_stop(min(self.options.timer_interval, left / self.options.clock_speed))
-                    continue
-                if not self._started and not self.stop_event.is_set():
-                    await self._wait_stop(self.options.timer_interval)  # restore first: it replays stored bars
-                    continue
-                await self._backfill(until)
-
-    async def _backfill(self, until: datetime) -> None:
-        start = self.gate.fill_from
-        resolved = self.feed.contracts.get(self.options.symbol)
-        assert start is not None and resolved is not None
-        try:
-            candles = await fetch_minute_bars(self.connection.ib, resolved.ib_contract, self.options.symbol,
-                                              start, until, guard=self.feed.guard, pacer=self.pacer)
-        except (SlobError, ConnectionError, asyncio.TimeoutError) as exc:
-            if not self.connection.connected:
-                return  # the next reconnect asks again, for a longer span
-            log.warning("backfill of %s..%s failed: %s; those minutes stay missing", to_iso(start), to_iso(until), exc)
-            self._event("BACKFILL_FAILED", {"symbol": self.options.symbol, "from": to_iso(start),
-                                            "to": to_iso(until), "error": str(exc)})
-            candles = []
-        if until != self.gate.fill_until:
-            return  # a reconnect meanwhile widened the span: fetch again
-        last = self.tracking.last_candle
-        fresh = [c for c in candles if start <= c.ts < until and (last is None or c.ts > last)]
-        self.store.upsert_candles(fresh, "ib_history", resolved.future.local_symbol)
-        for candle in fresh:
-            self.stats.backfilled_candles += 1
-            self._deliver(candle, "ib_history")
-        held = self.gate.release()
-        log.info("backfill: %d bars from %s to %s, then %d held live bars", len(fresh), to_iso(start),
-                 to_iso(until), len(held))
-        self._event("BACKFILL", {"symbol": self.options.symbol, "bars": len(fresh), "from": to_iso(start),
-                                 "to": to_iso(until), "held": len(held)})
-        for candle in held:
-            self._deliver(candle)
 
     async def _reconcile(self) -> None:
         if self._started:

@@ -9,11 +9,22 @@ live bars after them, so the tracker sees every minute once, in order, and never
 
 from __future__ import annotations
 
+import asyncio
+import logging
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import TYPE_CHECKING
 
+from slob_cli.adapters.ib.history import HistoryPacer, fetch_minute_bars
+from slob_cli.adapters.store import to_iso
 from slob_cli.core.models import Candle, floor_minute
+from slob_cli.core.sessions import session_for, trading_date_of
+from slob_cli.errors import SlobError
 
+if TYPE_CHECKING:
+    from slob_cli.runtime.engine import Engine
+
+log = logging.getLogger(__name__)
 ONE_MINUTE = timedelta(minutes=1)
 
 
@@ -75,3 +86,138 @@ class MinuteGate:
         self.fill_from = None
         through = self.history_through
         return [candle for candle in held if through is None or candle.ts > through]
+
+
+class MinuteCatchUp:
+    """The engine's history side of the gate: warm-up, the start minute, and the minutes a reconnect missed.
+
+    It fetches today's bars up to the start minute before live data is consumed, then, once the
+    minutes a (re)start or reconnect missed are over, fetches them and hands them to the engine
+    before the live bars the gate held meanwhile.
+    """
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        self.gate = MinuteGate()
+        self.wanted = asyncio.Event()  # a backfill is pending: fetch it once its minutes are over
+        self.live_from: datetime | None = None  # the first minute live data brings (history has the rest)
+        # IB's history pacing outlives this process: a restart seconds later waits only what the rules need.
+        self.pacer = HistoryPacer.kept_in(engine.store, lambda: engine.clock.now())
+
+    def admit(self, candle: Candle) -> bool:
+        """Return True when a live bar goes to the tracker now; else history has it, or it is held."""
+        if self.live_from is not None and candle.ts < self.live_from:
+            return False  # history already holds this minute; a live bar started mid-minute would be partial
+        return self.gate.admit(candle)  # partial (history brings it) or held until the backfill before it is done
+
+    def fetches(self, minute: datetime) -> bool:
+        """Return True when the pending backfill fetches this minute from history."""
+        return self.gate.pending and self.gate.fill_from is not None and minute >= self.gate.fill_from
+
+    def due(self) -> bool:
+        """Return True when the minutes a start or reconnect missed are over and await their history.
+
+        Lockstep holds the clock there, so the backfill (and the held bars after it) happen at the
+        same virtual time at any speed.
+        """
+        until = self.gate.fill_until
+        engine = self.engine
+        return self.gate.pending and until is not None and engine.clock.now() >= until + engine.aggregator.grace
+
+    def next_minute(self) -> datetime | None:
+        """Return the minute after the last bar the tracker was fed (where a backfill starts)."""
+        last = self.engine.tracking.last_candle
+        return None if last is None else last + ONE_MINUTE
+
+    def cut(self, now: datetime) -> None:
+        """The connection dropped at `now`: the bar in progress lost its ticks from here on."""
+        self.gate.cut(self.next_minute(), now)
+
+    async def warm_up(self) -> None:
+        """Store today's 1-min bars from the reference-window start to the last whole minute (history)."""
+        engine = self.engine
+        symbol = engine.options.symbol
+        now = engine.clock.now()
+        session = session_for(trading_date_of(now), engine.calendar)
+        resolved = engine.feed.contracts.get(symbol)
+        if resolved is not None and self.gate.resume(floor_minute(now), now):
+            # The bar of the minute we started in would be partial: history brings it once it is over.
+            self.wanted.set()
+        if session is None or resolved is None or now <= session.reference_start:
+            return
+        end = min(floor_minute(now), session.session_end)
+        start = session.reference_start
+        latest = engine.store.latest_candle(symbol)
+        if latest is not None and start <= latest.ts < end:
+            start = latest.end  # after a restart only the missing minutes are fetched
+        live_from = end
+        try:
+            candles = await fetch_minute_bars(engine.connection.ib, resolved.ib_contract, symbol, start, end,
+                                              guard=engine.feed.guard, pacer=self.pacer) if start < end else []
+        except (SlobError, ConnectionError, asyncio.TimeoutError) as exc:
+            log.warning("historical warm-up failed: %s; tracking starts from live data", exc)
+            engine._event("WARM_UP_FAILED", {"symbol": symbol, "error": str(exc)})
+            return
+        candles = [c for c in candles if c.ts < end]
+        engine.store.upsert_candles(candles, "ib_history", resolved.future.local_symbol)
+        self.live_from = live_from
+        log.info("warm-up: %d bars from %s to %s", len(candles), to_iso(start), to_iso(end))
+        engine._event("WARM_UP", {"symbol": symbol, "bars": len(candles), "from": to_iso(start), "to": to_iso(end)})
+
+    async def after_connect(self, reason: str) -> None:
+        """After a reconnect, fetch the minutes the connection missed once they are over."""
+        engine = self.engine
+        if reason == "reconnect" and engine._started and self.gate.resume(self.next_minute(), engine.clock.now()):
+            self.wanted.set()
+
+    async def run(self) -> None:
+        """Fetch the minutes a start or reconnect missed once they are over; feed them, then the held bars."""
+        engine = self.engine
+        while await engine._set_before_stop(self.wanted):
+            self.wanted.clear()
+            while self.gate.pending and not engine.stop_event.is_set():
+                until = self.gate.fill_until
+                assert until is not None
+                due = until + engine.aggregator.grace
+                left = (due - engine.clock.now()).total_seconds()
+                if left > 0:
+                    await engine._wait_stop(min(engine.options.timer_interval, left / engine.options.clock_speed))
+                    continue
+                if not engine._started and not engine.stop_event.is_set():
+                    await engine._wait_stop(engine.options.timer_interval)  # restore first: it replays stored bars
+                    continue
+                await self._backfill(until)
+
+    async def _backfill(self, until: datetime) -> None:
+        engine = self.engine
+        symbol = engine.options.symbol
+        start = self.gate.fill_from
+        resolved = engine.feed.contracts.get(symbol)
+        assert start is not None and resolved is not None
+        try:
+            candles = await fetch_minute_bars(engine.connection.ib, resolved.ib_contract, symbol,
+                                              start, until, guard=engine.feed.guard, pacer=self.pacer)
+        except (SlobError, ConnectionError, asyncio.TimeoutError) as exc:
+            if not engine.connection.connected:
+                return  # the next reconnect asks again, for a longer span
+            log.warning("backfill of %s..%s failed: %s; those minutes stay missing", to_iso(start), to_iso(until), exc)
+            engine.stats.gaps += 1
+            engine._event("DATA_GAP", {"symbol": symbol, "start": to_iso(start), "end": to_iso(until),
+                                       "minutes": round((until - start).total_seconds() / 60),
+                                       "reason": f"backfill failed: {exc}"})
+            candles = []
+        if until != self.gate.fill_until:
+            return  # a reconnect meanwhile widened the span: fetch again
+        last = engine.tracking.last_candle
+        fresh = [c for c in candles if start <= c.ts < until and (last is None or c.ts > last)]
+        engine.store.upsert_candles(fresh, "ib_history", resolved.future.local_symbol)
+        for candle in fresh:
+            engine.stats.backfilled_candles += 1
+            engine._deliver(candle, "ib_history")
+        held = self.gate.release()
+        log.info("backfill: %d bars from %s to %s, then %d held live bars", len(fresh), to_iso(start),
+                 to_iso(until), len(held))
+        engine._event("BACKFILL", {"symbol": symbol, "bars": len(fresh), "from": to_iso(start),
+                                   "to": to_iso(until), "held": len(held)})
+        for candle in held:
+            engine._deliver(candle)

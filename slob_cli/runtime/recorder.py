@@ -34,6 +34,7 @@ from slob_cli.runtime.supervision import IB_BUS_EVENTS, Supervised
 from slob_cli.runtime.tick_backfill import Gap, fetch_trades, historical_request, missed_trades
 
 UTC = timezone.utc
+SECOND = timedelta(seconds=1)
 log = logging.getLogger(__name__)
 
 
@@ -119,6 +120,10 @@ class Recorder(Supervised):
         self._arrivals: list[float] | None = [] if options.measure_latency else None
         self._ready = asyncio.Event()
         self._gaps: asyncio.Queue[Gap] = asyncio.Queue()
+        self._unfinished: list[Gap] = []  # outages whose backfill has not finished
+        self._attempts: dict[Gap, int] = {}
+        self.backfills = 0  # outages backfilled (wholly or partly)
+        self.gaps = 0  # DATA_GAPs reported: spans no backfill recovered
         self.backfilled = 0
         self.pacer = HistoryPacer.kept_in(store, lambda: self.clock.now())
 
@@ -152,9 +157,14 @@ class Recorder(Supervised):
             self.bus.emit(bus_type, payload, when)
         symbol = payload.get("symbol")
         self.store.log_event(kind, when, payload, run_id=run_id, symbol=symbol)  # queued to the writer thread
-        if kind == "DATA_GAP" and self.options.backfill and payload.get("last_before") and payload.get("first_after"):
-            self._gaps.put_nowait(Gap(str(symbol), datetime.fromisoformat(payload["last_before"]),
-                                      datetime.fromisoformat(payload["first_after"])))
+        if kind == "FEED_RESUMED":
+            gap = Gap(str(symbol), datetime.fromisoformat(payload["last_before"]),
+                      datetime.fromisoformat(payload["first_after"]))
+            if self.options.backfill:
+                self._unfinished.append(gap)
+                self._gaps.put_nowait(gap)
+            else:
+                self._report_gap(gap.symbol, gap.last_before, gap.first_after, "backfill is off")
 
     def _mode_changed(self, mode: str) -> None:
         if self.run_id is not None:
@@ -179,6 +189,10 @@ class Recorder(Supervised):
                     if self.options.warm_up:
                         group.create_task(self._guard(self._warm_up()))
             finally:
+                for gap in self._unfinished:
+                    self._report_gap(gap.symbol, gap.last_before, gap.first_after,
+                                     "recording stopped before the backfill")
+                self._unfinished.clear()
                 await self._flush()
         if self.fatal is not None:
             raise self.fatal
@@ -192,12 +206,26 @@ class Recorder(Supervised):
             gap = await self._unless_stopped(self._gaps.get())
             if gap is None:
                 return
-            # The second the feed came back in must be complete (and flushed) before it is counted.
-            await self._unless_stopped(asyncio.sleep(1.5 + self.options.flush_interval))
+            # The second the feed came back in must be complete (and flushed) before it is counted,
+            # and history can only be asked while connected.
+            await self._unless_stopped(self._ready_for(gap))
             if self.stop_event.is_set():
                 return
             await self._flush()
             await self._backfill(gap)
+
+    async def _ready_for(self, gap: Gap, patience: float = 5.0, poll: float = 0.05) -> None:
+        """Return once the feed is past the second it came back in (or after `patience` s), and connected."""
+        after = gap.first_after.replace(microsecond=0) + SECOND
+        waited = 0.0
+        # Trades arrive in exchange order: once a later one is in, that second is whole.
+        def ready() -> bool:
+            latest = self.feed.latest(gap.symbol)
+            return self.connection.connected and (waited >= patience or latest is None or latest >= after)
+
+        while not ready():
+            await asyncio.sleep(poll)
+            waited += poll
 
     async def _backfill(self, gap: Gap) -> None:
         resolved = self.feed.contracts.get(gap.symbol)
@@ -211,27 +239,45 @@ class Recorder(Supervised):
             await self.pacer.pace(f"{contract_key}|ticks|{start.isoformat()}", contract_key, asyncio.sleep)
             return await request(start)
 
+        error = None
         try:
             history, reached = await fetch_trades(paced, first, last)
         except (SlobError, ConnectionError, asyncio.TimeoutError, ValueError) as exc:
+            self._attempts[gap] = self._attempts.get(gap, 0) + 1
+            if not self.connection.connected and self._attempts[gap] < 3:
+                log.info("backfill of %s %s..%s interrupted by the connection; asking again after the reconnect",
+                         gap.symbol, first, last)
+                self._gaps.put_nowait(gap)
+                return
             log.warning("backfill of %s %s..%s failed: %s", gap.symbol, first, last, exc)
-            history, reached = [], first
-        counts = [self._stored_in(gap.symbol, second) for second in (first, last)]
-        missed = missed_trades(gap, history, counts[0], counts[1])
-        if missed:
-            self.stored += self.store.insert_ticks(missed, run_id=self.run_id,
-                                                   local_symbol=resolved.future.local_symbol or None)
-        self.backfilled += len(missed)
-        log.info("backfilled %d %s trades missed between %s and %s", len(missed), gap.symbol, first, last)
+            history, reached, error = [], first, str(exc)
+        counts = [self.store.tick_count_between(gap.symbol, to_us(second), to_us(second + SECOND))
+                  for second in (first, last)]
+        merge = missed_trades(gap, history, counts[0], counts[1])
+        self.store.merge_ticks(merge.ticks, (merge.replace, merge.replace + SECOND) if merge.replace else None,
+                               run_id=self.run_id, local_symbol=resolved.future.local_symbol or None)
+        self.stored += merge.new
+        self.backfilled += merge.new
+        log.info("backfilled %d %s trades missed between %s and %s", merge.new, gap.symbol, first, last)
         self._event("DATA_BACKFILLED", {"symbol": gap.symbol, "from": first.isoformat(), "to": last.isoformat(),
-                                        "ticks": len(missed)})
+                                        "ticks": merge.new})
         if reached < last:
-            self._event("DATA_UNRECOVERED", {"symbol": gap.symbol, "from": reached.isoformat(),
-                                             "to": last.isoformat(), "seconds": (last - reached).total_seconds()})
+            self._report_gap(gap.symbol, reached, last, error or "history ends before the feed came back")
+        self._unfinished.remove(gap)
+        self.backfills += 1
 
-    def _stored_in(self, symbol: str, second: datetime) -> int:
-        start = int(second.timestamp() * 1_000_000)
-        return self.store.tick_count_between(symbol, start, start + 1_000_000)
+    @property
+    def pending_backfills(self) -> int:
+        """Return how many outages wait for their backfill."""
+        return len(self._unfinished)
+
+    def _report_gap(self, symbol: str, start: datetime, end: datetime, reason: str) -> None:
+        """Report trades between start and end (exclusive) as lost: what no backfill could supply."""
+        seconds = round((end - start).total_seconds(), 3)
+        log.warning("%s trades between %s and %s are missing (%.0fs): %s", symbol, start, end, seconds, reason)
+        self.gaps += 1
+        self._event("DATA_GAP", {"symbol": symbol, "start": start.isoformat(), "end": end.isoformat(),
+                                 "seconds": seconds, "reason": reason})
 
     async def _deadline(self) -> None:
         until = self.options.until
@@ -284,7 +330,7 @@ class Recorder(Supervised):
         for symbol, resolved in list(self.feed.contracts.items()):
             try:
                 candles = await self._unless_stopped(fetch_minute_bars(
-                    self.connection.ib, resolved.ib_contract, symbol, start, now, guard=self.feed.guard))
+                    self.connection.ib, resolved.ib_contract, symbol, start, now, guard=self.feed.guard, pacer=self.pacer))
                 if candles is None:
                     return
             except (SlobError, ConnectionError) as exc:
@@ -321,7 +367,7 @@ class Recorder(Supervised):
         return {
             "ticks_received": self.feed.ticks, "ticks_stored": self.stored, "dropped": self.dropped,
             "duplicates_skipped": self.feed.duplicates, "rejected": self.feed.guard.total,
-            "backfilled": self.backfilled,
+            "backfilled": self.backfilled, "gaps": self.gaps,
             "reconnects": self.connection.reconnects, "failed_attempts": self.connection.failed_attempts,
             "safe_mode": self.connection.safe_mode, "data_mode": self.feed.mode,
             "local_symbols": {s: r.future.local_symbol for s, r in self.feed.contracts.items()},

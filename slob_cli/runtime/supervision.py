@@ -46,7 +46,10 @@ class Supervised:
                 self.fatal = self.fatal or exc
             self.stop_event.set()
 
-        return lambda exc: loop.call_soon_threadsafe(failed, exc)
+        def from_thread(exc: BaseException) -> None:
+            loop.call_soon_threadsafe(failed, exc)
+
+        return from_thread
 
     async def _guard(self, work: Awaitable[Any]) -> None:
         """Await one task; an expected failure (SlobError) is kept as the verdict and stops the rest."""

@@ -32,8 +32,22 @@ class Gap:
     first_after: datetime
 
 
-def missed_trades(gap: Gap, history: Sequence[Tick], stored_in_first: int, stored_in_last: int) -> list[Tick]:
-    """Return the trades of `history` the store lacks between the gap's two boundary seconds (inclusive).
+@dataclass(frozen=True)
+class Merge:
+    """What a backfill writes: `ticks` in time order; the boundary second `replace` (if any) is rewritten whole.
+
+    The feed delivered the last trades of the second it came back in, history supplies the earlier
+    ones: inserted after them, they would sort behind them (the store orders a second by arrival),
+    so that second is stored again from history in the exchange's order.
+    """
+
+    ticks: list[Tick]
+    replace: datetime | None  # the second whose stored trades `ticks` replace
+    new: int  # trades the store gains
+
+
+def missed_trades(gap: Gap, history: Sequence[Tick], stored_in_first: int, stored_in_last: int) -> Merge:
+    """Return how to merge `history` into the store between the gap's two boundary seconds (inclusive).
 
     `stored_in_first`/`stored_in_last` are the trades the store holds in the boundary seconds.
     """
@@ -43,13 +57,21 @@ def missed_trades(gap: Gap, history: Sequence[Tick], stored_in_first: int, store
         second = _second(tick.ts)
         if first <= second <= last:
             by_second[second].append(tick)
-    missed: list[Tick] = []
+    ticks: list[Tick] = []
+    new = 0
+    replace = None
     for second in sorted(by_second):
         trades = by_second[second]
+        if second == last and last != first:
+            if len(trades) > stored_in_last:  # history holds more of it than the store: rewrite it whole
+                ticks += trades
+                new += len(trades) - stored_in_last
+                replace = last
+            continue
         begin = stored_in_first if second == first else 0
-        end = len(trades) - stored_in_last if second == last else len(trades)
-        missed += trades[begin:max(begin, end)]
-    return missed
+        ticks += trades[begin:]
+        new += len(trades[begin:])
+    return Merge(ticks, replace, new)
 
 
 def _second(moment: datetime) -> datetime:

@@ -7,8 +7,9 @@ What it reads, and what the engine is expected to write for it:
   `data_mode`; missing ones are counted from the candles table over the run's span.
 - `events` rows of the run: a disconnect (`IB_DISCONNECTED`, `DISCONNECTED`, `CONNECTION_LOST`)
   opens an outage, a reconnect (`IB_RECONNECTED`, `RECONNECTED`, `CONNECTION_RESTORED`) closes it;
-  `SAFE_MODE_ENTERED`; gaps `GAP_DETECTED` (payload `minutes`, `start`) and `DATA_GAP` (payload
-  `last_before`, `seconds`); `TICKS_DROPPED` (payload `count`); `ORDER_PLACED` (payload `order_ref`)
+  `SAFE_MODE_ENTERED`; gaps `GAP_DETECTED` (payload `minutes`, `start`) and `DATA_GAP` (data no
+  backfill recovered: payload `start`, `end`, `minutes` or `seconds`; a feed outage that was backfilled
+  whole is no gap); `TICKS_DROPPED` (payload `count`); `ORDER_PLACED` (payload `order_ref`)
   counts placements; `DATA_MODE` (payload `mode`) marks delayed data.
 - `orders` of the run (run_id), their `fills`, the `trades` and `setups` of their setups,
   `setup_events` whose bar time lies in the run (the live events).
@@ -195,7 +196,7 @@ def event_keys_of(records: Any) -> list[EventKey]:
 
 
 def _gap(ts: str, payload: dict[str, Any], symbol: str | None, fallback: datetime) -> Gap:
-    """Read an aggregator gap (`start`, `minutes`) or a feed gap (`last_before`, `seconds`)."""
+    """Read a gap's `start` and `minutes` (or `seconds`; older stores wrote `last_before`)."""
     start = parse_time(payload.get("start")) or parse_time(payload.get("last_before")) or parse_time(ts) or fallback
     minutes = payload.get("minutes")
     if minutes is None and isinstance(payload.get("seconds"), int | float):

@@ -14,6 +14,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("slob.sim")
 COMMANDS_HELP = ('{"cmd": "status"} | {"cmd": "drop", "rst": false} | {"cmd": "silent", "on": true} | '
+                 '{"cmd": "mute", "on": true} | '
                  '{"cmd": "error", "code": 1100, "req_id": -1, "message": null} | '
                  '{"cmd": "reject_next", "reason": "..."} | {"cmd": "withhold", "on": true} | {"cmd": "partial_next", "qty": 1, "hold_rest": false} | {"cmd": "pause"} | '
                  '{"cmd": "resume"} | {"cmd": "restart", "down_for": 5} | {"cmd": "jump", "points": 50} | '
@@ -81,6 +82,7 @@ class ControlServer:
         actions: dict[str, Callable[[], object]] = {
             "drop": lambda: gateway.drop_connections(bool(command.get("rst", False))),
             "silent": lambda: gateway.set_silent(bool(command.get("on", True))),
+            "mute": lambda: gateway.set_muted(bool(command.get("on", True))),
             "error": lambda: gateway.send_error(int(command["code"]), int(command.get("req_id", -1)),
                                                 command.get("message")),
             "reject_next": lambda: gateway.reject_next_order(str(command.get("reason", "simulated rejection"))),

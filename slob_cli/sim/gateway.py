@@ -152,6 +152,10 @@ class SimGateway:
         """Accept connections and requests but answer nothing while on."""
         self.server.set_silent(on)
 
+    def set_muted(self, on: bool) -> None:
+        """Answer requests but stream no market data while on (the market goes on printing)."""
+        self.server.muted = on
+
     def send_error(self, code: int, req_id: int = -1, message: str | None = None) -> None:
         """Send an error or notice (1100, 1101, 1102, 2103..2158, 321, 326, 354, 10167, 10197, ...) to every client."""
         self.server.send_error(code, req_id, message)
@@ -286,6 +290,10 @@ class SimGatewayThread:
     def set_silent(self, on: bool) -> None:
         """Stop or resume answering."""
         self._run("set_silent", on)
+
+    def set_muted(self, on: bool) -> None:
+        """Stop or resume streaming market data (requests are still answered)."""
+        self._run("set_muted", on)
 
     def send_error(self, code: int, req_id: int = -1, message: str | None = None) -> None:
         """Send an error or notice to every client."""

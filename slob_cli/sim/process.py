@@ -111,6 +111,10 @@ class SimGatewayProcess:
         """Stop or resume answering."""
         self.command("silent", on=on)
 
+    def set_muted(self, on: bool) -> None:
+        """Stop or resume streaming market data (requests are still answered)."""
+        self.command("mute", on=on)
+
     def send_error(self, code: int, req_id: int = -1, message: str | None = None) -> None:
         """Send an error or notice to every client."""
         self.command("error", code=code, req_id=req_id, message=message)

@@ -90,6 +90,7 @@ class GatewayServer:
         self.host = host
         self.port = port
         self.silent = False
+        self.muted = False  # requests answered, but no market data streamed (a stalled data farm)
         self.sessions: set[ClientSession] = set()
         self.drain_patience = DRAIN_PATIENCE
         self.connections_accepted = 0  # every TCP connection ever accepted (tests: "no client came")
@@ -403,7 +404,7 @@ class GatewayServer:
         await self._drain(fully=end == self.broker.next_expiry())
 
     def _deliver(self, ticks: list[MarketTick], delayed: list[MarketTick]) -> None:
-        if not (ticks or delayed):
+        if not (ticks or delayed) or self.muted:
             return
         streaming = [session for session in list(self.sessions) if session.started and session.streaming]
         for session in streaming:

@@ -12,7 +12,7 @@ from slob_cli.adapters.store import Store
 from slob_cli.adapters.store.schema import SCHEMA_VERSION
 from slob_cli.core.models import Candle, Tick
 from slob_cli.errors import StoreError
-from tests.sqlfile import sql_run, sql_value
+from tests.sqlfile import sql_rows, sql_run, sql_value
 
 UTC = timezone.utc
 T0 = datetime(2026, 1, 6, 14, 30, tzinfo=UTC)
@@ -26,6 +26,20 @@ def test_new_file_is_created_in_wal_mode_at_current_schema(db_path: Path) -> Non
     with Store.open(db_path) as store:
         assert store.schema_version() == SCHEMA_VERSION
         assert sql_value(store.path, "PRAGMA journal_mode") == "wal"
+
+
+def test_every_instant_column_is_named_with_its_encoding(db_path: Path) -> None:
+    from slob_cli.adapters.store.schema import ISO_TEXT_INSTANTS, MICROSECOND_INSTANTS
+
+    declared = {(table, column): "INTEGER" for table, columns in MICROSECOND_INSTANTS.items() for column in columns}
+    declared |= {(table, column): "TEXT" for table, columns in ISO_TEXT_INSTANTS.items() for column in columns}
+    Store.open(db_path).close()
+    found = {}
+    for (table,) in sql_rows(db_path, "SELECT name FROM sqlite_master WHERE type='table' AND name NOT LIKE 'sqlite_%'"):
+        for _, column, kind, *_ in sql_rows(db_path, f'PRAGMA table_info("{table}")'):
+            if column == "ts" or column.endswith(("_at", "_time")):
+                found[(table, column)] = kind
+    assert found == declared
 
 
 def test_empty_sqlite_file_is_upgraded_to_current_schema(db_path: Path) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 from collections.abc import Iterator
 from datetime import date, datetime, timedelta, timezone
@@ -14,6 +15,7 @@ from typer.testing import CliRunner
 
 from slob_cli.adapters.calendar import load_calendar
 from slob_cli.adapters.ib.connection import GatewayConfig
+from slob_cli.adapters.ib.history import PACING_STATE_KEY
 from slob_cli.adapters.store import Store, from_us
 from slob_cli.cli.main import app
 from slob_cli.runtime.backfill import backfill
@@ -72,6 +74,8 @@ def test_month_backfills_across_the_roll_and_a_rerun_adds_nothing(runner: CliRun
         assert source == "backfill"
         assert contract == ("NQM5" if day < ROLL else "NQU5"), (day, contract)
     assert "pacing violation" not in caplog.text
+    with Store.open(db_path) as store:  # paced by the one store-kept pacer: a quick re-run counts these requests
+        assert len(store.get_state(PACING_STATE_KEY)) == json.loads(result.stdout)["days_fetched"]
     again = runner.invoke(app, args)
     assert again.exit_code == 0, again.stderr
     assert '"days_fetched": 0' in again.stdout
@@ -96,6 +100,21 @@ def test_interrupted_backfill_resumes_after_the_last_finished_day(db_path: Path,
     stored = _stored(db_path)
     assert stored[: len(partial)] == partial
     assert [row[0] for row in stored] == sorted({int(c.ts.timestamp()) * 1_000_000 for c in june})
+
+
+def test_a_span_the_gateway_has_no_data_for_is_one_line_per_day_and_no_raw_ib_async_output(
+        runner: CliRunner, db_path: Path, gateway: Any) -> None:
+    # The scripted market holds June 2025 only: for a week of May the gateway answers 162 "no data".
+    result = runner.invoke(app, ["--db", str(db_path), "candles", "backfill", "--symbol", "NQ", "--from",
+                                 "2025-05-05", "--to", "2025-05-09", "--port", str(gateway.port)])
+    assert result.exit_code == 0, result.stderr
+    assert "ib_async" not in result.stderr and "Error 162" not in result.stderr and "reqId" not in result.stderr
+    lines = [line for line in result.stderr.splitlines() if "the gateway has no 1-minute bars" in line]
+    assert [line.split("backfill: ")[1].split(" (")[0] for line in lines] == [
+        f"NQ 2025-05-0{day}" for day in range(5, 10)]
+    assert "5 days fetched" in result.stdout and "0 bars received" in result.stdout
+    assert "The gateway had no data for 5 of them: 2025-05-05, 2025-05-06" in result.stdout
+    assert _stored(db_path) == []
 
 
 @pytest.mark.parametrize("args, message", [

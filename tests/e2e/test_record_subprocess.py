@@ -7,6 +7,8 @@ import os
 import signal
 import subprocess
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from slob_cli.adapters.store import Store
@@ -25,25 +27,34 @@ def _ticks(db: Path) -> int:
         return 0
 
 
+@contextmanager
+def _recording(db: Path, port: int, client_id: int, symbols: str,
+               env: dict[str, str] | None = None) -> Iterator[subprocess.Popen[str]]:
+    """Run `slob record` until it has stored 20 ticks, then hand it over; kill it if it still runs at the end."""
+    process = subprocess.Popen(
+        [sys.executable, "-m", "slob_cli", "--db", str(db), "record", "--port", str(port),
+         "--client-id", str(client_id), "--no-warm-up", "--symbols", symbols],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env or dict(os.environ),
+    )
+    try:
+        eventually(lambda: _ticks(db) >= 20 or process.poll() is not None, timeout=30, interval=0.05)
+        assert process.poll() is None, process.communicate()
+        yield process
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.communicate()
+
+
 def test_record_streams_ticks_and_stops_cleanly_on_sigterm(tmp_path: Path) -> None:
     db = tmp_path / "record.db"
     with SimGatewayThread(seed=5, start="2026-03-10T14:35Z") as gateway:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "slob_cli", "--db", str(db), "record", "--port", str(gateway.port),
-             "--client-id", "61", "--no-warm-up", "--symbols", "NQ,MNQ"],
-            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=dict(os.environ),
-        )
-        try:
-            eventually(lambda: _ticks(db) >= 20 or process.poll() is not None, timeout=30)
-            assert process.poll() is None, process.communicate()
+        with _recording(db, gateway.port, 61, "NQ,MNQ") as process:
             process.send_signal(signal.SIGTERM)
             stdout, stderr = process.communicate(timeout=20)
-        finally:
-            if process.poll() is None:
-                process.kill()
     assert process.returncode == 0, stderr
     assert "Traceback" not in stderr
-    assert "Recorded" in stdout and "ticks" in stdout
+    assert "Recorded" in stdout and "ticks" in stdout and "0 gaps not recovered" in stdout
     with Store.open(db, readonly=True) as store:
         run = store.runs(1)[0]
         rows = sql_rows(store.path, "SELECT count(*), min(size), count(DISTINCT local_symbol) FROM ticks")[0]
@@ -53,7 +64,7 @@ def test_record_streams_ticks_and_stops_cleanly_on_sigterm(tmp_path: Path) -> No
     stats = json.loads(run["stats"])
     assert stats["ticks_stored"] == rows[0] >= 20 and rows[1] > 0
     assert locals_ == {"NQH6", "MNQH6"}
-    assert stats["dropped"] == 0
+    assert stats["dropped"] == 0 and stats["gaps"] == 0
 
 
 def test_record_with_a_duration_ends_by_itself_with_exit_0(tmp_path: Path) -> None:
@@ -68,3 +79,45 @@ def test_record_with_a_duration_ends_by_itself_with_exit_0(tmp_path: Path) -> No
     with Store.open(db, readonly=True) as store:
         run = store.runs(1)[0]
         assert run["exit_code"] == 0 and store.tick_count() > 0
+
+
+def test_record_under_a_drop_a_stall_and_a_restart_stores_what_the_market_printed(tmp_path: Path) -> None:
+    from tests.adapters.ib.test_recorder_lossless import compare_with_market
+
+    db = tmp_path / "record.db"
+
+    def count(kind: str) -> int:
+        try:
+            return int(sql_rows(db, "SELECT count(*) FROM events WHERE type=?", (kind,))[0][0])
+        except Exception:  # noqa: BLE001 - the file may not exist or be mid-migration yet
+            return 0
+
+    env = {**os.environ, "SLOB_STALE_AFTER": "1", "SLOB_IB_CONNECT_TIMEOUT": "2"}
+    with SimGatewayThread(seed=9, start="2026-03-10T14:35Z") as gateway:
+        with _recording(db, gateway.port, 63, "NQ", env) as process:
+            for index, fault in enumerate(("drop", "stall", "restart"), start=1):
+                if fault == "drop":
+                    gateway.drop_connections(rst=True)
+                elif fault == "restart":
+                    gateway.restart(1.0)
+                else:  # the market prints on while nothing streams, until the watchdog resubscribes
+                    stale = count("DATA_STALE")
+                    gateway.set_muted(True)
+                    try:
+                        eventually(lambda: count("DATA_STALE") > stale, timeout=30, interval=0.05)  # noqa: B023
+                    finally:
+                        gateway.set_muted(False)
+                eventually(lambda: count("DATA_BACKFILLED") >= index or process.poll() is not None,  # noqa: B023
+                           timeout=60, interval=0.05)
+                assert process.poll() is None, process.communicate()
+            ticks = _ticks(db)
+            eventually(lambda: _ticks(db) > ticks + 10, timeout=30, interval=0.05)  # streaming again
+            process.send_signal(signal.SIGTERM)
+            stdout, stderr = process.communicate(timeout=30)
+        assert process.returncode == 0, stderr
+        with Store.open(db, readonly=True) as store:
+            _, gaps = compare_with_market(store, gateway)
+            stats = json.loads(store.runs(1)[0]["stats"])
+    assert gaps == [] and stats["gaps"] == 0 and stats["backfilled"] > 0
+    assert f"{stats['backfilled']:,} backfilled after outages, 0 gaps not recovered" in stdout
+    assert "Traceback" not in stderr

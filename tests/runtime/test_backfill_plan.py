@@ -5,20 +5,15 @@ from __future__ import annotations
 import asyncio
 import itertools
 from datetime import date, datetime, timezone
+from pathlib import Path
 
 import pytest
 
+from slob_cli.adapters.ib.history import BURST_LIMIT, BURST_WINDOW, TEN_MINUTE_LIMIT, TEN_MINUTES, HistoryPacer
 from slob_cli.adapters.ib.rolls import FutureContract, third_friday
+from slob_cli.adapters.store import Store
 from slob_cli.errors import UsageError
-from slob_cli.runtime.backfill import (
-    MIN_SPACING,
-    WINDOW_LIMIT,
-    WINDOW_SECONDS,
-    Pacer,
-    check_range,
-    plan_days,
-    trading_days,
-)
+from slob_cli.runtime.backfill import check_range, plan_days, trading_days
 
 UTC = timezone.utc
 
@@ -52,22 +47,28 @@ def test_bad_ranges_are_usage_errors(start: date, end: date, message: str) -> No
         check_range(start, end, today=date(2026, 12, 4))
 
 
-def test_pacer_spaces_requests_and_keeps_under_the_ten_minute_limit() -> None:
-    now = [0.0]
-    sent: list[float] = []
+def test_backfill_pacing_keeps_ibs_rules_and_a_quick_rerun_is_paced_by_the_run_before(tmp_path: Path) -> None:
+    """The pacer backfill uses by default: the store-kept HistoryPacer (one for every historical request)."""
+    now = [1000.0]
+    sent: list[tuple[float, str]] = []
 
     async def sleep(seconds: float) -> None:
         now[0] += seconds
 
-    async def body() -> None:
-        pacer = Pacer(monotonic=lambda: now[0], sleep=sleep)
-        for _ in range(WINDOW_LIMIT + 5):
-            await pacer.wait()
-            sent.append(now[0])
+    async def run(store: Store, days: range, contract: str) -> None:
+        pacer = HistoryPacer.kept_in(store, lambda: datetime.now(UTC), now=lambda: now[0])
+        for day in days:
+            await pacer.pace(f"{contract}|day {day}", contract, sleep)
+            sent.append((now[0], contract))
 
-    asyncio.run(body())
-    assert all(b - a >= MIN_SPACING - 1e-9 for a, b in itertools.pairwise(sent))
-    for index, moment in enumerate(sent):
-        in_window = [t for t in sent[: index + 1] if moment - t < WINDOW_SECONDS]
-        assert len(in_window) <= WINDOW_LIMIT
-    assert sent[WINDOW_LIMIT] >= WINDOW_SECONDS
+    with Store.open(tmp_path / "pacing.db") as store:
+        asyncio.run(run(store, range(40), "NQM5"))
+    with Store.open(tmp_path / "pacing.db") as store:  # a re-run at once: a new process, the same log
+        asyncio.run(run(store, range(40, 70), "NQU5"))
+    for index, (moment, contract) in enumerate(sent):
+        earlier = sent[: index + 1]
+        # IB: six or more requests for one contract within 2 s, or more than 60 within 10 minutes, break the rules.
+        assert len([t for t, c in earlier if c == contract and moment - t < BURST_WINDOW]) < BURST_LIMIT
+        assert len([t for t, _ in earlier if moment - t < TEN_MINUTES]) <= TEN_MINUTE_LIMIT
+    assert sent[TEN_MINUTE_LIMIT][0] >= sent[0][0] + TEN_MINUTES  # the 61st waits for the first to age out
+    assert sent[TEN_MINUTE_LIMIT - 1][0] < sent[0][0] + 60  # and nothing before it waits that long

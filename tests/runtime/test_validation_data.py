@@ -82,12 +82,16 @@ def test_report_files_written_as_markdown_and_json(store: Store, tmp_path: Path)
     assert to_table(report).row_count == len(report.criteria)
 
 
-def test_recorder_event_names_and_feed_gaps_are_understood(store: Store) -> None:
+def test_recorder_event_names_and_unrecovered_feed_gaps_are_understood(store: Store) -> None:
     run_id = store.start_run("paper", {}, START)
     store.log_event("IB_DISCONNECTED", START + timedelta(hours=1), {"at": "x"}, run_id=run_id)
     store.log_event("IB_RECONNECTED", START + timedelta(hours=1, minutes=2), {"client_id": 1}, run_id=run_id)
+    # A feed outage the recorder backfilled whole is no gap; only what it could not recover is.
+    store.log_event("FEED_RESUMED", START + timedelta(hours=1, minutes=2),
+                    {"symbol": "NQ", "last_before": "2026-01-06T14:59:00+00:00", "seconds": 180.0}, run_id=run_id)
     store.log_event("DATA_GAP", START + timedelta(hours=1, minutes=2),
-                    {"symbol": "NQ", "last_before": "2026-01-06T15:00:00+00:00", "seconds": 150.0}, run_id=run_id)
+                    {"symbol": "NQ", "start": "2026-01-06T15:00:00+00:00", "end": "2026-01-06T15:02:30+00:00",
+                     "seconds": 150.0}, run_id=run_id)
     store.log_event("IB_DISCONNECTED", START + timedelta(hours=5), {}, run_id=run_id)
     store.end_run(run_id, 0, END, stats={"dropped": 7})
     data = gather(store, run_id, 24 * 3600, END)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import socket
+from datetime import timedelta
 
 import pytest
 from ib_async import IB, ContFuture, Future, LimitOrder, MarketOrder
@@ -58,6 +59,32 @@ def test_a_silent_gateway_keeps_the_socket_but_answers_nothing_until_it_speaks_a
             return still_connected, answered
 
     assert run(body()) == (True, True)
+
+
+def test_a_muted_gateway_answers_but_streams_nothing_while_the_market_goes_on_printing() -> None:
+    async def body() -> tuple[int, int, bool, int, int]:
+        async with SimGateway(start=BUSY_START, speed=1.0) as gateway:
+            ib = await connect(gateway.host, gateway.port)
+            trades: list[float] = []
+            ticker = ib.reqTickByTickData(await _future(ib), "AllLast")
+            ticker.updateEvent += lambda line: trades.extend(tick.price for tick in line.tickByTicks)
+            await wait_for(lambda: len(trades) >= 3)
+            gateway.set_muted(True)
+            muted_from = gateway.clock.now()
+            await wait_for(lambda: gateway.clock.now() >= muted_from + timedelta(seconds=0.5))  # in flight: read
+            before = len(trades)
+            await wait_for(lambda: gateway.clock.now() >= muted_from + timedelta(seconds=2))
+            during = len(trades) - before
+            printed = len(gateway.market.ticks_between(muted_from + timedelta(seconds=0.5), gateway.clock.now()))
+            answered = (await asyncio.wait_for(ib.reqCurrentTimeAsync(), 2)) is not None
+            gateway.set_muted(False)
+            resumed_at = len(trades)
+            await wait_for(lambda: len(trades) > resumed_at)
+            ib.disconnect()
+            return before, during, answered, printed, len(trades) - resumed_at
+
+    before, during, answered, printed, after = run(body())
+    assert before >= 3 and during == 0 and answered and printed > 0 and after > 0
 
 
 def test_connectivity_notices_1100_1101_1102_behave_as_ib_describes() -> None:

@@ -10,7 +10,7 @@ from typing import Any
 
 from slob_cli.adapters.ib.contracts import valid_futures
 from slob_cli.adapters.ib.conversions import BorderGuard
-from slob_cli.adapters.ib.history import DEFAULT_PACING_WAITS, fetch_minute_bars
+from slob_cli.adapters.ib.history import DEFAULT_PACING_WAITS, HistoryPacer, fetch_minute_bars
 from slob_cli.adapters.ib.rolls import FutureContract
 from slob_cli.core.models import INSTRUMENTS, Candle
 from slob_cli.errors import BrokerError
@@ -47,7 +47,8 @@ async def gateway_time(ib: Any) -> datetime:
 
 async def fetch_session(ib: Any, contract: Any, symbol: str, start: datetime, end: datetime,
                         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
-                        pacing_waits: tuple[float, ...] = DEFAULT_PACING_WAITS) -> list[Candle]:
-    """Return the 1-minute TRADES bars of [start, end) (one Globex session: a single request)."""
+                        pacing_waits: tuple[float, ...] = DEFAULT_PACING_WAITS,
+                        pacer: HistoryPacer | None = None) -> list[Candle]:
+    """Return the 1-minute TRADES bars of [start, end) (one Globex session: a single request, paced by pacer)."""
     return await fetch_minute_bars(ib, contract, symbol, start, end, chunk=max(end - start, timedelta(minutes=1)),
-                                   sleep=sleep, pacing_waits=pacing_waits)
+                                   sleep=sleep, pacing_waits=pacing_waits, pacer=pacer)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
+import re
 from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta, timezone
 from typing import Any
@@ -60,6 +61,7 @@ class IBConnection:
         self.clock = clock or SystemClock()
         self.ib = IB()
         self.ib.RaiseRequestErrors = True
+        _quiet_raw_ib_async_lines()
         self.ib.errorEvent += self._on_error
         self.ib.disconnectedEvent += self._on_disconnected
         self.ib.client.apiError += self._on_api_error
@@ -453,6 +455,31 @@ class IBConnection:
             self._emit("API_READ_ONLY", {"code": code, "text": text})
         for listener in self._notice_listeners:
             listener(notice)
+
+
+class _ReportedBySlob(logging.Filter):
+    """Drop ib_async's own lines for what slob reports in its own words.
+
+    A historical request's error (162 no data or pacing, 366) is raised to the code that asked, which
+    turns it into an empty answer, a paced retry or one `Error:` line; a failed connection attempt is
+    logged by IBConnection with the host, port and what to check. ib_async's raw lines would only
+    repeat them with a contract dump.
+    """
+
+    RAW = re.compile(r"^(Error (162|366), reqId -?\d+: |API connection failed: |Make sure API port on TWS/IBG is open)")
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not self.RAW.match(record.getMessage())
+
+
+_REPORTED_BY_SLOB = _ReportedBySlob()
+
+
+def _quiet_raw_ib_async_lines() -> None:
+    for name in ("ib_async.wrapper", "ib_async.client"):
+        logger = logging.getLogger(name)
+        if _REPORTED_BY_SLOB not in logger.filters:
+            logger.addFilter(_REPORTED_BY_SLOB)
 
 
 class _ClientIdInUse(Exception):

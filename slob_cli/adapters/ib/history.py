@@ -45,10 +45,14 @@ class HistoryPacer:
         self.waited: list[float] = []
 
     @classmethod
-    def kept_in(cls, store: Any, stamp: Callable[[], datetime]) -> HistoryPacer:
-        """Return a pacer whose requests live in the store's `state` table, stamped by `stamp()`."""
+    def kept_in(cls, store: Any, stamp: Callable[[], datetime], now: Callable[[], float] = time.time) -> HistoryPacer:
+        """Return a pacer whose requests live in the store's `state` table, stamped by `stamp()`.
+
+        Every historical request of slob goes through one such pacer (warm-up, reconnect backfills,
+        the recorder's tick backfill, `slob candles backfill`), so they all count against the same rules.
+        """
         return cls(lambda: store.get_state(PACING_STATE_KEY) or [],
-                   lambda rows: store.put_state(PACING_STATE_KEY, rows, stamp()))
+                   lambda rows: store.put_state(PACING_STATE_KEY, rows, stamp()), now)
 
     def _requests(self, now: float) -> list[tuple[float, str, str]]:
         rows = self._load() if self._load is not None else self._memory

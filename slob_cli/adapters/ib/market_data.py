@@ -174,20 +174,24 @@ class MarketDataFeed:
         self._stale_stage[symbol] = 0
         gap = self._pending_gap.pop(symbol, None)
         if gap is not None:
+            # Not yet a DATA_GAP: the owner decides what is lost (the recorder backfills, then reports the rest).
             gap["first_after"] = ts.isoformat()
             gap["seconds"] = round((ts - datetime.fromisoformat(gap["last_before"])).total_seconds(), 3) \
                 if gap.get("last_before") else None
-            self._emit("DATA_GAP", gap)
+            self._emit("FEED_RESUMED", gap)
         return True
+
+    def latest(self, symbol: str) -> datetime | None:
+        """Return the exchange time of the last trade accepted for symbol."""
+        return self._high_water.get(symbol)
 
     # ------------------------------------------------------------------ (re)subscription
     async def on_connected(self, reason: str) -> None:
         """Resolve contracts for today's trading date and subscribe every symbol (connection hook)."""
         day = trading_date(self.connection.gateway_now())
         if reason != "connect":
-            for symbol, high in self._high_water.items():
-                self._gap_floor[symbol] = high
-                self._pending_gap[symbol] = {"symbol": symbol, "reason": reason, "last_before": high.isoformat()}
+            for symbol in self._high_water:
+                self._mark_gap(symbol, reason)
         self._tbt_requests.clear()
         self._mkt_requests.clear()
         self.ib.reqMarketDataType(DELAYED if self.mode == "delayed" else LIVE)
@@ -196,6 +200,14 @@ class MarketDataFeed:
             self._subscribe(symbol)
             self.last_tick_monotonic.setdefault(symbol, time.monotonic())
             self.last_tick_monotonic[symbol] = max(self.last_tick_monotonic[symbol], time.monotonic())
+
+    def _mark_gap(self, symbol: str, reason: str) -> None:
+        """Note that ticks after the last one accepted may be missing (reconnect or silence) until the next arrives."""
+        high = self._high_water.get(symbol)
+        if high is None:
+            return
+        self._gap_floor[symbol] = high
+        self._pending_gap.setdefault(symbol, {"symbol": symbol, "reason": reason, "last_before": high.isoformat()})
 
     async def _resolve(self, symbol: str, day: date) -> None:
         current = self.contracts.get(symbol)
@@ -318,6 +330,7 @@ class MarketDataFeed:
                 log.warning("no %s tick for %.0fs; resubscribing", symbol, silent)
                 self._emit("DATA_STALE", {"symbol": symbol, "silent_seconds": silent, "action": "resubscribe"})
                 self._stale_stage[symbol] = 1
+                self._mark_gap(symbol, "stale")  # the market may have traded while the feed was silent
                 self.resubscribe(symbol)
             else:
                 log.error("still no %s tick after resubscribing; reconnecting", symbol)

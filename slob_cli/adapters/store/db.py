@@ -336,6 +336,20 @@ class Store(ReadQueries, ViewQueries, Scans, TradingDays):
         """
         self._write_rows(TICK_INSERT, (symbol, local_symbol, run_id), values)
 
+    def merge_ticks(self, ticks: Sequence[Tick], replace: tuple[datetime, datetime] | None = None,
+                    run_id: int | None = None, local_symbol: str | None = None) -> None:
+        """Insert ticks in one transaction, first deleting their symbol's stored ticks in `replace` [start, end)."""
+        if not ticks:
+            return
+        rows = [(t.symbol, to_us(t.ts), t.price, t.size, local_symbol, run_id) for t in ticks]
+        with self.transaction() as conn:
+            if replace is not None:
+                conn.execute("DELETE FROM ticks WHERE symbol=? AND ts >= ? AND ts < ?",
+                             (ticks[0].symbol, to_us(replace[0]), to_us(replace[1])))
+            conn.executemany(
+                "INSERT INTO ticks(symbol, ts, price, size, local_symbol, run_id) VALUES (?,?,?,?,?,?)", rows
+            )
+
     def delete_ticks(self, symbol: str, start: datetime, end: datetime) -> None:
         """Delete a symbol's ticks in [start, end) in one transaction."""
         with self.transaction() as conn:

@@ -2,7 +2,8 @@
 
 Conventions: `ticks.ts` and `candles.ts` are INTEGER microseconds since the Unix epoch (UTC),
 because they hold millions of rows and are range-scanned; every other time column is TEXT in
-UTC ISO-8601 ending in `Z` (`2026-01-06T15:01:00Z`), because people read those tables.
+UTC ISO-8601 ending in `Z` (`2026-01-06T15:01:00Z`), because people read those tables
+(MICROSECOND_INSTANTS and ISO_TEXT_INSTANTS below name every such column).
 JSON columns hold compact JSON text.
 """
 
@@ -12,6 +13,25 @@ import sqlite3
 from collections.abc import Callable
 
 SCHEMA_VERSION = 4
+
+# Every column that holds an instant, by encoding: the two encodings side by side, named in one
+# place (tests/adapters/test_store.py checks the live schema against them). Dates such as
+# `trading_date` are calendar days, not instants, and stay `YYYY-MM-DD` text.
+MICROSECOND_INSTANTS: dict[str, tuple[str, ...]] = {"ticks": ("ts",), "candles": ("ts",)}
+ISO_TEXT_INSTANTS: dict[str, tuple[str, ...]] = {
+    "runs": ("started_at", "ended_at"),
+    "events": ("ts",),
+    "setups": ("liq1_time", "high_time", "low_time", "nowick_time", "liq2_time", "trigger_time", "updated_at"),
+    "setup_events": ("bar_time",),
+    "state": ("updated_at",),
+    "orders": ("created_at", "sent_at", "updated_at"),
+    "fills": ("ts",),
+    "trades": ("entry_time", "exit_time", "settled_at"),
+    "health": ("ts",),
+    "tracked_days": ("updated_at",),
+    "backtest_runs": ("created_at",),
+    "backtest_trades": ("decision_time", "entry_time", "exit_time"),
+}
 
 _V1 = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);

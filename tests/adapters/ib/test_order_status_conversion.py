@@ -29,3 +29,19 @@ def _trade(final: str, history: list[tuple[str, int]]) -> Trade:
 def test_refused_new_order_is_inactive_and_cancel_of_live_order_is_not(
         final: str, history: list[tuple[str, int]], expected: str) -> None:
     assert broker_order(_trade(final, history)).status == expected
+
+
+def test_an_execution_carries_its_commission_only_once_the_report_for_it_came() -> None:
+    from ib_async import CommissionReport, Execution, Fill
+
+    from slob_cli.adapters.ib.orders import broker_execution
+
+    execution = Execution(execId="0001.01", orderId=8, orderRef="slob:S1:entry", side="SLD", shares=2,
+                          price=25_571.75, time=WHEN, permId=77)
+    fresh = Fill(Contract(symbol="NQ"), execution, CommissionReport(), WHEN)  # execDetails, its report to come
+    assert (broker_execution(fresh).commission, broker_execution(fresh).realized_pnl) == (None, None)
+    report = CommissionReport(execId="0001.01", commission=4.5, currency="USD", realizedPNL=0.0)
+    reported = Fill(Contract(symbol="NQ"), execution, report, WHEN)
+    assert (broker_execution(reported).commission, broker_execution(reported).realized_pnl) == (4.5, None)
+    # A repeated reqExecutions hands out fresh Fills; the report kept on the first one is passed in.
+    assert broker_execution(fresh, report).commission == 4.5
