@@ -146,9 +146,10 @@ class Store(ReadQueries, ViewQueries, Scans, TradingDays):
 
     @property
     def db(self):  # noqa: ANN201 - sqlite_utils.Database, imported on first use (numpy: ~0.1 s of start-up)
-        """Return a sqlite-utils Database over the store's connection."""
+        """Return a sqlite-utils Database over the store's connection (after the writer's queued writes)."""
+        connection = self._conn  # waits for the writer thread, as every use of the connection does
         if self._db is None:
-            self._db = _import_sqlite_utils().Database(self._conn)
+            self._db = _import_sqlite_utils().Database(connection)
         return self._db
 
     def query(self, sql: str, params: Sequence[Any] = ()) -> Iterator[dict[str, Any]]:
