@@ -153,15 +153,25 @@ class OrderExecutor:
         cancelled while slob was down, a flatten that never filled: none of them may hold a slot
         for the rest of the day.
         """
-        held = len(plan.holding)
+        # A status that arrived while the snapshot was taken (an entry's cancel confirmed) already freed
+        # its slot: only setups with an open trade or an entry still active keep one.
+        holding = sorted(setup_id for setup_id in plan.holding if self._holds_slot(setup_id))
+        held = len(holding)
         if self.state.open_positions == held:
             return
         log.warning("risk state: %d open position(s) counted, the broker holds %d; rebuilt from the broker",
                     self.state.open_positions, held)
         self._log("RISK_STATE_REBUILT", {"open_positions": held, "counted": self.state.open_positions,
-                                         "setups": sorted(plan.holding)})
+                                         "setups": holding})
         self.state = rebuild_open_positions(self.state, held)
         self._save_state()
+
+    def _holds_slot(self, setup_id: str) -> bool:
+        trade = self.repo.trade(setup_id)
+        if trade is not None and trade["status"] == TradeStatus.OPEN.value:
+            return True
+        return any(OrderRole(row["role"]) is OrderRole.ENTRY and OrderStatus(row["status"]) in ACTIVE
+                   for row in self.repo.orders_for_setup(setup_id))
 
     def apply(self, plan: ReconcilePlan) -> None:
         """Carry out a reconciliation plan: store first, then the broker."""

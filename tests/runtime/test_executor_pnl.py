@@ -54,3 +54,42 @@ def test_a_missing_commission_report_is_booked_at_the_end_with_what_is_known(sto
     executor.settle_pending()
     assert store.get_state(RISK_STATE_KEY)["realized_pnl_today"] == OrderRepository(store).trade(SETUP)["pnl_money"]
     assert OrderRepository(store).trade(SETUP)["pnl_money"] == 1432.75  # gross 1435 - the entry's 2.25
+
+
+def test_reconciliation_rebuilds_open_positions_but_keeps_a_slot_freed_while_the_snapshot_was_taken(
+        store: Store) -> None:
+    import asyncio
+
+    from slob_cli.core.broker_view import BrokerOrder, BrokerView
+    from slob_cli.core.risk import RiskState
+
+    entry, stop, target = build_bracket(SETUP, Direction.SHORT, "NQ", 1, 25478.0, 25490.0, 25406.0, "MKT").orders
+    repo = OrderRepository(store)
+    repo.insert_intents([entry, stop, target], T0)
+    repo.mark_sent({entry.order_ref: 1, stop.order_ref: 2, target.order_ref: 3}, T0)
+    # The counter says two (one of them a slot leaked by a crash); the broker works this setup's entry.
+    store.put_state(RISK_STATE_KEY, {**RiskState.initial(100_000.0).to_dict(), "open_positions": 2}, T0)
+
+    def at_broker(intent, status: str) -> BrokerOrder:
+        return BrokerOrder(intent.order_ref, {entry: 1, stop: 2, target: 3}[intent], "NQ", intent.action,
+                           intent.order_type, intent.quantity, status, 0)
+
+    class Port:
+        cancel_arrives = False
+
+        def equity(self) -> None:
+            return None
+
+        async def snapshot(self) -> BrokerView:
+            if self.cancel_arrives:  # the entry's cancel is confirmed between reqAllOpenOrders and the plan
+                executor.on_status(at_broker(entry, "Cancelled"))
+            return BrokerView(open_orders=(at_broker(entry, "Submitted"), at_broker(stop, "PreSubmitted"),
+                                           at_broker(target, "PreSubmitted")))
+
+    port = Port()
+    executor = OrderExecutor(store, port, RiskManager(), ManualClock(T0 + timedelta(seconds=10)))
+    asyncio.run(executor.reconcile())
+    assert store.get_state(RISK_STATE_KEY)["open_positions"] == 1, "the working entry holds the one slot"
+    port.cancel_arrives = True
+    asyncio.run(executor.reconcile())
+    assert store.get_state(RISK_STATE_KEY)["open_positions"] == 0, "the confirmed cancel freed it for good"
