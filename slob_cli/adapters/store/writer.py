@@ -210,7 +210,10 @@ class StoreWriter:
                     self.outstanding -= len(writes)
             for item in items:
                 if isinstance(item, concurrent.futures.Future):
-                    item.set_result(None)
+                    try:
+                        item.set_result(None)
+                    except concurrent.futures.InvalidStateError:
+                        pass  # its waiter was cancelled (asyncio.wrap_future cancels it too): nobody to tell
             if any(item is None for item in items):
                 return
 
