@@ -12,7 +12,7 @@ from datetime import datetime
 from enum import Enum
 from typing import Any
 
-from slob_cli.core.orders import OCA_TYPE_CANCEL_WITH_BLOCK, OrderIntent, OrderRole
+from slob_cli.core.orders import OCA_TYPE_REDUCE_WITH_BLOCK, OrderIntent, OrderRole
 
 
 class OrderStatus(str, Enum):
@@ -81,7 +81,7 @@ class StoredOrder:
             stop_price=row.get("stop_price"),
             tif=row.get("tif") or "DAY",
             oca_group=row.get("oca_group"),
-            oca_type=OCA_TYPE_CANCEL_WITH_BLOCK if row.get("oca_group") else None,
+            oca_type=OCA_TYPE_REDUCE_WITH_BLOCK if row.get("oca_group") else None,
             parent_ref=row.get("parent_ref"),
         )
         return cls(intent, OrderStatus(row["status"]), int(row.get("filled") or 0),

@@ -15,7 +15,10 @@ from enum import Enum
 from slob_cli.core.models import TICK_SIZE, Direction, round_to_tick
 
 REF_PREFIX = "slob"
-OCA_TYPE_CANCEL_WITH_BLOCK = 1
+# IB's ocaType 2, "reduce with block": a fill (whole or partial) of one exit shrinks the others by the
+# filled quantity, and IB blocks the group against overfill while it does. Type 1 ("cancel with block")
+# would cancel the stop on a target's *partial* fill and leave the rest of the position naked.
+OCA_TYPE_REDUCE_WITH_BLOCK = 2
 ENTRY_TYPES = ("MKT", "LMT")
 
 
@@ -144,7 +147,8 @@ def build_bracket(
     """Return the bracket of one setup; raise ValueError naming a price or size that cannot work.
 
     The entry is a DAY market order (or a limit `limit_offset_ticks` through the estimate); the stop
-    and target are GTC children in one OCA group so one fill cancels the other. The parent and the
+    and target are GTC children in one reduce-type OCA group: a fill of one shrinks the other by the
+    quantity filled (a full fill cancels it), so the open quantity stays covered. The parent and the
     stop carry transmit=False and the target True, so TWS releases the three together.
     """
     direction = Direction(direction)
@@ -191,7 +195,7 @@ def exit_pair(
     oca: str | None = None,
     attempt: int = 1,
 ) -> tuple[OrderIntent, OrderIntent | None]:
-    """Return the stop (and target, if any) closing `quantity` contracts, sharing one OCA group.
+    """Return the stop (and target, if any) closing `quantity` contracts, sharing one reduce-type OCA group.
 
     Without a parent (a re-issue protecting an open position) each transmits at once, so the stop is
     live even if the target is refused; with a parent the stop holds and the target releases the group.
@@ -203,14 +207,14 @@ def exit_pair(
     stop_order = OrderIntent(
         order_ref(setup_id, OrderRole.STOP, attempt), setup_id, OrderRole.STOP, symbol, action, "STP", quantity,
         stop_price=stop_price_on_grid(direction, stop), tif="GTC", oca_group=group,
-        oca_type=OCA_TYPE_CANCEL_WITH_BLOCK, parent_ref=parent_ref,
+        oca_type=OCA_TYPE_REDUCE_WITH_BLOCK, parent_ref=parent_ref,
         transmit=parent_ref is None)
     if target is None:
         return stop_order, None
     target_order = OrderIntent(
         order_ref(setup_id, OrderRole.TARGET, attempt), setup_id, OrderRole.TARGET, symbol, action, "LMT", quantity,
         limit_price=target_price_on_grid(direction, target), tif="GTC", oca_group=group,
-        oca_type=OCA_TYPE_CANCEL_WITH_BLOCK, parent_ref=parent_ref, transmit=True)
+        oca_type=OCA_TYPE_REDUCE_WITH_BLOCK, parent_ref=parent_ref, transmit=True)
     return stop_order, target_order
 
 

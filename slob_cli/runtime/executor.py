@@ -362,14 +362,26 @@ class OrderExecutor:
         trade = self.repo.trade(parsed.setup_id)
         if trade is None or trade["status"] != "OPEN":
             return
-        rows = self.repo.orders_for_setup(parsed.setup_id)
-        if any(r["role"] in ("stop", "target", "flatten") and r["filled"] for r in rows):
-            return  # an exit filled: its OCA sibling was cancelled by the broker, as it should be
+        if self._open_quantity(parsed.setup_id) <= 0:
+            return  # the exits closed the position: the broker cancelled the OCA sibling, as it should
+        # An exit that filled only in part closed nothing yet: the rest of the position needs its stop.
         detail = f"{order.order_ref} of an open position was cancelled outside slob; re-protecting"
         log.warning("%s", detail)
         self._log("PROTECTION_CANCELLED_OUTSIDE", {"order_ref": order.order_ref, "setup_id": parsed.setup_id})
         self._emit(EventType.ALERT, {"level": "warning", "message": detail})
         self.request_reconcile()
+
+    def _open_quantity(self, setup_id: str) -> int:
+        """Return the contracts a setup still holds: entry fills less exit fills (stored fills or statuses)."""
+        rows = self.repo.orders_for_setup(setup_id)
+        booked: dict[str, float] = {}
+        for fill in self.repo.fills_for(r["order_ref"] for r in rows):
+            booked[fill["order_ref"]] = booked.get(fill["order_ref"], 0.0) + fill["quantity"]
+        held = 0.0
+        for row in rows:
+            filled = max(float(row["filled"] or 0), booked.get(row["order_ref"], 0.0))
+            held += filled if OrderRole(row["role"]) is OrderRole.ENTRY else -filled
+        return int(held)
 
     def on_order_error(self, order_id: int, code: int, text: str) -> None:
         """Log an order-level error from the broker (rejections arrive as status Inactive too)."""

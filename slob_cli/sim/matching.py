@@ -186,7 +186,10 @@ class MatchingMixin:
 
     def _after_fill(self, order: SimOrder, quantity: float, now: datetime) -> list[BrokerEvent]:
         """Cancel or reduce OCA members and bracket siblings; activate children of a filled parent."""
+        # Each other order gets one action per fill: an OCA member of an explicit group follows its ocaType,
+        # and a bracket sibling that is not also such a member follows the bracket rule.
         events: list[BrokerEvent] = []
+        handled: set[tuple[int, int]] = set()
         if order.oca_group and not order.oca_auto:  # a broker-named bracket group follows the bracket rule below
             if order.oca_type in (0, 1):
                 self._filled_oca_groups.add((order.account, order.oca_group))
@@ -194,11 +197,13 @@ class MatchingMixin:
                 order, lambda other: other.oca_group == order.oca_group and other.account == order.account
             )
             for other in members:
+                handled.add(other.key)
                 # ocaType 0 (unset) behaves as IB's default, 1: cancel the others; 2 and 3 reduce them.
                 events += self._cancel(other, now) if order.oca_type in (0, 1) else self._reduce(other, quantity, now)
         if order.parent_id:
             # IB treats the children of one bracket as one-cancels-the-other, reducing by each fill.
-            for other in self._unfinished(order, lambda other: self._same_bracket(other, order)):
+            siblings = self._unfinished(order, lambda other: self._same_bracket(other, order) and other.key not in handled)
+            for other in siblings:
                 events += self._reduce(other, quantity, now)
         if order.status == "Filled":
             children = self._unfinished(

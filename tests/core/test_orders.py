@@ -32,7 +32,7 @@ def test_jan6_short_bracket_has_exact_orders() -> None:
         "slob:NQ-20260106-S1:target", "BUY", "LMT", 25_501.0, "GTC", True)
     assert stop.parent_ref == target.parent_ref == "slob:NQ-20260106-S1:entry"
     assert stop.oca_group == target.oca_group == "slob:NQ-20260106-S1:oca"
-    assert stop.oca_type == target.oca_type == 1
+    assert stop.oca_type == target.oca_type == 2, "reduce with block: a partial fill shrinks the other exit"
     assert [o.role for o in bracket.orders] == [OrderRole.ENTRY, OrderRole.STOP, OrderRole.TARGET]
 
 

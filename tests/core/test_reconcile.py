@@ -162,6 +162,47 @@ def test_position_whose_stop_is_gone_gets_a_new_stop_and_target_pair() -> None:
     assert stop2.transmit and target2.transmit
 
 
+def test_target_filled_one_of_two_and_stop_gone_reprotects_the_lot_still_held() -> None:
+    # What an OCA group of the cancel type did to a 2-lot bracket: the target's partial fill cancelled the stop.
+    entry, stop, target = sized(2)
+    broker = BrokerView(open_orders=(at_broker(target, "Submitted", filled=1),),
+                        completed_orders=(at_broker(entry, "Filled", 2), at_broker(stop, "Cancelled")),
+                        executions=(execution(entry, 2, 25_572.0), execution(target, 1, 25_501.0)),
+                        positions=short_position(1))
+    plan = reconcile([stored(entry, OrderStatus.FILLED, 2, with_id=True), stored(stop, OrderStatus.CANCELLED, with_id=True),
+                      stored(target, OrderStatus.WORKING, 1, with_id=True)], broker, NOW,
+                     known_exec_ids=frozenset(e.exec_id for e in broker.executions))
+    assert plan.of_type(CancelOrder) == [CancelOrder(target.order_ref, 13, "cancel target: its stop is gone; re-issuing both")]
+    (place,) = plan.of_type(PlaceOrders)
+    assert [(o.order_ref, o.quantity, o.oca_type) for o in place.orders] == [
+        ("slob:NQ-20260106-S1:stop.2", 1, 2), ("slob:NQ-20260106-S1:target.2", 1, 2)]
+
+
+def test_stop_covering_less_than_the_position_is_resized_to_it() -> None:
+    # A stop exists, but for 1 of the 2 lots held: its remaining quantity is what counts, not its presence.
+    entry, stop, target = sized(2)
+    broker = BrokerView(open_orders=(at_broker(stop, "Submitted", quantity=1), at_broker(target, "Submitted")),
+                        completed_orders=(at_broker(entry, "Filled", 2),),
+                        executions=(execution(entry, 2, 25_572.0),), positions=short_position(2))
+    plan = reconcile([stored(entry, OrderStatus.FILLED, 2, with_id=True), stored(stop, OrderStatus.WORKING, with_id=True),
+                      stored(target, OrderStatus.WORKING, with_id=True)], broker, NOW,
+                     known_exec_ids=frozenset(e.exec_id for e in broker.executions))
+    assert plan.of_type(ResizeOrder) == [ResizeOrder(stop.order_ref, 12, 2, "stop must cover the 2 contract(s) held")]
+    assert plan.of_type(PlaceOrders) == []
+
+
+def test_target_filled_one_of_two_with_the_stop_reduced_to_one_needs_nothing() -> None:
+    entry, stop, target = sized(2)
+    broker = BrokerView(open_orders=(at_broker(stop, "Submitted", quantity=1), at_broker(target, "Submitted", filled=1)),
+                        completed_orders=(at_broker(entry, "Filled", 2),),
+                        executions=(execution(entry, 2, 25_572.0), execution(target, 1, 25_501.0)),
+                        positions=short_position(1))
+    plan = reconcile([stored(entry, OrderStatus.FILLED, 2, with_id=True), stored(stop, OrderStatus.WORKING, with_id=True),
+                      stored(target, OrderStatus.WORKING, 1, with_id=True)], broker, NOW,
+                     known_exec_ids=frozenset(e.exec_id for e in broker.executions))
+    assert plan.changes_orders is False, plan.actions
+
+
 def test_position_whose_stop_price_is_already_crossed_is_flattened() -> None:
     broker = BrokerView(completed_orders=(at_broker(ENTRY, "Filled", 1), at_broker(STOP, "Cancelled"),
                                           at_broker(TARGET, "Cancelled")), positions=short_position(1))

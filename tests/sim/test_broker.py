@@ -183,6 +183,53 @@ def test_oca_fill_cancels_the_other_members(broker: SimBroker) -> None:
     assert [o.order_id for o in broker.open_orders()] == [3]
 
 
+def _exit_bracket(broker: SimBroker, oca_type: int, quantity: int = 3) -> None:
+    """A filled BUY parent of `quantity` whose target and stop also share an explicit OCA group (slob's brackets)."""
+    broker.place_order(order(1, "BUY", quantity, "MKT", transmit=False), NOW, quote(25_000.0))
+    broker.place_order(order(2, "SELL", quantity, "LMT", 25_040.0, parent_id=1, oca_group="exit", oca_type=oca_type,
+                             tif="GTC", transmit=False), NOW, None)
+    broker.place_order(order(3, "SELL", quantity, "STP", stop=24_960.0, parent_id=1, oca_group="exit",
+                             oca_type=oca_type, tif="GTC"), NOW, quote(25_000.0))
+    assert [position[2] for position in broker.positions("DU111")] == [float(quantity)]
+
+
+def _updates_of(events: list[object], order_id: int) -> list[tuple[float, str]]:
+    return [(e.order.quantity, e.order.status) for e in events if isinstance(e, OrderUpdate) and e.order.order_id == order_id]
+
+
+def test_partial_fill_in_a_reduce_type_bracket_group_reduces_the_sibling_once(broker: SimBroker) -> None:
+    _exit_bracket(broker, oca_type=2)
+    broker.partial_fill_next(1)
+    events = broker.on_tick(NQ, quote(25_040.0), NOW + timedelta(minutes=1))
+    assert [(f.order.order_id, f.execution.shares) for f in fills(events)] == [(2, 1.0)]
+    assert _updates_of(events, 3) == [(2.0, "Submitted")], "one reduction by the one lot filled, not two"
+    [stop] = [o for o in broker.open_orders() if o.order_id == 3]
+    assert stop.remaining == 2.0 and [position[2] for position in broker.positions("DU111")] == [2.0]
+    events = broker.on_tick(NQ, quote(25_041.0), NOW + timedelta(minutes=2))
+    assert [(f.order.order_id, f.execution.shares) for f in fills(events)] == [(2, 2.0)]
+    assert _updates_of(events, 3) == [(0.0, "Cancelled")]
+    assert broker.open_orders() == [] and [position[2] for position in broker.positions("DU111")] == [0.0]
+
+
+def test_stop_closes_the_rest_after_a_partial_target_fill_in_a_reduce_type_group(broker: SimBroker) -> None:
+    _exit_bracket(broker, oca_type=2, quantity=2)
+    broker.partial_fill_next(1, hold_rest=True)
+    broker.on_tick(NQ, quote(25_040.0), NOW + timedelta(minutes=1))
+    events = broker.on_tick(NQ, quote(24_950.0), NOW + timedelta(minutes=2))
+    assert [(f.order.order_id, f.execution.shares) for f in fills(events)] == [(3, 1.0)]
+    assert _updates_of(events, 2) == [(1.0, "Cancelled")], "the target's unfilled rest reduced away"
+    assert broker.open_orders() == [] and [position[2] for position in broker.positions("DU111")] == [0.0]
+
+
+def test_partial_fill_in_a_cancel_type_group_cancels_the_stop(broker: SimBroker) -> None:
+    # IB's ocaType 1: any fill, even of part of one order, cancels the others. slob's exits use type 2 for this.
+    _exit_bracket(broker, oca_type=1, quantity=2)
+    broker.partial_fill_next(1, hold_rest=True)
+    events = broker.on_tick(NQ, quote(25_040.0), NOW + timedelta(minutes=1))
+    assert _updates_of(events, 3) == [(2.0, "Cancelled")]
+    assert [position[2] for position in broker.positions("DU111")] == [1.0]
+
+
 # ---------------------------------------------------------------------- partial fills and expiry
 def test_partial_fill_fault_fills_part_and_leaves_the_rest_working(broker: SimBroker) -> None:
     broker.partial_fill_next(1)

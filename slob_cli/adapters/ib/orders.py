@@ -15,7 +15,7 @@ from datetime import datetime, timezone
 from typing import Any
 
 from slob_cli.core.broker_view import BrokerExecution, BrokerOrder, BrokerPosition, BrokerView
-from slob_cli.core.orders import OrderIntent
+from slob_cli.core.orders import OCA_TYPE_REDUCE_WITH_BLOCK, OrderIntent
 from slob_cli.errors import BrokerError
 
 UTC = timezone.utc
@@ -131,7 +131,7 @@ def ib_order(intent: OrderIntent, order_id: int, parent_id: int, account: str | 
         order.auxPrice = intent.stop_price
     if intent.oca_group:
         order.ocaGroup = intent.oca_group
-        order.ocaType = intent.oca_type or 1
+        order.ocaType = intent.oca_type or OCA_TYPE_REDUCE_WITH_BLOCK  # a partial fill must not cancel the stop
     if account:
         order.account = account
     return order
