@@ -237,6 +237,5 @@ class StoreWriter:
                 pass  # SQLite rolled back by itself
             self.error = write_error(self.path, exc) or exc
             self.refused += len(writes)
-            log.error("store writer: %s", self.error)
-            if self.on_error is not None:
+            if self.on_error is not None:  # the owner reports it, once
                 self.on_error(self.error)
