@@ -78,6 +78,14 @@ def row_candle(row: Sequence[Any]) -> Candle:
     return Candle(row[0], from_us(row[1]), row[2], row[3], row[4], row[5], row[6], row[7], row[8])
 
 
+def _tick_values(ticks: Iterable[Tick]) -> dict[str, list[Any]]:
+    """Return each symbol's ticks flat as [ts_us, price, size, ts_us, ...] (TICK_INSERT's rows)."""
+    by_symbol: dict[str, list[Any]] = {}
+    for tick in ticks:
+        by_symbol.setdefault(tick.symbol, []).extend((to_us(tick.ts), tick.price, tick.size))
+    return by_symbol
+
+
 def price_bars(symbol: str, rows: Iterable[Sequence[Any]]) -> list[PriceBar]:
     """Return PriceBars of (ts us, open, high, low, close, tick_count) rows (`candle_bar_rows`), in their order.
 
@@ -129,9 +137,10 @@ class Store(ReadQueries, ViewQueries, Scans, TradingDays):
 
     @property
     def db(self):  # noqa: ANN201 - sqlite_utils.Database, imported on first use (numpy: ~0.1 s of start-up)
-        """Return a sqlite-utils Database over the store's connection."""
+        """Return a sqlite-utils Database over the store's connection (after the writer's queued writes)."""
+        connection = self._conn  # waits for the writer thread, as every use of the connection does
         if self._db is None:
-            self._db = _import_sqlite_utils().Database(self._conn)
+            self._db = _import_sqlite_utils().Database(connection)
         return self._db
 
     def _columns(self, table: str, alias: str = "") -> str:
@@ -345,19 +354,15 @@ class Store(ReadQueries, ViewQueries, Scans, TradingDays):
     # ------------------------------------------------------------------ ticks
     def insert_ticks(self, ticks: Iterable[Tick], run_id: int | None = None, local_symbol: str | None = None) -> int:
         """Insert ticks in one transaction (through the writer thread when there is one); return how many."""
-        by_symbol: dict[str, list[Any]] = {}
-        count = 0
-        for tick in ticks:
-            by_symbol.setdefault(tick.symbol, []).extend((to_us(tick.ts), tick.price, tick.size))
-            count += 1
+        by_symbol = _tick_values(ticks)
         if len(by_symbol) > 1 and self._writer is None:
             with self.transaction() as conn:  # one transaction for every symbol
                 for symbol, values in by_symbol.items():
                     insert_rows(conn, TICK_INSERT, (symbol, local_symbol, run_id), values)
-            return count
-        for symbol, values in by_symbol.items():
-            self.insert_tick_values(symbol, local_symbol, run_id, values)
-        return count
+        else:
+            for symbol, values in by_symbol.items():
+                self.insert_tick_values(symbol, local_symbol, run_id, values)
+        return sum(len(values) for values in by_symbol.values()) // TICK_INSERT.width
 
     def insert_tick_values(self, symbol: str, local_symbol: str | None, run_id: int | None, values: list[Any]) -> None:
         """Insert one symbol's ticks given flat as [ts_us, price, size, ts_us, ...] (the recorder's hot path).
@@ -368,17 +373,21 @@ class Store(ReadQueries, ViewQueries, Scans, TradingDays):
 
     def merge_ticks(self, ticks: Sequence[Tick], replace: tuple[datetime, datetime] | None = None,
                     run_id: int | None = None, local_symbol: str | None = None) -> None:
-        """Insert ticks in one transaction, first deleting their symbol's stored ticks in `replace` [start, end)."""
+        """Insert ticks in one transaction (through the writer thread when there is one), first deleting their
+        symbol's stored ticks in `replace` [start, end)."""
         if not ticks:
             return
-        rows = [(t.symbol, to_us(t.ts), t.price, t.size, local_symbol, run_id) for t in ticks]
-        with self.transaction() as conn:
+        symbol = ticks[0].symbol
+        by_symbol = _tick_values(ticks)
+
+        def write(conn: sqlite3.Connection) -> None:
             if replace is not None:
                 conn.execute("DELETE FROM ticks WHERE symbol=? AND ts >= ? AND ts < ?",
-                             (ticks[0].symbol, to_us(replace[0]), to_us(replace[1])))
-            conn.executemany(
-                "INSERT INTO ticks(symbol, ts, price, size, local_symbol, run_id) VALUES (?,?,?,?,?,?)", rows
-            )
+                             (symbol, to_us(replace[0]), to_us(replace[1])))
+            for each, values in by_symbol.items():
+                insert_rows(conn, TICK_INSERT, (each, local_symbol, run_id), values)
+
+        self._write(write)
 
     def delete_ticks(self, symbol: str, start: datetime, end: datetime) -> None:
         """Delete a symbol's ticks in [start, end) in one transaction."""
