@@ -349,8 +349,8 @@ class Engine(Supervised):
 
     def _on_minute(self, now: datetime) -> bool:
         """The minute timer fired: run the clock rules at `now`; return False to be called again at once."""
-        if not self._started:
-            return True  # nothing is open before the start; the next minute is the next chance
+        if not self._started or self.stop_event.is_set():
+            return True  # nothing is open before the start; a stopping engine's consumer has shut down
         # The clock may only pass data the consumer has seen: with a backlog of ticks in the
         # buffer, closing minutes or freezing levels now would run ahead of the data.
         if len(self.buffer):
