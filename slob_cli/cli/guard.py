@@ -12,10 +12,10 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Annotated, Any
 
-import click
 import typer
 from typer._click.exceptions import ClickException as TyperClickException
 
+from slob_cli.cli.plain_params import click_errors
 from slob_cli.errors import ExitCode, SlobError, first_error
 
 if TYPE_CHECKING:
@@ -49,16 +49,16 @@ def exit_code_of(error: BaseException | None) -> int:
     if error is None:
         return int(ExitCode.OK)
     error = first_error(error)  # a task group's failure ends the command with the code of the error inside
-    if isinstance(error, click.exceptions.Exit | typer.Exit):
+    if isinstance(error, click_errors("Exit", typer.Exit)):
         return int(error.exit_code)
     if isinstance(error, SystemExit):
         code = error.code
         return code if isinstance(code, int) else (0 if code is None else int(ExitCode.UNEXPECTED))
     if isinstance(error, SlobError):
         return int(error.exit_code)
-    if isinstance(error, click.exceptions.Abort | typer.Abort | KeyboardInterrupt):
+    if isinstance(error, (KeyboardInterrupt, *click_errors("Abort", typer.Abort))):
         return 130
-    if isinstance(error, click.ClickException | TyperClickException):
+    if isinstance(error, click_errors("ClickException", TyperClickException)):
         return int(error.exit_code)
     return int(ExitCode.UNEXPECTED)
 

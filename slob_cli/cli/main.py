@@ -8,7 +8,6 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
-import click
 import typer
 from typer._click.exceptions import ClickException as TyperClickException
 from typer._click.exceptions import UsageError as TyperUsageError
@@ -19,10 +18,13 @@ if TYPE_CHECKING:  # typer >= 0.20 vendors click: its groups take these, not cli
     from typer._click.formatting import HelpFormatter
 
 from slob_cli import __version__
+from slob_cli.cli import plain_params
 from slob_cli.cli.context import AppContext
+from slob_cli.cli.plain_params import click_errors
 from slob_cli.errors import ExitCode, SlobError, first_error
 
 log = logging.getLogger("slob")
+plain_params.install()  # plain option values need no pydantic (typer's adapters import it)
 
 EXIT_CODES_HELP = (
     "Exit codes: 0 ok, 1 unexpected error, 2 usage error, 3 config or start-up error, "
@@ -67,7 +69,7 @@ class SlobGroup(TyperGroup):
             return super().main(args, prog_name, complete_var, standalone_mode, windows_expand_args, **extra)
         try:
             code = super().main(args, prog_name, complete_var, False, windows_expand_args, **extra)
-        except (click.UsageError, TyperUsageError) as exc:
+        except click_errors("UsageError", TyperUsageError) as exc:
             if type(exc).__name__ == "NoArgsIsHelpError":
                 exc.show()  # `slob` alone prints its help
             else:
@@ -75,10 +77,10 @@ class SlobGroup(TyperGroup):
                 message = " ".join(exc.format_message().split())
                 typer.echo(f"Error: {message} (see '{command} --help')", err=True)
             sys.exit(exc.exit_code)
-        except (click.ClickException, TyperClickException) as exc:
+        except click_errors("ClickException", TyperClickException) as exc:
             exc.show()
             sys.exit(exc.exit_code)
-        except (click.exceptions.Abort, typer.Abort):
+        except click_errors("Abort", typer.Abort):
             typer.echo("Aborted!", err=True)
             sys.exit(1)
         sys.exit(code if isinstance(code, int) else 0)
@@ -95,9 +97,8 @@ class SlobGroup(TyperGroup):
         """Turn one error into its line on stderr and its exit code (click's own pass through)."""
         try:
             raise error
-        except (click.exceptions.Exit, click.exceptions.Abort, click.ClickException):
-            raise
-        except (typer.Exit, typer.Abort, TyperClickException):  # typer >= 0.20 has its own classes
+        except (click_errors("Exit", typer.Exit) + click_errors("Abort", typer.Abort)
+                + click_errors("ClickException", TyperClickException)):  # click's (and typer's) own pass through
             raise
         except SlobError as exc:
             typer.echo(f"Error: {exc}", err=True)

@@ -2,19 +2,23 @@
 
 from __future__ import annotations
 
+import contextlib
+import sqlite3
 from datetime import date, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from slob_cli.errors import InputError, UsageError
+from slob_cli.errors import InputError, StoreError, UsageError
 
 if TYPE_CHECKING:
     from zoneinfo import ZoneInfo
 
     from slob_cli.adapters.store import Store
     from slob_cli.adapters.store.setups import StoredEvent
+    from slob_cli.core.strategy.config import StrategyConfig
+    from slob_cli.runtime.tracking import TrackResult
 
 app = typer.Typer(help="Track 5/1 SLOB setups over stored candles, list them, show one.", no_args_is_help=True)
 
@@ -74,25 +78,17 @@ def track(
     context = app_context(ctx)
     chosen = _symbol(ctx, symbol)
     start, end = parse_range(start_text, end_text)
-    from slob_cli.adapters.calendar import load_calendar
     from slob_cli.adapters.strategy_config import load_strategy_config
-    from slob_cli.core.sessions import trading_date_of
-    from slob_cli.runtime.clock import SystemClock
-    from slob_cli.runtime.tracking import track_range
 
     config = load_strategy_config(config_path or context.settings.strategy_config)
-    now = SystemClock().now()
-    with context.open_store(create=False) as store:
-        first, last = store_span(store, chosen)
-        start = start or first or trading_date_of(now)
-        end = end or last or trading_date_of(now)
-        if start > end:
-            span = f"{first} .. {last}" if first else "nothing"
-            raise UsageError(f"nothing to track from {start} to {end}: stored {chosen} candles span {span}")
-        # A margin each side: the calendar needs start < end, and the tracker looks ahead for the next session.
-        margin = timedelta(days=14)
-        calendar = load_calendar(start - margin, max(start, min(end, trading_date_of(now))) + margin)
-        result = track_range(store, chosen, start, end, config, calendar, now)
+    result = None
+    with contextlib.suppress(StoreError, sqlite3.Error):  # not there, an older schema...: the writing open says so
+        with context.open_store(readonly=True) as store:  # nothing to write: no write lock, no integrity scan
+            result, start, end = _track(store, chosen, start, end, config, reuse_only=True)
+    if result is None:
+        with context.open_store(create=False) as store:
+            result, start, end = _track(store, chosen, start, end, config, reuse_only=False)
+    assert result is not None
     if json_out:
         _print_json(result.candidates)
         return
@@ -101,6 +97,32 @@ def track(
     typer.echo(f"{result.days} days, {result.candles:,} candles, {len(result.candidates)} candidates; "
                f"{result.new_events} new events, {result.changed_setups} candidates written"
                + (f", {len(result.replaced_days)} days recomputed" if result.replaced_days else ""))
+
+
+def _track(
+    store: Store, symbol: str, start: date | None, end: date | None, config: StrategyConfig, reuse_only: bool,
+) -> tuple[TrackResult | None, date, date]:
+    """Track [start, end] (default: the stored span) on the store; with `reuse_only`, only if nothing needs computing.
+
+    Return the result (None when `reuse_only` found a day to compute) and the dates tracked.
+    """
+    from slob_cli.adapters.calendar import load_calendar
+    from slob_cli.core.sessions import trading_date_of
+    from slob_cli.runtime.clock import SystemClock
+    from slob_cli.runtime.tracking import reuse_range, track_range
+
+    now = SystemClock().now()
+    first, last = store_span(store, symbol)
+    start = start or first or trading_date_of(now)
+    end = end or last or trading_date_of(now)
+    if start > end:
+        span = f"{first} .. {last}" if first else "nothing"
+        raise UsageError(f"nothing to track from {start} to {end}: stored {symbol} candles span {span}")
+    # A margin each side: the calendar needs start < end, and the tracker looks ahead for the next session.
+    margin = timedelta(days=14)
+    calendar = load_calendar(start - margin, max(start, min(end, trading_date_of(now))) + margin)
+    track = reuse_range if reuse_only else track_range
+    return track(store, symbol, start, end, config, calendar, now), start, end
 
 
 def store_span(store: Store, symbol: str) -> tuple[date | None, date | None]:

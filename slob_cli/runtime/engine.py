@@ -36,6 +36,7 @@ from slob_cli.runtime.clock import Clock, SystemClock
 from slob_cli.runtime.events import EventType
 from slob_cli.runtime.executor import ExecutorOptions, OrderExecutor
 from slob_cli.runtime.minute_gate import MinuteCatchUp
+from slob_cli.runtime.minute_timer import MinuteTimer
 from slob_cli.runtime.pnl_view import unrealized_view
 from slob_cli.runtime.supervision import IB_BUS_EVENTS, Supervised
 from slob_cli.runtime.tick_buffer import TickBuffer
@@ -43,8 +44,6 @@ from slob_cli.runtime.tracking import LiveTracking
 
 UTC = timezone.utc
 log = logging.getLogger(__name__)
-TIMER_LEAD = 0.0015  # real seconds before a due close that the timer stops trusting the loop's timers
-
 
 
 @dataclass
@@ -55,7 +54,7 @@ class EngineOptions:
     data_type: str = "live"
     until: datetime | None = None  # engine-clock instant to stop at
     grace_seconds: float = 2.0
-    timer_interval: float = 0.25  # real seconds between clock checks (minute closes are scheduled exactly)
+    timer_interval: float = 0.25  # real seconds between clock checks (minute closes are loop timers)
     clock_speed: float = 1.0  # virtual seconds per real second of the engine clock (the sim runs faster)
     heartbeat_interval: float = 8.0  # real seconds between health rows
     buffer_size: int = 10_000
@@ -131,6 +130,7 @@ class Engine(Supervised):
         self._session_end_done: set[date] = set()
         self.candle_delays: list[float] = []
         self._tick_batch: list[Tick] = []
+        self._closed: tuple[list[Candle], datetime] | None = None  # bars the timer published, still to feed
         self._reconciling = 0
         self.steps = 0  # lockstep steps taken
 
@@ -253,6 +253,7 @@ class Engine(Supervised):
                 self._process_tick(tick)
             await asyncio.sleep(0)
         # Shutdown: take what is already buffered, then stop.
+        self._feed_closed()
         while (tick := buffer.dequeue_nowait()) is not None:
             self._process_tick(tick)
         self._flush_ticks()
@@ -290,14 +291,22 @@ class Engine(Supervised):
                                      self.run_id, event.tick.symbol)
 
     def _candle(self, candle: Candle) -> None:
+        if self._admit(candle):
+            self._deliver(candle)
+
+    def _admit(self, candle: Candle) -> bool:
         if candle.tick_count == 0:
-            return  # no synthetic bars reach the tracker (STRATEGY.md §4.7)
-        if not self.catch_up.admit(candle):
-            return  # history has this minute, or the bar is held until the backfill before it is done
-        self._deliver(candle)
+            return False  # no synthetic bars reach the tracker (STRATEGY.md §4.7)
+        # history has this minute, or the bar is held until the backfill before it is done
+        return self.catch_up.admit(candle)
 
     def _deliver(self, candle: Candle, source: str = "live") -> None:
-        """Hand a final bar (live or history) to the tracker, the executor and the store."""
+        """Hand a final bar (live or history) to the bus, then to the tracker, the executor and the store."""
+        self._feed_closed()  # bars the timer closed go to the tracker first
+        self._publish(candle, source)
+        self._feed(candle, source)
+
+    def _publish(self, candle: Candle, source: str = "live") -> None:
         if source == "live":
             self.stats.candles += 1
             if self.stats.first_candle is None:
@@ -305,6 +314,8 @@ class Engine(Supervised):
             self.candle_delays.append((self.clock.now() - candle.end).total_seconds())
             del self.candle_delays[:-10_000]
         self.bus.emit(EventType.CANDLE_COMPLETED, candle, candle.ts)
+
+    def _feed(self, candle: Candle, source: str = "live") -> None:
         self._flush_ticks()
         if not self.options.track:
             self.store.upsert_candles([candle], source=source)
@@ -326,34 +337,26 @@ class Engine(Supervised):
                 self.bus.emit(EventType.SETUP_INVALIDATED, event, event.bar_time)
 
     async def _timers(self) -> None:
-        """Close quiet minutes on time, fire session end from the clock, flatten at the close."""
-        loop = asyncio.get_running_loop()
-        while not self.stop_event.is_set():
-            wait = self._next_timer_wait()
-            if wait >= self.options.timer_interval:
-                await self._wait_stop(wait)
-            else:
-                # A minute is due. The loop's timers wake up to a millisecond late (epoll counts whole
-                # milliseconds): the last stretch is spent yielding to the loop until it is reached.
-                due = loop.time() + wait
-                await self._wait_stop(max(0.0, wait - TIMER_LEAD))
-                while loop.time() < due and not self.stop_event.is_set():  # noqa: ASYNC110 - sub-ms yield
-                    await asyncio.sleep(0)
-            failpoints.check()
-            # The clock may only pass data the consumer has seen: with a backlog of ticks in the
-            # buffer, closing minutes or freezing levels now would run ahead of the data.
-            if not self._started or len(self.buffer):
-                continue
-            self.on_time(self.clock.now())
+        """Close each minute at its end plus the grace from a loop timer; re-aim it and watch for a crash."""
+        timer = MinuteTimer(self.clock, self.aggregator.grace, self.options.clock_speed, self._on_minute)
+        try:
+            while not self.stop_event.is_set():
+                timer.aim()  # the clock may have been moved (a followed clock adjusts on connect)
+                await self._wait_stop(self.options.timer_interval)
+                failpoints.check()
+        finally:
+            timer.stop()
 
-    def _next_timer_wait(self) -> float:
-        """Return real seconds until the open minute is due to close (end + grace), capped by the interval."""
-        wait = self.options.timer_interval
-        candle = self.aggregator.open_candle(self.options.symbol)
-        if candle is not None:
-            due = (candle.end + self.aggregator.grace - self.clock.now()).total_seconds() / self.options.clock_speed
-            wait = min(wait, max(0.0, due))
-        return wait
+    def _on_minute(self, now: datetime) -> bool:
+        """The minute timer fired: run the clock rules at `now`; return False to be called again at once."""
+        if not self._started:
+            return True  # nothing is open before the start; the next minute is the next chance
+        # The clock may only pass data the consumer has seen: with a backlog of ticks in the
+        # buffer, closing minutes or freezing levels now would run ahead of the data.
+        if len(self.buffer):
+            return False
+        self.on_time(now, feed_later=True)
+        return True
 
     def ready_to_step(self) -> bool:
         """Return True when nothing is in flight that the next lockstep step could overtake."""
@@ -371,15 +374,41 @@ class Engine(Supervised):
             batch, self._tick_batch = self._tick_batch, []
             self.store.insert_ticks(batch, run_id=self.run_id)
 
-    def on_time(self, now: datetime) -> None:
-        """Drive every clock-based rule at `now`."""
-        self._flush_ticks()
-        if not self.options.track:
-            for event in self.aggregator.on_time(now):
-                self._aggregator_event(event)
+    def on_time(self, now: datetime, feed_later: bool = False) -> None:
+        """Drive every clock-based rule at `now`.
+
+        feed_later (the minute timer): the bars that close go to the bus at once; feeding them to
+        the tracker and the store, and the rest of the clock rules, follow in a loop callback, so
+        nothing but the close itself stands between the timer and the bus.
+        """
+        self._feed_closed()
+        if feed_later:
+            closed = [event.candle for event in self.aggregator.on_time(now)
+                      if isinstance(event, CandleCompleted) and self._admit(event.candle)]
+            for candle in closed:
+                self._publish(candle)
+            self._closed = (closed, now)
+            asyncio.get_running_loop().call_soon(self._feed_closed)
             return
+        self._flush_ticks()
         for event in self.aggregator.on_time(now):
             self._aggregator_event(event)
+        self._clock_rules(now)
+
+    def _feed_closed(self) -> None:
+        """Feed the bars the minute timer published, then run the clock rules of its instant."""
+        if self._closed is None:
+            return
+        closed, now = self._closed
+        self._closed = None
+        self._flush_ticks()
+        for candle in closed:
+            self._feed(candle)
+        self._clock_rules(now)
+
+    def _clock_rules(self, now: datetime) -> None:
+        if not self.options.track:
+            return
         if self.gate.pending:
             return  # minutes before now are still to come from history: the tracker's clock waits
         # Every candle final before now - grace has been fed: the tracker's clock may not pass that.

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import logging
-import logging.handlers
 import sys
 from collections.abc import Iterable
 from datetime import datetime, timezone
@@ -64,9 +63,11 @@ def setup_logging(
         console.setFormatter(logging.Formatter(PLAIN_FORMAT))
     handlers: list[logging.Handler] = [console]
     if log_dir is not None and log_file_name:
+        from logging.handlers import RotatingFileHandler  # socket, pickle, queue: only sessions log to a file
+
         try:
             log_dir.mkdir(parents=True, exist_ok=True)
-            file_handler = logging.handlers.RotatingFileHandler(
+            file_handler = RotatingFileHandler(
                 log_dir / log_file_name, maxBytes=10_000_000, backupCount=5, encoding="utf-8"
             )
         except OSError as exc:

@@ -7,15 +7,19 @@ function of its inputs) and checks the replayed events against the stored ones b
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta, timezone
+from functools import lru_cache
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
-from slob_cli.adapters.store.setups import DaySync, SetupRepository, StoredEvent
-from slob_cli.core.models import Candle
+from slob_cli.adapters.store.db import price_bars, to_us
+from slob_cli.adapters.store.setups import DayInputs, DaySync, EventRow, SetupRepository, StoredEvent, event_rows
+from slob_cli.core.models import Bar, Candle
 from slob_cli.core.strategy.tracker import SetupTracker
 from slob_cli.errors import StoreError
 
@@ -29,6 +33,8 @@ if TYPE_CHECKING:
 log = logging.getLogger("slob.tracking")
 UTC = timezone.utc
 NEW_YORK = ZoneInfo("America/New_York")
+MINUTE_US = 60_000_000
+DAYS_PER_COMMIT = 20  # days written per transaction by track_range: a live writer waits at most for these
 
 
 def day_window(trading_date: date) -> tuple[datetime, datetime]:
@@ -149,43 +155,182 @@ def track_range(
 
     The clock runs to the end of each day but never past `now`, so a day that has ended closes its
     open candidates (MARKET_CLOSED) while a session still running leaves them in their state.
-    Running it twice over the same candles writes nothing new the second time.
+    Running it twice over the same candles writes nothing new the second time; a finished day whose
+    input digest (`day_digest`) and stored counts are what its last computation recorded is not
+    computed again: its stored candidates are the result. Each day runs on a tracker of its own
+    (no tracker state crosses trading dates), one day in memory at a time.
     """
     repository = SetupRepository(store)
-    recorder = RecordingTracker(SetupTracker(symbol, config, calendar), first_seq=lambda _day: 1)
-    rows: dict[str, dict[str, Any]] = {}
-    rows_by_day: dict[str, dict[str, dict[str, Any]]] = {}  # the same rows by trading date, in rows' order
-    records: dict[date, list[StoredEvent]] = {}
+    rows: list[dict[str, Any]] = []
     days = candle_count = new_events = changed = 0
     replaced: list[date] = []
-    for day in trading_dates(start_date, end_date):
-        day_start, day_end = day_window(day)
-        if day_start >= now:
-            break
-        until = min(day_end, now)
-        candles = store.candles(symbol, day_start, day_end)
-        step = replay_day(recorder, candles, until)
-        days += 1
-        candle_count += sum(1 for candle in candles if candle.end <= until)
-        rows.update(step.changed)
-        for row_id, row in step.changed.items():
-            rows_by_day.setdefault(row["trading_date"], {})[row_id] = row
-        for record in step.records:
-            records.setdefault(record.trading_date, []).append(record)
-        for touched in sorted({day} | {record.trading_date for record in step.records}):
-            day_rows = list(rows_by_day.get(touched.isoformat(), {}).values())
-            mismatch = repository.config_mismatch(symbol, touched, config)
-            if mismatch and not replace_divergent:
-                raise StoreError(mismatch)
-            sync = repository.sync_day(symbol, touched, records.get(touched, []), day_rows, now,
-                                       replace_divergent or mismatch is not None, keep_ahead=day_end > now)
-            repository.mark_day_config(symbol, touched, config, now)
+    with contextlib.ExitStack() as batch:
+        for stored in _stored_days(store, symbol, start_date, end_date, config, calendar, now):
+            if days % DAYS_PER_COMMIT == 0:  # a commit per day would cost more than computing the day
+                batch.close()
+                batch.enter_context(store.batch())
+            days += 1
+            candle_count += stored.candles
+            if stored.kept is not None:
+                rows += stored.kept
+                continue
+            day = stored.day
+            records, day_rows = replay_bars(stored.tracker, day, price_bars(symbol, stored.bar_rows), stored.until)
+            rows += day_rows
+            inputs = None if stored.digest is None else DayInputs(stored.digest, len(records), len(day_rows))
+            sync = _store_day(repository, symbol, day, config, records, day_rows, now, inputs, replace_divergent)
             new_events += sync.new_events
             changed += sync.changed_setups
             if sync.replaced:
-                replaced.append(touched)
-    ordered = sorted(rows.values(), key=lambda row: (row["trading_date"], row["liq1_time"] or "", row["id"]))
-    return TrackResult(ordered, days, candle_count, new_events, changed, replaced)
+                replaced.append(day)
+    rows.sort(key=_row_order)
+    return TrackResult(rows, days, candle_count, new_events, changed, replaced)
+
+
+def reuse_range(
+    store: Store, symbol: str, start_date: date, end_date: date, config: StrategyConfig, calendar: TradingCalendar,
+    now: datetime,
+) -> TrackResult | None:
+    """Return what track_range would, without writing, when every day of the range is reusable; else None.
+
+    Reusable: the day has ended and its inputs and stored counts are what its last computation
+    recorded. Reads only, so a read-only store will do (and no write lock is taken).
+    """
+    rows: list[dict[str, Any]] = []
+    days = candle_count = 0
+    for stored in _stored_days(store, symbol, start_date, end_date, config, calendar, now):
+        if stored.kept is None:
+            return None
+        rows += stored.kept
+        days += 1
+        candle_count += stored.candles
+    rows.sort(key=_row_order)
+    return TrackResult(rows, days, candle_count, 0, 0, [])
+
+
+def _row_order(row: dict[str, Any]) -> tuple[str, str, str]:
+    return row["trading_date"], row["liq1_time"] or "", row["id"]
+
+
+@dataclass
+class _StoredDay:
+    """One trading day of a range as stored: its bars to replay, or the rows kept from its last computation."""
+
+    day: date
+    until: datetime
+    tracker: SetupTracker
+    bar_rows: list[tuple[int, float, float, float, float, int]]
+    digest: str | None  # None while the day is still running
+    candles: int  # candles of the day final by `until`
+    kept: list[dict[str, Any]] | None  # the stored rows, when the day need not be computed again
+
+
+def _stored_days(
+    store: Store, symbol: str, start_date: date, end_date: date, config: StrategyConfig, calendar: TradingCalendar,
+    now: datetime,
+) -> Iterator[_StoredDay]:
+    """Yield the days of [start_date, end_date] that have begun by `now`, with their window's bars and digest."""
+    repository = SetupRepository(store)
+    recorded = repository.tracked_inputs(symbol, start_date, end_date)
+    stored_events = repository.event_counts(symbol, start_date, end_date)
+    stored_rows = repository.stored_rows(symbol, start_date, end_date)
+    for day in trading_dates(start_date, end_date):
+        day_start, day_end = day_window(day)
+        if day_start >= now:
+            return
+        until = min(day_end, now)
+        final_us = to_us(until) - MINUTE_US + 1  # a candle is final by `until` when its label is below this
+        candles = store.candle_count_between(symbol, to_us(day_start), final_us)
+        tracker = SetupTracker(symbol, config, calendar)
+        window = tracker.window(day)
+        bar_rows = [] if window is None else store.candle_bar_rows(
+            symbol, to_us(window[0]), min(to_us(window[1]), final_us))
+        iso = day.isoformat()
+        digest = day_digest(symbol, day, window, bar_rows, config) if day_end <= now else None
+        kept = stored_rows.get(iso, [])
+        same = digest is not None and recorded.get(iso) == DayInputs(digest, stored_events.get(iso, 0), len(kept))
+        yield _StoredDay(day, until, tracker, bar_rows, digest, candles, kept if same else None)
+
+
+def _store_day(
+    repository: SetupRepository, symbol: str, day: date, config: StrategyConfig, records: list[EventRow],
+    rows: list[dict[str, Any]], now: datetime, inputs: DayInputs | None, replace_divergent: bool,
+) -> DaySync:
+    """Make the store hold a replayed day's events and candidates, and what the day was computed from.
+
+    `inputs` is None for a day still running: a live log that runs ahead of this replay is left alone.
+    """
+    mismatch = repository.config_mismatch(symbol, day, config)
+    if mismatch and not replace_divergent:
+        raise StoreError(mismatch)
+    sync = repository.sync_day(symbol, day, records, rows, now, replace_divergent or mismatch is not None,
+                               keep_ahead=inputs is None)
+    repository.mark_day_config(symbol, day, config, now, inputs)
+    return sync
+
+
+def replay_bars(
+    tracker: SetupTracker, day: date, bars: Sequence[Bar], until: datetime
+) -> tuple[list[EventRow], list[dict[str, Any]]]:
+    """Feed one trading day's bars (final by `until`) to a fresh tracker, run its clock to `until`.
+
+    Return the day's events numbered from 1 and its candidate rows. A day's events all belong to
+    that day: the tracker starts a day fresh and the clock closes it before the next date begins.
+    """
+    events: list[SetupEvent] = []
+    on_candle = tracker.on_candle
+    for bar in bars:
+        produced = on_candle(bar)
+        if produced:
+            events += produced
+    events += tracker.on_time(until)
+    foreign = {event.trading_date for event in events} - {day}
+    if foreign:
+        raise RuntimeError(f"the tracker gave events of {sorted(foreign)} while replaying {day}")
+    return event_rows(events), [view.to_dict() for view in tracker.candidates()]
+
+
+@lru_cache(maxsize=1)
+def tracker_code_fingerprint() -> str:
+    """Return a hash of the code that turns candles into stored events and rows, and the slob version.
+
+    Part of every day's input digest: a slob whose tracker differs computes each day again.
+    """
+    import hashlib
+
+    from slob_cli import __version__
+
+    package = Path(__file__).resolve().parents[1]
+    files = sorted([*package.glob("core/strategy/*.py"), package / "core/sessions.py", package / "core/models.py",
+                    package / "core/timefmt.py", package / "runtime/tracking.py", package / "adapters/store/setups.py"])
+    digest = hashlib.blake2b(__version__.encode(), digest_size=16)
+    for file in files:
+        try:
+            digest.update(file.read_bytes())
+        except OSError:  # not installed as files (a zip): the version alone says which tracker this is
+            digest.update(file.name.encode())
+    return digest.hexdigest()
+
+
+def day_digest(
+    symbol: str, day: date, window: tuple[datetime, datetime] | None, bar_rows: Sequence[tuple[Any, ...]],
+    config: StrategyConfig,
+) -> str:
+    """Return the digest of everything a finished day's events come from.
+
+    That is the symbol and date, the session window (the calendar's say), the stored bars inside
+    it (the rest only move the clock), the strategy config and the tracker's code.
+    """
+    import hashlib
+    import marshal
+
+    from slob_cli.adapters.store.setups import config_fingerprint
+
+    bounds = None if window is None else (to_us(window[0]), to_us(window[1]))
+    head = repr((symbol, day.isoformat(), bounds, config_fingerprint(config)[0], tracker_code_fingerprint()))
+    digest = hashlib.blake2b(head.encode(), digest_size=16)
+    digest.update(marshal.dumps(list(bar_rows), 2))  # version 2: no back-references, so equal rows give equal bytes
+    return digest.hexdigest()
 
 
 @dataclass(frozen=True)

@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime, timezone
+from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from slob_cli.adapters.store import Store
-from slob_cli.adapters.store.setups import SETUP_FIELDS, DaySync, SetupRepository, StoredEvent
+from slob_cli.adapters.store.setups import SETUP_FIELDS, DaySync, SetupRepository, StoredEvent, canonical_json
 from slob_cli.errors import StoreError
 from tests.sqlfile import sql_value
 
@@ -136,3 +136,37 @@ def test_sync_day_keeps_a_stored_log_that_runs_ahead_only_when_asked(store: Stor
     assert repository.get("NQ-20260310-S1")["state"] == "WATCHING_CONSOL"  # type: ignore[index]
     replaced = repository.sync_day("NQ", DAY, events[:2], [], NOW, replace_divergent=True)
     assert replaced.replaced and [e.seq for e in repository.events_of_day("NQ", DAY)] == [1, 2]
+
+
+def test_event_rows_hold_what_stored_events_hold_for_every_kind_of_event() -> None:
+    from slob_cli.adapters.store.setups import event_rows
+    from slob_cli.core.sessions import TradingCalendar
+    from slob_cli.core.strategy import SetupTracker, StrategyConfig
+    from slob_cli.runtime.tracking import day_window, stored_event
+    from slob_cli.sim.scenarios import SCENARIOS, build_scenario
+
+    events = []
+    for index, name in enumerate(SCENARIOS):
+        day = date(2026, 3, 9) + timedelta(days=index)
+        tracker = SetupTracker("NQ", StrategyConfig(), TradingCalendar())
+        events += [event for bar in build_scenario(name, day, seed=index) for event in tracker.on_candle(bar)]
+        events += tracker.on_time(day_window(day)[1])
+    assert len({event.type for event in events}) >= 8 and any(event.candidate_id is None for event in events)
+    rows = event_rows(events)
+    for seq, (event, row) in enumerate(zip(events, rows, strict=True), 1):
+        stored = stored_event(event, seq)
+        assert row.payload_json == stored.payload_json == canonical_json(event.to_dict())
+        assert row.row() == stored.row()
+
+
+def test_canonical_json_is_key_sorted_compact_json_and_refuses_what_json_refuses() -> None:
+    import json
+
+    standard = json.JSONEncoder(sort_keys=True, separators=(",", ":"), allow_nan=False)
+    for value in ({"b": 1, "a": [1.5, None, True, "x\u00e9\n"]}, "text", 3, -0.0, 1e300, None, [], {},
+                  {"z": {"y": 2.25, "x": [{"b": 0, "a": 1}]}}):
+        assert canonical_json(value) == standard.encode(value)
+    with pytest.raises(ValueError, match="JSON compliant"):
+        canonical_json({"price": float("nan")})
+    with pytest.raises(TypeError, match="not JSON serializable"):
+        canonical_json({"when": object()})

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from slob_cli.adapters.store import Store
+from slob_cli.adapters.store import Store, from_us
 from slob_cli.adapters.store.schema import SCHEMA_VERSION
 from slob_cli.core.models import Candle, Tick
 from slob_cli.errors import StoreError
@@ -108,3 +108,31 @@ def test_ticks_round_trip_with_microseconds(store: Store) -> None:
     tick = Tick("NQ", T0 + timedelta(microseconds=123_457), 21000.25, 2.0)
     store.insert_ticks([tick])
     assert list(store.iter_ticks("NQ")) == [tick]
+
+
+def test_price_bars_carry_the_stored_instant_to_the_microsecond() -> None:
+    from slob_cli.adapters.store.db import price_bars
+
+    stamps = [1_741_791_600_000_000, 1_741_791_660_000_000, 1_741_791_720_000_001, 1_741_791_780_000_001,
+              1_741_791_840_000_000, 1_741_791_900_000_000, 0]
+    bars = price_bars("NQ", [(ts, 1.0, 2.0, 0.5, 1.5, 3) for ts in stamps])
+    assert [bar.ts for bar in bars] == [from_us(ts) for ts in stamps]
+    assert all(bar.ts.tzinfo is timezone.utc for bar in bars)
+    first = bars[0]
+    assert (first.open, first.high, first.low, first.close, first.tick_count) == (1.0, 2.0, 0.5, 1.5, 3)
+    assert first.end == from_us(stamps[0] + 60_000_000)
+
+
+def test_stored_candidate_rows_keep_the_key_order_of_the_tracker_view() -> None:
+    from datetime import date
+
+    from slob_cli.adapters.store.setups import SETUP_FIELDS
+    from slob_cli.core.sessions import TradingCalendar
+    from slob_cli.core.strategy import SetupTracker, StrategyConfig
+    from slob_cli.sim.scenarios import build_scenario
+
+    tracker = SetupTracker("NQ", StrategyConfig(), TradingCalendar())
+    for bar in build_scenario("short_setup", date(2026, 3, 10)):
+        tracker.on_candle(bar)
+    views = tracker.candidates()
+    assert views and all(tuple(view.to_dict()) == SETUP_FIELDS for view in views)

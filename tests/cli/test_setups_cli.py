@@ -78,6 +78,26 @@ def test_track_twice_prints_the_same_json_and_writes_nothing_new(runner: CliRunn
     assert len(stored[0]) == len(first)
 
 
+def test_a_rerun_over_unchanged_days_prints_the_same_bytes_from_a_read_only_open(
+        runner: CliRunner, db: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    args = ("track", "--from", "2026-03-09", "--to", "2026-03-12", "--json")
+    first = _invoke(runner, db, *args)
+    table = _invoke(runner, db, *args[:-1])
+    assert first.exit_code == 0 and table.exit_code == 0, first.stderr + table.stderr
+
+    def no_writing_open(*_args: object, **_kwargs: object) -> None:
+        raise AssertionError("a re-run over unchanged days opened the store for writing")
+
+    from slob_cli.runtime import tracking
+
+    monkeypatch.setattr(tracking, "track_range", no_writing_open)
+    again = _invoke(runner, db, *args)
+    assert again.exit_code == 0, again.stderr
+    assert again.stdout == first.stdout
+    assert _invoke(runner, db, *args[:-1]).stdout == table.stdout  # the table and its counts too
+    assert "0 new events, 0 candidates written" in table.stdout
+
+
 def test_list_json_returns_what_track_stored_filtered_by_state(runner: CliRunner, db: Path) -> None:
     tracked = _track_json(runner, db)
     result = _invoke(runner, db, "list", "--json")

@@ -15,9 +15,10 @@ from slob_cli.core.models import Candle
 from slob_cli.core.sessions import TradingCalendar, session_for
 from slob_cli.core.strategy import SetupTracker, StrategyConfig
 from slob_cli.errors import StoreError
-from slob_cli.runtime.tracking import LiveTracking, day_window, track_range
+from slob_cli.runtime.tracking import LiveTracking, day_window, reuse_range, track_range
 from slob_cli.sim import worked_example
 from slob_cli.sim.scenarios import DayBuilder, build_scenario
+from tests.sqlfile import sql_run
 
 UTC = timezone.utc
 CALENDAR = TradingCalendar()
@@ -278,3 +279,99 @@ def test_live_clock_fires_the_entry_timeout_with_no_bar_and_a_replay_stores_the_
         replay_store.upsert_candles(fed)
         track_range(replay_store, "NQ", DAY, DAY, CONFIG, CALENDAR, LATER)
         assert _rows(replay_store, "setup_events") == logged
+
+
+def _week(store: Store) -> tuple[date, date]:
+    """Store five scenario days (a weekend among them); return the first and last date to track."""
+    days = [DAY + timedelta(days=offset) for offset in (0, 1, 2, 3, 6)]
+    for index, (day, name) in enumerate(zip(days, ("short_setup", "long_setup", "both_setups", "volatile_gaps",
+                                                   "short_setup"), strict=True)):
+        store.upsert_candles(build_scenario(name, day, seed=index))
+    return days[0] - timedelta(days=1), days[-1]
+
+
+def _replayed_days(monkeypatch: pytest.MonkeyPatch) -> list[date]:
+    """Record the trading dates that track_range really replays."""
+    from slob_cli.runtime import tracking
+
+    replayed: list[date] = []
+    real = tracking.replay_bars
+
+    def counting(tracker, day, bars, until):  # noqa: ANN001, ANN202
+        replayed.append(day)
+        return real(tracker, day, bars, until)
+
+    monkeypatch.setattr(tracking, "replay_bars", counting)
+    return replayed
+
+
+def _tables(store: Store) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    return _rows(store, "setups", skip=("updated_at",)), _rows(store, "setup_events")
+
+
+def test_rerun_over_unchanged_finished_days_replays_none_and_gives_the_same_rows(
+        store: Store, monkeypatch: pytest.MonkeyPatch) -> None:
+    first_day, last_day = _week(store)
+    replayed = _replayed_days(monkeypatch)
+    first = track_range(store, "NQ", first_day, last_day, CONFIG, CALENDAR, LATER)
+    assert len(replayed) == first.days == 8 and first.new_events > 0
+    tables = _tables(store)
+    replayed.clear()
+    again = track_range(store, "NQ", first_day, last_day, CONFIG, CALENDAR, LATER + timedelta(days=1))
+    assert replayed == []
+    assert again.candidates == first.candidates and again.candles == first.candles and again.days == first.days
+    assert (again.new_events, again.changed_setups, again.replaced_days) == (0, 0, [])
+    assert _tables(store) == tables
+
+
+def test_changed_candle_deleted_events_or_config_make_that_day_computed_again(
+        store: Store, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    first_day, last_day = _week(store)
+    track_range(store, "NQ", first_day, last_day, CONFIG, CALENDAR, LATER)
+    replayed = _replayed_days(monkeypatch)
+    bar = store.candles("NQ", SESSION.session_start + timedelta(minutes=30), SESSION.session_start
+                        + timedelta(minutes=31))[0]
+    store.upsert_candles([Candle("NQ", bar.ts, bar.open, bar.high + 40, bar.low, bar.close + 20, bar.volume,
+                                 bar.tick_count)])
+    changed = track_range(store, "NQ", first_day, last_day, CONFIG, CALENDAR, LATER)
+    assert replayed == [DAY]
+    with Store.open(tmp_path / "fresh.db") as fresh:  # the same candles tracked on a store that never saw the old
+        fresh.upsert_candles(store.candles("NQ"))
+        assert track_range(fresh, "NQ", first_day, last_day, CONFIG, CALENDAR, LATER).candidates == changed.candidates
+        assert _tables(fresh) == _tables(store)
+    tables = _tables(store)
+    replayed.clear()
+    sql_run(store.path, "DELETE FROM setup_events WHERE trading_date=? AND seq > 3", ((DAY + timedelta(days=1)).isoformat(),))
+    track_range(store, "NQ", first_day, last_day, CONFIG, CALENDAR, LATER)
+    assert replayed == [DAY + timedelta(days=1)] and _tables(store) == tables
+    replayed.clear()
+    track_range(store, "NQ", first_day, last_day, StrategyConfig(max_duration_min=90), CALENDAR, LATER)
+    assert len(replayed) == 8
+
+
+def test_a_day_still_running_is_computed_on_every_run_and_skipped_once_it_has_ended(
+        store: Store, monkeypatch: pytest.MonkeyPatch) -> None:
+    store.upsert_candles(build_scenario("short_setup", DAY))
+    replayed = _replayed_days(monkeypatch)
+    during = SESSION.session_start + timedelta(hours=2)
+    for now in (during, during, SESSION.session_end + timedelta(hours=6), LATER, LATER):
+        assert reuse_range(store, "NQ", DAY, DAY, CONFIG, CALENDAR, now) is None or now == LATER
+        result = track_range(store, "NQ", DAY, DAY, CONFIG, CALENDAR, now)
+    assert replayed == [DAY, DAY, DAY, DAY]  # the day ends at New York midnight: LATER is the first skip
+    assert reuse_range(store, "NQ", DAY, DAY, CONFIG, CALENDAR, LATER) == result
+    assert SetupRepository(store).tracked_inputs("NQ", DAY, DAY)[DAY.isoformat()].events == len(
+        SetupRepository(store).events_of_day("NQ", DAY))
+
+
+def test_days_tracked_one_at_a_time_store_what_the_range_stores(store: Store, tmp_path: Path) -> None:
+    first_day, last_day = _week(store)
+    together = track_range(store, "NQ", first_day, last_day, CONFIG, CALENDAR, LATER)
+    with Store.open(tmp_path / "one_by_one.db") as single:
+        single.upsert_candles(store.candles("NQ"))
+        rows = []
+        day = first_day
+        while day <= last_day:
+            rows += track_range(single, "NQ", day, day, CONFIG, CALENDAR, LATER).candidates
+            day += timedelta(days=1)
+        assert rows == together.candidates
+        assert _tables(single) == _tables(store)

@@ -18,7 +18,8 @@ from slob_cli.adapters.store.scans import Scans
 from slob_cli.adapters.store.schema import MIGRATIONS, SCHEMA_VERSION
 from slob_cli.adapters.store.views import ViewQueries
 from slob_cli.adapters.store.writer import RowInsert, StoreWriter, Write, disk_full, insert_rows
-from slob_cli.core.models import Candle, Tick
+from slob_cli.core.models import Candle, PriceBar, Tick
+from slob_cli.core.timefmt import iso_z
 from slob_cli.errors import StoreError
 
 if TYPE_CHECKING:
@@ -48,6 +49,8 @@ UTC = timezone.utc
 TICK_INSERT = RowInsert("ticks", ("symbol", "local_symbol", "run_id", "ts", "price", "size"), fixed=3)
 EVENT_INSERT = RowInsert("events", ("run_id", "ts", "type", "symbol", "payload"))
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_MINUTE_US = 60_000_000
+_ONE_MINUTE = timedelta(minutes=1)
 
 
 def to_us(ts: datetime) -> int:
@@ -69,10 +72,7 @@ def to_iso(ts: None) -> None: ...
 def to_iso(ts: datetime | None) -> str | None: ...
 def to_iso(ts: datetime | None) -> str | None:
     """Return `YYYY-MM-DDTHH:MM:SS[.ffffff]Z` in UTC, or None."""
-    if ts is None:
-        return None
-    text = ts.astimezone(UTC).replace(tzinfo=None).isoformat()
-    return text + "Z"
+    return iso_z(ts)
 
 
 @overload
@@ -110,6 +110,26 @@ def row_candle(row: Sequence[Any]) -> Candle:
     return Candle(row[0], from_us(row[1]), row[2], row[3], row[4], row[5], row[6], row[7], row[8])
 
 
+def price_bars(symbol: str, rows: Iterable[Sequence[Any]]) -> list[PriceBar]:
+    """Return PriceBars of (ts us, open, high, low, close, tick_count) rows (`candle_bar_rows`), in their order.
+
+    A bar one minute after the previous one takes its instant as previous + 1 minute: half the cost
+    of building it from the number, and most bars follow one another.
+    """
+    bars: list[PriceBar] = []
+    append = bars.append
+    previous_us = None
+    previous = _EPOCH
+    for ts, open_, high, low, close, tick_count in rows:
+        if ts - _MINUTE_US == previous_us:
+            instant = previous + _ONE_MINUTE
+        else:
+            instant = datetime.fromtimestamp(ts // 1_000_000, UTC) if ts % 1_000_000 == 0 else from_us(ts)
+        append(PriceBar(symbol, instant, open_, high, low, close, tick_count))
+        previous_us, previous = ts, instant
+    return bars
+
+
 class Store(ReadQueries, ViewQueries, Scans, TradingDays):
     """The project's SQLite file. Open with `Store.open(path)`; close or use as a context manager.
 
@@ -122,6 +142,7 @@ class Store(ReadQueries, ViewQueries, Scans, TradingDays):
         self.path = path
         self.readonly = readonly
         self._db: Any = None
+        self._batching = False
         self._writer: StoreWriter | None = None
 
     @property
@@ -251,8 +272,24 @@ class Store(ReadQueries, ViewQueries, Scans, TradingDays):
         self.close()
 
     @contextmanager
+    def batch(self) -> Iterator[None]:
+        """Run the `transaction()` blocks inside as one transaction: one commit, all of them written or none."""
+        if self._batching:
+            yield
+            return
+        with self.transaction():
+            self._batching = True
+            try:
+                yield
+            finally:
+                self._batching = False
+
+    @contextmanager
     def transaction(self) -> Iterator[sqlite3.Connection]:
-        """Run a block in one transaction: all of it is written, or none."""
+        """Run a block in one transaction: all of it is written, or none (inside `batch()`: the batch's)."""
+        if self._batching:
+            yield self._conn
+            return
         try:
             self._conn.execute("BEGIN IMMEDIATE")
             try:

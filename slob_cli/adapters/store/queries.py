@@ -52,8 +52,24 @@ class ReadQueries:
     # ------------------------------------------------------------------ candles
     def candle_span(self, symbol: str) -> tuple[int | None, int | None]:
         """Return the first and last candle time of a symbol (epoch microseconds), or (None, None)."""
-        first, last = self._conn.execute("SELECT min(ts), max(ts) FROM candles WHERE symbol=?", (symbol,)).fetchone()
+        # Two subqueries: SQLite answers a lone min() or max() from the index, but both at once scan every row.
+        first, last = self._conn.execute(
+            "SELECT (SELECT min(ts) FROM candles WHERE symbol=?), (SELECT max(ts) FROM candles WHERE symbol=?)",
+            (symbol, symbol)).fetchone()
         return first, last
+
+    def candle_bar_rows(self, symbol: str, start_us: int, end_us: int) -> list[tuple[int, float, float, float, float, int]]:
+        """Return (ts, open, high, low, close, tick_count) of a symbol's candles in [start, end), in time order."""
+        return self._conn.execute(
+            "SELECT ts, open, high, low, close, tick_count FROM candles WHERE symbol=? AND ts>=? AND ts<? ORDER BY ts",
+            (symbol, start_us, end_us),
+        ).fetchall()
+
+    def candle_count_between(self, symbol: str, start_us: int, end_us: int) -> int:
+        """Return how many candles of a symbol lie in [start, end)."""
+        return int(self._conn.execute(
+            "SELECT count(*) FROM candles WHERE symbol=? AND ts>=? AND ts<?", (symbol, start_us, end_us)
+        ).fetchone()[0])
 
     def live_candle_counts(self, start_us: int, end_us: int) -> tuple[int, int]:
         """Return how many live candles lie in [start, end) and the ticks they dropped."""

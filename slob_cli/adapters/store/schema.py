@@ -12,7 +12,7 @@ from __future__ import annotations
 import sqlite3
 from collections.abc import Callable
 
-SCHEMA_VERSION = 4
+SCHEMA_VERSION = 5
 
 # Every column that holds an instant, by encoding: the two encodings side by side, named in one
 # place (tests/adapters/test_store.py checks the live schema against them). Dates such as
@@ -259,10 +259,20 @@ CREATE INDEX IF NOT EXISTS orders_working ON orders(created_at)
     WHERE lower(status) NOT IN ('apicancelled', 'cancelled', 'expired', 'filled', 'inactive', 'rejected');
 """
 
+# v5: what each tracked day's stored events were computed from (a digest of its candles, session
+# window, strategy config and tracker code) and how many events and candidates that gave, so
+# `setups track` can skip a finished day whose inputs and outputs are unchanged.
+_V5_TRACKED_INPUTS = """
+ALTER TABLE tracked_days ADD COLUMN input_digest TEXT;
+ALTER TABLE tracked_days ADD COLUMN event_count INTEGER;
+ALTER TABLE tracked_days ADD COLUMN setup_count INTEGER;
+"""
+
 # MIGRATIONS[n] upgrades a file at version n to n + 1. Version 0 is an empty file.
 MIGRATIONS: dict[int, Callable[[sqlite3.Connection], object]] = {
     0: lambda conn: conn.executescript(_V1),
     1: lambda conn: conn.executescript(_V2),
     2: lambda conn: conn.executescript(_V3_BACKTESTS),
     3: lambda conn: conn.executescript(_V4_OPEN_ROWS),
+    4: lambda conn: conn.executescript(_V5_TRACKED_INPUTS),
 }

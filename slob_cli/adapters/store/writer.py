@@ -15,7 +15,6 @@ write is refused and counted: nothing is dropped silently.
 
 from __future__ import annotations
 
-import asyncio
 import concurrent.futures
 import logging
 import sqlite3
@@ -171,6 +170,8 @@ class StoreWriter:
 
     async def flushed(self) -> None:
         """Await (without blocking the loop) every write queued so far; raise the writer's error."""
+        import asyncio  # only a session awaits the writer: a command that reads never loads asyncio
+
         await asyncio.wrap_future(self.barrier())
         self.raise_error()
 

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any, NamedTuple
 
-from slob_cli.core.models import Candle, Direction
+from slob_cli.core.models import Bar, Direction
 from slob_cli.core.strategy.config import StrategyConfig
 from slob_cli.core.strategy.events import EventType, SetupEvent
 from slob_cli.core.strategy.states import InvalidationReason, ResetReason, SetupState, check_transition
@@ -35,7 +35,7 @@ class DayContext:
     reference_high: float
     reference_low: float
     config: StrategyConfig
-    bars: list[Candle]  # every real bar of the day so far, appended by the tracker
+    bars: list[Bar]  # every real bar of the day so far, appended by the tracker
 
 
 class OrientedBar(NamedTuple):
@@ -48,7 +48,7 @@ class OrientedBar(NamedTuple):
     close: float
 
     @classmethod
-    def of(cls, candle: Candle, sign: float) -> OrientedBar:
+    def of(cls, candle: Bar, sign: float) -> OrientedBar:
         """Return the candle oriented by sign (1 for a SHORT, -1 for a LONG)."""
         if sign > 0:
             return cls(candle.ts, candle.open, candle.high, candle.low, candle.close)
@@ -76,7 +76,7 @@ class Candidate:
         "trigger_time", "entry", "stop", "target", "risk_reward", "anchor_event", "second_event", "last_bar_time",
     )
 
-    def __init__(self, candidate_id: str, direction: Direction, day: DayContext, index: int, candle: Candle) -> None:
+    def __init__(self, candidate_id: str, direction: Direction, day: DayContext, index: int, candle: Bar) -> None:
         self.id = candidate_id
         self.last_bar_time: datetime | None = None  # the newest bar the rules saw (a limit bar decides itself)
         self.direction = direction
@@ -187,7 +187,7 @@ class Candidate:
 
     # -- the per-bar rules ---------------------------------------------------------------------
 
-    def on_bar(self, index: int, minute: int, candle: Candle, out: list[SetupEvent]) -> None:
+    def on_bar(self, index: int, minute: int, candle: Bar, out: list[SetupEvent]) -> None:
         """Apply one final bar after the session gate and the gap rule (§5.3 step 3)."""
         self.last_bar_time = candle.ts
         bar = OrientedBar.of(candle, self.sign)
@@ -203,7 +203,7 @@ class Candidate:
         self.no_wick_candle = bar if self._is_no_wick(bar) else None
         self.emit(self.anchor_event[0], bar.ts, {"price": self.real(bar.high)}, out)
 
-    def _consolidating(self, index: int, minute: int, candle: Candle, bar: OrientedBar,
+    def _consolidating(self, index: int, minute: int, candle: Bar, bar: OrientedBar,
                        out: list[SetupEvent]) -> None:
         anchor = self.anchor
         if anchor is None:  # first bar after LIQ #1 anchors the structure
@@ -285,7 +285,7 @@ class Candidate:
 
     # -- after LIQ #2 ----------------------------------------------------------------------------
 
-    def _start_waiting(self, minute: int, candle: Candle, anchor: float, bar: OrientedBar,
+    def _start_waiting(self, minute: int, candle: Bar, anchor: float, bar: OrientedBar,
                        out: list[SetupEvent]) -> None:
         if self._is_no_wick(bar):
             self.no_wick_candle = bar  # the latest qualifying bar, LIQ #2 included
@@ -305,7 +305,7 @@ class Candidate:
         }, out)
         self._waiting(minute, candle, bar, True, out)
 
-    def _waiting(self, minute: int, candle: Candle, bar: OrientedBar, liq2_bar: bool,
+    def _waiting(self, minute: int, candle: Bar, bar: OrientedBar, liq2_bar: bool,
                  out: list[SetupEvent]) -> None:
         """Apply §5.3 WAITING_ENTRY: extreme update, retracement, trigger, then the entry timeout."""
         config = self.config
@@ -329,7 +329,7 @@ class Candidate:
         if minute - self.liq2_minute >= config.entry_timeout_bars:
             self.invalidate(InvalidationReason.ENTRY_TIMEOUT, candle.ts, {"minutes": minute - self.liq2_minute}, out)
 
-    def _trigger(self, candle: Candle, close: float, out: list[SetupEvent]) -> None:
+    def _trigger(self, candle: Bar, close: float, out: list[SetupEvent]) -> None:
         config = self.config
         tick = config.tick_size
         entry = close

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from slob_cli.core.models import Candle, Direction
+from slob_cli.core.models import Bar, Direction
 from slob_cli.core.sessions import TradingCalendar, TradingSession, next_session, session_for, trading_date_of
 from slob_cli.core.strategy.candidate import Candidate, DayContext
 from slob_cli.core.strategy.config import StrategyConfig
@@ -119,8 +119,8 @@ class _Day:
         self.reference_high = float("-inf")
         self.reference_low = float("inf")
         self.reference_bars = 0
-        self.bars: list[Candle] = []
-        self.previous: Candle | None = None
+        self.bars: list[Bar] = []
+        self.previous: Bar | None = None
         self.candidates: list[Candidate] = []
         self.live: list[Candidate] = []
         self.active: dict[Direction, Candidate | None] = {Direction.SHORT: None, Direction.LONG: None}
@@ -152,7 +152,7 @@ class SetupTracker:
 
     # -- public API ------------------------------------------------------------------------------
 
-    def on_candle(self, candle: Candle) -> list[SetupEvent]:
+    def on_candle(self, candle: Bar) -> list[SetupEvent]:
         """Apply one closed M1 candle (strictly after the previous one); return the events it caused."""
         if candle.symbol != self.symbol:
             raise ValueError(f"candle of {candle.symbol!r} fed to the {self.symbol!r} tracker")
@@ -207,6 +207,15 @@ class SetupTracker:
         if day is None or not day.tradable:
             return None
         return day.reference_high, day.reference_low
+
+    def window(self, trading_date: date) -> tuple[datetime, datetime] | None:
+        """Return [reference start, session end) of a trading date, or None when it has no session.
+
+        The date's candles outside the window only move the clock, so a replay that runs the clock
+        (`on_time`) to the end of the day may leave them out: its events are the same.
+        """
+        session = self._session(trading_date)
+        return None if session is None else (session.reference_start, session.session_end)
 
     def current_session(self) -> TradingSession | None:
         """Return the session of the current trading day, if any day has started."""
@@ -291,7 +300,7 @@ class SetupTracker:
 
     # -- bars ----------------------------------------------------------------------------------------
 
-    def _apply(self, day: _Day, candle: Candle, events: list[SetupEvent]) -> None:
+    def _apply(self, day: _Day, candle: Bar, events: list[SetupEvent]) -> None:
         """Apply one candle of an open day (its label lies in the day's windows)."""
         ts = candle.ts
         if candle.tick_count == 0:
@@ -314,7 +323,7 @@ class SetupTracker:
         if ts >= day.last_label:  # this bar's end reaches the session end
             self._close(day, events)
 
-    def _session_bar(self, day: _Day, candle: Candle, events: list[SetupEvent]) -> None:
+    def _session_bar(self, day: _Day, candle: Bar, events: list[SetupEvent]) -> None:
         """Apply §5.3 to one real NYSE bar: gap rule, live candidates, then LIQ #1 for each side."""
         index = len(day.bars)
         day.bars.append(candle)
@@ -344,7 +353,7 @@ class SetupTracker:
         if active[Direction.LONG] is None and candle.low < day.reference_low and day.freed_at[Direction.LONG] != index:
             self._create(day, Direction.LONG, index, candle, events)
 
-    def _create(self, day: _Day, direction: Direction, index: int, candle: Candle, events: list[SetupEvent]) -> None:
+    def _create(self, day: _Day, direction: Direction, index: int, candle: Bar, events: list[SetupEvent]) -> None:
         day.counters[direction] += 1
         letter = "S" if direction is Direction.SHORT else "L"
         candidate_id = f"{self.symbol}-{day.session.trading_date:%Y%m%d}-{letter}{day.counters[direction]}"
