@@ -95,15 +95,21 @@ def test_reconciliation_rebuilds_open_positions_but_keeps_a_slot_freed_while_the
     assert store.get_state(RISK_STATE_KEY)["open_positions"] == 0, "the confirmed cancel freed it for good"
 
 
+def _two_lots_sent(store: Store) -> tuple[OrderExecutor, OrderRepository, list[bool], tuple]:
+    """A sent 2-lot SHORT bracket and an executor that counts the reconciliations it asks for."""
+    orders = build_bracket(SETUP, Direction.SHORT, "NQ", 2, 25478.0, 25490.0, 25406.0, "MKT").orders
+    repo = OrderRepository(store)
+    repo.insert_intents(list(orders), T0)
+    repo.mark_sent({order.order_ref: n for n, order in enumerate(orders, 1)}, T0)
+    reconciles: list[bool] = []
+    executor = OrderExecutor(store, None, RiskManager(), ManualClock(T0), request_reconcile=lambda: reconciles.append(True))
+    return executor, repo, reconciles, orders
+
+
 def test_an_exit_that_filled_in_part_is_not_the_exit_and_its_cancelled_sibling_is_reprotected(store: Store) -> None:
     from slob_cli.core.broker_view import BrokerOrder
 
-    entry, stop, target = build_bracket(SETUP, Direction.SHORT, "NQ", 2, 25478.0, 25490.0, 25406.0, "MKT").orders
-    repo = OrderRepository(store)
-    repo.insert_intents([entry, stop, target], T0)
-    repo.mark_sent({entry.order_ref: 1, stop.order_ref: 2, target.order_ref: 3}, T0)
-    reconciles: list[bool] = []
-    executor = OrderExecutor(store, None, RiskManager(), ManualClock(T0), request_reconcile=lambda: reconciles.append(True))
+    executor, repo, reconciles, (entry, stop, target) = _two_lots_sent(store)
 
     def status(intent, state: str, filled: int, quantity: int = 2) -> None:
         executor.on_status(BrokerOrder(intent.order_ref, {entry: 1, stop: 2, target: 3}[intent], "NQ", intent.action,
@@ -133,12 +139,7 @@ def test_an_exit_that_filled_in_part_is_not_the_exit_and_its_cancelled_sibling_i
 def test_the_sibling_cancelled_once_the_exits_made_the_position_flat_is_left_alone(store: Store) -> None:
     from slob_cli.core.broker_view import BrokerOrder
 
-    entry, stop, target = build_bracket(SETUP, Direction.SHORT, "NQ", 2, 25478.0, 25490.0, 25406.0, "MKT").orders
-    repo = OrderRepository(store)
-    repo.insert_intents([entry, stop, target], T0)
-    repo.mark_sent({entry.order_ref: 1, stop.order_ref: 2, target.order_ref: 3}, T0)
-    reconciles: list[bool] = []
-    executor = OrderExecutor(store, None, RiskManager(), ManualClock(T0), request_reconcile=lambda: reconciles.append(True))
+    executor, repo, reconciles, (entry, stop, target) = _two_lots_sent(store)
     executor.on_execution(BrokerExecution("e1", entry.order_ref, 1, "NQ", "SLD", 2, 25477.75, T0))
     # The target's final status arrives before its execution; the stop, reduced to nothing, is cancelled.
     executor.on_status(BrokerOrder(target.order_ref, 3, "NQ", "BUY", "LMT", 2, "Filled", 2))
