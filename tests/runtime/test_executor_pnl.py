@@ -139,7 +139,7 @@ def test_an_exit_that_filled_in_part_is_not_the_exit_and_its_cancelled_sibling_i
 def test_the_sibling_cancelled_once_the_exits_made_the_position_flat_is_left_alone(store: Store) -> None:
     from slob_cli.core.broker_view import BrokerOrder
 
-    executor, repo, reconciles, (entry, stop, target) = _two_lots_sent(store)
+    executor, _repo, reconciles, (entry, stop, target) = _two_lots_sent(store)
     executor.on_execution(BrokerExecution("e1", entry.order_ref, 1, "NQ", "SLD", 2, 25477.75, T0))
     # The target's final status arrives before its execution; the stop, reduced to nothing, is cancelled.
     executor.on_status(BrokerOrder(target.order_ref, 3, "NQ", "BUY", "LMT", 2, "Filled", 2))
