@@ -25,7 +25,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from rich.console import Console  # noqa: E402
 
-from slob_cli.adapters.store import Store, to_iso, to_us  # noqa: E402
+from slob_cli.adapters.store import Store, to_us  # noqa: E402
 from slob_cli.core.models import Candle  # noqa: E402
 from slob_cli.core.validation import evaluate  # noqa: E402
 from slob_cli.runtime.dashboard import read_snapshot  # noqa: E402
@@ -63,21 +63,21 @@ def build(store: Store, ticks: int, days: int, rng: random.Random, now: datetime
             for seq in range(12):
                 conn.execute("INSERT INTO setup_events(setup_id, symbol, trading_date, seq, bar_time, type, payload)"
                              " VALUES (?,?,?,?,?,?,?)", (setup, "NQ", day, number % 6 * 100 + seq,
-                                                         to_iso(start + timedelta(days=number // 6, minutes=seq)),
+                                                         to_us(start + timedelta(days=number // 6, minutes=seq)),
                                                          "HIGH_SET", '{"price": 1.0}'))
             if state == "SETUP_COMPLETE":
                 for role in ("entry", "stop", "target"):
                     conn.execute("INSERT INTO orders(order_ref, setup_id, role, symbol, action, order_type, quantity,"
                                  " status, created_at, run_id) VALUES (?,?,?,?,?,?,?,?,?,?)",
                                  (f"slob:{setup}:{role}", setup, role, "NQ", "SELL", "MKT", 1.0,
-                                  "Filled" if role != "target" else "Cancelled", to_iso(now), run_id))
+                                  "Filled" if role != "target" else "Cancelled", to_us(now), run_id))
                 conn.execute("INSERT INTO trades(setup_id, symbol, direction, quantity, entry_price, exit_time,"
                              " pnl_points, pnl_money, status) VALUES (?,?,?,?,?,?,?,?,?)",
-                             (setup, "NQ", "SHORT", 1.0, 25_000.0, to_iso(now), -20.0, -400.0, "closed"))
+                             (setup, "NQ", "SHORT", 1.0, 25_000.0, to_us(now), -20.0, -400.0, "closed"))
         beat = now - timedelta(hours=24)
         while beat < now:
             conn.execute("INSERT INTO health(run_id, ts, connected, last_tick_age) VALUES (?,?,?,?)",
-                         (run_id, to_iso(beat), 1, 0.4))
+                         (run_id, to_us(beat), 1, 0.4))
             beat += timedelta(seconds=8)
     store.end_run(run_id, 0, now, stats={"candles_generated": 1380, "candles_persisted": 1380})
     return run_id

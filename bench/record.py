@@ -12,7 +12,8 @@ as the wire allows) twice, each in its own process, at the same market moment:
   the store read-only and counts rows committed between the first and the last commit it sees inside
   the window, then stops the recorder with SIGTERM and checks its exit code and its stats.
 Rounds alternate (bare, bare with small reads, slob, ...) so load from other jobs hits both alike; the ratio is
-of the medians. Target (issue 15): slob >= 80 % of the bare client.
+of the medians. Target (issue 15): slob >= 80 % of the bare client. The client processes' CPU time per
+tick (every thread, so slob's writer thread too) is printed alongside: it moves less with load.
 
 A last in-process run at a paced clock (below saturation) gives the arrival -> commit delays.
 
@@ -55,14 +56,14 @@ async def main(port: int, seconds: float) -> None:
     if sys.argv[3] == "small-reads":  # slob's read size (adapters/ib/config.py limit_reads)
         ib.client.conn.transport.max_size = 32 * 1024
     [contract] = await ib.qualifyContractsAsync(ContFuture("NQ", exchange="CME"))
-    count, first = 0, 0.0
+    count, first, cpu = 0, 0.0, 0.0
     done = asyncio.Event()
 
     def on_update(ticker):
-        nonlocal count, first
+        nonlocal count, first, cpu
         now = time.perf_counter()
         if not first:
-            first = now
+            first, cpu = now, time.process_time()
         count += len(ticker.tickByTicks)
         if now - first >= seconds:
             done.set()
@@ -70,7 +71,7 @@ async def main(port: int, seconds: float) -> None:
     ticker = ib.reqTickByTickData(contract, "AllLast")
     ticker.updateEvent += on_update
     await asyncio.wait_for(done.wait(), seconds + 30)
-    print(count, time.perf_counter() - first, flush=True)
+    print(count, time.perf_counter() - first, time.process_time() - cpu, flush=True)
     ib.disconnect()
 
 asyncio.run(main(int(sys.argv[1]), float(sys.argv[2])))
@@ -89,14 +90,20 @@ def start_gateway(seed: int, start: str, speed: str) -> tuple[subprocess.Popen[s
     return process, int(line)
 
 
-def bare_rate(port: int, seconds: float, reads: str) -> float:
-    """Return ticks/s a bare ib_async client (its own process) receives from the first tick on."""
+def bare_rate(port: int, seconds: float, reads: str) -> tuple[float, float]:
+    """Return ticks/s a bare ib_async client (its own process) receives from the first tick on, and its CPU us/tick."""
     result = subprocess.run([sys.executable, "-c", BARE_CLIENT, str(port), str(seconds), reads], capture_output=True,
                             text=True, timeout=seconds + 60, env=dict(os.environ))
     if result.returncode != 0:
         raise SystemExit(f"bare client failed: {result.stderr.strip().splitlines()[-1:]}")
-    ticks, elapsed = result.stdout.split()
-    return int(ticks) / float(elapsed)
+    ticks, elapsed, cpu = result.stdout.split()
+    return int(ticks) / float(elapsed), 1e6 * float(cpu) / int(ticks)
+
+
+def _cpu_seconds(pid: int) -> float:
+    """Return the user + system CPU seconds of a process so far (every thread), from /proc."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def _committed(db: Path) -> int | None:
@@ -109,16 +116,17 @@ def _committed(db: Path) -> int | None:
     return int(row[0] or 0)
 
 
-def slob_rate(port: int, seconds: float, folder: Path) -> tuple[float, dict[str, object]]:
-    """Run `slob record` (its own process); return ticks/s committed between commits seen in the window, and its stats."""
+def slob_rate(port: int, seconds: float, folder: Path) -> tuple[float, float, dict[str, object]]:
+    """Run `slob record` (its own process); return ticks/s committed between commits seen in the window, its CPU
+    us/tick over that window (all threads), and its stats."""
     db = folder / "record.db"
     process = subprocess.Popen(
         [sys.executable, "-m", "slob_cli", "--db", str(db), "--log-level", "WARNING", "record", "--port", str(port),
          "--client-id", "7", "--no-warm-up", "--symbols", "NQ"],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=dict(os.environ))
     try:
-        first: tuple[float, int] | None = None
-        last: tuple[float, int] | None = None
+        first: tuple[float, int, float] | None = None
+        last: tuple[float, int, float] | None = None
         give_up = time.perf_counter() + 60
         while process.poll() is None and time.perf_counter() < give_up:
             time.sleep(0.01)
@@ -126,7 +134,7 @@ def slob_rate(port: int, seconds: float, folder: Path) -> tuple[float, dict[str,
             now = time.perf_counter()
             if not count or (last is not None and count == last[1]):
                 continue
-            last = (now, count)
+            last = (now, count, _cpu_seconds(process.pid))
             if first is None:
                 first = last
             if now - first[0] >= seconds:
@@ -140,7 +148,8 @@ def slob_rate(port: int, seconds: float, folder: Path) -> tuple[float, dict[str,
         raise SystemExit(f"slob record failed (exit {process.returncode}): {stderr.strip()[-400:]}")
     with sqlite3.connect(f"file:{db}?mode=ro", uri=True) as conn:
         stats = json.loads(conn.execute("SELECT stats FROM runs ORDER BY id DESC LIMIT 1").fetchone()[0])
-    return (last[1] - first[1]) / (last[0] - first[0]), stats
+    ticks = last[1] - first[1]
+    return ticks / (last[0] - first[0]), 1e6 * (last[2] - first[2]) / ticks, stats
 
 
 async def paced_delays(port: int, db: Path, seconds: float) -> dict[str, float]:
@@ -177,33 +186,37 @@ def main() -> None:
                         help="clock speed of the last, paced run (below saturation) for the delay figures; 0: skip")
     args = parser.parse_args()
     runs: dict[str, list[float]] = {"bare": [], "bare-small-reads": [], "slob": []}
+    cpu: dict[str, list[float]] = {label: [] for label in runs}
     for round_number in range(1, args.rounds + 1):
         for label, rates in runs.items():
             gateway, port = start_gateway(args.seed, args.start, "max")
             try:
                 if label == "slob":
                     with tempfile.TemporaryDirectory() as folder:
-                        rate, stats = slob_rate(port, args.seconds, Path(folder))
+                        rate, per_tick, stats = slob_rate(port, args.seconds, Path(folder))
                     if stats.get("dropped"):
                         print(f"  round {round_number}: slob record dropped {stats['dropped']:,} ticks")
                 else:
-                    rate = bare_rate(port, args.seconds, "small-reads" if label.endswith("small-reads") else "default")
+                    rate, per_tick = bare_rate(port, args.seconds,
+                                               "small-reads" if label.endswith("small-reads") else "default")
                 rates.append(rate)
+                cpu[label].append(per_tick)
             finally:
                 gateway.terminate()
                 gateway.wait(10)
         print(f"round {round_number}: bare ib_async {runs['bare'][-1]:,.0f} ticks/s, with slob's read size "
               f"{runs['bare-small-reads'][-1]:,.0f}, slob record {runs['slob'][-1]:,.0f}", flush=True)
     median = {label: statistics.median(rates) for label, rates in runs.items()}
+    cpu_median = {label: statistics.median(values) for label, values in cpu.items()}
     baseline = max(median["bare"], median["bare-small-reads"])
     print(f"record bench, flood (clock at max speed), {args.rounds} interleaved rounds of {args.seconds:g} s:")
-    print(f"  bare ib_async client, default reads:        median {median['bare']:,.0f} ticks/s, "
-          f"best {max(runs['bare']):,.0f}")
-    print(f"  bare ib_async client, slob's 32 KiB reads:  median {median['bare-small-reads']:,.0f} ticks/s, "
-          f"best {max(runs['bare-small-reads']):,.0f}")
-    print(f"  slob record, rows committed to SQLite:      median {median['slob']:,.0f} ticks/s, "
-          f"best {max(runs['slob']):,.0f}")
-    print(f"  slob / the faster bare client (medians): {median['slob'] / baseline:.2f} x (target >= 0.80)")
+    for label, text in (("bare", "bare ib_async client, default reads:      "),
+                        ("bare-small-reads", "bare ib_async client, slob's 32 KiB reads:"),
+                        ("slob", "slob record, rows committed to SQLite:    ")):
+        print(f"  {text} median {median[label]:7,.0f} ticks/s, best {max(runs[label]):7,.0f};"
+              f" client CPU {cpu_median[label]:5.1f} us/tick")
+    print(f"  slob / the faster bare client (medians): {median['slob'] / baseline:.2f} x (target >= 0.80); "
+          f"CPU per tick {cpu_median['slob'] / cpu_median['bare-small-reads']:.2f} x the small-read client's")
     if args.paced_speed != "0":
         gateway, port = start_gateway(args.seed, args.start, args.paced_speed)
         try:

@@ -7,6 +7,8 @@ from datetime import datetime, timedelta, timezone
 from typing import Any
 
 from slob_cli.adapters.store import Store
+from slob_cli.adapters.store.instants import instant_us
+from slob_cli.adapters.store.schema import ISO_TEXT_INSTANTS
 from slob_cli.core.models import Candle
 
 START = datetime(2026, 1, 6, 14, 0, tzinfo=timezone.utc)
@@ -14,8 +16,10 @@ END = START + timedelta(hours=24)
 
 
 def insert(store: Store, table: str, **values: Any) -> None:
-    """Insert one row; dict values are stored as JSON text."""
-    values = {key: json.dumps(value) if isinstance(value, dict) else value for key, value in values.items()}
+    """Insert one row; dict values are stored as JSON text, instants (ISO text or datetimes) as the store keeps them."""
+    instants = ISO_TEXT_INSTANTS.get(table, ())
+    values = {key: json.dumps(value) if isinstance(value, dict) else instant_us(value) if key in instants else value
+              for key, value in values.items()}
     columns = ", ".join(values)
     marks = ", ".join("?" * len(values))
     with store.transaction() as conn:

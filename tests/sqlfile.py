@@ -8,11 +8,13 @@ from __future__ import annotations
 
 import os
 import sqlite3
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
 
 from slob_cli.adapters.store import Store
+from slob_cli.adapters.store.instants import instant_text
+from slob_cli.adapters.store.schema import ISO_TEXT_INSTANTS
 
 Path = str | os.PathLike[str]
 
@@ -62,3 +64,9 @@ def with_page_cap(store: Store, spare_pages: int) -> Store:
     pages = conn.execute("PRAGMA page_count").fetchone()[0]
     conn.execute(f"PRAGMA max_page_count = {pages + spare_pages}")
     return Store(conn, path, readonly)
+
+
+def as_shown(table: str, rows: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Return raw rows of a table with their instants as the store's rows give them (ISO text)."""
+    instants = ISO_TEXT_INSTANTS.get(table, ())
+    return [{key: instant_text(value) if key in instants else value for key, value in row.items()} for row in rows]

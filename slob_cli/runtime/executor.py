@@ -431,13 +431,12 @@ class OrderExecutor:
             "setup_id": setup_id, "symbol": symbol, "direction": direction.value, "quantity": result.entry_quantity,
             "entry_estimate": setup[1] if setup else None, "entry_time": entry_fills[0]["ts"],
             "entry_price": result.entry_price, "status": TradeStatus.OPEN.value, **trade_columns(result),
-            "exit_time": exit_fills[-1]["ts"] if exit_fills else None,
-            "exit_reason": orders[exit_fills[-1]["order_ref"]]["role"] if exit_fills else None,
-            "settled_at": previous["settled_at"] if previous else None,
+            "exit_time": None, "exit_reason": None, "settled_at": previous["settled_at"] if previous else None,
         }
         closed = result.closed and not self._entry_working(orders)
-        if closed:
-            row["status"] = TradeStatus.CLOSED.value
+        if closed:  # an exit that filled in part is not the exit: the last fill that made the position flat is
+            row.update(status=TradeStatus.CLOSED.value, exit_time=exit_fills[-1]["ts"],
+                       exit_reason=orders[exit_fills[-1]["order_ref"]]["role"])
         # The result is booked once, when it is final (the exit's commission report has arrived), so
         # the log, the alert, the risk state and the trades table all carry the same net money.
         book = closed and (result.settled or settle) and row["settled_at"] is None

@@ -6,7 +6,8 @@ handlers, a reconcile under way, every reply to the orders it sent), checks its 
 then sends reqCurrentTime. The gateway serves the next step and answers; the answer arrives after
 every message of the step, so when it is read the step's ticks, fills and statuses are all in.
 Nothing the engine still has in flight can be overtaken by the market, and real latency never
-becomes simulated time.
+becomes simulated time. Writes the engine queued to the store's writer thread need no step of
+their own: every read of the store (and every direct write) waits for them first (Store._conn).
 """
 
 from __future__ import annotations

@@ -8,6 +8,7 @@ import sys
 from collections.abc import Iterable
 from datetime import datetime, timezone
 from pathlib import Path
+from typing import Any
 
 from slob_cli.adapters.redaction import RedactFilter
 from slob_cli.errors import ConfigError
@@ -33,6 +34,26 @@ class JsonFormatter(logging.Formatter):
 PLAIN_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 
 
+class _CurrentStderr(logging.StreamHandler):
+    """A stream handler writing to whatever sys.stderr is when a record is emitted.
+
+    A handler bound to the stderr of the moment it was made keeps writing there after a caller (a
+    test runner's capture, a redirect) has closed and replaced it; a thread that outlives the command
+    would then log into a closed stream.
+    """
+
+    def __init__(self) -> None:
+        super().__init__(sys.stderr)
+
+    @property
+    def stream(self) -> Any:
+        return sys.stderr
+
+    @stream.setter
+    def stream(self, value: Any) -> None:
+        pass
+
+
 def setup_logging(
     level: str = "INFO",
     json_lines: bool = False,
@@ -52,14 +73,14 @@ def setup_logging(
     tty = sys.stderr.isatty() if stream_is_tty is None else stream_is_tty
     console: logging.Handler
     if json_lines:
-        console = logging.StreamHandler(sys.stderr)
+        console = _CurrentStderr()
         console.setFormatter(JsonFormatter())
     elif tty:
         from rich.logging import RichHandler
 
         console = RichHandler(show_path=False, rich_tracebacks=False, log_time_format="%H:%M:%S")
     else:
-        console = logging.StreamHandler(sys.stderr)
+        console = _CurrentStderr()
         console.setFormatter(logging.Formatter(PLAIN_FORMAT))
     handlers: list[logging.Handler] = [console]
     if log_dir is not None and log_file_name:

@@ -119,9 +119,7 @@ def day_setups(store: Store, symbol: str, day: date) -> list[dict[str, Any]]:
 
 def day_fills(store: Store, symbol: str, start_us: int, end_us: int) -> list[dict[str, Any]]:
     """Return the fills of a symbol in [start, end), with their order's role, in time order."""
-    low = datetime.fromtimestamp(start_us / 1_000_000, tz=UTC).strftime("%Y-%m-%dT%H:%M:%S")
-    high = datetime.fromtimestamp(end_us / 1_000_000, tz=UTC).strftime("%Y-%m-%dT%H:%M:%S")
-    rows = store.fill_rows_between(symbol, low, high)
+    rows = store.fill_rows_between(symbol, start_us, end_us)
     for row in rows:
         moment = views.parse_time(row["ts"])
         row["time"] = int(moment.timestamp()) if moment else None

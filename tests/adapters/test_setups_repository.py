@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from slob_cli.adapters.store import Store
+from slob_cli.adapters.store import Store, to_us
 from slob_cli.adapters.store.setups import SETUP_FIELDS, DaySync, SetupRepository, StoredEvent, canonical_json
 from slob_cli.errors import StoreError
 from tests.sqlfile import sql_value
@@ -46,7 +46,7 @@ def test_identical_upsert_changes_nothing_and_keeps_updated_at(store: Store) -> 
     repository.write([], [_setup("NQ-20260310-S1")], NOW)
     later = datetime(2026, 3, 11, tzinfo=UTC)
     assert repository.write([], [_setup("NQ-20260310-S1")], later) == (0, 0)
-    assert sql_value(store.path, "SELECT updated_at FROM setups") == "2026-03-10T21:00:00Z"
+    assert sql_value(store.path, "SELECT updated_at FROM setups") == to_us(NOW)
     assert repository.write([], [_setup("NQ-20260310-S1", "INVALIDATED", invalidation_reason="GAP_DETECTED")],
                             later) == (0, 1)
     stored = repository.get("NQ-20260310-S1")

@@ -12,7 +12,7 @@ from slob_cli.adapters.store import Store, from_us
 from slob_cli.adapters.store.schema import SCHEMA_VERSION
 from slob_cli.core.models import Candle, Tick
 from slob_cli.errors import StoreError
-from tests.sqlfile import sql_rows, sql_run, sql_value
+from tests.sqlfile import sql_file, sql_rows, sql_run, sql_value
 
 UTC = timezone.utc
 T0 = datetime(2026, 1, 6, 14, 30, tzinfo=UTC)
@@ -28,11 +28,12 @@ def test_new_file_is_created_in_wal_mode_at_current_schema(db_path: Path) -> Non
         assert sql_value(store.path, "PRAGMA journal_mode") == "wal"
 
 
-def test_every_instant_column_is_named_with_its_encoding(db_path: Path) -> None:
+def test_every_instant_column_is_integer_microseconds_and_named(db_path: Path) -> None:
     from slob_cli.adapters.store.schema import ISO_TEXT_INSTANTS, MICROSECOND_INSTANTS
 
-    declared = {(table, column): "INTEGER" for table, columns in MICROSECOND_INSTANTS.items() for column in columns}
-    declared |= {(table, column): "TEXT" for table, columns in ISO_TEXT_INSTANTS.items() for column in columns}
+    # One encoding: every instant is INTEGER microseconds; the two maps only say how rows give it.
+    declared = {(table, column): "INTEGER" for instants in (MICROSECOND_INSTANTS, ISO_TEXT_INSTANTS)
+                for table, columns in instants.items() for column in columns}
     Store.open(db_path).close()
     found = {}
     for (table,) in sql_rows(db_path, "SELECT name FROM sqlite_master WHERE type='table' AND name NOT LIKE 'sqlite_%'"):
@@ -61,6 +62,48 @@ def test_older_schema_version_is_migrated(db_path: Path, monkeypatch: pytest.Mon
         assert store.schema_version() == SCHEMA_VERSION + 1
         assert sql_value(store.path, "SELECT count(*) FROM extra") == 0
         assert store.candles("NQ") == [candle(0)]
+
+
+def _v5_file(path: Path) -> None:
+    """Write a schema-v5 file (instants as ISO text) with a run, an event, an order and a backtest with a trade."""
+    from slob_cli.adapters.store.schema import MIGRATIONS
+
+    with sql_file(path) as conn:
+        for version in range(5):
+            MIGRATIONS[version](conn)
+        conn.execute("INSERT INTO meta(key, value) VALUES('schema_version', '5')")
+        conn.execute("INSERT INTO runs(command, args, started_at, ended_at, pid) VALUES"
+                     " ('paper', '{}', '2026-01-06T14:00:00Z', '2026-01-06T21:00:00.250000Z', 1)")
+        conn.execute("INSERT INTO events(run_id, ts, type, payload) VALUES (1, '2026-01-06T14:00:01Z', 'IB_CONNECTED', '{}')")
+        conn.execute("INSERT INTO orders(order_ref, role, symbol, action, order_type, quantity, status, created_at)"
+                     " VALUES ('slob:a:entry', 'entry', 'NQ', 'SELL', 'MKT', 1, 'Submitted', '2026-01-06T15:10:00Z')")
+        conn.execute("INSERT INTO backtest_runs(name, created_at, symbol, from_date, to_date, candles, trades, net_pnl,"
+                     " max_drawdown, max_drawdown_pct, settings, stats) VALUES ('march', '2026-03-31T20:00:00Z', 'NQ',"
+                     " '2026-03-02', '2026-03-31', 10, 1, 5.0, 0, 0, '{}', '{}')")
+        conn.execute("INSERT INTO backtest_trades VALUES (1, 'NQ-20260310-S1', 'NQ', 'SHORT', '2026-03-10', 1,"
+                     " '2026-03-10T14:05:00Z', 1, 2, 0, '2026-03-10T14:06:00Z', 1, '2026-03-10T14:30:00Z', 0, 'target',"
+                     " 1, 4.5, 15.5, 1)")
+
+
+def test_schema_v5_instants_become_integer_microseconds_and_read_back_the_same(db_path: Path) -> None:
+    from slob_cli.adapters.store.backtests import BacktestRepository
+
+    _v5_file(db_path)
+    with Store.open(db_path) as store:
+        assert store.schema_version() == SCHEMA_VERSION
+        [run] = store.runs()
+        assert (run["started_at"], run["ended_at"]) == ("2026-01-06T14:00:00Z", "2026-01-06T21:00:00.250000Z")
+        assert store.run_events(1) == [("2026-01-06T14:00:01Z", "IB_CONNECTED", "{}", None)]
+        assert [order["created_at"] for order in store.working_order_rows()] == ["2026-01-06T15:10:00Z"]
+        march = BacktestRepository(store).run("march")
+        assert march is not None and march["created_at"] == "2026-03-31T20:00:00Z"
+        assert [trade["exit_time"] for trade in march["trades"]] == ["2026-03-10T14:30:00Z"]
+    assert sql_rows(db_path, "SELECT started_at, typeof(ended_at) FROM runs") == [(1767708000000000, "integer")]
+    assert sql_value(db_path, "SELECT count(*) FROM sqlite_master WHERE name = 'orders_working'"
+                              " AND sql LIKE '%WHERE lower(status) NOT IN%'") == 1, "the partial index is kept"
+    with sql_file(db_path) as conn:  # the trades still belong to their run: deleting it deletes them
+        conn.execute("DELETE FROM backtest_runs WHERE name = 'march'")
+        assert conn.execute("SELECT count(*) FROM backtest_trades").fetchone()[0] == 0
 
 
 def test_newer_schema_version_is_refused_with_clear_error(db_path: Path) -> None:

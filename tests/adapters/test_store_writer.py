@@ -108,3 +108,19 @@ def test_statements_use_anonymous_parameters_only() -> None:
     # Numbered parameters (?NNN) make SQLite compile a statement of thousands of them for seconds.
     sql = values_sql(TICK_INSERT, 3)
     assert "?1" not in sql and sql.count("?") == 3 + 3 * 3
+
+
+def test_a_cancelled_wait_for_the_flush_leaves_the_writer_committing(store: Store, db_path: Path) -> None:
+    async def main() -> None:
+        with store.background_writes() as writer:
+            for _ in range(20):
+                store.log_event("BEFORE", T0, {})
+                waiting = asyncio.get_running_loop().create_task(store.writes_flushed())
+                await asyncio.sleep(0)
+                waiting.cancel()  # a session torn down mid-flush
+            store.log_event("AFTER", T0, {})
+            await asyncio.wait_for(store.writes_flushed(), 30)
+            assert writer.error is None
+
+    asyncio.run(main())
+    assert sql_value(db_path, "SELECT count(*) FROM events") == 21

@@ -13,6 +13,7 @@ from slob_cli.core.broker_view import OrderStatus, StoredOrder
 from slob_cli.core.models import Direction
 from slob_cli.core.orders import build_bracket
 from slob_cli.core.risk import RiskConfig, RiskManager, RiskState, Skipped, SkipReason, TradeRequest, record_close
+from tests.opsdata import insert
 from tests.sqlfile import sql_file
 
 NOW = datetime(2026, 1, 6, 15, 32, tzinfo=timezone.utc)
@@ -35,11 +36,8 @@ def test_drawdown_halt_persists_across_store_reopen(db_path: Path) -> None:
 def test_stored_order_round_trips_through_the_orders_table(store: Store) -> None:
     bracket = build_bracket("NQ-20260106-S1", Direction.SHORT, "NQ", 2, 25_572.0, 25_593.0, 25_501.0)
     rows = [StoredOrder(intent, OrderStatus.INTENT).to_row() for intent in bracket.orders]
-    with store.transaction() as conn:
-        for row in rows:
-            row["created_at"] = "2026-01-06T15:32:00Z"
-            conn.execute(f"INSERT INTO orders({', '.join(row)}) VALUES ({', '.join('?' * len(row))})",
-                         tuple(row.values()))
+    for row in rows:
+        insert(store, "orders", **{**row, "created_at": "2026-01-06T15:32:00Z"})
     with sql_file(store.path) as conn:
         conn.row_factory = sqlite3.Row
         read = [dict(r) for r in conn.execute("SELECT * FROM orders ORDER BY rowid")]

@@ -124,16 +124,21 @@ def test_disk_full_is_one_store_error_naming_the_file_and_stores_nothing(tmp_pat
         assert store.integrity_problem() is None
 
 
-def test_candles_import_on_a_full_disk_is_one_line(runner: CliRunner, tmp_path: Path,
-                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+def _disk_nearly_full(monkeypatch: pytest.MonkeyPatch, spare_pages: int) -> None:
+    """Make every store a command opens one whose disk is full after `spare_pages` more pages."""
     from slob_cli.adapters.store import db as db_module
 
     opened = db_module.Store.open.__func__  # type: ignore[attr-defined]
 
     def open_nearly_full(cls, path, *args, **kwargs):  # noqa: ANN001, ANN202 - the classmethod's own shape
-        return with_page_cap(opened(cls, path, *args, **kwargs), 1)
+        return with_page_cap(opened(cls, path, *args, **kwargs), spare_pages)
 
     monkeypatch.setattr(db_module.Store, "open", classmethod(open_nearly_full))
+
+
+def test_candles_import_on_a_full_disk_is_one_line(runner: CliRunner, tmp_path: Path,
+                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    _disk_nearly_full(monkeypatch, 1)
     rows = "".join(f"{(T0 + timedelta(minutes=i)).isoformat().replace('+00:00', 'Z')},100,101,99,100,1,NQ\n"
                    for i in range(3000))
     (tmp_path / "c.csv").write_text("timestamp,open,high,low,close,volume,symbol\n" + rows)
@@ -154,3 +159,16 @@ def test_the_risk_only_config_of_docs_trading_md_is_accepted(tmp_path: Path) -> 
     assert load_strategy_config(path) == StrategyConfig()
     risk = load_risk_config(path)
     assert (risk.risk_pct, risk.max_contracts, risk.zero_size_policy) == (0.005, 2, "mnq")
+
+
+def test_record_on_a_full_disk_ends_with_one_error_line_and_exit_3(runner: CliRunner, tmp_path: Path,
+                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    from slob_cli.sim.gateway import SimGatewayThread
+
+    _disk_nearly_full(monkeypatch, 30)
+    with SimGatewayThread(seed=5, start="2026-03-10T14:35Z", speed=50.0) as gateway:  # fills 30 pages in seconds
+        result = runner.invoke(app, ["--db", str(tmp_path / "r.db"), "record", "--port", str(gateway.port),
+                                     "--client-id", "63", "--no-warm-up", "--duration", "120s"])
+    assert result.exit_code == 3, result.output
+    assert result.stderr.strip().splitlines()[-1].startswith("Error: disk full writing"), result.stderr
+    assert "Traceback" not in result.stderr

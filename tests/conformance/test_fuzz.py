@@ -10,6 +10,11 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+# Hypothesis imports its shrinker's optimiser lazily, on the first example, while the gateway's thread is
+# running; CPython 3.11's parser may then fail with "AST constructor recursion depth mismatch" (its
+# recursion counter is not safe against a second thread compiling at the same moment). Import it now.
+from hypothesis.internal.conjecture import optimiser  # noqa: F401
+
 from slob_cli.sim.gateway import SimGatewayThread
 from tests.conformance.raw_client import RawClient
 from tests.conformance.wire_templates import request_templates

@@ -6,7 +6,7 @@ from datetime import datetime, timezone
 
 from slob_cli.core.unrealized import largest_difference
 from slob_cli.core.validation import Severity, Thresholds, ValidationInput, check_broker_unrealized
-from tests.sqlfile import sql_run
+from tests.opsdata import add_trade
 
 END = datetime(2026, 3, 10, 21, 0, tzinfo=timezone.utc)
 
@@ -30,9 +30,8 @@ def test_the_paper_report_warns_when_the_broker_disagrees() -> None:
 def test_the_health_view_puts_our_figure_beside_the_brokers(store) -> None:  # type: ignore[no-untyped-def]
     from slob_cli.runtime.pnl_view import unrealized_view
 
-    sql_run(store.path, "INSERT INTO trades(setup_id, symbol, direction, quantity, entry_time, entry_price, "
-                       "entry_commission, status) VALUES ('s1', 'NQ', 'SHORT', 1, '2026-03-10T14:00:00Z', 21000.0, "
-                       "2.25, 'OPEN')")
+    add_trade(store, "s1", entry_time="2026-03-10T14:00:00Z", entry_price=21000.0, entry_commission=2.25,
+              status="OPEN")
     assert unrealized_view(store, "NQ", 20990.0, 190.5) == {"unrealized_pnl": 197.75, "broker_unrealized_pnl": 190.5}
     assert unrealized_view(store, "NQ", None, None) == {"unrealized_pnl": None, "broker_unrealized_pnl": None}
     assert unrealized_view(store, "MNQ", None, 0.0) == {"unrealized_pnl": 0.0, "broker_unrealized_pnl": 0.0}

@@ -24,6 +24,7 @@ from slob_cli.runtime.engine import EngineOptions
 from slob_cli.runtime.events import Event, EventType
 from slob_cli.runtime.executor import ExecutorOptions
 from slob_cli.runtime.session import SessionResult, SimOptions, run_session, start_sim
+from tests.sqlfile import as_shown
 
 UTC = timezone.utc
 DAY = date(2026, 1, 6)
@@ -71,11 +72,11 @@ class Harness:
 
     def orders(self) -> list[dict[str, Any]]:
         """Return the stored orders in insertion order."""
-        return list(self.store.db.query("SELECT * FROM orders ORDER BY rowid"))
+        return as_shown("orders", self.store.db.query("SELECT * FROM orders ORDER BY rowid"))
 
     def trades(self) -> list[dict[str, Any]]:
         """Return the stored trades."""
-        return list(self.store.db.query("SELECT * FROM trades ORDER BY entry_time"))
+        return as_shown("trades", self.store.db.query("SELECT * FROM trades ORDER BY entry_time"))
 
     def logged(self, kind: str) -> list[dict[str, Any]]:
         """Return the payloads of the stored events of one type, oldest first."""
@@ -84,7 +85,8 @@ class Harness:
 
     def completed_setups(self) -> list[dict[str, Any]]:
         """Return the setups that reached SETUP_COMPLETE, in time order."""
-        return list(self.store.db.query("SELECT * FROM setups WHERE state='SETUP_COMPLETE' ORDER BY trigger_time"))
+        return as_shown("setups", self.store.db.query(
+            "SELECT * FROM setups WHERE state='SETUP_COMPLETE' ORDER BY trigger_time"))
 
     def broker_orders(self) -> list[Any]:
         """Return every order the gateway ever accepted (open and completed)."""

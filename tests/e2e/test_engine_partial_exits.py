@@ -107,7 +107,7 @@ def test_partial_target_fill_keeps_the_rest_protected_and_the_stop_closes_it(tmp
         assert seen["held_after_target"] == -1, "one lot of the SHORT left after the target's partial fill"
         stop = seen["stop_after_target"]
         assert stop is not None, "the stop still works after the target filled 1 of 2"
-        assert (stop.status, stop.remaining) == ("Submitted", 1)
+        assert (stop.status, stop.remaining, stop.oca_type) == ("Submitted", 1, 2)
         assert protection.violations == []
         assert [e.shares for e in _fills(h, TARGET)] == [1]
         assert [e.shares for e in _fills(h, STOP)] == [1], "the stop closed the second lot"

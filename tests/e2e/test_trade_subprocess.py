@@ -25,6 +25,7 @@ from slob_cli.sim.gateway import SimGatewayThread
 from slob_cli.sim.process import SimGatewayProcess
 from tests.conftest import eventually
 from tests.e2e.harness import slob_process
+from tests.sqlfile import as_shown
 
 SETUP = "NQ-20260106-S1"
 BRACKET = {f"slob:{SETUP}:{role}" for role in ("entry", "stop", "target")}
@@ -160,7 +161,7 @@ def test_session_summary_counts_what_a_followed_clock_session_did(tmp_path: Path
     assert rows["setups"].startswith("SETUP_COMPLETE 1") or "SETUP_COMPLETE 1" in rows["setups"], stdout
     assert rows["P&L (closed, after commission)"] == f"{trade['pnl_money']:+,.2f} USD", stdout
     assert trade["pnl_money"] > 0
-    [run] = _query(db, "SELECT started_at, ended_at, stats FROM runs")
+    [run] = as_shown("runs", _query(db, "SELECT started_at, ended_at, stats FROM runs"))
     assert run["started_at"].startswith("2026-01-06T15:") and run["started_at"] <= run["ended_at"], run
     assert '"orders": 3' in run["stats"]
     # status reads the session on the gateway's clock too: its sim day shows the same closed trade and P&L.

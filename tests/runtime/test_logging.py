@@ -73,3 +73,20 @@ def test_log_json_flag_on_the_cli_prints_json_lines(runner, db_path: Path) -> No
     assert result.exit_code == 0, result.stderr
     records = [json.loads(line) for line in result.stderr.splitlines() if line.startswith("{")]
     assert any(r["logger"] == "slob.guard" and "demo started" in r["msg"] for r in records)
+
+
+@pytest.mark.parametrize("json_lines", [False, True])
+def test_lines_go_to_the_stderr_of_the_moment_not_one_closed_since(monkeypatch: pytest.MonkeyPatch,
+                                                                   json_lines: bool) -> None:
+    import io
+
+    first, second = io.StringIO(), io.StringIO()
+    monkeypatch.setattr("sys.stderr", first)
+    setup_logging("INFO", json_lines=json_lines, stream_is_tty=False)
+    first.close()  # a test runner's capture, or a command's redirect, ended
+    monkeypatch.setattr("sys.stderr", second)
+    monkeypatch.setattr(logging, "raiseExceptions", True)
+    errors: list[object] = []
+    monkeypatch.setattr(logging.Handler, "handleError", lambda self, record: errors.append(record))
+    logging.getLogger("slob.test").warning("gateway %s disconnected", "clientId 7")
+    assert errors == [] and "gateway clientId 7 disconnected" in second.getvalue()

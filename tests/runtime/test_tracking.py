@@ -18,7 +18,7 @@ from slob_cli.errors import StoreError
 from slob_cli.runtime.tracking import LiveTracking, day_window, reuse_range, track_range
 from slob_cli.sim import worked_example
 from slob_cli.sim.scenarios import DayBuilder, build_scenario
-from tests.sqlfile import sql_run
+from tests.sqlfile import as_shown, sql_run
 
 UTC = timezone.utc
 CALENDAR = TradingCalendar()
@@ -30,7 +30,8 @@ LATER = datetime(2026, 4, 1, tzinfo=UTC)
 
 
 def _rows(store: Store, table: str, skip: tuple[str, ...] = ()) -> list[dict[str, Any]]:
-    rows = store.db.query(f"SELECT * FROM {table} ORDER BY " + ("id" if table == "setups" else "trading_date, seq"))
+    rows = as_shown(table, store.db.query(
+        f"SELECT * FROM {table} ORDER BY " + ("id" if table == "setups" else "trading_date, seq")))
     return [{key: value for key, value in row.items() if key not in skip and not (table == "setup_events" and key == "id")}
             for row in rows]
 

@@ -148,7 +148,7 @@ def build_year(store: Store, days: int = 252, setups: int = 5_000, trades: int =
                 "INSERT INTO setups(id, symbol, trading_date, direction, state, high, low, entry_estimate, stop,"
                 " target, updated_at) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
                 (setup_id, "NQ", day.isoformat(), rng.choice(["LONG", "SHORT"]), state, 20_010.0, 19_990.0,
-                 20_000.0, 20_012.0, 19_970.0, to_iso(end)),
+                 20_000.0, 20_012.0, 19_970.0, to_us(end)),
             )
             setup_ids.append((setup_id, day))
         chosen = rng.sample(setup_ids, trades)
@@ -161,16 +161,16 @@ def build_year(store: Store, days: int = 252, setups: int = 5_000, trades: int =
                     "INSERT INTO orders(order_ref, setup_id, role, symbol, action, order_type, quantity, status,"
                     " filled, created_at) VALUES (?,?,?,?,?,?,?,?,?,?)",
                     (f"slob:{setup_id}:{role}", setup_id, role, "NQ", "SELL" if side == "SLD" else "BUY", "MKT",
-                     1.0, "Filled", 1.0, to_iso(entered)))
+                     1.0, "Filled", 1.0, to_us(entered)))
                 conn.execute(
                     "INSERT INTO fills(exec_id, order_ref, symbol, side, quantity, price, ts, commission)"
                     " VALUES (?,?,?,?,?,?,?,?)",
-                    (f"e-{setup_id}-{role}", f"slob:{setup_id}:{role}", "NQ", side, 1.0, 20_000.0, to_iso(when), 2.25))
+                    (f"e-{setup_id}-{role}", f"slob:{setup_id}:{role}", "NQ", side, 1.0, 20_000.0, to_us(when), 2.25))
             conn.execute(
                 "INSERT INTO trades(setup_id, symbol, direction, quantity, entry_time, entry_price, exit_time,"
                 " exit_price, exit_reason, pnl_points, pnl_money, commission, status)"
                 " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
-                (setup_id, "NQ", "SHORT", 1.0, to_iso(entered), 20_000.0, to_iso(exited), 20_000.0 - pnl / 20,
+                (setup_id, "NQ", "SHORT", 1.0, to_us(entered), 20_000.0, to_us(exited), 20_000.0 - pnl / 20,
                  "target", round(pnl / 20, 2), pnl, 4.5, "closed"))
     run_id = store.start_run("paper", {"duration": "24"}, end - timedelta(hours=2))
     add_health(store, to_iso(end - timedelta(seconds=3)), run_id=run_id)

@@ -18,7 +18,7 @@ from typing import Any
 import pytest
 from typer.testing import CliRunner
 
-from slob_cli.adapters.store import Store
+from slob_cli.adapters.store import Store, to_us
 from slob_cli.cli.main import app
 from slob_cli.core.models import Candle
 from slob_cli.runtime.lock import acquire
@@ -192,7 +192,8 @@ def test_event_stream_names_what_changed_when_a_session_writes(seeded: SeededDay
         new_minute = seeded.first_candle + timedelta(minutes=seeded.candles)
         store.upsert_candles([Candle("NQ", new_minute, 1, 2, 0.5, 1.5, 3, 3)])
         assert "candles" in wait_for_change(lines, "candles")["topics"]
-        sql_run(store.path, "UPDATE trades SET exit_time = '2030-01-01T00:00:00Z', pnl_money = 10 WHERE exit_time IS NULL")
+        sql_run(store.path, "UPDATE trades SET exit_time = ?, pnl_money = 10 WHERE exit_time IS NULL",
+                (to_us(datetime(2030, 1, 1, tzinfo=timezone.utc)),))
         assert "trades" in wait_for_change(lines, "trades")["topics"]
     finally:
         response.close()

@@ -8,7 +8,7 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from slob_cli.adapters.store import Store, to_iso
+from slob_cli.adapters.store import Store, to_iso, to_us
 from tests.opsdata import insert
 from tests.web.conftest import artifact
 from tests.web.seeding import SeededDay, seed_day
@@ -121,7 +121,7 @@ def test_page_updates_within_2s_when_a_candle_fill_and_trade_are_written(
         conn.execute("UPDATE orders SET status = 'Cancelled' WHERE order_ref = ?", (f"slob:{seeded.position_setup}:stop",))
         conn.execute("UPDATE trades SET exit_time = ?, exit_price = 25405.0, exit_reason = 'target', pnl_points = 44.5,"
                      " pnl_money = 885.5, commission = 4.5, status = 'closed' WHERE setup_id = ?",
-                     (to_iso(exit_at), seeded.position_setup))
+                     (to_us(exit_at), seeded.position_setup))
     written = time.monotonic()
     page.wait_for_function(
         """() => document.getElementById('chart').dataset.candles === '%d'

@@ -54,8 +54,9 @@ def on_tick_by_tick_trade(ib: IB, callback: TradeCallback) -> None:
     wrapper = ib.wrapper
     original = wrapper.tickByTickAllLast
 
-    def chained(req_id: int, tick_type: int, epoch: int, price: float, size: float, *rest: Any) -> None:
-        original(req_id, tick_type, epoch, price, size, *rest)
+    def chained(req_id: int, tick_type: int, epoch: int, price: float, size: float, attrib: Any, exchange: Any,
+                conditions: Any) -> None:  # spelled out: no tuple packed per trade on the hot path
+        original(req_id, tick_type, epoch, price, size, attrib, exchange, conditions)
         callback(req_id, epoch, price, size)
 
     # ib_async's decoder looks the method up on the wrapper at call time.

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from datetime import date, datetime
 from typing import TYPE_CHECKING
 
-from slob_cli.adapters.store.db import candle_row, to_iso
+from slob_cli.adapters.store.db import candle_row, to_us
 
 if TYPE_CHECKING:
     from slob_cli.adapters.store.db import Store
@@ -48,5 +48,5 @@ class BackfillLedger:
                 conn.execute(
                     "INSERT INTO state(key, value, updated_at) VALUES (?,?,?)"
                     " ON CONFLICT(key) DO UPDATE SET value=excluded.value, updated_at=excluded.updated_at",
-                    (self.key, json.dumps({"done": days}), to_iso(now)))
+                    (self.key, json.dumps({"done": days}), to_us(now)))
         return inserted

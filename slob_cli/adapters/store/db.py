@@ -8,18 +8,22 @@ import sqlite3
 import sys
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, overload
+from typing import TYPE_CHECKING, Any
 
 from slob_cli.adapters.store.days import TradingDays
+from slob_cli.adapters.store.instants import UTC, add_time_functions
+from slob_cli.adapters.store.instants import from_iso as from_iso  # re-exported: the store's time helpers
+from slob_cli.adapters.store.instants import from_us as from_us
+from slob_cli.adapters.store.instants import to_iso as to_iso
+from slob_cli.adapters.store.instants import to_us as to_us
 from slob_cli.adapters.store.queries import ReadQueries
 from slob_cli.adapters.store.scans import Scans
-from slob_cli.adapters.store.schema import MIGRATIONS, SCHEMA_VERSION
+from slob_cli.adapters.store.schema import ISO_TEXT_INSTANTS, MIGRATIONS, SCHEMA_VERSION
 from slob_cli.adapters.store.views import ViewQueries
 from slob_cli.adapters.store.writer import RowInsert, StoreWriter, Write, disk_full, insert_rows
 from slob_cli.core.models import Candle, PriceBar, Tick
-from slob_cli.core.timefmt import iso_z
 from slob_cli.errors import StoreError
 
 if TYPE_CHECKING:
@@ -45,47 +49,11 @@ def _import_sqlite_utils():  # noqa: ANN202
     return module
 
 
-UTC = timezone.utc
 TICK_INSERT = RowInsert("ticks", ("symbol", "local_symbol", "run_id", "ts", "price", "size"), fixed=3)
 EVENT_INSERT = RowInsert("events", ("run_id", "ts", "type", "symbol", "payload"))
-_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_EPOCH = from_us(0)
 _MINUTE_US = 60_000_000
 _ONE_MINUTE = timedelta(minutes=1)
-
-
-def to_us(ts: datetime) -> int:
-    """Return UTC microseconds since the epoch for an aware datetime."""
-    delta = ts - _EPOCH
-    return (delta.days * 86_400 + delta.seconds) * 1_000_000 + delta.microseconds
-
-
-def from_us(value: int) -> datetime:
-    """Return the aware UTC datetime for epoch microseconds."""
-    return _EPOCH + timedelta(0, value // 1_000_000, value % 1_000_000)  # 3x fromtimestamp().replace()
-
-
-@overload
-def to_iso(ts: datetime) -> str: ...
-@overload
-def to_iso(ts: None) -> None: ...
-@overload
-def to_iso(ts: datetime | None) -> str | None: ...
-def to_iso(ts: datetime | None) -> str | None:
-    """Return `YYYY-MM-DDTHH:MM:SS[.ffffff]Z` in UTC, or None."""
-    return iso_z(ts)
-
-
-@overload
-def from_iso(text: str) -> datetime: ...
-@overload
-def from_iso(text: None) -> None: ...
-@overload
-def from_iso(text: str | None) -> datetime | None: ...
-def from_iso(text: str | None) -> datetime | None:
-    """Parse an ISO-8601 string (with `Z` or an offset) to an aware UTC datetime."""
-    if text is None:
-        return None
-    return datetime.fromisoformat(text.replace("Z", "+00:00")).astimezone(UTC)
 
 
 def candle_row(candle: Candle, source: str = "live", local_symbol: str | None = None) -> tuple[Any, ...]:
@@ -108,6 +76,14 @@ def candle_row(candle: Candle, source: str = "live", local_symbol: str | None = 
 def row_candle(row: Sequence[Any]) -> Candle:
     """Return a Candle from (symbol, ts, open, high, low, close, volume, tick_count, dropped_ticks)."""
     return Candle(row[0], from_us(row[1]), row[2], row[3], row[4], row[5], row[6], row[7], row[8])
+
+
+def _tick_values(ticks: Iterable[Tick]) -> dict[str, list[Any]]:
+    """Return each symbol's ticks flat as [ts_us, price, size, ts_us, ...] (TICK_INSERT's rows)."""
+    by_symbol: dict[str, list[Any]] = {}
+    for tick in ticks:
+        by_symbol.setdefault(tick.symbol, []).extend((to_us(tick.ts), tick.price, tick.size))
+    return by_symbol
 
 
 def price_bars(symbol: str, rows: Iterable[Sequence[Any]]) -> list[PriceBar]:
@@ -142,6 +118,8 @@ class Store(ReadQueries, ViewQueries, Scans, TradingDays):
         self.path = path
         self.readonly = readonly
         self._db: Any = None
+        self._readable: dict[tuple[str, str], str] = {}
+        add_time_functions(conn)
         self._batching = False
         self._writer: StoreWriter | None = None
 
@@ -159,10 +137,25 @@ class Store(ReadQueries, ViewQueries, Scans, TradingDays):
 
     @property
     def db(self):  # noqa: ANN201 - sqlite_utils.Database, imported on first use (numpy: ~0.1 s of start-up)
-        """Return a sqlite-utils Database over the store's connection."""
+        """Return a sqlite-utils Database over the store's connection (after the writer's queued writes)."""
+        connection = self._conn  # waits for the writer thread, as every use of the connection does
         if self._db is None:
-            self._db = _import_sqlite_utils().Database(self._conn)
+            self._db = _import_sqlite_utils().Database(connection)
         return self._db
+
+    def _columns(self, table: str, alias: str = "") -> str:
+        """Return a table's columns for a SELECT in their order, each instant rendered as ISO text.
+
+        Rows then read as they did when instants were stored as text: callers see no encoding.
+        """
+        key = (table, alias)
+        if key not in self._readable:
+            instants = ISO_TEXT_INSTANTS.get(table, ())
+            prefix = f"{alias}." if alias else ""
+            names = [row[1] for row in self._conn.execute(f'PRAGMA table_info("{table}")')]
+            self._readable[key] = ", ".join(
+                f"iso_time({prefix}{name}) AS {name}" if name in instants else f"{prefix}{name}" for name in names)
+        return self._readable[key]
 
     def query(self, sql: str, params: Sequence[Any] = ()) -> Iterator[dict[str, Any]]:
         """Yield the rows of a query as dicts keyed by column name."""
@@ -220,15 +213,24 @@ class Store(ReadQueries, ViewQueries, Scans, TradingDays):
             raise StoreError(
                 f"database {str(self.path)!r} has schema version {version} and needs a migration to {SCHEMA_VERSION}: "
                 f"run a command that writes to it once, e.g. `slob --db {self.path} candles aggregate`")
-        with self.transaction():
-            while version < SCHEMA_VERSION:
-                MIGRATIONS[version](self._conn)
-                version += 1
-            self._conn.execute(
-                "INSERT INTO meta(key, value) VALUES('schema_version', ?) "
-                "ON CONFLICT(key) DO UPDATE SET value=excluded.value",
-                (str(version),),
-            )
+        # A migration may rebuild a table that others reference (v6): SQLite checks foreign keys
+        # at the end instead, and the switch only works outside a transaction.
+        self._conn.execute("PRAGMA foreign_keys=OFF")
+        try:
+            with self.transaction():
+                while version < SCHEMA_VERSION:
+                    MIGRATIONS[version](self._conn)
+                    version += 1
+                broken = self._conn.execute("PRAGMA foreign_key_check").fetchall()
+                if broken:
+                    raise StoreError(f"database {str(self.path)!r} has rows whose references are missing: {broken[:3]}")
+                self._conn.execute(
+                    "INSERT INTO meta(key, value) VALUES('schema_version', ?) "
+                    "ON CONFLICT(key) DO UPDATE SET value=excluded.value",
+                    (str(version),),
+                )
+        finally:
+            self._conn.execute("PRAGMA foreign_keys=ON")
 
     def schema_version(self) -> int:
         """Return the file's schema version (0 for a new or foreign file)."""
@@ -352,19 +354,15 @@ class Store(ReadQueries, ViewQueries, Scans, TradingDays):
     # ------------------------------------------------------------------ ticks
     def insert_ticks(self, ticks: Iterable[Tick], run_id: int | None = None, local_symbol: str | None = None) -> int:
         """Insert ticks in one transaction (through the writer thread when there is one); return how many."""
-        by_symbol: dict[str, list[Any]] = {}
-        count = 0
-        for tick in ticks:
-            by_symbol.setdefault(tick.symbol, []).extend((to_us(tick.ts), tick.price, tick.size))
-            count += 1
+        by_symbol = _tick_values(ticks)
         if len(by_symbol) > 1 and self._writer is None:
             with self.transaction() as conn:  # one transaction for every symbol
                 for symbol, values in by_symbol.items():
                     insert_rows(conn, TICK_INSERT, (symbol, local_symbol, run_id), values)
-            return count
-        for symbol, values in by_symbol.items():
-            self.insert_tick_values(symbol, local_symbol, run_id, values)
-        return count
+        else:
+            for symbol, values in by_symbol.items():
+                self.insert_tick_values(symbol, local_symbol, run_id, values)
+        return sum(len(values) for values in by_symbol.values()) // TICK_INSERT.width
 
     def insert_tick_values(self, symbol: str, local_symbol: str | None, run_id: int | None, values: list[Any]) -> None:
         """Insert one symbol's ticks given flat as [ts_us, price, size, ts_us, ...] (the recorder's hot path).
@@ -375,17 +373,21 @@ class Store(ReadQueries, ViewQueries, Scans, TradingDays):
 
     def merge_ticks(self, ticks: Sequence[Tick], replace: tuple[datetime, datetime] | None = None,
                     run_id: int | None = None, local_symbol: str | None = None) -> None:
-        """Insert ticks in one transaction, first deleting their symbol's stored ticks in `replace` [start, end)."""
+        """Insert ticks in one transaction (through the writer thread when there is one), first deleting their
+        symbol's stored ticks in `replace` [start, end)."""
         if not ticks:
             return
-        rows = [(t.symbol, to_us(t.ts), t.price, t.size, local_symbol, run_id) for t in ticks]
-        with self.transaction() as conn:
+        symbol = ticks[0].symbol
+        by_symbol = _tick_values(ticks)
+
+        def write(conn: sqlite3.Connection) -> None:
             if replace is not None:
                 conn.execute("DELETE FROM ticks WHERE symbol=? AND ts >= ? AND ts < ?",
-                             (ticks[0].symbol, to_us(replace[0]), to_us(replace[1])))
-            conn.executemany(
-                "INSERT INTO ticks(symbol, ts, price, size, local_symbol, run_id) VALUES (?,?,?,?,?,?)", rows
-            )
+                             (symbol, to_us(replace[0]), to_us(replace[1])))
+            for each, values in by_symbol.items():
+                insert_rows(conn, TICK_INSERT, (each, local_symbol, run_id), values)
+
+        self._write(write)
 
     def delete_ticks(self, symbol: str, start: datetime, end: datetime) -> None:
         """Delete a symbol's ticks in [start, end) in one transaction."""
@@ -506,7 +508,7 @@ class Store(ReadQueries, ViewQueries, Scans, TradingDays):
         with self.transaction() as conn:
             cursor = conn.execute(
                 "INSERT INTO runs(command, args, started_at, pid) VALUES (?,?,?,?)",
-                (command, json.dumps(args or {}, default=str), to_iso(started_at), os.getpid()),
+                (command, json.dumps(args or {}, default=str), to_us(started_at), os.getpid()),
             )
         return int(cursor.lastrowid or 0)
 
@@ -519,8 +521,8 @@ class Store(ReadQueries, ViewQueries, Scans, TradingDays):
             conn.execute(
                 "UPDATE runs SET ended_at=?, exit_code=?, stats=?, data_mode=coalesce(?, data_mode),"
                 " started_at=coalesce(?, started_at) WHERE id=?",
-                (to_iso(ended_at), exit_code, json.dumps(stats or {}, default=str), data_mode,
-                 None if started_at is None else to_iso(started_at), run_id),
+                (to_us(ended_at), exit_code, json.dumps(stats or {}, default=str), data_mode,
+                 None if started_at is None else to_us(started_at), run_id),
             )
 
     def set_run_mode(self, run_id: int, data_mode: str) -> None:
@@ -529,7 +531,7 @@ class Store(ReadQueries, ViewQueries, Scans, TradingDays):
 
     def runs(self, limit: int = 20) -> list[dict[str, Any]]:
         """Return the latest runs, newest first."""
-        return list(self.query("SELECT * FROM runs ORDER BY id DESC LIMIT ?", [limit]))
+        return list(self.query(f"SELECT {self._columns('runs')} FROM runs ORDER BY id DESC LIMIT ?", [limit]))
 
     def log_event(
         self, event_type: str, ts: datetime, payload: dict[str, Any] | None = None,
@@ -539,12 +541,12 @@ class Store(ReadQueries, ViewQueries, Scans, TradingDays):
 
         The payload is turned into JSON now, so a later change to the dict is not what gets stored.
         """
-        self._write_rows(EVENT_INSERT, (), [run_id, to_iso(ts), event_type, symbol,
+        self._write_rows(EVENT_INSERT, (), [run_id, to_us(ts), event_type, symbol,
                                             json.dumps(payload or {}, default=str)])
 
     def record_health(self, run_id: int | None, ts: datetime, row: dict[str, Any]) -> None:
         """Append one engine health row (its figures as columns, the whole row as the payload)."""
-        values = (run_id, to_iso(ts), int(row["connected"]), row["last_tick_age"], row["buffer_utilization"],
+        values = (run_id, to_us(ts), int(row["connected"]), row["last_tick_age"], row["buffer_utilization"],
                   row["open_orders"], row["positions"], json.dumps(row))
         self._write(lambda conn: conn.execute(
             "INSERT INTO health(run_id, ts, connected, last_tick_age, buffer_utilization, open_orders, positions,"
@@ -562,7 +564,7 @@ class Store(ReadQueries, ViewQueries, Scans, TradingDays):
             conn.execute(
                 "INSERT INTO state(key, value, updated_at) VALUES (?,?,?)"
                 " ON CONFLICT(key) DO UPDATE SET value=excluded.value, updated_at=excluded.updated_at",
-                (key, json.dumps(value, default=str), to_iso(now)),
+                (key, json.dumps(value, default=str), to_us(now)),
             )
 
     # ------------------------------------------------------------------ stats

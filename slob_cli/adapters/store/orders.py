@@ -6,7 +6,9 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Any
 
-from slob_cli.adapters.store.db import Store, from_iso, to_iso
+from slob_cli.adapters.store.db import Store, from_iso, to_us
+from slob_cli.adapters.store.instants import instant_us
+from slob_cli.adapters.store.schema import ISO_TEXT_INSTANTS
 from slob_cli.core.broker_view import BrokerExecution, OrderStatus, StoredOrder
 from slob_cli.core.orders import OrderIntent
 from slob_cli.core.pnl import FillLine, TradeResult
@@ -42,7 +44,7 @@ class OrderRepository:
                 " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,0,?,?,?)",
                 [(i.order_ref, i.setup_id, i.role.value, i.symbol, local_symbol, i.action, i.order_type, i.quantity,
                   i.limit_price, i.stop_price, i.tif, i.oca_group, i.parent_ref, OrderStatus.INTENT.value,
-                  to_iso(now), to_iso(now), run_id) for i in intents],
+                  to_us(now), to_us(now), run_id) for i in intents],
             )
 
     def mark_sent(self, ids: dict[str, int], now: datetime) -> None:
@@ -51,7 +53,7 @@ class OrderRepository:
             conn.executemany(
                 "UPDATE orders SET broker_order_id=?, status=CASE WHEN status=? THEN ? ELSE status END,"
                 " sent_at=?, updated_at=? WHERE order_ref=?",
-                [(order_id, OrderStatus.INTENT.value, OrderStatus.SENT.value, to_iso(now), to_iso(now), ref)
+                [(order_id, OrderStatus.INTENT.value, OrderStatus.SENT.value, to_us(now), to_us(now), ref)
                  for ref, order_id in ids.items()],
             )
 
@@ -78,18 +80,20 @@ class OrderRepository:
                 "UPDATE orders SET status=?, filled=?, avg_fill_price=coalesce(?, avg_fill_price),"
                 " broker_order_id=coalesce(?, broker_order_id), perm_id=coalesce(?, perm_id), updated_at=?"
                 " WHERE order_ref=?",
-                (status.value, new_filled, avg_fill_price, broker_order_id, perm_id, to_iso(now), order_ref),
+                (status.value, new_filled, avg_fill_price, broker_order_id, perm_id, to_us(now), order_ref),
             )
         return True
 
     def order(self, order_ref: str) -> dict[str, Any] | None:
         """Return one orders row, or None."""
-        rows = list(self.store.query("SELECT * FROM orders WHERE order_ref=?", [order_ref]))
+        rows = list(self.store.query(f"SELECT {self.store._columns('orders')} FROM orders WHERE order_ref=?",
+                                     [order_ref]))
         return rows[0] if rows else None
 
     def orders_for_setup(self, setup_id: str) -> list[dict[str, Any]]:
         """Return a setup's orders, oldest first."""
-        return list(self.store.query("SELECT * FROM orders WHERE setup_id=? ORDER BY created_at, rowid", [setup_id]))
+        return list(self.store.query(f"SELECT {self.store._columns('orders')} FROM orders WHERE setup_id=?"
+                                     " ORDER BY orders.created_at, orders.rowid", [setup_id]))
 
     def setup_plan(self, setup_id: str) -> tuple[str, float | None] | None:
         """Return a stored setup's direction and entry estimate, or None when it is not stored."""
@@ -104,11 +108,12 @@ class OrderRepository:
     def unfilled_live_entries(self) -> list[dict[str, Any]]:
         """Return the entries sent or working at the broker and not completely filled."""
         return list(self.store.query(
-            "SELECT * FROM orders WHERE role='entry' AND status IN ('SENT','WORKING') AND filled < quantity"))
+            f"SELECT {self.store._columns('orders')} FROM orders"
+            " WHERE role='entry' AND status IN ('SENT','WORKING') AND filled < quantity"))
 
     def stored_orders(self, only_open: bool = False) -> list[StoredOrder]:
         """Return every stored order (or only those not in a terminal state) as StoredOrder."""
-        sql = "SELECT * FROM orders"
+        sql = f"SELECT {self.store._columns('orders')} FROM orders"
         if only_open:
             sql += " WHERE status IN ('INTENT', 'SENT', 'WORKING')"
         return [StoredOrder.from_row(row, from_iso(row["created_at"])) for row in self.store.query(sql + " ORDER BY rowid")]
@@ -129,7 +134,7 @@ class OrderRepository:
                 "INSERT OR IGNORE INTO fills(exec_id, order_ref, broker_order_id, perm_id, symbol, side, quantity,"
                 " price, ts) VALUES (?,?,?,?,?,?,?,?,?)",
                 (execution.exec_id, execution.order_ref, execution.order_id or None, execution.perm_id or None,
-                 execution.symbol, execution.side, execution.shares, execution.price, to_iso(execution.time)),
+                 execution.symbol, execution.side, execution.shares, execution.price, to_us(execution.time)),
             )
         return cursor.rowcount > 0
 
@@ -147,16 +152,20 @@ class OrderRepository:
         if not refs:
             return []
         marks = ",".join("?" * len(refs))
-        return list(self.store.query(f"SELECT * FROM fills WHERE order_ref IN ({marks}) ORDER BY ts, exec_id", refs))
+        return list(self.store.query(f"SELECT {self.store._columns('fills')} FROM fills WHERE order_ref IN ({marks})"
+                                     " ORDER BY fills.ts, fills.exec_id", refs))
 
     # ------------------------------------------------------------------ trades
     def trade(self, setup_id: str) -> dict[str, Any] | None:
         """Return the trade of a setup, or None."""
-        rows = list(self.store.query("SELECT * FROM trades WHERE setup_id=?", [setup_id]))
+        rows = list(self.store.query(f"SELECT {self.store._columns('trades')} FROM trades WHERE setup_id=?",
+                                     [setup_id]))
         return rows[0] if rows else None
 
     def upsert_trade(self, row: dict[str, Any]) -> None:
-        """Insert or replace a trade row."""
+        """Insert or replace a trade row (its instants as datetimes or ISO text)."""
+        instants = ISO_TEXT_INSTANTS["trades"]
+        row = {column: instant_us(value) if column in instants else value for column, value in row.items()}
         columns = list(row)
         updates = ", ".join(f"{c}=excluded.{c}" for c in columns if c != "setup_id")
         with self.store.transaction() as conn:
@@ -168,4 +177,5 @@ class OrderRepository:
 
     def open_trades(self) -> list[dict[str, Any]]:
         """Return trades whose position is not closed."""
-        return list(self.store.query("SELECT * FROM trades WHERE status='OPEN' ORDER BY entry_time"))
+        return list(self.store.query(f"SELECT {self.store._columns('trades')} FROM trades WHERE status='OPEN'"
+                                     " ORDER BY trades.entry_time"))

@@ -10,6 +10,8 @@ import sqlite3
 from collections.abc import Iterator, Sequence
 from typing import TYPE_CHECKING, Any
 
+from slob_cli.adapters.store.instants import instant_us
+
 
 class ReadQueries:
     """Read-only queries, mixed into `Store` (which provides `_conn` and `query`)."""
@@ -18,6 +20,7 @@ class ReadQueries:
 
     if TYPE_CHECKING:
         def query(self, sql: str, params: Sequence[Any] = ()) -> Iterator[dict[str, Any]]: ...
+        def _columns(self, table: str, alias: str = "") -> str: ...
 
     def _rows_in(self, sql: str, values: Sequence[Any]) -> list[tuple[Any, ...]]:
         """Run sql whose `{}` is the placeholder list of values; no values, no rows."""
@@ -88,7 +91,8 @@ class ReadQueries:
     def run_record(self, run_id: int) -> tuple[Any, ...] | None:
         """Return (started_at, ended_at, exit_code, data_mode, stats) of a run, or None."""
         row: tuple[Any, ...] | None = self._conn.execute(
-            "SELECT started_at, ended_at, exit_code, data_mode, stats FROM runs WHERE id = ?", (run_id,)
+            "SELECT iso_time(started_at), iso_time(ended_at), exit_code, data_mode, stats FROM runs WHERE id = ?",
+            (run_id,)
         ).fetchone()
         return row
 
@@ -110,13 +114,13 @@ class ReadQueries:
     def run_events(self, run_id: int) -> list[tuple[str, str, str, str | None]]:
         """Return (ts, type, payload, symbol) of a run's events in time order."""
         return self._conn.execute(
-            "SELECT ts, type, payload, symbol FROM events WHERE run_id = ? ORDER BY ts, id", (run_id,)
+            "SELECT iso_time(ts), type, payload, symbol FROM events WHERE run_id = ? ORDER BY ts, id", (run_id,)
         ).fetchall()
 
     def run_orders(self, run_id: int) -> list[tuple[Any, ...]]:
         """Return (order_ref, setup_id, role, status, quantity, filled, sent_at) of a run's orders."""
         return self._conn.execute(
-            "SELECT order_ref, setup_id, role, status, quantity, filled, sent_at FROM orders WHERE run_id = ?"
+            "SELECT order_ref, setup_id, role, status, quantity, filled, iso_time(sent_at) FROM orders WHERE run_id = ?"
             " ORDER BY created_at", (run_id,)
         ).fetchall()
 
@@ -134,25 +138,28 @@ class ReadQueries:
         pnl_money, commission, exit_time) of the given setups' trades."""
         return self._rows_in(
             "SELECT setup_id, direction, quantity, entry_estimate, entry_price, exit_price,"
-            " pnl_points, pnl_money, commission, exit_time FROM trades WHERE setup_id IN ({})", setup_ids)
+            " pnl_points, pnl_money, commission, iso_time(exit_time) FROM trades WHERE setup_id IN ({})", setup_ids)
 
     def order_count_since(self, since_iso: str) -> int:
         """Return how many orders were created at or after an instant."""
-        return int(self._conn.execute("SELECT count(*) FROM orders WHERE created_at >= ?", (since_iso,)).fetchone()[0])
+        return int(self._conn.execute("SELECT count(*) FROM orders WHERE created_at >= ?",
+                                      (instant_us(since_iso),)).fetchone()[0])
 
     def fill_count_since(self, since_iso: str) -> int:
         """Return how many fills happened at or after an instant."""
-        return int(self._conn.execute("SELECT count(*) FROM fills WHERE ts >= ?", (since_iso,)).fetchone()[0])
+        return int(self._conn.execute("SELECT count(*) FROM fills WHERE ts >= ?", (instant_us(since_iso),)).fetchone()[0])
 
     def trades_entered_since(self, since_iso: str) -> list[dict[str, Any]]:
         """Return the trades entered or exited at or after an instant, oldest first, as dicts."""
-        return list(self.query("SELECT * FROM trades WHERE entry_time >= ? OR exit_time >= ? ORDER BY entry_time",
-                               [since_iso, since_iso]))
+        since = instant_us(since_iso)
+        return list(self.query(f"SELECT {self._columns('trades')} FROM trades"
+                               " WHERE trades.entry_time >= ? OR trades.exit_time >= ? ORDER BY trades.entry_time",
+                               [since, since]))
 
     def event_payloads_since(self, event_type: str, since_iso: str) -> list[str]:
         """Return the JSON payloads of the events of one type at or after an instant."""
         return [row[0] for row in self._conn.execute(
-            "SELECT payload FROM events WHERE type=? AND ts >= ?", (event_type, since_iso))]
+            "SELECT payload FROM events WHERE type=? AND ts >= ?", (event_type, instant_us(since_iso)))]
 
     def live_order_count(self) -> int:
         """Return how many orders are sent or working at the broker."""
@@ -174,7 +181,7 @@ class ReadQueries:
         """Return the state of every setup updated, or given an order, at or after an instant."""
         return [row[0] for row in self._conn.execute(
             "SELECT state FROM setups WHERE updated_at >= ? OR id IN (SELECT setup_id FROM orders WHERE created_at >= ?)",
-            (since_iso, since_iso))]
+            (instant_us(since_iso), instant_us(since_iso)))]
 
     def setup_states_on(self, trading_dates: Sequence[str]) -> list[str]:
         """Return the state of every setup of the given trading dates."""
@@ -184,7 +191,7 @@ class ReadQueries:
     def setup_event_rows_on(self, trading_dates: Sequence[str]) -> list[tuple[Any, ...]]:
         """Return (setup_id, type, bar_time, payload) of the setup events of the given dates, in log order."""
         return self._rows_in(
-            "SELECT setup_id, type, bar_time, payload FROM setup_events WHERE trading_date IN ({})"
+            "SELECT setup_id, type, iso_time(bar_time), payload FROM setup_events WHERE trading_date IN ({})"
             " ORDER BY symbol, trading_date, seq", trading_dates)
 
     def setup_event_symbols_on(self, trading_dates: Sequence[str]) -> set[str]:

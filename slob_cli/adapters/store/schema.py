@@ -1,22 +1,23 @@
 """The SQLite schema and its migrations.
 
-Conventions: `ticks.ts` and `candles.ts` are INTEGER microseconds since the Unix epoch (UTC),
-because they hold millions of rows and are range-scanned; every other time column is TEXT in
-UTC ISO-8601 ending in `Z` (`2026-01-06T15:01:00Z`), because people read those tables
-(MICROSECOND_INSTANTS and ISO_TEXT_INSTANTS below name every such column).
-JSON columns hold compact JSON text.
+Conventions: every instant is INTEGER microseconds since the Unix epoch (UTC) since v6 (before,
+only `ticks.ts` and `candles.ts` were, and every other time column was ISO-8601 text). The store's
+rows still give the columns of ISO_TEXT_INSTANTS as `2026-01-06T15:01:00Z` text (adapters/store/
+instants.py), so people and callers read them as before. Dates such as `trading_date` are
+calendar days, not instants, and stay `YYYY-MM-DD` text. JSON columns hold compact JSON text.
 """
-
 from __future__ import annotations
 
+import re
 import sqlite3
 from collections.abc import Callable
 
-SCHEMA_VERSION = 5
+from slob_cli.adapters.store.instants import add_time_functions
 
-# Every column that holds an instant, by encoding: the two encodings side by side, named in one
-# place (tests/adapters/test_store.py checks the live schema against them). Dates such as
-# `trading_date` are calendar days, not instants, and stay `YYYY-MM-DD` text.
+SCHEMA_VERSION = 6
+
+# Every column that holds an instant (tests/adapters/test_store.py checks the live schema against
+# them): those rows give as microseconds, and those rows give as ISO text (stored as text until v5).
 MICROSECOND_INSTANTS: dict[str, tuple[str, ...]] = {"ticks": ("ts",), "candles": ("ts",)}
 ISO_TEXT_INSTANTS: dict[str, tuple[str, ...]] = {
     "runs": ("started_at", "ended_at"),
@@ -268,6 +269,35 @@ ALTER TABLE tracked_days ADD COLUMN event_count INTEGER;
 ALTER TABLE tracked_days ADD COLUMN setup_count INTEGER;
 """
 
+
+def _v6_integer_instants(conn: sqlite3.Connection) -> None:
+    """v6: one time encoding. Rebuild each table with ISO-text instants as INTEGER microseconds.
+
+    SQLite cannot change a column's type, so each table is copied into a new one declared the same
+    but for those columns (their values converted by `us_time`), the old one dropped and the new
+    one renamed; its indexes (the partial ones of v4 too) are created again from their own SQL.
+    Foreign keys are checked once at the end of the migration (Store._migrate).
+    """
+    add_time_functions(conn)
+    for table, columns in ISO_TEXT_INSTANTS.items():
+        create = conn.execute("SELECT sql FROM sqlite_master WHERE type='table' AND name=?", (table,)).fetchone()[0]
+        indexes = [sql for (sql,) in conn.execute(
+            "SELECT sql FROM sqlite_master WHERE type='index' AND tbl_name=? AND sql IS NOT NULL", (table,))]
+        create, renamed = re.subn(r'^CREATE TABLE\s+(?:IF NOT EXISTS\s+)?"?\w+"?', f"CREATE TABLE {table}_v6", create)
+        assert renamed == 1, create
+        for column in columns:
+            create, retyped = re.subn(rf"\b({column})\s+TEXT\b", r"\1 INTEGER", create)
+            assert retyped == 1, (table, column, create)
+        names = [row[1] for row in conn.execute(f'PRAGMA table_info("{table}")')]
+        values = ", ".join(f"us_time({name})" if name in columns else name for name in names)
+        conn.execute(create)
+        conn.execute(f"INSERT INTO {table}_v6 ({', '.join(names)}) SELECT {values} FROM {table}")
+        conn.execute(f"DROP TABLE {table}")
+        conn.execute(f"ALTER TABLE {table}_v6 RENAME TO {table}")
+        for index in indexes:
+            conn.execute(index)
+
+
 # MIGRATIONS[n] upgrades a file at version n to n + 1. Version 0 is an empty file.
 MIGRATIONS: dict[int, Callable[[sqlite3.Connection], object]] = {
     0: lambda conn: conn.executescript(_V1),
@@ -275,4 +305,5 @@ MIGRATIONS: dict[int, Callable[[sqlite3.Connection], object]] = {
     2: lambda conn: conn.executescript(_V3_BACKTESTS),
     3: lambda conn: conn.executescript(_V4_OPEN_ROWS),
     4: lambda conn: conn.executescript(_V5_TRACKED_INPUTS),
+    5: lambda conn: _v6_integer_instants(conn),
 }

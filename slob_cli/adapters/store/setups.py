@@ -15,7 +15,9 @@ from functools import lru_cache
 from json.encoder import encode_basestring_ascii
 from typing import Any, NamedTuple
 
-from slob_cli.adapters.store.db import Store, from_iso, to_iso
+from slob_cli.adapters.store.db import Store, from_us, to_iso, to_us
+from slob_cli.adapters.store.instants import instant_us
+from slob_cli.adapters.store.schema import ISO_TEXT_INSTANTS
 from slob_cli.core.models import Candle
 from slob_cli.core.strategy.events import SetupEvent
 from slob_cli.errors import StoreError
@@ -26,6 +28,9 @@ SETUP_FIELDS: tuple[str, ...] = (
     "liq2_time", "liq2_price", "trigger_time", "entry_estimate", "stop", "target", "risk_reward",
 )
 TERMINAL_STATES: frozenset[str] = frozenset({"SETUP_COMPLETE", "INVALIDATED"})
+_SETUP_INSTANTS = frozenset(ISO_TEXT_INSTANTS["setups"])
+# The candidate columns as rows give them: instants as ISO text, as the tracker writes them.
+_SETUP_COLUMNS = ", ".join(f"iso_time({name})" if name in _SETUP_INSTANTS else name for name in SETUP_FIELDS)
 
 
 # One encoder for every call: json.dumps with options builds a new JSONEncoder each time, and its
@@ -70,18 +75,18 @@ class StoredEvent:
 
     def row(self) -> tuple[Any, ...]:
         """Return the `setup_events` values (setup_id, symbol, trading_date, seq, bar_time, type, payload)."""
-        return (self.setup_id, self.symbol, self.trading_date.isoformat(), self.seq, to_iso(self.bar_time), self.type,
+        return (self.setup_id, self.symbol, self.trading_date.isoformat(), self.seq, to_us(self.bar_time), self.type,
                 self.payload_json)
 
 
 class EventRow(NamedTuple):
-    """A tracker event as a replay stores it: the `setup_events` values, dates and times already text."""
+    """A tracker event as a replay stores it: the `setup_events` values (the date as text, the bar time as stored)."""
 
     setup_id: str | None
     symbol: str
     trading_date: str
     seq: int
-    bar_time: str
+    bar_time: int  # microseconds since the epoch
     type: str
     payload_json: str
 
@@ -112,7 +117,7 @@ def event_rows(events: Iterable[SetupEvent]) -> list[EventRow]:
             ',"data":', canonical_json(data if type(data) is dict else dict(data)), ',"direction":', quoted[1],
             ',"symbol":', quoted[2], ',"trading_date":', quoted[3], ',"type":', quoted[4], "}",
         ))
-        rows.append(EventRow(event.candidate_id, event.symbol, day, seq, bar_time, kind, payload))
+        rows.append(EventRow(event.candidate_id, event.symbol, day, seq, to_us(event.bar_time), kind, payload))
     return rows
 
 
@@ -261,7 +266,8 @@ class SetupRepository:
                 row = conn.execute("SELECT state_json FROM setups WHERE id=?", (setup["id"],)).fetchone()
                 stored = None if row is None else row[0]
             if stored != state_json:
-                changed.append([*(setup.get(name) for name in SETUP_FIELDS), state_json, to_iso(updated_at)])
+                changed.append([*(instant_us(setup.get(name)) if name in _SETUP_INSTANTS else setup.get(name)
+                                  for name in SETUP_FIELDS), state_json, to_us(updated_at)])
         if changed:
             conn.executemany(_UPSERT_SETUP, changed)
         return len(changed)
@@ -296,7 +302,7 @@ class SetupRepository:
                 " config_hash=excluded.config_hash, config_json=excluded.config_json,"
                 " input_digest=excluded.input_digest, event_count=excluded.event_count,"
                 " setup_count=excluded.setup_count, updated_at=excluded.updated_at",
-                (symbol, day, *wanted, to_iso(updated_at)),
+                (symbol, day, *wanted, to_us(updated_at)),
             )
 
     def tracked_inputs(self, symbol: str, start: date, end: date) -> dict[str, DayInputs]:
@@ -363,7 +369,7 @@ class SetupRepository:
         return self._select(where, params)
 
     def _select(self, where: str, params: Sequence[Any]) -> list[dict[str, Any]]:
-        sql = f"SELECT {', '.join(SETUP_FIELDS)} FROM setups {where} ORDER BY trading_date, symbol, rowid"
+        sql = f"SELECT {_SETUP_COLUMNS} FROM setups {where} ORDER BY trading_date, symbol, rowid"
         return [dict(zip(SETUP_FIELDS, row, strict=False)) for row in self._conn.execute(sql, list(params))]
 
     def open_dates(self, symbol: str, before: date) -> list[date]:
@@ -400,8 +406,7 @@ class SetupRepository:
                f"{where} ORDER BY trading_date, seq")
         events = []
         for symbol, day, seq, bar_time, kind, setup_id, payload in self._conn.execute(sql, list(params)):
-            bar = from_iso(bar_time)
-            assert bar is not None  # the column is NOT NULL
+            bar = from_us(bar_time)
             events.append(StoredEvent(symbol, date.fromisoformat(day), seq, bar, kind, setup_id,
                                       json.loads(payload), payload))
         return events

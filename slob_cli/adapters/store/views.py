@@ -11,6 +11,7 @@ import sqlite3
 from collections.abc import Sequence
 from typing import Any, Literal
 
+from slob_cli.adapters.store.schema import ISO_TEXT_INSTANTS
 from slob_cli.core.validation import DONE_STATUSES
 
 TERMINAL_SETUP_STATES = ("setup_complete", "invalidated", "setup_skipped", "skipped")
@@ -58,7 +59,7 @@ class ViewQueries:
     def backtest_run_rows(self, limit: int) -> list[dict[str, Any]]:
         """Return the newest stored backtest runs, newest first, without their trades."""
         return self._dicts(
-            "SELECT id, name, created_at, symbol, from_date, to_date, trades, net_pnl, win_rate, profit_factor,"
+            "SELECT id, name, iso_time(created_at) AS created_at, symbol, from_date, to_date, trades, net_pnl, win_rate, profit_factor,"
             " expectancy_r, max_drawdown, max_drawdown_pct FROM backtest_runs ORDER BY id DESC LIMIT ?",
             (limit,),
         )
@@ -66,13 +67,15 @@ class ViewQueries:
     def recent_run_rows(self, limit: int) -> list[dict[str, Any]]:
         """Return the latest runs (id, command, times, exit code, pid, data mode), newest first."""
         return self._dicts(
-            "SELECT id, command, started_at, ended_at, exit_code, pid, data_mode FROM runs ORDER BY id DESC LIMIT ?",
+            "SELECT id, command, iso_time(started_at) AS started_at, iso_time(ended_at) AS ended_at, exit_code, pid,"
+            " data_mode FROM runs ORDER BY id DESC LIMIT ?",
             (limit,),
         )
 
     def newest_run_row(self) -> dict[str, Any] | None:
         """Return the newest run's id, args, started_at, ended_at and data_mode, or None."""
-        rows = self._dicts("SELECT id, args, started_at, ended_at, data_mode FROM runs ORDER BY id DESC LIMIT 1")
+        rows = self._dicts("SELECT id, args, iso_time(started_at) AS started_at, iso_time(ended_at) AS ended_at,"
+                           " data_mode FROM runs ORDER BY id DESC LIMIT 1")
         return rows[0] if rows else None
 
     def newest_run_command(self) -> tuple[int, str] | None:
@@ -83,11 +86,13 @@ class ViewQueries:
 
     def ended_run_rows(self) -> list[dict[str, Any]]:
         """Return id, args, data_mode and ended_at of every run that has ended."""
-        return self._dicts("SELECT id, args, data_mode, ended_at FROM runs WHERE ended_at IS NOT NULL")
+        return self._dicts("SELECT id, args, data_mode, iso_time(ended_at) AS ended_at FROM runs"
+                           " WHERE runs.ended_at IS NOT NULL")
 
     def all_run_rows(self) -> list[dict[str, Any]]:
         """Return id, args, data_mode, started_at and ended_at of every run."""
-        return self._dicts("SELECT id, args, data_mode, started_at, ended_at FROM runs")
+        return self._dicts("SELECT id, args, data_mode, iso_time(started_at) AS started_at,"
+                           " iso_time(ended_at) AS ended_at FROM runs")
 
     def newest_data_mode(self) -> str | None:
         """Return the data mode of the newest run that recorded one, or None."""
@@ -98,13 +103,13 @@ class ViewQueries:
     def newest_heartbeat(self) -> tuple[str, int | None] | None:
         """Return (ts, run_id) of the newest health row, or None (an index probe)."""
         row: tuple[str, int | None] | None = self._conn.execute(
-            "SELECT ts, run_id FROM health ORDER BY id DESC LIMIT 1").fetchone()
+            "SELECT iso_time(ts), run_id FROM health ORDER BY id DESC LIMIT 1").fetchone()
         return row
 
     def newest_health_row(self) -> dict[str, Any] | None:
         """Return the newest health row with its figures and its payload text, or None."""
         rows = self._dicts(
-            "SELECT id, run_id, ts, connected, last_tick_age, buffer_utilization, open_orders, positions, payload"
+            "SELECT id, run_id, iso_time(ts) AS ts, connected, last_tick_age, buffer_utilization, open_orders, positions, payload"
             " FROM health ORDER BY id DESC LIMIT 1",
         )
         return rows[0] if rows else None
@@ -114,20 +119,22 @@ class ViewQueries:
         """Return setups in a non-terminal state, oldest first."""
         return self._dicts(
             "SELECT id, symbol, trading_date, direction, state, high, low, liq1_price, liq2_price, entry_estimate,"
-            f" stop, target, updated_at FROM setups WHERE {OPEN_SETUP} ORDER BY trading_date, id",
+            f" stop, target, iso_time(updated_at) AS updated_at FROM setups WHERE {OPEN_SETUP} ORDER BY trading_date, id",
         )
 
     def working_order_rows(self) -> list[dict[str, Any]]:
         """Return orders that are neither filled nor cancelled nor rejected, oldest first."""
         return self._dicts(
             "SELECT order_ref, setup_id, role, symbol, action, order_type, quantity, limit_price, stop_price,"
-            f" status, filled, created_at, run_id FROM orders WHERE {WORKING_ORDER} ORDER BY created_at",
+            f" status, filled, iso_time(created_at) AS created_at, run_id FROM orders WHERE {WORKING_ORDER}"
+            " ORDER BY orders.created_at",
         )
 
     def open_position_rows(self) -> list[dict[str, Any]]:
         """Return trades whose entry filled and whose exit has not happened yet, with their stop, target and run."""
         return self._dicts(
-            "SELECT t.setup_id, t.symbol, t.direction, t.quantity, t.entry_time, t.entry_price, t.entry_commission,"
+            "SELECT t.setup_id, t.symbol, t.direction, t.quantity, iso_time(t.entry_time) AS entry_time, t.entry_price,"
+            " t.entry_commission,"
             " t.status, s.stop, s.target, (SELECT max(o.run_id) FROM orders o WHERE o.setup_id = t.setup_id) AS run_id"
             " FROM trades t LEFT JOIN setups s ON s.id = t.setup_id"
             " WHERE t.entry_price IS NOT NULL AND t.exit_time IS NULL ORDER BY t.entry_time",
@@ -140,7 +147,8 @@ class ViewQueries:
         scan, not a loop); the caller dates the setup-less ones itself.
         """
         return self._dicts(
-            "SELECT t.setup_id, t.entry_time, t.exit_time, t.pnl_points, t.gross_money, t.pnl_money, t.commission,"
+            "SELECT t.setup_id, iso_time(t.entry_time) AS entry_time, iso_time(t.exit_time) AS exit_time, t.pnl_points,"
+            " t.gross_money, t.pnl_money, t.commission,"
             " s.trading_date FROM trades t LEFT JOIN setups s ON s.id = t.setup_id"
             " WHERE t.exit_time IS NOT NULL AND (s.trading_date = ? OR s.trading_date IS NULL) ORDER BY t.exit_time",
             (trading_date_iso,),
@@ -152,34 +160,38 @@ class ViewQueries:
 
     def setup_rows_of_day(self, symbol: str, trading_date_iso: str) -> list[dict[str, Any]]:
         """Return the setups of one symbol and trading date with their trade's status and exit, in id order."""
-        columns = ", ".join(f"s.{name.strip()}" for name in SETUP_COLUMNS.split(","))
+        columns = ", ".join(f"iso_time(s.{name}) AS {name}" if name in ISO_TEXT_INSTANTS["setups"] else f"s.{name}"
+                            for name in (part.strip() for part in SETUP_COLUMNS.split(",")))
         return self._dicts(
-            f"SELECT {columns}, t.status AS trade_status, t.exit_time AS trade_exit_time FROM setups s"
+            f"SELECT {columns}, t.status AS trade_status, iso_time(t.exit_time) AS trade_exit_time FROM setups s"
             " LEFT JOIN trades t ON t.setup_id = s.id WHERE s.symbol = ? AND s.trading_date = ? ORDER BY s.id",
             (symbol, trading_date_iso),
         )
 
-    def fill_rows_between(self, symbol: str, low_iso: str, high_iso: str) -> list[dict[str, Any]]:
-        """Return the fills of a symbol with ts in [low, high), with their order's role and setup, in time order."""
+    def fill_rows_between(self, symbol: str, start_us: int, end_us: int) -> list[dict[str, Any]]:
+        """Return the fills of a symbol with ts in [start, end), with their order's role and setup, in time order."""
         return self._dicts(
-            "SELECT f.exec_id, f.order_ref, o.role, o.setup_id, f.side, f.quantity, f.price, f.ts FROM fills f"
+            "SELECT f.exec_id, f.order_ref, o.role, o.setup_id, f.side, f.quantity, f.price, iso_time(f.ts) AS ts"
+            " FROM fills f"
             " LEFT JOIN orders o ON o.order_ref = f.order_ref"
             " WHERE (f.symbol = ? OR (f.symbol IS NULL AND o.symbol = ?)) AND f.ts >= ? AND f.ts < ?"
             " ORDER BY f.ts, f.exec_id",
-            (symbol, symbol, low_iso, high_iso),
+            (symbol, symbol, start_us, end_us),
         )
 
     def trade_history_rows(self) -> list[dict[str, Any]]:
         """Return every trade's figures in entry order (exit order for those never entered)."""
         return self._dicts(
-            "SELECT setup_id, symbol, direction, quantity, entry_time, entry_price, exit_time, exit_price, exit_reason,"
-            " pnl_points, pnl_money, commission, status FROM trades ORDER BY coalesce(entry_time, exit_time), setup_id",
+            "SELECT setup_id, symbol, direction, quantity, iso_time(entry_time) AS entry_time, entry_price,"
+            " iso_time(exit_time) AS exit_time, exit_price, exit_reason, pnl_points, pnl_money, commission, status"
+            " FROM trades t ORDER BY coalesce(t.entry_time, t.exit_time), t.setup_id",
         )
 
     # ------------------------------------------------------------------ levels and events
     def reference_level_row(self, trading_date_iso: str, symbol: str | None = None) -> tuple[str, str, str] | None:
         """Return (symbol, bar_time, payload) of the newest LSE_LEVELS_FROZEN event of a trading date, or None."""
-        sql = "SELECT symbol, bar_time, payload FROM setup_events WHERE type = 'LSE_LEVELS_FROZEN' AND trading_date = ?"
+        sql = ("SELECT symbol, iso_time(bar_time), payload FROM setup_events"
+               " WHERE type = 'LSE_LEVELS_FROZEN' AND trading_date = ?")
         params: list[Any] = [trading_date_iso]
         if symbol is not None:
             sql += " AND symbol = ?"
@@ -199,14 +211,15 @@ class ViewQueries:
     def newest_run_event_rows(self, limit: int) -> list[dict[str, Any]]:
         """Return the newest operational events (ts, type, symbol, payload, source 'run'), newest first."""
         return self._dicts(
-            "SELECT ts, type, symbol, payload, 'run' AS source FROM events ORDER BY id DESC LIMIT ?", (limit,)
+            "SELECT iso_time(ts) AS ts, type, symbol, payload, 'run' AS source FROM events ORDER BY id DESC LIMIT ?",
+            (limit,)
         )
 
     def newest_setup_event_rows(self, left_out: Sequence[str], limit: int) -> list[dict[str, Any]]:
         """Return the newest setup events of types other than `left_out` (source 'setup'), newest first."""
         marks = ",".join("?" * len(left_out))
         return self._dicts(
-            "SELECT bar_time AS ts, type, symbol, payload, 'setup' AS source, setup_id FROM setup_events"
+            "SELECT iso_time(bar_time) AS ts, type, symbol, payload, 'setup' AS source, setup_id FROM setup_events"
             f" WHERE type NOT IN ({marks}) ORDER BY id DESC LIMIT ?",
             (*left_out, limit),
         )
@@ -214,7 +227,7 @@ class ViewQueries:
     def newest_fill_event_rows(self, limit: int) -> list[dict[str, Any]]:
         """Return the newest fills as events (type 'FILL', source 'fill', a `side qty @ price` detail)."""
         return self._dicts(
-            "SELECT f.ts, 'FILL' AS type, f.symbol, NULL AS payload, 'fill' AS source, o.setup_id,"
+            "SELECT iso_time(f.ts) AS ts, 'FILL' AS type, f.symbol, NULL AS payload, 'fill' AS source, o.setup_id,"
             " f.side || ' ' || f.quantity || ' @ ' || f.price AS detail"
             " FROM fills f LEFT JOIN orders o ON o.order_ref = f.order_ref ORDER BY f.ts DESC LIMIT ?",
             (limit,),
@@ -223,7 +236,7 @@ class ViewQueries:
     def newest_closed_trade_event_rows(self, limit: int) -> list[dict[str, Any]]:
         """Return the newest closed trades as events (type 'TRADE_CLOSED', source 'trade', with pnl_money)."""
         return self._dicts(
-            "SELECT exit_time AS ts, 'TRADE_CLOSED' AS type, symbol, NULL AS payload, 'trade' AS source, setup_id,"
+            "SELECT iso_time(exit_time) AS ts, 'TRADE_CLOSED' AS type, symbol, NULL AS payload, 'trade' AS source, setup_id,"
             " pnl_money FROM trades WHERE status = 'CLOSED' AND exit_time IS NOT NULL ORDER BY exit_time DESC LIMIT ?",
             (limit,),
         )

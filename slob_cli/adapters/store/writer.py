@@ -211,7 +211,10 @@ class StoreWriter:
                     self.outstanding -= len(writes)
             for item in items:
                 if isinstance(item, concurrent.futures.Future):
-                    item.set_result(None)
+                    try:
+                        item.set_result(None)
+                    except concurrent.futures.InvalidStateError:
+                        pass  # its waiter was cancelled (asyncio.wrap_future cancels it too): nobody to tell
             if any(item is None for item in items):
                 return
 
@@ -234,6 +237,5 @@ class StoreWriter:
                 pass  # SQLite rolled back by itself
             self.error = write_error(self.path, exc) or exc
             self.refused += len(writes)
-            log.error("store writer: %s", self.error)
-            if self.on_error is not None:
+            if self.on_error is not None:  # the owner reports it, once
                 self.on_error(self.error)

@@ -45,3 +45,18 @@ def test_an_execution_carries_its_commission_only_once_the_report_for_it_came() 
     assert (broker_execution(reported).commission, broker_execution(reported).realized_pnl) == (4.5, None)
     # A repeated reqExecutions hands out fresh Fills; the report kept on the first one is passed in.
     assert broker_execution(fresh, report).commission == 4.5
+
+
+def test_bracket_exits_go_out_in_one_reduce_with_block_oca_group() -> None:
+    from slob_cli.adapters.ib.orders import ib_order
+    from slob_cli.core.models import Direction
+    from slob_cli.core.orders import build_bracket
+
+    bracket = build_bracket("S1", Direction.SHORT, "NQ", 2, 25_572.0, 25_593.0, 25_501.0)
+    stop = ib_order(bracket.stop, 9, 8, "DU1")
+    target = ib_order(bracket.target, 10, 8, "DU1")
+    entry = ib_order(bracket.entry, 8, 0, "DU1")
+    # ocaType 2: a partial fill of the target shrinks the stop (type 1 would cancel it and leave the rest naked).
+    assert (stop.ocaGroup, stop.ocaType) == (target.ocaGroup, target.ocaType) == ("slob:S1:oca", 2)
+    assert (stop.parentId, target.parentId, stop.totalQuantity) == (8, 8, 2.0)
+    assert entry.ocaGroup == ""

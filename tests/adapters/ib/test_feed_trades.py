@@ -1,0 +1,55 @@
+"""The feed's tick-by-tick path, driven through ib_async's own wrapper: plain values or Ticks, bad trades counted."""
+
+from __future__ import annotations
+
+import math
+from datetime import datetime, timezone
+from typing import Any
+
+from ib_async import Ticker
+from ib_async.objects import TickAttribLast
+
+from slob_cli.adapters.ib.connection import GatewayConfig, IBConnection
+from slob_cli.adapters.ib.market_data import MarketDataFeed
+from slob_cli.core.models import Tick
+
+EPOCH = 1_773_153_300  # 2026-03-10 14:35:00 UTC
+REQUEST = 5
+
+
+def _feed(**sinks: Any) -> MarketDataFeed:
+    connection = IBConnection(GatewayConfig(port=1, client_id=1), lambda kind, payload: None)
+    feed = MarketDataFeed(connection, ["NQ"], sinks.pop("on_tick", lambda tick, local: None), **sinks)
+    connection.ib.wrapper.reqId2Ticker[REQUEST] = Ticker()  # ib_async's own handler runs first, as on the wire
+    feed._tbt_requests[REQUEST] = "NQ"
+    feed.local_symbols["NQ"] = "NQH6"
+    return feed
+
+
+def _trade(feed: MarketDataFeed, epoch: float, price: float, size: float) -> None:
+    feed.ib.wrapper.tickByTickAllLast(REQUEST, 1, epoch, price, size, TickAttribLast(), "CME", "")
+
+
+def test_a_storing_consumer_gets_plain_values_with_exchange_microseconds_and_bad_trades_are_counted() -> None:
+    trades: list[tuple[Any, ...]] = []
+    feed = _feed(on_trade=lambda *values: trades.append(values))
+    _trade(feed, EPOCH, 20_000.25, 2.0)
+    _trade(feed, EPOCH, 20_000.5, 1.0)  # same second: the same datetime is reused
+    _trade(feed, EPOCH, math.nan, 1.0)
+    _trade(feed, EPOCH + 1, 20_001.0, 0.0)
+    _trade(feed, EPOCH - 5, 19_999.0, 1.0)  # out of order
+    _trade(feed, EPOCH + 2, 20_001.25, 3.0)
+    assert trades == [("NQ", EPOCH * 1_000_000, 20_000.25, 2.0, "NQH6"), ("NQ", EPOCH * 1_000_000, 20_000.5, 1.0, "NQH6"),
+                      ("NQ", (EPOCH + 2) * 1_000_000, 20_001.25, 3.0, "NQH6")]
+    assert feed.ticks == 3 and feed.guard.total == 3 and feed.last_price["NQ"] == 20_001.25
+
+
+def test_the_engine_gets_ticks_stamped_with_exchange_time() -> None:
+    ticks: list[tuple[Tick, str]] = []
+    feed = _feed(on_tick=lambda tick, local: ticks.append((tick, local)))
+    _trade(feed, EPOCH, 20_000.25, 2.0)
+    _trade(feed, EPOCH + 1, 20_000.5, 1.0)
+    start = datetime.fromtimestamp(EPOCH, timezone.utc)
+    assert [tick for tick, _ in ticks] == [Tick("NQ", start, 20_000.25, 2.0),
+                                           Tick("NQ", start.replace(second=1), 20_000.5, 1.0)]
+    assert {local for _, local in ticks} == {"NQH6"}
