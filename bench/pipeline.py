@@ -165,6 +165,26 @@ def rss_run(count: int, store: Store) -> list[tuple[int, float]]:
     return samples
 
 
+def cpu_times() -> list[int] | None:
+    """Return the machine's CPU time counters (the /proc/stat `cpu` line), or None off Linux."""
+    try:
+        with open("/proc/stat", encoding="ascii") as stat:
+            return [int(field) for field in stat.readline().split()[1:]]
+    except OSError:
+        return None
+
+
+def describe_cpu(before: list[int] | None, after: list[int] | None) -> str:
+    """Return how busy the machine was between two cpu_times(): busy and stolen (by a hypervisor) shares."""
+    if before is None or after is None:
+        return "CPU use unknown"
+    spent = [b - a for a, b in zip(before, after, strict=True)]
+    total = sum(spent) or 1
+    idle = spent[3] + spent[4]
+    steal = spent[7] if len(spent) > 7 else 0
+    return f"CPU busy {100 * (total - idle) / total:.0f}%, stolen {100 * steal / total:.1f}% during the close bench"
+
+
 def main() -> None:
     """Run the three measurements (or the ones asked for) and print their figures."""
     parser = argparse.ArgumentParser(description=__doc__)
@@ -196,8 +216,10 @@ def main() -> None:
         gc.collect()
 
     if "close" in parts:
+        before = cpu_times()
         with Store.open(folder / "delay.db") as store:
             delays, lateness = asyncio.run(close_delays(args.minutes, store, args.speed))
+        after = cpu_times()
         p50, p99 = percentiles(delays)
         base50, base99 = percentiles(lateness)
         print(f"candle close beyond the grace, to its CANDLE_COMPLETED on the bus, over {len(delays)} quiet minutes "
@@ -206,6 +228,8 @@ def main() -> None:
         print(f"baseline, a bare loop.call_at's lateness on the same loop ({len(lateness)} timers): "
               f"p50 {base50:.3f} ms, p99 {base99:.3f} ms; ratio close/baseline p50 {p50 / base50:.2f}x, "
               f"p99 {p99 / base99:.2f}x")
+        print(f"over 1 ms: {sum(d > 1 for d in delays)} closes, {sum(late > 1 for late in lateness)} bare timers; "
+              f"load {os.getloadavg()[0]:.2f}; {describe_cpu(before, after)}")
 
 
 if __name__ == "__main__":

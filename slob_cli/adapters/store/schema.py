@@ -12,7 +12,8 @@ import re
 import sqlite3
 from collections.abc import Callable
 
-from slob_cli.adapters.store.instants import add_time_functions
+from slob_cli.adapters.store.instants import add_time_functions, instant_us
+from slob_cli.errors import StoreError
 
 SCHEMA_VERSION = 6
 
@@ -288,22 +289,52 @@ def _v6_integer_instants(conn: sqlite3.Connection) -> None:
         for column in columns:
             create, retyped = re.subn(rf"\b({column})\s+TEXT\b", r"\1 INTEGER", create)
             assert retyped == 1, (table, column, create)
-        names = [row[1] for row in conn.execute(f'PRAGMA table_info("{table}")')]
-        values = ", ".join(f"us_time({name})" if name in columns else name for name in names)
+        info = conn.execute(f'PRAGMA table_info("{table}")').fetchall()
+        names = [row[1] for row in info]
+        values = [f"us_time({name})" if name in columns else name for name in names]
+        keys = [row for row in info if row[5]]
+        if "WITHOUT ROWID" not in create.upper() and not (len(keys) == 1 and keys[0][2].upper() == "INTEGER"):
+            names, values = ["rowid", *names], ["rowid", *values]  # a rowid that is no key is read (ORDER BY rowid)
         conn.execute(create)
-        conn.execute(f"INSERT INTO {table}_v6 ({', '.join(names)}) SELECT {values} FROM {table}")
+        try:
+            conn.execute(f"INSERT INTO {table}_v6 ({', '.join(names)}) SELECT {', '.join(values)} FROM {table}")
+        except sqlite3.OperationalError:  # us_time raised: name the value (the transaction rolls everything back)
+            _refuse_unreadable_times(conn, table, columns)
+            raise
         conn.execute(f"DROP TABLE {table}")
         conn.execute(f"ALTER TABLE {table}_v6 RENAME TO {table}")
         for index in indexes:
             conn.execute(index)
 
 
+def _refuse_unreadable_times(conn: sqlite3.Connection, table: str, columns: tuple[str, ...]) -> None:
+    """Raise StoreError naming the first stored time of these columns that is no ISO-8601 instant."""
+    for column in columns:
+        for (value,) in conn.execute(f"SELECT DISTINCT {column} FROM {table} WHERE {column} IS NOT NULL"):
+            try:
+                instant_us(value)
+            except (TypeError, ValueError):
+                raise StoreError(f"cannot migrate to schema v6: {table}.{column} holds {value!r}, which is no "
+                                 "ISO-8601 time; nothing was changed") from None
+
+
+def _run_script(conn: sqlite3.Connection, script: str) -> None:
+    """Run plain DDL statements (no `;` inside one) inside the caller's transaction.
+
+    Not executescript(): it commits the open transaction first, so a later migration that fails
+    would leave this one applied under the old version number (and the next open would fail on it).
+    """
+    for statement in script.split(";"):
+        if statement.strip():
+            conn.execute(statement)
+
+
 # MIGRATIONS[n] upgrades a file at version n to n + 1. Version 0 is an empty file.
 MIGRATIONS: dict[int, Callable[[sqlite3.Connection], object]] = {
-    0: lambda conn: conn.executescript(_V1),
-    1: lambda conn: conn.executescript(_V2),
-    2: lambda conn: conn.executescript(_V3_BACKTESTS),
-    3: lambda conn: conn.executescript(_V4_OPEN_ROWS),
-    4: lambda conn: conn.executescript(_V5_TRACKED_INPUTS),
+    0: lambda conn: _run_script(conn, _V1),
+    1: lambda conn: _run_script(conn, _V2),
+    2: lambda conn: _run_script(conn, _V3_BACKTESTS),
+    3: lambda conn: _run_script(conn, _V4_OPEN_ROWS),
+    4: lambda conn: _run_script(conn, _V5_TRACKED_INPUTS),
     5: lambda conn: _v6_integer_instants(conn),
 }
