@@ -103,7 +103,7 @@ def run_with_a_stall(h: Harness) -> tuple[SessionResult, datetime]:
             h.gateway.set_muted(False)
         return log_event(kind, *args, **kwargs)
 
-    h.store.log_event = unmute_on_resubscribe  # type: ignore[method-assign]
+    h.store.log_event = unmute_on_resubscribe  # type: ignore[method-assign, assignment]
     result = h.session(until=at(15, 33), stale_after=1.5, on={EventType.CANDLE_COMPLETED: mute})
     assert muted and [p["action"] for p in h.logged("DATA_STALE")][:1] == ["resubscribe"]
     [resumed] = [p for p in h.logged("FEED_RESUMED") if p["reason"] == "stale"]
