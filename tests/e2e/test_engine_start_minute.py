@@ -84,7 +84,7 @@ def test_reconnect_backfills_the_minutes_the_connection_missed(tmp_path: Path) -
 
 
 def run_with_a_stall(h: Harness) -> tuple[SessionResult, datetime]:
-    """Run the planted day from 15:10, mute the feed after the 15:13 bar until the watchdog resubscribes.
+    """Run the planted day from 15:10 to 15:20, mute the feed after the 15:13 bar until the watchdog resubscribes.
 
     Lockstep at no more than 60x: the watchdog's 1.5 real seconds of silence are up to 90 virtual seconds.
     Return the result and the minute of the first tick after the silence.
@@ -104,7 +104,7 @@ def run_with_a_stall(h: Harness) -> tuple[SessionResult, datetime]:
         return log_event(kind, *args, **kwargs)
 
     h.store.log_event = unmute_on_resubscribe  # type: ignore[method-assign, assignment]
-    result = h.session(until=at(15, 33), stale_after=1.5, on={EventType.CANDLE_COMPLETED: mute})
+    result = h.session(until=at(15, 20), stale_after=1.5, on={EventType.CANDLE_COMPLETED: mute})
     assert muted and [p["action"] for p in h.logged("DATA_STALE")][:1] == ["resubscribe"]
     [resumed] = [p for p in h.logged("FEED_RESUMED") if p["reason"] == "stale"]
     silent_from = datetime.fromisoformat(resumed["last_before"]).replace(second=0, microsecond=0)
@@ -124,7 +124,7 @@ def test_a_stall_the_resubscription_ended_takes_its_minutes_from_history(tmp_pat
         assert backfill["to"] == to_iso(silent_to + timedelta(minutes=1))
         assert result.stats.backfilled_candles == backfill["bars"] >= 1, "history fed the minutes after the last fed"
         assert not h.logged("DATA_GAP") and not h.logged("GAP_DETECTED") and result.stats.gaps == 0
-        assert missing_minutes(h.store, at(8, 0), at(15, 32)) == []
+        assert missing_minutes(h.store, at(8, 0), at(15, 19)) == []
 
 
 def test_a_stall_history_cannot_fill_is_reported_as_a_data_gap(tmp_path: Path,
