@@ -57,6 +57,20 @@ def test_a_write_is_queued_without_waiting_for_a_locked_database_then_committed(
     other.close()
 
 
+def test_a_closed_candle_is_queued_too_and_read_back_by_the_store(store: Store, db_path: Path) -> None:
+    from slob_cli.core.models import Candle
+
+    candle = Candle("NQ", T0, 20_000.0, 20_004.0, 19_999.0, 20_002.0, 7.0, 5)
+    other = _other_connection(db_path)
+    other.execute("BEGIN IMMEDIATE")  # another process holds the write lock: the close must not wait for it
+    with store.background_writes() as writer:
+        assert store.upsert_candles([candle]) == 1
+        assert writer.outstanding == 1
+        other.execute("COMMIT")
+        assert store.candles("NQ") == [candle], "a read waits for the queued write: read your own writes"
+    other.close()
+
+
 def test_leaving_the_block_commits_what_is_queued(db_path: Path) -> None:
     with Store.open(db_path) as store, store.background_writes():
         for number in range(100):

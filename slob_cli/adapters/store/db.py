@@ -312,7 +312,7 @@ class Store(ReadQueries, ViewQueries, Scans, TradingDays):
     # ------------------------------------------------------------------ writes from the event loop
     @contextmanager
     def background_writes(self, on_error: Callable[[BaseException], None] | None = None) -> Iterator[StoreWriter]:
-        """Send the loop's writes (ticks, events, health rows, run mode) through one writer thread in this block.
+        """Send the loop's writes (ticks, candles, events, health rows, run mode) through one writer thread in this block.
 
         Leaving the block commits what is queued and raises the writer's first error (unless the block
         itself raised). A nested block shares the outer one's writer. on_error is called, from the
@@ -414,20 +414,22 @@ class Store(ReadQueries, ViewQueries, Scans, TradingDays):
     def upsert_candles(
         self, candles: Iterable[Candle], source: str = "live", local_symbol: str | None = None
     ) -> int:
-        """Insert or replace candles by (symbol, ts) in one transaction; return how many."""
+        """Insert or replace candles by (symbol, ts) in one transaction (the writer thread's when there is one).
+
+        Return how many.
+        """
         rows = [candle_row(c, source, local_symbol) for c in candles]
         if not rows:
             return 0
-        with self.transaction() as conn:
-            conn.executemany(
-                "INSERT INTO candles(symbol, ts, open, high, low, close, volume, tick_count, dropped_ticks,"
-                " source, local_symbol) VALUES (?,?,?,?,?,?,?,?,?,?,?)"
-                " ON CONFLICT(symbol, ts) DO UPDATE SET open=excluded.open, high=excluded.high,"
-                " low=excluded.low, close=excluded.close, volume=excluded.volume,"
-                " tick_count=excluded.tick_count, dropped_ticks=excluded.dropped_ticks,"
-                " source=excluded.source, local_symbol=coalesce(excluded.local_symbol, candles.local_symbol)",
-                rows,
-            )
+        self._write(lambda conn: conn.executemany(
+            "INSERT INTO candles(symbol, ts, open, high, low, close, volume, tick_count, dropped_ticks,"
+            " source, local_symbol) VALUES (?,?,?,?,?,?,?,?,?,?,?)"
+            " ON CONFLICT(symbol, ts) DO UPDATE SET open=excluded.open, high=excluded.high,"
+            " low=excluded.low, close=excluded.close, volume=excluded.volume,"
+            " tick_count=excluded.tick_count, dropped_ticks=excluded.dropped_ticks,"
+            " source=excluded.source, local_symbol=coalesce(excluded.local_symbol, candles.local_symbol)",
+            rows,
+        ))
         return len(rows)
 
     def candles(self, symbol: str, start: datetime | None = None, end: datetime | None = None) -> list[Candle]:
