@@ -156,6 +156,11 @@ class Engine(Supervised):
             self._reconcile_wanted.set()  # fills or cancels during 1100 may not have reached us
         if kind == "IB_DISCONNECTED" and self._started:
             self.catch_up.cut(when)  # the bar in progress lost its ticks from here on
+        if kind == "FEED_RESUMED" and payload.get("reason") == "stale" and payload.get("last_before") \
+                and payload.get("symbol") == self.options.symbol:
+            # A silence the resubscription ended: its minutes come from history like a reconnect's.
+            self.catch_up.stalled(datetime.fromisoformat(payload["last_before"]),
+                                  datetime.fromisoformat(payload["first_after"]))
         self.store.log_event(kind, when, payload, run_id=self.run_id, symbol=payload.get("symbol"))
 
     def _mode_changed(self, mode: str) -> None:

@@ -66,6 +66,10 @@ class MinuteGate:
         self._extend(start, through)
         return True
 
+    def refetch(self, start: datetime, through: datetime) -> None:
+        """Take the minutes start..through (inclusive) from history: their live bars may lack ticks."""
+        self._extend(start, through)
+
     def _extend(self, start: datetime, through: datetime) -> None:
         self.fill_from = start if self.fill_from is None else min(self.fill_from, start)
         self.history_through = through if self.history_through is None else max(self.history_through, through)
@@ -170,6 +174,18 @@ class MinuteCatchUp:
         if reason == "reconnect" and engine._started and self.gate.resume(self.next_minute(), engine.clock.now()):
             self.wanted.set()
 
+    def stalled(self, last_before: datetime, first_after: datetime) -> None:
+        """The feed was silent from last_before to first_after (no reconnect): refetch those minutes.
+
+        From the minute of the last tick before the silence to the minute of the first after it,
+        live bars may be partial or missing. Once those minutes are over their history replaces
+        what the live path stored (a bar the tracker already had is only stored, never fed twice).
+        """
+        if not self.engine._started:
+            return
+        self.gate.refetch(floor_minute(last_before), floor_minute(first_after))
+        self.wanted.set()
+
     async def run(self) -> None:
         """Fetch the minutes a start or reconnect missed once they are over; feed them, then the held bars."""
         engine = self.engine
@@ -206,11 +222,13 @@ class MinuteCatchUp:
                                        "minutes": round((until - start).total_seconds() / 60),
                                        "reason": f"backfill failed: {exc}"})
             candles = []
-        if until != self.gate.fill_until:
-            return  # a reconnect meanwhile widened the span: fetch again
+        if until != self.gate.fill_until or start != self.gate.fill_from:
+            return  # a reconnect or a stall meanwhile widened the span: fetch again
         last = engine.tracking.last_candle
-        fresh = [c for c in candles if start <= c.ts < until and (last is None or c.ts > last)]
-        engine.store.upsert_candles(fresh, "ib_history", resolved.future.local_symbol)
+        candles = [c for c in candles if start <= c.ts < until]
+        # History replaces the partial live bars of a stall; the tracker gets only the minutes after its last.
+        engine.store.upsert_candles(candles, "ib_history", resolved.future.local_symbol)
+        fresh = [c for c in candles if last is None or c.ts > last]
         for candle in fresh:
             engine.stats.backfilled_candles += 1
             engine._deliver(candle, "ib_history")

@@ -5,12 +5,16 @@ from __future__ import annotations
 from contextlib import ExitStack
 from datetime import datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 
-from slob_cli.adapters.store import Store
+from slob_cli.adapters.store import Store, to_iso
+from slob_cli.errors import SlobError
+from slob_cli.runtime import minute_gate
 from slob_cli.runtime.events import Event, EventType
-from tests.e2e.harness import FAST_BACKOFF, at, start_harness
+from slob_cli.runtime.session import SessionResult
+from tests.e2e.harness import FAST_BACKOFF, Harness, at, start_harness
 
 SETUP = "NQ-20260106-S1"
 NO_WICK_BAR = at(15, 25)  # the planted SHORT's no-wick candle; the trigger closes at 15:31
@@ -77,3 +81,72 @@ def test_reconnect_backfills_the_minutes_the_connection_missed(tmp_path: Path) -
         assert missing_minutes(h.store, at(8, 0), at(15, 32)) == []
         assert not h.logged("GAP_DETECTED")
         assert [row["id"] for row in h.completed_setups()] == [SETUP], "the day's setup survives the outage"
+
+
+def run_with_a_stall(h: Harness) -> tuple[SessionResult, datetime]:
+    """Run the planted day from 15:10 to 15:20, mute the feed after the 15:13 bar until the watchdog resubscribes.
+
+    Lockstep at no more than 60x: the watchdog's 1.5 real seconds of silence are up to 90 virtual seconds.
+    Return the result and the minute of the first tick after the silence.
+    """
+    muted: list[bool] = []
+
+    def mute(event: Event) -> None:
+        if event.payload.ts == at(15, 13) and not muted:  # silent from about 15:14:02, mid-bar of 15:14
+            muted.append(True)
+            h.gateway.set_muted(True)
+
+    log_event = h.store.log_event
+
+    def unmute_on_resubscribe(kind: str, *args: Any, **kwargs: Any) -> Any:
+        if kind == "DATA_STALE":  # the watchdog resubscribes; the data farm streams again
+            h.gateway.set_muted(False)
+        return log_event(kind, *args, **kwargs)
+
+    h.store.log_event = unmute_on_resubscribe  # type: ignore[method-assign, assignment]
+    result = h.session(until=at(15, 20), stale_after=1.5, on={EventType.CANDLE_COMPLETED: mute})
+    assert muted and [p["action"] for p in h.logged("DATA_STALE")][:1] == ["resubscribe"]
+    [resumed] = [p for p in h.logged("FEED_RESUMED") if p["reason"] == "stale"]
+    silent_from = datetime.fromisoformat(resumed["last_before"]).replace(second=0, microsecond=0)
+    silent_to = datetime.fromisoformat(resumed["first_after"]).replace(second=0, microsecond=0)
+    assert silent_from == at(15, 14) and silent_to > silent_from, "silent into the next minute"
+    return result, silent_to
+
+
+def test_a_stall_the_resubscription_ended_takes_its_minutes_from_history(tmp_path: Path) -> None:
+    with ExitStack() as stack:
+        h = start_harness(stack, tmp_path, "short_setup", speed=60.0, start=at(15, 10))
+        result, silent_to = run_with_a_stall(h)
+        span = (at(15, 12), silent_to + timedelta(minutes=2))
+        assert bars(h.store.candles("NQ", *span)) == bars(h.gateway.gateway.server.market.candles_between(*span)), \
+            "the silent minutes are the market's, not the partial live bars"
+        [backfill] = [p for p in h.logged("BACKFILL") if p["from"] == "2026-01-06T15:14:00Z"]
+        assert backfill["to"] == to_iso(silent_to + timedelta(minutes=1))
+        assert result.stats.backfilled_candles == backfill["bars"] >= 1, "history fed the minutes after the last fed"
+        assert not h.logged("DATA_GAP") and not h.logged("GAP_DETECTED") and result.stats.gaps == 0
+        assert missing_minutes(h.store, at(8, 0), at(15, 19)) == []
+
+
+def test_a_stall_history_cannot_fill_is_reported_as_a_data_gap(tmp_path: Path,
+                                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    real_fetch = minute_gate.fetch_minute_bars
+
+    async def no_history_for_the_stall(ib: Any, contract: Any, symbol: str, start: datetime, *args: Any,
+                                       **kwargs: Any) -> Any:
+        if start == at(15, 14):  # what IB answers when its farm lost the minutes too
+            raise SlobError("HMDS query returned no data")
+        return await real_fetch(ib, contract, symbol, start, *args, **kwargs)
+
+    monkeypatch.setattr(minute_gate, "fetch_minute_bars", no_history_for_the_stall)
+    with ExitStack() as stack:
+        h = start_harness(stack, tmp_path, "short_setup", speed=60.0, start=at(15, 10))
+        result, silent_to = run_with_a_stall(h)
+        [gap] = h.logged("DATA_GAP")
+        assert (gap["symbol"], gap["start"], gap["end"]) == ("NQ", "2026-01-06T15:14:00Z",
+                                                             to_iso(silent_to + timedelta(minutes=1)))
+        assert gap["reason"].startswith("backfill failed") and result.stats.gaps >= 1
+
+
+def bars(candles: list[Any]) -> list[tuple[Any, ...]]:
+    """Return each candle's minute and prices."""
+    return [(c.ts, c.open, c.high, c.low, c.close) for c in candles]
