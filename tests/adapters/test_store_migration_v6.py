@@ -229,7 +229,7 @@ def test_migrated_schema_equals_a_new_stores_with_the_v4_indexes(v5_path: Path, 
     assert {"events_type_ts", "setups_date", "orders_setup", "setups_open", "orders_working"} <= set(indexes)
     # the partial indexes keep the WHERE text adapters/store/views.py writes literally
     assert f"WHERE {store_views.OPEN_SETUP}" in " ".join(indexes["setups_open"].split())
-    assert f"WHERE {store_views.WORKING_ORDER}" in " ".join(indexes["orders_working"].split())
+    assert f"WHERE {store_views.working_order()}" in " ".join(indexes["orders_working"].split())
     assert not [name for kind, name, _ in migrated if name.endswith("_v5")]
     assert _raw(v5_path).execute("PRAGMA foreign_key_check").fetchall() == []
 

@@ -6,7 +6,7 @@ from datetime import date, datetime, timezone
 from zoneinfo import ZoneInfo
 
 from slob_cli.adapters.store import Store
-from slob_cli.adapters.store.views import OPEN_SETUP, WORKING_ORDER
+from slob_cli.adapters.store.views import OPEN_SETUP, working_order
 from slob_cli.runtime import views
 from tests.opsdata import add_order, add_setup, add_setup_event, add_trade
 from tests.sqlfile import sql_rows
@@ -89,7 +89,7 @@ def test_open_setups_and_working_orders_read_their_partial_indexes(store: Store)
     assert [s["id"] for s in views.open_setups(store)] == ["NQ-20260106-S1"]
     assert [o["order_ref"] for o in views.working_orders(store)] == ["slob:b:stop"]
     for sql, index in ((f"SELECT id FROM setups WHERE {OPEN_SETUP} ORDER BY trading_date, id", "setups_open"),
-                       (f"SELECT order_ref FROM orders WHERE {WORKING_ORDER} ORDER BY created_at",
+                       (f"SELECT order_ref FROM orders WHERE {working_order()} ORDER BY created_at",
                         "orders_working")):
         plan = " ".join(row[3] for row in sql_rows(store.path, "EXPLAIN QUERY PLAN " + sql))
         assert f"USING INDEX {index}" in plan, plan

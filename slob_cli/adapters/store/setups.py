@@ -103,21 +103,33 @@ def event_rows(events: Iterable[SetupEvent]) -> list[EventRow]:
     tens of thousands of events, less than half the cost.
     """
     text: dict[str | None, str] = {None: "null"}  # a JSON string, as the canonical encoder writes it
+    tails: dict[tuple[str, str | None, str, date], tuple[str, str, str]] = {}  # -> (payload tail, kind, day)
     rows = []
+    when: datetime | None = None
+    bar_time, bar_us = "", 0
     for seq, event in enumerate(events, 1):
-        bar_time = to_iso(event.bar_time)
-        day = event.trading_date.isoformat()
-        kind = event.type.value
-        direction = None if event.direction is None else event.direction.value
+        if event.bar_time != when:  # a bar's events follow one another: its instant is written once
+            when = event.bar_time
+            bar_time, bar_us = to_iso(when), to_us(when)
+        # str-valued enums: as dict keys they hash and compare as their values, in C
+        key = (event.type, event.direction, event.symbol, event.trading_date)
+        tail = tails.get(key)
+        if tail is None:
+            day = event.trading_date.isoformat()
+            kind = event.type.value
+            direction = None if event.direction is None else event.direction.value
+            quoted = [text.get(value) or text.setdefault(value, encode_basestring_ascii(value))  # type: ignore[arg-type]
+                      for value in (direction, event.symbol, day, kind)]
+            tail = tails[key] = ("".join((',"direction":', quoted[0], ',"symbol":', quoted[1], ',"trading_date":',
+                                          quoted[2], ',"type":', quoted[3], "}")), kind, day)
+        candidate = event.candidate_id
         data = event.data
-        quoted = [text.get(value) or text.setdefault(value, encode_basestring_ascii(value))  # type: ignore[arg-type]
-                  for value in (event.candidate_id, direction, event.symbol, day, kind)]
         payload = "".join((
-            '{"bar_time":"', bar_time, '","candidate_id":', quoted[0],
-            ',"data":', canonical_json(data if type(data) is dict else dict(data)), ',"direction":', quoted[1],
-            ',"symbol":', quoted[2], ',"trading_date":', quoted[3], ',"type":', quoted[4], "}",
+            '{"bar_time":"', bar_time, '","candidate_id":',
+            text.get(candidate) or text.setdefault(candidate, encode_basestring_ascii(candidate)),  # type: ignore[arg-type]
+            ',"data":', canonical_json(data if type(data) is dict else dict(data)), tail[0],
         ))
-        rows.append(EventRow(event.candidate_id, event.symbol, day, seq, to_us(event.bar_time), kind, payload))
+        rows.append(EventRow(candidate, event.symbol, tail[2], seq, bar_us, tail[1], payload))
     return rows
 
 

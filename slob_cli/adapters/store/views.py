@@ -9,13 +9,12 @@ from __future__ import annotations
 
 import sqlite3
 from collections.abc import Sequence
+from functools import cache
 from typing import Any, Literal
 
 from slob_cli.adapters.store.schema import ISO_TEXT_INSTANTS
-from slob_cli.core.validation import DONE_STATUSES
 
 TERMINAL_SETUP_STATES = ("setup_complete", "invalidated", "setup_skipped", "skipped")
-DONE_ORDER_STATUSES = tuple(sorted(DONE_STATUSES))
 
 
 def _literal_list(words: tuple[str, ...]) -> str:
@@ -25,7 +24,14 @@ def _literal_list(words: tuple[str, ...]) -> str:
 
 # The same terms as the partial indexes setups_open and orders_working (schema.py, v4).
 OPEN_SETUP = f"lower(state) NOT IN {_literal_list(TERMINAL_SETUP_STATES)}"
-WORKING_ORDER = f"lower(status) NOT IN {_literal_list(DONE_ORDER_STATUSES)}"
+
+
+@cache
+def working_order() -> str:
+    """Return the orders_working term (imported late: the order statuses cost 35 ms of every command's start)."""
+    from slob_cli.core.validation import DONE_STATUSES
+
+    return f"lower(status) NOT IN {_literal_list(tuple(sorted(DONE_STATUSES)))}"
 
 SETUP_COLUMNS = (
     "id, symbol, trading_date, direction, state, invalidation_reason, liq1_time, liq1_price, high, high_time,"
@@ -126,7 +132,7 @@ class ViewQueries:
         """Return orders that are neither filled nor cancelled nor rejected, oldest first."""
         return self._dicts(
             "SELECT order_ref, setup_id, role, symbol, action, order_type, quantity, limit_price, stop_price,"
-            f" status, filled, iso_time(created_at) AS created_at, run_id FROM orders WHERE {WORKING_ORDER}"
+            f" status, filled, iso_time(created_at) AS created_at, run_id FROM orders WHERE {working_order()}"
             " ORDER BY orders.created_at",
         )
 
