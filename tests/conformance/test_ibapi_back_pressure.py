@@ -24,20 +24,30 @@ UTC = timezone.utc
 BOUND = 1 << 20  # bytes the gateway may hold for one client: asyncio's 64 KiB mark plus one batch, with room
 
 
+class Gate(threading.Event):
+    """Open: the reader thread reads. Shut: it stops reading; `parked` is set once it waits at the gate."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.parked = threading.Event()
+
+
 @contextmanager
-def slow_reader(gateway: SimGatewayThread, client_id: int) -> Iterator[tuple[IbapiApp, threading.Event]]:
+def slow_reader(gateway: SimGatewayThread, client_id: int) -> Iterator[tuple[IbapiApp, Gate]]:
     """Yield an ibapi app whose reader thread reads only while the returned gate is set."""
     app = IbapiApp()
     app.start(gateway.host, gateway.port, client_id)
     app.conn.socket.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 64 * 1024)  # a modest receive buffer
-    gate = threading.Event()
+    gate = Gate()
     gate.set()
     receive = app.conn.recvMsg
 
     def gated() -> bytes:
         while not gate.wait(0.2):  # the reader thread's own pace: nothing is read while the gate is shut
+            gate.parked.set()  # from here on, nothing more is read until the gate opens
             if not app.isConnected():
                 return b""
+        gate.parked.clear()
         return receive()
 
     app.conn.recvMsg = gated  # type: ignore[method-assign]
@@ -84,6 +94,9 @@ def test_a_client_that_stops_reading_holds_the_max_speed_gateway_and_then_gets_e
             app.reqTickByTickData(2, nq_future("NQH6"), "AllLast", 0, False)
             app.wait(lambda: len(trades(app)) >= 20)
             gate.clear()
+            # A read the reader thread had begun before the gate shut can still free the socket later and
+            # let the clock run on: measure only once it waits at the gate.
+            eventually(gate.parked.is_set, timeout=60)
             eventually(lambda: buffered(gateway, 21) > 64 * 1024, timeout=60)  # kernel buffers full, then ours
             held = on_loop(gateway, gateway.gateway.clock.now)
             assert on_loop(gateway, gateway.gateway.clock.now, turns=200) == held, "the clock ran on"
