@@ -10,10 +10,10 @@ import itertools
 import os
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, fields, replace
-from datetime import date, datetime, timedelta, timezone
+from datetime import date, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from slob_cli.adapters.store.db import to_us
+from slob_cli.adapters.store.db import from_us, to_us
 from slob_cli.core.backtest import FILL_MODEL_NOTE, BacktestOutcome, FillModel, run_kernel
 from slob_cli.core.backtest_stats import BacktestStats, compute_stats
 from slob_cli.core.models import Candle
@@ -32,7 +32,6 @@ OVERFITTING_CAVEAT = (
     "months (overfitting). Prefer settings that rank well across neighbouring values and periods."
 )
 FILL_KEYS = ("slippage_ticks", "initial_equity")
-_EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
 
 
 @dataclass(frozen=True)
@@ -76,9 +75,8 @@ class BacktestReport:
 def iter_candles(store: Store, symbol: str, start: datetime, end: datetime) -> Iterator[Candle]:
     """Yield stored candles of a symbol with label in [start, end), in time order."""
     rows = store.candle_rows_between(symbol, to_us(start), to_us(end))
-    # EPOCH + timedelta is several times quicker than from_us's fromtimestamp, and gives the same instant.
     for symbol_, ts, open_, high, low, close, volume, ticks, dropped in rows:
-        yield Candle(symbol_, _EPOCH + timedelta(microseconds=ts), open_, high, low, close, volume, ticks, dropped)
+        yield Candle(symbol_, from_us(ts), open_, high, low, close, volume, ticks, dropped)
 
 
 def iter_session_candles(store: Store, symbol: str, start: date, end: date, calendar: TradingCalendar,

@@ -13,7 +13,7 @@ import logging
 import math
 import time
 from collections.abc import Callable
-from datetime import date, datetime, timedelta, timezone
+from datetime import date, datetime, timezone
 from functools import partial
 from typing import Any
 
@@ -25,6 +25,7 @@ from slob_cli.adapters.ib.contracts import ResolvedContract, resolve_front_month
 from slob_cli.adapters.ib.conversions import BorderGuard, last_price_tick, trade_tick
 from slob_cli.adapters.ib.hooks import on_tick_by_tick_trade
 from slob_cli.adapters.ib.rolls import in_globex_hours, trading_date
+from slob_cli.adapters.store.instants import to_us
 from slob_cli.core.models import InvalidTick, Tick
 
 log = logging.getLogger(__name__)
@@ -33,7 +34,6 @@ TickSink = Callable[[Tick, str], None]  # (tick, local symbol)
 TradeSink = Callable[[str, int, float, float, str], None]  # (symbol, UTC epoch microseconds, price, size, local symbol)
 UTC = timezone.utc
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-_MICROSECOND = timedelta(microseconds=1)
 _INF = math.inf
 LIVE, DELAYED = 1, 3
 LAST_TICK_TYPES = frozenset({4, 68})  # last, delayed last
@@ -116,7 +116,7 @@ class MarketDataFeed:
         if not self._admit(symbol, ts, price):
             return
         if self.on_trade is not None:
-            micros = epoch * 1_000_000 if type(epoch) is int else (ts - _EPOCH) // _MICROSECOND
+            micros = epoch * 1_000_000 if type(epoch) is int else to_us(ts)
             self.on_trade(symbol, micros, price, size, self.local_symbols.get(symbol, ""))
         else:
             self.on_tick(Tick(symbol, ts, float(price), float(size)), self.local_symbols.get(symbol, ""))
@@ -149,7 +149,7 @@ class MarketDataFeed:
         if not self._admit(symbol, tick.ts, tick.price):
             return
         if self.on_trade is not None:
-            self.on_trade(symbol, (tick.ts - _EPOCH) // _MICROSECOND, tick.price, tick.size,
+            self.on_trade(symbol, to_us(tick.ts), tick.price, tick.size,
                           self.local_symbols.get(symbol, ""))
         else:
             self.on_tick(tick, self.local_symbols.get(symbol, ""))
