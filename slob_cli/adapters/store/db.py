@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from slob_cli.adapters.store.days import TradingDays
-from slob_cli.adapters.store.instants import UTC, add_time_functions
+from slob_cli.adapters.store.instants import add_time_functions
 from slob_cli.adapters.store.instants import from_iso as from_iso  # re-exported: the store's time helpers
 from slob_cli.adapters.store.instants import from_us as from_us
 from slob_cli.adapters.store.instants import to_iso as to_iso
@@ -100,7 +100,7 @@ def price_bars(symbol: str, rows: Iterable[Sequence[Any]]) -> list[PriceBar]:
         if ts - _MINUTE_US == previous_us:
             instant = previous + _ONE_MINUTE
         else:
-            instant = datetime.fromtimestamp(ts // 1_000_000, UTC) if ts % 1_000_000 == 0 else from_us(ts)
+            instant = from_us(ts)
         append(PriceBar(symbol, instant, open_, high, low, close, tick_count))
         previous_us, previous = ts, instant
     return bars
