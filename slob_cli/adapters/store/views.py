@@ -8,9 +8,9 @@ and choosing dates stays in runtime/views.py.
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from functools import cache
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from slob_cli.adapters.store.schema import ISO_TEXT_INSTANTS
 
@@ -40,14 +40,15 @@ SETUP_COLUMNS = (
 
 
 class ViewQueries:
-    """Reads for the status, dashboard and web views, mixed into `Store` (which provides `_conn`)."""
+    """Reads for the status, dashboard and web views, mixed into `Store` (which provides `_conn` and `query`)."""
 
     _conn: sqlite3.Connection
 
+    if TYPE_CHECKING:
+        def query(self, sql: str, params: Sequence[Any] = ()) -> Iterator[dict[str, Any]]: ...
+
     def _dicts(self, sql: str, params: Sequence[Any] = ()) -> list[dict[str, Any]]:
-        cursor = self._conn.execute(sql, params)
-        names = [column[0] for column in cursor.description]
-        return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
+        return list(self.query(sql, params))
 
     def _scalar(self, sql: str, params: Sequence[Any] = ()) -> Any:
         return self._conn.execute(sql, params).fetchone()[0]
