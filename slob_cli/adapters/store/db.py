@@ -22,7 +22,7 @@ from slob_cli.adapters.store.queries import ReadQueries
 from slob_cli.adapters.store.scans import Scans
 from slob_cli.adapters.store.schema import ISO_TEXT_INSTANTS, MIGRATIONS, SCHEMA_VERSION
 from slob_cli.adapters.store.views import ViewQueries
-from slob_cli.adapters.store.writer import RowInsert, StoreWriter, Write, disk_full, insert_rows
+from slob_cli.adapters.store.writer import RowInsert, StoreWriter, Write, disk_full, insert_rows, tune
 from slob_cli.core.models import Candle, PriceBar, Tick
 from slob_cli.errors import StoreError
 
@@ -182,9 +182,7 @@ class Store(ReadQueries, ViewQueries, Scans, TradingDays):
                     file.parent.mkdir(parents=True, exist_ok=True)
                 conn = sqlite3.connect(file, timeout=30, check_same_thread=False)
                 conn.execute("PRAGMA journal_mode=WAL")
-                conn.execute("PRAGMA synchronous=NORMAL")
-            conn.execute("PRAGMA foreign_keys=ON")
-            conn.execute("PRAGMA busy_timeout=30000")
+            tune(conn, writes=not readonly)
         except sqlite3.Error as exc:
             raise StoreError(f"cannot open database {str(file)!r}: {exc}") from None
         store = cls(conn, file, readonly)

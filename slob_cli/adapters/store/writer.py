@@ -26,6 +26,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
+from slob_cli.adapters.store.instants import add_time_functions
 from slob_cli.errors import StoreError
 
 log = logging.getLogger(__name__)
@@ -45,6 +46,17 @@ class RowInsert:
     def width(self) -> int:
         """Return the values per row that differ from row to row."""
         return len(self.columns) - self.fixed
+
+
+def tune(conn: sqlite3.Connection, writes: bool) -> None:
+    """Set what every connection to a store file uses: foreign keys and a 30 s busy wait.
+
+    A connection that writes also commits with synchronous=NORMAL (safe in WAL mode).
+    """
+    if writes:
+        conn.execute("PRAGMA synchronous=NORMAL")
+    conn.execute("PRAGMA foreign_keys=ON")
+    conn.execute("PRAGMA busy_timeout=30000")
 
 
 def disk_full(path: Path) -> StoreError:
@@ -120,9 +132,8 @@ class StoreWriter:
         self._wake = threading.Condition()
         try:
             self._conn = sqlite3.connect(path, timeout=30, check_same_thread=False, isolation_level=None)
-            self._conn.execute("PRAGMA synchronous=NORMAL")
-            self._conn.execute("PRAGMA foreign_keys=ON")
-            self._conn.execute("PRAGMA busy_timeout=30000")
+            tune(self._conn, writes=True)
+            add_time_functions(self._conn)  # as the store's own connection has them
             if page_limit is not None:
                 self._conn.execute(f"PRAGMA max_page_count={int(page_limit)}")
         except sqlite3.Error as exc:
