@@ -43,7 +43,7 @@ class ReplayMarket(ArrayMarket):
         store = Store.open(db_path, readonly=True)
         count = store.tick_count(symbol)
         if count == 0:
-            present = store.tick_symbols()
+            present = store.symbols_in("ticks")
             store.close()
             raise ReplayError(f"store {str(db_path)!r} has no {symbol} ticks (symbols present: {present or 'none'})")
         return cls(store=store, symbol=symbol)

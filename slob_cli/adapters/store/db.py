@@ -480,10 +480,6 @@ class Store(ReadQueries, ViewQueries, Scans, TradingDays):
         ).fetchone()
         return row_candle(row) if row else None
 
-    def candle_symbols(self) -> list[str]:
-        """Return the symbols that have candles."""
-        return [r[0] for r in self._conn.execute("SELECT DISTINCT symbol FROM candles ORDER BY symbol")]
-
     @staticmethod
     def _range_sql(
         base: str, symbol: str | None, start: datetime | None, end: datetime | None

@@ -29,10 +29,6 @@ class ReadQueries:
         return self._conn.execute(sql.format(",".join("?" * len(values))), list(values)).fetchall()
 
     # ------------------------------------------------------------------ ticks
-    def tick_symbols(self) -> list[str]:
-        """Return the symbols with stored ticks, sorted."""
-        return [row[0] for row in self._conn.execute("SELECT DISTINCT symbol FROM ticks ORDER BY symbol")]
-
     def tick_span(self, symbol: str) -> tuple[int, int] | None:
         """Return the first and last tick time of a symbol (epoch microseconds), or None."""
         first, last = self._conn.execute("SELECT min(ts), max(ts) FROM ticks WHERE symbol=?", (symbol,)).fetchone()
