@@ -2,9 +2,9 @@
 
 Usage: python bench/track_command.py [--year 2025] [--days 250] [--repeat 2] [--db PATH]
 bench/tracker.py's generator makes the year's trading days (all in the past), the first `--days`
-of them are stored once in a fresh SQLite file (not timed). Then, interleaved `--repeat` times:
-the in-process tracker over the same candles (bench/tracker.py's replay), the first
-`slob setups track --json` in a fresh copy of the store (writes every candidate and event), and a
+of them are stored once in a fresh SQLite file (not timed), and one untimed run writes slob's .pyc
+files. Then, interleaved `--repeat` times: the in-process tracker over the same candles
+(bench/tracker.py's replay), the first `slob setups track --json` in a fresh copy of the store (writes every candidate and event), and a
 re-run over the unchanged store (writes nothing). Printed: candles/s of each (best), the command's
 share of the in-process rate (target >= 50 %), the first run against the seed's 36-45 k candles/s
 (target >= 10x of 45 k), re-run speed-up (target >= 3x), whether both runs print the same bytes,
@@ -54,6 +54,9 @@ print(json.dumps([seconds, usage.ru_utime + usage.ru_stime, usage.ru_maxrss]), f
 def run_command(db: Path, first: date, last: date) -> tuple[float, float, int, bytes]:
     """Run `slob setups track --json` on db; return (seconds, CPU seconds, peak RSS in kB, stdout)."""
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))}
+    # An installed package has its .pyc files; with PYTHONDONTWRITEBYTECODE (set in some environments)
+    # slob would compile its modules from source on every timed run (see bench/startup.py).
+    env.pop("PYTHONDONTWRITEBYTECODE", None)
     argv = [sys.executable, "-m", "slob_cli", "--db", str(db), "setups", "track", "--symbol", "NQ",
             "--from", first.isoformat(), "--to", last.isoformat(), "--json"]
     result = subprocess.run([sys.executable, "-c", LAUNCHER, *argv], env=env, capture_output=True)
@@ -81,6 +84,10 @@ def main() -> None:
         store.upsert_candles(candles)
     print(f"{len(candles):,} M1 candles over {len(days)} trading days {days[0]} .. {last_day}")
     print(f"load: {' '.join(f'{value:.2f}' for value in os.getloadavg())} (1/5/15 min)")
+    warm = Path(folder.name) / "warm.db"  # one untimed run: the file cache and slob's .pyc files
+    shutil.copyfile(seeded, warm)
+    run_command(warm, days[0] - timedelta(days=1), last_day)
+    warm.unlink()
     inprocess, firsts, reruns, peaks, outputs = [], [], [], [], set()
     for round_ in range(args.repeat):
         cpu = time.process_time()

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import tomllib
 from pathlib import Path
 from typing import Any
 
@@ -28,6 +27,8 @@ def load_strategy_config(path: Path | None) -> StrategyConfig:
         raise ConfigError(f"cannot read strategy config {str(path)!r}: {exc.strerror}") from None
     except UnicodeDecodeError as exc:
         raise ConfigError(f"strategy config {str(path)!r} is not UTF-8 text (byte {exc.start})") from None
+    import tomllib  # only when there is a file to read: its import costs a command's start-up ~5 ms
+
     document: Any
     try:
         if path.suffix.lower() == ".json":

@@ -20,7 +20,7 @@ from zoneinfo import ZoneInfo
 from slob_cli.adapters.store.db import price_bars, to_us
 from slob_cli.adapters.store.setups import DayInputs, DaySync, EventRow, SetupRepository, StoredEvent, event_rows
 from slob_cli.core.models import Bar, Candle
-from slob_cli.core.strategy.tracker import SetupTracker
+from slob_cli.core.strategy.tracker import ReferenceWindow, SetupTracker
 from slob_cli.errors import StoreError
 
 if TYPE_CHECKING:
@@ -162,7 +162,8 @@ def track_range(
     """
     repository = SetupRepository(store)
     rows: list[dict[str, Any]] = []
-    days = candle_count = new_events = changed = 0
+    days = new_events = changed = 0
+    final_us = None
     replaced: list[date] = []
     with contextlib.ExitStack() as batch:
         for stored in _stored_days(store, symbol, start_date, end_date, config, calendar, now):
@@ -170,12 +171,15 @@ def track_range(
                 batch.close()
                 batch.enter_context(store.batch())
             days += 1
-            candle_count += stored.candles
+            final_us = stored.final_us
             if stored.kept is not None:
                 rows += stored.kept
                 continue
             day = stored.day
-            records, day_rows = replay_bars(stored.tracker, day, price_bars(symbol, stored.bar_rows), stored.until)
+            high, low, count, last = stored.reference
+            reference = ReferenceWindow(high, low, count, price_bars(symbol, last))
+            records, day_rows = replay_bars(stored.tracker, day, reference, price_bars(symbol, stored.bar_rows),
+                                            stored.until)
             rows += day_rows
             inputs = None if stored.digest is None else DayInputs(stored.digest, len(records), len(day_rows))
             sync = _store_day(repository, symbol, day, config, records, day_rows, now, inputs, replace_divergent)
@@ -184,7 +188,7 @@ def track_range(
             if sync.replaced:
                 replaced.append(day)
     rows.sort(key=_row_order)
-    return TrackResult(rows, days, candle_count, new_events, changed, replaced)
+    return TrackResult(rows, days, _candles_final(store, symbol, start_date, final_us), new_events, changed, replaced)
 
 
 def reuse_range(
@@ -197,31 +201,47 @@ def reuse_range(
     recorded. Reads only, so a read-only store will do (and no write lock is taken).
     """
     rows: list[dict[str, Any]] = []
-    days = candle_count = 0
+    days = 0
+    final_us = None
     for stored in _stored_days(store, symbol, start_date, end_date, config, calendar, now):
         if stored.kept is None:
             return None
         rows += stored.kept
         days += 1
-        candle_count += stored.candles
+        final_us = stored.final_us
     rows.sort(key=_row_order)
-    return TrackResult(rows, days, candle_count, 0, 0, [])
+    return TrackResult(rows, days, _candles_final(store, symbol, start_date, final_us), 0, 0, [])
+
+
+def _candles_final(store: Store, symbol: str, start_date: date, final_us: int | None) -> int:
+    """Return how many candles the days from start_date to the last one yielded hold, final by its `until`.
+
+    The days' windows follow one another (New York midnight to midnight), so one count covers them.
+    """
+    return 0 if final_us is None else store.candle_count_between(symbol, to_us(day_window(start_date)[0]), final_us)
 
 
 def _row_order(row: dict[str, Any]) -> tuple[str, str, str]:
     return row["trading_date"], row["liq1_time"] or "", row["id"]
 
 
+BarRow = tuple[int, float, float, float, float, int]  # (ts us, open, high, low, close, tick_count)
+# A reference window as stored: (max high, min low, real bars, the last real bars' rows), see ReferenceWindow
+ReferenceRows = tuple[float | None, float | None, int, list[BarRow]]
+NO_REFERENCE: ReferenceRows = (None, None, 0, [])
+
+
 @dataclass
 class _StoredDay:
-    """One trading day of a range as stored: its bars to replay, or the rows kept from its last computation."""
+    """One trading day of a range as stored: what to replay, or the rows kept from its last computation."""
 
     day: date
     until: datetime
     tracker: SetupTracker
-    bar_rows: list[tuple[int, float, float, float, float, int]]
+    reference: ReferenceRows  # the reference window summed up (SetupTracker.replay_window)
+    bar_rows: list[BarRow]  # the session's bars
     digest: str | None  # None while the day is still running
-    candles: int  # candles of the day final by `until`
+    final_us: int  # the day's candles final by `until` are those labelled below this
     kept: list[dict[str, Any]] | None  # the stored rows, when the day need not be computed again
 
 
@@ -229,7 +249,11 @@ def _stored_days(
     store: Store, symbol: str, start_date: date, end_date: date, config: StrategyConfig, calendar: TradingCalendar,
     now: datetime,
 ) -> Iterator[_StoredDay]:
-    """Yield the days of [start_date, end_date] that have begun by `now`, with their window's bars and digest."""
+    """Yield the days of [start_date, end_date] that have begun by `now`: what to replay, its digest and counts.
+
+    The reference window is read summed up (its extremes, its real bars and the last few of them),
+    the session bar by bar.
+    """
     repository = SetupRepository(store)
     recorded = repository.tracked_inputs(symbol, start_date, end_date)
     stored_events = repository.event_counts(symbol, start_date, end_date)
@@ -240,16 +264,18 @@ def _stored_days(
             return
         until = min(day_end, now)
         final_us = to_us(until) - MINUTE_US + 1  # a candle is final by `until` when its label is below this
-        candles = store.candle_count_between(symbol, to_us(day_start), final_us)
         tracker = SetupTracker(symbol, config, calendar)
-        window = tracker.window(day)
-        bar_rows = [] if window is None else store.candle_bar_rows(
-            symbol, to_us(window[0]), min(to_us(window[1]), final_us))
+        session = tracker.session(day)
+        reference, bar_rows = NO_REFERENCE, []
+        if session is not None:
+            start_us, open_us = to_us(session.reference_start), to_us(session.session_start)
+            reference = store.candle_reference_rows(symbol, start_us, min(open_us, final_us), tracker.reference_tail())
+            bar_rows = store.candle_bar_rows(symbol, open_us, min(to_us(session.session_end), final_us))
         iso = day.isoformat()
-        digest = day_digest(symbol, day, window, bar_rows, config) if day_end <= now else None
+        digest = day_digest(symbol, day, tracker.window(day), reference, bar_rows, config) if day_end <= now else None
         kept = stored_rows.get(iso, [])
         same = digest is not None and recorded.get(iso) == DayInputs(digest, stored_events.get(iso, 0), len(kept))
-        yield _StoredDay(day, until, tracker, bar_rows, digest, candles, kept if same else None)
+        yield _StoredDay(day, until, tracker, reference, bar_rows, digest, final_us, kept if same else None)
 
 
 def _store_day(
@@ -270,20 +296,15 @@ def _store_day(
 
 
 def replay_bars(
-    tracker: SetupTracker, day: date, bars: Sequence[Bar], until: datetime
+    tracker: SetupTracker, day: date, reference: ReferenceWindow, bars: Sequence[Bar], until: datetime
 ) -> tuple[list[EventRow], list[dict[str, Any]]]:
-    """Feed one trading day's bars (final by `until`) to a fresh tracker, run its clock to `until`.
+    """Replay one trading day on a fresh tracker: its reference window summed up, its session bars, the clock.
 
-    Return the day's events numbered from 1 and its candidate rows. A day's events all belong to
-    that day: the tracker starts a day fresh and the clock closes it before the next date begins.
+    All final by `until` (SetupTracker.replay_window). Return the day's events numbered from 1 and
+    its candidate rows. A day's events all belong to that day: the tracker starts a day fresh and
+    the clock closes it before the next date begins.
     """
-    events: list[SetupEvent] = []
-    on_candle = tracker.on_candle
-    for bar in bars:
-        produced = on_candle(bar)
-        if produced:
-            events += produced
-    events += tracker.on_time(until)
+    events = tracker.replay_window(day, reference, bars, until)
     foreign = {event.trading_date for event in events} - {day}
     if foreign:
         raise RuntimeError(f"the tracker gave events of {sorted(foreign)} while replaying {day}")
@@ -313,13 +334,14 @@ def tracker_code_fingerprint() -> str:
 
 
 def day_digest(
-    symbol: str, day: date, window: tuple[datetime, datetime] | None, bar_rows: Sequence[tuple[Any, ...]],
-    config: StrategyConfig,
+    symbol: str, day: date, window: tuple[datetime, datetime] | None, reference: ReferenceRows,
+    bar_rows: Sequence[tuple[Any, ...]], config: StrategyConfig,
 ) -> str:
     """Return the digest of everything a finished day's events come from.
 
-    That is the symbol and date, the session window (the calendar's say), the stored bars inside
-    it (the rest only move the clock), the strategy config and the tracker's code.
+    That is the symbol and date, the session window (the calendar's say), the reference window as
+    the rules read it (its extremes, count and last real bars: ReferenceWindow), the stored session
+    bars (the bars outside the window only move the clock), the strategy config and the tracker's code.
     """
     import hashlib
     import marshal
@@ -329,7 +351,7 @@ def day_digest(
     bounds = None if window is None else (to_us(window[0]), to_us(window[1]))
     head = repr((symbol, day.isoformat(), bounds, config_fingerprint(config)[0], tracker_code_fingerprint()))
     digest = hashlib.blake2b(head.encode(), digest_size=16)
-    digest.update(marshal.dumps(list(bar_rows), 2))  # version 2: no back-references, so equal rows give equal bytes
+    digest.update(marshal.dumps((reference, list(bar_rows)), 2))  # version 2: no back-references, so equal rows give equal bytes
     return digest.hexdigest()
 
 

@@ -298,9 +298,9 @@ def _replayed_days(monkeypatch: pytest.MonkeyPatch) -> list[date]:
     replayed: list[date] = []
     real = tracking.replay_bars
 
-    def counting(tracker, day, bars, until):  # noqa: ANN001, ANN202
+    def counting(tracker, day, *inputs):  # noqa: ANN001, ANN002, ANN202
         replayed.append(day)
-        return real(tracker, day, bars, until)
+        return real(tracker, day, *inputs)
 
     monkeypatch.setattr(tracking, "replay_bars", counting)
     return replayed

@@ -10,7 +10,7 @@ from slob_cli.core.strategy.states import (
     SetupState,
     check_transition,
 )
-from slob_cli.core.strategy.tracker import CandidateView, SetupTracker
+from slob_cli.core.strategy.tracker import CandidateView, ReferenceWindow, SetupTracker
 
 __all__ = [
     "TRANSITIONS",
@@ -18,6 +18,7 @@ __all__ = [
     "EventType",
     "IllegalTransition",
     "InvalidationReason",
+    "ReferenceWindow",
     "ResetReason",
     "SetupEvent",
     "SetupState",

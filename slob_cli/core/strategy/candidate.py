@@ -35,7 +35,8 @@ class DayContext:
     reference_high: float
     reference_low: float
     config: StrategyConfig
-    bars: list[Bar]  # every real bar of the day so far, appended by the tracker
+    bars: list[Bar]  # the day's real bars so far, appended by the tracker; bars[0] is bar number `offset`
+    offset: int = 0  # real bars before bars[0] (a replay from a reference summary keeps only the last few)
 
 
 class OrientedBar(NamedTuple):
@@ -365,12 +366,15 @@ class Candidate:
         """
         config = self.config
         if config.tp_mode == "swing":
-            bars = self.day.bars
+            bars, offset = self.day.bars, self.day.offset
             span = config.swing_lookback
             short = self.sign > 0
-            for index in range(self.anchor_index - 1, self.liq1_index - 1, -1):
-                if index - span < 0 or index + span >= len(bars):
+            # Bar numbers count every real bar of the day; the list holds those from `offset` on,
+            # which reaches back `span` bars before LIQ #1 (SetupTracker.reference_tail).
+            for number in range(self.anchor_index - 1, self.liq1_index - 1, -1):
+                if number - span < 0 or number + span >= len(bars) + offset:
                     continue
+                index = number - offset
                 level = bars[index].low if short else -bars[index].high
                 if level >= entry:
                     continue

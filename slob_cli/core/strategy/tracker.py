@@ -9,6 +9,7 @@ coverage (STRATEGY.md §4.7 [REC]: do not synthesise flat bars).
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
@@ -76,6 +77,21 @@ class CandidateView:
         }
 
 
+@dataclass(frozen=True, slots=True)
+class ReferenceWindow:
+    """A day's reference window as the rules use it, in place of its bars one by one (`replay_window`).
+
+    The rules read only the extremes and the number of its real bars, and its last few real bars
+    (the gap rule's previous bar, the neighbours of a swing target): `last` holds the last
+    `SetupTracker.reference_tail()` of them (all when fewer), oldest first.
+    """
+
+    high: float | None  # None when the window has no real bar
+    low: float | None
+    bars: int  # real bars (tick_count > 0) final by the replay's clock
+    last: Sequence[Bar]
+
+
 def view_of(candidate: Candidate) -> CandidateView:
     """Return the public view of a candidate (real prices, HIGH/LOW named as on the chart)."""
     anchor = candidate.real(candidate.anchor) if candidate.anchor is not None else None
@@ -102,7 +118,7 @@ class _Day:
 
     __slots__ = (
         "session", "start", "end", "open_label", "last_reference_label", "last_label", "open", "frozen", "tradable",
-        "reference_high", "reference_low", "reference_bars", "bars", "previous", "candidates", "live",
+        "reference_high", "reference_low", "reference_bars", "bars", "offset", "previous", "candidates", "live",
         "active", "freed_at", "counters", "context",
     )
 
@@ -120,6 +136,7 @@ class _Day:
         self.reference_low = float("inf")
         self.reference_bars = 0
         self.bars: list[Bar] = []
+        self.offset = 0  # real bars of the day before bars[0] (see ReferenceWindow)
         self.previous: Bar | None = None
         self.candidates: list[Candidate] = []
         self.live: list[Candidate] = []
@@ -208,6 +225,50 @@ class SetupTracker:
             return None
         return day.reference_high, day.reference_low
 
+    def reference_tail(self) -> int:
+        """Return how many of a reference window's last real bars `replay_window` needs."""
+        return max(1, self.config.swing_lookback)
+
+    def replay_window(
+        self, trading_date: date, reference: ReferenceWindow, session_bars: Sequence[Bar], until: datetime
+    ) -> list[SetupEvent]:
+        """Replay one trading day on this fresh tracker: its reference window summed up, then its session bars.
+
+        `session_bars` are the bars labelled from the session start to the session end that were
+        final by `until`, in time order; `reference` sums up the reference window's bars final by
+        `until`. The events are those of `on_candle` for every bar of the day's window and then
+        `on_time(until)`: reference bars cause no event of their own, and the rules after the open
+        read of them only what `reference` holds (`tests/core/test_tracker_replay_window.py`).
+        """
+        if self._day is not None or self._last_ts is not None or self._last_now is not None:
+            raise ValueError("replay_window needs a fresh tracker")
+        last = list(reference.last)
+        if not (len(last) <= reference.bars and (reference.bars == 0) == (not last)
+                and len(last) >= min(reference.bars, self.reference_tail())
+                and (reference.bars == 0 or (reference.high is not None and reference.low is not None))):
+            raise ValueError(f"inconsistent reference window: {reference.bars} real bars, {len(last)} given")
+        session = self._session(trading_date)
+        events: list[SetupEvent] = []
+        if session is not None and (reference.bars or session_bars or until >= session.reference_start):
+            day = self._start(session, events)
+            if reference.bars:
+                assert reference.high is not None and reference.low is not None
+                day.reference_high, day.reference_low = reference.high, reference.low
+                day.reference_bars = reference.bars
+                day.bars, day.offset, day.previous = last, reference.bars - len(last), last[-1]
+                self._last_ts = last[-1].ts
+        on_candle = self.on_candle
+        for bar in session_bars:
+            produced = on_candle(bar)
+            if produced:
+                events += produced
+        events += self.on_time(until)
+        return events
+
+    def session(self, trading_date: date) -> TradingSession | None:
+        """Return the session of a trading date (None on a day without one)."""
+        return self._session(trading_date)
+
     def window(self, trading_date: date) -> tuple[datetime, datetime] | None:
         """Return [reference start, session end) of a trading date, or None when it has no session.
 
@@ -287,7 +348,7 @@ class SetupTracker:
         day.tradable = True
         coverage = round(day.reference_bars / expected, 6)
         day.context = DayContext(self.symbol, day.session.trading_date, day.end, day.reference_high,
-                                 day.reference_low, self.config, day.bars)
+                                 day.reference_low, self.config, day.bars, day.offset)
         self._day_event(day, EventType.LSE_LEVELS_FROZEN, {
             "high": day.reference_high, "low": day.reference_low, "bars": day.reference_bars,
             "expected_bars": expected, "coverage": coverage,
@@ -325,7 +386,7 @@ class SetupTracker:
 
     def _session_bar(self, day: _Day, candle: Bar, events: list[SetupEvent]) -> None:
         """Apply §5.3 to one real NYSE bar: gap rule, live candidates, then LIQ #1 for each side."""
-        index = len(day.bars)
+        index = len(day.bars) + day.offset
         day.bars.append(candle)
         previous = day.previous
         day.previous = candle
