@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import dataclasses
 from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
 
@@ -152,6 +154,12 @@ def test_event_rows_hold_what_stored_events_hold_for_every_kind_of_event() -> No
         events += [event for bar in build_scenario(name, day, seed=index) for event in tracker.on_candle(bar)]
         events += tracker.on_time(day_window(day)[1])
     assert len({event.type for event in events}) >= 8 and any(event.candidate_id is None for event in events)
+    # bar times event_rows writes without to_iso (UTC, whole minutes) and with it (seconds, another zone)
+    shifted = [dataclasses.replace(event, bar_time=event.bar_time + timedelta(seconds=30)) for event in events[:3]]
+    zoned = [dataclasses.replace(event, bar_time=event.bar_time.astimezone(ZoneInfo("America/New_York")))
+             for event in events[3:6]]
+    odd = dataclasses.replace(events[6], bar_time=datetime(1969, 12, 31, 23, 59, 0, 250, tzinfo=timezone.utc))
+    events += [*shifted, *zoned, odd, dataclasses.replace(odd, bar_time=datetime(1969, 12, 31, 23, 59, tzinfo=timezone.utc))]
     rows = event_rows(events)
     for seq, (event, row) in enumerate(zip(events, rows, strict=True), 1):
         stored = stored_event(event, seq)
