@@ -84,27 +84,29 @@ def track(
     result = None
     with contextlib.suppress(StoreError, sqlite3.Error):  # not there, an older schema...: the writing open says so
         with context.open_store(readonly=True) as store:  # nothing to write: no write lock, no integrity scan
-            result, start, end = _track(store, chosen, start, end, config, reuse_only=True)
+            result, start, end = _track(store, chosen, start, end, config, reuse_only=True, count=not json_out)
     if result is None:
         with context.open_store(create=False) as store:
-            result, start, end = _track(store, chosen, start, end, config, reuse_only=False)
+            result, start, end = _track(store, chosen, start, end, config, reuse_only=False, count=not json_out)
     assert result is not None
     if json_out:
         _print_json(result.candidates)
         return
     title = f"{chosen} setups {start} .. {end}"
     render_candidates(result.candidates, context.settings.zone, title)
-    typer.echo(f"{result.days} days, {result.candles:,} candles, {len(result.candidates)} candidates; "
+    typer.echo(f"{result.days} days, {result.candles or 0:,} candles, {len(result.candidates)} candidates; "
                f"{result.new_events} new events, {result.changed_setups} candidates written"
                + (f", {len(result.replaced_days)} days recomputed" if result.replaced_days else ""))
 
 
 def _track(
     store: Store, symbol: str, start: date | None, end: date | None, config: StrategyConfig, reuse_only: bool,
+    count: bool = True,
 ) -> tuple[TrackResult | None, date, date]:
     """Track [start, end] (default: the stored span) on the store; with `reuse_only`, only if nothing needs computing.
 
-    Return the result (None when `reuse_only` found a day to compute) and the dates tracked.
+    Return the result (None when `reuse_only` found a day to compute) and the dates tracked; `count`
+    asks for the candles of the range to be counted (the summary line prints them, --json does not).
     """
     from slob_cli.adapters.calendar import load_calendar
     from slob_cli.core.sessions import trading_date_of
@@ -122,7 +124,7 @@ def _track(
     margin = timedelta(days=14)
     calendar = load_calendar(start - margin, max(start, min(end, trading_date_of(now))) + margin)
     track = reuse_range if reuse_only else track_range
-    return track(store, symbol, start, end, config, calendar, now), start, end
+    return track(store, symbol, start, end, config, calendar, now, count_candles=count), start, end
 
 
 def store_span(store: Store, symbol: str) -> tuple[date | None, date | None]:

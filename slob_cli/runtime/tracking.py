@@ -135,7 +135,7 @@ class TrackResult:
 
     candidates: list[dict[str, Any]]
     days: int
-    candles: int
+    candles: int | None  # None when not asked for (count_candles=False)
     new_events: int
     changed_setups: int
     replaced_days: list[date]
@@ -150,6 +150,7 @@ def track_range(
     calendar: TradingCalendar,
     now: datetime,
     replace_divergent: bool = True,
+    count_candles: bool = True,
 ) -> TrackResult:
     """Run the tracker over stored candles day by day and write candidates and events to the store.
 
@@ -188,12 +189,13 @@ def track_range(
             if sync.replaced:
                 replaced.append(day)
     rows.sort(key=_row_order)
-    return TrackResult(rows, days, _candles_final(store, symbol, start_date, final_us), new_events, changed, replaced)
+    candles = _candles_final(store, symbol, start_date, final_us) if count_candles else None
+    return TrackResult(rows, days, candles, new_events, changed, replaced)
 
 
 def reuse_range(
     store: Store, symbol: str, start_date: date, end_date: date, config: StrategyConfig, calendar: TradingCalendar,
-    now: datetime,
+    now: datetime, count_candles: bool = True,
 ) -> TrackResult | None:
     """Return what track_range would, without writing, when every day of the range is reusable; else None.
 
@@ -210,7 +212,8 @@ def reuse_range(
         days += 1
         final_us = stored.final_us
     rows.sort(key=_row_order)
-    return TrackResult(rows, days, _candles_final(store, symbol, start_date, final_us), 0, 0, [])
+    candles = _candles_final(store, symbol, start_date, final_us) if count_candles else None
+    return TrackResult(rows, days, candles, 0, 0, [])
 
 
 def _candles_final(store: Store, symbol: str, start_date: date, final_us: int | None) -> int:

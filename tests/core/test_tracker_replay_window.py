@@ -168,3 +168,9 @@ def test_replay_window_refuses_a_used_tracker_and_an_inconsistent_summary() -> N
                   ReferenceWindow(None, None, 1, [bar])):  # real bars without extremes
         with pytest.raises(ValueError, match="inconsistent reference window"):
             SetupTracker("NQ", StrategyConfig(), calendar).replay_window(day, wrong, [], session.session_end)
+    opening = PriceBar("NQ", session.session_start, 1.0, 2.0, 0.5, 1.5, 3)
+    later = PriceBar("NQ", session.session_start + timedelta(minutes=1), 1.0, 2.0, 0.5, 1.5, 3)
+    for bars in ([bar], [later, opening], [opening, PriceBar("MNQ", later.ts, 1.0, 2.0, 0.5, 1.5, 3)]):
+        with pytest.raises(ValueError, match="is not the next bar of the NQ session"):  # a reference bar, out of order, another symbol
+            SetupTracker("NQ", StrategyConfig(), calendar).replay_window(
+                day, ReferenceWindow(2.0, 0.5, 1, [bar]), bars, session.session_end)

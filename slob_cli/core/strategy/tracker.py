@@ -250,20 +250,42 @@ class SetupTracker:
         session = self._session(trading_date)
         events: list[SetupEvent] = []
         if session is not None and (reference.bars or session_bars or until >= session.reference_start):
-            day = self._start(session, events)
+            started = self._start(session, events)
             if reference.bars:
                 assert reference.high is not None and reference.low is not None
-                day.reference_high, day.reference_low = reference.high, reference.low
-                day.reference_bars = reference.bars
-                day.bars, day.offset, day.previous = last, reference.bars - len(last), last[-1]
+                started.reference_high, started.reference_low = reference.high, reference.low
+                started.reference_bars = reference.bars
+                started.bars, started.offset, started.previous = last, reference.bars - len(last), last[-1]
                 self._last_ts = last[-1].ts
-        on_candle = self.on_candle
-        for bar in session_bars:
-            produced = on_candle(bar)
-            if produced:
-                events += produced
+        if self._day is not None and session_bars:
+            self._session_bars(self._day, session_bars, events)
+        else:
+            for bar in session_bars:  # no session that day: bars outside any window only move the clock
+                events += self.on_candle(bar)
         events += self.on_time(until)
         return events
+
+    def _session_bars(self, day: _Day, bars: Sequence[Bar], events: list[SetupEvent]) -> None:
+        """Apply a session's bars in order, as `on_candle` would one by one (none may lie outside the session).
+
+        The first of them freezes the levels (a synthetic one too); after that a real bar is a bar
+        for the rules and a synthetic one only moves the clock; the bar ending at the session end closes it.
+        """
+        if not day.frozen:
+            self._freeze(day, events)
+        rules = self._session_bar if day.tradable else None
+        symbol, previous, first, end = self.symbol, self._last_ts, day.open_label, day.end
+        for bar in bars:
+            ts = bar.ts
+            if bar.symbol != symbol or (previous is not None and ts <= previous) or not first <= ts < end:
+                raise ValueError(f"bar {bar.symbol} {iso_z(ts)} is not the next bar of the {symbol} session "
+                                 f"{iso_z(first)} .. {iso_z(end)}")
+            previous = ts
+            if rules is not None and bar.tick_count:
+                rules(day, bar, events)
+        self._last_ts = previous
+        if previous is not None and previous >= day.last_label:
+            self._close(day, events)
 
     def session(self, trading_date: date) -> TradingSession | None:
         """Return the session of a trading date (None on a day without one)."""
