@@ -39,11 +39,13 @@ class AppContext:
         self._settings = load_settings(self.env_file, {**self.overrides, **given})
         return self._settings
 
-    def open_store(self, readonly: bool = False, create: bool = True):  # noqa: ANN201 - avoids import cost
-        """Open the configured store."""
+    def open_store(self, readonly: bool = False, create: bool = True,  # noqa: ANN201 - avoids import cost
+                   check_in_background: bool = False):
+        """Open the configured store (`Store.open`)."""
         from slob_cli.adapters.store import Store
 
-        return Store.open(self.settings.db_path, readonly=readonly, create=create)
+        return Store.open(self.settings.db_path, readonly=readonly, create=create,
+                          check_in_background=check_in_background)
 
 
 def app_context(ctx: typer.Context) -> AppContext:

@@ -195,8 +195,45 @@ def _register() -> None:
 _register()
 
 
+ROOT_VALUE_OPTIONS = frozenset({"--db", "--env-file", "--log-level"})  # the root options that take a value
+
+
+def invoked_command(args: Sequence[str]) -> str | None:
+    """Return the sub-command named on a command line (after the root options), or None when it names none."""
+    values = iter(args)
+    for arg in values:
+        if arg in ROOT_VALUE_OPTIONS:
+            next(values, None)
+        elif not arg.startswith("-"):
+            return arg
+        elif arg == "--" or arg.split("=", 1)[0] not in ROOT_VALUE_OPTIONS | {"--log-json", "--no-log-json"}:
+            return None  # --help, --version or something for click to judge: the whole command tree
+    return None
+
+
+def narrow_to(name: str | None) -> bool:
+    """Keep only the sub-command `name` on the app, when it is one; return True if the app was narrowed.
+
+    typer turns every registered command into a click command (signatures, type hints) on each
+    start; a command line that names one needs only that one, and its help, errors and behaviour
+    are those of the whole tree (tests/cli/test_main_narrow.py).
+    """
+    commands = [info for info in app.registered_commands if info.name == name]
+    groups = [info for info in app.registered_groups if info.name == name]
+    if name is None or len(commands) + len(groups) != 1:
+        return False
+    app.registered_commands, app.registered_groups = commands, groups
+    return True
+
+
 def run() -> None:
     """Console-script entry point."""
+    import gc
+
+    # What the imports built lives as long as the process: keep it out of every garbage collection
+    # (a batch command's collections then look at its own objects only, a long run's at the recent ones).
+    gc.freeze()
+    narrow_to(invoked_command(sys.argv[1:]))
     try:
         app()
     except SystemExit:

@@ -86,8 +86,12 @@ def track(
         with context.open_store(readonly=True) as store:  # nothing to write: no write lock, no integrity scan
             result, start, end = _track(store, chosen, start, end, config, reuse_only=True, count=not json_out)
     if result is None:
-        with context.open_store(create=False) as store:
-            result, start, end = _track(store, chosen, start, end, config, reuse_only=False, count=not json_out)
+        with context.open_store(create=False, check_in_background=True) as store:  # checked while it computes
+            try:
+                result, start, end = _track(store, chosen, start, end, config, reuse_only=False, count=not json_out)
+            except sqlite3.DatabaseError:
+                store.confirm_integrity()  # a read hit damage before the check was done: say what the check says
+                raise
     assert result is not None
     if json_out:
         _print_json(result.candidates)

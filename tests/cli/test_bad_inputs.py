@@ -72,6 +72,8 @@ CASES = [
      ["trade", "--port", "1"], 3, "is not UTF-8 text"),
     ("schema-version-abc", _schema_abc, {}, ["candles", "stats"], 3, "unreadable schema version 'abc'"),
     ("corrupt-pages-on-open", _corrupt_middle, {}, ["candles", "aggregate"], 3, "is damaged"),
+    # checked by a thread while the tracker reads and computes: still refused before any write
+    ("corrupt-pages-setups-track", _corrupt_middle, {}, ["setups", "track", "--symbol", "NQ"], 3, "is damaged"),
     ("corrupt-pages-status-check", _corrupt_middle, {}, ["status", "--check"], 1, "unhealthy: store"),
     ("log-dir-forbidden", _nothing, {"SLOB_LOG_DIR": "/proc/forbidden"}, ["record", "--port", "1", "--duration", "1m"],
      3, "cannot write logs to '/proc/forbidden'"),

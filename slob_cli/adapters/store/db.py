@@ -18,6 +18,7 @@ from slob_cli.adapters.store.instants import from_iso as from_iso  # re-exported
 from slob_cli.adapters.store.instants import from_us as from_us
 from slob_cli.adapters.store.instants import to_iso as to_iso
 from slob_cli.adapters.store.instants import to_us as to_us
+from slob_cli.adapters.store.integrity import BackgroundCheck, quick_check_problem, read_only_uri
 from slob_cli.adapters.store.queries import ReadQueries
 from slob_cli.adapters.store.scans import Scans
 from slob_cli.adapters.store.schema import ISO_TEXT_INSTANTS, MIGRATIONS, SCHEMA_VERSION
@@ -122,6 +123,7 @@ class Store(ReadQueries, ViewQueries, Scans, TradingDays):
         add_time_functions(conn)
         self._batching = False
         self._writer: StoreWriter | None = None
+        self._check: BackgroundCheck | None = None  # a quick_check still running (Store.open)
 
     @property
     def _conn(self) -> sqlite3.Connection:  # type: ignore[override]  # the mixins declare it as an attribute
@@ -166,8 +168,14 @@ class Store(ReadQueries, ViewQueries, Scans, TradingDays):
 
     # ------------------------------------------------------------------ lifecycle
     @classmethod
-    def open(cls, path: str | os.PathLike[str], readonly: bool = False, create: bool = True) -> Store:
-        """Open (creating and migrating if needed) the store at path; raise StoreError on failure."""
+    def open(cls, path: str | os.PathLike[str], readonly: bool = False, create: bool = True,
+             check_in_background: bool = False) -> Store:
+        """Open (creating and migrating if needed) the store at path; raise StoreError on failure.
+
+        A writable open checks the file (quick_check) before anything is written to it; with
+        `check_in_background` an up-to-date store is checked by a thread meanwhile, and the first
+        `transaction()` (or `confirm_integrity()`) waits for its verdict.
+        """
         file = Path(path)
         if readonly or not create:
             # An empty file is a store whose session has taken the run lock but not yet created it:
@@ -176,7 +184,7 @@ class Store(ReadQueries, ViewQueries, Scans, TradingDays):
                 raise StoreError(f"database {str(file)!r} does not exist")
         try:
             if readonly:
-                conn = sqlite3.connect(f"file:{file}?mode=ro", uri=True, timeout=30, check_same_thread=False)
+                conn = sqlite3.connect(read_only_uri(file), uri=True, timeout=30, check_same_thread=False)
             else:
                 if file.parent and not file.parent.exists():
                     file.parent.mkdir(parents=True, exist_ok=True)
@@ -188,7 +196,10 @@ class Store(ReadQueries, ViewQueries, Scans, TradingDays):
         store = cls(conn, file, readonly)
         try:
             if not readonly:
-                store.check_integrity()  # before anything is written to it
+                if check_in_background and store._current_schema():
+                    store._check = BackgroundCheck(read_only_uri(file))
+                else:
+                    store.check_integrity()  # before anything is written to it
             store._migrate()
         except sqlite3.DatabaseError as exc:
             conn.close()
@@ -246,20 +257,36 @@ class Store(ReadQueries, ViewQueries, Scans, TradingDays):
         except (TypeError, ValueError):
             raise StoreError(f"database {str(self.path)!r} has an unreadable schema version {row[0]!r}") from None
 
+    def _current_schema(self) -> bool:
+        """Return True when the file reads as a store of this slob's schema (no migration to run)."""
+        try:
+            return self.schema_version() == SCHEMA_VERSION
+        except (sqlite3.DatabaseError, StoreError):
+            return False  # the synchronous check (or the migration) says what is wrong
+
     def integrity_problem(self) -> str | None:
         """Return SQLite's first quick_check finding (corrupt pages, broken indexes), or None when sound."""
-        rows = self._conn.execute("PRAGMA quick_check(1)").fetchall()
-        first = " ".join(str(rows[0][0]).split()) if rows else "no answer"
-        return None if first == "ok" else first
+        return quick_check_problem(self._conn)
 
     def check_integrity(self) -> None:
         """Raise StoreError naming the file when SQLite's quick_check finds damage."""
-        problem = self.integrity_problem()
+        self._damaged(self.integrity_problem())
+
+    def confirm_integrity(self) -> None:
+        """Wait for a background check started by `open`; raise StoreError when it found damage."""
+        check, self._check = self._check, None
+        if check is not None:
+            self._damaged(check.problem())
+
+    def _damaged(self, problem: str | None) -> None:
         if problem is not None:
             raise StoreError(f"database {str(self.path)!r} is damaged ({problem}); restore it from a backup")
 
     def close(self) -> None:
         """Close the connection (committing first what a writer thread still holds)."""
+        if self._check is not None:
+            self._check.problem()  # the thread ends before the file is let go
+            self._check = None
         if self._writer is not None:
             self._writer.close()
             self._writer = None
@@ -290,6 +317,7 @@ class Store(ReadQueries, ViewQueries, Scans, TradingDays):
         if self._batching:
             yield self._conn
             return
+        self.confirm_integrity()  # nothing is written before the file's check has said it is sound
         try:
             self._conn.execute("BEGIN IMMEDIATE")
             try:
@@ -319,6 +347,7 @@ class Store(ReadQueries, ViewQueries, Scans, TradingDays):
         if self._writer is not None:
             yield self._writer
             return
+        self.confirm_integrity()
         page_limit = int(self._connection.execute("PRAGMA max_page_count").fetchone()[0])  # tests' "full disk"
         writer = self._writer = StoreWriter(self.path, on_error, page_limit)
         try:
