@@ -380,19 +380,21 @@ class OrderExecutor:
         self._emit(EventType.ALERT, {"level": "error", "message": detail})
         self.request_reconcile()
         if plan is not None and not retry:
+            attempts = plan.retries + 1
             self._flatten_given_up(setup_id, plan, "the market has closed" if plan.retries < self.options.flatten_retries
-                                   else f"{plan.retries + 1} attempts failed")
+                                   else f"{attempts} attempt{'s' if attempts > 1 else ''} failed")
 
     def _flatten_given_up(self, setup_id: str, plan: SessionFlatten, why: str) -> None:
         """Stop flattening a setup tonight: one error alert; the reconcile keeps the position protected."""
         self._session_flattens.pop(setup_id, None)
         detail = (f"session-end flatten of {setup_id} given up ({why}): the position is held overnight, "
-                  "protected by a working stop; close it in TWS if it must not be held")
+                  "protected by a working stop (reconciliation keeps one in place); close it in TWS if it must "
+                  "not be held")
         log.error("%s", detail)
         self._log("FLATTEN_GIVEN_UP", {"setup_id": setup_id, "attempts": plan.retries + 1, "reason": why})
         self._emit(EventType.ALERT, {"level": "error", "message": detail})
 
-    def _cancel(self, order_id: int, order_ref: str | None = None) -> None:
+    def _cancel(self, order_id: int, order_ref: str) -> None:
         # Stored before it is sent: a cancel confirmed after a restart is still known as slob's own.
         self._log("CANCEL_REQUESTED", {"order_ref": order_ref, "order_id": order_id})
         self._cancels_sent.add(order_id)
@@ -404,9 +406,8 @@ class OrderExecutor:
             return True
         if row is None or not order.order_ref:
             return False
-        since = row["created_at"] or row["sent_at"]
         return any(json.loads(payload).get("order_ref") == order.order_ref
-                   for payload in self.store.event_payloads_since("CANCEL_REQUESTED", since))
+                   for payload in self.store.event_payloads_since("CANCEL_REQUESTED", row["created_at"]))
 
     def _exit_cancelled_outside(self, parsed: Any, order: BrokerOrder) -> None:
         """A stop or target of an open position was cancelled by someone else: re-protect at once."""
