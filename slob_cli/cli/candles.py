@@ -242,6 +242,7 @@ def backfill(
     from slob_cli.adapters.ib.connection import GatewayConfig
     from slob_cli.adapters.ib.rolls import trading_date
     from slob_cli.cli.connection import gateway_settings
+    from slob_cli.cli.options import day_progress
     from slob_cli.errors import UsageError
     from slob_cli.runtime import backfill as runner
 
@@ -259,7 +260,7 @@ def backfill(
     config = GatewayConfig.from_settings(settings, account=None, sync_orders=False)
     from slob_cli.cli.context import app_context
 
-    with app_context(ctx).open_store() as store, _day_progress(f"Backfilling {chosen}") as progress:
+    with app_context(ctx).open_store() as store, day_progress(f"Backfilling {chosen}") as progress:
         report = asyncio.run(runner.backfill(config, store, chosen, first, last, progress))
     if json_out:
         typer.echo(json.dumps(report.to_dict(), indent=2))
@@ -271,24 +272,3 @@ def backfill(
     typer.echo(f"Backfilled {chosen} {first} .. {last}: {report.days_fetched} days fetched "
                f"({report.days_skipped} already done), {report.bars_received:,} bars received, "
                f"{report.bars_stored:,} new; bars per contract: {contracts}.{no_data}")
-
-
-def _day_progress(description: str):  # noqa: ANN202 - a context manager yielding progress(done, total)
-    import sys
-    from contextlib import contextmanager
-
-    @contextmanager
-    def bar():  # noqa: ANN202
-        if not sys.stderr.isatty():
-            yield lambda done, total: None
-            return
-        from rich.console import Console
-        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
-
-        columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TextColumn("days, about"),
-                   TimeRemainingColumn())
-        with Progress(*columns, console=Console(stderr=True), transient=True) as progress:
-            task = progress.add_task(description, total=None)
-            yield lambda done, total: progress.update(task, completed=done, total=total)
-
-    return bar()

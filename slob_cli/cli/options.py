@@ -57,6 +57,22 @@ def parse_zone(name: str | None, option: str = "--tz") -> ZoneInfo | None:
 
 
 @contextmanager
+def day_progress(description: str) -> Iterator[Callable[[int, int], None]]:
+    """Yield a `progress(done, total)` callback that drives a rich bar counting days on a terminal, else nothing."""
+    if not sys.stderr.isatty():
+        yield lambda done, total: None
+        return
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TextColumn("days, about"),
+               TimeRemainingColumn())
+    with Progress(*columns, console=Console(stderr=True), transient=True) as progress:
+        task = progress.add_task(description, total=None)
+        yield lambda done, total: progress.update(task, completed=done, total=total)
+
+
+@contextmanager
 def progress_bar(description: str, total: Callable[[], int | None]) -> Iterator[Callable[[int], None]]:
     """Yield an `advance(n)` callback that drives a rich progress bar on a terminal, else nothing.
 

@@ -13,6 +13,7 @@ import typer
 from slob_cli.errors import InputError, StoreError, UsageError
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
     from zoneinfo import ZoneInfo
 
     from slob_cli.adapters.store import Store
@@ -86,9 +87,14 @@ def track(
         with context.open_store(readonly=True) as store:  # nothing to write: no write lock, no integrity scan
             result, start, end = _track(store, chosen, start, end, config, reuse_only=True, count=not json_out)
     if result is None:
-        with context.open_store(create=False, check_in_background=True) as store:  # checked while it computes
+        from slob_cli.cli.options import day_progress
+
+        # the writing open's check runs while the first days are computed
+        with context.open_store(create=False, check_in_background=True) as store, \
+                day_progress(f"Tracking {chosen}") as progress:
             try:
-                result, start, end = _track(store, chosen, start, end, config, reuse_only=False, count=not json_out)
+                result, start, end = _track(store, chosen, start, end, config, reuse_only=False, count=not json_out,
+                                            progress=progress)
             except sqlite3.DatabaseError:
                 store.confirm_integrity()  # a read hit damage before the check was done: say what the check says
                 raise
@@ -105,7 +111,7 @@ def track(
 
 def _track(
     store: Store, symbol: str, start: date | None, end: date | None, config: StrategyConfig, reuse_only: bool,
-    count: bool = True,
+    count: bool = True, progress: Callable[[int, int], None] | None = None,
 ) -> tuple[TrackResult | None, date, date]:
     """Track [start, end] (default: the stored span) on the store; with `reuse_only`, only if nothing needs computing.
 
@@ -127,8 +133,9 @@ def _track(
     # A margin each side: the calendar needs start < end, and the tracker looks ahead for the next session.
     margin = timedelta(days=14)
     calendar = load_calendar(start - margin, max(start, min(end, trading_date_of(now))) + margin)
-    track = reuse_range if reuse_only else track_range
-    return track(store, symbol, start, end, config, calendar, now, count_candles=count), start, end
+    if reuse_only:
+        return reuse_range(store, symbol, start, end, config, calendar, now, count_candles=count), start, end
+    return track_range(store, symbol, start, end, config, calendar, now, count_candles=count, progress=progress), start, end
 
 
 def store_span(store: Store, symbol: str) -> tuple[date | None, date | None]:

@@ -151,6 +151,7 @@ def track_range(
     now: datetime,
     replace_divergent: bool = True,
     count_candles: bool = True,
+    progress: Callable[[int, int], None] | None = None,
 ) -> TrackResult:
     """Run the tracker over stored candles day by day and write candidates and events to the store.
 
@@ -159,9 +160,13 @@ def track_range(
     Running it twice over the same candles writes nothing new the second time; a finished day whose
     input digest (`day_digest`) and stored counts are what its last computation recorded is not
     computed again: its stored candidates are the result. Each day runs on a tracker of its own
-    (no tracker state crosses trading dates), one day in memory at a time.
+    (no tracker state crosses trading dates), a few days in memory at a time. `progress(done, total)`
+    hears of every day done.
     """
     repository = SetupRepository(store)
+    from slob_cli.core.sessions import trading_date_of
+
+    total = max(0, (min(end_date, trading_date_of(now)) - start_date).days + 1)  # the days begun by now
     rows: list[dict[str, Any]] = []
     days = new_events = changed = 0
     final_us = None
@@ -183,6 +188,8 @@ def track_range(
         for stored in _stored_days(store, symbol, start_date, end_date, config, calendar, now):
             days += 1
             final_us = stored.final_us
+            if progress is not None:
+                progress(days - 1, total)
             if stored.kept is not None:
                 rows += stored.kept
                 continue
@@ -197,6 +204,8 @@ def track_range(
                 write()
         if computed:
             write()
+    if progress is not None:
+        progress(days, total)
     rows.sort(key=_row_order)
     candles = _candles_final(store, symbol, start_date, final_us) if count_candles else None
     return TrackResult(rows, days, candles, new_events, changed, replaced)

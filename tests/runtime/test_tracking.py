@@ -376,3 +376,16 @@ def test_days_tracked_one_at_a_time_store_what_the_range_stores(store: Store, tm
             day += timedelta(days=1)
         assert rows == together.candidates
         assert _tables(single) == _tables(store)
+
+
+def test_progress_hears_of_every_day_begun_by_now_and_ends_at_the_total(store: Store) -> None:
+    first_day, last_day = _week(store)
+    heard: list[tuple[int, int]] = []
+    result = track_range(store, "NQ", first_day, last_day, CONFIG, CALENDAR, LATER, progress=lambda *p: heard.append(p))
+    assert result.days == 8
+    assert heard == [(done, 8) for done in range(9)]  # before each day, then once all are done
+    heard.clear()  # a range running past now counts only the days begun by now
+    now = datetime.combine(first_day + timedelta(days=2), datetime.min.time(), tzinfo=UTC) + timedelta(hours=15)
+    track_range(store, "NQ", first_day, last_day + timedelta(days=30), CONFIG, CALENDAR, now,
+                progress=lambda *p: heard.append(p))
+    assert heard[-1] == (3, 3) and [done for done, _ in heard] == [0, 1, 2, 3]
