@@ -29,7 +29,8 @@ ENV_PREFIX = "slob_"
 # Numeric bounds (pydantic Field keywords), shared by the quick path and the model.
 LIMITS: dict[str, dict[str, Any]] = {
     "ib_port": {"ge": 1, "le": 65535}, "ib_client_id": {"ge": 0}, "ib_connect_timeout": {"gt": 0},
-    "connect_timeout": {"gt": 0}, "stale_after": {"gt": 0},
+    "connect_timeout": {"gt": 0}, "stale_after": {"gt": 0}, "flatten_retries": {"ge": 0, "le": 20},
+    "flatten_retry_delay": {"gt": 0},
 }
 
 
@@ -60,6 +61,8 @@ class Settings:
     # Money safety.
     allow_live: str = "no"
     kill_switch_path: Path = Path("KILL_SWITCH")
+    flatten_retries: int = 3  # a session-end flatten that ends unfilled is tried again this many times
+    flatten_retry_delay: float = 30.0  # seconds: a flatten unfilled this long failed; the retry follows this long after
 
     # Strategy / risk overrides file (TOML or JSON); None means the spec's defaults.
     strategy_config: Path | None = None

@@ -64,6 +64,8 @@ class SettingsModel(BaseSettings):
     log_json: bool = D.log_json
     allow_live: str = D.allow_live
     kill_switch_path: Path = D.kill_switch_path
+    flatten_retries: int = Field(D.flatten_retries, ge=0, le=20)  # LIMITS
+    flatten_retry_delay: float = Field(D.flatten_retry_delay, gt=0)  # LIMITS
     strategy_config: Path | None = D.strategy_config
     alert_urls: Annotated[list[str], NoDecode] = list(D.alert_urls)
 

@@ -27,6 +27,8 @@ CASES: list[dict[str, str]] = [
     {"SLOB_DB_PATH": "/tmp/x.db", "SLOB_LOG_DIR": "here", "SLOB_KILL_SWITCH_PATH": "KS"}, {"SLOB_DB_PATH": ""},
     {"SLOB_STRATEGY_CONFIG": "strategy.toml"}, {"SLOB_IB_ACCOUNT": "DU123"}, {"SLOB_IB_ACCOUNT": ""},
     {"SLOB_ALLOW_LIVE": "yes"}, {"SLOB_UNKNOWN": "x", "OTHER": "y"},
+    {"SLOB_FLATTEN_RETRIES": "0", "SLOB_FLATTEN_RETRY_DELAY": "12.5"}, {"SLOB_FLATTEN_RETRIES": "-1"},
+    {"SLOB_FLATTEN_RETRIES": "21"}, {"SLOB_FLATTEN_RETRY_DELAY": "0"},
 ]
 FLAGS: list[dict[str, Any]] = [
     {}, {"db_path": Path("a.db"), "log_level": "warning", "log_json": True}, {"ib_port": 4001},

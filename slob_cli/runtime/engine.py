@@ -22,7 +22,7 @@ from slob_cli.adapters.ib.pnl import BrokerPnl
 from slob_cli.adapters.store import Store, to_iso
 from slob_cli.aio import first_of
 from slob_cli.core.aggregator import CandleCompleted, GapDetected, LateTick, M1Aggregator
-from slob_cli.core.market_hours import is_scheduled_close
+from slob_cli.core.market_hours import cme_open, is_scheduled_close
 from slob_cli.core.models import Candle, Tick
 from slob_cli.core.risk import RiskManager
 from slob_cli.core.sessions import TradingCalendar, session_for, trading_date_of
@@ -118,7 +118,8 @@ class Engine(Supervised):
         self.port = IBOrderPort(self.connection.ib, self._contract_for, lambda: self.connection.account)
         self.executor = OrderExecutor(store, self.port, risk, self.clock, self.bus, options.executor, run_id,
                                       orders_allowed=lambda: self.connection.orders_allowed,
-                                      request_reconcile=self._reconcile_wanted.set)
+                                      request_reconcile=self._reconcile_wanted.set,
+                                      market_open=lambda now: cme_open(now, calendar))
         self.executor.attach(self.port)
         self.connection.add_reconcile_hook(self._reconcile)
         self.catch_up = MinuteCatchUp(self)  # history: warm-up, the start minute, what a reconnect missed
@@ -349,6 +350,8 @@ class Engine(Supervised):
                 timer.aim()  # the clock may have been moved (a followed clock adjusts on connect)
                 await self._wait_stop(self.options.timer_interval)
                 failpoints.check()
+                if self._started:
+                    self.executor.on_clock(self.clock.now())  # a flatten to retry is due within seconds
         finally:
             timer.stop()
 
@@ -373,6 +376,7 @@ class Engine(Supervised):
         while (tick := self.buffer.dequeue_nowait()) is not None:
             self._process_tick(tick)
         self.on_time(self.clock.now())
+        self.executor.on_clock(self.clock.now())
 
     def _flush_ticks(self) -> None:
         if self._tick_batch:

@@ -7,6 +7,7 @@ drives IB Gateway, the simulated gateway, or a test double.
 
 from __future__ import annotations
 
+import json
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -71,6 +72,14 @@ class OrderPort(Protocol):
 
 
 @dataclass
+class SessionFlatten:
+    """A session-end flatten of one setup: retries used, and when the next one is due (None: not failed)."""
+
+    retries: int = 0
+    due: datetime | None = None
+
+
+@dataclass
 class ExecutorOptions:
     """Knobs of the executor (defaults per STRATEGY.md §6 [REC])."""
 
@@ -78,6 +87,10 @@ class ExecutorOptions:
     entry_type: str = "MKT"
     entry_timeout: timedelta = timedelta(minutes=1)
     flatten_at_session_end: bool = True
+    # A session-end flatten that ends unfilled is tried again this many times (SLOB_FLATTEN_RETRIES), this
+    # long apart (SLOB_FLATTEN_RETRY_DELAY); a flatten still unfilled this long after it was sent has failed.
+    flatten_retries: int = 3
+    flatten_retry_delay: timedelta = timedelta(seconds=30)
     default_equity: float = 100_000.0
     kill_switch_path: Path | None = None
 
@@ -88,7 +101,8 @@ class OrderExecutor:
     def __init__(self, store: Store, port: OrderPort, risk: RiskManager, clock: Clock,
                  bus: EventBus | None = None, options: ExecutorOptions | None = None, run_id: int | None = None,
                  orders_allowed: Callable[[], bool] = lambda: True,
-                 request_reconcile: Callable[[], None] = lambda: None) -> None:
+                 request_reconcile: Callable[[], None] = lambda: None,
+                 market_open: Callable[[datetime], bool] = lambda now: True) -> None:
         self.store = store
         self.repo = OrderRepository(store)
         self.port = port
@@ -99,9 +113,13 @@ class OrderExecutor:
         self.run_id = run_id
         self.orders_allowed = orders_allowed
         self.request_reconcile = request_reconcile
+        self.market_open = market_open  # may a flatten still be tried at this instant (CME trading)
         self.counts = {"brackets": 0, "skipped": 0, "fills": 0, "cancelled": 0, "rejected": 0, "flattened": 0}
         self._flattening: set[str] = set()
         self._cancels_sent: set[int] = set()  # broker ids slob itself asked to cancel
+        self._session_flattens: dict[str, SessionFlatten] = {}  # setup id -> its session-end flatten
+        self._flatten_deadlines: dict[str, datetime] = {}  # flatten orderRef -> when it must have filled
+        self._unfilled: set[str] = set()  # flatten orderRefs slob cancelled for not filling in time
         stored = store.get_state(RISK_STATE_KEY)
         self.state = RiskState.from_dict(stored) if stored else RiskState.initial(self.options.default_equity)
 
@@ -201,7 +219,7 @@ class OrderExecutor:
                 self._send(list(action.orders))
             elif isinstance(action, CancelOrder):
                 if action.order_id is not None:
-                    self._cancel(action.order_id)
+                    self._cancel(action.order_id, action.order_ref)
             elif isinstance(action, ResizeOrder):
                 if action.order_id is not None:
                     self.port.resize(action.order_id, action.quantity)
@@ -335,25 +353,61 @@ class OrderExecutor:
                         status.value, order.filled)
             self.request_reconcile()
         if (parsed.role is OrderRole.FLATTEN and status in (OrderStatus.CANCELLED, OrderStatus.INACTIVE)
-                and order.filled < order.quantity and order.order_id not in self._cancels_sent):
+                and order.filled < order.quantity
+                and (order.order_ref in self._unfilled or not self._cancel_requested(order, before))):
             self._flatten_failed(parsed.setup_id, order, status)
         if parsed.setup_id in self._flattening and parsed.role in (OrderRole.STOP, OrderRole.TARGET):
             self._continue_flatten(parsed.setup_id)
 
     def _flatten_failed(self, setup_id: str, order: BrokerOrder, status: OrderStatus) -> None:
-        """A flatten ended short of closing (rejected, expired, cancelled outside): its exits are gone, re-protect."""
+        """A flatten ended short of closing (rejected, expired, unfilled, cancelled outside): re-protect, retry."""
         self._flattening.discard(setup_id)
-        detail = (f"{order.order_ref} ended {status.value} with {order.filled} of {order.quantity} filled: "
+        unfilled = order.order_ref in self._unfilled
+        how = f"was not filled within {self.options.flatten_retry_delay.total_seconds():g} s" if unfilled else (
+            f"ended {status.value}")
+        detail = (f"{order.order_ref} {how} with {order.filled} of {order.quantity} filled: "
                   "the position stays open; reconciling to protect it")
+        now = self.clock.now()
+        plan = self._session_flattens.get(setup_id)
+        retry = plan is not None and plan.retries < self.options.flatten_retries and self.market_open(now)
+        if plan is not None and retry:
+            plan.due = now + self.options.flatten_retry_delay
+            detail += f"; flattening again at {plan.due:%H:%M:%S} UTC"
         log.error("%s", detail)
         self._log("FLATTEN_FAILED", {"order_ref": order.order_ref, "setup_id": setup_id, "status": status.value,
-                                     "filled": order.filled, "quantity": order.quantity})
+                                     "filled": order.filled, "quantity": order.quantity, "unfilled": unfilled,
+                                     "retry_at": to_iso(plan.due) if plan is not None and retry else None})
         self._emit(EventType.ALERT, {"level": "error", "message": detail})
         self.request_reconcile()
+        if plan is not None and not retry:
+            attempts = plan.retries + 1
+            self._flatten_given_up(setup_id, plan, "the market has closed" if plan.retries < self.options.flatten_retries
+                                   else f"{attempts} attempt{'s' if attempts > 1 else ''} failed")
 
-    def _cancel(self, order_id: int) -> None:
+    def _flatten_given_up(self, setup_id: str, plan: SessionFlatten, why: str) -> None:
+        """Stop flattening a setup tonight: one error alert; the reconcile keeps the position protected."""
+        self._session_flattens.pop(setup_id, None)
+        detail = (f"session-end flatten of {setup_id} given up ({why}): the position is held overnight, "
+                  "protected by a working stop (reconciliation keeps one in place); close it in TWS if it must "
+                  "not be held")
+        log.error("%s", detail)
+        self._log("FLATTEN_GIVEN_UP", {"setup_id": setup_id, "attempts": plan.retries + 1, "reason": why})
+        self._emit(EventType.ALERT, {"level": "error", "message": detail})
+
+    def _cancel(self, order_id: int, order_ref: str) -> None:
+        # Stored before it is sent: a cancel confirmed after a restart is still known as slob's own.
+        self._log("CANCEL_REQUESTED", {"order_ref": order_ref, "order_id": order_id})
         self._cancels_sent.add(order_id)
         self.port.cancel(order_id)
+
+    def _cancel_requested(self, order: BrokerOrder, row: dict[str, Any] | None) -> bool:
+        """Return True when slob itself asked the broker to cancel this order (in this run or before a restart)."""
+        if order.order_id in self._cancels_sent:
+            return True
+        if row is None or not order.order_ref:
+            return False
+        return any(json.loads(payload).get("order_ref") == order.order_ref
+                   for payload in self.store.event_payloads_since("CANCEL_REQUESTED", row["created_at"]))
 
     def _exit_cancelled_outside(self, parsed: Any, order: BrokerOrder) -> None:
         """A stop or target of an open position was cancelled by someone else: re-protect at once."""
@@ -451,6 +505,7 @@ class OrderExecutor:
                                                    "price": result.entry_price})
         if closed and (previous is None or previous["status"] != TradeStatus.CLOSED):
             self._flattening.discard(setup_id)
+            self._session_flattens.pop(setup_id, None)
         if book:
             self._book(setup_id, row["exit_reason"], result)
 
@@ -485,7 +540,7 @@ class OrderExecutor:
             if candle_end >= from_iso(sent) + self.options.entry_timeout:
                 log.info("entry %s unfilled after one candle: cancelling", row["order_ref"])
                 self._log("ENTRY_TIMEOUT_CANCEL", {"order_ref": row["order_ref"], "filled": row["filled"]})
-                self._cancel(int(row["broker_order_id"]))
+                self._cancel(int(row["broker_order_id"]), row["order_ref"])
 
     def on_session_end(self) -> None:
         """Flatten every open position (configurable): cancel its exits, then close at market."""
@@ -495,17 +550,64 @@ class OrderExecutor:
             setup_id = trade["setup_id"]
             if setup_id in self._flattening:
                 continue
-            self._flattening.add(setup_id)
             log.warning("session end: flattening %s", setup_id)
             self._log("FLATTEN_AT_SESSION_END", {"setup_id": setup_id})
-            live_exits = [row for row in self.repo.orders_for_setup(setup_id)
-                          if OrderRole(row["role"]) in (OrderRole.STOP, OrderRole.TARGET)
-                          and OrderStatus(row["status"]) in LIVE]
-            for row in live_exits:
-                if row["broker_order_id"] is not None:
-                    self._cancel(int(row["broker_order_id"]))
-            if not live_exits:
-                self._continue_flatten(setup_id)
+            self._session_flattens[setup_id] = SessionFlatten()
+            self._start_flatten(setup_id)
+
+    def _start_flatten(self, setup_id: str) -> None:
+        """Cancel a setup's live exits; the market order follows once none is live (_continue_flatten)."""
+        self._flattening.add(setup_id)
+        live_exits = [row for row in self.repo.orders_for_setup(setup_id)
+                      if OrderRole(row["role"]) in (OrderRole.STOP, OrderRole.TARGET)
+                      and OrderStatus(row["status"]) in LIVE]
+        for row in live_exits:
+            if row["broker_order_id"] is not None:
+                self._cancel(int(row["broker_order_id"]), row["order_ref"])
+        if not live_exits:
+            self._continue_flatten(setup_id)
+
+    def on_clock(self, now: datetime) -> None:
+        """Cancel a session-end flatten that has not filled in time; send a retry that is due."""
+        for ref, deadline in list(self._flatten_deadlines.items()):
+            if now < deadline:
+                continue
+            row = self.repo.order(ref)
+            status = OrderStatus(row["status"]) if row is not None else OrderStatus.EXPIRED
+            if status in LIVE and row is not None and row["broker_order_id"] is not None:
+                del self._flatten_deadlines[ref]
+                self._unfilled.add(ref)
+                log.warning("%s unfilled %g s after it was sent: cancelling it", ref,
+                            self.options.flatten_retry_delay.total_seconds())
+                self._log("FLATTEN_UNFILLED", {"order_ref": ref, "filled": row["filled"], "quantity": row["quantity"]})
+                self._cancel(int(row["broker_order_id"]), ref)
+            elif status not in ACTIVE:
+                del self._flatten_deadlines[ref]
+        for setup_id, plan in list(self._session_flattens.items()):
+            if plan.due is not None and now >= plan.due:
+                self._retry_flatten(setup_id, plan, now)
+
+    def _retry_flatten(self, setup_id: str, plan: SessionFlatten, now: datetime) -> None:
+        """Flatten a setup again once its position is protected again (never two flattens at once)."""
+        trade = self.repo.trade(setup_id)
+        if trade is None or trade["status"] != TradeStatus.OPEN.value:
+            self._session_flattens.pop(setup_id, None)
+            return
+        if not self.market_open(now):
+            self._flatten_given_up(setup_id, plan, "the market has closed")
+            return
+        rows = self.repo.orders_for_setup(setup_id)
+        protected = any(OrderRole(r["role"]) is OrderRole.STOP and OrderStatus(r["status"]) is OrderStatus.WORKING
+                        for r in rows)
+        flattening = any(OrderRole(r["role"]) is OrderRole.FLATTEN and OrderStatus(r["status"]) in ACTIVE for r in rows)
+        if not protected or flattening or not self.orders_allowed():
+            return  # the reconcile has not re-protected it yet (or a flatten works): wait, covered meanwhile
+        plan.due = None
+        plan.retries += 1
+        log.warning("session end: flattening %s again (retry %d of %d)", setup_id, plan.retries,
+                    self.options.flatten_retries)
+        self._log("FLATTEN_RETRY", {"setup_id": setup_id, "retry": plan.retries, "of": self.options.flatten_retries})
+        self._start_flatten(setup_id)
 
     def _continue_flatten(self, setup_id: str) -> None:
         """Once no exit of the setup is live, send one market order for what is still open."""
@@ -529,3 +631,5 @@ class OrderExecutor:
         self.repo.insert_intents([intent], self.clock.now(), self.run_id)
         if self._send([intent]):
             self.counts["flattened"] += 1
+            if setup_id in self._session_flattens:
+                self._flatten_deadlines[intent.order_ref] = self.clock.now() + self.options.flatten_retry_delay

@@ -90,7 +90,9 @@ def prepare_session(stack: ExitStack, settings: Settings, *, monitor_only: bool,
         clock_speed=sim.clock_speed if sim is not None else follow_speed or 1.0,
         store_ticks="record" in steps, track="track" in steps, stale_after=settings.stale_after,
         lockstep=sim.lockstep if sim is not None else lockstep,
-        executor=ExecutorOptions(monitor_only=monitor_only, kill_switch_path=settings.kill_switch_path),
+        executor=ExecutorOptions(monitor_only=monitor_only, kill_switch_path=settings.kill_switch_path,
+                                 flatten_retries=settings.flatten_retries,
+                                 flatten_retry_delay=timedelta(seconds=settings.flatten_retry_delay)),
     )
     sim_clock = sim is not None or lockstep or follow_speed is not None
     return SessionWiring(config, clock, options, strategy, risk, calendar, gateway, sim_clock)

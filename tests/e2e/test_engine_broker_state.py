@@ -5,6 +5,7 @@ from __future__ import annotations
 from contextlib import ExitStack
 from datetime import datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -14,7 +15,7 @@ from slob_cli.core.risk import RiskConfig
 from slob_cli.runtime import failpoints
 from slob_cli.runtime.events import EventType
 from tests.conftest import eventually
-from tests.e2e.harness import as_outside_client, at, start_harness
+from tests.e2e.harness import Harness, as_outside_client, at, start_harness
 
 SHORT = "NQ-20260106-S1"
 LONG = "NQ-20260106-L1"
@@ -151,18 +152,18 @@ def test_session_end_flatten_that_does_not_fill_keeps_the_position_covered_and_t
             if fault == "rejected":
                 h.gateway.reject_next_order("the flatten is refused")  # the next order is the session-end flatten
 
-        h.session(at(21, 5), on={EventType.POSITION_OPENED: opened})
+        h.session(at(21, 5), on={EventType.POSITION_OPENED: opened}, flatten_retries=0)  # no retry tonight
         assert h.logged("FLATTEN_AT_SESSION_END") == [{"setup_id": SHORT}]
         assert h.net_position() == -1
         working = [o for o in h.gateway.broker.open_orders() if o.order_ref.startswith(f"slob:{SHORT}:")]
-        if fault == "rejected":
-            [failed] = h.logged("FLATTEN_FAILED")
-            assert (failed["setup_id"], failed["status"]) == (SHORT, "INACTIVE")
-            assert [e for e in h.bus_events(EventType.ALERT) if "stays open" in e["message"]]
-            stops = [o for o in working if o.order_type == "STP" and o.action == "BUY"]
-            assert sum(o.remaining for o in stops) == 1, "the position is protected again, not left naked"
-        else:
-            assert [o.order_type for o in working] == ["MKT"], "the flatten still works at the broker"
+        # Rejected, or still unfilled 30 s after it was sent (then slob cancels it): either way it failed.
+        [failed] = h.logged("FLATTEN_FAILED")
+        assert (failed["setup_id"], failed["status"], failed["unfilled"]) == (
+            SHORT, "INACTIVE" if fault == "rejected" else "CANCELLED", fault == "never_filled")
+        assert [e for e in h.bus_events(EventType.ALERT) if "stays open" in e["message"]]
+        stops = [o for o in working if o.order_type == "STP" and o.action == "BUY"]
+        assert sum(o.remaining for o in stops) == 1, "the position is protected again, not left naked"
+        assert not [o for o in working if o.order_type == "MKT"], "no flatten is left working"
         assert h.store.get_state("risk_state")["open_positions"] == 1, "the position is still open"
         # While slob is down the operator closes the position in TWS (liquidity is back).
         h.gateway.withhold_fills(False)
@@ -176,3 +177,86 @@ def test_session_end_flatten_that_does_not_fill_keeps_the_position_covered_and_t
         left = [o for o in h.gateway.broker.open_orders() if o.order_ref.startswith("slob:")]
         assert left == [], "no stop or flatten of ours is left to open a new position"
         assert h.net_position() == 0
+
+
+def _ours(h: Harness, role: str) -> list[Any]:
+    """Return the broker's orders of the SHORT in one role (every attempt), in the order they were placed."""
+    prefix = f"slob:{SHORT}:{role}"
+    orders = [o for o in h.broker_orders() if o.order_ref == prefix or o.order_ref.startswith(prefix + ".")]
+    return sorted(orders, key=lambda o: o.perm_id)
+
+
+def _fill_lines(h: Harness, refs: set[str]) -> list[FillLine]:
+    return [FillLine(e.shares, e.price, e.commission) for e in h.gateway.broker.executions() if e.order_ref in refs]
+
+
+def test_session_end_flatten_that_does_not_fill_is_retried_and_closes_the_position_once_liquidity_is_back(
+        tmp_path: Path) -> None:
+    with ExitStack() as stack:
+        h = start_harness(stack, tmp_path, "short_setup")
+
+        def opened(event: object) -> None:
+            h.gateway.withhold_fills(True)  # nothing fills: the SHORT is open at the close, the flatten hangs
+
+        def failed(event: Any) -> None:
+            if "stays open" in event.payload["message"]:
+                h.gateway.withhold_fills(False)  # liquidity is back after the first flatten failed
+
+        h.session(at(21, 5), on={EventType.POSITION_OPENED: opened, EventType.ALERT: failed})
+        [first_failure] = h.logged("FLATTEN_FAILED")
+        assert first_failure["unfilled"] and first_failure["retry_at"] is not None
+        assert h.logged("FLATTEN_RETRY") == [{"setup_id": SHORT, "retry": 1, "of": 3}]
+        assert h.logged("FLATTEN_GIVEN_UP") == []
+        assert h.net_position() == 0
+        first, retry = _ours(h, "flatten")
+        assert (first.order_ref, first.status, first.filled) == (f"slob:{SHORT}:flatten", "Cancelled", 0)
+        assert (retry.order_ref, retry.status, retry.filled) == (f"slob:{SHORT}:flatten.2", "Filled", 1)
+        placed = [p["order_ref"] for p in h.logged("ORDER_PLACED")]
+        assert len(placed) == len(set(placed)), "every orderRef was sent once"
+        # Between the failed flatten and the retry a working stop covered the position at every moment:
+        # the re-protecting stop works from the instant the first flatten ended until the retry cancels it.
+        cover = [s for s in _ours(h, "stop") if s.placed_at <= first.completed_at and s.completed_at is not None
+                 and s.completed_at >= first.completed_at]
+        assert cover, [(s.order_ref, s.placed_at, s.completed_at) for s in _ours(h, "stop")]
+        [stop] = cover
+        assert (stop.order_ref, stop.status) == (f"slob:{SHORT}:stop.2", "Cancelled")
+        assert first.completed_at < stop.completed_at == retry.placed_at, "the retry cancels the stop, then flattens"
+        [short] = h.trades()
+        entries = _fill_lines(h, {f"slob:{SHORT}:entry"})
+        expected = trade_result(Direction.SHORT, 20.0, entries, _fill_lines(h, {retry.order_ref}))
+        assert (short["status"], short["exit_reason"], short["quantity"]) == ("CLOSED", "flatten", 1)
+        assert (short["entry_price"], short["exit_price"], short["pnl_points"], short["commission"],
+                short["pnl_money"]) == (expected.entry_price, expected.exit_price, expected.points,
+                                        expected.commission, expected.net)
+        assert expected.commission == 2 * 2.25
+        assert h.store.get_state("risk_state")["open_positions"] == 0
+        assert [o for o in h.gateway.broker.open_orders() if o.order_ref.startswith("slob:")] == []
+
+
+def test_session_end_flatten_that_never_fills_is_tried_a_bounded_number_of_times_and_leaves_the_position_protected(
+        tmp_path: Path) -> None:
+    with ExitStack() as stack:
+        h = start_harness(stack, tmp_path, "short_setup")
+        h.session(at(21, 15), on={EventType.POSITION_OPENED: lambda event: h.gateway.withhold_fills(True)})
+        assert h.net_position() == -1
+        flattens = _ours(h, "flatten")
+        assert [o.order_ref for o in flattens] == [f"slob:{SHORT}:flatten"] + [
+            f"slob:{SHORT}:flatten.{n}" for n in (2, 3, 4)], "the first flatten and exactly 3 retries"
+        assert all((o.status, o.filled) == ("Cancelled", 0) for o in flattens)
+        assert [p["retry"] for p in h.logged("FLATTEN_RETRY")] == [1, 2, 3]
+        assert len(h.logged("FLATTEN_FAILED")) == 4
+        assert h.logged("FLATTEN_GIVEN_UP") == [{"setup_id": SHORT, "attempts": 4, "reason": "4 attempts failed"}]
+        [final] = [e for e in h.bus_events(EventType.ALERT) if "held overnight" in e["message"]]
+        assert final["level"] == "error" and SHORT in final["message"]
+        placed = [p["order_ref"] for p in h.logged("ORDER_PLACED")]
+        assert len(placed) == len(set(placed)), "every orderRef was sent once"
+        # Every failed attempt was followed by a working stop from the instant it ended.
+        stops = _ours(h, "stop")
+        for attempt in flattens:
+            assert [s for s in stops if s.placed_at <= attempt.completed_at
+                    and (s.completed_at is None or s.completed_at >= attempt.completed_at)], attempt.order_ref
+        working = [o for o in h.gateway.broker.open_orders() if o.order_ref.startswith(f"slob:{SHORT}:")]
+        assert [(o.order_type, o.action, o.remaining) for o in working if o.order_type == "STP"] == [("STP", "BUY", 1)]
+        assert h.store.get_state("risk_state")["open_positions"] == 1
+        [short] = h.trades()
+        assert short["status"] == "OPEN"

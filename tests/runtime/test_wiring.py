@@ -48,3 +48,15 @@ def test_following_a_sim_clock_takes_a_positive_speed_and_no_duration() -> None:
         with pytest.raises(UsageError, match="--follow-sim-clock"):
             prepare_session(stack, load_settings(), monitor_only=True, live=False, duration_seconds=60.0,
                             steps=("aggregate",), sim=None, follow_speed=60.0)
+
+
+def test_the_flatten_retry_settings_reach_the_executor(monkeypatch: pytest.MonkeyPatch) -> None:
+    from datetime import timedelta
+
+    monkeypatch.setenv("SLOB_FLATTEN_RETRIES", "1")
+    monkeypatch.setenv("SLOB_FLATTEN_RETRY_DELAY", "12.5")
+    with ExitStack() as stack:
+        wired = prepare_session(stack, load_settings(), monitor_only=True, live=False, duration_seconds=60.0,
+                                steps=("aggregate",), sim=None)
+        executor = wired.options.executor
+        assert (executor.flatten_retries, executor.flatten_retry_delay) == (1, timedelta(seconds=12.5))
