@@ -9,8 +9,9 @@ the problem, unless the caller asks to skip bad rows.
 from __future__ import annotations
 
 import sys
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, datetime, timezone
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
 
@@ -249,21 +250,113 @@ def render_times(ts_us: pd.Series, zone: ZoneInfo | None) -> pd.Series:
     return local.str.replace(r"([+-]\d{2})(\d{2})$", r"\1:\2", regex=True)
 
 
+EXPORT_HEADER = ("timestamp", "symbol", "open", "high", "low", "close", "volume", "tick_count", "dropped_ticks")
+
+
+def _make_parent(output: Path) -> None:
+    """Make the directory an export file goes into (`-o out/nq.csv` into a new directory)."""
+    try:
+        output.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise InputError(f"cannot create the directory of {str(output)!r}: {exc.strerror or exc}") from None
+
+
+def _open_output(output: Path | None) -> IO[str]:
+    """Return the text stream an export writes to: the file (its directory made), or stdout."""
+    if output is None:
+        return sys.stdout
+    _make_parent(output)
+    return open(output, "w", encoding="utf-8", newline="")  # noqa: SIM115 - closed by the caller
+
+
+def csv_time_text(zone: ZoneInfo | None) -> Callable[[int], str]:
+    """Return ts (epoch us) -> the export's time text: `YYYY-MM-DDTHH:MM:SSZ` in UTC, or local with its offset.
+
+    Whole seconds and `+HH:MM` offsets, as `render_times` writes them. Kept: one date text per UTC day;
+    one local hour text and offset per quarter hour (every offset in use today is a multiple of 15
+    minutes and changes on a quarter hour; an older, odd offset is rendered bar by bar).
+    """
+    days: dict[int, str] = {}
+    quarters: dict[int, tuple[str, int, str] | None] = {}
+
+    def utc(ts_us: int) -> str:
+        day, second = divmod(ts_us // 1_000_000, 86_400)
+        text = days.get(day)
+        if text is None:
+            text = days[day] = datetime.fromtimestamp(day * 86_400, timezone.utc).strftime("%Y-%m-%dT")
+        hour, rest = divmod(second, 3600)
+        return f"{text}{hour:02d}:{rest // 60:02d}:{rest % 60:02d}Z"
+
+    def offset_text(moment: datetime) -> str:
+        offset = moment.strftime("%z")
+        return f"{offset[:3]}:{offset[3:]}" if len(offset) == 5 else offset  # +HHMM -> +HH:MM, as pandas' regex
+
+    def local(ts_us: int) -> str:
+        seconds = ts_us // 1_000_000
+        start = seconds - seconds % 900
+        if start not in quarters:
+            moment = datetime.fromtimestamp(start, zone)
+            offset = moment.utcoffset()
+            even = offset is not None and offset.total_seconds() % 900 == 0
+            quarters[start] = (moment.strftime("%Y-%m-%dT%H"), moment.minute, offset_text(moment)) if even else None
+        cached = quarters[start]
+        if cached is None:
+            moment = datetime.fromtimestamp(seconds, zone)
+            return moment.strftime("%Y-%m-%dT%H:%M:%S") + offset_text(moment)
+        rest = seconds - start
+        return f"{cached[0]}:{cached[1] + rest // 60:02d}:{rest % 60:02d}{cached[2]}"
+
+    return utc if zone is None else local
+
+
+def write_candles_csv(rows: Iterable[Sequence[Any]], output: Path | None, zone: ZoneInfo | None = None) -> int:
+    """Stream (symbol, ts us, OHLCV, tick_count, dropped_ticks) rows as the export's CSV; return how many.
+
+    Byte for byte what pandas' `to_csv` of the same table wrote (floats as their shortest text,
+    minimal quoting, `\n` lines: tests/adapters/test_export_csv.py), without holding the rows.
+    """
+    import csv
+    import io
+
+    def quoted(text: str) -> str:  # csv's minimal quoting, decided once per symbol
+        buffer = io.StringIO()
+        csv.writer(buffer, lineterminator="").writerow((text,))
+        return buffer.getvalue()
+
+    time_text = csv_time_text(zone)
+    symbols: dict[str, str] = {}
+    stream = _open_output(output)
+    count = 0
+    try:
+        stream.write(",".join(EXPORT_HEADER) + "\n")
+        lines: list[str] = []
+        for symbol, ts, open_, high, low, close, volume, ticks, dropped in rows:
+            name = symbols.get(symbol) or symbols.setdefault(symbol, quoted(symbol))
+            lines.append(f"{time_text(ts)},{name},{float(open_)!r},{float(high)!r},{float(low)!r},{float(close)!r},"
+                         f"{float(volume)!r},{int(ticks)},{int(dropped)}\n")
+            if len(lines) == 4096:
+                stream.write("".join(lines))
+                count += len(lines)
+                lines.clear()
+        stream.write("".join(lines))
+        count += len(lines)
+    finally:
+        if output is not None:
+            stream.close()
+    return count
+
+
 def write_candles(frame: pd.DataFrame, fmt: str, output: Path | None, zone: ZoneInfo | None = None) -> int:
-    """Write candles (columns symbol, ts us, OHLCV, counts) as csv, parquet or jsonl; return rows."""
+    """Write candles (columns symbol, ts us, OHLCV, counts) as parquet or jsonl; return rows (csv: write_candles_csv)."""
     import pandas as pd
 
-    if fmt not in EXPORT_FORMATS:
-        raise InputError(f"unknown format {fmt!r} (choose {', '.join(EXPORT_FORMATS)})")
+    if fmt not in ("parquet", "jsonl"):
+        raise InputError(f"unknown format {fmt!r} (choose parquet or jsonl; csv streams: write_candles_csv)")
     columns = ["open", "high", "low", "close", "volume", "tick_count", "dropped_ticks"]
-    if output is not None:
-        try:
-            output.parent.mkdir(parents=True, exist_ok=True)  # `-o out/nq.csv` into a new directory
-        except OSError as exc:
-            raise InputError(f"cannot create the directory of {str(output)!r}: {exc.strerror or exc}") from None
     if fmt == "parquet":
         if output is None:
             raise InputError("parquet is binary: pass -o FILE")
+        _make_parent(output)
         stamps = pd.to_datetime(frame["ts"], unit="us", utc=True)
         table = pd.DataFrame({"timestamp": stamps.dt.tz_convert(zone) if zone else stamps,
                               "symbol": frame["symbol"], **{c: frame[c] for c in columns}})
@@ -271,13 +364,10 @@ def write_candles(frame: pd.DataFrame, fmt: str, output: Path | None, zone: Zone
         return len(table)
     table = pd.DataFrame({"timestamp": render_times(frame["ts"], zone), "symbol": frame["symbol"],
                           **{c: frame[c] for c in columns}})
-    stream: IO[str] = open(output, "w", encoding="utf-8", newline="") if output else sys.stdout  # noqa: SIM115
+    stream = _open_output(output)
     try:
-        if fmt == "csv":
-            table.to_csv(stream, index=False, lineterminator="\n")
-        else:
-            text = table.to_json(orient="records", lines=True) if len(table) else ""
-            stream.write(text if not text or text.endswith("\n") else text + "\n")
+        text = table.to_json(orient="records", lines=True) if len(table) else ""
+        stream.write(text if not text or text.endswith("\n") else text + "\n")
     finally:
         if output:
             stream.close()

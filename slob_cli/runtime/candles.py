@@ -125,7 +125,11 @@ def export_candles(
     store: Store, fmt: str, output: Path | None, symbol: str | None = None, start: datetime | None = None,
     end: datetime | None = None, zone: ZoneInfo | None = None,
 ) -> int:
-    """Write stored candles to a file (or stdout); return how many."""
+    """Write stored candles to a file (or stdout); return how many. CSV is streamed row by row (no pandas)."""
+    if fmt == "csv":
+        from slob_cli.adapters.files import write_candles_csv
+
+        return write_candles_csv(store.candle_export_rows(symbol, start, end), output, zone)
     from slob_cli.adapters.files import write_candles
 
     return write_candles(candles_table(store, symbol, start, end), fmt, output, zone)

@@ -480,6 +480,18 @@ class Store(ReadQueries, ViewQueries, Scans, TradingDays):
         frame["ts"] = pd.to_datetime(frame["ts"], unit="us", utc=True)
         return frame.set_index("ts")
 
+    def candle_export_rows(
+        self, symbol: str | None = None, start: datetime | None = None, end: datetime | None = None, batch: int = 4096,
+    ) -> Iterator[tuple[str, int, float, float, float, float, float, int, int]]:
+        """Yield (symbol, ts us, OHLCV, tick_count, dropped_ticks) of stored candles by symbol and time, a batch at a time."""
+        sql, params = self._range_sql(
+            "SELECT symbol, ts, open, high, low, close, volume, tick_count, dropped_ticks FROM candles", symbol, start,
+            end,
+        )
+        cursor = self._conn.execute(sql + " ORDER BY symbol, ts", params)
+        while rows := cursor.fetchmany(batch):
+            yield from rows
+
     def candle_rows_frame(
         self, symbol: str | None = None, start: datetime | None = None, end: datetime | None = None
     ) -> pd.DataFrame:
