@@ -121,3 +121,6 @@ def test_record_under_a_drop_a_stall_and_a_restart_stores_what_the_market_printe
     assert gaps == [] and stats["gaps"] == 0 and stats["backfilled"] > 0
     assert f"{stats['backfilled']:,} backfilled after outages, 0 gaps not recovered" in stdout
     assert "Traceback" not in stderr
+    # the reset is said once, in slob's words with the socket's reason; ib_async's bare line is not repeated
+    assert "lost the gateway connection ([Errno 104] Connection reset by peer); reconnecting" in stderr, stderr
+    assert not [line for line in stderr.splitlines() if "ib_async" in line and "[Errno" in line], stderr

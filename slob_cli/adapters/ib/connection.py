@@ -74,6 +74,7 @@ class IBConnection:
         self.delays: list[float] = []
         self.safe_mode = False
         self.connectivity_lost = False
+        self._lost_because: str | None = None  # the socket's last word before a disconnect (ib_async's apiError)
         self.in_session = False  # connected and every after-connect hook done (lockstep may ask the time)
         self.broken_farms: set[str] = set()
         self.last_heartbeat: datetime | None = None
@@ -311,7 +312,8 @@ class IBConnection:
             await cancel_until_done(heartbeat)
         if not stop.is_set():
             self.disconnected_at = self.disconnected_at or self.clock.now()
-            log.warning("lost the gateway connection; reconnecting")
+            cause, self._lost_because = self._lost_because, None
+            log.warning("lost the gateway connection%s; reconnecting", f" ({cause})" if cause else "")
             self._emit("IB_DISCONNECTED", {"at": self.disconnected_at.isoformat()})
 
     async def _run_hooks(self, reason: str) -> None:
@@ -420,6 +422,8 @@ class IBConnection:
             self._disconnected.set()
 
     def _on_api_error(self, message: str) -> None:
+        if _SOCKET_LOSS.match(message) and not self._connecting:
+            self._lost_because = " ".join(message.split())  # said in slob's line on the loss (_serve)
         if self._connecting and self._connect_abort is not None and "already in use" in message:
             self._abort_notice = Notice(int(IBCode.CLIENT_ID_IN_USE), NoticeKind.CLIENT_ID_IN_USE, message)
             self._connect_abort.set()
@@ -462,17 +466,21 @@ class _ReportedBySlob(logging.Filter):
 
     A historical request's error (162 no data or pacing, 366) is raised to the code that asked, which
     turns it into an empty answer, a paced retry or one `Error:` line; a failed connection attempt is
-    logged by IBConnection with the host, port and what to check. ib_async's raw lines would only
-    repeat them with a contract dump.
+    logged by IBConnection with the host, port and what to check; a lost connection by IBConnection's
+    "lost the gateway connection (<ib_async's reason>); reconnecting". ib_async's raw lines would only
+    repeat them (with a contract dump, or as a bare `[Errno 104] Connection reset by peer`).
     """
 
-    RAW = re.compile(r"^(Error (162|366), reqId -?\d+: |API connection failed: |Make sure API port on TWS/IBG is open)")
+    RAW = re.compile(r"^(Error (162|366), reqId -?\d+: |API connection failed: |Make sure API port on TWS/IBG is open"
+                     r"|\[Errno \d+\] |Peer closed connection\.$)")
 
     def filter(self, record: logging.LogRecord) -> bool:
         return not self.RAW.match(record.getMessage())
 
 
 _REPORTED_BY_SLOB = _ReportedBySlob()
+# ib_async's word on a socket that went away (reset, refused, closed by the peer): slob's own line says it
+_SOCKET_LOSS = re.compile(r"^(\[Errno \d+\] |Peer closed connection\.$)")
 
 
 def _quiet_raw_ib_async_lines() -> None:
