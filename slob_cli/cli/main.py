@@ -32,8 +32,9 @@ EXIT_CODES_HELP = (
     "SIGINT (Ctrl-C) or SIGTERM stops record, trade, run, paper, web and sim-gateway cleanly with exit 0, "
     "except a run whose length is its result: paper, or run --sim, stopped before the end of its period was "
     "cut short and exits 5 (paper) or 1 (run --sim) with one line saying how far it got. "
-    "Ctrl-C during any other command exits 130."
+    "Ctrl-C during any other command exits 130; output cut off by its reader (`| head`) exits 141 quietly."
 )
+STDOUT_CLOSED = 141  # as a shell reports a program that SIGPIPE ended
 
 
 COMMAND_ORDER = (
@@ -106,6 +107,10 @@ class SlobGroup(TyperGroup):
         except KeyboardInterrupt:
             typer.echo("Interrupted.", err=True)
             ctx.exit(130)
+        except BrokenPipeError:
+            if not stdout_closed():
+                raise  # another pipe (a gateway socket, say): the line below reports it
+            ctx.exit(STDOUT_CLOSED)
         except Exception as exc:  # noqa: BLE001 - last line of defence: one line, no traceback
             log.debug("unexpected error", exc_info=True)
             typer.echo(f"Error: unexpected {type(exc).__name__}: {exc} (run with --log-level DEBUG for details)",
@@ -193,6 +198,28 @@ def _register() -> None:
 
 
 _register()
+
+
+def stdout_closed(stream: Any = None) -> bool:
+    """Return True when the reader of stdout (or `stream`) has gone (`slob candles export | head`); then mute it.
+
+    Pointing the descriptor at /dev/null keeps the interpreter's last flush from printing its own error.
+    """
+    import os
+    import select
+
+    try:
+        fd = (stream or sys.stdout).fileno()
+        poller = select.poll()
+        poller.register(fd, select.POLLOUT)
+        gone = any(events & select.POLLERR for _, events in poller.poll(0))
+    except (AttributeError, OSError, ValueError):  # not a real descriptor (a test runner's capture)
+        return False
+    if gone:
+        null = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(null, fd)
+        os.close(null)
+    return gone
 
 
 ROOT_VALUE_OPTIONS = frozenset({"--db", "--env-file", "--log-level"})  # the root options that take a value
