@@ -59,3 +59,17 @@ def test_stdout_closed_is_false_while_the_reader_is_there() -> None:
         assert stdout_closed(stream) is True
         stream.write("x" * 100_000)  # muted: the descriptor now points at /dev/null
         stream.flush()
+
+
+def test_a_table_printed_by_rich_to_a_closed_pipe_exits_141_too(tmp_path: Path) -> None:
+    db = tmp_path / "s.db"
+    _store(db, 10)
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[2])}
+    read, write = os.pipe()
+    os.close(read)  # the reader is gone before the table is printed: rich's Console meets a broken pipe
+    try:
+        process = subprocess.run([sys.executable, "-m", "slob_cli", "--db", str(db), "status"], stdout=write,
+                                 stderr=subprocess.PIPE, env=env, timeout=60)
+    finally:
+        os.close(write)
+    assert (process.returncode, process.stderr) == (141, b"")
