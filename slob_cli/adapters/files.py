@@ -9,7 +9,8 @@ the problem, unless the caller asks to skip bad rows.
 from __future__ import annotations
 
 import sys
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from datetime import date, datetime, timezone
 from pathlib import Path
@@ -22,7 +23,7 @@ from slob_cli.core.models import (
     MAX_TICK_COUNT,
     SUPPORTED_DATES,
 )
-from slob_cli.errors import InputError
+from slob_cli.errors import ConfigError, InputError
 
 if TYPE_CHECKING:
     from zoneinfo import ZoneInfo
@@ -254,19 +255,45 @@ EXPORT_HEADER = ("timestamp", "symbol", "open", "high", "low", "close", "volume"
 
 
 def _make_parent(output: Path) -> None:
-    """Make the directory an export file goes into (`-o out/nq.csv` into a new directory)."""
+    """Make the directory an export file goes into (`-o out/nq.csv` into a new directory); refuse a directory."""
+    if output.is_dir():
+        raise InputError(f"cannot write {str(output)!r}: it is a directory (name a file with -o)")
     try:
         output.parent.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise InputError(f"cannot create the directory of {str(output)!r}: {exc.strerror or exc}") from None
 
 
-def _open_output(output: Path | None) -> IO[str]:
-    """Return the text stream an export writes to: the file (its directory made), or stdout."""
+@contextmanager
+def _export_stream(output: Path | None) -> Iterator[IO[str]]:
+    """Yield the text stream an export writes to (the file, its directory made, or stdout), then close or flush it.
+
+    A file that cannot be opened is a bad argument (exit 2); a write that fails (a full disk, an I/O
+    error) is one line naming where, exit 3. A closed stdout (BrokenPipeError) is left to the entry point.
+    """
+    where = "stdout" if output is None else repr(str(output))
     if output is None:
-        return sys.stdout
-    _make_parent(output)
-    return open(output, "w", encoding="utf-8", newline="")  # noqa: SIM115 - closed by the caller
+        stream = sys.stdout
+    else:
+        _make_parent(output)
+        try:
+            stream = open(output, "w", encoding="utf-8", newline="")  # noqa: SIM115 - closed below
+        except OSError as exc:
+            raise InputError(f"cannot write {where}: {exc.strerror or exc}") from None
+    try:
+        yield stream
+        if output is None:
+            stream.flush()
+        else:
+            stream.close()
+    except BrokenPipeError:
+        raise
+    except OSError as exc:
+        raise ConfigError(f"cannot write {where}: {exc.strerror or exc}; the export is incomplete") from None
+    finally:
+        if output is not None and not stream.closed:
+            with suppress(OSError):
+                stream.close()
 
 
 def csv_time_text(zone: ZoneInfo | None) -> Callable[[int], str]:
@@ -325,9 +352,8 @@ def write_candles_csv(rows: Iterable[Sequence[Any]], output: Path | None, zone: 
 
     time_text = csv_time_text(zone)
     symbols: dict[str, str] = {}
-    stream = _open_output(output)
     count = 0
-    try:
+    with _export_stream(output) as stream:
         stream.write(",".join(EXPORT_HEADER) + "\n")
         lines: list[str] = []
         for symbol, ts, open_, high, low, close, volume, ticks, dropped in rows:
@@ -340,9 +366,6 @@ def write_candles_csv(rows: Iterable[Sequence[Any]], output: Path | None, zone: 
                 lines.clear()
         stream.write("".join(lines))
         count += len(lines)
-    finally:
-        if output is not None:
-            stream.close()
     return count
 
 
@@ -364,13 +387,9 @@ def write_candles(frame: pd.DataFrame, fmt: str, output: Path | None, zone: Zone
         return len(table)
     table = pd.DataFrame({"timestamp": render_times(frame["ts"], zone), "symbol": frame["symbol"],
                           **{c: frame[c] for c in columns}})
-    stream = _open_output(output)
-    try:
+    with _export_stream(output) as stream:
         text = table.to_json(orient="records", lines=True) if len(table) else ""
         stream.write(text if not text or text.endswith("\n") else text + "\n")
-    finally:
-        if output:
-            stream.close()
     return len(table)
 
 

@@ -95,6 +95,13 @@ CASES = [
     ("from-garbage", None, None, ["candles", "aggregate", "--from", "soon"], 2, "--from 'soon' is not an ISO-8601"),
     ("unknown-tz", None, None, ["candles", "export", "--tz", "Mars/Olympus"], 2, "--tz 'Mars/Olympus' is not a known"),
     ("parquet-to-stdout", None, None, ["candles", "export", "--format", "parquet"], 2, "pass -o FILE"),
+    ("csv-to-a-directory", None, None, ["candles", "export", "-o", "."], 2, "it is a directory"),
+    ("parquet-to-a-directory", None, None, ["candles", "export", "--format", "parquet", "-o", "."], 2,
+     "it is a directory"),
+    ("csv-to-a-full-disk", None, None, ["candles", "export", "-o", "/dev/full"], 3,
+     "cannot write '/dev/full': No space left on device; the export is incomplete"),
+    ("jsonl-to-a-full-disk", None, None, ["candles", "export", "--format", "jsonl", "-o", "/dev/full"], 3,
+     "cannot write '/dev/full': No space left on device"),
 ]
 
 
