@@ -261,32 +261,22 @@ def run() -> None:
     # (a batch command's collections then look at its own objects only, a long run's at the recent ones).
     gc.freeze()
     narrow_to(invoked_command(sys.argv[1:]))
-    stdout_was = _descriptor_identity(1)
+    stdout_was_null = _is_devnull(1)
     try:
         app()
     except SystemExit as exc:
-        if exc.code == 1 and _descriptor_identity(1) != stdout_was and _is_devnull(1):
+        if exc.code == 1 and not stdout_was_null and _is_devnull(1):
             # rich's Console met a closed stdout: it muted it and exits 1 (Console.on_broken_pipe); say it as we do
             raise SystemExit(STDOUT_CLOSED) from None
         raise
     sys.exit(0)
 
 
-def _descriptor_identity(fd: int) -> tuple[int, int] | None:
-    import os
-
-    try:
-        status = os.fstat(fd)
-    except OSError:
-        return None
-    return status.st_dev, status.st_ino
-
-
 def _is_devnull(fd: int) -> bool:
+    """Return True when the descriptor is /dev/null (where a closed stdout gets pointed)."""
     import os
 
     try:
-        null = os.stat(os.devnull)
+        return os.path.samestat(os.fstat(fd), os.stat(os.devnull))
     except OSError:
         return False
-    return _descriptor_identity(fd) == (null.st_dev, null.st_ino)

@@ -422,7 +422,7 @@ class IBConnection:
             self._disconnected.set()
 
     def _on_api_error(self, message: str) -> None:
-        if _SOCKET_LOSS.match(message) and not self._connecting:
+        if _SOCKET_LOSS_LINE.match(message) and not self._connecting:
             self._lost_because = " ".join(message.split())  # said in slob's line on the loss (_serve)
         if self._connecting and self._connect_abort is not None and "already in use" in message:
             self._abort_notice = Notice(int(IBCode.CLIENT_ID_IN_USE), NoticeKind.CLIENT_ID_IN_USE, message)
@@ -461,6 +461,11 @@ class IBConnection:
             listener(notice)
 
 
+# ib_async's word on a socket that went away (reset, refused, closed by the peer): slob's own line says it
+_SOCKET_LOSS = r"\[Errno \d+\] |Peer closed connection\.$"
+_SOCKET_LOSS_LINE = re.compile(f"^({_SOCKET_LOSS})")
+
+
 class _ReportedBySlob(logging.Filter):
     """Drop ib_async's own lines for what slob reports in its own words.
 
@@ -472,15 +477,13 @@ class _ReportedBySlob(logging.Filter):
     """
 
     RAW = re.compile(r"^(Error (162|366), reqId -?\d+: |API connection failed: |Make sure API port on TWS/IBG is open"
-                     r"|\[Errno \d+\] |Peer closed connection\.$)")
+                     f"|{_SOCKET_LOSS})")
 
     def filter(self, record: logging.LogRecord) -> bool:
         return not self.RAW.match(record.getMessage())
 
 
 _REPORTED_BY_SLOB = _ReportedBySlob()
-# ib_async's word on a socket that went away (reset, refused, closed by the peer): slob's own line says it
-_SOCKET_LOSS = re.compile(r"^(\[Errno \d+\] |Peer closed connection\.$)")
 
 
 def _quiet_raw_ib_async_lines() -> None:

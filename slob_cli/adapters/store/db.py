@@ -74,6 +74,10 @@ def candle_row(candle: Candle, source: str = "live", local_symbol: str | None = 
     )
 
 
+# The candle columns `row_candle` reads, in its order (the export writes them in this order too).
+CANDLE_ROWS = "SELECT symbol, ts, open, high, low, close, volume, tick_count, dropped_ticks FROM candles"
+
+
 def row_candle(row: Sequence[Any]) -> Candle:
     """Return a Candle from (symbol, ts, open, high, low, close, volume, tick_count, dropped_ticks)."""
     return Candle(row[0], from_us(row[1]), row[2], row[3], row[4], row[5], row[6], row[7], row[8])
@@ -461,12 +465,7 @@ class Store(ReadQueries, ViewQueries, Scans, TradingDays):
 
     def candles(self, symbol: str, start: datetime | None = None, end: datetime | None = None) -> list[Candle]:
         """Return stored candles of a symbol in time order with label in [start, end)."""
-        sql, params = self._range_sql(
-            "SELECT symbol, ts, open, high, low, close, volume, tick_count, dropped_ticks FROM candles",
-            symbol,
-            start,
-            end,
-        )
+        sql, params = self._range_sql(CANDLE_ROWS, symbol, start, end)
         return [row_candle(row) for row in self._conn.execute(sql + " ORDER BY ts", params)]
 
     def candles_frame(
@@ -484,11 +483,7 @@ class Store(ReadQueries, ViewQueries, Scans, TradingDays):
         self, symbol: str | None = None, start: datetime | None = None, end: datetime | None = None, batch: int = 4096,
     ) -> Iterator[tuple[str, int, float, float, float, float, float, int, int]]:
         """Yield (symbol, ts us, OHLCV, tick_count, dropped_ticks) of stored candles by symbol and time, a batch at a time."""
-        sql, params = self._range_sql(
-            "SELECT symbol, ts, open, high, low, close, volume, tick_count, dropped_ticks FROM candles", symbol, start,
-            end,
-        )
-        cursor = self._conn.execute(sql + " ORDER BY symbol, ts", params)
+        cursor = self._conn.execute(*self._candle_rows_sql(symbol, start, end))
         while rows := cursor.fetchmany(batch):
             yield from rows
 
@@ -498,25 +493,27 @@ class Store(ReadQueries, ViewQueries, Scans, TradingDays):
         """Return stored candles as a frame with columns symbol, ts (UTC us), OHLCV and counts."""
         import pandas as pd
 
-        sql, params = self._range_sql(
-            "SELECT symbol, ts, open, high, low, close, volume, tick_count, dropped_ticks FROM candles", symbol, start,
-            end,
-        )
-        return pd.read_sql_query(sql + " ORDER BY symbol, ts", self._conn, params=params)
+        sql, params = self._candle_rows_sql(symbol, start, end)
+        return pd.read_sql_query(sql, self._conn, params=params)
+
+    def _candle_rows_sql(
+        self, symbol: str | None, start: datetime | None, end: datetime | None
+    ) -> tuple[str, list[Any]]:
+        """Return the query (and its parameters) of the export's candle rows: in range, by symbol and time."""
+        sql, params = self._range_sql(CANDLE_ROWS, symbol, start, end)
+        return sql + " ORDER BY symbol, ts", params
 
     def last_candles(self, symbol: str, count: int) -> list[Candle]:
         """Return the newest `count` candles of a symbol, oldest first."""
         rows = self._conn.execute(
-            "SELECT symbol, ts, open, high, low, close, volume, tick_count, dropped_ticks FROM candles"
-            " WHERE symbol=? ORDER BY ts DESC LIMIT ?", (symbol, count),
+            CANDLE_ROWS + " WHERE symbol=? ORDER BY ts DESC LIMIT ?", (symbol, count),
         ).fetchall()
         return [row_candle(row) for row in reversed(rows)]
 
     def latest_candle(self, symbol: str) -> Candle | None:
         """Return the newest stored candle of a symbol, or None."""
         row = self._conn.execute(
-            "SELECT symbol, ts, open, high, low, close, volume, tick_count, dropped_ticks FROM candles"
-            " WHERE symbol=? ORDER BY ts DESC LIMIT 1",
+            CANDLE_ROWS + " WHERE symbol=? ORDER BY ts DESC LIMIT 1",
             (symbol,),
         ).fetchone()
         return row_candle(row) if row else None
