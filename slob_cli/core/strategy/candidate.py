@@ -17,12 +17,19 @@ from typing import Any, NamedTuple
 from slob_cli.core.models import Bar, Direction
 from slob_cli.core.strategy.config import StrategyConfig
 from slob_cli.core.strategy.events import EventType, SetupEvent
-from slob_cli.core.strategy.states import InvalidationReason, ResetReason, SetupState, check_transition
+from slob_cli.core.strategy.states import (
+    TERMINAL_STATES,
+    InvalidationReason,
+    ResetReason,
+    SetupState,
+    check_transition,
+)
 from slob_cli.core.timefmt import iso_z
 
 _ONE_MINUTE = timedelta(minutes=1)
 
 EPSILON = 1e-9  # tolerance for inclusive band bounds computed in floating point
+NO_LIMIT = 2**62  # `Candidate.limit_minute` when no timer runs: later than any minute number
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,6 +82,7 @@ class Candidate:
         "second", "second_time", "second_minute", "second_count", "second_confirmed",
         "no_wick_candle", "liq2_time", "liq2_minute", "liq2_bar", "liq2_price", "frozen_no_wick_candle", "extreme",
         "trigger_time", "entry", "stop", "target", "risk_reward", "anchor_event", "second_event", "last_bar_time",
+        "limit_minute",
     )
 
     def __init__(self, candidate_id: str, direction: Direction, day: DayContext, index: int, candle: Bar) -> None:
@@ -116,6 +124,11 @@ class Candidate:
         self.stop: float | None = None
         self.target: float | None = None
         self.risk_reward: float | None = None
+        # The minute number (whole minutes since the epoch, as `minute` in on_bar) of deadline()'s
+        # label, NO_LIMIT when no timer runs: the tracker compares it with each bar's minute and
+        # asks expire() only once a limit minute is over. Set wherever a timer input changes
+        # (the state, anchor_time, liq2_time).
+        self.limit_minute = NO_LIMIT
 
     # -- helpers -------------------------------------------------------------------------------
 
@@ -127,6 +140,8 @@ class Candidate:
 
     def _move(self, target: SetupState) -> None:
         self.state = check_transition(self.state, target)
+        if target in TERMINAL_STATES:
+            self.limit_minute = NO_LIMIT
 
     def real(self, oriented: float) -> float:
         """Return the real price of an oriented price."""
@@ -199,6 +214,7 @@ class Candidate:
 
     def _set_anchor(self, index: int, minute: int, bar: OrientedBar, out: list[SetupEvent]) -> None:
         self.anchor, self.anchor_time, self.anchor_minute, self.anchor_index = bar.high, bar.ts, minute, index
+        self.limit_minute = minute + self.config.max_duration_min  # a (re-)anchored structure's 120-minute limit
         self.anchor_count, self.anchor_confirmed = 0, False
         self.second, self.second_time, self.second_count, self.second_confirmed = None, None, 0, False
         self.no_wick_candle = bar if self._is_no_wick(bar) else None
@@ -298,6 +314,7 @@ class Candidate:
         self.liq2_price = self.real(bar.high)
         self.extreme = bar.high
         self._move(SetupState.WAITING_ENTRY)
+        self.limit_minute = minute + self.config.entry_timeout_bars
         real_low, real_high = (no_wick.low, no_wick.high) if self.sign > 0 else (-no_wick.high, -no_wick.low)
         # The payload keys are the documented event fields (docs/strategy.md), kept as stored.
         self.emit(EventType.LIQ2_DETECTED, bar.ts, {
