@@ -98,7 +98,7 @@ class Candidate:
     """The state of one candidate; `on_bar` applies one final bar in the §5.3 order."""
 
     __slots__ = (
-        "id", "direction", "sign", "day", "config", "state", "reason", "events",
+        "id", "direction", "sign", "day", "config", "state", "reason",
         "liq1_time", "liq1_price", "liq1_index",
         "anchor", "anchor_time", "anchor_minute", "anchor_index", "anchor_count", "anchor_confirmed",
         "second", "second_time", "second_minute", "second_count", "second_confirmed",
@@ -116,7 +116,6 @@ class Candidate:
         self.config = day.config
         self.state = check_transition(SetupState.WATCHING_LIQ1, SetupState.WATCHING_CONSOL)
         self.reason: InvalidationReason | None = None
-        self.events: list[SetupEvent] = []
         self.liq1_time = candle.ts
         self.liq1_price = candle.high if direction is Direction.SHORT else candle.low
         self.liq1_index = index
@@ -155,10 +154,8 @@ class Candidate:
     # -- helpers -------------------------------------------------------------------------------
 
     def emit(self, kind: EventType, ts: datetime, data: dict[str, Any], out: list[SetupEvent]) -> None:
-        """Record an event of this candidate and append it to out."""
-        event = SetupEvent(kind, self.day.symbol, self.day.trading_date, ts, self.id, self.direction, data)
-        self.events.append(event)
-        out.append(event)
+        """Append an event of this candidate to out."""
+        out.append(SetupEvent(kind, self.day.symbol, self.day.trading_date, ts, self.id, self.direction, data))
 
     def _move(self, target: SetupState) -> None:
         self.state = check_transition(self.state, target)
