@@ -16,7 +16,7 @@ from typing import Any, NamedTuple, Protocol
 
 from slob_cli.core.models import Bar, Direction
 from slob_cli.core.strategy.config import StrategyConfig
-from slob_cli.core.strategy.events import EventType, SetupEvent
+from slob_cli.core.strategy.events import EventType, SetupEvent, new_event
 from slob_cli.core.strategy.states import (
     TERMINAL_STATES,
     InvalidationReason,
@@ -155,7 +155,7 @@ class Candidate:
 
     def emit(self, kind: EventType, ts: datetime, data: dict[str, Any], out: list[SetupEvent]) -> None:
         """Append an event of this candidate to out."""
-        out.append(SetupEvent(kind, self.day.symbol, self.day.trading_date, ts, self.id, self.direction, data))
+        out.append(new_event(kind, self.day.symbol, self.day.trading_date, ts, self.id, self.direction, data))
 
     def _move(self, target: SetupState) -> None:
         self.state = check_transition(self.state, target)

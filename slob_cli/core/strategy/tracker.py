@@ -18,7 +18,7 @@ from slob_cli.core.models import Bar, Direction
 from slob_cli.core.sessions import TradingCalendar, TradingSession, next_session, session_for, trading_date_of
 from slob_cli.core.strategy.candidate import NO_LIMIT, Candidate, DayContext
 from slob_cli.core.strategy.config import StrategyConfig
-from slob_cli.core.strategy.events import EventType, SetupEvent
+from slob_cli.core.strategy.events import EventType, SetupEvent, new_event
 from slob_cli.core.strategy.states import TERMINAL_STATES, InvalidationReason, SetupState
 from slob_cli.core.timefmt import iso_z
 
@@ -363,7 +363,7 @@ class SetupTracker:
 
     def _day_event(self, day: _Day, kind: EventType, data: dict[str, Any], events: list[SetupEvent]) -> None:
         session = day.session
-        events.append(SetupEvent(kind, self.symbol, session.trading_date, session.session_start, None, None, data))
+        events.append(new_event(kind, self.symbol, session.trading_date, session.session_start, None, None, data))
 
     def _freeze(self, day: _Day, events: list[SetupEvent]) -> None:
         """Freeze LSE_high/LSE_low at the open; no reference bars means no trading that day."""
