@@ -57,6 +57,12 @@ def file_format(path: Path) -> str:
     raise InputError(f"cannot tell the format of {str(path)!r}: name it .csv or .parquet")
 
 
+def export_format(output: Path | None) -> str:
+    """Return the export format an output file's name asks for: jsonl (.jsonl, .ndjson), parquet (.parquet, .pq), else csv."""
+    suffix = output.suffix.lower() if output is not None else ""
+    return {".jsonl": "jsonl", ".ndjson": "jsonl", ".parquet": "parquet", ".pq": "parquet"}.get(suffix, "csv")
+
+
 def _load(path: Path) -> tuple[pd.DataFrame, str]:
     import pandas as pd
 

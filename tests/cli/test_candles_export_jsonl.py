@@ -58,3 +58,20 @@ def test_the_demo_store_exports_the_bytes_the_pandas_path_wrote(runner, db_path:
     result = runner.invoke(app, ["--db", str(db_path), "candles", "export", "--format", "jsonl", "-o", str(out)])
     assert result.exit_code == 0 and "Exported 390 candles" in result.stderr
     assert out.read_text(encoding="utf-8") == _pandas_jsonl(rows, None)
+
+
+def test_without_format_the_output_name_chooses_it_and_format_wins_over_the_name(runner, tmp_path: Path) -> None:
+    import pandas as pd
+
+    db = tmp_path / "s.db"
+    (tmp_path / "in.csv").write_text(UNROUNDED_CSV)
+    assert runner.invoke(app, ["--db", str(db), "candles", "import", "in.csv"]).exit_code == 0
+    for name, extra in (("a.jsonl", []), ("b.NDJSON", []), ("c.parquet", []), ("d.pq", []), ("e.txt", []),
+                        ("f.jsonl", ["--format", "csv"])):
+        result = runner.invoke(app, ["--db", str(db), "candles", "export", "-o", name, *extra])
+        assert result.exit_code == 0, result.stderr
+    assert (tmp_path / "a.jsonl").read_text() == (tmp_path / "b.NDJSON").read_text() == _export_jsonl(runner, db)
+    for name in ("c.parquet", "d.pq"):
+        assert pd.read_parquet(tmp_path / name)["open"].tolist() == [21234.123456789012, 21235.5]
+    assert (tmp_path / "e.txt").read_text().startswith("timestamp,symbol,open,")
+    assert (tmp_path / "f.jsonl").read_text() == (tmp_path / "e.txt").read_text()
