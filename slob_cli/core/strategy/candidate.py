@@ -194,7 +194,11 @@ class Candidate:
     # -- timers on the clock (§4.7) -----------------------------------------------------------
 
     def deadline(self) -> tuple[datetime, InvalidationReason, int] | None:
-        """Return the limit minute's label, the reason and the limit in minutes of the running timer."""
+        """Return the limit minute's label, the reason and the limit in minutes of the running timer.
+
+        `limit_minute` caches that label's minute number: a new timer input must set both alike
+        (tests/core/test_tracker_timer_skip.py holds them equal after every bar).
+        """
         config = self.config
         if self.state is SetupState.WAITING_ENTRY and self.liq2_time is not None:
             limit = config.entry_timeout_bars
@@ -233,7 +237,7 @@ class Candidate:
 
     def _set_anchor(self, index: int, minute: int, bar: Oriented, out: list[SetupEvent]) -> None:
         self.anchor, self.anchor_time, self.anchor_minute, self.anchor_index = bar.high, bar.ts, minute, index
-        self.limit_minute = minute + self.config.max_duration_min  # a (re-)anchored structure's 120-minute limit
+        self.limit_minute = minute + self.config.max_duration_min  # a (re-)anchored structure's time limit
         self.anchor_count, self.anchor_confirmed = 0, False
         self.second, self.second_time, self.second_count, self.second_confirmed = None, None, 0, False
         self.no_wick_candle = bar if self._is_no_wick(bar) else None
