@@ -1,0 +1,235 @@
+"""A flatten reconciliation places obeys the session-end flatten's rule, and both keep their count across a restart.
+
+Unfilled SLOB_FLATTEN_RETRY_DELAY after it was sent -> cancelled (CANCEL_REQUESTED stored first) ->
+FLATTEN_UNFILLED, FLATTEN_FAILED -> reconciled -> retried as flatten.n, at most SLOB_FLATTEN_RETRIES times.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from datetime import datetime, timedelta, timezone
+from typing import Any
+
+from slob_cli.adapters.store import Store
+from slob_cli.adapters.store.orders import OrderRepository
+from slob_cli.core.broker_view import BrokerExecution, BrokerOrder, BrokerPosition, BrokerView
+from slob_cli.core.models import Direction
+from slob_cli.core.orders import build_bracket
+from slob_cli.core.risk import RiskManager
+from slob_cli.runtime.clock import ManualClock
+from slob_cli.runtime.events import EventType
+from slob_cli.runtime.executor import ExecutorOptions, OrderExecutor
+
+UTC = timezone.utc
+T0 = datetime(2026, 1, 6, 15, 0, tzinfo=UTC)
+ORPHAN = "slob:orphan-NQ:flatten"
+SETUP = "NQ-20260106-S1"
+DELAY = timedelta(seconds=30)
+
+
+class Broker:
+    """A gateway that outlives slob's processes: it keeps what was placed; nothing ever fills (no liquidity)."""
+
+    def __init__(self, position: int) -> None:
+        self.position = position
+        self.orders: dict[str, BrokerOrder] = {}
+        self.placed: list[str] = []
+        self.cancelled: list[str] = []
+        self.next_id = 100
+
+    def view(self) -> BrokerView:
+        live = tuple(o for o in self.orders.values() if o.status in ("Submitted", "PreSubmitted"))
+        done = tuple(o for o in self.orders.values() if o not in live)
+        return BrokerView(open_orders=live, completed_orders=done, positions=(BrokerPosition("NQ", self.position),))
+
+    def by_id(self, order_id: int) -> BrokerOrder:
+        return next(o for o in self.orders.values() if o.order_id == order_id)
+
+
+class Port:
+    """One process's connection to the broker; confirmations are delivered by the test, as IB's come later."""
+
+    def __init__(self, broker: Broker, store: Store) -> None:
+        self.broker, self.store = broker, store
+
+    def place(self, intents: list[Any]) -> dict[str, int]:
+        ids = {}
+        for intent in intents:
+            self.broker.next_id += 1
+            ids[intent.order_ref] = self.broker.next_id
+            self.broker.placed.append(intent.order_ref)
+            self.broker.orders[intent.order_ref] = BrokerOrder(
+                intent.order_ref, self.broker.next_id, "NQ", intent.action, intent.order_type, intent.quantity,
+                "Submitted", 0, stop_price=intent.stop_price, limit_price=intent.limit_price)
+        return ids
+
+    def cancel(self, order_id: int) -> bool:
+        ref = self.broker.by_id(order_id).order_ref
+        requested = [json.loads(p)["order_ref"] for p in self.store.event_payloads_since("CANCEL_REQUESTED", "2026-01-01T00:00:00Z")]
+        assert ref in requested, f"the cancel of {ref} is stored before it is sent"
+        self.broker.cancelled.append(str(ref))
+        return True
+
+    def equity(self) -> None:
+        return None
+
+    async def snapshot(self) -> BrokerView:
+        return self.broker.view()
+
+
+def _process(store: Store, broker: Broker, clock: ManualClock, alerts: list[str],
+             **options: Any) -> tuple[OrderExecutor, list[bool]]:
+    """Start one slob process: an executor on the store, its own connection, reconciled first."""
+    reconciles: list[bool] = []
+    executor = OrderExecutor(store, Port(broker, store), RiskManager(), clock, options=ExecutorOptions(**options),
+                             request_reconcile=lambda: reconciles.append(True))
+    executor._emit = (  # type: ignore[method-assign]
+        lambda kind, payload: alerts.append(payload["message"]) if kind is EventType.ALERT else None)
+    asyncio.run(executor.reconcile())
+    return executor, reconciles
+
+
+def _confirm(executor: OrderExecutor, broker: Broker, status: str) -> None:
+    """The broker confirms the cancels it was asked for (or acknowledges new orders) to the process."""
+    for ref, order in list(broker.orders.items()):
+        if status == "Cancelled" and ref in broker.cancelled and order.status != "Cancelled":
+            broker.orders[ref] = BrokerOrder(ref, order.order_id, "NQ", order.action, order.order_type, order.quantity,
+                                             "Cancelled", 0, stop_price=order.stop_price, limit_price=order.limit_price)
+            executor.on_status(broker.orders[ref])
+        elif status == "Submitted" and order.status == "Submitted":
+            executor.on_status(order)
+
+
+def _logged(store: Store, kind: str) -> list[dict[str, Any]]:
+    return [json.loads(p) for p in store.event_payloads_since(kind, "2026-01-01T00:00:00Z")]
+
+
+def _sent_at(store: Store, ref: str) -> datetime:
+    row = OrderRepository(store).order(ref)
+    assert row is not None and row["sent_at"] is not None
+    return datetime.fromisoformat(row["sent_at"].replace("Z", "+00:00"))
+
+
+def test_a_flatten_reconciliation_places_is_cancelled_unfilled_retried_a_bounded_number_of_times_across_a_restart(
+        store: Store) -> None:
+    broker = Broker(position=1)  # a long NQ contract no setup explains: reconciliation flattens it
+    clock = ManualClock(T0)
+    alerts: list[str] = []
+    first, reconciles = _process(store, broker, clock, alerts)
+    assert broker.placed == [ORPHAN]
+    _confirm(first, broker, "Submitted")
+    clock.advance(DELAY - timedelta(seconds=1))
+    first.on_clock(clock.now())
+    assert broker.cancelled == [], "not before the delay"
+    clock.advance(timedelta(seconds=1))
+    first.on_clock(clock.now())
+    assert broker.cancelled == [ORPHAN], "unfilled 30 s after it was sent: cancelled"
+    assert _logged(store, "FLATTEN_UNFILLED") == [{"order_ref": ORPHAN, "filled": 0, "quantity": 1}]
+    _confirm(first, broker, "Cancelled")
+    [failed] = _logged(store, "FLATTEN_FAILED")
+    assert (failed["order_ref"], failed["unfilled"]) == (ORPHAN, True) and reconciles, "failed; reconciling"
+    asyncio.run(first.reconcile())  # the reconciliation it asked for flattens again
+    assert broker.placed == [ORPHAN, f"{ORPHAN}.2"]
+    assert _logged(store, "FLATTEN_RETRY") == [{"setup_id": "orphan-NQ", "retry": 1, "of": 3}]
+    _confirm(first, broker, "Submitted")
+    sent = _sent_at(store, f"{ORPHAN}.2")
+
+    # slob dies while flatten.2 works; a new process starts 10 s later and reconciles first.
+    clock.advance(timedelta(seconds=10))
+    second, reconciles = _process(store, broker, clock, alerts)
+    assert broker.placed == [ORPHAN, f"{ORPHAN}.2"], "the working flatten is not sent again"
+    clock.set(sent + DELAY - timedelta(seconds=1))
+    second.on_clock(clock.now())
+    assert broker.cancelled == [ORPHAN]
+    clock.set(sent + DELAY)  # timed from when it was sent, not from the restart
+    second.on_clock(clock.now())
+    assert broker.cancelled == [ORPHAN, f"{ORPHAN}.2"]
+    for retry in (2, 3):
+        _confirm(second, broker, "Cancelled")
+        asyncio.run(second.reconcile())
+        _confirm(second, broker, "Submitted")
+        assert broker.placed[-1] == f"{ORPHAN}.{retry + 1}"
+        clock.advance(DELAY)
+        second.on_clock(clock.now())
+    assert [p["retry"] for p in _logged(store, "FLATTEN_RETRY")] == [1, 2, 3], "the count went on after the restart"
+    assert broker.placed == [ORPHAN] + [f"{ORPHAN}.{n}" for n in (2, 3, 4)]
+    assert broker.cancelled == [ORPHAN] + [f"{ORPHAN}.{n}" for n in (2, 3)], "the last one is left working"
+    assert len(_logged(store, "FLATTEN_FAILED")) == 3
+    assert _logged(store, "FLATTEN_GIVEN_UP") == [{"setup_id": "orphan-NQ", "attempts": 4,
+                                                   "reason": "4 attempts did not fill"}]
+    assert [a for a in alerts if "given up" in a and "left working" in a]
+    # Later reconciliations (a reconnect, a third process) leave the working flatten alone.
+    asyncio.run(second.reconcile())
+    clock.advance(timedelta(minutes=5))
+    second.on_clock(clock.now())
+    third, _ = _process(store, broker, clock, alerts)
+    third.on_clock(clock.now() + timedelta(minutes=5))
+    assert len(broker.placed) == 4 and len(broker.cancelled) == 3
+    assert len(_logged(store, "FLATTEN_GIVEN_UP")) == 1
+
+
+def test_an_unfilled_cancel_confirmed_after_a_restart_is_still_a_failure_and_re_protects(store: Store) -> None:
+    broker = Broker(position=1)
+    clock = ManualClock(T0)
+    first, _ = _process(store, broker, clock, [])
+    _confirm(first, broker, "Submitted")
+    clock.advance(DELAY)
+    first.on_clock(clock.now())
+    assert broker.cancelled == [ORPHAN]
+    # slob dies before the broker confirms; the snapshot of the next process still shows it working.
+    alerts: list[str] = []
+    second, reconciles = _process(store, broker, clock, alerts)
+    assert broker.placed == [ORPHAN] and reconciles == []
+    _confirm(second, broker, "Cancelled")
+    assert [p["unfilled"] for p in _logged(store, "FLATTEN_FAILED")] == [True]
+    assert reconciles, "the position has lost its cover: reconcile"
+    asyncio.run(second.reconcile())
+    assert broker.placed == [ORPHAN, f"{ORPHAN}.2"]
+    assert [p["retry"] for p in _logged(store, "FLATTEN_RETRY")] == [1]
+
+
+def test_a_session_end_flatten_working_across_a_restart_keeps_its_deadline_and_its_retry_count(store: Store) -> None:
+    orders = build_bracket(SETUP, Direction.SHORT, "NQ", 1, 25478.0, 25490.0, 25406.0, "MKT").orders
+    broker = Broker(position=-1)
+    clock = ManualClock(datetime(2026, 1, 6, 21, 0, 2, tzinfo=UTC))
+    alerts: list[str] = []
+    repo = OrderRepository(store)  # a 1-lot SHORT, filled; its stop and target work
+    repo.insert_intents(list(orders), T0)
+    Port(broker, store).place(list(orders))
+    repo.mark_sent({o.order_ref: broker.orders[o.order_ref].order_id for o in orders}, T0)
+    entry = broker.orders[orders[0].order_ref]
+    broker.orders[orders[0].order_ref] = BrokerOrder(entry.order_ref, entry.order_id, "NQ", "SELL", "MKT", 1, "Filled", 1)
+    OrderExecutor(store, None, RiskManager(), clock).on_execution(
+        BrokerExecution("e1", entry.order_ref, entry.order_id, "NQ", "SLD", 1, 25477.75, T0))
+    first, _ = _process(store, broker, clock, alerts)
+    _confirm(first, broker, "Submitted")
+    first.on_session_end()
+    _confirm(first, broker, "Cancelled")  # the stop and target
+    assert broker.placed[-1] == f"slob:{SETUP}:flatten"
+    _confirm(first, broker, "Submitted")
+    sent = _sent_at(store, f"slob:{SETUP}:flatten")
+
+    clock.advance(timedelta(seconds=5))  # a restart while the flatten works
+    second, _ = _process(store, broker, clock, alerts)
+    second.on_session_end()  # the engine runs the session end again after a restart
+    assert broker.placed.count(f"slob:{SETUP}:flatten") == 1 and len(broker.placed) == 4, "no second flatten"
+    assert len(_logged(store, "FLATTEN_AT_SESSION_END")) == 1, "the same plan goes on"
+    clock.set(sent + DELAY)
+    second.on_clock(clock.now())
+    assert broker.cancelled[-1] == f"slob:{SETUP}:flatten", "cancelled on the deadline of the first process"
+    _confirm(second, broker, "Cancelled")
+    [failed] = _logged(store, "FLATTEN_FAILED")
+    assert failed["unfilled"] and failed["retry_at"] is not None
+    asyncio.run(second.reconcile())  # re-protects: a new stop
+    assert broker.placed[-2:] == [f"slob:{SETUP}:stop.2", f"slob:{SETUP}:target.2"]
+    _confirm(second, broker, "Submitted")
+    clock.advance(DELAY)
+
+    third, _ = _process(store, broker, clock, alerts)  # and a restart while the retry is due
+    third.on_session_end()
+    third.on_clock(clock.now())
+    _confirm(third, broker, "Cancelled")  # the new stop and target, cancelled for the retry
+    assert broker.placed[-1] == f"slob:{SETUP}:flatten.2"
+    assert _logged(store, "FLATTEN_RETRY") == [{"setup_id": SETUP, "retry": 1, "of": 3}]
+    assert len(set(broker.placed)) == len(broker.placed), "every orderRef was sent once"
