@@ -568,11 +568,12 @@ class OrderExecutor:
             return
         for trade in self.repo.open_trades():
             setup_id = trade["setup_id"]
-            if setup_id in self._flattening or setup_id in self._session_flattens:
+            plan = self._session_flattens.get(setup_id)
+            if setup_id in self._flattening or (plan is not None and not plan.stale(self.clock.now())):
                 continue  # being flattened (before a restart too: the plan is kept, with its retries)
             log.warning("session end: flattening %s", setup_id)
             self._log("FLATTEN_AT_SESSION_END", {"setup_id": setup_id})
-            self._session_flattens[setup_id] = FlattenPlan()
+            self._session_flattens[setup_id] = FlattenPlan(since=self.clock.now())
             self._save_flattens()
             self._start_flatten(setup_id)
 
@@ -619,7 +620,7 @@ class OrderExecutor:
             self._session_flattens.pop(setup_id, None)
             self._save_flattens()
             return
-        if not self.market_open(now):
+        if not self.market_open(now) or plan.stale(now):  # a plan kept while slob was down overnight too
             self._flatten_given_up(setup_id, plan, "the market has closed")
             return
         rows = self.repo.orders_for_setup(setup_id)
@@ -649,7 +650,7 @@ class OrderExecutor:
         if plan is not None and not plan.reconcile:
             return True  # a session-end flatten being retried: its own plan counts
         if plan is None or plan.given_up:
-            self._session_flattens[setup_id] = FlattenPlan(reconcile=True)
+            self._session_flattens[setup_id] = FlattenPlan(reconcile=True, since=self.clock.now())
         elif plan.retries >= limit:  # the last attempt ended otherwise (rejected, expired): no more tonight
             self._flatten_given_up(setup_id, plan, f"{plan.retries + 1} attempts failed", working=False)
             return False

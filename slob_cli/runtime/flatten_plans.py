@@ -11,6 +11,7 @@ from datetime import datetime
 from typing import Any
 
 from slob_cli.adapters.store import Store, from_iso, to_iso
+from slob_cli.core.sessions import trading_date_of
 
 FLATTEN_PLANS_KEY = "flatten_plans"
 
@@ -28,18 +29,24 @@ class FlattenPlan:
     due: datetime | None = None
     reconcile: bool = False
     given_up: bool = False
+    since: datetime | None = None  # when the first flatten was decided
+
+    def stale(self, now: datetime) -> bool:
+        """Return True when the plan began on an earlier New York date: the session it flattened is over."""
+        return self.since is not None and trading_date_of(self.since) != trading_date_of(now)
 
     def to_dict(self) -> dict[str, Any]:
         """Return the plan as JSON-ready values."""
         return {"retries": self.retries, "due": to_iso(self.due) if self.due else None,
-                "reconcile": self.reconcile, "given_up": self.given_up}
+                "reconcile": self.reconcile, "given_up": self.given_up,
+                "since": to_iso(self.since) if self.since else None}
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> FlattenPlan:
         """Return the plan stored as `data`."""
-        due = data.get("due")
+        due, since = data.get("due"), data.get("since")
         return cls(int(data.get("retries", 0)), from_iso(due) if due else None, bool(data.get("reconcile")),
-                   bool(data.get("given_up")))
+                   bool(data.get("given_up")), from_iso(since) if since else None)
 
 
 def load_plans(store: Store) -> dict[str, FlattenPlan]:

@@ -315,3 +315,35 @@ def test_a_flatten_reconciliation_places_that_never_fills_is_cancelled_retried_a
         working = [o for o in h.gateway.broker.open_orders() if o.order_ref.startswith("slob:")]
         assert [(o.order_ref, o.remaining) for o in working] == [(f"{ORPHAN}.4", 1)]
         assert h.net_position() == 1
+
+
+def test_a_session_end_flatten_working_when_slob_restarts_is_timed_from_when_it_was_sent_and_the_count_goes_on(
+        tmp_path: Path) -> None:
+    with ExitStack() as stack:
+        h = start_harness(stack, tmp_path, "short_setup")
+        # Nothing fills from the entry on: the SHORT is open at the close and its flatten hangs; slob stops
+        # (a deploy, a crash) while that flatten works. (After the close the steps are a minute long: a delay
+        # longer than a step tells whether the flatten was timed from when it was sent or from the restart.)
+        delay = timedelta(seconds=90)
+        h.session(at(21, 0) + timedelta(seconds=10), flatten_retry_delay=delay,
+                  on={EventType.POSITION_OPENED: lambda event: h.gateway.withhold_fills(True)})
+        [first] = _ours(h, "flatten")
+        assert first.status == "Submitted" and h.logged("FLATTEN_UNFILLED") == []
+        h.session(at(21, 45), flatten_retry_delay=delay)
+        flattens = _ours(h, "flatten")
+        assert [o.order_ref for o in flattens] == [f"slob:{SHORT}:flatten"] + [
+            f"slob:{SHORT}:flatten.{n}" for n in (2, 3, 4)], "not sent again after the restart; exactly 3 retries"
+        assert flattens[0].completed_at - flattens[0].placed_at <= delay + timedelta(minutes=1), "its deadline kept"
+        assert all((o.status, o.filled) == ("Cancelled", 0) for o in flattens)
+        assert h.logged("FLATTEN_AT_SESSION_END") == [{"setup_id": SHORT}], "one plan over both processes"
+        assert [p["retry"] for p in h.logged("FLATTEN_RETRY")] == [1, 2, 3]
+        assert h.logged("FLATTEN_GIVEN_UP") == [{"setup_id": SHORT, "attempts": 4, "reason": "4 attempts failed"}]
+        placed = [p["order_ref"] for p in h.logged("ORDER_PLACED")]
+        assert len(placed) == len(set(placed)), "every orderRef was sent once"
+        stops = _ours(h, "stop")
+        for attempt in flattens:  # re-protected from the instant each attempt ended
+            assert [s for s in stops if s.placed_at <= attempt.completed_at
+                    and (s.completed_at is None or s.completed_at >= attempt.completed_at)], attempt.order_ref
+        working = [o for o in h.gateway.broker.open_orders() if o.order_ref.startswith(f"slob:{SHORT}:")]
+        assert [(o.order_type, o.action, o.remaining) for o in working if o.order_type == "STP"] == [("STP", "BUY", 1)]
+        assert h.net_position() == -1

@@ -189,12 +189,11 @@ def test_an_unfilled_cancel_confirmed_after_a_restart_is_still_a_failure_and_re_
     assert [p["retry"] for p in _logged(store, "FLATTEN_RETRY")] == [1]
 
 
-def test_a_session_end_flatten_working_across_a_restart_keeps_its_deadline_and_its_retry_count(store: Store) -> None:
+def _short_at_the_session_end(store: Store, broker: Broker, clock: ManualClock,
+                              alerts: list[str]) -> OrderExecutor:
+    """A 1-lot SHORT, filled, its stop and target working; a process starts and the session ends."""
     orders = build_bracket(SETUP, Direction.SHORT, "NQ", 1, 25478.0, 25490.0, 25406.0, "MKT").orders
-    broker = Broker(position=-1)
-    clock = ManualClock(datetime(2026, 1, 6, 21, 0, 2, tzinfo=UTC))
-    alerts: list[str] = []
-    repo = OrderRepository(store)  # a 1-lot SHORT, filled; its stop and target work
+    repo = OrderRepository(store)
     repo.insert_intents(list(orders), T0)
     Port(broker, store).place(list(orders))
     repo.mark_sent({o.order_ref: broker.orders[o.order_ref].order_id for o in orders}, T0)
@@ -205,6 +204,14 @@ def test_a_session_end_flatten_working_across_a_restart_keeps_its_deadline_and_i
     first, _ = _process(store, broker, clock, alerts)
     _confirm(first, broker, "Submitted")
     first.on_session_end()
+    return first
+
+
+def test_a_session_end_flatten_working_across_a_restart_keeps_its_deadline_and_its_retry_count(store: Store) -> None:
+    broker = Broker(position=-1)
+    clock = ManualClock(datetime(2026, 1, 6, 21, 0, 2, tzinfo=UTC))
+    alerts: list[str] = []
+    first = _short_at_the_session_end(store, broker, clock, alerts)
     _confirm(first, broker, "Cancelled")  # the stop and target
     assert broker.placed[-1] == f"slob:{SETUP}:flatten"
     _confirm(first, broker, "Submitted")
@@ -233,3 +240,29 @@ def test_a_session_end_flatten_working_across_a_restart_keeps_its_deadline_and_i
     assert broker.placed[-1] == f"slob:{SETUP}:flatten.2"
     assert _logged(store, "FLATTEN_RETRY") == [{"setup_id": SETUP, "retry": 1, "of": 3}]
     assert len(set(broker.placed)) == len(broker.placed), "every orderRef was sent once"
+
+
+def test_a_session_end_retry_kept_over_a_night_slob_was_down_is_given_up_and_the_next_session_end_flattens_afresh(
+        store: Store) -> None:
+    broker = Broker(position=-1)
+    clock = ManualClock(datetime(2026, 1, 6, 21, 0, 2, tzinfo=UTC))
+    alerts: list[str] = []
+    first = _short_at_the_session_end(store, broker, clock, alerts)
+    _confirm(first, broker, "Cancelled")
+    _confirm(first, broker, "Submitted")
+    clock.advance(DELAY)
+    first.on_clock(clock.now())
+    _confirm(first, broker, "Cancelled")
+    asyncio.run(first.reconcile())  # re-protected; the retry is due in 30 s, but slob stops now
+    assert [p["retry_at"] is not None for p in _logged(store, "FLATTEN_FAILED")] == [True]
+    placed = len(broker.placed)
+
+    clock.set(datetime(2026, 1, 7, 15, 0, tzinfo=UTC))  # started again the next morning
+    second, _ = _process(store, broker, clock, alerts)
+    second.on_clock(clock.now())
+    assert len(broker.placed) == placed, "no flatten of last night's plan in the morning"
+    [given_up] = _logged(store, "FLATTEN_GIVEN_UP")
+    assert given_up["reason"] == "the market has closed" and [a for a in alerts if "held overnight" in a]
+    clock.set(datetime(2026, 1, 7, 21, 0, 2, tzinfo=UTC))
+    second.on_session_end()
+    assert len(_logged(store, "FLATTEN_AT_SESSION_END")) == 2, "tonight's session end flattens afresh"
