@@ -266,3 +266,23 @@ def test_a_session_end_retry_kept_over_a_night_slob_was_down_is_given_up_and_the
     clock.set(datetime(2026, 1, 7, 21, 0, 2, tzinfo=UTC))
     second.on_session_end()
     assert len(_logged(store, "FLATTEN_AT_SESSION_END")) == 2, "tonight's session end flattens afresh"
+
+
+def test_reconciliation_flattens_rejected_each_time_stop_at_the_bound_with_one_alert(store: Store) -> None:
+    broker = Broker(position=1)
+    clock = ManualClock(T0)
+    alerts: list[str] = []
+    executor, _ = _process(store, broker, clock, alerts)
+    for _ in range(6):
+        ref = broker.placed[-1]
+        order = broker.orders[ref]
+        broker.orders[ref] = BrokerOrder(ref, order.order_id, "NQ", "SELL", "MKT", 1, "Inactive", 0)
+        executor.on_status(broker.orders[ref])  # refused (a margin check, a closed market)
+        asyncio.run(executor.reconcile())
+        if broker.orders[broker.placed[-1]].status == "Inactive":
+            break
+    assert broker.placed == [ORPHAN] + [f"{ORPHAN}.{n}" for n in (2, 3, 4)], "the first and 3 retries, no more"
+    assert [p["retry"] for p in _logged(store, "FLATTEN_RETRY")] == [1, 2, 3]
+    assert _logged(store, "FLATTEN_GIVEN_UP") == [{"setup_id": "orphan-NQ", "attempts": 4,
+                                                   "reason": "4 attempts failed"}]
+    assert [a for a in alerts if "given up" in a and "no cover" in a]
