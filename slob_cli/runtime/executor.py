@@ -110,7 +110,7 @@ class OrderExecutor:
         self.counts = {"brackets": 0, "skipped": 0, "fills": 0, "cancelled": 0, "rejected": 0, "flattened": 0}
         self._flattening: set[str] = set()
         self._cancels_sent: set[int] = set()  # broker ids slob itself asked to cancel
-        self._session_flattens: dict[str, FlattenPlan] = load_plans(store)  # setup id -> its flatten, kept
+        self._flatten_plans: dict[str, FlattenPlan] = load_plans(store)  # setup id -> its flatten plan, stored
         self._flatten_deadlines: dict[str, datetime] = {}  # flatten orderRef -> when it must have filled
         self._unfilled: set[str] = set()  # flatten orderRefs slob cancelled for not filling in time
         stored = store.get_state(RISK_STATE_KEY)
@@ -189,6 +189,7 @@ class OrderExecutor:
         now = self.clock.now()
         touched: set[str] = set()
         missed: set[str] = set()  # setups with fills slob did not see live
+        flattens = {a.setup_id for a in plan.of_type(PlaceOrders) if any(o.role is OrderRole.FLATTEN for o in a.orders)}
         for action in plan.actions:
             execution = action.execution if isinstance(action, RecordExecution) else None
             parsed = parse_order_ref(execution.order_ref if execution else getattr(action, "order_ref", None))
@@ -208,7 +209,7 @@ class OrderExecutor:
             elif isinstance(action, SendBracket):
                 self._send(list(action.orders))
             elif isinstance(action, PlaceOrders):
-                if any(o.role is OrderRole.FLATTEN for o in action.orders) and not self._reconcile_flatten(action):
+                if action.setup_id in flattens and not self._reconcile_flatten(action):
                     continue
                 self.repo.insert_intents(list(action.orders), now, self.run_id)
                 self._send(list(action.orders))
@@ -227,7 +228,7 @@ class OrderExecutor:
         # for old executions may never come, and an unbooked trade would hold its risk slot all day.
         for setup_id in sorted(touched):
             self._update_trade(setup_id, settle=setup_id in missed)
-        self._track_flattens()
+        self._track_flattens(flattens)
 
     def _adopt_outside_close(self, action: ClosedOutside, now: datetime) -> None:
         """Store a close done outside slob as a filled flatten of the setup, with the broker's fills."""
@@ -355,9 +356,9 @@ class OrderExecutor:
                 self._flatten_failed(parsed.setup_id, order, status, unfilled)
         if parsed.setup_id in self._flattening and parsed.role in (OrderRole.STOP, OrderRole.TARGET):
             self._continue_flatten(parsed.setup_id)
-        plan = self._session_flattens.get(parsed.setup_id)
+        plan = self._flatten_plans.get(parsed.setup_id)
         if parsed.role is OrderRole.FLATTEN and status is OrderStatus.FILLED and plan is not None and plan.reconcile:
-            del self._session_flattens[parsed.setup_id]  # closed (an orphan has no trade to tell it)
+            del self._flatten_plans[parsed.setup_id]  # closed (an orphan has no trade to tell it)
             self._save_flattens()
 
     def _flatten_failed(self, setup_id: str, order: BrokerOrder, status: OrderStatus, unfilled: bool) -> None:
@@ -372,7 +373,7 @@ class OrderExecutor:
         detail = (f"{order.order_ref} {how} with {order.filled} of {order.quantity} filled: "
                   "the position stays open; reconciling to protect it")
         now = self.clock.now()
-        plan = self._session_flattens.get(setup_id)
+        plan = self._flatten_plans.get(setup_id)
         if plan is not None and plan.reconcile:
             plan = None  # the reconciliation asked for below flattens again, within SLOB_FLATTEN_RETRIES
         retry = plan is not None and plan.retries < self.options.flatten_retries and self.market_open(now)
@@ -391,18 +392,20 @@ class OrderExecutor:
             self._flatten_given_up(setup_id, plan, "the market has closed" if plan.retries < self.options.flatten_retries
                                    else f"{attempts} attempt{'s' if attempts > 1 else ''} failed")
 
-    def _flatten_given_up(self, setup_id: str, plan: FlattenPlan, why: str, working: bool = True) -> None:
+    def _flatten_given_up(self, setup_id: str, plan: FlattenPlan, why: str, working: str | None = None) -> None:
         """Stop flattening a setup tonight: one error alert; the reconcile keeps the position protected.
 
-        A flatten of reconciliation's is the only cover its position has: its last one is left working.
+        A flatten of reconciliation's is the only cover its position has: its last one (`working`) is left
+        working, and no other is sent that day (the operator closes the position).
         """
         if plan.reconcile:
             plan.given_up = True
-            left = "the last market order is left working" if working else "it has no cover"
+            left = (f"its last market order {working} is left working (cancel it before you close the position "
+                    "in TWS)" if working else "it has no cover: close it in TWS")
             detail = (f"flatten of {setup_id} given up ({why}): no stop can protect the position (no stop price "
-                      f"is known), so {left}; close the position in TWS")
+                      f"is known), so {left}; slob sends no other flatten for it today")
         else:
-            self._session_flattens.pop(setup_id, None)
+            self._flatten_plans.pop(setup_id, None)
             detail = (f"session-end flatten of {setup_id} given up ({why}): the position is held overnight, "
                       "protected by a working stop (reconciliation keeps one in place); close it in TWS if it must "
                       "not be held")
@@ -524,7 +527,7 @@ class OrderExecutor:
                                                    "price": result.entry_price})
         if closed and (previous is None or previous["status"] != TradeStatus.CLOSED):
             self._flattening.discard(setup_id)
-            if self._session_flattens.pop(setup_id, None) is not None:
+            if self._flatten_plans.pop(setup_id, None) is not None:
                 self._save_flattens()
         if book:
             self._book(setup_id, row["exit_reason"], result)
@@ -568,12 +571,12 @@ class OrderExecutor:
             return
         for trade in self.repo.open_trades():
             setup_id = trade["setup_id"]
-            plan = self._session_flattens.get(setup_id)
+            plan = self._flatten_plans.get(setup_id)
             if setup_id in self._flattening or (plan is not None and not plan.stale(self.clock.now())):
                 continue  # being flattened (before a restart too: the plan is kept, with its retries)
             log.warning("session end: flattening %s", setup_id)
             self._log("FLATTEN_AT_SESSION_END", {"setup_id": setup_id})
-            self._session_flattens[setup_id] = FlattenPlan(since=self.clock.now())
+            self._flatten_plans[setup_id] = FlattenPlan(since=self.clock.now())
             self._save_flattens()
             self._start_flatten(setup_id)
 
@@ -598,9 +601,9 @@ class OrderExecutor:
             status = OrderStatus(row["status"]) if row is not None else OrderStatus.EXPIRED
             if status in LIVE and row is not None and row["broker_order_id"] is not None:
                 del self._flatten_deadlines[ref]
-                plan = self._session_flattens.get(row["setup_id"])
+                plan = self._flatten_plans.get(row["setup_id"])
                 if plan is not None and plan.reconcile and plan.retries >= self.options.flatten_retries:
-                    self._flatten_given_up(row["setup_id"], plan, f"{plan.retries + 1} attempts did not fill")
+                    self._flatten_given_up(row["setup_id"], plan, f"{plan.retries + 1} attempts did not fill", ref)
                     continue
                 self._unfilled.add(ref)
                 log.warning("%s unfilled %g s after it was sent: cancelling it", ref,
@@ -609,7 +612,7 @@ class OrderExecutor:
                 self._cancel(int(row["broker_order_id"]), ref)
             elif status not in ACTIVE:
                 del self._flatten_deadlines[ref]
-        for setup_id, plan in list(self._session_flattens.items()):
+        for setup_id, plan in list(self._flatten_plans.items()):
             if plan.due is not None and now >= plan.due:
                 self._retry_flatten(setup_id, plan, now)
 
@@ -617,7 +620,7 @@ class OrderExecutor:
         """Flatten a setup again once its position is protected again (never two flattens at once)."""
         trade = self.repo.trade(setup_id)
         if trade is None or trade["status"] != TradeStatus.OPEN.value:
-            self._session_flattens.pop(setup_id, None)
+            self._flatten_plans.pop(setup_id, None)
             self._save_flattens()
             return
         if not self.market_open(now) or plan.stale(now):  # a plan kept while slob was down overnight too
@@ -638,7 +641,7 @@ class OrderExecutor:
         self._start_flatten(setup_id)
 
     def _save_flattens(self) -> None:
-        save_plans(self.store, self._session_flattens, self.clock.now())
+        save_plans(self.store, self._flatten_plans, self.clock.now())
 
     def _reconcile_flatten(self, action: PlaceOrders) -> bool:
         """Count a flatten reconciliation places (the first of its plan, or a retry); False: give it up unsent.
@@ -646,13 +649,15 @@ class OrderExecutor:
         Stored before the intent, so a restart knows the attempts; the timeout of on_clock applies to it.
         """
         setup_id, limit = action.setup_id, self.options.flatten_retries
-        plan = self._session_flattens.get(setup_id)
+        plan = self._flatten_plans.get(setup_id)
         if plan is not None and not plan.reconcile:
             return True  # a session-end flatten being retried: its own plan counts
-        if plan is None or plan.given_up:
-            self._session_flattens[setup_id] = FlattenPlan(reconcile=True, since=self.clock.now())
-        elif plan.retries >= limit:  # the last attempt ended otherwise (rejected, expired): no more tonight
-            self._flatten_given_up(setup_id, plan, f"{plan.retries + 1} attempts failed", working=False)
+        if plan is None or (plan.given_up and plan.stale(self.clock.now())):
+            self._flatten_plans[setup_id] = FlattenPlan(reconcile=True, since=self.clock.now())
+        elif plan.given_up:
+            return False  # said once; the position is the operator's for the rest of the day
+        elif plan.retries >= limit:  # the last attempt ended otherwise (rejected, expired): no more today
+            self._flatten_given_up(setup_id, plan, f"{plan.retries + 1} attempts failed")
             return False
         else:
             plan.retries += 1
@@ -661,23 +666,24 @@ class OrderExecutor:
         self._save_flattens()
         return True
 
-    def _track_flattens(self) -> None:
-        """After a reconciliation: time every live flatten from when it was sent (one sent before a restart
-        too) and settle the plans whose flatten ended while slob was away or that need no flatten any more."""
+    def _track_flattens(self, proposed: set[str]) -> None:
+        """After a reconciliation (which proposed flattens for `proposed`): time every live flatten from when
+        it was sent (one sent before a restart too) and settle the plans whose flatten ended while slob was
+        away or that need no flatten any more."""
         live = self.repo.unfilled_live("flatten")
         for row in live:
-            plan = self._session_flattens.get(row["setup_id"])
+            plan = self._flatten_plans.get(row["setup_id"])
             if row["sent_at"] is not None and not (plan is not None and plan.given_up):
                 self._flatten_deadlines.setdefault(row["order_ref"],
                                                    from_iso(row["sent_at"]) + self.options.flatten_retry_delay)
         busy = {row["setup_id"] for row in live} | self._flattening
         changed = False
-        for setup_id, plan in list(self._session_flattens.items()):
-            if setup_id in busy or plan.due is not None:
+        for setup_id, plan in list(self._flatten_plans.items()):
+            if setup_id in busy or plan.due is not None or (plan.reconcile and setup_id in proposed):
                 continue
             changed = True
             if plan.reconcile:  # closed, or reconciliation covers it with a stop now: nothing to retry
-                del self._session_flattens[setup_id]
+                del self._flatten_plans[setup_id]
             elif plan.retries < self.options.flatten_retries:  # its last flatten ended while slob was down
                 plan.due = self.clock.now() + self.options.flatten_retry_delay
             else:
@@ -707,5 +713,5 @@ class OrderExecutor:
         self.repo.insert_intents([intent], self.clock.now(), self.run_id)
         if self._send([intent]):
             self.counts["flattened"] += 1
-            if setup_id in self._session_flattens:
+            if setup_id in self._flatten_plans:
                 self._flatten_deadlines[intent.order_ref] = self.clock.now() + self.options.flatten_retry_delay

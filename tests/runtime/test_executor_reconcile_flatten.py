@@ -167,6 +167,16 @@ def test_a_flatten_reconciliation_places_is_cancelled_unfilled_retried_a_bounded
     third.on_clock(clock.now() + timedelta(minutes=5))
     assert len(broker.placed) == 4 and len(broker.cancelled) == 3
     assert len(_logged(store, "FLATTEN_GIVEN_UP")) == 1
+    # The operator cancels it to close the position by hand: slob sends no other flatten today ...
+    last = broker.orders[f"{ORPHAN}.4"]
+    broker.orders[f"{ORPHAN}.4"] = BrokerOrder(last.order_ref, last.order_id, "NQ", "SELL", "MKT", 1, "Cancelled", 0)
+    third.on_status(broker.orders[f"{ORPHAN}.4"])
+    asyncio.run(third.reconcile())
+    assert len(broker.placed) == 4
+    # ... but the next day's reconciliation begins a new plan.
+    clock.set(datetime(2026, 1, 7, 15, 0, tzinfo=UTC))
+    asyncio.run(third.reconcile())
+    assert broker.placed[4:] == [f"{ORPHAN}.5"]
 
 
 def test_an_unfilled_cancel_confirmed_after_a_restart_is_still_a_failure_and_re_protects(store: Store) -> None:
@@ -286,3 +296,5 @@ def test_reconciliation_flattens_rejected_each_time_stop_at_the_bound_with_one_a
     assert _logged(store, "FLATTEN_GIVEN_UP") == [{"setup_id": "orphan-NQ", "attempts": 4,
                                                    "reason": "4 attempts failed"}]
     assert [a for a in alerts if "given up" in a and "no cover" in a]
+    asyncio.run(executor.reconcile())
+    assert len(broker.placed) == 4 and len(_logged(store, "FLATTEN_GIVEN_UP")) == 1, "said once, nothing more sent"
