@@ -298,3 +298,27 @@ def test_reconciliation_flattens_rejected_each_time_stop_at_the_bound_with_one_a
     assert [a for a in alerts if "given up" in a and "no cover" in a]
     asyncio.run(executor.reconcile())
     assert len(broker.placed) == 4 and len(_logged(store, "FLATTEN_GIVEN_UP")) == 1, "said once, nothing more sent"
+
+
+def test_a_flatten_reconciliation_places_for_a_setup_whose_stop_price_is_unknown_is_timed_too(store: Store) -> None:
+    entry = build_bracket(SETUP, Direction.SHORT, "NQ", 1, 25478.0, 25490.0, 25406.0, "MKT").entry
+    broker = Broker(position=-1)  # the SHORT's entry filled; its stop and target never made it to the store
+    repo = OrderRepository(store)
+    repo.insert_intents([entry], T0)
+    Port(broker, store).place([entry])
+    repo.mark_sent({entry.order_ref: broker.orders[entry.order_ref].order_id}, T0)
+    order = broker.orders[entry.order_ref]
+    broker.orders[entry.order_ref] = BrokerOrder(entry.order_ref, order.order_id, "NQ", "SELL", "MKT", 1, "Filled", 1)
+    clock = ManualClock(T0 + timedelta(minutes=5))
+    executor, reconciles = _process(store, broker, clock, [])
+    flatten = f"slob:{SETUP}:flatten.2"
+    assert broker.placed[-1] == flatten, "no stop price is known: reconciliation flattens the setup"
+    _confirm(executor, broker, "Submitted")
+    clock.advance(DELAY)
+    executor.on_clock(clock.now())
+    assert broker.cancelled == [flatten] and [p["order_ref"] for p in _logged(store, "FLATTEN_UNFILLED")] == [flatten]
+    _confirm(executor, broker, "Cancelled")
+    assert reconciles, "FLATTEN_FAILED asks for the reconciliation that flattens again"
+    asyncio.run(executor.reconcile())
+    assert broker.placed[-1] == f"slob:{SETUP}:flatten.3"
+    assert _logged(store, "FLATTEN_RETRY") == [{"setup_id": SETUP, "retry": 1, "of": 3}]
