@@ -715,3 +715,5 @@ class OrderExecutor:
             self.counts["flattened"] += 1
             if setup_id in self._flatten_plans:
                 self._flatten_deadlines[intent.order_ref] = self.clock.now() + self.options.flatten_retry_delay
+        else:  # its exits are gone: the reconcile on reconnect re-protects it, then the plan retries
+            self._flattening.discard(setup_id)

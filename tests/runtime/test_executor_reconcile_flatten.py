@@ -322,3 +322,28 @@ def test_a_flatten_reconciliation_places_for_a_setup_whose_stop_price_is_unknown
     asyncio.run(executor.reconcile())
     assert broker.placed[-1] == f"slob:{SETUP}:flatten.3"
     assert _logged(store, "FLATTEN_RETRY") == [{"setup_id": SETUP, "retry": 1, "of": 3}]
+
+
+def test_a_session_end_flatten_that_could_not_be_sent_is_retried_once_reconciliation_re_protects(store: Store) -> None:
+    broker = Broker(position=-1)
+    clock = ManualClock(datetime(2026, 1, 6, 21, 0, 2, tzinfo=UTC))
+    alerts: list[str] = []
+    executor = _short_at_the_session_end(store, broker, clock, alerts)
+    port = executor.port
+    lost = ConnectionError("the gateway connection is lost")
+
+    def refuse(intents: list[Any]) -> dict[str, int]:
+        raise lost
+
+    executor.port = type("Down", (), {"place": staticmethod(refuse), "cancel": port.cancel})()
+    _confirm(executor, broker, "Cancelled")  # stop and target cancelled, then the flatten cannot be sent
+    assert [p["refs"] for p in _logged(store, "ORDER_SEND_FAILED")] == [[f"slob:{SETUP}:flatten"]]
+    executor.port = port  # reconnected: the reconcile re-protects the naked position
+    asyncio.run(executor.reconcile())
+    assert broker.placed[-2:] == [f"slob:{SETUP}:stop.2", f"slob:{SETUP}:target.2"]
+    _confirm(executor, broker, "Submitted")
+    clock.advance(DELAY)
+    executor.on_clock(clock.now())
+    _confirm(executor, broker, "Cancelled")
+    assert broker.placed[-1] == f"slob:{SETUP}:flatten.2", "the flatten is tried again"
+    assert _logged(store, "FLATTEN_RETRY") == [{"setup_id": SETUP, "retry": 1, "of": 3}]
