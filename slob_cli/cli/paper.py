@@ -51,7 +51,7 @@ def paper(
 
     from slob_cli.cli.guard import run_guard, take_lock
     from slob_cli.cli.options import parse_duration
-    from slob_cli.cli.trading import replace_earlier_rehearsal, run_args
+    from slob_cli.cli.trading import cut_short_stats, replace_earlier_rehearsal, run_args
     from slob_cli.errors import BrokerUnavailable, RunCutShort, ValidationFailed
     from slob_cli.runtime import wiring
     from slob_cli.runtime.paper_report import finish_validation
@@ -78,6 +78,7 @@ def paper(
             if sim:
                 replace_earlier_rehearsal(guarded, wired)
             unreachable: BrokerUnavailable | None = None
+            cut: RunCutShort | None = None
             try:
                 result = run_session(guarded.store, wired.config, wired.options, strategy=wired.strategy,
                                      risk=wired.risk, calendar=wired.calendar, clock=wired.clock,
@@ -85,8 +86,8 @@ def paper(
                 if sim:
                     result.stats.data_mode = "sim"  # the feed says "live": live from the simulated gateway
                 stats = {**result.stats.as_dict(), "data_mode": result.stats.data_mode}
-            except RunCutShort as exc:  # a validation run that did not last its duration has failed
-                raise ValidationFailed(str(exc)) from None
+            except RunCutShort as exc:  # a validation run that did not last its duration has failed: judged, exit 5
+                cut, stats = exc, cut_short_stats(exc, "sim" if sim else guarded.data_mode)
             except BrokerUnavailable as exc:
                 # Never connected: the report still says so (connection criteria fail), then exit 4.
                 unreachable, stats = exc, {"data_mode": guarded.data_mode, "candles": 0}
@@ -99,6 +100,8 @@ def paper(
             _print(outcome, strict, json_out)
             if unreachable is not None:
                 raise unreachable
+            if cut is not None:
+                raise ValidationFailed(str(cut)) from None
             if stats.get("stopped_by") and not outcome.passed:
                 # A clean stop, but a validation run that did not last its duration was cut short: never exit 0.
                 typer.echo(f"Stopped by {stats['stopped_by']} before its duration: the run was cut short.", err=True)
