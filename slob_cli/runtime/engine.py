@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, datetime, timezone
@@ -132,7 +131,7 @@ class Engine(Supervised):
         self.connection.add_hook(self.catch_up.after_connect)
         self._ready = asyncio.Event()
         self._started = False
-        self._last_tick_monotonic: float | None = None
+        self._last_tick_at: datetime | None = None  # the newest trade's own time: ages read on the session's clock
         self._session_end_done: set[date] = set()
         self.candle_delays: list[float] = []
         self._tick_batch: list[Tick] = []
@@ -143,7 +142,8 @@ class Engine(Supervised):
 
     # ------------------------------------------------------------------ inputs (loop thread, quick)
     def _on_tick(self, tick: Tick, local_symbol: str) -> None:
-        self._last_tick_monotonic = time.monotonic()
+        if self._last_tick_at is None or tick.ts > self._last_tick_at:
+            self._last_tick_at = tick.ts
         self.buffer.enqueue(tick)
 
     def _on_drop(self, symbol: str, ts: datetime, count: int) -> None:
@@ -469,7 +469,8 @@ class Engine(Supervised):
 
     def write_health(self) -> dict[str, Any]:
         """Log and store one health row; return it."""
-        age = None if self._last_tick_monotonic is None else round(time.monotonic() - self._last_tick_monotonic, 3)
+        now = self.clock.now()
+        age = None if self._last_tick_at is None else round(max((now - self._last_tick_at).total_seconds(), 0.0), 3)
         open_orders = self.store.live_order_count()
         positions = self.store.open_position_count()
         utilization = round(self.buffer.utilization(), 4)
@@ -487,8 +488,8 @@ class Engine(Supervised):
                  "none yet" if age is None else f"{age:.1f}s ago", 100 * utilization,
                  open_orders, positions, row["unrealized_pnl"], row["broker_unrealized_pnl"],
                  " | DELAYED DATA" if self.stats.data_mode == "delayed" else "")
-        self.store.record_health(self.run_id, self.clock.now(), row)
-        self.bus.emit(EventType.HEALTH, row, self.clock.now())
+        self.store.record_health(self.run_id, now, row)
+        self.bus.emit(EventType.HEALTH, row, now)
         return row
 
     async def _reconcile(self) -> None:
