@@ -27,6 +27,8 @@ def test_a_sim_run_shows_one_last_tick_age_in_status_dashboard_and_web(runner: C
     # The run goes on a few virtual minutes past the last tick of the session (16:00 New York).
     assert web["clock"]["simulated"] is True and web["last_tick_age_seconds"] > 60, web
     assert abs(by_status - web["last_tick_age_seconds"]) < 2.0, (status["health"], web)
+    # Every instant in JSON is UTC ISO-8601 ending in Z (docs/commands.md, JSON API), "now" too.
+    assert status["now"] == status["clock"]["now"] == web["clock"]["now"] == "2026-01-06T21:03:02Z", status
     frame = runner.invoke(app, ["--db", str(db_path), "dashboard", "--once"]).stdout
     minutes = int(web["last_tick_age_seconds"] // 60)
     assert f"last tick: {minutes} min" in frame, frame
