@@ -56,7 +56,7 @@ def collect_status(store: Any, db_path: str | os.PathLike[str], now: datetime, r
     trading_date = views.trading_date_of(now)
     return StatusReport(
         db_path=os.fspath(db_path),
-        now=iso_z(now),
+        now=iso_z(now) or "",  # never None: now is an instant
         running=running,
         runs=read(("runs", run_limit), lambda: views.recent_runs(store, run_limit)),
         open_setups=read("open_setups", lambda: views.open_setups(store)),
