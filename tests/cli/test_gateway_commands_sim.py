@@ -70,6 +70,16 @@ def test_json_output_carries_the_contract_and_tick_details(runner, wall_clock_ga
     assert checks["Paper or live"]["detail"].startswith("paper")
 
 
+def test_the_checks_show_instants_in_the_display_zone(runner, wall_clock_gateway) -> None:
+    result = runner.invoke(app, ["test-connection", "--port", str(wall_clock_gateway.port), "--json",
+                                 "--client-id", "57", "--timeout", "8"], env={"SLOB_DISPLAY_TZ": "Asia/Tokyo"})
+    assert result.exit_code == 0, result.stdout + result.stderr
+    checks = checks_of(result)
+    for name in ("Ticks", "Historical bars"):
+        detail = checks[name]["detail"]
+        assert detail.endswith(" Asia/Tokyo") and "+00:00" not in detail, detail
+
+
 def test_wrong_account_fails_with_exit_5_and_names_the_managed_accounts(runner, wall_clock_gateway) -> None:
     result = runner.invoke(app, ["test-connection", "--port", str(wall_clock_gateway.port), "--json",
                                  "--account", "DU0000000", "--client-id", "53", "--timeout", "8"])
