@@ -59,6 +59,7 @@ class EngineOptions:
     heartbeat_interval: float = 8.0  # real seconds between health rows
     buffer_size: int = 10_000
     stale_after: float = 30.0  # SLOB_STALE_AFTER
+    silence_after: float | None = None  # engine-clock seconds of silence that hold bars (None: stale_after's span)
     drain_timeout: float = 10.0
     policy: BackoffPolicy = field(default_factory=BackoffPolicy)
     executor: ExecutorOptions = field(default_factory=ExecutorOptions)
@@ -157,11 +158,9 @@ class Engine(Supervised):
             self._reconcile_wanted.set()  # fills or cancels during 1100 may not have reached us
         if kind == "IB_DISCONNECTED" and self._started:
             self.catch_up.cut(when)  # the bar in progress lost its ticks from here on
-        if kind == "FEED_RESUMED" and payload.get("reason") == "stale" and payload.get("last_before") \
-                and payload.get("symbol") == self.options.symbol:
-            # A silence the resubscription ended: its minutes come from history like a reconnect's.
-            self.catch_up.stalled(datetime.fromisoformat(payload["last_before"]),
-                                  datetime.fromisoformat(payload["first_after"]))
+        if kind == "FEED_RESUMED" and payload.get("symbol") == self.options.symbol:
+            # A silence's minutes come from history like a reconnect's (the held bars wait for them).
+            self.catch_up.feed_resumed(payload)
         self.store.log_event(kind, when, payload, run_id=self.run_id, symbol=payload.get("symbol"))
 
     def _mode_changed(self, mode: str) -> None:
@@ -391,6 +390,7 @@ class Engine(Supervised):
         nothing but the close itself stands between the timer and the bus.
         """
         self._feed_closed()
+        self.catch_up.on_time(now)  # a feed silent too long: hold the bars that close from here on
         if feed_later:
             closed = [event.candle for event in self.aggregator.on_time(now)
                       if isinstance(event, CandleCompleted) and self._admit(event.candle)]

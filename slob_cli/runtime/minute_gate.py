@@ -5,15 +5,22 @@ connection, is partial: the ticks before the subscription never reached us. The 
 those live bars, holds the live bars that close after them, and lets the engine fetch the missed
 minutes from history once they are over; then the history bars go to the tracker first and the held
 live bars after them, so the tracker sees every minute once, in order, and never a partial bar.
+
+A feed that goes silent without a disconnect is treated alike as soon as the silence is longer than
+the stale watchdog's threshold (SLOB_STALE_AFTER on the engine's clock, inside trading hours): the
+bar of the minute the silence began in, and every later one, is held until ticks resume and history
+for the silent minutes has been fetched. A held live bar of a minute history was to replace is kept
+as its stand-in: fed as it is when history cannot bring that minute (the DATA_GAP says how many).
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Collection
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from slob_cli.adapters.ib.history import HistoryPacer, fetch_minute_bars
 from slob_cli.adapters.store import to_iso
@@ -42,6 +49,12 @@ class MinuteGate:
     fill_from: datetime | None = None  # first minute the pending backfill fetches (None: nothing pending)
     held: list[Candle] = field(default_factory=list)
     discarded: int = 0
+    silent_since: datetime | None = None  # the last tick before a silence held for: wait for ticks to resume
+
+    @property
+    def awaiting_ticks(self) -> bool:
+        """Return True while a silence is held for: its end says how far the backfill must fetch."""
+        return self.silent_since is not None
 
     @property
     def pending(self) -> bool:
@@ -64,32 +77,53 @@ class MinuteGate:
         if start > through and not self.pending:
             return False
         self._extend(start, through)
+        self.silent_since = None  # a reconnect's backfill runs when its minutes are over, ticks or not
         return True
 
     def refetch(self, start: datetime, through: datetime) -> None:
         """Take the minutes start..through (inclusive) from history: their live bars may lack ticks."""
         self._extend(start, through)
+        self.silent_since = None  # the silence's end is known: the backfill may run once its minutes are over
+
+    def hold_silence(self, now: datetime, last_tick: datetime | None, threshold: float) -> bool:
+        """Hold from the minute of last_tick on when the feed, silent since then, is suspect at `now`.
+
+        Suspect means silent for longer than `threshold` seconds; a quieter minute is not held. Return
+        True when a new hold began (none is begun while a backfill is pending: it ends with its own).
+        """
+        if self.pending or last_tick is None or (now - last_tick).total_seconds() <= threshold:
+            return False
+        self.silent_since = last_tick
+        self._extend(floor_minute(last_tick), floor_minute(last_tick))
+        return True
 
     def _extend(self, start: datetime, through: datetime) -> None:
         self.fill_from = start if self.fill_from is None else min(self.fill_from, start)
         self.history_through = through if self.history_through is None else max(self.history_through, through)
 
     def admit(self, candle: Candle) -> bool:
-        """Return True when a live bar may go to the tracker now; else it is dropped or held."""
-        if self.history_through is not None and candle.ts <= self.history_through:
-            self.discarded += 1
-            return False
+        """Return True when a live bar may go to the tracker now; else it is held, or dropped as history's."""
         if self.pending:
-            self.held.append(candle)
+            self.held.append(candle)  # after the backfill, or in place of a minute history cannot bring
+            return False
+        if self.history_through is not None and candle.ts <= self.history_through:
+            self.discarded += 1  # history brought this minute already
             return False
         return True
 
-    def release(self) -> list[Candle]:
-        """End the pending backfill; return the held live bars that follow the history, oldest first."""
+    def release(self, fetched: Collection[datetime] = ()) -> list[Candle]:
+        """End the pending backfill; return the held live bars to feed with its history, oldest first.
+
+        `fetched` holds the minutes history brought: their live bars (partial, or no better) are
+        dropped; a held bar of a minute history lacks (it failed or lags) is kept, so no minute is lost.
+        """
         held, self.held = self.held, []
         self.fill_from = None
+        self.silent_since = None
         through = self.history_through
-        return [candle for candle in held if through is None or candle.ts > through]
+        kept = [candle for candle in held if through is None or candle.ts > through or candle.ts not in fetched]
+        self.discarded += len(held) - len(kept)
+        return kept
 
 
 class MinuteCatchUp:
@@ -105,8 +139,13 @@ class MinuteCatchUp:
         self.gate = MinuteGate()
         self.wanted = asyncio.Event()  # a backfill is pending: fetch it once its minutes are over
         self.live_from: datetime | None = None  # the first minute live data brings (history has the rest)
+        self.clock_ran_to: datetime | None = None  # the engine's clock rules (and minute closes) ran up to here
         # IB's history pacing outlives this process: a restart seconds later waits only what the rules need.
         self.pacer = HistoryPacer.kept_in(engine.store, lambda: engine.clock.now())
+        options = engine.options
+        # The stale watchdog counts real seconds; the same span on the engine's clock (a faster sim clock).
+        self.silence_after = options.silence_after if options.silence_after is not None \
+            else options.stale_after * options.clock_speed
 
     def admit(self, candle: Candle) -> bool:
         """Return True when a live bar goes to the tracker now; else history has it, or it is held."""
@@ -122,11 +161,12 @@ class MinuteCatchUp:
         """Return True when the minutes a start or reconnect missed are over and await their history.
 
         Lockstep holds the clock there, so the backfill (and the held bars after it) happen at the
-        same virtual time at any speed.
+        same virtual time at any speed. Over means the engine has closed those minutes' live bars
+        too (held as stand-ins), so none closes after the backfill that it could have used.
         """
-        until = self.gate.fill_until
-        engine = self.engine
-        return self.gate.pending and until is not None and engine.clock.now() >= until + engine.aggregator.grace
+        until, ran = self.gate.fill_until, self.clock_ran_to
+        return (self.gate.pending and not self.gate.awaiting_ticks and until is not None and ran is not None
+                and ran >= until + self.engine.aggregator.grace)
 
     def next_minute(self) -> datetime | None:
         """Return the minute after the last bar the tracker was fed (where a backfill starts)."""
@@ -174,12 +214,46 @@ class MinuteCatchUp:
         if reason == "reconnect" and engine._started and self.gate.resume(self.next_minute(), engine.clock.now()):
             self.wanted.set()
 
+    def on_time(self, now: datetime) -> None:
+        """The engine's clock rules run at `now`: hold the bars from the last tick's minute on when the feed is silent too long.
+
+        The stale watchdog's rule on the engine's clock: silent for longer than SLOB_STALE_AFTER
+        inside trading hours. The feed notes the gap, so the first tick after the silence brings a
+        FEED_RESUMED (reason `stale`) and with it the span history must fill (`stalled`); a quieter
+        minute is never held. A reconnect ends a hold as well (its backfill covers the silence).
+        """
+        engine = self.engine
+        self.clock_ran_to = now
+        if self.gate.pending or not engine._started or not engine.connection.connected:
+            return
+        symbol = engine.options.symbol
+        feed = engine.feed
+        last = feed.latest(symbol)
+        if not feed.trading_hours(now) or not self.gate.hold_silence(now, last, self.silence_after):
+            return
+        assert last is not None
+        feed.mark_gap(symbol, "stale")
+        silent = round((now - last).total_seconds(), 1)
+        log.warning("no %s tick for %.0fs: holding the bars from %s until history has the silent minutes",
+                    symbol, silent, to_iso(floor_minute(last)))
+        engine._event("FEED_SILENT", {"symbol": symbol, "last_tick": to_iso(last), "silent_seconds": silent,
+                                      "held_from": to_iso(floor_minute(last))})
+
+    def feed_resumed(self, payload: dict[str, Any]) -> None:
+        """Ticks came back after a gap the feed noted: refetch a silence's minutes (FEED_RESUMED payload)."""
+        last_before, first_after = payload.get("last_before"), payload.get("first_after")
+        if not last_before or not first_after:
+            return
+        if payload.get("reason") == "stale" or self.gate.awaiting_ticks:  # a reconnect's own backfill has the rest
+            self.stalled(datetime.fromisoformat(last_before), datetime.fromisoformat(first_after))
+
     def stalled(self, last_before: datetime, first_after: datetime) -> None:
         """The feed was silent from last_before to first_after (no reconnect): refetch those minutes.
 
         From the minute of the last tick before the silence to the minute of the first after it,
         live bars may be partial or missing. Once those minutes are over their history replaces
-        what the live path stored (a bar the tracker already had is only stored, never fed twice).
+        what the live path stored (a bar the tracker already had is only stored, never fed twice);
+        the bars held since the silence was noticed wait for it.
         """
         if not self.engine._started:
             return
@@ -192,6 +266,9 @@ class MinuteCatchUp:
         while await engine._set_before_stop(self.wanted):
             self.wanted.clear()
             while self.gate.pending and not engine.stop_event.is_set():
+                if self.gate.awaiting_ticks:  # a silence: its end (the first tick after it) says what to fetch
+                    await engine._wait_stop(engine.options.timer_interval)
+                    continue
                 until = self.gate.fill_until
                 assert until is not None
                 due = until + engine.aggregator.grace
@@ -202,6 +279,9 @@ class MinuteCatchUp:
                 if not engine._started and not engine.stop_event.is_set():
                     await engine._wait_stop(engine.options.timer_interval)  # restore first: it replays stored bars
                     continue
+                if not self.due():  # the minute close at `due` is still to run: its live bar is to be held first
+                    await engine._wait_stop(min(engine.options.timer_interval, 0.01))
+                    continue
                 await self._backfill(until)
 
     async def _backfill(self, until: datetime) -> None:
@@ -210,18 +290,14 @@ class MinuteCatchUp:
         start = self.gate.fill_from
         resolved = engine.feed.contracts.get(symbol)
         assert start is not None and resolved is not None
+        failure = None
         try:
             candles = await fetch_minute_bars(engine.connection.ib, resolved.ib_contract, symbol,
                                               start, until, guard=engine.feed.guard, pacer=self.pacer)
         except (SlobError, ConnectionError, asyncio.TimeoutError) as exc:
             if not engine.connection.connected:
                 return  # the next reconnect asks again, for a longer span
-            log.warning("backfill of %s..%s failed: %s; those minutes stay missing", to_iso(start), to_iso(until), exc)
-            engine.stats.gaps += 1
-            engine._event("DATA_GAP", {"symbol": symbol, "start": to_iso(start), "end": to_iso(until),
-                                       "minutes": round((until - start).total_seconds() / 60),
-                                       "reason": f"backfill failed: {exc}"})
-            candles = []
+            failure, candles = exc, []
         if until != self.gate.fill_until or start != self.gate.fill_from:
             return  # a reconnect or a stall meanwhile widened the span: fetch again
         last = engine.tracking.last_candle
@@ -229,13 +305,22 @@ class MinuteCatchUp:
         # History replaces the partial live bars of a stall; the tracker gets only the minutes after its last.
         engine.store.upsert_candles(candles, "ib_history", resolved.future.local_symbol)
         fresh = [c for c in candles if last is None or c.ts > last]
-        for candle in fresh:
-            engine.stats.backfilled_candles += 1
-            engine._deliver(candle, "ib_history")
-        held = self.gate.release()
-        log.info("backfill: %d bars from %s to %s, then %d held live bars", len(fresh), to_iso(start),
-                 to_iso(until), len(held))
+        held = [c for c in self.gate.release({c.ts for c in candles}) if last is None or c.ts > last]
+        kept = sum(1 for c in held if c.ts < until)  # live bars standing in for minutes history did not bring
+        if failure is not None:
+            log.warning("backfill of %s..%s failed: %s; %s", to_iso(start), to_iso(until), failure,
+                        f"{kept} held live bar(s) fed as they are" if kept else "those minutes stay missing")
+            engine.stats.gaps += 1
+            engine._event("DATA_GAP", {"symbol": symbol, "start": to_iso(start), "end": to_iso(until),
+                                       "minutes": round((until - start).total_seconds() / 60),
+                                       "reason": f"backfill failed: {failure}", "live_bars": kept})
+        log.info("backfill: %d bars from %s to %s, %d live in their place, then %d held live bars", len(fresh),
+                 to_iso(start), to_iso(until), kept, len(held) - kept)
         engine._event("BACKFILL", {"symbol": symbol, "bars": len(fresh), "from": to_iso(start),
-                                   "to": to_iso(until), "held": len(held)})
-        for candle in held:
-            engine._deliver(candle)
+                                   "to": to_iso(until), "held": len(held) - kept, "live_bars": kept})
+        bars = sorted([(c.ts, c, "ib_history") for c in fresh] + [(c.ts, c, "live") for c in held],
+                      key=lambda entry: entry[0])
+        for _, candle, source in bars:
+            if source == "ib_history":
+                engine.stats.backfilled_candles += 1
+            engine._deliver(candle, source)

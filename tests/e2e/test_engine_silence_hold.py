@@ -1,0 +1,125 @@
+"""A feed that goes silent mid-minute without a disconnect: the tracker never gets the partial bar.
+
+The silence is longer than the stall threshold, so when the minute it began in closes the engine
+holds that bar (and every later one) until ticks resume and history has the silent minutes. The
+bars the tracker was fed are then the stored candles, and a replay of those gives the live log.
+"""
+
+from __future__ import annotations
+
+import itertools
+from contextlib import ExitStack
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from slob_cli.adapters.store import Store
+from slob_cli.core.models import Candle
+from slob_cli.core.strategy.config import StrategyConfig
+from slob_cli.errors import SlobError
+from slob_cli.runtime import minute_gate
+from slob_cli.runtime.events import Event, EventType
+from slob_cli.runtime.session import SessionResult
+from slob_cli.runtime.tracking import day_window, track_range
+from tests.e2e.harness import DAY, Harness, at, start_harness
+from tests.sqlfile import as_shown
+
+SETUP = "NQ-20260106-S1"
+SILENT_MINUTE = at(15, 14)
+SILENCE = (SILENT_MINUTE + timedelta(seconds=20), SILENT_MINUTE + timedelta(seconds=100))  # to 15:15:40
+END = at(15, 33)  # the planted SHORT triggers at 15:31
+
+
+def run_through_the_silence(h: Harness) -> tuple[SessionResult, list[Candle]]:
+    """Run the planted day from 15:10 with the feed silent from 15:14:20 to 15:15:40; return the bars fed."""
+    fed: list[Candle] = []
+
+    def take(event: Event) -> None:
+        fed.append(event.payload)
+
+    h.gateway.mute_between(*SILENCE)  # the market prints on; the feed says nothing, and no disconnect
+    # The stall threshold on the engine's clock: production's 30 s (the watchdog's real seconds stay far away).
+    result = h.session(until=END, silence_after=30.0, on={EventType.CANDLE_COMPLETED: take})
+    return result, fed
+
+
+def bars(candles: list[Any]) -> list[tuple[Any, ...]]:
+    """Return each candle's minute and prices."""
+    return [(c.ts, c.open, c.high, c.low, c.close) for c in candles]
+
+
+def replayed_events(h: Harness, tmp_path: Path, now: datetime) -> list[dict[str, Any]]:
+    """Return the events `slob setups track` writes for the day from the candles the live run stored."""
+    with Store.open(tmp_path / "replay.db") as replay:
+        replay.upsert_candles(h.store.candles("NQ", *day_window(DAY)))
+        track_range(replay, "NQ", DAY, DAY, StrategyConfig(), h.calendar, now)
+        return setup_events(replay)
+
+
+def setup_events(store: Store) -> list[dict[str, Any]]:
+    """Return the stored setup events of the day, in order, without their row ids."""
+    rows = as_shown("setup_events", store.db.query("SELECT * FROM setup_events ORDER BY trading_date, seq"))
+    return [{key: value for key, value in row.items() if key != "id"} for row in rows]
+
+
+def assert_each_minute_fed_once(fed: list[Candle]) -> None:
+    """Assert the bars fed are one a minute, in order, with no minute skipped."""
+    minutes = [candle.ts for candle in fed]
+    assert minutes == sorted(set(minutes)), "no minute was fed twice or out of order"
+    steps = {later - earlier for earlier, later in itertools.pairwise(minutes)}
+    assert steps == {timedelta(minutes=1)}, "no minute was skipped"
+
+
+def test_a_minute_the_feed_went_silent_in_is_held_and_fed_from_history(tmp_path: Path) -> None:
+    with ExitStack() as stack:
+        h = start_harness(stack, tmp_path, "short_setup", start=at(15, 10))
+        result, fed = run_through_the_silence(h)
+        market = h.gateway.gateway.server.market.candles_between(at(15, 10), END)
+        assert bars(fed) == bars(market), "the tracker got the market's bars, never the partial one of 15:14"
+        assert bars(h.store.candles("NQ", at(15, 10), END)) == bars(fed), \
+            "what the tracker got is what is stored"
+        assert_each_minute_fed_once(fed)
+        [held] = h.logged("FEED_SILENT")
+        assert held["held_from"] == "2026-01-06T15:14:00Z" and held["last_tick"] < "2026-01-06T15:14:20Z"
+        [resumed] = h.logged("FEED_RESUMED")
+        assert resumed["reason"] == "stale" and resumed["first_after"] >= "2026-01-06T15:15:40"
+        [backfill] = h.logged("BACKFILL")
+        assert (backfill["from"], backfill["to"], backfill["live_bars"]) == ("2026-01-06T15:14:00Z",
+                                                                            "2026-01-06T15:16:00Z", 0)
+        assert result.stats.backfilled_candles == 2, "15:14 and 15:15 came from history"
+        assert result.stats.reconnects == 0 and not h.logged("IB_DISCONNECTED"), "a silence, not a disconnect"
+        assert not h.logged("DATA_GAP") and not h.logged("GAP_DETECTED") and result.stats.gaps == 0
+        live = setup_events(h.store)
+        assert live == replayed_events(h, tmp_path, fed[-1].end), \
+            "`setups track` over the stored candles gives the live log"
+        assert [row["id"] for row in h.completed_setups()] == [SETUP]
+
+
+def test_a_silence_history_cannot_fill_feeds_the_held_live_bars_as_they_are(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    real_fetch = minute_gate.fetch_minute_bars
+
+    async def no_history_for_the_silence(ib: Any, contract: Any, symbol: str, start: datetime, *args: Any,
+                                         **kwargs: Any) -> Any:
+        if start == SILENT_MINUTE:  # what IB answers when its farm lost the minutes too
+            raise SlobError("HMDS query returned no data")
+        return await real_fetch(ib, contract, symbol, start, *args, **kwargs)
+
+    monkeypatch.setattr(minute_gate, "fetch_minute_bars", no_history_for_the_silence)
+    with ExitStack() as stack:
+        h = start_harness(stack, tmp_path, "short_setup", start=at(15, 10))
+        result, fed = run_through_the_silence(h)
+        [gap] = h.logged("DATA_GAP")
+        assert (gap["start"], gap["end"], gap["live_bars"]) == ("2026-01-06T15:14:00Z", "2026-01-06T15:16:00Z", 2), \
+            "the gap says the two held live bars were fed as they are"
+        assert gap["reason"].startswith("backfill failed") and result.stats.gaps == 1
+        assert_each_minute_fed_once(fed)
+        partial = {candle.ts: candle for candle in fed if SILENCE[0] - timedelta(minutes=1) < candle.ts < SILENCE[1]}
+        assert sorted(partial) == [at(15, 14), at(15, 15)], "nothing held was lost"
+        market = {c.ts: c for c in h.gateway.gateway.server.market.candles_between(at(15, 14), at(15, 16))}
+        assert all(partial[minute].tick_count < market[minute].tick_count for minute in partial), "live, partial"
+        assert bars(h.store.candles("NQ", at(15, 10), END)) == bars(fed), \
+            "the store holds the bars the tracker got"
+        assert setup_events(h.store) == replayed_events(h, tmp_path, fed[-1].end)
