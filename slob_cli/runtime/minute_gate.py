@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Collection
+from collections.abc import Callable, Collection
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
@@ -85,13 +85,15 @@ class MinuteGate:
         self._extend(start, through)
         self.silent_since = None  # the silence's end is known: the backfill may run once its minutes are over
 
-    def hold_silence(self, now: datetime, last_tick: datetime | None, threshold: float) -> bool:
+    def hold_silence(self, now: datetime, last_tick: datetime | None, threshold: float,
+                     trading: Callable[[datetime], bool] = lambda _now: True) -> bool:
         """Hold from the minute of last_tick on when the feed, silent since then, is suspect at `now`.
 
-        Suspect means silent for longer than `threshold` seconds; a quieter minute is not held. Return
-        True when a new hold began (none is begun while a backfill is pending: it ends with its own).
+        Suspect means silent for longer than `threshold` seconds while `trading(now)` (the market
+        trades); a quieter minute is not held. Return True when a new hold began (none is begun
+        while a backfill is pending: it ends with its own).
         """
-        if self.pending or last_tick is None or (now - last_tick).total_seconds() <= threshold:
+        if self.pending or last_tick is None or (now - last_tick).total_seconds() <= threshold or not trading(now):
             return False
         self.silent_since = last_tick
         self._extend(floor_minute(last_tick), floor_minute(last_tick))
@@ -229,7 +231,7 @@ class MinuteCatchUp:
         symbol = engine.options.symbol
         feed = engine.feed
         last = feed.latest(symbol)
-        if not feed.trading_hours(now) or not self.gate.hold_silence(now, last, self.silence_after):
+        if not self.gate.hold_silence(now, last, self.silence_after, feed.trading_hours):
             return
         assert last is not None
         feed.mark_gap(symbol, "stale")

@@ -15,8 +15,8 @@ from typing import Any
 
 import pytest
 
-from slob_cli.adapters.store import Store
-from slob_cli.core.models import Candle
+from slob_cli.adapters.store import Store, to_iso
+from slob_cli.core.models import Candle, floor_minute
 from slob_cli.core.strategy.config import StrategyConfig
 from slob_cli.errors import SlobError
 from slob_cli.runtime import minute_gate
@@ -28,18 +28,21 @@ from tests.sqlfile import as_shown
 
 SETUP = "NQ-20260106-S1"
 SILENT_MINUTE = at(15, 14)
-SILENCE = (SILENT_MINUTE + timedelta(seconds=20), SILENT_MINUTE + timedelta(seconds=100))  # to 15:15:40
+SILENT_FROM = SILENT_MINUTE + timedelta(seconds=20)
 END = at(15, 33)  # the planted SHORT triggers at 15:31
+# Ticks resume in the next minute, or a whole minute (15:15) passes without one.
+RESUMES = {"into-the-next-minute": at(15, 15) + timedelta(seconds=40),
+           "over-a-whole-minute": at(15, 16) + timedelta(seconds=40)}
 
 
-def run_through_the_silence(h: Harness) -> tuple[SessionResult, list[Candle]]:
-    """Run the planted day from 15:10 with the feed silent from 15:14:20 to 15:15:40; return the bars fed."""
+def run_through_the_silence(h: Harness, resumes: datetime) -> tuple[SessionResult, list[Candle]]:
+    """Run the planted day from 15:10 with the feed silent from 15:14:20 to `resumes`; return the bars fed."""
     fed: list[Candle] = []
 
     def take(event: Event) -> None:
         fed.append(event.payload)
 
-    h.gateway.mute_between(*SILENCE)  # the market prints on; the feed says nothing, and no disconnect
+    h.gateway.mute_between(SILENT_FROM, resumes)  # the market prints on; the feed says nothing, and no disconnect
     # The stall threshold on the engine's clock: production's 30 s (the watchdog's real seconds stay far away).
     result = h.session(until=END, silence_after=30.0, on={EventType.CANDLE_COMPLETED: take})
     return result, fed
@@ -72,10 +75,12 @@ def assert_each_minute_fed_once(fed: list[Candle]) -> None:
     assert steps == {timedelta(minutes=1)}, "no minute was skipped"
 
 
-def test_a_minute_the_feed_went_silent_in_is_held_and_fed_from_history(tmp_path: Path) -> None:
+@pytest.mark.parametrize("resumes", list(RESUMES.values()), ids=list(RESUMES))
+def test_a_minute_the_feed_went_silent_in_is_held_and_fed_from_history(tmp_path: Path, resumes: datetime) -> None:
     with ExitStack() as stack:
         h = start_harness(stack, tmp_path, "short_setup", start=at(15, 10))
-        result, fed = run_through_the_silence(h)
+        result, fed = run_through_the_silence(h, resumes)
+        through = floor_minute(resumes) + timedelta(minutes=1)  # history brings 15:14 to the minute ticks resumed in
         market = h.gateway.gateway.server.market.candles_between(at(15, 10), END)
         assert bars(fed) == bars(market), "the tracker got the market's bars, never the partial one of 15:14"
         assert bars(h.store.candles("NQ", at(15, 10), END)) == bars(fed), \
@@ -84,11 +89,11 @@ def test_a_minute_the_feed_went_silent_in_is_held_and_fed_from_history(tmp_path:
         [held] = h.logged("FEED_SILENT")
         assert held["held_from"] == "2026-01-06T15:14:00Z" and held["last_tick"] < "2026-01-06T15:14:20Z"
         [resumed] = h.logged("FEED_RESUMED")
-        assert resumed["reason"] == "stale" and resumed["first_after"] >= "2026-01-06T15:15:40"
+        assert resumed["reason"] == "stale" and datetime.fromisoformat(resumed["first_after"]) >= resumes
         [backfill] = h.logged("BACKFILL")
-        assert (backfill["from"], backfill["to"], backfill["live_bars"]) == ("2026-01-06T15:14:00Z",
-                                                                            "2026-01-06T15:16:00Z", 0)
-        assert result.stats.backfilled_candles == 2, "15:14 and 15:15 came from history"
+        assert (backfill["from"], backfill["to"], backfill["live_bars"]) == ("2026-01-06T15:14:00Z", to_iso(through), 0)
+        assert result.stats.backfilled_candles == (through - SILENT_MINUTE) // timedelta(minutes=1), \
+            "every silent minute came from history, in order, before the live bars held after them"
         assert result.stats.reconnects == 0 and not h.logged("IB_DISCONNECTED"), "a silence, not a disconnect"
         assert not h.logged("DATA_GAP") and not h.logged("GAP_DETECTED") and result.stats.gaps == 0
         live = setup_events(h.store)
@@ -110,13 +115,14 @@ def test_a_silence_history_cannot_fill_feeds_the_held_live_bars_as_they_are(
     monkeypatch.setattr(minute_gate, "fetch_minute_bars", no_history_for_the_silence)
     with ExitStack() as stack:
         h = start_harness(stack, tmp_path, "short_setup", start=at(15, 10))
-        result, fed = run_through_the_silence(h)
+        resumes = RESUMES["into-the-next-minute"]
+        result, fed = run_through_the_silence(h, resumes)
         [gap] = h.logged("DATA_GAP")
         assert (gap["start"], gap["end"], gap["live_bars"]) == ("2026-01-06T15:14:00Z", "2026-01-06T15:16:00Z", 2), \
             "the gap says the two held live bars were fed as they are"
         assert gap["reason"].startswith("backfill failed") and result.stats.gaps == 1
         assert_each_minute_fed_once(fed)
-        partial = {candle.ts: candle for candle in fed if SILENCE[0] - timedelta(minutes=1) < candle.ts < SILENCE[1]}
+        partial = {candle.ts: candle for candle in fed if SILENT_MINUTE <= candle.ts <= resumes}
         assert sorted(partial) == [at(15, 14), at(15, 15)], "nothing held was lost"
         market = {c.ts: c for c in h.gateway.gateway.server.market.candles_between(at(15, 14), at(15, 16))}
         assert all(partial[minute].tick_count < market[minute].tick_count for minute in partial), "live, partial"

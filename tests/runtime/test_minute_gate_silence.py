@@ -55,6 +55,15 @@ def test_a_quiet_minute_within_the_threshold_is_not_held() -> None:
     assert gate.admit(bar(minute(15, 14), ticks=3)), "a quiet bar goes to the tracker at its close"
 
 
+def test_a_silence_while_the_market_is_closed_is_not_held() -> None:
+    gate = MinuteGate()
+    reopen = minute(23, 0, 2)  # the CME halt: the last trade was before 22:00 UTC
+    assert not gate.hold_silence(minute(22, 30), minute(21, 59, 58), THRESHOLD, lambda now: now >= minute(23, 0))
+    assert not gate.pending
+    assert gate.hold_silence(reopen, minute(21, 59, 58), THRESHOLD, lambda now: now >= minute(23, 0)), \
+        "at the reopen the feed has been silent in trading hours, as the stale watchdog says too"
+
+
 def test_history_that_fails_releases_every_held_live_bar_as_it_is_in_order() -> None:
     gate = MinuteGate()
     assert gate.hold_silence(close_of(minute(15, 14)), minute(15, 14, 19), THRESHOLD)
