@@ -13,6 +13,7 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from datetime import date, datetime, timezone
+from itertools import islice
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
 
@@ -54,6 +55,12 @@ def file_format(path: Path) -> str:
     if ".csv" in suffixes:
         return "csv"
     raise InputError(f"cannot tell the format of {str(path)!r}: name it .csv or .parquet")
+
+
+def export_format(output: Path | None) -> str:
+    """Return the export format an output file's name asks for: jsonl (.jsonl, .ndjson), parquet (.parquet, .pq), else csv."""
+    suffix = output.suffix.lower() if output is not None else ""
+    return {".jsonl": "jsonl", ".ndjson": "jsonl", ".parquet": "parquet", ".pq": "parquet"}.get(suffix, "csv")
 
 
 def _load(path: Path) -> tuple[pd.DataFrame, str]:
@@ -241,7 +248,10 @@ def read_candles(path: Path, symbol: str | None = None, skip_bad: bool = False) 
 
 
 def render_times(ts_us: pd.Series, zone: ZoneInfo | None) -> pd.Series:
-    """Return ISO-8601 text: UTC with `Z` when zone is None, else local time with its offset."""
+    """Return ISO-8601 text: UTC with `Z` when zone is None, else local time with its offset.
+
+    The pandas way the exports once wrote times; `export_time_text` writes the same text bar by bar.
+    """
     import pandas as pd
 
     stamps = pd.to_datetime(ts_us, unit="us", utc=True)
@@ -296,7 +306,7 @@ def _export_stream(output: Path | None) -> Iterator[IO[str]]:
                 stream.close()
 
 
-def csv_time_text(zone: ZoneInfo | None) -> Callable[[int], str]:
+def export_time_text(zone: ZoneInfo | None) -> Callable[[int], str]:
     """Return ts (epoch us) -> the export's time text: `YYYY-MM-DDTHH:MM:SSZ` in UTC, or local with its offset.
 
     Whole seconds and `+HH:MM` offsets, as `render_times` writes them. Kept: one date text per UTC day;
@@ -336,6 +346,17 @@ def csv_time_text(zone: ZoneInfo | None) -> Callable[[int], str]:
     return utc if zone is None else local
 
 
+def _write_lines(lines: Iterator[str], output: Path | None, header: str = "") -> int:
+    """Write an export's lines (each ending in a newline) after its header, a batch at a time; return how many."""
+    count = 0
+    with _export_stream(output) as stream:
+        stream.write(header)
+        while batch := list(islice(lines, 4096)):
+            stream.write("".join(batch))
+            count += len(batch)
+    return count
+
+
 def write_candles_csv(rows: Iterable[Sequence[Any]], output: Path | None, zone: ZoneInfo | None = None) -> int:
     """Stream (symbol, ts us, OHLCV, tick_count, dropped_ticks) rows as the export's CSV; return how many.
 
@@ -350,46 +371,42 @@ def write_candles_csv(rows: Iterable[Sequence[Any]], output: Path | None, zone: 
         csv.writer(buffer, lineterminator="").writerow((text,))
         return buffer.getvalue()
 
-    time_text = csv_time_text(zone)
-    symbols: dict[str, str] = {}
-    count = 0
-    with _export_stream(output) as stream:
-        stream.write(",".join(EXPORT_HEADER) + "\n")
-        lines: list[str] = []
-        for symbol, ts, open_, high, low, close, volume, ticks, dropped in rows:
-            name = symbols.get(symbol) or symbols.setdefault(symbol, quoted(symbol))
-            lines.append(f"{time_text(ts)},{name},{float(open_)!r},{float(high)!r},{float(low)!r},{float(close)!r},"
-                         f"{float(volume)!r},{int(ticks)},{int(dropped)}\n")
-            if len(lines) == 4096:
-                stream.write("".join(lines))
-                count += len(lines)
-                lines.clear()
-        stream.write("".join(lines))
-        count += len(lines)
-    return count
+    time_text = export_time_text(zone)
+    names: dict[str, str] = {}
+    lines = (f"{time_text(ts)},{names.get(symbol) or names.setdefault(symbol, quoted(symbol))},{float(open_)!r},"
+             f"{float(high)!r},{float(low)!r},{float(close)!r},{float(volume)!r},{int(ticks)},{int(dropped)}\n"
+             for symbol, ts, open_, high, low, close, volume, ticks, dropped in rows)
+    return _write_lines(lines, output, ",".join(EXPORT_HEADER) + "\n")
 
 
-def write_candles(frame: pd.DataFrame, fmt: str, output: Path | None, zone: ZoneInfo | None = None) -> int:
-    """Write candles (columns symbol, ts us, OHLCV, counts) as parquet or jsonl; return rows (csv: write_candles_csv)."""
+def write_candles_jsonl(rows: Iterable[Sequence[Any]], output: Path | None, zone: ZoneInfo | None = None) -> int:
+    """Stream (symbol, ts us, OHLCV, tick_count, dropped_ticks) rows as JSON lines, one object a candle; return how many.
+
+    Fields in EXPORT_HEADER order, compact as pandas' `to_json(orient="records", lines=True)` wrote
+    them, but every float as its shortest round-trip text (Python's repr, what `json.dumps`
+    writes) where pandas rounded to 10 significant digits: tests/adapters/test_export_jsonl.py.
+    """
+    import json
+
+    time_text = export_time_text(zone)
+    names: dict[str, str] = {}
+    lines = (f'{{"timestamp":"{time_text(ts)}","symbol":{names.get(symbol) or names.setdefault(symbol, json.dumps(symbol))},'
+             f'"open":{float(open_)!r},"high":{float(high)!r},"low":{float(low)!r},"close":{float(close)!r},'
+             f'"volume":{float(volume)!r},"tick_count":{int(ticks)},"dropped_ticks":{int(dropped)}}}\n'
+             for symbol, ts, open_, high, low, close, volume, ticks, dropped in rows)
+    return _write_lines(lines, output)
+
+
+def write_candles_parquet(frame: pd.DataFrame, output: Path, zone: ZoneInfo | None = None) -> int:
+    """Write candles (columns symbol, ts us, OHLCV, counts) as one Parquet file; return rows. Doubles stay exact."""
     import pandas as pd
 
-    if fmt not in ("parquet", "jsonl"):
-        raise InputError(f"unknown format {fmt!r} (choose parquet or jsonl; csv streams: write_candles_csv)")
+    _make_parent(output)
     columns = ["open", "high", "low", "close", "volume", "tick_count", "dropped_ticks"]
-    if fmt == "parquet":
-        if output is None:
-            raise InputError("parquet is binary: pass -o FILE")
-        _make_parent(output)
-        stamps = pd.to_datetime(frame["ts"], unit="us", utc=True)
-        table = pd.DataFrame({"timestamp": stamps.dt.tz_convert(zone) if zone else stamps,
-                              "symbol": frame["symbol"], **{c: frame[c] for c in columns}})
-        table.to_parquet(output, index=False)
-        return len(table)
-    table = pd.DataFrame({"timestamp": render_times(frame["ts"], zone), "symbol": frame["symbol"],
-                          **{c: frame[c] for c in columns}})
-    with _export_stream(output) as stream:
-        text = table.to_json(orient="records", lines=True) if len(table) else ""
-        stream.write(text if not text or text.endswith("\n") else text + "\n")
+    stamps = pd.to_datetime(frame["ts"], unit="us", utc=True)
+    table = pd.DataFrame({"timestamp": stamps.dt.tz_convert(zone) if zone else stamps,
+                          "symbol": frame["symbol"], **{c: frame[c] for c in columns}})
+    table.to_parquet(output, index=False)
     return len(table)
 
 

@@ -102,7 +102,8 @@ def import_(
 @app.command("export")
 def export(
     ctx: typer.Context,
-    fmt: Annotated[str, typer.Option("--format", help="csv, parquet or jsonl.")] = "csv",
+    fmt: Annotated[str | None, typer.Option(
+        "--format", help="csv, parquet or jsonl (default: as -o FILE is named, .jsonl or .parquet, else csv).")] = None,
     symbol: SymbolOption = None,
     start: FromOption = None,
     end: ToOption = None,
@@ -117,12 +118,13 @@ def export(
 
     Example: slob candles export --format jsonl --symbol NQ --from 2026-01-06 -o nq.jsonl
     """
-    from slob_cli.adapters.files import EXPORT_FORMATS
+    from slob_cli.adapters.files import EXPORT_FORMATS, export_format
     from slob_cli.cli.context import app_context
     from slob_cli.cli.options import check_range, parse_instant, parse_zone
     from slob_cli.errors import UsageError
     from slob_cli.runtime.candles import export_candles
 
+    fmt = fmt if fmt is not None else export_format(output)
     if fmt not in EXPORT_FORMATS:
         raise UsageError(f"--format {fmt!r} is not one of {', '.join(EXPORT_FORMATS)}")
     chosen = _symbol(symbol)

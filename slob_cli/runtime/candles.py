@@ -11,6 +11,7 @@ from zoneinfo import ZoneInfo
 
 from slob_cli.adapters.store.db import from_us, to_iso
 from slob_cli.core.models import Candle
+from slob_cli.errors import InputError
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -125,14 +126,19 @@ def export_candles(
     store: Store, fmt: str, output: Path | None, symbol: str | None = None, start: datetime | None = None,
     end: datetime | None = None, zone: ZoneInfo | None = None,
 ) -> int:
-    """Write stored candles to a file (or stdout); return how many. CSV is streamed row by row (no pandas)."""
-    if fmt == "csv":
-        from slob_cli.adapters.files import write_candles_csv
+    """Write stored candles to a file (or stdout); return how many. CSV and jsonl stream row by row (no pandas)."""
+    if fmt in ("csv", "jsonl"):
+        from slob_cli.adapters.files import write_candles_csv, write_candles_jsonl
 
-        return write_candles_csv(store.candle_export_rows(symbol, start, end), output, zone)
-    from slob_cli.adapters.files import write_candles
+        writer = write_candles_csv if fmt == "csv" else write_candles_jsonl
+        return writer(store.candle_export_rows(symbol, start, end), output, zone)
+    if fmt != "parquet":
+        raise InputError(f"unknown format {fmt!r} (choose csv, parquet or jsonl)")
+    if output is None:
+        raise InputError("parquet is binary: pass -o FILE")
+    from slob_cli.adapters.files import write_candles_parquet
 
-    return write_candles(candles_table(store, symbol, start, end), fmt, output, zone)
+    return write_candles_parquet(candles_table(store, symbol, start, end), output, zone)
 
 
 def export_partitioned(store: Store, output: Path, symbol: str | None = None, start: datetime | None = None,

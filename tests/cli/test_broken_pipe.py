@@ -12,6 +12,8 @@ import sys
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
+import pytest
+
 from slob_cli.adapters.store import Store
 from slob_cli.cli.main import stdout_closed
 from slob_cli.core.models import Candle
@@ -24,18 +26,19 @@ def _store(path: Path, count: int) -> None:
         store.upsert_candles([Candle("NQ", T0 + timedelta(minutes=i), 1.0, 2.0, 0.5, 1.5, 3.0, 2) for i in range(count)])
 
 
-def _export(db: Path) -> subprocess.Popen[bytes]:
+def _export(db: Path, fmt: str = "csv") -> subprocess.Popen[bytes]:
     env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[2])}
-    return subprocess.Popen([sys.executable, "-m", "slob_cli", "--db", str(db), "candles", "export"],
+    return subprocess.Popen([sys.executable, "-m", "slob_cli", "--db", str(db), "candles", "export", "--format", fmt],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env)
 
 
-def test_an_export_whose_reader_stops_early_exits_141_without_a_word(tmp_path: Path) -> None:
+@pytest.mark.parametrize(("fmt", "first"), [("csv", b"timestamp,symbol,"), ("jsonl", b'{"timestamp":')])
+def test_an_export_whose_reader_stops_early_exits_141_without_a_word(tmp_path: Path, fmt: str, first: bytes) -> None:
     db = tmp_path / "s.db"
     _store(db, 50_000)  # far more than a pipe holds
-    process = _export(db)
+    process = _export(db, fmt)
     assert process.stdout is not None and process.stderr is not None
-    assert process.stdout.readline().startswith(b"timestamp,symbol,")
+    assert process.stdout.readline().startswith(first)
     process.stdout.close()  # `| head -1`
     stderr = process.stderr.read()
     assert process.wait(timeout=60) == 141

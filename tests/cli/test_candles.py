@@ -152,7 +152,7 @@ def test_stats_table_shows_rows_and_time_span_per_symbol(runner, db_path: Path) 
 def test_export_into_a_missing_directory_creates_it(runner, db_path: Path, tmp_path: Path) -> None:
     (tmp_path / "nq.csv").write_text(CANDLES_CSV)
     runner.invoke(app, ["--db", str(db_path), "candles", "import", "nq.csv", "--symbol", "NQ"])
-    for fmt in ("csv", "parquet"):
+    for fmt in ("csv", "parquet", "jsonl"):
         target = tmp_path / "out" / fmt / f"nq.{fmt}"
         result = runner.invoke(app, ["--db", str(db_path), "candles", "export", "--format", fmt, "-o", str(target)])
         assert result.exit_code == 0, result.stderr
@@ -162,6 +162,8 @@ def test_export_into_a_missing_directory_creates_it(runner, db_path: Path, tmp_p
 def test_export_into_a_path_under_a_file_fails_with_one_line_exit_2(runner, db_path: Path, tmp_path: Path) -> None:
     (tmp_path / "nq.csv").write_text(CANDLES_CSV)
     runner.invoke(app, ["--db", str(db_path), "candles", "import", "nq.csv", "--symbol", "NQ"])
-    result = runner.invoke(app, ["--db", str(db_path), "candles", "export", "-o", str(tmp_path / "nq.csv" / "x.csv")])
-    assert result.exit_code == 2 and result.stderr.startswith("Error: cannot create the directory")
-    assert "Traceback" not in result.stderr and len(result.stderr.strip().splitlines()) == 1
+    for fmt in ("csv", "jsonl"):
+        result = runner.invoke(app, ["--db", str(db_path), "candles", "export", "--format", fmt,
+                                     "-o", str(tmp_path / "nq.csv" / f"x.{fmt}")])
+        assert result.exit_code == 2 and result.stderr.startswith("Error: cannot create the directory")
+        assert "Traceback" not in result.stderr and len(result.stderr.strip().splitlines()) == 1

@@ -101,7 +101,13 @@ CASES = [
     ("csv-to-a-full-disk", None, None, ["candles", "export", "-o", "/dev/full"], 3,
      "cannot write '/dev/full': No space left on device; the export is incomplete"),
     ("jsonl-to-a-full-disk", None, None, ["candles", "export", "--format", "jsonl", "-o", "/dev/full"], 3,
-     "cannot write '/dev/full': No space left on device"),
+     "cannot write '/dev/full': No space left on device; the export is incomplete"),
+    ("jsonl-to-a-directory", None, None, ["candles", "export", "--format", "jsonl", "-o", "."], 2,
+     "it is a directory"),
+    ("jsonl-to-an-unopenable-file", None, None, ["candles", "export", "--format", "jsonl", "-o", "/proc/nq.jsonl"],
+     2, "cannot write '/proc/nq.jsonl': No such file or directory"),
+    ("csv-to-an-unopenable-file", None, None, ["candles", "export", "-o", "/proc/nq.csv"], 2,
+     "cannot write '/proc/nq.csv': No such file or directory"),
 ]
 
 

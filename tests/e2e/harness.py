@@ -120,6 +120,20 @@ def start_harness(stack: ExitStack, tmp_path: Path, scenario: str, *, speed: flo
     return Harness(gateway, store, calendar, sim)
 
 
+def start_planted(stack: ExitStack, tmp_path: Path, candles: list[Any], *, speed: float | str = SPEED,
+                  start: datetime = OPEN_MINUS_5, lockstep: bool = True) -> Harness:
+    """Start the embedded gateway serving exactly these M1 candles (no trade in any other minute), and a store."""
+    from slob_cli.sim.gateway import SimGatewayThread
+    from slob_cli.sim.scripted import ScriptedMarket
+
+    calendar = load_calendar(date(2025, 12, 1), date(2026, 2, 28))
+    sim = SimOptions(scenario=None, trading_date=DAY, speed=speed, start=start, lockstep=lockstep)
+    gateway = stack.enter_context(SimGatewayThread(seed=sim.seed, start=start, speed=speed,
+                                                   market=ScriptedMarket(candles, seed=sim.seed), lockstep=lockstep))
+    store = stack.enter_context(Store.open(tmp_path / "engine.db"))
+    return Harness(gateway, store, calendar, sim)
+
+
 def as_outside_client(h: Harness, action: str, client_id: int = 9) -> None:
     """Act at the gateway as another API client would (an operator in TWS): `flatten` or `global_cancel`.
 

@@ -7,7 +7,8 @@ from collections.abc import Sequence
 from datetime import date, datetime
 from typing import TYPE_CHECKING
 
-from slob_cli.adapters.store.db import candle_row, to_us
+from slob_cli.adapters.store.db import to_us
+from slob_cli.adapters.store.rows import CANDLE_INSERT, candle_row
 
 if TYPE_CHECKING:
     from slob_cli.adapters.store.db import Store
@@ -37,9 +38,7 @@ class BackfillLedger:
         rows = [candle_row(candle, SOURCE, contract) for candle in candles]
         with self.store.transaction() as conn:
             before = conn.total_changes
-            conn.executemany(
-                "INSERT INTO candles(symbol, ts, open, high, low, close, volume, tick_count, dropped_ticks,"
-                " source, local_symbol) VALUES (?,?,?,?,?,?,?,?,?,?,?) ON CONFLICT(symbol, ts) DO NOTHING", rows)
+            conn.executemany(CANDLE_INSERT + " ON CONFLICT(symbol, ts) DO NOTHING", rows)
             inserted = conn.total_changes - before
             if complete:
                 row = conn.execute("SELECT value FROM state WHERE key=?", (self.key,)).fetchone()

@@ -20,6 +20,7 @@ from slob_cli.adapters.store.instants import to_iso as to_iso
 from slob_cli.adapters.store.instants import to_us as to_us
 from slob_cli.adapters.store.integrity import BackgroundCheck, quick_check_problem, read_only_uri
 from slob_cli.adapters.store.queries import ReadQueries
+from slob_cli.adapters.store.rows import CANDLE_INSERT, CANDLE_ROWS, candle_row, row_candle
 from slob_cli.adapters.store.scans import Scans
 from slob_cli.adapters.store.schema import ISO_TEXT_INSTANTS, MIGRATIONS, SCHEMA_VERSION
 from slob_cli.adapters.store.views import ViewQueries
@@ -55,32 +56,6 @@ EVENT_INSERT = RowInsert("events", ("run_id", "ts", "type", "symbol", "payload")
 _EPOCH = from_us(0)
 _MINUTE_US = 60_000_000
 _ONE_MINUTE = timedelta(minutes=1)
-
-
-def candle_row(candle: Candle, source: str = "live", local_symbol: str | None = None) -> tuple[Any, ...]:
-    """Return the candles-table row for a Candle."""
-    return (
-        candle.symbol,
-        to_us(candle.ts),
-        candle.open,
-        candle.high,
-        candle.low,
-        candle.close,
-        candle.volume,
-        candle.tick_count,
-        candle.dropped_ticks,
-        source,
-        local_symbol,
-    )
-
-
-# The candle columns `row_candle` reads, in its order (the export writes them in this order too).
-CANDLE_ROWS = "SELECT symbol, ts, open, high, low, close, volume, tick_count, dropped_ticks FROM candles"
-
-
-def row_candle(row: Sequence[Any]) -> Candle:
-    """Return a Candle from (symbol, ts, open, high, low, close, volume, tick_count, dropped_ticks)."""
-    return Candle(row[0], from_us(row[1]), row[2], row[3], row[4], row[5], row[6], row[7], row[8])
 
 
 def _tick_values(ticks: Iterable[Tick]) -> dict[str, list[Any]]:
@@ -453,9 +428,7 @@ class Store(ReadQueries, ViewQueries, Scans, TradingDays):
         if not rows:
             return 0
         self._write(lambda conn: conn.executemany(
-            "INSERT INTO candles(symbol, ts, open, high, low, close, volume, tick_count, dropped_ticks,"
-            " source, local_symbol) VALUES (?,?,?,?,?,?,?,?,?,?,?)"
-            " ON CONFLICT(symbol, ts) DO UPDATE SET open=excluded.open, high=excluded.high,"
+            CANDLE_INSERT + " ON CONFLICT(symbol, ts) DO UPDATE SET open=excluded.open, high=excluded.high,"
             " low=excluded.low, close=excluded.close, volume=excluded.volume,"
             " tick_count=excluded.tick_count, dropped_ticks=excluded.dropped_ticks,"
             " source=excluded.source, local_symbol=coalesce(excluded.local_symbol, candles.local_symbol)",

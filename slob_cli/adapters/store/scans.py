@@ -10,6 +10,8 @@ from collections.abc import Iterator
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
+from slob_cli.adapters.store.rows import CANDLE_COLUMNS, CANDLE_ROWS
+
 if TYPE_CHECKING:
     import pandas as pd
 
@@ -77,8 +79,7 @@ class Scans:
     def candle_rows_between(self, symbol: str, start_us: int, end_us: int) -> list[tuple[Any, ...]]:
         """Return (symbol, ts, open, high, low, close, volume, tick_count, dropped_ticks) in [start, end), in order."""
         return self._conn.execute(
-            "SELECT symbol, ts, open, high, low, close, volume, tick_count, dropped_ticks FROM candles"
-            " WHERE symbol=? AND ts >= ? AND ts < ? ORDER BY ts", (symbol, start_us, end_us)).fetchall()
+            CANDLE_ROWS + " WHERE symbol=? AND ts >= ? AND ts < ? ORDER BY ts", (symbol, start_us, end_us)).fetchall()
 
     def candle_export_frame(
         self, symbol: str | None = None, start: datetime | None = None, end: datetime | None = None
@@ -86,7 +87,5 @@ class Scans:
         """Return stored candles with their source and local symbol as a frame (ts in UTC us), by symbol and time."""
         import pandas as pd
 
-        sql, params = self._range_sql(
-            "SELECT symbol, ts, open, high, low, close, volume, tick_count, dropped_ticks, source, local_symbol"
-            " FROM candles", symbol, start, end)
+        sql, params = self._range_sql(f"SELECT {CANDLE_COLUMNS}, source, local_symbol FROM candles", symbol, start, end)
         return pd.read_sql_query(sql + " ORDER BY symbol, ts", self._conn, params=params)

@@ -17,6 +17,7 @@ from typing import Any, NamedTuple
 
 from slob_cli.adapters.store.db import Store, from_us, to_iso, to_us
 from slob_cli.adapters.store.instants import instant_us
+from slob_cli.adapters.store.rows import CANDLE_INSERT, candle_row
 from slob_cli.adapters.store.schema import ISO_TEXT_INSTANTS
 from slob_cli.core.models import Candle
 from slob_cli.core.strategy.events import SetupEvent
@@ -211,11 +212,8 @@ class SetupRepository:
         """
         with self.store.transaction() as conn:
             if candles:
-                from slob_cli.adapters.store.db import candle_row
-
                 conn.executemany(
-                    "INSERT INTO candles(symbol, ts, open, high, low, close, volume, tick_count, dropped_ticks,"
-                    " source, local_symbol) VALUES (?,?,?,?,?,?,?,?,?,?,?) ON CONFLICT(symbol, ts) DO NOTHING",
+                    CANDLE_INSERT + " ON CONFLICT(symbol, ts) DO NOTHING",
                     [candle_row(candle) for candle in candles],
                 )
             inserted = self._insert_events(conn, events)
