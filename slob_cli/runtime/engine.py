@@ -158,9 +158,11 @@ class Engine(Supervised):
             self._reconcile_wanted.set()  # fills or cancels during 1100 may not have reached us
         if kind == "IB_DISCONNECTED" and self._started:
             self.catch_up.cut(when)  # the bar in progress lost its ticks from here on
-        if kind == "FEED_RESUMED" and payload.get("symbol") == self.options.symbol:
-            # A silence's minutes come from history like a reconnect's (the held bars wait for them).
-            self.catch_up.feed_resumed(payload)
+        if kind == "FEED_RESUMED" and payload.get("reason") == "stale" and payload.get("last_before") \
+                and payload.get("symbol") == self.options.symbol:
+            # A silence the resubscription ended: its minutes come from history like a reconnect's.
+            self.catch_up.stalled(datetime.fromisoformat(payload["last_before"]),
+                                  datetime.fromisoformat(payload["first_after"]))
         self.store.log_event(kind, when, payload, run_id=self.run_id, symbol=payload.get("symbol"))
 
     def _mode_changed(self, mode: str) -> None:
@@ -418,10 +420,10 @@ class Engine(Supervised):
     def _clock_rules(self, now: datetime) -> None:
         if not self.options.track:
             return
-        if self.gate.pending:
-            return  # minutes before now are still to come from history: the tracker's clock waits
         # Every candle final before now - grace has been fed: the tracker's clock may not pass that.
         settled = now - self.aggregator.grace
+        if self.gate.fill_from is not None:  # a backfill is pending: the minutes from there come from history
+            settled = min(settled, self.gate.fill_from)
         self._setup_events(self.tracking.on_time(settled))
         day = trading_date_of(settled)
         session = session_for(day, self.calendar)

@@ -8,9 +8,11 @@ live bars after them, so the tracker sees every minute once, in order, and never
 
 A feed that goes silent without a disconnect is treated alike as soon as the silence is longer than
 the stale watchdog's threshold (SLOB_STALE_AFTER on the engine's clock, inside trading hours): the
-bar of the minute the silence began in, and every later one, is held until ticks resume and history
-for the silent minutes has been fetched. A held live bar of a minute history was to replace is kept
-as its stand-in: fed as it is when history cannot bring that minute (the DATA_GAP says how many).
+bar of the minute the silence began in, and every later one, is held, and each minute of the silence
+is taken from history once it is over, as after a reconnect. A market that did not trade (history
+has no bar) lets the clock move on; ticks that resume bring their own minute from history too. A
+held live bar of a minute history was to replace is kept as its stand-in: fed as it is when history
+cannot bring that minute (the DATA_GAP says how many), so no minute is lost.
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ import logging
 from collections.abc import Callable, Collection
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from slob_cli.adapters.ib.history import HistoryPacer, fetch_minute_bars
 from slob_cli.adapters.store import to_iso
@@ -49,12 +51,6 @@ class MinuteGate:
     fill_from: datetime | None = None  # first minute the pending backfill fetches (None: nothing pending)
     held: list[Candle] = field(default_factory=list)
     discarded: int = 0
-    silent_since: datetime | None = None  # the last tick before a silence held for: wait for ticks to resume
-
-    @property
-    def awaiting_ticks(self) -> bool:
-        """Return True while a silence is held for: its end says how far the backfill must fetch."""
-        return self.silent_since is not None
 
     @property
     def pending(self) -> bool:
@@ -77,26 +73,28 @@ class MinuteGate:
         if start > through and not self.pending:
             return False
         self._extend(start, through)
-        self.silent_since = None  # a reconnect's backfill runs when its minutes are over, ticks or not
         return True
 
     def refetch(self, start: datetime, through: datetime) -> None:
         """Take the minutes start..through (inclusive) from history: their live bars may lack ticks."""
         self._extend(start, through)
-        self.silent_since = None  # the silence's end is known: the backfill may run once its minutes are over
 
-    def hold_silence(self, now: datetime, last_tick: datetime | None, threshold: float,
-                     trading: Callable[[datetime], bool] = lambda _now: True) -> bool:
-        """Hold from the minute of last_tick on when the feed, silent since then, is suspect at `now`.
+    def hold_silence(self, now: datetime, last_tick: datetime | None, threshold: float, *, after: datetime | None,
+                     grace: timedelta, trading: Callable[[datetime], bool] = lambda _now: True) -> bool:
+        """Take the minutes of a suspect silence from history: hold their live bars; return True when it began.
 
-        Suspect means silent for longer than `threshold` seconds while `trading(now)` (the market
-        trades); a quieter minute is not held. Return True when a new hold began (none is begun
-        while a backfill is pending: it ends with its own).
+        Suspect means silent since last_tick for longer than `threshold` seconds at `now` while
+        `trading(now)`; a quieter minute is never held. The span runs from the minute of last_tick
+        (or `after`, the first the tracker lacks, or the first after what history brought) to the
+        minute in progress, or to the last one over: it is fetched once over, and while the silence
+        lasts the next hold takes the next minute. None begins while a backfill is pending.
         """
         if self.pending or last_tick is None or (now - last_tick).total_seconds() <= threshold or not trading(now):
             return False
-        self.silent_since = last_tick
-        self._extend(floor_minute(last_tick), floor_minute(last_tick))
+        start = floor_minute(last_tick)
+        taken = None if self.history_through is None else self.history_through + ONE_MINUTE
+        start = max([start] + [minute for minute in (after, taken) if minute is not None])
+        self._extend(start, max(start, floor_minute(now - grace) - ONE_MINUTE))
         return True
 
     def _extend(self, start: datetime, through: datetime) -> None:
@@ -121,7 +119,6 @@ class MinuteGate:
         """
         held, self.held = self.held, []
         self.fill_from = None
-        self.silent_since = None
         through = self.history_through
         kept = [candle for candle in held if through is None or candle.ts > through or candle.ts not in fetched]
         self.discarded += len(held) - len(kept)
@@ -142,6 +139,8 @@ class MinuteCatchUp:
         self.wanted = asyncio.Event()  # a backfill is pending: fetch it once its minutes are over
         self.live_from: datetime | None = None  # the first minute live data brings (history has the rest)
         self.clock_ran_to: datetime | None = None  # the engine's clock rules (and minute closes) ran up to here
+        self.silent_since: datetime | None = None  # the last tick before the latest silence held for
+        self.quiet_since: datetime | None = None  # ... once history showed the market did not trade in it
         # IB's history pacing outlives this process: a restart seconds later waits only what the rules need.
         self.pacer = HistoryPacer.kept_in(engine.store, lambda: engine.clock.now())
         options = engine.options
@@ -167,8 +166,7 @@ class MinuteCatchUp:
         too (held as stand-ins), so none closes after the backfill that it could have used.
         """
         until, ran = self.gate.fill_until, self.clock_ran_to
-        return (self.gate.pending and not self.gate.awaiting_ticks and until is not None and ran is not None
-                and ran >= until + self.engine.aggregator.grace)
+        return self.gate.pending and until is not None and ran is not None and ran >= until + self.engine.aggregator.grace
 
     def next_minute(self) -> datetime | None:
         """Return the minute after the last bar the tracker was fed (where a backfill starts)."""
@@ -217,12 +215,15 @@ class MinuteCatchUp:
             self.wanted.set()
 
     def on_time(self, now: datetime) -> None:
-        """The engine's clock rules run at `now`: hold the bars from the last tick's minute on when the feed is silent too long.
+        """The engine's clock rules run at `now`: while the feed is silent too long, hold the minutes for history.
 
         The stale watchdog's rule on the engine's clock: silent for longer than SLOB_STALE_AFTER
-        inside trading hours. The feed notes the gap, so the first tick after the silence brings a
-        FEED_RESUMED (reason `stale`) and with it the span history must fill (`stalled`); a quieter
-        minute is never held. A reconnect ends a hold as well (its backfill covers the silence).
+        inside trading hours. Each minute of the silence is then fetched from history once over
+        (its live bar, if any, waits as a stand-in) until history shows a minute after the last
+        tick's without a trade: the market is quiet, the feed alive after all, and the clock moves
+        on until the next tick. The feed notes the gap, so the first tick after the silence brings a
+        FEED_RESUMED (reason `stale`) and the minute it came in is refetched too (`stalled`). A
+        quieter minute is never held.
         """
         engine = self.engine
         self.clock_ran_to = now
@@ -231,31 +232,29 @@ class MinuteCatchUp:
         symbol = engine.options.symbol
         feed = engine.feed
         last = feed.latest(symbol)
-        if not self.gate.hold_silence(now, last, self.silence_after, feed.trading_hours):
+        if last is not None and last == self.quiet_since:
+            return  # the feed was alive after all: the market is quiet, the clock moves on
+        if not self.gate.hold_silence(now, last, self.silence_after, after=self.next_minute(),
+                                      grace=engine.aggregator.grace, trading=feed.trading_hours):
             return
         assert last is not None
+        self.wanted.set()
+        if last == self.silent_since:
+            return  # the same silence, its next minute
+        self.silent_since = last
         feed.mark_gap(symbol, "stale")
         silent = round((now - last).total_seconds(), 1)
-        log.warning("no %s tick for %.0fs: holding the bars from %s until history has the silent minutes",
-                    symbol, silent, to_iso(floor_minute(last)))
+        log.warning("no %s tick for %.0fs: the bars from %s on come from history", symbol, silent,
+                    to_iso(self.gate.fill_from or floor_minute(last)))
         engine._event("FEED_SILENT", {"symbol": symbol, "last_tick": to_iso(last), "silent_seconds": silent,
-                                      "held_from": to_iso(floor_minute(last))})
-
-    def feed_resumed(self, payload: dict[str, Any]) -> None:
-        """Ticks came back after a gap the feed noted: refetch a silence's minutes (FEED_RESUMED payload)."""
-        last_before, first_after = payload.get("last_before"), payload.get("first_after")
-        if not last_before or not first_after:
-            return
-        if payload.get("reason") == "stale" or self.gate.awaiting_ticks:  # a reconnect's own backfill has the rest
-            self.stalled(datetime.fromisoformat(last_before), datetime.fromisoformat(first_after))
+                                      "held_from": to_iso(self.gate.fill_from or floor_minute(last))})
 
     def stalled(self, last_before: datetime, first_after: datetime) -> None:
         """The feed was silent from last_before to first_after (no reconnect): refetch those minutes.
 
         From the minute of the last tick before the silence to the minute of the first after it,
         live bars may be partial or missing. Once those minutes are over their history replaces
-        what the live path stored (a bar the tracker already had is only stored, never fed twice);
-        the bars held since the silence was noticed wait for it.
+        what the live path stored (a bar the tracker already had is only stored, never fed twice).
         """
         if not self.engine._started:
             return
@@ -268,9 +267,6 @@ class MinuteCatchUp:
         while await engine._set_before_stop(self.wanted):
             self.wanted.clear()
             while self.gate.pending and not engine.stop_event.is_set():
-                if self.gate.awaiting_ticks:  # a silence: its end (the first tick after it) says what to fetch
-                    await engine._wait_stop(engine.options.timer_interval)
-                    continue
                 until = self.gate.fill_until
                 assert until is not None
                 due = until + engine.aggregator.grace
@@ -285,6 +281,22 @@ class MinuteCatchUp:
                     await engine._wait_stop(min(engine.options.timer_interval, 0.01))
                     continue
                 await self._backfill(until)
+
+    def _judge_silence(self, start: datetime, until: datetime, history: list[Candle] | None) -> None:
+        """Note a market that did not trade in the silence still held for: history lacks a minute after its last tick."""
+        silent = self.silent_since
+        if history is None or silent is None or self.engine.feed.latest(self.engine.options.symbol) != silent:
+            return  # history failed, or no silence is held (a tick came since)
+        after = floor_minute(silent) + ONE_MINUTE
+        fetched = {candle.ts for candle in history}
+        minute = max(start, after)
+        while minute < until:
+            if minute not in fetched:
+                log.info("no %s trade in %s: the market is quiet, not the feed", self.engine.options.symbol,
+                         to_iso(minute))
+                self.quiet_since = silent
+                return
+            minute += ONE_MINUTE
 
     async def _backfill(self, until: datetime) -> None:
         engine = self.engine
@@ -307,6 +319,7 @@ class MinuteCatchUp:
         # History replaces the partial live bars of a stall; the tracker gets only the minutes after its last.
         engine.store.upsert_candles(candles, "ib_history", resolved.future.local_symbol)
         fresh = [c for c in candles if last is None or c.ts > last]
+        self._judge_silence(start, until, candles if failure is None else None)
         held = [c for c in self.gate.release({c.ts for c in candles}) if last is None or c.ts > last]
         kept = sum(1 for c in held if c.ts < until)  # live bars standing in for minutes history did not bring
         if failure is not None:

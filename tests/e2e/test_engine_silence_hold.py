@@ -1,8 +1,9 @@
 """A feed that goes silent mid-minute without a disconnect: the tracker never gets the partial bar.
 
-The silence is longer than the stall threshold, so when the minute it began in closes the engine
-holds that bar (and every later one) until ticks resume and history has the silent minutes. The
-bars the tracker was fed are then the stored candles, and a replay of those gives the live log.
+The silence is longer than the stall threshold before the minute it began in closes, so the engine
+holds that bar (and every later one) and takes each silent minute from history once it is over,
+and the minute the ticks resume in as well. The bars the tracker was fed are then the stored
+candles, one a minute in order, and a replay of those gives the live log.
 """
 
 from __future__ import annotations
@@ -18,12 +19,14 @@ import pytest
 from slob_cli.adapters.store import Store, to_iso
 from slob_cli.core.models import Candle, floor_minute
 from slob_cli.core.strategy.config import StrategyConfig
+from slob_cli.core.strategy.events import SetupEvent
 from slob_cli.errors import SlobError
 from slob_cli.runtime import minute_gate
 from slob_cli.runtime.events import Event, EventType
 from slob_cli.runtime.session import SessionResult
 from slob_cli.runtime.tracking import day_window, track_range
-from tests.e2e.harness import DAY, Harness, at, start_harness
+from tests.e2e.harness import DAY, Harness, at, start_harness, start_planted
+from tests.e2e.test_engine_clock_rules import late_clock_events, quiet_day, real_bars, watch_setup_events
 from tests.sqlfile import as_shown
 
 SETUP = "NQ-20260106-S1"
@@ -90,8 +93,9 @@ def test_a_minute_the_feed_went_silent_in_is_held_and_fed_from_history(tmp_path:
         assert held["held_from"] == "2026-01-06T15:14:00Z" and held["last_tick"] < "2026-01-06T15:14:20Z"
         [resumed] = h.logged("FEED_RESUMED")
         assert resumed["reason"] == "stale" and datetime.fromisoformat(resumed["first_after"]) >= resumes
-        [backfill] = h.logged("BACKFILL")
-        assert (backfill["from"], backfill["to"], backfill["live_bars"]) == ("2026-01-06T15:14:00Z", to_iso(through), 0)
+        backfills = h.logged("BACKFILL")
+        assert (backfills[-1]["from"], backfills[-1]["to"]) == ("2026-01-06T15:14:00Z", to_iso(through))
+        assert {backfill["live_bars"] for backfill in backfills} == {0}, "history had every minute"
         assert result.stats.backfilled_candles == (through - SILENT_MINUTE) // timedelta(minutes=1), \
             "every silent minute came from history, in order, before the live bars held after them"
         assert result.stats.reconnects == 0 and not h.logged("IB_DISCONNECTED"), "a silence, not a disconnect"
@@ -117,10 +121,12 @@ def test_a_silence_history_cannot_fill_feeds_the_held_live_bars_as_they_are(
         h = start_harness(stack, tmp_path, "short_setup", start=at(15, 10))
         resumes = RESUMES["into-the-next-minute"]
         result, fed = run_through_the_silence(h, resumes)
-        [gap] = h.logged("DATA_GAP")
-        assert (gap["start"], gap["end"], gap["live_bars"]) == ("2026-01-06T15:14:00Z", "2026-01-06T15:16:00Z", 2), \
-            "the gap says the two held live bars were fed as they are"
-        assert gap["reason"].startswith("backfill failed") and result.stats.gaps == 1
+        gaps = [(gap["start"], gap["end"], gap["live_bars"]) for gap in h.logged("DATA_GAP")]
+        # The silent 15:14, then 15:14 to the 15:15 the ticks resumed in: each gap says its held live bar was fed.
+        assert gaps == [("2026-01-06T15:14:00Z", "2026-01-06T15:15:00Z", 1),
+                        ("2026-01-06T15:14:00Z", "2026-01-06T15:16:00Z", 1)]
+        assert all(gap["reason"].startswith("backfill failed") for gap in h.logged("DATA_GAP"))
+        assert result.stats.gaps == 2
         assert_each_minute_fed_once(fed)
         partial = {candle.ts: candle for candle in fed if SILENT_MINUTE <= candle.ts <= resumes}
         assert sorted(partial) == [at(15, 14), at(15, 15)], "nothing held was lost"
@@ -129,3 +135,23 @@ def test_a_silence_history_cannot_fill_feeds_the_held_live_bars_as_they_are(
         assert bars(h.store.candles("NQ", at(15, 10), END)) == bars(fed), \
             "the store holds the bars the tracker got"
         assert setup_events(h.store) == replayed_events(h, tmp_path, fed[-1].end)
+
+
+def test_a_market_quiet_for_hours_is_taken_from_history_minute_by_minute_and_the_clock_moves_on(
+        tmp_path: Path) -> None:
+    # The quiet planted day of test_engine_clock_rules (no trade for hours), with production's 30 s
+    # threshold on the virtual clock: every silent minute is asked of history, which has no bar, so
+    # the tracker's clock still fires the freeze, the timeout and the session end in their minutes.
+    with ExitStack() as stack:
+        h = start_planted(stack, tmp_path, quiet_day())
+        seen: list[tuple[SetupEvent, datetime]] = []
+        result = h.session(until=at(21, 2), silence_after=30.0, on=watch_setup_events(h, seen))
+        assert late_clock_events(seen) == {}, "engine clock readings when the events came (None: never)"
+        silences = [(silent["last_tick"][11:16], silent["held_from"][11:16]) for silent in h.logged("FEED_SILENT")]
+        assert silences == [("14:46", "14:47"), ("20:00", "20:01")], "each silence noted once (none before a tick)"
+        spans = [(backfill["from"][11:16], backfill["to"][11:16]) for backfill in h.logged("BACKFILL")]
+        # One silent minute each showed the market quiet; the tick that ended the first silence brought its minute.
+        assert spans == [("14:47", "14:48"), ("14:46", "20:01"), ("20:01", "20:02")]
+        assert result.stats.gaps == 0 and not h.logged("DATA_GAP")
+        assert real_bars(h, at(14, 19), at(14, 40)) == [] and real_bars(h, at(20, 1), at(21, 2)) == []
+        assert setup_events(h.store) == replayed_events(h, tmp_path, at(21, 0)), "the live log is the replay's"
