@@ -30,7 +30,7 @@ ENV_PREFIX = "slob_"
 LIMITS: dict[str, dict[str, Any]] = {
     "ib_port": {"ge": 1, "le": 65535}, "ib_client_id": {"ge": 0}, "ib_connect_timeout": {"gt": 0},
     "connect_timeout": {"gt": 0}, "stale_after": {"gt": 0}, "flatten_retries": {"ge": 0, "le": 20},
-    "flatten_retry_delay": {"gt": 0},
+    "flatten_retry_delay": {"gt": 0}, "max_clock_skew": {"gt": 0},
 }
 
 
@@ -47,6 +47,7 @@ class Settings:
     connect_timeout: float = 60.0  # seconds a session may take to make its first connection
     market_data_type: str = "live"  # live | delayed
     stale_after: float = 30.0  # seconds without a tick in trading hours: DATA_STALE, resubscribe
+    max_clock_skew: float = 10.0  # seconds the gateway's time may be off this machine's before a session stops
 
     # Data.
     symbols: list[str] = field(default_factory=lambda: ["NQ"])

@@ -56,6 +56,7 @@ class SettingsModel(BaseSettings):
     connect_timeout: float = Field(D.connect_timeout, gt=0)  # LIMITS
     market_data_type: str = D.market_data_type
     stale_after: float = Field(D.stale_after, gt=0)  # LIMITS
+    max_clock_skew: float = Field(D.max_clock_skew, gt=0)  # LIMITS
     symbols: Annotated[list[str], NoDecode] = list(D.symbols)
     db_path: Path = D.db_path
     display_tz: str = D.display_tz

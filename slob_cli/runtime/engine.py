@@ -15,6 +15,7 @@ from datetime import date, datetime, timezone
 from typing import Any
 
 from slob_cli.adapters.ib.backoff import BackoffPolicy
+from slob_cli.adapters.ib.connection import MAX_CLOCK_SKEW as WARN_CLOCK_SKEW
 from slob_cli.adapters.ib.connection import GatewayConfig, IBConnection
 from slob_cli.adapters.ib.market_data import MarketDataFeed
 from slob_cli.adapters.ib.orders import IBOrderPort
@@ -29,7 +30,7 @@ from slob_cli.core.sessions import TradingCalendar, session_for, trading_date_of
 from slob_cli.core.strategy.config import StrategyConfig
 from slob_cli.core.strategy.events import EventType as SetupEventType
 from slob_cli.core.strategy.events import SetupEvent
-from slob_cli.errors import SlobError
+from slob_cli.errors import SlobError, ValidationFailed
 from slob_cli.runtime import failpoints
 from slob_cli.runtime.bus import EventBus
 from slob_cli.runtime.clock import Clock, SystemClock
@@ -41,6 +42,7 @@ from slob_cli.runtime.pnl_view import unrealized_view
 from slob_cli.runtime.supervision import IB_BUS_EVENTS, Supervised
 from slob_cli.runtime.tick_buffer import TickBuffer
 from slob_cli.runtime.tracking import LiveTracking
+from slob_cli.runtime.views import human_age
 
 UTC = timezone.utc
 log = logging.getLogger(__name__)
@@ -67,6 +69,9 @@ class EngineOptions:
     track: bool = True  # the `track` step; without it candles are stored but no setups tracked
     lockstep: bool = False  # the gateway's clock moves only when this engine asks (runtime/lockstep.py)
     lockstep_patience: float = 30.0  # real seconds without a step before a lockstep run is cut short
+    # Seconds the gateway's time may differ from this machine's wall clock (SLOB_MAX_CLOCK_SKEW); None
+    # when the engine's clock follows the gateway's (a simulated gateway's own, followed or stepped clock).
+    max_clock_skew: float | None = None
 
 
 @dataclass
@@ -135,6 +140,7 @@ class Engine(Supervised):
         self._closed: tuple[list[Candle], datetime] | None = None  # bars the timer published, still to feed
         self._reconciling = 0
         self.steps = 0  # lockstep steps taken
+        self._skew_noted = False  # a skew past WARN_CLOCK_SKEW was logged (once per run)
 
     # ------------------------------------------------------------------ inputs (loop thread, quick)
     def _on_tick(self, tick: Tick, local_symbol: str) -> None:
@@ -231,6 +237,7 @@ class Engine(Supervised):
     async def _start_then_consume(self) -> None:
         if not await self._set_before_stop(self._ready):
             return
+        self._check_clock()
         await self.catch_up.warm_up()
         if self.stop_event.is_set():
             return
@@ -435,6 +442,32 @@ class Engine(Supervised):
         while not self.stop_event.is_set():
             await self._wait_stop(self.options.heartbeat_interval)
             self.write_health()
+            if self._started:
+                self._check_clock()  # the connection measures the skew again on every heartbeat
+
+    def _check_clock(self) -> None:
+        """Stop a wall-clock session whose gateway keeps another time: ticks carry its time, minutes close on ours.
+
+        A few seconds apart, the ticks at each minute's edge arrive after their minute closed and are
+        counted late (so a skew past WARN_CLOCK_SKEW is logged once); past `max_clock_skew` the candles
+        and every decision on them would be wrong, so the session ends with exit 5. That is also what a
+        simulated gateway running at another speed looks like to a session that does not follow it.
+        """
+        limit, skew = self.options.max_clock_skew, self.connection.clock_skew
+        if limit is None or skew is None or abs(skew) <= WARN_CLOCK_SKEW:
+            return
+        side = "ahead of" if skew > 0 else "behind"
+        said = (f"the gateway's clock is {human_age(abs(skew))} {side} this machine's")
+        if abs(skew) > limit:
+            self._event("CLOCK_SKEW", {"skew_seconds": round(skew, 1), "limit": limit, "stopped": True})
+            raise ValidationFailed(
+                f"{said} (limit SLOB_MAX_CLOCK_SKEW={limit:g}s): ticks carry its time and minutes close on "
+                f"this machine's, so candles would be wrong; set this machine's clock (NTP), or follow a "
+                f"simulated gateway's clock with `slob trade --follow-sim-clock SPEED`")
+        if not self._skew_noted:
+            self._skew_noted = True
+            log.warning("%s: ticks near a minute's end may arrive after it closed (counted late)", said)
+            self._event("CLOCK_SKEW", {"skew_seconds": round(skew, 1), "limit": limit, "stopped": False})
 
     def write_health(self) -> dict[str, Any]:
         """Log and store one health row; return it."""

@@ -56,6 +56,7 @@ from slob_cli.runtime import failpoints
 from slob_cli.runtime.bus import EventBus
 from slob_cli.runtime.clock import Clock
 from slob_cli.runtime.events import EventType
+from slob_cli.runtime.flatten_plans import FlattenPlan, load_plans, save_plans
 
 log = logging.getLogger(__name__)
 RISK_STATE_KEY = "risk_state"
@@ -72,14 +73,6 @@ class OrderPort(Protocol):
 
 
 @dataclass
-class SessionFlatten:
-    """A session-end flatten of one setup: retries used, and when the next one is due (None: not failed)."""
-
-    retries: int = 0
-    due: datetime | None = None
-
-
-@dataclass
 class ExecutorOptions:
     """Knobs of the executor (defaults per STRATEGY.md §6 [REC])."""
 
@@ -87,8 +80,8 @@ class ExecutorOptions:
     entry_type: str = "MKT"
     entry_timeout: timedelta = timedelta(minutes=1)
     flatten_at_session_end: bool = True
-    # A session-end flatten that ends unfilled is tried again this many times (SLOB_FLATTEN_RETRIES), this
-    # long apart (SLOB_FLATTEN_RETRY_DELAY); a flatten still unfilled this long after it was sent has failed.
+    # A flatten that ends unfilled is tried again this many times (SLOB_FLATTEN_RETRIES), a session-end one
+    # this long apart (SLOB_FLATTEN_RETRY_DELAY); any flatten still unfilled this long after it was sent has failed.
     flatten_retries: int = 3
     flatten_retry_delay: timedelta = timedelta(seconds=30)
     default_equity: float = 100_000.0
@@ -117,7 +110,7 @@ class OrderExecutor:
         self.counts = {"brackets": 0, "skipped": 0, "fills": 0, "cancelled": 0, "rejected": 0, "flattened": 0}
         self._flattening: set[str] = set()
         self._cancels_sent: set[int] = set()  # broker ids slob itself asked to cancel
-        self._session_flattens: dict[str, SessionFlatten] = {}  # setup id -> its session-end flatten
+        self._flatten_plans: dict[str, FlattenPlan] = load_plans(store)  # setup id -> its flatten plan, stored
         self._flatten_deadlines: dict[str, datetime] = {}  # flatten orderRef -> when it must have filled
         self._unfilled: set[str] = set()  # flatten orderRefs slob cancelled for not filling in time
         stored = store.get_state(RISK_STATE_KEY)
@@ -196,6 +189,7 @@ class OrderExecutor:
         now = self.clock.now()
         touched: set[str] = set()
         missed: set[str] = set()  # setups with fills slob did not see live
+        flattens = {a.setup_id for a in plan.of_type(PlaceOrders) if any(o.role is OrderRole.FLATTEN for o in a.orders)}
         for action in plan.actions:
             execution = action.execution if isinstance(action, RecordExecution) else None
             parsed = parse_order_ref(execution.order_ref if execution else getattr(action, "order_ref", None))
@@ -215,6 +209,8 @@ class OrderExecutor:
             elif isinstance(action, SendBracket):
                 self._send(list(action.orders))
             elif isinstance(action, PlaceOrders):
+                if action.setup_id in flattens and not self._reconcile_flatten(action):
+                    continue
                 self.repo.insert_intents(list(action.orders), now, self.run_id)
                 self._send(list(action.orders))
             elif isinstance(action, CancelOrder):
@@ -232,6 +228,7 @@ class OrderExecutor:
         # for old executions may never come, and an unbooked trade would hold its risk slot all day.
         for setup_id in sorted(touched):
             self._update_trade(setup_id, settle=setup_id in missed)
+        self._track_flattens(flattens)
 
     def _adopt_outside_close(self, action: ClosedOutside, now: datetime) -> None:
         """Store a close done outside slob as a filled flatten of the setup, with the broker's fills."""
@@ -353,25 +350,36 @@ class OrderExecutor:
                         status.value, order.filled)
             self.request_reconcile()
         if (parsed.role is OrderRole.FLATTEN and status in (OrderStatus.CANCELLED, OrderStatus.INACTIVE)
-                and order.filled < order.quantity
-                and (order.order_ref in self._unfilled or not self._cancel_requested(order, before))):
-            self._flatten_failed(parsed.setup_id, order, status)
+                and order.filled < order.quantity):
+            unfilled = order.order_ref in self._unfilled or self._logged_for("FLATTEN_UNFILLED", order, before)
+            if unfilled or not self._cancel_requested(order, before):
+                self._flatten_failed(parsed.setup_id, order, status, unfilled)
         if parsed.setup_id in self._flattening and parsed.role in (OrderRole.STOP, OrderRole.TARGET):
             self._continue_flatten(parsed.setup_id)
+        plan = self._flatten_plans.get(parsed.setup_id)
+        if parsed.role is OrderRole.FLATTEN and status is OrderStatus.FILLED and plan is not None and plan.reconcile:
+            del self._flatten_plans[parsed.setup_id]  # closed (an orphan has no trade to tell it)
+            self._save_flattens()
 
-    def _flatten_failed(self, setup_id: str, order: BrokerOrder, status: OrderStatus) -> None:
-        """A flatten ended short of closing (rejected, expired, unfilled, cancelled outside): re-protect, retry."""
+    def _flatten_failed(self, setup_id: str, order: BrokerOrder, status: OrderStatus, unfilled: bool) -> None:
+        """A flatten ended short of closing (rejected, expired, unfilled, cancelled outside): re-protect, retry.
+
+        A flatten reconciliation placed is retried by the reconciliation this asks for (no delay: no stop
+        can cover the position meanwhile); a session-end one after the delay, once its new stop works.
+        """
         self._flattening.discard(setup_id)
-        unfilled = order.order_ref in self._unfilled
         how = f"was not filled within {self.options.flatten_retry_delay.total_seconds():g} s" if unfilled else (
             f"ended {status.value}")
         detail = (f"{order.order_ref} {how} with {order.filled} of {order.quantity} filled: "
                   "the position stays open; reconciling to protect it")
         now = self.clock.now()
-        plan = self._session_flattens.get(setup_id)
+        plan = self._flatten_plans.get(setup_id)
+        if plan is not None and plan.reconcile:
+            plan = None  # the reconciliation asked for below flattens again, within SLOB_FLATTEN_RETRIES
         retry = plan is not None and plan.retries < self.options.flatten_retries and self.market_open(now)
         if plan is not None and retry:
             plan.due = now + self.options.flatten_retry_delay
+            self._save_flattens()
             detail += f"; flattening again at {plan.due:%H:%M:%S} UTC"
         log.error("%s", detail)
         self._log("FLATTEN_FAILED", {"order_ref": order.order_ref, "setup_id": setup_id, "status": status.value,
@@ -384,12 +392,24 @@ class OrderExecutor:
             self._flatten_given_up(setup_id, plan, "the market has closed" if plan.retries < self.options.flatten_retries
                                    else f"{attempts} attempt{'s' if attempts > 1 else ''} failed")
 
-    def _flatten_given_up(self, setup_id: str, plan: SessionFlatten, why: str) -> None:
-        """Stop flattening a setup tonight: one error alert; the reconcile keeps the position protected."""
-        self._session_flattens.pop(setup_id, None)
-        detail = (f"session-end flatten of {setup_id} given up ({why}): the position is held overnight, "
-                  "protected by a working stop (reconciliation keeps one in place); close it in TWS if it must "
-                  "not be held")
+    def _flatten_given_up(self, setup_id: str, plan: FlattenPlan, why: str, working: str | None = None) -> None:
+        """Stop flattening a setup tonight: one error alert; the reconcile keeps the position protected.
+
+        A flatten of reconciliation's is the only cover its position has: its last one (`working`) is left
+        working, and no other is sent that day (the operator closes the position).
+        """
+        if plan.reconcile:
+            plan.given_up = True
+            left = (f"its last market order {working} is left working (cancel it before you close the position "
+                    "in TWS)" if working else "it has no cover: close it in TWS")
+            detail = (f"flatten of {setup_id} given up ({why}): no stop can protect the position (no stop price "
+                      f"is known), so {left}; slob sends no other flatten for it today")
+        else:
+            self._flatten_plans.pop(setup_id, None)
+            detail = (f"session-end flatten of {setup_id} given up ({why}): the position is held overnight, "
+                      "protected by a working stop (reconciliation keeps one in place); close it in TWS if it must "
+                      "not be held")
+        self._save_flattens()
         log.error("%s", detail)
         self._log("FLATTEN_GIVEN_UP", {"setup_id": setup_id, "attempts": plan.retries + 1, "reason": why})
         self._emit(EventType.ALERT, {"level": "error", "message": detail})
@@ -402,12 +422,14 @@ class OrderExecutor:
 
     def _cancel_requested(self, order: BrokerOrder, row: dict[str, Any] | None) -> bool:
         """Return True when slob itself asked the broker to cancel this order (in this run or before a restart)."""
-        if order.order_id in self._cancels_sent:
-            return True
+        return order.order_id in self._cancels_sent or self._logged_for("CANCEL_REQUESTED", order, row)
+
+    def _logged_for(self, kind: str, order: BrokerOrder, row: dict[str, Any] | None) -> bool:
+        """Return True when an event of this kind naming the order was stored since its intent."""
         if row is None or not order.order_ref:
             return False
         return any(json.loads(payload).get("order_ref") == order.order_ref
-                   for payload in self.store.event_payloads_since("CANCEL_REQUESTED", row["created_at"]))
+                   for payload in self.store.event_payloads_since(kind, row["created_at"]))
 
     def _exit_cancelled_outside(self, parsed: Any, order: BrokerOrder) -> None:
         """A stop or target of an open position was cancelled by someone else: re-protect at once."""
@@ -505,7 +527,8 @@ class OrderExecutor:
                                                    "price": result.entry_price})
         if closed and (previous is None or previous["status"] != TradeStatus.CLOSED):
             self._flattening.discard(setup_id)
-            self._session_flattens.pop(setup_id, None)
+            if self._flatten_plans.pop(setup_id, None) is not None:
+                self._save_flattens()
         if book:
             self._book(setup_id, row["exit_reason"], result)
 
@@ -533,7 +556,7 @@ class OrderExecutor:
     # ------------------------------------------------------------------ timers
     def on_candle_closed(self, candle_end: datetime) -> None:
         """Cancel entries still unfilled one full candle after they were sent."""
-        for row in self.repo.unfilled_live_entries():
+        for row in self.repo.unfilled_live("entry"):
             sent = row["sent_at"]
             if sent is None or row["broker_order_id"] is None:
                 continue
@@ -548,11 +571,13 @@ class OrderExecutor:
             return
         for trade in self.repo.open_trades():
             setup_id = trade["setup_id"]
-            if setup_id in self._flattening:
-                continue
+            plan = self._flatten_plans.get(setup_id)
+            if setup_id in self._flattening or (plan is not None and not plan.stale(self.clock.now())):
+                continue  # being flattened (before a restart too: the plan is kept, with its retries)
             log.warning("session end: flattening %s", setup_id)
             self._log("FLATTEN_AT_SESSION_END", {"setup_id": setup_id})
-            self._session_flattens[setup_id] = SessionFlatten()
+            self._flatten_plans[setup_id] = FlattenPlan(since=self.clock.now())
+            self._save_flattens()
             self._start_flatten(setup_id)
 
     def _start_flatten(self, setup_id: str) -> None:
@@ -568,7 +593,7 @@ class OrderExecutor:
             self._continue_flatten(setup_id)
 
     def on_clock(self, now: datetime) -> None:
-        """Cancel a session-end flatten that has not filled in time; send a retry that is due."""
+        """Cancel a flatten that has not filled in time; send a retry that is due."""
         for ref, deadline in list(self._flatten_deadlines.items()):
             if now < deadline:
                 continue
@@ -576,6 +601,10 @@ class OrderExecutor:
             status = OrderStatus(row["status"]) if row is not None else OrderStatus.EXPIRED
             if status in LIVE and row is not None and row["broker_order_id"] is not None:
                 del self._flatten_deadlines[ref]
+                plan = self._flatten_plans.get(row["setup_id"])
+                if plan is not None and plan.reconcile and plan.retries >= self.options.flatten_retries:
+                    self._flatten_given_up(row["setup_id"], plan, f"{plan.retries + 1} attempts did not fill", ref)
+                    continue
                 self._unfilled.add(ref)
                 log.warning("%s unfilled %g s after it was sent: cancelling it", ref,
                             self.options.flatten_retry_delay.total_seconds())
@@ -583,17 +612,18 @@ class OrderExecutor:
                 self._cancel(int(row["broker_order_id"]), ref)
             elif status not in ACTIVE:
                 del self._flatten_deadlines[ref]
-        for setup_id, plan in list(self._session_flattens.items()):
+        for setup_id, plan in list(self._flatten_plans.items()):
             if plan.due is not None and now >= plan.due:
                 self._retry_flatten(setup_id, plan, now)
 
-    def _retry_flatten(self, setup_id: str, plan: SessionFlatten, now: datetime) -> None:
+    def _retry_flatten(self, setup_id: str, plan: FlattenPlan, now: datetime) -> None:
         """Flatten a setup again once its position is protected again (never two flattens at once)."""
         trade = self.repo.trade(setup_id)
         if trade is None or trade["status"] != TradeStatus.OPEN.value:
-            self._session_flattens.pop(setup_id, None)
+            self._flatten_plans.pop(setup_id, None)
+            self._save_flattens()
             return
-        if not self.market_open(now):
+        if not self.market_open(now) or plan.stale(now):  # a plan kept while slob was down overnight too
             self._flatten_given_up(setup_id, plan, "the market has closed")
             return
         rows = self.repo.orders_for_setup(setup_id)
@@ -604,10 +634,62 @@ class OrderExecutor:
             return  # the reconcile has not re-protected it yet (or a flatten works): wait, covered meanwhile
         plan.due = None
         plan.retries += 1
+        self._save_flattens()
         log.warning("session end: flattening %s again (retry %d of %d)", setup_id, plan.retries,
                     self.options.flatten_retries)
         self._log("FLATTEN_RETRY", {"setup_id": setup_id, "retry": plan.retries, "of": self.options.flatten_retries})
         self._start_flatten(setup_id)
+
+    def _save_flattens(self) -> None:
+        save_plans(self.store, self._flatten_plans, self.clock.now())
+
+    def _reconcile_flatten(self, action: PlaceOrders) -> bool:
+        """Count a flatten reconciliation places (the first of its plan, or a retry); False: give it up unsent.
+
+        Stored before the intent, so a restart knows the attempts; the timeout of on_clock applies to it.
+        """
+        setup_id, limit = action.setup_id, self.options.flatten_retries
+        plan = self._flatten_plans.get(setup_id)
+        if plan is not None and not plan.reconcile:
+            return True  # a session-end flatten being retried: its own plan counts
+        if plan is None or (plan.given_up and plan.stale(self.clock.now())):
+            self._flatten_plans[setup_id] = FlattenPlan(reconcile=True, since=self.clock.now())
+        elif plan.given_up:
+            return False  # said once; the position is the operator's for the rest of the day
+        elif plan.retries >= limit:  # the last attempt ended otherwise (rejected, expired): no more today
+            self._flatten_given_up(setup_id, plan, f"{plan.retries + 1} attempts failed")
+            return False
+        else:
+            plan.retries += 1
+            log.warning("reconcile: flattening %s again (retry %d of %d)", setup_id, plan.retries, limit)
+            self._log("FLATTEN_RETRY", {"setup_id": setup_id, "retry": plan.retries, "of": limit})
+        self._save_flattens()
+        return True
+
+    def _track_flattens(self, proposed: set[str]) -> None:
+        """After a reconciliation (which proposed flattens for `proposed`): time every live flatten from when
+        it was sent (one sent before a restart too) and settle the plans whose flatten ended while slob was
+        away or that need no flatten any more."""
+        live = self.repo.unfilled_live("flatten")
+        for row in live:
+            plan = self._flatten_plans.get(row["setup_id"])
+            if row["sent_at"] is not None and not (plan is not None and plan.given_up):
+                self._flatten_deadlines.setdefault(row["order_ref"],
+                                                   from_iso(row["sent_at"]) + self.options.flatten_retry_delay)
+        busy = {row["setup_id"] for row in live} | self._flattening
+        changed = False
+        for setup_id, plan in list(self._flatten_plans.items()):
+            if setup_id in busy or plan.due is not None or (plan.reconcile and setup_id in proposed):
+                continue
+            changed = True
+            if plan.reconcile:  # closed, or reconciliation covers it with a stop now: nothing to retry
+                del self._flatten_plans[setup_id]
+            elif plan.retries < self.options.flatten_retries:  # its last flatten ended while slob was down
+                plan.due = self.clock.now() + self.options.flatten_retry_delay
+            else:
+                self._flatten_given_up(setup_id, plan, f"{plan.retries + 1} attempts failed")
+        if changed:
+            self._save_flattens()
 
     def _continue_flatten(self, setup_id: str) -> None:
         """Once no exit of the setup is live, send one market order for what is still open."""
@@ -631,5 +713,7 @@ class OrderExecutor:
         self.repo.insert_intents([intent], self.clock.now(), self.run_id)
         if self._send([intent]):
             self.counts["flattened"] += 1
-            if setup_id in self._session_flattens:
+            if setup_id in self._flatten_plans:
                 self._flatten_deadlines[intent.order_ref] = self.clock.now() + self.options.flatten_retry_delay
+        else:  # its exits are gone: the reconcile on reconnect re-protects it, then the plan retries
+            self._flattening.discard(setup_id)

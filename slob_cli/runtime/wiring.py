@@ -84,15 +84,16 @@ def prepare_session(stack: ExitStack, settings: Settings, *, monitor_only: bool,
     if duration_seconds is not None:
         limit = clock.now() + timedelta(seconds=duration_seconds)
         until = limit if sim is None or sim.stop_at_duration or until is None else min(until, limit)
+    sim_clock = sim is not None or lockstep or follow_speed is not None
     options = EngineOptions(
         symbol=settings.symbols[0], data_type=settings.market_data_type, until=until,
         grace_seconds=sim.grace_seconds if sim is not None else 2.0 if lockstep else grace_for_speed(follow_speed or 1.0),
         clock_speed=sim.clock_speed if sim is not None else follow_speed or 1.0,
         store_ticks="record" in steps, track="track" in steps, stale_after=settings.stale_after,
         lockstep=sim.lockstep if sim is not None else lockstep,
+        max_clock_skew=None if sim_clock else settings.max_clock_skew,
         executor=ExecutorOptions(monitor_only=monitor_only, kill_switch_path=settings.kill_switch_path,
                                  flatten_retries=settings.flatten_retries,
                                  flatten_retry_delay=timedelta(seconds=settings.flatten_retry_delay)),
     )
-    sim_clock = sim is not None or lockstep or follow_speed is not None
     return SessionWiring(config, clock, options, strategy, risk, calendar, gateway, sim_clock)

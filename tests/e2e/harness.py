@@ -135,9 +135,10 @@ def start_planted(stack: ExitStack, tmp_path: Path, candles: list[Any], *, speed
 
 
 def as_outside_client(h: Harness, action: str, client_id: int = 9) -> None:
-    """Act at the gateway as another API client would (an operator in TWS): `flatten` or `global_cancel`.
+    """Act at the gateway as another API client would (an operator in TWS): `flatten`, `buy` or `global_cancel`.
 
-    `flatten` closes the account's NQ position with a market order that carries no orderRef of ours.
+    `flatten` closes the account's NQ position with a market order that carries no orderRef of ours;
+    `buy` opens one NQ contract that way (a position no setup of slob's explains).
     """
     import asyncio
 
@@ -153,7 +154,7 @@ def as_outside_client(h: Harness, action: str, client_id: int = 9) -> None:
                 return
             [cont] = await ib.qualifyContractsAsync(ContFuture("NQ", exchange="CME"))
             [future] = await ib.qualifyContractsAsync(Future(conId=cont.conId, exchange="CME"))
-            position = sum(p.position for p in ib.positions() if p.contract.symbol == "NQ")
+            position = -1 if action == "buy" else sum(p.position for p in ib.positions() if p.contract.symbol == "NQ")
             trade = ib.placeOrder(future, MarketOrder("BUY" if position < 0 else "SELL", abs(position)))
             for _ in range(2000):
                 if trade.isDone():

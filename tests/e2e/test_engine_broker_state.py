@@ -260,3 +260,90 @@ def test_session_end_flatten_that_never_fills_is_tried_a_bounded_number_of_times
         assert h.store.get_state("risk_state")["open_positions"] == 1
         [short] = h.trades()
         assert short["status"] == "OPEN"
+
+
+ORPHAN = "slob:orphan-NQ:flatten"
+
+
+def _orphan_flattens(h: Harness) -> list[Any]:
+    """Return the broker's flattens of the orphan position, in the order they were placed."""
+    return sorted((o for o in h.broker_orders() if o.order_ref.startswith(ORPHAN)), key=lambda o: o.perm_id)
+
+
+def test_a_flatten_reconciliation_places_that_never_fills_is_cancelled_retried_and_bounded_across_a_restart(
+        tmp_path: Path) -> None:
+    with ExitStack() as stack:
+        h = start_harness(stack, tmp_path, "short_setup")
+        h.session(at(15, 0))  # a quiet morning: no setup yet
+        eventually(lambda: h.gateway.client_count == 0, timeout=30)
+        as_outside_client(h, "buy")  # while slob is down an operator buys a contract no setup explains
+        assert h.net_position() == 1
+        h.gateway.withhold_fills(True)  # and nothing fills any more: reconciliation's flatten hangs
+        start = h.gateway.clock.now()
+        # The restart's reconciliation flattens the orphan; unfilled 90 s later it is cancelled, and the
+        # reconciliation that follows sends flatten.2. slob stops while flatten.2 works. (The quiet morning's
+        # steps are a minute long: a delay longer than a step tells when flatten.2 was timed from.)
+        delay = timedelta(seconds=90)
+        h.session(start + timedelta(seconds=150), flatten_retry_delay=delay)
+        refs = [o.order_ref for o in _orphan_flattens(h)]
+        assert refs == [ORPHAN, f"{ORPHAN}.2"], refs
+        [unfilled] = h.logged("FLATTEN_UNFILLED")
+        assert unfilled["order_ref"] == ORPHAN
+        cancels = [p["order_ref"] for p in h.logged("CANCEL_REQUESTED")]
+        assert cancels == [ORPHAN], "the cancel was stored before it was sent"
+        assert [p["retry"] for p in h.logged("FLATTEN_RETRY")] == [1]
+        working = [o for o in h.gateway.broker.open_orders() if o.order_ref.startswith("slob:")]
+        assert [(o.order_ref, o.action, o.remaining) for o in working] == [(f"{ORPHAN}.2", "SELL", 1)]
+
+        h.session(start + timedelta(minutes=9), flatten_retry_delay=delay)  # the next process: the same plan
+        flattens = _orphan_flattens(h)
+        assert [o.order_ref for o in flattens] == [ORPHAN] + [f"{ORPHAN}.{n}" for n in (2, 3, 4)], \
+            "flatten.2 is not sent again, and exactly 3 retries"
+        assert [(o.status, o.filled) for o in flattens[:3]] == [("Cancelled", 0)] * 3
+        placed = [p["order_ref"] for p in h.logged("ORDER_PLACED")]
+        assert len(placed) == len(set(placed)) == 4, "every orderRef was sent once"
+        assert [p["retry"] for p in h.logged("FLATTEN_RETRY")] == [1, 2, 3], "the count went on after the restart"
+        assert [p["order_ref"] for p in h.logged("FLATTEN_UNFILLED")] == [ORPHAN] + [f"{ORPHAN}.{n}" for n in (2, 3)]
+        assert [p["unfilled"] for p in h.logged("FLATTEN_FAILED")] == [True] * 3
+        # flatten.2 was cancelled at the first step 90 s after the last process sent it, not 90 s after the restart.
+        second = flattens[1]
+        assert second.completed_at - second.placed_at <= delay + timedelta(minutes=1), (second.placed_at, start)
+        # No stop can protect an orphan (no stop price): the last flatten is left working as its only cover.
+        assert h.logged("FLATTEN_GIVEN_UP") == [{"setup_id": "orphan-NQ", "attempts": 4,
+                                                 "reason": "4 attempts did not fill"}]
+        assert [e for e in h.bus_events(EventType.ALERT) if "left working" in e["message"]]
+        working = [o for o in h.gateway.broker.open_orders() if o.order_ref.startswith("slob:")]
+        assert [(o.order_ref, o.remaining) for o in working] == [(f"{ORPHAN}.4", 1)]
+        assert h.net_position() == 1
+
+
+def test_a_session_end_flatten_working_when_slob_restarts_is_timed_from_when_it_was_sent_and_the_count_goes_on(
+        tmp_path: Path) -> None:
+    with ExitStack() as stack:
+        h = start_harness(stack, tmp_path, "short_setup")
+        # Nothing fills from the entry on: the SHORT is open at the close and its flatten hangs; slob stops
+        # (a deploy, a crash) while that flatten works. (After the close the steps are a minute long: a delay
+        # longer than a step tells whether the flatten was timed from when it was sent or from the restart.)
+        delay = timedelta(seconds=90)
+        h.session(at(21, 0) + timedelta(seconds=10), flatten_retry_delay=delay,
+                  on={EventType.POSITION_OPENED: lambda event: h.gateway.withhold_fills(True)})
+        [first] = _ours(h, "flatten")
+        assert first.status == "Submitted" and h.logged("FLATTEN_UNFILLED") == []
+        h.session(at(21, 45), flatten_retry_delay=delay)
+        flattens = _ours(h, "flatten")
+        assert [o.order_ref for o in flattens] == [f"slob:{SHORT}:flatten"] + [
+            f"slob:{SHORT}:flatten.{n}" for n in (2, 3, 4)], "not sent again after the restart; exactly 3 retries"
+        assert flattens[0].completed_at - flattens[0].placed_at <= delay + timedelta(minutes=1), "its deadline kept"
+        assert all((o.status, o.filled) == ("Cancelled", 0) for o in flattens)
+        assert h.logged("FLATTEN_AT_SESSION_END") == [{"setup_id": SHORT}], "one plan over both processes"
+        assert [p["retry"] for p in h.logged("FLATTEN_RETRY")] == [1, 2, 3]
+        assert h.logged("FLATTEN_GIVEN_UP") == [{"setup_id": SHORT, "attempts": 4, "reason": "4 attempts failed"}]
+        placed = [p["order_ref"] for p in h.logged("ORDER_PLACED")]
+        assert len(placed) == len(set(placed)), "every orderRef was sent once"
+        stops = _ours(h, "stop")
+        for attempt in flattens:  # re-protected from the instant each attempt ended
+            assert [s for s in stops if s.placed_at <= attempt.completed_at
+                    and (s.completed_at is None or s.completed_at >= attempt.completed_at)], attempt.order_ref
+        working = [o for o in h.gateway.broker.open_orders() if o.order_ref.startswith(f"slob:{SHORT}:")]
+        assert [(o.order_type, o.action, o.remaining) for o in working if o.order_type == "STP"] == [("STP", "BUY", 1)]
+        assert h.net_position() == -1

@@ -27,6 +27,7 @@ from slob_cli.core.clock import Clock
 from slob_cli.errors import BrokerError, BrokerUnavailable
 
 UTC = timezone.utc
+MAX_CLOCK_SKEW = 3.0  # seconds the gateway's time may be off ours unremarked (currentTime has one-second resolution)
 log = logging.getLogger(__name__)
 __all__ = ["EventSink", "GatewayConfig", "IBConnection", "describe_os_error", "trading_mode"]
 

@@ -9,7 +9,13 @@ from dataclasses import asdict, dataclass, field
 from datetime import timedelta
 from typing import Any
 
-from slob_cli.adapters.ib.connection import GatewayConfig, IBConnection, describe_os_error, trading_mode
+from slob_cli.adapters.ib.connection import (
+    MAX_CLOCK_SKEW,
+    GatewayConfig,
+    IBConnection,
+    describe_os_error,
+    trading_mode,
+)
 from slob_cli.adapters.ib.history import fetch_minute_bars
 from slob_cli.adapters.ib.market_data import MarketDataFeed
 from slob_cli.core.models import Tick
@@ -17,7 +23,6 @@ from slob_cli.errors import BrokerError, ExitCode, SlobError
 
 log = logging.getLogger(__name__)
 
-MAX_CLOCK_SKEW = 3.0  # seconds; IB's currentTime has one-second resolution
 ENOUGH_TICKS = 5
 SETTLE_SECONDS = 1.0
 

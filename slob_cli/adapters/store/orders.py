@@ -105,11 +105,11 @@ class OrderRepository:
         return [row["setup_id"] for row in self.store.query(
             "SELECT setup_id FROM trades WHERE status='CLOSED' AND settled_at IS NULL")]
 
-    def unfilled_live_entries(self) -> list[dict[str, Any]]:
-        """Return the entries sent or working at the broker and not completely filled."""
+    def unfilled_live(self, role: str) -> list[dict[str, Any]]:
+        """Return the orders of one role ('entry', 'flatten') sent or working at the broker and not completely filled."""
         return list(self.store.query(
             f"SELECT {self.store._columns('orders')} FROM orders"
-            " WHERE role='entry' AND status IN ('SENT','WORKING') AND filled < quantity"))
+            " WHERE role=? AND status IN ('SENT','WORKING') AND filled < quantity ORDER BY rowid", [role]))
 
     def stored_orders(self, only_open: bool = False) -> list[StoredOrder]:
         """Return every stored order (or only those not in a terminal state) as StoredOrder."""
