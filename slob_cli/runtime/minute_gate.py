@@ -227,17 +227,17 @@ class MinuteCatchUp:
         """
         engine = self.engine
         self.clock_ran_to = now
-        if self.gate.pending or not engine._started or not engine.connection.connected:
+        if self.gate.pending or not engine._started:
             return
         symbol = engine.options.symbol
         feed = engine.feed
-        last = feed.latest(symbol)
-        if last is not None and last == self.quiet_since:
-            return  # the feed was alive after all: the market is quiet, the clock moves on
-        if not self.gate.hold_silence(now, last, self.silence_after, after=self.next_minute(),
-                                      grace=engine.aggregator.grace, trading=feed.trading_hours):
+        last = feed.latest(symbol)  # every call of the step loop gets this far: the cheap tests first
+        if last is None or (now - last).total_seconds() <= self.silence_after or last == self.quiet_since:
+            return  # ticks are coming; or the feed was alive after all (the market is quiet): the clock moves on
+        if not engine.connection.connected or not self.gate.hold_silence(
+                now, last, self.silence_after, after=self.next_minute(), grace=engine.aggregator.grace,
+                trading=feed.trading_hours):
             return
-        assert last is not None
         self.wanted.set()
         if last == self.silent_since:
             return  # the same silence, its next minute
