@@ -81,7 +81,8 @@ def test_paper_counts_the_outage_before_a_late_gateway_comes_up(runner: CliRunne
 
     def start_late() -> None:  # once the session has failed to connect twice
         eventually(lambda: _count(db_path, "IB_CONNECT_FAILED") >= 2, timeout=60)
-        gateway["thread"] = SimGatewayThread(seed=5, start="2026-03-10T14:35Z", port=port).__enter__()
+        # On this machine's time: a wall-clock session stops against a gateway whose clock is far off (exit 5).
+        gateway["thread"] = SimGatewayThread(seed=5, port=port).__enter__()
 
     late = threading.Thread(target=start_late)
     late.start()

@@ -12,17 +12,28 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, Protocol
 
 from slob_cli.core.models import Bar, Direction
 from slob_cli.core.strategy.config import StrategyConfig
-from slob_cli.core.strategy.events import EventType, SetupEvent
-from slob_cli.core.strategy.states import InvalidationReason, ResetReason, SetupState, check_transition
+from slob_cli.core.strategy.events import EventType, SetupEvent, new_event
+from slob_cli.core.strategy.states import (
+    TERMINAL_STATES,
+    InvalidationReason,
+    ResetReason,
+    SetupState,
+    check_transition,
+)
 from slob_cli.core.timefmt import iso_z
 
 _ONE_MINUTE = timedelta(minutes=1)
 
 EPSILON = 1e-9  # tolerance for inclusive band bounds computed in floating point
+NO_LIMIT = 2**62  # `Candidate.limit_minute` when no timer runs: later than any minute number
+
+# The per-bar rules read these states as module globals: on Python 3.11 the enum metaclass has a
+# __getattr__, which makes every `SetupState.X` read cost about 0.1 µs.
+_WATCHING_CONSOL, _WAITING_ENTRY = SetupState.WATCHING_CONSOL, SetupState.WAITING_ENTRY
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,8 +50,23 @@ class DayContext:
     offset: int = 0  # real bars before bars[0] (a replay from a reference summary keeps only the last few)
 
 
+class Oriented(Protocol):
+    """One bar's prices seen in the candidate's direction: a SHORT's bar itself, a LONG's an OrientedBar."""
+
+    @property
+    def ts(self) -> datetime: ...
+    @property
+    def open(self) -> float: ...
+    @property
+    def high(self) -> float: ...
+    @property
+    def low(self) -> float: ...
+    @property
+    def close(self) -> float: ...
+
+
 class OrientedBar(NamedTuple):
-    """One bar's prices seen in the candidate's direction (a LONG's are negated and high/low swap)."""
+    """One bar's prices seen by a LONG: negated, so high and low swap."""
 
     ts: datetime
     open: float
@@ -49,10 +75,13 @@ class OrientedBar(NamedTuple):
     close: float
 
     @classmethod
-    def of(cls, candle: Bar, sign: float) -> OrientedBar:
-        """Return the candle oriented by sign (1 for a SHORT, -1 for a LONG)."""
+    def of(cls, candle: Bar, sign: float) -> Oriented:
+        """Return the candle oriented by sign: the candle itself for a SHORT (1), an OrientedBar for a LONG (-1).
+
+        A SHORT's prices need no change, and the rules only read them: no copy per bar.
+        """
         if sign > 0:
-            return cls(candle.ts, candle.open, candle.high, candle.low, candle.close)
+            return candle
         return cls(candle.ts, -candle.open, -candle.low, -candle.high, -candle.close)
 
 
@@ -69,12 +98,13 @@ class Candidate:
     """The state of one candidate; `on_bar` applies one final bar in the §5.3 order."""
 
     __slots__ = (
-        "id", "direction", "sign", "day", "config", "state", "reason", "events",
+        "id", "direction", "sign", "day", "config", "state", "reason",
         "liq1_time", "liq1_price", "liq1_index",
         "anchor", "anchor_time", "anchor_minute", "anchor_index", "anchor_count", "anchor_confirmed",
         "second", "second_time", "second_minute", "second_count", "second_confirmed",
         "no_wick_candle", "liq2_time", "liq2_minute", "liq2_bar", "liq2_price", "frozen_no_wick_candle", "extreme",
         "trigger_time", "entry", "stop", "target", "risk_reward", "anchor_event", "second_event", "last_bar_time",
+        "limit_minute",
     )
 
     def __init__(self, candidate_id: str, direction: Direction, day: DayContext, index: int, candle: Bar) -> None:
@@ -86,7 +116,6 @@ class Candidate:
         self.config = day.config
         self.state = check_transition(SetupState.WATCHING_LIQ1, SetupState.WATCHING_CONSOL)
         self.reason: InvalidationReason | None = None
-        self.events: list[SetupEvent] = []
         self.liq1_time = candle.ts
         self.liq1_price = candle.high if direction is Direction.SHORT else candle.low
         self.liq1_index = index
@@ -104,29 +133,34 @@ class Candidate:
         self.second_minute = 0
         self.second_count = 0
         self.second_confirmed = False
-        self.no_wick_candle: OrientedBar | None = None  # the latest qualifying no-wick bar
+        self.no_wick_candle: Oriented | None = None  # the latest qualifying no-wick bar
         self.liq2_time: datetime | None = None
         self.liq2_minute = 0
-        self.liq2_bar: OrientedBar | None = None
+        self.liq2_bar: Oriented | None = None
         self.liq2_price: float | None = None
-        self.frozen_no_wick_candle: OrientedBar | None = None  # the one in force once LIQ #2 happened
+        self.frozen_no_wick_candle: Oriented | None = None  # the one in force once LIQ #2 happened
         self.extreme = 0.0
         self.trigger_time: datetime | None = None
         self.entry: float | None = None
         self.stop: float | None = None
         self.target: float | None = None
         self.risk_reward: float | None = None
+        # The minute number (whole minutes since the epoch, as `minute` in on_bar) of deadline()'s
+        # label, NO_LIMIT when no timer runs: the tracker compares it with each bar's minute and
+        # asks expire() only once a limit minute is over. Set wherever a timer input changes
+        # (the state, anchor_time, liq2_time).
+        self.limit_minute = NO_LIMIT
 
     # -- helpers -------------------------------------------------------------------------------
 
     def emit(self, kind: EventType, ts: datetime, data: dict[str, Any], out: list[SetupEvent]) -> None:
-        """Record an event of this candidate and append it to out."""
-        event = SetupEvent(kind, self.day.symbol, self.day.trading_date, ts, self.id, self.direction, data)
-        self.events.append(event)
-        out.append(event)
+        """Append an event of this candidate to out."""
+        out.append(new_event(kind, self.day.symbol, self.day.trading_date, ts, self.id, self.direction, data))
 
     def _move(self, target: SetupState) -> None:
         self.state = check_transition(self.state, target)
+        if target in TERMINAL_STATES:
+            self.limit_minute = NO_LIMIT
 
     def real(self, oriented: float) -> float:
         """Return the real price of an oriented price."""
@@ -137,7 +171,7 @@ class Candidate:
         real_high = anchor if self.sign > 0 else -second
         return (anchor - second) / real_high * 100.0
 
-    def _is_no_wick(self, bar: OrientedBar) -> bool:
+    def _is_no_wick(self, bar: Oriented) -> bool:
         """Return True for a no-wick candle: body toward the break side, opening-side wick < ratio x body."""
         body = bar.close - bar.open
         if body <= 0:
@@ -160,7 +194,11 @@ class Candidate:
     # -- timers on the clock (§4.7) -----------------------------------------------------------
 
     def deadline(self) -> tuple[datetime, InvalidationReason, int] | None:
-        """Return the limit minute's label, the reason and the limit in minutes of the running timer."""
+        """Return the limit minute's label, the reason and the limit in minutes of the running timer.
+
+        `limit_minute` caches that label's minute number: a new timer input must set both alike
+        (tests/core/test_tracker_timer_skip.py holds them equal after every bar).
+        """
         config = self.config
         if self.state is SetupState.WAITING_ENTRY and self.liq2_time is not None:
             limit = config.entry_timeout_bars
@@ -192,19 +230,20 @@ class Candidate:
         """Apply one final bar after the session gate and the gap rule (§5.3 step 3)."""
         self.last_bar_time = candle.ts
         bar = OrientedBar.of(candle, self.sign)
-        if self.state is SetupState.WAITING_ENTRY:
+        if self.state is _WAITING_ENTRY:
             self._waiting(minute, candle, bar, False, out)
         else:
             self._consolidating(index, minute, candle, bar, out)
 
-    def _set_anchor(self, index: int, minute: int, bar: OrientedBar, out: list[SetupEvent]) -> None:
+    def _set_anchor(self, index: int, minute: int, bar: Oriented, out: list[SetupEvent]) -> None:
         self.anchor, self.anchor_time, self.anchor_minute, self.anchor_index = bar.high, bar.ts, minute, index
+        self.limit_minute = minute + self.config.max_duration_min  # a (re-)anchored structure's time limit
         self.anchor_count, self.anchor_confirmed = 0, False
         self.second, self.second_time, self.second_count, self.second_confirmed = None, None, 0, False
         self.no_wick_candle = bar if self._is_no_wick(bar) else None
         self.emit(self.anchor_event[0], bar.ts, {"price": self.real(bar.high)}, out)
 
-    def _consolidating(self, index: int, minute: int, candle: Bar, bar: OrientedBar,
+    def _consolidating(self, index: int, minute: int, candle: Bar, bar: Oriented,
                        out: list[SetupEvent]) -> None:
         anchor = self.anchor
         if anchor is None:  # first bar after LIQ #1 anchors the structure
@@ -254,7 +293,7 @@ class Candidate:
             if self.second_count >= (config.low_confirm_bars if self.sign > 0 else config.high_confirm_bars):
                 self.second_confirmed = True
                 self.emit(self.second_event[1], candle.ts, {"price": self.real(second)}, out)
-        if (self.state is SetupState.WATCHING_CONSOL and self.anchor_confirmed and self.second_confirmed
+        if (self.state is _WATCHING_CONSOL and self.anchor_confirmed and self.second_confirmed
                 and self.depth_pct(anchor, second) >= config.min_depth_pct - EPSILON):
             self._move(SetupState.WATCHING_LIQ2)
             self.emit(EventType.ARMED, candle.ts, self._levels(), out)
@@ -269,7 +308,7 @@ class Candidate:
         high, low = (anchor, second) if self.sign > 0 else (-second, -anchor)
         return {"high": high, "low": low, "depth_pct": round(self.depth_pct(anchor, second), 6)}
 
-    def _liq2_failure(self, minute: int, anchor: float, bar: OrientedBar) -> ResetReason | None:
+    def _liq2_failure(self, minute: int, anchor: float, bar: Oriented) -> ResetReason | None:
         """Return None when a break of the first level is a valid LIQ #2 (§4.2), else the reset reason."""
         config = self.config
         second = self.second
@@ -286,7 +325,7 @@ class Candidate:
 
     # -- after LIQ #2 ----------------------------------------------------------------------------
 
-    def _start_waiting(self, minute: int, candle: Bar, anchor: float, bar: OrientedBar,
+    def _start_waiting(self, minute: int, candle: Bar, anchor: float, bar: Oriented,
                        out: list[SetupEvent]) -> None:
         if self._is_no_wick(bar):
             self.no_wick_candle = bar  # the latest qualifying bar, LIQ #2 included
@@ -298,6 +337,7 @@ class Candidate:
         self.liq2_price = self.real(bar.high)
         self.extreme = bar.high
         self._move(SetupState.WAITING_ENTRY)
+        self.limit_minute = minute + self.config.entry_timeout_bars
         real_low, real_high = (no_wick.low, no_wick.high) if self.sign > 0 else (-no_wick.high, -no_wick.low)
         # The payload keys are the documented event fields (docs/strategy.md), kept as stored.
         self.emit(EventType.LIQ2_DETECTED, bar.ts, {
@@ -306,7 +346,7 @@ class Candidate:
         }, out)
         self._waiting(minute, candle, bar, True, out)
 
-    def _waiting(self, minute: int, candle: Bar, bar: OrientedBar, liq2_bar: bool,
+    def _waiting(self, minute: int, candle: Bar, bar: Oriented, liq2_bar: bool,
                  out: list[SetupEvent]) -> None:
         """Apply §5.3 WAITING_ENTRY: extreme update, retracement, trigger, then the entry timeout."""
         config = self.config

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from datetime import date, datetime
 from enum import Enum
 from typing import Any
@@ -55,3 +55,27 @@ class SetupEvent:
             "direction": self.direction.value if self.direction is not None else None,
             "data": {key: self.data[key] for key in sorted(self.data)},
         }
+
+
+# The tracker makes an event for every rule that fires: tens of thousands in a replayed year. A
+# frozen dataclass's __init__ stores each field through object.__setattr__ (a lookup and a bound
+# method per field); storing through the slots' own descriptors makes the same object in less than
+# half the time. SetupEvent has no __post_init__ for this to skip (tests/core/test_setup_events.py).
+_SET_TYPE, _SET_SYMBOL, _SET_TRADING_DATE, _SET_BAR_TIME, _SET_CANDIDATE_ID, _SET_DIRECTION, _SET_DATA = (
+    getattr(SetupEvent, item.name).__set__ for item in fields(SetupEvent))
+
+
+def new_event(
+    type: EventType, symbol: str, trading_date: date, bar_time: datetime,  # noqa: A002 (the field's name)
+    candidate_id: str | None, direction: Direction | None, data: Mapping[str, Any],
+) -> SetupEvent:
+    """Return SetupEvent(type, symbol, trading_date, bar_time, candidate_id, direction, data), made faster."""
+    event: SetupEvent = object.__new__(SetupEvent)
+    _SET_TYPE(event, type)
+    _SET_SYMBOL(event, symbol)
+    _SET_TRADING_DATE(event, trading_date)
+    _SET_BAR_TIME(event, bar_time)
+    _SET_CANDIDATE_ID(event, candidate_id)
+    _SET_DIRECTION(event, direction)
+    _SET_DATA(event, data)
+    return event

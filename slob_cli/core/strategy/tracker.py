@@ -16,13 +16,16 @@ from typing import Any
 
 from slob_cli.core.models import Bar, Direction
 from slob_cli.core.sessions import TradingCalendar, TradingSession, next_session, session_for, trading_date_of
-from slob_cli.core.strategy.candidate import Candidate, DayContext
+from slob_cli.core.strategy.candidate import NO_LIMIT, Candidate, DayContext
 from slob_cli.core.strategy.config import StrategyConfig
-from slob_cli.core.strategy.events import EventType, SetupEvent
+from slob_cli.core.strategy.events import EventType, SetupEvent, new_event
 from slob_cli.core.strategy.states import TERMINAL_STATES, InvalidationReason, SetupState
 from slob_cli.core.timefmt import iso_z
 
 ONE_MINUTE = timedelta(minutes=1)
+# Every session bar reads both sides: module globals, as a `Direction.X` read costs about 0.1 µs on
+# Python 3.11 (the enum metaclass has a __getattr__).
+_SHORT, _LONG = Direction.SHORT, Direction.LONG
 _EPOCH_MINUTE = datetime(1970, 1, 1).toordinal()
 
 
@@ -119,7 +122,7 @@ class _Day:
     __slots__ = (
         "session", "start", "end", "open_label", "last_reference_label", "last_label", "open", "frozen", "tradable",
         "reference_high", "reference_low", "reference_bars", "bars", "offset", "previous", "candidates", "live",
-        "active", "freed_at", "counters", "context",
+        "active", "freed_at", "counters", "context", "soonest_limit",
     )
 
     def __init__(self, session: TradingSession) -> None:
@@ -140,6 +143,7 @@ class _Day:
         self.previous: Bar | None = None
         self.candidates: list[Candidate] = []
         self.live: list[Candidate] = []
+        self.soonest_limit = NO_LIMIT  # at most the smallest Candidate.limit_minute of `live`
         self.active: dict[Direction, Candidate | None] = {Direction.SHORT: None, Direction.LONG: None}
         self.freed_at: dict[Direction, int] = {Direction.SHORT: -1, Direction.LONG: -1}
         self.counters: dict[Direction, int] = {Direction.SHORT: 0, Direction.LONG: 0}
@@ -355,10 +359,11 @@ class SetupTracker:
             for candidate in expired:
                 day.active[candidate.direction] = None
             day.live = [candidate for candidate in day.live if candidate.state not in TERMINAL_STATES]
+            day.soonest_limit = min((candidate.limit_minute for candidate in day.live), default=NO_LIMIT)
 
     def _day_event(self, day: _Day, kind: EventType, data: dict[str, Any], events: list[SetupEvent]) -> None:
         session = day.session
-        events.append(SetupEvent(kind, self.symbol, session.trading_date, session.session_start, None, None, data))
+        events.append(new_event(kind, self.symbol, session.trading_date, session.session_start, None, None, data))
 
     def _freeze(self, day: _Day, events: list[SetupEvent]) -> None:
         """Freeze LSE_high/LSE_low at the open; no reference bars means no trading that day."""
@@ -412,29 +417,40 @@ class SetupTracker:
         day.bars.append(candle)
         previous = day.previous
         day.previous = candle
-        minute = -1
-        self._expire(day, candle.ts, events)  # §5.3: after the session gate, timers past their limit
-        if day.live:
-            minute = _minute_number(candle.ts)
+        live = day.live
+        minute = _minute_number(candle.ts) if live else -1
+        # §5.3: after the session gate, timers past their limit. A limit minute is over from the next
+        # minute on, so while this bar's minute is at most every live limit none can fire.
+        if minute > day.soonest_limit:
+            self._expire(day, candle.ts, events)
+            live = day.live
+        if live:
             if (self.config.gap_rule and previous is not None
                     and (candle.low > previous.high or candle.high < previous.low)):
-                for candidate in day.live:
+                for candidate in live:
                     candidate.invalidate(InvalidationReason.GAP_DETECTED, candle.ts,
                                          {"previous_bar_time": iso_z(previous.ts)}, events)
+                ended = True
             else:
-                for candidate in day.live:
+                soonest, ended = NO_LIMIT, False
+                for candidate in live:
                     candidate.on_bar(index, minute, candle, events)
-            if any(candidate.state in TERMINAL_STATES for candidate in day.live):
-                for candidate in day.live:
+                    if candidate.state in TERMINAL_STATES:
+                        ended = True
+                    elif candidate.limit_minute < soonest:
+                        soonest = candidate.limit_minute
+                day.soonest_limit = soonest
+            if ended:
+                for candidate in live:
                     if candidate.state in TERMINAL_STATES:
                         day.active[candidate.direction] = None
                         day.freed_at[candidate.direction] = index
-                day.live = [candidate for candidate in day.live if candidate.state not in TERMINAL_STATES]
+                day.live = [candidate for candidate in live if candidate.state not in TERMINAL_STATES]
         active = day.active
-        if active[Direction.SHORT] is None and candle.high > day.reference_high and day.freed_at[Direction.SHORT] != index:
-            self._create(day, Direction.SHORT, index, candle, events)
-        if active[Direction.LONG] is None and candle.low < day.reference_low and day.freed_at[Direction.LONG] != index:
-            self._create(day, Direction.LONG, index, candle, events)
+        if active[_SHORT] is None and candle.high > day.reference_high and day.freed_at[_SHORT] != index:
+            self._create(day, _SHORT, index, candle, events)
+        if active[_LONG] is None and candle.low < day.reference_low and day.freed_at[_LONG] != index:
+            self._create(day, _LONG, index, candle, events)
 
     def _create(self, day: _Day, direction: Direction, index: int, candle: Bar, events: list[SetupEvent]) -> None:
         day.counters[direction] += 1
