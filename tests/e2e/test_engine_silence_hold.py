@@ -155,3 +155,19 @@ def test_a_market_quiet_for_hours_is_taken_from_history_minute_by_minute_and_the
         assert result.stats.gaps == 0 and not h.logged("DATA_GAP")
         assert real_bars(h, at(14, 19), at(14, 40)) == [] and real_bars(h, at(20, 1), at(21, 2)) == []
         assert setup_events(h.store) == replayed_events(h, tmp_path, at(21, 0)), "the live log is the replay's"
+
+
+def test_the_minute_timer_holds_the_minute_of_a_silence_too(tmp_path: Path) -> None:
+    with ExitStack() as stack:
+        # The clock on its own at 60x (no lockstep): the minute timer, at each close, notices the silence.
+        h = start_harness(stack, tmp_path, "short_setup", speed=60.0, start=at(15, 12), lockstep=False)
+        fed: list[Candle] = []
+        h.gateway.mute_between(SILENT_FROM, RESUMES["into-the-next-minute"])
+        h.session(until=at(15, 18), stale_after=3600, silence_after=30.0,
+                  on={EventType.CANDLE_COMPLETED: lambda event: fed.append(event.payload)})
+        fed = [candle for candle in fed if candle.ts < at(15, 17)]
+        market = h.gateway.gateway.server.market.candles_between(fed[0].ts, at(15, 17))
+        assert SILENT_MINUTE in [candle.ts for candle in fed]
+        assert bars(fed) == bars(market), "the tracker got the market's bars, never the partial one of 15:14"
+        assert_each_minute_fed_once(fed)
+        assert [silent["held_from"] for silent in h.logged("FEED_SILENT")] == ["2026-01-06T15:14:00Z"]
