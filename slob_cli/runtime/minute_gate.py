@@ -47,14 +47,14 @@ def first_whole_minute(now: datetime) -> datetime:
 class MinuteGate:
     """Which live candles the engine may use while history fills the minutes it missed."""
 
-    history_through: datetime | None = None  # live bars of this minute or earlier are partial: dropped
+    history_through: datetime | None = None  # minutes to here come from history (their live bars may be partial)
     fill_from: datetime | None = None  # first minute the pending backfill fetches (None: nothing pending)
     held: list[Candle] = field(default_factory=list)
     discarded: int = 0
 
     @property
     def pending(self) -> bool:
-        """Return True while a backfill is due: live bars are held, the tracker's clock waits."""
+        """Return True while a backfill is due: live bars are held, the tracker's clock waits at fill_from."""
         return self.fill_from is not None
 
     @property
@@ -126,11 +126,11 @@ class MinuteGate:
 
 
 class MinuteCatchUp:
-    """The engine's history side of the gate: warm-up, the start minute, and the minutes a reconnect missed.
+    """The engine's history side of the gate: warm-up, the start minute, the minutes a reconnect or a silence missed.
 
     It fetches today's bars up to the start minute before live data is consumed, then, once the
-    minutes a (re)start or reconnect missed are over, fetches them and hands them to the engine
-    before the live bars the gate held meanwhile.
+    minutes a (re)start, a reconnect or a silent feed missed are over, fetches them and hands them
+    to the engine before the live bars the gate held meanwhile.
     """
 
     def __init__(self, engine: Engine) -> None:
