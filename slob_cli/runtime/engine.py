@@ -10,7 +10,7 @@ import asyncio
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import date, datetime, timezone
+from datetime import date, datetime, timedelta, timezone
 from typing import Any
 
 from slob_cli.adapters.ib.backoff import BackoffPolicy
@@ -130,6 +130,8 @@ class Engine(Supervised):
         self.catch_up = MinuteCatchUp(self)  # history: warm-up, the start minute, what a reconnect missed
         self.gate = self.catch_up.gate
         self.connection.add_hook(self.catch_up.after_connect)
+        self._shifted = getattr(self.clock, "shifted", timedelta(0))  # the clock's footing the run started on
+        self.connection.add_hook(self._rebase_run_start)
         self._ready = asyncio.Event()
         self._started = False
         self._last_tick_at: datetime | None = None  # the newest trade's own time: ages read on the session's clock
@@ -146,6 +148,13 @@ class Engine(Supervised):
         if self._last_tick_at is None or tick.ts > self._last_tick_at:
             self._last_tick_at = tick.ts
         self.buffer.enqueue(tick)
+
+    async def _rebase_run_start(self, reason: str) -> None:
+        """A followed or stepped clock moved onto the gateway's time: so does the run's stored start, at once."""
+        shifted = getattr(self.clock, "shifted", timedelta(0))
+        if shifted != self._shifted and self.run_id is not None:
+            self.store.shift_run_start(self.run_id, shifted - self._shifted)
+        self._shifted = shifted
 
     def _on_drop(self, symbol: str, ts: datetime, count: int) -> None:
         self.stats.dropped_ticks += count

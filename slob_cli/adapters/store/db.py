@@ -532,6 +532,12 @@ class Store(ReadQueries, ViewQueries, Scans, TradingDays):
                  None if started_at is None else to_us(started_at), run_id),
             )
 
+    def shift_run_start(self, run_id: int, by: timedelta) -> None:
+        """Move a running run's start by `by` (its clock moved onto a gateway's; end_run stores the final one)."""
+        with self.transaction() as conn:
+            conn.execute("UPDATE runs SET started_at=started_at+? WHERE id=? AND ended_at IS NULL",
+                         (round(by.total_seconds() * 1_000_000), run_id))
+
     def set_run_mode(self, run_id: int, data_mode: str) -> None:
         """Mark a run's data mode (live, delayed, sim)."""
         self._write(lambda conn: conn.execute("UPDATE runs SET data_mode=? WHERE id=?", (data_mode, run_id)))
