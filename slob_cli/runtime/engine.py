@@ -225,7 +225,9 @@ class Engine(Supervised):
         if self.fatal is not None:
             raise self.fatal
         if not self.connection.connections:
-            raise self.connection.unreachable()  # a session that never connected did not succeed
+            # A session that never connected did not succeed; say what stopped it before the connect window ended.
+            stopped = self.stats.stopped_by
+            raise self.connection.unreachable(f"{stopped} stopped it" if stopped else "its --duration ended")
         self.stats.reconnects = self.connection.reconnects
         if self.options.lockstep:
             from slob_cli.runtime.lockstep import check_completed

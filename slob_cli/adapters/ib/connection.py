@@ -265,12 +265,17 @@ class IBConnection:
                 await cancel_until_done(task)
             self.ib.disconnect()
 
-    def unreachable(self) -> BrokerUnavailable:
-        """Return the one-line error of a session that never made its first connection."""
+    def unreachable(self, stopped: str | None = None) -> BrokerUnavailable:
+        """Return the one-line error of a session that never made its first connection.
+
+        `stopped` says what ended a session before its connect window did ("SIGTERM stopped it").
+        """
         host, port = self.config.host, self.config.port
         cause = self.last_failure or f"no answer from {host}:{port}"
         window = self.config.first_connect_within
         within = f"within {window:g}s, " if window is not None else ""
+        if stopped is not None:
+            within = f"before {stopped}, "
         return BrokerUnavailable(
             f"{cause} (no connection {within}{self.failed_attempts} attempts); check that IB Gateway or TWS "
             f"runs on {host} with the API enabled on port {port} and this machine as a trusted IP")
