@@ -9,6 +9,7 @@ the problem, unless the caller asks to skip bad rows.
 from __future__ import annotations
 
 import sys
+import warnings
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
@@ -45,6 +46,7 @@ class ParsedRows:
 
     frame: pd.DataFrame
     skipped: list[str] = field(default_factory=list)
+    other_symbols: dict[str, int] = field(default_factory=dict)  # good rows left out for not being --symbol's
 
 
 def file_format(path: Path) -> str:
@@ -66,6 +68,8 @@ def export_format(output: Path | None) -> str:
 def _load(path: Path) -> tuple[pd.DataFrame, str]:
     import pandas as pd
 
+    if path.is_dir():
+        raise InputError(f"{str(path)!r} is a directory, not a file")
     if not path.is_file():
         raise InputError(f"file {str(path)!r} not found")
     kind = file_format(path)
@@ -73,10 +77,15 @@ def _load(path: Path) -> tuple[pd.DataFrame, str]:
         if kind == "parquet":
             frame = pd.read_parquet(path)
         else:
-            frame = pd.read_csv(path, dtype=str, keep_default_na=False, skip_blank_lines=False)
+            with warnings.catch_warnings():
+                # A first row longer than the header would otherwise become the index, shifting every column.
+                warnings.simplefilter("error", pd.errors.ParserWarning)
+                frame = pd.read_csv(path, dtype=str, keep_default_na=False, skip_blank_lines=False, index_col=False)
     except pd.errors.EmptyDataError:
         raise InputError(f"{path.name}: file is empty (expected a header line)") from None
-    except (ValueError, OSError, pd.errors.ParserError) as exc:
+    except (ValueError, OSError, pd.errors.ParserError, pd.errors.ParserWarning) as exc:
+        if kind == "csv" and (overlong := _overlong_line(path)) is not None:
+            raise InputError(overlong) from None
         first_line = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise InputError(f"{path.name}: cannot read {kind}: {first_line}") from None
     frame.columns = [str(column).strip().lower() for column in frame.columns]
@@ -85,6 +94,19 @@ def _load(path: Path) -> tuple[pd.DataFrame, str]:
         blank = (frame == "").all(axis=1)
         frame = frame[~blank]
     return frame, ("line" if kind == "csv" else "row")
+
+
+def _overlong_line(path: Path) -> str | None:
+    """Name the first CSV line with more fields than the header, if there is one."""
+    import csv
+
+    with path.open(newline="", encoding="utf-8-sig", errors="replace") as handle:
+        rows = csv.reader(handle)
+        header = next(rows, [])
+        for row in rows:
+            if len(row) > len(header):
+                return f"{path.name} line {rows.line_num}: {len(row)} fields, but the header has {len(header)}"
+    return None
 
 
 class _Problems:
@@ -206,9 +228,12 @@ def _finish(problems: _Problems, columns: dict[str, Any], symbol: str | None, sk
 
     good, skipped = problems.settle(skip_bad)
     frame = pd.DataFrame(columns)[good]
+    others: dict[str, int] = {}
     if symbol is not None and "symbol" in problems.frame.columns:
-        frame = frame[frame["symbol"] == symbol]
-    return ParsedRows(frame.reset_index(drop=True), skipped)
+        chosen = frame["symbol"] == symbol
+        others = {str(name): int(count) for name, count in frame.loc[~chosen, "symbol"].value_counts().sort_index().items()}
+        frame = frame[chosen]
+    return ParsedRows(frame.reset_index(drop=True), skipped, others)
 
 
 def read_ticks(path: Path, symbol: str | None = None, skip_bad: bool = False) -> ParsedRows:

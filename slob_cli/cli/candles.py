@@ -96,6 +96,9 @@ def import_(
     for problem in report.problems[:5]:
         typer.echo(f"Skipped {problem}", err=True)
     skipped = f"; skipped {report.skipped:,} bad rows" if skip_bad else ""
+    if report.other_symbols:
+        skipped += (f"; left out {sum(report.other_symbols.values()):,} rows of other symbols"
+                    f" ({', '.join(report.other_symbols)})")
     typer.echo(f"Imported {report.imported:,} candles from {file}{skipped}.")
 
 
@@ -194,7 +197,7 @@ def stats(ctx: typer.Context, json_out: JsonOption = False) -> None:
     """
     from slob_cli.cli.context import app_context
 
-    with app_context(ctx).open_store() as store:
+    with app_context(ctx).open_store(readonly=True) as store:  # a mistyped --db is an error, not a new store
         data = store.stats()
     if json_out:
         typer.echo(json.dumps(data, indent=2))

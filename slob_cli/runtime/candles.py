@@ -47,6 +47,7 @@ class ImportReport:
     skipped: int
     problems: list[str] = field(default_factory=list)
     symbols: list[str] = field(default_factory=list)
+    other_symbols: dict[str, int] = field(default_factory=dict)  # rows left out by --symbol, per symbol
 
     def to_dict(self) -> dict[str, Any]:
         """Return a JSON-ready dict."""
@@ -112,7 +113,8 @@ def import_candles(store: Store, path: Path, symbol: str | None = None, skip_bad
     ]
     store.upsert_candles(candles, source="import")
     return ImportReport(file=str(path), imported=len(candles), skipped=len(parsed.skipped),
-                        problems=parsed.skipped, symbols=sorted(set(frame["symbol"])))
+                        problems=parsed.skipped, symbols=sorted(set(frame["symbol"])),
+                        other_symbols=parsed.other_symbols)
 
 
 def candles_table(

@@ -149,6 +149,28 @@ def test_stats_table_shows_rows_and_time_span_per_symbol(runner, db_path: Path) 
     assert "2026-01-06T14:30:00Z" in result.stdout and "2026-01-06T14:32:00Z" in result.stdout
 
 
+def test_stats_of_a_missing_store_exits_3_and_creates_nothing(runner, tmp_path: Path) -> None:
+    missing = tmp_path / "typo" / "slob.db"
+    result = runner.invoke(app, ["--db", str(missing), "candles", "stats", "--json"])
+    assert result.exit_code == 3
+    assert result.stderr == f"Error: database '{missing}' does not exist\n" and result.stdout == ""
+    assert not missing.parent.exists()
+
+
+def test_import_with_symbol_names_the_rows_of_other_symbols_it_left_out(runner, db_path: Path, tmp_path) -> None:
+    (tmp_path / "both.csv").write_text(
+        "timestamp,symbol,open,high,low,close,volume\n"
+        "2026-01-06T14:30:00Z,NQ,1,2,0.5,1.5,10\n2026-01-06T14:30:00Z,MNQ,1,2,0.5,1.5,10\n"
+        "2026-01-06T14:31:00Z,NQ,1,2,0.5,1.5,10\n")
+    result = runner.invoke(app, ["--db", str(db_path), "candles", "import", "both.csv", "--symbol", "MNQ"])
+    assert result.exit_code == 0, result.output
+    assert result.stdout == "Imported 1 candles from both.csv; left out 2 rows of other symbols (NQ).\n"
+    report = json.loads(runner.invoke(
+        app, ["--db", str(db_path), "candles", "import", "both.csv", "--symbol", "MNQ", "--json"]).stdout)
+    assert (report["imported"], report["other_symbols"]) == (1, {"NQ": 2})
+    assert [row[:2] for row in rows(db_path)] == [("MNQ", 1767709800000000)]
+
+
 def test_export_into_a_missing_directory_creates_it(runner, db_path: Path, tmp_path: Path) -> None:
     (tmp_path / "nq.csv").write_text(CANDLES_CSV)
     runner.invoke(app, ["--db", str(db_path), "candles", "import", "nq.csv", "--symbol", "NQ"])

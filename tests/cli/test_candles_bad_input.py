@@ -73,6 +73,10 @@ CASES = [
      ["candles", "import"], 2, "tick_count '1e20' is not a whole number from -1 to 1,000,000,000"),
     ("no-symbol-column", "c.csv", "timestamp,open,high,low,close,volume\n2026-01-06T14:31:00Z,1,1,1,1,1\n",
      ["candles", "import"], 2, "has no symbol column: pass --symbol"),
+    ("trailing-comma-on-every-row", "c.csv", CANDLE_HEADER + GOOD_CANDLE.replace("\n", ",\n"),
+     ["candles", "import"], 2, "c.csv line 2: 8 fields, but the header has 7"),
+    ("extra-field-on-a-later-row", "c.csv", CANDLE_HEADER + GOOD_CANDLE + GOOD_CANDLE.replace("14:31", "14:32")
+     .replace("\n", ",5\n"), ["candles", "import"], 2, "c.csv line 3: 8 fields, but the header has 7"),
     ("unknown-extension", "c.txt", CANDLE_HEADER + GOOD_CANDLE, ["candles", "import"], 2, "name it .csv or .parquet"),
     ("empty-file", "c.csv", "", ["candles", "import"], 2, "file is empty"),
     ("missing-file", None, None, ["candles", "import", "nope.csv"], 2, "file 'nope.csv' not found"),
@@ -126,6 +130,15 @@ def test_bad_input_exits_with_one_line_and_leaves_store_unchanged(
     assert message in result.stderr
     assert result.stderr.count("\n") == 1 and result.stderr.startswith("Error: ")
     assert "Traceback" not in result.stdout + result.stderr
+    assert snapshot(seeded_db) == before
+
+
+def test_importing_a_directory_says_it_is_one(runner, seeded_db: Path, tmp_path: Path) -> None:
+    (tmp_path / "lake.csv").mkdir()
+    before = snapshot(seeded_db)
+    result = runner.invoke(app, ["--db", str(seeded_db), "candles", "import", "lake.csv"])
+    assert result.exit_code == 2
+    assert result.stderr == "Error: 'lake.csv' is a directory, not a file\n"
     assert snapshot(seeded_db) == before
 
 
