@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
-from datetime import datetime
+from datetime import datetime, time, timedelta, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
@@ -145,10 +145,25 @@ def export_candles(
 
 def export_partitioned(store: Store, output: Path, symbol: str | None = None, start: datetime | None = None,
                        end: datetime | None = None) -> int:
-    """Write stored candles as a hive-partitioned Parquet dataset (symbol=/date=) under `output`; return rows."""
+    """Write stored candles as a hive-partitioned Parquet dataset (symbol=/date=) under `output`; return rows.
+
+    A partition is replaced whole, so the range is widened to the whole New York dates it touches:
+    a range that cut into a day would otherwise leave only its part of that day in the dataset.
+    """
     from slob_cli.adapters.files import write_partitioned
 
+    start = _new_york_midnight(start, up=False) if start is not None else None
+    end = _new_york_midnight(end, up=True) if end is not None else None
     return write_partitioned(store.candle_export_frame(symbol, start, end), output)
+
+
+def _new_york_midnight(moment: datetime, up: bool) -> datetime:
+    """Return the New York midnight (in UTC) at or before moment, or at or after it when `up`."""
+    from slob_cli.core.sessions import NEW_YORK
+
+    local = moment.astimezone(NEW_YORK)
+    day = local.date() + timedelta(days=1 if up and local.time() != time(0) else 0)
+    return datetime.combine(day, time(0), NEW_YORK).astimezone(timezone.utc)
 
 
 def last_candles(store: Store, symbol: str, count: int) -> list[Candle]:
