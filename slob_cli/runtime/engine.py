@@ -61,6 +61,7 @@ class EngineOptions:
     heartbeat_interval: float = 8.0  # real seconds between health rows
     buffer_size: int = 10_000
     stale_after: float = 30.0  # SLOB_STALE_AFTER
+    silence_after: float | None = None  # engine-clock seconds of silence that hold bars (None: stale_after's span)
     drain_timeout: float = 10.0
     policy: BackoffPolicy = field(default_factory=BackoffPolicy)
     executor: ExecutorOptions = field(default_factory=ExecutorOptions)
@@ -398,6 +399,7 @@ class Engine(Supervised):
         nothing but the close itself stands between the timer and the bus.
         """
         self._feed_closed()
+        self.catch_up.on_time(now)  # a feed silent too long: hold the bars that close from here on
         if feed_later:
             closed = [event.candle for event in self.aggregator.on_time(now)
                       if isinstance(event, CandleCompleted) and self._admit(event.candle)]
@@ -425,10 +427,10 @@ class Engine(Supervised):
     def _clock_rules(self, now: datetime) -> None:
         if not self.options.track:
             return
-        if self.gate.pending:
-            return  # minutes before now are still to come from history: the tracker's clock waits
         # Every candle final before now - grace has been fed: the tracker's clock may not pass that.
         settled = now - self.aggregator.grace
+        if self.gate.fill_from is not None:  # a backfill is pending: the minutes from there come from history
+            settled = min(settled, self.gate.fill_from)
         self._setup_events(self.tracking.on_time(settled))
         day = trading_date_of(settled)
         session = session_for(day, self.calendar)

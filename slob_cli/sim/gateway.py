@@ -156,6 +156,10 @@ class SimGateway:
         """Answer requests but stream no market data while on (the market goes on printing)."""
         self.server.muted = on
 
+    def mute_between(self, start: datetime, end: datetime) -> None:
+        """Stream none of the trades printed from start to end (exclusive): a stall at set virtual instants."""
+        self.server.mute_span = (start, end)
+
     def send_error(self, code: int, req_id: int = -1, message: str | None = None) -> None:
         """Send an error or notice (1100, 1101, 1102, 2103..2158, 321, 326, 354, 10167, 10197, ...) to every client."""
         self.server.send_error(code, req_id, message)
@@ -294,6 +298,10 @@ class SimGatewayThread:
     def set_muted(self, on: bool) -> None:
         """Stop or resume streaming market data (requests are still answered)."""
         self._run("set_muted", on)
+
+    def mute_between(self, start: datetime, end: datetime) -> None:
+        """Stream none of the trades printed from start to end (exclusive)."""
+        self._run("mute_between", start, end)
 
     def send_error(self, code: int, req_id: int = -1, message: str | None = None) -> None:
         """Send an error or notice to every client."""

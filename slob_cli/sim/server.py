@@ -91,6 +91,7 @@ class GatewayServer:
         self.port = port
         self.silent = False
         self.muted = False  # requests answered, but no market data streamed (a stalled data farm)
+        self.mute_span: tuple[datetime, datetime] | None = None  # trades printed in [start, end) are not streamed
         self.sessions: set[ClientSession] = set()
         self.drain_patience = DRAIN_PATIENCE
         self.connections_accepted = 0  # every TCP connection ever accepted (tests: "no client came")
@@ -404,6 +405,9 @@ class GatewayServer:
         await self._drain(fully=end == self.broker.next_expiry())
 
     def _deliver(self, ticks: list[MarketTick], delayed: list[MarketTick]) -> None:
+        if self.mute_span is not None:  # a stall at set instants of the market's clock
+            start, end = self.mute_span
+            ticks = [tick for tick in ticks if not start <= tick.ts < end]
         if not (ticks or delayed) or self.muted:
             return
         streaming = [session for session in list(self.sessions) if session.started and session.streaming]

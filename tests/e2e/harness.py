@@ -56,7 +56,8 @@ class Harness:
 
     def session(self, until: datetime, *, risk: RiskConfig | None = None, policy: BackoffPolicy | None = None,
                 on: dict[EventType, Callable[[Event], None]] | None = None, patience: float = 30.0,
-                stale_after: float | None = None, **executor: Any) -> SessionResult:
+                stale_after: float | None = None, silence_after: float | None = None,
+                **executor: Any) -> SessionResult:
         """Run one engine session until `until` (virtual time); `on` handlers see the bus as it runs."""
         options = EngineOptions(until=until, grace_seconds=self.sim.grace_seconds, clock_speed=self.sim.clock_speed,
                                 executor=ExecutorOptions(**executor), lockstep=self.sim.lockstep,
@@ -65,6 +66,8 @@ class Harness:
             options.policy = policy
         if stale_after is not None:  # real seconds of silence before the watchdog resubscribes
             options.stale_after = stale_after
+        if silence_after is not None:  # virtual seconds of silence before the engine holds the bars
+            options.silence_after = silence_after
         bus = EventBus()
         bus.subscribe(None, self.events.append)
         for kind, handler in (on or {}).items():

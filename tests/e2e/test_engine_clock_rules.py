@@ -15,6 +15,7 @@ import json
 from contextlib import ExitStack
 from datetime import date, datetime
 from pathlib import Path
+from typing import Any
 
 from slob_cli.adapters.calendar import load_calendar
 from slob_cli.core.models import Candle
@@ -44,6 +45,17 @@ def watch_setup_events(h: Harness, seen: list[tuple[SetupEvent, datetime]]) -> d
     return {EventType.SETUP_EVENT: note}
 
 
+def late_clock_events(seen: list[tuple[SetupEvent, datetime]]) -> dict[tuple[str, str | None, str | None], Any]:
+    """Return the clock-fired events of the quiet day that came outside their minute, with when they came."""
+    came = {(event.type.value, event.candidate_id, event.data.get("reason")): when for event, when in seen}
+    # Each within its minute plus the candle grace, not at the next bar (14:40 closes at 14:41, 20:00 at 20:01).
+    due = {("LSE_LEVELS_FROZEN", None, None): (at(14, 30), at(14, 31)),
+           ("SETUP_INVALIDATED", SHORT, "CONSOL_TIMEOUT"): (at(16, 42), at(16, 43)),
+           ("SETUP_INVALIDATED", LONG, "MARKET_CLOSED"): (at(21, 0), at(21, 1))}
+    return {key: came.get(key) for key, (earliest, latest) in due.items()
+            if not earliest < (came.get(key) or latest) < latest}
+
+
 def real_bars(h: Harness, start: datetime, end: datetime) -> list[datetime]:
     """Return the labels of the stored candles in [start, end) that had trades."""
     return [candle.ts for candle in h.store.candles("NQ", start, end) if candle.tick_count > 0]
@@ -55,14 +67,7 @@ def test_levels_freeze_timeouts_and_the_session_end_come_from_the_clock_on_a_qui
         seen: list[tuple[SetupEvent, datetime]] = []
         h.session(until=at(21, 2), stale_after=3600, on=watch_setup_events(h, seen))
 
-        came = {(event.type.value, event.candidate_id, event.data.get("reason")): when for event, when in seen}
-        # Each within its minute plus the candle grace, not at the next bar (14:40 closes at 14:41, 20:00 at 20:01).
-        due = {("LSE_LEVELS_FROZEN", None, None): (at(14, 30), at(14, 31)),
-               ("SETUP_INVALIDATED", SHORT, "CONSOL_TIMEOUT"): (at(16, 42), at(16, 43)),
-               ("SETUP_INVALIDATED", LONG, "MARKET_CLOSED"): (at(21, 0), at(21, 1))}
-        late = {key: came.get(key) for key, (earliest, latest) in due.items()
-                if not earliest < (came.get(key) or latest) < latest}
-        assert late == {}, "engine clock readings when the events came (None: never)"
+        assert late_clock_events(seen) == {}, "engine clock readings when the events came (None: never)"
         # No bar came in those stretches: the clock alone moved the tracker.
         assert real_bars(h, at(14, 19), at(14, 40)) == []
         assert real_bars(h, at(14, 47), at(20, 0)) == []

@@ -191,7 +191,7 @@ class MarketDataFeed:
         day = trading_date(self.connection.gateway_now())
         if reason != "connect":
             for symbol in self._high_water:
-                self._mark_gap(symbol, reason)
+                self.mark_gap(symbol, reason)
         self._tbt_requests.clear()
         self._mkt_requests.clear()
         self.ib.reqMarketDataType(DELAYED if self.mode == "delayed" else LIVE)
@@ -201,7 +201,7 @@ class MarketDataFeed:
             self.last_tick_monotonic.setdefault(symbol, time.monotonic())
             self.last_tick_monotonic[symbol] = max(self.last_tick_monotonic[symbol], time.monotonic())
 
-    def _mark_gap(self, symbol: str, reason: str) -> None:
+    def mark_gap(self, symbol: str, reason: str) -> None:
         """Note that ticks after the last one accepted may be missing (reconnect or silence) until the next arrives."""
         high = self._high_water.get(symbol)
         if high is None:
@@ -330,7 +330,7 @@ class MarketDataFeed:
                 log.warning("no %s tick for %.0fs; resubscribing", symbol, silent)
                 self._emit("DATA_STALE", {"symbol": symbol, "silent_seconds": silent, "action": "resubscribe"})
                 self._stale_stage[symbol] = 1
-                self._mark_gap(symbol, "stale")  # the market may have traded while the feed was silent
+                self.mark_gap(symbol, "stale")  # the market may have traded while the feed was silent
                 self.resubscribe(symbol)
             else:
                 log.error("still no %s tick after resubscribing; reconnecting", symbol)
