@@ -242,22 +242,20 @@ def backfill(
     Example: slob candles backfill --symbol NQ --from 2025-06-01 --to 2025-06-30
     """
     import asyncio
-    from datetime import date, datetime, timezone
+    from datetime import datetime, timezone
 
     from slob_cli.adapters.ib.connection import GatewayConfig
     from slob_cli.adapters.ib.rolls import trading_date
     from slob_cli.cli.connection import gateway_settings
     from slob_cli.cli.options import day_progress
-    from slob_cli.errors import UsageError
+    from slob_cli.cli.setups import parse_date
     from slob_cli.runtime import backfill as runner
 
     chosen = _symbol(symbol)
     assert chosen is not None
-    try:
-        first = date.fromisoformat(start)
-        last = date.fromisoformat(end) if end else None
-    except ValueError:
-        raise UsageError(f"bad date in --from {start!r} / --to {end!r}: expected YYYY-MM-DD") from None
+    first = parse_date(start, "--from")
+    last = parse_date(end, "--to")
+    assert first is not None
     today = trading_date(datetime.now(timezone.utc))
     last = last or today
     runner.check_range(first, last, today)
