@@ -59,6 +59,26 @@ def file_format(path: Path) -> str:
     raise InputError(f"cannot tell the format of {str(path)!r}: name it .csv or .parquet")
 
 
+def count_rows(path: Path) -> int | None:
+    """Return how many data rows a file holds (CSV: lines after the header), or None when it cannot tell.
+
+    Cheap (a CSV is scanned for newlines, a Parquet file's footer read): it sizes a progress bar.
+    """
+    try:
+        if file_format(path) == "parquet":
+            import pyarrow.parquet as pq
+
+            return int(pq.ParquetFile(path).metadata.num_rows)
+        lines, last = 0, b"\n"
+        with path.open("rb") as handle:
+            while block := handle.read(1 << 20):
+                lines, last = lines + block.count(b"\n"), block[-1:]
+        lines += last != b"\n"
+        return lines - 1 if lines else None
+    except (InputError, OSError, ValueError):
+        return None
+
+
 def export_format(output: Path | None) -> str:
     """Return the export format an output file's name asks for: jsonl (.jsonl, .ndjson), parquet (.parquet, .pq), else csv."""
     suffix = output.suffix.lower() if output is not None else ""

@@ -84,12 +84,16 @@ def import_(
 
     Example: slob candles import nq-2026-01.csv --symbol NQ
     """
+    from slob_cli.adapters.files import count_rows
     from slob_cli.cli.context import app_context
+    from slob_cli.cli.options import progress_bar
     from slob_cli.runtime.candles import import_candles
 
     chosen = _symbol(symbol)
     with app_context(ctx).open_store() as store:
-        report = import_candles(store, file, chosen, skip_bad)
+        rows = (lambda: None if (count := count_rows(file)) is None else 2 * count)  # read, then written
+        with progress_bar(f"Importing {file.name}", rows) as advance:
+            report = import_candles(store, file, chosen, skip_bad, advance)
     if json_out:
         typer.echo(json.dumps(report.to_dict(), indent=2))
         return

@@ -100,18 +100,28 @@ def _within(frame: pd.DataFrame, start: datetime | None, end: datetime | None) -
     return frame
 
 
-def import_candles(store: Store, path: Path, symbol: str | None = None, skip_bad: bool = False) -> ImportReport:
-    """Validate a candles file and upsert every good row in one transaction (all or nothing)."""
+def import_candles(store: Store, path: Path, symbol: str | None = None, skip_bad: bool = False,
+                   progress: Progress | None = None) -> ImportReport:
+    """Validate a candles file and upsert every good row in one transaction (all or nothing).
+
+    `progress` hears the rows read once they are validated, then the rows written as they are
+    (the rows left out are counted at the end): it ends at twice the rows read.
+    """
     from slob_cli.adapters.files import read_candles
 
     parsed = read_candles(path, symbol, skip_bad)
     frame = parsed.frame
+    read = len(frame) + len(parsed.skipped) + sum(parsed.other_symbols.values())
+    if progress is not None:
+        progress(read)
     candles = [
         Candle(row.symbol, from_us(row.ts), row.open, row.high, row.low, row.close, row.volume, row.tick_count,
                row.dropped_ticks)
         for row in frame.itertuples(index=False)
     ]
-    store.upsert_candles(candles, source="import")
+    store.upsert_candles(candles, source="import", progress=progress)
+    if progress is not None and read > len(candles):
+        progress(read - len(candles))
     return ImportReport(file=str(path), imported=len(candles), skipped=len(parsed.skipped),
                         problems=parsed.skipped, symbols=sorted(set(frame["symbol"])),
                         other_symbols=parsed.other_symbols)

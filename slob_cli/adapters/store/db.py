@@ -51,6 +51,13 @@ def _import_sqlite_utils():  # noqa: ANN202
     return module
 
 
+_CANDLE_UPSERT = (
+    CANDLE_INSERT + " ON CONFLICT(symbol, ts) DO UPDATE SET open=excluded.open, high=excluded.high,"
+    " low=excluded.low, close=excluded.close, volume=excluded.volume,"
+    " tick_count=excluded.tick_count, dropped_ticks=excluded.dropped_ticks,"
+    " source=excluded.source, local_symbol=coalesce(excluded.local_symbol, candles.local_symbol)"
+)
+_CANDLE_PART = 10_000  # rows per executemany: a progress bar moves, the transaction stays one
 TICK_INSERT = RowInsert("ticks", ("symbol", "local_symbol", "run_id", "ts", "price", "size"), fixed=3)
 EVENT_INSERT = RowInsert("events", ("run_id", "ts", "type", "symbol", "payload"))
 _EPOCH = from_us(0)
@@ -418,22 +425,25 @@ class Store(ReadQueries, ViewQueries, Scans, TradingDays):
 
     # ------------------------------------------------------------------ candles
     def upsert_candles(
-        self, candles: Iterable[Candle], source: str = "live", local_symbol: str | None = None
+        self, candles: Iterable[Candle], source: str = "live", local_symbol: str | None = None,
+        progress: Callable[[int], None] | None = None,
     ) -> int:
         """Insert or replace candles by (symbol, ts) in one transaction (the writer thread's when there is one).
 
-        Return how many.
+        Return how many. `progress` hears the rows written, a part at a time, inside the transaction.
         """
         rows = [candle_row(c, source, local_symbol) for c in candles]
         if not rows:
             return 0
-        self._write(lambda conn: conn.executemany(
-            CANDLE_INSERT + " ON CONFLICT(symbol, ts) DO UPDATE SET open=excluded.open, high=excluded.high,"
-            " low=excluded.low, close=excluded.close, volume=excluded.volume,"
-            " tick_count=excluded.tick_count, dropped_ticks=excluded.dropped_ticks,"
-            " source=excluded.source, local_symbol=coalesce(excluded.local_symbol, candles.local_symbol)",
-            rows,
-        ))
+
+        def write(conn: sqlite3.Connection) -> None:
+            for begin in range(0, len(rows), _CANDLE_PART):
+                part = rows[begin:begin + _CANDLE_PART]
+                conn.executemany(_CANDLE_UPSERT, part)
+                if progress is not None:
+                    progress(len(part))
+
+        self._write(write)
         return len(rows)
 
     def candles(self, symbol: str, start: datetime | None = None, end: datetime | None = None) -> list[Candle]:
