@@ -98,17 +98,13 @@ def _money(value: float | None) -> str:
 
 
 def _render(report: Any, zone: Any, plot: Path | None) -> None:
-    from rich.console import Console
     from rich.table import Table
 
+    from slob_cli.cli.tables import wide_console
     from slob_cli.core.backtest import FILL_MODEL_NOTE
     from slob_cli.runtime.views import local_time
 
-    console = Console()
     stats = report.stats
-    console.print(f"[bold]{report.symbol} backtest {report.start} .. {report.end}[/bold]"
-                  + (f"  (stored as {report.name!r})" if report.name else ""))
-    console.print(FILL_MODEL_NOTE, style="yellow")
     trades = Table(title=f"Trades ({stats.trades}, times in {zone.key})", title_justify="left")
     for column in ("setup", "dir", "qty", "entry time", "entry", "stop", "target", "exit time", "exit", "why",
                    "R", "net USD"):
@@ -120,6 +116,10 @@ def _render(report: Any, zone: Any, plot: Path | None) -> None:
                        f"{row['entry_price']:.2f}", f"{row['stop']:.2f}", f"{row['target']:.2f}",
                        local_time(row["exit_time"], zone), f"{row['exit_price']:.2f}", row["exit_reason"],
                        f"{row['r_multiple']:+.2f}", _money(row["pnl"]))
+    console = wide_console(trades)
+    console.print(f"[bold]{report.symbol} backtest {report.start} .. {report.end}[/bold]"
+                  + (f"  (stored as {report.name!r})" if report.name else ""))
+    console.print(FILL_MODEL_NOTE, style="yellow")
     console.print(trades)
     if stats.trades > TRADES_SHOWN:
         console.print(f"... {stats.trades - TRADES_SHOWN} more trades (all of them with --json)")

@@ -176,8 +176,9 @@ def show(
     if json_out:
         typer.echo(json.dumps([candle_dict(c) for c in candles], indent=2))
         return
-    from rich.console import Console
     from rich.table import Table
+
+    from slob_cli.cli.tables import wide_console
 
     zone = settings.zone
     with_drops = any(candle.dropped_ticks for candle in candles)
@@ -190,7 +191,7 @@ def show(
         cells = [candle.ts.astimezone(zone).strftime("%Y-%m-%d %H:%M"), f"{candle.open:.2f}", f"{candle.high:.2f}",
                  f"{candle.low:.2f}", f"{candle.close:.2f}", f"{candle.volume:g}", ticks]
         table.add_row(*cells, *([str(candle.dropped_ticks)] if with_drops else []))
-    Console().print(table)
+    wide_console(table).print(table)
 
 
 @app.command("stats")
@@ -206,23 +207,24 @@ def stats(ctx: typer.Context, json_out: JsonOption = False) -> None:
     if json_out:
         typer.echo(json.dumps(data, indent=2))
         return
-    from rich.console import Console
     from rich.table import Table
+
+    from slob_cli.cli.tables import wide_console
 
     table = Table(title=f"Store {data['path']} (schema v{data['schema_version']}, {data['size_bytes']:,} bytes)")
     table.add_column("table")
     table.add_column("rows", justify="right")
     for name, count in data["rows"].items():
         table.add_row(name, f"{count:,}")
-    console = Console()
+    spans = Table(title="Time span per symbol (UTC)")
+    for column in ("symbol", "table", "first", "last", "rows"):
+        spans.add_column(column, justify="right" if column == "rows" else "left", no_wrap=True)
+    for symbol, tables in sorted(data["symbols"].items()):
+        for name, span in tables.items():
+            spans.add_row(symbol, name, span["first"], span["last"], f"{span['rows']:,}")
+    console = wide_console(table, spans)
     console.print(table)
     if data["symbols"]:
-        spans = Table(title="Time span per symbol (UTC)")
-        for column in ("symbol", "table", "first", "last", "rows"):
-            spans.add_column(column, justify="right" if column == "rows" else "left", no_wrap=True)
-        for symbol, tables in sorted(data["symbols"].items()):
-            for name, span in tables.items():
-                spans.add_row(symbol, name, span["first"], span["last"], f"{span['rows']:,}")
         console.print(spans)
 
 

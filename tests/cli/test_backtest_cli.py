@@ -97,3 +97,15 @@ def test_bad_input_is_one_line_and_a_named_exit_code(runner: CliRunner, db: Path
     assert result.exit_code == code, (result.stdout, result.stderr)
     assert result.stderr.startswith("Error: ") and message in result.stderr
     assert len(result.stderr.strip().splitlines()) == 1
+
+
+def test_trade_table_off_a_terminal_shows_every_price_whole(runner: CliRunner, db: Path) -> None:
+    """80 columns (rich's width off a terminal) cut every price of the trade table to '2…'."""
+    report = json.loads(_invoke(runner, db, "--json").stdout)
+    result = _invoke(runner, db)
+    assert result.exit_code == 0, result.stderr
+    assert "…" not in result.stdout
+    for trade in report["trades"]:
+        for field in ("entry_price", "stop", "target", "exit_price"):
+            assert f"{trade[field]:.2f}" in result.stdout
+        assert trade["setup_id"] in result.stdout

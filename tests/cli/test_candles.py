@@ -171,6 +171,20 @@ def test_import_with_symbol_names_the_rows_of_other_symbols_it_left_out(runner, 
     assert [row[:2] for row in rows(db_path)] == [("MNQ", 1767709800000000)]
 
 
+def test_show_and_stats_off_a_terminal_print_every_number_whole(runner, db_path: Path) -> None:
+    """80 columns (rich's width off a terminal) cut tick counts to '1,2…' and tick times and counts in stats."""
+    with Store.open(db_path) as store:
+        store.upsert_candles([Candle("NQ", T0 + timedelta(minutes=m), 22743.75, 22746.25, 22728.75, 22730.5,
+                                     29610.0, 1_234_567) for m in range(3)])
+        store.insert_ticks([Tick("NQ", T0 + timedelta(microseconds=3321 + i), 22743.75, 1.0) for i in range(1200)])
+    show = runner.invoke(app, ["--db", str(db_path), "candles", "show", "-n", "3"])
+    stats = runner.invoke(app, ["--db", str(db_path), "candles", "stats"])
+    assert show.exit_code == stats.exit_code == 0
+    assert "…" not in show.stdout + stats.stdout
+    assert show.stdout.count("1,234,567") == 3 and "22746.25" in show.stdout
+    assert "2026-01-06T14:30:00.004520Z" in stats.stdout and "1,200" in stats.stdout
+
+
 def test_export_into_a_missing_directory_creates_it(runner, db_path: Path, tmp_path: Path) -> None:
     (tmp_path / "nq.csv").write_text(CANDLES_CSV)
     runner.invoke(app, ["--db", str(db_path), "candles", "import", "nq.csv", "--symbol", "NQ"])
