@@ -51,6 +51,7 @@ def backtest(
     from slob_cli.adapters.risk_config import load_risk_config
     from slob_cli.adapters.strategy_config import load_strategy_config
     from slob_cli.cli.context import app_context
+    from slob_cli.cli.options import check_png
     from slob_cli.cli.setups import _symbol, parse_range, store_span
     from slob_cli.core.backtest import FillModel
     from slob_cli.errors import UsageError
@@ -58,6 +59,7 @@ def backtest(
 
     context = app_context(ctx)
     chosen = _symbol(ctx, symbol)
+    check_png(plot)
     start, end = parse_range(start_text, end_text)
     path = config_path or context.settings.strategy_config
     base = runner.BacktestSettings(load_strategy_config(path), load_risk_config(path),
@@ -78,15 +80,15 @@ def backtest(
             rows = runner.run_sweep(store.path, chosen, start, end, base, grid, calendar, now, jobs)
             return _render_sweep(rows, chosen, start, end, json_out)
         report = runner.run_backtest(store, chosen, start, end, base, calendar, now)
+        if plot is not None:  # before the run is stored: a chart that cannot be written stores nothing
+            from slob_cli.adapters.backtest_chart import write_equity_png
+            from slob_cli.core.backtest import FILL_MODEL_NOTE
+            from slob_cli.core.backtest_stats import equity_curve
+
+            write_equity_png(plot, equity_curve(report.outcome.initial_equity, report.outcome.trades),
+                             f"{chosen} backtest {start} .. {end}: equity after each trade", FILL_MODEL_NOTE)
         if save:
             runner.save_report(store, report, name or runner.default_name(chosen, start, end, now), now)
-    if plot is not None:
-        from slob_cli.adapters.backtest_chart import write_equity_png
-        from slob_cli.core.backtest import FILL_MODEL_NOTE
-        from slob_cli.core.backtest_stats import equity_curve
-
-        write_equity_png(plot, equity_curve(report.outcome.initial_equity, report.outcome.trades),
-                         f"{chosen} backtest {start} .. {end}: equity after each trade", FILL_MODEL_NOTE)
     if json_out:
         typer.echo(json.dumps(report.to_dict(), indent=2, default=str))
         return

@@ -90,6 +90,9 @@ def test_sweep_prints_one_ranked_table_with_the_overfitting_caveat(runner: CliRu
     (["--sweep", "no_such_key=1,2"], 2, "unknown setting 'no_such_key'"),
     (["--sweep", "max_depth_pct=-1,0.3"], 3, "max_depth_pct"),
     (["--symbol", "MNQ"], 2, "no stored MNQ candles"),
+    (["--plot", "."], 2, "--plot '.': the file name must end in .png"),  # wrote '.png' and said 'written to .'
+    (["--plot", "equity.txt"], 2, "--plot 'equity.txt': the file name must end in .png"),  # was exit 1, ValueError
+    (["--plot", "/proc/equity.png"], 2, "cannot write '/proc/equity.png'"),
 ])
 def test_bad_input_is_one_line_and_a_named_exit_code(runner: CliRunner, db: Path, args: list[str], code: int,
                                                       message: str) -> None:
@@ -97,6 +100,8 @@ def test_bad_input_is_one_line_and_a_named_exit_code(runner: CliRunner, db: Path
     assert result.exit_code == code, (result.stdout, result.stderr)
     assert result.stderr.startswith("Error: ") and message in result.stderr
     assert len(result.stderr.strip().splitlines()) == 1
+    assert sql_value(db, "SELECT count(*) FROM backtest_runs") == 0, "a refused backtest is not stored"
+    assert not Path(".png").exists()
 
 
 def test_trade_table_off_a_terminal_shows_every_price_whole(runner: CliRunner, db: Path) -> None:
