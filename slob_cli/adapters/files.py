@@ -79,6 +79,16 @@ def count_rows(path: Path) -> int | None:
         return None
 
 
+def check_input_file(path: Path) -> str:
+    """Return the format of a file to read ('csv' or 'parquet'); raise InputError when it is not one to read."""
+    kind = file_format(path)
+    if path.is_dir():
+        raise InputError(f"{str(path)!r} is a directory, not a file")
+    if not path.is_file():
+        raise InputError(f"file {str(path)!r} not found")
+    return kind
+
+
 def export_format(output: Path | None) -> str:
     """Return the export format an output file's name asks for: jsonl (.jsonl, .ndjson), parquet (.parquet, .pq), else csv."""
     suffix = output.suffix.lower() if output is not None else ""
@@ -88,11 +98,7 @@ def export_format(output: Path | None) -> str:
 def _load(path: Path) -> tuple[pd.DataFrame, str]:
     import pandas as pd
 
-    if path.is_dir():
-        raise InputError(f"{str(path)!r} is a directory, not a file")
-    if not path.is_file():
-        raise InputError(f"file {str(path)!r} not found")
-    kind = file_format(path)
+    kind = check_input_file(path)
     try:
         if kind == "parquet":
             frame = pd.read_parquet(path)

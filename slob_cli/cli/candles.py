@@ -50,12 +50,9 @@ def aggregate(
     begin, finish = parse_instant(start, "--from"), parse_instant(end, "--to")
     check_range(begin, finish)
     if ticks_file is not None:
-        from slob_cli.adapters.files import file_format
-        from slob_cli.errors import InputError
+        from slob_cli.adapters.files import check_input_file
 
-        file_format(ticks_file)
-        if not ticks_file.is_file():
-            raise InputError(f"file {str(ticks_file)!r} not found")
+        check_input_file(ticks_file)
     with app_context(ctx).open_store() as store:
         stored_ticks = (lambda: store.tick_count(chosen)) if ticks_file is None else (lambda: None)
         with progress_bar("Aggregating ticks", stored_ticks) as advance:

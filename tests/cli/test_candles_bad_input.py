@@ -133,10 +133,11 @@ def test_bad_input_exits_with_one_line_and_leaves_store_unchanged(
     assert snapshot(seeded_db) == before
 
 
-def test_importing_a_directory_says_it_is_one(runner, seeded_db: Path, tmp_path: Path) -> None:
+@pytest.mark.parametrize("args", [["candles", "import"], ["candles", "aggregate", "--ticks-file"]])
+def test_reading_a_directory_says_it_is_one(runner, seeded_db: Path, tmp_path: Path, args: list[str]) -> None:
     (tmp_path / "lake.csv").mkdir()
     before = snapshot(seeded_db)
-    result = runner.invoke(app, ["--db", str(seeded_db), "candles", "import", "lake.csv"])
+    result = runner.invoke(app, ["--db", str(seeded_db), *args, "lake.csv"])
     assert result.exit_code == 2
     assert result.stderr == "Error: 'lake.csv' is a directory, not a file\n"
     assert snapshot(seeded_db) == before
