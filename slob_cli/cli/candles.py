@@ -65,7 +65,8 @@ def aggregate(
         return
     typer.echo(
         f"Aggregated {report.ticks:,} ticks from {report.source} into {report.candles:,} candles "
-        f"({report.synthetic_candles:,} synthetic, {report.gaps:,} gaps, {report.late_ticks:,} late ticks skipped)."
+        f"({report.synthetic_candles:,} synthetic, {report.gaps:,} gaps, {report.late_ticks:,} late ticks skipped)"
+        f"{_left_out(report.other_symbols, 'ticks')}."
     )
 
 
@@ -97,10 +98,14 @@ def import_(
     for problem in report.problems[:5]:
         typer.echo(f"Skipped {problem}", err=True)
     skipped = f"; skipped {report.skipped:,} bad rows" if skip_bad else ""
-    if report.other_symbols:
-        skipped += (f"; left out {sum(report.other_symbols.values()):,} rows of other symbols"
-                    f" ({', '.join(report.other_symbols)})")
-    typer.echo(f"Imported {report.imported:,} candles from {file}{skipped}.")
+    typer.echo(f"Imported {report.imported:,} candles from {file}{skipped}{_left_out(report.other_symbols, 'rows')}.")
+
+
+def _left_out(other_symbols: dict[str, int], what: str) -> str:
+    """Say how many rows of a file --symbol left out, per symbol (nothing when none)."""
+    if not other_symbols:
+        return ""
+    return f"; left out {sum(other_symbols.values()):,} {what} of other symbols ({', '.join(other_symbols)})"
 
 
 @app.command("export")

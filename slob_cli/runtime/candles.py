@@ -32,6 +32,7 @@ class AggregateReport:
     synthetic_candles: int
     gaps: int
     symbols: list[str] = field(default_factory=list)
+    other_symbols: dict[str, int] = field(default_factory=dict)  # ticks of a file left out by --symbol
 
     def to_dict(self) -> dict[str, Any]:
         """Return a JSON-ready dict."""
@@ -70,7 +71,8 @@ def aggregate_candles(
     if ticks_file is not None:
         from slob_cli.adapters.files import read_ticks
 
-        frame = read_ticks(ticks_file, file_symbol).frame
+        parsed = read_ticks(ticks_file, file_symbol)
+        frame, others = parsed.frame, parsed.other_symbols
         if start is not None or end is not None:
             frame = _within(frame, start, end)
         if symbols:
@@ -81,12 +83,12 @@ def aggregate_candles(
             progress(len(frame))
     else:
         result = aggregate_store(store, symbols, start, end, fill_gaps_up_to, progress)
-        source = "ticks table"
+        source, others = "ticks table", {}
     store.upsert_candles(result.candles, source="aggregate")
     return AggregateReport(
         source=source, ticks=result.ticks, late_ticks=result.late_ticks, candles=len(result.candles),
         synthetic_candles=sum(1 for c in result.candles if c.synthetic), gaps=len(result.gaps),
-        symbols=sorted({c.symbol for c in result.candles}),
+        symbols=sorted({c.symbol for c in result.candles}), other_symbols=others,
     )
 
 

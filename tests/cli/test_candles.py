@@ -123,6 +123,17 @@ def test_aggregate_ticks_file_with_symbol_flag(runner, db_path: Path, tmp_path: 
         assert store.candles("MNQ")[0] == Candle("MNQ", T0, 21000.0, 21001.0, 21000.0, 21001.0, 3.0, 2)
 
 
+def test_aggregate_ticks_file_with_symbol_names_the_ticks_of_other_symbols_it_left_out(runner, db_path: Path,
+                                                                                       tmp_path: Path) -> None:
+    (tmp_path / "t.csv").write_text("timestamp,price,size,symbol\n2026-01-06T14:30:01Z,21000,1,NQ\n"
+                                    "2026-01-06T14:30:02Z,21001,2,MNQ\n2026-01-06T14:30:03Z,21002,1,NQ\n")
+    args = ["--db", str(db_path), "candles", "aggregate", "--ticks-file", "t.csv", "--symbol", "MNQ"]
+    result = runner.invoke(app, args)
+    assert result.exit_code == 0, result.stderr
+    assert result.stdout.endswith("late ticks skipped); left out 2 ticks of other symbols (NQ).\n"), result.stdout
+    assert json.loads(runner.invoke(app, [*args, "--json"]).stdout)["other_symbols"] == {"NQ": 2}
+
+
 def test_show_renders_in_display_zone_and_json_in_utc(runner, db_path: Path) -> None:
     with Store.open(db_path) as store:
         store.upsert_candles([Candle("NQ", T0 + timedelta(minutes=m), 1.0, 2.0, 0.5, 1.5, 3.0, 4) for m in range(30)])
