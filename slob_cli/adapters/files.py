@@ -50,13 +50,15 @@ class ParsedRows:
 
 
 def file_format(path: Path) -> str:
-    """Return 'csv' or 'parquet' from the file name, or raise InputError."""
+    """Return 'csv', 'parquet' or 'jsonl' from the file name, or raise InputError."""
     suffixes = [s.lower() for s in path.suffixes]
     if ".parquet" in suffixes or ".pq" in suffixes:
         return "parquet"
+    if ".jsonl" in suffixes or ".ndjson" in suffixes:
+        return "jsonl"
     if ".csv" in suffixes:
         return "csv"
-    raise InputError(f"cannot tell the format of {str(path)!r}: name it .csv or .parquet")
+    raise InputError(f"cannot tell the format of {str(path)!r}: name it .csv, .parquet or .jsonl")
 
 
 def count_rows(path: Path) -> int | None:
@@ -65,7 +67,7 @@ def count_rows(path: Path) -> int | None:
     Cheap (a CSV is scanned for newlines, a Parquet file's footer read): it sizes a progress bar.
     """
     try:
-        if file_format(path) == "parquet":
+        if (kind := file_format(path)) == "parquet":
             import pyarrow.parquet as pq
 
             return int(pq.ParquetFile(path).metadata.num_rows)
@@ -74,7 +76,7 @@ def count_rows(path: Path) -> int | None:
             while block := handle.read(1 << 20):
                 lines, last = lines + block.count(b"\n"), block[-1:]
         lines += last != b"\n"
-        return lines - 1 if lines else None
+        return lines - (kind == "csv") if lines else None
     except (InputError, OSError, ValueError):
         return None
 
@@ -95,10 +97,13 @@ def export_format(output: Path | None) -> str:
     return {".jsonl": "jsonl", ".ndjson": "jsonl", ".parquet": "parquet", ".pq": "parquet"}.get(suffix, "csv")
 
 
-def _load(path: Path) -> tuple[pd.DataFrame, str]:
+def _load(path: Path) -> tuple[pd.DataFrame, str, int]:
+    """Return a file's rows (columns lower-cased), the word for a row and the number of the frame's index 0."""
     import pandas as pd
 
     kind = check_input_file(path)
+    if kind == "jsonl":
+        return _load_jsonl(path), "line", 1
     try:
         if kind == "parquet":
             frame = pd.read_parquet(path)
@@ -119,7 +124,37 @@ def _load(path: Path) -> tuple[pd.DataFrame, str]:
     if kind == "csv":
         blank = (frame == "").all(axis=1)
         frame = frame[~blank]
-    return frame, ("line" if kind == "csv" else "row")
+    return frame, ("line" if kind == "csv" else "row"), (2 if kind == "csv" else 1)
+
+
+def _load_jsonl(path: Path) -> pd.DataFrame:
+    """Read one JSON object a line (blank lines skipped; the index is the line number - 1), as export writes them."""
+    import json
+
+    import pandas as pd
+
+    records: list[dict[str, Any]] = []
+    numbers: list[int] = []
+    try:
+        with path.open(encoding="utf-8-sig") as handle:
+            for number, line in enumerate(handle, start=1):
+                if not line.strip():
+                    continue
+                try:
+                    record = json.loads(line)
+                except json.JSONDecodeError as exc:
+                    raise InputError(f"{path.name} line {number}: not JSON ({exc.msg})") from None
+                if not isinstance(record, dict):
+                    raise InputError(f"{path.name} line {number}: not a JSON object")
+                records.append(record)
+                numbers.append(number - 1)
+    except (OSError, UnicodeDecodeError) as exc:
+        raise InputError(f"{path.name}: cannot read jsonl: {exc}") from None
+    if not records:
+        raise InputError(f"{path.name}: no records (expected one JSON object a line)")
+    frame = pd.DataFrame.from_records(records, index=numbers)
+    frame.columns = [str(column).strip().lower() for column in frame.columns]
+    return frame
 
 
 def _overlong_line(path: Path) -> str | None:
@@ -138,12 +173,13 @@ def _overlong_line(path: Path) -> str | None:
 class _Problems:
     """The first problem found in each row, so a report names one thing per row."""
 
-    def __init__(self, frame: pd.DataFrame, name: str, unit: str) -> None:
+    def __init__(self, frame: pd.DataFrame, name: str, unit: str, first: int) -> None:
         import pandas as pd
 
         self.frame = frame
         self.name = name
         self.unit = unit
+        self.first_number = first  # the line or row number of index 0
         self.first: pd.Series = pd.Series(None, index=frame.index, dtype=object)
 
     def flag(self, mask: pd.Series, describe: Any, column: str | None = None) -> None:
@@ -154,7 +190,7 @@ class _Problems:
         self.first.loc[fresh] = [describe(value) for value in values]
 
     def where(self, index: Any) -> str:
-        position = int(index) + (2 if self.unit == "line" else 1)
+        position = int(index) + self.first_number
         return f"{self.name} {self.unit} {position}"
 
     def settle(self, skip_bad: bool) -> tuple[pd.Series, list[str]]:
@@ -242,9 +278,9 @@ def _check_header(frame: pd.DataFrame, name: str, required: tuple[str, ...]) -> 
 
 def _begin(path: Path, required: tuple[str, ...], symbol: str | None) -> tuple[_Problems, pd.Series, pd.Series]:
     """Load a file, check its header; return its problem tracker, symbols and UTC microseconds."""
-    raw, unit = _load(path)
+    raw, unit, first = _load(path)
     _check_header(raw, path.name, required)
-    problems = _Problems(raw, path.name, unit)
+    problems = _Problems(raw, path.name, unit, first)
     return problems, _symbols(problems, symbol), _timestamps(problems)
 
 

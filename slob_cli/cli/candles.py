@@ -32,7 +32,7 @@ def _symbol(value: str | None) -> str | None:
 def aggregate(
     ctx: typer.Context,
     symbol: SymbolOption = None,
-    ticks_file: Annotated[Path | None, typer.Option("--ticks-file", help="Read ticks from this CSV or Parquet file instead of the store.")] = None,
+    ticks_file: Annotated[Path | None, typer.Option("--ticks-file", help="Read ticks from this CSV, Parquet or JSON lines file instead of the store.")] = None,
     start: FromOption = None,
     end: ToOption = None,
     fill_gaps: Annotated[int, typer.Option("--fill-gaps", min=0, help="Fill gaps of up to N minutes with flat synthetic candles.")] = 0,
@@ -73,7 +73,7 @@ def aggregate(
 @app.command("import")
 def import_(
     ctx: typer.Context,
-    file: Annotated[Path, typer.Argument(help="CSV or Parquet: timestamp,open,high,low,close,volume[,symbol].")],
+    file: Annotated[Path, typer.Argument(help="CSV, Parquet or JSON lines: timestamp,open,high,low,close,volume[,symbol].")],
     symbol: SymbolOption = None,
     skip_bad: Annotated[bool, typer.Option("--skip-bad", help="Skip bad rows (and report how many) instead of importing nothing.")] = False,
     json_out: JsonOption = False,

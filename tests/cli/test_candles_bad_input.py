@@ -77,7 +77,7 @@ CASES = [
      ["candles", "import"], 2, "c.csv line 2: 8 fields, but the header has 7"),
     ("extra-field-on-a-later-row", "c.csv", CANDLE_HEADER + GOOD_CANDLE + GOOD_CANDLE.replace("14:31", "14:32")
      .replace("\n", ",5\n"), ["candles", "import"], 2, "c.csv line 3: 8 fields, but the header has 7"),
-    ("unknown-extension", "c.txt", CANDLE_HEADER + GOOD_CANDLE, ["candles", "import"], 2, "name it .csv or .parquet"),
+    ("unknown-extension", "c.txt", CANDLE_HEADER + GOOD_CANDLE, ["candles", "import"], 2, "name it .csv, .parquet or .jsonl"),
     ("empty-file", "c.csv", "", ["candles", "import"], 2, "file is empty"),
     ("missing-file", None, None, ["candles", "import", "nope.csv"], 2, "file 'nope.csv' not found"),
     ("tick-negative-size", "t.csv", TICK_HEADER + GOOD_TICK + "2026-01-06T14:31:06Z,21000.5,-2,NQ\n",

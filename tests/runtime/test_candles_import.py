@@ -45,3 +45,5 @@ def test_count_rows_of_parquet_and_of_csv_without_a_final_newline(tmp_path: Path
     assert count_rows(tmp_path / "c.parquet") == 3
     (tmp_path / "c.csv").write_text("timestamp,open\n" + "".join(_rows(2)).rstrip("\n"))
     assert count_rows(tmp_path / "c.csv") == 2
+    (tmp_path / "c.jsonl").write_text('{"timestamp": 1}\n{"timestamp": 2}')
+    assert count_rows(tmp_path / "c.jsonl") == 2
