@@ -119,8 +119,7 @@ def _load(path: Path) -> tuple[pd.DataFrame, str, int]:
             raise InputError(overlong) from None
         first_line = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise InputError(f"{path.name}: cannot read {kind}: {first_line}") from None
-    frame.columns = [str(column).strip().lower() for column in frame.columns]
-    frame = frame.reset_index(drop=True)
+    frame = _lower_columns(frame, path.name).reset_index(drop=True)
     if kind == "csv":
         blank = (frame == "").all(axis=1)
         frame = frame[~blank]
@@ -152,8 +151,16 @@ def _load_jsonl(path: Path) -> pd.DataFrame:
         raise InputError(f"{path.name}: cannot read jsonl: {exc}") from None
     if not records:
         raise InputError(f"{path.name}: no records (expected one JSON object a line)")
-    frame = pd.DataFrame.from_records(records, index=numbers)
-    frame.columns = [str(column).strip().lower() for column in frame.columns]
+    return _lower_columns(pd.DataFrame.from_records(records, index=numbers), name=path.name)
+
+
+def _lower_columns(frame: pd.DataFrame, name: str) -> pd.DataFrame:
+    """Return frame with its column names stripped and lower-cased; refuse two that become one."""
+    columns = [str(column).strip().lower() for column in frame.columns]
+    twice = next((column for index, column in enumerate(columns) if column in columns[:index]), None)
+    if twice is not None:
+        raise InputError(f"{name}: column {twice!r} appears twice (names are read without case)")
+    frame.columns = columns
     return frame
 
 
@@ -221,7 +228,8 @@ def _timestamps(problems: _Problems) -> pd.Series:
 
     raw = problems.frame["timestamp"]
     if isinstance(raw.dtype, pd.DatetimeTZDtype):
-        return raw.dt.tz_convert("UTC").dt.as_unit("us").astype("int64")
+        problems.flag(raw.isna(), lambda v: "timestamp is empty", "timestamp")
+        return raw.dt.tz_convert("UTC").dt.as_unit("us").fillna(pd.Timestamp(0, tz="UTC")).astype("int64")
     if pd.api.types.is_datetime64_dtype(raw.dtype):
         problems.flag(raw.notna(), lambda v: f"timestamp {str(v)!r} has no time zone", "timestamp")
         return pd.Series(0, index=raw.index, dtype="int64")

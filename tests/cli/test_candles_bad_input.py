@@ -77,6 +77,8 @@ CASES = [
      ["candles", "import"], 2, "c.csv line 2: 8 fields, but the header has 7"),
     ("extra-field-on-a-later-row", "c.csv", CANDLE_HEADER + GOOD_CANDLE + GOOD_CANDLE.replace("14:31", "14:32")
      .replace("\n", ",5\n"), ["candles", "import"], 2, "c.csv line 3: 8 fields, but the header has 7"),
+    ("a-column-twice-in-other-case", "c.csv", CANDLE_HEADER.replace("\n", ",Open\n") + GOOD_CANDLE.replace("\n", ",1\n"),
+     ["candles", "import"], 2, "c.csv: column 'open' appears twice (names are read without case)"),
     ("unknown-extension", "c.txt", CANDLE_HEADER + GOOD_CANDLE, ["candles", "import"], 2, "name it .csv, .parquet or .jsonl"),
     ("empty-file", "c.csv", "", ["candles", "import"], 2, "file is empty"),
     ("missing-file", None, None, ["candles", "import", "nope.csv"], 2, "file 'nope.csv' not found"),
@@ -140,6 +142,19 @@ def test_reading_a_directory_says_it_is_one(runner, seeded_db: Path, tmp_path: P
     result = runner.invoke(app, ["--db", str(seeded_db), *args, "lake.csv"])
     assert result.exit_code == 2
     assert result.stderr == "Error: 'lake.csv' is a directory, not a file\n"
+    assert snapshot(seeded_db) == before
+
+
+def test_a_parquet_row_without_a_timestamp_is_named_as_empty(runner, seeded_db: Path, tmp_path: Path) -> None:
+    import pandas as pd
+
+    stamps = pd.to_datetime(["2026-01-06T14:31:00Z", None], utc=True)
+    pd.DataFrame({"timestamp": stamps, "open": [100.0, 100.0], "high": [101.0, 101.0], "low": [99.0, 99.0],
+                  "close": [100.0, 100.0], "volume": [1.0, 1.0], "symbol": ["NQ", "NQ"]}).to_parquet(tmp_path / "c.parquet")
+    before = snapshot(seeded_db)
+    result = runner.invoke(app, ["--db", str(seeded_db), "candles", "import", "c.parquet"])
+    assert result.exit_code == 2
+    assert result.stderr == "Error: c.parquet row 2: timestamp is empty\n"  # was 'NaT is not the start of a minute'
     assert snapshot(seeded_db) == before
 
 
