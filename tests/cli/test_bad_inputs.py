@@ -188,3 +188,13 @@ def test_every_slob_name_of_the_env_template_and_compose_file_is_a_known_setting
                            + (root / "docker-compose.yml").read_text()))
     assert names and names <= set(KNOWN_ENV_NAMES)
     assert load_settings(env_file=root / ".env.template").display_tz == "Europe/Stockholm"
+
+
+@pytest.mark.parametrize("args", [["candles", "stats"], ["candles", "import", "c.csv"], ["setups", "list"]])
+def test_a_store_path_that_is_a_directory_is_named_as_one(runner: CliRunner, tmp_path: Path, args: list[str]) -> None:
+    (tmp_path / "c.csv").write_text("timestamp,open,high,low,close,volume,symbol\n")
+    (tmp_path / "store.db").mkdir()
+    result = runner.invoke(app, ["--db", str(tmp_path / "store.db"), *args])
+    assert result.exit_code == 3, result.output
+    assert result.stderr == f"Error: database '{tmp_path / 'store.db'}' is a directory, not a file\n"
+    assert list((tmp_path / "store.db").iterdir()) == []

@@ -163,6 +163,8 @@ class Store(ReadQueries, ViewQueries, Scans, TradingDays):
         `transaction()` (or `confirm_integrity()`) waits for its verdict.
         """
         file = Path(path)
+        if file.is_dir():
+            raise StoreError(f"database {str(file)!r} is a directory, not a file")
         if readonly or not create:
             # An empty file is a store whose session has taken the run lock but not yet created it:
             # a reader must not hold it open while the writer switches it to WAL.
