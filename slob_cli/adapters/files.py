@@ -71,6 +71,8 @@ def count_rows(path: Path) -> int | None:
             import pyarrow.parquet as pq
 
             return int(pq.ParquetFile(path).metadata.num_rows)
+        if path.suffix.lower() not in (".csv", ".jsonl", ".ndjson"):
+            return None  # compressed (nq.csv.gz): its newlines are not its lines
         lines, last = 0, b"\n"
         with path.open("rb") as handle:
             while block := handle.read(1 << 20):

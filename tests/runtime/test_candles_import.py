@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gzip
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
@@ -47,3 +48,5 @@ def test_count_rows_of_parquet_and_of_csv_without_a_final_newline(tmp_path: Path
     assert count_rows(tmp_path / "c.csv") == 2
     (tmp_path / "c.jsonl").write_text('{"timestamp": 1}\n{"timestamp": 2}')
     assert count_rows(tmp_path / "c.jsonl") == 2
+    (tmp_path / "c.csv.gz").write_bytes(gzip.compress(b"timestamp,open\n" * 50))
+    assert count_rows(tmp_path / "c.csv.gz") is None
