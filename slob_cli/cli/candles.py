@@ -98,7 +98,10 @@ def import_(
     for problem in report.problems[:5]:
         typer.echo(f"Skipped {problem}", err=True)
     skipped = f"; skipped {report.skipped:,} bad rows" if skip_bad else ""
-    typer.echo(f"Imported {report.imported:,} candles from {file}{skipped}{_left_out(report.other_symbols, 'rows')}.")
+    effect = (f" ({report.new:,} new, {report.replaced:,} replaced a stored candle with other values,"
+              f" {report.unchanged:,} unchanged)" if report.new != report.imported else "")  # said when some were stored
+    typer.echo(f"Imported {report.imported:,} candles from {file}{effect}{skipped}"
+               f"{_left_out(report.other_symbols, 'rows')}.")
 
 
 def _left_out(other_symbols: dict[str, int], what: str) -> str:

@@ -45,6 +45,9 @@ class ImportReport:
 
     file: str
     imported: int
+    new: int
+    replaced: int  # stored candles the file gave other values (an equal one is left as it is)
+    unchanged: int
     skipped: int
     problems: list[str] = field(default_factory=list)
     symbols: list[str] = field(default_factory=list)
@@ -121,10 +124,11 @@ def import_candles(store: Store, path: Path, symbol: str | None = None, skip_bad
                row.dropped_ticks)
         for row in frame.itertuples(index=False)
     ]
-    store.upsert_candles(candles, source="import", progress=progress)
+    counts = store.import_candles(candles, progress)
     if progress is not None and read > len(candles):
         progress(read - len(candles))
-    return ImportReport(file=str(path), imported=len(candles), skipped=len(parsed.skipped),
+    return ImportReport(file=str(path), imported=len(candles), new=counts.new, replaced=counts.replaced,
+                        unchanged=counts.unchanged, skipped=len(parsed.skipped),
                         problems=parsed.skipped, symbols=sorted(set(frame["symbol"])),
                         other_symbols=parsed.other_symbols)
 

@@ -196,6 +196,26 @@ def test_show_and_stats_off_a_terminal_print_every_number_whole(runner, db_path:
     assert "2026-01-06T14:30:00.004520Z" in stats.stdout and "1,200" in stats.stdout
 
 
+def test_import_over_stored_candles_counts_new_replaced_and_unchanged_and_keeps_the_unchanged(
+        runner, db_path: Path, tmp_path: Path) -> None:
+    with Store.open(db_path) as store:
+        store.upsert_candles([Candle("NQ", T0 + timedelta(minutes=m), 1.0, 2.0, 0.5, 1.5, 3.0, 4) for m in range(3)])
+    (tmp_path / "c.csv").write_text(
+        "timestamp,symbol,open,high,low,close,volume,tick_count\n"
+        "2026-01-06T14:30:00Z,NQ,1,2,0.5,1.5,3,4\n"  # as stored
+        "2026-01-06T14:31:00Z,NQ,1,2,0.5,1.75,3,4\n"  # another close: replaces the live candle
+        "2026-01-06T14:35:00Z,NQ,1,2,0.5,1.5,3,4\n")  # new
+    result = runner.invoke(app, ["--db", str(db_path), "candles", "import", "c.csv"])
+    assert result.exit_code == 0, result.stderr
+    assert result.stdout == ("Imported 3 candles from c.csv (1 new, 1 replaced a stored candle with other values,"
+                             " 1 unchanged).\n")
+    assert [(row[1], row[5], row[9]) for row in rows(db_path)] == [
+        (1767709800000000, 1.5, "live"), (1767709860000000, 1.75, "import"), (1767709920000000, 1.5, "live"),
+        (1767710100000000, 1.5, "import")]
+    again = json.loads(runner.invoke(app, ["--db", str(db_path), "candles", "import", "c.csv", "--json"]).stdout)
+    assert (again["imported"], again["new"], again["replaced"], again["unchanged"]) == (3, 0, 0, 3)
+
+
 def test_export_into_a_missing_directory_creates_it(runner, db_path: Path, tmp_path: Path) -> None:
     (tmp_path / "nq.csv").write_text(CANDLES_CSV)
     runner.invoke(app, ["--db", str(db_path), "candles", "import", "nq.csv", "--symbol", "NQ"])
