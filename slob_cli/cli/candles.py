@@ -215,18 +215,21 @@ def stats(ctx: typer.Context, json_out: JsonOption = False) -> None:
     from rich.table import Table
 
     from slob_cli.cli.tables import wide_console
+    from slob_cli.runtime.views import local_time
 
+    zone = app_context(ctx).settings.zone
     table = Table(title=f"Store {data['path']} (schema v{data['schema_version']}, {data['size_bytes']:,} bytes)")
     table.add_column("table")
     table.add_column("rows", justify="right")
     for name, count in data["rows"].items():
         table.add_row(name, f"{count:,}")
-    spans = Table(title="Time span per symbol (UTC)")
+    spans = Table(title=f"Time span per symbol (times in {zone.key})")
     for column in ("symbol", "table", "first", "last", "rows"):
         spans.add_column(column, justify="right" if column == "rows" else "left", no_wrap=True)
     for symbol, tables in sorted(data["symbols"].items()):
         for name, span in tables.items():
-            spans.add_row(symbol, name, span["first"], span["last"], f"{span['rows']:,}")
+            spans.add_row(symbol, name, local_time(span["first"], zone), local_time(span["last"], zone),
+                          f"{span['rows']:,}")
     console = wide_console(table, spans)
     console.print(table)
     if data["symbols"]:

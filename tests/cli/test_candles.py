@@ -157,7 +157,9 @@ def test_stats_table_shows_rows_and_time_span_per_symbol(runner, db_path: Path) 
         store.upsert_candles([Candle("NQ", T0 + timedelta(minutes=m), 1.0, 2.0, 0.5, 1.5, 3.0, 4) for m in range(3)])
     result = runner.invoke(app, ["--db", str(db_path), "candles", "stats"])
     assert result.exit_code == 0
-    assert "2026-01-06T14:30:00Z" in result.stdout and "2026-01-06T14:32:00Z" in result.stdout
+    # In the display zone (Stockholm, UTC+1) like every other table, and labelled; --json keeps UTC.
+    assert "2026-01-06 15:30:00" in result.stdout and "2026-01-06 15:32:00" in result.stdout
+    assert "times in Europe/Stockholm" in result.stdout and "14:30" not in result.stdout
 
 
 def test_stats_of_a_missing_store_exits_3_and_creates_nothing(runner, tmp_path: Path) -> None:
@@ -193,7 +195,7 @@ def test_show_and_stats_off_a_terminal_print_every_number_whole(runner, db_path:
     assert show.exit_code == stats.exit_code == 0
     assert "…" not in show.stdout + stats.stdout
     assert show.stdout.count("1,234,567") == 3 and "22746.25" in show.stdout
-    assert "2026-01-06T14:30:00.004520Z" in stats.stdout and "1,200" in stats.stdout
+    assert "2026-01-06 15:30:00" in stats.stdout and "1,200" in stats.stdout
 
 
 def test_import_over_stored_candles_counts_new_replaced_and_unchanged_and_keeps_the_unchanged(
