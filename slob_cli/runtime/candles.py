@@ -68,8 +68,18 @@ def aggregate_candles(
     fill_gaps_up_to: int = 0,
     progress: Progress | None = None,
 ) -> AggregateReport:
-    """Build M1 candles from stored ticks (or a ticks file) and upsert them in one transaction."""
+    """Build M1 candles from stored ticks (or a ticks file) and upsert them in one transaction.
+
+    `start`/`end` are widened to whole minutes: a candle built from part of its minute would replace
+    the whole one.
+    """
+    from slob_cli.core.models import floor_minute
     from slob_cli.runtime.batch import aggregate_frame, aggregate_store
+
+    if start is not None:
+        start = floor_minute(start)
+    if end is not None and floor_minute(end) != end:
+        end = floor_minute(end) + timedelta(minutes=1)
 
     if ticks_file is not None:
         from slob_cli.adapters.files import read_ticks

@@ -112,6 +112,24 @@ def test_aggregate_stored_ticks_writes_the_streaming_candles(runner, db_path: Pa
         assert store.candles("NQ") == expected
 
 
+def test_aggregate_over_a_range_that_cuts_minutes_rebuilds_them_whole(runner, db_path: Path, tmp_path: Path) -> None:
+    ticks = [Tick("NQ", T0 + timedelta(seconds=s), 21000 + s / 4, 1.0) for s in range(0, 300, 7)]
+    with Store.open(db_path) as store:
+        store.insert_ticks(ticks)
+    assert runner.invoke(app, ["--db", str(db_path), "candles", "aggregate"]).exit_code == 0
+    whole = rows(db_path)
+    # 14:31:30 .. 14:32:30 cuts two minutes: each is rebuilt from all of its ticks, never from half of them.
+    for args in (["--from", "2026-01-06T14:31:30Z", "--to", "2026-01-06T14:32:30Z"], ["--ticks-file", "t.csv"]):
+        if args[0] == "--ticks-file":
+            (tmp_path / "t.csv").write_text("timestamp,price,size,symbol\n" + "".join(
+                f"{t.ts.isoformat().replace('+00:00', 'Z')},{t.price},{t.size},NQ\n" for t in ticks))
+            args += ["--from", "2026-01-06T14:31:30Z", "--to", "2026-01-06T14:32:30Z"]
+        result = runner.invoke(app, ["--db", str(db_path), "candles", "aggregate", "--json", *args])
+        assert result.exit_code == 0, result.stderr
+        assert json.loads(result.stdout)["candles"] == 2
+        assert rows(db_path) == whole
+
+
 def test_aggregate_ticks_file_with_symbol_flag(runner, db_path: Path, tmp_path: Path) -> None:
     (tmp_path / "t.csv").write_text("timestamp,price,size\n2026-01-06T14:30:01Z,21000,1\n"
                                     "2026-01-06T14:30:02Z,21001,2\n2026-01-06T14:33:00Z,21002,1\n")
