@@ -73,7 +73,7 @@ def backtest(
         if first is None or last is None:
             raise UsageError(f"no stored {chosen} candles to backtest (slob candles import / backfill first)")
         start, end = start or first, end or last
-        if start > end:
+        if start > end or start > last or end < first:  # a range without stored candles would store a run of none
             raise UsageError(f"nothing to backtest from {start} to {end}: stored {chosen} candles span {first} .. {last}")
         calendar = load_calendar_isolated(*runner.calendar_range(start, end))
         if grid is not None:

@@ -90,6 +90,9 @@ def test_sweep_prints_one_ranked_table_with_the_overfitting_caveat(runner: CliRu
     (["--sweep", "no_such_key=1,2"], 2, "unknown setting 'no_such_key'"),
     (["--sweep", "max_depth_pct=-1,0.3"], 3, "max_depth_pct"),
     (["--symbol", "MNQ"], 2, "no stored MNQ candles"),
+    (["--from", "2026-03-20", "--to", "2026-03-27"], 2,  # was exit 0 and a stored run of 0 candles
+     "nothing to backtest from 2026-03-20 to 2026-03-27: stored NQ candles span 2026-03-10 .. 2026-03-12"),
+    (["--to", "2026-03-09"], 2, "nothing to backtest from 2026-03-10 to 2026-03-09"),
     (["--plot", "."], 2, "--plot '.': the file name must end in .png"),  # wrote '.png' and said 'written to .'
     (["--plot", "equity.txt"], 2, "--plot 'equity.txt': the file name must end in .png"),  # was exit 1, ValueError
     (["--plot", "/proc/equity.png"], 2, "cannot write '/proc/equity.png'"),
