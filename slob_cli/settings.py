@@ -262,7 +262,9 @@ def load_settings(env_file: Path | None = None, overrides: dict[str, Any] | None
     An explicitly named env file must exist; the default `.env` is read only when present.
     Raise ConfigError with one line naming the bad setting and its value.
     """
-    if env_file is not None and not Path(env_file).is_file():
+    if env_file is not None and Path(env_file).is_dir():
+        raise ConfigError(f"env file {str(env_file)!r} is a directory, not a file")
+    if env_file is not None and not Path(env_file).exists():  # /dev/null is a file to read: no settings
         raise ConfigError(f"env file {str(env_file)!r} not found")
     chosen = env_file if env_file is not None else (DEFAULT_ENV_FILE if DEFAULT_ENV_FILE.is_file() else None)
     flags = {key: value for key, value in (overrides or {}).items() if value is not None}
