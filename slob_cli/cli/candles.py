@@ -50,7 +50,7 @@ def aggregate(
     begin, finish = parse_instant(start, "--from"), parse_instant(end, "--to")
     check_range(begin, finish)
     if ticks_file is not None:
-        from slob_cli.adapters.files import check_input_file
+        from slob_cli.adapters.file_reading import check_input_file
 
         check_input_file(ticks_file)
     with app_context(ctx).open_store() as store:
@@ -82,7 +82,7 @@ def import_(
 
     Example: slob candles import nq-2026-01.csv --symbol NQ
     """
-    from slob_cli.adapters.files import count_rows
+    from slob_cli.adapters.file_reading import count_rows
     from slob_cli.cli.context import app_context
     from slob_cli.cli.options import progress_bar
     from slob_cli.runtime.candles import import_candles

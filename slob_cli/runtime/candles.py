@@ -82,7 +82,7 @@ def aggregate_candles(
         end = floor_minute(end) + timedelta(minutes=1)
 
     if ticks_file is not None:
-        from slob_cli.adapters.files import read_ticks
+        from slob_cli.adapters.file_reading import read_ticks
 
         parsed = read_ticks(ticks_file, file_symbol)
         frame, others = parsed.frame, parsed.other_symbols
@@ -122,7 +122,7 @@ def import_candles(store: Store, path: Path, symbol: str | None = None, skip_bad
     `progress` hears the rows read once they are validated, then the rows written as they are
     (the rows left out are counted at the end): it ends at twice the rows read.
     """
-    from slob_cli.adapters.files import read_candles
+    from slob_cli.adapters.file_reading import read_candles
 
     parsed = read_candles(path, symbol, skip_bad)
     frame = parsed.frame

@@ -7,7 +7,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from slob_cli.adapters.files import read_candles, read_ticks
+from slob_cli.adapters.file_reading import read_candles, read_ticks
 from slob_cli.errors import InputError
 
 T0_US = 1_767_709_800_000_000  # 2026-01-06T14:30:00Z

@@ -9,7 +9,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from slob_cli.adapters.files import count_rows
+from slob_cli.adapters.file_reading import count_rows
 from slob_cli.adapters.store import Store
 from slob_cli.runtime.candles import import_candles
 from tests.sqlfile import sql_value
