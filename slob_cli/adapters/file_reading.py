@@ -223,7 +223,7 @@ def _timestamps(problems: _Problems) -> pd.Series:
     if pd.api.types.is_datetime64_dtype(raw.dtype):
         problems.flag(raw.notna(), lambda v: f"timestamp {str(v)!r} has no time zone", "timestamp")
         return pd.Series(0, index=raw.index, dtype="int64")
-    text = raw.astype(str).str.strip()
+    text = raw.astype(str).str.strip().str.upper()  # RFC 3339 allows a lower-case t and z
     seconds = pd.to_numeric(text, errors="coerce")
     is_epoch = seconds.notna()
     has_zone = text.str.contains(_ZONE_SUFFIX, regex=True)
