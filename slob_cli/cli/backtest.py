@@ -169,12 +169,13 @@ def _render_sweep(rows: list[dict[str, Any]], symbol: str, start: Any, end: Any,
         typer.echo(json.dumps({"symbol": symbol, "from": start.isoformat(), "to": end.isoformat(),
                                "caveat": OVERFITTING_CAVEAT, "rows": rows}, indent=2, default=str))
         return
-    from rich.console import Console
     from rich.table import Table
+
+    from slob_cli.cli.tables import wide_console
 
     table = Table(title=f"{symbol} sweep {start} .. {end}: {len(rows)} runs ranked by net P&L", title_justify="left")
     for column in ("rank", "settings", "trades", "win rate", "PF", "exp. R", "net USD", "max DD %"):
-        table.add_column(column, justify="left" if column == "settings" else "right")
+        table.add_column(column, justify="left" if column == "settings" else "right", no_wrap=True)
     for row in rows:
         settings = " ".join(f"{key}={value}" for key, value in row["settings"].items())
         table.add_row(str(row["rank"]), settings, str(row["trades"]),
@@ -182,6 +183,6 @@ def _render_sweep(rows: list[dict[str, Any]], symbol: str, start: Any, end: Any,
                       "-" if row["profit_factor"] is None else f"{row['profit_factor']:.2f}",
                       "-" if row["expectancy_r"] is None else f"{row['expectancy_r']:+.2f}",
                       _money(row["net_pnl"]), f"{row['max_drawdown_pct']:.2f}")
-    console = Console()
+    console = wide_console(table)
     console.print(table)
     console.print(OVERFITTING_CAVEAT, style="yellow")

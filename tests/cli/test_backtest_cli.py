@@ -117,3 +117,15 @@ def test_trade_table_off_a_terminal_shows_every_price_whole(runner: CliRunner, d
         for field in ("entry_price", "stop", "target", "exit_price"):
             assert f"{trade[field]:.2f}" in result.stdout
         assert trade["setup_id"] in result.stdout
+
+
+def test_sweep_table_off_a_terminal_shows_every_setting_and_figure_whole(runner: CliRunner, db: Path) -> None:
+    """The settings column was cut to 'min_rr=1…' and 'tp_mode=…': two rows could not be told apart."""
+    args = ("--sweep", "min_rr=1,1.5", "--sweep", "tp_mode=swing,lse", "--sweep", "slippage_ticks=0,4")
+    rows = json.loads(_invoke(runner, db, *args, "--json").stdout)["rows"]
+    text = _invoke(runner, db, *args)
+    assert text.exit_code == 0, text.stderr
+    assert "…" not in text.stdout
+    for row in rows:
+        assert " ".join(f"{key}={value}" for key, value in row["settings"].items()) in text.stdout
+        assert f"{row['net_pnl']:+,.2f}" in text.stdout
