@@ -51,7 +51,7 @@ def backtest(
     from slob_cli.adapters.risk_config import load_risk_config
     from slob_cli.adapters.strategy_config import load_strategy_config
     from slob_cli.cli.context import app_context
-    from slob_cli.cli.options import check_png
+    from slob_cli.cli.options import check_png, progress_bar
     from slob_cli.cli.setups import _symbol, parse_range, store_span
     from slob_cli.core.backtest import FillModel
     from slob_cli.errors import UsageError
@@ -77,7 +77,8 @@ def backtest(
             raise UsageError(f"nothing to backtest from {start} to {end}: stored {chosen} candles span {first} .. {last}")
         calendar = load_calendar_isolated(*runner.calendar_range(start, end))
         if grid is not None:
-            rows = runner.run_sweep(store.path, chosen, start, end, base, grid, calendar, now, jobs)
+            with progress_bar(f"Sweeping {len(grid)} runs", lambda: len(grid)) as advance:
+                rows = runner.run_sweep(store.path, chosen, start, end, base, grid, calendar, now, jobs, advance)
             return _render_sweep(rows, chosen, start, end, json_out)
         report = runner.run_backtest(store, chosen, start, end, base, calendar, now)
         if plot is not None:  # before the run is stored: a chart that cannot be written stores nothing
