@@ -194,9 +194,14 @@ def show(
     for candle in candles:
         ticks = "synthetic" if candle.synthetic else ("?" if candle.tick_count < 0 else f"{candle.tick_count:,}")
         cells = [candle.ts.astimezone(zone).strftime("%Y-%m-%d %H:%M"), f"{candle.open:.2f}", f"{candle.high:.2f}",
-                 f"{candle.low:.2f}", f"{candle.close:.2f}", f"{candle.volume:g}", ticks]
+                 f"{candle.low:.2f}", f"{candle.close:.2f}", _volume(candle.volume), ticks]
         table.add_row(*cells, *([str(candle.dropped_ticks)] if with_drops else []))
     wide_console(table).print(table)
+
+
+def _volume(volume: float) -> str:
+    """Return a volume whole (1,234,567 or 10.5): `:g` wrote 1.23457e+06."""
+    return f"{volume:,.0f}" if volume.is_integer() else f"{volume:,}"
 
 
 @app.command("stats")

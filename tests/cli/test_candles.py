@@ -162,6 +162,15 @@ def test_show_renders_in_display_zone_and_json_in_utc(runner, db_path: Path) -> 
     assert [d["timestamp"] for d in data] == ["2026-01-06T14:58:00Z", "2026-01-06T14:59:00Z"]
 
 
+def test_show_prints_volumes_whole_not_in_scientific_notation(runner, db_path: Path) -> None:
+    with Store.open(db_path) as store:
+        store.upsert_candles([Candle("NQ", T0, 1.0, 2.0, 0.5, 1.5, 1_234_567.0, 4),
+                              Candle("NQ", T0 + timedelta(minutes=1), 1.0, 2.0, 0.5, 1.5, 10.5, 4)])
+    result = runner.invoke(app, ["--db", str(db_path), "candles", "show"])
+    assert result.exit_code == 0
+    assert "1,234,567" in result.stdout and "10.5" in result.stdout and "e+06" not in result.stdout  # was 1.23457e+06
+
+
 def test_stats_json_lists_rows_and_spans(runner, db_path: Path) -> None:
     with Store.open(db_path) as store:
         store.upsert_candles([Candle("NQ", T0, 1.0, 2.0, 0.5, 1.5, 3.0, 4)])
