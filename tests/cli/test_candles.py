@@ -245,6 +245,17 @@ def test_import_over_stored_candles_counts_new_replaced_and_unchanged_and_keeps_
     assert (again["imported"], again["new"], again["replaced"], again["unchanged"]) == (3, 0, 0, 3)
 
 
+def test_an_ohlcv_file_equal_to_stored_candles_keeps_their_tick_counts(runner, db_path: Path, tmp_path: Path) -> None:
+    """A file without tick_count (-1, unknown) no longer wipes the known counts of the same bars."""
+    with Store.open(db_path) as store:
+        store.upsert_candles([Candle("NQ", T0, 1.0, 2.0, 0.5, 1.5, 3.0, 4, dropped_ticks=1)])
+    before = rows(db_path)
+    (tmp_path / "c.csv").write_text("timestamp,symbol,open,high,low,close,volume\n2026-01-06T14:30:00Z,NQ,1,2,0.5,1.5,3\n")
+    result = runner.invoke(app, ["--db", str(db_path), "candles", "import", "c.csv", "--json"])
+    assert result.exit_code == 0, result.stderr
+    assert (json.loads(result.stdout)["unchanged"], rows(db_path)) == (1, before)
+
+
 def test_export_into_a_missing_directory_creates_it(runner, db_path: Path, tmp_path: Path) -> None:
     (tmp_path / "nq.csv").write_text(CANDLES_CSV)
     runner.invoke(app, ["--db", str(db_path), "candles", "import", "nq.csv", "--symbol", "NQ"])

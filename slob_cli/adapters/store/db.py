@@ -59,10 +59,13 @@ _CANDLE_UPSERT = (
     " source=excluded.source, local_symbol=coalesce(excluded.local_symbol, candles.local_symbol)"
 )
 # An imported candle equal to the stored one leaves it as it is (its source too): only a change counts.
+# Its counts are compared only when the file gave them (tick_count -1: unknown), so a file of bare
+# OHLCV bars never wipes the known counts of the same bars.
 _CANDLE_IMPORT = _CANDLE_UPSERT + (
-    " WHERE (candles.open, candles.high, candles.low, candles.close, candles.volume, candles.tick_count,"
-    " candles.dropped_ticks) IS NOT (excluded.open, excluded.high, excluded.low, excluded.close, excluded.volume,"
-    " excluded.tick_count, excluded.dropped_ticks)"
+    " WHERE (candles.open, candles.high, candles.low, candles.close, candles.volume)"
+    " IS NOT (excluded.open, excluded.high, excluded.low, excluded.close, excluded.volume)"
+    " OR (excluded.tick_count <> -1"
+    " AND (candles.tick_count, candles.dropped_ticks) IS NOT (excluded.tick_count, excluded.dropped_ticks))"
 )
 _CANDLE_PART = 10_000  # rows per executemany: a progress bar moves, the transaction stays one
 
