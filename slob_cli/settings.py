@@ -234,16 +234,26 @@ def _describe(error: Mapping[str, Any]) -> str:
 
 
 def _check_env_file(path: Path) -> None:
-    """Refuse an env file with a line python-dotenv cannot parse (it would warn and use defaults)."""
+    """Refuse an env file with a line python-dotenv cannot parse (it would warn and use defaults),
+    or with a SLOB_ name slob does not know (a misspelt setting would leave its default in force)."""
     from dotenv.parser import parse_stream
 
     try:
         with path.open(encoding="utf-8") as handle:
-            broken = next((binding.original.line for binding in parse_stream(handle) if binding.error), None)
+            bindings = list(parse_stream(handle))
     except (OSError, UnicodeDecodeError) as exc:
         raise ConfigError(f"cannot read env file {str(path)!r}: {exc}") from None
+    broken = next((binding.original.line for binding in bindings if binding.error), None)
     if broken is not None:  # the line's text is not shown: it may hold a secret
         raise ConfigError(f"env file {str(path)!r} line {broken} cannot be parsed (an unterminated quote?)")
+    for binding in bindings:
+        name = (binding.key or "").strip()
+        if name.lower().startswith(ENV_PREFIX) and name.upper() not in KNOWN_ENV_NAMES:
+            import difflib
+
+            close = difflib.get_close_matches(name.upper(), KNOWN_ENV_NAMES, n=1)
+            hint = f"did you mean {close[0]}?" if close else "see .env.template"
+            raise ConfigError(f"env file {str(path)!r} line {binding.original.line}: unknown setting {name} ({hint})")
 
 
 def load_settings(env_file: Path | None = None, overrides: dict[str, Any] | None = None) -> Settings:
@@ -252,7 +262,9 @@ def load_settings(env_file: Path | None = None, overrides: dict[str, Any] | None
     An explicitly named env file must exist; the default `.env` is read only when present.
     Raise ConfigError with one line naming the bad setting and its value.
     """
-    if env_file is not None and not Path(env_file).is_file():
+    if env_file is not None and Path(env_file).is_dir():
+        raise ConfigError(f"env file {str(env_file)!r} is a directory, not a file")
+    if env_file is not None and not Path(env_file).exists():  # /dev/null is a file to read: no settings
         raise ConfigError(f"env file {str(env_file)!r} not found")
     chosen = env_file if env_file is not None else (DEFAULT_ENV_FILE if DEFAULT_ENV_FILE.is_file() else None)
     flags = {key: value for key, value in (overrides or {}).items() if value is not None}
@@ -270,3 +282,10 @@ def load_settings(env_file: Path | None = None, overrides: dict[str, Any] | None
         raise ConfigError(_describe(exc.errors()[0])) from None
     except (ValueError, OSError) as exc:
         raise ConfigError(f"cannot read settings: {exc}") from None
+
+
+# Every SLOB_ name an env file may hold: the settings above, the token and chart file `slob web`
+# reads, and what docker-compose.yml reads from the same .env (tests check the template and compose).
+KNOWN_ENV_NAMES: tuple[str, ...] = tuple(sorted(
+    [f"{ENV_PREFIX}{name}".upper() for name in Settings.__dataclass_fields__]
+    + ["SLOB_WEB_TOKEN", "SLOB_WEB_CHART_JS", "SLOB_WEB_HOST_PORT", "SLOB_PAPER_DURATION"]))

@@ -1,9 +1,6 @@
-"""Tick and candle files (CSV, Parquet, JSON lines): validated reading, writing in a chosen zone.
+"""Writing stored candles to files (CSV, JSON lines, Parquet, a partitioned dataset) in a chosen zone.
 
-Ticks: `timestamp,price,size[,symbol]`; candles: `timestamp,open,high,low,close,volume[,symbol]`
-(optional `tick_count`, `dropped_ticks`). Timestamps are ISO-8601 with `Z` or an offset, or epoch
-seconds. A bad row raises InputError naming its line (CSV, header = line 1) or row (Parquet) and
-the problem, unless the caller asks to skip bad rows.
+Reading files is `adapters/file_reading.py`.
 """
 
 from __future__ import annotations
@@ -11,19 +8,11 @@ from __future__ import annotations
 import sys
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager, suppress
-from dataclasses import dataclass, field
-from datetime import date, datetime, timezone
+from datetime import datetime, timezone
 from itertools import islice
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
 
-from slob_cli.core.models import (
-    FIRST_SUPPORTED_DATE,
-    INSTRUMENTS,
-    LAST_SUPPORTED_DATE,
-    MAX_TICK_COUNT,
-    SUPPORTED_DATES,
-)
 from slob_cli.errors import ConfigError, InputError
 
 if TYPE_CHECKING:
@@ -31,220 +20,13 @@ if TYPE_CHECKING:
 
     import pandas as pd
 
-TICK_COLUMNS = ("timestamp", "price", "size")
-CANDLE_COLUMNS = ("timestamp", "open", "high", "low", "close", "volume")
 EXPORT_FORMATS = ("csv", "parquet", "jsonl")
-UNKNOWN_TICK_COUNT = -1  # imported candles without a tick_count column: count unknown, not synthetic
-_LATEST_EPOCH_SECONDS = 4_102_444_800  # 2100-01-01: anything later is a unit mistake (ms, us)
-_ZONE_SUFFIX = r"(?:Z|z|[+-]\d{2}(?::?\d{2})?)$"
-
-
-@dataclass
-class ParsedRows:
-    """Valid rows (columns symbol, ts in UTC microseconds, ...) in file order, and skipped problems."""
-
-    frame: pd.DataFrame
-    skipped: list[str] = field(default_factory=list)
-
-
-def file_format(path: Path) -> str:
-    """Return 'csv' or 'parquet' from the file name, or raise InputError."""
-    suffixes = [s.lower() for s in path.suffixes]
-    if ".parquet" in suffixes or ".pq" in suffixes:
-        return "parquet"
-    if ".csv" in suffixes:
-        return "csv"
-    raise InputError(f"cannot tell the format of {str(path)!r}: name it .csv or .parquet")
 
 
 def export_format(output: Path | None) -> str:
     """Return the export format an output file's name asks for: jsonl (.jsonl, .ndjson), parquet (.parquet, .pq), else csv."""
     suffix = output.suffix.lower() if output is not None else ""
     return {".jsonl": "jsonl", ".ndjson": "jsonl", ".parquet": "parquet", ".pq": "parquet"}.get(suffix, "csv")
-
-
-def _load(path: Path) -> tuple[pd.DataFrame, str]:
-    import pandas as pd
-
-    if not path.is_file():
-        raise InputError(f"file {str(path)!r} not found")
-    kind = file_format(path)
-    try:
-        if kind == "parquet":
-            frame = pd.read_parquet(path)
-        else:
-            frame = pd.read_csv(path, dtype=str, keep_default_na=False, skip_blank_lines=False)
-    except pd.errors.EmptyDataError:
-        raise InputError(f"{path.name}: file is empty (expected a header line)") from None
-    except (ValueError, OSError, pd.errors.ParserError) as exc:
-        first_line = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise InputError(f"{path.name}: cannot read {kind}: {first_line}") from None
-    frame.columns = [str(column).strip().lower() for column in frame.columns]
-    frame = frame.reset_index(drop=True)
-    if kind == "csv":
-        blank = (frame == "").all(axis=1)
-        frame = frame[~blank]
-    return frame, ("line" if kind == "csv" else "row")
-
-
-class _Problems:
-    """The first problem found in each row, so a report names one thing per row."""
-
-    def __init__(self, frame: pd.DataFrame, name: str, unit: str) -> None:
-        import pandas as pd
-
-        self.frame = frame
-        self.name = name
-        self.unit = unit
-        self.first: pd.Series = pd.Series(None, index=frame.index, dtype=object)
-
-    def flag(self, mask: pd.Series, describe: Any, column: str | None = None) -> None:
-        fresh = mask & self.first.isna()
-        if not fresh.any():
-            return
-        values = self.frame.loc[fresh, column] if column else self.first[fresh]
-        self.first.loc[fresh] = [describe(value) for value in values]
-
-    def where(self, index: Any) -> str:
-        position = int(index) + (2 if self.unit == "line" else 1)
-        return f"{self.name} {self.unit} {position}"
-
-    def settle(self, skip_bad: bool) -> tuple[pd.Series, list[str]]:
-        bad = self.first.notna()
-        messages = [f"{self.where(i)}: {text}" for i, text in self.first[bad].items()]
-        if messages and not skip_bad:
-            raise InputError(messages[0])
-        return ~bad, messages
-
-
-def _numbers(problems: _Problems, column: str, allow_zero: bool) -> pd.Series:
-    import numpy as np
-    import pandas as pd
-
-    values = pd.to_numeric(problems.frame[column], errors="coerce")
-    problems.flag(values.isna(), lambda v: f"{column} {v!r} is not a number", column)
-    finite = pd.Series(np.isfinite(values.fillna(0.0).to_numpy(dtype="float64")), index=values.index)
-    problems.flag(~finite, lambda v: f"{column} {v!r} is not finite", column)
-    too_small = values < 0 if allow_zero else values <= 0
-    word = "negative" if allow_zero else "not positive"
-    problems.flag(too_small, lambda v: f"{column} {v!r} is {word}", column)
-    return values
-
-
-def _timestamps(problems: _Problems) -> pd.Series:
-    """Return int64 UTC microseconds (0 where the row is bad)."""
-    import pandas as pd
-
-    raw = problems.frame["timestamp"]
-    if isinstance(raw.dtype, pd.DatetimeTZDtype):
-        return raw.dt.tz_convert("UTC").dt.as_unit("us").astype("int64")
-    if pd.api.types.is_datetime64_dtype(raw.dtype):
-        problems.flag(raw.notna(), lambda v: f"timestamp {str(v)!r} has no time zone", "timestamp")
-        return pd.Series(0, index=raw.index, dtype="int64")
-    text = raw.astype(str).str.strip()
-    seconds = pd.to_numeric(text, errors="coerce")
-    is_epoch = seconds.notna()
-    has_zone = text.str.contains(_ZONE_SUFFIX, regex=True)
-    problems.flag(text == "", lambda v: "timestamp is empty", "timestamp")
-    problems.flag(~is_epoch & ~has_zone, lambda v: f"timestamp {v!r} has no time zone (add Z or an offset)",
-                  "timestamp")
-    parsed = pd.to_datetime(text.where(~is_epoch & has_zone), utc=True, format="ISO8601", errors="coerce")
-    problems.flag(~is_epoch & has_zone & parsed.isna(), lambda v: f"timestamp {v!r} is not ISO-8601", "timestamp")
-    first_epoch = (FIRST_SUPPORTED_DATE - date(1970, 1, 1)).days * 86_400
-    out_of_range = is_epoch & ((seconds < first_epoch) | (seconds > _LATEST_EPOCH_SECONDS))
-    problems.flag(out_of_range, lambda v: f"timestamp {v!r} is out of range for epoch seconds (supported dates "
-                  f"{SUPPORTED_DATES})", "timestamp")
-    first = pd.Timestamp(FIRST_SUPPORTED_DATE, tz="UTC")
-    last = pd.Timestamp(LAST_SUPPORTED_DATE, tz="UTC") + pd.Timedelta(days=1)
-    unsupported = parsed.notna() & ((parsed < first) | (parsed >= last))
-    problems.flag(unsupported, lambda v: f"timestamp {v!r} is outside the supported dates {SUPPORTED_DATES}",
-                  "timestamp")
-    result = pd.Series(0, index=raw.index, dtype="int64")
-    good = parsed.notna() & ~unsupported
-    if good.any():
-        result[good] = parsed[good].dt.as_unit("us").astype("int64")
-    epoch_ok = is_epoch & ~out_of_range
-    result[epoch_ok] = (seconds[epoch_ok] * 1_000_000).round().astype("int64")
-    return result
-
-
-def _symbols(problems: _Problems, symbol: str | None) -> pd.Series:
-    import pandas as pd
-
-    frame = problems.frame
-    if "symbol" not in frame.columns:
-        if symbol is None:
-            raise InputError(f"{problems.name} has no symbol column: pass --symbol")
-        if symbol not in INSTRUMENTS:
-            raise InputError(f"unknown symbol {symbol!r} (known: {', '.join(INSTRUMENTS)})")
-        return pd.Series(symbol, index=frame.index, dtype=object)
-    symbols = frame["symbol"].astype(str).str.strip().str.upper()
-    problems.flag(~symbols.isin(list(INSTRUMENTS)), lambda v: f"unknown symbol {v!r}", "symbol")
-    return symbols
-
-
-def _check_header(frame: pd.DataFrame, name: str, required: tuple[str, ...]) -> None:
-    missing = [column for column in required if column not in frame.columns]
-    if missing:
-        found = ",".join(frame.columns) or "(nothing)"
-        raise InputError(
-            f"{name}: header must contain {','.join(required)}[,symbol]; missing {', '.join(missing)} (found {found})"
-        )
-
-
-def _begin(path: Path, required: tuple[str, ...], symbol: str | None) -> tuple[_Problems, pd.Series, pd.Series]:
-    """Load a file, check its header; return its problem tracker, symbols and UTC microseconds."""
-    raw, unit = _load(path)
-    _check_header(raw, path.name, required)
-    problems = _Problems(raw, path.name, unit)
-    return problems, _symbols(problems, symbol), _timestamps(problems)
-
-
-def _finish(problems: _Problems, columns: dict[str, Any], symbol: str | None, skip_bad: bool) -> ParsedRows:
-    """Raise on the first bad row (or drop bad rows when skipping); keep --symbol's rows only."""
-    import pandas as pd
-
-    good, skipped = problems.settle(skip_bad)
-    frame = pd.DataFrame(columns)[good]
-    if symbol is not None and "symbol" in problems.frame.columns:
-        frame = frame[frame["symbol"] == symbol]
-    return ParsedRows(frame.reset_index(drop=True), skipped)
-
-
-def read_ticks(path: Path, symbol: str | None = None, skip_bad: bool = False) -> ParsedRows:
-    """Read and validate a ticks file; return columns symbol, ts (UTC us), price, size in file order."""
-    problems, symbols, ts = _begin(path, TICK_COLUMNS, symbol)
-    price = _numbers(problems, "price", allow_zero=False)
-    size = _numbers(problems, "size", allow_zero=True)
-    return _finish(problems, {"symbol": symbols, "ts": ts, "price": price, "size": size}, symbol, skip_bad)
-
-
-def read_candles(path: Path, symbol: str | None = None, skip_bad: bool = False) -> ParsedRows:
-    """Read and validate a candles file; return columns symbol, ts (UTC us), OHLCV, counts."""
-    import pandas as pd
-
-    problems, symbols, ts = _begin(path, CANDLE_COLUMNS, symbol)
-    raw = problems.frame
-    problems.flag((ts % 60_000_000) != 0, lambda v: f"timestamp {v!r} is not the start of a minute", "timestamp")
-    prices = {name: _numbers(problems, name, allow_zero=False) for name in ("open", "high", "low", "close")}
-    volume = _numbers(problems, "volume", allow_zero=True)
-    counts = {}
-    for name, default, lowest in (("tick_count", UNKNOWN_TICK_COUNT, UNKNOWN_TICK_COUNT), ("dropped_ticks", 0, 0)):
-        if name in raw.columns:
-            values = pd.to_numeric(raw[name], errors="coerce")
-            problems.flag(values.isna() | (values < lowest) | (values % 1 != 0) | (values > MAX_TICK_COUNT),
-                          lambda v, n=name, low=lowest: f"{n} {v!r} is not a whole number from {low} to "
-                          f"{MAX_TICK_COUNT:,}", name)
-            counts[name] = values.fillna(0).astype("int64")
-        else:
-            counts[name] = pd.Series(default, index=raw.index, dtype="int64")
-    high, low = prices["high"], prices["low"]
-    inconsistent = (high < prices["open"]) | (high < prices["close"]) | (low > prices["open"]) | (
-        low > prices["close"]) | (high < low)
-    problems.flag(inconsistent, lambda v: "high/low do not contain open and close")
-    duplicate = pd.Series(list(zip(symbols, ts, strict=False)), index=raw.index).duplicated()
-    problems.flag(duplicate, lambda v: f"second candle for the same symbol and minute ({v})", "timestamp")
-    return _finish(problems, {"symbol": symbols, "ts": ts, **prices, "volume": volume, **counts}, symbol, skip_bad)
 
 
 def render_times(ts_us: pd.Series, zone: ZoneInfo | None) -> pd.Series:
@@ -434,4 +216,3 @@ def write_partitioned(frame: pd.DataFrame, output: Path) -> int:
     ds.write_dataset(arrow, output, format="parquet", partitioning=partitioning,
                      existing_data_behavior="delete_matching", basename_template="part-{i}.parquet")
     return len(table)
-

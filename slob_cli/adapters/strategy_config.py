@@ -13,8 +13,8 @@ from slob_cli.errors import ConfigError
 def load_strategy_config(path: Path | None) -> StrategyConfig:
     """Return the spec's defaults overridden by a TOML/JSON file; raise ConfigError naming what is wrong.
 
-    The file is either a flat table of strategy keys, or has a `strategy` table (other top-level
-    tables, such as `risk`, belong to other readers and are ignored).
+    The file is either a flat table of strategy keys, or has a `strategy` table beside which only
+    the `risk` table (the risk reader's) may stand: any other top-level key is refused, not ignored.
     """
     if path is None:
         return StrategyConfig()
@@ -38,6 +38,9 @@ def load_strategy_config(path: Path | None) -> StrategyConfig:
     except (json.JSONDecodeError, tomllib.TOMLDecodeError) as exc:
         raise ConfigError(f"strategy config {str(path)!r} is not valid {path.suffix.lstrip('.') or 'TOML'}: {exc}") from None
     if isinstance(document, dict) and isinstance(document.get("strategy"), dict):
+        stray = next((key for key in document if key not in ("strategy", "risk")), None)
+        if stray is not None:  # it would be ignored, and the run would use a default the user thinks is set
+            raise ConfigError(f"{path.name}: {stray!r} is outside the [strategy] table; move it into the table")
         document = document["strategy"]
     elif isinstance(document, dict):
         document = {key: value for key, value in document.items() if key != "risk"}  # the risk reader's table

@@ -51,6 +51,7 @@ def backtest(
     from slob_cli.adapters.risk_config import load_risk_config
     from slob_cli.adapters.strategy_config import load_strategy_config
     from slob_cli.cli.context import app_context
+    from slob_cli.cli.options import check_png, progress_bar
     from slob_cli.cli.setups import _symbol, parse_range, store_span
     from slob_cli.core.backtest import FillModel
     from slob_cli.errors import UsageError
@@ -58,6 +59,7 @@ def backtest(
 
     context = app_context(ctx)
     chosen = _symbol(ctx, symbol)
+    check_png(plot)
     start, end = parse_range(start_text, end_text)
     path = config_path or context.settings.strategy_config
     base = runner.BacktestSettings(load_strategy_config(path), load_risk_config(path),
@@ -71,22 +73,23 @@ def backtest(
         if first is None or last is None:
             raise UsageError(f"no stored {chosen} candles to backtest (slob candles import / backfill first)")
         start, end = start or first, end or last
-        if start > end:
+        if start > end or start > last or end < first:  # a range without stored candles would store a run of none
             raise UsageError(f"nothing to backtest from {start} to {end}: stored {chosen} candles span {first} .. {last}")
         calendar = load_calendar_isolated(*runner.calendar_range(start, end))
         if grid is not None:
-            rows = runner.run_sweep(store.path, chosen, start, end, base, grid, calendar, now, jobs)
+            with progress_bar(f"Sweeping {len(grid)} runs", lambda: len(grid)) as advance:
+                rows = runner.run_sweep(store.path, chosen, start, end, base, grid, calendar, now, jobs, advance)
             return _render_sweep(rows, chosen, start, end, json_out)
         report = runner.run_backtest(store, chosen, start, end, base, calendar, now)
+        if plot is not None:  # before the run is stored: a chart that cannot be written stores nothing
+            from slob_cli.adapters.backtest_chart import write_equity_png
+            from slob_cli.core.backtest import FILL_MODEL_NOTE
+            from slob_cli.core.backtest_stats import equity_curve
+
+            write_equity_png(plot, equity_curve(report.outcome.initial_equity, report.outcome.trades),
+                             f"{chosen} backtest {start} .. {end}: equity after each trade", FILL_MODEL_NOTE)
         if save:
             runner.save_report(store, report, name or runner.default_name(chosen, start, end, now), now)
-    if plot is not None:
-        from slob_cli.adapters.backtest_chart import write_equity_png
-        from slob_cli.core.backtest import FILL_MODEL_NOTE
-        from slob_cli.core.backtest_stats import equity_curve
-
-        write_equity_png(plot, equity_curve(report.outcome.initial_equity, report.outcome.trades),
-                         f"{chosen} backtest {start} .. {end}: equity after each trade", FILL_MODEL_NOTE)
     if json_out:
         typer.echo(json.dumps(report.to_dict(), indent=2, default=str))
         return
@@ -98,17 +101,13 @@ def _money(value: float | None) -> str:
 
 
 def _render(report: Any, zone: Any, plot: Path | None) -> None:
-    from rich.console import Console
     from rich.table import Table
 
+    from slob_cli.cli.tables import wide_console
     from slob_cli.core.backtest import FILL_MODEL_NOTE
     from slob_cli.runtime.views import local_time
 
-    console = Console()
     stats = report.stats
-    console.print(f"[bold]{report.symbol} backtest {report.start} .. {report.end}[/bold]"
-                  + (f"  (stored as {report.name!r})" if report.name else ""))
-    console.print(FILL_MODEL_NOTE, style="yellow")
     trades = Table(title=f"Trades ({stats.trades}, times in {zone.key})", title_justify="left")
     for column in ("setup", "dir", "qty", "entry time", "entry", "stop", "target", "exit time", "exit", "why",
                    "R", "net USD"):
@@ -120,6 +119,10 @@ def _render(report: Any, zone: Any, plot: Path | None) -> None:
                        f"{row['entry_price']:.2f}", f"{row['stop']:.2f}", f"{row['target']:.2f}",
                        local_time(row["exit_time"], zone), f"{row['exit_price']:.2f}", row["exit_reason"],
                        f"{row['r_multiple']:+.2f}", _money(row["pnl"]))
+    console = wide_console(trades)
+    console.print(f"[bold]{report.symbol} backtest {report.start} .. {report.end}[/bold]"
+                  + (f"  (stored as {report.name!r})" if report.name else ""))
+    console.print(FILL_MODEL_NOTE, style="yellow")
     console.print(trades)
     if stats.trades > TRADES_SHOWN:
         console.print(f"... {stats.trades - TRADES_SHOWN} more trades (all of them with --json)")
@@ -167,12 +170,13 @@ def _render_sweep(rows: list[dict[str, Any]], symbol: str, start: Any, end: Any,
         typer.echo(json.dumps({"symbol": symbol, "from": start.isoformat(), "to": end.isoformat(),
                                "caveat": OVERFITTING_CAVEAT, "rows": rows}, indent=2, default=str))
         return
-    from rich.console import Console
     from rich.table import Table
+
+    from slob_cli.cli.tables import wide_console
 
     table = Table(title=f"{symbol} sweep {start} .. {end}: {len(rows)} runs ranked by net P&L", title_justify="left")
     for column in ("rank", "settings", "trades", "win rate", "PF", "exp. R", "net USD", "max DD %"):
-        table.add_column(column, justify="left" if column == "settings" else "right")
+        table.add_column(column, justify="left" if column == "settings" else "right", no_wrap=True)
     for row in rows:
         settings = " ".join(f"{key}={value}" for key, value in row["settings"].items())
         table.add_row(str(row["rank"]), settings, str(row["trades"]),
@@ -180,6 +184,6 @@ def _render_sweep(rows: list[dict[str, Any]], symbol: str, start: Any, end: Any,
                       "-" if row["profit_factor"] is None else f"{row['profit_factor']:.2f}",
                       "-" if row["expectancy_r"] is None else f"{row['expectancy_r']:+.2f}",
                       _money(row["net_pnl"]), f"{row['max_drawdown_pct']:.2f}")
-    console = Console()
+    console = wide_console(table)
     console.print(table)
     console.print(OVERFITTING_CAVEAT, style="yellow")

@@ -32,7 +32,7 @@ def _symbol(value: str | None) -> str | None:
 def aggregate(
     ctx: typer.Context,
     symbol: SymbolOption = None,
-    ticks_file: Annotated[Path | None, typer.Option("--ticks-file", help="Read ticks from this CSV or Parquet file instead of the store.")] = None,
+    ticks_file: Annotated[Path | None, typer.Option("--ticks-file", help="Read ticks from this CSV, Parquet or JSON lines file instead of the store.")] = None,
     start: FromOption = None,
     end: ToOption = None,
     fill_gaps: Annotated[int, typer.Option("--fill-gaps", min=0, help="Fill gaps of up to N minutes with flat synthetic candles.")] = 0,
@@ -50,12 +50,9 @@ def aggregate(
     begin, finish = parse_instant(start, "--from"), parse_instant(end, "--to")
     check_range(begin, finish)
     if ticks_file is not None:
-        from slob_cli.adapters.files import file_format
-        from slob_cli.errors import InputError
+        from slob_cli.adapters.file_reading import check_input_file
 
-        file_format(ticks_file)
-        if not ticks_file.is_file():
-            raise InputError(f"file {str(ticks_file)!r} not found")
+        check_input_file(ticks_file)
     with app_context(ctx).open_store() as store:
         stored_ticks = (lambda: store.tick_count(chosen)) if ticks_file is None else (lambda: None)
         with progress_bar("Aggregating ticks", stored_ticks) as advance:
@@ -68,14 +65,15 @@ def aggregate(
         return
     typer.echo(
         f"Aggregated {report.ticks:,} ticks from {report.source} into {report.candles:,} candles "
-        f"({report.synthetic_candles:,} synthetic, {report.gaps:,} gaps, {report.late_ticks:,} late ticks skipped)."
+        f"({report.synthetic_candles:,} synthetic, {report.gaps:,} gaps, {report.late_ticks:,} late ticks skipped)"
+        f"{_left_out(report.other_symbols, 'ticks')}."
     )
 
 
 @app.command("import")
 def import_(
     ctx: typer.Context,
-    file: Annotated[Path, typer.Argument(help="CSV or Parquet: timestamp,open,high,low,close,volume[,symbol].")],
+    file: Annotated[Path, typer.Argument(help="CSV, Parquet or JSON lines: timestamp,open,high,low,close,volume[,symbol].")],
     symbol: SymbolOption = None,
     skip_bad: Annotated[bool, typer.Option("--skip-bad", help="Skip bad rows (and report how many) instead of importing nothing.")] = False,
     json_out: JsonOption = False,
@@ -84,19 +82,33 @@ def import_(
 
     Example: slob candles import nq-2026-01.csv --symbol NQ
     """
+    from slob_cli.adapters.file_reading import count_rows
     from slob_cli.cli.context import app_context
+    from slob_cli.cli.options import progress_bar
     from slob_cli.runtime.candles import import_candles
 
     chosen = _symbol(symbol)
     with app_context(ctx).open_store() as store:
-        report = import_candles(store, file, chosen, skip_bad)
+        rows = (lambda: None if (count := count_rows(file)) is None else 2 * count)  # read, then written
+        with progress_bar(f"Importing {file.name}", rows) as advance:
+            report = import_candles(store, file, chosen, skip_bad, advance)
     if json_out:
         typer.echo(json.dumps(report.to_dict(), indent=2))
         return
     for problem in report.problems[:5]:
         typer.echo(f"Skipped {problem}", err=True)
     skipped = f"; skipped {report.skipped:,} bad rows" if skip_bad else ""
-    typer.echo(f"Imported {report.imported:,} candles from {file}{skipped}.")
+    effect = (f" ({report.new:,} new, {report.replaced:,} replaced a stored candle with other values,"
+              f" {report.unchanged:,} unchanged)" if report.new != report.imported else "")  # said when some were stored
+    typer.echo(f"Imported {report.imported:,} candles from {file}{effect}{skipped}"
+               f"{_left_out(report.other_symbols, 'rows')}.")
+
+
+def _left_out(other_symbols: dict[str, int], what: str) -> str:
+    """Say how many rows of a file --symbol left out, per symbol (nothing when none)."""
+    if not other_symbols:
+        return ""
+    return f"; left out {sum(other_symbols.values()):,} {what} of other symbols ({', '.join(other_symbols)})"
 
 
 @app.command("export")
@@ -169,8 +181,9 @@ def show(
     if json_out:
         typer.echo(json.dumps([candle_dict(c) for c in candles], indent=2))
         return
-    from rich.console import Console
     from rich.table import Table
+
+    from slob_cli.cli.tables import wide_console
 
     zone = settings.zone
     with_drops = any(candle.dropped_ticks for candle in candles)
@@ -181,9 +194,14 @@ def show(
     for candle in candles:
         ticks = "synthetic" if candle.synthetic else ("?" if candle.tick_count < 0 else f"{candle.tick_count:,}")
         cells = [candle.ts.astimezone(zone).strftime("%Y-%m-%d %H:%M"), f"{candle.open:.2f}", f"{candle.high:.2f}",
-                 f"{candle.low:.2f}", f"{candle.close:.2f}", f"{candle.volume:g}", ticks]
+                 f"{candle.low:.2f}", f"{candle.close:.2f}", _volume(candle.volume), ticks]
         table.add_row(*cells, *([str(candle.dropped_ticks)] if with_drops else []))
-    Console().print(table)
+    wide_console(table).print(table)
+
+
+def _volume(volume: float) -> str:
+    """Return a volume whole (1,234,567 or 10.5): `:g` wrote 1.23457e+06."""
+    return f"{volume:,.0f}" if volume.is_integer() else f"{volume:,}"
 
 
 @app.command("stats")
@@ -194,28 +212,32 @@ def stats(ctx: typer.Context, json_out: JsonOption = False) -> None:
     """
     from slob_cli.cli.context import app_context
 
-    with app_context(ctx).open_store() as store:
+    with app_context(ctx).open_store(readonly=True) as store:  # a mistyped --db is an error, not a new store
         data = store.stats()
     if json_out:
         typer.echo(json.dumps(data, indent=2))
         return
-    from rich.console import Console
     from rich.table import Table
 
+    from slob_cli.cli.tables import wide_console
+    from slob_cli.runtime.views import local_time
+
+    zone = app_context(ctx).settings.zone
     table = Table(title=f"Store {data['path']} (schema v{data['schema_version']}, {data['size_bytes']:,} bytes)")
     table.add_column("table")
     table.add_column("rows", justify="right")
     for name, count in data["rows"].items():
         table.add_row(name, f"{count:,}")
-    console = Console()
+    spans = Table(title=f"Time span per symbol (times in {zone.key})")
+    for column in ("symbol", "table", "first", "last", "rows"):
+        spans.add_column(column, justify="right" if column == "rows" else "left", no_wrap=True)
+    for symbol, tables in sorted(data["symbols"].items()):
+        for name, span in tables.items():
+            spans.add_row(symbol, name, local_time(span["first"], zone), local_time(span["last"], zone),
+                          f"{span['rows']:,}")
+    console = wide_console(table, spans)
     console.print(table)
     if data["symbols"]:
-        spans = Table(title="Time span per symbol (UTC)")
-        for column in ("symbol", "table", "first", "last", "rows"):
-            spans.add_column(column, justify="right" if column == "rows" else "left", no_wrap=True)
-        for symbol, tables in sorted(data["symbols"].items()):
-            for name, span in tables.items():
-                spans.add_row(symbol, name, span["first"], span["last"], f"{span['rows']:,}")
         console.print(spans)
 
 
@@ -239,22 +261,20 @@ def backfill(
     Example: slob candles backfill --symbol NQ --from 2025-06-01 --to 2025-06-30
     """
     import asyncio
-    from datetime import date, datetime, timezone
+    from datetime import datetime, timezone
 
     from slob_cli.adapters.ib.connection import GatewayConfig
     from slob_cli.adapters.ib.rolls import trading_date
     from slob_cli.cli.connection import gateway_settings
     from slob_cli.cli.options import day_progress
-    from slob_cli.errors import UsageError
+    from slob_cli.cli.setups import parse_date
     from slob_cli.runtime import backfill as runner
 
     chosen = _symbol(symbol)
     assert chosen is not None
-    try:
-        first = date.fromisoformat(start)
-        last = date.fromisoformat(end) if end else None
-    except ValueError:
-        raise UsageError(f"bad date in --from {start!r} / --to {end!r}: expected YYYY-MM-DD") from None
+    first = parse_date(start, "--from")
+    last = parse_date(end, "--to")
+    assert first is not None
     today = trading_date(datetime.now(timezone.utc))
     last = last or today
     runner.check_range(first, last, today)

@@ -25,7 +25,7 @@ def demo(
     from slob_cli.runtime.demo import run_demo
 
     with run_guard(ctx, "demo", fail_if_running, {"seed": seed, "minutes": minutes}) as run:
-        report = run_demo(run.store, seed=seed, minutes=minutes, run_id=run.run_id)
+        report = run_demo(run.store, seed=seed, minutes=minutes, run_id=run.run_id, zone=run.settings.zone)
         run.stats = report.to_dict()
         run.data_mode = "sim"
         zone = run.settings.zone

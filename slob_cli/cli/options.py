@@ -7,6 +7,7 @@ import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import date, datetime, timezone
+from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from slob_cli.core.models import FIRST_SUPPORTED_DATE, LAST_SUPPORTED_DATE, SUPPORTED_DATES
@@ -108,3 +109,9 @@ def parse_duration(text: str, option: str = "--duration") -> float:
     if not 0 < seconds <= MAX_DURATION_SECONDS:
         raise UsageError(f"{option} {text!r} must be more than 0 s and at most 366 days")
     return seconds
+
+
+def check_png(plot: Path | None) -> None:
+    """Refuse a --plot FILE whose name does not end in .png (a directory, another format) before any work."""
+    if plot is not None and plot.suffix.lower() != ".png":
+        raise UsageError(f"--plot {str(plot)!r}: the file name must end in .png")

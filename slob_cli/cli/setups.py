@@ -195,10 +195,10 @@ def show(
     """
     from slob_cli.adapters.store.setups import SetupRepository
     from slob_cli.cli.context import app_context
+    from slob_cli.cli.options import check_png
 
     context = app_context(ctx)
-    if plot is not None and plot.suffix.lower() != ".png":
-        raise UsageError(f"--plot {str(plot)!r}: the file name must end in .png")
+    check_png(plot)
     with context.open_store(readonly=True) as store:
         repository = SetupRepository(store)
         setup = repository.get(setup_id)

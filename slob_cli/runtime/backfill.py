@@ -68,7 +68,7 @@ def check_range(start: date, end: date, today: date) -> None:
     """Refuse a range IB cannot serve: end before start, a future date, older than IB keeps (exit 2)."""
     for flag, day in (("--from", start), ("--to", end)):
         if day > today:
-            raise UsageError(f"{flag} {day} is in the future (today is {today})")
+            raise UsageError(f"{flag} {day} is in the future (the current CME trading date is {today})")
     if end < start:
         raise UsageError(f"--to {end} is before --from {start}")
     oldest = date(today.year - HISTORY_YEARS, today.month, min(today.day, 28))

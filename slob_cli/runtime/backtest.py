@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import itertools
 import os
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, fields, replace
 from datetime import date, datetime, timedelta
 from typing import TYPE_CHECKING, Any
@@ -237,23 +237,37 @@ def sweep_one(job: SweepJob) -> dict[str, Any]:
 
 
 def run_sweep(db_path: str | os.PathLike[str], symbol: str, start: date, end: date, base: BacktestSettings,
-              grid: list[dict[str, Any]], calendar: TradingCalendar, now: datetime, jobs: int) -> list[dict[str, Any]]:
-    """Backtest every grid point (in `jobs` worker processes) and return rows ranked by net P&L."""
+              grid: list[dict[str, Any]], calendar: TradingCalendar, now: datetime, jobs: int,
+              progress: Callable[[int], None] | None = None) -> list[dict[str, Any]]:
+    """Backtest every grid point (in `jobs` worker processes) and return rows ranked by net P&L.
+
+    `progress` hears 1 as each run ends (in grid order).
+    """
     for overrides in grid:
         apply_overrides(base, overrides)  # a bad value fails here, once, before any process starts
     work = [SweepJob(os.fspath(db_path), symbol, start, end, base, overrides, calendar, now) for overrides in grid]
     if jobs <= 1 or len(work) == 1:
-        rows = [sweep_one(job) for job in work]
+        rows = _heard(map(sweep_one, work), progress)
     else:
         import multiprocessing
         from concurrent.futures import ProcessPoolExecutor
 
         with ProcessPoolExecutor(max_workers=min(jobs, len(work)),
                                  mp_context=multiprocessing.get_context("spawn")) as pool:
-            rows = list(pool.map(sweep_one, work))
+            rows = _heard(pool.map(sweep_one, work), progress)
     rows.sort(key=lambda row: (-row["net_pnl"], -(row["expectancy_r"] or 0.0), str(row["settings"])))
     for rank, row in enumerate(rows, start=1):
         row["rank"] = rank
+    return rows
+
+
+def _heard(results: Iterable[dict[str, Any]], progress: Callable[[int], None] | None) -> list[dict[str, Any]]:
+    """Return the results as a list, telling progress of each as it arrives."""
+    rows = []
+    for row in results:
+        rows.append(row)
+        if progress is not None:
+            progress(1)
     return rows
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
-from datetime import datetime
+from datetime import datetime, time, timedelta, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
@@ -32,6 +32,7 @@ class AggregateReport:
     synthetic_candles: int
     gaps: int
     symbols: list[str] = field(default_factory=list)
+    other_symbols: dict[str, int] = field(default_factory=dict)  # ticks of a file left out by --symbol
 
     def to_dict(self) -> dict[str, Any]:
         """Return a JSON-ready dict."""
@@ -44,9 +45,13 @@ class ImportReport:
 
     file: str
     imported: int
+    new: int
+    replaced: int  # stored candles the file gave other values (an equal one is left as it is)
+    unchanged: int
     skipped: int
     problems: list[str] = field(default_factory=list)
     symbols: list[str] = field(default_factory=list)
+    other_symbols: dict[str, int] = field(default_factory=dict)  # rows left out by --symbol, per symbol
 
     def to_dict(self) -> dict[str, Any]:
         """Return a JSON-ready dict."""
@@ -63,13 +68,24 @@ def aggregate_candles(
     fill_gaps_up_to: int = 0,
     progress: Progress | None = None,
 ) -> AggregateReport:
-    """Build M1 candles from stored ticks (or a ticks file) and upsert them in one transaction."""
+    """Build M1 candles from stored ticks (or a ticks file) and upsert them in one transaction.
+
+    `start`/`end` are widened to whole minutes: a candle built from part of its minute would replace
+    the whole one.
+    """
+    from slob_cli.core.models import floor_minute
     from slob_cli.runtime.batch import aggregate_frame, aggregate_store
 
-    if ticks_file is not None:
-        from slob_cli.adapters.files import read_ticks
+    if start is not None:
+        start = floor_minute(start)
+    if end is not None and floor_minute(end) != end:
+        end = floor_minute(end) + timedelta(minutes=1)
 
-        frame = read_ticks(ticks_file, file_symbol).frame
+    if ticks_file is not None:
+        from slob_cli.adapters.file_reading import read_ticks
+
+        parsed = read_ticks(ticks_file, file_symbol)
+        frame, others = parsed.frame, parsed.other_symbols
         if start is not None or end is not None:
             frame = _within(frame, start, end)
         if symbols:
@@ -80,12 +96,12 @@ def aggregate_candles(
             progress(len(frame))
     else:
         result = aggregate_store(store, symbols, start, end, fill_gaps_up_to, progress)
-        source = "ticks table"
+        source, others = "ticks table", {}
     store.upsert_candles(result.candles, source="aggregate")
     return AggregateReport(
         source=source, ticks=result.ticks, late_ticks=result.late_ticks, candles=len(result.candles),
         synthetic_candles=sum(1 for c in result.candles if c.synthetic), gaps=len(result.gaps),
-        symbols=sorted({c.symbol for c in result.candles}),
+        symbols=sorted({c.symbol for c in result.candles}), other_symbols=others,
     )
 
 
@@ -99,20 +115,32 @@ def _within(frame: pd.DataFrame, start: datetime | None, end: datetime | None) -
     return frame
 
 
-def import_candles(store: Store, path: Path, symbol: str | None = None, skip_bad: bool = False) -> ImportReport:
-    """Validate a candles file and upsert every good row in one transaction (all or nothing)."""
-    from slob_cli.adapters.files import read_candles
+def import_candles(store: Store, path: Path, symbol: str | None = None, skip_bad: bool = False,
+                   progress: Progress | None = None) -> ImportReport:
+    """Validate a candles file and upsert every good row in one transaction (all or nothing).
+
+    `progress` hears the rows read once they are validated, then the rows written as they are
+    (the rows left out are counted at the end): it ends at twice the rows read.
+    """
+    from slob_cli.adapters.file_reading import read_candles
 
     parsed = read_candles(path, symbol, skip_bad)
     frame = parsed.frame
+    read = len(frame) + len(parsed.skipped) + sum(parsed.other_symbols.values())
+    if progress is not None:
+        progress(read)
     candles = [
         Candle(row.symbol, from_us(row.ts), row.open, row.high, row.low, row.close, row.volume, row.tick_count,
                row.dropped_ticks)
         for row in frame.itertuples(index=False)
     ]
-    store.upsert_candles(candles, source="import")
-    return ImportReport(file=str(path), imported=len(candles), skipped=len(parsed.skipped),
-                        problems=parsed.skipped, symbols=sorted(set(frame["symbol"])))
+    counts = store.import_candles(candles, progress)
+    if progress is not None and read > len(candles):
+        progress(read - len(candles))
+    return ImportReport(file=str(path), imported=len(candles), new=counts.new, replaced=counts.replaced,
+                        unchanged=counts.unchanged, skipped=len(parsed.skipped),
+                        problems=parsed.skipped, symbols=sorted(set(frame["symbol"])),
+                        other_symbols=parsed.other_symbols)
 
 
 def candles_table(
@@ -143,10 +171,25 @@ def export_candles(
 
 def export_partitioned(store: Store, output: Path, symbol: str | None = None, start: datetime | None = None,
                        end: datetime | None = None) -> int:
-    """Write stored candles as a hive-partitioned Parquet dataset (symbol=/date=) under `output`; return rows."""
+    """Write stored candles as a hive-partitioned Parquet dataset (symbol=/date=) under `output`; return rows.
+
+    A partition is replaced whole, so the range is widened to the whole New York dates it touches:
+    a range that cut into a day would otherwise leave only its part of that day in the dataset.
+    """
     from slob_cli.adapters.files import write_partitioned
 
+    start = _new_york_midnight(start, up=False) if start is not None else None
+    end = _new_york_midnight(end, up=True) if end is not None else None
     return write_partitioned(store.candle_export_frame(symbol, start, end), output)
+
+
+def _new_york_midnight(moment: datetime, up: bool) -> datetime:
+    """Return the New York midnight (in UTC) at or before moment, or at or after it when `up`."""
+    from slob_cli.core.sessions import NEW_YORK
+
+    local = moment.astimezone(NEW_YORK)
+    day = local.date() + timedelta(days=1 if up and local.time() != time(0) else 0)
+    return datetime.combine(day, time(0), NEW_YORK).astimezone(timezone.utc)
 
 
 def last_candles(store: Store, symbol: str, count: int) -> list[Candle]:

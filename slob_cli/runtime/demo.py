@@ -10,16 +10,20 @@ import asyncio
 import time
 from dataclasses import asdict, dataclass
 from datetime import datetime, timedelta, timezone
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from slob_cli.adapters.store import Store
-from slob_cli.adapters.store.db import to_iso
+from slob_cli.adapters.store.db import to_iso, to_us
 from slob_cli.core.aggregator import CandleCompleted, GapDetected, LateTick, M1Aggregator
 from slob_cli.core.models import Candle, Tick
+from slob_cli.errors import InputError
 from slob_cli.runtime.bus import EventBus
 from slob_cli.runtime.clock import ManualClock
 from slob_cli.runtime.events import EventType
 from slob_cli.runtime.tick_buffer import TickBuffer
+
+if TYPE_CHECKING:
+    from zoneinfo import ZoneInfo
 
 UTC = timezone.utc
 DEFAULT_SESSION_START = datetime(2026, 1, 6, 14, 30, tzinfo=UTC)  # 09:30 New York
@@ -99,11 +103,29 @@ def _publish(bus: EventBus, event: object) -> None:
         bus.emit(EventType.LATE_TICK, event.tick, event.tick.ts)
 
 
+def _refuse_others_data(store: Store, symbol: str, start: datetime, end: datetime, zone: ZoneInfo | None) -> None:
+    """Raise InputError when [start, end) holds ticks or candles the demo did not write."""
+    ticks, candles = store.rows_not_written_by("demo", symbol, to_us(start), to_us(end), derived_sources=("aggregate",))
+    if not ticks and not candles:
+        return
+    shown = zone or timezone.utc
+    found = ", ".join([f"{ticks:,} ticks"] * bool(ticks) + [f"{count:,} {source} candles" for source, count in candles.items()])
+    raise InputError(
+        f"{store.path} already holds {symbol} data of {start.astimezone(shown):%Y-%m-%d %H:%M} - "
+        f"{end.astimezone(shown):%H:%M} {getattr(shown, 'key', 'UTC')} that the demo did not write ({found}), "
+        f"which it would replace: use another --db")
+
+
 def run_demo(
     store: Store, seed: int = 7, minutes: int = DEFAULT_MINUTES, start: datetime = DEFAULT_SESSION_START,
-    run_id: int | None = None, symbol: str = "NQ",
+    run_id: int | None = None, symbol: str = "NQ", zone: ZoneInfo | None = None,
 ) -> DemoReport:
-    """Generate, stream-aggregate and store one synthetic session; return its figures."""
+    """Generate, stream-aggregate and store one synthetic session; return its figures.
+
+    Its window is replaced, so a window holding data the demo did not write (a recorded session,
+    imported candles) is refused with InputError before anything is written.
+    """
+    _refuse_others_data(store, symbol, start, start + timedelta(minutes=minutes), zone)
     began = time.perf_counter()
     ticks = synthetic_session(seed, start, minutes, symbol)
     aggregator = M1Aggregator([symbol])

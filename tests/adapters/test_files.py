@@ -7,7 +7,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from slob_cli.adapters.files import read_candles, read_ticks
+from slob_cli.adapters.file_reading import read_candles, read_ticks
 from slob_cli.errors import InputError
 
 T0_US = 1_767_709_800_000_000  # 2026-01-06T14:30:00Z
@@ -16,10 +16,11 @@ T0_US = 1_767_709_800_000_000  # 2026-01-06T14:30:00Z
 def test_tick_timestamps_in_z_offset_and_epoch_forms_land_on_the_same_instant(tmp_path: Path) -> None:
     (tmp_path / "t.csv").write_text(
         "timestamp,price,size\n2026-01-06T14:30:00.250Z,1,1\n2026-01-06T09:30:00.25-05:00,1,1\n1767709800.25,1,1\n"
+        "2026-01-06t14:30:00.250z,1,1\n"  # RFC 3339's lower-case t and z (the z was 'not ISO-8601')
     )
     frame = read_ticks(tmp_path / "t.csv", symbol="NQ").frame
-    assert frame["ts"].tolist() == [T0_US + 250_000] * 3
-    assert frame["symbol"].tolist() == ["NQ"] * 3
+    assert frame["ts"].tolist() == [T0_US + 250_000] * 4
+    assert frame["symbol"].tolist() == ["NQ"] * 4
 
 
 def test_parquet_with_aware_timestamps_is_read_in_utc(tmp_path: Path) -> None:

@@ -90,6 +90,12 @@ def test_sweep_prints_one_ranked_table_with_the_overfitting_caveat(runner: CliRu
     (["--sweep", "no_such_key=1,2"], 2, "unknown setting 'no_such_key'"),
     (["--sweep", "max_depth_pct=-1,0.3"], 3, "max_depth_pct"),
     (["--symbol", "MNQ"], 2, "no stored MNQ candles"),
+    (["--from", "2026-03-20", "--to", "2026-03-27"], 2,  # was exit 0 and a stored run of 0 candles
+     "nothing to backtest from 2026-03-20 to 2026-03-27: stored NQ candles span 2026-03-10 .. 2026-03-12"),
+    (["--to", "2026-03-09"], 2, "nothing to backtest from 2026-03-10 to 2026-03-09"),
+    (["--plot", "."], 2, "--plot '.': the file name must end in .png"),  # wrote '.png' and said 'written to .'
+    (["--plot", "equity.txt"], 2, "--plot 'equity.txt': the file name must end in .png"),  # was exit 1, ValueError
+    (["--plot", "/proc/equity.png"], 2, "cannot write '/proc/equity.png'"),
 ])
 def test_bad_input_is_one_line_and_a_named_exit_code(runner: CliRunner, db: Path, args: list[str], code: int,
                                                       message: str) -> None:
@@ -97,3 +103,29 @@ def test_bad_input_is_one_line_and_a_named_exit_code(runner: CliRunner, db: Path
     assert result.exit_code == code, (result.stdout, result.stderr)
     assert result.stderr.startswith("Error: ") and message in result.stderr
     assert len(result.stderr.strip().splitlines()) == 1
+    assert sql_value(db, "SELECT count(*) FROM backtest_runs") == 0, "a refused backtest is not stored"
+    assert not Path(".png").exists()
+
+
+def test_trade_table_off_a_terminal_shows_every_price_whole(runner: CliRunner, db: Path) -> None:
+    """80 columns (rich's width off a terminal) cut every price of the trade table to '2…'."""
+    report = json.loads(_invoke(runner, db, "--json").stdout)
+    result = _invoke(runner, db)
+    assert result.exit_code == 0, result.stderr
+    assert "…" not in result.stdout
+    for trade in report["trades"]:
+        for field in ("entry_price", "stop", "target", "exit_price"):
+            assert f"{trade[field]:.2f}" in result.stdout
+        assert trade["setup_id"] in result.stdout
+
+
+def test_sweep_table_off_a_terminal_shows_every_setting_and_figure_whole(runner: CliRunner, db: Path) -> None:
+    """The settings column was cut to 'min_rr=1…' and 'tp_mode=…': two rows could not be told apart."""
+    args = ("--sweep", "min_rr=1,1.5", "--sweep", "tp_mode=swing,lse", "--sweep", "slippage_ticks=0,4")
+    rows = json.loads(_invoke(runner, db, *args, "--json").stdout)["rows"]
+    text = _invoke(runner, db, *args)
+    assert text.exit_code == 0, text.stderr
+    assert "…" not in text.stdout
+    for row in rows:
+        assert " ".join(f"{key}={value}" for key, value in row["settings"].items()) in text.stdout
+        assert f"{row['net_pnl']:+,.2f}" in text.stdout

@@ -79,6 +79,8 @@ CASES = [
      3, "cannot write logs to '/proc/forbidden'"),
     ("env-unterminated-quote", _write(".env", b'SLOB_LOG_LEVEL="INFO\n'), {}, ["status"], 3,
      "line 1 cannot be parsed"),
+    ("env-unknown-setting", _write(".env", b"SLOB_LOG_LEVEL=INFO\nslob_display_timezone=UTC\n"), {}, ["status"], 3,
+     "Error: env file '.env' line 2: unknown setting slob_display_timezone (did you mean SLOB_DISPLAY_TZ?)"),
     ("alert-url-not-a-url", _nothing, {"SLOB_ALERT_URLS": "not a url"}, ["status"], 3,
      "SLOB_ALERT_URLS: item 1 is not an apprise URL"),
     ("symbols-empty-item", _nothing, {}, ["record", "--port", "1", "--symbols", "NQ,,MNQ", "--duration", "1m"], 3,
@@ -174,3 +176,25 @@ def test_record_on_a_full_disk_ends_with_one_error_line_and_exit_3(runner: CliRu
     assert result.exit_code == 3, result.output
     assert result.stderr.strip().splitlines()[-1].startswith("Error: disk full writing"), result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_every_slob_name_of_the_env_template_and_compose_file_is_a_known_setting(tmp_path: Path) -> None:
+    import re
+
+    from slob_cli.settings import KNOWN_ENV_NAMES, load_settings
+
+    root = Path(__file__).parents[2]
+    names = set(re.findall(r"SLOB_[A-Z0-9_]*[A-Z0-9]", (root / ".env.template").read_text()
+                           + (root / "docker-compose.yml").read_text()))
+    assert names and names <= set(KNOWN_ENV_NAMES)
+    assert load_settings(env_file=root / ".env.template").display_tz == "Europe/Stockholm"
+
+
+@pytest.mark.parametrize("args", [["candles", "stats"], ["candles", "import", "c.csv"], ["setups", "list"]])
+def test_a_store_path_that_is_a_directory_is_named_as_one(runner: CliRunner, tmp_path: Path, args: list[str]) -> None:
+    (tmp_path / "c.csv").write_text("timestamp,open,high,low,close,volume,symbol\n")
+    (tmp_path / "store.db").mkdir()
+    result = runner.invoke(app, ["--db", str(tmp_path / "store.db"), *args])
+    assert result.exit_code == 3, result.output
+    assert result.stderr == f"Error: database '{tmp_path / 'store.db'}' is a directory, not a file\n"
+    assert list((tmp_path / "store.db").iterdir()) == []

@@ -112,6 +112,24 @@ def test_aggregate_stored_ticks_writes_the_streaming_candles(runner, db_path: Pa
         assert store.candles("NQ") == expected
 
 
+def test_aggregate_over_a_range_that_cuts_minutes_rebuilds_them_whole(runner, db_path: Path, tmp_path: Path) -> None:
+    ticks = [Tick("NQ", T0 + timedelta(seconds=s), 21000 + s / 4, 1.0) for s in range(0, 300, 7)]
+    with Store.open(db_path) as store:
+        store.insert_ticks(ticks)
+    assert runner.invoke(app, ["--db", str(db_path), "candles", "aggregate"]).exit_code == 0
+    whole = rows(db_path)
+    # 14:31:30 .. 14:32:30 cuts two minutes: each is rebuilt from all of its ticks, never from half of them.
+    for args in (["--from", "2026-01-06T14:31:30Z", "--to", "2026-01-06T14:32:30Z"], ["--ticks-file", "t.csv"]):
+        if args[0] == "--ticks-file":
+            (tmp_path / "t.csv").write_text("timestamp,price,size,symbol\n" + "".join(
+                f"{t.ts.isoformat().replace('+00:00', 'Z')},{t.price},{t.size},NQ\n" for t in ticks))
+            args += ["--from", "2026-01-06T14:31:30Z", "--to", "2026-01-06T14:32:30Z"]
+        result = runner.invoke(app, ["--db", str(db_path), "candles", "aggregate", "--json", *args])
+        assert result.exit_code == 0, result.stderr
+        assert json.loads(result.stdout)["candles"] == 2
+        assert rows(db_path) == whole
+
+
 def test_aggregate_ticks_file_with_symbol_flag(runner, db_path: Path, tmp_path: Path) -> None:
     (tmp_path / "t.csv").write_text("timestamp,price,size\n2026-01-06T14:30:01Z,21000,1\n"
                                     "2026-01-06T14:30:02Z,21001,2\n2026-01-06T14:33:00Z,21002,1\n")
@@ -123,6 +141,17 @@ def test_aggregate_ticks_file_with_symbol_flag(runner, db_path: Path, tmp_path: 
         assert store.candles("MNQ")[0] == Candle("MNQ", T0, 21000.0, 21001.0, 21000.0, 21001.0, 3.0, 2)
 
 
+def test_aggregate_ticks_file_with_symbol_names_the_ticks_of_other_symbols_it_left_out(runner, db_path: Path,
+                                                                                       tmp_path: Path) -> None:
+    (tmp_path / "t.csv").write_text("timestamp,price,size,symbol\n2026-01-06T14:30:01Z,21000,1,NQ\n"
+                                    "2026-01-06T14:30:02Z,21001,2,MNQ\n2026-01-06T14:30:03Z,21002,1,NQ\n")
+    args = ["--db", str(db_path), "candles", "aggregate", "--ticks-file", "t.csv", "--symbol", "MNQ"]
+    result = runner.invoke(app, args)
+    assert result.exit_code == 0, result.stderr
+    assert result.stdout.endswith("late ticks skipped); left out 2 ticks of other symbols (NQ).\n"), result.stdout
+    assert json.loads(runner.invoke(app, [*args, "--json"]).stdout)["other_symbols"] == {"NQ": 2}
+
+
 def test_show_renders_in_display_zone_and_json_in_utc(runner, db_path: Path) -> None:
     with Store.open(db_path) as store:
         store.upsert_candles([Candle("NQ", T0 + timedelta(minutes=m), 1.0, 2.0, 0.5, 1.5, 3.0, 4) for m in range(30)])
@@ -131,6 +160,15 @@ def test_show_renders_in_display_zone_and_json_in_utc(runner, db_path: Path) -> 
     assert "2026-01-06 15:59" in table.stdout and "15:56" not in table.stdout  # Stockholm = UTC+1
     data = json.loads(runner.invoke(app, ["--db", str(db_path), "candles", "show", "-n", "2", "--json"]).stdout)
     assert [d["timestamp"] for d in data] == ["2026-01-06T14:58:00Z", "2026-01-06T14:59:00Z"]
+
+
+def test_show_prints_volumes_whole_not_in_scientific_notation(runner, db_path: Path) -> None:
+    with Store.open(db_path) as store:
+        store.upsert_candles([Candle("NQ", T0, 1.0, 2.0, 0.5, 1.5, 1_234_567.0, 4),
+                              Candle("NQ", T0 + timedelta(minutes=1), 1.0, 2.0, 0.5, 1.5, 10.5, 4)])
+    result = runner.invoke(app, ["--db", str(db_path), "candles", "show"])
+    assert result.exit_code == 0
+    assert "1,234,567" in result.stdout and "10.5" in result.stdout and "e+06" not in result.stdout  # was 1.23457e+06
 
 
 def test_stats_json_lists_rows_and_spans(runner, db_path: Path) -> None:
@@ -146,7 +184,76 @@ def test_stats_table_shows_rows_and_time_span_per_symbol(runner, db_path: Path) 
         store.upsert_candles([Candle("NQ", T0 + timedelta(minutes=m), 1.0, 2.0, 0.5, 1.5, 3.0, 4) for m in range(3)])
     result = runner.invoke(app, ["--db", str(db_path), "candles", "stats"])
     assert result.exit_code == 0
-    assert "2026-01-06T14:30:00Z" in result.stdout and "2026-01-06T14:32:00Z" in result.stdout
+    # In the display zone (Stockholm, UTC+1) like every other table, and labelled; --json keeps UTC.
+    assert "2026-01-06 15:30:00" in result.stdout and "2026-01-06 15:32:00" in result.stdout
+    assert "times in Europe/Stockholm" in result.stdout and "14:30" not in result.stdout
+
+
+def test_stats_of_a_missing_store_exits_3_and_creates_nothing(runner, tmp_path: Path) -> None:
+    missing = tmp_path / "typo" / "slob.db"
+    result = runner.invoke(app, ["--db", str(missing), "candles", "stats", "--json"])
+    assert result.exit_code == 3
+    assert result.stderr == f"Error: database '{missing}' does not exist\n" and result.stdout == ""
+    assert not missing.parent.exists()
+
+
+def test_import_with_symbol_names_the_rows_of_other_symbols_it_left_out(runner, db_path: Path, tmp_path) -> None:
+    (tmp_path / "both.csv").write_text(
+        "timestamp,symbol,open,high,low,close,volume\n"
+        "2026-01-06T14:30:00Z,NQ,1,2,0.5,1.5,10\n2026-01-06T14:30:00Z,MNQ,1,2,0.5,1.5,10\n"
+        "2026-01-06T14:31:00Z,NQ,1,2,0.5,1.5,10\n")
+    result = runner.invoke(app, ["--db", str(db_path), "candles", "import", "both.csv", "--symbol", "MNQ"])
+    assert result.exit_code == 0, result.output
+    assert result.stdout == "Imported 1 candles from both.csv; left out 2 rows of other symbols (NQ).\n"
+    report = json.loads(runner.invoke(
+        app, ["--db", str(db_path), "candles", "import", "both.csv", "--symbol", "MNQ", "--json"]).stdout)
+    assert (report["imported"], report["other_symbols"]) == (1, {"NQ": 2})
+    assert [row[:2] for row in rows(db_path)] == [("MNQ", 1767709800000000)]
+
+
+def test_show_and_stats_off_a_terminal_print_every_number_whole(runner, db_path: Path) -> None:
+    """80 columns (rich's width off a terminal) cut tick counts to '1,2…' and tick times and counts in stats."""
+    with Store.open(db_path) as store:
+        store.upsert_candles([Candle("NQ", T0 + timedelta(minutes=m), 22743.75, 22746.25, 22728.75, 22730.5,
+                                     29610.0, 1_234_567) for m in range(3)])
+        store.insert_ticks([Tick("NQ", T0 + timedelta(microseconds=3321 + i), 22743.75, 1.0) for i in range(1200)])
+    show = runner.invoke(app, ["--db", str(db_path), "candles", "show", "-n", "3"])
+    stats = runner.invoke(app, ["--db", str(db_path), "candles", "stats"])
+    assert show.exit_code == stats.exit_code == 0
+    assert "…" not in show.stdout + stats.stdout
+    assert show.stdout.count("1,234,567") == 3 and "22746.25" in show.stdout
+    assert "2026-01-06 15:30:00" in stats.stdout and "1,200" in stats.stdout
+
+
+def test_import_over_stored_candles_counts_new_replaced_and_unchanged_and_keeps_the_unchanged(
+        runner, db_path: Path, tmp_path: Path) -> None:
+    with Store.open(db_path) as store:
+        store.upsert_candles([Candle("NQ", T0 + timedelta(minutes=m), 1.0, 2.0, 0.5, 1.5, 3.0, 4) for m in range(3)])
+    (tmp_path / "c.csv").write_text(
+        "timestamp,symbol,open,high,low,close,volume,tick_count\n"
+        "2026-01-06T14:30:00Z,NQ,1,2,0.5,1.5,3,4\n"  # as stored
+        "2026-01-06T14:31:00Z,NQ,1,2,0.5,1.75,3,4\n"  # another close: replaces the live candle
+        "2026-01-06T14:35:00Z,NQ,1,2,0.5,1.5,3,4\n")  # new
+    result = runner.invoke(app, ["--db", str(db_path), "candles", "import", "c.csv"])
+    assert result.exit_code == 0, result.stderr
+    assert result.stdout == ("Imported 3 candles from c.csv (1 new, 1 replaced a stored candle with other values,"
+                             " 1 unchanged).\n")
+    assert [(row[1], row[5], row[9]) for row in rows(db_path)] == [
+        (1767709800000000, 1.5, "live"), (1767709860000000, 1.75, "import"), (1767709920000000, 1.5, "live"),
+        (1767710100000000, 1.5, "import")]
+    again = json.loads(runner.invoke(app, ["--db", str(db_path), "candles", "import", "c.csv", "--json"]).stdout)
+    assert (again["imported"], again["new"], again["replaced"], again["unchanged"]) == (3, 0, 0, 3)
+
+
+def test_an_ohlcv_file_equal_to_stored_candles_keeps_their_tick_counts(runner, db_path: Path, tmp_path: Path) -> None:
+    """A file without tick_count (-1, unknown) no longer wipes the known counts of the same bars."""
+    with Store.open(db_path) as store:
+        store.upsert_candles([Candle("NQ", T0, 1.0, 2.0, 0.5, 1.5, 3.0, 4, dropped_ticks=1)])
+    before = rows(db_path)
+    (tmp_path / "c.csv").write_text("timestamp,symbol,open,high,low,close,volume\n2026-01-06T14:30:00Z,NQ,1,2,0.5,1.5,3\n")
+    result = runner.invoke(app, ["--db", str(db_path), "candles", "import", "c.csv", "--json"])
+    assert result.exit_code == 0, result.stderr
+    assert (json.loads(result.stdout)["unchanged"], rows(db_path)) == (1, before)
 
 
 def test_export_into_a_missing_directory_creates_it(runner, db_path: Path, tmp_path: Path) -> None:

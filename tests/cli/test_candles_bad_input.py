@@ -73,7 +73,13 @@ CASES = [
      ["candles", "import"], 2, "tick_count '1e20' is not a whole number from -1 to 1,000,000,000"),
     ("no-symbol-column", "c.csv", "timestamp,open,high,low,close,volume\n2026-01-06T14:31:00Z,1,1,1,1,1\n",
      ["candles", "import"], 2, "has no symbol column: pass --symbol"),
-    ("unknown-extension", "c.txt", CANDLE_HEADER + GOOD_CANDLE, ["candles", "import"], 2, "name it .csv or .parquet"),
+    ("trailing-comma-on-every-row", "c.csv", CANDLE_HEADER + GOOD_CANDLE.replace("\n", ",\n"),
+     ["candles", "import"], 2, "c.csv line 2: 8 fields, but the header has 7"),
+    ("extra-field-on-a-later-row", "c.csv", CANDLE_HEADER + GOOD_CANDLE + GOOD_CANDLE.replace("14:31", "14:32")
+     .replace("\n", ",5\n"), ["candles", "import"], 2, "c.csv line 3: 8 fields, but the header has 7"),
+    ("a-column-twice-in-other-case", "c.csv", CANDLE_HEADER.replace("\n", ",Open\n") + GOOD_CANDLE.replace("\n", ",1\n"),
+     ["candles", "import"], 2, "c.csv: column 'open' appears twice (names are read without case)"),
+    ("unknown-extension", "c.txt", CANDLE_HEADER + GOOD_CANDLE, ["candles", "import"], 2, "name it .csv, .parquet or .jsonl"),
     ("empty-file", "c.csv", "", ["candles", "import"], 2, "file is empty"),
     ("missing-file", None, None, ["candles", "import", "nope.csv"], 2, "file 'nope.csv' not found"),
     ("tick-negative-size", "t.csv", TICK_HEADER + GOOD_TICK + "2026-01-06T14:31:06Z,21000.5,-2,NQ\n",
@@ -126,6 +132,29 @@ def test_bad_input_exits_with_one_line_and_leaves_store_unchanged(
     assert message in result.stderr
     assert result.stderr.count("\n") == 1 and result.stderr.startswith("Error: ")
     assert "Traceback" not in result.stdout + result.stderr
+    assert snapshot(seeded_db) == before
+
+
+@pytest.mark.parametrize("args", [["candles", "import"], ["candles", "aggregate", "--ticks-file"]])
+def test_reading_a_directory_says_it_is_one(runner, seeded_db: Path, tmp_path: Path, args: list[str]) -> None:
+    (tmp_path / "lake.csv").mkdir()
+    before = snapshot(seeded_db)
+    result = runner.invoke(app, ["--db", str(seeded_db), *args, "lake.csv"])
+    assert result.exit_code == 2
+    assert result.stderr == "Error: 'lake.csv' is a directory, not a file\n"
+    assert snapshot(seeded_db) == before
+
+
+def test_a_parquet_row_without_a_timestamp_is_named_as_empty(runner, seeded_db: Path, tmp_path: Path) -> None:
+    import pandas as pd
+
+    stamps = pd.to_datetime(["2026-01-06T14:31:00Z", None], utc=True)
+    pd.DataFrame({"timestamp": stamps, "open": [100.0, 100.0], "high": [101.0, 101.0], "low": [99.0, 99.0],
+                  "close": [100.0, 100.0], "volume": [1.0, 1.0], "symbol": ["NQ", "NQ"]}).to_parquet(tmp_path / "c.parquet")
+    before = snapshot(seeded_db)
+    result = runner.invoke(app, ["--db", str(seeded_db), "candles", "import", "c.parquet"])
+    assert result.exit_code == 2
+    assert result.stderr == "Error: c.parquet row 2: timestamp is empty\n"  # was 'NaT is not the start of a minute'
     assert snapshot(seeded_db) == before
 
 

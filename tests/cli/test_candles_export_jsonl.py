@@ -75,3 +75,33 @@ def test_without_format_the_output_name_chooses_it_and_format_wins_over_the_name
         assert pd.read_parquet(tmp_path / name)["open"].tolist() == [21234.123456789012, 21235.5]
     assert (tmp_path / "e.txt").read_text().startswith("timestamp,symbol,open,")
     assert (tmp_path / "f.jsonl").read_text() == (tmp_path / "e.txt").read_text()
+
+
+def test_an_exported_jsonl_file_imports_back_and_exports_the_same_bytes(runner, tmp_path: Path) -> None:
+    first_db, second_db = tmp_path / "first.db", tmp_path / "second.db"
+    (tmp_path / "in.csv").write_text(UNROUNDED_CSV)
+    assert runner.invoke(app, ["--db", str(first_db), "candles", "import", "in.csv"]).exit_code == 0
+    exported = _export_jsonl(runner, first_db, "--tz", "America/New_York")
+    (tmp_path / "back.jsonl").write_text(exported)
+    result = runner.invoke(app, ["--db", str(second_db), "candles", "import", "back.jsonl"])
+    assert result.exit_code == 0, result.stderr
+    assert result.stdout == "Imported 2 candles from back.jsonl.\n"
+    assert _export_jsonl(runner, second_db, "--tz", "America/New_York") == exported
+    read = "SELECT * FROM candles ORDER BY ts"
+    with sqlite3.connect(first_db) as first, sqlite3.connect(second_db) as second:
+        assert first.execute(read).fetchall() == second.execute(read).fetchall()
+
+
+def test_a_bad_jsonl_line_is_named_and_nothing_is_imported(runner, tmp_path: Path) -> None:
+    good = '{"timestamp":"2026-01-06T14:30:00Z","symbol":"NQ","open":1,"high":2,"low":0.5,"close":1.5,"volume":3}\n'
+    db = tmp_path / "s.db"
+    for text, message in (
+        (good + "\n" + good.replace('"open":1', '"open":-1'), "c.jsonl line 3: open -1 is not positive"),
+        (good + "[1, 2]\n", "c.jsonl line 2: not a JSON object"),
+        (good + "{oops\n", "c.jsonl line 2: not JSON (Expecting property name enclosed in double quotes)"),
+        ("\n", "c.jsonl: no records (expected one JSON object a line)"),
+    ):
+        (tmp_path / "c.jsonl").write_text(text)
+        result = runner.invoke(app, ["--db", str(db), "candles", "import", "c.jsonl"])
+        assert result.exit_code == 2 and result.stderr == f"Error: {message}\n", result.output
+    assert not db.exists() or sqlite3.connect(db).execute("SELECT count(*) FROM candles").fetchone() == (0,)

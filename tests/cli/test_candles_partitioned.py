@@ -63,3 +63,19 @@ def test_partition_needs_parquet_and_a_directory(runner: CliRunner, db_path: Pat
     clash = runner.invoke(app, ["--db", str(db_path), "candles", "export", "--format", "parquet", "--partition",
                                 "-o", str(tmp_path / "file.parquet")])
     assert clash.exit_code == 2 and "is a file" in clash.stderr
+
+
+def test_a_range_that_cuts_into_a_day_exports_its_whole_partition(runner: CliRunner, db_path: Path,
+                                                                   tmp_path: Path) -> None:
+    day = date(2026, 3, 10)
+    with Store.open(db_path) as store:
+        store.upsert_candles(build_scenario("quiet", day))
+    whole = sql_rows(db_path, "SELECT count(*) FROM candles")[0][0]
+    out = tmp_path / "lake"
+    base = ["--db", str(db_path), "candles", "export", "--format", "parquet", "--partition", "-o", str(out)]
+    assert runner.invoke(app, base).exit_code == 0
+    # Five minutes of the day: its partition is replaced, so it must still hold the whole day, not five rows.
+    result = runner.invoke(app, [*base, "--from", "2026-03-10T15:00Z", "--to", "2026-03-10T15:05Z"])
+    assert result.exit_code == 0, result.stderr
+    assert f"Exported {whole:,} candles" in result.stderr
+    assert ds.dataset(out, format="parquet", partitioning="hive").to_table().num_rows == whole > 5

@@ -44,3 +44,32 @@ def test_demo_table_summarises_session_in_display_zone(runner, db_path: Path) ->
 def test_different_seeds_give_different_sessions() -> None:
     assert synthetic_session(1, minutes=5) != synthetic_session(2, minutes=5)
     assert synthetic_session(3, minutes=5) == synthetic_session(3, minutes=5)
+
+
+def test_demo_refuses_a_window_holding_data_it_did_not_write_and_changes_nothing(runner, db_path: Path) -> None:
+    """`slob demo` on a store with a recorded session of that day deleted its ticks and overwrote its candles."""
+    from datetime import datetime, timedelta, timezone
+
+    from slob_cli.core.models import Candle, Tick
+
+    t0 = datetime(2026, 1, 6, 14, 30, tzinfo=timezone.utc)
+    with Store.open(db_path) as store:
+        store.insert_ticks([Tick("NQ", t0 + timedelta(seconds=s), 25000.0, 1.0) for s in range(0, 120, 10)], run_id=None)
+        store.upsert_candles([Candle("NQ", t0 + timedelta(minutes=m), 25000.0, 25000.0, 25000.0, 25000.0, 6.0, 6)
+                              for m in range(2)], source="live")
+    read = "SELECT * FROM {} ORDER BY 1, 2"
+    with sqlite3.connect(db_path) as conn:
+        before = [conn.execute(read.format(table)).fetchall() for table in ("ticks", "candles")]
+    result = runner.invoke(app, ["--db", str(db_path), "demo", "--minutes", "10"])
+    assert result.exit_code == 2, result.output
+    assert result.stderr.splitlines()[-1] + "\n" == (f"Error: {db_path} already holds NQ data of 2026-01-06 15:30 - 15:40 Europe/Stockholm that"
+                             " the demo did not write (12 ticks, 2 live candles), which it would replace: use another"
+                             " --db\n")
+    assert "Traceback" not in result.stderr and result.stderr.count("Error:") == 1
+    with sqlite3.connect(db_path) as conn:
+        assert [conn.execute(read.format(table)).fetchall() for table in ("ticks", "candles")] == before
+    # Its own session, and candles aggregated from its ticks, it replaces as before.
+    other = db_path.with_name("own.db")
+    assert runner.invoke(app, ["--db", str(other), "demo", "--minutes", "10"]).exit_code == 0
+    assert runner.invoke(app, ["--db", str(other), "candles", "aggregate"]).exit_code == 0
+    assert runner.invoke(app, ["--db", str(other), "demo", "--minutes", "10"]).exit_code == 0

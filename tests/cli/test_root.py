@@ -42,6 +42,15 @@ def test_missing_env_file_exits_3(runner, tmp_path: Path) -> None:
     assert "nope.env" in result.stderr and "not found" in result.stderr
 
 
+def test_env_file_dev_null_means_no_settings_and_a_directory_is_named(runner, tmp_path: Path) -> None:
+    from slob_cli.settings import Settings, load_settings
+
+    assert load_settings(Path("/dev/null")) == Settings()  # was "env file '/dev/null' not found"
+    result = runner.invoke(app, ["--env-file", str(tmp_path), "candles", "stats"])
+    assert result.exit_code == 3
+    assert result.stderr == f"Error: env file '{tmp_path}' is a directory, not a file\n"
+
+
 def test_env_file_is_read_and_environment_beats_it(runner, tmp_path: Path) -> None:
     from slob_cli.settings import load_settings
 

@@ -74,3 +74,14 @@ def test_file_loader_errors_name_file_and_problem(tmp_path: Path) -> None:
     unknown.write_text("colour = 'red'\n")
     with pytest.raises(ConfigError, match=r"unknown\.toml: unknown strategy setting 'colour'"):
         load_strategy_config(unknown)
+
+
+def test_a_key_outside_the_strategy_table_is_refused_not_ignored(tmp_path: Path) -> None:
+    mixed = tmp_path / "mixed.toml"
+    mixed.write_text("min_rr = 1.5\n[strategy]\nentry_timeout_bars = 10\n[risk]\nrisk_pct = 0.01\n")
+    with pytest.raises(ConfigError, match=r"^mixed\.toml: 'min_rr' is outside the \[strategy\] table"):
+        load_strategy_config(mixed)
+    both = tmp_path / "both.json"
+    both.write_text(json.dumps({"min_rr": 1.5, "strategy": {"min_rr": 2}}))
+    with pytest.raises(ConfigError, match=r"^both\.json: 'min_rr' is outside the \[strategy\] table"):
+        load_strategy_config(both)

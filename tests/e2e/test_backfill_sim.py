@@ -122,7 +122,8 @@ def test_a_span_the_gateway_has_no_data_for_is_one_line_per_day_and_no_raw_ib_as
     (["--from", "2099-01-05"], "is in the future"),
     (["--from", "2025-06-01", "--to", "2099-01-05"], "--to 2099-01-05 is in the future"),
     (["--from", "2019-01-02", "--to", "2019-02-01"], "older than IB serves"),
-    (["--from", "June"], "expected YYYY-MM-DD"),
+    (["--from", "June"], "Error: bad --from date 'June': expected YYYY-MM-DD\n"),
+    (["--from", "2025-06-01", "--to", "July"], "Error: bad --to date 'July': expected YYYY-MM-DD\n"),
     (["--from", "2025-06-01", "--symbol", "ES"], "is not a known symbol"),
 ])
 def test_bad_ranges_are_one_line_and_exit_2_before_any_connection(runner: CliRunner, db_path: Path,

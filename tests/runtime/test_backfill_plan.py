@@ -38,7 +38,8 @@ def test_each_day_uses_the_live_roll_rule_and_its_globex_session() -> None:
 
 @pytest.mark.parametrize("start, end, message", [
     (date(2026, 3, 2), date(2026, 3, 1), "before --from"),
-    (date(2026, 12, 7), date(2026, 12, 8), "--from 2026-12-07 is in the future"),
+    (date(2026, 12, 7), date(2026, 12, 8),
+     r"^--from 2026-12-07 is in the future \(the current CME trading date is 2026-12-04\)$"),
     (date(2026, 12, 1), date(2026, 12, 8), "--to 2026-12-08 is in the future"),
     (date(2024, 11, 29), date(2024, 12, 31), "older than IB serves"),
 ])

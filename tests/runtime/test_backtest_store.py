@@ -54,3 +54,16 @@ def test_session_reads_give_the_outcome_of_every_candle(db_path: Path) -> None:
     assert report.outcome.skipped == everything.skipped
     assert report.outcome.final_state == everything.final_state
     assert report.outcome.candles < everything.candles  # the overnight bars were never read
+
+
+def test_a_sweep_reports_each_run_done_to_its_progress(tmp_path: Path) -> None:
+    from slob_cli.runtime.backtest import run_sweep
+
+    with Store.open(tmp_path / "s.db") as store:
+        store.upsert_candles(build_scenario("short_setup", date(2026, 1, 6)))
+    base = BacktestSettings(StrategyConfig(), RiskConfig(), FillModel())
+    grid = [{"min_rr": 1.0}, {"min_rr": 2.0}, {"slippage_ticks": 0}]
+    heard: list[int] = []
+    rows = run_sweep(tmp_path / "s.db", "NQ", date(2026, 1, 6), date(2026, 1, 6), base, grid, CALENDAR,
+                     datetime(2026, 2, 1, tzinfo=UTC), jobs=1, progress=heard.append)
+    assert len(rows) == 3 and heard == [1, 1, 1]

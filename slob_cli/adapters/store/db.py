@@ -8,6 +8,7 @@ import sqlite3
 import sys
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -51,6 +52,31 @@ def _import_sqlite_utils():  # noqa: ANN202
     return module
 
 
+_CANDLE_UPSERT = (
+    CANDLE_INSERT + " ON CONFLICT(symbol, ts) DO UPDATE SET open=excluded.open, high=excluded.high,"
+    " low=excluded.low, close=excluded.close, volume=excluded.volume,"
+    " tick_count=excluded.tick_count, dropped_ticks=excluded.dropped_ticks,"
+    " source=excluded.source, local_symbol=coalesce(excluded.local_symbol, candles.local_symbol)"
+)
+# An imported candle equal to the stored one leaves it as it is (its source too): only a change counts.
+# Its counts are compared only when the file gave them (tick_count -1: unknown), so a file of bare
+# OHLCV bars never wipes the known counts of the same bars.
+_CANDLE_IMPORT = _CANDLE_UPSERT + (
+    " WHERE (candles.open, candles.high, candles.low, candles.close, candles.volume)"
+    " IS NOT (excluded.open, excluded.high, excluded.low, excluded.close, excluded.volume)"
+    " OR (excluded.tick_count <> -1"
+    " AND (candles.tick_count, candles.dropped_ticks) IS NOT (excluded.tick_count, excluded.dropped_ticks))"
+)
+_CANDLE_PART = 10_000  # rows per executemany: a progress bar moves, the transaction stays one
+
+
+@dataclass(frozen=True)
+class ImportCounts:
+    """What an import did to the stored candles."""
+
+    new: int
+    replaced: int  # stored candles the file gave other values
+    unchanged: int
 TICK_INSERT = RowInsert("ticks", ("symbol", "local_symbol", "run_id", "ts", "price", "size"), fixed=3)
 EVENT_INSERT = RowInsert("events", ("run_id", "ts", "type", "symbol", "payload"))
 _EPOCH = from_us(0)
@@ -156,6 +182,8 @@ class Store(ReadQueries, ViewQueries, Scans, TradingDays):
         `transaction()` (or `confirm_integrity()`) waits for its verdict.
         """
         file = Path(path)
+        if file.is_dir():
+            raise StoreError(f"database {str(file)!r} is a directory, not a file")
         if readonly or not create:
             # An empty file is a store whose session has taken the run lock but not yet created it:
             # a reader must not hold it open while the writer switches it to WAL.
@@ -427,14 +455,29 @@ class Store(ReadQueries, ViewQueries, Scans, TradingDays):
         rows = [candle_row(c, source, local_symbol) for c in candles]
         if not rows:
             return 0
-        self._write(lambda conn: conn.executemany(
-            CANDLE_INSERT + " ON CONFLICT(symbol, ts) DO UPDATE SET open=excluded.open, high=excluded.high,"
-            " low=excluded.low, close=excluded.close, volume=excluded.volume,"
-            " tick_count=excluded.tick_count, dropped_ticks=excluded.dropped_ticks,"
-            " source=excluded.source, local_symbol=coalesce(excluded.local_symbol, candles.local_symbol)",
-            rows,
-        ))
+        self._write(lambda conn: conn.executemany(_CANDLE_UPSERT, rows))
         return len(rows)
+
+    def import_candles(self, candles: Sequence[Candle], progress: Callable[[int], None] | None = None) -> ImportCounts:
+        """Upsert imported candles in one transaction; a stored candle with the same values is left as it is.
+
+        Return how many were new and how many replaced a stored candle with other values. `progress`
+        hears the rows written, a part at a time, inside the transaction.
+        """
+        rows = [candle_row(c, "import", None) for c in candles]
+        if not rows:
+            return ImportCounts(0, 0, 0)
+        with self.transaction() as conn:  # its counts are read back at once: never through the writer thread
+            stored = conn.execute("SELECT count(*) FROM candles").fetchone()[0]
+            changes = conn.total_changes
+            for begin in range(0, len(rows), _CANDLE_PART):
+                part = rows[begin:begin + _CANDLE_PART]
+                conn.executemany(_CANDLE_IMPORT, part)
+                if progress is not None:
+                    progress(len(part))
+            changed = conn.total_changes - changes
+            new = conn.execute("SELECT count(*) FROM candles").fetchone()[0] - stored
+        return ImportCounts(new, changed - new, len(rows) - changed)
 
     def candles(self, symbol: str, start: datetime | None = None, end: datetime | None = None) -> list[Candle]:
         """Return stored candles of a symbol in time order with label in [start, end)."""

@@ -29,6 +29,19 @@ class ReadQueries:
         return self._conn.execute(sql.format(",".join("?" * len(values))), list(values)).fetchall()
 
     # ------------------------------------------------------------------ ticks
+    def rows_not_written_by(self, command: str, symbol: str, start_us: int, end_us: int,
+                            derived_sources: Sequence[str]) -> tuple[int, dict[str, int]]:
+        """Return the ticks in [start, end) that no run of `command` wrote, and the candles there whose
+        source is neither `command` nor one of `derived_sources`, counted per source."""
+        ticks = self._conn.execute(
+            "SELECT count(*) FROM ticks WHERE symbol=? AND ts>=? AND ts<? AND (run_id IS NULL OR run_id NOT IN"
+            " (SELECT id FROM runs WHERE command=?))", (symbol, start_us, end_us, command)).fetchone()[0]
+        own = [command, *derived_sources]
+        candles = self._conn.execute(
+            f"SELECT source, count(*) FROM candles WHERE symbol=? AND ts>=? AND ts<? AND source NOT IN"
+            f" ({','.join('?' * len(own))}) GROUP BY source ORDER BY source", (symbol, start_us, end_us, *own)).fetchall()
+        return int(ticks), {str(source): int(count) for source, count in candles}
+
     def tick_span(self, symbol: str) -> tuple[int, int] | None:
         """Return the first and last tick time of a symbol (epoch microseconds), or None."""
         first, last = self._conn.execute("SELECT min(ts), max(ts) FROM ticks WHERE symbol=?", (symbol,)).fetchone()
