@@ -283,6 +283,7 @@ class IBConnection:
     async def _after_connect(self) -> None:
         now = self.clock.now()
         reason = "reconnect" if self.connections else "connect"
+        await self.measure_skew()  # first: a followed clock moves onto the gateway's time before anything is logged
         self.connections += 1
         self.connectivity_lost = False
         self.broken_farms.clear()  # a new session reports its farms afresh
@@ -299,7 +300,6 @@ class IBConnection:
                      self.config.port, self.client_id, self.server_version, ",".join(self.managed_accounts()))
             self._emit("IB_CONNECTED", {"client_id": self.client_id, "server_version": self.server_version,
                                         "accounts": self.managed_accounts()})
-        await self.measure_skew()
         await self._run_hooks(reason)
         if reason == "reconnect":
             await self._catch_up_executions()
