@@ -57,8 +57,11 @@ def paper(
     from slob_cli.runtime.paper_report import finish_validation
     from slob_cli.runtime.session import DEFAULT_SIM_DAY, SimOptions, run_session
     from slob_cli.runtime.validation_data import offline_events
+    from slob_cli.runtime.validation_report import check_report_base
 
     target = parse_duration(duration)
+    if report_file is not None:
+        check_report_base(report_file)  # a 24 h run must not end unable to write its report
     settings = gateway_settings(ctx, host, port, client_id, account, connect_timeout)
     sim_options = None
     if sim:
