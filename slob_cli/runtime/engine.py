@@ -125,7 +125,8 @@ class Engine(Supervised):
         self.executor = OrderExecutor(store, self.port, risk, self.clock, self.bus, options.executor, run_id,
                                       orders_allowed=lambda: self.connection.orders_allowed,
                                       request_reconcile=self._reconcile_wanted.set,
-                                      market_open=lambda now: cme_open(now, calendar))
+                                      market_open=lambda now: cme_open(now, calendar),
+                                      last_prices=lambda: dict(self.feed.last_price))
         self.executor.attach(self.port)
         self.connection.add_reconcile_hook(self._reconcile)
         self.catch_up = MinuteCatchUp(self)  # history: warm-up, the start minute, what a reconnect missed

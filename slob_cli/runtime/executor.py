@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -95,7 +95,8 @@ class OrderExecutor:
                  bus: EventBus | None = None, options: ExecutorOptions | None = None, run_id: int | None = None,
                  orders_allowed: Callable[[], bool] = lambda: True,
                  request_reconcile: Callable[[], None] = lambda: None,
-                 market_open: Callable[[datetime], bool] = lambda now: True) -> None:
+                 market_open: Callable[[datetime], bool] = lambda now: True,
+                 last_prices: Callable[[], Mapping[str, float]] = dict) -> None:
         self.store = store
         self.repo = OrderRepository(store)
         self.port = port
@@ -107,6 +108,7 @@ class OrderExecutor:
         self.orders_allowed = orders_allowed
         self.request_reconcile = request_reconcile
         self.market_open = market_open  # may a flatten still be tried at this instant (CME trading)
+        self.last_prices = last_prices  # the feed's last trade price by symbol (is a stop already through?)
         self.counts = {"brackets": 0, "skipped": 0, "fills": 0, "cancelled": 0, "rejected": 0, "flattened": 0}
         self._flattening: set[str] = set()
         self._cancels_sent: set[int] = set()  # broker ids slob itself asked to cancel
@@ -148,7 +150,7 @@ class OrderExecutor:
             self._save_state()
         view = await self.port.snapshot()
         plan = reconcile(self.repo.stored_orders(), view, self.clock.now(), self.repo.known_exec_ids(),
-                         entry_ttl=self.options.entry_timeout)
+                         last_prices=self.last_prices(), entry_ttl=self.options.entry_timeout)
         self.apply(plan)
         self._rebuild_open_positions(plan)
         done: dict[str, int] = {}
@@ -229,6 +231,11 @@ class OrderExecutor:
         for setup_id in sorted(touched):
             self._update_trade(setup_id, settle=setup_id in missed)
         self._track_flattens(flattens)
+        # A session-end flatten between its exit cancels and its market order: the plan may have re-protected
+        # the position (it saw the cancelled stop) or stored the cancels' confirmations itself (no status
+        # follows). The session end's intent wins: cancel what works now, then close at market.
+        for setup_id in sorted(self._flattening):
+            self._start_flatten(setup_id)
 
     def _adopt_outside_close(self, action: ClosedOutside, now: datetime) -> None:
         """Store a close done outside slob as a filled flatten of the setup, with the broker's fills."""
@@ -695,7 +702,7 @@ class OrderExecutor:
         """Once no exit of the setup is live, send one market order for what is still open."""
         rows = self.repo.orders_for_setup(setup_id)
         if any(OrderRole(r["role"]) in EXIT_ROLES and OrderStatus(r["status"]) in ACTIVE for r in rows):
-            return
+            return  # an exit still works, or a flatten already does (EXIT_ROLES holds FLATTEN)
         trade = self.repo.trade(setup_id)
         if trade is None or trade["status"] == TradeStatus.CLOSED:
             self._flattening.discard(setup_id)

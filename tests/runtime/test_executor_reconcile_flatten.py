@@ -347,3 +347,36 @@ def test_a_session_end_flatten_that_could_not_be_sent_is_retried_once_reconcilia
     _confirm(executor, broker, "Cancelled")
     assert broker.placed[-1] == f"slob:{SETUP}:flatten.2", "the flatten is tried again"
     assert _logged(store, "FLATTEN_RETRY") == [{"setup_id": SETUP, "retry": 1, "of": 3}]
+
+
+def test_a_reconciliation_between_the_session_end_cancels_and_their_confirmation_does_not_hold_the_position(
+        store: Store) -> None:
+    """The broker has cancelled the exits, slob has not heard yet, and a reconciliation runs (a reconnect).
+
+    It sees a position without a stop and re-protects it (stop.2/target.2); the session end's flatten then
+    cancels those too and closes at market: protected until the cancels are confirmed, flat after.
+    """
+    broker = Broker(position=-1)
+    clock = ManualClock(datetime(2026, 1, 6, 21, 0, 2, tzinfo=UTC))
+    alerts: list[str] = []
+    executor = _short_at_the_session_end(store, broker, clock, alerts)
+    assert broker.cancelled == [f"slob:{SETUP}:stop", f"slob:{SETUP}:target"]
+    for ref in broker.cancelled:  # done at the broker; the confirmations are still on their way
+        order = broker.orders[ref]
+        broker.orders[ref] = BrokerOrder(ref, order.order_id, "NQ", order.action, order.order_type, order.quantity,
+                                         "Cancelled", 0, stop_price=order.stop_price, limit_price=order.limit_price)
+    asyncio.run(executor.reconcile())
+    assert broker.placed[-2:] == [f"slob:{SETUP}:stop.2", f"slob:{SETUP}:target.2"], "protected meanwhile"
+    assert broker.cancelled[-2:] == [f"slob:{SETUP}:stop.2", f"slob:{SETUP}:target.2"], "the session end wins"
+    assert not any(ref.endswith("flatten") for ref in broker.placed), "no market order while a stop works"
+    _confirm(executor, broker, "Submitted")
+    for ref in (f"slob:{SETUP}:stop", f"slob:{SETUP}:target"):  # the late confirmations of the first cancels
+        executor.on_status(broker.orders[ref])
+    _confirm(executor, broker, "Cancelled")
+    assert broker.placed[-1] == f"slob:{SETUP}:flatten", "flat at the session end, not held overnight"
+    assert [r for r in broker.placed if "flatten" in r] == [f"slob:{SETUP}:flatten"]
+    assert _logged(store, "FLATTEN_FAILED") == [] and alerts == []
+    asyncio.run(executor.reconcile())  # a reconciliation while the flatten works changes nothing
+    assert [r for r in broker.placed if "flatten" in r] == [f"slob:{SETUP}:flatten"]
+    assert broker.placed[-1] == f"slob:{SETUP}:flatten"
+
