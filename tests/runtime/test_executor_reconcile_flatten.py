@@ -11,6 +11,8 @@ import json
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
+import pytest
+
 from slob_cli.adapters.store import Store
 from slob_cli.adapters.store.orders import OrderRepository
 from slob_cli.core.broker_view import BrokerExecution, BrokerOrder, BrokerPosition, BrokerView
@@ -200,8 +202,8 @@ def test_an_unfilled_cancel_confirmed_after_a_restart_is_still_a_failure_and_re_
 
 
 def _short_at_the_session_end(store: Store, broker: Broker, clock: ManualClock,
-                              alerts: list[str]) -> OrderExecutor:
-    """A 1-lot SHORT, filled, its stop and target working; a process starts and the session ends."""
+                              alerts: list[str], session_end: bool = True) -> OrderExecutor:
+    """A 1-lot SHORT, filled, its stop (25490) and target working; a process starts and the session ends."""
     orders = build_bracket(SETUP, Direction.SHORT, "NQ", 1, 25478.0, 25490.0, 25406.0, "MKT").orders
     repo = OrderRepository(store)
     repo.insert_intents(list(orders), T0)
@@ -213,7 +215,8 @@ def _short_at_the_session_end(store: Store, broker: Broker, clock: ManualClock,
         BrokerExecution("e1", entry.order_ref, entry.order_id, "NQ", "SLD", 1, 25477.75, T0))
     first, _ = _process(store, broker, clock, alerts)
     _confirm(first, broker, "Submitted")
-    first.on_session_end()
+    if session_end:
+        first.on_session_end()
     return first
 
 
@@ -380,3 +383,21 @@ def test_a_reconciliation_between_the_session_end_cancels_and_their_confirmation
     assert [r for r in broker.placed if "flatten" in r] == [f"slob:{SETUP}:flatten"]
     assert broker.placed[-1] == f"slob:{SETUP}:flatten"
 
+
+
+@pytest.mark.parametrize(("last", "placed"), [(25490.0, "flatten.2"), (25489.75, "stop.2")])
+def test_reconciliation_flattens_a_position_whose_stop_the_feeds_last_price_has_reached(
+        store: Store, last: float, placed: str) -> None:
+    """The executor hands reconciliation the feed's last prices: a stop at or through the price is never placed."""
+    broker = Broker(position=-1)
+    clock = ManualClock(datetime(2026, 1, 6, 16, 0, tzinfo=UTC))
+    alerts: list[str] = []
+    executor = _short_at_the_session_end(store, broker, clock, alerts, session_end=False)
+    for ref in (f"slob:{SETUP}:stop", f"slob:{SETUP}:target"):  # cancelled outside slob (a 'cancel all' in TWS)
+        order = broker.orders[ref]
+        broker.orders[ref] = BrokerOrder(ref, order.order_id, "NQ", order.action, order.order_type, order.quantity,
+                                         "Cancelled", 0, stop_price=order.stop_price, limit_price=order.limit_price)
+    executor.last_prices = lambda: {"NQ": last}  # SHORT, stop 25490: a buy stop triggers at or above it
+    asyncio.run(executor.reconcile())
+    assert [ref.removeprefix(f"slob:{SETUP}:") for ref in broker.placed[3:]] == (
+        ["flatten.2"] if placed == "flatten.2" else ["stop.2", "target.2"])
