@@ -401,3 +401,29 @@ def test_reconciliation_flattens_a_position_whose_stop_the_feeds_last_price_has_
     asyncio.run(executor.reconcile())
     assert [ref.removeprefix(f"slob:{SETUP}:") for ref in broker.placed[3:]] == (
         ["flatten.2"] if placed == "flatten.2" else ["stop.2", "target.2"])
+
+
+def test_exit_cancels_sent_while_the_view_was_taken_are_not_sent_twice_lost_ones_are(store: Store) -> None:
+    """After a reconciliation a flattening setup's working exits are cancelled: not those whose cancel went out
+    after the broker's view was asked for (on their way), but those cancelled before it and still working (lost)."""
+    broker = Broker(position=-1)
+    clock = ManualClock(datetime(2026, 1, 6, 21, 0, 2, tzinfo=UTC))
+    alerts: list[str] = []
+    executor = _short_at_the_session_end(store, broker, clock, alerts, session_end=False)
+    exits = [f"slob:{SETUP}:stop", f"slob:{SETUP}:target"]
+    port = executor.port
+
+    async def racing_snapshot() -> BrokerView:
+        view = broker.view()  # taken before the session end: the exits work
+        executor.on_session_end()  # which fires while the view travels
+        return view
+
+    executor.port = type("Racing", (), {"place": port.place, "cancel": port.cancel, "equity": port.equity,
+                                        "snapshot": staticmethod(racing_snapshot)})()
+    asyncio.run(executor.reconcile())
+    assert broker.cancelled == exits, "each exit cancelled once"
+    executor.port = port
+    asyncio.run(executor.reconcile())  # the broker never got them: still working in a view asked for after
+    assert broker.cancelled == exits + exits, "lost cancels are sent again"
+    _confirm(executor, broker, "Cancelled")
+    assert broker.placed[-1] == f"slob:{SETUP}:flatten"
