@@ -108,7 +108,7 @@ class OrderExecutor:
         self.orders_allowed = orders_allowed
         self.request_reconcile = request_reconcile
         self.market_open = market_open  # may a flatten still be tried at this instant (CME trading)
-        self.last_prices = last_prices  # the feed's last trade price by symbol (is a stop already through?)
+        self.last_prices = last_prices  # the newest trade price by symbol (is a stop already through?)
         self.counts = {"brackets": 0, "skipped": 0, "fills": 0, "cancelled": 0, "rejected": 0, "flattened": 0}
         self._flattening: set[str] = set()
         self._cancels_sent: dict[int, int] = {}  # broker ids slob itself asked to cancel -> the cancel's number
