@@ -135,3 +135,20 @@ def test_record_with_an_account_the_login_does_not_manage_exits_5_in_one_line(ru
     assert result.exit_code == 5
     assert result.stderr.count("Error:") == 1 and "DU0000000 is not managed" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_a_session_that_fell_back_to_delayed_data_stays_marked_delayed_after_it_ends(runner, sim, tmp_path) -> None:
+    import json
+    from datetime import datetime, timezone
+
+    from slob_cli.sim.market import GeneratedMarket, ShiftedMarket
+
+    db = tmp_path / "delayed.db"
+    market = ShiftedMarket.busy_at(GeneratedMarket(9), datetime.now(timezone.utc))
+    with sim.SimGatewayThread(seed=9, market=market, delayed=True) as gateway:
+        result = runner.invoke(app, ["--db", str(db), "trade", "--port", str(gateway.port), "--client-id", "58",
+                                     "--account", "DU1234567", "--duration", "5s"])
+    assert result.exit_code == 0, result.stdout + result.stderr
+    assert "MARKET DATA IS DELAYED" in result.stderr
+    status = json.loads(runner.invoke(app, ["--db", str(db), "status", "--json"]).stdout)
+    assert status["runs"][0]["data_mode"] == "delayed", status["runs"]  # as the run said while it ran
