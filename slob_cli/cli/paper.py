@@ -78,6 +78,7 @@ def paper(
         with run_guard(ctx, "paper", fail_if_running=fail_if_running, args=args, clock=wired.clock,
                        lock=lock) as guarded:
             guarded.data_mode = "sim" if sim else settings.market_data_type
+            guarded.store.set_run_mode(guarded.run_id, guarded.data_mode)  # shown while it runs, too
             if sim:
                 replace_earlier_rehearsal(guarded, wired)
             unreachable: BrokerUnavailable | None = None

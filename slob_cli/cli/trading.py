@@ -140,6 +140,7 @@ def _session(ctx: typer.Context, settings: Any, command: str, *, monitor_only: b
         with run_guard(ctx, command, fail_if_running=fail_if_running, args=args, clock=wired.clock,
                        lock=lock) as guarded:
             guarded.data_mode = "sim" if wired.sim_clock else settings.market_data_type
+            guarded.store.set_run_mode(guarded.run_id, guarded.data_mode)  # shown while it runs, too
             if sim is not None:
                 replace_earlier_rehearsal(guarded, wired)
             try:

@@ -187,6 +187,7 @@ def test_a_run_on_the_gateways_clock_is_stored_as_started_on_that_clock_while_it
         process.send_signal(signal.SIGTERM)
         process.communicate(timeout=60)
     assert run["ended_at"] is None, "read while the session ran"
+    assert run["data_mode"] == "sim", "status says what the dashboard says, while the session runs"
     assert run["started_at"].startswith("2026-01-06T15:") and run["started_at"] <= first_beat["ts"], (run, first_beat)
     # Its events too, the first connect's included: none sorts after the day as "newest" on the machine's date.
     assert events and all(e["ts"].startswith("2026-01-06T") for e in events), events[:3]
