@@ -53,7 +53,8 @@ def aggregate(
         from slob_cli.adapters.file_reading import check_input_file
 
         check_input_file(ticks_file)
-    with app_context(ctx).open_store() as store:
+    # Stored ticks are read from a store that exists; a --ticks-file may start a new one.
+    with app_context(ctx).open_store(create=ticks_file is not None) as store:
         stored_ticks = (lambda: store.tick_count(chosen)) if ticks_file is None else (lambda: None)
         with progress_bar("Aggregating ticks", stored_ticks) as advance:
             report = aggregate_candles(
@@ -282,8 +283,8 @@ def backfill(
     config = GatewayConfig.from_settings(settings, account=None, sync_orders=False)
     from slob_cli.cli.context import app_context
 
-    with app_context(ctx).open_store() as store, day_progress(f"Backfilling {chosen}") as progress:
-        report = asyncio.run(runner.backfill(config, store, chosen, first, last, progress))
+    with day_progress(f"Backfilling {chosen}") as progress:  # the store is opened once the gateway answers
+        report = asyncio.run(runner.backfill_into(config, app_context(ctx).open_store, chosen, first, last, progress))
     if json_out:
         typer.echo(json.dumps(report.to_dict(), indent=2))
         return

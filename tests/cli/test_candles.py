@@ -7,6 +7,8 @@ import sqlite3
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
+import pytest
+
 from slob_cli.adapters.store import Store
 from slob_cli.cli.main import app
 from slob_cli.core.aggregator import CandleCompleted, M1Aggregator
@@ -189,9 +191,10 @@ def test_stats_table_shows_rows_and_time_span_per_symbol(runner, db_path: Path) 
     assert "times in Europe/Stockholm" in result.stdout and "14:30" not in result.stdout
 
 
-def test_stats_of_a_missing_store_exits_3_and_creates_nothing(runner, tmp_path: Path) -> None:
+@pytest.mark.parametrize("command", [["stats"], ["aggregate"]], ids=["stats", "aggregate-stored-ticks"])
+def test_a_reader_of_a_missing_store_exits_3_and_creates_nothing(runner, tmp_path: Path, command: list[str]) -> None:
     missing = tmp_path / "typo" / "slob.db"
-    result = runner.invoke(app, ["--db", str(missing), "candles", "stats", "--json"])
+    result = runner.invoke(app, ["--db", str(missing), "candles", *command, "--json"])
     assert result.exit_code == 3
     assert result.stderr == f"Error: database '{missing}' does not exist\n" and result.stdout == ""
     assert not missing.parent.exists()
