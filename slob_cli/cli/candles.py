@@ -67,7 +67,7 @@ def aggregate(
     typer.echo(
         f"Aggregated {report.ticks:,} ticks from {report.source} into {report.candles:,} candles "
         f"({report.synthetic_candles:,} synthetic, {report.gaps:,} gaps, {report.late_ticks:,} late ticks skipped)"
-        f"{_left_out(report.other_symbols, 'ticks')}."
+        f"{_left_out(report.other_symbols, 'ticks')}{_ignored(report.ignored_columns)}."
     )
 
 
@@ -102,7 +102,7 @@ def import_(
     effect = (f" ({report.new:,} new, {report.replaced:,} replaced a stored candle with other values,"
               f" {report.unchanged:,} unchanged)" if report.new != report.imported else "")  # said when some were stored
     typer.echo(f"Imported {report.imported:,} candles from {file}{effect}{skipped}"
-               f"{_left_out(report.other_symbols, 'rows')}.")
+               f"{_left_out(report.other_symbols, 'rows')}{_ignored(report.ignored_columns)}.")
 
 
 def _left_out(other_symbols: dict[str, int], what: str) -> str:
@@ -110,6 +110,11 @@ def _left_out(other_symbols: dict[str, int], what: str) -> str:
     if not other_symbols:
         return ""
     return f"; left out {sum(other_symbols.values()):,} {what} of other symbols ({', '.join(other_symbols)})"
+
+
+def _ignored(columns: list[str]) -> str:
+    """Name a file's columns slob does not read (nothing when none): none is dropped without a word."""
+    return f"; ignored columns slob does not read: {', '.join(columns)}" if columns else ""
 
 
 @app.command("export")
