@@ -36,6 +36,7 @@ from slob_cli.runtime.bus import EventBus
 from slob_cli.runtime.clock import Clock, SystemClock
 from slob_cli.runtime.events import EventType
 from slob_cli.runtime.executor import ExecutorOptions, OrderExecutor
+from slob_cli.runtime.last_prices import newest_prices
 from slob_cli.runtime.minute_gate import MinuteCatchUp
 from slob_cli.runtime.minute_timer import MinuteTimer
 from slob_cli.runtime.pnl_view import unrealized_view
@@ -125,7 +126,8 @@ class Engine(Supervised):
         self.executor = OrderExecutor(store, self.port, risk, self.clock, self.bus, options.executor, run_id,
                                       orders_allowed=lambda: self.connection.orders_allowed,
                                       request_reconcile=self._reconcile_wanted.set,
-                                      market_open=lambda now: cme_open(now, calendar))
+                                      market_open=lambda now: cme_open(now, calendar),
+                                      last_prices=lambda: newest_prices(self.feed, store, [symbol]))
         self.executor.attach(self.port)
         self.connection.add_reconcile_hook(self._reconcile)
         self.catch_up = MinuteCatchUp(self)  # history: warm-up, the start minute, what a reconnect missed

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -95,7 +95,8 @@ class OrderExecutor:
                  bus: EventBus | None = None, options: ExecutorOptions | None = None, run_id: int | None = None,
                  orders_allowed: Callable[[], bool] = lambda: True,
                  request_reconcile: Callable[[], None] = lambda: None,
-                 market_open: Callable[[datetime], bool] = lambda now: True) -> None:
+                 market_open: Callable[[datetime], bool] = lambda now: True,
+                 last_prices: Callable[[], Mapping[str, float]] = dict) -> None:
         self.store = store
         self.repo = OrderRepository(store)
         self.port = port
@@ -107,9 +108,11 @@ class OrderExecutor:
         self.orders_allowed = orders_allowed
         self.request_reconcile = request_reconcile
         self.market_open = market_open  # may a flatten still be tried at this instant (CME trading)
+        self.last_prices = last_prices  # the newest trade price by symbol (is a stop already through?)
         self.counts = {"brackets": 0, "skipped": 0, "fills": 0, "cancelled": 0, "rejected": 0, "flattened": 0}
         self._flattening: set[str] = set()
-        self._cancels_sent: set[int] = set()  # broker ids slob itself asked to cancel
+        self._cancels_sent: dict[int, int] = {}  # broker ids slob itself asked to cancel -> the cancel's number
+        self._cancel_count = 0
         self._flatten_plans: dict[str, FlattenPlan] = load_plans(store)  # setup id -> its flatten plan, stored
         self._flatten_deadlines: dict[str, datetime] = {}  # flatten orderRef -> when it must have filled
         self._unfilled: set[str] = set()  # flatten orderRefs slob cancelled for not filling in time
@@ -146,10 +149,11 @@ class OrderExecutor:
         if equity:
             self.state = update_equity(self.state, equity, self.risk.config)
             self._save_state()
+        asked = self._cancel_count  # cancels sent later may not show in the view yet
         view = await self.port.snapshot()
         plan = reconcile(self.repo.stored_orders(), view, self.clock.now(), self.repo.known_exec_ids(),
-                         entry_ttl=self.options.entry_timeout)
-        self.apply(plan)
+                         last_prices=self.last_prices(), entry_ttl=self.options.entry_timeout)
+        self.apply(plan, cancels_seen=asked)
         self._rebuild_open_positions(plan)
         done: dict[str, int] = {}
         for action in plan.actions:
@@ -184,8 +188,11 @@ class OrderExecutor:
         return any(OrderRole(row["role"]) is OrderRole.ENTRY and OrderStatus(row["status"]) in ACTIVE
                    for row in self.repo.orders_for_setup(setup_id))
 
-    def apply(self, plan: ReconcilePlan) -> None:
-        """Carry out a reconciliation plan: store first, then the broker."""
+    def apply(self, plan: ReconcilePlan, cancels_seen: int | None = None) -> None:
+        """Carry out a reconciliation plan: store first, then the broker.
+
+        `cancels_seen`: how many cancels slob had sent when the broker's view was asked for (None: all).
+        """
         now = self.clock.now()
         touched: set[str] = set()
         missed: set[str] = set()  # setups with fills slob did not see live
@@ -229,6 +236,14 @@ class OrderExecutor:
         for setup_id in sorted(touched):
             self._update_trade(setup_id, settle=setup_id in missed)
         self._track_flattens(flattens)
+        # A session-end flatten between its exit cancels and its market order: the plan may have re-protected
+        # the position (it saw the cancelled stop) or stored the cancels' confirmations itself (no status
+        # follows). The session end's intent wins: cancel what works now, then close at market. A cancel sent
+        # after the view was asked for is on its way (not sent twice); one sent before it was lost.
+        in_flight = frozenset(order_id for order_id, n in self._cancels_sent.items()
+                              if cancels_seen is None or n > cancels_seen)
+        for setup_id in sorted(self._flattening):
+            self._start_flatten(setup_id, in_flight)
 
     def _adopt_outside_close(self, action: ClosedOutside, now: datetime) -> None:
         """Store a close done outside slob as a filled flatten of the setup, with the broker's fills."""
@@ -417,7 +432,8 @@ class OrderExecutor:
     def _cancel(self, order_id: int, order_ref: str) -> None:
         # Stored before it is sent: a cancel confirmed after a restart is still known as slob's own.
         self._log("CANCEL_REQUESTED", {"order_ref": order_ref, "order_id": order_id})
-        self._cancels_sent.add(order_id)
+        self._cancel_count += 1
+        self._cancels_sent[order_id] = self._cancel_count
         self.port.cancel(order_id)
 
     def _cancel_requested(self, order: BrokerOrder, row: dict[str, Any] | None) -> bool:
@@ -580,14 +596,15 @@ class OrderExecutor:
             self._save_flattens()
             self._start_flatten(setup_id)
 
-    def _start_flatten(self, setup_id: str) -> None:
-        """Cancel a setup's live exits; the market order follows once none is live (_continue_flatten)."""
+    def _start_flatten(self, setup_id: str, in_flight: frozenset[int] = frozenset()) -> None:
+        """Cancel a setup's live exits (but those whose cancel is `in_flight`); the market order follows once
+        none is live (_continue_flatten)."""
         self._flattening.add(setup_id)
         live_exits = [row for row in self.repo.orders_for_setup(setup_id)
                       if OrderRole(row["role"]) in (OrderRole.STOP, OrderRole.TARGET)
                       and OrderStatus(row["status"]) in LIVE]
         for row in live_exits:
-            if row["broker_order_id"] is not None:
+            if row["broker_order_id"] is not None and row["broker_order_id"] not in in_flight:
                 self._cancel(int(row["broker_order_id"]), row["order_ref"])
         if not live_exits:
             self._continue_flatten(setup_id)
@@ -695,7 +712,7 @@ class OrderExecutor:
         """Once no exit of the setup is live, send one market order for what is still open."""
         rows = self.repo.orders_for_setup(setup_id)
         if any(OrderRole(r["role"]) in EXIT_ROLES and OrderStatus(r["status"]) in ACTIVE for r in rows):
-            return
+            return  # an exit still works, or a flatten already does (EXIT_ROLES holds FLATTEN)
         trade = self.repo.trade(setup_id)
         if trade is None or trade["status"] == TradeStatus.CLOSED:
             self._flattening.discard(setup_id)

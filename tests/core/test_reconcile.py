@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import replace
 from datetime import datetime, timedelta, timezone
 
+import pytest
+
 from slob_cli.core.broker_view import (
     BrokerExecution,
     BrokerOrder,
@@ -214,6 +216,36 @@ def test_position_whose_stop_price_is_already_crossed_is_flattened() -> None:
     assert (flatten.order_ref, flatten.action, flatten.order_type, flatten.quantity) == (
         "slob:NQ-20260106-S1:flatten.2", "BUY", "MKT", 1)
     assert "25600 is through the stop 25593" in place.reason
+
+
+@pytest.mark.parametrize("direction", [Direction.SHORT, Direction.LONG])
+@pytest.mark.parametrize(("beyond", "flattened"), [(0.25, True), (0.0, True), (-0.25, False), (None, False)])
+def test_a_stop_the_last_price_has_reached_is_not_placed_the_position_is_flattened(
+        direction: Direction, beyond: float | None, flattened: bool) -> None:
+    """IB triggers a sell stop at or below its price, a buy stop at or above: a price AT the stop is through it.
+
+    `beyond` is how far the last price is past the stop in the losing direction (None: no price known).
+    """
+    sign = 1 if direction is Direction.SHORT else -1
+    stop_price = 25_593.0 if direction is Direction.SHORT else 25_551.0
+    target_price = 25_501.0 if direction is Direction.SHORT else 25_643.0
+    entry, stop, target = build_bracket(S1, direction, "NQ", 1, 25_572.0, stop_price, target_price).orders
+    broker = BrokerView(completed_orders=(at_broker(entry, "Filled", 1), at_broker(stop, "Cancelled"),
+                                          at_broker(target, "Cancelled")),
+                        positions=(BrokerPosition("NQ", -sign, 25_572.0 * 20),))
+    prices = {} if beyond is None else {"NQ": stop_price + sign * beyond}
+    plan = reconcile([stored(entry, OrderStatus.FILLED, 1, with_id=True), stored(stop, OrderStatus.CANCELLED, with_id=True),
+                      stored(target, OrderStatus.CANCELLED, with_id=True)], broker, NOW, last_prices=prices)
+    (place,) = plan.actions
+    assert isinstance(place, PlaceOrders)
+    closing = "BUY" if direction is Direction.SHORT else "SELL"
+    if flattened:
+        assert [(o.order_ref, o.action, o.order_type) for o in place.orders] == [
+            ("slob:NQ-20260106-S1:flatten.2", closing, "MKT")]
+        assert f"is through the stop {stop_price:g}" in place.reason
+    else:
+        assert [(o.order_ref, o.action, o.order_type, o.stop_price) for o in place.orders[:1]] == [
+            ("slob:NQ-20260106-S1:stop.2", closing, "STP", stop_price)]
 
 
 def test_completed_bracket_is_only_marked() -> None:

@@ -71,15 +71,21 @@ def test_partial_entry_then_rest_and_stop_fill_while_down_closes_the_trade_and_f
         assert sent and all(row["broker_order_id"] and row["perm_id"] for row in sent), "ids kept through the restart"
 
 
+def _short_held_by_a_crashed_slob(stack: ExitStack, tmp_path: Path) -> Harness:
+    """Lockstep on the planted day: the morning SHORT fills and the engine dies on that fill (its bracket works)."""
+    h = start_harness(stack, tmp_path, "both_setups")
+    failpoints.arm("after_entry_fill")
+    with pytest.raises(BaseException) as crashed:
+        h.session(at(15, 50))
+    assert "SimulatedCrash" in repr(crashed.value)
+    failpoints.disarm_all()
+    return h
+
+
 def test_position_flattened_outside_slob_while_down_closes_the_trade_and_cancels_its_exits(tmp_path: Path) -> None:
     with ExitStack() as stack:
         # Lockstep: while slob is down the clock stands still, so the target (15:43) never comes first.
-        h = start_harness(stack, tmp_path, "both_setups")
-        failpoints.arm("after_entry_fill")
-        with pytest.raises(BaseException) as crashed:
-            h.session(at(15, 50))
-        assert "SimulatedCrash" in repr(crashed.value)
-        failpoints.disarm_all()
+        h = _short_held_by_a_crashed_slob(stack, tmp_path)
         eventually(lambda: h.net_position() == -1, timeout=30)
         as_outside_client(h, "flatten")  # the operator closes the position in TWS; the bracket stays
         assert h.net_position() == 0
@@ -347,3 +353,29 @@ def test_a_session_end_flatten_working_when_slob_restarts_is_timed_from_when_it_
         working = [o for o in h.gateway.broker.open_orders() if o.order_ref.startswith(f"slob:{SHORT}:")]
         assert [(o.order_type, o.action, o.remaining) for o in working if o.order_type == "STP"] == [("STP", "BUY", 1)]
         assert h.net_position() == -1
+
+
+def test_a_stop_the_price_ran_through_while_slob_was_down_is_not_placed_the_position_is_flattened(
+        tmp_path: Path) -> None:
+    """The bracket is cancelled outside slob while it is down and the price runs through the stop; on restart
+    reconciliation, given the feed's last trade price, flattens rather than placing a stop already through."""
+    with ExitStack() as stack:
+        h = _short_held_by_a_crashed_slob(stack, tmp_path)
+        eventually(lambda: h.net_position() == -1 and h.gateway.client_count == 0, timeout=30)
+        as_outside_client(h, "global_cancel")  # the bracket's stop and target are gone; the SHORT is naked
+        eventually(lambda: not [o for o in h.gateway.broker.open_orders() if o.order_ref.startswith(f"slob:{SHORT}:")],
+                   timeout=30)
+        [stop] = [o for o in h.orders() if o["order_ref"] == f"slob:{SHORT}:stop"]
+        down_at = h.gateway.clock.now()
+        h.gateway.jump_price(40.0)  # and the market runs 40 points up, through the SHORT's stop,
+        h.gateway.advance_market(down_at + timedelta(minutes=2))  # for two minutes before slob is back
+        h.session(at(15, 40))
+        refs = [row["order_ref"] for row in h.orders() if row["setup_id"] == SHORT]
+        assert f"slob:{SHORT}:stop.2" not in refs, "no stop placed already through the price"
+        assert f"slob:{SHORT}:flatten.2" in refs, h.logged("RECONCILE")
+        [place] = [p for p in h.logged("RECONCILE") if p["action"] == "PlaceOrders"]
+        assert f"is through the stop {stop['stop_price']:g}" in place["detail"]
+        [trade] = [t for t in h.trades() if t["setup_id"] == SHORT]
+        assert (trade["status"], trade["exit_reason"]) == ("CLOSED", "flatten")
+        assert trade["exit_price"] > stop["stop_price"], "closed at the market, beyond the stop"
+        assert h.net_position() == 0

@@ -11,6 +11,8 @@ import json
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
+import pytest
+
 from slob_cli.adapters.store import Store
 from slob_cli.adapters.store.orders import OrderRepository
 from slob_cli.core.broker_view import BrokerExecution, BrokerOrder, BrokerPosition, BrokerView
@@ -200,8 +202,8 @@ def test_an_unfilled_cancel_confirmed_after_a_restart_is_still_a_failure_and_re_
 
 
 def _short_at_the_session_end(store: Store, broker: Broker, clock: ManualClock,
-                              alerts: list[str]) -> OrderExecutor:
-    """A 1-lot SHORT, filled, its stop and target working; a process starts and the session ends."""
+                              alerts: list[str], session_end: bool = True) -> OrderExecutor:
+    """A 1-lot SHORT, filled, its stop (25490) and target working; a process starts and the session ends."""
     orders = build_bracket(SETUP, Direction.SHORT, "NQ", 1, 25478.0, 25490.0, 25406.0, "MKT").orders
     repo = OrderRepository(store)
     repo.insert_intents(list(orders), T0)
@@ -213,7 +215,8 @@ def _short_at_the_session_end(store: Store, broker: Broker, clock: ManualClock,
         BrokerExecution("e1", entry.order_ref, entry.order_id, "NQ", "SLD", 1, 25477.75, T0))
     first, _ = _process(store, broker, clock, alerts)
     _confirm(first, broker, "Submitted")
-    first.on_session_end()
+    if session_end:
+        first.on_session_end()
     return first
 
 
@@ -347,3 +350,80 @@ def test_a_session_end_flatten_that_could_not_be_sent_is_retried_once_reconcilia
     _confirm(executor, broker, "Cancelled")
     assert broker.placed[-1] == f"slob:{SETUP}:flatten.2", "the flatten is tried again"
     assert _logged(store, "FLATTEN_RETRY") == [{"setup_id": SETUP, "retry": 1, "of": 3}]
+
+
+def test_a_reconciliation_between_the_session_end_cancels_and_their_confirmation_does_not_hold_the_position(
+        store: Store) -> None:
+    """The broker has cancelled the exits, slob has not heard yet, and a reconciliation runs (a reconnect).
+
+    It sees a position without a stop and re-protects it (stop.2/target.2); the session end's flatten then
+    cancels those too and closes at market: protected until the cancels are confirmed, flat after.
+    """
+    broker = Broker(position=-1)
+    clock = ManualClock(datetime(2026, 1, 6, 21, 0, 2, tzinfo=UTC))
+    alerts: list[str] = []
+    executor = _short_at_the_session_end(store, broker, clock, alerts)
+    assert broker.cancelled == [f"slob:{SETUP}:stop", f"slob:{SETUP}:target"]
+    for ref in broker.cancelled:  # done at the broker; the confirmations are still on their way
+        order = broker.orders[ref]
+        broker.orders[ref] = BrokerOrder(ref, order.order_id, "NQ", order.action, order.order_type, order.quantity,
+                                         "Cancelled", 0, stop_price=order.stop_price, limit_price=order.limit_price)
+    asyncio.run(executor.reconcile())
+    assert broker.placed[-2:] == [f"slob:{SETUP}:stop.2", f"slob:{SETUP}:target.2"], "protected meanwhile"
+    assert broker.cancelled[-2:] == [f"slob:{SETUP}:stop.2", f"slob:{SETUP}:target.2"], "the session end wins"
+    assert not any(ref.endswith("flatten") for ref in broker.placed), "no market order while a stop works"
+    _confirm(executor, broker, "Submitted")
+    for ref in (f"slob:{SETUP}:stop", f"slob:{SETUP}:target"):  # the late confirmations of the first cancels
+        executor.on_status(broker.orders[ref])
+    _confirm(executor, broker, "Cancelled")
+    assert broker.placed[-1] == f"slob:{SETUP}:flatten", "flat at the session end, not held overnight"
+    assert [r for r in broker.placed if "flatten" in r] == [f"slob:{SETUP}:flatten"]
+    assert _logged(store, "FLATTEN_FAILED") == [] and alerts == []
+    asyncio.run(executor.reconcile())  # a reconciliation while the flatten works changes nothing
+    assert [r for r in broker.placed if "flatten" in r] == [f"slob:{SETUP}:flatten"]
+    assert broker.placed[-1] == f"slob:{SETUP}:flatten"
+
+
+
+@pytest.mark.parametrize(("last", "placed"), [(25490.0, "flatten.2"), (25489.75, "stop.2")])
+def test_reconciliation_flattens_a_position_whose_stop_the_feeds_last_price_has_reached(
+        store: Store, last: float, placed: str) -> None:
+    """The executor hands reconciliation the feed's last prices: a stop at or through the price is never placed."""
+    broker = Broker(position=-1)
+    clock = ManualClock(datetime(2026, 1, 6, 16, 0, tzinfo=UTC))
+    alerts: list[str] = []
+    executor = _short_at_the_session_end(store, broker, clock, alerts, session_end=False)
+    for ref in (f"slob:{SETUP}:stop", f"slob:{SETUP}:target"):  # cancelled outside slob (a 'cancel all' in TWS)
+        order = broker.orders[ref]
+        broker.orders[ref] = BrokerOrder(ref, order.order_id, "NQ", order.action, order.order_type, order.quantity,
+                                         "Cancelled", 0, stop_price=order.stop_price, limit_price=order.limit_price)
+    executor.last_prices = lambda: {"NQ": last}  # SHORT, stop 25490: a buy stop triggers at or above it
+    asyncio.run(executor.reconcile())
+    assert [ref.removeprefix(f"slob:{SETUP}:") for ref in broker.placed[3:]] == (
+        ["flatten.2"] if placed == "flatten.2" else ["stop.2", "target.2"])
+
+
+def test_exit_cancels_sent_while_the_view_was_taken_are_not_sent_twice_lost_ones_are(store: Store) -> None:
+    """After a reconciliation a flattening setup's working exits are cancelled: not those whose cancel went out
+    after the broker's view was asked for (on their way), but those cancelled before it and still working (lost)."""
+    broker = Broker(position=-1)
+    clock = ManualClock(datetime(2026, 1, 6, 21, 0, 2, tzinfo=UTC))
+    alerts: list[str] = []
+    executor = _short_at_the_session_end(store, broker, clock, alerts, session_end=False)
+    exits = [f"slob:{SETUP}:stop", f"slob:{SETUP}:target"]
+    port = executor.port
+
+    async def racing_snapshot() -> BrokerView:
+        view = broker.view()  # taken before the session end: the exits work
+        executor.on_session_end()  # which fires while the view travels
+        return view
+
+    executor.port = type("Racing", (), {"place": port.place, "cancel": port.cancel, "equity": port.equity,
+                                        "snapshot": staticmethod(racing_snapshot)})()
+    asyncio.run(executor.reconcile())
+    assert broker.cancelled == exits, "each exit cancelled once"
+    executor.port = port
+    asyncio.run(executor.reconcile())  # the broker never got them: still working in a view asked for after
+    assert broker.cancelled == exits + exits, "lost cancels are sent again"
+    _confirm(executor, broker, "Cancelled")
+    assert broker.placed[-1] == f"slob:{SETUP}:flatten"

@@ -1,0 +1,28 @@
+"""The newest trade price of each symbol the engine knows, for reconciliation's 'is the stop already through?'."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import timedelta
+from typing import Any
+
+from slob_cli.adapters.store import Store
+from slob_cli.adapters.store.instants import from_us
+
+
+def newest_prices(feed: Any, store: Store, symbols: Iterable[str]) -> dict[str, float]:
+    """Return each symbol's newest known trade price: the feed's last trade, or the close of the newest
+    stored candle when that minute ended later (none of the symbols when neither is known).
+
+    At a start (and after an outage) reconciliation runs once the warm-up has stored history up to the
+    current minute but often before the feed's first trade: the candle is then the newer price.
+    """
+    prices: dict[str, float] = {}
+    for symbol in symbols:
+        traded, price = feed.latest(symbol), feed.last_price.get(symbol)
+        rows = store.newest_bar_rows(symbol, 1)
+        if rows and (price is None or traded is None or from_us(rows[0][0]) + timedelta(minutes=1) > traded):
+            price = rows[0][4]
+        if price is not None:
+            prices[symbol] = float(price)
+    return prices
