@@ -28,6 +28,9 @@ if TYPE_CHECKING:
 
 TICK_COLUMNS = ("timestamp", "price", "size")
 CANDLE_COLUMNS = ("timestamp", "open", "high", "low", "close", "volume")
+OPTIONAL_TICK_COLUMNS = ("symbol",)
+OPTIONAL_CANDLE_COLUMNS = ("symbol", "tick_count", "dropped_ticks")
+_TYPO_LIKENESS = 0.75  # difflib ratio: tickcount~tick_count 0.95, opne~open 0.75; time~timestamp 0.62 is foreign
 UNKNOWN_TICK_COUNT = -1  # imported candles without a tick_count column: count unknown, not synthetic
 _LATEST_EPOCH_SECONDS = 4_102_444_800  # 2100-01-01: anything later is a unit mistake (ms, us)
 _ZONE_SUFFIX = r"(?:Z|z|[+-]\d{2}(?::?\d{2})?)$"
@@ -40,6 +43,7 @@ class ParsedRows:
     frame: pd.DataFrame
     skipped: list[str] = field(default_factory=list)
     other_symbols: dict[str, int] = field(default_factory=dict)  # good rows left out for not being --symbol's
+    ignored_columns: list[str] = field(default_factory=list)  # columns slob does not read, in file order
 
 
 def file_format(path: Path) -> str:
@@ -170,10 +174,11 @@ def _overlong_line(path: Path) -> str | None:
 class _Problems:
     """The first problem found in each row, so a report names one thing per row."""
 
-    def __init__(self, frame: pd.DataFrame, name: str, unit: str, first: int) -> None:
+    def __init__(self, frame: pd.DataFrame, name: str, unit: str, first: int, ignored_columns: list[str]) -> None:
         import pandas as pd
 
         self.frame = frame
+        self.ignored_columns = ignored_columns
         self.name = name
         self.unit = unit
         self.first_number = first  # the line or row number of index 0
@@ -265,20 +270,37 @@ def _symbols(problems: _Problems, symbol: str | None) -> pd.Series:
     return symbols
 
 
-def _check_header(frame: pd.DataFrame, name: str, required: tuple[str, ...]) -> None:
+def _check_header(frame: pd.DataFrame, name: str, required: tuple[str, ...], optional: tuple[str, ...]) -> list[str]:
+    """Refuse a header missing a column or naming a known one mistyped; return the foreign columns it ignores.
+
+    A column like an absent known one (`tickcount` for `tick_count`) is taken as its typo: read
+    silently as foreign, the value the user meant would be lost.
+    """
+    import difflib
+
+    known = (*required, *optional)
+    unknown = [column for column in frame.columns if column not in known]
+    absent = [column for column in known if column not in frame.columns]
+    for column in unknown:
+        close = difflib.get_close_matches(column, absent, n=1, cutoff=_TYPO_LIKENESS)
+        if close:
+            raise InputError(f"{name}: unknown column {column!r} (did you mean {close[0]}?); "
+                             f"known columns: {','.join(known)}")
     missing = [column for column in required if column not in frame.columns]
     if missing:
         found = ",".join(frame.columns) or "(nothing)"
         raise InputError(
             f"{name}: header must contain {','.join(required)}[,symbol]; missing {', '.join(missing)} (found {found})"
         )
+    return unknown
 
 
-def _begin(path: Path, required: tuple[str, ...], symbol: str | None) -> tuple[_Problems, pd.Series, pd.Series]:
+def _begin(path: Path, required: tuple[str, ...], optional: tuple[str, ...],
+           symbol: str | None) -> tuple[_Problems, pd.Series, pd.Series]:
     """Load a file, check its header; return its problem tracker, symbols and UTC microseconds."""
     raw, unit, first = _load(path)
-    _check_header(raw, path.name, required)
-    problems = _Problems(raw, path.name, unit, first)
+    ignored = _check_header(raw, path.name, required, optional)
+    problems = _Problems(raw, path.name, unit, first, ignored)
     return problems, _symbols(problems, symbol), _timestamps(problems)
 
 
@@ -293,12 +315,12 @@ def _finish(problems: _Problems, columns: dict[str, Any], symbol: str | None, sk
         chosen = frame["symbol"] == symbol
         others = {str(name): int(count) for name, count in frame.loc[~chosen, "symbol"].value_counts().sort_index().items()}
         frame = frame[chosen]
-    return ParsedRows(frame.reset_index(drop=True), skipped, others)
+    return ParsedRows(frame.reset_index(drop=True), skipped, others, problems.ignored_columns)
 
 
 def read_ticks(path: Path, symbol: str | None = None, skip_bad: bool = False) -> ParsedRows:
     """Read and validate a ticks file; return columns symbol, ts (UTC us), price, size in file order."""
-    problems, symbols, ts = _begin(path, TICK_COLUMNS, symbol)
+    problems, symbols, ts = _begin(path, TICK_COLUMNS, OPTIONAL_TICK_COLUMNS, symbol)
     price = _numbers(problems, "price", allow_zero=False)
     size = _numbers(problems, "size", allow_zero=True)
     return _finish(problems, {"symbol": symbols, "ts": ts, "price": price, "size": size}, symbol, skip_bad)
@@ -308,7 +330,7 @@ def read_candles(path: Path, symbol: str | None = None, skip_bad: bool = False) 
     """Read and validate a candles file; return columns symbol, ts (UTC us), OHLCV, counts."""
     import pandas as pd
 
-    problems, symbols, ts = _begin(path, CANDLE_COLUMNS, symbol)
+    problems, symbols, ts = _begin(path, CANDLE_COLUMNS, OPTIONAL_CANDLE_COLUMNS, symbol)
     raw = problems.frame
     problems.flag((ts % 60_000_000) != 0, lambda v: f"timestamp {v!r} is not the start of a minute", "timestamp")
     prices = {name: _numbers(problems, name, allow_zero=False) for name in ("open", "high", "low", "close")}

@@ -53,7 +53,8 @@ def aggregate(
         from slob_cli.adapters.file_reading import check_input_file
 
         check_input_file(ticks_file)
-    with app_context(ctx).open_store() as store:
+    # Stored ticks are read from a store that exists; a --ticks-file may start a new one.
+    with app_context(ctx).open_store(create=ticks_file is not None) as store:
         stored_ticks = (lambda: store.tick_count(chosen)) if ticks_file is None else (lambda: None)
         with progress_bar("Aggregating ticks", stored_ticks) as advance:
             report = aggregate_candles(
@@ -66,7 +67,7 @@ def aggregate(
     typer.echo(
         f"Aggregated {report.ticks:,} ticks from {report.source} into {report.candles:,} candles "
         f"({report.synthetic_candles:,} synthetic, {report.gaps:,} gaps, {report.late_ticks:,} late ticks skipped)"
-        f"{_left_out(report.other_symbols, 'ticks')}."
+        f"{_left_out(report.other_symbols, 'ticks')}{_ignored(report.ignored_columns)}."
     )
 
 
@@ -101,7 +102,7 @@ def import_(
     effect = (f" ({report.new:,} new, {report.replaced:,} replaced a stored candle with other values,"
               f" {report.unchanged:,} unchanged)" if report.new != report.imported else "")  # said when some were stored
     typer.echo(f"Imported {report.imported:,} candles from {file}{effect}{skipped}"
-               f"{_left_out(report.other_symbols, 'rows')}.")
+               f"{_left_out(report.other_symbols, 'rows')}{_ignored(report.ignored_columns)}.")
 
 
 def _left_out(other_symbols: dict[str, int], what: str) -> str:
@@ -109,6 +110,11 @@ def _left_out(other_symbols: dict[str, int], what: str) -> str:
     if not other_symbols:
         return ""
     return f"; left out {sum(other_symbols.values()):,} {what} of other symbols ({', '.join(other_symbols)})"
+
+
+def _ignored(columns: list[str]) -> str:
+    """Name a file's columns slob does not read (nothing when none): none is dropped without a word."""
+    return f"; ignored columns slob does not read: {', '.join(columns)}" if columns else ""
 
 
 @app.command("export")
@@ -282,8 +288,8 @@ def backfill(
     config = GatewayConfig.from_settings(settings, account=None, sync_orders=False)
     from slob_cli.cli.context import app_context
 
-    with app_context(ctx).open_store() as store, day_progress(f"Backfilling {chosen}") as progress:
-        report = asyncio.run(runner.backfill(config, store, chosen, first, last, progress))
+    with day_progress(f"Backfilling {chosen}") as progress:  # the store is opened once the gateway answers
+        report = asyncio.run(runner.backfill_into(config, app_context(ctx).open_store, chosen, first, last, progress))
     if json_out:
         typer.echo(json.dumps(report.to_dict(), indent=2))
         return

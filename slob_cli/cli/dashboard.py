@@ -41,7 +41,10 @@ def dashboard(
 
         console = Console()
         if once:
-            console.print(frame())
+            from slob_cli.cli.tables import fitting_console
+
+            rendered = frame()
+            fitting_console(rendered).print(rendered)
             return
         try:
             with Live(frame(), console=console, refresh_per_second=max(1.0, 1.0 / refresh), screen=False) as live:

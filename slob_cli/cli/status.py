@@ -60,8 +60,8 @@ def status(
     if json_out:
         typer.echo(json.dumps(report.to_dict(), indent=2, default=str))
         return
-    from rich.console import Console
-
     from slob_cli.cli.status_render import render_status
+    from slob_cli.cli.tables import fitting_console
 
-    Console().print(render_status(report, settings.zone))
+    rendered = render_status(report, settings.zone)
+    fitting_console(rendered).print(rendered)

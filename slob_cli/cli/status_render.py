@@ -6,19 +6,11 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from rich.console import Group, RenderableType
-from rich.table import Table
 from rich.text import Text
 
+from slob_cli.runtime.dashboard_view import listing_table
 from slob_cli.runtime.status import StatusReport
 from slob_cli.runtime.views import format_price, human_age, local_time
-
-
-def _table(title: str, *columns: str) -> Table:
-    table = Table(title=title, title_justify="left", expand=False, padding=(0, 1))
-    for index, column in enumerate(columns):
-        # Ids and states stay whole (they are copied into other commands); numbers may fold.
-        table.add_column(column, overflow="fold", no_wrap=index == 0)
-    return table
 
 
 def _money(value: float | None) -> str:
@@ -43,20 +35,20 @@ def render_status(report: StatusReport, zone: ZoneInfo) -> RenderableType:
         parts.append(Text(f"Running: {report.running.describe(zone)}", style="bold green"))
     else:
         parts.append(Text("Running: nothing holds the lock", style="yellow"))
-    runs = _table("Recent runs", "id", "command", "started", "ended", "exit", "data")
+    runs = listing_table("Recent runs", ("id", "command", "started", "ended", "exit", "data"), ("command", "data"))
     for run in report.runs:
         exit_code = "running" if run["exit_code"] is None else str(run["exit_code"])
         runs.add_row(str(run["id"]), run["command"], local_time(run["started_at"], zone),
                      local_time(run["ended_at"], zone), exit_code, run["data_mode"] or "-")
     parts.append(runs)
     # Entry, stop and target exist only once a setup completes (a terminal state): not columns here.
-    setups = _table("Open setups", "setup", "dir", "state", "high", "low", "updated")
+    setups = listing_table("Open setups", ("setup", "dir", "state", "high", "low", "updated"))
     for setup in report.open_setups:
         setups.add_row(setup["id"], setup["direction"][:1], setup["state"],
                        format_price(setup["high"]), format_price(setup["low"]),
                        local_time(setup["updated_at"], zone, with_date=False))
     parts.append(setups)
-    orders = _table("Working orders", "order ref", "act", "type", "qty", "price", "status")
+    orders = listing_table("Working orders", ("order ref", "act", "type", "qty", "price", "status"), ("type", "status"))
     for order in report.working_orders:
         price = order["limit_price"] if order["limit_price"] is not None else order["stop_price"]
         status = "ended sim" if order.get("ended_sim_run") else order["status"]
@@ -64,7 +56,7 @@ def render_status(report: StatusReport, zone: ZoneInfo) -> RenderableType:
                        format_price(price), status)
     parts.append(orders)
     # The side is in the setup id (-S1 short, -L1 long): no column, so the table fits 80 columns.
-    positions = _table("Positions", "setup", "qty", "entry", "last", "unreal.", "to stop", "to tgt")
+    positions = listing_table("Positions", ("setup", "qty", "entry", "last", "unreal.", "to stop", "to tgt"))
     for position in report.positions:
         setup = position["setup_id"] + ("*" if position.get("ended_sim_run") else "")
         positions.add_row(setup, f"{position['quantity']:g}",
@@ -100,10 +92,12 @@ def render_status(report: StatusReport, zone: ZoneInfo) -> RenderableType:
             f"{_unrealized_text(health.get('payload') or {})}"
         ))
     if report.backtests:
-        backtests = _table("Backtest runs", "name", "symbol", "range", "trades", "win rate", "net USD", "max DD %")
+        # The name folds; the range takes two lines so its dates stay whole in 80 columns.
+        backtests = listing_table("Backtest runs", ("name", "symbol", "range", "trades", "win rate", "net USD", "max DD %"),
+                                  ("name",))
         for run in report.backtests:
             win_rate = "-" if run["win_rate"] is None else f"{run['win_rate']:.1%}"
-            backtests.add_row(run["name"], run["symbol"], f"{run['from_date']} .. {run['to_date']}", str(run["trades"]),
+            backtests.add_row(run["name"], run["symbol"], f"{run['from_date']} ..\n{run['to_date']}", str(run["trades"]),
                               win_rate, f"{run['net_pnl']:+,.2f}", f"{run['max_drawdown_pct']:.2f}")
         parts.append(backtests)
     return Group(*parts)

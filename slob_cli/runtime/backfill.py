@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import asdict, dataclass, field
 from datetime import date, datetime, timedelta, timezone
 from typing import TYPE_CHECKING, Any
@@ -23,7 +24,7 @@ from slob_cli.adapters.store.backfill import BackfillLedger
 from slob_cli.errors import BrokerError, UsageError
 
 if TYPE_CHECKING:
-    from slob_cli.adapters.ib.connection import GatewayConfig
+    from slob_cli.adapters.ib.connection import GatewayConfig, IBConnection
     from slob_cli.adapters.ib.history import HistoryPacer
     from slob_cli.adapters.store import Store
 
@@ -105,39 +106,53 @@ async def backfill(config: GatewayConfig, store: Store, symbol: str, start: date
                    progress: Callable[[int, int], None] = lambda done, total: None,
                    pacer: HistoryPacer | None = None) -> BackfillReport:
     """Fetch [start, end] (CME trading dates) into the store; resume after the days already done."""
-    from slob_cli.adapters.ib.backfill import fetch_session, gateway_time, list_expiries
+    return await backfill_into(config, lambda: nullcontext(store), symbol, start, end, progress, pacer)
+
+
+async def backfill_into(config: GatewayConfig, open_store: Callable[[], AbstractContextManager[Store]], symbol: str,
+                        start: date, end: date, progress: Callable[[int, int], None] = lambda done, total: None,
+                        pacer: HistoryPacer | None = None) -> BackfillReport:
+    """Connect, then open the store and fetch [start, end]: an unreachable gateway leaves no new store behind."""
     from slob_cli.adapters.ib.connection import IBConnection
+
+    connection = IBConnection(config)
+    await connection.connect()
+    try:
+        with open_store() as store:
+            return await _fetch(connection, store, symbol, start, end, progress, pacer)
+    finally:
+        await connection.close()
+
+
+async def _fetch(connection: IBConnection, store: Store, symbol: str, start: date, end: date,
+                 progress: Callable[[int, int], None], pacer: HistoryPacer | None) -> BackfillReport:
+    from slob_cli.adapters.ib.backfill import fetch_session, gateway_time, list_expiries
     from slob_cli.adapters.ib.history import HistoryPacer
 
     pacer = pacer or HistoryPacer.kept_in(store, lambda: datetime.now(timezone.utc))
     report = BackfillReport(symbol, start, end)
     ledger = BackfillLedger(store, symbol)
-    connection = IBConnection(config)
-    await connection.connect()
-    try:
-        ib = connection.ib
-        now = await gateway_time(ib)
-        expiries = await list_expiries(ib, symbol)
-        plans = [plan for plan in plan_days(trading_days(start, end), list(expiries)) if plan.start < now]
-        done = ledger.done()
-        todo = [plan for plan in plans if plan.day not in done]
-        report.days_planned, report.days_skipped = len(plans), len(plans) - len(todo)
-        progress(0, len(todo))
-        for index, plan in enumerate(todo, start=1):
-            upper = min(plan.end, now)
-            candles = await fetch_session(ib, expiries[plan.contract], symbol, plan.start, upper, pacer=pacer)
-            stored = ledger.commit_day(plan.day, candles, plan.contract.local_symbol, upper >= plan.end, now)
-            report.days_fetched += 1
-            report.bars_received += len(candles)
-            report.bars_stored += stored
-            local = plan.contract.local_symbol
-            report.contracts[local] = report.contracts.get(local, 0) + len(candles)
-            if candles:
-                log.info("backfilled %s %s from %s: %d bars, %d new", symbol, plan.day, local, len(candles), stored)
-            else:  # IB answers 162 "HMDS query returned no data": a holiday, or a span the gateway does not hold
-                report.days_without_data.append(plan.day.isoformat())
-                log.warning("%s %s (%s): the gateway has no 1-minute bars for this session", symbol, plan.day, local)
-            progress(index, len(todo))
-    finally:
-        await connection.close()
+    ib = connection.ib
+    now = await gateway_time(ib)
+    expiries = await list_expiries(ib, symbol)
+    plans = [plan for plan in plan_days(trading_days(start, end), list(expiries)) if plan.start < now]
+    done = ledger.done()
+    todo = [plan for plan in plans if plan.day not in done]
+    report.days_planned, report.days_skipped = len(plans), len(plans) - len(todo)
+    progress(0, len(todo))
+    for index, plan in enumerate(todo, start=1):
+        upper = min(plan.end, now)
+        candles = await fetch_session(ib, expiries[plan.contract], symbol, plan.start, upper, pacer=pacer)
+        stored = ledger.commit_day(plan.day, candles, plan.contract.local_symbol, upper >= plan.end, now)
+        report.days_fetched += 1
+        report.bars_received += len(candles)
+        report.bars_stored += stored
+        local = plan.contract.local_symbol
+        report.contracts[local] = report.contracts.get(local, 0) + len(candles)
+        if candles:
+            log.info("backfilled %s %s from %s: %d bars, %d new", symbol, plan.day, local, len(candles), stored)
+        else:  # IB answers 162 "HMDS query returned no data": a holiday, or a span the gateway does not hold
+            report.days_without_data.append(plan.day.isoformat())
+            log.warning("%s %s (%s): the gateway has no 1-minute bars for this session", symbol, plan.day, local)
+        progress(index, len(todo))
     return report

@@ -33,6 +33,7 @@ class AggregateReport:
     gaps: int
     symbols: list[str] = field(default_factory=list)
     other_symbols: dict[str, int] = field(default_factory=dict)  # ticks of a file left out by --symbol
+    ignored_columns: list[str] = field(default_factory=list)  # a ticks file's columns slob does not read
 
     def to_dict(self) -> dict[str, Any]:
         """Return a JSON-ready dict."""
@@ -52,6 +53,7 @@ class ImportReport:
     problems: list[str] = field(default_factory=list)
     symbols: list[str] = field(default_factory=list)
     other_symbols: dict[str, int] = field(default_factory=dict)  # rows left out by --symbol, per symbol
+    ignored_columns: list[str] = field(default_factory=list)  # the file's columns slob does not read
 
     def to_dict(self) -> dict[str, Any]:
         """Return a JSON-ready dict."""
@@ -85,7 +87,7 @@ def aggregate_candles(
         from slob_cli.adapters.file_reading import read_ticks
 
         parsed = read_ticks(ticks_file, file_symbol)
-        frame, others = parsed.frame, parsed.other_symbols
+        frame, others, ignored = parsed.frame, parsed.other_symbols, parsed.ignored_columns
         if start is not None or end is not None:
             frame = _within(frame, start, end)
         if symbols:
@@ -96,12 +98,13 @@ def aggregate_candles(
             progress(len(frame))
     else:
         result = aggregate_store(store, symbols, start, end, fill_gaps_up_to, progress)
-        source, others = "ticks table", {}
+        source, others, ignored = "ticks table", {}, []
     store.upsert_candles(result.candles, source="aggregate")
     return AggregateReport(
         source=source, ticks=result.ticks, late_ticks=result.late_ticks, candles=len(result.candles),
         synthetic_candles=sum(1 for c in result.candles if c.synthetic), gaps=len(result.gaps),
         symbols=sorted({c.symbol for c in result.candles}), other_symbols=others,
+        ignored_columns=ignored,
     )
 
 
@@ -140,7 +143,7 @@ def import_candles(store: Store, path: Path, symbol: str | None = None, skip_bad
     return ImportReport(file=str(path), imported=len(candles), new=counts.new, replaced=counts.replaced,
                         unchanged=counts.unchanged, skipped=len(parsed.skipped),
                         problems=parsed.skipped, symbols=sorted(set(frame["symbol"])),
-                        other_symbols=parsed.other_symbols)
+                        other_symbols=parsed.other_symbols, ignored_columns=parsed.ignored_columns)
 
 
 def candles_table(

@@ -100,12 +100,24 @@ def _chart_panel(snapshot: DashboardSnapshot, zone: ZoneInfo) -> Panel:
     return Panel(Group(chart, caption), title=f"{snapshot.symbol or '-'} M1", title_align="left", expand=False)
 
 
-def _small_table(title: str, columns: Sequence[str], rows: Sequence[Sequence[str]], empty: str) -> RenderableType:
+def listing_table(title: str, columns: Sequence[str], folding: Sequence[str] = ()) -> Table:
+    """Return a compact table whose `folding` (text) columns give way on a narrow console.
+
+    Every other column (ids, states, prices, sizes, times) is never wrapped: a number cut over two
+    lines ('+2,8' / '21.0') reads as two numbers. Print it with cli/tables.fitting_console so
+    even the whole columns fit.
+    """
+    table = Table(title=title, title_justify="left", expand=False, padding=(0, 1))
+    for column in columns:
+        table.add_column(column, overflow="fold", no_wrap=column not in folding)
+    return table
+
+
+def _small_table(title: str, columns: Sequence[str], rows: Sequence[Sequence[str]], empty: str,
+                 folding: Sequence[str] = ()) -> RenderableType:
     if not rows:
         return Text(f"{title}: {empty}", style="dim")
-    table = Table(title=title, title_justify="left", expand=False, padding=(0, 1))
-    for index, column in enumerate(columns):
-        table.add_column(column, overflow="fold", no_wrap=index == 0)  # ids stay whole
+    table = listing_table(title, columns, folding)
     for row in rows:
         table.add_row(*row)
     return table
@@ -151,11 +163,11 @@ def render_frame(snapshot: DashboardSnapshot, zone: ZoneInfo) -> RenderableType:
         _chart_panel(snapshot, zone),
         _small_table("Open setups", ("setup", "dir", "state", "high", "low", "entry", "stop", "target"),
                      setups, "none"),
-        _small_table("Working orders", ("order ref", "side", "qty", "price", "status"), orders, "none"),
+        _small_table("Working orders", ("order ref", "side", "qty", "price", "status"), orders, "none", ("status",)),
         _small_table("Positions", ("setup", "qty", "entry", "last", "unreal.", "to stop", "to tgt"),
                      positions, "flat"),
         *([Text("* of an ended sim run: its gateway is gone, not a live position", style="dim")]
           if any(p.get("ended_sim_run") for p in snapshot.positions) else []),
         pnl,
-        _small_table("Latest events", ("time", "event", "about"), events, "none"),
+        _small_table("Latest events", ("time", "event", "about"), events, "none", ("event", "about")),
     )

@@ -28,6 +28,7 @@ if TYPE_CHECKING:
 UTC = timezone.utc
 DEFAULT_SESSION_START = datetime(2026, 1, 6, 14, 30, tzinfo=UTC)  # 09:30 New York
 DEFAULT_MINUTES = 390  # the regular session, 09:30-16:00 New York
+DEMO_DAY = timedelta(days=1)  # the most a demo writes (--minutes 1440): the span a run replaces
 
 
 @dataclass
@@ -123,7 +124,8 @@ def run_demo(
     """Generate, stream-aggregate and store one synthetic session; return its figures.
 
     Its window is replaced, so a window holding data the demo did not write (a recorded session,
-    imported candles) is refused with InputError before anything is written.
+    imported candles) is refused with InputError before anything is written. What earlier demos
+    wrote in the day from `start` goes too, so the store never mixes two seeds or lengths.
     """
     _refuse_others_data(store, symbol, start, start + timedelta(minutes=minutes), zone)
     began = time.perf_counter()
@@ -141,11 +143,13 @@ def run_demo(
 
     asyncio.run(main())
     end = start + timedelta(minutes=minutes)
-    store.delete_ticks(symbol, start, end)  # running the demo again replaces its session, not doubles it
-    store.insert_ticks(ticks, run_id=run_id)
-    store.upsert_candles(candles, source="demo")
-    for gap in gaps:
-        store.log_event("gap", gap.start, {"minutes": gap.minutes, "end": to_iso(gap.end)}, run_id, symbol)
+    with store.batch():  # running the demo again replaces its day, not doubles or mixes it
+        store.delete_rows_written_by("demo", symbol, start, start + max(DEMO_DAY, end - start))
+        store.delete_ticks(symbol, start, end)
+        store.insert_ticks(ticks, run_id=run_id)
+        store.upsert_candles(candles, source="demo")
+        for gap in gaps:
+            store.log_event("gap", gap.start, {"minutes": gap.minutes, "end": to_iso(gap.end)}, run_id, symbol)
     stats = aggregator.get_stats()
     return DemoReport(
         symbol=symbol, seed=seed, session_start=start, session_end=end, ticks=len(ticks), candles=len(candles),

@@ -7,6 +7,8 @@ import sqlite3
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
+import pytest
+
 from slob_cli.adapters.store import Store
 from slob_cli.cli.main import app
 from slob_cli.core.aggregator import CandleCompleted, M1Aggregator
@@ -152,6 +154,23 @@ def test_aggregate_ticks_file_with_symbol_names_the_ticks_of_other_symbols_it_le
     assert json.loads(runner.invoke(app, [*args, "--json"]).stdout)["other_symbols"] == {"NQ": 2}
 
 
+@pytest.mark.parametrize(("command", "text", "ends"), [
+    (["import", "nq.csv", "--symbol", "NQ"],
+     "timestamp,open,high,low,close,volume,VWAP,exchange\n2026-01-06T14:30:00Z,21000,21002.5,20999.75,21001,12,21001.1,CME\n",
+     "Imported 1 candles from nq.csv"),
+    (["aggregate", "--ticks-file", "nq.csv", "--symbol", "NQ"],
+     "timestamp,price,size,vwap,exchange\n2026-01-06T14:30:01Z,21000,1,21000,CME\n", "late ticks skipped)"),
+], ids=["import", "aggregate-ticks-file"])
+def test_foreign_columns_of_a_file_are_named_as_ignored(runner, db_path: Path, tmp_path: Path, command: list[str],
+                                                        text: str, ends: str) -> None:
+    (tmp_path / "nq.csv").write_text(text)
+    args = ["--db", str(db_path), "candles", *command]
+    result = runner.invoke(app, args)
+    assert result.exit_code == 0, result.stderr
+    assert result.stdout.endswith(f"{ends}; ignored columns slob does not read: vwap, exchange.\n"), result.stdout
+    assert json.loads(runner.invoke(app, [*args, "--json"]).stdout)["ignored_columns"] == ["vwap", "exchange"]
+
+
 def test_show_renders_in_display_zone_and_json_in_utc(runner, db_path: Path) -> None:
     with Store.open(db_path) as store:
         store.upsert_candles([Candle("NQ", T0 + timedelta(minutes=m), 1.0, 2.0, 0.5, 1.5, 3.0, 4) for m in range(30)])
@@ -189,9 +208,10 @@ def test_stats_table_shows_rows_and_time_span_per_symbol(runner, db_path: Path) 
     assert "times in Europe/Stockholm" in result.stdout and "14:30" not in result.stdout
 
 
-def test_stats_of_a_missing_store_exits_3_and_creates_nothing(runner, tmp_path: Path) -> None:
+@pytest.mark.parametrize("command", [["stats"], ["aggregate"]], ids=["stats", "aggregate-stored-ticks"])
+def test_a_reader_of_a_missing_store_exits_3_and_creates_nothing(runner, tmp_path: Path, command: list[str]) -> None:
     missing = tmp_path / "typo" / "slob.db"
-    result = runner.invoke(app, ["--db", str(missing), "candles", "stats", "--json"])
+    result = runner.invoke(app, ["--db", str(missing), "candles", *command, "--json"])
     assert result.exit_code == 3
     assert result.stderr == f"Error: database '{missing}' does not exist\n" and result.stdout == ""
     assert not missing.parent.exists()

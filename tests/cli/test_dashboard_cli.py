@@ -70,3 +70,17 @@ def test_dashboard_once_reads_while_another_thread_writes(runner: CliRunner, db_
 def test_dashboard_on_missing_database_exits_3(runner: CliRunner, tmp_path: Path) -> None:
     result = runner.invoke(app, ["--db", str(tmp_path / "none.db"), "dashboard", "--once"])
     assert result.exit_code == 3 and "does not exist" in result.stderr
+
+
+def test_dashboard_once_at_80_columns_prints_every_price_whole(runner: CliRunner, db_path: Path) -> None:
+    from tests.cli.test_status import populate
+
+    with Store.open(db_path) as store:
+        populate(store, datetime.now(UTC))
+    result = runner.invoke(app, ["--db", str(db_path), "dashboard", "--once"], env={"COLUMNS": "80"})
+    assert result.exit_code == 0, result.output
+    words = result.stdout.replace("│", " ").split()
+    for number in ("25,491.00", "25,440.00", "25,470.25", "25,405.00", "25,449.50", "WATCHING_LIQ2",
+                   "slob:NQ-a-SHORT-2:target"):
+        assert number in words, (number, result.stdout)
+    assert "…" not in result.stdout

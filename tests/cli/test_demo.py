@@ -73,3 +73,27 @@ def test_demo_refuses_a_window_holding_data_it_did_not_write_and_changes_nothing
     assert runner.invoke(app, ["--db", str(other), "demo", "--minutes", "10"]).exit_code == 0
     assert runner.invoke(app, ["--db", str(other), "candles", "aggregate"]).exit_code == 0
     assert runner.invoke(app, ["--db", str(other), "demo", "--minutes", "10"]).exit_code == 0
+
+
+def test_demo_with_another_seed_and_fewer_minutes_replaces_the_whole_day_of_the_first(runner, db_path: Path) -> None:
+    """A second demo of 10 minutes left the first one's candles and ticks of minutes 10-60 in the store: two seeds."""
+    first = runner.invoke(app, ["--db", str(db_path), "demo", "--seed", "1", "--minutes", "60", "--json"])
+    assert first.exit_code == 0, first.stderr
+    second = runner.invoke(app, ["--db", str(db_path), "demo", "--seed", "2", "--minutes", "10", "--json"])
+    assert second.exit_code == 0, second.stderr
+    report = json.loads(second.stdout)
+    with Store.open(db_path) as store:
+        stored_ticks = list(store.iter_ticks("NQ"))
+        assert stored_ticks == synthetic_session(2, minutes=10)
+        stored = store.candles("NQ")
+        assert len(stored) == report["candles"] == 10
+        assert stored == aggregate_store(store, ["NQ"]).candles
+        assert store.tick_count() == report["ticks"]
+    conn = sqlite3.connect(db_path)
+    try:
+        second_run = conn.execute("SELECT max(id) FROM runs WHERE command='demo'").fetchone()[0]
+        assert conn.execute("SELECT count(*) FROM ticks WHERE run_id<>?", (second_run,)).fetchone()[0] == 0
+        assert conn.execute("SELECT count(*) FROM events WHERE type='gap' AND run_id<>?", (second_run,)).fetchone()[0] == 0
+        assert conn.execute("SELECT count(*) FROM setups").fetchone()[0] == 0
+    finally:
+        conn.close()

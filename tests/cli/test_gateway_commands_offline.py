@@ -71,3 +71,19 @@ def test_record_that_never_reaches_a_gateway_exits_4_and_records_the_run(runner,
     with Store.open(db_path, readonly=True) as store:
         run = store.runs(1)[0]
     assert run["command"] == "record" and run["exit_code"] == 4
+
+
+def test_backfill_that_never_reaches_a_gateway_exits_4_and_creates_no_store(runner, tmp_path: Path) -> None:
+    db = tmp_path / "missing" / "nq.db"
+    result = runner.invoke(app, ["--db", str(db), "candles", "backfill", "--symbol", "NQ", "--from", "2026-12-01",
+                                 "--port", str(_free_port())], env={"SLOB_CONNECT_TIMEOUT": "0.5"})
+    assert result.exit_code == 4, result.stderr
+    assert "cannot reach IB gateway" in result.stderr
+    assert not db.exists() and not db.parent.exists()
+
+
+def test_test_connection_creates_no_store(runner, tmp_path: Path) -> None:
+    db = tmp_path / "missing" / "nq.db"
+    result = runner.invoke(app, ["--db", str(db), "test-connection", "--port", str(_free_port()), "--timeout", "1"])
+    assert result.exit_code == 4
+    assert not db.exists() and not db.parent.exists()

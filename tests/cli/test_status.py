@@ -134,3 +134,28 @@ def test_status_shows_the_broker_unrealized_pnl_beside_ours(runner: CliRunner, d
     data = json.loads(runner.invoke(app, ["--db", str(db_path), "status", "--json"]).stdout)
     assert "unrealized $+210.00 (broker $+205.50)" in table.stdout
     assert data["health"]["payload"]["broker_unrealized_pnl"] == 205.5
+
+
+def _add_backtest_run(db_path: Path, name: str, trades: int, win_rate: float, net_pnl: float, drawdown_pct: float) -> None:
+    from slob_cli.adapters.store import to_us
+    from tests.sqlfile import sql_run
+
+    sql_run(db_path, "INSERT INTO backtest_runs(name, created_at, symbol, from_date, to_date, candles, trades, net_pnl,"
+            " win_rate, max_drawdown, max_drawdown_pct, settings, stats) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
+            (name, to_us(datetime.now(UTC)), "NQ", "2025-01-02", "2026-03-27", 123_456, trades, net_pnl, win_rate,
+             1000.0, drawdown_pct, "{}", "{}"))
+
+
+def test_status_at_80_columns_prints_every_number_whole(runner: CliRunner, db_path: Path, store: Store) -> None:
+    """rich's 80 columns broke the backtest runs' figures over two lines ('+2,8' / '21.0'); names fold instead."""
+    populate(store, datetime.now(UTC))
+    _add_backtest_run(db_path, "NQ-20250102-20260327-20261205T023709-risk_pct=0.02", 1_234, 0.4567, 2_821_044.5, 21.04)
+    _add_backtest_run(db_path, "sweep-best", 87, 0.5, -123_456.78, 3.5)
+    result = runner.invoke(app, ["--db", str(db_path), "status"], env={"COLUMNS": "80"})
+    assert result.exit_code == 0, result.output
+    words = result.stdout.replace("│", " ").split()
+    for number in ("1234", "45.7%", "+2,821,044.50", "21.04", "87", "50.0%", "-123,456.78", "3.50",
+                   "25,470.25", "25,405.00", "25,449.50", "$+400.00"):
+        assert number in words, (number, result.stdout)
+    assert "…" not in result.stdout
+    assert max(len(line) for line in result.stdout.splitlines()) <= 80, result.stdout

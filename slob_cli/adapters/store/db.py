@@ -428,6 +428,16 @@ class Store(ReadQueries, ViewQueries, Scans, TradingDays):
         with self.transaction() as conn:
             conn.execute("DELETE FROM ticks WHERE symbol=? AND ts >= ? AND ts < ?", (symbol, to_us(start), to_us(end)))
 
+    def delete_rows_written_by(self, command: str, symbol: str, start: datetime, end: datetime) -> None:
+        """Delete a symbol's ticks and events in [start, end) that runs of `command` wrote, and its candles there
+        whose source is `command`, in one transaction."""
+        span = (symbol, to_us(start), to_us(end))
+        runs = "(SELECT id FROM runs WHERE command=?)"
+        with self.transaction() as conn:
+            conn.execute(f"DELETE FROM ticks WHERE symbol=? AND ts>=? AND ts<? AND run_id IN {runs}", (*span, command))
+            conn.execute("DELETE FROM candles WHERE symbol=? AND ts>=? AND ts<? AND source=?", (*span, command))
+            conn.execute(f"DELETE FROM events WHERE symbol=? AND ts>=? AND ts<? AND run_id IN {runs}", (*span, command))
+
     def tick_count(self, symbol: str | None = None) -> int:
         """Return the number of stored ticks (for one symbol or all)."""
         if symbol is None:
