@@ -128,6 +128,7 @@ def gather(
 
     events = [(ts, kind, _payload(text), symbol) for ts, kind, text, symbol in store.run_events(run_id)]
     outages, reconnects, safe_modes = _connection(events, started)
+    restores = sum(1 for _, kind, _, _ in events if kind in RESTORED_TYPES)
     gaps = [_gap(ts, p, symbol, started) for ts, kind, p, symbol in events if kind in GAP_TYPES]
     delayed = data_mode == "delayed" or any(
         kind in DATA_MODE_TYPES and p.get("mode") == "delayed" for _, kind, p, _ in events)
@@ -167,7 +168,7 @@ def gather(
             if (parse_time(bar_time) or ended) <= ended]
     return ValidationInput(
         target_seconds=target_seconds, actual_seconds=(ended - started).total_seconds(), crashed=crashed,
-        run_end=ended, outages=outages, reconnects=reconnects, safe_mode_entries=safe_modes,
+        run_end=ended, outages=outages, reconnects=reconnects, restores=restores, safe_mode_entries=safe_modes,
         candles_received=received, candles_generated=generated, candles_persisted=persisted, gaps=gaps,
         dropped_ticks=dropped, late_ticks=int(_first(counters, ("late_ticks",), 0)), delayed_data=delayed, live_events=live, offline_events=offline_events,
         orders=orders, fills=fills, trades=trades, setups_by_state=by_state, monitor_only=monitor_only,

@@ -148,5 +148,10 @@ def test_an_ib_connectivity_loss_1100_is_an_outage_until_1101_or_1102(store: Sto
     assert data.outages == [Outage(START + timedelta(hours=1), START + timedelta(hours=1, minutes=20)),
                             Outage(START + timedelta(hours=5), None)]
     assert data.reconnects == 0, "the socket stayed up: no reconnect, as the run's own counter says"
-    failed = [c.name for c in evaluate(data).failures()]
+    assert data.restores == 1
+    report = evaluate(data)
+    failed = [c.name for c in report.failures()]
     assert "connection recovered" in failed  # 20 minutes without IB, and still without it at the end
+    # The line adds up: two disconnects, neither a reconnect, one restored by IB.
+    [stable] = [c for c in report.criteria if c.name == "connection stable"]
+    assert "2 disconnects" in stable.detail and "0 reconnects, 1 restored by IB (1101/1102)" in stable.detail
