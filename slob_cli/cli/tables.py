@@ -44,8 +44,8 @@ def _narrowest(console: Console, options: ConsoleOptions, renderable: Renderable
 
     if isinstance(renderable, Group):
         return max((_narrowest(console, options, part) for part in renderable.renderables), default=0)
-    if not isinstance(renderable, Table):
-        return Measurement.get(console, options, renderable).minimum
+    if not isinstance(renderable, Table):  # text folds: a word longer than the terminal (a path) widens nothing
+        return min(Measurement.get(console, options, renderable).minimum, console.width)
     needed = renderable._extra_width
     for column in renderable.columns:
         if column.no_wrap:

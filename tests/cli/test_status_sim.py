@@ -6,6 +6,7 @@ import json
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
+import pytest
 from typer.testing import CliRunner
 
 from slob_cli.adapters.store import Store, to_iso
@@ -54,9 +55,13 @@ def test_status_after_an_interrupted_sim_reads_the_sims_clock_and_marks_its_book
     assert "(2 s ago)" in text and max(len(line) for line in text.splitlines()) <= 80
 
 
+@pytest.mark.parametrize("folder", ["", "a-folder-name-long-enough-that-the-store-path-alone-is-wider-than-80-columns"])
 def test_dashboard_after_an_interrupted_sim_is_marked_simulated_and_not_connected(
-        runner: CliRunner, db_path: Path, store: Store) -> None:
-    _interrupted_sim_run(store)
+        runner: CliRunner, tmp_path: Path, folder: str) -> None:
+    db_path = tmp_path / folder / "test.db"  # the frame's title names the store: a long path folds, widens nothing
+    db_path.parent.mkdir(exist_ok=True)
+    with Store.open(db_path) as store:
+        _interrupted_sim_run(store)
     frame = runner.invoke(app, ["--db", str(db_path), "dashboard", "--once"]).stdout
     assert "SIMULATED clock of sim run 1 (ended)" in frame and "data: sim" in frame
     assert "gateway: connected" not in frame and "heartbeat: 2 s ago" in frame
