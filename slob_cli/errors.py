@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from enum import IntEnum
+from typing import Any
 
 
 class ExitCode(IntEnum):
@@ -74,6 +75,10 @@ class RunCutShort(SlobError):
     """A run against the simulated gateway ended before its period (exit 1; `paper` exits 5)."""
 
     exit_code = ExitCode.UNEXPECTED
+
+    def __init__(self, message: str, stats: Any = None) -> None:
+        super().__init__(message)
+        self.stats = stats  # the engine's counters when it stopped (runtime.engine.EngineStats), to store
 
 
 def first_error(error: BaseException) -> BaseException:

@@ -56,7 +56,7 @@ def test_connection(
         raise UsageError(f"unknown symbol {symbol!r} (known: {', '.join(INSTRUMENTS)})")
     settings = gateway_settings(ctx, host, port, client_id, account)
     config = GatewayConfig.from_settings(settings, connect_timeout=min(settings.ib_connect_timeout, timeout))
-    report = asyncio.run(run_checks(config, symbol, timeout, settings.market_data_type))
+    report = asyncio.run(run_checks(config, symbol, timeout, settings.market_data_type, settings.zone))
     if json_out:
         typer.echo(json.dumps(report.as_dict(), indent=2))
     else:

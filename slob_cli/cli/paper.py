@@ -51,14 +51,17 @@ def paper(
 
     from slob_cli.cli.guard import run_guard, take_lock
     from slob_cli.cli.options import parse_duration
-    from slob_cli.cli.trading import replace_earlier_rehearsal, run_args
+    from slob_cli.cli.trading import cut_short_stats, replace_earlier_rehearsal, run_args
     from slob_cli.errors import BrokerUnavailable, RunCutShort, ValidationFailed
     from slob_cli.runtime import wiring
     from slob_cli.runtime.paper_report import finish_validation
     from slob_cli.runtime.session import DEFAULT_SIM_DAY, SimOptions, run_session
     from slob_cli.runtime.validation_data import offline_events
+    from slob_cli.runtime.validation_report import check_report_base
 
     target = parse_duration(duration)
+    if report_file is not None:
+        check_report_base(report_file)  # a 24 h run must not end unable to write its report
     settings = gateway_settings(ctx, host, port, client_id, account, connect_timeout)
     sim_options = None
     if sim:
@@ -75,9 +78,11 @@ def paper(
         with run_guard(ctx, "paper", fail_if_running=fail_if_running, args=args, clock=wired.clock,
                        lock=lock) as guarded:
             guarded.data_mode = "sim" if sim else settings.market_data_type
+            guarded.store.set_run_mode(guarded.run_id, guarded.data_mode)  # shown while it runs, too
             if sim:
                 replace_earlier_rehearsal(guarded, wired)
             unreachable: BrokerUnavailable | None = None
+            cut: RunCutShort | None = None
             try:
                 result = run_session(guarded.store, wired.config, wired.options, strategy=wired.strategy,
                                      risk=wired.risk, calendar=wired.calendar, clock=wired.clock,
@@ -85,8 +90,8 @@ def paper(
                 if sim:
                     result.stats.data_mode = "sim"  # the feed says "live": live from the simulated gateway
                 stats = {**result.stats.as_dict(), "data_mode": result.stats.data_mode}
-            except RunCutShort as exc:  # a validation run that did not last its duration has failed
-                raise ValidationFailed(str(exc)) from None
+            except RunCutShort as exc:  # a validation run that did not last its duration has failed: judged, exit 5
+                cut, stats = exc, cut_short_stats(exc, "sim" if sim else guarded.data_mode)
             except BrokerUnavailable as exc:
                 # Never connected: the report still says so (connection criteria fail), then exit 4.
                 unreachable, stats = exc, {"data_mode": guarded.data_mode, "candles": 0}
@@ -99,6 +104,8 @@ def paper(
             _print(outcome, strict, json_out)
             if unreachable is not None:
                 raise unreachable
+            if cut is not None:
+                raise ValidationFailed(str(cut)) from None
             if stats.get("stopped_by") and not outcome.passed:
                 # A clean stop, but a validation run that did not last its duration was cut short: never exit 0.
                 typer.echo(f"Stopped by {stats['stopped_by']} before its duration: the run was cut short.", err=True)

@@ -32,7 +32,7 @@ def render_status(report: StatusReport, zone: ZoneInfo) -> RenderableType:
         when += f" (SIMULATED clock of sim run {clock.get('run_id')}, {state})"
     parts.append(Text(f"Now: {when}", style="bold magenta" if simulated else "bold"))
     if report.running:
-        parts.append(Text(f"Running: {report.running.describe()}", style="bold green"))
+        parts.append(Text(f"Running: {report.running.describe(zone)}", style="bold green"))
     else:
         parts.append(Text("Running: nothing holds the lock", style="yellow"))
     runs = listing_table("Recent runs", ("id", "command", "started", "ended", "exit", "data"), ("command", "data"))

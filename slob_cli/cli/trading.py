@@ -126,6 +126,7 @@ def _session(ctx: typer.Context, settings: Any, command: str, *, monitor_only: b
 
     from slob_cli.cli.guard import run_guard, take_lock
     from slob_cli.cli.options import parse_duration
+    from slob_cli.errors import RunCutShort
     from slob_cli.runtime import wiring
     from slob_cli.runtime.session import run_session
 
@@ -139,15 +140,26 @@ def _session(ctx: typer.Context, settings: Any, command: str, *, monitor_only: b
         with run_guard(ctx, command, fail_if_running=fail_if_running, args=args, clock=wired.clock,
                        lock=lock) as guarded:
             guarded.data_mode = "sim" if wired.sim_clock else settings.market_data_type
+            guarded.store.set_run_mode(guarded.run_id, guarded.data_mode)  # shown while it runs, too
             if sim is not None:
                 replace_earlier_rehearsal(guarded, wired)
-            result = run_session(guarded.store, wired.config, wired.options, strategy=wired.strategy,
-                                 risk=wired.risk, calendar=wired.calendar, clock=wired.clock, run_id=guarded.run_id,
-                                 notifier=guarded.notifier)
+            try:
+                result = run_session(guarded.store, wired.config, wired.options, strategy=wired.strategy,
+                                     risk=wired.risk, calendar=wired.calendar, clock=wired.clock,
+                                     run_id=guarded.run_id, notifier=guarded.notifier)
+            except RunCutShort as exc:  # the run row keeps how far it got (exit 1 follows)
+                guarded.stats = {"stats": cut_short_stats(exc, "sim")}
+                raise
             if wired.sim_clock:
                 result.stats.data_mode = "sim"  # the feed says "live": live from a simulated gateway
             guarded.stats = result.as_dict()
     _render(result, json_out)
+
+
+def cut_short_stats(cut: Any, data_mode: str) -> dict[str, Any]:
+    """Return the counters of a run cut short (errors.RunCutShort), as its run row stores them."""
+    stats = cut.stats.as_dict() if cut.stats is not None else {}
+    return {**stats, "data_mode": data_mode}
 
 
 def replace_earlier_rehearsal(guarded: Any, wired: SessionWiring) -> None:

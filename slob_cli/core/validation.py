@@ -104,6 +104,7 @@ class ValidationInput:
     run_end: datetime
     outages: Sequence[Outage] = ()
     reconnects: int = 0
+    restores: int = 0  # IB's 1101/1102 ending a 1100 (an outage without a reconnect)
     safe_mode_entries: int = 0
     candles_received: int = 0
     candles_generated: int = 0
@@ -177,8 +178,9 @@ def check_connection(data: ValidationInput, limits: Thresholds) -> list[Criterio
     """Outages end, none is longer than the limit; any outage or safe-mode entry is a warning."""
     longest = max((o.seconds(data.run_end) for o in data.outages), default=0.0)
     unrecovered = [o for o in data.outages if o.end is None]
+    restored = f"{data.restores} restored by IB (1101/1102), " if data.restores else ""
     summary = (f"{len(data.outages)} disconnects, longest outage {longest:.0f}s, {data.reconnects} reconnects, "
-               f"{data.safe_mode_entries} safe-mode entries")
+               f"{restored}{data.safe_mode_entries} safe-mode entries")
     recovered = Criterion(
         "connection recovered", not unrecovered and longest <= limits.max_outage_seconds,
         summary if not unrecovered else f"still disconnected at the end; {summary}",
@@ -297,6 +299,7 @@ def figures_of(data: ValidationInput, limits: Thresholds) -> dict[str, Any]:
         "disconnects": len(data.outages),
         "longest_outage_seconds": round(max((o.seconds(data.run_end) for o in data.outages), default=0.0), 1),
         "reconnects": data.reconnects,
+        "restores": data.restores,
         "safe_mode_entries": data.safe_mode_entries,
         "candles": {"received": data.candles_received, "generated": data.candles_generated,
                     "persisted": data.candles_persisted},

@@ -52,10 +52,10 @@ def ohlc_chart(bars: Sequence[Bar], height: int = CHART_HEIGHT, levels: Sequence
     return text
 
 
-def _status_line(snapshot: DashboardSnapshot) -> Text:
+def _status_line(snapshot: DashboardSnapshot, zone: ZoneInfo) -> Text:
     line = Text()
     if snapshot.running:
-        line.append(f"● {snapshot.running.describe()}", style="bold green")
+        line.append(f"● {snapshot.running.describe(zone)}", style="bold green")
     else:
         line.append("○ no session running", style="yellow")
     if snapshot.running is None:
@@ -159,7 +159,7 @@ def render_frame(snapshot: DashboardSnapshot, zone: ZoneInfo) -> RenderableType:
         header.append(f" — SIMULATED clock of sim run {snapshot.clock.run_id} ({state})", style="bold magenta")
     return Group(
         header,
-        _status_line(snapshot),
+        _status_line(snapshot, zone),
         _chart_panel(snapshot, zone),
         _small_table("Open setups", ("setup", "dir", "state", "high", "low", "entry", "stop", "target"),
                      setups, "none"),

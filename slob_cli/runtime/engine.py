@@ -8,10 +8,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import date, datetime, timezone
+from datetime import date, datetime, timedelta, timezone
 from typing import Any
 
 from slob_cli.adapters.ib.backoff import BackoffPolicy
@@ -133,9 +132,11 @@ class Engine(Supervised):
         self.catch_up = MinuteCatchUp(self)  # history: warm-up, the start minute, what a reconnect missed
         self.gate = self.catch_up.gate
         self.connection.add_hook(self.catch_up.after_connect)
+        self._shifted = getattr(self.clock, "shifted", timedelta(0))  # the clock's footing the run started on
+        self.connection.add_hook(self._rebase_run_start)
         self._ready = asyncio.Event()
         self._started = False
-        self._last_tick_monotonic: float | None = None
+        self._last_tick_at: datetime | None = None  # the newest trade's own time: ages read on the session's clock
         self._session_end_done: set[date] = set()
         self.candle_delays: list[float] = []
         self._tick_batch: list[Tick] = []
@@ -146,8 +147,16 @@ class Engine(Supervised):
 
     # ------------------------------------------------------------------ inputs (loop thread, quick)
     def _on_tick(self, tick: Tick, local_symbol: str) -> None:
-        self._last_tick_monotonic = time.monotonic()
+        if self._last_tick_at is None or tick.ts > self._last_tick_at:
+            self._last_tick_at = tick.ts
         self.buffer.enqueue(tick)
+
+    async def _rebase_run_start(self, reason: str) -> None:
+        """A followed or stepped clock moved onto the gateway's time: so does the run's stored start, at once."""
+        shifted = getattr(self.clock, "shifted", timedelta(0))
+        if shifted != self._shifted and self.run_id is not None:
+            self.store.shift_run_start(self.run_id, shifted - self._shifted)
+        self._shifted = shifted
 
     def _on_drop(self, symbol: str, ts: datetime, count: int) -> None:
         self.stats.dropped_ticks += count
@@ -218,7 +227,9 @@ class Engine(Supervised):
         if self.fatal is not None:
             raise self.fatal
         if not self.connection.connections:
-            raise self.connection.unreachable()  # a session that never connected did not succeed
+            # A session that never connected did not succeed; say what stopped it before the connect window ended.
+            stopped = self.stats.stopped_by
+            raise self.connection.unreachable(f"{stopped} stopped it" if stopped else "its --duration ended")
         self.stats.reconnects = self.connection.reconnects
         if self.options.lockstep:
             from slob_cli.runtime.lockstep import check_completed
@@ -473,7 +484,8 @@ class Engine(Supervised):
 
     def write_health(self) -> dict[str, Any]:
         """Log and store one health row; return it."""
-        age = None if self._last_tick_monotonic is None else round(time.monotonic() - self._last_tick_monotonic, 3)
+        now = self.clock.now()
+        age = None if self._last_tick_at is None else round(max((now - self._last_tick_at).total_seconds(), 0.0), 3)
         open_orders = self.store.live_order_count()
         positions = self.store.open_position_count()
         utilization = round(self.buffer.utilization(), 4)
@@ -491,8 +503,8 @@ class Engine(Supervised):
                  "none yet" if age is None else f"{age:.1f}s ago", 100 * utilization,
                  open_orders, positions, row["unrealized_pnl"], row["broker_unrealized_pnl"],
                  " | DELAYED DATA" if self.stats.data_mode == "delayed" else "")
-        self.store.record_health(self.run_id, self.clock.now(), row)
-        self.bus.emit(EventType.HEALTH, row, self.clock.now())
+        self.store.record_health(self.run_id, now, row)
+        self.bus.emit(EventType.HEALTH, row, now)
         return row
 
     async def _reconcile(self) -> None:

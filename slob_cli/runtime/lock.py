@@ -19,7 +19,7 @@ import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass
-from datetime import datetime, timezone
+from datetime import datetime, timezone, tzinfo
 from pathlib import Path
 
 from slob_cli.errors import ConfigError, SlobError
@@ -35,9 +35,19 @@ class LockHolder:
     command: str
     started_at: str  # UTC ISO-8601 ending in Z
 
-    def describe(self) -> str:
-        """Return a one-line description such as `slob paper (pid 42, since 2026-01-06T14:00:00Z)`."""
-        return f"slob {self.command} (pid {self.pid}, since {self.started_at})"
+    def describe(self, zone: tzinfo | None = None) -> str:
+        """Return a one-line description such as `slob paper (pid 42, since 2026-01-06T14:00:00Z)`.
+
+        With a zone (a screen that names its display zone once), the start is shown in it, without a label.
+        """
+        since = self.started_at
+        if zone is not None:
+            try:
+                since = datetime.fromisoformat(since.replace("Z", "+00:00")).astimezone(zone).strftime(
+                    "%Y-%m-%d %H:%M:%S")
+            except ValueError:  # a holder record written by hand: shown as it is
+                pass
+        return f"slob {self.command} (pid {self.pid}, since {since})"
 
 
 class AlreadyRunning(SlobError):

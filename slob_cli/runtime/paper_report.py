@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from slob_cli.adapters.alerts import Notifier
+from slob_cli.core.timefmt import iso_z
 from slob_cli.core.validation import Report, Thresholds, evaluate
 from slob_cli.errors import ExitCode, InputError
 from slob_cli.runtime.alerting import notify_verdict
@@ -79,7 +80,7 @@ def finish_validation(
     data = gather(store, run_id, target_seconds, now, offline_events, crashed, monitor_only, stats)
     report = evaluate(data, thresholds)
     base = report_base or default_report_base(Path(store.path), run_id)
-    meta = {"run": run_id, "database": str(store.path), "judged_at": now.isoformat(),
+    meta = {"run": run_id, "database": str(store.path), "judged_at": iso_z(now),
             "target_hours": round(target_seconds / 3600, 3), "monitor_only": monitor_only}
     markdown, json_path = write_report(report, base, strict, meta)
     if notifier is not None:

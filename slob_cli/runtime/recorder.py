@@ -197,7 +197,7 @@ class Recorder(Supervised):
         if self.fatal is not None:
             raise self.fatal
         if not self.connection.connections:
-            raise self.connection.unreachable()
+            raise self.connection.unreachable("the recording stopped")
         return self.stats()
 
     async def _backfills(self) -> None:

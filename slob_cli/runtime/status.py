@@ -7,6 +7,7 @@ from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from typing import Any
 
+from slob_cli.core.timefmt import iso_z
 from slob_cli.runtime import views
 from slob_cli.runtime.lock import LockHolder, current_holder
 
@@ -55,7 +56,7 @@ def collect_status(store: Any, db_path: str | os.PathLike[str], now: datetime, r
     trading_date = views.trading_date_of(now)
     return StatusReport(
         db_path=os.fspath(db_path),
-        now=now.isoformat(),
+        now=iso_z(now) or "",  # never None: now is an instant
         running=running,
         runs=read(("runs", run_limit), lambda: views.recent_runs(store, run_limit)),
         open_setups=read("open_setups", lambda: views.open_setups(store)),

@@ -5,8 +5,8 @@ What it reads, and what the engine is expected to write for it:
   in) may carry `candles_received`, `candles_generated` (or the engine's `candles`),
   `candles_persisted`, `ticks_dropped` (or `dropped_ticks`, the recorder's `dropped`) and
   `data_mode`; missing ones are counted from the candles table over the run's span.
-- `events` rows of the run: a disconnect (`IB_DISCONNECTED`, `DISCONNECTED`, `CONNECTION_LOST`)
-  opens an outage, a reconnect (`IB_RECONNECTED`, `RECONNECTED`, `CONNECTION_RESTORED`) closes it;
+- `events` rows of the run: a disconnect (`IB_DISCONNECTED`, `DISCONNECTED`, `CONNECTIVITY_LOST`)
+  opens an outage, a reconnect (`IB_RECONNECTED`, `RECONNECTED`) or `CONNECTIVITY_RESTORED` closes it;
   `SAFE_MODE_ENTERED`; gaps `GAP_DETECTED` (payload `minutes`, `start`) and `DATA_GAP` (data no
   backfill recovered: payload `start`, `end`, `minutes` or `seconds`; a feed outage that was backfilled
   whole is no gap); `TICKS_DROPPED` (payload `count`); `ORDER_PLACED` (payload `order_ref`)
@@ -31,8 +31,9 @@ if TYPE_CHECKING:
     from slob_cli.core.sessions import TradingCalendar
     from slob_cli.core.strategy.config import StrategyConfig
 
-DISCONNECT_TYPES = ("IB_DISCONNECTED", "DISCONNECTED", "CONNECTION_LOST")
-RECONNECT_TYPES = ("IB_RECONNECTED", "RECONNECTED", "CONNECTION_RESTORED")
+DISCONNECT_TYPES = ("IB_DISCONNECTED", "DISCONNECTED", "CONNECTIVITY_LOST")  # 1100: IB lost, no orders
+RECONNECT_TYPES = ("IB_RECONNECTED", "RECONNECTED")
+RESTORED_TYPES = ("CONNECTIVITY_RESTORED",)  # 1101/1102: ends an outage, no reconnect (as the run's stats count)
 SAFE_MODE_TYPES = ("SAFE_MODE_ENTERED",)
 GAP_TYPES = ("GAP_DETECTED", "DATA_GAP")
 DROP_TYPES = ("TICKS_DROPPED",)
@@ -86,8 +87,8 @@ def _connection(events: list[tuple[str, str, dict[str, Any], str | None]],
         elif kind in DISCONNECT_TYPES and down_since is None:
             connected_once = True
             down_since = moment
-        elif kind in RECONNECT_TYPES:
-            reconnects += 1
+        elif kind in RECONNECT_TYPES or kind in RESTORED_TYPES:
+            reconnects += kind in RECONNECT_TYPES
             if down_since is not None:
                 outages.append(Outage(down_since, moment))
                 down_since = None
@@ -127,6 +128,7 @@ def gather(
 
     events = [(ts, kind, _payload(text), symbol) for ts, kind, text, symbol in store.run_events(run_id)]
     outages, reconnects, safe_modes = _connection(events, started)
+    restores = sum(1 for _, kind, _, _ in events if kind in RESTORED_TYPES)
     gaps = [_gap(ts, p, symbol, started) for ts, kind, p, symbol in events if kind in GAP_TYPES]
     delayed = data_mode == "delayed" or any(
         kind in DATA_MODE_TYPES and p.get("mode") == "delayed" for _, kind, p, _ in events)
@@ -166,7 +168,7 @@ def gather(
             if (parse_time(bar_time) or ended) <= ended]
     return ValidationInput(
         target_seconds=target_seconds, actual_seconds=(ended - started).total_seconds(), crashed=crashed,
-        run_end=ended, outages=outages, reconnects=reconnects, safe_mode_entries=safe_modes,
+        run_end=ended, outages=outages, reconnects=reconnects, restores=restores, safe_mode_entries=safe_modes,
         candles_received=received, candles_generated=generated, candles_persisted=persisted, gaps=gaps,
         dropped_ticks=dropped, late_ticks=int(_first(counters, ("late_ticks",), 0)), delayed_data=delayed, live_events=live, offline_events=offline_events,
         orders=orders, fills=fills, trades=trades, setups_by_state=by_state, monitor_only=monitor_only,

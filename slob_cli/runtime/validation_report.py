@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 from typing import Any
 
 from rich.table import Table
 
 from slob_cli.core.validation import Report
+from slob_cli.errors import InputError
 
 
 def report_dict(report: Report, strict: bool = False, meta: dict[str, Any] | None = None) -> dict[str, Any]:
@@ -84,12 +86,25 @@ def to_table(report: Report, strict: bool = False) -> Table:
 def write_report(
     report: Report, base: Path, strict: bool = False, meta: dict[str, Any] | None = None
 ) -> tuple[Path, Path]:
-    """Write `<base>.md` and `<base>.json`; return both paths."""
-    base.parent.mkdir(parents=True, exist_ok=True)
+    """Write `<base>.md` and `<base>.json`; return both paths (InputError, one line, when they cannot be)."""
     markdown, json_path = base.with_name(base.name + ".md"), base.with_name(base.name + ".json")
-    markdown.write_text(to_markdown(report, strict, meta), encoding="utf-8")
-    json_path.write_text(to_json(report, strict, meta) + "\n", encoding="utf-8")
+    check_report_base(base)
+    try:
+        markdown.write_text(to_markdown(report, strict, meta), encoding="utf-8")
+        json_path.write_text(to_json(report, strict, meta) + "\n", encoding="utf-8")
+    except OSError as exc:
+        raise InputError(f"cannot write the report to {markdown} and .json: {exc.strerror or exc}") from None
     return markdown, json_path
+
+
+def check_report_base(base: Path) -> None:
+    """Refuse (InputError) a report place that cannot be written, before a run whose end writes it starts."""
+    try:
+        base.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise InputError(f"cannot write the report to {base}.md and .json: {exc.strerror or exc}") from None
+    if not os.access(base.parent, os.W_OK):
+        raise InputError(f"cannot write the report to {base}.md and .json: {base.parent} is not writable")
 
 
 def default_report_base(db_path: Path, run_id: int) -> Path:

@@ -18,6 +18,7 @@ from zoneinfo import ZoneInfo
 from slob_cli.core.models import INSTRUMENTS, Direction
 from slob_cli.core.pnl import mark_open
 from slob_cli.core.sessions import trading_date_of  # noqa: F401 - re-exported for the views' callers
+from slob_cli.core.timefmt import iso_z
 
 if TYPE_CHECKING:
     from slob_cli.adapters.store import Store
@@ -131,7 +132,7 @@ class StoreClock:
 
     def to_dict(self) -> dict[str, Any]:
         """Return JSON-ready data."""
-        return {"now": self.now.isoformat(), "simulated": self.simulated, "run_id": self.run_id,
+        return {"now": iso_z(self.now), "simulated": self.simulated, "run_id": self.run_id,
                 "run_ended": self.run_ended}
 
 

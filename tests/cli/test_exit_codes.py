@@ -60,6 +60,28 @@ def test_a_session_shorter_than_the_connect_timeout_that_never_connects_still_ex
                                  "--account", "DU1234567", "--duration", "1s"])
     assert result.exit_code == 4 and "no connection" in result.stderr
     assert "data live" not in result.stdout and "Nones ago" not in result.stderr
+    # It says what happened: its 1 s ended, not the 60 s connect window.
+    assert "no connection before its --duration ended" in result.stderr and "within 60s" not in result.stderr
+
+
+def test_a_signal_before_the_first_connection_exits_4_saying_it_was_stopped(tmp_path: Path) -> None:
+    db = tmp_path / "never.db"
+    process = subprocess.Popen([sys.executable, "-m", "slob_cli", "--db", str(db), "trade", "--port",
+                                str(_closed_port()), "--account", "DU1234567", "--connect-timeout", "60"],
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=dict(os.environ))
+    try:
+        eventually(lambda: _count(db, "IB_CONNECT_FAILED") > 0 or process.poll() is not None, timeout=60)
+        assert process.poll() is None, process.communicate()
+        process.send_signal(signal.SIGTERM)
+        _stdout, stderr = process.communicate(timeout=60)
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.communicate()
+    assert process.returncode == 4, stderr
+    errors = [line for line in stderr.splitlines() if line.startswith("Error: ")]
+    assert len(errors) == 1 and "Traceback" not in stderr, stderr
+    assert "no connection before SIGTERM stopped it" in errors[0] and "within 60s" not in errors[0], errors
 
 
 def test_paper_against_a_gateway_that_never_comes_up_fails_the_connection_criteria(

@@ -70,6 +70,16 @@ def test_json_output_carries_the_contract_and_tick_details(runner, wall_clock_ga
     assert checks["Paper or live"]["detail"].startswith("paper")
 
 
+def test_the_checks_show_instants_in_the_display_zone(runner, wall_clock_gateway) -> None:
+    result = runner.invoke(app, ["test-connection", "--port", str(wall_clock_gateway.port), "--json",
+                                 "--client-id", "57", "--timeout", "8"], env={"SLOB_DISPLAY_TZ": "Asia/Tokyo"})
+    assert result.exit_code == 0, result.stdout + result.stderr
+    checks = checks_of(result)
+    for name in ("Ticks", "Historical bars"):
+        detail = checks[name]["detail"]
+        assert detail.endswith(" Asia/Tokyo") and "+00:00" not in detail, detail
+
+
 def test_wrong_account_fails_with_exit_5_and_names_the_managed_accounts(runner, wall_clock_gateway) -> None:
     result = runner.invoke(app, ["test-connection", "--port", str(wall_clock_gateway.port), "--json",
                                  "--account", "DU0000000", "--client-id", "53", "--timeout", "8"])
@@ -125,3 +135,20 @@ def test_record_with_an_account_the_login_does_not_manage_exits_5_in_one_line(ru
     assert result.exit_code == 5
     assert result.stderr.count("Error:") == 1 and "DU0000000 is not managed" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_a_session_that_fell_back_to_delayed_data_stays_marked_delayed_after_it_ends(runner, sim, tmp_path) -> None:
+    import json
+    from datetime import datetime, timezone
+
+    from slob_cli.sim.market import GeneratedMarket, ShiftedMarket
+
+    db = tmp_path / "delayed.db"
+    market = ShiftedMarket.busy_at(GeneratedMarket(9), datetime.now(timezone.utc))
+    with sim.SimGatewayThread(seed=9, market=market, delayed=True) as gateway:
+        result = runner.invoke(app, ["--db", str(db), "trade", "--port", str(gateway.port), "--client-id", "58",
+                                     "--account", "DU1234567", "--duration", "5s"])
+    assert result.exit_code == 0, result.stdout + result.stderr
+    assert "MARKET DATA IS DELAYED" in result.stderr
+    status = json.loads(runner.invoke(app, ["--db", str(db), "status", "--json"]).stdout)
+    assert status["runs"][0]["data_mode"] == "delayed", status["runs"]  # as the run said while it ran

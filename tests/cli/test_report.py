@@ -27,6 +27,38 @@ def test_report_of_clean_stored_run_passes_and_writes_files_beside_db(
     assert f"Report: {markdown}" in result.stdout
 
 
+def test_a_report_file_that_cannot_be_written_exits_2_with_one_line(
+    runner: CliRunner, db_path: Path, store: Store, tmp_path: Path
+) -> None:
+    record_run(store)
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a directory")
+    result = runner.invoke(app, ["--db", str(db_path), "report", "--no-replay", "--report", str(blocker / "r")])
+    assert result.exit_code == 2, result.output
+    errors = [line for line in result.stderr.splitlines() if line.startswith("Error: ")]
+    assert len(errors) == 1 and "Traceback" not in result.stderr and "unexpected" not in errors[0], result.stderr
+    assert "cannot write the report" in errors[0] and str(blocker) in errors[0]
+    # `paper` refuses it before its run starts, not after 24 hours.
+    paper = runner.invoke(app, ["--db", str(db_path), "paper", "--sim", "--duration", "1h", "--report",
+                                str(blocker / "r")])
+    assert paper.exit_code == 2 and "cannot write the report" in paper.stderr, paper.output
+    assert "started" not in paper.stderr and len(store.runs(10)) == 1, "no run began"
+
+
+def test_a_paper_run_still_running_is_not_judged_a_crash(runner: CliRunner, db_path: Path, store: Store) -> None:
+    from datetime import datetime, timezone
+
+    from slob_cli.runtime.lock import acquire
+
+    run_id = store.start_run("paper", {"duration": "24"}, datetime.now(timezone.utc))  # this process's pid
+    with acquire(db_path, "paper"):
+        result = runner.invoke(app, ["--db", str(db_path), "report", "--no-replay"])
+    assert result.exit_code == 2, result.output
+    errors = [line for line in result.stderr.splitlines() if line.startswith("Error: ")]
+    assert len(errors) == 1 and f"run {run_id} is still running" in errors[0], result.stderr
+    assert not db_path.with_name(f"test-paper-run{run_id}.md").exists(), "no FAILED report for a healthy run"
+
+
 def test_strict_report_fails_with_exit_5_and_names_warnings(runner: CliRunner, db_path: Path, store: Store,
                                                               tmp_path: Path) -> None:
     record_run(store)

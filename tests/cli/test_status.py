@@ -6,12 +6,13 @@ import json
 import os
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 from typer.testing import CliRunner
 
 from slob_cli.adapters.store import Store, to_iso
 from slob_cli.cli.main import app
-from slob_cli.runtime.lock import acquire
+from slob_cli.runtime.lock import acquire, current_holder
 from slob_cli.runtime.views import trading_date_of
 from tests.opsdata import add_health, add_order, add_setup, add_trade
 from tests.sqlfile import sql_run
@@ -74,6 +75,21 @@ def test_status_table_names_running_session_and_rows(runner: CliRunner, db_path:
     assert "slob:NQ-a-SHORT-2:stop" in out and "25,470.25" in out
     assert "1 closed trades" in out and "$+400.00" in out
     assert "connected" in out
+
+
+def test_the_lock_holders_start_is_shown_in_the_display_zone(runner: CliRunner, db_path: Path, store: Store) -> None:
+    populate(store, datetime.now(UTC))
+    with acquire(db_path, "paper"):
+        holder = current_holder(db_path)
+        assert holder is not None
+        started = datetime.fromisoformat(holder.started_at.replace("Z", "+00:00"))
+        local = started.astimezone(ZoneInfo("Asia/Tokyo")).strftime("%Y-%m-%d %H:%M:%S")
+        env = {"COLUMNS": "200", "SLOB_DISPLAY_TZ": "Asia/Tokyo"}
+        status = runner.invoke(app, ["--db", str(db_path), "status"], env=env).stdout
+        frame = runner.invoke(app, ["--db", str(db_path), "dashboard", "--once"], env=env).stdout
+    for screen in (status, frame):
+        assert f"(pid {os.getpid()}, since {local})" in screen, screen
+        assert holder.started_at not in screen, "a UTC instant on a screen whose zone is Asia/Tokyo"
 
 
 def test_status_never_writes_the_store(runner: CliRunner, db_path: Path, store: Store) -> None:

@@ -200,6 +200,11 @@ def test_run_sim_stopped_by_a_signal_exits_1_with_one_line_saying_how_far_it_got
     assert code == 1 and len(errors) == 1, errors
     assert errors[0].startswith("Error: run cut short: stopped before the end of its period; got to 2026-01-06 ")
     assert "before its end at 2026-01-06 21:03 UTC" in errors[0] and "candles processed" in errors[0]
+    # Nothing is dropped: the run row keeps how far it got and what stopped it.
+    with Store.open(tmp_path / "cut.db", readonly=True) as store:
+        run = store.runs(1)[0]
+    stats = json.loads(run["stats"])["stats"]
+    assert stats["stopped_by"] == "SIGINT" and stats["candles"] > 3 and stats["data_mode"] == "sim", stats
 
 
 def test_paper_sim_stopped_by_a_signal_exits_5_with_one_line_saying_how_far_it_got(tmp_path: Path) -> None:
@@ -208,6 +213,16 @@ def test_paper_sim_stopped_by_a_signal_exits_5_with_one_line_saying_how_far_it_g
     assert code == 5 and len(errors) == 1, (errors, stdout[-2000:])
     assert errors[0].startswith("Error: run cut short: stopped before the end of its period; got to ")
     assert "candles processed" in errors[0]
+    # The shortened run is still judged: the table printed, the report written, the counters kept.
+    assert "duration reached" in stdout and "FAIL" in stdout, stdout[-2000:]
+    report = json.loads((tmp_path / "paper-cut-paper-run1.json").read_text())
+    assert report["passed"] is False
+    criteria = {c["name"]: c["passed"] for c in report["criteria"]}
+    assert criteria["duration reached"] is False and criteria["candles persisted"] is True
+    with Store.open(tmp_path / "paper-cut.db", readonly=True) as store:
+        run = store.runs(1)[0]
+    stats = json.loads(run["stats"])
+    assert stats["stopped_by"] == "SIGINT" and stats["candles"] > 3 and stats["data_mode"] == "sim", stats
 
 
 def _stitched_run(tmp_path: Path, name: str, start_hour: int) -> tuple[list[tuple], list[tuple], list[tuple]]:

@@ -171,3 +171,23 @@ def test_session_summary_counts_what_a_followed_clock_session_did(tmp_path: Path
     assert shown["clock"]["simulated"] is True
     assert (shown["today"]["trading_date"], shown["today"]["closed_trades"]) == ("2026-01-06", 1)
     assert shown["today"]["pnl_money"] == trade["pnl_money"]
+
+
+def test_a_run_on_the_gateways_clock_is_stored_as_started_on_that_clock_while_it_runs(
+        tmp_path: Path, gateway: SimGatewayProcess) -> None:
+    # status, dashboard and web read the runs row while the session runs (and after a SIGKILL, forever):
+    # its start must be on the clock of its heartbeats and events, not the machine's.
+    db = tmp_path / "started.db"
+    with _trade_process(db, gateway, client_id=41) as process:
+        eventually(lambda: bool(_query(db, "SELECT 1 FROM health")) or process.poll() is not None, timeout=120)
+        assert process.poll() is None, process.communicate()
+        [run] = as_shown("runs", _query(db, "SELECT * FROM runs"))
+        first_beat = as_shown("health", _query(db, "SELECT ts FROM health ORDER BY id LIMIT 1"))[0]
+        events = as_shown("events", _query(db, "SELECT ts, type FROM events ORDER BY id"))
+        process.send_signal(signal.SIGTERM)
+        process.communicate(timeout=60)
+    assert run["ended_at"] is None, "read while the session ran"
+    assert run["data_mode"] == "sim", "status says what the dashboard says, while the session runs"
+    assert run["started_at"].startswith("2026-01-06T15:") and run["started_at"] <= first_beat["ts"], (run, first_beat)
+    # Its events too, the first connect's included: none sorts after the day as "newest" on the machine's date.
+    assert events and all(e["ts"].startswith("2026-01-06T") for e in events), events[:3]

@@ -133,3 +133,25 @@ def test_live_engine_counters_override_the_run_row(store: Store) -> None:
     assert (data.candles_generated, data.candles_persisted, data.dropped_ticks) == (5, 3, 0)
     assert data.delayed_data is True
     assert "candles persisted" in [c.name for c in evaluate(data).failures()]
+
+
+def test_an_ib_connectivity_loss_1100_is_an_outage_until_1101_or_1102(store: Store) -> None:
+    # The names the IB connection logs (adapters/ib/connection.py): 1100 -> CONNECTIVITY_LOST,
+    # 1101/1102 -> CONNECTIVITY_RESTORED. No orders and no data in between: an outage like a dropped socket.
+    run_id = store.start_run("paper", {}, START)
+    store.log_event("CONNECTIVITY_LOST", START + timedelta(hours=1), {"code": 1100, "text": "lost"}, run_id=run_id)
+    store.log_event("CONNECTIVITY_RESTORED", START + timedelta(hours=1, minutes=20), {"code": 1101, "data_lost": True},
+                    run_id=run_id)
+    store.log_event("CONNECTIVITY_LOST", START + timedelta(hours=5), {"code": 1100, "text": "lost"}, run_id=run_id)
+    store.end_run(run_id, 0, END, stats={})
+    data = gather(store, run_id, 24 * 3600, END)
+    assert data.outages == [Outage(START + timedelta(hours=1), START + timedelta(hours=1, minutes=20)),
+                            Outage(START + timedelta(hours=5), None)]
+    assert data.reconnects == 0, "the socket stayed up: no reconnect, as the run's own counter says"
+    assert data.restores == 1
+    report = evaluate(data)
+    failed = [c.name for c in report.failures()]
+    assert "connection recovered" in failed  # 20 minutes without IB, and still without it at the end
+    # The line adds up: two disconnects, neither a reconnect, one restored by IB.
+    [stable] = [c for c in report.criteria if c.name == "connection stable"]
+    assert "2 disconnects" in stable.detail and "0 reconnects, 1 restored by IB (1101/1102)" in stable.detail

@@ -210,7 +210,7 @@ def test_header_names_the_lock_holder_and_a_simulated_clock(store: Store, db_pat
     try:
         header = get_json(server.url + "/api/header")
         assert header["running"] is None and header["connected"] is None  # nothing runs: nothing is "connected"
-        assert header["clock"] == {"now": "2026-01-06T15:30:00+00:00", "simulated": True, "run_id": run_id,
+        assert header["clock"] == {"now": "2026-01-06T15:30:00Z", "simulated": True, "run_id": run_id,
                                    "run_ended": True}
         assert header["heartbeat_age_seconds"] == 0.0 and header["data_mode"] == "sim"
         assert lines.get(timeout=10) == "retry: 1000"

@@ -265,12 +265,17 @@ class IBConnection:
                 await cancel_until_done(task)
             self.ib.disconnect()
 
-    def unreachable(self) -> BrokerUnavailable:
-        """Return the one-line error of a session that never made its first connection."""
+    def unreachable(self, stopped: str | None = None) -> BrokerUnavailable:
+        """Return the one-line error of a session that never made its first connection.
+
+        `stopped` says what ended a session before its connect window did ("SIGTERM stopped it").
+        """
         host, port = self.config.host, self.config.port
         cause = self.last_failure or f"no answer from {host}:{port}"
         window = self.config.first_connect_within
         within = f"within {window:g}s, " if window is not None else ""
+        if stopped is not None:
+            within = f"before {stopped}, "
         return BrokerUnavailable(
             f"{cause} (no connection {within}{self.failed_attempts} attempts); check that IB Gateway or TWS "
             f"runs on {host} with the API enabled on port {port} and this machine as a trusted IP")
@@ -278,6 +283,7 @@ class IBConnection:
     async def _after_connect(self) -> None:
         now = self.clock.now()
         reason = "reconnect" if self.connections else "connect"
+        await self.measure_skew()  # first: a followed clock moves onto the gateway's time before anything is logged
         self.connections += 1
         self.connectivity_lost = False
         self.broken_farms.clear()  # a new session reports its farms afresh
@@ -294,7 +300,6 @@ class IBConnection:
                      self.config.port, self.client_id, self.server_version, ",".join(self.managed_accounts()))
             self._emit("IB_CONNECTED", {"client_id": self.client_id, "server_version": self.server_version,
                                         "accounts": self.managed_accounts()})
-        await self.measure_skew()
         await self._run_hooks(reason)
         if reason == "reconnect":
             await self._catch_up_executions()

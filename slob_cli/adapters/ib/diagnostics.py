@@ -6,7 +6,7 @@ import asyncio
 import logging
 import time
 from dataclasses import asdict, dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta, timezone, tzinfo
 from typing import Any
 
 from slob_cli.adapters.ib.connection import (
@@ -66,8 +66,8 @@ NAMES = ("TCP reachable", "Handshake", "Account", "Paper or live", "Contract", "
 
 
 async def run_checks(config: GatewayConfig, symbol: str = "NQ", timeout: float = 10.0,
-                     data_type: str = "live") -> Report:
-    """Run the checklist; never raise for a gateway problem, report it instead."""
+                     data_type: str = "live", zone: tzinfo = timezone.utc) -> Report:
+    """Run the checklist (instants shown in `zone`); never raise for a gateway problem, report it instead."""
     report = Report()
     add = report.checks.append
     try:
@@ -82,7 +82,7 @@ async def run_checks(config: GatewayConfig, symbol: str = "NQ", timeout: float =
     report.reachable = True
     connection = IBConnection(GatewayConfig(**{**asdict(config), "account": None, "sync_orders": False}))
     try:
-        await _connected_checks(report, connection, config, symbol, timeout, data_type)
+        await _connected_checks(report, connection, config, symbol, timeout, data_type, zone)
     finally:
         await connection.close()
     return report
@@ -94,7 +94,7 @@ def _skip(report: Report, start: int) -> None:
 
 
 async def _connected_checks(report: Report, connection: IBConnection, config: GatewayConfig, symbol: str,
-                            timeout: float, data_type: str) -> None:
+                            timeout: float, data_type: str, zone: tzinfo) -> None:
     add = report.checks.append
     try:
         await connection.connect()
@@ -122,10 +122,11 @@ async def _connected_checks(report: Report, connection: IBConnection, config: Ga
     add(Check(NAMES[3], conflict is None, f"{mode.upper() if mode == 'live' else mode} (port {config.port}, "
               f"account {account or '?'})" + (f": {conflict}" if conflict else ""),
               "check that --port and --account point at the same (paper or live) login" if conflict else ""))
-    await _data_checks(report, connection, symbol, timeout, data_type)
+    await _data_checks(report, connection, symbol, timeout, data_type, zone)
 
 
-async def _data_checks(report: Report, connection: IBConnection, symbol: str, timeout: float, data_type: str) -> None:
+async def _data_checks(report: Report, connection: IBConnection, symbol: str, timeout: float, data_type: str,
+                       zone: tzinfo) -> None:
     add = report.checks.append
     received: list[Tick] = []
     got_first, got_enough = asyncio.Event(), asyncio.Event()
@@ -166,13 +167,18 @@ async def _data_checks(report: Report, connection: IBConnection, symbol: str, ti
         add(Check(NAMES[5], True, f"{shown} via {feed.source.get(symbol, '?')}"))
     if received:
         add(Check(NAMES[6], True, f"{len(received)} ticks in {elapsed:.1f}s, last {received[-1].price:.2f} "
-                  f"x {received[-1].size:g} at {received[-1].ts.isoformat()}"))
+                  f"x {received[-1].size:g} at {_shown(received[-1].ts, zone)}"))
     else:
         add(Check(NAMES[6], False, f"no trade tick within {timeout:g}s",
                   "the market may be closed, or market data is not permitted for this login; try again in "
                   "trading hours or raise --timeout"))
-    await _history_check(report, connection, feed, symbol, timeout)
+    await _history_check(report, connection, feed, symbol, timeout, zone)
     await _clock_check(report, connection, timeout)
+
+
+def _shown(ts: datetime, zone: tzinfo) -> str:
+    """Return an instant in the display zone, named (`2026-01-06 15:30:00 Europe/Stockholm`)."""
+    return f"{ts.astimezone(zone):%Y-%m-%d %H:%M:%S} {getattr(zone, 'key', None) or ts.astimezone(zone).tzname()}"
 
 
 def _first_advice(text: str) -> str:
@@ -180,7 +186,7 @@ def _first_advice(text: str) -> str:
 
 
 async def _history_check(report: Report, connection: IBConnection, feed: MarketDataFeed, symbol: str,
-                         timeout: float) -> None:
+                         timeout: float, zone: tzinfo) -> None:
     end = connection.gateway_now()
     try:
         candles = await fetch_minute_bars(connection.ib, feed.contracts[symbol].ib_contract, symbol,
@@ -191,7 +197,7 @@ async def _history_check(report: Report, connection: IBConnection, feed: MarketD
         return
     if candles:
         report.checks.append(Check(NAMES[7], True, f"{len(candles)} one-minute bars in the last 30 minutes, "
-                                   f"last {candles[-1].ts.isoformat()}"))
+                                   f"last {_shown(candles[-1].ts, zone)}"))
     else:
         report.checks.append(Check(NAMES[7], False, "no one-minute bars for the last 30 minutes",
                                    "the market may be closed, or the HMDS data farm is down"))

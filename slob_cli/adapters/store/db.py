@@ -576,14 +576,25 @@ class Store(ReadQueries, ViewQueries, Scans, TradingDays):
         self, run_id: int, exit_code: int, ended_at: datetime, stats: dict[str, Any] | None = None,
         data_mode: str | None = None, started_at: datetime | None = None,
     ) -> None:
-        """Record the end of a command run (and its start again, when the run's clock moved onto a gateway's)."""
+        """Record the end of a command run (and its start again, when the run's clock moved onto a gateway's).
+
+        A run that fell back to delayed data during the run (set_run_mode) stays `delayed`: the mode it
+        was started with (`live`) does not hide it.
+        """
         with self.transaction() as conn:
             conn.execute(
-                "UPDATE runs SET ended_at=?, exit_code=?, stats=?, data_mode=coalesce(?, data_mode),"
+                "UPDATE runs SET ended_at=?, exit_code=?, stats=?,"
+                " data_mode=CASE WHEN data_mode='delayed' AND ?='live' THEN data_mode ELSE coalesce(?, data_mode) END,"
                 " started_at=coalesce(?, started_at) WHERE id=?",
-                (to_us(ended_at), exit_code, json.dumps(stats or {}, default=str), data_mode,
+                (to_us(ended_at), exit_code, json.dumps(stats or {}, default=str), data_mode, data_mode,
                  None if started_at is None else to_us(started_at), run_id),
             )
+
+    def shift_run_start(self, run_id: int, by: timedelta) -> None:
+        """Move a running run's start by `by` (its clock moved onto a gateway's; end_run stores the final one)."""
+        with self.transaction() as conn:
+            conn.execute("UPDATE runs SET started_at=started_at+? WHERE id=? AND ended_at IS NULL",
+                         (round(by.total_seconds() * 1_000_000), run_id))
 
     def set_run_mode(self, run_id: int, data_mode: str) -> None:
         """Mark a run's data mode (live, delayed, sim)."""

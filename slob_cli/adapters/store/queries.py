@@ -122,6 +122,11 @@ class ReadQueries:
         ).fetchone()
         return row
 
+    def open_run_pid(self, run_id: int) -> int | None:
+        """Return the pid of a run that has no end record yet, or None."""
+        row = self._conn.execute("SELECT pid FROM runs WHERE id = ? AND ended_at IS NULL", (run_id,)).fetchone()
+        return None if row is None else row[0]
+
     def health_payload_texts(self, run_id: int) -> list[str]:
         """Return the JSON payloads of a run's heartbeats, oldest first."""
         rows = self._conn.execute("SELECT payload FROM health WHERE run_id = ? ORDER BY ts, id", (run_id,))

@@ -1,0 +1,34 @@
+"""One clock: a sim session's ages read the same on every screen, on the run's own clock.
+
+A heartbeat's `last_tick_age` is measured on the session's clock (the simulated one in a sim run),
+so `status` (the heartbeat's age plus the tick age it carries), `dashboard` and `/api/header` agree.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime, timezone
+from pathlib import Path
+
+from typer.testing import CliRunner
+
+from slob_cli.adapters.store import Store
+from slob_cli.cli.main import app
+from slob_cli.runtime.web_views import header
+
+
+def test_a_sim_run_shows_one_last_tick_age_in_status_dashboard_and_web(runner: CliRunner, db_path: Path) -> None:
+    run = runner.invoke(app, ["--db", str(db_path), "run", "--sim", "--speed", "max", "--json"])
+    assert run.exit_code == 0, run.stdout + run.stderr
+    status = json.loads(runner.invoke(app, ["--db", str(db_path), "status", "--json"]).stdout)
+    by_status = status["health"]["last_tick_age"] + status["health_age_seconds"]
+    with Store.open(db_path, readonly=True) as store:
+        web = header(store, db_path, datetime.now(timezone.utc), None)
+    # The run goes on a few virtual minutes past the last tick of the session (16:00 New York).
+    assert web["clock"]["simulated"] is True and web["last_tick_age_seconds"] > 60, web
+    assert abs(by_status - web["last_tick_age_seconds"]) < 2.0, (status["health"], web)
+    # Every instant in JSON is UTC ISO-8601 ending in Z (docs/commands.md, JSON API), "now" too.
+    assert status["now"] == status["clock"]["now"] == web["clock"]["now"] == "2026-01-06T21:03:02Z", status
+    frame = runner.invoke(app, ["--db", str(db_path), "dashboard", "--once"]).stdout
+    minutes = int(web["last_tick_age_seconds"] // 60)
+    assert f"last tick: {minutes} min" in frame, frame
