@@ -489,7 +489,7 @@ class _ReportedBySlob(logging.Filter):
                      f"|{_SOCKET_LOSS})")
     ORDER_ERROR = re.compile(r"^(?:Error|Warning) (\d+), reqId [1-9]\d*: ")
     TRADE_DUMP = re.compile(r"^(IBKR API validation warning|Canceled order): Trade\(")
-    CONTRACT_DUMP = re.compile(r", contract: \w+\(.*$", re.DOTALL)
+    CONTRACT_DUMP = re.compile(r"\b(?:Contract|Future|ContFuture)\([^()]*\)")  # a futures contract's repr
 
     def filter(self, record: logging.LogRecord) -> bool:
         message = record.getMessage()
@@ -500,8 +500,8 @@ class _ReportedBySlob(logging.Filter):
         dump = self.TRADE_DUMP.match(message)
         if dump:
             message, code = _trade_line(dump.group(1), message)
-        elif self.CONTRACT_DUMP.search(message):
-            message = self.CONTRACT_DUMP.sub(f", contract: {_field(message, 'localSymbol', 'symbol')}", message)
+        else:
+            message = _contracts_named(message)
         record.msg, record.args = message, None
         if code in ORDER_ERROR_CODES:
             record.levelno, record.levelname = logging.DEBUG, "DEBUG"  # the executor logs it, with the orderRef
@@ -518,6 +518,11 @@ def _field(dump: str, *names: str) -> str:
     return "?"
 
 
+def _contracts_named(message: str) -> str:
+    """Replace each futures contract's repr in a line by its local symbol (or symbol)."""
+    return _ReportedBySlob.CONTRACT_DUMP.sub(lambda dump: _field(dump.group(0), "localSymbol", "symbol"), message)
+
+
 def _trade_line(what: str, dump: str) -> tuple[str, int | None]:
     """Condense ib_async's `Trade(...)` dump to its order and newest log entry's text; return it and the code."""
     entries = re.findall(r"message=(?:'((?:[^'\\]|\\.)*)'|\"((?:[^\"\\]|\\.)*)\"), errorCode=(\d+)\)", dump)
@@ -525,7 +530,7 @@ def _trade_line(what: str, dump: str) -> tuple[str, int | None]:
     if entries:
         single, double, number = entries[-1]
         text = re.sub(r"^(?:Error|Warning) \d+, reqId -?\d+: ", "", single or double)
-        text = _ReportedBySlob.CONTRACT_DUMP.sub("", text)
+        text = re.sub(r", contract: .*$", "", text)
         code = int(number) or None
     ref = _field(dump, "orderRef")
     order = f"{ref} (order {_field(dump, 'orderId')})" if ref != "?" else f"order {_field(dump, 'orderId')}"
@@ -536,7 +541,7 @@ _REPORTED_BY_SLOB = _ReportedBySlob()
 
 
 def _quiet_raw_ib_async_lines() -> None:
-    for name in ("ib_async.wrapper", "ib_async.client"):
+    for name in ("ib_async.wrapper", "ib_async.client", "ib_async.ib"):
         logger = logging.getLogger(name)
         if _REPORTED_BY_SLOB not in logger.filters:
             logger.addFilter(_REPORTED_BY_SLOB)
