@@ -65,11 +65,6 @@ def test_a_contract_dump_in_any_other_line_is_the_local_symbol(info_root: None) 
     assert record.levelno == logging.ERROR
 
 
-def test_socket_loss_lines_are_still_dropped() -> None:
-    assert not _REPORTED_BY_SLOB.filter(_record(logging.ERROR, "Peer closed connection."))
-    assert _REPORTED_BY_SLOB.filter(_record(logging.INFO, "Connected"))
-
-
 def test_ib_async_ib_lines_are_filtered_too() -> None:
     from slob_cli.adapters.ib.connection import _quiet_raw_ib_async_lines
 
