@@ -95,6 +95,30 @@ ActionType = TypeVar("ActionType", MarkOrder, RecordExecution, SendBracket, Plac
                      ClosedOutside, Report)
 
 
+def order_line(order: OrderIntent) -> str:
+    """One order as a trader reads it: orderRef, side, quantity, type and price."""
+    price = order.stop_price if order.order_type.startswith("STP") else order.limit_price
+    return " ".join([order.order_ref, order.action, str(order.quantity), order.order_type]
+                    + ([f"{price:.2f}"] if price is not None else []))
+
+
+def describe(action: Action) -> str:
+    """One log line for an action that changes orders at the broker (or reports), without a dataclass dump."""
+    if isinstance(action, SendBracket | PlaceOrders):
+        orders = ", ".join(order_line(o) for o in action.orders)
+        why = action.reason if isinstance(action, PlaceOrders) else "stored bracket never reached the broker"
+        return f"{'placing' if isinstance(action, PlaceOrders) else 'sending'} {orders} ({why})"
+    if isinstance(action, CancelOrder):
+        return f"cancelling {action.order_ref} ({action.reason})"
+    if isinstance(action, ResizeOrder):
+        return f"resizing {action.order_ref} to {action.quantity} ({action.reason})"
+    if isinstance(action, ClosedOutside):
+        return action.detail
+    if isinstance(action, Report):
+        return f"{action.kind}: {action.detail}"
+    return f"{type(action).__name__} {getattr(action, 'order_ref', '')}".strip()
+
+
 @dataclass(frozen=True, slots=True)
 class ReconcilePlan:
     """The actions, in the order to apply them, and the setups that hold a risk slot once they are applied.

@@ -15,7 +15,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any, Protocol
 
-from slob_cli.adapters.ib.codes import ORDER_ERROR_CODES
+from slob_cli.adapters.ib.codes import ORDER_ERROR_CODES, IBCode
 from slob_cli.adapters.store import Store, from_iso, to_iso
 from slob_cli.adapters.store.orders import OrderRepository, fill_line, trade_columns
 from slob_cli.core.broker_view import (
@@ -40,6 +40,7 @@ from slob_cli.core.reconcile_actions import (
     RecordExecution,
     ResizeOrder,
     SendBracket,
+    describe,
 )
 from slob_cli.core.risk import (
     Approved,
@@ -112,6 +113,8 @@ class OrderExecutor:
         self.counts = {"brackets": 0, "skipped": 0, "fills": 0, "cancelled": 0, "rejected": 0, "flattened": 0}
         self._flattening: set[str] = set()
         self._cancels_sent: dict[int, int] = {}  # broker ids slob itself asked to cancel -> the cancel's number
+        self._cancel_why: dict[int, tuple[str, str]] = {}  # those broker ids -> (orderRef, why slob cancelled it)
+        self._refs: dict[int, str] = {}  # broker id -> orderRef of the orders seen in this run
         self._cancel_count = 0
         self._flatten_plans: dict[str, FlattenPlan] = load_plans(store)  # setup id -> its flatten plan, stored
         self._flatten_deadlines: dict[str, datetime] = {}  # flatten orderRef -> when it must have filled
@@ -222,12 +225,13 @@ class OrderExecutor:
                 self._send(list(action.orders))
             elif isinstance(action, CancelOrder):
                 if action.order_id is not None:
-                    self._cancel(action.order_id, action.order_ref)
+                    self._cancel(action.order_id, action.order_ref, action.reason)
             elif isinstance(action, ResizeOrder):
                 if action.order_id is not None:
                     self.port.resize(action.order_id, action.quantity)
             if not isinstance(action, MarkOrder | RecordExecution):
-                log.warning("reconcile: %s", action)
+                if not isinstance(action, ClosedOutside):  # _adopt_outside_close says it, with the orderRef
+                    log.warning("reconcile: %s", describe(action))
                 self._log("RECONCILE", {"action": type(action).__name__, "detail": repr(action)})
         # Fills recorded before their order's final status (or while slob was down) may leave a trade
         # looking open: settle every trade the plan touched once the whole plan is stored. A trade that
@@ -322,6 +326,7 @@ class OrderExecutor:
             return False
         failpoints.hit("after_send")
         self.repo.mark_sent(ids, self.clock.now())
+        self._refs.update({order_id: ref for ref, order_id in ids.items()})
         for intent in intents:
             payload = {"order_ref": intent.order_ref, "order_id": ids.get(intent.order_ref), "action": intent.action,
                        "type": intent.order_type, "quantity": intent.quantity, "limit": intent.limit_price,
@@ -338,6 +343,7 @@ class OrderExecutor:
         parsed = parse_order_ref(order.order_ref)
         if parsed is None:
             return
+        self._refs[order.order_id] = order.order_ref or ""
         status = status_from_ib(order.status)
         before = self.repo.order(order.order_ref or "")
         changed = self.repo.update_status(order.order_ref or "", status, order.filled, order.avg_fill_price,
@@ -366,7 +372,7 @@ class OrderExecutor:
             self.request_reconcile()
         if (parsed.role is OrderRole.FLATTEN and status in (OrderStatus.CANCELLED, OrderStatus.INACTIVE)
                 and order.filled < order.quantity):
-            unfilled = order.order_ref in self._unfilled or self._logged_for("FLATTEN_UNFILLED", order, before)
+            unfilled = order.order_ref in self._unfilled or self._logged_for("FLATTEN_UNFILLED", order.order_ref, before)
             if unfilled or not self._cancel_requested(order, before):
                 self._flatten_failed(parsed.setup_id, order, status, unfilled)
         if parsed.setup_id in self._flattening and parsed.role in (OrderRole.STOP, OrderRole.TARGET):
@@ -429,22 +435,23 @@ class OrderExecutor:
         self._log("FLATTEN_GIVEN_UP", {"setup_id": setup_id, "attempts": plan.retries + 1, "reason": why})
         self._emit(EventType.ALERT, {"level": "error", "message": detail})
 
-    def _cancel(self, order_id: int, order_ref: str) -> None:
+    def _cancel(self, order_id: int, order_ref: str, why: str) -> None:
         # Stored before it is sent: a cancel confirmed after a restart is still known as slob's own.
-        self._log("CANCEL_REQUESTED", {"order_ref": order_ref, "order_id": order_id})
+        self._log("CANCEL_REQUESTED", {"order_ref": order_ref, "order_id": order_id, "reason": why})
         self._cancel_count += 1
         self._cancels_sent[order_id] = self._cancel_count
+        self._cancel_why[order_id] = (order_ref, why)
         self.port.cancel(order_id)
 
     def _cancel_requested(self, order: BrokerOrder, row: dict[str, Any] | None) -> bool:
         """Return True when slob itself asked the broker to cancel this order (in this run or before a restart)."""
-        return order.order_id in self._cancels_sent or self._logged_for("CANCEL_REQUESTED", order, row)
+        return order.order_id in self._cancels_sent or self._logged_for("CANCEL_REQUESTED", order.order_ref, row)
 
-    def _logged_for(self, kind: str, order: BrokerOrder, row: dict[str, Any] | None) -> bool:
+    def _logged_for(self, kind: str, order_ref: str | None, row: dict[str, Any] | None) -> bool:
         """Return True when an event of this kind naming the order was stored since its intent."""
-        if row is None or not order.order_ref:
+        if row is None or not order_ref:
             return False
-        return any(json.loads(payload).get("order_ref") == order.order_ref
+        return any(json.loads(payload).get("order_ref") == order_ref
                    for payload in self.store.event_payloads_since(kind, row["created_at"]))
 
     def _exit_cancelled_outside(self, parsed: Any, order: BrokerOrder) -> None:
@@ -476,10 +483,44 @@ class OrderExecutor:
         return int(held)
 
     def on_order_error(self, order_id: int, code: int, text: str) -> None:
-        """Log an order-level error from the broker (rejections arrive as status Inactive too)."""
-        if code in ORDER_ERROR_CODES:
-            log.warning("broker error %d for order %d: %s", code, order_id, text)
-            self._log("ORDER_ERROR", {"order_id": order_id, "code": code, "text": text})
+        """Log an order-level error from the broker (rejections arrive as status Inactive too).
+
+        IB confirms every cancel with 202, slob's own too: those are INFO lines saying what slob cancelled
+        and why (or that the broker cancelled an OCA sibling of a filled exit); a WARNING only for a 202
+        slob did not ask for.
+        """
+        if code not in ORDER_ERROR_CODES:
+            return
+        ref = self._cancel_why.get(order_id, (self._refs.get(order_id), ""))[0]
+        self._log("ORDER_ERROR", {"order_id": order_id, "code": code, "text": text, "order_ref": ref})
+        if code != IBCode.ORDER_CANCELLED:
+            log.warning("broker error %d for %s: %s", code, ref or f"order {order_id}", text)
+        elif order_id in self._cancel_why:
+            log.info("cancelled %s (%s)", *self._cancel_why[order_id])
+        elif ref and (why := self._cancelled_with_its_bracket(ref)):
+            log.info("cancelled %s (%s)", ref, why)
+        elif ref and self._logged_for("CANCEL_REQUESTED", ref, self.repo.order(ref)):
+            log.info("cancelled %s (asked by slob before a restart)", ref)
+        else:
+            log.warning("%s cancelled outside slob (IB 202: %s)", ref or f"order {order_id}", text)
+
+    def _cancelled_with_its_bracket(self, order_ref: str) -> str | None:
+        """Say why the broker cancelled an exit as the bracket means it to (None: it was not that).
+
+        The other exit filled (OCA), or slob cancelled the entry unfilled (its children go with it).
+        """
+        parsed = parse_order_ref(order_ref)
+        bracket_exits = (OrderRole.STOP, OrderRole.TARGET)
+        if parsed is None or parsed.role not in bracket_exits:
+            return None
+        rows = self.repo.orders_for_setup(parsed.setup_id)
+        if any(OrderRole(row["role"]) in bracket_exits and row["order_ref"] != order_ref and (row["filled"] or 0) > 0
+               for row in rows):
+            return "its OCA sibling filled"
+        if any(OrderRole(row["role"]) is OrderRole.ENTRY and row["broker_order_id"] in self._cancel_why
+               and not row["filled"] for row in rows):
+            return "its entry was cancelled unfilled"
+        return None
 
     def on_execution(self, execution: BrokerExecution) -> None:
         """Store a fill once and update the setup's trade."""
@@ -579,7 +620,7 @@ class OrderExecutor:
             if candle_end >= from_iso(sent) + self.options.entry_timeout:
                 log.info("entry %s unfilled after one candle: cancelling", row["order_ref"])
                 self._log("ENTRY_TIMEOUT_CANCEL", {"order_ref": row["order_ref"], "filled": row["filled"]})
-                self._cancel(int(row["broker_order_id"]), row["order_ref"])
+                self._cancel(int(row["broker_order_id"]), row["order_ref"], "unfilled after one candle")
 
     def on_session_end(self) -> None:
         """Flatten every open position (configurable): cancel its exits, then close at market."""
@@ -605,7 +646,7 @@ class OrderExecutor:
                       and OrderStatus(row["status"]) in LIVE]
         for row in live_exits:
             if row["broker_order_id"] is not None and row["broker_order_id"] not in in_flight:
-                self._cancel(int(row["broker_order_id"]), row["order_ref"])
+                self._cancel(int(row["broker_order_id"]), row["order_ref"], f"session-end flatten of {setup_id}")
         if not live_exits:
             self._continue_flatten(setup_id)
 
@@ -626,7 +667,7 @@ class OrderExecutor:
                 log.warning("%s unfilled %g s after it was sent: cancelling it", ref,
                             self.options.flatten_retry_delay.total_seconds())
                 self._log("FLATTEN_UNFILLED", {"order_ref": ref, "filled": row["filled"], "quantity": row["quantity"]})
-                self._cancel(int(row["broker_order_id"]), ref)
+                self._cancel(int(row["broker_order_id"]), ref, "flatten unfilled in time")
             elif status not in ACTIVE:
                 del self._flatten_deadlines[ref]
         for setup_id, plan in list(self._flatten_plans.items()):

@@ -383,3 +383,20 @@ def test_the_plan_counts_the_setups_that_hold_a_risk_slot_from_the_broker_not_fr
 def test_a_bracket_sent_again_holds_its_slot() -> None:
     plan = reconcile([stored(ENTRY), stored(STOP), stored(TARGET)], BrokerView(), NOW)
     assert plan.of_type(SendBracket) and plan.holding == {S1}
+
+
+def test_reconcile_actions_are_described_in_one_human_line() -> None:
+    from slob_cli.core.orders import OrderIntent, OrderRole
+    from slob_cli.core.reconcile_actions import CancelOrder, PlaceOrders, ResizeOrder, describe
+
+    ref = "slob:NQ-20260106-S1"
+    stop = OrderIntent(f"{ref}:stop.2", "NQ-20260106-S1", OrderRole.STOP, "NQ", "BUY", "STP", 1, stop_price=25593.0)
+    target = OrderIntent(f"{ref}:target.2", "NQ-20260106-S1", OrderRole.TARGET, "NQ", "BUY", "LMT", 1,
+                         limit_price=25501.0)
+    flatten = OrderIntent(f"{ref}:flatten.2", "NQ-20260106-S1", OrderRole.FLATTEN, "NQ", "BUY", "MKT", 1)
+    assert describe(PlaceOrders("NQ-20260106-S1", (stop, target), "position without a working stop")) == (
+        f"placing {ref}:stop.2 BUY 1 STP 25593.00, {ref}:target.2 BUY 1 LMT 25501.00 (position without a working stop)")
+    assert describe(PlaceOrders("NQ-20260106-S1", (flatten,), "flatten 1 unexplained NQ")) == (
+        f"placing {ref}:flatten.2 BUY 1 MKT (flatten 1 unexplained NQ)")
+    assert describe(CancelOrder(f"{ref}:stop", 9, "no position")) == f"cancelling {ref}:stop (no position)"
+    assert describe(ResizeOrder(f"{ref}:stop", 9, 1, "position is 1")) == f"resizing {ref}:stop to 1 (position is 1)"

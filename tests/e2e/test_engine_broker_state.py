@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from contextlib import ExitStack
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -101,9 +102,11 @@ def test_position_flattened_outside_slob_while_down_closes_the_trade_and_cancels
         assert h.net_position() == 0
 
 
-def test_protection_cancelled_by_another_api_client_is_restored_within_one_candle(tmp_path: Path) -> None:
+def test_protection_cancelled_by_another_api_client_is_restored_within_one_candle(
+        tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
     import threading
 
+    caplog.set_level(logging.INFO)
     with ExitStack() as stack:
         h = start_harness(stack, tmp_path, "short_setup", speed=120.0, start=at(15, 20))
         cancelled_at: list = []
@@ -124,6 +127,34 @@ def test_protection_cancelled_by_another_api_client_is_restored_within_one_candl
         assert [e for e in h.bus_events(EventType.ALERT) if "cancelled outside slob" in e["message"]]
         [trade] = h.trades()
         assert trade["status"] == "CLOSED" and h.net_position() == 0
+        # The log a trader reads: the outside cancel is a WARNING naming the order, the re-protection one
+        # human line (orderRef, side, quantity, type, price), and no multi-line object dump anywhere.
+        warned = _lines(caplog, logging.WARNING)
+        assert f"slob:{SHORT}:stop cancelled outside slob (IB 202: Order Canceled - reason:)" in warned, warned
+        stop = placed[0]
+        assert [line for line in warned if line.startswith(f"reconcile: placing slob:{SHORT}:stop.2 BUY 1 STP "
+                                                           f"{stop['stop_price']:.2f}, slob:{SHORT}:target.2 BUY 1 LMT ")]
+        assert not [line for line in warned if "Trade(" in line or "PlaceOrders(" in line or len(line) > 300]
+
+
+def _lines(caplog: pytest.LogCaptureFixture, level: int) -> list[str]:
+    return [r.getMessage() for r in caplog.records if r.levelno >= level]
+
+
+def test_an_entry_slob_cancels_unfilled_is_an_info_line_saying_why_not_a_broker_warning(
+        tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.INFO)
+    with ExitStack() as stack:
+        h = start_harness(stack, tmp_path, "short_setup")
+        h.gateway.withhold_fills(True)  # the entry works but never fills: slob cancels it after one candle
+        h.session(at(15, 45))
+        [entry] = [row for row in h.orders() if row["role"] == "entry"]
+        assert entry["status"] == "CANCELLED" and entry["filled"] == 0
+        [cancelled] = [r for r in caplog.records if r.getMessage() == f"cancelled slob:{SHORT}:entry (unfilled after one candle)"]
+        assert cancelled.levelno == logging.INFO
+        assert [p for p in h.logged("ORDER_ERROR") if p["code"] == 202 and p["order_ref"] == f"slob:{SHORT}:entry"]
+        noisy = [line for line in _lines(caplog, logging.WARNING) if "Canceled" in line or "cancelled outside" in line]
+        assert noisy == [], "slob's own cancel is no fault"
 
 
 def test_intent_that_went_stale_while_down_frees_its_risk_slot_and_the_afternoon_long_trades(tmp_path: Path) -> None:
@@ -197,7 +228,8 @@ def _fill_lines(h: Harness, refs: set[str]) -> list[FillLine]:
 
 
 def test_session_end_flatten_that_does_not_fill_is_retried_and_closes_the_position_once_liquidity_is_back(
-        tmp_path: Path) -> None:
+        tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.INFO)
     with ExitStack() as stack:
         h = start_harness(stack, tmp_path, "short_setup")
 
@@ -237,6 +269,13 @@ def test_session_end_flatten_that_does_not_fill_is_retried_and_closes_the_positi
         assert expected.commission == 2 * 2.25
         assert h.store.get_state("risk_state")["open_positions"] == 0
         assert [o for o in h.gateway.broker.open_orders() if o.order_ref.startswith("slob:")] == []
+        # Every cancel here is slob's own: confirmed in INFO lines saying why, none a broker WARNING.
+        infos = [r.getMessage() for r in caplog.records if r.levelno == logging.INFO]
+        for line in (f"cancelled slob:{SHORT}:stop (session-end flatten of {SHORT})",
+                     f"cancelled slob:{SHORT}:flatten (flatten unfilled in time)",
+                     f"cancelled slob:{SHORT}:stop.2 (session-end flatten of {SHORT})"):
+            assert line in infos, infos
+        assert [line for line in _lines(caplog, logging.WARNING) if "Canceled" in line or "cancelled outside" in line] == []
 
 
 def test_session_end_flatten_that_never_fills_is_tried_a_bounded_number_of_times_and_leaves_the_position_protected(

@@ -18,7 +18,7 @@ from typing import Any
 
 from slob_cli.adapters.clock import SystemClock
 from slob_cli.adapters.ib.backoff import BackoffPolicy, CircuitBreaker
-from slob_cli.adapters.ib.codes import IBCode, Notice, NoticeKind, classify, plain_message
+from slob_cli.adapters.ib.codes import ORDER_ERROR_CODES, IBCode, Notice, NoticeKind, classify, plain_message
 from slob_cli.adapters.ib.config import GatewayConfig, describe_os_error, limit_reads, trading_mode
 from slob_cli.adapters.ib.conversions import ExecutionReport, Rejected, execution_report
 from slob_cli.adapters.ib.executions import fetch_executions_since
@@ -473,27 +473,75 @@ _SOCKET_LOSS_LINE = re.compile(f"^({_SOCKET_LOSS})")
 
 
 class _ReportedBySlob(logging.Filter):
-    """Drop ib_async's own lines for what slob reports in its own words.
+    """Keep ib_async's own lines to one calm line each; drop (or lower to DEBUG) what slob reports itself.
 
     A historical request's error (162 no data or pacing, 366) is raised to the code that asked, which
     turns it into an empty answer, a paced retry or one `Error:` line; a failed connection attempt is
     logged by IBConnection with the host, port and what to check; a lost connection by IBConnection's
     "lost the gateway connection (<ib_async's reason>); reconnecting". ib_async's raw lines would only
-    repeat them (with a contract dump, or as a bare `[Errno 104] Connection reset by peer`).
+    repeat them (with a contract dump, or as a bare `[Errno 104] Connection reset by peer`): dropped.
+    An order's error or warning (202 cancelled, 201 rejected, 110, 321, ...) is logged by the executor
+    with the orderRef: ib_async's line is lowered to DEBUG. What is left of ib_async's lines that dump a
+    whole `Trade(...)` or contract becomes one line naming the order (orderRef, orderId) or the contract.
     """
 
     RAW = re.compile(r"^(Error (162|366), reqId -?\d+: |API connection failed: |Make sure API port on TWS/IBG is open"
                      f"|{_SOCKET_LOSS})")
+    ORDER_ERROR = re.compile(r"^(?:Error|Warning) (\d+), reqId [1-9]\d*: ")
+    TRADE_DUMP = re.compile(r"^(IBKR API validation warning|Canceled order): Trade\(")
+    CONTRACT_DUMP = re.compile(r"\b(?:Contract|Future|ContFuture)\([^()]*\)")  # a futures contract's repr
 
     def filter(self, record: logging.LogRecord) -> bool:
-        return not self.RAW.match(record.getMessage())
+        message = record.getMessage()
+        if self.RAW.match(message):
+            return False
+        error = self.ORDER_ERROR.match(message)
+        code = int(error.group(1)) if error else None
+        dump = self.TRADE_DUMP.match(message)
+        if dump:
+            message, code = _trade_line(dump.group(1), message)
+        else:
+            message = _contracts_named(message)
+        record.msg, record.args = message, None
+        if code in ORDER_ERROR_CODES:
+            record.levelno, record.levelname = logging.DEBUG, "DEBUG"  # the executor logs it, with the orderRef
+            return logging.getLogger().isEnabledFor(logging.DEBUG)
+        return True
+
+
+def _field(dump: str, *names: str) -> str:
+    """Return the first of these fields found in an ib_async object's repr (`name='value'` or `name=5`)."""
+    for name in names:
+        found = re.search(rf"\b{name}=(?:'([^']*)'|\"([^\"]*)\"|(-?\d+))", dump)
+        if found and any(found.groups()):
+            return next(g for g in found.groups() if g)
+    return "?"
+
+
+def _contracts_named(message: str) -> str:
+    """Replace each futures contract's repr in a line by its local symbol (or symbol)."""
+    return _ReportedBySlob.CONTRACT_DUMP.sub(lambda dump: _field(dump.group(0), "localSymbol", "symbol"), message)
+
+
+def _trade_line(what: str, dump: str) -> tuple[str, int | None]:
+    """Condense ib_async's `Trade(...)` dump to its order and newest log entry's text; return it and the code."""
+    entries = re.findall(r"message=(?:'((?:[^'\\]|\\.)*)'|\"((?:[^\"\\]|\\.)*)\"), errorCode=(\d+)\)", dump)
+    text, code = "", None
+    if entries:
+        single, double, number = entries[-1]
+        text = re.sub(r"^(?:Error|Warning) \d+, reqId -?\d+: ", "", single or double)
+        text = re.sub(r", contract: .*$", "", text)
+        code = int(number) or None
+    ref = _field(dump, "orderRef")
+    order = f"{ref} (order {_field(dump, 'orderId')})" if ref != "?" else f"order {_field(dump, 'orderId')}"
+    return f"{what}: {order}" + (f": {code} {text}" if code else (f": {text}" if text else "")), code
 
 
 _REPORTED_BY_SLOB = _ReportedBySlob()
 
 
 def _quiet_raw_ib_async_lines() -> None:
-    for name in ("ib_async.wrapper", "ib_async.client"):
+    for name in ("ib_async.wrapper", "ib_async.client", "ib_async.ib"):
         logger = logging.getLogger(name)
         if _REPORTED_BY_SLOB not in logger.filters:
             logger.addFilter(_REPORTED_BY_SLOB)
