@@ -13,7 +13,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, NamedTuple, Protocol
 
 from slob_cli.adapters.ib.codes import ORDER_ERROR_CODES, IBCode
 from slob_cli.adapters.store import Store, from_iso, to_iso
@@ -61,6 +61,14 @@ from slob_cli.runtime.flatten_plans import FlattenPlan, load_plans, save_plans
 
 log = logging.getLogger(__name__)
 RISK_STATE_KEY = "risk_state"
+
+
+class SentCancel(NamedTuple):
+    """A cancel slob sent: its number in this run (was it sent before a broker view was asked for?), what and why."""
+
+    number: int
+    order_ref: str
+    why: str
 
 
 class OrderPort(Protocol):
@@ -112,8 +120,7 @@ class OrderExecutor:
         self.last_prices = last_prices  # the newest trade price by symbol (is a stop already through?)
         self.counts = {"brackets": 0, "skipped": 0, "fills": 0, "cancelled": 0, "rejected": 0, "flattened": 0}
         self._flattening: set[str] = set()
-        self._cancels_sent: dict[int, int] = {}  # broker ids slob itself asked to cancel -> the cancel's number
-        self._cancel_why: dict[int, tuple[str, str]] = {}  # those broker ids -> (orderRef, why slob cancelled it)
+        self._cancels_sent: dict[int, SentCancel] = {}  # broker ids slob itself asked to cancel
         self._refs: dict[int, str] = {}  # broker id -> orderRef of the orders seen in this run
         self._cancel_count = 0
         self._flatten_plans: dict[str, FlattenPlan] = load_plans(store)  # setup id -> its flatten plan, stored
@@ -244,8 +251,8 @@ class OrderExecutor:
         # the position (it saw the cancelled stop) or stored the cancels' confirmations itself (no status
         # follows). The session end's intent wins: cancel what works now, then close at market. A cancel sent
         # after the view was asked for is on its way (not sent twice); one sent before it was lost.
-        in_flight = frozenset(order_id for order_id, n in self._cancels_sent.items()
-                              if cancels_seen is None or n > cancels_seen)
+        in_flight = frozenset(order_id for order_id, sent in self._cancels_sent.items()
+                              if cancels_seen is None or sent.number > cancels_seen)
         for setup_id in sorted(self._flattening):
             self._start_flatten(setup_id, in_flight)
 
@@ -439,8 +446,7 @@ class OrderExecutor:
         # Stored before it is sent: a cancel confirmed after a restart is still known as slob's own.
         self._log("CANCEL_REQUESTED", {"order_ref": order_ref, "order_id": order_id, "reason": why})
         self._cancel_count += 1
-        self._cancels_sent[order_id] = self._cancel_count
-        self._cancel_why[order_id] = (order_ref, why)
+        self._cancels_sent[order_id] = SentCancel(self._cancel_count, order_ref, why)
         self.port.cancel(order_id)
 
     def _cancel_requested(self, order: BrokerOrder, row: dict[str, Any] | None) -> bool:
@@ -491,12 +497,13 @@ class OrderExecutor:
         """
         if code not in ORDER_ERROR_CODES:
             return
-        ref = self._cancel_why.get(order_id, (self._refs.get(order_id), ""))[0]
+        sent = self._cancels_sent.get(order_id)
+        ref = sent.order_ref if sent is not None else self._refs.get(order_id)
         self._log("ORDER_ERROR", {"order_id": order_id, "code": code, "text": text, "order_ref": ref})
         if code != IBCode.ORDER_CANCELLED:
             log.warning("broker error %d for %s: %s", code, ref or f"order {order_id}", text)
-        elif order_id in self._cancel_why:
-            log.info("cancelled %s (%s)", *self._cancel_why[order_id])
+        elif sent is not None:
+            log.info("cancelled %s (%s)", sent.order_ref, sent.why)
         elif ref and (why := self._cancelled_with_its_bracket(ref)):
             log.info("cancelled %s (%s)", ref, why)
         elif ref and self._logged_for("CANCEL_REQUESTED", ref, self.repo.order(ref)):
@@ -517,7 +524,7 @@ class OrderExecutor:
         if any(OrderRole(row["role"]) in bracket_exits and row["order_ref"] != order_ref and (row["filled"] or 0) > 0
                for row in rows):
             return "its OCA sibling filled"
-        if any(OrderRole(row["role"]) is OrderRole.ENTRY and row["broker_order_id"] in self._cancel_why
+        if any(OrderRole(row["role"]) is OrderRole.ENTRY and row["broker_order_id"] in self._cancels_sent
                and not row["filled"] for row in rows):
             return "its entry was cancelled unfilled"
         return None
