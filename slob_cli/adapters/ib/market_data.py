@@ -12,10 +12,10 @@ import asyncio
 import logging
 import math
 import time
-from time import monotonic as _monotonic
 from collections.abc import Callable
 from datetime import date, datetime, timezone
 from functools import partial
+from time import monotonic as _monotonic
 from typing import Any
 
 from ib_async import Ticker
@@ -101,7 +101,7 @@ class MarketDataFeed:
     # ------------------------------------------------------------------ ticks from ib_async
     def _install_hooks(self) -> None:
         # Tick-by-tick trades need their exchange time, which ib_async's objects do not keep: hooks.py.
-        on_tick_by_tick_trade(self.ib, self._on_tick_by_tick)
+        on_tick_by_tick_trade(self.ib, self._on_tick_by_tick, owned=self._tbt_requests)
 
     def _on_tick_by_tick(self, req_id: int, epoch: int, price: float, size: float) -> None:
         # The hot path (tens of thousands of calls a second). A trade in the same second as the last one
