@@ -104,21 +104,37 @@ class MarketDataFeed:
         on_tick_by_tick_trade(self.ib, self._on_tick_by_tick, owned=self._tbt_requests)
 
     def _on_tick_by_tick(self, req_id: int, epoch: int, price: float, size: float) -> None:
-        # The hot path (tens of thousands of calls a second). A trade in the same second as the last one
-        # this request passed on needs no gap or order check and no new datetime: `_steady` holds that
-        # second (and is cleared whenever anything those checks read changes); the rest go the long way.
+        # The hot path (tens of thousands of calls a second). `_steady` holds the second of the last trade
+        # this request passed on, while nothing else has changed what the gap and order checks read (it is
+        # cleared then): a trade in that second or a later one passes those checks as it is, and only a
+        # new second needs a new datetime. Anything else (first trade, bad values, earlier) goes the long way.
         steady = self._steady.get(req_id)
-        if steady is not None and steady[0] == epoch and 0 < price < _INF and 0 < size < _INF:
-            symbol = steady[1]
-            self.ticks += 1
-            self.last_price[symbol] = price
-            self.last_tick_monotonic[symbol] = _monotonic()
-            if self.on_trade is not None:
-                self.on_trade(symbol, steady[2], price, size, steady[3])
-            else:
-                self.on_tick(Tick(symbol, steady[4], float(price), float(size)), steady[3])
+        if steady is None or not (0 < price < _INF and 0 < size < _INF):
+            self._new_second(req_id, epoch, price, size)
             return
-        self._new_second(req_id, epoch, price, size)
+        if steady[0] != epoch:
+            if not steady[0] < epoch < _INF:  # False for NaN too
+                self._new_second(req_id, epoch, price, size)
+                return
+            steady = self._next_second(req_id, steady, epoch)
+        symbol = steady[1]
+        self.ticks += 1
+        self.last_price[symbol] = price
+        self.last_tick_monotonic[symbol] = _monotonic()
+        if self.on_trade is not None:
+            self.on_trade(symbol, steady[2], price, size, steady[3])
+        else:
+            self.on_tick(Tick(symbol, steady[4], float(price), float(size)), steady[3])
+
+    def _next_second(self, req_id: int, steady: tuple[int, str, int, str, datetime], epoch: int,
+                     ) -> tuple[int, str, int, str, datetime]:
+        """Move a steady request on to a later second (what `_admit` does when no gap is pending)."""
+        symbol = steady[1]
+        ts = datetime.fromtimestamp(epoch, UTC)
+        self._high_water[symbol] = ts
+        held = self._steady[req_id] = (epoch, symbol, epoch * 1_000_000 if type(epoch) is int else to_us(ts),
+                                       steady[3], ts)
+        return held
 
     def _new_second(self, req_id: int, epoch: int, price: float, size: float) -> None:
         """Check and pass on a tick-by-tick trade the steady path did not take (first of its second, bad, ...)."""

@@ -82,3 +82,21 @@ def test_a_last_price_tick_later_in_the_second_puts_that_seconds_trades_out_of_o
     assert [values[1:3] for values in trades] == [(EPOCH * 1_000_000, 20_000.25), ((EPOCH + 0.5) * 1_000_000, 20_000.5),
                                                   ((EPOCH + 1) * 1_000_000, 20_001.0)]
     assert feed.guard.counts == {"trade: out of order": 1} and feed.ticks == 3
+
+
+def test_each_later_second_moves_the_high_water_the_gap_floor_and_the_times_on() -> None:
+    trades: list[tuple[Any, ...]] = []
+    events: list[tuple[str, dict[str, Any]]] = []
+    feed = _feed(on_trade=lambda *values: trades.append(values), emit=lambda kind, payload: events.append((kind, payload)))
+    for epoch in (EPOCH, EPOCH + 1, EPOCH + 1, EPOCH + 3):
+        _trade(feed, epoch, 20_000.25, 1.0)
+    assert feed.latest("NQ") == datetime.fromtimestamp(EPOCH + 3, timezone.utc)
+    feed.mark_gap("NQ", "stale")
+    _trade(feed, EPOCH + 3, 20_000.5, 1.0)  # the floor is the last second passed on
+    _trade(feed, EPOCH + 2, 20_000.5, 1.0)
+    _trade(feed, EPOCH + 4, 20_000.75, 1.0)
+    assert [values[1] // 1_000_000 - EPOCH for values in trades] == [0, 1, 1, 3, 4]
+    assert feed.duplicates == 2 and feed.ticks == 5
+    [(kind, gap)] = events
+    assert kind == "FEED_RESUMED" and gap["last_before"] == datetime.fromtimestamp(EPOCH + 3, timezone.utc).isoformat()
+    assert gap["seconds"] == 1.0
