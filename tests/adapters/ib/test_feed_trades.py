@@ -100,3 +100,12 @@ def test_each_later_second_moves_the_high_water_the_gap_floor_and_the_times_on()
     [(kind, gap)] = events
     assert kind == "FEED_RESUMED" and gap["last_before"] == datetime.fromtimestamp(EPOCH + 3, timezone.utc).isoformat()
     assert gap["seconds"] == 1.0
+
+
+def test_the_feeds_own_trades_come_straight_off_the_wire_message() -> None:
+    trades: list[tuple[Any, ...]] = []
+    feed = _feed(on_trade=lambda *values: trades.append(values))
+    ticker = feed.ib.wrapper.reqId2Ticker[REQUEST]
+    feed.ib.client.decoder.interpret(["99", str(REQUEST), "2", str(EPOCH), "20000.25", "3", "0", "CME", ""])
+    assert trades == [("NQ", EPOCH * 1_000_000, 20_000.25, 3.0, "NQH6")]
+    assert ticker.tickByTicks == [] and feed.ticks == 1  # ib_async's Ticker was skipped: the fast path took it
