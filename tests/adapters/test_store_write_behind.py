@@ -94,3 +94,14 @@ def test_a_full_disk_is_the_one_line_store_error(db_path: Path) -> None:
     assert _states(db_path) == []
     with sqlite3.connect(db_path) as conn:
         assert conn.execute("PRAGMA quick_check").fetchone()[0] == "ok"
+
+
+def test_a_write_failing_while_the_block_fails_too_is_logged(db_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    def fail(into: Store) -> None:
+        raise StoreError("cannot write: boom")
+
+    with Store.open(db_path) as store:
+        with pytest.raises(KeyboardInterrupt), store.write_behind() as behind:
+            behind.submit(fail)
+            raise KeyboardInterrupt
+    assert any("stopped: cannot write: boom" in record.getMessage() for record in caplog.records)

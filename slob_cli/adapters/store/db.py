@@ -407,8 +407,12 @@ class Store(ReadQueries, ViewQueries, Scans, TradingDays):
         try:
             yield behind
         except BaseException:
-            with suppress(BaseException):  # the block's own error is the one to report
+            with suppress(BaseException):  # the block's own error is the one to raise
                 behind.close()
+            if behind.error is not None:  # but a failed write is never dropped silently
+                import logging
+
+                logging.getLogger(__name__).error("writes to %s stopped: %s", self.path, behind.error)
             raise
         behind.close()
 
