@@ -10,7 +10,7 @@ from __future__ import annotations
 import contextlib
 import functools
 import logging
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta, timezone
 from functools import lru_cache
@@ -329,28 +329,25 @@ def _store_days(
     A run of days for which nothing is stored goes in by a few statements (`insert_days`); every
     other day is compared with what is stored, as `_store_day` does.
     """
+    from itertools import groupby
+
     fresh = repository.fresh_days(symbol, [day.day for day in computed])
     synced: list[tuple[date, DaySync]] = []
-    index = 0
-    while index < len(computed):
-        if computed[index].day not in fresh:
-            day, records, rows, inputs = computed[index]
+    for new, run in groupby(computed, key=lambda computed_day: computed_day.day in fresh):
+        days = list(run)
+        if new:
+            synced += zip([day.day for day in days], repository.insert_days(symbol, days, config, now), strict=True)
+            continue
+        for day, records, rows, inputs in days:
             synced.append((day, _store_day(repository, symbol, day, config, records, rows, now, inputs,
                                            replace_divergent)))
-            index += 1
-            continue
-        run = index
-        while run < len(computed) and computed[run].day in fresh:
-            run += 1
-        batch = computed[index:run]
-        synced += zip([day.day for day in batch], repository.insert_days(symbol, batch, config, now), strict=True)
-        index = run
     return synced
 
 
 def _store_day(
-    repository: SetupRepository, symbol: str, day: date, config: StrategyConfig, records: list[EventRow],
-    rows: list[dict[str, Any]], now: datetime, inputs: DayInputs | None, replace_divergent: bool,
+    repository: SetupRepository, symbol: str, day: date, config: StrategyConfig,
+    records: Sequence[StoredEvent | EventRow], rows: Sequence[Mapping[str, Any]], now: datetime,
+    inputs: DayInputs | None, replace_divergent: bool,
 ) -> DaySync:
     """Make the store hold a replayed day's events and candidates, and what the day was computed from.
 

@@ -384,8 +384,9 @@ class Store(ReadQueries, ViewQueries, Scans, TradingDays):
         The thread writes through a connection of its own to the same file (WAL: this connection
         reads on meanwhile, without seeing the queued writes until they are committed) and waits for
         the file's background integrity check first. Leaving the block waits for every queued write
-        and raises the first failure (unless the block raised: then its error wins). Inside a batch,
-        or while a writer thread serves this store, the writes run at once on this store instead.
+        and raises the first failure (unless the block raised: then its error wins, and a failed write
+        is logged when the block was interrupted). Inside a batch, or while a writer thread serves
+        this store, the writes run at once on this store instead.
         """
         if self._batching or self._writer is not None or self.readonly:
             yield _WriteNow(self)
@@ -406,10 +407,10 @@ class Store(ReadQueries, ViewQueries, Scans, TradingDays):
         behind = WriteBehind(Store(conn, self.path), ready)
         try:
             yield behind
-        except BaseException:
+        except BaseException as exc:
             with suppress(BaseException):  # the block's own error is the one to raise
                 behind.close()
-            if behind.error is not None:  # but a failed write is never dropped silently
+            if behind.error is not None and not isinstance(exc, Exception):  # an interrupt hides no failed write
                 import logging
 
                 logging.getLogger(__name__).error("writes to %s stopped: %s", self.path, behind.error)
