@@ -105,3 +105,18 @@ def test_a_write_failing_while_the_block_fails_too_is_logged(db_path: Path, capl
             behind.submit(fail)
             raise KeyboardInterrupt
     assert any("stopped: cannot write: boom" in record.getMessage() for record in caplog.records)
+
+
+def test_the_switch_interval_is_short_while_the_thread_runs_and_restored_after(db_path: Path) -> None:
+    import sys
+
+    before = sys.getswitchinterval()
+    seen: list[float] = []
+    with Store.open(db_path) as store:
+        with pytest.raises(KeyboardInterrupt), store.write_behind() as behind:
+            behind.submit(lambda into: seen.append(sys.getswitchinterval()))
+            raise KeyboardInterrupt
+        assert sys.getswitchinterval() == before
+        with store.write_behind() as behind:
+            behind.submit(_put("a", 1))
+    assert seen == [pytest.approx(min(before, 0.0002))] and sys.getswitchinterval() == before

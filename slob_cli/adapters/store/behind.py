@@ -11,6 +11,7 @@ is dropped silently.
 from __future__ import annotations
 
 import queue
+import sys
 import threading
 from collections.abc import Callable
 from typing import TYPE_CHECKING
@@ -19,6 +20,10 @@ if TYPE_CHECKING:
     from slob_cli.adapters.store.db import Store
 
 StoreWrite = Callable[["Store"], object]
+# While the thread runs, the caller hands Python's lock over this soon (CPython's default is 5 ms):
+# the caller gives it up for every SQLite step of its reads, and waited up to that long to get it
+# back from the thread, which cost `setups track` about twice its reference-window reads.
+SWITCH_INTERVAL = 0.0002
 
 
 class WriteBehind:
@@ -34,6 +39,8 @@ class WriteBehind:
         self._queue: queue.Queue[StoreWrite | None] = queue.Queue(maxsize=depth)
         self.error: BaseException | None = None
         self._closed = False
+        self._interval = sys.getswitchinterval()
+        sys.setswitchinterval(min(self._interval, SWITCH_INTERVAL))
         self._thread = threading.Thread(target=self._run, name="slob-write-behind", daemon=True)
         self._thread.start()
 
@@ -46,8 +53,11 @@ class WriteBehind:
         """Wait for every queued write (or the first failure) and end the thread; raise the failure."""
         if not self._closed:
             self._closed = True
-            self._queue.put(None)
-            self._thread.join()
+            try:
+                self._queue.put(None)
+                self._thread.join()
+            finally:
+                sys.setswitchinterval(self._interval)
         self.raise_error()
 
     def raise_error(self) -> None:
