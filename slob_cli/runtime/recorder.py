@@ -88,7 +88,7 @@ class RecorderStatus:
         """Return the one-line text form."""
         prices = " ".join(f"{self.local_symbols.get(s) or s} {p:,.2f}" for s, p in self.last_price.items()) or "-"
         state = "connected" if self.connected else "RECONNECTING"
-        mode = "LIVE" if self.mode == "live" else "DELAYED DATA"
+        mode = {"live": "LIVE", "sim": "SIMULATED DATA"}.get(self.mode, "DELAYED DATA")
         use = 100.0 * self.buffer_used / max(1, self.buffer_capacity)
         return (f"[{mode}] {state} | {self.ticks_per_second:,.0f} ticks/s | stored {self.ticks_stored:,} | last {prices}"
                 f" | buffer {use:.1f}% | drops {self.dropped:,} | reconnects {self.reconnects}")
@@ -174,7 +174,7 @@ class Recorder(Supervised):
     async def run(self) -> dict[str, Any]:
         """Record until stopped or until options.until; return the run's stats (the caller owns the runs row)."""
         if self.run_id is not None:
-            self.store.set_run_mode(self.run_id, self.feed.mode)
+            self.store.set_run_mode(self.run_id, self.feed.data_kind)
         if self.feed.mode == "delayed":
             log.warning("MARKET DATA IS DELAYED: asked for with SLOB_MARKET_DATA_TYPE=delayed")
         with self.store.background_writes(on_error=self.failed_from_thread()):
@@ -358,7 +358,7 @@ class Recorder(Supervised):
         return RecorderStatus(
             ticks_per_second=rate, ticks_stored=self.stored, last_price=dict(self.feed.last_price),
             buffer_used=self._batched, buffer_capacity=self.options.buffer_capacity, dropped=self.dropped,
-            reconnects=self.connection.reconnects, connected=self.connection.connected, mode=self.feed.mode,
+            reconnects=self.connection.reconnects, connected=self.connection.connected, mode=self.feed.data_kind,
             local_symbols={s: r.future.local_symbol for s, r in self.feed.contracts.items()},
         )
 
@@ -369,6 +369,6 @@ class Recorder(Supervised):
             "duplicates_skipped": self.feed.duplicates, "rejected": self.feed.guard.total,
             "backfilled": self.backfilled, "gaps": self.gaps,
             "reconnects": self.connection.reconnects, "failed_attempts": self.connection.failed_attempts,
-            "safe_mode": self.connection.safe_mode, "data_mode": self.feed.mode,
+            "safe_mode": self.connection.safe_mode, "data_mode": self.feed.data_kind,
             "local_symbols": {s: r.future.local_symbol for s, r in self.feed.contracts.items()},
         }

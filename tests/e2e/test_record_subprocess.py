@@ -55,12 +55,13 @@ def test_record_streams_ticks_and_stops_cleanly_on_sigterm(tmp_path: Path) -> No
     assert process.returncode == 0, stderr
     assert "Traceback" not in stderr
     assert "Recorded" in stdout and "ticks" in stdout and "0 gaps not recovered" in stdout
+    assert "data sim)" in stdout  # the simulated gateway names its data farm as such: never "data live"
     with Store.open(db, readonly=True) as store:
         run = store.runs(1)[0]
         rows = sql_rows(store.path, "SELECT count(*), min(size), count(DISTINCT local_symbol) FROM ticks")[0]
         locals_ = {row[0] for row in sql_rows(store.path, "SELECT DISTINCT local_symbol FROM ticks")}
     assert run["command"] == "record" and run["exit_code"] == 0 and run["ended_at"]
-    assert run["data_mode"] == "live"
+    assert run["data_mode"] == "sim"
     stats = json.loads(run["stats"])
     assert stats["ticks_stored"] == rows[0] >= 20 and rows[1] > 0
     assert locals_ == {"NQH6", "MNQH6"}

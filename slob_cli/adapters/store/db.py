@@ -84,6 +84,10 @@ _MINUTE_US = 60_000_000
 _ONE_MINUTE = timedelta(minutes=1)
 
 
+# What a session writes about itself; every other table holds market, broker or user data.
+_BOOKKEEPING_TABLES = frozenset({"meta", "runs", "events", "health", "state"})
+
+
 def _tick_values(ticks: Iterable[Tick]) -> dict[str, list[Any]]:
     """Return each symbol's ticks flat as [ts_us, price, size, ts_us, ...] (TICK_INSERT's rows)."""
     by_symbol: dict[str, list[Any]] = {}
@@ -637,6 +641,18 @@ class Store(ReadQueries, ViewQueries, Scans, TradingDays):
                 " ON CONFLICT(key) DO UPDATE SET value=excluded.value, updated_at=excluded.updated_at",
                 (key, json.dumps(value, default=str), to_us(now)),
             )
+
+    def holds_only_bookkeeping(self) -> bool:
+        """Return True when the store holds nothing but runs' bookkeeping: no data, and no broker ever answered.
+
+        A session that failed before connecting (its runs row, events, health) stored nothing worth keeping.
+        """
+        tables = [r[0] for r in self._conn.execute(
+            "SELECT name FROM sqlite_master WHERE type='table' AND name NOT LIKE 'sqlite_%'")]
+        if any(self._conn.execute(f'SELECT 1 FROM "{name}" LIMIT 1').fetchone()
+               for name in tables if name not in _BOOKKEEPING_TABLES):
+            return False
+        return self._conn.execute("SELECT 1 FROM events WHERE type='IB_CONNECTED' LIMIT 1").fetchone() is None
 
     # ------------------------------------------------------------------ stats
     def stats(self) -> dict[str, Any]:
