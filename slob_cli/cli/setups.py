@@ -235,14 +235,20 @@ def _price(value: float | None) -> str:
 
 
 def render_candidates(rows: list[dict[str, Any]], zone: ZoneInfo, title: str) -> None:
-    """Print candidates as a rich table, times in the display zone."""
-    from rich.console import Console
+    """Print candidates as a rich table, times in the display zone.
+
+    As wide as its whole columns need (not the terminal's 80 when they need more, never a fixed
+    width): no time or price is cut; the invalidation reason folds.
+    """
     from rich.table import Table
 
-    table = Table(title=f"{title} (times {zone.key})")
+    from slob_cli.cli.tables import fitting_console
+
+    table = Table(title=f"{title} (times {zone.key})", title_justify="left")
     for name in ("id", "dir", "state", "LIQ1", "HIGH", "LOW", "no-wick", "LIQ2", "trigger",
                  "entry", "stop", "target", "R:R", "reason"):
-        table.add_column(name, justify="right" if name in ("entry", "stop", "target", "R:R") else "left")
+        table.add_column(name, justify="right" if name in ("entry", "stop", "target", "R:R") else "left",
+                         no_wrap=name != "reason", overflow="fold")
     for row in rows:
         table.add_row(
             row["id"], row["direction"], row["state"],
@@ -256,24 +262,26 @@ def render_candidates(rows: list[dict[str, Any]], zone: ZoneInfo, title: str) ->
             "" if row["risk_reward"] is None else f"{row['risk_reward']:.2f}",
             row["invalidation_reason"] or "",
         )
-    Console(width=220).print(table)
+    fitting_console(table).print(table)
 
 
 def render_timeline(setup: dict[str, Any], events: list[StoredEvent], zone: ZoneInfo) -> None:
-    """Print one setup's summary line and its events in sequence order."""
-    from rich.console import Console
+    """Print one setup's summary line and its events in sequence order (the details fold to the terminal)."""
     from rich.table import Table
 
+    from slob_cli.cli.tables import fitting_console
+
     reason = f" ({setup['invalidation_reason']})" if setup["invalidation_reason"] else ""
-    table = Table(title=f"{setup['id']} {setup['direction']} {setup['state']}{reason} (times {zone.key})")
+    table = Table(title=f"{setup['id']} {setup['direction']} {setup['state']}{reason} (times {zone.key})",
+                  title_justify="left")
     for name in ("seq", "time", "event", "details"):
-        table.add_column(name)
+        table.add_column(name, no_wrap=name != "details", overflow="fold")
     for event in events:
         data = event.payload.get("data") or {}
         details = " ".join(f"{key}={_detail(value, zone)}" for key, value in data.items())
         table.add_row(str(event.seq), event.bar_time.astimezone(zone).strftime("%Y-%m-%d %H:%M"),
                       event.type, details)
-    Console(width=220).print(table)
+    fitting_console(table).print(table)
 
 
 def _detail(value: Any, zone: ZoneInfo) -> str:
