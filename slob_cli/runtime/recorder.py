@@ -29,7 +29,7 @@ from slob_cli.aio import first_of
 from slob_cli.core.models import Tick
 from slob_cli.errors import SlobError, UsageError
 from slob_cli.runtime.bus import EventBus
-from slob_cli.runtime.clock import Clock, SystemClock
+from slob_cli.runtime.clock import Clock, SystemClock, rebase_run_start
 from slob_cli.runtime.supervision import IB_BUS_EVENTS, Supervised
 from slob_cli.runtime.tick_backfill import Gap, fetch_trades, historical_request, missed_trades
 
@@ -126,6 +126,12 @@ class Recorder(Supervised):
         self.gaps = 0  # DATA_GAPs reported: spans no backfill recovered
         self.backfilled = 0
         self.pacer = HistoryPacer.kept_in(store, lambda: self.clock.now())
+        self._shifted = getattr(self.clock, "shifted", timedelta(0))
+        self.connection.add_hook(self._rebase_run_start)
+
+    async def _rebase_run_start(self, reason: str) -> None:
+        """The clock moved onto a simulated gateway's time: so does the run's stored start, at once."""
+        self._shifted = rebase_run_start(self.store, self.run_id, self.clock, self._shifted)
 
     # ------------------------------------------------------------------ inputs (loop thread, quick)
     def _trade(self, symbol: str, ts_us: int, price: float, size: float, local_symbol: str) -> None:
@@ -198,7 +204,19 @@ class Recorder(Supervised):
             raise self.fatal
         if not self.connection.connections:
             raise self.connection.unreachable("the recording stopped")
+        self._catch_up_with_the_trades()
         return self.stats()
+
+    def _catch_up_with_the_trades(self) -> None:
+        """On a clock following a simulated gateway: end no earlier than the last trade stored.
+
+        The gateway's clock may run faster than ours between the skews measured on connect; the run
+        must not end (in `status`) before the ticks it stored.
+        """
+        catch_up = getattr(self.clock, "catch_up", None)
+        newest = max(filter(None, map(self.feed.latest, self.options.symbols)), default=None)
+        if catch_up is not None and self.connection.simulated and newest is not None:
+            catch_up(newest)
 
     async def _backfills(self) -> None:
         """Fetch the trades each outage missed once its boundary seconds are over and stored."""

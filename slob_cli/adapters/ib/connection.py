@@ -368,6 +368,8 @@ class IBConnection:
             return
         self.clock_skew = server_time.timestamp() - (sent + self.clock.now().timestamp()) / 2
         adjust = getattr(self.clock, "adjust", None)  # a FollowedClock moves onto the gateway's time
+        if getattr(self.clock, "simulated_only", False) and not self.simulated:
+            adjust = None
         if adjust is not None and abs(self.clock_skew) > 1.0:
             adjust(self.clock_skew)
             self.clock_skew = 0.0
