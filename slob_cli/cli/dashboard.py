@@ -27,11 +27,10 @@ def dashboard(
     from rich.live import Live
 
     from slob_cli.adapters.store import Store
+    from slob_cli.cli.candles import _symbol as checked_symbol
     from slob_cli.cli.context import app_context
     from slob_cli.runtime.dashboard import read_snapshot
     from slob_cli.runtime.dashboard_view import render_frame
-
-    from slob_cli.cli.candles import _symbol as checked_symbol
 
     settings = app_context(ctx).settings
     chosen = checked_symbol(symbol)  # an unknown symbol is a usage error, not an empty chart
