@@ -176,6 +176,8 @@ def run_guard(
                 moved = shifted is not None and clock.shifted != shifted  # type: ignore[attr-defined]
                 store.end_run(run.run_id, code, clock.now(), run.stats, run.data_mode,
                               on_clock_footing(clock, started, shifted) if moved and shifted is not None else None)
+                if code == ExitCode.BROKER_UNREACHABLE:  # never connected: no data came, live or otherwise
+                    store.set_run_mode(run.run_id, None)
             log.info("run %d: slob %s ended with exit code %d", run.run_id, command, code)
             run.notifier.notify(AlertKind.STOP, f"{command} stopped", f"run {run.run_id}, exit code {code}",
                                 AlertLevel.INFO if code == 0 else AlertLevel.FAILURE)

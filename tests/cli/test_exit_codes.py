@@ -86,6 +86,7 @@ def test_a_failed_start_keeps_what_an_existing_store_holds(runner: CliRunner, db
     assert result.exit_code == 4
     with Store.open(db_path, readonly=True) as store:
         assert store.tick_count() == 1 and store.runs(1)[0]["exit_code"] == 4
+        assert store.runs(1)[0]["data_mode"] is None  # it never connected: no data, not "live" (status: -)
 
 
 def test_a_session_shorter_than_the_connect_timeout_that_never_connects_still_exits_4(

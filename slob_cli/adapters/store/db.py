@@ -600,8 +600,8 @@ class Store(ReadQueries, ViewQueries, Scans, TradingDays):
             conn.execute("UPDATE runs SET started_at=started_at+? WHERE id=? AND ended_at IS NULL",
                          (round(by.total_seconds() * 1_000_000), run_id))
 
-    def set_run_mode(self, run_id: int, data_mode: str) -> None:
-        """Mark a run's data mode (live, delayed, sim)."""
+    def set_run_mode(self, run_id: int, data_mode: str | None) -> None:
+        """Mark a run's data mode (live, delayed, sim; None: the run never had data)."""
         self._write(lambda conn: conn.execute("UPDATE runs SET data_mode=? WHERE id=?", (data_mode, run_id)))
 
     def runs(self, limit: int = 20) -> list[dict[str, Any]]:
