@@ -582,13 +582,14 @@ class Store(ReadQueries, ViewQueries, Scans, TradingDays):
     ) -> None:
         """Record the end of a command run (and its start again, when the run's clock moved onto a gateway's).
 
-        A run that fell back to delayed data during the run (set_run_mode) stays `delayed`: the mode it
-        was started with (`live`) does not hide it.
+        A run that fell back to delayed data during the run, or found its gateway simulated (set_run_mode),
+        stays `delayed` or `sim`: the mode it was started with (`live`) does not hide it.
         """
         with self.transaction() as conn:
             conn.execute(
                 "UPDATE runs SET ended_at=?, exit_code=?, stats=?,"
-                " data_mode=CASE WHEN data_mode='delayed' AND ?='live' THEN data_mode ELSE coalesce(?, data_mode) END,"
+                " data_mode=CASE WHEN data_mode IN ('delayed', 'sim') AND ?='live' THEN data_mode"
+                " ELSE coalesce(?, data_mode) END,"
                 " started_at=coalesce(?, started_at) WHERE id=?",
                 (to_us(ended_at), exit_code, json.dumps(stats or {}, default=str), data_mode, data_mode,
                  None if started_at is None else to_us(started_at), run_id),
