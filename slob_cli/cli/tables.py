@@ -32,6 +32,14 @@ def fitting_console(*renderables: RenderableType) -> Console:
     return _console_for(renderables, _narrowest)
 
 
+def needed_width(renderable: RenderableType) -> int:
+    """Return the columns a renderable needs so that no `no_wrap` cell is cut (fitting_console's measure)."""
+    from rich.console import Console
+
+    console = Console()
+    return _narrowest(console, console.options.update_width(10_000), renderable)
+
+
 def _narrowest(console: Console, options: ConsoleOptions, renderable: RenderableType) -> int:
     """Return the width a renderable needs so rich cuts no `no_wrap` cell (nor a folding column's header).
 

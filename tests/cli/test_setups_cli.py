@@ -157,6 +157,33 @@ def test_list_and_show_are_as_wide_as_their_numbers_need_never_a_fixed_220(runne
     assert json.loads(_invoke(runner, db, "list", "--json", env={"COLUMNS": "80"}).stdout) == tracked
 
 
+def test_a_terminal_narrower_than_the_table_gets_a_block_per_setup_every_value_whole(
+        runner: CliRunner, db: Path) -> None:
+    import io
+    from zoneinfo import ZoneInfo
+
+    from rich.console import Console
+
+    from slob_cli.cli.setups import render_candidates
+
+    tracked = _track_json(runner, db)
+    zone = ZoneInfo("Europe/Stockholm")
+    screens = {width: io.StringIO() for width in (80, 250)}
+    for width, out in screens.items():
+        render_candidates(tracked, zone, "setups", Console(file=out, width=width, force_terminal=True,
+                                                           color_system=None))
+    narrow, wide = screens[80].getvalue(), screens[250].getvalue()
+    assert max(len(line) for line in narrow.splitlines()) <= 80 and "┃" not in narrow  # blocks, not a wrapped table
+    assert "┃ id" in wide  # a terminal wide enough gets the table
+    short = next(row for row in tracked if row["id"] == "NQ-20260310-S1")
+    block = narrow[narrow.index("NQ-20260310-S1 SHORT SETUP_COMPLETE"):].split("\nNQ-")[0]
+    for shown in ("LIQ1 14:30 25,491.00", "HIGH 15:01 25,587.00", "LOW 15:11 25,542.00", "no-wick 15:25",
+                  "LIQ2 15:26 25,592.00", "trigger 15:31", f"entry {short['entry_estimate']:,.2f}",
+                  f"stop {short['stop']:,.2f}", f"target {short['target']:,.2f}", "R:R 3.38"):
+        assert shown in block, shown
+    assert all(f"{row['id']} {row['direction']} {row['state']}" in narrow for row in tracked)
+
+
 def test_show_plot_writes_a_png_chart(runner: CliRunner, db: Path, tmp_path: Path) -> None:
     _track_json(runner, db)
     chart = tmp_path / "charts" / "short.png"
