@@ -174,7 +174,7 @@ def track_range(
     """
     from slob_cli.core.sessions import trading_date_of
 
-    total = max(0, (min(end_date, trading_date_of(now)) - start_date).days + 1)  # the days begun by now
+    total = sum(map(calendar.is_session, trading_dates(start_date, min(end_date, trading_date_of(now)))))  # begun by now
     rows: list[dict[str, Any]] = []
     days = 0
     final_us = None
@@ -291,7 +291,7 @@ def _stored_days(
     store: Store, symbol: str, start_date: date, end_date: date, config: StrategyConfig, calendar: TradingCalendar,
     now: datetime,
 ) -> Iterator[_StoredDay]:
-    """Yield the days of [start_date, end_date] that have begun by `now`: what to replay, its digest and counts.
+    """Yield the trading days of [start_date, end_date] begun by `now`: what to replay, its digest and counts.
 
     The reference window is read summed up (its extremes, its real bars and the last few of them),
     the session bar by bar.
@@ -304,6 +304,8 @@ def _stored_days(
         day_start, day_end = day_window(day)
         if day_start >= now:
             return
+        if not calendar.is_session(day):  # a weekend or exchange holiday: nothing to track, nothing recorded
+            continue
         until = min(day_end, now)
         final_us = to_us(until) - MINUTE_US + 1  # a candle is final by `until` when its label is below this
         tracker = SetupTracker(symbol, config, calendar)

@@ -83,8 +83,8 @@ CASES = [
      "Error: env file '.env' line 2: unknown setting slob_display_timezone (did you mean SLOB_DISPLAY_TZ?)"),
     ("alert-url-not-a-url", _nothing, {"SLOB_ALERT_URLS": "not a url"}, ["status"], 3,
      "SLOB_ALERT_URLS: item 1 is not an apprise URL"),
-    ("symbols-empty-item", _nothing, {}, ["record", "--port", "1", "--symbols", "NQ,,MNQ", "--duration", "1m"], 3,
-     "an empty item in the list"),
+    ("symbols-empty-item", _nothing, {}, ["record", "--port", "1", "--symbols", "NQ,,MNQ", "--duration", "1m"], 2,
+     "--symbols 'NQ,,MNQ': an empty item in the list"),
 ]
 
 
@@ -105,8 +105,8 @@ def test_bad_input_is_one_line_with_its_exit_code_and_writes_nothing(
     assert "Traceback" not in result.stdout + result.stderr
     if before is not None:
         assert db.read_bytes() == before, "the store is untouched"
-    elif db.exists():  # the run lock may create the store file empty; no run row, no table
-        assert db.stat().st_size == 0
+    else:  # not even the empty file a session's run lock makes
+        assert not db.exists()
 
 
 def test_duplicate_symbols_are_removed_in_order() -> None:

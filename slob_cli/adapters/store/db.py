@@ -85,6 +85,10 @@ _MINUTE_US = 60_000_000
 _ONE_MINUTE = timedelta(minutes=1)
 
 
+# What a session writes about itself; every other table holds market, broker or user data.
+_BOOKKEEPING_TABLES = frozenset({"meta", "runs", "events", "health", "state"})
+
+
 def _tick_values(ticks: Iterable[Tick]) -> dict[str, list[Any]]:
     """Return each symbol's ticks flat as [ts_us, price, size, ts_us, ...] (TICK_INSERT's rows)."""
     by_symbol: dict[str, list[Any]] = {}
@@ -631,13 +635,14 @@ class Store(ReadQueries, ViewQueries, Scans, TradingDays):
     ) -> None:
         """Record the end of a command run (and its start again, when the run's clock moved onto a gateway's).
 
-        A run that fell back to delayed data during the run (set_run_mode) stays `delayed`: the mode it
-        was started with (`live`) does not hide it.
+        A run that fell back to delayed data during the run, or found its gateway simulated (set_run_mode),
+        stays `delayed` or `sim`: the mode it was started with (`live`) does not hide it.
         """
         with self.transaction() as conn:
             conn.execute(
                 "UPDATE runs SET ended_at=?, exit_code=?, stats=?,"
-                " data_mode=CASE WHEN data_mode='delayed' AND ?='live' THEN data_mode ELSE coalesce(?, data_mode) END,"
+                " data_mode=CASE WHEN data_mode IN ('delayed', 'sim') AND ?='live' THEN data_mode"
+                " ELSE coalesce(?, data_mode) END,"
                 " started_at=coalesce(?, started_at) WHERE id=?",
                 (to_us(ended_at), exit_code, json.dumps(stats or {}, default=str), data_mode, data_mode,
                  None if started_at is None else to_us(started_at), run_id),
@@ -649,8 +654,8 @@ class Store(ReadQueries, ViewQueries, Scans, TradingDays):
             conn.execute("UPDATE runs SET started_at=started_at+? WHERE id=? AND ended_at IS NULL",
                          (round(by.total_seconds() * 1_000_000), run_id))
 
-    def set_run_mode(self, run_id: int, data_mode: str) -> None:
-        """Mark a run's data mode (live, delayed, sim)."""
+    def set_run_mode(self, run_id: int, data_mode: str | None) -> None:
+        """Mark a run's data mode (live, delayed, sim; None: the run never had data)."""
         self._write(lambda conn: conn.execute("UPDATE runs SET data_mode=? WHERE id=?", (data_mode, run_id)))
 
     def runs(self, limit: int = 20) -> list[dict[str, Any]]:
@@ -690,6 +695,18 @@ class Store(ReadQueries, ViewQueries, Scans, TradingDays):
                 " ON CONFLICT(key) DO UPDATE SET value=excluded.value, updated_at=excluded.updated_at",
                 (key, json.dumps(value, default=str), to_us(now)),
             )
+
+    def holds_only_bookkeeping(self) -> bool:
+        """Return True when the store holds nothing but runs' bookkeeping: no data, and no broker ever answered.
+
+        A session that failed before connecting (its runs row, events, health) stored nothing worth keeping.
+        """
+        tables = [r[0] for r in self._conn.execute(
+            "SELECT name FROM sqlite_master WHERE type='table' AND name NOT LIKE 'sqlite_%'")]
+        if any(self._conn.execute(f'SELECT 1 FROM "{name}" LIMIT 1').fetchone()
+               for name in tables if name not in _BOOKKEEPING_TABLES):
+            return False
+        return self._conn.execute("SELECT 1 FROM events WHERE type='IB_CONNECTED' LIMIT 1").fetchone() is None
 
     # ------------------------------------------------------------------ stats
     def stats(self) -> dict[str, Any]:
