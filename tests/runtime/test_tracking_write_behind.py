@@ -25,7 +25,8 @@ from tests.sqlfile import sql_rows, sql_run
 
 CALENDAR = TradingCalendar()
 CONFIG = StrategyConfig()
-FIRST, LAST = date(2026, 3, 2), date(2026, 3, 20)  # three weeks: 15 sessions, 19 trading dates
+FIRST, LAST = date(2026, 3, 2), date(2026, 3, 20)  # three weeks: 15 trading days
+SESSIONS = 15
 LATER = datetime(2026, 4, 1, tzinfo=timezone.utc)
 
 
@@ -98,7 +99,7 @@ def test_days_written_behind_in_batches_are_the_rows_of_a_run_written_at_once(
     assert result == expected
     assert result.new_events > 100 and len(result.candidates) > 10
     assert _tables(db) == _tables(expected_db)
-    assert len(_whole_days_only(db)) == (LAST - FIRST).days + 1
+    assert len(_whole_days_only(db)) == SESSIONS
 
 
 def test_stored_and_divergent_days_among_new_ones_are_kept_or_replaced_in_their_place(
@@ -172,7 +173,7 @@ def test_setups_track_on_a_full_disk_is_one_error_line_exit_3_and_a_rerun_comple
         full = CliRunner().invoke(app, argv)
     assert full.exit_code == 3, full.output
     assert full.stderr.strip().splitlines() == [full.stderr.strip()] and full.stderr.startswith("Error: disk full writing")
-    assert len(_whole_days_only(db)) < (LAST - FIRST).days + 1
+    assert len(_whole_days_only(db)) < SESSIONS
     fresh = CliRunner().invoke(app, [*argv[:1], str(_copy(seeded, tmp_path / "fresh.db")), *argv[2:]])
     rerun = CliRunner().invoke(app, argv)
     assert rerun.exit_code == 0 and rerun.stdout == fresh.stdout, rerun.output
