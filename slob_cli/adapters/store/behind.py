@@ -39,10 +39,10 @@ class WriteBehind:
         self._queue: queue.Queue[StoreWrite | None] = queue.Queue(maxsize=depth)
         self.error: BaseException | None = None
         self._closed = False
-        self._interval = sys.getswitchinterval()
-        sys.setswitchinterval(min(self._interval, SWITCH_INTERVAL))
         self._thread = threading.Thread(target=self._run, name="slob-write-behind", daemon=True)
         self._thread.start()
+        self._interval = sys.getswitchinterval()
+        sys.setswitchinterval(min(self._interval, SWITCH_INTERVAL))
 
     def submit(self, write: StoreWrite) -> None:
         """Queue write(store), run in a transaction of its own after the writes queued before; raise an earlier failure."""
