@@ -221,9 +221,9 @@ def show(
 
 
 def _print_json(data: Any) -> None:
-    import json
+    from slob_cli.cli.jsontext import indented_json
 
-    typer.echo(json.dumps(data, indent=2))
+    typer.echo(indented_json(data))
 
 
 def _clock(text: str | None, zone: ZoneInfo) -> str:

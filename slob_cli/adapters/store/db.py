@@ -7,12 +7,13 @@ import os
 import sqlite3
 import sys
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from slob_cli.adapters.store.behind import StoreWrite, WriteBehind
 from slob_cli.adapters.store.days import TradingDays
 from slob_cli.adapters.store.instants import add_time_functions
 from slob_cli.adapters.store.instants import from_iso as from_iso  # re-exported: the store's time helpers
@@ -114,6 +115,18 @@ def price_bars(symbol: str, rows: Iterable[Sequence[Any]]) -> list[PriceBar]:
         append(PriceBar(symbol, instant, open_, high, low, close, tick_count))
         previous_us, previous = ts, instant
     return bars
+
+
+class _WriteNow:
+    """`Store.write_behind()` where no thread can serve: each write runs at once, in a transaction of the store."""
+
+    def __init__(self, store: Store) -> None:
+        self._store = store
+
+    def submit(self, write: StoreWrite) -> None:
+        """Run write(store) in one transaction (the enclosing batch's, inside one)."""
+        with self._store.batch():
+            write(self._store)
 
 
 class Store(ReadQueries, ViewQueries, Scans, TradingDays):
@@ -367,6 +380,46 @@ class Store(ReadQueries, ViewQueries, Scans, TradingDays):
             self._writer = None
             writer.close()
         writer.raise_error()
+
+    @contextmanager
+    def write_behind(self) -> Iterator[WriteBehind | _WriteNow]:
+        """Run the block's `submit(write)`s, each write(store) in one transaction, on a thread of their own.
+
+        The thread writes through a connection of its own to the same file (WAL: this connection
+        reads on meanwhile, without seeing the queued writes until they are committed) and waits for
+        the file's background integrity check first. Leaving the block waits for every queued write
+        and raises the first failure (unless the block raised: then its error wins, and a failed write
+        is logged when the block was interrupted). Inside a batch, or while a writer thread serves
+        this store, the writes run at once on this store instead.
+        """
+        if self._batching or self._writer is not None or self.readonly:
+            yield _WriteNow(self)
+            return
+        page_limit = int(self._connection.execute("PRAGMA max_page_count").fetchone()[0])  # tests' "full disk"
+        try:
+            conn = sqlite3.connect(self.path, timeout=30, check_same_thread=False)
+            tune(conn, writes=True)
+            conn.execute(f"PRAGMA max_page_count={page_limit}")
+        except sqlite3.Error as exc:
+            raise StoreError(f"cannot open database {str(self.path)!r} for writing: {exc}") from None
+        check = self._check
+
+        def ready() -> None:  # in the thread: nothing is written before the file's check has said it is sound
+            if check is not None:
+                self._damaged(check.problem())
+
+        behind = WriteBehind(Store(conn, self.path), ready)
+        try:
+            yield behind
+        except BaseException as exc:
+            with suppress(BaseException):  # the block's own error is the one to raise
+                behind.close()
+            if behind.error is not None and not isinstance(exc, Exception):  # an interrupt hides no failed write
+                import logging
+
+                logging.getLogger(__name__).error("writes to %s stopped: %s", self.path, behind.error)
+            raise
+        behind.close()
 
     async def writes_flushed(self) -> None:
         """Await (the loop goes on meanwhile) the writer thread's commit of every write queued so far; raise its error."""
