@@ -69,6 +69,7 @@ class MarketDataFeed:
         self.on_trade = on_trade
         self.requested_type = data_type
         self.mode = "delayed" if data_type == "delayed" else "live"
+        self._kind_reported = self.mode  # the data kind on_mode last heard (data_kind)
         self.source: dict[str, str] = {}
         self._emit = emit or (lambda kind, payload: None)
         self._on_mode = on_mode
@@ -238,6 +239,7 @@ class MarketDataFeed:
         self._steady.clear()
         self._mkt_requests.clear()
         self.ib.reqMarketDataType(DELAYED if self.mode == "delayed" else LIVE)
+        self._report_kind()  # the gateway said at connect whether it is the simulated one
         for symbol in self.symbols:
             await self._resolve(symbol, day)
             self._subscribe(symbol)
@@ -347,8 +349,22 @@ class MarketDataFeed:
         self.mode = mode
         log.warning("MARKET DATA IS %s: %s", mode.upper(), reason)
         self._emit("MARKET_DATA_DELAYED" if mode == "delayed" else "MARKET_DATA_LIVE", {"reason": reason})
-        if self._on_mode is not None:
-            self._on_mode(mode)
+        self._report_kind()
+
+    @property
+    def data_kind(self) -> str:
+        """Return what a trader is told of the data: delayed, sim (live from a simulated gateway) or live.
+
+        Delayed comes first: it is the warning a trader must act on, simulated or not.
+        """
+        return "sim" if self.mode == "live" and self.connection.simulated else self.mode
+
+    def _report_kind(self) -> None:
+        kind = self.data_kind
+        if kind != self._kind_reported:
+            self._kind_reported = kind
+            if self._on_mode is not None:
+                self._on_mode(kind)
 
     # ------------------------------------------------------------------ stale-data watchdog
     async def watch(self, stop: asyncio.Event, interval: float | None = None) -> None:
