@@ -163,7 +163,14 @@ def store_clock(store: Store, wall_now: datetime) -> StoreClock:
     known = [m for m in moments if m is not None]
     if not known:
         known = [m for m in (parse_time(run["ended_at"]), parse_time(run["started_at"])) if m is not None][:1]
-    return StoreClock(max(known) if known else wall_now, True, run["id"], run["ended_at"] is not None)
+    return StoreClock(max(known) if known else wall_now, True, run["id"], run_over(store, run))
+
+
+def run_over(store: Store, run: dict[str, Any]) -> bool:
+    """Return True when a run has ended, or its process died without writing its end (it holds no lock)."""
+    from slob_cli.runtime.lock import holds_lock
+
+    return run["ended_at"] is not None or not holds_lock(store.path, run.get("pid"))
 
 
 def ended_sim_runs(store: Store) -> set[int]:

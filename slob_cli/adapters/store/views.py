@@ -80,9 +80,9 @@ class ViewQueries:
         )
 
     def newest_run_row(self) -> dict[str, Any] | None:
-        """Return the newest run's id, args, started_at, ended_at and data_mode, or None."""
+        """Return the newest run's id, args, started_at, ended_at, data_mode and pid, or None."""
         rows = self._dicts("SELECT id, args, iso_time(started_at) AS started_at, iso_time(ended_at) AS ended_at,"
-                           " data_mode FROM runs ORDER BY id DESC LIMIT 1")
+                           " data_mode, pid FROM runs ORDER BY id DESC LIMIT 1")
         return rows[0] if rows else None
 
     def newest_run_command(self) -> tuple[int, str] | None:
