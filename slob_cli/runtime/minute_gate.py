@@ -136,7 +136,7 @@ class MinuteCatchUp:
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
         self.gate = MinuteGate()
-        self.wanted = asyncio.Event()  # a backfill is pending: fetch it once its minutes are over
+        self.wanted = asyncio.Event()  # a backfill became pending, or its minutes closed: look (never polled)
         self.live_from: datetime | None = None  # the first minute live data brings (history has the rest)
         self.clock_ran_to: datetime | None = None  # the engine's clock rules (and minute closes) ran up to here
         self.silent_since: datetime | None = None  # the last tick before the latest silence held for
@@ -227,7 +227,11 @@ class MinuteCatchUp:
         """
         engine = self.engine
         self.clock_ran_to = now
-        if self.gate.pending or not engine._started:
+        if self.gate.pending:
+            if self.due():
+                self.wanted.set()  # the close the pending backfill waits for has run: fetch now
+            return
+        if not engine._started:
             return
         symbol = engine.options.symbol
         feed = engine.feed
@@ -262,24 +266,20 @@ class MinuteCatchUp:
         self.wanted.set()
 
     async def run(self) -> None:
-        """Fetch the minutes a start or reconnect missed once they are over; feed them, then the held bars."""
+        """Fetch the minutes a start, a reconnect or a silence missed once they are closed; feed them, then the held bars.
+
+        Never a poll: the loop sleeps until `wanted` is set, which happens when a backfill becomes
+        pending and when the engine's clock rules ran past its last minute's end plus the grace (the
+        minute timer's close, or a lockstep step; `on_time`). Then the live bar of that minute is
+        already held, so history and the held bars go to the tracker in order.
+        """
         engine = self.engine
         while await engine._set_before_stop(self.wanted):
             self.wanted.clear()
-            while self.gate.pending and not engine.stop_event.is_set():
+            # Disconnected: the reconnect asks again (after_connect), for a longer span.
+            if self.due() and engine._started and engine.connection.connected:
                 until = self.gate.fill_until
                 assert until is not None
-                due = until + engine.aggregator.grace
-                left = (due - engine.clock.now()).total_seconds()
-                if left > 0:
-                    await engine._wait_stop(min(engine.options.timer_interval, left / engine.options.clock_speed))
-                    continue
-                if not engine._started and not engine.stop_event.is_set():
-                    await engine._wait_stop(engine.options.timer_interval)  # restore first: it replays stored bars
-                    continue
-                if not self.due():  # the minute close at `due` is still to run: its live bar is to be held first
-                    await engine._wait_stop(min(engine.options.timer_interval, 0.01))
-                    continue
                 await self._backfill(until)
 
     def _judge_silence(self, start: datetime, until: datetime, history: list[Candle] | None) -> None:
