@@ -31,10 +31,24 @@ from slob_cli.core.sessions import session_for, trading_date_of
 from slob_cli.errors import SlobError
 
 if TYPE_CHECKING:
-    from slob_cli.runtime.engine import Engine
+    from slob_cli.runtime.engine import Engine, EngineOptions
 
 log = logging.getLogger(__name__)
 ONE_MINUTE = timedelta(minutes=1)
+
+
+def silence_threshold(options: EngineOptions) -> float:
+    """Return the seconds of the engine's clock a silent feed must last before its minutes are held.
+
+    SLOB_STALE_AFTER real seconds' worth of the session's clock (x the clock's speed; a lockstep
+    `--speed max` counts as 1000, so a run is the same at 1000 and max), or an explicit
+    `silence_after`. Not SLOB_STALE_AFTER virtual seconds: every silence held asks history (IB's,
+    and the simulated gateway's, pacing counts real seconds: 60 requests in 10 minutes), so a
+    threshold on virtual seconds at 1000x asks a thousand times as often; in a sparse simulated
+    market the pacing then waits minutes of real time per request while the lockstep clock stands,
+    and whether the run finishes would depend on real time, not on its seed.
+    """
+    return options.silence_after if options.silence_after is not None else options.stale_after * options.clock_speed
 
 
 def first_whole_minute(now: datetime) -> datetime:
@@ -144,9 +158,7 @@ class MinuteCatchUp:
         # IB's history pacing outlives this process: a restart seconds later waits only what the rules need.
         self.pacer = HistoryPacer.kept_in(engine.store, lambda: engine.clock.now())
         options = engine.options
-        # The stale watchdog counts real seconds; the same span on the engine's clock (a faster sim clock).
-        self.silence_after = options.silence_after if options.silence_after is not None \
-            else options.stale_after * options.clock_speed
+        self.silence_after = silence_threshold(options)
 
     def admit(self, candle: Candle) -> bool:
         """Return True when a live bar goes to the tracker now; else history has it, or it is held."""
