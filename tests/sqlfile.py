@@ -70,3 +70,15 @@ def as_shown(table: str, rows: Iterable[dict[str, Any]]) -> list[dict[str, Any]]
     """Return raw rows of a table with their instants as the store's rows give them (ISO text)."""
     instants = ISO_TEXT_INSTANTS.get(table, ())
     return [{key: instant_text(value) if key in instants else value for key, value in row.items()} for row in rows]
+
+
+def disk_nearly_full(monkeypatch: Any, spare_pages: int) -> None:
+    """Make every store a command opens one whose disk is full after `spare_pages` more pages (a pytest MonkeyPatch)."""
+    from slob_cli.adapters.store import db as db_module
+
+    opened = db_module.Store.open.__func__  # type: ignore[attr-defined]
+
+    def open_nearly_full(cls, path, *args, **kwargs):  # noqa: ANN001, ANN202 - the classmethod's own shape
+        return with_page_cap(opened(cls, path, *args, **kwargs), spare_pages)
+
+    monkeypatch.setattr(db_module.Store, "open", classmethod(open_nearly_full))

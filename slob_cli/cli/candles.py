@@ -48,7 +48,7 @@ def aggregate(
 
     chosen = _symbol(symbol)
     begin, finish = parse_instant(start, "--from"), parse_instant(end, "--to")
-    check_range(begin, finish)
+    check_range(begin, finish, (start, end))
     if ticks_file is not None:
         from slob_cli.adapters.file_reading import check_input_file
 
@@ -147,7 +147,7 @@ def export(
         raise UsageError(f"--format {fmt!r} is not one of {', '.join(EXPORT_FORMATS)}")
     chosen = _symbol(symbol)
     begin, finish = parse_instant(start, "--from"), parse_instant(end, "--to")
-    check_range(begin, finish)
+    check_range(begin, finish, (start, end))
     zone = parse_zone(tz)
     if fmt == "parquet" and output is None:
         raise UsageError("--format parquet is binary: pass -o FILE")

@@ -110,6 +110,7 @@ def record(
     from slob_cli.adapters.ib.connection import GatewayConfig
     from slob_cli.cli.guard import run_guard
     from slob_cli.cli.options import parse_duration
+    from slob_cli.runtime.clock import FollowedClock
     from slob_cli.runtime.recorder import RecorderOptions, parse_until
 
     settings = gateway_settings(ctx, host, port, client_id, account, connect_timeout, symbols=symbols)
@@ -124,9 +125,12 @@ def record(
     config = GatewayConfig.from_settings(settings)
     args = {"symbols": options.symbols, "duration": duration, "until": until, "host": config.host,
             "port": config.port, "client_id": config.client_id, "account": config.account}
-    with run_guard(ctx, "record", fail_if_running=fail_if_running, args=args) as run:
+    # The wall clock, until a simulated gateway says it is one: then its time, as the ticks' (a speed or a
+    # start of its own), so the run's start and end agree with them in `status`.
+    clock = FollowedClock(1.0, simulated_only=True)
+    with run_guard(ctx, "record", fail_if_running=fail_if_running, args=args, clock=clock) as run:
         run.data_mode = options.data_type
-        stats = asyncio.run(_record(run, config, options))
+        stats = asyncio.run(_record(run, config, options, clock))
         run.stats, run.data_mode = stats, stats["data_mode"]
     typer.echo(f"Recorded {stats['ticks_stored']:,} ticks ({stats['reconnects']} reconnects, "
                f"{stats['backfilled']:,} backfilled after outages, {stats['gaps']} gaps not recovered, "
@@ -139,7 +143,7 @@ def _now() -> Any:
     return SystemClock().now()
 
 
-async def _record(run: Any, config: Any, options: Any) -> dict[str, Any]:
+async def _record(run: Any, config: Any, options: Any, clock: Any) -> dict[str, Any]:
     import asyncio
     import signal
     import sys
@@ -151,7 +155,7 @@ async def _record(run: Any, config: Any, options: Any) -> dict[str, Any]:
     live = _StatusLine() if sys.stderr.isatty() else None
     async with EventBus() as bus:
         subscribe_alerts(bus, run.notifier)
-        recorder = Recorder(run.store, config, options, run_id=run.run_id, bus=bus,
+        recorder = Recorder(run.store, config, options, run_id=run.run_id, bus=bus, clock=clock,
                             on_status=(lambda status: live.update(status.line())) if live else _log_status())
         loop = asyncio.get_running_loop()
         for signum in (signal.SIGINT, signal.SIGTERM):

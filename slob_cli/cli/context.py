@@ -24,9 +24,7 @@ class AppContext:
     def settings(self) -> Settings:
         """Return the validated settings (raises ConfigError once, on first access)."""
         if self._settings is None:
-            from slob_cli.settings import load_settings  # pydantic-settings: off the `--help` path
-
-            self._settings = load_settings(self.env_file, self.overrides)
+            self._settings = self._load(self.overrides)
         return self._settings
 
     def with_overrides(self, **flags: Any) -> Settings:
@@ -34,10 +32,23 @@ class AppContext:
         given = {key: value for key, value in flags.items() if value is not None}
         if not given:
             return self.settings
-        from slob_cli.settings import load_settings
-
-        self._settings = load_settings(self.env_file, {**self.overrides, **given})
+        self._settings = self._load({**self.overrides, **given})
         return self._settings
+
+    def _load(self, flags: dict[str, Any]) -> Settings:
+        """Load settings with flags on top; a bad flag value is a usage error naming the flag (exit 2)."""
+        from slob_cli.errors import ConfigError, UsageError
+        from slob_cli.settings import load_settings  # pydantic-settings: off the `--help` path
+
+        try:
+            return load_settings(self.env_file, flags)
+        except ConfigError as exc:
+            message = str(exc)
+            for key, value in flags.items():  # the setting and the value the error names are the flag's
+                named = f"setting SLOB_{key.upper()} = {value!r}: "
+                if message.startswith(named):
+                    raise UsageError(f"{_flag_of(key)} {value!r}: {message.removeprefix(named)}") from None
+            raise
 
     def open_store(self, readonly: bool = False, create: bool = True,  # noqa: ANN201 - avoids import cost
                    check_in_background: bool = False):
@@ -54,3 +65,8 @@ def app_context(ctx: typer.Context) -> AppContext:
     if not isinstance(root.obj, AppContext):
         root.obj = AppContext()
     return root.obj
+
+
+def _flag_of(setting: str) -> str:
+    """Return the flag that sets a setting (db_path -> --db, ib_port -> --port, log_level -> --log-level)."""
+    return "--db" if setting == "db_path" else "--" + setting.removeprefix("ib_").replace("_", "-")

@@ -27,12 +27,13 @@ def dashboard(
     from rich.live import Live
 
     from slob_cli.adapters.store import Store
+    from slob_cli.cli.candles import _symbol as checked_symbol
     from slob_cli.cli.context import app_context
     from slob_cli.runtime.dashboard import read_snapshot
     from slob_cli.runtime.dashboard_view import render_frame
 
     settings = app_context(ctx).settings
-    chosen = symbol.upper() if symbol else None
+    chosen = checked_symbol(symbol)  # an unknown symbol is a usage error, not an empty chart
     with Store.open(settings.db_path, readonly=True) as store:
 
         def frame():  # noqa: ANN202 - a rich renderable

@@ -83,6 +83,51 @@ def take_lock(ctx: typer.Context, command: str, fail_if_running: bool = False) -
         raise typer.Exit(int(ExitCode.OK)) from None
 
 
+def release_lock(lock: RunLock, failed: bool) -> None:
+    """Release the run lock; a failed session first removes the store it created if it stored nothing in it.
+
+    So a start that fails (bad flags or config, an unreachable broker) leaves no new store file (nor
+    directory) behind. A store that existed before keeps the failed run's row.
+    """
+    try:
+        if failed and lock.held and lock.created and _nothing_stored(lock.created[0]):
+            lock.discard_created()
+    finally:
+        lock.release()
+
+
+def _nothing_stored(path: Any) -> bool:
+    from slob_cli.adapters.store import Store
+    from slob_cli.errors import StoreError
+
+    if not path.is_file():
+        return False
+    if path.stat().st_size == 0:  # the lock made it; the session never opened it
+        return True
+    try:
+        with Store.open(path, readonly=True) as store:
+            return store.holds_only_bookkeeping()
+    except StoreError:
+        return False  # unreadable: keep it for the user to look at
+
+
+@contextmanager
+def session_lock(ctx: typer.Context, command: str, fail_if_running: bool = False) -> Iterator[RunLock]:
+    """Hold the store's run lock around a whole session (taken before anything else starts).
+
+    A session that fails before it stored anything leaves no new store behind (release_lock).
+    """
+    lock = take_lock(ctx, command, fail_if_running)
+    error: BaseException | None = None
+    try:
+        yield lock
+    except BaseException as exc:
+        error = exc
+        raise
+    finally:
+        release_lock(lock, exit_code_of(error) != 0)
+
+
 @contextmanager
 def run_guard(
     ctx: typer.Context,
@@ -111,7 +156,7 @@ def run_guard(
         )
         store = app_context(ctx).open_store()
     except BaseException:
-        lock.release()
+        release_lock(lock, failed=True)
         raise
     run = GuardedRun(settings, store, 0, lock, Notifier(settings.alert_urls))
     error: BaseException | None = None
@@ -131,10 +176,12 @@ def run_guard(
                 moved = shifted is not None and clock.shifted != shifted  # type: ignore[attr-defined]
                 store.end_run(run.run_id, code, clock.now(), run.stats, run.data_mode,
                               on_clock_footing(clock, started, shifted) if moved and shifted is not None else None)
+                if code == ExitCode.BROKER_UNREACHABLE:  # never connected: no data came, live or otherwise
+                    store.set_run_mode(run.run_id, None)
             log.info("run %d: slob %s ended with exit code %d", run.run_id, command, code)
             run.notifier.notify(AlertKind.STOP, f"{command} stopped", f"run {run.run_id}, exit code {code}",
                                 AlertLevel.INFO if code == 0 else AlertLevel.FAILURE)
         finally:
             run.notifier.close(timeout=10.0)
             store.close()
-            lock.release()
+            release_lock(lock, code != 0)

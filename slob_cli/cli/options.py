@@ -41,10 +41,11 @@ def parse_instant(text: str | None, option: str) -> datetime | None:
     return moment.astimezone(UTC)
 
 
-def check_range(start: datetime | None, end: datetime | None) -> None:
-    """Refuse a range whose start is not before its end."""
+def check_range(start: datetime | None, end: datetime | None, texts: tuple[str | None, str | None] = (None, None)) -> None:
+    """Refuse a range whose start is not before its (exclusive) end; `texts` are the flags as typed, for the message."""
     if start is not None and end is not None and start >= end:
-        raise UsageError(f"--from {start.isoformat()} is not before --to {end.isoformat()}")
+        shown = [text if text is not None else moment.isoformat() for text, moment in zip(texts, (start, end), strict=True)]
+        raise UsageError(f"--from {shown[0]!r} is not before --to {shown[1]!r} (--to is exclusive)")
 
 
 def parse_zone(name: str | None, option: str = "--tz") -> ZoneInfo | None:

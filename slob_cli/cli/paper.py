@@ -49,7 +49,7 @@ def paper(
     """
     from contextlib import ExitStack
 
-    from slob_cli.cli.guard import run_guard, take_lock
+    from slob_cli.cli.guard import run_guard, session_lock
     from slob_cli.cli.options import parse_duration
     from slob_cli.cli.trading import cut_short_stats, replace_earlier_rehearsal, run_args
     from slob_cli.errors import BrokerUnavailable, RunCutShort, ValidationFailed
@@ -69,8 +69,8 @@ def paper(
                                  around_the_clock=True, stop_at_duration=True)
     steps = ("record", "aggregate", "track", "trade")
     with ExitStack() as stack:
-        lock = take_lock(ctx, "paper", fail_if_running)  # before the embedded gateway or anything else starts
-        stack.callback(lock.release)
+        # Before the embedded gateway or anything else starts; a failed start leaves no new store behind.
+        lock = stack.enter_context(session_lock(ctx, "paper", fail_if_running))
         wired = wiring.prepare_session(stack, settings, monitor_only=monitor_only, live=False,
                                        duration_seconds=target, steps=steps, sim=sim_options)
         args = {**run_args(wired, steps=steps, monitor_only=monitor_only, live=False, duration=duration),
@@ -93,6 +93,8 @@ def paper(
             except RunCutShort as exc:  # a validation run that did not last its duration has failed: judged, exit 5
                 cut, stats = exc, cut_short_stats(exc, "sim" if sim else guarded.data_mode)
             except BrokerUnavailable as exc:
+                if lock.created:  # a new store: the failed start leaves neither it nor a report (session_lock)
+                    raise
                 # Never connected: the report still says so (connection criteria fail), then exit 4.
                 unreachable, stats = exc, {"data_mode": guarded.data_mode, "candles": 0}
             guarded.stats = stats

@@ -36,11 +36,13 @@ def report(
     from slob_cli.errors import UsageError
     from slob_cli.runtime.lock import current_holder
     from slob_cli.runtime.paper_report import finish_validation, latest_run_id, recorded_duration
+    from slob_cli.runtime.validation_data import run_span
     from slob_cli.runtime.validation_report import report_dict, to_table
 
     settings = app_context(ctx).settings
     with Store.open(settings.db_path, readonly=True) as store:
         run_id = run or latest_run_id(store)
+        run_span(store, run_id, datetime.now(timezone.utc))  # a run id not in the store is named as such first
         holder = current_holder(settings.db_path)
         if holder is not None and holder.pid == store.open_run_pid(run_id):
             raise UsageError(f"run {run_id} is still running ({holder.describe()}): it is judged when it ends; "

@@ -16,6 +16,9 @@ if TYPE_CHECKING:
     from collections.abc import Callable
     from zoneinfo import ZoneInfo
 
+    from rich.console import Console
+    from rich.text import Text
+
     from slob_cli.adapters.store import Store
     from slob_cli.adapters.store.setups import StoredEvent
     from slob_cli.core.strategy.config import StrategyConfig
@@ -218,9 +221,9 @@ def show(
 
 
 def _print_json(data: Any) -> None:
-    import json
+    from slob_cli.cli.jsontext import indented_json
 
-    typer.echo(json.dumps(data, indent=2))
+    typer.echo(indented_json(data))
 
 
 def _clock(text: str | None, zone: ZoneInfo) -> str:
@@ -234,15 +237,23 @@ def _price(value: float | None) -> str:
     return "" if value is None else f"{value:,.2f}"
 
 
-def render_candidates(rows: list[dict[str, Any]], zone: ZoneInfo, title: str) -> None:
-    """Print candidates as a rich table, times in the display zone."""
+def render_candidates(rows: list[dict[str, Any]], zone: ZoneInfo, title: str, screen: Console | None = None) -> None:
+    """Print candidates as a rich table, times in the display zone.
+
+    As wide as its whole columns need (never a fixed width): no time or price is cut; the
+    invalidation reason folds. A terminal narrower than that gets one block of lines per setup
+    instead (`candidate_blocks`), every value whole.
+    """
     from rich.console import Console
     from rich.table import Table
 
-    table = Table(title=f"{title} (times {zone.key})")
+    from slob_cli.cli.tables import needed_width
+
+    table = Table(title=f"{title} (times {zone.key})", title_justify="left")
     for name in ("id", "dir", "state", "LIQ1", "HIGH", "LOW", "no-wick", "LIQ2", "trigger",
                  "entry", "stop", "target", "R:R", "reason"):
-        table.add_column(name, justify="right" if name in ("entry", "stop", "target", "R:R") else "left")
+        table.add_column(name, justify="right" if name in ("entry", "stop", "target", "R:R") else "left",
+                         no_wrap=name != "reason", overflow="fold")
     for row in rows:
         table.add_row(
             row["id"], row["direction"], row["state"],
@@ -256,24 +267,64 @@ def render_candidates(rows: list[dict[str, Any]], zone: ZoneInfo, title: str) ->
             "" if row["risk_reward"] is None else f"{row['risk_reward']:.2f}",
             row["invalidation_reason"] or "",
         )
-    Console(width=220).print(table)
+    screen = screen or Console()
+    needed = needed_width(table)
+    if needed <= screen.width:
+        screen.print(table)
+    elif screen.is_terminal:
+        screen.print(candidate_blocks(rows, zone, table.title))
+    else:  # piped: the whole table at its own width, for grep and files
+        Console(file=screen.file, width=needed).print(table)
+
+
+def candidate_blocks(rows: list[dict[str, Any]], zone: ZoneInfo, title: Any) -> Text:
+    """Return candidates as blocks of short lines (a narrow terminal): id, direction, state, then levels and plan.
+
+    Each line holds three or four values (under 70 columns with NQ's prices), so it fits 80 columns
+    and no value is split.
+    """
+    from rich.text import Text
+
+    def level(name: str, time_key: str, price_key: str | None = None) -> str | None:
+        shown = " ".join(part for part in (_clock(row[time_key], zone), _price(row[price_key]) if price_key else "")
+                         if part)
+        return f"{name} {shown}" if shown else None
+
+    text = Text(f"{title}\n", style="italic")
+    for row in rows:
+        reason = f" ({row['invalidation_reason']})" if row["invalidation_reason"] else ""
+        text.append(f"{row['id']} {row['direction']} {row['state']}{reason}\n", style="bold")
+        plan = [f"{name} {_price(row[key])}" for name, key in (("entry", "entry_estimate"), ("stop", "stop"),
+                                                               ("target", "target")) if row[key] is not None]
+        if row["risk_reward"] is not None:
+            plan.append(f"R:R {row['risk_reward']:.2f}")
+        for line in ([level("LIQ1", "liq1_time", "liq1_price"), level("HIGH", "high_time", "high"),
+                      level("LOW", "low_time", "low")],
+                     [level("no-wick", "nowick_time"), level("LIQ2", "liq2_time", "liq2_price"),
+                      level("trigger", "trigger_time")], plan):
+            parts = [part for part in line if part]
+            if parts:
+                text.append("  " + " · ".join(parts) + "\n")
+    return text
 
 
 def render_timeline(setup: dict[str, Any], events: list[StoredEvent], zone: ZoneInfo) -> None:
-    """Print one setup's summary line and its events in sequence order."""
-    from rich.console import Console
+    """Print one setup's summary line and its events in sequence order (the details fold to the terminal)."""
     from rich.table import Table
 
+    from slob_cli.cli.tables import fitting_console
+
     reason = f" ({setup['invalidation_reason']})" if setup["invalidation_reason"] else ""
-    table = Table(title=f"{setup['id']} {setup['direction']} {setup['state']}{reason} (times {zone.key})")
+    table = Table(title=f"{setup['id']} {setup['direction']} {setup['state']}{reason} (times {zone.key})",
+                  title_justify="left")
     for name in ("seq", "time", "event", "details"):
-        table.add_column(name)
+        table.add_column(name, no_wrap=name != "details", overflow="fold")
     for event in events:
         data = event.payload.get("data") or {}
         details = " ".join(f"{key}={_detail(value, zone)}" for key, value in data.items())
         table.add_row(str(event.seq), event.bar_time.astimezone(zone).strftime("%Y-%m-%d %H:%M"),
                       event.type, details)
-    Console(width=220).print(table)
+    fitting_console(table).print(table)
 
 
 def _detail(value: Any, zone: ZoneInfo) -> str:

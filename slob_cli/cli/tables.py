@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from rich.console import Console, ConsoleOptions, RenderableType
+    from rich.table import Column
 
 
 def wide_console(*renderables: RenderableType) -> Console:
@@ -31,12 +32,22 @@ def fitting_console(*renderables: RenderableType) -> Console:
     return _console_for(renderables, _narrowest)
 
 
+def needed_width(renderable: RenderableType) -> int:
+    """Return the columns a renderable needs so that no `no_wrap` cell is cut (fitting_console's measure)."""
+    from rich.console import Console
+
+    console = Console()
+    return _narrowest(console, console.options.update_width(10_000), renderable)
+
+
 def _narrowest(console: Console, options: ConsoleOptions, renderable: RenderableType) -> int:
     """Return the width a renderable needs so rich cuts no `no_wrap` cell (nor a folding column's header).
 
     rich's own minimum for a table counts a `no_wrap` cell by its longest word, yet shrinks it
     with an ellipsis when the table does not fit: such a column needs its whole width. A column
-    that may fold needs no more than its header's longest word.
+    that may fold needs no more than its header's longest word. Measured with rich's public
+    `Measurement`: the table's widest form (every column whole), less what each folding column's
+    widest cell wants beyond its header's longest word.
     """
     from rich.console import Group
     from rich.measure import Measurement
@@ -46,14 +57,24 @@ def _narrowest(console: Console, options: ConsoleOptions, renderable: Renderable
         return max((_narrowest(console, options, part) for part in renderable.renderables), default=0)
     if not isinstance(renderable, Table):  # text folds: a word longer than the terminal (a path) widens nothing
         return min(Measurement.get(console, options, renderable).minimum, console.width)
-    needed = renderable._extra_width
+    needed = Measurement.get(console, options, renderable).maximum
     for column in renderable.columns:
-        if column.no_wrap:
-            needed += renderable._measure_column(console, options, column).maximum
-        else:
+        if not column.no_wrap:
             header = max((len(word) for word in str(column.header).split()), default=1)
-            needed += header + renderable._get_padding_width(column._index)
+            needed -= max(0, _widest_cell(console, options, column) - header)
     return needed
+
+
+def _widest_cell(console: Console, options: ConsoleOptions, column: Column) -> int:
+    """Return the width of a column's widest cell or header, unpadded, as the table lays it out whole."""
+    from rich.measure import Measurement
+
+    if column.width is not None:
+        return column.width
+    widest = max(Measurement.get(console, options, cell).maximum for cell in (column.header, *column.cells))
+    if column.max_width is not None:
+        widest = min(widest, column.max_width)
+    return max(widest, column.min_width or 0)
 
 
 def _console_for(renderables: tuple[RenderableType, ...],

@@ -24,6 +24,10 @@ class Direction(str, Enum):
     LONG = "LONG"
 
 
+# The market data farm the simulated gateway (slob_cli/sim) names in its 2103/2104 notices. No IB
+# gateway has a farm of this name, so a client that hears it knows its data is simulated.
+SIMULATED_FARM = "slobsim"
+
 @dataclass(frozen=True, slots=True)
 class Instrument:
     """A futures root we know how to trade."""

@@ -9,17 +9,32 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from datetime import datetime, timedelta, timezone
+from typing import TYPE_CHECKING
 
 from slob_cli.adapters.clock import SystemClock
 from slob_cli.core.clock import Clock
 
+if TYPE_CHECKING:
+    from slob_cli.adapters.store import Store
+
 UTC = timezone.utc
-__all__ = ["Clock", "FollowedClock", "ManualClock", "SystemClock", "on_clock_footing"]
+__all__ = ["Clock", "FollowedClock", "ManualClock", "SystemClock", "on_clock_footing", "rebase_run_start"]
 
 
 def on_clock_footing(clock: Clock, when: datetime, shifted_before: timedelta) -> datetime:
     """Return `when`, read before a followed clock jumped onto a gateway's time, on the clock's new footing."""
     return when + getattr(clock, "shifted", timedelta(0)) - shifted_before
+
+
+def rebase_run_start(store: Store, run_id: int | None, clock: Clock, shifted_before: timedelta) -> timedelta:
+    """Move a running run's stored start as far as its followed clock moved since `shifted_before`; return the new shift.
+
+    A connection hook: a followed clock that jumped onto a gateway's time takes the run's start with it at once.
+    """
+    shifted = getattr(clock, "shifted", timedelta(0))
+    if shifted != shifted_before and run_id is not None:
+        store.shift_run_start(run_id, shifted - shifted_before)
+    return shifted
 
 
 class ManualClock:
@@ -54,10 +69,13 @@ class FollowedClock:
     `adjust(skew)` each time it measures a skew of more than a second (on every connect).
     """
 
-    def __init__(self, speed: float, time_source: Callable[[], float] = time.monotonic) -> None:
+    def __init__(self, speed: float, time_source: Callable[[], float] = time.monotonic,
+                 simulated_only: bool = False) -> None:
         if not speed > 0:
             raise ValueError(f"clock speed must be positive, got {speed!r}")
         self.speed = speed
+        # Follow only a gateway that says it is the simulated one (`record`): a real gateway's skew leaves it alone.
+        self.simulated_only = simulated_only
         self._time_source = time_source
         self._anchor_real = time_source()
         self._anchor = datetime.now(UTC)
@@ -73,6 +91,12 @@ class FollowedClock:
         self._anchor_real = self._time_source()
         self._anchor = current + timedelta(seconds=skew_seconds)
         self.shifted += timedelta(seconds=skew_seconds)
+
+    def catch_up(self, moment: datetime) -> None:
+        """Run on from `moment` when the gateway's time got ahead of ours: time passed, the footing is the same."""
+        if moment > self.now():
+            self._anchor_real = self._time_source()
+            self._anchor = moment
 
 
 class SteppedClock:

@@ -32,7 +32,7 @@ from slob_cli.core.strategy.events import SetupEvent
 from slob_cli.errors import SlobError, ValidationFailed
 from slob_cli.runtime import failpoints
 from slob_cli.runtime.bus import EventBus
-from slob_cli.runtime.clock import Clock, SystemClock
+from slob_cli.runtime.clock import Clock, SystemClock, rebase_run_start
 from slob_cli.runtime.events import EventType
 from slob_cli.runtime.executor import ExecutorOptions, OrderExecutor
 from slob_cli.runtime.last_prices import newest_prices
@@ -153,10 +153,7 @@ class Engine(Supervised):
 
     async def _rebase_run_start(self, reason: str) -> None:
         """A followed or stepped clock moved onto the gateway's time: so does the run's stored start, at once."""
-        shifted = getattr(self.clock, "shifted", timedelta(0))
-        if shifted != self._shifted and self.run_id is not None:
-            self.store.shift_run_start(self.run_id, shifted - self._shifted)
-        self._shifted = shifted
+        self._shifted = rebase_run_start(self.store, self.run_id, self.clock, self._shifted)
 
     def _on_drop(self, symbol: str, ts: datetime, count: int) -> None:
         self.stats.dropped_ticks += count

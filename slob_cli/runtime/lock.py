@@ -70,12 +70,20 @@ _descriptors: dict[tuple[int, int], int] = {}
 _held: set[tuple[int, int]] = set()
 
 
-def _store_descriptor(db_path: str | os.PathLike[str]) -> tuple[tuple[int, int], int]:
-    """Open (creating it empty if needed) the store file; return its identity and a descriptor."""
+def _store_descriptor(db_path: str | os.PathLike[str]) -> tuple[tuple[int, int], int, list[Path]]:
+    """Open (creating it empty if needed) the store file; return its identity, a descriptor and what it made.
+
+    What it made: the file, if it did not exist, then the directories it created for it, deepest first.
+    """
     path = Path(db_path)
+    made = [folder for folder in (path.parent, *path.parent.parents) if not folder.exists()]
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
+        try:
+            fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o644)
+            made.insert(0, path)
+        except FileExistsError:
+            fd = os.open(path, os.O_RDWR | os.O_CLOEXEC)
     except IsADirectoryError:
         raise ConfigError(f"store {path} is a directory, not a database file") from None
     except OSError as exc:
@@ -85,9 +93,9 @@ def _store_descriptor(db_path: str | os.PathLike[str]) -> tuple[tuple[int, int],
     kept = _descriptors.get(key)
     if kept is not None:
         os.close(fd)  # safe: nothing was locked through it, and the kept one stays open
-        return key, kept
+        return key, kept, made
     _descriptors[key] = fd
-    return key, fd
+    return key, fd, made
 
 
 def _flock_pid(key: tuple[int, int]) -> int | None:
@@ -115,11 +123,28 @@ def _parse_holder(text: str) -> LockHolder | None:
 class RunLock:
     """A held run lock; release it with `release()` or by leaving the `acquire` block."""
 
-    def __init__(self, path: Path, fd: int, holder: LockHolder, key: tuple[int, int] = (0, 0)) -> None:
+    def __init__(self, path: Path, fd: int, holder: LockHolder, key: tuple[int, int] = (0, 0),
+                 created: list[Path] | None = None) -> None:
         self.path = path
         self.holder = holder
         self._fd: int | None = fd
         self._key = key
+        self.created = list(created or [])  # the store file and directories taking this lock made
+        self._discarded: list[Path] | None = None  # the made directories, once the made file is removed
+
+    def discard_created(self) -> None:
+        """Remove the store file (with its SQLite side files) and directories this lock made, before release.
+
+        Only while the lock is held, so no other session can have started on the file meanwhile.
+        """
+        if self._fd is None or not self.created:
+            return
+        made, self.created = self.created, []
+        if made[0].is_dir():  # another process made the file in the directories made here: not ours
+            return
+        for suffix in ("", "-wal", "-shm", "-journal"):
+            Path(f"{made[0]}{suffix}").unlink(missing_ok=True)
+        self._discarded = made[1:]  # removed by release(), once the holder record beside the file is gone
 
     @property
     def held(self) -> bool:
@@ -139,6 +164,19 @@ class RunLock:
         finally:
             fcntl.flock(fd, fcntl.LOCK_UN)  # the descriptor stays open: see the module docstring
             _held.discard(self._key)
+            if self._discarded is not None:  # the file is gone: nothing can be opened through the descriptor again
+                _descriptors.pop(self._key, None)
+                os.close(fd)
+                _remove_empty(self._discarded)
+
+
+def _remove_empty(folders: list[Path]) -> None:
+    """Remove directories, deepest first, stopping at the first that holds something else now."""
+    for folder in folders:
+        try:
+            folder.rmdir()
+        except OSError:
+            return
 
 
 def try_acquire(db_path: str | os.PathLike[str], command: str, now: datetime | None = None) -> RunLock:
@@ -146,7 +184,7 @@ def try_acquire(db_path: str | os.PathLike[str], command: str, now: datetime | N
     path = lock_path_for(db_path)
     if path.is_dir():
         raise ConfigError(f"lock record {path} is a directory: remove it")
-    key, fd = _store_descriptor(db_path)
+    key, fd, made = _store_descriptor(db_path)
     if key in _held:
         raise AlreadyRunning(_describe(db_path, key), path)
     try:
@@ -156,7 +194,7 @@ def try_acquire(db_path: str | os.PathLike[str], command: str, now: datetime | N
     _held.add(key)
     started = (now or datetime.now(UTC)).astimezone(UTC).replace(tzinfo=None).isoformat(timespec="seconds") + "Z"
     holder = LockHolder(os.getpid(), command, started)
-    lock = RunLock(path, fd, holder, key)
+    lock = RunLock(path, fd, holder, key, made)
     try:
         temporary = path.with_name(f"{path.name}.{os.getpid()}")
         temporary.write_text(json.dumps(asdict(holder)), encoding="utf-8")

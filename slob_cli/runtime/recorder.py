@@ -29,7 +29,7 @@ from slob_cli.aio import first_of
 from slob_cli.core.models import Tick
 from slob_cli.errors import SlobError, UsageError
 from slob_cli.runtime.bus import EventBus
-from slob_cli.runtime.clock import Clock, SystemClock
+from slob_cli.runtime.clock import Clock, SystemClock, rebase_run_start
 from slob_cli.runtime.supervision import IB_BUS_EVENTS, Supervised
 from slob_cli.runtime.tick_backfill import Gap, fetch_trades, historical_request, missed_trades
 
@@ -88,7 +88,7 @@ class RecorderStatus:
         """Return the one-line text form."""
         prices = " ".join(f"{self.local_symbols.get(s) or s} {p:,.2f}" for s, p in self.last_price.items()) or "-"
         state = "connected" if self.connected else "RECONNECTING"
-        mode = "LIVE" if self.mode == "live" else "DELAYED DATA"
+        mode = {"live": "LIVE", "sim": "SIMULATED DATA"}.get(self.mode, "DELAYED DATA")
         use = 100.0 * self.buffer_used / max(1, self.buffer_capacity)
         return (f"[{mode}] {state} | {self.ticks_per_second:,.0f} ticks/s | stored {self.ticks_stored:,} | last {prices}"
                 f" | buffer {use:.1f}% | drops {self.dropped:,} | reconnects {self.reconnects}")
@@ -126,6 +126,12 @@ class Recorder(Supervised):
         self.gaps = 0  # DATA_GAPs reported: spans no backfill recovered
         self.backfilled = 0
         self.pacer = HistoryPacer.kept_in(store, lambda: self.clock.now())
+        self._shifted = getattr(self.clock, "shifted", timedelta(0))
+        self.connection.add_hook(self._rebase_run_start)
+
+    async def _rebase_run_start(self, reason: str) -> None:
+        """The clock moved onto a simulated gateway's time: so does the run's stored start, at once."""
+        self._shifted = rebase_run_start(self.store, self.run_id, self.clock, self._shifted)
 
     # ------------------------------------------------------------------ inputs (loop thread, quick)
     def _trade(self, symbol: str, ts_us: int, price: float, size: float, local_symbol: str) -> None:
@@ -174,7 +180,7 @@ class Recorder(Supervised):
     async def run(self) -> dict[str, Any]:
         """Record until stopped or until options.until; return the run's stats (the caller owns the runs row)."""
         if self.run_id is not None:
-            self.store.set_run_mode(self.run_id, self.feed.mode)
+            self.store.set_run_mode(self.run_id, self.feed.data_kind)
         if self.feed.mode == "delayed":
             log.warning("MARKET DATA IS DELAYED: asked for with SLOB_MARKET_DATA_TYPE=delayed")
         with self.store.background_writes(on_error=self.failed_from_thread()):
@@ -198,7 +204,19 @@ class Recorder(Supervised):
             raise self.fatal
         if not self.connection.connections:
             raise self.connection.unreachable("the recording stopped")
+        self._catch_up_with_the_trades()
         return self.stats()
+
+    def _catch_up_with_the_trades(self) -> None:
+        """On a clock following a simulated gateway: end no earlier than the last trade stored.
+
+        The gateway's clock may run faster than ours between the skews measured on connect; the run
+        must not end (in `status`) before the ticks it stored.
+        """
+        catch_up = getattr(self.clock, "catch_up", None)
+        newest = max(filter(None, map(self.feed.latest, self.options.symbols)), default=None)
+        if catch_up is not None and self.connection.simulated and newest is not None:
+            catch_up(newest)
 
     async def _backfills(self) -> None:
         """Fetch the trades each outage missed once its boundary seconds are over and stored."""
@@ -358,7 +376,7 @@ class Recorder(Supervised):
         return RecorderStatus(
             ticks_per_second=rate, ticks_stored=self.stored, last_price=dict(self.feed.last_price),
             buffer_used=self._batched, buffer_capacity=self.options.buffer_capacity, dropped=self.dropped,
-            reconnects=self.connection.reconnects, connected=self.connection.connected, mode=self.feed.mode,
+            reconnects=self.connection.reconnects, connected=self.connection.connected, mode=self.feed.data_kind,
             local_symbols={s: r.future.local_symbol for s, r in self.feed.contracts.items()},
         )
 
@@ -369,6 +387,6 @@ class Recorder(Supervised):
             "duplicates_skipped": self.feed.duplicates, "rejected": self.feed.guard.total,
             "backfilled": self.backfilled, "gaps": self.gaps,
             "reconnects": self.connection.reconnects, "failed_attempts": self.connection.failed_attempts,
-            "safe_mode": self.connection.safe_mode, "data_mode": self.feed.mode,
+            "safe_mode": self.connection.safe_mode, "data_mode": self.feed.data_kind,
             "local_symbols": {s: r.future.local_symbol for s, r in self.feed.contracts.items()},
         }

@@ -8,8 +8,9 @@ function of its inputs) and checks the replayed events against the stored ones b
 from __future__ import annotations
 
 import contextlib
+import functools
 import logging
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta, timezone
 from functools import lru_cache
@@ -18,7 +19,15 @@ from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
 from slob_cli.adapters.store.db import price_bars, to_us
-from slob_cli.adapters.store.setups import DayInputs, DaySync, EventRow, SetupRepository, StoredEvent, event_rows
+from slob_cli.adapters.store.setups import (
+    ComputedDay,
+    DayInputs,
+    DaySync,
+    EventRow,
+    SetupRepository,
+    StoredEvent,
+    event_rows,
+)
 from slob_cli.core.models import Bar, Candle
 from slob_cli.core.strategy.tracker import ReferenceWindow, SetupTracker
 from slob_cli.errors import StoreError
@@ -163,28 +172,19 @@ def track_range(
     (no tracker state crosses trading dates), a few days in memory at a time. `progress(done, total)`
     hears of every day done.
     """
-    repository = SetupRepository(store)
     from slob_cli.core.sessions import trading_date_of
 
-    total = max(0, (min(end_date, trading_date_of(now)) - start_date).days + 1)  # the days begun by now
+    total = sum(map(calendar.is_session, trading_dates(start_date, min(end_date, trading_date_of(now)))))  # begun by now
     rows: list[dict[str, Any]] = []
-    days = new_events = changed = 0
+    days = 0
     final_us = None
-    replaced: list[date] = []
-    computed: list[tuple[date, list[EventRow], list[dict[str, Any]], DayInputs | None]] = []
+    synced: list[tuple[date, DaySync]] = []  # filled by the writes, read once they are all done
+    computed: list[ComputedDay] = []
 
-    def write() -> None:  # the days computed since the last write, in one transaction
-        nonlocal new_events, changed
-        with store.batch():
-            for day, records, day_rows, inputs in computed:
-                sync = _store_day(repository, symbol, day, config, records, day_rows, now, inputs, replace_divergent)
-                new_events += sync.new_events
-                changed += sync.changed_setups
-                if sync.replaced:
-                    replaced.append(day)
-        computed.clear()
+    def write(into: Store, batch: list[ComputedDay]) -> None:  # run by the write-behind thread, one transaction
+        synced.extend(_store_days(SetupRepository(into), symbol, batch, config, now, replace_divergent))
 
-    with _collection_paused():
+    with _collection_paused(), store.write_behind() as behind:
         for stored in _stored_days(store, symbol, start_date, end_date, config, calendar, now):
             days += 1
             final_us = stored.final_us
@@ -199,16 +199,18 @@ def track_range(
                                             price_bars(symbol, stored.bar_rows), stored.until)
             rows += day_rows
             inputs = None if stored.digest is None else DayInputs(stored.digest, len(records), len(day_rows))
-            computed.append((stored.day, records, day_rows, inputs))
+            computed.append(ComputedDay(stored.day, records, day_rows, inputs))
             if len(computed) == DAYS_PER_COMMIT:  # a commit per day would cost more than computing the day
-                write()
+                behind.submit(functools.partial(write, batch=computed))
+                computed = []
         if computed:
-            write()
+            behind.submit(functools.partial(write, batch=computed))
     if progress is not None:
         progress(days, total)
     rows.sort(key=_row_order)
     candles = _candles_final(store, symbol, start_date, final_us) if count_candles else None
-    return TrackResult(rows, days, candles, new_events, changed, replaced)
+    return TrackResult(rows, days, candles, sum(sync.new_events for _, sync in synced),
+                       sum(sync.changed_setups for _, sync in synced), [day for day, sync in synced if sync.replaced])
 
 
 def reuse_range(
@@ -289,7 +291,7 @@ def _stored_days(
     store: Store, symbol: str, start_date: date, end_date: date, config: StrategyConfig, calendar: TradingCalendar,
     now: datetime,
 ) -> Iterator[_StoredDay]:
-    """Yield the days of [start_date, end_date] that have begun by `now`: what to replay, its digest and counts.
+    """Yield the trading days of [start_date, end_date] begun by `now`: what to replay, its digest and counts.
 
     The reference window is read summed up (its extremes, its real bars and the last few of them),
     the session bar by bar.
@@ -302,6 +304,8 @@ def _stored_days(
         day_start, day_end = day_window(day)
         if day_start >= now:
             return
+        if not calendar.is_session(day):  # a weekend or exchange holiday: nothing to track, nothing recorded
+            continue
         until = min(day_end, now)
         final_us = to_us(until) - MINUTE_US + 1  # a candle is final by `until` when its label is below this
         tracker = SetupTracker(symbol, config, calendar)
@@ -318,9 +322,34 @@ def _stored_days(
         yield _StoredDay(day, until, tracker, reference, bar_rows, digest, final_us, kept if same else None)
 
 
+def _store_days(
+    repository: SetupRepository, symbol: str, computed: Sequence[ComputedDay], config: StrategyConfig, now: datetime,
+    replace_divergent: bool,
+) -> list[tuple[date, DaySync]]:
+    """Make the store hold computed days (in one transaction, the caller's), in their order.
+
+    A run of days for which nothing is stored goes in by a few statements (`insert_days`); every
+    other day is compared with what is stored, as `_store_day` does.
+    """
+    from itertools import groupby
+
+    fresh = repository.fresh_days(symbol, [day.day for day in computed])
+    synced: list[tuple[date, DaySync]] = []
+    for new, run in groupby(computed, key=lambda computed_day: computed_day.day in fresh):
+        days = list(run)
+        if new:
+            synced += zip([day.day for day in days], repository.insert_days(symbol, days, config, now), strict=True)
+            continue
+        for day, records, rows, inputs in days:
+            synced.append((day, _store_day(repository, symbol, day, config, records, rows, now, inputs,
+                                           replace_divergent)))
+    return synced
+
+
 def _store_day(
-    repository: SetupRepository, symbol: str, day: date, config: StrategyConfig, records: list[EventRow],
-    rows: list[dict[str, Any]], now: datetime, inputs: DayInputs | None, replace_divergent: bool,
+    repository: SetupRepository, symbol: str, day: date, config: StrategyConfig,
+    records: Sequence[StoredEvent | EventRow], rows: Sequence[Mapping[str, Any]], now: datetime,
+    inputs: DayInputs | None, replace_divergent: bool,
 ) -> DaySync:
     """Make the store hold a replayed day's events and candidates, and what the day was computed from.
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 
+from slob_cli.core.models import SIMULATED_FARM
 from slob_cli.sim.contracts import ORDER_TYPES, TIME_ZONE_ID, UNDERLYING_CON_ID, FutureContract
 from slob_cli.sim.protocol import Field
 
@@ -22,8 +23,9 @@ NOTICES = {
     1100: "Connectivity between IB and Trader Workstation has been lost.",
     1101: "Connectivity between IB and Trader Workstation has been restored - data lost.",
     1102: "Connectivity between IB and Trader Workstation has been restored - data maintained.",
-    2103: "Market data farm connection is broken:usfarm",
-    2104: "Market data farm connection is OK:usfarm",
+    # The market data farm's name says the gateway is a simulation (IB's own is usfarm, cashfarm, ...).
+    2103: f"Market data farm connection is broken:{SIMULATED_FARM}",
+    2104: f"Market data farm connection is OK:{SIMULATED_FARM}",
     2105: "HMDS data farm connection is broken:ushmds",
     2106: "HMDS data farm connection is OK:ushmds",
     2158: "Sec-def data farm connection is OK:secdefil",

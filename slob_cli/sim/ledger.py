@@ -3,7 +3,10 @@
 Futures move no cash when opened: cash changes by realized trading gains and by commissions.
 Realized P&L follows IB's convention of counting the round trip's commissions: the opening
 commission is folded into a per-contract cost basis and the closing commission is deducted, so
-`realizedPNL` of a closing fill is what the trade earned after costs.
+`realizedPNL` of a closing fill is what the trade earned after costs. That cost basis is also what
+IB reports as a position's avgCost (a GC fill at 1477.3 shows avgCost 147732.37: price x 100 plus
+the commission), so unrealized P&L (market value - avgCost) counts the opening commission too.
+Net liquidation does not count it twice: cash already paid it, so it adds the price move only.
 """
 
 from __future__ import annotations
@@ -34,12 +37,19 @@ class Position:
 
     @property
     def average_cost(self) -> float:
-        """Return IB's avgCost for a future: average price x multiplier."""
-        return self.average_price * self.multiplier
+        """Return IB's avgCost for a future: average price x multiplier with the opening commission."""
+        return self.cost_basis
 
     @property
     def unrealized(self) -> float:
-        """Return the open P&L at the last mark (0 without a mark)."""
+        """Return IB's open P&L at the last mark, market value - avgCost (0 without a mark)."""
+        if self.mark is None or not self.quantity:
+            return 0.0
+        return (self.mark * self.multiplier - self.cost_basis) * self.quantity
+
+    @property
+    def price_move(self) -> float:
+        """Return the open position's gain from the price alone (what net liquidation adds to cash)."""
         if self.mark is None or not self.quantity:
             return 0.0
         return (self.mark - self.average_price) * self.quantity * self.multiplier
@@ -121,7 +131,7 @@ class Ledger:
         initial = sum(abs(p.quantity) * self.margins.get(p.symbol, _FALLBACK_MARGIN)[0] for p in held)
         maintenance = sum(abs(p.quantity) * self.margins.get(p.symbol, _FALLBACK_MARGIN)[1] for p in held)
         cash = self.cash[account]
-        net = cash + unrealized
+        net = cash + sum(p.price_move for p in held)
         available = net - initial
         return {
             "NetLiquidation": net,

@@ -13,7 +13,7 @@ from typer.testing import CliRunner
 from slob_cli.adapters.store import Store
 from slob_cli.cli.main import app
 from slob_cli.core.models import Candle
-from tests.sqlfile import sql_value, with_page_cap
+from tests.sqlfile import disk_nearly_full, sql_value, with_page_cap
 
 UTC = timezone.utc
 T0 = datetime(2026, 1, 6, 14, 30, tzinfo=UTC)
@@ -83,8 +83,8 @@ CASES = [
      "Error: env file '.env' line 2: unknown setting slob_display_timezone (did you mean SLOB_DISPLAY_TZ?)"),
     ("alert-url-not-a-url", _nothing, {"SLOB_ALERT_URLS": "not a url"}, ["status"], 3,
      "SLOB_ALERT_URLS: item 1 is not an apprise URL"),
-    ("symbols-empty-item", _nothing, {}, ["record", "--port", "1", "--symbols", "NQ,,MNQ", "--duration", "1m"], 3,
-     "an empty item in the list"),
+    ("symbols-empty-item", _nothing, {}, ["record", "--port", "1", "--symbols", "NQ,,MNQ", "--duration", "1m"], 2,
+     "--symbols 'NQ,,MNQ': an empty item in the list"),
 ]
 
 
@@ -105,8 +105,8 @@ def test_bad_input_is_one_line_with_its_exit_code_and_writes_nothing(
     assert "Traceback" not in result.stdout + result.stderr
     if before is not None:
         assert db.read_bytes() == before, "the store is untouched"
-    elif db.exists():  # the run lock may create the store file empty; no run row, no table
-        assert db.stat().st_size == 0
+    else:  # not even the empty file a session's run lock makes
+        assert not db.exists()
 
 
 def test_duplicate_symbols_are_removed_in_order() -> None:
@@ -128,21 +128,9 @@ def test_disk_full_is_one_store_error_naming_the_file_and_stores_nothing(tmp_pat
         assert store.integrity_problem() is None
 
 
-def _disk_nearly_full(monkeypatch: pytest.MonkeyPatch, spare_pages: int) -> None:
-    """Make every store a command opens one whose disk is full after `spare_pages` more pages."""
-    from slob_cli.adapters.store import db as db_module
-
-    opened = db_module.Store.open.__func__  # type: ignore[attr-defined]
-
-    def open_nearly_full(cls, path, *args, **kwargs):  # noqa: ANN001, ANN202 - the classmethod's own shape
-        return with_page_cap(opened(cls, path, *args, **kwargs), spare_pages)
-
-    monkeypatch.setattr(db_module.Store, "open", classmethod(open_nearly_full))
-
-
 def test_candles_import_on_a_full_disk_is_one_line(runner: CliRunner, tmp_path: Path,
                                                     monkeypatch: pytest.MonkeyPatch) -> None:
-    _disk_nearly_full(monkeypatch, 1)
+    disk_nearly_full(monkeypatch, 1)
     rows = "".join(f"{(T0 + timedelta(minutes=i)).isoformat().replace('+00:00', 'Z')},100,101,99,100,1,NQ\n"
                    for i in range(3000))
     (tmp_path / "c.csv").write_text("timestamp,open,high,low,close,volume,symbol\n" + rows)
@@ -169,7 +157,7 @@ def test_record_on_a_full_disk_ends_with_one_error_line_and_exit_3(runner: CliRu
                                                                    monkeypatch: pytest.MonkeyPatch) -> None:
     from slob_cli.sim.gateway import SimGatewayThread
 
-    _disk_nearly_full(monkeypatch, 30)
+    disk_nearly_full(monkeypatch, 30)
     with SimGatewayThread(seed=5, start="2026-03-10T14:35Z", speed=50.0) as gateway:  # fills 30 pages in seconds
         result = runner.invoke(app, ["--db", str(tmp_path / "r.db"), "record", "--port", str(gateway.port),
                                      "--client-id", "63", "--no-warm-up", "--duration", "120s"])

@@ -102,7 +102,9 @@ CASES = [
      ["candles", "aggregate", "--ticks-file"], 2, "t.csv: unknown column 'symbl' (did you mean symbol?)"),
     ("unknown-format", None, None, ["candles", "export", "--format", "xml"], 2, "--format 'xml' is not one of"),
     ("from-after-to", None, None, ["candles", "export", "--from", "2026-01-07", "--to", "2026-01-06"], 2,
-     "is not before --to"),
+     "--from '2026-01-07' is not before --to '2026-01-06' (--to is exclusive)"),  # as typed, not 00:00:00+00:00
+    ("one-day-to-itself", None, None, ["candles", "export", "--from", "2026-01-06", "--to", "2026-01-06"], 2,
+     "--from '2026-01-06' is not before --to '2026-01-06' (--to is exclusive)"),
     ("from-naive", None, None, ["candles", "export", "--from", "2026-01-07T10:00"], 2, "has no time zone"),
     ("from-garbage", None, None, ["candles", "aggregate", "--from", "soon"], 2, "--from 'soon' is not an ISO-8601"),
     ("unknown-tz", None, None, ["candles", "export", "--tz", "Mars/Olympus"], 2, "--tz 'Mars/Olympus' is not a known"),

@@ -72,6 +72,16 @@ def test_dashboard_on_missing_database_exits_3(runner: CliRunner, tmp_path: Path
     assert result.exit_code == 3 and "does not exist" in result.stderr
 
 
+def test_dashboard_with_an_unknown_symbol_exits_2_naming_it(runner: CliRunner, db_path: Path) -> None:
+    from slob_cli.adapters.store import Store
+
+    Store.open(db_path).close()
+    result = runner.invoke(app, ["--db", str(db_path), "dashboard", "--once", "--symbol", "XX"])
+    assert result.exit_code == 2  # was 0, with an empty "XX M1" chart
+    assert result.stderr == "Error: --symbol 'XX' is not a known symbol (known: NQ, MNQ)\n"
+    assert runner.invoke(app, ["--db", str(db_path), "dashboard", "--once", "--symbol", "mnq"]).exit_code == 0
+
+
 def test_dashboard_once_at_80_columns_prints_every_price_whole(runner: CliRunner, db_path: Path) -> None:
     from tests.cli.test_status import populate
 

@@ -43,6 +43,7 @@ def _closed_port() -> int:
 ])
 def test_no_first_connection_within_connect_timeout_exits_4_with_one_line(
         runner: CliRunner, db_path: Path, command: list[str]) -> None:
+    Store.open(db_path).close()  # an existing store keeps the failed run's row
     port = _closed_port()
     result = runner.invoke(app, ["--db", str(db_path), *command, "--port", str(port), "--connect-timeout", "1"])
     assert result.exit_code == 4, result.stdout + result.stderr
@@ -52,6 +53,40 @@ def test_no_first_connection_within_connect_timeout_exits_4_with_one_line(
     assert f"127.0.0.1:{port}" in line and "connection refused" in line and "check that" in line
     with Store.open(db_path, readonly=True) as store:
         assert store.runs(1)[0]["exit_code"] == 4
+
+
+@pytest.mark.parametrize("command", [
+    ["trade", "--account", "DU1234567", "--duration", "10s"],
+    ["run", "--account", "DU1234567", "--duration", "10s"],
+    ["paper", "--account", "DU1234567", "--duration", "10s"],
+    ["record", "--duration", "10s", "--no-warm-up"],
+    ["trade", "--duration", "10s"],  # no account: a config error (exit 3) before any connection
+    ["paper", "--duration", "10s"],
+])
+def test_a_failed_start_leaves_no_new_store_nor_directory_behind(
+        runner: CliRunner, tmp_path: Path, command: list[str]) -> None:
+    db = tmp_path / "new" / "dir" / "nq.db"
+    result = runner.invoke(app, ["--db", str(db), *command, "--port", str(_closed_port()), "--connect-timeout", "1"],
+                           env={"SLOB_IB_ACCOUNT": ""})
+    assert result.exit_code in (3, 4), result.stdout + result.stderr
+    assert result.stderr.count("Error:") == 1 and "Traceback" not in result.stderr
+    assert not (tmp_path / "new").exists(), sorted(p.name for p in tmp_path.rglob("*"))
+    assert "Report:" not in result.stdout  # no paper report of a run that was never stored
+
+
+def test_a_failed_start_keeps_what_an_existing_store_holds(runner: CliRunner, db_path: Path) -> None:
+    from datetime import datetime, timezone
+
+    from slob_cli.core.models import Tick
+
+    with Store.open(db_path) as store:
+        store.insert_ticks([Tick("NQ", datetime(2026, 1, 6, 15, tzinfo=timezone.utc), 21000.0, 1.0)])
+    result = runner.invoke(app, ["--db", str(db_path), "record", "--port", str(_closed_port()),
+                                 "--connect-timeout", "1", "--duration", "5s", "--no-warm-up"])
+    assert result.exit_code == 4
+    with Store.open(db_path, readonly=True) as store:
+        assert store.tick_count() == 1 and store.runs(1)[0]["exit_code"] == 4
+        assert store.runs(1)[0]["data_mode"] is None  # it never connected: no data, not "live" (status: -)
 
 
 def test_a_session_shorter_than_the_connect_timeout_that_never_connects_still_exits_4(
@@ -86,6 +121,7 @@ def test_a_signal_before_the_first_connection_exits_4_saying_it_was_stopped(tmp_
 
 def test_paper_against_a_gateway_that_never_comes_up_fails_the_connection_criteria(
         runner: CliRunner, db_path: Path) -> None:
+    Store.open(db_path).close()  # a store that existed: judged and reported (a new one is left no trace)
     result = runner.invoke(app, ["--db", str(db_path), "paper", "--port", str(_closed_port()), "--duration", "3s",
                                  "--account", "DU1234567",
                                  "--connect-timeout", "2", "--json"])

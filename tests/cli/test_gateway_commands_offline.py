@@ -64,6 +64,7 @@ def test_record_bad_until_exits_2_naming_it(runner, db_path: Path) -> None:
 def test_record_that_never_reaches_a_gateway_exits_4_and_records_the_run(runner, db_path: Path) -> None:
     from slob_cli.adapters.store import Store
 
+    Store.open(db_path).close()  # a store that existed keeps the failed run's row (a new one is not left behind)
     result = runner.invoke(app, ["--db", str(db_path), "record", "--port", str(_free_port()), "--duration", "1s",
                                  "--no-warm-up"])
     assert result.exit_code == 4

@@ -152,3 +152,29 @@ def test_a_session_that_fell_back_to_delayed_data_stays_marked_delayed_after_it_
     assert "MARKET DATA IS DELAYED" in result.stderr
     status = json.loads(runner.invoke(app, ["--db", str(db), "status", "--json"]).stdout)
     assert status["runs"][0]["data_mode"] == "delayed", status["runs"]  # as the run said while it ran
+
+
+def test_record_against_the_simulated_gateway_says_its_data_is_simulated_everywhere(runner, wall_clock_gateway,
+                                                                                     tmp_path) -> None:
+    db = tmp_path / "sim.db"
+    result = runner.invoke(app, ["--db", str(db), "record", "--port", str(wall_clock_gateway.port),
+                                 "--client-id", "59", "--duration", "2s", "--no-warm-up"])
+    assert result.exit_code == 0, result.stdout + result.stderr
+    assert "data sim)" in result.stdout and "data live" not in result.stdout
+    assert "[SIMULATED DATA]" in result.stderr and "[LIVE]" not in result.stderr  # the status line
+    status = json.loads(runner.invoke(app, ["--db", str(db), "status", "--json"]).stdout)
+    assert status["runs"][0]["data_mode"] == "sim", status["runs"]
+    checks = checks_of(runner.invoke(app, ["test-connection", "--port", str(wall_clock_gateway.port), "--json",
+                                           "--client-id", "60", "--timeout", "8"]))
+    assert checks["Market data type"]["detail"].startswith("sim (live)"), checks["Market data type"]
+
+
+def test_a_trade_session_on_the_simulated_gateway_stays_marked_sim_after_it_ends(runner, wall_clock_gateway,
+                                                                                   tmp_path) -> None:
+    db = tmp_path / "trade.db"
+    result = runner.invoke(app, ["--db", str(db), "trade", "--port", str(wall_clock_gateway.port), "--client-id", "61",
+                                 "--account", "DU1234567", "--duration", "3s"])
+    assert result.exit_code == 0, result.stdout + result.stderr
+    assert "│ data" in result.stdout and "sim" in next(line for line in result.stdout.splitlines() if "│ data" in line)
+    status = json.loads(runner.invoke(app, ["--db", str(db), "status", "--json"]).stdout)
+    assert status["runs"][0]["data_mode"] == "sim", status["runs"]  # was "live" once the session ended

@@ -59,11 +59,26 @@ def test_guarded_command_records_run_and_releases_lock(runner: CliRunner, db_pat
 
 
 def test_failing_guarded_command_records_its_exit_code(runner: CliRunner, db_path: Path, tmp_path: Path) -> None:
+    Store.open(db_path).close()  # in a store that existed (a failed start on a new one leaves none)
     result = runner.invoke(make_app(db_path, tmp_path / "logs"), ["soak", "--verdict", "fail"])
     assert result.exit_code == 5
     assert result.stderr.strip().splitlines()[-1] == "Error: criteria not met"
     with Store.open(db_path) as store:
         assert store.runs()[0]["exit_code"] == 5
+
+
+def test_a_failed_guarded_command_on_a_new_store_leaves_no_file(runner: CliRunner, db_path: Path,
+                                                                 tmp_path: Path) -> None:
+    result = runner.invoke(make_app(db_path, tmp_path / "logs"), ["soak", "--verdict", "fail"])
+    assert result.exit_code == 5
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["logs"]  # no store, no -wal/-shm, no lock record
+
+
+def test_a_succeeding_guarded_command_keeps_its_new_store(runner: CliRunner, db_path: Path, tmp_path: Path) -> None:
+    result = runner.invoke(make_app(db_path, tmp_path / "logs"), ["soak", "--verdict", "ok"])
+    assert result.exit_code == 0
+    with Store.open(db_path, readonly=True) as store:
+        assert store.runs()[0]["exit_code"] == 0
 
 
 def test_second_session_exits_0_with_one_line_notice(runner: CliRunner, db_path: Path, tmp_path: Path) -> None:

@@ -85,6 +85,13 @@ def test_report_without_paper_run_exits_2_with_one_line(runner: CliRunner, db_pa
     assert result.stderr.strip() == "Error: no 'paper' run in the store"
 
 
+def test_report_of_a_run_id_not_in_the_store_says_so(runner: CliRunner, db_path: Path, store: Store) -> None:
+    record_run(store)
+    result = runner.invoke(app, ["--db", str(db_path), "report", "--run", "99"])
+    assert result.exit_code == 2
+    assert result.stderr.strip() == "Error: run 99 is not in the store"  # was: "recorded no duration"
+
+
 def test_bad_duration_exits_2_naming_the_value(runner: CliRunner, db_path: Path, store: Store) -> None:
     record_run(store)
     result = runner.invoke(app, ["--db", str(db_path), "report", "--duration", "soon"])

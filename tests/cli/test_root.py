@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from slob_cli.cli.main import app
 
 
@@ -67,10 +69,31 @@ def test_env_file_is_read_and_environment_beats_it(runner, tmp_path: Path) -> No
     assert (settings.ib_port, settings.ib_client_id) == (4001, 12)
 
 
-def test_bad_log_level_flag_exits_3(runner) -> None:
+def test_bad_log_level_flag_exits_2_naming_the_flag(runner) -> None:
     result = runner.invoke(app, ["--log-level", "LOUD", "candles", "stats"])
-    assert result.exit_code == 3
-    assert "SLOB_LOG_LEVEL" in result.stderr
+    assert result.exit_code == 2  # a bad flag is a usage error; the same value in SLOB_LOG_LEVEL is exit 3
+    assert result.stderr.startswith("Error: --log-level 'LOUD': must be one of") and "SLOB_" not in result.stderr
+    from_env = runner.invoke(app, ["candles", "stats"], env={"SLOB_LOG_LEVEL": "LOUD"})
+    assert from_env.exit_code == 3 and "SLOB_LOG_LEVEL" in from_env.stderr
+
+
+@pytest.mark.parametrize(("flags", "named"), [
+    (["--port", "99999"], "--port 99999: Input should be less than or equal to 65535"),
+    (["--client-id", "-5"], "--client-id -5: Input should be greater than or equal to 0"),
+    (["--symbols", "ES"], "--symbols 'ES': unknown symbol 'ES' (known: NQ, MNQ)"),
+])
+def test_a_bad_gateway_flag_exits_2_naming_the_flag_not_a_setting(runner, db_path: Path, flags: list[str],
+                                                                  named: str) -> None:
+    result = runner.invoke(app, ["--db", str(db_path), "record", *flags, "--duration", "1s"])
+    assert result.exit_code == 2, result.stderr
+    assert result.stderr == f"Error: {named}\n"
+    assert not db_path.exists()
+
+
+def test_a_bad_setting_a_flag_overrides_is_still_named_as_the_setting(runner, db_path: Path) -> None:
+    result = runner.invoke(app, ["--db", str(db_path), "record", "--client-id", "3", "--duration", "1s"],
+                           env={"SLOB_IB_PORT": "99999"})
+    assert result.exit_code == 3 and "setting SLOB_IB_PORT = '99999'" in result.stderr
 
 
 def _task_group_app():

@@ -128,13 +128,60 @@ def test_show_prints_the_timeline_in_sequence(runner: CliRunner, db: Path) -> No
     positions = [timeline.find(kind) for kind in kinds]
     assert -1 not in positions and positions == sorted(positions)
     complete = next(line for line in timeline.splitlines() if "SETUP_COMPLETE" in line)
-    assert "2026-03-10 15:31" in complete and "tp=25501" in complete  # the 14:31 UTC trigger in Stockholm
+    assert "2026-03-10 15:31" in complete  # the 14:31 UTC trigger in Stockholm
+    assert "tp=25501" in timeline[timeline.index(complete):]  # its details fold onto the lines below
     as_json = json.loads(_invoke(runner, db, "show", "NQ-20260310-S1", "--json").stdout)
     assert as_json["setup"]["id"] == "NQ-20260310-S1"
     seqs = [event["seq"] for event in as_json["events"]]
     assert seqs == sorted(seqs) and as_json["events"][0]["type"] == "LSE_LEVELS_FROZEN"
     assert {event["setup_id"] for event in as_json["events"][1:]} == {"NQ-20260310-S1"}
     assert as_json["events"][-1]["payload"]["data"]["tp"] == 25501.0
+
+
+def test_list_and_show_are_as_wide_as_their_numbers_need_never_a_fixed_220(runner: CliRunner, db: Path) -> None:
+    tracked = _track_json(runner, db)
+    listing = _invoke(runner, db, "list", env={"COLUMNS": "80"})
+    lines = listing.stdout.splitlines()
+    widths = {len(line) for line in lines if line.strip()}
+    assert max(widths) < 200, max(widths)  # the table's own width: not padded to a fixed 220
+    # Every time and price whole on its row, none cut to an ellipsis.
+    for row in tracked:
+        line = next(line for line in lines if row["id"] in line)
+        assert row["state"] in line and "…" not in line
+        if row["entry_estimate"] is not None:
+            assert f"{row['entry_estimate']:,.2f}" in line and f"{row['target']:,.2f}" in line
+    shown = _invoke(runner, db, "show", "NQ-20260310-S1", env={"COLUMNS": "80"})
+    assert shown.exit_code == 0
+    assert max(len(line) for line in shown.stdout.splitlines()) <= 80  # the details fold; seq, time, event whole
+    assert "2026-03-10 15:31" in shown.stdout and "SETUP_COMPLETE" in shown.stdout
+    assert json.loads(_invoke(runner, db, "list", "--json", env={"COLUMNS": "80"}).stdout) == tracked
+
+
+def test_a_terminal_narrower_than_the_table_gets_a_block_per_setup_every_value_whole(
+        runner: CliRunner, db: Path) -> None:
+    import io
+    from zoneinfo import ZoneInfo
+
+    from rich.console import Console
+
+    from slob_cli.cli.setups import render_candidates
+
+    tracked = _track_json(runner, db)
+    zone = ZoneInfo("Europe/Stockholm")
+    screens = {width: io.StringIO() for width in (80, 250)}
+    for width, out in screens.items():
+        render_candidates(tracked, zone, "setups", Console(file=out, width=width, force_terminal=True,
+                                                           color_system=None))
+    narrow, wide = screens[80].getvalue(), screens[250].getvalue()
+    assert max(len(line) for line in narrow.splitlines()) <= 80 and "┃" not in narrow  # blocks, not a wrapped table
+    assert "┃ id" in wide  # a terminal wide enough gets the table
+    short = next(row for row in tracked if row["id"] == "NQ-20260310-S1")
+    block = narrow[narrow.index("NQ-20260310-S1 SHORT SETUP_COMPLETE"):].split("\nNQ-")[0]
+    for shown in ("LIQ1 14:30 25,491.00", "HIGH 15:01 25,587.00", "LOW 15:11 25,542.00", "no-wick 15:25",
+                  "LIQ2 15:26 25,592.00", "trigger 15:31", f"entry {short['entry_estimate']:,.2f}",
+                  f"stop {short['stop']:,.2f}", f"target {short['target']:,.2f}", "R:R 3.38"):
+        assert shown in block, shown
+    assert all(f"{row['id']} {row['direction']} {row['state']}" in narrow for row in tracked)
 
 
 def test_show_plot_writes_a_png_chart(runner: CliRunner, db: Path, tmp_path: Path) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 
+import pytest
 from ibapi.contract import Contract
 from ibapi.execution import ExecutionFilter
 from ibapi.order import Order
@@ -84,7 +85,8 @@ def test_a_market_order_fills_with_execution_commission_and_status(gateway: SimG
     assert report.execId == execution.execId and report.commissionAndFees > 0
     [(account, position_contract, quantity, average_cost)] = app.of("position")
     assert (account, position_contract.conId, quantity) == (ACCOUNT, contract.conId, 2)
-    assert average_cost == execution.price * 20
+    # IB folds the opening commission into a future's avgCost (price x multiplier + commission per contract).
+    assert average_cost == pytest.approx(execution.price * 20 + report.commissionAndFees / 2)
     [(replay_request, _, replayed)] = app.of("execDetails")[1:]
     assert replay_request == 91 and replayed.execId == execution.execId and len(app.of("commissionAndFeesReport")) == 2
 

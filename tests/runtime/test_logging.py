@@ -90,3 +90,30 @@ def test_lines_go_to_the_stderr_of_the_moment_not_one_closed_since(monkeypatch: 
     monkeypatch.setattr(logging.Handler, "handleError", lambda self, record: errors.append(record))
     logging.getLogger("slob.test").warning("gateway %s disconnected", "clientId 7")
     assert errors == [] and "gateway clientId 7 disconnected" in second.getvalue()
+
+
+def test_account_numbers_show_only_their_last_four_digits_in_log_lines(capsys: pytest.CaptureFixture[str],
+                                                                       tmp_path: Path) -> None:
+    from slob_cli.adapters.redaction import mask_accounts
+
+    assert mask_accounts("accounts DU1234567,U7654321 and acctNumber='DF9876543'") == (
+        "accounts DU***4567,U***4321 and acctNumber='DF***6543'")
+    assert mask_accounts("NQ-20260310-S1-ENTRY conId 500202603 U2000 DU12") == "NQ-20260310-S1-ENTRY conId 500202603 U2000 DU12"
+    setup_logging("INFO", json_lines=True, log_dir=tmp_path, log_file_name="t.log", stream_is_tty=False)
+    logging.getLogger("slob.test").info("connected (accounts %s)", "DU1234567")
+    for handler in logging.getLogger().handlers:
+        handler.flush()
+    for text in (capsys.readouterr().err, (tmp_path / "t.log").read_text()):
+        assert "DU1234567" not in text and json.loads(text.splitlines()[-1])["msg"] == "connected (accounts DU***4567)"
+
+
+def test_a_sessions_log_lines_never_hold_the_whole_account_number(runner, db_path: Path, tmp_path: Path) -> None:
+    from slob_cli.cli.main import app
+
+    logs = tmp_path / "logs"
+    result = runner.invoke(app, ["--db", str(db_path), "run", "--sim", "--speed", "max", "--json"],
+                           env={"SLOB_LOG_DIR": str(logs), "SLOB_LOG_LEVEL": "DEBUG"})
+    assert result.exit_code == 0, result.stderr
+    written = (logs / "run.log").read_text()
+    assert "accounts DU***4567" in written and "DU***4567" in result.stderr  # the connect line names it, masked
+    assert "DU1234567" not in written and "DU1234567" not in result.stderr

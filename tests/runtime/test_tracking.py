@@ -18,7 +18,7 @@ from slob_cli.errors import StoreError
 from slob_cli.runtime.tracking import LiveTracking, day_window, reuse_range, track_range
 from slob_cli.sim import worked_example
 from slob_cli.sim.scenarios import DayBuilder, build_scenario
-from tests.sqlfile import as_shown, sql_run
+from tests.sqlfile import as_shown, sql_rows, sql_run
 
 UTC = timezone.utc
 CALENDAR = TradingCalendar()
@@ -291,6 +291,27 @@ def _week(store: Store) -> tuple[date, date]:
     return days[0] - timedelta(days=1), days[-1]
 
 
+def test_only_trading_days_are_tracked_and_recorded(store: Store) -> None:
+    first_day, last_day = _week(store)  # Mon Mar 9 .. Mon Mar 16, 2026
+    holiday = date(2026, 3, 12)
+    result = track_range(store, "NQ", first_day, last_day, CONFIG, TradingCalendar(frozenset({holiday})), LATER)
+    recorded = [row[0] for row in sql_rows(store.path, "SELECT trading_date FROM tracked_days ORDER BY 1")]
+    assert recorded == ["2026-03-09", "2026-03-10", "2026-03-11", "2026-03-13", "2026-03-16"]
+    assert result.days == 5 and {row["trading_date"] for row in result.candidates} <= set(recorded)
+
+
+def test_weekend_rows_an_older_slob_recorded_change_nothing(store: Store, monkeypatch: pytest.MonkeyPatch) -> None:
+    first_day, last_day = _week(store)
+    first = track_range(store, "NQ", first_day, last_day, CONFIG, CALENDAR, LATER)
+    for weekend in ("2026-03-14", "2026-03-15"):  # as slob wrote them before: a tracked day with nothing in it
+        sql_run(store.path, "INSERT INTO tracked_days(symbol, trading_date, config_hash, input_digest, event_count,"
+                            " setup_count, updated_at) VALUES ('NQ', ?, 'x', 'y', 0, 0, 0)", (weekend,))
+    replayed = _replayed_days(monkeypatch)
+    again = reuse_range(store, "NQ", first_day, last_day, CONFIG, CALENDAR, LATER)
+    assert again is not None and again.days == first.days == 6 and again.candidates == first.candidates
+    assert track_range(store, "NQ", first_day, last_day, CONFIG, CALENDAR, LATER).days == 6 and replayed == []
+
+
 def _replayed_days(monkeypatch: pytest.MonkeyPatch) -> list[date]:
     """Record the trading dates that track_range really replays."""
     from slob_cli.runtime import tracking
@@ -315,7 +336,7 @@ def test_rerun_over_unchanged_finished_days_replays_none_and_gives_the_same_rows
     first_day, last_day = _week(store)
     replayed = _replayed_days(monkeypatch)
     first = track_range(store, "NQ", first_day, last_day, CONFIG, CALENDAR, LATER)
-    assert len(replayed) == first.days == 8 and first.new_events > 0
+    assert len(replayed) == first.days == 6 and first.new_events > 0  # Mar 9-16 less the weekend
     tables = _tables(store)
     replayed.clear()
     again = track_range(store, "NQ", first_day, last_day, CONFIG, CALENDAR, LATER + timedelta(days=1))
@@ -347,7 +368,7 @@ def test_changed_candle_deleted_events_or_config_make_that_day_computed_again(
     assert replayed == [DAY + timedelta(days=1)] and _tables(store) == tables
     replayed.clear()
     track_range(store, "NQ", first_day, last_day, StrategyConfig(max_duration_min=90), CALENDAR, LATER)
-    assert len(replayed) == 8
+    assert len(replayed) == 6
 
 
 def test_a_day_still_running_is_computed_on_every_run_and_skipped_once_it_has_ended(
@@ -382,8 +403,8 @@ def test_progress_hears_of_every_day_begun_by_now_and_ends_at_the_total(store: S
     first_day, last_day = _week(store)
     heard: list[tuple[int, int]] = []
     result = track_range(store, "NQ", first_day, last_day, CONFIG, CALENDAR, LATER, progress=lambda *p: heard.append(p))
-    assert result.days == 8
-    assert heard == [(done, 8) for done in range(9)]  # before each day, then once all are done
+    assert result.days == 6  # the trading days of Mar 9-16
+    assert heard == [(done, 6) for done in range(7)]  # before each day, then once all are done
     heard.clear()  # a range running past now counts only the days begun by now
     now = datetime.combine(first_day + timedelta(days=2), datetime.min.time(), tzinfo=UTC) + timedelta(hours=15)
     track_range(store, "NQ", first_day, last_day + timedelta(days=30), CONFIG, CALENDAR, now,

@@ -330,10 +330,13 @@ def test_commissions_realized_pnl_and_account_values_follow_the_fills(broker: Si
     opened = broker.place_order(order(1, "BUY", 2), NOW, quote(25_000.0))
     first = fills(opened)[0].execution
     assert (first.commission, first.realized_pnl) == (4.50, None)
-    assert [e for e in opened if isinstance(e, PositionUpdate)] == [PositionUpdate("DU111", NQ, 2.0, 500_000.0)]
+    # IB's avgCost of a future is price x multiplier with the opening commission folded in.
+    assert [e for e in opened if isinstance(e, PositionUpdate)] == [PositionUpdate("DU111", NQ, 2.0, 500_002.25)]
     broker.mark(NQ, 25_005.0)
     values = broker.account_values("DU111")
-    assert values["UnrealizedPnL"] == "200.00"
+    # Unrealized is market value - avgCost (the opening commission counted); net liquidation adds
+    # only the price move to the cash, which has already paid that commission.
+    assert values["UnrealizedPnL"] == "195.50"
     assert values["TotalCashValue"] == "99995.50"
     assert values["NetLiquidation"] == "100195.50"
     assert values["InitMarginReq"] == "66000.00" and values["MaintMarginReq"] == "60000.00"
@@ -346,7 +349,7 @@ def test_commissions_realized_pnl_and_account_values_follow_the_fills(broker: Si
     account = next(e for e in closed if isinstance(e, AccountUpdate)).values
     assert account["RealizedPnL"] == "195.50"
     assert account["TotalCashValue"] == f"{100_000 - 4.50 - 2.25 + 200:.2f}"
-    assert broker.positions("DU111") == [("DU111", NQ, 1.0, 500_000.0)]
+    assert broker.positions("DU111") == [("DU111", NQ, 1.0, 500_002.25)]
     assert broker.account_values("DU222")["NetLiquidation"] == "100000.00"
 
 
@@ -357,7 +360,7 @@ def test_short_round_trip_and_a_flip_book_pnl_and_the_new_average(broker: SimBro
     assert execution.commission == pytest.approx(1.86)
     # 10 points x $2 on the covered contract, less 0.62 opening and 0.62 closing commission.
     assert execution.realized_pnl == pytest.approx(18.76)
-    assert broker.positions("DU111") == [("DU111", MNQ, 2.0, 24_990.0 * 2)]
+    assert broker.positions("DU111") == [("DU111", MNQ, 2.0, pytest.approx(24_990.0 * 2 + 0.62))]
 
 
 def test_executions_can_be_filtered(broker: SimBroker) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 from ib_async import IB, ContFuture, Future, LimitOrder, MarketOrder, Order, StopOrder, Trade
 
 from slob_cli.sim.gateway import SimGateway
@@ -129,7 +130,9 @@ def test_positions_account_values_and_executions_follow_fills_and_survive_a_reco
 
     price, positions, fills, open_trades, values = run(body())
     [position] = positions
-    assert position.position == 2 and position.avgCost == price * 20
+    # avgCost per contract: price x multiplier plus the opening commission per contract, as IB does.
+    commission = fills[0].commissionReport.commission
+    assert commission > 0 and position.position == 2 and position.avgCost == pytest.approx(price * 20 + commission / 2)
     assert [fill.execution.shares for fill in fills] == [2] and fills[0].commissionReport.execId
     assert [t.order.lmtPrice for t in open_trades] == [price + 500.0]
     assert float(values["NetLiquidation"]) > 0 and "AvailableFunds" in values

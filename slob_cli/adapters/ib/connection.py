@@ -24,6 +24,7 @@ from slob_cli.adapters.ib.conversions import ExecutionReport, Rejected, executio
 from slob_cli.adapters.ib.executions import fetch_executions_since
 from slob_cli.aio import cancel_until_done, first_of
 from slob_cli.core.clock import Clock
+from slob_cli.core.models import SIMULATED_FARM
 from slob_cli.errors import BrokerError, BrokerUnavailable
 
 UTC = timezone.utc
@@ -78,6 +79,7 @@ class IBConnection:
         self._lost_because: str | None = None  # the socket's last word before a disconnect (ib_async's apiError)
         self.in_session = False  # connected and every after-connect hook done (lockstep may ask the time)
         self.broken_farms: set[str] = set()
+        self.simulated = False  # the gateway named the simulated gateway's data farm (core.models.SIMULATED_FARM)
         self.last_heartbeat: datetime | None = None
         self.clock_skew: float | None = None
         self.disconnected_at: datetime | None = None
@@ -366,6 +368,8 @@ class IBConnection:
             return
         self.clock_skew = server_time.timestamp() - (sent + self.clock.now().timestamp()) / 2
         adjust = getattr(self.clock, "adjust", None)  # a FollowedClock moves onto the gateway's time
+        if getattr(self.clock, "simulated_only", False) and not self.simulated:
+            adjust = None
         if adjust is not None and abs(self.clock_skew) > 1.0:
             adjust(self.clock_skew)
             self.clock_skew = 0.0
@@ -454,10 +458,12 @@ class IBConnection:
             if kind is NoticeKind.RESTORED_DATA_LOST:
                 self._in_background(self._run_hooks("restored"))
         elif kind is NoticeKind.FARM_BROKEN:
+            self.simulated = self.simulated or _farm_name(text) == SIMULATED_FARM
             self.broken_farms.add(_farm_name(text))
             log.warning("IB %d: data farm broken (%s); treating market data as stale", code, text)
             self._emit("DATA_STALE", {"code": code, "farm": _farm_name(text)})
         elif kind is NoticeKind.FARM_OK:
+            self.simulated = self.simulated or _farm_name(text) == SIMULATED_FARM
             self.broken_farms.discard(_farm_name(text))
             log.debug("IB %d: %s", code, text)
         elif kind is NoticeKind.READ_ONLY:

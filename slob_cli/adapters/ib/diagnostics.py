@@ -158,6 +158,8 @@ async def _data_checks(report: Report, connection: IBConnection, symbol: str, ti
     refusal = feed.refusals.get(symbol)
     types = {1: "live", 2: "frozen", 3: "delayed", 4: "delayed-frozen"}
     shown = types.get(feed.market_data_types.get(symbol, 0), feed.mode)
+    if connection.simulated:
+        shown = f"sim ({shown})"  # served by a simulated gateway, whatever type it calls it
     if refusal is not None and not received:
         add(Check(NAMES[5], False, f"refused: {refusal.plain}", _first_advice(refusal.plain)))
     elif feed.mode == "delayed" and data_type != "delayed":

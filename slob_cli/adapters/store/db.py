@@ -7,12 +7,13 @@ import os
 import sqlite3
 import sys
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from slob_cli.adapters.store.behind import StoreWrite, WriteBehind
 from slob_cli.adapters.store.days import TradingDays
 from slob_cli.adapters.store.instants import add_time_functions
 from slob_cli.adapters.store.instants import from_iso as from_iso  # re-exported: the store's time helpers
@@ -84,6 +85,10 @@ _MINUTE_US = 60_000_000
 _ONE_MINUTE = timedelta(minutes=1)
 
 
+# What a session writes about itself; every other table holds market, broker or user data.
+_BOOKKEEPING_TABLES = frozenset({"meta", "runs", "events", "health", "state"})
+
+
 def _tick_values(ticks: Iterable[Tick]) -> dict[str, list[Any]]:
     """Return each symbol's ticks flat as [ts_us, price, size, ts_us, ...] (TICK_INSERT's rows)."""
     by_symbol: dict[str, list[Any]] = {}
@@ -110,6 +115,18 @@ def price_bars(symbol: str, rows: Iterable[Sequence[Any]]) -> list[PriceBar]:
         append(PriceBar(symbol, instant, open_, high, low, close, tick_count))
         previous_us, previous = ts, instant
     return bars
+
+
+class _WriteNow:
+    """`Store.write_behind()` where no thread can serve: each write runs at once, in a transaction of the store."""
+
+    def __init__(self, store: Store) -> None:
+        self._store = store
+
+    def submit(self, write: StoreWrite) -> None:
+        """Run write(store) in one transaction (the enclosing batch's, inside one)."""
+        with self._store.batch():
+            write(self._store)
 
 
 class Store(ReadQueries, ViewQueries, Scans, TradingDays):
@@ -364,6 +381,46 @@ class Store(ReadQueries, ViewQueries, Scans, TradingDays):
             writer.close()
         writer.raise_error()
 
+    @contextmanager
+    def write_behind(self) -> Iterator[WriteBehind | _WriteNow]:
+        """Run the block's `submit(write)`s, each write(store) in one transaction, on a thread of their own.
+
+        The thread writes through a connection of its own to the same file (WAL: this connection
+        reads on meanwhile, without seeing the queued writes until they are committed) and waits for
+        the file's background integrity check first. Leaving the block waits for every queued write
+        and raises the first failure (unless the block raised: then its error wins, and a failed write
+        is logged when the block was interrupted). Inside a batch, or while a writer thread serves
+        this store, the writes run at once on this store instead.
+        """
+        if self._batching or self._writer is not None or self.readonly:
+            yield _WriteNow(self)
+            return
+        page_limit = int(self._connection.execute("PRAGMA max_page_count").fetchone()[0])  # tests' "full disk"
+        try:
+            conn = sqlite3.connect(self.path, timeout=30, check_same_thread=False)
+            tune(conn, writes=True)
+            conn.execute(f"PRAGMA max_page_count={page_limit}")
+        except sqlite3.Error as exc:
+            raise StoreError(f"cannot open database {str(self.path)!r} for writing: {exc}") from None
+        check = self._check
+
+        def ready() -> None:  # in the thread: nothing is written before the file's check has said it is sound
+            if check is not None:
+                self._damaged(check.problem())
+
+        behind = WriteBehind(Store(conn, self.path), ready)
+        try:
+            yield behind
+        except BaseException as exc:
+            with suppress(BaseException):  # the block's own error is the one to raise
+                behind.close()
+            if behind.error is not None and not isinstance(exc, Exception):  # an interrupt hides no failed write
+                import logging
+
+                logging.getLogger(__name__).error("writes to %s stopped: %s", self.path, behind.error)
+            raise
+        behind.close()
+
     async def writes_flushed(self) -> None:
         """Await (the loop goes on meanwhile) the writer thread's commit of every write queued so far; raise its error."""
         if self._writer is not None:
@@ -578,13 +635,14 @@ class Store(ReadQueries, ViewQueries, Scans, TradingDays):
     ) -> None:
         """Record the end of a command run (and its start again, when the run's clock moved onto a gateway's).
 
-        A run that fell back to delayed data during the run (set_run_mode) stays `delayed`: the mode it
-        was started with (`live`) does not hide it.
+        A run that fell back to delayed data during the run, or found its gateway simulated (set_run_mode),
+        stays `delayed` or `sim`: the mode it was started with (`live`) does not hide it.
         """
         with self.transaction() as conn:
             conn.execute(
                 "UPDATE runs SET ended_at=?, exit_code=?, stats=?,"
-                " data_mode=CASE WHEN data_mode='delayed' AND ?='live' THEN data_mode ELSE coalesce(?, data_mode) END,"
+                " data_mode=CASE WHEN data_mode IN ('delayed', 'sim') AND ?='live' THEN data_mode"
+                " ELSE coalesce(?, data_mode) END,"
                 " started_at=coalesce(?, started_at) WHERE id=?",
                 (to_us(ended_at), exit_code, json.dumps(stats or {}, default=str), data_mode, data_mode,
                  None if started_at is None else to_us(started_at), run_id),
@@ -596,8 +654,8 @@ class Store(ReadQueries, ViewQueries, Scans, TradingDays):
             conn.execute("UPDATE runs SET started_at=started_at+? WHERE id=? AND ended_at IS NULL",
                          (round(by.total_seconds() * 1_000_000), run_id))
 
-    def set_run_mode(self, run_id: int, data_mode: str) -> None:
-        """Mark a run's data mode (live, delayed, sim)."""
+    def set_run_mode(self, run_id: int, data_mode: str | None) -> None:
+        """Mark a run's data mode (live, delayed, sim; None: the run never had data)."""
         self._write(lambda conn: conn.execute("UPDATE runs SET data_mode=? WHERE id=?", (data_mode, run_id)))
 
     def runs(self, limit: int = 20) -> list[dict[str, Any]]:
@@ -637,6 +695,18 @@ class Store(ReadQueries, ViewQueries, Scans, TradingDays):
                 " ON CONFLICT(key) DO UPDATE SET value=excluded.value, updated_at=excluded.updated_at",
                 (key, json.dumps(value, default=str), to_us(now)),
             )
+
+    def holds_only_bookkeeping(self) -> bool:
+        """Return True when the store holds nothing but runs' bookkeeping: no data, and no broker ever answered.
+
+        A session that failed before connecting (its runs row, events, health) stored nothing worth keeping.
+        """
+        tables = [r[0] for r in self._conn.execute(
+            "SELECT name FROM sqlite_master WHERE type='table' AND name NOT LIKE 'sqlite_%'")]
+        if any(self._conn.execute(f'SELECT 1 FROM "{name}" LIMIT 1').fetchone()
+               for name in tables if name not in _BOOKKEEPING_TABLES):
+            return False
+        return self._conn.execute("SELECT 1 FROM events WHERE type='IB_CONNECTED' LIMIT 1").fetchone() is None
 
     # ------------------------------------------------------------------ stats
     def stats(self) -> dict[str, Any]:

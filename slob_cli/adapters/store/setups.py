@@ -19,6 +19,7 @@ from slob_cli.adapters.store.db import Store, from_us, to_iso, to_us
 from slob_cli.adapters.store.instants import instant_us
 from slob_cli.adapters.store.rows import CANDLE_INSERT, candle_row
 from slob_cli.adapters.store.schema import ISO_TEXT_INSTANTS
+from slob_cli.adapters.store.writer import RowInsert, insert_rows
 from slob_cli.core.models import Candle
 from slob_cli.core.strategy.events import SetupEvent
 from slob_cli.errors import StoreError
@@ -183,11 +184,39 @@ class DaySync:
     replaced: bool = False
 
 
+_SETUP_CONFLICT = (f"ON CONFLICT(id) DO UPDATE SET {', '.join(f'{name}=excluded.{name}' for name in SETUP_FIELDS[1:])},"
+                   " state_json=excluded.state_json, updated_at=excluded.updated_at")
 _UPSERT_SETUP = (
     f"INSERT INTO setups({', '.join(SETUP_FIELDS)}, state_json, updated_at) VALUES ({', '.join('?' * (len(SETUP_FIELDS) + 2))})"
-    f" ON CONFLICT(id) DO UPDATE SET {', '.join(f'{name}=excluded.{name}' for name in SETUP_FIELDS[1:])},"
-    " state_json=excluded.state_json, updated_at=excluded.updated_at"
+    f" {_SETUP_CONFLICT}"
 )
+_TRACKED_COLUMNS = ("symbol", "trading_date", "config_hash", "config_json", "input_digest", "event_count", "setup_count",
+                    "updated_at")
+_TRACKED_CONFLICT = ("ON CONFLICT(symbol, trading_date) DO UPDATE SET config_hash=excluded.config_hash,"
+                     " config_json=excluded.config_json, input_digest=excluded.input_digest,"
+                     " event_count=excluded.event_count, setup_count=excluded.setup_count, updated_at=excluded.updated_at")
+# The same writes as many rows per statement (insert_rows), for days that hold nothing yet (insert_days)
+_EVENT_ROWS = RowInsert("setup_events", ("setup_id", "symbol", "trading_date", "seq", "bar_time", "type", "payload"))
+_SETUP_ROWS = RowInsert("setups", (*SETUP_FIELDS, "state_json", "updated_at"), conflict=_SETUP_CONFLICT)
+_TRACKED_ROWS = RowInsert("tracked_days", _TRACKED_COLUMNS, conflict=_TRACKED_CONFLICT)
+
+
+class ComputedDay(NamedTuple):
+    """One replayed trading day as the store takes it: its events (seq 1..n), candidate rows and inputs.
+
+    `inputs` is None for a day still running.
+    """
+
+    day: date
+    events: Sequence[StoredEvent | EventRow]
+    setups: Sequence[Mapping[str, Any]]
+    inputs: DayInputs | None
+
+
+def _setup_values(setup: Mapping[str, Any], state_json: str, updated_us: int) -> list[Any]:
+    """Return the `setups` values of a candidate row (instants as stored), its state JSON and update time."""
+    return [*(instant_us(setup.get(name)) if name in _SETUP_INSTANTS else setup.get(name) for name in SETUP_FIELDS),
+            state_json, updated_us]
 
 
 class SetupRepository:
@@ -299,8 +328,7 @@ class SetupRepository:
                 row = conn.execute("SELECT state_json FROM setups WHERE id=?", (setup["id"],)).fetchone()
                 stored = None if row is None else row[0]
             if stored != state_json:
-                changed.append([*(instant_us(setup.get(name)) if name in _SETUP_INSTANTS else setup.get(name)
-                                  for name in SETUP_FIELDS), state_json, to_us(updated_at)])
+                changed.append(_setup_values(setup, state_json, to_us(updated_at)))
         if changed:
             conn.executemany(_UPSERT_SETUP, changed)
         return len(changed)
@@ -329,14 +357,43 @@ class SetupRepository:
         if stored == wanted:
             return
         with self.store.transaction() as conn:
-            conn.execute(
-                "INSERT INTO tracked_days(symbol, trading_date, config_hash, config_json, input_digest, event_count,"
-                " setup_count, updated_at) VALUES (?,?,?,?,?,?,?,?) ON CONFLICT(symbol, trading_date) DO UPDATE SET"
-                " config_hash=excluded.config_hash, config_json=excluded.config_json,"
-                " input_digest=excluded.input_digest, event_count=excluded.event_count,"
-                " setup_count=excluded.setup_count, updated_at=excluded.updated_at",
-                (symbol, day, *wanted, to_us(updated_at)),
-            )
+            conn.execute(f"INSERT INTO tracked_days({', '.join(_TRACKED_COLUMNS)}) VALUES ({', '.join('?' * 8)})"
+                         f" {_TRACKED_CONFLICT}", (symbol, day, *wanted, to_us(updated_at)))
+
+    def fresh_days(self, symbol: str, days: Sequence[date]) -> set[date]:
+        """Return those of `days` for which nothing is stored: no event, no candidate, no tracked_days row."""
+        if not days:
+            return set()
+        span = (symbol, min(days).isoformat(), max(days).isoformat())
+        held = {day for (day,) in self._conn.execute(
+            "SELECT trading_date FROM tracked_days WHERE symbol=? AND trading_date BETWEEN ? AND ?"
+            " UNION SELECT trading_date FROM setup_events WHERE symbol=? AND trading_date BETWEEN ? AND ?"
+            " UNION SELECT trading_date FROM setups WHERE symbol=? AND trading_date BETWEEN ? AND ?", span * 3)}
+        return {day for day in days if day.isoformat() not in held}
+
+    def insert_days(self, symbol: str, days: Sequence[ComputedDay], config: Any, updated_at: datetime) -> list[DaySync]:
+        """Write days for which nothing is stored (`fresh_days`) in a few statements, in one transaction.
+
+        The rows are those `sync_day` and `mark_day_config` write for such a day, in the same order;
+        a statement per table instead of several per day.
+        """
+        fingerprint, text = config_fingerprint(config)
+        updated_us = to_us(updated_at)
+        events: list[Any] = []
+        setups: list[Any] = []
+        marks: list[Any] = []
+        for day, records, rows, inputs in days:
+            for record in records:
+                events.extend(record if type(record) is EventRow else record.row())
+            for row in rows:
+                setups.extend(_setup_values(row, canonical_json(dict(row)), updated_us))
+            counts = (inputs.digest, inputs.events, inputs.setups) if inputs else (None,) * 3
+            marks.extend((symbol, day.isoformat(), fingerprint, text, *counts, updated_us))
+        with self.store.transaction() as conn:
+            insert_rows(conn, _EVENT_ROWS, (), events)
+            insert_rows(conn, _SETUP_ROWS, (), setups)
+            insert_rows(conn, _TRACKED_ROWS, (), marks)
+        return [DaySync(len(records), len(rows)) for _, records, rows, _ in days]
 
     def tracked_inputs(self, symbol: str, start: date, end: date) -> dict[str, DayInputs]:
         """Return, by ISO trading date in [start, end], the recorded inputs of days that have them."""

@@ -36,11 +36,15 @@ MOST_ROWS = 4096  # rows per INSERT statement (a power of two: every chunk size 
 
 @dataclass(frozen=True, slots=True)
 class RowInsert:
-    """An `INSERT INTO table(columns)` whose first `fixed` values are shared by every row of a batch."""
+    """An `INSERT INTO table(columns)` whose first `fixed` values are shared by every row of a batch.
+
+    `conflict` is an upsert clause (`ON CONFLICT(...) DO ...`) that ends the statement.
+    """
 
     table: str
     columns: tuple[str, ...]
     fixed: int = 0
+    conflict: str = ""
 
     @property
     def width(self) -> int:
@@ -82,11 +86,13 @@ def values_sql(insert: RowInsert, rows: int) -> str:
     """
     values = ",".join(["(" + ",".join("?" * insert.width) + ")"] * rows)
     head = f"INSERT INTO {insert.table}({', '.join(insert.columns)})"
+    tail = f" {insert.conflict}" if insert.conflict else ""
     if not insert.fixed:
-        return f"{head} VALUES {values}"
+        return f"{head} VALUES {values}{tail}"
     shared = ",".join("?" * insert.fixed)
     columns = ",".join(f"column{number}" for number in range(1, insert.width + 1))
-    return f"{head} SELECT {shared},{columns} FROM (VALUES {values})"
+    where = " WHERE true" if tail else ""  # SQLite's parser needs it between a SELECT and ON CONFLICT
+    return f"{head} SELECT {shared},{columns} FROM (VALUES {values}){where}{tail}"
 
 
 def insert_rows(conn: sqlite3.Connection, insert: RowInsert, fixed: Sequence[Any], values: Sequence[Any]) -> int:

@@ -8,7 +8,7 @@ from ib_async import MarketOrder
 
 from slob_cli.adapters.ib.pnl import BrokerPnl
 from slob_cli.core.models import Direction
-from slob_cli.core.pnl import mark_open
+from slob_cli.core.pnl import commission_for, mark_open
 from tests.adapters.ib.test_feed_integration import run_feed
 from tests.conftest import eventually_async
 
@@ -24,7 +24,8 @@ def test_broker_unrealized_follows_a_position_and_agrees_with_our_computation(ga
         count = len(ticks)
         # A few trades later the broker has marked the position; both sides use the last trade.
         await eventually_async(lambda: len(ticks) > count + 5 and broker.unrealized() not in (None, 0.0))
-        ours = mark_open(Direction.LONG, 20.0, 1, entry, 0.0, feed.last_price["NQ"]).unrealized
+        # Both count the opening commission: IB's unrealized is market value - avgCost, which holds it.
+        ours = mark_open(Direction.LONG, 20.0, 1, entry, commission_for("NQ", 1), feed.last_price["NQ"]).unrealized
         return before, entry, broker.unrealized(), ours
 
     before, entry, broker, ours = run_feed(gateway, scenario)

@@ -181,7 +181,8 @@ def test_delayed_asked_for_but_live_permitted_reports_live(gateway, store) -> No
     recorder = make_recorder(store, gateway.port, 47, data_type="delayed")
     stats = record_until(recorder, lambda: recorder.stored >= 5)
     assert recorder.feed.market_data_types["NQ"] == 1
-    assert stats["data_mode"] == "live" and events_of(store, "MARKET_DATA_LIVE")
+    assert recorder.feed.mode == "live" and events_of(store, "MARKET_DATA_LIVE")
+    assert stats["data_mode"] == "sim"  # live, from a gateway that says it is the simulated one
 
 
 def test_a_full_batch_drops_ticks_counts_them_and_says_so_once(gateway, store) -> None:
