@@ -498,7 +498,12 @@ class OrderExecutor:
         if code not in ORDER_ERROR_CODES:
             return
         sent = self._cancels_sent.get(order_id)
+        row = None if sent is not None or order_id in self._refs else self.repo.order_by_broker_id(order_id)
+        if row is not None:  # after a restart, before any status of this order: the store knows its orderRef
+            self._refs[order_id] = row["order_ref"]
         ref = sent.order_ref if sent is not None else self._refs.get(order_id)
+        if row is not None and code == IBCode.ORDER_CANCELLED and OrderStatus(row["status"]) in LIVE:
+            self._cancelled_unseen(order_id, row)
         self._log("ORDER_ERROR", {"order_id": order_id, "code": code, "text": text, "order_ref": ref})
         if code != IBCode.ORDER_CANCELLED:
             log.warning("broker error %d for %s: %s", code, ref or f"order {order_id}", text)
@@ -510,6 +515,17 @@ class OrderExecutor:
             log.info("cancelled %s (asked by slob before a restart)", ref)
         else:
             log.warning("%s cancelled outside slob (IB 202: %s)", ref or f"order {order_id}", text)
+
+    def _cancelled_unseen(self, order_id: int, row: dict[str, Any]) -> None:
+        """IB's 202 is the only word of a working order's cancel (ib_async holds a done order by permId only).
+
+        Follow it as the Cancelled status it means, as ib_async does for an order it holds, so a 202
+        after a restart is classified as before it: a protective stop cancelled outside slob re-protects.
+        """
+        self.on_status(BrokerOrder(order_ref=row["order_ref"], order_id=order_id, symbol=row["symbol"],
+                                   action=row["action"], order_type=row["order_type"], quantity=int(row["quantity"]),
+                                   status="Cancelled", filled=int(row["filled"] or 0),
+                                   avg_fill_price=row["avg_fill_price"], perm_id=int(row["perm_id"] or 0)))
 
     def _cancelled_with_its_bracket(self, order_ref: str) -> str | None:
         """Say why the broker cancelled an exit as the bracket means it to (None: it was not that).
