@@ -157,8 +157,7 @@ class MinuteCatchUp:
         self.quiet_since: datetime | None = None  # ... once history showed the market did not trade in it
         # IB's history pacing outlives this process: a restart seconds later waits only what the rules need.
         self.pacer = HistoryPacer.kept_in(engine.store, lambda: engine.clock.now())
-        options = engine.options
-        self.silence_after = silence_threshold(options)
+        self.silence_after = silence_threshold(engine.options)
 
     def admit(self, candle: Candle) -> bool:
         """Return True when a live bar goes to the tracker now; else history has it, or it is held."""
