@@ -174,8 +174,18 @@ def run_over(store: Store, run: dict[str, Any]) -> bool:
 
 
 def ended_sim_runs(store: Store) -> set[int]:
-    """Return the ids of sim runs that have ended (their gateway and its orders no longer exist)."""
-    return {row["id"] for row in store.ended_run_rows() if is_sim_run(row)}
+    """Return the ids of sim runs that have ended (their gateway and its orders no longer exist).
+
+    A `--sim` run whose process died without writing its end took its embedded gateway with it: ended too.
+    """
+    ended = {row["id"] for row in store.ended_run_rows() if is_sim_run(row)}
+    died = [row for row in store.unended_run_rows() if _payload(row.get("args")).get("sim")]
+    if died:
+        from slob_cli.runtime.lock import current_holder
+
+        holder = current_holder(store.path)
+        ended |= {row["id"] for row in died if holder is None or holder.pid != row["pid"]}
+    return ended
 
 
 def last_price(store: Store, symbol: str) -> float | None:

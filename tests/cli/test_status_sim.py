@@ -88,7 +88,13 @@ def test_a_sim_run_whose_process_died_is_shown_as_died_not_running(runner: CliRu
     assert data["clock"]["run_id"] == died and data["clock"]["run_ended"] is True
     text = runner.invoke(app, ["--db", str(db_path), "status"]).stdout
     assert "died" in text and "running" not in text.replace("no session running", "")
+    # Its embedded gateway died with it: an order it left working is no live order.
+    add_order(store, "slob:NQ-20260106-L1:stop", "stop", "WORKING", "NQ-20260106-L1", action="SELL",
+              order_type="STP", run_id=died, stop_price=25400.0)
+    data = json.loads(runner.invoke(app, ["--db", str(db_path), "status", "--json"]).stdout)
+    assert {o["order_ref"]: o["ended_sim_run"] for o in data["working_orders"]}["slob:NQ-20260106-L1:stop"] is True
     with acquire(db_path, "run"):  # this process holds the lock: its run is running
         data = json.loads(runner.invoke(app, ["--db", str(db_path), "status", "--json"]).stdout)
         assert [run["state"] for run in data["runs"]] == ["running", "ended"]
         assert data["clock"]["run_ended"] is False
+        assert {o["order_ref"]: o["ended_sim_run"] for o in data["working_orders"]}["slob:NQ-20260106-L1:stop"] is False

@@ -96,6 +96,10 @@ class ViewQueries:
         return self._dicts("SELECT id, args, data_mode, iso_time(ended_at) AS ended_at FROM runs"
                            " WHERE runs.ended_at IS NOT NULL")
 
+    def unended_run_rows(self) -> list[dict[str, Any]]:
+        """Return id, args, data_mode and pid of every run that has not written its end."""
+        return self._dicts("SELECT id, args, data_mode, pid FROM runs WHERE runs.ended_at IS NULL")
+
     def all_run_rows(self) -> list[dict[str, Any]]:
         """Return id, args, data_mode, started_at and ended_at of every run."""
         return self._dicts("SELECT id, args, data_mode, iso_time(started_at) AS started_at,"
