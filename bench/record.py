@@ -17,6 +17,9 @@ tick (every thread, so slob's writer thread too) is printed alongside: it moves 
 
 A last in-process run at a paced clock (below saturation) gives the arrival -> commit delays.
 
+Every process of the bench runs the slob_cli of the tree this file is in (`python -m`/`-c` put the
+working directory first on sys.path, so a bench started from another tree measured that tree's code).
+
     python bench/record.py [--seconds 10] [--rounds 3] [--seed 1]
 """
 
@@ -37,6 +40,8 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 UTC = timezone.utc
+ROOT = Path(__file__).resolve().parents[1]  # the tree whose slob_cli is measured
+sys.path.insert(0, str(ROOT))
 GATEWAY = """
 import signal, sys, threading
 from slob_cli.sim.gateway import SimGatewayThread
@@ -78,10 +83,17 @@ asyncio.run(main(int(sys.argv[1]), float(sys.argv[2])))
 """
 
 
+def _env() -> dict[str, str]:
+    """Return the environment of the bench's processes: this tree first on the path."""
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join(part for part in (str(ROOT), env.get("PYTHONPATH")) if part)
+    return env
+
+
 def start_gateway(seed: int, start: str, speed: str) -> tuple[subprocess.Popen[str], int]:
     """Start the simulated gateway in a child process; return it and its port."""
     process = subprocess.Popen([sys.executable, "-c", GATEWAY, str(seed), start, speed], stdout=subprocess.PIPE,
-                               text=True, env=dict(os.environ))
+                               text=True, env=_env(), cwd=ROOT)
     assert process.stdout is not None
     line = process.stdout.readline()
     if not line.strip().isdigit():
@@ -93,7 +105,7 @@ def start_gateway(seed: int, start: str, speed: str) -> tuple[subprocess.Popen[s
 def bare_rate(port: int, seconds: float, reads: str) -> tuple[float, float]:
     """Return ticks/s a bare ib_async client (its own process) receives from the first tick on, and its CPU us/tick."""
     result = subprocess.run([sys.executable, "-c", BARE_CLIENT, str(port), str(seconds), reads], capture_output=True,
-                            text=True, timeout=seconds + 60, env=dict(os.environ))
+                            text=True, timeout=seconds + 60, env=_env(), cwd=ROOT)
     if result.returncode != 0:
         raise SystemExit(f"bare client failed: {result.stderr.strip().splitlines()[-1:]}")
     ticks, elapsed, cpu = result.stdout.split()
@@ -123,7 +135,7 @@ def slob_rate(port: int, seconds: float, folder: Path) -> tuple[float, float, di
     process = subprocess.Popen(
         [sys.executable, "-m", "slob_cli", "--db", str(db), "--log-level", "WARNING", "record", "--port", str(port),
          "--client-id", "7", "--no-warm-up", "--symbols", "NQ"],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=dict(os.environ))
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=_env(), cwd=ROOT)
     try:
         first: tuple[float, int, float] | None = None
         last: tuple[float, int, float] | None = None
@@ -209,7 +221,9 @@ def main() -> None:
     median = {label: statistics.median(rates) for label, rates in runs.items()}
     cpu_median = {label: statistics.median(values) for label, values in cpu.items()}
     baseline = max(median["bare"], median["bare-small-reads"])
-    print(f"record bench, flood (clock at max speed), {args.rounds} interleaved rounds of {args.seconds:g} s:")
+    load = " ".join(f"{value:.2f}" for value in os.getloadavg())
+    print(f"record bench ({ROOT}), flood (clock at max speed), {args.rounds} interleaved rounds of {args.seconds:g} s;"
+          f" load average now {load}:")
     for label, text in (("bare", "bare ib_async client, default reads:      "),
                         ("bare-small-reads", "bare ib_async client, slob's 32 KiB reads:"),
                         ("slob", "slob record, rows committed to SQLite:    ")):

@@ -113,6 +113,7 @@ class ValidationInput:
     dropped_ticks: int = 0
     late_ticks: int = 0
     delayed_data: bool = False
+    simulated_data: bool = False  # the simulated gateway's market: real-time, but not the exchange's
     live_events: Sequence[Any] | None = None
     offline_events: Sequence[Any] | None = None
     orders: Sequence[OrderInfo] = ()
@@ -203,12 +204,13 @@ def check_candles(data: ValidationInput) -> list[Criterion]:
     drops = Criterion("no dropped ticks", data.dropped_ticks == 0, f"{data.dropped_ticks} ticks dropped",
                       Severity.WARNING)
     without = sum(o.seconds(data.run_end) for o in data.outages)
+    kind = "simulated real-time data" if data.simulated_data else "live data"
     if data.delayed_data:
         flow = "delayed data was used"
     elif without > 0:
-        flow = f"live data while connected; none for {without:.0f}s of outages"
+        flow = f"{kind} while connected; none for {without:.0f}s of outages"
     else:
-        flow = "live data throughout"
+        flow = f"{kind} throughout"
     delayed = Criterion("live market data", not data.delayed_data, flow, Severity.WARNING)
     late = Criterion("no late ticks", data.late_ticks == 0,
                      f"{data.late_ticks} ticks arrived for a minute already closed (counted, not applied)",

@@ -170,7 +170,8 @@ def gather(
         target_seconds=target_seconds, actual_seconds=(ended - started).total_seconds(), crashed=crashed,
         run_end=ended, outages=outages, reconnects=reconnects, restores=restores, safe_mode_entries=safe_modes,
         candles_received=received, candles_generated=generated, candles_persisted=persisted, gaps=gaps,
-        dropped_ticks=dropped, late_ticks=int(_first(counters, ("late_ticks",), 0)), delayed_data=delayed, live_events=live, offline_events=offline_events,
+        dropped_ticks=dropped, late_ticks=int(_first(counters, ("late_ticks",), 0)), delayed_data=delayed,
+        simulated_data=data_mode == "sim", live_events=live, offline_events=offline_events,
         orders=orders, fills=fills, trades=trades, setups_by_state=by_state, monitor_only=monitor_only,
         crash_detail=crash_detail, unrealized_pairs=_unrealized_pairs(store.health_payload_texts(run_id)),
     )

@@ -15,6 +15,7 @@ import time
 from collections.abc import Callable
 from datetime import date, datetime, timezone
 from functools import partial
+from time import monotonic as _monotonic
 from typing import Any
 
 from ib_async import Ticker
@@ -88,6 +89,9 @@ class MarketDataFeed:
         self._gap_floor: dict[str, datetime] = {}
         self._pending_gap: dict[str, dict[str, Any]] = {}
         self._tbt_requests: dict[int, str] = {}
+        # tick-by-tick request -> (epoch second, symbol, its microseconds, local symbol, its datetime) of the
+        # last trade passed on, while nothing else has changed that symbol's checks (_on_tick_by_tick)
+        self._steady: dict[int, tuple[int, str, int, str, datetime]] = {}
         self._mkt_requests: dict[int, str] = {}
         self._stale_stage: dict[str, int] = {}
         self._ticker_handlers: dict[str, tuple[Ticker, Callable[[Ticker], None]]] = {}
@@ -98,10 +102,43 @@ class MarketDataFeed:
     # ------------------------------------------------------------------ ticks from ib_async
     def _install_hooks(self) -> None:
         # Tick-by-tick trades need their exchange time, which ib_async's objects do not keep: hooks.py.
-        on_tick_by_tick_trade(self.ib, self._on_tick_by_tick)
+        on_tick_by_tick_trade(self.ib, self._on_tick_by_tick, owned=self._tbt_requests)
 
     def _on_tick_by_tick(self, req_id: int, epoch: int, price: float, size: float) -> None:
-        # The hot path (tens of thousands of calls a second): checked inline, one datetime per second.
+        # The hot path (tens of thousands of calls a second). `_steady` holds the second of the last trade
+        # this request passed on, while nothing else has changed what the gap and order checks read (it is
+        # cleared then): a trade in that second or a later one passes those checks as it is, and only a
+        # new second needs a new datetime. Anything else (first trade, bad values, earlier) goes the long way.
+        steady = self._steady.get(req_id)
+        if steady is None or not (0 < price < _INF and 0 < size < _INF):
+            self._new_second(req_id, epoch, price, size)
+            return
+        if steady[0] != epoch:
+            if not steady[0] < epoch < _INF:  # False for NaN too
+                self._new_second(req_id, epoch, price, size)
+                return
+            steady = self._next_second(req_id, steady, epoch)
+        symbol = steady[1]
+        self.ticks += 1
+        self.last_price[symbol] = price
+        self.last_tick_monotonic[symbol] = _monotonic()
+        if self.on_trade is not None:
+            self.on_trade(symbol, steady[2], price, size, steady[3])
+        else:
+            self.on_tick(Tick(symbol, steady[4], float(price), float(size)), steady[3])
+
+    def _next_second(self, req_id: int, steady: tuple[int, str, int, str, datetime], epoch: int,
+                     ) -> tuple[int, str, int, str, datetime]:
+        """Move a steady request on to a later second (what `_admit` does when no gap is pending)."""
+        symbol = steady[1]
+        ts = datetime.fromtimestamp(epoch, UTC)
+        self._high_water[symbol] = ts
+        held = self._steady[req_id] = (epoch, symbol, epoch * 1_000_000 if type(epoch) is int else to_us(ts),
+                                       steady[3], ts)
+        return held
+
+    def _new_second(self, req_id: int, epoch: int, price: float, size: float) -> None:
+        """Check and pass on a tick-by-tick trade the steady path did not take (first of its second, bad, ...)."""
         symbol = self._tbt_requests.get(req_id)
         if symbol is None:
             return
@@ -116,11 +153,15 @@ class MarketDataFeed:
         ts = self._second
         if not self._admit(symbol, ts, price):
             return
+        local_symbol = self.local_symbols.get(symbol, "")
+        micros = epoch * 1_000_000 if type(epoch) is int else to_us(ts)
+        for other in [key for key, held in self._steady.items() if held[1] == symbol]:
+            del self._steady[other]  # one request per symbol holds its high-water second
+        self._steady[req_id] = (epoch, symbol, micros, local_symbol, ts)
         if self.on_trade is not None:
-            micros = epoch * 1_000_000 if type(epoch) is int else to_us(ts)
-            self.on_trade(symbol, micros, price, size, self.local_symbols.get(symbol, ""))
+            self.on_trade(symbol, micros, price, size, local_symbol)
         else:
-            self.on_tick(Tick(symbol, ts, float(price), float(size)), self.local_symbols.get(symbol, ""))
+            self.on_tick(Tick(symbol, ts, float(price), float(size)), local_symbol)
 
     def _on_ticker_update(self, symbol: str, ticker: Ticker) -> None:
         """Take the last-price ticks of one reqMktData ticker (its updateEvent) and note its data type."""
@@ -147,6 +188,7 @@ class MarketDataFeed:
 
     def _accept(self, tick: Tick) -> None:
         symbol = tick.symbol
+        self._steady.clear()  # the high water moves off a tick-by-tick second
         if not self._admit(symbol, tick.ts, tick.price):
             return
         if self.on_trade is not None:
@@ -194,6 +236,7 @@ class MarketDataFeed:
             for symbol in self._high_water:
                 self.mark_gap(symbol, reason)
         self._tbt_requests.clear()
+        self._steady.clear()
         self._mkt_requests.clear()
         self.ib.reqMarketDataType(DELAYED if self.mode == "delayed" else LIVE)
         self._report_kind()  # the gateway said at connect whether it is the simulated one
@@ -208,6 +251,7 @@ class MarketDataFeed:
         high = self._high_water.get(symbol)
         if high is None:
             return
+        self._steady.clear()
         self._gap_floor[symbol] = high
         self._pending_gap.setdefault(symbol, {"symbol": symbol, "reason": reason, "last_before": high.isoformat()})
 
@@ -221,6 +265,7 @@ class MarketDataFeed:
                                            "to": resolved.future.local_symbol})
         self.contracts[symbol] = resolved
         self.local_symbols[symbol] = resolved.future.local_symbol
+        self._steady.clear()
         self._emit("CONTRACT_RESOLVED", {"symbol": symbol, "local_symbol": resolved.future.local_symbol,
                                          "expiry": resolved.future.expiry.isoformat(), "trading_date": day.isoformat()})
 
@@ -247,6 +292,7 @@ class MarketDataFeed:
 
     def _unsubscribe(self, symbol: str) -> None:
         contract = self.contracts[symbol].ib_contract
+        self._steady.clear()
         for table, kind in ((self._tbt_requests, "AllLast"), (self._mkt_requests, "mktData")):
             for req_id, owner in list(table.items()):
                 if owner == symbol:
@@ -273,6 +319,7 @@ class MarketDataFeed:
         if notice.code == TOO_MANY_TICK_BY_TICK and on_tick_by_tick:
             log.warning("IB allows no more tick-by-tick streams; using last-price ticks for %s", symbol)
             del self._tbt_requests[notice.request_id]
+            self._steady.clear()
             self._subscribe_last_prices(symbol)
             return
         if not is_market_data_refusal(notice.kind):
@@ -286,6 +333,7 @@ class MarketDataFeed:
             # Live refused: fall back to delayed last prices, loudly.
             log.error("%s; falling back to delayed data", message)
             del self._tbt_requests[notice.request_id]
+            self._steady.clear()
             self.refusals[symbol] = notice
             self._set_mode("delayed", message)
             self.ib.reqMarketDataType(DELAYED)
