@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
 from slob_cli.adapters.store.db import price_bars, to_us
+from slob_cli.adapters.store.schema import DAY_US
 from slob_cli.adapters.store.setups import (
     ComputedDay,
     DayInputs,
@@ -303,6 +304,8 @@ def _stored_days(
     stored_events = repository.event_counts(symbol, start_date, end_date)
     stored_rows = repository.stored_rows(symbol, start_date, end_date)
     head = (symbol, config_fingerprint(config)[0], tracker_code_fingerprint())
+    # Read before any candle of the range: a candle written meanwhile makes the next run look again.
+    versions = _CandleVersions(store, symbol, to_us(day_window(start_date)[0]), to_us(min(day_window(end_date)[1], now)))
     for day in trading_dates(start_date, end_date):
         day_start, day_end = day_window(day)
         if day_start >= now:
@@ -318,8 +321,9 @@ def _stored_days(
         reads = None if session is None else (
             to_us(session.reference_start), to_us(session.session_start), min(to_us(session.session_end), final_us))
         fingerprint = None
-        if day_end <= now:  # read before the candles: a candle written meanwhile makes the next run look again
-            fingerprint = day_fingerprint(store, head, iso, tracker.window(day), reads)
+        if day_end <= now:
+            fingerprint = day_fingerprint(head, iso, tracker.window(day), reads,
+                                          None if reads is None else versions.between(reads[0], reads[2]))
             if recorded.get(iso) == DayInputs(fingerprint, stored_events.get(iso, 0), len(kept)):
                 yield _StoredDay(day, until, tracker, NO_REFERENCE, [], fingerprint, final_us, kept)
                 continue
@@ -411,26 +415,39 @@ def tracker_code_fingerprint() -> str:
     return digest.hexdigest()
 
 
+class _CandleVersions:
+    """The versions of a symbol's candles by UTC day over a span (schema v7), read once when made."""
+
+    def __init__(self, store: Store, symbol: str, start_us: int, end_us: int) -> None:
+        self.store, self.symbol = store, symbol
+        self.first, self.last = start_us // DAY_US, (end_us - 1) // DAY_US
+        self.known = store.candle_versions(symbol, self.first, self.last)
+
+    def between(self, start_us: int, end_us: int) -> list[tuple[int, int]]:
+        """Return (UTC day, version) of the days holding [start, end) that ever held a candle, in order."""
+        first, last = start_us // DAY_US, (end_us - 1) // DAY_US
+        if first < self.first or last > self.last:  # outside the span read: ask the store
+            return sorted(self.store.candle_versions(self.symbol, first, last).items())
+        known = self.known
+        return [(day, known[day]) for day in range(first, last + 1) if day in known]
+
+
 def day_fingerprint(
-    store: Store, head: tuple[str, str, str], day: str, window: tuple[datetime, datetime] | None,
-    reads: tuple[int, int, int] | None,
+    head: tuple[str, str, str], day: str, window: tuple[datetime, datetime] | None,
+    reads: tuple[int, int, int] | None, versions: list[tuple[int, int]] | None,
 ) -> str:
-    """Return the fingerprint of everything a finished day's events come from, without reading its candles.
+    """Return the fingerprint of everything a finished day's events come from, without its candles.
 
     `head` is the symbol, the strategy config's hash and the tracker's code; `window` the day's
     [reference start, session end) (the calendar's say, see SetupTracker.window); `reads` the candles the
     day reads (reference window from, session open, end: epoch microseconds), None without a session.
-    The candles themselves count by the versions SQLite keeps of the UTC days that hold them
+    The candles themselves count by `versions`: those SQLite keeps of the UTC days holding `reads`
     (schema v7: any change to a candle, by any writer, bumps its day's version), so a day is
     computed again when a candle of its reference window or session changes, and a day whose
     reads share a UTC day with a changed candle outside them is computed again too (same rows).
     """
     import hashlib
 
-    from slob_cli.adapters.store.schema import DAY_US
-
-    versions = None if reads is None else sorted(
-        store.candle_versions(head[0], reads[0] // DAY_US, (reads[2] - 1) // DAY_US).items())
     bounds = None if window is None else (to_us(window[0]), to_us(window[1]))
     text = repr(("candle versions", *head, day, bounds, reads, versions))
     return hashlib.blake2b(text.encode(), digest_size=16).hexdigest()

@@ -190,3 +190,19 @@ def test_a_v6_store_with_tracked_days_migrates_and_tracks_to_the_same_rows(
     sql_run(path, CHANGES["deleted"], (to_us(SESSION_MINUTE),))  # the migrated store's triggers work
     _track(path)
     assert replayed == [DAY]
+
+
+def test_versions_read_once_for_a_span_answer_as_the_store_inside_and_outside_it(
+        tracked: tuple[Path, list[date]]) -> None:
+    path, _ = tracked
+    day_us = 86_400_000_000
+    with Store.open(path) as store:
+        start = to_us(SESSION.reference_start)
+        day = start // day_us
+        version = store.candle_versions("NQ", day, day)[day]
+        read = tracking._CandleVersions(store, "NQ", start, start + day_us)  # the UTC day of DAY only
+        sql_run(path, CHANGES["deleted"], (to_us(SESSION_MINUTE),))  # after the read: not seen by it
+        assert read.between(start, start + 60_000_000) == [(day, version)]
+        wider = read.between(start - 3 * day_us, start + 2 * day_us)  # outside the span: asked anew
+        assert wider == sorted(store.candle_versions("NQ", day - 3, day + 2).items())
+        assert dict(wider)[day] == version + 1 and (day - 1) in dict(wider)
