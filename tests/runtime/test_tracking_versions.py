@@ -206,3 +206,29 @@ def test_versions_read_once_for_a_span_answer_as_the_store_inside_and_outside_it
         wider = read.between(start - 3 * day_us, start + 2 * day_us)  # outside the span: asked anew
         assert wider == sorted(store.candle_versions("NQ", day - 3, day + 2).items())
         assert dict(wider)[day] == version + 1 and (day - 1) in dict(wider)
+
+
+def test_versions_of_candles_no_longer_stored_are_no_data_to_keep(tmp_path: Path) -> None:
+    path = tmp_path / "failed.db"
+    with Store.open(path) as store:
+        store.upsert_candles(build_scenario("short_setup", DAY)[:5])
+        assert not store.holds_only_bookkeeping()
+    sql_run(path, "DELETE FROM candles")
+    with Store.open(path) as store:
+        assert store.candle_versions("NQ", 0, 10**6) and store.holds_only_bookkeeping()
+
+
+def test_writers_count_the_candles_they_wrote_not_the_versions_the_triggers_bump(tmp_path: Path) -> None:
+    from slob_cli.adapters.store.backfill import BackfillLedger
+    from slob_cli.core.models import Candle
+
+    candles = build_scenario("short_setup", DAY)
+    with Store.open(tmp_path / "counts.db") as store:
+        store.upsert_candles(candles[:10])
+        ledger = BackfillLedger(store, "NQ")
+        assert ledger.commit_day(DAY, candles[:15], "NQH6", complete=False, now=LATER) == 5  # 10 were stored
+        assert ledger.commit_day(DAY, candles[:15], "NQH6", complete=True, now=LATER) == 0
+        bar = candles[0]
+        changed = Candle("NQ", bar.ts, bar.open, bar.high + 40, bar.low, bar.close + 20, bar.volume, bar.tick_count)
+        counts = store.import_candles([changed, candles[14], *candles[15:20]])
+        assert (counts.new, counts.replaced, counts.unchanged) == (5, 1, 1)
