@@ -421,26 +421,35 @@ class OrderExecutor:
                                    else f"{attempts} attempt{'s' if attempts > 1 else ''} failed")
 
     def _flatten_given_up(self, setup_id: str, plan: FlattenPlan, why: str, working: str | None = None) -> None:
-        """Stop flattening a setup tonight: one error alert; the reconcile keeps the position protected.
-
-        A flatten of reconciliation's is the only cover its position has: its last one (`working`) is left
-        working, and no other is sent that day (the operator closes the position).
-        """
+        """Stop flattening a setup tonight: one error alert; the reconcile keeps the position protected."""
         if plan.reconcile:
-            plan.given_up = True
-            left = (f"its last market order {working} is left working (cancel it before you close the position "
-                    "in TWS)" if working else "it has no cover: close it in TWS")
-            detail = (f"flatten of {setup_id} given up ({why}): no stop can protect the position (no stop price "
-                      f"is known), so {left}; slob sends no other flatten for it today")
+            detail = self._reconcile_flatten_given_up(setup_id, plan, why, working)
         else:
-            self._flatten_plans.pop(setup_id, None)
-            detail = (f"session-end flatten of {setup_id} given up ({why}): the position is held overnight, "
-                      "protected by a working stop (reconciliation keeps one in place); close it in TWS if it must "
-                      "not be held")
+            detail = self._session_end_flatten_given_up(setup_id, why)
         self._save_flattens()
         log.error("%s", detail)
         self._log("FLATTEN_GIVEN_UP", {"setup_id": setup_id, "attempts": plan.retries + 1, "reason": why})
         self._emit(EventType.ALERT, {"level": "error", "message": detail})
+
+    @staticmethod
+    def _reconcile_flatten_given_up(setup_id: str, plan: FlattenPlan, why: str, working: str | None) -> str:
+        """Mark a reconciliation's flatten plan given up; return the alert.
+
+        Such a flatten is the only cover its position has: its last one (`working`) is left working, and
+        no other is sent that day (the operator closes the position).
+        """
+        plan.given_up = True
+        left = (f"its last market order {working} is left working (cancel it before you close the position "
+                "in TWS)" if working else "it has no cover: close it in TWS")
+        return (f"flatten of {setup_id} given up ({why}): no stop can protect the position (no stop price "
+                f"is known), so {left}; slob sends no other flatten for it today")
+
+    def _session_end_flatten_given_up(self, setup_id: str, why: str) -> str:
+        """Drop a session-end flatten plan; return the alert (the position is held overnight under its stop)."""
+        self._flatten_plans.pop(setup_id, None)
+        return (f"session-end flatten of {setup_id} given up ({why}): the position is held overnight, "
+                "protected by a working stop (reconciliation keeps one in place); close it in TWS if it must "
+                "not be held")
 
     def _cancel(self, order_id: int, order_ref: str, why: str) -> None:
         # Stored before it is sent: a cancel confirmed after a restart is still known as slob's own.
@@ -498,7 +507,12 @@ class OrderExecutor:
         if code not in ORDER_ERROR_CODES:
             return
         sent = self._cancels_sent.get(order_id)
+        row = None if sent is not None or order_id in self._refs else self.repo.order_by_broker_id(order_id)
+        if row is not None:  # after a restart, before any status of this order: the store knows its orderRef
+            self._refs[order_id] = row["order_ref"]
         ref = sent.order_ref if sent is not None else self._refs.get(order_id)
+        if row is not None and code == IBCode.ORDER_CANCELLED and OrderStatus(row["status"]) in LIVE:
+            self._cancelled_unseen(order_id, row)
         self._log("ORDER_ERROR", {"order_id": order_id, "code": code, "text": text, "order_ref": ref})
         if code != IBCode.ORDER_CANCELLED:
             log.warning("broker error %d for %s: %s", code, ref or f"order {order_id}", text)
@@ -510,6 +524,17 @@ class OrderExecutor:
             log.info("cancelled %s (asked by slob before a restart)", ref)
         else:
             log.warning("%s cancelled outside slob (IB 202: %s)", ref or f"order {order_id}", text)
+
+    def _cancelled_unseen(self, order_id: int, row: dict[str, Any]) -> None:
+        """IB's 202 is the only word of a working order's cancel (ib_async holds a done order by permId only).
+
+        Follow it as the Cancelled status it means, as ib_async does for an order it holds, so a 202
+        after a restart is classified as before it: a protective stop cancelled outside slob re-protects.
+        """
+        self.on_status(BrokerOrder(order_ref=row["order_ref"], order_id=order_id, symbol=row["symbol"],
+                                   action=row["action"], order_type=row["order_type"], quantity=int(row["quantity"]),
+                                   status="Cancelled", filled=int(row["filled"] or 0),
+                                   avg_fill_price=row["avg_fill_price"], perm_id=int(row["perm_id"] or 0)))
 
     def _cancelled_with_its_bracket(self, order_ref: str) -> str | None:
         """Say why the broker cancelled an exit as the bracket means it to (None: it was not that).
@@ -659,6 +684,13 @@ class OrderExecutor:
 
     def on_clock(self, now: datetime) -> None:
         """Cancel a flatten that has not filled in time; send a retry that is due."""
+        self._cancel_late_flattens(now)
+        for setup_id, plan in list(self._flatten_plans.items()):
+            if plan.due is not None and now >= plan.due:
+                self._retry_flatten(setup_id, plan, now)
+
+    def _cancel_late_flattens(self, now: datetime) -> None:
+        """Cancel every flatten still working past its deadline (a reconciliation's last one is given up instead)."""
         for ref, deadline in list(self._flatten_deadlines.items()):
             if now < deadline:
                 continue
@@ -677,9 +709,6 @@ class OrderExecutor:
                 self._cancel(int(row["broker_order_id"]), ref, "flatten unfilled in time")
             elif status not in ACTIVE:
                 del self._flatten_deadlines[ref]
-        for setup_id, plan in list(self._flatten_plans.items()):
-            if plan.due is not None and now >= plan.due:
-                self._retry_flatten(setup_id, plan, now)
 
     def _retry_flatten(self, setup_id: str, plan: FlattenPlan, now: datetime) -> None:
         """Flatten a setup again once its position is protected again (never two flattens at once)."""
@@ -732,24 +761,35 @@ class OrderExecutor:
         return True
 
     def _track_flattens(self, proposed: set[str]) -> None:
-        """After a reconciliation (which proposed flattens for `proposed`): time every live flatten from when
-        it was sent (one sent before a restart too) and settle the plans whose flatten ended while slob was
-        away or that need no flatten any more."""
+        """After a reconciliation (which proposed flattens for `proposed`): time every live flatten, settle idle plans."""
+        live = self._time_live_flattens()
+        self._settle_idle_plans({row["setup_id"] for row in live} | self._flattening, proposed)
+
+    def _time_live_flattens(self) -> list[dict[str, Any]]:
+        """Time every live flatten from when it was sent (one sent before a restart too); return their rows."""
         live = self.repo.unfilled_live("flatten")
         for row in live:
             plan = self._flatten_plans.get(row["setup_id"])
             if row["sent_at"] is not None and not (plan is not None and plan.given_up):
                 self._flatten_deadlines.setdefault(row["order_ref"],
                                                    from_iso(row["sent_at"]) + self.options.flatten_retry_delay)
-        busy = {row["setup_id"] for row in live} | self._flattening
+        return live
+
+    def _settle_idle_plans(self, busy: set[str], proposed: set[str]) -> None:
+        """Settle the plans with no flatten under way: ended while slob was away, or needing none any more.
+
+        A reconciliation's plan is done (closed, or covered by a stop now) unless it proposed a flatten
+        again; a session-end plan whose last flatten ended while slob was down retries after the delay,
+        or is given up once its retries are spent.
+        """
         changed = False
         for setup_id, plan in list(self._flatten_plans.items()):
             if setup_id in busy or plan.due is not None or (plan.reconcile and setup_id in proposed):
                 continue
             changed = True
-            if plan.reconcile:  # closed, or reconciliation covers it with a stop now: nothing to retry
+            if plan.reconcile:
                 del self._flatten_plans[setup_id]
-            elif plan.retries < self.options.flatten_retries:  # its last flatten ended while slob was down
+            elif plan.retries < self.options.flatten_retries:
                 plan.due = self.clock.now() + self.options.flatten_retry_delay
             else:
                 self._flatten_given_up(setup_id, plan, f"{plan.retries + 1} attempts failed")

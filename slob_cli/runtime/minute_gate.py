@@ -31,10 +31,24 @@ from slob_cli.core.sessions import session_for, trading_date_of
 from slob_cli.errors import SlobError
 
 if TYPE_CHECKING:
-    from slob_cli.runtime.engine import Engine
+    from slob_cli.runtime.engine import Engine, EngineOptions
 
 log = logging.getLogger(__name__)
 ONE_MINUTE = timedelta(minutes=1)
+
+
+def silence_threshold(options: EngineOptions) -> float:
+    """Return the seconds of the engine's clock a silent feed must last before its minutes are held.
+
+    SLOB_STALE_AFTER real seconds' worth of the session's clock (x the clock's speed; a lockstep
+    `--speed max` counts as 1000, so a run is the same at 1000 and max), or an explicit
+    `silence_after`. Not SLOB_STALE_AFTER virtual seconds: every silence held asks history (IB's,
+    and the simulated gateway's, pacing counts real seconds: 60 requests in 10 minutes), so a
+    threshold on virtual seconds at 1000x asks a thousand times as often; in a sparse simulated
+    market the pacing then waits minutes of real time per request while the lockstep clock stands,
+    and whether the run finishes would depend on real time, not on its seed.
+    """
+    return options.silence_after if options.silence_after is not None else options.stale_after * options.clock_speed
 
 
 def first_whole_minute(now: datetime) -> datetime:
@@ -136,17 +150,14 @@ class MinuteCatchUp:
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
         self.gate = MinuteGate()
-        self.wanted = asyncio.Event()  # a backfill is pending: fetch it once its minutes are over
+        self.wanted = asyncio.Event()  # a backfill became pending, or its minutes closed: look (never polled)
         self.live_from: datetime | None = None  # the first minute live data brings (history has the rest)
         self.clock_ran_to: datetime | None = None  # the engine's clock rules (and minute closes) ran up to here
         self.silent_since: datetime | None = None  # the last tick before the latest silence held for
         self.quiet_since: datetime | None = None  # ... once history showed the market did not trade in it
         # IB's history pacing outlives this process: a restart seconds later waits only what the rules need.
         self.pacer = HistoryPacer.kept_in(engine.store, lambda: engine.clock.now())
-        options = engine.options
-        # The stale watchdog counts real seconds; the same span on the engine's clock (a faster sim clock).
-        self.silence_after = options.silence_after if options.silence_after is not None \
-            else options.stale_after * options.clock_speed
+        self.silence_after = silence_threshold(engine.options)
 
     def admit(self, candle: Candle) -> bool:
         """Return True when a live bar goes to the tracker now; else history has it, or it is held."""
@@ -227,7 +238,11 @@ class MinuteCatchUp:
         """
         engine = self.engine
         self.clock_ran_to = now
-        if self.gate.pending or not engine._started:
+        if self.gate.pending:
+            if self.due():
+                self.wanted.set()  # the close the pending backfill waits for has run: fetch now
+            return
+        if not engine._started:
             return
         symbol = engine.options.symbol
         feed = engine.feed
@@ -262,24 +277,20 @@ class MinuteCatchUp:
         self.wanted.set()
 
     async def run(self) -> None:
-        """Fetch the minutes a start or reconnect missed once they are over; feed them, then the held bars."""
+        """Fetch the minutes a start, a reconnect or a silence missed once they are closed; feed them, then the held bars.
+
+        Never a poll: the loop sleeps until `wanted` is set, which happens when a backfill becomes
+        pending and when the engine's clock rules ran past its last minute's end plus the grace (the
+        minute timer's close, or a lockstep step; `on_time`). Then the live bar of that minute is
+        already held, so history and the held bars go to the tracker in order.
+        """
         engine = self.engine
         while await engine._set_before_stop(self.wanted):
             self.wanted.clear()
-            while self.gate.pending and not engine.stop_event.is_set():
+            # Disconnected: the reconnect asks again (after_connect), for a longer span.
+            if self.due() and engine._started and engine.connection.connected:
                 until = self.gate.fill_until
                 assert until is not None
-                due = until + engine.aggregator.grace
-                left = (due - engine.clock.now()).total_seconds()
-                if left > 0:
-                    await engine._wait_stop(min(engine.options.timer_interval, left / engine.options.clock_speed))
-                    continue
-                if not engine._started and not engine.stop_event.is_set():
-                    await engine._wait_stop(engine.options.timer_interval)  # restore first: it replays stored bars
-                    continue
-                if not self.due():  # the minute close at `due` is still to run: its live bar is to be held first
-                    await engine._wait_stop(min(engine.options.timer_interval, 0.01))
-                    continue
                 await self._backfill(until)
 
     def _judge_silence(self, start: datetime, until: datetime, history: list[Candle] | None) -> None:

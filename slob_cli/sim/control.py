@@ -15,6 +15,7 @@ if TYPE_CHECKING:
 log = logging.getLogger("slob.sim")
 COMMANDS_HELP = ('{"cmd": "status"} | {"cmd": "drop", "rst": false} | {"cmd": "silent", "on": true} | '
                  '{"cmd": "mute", "on": true} | '
+                 '{"cmd": "mute_between", "from": "2026-01-06T15:14:20Z", "to": "2026-01-06T15:15:40Z"} | '
                  '{"cmd": "error", "code": 1100, "req_id": -1, "message": null} | '
                  '{"cmd": "reject_next", "reason": "..."} | {"cmd": "withhold", "on": true} | {"cmd": "partial_next", "qty": 1, "hold_rest": false} | {"cmd": "pause"} | '
                  '{"cmd": "resume"} | {"cmd": "restart", "down_for": 5} | {"cmd": "jump", "points": 50} | '
@@ -101,6 +102,12 @@ class ControlServer:
                                   for account, con_id, quantity, cost in gateway.broker.positions()]}
         if name == "advance":
             return {"time": (await gateway.advance_market(_instant(command["to"]))).isoformat()}
+        if name == "mute_between":
+            start, end = _instant(command["from"]), _instant(command["to"])
+            if end <= start:
+                raise ControlError(f"the span ends ({end.isoformat()}) before it starts ({start.isoformat()})")
+            gateway.mute_between(start, end)
+            return {"mute_between": [start.isoformat(), end.isoformat()]}
         if name == "restart":
             down_for = float(command.get("down_for", 5))
             self._spawn(gateway.restart(down_for))
@@ -116,6 +123,7 @@ class ControlServer:
         gateway = self.gateway
         return {"host": gateway.host, "port": gateway.port, "time": gateway.clock.now().isoformat(),
                 "paused": gateway.clock.paused, "clients": gateway.client_count,
+                "muted": gateway.server.muted, "mute_between": _span(gateway.server.mute_span),
                 "connections_accepted": gateway.server.connections_accepted, "listening": gateway.server.listening,
                 "served": gateway.server.served.as_dict(),
                 "lockstep": None if gateway.server.lockstep is None else {
@@ -145,6 +153,10 @@ def _instant(text: object) -> datetime:
     if when.tzinfo is None:
         raise ControlError(f"{text} has no time zone")
     return when
+
+
+def _span(span: tuple[datetime, datetime] | None) -> list[str] | None:
+    return None if span is None else [span[0].isoformat(), span[1].isoformat()]
 
 
 async def send_command(host: str, port: int, command: dict[str, Any]) -> dict[str, Any]:

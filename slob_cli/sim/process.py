@@ -115,6 +115,10 @@ class SimGatewayProcess:
         """Stop or resume streaming market data (requests are still answered)."""
         self.command("mute", on=on)
 
+    def mute_between(self, start: datetime, end: datetime) -> None:
+        """Stream none of the trades printed from start to end (exclusive)."""
+        self.command("mute_between", **{"from": start.isoformat(), "to": end.isoformat()})
+
     def send_error(self, code: int, req_id: int = -1, message: str | None = None) -> None:
         """Send an error or notice to every client."""
         self.command("error", code=code, req_id=req_id, message=message)

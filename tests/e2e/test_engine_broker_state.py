@@ -141,13 +141,19 @@ def _lines(caplog: pytest.LogCaptureFixture, level: int) -> list[str]:
     return [r.getMessage() for r in caplog.records if r.levelno >= level]
 
 
+def _entry_cancelled_unfilled(stack: ExitStack, tmp_path: Path) -> Harness:
+    """Lockstep on the planted SHORT day until 15:45: the entry works but never fills, so slob cancels it."""
+    h = start_harness(stack, tmp_path, "short_setup")
+    h.gateway.withhold_fills(True)  # the entry works but never fills: slob cancels it after one candle
+    h.session(at(15, 45))
+    return h
+
+
 def test_an_entry_slob_cancels_unfilled_is_an_info_line_saying_why_not_a_broker_warning(
         tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
     caplog.set_level(logging.INFO)
     with ExitStack() as stack:
-        h = start_harness(stack, tmp_path, "short_setup")
-        h.gateway.withhold_fills(True)  # the entry works but never fills: slob cancels it after one candle
-        h.session(at(15, 45))
+        h = _entry_cancelled_unfilled(stack, tmp_path)
         [entry] = [row for row in h.orders() if row["role"] == "entry"]
         assert entry["status"] == "CANCELLED" and entry["filled"] == 0
         [cancelled] = [r for r in caplog.records if r.getMessage() == f"cancelled slob:{SHORT}:entry (unfilled after one candle)"]
@@ -418,3 +424,61 @@ def test_a_stop_the_price_ran_through_while_slob_was_down_is_not_placed_the_posi
         assert (trade["status"], trade["exit_reason"]) == ("CLOSED", "flatten")
         assert trade["exit_price"] > stop["stop_price"], "closed at the market, beyond the stop"
         assert h.net_position() == 0
+
+
+def _late_202_after_connect(h: Harness, order_ref: str) -> list[bool]:
+    """At the restarted session's connect, have the gateway send IB's 202 for one of slob's orders.
+
+    The order is done at the broker, so ib_async holds it (from completedOrders) by permId only:
+    the 202 reaches slob bare, before the start's reconciliation re-learns anything.
+    """
+    [row] = [row for row in h.orders() if row["order_ref"] == order_ref]
+    sent: list[bool] = []
+    log_event = h.store.log_event
+
+    def on_connect(kind: str, *args: Any, **kwargs: Any) -> Any:
+        if kind == "IB_CONNECTED" and not sent:
+            sent.append(True)
+            h.gateway.send_error(202, row["broker_order_id"], "Order Canceled - reason:")
+        return log_event(kind, *args, **kwargs)
+
+    h.store.log_event = on_connect  # type: ignore[method-assign, assignment]
+    return sent
+
+
+def test_a_202_after_a_restart_for_an_entry_slob_cancelled_is_still_slobs_own_cancel(
+        tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.INFO)
+    with ExitStack() as stack:
+        h = _entry_cancelled_unfilled(stack, tmp_path)
+        caplog.clear()
+        before = len(h.logged("ORDER_ERROR"))
+        sent = _late_202_after_connect(h, f"slob:{SHORT}:entry")
+        h.session(at(15, 47))
+        assert sent
+        [late] = h.logged("ORDER_ERROR")[before:]
+        assert late["order_ref"] == f"slob:{SHORT}:entry", "the orderRef is known from the store"
+        infos = [r.getMessage() for r in caplog.records if r.levelno == logging.INFO]
+        assert f"cancelled slob:{SHORT}:entry (asked by slob before a restart)" in infos
+        noisy = [line for line in _lines(caplog, logging.WARNING) if "Canceled" in line or "cancelled outside" in line]
+        assert noisy == [], "slob's own cancel is no fault, after a restart too"
+
+
+def test_a_202_after_a_restart_for_a_stop_cancelled_at_the_broker_re_protects_the_position(
+        tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.INFO)
+    with ExitStack() as stack:
+        h = _short_held_by_a_crashed_slob(stack, tmp_path)
+        eventually(lambda: h.net_position() == -1, timeout=30)
+        as_outside_client(h, "global_cancel")  # the stop and target are gone at the broker; the store says working
+        caplog.clear()
+        sent = _late_202_after_connect(h, f"slob:{SHORT}:stop")
+        h.session(at(15, 37))
+        assert sent
+        assert [p for p in h.logged("ORDER_ERROR") if p["code"] == 202 and p["order_ref"] == f"slob:{SHORT}:stop"]
+        assert [p["setup_id"] for p in h.logged("PROTECTION_CANCELLED_OUTSIDE")] == [SHORT], \
+            "classified as before a restart: a protective stop cancelled outside slob"
+        warned = _lines(caplog, logging.WARNING)
+        assert f"slob:{SHORT}:stop cancelled outside slob (IB 202: Order Canceled - reason:)" in warned, warned
+        assert [row for row in h.orders() if row["order_ref"] == f"slob:{SHORT}:stop.2"], "a new stop protects it"
+        assert h.net_position() in (-1, 0)

@@ -26,6 +26,7 @@ from slob_cli.runtime.events import Event, EventType
 from slob_cli.runtime.session import SessionResult
 from slob_cli.runtime.tracking import day_window, track_range
 from tests.e2e.harness import DAY, Harness, at, start_harness, start_planted
+from tests.e2e.tables import table_differences
 from tests.e2e.test_engine_clock_rules import late_clock_events, quiet_day, real_bars, watch_setup_events
 from tests.sqlfile import as_shown
 
@@ -171,3 +172,21 @@ def test_the_minute_timer_holds_the_minute_of_a_silence_too(tmp_path: Path) -> N
         assert bars(fed) == bars(market), "the tracker got the market's bars, never the partial one of 15:14"
         assert_each_minute_fed_once(fed)
         assert [silent["held_from"] for silent in h.logged("FEED_SILENT")] == ["2026-01-06T15:14:00Z"]
+
+
+def test_a_silence_held_on_the_session_clock_gives_the_same_stored_run_at_1000x_and_max(tmp_path: Path) -> None:
+    # The hold is judged at each lockstep step's virtual time, so a silence changes the run alike at any
+    # speed. The threshold is set: by default it is SLOB_STALE_AFTER real seconds' worth (30,000 s at 1000x).
+    stores = []
+    for speed in (1000.0, "max"):
+        with ExitStack() as stack:
+            (tmp_path / str(speed)).mkdir()
+            h = start_harness(stack, tmp_path / str(speed), "short_setup", speed=speed, start=at(15, 10))
+            h.gateway.mute_between(SILENT_FROM, RESUMES["into-the-next-minute"])
+            result = h.session(until=END, silence_after=30.0)
+            [held] = h.logged("FEED_SILENT")
+            assert held["held_from"] == "2026-01-06T15:14:00Z" and 30 < held["silent_seconds"] <= 62
+            assert result.stats.backfilled_candles >= 2 and not h.logged("DATA_GAP")
+            assert [row["id"] for row in h.completed_setups()] == [SETUP]
+            stores.append(h.store.path)
+    assert table_differences(*stores) == [], "the same seed and silence give the same stored run at 1000x and max"

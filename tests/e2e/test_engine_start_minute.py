@@ -13,6 +13,7 @@ from slob_cli.adapters.store import Store, to_iso
 from slob_cli.errors import SlobError
 from slob_cli.runtime import minute_gate
 from slob_cli.runtime.events import Event, EventType
+from slob_cli.runtime.minute_gate import MinuteCatchUp
 from slob_cli.runtime.session import SessionResult
 from tests.e2e.harness import FAST_BACKOFF, Harness, at, start_harness
 
@@ -45,6 +46,77 @@ def test_start_at_any_second_of_the_no_wick_minute_stores_it_and_trades(tmp_path
         assert not h.logged("GAP_DETECTED")
         assert [row["id"] for row in h.completed_setups()] == [SETUP], "the setup survives the start"
         assert {row["order_ref"] for row in h.orders()} == {f"slob:{SETUP}:{r}" for r in ("entry", "stop", "target")}
+
+
+class CountedWakes:
+    """A coroutine that counts how often its task resumed it (ignoring resumes inside `busy`)."""
+
+    def __init__(self, coroutine: Any, busy: list[bool]) -> None:
+        self.coroutine = coroutine
+        self.busy = busy
+        self.wakes = 0
+
+    def _count(self) -> None:
+        if not self.busy:
+            self.wakes += 1
+
+    def send(self, value: Any) -> Any:
+        self._count()
+        return self.coroutine.send(value)
+
+    def throw(self, *args: Any) -> Any:
+        self._count()
+        return self.coroutine.throw(*args)
+
+    def close(self) -> None:
+        self.coroutine.close()
+
+    def __await__(self) -> Any:
+        return self
+
+    def __iter__(self) -> Any:
+        return self
+
+    def __next__(self) -> Any:
+        return self.send(None)
+
+
+def test_the_start_minute_backfill_waits_for_the_minute_timer_not_a_poll(tmp_path: Path,
+                                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    # The clock on its own at 20x (no lockstep): the minute started in is taken from history once the
+    # minute timer closed it; meanwhile the backfill loop sleeps. A poll (every 0.25 s real, then every
+    # 10 ms for the close) would wake it a dozen times in the 57 virtual seconds it waits here.
+    loops: list[CountedWakes] = []
+    inside: list[bool] = []  # a backfill under way: its own awaits (the history request) are not idle wakes
+    real_run, real_backfill = MinuteCatchUp.run, MinuteCatchUp._backfill
+
+    def counted_run(self: MinuteCatchUp) -> Any:
+        loops.append(CountedWakes(real_run(self), inside))
+        return loops[-1]
+
+    async def flagged_backfill(self: MinuteCatchUp, until: datetime) -> None:
+        inside.append(True)
+        try:
+            await real_backfill(self, until)
+        finally:
+            inside.pop()
+
+    monkeypatch.setattr(MinuteCatchUp, "run", counted_run)
+    monkeypatch.setattr(MinuteCatchUp, "_backfill", flagged_backfill)
+    with ExitStack() as stack:
+        start = at(15, 12) + timedelta(seconds=5)
+        h = start_harness(stack, tmp_path, "short_setup", speed=20.0, start=start, lockstep=False)
+        result = h.session(until=at(15, 14) + timedelta(seconds=20))
+        minute = floor_second(result.started).replace(second=0)  # 15:12 unless connecting took 3 real seconds
+        [backfill] = h.logged("BACKFILL")
+        assert (backfill["from"], backfill["to"]) == (to_iso(minute), to_iso(minute + timedelta(minutes=1)))
+        span = (minute, at(15, 14))
+        assert bars(h.store.candles("NQ", *span)) == bars(h.gateway.gateway.server.market.candles_between(*span)), \
+            "history brought the start minute, live data the next"
+        [loop] = loops
+        # Started, then woken when the backfill became pending, when its minute closed, and at the stop
+        # (each wake is two resumes: the wait, then first_of's cancelled other half): 7. A poll: ~30.
+        assert loop.wakes <= 10, f"the backfill loop woke {loop.wakes} times outside its backfill"
 
 
 def floor_second(moment: datetime) -> datetime:

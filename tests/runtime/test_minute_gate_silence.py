@@ -102,3 +102,17 @@ def test_history_lacking_a_minute_keeps_that_minutes_live_bar_only() -> None:
     for candle in held:
         gate.admit(candle)
     assert gate.release({minute(15, 14)}) == held[1:], "15:15 stands in for the minute history lacks"
+
+
+def test_the_silence_threshold_is_stale_after_real_seconds_on_the_session_clock_the_same_at_1000x_and_max() -> None:
+    from slob_cli.runtime.engine import EngineOptions
+    from slob_cli.runtime.minute_gate import silence_threshold
+    from slob_cli.runtime.session import SimOptions
+
+    assert silence_threshold(EngineOptions(stale_after=THRESHOLD)) == THRESHOLD, "the wall clock"
+    thresholds = {speed: silence_threshold(EngineOptions(stale_after=THRESHOLD, lockstep=True,
+                                                         clock_speed=SimOptions(speed=speed).clock_speed))
+                  for speed in (1000.0, "max")}
+    # Not 30 virtual seconds: each silence held asks history, whose pacing counts real seconds.
+    assert thresholds == {1000.0: THRESHOLD * 1000, "max": THRESHOLD * 1000}
+    assert silence_threshold(EngineOptions(stale_after=THRESHOLD, clock_speed=60.0, silence_after=45.0)) == 45.0

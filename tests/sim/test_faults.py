@@ -236,6 +236,7 @@ def test_the_subprocess_harness_serves_clients_and_injects_faults_over_its_contr
         ib.errorEvent += lambda req_id, code, text, contract: codes.append(code)
         gateway.send_error(10197, req_id=9)
         await wait_for(lambda: codes == [10197])
+        gateway.mute_between(BUSY_START + timedelta(hours=1), BUSY_START + timedelta(hours=2))
         status = gateway.status()
         gone = asyncio.Event()
         ib.disconnectedEvent += gone.set
@@ -247,6 +248,7 @@ def test_the_subprocess_harness_serves_clients_and_injects_faults_over_its_contr
         codes, status = run(body(gateway))
         assert gateway.stop() == 0
     assert codes == [10197] and status["clients"] == 1 and status["listening"] is True
+    assert status["mute_between"] == ["2026-03-10T14:25:00+00:00", "2026-03-10T15:25:00+00:00"]
 
 
 def test_the_thread_harness_restart_refuses_then_accepts_again() -> None:
@@ -301,3 +303,33 @@ def test_advance_runs_the_market_while_no_client_drives_a_lockstep_clock_and_ord
             again.disconnect()
 
     run(body())
+
+
+def test_mute_between_over_the_control_port_streams_no_trade_printed_in_the_span() -> None:
+    from slob_cli.adapters.ib.hooks import on_tick_by_tick_trade
+    from slob_cli.sim.control import send_command
+
+    start, end = BUSY_START + timedelta(minutes=1), BUSY_START + timedelta(minutes=2, seconds=30)
+
+    async def body() -> tuple[list[int], dict, dict, dict, int]:
+        async with SimGateway(start=BUSY_START, speed="max", ctrl_port=0) as gateway:
+            ask = {"cmd": "mute_between", "from": start.isoformat(), "to": end.isoformat().replace("+00:00", "Z")}
+            reply = await send_command(gateway.host, gateway.ctrl_port, ask)
+            backwards = await send_command(gateway.host, gateway.ctrl_port, {**ask, "from": ask["to"], "to": ask["from"]})
+            status = await send_command(gateway.host, gateway.ctrl_port, {"cmd": "status"})
+            ib = await connect(gateway.host, gateway.port)
+            epochs: list[int] = []  # the wire's exchange seconds (ib_async stamps arrival time)
+            on_tick_by_tick_trade(ib, lambda req_id, epoch, price, size: epochs.append(epoch))
+            ib.reqTickByTickData(await _future(ib), "AllLast")
+            await wait_for(lambda: bool(epochs) and epochs[-1] >= (end + timedelta(minutes=1)).timestamp())
+            printed = len(gateway.market.ticks_between(start, end))
+            ib.disconnect()
+            return epochs, reply, backwards, status, printed
+
+    epochs, reply, backwards, status, printed = run(body())
+    assert reply == {"ok": True, "mute_between": [start.isoformat(), end.isoformat()]}
+    assert status["mute_between"] == reply["mute_between"] and status["muted"] is False
+    assert backwards["ok"] is False and "before it starts" in backwards["error"]
+    assert printed > 0, "the market printed on through the span"
+    assert [epoch for epoch in epochs if start.timestamp() <= epoch < end.timestamp()] == [], "nothing streamed in it"
+    assert min(epochs) < start.timestamp() and max(epochs) >= end.timestamp(), "streamed before and after it"

@@ -90,6 +90,12 @@ class OrderRepository:
                                      [order_ref]))
         return rows[0] if rows else None
 
+    def order_by_broker_id(self, broker_order_id: int) -> dict[str, Any] | None:
+        """Return the newest orders row sent with this broker order id, or None."""
+        rows = list(self.store.query(f"SELECT {self.store._columns('orders')} FROM orders WHERE broker_order_id=?"
+                                     " ORDER BY orders.created_at DESC, orders.rowid DESC LIMIT 1", [broker_order_id]))
+        return rows[0] if rows else None
+
     def orders_for_setup(self, setup_id: str) -> list[dict[str, Any]]:
         """Return a setup's orders, oldest first."""
         return list(self.store.query(f"SELECT {self.store._columns('orders')} FROM orders WHERE setup_id=?"
