@@ -25,6 +25,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from slob_cli.adapters.store import Store, to_iso  # noqa: E402
 from slob_cli.adapters.store import db as store_db  # noqa: E402
+from slob_cli.adapters.store.schema import SCHEMA_VERSION  # noqa: E402
 from tests.sqlfile import sql_file  # noqa: E402
 
 START = datetime(2025, 1, 6, tzinfo=timezone.utc)
@@ -36,7 +37,7 @@ def build_v5(path: Path, rows: int) -> None:
     try:
         Store.open(path).close()
     finally:
-        store_db.SCHEMA_VERSION = 6
+        store_db.SCHEMA_VERSION = SCHEMA_VERSION
     with sql_file(path) as conn:
         conn.executemany(
             "INSERT INTO health(run_id, ts, connected, last_tick_age, buffer_utilization, open_orders, positions,"

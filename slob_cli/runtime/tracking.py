@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
 from slob_cli.adapters.store.db import price_bars, to_us
+from slob_cli.adapters.store.schema import DAY_US
 from slob_cli.adapters.store.setups import (
     ComputedDay,
     DayInputs,
@@ -26,6 +27,7 @@ from slob_cli.adapters.store.setups import (
     EventRow,
     SetupRepository,
     StoredEvent,
+    config_fingerprint,
     event_rows,
 )
 from slob_cli.core.models import Bar, Candle
@@ -167,7 +169,7 @@ def track_range(
     The clock runs to the end of each day but never past `now`, so a day that has ended closes its
     open candidates (MARKET_CLOSED) while a session still running leaves them in their state.
     Running it twice over the same candles writes nothing new the second time; a finished day whose
-    input digest (`day_digest`) and stored counts are what its last computation recorded is not
+    input fingerprint (`day_fingerprint`) and stored counts are what its last computation recorded is not
     computed again: its stored candidates are the result. Each day runs on a tracker of its own
     (no tracker state crosses trading dates), a few days in memory at a time. `progress(done, total)`
     hears of every day done.
@@ -282,7 +284,7 @@ class _StoredDay:
     tracker: SetupTracker
     reference: ReferenceRows  # the reference window summed up (SetupTracker.replay_window)
     bar_rows: list[BarRow]  # the session's bars
-    digest: str | None  # None while the day is still running
+    digest: str | None  # its fingerprint (day_fingerprint); None while the day is still running
     final_us: int  # the day's candles final by `until` are those labelled below this
     kept: list[dict[str, Any]] | None  # the stored rows, when the day need not be computed again
 
@@ -291,15 +293,19 @@ def _stored_days(
     store: Store, symbol: str, start_date: date, end_date: date, config: StrategyConfig, calendar: TradingCalendar,
     now: datetime,
 ) -> Iterator[_StoredDay]:
-    """Yield the trading days of [start_date, end_date] begun by `now`: what to replay, its digest and counts.
+    """Yield the trading days of [start_date, end_date] begun by `now`: what to replay, or the rows kept.
 
-    The reference window is read summed up (its extremes, its real bars and the last few of them),
-    the session bar by bar.
+    A finished day whose fingerprint and counts are what its last computation recorded reads no
+    candle. Any other day reads its reference window summed up (its extremes, its real bars and the
+    last few of them) and its session bar by bar.
     """
     repository = SetupRepository(store)
     recorded = repository.tracked_inputs(symbol, start_date, end_date)
     stored_events = repository.event_counts(symbol, start_date, end_date)
     stored_rows = repository.stored_rows(symbol, start_date, end_date)
+    head = (symbol, config_fingerprint(config)[0], tracker_code_fingerprint())
+    # Read before any candle of the range: a candle written meanwhile makes the next run look again.
+    versions = _CandleVersions(store, symbol, to_us(day_window(start_date)[0]), to_us(min(day_window(end_date)[1], now)))
     for day in trading_dates(start_date, end_date):
         day_start, day_end = day_window(day)
         if day_start >= now:
@@ -310,16 +316,23 @@ def _stored_days(
         final_us = to_us(until) - MINUTE_US + 1  # a candle is final by `until` when its label is below this
         tracker = SetupTracker(symbol, config, calendar)
         session = tracker.session(day)
-        reference, bar_rows = NO_REFERENCE, []
-        if session is not None:
-            start_us, open_us = to_us(session.reference_start), to_us(session.session_start)
-            reference = store.candle_reference_rows(symbol, start_us, min(open_us, final_us), tracker.reference_tail())
-            bar_rows = store.candle_bar_rows(symbol, open_us, min(to_us(session.session_end), final_us))
         iso = day.isoformat()
-        digest = day_digest(symbol, day, tracker.window(day), reference, bar_rows, config) if day_end <= now else None
         kept = stored_rows.get(iso, [])
-        same = digest is not None and recorded.get(iso) == DayInputs(digest, stored_events.get(iso, 0), len(kept))
-        yield _StoredDay(day, until, tracker, reference, bar_rows, digest, final_us, kept if same else None)
+        reads = None if session is None else (
+            to_us(session.reference_start), to_us(session.session_start), min(to_us(session.session_end), final_us))
+        fingerprint = None
+        if day_end <= now:
+            fingerprint = day_fingerprint(head, iso, tracker.window(day), reads,
+                                          None if reads is None else versions.between(reads[0], reads[2]))
+            if recorded.get(iso) == DayInputs(fingerprint, stored_events.get(iso, 0), len(kept)):
+                yield _StoredDay(day, until, tracker, NO_REFERENCE, [], fingerprint, final_us, kept)
+                continue
+        reference, bar_rows = NO_REFERENCE, []
+        if reads is not None:
+            start_us, open_us, end_us = reads
+            reference = store.candle_reference_rows(symbol, start_us, min(open_us, end_us), tracker.reference_tail())
+            bar_rows = store.candle_bar_rows(symbol, open_us, end_us)
+        yield _StoredDay(day, until, tracker, reference, bar_rows, fingerprint, final_us, None)
 
 
 def _store_days(
@@ -384,7 +397,7 @@ def replay_bars(
 def tracker_code_fingerprint() -> str:
     """Return a hash of the code that turns candles into stored events and rows, and the slob version.
 
-    Part of every day's input digest: a slob whose tracker differs computes each day again.
+    Part of every day's input fingerprint: a slob whose tracker differs computes each day again.
     """
     import hashlib
 
@@ -402,26 +415,42 @@ def tracker_code_fingerprint() -> str:
     return digest.hexdigest()
 
 
-def day_digest(
-    symbol: str, day: date, window: tuple[datetime, datetime] | None, reference: ReferenceRows,
-    bar_rows: Sequence[tuple[Any, ...]], config: StrategyConfig,
-) -> str:
-    """Return the digest of everything a finished day's events come from.
+class _CandleVersions:
+    """The versions of a symbol's candles by UTC day over a span (schema v7), read once when made."""
 
-    That is the symbol and date, the session window (the calendar's say), the reference window as
-    the rules read it (its extremes, count and last real bars: ReferenceWindow), the stored session
-    bars (the bars outside the window only move the clock), the strategy config and the tracker's code.
+    def __init__(self, store: Store, symbol: str, start_us: int, end_us: int) -> None:
+        self.store, self.symbol = store, symbol
+        self.first, self.last = start_us // DAY_US, (end_us - 1) // DAY_US
+        self.known = store.candle_versions(symbol, self.first, self.last)
+
+    def between(self, start_us: int, end_us: int) -> list[tuple[int, int]]:
+        """Return (UTC day, version) of the days holding [start, end) that ever held a candle, in order."""
+        first, last = start_us // DAY_US, (end_us - 1) // DAY_US
+        if first < self.first or last > self.last:  # outside the span read: ask the store
+            return sorted(self.store.candle_versions(self.symbol, first, last).items())
+        known = self.known
+        return [(day, known[day]) for day in range(first, last + 1) if day in known]
+
+
+def day_fingerprint(
+    head: tuple[str, str, str], day: str, window: tuple[datetime, datetime] | None,
+    reads: tuple[int, int, int] | None, versions: list[tuple[int, int]] | None,
+) -> str:
+    """Return the fingerprint of everything a finished day's events come from, without its candles.
+
+    `head` is the symbol, the strategy config's hash and the tracker's code; `window` the day's
+    [reference start, session end) (the calendar's say, see SetupTracker.window); `reads` the candles the
+    day reads (reference window from, session open, end: epoch microseconds), None without a session.
+    The candles themselves count by `versions`: those SQLite keeps of the UTC days holding `reads`
+    (schema v7: any change to a candle, by any writer, bumps its day's version), so a day is
+    computed again when a candle of its reference window or session changes, and a day whose
+    reads share a UTC day with a changed candle outside them is computed again too (same rows).
     """
     import hashlib
-    import marshal
-
-    from slob_cli.adapters.store.setups import config_fingerprint
 
     bounds = None if window is None else (to_us(window[0]), to_us(window[1]))
-    head = repr((symbol, day.isoformat(), bounds, config_fingerprint(config)[0], tracker_code_fingerprint()))
-    digest = hashlib.blake2b(head.encode(), digest_size=16)
-    digest.update(marshal.dumps((reference, list(bar_rows)), 2))  # version 2: no back-references, so equal rows give equal bytes
-    return digest.hexdigest()
+    text = repr(("candle versions", *head, day, bounds, reads, versions))
+    return hashlib.blake2b(text.encode(), digest_size=16).hexdigest()
 
 
 @dataclass(frozen=True)

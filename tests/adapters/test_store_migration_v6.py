@@ -17,6 +17,7 @@ from slob_cli.adapters.store.backtests import BacktestRepository
 from slob_cli.adapters.store.instants import instant_us, to_us
 from slob_cli.adapters.store.orders import OrderRepository
 from slob_cli.adapters.store.schema import ISO_TEXT_INSTANTS as INSTANT_COLUMNS
+from slob_cli.adapters.store.schema import SCHEMA_VERSION
 from slob_cli.adapters.store.setups import SetupRepository
 from slob_cli.errors import StoreError
 from slob_cli.runtime import views
@@ -164,7 +165,7 @@ def v5_path(db_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
 def test_v5_store_migrates_every_instant_to_integer_microseconds_exactly(v5_path: Path) -> None:
     with Store.open(v5_path) as store:
-        assert store.schema_version() == 6
+        assert store.schema_version() == SCHEMA_VERSION  # v6 and the ones after it
     conn = _raw(v5_path)  # no converters: the stored values themselves
     for table, rows in V5_ROWS.items():
         order = "run_id, setup_id" if table == "backtest_trades" else "rowid"

@@ -14,7 +14,7 @@ from slob_cli.adapters.store import Store
 from slob_cli.cli.main import app
 from slob_cli.sim import worked_example
 from slob_cli.sim.scenarios import build_scenario
-from tests.sqlfile import sql_rows
+from tests.sqlfile import sql_rows, sql_run
 
 SHORT_DAY, LONG_DAY = date(2026, 3, 10), date(2026, 3, 11)
 PIVOT = 25500.0  # the LONG day is the SHORT day mirrored around this price
@@ -96,6 +96,32 @@ def test_a_rerun_over_unchanged_days_prints_the_same_bytes_from_a_read_only_open
     assert again.stdout == first.stdout
     assert _invoke(runner, db, *args[:-1]).stdout == table.stdout  # the table and its counts too
     assert "0 new events, 0 candidates written" in table.stdout
+
+
+def test_a_candle_changed_by_a_sqlite3_shell_shows_in_the_next_track_as_on_a_fresh_store(
+        runner: CliRunner, db: Path, tmp_path: Path) -> None:
+    args = ("track", "--from", "2026-03-09", "--to", "2026-03-12", "--json")
+    first = _invoke(runner, db, *args)
+    assert first.exit_code == 0, first.stderr
+    # The short setup's first liquidity grab is its session's high: pull that bar down by 50 points.
+    sql_run(db, "UPDATE candles SET high = high - 50 WHERE ts = (SELECT ts FROM candles WHERE ts >= ? AND ts < ?"
+                " ORDER BY high DESC LIMIT 1)", _session_us(SHORT_DAY))
+    again = _invoke(runner, db, *args)
+    fresh = tmp_path / "fresh.db"
+    with Store.open(db) as source, Store.open(fresh) as store:
+        store.upsert_candles(source.candles("NQ"))
+    expected = _invoke(runner, fresh, *args)
+    assert again.exit_code == 0 and expected.exit_code == 0, again.stderr + expected.stderr
+    assert again.stdout == expected.stdout and again.stdout != first.stdout
+
+
+def _session_us(day: date) -> tuple[int, int]:
+    from slob_cli.adapters.store import to_us
+    from slob_cli.core.sessions import TradingCalendar, session_for
+
+    session = session_for(day, TradingCalendar())
+    assert session is not None
+    return to_us(session.session_start), to_us(session.session_end)
 
 
 def test_list_json_returns_what_track_stored_filtered_by_state(runner: CliRunner, db: Path) -> None:

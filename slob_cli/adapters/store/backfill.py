@@ -37,9 +37,8 @@ class BackfillLedger:
         """
         rows = [candle_row(candle, SOURCE, contract) for candle in candles]
         with self.store.transaction() as conn:
-            before = conn.total_changes
-            conn.executemany(CANDLE_INSERT + " ON CONFLICT(symbol, ts) DO NOTHING", rows)
-            inserted = conn.total_changes - before
+            # rowcount, not total_changes: that counts the candle versions the triggers bump too (schema v7)
+            inserted = conn.executemany(CANDLE_INSERT + " ON CONFLICT(symbol, ts) DO NOTHING", rows).rowcount
             if complete:
                 row = conn.execute("SELECT value FROM state WHERE key=?", (self.key,)).fetchone()
                 value = json.loads(row[0]) if row else {}

@@ -92,8 +92,9 @@ _MINUTE_US = 60_000_000
 _ONE_MINUTE = timedelta(minutes=1)
 
 
-# What a session writes about itself; every other table holds market, broker or user data.
-_BOOKKEEPING_TABLES = frozenset({"meta", "runs", "events", "health", "state"})
+# What a session writes about itself (and the versions of candles, which hold nothing without them); every
+# other table holds market, broker or user data.
+_BOOKKEEPING_TABLES = frozenset({"meta", "runs", "events", "health", "state", "candle_versions"})
 
 
 def _tick_values(ticks: Iterable[Tick]) -> dict[str, list[Any]]:
@@ -546,13 +547,12 @@ class Store(ReadQueries, ViewQueries, Scans, TradingDays):
             return ImportCounts(0, 0, 0)
         with self.transaction() as conn:  # its counts are read back at once: never through the writer thread
             stored = conn.execute("SELECT count(*) FROM candles").fetchone()[0]
-            changes = conn.total_changes
+            changed = 0  # rows the statements wrote (total_changes would count the versions the triggers bump)
             for begin in range(0, len(rows), _CANDLE_PART):
                 part = rows[begin:begin + _CANDLE_PART]
-                conn.executemany(_CANDLE_IMPORT, part)
+                changed += conn.executemany(_CANDLE_IMPORT, part).rowcount
                 if progress is not None:
                     progress(len(part))
-            changed = conn.total_changes - changes
             new = conn.execute("SELECT count(*) FROM candles").fetchone()[0] - stored
         return ImportCounts(new, changed - new, len(rows) - changed)
 

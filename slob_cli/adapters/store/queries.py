@@ -77,6 +77,16 @@ class ReadQueries:
             (symbol, start_us, end_us),
         ).fetchall()
 
+    def candle_versions(self, symbol: str, first_day: int, last_day: int) -> dict[int, int]:
+        """Return the versions of a symbol's candles by UTC day (days since the epoch) in [first, last].
+
+        SQLite's triggers bump a day's version on every change to its candles (schema v7); a day
+        missing from the answer has never held a candle (version 0).
+        """
+        return dict(self._conn.execute(
+            "SELECT utc_day, version FROM candle_versions WHERE symbol=? AND utc_day BETWEEN ? AND ?",
+            (symbol, first_day, last_day)).fetchall())
+
     def candle_count_between(self, symbol: str, start_us: int, end_us: int) -> int:
         """Return how many candles of a symbol lie in [start, end)."""
         return int(self._conn.execute(

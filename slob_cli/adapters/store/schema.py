@@ -15,7 +15,7 @@ from collections.abc import Callable
 from slob_cli.adapters.store.instants import add_time_functions, instant_us
 from slob_cli.errors import StoreError
 
-SCHEMA_VERSION = 6
+SCHEMA_VERSION = 7
 
 # Every column that holds an instant (tests/adapters/test_store.py checks the live schema against
 # them): those rows give as microseconds, and those rows give as ISO text (stored as text until v5).
@@ -329,6 +329,45 @@ def _run_script(conn: sqlite3.Connection, script: str) -> None:
             conn.execute(statement)
 
 
+# v7: a version per (symbol, UTC day) of the stored candles, kept by SQLite itself: triggers bump it
+# whenever a candle of that day is inserted, deleted or changed, by slob or any other writer (a
+# sqlite3 shell). `setups track` records the versions of the days a trading day reads and, while
+# they stand, knows the day unchanged without reading its candles (runtime/tracking.py). A version
+# only ever grows; a day without a row is at version 0. An update that changes no value bumps nothing.
+DAY_US = 86_400_000_000
+_CANDLE_COLUMNS = ("symbol", "ts", "open", "high", "low", "close", "volume", "tick_count", "dropped_ticks", "source",
+                   "local_symbol")
+
+
+def _utc_day(ts: str) -> str:
+    """Return SQL for the UTC day (days since the epoch, floored as Python's //) of the microseconds `ts`."""
+    return f"({ts} - (({ts} % {DAY_US}) + {DAY_US}) % {DAY_US}) / {DAY_US}"
+
+
+def _bump(row: str) -> str:
+    return (f"INSERT INTO candle_versions(symbol, utc_day, version) VALUES ({row}.symbol, {_utc_day(row + '.ts')}, 1)"
+            " ON CONFLICT(symbol, utc_day) DO UPDATE SET version = version + 1;")
+
+
+_V7_CANDLE_VERSIONS = (
+    "CREATE TABLE IF NOT EXISTS candle_versions (symbol TEXT NOT NULL, utc_day INTEGER NOT NULL,"
+    " version INTEGER NOT NULL, PRIMARY KEY (symbol, utc_day)) WITHOUT ROWID",
+    f"CREATE TRIGGER IF NOT EXISTS candles_inserted AFTER INSERT ON candles BEGIN {_bump('NEW')} END",
+    f"CREATE TRIGGER IF NOT EXISTS candles_deleted AFTER DELETE ON candles BEGIN {_bump('OLD')} END",
+    "CREATE TRIGGER IF NOT EXISTS candles_updated AFTER UPDATE ON candles WHEN "
+    + " OR ".join(f"OLD.{name} IS NOT NEW.{name}" for name in _CANDLE_COLUMNS)
+    + f" BEGIN {_bump('OLD')} {_bump('NEW')} END",
+    f"INSERT INTO candle_versions(symbol, utc_day, version) SELECT symbol, {_utc_day('ts')}, 1 FROM candles"
+    " GROUP BY 1, 2 ON CONFLICT(symbol, utc_day) DO NOTHING",
+)
+
+
+def _run_statements(conn: sqlite3.Connection, statements: tuple[str, ...]) -> None:
+    """Run statements one by one inside the caller's transaction (see _run_script)."""
+    for statement in statements:
+        conn.execute(statement)
+
+
 # MIGRATIONS[n] upgrades a file at version n to n + 1. Version 0 is an empty file.
 MIGRATIONS: dict[int, Callable[[sqlite3.Connection], object]] = {
     0: lambda conn: _run_script(conn, _V1),
@@ -337,4 +376,5 @@ MIGRATIONS: dict[int, Callable[[sqlite3.Connection], object]] = {
     3: lambda conn: _run_script(conn, _V4_OPEN_ROWS),
     4: lambda conn: _run_script(conn, _V5_TRACKED_INPUTS),
     5: lambda conn: _v6_integer_instants(conn),
+    6: lambda conn: _run_statements(conn, _V7_CANDLE_VERSIONS),
 }
