@@ -134,7 +134,9 @@ def record(
         run.stats, run.data_mode = stats, stats["data_mode"]
     typer.echo(f"Recorded {stats['ticks_stored']:,} ticks ({stats['reconnects']} reconnects, "
                f"{stats['backfilled']:,} backfilled after outages, {stats['gaps']} gaps not recovered, "
-               f"{stats['dropped']} dropped, data {stats['data_mode']}).")
+               f"{stats['dropped']} dropped, data {stats['data_mode']})"
+               + (f"; stopped by {stats['stopped_by']} before its --duration/--until."
+                  if stats.get("stopped_by") and options.until is not None else "."))
 
 
 def _now() -> Any:
@@ -158,12 +160,20 @@ async def _record(run: Any, config: Any, options: Any, clock: Any) -> dict[str, 
         recorder = Recorder(run.store, config, options, run_id=run.run_id, bus=bus, clock=clock,
                             on_status=(lambda status: live.update(status.line())) if live else _log_status())
         loop = asyncio.get_running_loop()
+        stopped_by: list[str] = []
+
+        def stop_on(signum: signal.Signals) -> None:
+            stopped_by.append(signum.name)
+            recorder.stop()
+
         for signum in (signal.SIGINT, signal.SIGTERM):
-            loop.add_signal_handler(signum, recorder.stop)
+            loop.add_signal_handler(signum, stop_on, signum)
         try:
             if live is not None:
                 live.start()
-            return await recorder.run()
+            stats = await recorder.run()
+            # A signal is a clean stop (exit 0), but the runs row and the summary say that it, not the period, ended it.
+            return {**stats, "stopped_by": stopped_by[0] if stopped_by else None}
         finally:
             if live is not None:
                 live.stop()

@@ -37,7 +37,7 @@ def render_status(report: StatusReport, zone: ZoneInfo) -> RenderableType:
         parts.append(Text("Running: nothing holds the lock", style="yellow"))
     runs = listing_table("Recent runs", ("id", "command", "started", "ended", "exit", "data"), ("command", "data"))
     for run in report.runs:
-        exit_code = "running" if run["exit_code"] is None else str(run["exit_code"])
+        exit_code = run.get("state", "running") if run["exit_code"] is None else str(run["exit_code"])
         runs.add_row(str(run["id"]), run["command"], local_time(run["started_at"], zone),
                      local_time(run["ended_at"], zone), exit_code, run["data_mode"] or "-")
     parts.append(runs)

@@ -99,7 +99,7 @@ def aggregate_candles(
     else:
         result = aggregate_store(store, symbols, start, end, fill_gaps_up_to, progress)
         source, others, ignored = "ticks table", {}, []
-    store.upsert_candles(result.candles, source="aggregate")
+    store.upsert_candles(result.candles, source="aggregate", keep_equal=True)  # equal bars keep their source
     return AggregateReport(
         source=source, ticks=result.ticks, late_ticks=result.late_ticks, candles=len(result.candles),
         synthetic_candles=sum(1 for c in result.candles if c.synthetic), gaps=len(result.gaps),

@@ -59,6 +59,7 @@ class EngineOptions:
     timer_interval: float = 0.25  # real seconds between clock checks (minute closes are loop timers)
     clock_speed: float = 1.0  # virtual seconds per real second of the engine clock (the sim runs faster)
     heartbeat_interval: float = 8.0  # real seconds between health rows
+    lockstep_heartbeat: float = 900.0  # virtual seconds between health rows of a lockstep run (any speed)
     buffer_size: int = 10_000
     stale_after: float = 30.0  # SLOB_STALE_AFTER
     silence_after: float | None = None  # engine-clock seconds of silence that hold bars (None: stale_after's span)
@@ -450,7 +451,10 @@ class Engine(Supervised):
 
     async def _heartbeat(self) -> None:
         while not self.stop_event.is_set():
-            await self._wait_stop(self.options.heartbeat_interval)
+            if self.options.lockstep:  # its heartbeats follow virtual time (runtime/lockstep.py); the last one is here
+                await self.stop_event.wait()
+            else:
+                await self._wait_stop(self.options.heartbeat_interval)
             self.write_health()
             if self._started:
                 self._check_clock()  # the connection measures the skew again on every heartbeat

@@ -275,5 +275,11 @@ def current_holder(db_path: str | os.PathLike[str]) -> LockHolder | None:
     return holder
 
 
+def holds_lock(db_path: str | os.PathLike[str], pid: int | None) -> bool:
+    """Return True when process `pid` holds the store's run lock (a run whose process died holds none)."""
+    holder = current_holder(db_path)
+    return holder is not None and pid is not None and holder.pid == pid
+
+
 def _lock_table_readable() -> bool:
     return os.access("/proc/locks", os.R_OK)

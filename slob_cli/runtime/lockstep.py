@@ -39,6 +39,8 @@ async def follow_steps(engine: Engine) -> None:
     # simulation's. The simulated gateway takes requests as they come (ib_async: 0 = no throttle).
     connection.ib.client.MaxRequests = 0
     last_step: float | None = None  # start-up (connect, warm-up, reconcile) has its own timeouts
+    health_every = timedelta(seconds=options.lockstep_heartbeat)
+    next_health: datetime | None = None
     while not engine.stop_event.is_set():
         failpoints.check()  # a crash a callback tripped kills the engine here, as the timer loop does
         if not (connection.in_session and engine.ready_to_step()):
@@ -56,8 +58,13 @@ async def follow_steps(engine: Engine) -> None:
             except (ConnectionError, asyncio.TimeoutError, TimeoutError):
                 await engine._wait_stop(POLL)
             continue  # the replies may have asked for more work: settle again
+        now = engine.clock.now()
+        if next_health is None or now >= next_health:  # on virtual time, so a run's rows are the same at any speed
+            if next_health is not None:
+                engine.write_health()
+            next_health = now + health_every
         until = options.until
-        if until is not None and engine.clock.now() >= until:
+        if until is not None and now >= until:
             log.info("run period ended at %s (lockstep, %d steps)", until.isoformat(), engine.steps)
             engine.stop()
             return

@@ -58,7 +58,7 @@ def collect_status(store: Any, db_path: str | os.PathLike[str], now: datetime, r
         db_path=os.fspath(db_path),
         now=iso_z(now) or "",  # never None: now is an instant
         running=running,
-        runs=read(("runs", run_limit), lambda: views.recent_runs(store, run_limit)),
+        runs=[_with_state(run, running) for run in read(("runs", run_limit), lambda: views.recent_runs(store, run_limit))],
         open_setups=read("open_setups", lambda: views.open_setups(store)),
         working_orders=orders,
         positions=positions,
@@ -69,6 +69,15 @@ def collect_status(store: Any, db_path: str | os.PathLike[str], now: datetime, r
         connected=health["connected"] if running is not None and health is not None else None,
         backtests=read("backtests", lambda: views.backtest_runs(store)),
     )
+
+
+def _with_state(run: dict[str, Any], running: LockHolder | None) -> dict[str, Any]:
+    """Return a run row with its `state`: ended (an exit code), running (its process holds the lock) or died."""
+    if run["exit_code"] is not None:
+        state = "ended"
+    else:
+        state = "running" if running is not None and running.pid == run["pid"] else "died"
+    return {**run, "state": state}
 
 
 def check_health(report: StatusReport, max_age_seconds: float = DEFAULT_HEARTBEAT_MAX_AGE) -> str | None:

@@ -163,12 +163,29 @@ def store_clock(store: Store, wall_now: datetime) -> StoreClock:
     known = [m for m in moments if m is not None]
     if not known:
         known = [m for m in (parse_time(run["ended_at"]), parse_time(run["started_at"])) if m is not None][:1]
-    return StoreClock(max(known) if known else wall_now, True, run["id"], run["ended_at"] is not None)
+    return StoreClock(max(known) if known else wall_now, True, run["id"], run_over(store, run))
+
+
+def run_over(store: Store, run: dict[str, Any]) -> bool:
+    """Return True when a run has ended, or its process died without writing its end (it holds no lock)."""
+    from slob_cli.runtime.lock import holds_lock
+
+    return run["ended_at"] is not None or not holds_lock(store.path, run.get("pid"))
 
 
 def ended_sim_runs(store: Store) -> set[int]:
-    """Return the ids of sim runs that have ended (their gateway and its orders no longer exist)."""
-    return {row["id"] for row in store.ended_run_rows() if is_sim_run(row)}
+    """Return the ids of sim runs that have ended (their gateway and its orders no longer exist).
+
+    A `--sim` run whose process died without writing its end took its embedded gateway with it: ended too.
+    """
+    ended = {row["id"] for row in store.ended_run_rows() if is_sim_run(row)}
+    died = [row for row in store.unended_run_rows() if _payload(row.get("args")).get("sim")]
+    if died:
+        from slob_cli.runtime.lock import current_holder
+
+        holder = current_holder(store.path)
+        ended |= {row["id"] for row in died if holder is None or holder.pid != row["pid"]}
+    return ended
 
 
 def last_price(store: Store, symbol: str) -> float | None:

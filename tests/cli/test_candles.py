@@ -132,6 +132,23 @@ def test_aggregate_over_a_range_that_cuts_minutes_rebuilds_them_whole(runner, db
         assert rows(db_path) == whole
 
 
+def test_aggregate_leaves_the_live_candles_it_rebuilds_equal_as_they_are_source_too(runner, db_path: Path) -> None:
+    """A sim run's live bars stay live (its re-run replaces them); only a bar the ticks say otherwise is replaced."""
+    ticks = [Tick("NQ", T0 + timedelta(seconds=s), 21000 + s / 4, 1.0) for s in range(0, 300, 7)]
+    aggregator = M1Aggregator(["NQ"])
+    live = [e.candle for t in ticks for e in aggregator.on_tick(t) if isinstance(e, CandleCompleted)]
+    live += [e.candle for e in aggregator.force_complete_all()]
+    wrong = Candle("NQ", live[-1].ts, 1.0, 1.0, 1.0, 1.0, 1.0, 1)
+    with Store.open(db_path) as store:
+        store.insert_ticks(ticks)
+        store.upsert_candles([*live[:-1], wrong], source="live")
+    assert runner.invoke(app, ["--db", str(db_path), "candles", "aggregate"]).exit_code == 0
+    sources = [row[9] for row in rows(db_path)]
+    assert sources == ["live"] * (len(live) - 1) + ["aggregate"]
+    with Store.open(db_path) as store:
+        assert store.candles("NQ") == live
+
+
 def test_aggregate_ticks_file_with_symbol_flag(runner, db_path: Path, tmp_path: Path) -> None:
     (tmp_path / "t.csv").write_text("timestamp,price,size\n2026-01-06T14:30:01Z,21000,1\n"
                                     "2026-01-06T14:30:02Z,21001,2\n2026-01-06T14:33:00Z,21002,1\n")

@@ -328,3 +328,20 @@ def test_plot_without_stored_candles_or_writable_place_exits_2_and_writes_nothin
     result = _invoke(runner, db, "show", "NQ-20260310-S1", "--plot", str(chart))
     assert result.exit_code == 2 and "no stored candles of NQ" in result.stderr
     assert not chart.exists() and result.stdout == ""
+
+
+def test_candles_imported_without_tick_counts_are_tracked_as_the_bars_they_are(
+    runner: CliRunner, db: Path, tmp_path: Path,
+) -> None:
+    """A file of bare OHLCV (tick_count -1: unknown) gives the setups the same bars with their counts give."""
+    bare = tmp_path / "bare.csv"
+    lines = ["timestamp,symbol,open,high,low,close,volume"]
+    lines += [f"{c.ts:%Y-%m-%dT%H:%M:%SZ},{c.symbol},{c.open},{c.high},{c.low},{c.close},{c.volume}"
+              for c in build_scenario("short_setup", SHORT_DAY) + build_scenario("long_setup", LONG_DAY)]
+    bare.write_text("\n".join(lines) + "\n")
+    imported = tmp_path / "imported.db"
+    assert runner.invoke(app, ["--db", str(imported), "candles", "import", str(bare)]).exit_code == 0
+    assert sql_rows(imported, "SELECT DISTINCT tick_count FROM candles") == [(-1,)]
+    expected = {row["id"]: row["state"] for row in _track_json(runner, db)}
+    got = {row["id"]: row["state"] for row in _track_json(runner, imported)}
+    assert got == expected and expected["NQ-20260310-S1"] == "SETUP_COMPLETE"

@@ -72,3 +72,29 @@ def test_dashboard_after_an_interrupted_sim_is_marked_simulated_and_not_connecte
 
 def test_ages_read_as_people_say_them() -> None:
     assert [human_age(s) for s in (3, 75, 7500, 41 * 86400, None)] == ["3 s", "1 min 15 s", "2 h 5 min", "41 days", "-"]
+
+
+def test_a_sim_run_whose_process_died_is_shown_as_died_not_running(runner: CliRunner, db_path: Path,
+                                                                    store: Store) -> None:
+    """A killed run never wrote its end: with its process holding no lock, nothing says it is running."""
+    from slob_cli.runtime.lock import acquire
+
+    _interrupted_sim_run(store)
+    died = store.start_run("run", {"sim": True}, SIM_NOW)
+    store.set_run_mode(died, "sim")
+    add_health(store, to_iso(SIM_NOW + timedelta(minutes=5)), connected=True, run_id=died)
+    data = json.loads(runner.invoke(app, ["--db", str(db_path), "status", "--json"]).stdout)
+    assert data["running"] is None and [run["state"] for run in data["runs"]] == ["died", "ended"]
+    assert data["clock"]["run_id"] == died and data["clock"]["run_ended"] is True
+    text = runner.invoke(app, ["--db", str(db_path), "status"]).stdout
+    assert "died" in text and "running" not in text.replace("no session running", "")
+    # Its embedded gateway died with it: an order it left working is no live order.
+    add_order(store, "slob:NQ-20260106-L1:stop", "stop", "WORKING", "NQ-20260106-L1", action="SELL",
+              order_type="STP", run_id=died, stop_price=25400.0)
+    data = json.loads(runner.invoke(app, ["--db", str(db_path), "status", "--json"]).stdout)
+    assert {o["order_ref"]: o["ended_sim_run"] for o in data["working_orders"]}["slob:NQ-20260106-L1:stop"] is True
+    with acquire(db_path, "run"):  # this process holds the lock: its run is running
+        data = json.loads(runner.invoke(app, ["--db", str(db_path), "status", "--json"]).stdout)
+        assert [run["state"] for run in data["runs"]] == ["running", "ended"]
+        assert data["clock"]["run_ended"] is False
+        assert {o["order_ref"]: o["ended_sim_run"] for o in data["working_orders"]}["slob:NQ-20260106-L1:stop"] is False

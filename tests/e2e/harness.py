@@ -57,7 +57,7 @@ class Harness:
     def session(self, until: datetime, *, risk: RiskConfig | None = None, policy: BackoffPolicy | None = None,
                 on: dict[EventType, Callable[[Event], None]] | None = None, patience: float = 30.0,
                 stale_after: float | None = None, silence_after: float | None = None,
-                **executor: Any) -> SessionResult:
+                heartbeat_interval: float | None = None, **executor: Any) -> SessionResult:
         """Run one engine session until `until` (virtual time); `on` handlers see the bus as it runs."""
         options = EngineOptions(until=until, grace_seconds=self.sim.grace_seconds, clock_speed=self.sim.clock_speed,
                                 executor=ExecutorOptions(**executor), lockstep=self.sim.lockstep,
@@ -68,6 +68,8 @@ class Harness:
             options.stale_after = stale_after
         if silence_after is not None:  # virtual seconds of silence before the engine holds the bars
             options.silence_after = silence_after
+        if heartbeat_interval is not None:  # real seconds between health rows (not of a lockstep run)
+            options.heartbeat_interval = heartbeat_interval
         bus = EventBus()
         bus.subscribe(None, self.events.append)
         for kind, handler in (on or {}).items():

@@ -2,20 +2,26 @@
 
 from __future__ import annotations
 
+import json
 import sqlite3
 from pathlib import Path
 from typing import Any
 
 from slob_cli.adapters.ib.history import PACING_STATE_KEY
 
-# Tables written on a wall-clock schedule or describing the process: `runs` (start and end
-# instants, pid, the free port chosen, elapsed figures in stats) and `health` (a row every few
-# real seconds). Every other table and column must be identical between two runs.
-WALL_CLOCK_TABLES = frozenset({"runs", "health"})
-# Events that carry wall-clock facts: HEALTH is written on the real-time heartbeat.
-WALL_CLOCK_EVENTS = frozenset({"HEALTH"})
+# What describes the process rather than the run: its pid and the free port the embedded gateway
+# got (in `runs.args`). Health rows of a lockstep run follow virtual time, so they are compared too.
+WALL_CLOCK_TABLES: frozenset[str] = frozenset()
+WALL_CLOCK_COLUMNS = {"runs": frozenset({"pid"})}
+WALL_CLOCK_ARGS = frozenset({"port"})
 # State rows holding wall-clock facts: IB's history pacing counts real seconds across processes.
 WALL_CLOCK_STATE = frozenset({PACING_STATE_KEY})
+
+
+def _without_wall_clock_args(args: str | None) -> str | None:
+    if not args:
+        return args
+    return json.dumps({k: v for k, v in json.loads(args).items() if k not in WALL_CLOCK_ARGS}, sort_keys=True)
 
 
 def table_rows(path: Path) -> dict[str, list[tuple[Any, ...]]]:
@@ -27,11 +33,12 @@ def table_rows(path: Path) -> dict[str, list[tuple[Any, ...]]]:
         for name in names:
             if name in WALL_CLOCK_TABLES or name.startswith("sqlite_"):
                 continue
-            columns = [row[1] for row in conn.execute(f"PRAGMA table_info({name})") if row[1] != "id"]
+            skip = WALL_CLOCK_COLUMNS.get(name, frozenset()) | {"id"}
+            columns = [row[1] for row in conn.execute(f"PRAGMA table_info({name})") if row[1] not in skip]
             rows = conn.execute(f"SELECT {', '.join(columns)} FROM {name}").fetchall()
-            if name == "events":
-                type_at = columns.index("type")
-                rows = [row for row in rows if row[type_at] not in WALL_CLOCK_EVENTS]
+            if name == "runs":
+                args_at = columns.index("args")
+                rows = [(*row[:args_at], _without_wall_clock_args(row[args_at]), *row[args_at + 1:]) for row in rows]
             if name == "state":
                 key_at = columns.index("key")
                 rows = [row for row in rows if row[key_at] not in WALL_CLOCK_STATE]

@@ -29,11 +29,11 @@ def _ticks(db: Path) -> int:
 
 @contextmanager
 def _recording(db: Path, port: int, client_id: int, symbols: str,
-               env: dict[str, str] | None = None) -> Iterator[subprocess.Popen[str]]:
+               env: dict[str, str] | None = None, *extra: str) -> Iterator[subprocess.Popen[str]]:
     """Run `slob record` until it has stored 20 ticks, then hand it over; kill it if it still runs at the end."""
     process = subprocess.Popen(
         [sys.executable, "-m", "slob_cli", "--db", str(db), "record", "--port", str(port),
-         "--client-id", str(client_id), "--no-warm-up", "--symbols", symbols],
+         "--client-id", str(client_id), "--no-warm-up", "--symbols", symbols, *extra],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env or dict(os.environ),
     )
     try:
@@ -82,9 +82,24 @@ def test_record_with_a_duration_ends_by_itself_with_exit_0(tmp_path: Path) -> No
             capture_output=True, text=True, env=dict(os.environ), timeout=30,
         )
     assert result.returncode == 0, result.stderr
+    assert "stopped by" not in result.stdout
     with Store.open(db, readonly=True) as store:
         run = store.runs(1)[0]
         assert run["exit_code"] == 0 and store.tick_count() > 0
+        assert json.loads(run["stats"])["stopped_by"] is None
+
+
+def test_record_stopped_by_a_signal_before_its_duration_says_so_in_the_summary_and_the_runs_row(
+        tmp_path: Path) -> None:
+    db = tmp_path / "record.db"
+    with SimGatewayThread(seed=5, start="2026-03-10T14:35Z") as gateway:
+        with _recording(db, gateway.port, 63, "NQ", None, "--duration", "1h") as process:
+            process.send_signal(signal.SIGINT)
+            stdout, stderr = process.communicate(timeout=20)
+    assert process.returncode == 0 and "Traceback" not in stderr, stderr  # a clean stop, as documented
+    assert "stopped by SIGINT before its --duration/--until." in stdout, stdout
+    with Store.open(db, readonly=True) as store:
+        assert json.loads(store.runs(1)[0]["stats"])["stopped_by"] == "SIGINT"
 
 
 def test_record_under_a_drop_a_stall_and_a_restart_stores_what_the_market_printed(tmp_path: Path) -> None:

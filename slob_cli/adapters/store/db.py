@@ -68,6 +68,13 @@ _CANDLE_IMPORT = _CANDLE_UPSERT + (
     " OR (excluded.tick_count <> -1"
     " AND (candles.tick_count, candles.dropped_ticks) IS NOT (excluded.tick_count, excluded.dropped_ticks))"
 )
+# A rebuilt candle equal to the stored one (counts too) leaves it as it is, its source too: `candles
+# aggregate` over a sim run's ticks keeps its live bars live (a re-run of the sim day replaces them).
+_CANDLE_REBUILT = _CANDLE_UPSERT + (
+    " WHERE (candles.open, candles.high, candles.low, candles.close, candles.volume, candles.tick_count,"
+    " candles.dropped_ticks) IS NOT (excluded.open, excluded.high, excluded.low, excluded.close, excluded.volume,"
+    " excluded.tick_count, excluded.dropped_ticks)"
+)
 _CANDLE_PART = 10_000  # rows per executemany: a progress bar moves, the transaction stays one
 
 
@@ -514,16 +521,19 @@ class Store(ReadQueries, ViewQueries, Scans, TradingDays):
 
     # ------------------------------------------------------------------ candles
     def upsert_candles(
-        self, candles: Iterable[Candle], source: str = "live", local_symbol: str | None = None
+        self, candles: Iterable[Candle], source: str = "live", local_symbol: str | None = None,
+        keep_equal: bool = False,
     ) -> int:
         """Insert or replace candles by (symbol, ts) in one transaction (the writer thread's when there is one).
 
+        keep_equal: a stored candle with the same values and counts is left as it is (its source too).
         Return how many.
         """
         rows = [candle_row(c, source, local_symbol) for c in candles]
         if not rows:
             return 0
-        self._write(lambda conn: conn.executemany(_CANDLE_UPSERT, rows))
+        sql = _CANDLE_REBUILT if keep_equal else _CANDLE_UPSERT
+        self._write(lambda conn: conn.executemany(sql, rows))
         return len(rows)
 
     def import_candles(self, candles: Sequence[Candle], progress: Callable[[int], None] | None = None) -> ImportCounts:

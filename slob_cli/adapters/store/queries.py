@@ -96,16 +96,16 @@ class ReadQueries:
     def candle_reference_rows(
         self, symbol: str, start_us: int, end_us: int, last: int,
     ) -> tuple[float | None, float | None, int, list[tuple[int, float, float, float, float, int]]]:
-        """Sum up a symbol's real candles (tick_count > 0) in [start, end): (max high, min low, count, last rows).
+        """Sum up a symbol's real candles (tick_count not 0; -1: imported without counts) in [start, end): (max high, min low, count, last rows).
 
         The last rows are the `last` latest real candles as `candle_bar_rows` gives them, oldest first.
         """
         high, low, count = self._conn.execute(
-            "SELECT max(high), min(low), count(*) FROM candles WHERE symbol=? AND ts>=? AND ts<? AND tick_count>0",
+            "SELECT max(high), min(low), count(*) FROM candles WHERE symbol=? AND ts>=? AND ts<? AND tick_count<>0",
             (symbol, start_us, end_us)).fetchone()
         rows = self._conn.execute(
             "SELECT ts, open, high, low, close, tick_count FROM candles"
-            " WHERE symbol=? AND ts>=? AND ts<? AND tick_count>0 ORDER BY ts DESC LIMIT ?",
+            " WHERE symbol=? AND ts>=? AND ts<? AND tick_count<>0 ORDER BY ts DESC LIMIT ?",
             (symbol, start_us, end_us, last)).fetchall() if count else []
         rows.reverse()
         return high, low, count, rows

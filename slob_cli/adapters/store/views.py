@@ -80,9 +80,9 @@ class ViewQueries:
         )
 
     def newest_run_row(self) -> dict[str, Any] | None:
-        """Return the newest run's id, args, started_at, ended_at and data_mode, or None."""
+        """Return the newest run's id, args, started_at, ended_at, data_mode and pid, or None."""
         rows = self._dicts("SELECT id, args, iso_time(started_at) AS started_at, iso_time(ended_at) AS ended_at,"
-                           " data_mode FROM runs ORDER BY id DESC LIMIT 1")
+                           " data_mode, pid FROM runs ORDER BY id DESC LIMIT 1")
         return rows[0] if rows else None
 
     def newest_run_command(self) -> tuple[int, str] | None:
@@ -95,6 +95,10 @@ class ViewQueries:
         """Return id, args, data_mode and ended_at of every run that has ended."""
         return self._dicts("SELECT id, args, data_mode, iso_time(ended_at) AS ended_at FROM runs"
                            " WHERE runs.ended_at IS NOT NULL")
+
+    def unended_run_rows(self) -> list[dict[str, Any]]:
+        """Return id, args, data_mode and pid of every run that has not written its end."""
+        return self._dicts("SELECT id, args, data_mode, pid FROM runs WHERE runs.ended_at IS NULL")
 
     def all_run_rows(self) -> list[dict[str, Any]]:
         """Return id, args, data_mode, started_at and ended_at of every run."""

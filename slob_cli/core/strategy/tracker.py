@@ -91,7 +91,7 @@ class ReferenceWindow:
 
     high: float | None  # None when the window has no real bar
     low: float | None
-    bars: int  # real bars (tick_count > 0) final by the replay's clock
+    bars: int  # real bars (tick_count not 0) final by the replay's clock
     last: Sequence[Bar]
 
 
