@@ -15,6 +15,8 @@ class ExitCode(IntEnum):
     CONFIG = 3
     BROKER_UNREACHABLE = 4
     VALIDATION_FAILED = 5
+    INTERRUPTED = 130  # SIGINT (Ctrl-C), as a shell reports it
+    TERMINATED = 143  # SIGTERM, as a shell reports it
 
 
 class SlobError(Exception):
@@ -102,3 +104,14 @@ def _leaves(group: BaseExceptionGroup[BaseException]) -> list[BaseException]:
     for inner in group.exceptions:
         found.extend(_leaves(inner) if isinstance(inner, BaseExceptionGroup) else [inner])
     return found
+
+
+class StoppedEarly(SlobError):
+    """A signal ended a run with a period (--duration/--until) before that period: cut short, never exit 0.
+
+    The exit code is the shell's for the signal: 130 for SIGINT, 143 for SIGTERM.
+    """
+
+    def __init__(self, signal_name: str, message: str) -> None:
+        super().__init__(message)
+        self.exit_code = ExitCode.TERMINATED if signal_name == "SIGTERM" else ExitCode.INTERRUPTED

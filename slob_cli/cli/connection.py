@@ -110,6 +110,7 @@ def record(
     from slob_cli.adapters.ib.connection import GatewayConfig
     from slob_cli.cli.guard import run_guard
     from slob_cli.cli.options import parse_duration
+    from slob_cli.errors import StoppedEarly
     from slob_cli.runtime.clock import FollowedClock
     from slob_cli.runtime.recorder import RecorderOptions, parse_until
 
@@ -132,11 +133,13 @@ def record(
         run.data_mode = options.data_type
         stats = asyncio.run(_record(run, config, options, clock))
         run.stats, run.data_mode = stats, stats["data_mode"]
-    typer.echo(f"Recorded {stats['ticks_stored']:,} ticks ({stats['reconnects']} reconnects, "
-               f"{stats['backfilled']:,} backfilled after outages, {stats['gaps']} gaps not recovered, "
-               f"{stats['dropped']} dropped, data {stats['data_mode']})"
-               + (f"; stopped by {stats['stopped_by']} before its --duration/--until."
-                  if stats.get("stopped_by") and options.until is not None else "."))
+        cut = stats.get("stopped_by") if options.until is not None else None
+        typer.echo(f"Recorded {stats['ticks_stored']:,} ticks ({stats['reconnects']} reconnects, "
+                   f"{stats['backfilled']:,} backfilled after outages, {stats['gaps']} gaps not recovered, "
+                   f"{stats['dropped']} dropped, data {stats['data_mode']})"
+                   + (f"; stopped by {cut} before its --duration/--until." if cut else "."))
+        if cut:  # every tick it got is stored, but the period it was asked for was cut short
+            raise StoppedEarly(cut, f"record was cut short: {cut} stopped it before its --duration/--until")
 
 
 def _now() -> Any:

@@ -29,9 +29,10 @@ plain_params.install()  # plain option values need no pydantic (typer's adapters
 EXIT_CODES_HELP = (
     "Exit codes: 0 ok, 1 unexpected error, 2 usage error, 3 config or start-up error, "
     "4 broker unreachable (no first connection within --connect-timeout), 5 validation failed. "
-    "SIGINT (Ctrl-C) or SIGTERM stops record, trade, run, paper, web and sim-gateway cleanly with exit 0, "
-    "except a run whose length is its result: paper, or run --sim, stopped before the end of its period was "
-    "cut short and exits 5 (paper) or 1 (run --sim) with one line saying how far it got. "
+    "SIGINT (Ctrl-C) or SIGTERM stops record, trade, run, web and sim-gateway cleanly with exit 0 when they "
+    "run until stopped; a run stopped before the end of its --duration/--until was cut short and never exits 0: "
+    "130 (SIGINT) or 143 (SIGTERM) for record, trade and run against a gateway, 1 for run --sim and 5 for "
+    "paper, each with one line saying so. "
     "Ctrl-C during any other command exits 130; output cut off by its reader (`| head`) exits 141 quietly."
 )
 STDOUT_CLOSED = 141  # as a shell reports a program that SIGPIPE ended

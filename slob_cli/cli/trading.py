@@ -126,7 +126,7 @@ def _session(ctx: typer.Context, settings: Any, command: str, *, monitor_only: b
 
     from slob_cli.cli.guard import run_guard, session_lock
     from slob_cli.cli.options import parse_duration
-    from slob_cli.errors import RunCutShort
+    from slob_cli.errors import RunCutShort, StoppedEarly
     from slob_cli.runtime import wiring
     from slob_cli.runtime.session import run_session
 
@@ -153,6 +153,10 @@ def _session(ctx: typer.Context, settings: Any, command: str, *, monitor_only: b
             if wired.sim_clock:
                 result.stats.data_mode = "sim"  # the feed says "live": live from a simulated gateway
             guarded.stats = result.as_dict()
+            cut = result.stats.stopped_by if wired.options.until is not None else None
+            if cut:  # a period asked for and not reached: the summary, then exit 130/143, never 0
+                _render(result, json_out)
+                raise StoppedEarly(cut, f"{command} was cut short: {cut} stopped it before its --duration")
     _render(result, json_out)
 
 

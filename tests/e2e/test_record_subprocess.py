@@ -96,10 +96,16 @@ def test_record_stopped_by_a_signal_before_its_duration_says_so_in_the_summary_a
         with _recording(db, gateway.port, 63, "NQ", None, "--duration", "1h") as process:
             process.send_signal(signal.SIGINT)
             stdout, stderr = process.communicate(timeout=20)
-    assert process.returncode == 0 and "Traceback" not in stderr, stderr  # a clean stop, as documented
+    # A clean stop, but the hour asked for was cut short: never exit 0 (130, as a shell reports SIGINT).
+    assert process.returncode == 130 and "Traceback" not in stderr, stderr
     assert "stopped by SIGINT before its --duration/--until." in stdout, stdout
+    assert [line for line in stderr.splitlines() if line.startswith("Error:")] == [
+        "Error: record was cut short: SIGINT stopped it before its --duration/--until"], stderr
     with Store.open(db, readonly=True) as store:
-        assert json.loads(store.runs(1)[0]["stats"])["stopped_by"] == "SIGINT"
+        run = store.runs(1)[0]
+        assert json.loads(run["stats"])["stopped_by"] == "SIGINT" and run["exit_code"] == 130
+        assert store.tick_count() > 0  # what it recorded is kept
+
 
 
 def test_record_under_a_drop_a_stall_and_a_restart_stores_what_the_market_printed(tmp_path: Path) -> None:

@@ -191,3 +191,26 @@ def test_a_run_on_the_gateways_clock_is_stored_as_started_on_that_clock_while_it
     assert run["started_at"].startswith("2026-01-06T15:") and run["started_at"] <= first_beat["ts"], (run, first_beat)
     # Its events too, the first connect's included: none sorts after the day as "newest" on the machine's date.
     assert events and all(e["ts"].startswith("2026-01-06T") for e in events), events[:3]
+
+
+def test_a_trade_whose_duration_a_sigterm_cuts_short_never_exits_0(tmp_path: Path) -> None:
+    # A gateway on this machine's time (the clock check passes), paced at real time: `--duration 1h`
+    # cannot end inside the test, so the SIGTERM cuts the hour short. The summary still prints, then
+    # one `Error:` line; exit 143 as a shell reports SIGTERM, and the run's row keeps that code.
+    from datetime import UTC, datetime
+
+    db = tmp_path / "trade.db"
+    with SimGatewayProcess(seed=7, start=datetime.now(UTC), speed=1.0) as gateway:
+        with slob_process("--db", str(db), "trade", "--port", str(gateway.port), "--client-id", "36",
+                          "--account", "DU1234567", "--duration", "1h") as process:
+            eventually(lambda: _query(db, "SELECT 1 FROM events WHERE type='IB_CONNECTED'") != []
+                       or process.poll() is not None, timeout=60)
+            assert process.poll() is None, process.communicate()
+            process.send_signal(signal.SIGTERM)
+            stdout, stderr = process.communicate(timeout=30)
+    assert process.returncode == 143, stderr
+    assert "slob session summary" in stdout and "Traceback" not in stderr
+    assert [line for line in stderr.splitlines() if line.startswith("Error:")] == [
+        "Error: trade was cut short: SIGTERM stopped it before its --duration"], stderr
+    [run] = _query(db, "SELECT command, exit_code, stats FROM runs")
+    assert (run["command"], run["exit_code"]) == ("trade", 143) and '"stopped_by": "SIGTERM"' in run["stats"]
