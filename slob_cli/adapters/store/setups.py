@@ -19,7 +19,7 @@ from slob_cli.adapters.store.db import Store, from_us, to_iso, to_us
 from slob_cli.adapters.store.instants import instant_us
 from slob_cli.adapters.store.rows import CANDLE_INSERT, candle_row
 from slob_cli.adapters.store.schema import ISO_TEXT_INSTANTS
-from slob_cli.adapters.store.writer import RowInsert, insert_rows
+from slob_cli.adapters.store.writer import RowInsert, insert_rows, values_sql
 from slob_cli.core.models import Candle
 from slob_cli.core.strategy.events import SetupEvent
 from slob_cli.errors import StoreError
@@ -186,17 +186,16 @@ class DaySync:
 
 _SETUP_CONFLICT = (f"ON CONFLICT(id) DO UPDATE SET {', '.join(f'{name}=excluded.{name}' for name in SETUP_FIELDS[1:])},"
                    " state_json=excluded.state_json, updated_at=excluded.updated_at")
-_UPSERT_SETUP = (
-    f"INSERT INTO setups({', '.join(SETUP_FIELDS)}, state_json, updated_at) VALUES ({', '.join('?' * (len(SETUP_FIELDS) + 2))})"
-    f" {_SETUP_CONFLICT}"
-)
 _TRACKED_COLUMNS = ("symbol", "trading_date", "config_hash", "config_json", "input_digest", "event_count", "setup_count",
                     "updated_at")
 _TRACKED_CONFLICT = ("ON CONFLICT(symbol, trading_date) DO UPDATE SET config_hash=excluded.config_hash,"
                      " config_json=excluded.config_json, input_digest=excluded.input_digest,"
                      " event_count=excluded.event_count, setup_count=excluded.setup_count, updated_at=excluded.updated_at")
-# The same writes as many rows per statement (insert_rows), for days that hold nothing yet (insert_days)
-_EVENT_ROWS = RowInsert("setup_events", ("setup_id", "symbol", "trading_date", "seq", "bar_time", "type", "payload"))
+# Each table's write, once: a row at a time (values_sql(..., 1)) for a day compared with what is stored,
+# many rows per statement (insert_rows) for days that hold nothing yet (insert_days).
+_EVENT_COLUMNS = ("setup_id", "symbol", "trading_date", "seq", "bar_time", "type", "payload")
+_EVENT_ROWS = RowInsert("setup_events", _EVENT_COLUMNS)
+_EVENT_KEPT = RowInsert("setup_events", _EVENT_COLUMNS, conflict="ON CONFLICT(symbol, trading_date, seq) DO NOTHING")
 _SETUP_ROWS = RowInsert("setups", (*SETUP_FIELDS, "state_json", "updated_at"), conflict=_SETUP_CONFLICT)
 _TRACKED_ROWS = RowInsert("tracked_days", _TRACKED_COLUMNS, conflict=_TRACKED_CONFLICT)
 
@@ -292,16 +291,12 @@ class SetupRepository:
         """Insert events; with `fresh` (the day holds none, inside this transaction) in one executemany."""
         if fresh:
             before = conn.total_changes
-            conn.executemany(
-                "INSERT INTO setup_events(setup_id, symbol, trading_date, seq, bar_time, type, payload)"
-                " VALUES (?,?,?,?,?,?,?)", [event.row() for event in events])
+            conn.executemany(values_sql(_EVENT_ROWS, 1), [event.row() for event in events])
             return conn.total_changes - before
         inserted = 0
         for event in events:
             values = event.row()
-            cursor = conn.execute(
-                "INSERT INTO setup_events(setup_id, symbol, trading_date, seq, bar_time, type, payload)"
-                " VALUES (?,?,?,?,?,?,?) ON CONFLICT(symbol, trading_date, seq) DO NOTHING", values)
+            cursor = conn.execute(values_sql(_EVENT_KEPT, 1), values)
             if cursor.rowcount:
                 inserted += 1
                 continue
@@ -330,7 +325,7 @@ class SetupRepository:
             if stored != state_json:
                 changed.append(_setup_values(setup, state_json, to_us(updated_at)))
         if changed:
-            conn.executemany(_UPSERT_SETUP, changed)
+            conn.executemany(values_sql(_SETUP_ROWS, 1), changed)
         return len(changed)
 
     # ------------------------------------------------------------------ reading
@@ -357,8 +352,7 @@ class SetupRepository:
         if stored == wanted:
             return
         with self.store.transaction() as conn:
-            conn.execute(f"INSERT INTO tracked_days({', '.join(_TRACKED_COLUMNS)}) VALUES ({', '.join('?' * 8)})"
-                         f" {_TRACKED_CONFLICT}", (symbol, day, *wanted, to_us(updated_at)))
+            conn.execute(values_sql(_TRACKED_ROWS, 1), (symbol, day, *wanted, to_us(updated_at)))
 
     def fresh_days(self, symbol: str, days: Sequence[date]) -> set[date]:
         """Return those of `days` for which nothing is stored: no event, no candidate, no tracked_days row."""
