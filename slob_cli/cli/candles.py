@@ -86,13 +86,14 @@ def import_(
     from slob_cli.adapters.file_reading import count_rows
     from slob_cli.cli.context import app_context
     from slob_cli.cli.options import progress_bar
-    from slob_cli.runtime.candles import import_candles
+    from slob_cli.runtime.candles import read_candle_file, store_candle_file
 
     chosen = _symbol(symbol)
-    with app_context(ctx).open_store() as store:
-        rows = (lambda: None if (count := count_rows(file)) is None else 2 * count)  # read, then written
-        with progress_bar(f"Importing {file.name}", rows) as advance:
-            report = import_candles(store, file, chosen, skip_bad, advance)
+    rows = (lambda: None if (count := count_rows(file)) is None else 2 * count)  # read, then written
+    with progress_bar(f"Importing {file.name}", rows) as advance:
+        read = read_candle_file(file, chosen, skip_bad, advance)  # a bad file leaves no new store behind
+        with app_context(ctx).open_store() as store:
+            report = store_candle_file(store, read, advance)
     if json_out:
         typer.echo(json.dumps(report.to_dict(), indent=2))
         return
