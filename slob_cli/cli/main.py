@@ -114,9 +114,26 @@ class SlobGroup(TyperGroup):
             ctx.exit(STDOUT_CLOSED)
         except Exception as exc:  # noqa: BLE001 - last line of defence: one line, no traceback
             log.debug("unexpected error", exc_info=True)
+            if (damaged := _damaged_store(ctx, exc)) is not None:
+                typer.echo(f"Error: {damaged}", err=True)
+                ctx.exit(int(ExitCode.CONFIG))
             typer.echo(f"Error: unexpected {type(exc).__name__}: {exc} (run with --log-level DEBUG for details)",
                        err=True)
             ctx.exit(int(ExitCode.UNEXPECTED))
+
+
+def _damaged_store(ctx: Context, error: Exception) -> str | None:
+    """Return the line for a read that met a damaged page of the store (exit 3, as on a writable open), else None."""
+    if "sqlite3" not in sys.modules:
+        return None
+    from slob_cli.adapters.store.integrity import damage_named
+
+    problem = damage_named(error)
+    if problem is None:
+        return None
+    context = ctx.find_root().obj  # its settings were read (and checked) before the command ran
+    store = repr(str(context.settings.db_path)) if isinstance(context, AppContext) else "the store"
+    return f"database {store} is damaged ({problem}); restore it from a backup"
 
 
 app = typer.Typer(

@@ -34,6 +34,13 @@ def _schema_abc(db: Path, tmp: Path) -> None:
     conn.close()
 
 
+def _schema_negative(db: Path, tmp: Path) -> None:
+    _seed(db)
+    with sqlite3.connect(db) as conn:
+        conn.execute("UPDATE meta SET value='-1' WHERE key='schema_version'")
+    sqlite3.connect(db).execute("PRAGMA wal_checkpoint(TRUNCATE)").connection.close()
+
+
 def _corrupt_middle(db: Path, tmp: Path) -> None:
     _seed(db, tmp, candles=3000)  # many pages: damage one in the middle, not the header
     with sqlite3.connect(db) as conn:
@@ -41,6 +48,17 @@ def _corrupt_middle(db: Path, tmp: Path) -> None:
         page_size, pages = conn.execute("PRAGMA page_size").fetchone()[0], conn.execute("PRAGMA page_count").fetchone()[0]
     with db.open("r+b") as handle:
         handle.seek(page_size * (pages // 2))
+        handle.write(b"\xa5" * page_size)
+
+
+def _corrupt_candles(db: Path, tmp: Path) -> None:
+    _seed(db, tmp, candles=3000)  # damage the root page of the candles table: every read of them meets it
+    with sqlite3.connect(db) as conn:
+        conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        page_size = conn.execute("PRAGMA page_size").fetchone()[0]
+        root = conn.execute("SELECT rootpage FROM sqlite_master WHERE name='candles'").fetchone()[0]
+    with db.open("r+b") as handle:
+        handle.seek(page_size * (root - 1))
         handle.write(b"\xa5" * page_size)
 
 
@@ -71,6 +89,14 @@ CASES = [
     ("strategy-config-not-utf8", _write("bad.toml", b"\xff\xfe[strategy]\n"), {"SLOB_STRATEGY_CONFIG": "bad.toml"},
      ["trade", "--port", "1"], 3, "is not UTF-8 text"),
     ("schema-version-abc", _schema_abc, {}, ["candles", "stats"], 3, "unreadable schema version 'abc'"),
+    # no migration starts below 0: it was an unexpected KeyError (exit 1) for a writer
+    ("schema-version-negative-writer", _schema_negative, {}, ["candles", "aggregate"], 3,
+     "unreadable schema version '-1'"),
+    ("schema-version-negative-reader", _schema_negative, {}, ["candles", "show"], 3,
+     "unreadable schema version '-1'"),
+    # a reader meets a damaged page only when it reads it: still a damaged store (3), not unexpected (1)
+    ("corrupt-pages-candles-export", _corrupt_candles, {}, ["candles", "export"], 3, "is damaged (database disk image"),
+    ("corrupt-pages-candles-stats", _corrupt_candles, {}, ["candles", "stats"], 3, "is damaged (database disk image"),
     ("corrupt-pages-on-open", _corrupt_middle, {}, ["candles", "aggregate"], 3, "is damaged"),
     # checked by a thread while the tracker reads and computes: still refused before any write
     ("corrupt-pages-setups-track", _corrupt_middle, {}, ["setups", "track", "--symbol", "NQ"], 3, "is damaged"),

@@ -285,9 +285,12 @@ class Store(ReadQueries, ViewQueries, Scans, TradingDays):
             return 0
         row = self._conn.execute("SELECT value FROM meta WHERE key='schema_version'").fetchone()
         try:
-            return int(row[0]) if row else 0
+            version = int(row[0]) if row else 0
         except (TypeError, ValueError):
-            raise StoreError(f"database {str(self.path)!r} has an unreadable schema version {row[0]!r}") from None
+            version = -1
+        if version < 0:  # no migration starts below 0
+            raise StoreError(f"database {str(self.path)!r} has an unreadable schema version {row[0]!r}")
+        return version
 
     def _current_schema(self) -> bool:
         """Return True when the file reads as a store of this slob's schema (no migration to run)."""

@@ -42,6 +42,18 @@ class BackgroundCheck:
         return self._problem
 
 
+def damage_named(error: BaseException) -> str | None:
+    """Return SQLite's words when an error says a file is damaged (a malformed page met by a read), else None.
+
+    A reader does not run quick_check (it would read the whole file); it meets the damage only on
+    the page it needs, as a bare DatabaseError, which is a damaged store, not an unexpected error.
+    """
+    if type(error) is not sqlite3.DatabaseError:  # OperationalError (locked, busy, ...) is another story
+        return None
+    words = " ".join(str(error).split())
+    return words if "malformed" in words or "not a database" in words else None
+
+
 def read_only_uri(file: Path) -> str:
     """Return the SQLite URI that opens a file read-only."""
     return f"file:{file}?mode=ro"
