@@ -13,7 +13,7 @@ from typer.testing import CliRunner
 from slob_cli.adapters.store import Store
 from slob_cli.cli.main import app
 from slob_cli.core.models import Candle
-from tests.sqlfile import disk_nearly_full, sql_value, with_page_cap
+from tests.sqlfile import damage_root_page, disk_nearly_full, sql_value, with_page_cap
 
 UTC = timezone.utc
 T0 = datetime(2026, 1, 6, 14, 30, tzinfo=UTC)
@@ -52,14 +52,8 @@ def _corrupt_middle(db: Path, tmp: Path) -> None:
 
 
 def _corrupt_candles(db: Path, tmp: Path) -> None:
-    _seed(db, tmp, candles=3000)  # damage the root page of the candles table: every read of them meets it
-    with sqlite3.connect(db) as conn:
-        conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
-        page_size = conn.execute("PRAGMA page_size").fetchone()[0]
-        root = conn.execute("SELECT rootpage FROM sqlite_master WHERE name='candles'").fetchone()[0]
-    with db.open("r+b") as handle:
-        handle.seek(page_size * (root - 1))
-        handle.write(b"\xa5" * page_size)
+    _seed(db, tmp, candles=3000)
+    damage_root_page(db, "candles")
 
 
 def _write(name: str, data: bytes) -> Callable[[Path, Path], None]:
