@@ -305,3 +305,8 @@ def local_time(text: str | None, zone: ZoneInfo, with_date: bool = True) -> str:
 def format_price(value: float | None) -> str:
     """Return a price on two decimals, or `-`."""
     return "-" if value is None else f"{value:,.2f}"
+
+
+def format_money(value: float | None) -> str:
+    """Return signed dollars as status, dashboard and the web page write them (`$+1,410.50`, `$-7.25`), or `-`."""
+    return "-" if value is None else f"${value:+,.2f}"
