@@ -206,3 +206,21 @@ def test_a_store_path_that_is_a_directory_is_named_as_one(runner: CliRunner, tmp
     assert result.exit_code == 3, result.output
     assert result.stderr == f"Error: database '{tmp_path / 'store.db'}' is a directory, not a file\n"
     assert list((tmp_path / "store.db").iterdir()) == []
+
+
+def test_a_write_another_process_keeps_locked_is_one_store_error_naming_the_file(tmp_path: Path) -> None:
+    from slob_cli.errors import StoreError
+
+    db = tmp_path / "locked.db"
+    _seed(db)
+    conn = sqlite3.connect(db, timeout=0.05, check_same_thread=False)  # the store's 30 s, shortened for the test
+    conn.execute("PRAGMA busy_timeout=50")
+    holder = sqlite3.connect(db, isolation_level=None)
+    holder.execute("BEGIN EXCLUSIVE")  # a sqlite3 shell (or another program) in the middle of a write
+    try:
+        with Store(conn, db) as store, pytest.raises(StoreError, match=f"database '{db}' is locked by another"):
+            store.import_candles([Candle("NQ", T0 + timedelta(hours=1), 100.0, 101.0, 99.0, 100.0, 3.0, 2)])
+    finally:
+        holder.execute("ROLLBACK")
+        holder.close()
+    assert sql_value(db, "SELECT count(*) FROM candles") == 10  # it was an unexpected OperationalError (exit 1)

@@ -364,10 +364,14 @@ class Store(ReadQueries, ViewQueries, Scans, TradingDays):
             else:
                 self._conn.execute("COMMIT")
         except sqlite3.OperationalError as exc:
-            if "full" not in str(exc).lower():
+            message = str(exc).lower()
+            if "full" not in message and "locked" not in message:
                 raise
             if self._conn.in_transaction:
                 self._conn.execute("ROLLBACK")
+            if "locked" in message:  # another process's write outlasted the busy timeout: no traceback, exit 3
+                raise StoreError(f"database {str(self.path)!r} is locked by another process's write; nothing of "
+                                 "this write was stored: run it again once that one is done") from None
             raise disk_full(self.path) from None
 
     # ------------------------------------------------------------------ writes from the event loop
