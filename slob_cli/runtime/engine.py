@@ -391,6 +391,22 @@ class Engine(Supervised):
         return (self._started and not self._reconcile_wanted.is_set() and not self._reconciling
                 and not self.port.in_flight() and not self.catch_up.due())
 
+    def step_held_by(self) -> str:
+        """Return in words what keeps the next lockstep step waiting (for a run cut short meanwhile)."""
+        if not self.connection.in_session:
+            return "the connection to the simulated gateway (down, reconnecting)"
+        if not self._started:
+            return "its start (history warm-up, the first reconciliation)"
+        if self._reconcile_wanted.is_set() or self._reconciling:
+            return "a reconciliation with the broker"
+        if self.port.in_flight():
+            return "the broker's acknowledgement of an order"
+        if self.catch_up.due():
+            pacing = self.catch_up.pacer.pausing
+            held = f", held by IB's history pacing ({pacing:.0f}s)" if pacing else ""
+            return f"the history of the minutes it missed{held}"
+        return "nothing"
+
     def settle(self) -> None:
         """Consume every buffered tick, then run the clock rules at the current time (lockstep)."""
         while (tick := self.buffer.dequeue_nowait()) is not None:
