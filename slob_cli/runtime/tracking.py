@@ -174,9 +174,9 @@ def track_range(
     input fingerprint (`day_fingerprint`) and stored counts are what its last computation recorded is not
     computed again: its stored candidates are the result. Each day runs on a tracker of its own
     (no tracker state crosses trading dates), a few days in memory at a time. `progress(done, total)`
-    hears of every day done. A `helper` (runtime.track_split) has computed the range's later days in a
+    hears of every day done. A `helper` (runtime.track_split) computes the range's later days in a
     process of its own meanwhile: this one computes the days before `helper.first` and takes the
-    helper's for the rest, or computes them too when the helper has none to give.
+    helper's for the rest, computing here those it did not give (it failed or died).
     """
     from slob_cli.core.sessions import trading_date_of
 
@@ -196,10 +196,13 @@ def track_range(
             yield day_outcome(symbol, stored)
         if helper is None or helper.first > end_date:
             return
-        given = helper.outcomes()  # None when the helper has nothing to give (it failed): compute them here
-        yield from given if given is not None else (
-            day_outcome(symbol, stored) for stored in _stored_days(store, symbol, helper.first, end_date, config,
-                                                                   calendar, now))
+        rest = helper.first
+        for outcome in helper.outcomes():
+            rest = outcome.day + timedelta(days=1)
+            yield outcome
+        if not helper.complete:  # it failed or died: the days it did not give are computed here
+            for stored in _stored_days(store, symbol, rest, end_date, config, calendar, now):
+                yield day_outcome(symbol, stored)
 
     with _collection_paused(), store.write_behind() as behind:
         for outcome in outcomes():

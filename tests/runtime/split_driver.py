@@ -2,8 +2,8 @@
 
 Usage: python -m tests.runtime.split_driver DB FIRST LAST MODE, MODE one of:
 `sequential` (no helper), `split` (a helper takes the later days), `raises` (the helper's reads fail),
-`dies` (the helper exits abruptly before sending). Prints the TrackResult as JSON, and on stderr
-`helper <pid>` when one was forked. A forked helper needs a process with one thread: pytest's may have more.
+`dies` (the helper exits abruptly before sending), `dies-late` (after sending four days). Prints the TrackResult as JSON, and on stderr
+`helper <pid> from <day>` when one was forked and `given <n>`, the days it gave. A forked helper needs a process with one thread: pytest's may have more.
 """
 
 from __future__ import annotations
@@ -36,8 +36,27 @@ def main() -> None:
             return reads(*args, **kwargs)
 
         tracking._stored_days = failing  # type: ignore[assignment]
-    elif mode == "dies":
-        track_split.day_outcome = lambda symbol, stored: os._exit(9)  # type: ignore[assignment]
+    elif mode in ("dies", "dies-late"):  # at once, or after two chunks of two days
+        track_split.CHUNK_DAYS = 2
+        made = []
+        outcome = track_split.day_outcome
+
+        def dying(symbol, stored):  # type: ignore[no-untyped-def]
+            made.append(stored.day)
+            if mode == "dies" or len(made) > 4:
+                os._exit(9)
+            return outcome(symbol, stored)
+
+        track_split.day_outcome = dying  # type: ignore[assignment]
+    taken = track_split.DayHelper.outcomes
+
+    def counted(helper):  # type: ignore[no-untyped-def]
+        given = 0
+        for given, day in enumerate(taken(helper), 1):  # noqa: B007 - the count is printed after the loop
+            yield day
+        print(f"given {given}", file=sys.stderr)
+
+    track_split.DayHelper.outcomes = counted  # type: ignore[method-assign]
     calendar, config = TradingCalendar(), StrategyConfig()
     helper = None if mode == "sequential" else track_split.start_helper(db, "NQ", first, last, config, calendar, LATER)
     if helper is not None:
