@@ -44,8 +44,9 @@ async def follow_steps(engine: Engine) -> None:
     while not engine.stop_event.is_set():
         failpoints.check()  # a crash a callback tripped kills the engine here, as the timer loop does
         if not (connection.in_session and engine.ready_to_step()):
-            if last_step is not None and time.monotonic() - last_step > patience:
-                raise cut_short(engine, f"the simulated gateway served no step for {patience:g}s")
+            if last_step is not None and time.monotonic() - last_step > patience:  # we could not ask
+                raise cut_short(engine, f"no step asked for {patience:g}s (real time) while the engine waited "
+                                        f"for {engine.step_held_by()}")
             await engine._wait_stop(POLL)
             continue
         engine.settle()
@@ -78,7 +79,7 @@ async def follow_steps(engine: Engine) -> None:
         if engine.stop_event.is_set():
             return
         if asked.cancelled() and not waited.cancelled():  # no answer within patience
-            raise cut_short(engine, f"the simulated gateway served no step for {patience:g}s")
+            raise cut_short(engine, f"the simulated gateway served no step for {patience:g}s (real time)")
         if asked.cancelled() or asked.exception() is not None:
             continue  # connection lost: the supervisor reconnects; the clock waits for us meanwhile
         answer = asked.result()
