@@ -126,14 +126,13 @@ def _damaged_store(ctx: Context, error: Exception) -> str | None:
     """Return the line for a read that met a damaged page of the store (exit 3, as on a writable open), else None."""
     if "sqlite3" not in sys.modules:
         return None
-    from slob_cli.adapters.store.integrity import damage_named
+    from slob_cli.adapters.store.integrity import damage_named, damaged_store
 
     problem = damage_named(error)
-    if problem is None:
-        return None
     context = ctx.find_root().obj  # its settings were read (and checked) before the command ran
-    store = repr(str(context.settings.db_path)) if isinstance(context, AppContext) else "the store"
-    return f"database {store} is damaged ({problem}); restore it from a backup"
+    if problem is None or not isinstance(context, AppContext):
+        return None
+    return str(damaged_store(context.settings.db_path, problem))
 
 
 app = typer.Typer(

@@ -21,7 +21,7 @@ from starlette.requests import Request
 from starlette.responses import FileResponse, Response, StreamingResponse
 from starlette.routing import Route
 
-from slob_cli.adapters.store.integrity import damage_named
+from slob_cli.adapters.store.integrity import damage_named, damaged_store
 from slob_cli.runtime import views, web_views
 from slob_cli.runtime.status import collect_status
 from slob_cli.web.changes import ChangeWatcher
@@ -154,8 +154,7 @@ def create_app(store: Any, db_path: Path, zone: str, token: str | None, chart_js
         problem = damage_named(exc)
         if problem is None:
             raise exc
-        return json_response({"error": f"database {str(db_path)!r} is damaged ({problem}); restore it from a backup"},
-                             503)
+        return json_response({"error": str(damaged_store(db_path, problem))}, 503)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:

@@ -20,7 +20,7 @@ from slob_cli.adapters.store.instants import from_iso as from_iso  # re-exported
 from slob_cli.adapters.store.instants import from_us as from_us
 from slob_cli.adapters.store.instants import to_iso as to_iso
 from slob_cli.adapters.store.instants import to_us as to_us
-from slob_cli.adapters.store.integrity import BackgroundCheck, quick_check_problem, read_only_uri
+from slob_cli.adapters.store.integrity import BackgroundCheck, damaged_store, quick_check_problem, read_only_uri
 from slob_cli.adapters.store.queries import ReadQueries
 from slob_cli.adapters.store.rows import CANDLE_INSERT, CANDLE_ROWS, candle_row, row_candle
 from slob_cli.adapters.store.scans import Scans
@@ -315,7 +315,7 @@ class Store(ReadQueries, ViewQueries, Scans, TradingDays):
 
     def _damaged(self, problem: str | None) -> None:
         if problem is not None:
-            raise StoreError(f"database {str(self.path)!r} is damaged ({problem}); restore it from a backup")
+            raise damaged_store(self.path, problem)
 
     def close(self) -> None:
         """Close the connection (committing first what a writer thread still holds)."""

@@ -6,6 +6,8 @@ import sqlite3
 import threading
 from pathlib import Path
 
+from slob_cli.errors import StoreError
+
 
 def quick_check_problem(conn: sqlite3.Connection) -> str | None:
     """Return SQLite's first quick_check finding (corrupt pages, broken indexes), or None when sound."""
@@ -52,6 +54,11 @@ def damage_named(error: BaseException) -> str | None:
         return None
     words = " ".join(str(error).split())
     return words if "malformed" in words or "not a database" in words else None
+
+
+def damaged_store(path: str | Path, problem: str) -> StoreError:
+    """Return the one-line error of a store file SQLite found damaged."""
+    return StoreError(f"database {str(path)!r} is damaged ({problem}); restore it from a backup")
 
 
 def read_only_uri(file: Path) -> str:
