@@ -249,5 +249,5 @@ def test_a_damaged_store_gets_a_json_503_naming_it_and_no_traceback(seeded: Seed
 def test_an_unknown_api_path_gets_a_json_404(seeded: SeededDay, web_server) -> None:
     server = web_server()
     for path in ("/api/reports/abc", "/api/nothing"):
-        status, headers, body = get(server.url + path)
+        status, _, body = get(server.url + path)
         assert status == 404 and json.loads(body) == {"error": "not found"}, (path, body[:200])
