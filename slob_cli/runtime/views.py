@@ -15,7 +15,7 @@ from datetime import date, datetime, timezone
 from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
-from slob_cli.core.models import INSTRUMENTS, Direction
+from slob_cli.core.models import INSTRUMENTS, SAME_PRICES, Direction
 from slob_cli.core.pnl import mark_open
 from slob_cli.core.sessions import trading_date_of  # noqa: F401 - re-exported for the views' callers
 from slob_cli.core.timefmt import iso_z
@@ -193,8 +193,14 @@ def ended_sim_runs(store: Store) -> set[int]:
 
 
 def last_price(store: Store, symbol: str) -> float | None:
-    """Return the newest known price of a symbol: its latest tick, else its latest candle's close."""
-    return store.newest_price(symbol)
+    """Return the newest known price of a symbol: its latest tick, else its latest candle's close.
+
+    A symbol with no data of its own (MNQ traded on NQ's setups, risk's trade_symbol) reads its twin's.
+    """
+    price = store.newest_price(symbol)
+    if price is None and symbol in SAME_PRICES:
+        price = store.newest_price(SAME_PRICES[symbol])
+    return price
 
 
 def live_book(store: Store) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:

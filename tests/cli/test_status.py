@@ -159,3 +159,19 @@ def test_status_at_80_columns_prints_every_number_whole(runner: CliRunner, db_pa
         assert number in words, (number, result.stdout)
     assert "…" not in result.stdout
     assert max(len(line) for line in result.stdout.splitlines()) <= 80, result.stdout
+
+
+def test_an_mnq_position_on_nq_data_is_marked_at_nq_prices(runner: CliRunner, db_path: Path, store: Store) -> None:
+    from slob_cli.core.models import Tick
+
+    # risk's trade_symbol = "MNQ": the store records NQ only, so MNQ had no price and no unrealized P&L.
+    now = datetime.now(UTC)
+    add_setup(store, "NQ-a-SHORT-1", "SETUP_COMPLETE", trading_date=trading_date_of(now).isoformat(),
+              entry_estimate=25450.0, stop=25470.0, target=25405.0)
+    add_trade(store, "NQ-a-SHORT-1", symbol="MNQ", quantity=3.0, entry_time=to_iso(now - timedelta(minutes=5)),
+              entry_price=25449.5, entry_commission=1.86)
+    store.insert_ticks([Tick("NQ", now - timedelta(seconds=2), 25440.0, 1.0)])
+    [position] = json.loads(runner.invoke(app, ["--db", str(db_path), "status", "--json"]).stdout)["positions"]
+    assert position["last_price"] == 25440.0
+    assert position["unrealized_money"] == round(9.5 * 2.0 * 3 - 1.86, 2)  # MNQ's $2 a point, 3 lots
+    assert (position["to_stop"], position["to_target"]) == (30.0, 35.0)
