@@ -85,3 +85,18 @@ def test_a_sim_rerun_on_a_day_holding_imported_candles_is_refused_naming_why(
     again = runner.invoke(app, args)
     assert again.exit_code == 3
     assert "later than this session's clock" in again.stderr and "use another --db" in again.stderr
+
+
+@pytest.mark.parametrize(("day", "message"), [
+    # the sim lists no NQ future then: the run got no data and still exited 0 with an empty summary
+    ("1990-01-02", "--date 1990-01-02 is outside the days the simulated gateway serves (2000-01-03..2099-12-31)"),
+    ("2100-06-01", "--date 2100-06-01 is outside the days the simulated gateway serves"),
+    # beyond next year the calendar was not loaded: Christmas Day passed for a session
+    ("2036-12-25", "--date 2036-12-25 is not a NYSE trading day"),
+])
+def test_a_sim_date_it_cannot_serve_is_refused_before_anything_is_stored(
+        runner: CliRunner, db_path: Path, day: str, message: str) -> None:
+    result = runner.invoke(app, ["--db", str(db_path), "run", "--sim", "--speed", "max", "--date", day])
+    assert result.exit_code == 2, result.output
+    assert result.stderr.startswith(f"Error: {message}") and len(result.stderr.splitlines()) == 1
+    assert not db_path.exists()
