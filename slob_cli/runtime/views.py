@@ -178,11 +178,13 @@ def run_over(store: Store, run: dict[str, Any]) -> bool:
 
 
 def ended_sim_runs(store: Store) -> set[int]:
-    """Return the ids of sim runs that have ended (their gateway and its orders no longer exist).
+    """Return the ids of `--sim` runs that have ended (their embedded gateway and its orders no longer exist).
 
     A `--sim` run whose process died without writing its end took its embedded gateway with it: ended too.
+    A session against `slob sim-gateway` (data `sim`, no `--sim`) is not one: that gateway outlives it and
+    keeps its orders and position working, as IB Gateway would.
     """
-    ended = {row["id"] for row in store.ended_run_rows() if is_sim_run(row)}
+    ended = {row["id"] for row in store.ended_run_rows() if _payload(row.get("args")).get("sim")}
     died = [row for row in store.unended_run_rows() if _payload(row.get("args")).get("sim")]
     if died:
         from slob_cli.runtime.lock import current_holder
