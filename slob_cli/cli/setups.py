@@ -120,9 +120,12 @@ def track(
         return
     title = f"{chosen} setups {start} .. {end}"
     render_candidates(result.candidates, context.settings.zone, title)
-    typer.echo(f"{result.days} days, {result.candles or 0:,} candles, {len(result.candidates)} candidates; "
-               f"{result.new_events} new events, {result.changed_setups} candidates written"
-               + (f", {len(result.replaced_days)} days recomputed" if result.replaced_days else ""))
+    from slob_cli.runtime.views import counted
+
+    typer.echo(f"{counted(result.days, 'day')}, {counted(result.candles or 0, 'candle')}, "
+               f"{counted(len(result.candidates), 'candidate')}; {counted(result.new_events, 'new event')}, "
+               f"{counted(result.changed_setups, 'candidate')} written"
+               + (f", {counted(len(result.replaced_days), 'day')} recomputed" if result.replaced_days else ""))
 
 
 class _Plan(NamedTuple):

@@ -10,7 +10,7 @@ from rich.text import Text
 
 from slob_cli.runtime.dashboard_view import listing_table
 from slob_cli.runtime.status import StatusReport
-from slob_cli.runtime.views import format_money, format_price, human_age, local_time
+from slob_cli.runtime.views import counted, format_money, format_price, human_age, local_time
 
 
 def _points(value: float | None) -> str:
@@ -65,7 +65,7 @@ def render_status(report: StatusReport, zone: ZoneInfo) -> RenderableType:
     today = report.today
     label = "Sim day" if simulated else "Today"
     parts.append(Text(
-        f"{label} ({today['trading_date']} New York): {today['closed_trades']} closed trades, "
+        f"{label} ({today['trading_date']} New York): {counted(today['closed_trades'], 'closed trade')}, "
         f"P&L {today['pnl_points']:+.2f} points, ${today['pnl_money']:+,.2f} net, "
         f"commission ${today['commission']:,.2f}"
     ))

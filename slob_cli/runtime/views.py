@@ -240,6 +240,11 @@ def mark_positions(store: Store, positions: list[dict[str, Any]]) -> list[dict[s
     return marked
 
 
+def counted(count: int, noun: str) -> str:
+    """Return a count with its noun, singular for one: "1 day", "6 days", "1,204 candles"."""
+    return f"{count:,} {noun}" if count == 1 else f"{count:,} {noun}s"
+
+
 def human_age(seconds: float | None) -> str:
     """Return an age as people say it: "3 s", "2 h 5 min", "41 days" ("-" when unknown)."""
     if seconds is None:

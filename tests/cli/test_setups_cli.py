@@ -345,3 +345,17 @@ def test_candles_imported_without_tick_counts_are_tracked_as_the_bars_they_are(
     expected = {row["id"]: row["state"] for row in _track_json(runner, db)}
     got = {row["id"]: row["state"] for row in _track_json(runner, imported)}
     assert got == expected and expected["NQ-20260310-S1"] == "SETUP_COMPLETE"
+
+
+def test_track_says_one_day_and_one_candle_in_the_singular(runner, db_path) -> None:  # noqa: ANN001
+    from datetime import datetime, timezone
+
+    from slob_cli.core.models import Candle
+    from slob_cli.runtime.views import counted
+
+    assert [counted(n, "day") for n in (0, 1, 2, 1204)] == ["0 days", "1 day", "2 days", "1,204 days"]
+    with Store.open(db_path) as store:
+        store.upsert_candles([Candle("NQ", datetime(2026, 1, 6, 15, 0, tzinfo=timezone.utc), 10, 11, 9, 10, 1, 1)])
+    result = runner.invoke(app, ["--db", str(db_path), "setups", "track", "--from", "2026-01-06", "--to", "2026-01-06"])
+    assert result.exit_code == 0, result.output
+    assert result.stdout.strip().splitlines()[-1].startswith("1 day, 1 candle, 0 candidates;")  # was "1 days"

@@ -73,7 +73,7 @@ def test_status_table_names_running_session_and_rows(runner: CliRunner, db_path:
     assert f"Running: slob paper (pid {os.getpid()}" in out
     assert "NQ-a-SHORT-1" in out and "WATCHING_LIQ2" in out
     assert "slob:NQ-a-SHORT-2:stop" in out and "25,470.25" in out
-    assert "1 closed trades" in out and "$+400.00" in out
+    assert "1 closed trade," in out and "$+400.00" in out
     assert "connected" in out
 
 
