@@ -84,11 +84,14 @@ def _stale_everywhere(runner: CliRunner, db_path: Path, url: str, problem: str) 
     assert get_json(url + "/api/header")["liveness"]["stale"] is True
 
 
+@pytest.mark.parametrize("delayed", [False, True], ids=["sim-data", "delayed-data"])
 def test_a_recording_on_the_sim_gateways_clock_pulses_and_a_hung_one_is_stale(
-        db_path: Path, web_server, runner: CliRunner, tmp_path: Path) -> None:  # noqa: ANN001
+        db_path: Path, web_server, runner: CliRunner, tmp_path: Path, delayed: bool) -> None:  # noqa: ANN001
+    """Delayed data is `delayed`, not `sim`: only the run's sim_clock says its times are the gateway's."""
     Store.open(db_path).close()
     server = web_server()
-    with SimGatewayThread(seed=5, start=BUSY) as gateway, _recorder(db_path, gateway.port) as process:
+    with SimGatewayThread(seed=5, start=BUSY, delayed=delayed) as gateway, \
+            _recorder(db_path, gateway.port) as process:
         def pulsed_lately() -> bool:
             """Within 3 real seconds of now, though the lock was taken more than 10 s ago: it pulses."""
             assert process.poll() is None, process.communicate()
@@ -99,6 +102,7 @@ def test_a_recording_on_the_sim_gateways_clock_pulses_and_a_hung_one_is_stale(
         eventually(pulsed_lately, timeout=90, interval=0.2)
         data = _alive_everywhere(runner, db_path, server.url)
         assert data["clock"]["simulated"] and not data["clock"]["run_ended"], data["clock"]
+        assert data["runs"][0]["data_mode"] == ("delayed" if delayed else "sim")
         assert (data["liveness"]["sign"], data["liveness"]["heartbeat_clock"]) == ("pulse", "sim")
         assert data["health"]["run_id"] == data["runs"][0]["id"]  # its own heartbeat, on the gateway's clock
         assert data["health"]["ts"].startswith("2026-03-10"), data["health"]
