@@ -30,20 +30,23 @@ from tests.web.test_sim_liveness import _check, _status
 
 ROOT = Path(__file__).resolve().parents[2]
 
-# argv: store, command, its args (JSON), its data mode, its newest heartbeat: "sim" (on a sim clock), "wall" or "none".
+# argv: store, command, its args (JSON), its data mode, its newest heartbeat: "sim" (on a sim clock), "wall" or
+# "none", and its lock record: "older" (no `pulses`) or "missing" (removed: only /proc/locks names the holder).
 OLDER_SESSION = textwrap.dedent("""
     import json, os, sys, time
     from datetime import datetime, timedelta, timezone
     from slob_cli.adapters.store import Store
     from slob_cli.runtime.lock import lock_path_for, try_acquire
 
-    db, command, args, mode, heartbeat = sys.argv[1:]
+    db, command, args, mode, heartbeat, kept = sys.argv[1:]
     lock = try_acquire(db, command)
     record = lock_path_for(db)
     older = {k: v for k, v in json.loads(record.read_text()).items() if k in ("pid", "command", "started_at")}
     record.write_text(json.dumps(older))
     moment = time.time() - 300
     os.utime(record, (moment, moment))  # taken five minutes ago and never touched since
+    if kept == "missing":
+        record.unlink()
     now = datetime.now(timezone.utc)
     sim_now = datetime(2026, 1, 6, 15, 0, tzinfo=timezone.utc)
     with Store.open(db) as store:
@@ -58,10 +61,10 @@ OLDER_SESSION = textwrap.dedent("""
 
 
 @contextmanager
-def _older_session(db_path: Path, command: str, args: dict[str, Any], mode: str,
-                   heartbeat: str) -> Iterator[subprocess.Popen[str]]:
+def _older_session(db_path: Path, command: str, args: dict[str, Any], mode: str, heartbeat: str,
+                   kept: str = "older") -> Iterator[subprocess.Popen[str]]:
     session = subprocess.Popen([sys.executable, "-c", OLDER_SESSION, str(db_path), command, json.dumps(args), mode,
-                                heartbeat], stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                heartbeat, kept], stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                                text=True, cwd=ROOT)
     try:
         assert session.stdout is not None and session.stdout.readline().strip() == "ready", session.communicate()
@@ -115,3 +118,14 @@ def test_an_older_wall_clock_session_is_judged_by_its_heartbeat_as_before(db_pat
         assert code == 0 and "heartbeat " in line and "no pulse" not in line, line
         liveness = _status(runner, db_path)["liveness"]
         assert (liveness["state"], liveness["sign"], liveness["note"]) == ("fresh", "heartbeat", None), liveness
+
+
+def test_a_holder_whose_lock_record_is_missing_is_judged_by_its_process_and_says_so(
+        db_path: Path, runner: CliRunner) -> None:
+    Store.open(db_path).close()
+    with _older_session(db_path, "run", {"sim": True}, "sim", "sim", kept="missing") as session:
+        code, line = _check(runner, db_path)
+        assert (code, line) == (0, f"healthy: slob session (pid {session.pid}, since unknown), alive (no pulse: its "
+                                   "lock record is missing; judged by its process only), heartbeat 0 s ago on the "
+                                   "sim clock"), line
+        assert _status(runner, db_path)["liveness"]["note"] == "no pulse: its lock record is missing"
