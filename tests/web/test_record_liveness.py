@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import os
 import signal
+import sqlite3
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -25,7 +26,7 @@ from typer.testing import CliRunner
 
 from slob_cli.adapters.store import Store
 from slob_cli.cli.main import app
-from slob_cli.runtime.lock import lock_path_for
+from slob_cli.runtime.lock import lock_path_for, process_stopped
 from slob_cli.sim import encoders
 from slob_cli.sim.gateway import SimGatewayThread
 from tests.conftest import eventually
@@ -41,6 +42,25 @@ HUNG = 120  # seconds a hang is made to have lasted (the dashboard and the web m
 def _held_seconds(running: dict[str, Any]) -> float:
     started = datetime.fromisoformat(running["started_at"].replace("Z", "+00:00"))
     return (datetime.now(UTC) - started).total_seconds()
+
+
+def _stop_between_writes(db_path: Path, pid: int) -> None:
+    """SIGSTOP the recorder outside a write transaction of its own, so that this test can still write the store."""
+    def stopped_outside_a_write() -> bool:
+        os.kill(pid, signal.SIGSTOP)
+        eventually(lambda: process_stopped(pid), timeout=10, interval=0.01)
+        conn = sqlite3.connect(db_path, timeout=0)
+        try:
+            conn.execute("BEGIN IMMEDIATE")
+            conn.rollback()
+            return True
+        except sqlite3.OperationalError:  # stopped inside a commit: let it finish and stop it again
+            os.kill(pid, signal.SIGCONT)
+            return False
+        finally:
+            conn.close()
+
+    eventually(stopped_outside_a_write, timeout=30, interval=0.05)
 
 
 def _args(db_path: Path) -> dict[str, Any]:
@@ -144,7 +164,7 @@ def test_a_recording_from_a_real_gateway_writes_heartbeats_on_the_wall_clock_and
         assert data["connected"] is True and data["health"]["payload"]["ticks_stored"] >= 0
         assert _args(db_path)["sim_clock"] is False
 
-        os.kill(process.pid, signal.SIGSTOP)
+        _stop_between_writes(db_path, process.pid)
         eventually(lambda: _check(runner, db_path, "--max-age", "2")[0] == 1, timeout=30, interval=0.2)
         run_id = data["runs"][0]["id"]
         with sql_file(db_path) as conn:  # its heartbeats, as two minutes of the hang leave them
