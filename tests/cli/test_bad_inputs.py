@@ -101,6 +101,11 @@ CASES = [
      "line 1 cannot be parsed"),
     ("env-unknown-setting", _write(".env", b"SLOB_LOG_LEVEL=INFO\nslob_display_timezone=UTC\n"), {}, ["status"], 3,
      "Error: env file '.env' line 2: unknown setting slob_display_timezone (did you mean SLOB_DISPLAY_TZ?)"),
+    # an empty path was the current directory: a kill switch always on (every setup skipped), or "'.' is a directory"
+    ("kill-switch-path-empty", _nothing, {"SLOB_KILL_SWITCH_PATH": ""}, ["run", "--sim", "--speed", "max"], 3,
+     "setting SLOB_KILL_SWITCH_PATH = '': an empty path would name the current directory"),
+    ("log-dir-blank", _nothing, {"SLOB_LOG_DIR": "  "}, ["status"], 3,
+     "setting SLOB_LOG_DIR = '  ': an empty path would name the current directory"),
     ("alert-url-not-a-url", _nothing, {"SLOB_ALERT_URLS": "not a url"}, ["status"], 3,
      "SLOB_ALERT_URLS: item 1 is not an apprise URL"),
     ("symbols-empty-item", _nothing, {}, ["record", "--port", "1", "--symbols", "NQ,,MNQ", "--duration", "1m"], 2,
