@@ -155,7 +155,7 @@ def _session(ctx: typer.Context, settings: Any, command: str, *, monitor_only: b
             guarded.stats = result.as_dict()
             cut = result.stats.stopped_by if wired.options.until is not None else None
             if cut:  # a period asked for and not reached: the summary, then exit 130/143, never 0
-                _render(result, json_out)
+                _render(result, json_out)  # here, while the run row is open; the raise skips the one below
                 raise StoppedEarly(cut, f"{command} was cut short: {cut} stopped it before its --duration")
     _render(result, json_out)
 
