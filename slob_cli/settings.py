@@ -30,7 +30,7 @@ ENV_PREFIX = "slob_"
 LIMITS: dict[str, dict[str, Any]] = {
     "ib_port": {"ge": 1, "le": 65535}, "ib_client_id": {"ge": 0}, "ib_connect_timeout": {"gt": 0},
     "connect_timeout": {"gt": 0}, "stale_after": {"gt": 0}, "flatten_retries": {"ge": 0, "le": 20},
-    "flatten_retry_delay": {"gt": 0}, "max_clock_skew": {"gt": 0},
+    "flatten_retry_delay": {"gt": 0}, "max_clock_skew": {"gt": 0}, "track_processes": {"ge": 1, "le": 2},
 }
 
 
@@ -53,6 +53,7 @@ class Settings:
     symbols: list[str] = field(default_factory=lambda: ["NQ"])
     db_path: Path = Path("slob.db")
     display_tz: str = "Europe/Stockholm"
+    track_processes: int = 2  # `setups track` over a long range: 2 lets a helper process take its later days
 
     # Logging.
     log_level: str = "INFO"

@@ -60,6 +60,7 @@ class SettingsModel(BaseSettings):
     symbols: Annotated[list[str], NoDecode] = list(D.symbols)
     db_path: Path = D.db_path
     display_tz: str = D.display_tz
+    track_processes: int = Field(D.track_processes, ge=1, le=2)  # LIMITS
     log_level: str = D.log_level
     log_dir: Path = D.log_dir
     log_json: bool = D.log_json

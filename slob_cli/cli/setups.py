@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import contextlib
 import sqlite3
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any, NamedTuple
 
 import typer
 
@@ -21,7 +21,9 @@ if TYPE_CHECKING:
 
     from slob_cli.adapters.store import Store
     from slob_cli.adapters.store.setups import StoredEvent
+    from slob_cli.core.sessions import TradingCalendar
     from slob_cli.core.strategy.config import StrategyConfig
+    from slob_cli.runtime.track_split import DayHelper
     from slob_cli.runtime.tracking import TrackResult
 
 app = typer.Typer(help="Track 5/1 SLOB setups over stored candles, list them, show one.", no_args_is_help=True)
@@ -85,23 +87,34 @@ def track(
     from slob_cli.adapters.strategy_config import load_strategy_config
 
     config = load_strategy_config(config_path or context.settings.strategy_config)
-    result = None
+    result = plan = None
     with contextlib.suppress(StoreError, sqlite3.Error):  # not there, an older schema...: the writing open says so
         with context.open_store(readonly=True) as store:  # nothing to write: no write lock, no integrity scan
-            result, start, end = _track(store, chosen, start, end, config, reuse_only=True, count=not json_out)
+            plan = _plan(store, chosen, start, end)
+            result = _track(store, plan, config, reuse_only=True, count=not json_out)
     if result is None:
         from slob_cli.cli.options import day_progress
+        from slob_cli.runtime.track_split import start_helper
 
-        # the writing open's check runs while the first days are computed
-        with context.open_store(create=False, check_in_background=True) as store, \
-                day_progress(f"Tracking {chosen}") as progress:
-            try:
-                result, start, end = _track(store, chosen, start, end, config, reuse_only=False, count=not json_out,
-                                            progress=progress)
-            except sqlite3.DatabaseError:
-                store.confirm_integrity()  # a read hit damage before the check was done: say what the check says
-                raise
-    assert result is not None
+        # Between the two opens nothing holds the file: a helper process may take the later days.
+        helper = None if plan is None else start_helper(context.settings.db_path, chosen, plan.start, plan.end, config,
+                                                        plan.calendar, plan.now, context.settings.track_processes)
+        try:
+            # the writing open's check runs while the first days are computed
+            with context.open_store(create=False, check_in_background=True) as store, \
+                    day_progress(f"Tracking {chosen}") as progress:
+                try:
+                    plan = plan or _plan(store, chosen, start, end)
+                    result = _track(store, plan, config, reuse_only=False, count=not json_out, progress=progress,
+                                    helper=helper)
+                except sqlite3.DatabaseError:
+                    store.confirm_integrity()  # a read hit damage before the check was done: say what the check says
+                    raise
+        finally:
+            if helper is not None:
+                helper.close()
+    assert result is not None and plan is not None
+    start, end = plan.start, plan.end
     if json_out:
         _print_json(result.candidates)
         return
@@ -112,19 +125,21 @@ def track(
                + (f", {len(result.replaced_days)} days recomputed" if result.replaced_days else ""))
 
 
-def _track(
-    store: Store, symbol: str, start: date | None, end: date | None, config: StrategyConfig, reuse_only: bool,
-    count: bool = True, progress: Callable[[int, int], None] | None = None,
-) -> tuple[TrackResult | None, date, date]:
-    """Track [start, end] (default: the stored span) on the store; with `reuse_only`, only if nothing needs computing.
+class _Plan(NamedTuple):
+    """What a track runs over: the symbol's dates, the instant it counts as now, and the exchange calendar."""
 
-    Return the result (None when `reuse_only` found a day to compute) and the dates tracked; `count`
-    asks for the candles of the range to be counted (the summary line prints them, --json does not).
-    """
+    symbol: str
+    start: date
+    end: date
+    now: datetime
+    calendar: TradingCalendar
+
+
+def _plan(store: Store, symbol: str, start: date | None, end: date | None) -> _Plan:
+    """Return the range to track: [start, end], by default the stored span; now; the calendar around it."""
     from slob_cli.adapters.calendar import load_calendar
     from slob_cli.core.sessions import trading_date_of
     from slob_cli.runtime.clock import SystemClock
-    from slob_cli.runtime.tracking import reuse_range, track_range
 
     now = SystemClock().now()
     first, last = store_span(store, symbol)
@@ -136,9 +151,25 @@ def _track(
     # A margin each side: the calendar needs start < end, and the tracker looks ahead for the next session.
     margin = timedelta(days=14)
     calendar = load_calendar(start - margin, max(start, min(end, trading_date_of(now))) + margin)
+    return _Plan(symbol, start, end, now, calendar)
+
+
+def _track(
+    store: Store, plan: _Plan, config: StrategyConfig, reuse_only: bool, count: bool = True,
+    progress: Callable[[int, int], None] | None = None, helper: DayHelper | None = None,
+) -> TrackResult | None:
+    """Track the plan's range on the store; with `reuse_only`, only if nothing needs computing (else None).
+
+    `count` asks for the candles of the range to be counted (the summary line prints them, --json does
+    not); a `helper` (runtime.track_split) computes the range's later days meanwhile.
+    """
+    from slob_cli.runtime.tracking import reuse_range, track_range
+
+    symbol, start, end, now, calendar = plan
     if reuse_only:
-        return reuse_range(store, symbol, start, end, config, calendar, now, count_candles=count), start, end
-    return track_range(store, symbol, start, end, config, calendar, now, count_candles=count, progress=progress), start, end
+        return reuse_range(store, symbol, start, end, config, calendar, now, count_candles=count)
+    return track_range(store, symbol, start, end, config, calendar, now, count_candles=count, progress=progress,
+                       helper=helper)
 
 
 def store_span(store: Store, symbol: str) -> tuple[date | None, date | None]:

@@ -23,10 +23,11 @@ def status(
     ctx: typer.Context,
     json_out: Annotated[bool, typer.Option("--json", help="Print one JSON object instead of tables.")] = False,
     check: Annotated[bool, typer.Option(
-        "--check", help="Print nothing but one line; exit 0 only when a session holds the lock and its "
-        "last heartbeat is fresh, else 1 (for container health checks).")] = False,
+        "--check", help="Print nothing but one line; exit 0 only when a session holds the lock and shows "
+        "life within --max-age, else 1 (for container health checks).")] = False,
     max_age: Annotated[float, typer.Option(
-        "--max-age", min=1.0, help="Seconds after which a heartbeat is stale (with --check).")] = 60.0,
+        "--max-age", min=1.0, help="Real seconds after which a running session is stale: its last heartbeat, or "
+        "for a run on a simulated clock its last pulse.")] = 60.0,
     runs: Annotated[int, typer.Option("--runs", min=1, help="How many recent runs to list.")] = 10,
 ) -> None:
     """Show the store's state: recent runs, the running session, setups, orders, positions, P&L.
@@ -48,14 +49,14 @@ def status(
         if damage:
             typer.echo(f"unhealthy: store {str(settings.db_path)!r} is damaged ({damage})")
             raise typer.Exit(int(ExitCode.UNEXPECTED))
-        report = collect_status(store, settings.db_path, datetime.now(timezone.utc), run_limit=runs)
+        report = collect_status(store, settings.db_path, datetime.now(timezone.utc), run_limit=runs, max_age=max_age)
     if check:
-        problem = check_health(report, max_age)
+        problem = check_health(report)
         if problem:
             typer.echo(f"unhealthy: {problem}")
             raise typer.Exit(int(ExitCode.UNEXPECTED))
-        assert report.running is not None  # check_health found a live holder
-        typer.echo(f"healthy: {report.running.describe()}, heartbeat {report.health_age_seconds:.0f}s ago")
+        assert report.running is not None and report.liveness is not None  # check_health found a live holder
+        typer.echo(f"healthy: {report.running.describe()}, {report.liveness.describe(report.health_age_seconds)}")
         return
     if json_out:
         typer.echo(json.dumps(report.to_dict(), indent=2, default=str))

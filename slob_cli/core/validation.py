@@ -114,6 +114,7 @@ class ValidationInput:
     late_ticks: int = 0
     delayed_data: bool = False
     simulated_data: bool = False  # the simulated gateway's market: real-time, but not the exchange's
+    sim_clock: bool = False  # the run's times are a simulated gateway's clock: its spans are virtual seconds
     live_events: Sequence[Any] | None = None
     offline_events: Sequence[Any] | None = None
     orders: Sequence[OrderInfo] = ()
@@ -165,13 +166,18 @@ def _hours(seconds: float) -> str:
     return f"{seconds / 3600:.2f} h"
 
 
+def _on_clock(data: ValidationInput) -> str:
+    """Return how a span of this run names its clock: a simulated run's spans are virtual time."""
+    return " on the simulated clock" if data.sim_clock else ""
+
+
 def check_uptime(data: ValidationInput, limits: Thresholds) -> list[Criterion]:
     """No crash, and the run lasted its duration."""
     crash = Criterion("no crash", not data.crashed,
                       data.crash_detail or ("the run ended cleanly" if not data.crashed else "the run crashed"))
     reached = data.actual_seconds + limits.duration_tolerance_seconds >= data.target_seconds
     duration = Criterion("duration reached", reached,
-                         f"ran {_hours(data.actual_seconds)} of {_hours(data.target_seconds)}")
+                         f"ran {_hours(data.actual_seconds)} of {_hours(data.target_seconds)}{_on_clock(data)}")
     return [crash, duration]
 
 
@@ -180,7 +186,8 @@ def check_connection(data: ValidationInput, limits: Thresholds) -> list[Criterio
     longest = max((o.seconds(data.run_end) for o in data.outages), default=0.0)
     unrecovered = [o for o in data.outages if o.end is None]
     restored = f"{data.restores} restored by IB (1101/1102), " if data.restores else ""
-    summary = (f"{len(data.outages)} disconnects, longest outage {longest:.0f}s, {data.reconnects} reconnects, "
+    summary = (f"{len(data.outages)} disconnects, longest outage {longest:.0f}s{_on_clock(data)}, "
+               f"{data.reconnects} reconnects, "
                f"{restored}{data.safe_mode_entries} safe-mode entries")
     recovered = Criterion(
         "connection recovered", not unrecovered and longest <= limits.max_outage_seconds,
@@ -208,7 +215,7 @@ def check_candles(data: ValidationInput) -> list[Criterion]:
     if data.delayed_data:
         flow = "delayed data was used"
     elif without > 0:
-        flow = f"{kind} while connected; none for {without:.0f}s of outages"
+        flow = f"{kind} while connected; none for {without:.0f}s{_on_clock(data)} of outages"
     else:
         flow = f"{kind} throughout"
     delayed = Criterion("live market data", not data.delayed_data, flow, Severity.WARNING)
@@ -300,6 +307,7 @@ def figures_of(data: ValidationInput, limits: Thresholds) -> dict[str, Any]:
         "target_hours": round(data.target_seconds / 3600, 3),
         "disconnects": len(data.outages),
         "longest_outage_seconds": round(max((o.seconds(data.run_end) for o in data.outages), default=0.0), 1),
+        "clock": "sim" if data.sim_clock else "wall",  # whose seconds and hours these are
         "reconnects": data.reconnects,
         "restores": data.restores,
         "safe_mode_entries": data.safe_mode_entries,

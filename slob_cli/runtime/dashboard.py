@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from slob_cli.runtime import views
 from slob_cli.runtime.lock import LockHolder, current_holder
+from slob_cli.runtime.status import Liveness, judge_liveness
 
 if TYPE_CHECKING:
     from slob_cli.adapters.store import Store
@@ -53,6 +54,7 @@ class DashboardSnapshot:
     today: dict[str, Any] = field(default_factory=dict)
     events: list[dict[str, Any]] = field(default_factory=list)
     clock: views.StoreClock | None = None  # whose clock `now` is (a sim run's own, marked simulated)
+    liveness: Liveness | None = None  # the lock holder's verdict, as `status` judges it
 
 
 def _bars(store: Store, symbol: str, count: int) -> list[Bar]:
@@ -97,7 +99,7 @@ def read_snapshot(
     bar_count: int = 40, event_count: int = 8,
 ) -> DashboardSnapshot:
     """Read one frame's data from the store (read-only) as of `now` (a sim run's own clock when it is newest)."""
-    clock = views.store_clock(store, now)
+    wall_now, clock = now, views.store_clock(store, now)
     now = clock.now
     if symbol is None:
         symbol = store.newest_candle_symbol()
@@ -134,6 +136,7 @@ def read_snapshot(
         today=views.day_pnl(store, trading_date),
         events=views.latest_events(store, event_count),
         clock=clock,
+        liveness=judge_liveness(db_path, clock, running, health_age, wall_now),
     )
 
 

@@ -13,7 +13,6 @@ from rich.text import Text
 from slob_cli.runtime.dashboard import Bar, DashboardSnapshot
 from slob_cli.runtime.views import format_price, human_age, local_time
 
-STALE_HEARTBEAT_SECONDS = 30.0
 STALE_TICK_SECONDS = 60.0
 CHART_HEIGHT = 10
 
@@ -73,9 +72,16 @@ def _status_line(snapshot: DashboardSnapshot, zone: ZoneInfo) -> Text:
     else:
         stale = snapshot.last_tick_age > STALE_TICK_SECONDS
         line.append(f"   last tick: {human_age(snapshot.last_tick_age)} ago", style="red" if stale else "")
+    liveness = snapshot.liveness
+    stale = liveness is not None and liveness.stale
     if snapshot.health_age is not None:
-        stale = snapshot.health_age > STALE_HEARTBEAT_SECONDS
-        line.append(f"   heartbeat: {human_age(snapshot.health_age)} ago", style="red" if stale else "")
+        age = liveness.heartbeat_age(snapshot.health_age) if liveness else f"{human_age(snapshot.health_age)} ago"
+        late = liveness is not None and liveness.stale and liveness.sign == "heartbeat"
+        line.append(f"   heartbeat: {age}", style="red" if late else "")
+    if liveness is not None and liveness.sign == "pulse" and liveness.age_seconds is not None:
+        line.append(f"   alive: {human_age(liveness.age_seconds)} ago (real time)", style="red" if stale else "")
+    if stale:
+        line.append("   STALE", style="bold red")
     return line
 
 

@@ -36,6 +36,7 @@ from slob_cli.runtime.clock import Clock, SystemClock, rebase_run_start
 from slob_cli.runtime.events import EventType
 from slob_cli.runtime.executor import ExecutorOptions, OrderExecutor
 from slob_cli.runtime.last_prices import newest_prices
+from slob_cli.runtime.lock import pulse
 from slob_cli.runtime.minute_gate import MinuteCatchUp
 from slob_cli.runtime.minute_timer import MinuteTimer
 from slob_cli.runtime.pnl_view import unrealized_view
@@ -394,6 +395,22 @@ class Engine(Supervised):
         return (self._started and not self._reconcile_wanted.is_set() and not self._reconciling
                 and not self.port.in_flight() and not self.catch_up.due())
 
+    def step_held_by(self) -> str:
+        """Return in words what keeps the next lockstep step waiting (for a run cut short meanwhile)."""
+        if not self.connection.in_session:
+            return "the connection to the simulated gateway (down, reconnecting)"
+        if not self._started:
+            return "its start (history warm-up, the first reconciliation)"
+        if self._reconcile_wanted.is_set() or self._reconciling:
+            return "a reconciliation with the broker"
+        if self.port.in_flight():
+            return "the broker's acknowledgement of an order"
+        if self.catch_up.due():
+            pacing = self.catch_up.pacer.pausing
+            held = f", held by IB's history pacing ({pacing:.0f}s)" if pacing else ""
+            return f"the history of the minutes it missed{held}"
+        return "nothing"
+
     def settle(self) -> None:
         """Consume every buffered tick, then run the clock rules at the current time (lockstep)."""
         while (tick := self.buffer.dequeue_nowait()) is not None:
@@ -455,10 +472,10 @@ class Engine(Supervised):
 
     async def _heartbeat(self) -> None:
         while not self.stop_event.is_set():
-            if self.options.lockstep:  # its heartbeats follow virtual time (runtime/lockstep.py); the last one is here
-                await self.stop_event.wait()
-            else:
-                await self._wait_stop(self.options.heartbeat_interval)
+            await self._wait_stop(self.options.heartbeat_interval)
+            pulse(self.store.path)  # alive now, on the wall clock: how `status` judges a run on a simulated clock
+            if self.options.lockstep and not self.stop_event.is_set():
+                continue  # its health rows follow virtual time (runtime/lockstep.py); the last one is here
             self.write_health()
             if self._started:
                 self._check_clock()  # the connection measures the skew again on every heartbeat

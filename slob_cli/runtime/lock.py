@@ -281,5 +281,28 @@ def holds_lock(db_path: str | os.PathLike[str], pid: int | None) -> bool:
     return holder is not None and pid is not None and holder.pid == pid
 
 
+def pulse(db_path: str | os.PathLike[str]) -> None:
+    """Mark the holder record of this process as alive now (its mtime, on the wall clock); else do nothing.
+
+    A run on a simulated clock writes its health rows on virtual time (the same rows at any speed),
+    so they cannot say whether it is alive now: readers take this real-time mark instead (`last_pulse`).
+    """
+    record = read_record(db_path)
+    if record is None or record.pid != os.getpid():
+        return
+    try:
+        os.utime(lock_path_for(db_path))
+    except OSError:
+        pass  # the record only describes the holder
+
+
+def last_pulse(db_path: str | os.PathLike[str]) -> datetime | None:
+    """Return when the holder last marked itself alive (`pulse`, or the lock's taking), on the wall clock."""
+    try:
+        return datetime.fromtimestamp(lock_path_for(db_path).stat().st_mtime, tz=UTC)
+    except OSError:
+        return None
+
+
 def _lock_table_readable() -> bool:
     return os.access("/proc/locks", os.R_OK)

@@ -45,8 +45,9 @@ async def follow_steps(engine: Engine) -> None:
         failpoints.check()  # a crash a callback tripped kills the engine here, as the timer loop does
         if not (connection.in_session and engine.ready_to_step()):
             idle = 0.0 if last_step is None else time.monotonic() - last_step
-            if last_step is not None and idle > patience:
-                raise cut_short(engine, f"the simulated gateway served no step for {patience:g}s")
+            if last_step is not None and idle > patience:  # we could not ask
+                raise cut_short(engine, f"no step asked for {patience:g}s (real time) while the engine waited "
+                                        f"for {engine.step_held_by()}")
             await _changed(engine, patience - idle)
             continue
         engine.settle()
@@ -79,7 +80,7 @@ async def follow_steps(engine: Engine) -> None:
         if engine.stop_event.is_set():
             return
         if asked.cancelled() and not waited.cancelled():  # no answer within patience
-            raise cut_short(engine, f"the simulated gateway served no step for {patience:g}s")
+            raise cut_short(engine, f"the simulated gateway served no step for {patience:g}s (real time)")
         if asked.cancelled() or asked.exception() is not None:
             continue  # connection lost: the supervisor reconnects; the clock waits for us meanwhile
         answer = asked.result()

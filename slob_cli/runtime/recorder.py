@@ -304,10 +304,11 @@ class Recorder(Supervised):
     def _report_gap(self, symbol: str, start: datetime, end: datetime, reason: str) -> None:
         """Report trades between start and end (exclusive) as lost: what no backfill could supply."""
         seconds = round((end - start).total_seconds(), 3)
-        log.warning("%s trades between %s and %s are missing (%.0fs): %s", symbol, start, end, seconds, reason)
+        log.warning("%s trades between %s and %s are missing (%s): %s", symbol, start, end,
+                    self.connection.span_text(seconds), reason)
         self.gaps += 1
         self._event("DATA_GAP", {"symbol": symbol, "start": start.isoformat(), "end": end.isoformat(),
-                                 "seconds": seconds, "reason": reason})
+                                 "seconds": seconds, "clock": self.connection.clock_name, "reason": reason})
 
     async def _deadline(self) -> None:
         until = self.options.until

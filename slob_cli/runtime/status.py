@@ -9,9 +9,77 @@ from typing import Any
 
 from slob_cli.core.timefmt import iso_z
 from slob_cli.runtime import views
-from slob_cli.runtime.lock import LockHolder, current_holder
+from slob_cli.runtime.lock import LockHolder, current_holder, last_pulse
 
-DEFAULT_HEARTBEAT_MAX_AGE = 60.0
+DEFAULT_HEARTBEAT_MAX_AGE = 60.0  # real seconds; `status --check --max-age`, and the mark of dashboard and web
+
+
+@dataclass(frozen=True)
+class Liveness:
+    """Whether the session holding the lock shows life now: one verdict for status, dashboard and web.
+
+    A wall-clock session is judged by its newest heartbeat (a health row every 8 s). A run on a
+    simulated clock writes its health rows on virtual time (every 15 virtual minutes under lockstep,
+    so they are the same at any speed): their age says nothing of now, so it is judged by the
+    real-time pulse its engine puts on the lock record (`lock.pulse`). `age_seconds` is always real
+    seconds; the heartbeat's own age stays on the run's clock (`heartbeat_clock`).
+    """
+
+    state: str  # "fresh", "stale", "silent" (no sign of life yet) or "none" (no session holds the lock)
+    age_seconds: float | None  # real seconds since the last sign of life
+    sign: str | None  # "heartbeat" (its newest health row) or "pulse" (the lock record, a run on a sim clock)
+    limit_seconds: float
+    heartbeat_clock: str  # whose clock the heartbeat's age is read on: "wall" or "sim"
+
+    @property
+    def stale(self) -> bool:
+        """Return True when a running session has shown no life within the limit."""
+        return self.state in ("stale", "silent")
+
+    def problem(self, holder: LockHolder | None) -> str | None:
+        """Return why the session is unhealthy (one line), or None."""
+        if holder is None or self.state == "none":
+            return "no slob session holds the lock"
+        if self.state == "silent":
+            return f"{holder.describe()} has written no heartbeat"
+        if self.state == "stale":
+            what = "last heartbeat" if self.sign == "heartbeat" else "last sign of life of its sim run (real time)"
+            return f"{what} is {self.age_seconds:.0f}s old (limit {self.limit_seconds:.0f}s)"
+        return None
+
+    def heartbeat_age(self, health_age: float | None) -> str:
+        """Return a heartbeat's age as people say it, naming the simulated clock it is read on."""
+        on = " on the sim clock" if self.heartbeat_clock == "sim" else ""
+        return "none yet" if health_age is None else f"{views.human_age(health_age)} ago{on}"
+
+    def describe(self, health_age: float | None) -> str:
+        """Return the sign of life and the heartbeat, e.g. `alive 2 s ago (real time), heartbeat 7 min ago on the sim clock`."""
+        heartbeat = f"heartbeat {self.heartbeat_age(health_age)}"
+        if self.sign != "pulse":
+            return heartbeat
+        return f"alive {views.human_age(self.age_seconds)} ago (real time), {heartbeat}"
+
+    def to_dict(self) -> dict[str, Any]:
+        """Return JSON-ready data."""
+        return {**asdict(self), "stale": self.stale}
+
+
+def judge_liveness(db_path: str | os.PathLike[str], clock: views.StoreClock, running: LockHolder | None,
+                   health_age: float | None, wall_now: datetime,
+                   limit: float = DEFAULT_HEARTBEAT_MAX_AGE) -> Liveness:
+    """Judge the lock holder's liveness: by its heartbeat on the wall clock, by its pulse on a simulated one."""
+    heartbeat_clock = "sim" if clock.simulated else "wall"
+    if running is None:
+        return Liveness("none", None, None, limit, heartbeat_clock)
+    if clock.simulated and not clock.run_ended:  # the newest run, a sim run, is the holder
+        moment = last_pulse(db_path)
+        age = None if moment is None else round(max((wall_now - moment).total_seconds(), 0.0), 1)
+        sign = "pulse"
+    else:
+        age, sign = (None if health_age is None else round(health_age, 1)), "heartbeat"
+    if age is None:
+        return Liveness("silent", None, sign, limit, heartbeat_clock)
+    return Liveness("stale" if age > limit else "fresh", age, sign, limit, heartbeat_clock)
 
 
 @dataclass(frozen=True)
@@ -29,6 +97,7 @@ class StatusReport:
     health: dict[str, Any] | None
     health_age_seconds: float | None
     clock: dict[str, Any] | None = None  # whose clock `now`, `today` and the ages are read on
+    liveness: Liveness | None = None  # the holder's verdict, in real seconds
     connected: bool | None = None  # the gateway link of the running session (None: no session runs)
     backtests: list[dict[str, Any]] = field(default_factory=list)  # the newest `slob backtest` runs
 
@@ -36,22 +105,25 @@ class StatusReport:
         """Return the report as plain JSON-ready data."""
         data = asdict(self)
         data["running"] = asdict(self.running) if self.running else None
+        data["liveness"] = self.liveness.to_dict() if self.liveness else None
         return data
 
 
 def collect_status(store: Any, db_path: str | os.PathLike[str], now: datetime, run_limit: int = 10,
-                   memo: views.StoreMemo | None = None) -> StatusReport:
+                   memo: views.StoreMemo | None = None,
+                   max_age: float = DEFAULT_HEARTBEAT_MAX_AGE) -> StatusReport:
     """Read the status of a store (open it read-only) as of `now`; never locks, never writes.
 
     With a memo (a reader that asks often), rows are read again only when the store has changed;
     the clock, the ages and the lock holder are read every time.
     """
+    running = current_holder(db_path)
     read = memo.reader(store) if memo is not None else (lambda key, compute: compute())
-    clock = views.store_clock(store, now)
+    wall_now, clock = now, views.store_clock(store, now)
     now = clock.now
     health = read("health", lambda: views.last_health(store))
     health_time = views.parse_time(health["ts"]) if health else None
-    running = current_holder(db_path)
+    health_age = round((now - health_time).total_seconds(), 1) if health_time else None
     orders, positions = read("book", lambda: views.live_book(store))
     trading_date = views.trading_date_of(now)
     return StatusReport(
@@ -64,8 +136,9 @@ def collect_status(store: Any, db_path: str | os.PathLike[str], now: datetime, r
         positions=positions,
         today=read(("today", trading_date), lambda: views.day_pnl(store, trading_date)),
         health=health,
-        health_age_seconds=round((now - health_time).total_seconds(), 1) if health_time else None,
+        health_age_seconds=health_age,
         clock=clock.to_dict(),
+        liveness=judge_liveness(db_path, clock, running, health_age, wall_now, max_age),
         connected=health["connected"] if running is not None and health is not None else None,
         backtests=read("backtests", lambda: views.backtest_runs(store)),
     )
@@ -80,12 +153,8 @@ def _with_state(run: dict[str, Any], running: LockHolder | None) -> dict[str, An
     return {**run, "state": state}
 
 
-def check_health(report: StatusReport, max_age_seconds: float = DEFAULT_HEARTBEAT_MAX_AGE) -> str | None:
-    """Return why the session is unhealthy, or None when a live holder has a fresh heartbeat."""
-    if report.running is None:
+def check_health(report: StatusReport) -> str | None:
+    """Return why the session is unhealthy, or None when a live holder shows life within the limit."""
+    if report.liveness is None:
         return "no slob session holds the lock"
-    if report.health is None or report.health_age_seconds is None:
-        return f"{report.running.describe()} has written no heartbeat"
-    if report.health_age_seconds > max_age_seconds:
-        return f"last heartbeat is {report.health_age_seconds:.0f}s old (limit {max_age_seconds:.0f}s)"
-    return None
+    return report.liveness.problem(report.running)

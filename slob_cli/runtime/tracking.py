@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta, timezone
 from functools import lru_cache
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 from zoneinfo import ZoneInfo
 
 from slob_cli.adapters.store.db import price_bars, to_us
@@ -40,6 +40,7 @@ if TYPE_CHECKING:
     from slob_cli.core.strategy.config import StrategyConfig
     from slob_cli.core.strategy.events import SetupEvent
     from slob_cli.core.strategy.tracker import CandidateView
+    from slob_cli.runtime.track_split import DayHelper
 
 log = logging.getLogger("slob.tracking")
 UTC = timezone.utc
@@ -163,6 +164,7 @@ def track_range(
     replace_divergent: bool = True,
     count_candles: bool = True,
     progress: Callable[[int, int], None] | None = None,
+    helper: DayHelper | None = None,
 ) -> TrackResult:
     """Run the tracker over stored candles day by day and write candidates and events to the store.
 
@@ -172,7 +174,9 @@ def track_range(
     input fingerprint (`day_fingerprint`) and stored counts are what its last computation recorded is not
     computed again: its stored candidates are the result. Each day runs on a tracker of its own
     (no tracker state crosses trading dates), a few days in memory at a time. `progress(done, total)`
-    hears of every day done.
+    hears of every day done. A `helper` (runtime.track_split) computes the range's later days in a
+    process of its own meanwhile: this one computes the days before `helper.first` and takes the
+    helper's for the rest, computing here those it did not give (it failed or died).
     """
     from slob_cli.core.sessions import trading_date_of
 
@@ -186,22 +190,30 @@ def track_range(
     def write(into: Store, batch: list[ComputedDay]) -> None:  # run by the write-behind thread, one transaction
         synced.extend(_store_days(SetupRepository(into), symbol, batch, config, now, replace_divergent))
 
+    def outcomes() -> Iterator[DayOutcome]:
+        own_end = end_date if helper is None else min(end_date, helper.first - timedelta(days=1))
+        for stored in _stored_days(store, symbol, start_date, own_end, config, calendar, now):
+            yield day_outcome(symbol, stored)
+        if helper is None or helper.first > end_date:
+            return
+        rest = helper.first
+        for outcome in helper.outcomes():
+            rest = outcome.day + timedelta(days=1)
+            yield outcome
+        if not helper.complete:  # it failed or died: the days it did not give are computed here
+            for stored in _stored_days(store, symbol, rest, end_date, config, calendar, now):
+                yield day_outcome(symbol, stored)
+
     with _collection_paused(), store.write_behind() as behind:
-        for stored in _stored_days(store, symbol, start_date, end_date, config, calendar, now):
+        for outcome in outcomes():
             days += 1
-            final_us = stored.final_us
+            final_us = outcome.final_us
             if progress is not None:
                 progress(days - 1, total)
-            if stored.kept is not None:
-                rows += stored.kept
+            rows += outcome.rows
+            if outcome.computed is None:
                 continue
-            high, low, count, last = stored.reference
-            reference = ReferenceWindow(high, low, count, price_bars(symbol, last))
-            records, day_rows = replay_bars(stored.tracker, stored.day, reference,
-                                            price_bars(symbol, stored.bar_rows), stored.until)
-            rows += day_rows
-            inputs = None if stored.digest is None else DayInputs(stored.digest, len(records), len(day_rows))
-            computed.append(ComputedDay(stored.day, records, day_rows, inputs))
+            computed.append(outcome.computed)
             if len(computed) == DAYS_PER_COMMIT:  # a commit per day would cost more than computing the day
                 behind.submit(functools.partial(write, batch=computed))
                 computed = []
@@ -287,6 +299,30 @@ class _StoredDay:
     digest: str | None  # its fingerprint (day_fingerprint); None while the day is still running
     final_us: int  # the day's candles final by `until` are those labelled below this
     kept: list[dict[str, Any]] | None  # the stored rows, when the day need not be computed again
+
+
+class DayOutcome(NamedTuple):
+    """One trading day of a range, done: its candidate rows, and what to write (None when nothing is).
+
+    Made by `day_outcome`, here or in a helper process (runtime.track_split), which sends it pickled.
+    """
+
+    day: date
+    final_us: int  # the day's candles final by its `until` are those labelled below this
+    rows: list[dict[str, Any]]
+    computed: ComputedDay | None
+
+
+def day_outcome(symbol: str, stored: _StoredDay) -> DayOutcome:
+    """Return a stored day's outcome: its kept rows, or its replay (events, rows and inputs to write)."""
+    if stored.kept is not None:
+        return DayOutcome(stored.day, stored.final_us, stored.kept, None)
+    high, low, count, last = stored.reference
+    reference = ReferenceWindow(high, low, count, price_bars(symbol, last))
+    records, day_rows = replay_bars(stored.tracker, stored.day, reference, price_bars(symbol, stored.bar_rows),
+                                    stored.until)
+    inputs = None if stored.digest is None else DayInputs(stored.digest, len(records), len(day_rows))
+    return DayOutcome(stored.day, stored.final_us, day_rows, ComputedDay(stored.day, records, day_rows, inputs))
 
 
 def _stored_days(

@@ -171,10 +171,15 @@ def gather(
         run_end=ended, outages=outages, reconnects=reconnects, restores=restores, safe_mode_entries=safe_modes,
         candles_received=received, candles_generated=generated, candles_persisted=persisted, gaps=gaps,
         dropped_ticks=dropped, late_ticks=int(_first(counters, ("late_ticks",), 0)), delayed_data=delayed,
-        simulated_data=data_mode == "sim", live_events=live, offline_events=offline_events,
+        simulated_data=data_mode == "sim", sim_clock=_on_sim_clock(_payload(row[5])), live_events=live, offline_events=offline_events,
         orders=orders, fills=fills, trades=trades, setups_by_state=by_state, monitor_only=monitor_only,
         crash_detail=crash_detail, unrealized_pairs=_unrealized_pairs(store.health_payload_texts(run_id)),
     )
+
+
+def _on_sim_clock(args: dict[str, Any]) -> bool:
+    """Return True for a run whose times are a simulated gateway's (its args say --sim or a followed/stepped clock)."""
+    return bool(args.get("sim") or args.get("sim_clock"))
 
 
 def _unrealized_pairs(payloads: list[str]) -> list[tuple[float, float]]:

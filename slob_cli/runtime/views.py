@@ -47,20 +47,24 @@ def _payload(text: str | None) -> dict[str, Any]:
 
 
 class StoreMemo:
-    """Answers of read-only queries, kept until the store changes.
+    """Answers of read-only queries, kept until the store changes or another process holds its lock.
 
     SQLite's `PRAGMA data_version` moves whenever another connection commits, so a reader that asks
     often (`slob web`) answers an unchanged store from memory. Only for a connection that itself
-    never writes (its own commits do not move the number).
+    never writes (its own commits do not move the number). Whether a run is running or died (and
+    so whether a `--sim` run's orders are live) is decided by the lock holder, which changes
+    without a write when a process is killed: it is part of the key.
     """
 
     def __init__(self) -> None:
-        self._version: int | None = None
+        self._version: tuple[int, Any] | None = None
         self._answers: dict[Any, Any] = {}
 
     def reader(self, store: Store) -> Callable[[Any, Callable[[], Any]], Any]:
-        """Return read(key, compute): the kept answer for key while the store is unchanged, else compute()."""
-        version = store.data_version()
+        """Return read(key, compute): the kept answer for key while the store and its lock holder are unchanged."""
+        from slob_cli.runtime.lock import current_holder
+
+        version = (store.data_version(), current_holder(store.path))
         if version != self._version:
             self._answers.clear()
             self._version = version

@@ -20,6 +20,7 @@ from slob_cli.runtime import views
 from slob_cli.runtime.dashboard import _data_mode as dashboard_data_mode
 from slob_cli.runtime.dashboard import _tick_age as dashboard_tick_age
 from slob_cli.runtime.lock import current_holder
+from slob_cli.runtime.status import judge_liveness
 
 if TYPE_CHECKING:
     from slob_cli.adapters.store import Store
@@ -44,7 +45,7 @@ def header(store: Store, db_path: str | os.PathLike[str], now: datetime, symbol:
     queries only, since the page asks for it whenever ticks arrive.
     """
     symbol = symbol or default_symbol(store)
-    clock = views.store_clock(store, now)
+    wall_now, clock = now, views.store_clock(store, now)
     now = clock.now
     running = current_holder(db_path)
     health = views.last_health(store)
@@ -58,6 +59,7 @@ def header(store: Store, db_path: str | os.PathLike[str], now: datetime, symbol:
         "data_mode": "sim" if clock.simulated else dashboard_data_mode(store, health),
         "last_tick_age_seconds": _round(dashboard_tick_age(store, symbol, now, health, health_age)),
         "heartbeat_age_seconds": _round(health_age),
+        "liveness": judge_liveness(db_path, clock, running, health_age, wall_now).to_dict(),
         "run_id": (health or {}).get("run_id") or (run[0] if run else None),
         "run_command": run[1] if run else None,
         "clock": clock.to_dict(),

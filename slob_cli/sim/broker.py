@@ -15,7 +15,7 @@ from datetime import datetime
 from typing import TypeVar
 
 from slob_cli.core.models import INSTRUMENTS, TICK_SIZE
-from slob_cli.sim.ledger import Ledger
+from slob_cli.sim.ledger import Ledger, trading_day
 from slob_cli.sim.matching import MatchingMixin
 from slob_cli.sim.orders import (
     DEFAULT_COMMISSIONS,
@@ -154,17 +154,24 @@ class SimBroker(MatchingMixin):
                 and (wanted_side is None or execution.side == wanted_side)
             ]
 
+    def realized_on(self, account: str, con_id: int, now: datetime) -> float:
+        """Return one contract's realized P&L of the trading day of `now` (IB's updatePortfolio realizedPNL)."""
+        day = trading_day(now)
+        with self._lock:
+            return sum(p.realized_on(day) for p in self.ledger.positions(account) if p.con_id == con_id)
+
     def positions(self, account: str | None = None) -> list[tuple[str, int, float, float]]:
         """Return (account, con_id, position, avg_cost) for every traded contract, flat ones included."""
         with self._lock:
             return [(p.account, p.con_id, p.quantity, p.average_cost) for p in self.ledger.positions(account)]
 
-    def account_values(self, account: str) -> dict[str, str]:
-        """Return the account's values as IB sends them: strings, currency USD."""
+    def account_values(self, account: str, now: datetime | None = None) -> dict[str, str]:
+        """Return the account's values as IB sends them: strings, currency USD; RealizedPnL of the day of `now`."""
+        day = None if now is None else trading_day(now)
         with self._lock:
             if account not in self.ledger.cash:
                 raise KeyError(f"unknown account {account!r}")
-            return {name: f"{value:.2f}" for name, value in self.ledger.values(account).items()}
+            return {name: f"{value:.2f}" for name, value in self.ledger.values(account, day).items()}
 
     def active_con_ids(self) -> set[int]:
         """Return the conIds to feed to on_tick: those with working orders or an open position."""

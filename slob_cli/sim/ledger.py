@@ -7,12 +7,23 @@ commission is folded into a per-contract cost basis and the closing commission i
 IB reports as a position's avgCost (a GC fill at 1477.3 shows avgCost 147732.37: price x 100 plus
 the commission), so unrealized P&L (market value - avgCost) counts the opening commission too.
 Net liquidation does not count it twice: cash already paid it, so it adds the price move only.
+IB's Account Window (updatePortfolio, account value RealizedPnL) resets realized P&L once a day, so
+each position also keeps what it realized on the trading day of its last closing fill.
 """
 
 from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+
+from slob_cli.sim.contracts import CENTRAL
+
+
+def trading_day(moment: datetime) -> date:
+    """Return the trading day a moment belongs to (from 17:00 Chicago, the Globex reopen, it is the next one)."""
+    local = moment.astimezone(CENTRAL)
+    return (local + timedelta(days=1)).date() if local.hour >= 17 else local.date()
 
 # Initial and maintenance margin per contract (USD), close to CME/IB levels for NQ in 2025-26.
 DEFAULT_MARGINS: dict[str, tuple[float, float]] = {"NQ": (33_000.0, 30_000.0), "MNQ": (3_300.0, 3_000.0)}
@@ -34,6 +45,12 @@ class Position:
     cost_basis: float = 0.0  # per contract, price x multiplier with the opening commission folded in
     mark: float | None = None
     realized: float = 0.0  # every closing fill's realized P&L in this contract, summed
+    realized_day: date | None = None  # the trading day of the last closing fill
+    day_realized: float = 0.0  # the realized P&L of the closing fills of that day
+
+    def realized_on(self, day: date) -> float:
+        """Return the realized P&L booked in this contract on a trading day (IB's Account Window resets it daily)."""
+        return self.day_realized if self.realized_day == day else 0.0
 
     @property
     def average_cost(self) -> float:
@@ -76,9 +93,9 @@ class Ledger:
 
     def apply_fill(
         self, account: str, con_id: int, symbol: str, multiplier: float, signed_quantity: float, price: float,
-        commission: float,
+        commission: float, day: date | None = None,
     ) -> tuple[Position, float | None]:  # fmt: skip
-        """Book a fill; return the position and the realized P&L (None when the fill only opens)."""
+        """Book a fill (of trading day `day`); return the position and the realized P&L (None when it only opens)."""
         position = self.position(account, con_id, symbol, multiplier)
         held = position.quantity
         size = abs(signed_quantity)
@@ -96,6 +113,9 @@ class Ledger:
             self.cash[account] += gross
             self.realized[account] += realized
             position.realized += realized
+            if position.realized_day != day:
+                position.realized_day, position.day_realized = day, 0.0
+            position.day_realized += realized
             position.quantity = held - held_side * closing
             if not position.quantity:
                 position.average_price = position.cost_basis = 0.0
@@ -122,9 +142,10 @@ class Ledger:
             self._positions[key] for key in sorted(self._positions) if account is None or key[0] == account
         ]
 
-    def values(self, account: str) -> dict[str, float]:
-        """Return the account's numeric values in USD."""
+    def values(self, account: str, day: date | None = None) -> dict[str, float]:
+        """Return the account's numeric values in USD; RealizedPnL is that of trading day `day` (else all of it)."""
         held = [p for p in self.positions(account) if p.quantity]
+        realized = self.realized[account] if day is None else sum(p.realized_on(day) for p in self.positions(account))
         unrealized = sum(p.unrealized for p in held)
         gross_value = sum(abs(p.quantity) * (p.mark if p.mark is not None else p.average_price) * p.multiplier
                           for p in held)  # fmt: skip
@@ -143,6 +164,6 @@ class Ledger:
             "ExcessLiquidity": net - maintenance,
             "BuyingPower": max(available, 0.0) * _BUYING_POWER_FACTOR,
             "UnrealizedPnL": unrealized,
-            "RealizedPnL": self.realized[account],
+            "RealizedPnL": realized,
             "GrossPositionValue": gross_value,
         }

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import datetime
 
-from slob_cli.sim.ledger import Ledger
+from slob_cli.sim.ledger import Ledger, trading_day
 from slob_cli.sim.orders import (
     CANCEL_MESSAGE,
     DONE_STATUSES,
@@ -44,7 +44,7 @@ class MatchingMixin:
     _starved: set[tuple[int, int]]
     _filled_oca_groups: set[tuple[str, str]]
 
-    def account_values(self, account: str) -> dict[str, str]:
+    def account_values(self, account: str, now: datetime | None = None) -> dict[str, str]:
         raise NotImplementedError
 
     # ------------------------------------------------------------------ status
@@ -157,7 +157,7 @@ class MatchingMixin:
         commission = round(rate * quantity, 2)
         position, realized = self.ledger.apply_fill(
             order.account, order.con_id, order.symbol, order.multiplier, order.signed_side * quantity, price,
-            commission,
+            commission, day=trading_day(now),
         )  # fmt: skip
         previous = order.filled
         order.filled = previous + quantity
@@ -179,7 +179,7 @@ class MatchingMixin:
         events: list[BrokerEvent] = [
             Fill(snapshot(order), execution),
             PositionUpdate(order.account, order.con_id, position.quantity, position.average_cost),
-            AccountUpdate(order.account, self.account_values(order.account)),
+            AccountUpdate(order.account, self.account_values(order.account, now)),
         ]
         events += self._after_fill(order, quantity, now)
         return events

@@ -10,20 +10,14 @@ the baseline is zero (it started that day).
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
-from datetime import date, datetime, timedelta
+from datetime import date, datetime
 
-from slob_cli.sim.contracts import CENTRAL
-from slob_cli.sim.ledger import Ledger
+from slob_cli.sim.ledger import Ledger, trading_day
 from slob_cli.sim.protocol import Field
 from slob_cli.sim.session import ClientSession, PnlSubscription
 
 Key = tuple[str, int | None]  # (account, conId), conId None for the whole account
-
-
-def trading_day(moment: datetime) -> date:
-    """Return the trading day a moment belongs to (from 17:00 Chicago it is the next one)."""
-    local = moment.astimezone(CENTRAL)
-    return (local + timedelta(days=1)).date() if local.hour >= 17 else local.date()
+__all__ = ["PnlBook", "pnl_message", "trading_day"]
 
 
 def pnl_message(line: PnlSubscription, values: tuple[float, ...]) -> list[Field]:

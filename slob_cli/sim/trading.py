@@ -88,7 +88,7 @@ class Trading:
         from slob_cli.sim.ledger import DEFAULT_MARGINS
         from slob_cli.sim.orders import DEFAULT_COMMISSIONS
 
-        values = self.broker.account_values(order.account)
+        values = self.broker.account_values(order.account, self._now())
         initial, maintenance = DEFAULT_MARGINS.get(order.symbol, DEFAULT_MARGINS["NQ"])
         before = [float(values.get(key, 0.0)) for key in ("InitMarginReq", "MaintMarginReq", "EquityWithLoanValue")]
         change = [order.quantity * initial, order.quantity * maintenance, 0.0]
@@ -225,8 +225,9 @@ class Trading:
         price = tick.price if tick is not None else average_cost / contract.multiplier
         market_value = quantity * price * contract.multiplier
         unrealized = market_value - quantity * average_cost if quantity else 0.0
+        realized = self.broker.realized_on(account, con_id, self._now())
         return encoders.update_portfolio(contract, quantity, price, round(market_value, 2), average_cost,
-                                         round(unrealized, 2), 0.0, account)
+                                         round(unrealized, 2), round(realized, 2), account)
 
     def _send_account_values(self, account: str, values: dict[str, str]) -> None:
         for session in self._sessions():
@@ -263,7 +264,7 @@ class Trading:
                                                                    "is not a managed account"))
             return
         session.account_subscription = account
-        values = self.broker.account_values(account)
+        values = self.broker.account_values(account, self._now())
         messages: list[Message] = [encoders.update_account_value(key, value, "USD", account)
                                    for key, value in values.items()]
         messages.append(encoders.update_account_value("AccountCode", account, "", account))
@@ -281,7 +282,7 @@ class Trading:
         for account in self.accounts:
             if request.account in ("", "All", account):
                 messages += [encoders.account_update_multi(request.request_id, account, key, value, "USD")
-                             for key, value in self.broker.account_values(account).items()]
+                             for key, value in self.broker.account_values(account, self._now()).items()]
         messages.append(encoders.account_update_multi_end(request.request_id))
         session.send_many(messages)
 
@@ -290,7 +291,7 @@ class Trading:
         session.account_summaries[request.request_id] = request.tags
         messages: list[Message] = []
         for account in self.accounts:
-            messages += self._summary_messages(request.request_id, account, self.broker.account_values(account),
+            messages += self._summary_messages(request.request_id, account, self.broker.account_values(account, self._now()),
                                                request.tags)
         messages.append(encoders.account_summary_end(request.request_id))
         session.send_many(messages)

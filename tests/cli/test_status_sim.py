@@ -52,7 +52,7 @@ def test_status_after_an_interrupted_sim_reads_the_sims_clock_and_marks_its_book
     text = runner.invoke(app, ["--db", str(db_path), "status"]).stdout
     assert "SIMULATED clock of sim run 1" in text and text.count("Europe/Stockholm") == 1
     assert "connected" not in text.replace("no session running", "") and "ended sim" in text
-    assert "(2 s ago)" in text and max(len(line) for line in text.splitlines()) <= 80
+    assert "(2 s ago on the sim clock)" in text and max(len(line) for line in text.splitlines()) <= 80
 
 
 @pytest.mark.parametrize("folder", ["", "a-folder-name-long-enough-that-the-store-path-alone-is-wider-than-80-columns"])

@@ -16,10 +16,8 @@ from slob_cli.adapters.store import Store
 from slob_cli.adapters.store.db import to_us
 from slob_cli.cli.main import app
 from slob_cli.core.models import Tick
-from slob_cli.errors import RunCutShort
 from slob_cli.runtime import failpoints
 from slob_cli.runtime.batch import aggregate_ticks
-from slob_cli.runtime.events import EventType
 from tests.e2e.harness import at, start_harness
 from tests.e2e.tables import WALL_CLOCK_TABLES, table_differences
 from tests.sqlfile import sql_rows, sql_value
@@ -72,24 +70,6 @@ def test_served_ticks_equal_persisted_candles_even_with_a_slow_consumer(tmp_path
         batch = [(to_us(c.ts), c.open, c.high, c.low, c.close, c.volume, c.tick_count)
                  for c in aggregate_ticks(served).candles if c.tick_count and to_us(c.ts) >= first_live]
         assert live == batch and len(batch) == (to_us(until) - first_live) // 60_000_000, "no minute missing"
-
-
-def test_a_gateway_that_stops_serving_cuts_the_run_short_with_how_far_it_got(tmp_path: Path) -> None:
-    with ExitStack() as stack:
-        h = start_harness(stack, tmp_path, "short_setup", speed="max")
-        candles: list[object] = []
-
-        def go_silent(event: object) -> None:
-            candles.append(event)
-            if len(candles) == 10:
-                h.gateway.set_silent(True)
-
-        with pytest.raises(RunCutShort) as cut:
-            h.session(at(16, 45), on={EventType.CANDLE_COMPLETED: go_silent}, patience=1.0)
-        message = str(cut.value)
-        assert "\n" not in message and message.startswith("run cut short: the simulated gateway served no step")
-        assert "2026-01-06 14:3" in message and "before its end at 2026-01-06 16:45 UTC" in message
-        assert "candles processed" in message and cut.value.exit_code == 1
 
 
 def _three_planted_days(tmp_path: Path, name: str, speed: str) -> tuple[Path, dict[str, int], float]:

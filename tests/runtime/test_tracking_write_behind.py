@@ -6,7 +6,7 @@ a re-run completes it to exactly what one uninterrupted run stores.
 
 from __future__ import annotations
 
-from datetime import date, datetime, timedelta, timezone
+from datetime import date, datetime, timezone
 from pathlib import Path
 from typing import Any
 
@@ -20,7 +20,7 @@ from slob_cli.core.strategy import StrategyConfig
 from slob_cli.errors import StoreError
 from slob_cli.runtime import tracking
 from slob_cli.runtime.tracking import TrackResult, track_range
-from slob_cli.sim.scenarios import SCENARIOS, build_scenario
+from tests.runtime.seeding import seed_weekdays
 from tests.sqlfile import sql_rows, sql_run
 
 CALENDAR = TradingCalendar()
@@ -36,15 +36,7 @@ def _small_batches(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def _seeded(path: Path) -> Path:
-    candles = []
-    day = FIRST
-    while day <= LAST:
-        if day.weekday() < 5:
-            candles += build_scenario(SCENARIOS[day.toordinal() % len(SCENARIOS)], day, seed=day.day)
-        day += timedelta(days=1)
-    with Store.open(path) as store:
-        store.upsert_candles(candles)
-    return path
+    return seed_weekdays(path, FIRST, LAST)
 
 
 @pytest.fixture(scope="module")

@@ -155,3 +155,20 @@ def test_an_ib_connectivity_loss_1100_is_an_outage_until_1101_or_1102(store: Sto
     # The line adds up: two disconnects, neither a reconnect, one restored by IB.
     [stable] = [c for c in report.criteria if c.name == "connection stable"]
     assert "2 disconnects" in stable.detail and "0 reconnects, 1 restored by IB (1101/1102)" in stable.detail
+
+
+@pytest.mark.parametrize(("args", "clock", "label"), [({"sim": True}, "sim", True), ({"sim_clock": True}, "sim", True),
+                                                      ({"sim_clock": False}, "wall", False)])
+def test_a_runs_outage_and_duration_name_the_clock_they_are_measured_on(
+        store: Store, args: dict[str, bool], clock: str, label: bool) -> None:
+    run_id = store.start_run("paper", args, START)
+    store.log_event("IB_DISCONNECTED", START + timedelta(hours=1), {}, run_id=run_id)
+    store.log_event("IB_RECONNECTED", START + timedelta(hours=1, seconds=403), {"client_id": 1}, run_id=run_id)
+    store.end_run(run_id, 0, END, data_mode="sim")  # a sim-gateway's market, on whichever clock
+    report = evaluate(gather(store, run_id, 24 * 3600, END))
+    details = {c.name: c.detail for c in report.criteria}
+    assert report.figures["longest_outage_seconds"] == 403.0 and report.figures["clock"] == clock
+    on_sim = " on the simulated clock"
+    assert ("longest outage 403s" + on_sim in details["connection recovered"]) is label, details
+    assert ("none for 403s" + on_sim in details["live market data"]) is label, details
+    assert details["duration reached"].endswith(on_sim) is label, details

@@ -12,6 +12,7 @@ import asyncio
 import logging
 import random
 import re
+import time
 from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta, timezone
 from typing import Any
@@ -84,6 +85,7 @@ class IBConnection:
         self.last_heartbeat: datetime | None = None
         self.clock_skew: float | None = None
         self.disconnected_at: datetime | None = None
+        self._disconnected_real: float | None = None  # time.monotonic() of the same moment: real seconds down
         self.last_execution_time: datetime | None = None
         self.notices: list[Notice] = []
         self._hooks: list[Hook] = []
@@ -318,13 +320,14 @@ class IBConnection:
         self.broken_farms.clear()  # a new session reports its farms afresh
         if reason == "reconnect":
             self.reconnects += 1
-            gap_start = self.disconnected_at or now
-            self.disconnected_at = None
-            log.warning("reconnected to the gateway after %.1fs", (now - gap_start).total_seconds())
+            gap_start, down_real = self.disconnected_at or now, self._disconnected_real
+            self.disconnected_at = self._disconnected_real = None
+            gap = (now - gap_start).total_seconds()
+            log.warning("reconnected to the gateway after %s", self.span_text(gap, down_real))
             self._emit("IB_RECONNECTED", {"client_id": self.client_id, "since": gap_start.isoformat(),
-                                          "gap_seconds": round((now - gap_start).total_seconds(), 3)})
+                                          "gap_seconds": round(gap, 3), "clock": self.clock_name})
         else:
-            self.disconnected_at = None
+            self.disconnected_at = self._disconnected_real = None
             log.info("connected to %s:%d as client %d (server version %d, accounts %s)", self.config.host,
                      self.config.port, self.client_id, self.server_version, ",".join(self.managed_accounts()))
             self._emit("IB_CONNECTED", {"client_id": self.client_id, "server_version": self.server_version,
@@ -346,10 +349,10 @@ class IBConnection:
         finally:
             await cancel_until_done(heartbeat)
         if not stop.is_set():
-            self.disconnected_at = self.disconnected_at or self.clock.now()
+            down = self._mark_down()
             cause, self._lost_because = self._lost_because, None
             log.warning("lost the gateway connection%s; reconnecting", f" ({cause})" if cause else "")
-            self._emit("IB_DISCONNECTED", {"at": self.disconnected_at.isoformat()})
+            self._emit("IB_DISCONNECTED", {"at": down.isoformat()})
 
     async def _run_hooks(self, reason: str) -> None:
         for hook in self._hooks:
@@ -401,6 +404,25 @@ class IBConnection:
             adjust(self.clock_skew)
             self.clock_skew = 0.0
 
+    @property
+    def clock_name(self) -> str:
+        """Return whose clock this session's times and spans are on: "sim" (a simulated gateway's) or "wall"."""
+        return "sim" if self.simulated and not isinstance(self.clock, SystemClock) else "wall"
+
+    def span_text(self, seconds: float, real_since: float | None = None) -> str:
+        """Return a span on the session's clock that says so: `6.7s`, or `403.0s on the simulated clock (6.7s real)`."""
+        if self.clock_name == "wall":
+            return f"{seconds:.1f}s"
+        real = "" if real_since is None else f" ({time.monotonic() - real_since:.1f}s real)"
+        return f"{seconds:.1f}s on the simulated clock{real}"
+
+    def _mark_down(self) -> datetime:
+        """Remember when the connection went down (the first sign of it), on the session's clock and in real time."""
+        if self.disconnected_at is None:
+            self.disconnected_at = self.clock.now()
+            self._disconnected_real = time.monotonic()
+        return self.disconnected_at
+
     def gateway_now(self) -> datetime:
         """Return the gateway's current time: our clock corrected by the last measured skew."""
         now = self.clock.now()
@@ -409,8 +431,7 @@ class IBConnection:
     def request_reconnect(self, reason: str) -> None:
         """Drop the socket on purpose so that run() reconnects (stale data, missed heartbeat)."""
         log.warning("dropping the gateway connection: %s", reason)
-        if self.disconnected_at is None:
-            self.disconnected_at = self.clock.now()
+        self._mark_down()
         if self.ib.isConnected() or self.ib.client.isConnected():
             self.ib.disconnect()
         if self._disconnected is not None:
@@ -453,8 +474,7 @@ class IBConnection:
 
     # ------------------------------------------------------------------ IB callbacks
     def _on_disconnected(self) -> None:
-        if self.disconnected_at is None:
-            self.disconnected_at = self.clock.now()
+        self._mark_down()
         if self._disconnected is not None:
             self._disconnected.set()
 

@@ -43,6 +43,7 @@ class HistoryPacer:
         self._now = now
         self._memory: list[Any] = []
         self.waited: list[float] = []
+        self.pausing: float | None = None  # the wait under way, while pace() waits for the rules
 
     @classmethod
     def kept_in(cls, store: Any, stamp: Callable[[], datetime], now: Callable[[], float] = time.time) -> HistoryPacer:
@@ -94,7 +95,11 @@ class HistoryPacer:
         if wait > 0:
             log.info("waiting %.1fs for IB's historical pacing rules", wait)
             self.waited.append(wait)
-            await sleep(wait)
+            self.pausing = wait
+            try:
+                await sleep(wait)
+            finally:
+                self.pausing = None
         self.record(key, contract)
 
 

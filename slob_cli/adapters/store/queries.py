@@ -125,9 +125,9 @@ class ReadQueries:
 
     # ------------------------------------------------------------------ runs
     def run_record(self, run_id: int) -> tuple[Any, ...] | None:
-        """Return (started_at, ended_at, exit_code, data_mode, stats) of a run, or None."""
+        """Return (started_at, ended_at, exit_code, data_mode, stats, args) of a run, or None."""
         row: tuple[Any, ...] | None = self._conn.execute(
-            "SELECT iso_time(started_at), iso_time(ended_at), exit_code, data_mode, stats FROM runs WHERE id = ?",
+            "SELECT iso_time(started_at), iso_time(ended_at), exit_code, data_mode, stats, args FROM runs WHERE id = ?",
             (run_id,)
         ).fetchone()
         return row

@@ -166,7 +166,12 @@
     mode.textContent = data.data_mode || "-";
     mode.className = data.data_mode === "delayed" ? "warn" : "";
     $("h-tick").textContent = age(data.last_tick_age_seconds);
-    $("h-heartbeat").textContent = age(data.heartbeat_age_seconds);
+    const live = data.liveness || {};
+    const beat = $("h-heartbeat");
+    beat.textContent = age(data.heartbeat_age_seconds) + (live.heartbeat_clock === "sim" && data.heartbeat_age_seconds !== null ? " (sim clock)" : "")
+      + (live.sign === "pulse" && live.age_seconds !== null ? `, alive ${age(live.age_seconds)} ago (real)` : "")
+      + (live.stale ? " STALE" : "");
+    beat.className = live.stale ? "bad" : "";
     $("h-run").textContent = data.run_id ? `#${data.run_id}${data.run_command ? " " + data.run_command : ""}` : "-";
     $("h-clock-label").textContent = !data.clock.simulated ? "clock (wall)"
       : data.clock.run_ended ? "clock (simulated, run ended)" : "clock (simulated)";

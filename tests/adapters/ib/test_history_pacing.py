@@ -49,6 +49,18 @@ def test_the_sixth_request_for_a_contract_within_two_seconds_waits_for_the_windo
     assert shared.pacer().delay("k5", "NQ") == 0.0
 
 
+def test_a_pacer_says_how_long_it_waits_while_it_waits_and_nothing_after() -> None:
+    shared = Shared()
+    shared.pacer().record("NQ|end|1200", "NQ")
+    pacer, seen = shared.pacer(), []
+
+    async def sleep(seconds: float) -> None:  # what a lockstep run cut short meanwhile reads (Engine.step_held_by)
+        seen.append((seconds, pacer.pausing))
+
+    asyncio.run(pacer.pace("NQ|end|1200", "NQ", sleep))
+    assert seen == [(pytest.approx(15.25), pytest.approx(15.25))] and pacer.pausing is None
+
+
 def test_an_unreadable_log_is_no_reason_to_stop() -> None:
     pacer = HistoryPacer(lambda: [["x", 1]], lambda rows: None)
     assert pacer.delay("k", "NQ") == 0.0

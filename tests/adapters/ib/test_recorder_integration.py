@@ -24,9 +24,10 @@ FAST = BackoffPolicy(base=0.05, cap=0.4, jitter=0.1)
 def make_recorder(store: Store, port: int, client_id: int, **options: Any) -> Recorder:
     """Return a recorder with short intervals, its run row started."""
     run_id = store.start_run("record", {}, datetime.now(timezone.utc))
+    clock = options.pop("clock", None)
     settings = {"symbols": ["NQ"], "flush_interval": 0.05, "warm_up": False, "policy": FAST, **options}
     config = GatewayConfig(port=port, client_id=client_id, sync_orders=False, connect_timeout=2)
-    return Recorder(store, config, RecorderOptions(**settings), run_id=run_id)
+    return Recorder(store, config, RecorderOptions(**settings), run_id=run_id, clock=clock)
 
 
 def record_until(recorder: Recorder, condition: Callable[[], bool], timeout: float = 20) -> dict[str, Any]:

@@ -15,6 +15,7 @@ from datetime import datetime, timezone
 from typing import Any
 
 from slob_cli.adapters.store import Store, from_us
+from slob_cli.runtime.clock import FollowedClock
 from slob_cli.runtime.recorder import Recorder
 from slob_cli.sim.gateway import SimGatewayThread
 from tests.adapters.ib.conftest import BUSY_START
@@ -112,7 +113,8 @@ def test_under_drops_pauses_and_restarts_the_stored_ticks_equal_what_the_market_
 
 def test_without_backfill_every_outage_is_a_gap_whose_span_holds_all_that_is_missing(store: Store) -> None:
     with SimGatewayThread(seed=7, start=BUSY_START, speed=1.0) as gateway:
-        recorder = make_recorder(store, gateway.port, 52, backfill=False)
+        # The clock `slob record` runs on: the wall clock, until a simulated gateway says it is one.
+        recorder = make_recorder(store, gateway.port, 52, backfill=False, clock=FollowedClock(1.0, simulated_only=True))
 
         async def main() -> None:
             running = asyncio.ensure_future(recorder.run())
@@ -133,4 +135,5 @@ def test_without_backfill_every_outage_is_a_gap_whose_span_holds_all_that_is_mis
     assert len(gaps) == 2 == recorder.stats()["gaps"]
     assert all(payload["reason"] == "backfill is off" for payload in reported)
     assert all(payload["seconds"] >= 0.5 for payload in reported)
+    assert all(payload["clock"] == "sim" for payload in reported)  # the seconds of the simulated gateway's clock
     assert recorder.backfilled == 0 and not events_of(store, "DATA_BACKFILLED")
