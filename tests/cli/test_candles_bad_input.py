@@ -250,3 +250,16 @@ def test_a_bad_tick_line_is_reported_before_the_rest_of_the_file_is_read(
     later = runner.invoke(app, ["--db", str(seeded_db), "candles", "aggregate", "--ticks-file", "t.csv"])
     assert later.exit_code == 2 and later.stderr == "Error: t.csv line 6: 5 fields, but the header has 4\n"
     assert snapshot(seeded_db) == before
+
+
+def test_a_bad_ticks_file_creates_no_store(runner, tmp_path: Path) -> None:
+    (tmp_path / "t.csv").write_text(TICK_HEADER + "1767709865000,21000.25,1,NQ\n")
+    new = tmp_path / "data" / "new.db"
+    result = runner.invoke(app, ["--db", str(new), "candles", "aggregate", "--ticks-file", str(tmp_path / "t.csv")])
+    assert result.exit_code == 2 and "t.csv line 2: timestamp '1767709865000'" in result.stderr, result.output
+    assert not new.exists() and not new.parent.exists()
+    (tmp_path / "t.csv").write_text(TICK_HEADER + GOOD_TICK)  # a good file starts the store
+    assert runner.invoke(app, ["--db", str(new), "candles", "aggregate", "--ticks-file",
+                               str(tmp_path / "t.csv")]).exit_code == 0
+    with Store.open(new, readonly=True) as store:
+        assert len(store.candles("NQ")) == 1
