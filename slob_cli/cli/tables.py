@@ -58,11 +58,44 @@ def _narrowest(console: Console, options: ConsoleOptions, renderable: Renderable
         return max((_narrowest(console, options, part) for part in renderable.renderables), default=0)
     if not isinstance(renderable, Table):  # text folds: a word longer than the terminal (a path) widens nothing
         return min(Measurement.get(console, options, renderable).minimum, console.width)
-    needed = Measurement.get(console, options, renderable).maximum
+    widest = needed = Measurement.get(console, options, renderable).maximum
     for column in renderable.columns:
         if not column.no_wrap:
             needed -= max(0, _widest_cell(console, options, column) - _longest_word(console, options, column))
+    if console.is_terminal or needed == widest:
+        return needed
+    # rich shrinks the widest folding columns evenly, whatever their longest words: two of them may
+    # need more than their sum. The narrowest width (by halves) whose printout keeps every word whole.
+    words = {word for column in renderable.columns if not column.no_wrap for cell in column.cells
+             for word in _plain(console, cell).split()}
+    while needed < widest:
+        middle = (needed + widest) // 2
+        if _every_word_whole(renderable, middle, words):
+            widest = middle
+        else:
+            needed = middle + 1
     return needed
+
+
+def _plain(console: Console, cell: RenderableType) -> str:
+    """Return a cell's text as printed (markup rendered), or '' for a cell that is not text."""
+    from rich.text import Text
+
+    if isinstance(cell, str):
+        return console.render_str(cell).plain
+    return cell.plain if isinstance(cell, Text) else ""
+
+
+def _every_word_whole(renderable: RenderableType, width: int, words: set[str]) -> bool:
+    """Return True when the renderable printed `width` columns wide shows each of `words` on one line."""
+    import io
+
+    from rich.console import Console
+
+    out = io.StringIO()
+    Console(file=out, width=width, color_system=None).print(renderable)
+    printed = out.getvalue()
+    return all(word in printed for word in words)
 
 
 def _longest_word(console: Console, options: ConsoleOptions, column: Column) -> int:

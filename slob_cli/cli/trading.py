@@ -180,8 +180,9 @@ def _render(result: Any, json_out: bool) -> None:
     if json_out:
         typer.echo(json.dumps(result.as_dict(), indent=2, default=str))
         return
-    from rich.console import Console
     from rich.table import Table
+
+    from slob_cli.cli.tables import fitting_console
 
     stats = result.stats
     table = Table(title="slob session summary", show_header=False)
@@ -202,4 +203,4 @@ def _render(result: Any, json_out: bool) -> None:
                       f"{trade['direction']} {trade['quantity']:g} @ {trade['entry_price']:.2f} -> "
                       f"{trade['exit_reason'] or 'open'} {'' if pnl is None else f'{pnl:+,.2f} USD'}")
     table.add_row("P&L (closed, after commission)", f"{result.pnl:+,.2f} USD")
-    Console().print(table)
+    fitting_console(table).print(table)
