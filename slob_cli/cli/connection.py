@@ -126,7 +126,8 @@ def record(
                               data_type=settings.market_data_type, warm_up=warm_up, stale_after=settings.stale_after)
     config = GatewayConfig.from_settings(settings)
     args = {"symbols": options.symbols, "duration": duration, "until": until, "host": config.host,
-            "port": config.port, "client_id": config.client_id, "account": config.account}
+            "port": config.port, "client_id": config.client_id, "account": config.account,
+            "sim_clock": False}  # True once a simulated gateway answers: the clock follows it (Recorder)
     # The wall clock, until a simulated gateway says it is one: then its time, as the ticks' (a speed or a
     # start of its own), so the run's start and end agree with them in `status`.
     clock = FollowedClock(1.0, simulated_only=True)

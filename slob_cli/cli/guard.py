@@ -27,6 +27,9 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("slob.guard")
 
+# The sessions that show life on their lock record every few real seconds (lock.pulse), whatever their clock.
+PULSING_COMMANDS = frozenset({"record", "trade", "run", "paper"})
+
 FAIL_IF_RUNNING_HELP = "Exit 1 instead of 0 when another slob session already holds this store's lock."
 FailIfRunningOption = Annotated[bool, typer.Option("--fail-if-running", help=FAIL_IF_RUNNING_HELP)]
 
@@ -75,7 +78,7 @@ def take_lock(ctx: typer.Context, command: str, fail_if_running: bool = False) -
 
     try:
         # Wall-clock start on purpose: status checks it against the process's real start time.
-        return try_acquire(app_context(ctx).settings.db_path, command)
+        return try_acquire(app_context(ctx).settings.db_path, command, pulses=command in PULSING_COMMANDS)
     except AlreadyRunning as exc:
         if fail_if_running:
             raise

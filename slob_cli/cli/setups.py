@@ -120,9 +120,9 @@ def track(
         return
     title = f"{chosen} setups {start} .. {end}"
     render_candidates(result.candidates, context.settings.zone, title)
-    typer.echo(f"{result.days} days, {result.candles or 0:,} candles, {len(result.candidates)} candidates; "
-               f"{result.new_events} new events, {result.changed_setups} candidates written"
-               + (f", {len(result.replaced_days)} days recomputed" if result.replaced_days else ""))
+    typer.echo(f"{result.days:,} days, {result.candles or 0:,} candles, {len(result.candidates):,} candidates; "
+               f"{result.new_events:,} new events, {result.changed_setups:,} candidates written"
+               + (f", {len(result.replaced_days):,} days recomputed" if result.replaced_days else ""))
 
 
 class _Plan(NamedTuple):

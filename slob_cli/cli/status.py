@@ -24,7 +24,8 @@ def status(
     json_out: Annotated[bool, typer.Option("--json", help="Print one JSON object instead of tables.")] = False,
     check: Annotated[bool, typer.Option(
         "--check", help="Print nothing but one line; exit 0 only when a session holds the lock and shows "
-        "life within --max-age, else 1 (for container health checks).")] = False,
+        "life within --max-age (one started by an older slob, which never pulses: while its process is not "
+        "stopped), else 1 (for container health checks).")] = False,
     max_age: Annotated[float, typer.Option(
         "--max-age", min=1.0, help="Real seconds after which a running session is stale: its last heartbeat, or "
         "for a run on a simulated clock its last pulse.")] = 60.0,

@@ -89,17 +89,23 @@ def render_status(report: StatusReport, zone: ZoneInfo) -> RenderableType:
         age = liveness.heartbeat_age(report.health_age_seconds) if liveness else f"{human_age(report.health_age_seconds)} ago"
         parts.append(Text(
             f"Health at {local_time(health['ts'], zone, with_date=False)} "
-            f"({age}): {link}, last tick {tick_age} before it, "
-            f"open orders {health['open_orders']}, positions {health['positions']}"
-            f"{_unrealized_text(health.get('payload') or {})}"
+            f"({age}): {link}, last tick {tick_age} before it"
+            # A recorder's heartbeat has no book: it knows no orders nor positions.
+            + ("" if health["open_orders"] is None else f", open orders {health['open_orders']}")
+            + ("" if health["positions"] is None else f", positions {health['positions']}")
+            + f"{_unrealized_text(health.get('payload') or {})}"
         ))
     if report.running is not None and report.liveness is not None:
         liveness = report.liveness
         problem = liveness.problem(report.running)
         sign = "real time, its lock pulse" if liveness.sign == "pulse" else "its heartbeat"
-        alive = f"STALE, {problem}" if problem else \
-            f"{human_age(liveness.age_seconds)} ago ({sign}; limit {liveness.limit_seconds:g} s)"
-        parts.append(Text(f"Alive: {alive}", style="bold red" if problem else "green"))
+        if problem:
+            alive, style = f"STALE, {problem}", "bold red"
+        elif liveness.sign == "process":
+            alive, style = f"yes ({liveness.note}; judged by its process only)", "yellow"
+        else:
+            alive, style = f"{human_age(liveness.age_seconds)} ago ({sign}; limit {liveness.limit_seconds:g} s)", "green"
+        parts.append(Text(f"Alive: {alive}", style=style))
     if report.backtests:
         # The name folds; the range takes two lines so its dates stay whole in 80 columns.
         backtests = listing_table("Backtest runs", ("name", "symbol", "range", "trades", "win rate", "net USD", "max DD %"),

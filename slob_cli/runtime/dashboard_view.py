@@ -80,6 +80,8 @@ def _status_line(snapshot: DashboardSnapshot, zone: ZoneInfo) -> Text:
         line.append(f"   heartbeat: {age}", style="red" if late else "")
     if liveness is not None and liveness.sign == "pulse" and liveness.age_seconds is not None:
         line.append(f"   alive: {human_age(liveness.age_seconds)} ago (real time)", style="red" if stale else "")
+    if liveness is not None and liveness.sign == "process" and not stale:
+        line.append(f"   alive ({liveness.note})", style="yellow")
     if stale:
         line.append("   STALE", style="bold red")
     return line

@@ -8,7 +8,9 @@ open for the life of the process and reused by the next session of the same proc
 
 The kernel drops an flock when its process dies, so a SIGKILLed run never blocks the next one.
 The pid, command and start time written to `<store>.lock` beside the real file only describe the
-holder; when that record is missing, /proc/locks still names the holding pid.
+holder; when that record is missing, /proc/locks still names the holding pid. A session that shows
+life on it (`pulse`: trade, run, paper, record) says so in the record (`pulses`); a record written
+by an older slob has no such field, so readers know not to wait for a pulse from it.
 """
 
 from __future__ import annotations
@@ -34,6 +36,9 @@ class LockHolder:
     pid: int
     command: str
     started_at: str  # UTC ISO-8601 ending in Z
+    # True: it touches the record every few real seconds (`pulse`); False: a short command that never does;
+    # None: the record does not say (written by an older slob, or no record: only /proc/locks names the pid).
+    pulses: bool | None = None
 
     def describe(self, zone: tzinfo | None = None) -> str:
         """Return a one-line description such as `slob paper (pid 42, since 2026-01-06T14:00:00Z)`.
@@ -115,7 +120,9 @@ def _flock_pid(key: tuple[int, int]) -> int | None:
 def _parse_holder(text: str) -> LockHolder | None:
     try:
         data = json.loads(text)
-        return LockHolder(int(data["pid"]), str(data["command"]), str(data["started_at"]))
+        pulses = data.get("pulses")
+        return LockHolder(int(data["pid"]), str(data["command"]), str(data["started_at"]),
+                          None if pulses is None else bool(pulses))
     except (ValueError, KeyError, TypeError):
         return None
 
@@ -179,8 +186,12 @@ def _remove_empty(folders: list[Path]) -> None:
             return
 
 
-def try_acquire(db_path: str | os.PathLike[str], command: str, now: datetime | None = None) -> RunLock:
-    """Take the run lock without waiting; raise AlreadyRunning naming the holder when it is taken."""
+def try_acquire(db_path: str | os.PathLike[str], command: str, now: datetime | None = None,
+                pulses: bool = False) -> RunLock:
+    """Take the run lock without waiting; raise AlreadyRunning naming the holder when it is taken.
+
+    `pulses`: the session will show life with `pulse` (its record says so, for `status` to wait for it).
+    """
     path = lock_path_for(db_path)
     if path.is_dir():
         raise ConfigError(f"lock record {path} is a directory: remove it")
@@ -193,7 +204,7 @@ def try_acquire(db_path: str | os.PathLike[str], command: str, now: datetime | N
         raise AlreadyRunning(_describe(db_path, key), path) from None
     _held.add(key)
     started = (now or datetime.now(UTC)).astimezone(UTC).replace(tzinfo=None).isoformat(timespec="seconds") + "Z"
-    holder = LockHolder(os.getpid(), command, started)
+    holder = LockHolder(os.getpid(), command, started, pulses)
     lock = RunLock(path, fd, holder, key, made)
     try:
         temporary = path.with_name(f"{path.name}.{os.getpid()}")
@@ -217,9 +228,10 @@ def _describe(db_path: str | os.PathLike[str], key: tuple[int, int]) -> LockHold
 
 
 @contextmanager
-def acquire(db_path: str | os.PathLike[str], command: str, now: datetime | None = None) -> Iterator[RunLock]:
+def acquire(db_path: str | os.PathLike[str], command: str, now: datetime | None = None,
+            pulses: bool = False) -> Iterator[RunLock]:
     """Hold the run lock for the block; raise AlreadyRunning when another session holds it."""
-    lock = try_acquire(db_path, command, now)
+    lock = try_acquire(db_path, command, now, pulses)
     try:
         yield lock
     finally:
@@ -251,6 +263,16 @@ def _process_alive(pid: int, started_at: str) -> bool:
         return True
     # A pid reused by a younger process is not our holder (2 s slack for clock granularity).
     return created <= started + 2.0
+
+
+def process_stopped(pid: int) -> bool:
+    """Return True when a process is stopped (SIGSTOP, a debugger): alive, holding its locks, doing nothing."""
+    import psutil
+
+    try:
+        return psutil.Process(pid).status() in (psutil.STATUS_STOPPED, psutil.STATUS_TRACING_STOP)
+    except (psutil.NoSuchProcess, psutil.AccessDenied, psutil.ZombieProcess):
+        return False
 
 
 def current_holder(db_path: str | os.PathLike[str]) -> LockHolder | None:

@@ -5,6 +5,9 @@ every `flush_interval` seconds the batch goes to the store's writer thread, whic
 transaction while the loop goes on decoding (so a crash loses at most that much). Events go through
 the same writer, in order. Signals only set the stop event; shutdown stops input, drains the batch,
 waits for the writer, and writes the `runs` row.
+
+Like a trading session it shows life every `heartbeat_interval` real seconds, off the tick path: a
+pulse on its lock record and a health row on its clock (`slob status`, `--check`, dashboard, web).
 """
 
 from __future__ import annotations
@@ -30,6 +33,7 @@ from slob_cli.core.models import Tick
 from slob_cli.errors import SlobError, UsageError
 from slob_cli.runtime.bus import EventBus
 from slob_cli.runtime.clock import Clock, SystemClock, rebase_run_start
+from slob_cli.runtime.lock import pulse
 from slob_cli.runtime.supervision import IB_BUS_EVENTS, Supervised
 from slob_cli.runtime.tick_backfill import Gap, fetch_trades, historical_request, missed_trades
 
@@ -67,6 +71,7 @@ class RecorderOptions:
     policy: BackoffPolicy = field(default_factory=BackoffPolicy)
     measure_latency: bool = False
     backfill: bool = True  # fetch the trades an outage missed (reqHistoricalTicks)
+    heartbeat_interval: float = 8.0  # real seconds between pulses and health rows, as a trading session's
 
 
 @dataclass
@@ -127,11 +132,19 @@ class Recorder(Supervised):
         self.backfilled = 0
         self.pacer = HistoryPacer.kept_in(store, lambda: self.clock.now())
         self._shifted = getattr(self.clock, "shifted", timedelta(0))
+        self._sim_clock = False  # the runs row says sim_clock (its gateway is simulated and the clock follows it)
         self.connection.add_hook(self._rebase_run_start)
 
     async def _rebase_run_start(self, reason: str) -> None:
-        """The clock moved onto a simulated gateway's time: so does the run's stored start, at once."""
+        """The clock moved onto a simulated gateway's time: so does the run's stored start, at once.
+
+        A clock that follows a simulated gateway makes it a run on a simulated clock: its args say so
+        (`sim_clock`, as `trade` and `run` say it from the start), for status and the report.
+        """
         self._shifted = rebase_run_start(self.store, self.run_id, self.clock, self._shifted)
+        if self.run_id is not None and not self._sim_clock and self.connection.clock_name == "sim":
+            self._sim_clock = True
+            self.store.set_run_arg(self.run_id, "sim_clock", True)
 
     # ------------------------------------------------------------------ inputs (loop thread, quick)
     def _trade(self, symbol: str, ts_us: int, price: float, size: float, local_symbol: str) -> None:
@@ -191,6 +204,7 @@ class Recorder(Supervised):
                     group.create_task(self._guard(self._writer()))
                     group.create_task(self._guard(self._deadline()))
                     group.create_task(self._guard(self._status_loop()))
+                    group.create_task(self._guard(self._heartbeat()))
                     group.create_task(self._guard(self._backfills()))
                     if self.options.warm_up:
                         group.create_task(self._guard(self._warm_up()))
@@ -370,6 +384,33 @@ class Recorder(Supervised):
                 continue
             self.store.upsert_candles(candles, "ib_history", resolved.future.local_symbol)
             self._event("WARM_UP", {"symbol": symbol, "bars": len(candles), "from": start.isoformat()})
+
+    async def _heartbeat(self) -> None:
+        """Show life every heartbeat_interval real seconds: a pulse on the lock record, then a health row."""
+        while not self.stop_event.is_set():
+            await self._wait_stop(self.options.heartbeat_interval)
+            pulse(self.store.path)  # real time: how `status` judges a recording on a simulated gateway's clock
+            if not self.stop_event.is_set():
+                self.write_health()
+
+    def write_health(self) -> dict[str, Any]:
+        """Store one health row on the recorder's clock (queued to the writer); return it.
+
+        The figures a trading session's row has, where a recorder has them: no book (open orders and
+        positions are None), the ticks it received and stored instead.
+        """
+        now = self.clock.now()
+        newest = max(filter(None, map(self.feed.latest, self.options.symbols)), default=None)
+        row = {
+            "connected": self.connection.connected,
+            "last_tick_age": None if newest is None else round(max((now - newest).total_seconds(), 0.0), 3),
+            "buffer_utilization": round(self._batched / max(1, self.options.buffer_capacity), 4),
+            "open_orders": None, "positions": None, "data_mode": self.feed.data_kind,
+            "safe_mode": self.connection.safe_mode, "ticks": self.feed.ticks, "ticks_stored": self.stored,
+            "dropped": self.dropped, "reconnects": self.connection.reconnects,
+        }
+        self.store.record_health(self.run_id, now, row)
+        return row
 
     async def _status_loop(self) -> None:
         previous, previous_time = 0, time.monotonic()

@@ -9,7 +9,7 @@ from typing import Any
 
 from slob_cli.core.timefmt import iso_z
 from slob_cli.runtime import views
-from slob_cli.runtime.lock import LockHolder, current_holder, last_pulse
+from slob_cli.runtime.lock import LockHolder, current_holder, last_pulse, process_stopped
 
 DEFAULT_HEARTBEAT_MAX_AGE = 60.0  # real seconds; `status --check --max-age`, and the mark of dashboard and web
 
@@ -21,15 +21,21 @@ class Liveness:
     A wall-clock session is judged by its newest heartbeat (a health row every 8 s). A run on a
     simulated clock writes its health rows on virtual time (every 15 virtual minutes under lockstep,
     so they are the same at any speed): their age says nothing of now, so it is judged by the
-    real-time pulse its engine puts on the lock record (`lock.pulse`). `age_seconds` is always real
-    seconds; the heartbeat's own age stays on the run's clock (`heartbeat_clock`).
+    real-time pulse its engine (or recorder) puts on the lock record (`lock.pulse`). `age_seconds` is
+    always real seconds; the heartbeat's own age stays on the run's clock (`heartbeat_clock`).
+
+    A session started by an older slob never pulses (its lock record does not say `pulses`): on a
+    simulated clock, or with no heartbeat at all (an older `record`), nothing in real time can judge
+    it, so its process does: "unknown" (alive, `note` says why it is not judged) unless the process
+    is stopped (then "stale"). A wall-clock session with heartbeats is judged by them, as ever.
     """
 
-    state: str  # "fresh", "stale", "silent" (no sign of life yet) or "none" (no session holds the lock)
+    state: str  # "fresh", "stale", "silent" (no sign of life yet), "unknown" (see above) or "none" (no session)
     age_seconds: float | None  # real seconds since the last sign of life
-    sign: str | None  # "heartbeat" (its newest health row) or "pulse" (the lock record, a run on a sim clock)
+    sign: str | None  # "heartbeat" (its newest health row), "pulse" (the lock record) or "process" (no pulse)
     limit_seconds: float
     heartbeat_clock: str  # whose clock the heartbeat's age is read on: "wall" or "sim"
+    note: str | None = None  # why a session is judged by its process only, e.g. "no pulse: started by an older slob"
 
     @property
     def stale(self) -> bool:
@@ -42,6 +48,8 @@ class Liveness:
             return "no slob session holds the lock"
         if self.state == "silent":
             return f"{holder.describe()} has written no heartbeat"
+        if self.state == "stale" and self.sign == "process":
+            return f"{holder.describe()} is stopped ({self.note})"
         if self.state == "stale":
             what = "last heartbeat" if self.sign == "heartbeat" else "last sign of life of its sim run (real time)"
             return f"{what} is {self.age_seconds:.0f}s old (limit {self.limit_seconds:.0f}s)"
@@ -55,6 +63,8 @@ class Liveness:
     def describe(self, health_age: float | None) -> str:
         """Return the sign of life and the heartbeat, e.g. `alive 2 s ago (real time), heartbeat 7 min ago on the sim clock`."""
         heartbeat = f"heartbeat {self.heartbeat_age(health_age)}"
+        if self.sign == "process":
+            return f"alive ({self.note}; judged by its process only), {heartbeat}"
         if self.sign != "pulse":
             return heartbeat
         return f"alive {views.human_age(self.age_seconds)} ago (real time), {heartbeat}"
@@ -72,14 +82,26 @@ def judge_liveness(db_path: str | os.PathLike[str], clock: views.StoreClock, run
     if running is None:
         return Liveness("none", None, None, limit, heartbeat_clock)
     if clock.simulated and not clock.run_ended:  # the newest run, a sim run, is the holder
+        if running.pulses is None:  # it never pulses: the lock record's time is only when it was taken
+            return _by_process(running, limit, heartbeat_clock)
         moment = last_pulse(db_path)
         age = None if moment is None else round(max((wall_now - moment).total_seconds(), 0.0), 1)
         sign = "pulse"
     else:
         age, sign = (None if health_age is None else round(health_age, 1)), "heartbeat"
+        if age is None and running.pulses is None:  # e.g. an older `record`, which wrote no heartbeats
+            return _by_process(running, limit, heartbeat_clock)
     if age is None:
         return Liveness("silent", None, sign, limit, heartbeat_clock)
     return Liveness("stale" if age > limit else "fresh", age, sign, limit, heartbeat_clock)
+
+
+def _by_process(running: LockHolder, limit: float, heartbeat_clock: str) -> Liveness:
+    """Judge a holder that never pulses by its process: alive unless stopped (it holds the lock, it is no zombie)."""
+    older = not (running.command == "session" and running.started_at == "unknown")
+    note = "no pulse: started by an older slob" if older else "no pulse: its lock record is missing"
+    state = "stale" if process_stopped(running.pid) else "unknown"
+    return Liveness(state, None, "process", limit, heartbeat_clock, note)
 
 
 @dataclass(frozen=True)

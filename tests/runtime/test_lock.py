@@ -81,6 +81,16 @@ def test_record_with_reused_pid_of_younger_process_is_not_a_holder(db_path: Path
     assert current_holder(db_path) is None
 
 
+def test_the_record_says_whether_its_session_pulses_and_an_older_record_says_nothing(db_path: Path) -> None:
+    with acquire(db_path, "record", pulses=True) as lock:
+        assert read_record(db_path) == lock.holder and lock.holder.pulses is True
+    with acquire(db_path, "demo") as lock:
+        assert read_record(db_path).pulses is False  # a short command that never pulses
+        lock_path_for(db_path).write_text(  # as an older slob writes it
+            '{"pid": %d, "command": "run", "started_at": "%s"}' % (os.getpid(), lock.holder.started_at))
+        assert read_record(db_path).pulses is None and current_holder(db_path).command == "run"
+
+
 def test_garbage_lock_file_is_ignored(db_path: Path) -> None:
     lock_path_for(db_path).write_text("not json")
     assert read_record(db_path) is None

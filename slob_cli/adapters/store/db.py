@@ -673,6 +673,15 @@ class Store(ReadQueries, ViewQueries, Scans, TradingDays):
         """Mark a run's data mode (live, delayed, sim; None: the run never had data)."""
         self._write(lambda conn: conn.execute("UPDATE runs SET data_mode=? WHERE id=?", (data_mode, run_id)))
 
+    def set_run_arg(self, run_id: int, name: str, value: Any) -> None:
+        """Set one of a run's args to what it learned once running (`record`: sim_clock, once its gateway says so)."""
+        def write(conn: sqlite3.Connection) -> None:
+            row = conn.execute("SELECT args FROM runs WHERE id=?", (run_id,)).fetchone()
+            args = json.loads(row[0]) if row and row[0] else {}
+            conn.execute("UPDATE runs SET args=? WHERE id=?", (json.dumps({**args, name: value}, default=str), run_id))
+
+        self._write(write)
+
     def runs(self, limit: int = 20) -> list[dict[str, Any]]:
         """Return the latest runs, newest first."""
         return list(self.query(f"SELECT {self._columns('runs')} FROM runs ORDER BY id DESC LIMIT ?", [limit]))

@@ -170,6 +170,7 @@
     const beat = $("h-heartbeat");
     beat.textContent = age(data.heartbeat_age_seconds) + (live.heartbeat_clock === "sim" && data.heartbeat_age_seconds !== null ? " (sim clock)" : "")
       + (live.sign === "pulse" && live.age_seconds !== null ? `, alive ${age(live.age_seconds)} ago (real)` : "")
+      + (live.sign === "process" && !live.stale ? `, alive (${live.note})` : "")
       + (live.stale ? " STALE" : "");
     beat.className = live.stale ? "bad" : "";
     $("h-run").textContent = data.run_id ? `#${data.run_id}${data.run_command ? " " + data.run_command : ""}` : "-";
