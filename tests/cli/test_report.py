@@ -45,6 +45,20 @@ def test_a_report_file_that_cannot_be_written_exits_2_with_one_line(
     assert "started" not in paper.stderr and len(store.runs(10)) == 1, "no run began"
 
 
+def test_paper_refuses_a_report_place_it_only_finds_unwritable_by_writing(
+    runner: CliRunner, db_path: Path, store: Store, tmp_path: Path
+) -> None:
+    # The parent is writable but r.md is a directory (or, for root, --report /proc/x: access() says yes):
+    # the whole run ran, then ended with exit 2 and no report.
+    (tmp_path / "r.md").mkdir()
+    paper = runner.invoke(app, ["--db", str(db_path), "paper", "--sim", "--duration", "1h", "--report",
+                                str(tmp_path / "r")])
+    assert paper.exit_code == 2, paper.output
+    assert paper.stderr.strip() == f"Error: cannot write the report to {tmp_path / 'r'}.md and .json: " \
+                                   f"{tmp_path / 'r.md'} is a directory"
+    assert store.runs(10) == [], "no run began"
+
+
 def test_a_paper_run_still_running_is_not_judged_a_crash(runner: CliRunner, db_path: Path, store: Store) -> None:
     from datetime import datetime, timezone
 
