@@ -92,6 +92,8 @@ def track(
         with context.open_store(readonly=True) as store:  # nothing to write: no write lock, no integrity scan
             plan = _plan(store, chosen, start, end)
             result = _track(store, plan, config, reuse_only=True, count=not json_out)
+            if result is None:
+                _refuse_a_day_a_session_trades(store, plan)
     if result is None:
         from slob_cli.cli.options import day_progress
         from slob_cli.runtime.track_split import start_helper
@@ -126,6 +128,20 @@ def track(
                f"{counted(len(result.candidates), 'candidate')}; {counted(result.new_events, 'new event')}, "
                f"{counted(result.changed_setups, 'candidate')} written"
                + (f", {counted(len(result.replaced_days), 'day')} recomputed" if result.replaced_days else ""))
+
+
+def _refuse_a_day_a_session_trades(store: Store, plan: _Plan) -> None:
+    """Refuse (exit 2) to rewrite the day a running trade/run/paper session is tracking: it would stop that session."""
+    from datetime import timezone
+
+    from slob_cli.runtime.views import tracking_session_day
+
+    busy = tracking_session_day(store, datetime.now(timezone.utc))
+    if busy is not None and plan.start <= busy[1] <= plan.end:
+        who, day = busy
+        raise UsageError(f"{who} is tracking {day} on this store: tracking that day now would rewrite its events "
+                         f"under it and stop it; leave the day out (--to {day - timedelta(days=1)}) or track it "
+                         "once the session has ended")
 
 
 class _Plan(NamedTuple):

@@ -170,6 +170,23 @@ def store_clock(store: Store, wall_now: datetime) -> StoreClock:
     return StoreClock(max(known) if known else wall_now, True, run["id"], run_over(store, run))
 
 
+TRACKING_COMMANDS = ("trade", "run", "paper")  # sessions whose engine tracks setups and stores their events
+
+
+def tracking_session_day(store: Store, wall_now: datetime) -> tuple[str, date] | None:
+    """Return (who, New York date) of the session tracking setups on this store now, or None when none runs.
+
+    `setups track` must not rewrite that day under it: the engine numbers its events on from what it
+    stored, and a different event under a number it meets next stops the session.
+    """
+    from slob_cli.runtime.lock import current_holder
+
+    holder = current_holder(store.path)
+    if holder is None or holder.command not in TRACKING_COMMANDS:
+        return None
+    return holder.describe(), trading_date_of(store_clock(store, wall_now).now)
+
+
 def run_over(store: Store, run: dict[str, Any]) -> bool:
     """Return True when a run has ended, or its process died without writing its end (it holds no lock)."""
     from slob_cli.runtime.lock import holds_lock
