@@ -8,7 +8,9 @@ from typing import Annotated
 
 import typer
 
-app = typer.Typer(help="Build, import, export and inspect M1 candles.", no_args_is_help=True)
+from slob_cli.cli.groups import WholeHelpGroup
+
+app = typer.Typer(help="Build, import, export and inspect M1 candles.", no_args_is_help=True, cls=WholeHelpGroup)
 
 SymbolOption = Annotated[str | None, typer.Option("--symbol", help="Futures root, e.g. NQ or MNQ.")]
 FromOption = Annotated[str | None, typer.Option("--from", help="Start (inclusive): ISO-8601 with Z/offset, or YYYY-MM-DD (UTC).")]

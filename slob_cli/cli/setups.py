@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Annotated, Any, NamedTuple
 
 import typer
 
+from slob_cli.cli.groups import WholeHelpGroup
 from slob_cli.errors import InputError, StoreError, UsageError
 
 if TYPE_CHECKING:
@@ -26,7 +27,7 @@ if TYPE_CHECKING:
     from slob_cli.runtime.track_split import DayHelper
     from slob_cli.runtime.tracking import TrackResult
 
-app = typer.Typer(help="Track 5/1 SLOB setups over stored candles, list them, show one.", no_args_is_help=True)
+app = typer.Typer(help="Track 5/1 SLOB setups over stored candles, list them, show one.", no_args_is_help=True, cls=WholeHelpGroup)
 
 SymbolOption = Annotated[str | None, typer.Option("--symbol", help="Futures root (default: first of SLOB_SYMBOLS).")]
 FromOption = Annotated[str | None, typer.Option("--from", help="First New York trading date, YYYY-MM-DD.")]
