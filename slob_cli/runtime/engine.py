@@ -68,6 +68,7 @@ class EngineOptions:
     policy: BackoffPolicy = field(default_factory=BackoffPolicy)
     executor: ExecutorOptions = field(default_factory=ExecutorOptions)
     store_ticks: bool = False  # the `record` step of `slob run`
+    store_candles: bool = True  # the `aggregate` step (a tracked session stores its candles with their events)
     track: bool = True  # the `track` step; without it candles are stored but no setups tracked
     lockstep: bool = False  # the gateway's clock moves only when this engine asks (runtime/lockstep.py)
     lockstep_patience: float = 30.0  # real seconds without a step before a lockstep run is cut short
@@ -351,7 +352,8 @@ class Engine(Supervised):
     def _feed(self, candle: Candle, source: str = "live") -> None:
         self._flush_ticks()
         if not self.options.track:
-            self.store.upsert_candles([candle], source=source)
+            if self.options.store_candles:
+                self.store.upsert_candles([candle], source=source)
             return
         self._setup_events(self.tracking.on_candle(candle))
         self.executor.on_candle_closed(candle.end)

@@ -100,3 +100,14 @@ def test_a_sim_date_it_cannot_serve_is_refused_before_anything_is_stored(
     assert result.exit_code == 2, result.output
     assert result.stderr.startswith(f"Error: {message}") and len(result.stderr.splitlines()) == 1
     assert not db_path.exists()
+
+
+@pytest.mark.parametrize(("steps", "candles_stored"), [("record", False), ("record,aggregate", True)])
+def test_run_stores_candles_only_with_the_aggregate_step(runner: CliRunner, db_path: Path, steps: str,
+                                                          candles_stored: bool) -> None:
+    # `--steps record` stored every candle too: the aggregate step was never read.
+    result = runner.invoke(app, ["--db", str(db_path), "run", "--sim", "--speed", "max", "--duration", "2h",
+                                 "--steps", steps, "--json"])
+    assert result.exit_code == 0, result.output
+    assert sql_value(db_path, "SELECT count(*) FROM ticks") > 0
+    assert (sql_value(db_path, "SELECT count(*) FROM candles") > 0) is candles_stored
