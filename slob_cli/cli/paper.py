@@ -124,7 +124,7 @@ def print_outcome(outcome: Any, strict: bool, json_out: bool) -> None:
     if json_out:
         import json
 
-        typer.echo(json.dumps(report_dict(outcome.report, strict, {"run": outcome.run_id}), indent=2, default=str))
+        typer.echo(json.dumps(report_dict(outcome.report, strict, outcome.meta), indent=2, default=str))  # as the file
         return
     table = to_table(outcome.report, strict)
     fitting_console(table).print(table)

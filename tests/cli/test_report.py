@@ -151,7 +151,7 @@ def test_report_replays_the_tracker_and_passes_strict_on_a_clean_tracked_day(
     assert result.exit_code == 0, result.output
     look_ahead = [c for c in json.loads(result.stdout)["criteria"] if c["name"] == "no look-ahead"]
     assert look_ahead[0]["passed"] is True and "live events equal the offline replay" in look_ahead[0]["detail"]
-    assert json.loads(result.stdout)["meta"] == {"run": run_id}
+    assert json.loads(result.stdout)["meta"]["run"] == run_id
 
 
 def test_report_replay_catches_hand_made_events_the_candles_do_not_give(
@@ -162,3 +162,13 @@ def test_report_replay_catches_hand_made_events_the_candles_do_not_give(
     assert result.exit_code == 5
     failed = [c["name"] for c in json.loads(result.stdout)["criteria"] if not c["passed"] and c["severity"] == "error"]
     assert failed == ["no look-ahead"]
+
+
+def test_report_json_prints_exactly_the_json_file_it_writes(runner: CliRunner, db_path: Path, store: Store) -> None:
+    # --json printed "meta": {"run": N} while the file beside the db held run, database, judged_at, target_hours...
+    run_id = record_run(store)
+    result = runner.invoke(app, ["--db", str(db_path), "report", "--no-replay", "--json"])
+    assert result.exit_code == 0, result.output
+    written = json.loads(db_path.with_name(f"test-paper-run{run_id}.json").read_text())
+    assert json.loads(result.stdout) == written and written["meta"]["run"] == run_id
+    assert set(written["meta"]) >= {"database", "judged_at", "target_hours"}

@@ -46,7 +46,7 @@ def test_paper_sim_twice_on_one_store_passes_both_times(runner: CliRunner, db_pa
     for run_id in (1, 2):
         result = runner.invoke(app, args)
         assert result.exit_code == 0, result.stdout + result.stderr
-        assert _summary(result.stdout)["meta"] == {"run": run_id}
+        assert _summary(result.stdout)["meta"]["run"] == run_id
 
 
 def test_a_changed_strategy_config_is_named_and_setups_track_recomputes_the_day(
