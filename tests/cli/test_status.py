@@ -114,12 +114,16 @@ def test_status_check_is_healthy_only_with_holder_and_fresh_heartbeat(
 ) -> None:
     now = datetime.now(UTC)
     args = ["--db", str(db_path), "status", "--check"]
-    add_health(store, to_iso(now - timedelta(seconds=5)))
+    add_health(store, to_iso(now - timedelta(seconds=5)))  # an earlier run's
     result = runner.invoke(app, args)
     assert (result.exit_code, result.stdout.strip()) == (1, "unhealthy: no slob session holds the lock")
     with acquire(db_path, "paper"):
+        foreign = runner.invoke(app, args)  # the earlier run's heartbeat is not this holder's
+        run_id = store.start_run("paper", {}, now)  # this process holds the lock: its run
+        add_health(store, to_iso(now - timedelta(seconds=5)), run_id=run_id)
         healthy = runner.invoke(app, args)
         stale = runner.invoke(app, [*args, "--max-age", "1"])
+    assert foreign.exit_code == 1 and "has written no heartbeat" in foreign.stdout, foreign.stdout
     assert healthy.exit_code == 0 and healthy.stdout.startswith("healthy: slob paper")
     assert stale.exit_code == 1 and "old (limit 1s)" in stale.stdout
 
