@@ -41,6 +41,15 @@ class StoreError(ConfigError):
     """The SQLite store cannot be opened, migrated or written."""
 
 
+class StoreNeedsMigration(StoreError):
+    """A store at an older schema version cannot be read without writing (a read-only open)."""
+
+    def __init__(self, message: str, version: int, target: int) -> None:
+        super().__init__(message)
+        self.version = version
+        self.target = target
+
+
 class InputError(UsageError):
     """An input file or value is malformed; nothing was written."""
 

@@ -19,6 +19,25 @@ def _damage(store: Any) -> str | None:
         return str(exc)
 
 
+def _upgrading(db_path: Any, exc: Any, check: bool, max_age: float) -> None:
+    """Answer for a store a running session is upgrading (nothing in it can be read meanwhile); else return."""
+    from datetime import datetime, timezone
+
+    from slob_cli.errors import StoreError
+    from slob_cli.runtime.status import judge_upgrading
+
+    judged = judge_upgrading(db_path, datetime.now(timezone.utc), max_age)
+    if judged is None:
+        return
+    holder, liveness = judged
+    what = f"{holder.describe()} is upgrading the store (schema v{exc.version} to v{exc.target})"
+    problem = liveness.problem(holder)
+    if check:
+        typer.echo(f"unhealthy: {what}: {problem}" if problem else f"healthy: {what}, {liveness.describe(None)}")
+        raise typer.Exit(int(ExitCode.UNEXPECTED if problem else ExitCode.OK))
+    raise StoreError(f"{what}, {liveness.describe(None)}: nothing in it can be read until it has finished")
+
+
 def status(
     ctx: typer.Context,
     json_out: Annotated[bool, typer.Option("--json", help="Print one JSON object instead of tables.")] = False,
@@ -42,10 +61,16 @@ def status(
 
     from slob_cli.adapters.store import Store
     from slob_cli.cli.context import app_context
+    from slob_cli.errors import StoreNeedsMigration
     from slob_cli.runtime.status import check_health, collect_status
 
     settings = app_context(ctx).settings
-    with Store.open(settings.db_path, readonly=True) as store:
+    try:
+        opened = Store.open(settings.db_path, readonly=True)
+    except StoreNeedsMigration as exc:
+        _upgrading(settings.db_path, exc, check, max_age)
+        raise
+    with opened as store:
         damage = _damage(store) if check else None  # first: reading a damaged store can fail anywhere
         if damage:
             typer.echo(f"unhealthy: store {str(settings.db_path)!r} is damaged ({damage})")

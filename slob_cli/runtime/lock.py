@@ -10,7 +10,10 @@ The kernel drops an flock when its process dies, so a SIGKILLed run never blocks
 The pid, command and start time written to `<store>.lock` beside the real file only describe the
 holder; when that record is missing, /proc/locks still names the holding pid. A session that shows
 life on it (`pulse`: trade, run, paper, record) says so in the record (`pulses`); a record written
-by an older slob has no such field, so readers know not to wait for a pulse from it.
+by an older slob has no such field, so readers know not to wait for a pulse from it. From the moment
+such a session takes the lock, a small thread pulses for it (every PULSE_INTERVAL real seconds)
+until its own heartbeat loop takes over (its first `pulse`): whatever it does first (open and
+upgrade the store, start an embedded gateway, build its engine) never makes it look stale.
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ from __future__ import annotations
 import fcntl
 import json
 import os
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass
@@ -27,6 +31,7 @@ from pathlib import Path
 from slob_cli.errors import ConfigError, SlobError
 
 UTC = timezone.utc
+PULSE_INTERVAL = 8.0  # real seconds between a starting session's pulses, as its heartbeat's
 
 
 @dataclass(frozen=True)
@@ -127,6 +132,33 @@ def _parse_holder(text: str) -> LockHolder | None:
         return None
 
 
+class _StartPulse:
+    """Pulses a starting session's lock record from a daemon thread until stopped (its heartbeat took over)."""
+
+    def __init__(self, record: Path, interval: float) -> None:
+        self.record = record
+        self.interval = interval
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="slob-start-pulse", daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        while not self._stop.wait(self.interval):
+            try:
+                os.utime(self.record)
+            except OSError:
+                pass  # the record only describes the holder
+
+    def stop(self) -> None:
+        """Stop pulsing (idempotent); waits for the thread, which only sleeps or touches a file."""
+        self._stop.set()
+        if self._thread is not threading.current_thread():
+            self._thread.join(timeout=5)
+
+
+_start_pulses: dict[Path, _StartPulse] = {}  # lock record -> the start pulse of a session of this process
+
+
 class RunLock:
     """A held run lock; release it with `release()` or by leaving the `acquire` block."""
 
@@ -163,6 +195,9 @@ class RunLock:
         if self._fd is None:
             return
         fd, self._fd = self._fd, None
+        starting = _start_pulses.pop(self.path, None)
+        if starting is not None:
+            starting.stop()
         try:
             if read_record(self.path.with_suffix("")) == self.holder:
                 self.path.unlink(missing_ok=True)
@@ -190,7 +225,8 @@ def try_acquire(db_path: str | os.PathLike[str], command: str, now: datetime | N
                 pulses: bool = False) -> RunLock:
     """Take the run lock without waiting; raise AlreadyRunning naming the holder when it is taken.
 
-    `pulses`: the session will show life with `pulse` (its record says so, for `status` to wait for it).
+    `pulses`: the session will show life with `pulse` (its record says so, for `status` to wait for it);
+    until its first `pulse`, a start pulse (a thread) shows life for it every PULSE_INTERVAL seconds.
     """
     path = lock_path_for(db_path)
     if path.is_dir():
@@ -213,6 +249,8 @@ def try_acquire(db_path: str | os.PathLike[str], command: str, now: datetime | N
     except OSError as exc:
         lock.release()
         raise ConfigError(f"cannot write the lock record {path}: {exc.strerror or exc}") from None
+    if pulses:
+        _start_pulses[path] = _StartPulse(path, PULSE_INTERVAL)
     return lock
 
 
@@ -308,7 +346,11 @@ def pulse(db_path: str | os.PathLike[str]) -> None:
 
     A run on a simulated clock writes its health rows on virtual time (the same rows at any speed),
     so they cannot say whether it is alive now: readers take this real-time mark instead (`last_pulse`).
+    The first call stops the session's start pulse: from then on its heartbeat loop shows life.
     """
+    starting = _start_pulses.pop(lock_path_for(db_path), None)
+    if starting is not None:  # the session's own heartbeat loop takes over from its start pulse
+        starting.stop()
     record = read_record(db_path)
     if record is None or record.pid != os.getpid():
         return

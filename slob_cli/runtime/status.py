@@ -124,6 +124,22 @@ def _judge(db_path: str | os.PathLike[str], clock: views.StoreClock, running: Lo
     return Liveness("stale" if age > limit else "fresh", age, sign, limit, heartbeat_clock)
 
 
+def judge_upgrading(db_path: str | os.PathLike[str], wall_now: datetime,
+                    limit: float = DEFAULT_HEARTBEAT_MAX_AGE) -> tuple[LockHolder, Liveness] | None:
+    """Judge the holder of a store too old to read: a session of this slob upgrades it as it opens it.
+
+    Nothing in the store can be read meanwhile (its schema is being rebuilt), so the session is judged
+    by its pulse alone (its start pulse shows life while it upgrades). None when no pulsing session
+    holds the lock (nobody is upgrading it: the store just needs a migration).
+    """
+    holder = current_holder(db_path)
+    if holder is None or not holder.pulses:
+        return None
+    clock = views.StoreClock(wall_now, simulated=True)  # judged by its pulse, as a run on a simulated clock
+    verdict = judge_liveness(db_path, clock, holder, None, wall_now, limit)
+    return holder, replace(verdict, heartbeat_clock="wall")
+
+
 def _pulse_age(db_path: str | os.PathLike[str], wall_now: datetime) -> float | None:
     """Return the real seconds since the holder's last pulse (or its taking of the lock), or None."""
     moment = last_pulse(db_path)

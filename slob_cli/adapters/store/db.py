@@ -28,7 +28,7 @@ from slob_cli.adapters.store.schema import ISO_TEXT_INSTANTS, MIGRATIONS, SCHEMA
 from slob_cli.adapters.store.views import ViewQueries
 from slob_cli.adapters.store.writer import RowInsert, StoreWriter, Write, disk_full, insert_rows, tune
 from slob_cli.core.models import Candle, PriceBar, Tick
-from slob_cli.errors import StoreError
+from slob_cli.errors import StoreError, StoreNeedsMigration
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -251,9 +251,10 @@ class Store(ReadQueries, ViewQueries, Scans, TradingDays):
         if version == SCHEMA_VERSION:
             return
         if self.readonly:
-            raise StoreError(
+            raise StoreNeedsMigration(
                 f"database {str(self.path)!r} has schema version {version} and needs a migration to {SCHEMA_VERSION}: "
-                f"run a command that writes to it once, e.g. `slob --db {self.path} candles aggregate`")
+                f"run a command that writes to it once, e.g. `slob --db {self.path} candles aggregate`",
+                version, SCHEMA_VERSION)
         # A migration may rebuild a table that others reference (v6): SQLite checks foreign keys
         # at the end instead, and the switch only works outside a transaction.
         self._conn.execute("PRAGMA foreign_keys=OFF")
