@@ -9,6 +9,7 @@ or row (Parquet) and the problem, unless the caller asks to skip bad rows.
 from __future__ import annotations
 
 import warnings
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
@@ -34,6 +35,7 @@ _TYPO_LIKENESS = 0.75  # difflib ratio: tickcount~tick_count 0.95, opne~open 0.7
 UNKNOWN_TICK_COUNT = -1  # imported candles without a tick_count column: count unknown, not synthetic
 _LATEST_EPOCH_SECONDS = 4_102_444_800  # 2100-01-01: anything later is a unit mistake (ms, us)
 _ZONE_SUFFIX = r"(?:Z|z|[+-]\d{2}(?::?\d{2})?)$"
+CSV_PART_ROWS = 250_000  # a ticks CSV is read and validated this many lines at a time (read_ticks)
 
 
 @dataclass
@@ -98,26 +100,44 @@ def _load(path: Path) -> tuple[pd.DataFrame, str, int]:
     kind = check_input_file(path)
     if kind == "jsonl":
         return _load_jsonl(path), "line", 1
-    try:
-        if kind == "parquet":
-            frame = pd.read_parquet(path)
-        else:
-            with warnings.catch_warnings():
-                # A first row longer than the header would otherwise become the index, shifting every column.
-                warnings.simplefilter("error", pd.errors.ParserWarning)
-                frame = pd.read_csv(path, dtype=str, keep_default_na=False, skip_blank_lines=False, index_col=False)
-    except pd.errors.EmptyDataError:
-        raise InputError(f"{path.name}: file is empty (expected a header line)") from None
-    except (ValueError, OSError, pd.errors.ParserError, pd.errors.ParserWarning) as exc:
-        if kind == "csv" and (overlong := _overlong_line(path)) is not None:
-            raise InputError(overlong) from None
-        first_line = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise InputError(f"{path.name}: cannot read {kind}: {first_line}") from None
-    frame = _lower_columns(frame, path.name).reset_index(drop=True)
     if kind == "csv":
-        blank = (frame == "").all(axis=1)
-        frame = frame[~blank]
-    return frame, ("line" if kind == "csv" else "row"), (2 if kind == "csv" else 1)
+        return next(_csv_parts(path, None)), "line", 2
+    try:
+        frame = pd.read_parquet(path)
+    except (ValueError, OSError) as exc:
+        raise _unreadable(path, kind, exc) from None
+    return _lower_columns(frame, path.name).reset_index(drop=True), "row", 1
+
+
+def _csv_parts(path: Path, rows: int | None) -> Iterator[pd.DataFrame]:
+    """Yield a CSV's rows `rows` at a time (all at once for None; at least one part), blank lines dropped.
+
+    Each part's index is its rows' place in the file (the first data line is index 0).
+    """
+    import pandas as pd
+
+    with warnings.catch_warnings():
+        # A first row longer than the header would otherwise become the index, shifting every column.
+        warnings.simplefilter("error", pd.errors.ParserWarning)
+        try:
+            reader = pd.read_csv(path, dtype=str, keep_default_na=False, skip_blank_lines=False, index_col=False,
+                                 chunksize=rows)
+            parts = [reader] if rows is None else reader
+            for part in parts:
+                frame = _lower_columns(part, path.name)
+                yield frame[~(frame == "").all(axis=1)]
+        except pd.errors.EmptyDataError:
+            raise InputError(f"{path.name}: file is empty (expected a header line)") from None
+        except (ValueError, OSError, pd.errors.ParserError, pd.errors.ParserWarning) as exc:
+            raise _unreadable(path, "csv", exc) from None
+
+
+def _unreadable(path: Path, kind: str, exc: BaseException) -> InputError:
+    """Return the one-line error for a file pandas cannot read (a CSV line with too many fields named)."""
+    if kind == "csv" and (overlong := _overlong_line(path)) is not None:
+        return InputError(overlong)
+    first_line = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+    return InputError(f"{path.name}: cannot read {kind}: {first_line}")
 
 
 def _load_jsonl(path: Path) -> pd.DataFrame:
@@ -296,9 +316,11 @@ def _check_header(frame: pd.DataFrame, name: str, required: tuple[str, ...], opt
 
 
 def _begin(path: Path, required: tuple[str, ...], optional: tuple[str, ...],
-           symbol: str | None) -> tuple[_Problems, pd.Series, pd.Series]:
-    """Load a file, check its header; return its problem tracker, symbols and UTC microseconds."""
-    raw, unit, first = _load(path)
+           symbol: str | None, raw: pd.DataFrame | None = None) -> tuple[_Problems, pd.Series, pd.Series]:
+    """Load a file (or take a part of a CSV), check its header; return its problem tracker, symbols and UTC microseconds."""
+    unit, first = "line", 2
+    if raw is None:
+        raw, unit, first = _load(path)
     ignored = _check_header(raw, path.name, required, optional)
     problems = _Problems(raw, path.name, unit, first, ignored)
     return problems, _symbols(problems, symbol), _timestamps(problems)
@@ -319,8 +341,26 @@ def _finish(problems: _Problems, columns: dict[str, Any], symbol: str | None, sk
 
 
 def read_ticks(path: Path, symbol: str | None = None, skip_bad: bool = False) -> ParsedRows:
-    """Read and validate a ticks file; return columns symbol, ts (UTC us), price, size in file order."""
-    problems, symbols, ts = _begin(path, TICK_COLUMNS, OPTIONAL_TICK_COLUMNS, symbol)
+    """Read and validate a ticks file; return columns symbol, ts (UTC us), price, size in file order.
+
+    A CSV whose rows must all be good is validated as it is read, CSV_PART_ROWS lines at a time: a
+    bad line (epoch milliseconds on line 2, say) is reported before the rest of a big file is read.
+    """
+    if skip_bad or check_input_file(path) != "csv":
+        return _ticks(path, symbol, skip_bad)
+    import pandas as pd
+
+    parts = [_ticks(path, symbol, False, raw) for raw in _csv_parts(path, CSV_PART_ROWS)]
+    others: dict[str, int] = {}
+    for part in parts:
+        for name, count in part.other_symbols.items():
+            others[name] = others.get(name, 0) + count
+    frame = parts[0].frame if len(parts) == 1 else pd.concat([part.frame for part in parts], ignore_index=True)
+    return ParsedRows(frame, [], dict(sorted(others.items())), parts[0].ignored_columns)
+
+
+def _ticks(path: Path, symbol: str | None, skip_bad: bool, raw: pd.DataFrame | None = None) -> ParsedRows:
+    problems, symbols, ts = _begin(path, TICK_COLUMNS, OPTIONAL_TICK_COLUMNS, symbol, raw)
     price = _numbers(problems, "price", allow_zero=False)
     size = _numbers(problems, "size", allow_zero=True)
     return _finish(problems, {"symbol": symbols, "ts": ts, "price": price, "size": size}, symbol, skip_bad)

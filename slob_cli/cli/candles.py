@@ -49,17 +49,19 @@ def aggregate(
     chosen = _symbol(symbol)
     begin, finish = parse_instant(start, "--from"), parse_instant(end, "--to")
     check_range(begin, finish, (start, end))
+    parsed = None
     if ticks_file is not None:
-        from slob_cli.adapters.file_reading import check_input_file
+        from slob_cli.adapters.file_reading import read_ticks
 
-        check_input_file(ticks_file)
+        with progress_bar("Reading ticks", lambda: None):
+            parsed = read_ticks(ticks_file, chosen)  # every line checked before a store is opened, or created
     # Stored ticks are read from a store that exists; a --ticks-file may start a new one.
     with app_context(ctx).open_store(create=ticks_file is not None) as store:
         stored_ticks = (lambda: store.tick_count(chosen)) if ticks_file is None else (lambda: None)
         with progress_bar("Aggregating ticks", stored_ticks) as advance:
             report = aggregate_candles(
                 store, [chosen] if chosen and ticks_file is None else None, ticks_file, chosen, begin, finish,
-                fill_gaps, advance,
+                fill_gaps, advance, parsed,
             )
     if json_out:
         typer.echo(json.dumps(report.to_dict(), indent=2))

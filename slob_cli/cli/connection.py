@@ -65,8 +65,9 @@ def test_connection(
 
 
 def _render_checks(report: Any) -> None:
-    from rich.console import Console
     from rich.table import Table
+
+    from slob_cli.cli.tables import fitting_console
 
     table = Table(title="IB gateway checks")
     table.add_column("", width=2)
@@ -76,7 +77,7 @@ def _render_checks(report: Any) -> None:
     marks = {True: "[green]✓[/green]", False: "[red]✗[/red]", None: "[dim]-[/dim]"}
     for check in report.checks:
         table.add_row(marks[check.ok], check.name, check.detail, check.advice)
-    console = Console()
+    console = fitting_console(table)  # piped, no word is split (a host, a time)
     console.print(table)
     verdict = {0: "[green]all checks passed[/green]", 4: "[red]gateway unreachable[/red]",
                5: "[red]gateway reachable, but a check failed[/red]"}[int(report.exit_code)]

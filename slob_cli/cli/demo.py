@@ -34,8 +34,9 @@ def demo(
     if json_out:
         typer.echo(json.dumps(report.to_dict(), indent=2))
         return
-    from rich.console import Console
     from rich.table import Table
+
+    from slob_cli.cli.tables import fitting_console
 
     table = Table(title=f"Demo session {report.symbol} (seed {report.seed}) -> {db_path}")
     table.add_column("figure")
@@ -53,5 +54,5 @@ def demo(
     ]
     for name, value in rows:
         table.add_row(name, value)
-    Console().print(table)
+    fitting_console(table).print(table)
     typer.echo(f"Next: slob --db {db_path} candles show   |   slob --db {db_path} candles export --format csv")

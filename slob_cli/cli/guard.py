@@ -142,6 +142,9 @@ def run_guard(
 ) -> Iterator[GuardedRun]:
     """Run a block under the store's run lock (taken here unless `lock` is given), with file logging and a `runs` row.
 
+    A given lock (session_lock's) stays held when the block ends: its owner releases it, once, after
+    the rest of the session (an embedded gateway) has stopped, so no other session starts in between.
+
     Example: `with run_guard(ctx, "paper", fail_if_running=flag, args={...}) as run: ...`
     """
     from slob_cli.adapters.alerts import AlertKind, AlertLevel, Notifier
@@ -151,6 +154,7 @@ def run_guard(
 
     clock = clock or SystemClock()
     settings = app_context(ctx).settings
+    owned = lock is None
     lock = lock or take_lock(ctx, command, fail_if_running)
     try:
         setup_logging(
@@ -159,7 +163,8 @@ def run_guard(
         )
         store = app_context(ctx).open_store()
     except BaseException:
-        release_lock(lock, failed=True)
+        if owned:
+            release_lock(lock, failed=True)
         raise
     run = GuardedRun(settings, store, 0, lock, Notifier(settings.alert_urls))
     error: BaseException | None = None
@@ -187,4 +192,5 @@ def run_guard(
         finally:
             run.notifier.close(timeout=10.0)
             store.close()
-            release_lock(lock, code != 0)
+            if owned:
+                release_lock(lock, code != 0)

@@ -40,7 +40,7 @@ STDOUT_CLOSED = 141  # as a shell reports a program that SIGPIPE ended
 
 COMMAND_ORDER = (
     "test-connection", "record", "candles", "setups", "backtest", "trade", "run", "paper", "report", "status",
-    "dashboard", "web", "sim-gateway", "demo",
+    "dashboard", "web", "sim-gateway", "demo", "migrate",
 )
 
 
@@ -196,6 +196,9 @@ def _register() -> None:
     from slob_cli.cli import sim_gateway
 
     app.command("sim-gateway")(sim_gateway.sim_gateway)
+    from slob_cli.cli import migrate
+
+    app.command("migrate")(migrate.migrate)
 
 
 _register()

@@ -103,7 +103,7 @@ def paper(
             outcome = finish_validation(guarded.store, guarded.run_id, target, now, report_file, strict, offline,
                                         crashed=False, monitor_only=monitor_only, notifier=guarded.notifier,
                                         stats=stats)
-            _print(outcome, strict, json_out)
+            print_outcome(outcome, strict, json_out)
             if unreachable is not None:
                 raise unreachable
             if cut is not None:
@@ -115,7 +115,9 @@ def paper(
                 raise typer.Exit(outcome.exit_code)
 
 
-def _print(outcome: Any, strict: bool, json_out: bool) -> None:
+def print_outcome(outcome: Any, strict: bool, json_out: bool) -> None:
+    """Print a judged run: its report as JSON, or the criteria table (names and figures whole) and the files."""
+    from slob_cli.cli.tables import fitting_console
     from slob_cli.runtime.validation_report import report_dict, to_table
 
     if json_out:
@@ -123,7 +125,6 @@ def _print(outcome: Any, strict: bool, json_out: bool) -> None:
 
         typer.echo(json.dumps(report_dict(outcome.report, strict, {"run": outcome.run_id}), indent=2, default=str))
         return
-    from rich.console import Console
-
-    Console().print(to_table(outcome.report, strict))
+    table = to_table(outcome.report, strict)
+    fitting_console(table).print(table)
     typer.echo(f"Report: {outcome.markdown} and {outcome.json}")

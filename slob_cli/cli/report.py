@@ -33,11 +33,11 @@ def report(
     from slob_cli.adapters.store import Store
     from slob_cli.cli.context import app_context
     from slob_cli.cli.options import parse_duration
+    from slob_cli.cli.paper import print_outcome
     from slob_cli.errors import UsageError
     from slob_cli.runtime.lock import current_holder
     from slob_cli.runtime.paper_report import finish_validation, latest_run_id, recorded_duration
     from slob_cli.runtime.validation_data import run_span
-    from slob_cli.runtime.validation_report import report_dict, to_table
 
     settings = app_context(ctx).settings
     with Store.open(settings.db_path, readonly=True) as store:
@@ -53,15 +53,7 @@ def report(
         now = datetime.now(timezone.utc)
         offline = _replay(store, run_id, settings.strategy_config, now) if replay else None
         outcome = finish_validation(store, run_id, parse_duration(wanted), now, report_file, strict, offline)
-    if json_out:
-        import json
-
-        typer.echo(json.dumps(report_dict(outcome.report, strict, {"run": run_id}), indent=2, default=str))
-    else:
-        from rich.console import Console
-
-        Console().print(to_table(outcome.report, strict))
-        typer.echo(f"Report: {outcome.markdown} and {outcome.json}")
+    print_outcome(outcome, strict, json_out)
     raise typer.Exit(outcome.exit_code)
 
 

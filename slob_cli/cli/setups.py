@@ -120,9 +120,9 @@ def track(
         return
     title = f"{chosen} setups {start} .. {end}"
     render_candidates(result.candidates, context.settings.zone, title)
-    typer.echo(f"{result.days} days, {result.candles or 0:,} candles, {len(result.candidates)} candidates; "
-               f"{result.new_events} new events, {result.changed_setups} candidates written"
-               + (f", {len(result.replaced_days)} days recomputed" if result.replaced_days else ""))
+    typer.echo(f"{result.days:,} days, {result.candles or 0:,} candles, {len(result.candidates):,} candidates; "
+               f"{result.new_events:,} new events, {result.changed_setups:,} candidates written"
+               + (f", {len(result.replaced_days):,} days recomputed" if result.replaced_days else ""))
 
 
 class _Plan(NamedTuple):
@@ -271,9 +271,9 @@ def _price(value: float | None) -> str:
 def render_candidates(rows: list[dict[str, Any]], zone: ZoneInfo, title: str, screen: Console | None = None) -> None:
     """Print candidates as a rich table, times in the display zone.
 
-    As wide as its whole columns need (never a fixed width): no time or price is cut; the
-    invalidation reason folds. A terminal narrower than that gets one block of lines per setup
-    instead (`candidate_blocks`), every value whole.
+    As wide as its whole columns need (never a fixed width): no id, time, price or reason is cut
+    or folded (`grep CONSOL_RANGE_INVALID` finds every row it ended), the reason last. A terminal
+    narrower than that gets one block of lines per setup instead (`candidate_blocks`), every value whole.
     """
     from rich.console import Console
     from rich.table import Table
@@ -284,7 +284,7 @@ def render_candidates(rows: list[dict[str, Any]], zone: ZoneInfo, title: str, sc
     for name in ("id", "dir", "state", "LIQ1", "HIGH", "LOW", "no-wick", "LIQ2", "trigger",
                  "entry", "stop", "target", "R:R", "reason"):
         table.add_column(name, justify="right" if name in ("entry", "stop", "target", "R:R") else "left",
-                         no_wrap=name != "reason", overflow="fold")
+                         no_wrap=True)
     for row in rows:
         table.add_row(
             row["id"], row["direction"], row["state"],

@@ -27,7 +27,7 @@ def fitting_console(*renderables: RenderableType) -> Console:
 
     Tables built so their text columns fold (runtime/dashboard_view.listing_table) keep the
     terminal's width; one whose whole columns alone are wider gets the width it needs, so rich
-    never cuts a number to fit.
+    never cuts a number to fit. Off a terminal a folding column keeps its longest word whole too.
     """
     return _console_for(renderables, _narrowest)
 
@@ -45,9 +45,10 @@ def _narrowest(console: Console, options: ConsoleOptions, renderable: Renderable
 
     rich's own minimum for a table counts a `no_wrap` cell by its longest word, yet shrinks it
     with an ellipsis when the table does not fit: such a column needs its whole width. A column
-    that may fold needs no more than its header's longest word. Measured with rich's public
-    `Measurement`: the table's widest form (every column whole), less what each folding column's
-    widest cell wants beyond its header's longest word.
+    that may fold needs no more than its header's longest word on a terminal; off one (piped to a
+    file or grep) it needs its longest word, so its text wraps between words and never splits one
+    (a name, a time, a number). Measured with rich's public `Measurement`: the table's widest form
+    (every column whole), less what each folding column's widest cell wants beyond that word.
     """
     from rich.console import Group
     from rich.measure import Measurement
@@ -57,12 +58,54 @@ def _narrowest(console: Console, options: ConsoleOptions, renderable: Renderable
         return max((_narrowest(console, options, part) for part in renderable.renderables), default=0)
     if not isinstance(renderable, Table):  # text folds: a word longer than the terminal (a path) widens nothing
         return min(Measurement.get(console, options, renderable).minimum, console.width)
-    needed = Measurement.get(console, options, renderable).maximum
+    widest = needed = Measurement.get(console, options, renderable).maximum
     for column in renderable.columns:
         if not column.no_wrap:
-            header = max((len(word) for word in str(column.header).split()), default=1)
-            needed -= max(0, _widest_cell(console, options, column) - header)
+            needed -= max(0, _widest_cell(console, options, column) - _longest_word(console, options, column))
+    if console.is_terminal or needed == widest:
+        return needed
+    # rich shrinks the widest folding columns evenly, whatever their longest words: two of them may
+    # need more than their sum. The narrowest width (by halves) whose printout keeps every word whole.
+    words = {word for column in renderable.columns if not column.no_wrap for cell in column.cells
+             for word in _plain(console, cell).split()}
+    while needed < widest:
+        middle = (needed + widest) // 2
+        if _every_word_whole(renderable, middle, words):
+            widest = middle
+        else:
+            needed = middle + 1
     return needed
+
+
+def _plain(console: Console, cell: RenderableType) -> str:
+    """Return a cell's text as printed (markup rendered), or '' for a cell that is not text."""
+    from rich.text import Text
+
+    if isinstance(cell, str):
+        return console.render_str(cell).plain
+    return cell.plain if isinstance(cell, Text) else ""
+
+
+def _every_word_whole(renderable: RenderableType, width: int, words: set[str]) -> bool:
+    """Return True when the renderable printed `width` columns wide shows each of `words` on one line."""
+    import io
+
+    from rich.console import Console
+
+    out = io.StringIO()
+    Console(file=out, width=width, color_system=None).print(renderable)
+    printed = out.getvalue()
+    return all(word in printed for word in words)
+
+
+def _longest_word(console: Console, options: ConsoleOptions, column: Column) -> int:
+    """Return the narrowest a folding column may be: its header's longest word, or off a terminal any cell's."""
+    from rich.measure import Measurement
+
+    header = max((len(word) for word in str(column.header).split()), default=1)
+    if console.is_terminal:
+        return header
+    return max([header, *(Measurement.get(console, options, cell).minimum for cell in column.cells)])
 
 
 def _widest_cell(console: Console, options: ConsoleOptions, column: Column) -> int:

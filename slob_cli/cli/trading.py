@@ -155,7 +155,7 @@ def _session(ctx: typer.Context, settings: Any, command: str, *, monitor_only: b
             guarded.stats = result.as_dict()
             cut = result.stats.stopped_by if wired.options.until is not None else None
             if cut:  # a period asked for and not reached: the summary, then exit 130/143, never 0
-                _render(result, json_out)
+                _render(result, json_out)  # here, while the run row is open; the raise skips the one below
                 raise StoppedEarly(cut, f"{command} was cut short: {cut} stopped it before its --duration")
     _render(result, json_out)
 
@@ -180,8 +180,9 @@ def _render(result: Any, json_out: bool) -> None:
     if json_out:
         typer.echo(json.dumps(result.as_dict(), indent=2, default=str))
         return
-    from rich.console import Console
     from rich.table import Table
+
+    from slob_cli.cli.tables import fitting_console
 
     stats = result.stats
     table = Table(title="slob session summary", show_header=False)
@@ -202,4 +203,4 @@ def _render(result: Any, json_out: bool) -> None:
                       f"{trade['direction']} {trade['quantity']:g} @ {trade['entry_price']:.2f} -> "
                       f"{trade['exit_reason'] or 'open'} {'' if pnl is None else f'{pnl:+,.2f} USD'}")
     table.add_row("P&L (closed, after commission)", f"{result.pnl:+,.2f} USD")
-    Console().print(table)
+    fitting_console(table).print(table)

@@ -16,6 +16,7 @@ from slob_cli.errors import InputError
 if TYPE_CHECKING:
     import pandas as pd
 
+    from slob_cli.adapters.file_reading import ParsedRows
     from slob_cli.adapters.store import Store
 
 Progress = Callable[[int], None]
@@ -69,11 +70,12 @@ def aggregate_candles(
     end: datetime | None = None,
     fill_gaps_up_to: int = 0,
     progress: Progress | None = None,
+    parsed: ParsedRows | None = None,
 ) -> AggregateReport:
     """Build M1 candles from stored ticks (or a ticks file) and upsert them in one transaction.
 
     `start`/`end` are widened to whole minutes: a candle built from part of its minute would replace
-    the whole one.
+    the whole one. `parsed`: the ticks file as read_ticks read it already (else it is read here).
     """
     from slob_cli.core.models import floor_minute
     from slob_cli.runtime.batch import aggregate_frame, aggregate_store
@@ -86,7 +88,7 @@ def aggregate_candles(
     if ticks_file is not None:
         from slob_cli.adapters.file_reading import read_ticks
 
-        parsed = read_ticks(ticks_file, file_symbol)
+        parsed = parsed if parsed is not None else read_ticks(ticks_file, file_symbol)
         frame, others, ignored = parsed.frame, parsed.other_symbols, parsed.ignored_columns
         if start is not None or end is not None:
             frame = _within(frame, start, end)

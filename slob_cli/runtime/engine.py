@@ -131,6 +131,9 @@ class Engine(Supervised):
                                       last_prices=lambda: newest_prices(self.feed, store, [symbol]))
         self.executor.attach(self.port)
         self.connection.add_reconcile_hook(self._reconcile)
+        # Lockstep waits on this, never polls: set when what ready_to_step reads may have changed.
+        self.changed = asyncio.Event()
+        self.connection.add_change_listener(self.changed.set)  # a broker reply, a session begun or ended
         self.catch_up = MinuteCatchUp(self)  # history: warm-up, the start minute, what a reconnect missed
         self.gate = self.catch_up.gate
         self.connection.add_hook(self.catch_up.after_connect)
@@ -260,6 +263,7 @@ class Engine(Supervised):
         log.info("tracker restored for %s: %d candles replayed", report.trading_date, report.replayed_candles)
         await self._reconcile_safely()
         self._started = True
+        self.changed.set()
         await self._consume()
 
     async def _consume(self) -> None:
@@ -535,6 +539,7 @@ class Engine(Supervised):
         while await self._set_before_stop(self._reconcile_wanted):
             self._reconcile_wanted.clear()
             await self._reconcile()
+            self.changed.set()
 
     async def _set_before_stop(self, event: asyncio.Event) -> bool:
         """Wait until event is set or the engine stops; return True when the engine goes on."""
@@ -551,3 +556,4 @@ class Engine(Supervised):
             self._event("RECONCILE_POSTPONED", {"error": str(exc)})
         finally:
             self._reconciling -= 1
+            self.changed.set()

@@ -27,7 +27,6 @@ if TYPE_CHECKING:
 
 UTC = timezone.utc
 log = logging.getLogger(__name__)
-POLL = 0.005  # real seconds between looks while the engine is not ready to step (connecting, reconciling)
 
 
 async def follow_steps(engine: Engine) -> None:
@@ -42,12 +41,14 @@ async def follow_steps(engine: Engine) -> None:
     health_every = timedelta(seconds=options.lockstep_heartbeat)
     next_health: datetime | None = None
     while not engine.stop_event.is_set():
+        engine.changed.clear()  # before looking: a change from here on wakes the wait below
         failpoints.check()  # a crash a callback tripped kills the engine here, as the timer loop does
         if not (connection.in_session and engine.ready_to_step()):
-            if last_step is not None and time.monotonic() - last_step > patience:  # we could not ask
+            idle = 0.0 if last_step is None else time.monotonic() - last_step
+            if last_step is not None and idle > patience:  # we could not ask
                 raise cut_short(engine, f"no step asked for {patience:g}s (real time) while the engine waited "
                                         f"for {engine.step_held_by()}")
-            await engine._wait_stop(POLL)
+            await _changed(engine, patience - idle)
             continue
         engine.settle()
         await engine.bus.drain()
@@ -57,7 +58,7 @@ async def follow_steps(engine: Engine) -> None:
             try:
                 await engine.port.sync()
             except (ConnectionError, asyncio.TimeoutError, TimeoutError):
-                await engine._wait_stop(POLL)
+                await _changed(engine, patience)  # lost: the session's end (or a reply) wakes it
             continue  # the replies may have asked for more work: settle again
         now = engine.clock.now()
         if next_health is None or now >= next_health:  # on virtual time, so a run's rows are the same at any speed
@@ -73,7 +74,7 @@ async def follow_steps(engine: Engine) -> None:
         try:
             asking = connection.ib.reqCurrentTimeAsync()
         except ConnectionError:  # lost just now: the supervisor reconnects; the clock waits for us meanwhile
-            await engine._wait_stop(POLL)
+            await _changed(engine, patience)
             continue
         asked, _stopped, waited = await first_of(asking, engine.stop_event.wait(), asyncio.sleep(patience))
         if engine.stop_event.is_set():
@@ -88,6 +89,15 @@ async def follow_steps(engine: Engine) -> None:
         follow = getattr(engine.clock, "step_to", None)  # a clock in another process follows the answers
         if follow is not None:
             follow(answer)
+
+
+async def _changed(engine: Engine, timeout: float) -> None:
+    """Wait until what ready_to_step reads may have changed (engine.changed), the engine stops, or `timeout` s pass.
+
+    Connecting, reconciling, an order awaiting its acknowledgement or a backfill due: each sets the
+    event where it ends (a broker reply, a session begun or ended, a reconcile or backfill done).
+    """
+    await first_of(engine.changed.wait(), engine.stop_event.wait(), asyncio.sleep(max(0.0, timeout)))
 
 
 def cut_short(engine: Engine, reason: str) -> RunCutShort:

@@ -292,6 +292,7 @@ class MinuteCatchUp:
                 until = self.gate.fill_until
                 assert until is not None
                 await self._backfill(until)
+                engine.changed.set()  # no longer due: a lockstep step may go on
 
     def _judge_silence(self, start: datetime, until: datetime, history: list[Candle] | None) -> None:
         """Note a market that did not trade in the silence still held for: history lacks a minute after its last tick."""

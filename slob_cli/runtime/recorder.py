@@ -246,18 +246,30 @@ class Recorder(Supervised):
             await self._flush()
             await self._backfill(gap)
 
-    async def _ready_for(self, gap: Gap, patience: float = 5.0, poll: float = 0.05) -> None:
-        """Return once the feed is past the second it came back in (or after `patience` s), and connected."""
+    async def _ready_for(self, gap: Gap, patience: float = 5.0) -> None:
+        """Return once the feed is past the second it came back in (or after `patience` s), and connected.
+
+        Never a poll: it looks again after each batch of gateway messages (trades, the connection
+        back) and when a session starts or ends, and once when the patience runs out.
+        """
         after = gap.first_after.replace(microsecond=0) + SECOND
-        waited = 0.0
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + patience
+
         # Trades arrive in exchange order: once a later one is in, that second is whole.
         def ready() -> bool:
             latest = self.feed.latest(gap.symbol)
-            return self.connection.connected and (waited >= patience or latest is None or latest >= after)
+            return self.connection.connected and (loop.time() >= deadline or latest is None or latest >= after)
 
-        while not ready():
-            await asyncio.sleep(poll)
-            waited += poll
+        changed = asyncio.Event()
+        stop_listening = self.connection.add_change_listener(changed.set)
+        try:
+            while not ready():
+                changed.clear()
+                left = deadline - loop.time()
+                await first_of(changed.wait(), *([asyncio.sleep(left)] if left > 0 else []))
+        finally:
+            stop_listening()
 
     async def _backfill(self, gap: Gap) -> None:
         resolved = self.feed.contracts.get(gap.symbol)

@@ -74,8 +74,8 @@ def _flatten(figures: dict[str, Any], prefix: str = "") -> list[tuple[str, Any]]
 def to_table(report: Report, strict: bool = False) -> Table:
     """Return the criteria as a rich table titled with the verdict."""
     table = Table(title=f"Validation: {report.verdict(strict)}", title_justify="left")
-    for column in ("result", "criterion", "severity", "detail"):
-        table.add_column(column, overflow="fold")
+    for column in ("result", "criterion", "severity", "detail"):  # the tokens never fold; names and details wrap
+        table.add_column(column, overflow="fold", no_wrap=column in ("result", "severity"))
     styles = {"PASS": "green", "WARN": "yellow", "FAIL": "bold red"}
     for c in report.criteria:
         mark = _mark(c.passed, c.severity.value)

@@ -55,3 +55,27 @@ def test_symbol_flag_keeps_only_that_symbols_rows(tmp_path: Path) -> None:
     (tmp_path / "t.csv").write_text("timestamp,price,size,symbol\n2026-01-06T14:30:00Z,1,1,NQ\n"
                                     "2026-01-06T14:30:01Z,2,1,MNQ\n")
     assert read_ticks(tmp_path / "t.csv", symbol="MNQ").frame["price"].tolist() == [2.0]
+
+
+@pytest.mark.parametrize("part_rows", [1, 2, 3, 250_000])
+def test_a_ticks_csv_read_in_parts_gives_what_one_read_gives(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, part_rows: int) -> None:
+    import slob_cli.adapters.file_reading as file_reading
+
+    (tmp_path / "t.csv").write_text(
+        "timestamp,price,size,symbol,venue\n2026-01-06T14:30:00Z,1,1,NQ,x\n\n2026-01-06T14:30:01Z,2,1,MNQ,x\n"
+        "2026-01-06T14:30:02Z,3,2,NQ,x\n1767709803,4,1,MNQ,y\n2026-01-06T14:30:04Z,5,0,NQ,x\n")
+    monkeypatch.setattr(file_reading, "CSV_PART_ROWS", part_rows)
+    parsed = read_ticks(tmp_path / "t.csv", symbol="NQ")
+    assert parsed.frame.to_dict("list") == {"symbol": ["NQ"] * 3, "ts": [T0_US, T0_US + 2_000_000, T0_US + 4_000_000],
+                                            "price": [1.0, 3.0, 5.0], "size": [1.0, 2.0, 0.0]}
+    assert parsed.frame.index.tolist() == [0, 1, 2]
+    assert (parsed.other_symbols, parsed.ignored_columns, parsed.skipped) == ({"MNQ": 2}, ["venue"], [])
+    everything = read_ticks(tmp_path / "t.csv")
+    assert everything.frame["price"].tolist() == [1.0, 2.0, 3.0, 4.0, 5.0]
+    (tmp_path / "h.csv").write_text("timestamp,price,size,symbol\n")
+    assert read_ticks(tmp_path / "h.csv").frame.empty
+    (tmp_path / "bad.csv").write_text("timestamp,price,size,symbol\n" + "2026-01-06T14:30:00Z,1,1,NQ\n" * 4
+                                      + "2026-01-06T14:30:00Z,0,1,NQ\n")
+    with pytest.raises(InputError, match=r"^bad.csv line 6: price '0' is not positive$"):
+        read_ticks(tmp_path / "bad.csv")

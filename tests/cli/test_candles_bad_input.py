@@ -224,3 +224,42 @@ def test_non_slob_database_exits_3(runner, tmp_path: Path) -> None:
     result = runner.invoke(app, ["--db", str(other), "candles", "show"])
     assert result.exit_code == 3
     assert "is not a slob database" in result.stderr
+
+
+def test_a_bad_tick_line_is_reported_before_the_rest_of_the_file_is_read(
+        runner, seeded_db: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Epoch milliseconds on line 2 of 6 M ticks took 33 s to report: the file was read whole first.
+
+    Here the file is read two lines at a time, and a line past the first part cannot even be parsed:
+    were the file read whole first, that line's error would be the one reported.
+    """
+    from slob_cli.adapters import file_reading
+
+    monkeypatch.setattr(file_reading, "CSV_PART_ROWS", 2)
+    good = "1767709865,21000.25,1,NQ\n"
+    (tmp_path / "t.csv").write_text(TICK_HEADER + "1767709865000,21000.25,1,NQ\n" + good * 3
+                                    + "1767709866,21000.5,1,NQ,extra\n" + good)
+    before = snapshot(seeded_db)
+    result = runner.invoke(app, ["--db", str(seeded_db), "candles", "aggregate", "--ticks-file", "t.csv"])
+    assert result.exit_code == 2, result.output
+    assert result.stderr == ("Error: t.csv line 2: timestamp '1767709865000' is out of range for epoch seconds "
+                             "(supported dates 1990-01-01..2099-12-31)\n")
+    assert snapshot(seeded_db) == before
+    # The same file with line 2 mended reports the unreadable line when its part is reached.
+    (tmp_path / "t.csv").write_text(TICK_HEADER + good * 4 + "1767709866,21000.5,1,NQ,extra\n" + good)
+    later = runner.invoke(app, ["--db", str(seeded_db), "candles", "aggregate", "--ticks-file", "t.csv"])
+    assert later.exit_code == 2 and later.stderr == "Error: t.csv line 6: 5 fields, but the header has 4\n"
+    assert snapshot(seeded_db) == before
+
+
+def test_a_bad_ticks_file_creates_no_store(runner, tmp_path: Path) -> None:
+    (tmp_path / "t.csv").write_text(TICK_HEADER + "1767709865000,21000.25,1,NQ\n")
+    new = tmp_path / "data" / "new.db"
+    result = runner.invoke(app, ["--db", str(new), "candles", "aggregate", "--ticks-file", str(tmp_path / "t.csv")])
+    assert result.exit_code == 2 and "t.csv line 2: timestamp '1767709865000'" in result.stderr, result.output
+    assert not new.exists() and not new.parent.exists()
+    (tmp_path / "t.csv").write_text(TICK_HEADER + GOOD_TICK)  # a good file starts the store
+    assert runner.invoke(app, ["--db", str(new), "candles", "aggregate", "--ticks-file",
+                               str(tmp_path / "t.csv")]).exit_code == 0
+    with Store.open(new, readonly=True) as store:
+        assert len(store.candles("NQ")) == 1

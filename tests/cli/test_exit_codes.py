@@ -232,6 +232,6 @@ def test_a_read_only_command_on_an_older_store_names_the_command_that_migrates_i
     refused = runner.invoke(app, ["--db", str(db), "status"])
     assert refused.exit_code == 3
     [line] = refused.stderr.strip().splitlines()
-    assert line.startswith("Error: ") and f"slob --db {db} candles aggregate" in line, line
-    assert runner.invoke(app, ["--db", str(db), "candles", "aggregate"]).exit_code == 0, "the advice works"
+    assert line.startswith("Error: ") and f"run `slob --db {db} migrate` once" in line, line
+    assert runner.invoke(app, ["--db", str(db), "migrate"]).exit_code == 0, "the advice works"
     assert runner.invoke(app, ["--db", str(db), "status", "--json"]).exit_code == 0

@@ -88,3 +88,12 @@ def test_test_connection_creates_no_store(runner, tmp_path: Path) -> None:
     result = runner.invoke(app, ["--db", str(db), "test-connection", "--port", str(_free_port()), "--timeout", "1"])
     assert result.exit_code == 4
     assert not db.exists() and not db.parent.exists()
+
+
+def test_test_connection_piped_to_a_narrow_width_keeps_every_word_whole(runner) -> None:
+    port = _free_port()
+    result = runner.invoke(app, ["test-connection", "--port", str(port), "--timeout", "2"], env={"COLUMNS": "50"})
+    assert result.exit_code == 4
+    words = result.stdout.replace("│", " ").split()
+    assert f"127.0.0.1:{port}:" in words and "(Configure" in words and "--host/--port" in words, result.stdout
+    assert "…" not in result.stdout

@@ -7,6 +7,7 @@ import os
 from pathlib import Path
 from typing import Annotated
 
+import pytest
 import typer
 from typer.testing import CliRunner
 
@@ -15,7 +16,7 @@ from slob_cli.cli.context import AppContext
 from slob_cli.cli.guard import FAIL_IF_RUNNING_HELP, run_guard
 from slob_cli.cli.main import SlobGroup
 from slob_cli.errors import ValidationFailed
-from slob_cli.runtime.lock import acquire, read_record
+from slob_cli.runtime.lock import RunLock, acquire, read_record
 from tests.alert_plugins import RECEIVED
 
 
@@ -183,3 +184,65 @@ def test_run_and_paper_sim_while_locked_start_no_gateway(runner: CliRunner, db_p
             result = runner.invoke(app, ["--db", str(db_path), *args])
             assert result.exit_code == 0 and result.stdout.startswith("Not started: slob paper (pid"), result.output
     assert started == [], "the lock is checked before the embedded gateway starts"
+
+
+def _session_app(db_path: Path, log_dir: Path, seen: list[str]) -> typer.Typer:
+    """A root whose command holds its lock as trade, run and paper do: session_lock around run_guard(lock=...)."""
+    from contextlib import ExitStack
+
+    from slob_cli.cli.guard import session_lock
+    from slob_cli.runtime.lock import AlreadyRunning, try_acquire
+
+    app = typer.Typer(cls=SlobGroup)
+
+    @app.callback()
+    def root(ctx: typer.Context) -> None:
+        ctx.obj = AppContext(overrides={"db_path": db_path, "log_dir": log_dir, "alert_urls": []})
+
+    @app.command("session")
+    def session(ctx: typer.Context, verdict: str = "ok") -> None:
+        def intruder() -> None:  # the embedded gateway stopping, after run_guard: another session tries to start
+            try:
+                try_acquire(db_path, "intruder").release()
+                seen.append("acquired")
+            except AlreadyRunning:
+                seen.append("refused")
+
+        with ExitStack() as stack:
+            lock = stack.enter_context(session_lock(ctx, "session"))
+            stack.callback(intruder)
+            with run_guard(ctx, "session", args={}, lock=lock):
+                if verdict == "fail":
+                    raise ValidationFailed("criteria not met")
+
+    @app.command("other")
+    def other() -> None:
+        """Unused: a second command keeps `session` a sub-command."""
+
+    return app
+
+
+@pytest.mark.parametrize("verdict", ["ok", "fail"])
+def test_a_session_lock_given_to_run_guard_is_released_once_after_the_whole_session(
+        runner: CliRunner, db_path: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, verdict: str) -> None:
+    """run_guard released the lock session_lock had given it, and session_lock released it again: in between,
+    while the embedded gateway stopped, another session could take the store."""
+    from slob_cli.cli import guard
+
+    Store.open(db_path).close()  # an existing store: a failed session keeps it
+    releases: list[bool] = []  # whether the lock was still held at each release
+    real_release = guard.release_lock
+
+    def counted_release(lock: RunLock, failed: bool) -> None:
+        releases.append(lock.held)
+        real_release(lock, failed)
+
+    monkeypatch.setattr(guard, "release_lock", counted_release)
+    seen: list[str] = []
+    result = runner.invoke(_session_app(db_path, tmp_path / "logs", seen), ["session", "--verdict", verdict])
+    assert result.exit_code == (0 if verdict == "ok" else 5), result.output
+    assert seen == ["refused"]  # still held while the rest of the session stopped
+    assert releases == [True]  # released once, by its owner
+    assert read_record(db_path) is None and db_path.is_file()
+    with Store.open(db_path) as store:
+        assert [row["exit_code"] for row in store.runs()] == [0 if verdict == "ok" else 5]

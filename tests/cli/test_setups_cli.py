@@ -169,11 +169,15 @@ def test_list_and_show_are_as_wide_as_their_numbers_need_never_a_fixed_220(runne
     listing = _invoke(runner, db, "list", env={"COLUMNS": "80"})
     lines = listing.stdout.splitlines()
     widths = {len(line) for line in lines if line.strip()}
-    assert max(widths) < 200, max(widths)  # the table's own width: not padded to a fixed 220
-    # Every time and price whole on its row, none cut to an ellipsis.
+    # The table's own width, never padded to a fixed 220: 14 whole columns (the id, four times with
+    # prices, three prices and the 20-character CONSOL_RANGE_INVALID last) come to 201 with borders.
+    assert max(widths) < 210, max(widths)
+    # One line per setup (nothing folds onto a second line), every value on it whole, none cut to an ellipsis.
+    assert len(lines) == len(tracked) + 5, listing.stdout  # title, three rules, header
     for row in tracked:
         line = next(line for line in lines if row["id"] in line)
         assert row["state"] in line and "…" not in line
+        assert (row["invalidation_reason"] or "│") in line  # grep CONSOL_RANGE_INVALID finds its rows
         if row["entry_estimate"] is not None:
             assert f"{row['entry_estimate']:,.2f}" in line and f"{row['target']:,.2f}" in line
     shown = _invoke(runner, db, "show", "NQ-20260310-S1", env={"COLUMNS": "80"})

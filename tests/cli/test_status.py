@@ -155,7 +155,9 @@ def test_status_at_80_columns_prints_every_number_whole(runner: CliRunner, db_pa
     populate(store, datetime.now(UTC))
     _add_backtest_run(db_path, "NQ-20250102-20260327-20261205T023709-risk_pct=0.02", 1_234, 0.4567, 2_821_044.5, 21.04)
     _add_backtest_run(db_path, "sweep-best", 87, 0.5, -123_456.78, 3.5)
-    result = runner.invoke(app, ["--db", str(db_path), "status"], env={"COLUMNS": "80"})
+    # On a terminal (TTY_COMPATIBLE=1; TERM=dumb keeps it free of colour codes) the name folds to fit 80 columns.
+    result = runner.invoke(app, ["--db", str(db_path), "status"],
+                           env={"COLUMNS": "80", "TTY_COMPATIBLE": "1", "TERM": "dumb"})
     assert result.exit_code == 0, result.output
     words = result.stdout.replace("│", " ").split()
     for number in ("1234", "45.7%", "+2,821,044.50", "21.04", "87", "50.0%", "-123,456.78", "3.50",
@@ -163,3 +165,9 @@ def test_status_at_80_columns_prints_every_number_whole(runner: CliRunner, db_pa
         assert number in words, (number, result.stdout)
     assert "…" not in result.stdout
     assert max(len(line) for line in result.stdout.splitlines()) <= 80, result.stdout
+    # Piped (grep, a file) no word is split: the long name stays whole on its row, and the table is wider.
+    piped = runner.invoke(app, ["--db", str(db_path), "status"], env={"COLUMNS": "80", "TTY_COMPATIBLE": "0"})
+    assert piped.exit_code == 0, piped.output
+    row = next(line for line in piped.stdout.splitlines() if "NQ-20250102-20260327-20261205T023709" in line)
+    assert "NQ-20250102-20260327-20261205T023709-risk_pct=0.02" in row and "+2,821,044.50" in row
+    assert "…" not in piped.stdout

@@ -49,7 +49,7 @@ def test_a_table_whose_whole_columns_fit_keeps_the_terminal_width_and_folds_its_
 
 
 def test_whole_columns_wider_than_the_terminal_widen_the_console_just_enough_and_nothing_is_cut() -> None:
-    table = _listing(folding_text="a note that may fold over as many lines as it likes " * 3)
+    table = _listing(folding_text="a note that may fold over as many rows as it will " * 3)  # no word over 4
     console = fitting_console(table)
     assert console.width > 80
     text = _printed(console, table)
@@ -63,6 +63,22 @@ def test_whole_columns_wider_than_the_terminal_widen_the_console_just_enough_and
     whole = ["┃ note ", *(f"{25_491.25 + i:,.2f}" for i in range(3)), *(f"{1_234_567 + i:,}" for i in range(3))]
     assert all(part in text for part in whole)
     assert not all(part in narrower for part in whole)
+
+
+@pytest.mark.parametrize("terminal", [False, True])
+def test_piped_a_folding_column_wraps_between_words_and_never_splits_one(
+        monkeypatch: pytest.MonkeyPatch, terminal: bool) -> None:
+    """Piped to a file, `grep CONSOL_RANGE_INVALID` must find it: a folding column keeps its longest word whole."""
+    monkeypatch.setenv("TTY_COMPATIBLE", "1" if terminal else "0")
+    reason = "CONSOL_RANGE_INVALID at 2026-03-10T14:31:00Z"
+    table = _listing(folding_text=reason)
+    console = fitting_console(table)
+    assert console.is_terminal is terminal
+    text = _printed(console, table)
+    whole = "CONSOL_RANGE_INVALID" in text and "2026-03-10T14:31:00Z" in text
+    assert whole is not terminal  # a terminal folds at the header's longest word; piped, every word whole
+    assert reason not in text  # still text: it wraps between its words, so the table is no wider than that
+    assert max(len(line) for line in text.splitlines()) == console.width
 
 
 def test_wide_console_gives_every_column_its_widest_cell() -> None:

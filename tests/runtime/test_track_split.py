@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -111,7 +112,7 @@ def _week_days(first: date, weeks: int) -> date:
 @pytest.fixture(scope="module")
 def nine_weeks(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, date, date]:
     first = date(2026, 1, 5)
-    last = _week_days(first, 9)  # a Friday: 45 trading days, enough for the command to split
+    last = _week_days(first, 9)  # a Friday: 43 trading days (two holidays), enough for the command to split
     return seed_weekdays(tmp_path_factory.mktemp("weeks") / "weeks.db", first, last), first, last
 
 
@@ -162,3 +163,19 @@ def test_an_interrupted_command_ends_its_helper_and_keeps_whole_days(
     events = dict(sql_rows(db, "SELECT trading_date, count(*) FROM setup_events GROUP BY trading_date"))
     for day, event_count, _ in tracked:  # whole days only
         assert events.get(day, 0) == event_count
+
+
+def test_the_closing_line_counts_with_thousands_separators_like_the_candles(
+    nine_weeks: tuple[Path, date, date], tmp_path: Path
+) -> None:
+    seeded, first, last = nine_weeks
+    done = _slob(_copy(seeded, tmp_path / "s.db"), "setups", "track", "--symbol", "NQ", "--from", first.isoformat(),
+                 "--to", last.isoformat())
+    assert done.returncode == 0, done.stderr
+    line = done.stdout.decode().strip().splitlines()[-1]
+    counts = re.fullmatch(r"(\d+) days, ([\d,]+) candles, ([\d,]+) candidates; ([\d,]+) new events, "
+                          r"([\d,]+) candidates written", line)
+    assert counts is not None, line
+    numbers = [int(text.replace(",", "")) for text in counts.groups()]
+    assert numbers[0] == 43 and numbers[3] >= 1000  # 45 weekdays less MLK and Presidents Day; a count of four digits or more is written 1,234
+    assert [f"{number:,}" for number in numbers] == list(counts.groups())

@@ -78,7 +78,8 @@ class IBConnection:
         self.safe_mode = False
         self.connectivity_lost = False
         self._lost_because: str | None = None  # the socket's last word before a disconnect (ib_async's apiError)
-        self.in_session = False  # connected and every after-connect hook done (lockstep may ask the time)
+        self._in_session = False
+        self._change_listeners: list[Callable[[], None]] = []  # add_change_listener
         self.broken_farms: set[str] = set()
         self.simulated = False  # the gateway named the simulated gateway's data farm (core.models.SIMULATED_FARM)
         self.last_heartbeat: datetime | None = None
@@ -98,7 +99,33 @@ class IBConnection:
         self.last_failure: str | None = None
         self._background: set[asyncio.Future[None]] = set()  # hook runs started by IB notices
 
+    @property
+    def in_session(self) -> bool:
+        """Return True while connected with every after-connect hook done (lockstep may ask the time)."""
+        return self._in_session
+
+    @in_session.setter
+    def in_session(self, value: bool) -> None:
+        self._in_session = value
+        for listener in list(self._change_listeners):
+            listener()
+
     # ------------------------------------------------------------------ registration
+    def add_change_listener(self, listener: Callable[[], None]) -> Callable[[], None]:
+        """Call `listener()` after each batch of gateway messages is handled and when a session starts or ends.
+
+        For a waiter that re-checks some state of the connection (an order acknowledged, the
+        connection back) instead of polling it. Returns the function that removes the listener.
+        """
+        self.ib.updateEvent += listener
+        self._change_listeners.append(listener)
+
+        def remove() -> None:
+            self.ib.updateEvent -= listener
+            self._change_listeners.remove(listener)
+
+        return remove
+
     def add_hook(self, hook: Hook) -> None:
         """Run `hook(reason)` after every connect, reconnect and 1101 restore, in registration order."""
         self._hooks.append(hook)

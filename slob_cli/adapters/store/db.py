@@ -242,19 +242,13 @@ class Store(ReadQueries, ViewQueries, Scans, TradingDays):
         return store
 
     def _migrate(self) -> None:
-        version = self.schema_version()
-        if version > SCHEMA_VERSION:
-            raise StoreError(
-                f"database {str(self.path)!r} has schema version {version}, newer than this slob "
-                f"understands ({SCHEMA_VERSION}); upgrade slob"
-            )
+        version = self.known_schema_version()
         if version == SCHEMA_VERSION:
             return
         if self.readonly:
             raise StoreNeedsMigration(
                 f"database {str(self.path)!r} has schema version {version} and needs a migration to {SCHEMA_VERSION}: "
-                f"run a command that writes to it once, e.g. `slob --db {self.path} candles aggregate`",
-                version, SCHEMA_VERSION)
+                f"run `slob --db {self.path} migrate` once", version, SCHEMA_VERSION)
         # A migration may rebuild a table that others reference (v6): SQLite checks foreign keys
         # at the end instead, and the switch only works outside a transaction.
         self._conn.execute("PRAGMA foreign_keys=OFF")
@@ -289,6 +283,16 @@ class Store(ReadQueries, ViewQueries, Scans, TradingDays):
             return int(row[0]) if row else 0
         except (TypeError, ValueError):
             raise StoreError(f"database {str(self.path)!r} has an unreadable schema version {row[0]!r}") from None
+
+    def known_schema_version(self) -> int:
+        """Return the file's schema version; raise StoreError when it is newer than this slob understands."""
+        version = self.schema_version()
+        if version > SCHEMA_VERSION:
+            raise StoreError(
+                f"database {str(self.path)!r} has schema version {version}, newer than this slob "
+                f"understands ({SCHEMA_VERSION}); upgrade slob"
+            )
+        return version
 
     def _current_schema(self) -> bool:
         """Return True when the file reads as a store of this slob's schema (no migration to run)."""
