@@ -19,18 +19,21 @@ def _damage(store: Any) -> str | None:
         return str(exc)
 
 
-def _upgrading(db_path: Any, exc: Any, check: bool, max_age: float) -> None:
-    """Answer for a store a running session is upgrading (nothing in it can be read meanwhile); else return."""
+def _making(db_path: Any, doing: str, check: bool, max_age: float) -> None:
+    """Answer for a store a running session is creating or upgrading (nothing in it can be read meanwhile).
+
+    Returns when no session that pulses holds the lock (nobody is making it ready).
+    """
     from datetime import datetime, timezone
 
     from slob_cli.errors import StoreError
-    from slob_cli.runtime.status import judge_upgrading
+    from slob_cli.runtime.status import judge_store_in_making
 
-    judged = judge_upgrading(db_path, datetime.now(timezone.utc), max_age)
+    judged = judge_store_in_making(db_path, datetime.now(timezone.utc), max_age)
     if judged is None:
         return
     holder, liveness = judged
-    what = f"{holder.describe()} is upgrading the store (schema v{exc.version} to v{exc.target})"
+    what = f"{holder.describe()} is {doing}"
     problem = liveness.problem(holder)
     if check:
         typer.echo(f"unhealthy: {what}: {problem}" if problem else f"healthy: {what}, {liveness.describe(None)}")
@@ -61,14 +64,18 @@ def status(
 
     from slob_cli.adapters.store import Store
     from slob_cli.cli.context import app_context
-    from slob_cli.errors import StoreNeedsMigration
+    from slob_cli.errors import StoreMissing, StoreNeedsMigration
     from slob_cli.runtime.status import check_health, collect_status
 
     settings = app_context(ctx).settings
     try:
         opened = Store.open(settings.db_path, readonly=True)
-    except StoreNeedsMigration as exc:
-        _upgrading(settings.db_path, exc, check, max_age)
+    except StoreNeedsMigration as exc:  # a session of this slob may be upgrading it
+        _making(settings.db_path, f"upgrading the store (schema v{exc.version} to v{exc.target})", check, max_age)
+        raise
+    except StoreMissing as exc:  # an empty file: a session took its lock and is creating the store
+        if exc.empty:
+            _making(settings.db_path, "creating the store", check, max_age)
         raise
     with opened as store:
         damage = _damage(store) if check else None  # first: reading a damaged store can fail anywhere

@@ -124,13 +124,13 @@ def _judge(db_path: str | os.PathLike[str], clock: views.StoreClock, running: Lo
     return Liveness("stale" if age > limit else "fresh", age, sign, limit, heartbeat_clock)
 
 
-def judge_upgrading(db_path: str | os.PathLike[str], wall_now: datetime,
+def judge_store_in_making(db_path: str | os.PathLike[str], wall_now: datetime,
                     limit: float = DEFAULT_HEARTBEAT_MAX_AGE) -> tuple[LockHolder, Liveness] | None:
-    """Judge the holder of a store too old to read: a session of this slob upgrades it as it opens it.
+    """Judge the holder of a store not readable yet: a session of this slob creates or upgrades it as it opens it.
 
-    Nothing in the store can be read meanwhile (its schema is being rebuilt), so the session is judged
-    by its pulse alone (its start pulse shows life while it upgrades). None when no pulsing session
-    holds the lock (nobody is upgrading it: the store just needs a migration).
+    Nothing in the store can be read meanwhile (an empty file, or a schema being rebuilt), so the
+    session is judged by its pulse alone (its start pulse shows life meanwhile). None when no pulsing
+    session holds the lock (nobody is making it ready: it is missing, or just needs a migration).
     """
     holder = current_holder(db_path)
     if holder is None or not holder.pulses:

@@ -94,3 +94,22 @@ def test_status_check_judges_a_session_upgrading_the_store_by_its_pulse(
     assert stale.stdout.startswith(f"unhealthy: slob run (pid {pid}, since "), stale.stdout
     assert "is upgrading the store" in stale.stdout, stale.stdout
     assert re.search(r"its last pulse is 1[23]\ds old \(limit 60s\)$", stale.stdout.strip()), stale.stdout
+
+
+def test_status_names_the_session_creating_a_new_store(db_path: Path, runner: CliRunner) -> None:
+    """A session's lock makes the store file empty; the session creates the store a moment later."""
+    check = ["--db", str(db_path), "status", "--check"]
+    missing = runner.invoke(app, check)
+    assert missing.exit_code == 3 and "does not exist" in missing.stderr, missing.output
+    with acquire(db_path, "paper", pulses=True):
+        assert db_path.is_file() and db_path.stat().st_size == 0
+        pid = os.getpid()
+        healthy = runner.invoke(app, check)
+        assert healthy.exit_code == 0, healthy.output
+        assert healthy.stdout.startswith(f"healthy: slob paper (pid {pid}, since "), healthy.stdout
+        assert "is creating the store, alive " in healthy.stdout and "no heartbeat yet, started " in healthy.stdout
+        listing = runner.invoke(app, ["--db", str(db_path), "status", "--json"])
+        assert listing.exit_code == 3 and f"slob paper (pid {pid}, since " in listing.stderr, listing.output
+        assert "is creating the store" in listing.stderr and "does not exist" not in listing.stderr
+    with acquire(db_path, "setups track"):  # a command that never pulses: nothing says it creates a store
+        assert "does not exist" in runner.invoke(app, check).stderr
