@@ -13,7 +13,8 @@ life on it (`pulse`: trade, run, paper, record) says so in the record (`pulses`)
 by an older slob has no such field, so readers know not to wait for a pulse from it. From the moment
 such a session takes the lock, a small thread pulses for it (every PULSE_INTERVAL real seconds)
 until its own heartbeat loop takes over (its first `pulse`): whatever it does first (open and
-upgrade the store, start an embedded gateway, build its engine) never makes it look stale.
+upgrade the store, start an embedded gateway, build its engine) never makes it look stale, up to
+START_PULSE_LIMIT (a start that long is taken for hung).
 """
 
 from __future__ import annotations
@@ -32,6 +33,9 @@ from slob_cli.errors import ConfigError, SlobError
 
 UTC = timezone.utc
 PULSE_INTERVAL = 8.0  # real seconds between a starting session's pulses, as its heartbeat's
+# Real seconds a start pulse lasts at most: a start still not done by then (a year's store upgrades in
+# well under a minute) is taken for hung, and goes stale (the thread shows the process alive, not busy).
+START_PULSE_LIMIT = 900.0
 
 
 @dataclass(frozen=True)
@@ -135,15 +139,19 @@ def _parse_holder(text: str) -> LockHolder | None:
 class _StartPulse:
     """Pulses a starting session's lock record from a daemon thread until stopped (its heartbeat took over)."""
 
-    def __init__(self, record: Path, interval: float) -> None:
+    def __init__(self, record: Path, interval: float, limit: float) -> None:
         self.record = record
         self.interval = interval
+        self.limit = limit
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="slob-start-pulse", daemon=True)
         self._thread.start()
 
     def _run(self) -> None:
-        while not self._stop.wait(self.interval):
+        import time
+
+        ends = time.monotonic() + self.limit
+        while not self._stop.wait(self.interval) and time.monotonic() < ends:
             try:
                 os.utime(self.record)
             except OSError:
@@ -250,7 +258,7 @@ def try_acquire(db_path: str | os.PathLike[str], command: str, now: datetime | N
         lock.release()
         raise ConfigError(f"cannot write the lock record {path}: {exc.strerror or exc}") from None
     if pulses:
-        _start_pulses[path] = _StartPulse(path, PULSE_INTERVAL)
+        _start_pulses[path] = _StartPulse(path, PULSE_INTERVAL, START_PULSE_LIMIT)
     return lock
 
 

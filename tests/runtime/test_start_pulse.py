@@ -113,3 +113,14 @@ def test_status_names_the_session_creating_a_new_store(db_path: Path, runner: Cl
         assert "is creating the store" in listing.stderr and "does not exist" not in listing.stderr
     with acquire(db_path, "setups track"):  # a command that never pulses: nothing says it creates a store
         assert "does not exist" in runner.invoke(app, check).stderr
+
+
+def test_a_start_that_never_ends_stops_pulsing_at_its_limit(db_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The thread shows the process alive, not busy: a start hung past START_PULSE_LIMIT goes stale."""
+    monkeypatch.setattr(lock, "PULSE_INTERVAL", 0.05)
+    monkeypatch.setattr(lock, "START_PULSE_LIMIT", 0.3)
+    Store.open(db_path).close()
+    with acquire(db_path, "run", pulses=True):
+        eventually(lambda: _start_pulses() == [], timeout=10)  # it ended by itself; the lock is still held
+        _backdate(db_path, 120)
+        assert _pulse_age(db_path) > 100
