@@ -70,8 +70,9 @@ def status(
     settings = app_context(ctx).settings
     try:
         opened = Store.open(settings.db_path, readonly=True)
-    except StoreNeedsMigration as exc:  # a session of this slob may be upgrading it
-        _making(settings.db_path, f"upgrading the store (schema v{exc.version} to v{exc.target})", check, max_age)
+    except StoreNeedsMigration as exc:  # a session of this slob may be upgrading it (from v0: creating it)
+        doing = f"upgrading the store (schema v{exc.version} to v{exc.target})" if exc.version else "creating the store"
+        _making(settings.db_path, doing, check, max_age)
         raise
     except StoreMissing as exc:  # an empty file: a session took its lock and is creating the store
         if exc.empty:

@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import os
 import signal
+import subprocess
+import sys
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
@@ -121,3 +123,36 @@ def test_a_new_session_shows_no_heartbeat_yet_never_the_earlier_runs_then_its_ow
     assert f"last heartbeat (run {run_id}): " in frame, frame
     header = get_json(server.url + "/api/header")
     assert header["heartbeat_of"]["of_running_session"] is False and header["heartbeat_of"]["run_id"] == run_id
+
+
+def test_a_session_creating_its_store_is_healthy_from_its_lock_to_its_end(db_path: Path, runner: CliRunner) -> None:
+    """`status --check` polled as fast as it answers while `slob run --sim` makes a new store and runs.
+
+    From the moment its lock record exists, the session is healthy in every answer: while the store
+    file is still empty (the lock made it), while the session creates the schema, and while it runs.
+    Only after it ends (its lock record gone before the poll read the lock) may it be no session.
+    """
+    from slob_cli.runtime.lock import lock_path_for
+
+    assert not db_path.exists()
+    session = subprocess.Popen(
+        [sys.executable, "-m", "slob_cli", "--db", str(db_path), "run", "--sim", "--seed", "7", "--speed", "max",
+         "--json"], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    answers: list[str] = []
+    try:
+        while session.poll() is None:
+            if lock_path_for(db_path).exists():
+                answers.append(" ".join(_check(runner, db_path)[1].split()) or "(no stdout)")
+    finally:
+        session.kill()
+        _, errors = session.communicate(timeout=60)
+    assert session.returncode == 0, errors
+    healthy = [answer for answer in answers if answer.startswith("healthy: slob run (pid ")]
+    assert healthy, answers
+    others = {answer for answer in answers if answer not in healthy}
+    assert others <= {"unhealthy: no slob session holds the lock"}, others
+    assert answers[-1] in (healthy[-1], "unhealthy: no slob session holds the lock")
+    # Polls in its first second (about 40 polls in 3 s here) read `... is creating the store, alive ...`.
+    creating = [answer for answer in healthy if " is creating the store, alive " in answer]
+    assert all("no heartbeat yet, started " in answer for answer in creating), creating
+    assert not [answer for answer in healthy if "upgrading" in answer], "a new store is created, not upgraded"
