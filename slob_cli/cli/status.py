@@ -19,28 +19,6 @@ def _damage(store: Any) -> str | None:
         return str(exc)
 
 
-def _making(db_path: Any, doing: str, check: bool, max_age: float) -> None:
-    """Answer for a store a running session is creating or upgrading (nothing in it can be read meanwhile).
-
-    Returns when no session that pulses holds the lock (nobody is making it ready).
-    """
-    from datetime import datetime, timezone
-
-    from slob_cli.errors import StoreError
-    from slob_cli.runtime.status import judge_store_in_making
-
-    judged = judge_store_in_making(db_path, datetime.now(timezone.utc), max_age)
-    if judged is None:
-        return
-    holder, liveness = judged
-    what = f"{holder.describe()} is {doing}"
-    problem = liveness.problem(holder)
-    if check:
-        typer.echo(f"unhealthy: {what}: {problem}" if problem else f"healthy: {what}, {liveness.describe(None)}")
-        raise typer.Exit(int(ExitCode.UNEXPECTED if problem else ExitCode.OK))
-    raise StoreError(f"{what}, {liveness.describe(None)}: nothing in it can be read until it has finished")
-
-
 def status(
     ctx: typer.Context,
     json_out: Annotated[bool, typer.Option("--json", help="Print one JSON object instead of tables.")] = False,
@@ -62,22 +40,18 @@ def status(
     import json
     from datetime import datetime, timezone
 
-    from slob_cli.adapters.store import Store
     from slob_cli.cli.context import app_context
-    from slob_cli.errors import StoreMissing, StoreNeedsMigration
-    from slob_cli.runtime.status import check_health, collect_status
+    from slob_cli.runtime.status import StoreBeingMade, check_health, collect_status, open_for_reading
 
     settings = app_context(ctx).settings
     try:
-        opened = Store.open(settings.db_path, readonly=True)
-    except StoreNeedsMigration as exc:  # a session of this slob may be upgrading it (from v0: creating it)
-        doing = f"upgrading the store (schema v{exc.version} to v{exc.target})" if exc.version else "creating the store"
-        _making(settings.db_path, doing, check, max_age)
-        raise
-    except StoreMissing as exc:  # an empty file: a session took its lock and is creating the store
-        if exc.empty:
-            _making(settings.db_path, "creating the store", check, max_age)
-        raise
+        opened = open_for_reading(settings.db_path, max_age)
+    except StoreBeingMade as exc:  # a session creates or upgrades it: judged by its pulse
+        if not check:
+            raise
+        problem = exc.liveness.problem(exc.holder)
+        typer.echo(f"unhealthy: {exc.what}: {problem}" if problem else f"healthy: {exc.what}, {exc.liveness.describe(None)}")
+        raise typer.Exit(int(ExitCode.UNEXPECTED if problem else ExitCode.OK)) from None
     with opened as store:
         damage = _damage(store) if check else None  # first: reading a damaged store can fail anywhere
         if damage:

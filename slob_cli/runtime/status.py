@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import os
 from dataclasses import asdict, dataclass, field, replace
-from datetime import datetime
+from datetime import datetime, timezone
 from typing import Any
 
 from slob_cli.core.timefmt import iso_z
+from slob_cli.errors import StoreError, StoreMissing, StoreNeedsMigration
 from slob_cli.runtime import views
 from slob_cli.runtime.lock import LockHolder, current_holder, last_pulse, process_stopped
 
@@ -124,20 +125,42 @@ def _judge(db_path: str | os.PathLike[str], clock: views.StoreClock, running: Lo
     return Liveness("stale" if age > limit else "fresh", age, sign, limit, heartbeat_clock)
 
 
-def judge_store_in_making(db_path: str | os.PathLike[str], wall_now: datetime,
-                    limit: float = DEFAULT_HEARTBEAT_MAX_AGE) -> tuple[LockHolder, Liveness] | None:
-    """Judge the holder of a store not readable yet: a session of this slob creates or upgrades it as it opens it.
+class StoreBeingMade(StoreError):
+    """The store cannot be read yet: the session holding its lock is creating or upgrading it."""
 
-    Nothing in the store can be read meanwhile (an empty file, or a schema being rebuilt), so the
-    session is judged by its pulse alone (its start pulse shows life meanwhile). None when no pulsing
-    session holds the lock (nobody is making it ready: it is missing, or just needs a migration).
+    def __init__(self, holder: LockHolder, liveness: Liveness, doing: str) -> None:
+        self.holder = holder
+        self.liveness = liveness
+        self.what = f"{holder.describe()} is {doing}"  # e.g. `slob run (pid 42, since ...) is creating the store`
+        super().__init__(f"{self.what}, {liveness.describe(None)}: nothing in it can be read until it has finished")
+
+
+def open_for_reading(db_path: str | os.PathLike[str], limit: float = DEFAULT_HEARTBEAT_MAX_AGE) -> Any:
+    """Open the store read-only (status, dashboard, web); raise StoreBeingMade while a session makes it ready.
+
+    A session of this slob creates a new store (its lock made the file, still empty) or upgrades an
+    older one as it opens it; nothing in it can be read meanwhile, so the session is judged by its
+    pulse alone (its start pulse shows life meanwhile). With no pulsing session holding the lock, the
+    store is missing or needs a migration, and that error stands.
     """
+    from slob_cli.adapters.store import Store
+
+    try:
+        return Store.open(db_path, readonly=True)
+    except StoreNeedsMigration as exc:
+        error: StoreError = exc
+        doing = f"upgrading the store (schema v{exc.version} to v{exc.target})" if exc.version else "creating the store"
+    except StoreMissing as exc:
+        if not exc.empty:
+            raise
+        error, doing = exc, "creating the store"
     holder = current_holder(db_path)
     if holder is None or not holder.pulses:
-        return None
+        raise error
+    wall_now = datetime.now(timezone.utc)
     clock = views.StoreClock(wall_now, simulated=True)  # judged by its pulse, as a run on a simulated clock
-    verdict = judge_liveness(db_path, clock, holder, None, wall_now, limit)
-    return holder, replace(verdict, heartbeat_clock="wall")
+    verdict = replace(judge_liveness(db_path, clock, holder, None, wall_now, limit), heartbeat_clock="wall")
+    raise StoreBeingMade(holder, verdict, doing) from None
 
 
 def _pulse_age(db_path: str | os.PathLike[str], wall_now: datetime) -> float | None:

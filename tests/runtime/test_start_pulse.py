@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import os
 import re
+import subprocess
+import sys
 import threading
 from datetime import datetime, timezone
 from pathlib import Path
@@ -97,7 +99,11 @@ def test_status_check_judges_a_session_upgrading_the_store_by_its_pulse(
 
 
 def test_status_names_the_session_creating_a_new_store(db_path: Path, runner: CliRunner) -> None:
-    """A session's lock makes the store file empty; the session creates the store a moment later."""
+    """A session's lock makes the store file empty; the session creates the store a moment later.
+
+    `status --check` judges it by its pulse; `status`, `dashboard` and `web`, which can read nothing
+    yet, exit 3 naming it (not `does not exist`).
+    """
     check = ["--db", str(db_path), "status", "--check"]
     missing = runner.invoke(app, check)
     assert missing.exit_code == 3 and "does not exist" in missing.stderr, missing.output
@@ -111,6 +117,14 @@ def test_status_names_the_session_creating_a_new_store(db_path: Path, runner: Cl
         listing = runner.invoke(app, ["--db", str(db_path), "status", "--json"])
         assert listing.exit_code == 3 and f"slob paper (pid {pid}, since " in listing.stderr, listing.output
         assert "is creating the store" in listing.stderr and "does not exist" not in listing.stderr
+        frame = runner.invoke(app, ["--db", str(db_path), "dashboard", "--once"])
+        assert frame.exit_code == 3 and f"slob paper (pid {pid}, since " in frame.stderr, frame.output
+        assert "is creating the store" in frame.stderr
+        web = subprocess.run([sys.executable, "-m", "slob_cli", "--db", str(db_path), "web", "--port", "0"],
+                             capture_output=True, text=True, timeout=60)
+        assert web.returncode == 3 and web.stderr.strip().splitlines() == [
+            line for line in web.stderr.strip().splitlines() if line.startswith("Error: slob paper (pid ")], web.stderr
+        assert "is creating the store, alive " in web.stderr, web.stderr
     with acquire(db_path, "setups track"):  # a command that never pulses: nothing says it creates a store
         assert "does not exist" in runner.invoke(app, check).stderr
 
