@@ -25,7 +25,7 @@ import os
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from datetime import datetime, timezone, tzinfo
 from pathlib import Path
 
@@ -48,6 +48,17 @@ class LockHolder:
     # True: it touches the record every few real seconds (`pulse`); False: a short command that never does;
     # None: the record does not say (written by an older slob, or no record: only /proc/locks names the pid).
     pulses: bool | None = None
+    # The session's run (its `runs` row), noted once it exists; None before. `names_run` is False in a
+    # record written by an older slob (or by a short command before it noted a run), whose runs are told
+    # by their pid only (a pid a restarted container gives again, so a died run may share it).
+    run_id: int | None = None
+    names_run: bool = False
+
+    def owns(self, run_id: int | None, pid: int | None) -> bool:
+        """Return True when a run (its id and pid) is this holder's: by the run its record names, else by pid."""
+        if self.names_run:
+            return self.run_id is not None and self.run_id == run_id
+        return pid is not None and self.pid == pid
 
     def describe(self, zone: tzinfo | None = None) -> str:
         """Return a one-line description such as `slob paper (pid 42, since 2026-01-06T14:00:00Z)`.
@@ -129,9 +140,10 @@ def _flock_pid(key: tuple[int, int]) -> int | None:
 def _parse_holder(text: str) -> LockHolder | None:
     try:
         data = json.loads(text)
-        pulses = data.get("pulses")
+        pulses, run_id = data.get("pulses"), data.get("run_id")
         return LockHolder(int(data["pid"]), str(data["command"]), str(data["started_at"]),
-                          None if pulses is None else bool(pulses))
+                          None if pulses is None else bool(pulses), None if run_id is None else int(run_id),
+                          bool(data.get("names_run", False)))
     except (ValueError, KeyError, TypeError):
         return None
 
@@ -193,6 +205,17 @@ class RunLock:
             Path(f"{made[0]}{suffix}").unlink(missing_ok=True)
         self._discarded = made[1:]  # removed by release(), once the holder record beside the file is gone
 
+    def note_run(self, run_id: int) -> None:
+        """Name the session's run in the holder record, so readers tell its run from a died one with the same pid."""
+        if self._fd is None:
+            return
+        holder = replace(self.holder, run_id=run_id, names_run=True)
+        try:
+            _write_record(self.path, holder)
+        except OSError:
+            return  # the record only describes the holder: readers fall back on the pid
+        self.holder = holder
+
     @property
     def held(self) -> bool:
         """Return True until the lock is released."""
@@ -248,18 +271,24 @@ def try_acquire(db_path: str | os.PathLike[str], command: str, now: datetime | N
         raise AlreadyRunning(_describe(db_path, key), path) from None
     _held.add(key)
     started = (now or datetime.now(UTC)).astimezone(UTC).replace(tzinfo=None).isoformat(timespec="seconds") + "Z"
-    holder = LockHolder(os.getpid(), command, started, pulses)
+    # A session that pulses names its run as soon as it has one (RunLock.note_run): none is its before.
+    holder = LockHolder(os.getpid(), command, started, pulses, names_run=pulses)
     lock = RunLock(path, fd, holder, key, made)
     try:
-        temporary = path.with_name(f"{path.name}.{os.getpid()}")
-        temporary.write_text(json.dumps(asdict(holder)), encoding="utf-8")
-        os.replace(temporary, path)
+        _write_record(path, holder)
     except OSError as exc:
         lock.release()
         raise ConfigError(f"cannot write the lock record {path}: {exc.strerror or exc}") from None
     if pulses:
         _start_pulses[path] = _StartPulse(path, PULSE_INTERVAL, START_PULSE_LIMIT)
     return lock
+
+
+def _write_record(path: Path, holder: LockHolder) -> None:
+    """Write the holder record atomically (a reader never sees half of it)."""
+    temporary = path.with_name(f"{path.name}.{os.getpid()}")
+    temporary.write_text(json.dumps(asdict(holder)), encoding="utf-8")
+    os.replace(temporary, path)
 
 
 def _describe(db_path: str | os.PathLike[str], key: tuple[int, int]) -> LockHolder | None:
@@ -341,12 +370,6 @@ def current_holder(db_path: str | os.PathLike[str]) -> LockHolder | None:
     if pid is None and stat is not None and _lock_table_readable():
         return None  # the record's process lives but holds no lock on this store
     return holder
-
-
-def holds_lock(db_path: str | os.PathLike[str], pid: int | None) -> bool:
-    """Return True when process `pid` holds the store's run lock (a run whose process died holds none)."""
-    holder = current_holder(db_path)
-    return holder is not None and pid is not None and holder.pid == pid
 
 
 def pulse(db_path: str | os.PathLike[str]) -> None:

@@ -246,7 +246,7 @@ def _with_state(run: dict[str, Any], running: LockHolder | None) -> dict[str, An
     if run["exit_code"] is not None:
         state = "ended"
     else:
-        state = "running" if running is not None and running.pid == run["pid"] else "died"
+        state = "running" if running is not None and running.owns(run["id"], run["pid"]) else "died"
     return {**run, "state": state}
 
 

@@ -172,9 +172,10 @@ def store_clock(store: Store, wall_now: datetime) -> StoreClock:
 
 def run_over(store: Store, run: dict[str, Any]) -> bool:
     """Return True when a run has ended, or its process died without writing its end (it holds no lock)."""
-    from slob_cli.runtime.lock import holds_lock
+    from slob_cli.runtime.lock import current_holder
 
-    return run["ended_at"] is not None or not holds_lock(store.path, run.get("pid"))
+    holder = current_holder(store.path)
+    return run["ended_at"] is not None or holder is None or not holder.owns(run["id"], run.get("pid"))
 
 
 def ended_sim_runs(store: Store) -> set[int]:
@@ -188,7 +189,7 @@ def ended_sim_runs(store: Store) -> set[int]:
         from slob_cli.runtime.lock import current_holder
 
         holder = current_holder(store.path)
-        ended |= {row["id"] for row in died if holder is None or holder.pid != row["pid"]}
+        ended |= {row["id"] for row in died if holder is None or not holder.owns(row["id"], row["pid"])}
     return ended
 
 
@@ -291,7 +292,7 @@ def session_health(store: Store, holder: Any) -> SessionHealth:
     newest = last_health(store)
     if holder is None:
         return SessionHealth(newest, None if newest is None else newest["run_id"], False)
-    run_id = store.live_run_id_of(holder.pid)
+    run_id = holder.run_id if holder.names_run else store.live_run_id_of(holder.pid)  # None: no run row yet
     own = newest is not None and run_id is not None and newest["run_id"] == run_id
     return SessionHealth(newest if own else None, run_id, True)
 
