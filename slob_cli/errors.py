@@ -41,6 +41,23 @@ class StoreError(ConfigError):
     """The SQLite store cannot be opened, migrated or written."""
 
 
+class StoreMissing(StoreError):
+    """A read-only open found no store: no file, or an empty one (a session took its lock and is creating it)."""
+
+    def __init__(self, message: str, empty: bool) -> None:
+        super().__init__(message)
+        self.empty = empty
+
+
+class StoreNeedsMigration(StoreError):
+    """A store at an older schema version cannot be read without writing (a read-only open)."""
+
+    def __init__(self, message: str, version: int, target: int) -> None:
+        super().__init__(message)
+        self.version = version
+        self.target = target
+
+
 class InputError(UsageError):
     """An input file or value is malformed; nothing was written."""
 

@@ -27,15 +27,15 @@ def dashboard(
     from rich.console import Console
     from rich.live import Live
 
-    from slob_cli.adapters.store import Store
     from slob_cli.cli.candles import _symbol as checked_symbol
     from slob_cli.cli.context import app_context
     from slob_cli.runtime.dashboard import read_snapshot
     from slob_cli.runtime.dashboard_view import render_frame
+    from slob_cli.runtime.status import open_for_reading
 
     settings = app_context(ctx).settings
     chosen = checked_symbol(symbol)  # an unknown symbol is a usage error, not an empty chart
-    with Store.open(settings.db_path, readonly=True) as store:
+    with open_for_reading(settings.db_path) as store:  # one a session is still making ready says so
 
         def frame():  # noqa: ANN202 - a rich renderable
             snapshot = read_snapshot(store, settings.db_path, datetime.now(timezone.utc), chosen)

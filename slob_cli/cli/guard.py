@@ -195,6 +195,7 @@ def run_guard(
     try:
         started, shifted = clock.now(), getattr(clock, "shifted", None)
         run.run_id = store.start_run(command, args, started)
+        lock.note_run(run.run_id)  # readers tell its run by id: a restarted container gives the same pid again
         log.info("run %d: slob %s started (pid %d)", run.run_id, command, lock.holder.pid)
         run.notifier.notify(AlertKind.START, f"{command} started", f"run {run.run_id}, pid {lock.holder.pid}")
         yield run

@@ -44,7 +44,8 @@ def report(
         run_id = run or latest_run_id(store)
         run_span(store, run_id, datetime.now(timezone.utc))  # a run id not in the store is named as such first
         holder = current_holder(settings.db_path)
-        if holder is not None and holder.pid == store.open_run_pid(run_id):
+        pid = store.open_run_pid(run_id)  # None once the run has ended
+        if holder is not None and pid is not None and holder.owns(run_id, pid):
             raise UsageError(f"run {run_id} is still running ({holder.describe()}): it is judged when it ends; "
                              "`slob status` shows how it goes")
         wanted = duration or recorded_duration(store, run_id)

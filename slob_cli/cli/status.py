@@ -40,12 +40,19 @@ def status(
     import json
     from datetime import datetime, timezone
 
-    from slob_cli.adapters.store import Store
     from slob_cli.cli.context import app_context
-    from slob_cli.runtime.status import check_health, collect_status
+    from slob_cli.runtime.status import StoreBeingMade, check_health, collect_status, open_for_reading
 
     settings = app_context(ctx).settings
-    with Store.open(settings.db_path, readonly=True) as store:
+    try:
+        opened = open_for_reading(settings.db_path, max_age)
+    except StoreBeingMade as exc:  # a session creates or upgrades it: judged by its pulse
+        if not check:
+            raise
+        problem = exc.liveness.problem(exc.holder)
+        typer.echo(f"unhealthy: {exc.what}: {problem}" if problem else f"healthy: {exc.what}, {exc.liveness.describe(None)}")
+        raise typer.Exit(int(ExitCode.UNEXPECTED if problem else ExitCode.OK)) from None
+    with opened as store:
         damage = _damage(store) if check else None  # first: reading a damaged store can fail anywhere
         if damage:
             typer.echo(f"unhealthy: store {str(settings.db_path)!r} is damaged ({damage})")

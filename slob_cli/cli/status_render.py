@@ -72,19 +72,23 @@ def render_status(report: StatusReport, zone: ZoneInfo) -> RenderableType:
     for trade in today.get("trades", []):
         parts.append(Text(f"  {trade['setup_id']}: {_points(trade['pnl_points'])} points, "
                           f"{format_money(trade['pnl_money'])} net"))
-    health = report.health
-    if health is None:
+    health, liveness = report.health, report.liveness
+    whose = (report.health_of or {}).get("run_id")
+    if health is None and report.running is not None and liveness is not None:  # its first seconds
+        of_run = f" (run {whose})" if whose is not None else ""
+        parts.append(Text(f"Health{of_run}: {liveness.heartbeat_text(None)}"))
+    elif health is None:
         parts.append(Text("Health: no heartbeat recorded"))
     else:
         if report.running is None:
-            link = "no session running"
+            link, label = "no session running", f"Last health of run {whose}"
         else:
             link = {True: "connected", False: "DISCONNECTED", None: "unknown"}[report.connected]
+            label = f"Health of run {whose}"
         tick_age = human_age(health["last_tick_age"])
-        liveness = report.liveness
         age = liveness.heartbeat_age(report.health_age_seconds) if liveness else f"{human_age(report.health_age_seconds)} ago"
         parts.append(Text(
-            f"Health at {local_time(health['ts'], zone, with_date=False)} "
+            f"{label} at {local_time(health['ts'], zone, with_date=False)} "
             f"({age}): {link}, last tick {tick_age} before it"
             # A recorder's heartbeat has no book: it knows no orders nor positions.
             + ("" if health["open_orders"] is None else f", open orders {health['open_orders']}")

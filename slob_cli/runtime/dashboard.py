@@ -45,6 +45,7 @@ class DashboardSnapshot:
     data_mode: str | None = None
     connected: bool | None = None
     health_age: float | None = None
+    health_run_id: int | None = None  # whose heartbeat health_age is: the running session's run, else the last run's
     last_tick_age: float | None = None
     bars: tuple[Bar, ...] = ()
     levels: dict[str, Any] | None = None
@@ -81,7 +82,19 @@ def _data_mode(store: Store, health: dict[str, Any] | None) -> str | None:
 
 
 def _tick_age(store: Store, symbol: str | None, now: datetime, health: dict[str, Any] | None,
-              health_age: float | None) -> float | None:
+              health_age: float | None, beat: views.SessionHealth | None = None) -> float | None:
+    """Return the age of the last trade: the newest stored tick, else the heartbeat's, else the newest candle's end.
+
+    Beside a running session (`beat.of_holder`) only its own run's tick or heartbeat counts: an earlier
+    run's tick is no age of this session's feed (None until it has one).
+    """
+    if beat is not None and beat.of_holder:
+        latest = views.latest_tick_time(store, symbol)
+        if latest is not None and beat.run_id is not None and store.newest_tick_run_id(symbol) == beat.run_id:
+            return max((now - latest).total_seconds(), 0.0)
+        if health and health.get("last_tick_age") is not None and health_age is not None:
+            return float(health["last_tick_age"]) + health_age
+        return None
     latest = views.latest_tick_time(store, symbol)
     if latest is not None:
         return max((now - latest).total_seconds(), 0.0)
@@ -110,11 +123,10 @@ def read_snapshot(
         forming = forming_bar(store, symbol, last_us)
         if forming is not None:
             bars = [*bars[-(bar_count - 1):], forming] if bar_count > 1 else [forming]
-    health = views.last_health(store)
-    health_time = views.parse_time(health["ts"]) if health else None
-    health_age = (now - health_time).total_seconds() if health_time else None
-    trading_date = views.trading_date_of(now)
     running = current_holder(db_path)
+    beat = views.session_health(store, running)
+    health, health_age = beat.row, beat.age(now)
+    trading_date = views.trading_date_of(now)
     orders, positions = views.live_book(store)
     levels = views.reference_levels(store, trading_date, symbol)
     if levels is None:  # before today's levels freeze, show the last ones known
@@ -127,7 +139,8 @@ def read_snapshot(
         data_mode="sim" if clock.simulated else _data_mode(store, health),
         connected=None if health is None or running is None else health["connected"],
         health_age=health_age,
-        last_tick_age=_tick_age(store, symbol, now, health, health_age),
+        health_run_id=beat.run_id if health is not None else None,
+        last_tick_age=_tick_age(store, symbol, now, health, health_age, beat),
         bars=tuple(bars),
         levels=levels,
         open_setups=views.open_setups(store),

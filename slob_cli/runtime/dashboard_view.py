@@ -77,7 +77,12 @@ def _status_line(snapshot: DashboardSnapshot, zone: ZoneInfo) -> Text:
     if snapshot.health_age is not None:
         age = liveness.heartbeat_age(snapshot.health_age) if liveness else f"{human_age(snapshot.health_age)} ago"
         late = liveness is not None and liveness.stale and liveness.sign == "heartbeat"
-        line.append(f"   heartbeat: {age}", style="red" if late else "")
+        # With no session running, the heartbeat is the last run's final one: named so.
+        label = "heartbeat" if snapshot.running else "last heartbeat" + (
+            "" if snapshot.health_run_id is None else f" (run {snapshot.health_run_id})")
+        line.append(f"   {label}: {age}", style="red" if late else "")
+    elif snapshot.running is not None and liveness is not None:  # its first seconds
+        line.append(f"   {liveness.heartbeat_text(None)}", style="dim")
     if liveness is not None and liveness.sign == "pulse" and liveness.age_seconds is not None:
         line.append(f"   alive: {human_age(liveness.age_seconds)} ago (real time)", style="red" if stale else "")
     if liveness is not None and liveness.sign == "process" and not stale:

@@ -476,6 +476,7 @@ class Engine(Supervised):
             self.executor.on_session_end()
 
     async def _heartbeat(self) -> None:
+        pulse(self.store.path)  # this loop shows life from now on: the lock's start pulse stops (lock.pulse)
         while not self.stop_event.is_set():
             await self._wait_stop(self.options.heartbeat_interval)
             pulse(self.store.path)  # alive now, on the wall clock: how `status` judges a run on a simulated clock

@@ -10,7 +10,11 @@ The kernel drops an flock when its process dies, so a SIGKILLed run never blocks
 The pid, command and start time written to `<store>.lock` beside the real file only describe the
 holder; when that record is missing, /proc/locks still names the holding pid. A session that shows
 life on it (`pulse`: trade, run, paper, record) says so in the record (`pulses`); a record written
-by an older slob has no such field, so readers know not to wait for a pulse from it.
+by an older slob has no such field, so readers know not to wait for a pulse from it. From the moment
+such a session takes the lock, a small thread pulses for it (every PULSE_INTERVAL real seconds)
+until its own heartbeat loop takes over (its first `pulse`): whatever it does first (open and
+upgrade the store, start an embedded gateway, build its engine) never makes it look stale, up to
+START_PULSE_LIMIT (a start that long is taken for hung).
 """
 
 from __future__ import annotations
@@ -18,15 +22,20 @@ from __future__ import annotations
 import fcntl
 import json
 import os
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from datetime import datetime, timezone, tzinfo
 from pathlib import Path
 
 from slob_cli.errors import ConfigError, SlobError
 
 UTC = timezone.utc
+PULSE_INTERVAL = 8.0  # real seconds between a starting session's pulses, as its heartbeat's
+# Real seconds a start pulse lasts at most: a start still not done by then (a year's store upgrades in
+# well under a minute) is taken for hung, and goes stale (the thread shows the process alive, not busy).
+START_PULSE_LIMIT = 900.0
 
 
 @dataclass(frozen=True)
@@ -39,6 +48,17 @@ class LockHolder:
     # True: it touches the record every few real seconds (`pulse`); False: a short command that never does;
     # None: the record does not say (written by an older slob, or no record: only /proc/locks names the pid).
     pulses: bool | None = None
+    # The session's run (its `runs` row), noted once it exists; None before. `names_run` is False in a
+    # record written by an older slob (or by a short command before it noted a run), whose runs are told
+    # by their pid only (a pid a restarted container gives again, so a died run may share it).
+    run_id: int | None = None
+    names_run: bool = False
+
+    def owns(self, run_id: int | None, pid: int | None) -> bool:
+        """Return True when a run (its id and pid) is this holder's: by the run its record names, else by pid."""
+        if self.names_run:
+            return self.run_id is not None and self.run_id == run_id
+        return pid is not None and self.pid == pid
 
     def describe(self, zone: tzinfo | None = None) -> str:
         """Return a one-line description such as `slob paper (pid 42, since 2026-01-06T14:00:00Z)`.
@@ -120,11 +140,43 @@ def _flock_pid(key: tuple[int, int]) -> int | None:
 def _parse_holder(text: str) -> LockHolder | None:
     try:
         data = json.loads(text)
-        pulses = data.get("pulses")
+        pulses, run_id = data.get("pulses"), data.get("run_id")
         return LockHolder(int(data["pid"]), str(data["command"]), str(data["started_at"]),
-                          None if pulses is None else bool(pulses))
+                          None if pulses is None else bool(pulses), None if run_id is None else int(run_id),
+                          bool(data.get("names_run", False)))
     except (ValueError, KeyError, TypeError):
         return None
+
+
+class _StartPulse:
+    """Pulses a starting session's lock record from a daemon thread until stopped (its heartbeat took over)."""
+
+    def __init__(self, record: Path, interval: float, limit: float) -> None:
+        self.record = record
+        self.interval = interval
+        self.limit = limit
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="slob-start-pulse", daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        import time
+
+        ends = time.monotonic() + self.limit
+        while not self._stop.wait(self.interval) and time.monotonic() < ends:
+            try:
+                os.utime(self.record)
+            except OSError:
+                pass  # the record only describes the holder
+
+    def stop(self) -> None:
+        """Stop pulsing (idempotent); waits for the thread, which only sleeps or touches a file."""
+        self._stop.set()
+        if self._thread is not threading.current_thread():
+            self._thread.join(timeout=5)
+
+
+_start_pulses: dict[Path, _StartPulse] = {}  # lock record -> the start pulse of a session of this process
 
 
 class RunLock:
@@ -153,6 +205,17 @@ class RunLock:
             Path(f"{made[0]}{suffix}").unlink(missing_ok=True)
         self._discarded = made[1:]  # removed by release(), once the holder record beside the file is gone
 
+    def note_run(self, run_id: int) -> None:
+        """Name the session's run in the holder record, so readers tell its run from a died one with the same pid."""
+        if self._fd is None:
+            return
+        holder = replace(self.holder, run_id=run_id, names_run=True)
+        try:
+            _write_record(self.path, holder)
+        except OSError:
+            return  # the record only describes the holder: readers fall back on the pid
+        self.holder = holder
+
     @property
     def held(self) -> bool:
         """Return True until the lock is released."""
@@ -163,6 +226,9 @@ class RunLock:
         if self._fd is None:
             return
         fd, self._fd = self._fd, None
+        starting = _start_pulses.pop(self.path, None)
+        if starting is not None:
+            starting.stop()
         try:
             if read_record(self.path.with_suffix("")) == self.holder:
                 self.path.unlink(missing_ok=True)
@@ -190,7 +256,8 @@ def try_acquire(db_path: str | os.PathLike[str], command: str, now: datetime | N
                 pulses: bool = False) -> RunLock:
     """Take the run lock without waiting; raise AlreadyRunning naming the holder when it is taken.
 
-    `pulses`: the session will show life with `pulse` (its record says so, for `status` to wait for it).
+    `pulses`: the session will show life with `pulse` (its record says so, for `status` to wait for it);
+    until its first `pulse`, a start pulse (a thread) shows life for it every PULSE_INTERVAL seconds.
     """
     path = lock_path_for(db_path)
     if path.is_dir():
@@ -204,16 +271,24 @@ def try_acquire(db_path: str | os.PathLike[str], command: str, now: datetime | N
         raise AlreadyRunning(_describe(db_path, key), path) from None
     _held.add(key)
     started = (now or datetime.now(UTC)).astimezone(UTC).replace(tzinfo=None).isoformat(timespec="seconds") + "Z"
-    holder = LockHolder(os.getpid(), command, started, pulses)
+    # A session that pulses names its run as soon as it has one (RunLock.note_run): none is its before.
+    holder = LockHolder(os.getpid(), command, started, pulses, names_run=pulses)
     lock = RunLock(path, fd, holder, key, made)
     try:
-        temporary = path.with_name(f"{path.name}.{os.getpid()}")
-        temporary.write_text(json.dumps(asdict(holder)), encoding="utf-8")
-        os.replace(temporary, path)
+        _write_record(path, holder)
     except OSError as exc:
         lock.release()
         raise ConfigError(f"cannot write the lock record {path}: {exc.strerror or exc}") from None
+    if pulses:
+        _start_pulses[path] = _StartPulse(path, PULSE_INTERVAL, START_PULSE_LIMIT)
     return lock
+
+
+def _write_record(path: Path, holder: LockHolder) -> None:
+    """Write the holder record atomically (a reader never sees half of it)."""
+    temporary = path.with_name(f"{path.name}.{os.getpid()}")
+    temporary.write_text(json.dumps(asdict(holder)), encoding="utf-8")
+    os.replace(temporary, path)
 
 
 def _describe(db_path: str | os.PathLike[str], key: tuple[int, int]) -> LockHolder | None:
@@ -297,18 +372,16 @@ def current_holder(db_path: str | os.PathLike[str]) -> LockHolder | None:
     return holder
 
 
-def holds_lock(db_path: str | os.PathLike[str], pid: int | None) -> bool:
-    """Return True when process `pid` holds the store's run lock (a run whose process died holds none)."""
-    holder = current_holder(db_path)
-    return holder is not None and pid is not None and holder.pid == pid
-
-
 def pulse(db_path: str | os.PathLike[str]) -> None:
     """Mark the holder record of this process as alive now (its mtime, on the wall clock); else do nothing.
 
     A run on a simulated clock writes its health rows on virtual time (the same rows at any speed),
     so they cannot say whether it is alive now: readers take this real-time mark instead (`last_pulse`).
+    The first call stops the session's start pulse: from then on its heartbeat loop shows life.
     """
+    starting = _start_pulses.pop(lock_path_for(db_path), None)
+    if starting is not None:  # the session's own heartbeat loop takes over from its start pulse
+        starting.stop()
     record = read_record(db_path)
     if record is None or record.pid != os.getpid():
         return

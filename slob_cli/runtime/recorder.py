@@ -387,6 +387,7 @@ class Recorder(Supervised):
 
     async def _heartbeat(self) -> None:
         """Show life every heartbeat_interval real seconds: a pulse on the lock record, then a health row."""
+        pulse(self.store.path)  # this loop shows life from now on: the lock's start pulse stops (lock.pulse)
         while not self.stop_event.is_set():
             await self._wait_stop(self.options.heartbeat_interval)
             pulse(self.store.path)  # real time: how `status` judges a recording on a simulated gateway's clock

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import os
-from dataclasses import asdict, dataclass, field
-from datetime import datetime
+from dataclasses import asdict, dataclass, field, replace
+from datetime import datetime, timezone
 from typing import Any
 
 from slob_cli.core.timefmt import iso_z
+from slob_cli.errors import StoreError, StoreMissing, StoreNeedsMigration
 from slob_cli.runtime import views
 from slob_cli.runtime.lock import LockHolder, current_holder, last_pulse, process_stopped
 
@@ -28,6 +29,10 @@ class Liveness:
     simulated clock, or with no heartbeat at all (an older `record`), nothing in real time can judge
     it, so its process does: "unknown" (alive, `note` says why it is not judged) unless the process
     is stopped (then "stale"). A wall-clock session with heartbeats is judged by them, as ever.
+
+    Only the holder's own run's heartbeats count (views.session_health). In a session's first seconds,
+    before its first heartbeat, a session that pulses is judged by its pulse (the lock's taking is the
+    first): "no heartbeat yet, started N s ago", never an earlier run's heartbeat.
     """
 
     state: str  # "fresh", "stale", "silent" (no sign of life yet), "unknown" (see above) or "none" (no session)
@@ -36,6 +41,7 @@ class Liveness:
     limit_seconds: float
     heartbeat_clock: str  # whose clock the heartbeat's age is read on: "wall" or "sim"
     note: str | None = None  # why a session is judged by its process only, e.g. "no pulse: started by an older slob"
+    started_seconds: float | None = None  # real seconds since the holder took the lock (None: not known)
 
     @property
     def stale(self) -> bool:
@@ -51,9 +57,22 @@ class Liveness:
         if self.state == "stale" and self.sign == "process":
             return f"{holder.describe()} is stopped ({self.note})"
         if self.state == "stale":
-            what = "last heartbeat" if self.sign == "heartbeat" else "last sign of life of its sim run (real time)"
+            if self.sign == "heartbeat":
+                what = "last heartbeat"
+            elif self.heartbeat_clock == "sim":
+                what = "last sign of life of its sim run (real time)"
+            else:
+                what = f"{self.heartbeat_text(None)}; its last pulse"
             return f"{what} is {self.age_seconds:.0f}s old (limit {self.limit_seconds:.0f}s)"
         return None
+
+    def heartbeat_text(self, health_age: float | None) -> str:
+        """Return `heartbeat 5 s ago`, or before the session's first: `no heartbeat yet, started 3 s ago`."""
+        if health_age is not None:
+            return f"heartbeat {self.heartbeat_age(health_age)}"
+        if self.started_seconds is None:
+            return "no heartbeat yet"
+        return f"no heartbeat yet, started {views.human_age(self.started_seconds)} ago"
 
     def heartbeat_age(self, health_age: float | None) -> str:
         """Return a heartbeat's age as people say it, naming the simulated clock it is read on."""
@@ -62,7 +81,7 @@ class Liveness:
 
     def describe(self, health_age: float | None) -> str:
         """Return the sign of life and the heartbeat, e.g. `alive 2 s ago (real time), heartbeat 7 min ago on the sim clock`."""
-        heartbeat = f"heartbeat {self.heartbeat_age(health_age)}"
+        heartbeat = self.heartbeat_text(health_age)
         if self.sign == "process":
             return f"alive ({self.note}; judged by its process only), {heartbeat}"
         if self.sign != "pulse":
@@ -77,23 +96,77 @@ class Liveness:
 def judge_liveness(db_path: str | os.PathLike[str], clock: views.StoreClock, running: LockHolder | None,
                    health_age: float | None, wall_now: datetime,
                    limit: float = DEFAULT_HEARTBEAT_MAX_AGE) -> Liveness:
-    """Judge the lock holder's liveness: by its heartbeat on the wall clock, by its pulse on a simulated one."""
+    """Judge the lock holder's liveness: by its heartbeat on the wall clock, by its pulse on a simulated one.
+
+    `health_age` is the age of the holder's own run's newest heartbeat (views.session_health), None before its first.
+    """
     heartbeat_clock = "sim" if clock.simulated else "wall"
     if running is None:
         return Liveness("none", None, None, limit, heartbeat_clock)
+    started = views.parse_time(running.started_at)
+    since = None if started is None else round(max((wall_now - started).total_seconds(), 0.0), 1)
+    return replace(_judge(db_path, clock, running, health_age, wall_now, limit, heartbeat_clock), started_seconds=since)
+
+
+def _judge(db_path: str | os.PathLike[str], clock: views.StoreClock, running: LockHolder, health_age: float | None,
+           wall_now: datetime, limit: float, heartbeat_clock: str) -> Liveness:
     if clock.simulated and not clock.run_ended:  # the newest run, a sim run, is the holder
         if running.pulses is None:  # it never pulses: the lock record's time is only when it was taken
             return _by_process(running, limit, heartbeat_clock)
-        moment = last_pulse(db_path)
-        age = None if moment is None else round(max((wall_now - moment).total_seconds(), 0.0), 1)
-        sign = "pulse"
+        age, sign = _pulse_age(db_path, wall_now), "pulse"
     else:
         age, sign = (None if health_age is None else round(health_age, 1)), "heartbeat"
+        if age is None and running.pulses:  # before its first heartbeat: its pulses (the lock's taking first)
+            age, sign = _pulse_age(db_path, wall_now), "pulse"
         if age is None and running.pulses is None:  # e.g. an older `record`, which wrote no heartbeats
             return _by_process(running, limit, heartbeat_clock)
     if age is None:
         return Liveness("silent", None, sign, limit, heartbeat_clock)
     return Liveness("stale" if age > limit else "fresh", age, sign, limit, heartbeat_clock)
+
+
+class StoreBeingMade(StoreError):
+    """The store cannot be read yet: the session holding its lock is creating or upgrading it."""
+
+    def __init__(self, holder: LockHolder, liveness: Liveness, doing: str) -> None:
+        self.holder = holder
+        self.liveness = liveness
+        self.what = f"{holder.describe()} is {doing}"  # e.g. `slob run (pid 42, since ...) is creating the store`
+        super().__init__(f"{self.what}, {liveness.describe(None)}: nothing in it can be read until it has finished")
+
+
+def open_for_reading(db_path: str | os.PathLike[str], limit: float = DEFAULT_HEARTBEAT_MAX_AGE) -> Any:
+    """Open the store read-only (status, dashboard, web); raise StoreBeingMade while a session makes it ready.
+
+    A session of this slob creates a new store (its lock made the file, still empty) or upgrades an
+    older one as it opens it; nothing in it can be read meanwhile, so the session is judged by its
+    pulse alone (its start pulse shows life meanwhile). With no pulsing session holding the lock, the
+    store is missing or needs a migration, and that error stands.
+    """
+    from slob_cli.adapters.store import Store
+
+    try:
+        return Store.open(db_path, readonly=True)
+    except StoreNeedsMigration as exc:
+        error: StoreError = exc
+        doing = f"upgrading the store (schema v{exc.version} to v{exc.target})" if exc.version else "creating the store"
+    except StoreMissing as exc:
+        if not exc.empty:
+            raise
+        error, doing = exc, "creating the store"
+    holder = current_holder(db_path)
+    if holder is None or not holder.pulses:
+        raise error
+    wall_now = datetime.now(timezone.utc)
+    clock = views.StoreClock(wall_now, simulated=True)  # judged by its pulse, as a run on a simulated clock
+    verdict = replace(judge_liveness(db_path, clock, holder, None, wall_now, limit), heartbeat_clock="wall")
+    raise StoreBeingMade(holder, verdict, doing) from None
+
+
+def _pulse_age(db_path: str | os.PathLike[str], wall_now: datetime) -> float | None:
+    """Return the real seconds since the holder's last pulse (or its taking of the lock), or None."""
+    moment = last_pulse(db_path)
+    return None if moment is None else round(max((wall_now - moment).total_seconds(), 0.0), 1)
 
 
 def _by_process(running: LockHolder, limit: float, heartbeat_clock: str) -> Liveness:
@@ -116,12 +189,13 @@ class StatusReport:
     working_orders: list[dict[str, Any]]
     positions: list[dict[str, Any]]
     today: dict[str, Any]
-    health: dict[str, Any] | None
+    health: dict[str, Any] | None  # the running session's own newest heartbeat; with none running, the last run's
     health_age_seconds: float | None
     clock: dict[str, Any] | None = None  # whose clock `now`, `today` and the ages are read on
     liveness: Liveness | None = None  # the holder's verdict, in real seconds
     connected: bool | None = None  # the gateway link of the running session (None: no session runs)
     backtests: list[dict[str, Any]] = field(default_factory=list)  # the newest `slob backtest` runs
+    health_of: dict[str, Any] | None = None  # whose heartbeat `health` is (views.SessionHealth.to_dict)
 
     def to_dict(self) -> dict[str, Any]:
         """Return the report as plain JSON-ready data."""
@@ -143,9 +217,9 @@ def collect_status(store: Any, db_path: str | os.PathLike[str], now: datetime, r
     read = memo.reader(store) if memo is not None else (lambda key, compute: compute())
     wall_now, clock = now, views.store_clock(store, now)
     now = clock.now
-    health = read("health", lambda: views.last_health(store))
-    health_time = views.parse_time(health["ts"]) if health else None
-    health_age = round((now - health_time).total_seconds(), 1) if health_time else None
+    beat = read("health", lambda: views.session_health(store, running))
+    health, health_age = beat.row, beat.age(now)
+    health_age = None if health_age is None else round(health_age, 1)
     orders, positions = read("book", lambda: views.live_book(store))
     trading_date = views.trading_date_of(now)
     return StatusReport(
@@ -163,6 +237,7 @@ def collect_status(store: Any, db_path: str | os.PathLike[str], now: datetime, r
         liveness=judge_liveness(db_path, clock, running, health_age, wall_now, max_age),
         connected=health["connected"] if running is not None and health is not None else None,
         backtests=read("backtests", lambda: views.backtest_runs(store)),
+        health_of=beat.to_dict(),
     )
 
 
@@ -171,7 +246,7 @@ def _with_state(run: dict[str, Any], running: LockHolder | None) -> dict[str, An
     if run["exit_code"] is not None:
         state = "ended"
     else:
-        state = "running" if running is not None and running.pid == run["pid"] else "died"
+        state = "running" if running is not None and running.owns(run["id"], run["pid"]) else "died"
     return {**run, "state": state}
 
 

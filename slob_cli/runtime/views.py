@@ -189,9 +189,10 @@ def tracking_session_day(store: Store, wall_now: datetime) -> tuple[str, date] |
 
 def run_over(store: Store, run: dict[str, Any]) -> bool:
     """Return True when a run has ended, or its process died without writing its end (it holds no lock)."""
-    from slob_cli.runtime.lock import holds_lock
+    from slob_cli.runtime.lock import current_holder
 
-    return run["ended_at"] is not None or not holds_lock(store.path, run.get("pid"))
+    holder = current_holder(store.path)
+    return run["ended_at"] is not None or holder is None or not holder.owns(run["id"], run.get("pid"))
 
 
 def ended_sim_runs(store: Store) -> set[int]:
@@ -207,7 +208,7 @@ def ended_sim_runs(store: Store) -> set[int]:
         from slob_cli.runtime.lock import current_holder
 
         holder = current_holder(store.path)
-        ended |= {row["id"] for row in died if holder is None or holder.pid != row["pid"]}
+        ended |= {row["id"] for row in died if holder is None or not holder.owns(row["id"], row["pid"])}
     return ended
 
 
@@ -287,6 +288,43 @@ def last_health(store: Store) -> dict[str, Any] | None:
     row["payload"] = _payload(row["payload"])
     row["connected"] = None if row["connected"] is None else bool(row["connected"])
     return row
+
+
+@dataclass(frozen=True)
+class SessionHealth:
+    """The heartbeat shown beside a session: the lock holder's run's own, never an earlier run's.
+
+    While a session runs, only its own run's newest health row counts (`row` is None until it has
+    written one: its first seconds). With no session running, the store's newest row is shown as what
+    it is: the final heartbeat of the run that wrote it (`of_holder` False).
+    """
+
+    row: dict[str, Any] | None
+    run_id: int | None  # the holder's run (None before its runs row exists), else the run that wrote `row`
+    of_holder: bool  # True: about the running session (its own row, or none yet)
+
+    def age(self, now: datetime) -> float | None:
+        """Return the row's age in seconds on the store's clock (`now`), or None without a row."""
+        moment = parse_time(self.row["ts"]) if self.row else None
+        return None if moment is None else (now - moment).total_seconds()
+
+    def to_dict(self) -> dict[str, Any]:
+        """Return JSON-ready data: whose heartbeat is shown."""
+        return {"run_id": self.run_id, "of_running_session": self.of_holder, "written": self.row is not None}
+
+
+def session_health(store: Store, holder: Any) -> SessionHealth:
+    """Return the heartbeat to show beside the lock holder `holder` (None: no session runs).
+
+    Only the holder writes health rows while it holds the lock, so the store's newest row is its run's
+    once it has written one; before that the newest row is an earlier run's and is not shown.
+    """
+    newest = last_health(store)
+    if holder is None:
+        return SessionHealth(newest, None if newest is None else newest["run_id"], False)
+    run_id = holder.run_id if holder.names_run else store.live_run_id_of(holder.pid)  # None: no run row yet
+    own = newest is not None and run_id is not None and newest["run_id"] == run_id
+    return SessionHealth(newest if own else None, run_id, True)
 
 
 def reference_levels(store: Store, trading_date: date, symbol: str | None = None) -> dict[str, Any] | None:

@@ -48,20 +48,22 @@ def header(store: Store, db_path: str | os.PathLike[str], now: datetime, symbol:
     wall_now, clock = now, views.store_clock(store, now)
     now = clock.now
     running = current_holder(db_path)
-    health = views.last_health(store)
-    health_time = views.parse_time(health["ts"]) if health else None
-    health_age = (now - health_time).total_seconds() if health_time else None
+    beat = views.session_health(store, running)
+    health, health_age = beat.row, beat.age(now)
     run = store.newest_run_command()
+    own = beat.of_holder and beat.run_id is not None
     return {
         "running": None if running is None else running.describe(),
         "running_pid": None if running is None else running.pid,
         "connected": health["connected"] if running is not None and health is not None else None,
         "data_mode": "sim" if clock.simulated else dashboard_data_mode(store, health),
-        "last_tick_age_seconds": _round(dashboard_tick_age(store, symbol, now, health, health_age)),
+        "last_tick_age_seconds": _round(dashboard_tick_age(store, symbol, now, health, health_age, beat)),
         "heartbeat_age_seconds": _round(health_age),
+        "heartbeat_of": beat.to_dict(),
         "liveness": judge_liveness(db_path, clock, running, health_age, wall_now).to_dict(),
-        "run_id": (health or {}).get("run_id") or (run[0] if run else None),
-        "run_command": run[1] if run else None,
+        # The running session's run (its own heartbeat's), else the newest run.
+        "run_id": beat.run_id if own else (run[0] if run else None),
+        "run_command": running.command if own and running is not None else (run[1] if run else None),
         "clock": clock.to_dict(),
         "symbol": symbol,
     }

@@ -67,10 +67,10 @@ def serve_web(db_path: Path, zone: str, host: str, port: int, token: str | None,
     # uvicorn's start-up chatter adds nothing to our own line; its warnings and errors still show.
     logging.getLogger("uvicorn.error").setLevel(max(logging.getLogger().getEffectiveLevel(), logging.WARNING))
 
-    from slob_cli.adapters.store import Store
+    from slob_cli.runtime.status import open_for_reading
     from slob_cli.web.app import create_app
 
-    with Store.open(db_path, readonly=True) as store:
+    with open_for_reading(db_path) as store:  # one a session is still making ready says so
         sock = listen(host, port)
         bound_port = sock.getsockname()[1]
         app = create_app(store, db_path, zone, token, chart_js)

@@ -32,11 +32,12 @@ class Writer(threading.Thread):
 
     def run(self) -> None:
         with Store.open(self.db_path) as store:
+            run_id = store.start_run("paper", {}, datetime.now(UTC))  # the lock holder's run (this process)
             while not self.stop.is_set() and self.written < 5_000:
                 price = 25_000 + self.written * 0.25
                 minute = self.start_minute + timedelta(minutes=self.written)
                 store.upsert_candles([Candle("NQ", minute, price, price + 1, price - 1, price + 0.5, 3, 3)])
-                add_health(store, to_iso(datetime.now(UTC)))
+                add_health(store, to_iso(datetime.now(UTC)), run_id=run_id)
                 self.written += 1
 
 
@@ -63,7 +64,7 @@ def test_dashboard_once_reads_while_another_thread_writes(runner: CliRunner, db_
     # Each frame shows a candle at least as new as the 20th written, never older than the frame before.
     assert opens[0] >= 25_000 + 19 * 0.25 and opens == sorted(opens)
     with Store.open(db_path) as store:
-        assert store.runs() == []  # the dashboard recorded nothing
+        assert [run["command"] for run in store.runs()] == ["paper"]  # the writer's: the dashboard recorded nothing
         assert sql_value(store.path, "SELECT count(*) FROM candles") == writer.written
 
 

@@ -114,14 +114,36 @@ def test_status_check_is_healthy_only_with_holder_and_fresh_heartbeat(
 ) -> None:
     now = datetime.now(UTC)
     args = ["--db", str(db_path), "status", "--check"]
-    add_health(store, to_iso(now - timedelta(seconds=5)))
+    add_health(store, to_iso(now - timedelta(seconds=5)))  # an earlier run's
     result = runner.invoke(app, args)
     assert (result.exit_code, result.stdout.strip()) == (1, "unhealthy: no slob session holds the lock")
     with acquire(db_path, "paper"):
+        foreign = runner.invoke(app, args)  # the earlier run's heartbeat is not this holder's
+        run_id = store.start_run("paper", {}, now)  # this process holds the lock: its run
+        add_health(store, to_iso(now - timedelta(seconds=5)), run_id=run_id)
         healthy = runner.invoke(app, args)
         stale = runner.invoke(app, [*args, "--max-age", "1"])
+    assert foreign.exit_code == 1 and "has written no heartbeat" in foreign.stdout, foreign.stdout
     assert healthy.exit_code == 0 and healthy.stdout.startswith("healthy: slob paper")
     assert stale.exit_code == 1 and "old (limit 1s)" in stale.stdout
+
+
+def test_a_died_run_with_the_holders_pid_is_not_taken_for_its_run(runner: CliRunner, db_path: Path, store: Store) -> None:
+    """A restarted container gives slob the same pid again: the run that died before is no part of the new session."""
+    now = datetime.now(UTC)
+    died = store.start_run("trade", {}, now - timedelta(hours=3))  # this process's pid, never ended
+    add_health(store, to_iso(now - timedelta(seconds=2)), connected=False, run_id=died)
+    with acquire(db_path, "trade", pulses=True) as held:  # the new session, before its run row exists
+        before = json.loads(runner.invoke(app, ["--db", str(db_path), "status", "--json"]).stdout)
+        run_id = store.start_run("trade", {}, now)
+        held.note_run(run_id)
+        add_health(store, to_iso(now), run_id=run_id)
+        after = json.loads(runner.invoke(app, ["--db", str(db_path), "status", "--json"]).stdout)
+    assert [run["state"] for run in before["runs"]] == ["died"]
+    assert (before["health"], before["connected"], before["liveness"]["sign"]) == (None, None, "pulse")
+    assert before["health_of"] == {"run_id": None, "of_running_session": True, "written": False}
+    assert [(run["id"], run["state"]) for run in after["runs"]] == [(run_id, "running"), (died, "died")]
+    assert (after["running"]["run_id"], after["health"]["run_id"], after["connected"]) == (run_id, run_id, True)
 
 
 def test_status_shows_the_broker_unrealized_pnl_beside_ours(runner: CliRunner, db_path: Path, store: Store) -> None:

@@ -68,7 +68,7 @@ def test_snapshot_reads_health_levels_setups_and_orders(store: Store, db_path) -
 def test_frame_shows_connection_mode_chart_levels_tables_and_pnl() -> None:
     snapshot = DashboardSnapshot(
         now=NOW, db_path="slob.db", symbol="NQ", connected=False, data_mode="delayed", health_age=3.0,
-        last_tick_age=75.0,
+        health_run_id=7, last_tick_age=75.0,
         bars=(Bar(NOW - timedelta(minutes=1), 10, 12, 9, 11), Bar(NOW, 11, 11.5, 10.5, 11.25, forming=True)),
         levels={"high": 25466.0, "low": 25410.5},
         open_setups=[{"id": "NQ-a-SHORT-1", "direction": "SHORT", "state": "WATCHING_LIQ2", "high": 25491.0,
@@ -81,7 +81,7 @@ def test_frame_shows_connection_mode_chart_levels_tables_and_pnl() -> None:
     )
     text = text_of(render_frame(snapshot, ZONE))
     assert "no session running" in text and "gateway:" not in text and "data: delayed" in text
-    assert "last tick: 1 min 15 s ago" in text and "heartbeat: 3 s ago" in text
+    assert "last tick: 1 min 15 s ago" in text and "last heartbeat (run 7): 3 s ago" in text  # no session: the last run's
     assert "forming 16:02:30: O 11.00 H 11.50 L 10.50 C 11.25" in text
     assert "reference levels: high 25,466.00  low 25,410.50" in text
     assert "WATCHING_LIQ2" in text and "25,470.25" in text

@@ -18,7 +18,7 @@ from typing import Any
 import pytest
 from typer.testing import CliRunner
 
-from slob_cli.adapters.store import Store, to_us
+from slob_cli.adapters.store import Store, to_iso, to_us
 from slob_cli.cli.main import app
 from slob_cli.core.models import Candle
 from slob_cli.runtime.lock import acquire
@@ -217,7 +217,14 @@ def test_header_names_the_lock_holder_and_a_simulated_clock(store: Store, db_pat
         with acquire(db_path, "paper"):
             assert "lock" in wait_for_change(lines, "lock")["topics"]
             header = get_json(server.url + "/api/header")
-            assert header["running"].startswith(f"slob paper (pid {os.getpid()}") and header["connected"] is True
+            # The ended run's heartbeat is not the holder's: nothing is shown as its link or heartbeat.
+            assert header["running"].startswith(f"slob paper (pid {os.getpid()}") and header["connected"] is None
+            assert header["heartbeat_age_seconds"] is None
+            assert header["heartbeat_of"] == {"run_id": None, "of_running_session": True, "written": False}
+            own = store.start_run("paper", {}, datetime.now(UTC))  # its pid is this process's: the holder's run
+            add_health(store, to_iso(datetime.now(UTC)), run_id=own)
+            header = get_json(server.url + "/api/header")
+            assert header["connected"] is True and (header["run_id"], header["run_command"]) == (own, "paper")
     finally:
         response.close()
 

@@ -28,7 +28,7 @@ from slob_cli.adapters.store.schema import ISO_TEXT_INSTANTS, MIGRATIONS, SCHEMA
 from slob_cli.adapters.store.views import ViewQueries
 from slob_cli.adapters.store.writer import RowInsert, StoreWriter, Write, disk_full, insert_rows, tune
 from slob_cli.core.models import Candle, PriceBar, Tick
-from slob_cli.errors import StoreError
+from slob_cli.errors import StoreError, StoreMissing, StoreNeedsMigration
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -213,7 +213,7 @@ class Store(ReadQueries, ViewQueries, Scans, TradingDays):
             # An empty file is a store whose session has taken the run lock but not yet created it:
             # a reader must not hold it open while the writer switches it to WAL.
             if not file.is_file() or file.stat().st_size == 0:
-                raise StoreError(f"database {str(file)!r} does not exist")
+                raise StoreMissing(f"database {str(file)!r} does not exist", file.is_file())
         try:
             if readonly:
                 conn = sqlite3.connect(read_only_uri(file), uri=True, timeout=30, check_same_thread=False)
@@ -246,9 +246,9 @@ class Store(ReadQueries, ViewQueries, Scans, TradingDays):
         if version == SCHEMA_VERSION:
             return
         if self.readonly:
-            raise StoreError(
+            raise StoreNeedsMigration(
                 f"database {str(self.path)!r} has schema version {version} and needs a migration to {SCHEMA_VERSION}: "
-                f"run `slob --db {self.path} migrate` once")
+                f"run `slob --db {self.path} migrate` once", version, SCHEMA_VERSION)
         # A migration may rebuild a table that others reference (v6): SQLite checks foreign keys
         # at the end instead, and the switch only works outside a transaction.
         self._conn.execute("PRAGMA foreign_keys=OFF")

@@ -117,6 +117,18 @@ class ViewQueries:
             "SELECT iso_time(ts), run_id FROM health ORDER BY id DESC LIMIT 1").fetchone()
         return row
 
+    def live_run_id_of(self, pid: int) -> int | None:
+        """Return the id of the newest run of process `pid` that has not written its end (a lock holder's run), or None."""
+        value: int | None = self._scalar("SELECT max(id) FROM runs WHERE pid = ? AND ended_at IS NULL", (pid,))
+        return value
+
+    def newest_tick_run_id(self, symbol: str | None = None) -> int | None:
+        """Return the run that stored the newest tick (of a symbol, or of any), or None (an index probe)."""
+        where = " WHERE symbol = ?" if symbol else ""
+        row = self._conn.execute(f"SELECT run_id FROM ticks{where} ORDER BY ts DESC LIMIT 1",
+                                 (symbol,) if symbol else ()).fetchone()
+        return None if row is None else row[0]
+
     def newest_health_row(self) -> dict[str, Any] | None:
         """Return the newest health row with its figures and its payload text, or None."""
         rows = self._dicts(

@@ -177,7 +177,11 @@
     $("h-tick").textContent = age(data.last_tick_age_seconds);
     const live = data.liveness || {};
     const beat = $("h-heartbeat");
-    beat.textContent = age(data.heartbeat_age_seconds) + (live.heartbeat_clock === "sim" && data.heartbeat_age_seconds !== null ? " (sim clock)" : "")
+    const whose = data.heartbeat_of || {};
+    const first = whose.of_running_session && !whose.written;  // the running session has written none yet
+    beat.textContent = (first ? "none yet" + (live.started_seconds != null ? `, started ${age(live.started_seconds)} ago` : "")
+      : (!whose.of_running_session && whose.run_id ? `run ${whose.run_id}'s last, ` : "") + age(data.heartbeat_age_seconds))
+      + (live.heartbeat_clock === "sim" && data.heartbeat_age_seconds !== null ? " (sim clock)" : "")
       + (live.sign === "pulse" && live.age_seconds !== null ? `, alive ${age(live.age_seconds)} ago (real)` : "")
       + (live.sign === "process" && !live.stale ? `, alive (${live.note})` : "")
       + (live.stale ? " STALE" : "");

@@ -1,0 +1,140 @@
+"""A session shows life from the moment it takes the lock, before its heartbeat loop runs.
+
+`slob run`/`trade`/`paper`/`record` do work before their heartbeat loop starts: open the store (and
+upgrade an older one: bench/migrate_v6.py measured 1.35 s per 400,000 rows here, so a year's
+4 million heartbeats and events take tens of seconds, more on a loaded machine), start an embedded
+gateway, build the engine. A small thread started with the lock pulses the lock record meanwhile
+and stops once the session's own heartbeat pulses (lock.pulse). While a session upgrades the store,
+nothing in it can be read: `status --check` judges the session by that pulse and says what it does.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+import threading
+from datetime import datetime, timezone
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from slob_cli.adapters.store import Store
+from slob_cli.adapters.store.schema import SCHEMA_VERSION
+from slob_cli.cli.main import app
+from slob_cli.runtime import lock
+from slob_cli.runtime.lock import acquire, last_pulse, lock_path_for, pulse, try_acquire
+from tests.adapters.test_store_migration_v6 import _v5_store
+from tests.conftest import eventually
+
+UTC = timezone.utc
+
+
+def _backdate(db_path: Path, seconds: float) -> None:
+    moment = datetime.now(UTC).timestamp() - seconds
+    os.utime(lock_path_for(db_path), (moment, moment))
+
+
+def _pulse_age(db_path: Path) -> float:
+    moment = last_pulse(db_path)
+    assert moment is not None
+    return (datetime.now(UTC) - moment).total_seconds()
+
+
+def _start_pulses() -> list[threading.Thread]:
+    return [thread for thread in threading.enumerate() if thread.name == "slob-start-pulse"]
+
+
+def test_a_pulsing_session_shows_life_from_its_lock_until_its_heartbeat_takes_over(
+        db_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(lock, "PULSE_INTERVAL", 0.05)
+    Store.open(db_path).close()
+    held = try_acquire(db_path, "run", pulses=True)
+    try:
+        _backdate(db_path, 120)  # as if its start (a long store upgrade) had lasted two minutes
+        eventually(lambda: _pulse_age(db_path) < 30, timeout=10)  # the start pulse touched it since
+        assert len(_start_pulses()) == 1
+        pulse(db_path)  # the session's heartbeat loop runs: it shows life itself from now on
+        assert _start_pulses() == [] and _pulse_age(db_path) < 30
+    finally:
+        held.release()
+
+
+def test_a_start_pulse_ends_with_the_lock_and_a_short_command_has_none(
+        db_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(lock, "PULSE_INTERVAL", 0.05)
+    Store.open(db_path).close()
+    with acquire(db_path, "run", pulses=True):
+        assert len(_start_pulses()) == 1
+    assert _start_pulses() == []  # a session that ends before its heartbeat ran leaves no thread
+    with acquire(db_path, "setups track"):
+        assert _start_pulses() == []
+
+
+def test_status_check_judges_a_session_upgrading_the_store_by_its_pulse(
+        db_path: Path, runner: CliRunner, monkeypatch: pytest.MonkeyPatch) -> None:
+    _v5_store(db_path, monkeypatch, {})
+    args = ["--db", str(db_path), "status", "--check"]
+    nobody = runner.invoke(app, args)
+    assert nobody.exit_code == 3 and "needs a migration" in nobody.stderr, nobody.output  # nobody upgrades it
+    with acquire(db_path, "run", pulses=True):
+        pid = os.getpid()
+        healthy = runner.invoke(app, args)
+        assert healthy.exit_code == 0, healthy.output
+        assert healthy.stdout.startswith(f"healthy: slob run (pid {pid}, since "), healthy.stdout
+        assert f"is upgrading the store (schema v5 to v{SCHEMA_VERSION}), alive " in healthy.stdout
+        assert "(real time), no heartbeat yet, started " in healthy.stdout
+        table = runner.invoke(app, ["--db", str(db_path), "status"])
+        assert table.exit_code == 3 and "is upgrading the store" in table.stderr, table.output
+        assert "nothing in it can be read until it has finished" in table.stderr
+        pulse(db_path)  # its start pulse stops (as a hung upgrade's would show no life)
+        _backdate(db_path, 120)
+        stale = runner.invoke(app, args)
+    assert stale.exit_code == 1, stale.output
+    assert stale.stdout.startswith(f"unhealthy: slob run (pid {pid}, since "), stale.stdout
+    assert "is upgrading the store" in stale.stdout, stale.stdout
+    assert re.search(r"its last pulse is 1[23]\ds old \(limit 60s\)$", stale.stdout.strip()), stale.stdout
+
+
+def test_status_names_the_session_creating_a_new_store(db_path: Path, runner: CliRunner) -> None:
+    """A session's lock makes the store file empty; the session creates the store a moment later.
+
+    `status --check` judges it by its pulse; `status`, `dashboard` and `web`, which can read nothing
+    yet, exit 3 naming it (not `does not exist`).
+    """
+    check = ["--db", str(db_path), "status", "--check"]
+    missing = runner.invoke(app, check)
+    assert missing.exit_code == 3 and "does not exist" in missing.stderr, missing.output
+    with acquire(db_path, "paper", pulses=True):
+        assert db_path.is_file() and db_path.stat().st_size == 0
+        pid = os.getpid()
+        healthy = runner.invoke(app, check)
+        assert healthy.exit_code == 0, healthy.output
+        assert healthy.stdout.startswith(f"healthy: slob paper (pid {pid}, since "), healthy.stdout
+        assert "is creating the store, alive " in healthy.stdout and "no heartbeat yet, started " in healthy.stdout
+        listing = runner.invoke(app, ["--db", str(db_path), "status", "--json"])
+        assert listing.exit_code == 3 and f"slob paper (pid {pid}, since " in listing.stderr, listing.output
+        assert "is creating the store" in listing.stderr and "does not exist" not in listing.stderr
+        frame = runner.invoke(app, ["--db", str(db_path), "dashboard", "--once"])
+        assert frame.exit_code == 3 and f"slob paper (pid {pid}, since " in frame.stderr, frame.output
+        assert "is creating the store" in frame.stderr
+        web = subprocess.run([sys.executable, "-m", "slob_cli", "--db", str(db_path), "web", "--port", "0"],
+                             capture_output=True, text=True, timeout=60)
+        assert web.returncode == 3 and web.stderr.strip().splitlines() == [
+            line for line in web.stderr.strip().splitlines() if line.startswith("Error: slob paper (pid ")], web.stderr
+        assert "is creating the store, alive " in web.stderr, web.stderr
+    with acquire(db_path, "setups track"):  # a command that never pulses: nothing says it creates a store
+        assert "does not exist" in runner.invoke(app, check).stderr
+
+
+def test_a_start_that_never_ends_stops_pulsing_at_its_limit(db_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The thread shows the process alive, not busy: a start hung past START_PULSE_LIMIT goes stale."""
+    monkeypatch.setattr(lock, "PULSE_INTERVAL", 0.05)
+    monkeypatch.setattr(lock, "START_PULSE_LIMIT", 0.3)
+    Store.open(db_path).close()
+    with acquire(db_path, "run", pulses=True):
+        eventually(lambda: _start_pulses() == [], timeout=10)  # it ended by itself; the lock is still held
+        _backdate(db_path, 120)
+        assert _pulse_age(db_path) > 100
