@@ -123,6 +123,16 @@ def check_zone(value: str) -> str:
     return value
 
 
+PATH_SETTINGS = ("db_path", "log_dir", "kill_switch_path")  # strategy_config may be empty: none
+
+
+def check_path(value: Any) -> Any:
+    """Refuse an empty path: it would name the current directory (an empty SLOB_KILL_SWITCH_PATH: a switch always on)."""
+    if isinstance(value, str) and not value.strip():
+        raise ValueError("an empty path would name the current directory")
+    return value
+
+
 def check_level(value: Any) -> Any:
     """Upper-case a log level and refuse an unknown one."""
     if isinstance(value, str):
@@ -188,6 +198,8 @@ def _plain(name: str, raw: Any) -> Any:
         value = raw
     if value is _Declined or (isinstance(value, list) and not all(type(item) is str for item in value)):
         raise _Declined(name)
+    if name in PATH_SETTINGS:
+        check_path(raw)
     if name == "log_level":
         value = check_level(value)
     elif name == "market_data_type":

@@ -17,9 +17,11 @@ from pydantic import Field, ValidationError, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from slob_cli.settings import (
+    PATH_SETTINGS,
     Settings,
     check_level,
     check_market_data_type,
+    check_path,
     check_zone,
     split_symbols,
     split_urls,
@@ -28,13 +30,15 @@ from slob_cli.settings import (
 D = Settings()
 
 
-def _validator(field: str, check: Callable[[Any], Any], mode: Literal["before", "after"] = "before") -> Any:
-    """Return a pydantic field validator that runs one of settings.py's checks."""
+def _validator(field: str | tuple[str, ...], check: Callable[[Any], Any],
+               mode: Literal["before", "after"] = "before") -> Any:
+    """Return a pydantic field validator that runs one of settings.py's checks (on one field or several)."""
 
     def validate(cls: type, value: Any) -> Any:
         return check(value)
 
-    return field_validator(field, mode=mode)(classmethod(validate))
+    names = (field,) if isinstance(field, str) else field
+    return field_validator(*names, mode=mode)(classmethod(validate))
 
 
 class SettingsModel(BaseSettings):
@@ -76,6 +80,7 @@ class SettingsModel(BaseSettings):
     _check_zone = _validator("display_tz", check_zone, "after")
     _check_level = _validator("log_level", check_level)
     _check_mdt = _validator("market_data_type", check_market_data_type)
+    _check_paths = _validator(PATH_SETTINGS, check_path)
 
 def validated(env_file: Path | None, flags: dict[str, Any]) -> Settings:
     """Return the settings pydantic-settings builds; raise pydantic's ValidationError when one is bad."""

@@ -82,3 +82,14 @@ def disk_nearly_full(monkeypatch: Any, spare_pages: int) -> None:
         return with_page_cap(opened(cls, path, *args, **kwargs), spare_pages)
 
     monkeypatch.setattr(db_module.Store, "open", classmethod(open_nearly_full))
+
+
+def damage_root_page(path: Path, table: str) -> None:
+    """Overwrite the root page of a table (after a checkpoint) with garbage: every read of the table meets it."""
+    with sql_file(path) as conn:
+        conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        page_size = conn.execute("PRAGMA page_size").fetchone()[0]
+        root = conn.execute("SELECT rootpage FROM sqlite_master WHERE name=?", (table,)).fetchone()[0]
+    with open(path, "r+b") as handle:
+        handle.seek(page_size * (root - 1))
+        handle.write(b"\xa5" * page_size)

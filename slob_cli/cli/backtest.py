@@ -60,6 +60,8 @@ def backtest(
     context = app_context(ctx)
     chosen = _symbol(ctx, symbol)
     check_png(plot)
+    if name is not None and name and not name.strip():  # '' keeps the default name; blanks were stored as a name
+        raise UsageError(f"--name {name!r} is blank: give a name or leave the option out")
     start, end = parse_range(start_text, end_text)
     path = config_path or context.settings.strategy_config
     base = runner.BacktestSettings(load_strategy_config(path), load_risk_config(path),

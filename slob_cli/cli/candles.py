@@ -8,7 +8,9 @@ from typing import Annotated
 
 import typer
 
-app = typer.Typer(help="Build, import, export and inspect M1 candles.", no_args_is_help=True)
+from slob_cli.cli.groups import WholeHelpGroup
+
+app = typer.Typer(help="Build, import, export and inspect M1 candles.", no_args_is_help=True, cls=WholeHelpGroup)
 
 SymbolOption = Annotated[str | None, typer.Option("--symbol", help="Futures root, e.g. NQ or MNQ.")]
 FromOption = Annotated[str | None, typer.Option("--from", help="Start (inclusive): ISO-8601 with Z/offset, or YYYY-MM-DD (UTC).")]
@@ -88,22 +90,24 @@ def import_(
     from slob_cli.adapters.file_reading import count_rows
     from slob_cli.cli.context import app_context
     from slob_cli.cli.options import progress_bar
-    from slob_cli.runtime.candles import import_candles
+    from slob_cli.runtime.candles import read_candle_file, store_candle_file
+    from slob_cli.runtime.views import counted
 
     chosen = _symbol(symbol)
-    with app_context(ctx).open_store() as store:
-        rows = (lambda: None if (count := count_rows(file)) is None else 2 * count)  # read, then written
-        with progress_bar(f"Importing {file.name}", rows) as advance:
-            report = import_candles(store, file, chosen, skip_bad, advance)
+    rows = (lambda: None if (count := count_rows(file)) is None else 2 * count)  # read, then written
+    with progress_bar(f"Importing {file.name}", rows) as advance:
+        read = read_candle_file(file, chosen, skip_bad, advance)  # a bad file leaves no new store behind
+        with app_context(ctx).open_store() as store:
+            report = store_candle_file(store, read, advance)
     if json_out:
         typer.echo(json.dumps(report.to_dict(), indent=2))
         return
     for problem in report.problems[:5]:
         typer.echo(f"Skipped {problem}", err=True)
-    skipped = f"; skipped {report.skipped:,} bad rows" if skip_bad else ""
+    skipped = f"; skipped {counted(report.skipped, 'bad row')}" if skip_bad else ""
     effect = (f" ({report.new:,} new, {report.replaced:,} replaced a stored candle with other values,"
               f" {report.unchanged:,} unchanged)" if report.new != report.imported else "")  # said when some were stored
-    typer.echo(f"Imported {report.imported:,} candles from {file}{effect}{skipped}"
+    typer.echo(f"Imported {counted(report.imported, 'candle')} from {file}{effect}{skipped}"
                f"{_left_out(report.other_symbols, 'rows')}{_ignored(report.ignored_columns)}.")
 
 
@@ -164,7 +168,9 @@ def export(
         else:
             count = export_candles(store, fmt, output, chosen, begin, finish, zone)
     if output is not None:
-        typer.echo(f"Exported {count:,} candles to {output}.", err=True)
+        from slob_cli.runtime.views import counted
+
+        typer.echo(f"Exported {counted(count, 'candle')} to {output}.", err=True)
 
 
 @app.command("show")
@@ -299,6 +305,8 @@ def backfill(
     empty = report.days_without_data
     no_data = (f" The gateway had no data for {len(empty)} of them: {', '.join(empty[:5])}"
                f"{' ...' if len(empty) > 5 else ''}." if empty else "")
-    typer.echo(f"Backfilled {chosen} {first} .. {last}: {report.days_fetched} days fetched "
+    from slob_cli.runtime.views import counted
+
+    typer.echo(f"Backfilled {chosen} {first} .. {last}: {counted(report.days_fetched, 'day')} fetched "
                f"({report.days_skipped} already done), {report.bars_received:,} bars received, "
                f"{report.bars_stored:,} new; bars per contract: {contracts}.{no_data}")

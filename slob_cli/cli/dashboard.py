@@ -16,7 +16,8 @@ def dashboard(
     """Watch a session live: connection, data mode, candles, levels, setups, orders, positions, P&L, events.
 
     Reads the store without locking or writing, so it can watch a session started by cron or in
-    another terminal. Stop it with Ctrl-C.
+    another terminal. Stop it with Ctrl-C. Not on a terminal (a pipe, a file), it prints one frame
+    every --refresh seconds instead of redrawing one.
 
     Example: slob dashboard --refresh 2
     """
@@ -41,12 +42,17 @@ def dashboard(
             return render_frame(snapshot, settings.zone)
 
         console = Console()
-        if once:
+        if once or not console.is_terminal:
             from slob_cli.cli.tables import fitting_console
 
-            rendered = frame()
-            fitting_console(rendered).print(rendered)
-            return
+            while True:  # not a terminal (a pipe, a log file): a live view shows nothing there until it ends
+                rendered = frame()
+                printer = fitting_console(rendered)
+                printer.print(rendered)
+                if once:
+                    return
+                printer.file.flush()
+                time.sleep(refresh)
         try:
             with Live(frame(), console=console, refresh_per_second=max(1.0, 1.0 / refresh), screen=False) as live:
                 while True:

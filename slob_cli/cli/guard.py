@@ -132,6 +132,30 @@ def session_lock(ctx: typer.Context, command: str, fail_if_running: bool = False
 
 
 @contextmanager
+def start_failure_recorded(ctx: typer.Context, command: str, lock: RunLock) -> Iterator[None]:
+    """Record a session that fails while it is wired (no account, live refused, a bad --date) as a run.
+
+    A store that existed keeps the failed run's row with its exit code, as `status` shows (quietly:
+    the error stays the command's one line); a new store gets nothing, and is removed again.
+    """
+    try:
+        yield
+    except SlobError as exc:
+        if not lock.created:
+            from datetime import datetime, timezone
+
+            from slob_cli.cli.context import app_context
+
+            now = datetime.now(timezone.utc)
+            try:
+                with app_context(ctx).open_store() as store:
+                    store.end_run(store.start_run(command, {}, now), exit_code_of(exc), now)
+            except SlobError:  # a store that cannot take the row: the first error is the one to tell
+                log.debug("the failed start of %s was not recorded", command, exc_info=True)
+        raise
+
+
+@contextmanager
 def run_guard(
     ctx: typer.Context,
     command: str,

@@ -11,15 +11,14 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 from typer._click.exceptions import ClickException as TyperClickException
 from typer._click.exceptions import UsageError as TyperUsageError
-from typer.core import TyperGroup
 
 if TYPE_CHECKING:  # typer >= 0.20 vendors click: its groups take these, not click's own
     from typer._click.core import Context
-    from typer._click.formatting import HelpFormatter
 
 from slob_cli import __version__
 from slob_cli.cli import plain_params
 from slob_cli.cli.context import AppContext
+from slob_cli.cli.groups import WholeHelpGroup
 from slob_cli.cli.plain_params import click_errors
 from slob_cli.errors import ExitCode, SlobError, first_error
 
@@ -44,7 +43,7 @@ COMMAND_ORDER = (
 )
 
 
-class SlobGroup(TyperGroup):
+class SlobGroup(WholeHelpGroup):
     """Root group that turns SlobError (and any unexpected error) into one line and an exit code."""
 
     def list_commands(self, ctx: Context) -> list[str]:
@@ -52,17 +51,6 @@ class SlobGroup(TyperGroup):
         names = super().list_commands(ctx)
         rank = {name: index for index, name in enumerate(COMMAND_ORDER)}
         return sorted(names, key=lambda name: (rank.get(name, len(rank)), name))
-
-    def format_commands(self, ctx: Context, formatter: HelpFormatter) -> None:
-        """Write one line per command with its whole first sentence (click would cut it at ~45 chars)."""
-        rows = []
-        for name in self.list_commands(ctx):
-            command = self.get_command(ctx, name)
-            if command is not None and not command.hidden:
-                rows.append((name, command.get_short_help_str(limit=200)))
-        if rows:
-            with formatter.section("Commands"):
-                formatter.write_dl(rows)
 
     def main(self, args: Sequence[str] | None = None, prog_name: str | None = None, complete_var: str | None = None,
              standalone_mode: bool = True, windows_expand_args: bool = True, **extra: Any) -> Any:
@@ -114,9 +102,25 @@ class SlobGroup(TyperGroup):
             ctx.exit(STDOUT_CLOSED)
         except Exception as exc:  # noqa: BLE001 - last line of defence: one line, no traceback
             log.debug("unexpected error", exc_info=True)
+            if (damaged := _damaged_store(ctx, exc)) is not None:
+                typer.echo(f"Error: {damaged}", err=True)
+                ctx.exit(int(ExitCode.CONFIG))
             typer.echo(f"Error: unexpected {type(exc).__name__}: {exc} (run with --log-level DEBUG for details)",
                        err=True)
             ctx.exit(int(ExitCode.UNEXPECTED))
+
+
+def _damaged_store(ctx: Context, error: Exception) -> str | None:
+    """Return the line for a read that met a damaged page of the store (exit 3, as on a writable open), else None."""
+    if "sqlite3" not in sys.modules:
+        return None
+    from slob_cli.adapters.store.integrity import damage_named, damaged_store
+
+    problem = damage_named(error)
+    context = ctx.find_root().obj  # its settings were read (and checked) before the command ran
+    if problem is None or not isinstance(context, AppContext):
+        return None
+    return str(damaged_store(context.settings.db_path, problem))
 
 
 app = typer.Typer(

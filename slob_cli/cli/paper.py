@@ -49,7 +49,7 @@ def paper(
     """
     from contextlib import ExitStack
 
-    from slob_cli.cli.guard import run_guard, session_lock
+    from slob_cli.cli.guard import run_guard, session_lock, start_failure_recorded
     from slob_cli.cli.options import parse_duration
     from slob_cli.cli.trading import cut_short_stats, replace_earlier_rehearsal, run_args
     from slob_cli.errors import BrokerUnavailable, RunCutShort, ValidationFailed
@@ -71,8 +71,9 @@ def paper(
     with ExitStack() as stack:
         # Before the embedded gateway or anything else starts; a failed start leaves no new store behind.
         lock = stack.enter_context(session_lock(ctx, "paper", fail_if_running))
-        wired = wiring.prepare_session(stack, settings, monitor_only=monitor_only, live=False,
-                                       duration_seconds=target, steps=steps, sim=sim_options)
+        with start_failure_recorded(ctx, "paper", lock):
+            wired = wiring.prepare_session(stack, settings, monitor_only=monitor_only, live=False,
+                                           duration_seconds=target, steps=steps, sim=sim_options)
         args = {**run_args(wired, steps=steps, monitor_only=monitor_only, live=False, duration=duration),
                 "strict": strict}
         with run_guard(ctx, "paper", fail_if_running=fail_if_running, args=args, clock=wired.clock,
@@ -123,7 +124,7 @@ def print_outcome(outcome: Any, strict: bool, json_out: bool) -> None:
     if json_out:
         import json
 
-        typer.echo(json.dumps(report_dict(outcome.report, strict, {"run": outcome.run_id}), indent=2, default=str))
+        typer.echo(json.dumps(report_dict(outcome.report, strict, outcome.meta), indent=2, default=str))  # as the file
         return
     table = to_table(outcome.report, strict)
     fitting_console(table).print(table)

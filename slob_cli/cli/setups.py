@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Annotated, Any, NamedTuple
 
 import typer
 
+from slob_cli.cli.groups import WholeHelpGroup
 from slob_cli.errors import InputError, StoreError, UsageError
 
 if TYPE_CHECKING:
@@ -26,7 +27,7 @@ if TYPE_CHECKING:
     from slob_cli.runtime.track_split import DayHelper
     from slob_cli.runtime.tracking import TrackResult
 
-app = typer.Typer(help="Track 5/1 SLOB setups over stored candles, list them, show one.", no_args_is_help=True)
+app = typer.Typer(help="Track 5/1 SLOB setups over stored candles, list them, show one.", no_args_is_help=True, cls=WholeHelpGroup)
 
 SymbolOption = Annotated[str | None, typer.Option("--symbol", help="Futures root (default: first of SLOB_SYMBOLS).")]
 FromOption = Annotated[str | None, typer.Option("--from", help="First New York trading date, YYYY-MM-DD.")]
@@ -92,6 +93,8 @@ def track(
         with context.open_store(readonly=True) as store:  # nothing to write: no write lock, no integrity scan
             plan = _plan(store, chosen, start, end)
             result = _track(store, plan, config, reuse_only=True, count=not json_out)
+            if result is None:
+                _refuse_a_day_a_session_trades(store, plan)
     if result is None:
         from slob_cli.cli.options import day_progress
         from slob_cli.runtime.track_split import start_helper
@@ -120,9 +123,26 @@ def track(
         return
     title = f"{chosen} setups {start} .. {end}"
     render_candidates(result.candidates, context.settings.zone, title)
-    typer.echo(f"{result.days:,} days, {result.candles or 0:,} candles, {len(result.candidates):,} candidates; "
-               f"{result.new_events:,} new events, {result.changed_setups:,} candidates written"
-               + (f", {len(result.replaced_days):,} days recomputed" if result.replaced_days else ""))
+    from slob_cli.runtime.views import counted
+
+    typer.echo(f"{counted(result.days, 'day')}, {counted(result.candles or 0, 'candle')}, "
+               f"{counted(len(result.candidates), 'candidate')}; {counted(result.new_events, 'new event')}, "
+               f"{counted(result.changed_setups, 'candidate')} written"
+               + (f", {counted(len(result.replaced_days), 'day')} recomputed" if result.replaced_days else ""))
+
+
+def _refuse_a_day_a_session_trades(store: Store, plan: _Plan) -> None:
+    """Refuse (exit 2) to rewrite the day a running trade/run/paper session is tracking: it would stop that session."""
+    from datetime import timezone
+
+    from slob_cli.runtime.views import tracking_session_day
+
+    busy = tracking_session_day(store, datetime.now(timezone.utc))
+    if busy is not None and plan.start <= busy[1] <= plan.end:
+        who, day = busy
+        raise UsageError(f"{who} is tracking {day} on this store: tracking that day now would rewrite its events "
+                         f"under it and stop it; leave the day out (--to {day - timedelta(days=1)}) or track it "
+                         "once the session has ended")
 
 
 class _Plan(NamedTuple):

@@ -10,11 +10,7 @@ from rich.text import Text
 
 from slob_cli.runtime.dashboard_view import listing_table
 from slob_cli.runtime.status import StatusReport
-from slob_cli.runtime.views import format_price, human_age, local_time
-
-
-def _money(value: float | None) -> str:
-    return "-" if value is None else f"${value:+,.2f}"
+from slob_cli.runtime.views import counted, format_money, format_price, human_age, local_time
 
 
 def _points(value: float | None) -> str:
@@ -61,7 +57,7 @@ def render_status(report: StatusReport, zone: ZoneInfo) -> RenderableType:
         setup = position["setup_id"] + ("*" if position.get("ended_sim_run") else "")
         positions.add_row(setup, f"{position['quantity']:g}",
                           format_price(position["entry_price"]), format_price(position.get("last_price")),
-                          _money(position.get("unrealized_money")), _points(position.get("to_stop")),
+                          format_money(position.get("unrealized_money")), _points(position.get("to_stop")),
                           _points(position.get("to_target")))
     parts.append(positions)
     if any(position.get("ended_sim_run") for position in report.positions):
@@ -69,13 +65,13 @@ def render_status(report: StatusReport, zone: ZoneInfo) -> RenderableType:
     today = report.today
     label = "Sim day" if simulated else "Today"
     parts.append(Text(
-        f"{label} ({today['trading_date']} New York): {today['closed_trades']} closed trades, "
+        f"{label} ({today['trading_date']} New York): {counted(today['closed_trades'], 'closed trade')}, "
         f"P&L {today['pnl_points']:+.2f} points, ${today['pnl_money']:+,.2f} net, "
         f"commission ${today['commission']:,.2f}"
     ))
     for trade in today.get("trades", []):
         parts.append(Text(f"  {trade['setup_id']}: {_points(trade['pnl_points'])} points, "
-                          f"{_money(trade['pnl_money'])} net"))
+                          f"{format_money(trade['pnl_money'])} net"))
     health, liveness = report.health, report.liveness
     whose = (report.health_of or {}).get("run_id")
     if health is None and report.running is not None and liveness is not None:  # its first seconds

@@ -124,7 +124,7 @@ def _session(ctx: typer.Context, settings: Any, command: str, *, monitor_only: b
              json_out: bool = False, follow_speed: float | None = None, lockstep: bool = False) -> None:
     from contextlib import ExitStack
 
-    from slob_cli.cli.guard import run_guard, session_lock
+    from slob_cli.cli.guard import run_guard, session_lock, start_failure_recorded
     from slob_cli.cli.options import parse_duration
     from slob_cli.errors import RunCutShort, StoppedEarly
     from slob_cli.runtime import wiring
@@ -134,8 +134,9 @@ def _session(ctx: typer.Context, settings: Any, command: str, *, monitor_only: b
     with ExitStack() as stack:
         # Before the embedded gateway or anything else starts; a failed start leaves no new store behind.
         lock = stack.enter_context(session_lock(ctx, command, fail_if_running))
-        wired = wiring.prepare_session(stack, settings, monitor_only=monitor_only, live=live, duration_seconds=seconds,
-                                       steps=steps, sim=sim, follow_speed=follow_speed, lockstep=lockstep)
+        with start_failure_recorded(ctx, command, lock):
+            wired = wiring.prepare_session(stack, settings, monitor_only=monitor_only, live=live, duration_seconds=seconds,
+                                           steps=steps, sim=sim, follow_speed=follow_speed, lockstep=lockstep)
         args = run_args(wired, steps=steps, monitor_only=monitor_only, live=live, duration=duration)
         with run_guard(ctx, command, fail_if_running=fail_if_running, args=args, clock=wired.clock,
                        lock=lock) as guarded:

@@ -43,6 +43,7 @@ INSTRUMENTS: dict[str, Instrument] = {
     "NQ": Instrument("NQ", "CME", 20.0, TICK_SIZE),
     "MNQ": Instrument("MNQ", "CME", 2.0, TICK_SIZE),
 }
+SAME_PRICES: dict[str, str] = {"MNQ": "NQ", "NQ": "MNQ"}  # both quote the Nasdaq-100 at the same prices
 
 
 @dataclass(frozen=True, slots=True)

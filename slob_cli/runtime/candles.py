@@ -127,22 +127,43 @@ def import_candles(store: Store, path: Path, symbol: str | None = None, skip_bad
     `progress` hears the rows read once they are validated, then the rows written as they are
     (the rows left out are counted at the end): it ends at twice the rows read.
     """
+    return store_candle_file(store, read_candle_file(path, symbol, skip_bad, progress), progress)
+
+
+@dataclass
+class CandleFile:
+    """A candles file read and validated, not yet stored."""
+
+    path: Path
+    parsed: Any  # adapters.file_reading.ParsedRows
+    read: int  # rows read: valid, skipped and left out
+
+
+def read_candle_file(path: Path, symbol: str | None = None, skip_bad: bool = False,
+                     progress: Progress | None = None) -> CandleFile:
+    """Read and validate a candles file before any store is opened: a bad file writes (and creates) nothing."""
     from slob_cli.adapters.file_reading import read_candles
 
     parsed = read_candles(path, symbol, skip_bad)
-    frame = parsed.frame
-    read = len(frame) + len(parsed.skipped) + sum(parsed.other_symbols.values())
+    read = len(parsed.frame) + len(parsed.skipped) + sum(parsed.other_symbols.values())
     if progress is not None:
         progress(read)
+    return CandleFile(path, parsed, read)
+
+
+def store_candle_file(store: Store, file: CandleFile, progress: Progress | None = None) -> ImportReport:
+    """Upsert a read candles file's good rows in one transaction; return what the import did."""
+    parsed = file.parsed
+    frame = parsed.frame
     candles = [
         Candle(row.symbol, from_us(row.ts), row.open, row.high, row.low, row.close, row.volume, row.tick_count,
                row.dropped_ticks)
         for row in frame.itertuples(index=False)
     ]
     counts = store.import_candles(candles, progress)
-    if progress is not None and read > len(candles):
-        progress(read - len(candles))
-    return ImportReport(file=str(path), imported=len(candles), new=counts.new, replaced=counts.replaced,
+    if progress is not None and file.read > len(candles):
+        progress(file.read - len(candles))
+    return ImportReport(file=str(file.path), imported=len(candles), new=counts.new, replaced=counts.replaced,
                         unchanged=counts.unchanged, skipped=len(parsed.skipped),
                         problems=parsed.skipped, symbols=sorted(set(frame["symbol"])),
                         other_symbols=parsed.other_symbols, ignored_columns=parsed.ignored_columns)

@@ -11,7 +11,7 @@ from rich.table import Table
 from rich.text import Text
 
 from slob_cli.runtime.dashboard import Bar, DashboardSnapshot
-from slob_cli.runtime.views import format_price, human_age, local_time
+from slob_cli.runtime.views import format_money, format_price, human_age, local_time
 
 STALE_TICK_SECONDS = 60.0
 CHART_HEIGHT = 10
@@ -136,8 +136,8 @@ def _small_table(title: str, columns: Sequence[str], rows: Sequence[Sequence[str
     return table
 
 
-def _signed(value: float | None, unit: str = "") -> str:
-    return "-" if value is None else f"{'+' if value >= 0 else '-'}{unit}{abs(value):,.2f}"
+def _signed(value: float | None) -> str:
+    return "-" if value is None else f"{'+' if value >= 0 else '-'}{abs(value):,.2f}"
 
 
 def render_frame(snapshot: DashboardSnapshot, zone: ZoneInfo) -> RenderableType:
@@ -151,7 +151,7 @@ def render_frame(snapshot: DashboardSnapshot, zone: ZoneInfo) -> RenderableType:
               for o in snapshot.working_orders]
     # The side is in the setup id (-S1 short, -L1 long): no column, so the table fits 80 columns.
     positions = [(p["setup_id"] + ("*" if p.get("ended_sim_run") else ""), f"{p['quantity']:g}", format_price(p["entry_price"]), format_price(p.get("last_price")),
-                  _signed(p.get("unrealized_money"), "$"), _signed(p.get("to_stop")), _signed(p.get("to_target")))
+                  format_money(p.get("unrealized_money")), _signed(p.get("to_stop")), _signed(p.get("to_target")))
                  for p in snapshot.positions]
     events = [(local_time(e["ts"], zone, with_date=False), e["type"],
                " ".join(str(part) for part in (e.get("setup_id") or (e.get("payload") or {}).get("order_ref")

@@ -68,6 +68,7 @@ class EngineOptions:
     policy: BackoffPolicy = field(default_factory=BackoffPolicy)
     executor: ExecutorOptions = field(default_factory=ExecutorOptions)
     store_ticks: bool = False  # the `record` step of `slob run`
+    store_candles: bool = True  # the `aggregate` step (a tracked session stores its candles with their events)
     track: bool = True  # the `track` step; without it candles are stored but no setups tracked
     lockstep: bool = False  # the gateway's clock moves only when this engine asks (runtime/lockstep.py)
     lockstep_patience: float = 30.0  # real seconds without a step before a lockstep run is cut short
@@ -116,9 +117,11 @@ class Engine(Supervised):
         super().__init__()
         self._reconcile_wanted = asyncio.Event()  # set by the executor or a 1101/1102: reconcile soon
         symbol = options.symbol
+        self.trade_symbol = risk.config.trade_symbol or symbol  # MNQ on NQ's setups: same prices, its own contract
         self.connection = IBConnection(gateway, self._event, policy=options.policy, sleep=sleep, clock=self.clock)
         self.feed = MarketDataFeed(self.connection, [symbol], self._on_tick, data_type=options.data_type,
-                                   emit=self._event, on_mode=self._mode_changed, stale_after=options.stale_after)
+                                   emit=self._event, on_mode=self._mode_changed, stale_after=options.stale_after,
+                                   order_symbols=[self.trade_symbol])
         self.broker_pnl = BrokerPnl(self.connection, self._traded_con_id)
         self.buffer = TickBuffer(options.buffer_size, clock=SystemClock(), on_drop=self._on_drop)
         self.aggregator = M1Aggregator([symbol], grace_seconds=options.grace_seconds)
@@ -128,7 +131,8 @@ class Engine(Supervised):
                                       orders_allowed=lambda: self.connection.orders_allowed,
                                       request_reconcile=self._reconcile_wanted.set,
                                       market_open=lambda now: cme_open(now, calendar),
-                                      last_prices=lambda: newest_prices(self.feed, store, [symbol]))
+                                      last_prices=lambda: newest_prices(self.feed, store, [symbol],
+                                                                        {self.trade_symbol: symbol}))
         self.executor.attach(self.port)
         self.connection.add_reconcile_hook(self._reconcile)
         # Lockstep waits on this, never polls: set when what ready_to_step reads may have changed.
@@ -190,7 +194,7 @@ class Engine(Supervised):
             self.store.set_run_mode(self.run_id, mode)
 
     def _traded_con_id(self) -> int | None:
-        resolved = self.feed.contracts.get(self.options.symbol)
+        resolved = self.feed.contracts.get(self.trade_symbol)
         return resolved.future.con_id if resolved is not None else None
 
     def _contract_for(self, symbol: str) -> Any:
@@ -348,7 +352,8 @@ class Engine(Supervised):
     def _feed(self, candle: Candle, source: str = "live") -> None:
         self._flush_ticks()
         if not self.options.track:
-            self.store.upsert_candles([candle], source=source)
+            if self.options.store_candles:
+                self.store.upsert_candles([candle], source=source)
             return
         self._setup_events(self.tracking.on_candle(candle))
         self.executor.on_candle_closed(candle.end)
@@ -517,7 +522,7 @@ class Engine(Supervised):
             "buffer_utilization": utilization, "open_orders": open_orders,
             "positions": positions, "data_mode": self.stats.data_mode, "safe_mode": self.connection.safe_mode,
             "ticks": self.stats.ticks, "candles": self.stats.candles,
-            **unrealized_view(self.store, self.options.symbol, self.feed.last_price.get(self.options.symbol),
+            **unrealized_view(self.store, self.trade_symbol, self.feed.last_price.get(self.options.symbol),
                               self.broker_pnl.unrealized()),
         }
         log.info("health: %s | last tick %s | buffer %.1f%% | %d open orders | %d positions"

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -25,6 +25,7 @@ class PaperOutcome:
     strict: bool
     markdown: Path
     json: Path
+    meta: dict[str, Any] = field(default_factory=dict)  # as the written files carry it (run, database, judged_at, ...)
 
     @property
     def passed(self) -> bool:
@@ -85,4 +86,4 @@ def finish_validation(
     markdown, json_path = write_report(report, base, strict, meta)
     if notifier is not None:
         notify_verdict(notifier, report.verdict(strict), report.passed(strict), str(markdown))
-    return PaperOutcome(run_id, report, strict, markdown, json_path)
+    return PaperOutcome(run_id, report, strict, markdown, json_path, meta)

@@ -159,12 +159,18 @@ def run_session(store: Store, gateway: GatewayConfig, options: EngineOptions, *,
 
 # The creator's worked example (STRATEGY.md §7) happened on this day; the planted scenarios default to it.
 DEFAULT_SIM_DAY = date(2026, 1, 6)
+SIM_FIRST_DAY, SIM_LAST_DAY = date(2000, 1, 3), date(2099, 12, 31)  # sim/contracts.py lists expiries 2000..2100
 
 
 def sim_day(calendar: Any, trading_date: date | None) -> date:
     """Return the trading date the sim plays: the one asked for (a NYSE session), else DEFAULT_SIM_DAY."""
     if trading_date is None:
         return DEFAULT_SIM_DAY
+    if not SIM_FIRST_DAY <= trading_date <= SIM_LAST_DAY:  # it lists no NQ futures outside: no data, exit 0
+        raise UsageError(f"--date {trading_date.isoformat()} is outside the days the simulated gateway serves "
+                         f"({SIM_FIRST_DAY.isoformat()}..{SIM_LAST_DAY.isoformat()})")
+    if not calendar.covers(trading_date):  # every weekday would pass for a session, holidays too
+        raise UsageError(f"--date {trading_date.isoformat()} is outside the NYSE calendar loaded")
     if session_for(trading_date, calendar) is None:
         raise UsageError(f"--date {trading_date.isoformat()} is not a NYSE trading day")
     return trading_date

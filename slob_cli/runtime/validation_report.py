@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -105,6 +106,15 @@ def check_report_base(base: Path) -> None:
         raise InputError(f"cannot write the report to {base}.md and .json: {exc.strerror or exc}") from None
     if not os.access(base.parent, os.W_OK):
         raise InputError(f"cannot write the report to {base}.md and .json: {base.parent} is not writable")
+    for target in (base.with_name(base.name + ".md"), base.with_name(base.name + ".json")):
+        if target.is_dir():
+            raise InputError(f"cannot write the report to {base}.md and .json: {target} is a directory")
+    try:  # access() says yes to root everywhere (/proc too): only a file made there tells
+        handle, probe = tempfile.mkstemp(prefix=".slob-report-", dir=base.parent)
+        os.close(handle)
+        os.unlink(probe)
+    except OSError as exc:
+        raise InputError(f"cannot write the report to {base}.md and .json: {exc.strerror or exc}") from None
 
 
 def default_report_base(db_path: Path, run_id: int) -> Path:

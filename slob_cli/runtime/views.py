@@ -15,7 +15,7 @@ from datetime import date, datetime, timezone
 from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
-from slob_cli.core.models import INSTRUMENTS, Direction
+from slob_cli.core.models import INSTRUMENTS, SAME_PRICES, Direction
 from slob_cli.core.pnl import mark_open
 from slob_cli.core.sessions import trading_date_of  # noqa: F401 - re-exported for the views' callers
 from slob_cli.core.timefmt import iso_z
@@ -170,6 +170,23 @@ def store_clock(store: Store, wall_now: datetime) -> StoreClock:
     return StoreClock(max(known) if known else wall_now, True, run["id"], run_over(store, run))
 
 
+TRACKING_COMMANDS = ("trade", "run", "paper")  # sessions whose engine tracks setups and stores their events
+
+
+def tracking_session_day(store: Store, wall_now: datetime) -> tuple[str, date] | None:
+    """Return (who, New York date) of the session tracking setups on this store now, or None when none runs.
+
+    `setups track` must not rewrite that day under it: the engine numbers its events on from what it
+    stored, and a different event under a number it meets next stops the session.
+    """
+    from slob_cli.runtime.lock import current_holder
+
+    holder = current_holder(store.path)
+    if holder is None or holder.command not in TRACKING_COMMANDS:
+        return None
+    return holder.describe(), trading_date_of(store_clock(store, wall_now).now)
+
+
 def run_over(store: Store, run: dict[str, Any]) -> bool:
     """Return True when a run has ended, or its process died without writing its end (it holds no lock)."""
     from slob_cli.runtime.lock import current_holder
@@ -179,11 +196,13 @@ def run_over(store: Store, run: dict[str, Any]) -> bool:
 
 
 def ended_sim_runs(store: Store) -> set[int]:
-    """Return the ids of sim runs that have ended (their gateway and its orders no longer exist).
+    """Return the ids of `--sim` runs that have ended (their embedded gateway and its orders no longer exist).
 
     A `--sim` run whose process died without writing its end took its embedded gateway with it: ended too.
+    A session against `slob sim-gateway` (data `sim`, no `--sim`) is not one: that gateway outlives it and
+    keeps its orders and position working, as IB Gateway would.
     """
-    ended = {row["id"] for row in store.ended_run_rows() if is_sim_run(row)}
+    ended = {row["id"] for row in store.ended_run_rows() if _payload(row.get("args")).get("sim")}
     died = [row for row in store.unended_run_rows() if _payload(row.get("args")).get("sim")]
     if died:
         from slob_cli.runtime.lock import current_holder
@@ -194,8 +213,14 @@ def ended_sim_runs(store: Store) -> set[int]:
 
 
 def last_price(store: Store, symbol: str) -> float | None:
-    """Return the newest known price of a symbol: its latest tick, else its latest candle's close."""
-    return store.newest_price(symbol)
+    """Return the newest known price of a symbol: its latest tick, else its latest candle's close.
+
+    A symbol with no data of its own (MNQ traded on NQ's setups, risk's trade_symbol) reads its twin's.
+    """
+    price = store.newest_price(symbol)
+    if price is None and symbol in SAME_PRICES:
+        price = store.newest_price(SAME_PRICES[symbol])
+    return price
 
 
 def live_book(store: Store) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
@@ -231,6 +256,11 @@ def mark_positions(store: Store, positions: list[dict[str, Any]]) -> list[dict[s
         position.update(unrealized_points=mark.points, unrealized_money=mark.unrealized,
                         to_stop=mark.to_stop, to_target=mark.to_target)
     return marked
+
+
+def counted(count: int, noun: str) -> str:
+    """Return a count with its noun, singular for one: "1 day", "6 days", "1,204 candles"."""
+    return f"{count:,} {noun}" if count == 1 else f"{count:,} {noun}s"
 
 
 def human_age(seconds: float | None) -> str:
@@ -347,3 +377,8 @@ def local_time(text: str | None, zone: ZoneInfo, with_date: bool = True) -> str:
 def format_price(value: float | None) -> str:
     """Return a price on two decimals, or `-`."""
     return "-" if value is None else f"{value:,.2f}"
+
+
+def format_money(value: float | None) -> str:
+    """Return signed dollars as status, dashboard and the web page write them (`$+1,410.50`, `$-7.25`), or `-`."""
+    return "-" if value is None else f"${value:+,.2f}"

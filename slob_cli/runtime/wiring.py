@@ -50,15 +50,16 @@ def prepare_session(stack: ExitStack, settings: Settings, *, monitor_only: bool,
     from slob_cli.runtime.engine import EngineOptions
     from slob_cli.runtime.executor import ExecutorOptions
     from slob_cli.runtime.guard import check_live_allowed
-    from slob_cli.runtime.session import grace_for_speed, start_sim
+    from slob_cli.runtime.session import SIM_FIRST_DAY, SIM_LAST_DAY, grace_for_speed, start_sim
 
     strategy = load_strategy_config(settings.strategy_config)
     risk = load_risk_config(settings.strategy_config)
     clock_now = SystemClock().now()
-    first = clock_now.date().replace(year=clock_now.year - 1)
-    if sim is not None and sim.trading_date is not None:
-        first = min(first, sim.trading_date)
-    calendar = load_calendar_isolated(first, clock_now.date().replace(year=clock_now.year + 1))
+    first, last = clock_now.date().replace(year=clock_now.year - 1), clock_now.date().replace(year=clock_now.year + 1)
+    if sim is not None and sim.trading_date is not None and SIM_FIRST_DAY <= sim.trading_date <= SIM_LAST_DAY:
+        # the simulated days and the weekends and holidays after them: a far --date was every weekday a session
+        first, last = min(first, sim.trading_date), max(last, sim.trading_date + timedelta(days=sim.days * 2 + 14))
+    calendar = load_calendar_isolated(first, last)
     config = GatewayConfig.from_settings(settings)
     clock: Clock = SystemClock()
     until: datetime | None = None
@@ -89,7 +90,8 @@ def prepare_session(stack: ExitStack, settings: Settings, *, monitor_only: bool,
         symbol=settings.symbols[0], data_type=settings.market_data_type, until=until,
         grace_seconds=sim.grace_seconds if sim is not None else 2.0 if lockstep else grace_for_speed(follow_speed or 1.0),
         clock_speed=sim.clock_speed if sim is not None else follow_speed or 1.0,
-        store_ticks="record" in steps, track="track" in steps, stale_after=settings.stale_after,
+        store_ticks="record" in steps, store_candles="aggregate" in steps, track="track" in steps,
+        stale_after=settings.stale_after,
         lockstep=sim.lockstep if sim is not None else lockstep,
         max_clock_skew=None if sim_clock else settings.max_clock_skew,
         executor=ExecutorOptions(monitor_only=monitor_only, kill_switch_path=settings.kill_switch_path,

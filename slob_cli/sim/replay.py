@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import sqlite3
 from datetime import datetime
 from pathlib import Path
 
 import numpy as np
 
 from slob_cli.adapters.store import Store
+from slob_cli.adapters.store.integrity import damage_named, damaged_store
 from slob_cli.core.models import TICK_SIZE
 from slob_cli.errors import InputError
 from slob_cli.sim.ticks import ArrayMarket, TickArrays, from_us, snap_to_grid
@@ -41,7 +43,14 @@ class ReplayMarket(ArrayMarket):
     def from_store(cls, db_path: str | Path, symbol: str = "NQ") -> ReplayMarket:
         """Replay the `ticks` table of a slob store (queried per window, so large stores are fine)."""
         store = Store.open(db_path, readonly=True)
-        count = store.tick_count(symbol)
+        try:
+            count = store.tick_count(symbol)
+        except sqlite3.DatabaseError as exc:  # a damaged page: name this file, not the --db store
+            store.close()
+            problem = damage_named(exc)
+            if problem is None:
+                raise
+            raise damaged_store(db_path, problem) from None
         if count == 0:
             present = store.symbols_in("ticks")
             store.close()

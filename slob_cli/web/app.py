@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import sqlite3
 from collections.abc import AsyncIterator, Callable
 from datetime import date, datetime, timezone
 from pathlib import Path
@@ -20,6 +21,7 @@ from starlette.requests import Request
 from starlette.responses import FileResponse, Response, StreamingResponse
 from starlette.routing import Route
 
+from slob_cli.adapters.store.integrity import damage_named, damaged_store
 from slob_cli.runtime import views, web_views
 from slob_cli.runtime.status import collect_status
 from slob_cli.web.changes import ChangeWatcher
@@ -145,6 +147,15 @@ def create_app(store: Any, db_path: Path, zone: str, token: str | None, chart_js
     async def bad_request(request: Request, exc: Exception) -> Response:
         return json_response({"error": str(exc)}, 400)
 
+    async def not_found(request: Request, exc: Exception) -> Response:
+        return json_response({"error": "not found"}, 404)  # /api/reports/abc too: JSON, as every answer
+
+    async def store_failed(request: Request, exc: Exception) -> Response:
+        problem = damage_named(exc)
+        if problem is None:
+            raise exc
+        return json_response({"error": str(damaged_store(db_path, problem))}, 503)
+
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         task = asyncio.create_task(watcher.run(), name="slob-web-changes")
@@ -168,7 +179,8 @@ def create_app(store: Any, db_path: Path, zone: str, token: str | None, chart_js
         Route("/api/reports/{run:int}", api_report),
         Route("/api/events", api_events),
     ]
-    app = Starlette(routes=routes, lifespan=lifespan, exception_handlers={BadRequest: bad_request})
+    app = Starlette(routes=routes, lifespan=lifespan, exception_handlers={
+        BadRequest: bad_request, 404: not_found, sqlite3.DatabaseError: store_failed})
     app.state.watcher = watcher
     app.add_middleware(SecurityMiddleware, guard=TokenGuard(token))
     return app

@@ -96,6 +96,7 @@ def test_sweep_prints_one_ranked_table_with_the_overfitting_caveat(runner: CliRu
     (["--plot", "."], 2, "--plot '.': the file name must end in .png"),  # wrote '.png' and said 'written to .'
     (["--plot", "equity.txt"], 2, "--plot 'equity.txt': the file name must end in .png"),  # was exit 1, ValueError
     (["--plot", "/proc/equity.png"], 2, "cannot write '/proc/equity.png'"),
+    (["--name", "   "], 2, "--name '   ' is blank"),  # was stored as a run named '   '
 ])
 def test_bad_input_is_one_line_and_a_named_exit_code(runner: CliRunner, db: Path, args: list[str], code: int,
                                                       message: str) -> None:

@@ -13,7 +13,7 @@ from typer.testing import CliRunner
 from slob_cli.adapters.store import Store
 from slob_cli.cli.main import app
 from slob_cli.core.models import Candle
-from tests.sqlfile import disk_nearly_full, sql_value, with_page_cap
+from tests.sqlfile import damage_root_page, disk_nearly_full, sql_value, with_page_cap
 
 UTC = timezone.utc
 T0 = datetime(2026, 1, 6, 14, 30, tzinfo=UTC)
@@ -34,6 +34,13 @@ def _schema_abc(db: Path, tmp: Path) -> None:
     conn.close()
 
 
+def _schema_negative(db: Path, tmp: Path) -> None:
+    _seed(db)
+    with sqlite3.connect(db) as conn:
+        conn.execute("UPDATE meta SET value='-1' WHERE key='schema_version'")
+    sqlite3.connect(db).execute("PRAGMA wal_checkpoint(TRUNCATE)").connection.close()
+
+
 def _corrupt_middle(db: Path, tmp: Path) -> None:
     _seed(db, tmp, candles=3000)  # many pages: damage one in the middle, not the header
     with sqlite3.connect(db) as conn:
@@ -42,6 +49,11 @@ def _corrupt_middle(db: Path, tmp: Path) -> None:
     with db.open("r+b") as handle:
         handle.seek(page_size * (pages // 2))
         handle.write(b"\xa5" * page_size)
+
+
+def _corrupt_candles(db: Path, tmp: Path) -> None:
+    _seed(db, tmp, candles=3000)
+    damage_root_page(db, "candles")
 
 
 def _write(name: str, data: bytes) -> Callable[[Path, Path], None]:
@@ -71,6 +83,14 @@ CASES = [
     ("strategy-config-not-utf8", _write("bad.toml", b"\xff\xfe[strategy]\n"), {"SLOB_STRATEGY_CONFIG": "bad.toml"},
      ["trade", "--port", "1"], 3, "is not UTF-8 text"),
     ("schema-version-abc", _schema_abc, {}, ["candles", "stats"], 3, "unreadable schema version 'abc'"),
+    # no migration starts below 0: it was an unexpected KeyError (exit 1) for a writer
+    ("schema-version-negative-writer", _schema_negative, {}, ["candles", "aggregate"], 3,
+     "unreadable schema version '-1'"),
+    ("schema-version-negative-reader", _schema_negative, {}, ["candles", "show"], 3,
+     "unreadable schema version '-1'"),
+    # a reader meets a damaged page only when it reads it: still a damaged store (3), not unexpected (1)
+    ("corrupt-pages-candles-export", _corrupt_candles, {}, ["candles", "export"], 3, "is damaged (database disk image"),
+    ("corrupt-pages-candles-stats", _corrupt_candles, {}, ["candles", "stats"], 3, "is damaged (database disk image"),
     ("corrupt-pages-on-open", _corrupt_middle, {}, ["candles", "aggregate"], 3, "is damaged"),
     # checked by a thread while the tracker reads and computes: still refused before any write
     ("corrupt-pages-setups-track", _corrupt_middle, {}, ["setups", "track", "--symbol", "NQ"], 3, "is damaged"),
@@ -81,6 +101,11 @@ CASES = [
      "line 1 cannot be parsed"),
     ("env-unknown-setting", _write(".env", b"SLOB_LOG_LEVEL=INFO\nslob_display_timezone=UTC\n"), {}, ["status"], 3,
      "Error: env file '.env' line 2: unknown setting slob_display_timezone (did you mean SLOB_DISPLAY_TZ?)"),
+    # an empty path was the current directory: a kill switch always on (every setup skipped), or "'.' is a directory"
+    ("kill-switch-path-empty", _nothing, {"SLOB_KILL_SWITCH_PATH": ""}, ["run", "--sim", "--speed", "max"], 3,
+     "setting SLOB_KILL_SWITCH_PATH = '': an empty path would name the current directory"),
+    ("log-dir-blank", _nothing, {"SLOB_LOG_DIR": "  "}, ["status"], 3,
+     "setting SLOB_LOG_DIR = '  ': an empty path would name the current directory"),
     ("alert-url-not-a-url", _nothing, {"SLOB_ALERT_URLS": "not a url"}, ["status"], 3,
      "SLOB_ALERT_URLS: item 1 is not an apprise URL"),
     ("symbols-empty-item", _nothing, {}, ["record", "--port", "1", "--symbols", "NQ,,MNQ", "--duration", "1m"], 2,
@@ -186,3 +211,21 @@ def test_a_store_path_that_is_a_directory_is_named_as_one(runner: CliRunner, tmp
     assert result.exit_code == 3, result.output
     assert result.stderr == f"Error: database '{tmp_path / 'store.db'}' is a directory, not a file\n"
     assert list((tmp_path / "store.db").iterdir()) == []
+
+
+def test_a_write_another_process_keeps_locked_is_one_store_error_naming_the_file(tmp_path: Path) -> None:
+    from slob_cli.errors import StoreError
+
+    db = tmp_path / "locked.db"
+    _seed(db)
+    conn = sqlite3.connect(db, timeout=0.05, check_same_thread=False)  # the store's 30 s, shortened for the test
+    conn.execute("PRAGMA busy_timeout=50")
+    holder = sqlite3.connect(db, isolation_level=None)
+    holder.execute("BEGIN EXCLUSIVE")  # a sqlite3 shell (or another program) in the middle of a write
+    try:
+        with Store(conn, db) as store, pytest.raises(StoreError, match=f"database '{db}' is locked by another"):
+            store.import_candles([Candle("NQ", T0 + timedelta(hours=1), 100.0, 101.0, 99.0, 100.0, 3.0, 2)])
+    finally:
+        holder.execute("ROLLBACK")
+        holder.close()
+    assert sql_value(db, "SELECT count(*) FROM candles") == 10  # it was an unexpected OperationalError (exit 1)

@@ -49,7 +49,7 @@ def test_import_skip_bad_imports_good_rows_and_reports_skipped(runner, db_path: 
     (tmp_path / "nq.csv").write_text(CANDLES_CSV + "2026-01-06T14:40:00Z,abc,1,1,1,1\n")
     result = runner.invoke(app, ["--db", str(db_path), "candles", "import", "nq.csv", "--symbol", "NQ", "--skip-bad"])
     assert result.exit_code == 0
-    assert "Imported 3 candles from nq.csv; skipped 1 bad rows." in result.stdout
+    assert "Imported 3 candles from nq.csv; skipped 1 bad row." in result.stdout  # was "1 bad rows"
     assert "line 5: open 'abc' is not a number" in result.stderr
     assert len(rows(db_path)) == 3
 
@@ -174,7 +174,7 @@ def test_aggregate_ticks_file_with_symbol_names_the_ticks_of_other_symbols_it_le
 @pytest.mark.parametrize(("command", "text", "ends"), [
     (["import", "nq.csv", "--symbol", "NQ"],
      "timestamp,open,high,low,close,volume,VWAP,exchange\n2026-01-06T14:30:00Z,21000,21002.5,20999.75,21001,12,21001.1,CME\n",
-     "Imported 1 candles from nq.csv"),
+     "Imported 1 candle from nq.csv"),
     (["aggregate", "--ticks-file", "nq.csv", "--symbol", "NQ"],
      "timestamp,price,size,vwap,exchange\n2026-01-06T14:30:01Z,21000,1,21000,CME\n", "late ticks skipped)"),
 ], ids=["import", "aggregate-ticks-file"])
@@ -241,7 +241,7 @@ def test_import_with_symbol_names_the_rows_of_other_symbols_it_left_out(runner, 
         "2026-01-06T14:31:00Z,NQ,1,2,0.5,1.5,10\n")
     result = runner.invoke(app, ["--db", str(db_path), "candles", "import", "both.csv", "--symbol", "MNQ"])
     assert result.exit_code == 0, result.output
-    assert result.stdout == "Imported 1 candles from both.csv; left out 2 rows of other symbols (NQ).\n"
+    assert result.stdout == "Imported 1 candle from both.csv; left out 2 rows of other symbols (NQ).\n"
     report = json.loads(runner.invoke(
         app, ["--db", str(db_path), "candles", "import", "both.csv", "--symbol", "MNQ", "--json"]).stdout)
     assert (report["imported"], report["other_symbols"]) == (1, {"NQ": 2})

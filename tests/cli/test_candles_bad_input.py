@@ -226,6 +226,34 @@ def test_non_slob_database_exits_3(runner, tmp_path: Path) -> None:
     assert "is not a slob database" in result.stderr
 
 
+IMPORT_CASES = [case for case in CASES if case[3] == ["candles", "import"]]
+
+
+@pytest.mark.parametrize(("name", "file_name", "text", "args", "code", "message"), IMPORT_CASES,
+                         ids=[c[0] for c in IMPORT_CASES])
+def test_a_bad_import_file_creates_no_new_store_nor_its_directory(
+    runner, tmp_path: Path, name: str, file_name: str | None, text: str | None,
+    args: list[str], code: int, message: str,
+) -> None:
+    new_store = tmp_path / "fresh" / "new.db"
+    extra: list[str] = []
+    if file_name is not None:
+        (tmp_path / file_name).write_text(text or "")
+        extra = [file_name]
+    result = runner.invoke(app, ["--db", str(new_store), *args, *extra])
+    assert result.exit_code == code, result.output
+    assert message in result.stderr
+    assert not (tmp_path / "fresh").exists()  # exit 2 means nothing was written: no empty store either
+
+
+def test_a_good_import_file_still_creates_the_store_it_names(runner, tmp_path: Path) -> None:
+    new_store = tmp_path / "fresh" / "new.db"
+    (tmp_path / "c.csv").write_text(CANDLE_HEADER + GOOD_CANDLE)
+    result = runner.invoke(app, ["--db", str(new_store), "candles", "import", "c.csv"])
+    assert result.exit_code == 0, result.output
+    assert snapshot(new_store)[0] == [("NQ", 1767709860000000, 100.0, 101.0, 99.0, 100.5, 7.0, -1, 0, "import", None)]
+
+
 def test_a_bad_tick_line_is_reported_before_the_rest_of_the_file_is_read(
         runner, seeded_db: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """Epoch milliseconds on line 2 of 6 M ticks took 33 s to report: the file was read whole first.

@@ -95,3 +95,24 @@ def test_dashboard_once_at_80_columns_prints_every_price_whole(runner: CliRunner
                    "slob:NQ-a-SHORT-2:target"):
         assert number in words, (number, result.stdout)
     assert "…" not in result.stdout
+
+
+def test_dashboard_into_a_pipe_prints_a_frame_every_refresh(db_path: Path, store: Store) -> None:
+    import os
+    import subprocess
+    import sys
+
+    # A live view draws nothing into a pipe until it ends (and nothing at all when SIGTERM ends it).
+    store.upsert_candles([Candle("NQ", datetime.now(UTC).replace(second=0, microsecond=0), 10, 11, 9, 10, 1, 1)])
+    process = subprocess.Popen([sys.executable, "-m", "slob_cli", "--db", str(db_path), "dashboard", "--refresh", "0.2"],
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=dict(os.environ))
+    titles: list[str] = []
+    reader = threading.Thread(target=lambda: titles.extend(line for line in process.stdout if "slob dashboard" in line),
+                              daemon=True)
+    reader.start()
+    try:
+        eventually(lambda: len(titles) >= 2 or process.poll() is not None, timeout=30)
+    finally:
+        process.terminate()
+        process.wait(10)
+    assert len(titles) >= 2, process.stderr.read()

@@ -15,6 +15,7 @@ from slob_cli.adapters.store import Store
 from slob_cli.cli.context import AppContext
 from slob_cli.cli.guard import FAIL_IF_RUNNING_HELP, run_guard
 from slob_cli.cli.main import SlobGroup
+from slob_cli.cli.main import app as app_main
 from slob_cli.errors import ValidationFailed
 from slob_cli.runtime.lock import RunLock, acquire, read_record
 from tests.alert_plugins import RECEIVED
@@ -184,6 +185,27 @@ def test_run_and_paper_sim_while_locked_start_no_gateway(runner: CliRunner, db_p
             result = runner.invoke(app, ["--db", str(db_path), *args])
             assert result.exit_code == 0 and result.stdout.startswith("Not started: slob paper (pid"), result.output
     assert started == [], "the lock is checked before the embedded gateway starts"
+
+
+@pytest.mark.parametrize(("args", "code"), [
+    (["trade", "--port", "1"], 3),  # no account
+    (["paper", "--port", "1"], 3),
+    (["trade", "--port", "1", "--account", "U7654321", "--live"], 3),  # live refused without SLOB_ALLOW_LIVE
+    (["run", "--sim", "--date", "1990-01-02"], 2),
+])
+def test_a_session_refused_at_its_start_keeps_its_row_in_a_store_that_existed(
+        runner: CliRunner, db_path: Path, tmp_path: Path, monkeypatch, args: list[str], code: int) -> None:
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("SLOB_IB_ACCOUNT", raising=False)
+    Store.open(db_path).close()
+    result = runner.invoke(app_main, ["--db", str(db_path), *args])
+    assert result.exit_code == code, result.output
+    assert result.stderr.startswith("Error: ") and len(result.stderr.splitlines()) == 1  # still one line
+    with Store.open(db_path, readonly=True) as store:  # it left no row: status showed no failed start
+        assert [(row["command"], row["exit_code"]) for row in store.runs()] == [(args[0], code)]
+    assert not (tmp_path / "fresh.db").exists()
+    result = runner.invoke(app_main, ["--db", str(tmp_path / "fresh.db"), *args])
+    assert result.exit_code == code and not (tmp_path / "fresh.db").exists()  # a new store is still removed
 
 
 def _session_app(db_path: Path, log_dir: Path, seen: list[str]) -> typer.Typer:

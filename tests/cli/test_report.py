@@ -45,6 +45,20 @@ def test_a_report_file_that_cannot_be_written_exits_2_with_one_line(
     assert "started" not in paper.stderr and len(store.runs(10)) == 1, "no run began"
 
 
+def test_paper_refuses_a_report_place_it_only_finds_unwritable_by_writing(
+    runner: CliRunner, db_path: Path, store: Store, tmp_path: Path
+) -> None:
+    # The parent is writable but r.md is a directory (or, for root, --report /proc/x: access() says yes):
+    # the whole run ran, then ended with exit 2 and no report.
+    (tmp_path / "r.md").mkdir()
+    paper = runner.invoke(app, ["--db", str(db_path), "paper", "--sim", "--duration", "1h", "--report",
+                                str(tmp_path / "r")])
+    assert paper.exit_code == 2, paper.output
+    assert paper.stderr.strip() == f"Error: cannot write the report to {tmp_path / 'r'}.md and .json: " \
+                                   f"{tmp_path / 'r.md'} is a directory"
+    assert store.runs(10) == [], "no run began"
+
+
 def test_a_paper_run_still_running_is_not_judged_a_crash(runner: CliRunner, db_path: Path, store: Store) -> None:
     from datetime import datetime, timezone
 
@@ -137,7 +151,7 @@ def test_report_replays_the_tracker_and_passes_strict_on_a_clean_tracked_day(
     assert result.exit_code == 0, result.output
     look_ahead = [c for c in json.loads(result.stdout)["criteria"] if c["name"] == "no look-ahead"]
     assert look_ahead[0]["passed"] is True and "live events equal the offline replay" in look_ahead[0]["detail"]
-    assert json.loads(result.stdout)["meta"] == {"run": run_id}
+    assert json.loads(result.stdout)["meta"]["run"] == run_id
 
 
 def test_report_replay_catches_hand_made_events_the_candles_do_not_give(
@@ -148,3 +162,13 @@ def test_report_replay_catches_hand_made_events_the_candles_do_not_give(
     assert result.exit_code == 5
     failed = [c["name"] for c in json.loads(result.stdout)["criteria"] if not c["passed"] and c["severity"] == "error"]
     assert failed == ["no look-ahead"]
+
+
+def test_report_json_prints_exactly_the_json_file_it_writes(runner: CliRunner, db_path: Path, store: Store) -> None:
+    # --json printed "meta": {"run": N} while the file beside the db held run, database, judged_at, target_hours...
+    run_id = record_run(store)
+    result = runner.invoke(app, ["--db", str(db_path), "report", "--no-replay", "--json"])
+    assert result.exit_code == 0, result.output
+    written = json.loads(db_path.with_name(f"test-paper-run{run_id}.json").read_text())
+    assert json.loads(result.stdout) == written and written["meta"]["run"] == run_id
+    assert set(written["meta"]) >= {"database", "judged_at", "target_hours"}

@@ -46,7 +46,7 @@ def test_paper_sim_twice_on_one_store_passes_both_times(runner: CliRunner, db_pa
     for run_id in (1, 2):
         result = runner.invoke(app, args)
         assert result.exit_code == 0, result.stdout + result.stderr
-        assert _summary(result.stdout)["meta"] == {"run": run_id}
+        assert _summary(result.stdout)["meta"]["run"] == run_id
 
 
 def test_a_changed_strategy_config_is_named_and_setups_track_recomputes_the_day(
@@ -85,3 +85,29 @@ def test_a_sim_rerun_on_a_day_holding_imported_candles_is_refused_naming_why(
     again = runner.invoke(app, args)
     assert again.exit_code == 3
     assert "later than this session's clock" in again.stderr and "use another --db" in again.stderr
+
+
+@pytest.mark.parametrize(("day", "message"), [
+    # the sim lists no NQ future then: the run got no data and still exited 0 with an empty summary
+    ("1990-01-02", "--date 1990-01-02 is outside the days the simulated gateway serves (2000-01-03..2099-12-31)"),
+    ("2100-06-01", "--date 2100-06-01 is outside the days the simulated gateway serves"),
+    # beyond next year the calendar was not loaded: Christmas Day passed for a session
+    ("2036-12-25", "--date 2036-12-25 is not a NYSE trading day"),
+])
+def test_a_sim_date_it_cannot_serve_is_refused_before_anything_is_stored(
+        runner: CliRunner, db_path: Path, day: str, message: str) -> None:
+    result = runner.invoke(app, ["--db", str(db_path), "run", "--sim", "--speed", "max", "--date", day])
+    assert result.exit_code == 2, result.output
+    assert result.stderr.startswith(f"Error: {message}") and len(result.stderr.splitlines()) == 1
+    assert not db_path.exists()
+
+
+@pytest.mark.parametrize(("steps", "candles_stored"), [("record", False), ("record,aggregate", True)])
+def test_run_stores_candles_only_with_the_aggregate_step(runner: CliRunner, db_path: Path, steps: str,
+                                                          candles_stored: bool) -> None:
+    # `--steps record` stored every candle too: the aggregate step was never read.
+    result = runner.invoke(app, ["--db", str(db_path), "run", "--sim", "--speed", "max", "--duration", "2h",
+                                 "--steps", steps, "--json"])
+    assert result.exit_code == 0, result.output
+    assert sql_value(db_path, "SELECT count(*) FROM ticks") > 0
+    assert (sql_value(db_path, "SELECT count(*) FROM candles") > 0) is candles_stored

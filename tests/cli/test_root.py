@@ -16,6 +16,17 @@ def test_help_lists_commands_and_exit_codes(runner) -> None:
     assert "4 broker unreachable" in result.stdout
 
 
+@pytest.mark.parametrize("group", ["candles", "setups"])
+def test_a_sub_command_list_shows_each_first_sentence_whole(runner, group: str) -> None:
+    # Click cut them at ~45 characters: "Run the setup tracker over stored candles, store candidates and..."
+    result = runner.invoke(app, [group, "--help"])
+    assert result.exit_code == 0
+    listed = " ".join(result.stdout.split("Commands:")[1].split())
+    assert "..." not in listed
+    if group == "setups":
+        assert "Run the setup tracker over stored candles, store candidates and events, print one row each." in listed
+
+
 def test_version_prints_package_version(runner) -> None:
     from slob_cli import __version__
 

@@ -349,3 +349,44 @@ def test_candles_imported_without_tick_counts_are_tracked_as_the_bars_they_are(
     expected = {row["id"]: row["state"] for row in _track_json(runner, db)}
     got = {row["id"]: row["state"] for row in _track_json(runner, imported)}
     assert got == expected and expected["NQ-20260310-S1"] == "SETUP_COMPLETE"
+
+
+def test_track_says_one_day_and_one_candle_in_the_singular(runner, db_path) -> None:  # noqa: ANN001
+    from datetime import datetime, timezone
+
+    from slob_cli.core.models import Candle
+    from slob_cli.runtime.views import counted
+
+    assert [counted(n, "day") for n in (0, 1, 2, 1204)] == ["0 days", "1 day", "2 days", "1,204 days"]
+    with Store.open(db_path) as store:
+        store.upsert_candles([Candle("NQ", datetime(2026, 1, 6, 15, 0, tzinfo=timezone.utc), 10, 11, 9, 10, 1, 1)])
+    result = runner.invoke(app, ["--db", str(db_path), "setups", "track", "--from", "2026-01-06", "--to", "2026-01-06"])
+    assert result.exit_code == 0, result.output
+    assert result.stdout.strip().splitlines()[-1].startswith("1 day, 1 candle, 0 candidates;")  # was "1 days"
+
+
+@pytest.mark.parametrize(("holder", "code"), [("trade", 2), ("run", 2), ("record", 0), (None, 0)])
+def test_track_refuses_the_day_a_running_session_trades(runner, db_path, holder, code) -> None:  # noqa: ANN001
+    from contextlib import nullcontext
+    from datetime import datetime, timedelta, timezone
+
+    from slob_cli.core.models import Candle, Tick
+    from slob_cli.runtime.lock import acquire
+
+    # `setups track` during `run --sim` wrote the day's events under the engine, which then stopped with
+    # "setup event NQ 2026-01-06 seq 58 is already stored with a different payload" (exit 3).
+    virtual_now = datetime(2026, 1, 6, 15, 0, tzinfo=timezone.utc)  # the sim run's clock: its day is 2026-01-06
+    with Store.open(db_path) as store:
+        run_id = store.start_run("run", {"sim": True}, virtual_now - timedelta(hours=7))
+        store.upsert_candles([Candle("NQ", virtual_now - timedelta(minutes=m), 10, 11, 9, 10, 1, 1)
+                              for m in range(1, 4)])
+        store.upsert_candles([Candle("NQ", datetime(2026, 1, 5, 15, 0, tzinfo=timezone.utc), 10, 11, 9, 10, 1, 1)])
+        store.insert_ticks([Tick("NQ", virtual_now, 10.0, 1.0)], run_id=run_id)
+    with acquire(db_path, holder) if holder else nullcontext():
+        result = runner.invoke(app, ["--db", str(db_path), "setups", "track", "--from", "2026-01-05"])
+        earlier = runner.invoke(app, ["--db", str(db_path), "setups", "track", "--to", "2026-01-05"])
+    assert result.exit_code == code, result.output
+    if code:
+        assert result.stderr.startswith(f"Error: slob {holder} (pid ") and "is tracking 2026-01-06" in result.stderr
+        assert "(--to 2026-01-05)" in result.stderr
+    assert earlier.exit_code == 0, earlier.output  # the other days stay free to track

@@ -92,6 +92,25 @@ def test_bad_input_gets_one_line_and_a_usage_exit(runner: CliRunner, arguments: 
     assert len(result.stderr.strip().splitlines()) == 1
 
 
+def test_a_damaged_replay_store_is_named_not_the_db_store(runner: CliRunner, tmp_path: Path) -> None:
+    from datetime import datetime, timedelta, timezone
+
+    from slob_cli.adapters.store import Store
+    from slob_cli.core.models import Tick
+    from tests.sqlfile import damage_root_page
+
+    recorded = tmp_path / "recorded.db"
+    start = datetime(2026, 1, 6, 14, 30, tzinfo=timezone.utc)
+    with Store.open(recorded) as store:
+        store.insert_ticks([Tick("NQ", start + timedelta(seconds=i), 21000.0, 1.0) for i in range(3000)])
+    damage_root_page(recorded, "ticks_symbol_ts")  # the index its tick count reads
+    result = runner.invoke(app, ["--db", str(tmp_path / "slob.db"), "sim-gateway", "--port", "0", "--replay",
+                                 str(recorded)])
+    assert result.exit_code == 3, result.output
+    assert result.stderr.startswith(f"Error: database '{recorded}' is damaged (database disk image is malformed)")
+    assert "slob.db" not in result.stderr and len(result.stderr.strip().splitlines()) == 1
+
+
 def test_a_port_already_in_use_exits_3_with_one_line(runner: CliRunner) -> None:
     import socket
 

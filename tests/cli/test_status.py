@@ -73,7 +73,7 @@ def test_status_table_names_running_session_and_rows(runner: CliRunner, db_path:
     assert f"Running: slob paper (pid {os.getpid()}" in out
     assert "NQ-a-SHORT-1" in out and "WATCHING_LIQ2" in out
     assert "slob:NQ-a-SHORT-2:stop" in out and "25,470.25" in out
-    assert "1 closed trades" in out and "$+400.00" in out
+    assert "1 closed trade," in out and "$+400.00" in out
     assert "connected" in out
 
 
@@ -189,3 +189,19 @@ def test_status_at_80_columns_prints_every_number_whole(runner: CliRunner, db_pa
     row = next(line for line in piped.stdout.splitlines() if "NQ-20250102-20260327-20261205T023709" in line)
     assert "NQ-20250102-20260327-20261205T023709-risk_pct=0.02" in row and "+2,821,044.50" in row
     assert "…" not in piped.stdout
+
+
+def test_an_mnq_position_on_nq_data_is_marked_at_nq_prices(runner: CliRunner, db_path: Path, store: Store) -> None:
+    from slob_cli.core.models import Tick
+
+    # risk's trade_symbol = "MNQ": the store records NQ only, so MNQ had no price and no unrealized P&L.
+    now = datetime.now(UTC)
+    add_setup(store, "NQ-a-SHORT-1", "SETUP_COMPLETE", trading_date=trading_date_of(now).isoformat(),
+              entry_estimate=25450.0, stop=25470.0, target=25405.0)
+    add_trade(store, "NQ-a-SHORT-1", symbol="MNQ", quantity=3.0, entry_time=to_iso(now - timedelta(minutes=5)),
+              entry_price=25449.5, entry_commission=1.86)
+    store.insert_ticks([Tick("NQ", now - timedelta(seconds=2), 25440.0, 1.0)])
+    [position] = json.loads(runner.invoke(app, ["--db", str(db_path), "status", "--json"]).stdout)["positions"]
+    assert position["last_price"] == 25440.0
+    assert position["unrealized_money"] == round(9.5 * 2.0 * 3 - 1.86, 2)  # MNQ's $2 a point, 3 lots
+    assert (position["to_stop"], position["to_target"]) == (30.0, 35.0)

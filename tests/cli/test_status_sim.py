@@ -19,9 +19,9 @@ UTC = timezone.utc
 SIM_NOW = datetime(2026, 1, 6, 15, 40, tzinfo=UTC)  # the sim's virtual clock when it was stopped
 
 
-def _interrupted_sim_run(store: Store) -> None:
+def _interrupted_sim_run(store: Store, command: str = "run", args: dict | None = None) -> None:
     """A `run --sim` stopped by Ctrl-C with a position open and its stop and target working."""
-    run_id = store.start_run("run", {"sim": True}, SIM_NOW - timedelta(hours=8))
+    run_id = store.start_run(command, {"sim": True} if args is None else args, SIM_NOW - timedelta(hours=8))
     add_setup(store, "NQ-20260106-S1", "SETUP_COMPLETE", entry_estimate=25478.0, stop=25490.0, target=25406.0)
     add_order(store, "slob:NQ-20260106-S1:entry", "entry", "FILLED", "NQ-20260106-S1", run_id=run_id)
     for role, kind, price in (("stop", "STP", {"stop_price": 25490.0}), ("target", "LMT", {"limit_price": 25406.0})):
@@ -66,7 +66,7 @@ def test_dashboard_after_an_interrupted_sim_is_marked_simulated_and_not_connecte
     assert "SIMULATED clock of sim run 1 (ended)" in frame and "data: sim" in frame
     assert "gateway: connected" not in frame  # the last run's heartbeat, named so:
     assert "last heartbeat (run 1): 2 s ago on the sim clock" in " ".join(frame.split())
-    assert "NQ-20260106-S1*" in frame and "ended sim run" in frame and "+$152.75" in frame
+    assert "NQ-20260106-S1*" in frame and "ended sim run" in frame and "$+152.75" in frame
     assert max(len(line) for line in frame.splitlines()) <= 80
     assert frame.count("Europe/Stockholm") == 1
 
@@ -99,3 +99,15 @@ def test_a_sim_run_whose_process_died_is_shown_as_died_not_running(runner: CliRu
         assert [run["state"] for run in data["runs"]] == ["running", "ended"]
         assert data["clock"]["run_ended"] is False
         assert {o["order_ref"]: o["ended_sim_run"] for o in data["working_orders"]}["slob:NQ-20260106-L1:stop"] is False
+
+
+def test_a_trade_stopped_against_slob_sim_gateway_leaves_its_book_at_that_gateway_not_ended(
+        runner: CliRunner, db_path: Path, store: Store) -> None:
+    # `trade --follow-sim-clock` against a `slob sim-gateway` that still runs: the stop and target work there
+    # and the position is held there; status said "of an ended sim run: its gateway is gone".
+    _interrupted_sim_run(store, "trade", {"sim": False, "sim_clock": True})
+    data = json.loads(runner.invoke(app, ["--db", str(db_path), "status", "--json"]).stdout)
+    assert [order["ended_sim_run"] for order in data["working_orders"]] == [False, False]
+    assert [position["ended_sim_run"] for position in data["positions"]] == [False]
+    text = runner.invoke(app, ["--db", str(db_path), "status"]).stdout
+    assert "gateway is gone" not in text and "ended sim" not in text and "NQ-20260106-S1*" not in text

@@ -11,6 +11,7 @@ spread; a stop fills at the trade that touched it live and at the stop price in 
 
 from __future__ import annotations
 
+import json
 from contextlib import ExitStack
 from datetime import date, datetime, time, timedelta
 from pathlib import Path
@@ -122,3 +123,18 @@ def test_five_generated_days_backtest_like_the_live_runs(tmp_path: Path) -> None
                 report = _backtest(harness, days[0], days[-1], risk)
                 compared = _assert_parity(harness, report, days)
                 assert compared >= 3
+
+
+def test_trading_mnq_on_nq_setups_fills_and_marks_like_the_backtest(tmp_path: Path) -> None:
+    # risk's trade_symbol: the engine found no MNQ contract ("no resolved contract for MNQ"), sent nothing,
+    # and the stored intent then blocked the afternoon setup as an open position: 0 trades where the
+    # backtest made 2. Its P&L follows the MNQ contract, and our unrealized figure marks MNQ at NQ's prices.
+    risk = RiskConfig(risk_pct=0.02, max_contracts=3, trade_symbol="MNQ")
+    with ExitStack() as stack:
+        harness = _live_day(stack, tmp_path, "both_setups", date(2026, 1, 6), 7, risk)
+        report = _backtest(harness, date(2026, 1, 6), date(2026, 1, 6), risk)
+        assert _assert_parity(harness, report, [date(2026, 1, 6)]) == 2
+        assert {row["symbol"] for row in harness.trades()} == {"MNQ"}
+        held = [json.loads(row["payload"]) for row in harness.store.db.query("SELECT positions, payload FROM health")
+                if row["positions"]]
+        assert held and all(abs(beat["unrealized_pnl"] - beat["broker_unrealized_pnl"]) <= 25 for beat in held)

@@ -94,3 +94,14 @@ def test_frame_shows_connection_mode_chart_levels_tables_and_pnl() -> None:
 def test_tick_age_falls_back_to_newest_candle_end_without_ticks_or_heartbeats(store: Store, db_path) -> None:
     store.upsert_candles([Candle("NQ", NOW.replace(second=0) - timedelta(minutes=3), 10, 10, 10, 10, 1, 1)])
     assert read_snapshot(store, db_path, NOW).last_tick_age == 150.0  # candle ended 15:00:00, now 15:02:30
+
+
+def test_frame_writes_a_losing_position_in_dollars_as_status_and_the_page_do() -> None:
+    position = {"setup_id": "NQ-20260106-S1", "quantity": 1.0, "entry_price": 25571.75, "last_price": 25572.0,
+                "unrealized_money": -7.25, "to_stop": 21.0, "to_target": 71.0}
+    snapshot = DashboardSnapshot(now=NOW, db_path="slob.db", symbol="NQ", positions=[position],
+                                 today={"trading_date": "2026-01-06", "closed_trades": 1, "pnl_points": -20.25,
+                                        "pnl_money": -405.0, "commission": 4.5})
+    text = text_of(render_frame(snapshot, ZONE))
+    assert "$-7.25" in text and "$-405.00" in text  # one way on one screen: it was "-$7.25" beside "$-405.00"
+    assert "-$" not in text and "+21.00" in text and "+71.00" in text

@@ -23,7 +23,7 @@ from slob_cli.cli.main import app
 from slob_cli.core.models import Candle
 from slob_cli.runtime.lock import acquire
 from tests.opsdata import add_health
-from tests.sqlfile import sql_run
+from tests.sqlfile import damage_root_page, sql_run
 from tests.web.seeding import SeededDay, seed_day
 
 UTC = timezone.utc
@@ -240,3 +240,21 @@ def test_an_empty_store_answers_every_endpoint(store: Store, web_server) -> None
     header = get_json(server.url + "/api/header")
     assert header["data_mode"] is None and header["run_id"] is None and header["symbol"] is None
     assert get_json(server.url + "/api/status")["today"]["closed_trades"] == 0
+
+
+def test_a_damaged_store_gets_a_json_503_naming_it_and_no_traceback(seeded: SeededDay, db_path: Path,
+                                                                    web_server) -> None:
+    server = web_server()
+    damage_root_page(db_path, "candles")
+    for endpoint in ("/api/candles", "/api/header"):  # both read candles: was a text 500 and a logged traceback
+        status, headers, body = get(server.url + endpoint)
+        assert status == 503 and headers["content-type"] == "application/json", (endpoint, status, body[:200])
+        assert json.loads(body)["error"].startswith(f"database {str(db_path)!r} is damaged (database disk image")
+    assert "Traceback" not in "".join(server.errors)
+
+
+def test_an_unknown_api_path_gets_a_json_404(seeded: SeededDay, web_server) -> None:
+    server = web_server()
+    for path in ("/api/reports/abc", "/api/nothing"):
+        status, _, body = get(server.url + path)
+        assert status == 404 and json.loads(body) == {"error": "not found"}, (path, body[:200])

@@ -12,7 +12,7 @@ import asyncio
 import logging
 import math
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import date, datetime, timezone
 from functools import partial
 from time import monotonic as _monotonic
@@ -61,10 +61,13 @@ class MarketDataFeed:
         trading_hours: Callable[[datetime], bool] = in_globex_hours,
         guard: BorderGuard | None = None,
         on_trade: TradeSink | None = None,
+        order_symbols: Sequence[str] = (),
     ) -> None:
         self.connection = connection
         self.ib = connection.ib
         self.symbols = list(symbols)
+        # Traded but not watched (risk's trade_symbol: MNQ on NQ's setups): resolved for orders, not subscribed.
+        self.order_symbols = [symbol for symbol in order_symbols if symbol not in self.symbols]
         self.on_tick = on_tick
         self.on_trade = on_trade
         self.requested_type = data_type
@@ -245,6 +248,8 @@ class MarketDataFeed:
             self._subscribe(symbol)
             self.last_tick_monotonic.setdefault(symbol, time.monotonic())
             self.last_tick_monotonic[symbol] = max(self.last_tick_monotonic[symbol], time.monotonic())
+        for symbol in self.order_symbols:
+            await self._resolve(symbol, day)
 
     def mark_gap(self, symbol: str, reason: str) -> None:
         """Note that ticks after the last one accepted may be missing (reconnect or silence) until the next arrives."""

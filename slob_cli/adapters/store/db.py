@@ -20,7 +20,7 @@ from slob_cli.adapters.store.instants import from_iso as from_iso  # re-exported
 from slob_cli.adapters.store.instants import from_us as from_us
 from slob_cli.adapters.store.instants import to_iso as to_iso
 from slob_cli.adapters.store.instants import to_us as to_us
-from slob_cli.adapters.store.integrity import BackgroundCheck, quick_check_problem, read_only_uri
+from slob_cli.adapters.store.integrity import BackgroundCheck, damaged_store, quick_check_problem, read_only_uri
 from slob_cli.adapters.store.queries import ReadQueries
 from slob_cli.adapters.store.rows import CANDLE_INSERT, CANDLE_ROWS, candle_row, row_candle
 from slob_cli.adapters.store.scans import Scans
@@ -280,9 +280,12 @@ class Store(ReadQueries, ViewQueries, Scans, TradingDays):
             return 0
         row = self._conn.execute("SELECT value FROM meta WHERE key='schema_version'").fetchone()
         try:
-            return int(row[0]) if row else 0
+            version = int(row[0]) if row else 0
         except (TypeError, ValueError):
-            raise StoreError(f"database {str(self.path)!r} has an unreadable schema version {row[0]!r}") from None
+            version = -1
+        if version < 0:  # no migration starts below 0
+            raise StoreError(f"database {str(self.path)!r} has an unreadable schema version {row[0]!r}")
+        return version
 
     def known_schema_version(self) -> int:
         """Return the file's schema version; raise StoreError when it is newer than this slob understands."""
@@ -317,7 +320,7 @@ class Store(ReadQueries, ViewQueries, Scans, TradingDays):
 
     def _damaged(self, problem: str | None) -> None:
         if problem is not None:
-            raise StoreError(f"database {str(self.path)!r} is damaged ({problem}); restore it from a backup")
+            raise damaged_store(self.path, problem)
 
     def close(self) -> None:
         """Close the connection (committing first what a writer thread still holds)."""
@@ -366,10 +369,14 @@ class Store(ReadQueries, ViewQueries, Scans, TradingDays):
             else:
                 self._conn.execute("COMMIT")
         except sqlite3.OperationalError as exc:
-            if "full" not in str(exc).lower():
+            message = str(exc).lower()
+            if "full" not in message and "locked" not in message:
                 raise
             if self._conn.in_transaction:
                 self._conn.execute("ROLLBACK")
+            if "locked" in message:  # another process's write outlasted the busy timeout: no traceback, exit 3
+                raise StoreError(f"database {str(self.path)!r} is locked by another process's write; nothing of "
+                                 "this write was stored: run it again once that one is done") from None
             raise disk_full(self.path) from None
 
     # ------------------------------------------------------------------ writes from the event loop

@@ -6,6 +6,8 @@ import sqlite3
 import threading
 from pathlib import Path
 
+from slob_cli.errors import StoreError
+
 
 def quick_check_problem(conn: sqlite3.Connection) -> str | None:
     """Return SQLite's first quick_check finding (corrupt pages, broken indexes), or None when sound."""
@@ -40,6 +42,23 @@ class BackgroundCheck:
         """Wait for the check; return its first finding, or None when the file is sound."""
         self._thread.join()
         return self._problem
+
+
+def damage_named(error: BaseException) -> str | None:
+    """Return SQLite's words when an error says a file is damaged (a malformed page met by a read), else None.
+
+    A reader does not run quick_check (it would read the whole file); it meets the damage only on
+    the page it needs, as a bare DatabaseError, which is a damaged store, not an unexpected error.
+    """
+    if type(error) is not sqlite3.DatabaseError:  # OperationalError (locked, busy, ...) is another story
+        return None
+    words = " ".join(str(error).split())
+    return words if "malformed" in words or "not a database" in words else None
+
+
+def damaged_store(path: str | Path, problem: str) -> StoreError:
+    """Return the one-line error of a store file SQLite found damaged."""
+    return StoreError(f"database {str(path)!r} is damaged ({problem}); restore it from a backup")
 
 
 def read_only_uri(file: Path) -> str:

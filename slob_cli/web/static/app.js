@@ -82,12 +82,21 @@
     return formatter(options).format(moment).replace(",", "");
   }
   function age(seconds) {
+    // Word for word as runtime/views.human_age, so the page, `slob status` and `slob dashboard` agree.
     if (seconds === null || seconds === undefined) return "-";
-    const s = Math.max(0, Math.round(seconds));
-    if (s < 60) return `${s} s`;
-    if (s < 3600) return `${Math.floor(s / 60)} min ${s % 60} s`;
-    if (s < 86400) return `${Math.floor(s / 3600)} h ${Math.floor((s % 3600) / 60)} min`;
-    return `${Math.floor(s / 86400)} days`;
+    const s = Math.max(0, seconds);
+    if (s < 60) {
+      const whole = Math.floor(s), fraction = s - whole; // Python's "{:.0f}": halves go to the even neighbour
+      return `${fraction > 0.5 || (fraction === 0.5 && whole % 2 === 1) ? whole + 1 : whole} s`;
+    }
+    const minutes = Math.floor(s / 60);
+    if (minutes < 60) {
+      const rest = Math.floor(s - minutes * 60);
+      return rest && minutes < 10 ? `${minutes} min ${rest} s` : `${minutes} min`;
+    }
+    const hours = Math.floor(minutes / 60), left = minutes % 60;
+    if (hours < 48) return left ? `${hours} h ${left} min` : `${hours} h`;
+    return `${Math.floor(hours / 24)} days`;
   }
   const numberFormat = new Intl.NumberFormat("en-US", { minimumFractionDigits: 2, maximumFractionDigits: 2 });
   function price(value) {
