@@ -71,8 +71,17 @@ def aggregate(
     typer.echo(
         f"Aggregated {report.ticks:,} ticks from {report.source} into {report.candles:,} candles "
         f"({report.synthetic_candles:,} synthetic, {report.gaps:,} gaps, {report.late_ticks:,} late ticks skipped)"
-        f"{_left_out(report.other_symbols, 'ticks')}{_ignored(report.ignored_columns)}."
+        f"{_left_out(report.other_symbols, 'ticks')}{_ignored(report.ignored_columns)}{_partial(report.partial_minutes)}."
     )
+
+
+def _partial(minutes: int) -> str:
+    """Say how many first/last minutes of recordings were left out as partial (nothing when none)."""
+    if not minutes:
+        return ""
+    from slob_cli.runtime.views import counted
+
+    return f"; left out {counted(minutes, 'partial minute')} at the start or end of a recording (not covered whole)"
 
 
 @app.command("import")

@@ -34,6 +34,7 @@ class AggregateReport:
     gaps: int
     symbols: list[str] = field(default_factory=list)
     other_symbols: dict[str, int] = field(default_factory=dict)  # ticks of a file left out by --symbol
+    partial_minutes: int = 0  # first/last minutes of recordings that did not cover them whole: left out
     ignored_columns: list[str] = field(default_factory=list)  # a ticks file's columns slob does not read
 
     def to_dict(self) -> dict[str, Any]:
@@ -95,19 +96,45 @@ def aggregate_candles(
         if symbols:
             frame = frame[frame["symbol"].isin(symbols)]
         result = aggregate_frame(frame, fill_gaps_up_to)
-        source = str(ticks_file)
+        source, left_out = str(ticks_file), 0  # a file says nothing of the runs that recorded it
         if progress is not None:
             progress(len(frame))
     else:
         result = aggregate_store(store, symbols, start, end, fill_gaps_up_to, progress)
         source, others, ignored = "ticks table", {}, []
+        partial = recorded_partial_minutes(store, {candle.symbol for candle in result.candles})
+        whole = [candle for candle in result.candles if (candle.symbol, candle.ts) not in partial]
+        left_out, result.candles = len(result.candles) - len(whole), whole
     store.upsert_candles(result.candles, source="aggregate", keep_equal=True)  # equal bars keep their source
     return AggregateReport(
         source=source, ticks=result.ticks, late_ticks=result.late_ticks, candles=len(result.candles),
         synthetic_candles=sum(1 for c in result.candles if c.synthetic), gaps=len(result.gaps),
         symbols=sorted({c.symbol for c in result.candles}), other_symbols=others,
-        ignored_columns=ignored,
+        ignored_columns=ignored, partial_minutes=left_out,
     )
+
+
+RECORDING_COMMANDS = ("record", "trade", "run", "paper")  # sessions that store the ticks they receive
+
+
+def recorded_partial_minutes(store: Store, symbols: set[str]) -> set[tuple[str, datetime]]:
+    """Return (symbol, minute) of the minutes a session stored ticks of without covering them from start to end.
+
+    As the live engine discards the bar of the minute it subscribed in (runtime/minute_gate), a
+    recording's first minute with ticks is partial (the trades before its subscription never reached
+    it) unless the run began a whole minute before that minute did; its last one is partial unless the
+    run ended after that minute was over (a run still going, or killed before writing its end, did not).
+    """
+    minute_us = 60_000_000
+    partial: set[tuple[str, datetime]] = set()
+    for symbol in symbols:
+        for started, ended, first, last in store.recording_spans(symbol, RECORDING_COMMANDS):
+            first_minute, last_minute = first // minute_us * minute_us, last // minute_us * minute_us
+            if started + minute_us > first_minute:
+                partial.add((symbol, from_us(first_minute)))
+            if ended is None or ended < last_minute + minute_us:
+                partial.add((symbol, from_us(last_minute)))
+    return partial
 
 
 def _within(frame: pd.DataFrame, start: datetime | None, end: datetime | None) -> pd.DataFrame:
