@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
-from datetime import datetime, time, timedelta, timezone
+from datetime import date, datetime, time, timedelta, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
@@ -72,11 +72,13 @@ def aggregate_candles(
     fill_gaps_up_to: int = 0,
     progress: Progress | None = None,
     parsed: ParsedRows | None = None,
+    check: Callable[[list[Candle]], None] | None = None,
 ) -> AggregateReport:
     """Build M1 candles from stored ticks (or a ticks file) and upsert them in one transaction.
 
     `start`/`end` are widened to whole minutes: a candle built from part of its minute would replace
     the whole one. `parsed`: the ticks file as read_ticks read it already (else it is read here).
+    `check` sees the candles before they are written (and may refuse them by raising).
     """
     from slob_cli.core.models import floor_minute
     from slob_cli.runtime.batch import aggregate_frame, aggregate_store
@@ -105,6 +107,8 @@ def aggregate_candles(
         partial = recorded_partial_minutes(store, {candle.symbol for candle in result.candles})
         whole = [candle for candle in result.candles if (candle.symbol, candle.ts) not in partial]
         left_out, result.candles = len(result.candles) - len(whole), whole
+    if check is not None:
+        check(result.candles)
     store.upsert_candles(result.candles, source="aggregate", keep_equal=True)  # equal bars keep their source
     return AggregateReport(
         source=source, ticks=result.ticks, late_ticks=result.late_ticks, candles=len(result.candles),
@@ -178,8 +182,12 @@ def read_candle_file(path: Path, symbol: str | None = None, skip_bad: bool = Fal
     return CandleFile(path, parsed, read)
 
 
-def store_candle_file(store: Store, file: CandleFile, progress: Progress | None = None) -> ImportReport:
-    """Upsert a read candles file's good rows in one transaction; return what the import did."""
+def store_candle_file(store: Store, file: CandleFile, progress: Progress | None = None,
+                      check: Callable[[list[Candle]], None] | None = None) -> ImportReport:
+    """Upsert a read candles file's good rows in one transaction; return what the import did.
+
+    `check` sees the candles before they are written (and may refuse them by raising).
+    """
     parsed = file.parsed
     frame = parsed.frame
     candles = [
@@ -187,6 +195,8 @@ def store_candle_file(store: Store, file: CandleFile, progress: Progress | None 
                row.dropped_ticks)
         for row in frame.itertuples(index=False)
     ]
+    if check is not None:
+        check(candles)
     counts = store.import_candles(candles, progress)
     if progress is not None and file.read > len(candles):
         progress(file.read - len(candles))
@@ -258,3 +268,26 @@ def candle_dict(candle: Candle, zone: ZoneInfo | None = None) -> dict[str, Any]:
         "close": candle.close, "volume": candle.volume, "tick_count": candle.tick_count,
         "dropped_ticks": candle.dropped_ticks,
     }
+
+
+def refuse_a_tracked_day(store: Store, doing: str, leave_out: Callable[[date], str],
+                         later: str) -> Callable[[list[Candle]], None]:
+    """Return a check that refuses (exit 2) candles of the day a running trade/run/paper session tracks.
+
+    Replacing them under it would change the bars its setups were found on (runtime.views, as `setups track`).
+    """
+    from slob_cli.core.sessions import trading_date_of
+    from slob_cli.runtime.views import refuse_the_day_a_session_tracks as refuse
+
+    def check(candles: list[Candle]) -> None:
+        refuse(store, lambda day: any(trading_date_of(candle.ts) == day for candle in candles), doing,
+               "replace the candles it tracks under it", leave_out, later)
+
+    return check
+
+
+def day_start(day: date) -> str:
+    """Return the start of a New York date as ISO-8601 with its offset (a --to that leaves the day out)."""
+    from slob_cli.core.sessions import NEW_YORK
+
+    return datetime.combine(day, time(0), NEW_YORK).isoformat(timespec="minutes")
