@@ -126,15 +126,18 @@ def recorded_partial_minutes(store: Store, symbols: set[str]) -> set[tuple[str, 
 
     As the live engine discards the bar of the minute it subscribed in (runtime/minute_gate), a
     recording's first minute with ticks is partial (the trades before its subscription never reached
-    it) unless the run began a whole minute before that minute did; its last one is partial unless the
-    run ended after that minute was over (a run still going, or killed before writing its end, did not).
+    it) unless the run began five minutes before that minute did (a subscription takes seconds, and
+    against `sim-gateway --speed 60` a real second is a simulated minute); its last one is partial
+    unless the run ended after that minute was over (a run still going, or killed before writing its
+    end, did not).
     """
     minute_us = 60_000_000
+    subscribed_within = 5 * minute_us
     partial: set[tuple[str, datetime]] = set()
     for symbol in symbols:
         for started, ended, first, last in store.recording_spans(symbol, RECORDING_COMMANDS):
             first_minute, last_minute = first // minute_us * minute_us, last // minute_us * minute_us
-            if started + minute_us > first_minute:
+            if started + subscribed_within > first_minute:
                 partial.add((symbol, from_us(first_minute)))
             if ended is None or ended < last_minute + minute_us:
                 partial.add((symbol, from_us(last_minute)))
