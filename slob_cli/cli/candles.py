@@ -46,7 +46,7 @@ def aggregate(
     """
     from slob_cli.cli.context import app_context
     from slob_cli.cli.options import check_range, parse_instant, progress_bar
-    from slob_cli.runtime.candles import aggregate_candles
+    from slob_cli.runtime.candles import aggregate_candles, day_start, refuse_a_tracked_day
 
     chosen = _symbol(symbol)
     begin, finish = parse_instant(start, "--from"), parse_instant(end, "--to")
@@ -64,6 +64,7 @@ def aggregate(
             report = aggregate_candles(
                 store, [chosen] if chosen and ticks_file is None else None, ticks_file, chosen, begin, finish,
                 fill_gaps, advance, parsed,
+                refuse_a_tracked_day(store, "aggregating", lambda day: f"--to {day_start(day)}", "aggregate it"),
             )
     if json_out:
         typer.echo(json.dumps(report.to_dict(), indent=2))
@@ -71,8 +72,17 @@ def aggregate(
     typer.echo(
         f"Aggregated {report.ticks:,} ticks from {report.source} into {report.candles:,} candles "
         f"({report.synthetic_candles:,} synthetic, {report.gaps:,} gaps, {report.late_ticks:,} late ticks skipped)"
-        f"{_left_out(report.other_symbols, 'ticks')}{_ignored(report.ignored_columns)}."
+        f"{_left_out(report.other_symbols, 'ticks')}{_ignored(report.ignored_columns)}{_partial(report.partial_minutes)}."
     )
+
+
+def _partial(minutes: int) -> str:
+    """Say how many first/last minutes of recordings were left out as partial (nothing when none)."""
+    if not minutes:
+        return ""
+    from slob_cli.runtime.views import counted
+
+    return f"; left out {counted(minutes, 'partial minute')} at the start or end of a recording (not covered whole)"
 
 
 @app.command("import")
@@ -90,7 +100,7 @@ def import_(
     from slob_cli.adapters.file_reading import count_rows
     from slob_cli.cli.context import app_context
     from slob_cli.cli.options import progress_bar
-    from slob_cli.runtime.candles import read_candle_file, store_candle_file
+    from slob_cli.runtime.candles import read_candle_file, refuse_a_tracked_day, store_candle_file
     from slob_cli.runtime.views import counted
 
     chosen = _symbol(symbol)
@@ -98,7 +108,8 @@ def import_(
     with progress_bar(f"Importing {file.name}", rows) as advance:
         read = read_candle_file(file, chosen, skip_bad, advance)  # a bad file leaves no new store behind
         with app_context(ctx).open_store() as store:
-            report = store_candle_file(store, read, advance)
+            report = store_candle_file(store, read, advance, refuse_a_tracked_day(
+                store, "importing", lambda day: "import a file without its rows", "import it"))
     if json_out:
         typer.echo(json.dumps(report.to_dict(), indent=2))
         return

@@ -4,9 +4,12 @@ from __future__ import annotations
 
 from datetime import datetime
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
+
+if TYPE_CHECKING:
+    from slob_cli.core.strategy.config import StrategyConfig
 
 
 def report(
@@ -31,6 +34,7 @@ def report(
     from datetime import timezone
 
     from slob_cli.adapters.store import Store
+    from slob_cli.adapters.strategy_config import load_strategy_config
     from slob_cli.cli.context import app_context
     from slob_cli.cli.options import parse_duration
     from slob_cli.cli.paper import print_outcome
@@ -52,21 +56,22 @@ def report(
         if wanted is None:
             raise UsageError(f"run {run_id} recorded no duration: give --duration")
         now = datetime.now(timezone.utc)
-        offline = _replay(store, run_id, settings.strategy_config, now) if replay else None
-        outcome = finish_validation(store, run_id, parse_duration(wanted), now, report_file, strict, offline)
+        config = load_strategy_config(settings.strategy_config) if replay else None
+        offline = _replay(store, run_id, config, now) if config is not None else None
+        outcome = finish_validation(store, run_id, parse_duration(wanted), now, report_file, strict, offline,
+                                    replay_config=config)
     print_outcome(outcome, strict, json_out)
     raise typer.Exit(outcome.exit_code)
 
 
-def _replay(store: Any, run_id: int, strategy_path: Path | None, now: datetime) -> list[Any]:
+def _replay(store: Any, run_id: int, config: StrategyConfig, now: datetime) -> list[Any]:
     """Return the offline tracker events of the run's days (calendar with a margin either side)."""
     from datetime import timedelta
 
     from slob_cli.adapters.calendar import load_calendar
-    from slob_cli.adapters.strategy_config import load_strategy_config
     from slob_cli.runtime.validation_data import offline_events, run_span
 
     start, end = run_span(store, run_id, now)
     margin = timedelta(days=14)
     calendar = load_calendar(start.date() - margin, end.date() + margin)
-    return offline_events(store, run_id, load_strategy_config(strategy_path), calendar, now)
+    return offline_events(store, run_id, config, calendar, now)

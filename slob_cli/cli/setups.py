@@ -133,16 +133,11 @@ def track(
 
 def _refuse_a_day_a_session_trades(store: Store, plan: _Plan) -> None:
     """Refuse (exit 2) to rewrite the day a running trade/run/paper session is tracking: it would stop that session."""
-    from datetime import timezone
+    from slob_cli.runtime.views import refuse_the_day_a_session_tracks
 
-    from slob_cli.runtime.views import tracking_session_day
-
-    busy = tracking_session_day(store, datetime.now(timezone.utc))
-    if busy is not None and plan.start <= busy[1] <= plan.end:
-        who, day = busy
-        raise UsageError(f"{who} is tracking {day} on this store: tracking that day now would rewrite its events "
-                         f"under it and stop it; leave the day out (--to {day - timedelta(days=1)}) or track it "
-                         "once the session has ended")
+    refuse_the_day_a_session_tracks(
+        store, lambda day: plan.start <= day <= plan.end, "tracking", "rewrite its events under it and stop it",
+        lambda day: f"--to {day - timedelta(days=1)}", "track it")
 
 
 class _Plan(NamedTuple):

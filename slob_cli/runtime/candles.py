@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
-from datetime import datetime, time, timedelta, timezone
+from datetime import date, datetime, time, timedelta, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
@@ -34,6 +34,7 @@ class AggregateReport:
     gaps: int
     symbols: list[str] = field(default_factory=list)
     other_symbols: dict[str, int] = field(default_factory=dict)  # ticks of a file left out by --symbol
+    partial_minutes: int = 0  # first/last minutes of recordings that did not cover them whole: left out
     ignored_columns: list[str] = field(default_factory=list)  # a ticks file's columns slob does not read
 
     def to_dict(self) -> dict[str, Any]:
@@ -71,11 +72,13 @@ def aggregate_candles(
     fill_gaps_up_to: int = 0,
     progress: Progress | None = None,
     parsed: ParsedRows | None = None,
+    check: Callable[[list[Candle]], None] | None = None,
 ) -> AggregateReport:
     """Build M1 candles from stored ticks (or a ticks file) and upsert them in one transaction.
 
     `start`/`end` are widened to whole minutes: a candle built from part of its minute would replace
     the whole one. `parsed`: the ticks file as read_ticks read it already (else it is read here).
+    `check` sees the candles before they are written (and may refuse them by raising).
     """
     from slob_cli.core.models import floor_minute
     from slob_cli.runtime.batch import aggregate_frame, aggregate_store
@@ -95,19 +98,50 @@ def aggregate_candles(
         if symbols:
             frame = frame[frame["symbol"].isin(symbols)]
         result = aggregate_frame(frame, fill_gaps_up_to)
-        source = str(ticks_file)
+        source, left_out = str(ticks_file), 0  # a file says nothing of the runs that recorded it
         if progress is not None:
             progress(len(frame))
     else:
         result = aggregate_store(store, symbols, start, end, fill_gaps_up_to, progress)
         source, others, ignored = "ticks table", {}, []
+        partial = recorded_partial_minutes(store, {candle.symbol for candle in result.candles})
+        whole = [candle for candle in result.candles if (candle.symbol, candle.ts) not in partial]
+        left_out, result.candles = len(result.candles) - len(whole), whole
+    if check is not None:
+        check(result.candles)
     store.upsert_candles(result.candles, source="aggregate", keep_equal=True)  # equal bars keep their source
     return AggregateReport(
         source=source, ticks=result.ticks, late_ticks=result.late_ticks, candles=len(result.candles),
         synthetic_candles=sum(1 for c in result.candles if c.synthetic), gaps=len(result.gaps),
         symbols=sorted({c.symbol for c in result.candles}), other_symbols=others,
-        ignored_columns=ignored,
+        ignored_columns=ignored, partial_minutes=left_out,
     )
+
+
+RECORDING_COMMANDS = ("record", "trade", "run", "paper")  # sessions that store the ticks they receive
+
+
+def recorded_partial_minutes(store: Store, symbols: set[str]) -> set[tuple[str, datetime]]:
+    """Return (symbol, minute) of the minutes a session stored ticks of without covering them from start to end.
+
+    As the live engine discards the bar of the minute it subscribed in (runtime/minute_gate), a
+    recording's first minute with ticks is partial (the trades before its subscription never reached
+    it) unless the run began five minutes before that minute did (a subscription takes seconds, and
+    against `sim-gateway --speed 60` a real second is a simulated minute); its last one is partial
+    unless the run ended after that minute was over (a run still going, or killed before writing its
+    end, did not).
+    """
+    minute_us = 60_000_000
+    subscribed_within = 5 * minute_us
+    partial: set[tuple[str, datetime]] = set()
+    for symbol in symbols:
+        for started, ended, first, last in store.recording_spans(symbol, RECORDING_COMMANDS):
+            first_minute, last_minute = first // minute_us * minute_us, last // minute_us * minute_us
+            if started + subscribed_within > first_minute:
+                partial.add((symbol, from_us(first_minute)))
+            if ended is None or ended < last_minute + minute_us:
+                partial.add((symbol, from_us(last_minute)))
+    return partial
 
 
 def _within(frame: pd.DataFrame, start: datetime | None, end: datetime | None) -> pd.DataFrame:
@@ -151,8 +185,12 @@ def read_candle_file(path: Path, symbol: str | None = None, skip_bad: bool = Fal
     return CandleFile(path, parsed, read)
 
 
-def store_candle_file(store: Store, file: CandleFile, progress: Progress | None = None) -> ImportReport:
-    """Upsert a read candles file's good rows in one transaction; return what the import did."""
+def store_candle_file(store: Store, file: CandleFile, progress: Progress | None = None,
+                      check: Callable[[list[Candle]], None] | None = None) -> ImportReport:
+    """Upsert a read candles file's good rows in one transaction; return what the import did.
+
+    `check` sees the candles before they are written (and may refuse them by raising).
+    """
     parsed = file.parsed
     frame = parsed.frame
     candles = [
@@ -160,6 +198,8 @@ def store_candle_file(store: Store, file: CandleFile, progress: Progress | None 
                row.dropped_ticks)
         for row in frame.itertuples(index=False)
     ]
+    if check is not None:
+        check(candles)
     counts = store.import_candles(candles, progress)
     if progress is not None and file.read > len(candles):
         progress(file.read - len(candles))
@@ -231,3 +271,26 @@ def candle_dict(candle: Candle, zone: ZoneInfo | None = None) -> dict[str, Any]:
         "close": candle.close, "volume": candle.volume, "tick_count": candle.tick_count,
         "dropped_ticks": candle.dropped_ticks,
     }
+
+
+def refuse_a_tracked_day(store: Store, doing: str, leave_out: Callable[[date], str],
+                         later: str) -> Callable[[list[Candle]], None]:
+    """Return a check that refuses (exit 2) candles of the day a running trade/run/paper session tracks.
+
+    Replacing them under it would change the bars its setups were found on (runtime.views, as `setups track`).
+    """
+    from slob_cli.core.sessions import trading_date_of
+    from slob_cli.runtime.views import refuse_the_day_a_session_tracks as refuse
+
+    def check(candles: list[Candle]) -> None:
+        refuse(store, lambda day: any(trading_date_of(candle.ts) == day for candle in candles), doing,
+               "replace the candles it tracks under it", leave_out, later)
+
+    return check
+
+
+def day_start(day: date) -> str:
+    """Return the start of a New York date as ISO-8601 with its offset (a --to that leaves the day out)."""
+    from slob_cli.core.sessions import NEW_YORK
+
+    return datetime.combine(day, time(0), NEW_YORK).isoformat(timespec="minutes")

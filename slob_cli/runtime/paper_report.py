@@ -72,13 +72,14 @@ def finish_validation(
     notifier: Notifier | None = None,
     thresholds: Thresholds | None = None,
     stats: dict[str, Any] | None = None,
+    replay_config: Any = None,
 ) -> PaperOutcome:
     """Judge one run and write `<base>.md` and `<base>.json` (default: beside the db); alert the verdict.
 
     Called by `slob paper` before its run row is closed: pass `crashed=False` and the engine's live
     `stats`, and the offline replay's events (see validation_data.event_keys_of).
     """
-    data = gather(store, run_id, target_seconds, now, offline_events, crashed, monitor_only, stats)
+    data = gather(store, run_id, target_seconds, now, offline_events, crashed, monitor_only, stats, replay_config)
     report = evaluate(data, thresholds)
     base = report_base or default_report_base(Path(store.path), run_id)
     meta = {"run": run_id, "database": str(store.path), "judged_at": iso_z(now),

@@ -108,10 +108,13 @@ def gather(
     crashed: bool | None = None,
     monitor_only: bool = False,
     stats: dict[str, Any] | None = None,
+    replay_config: StrategyConfig | None = None,
 ) -> ValidationInput:
     """Read one run's validation data from the store; `now` ends a run that has not ended yet.
 
     `stats` (the engine's live counters) override the run row's, for a run judged before it ends.
+    `replay_config`: the config `offline_events` replayed with; a day whose stored events another
+    config computed is then named, and the look-ahead check not judged on events that are not the run's.
     """
     row = store.run_record(run_id)
     if row is None:
@@ -172,9 +175,30 @@ def gather(
         candles_received=received, candles_generated=generated, candles_persisted=persisted, gaps=gaps,
         dropped_ticks=dropped, late_ticks=int(_first(counters, ("late_ticks",), 0)), delayed_data=delayed,
         simulated_data=data_mode == "sim", sim_clock=_on_sim_clock(_payload(row[5])), live_events=live, offline_events=offline_events,
+        events_not_the_runs=None if replay_config is None else _tracked_otherwise(store, dates, replay_config, ended),
         orders=orders, fills=fills, trades=trades, setups_by_state=by_state, monitor_only=monitor_only,
         crash_detail=crash_detail, unrealized_pairs=_unrealized_pairs(store.health_payload_texts(run_id)),
     )
+
+
+def _tracked_otherwise(store: Any, dates: list[str], config: StrategyConfig, ended: datetime) -> str | None:
+    """Name the run's days whose stored events another strategy config computed (`setups track --config`), or None.
+
+    The live half of the look-ahead check is the day's stored events: recomputed under another config
+    they are no longer what the run logged, and a replay with the run's config differs from them.
+    """
+    from slob_cli.adapters.store.setups import config_change, config_fingerprint
+
+    fingerprint, text = config_fingerprint(config)
+    other = [row for row in store.day_configs_on(dates) if row[2] != fingerprint]
+    if not other:
+        return None
+    _, day, stored_hash, stored_json, updated = other[0]
+    when = "after the run" if updated > _us(ended) else "not with the replay's config"
+    days = ", ".join(f"{row[0]} {row[1]}" for row in other)
+    return (f"the stored setup events of {days} were computed {when} with strategy config {stored_hash}, not the "
+            f"replayed {fingerprint} (from that to this: {config_change(stored_json, text)}): they are not what the "
+            f"run logged; `slob setups track --from {day} --to {day}` with the run's config restores them")
 
 
 def _on_sim_clock(args: dict[str, Any]) -> bool:

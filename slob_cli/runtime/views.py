@@ -187,6 +187,23 @@ def tracking_session_day(store: Store, wall_now: datetime) -> tuple[str, date] |
     return holder.describe(), trading_date_of(store_clock(store, wall_now).now)
 
 
+def refuse_the_day_a_session_tracks(store: Store, touches: Callable[[date], bool], doing: str, effect: str,
+                                    leave_out: Callable[[date], str], later: str) -> None:
+    """Refuse (exit 2) to write what a running trade/run/paper session tracks: the day it is tracking.
+
+    `touches(day)` says whether the command's writes fall on that New York date (asked only while such
+    a session runs); `doing` names them ("tracking"), `effect` what they would do under the session,
+    `leave_out(day)` how to leave the day out, `later` what to do once the session has ended.
+    """
+    from slob_cli.errors import UsageError
+
+    busy = tracking_session_day(store, datetime.now(timezone.utc))
+    if busy is not None and touches(busy[1]):
+        who, day = busy
+        raise UsageError(f"{who} is tracking {day} on this store: {doing} that day now would {effect}; "
+                         f"leave the day out ({leave_out(day)}) or {later} once the session has ended")
+
+
 def run_over(store: Store, run: dict[str, Any]) -> bool:
     """Return True when a run has ended, or its process died without writing its end (it holds no lock)."""
     from slob_cli.runtime.lock import current_holder

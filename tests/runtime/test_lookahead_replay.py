@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from dataclasses import replace
 from datetime import date, timedelta
 
@@ -56,3 +57,34 @@ def test_candle_changed_after_the_live_run_breaks_the_replay_equality(store: Sto
     store.upsert_candles([replace(first_bar, high=first_bar.high + 500)])
     passed, detail = look_ahead(store, run_id)
     assert not passed and "differ from event" in detail
+
+
+def test_a_day_recomputed_under_another_config_after_the_run_is_not_judged_as_the_runs(
+        store: Store, tmp_path) -> None:  # noqa: ANN001
+    """`setups track --config other.toml` over the run's day rewrote the events the run logged: the report
+    compared the replay with those and FAILED "no look-ahead" for a run that had none. It now says the
+    stored events are not the run's (a warning: not checked), naming the day and how to restore them."""
+    from typer.testing import CliRunner
+
+    from slob_cli.cli.main import app
+
+    live_day(store)
+    strict = tmp_path / "strict.toml"
+    strict.write_text("[strategy]\nmin_rr = 5.0\n")
+    runner = CliRunner()
+    tracked = runner.invoke(app, ["--db", str(store.path), "setups", "track", "--from", str(DAY), "--to", str(DAY),
+                                  "--config", str(strict), "--json"])
+    assert tracked.exit_code == 0, tracked.output
+    report = runner.invoke(app, ["--db", str(store.path), "report", "--json", "--report", str(tmp_path / "r")])
+    assert report.stdout.startswith("{"), report.output
+    criteria = {c["name"]: c for c in json.loads(report.stdout)["criteria"]}
+    look = criteria["no look-ahead"]
+    assert look["severity"] == "warning" and not look["passed"], look
+    assert "not checked" in look["detail"] and f"NQ {DAY}" in look["detail"] and "after the run" in look["detail"]
+    assert f"slob setups track --from {DAY} --to {DAY}" in look["detail"]
+    # Tracked again with the run's config, the day is the run's again: judged, and passed.
+    again = runner.invoke(app, ["--db", str(store.path), "setups", "track", "--from", str(DAY), "--to", str(DAY)])
+    assert again.exit_code == 0, again.output
+    report = runner.invoke(app, ["--db", str(store.path), "report", "--json", "--report", str(tmp_path / "r")])
+    look = {c["name"]: c for c in json.loads(report.stdout)["criteria"]}["no look-ahead"]
+    assert look["passed"], look

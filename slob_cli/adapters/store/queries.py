@@ -235,6 +235,12 @@ class ReadQueries:
             "SELECT setup_id, type, iso_time(bar_time), payload FROM setup_events WHERE trading_date IN ({})"
             " ORDER BY symbol, trading_date, seq", trading_dates)
 
+    def day_configs_on(self, trading_dates: Sequence[str]) -> list[tuple[Any, ...]]:
+        """Return (symbol, trading date, config hash, config JSON, updated_at us) of the tracked days of the dates."""
+        return self._rows_in(
+            "SELECT symbol, trading_date, config_hash, config_json, updated_at FROM tracked_days"
+            " WHERE trading_date IN ({}) ORDER BY symbol, trading_date", trading_dates)
+
     def setup_event_symbols_on(self, trading_dates: Sequence[str]) -> set[str]:
         """Return the symbols with setup events on the given trading dates."""
         return {symbol for (symbol,) in self._rows_in(

@@ -1,0 +1,68 @@
+"""A recording's first and last minute are partial: `candles aggregate` does not pass them off as whole.
+
+A real `slob record` process records from the simulated gateway (60x) over a real socket and is
+stopped by SIGTERM mid-minute; the ticks it stored are then aggregated. The recording began after
+its first minute had begun and ended before its last one was over: those two minutes are left out
+(the summary and --json count them), every minute between becomes a candle.
+"""
+
+from __future__ import annotations
+
+import json
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+from typer.testing import CliRunner
+
+from slob_cli.cli.main import app
+from slob_cli.sim.gateway import SimGatewayThread
+from tests.conftest import eventually
+from tests.sqlfile import sql_rows
+
+MINUTE_US = 60_000_000
+
+
+def _minutes(db_path: Path) -> list[int]:
+    if not db_path.exists():
+        return []
+    try:
+        rows = sql_rows(db_path, "SELECT DISTINCT ts / 60000000 FROM ticks WHERE symbol = 'NQ' ORDER BY 1")
+    except Exception:  # noqa: BLE001 - the store is still being created
+        return []
+    return [row[0] for row in rows]
+
+
+def _record(db_path: Path, port: int, minutes: int) -> None:
+    process = subprocess.Popen(
+        [sys.executable, "-m", "slob_cli", "--db", str(db_path), "record", "--port", str(port), "--client-id", "62",
+         "--no-warm-up", "--symbols", "NQ"], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    try:
+        eventually(lambda: len(_minutes(db_path)) >= minutes, timeout=60, interval=0.05)
+        process.send_signal(signal.SIGTERM)
+        assert process.wait(timeout=60) == 0, process.stderr.read() if process.stderr else ""
+    finally:
+        if process.poll() is None:
+            process.kill()
+        process.communicate(timeout=30)
+
+
+def test_the_first_and_last_minute_of_a_recording_are_left_out(db_path: Path, runner: CliRunner) -> None:
+    with SimGatewayThread(seed=11, start="2026-03-10T14:35:20Z", speed=60) as gateway:
+        _record(db_path, gateway.port, minutes=4)
+    recorded = _minutes(db_path)
+    assert len(recorded) >= 4
+    result = runner.invoke(app, ["--db", str(db_path), "candles", "aggregate", "--json"])
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.stdout)
+    stored = [row[0] // MINUTE_US for row in sql_rows(db_path, "SELECT ts FROM candles WHERE symbol = 'NQ' ORDER BY ts")]
+    ((ended,),) = sql_rows(db_path, "SELECT ended_at FROM runs")
+    # Stopped mid-minute, the recording ended before its last minute was over (in the rare case that
+    # SIGTERM came after the minute ended but before its next trade arrived, that minute was whole).
+    whole_last = ended >= (recorded[-1] + 1) * MINUTE_US
+    assert stored == (recorded[1:] if whole_last else recorded[1:-1])
+    left_out = 1 if whole_last else 2
+    assert (report["candles"], report["partial_minutes"]) == (len(recorded) - left_out, left_out)
+    text = runner.invoke(app, ["--db", str(db_path), "candles", "aggregate"])
+    assert text.exit_code == 0 and f"left out {left_out} partial minute" in text.stdout, text.stdout
