@@ -109,3 +109,20 @@ def test_paper_catches_an_order_sent_twice_with_exit_5(runner, db_path: Path,
     assert result.exit_code == 5, result.stdout + result.stderr
     criteria, _ = _criteria(result.stdout)
     assert criteria["no duplicate orders"]["passed"] is False
+
+
+def test_judged_at_is_the_wall_clock_of_the_judgement_from_paper_sim_and_from_report(runner, db_path: Path) -> None:
+    """One field, one clock: `paper --sim` wrote judged_at on the sim's day, a later `report` on the wall clock."""
+    from datetime import datetime, timezone
+
+    def judged(action: list[str]) -> tuple[datetime, datetime, datetime]:
+        before = datetime.now(timezone.utc)
+        result = runner.invoke(app, ["--db", str(db_path), *action])
+        assert result.exit_code == 0, result.output
+        meta = json.loads(db_path.with_name(f"{db_path.stem}-paper-run1.json").read_text())["meta"]
+        return before, datetime.fromisoformat(meta["judged_at"]), datetime.now(timezone.utc)
+
+    before, at, after = judged(ARGS)
+    assert before <= at <= after, (before, at, after)  # not the simulated day's end
+    before, at, after = judged(["report", "--no-replay", "--json"])
+    assert before <= at <= after, (before, at, after)
