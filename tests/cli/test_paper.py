@@ -14,7 +14,7 @@ from slob_cli.cli.main import app
 from tests.conftest import eventually
 
 # 07:30 UTC start + 14 h covers the planted SHORT (morning) and LONG (afternoon) and their exits.
-# Lockstep: the run is the same at any speed, so the pacing is lifted (paper's --speed takes a factor, not 'max').
+# Lockstep: the run is the same at any speed, so the pacing is lifted.
 ARGS = ["paper", "--sim", "--duration", "14h", "--speed", "1000000", "--json"]
 
 
@@ -126,3 +126,17 @@ def test_judged_at_is_the_wall_clock_of_the_judgement_from_paper_sim_and_from_re
     assert before <= at <= after, (before, at, after)  # not the simulated day's end
     before, at, after = judged(["report", "--no-replay", "--json"])
     assert before <= at <= after, (before, at, after)
+
+
+def test_paper_speed_takes_what_run_speed_takes(runner, db_path: Path) -> None:
+    """`run --sim --speed max` ran; `paper --sim --speed max` was refused: one parser, the same values."""
+    for bad in ("fast", "0", "-3"):
+        refused = [runner.invoke(app, ["--db", str(db_path), command, "--sim", "--speed", bad])
+                   for command in ("run", "paper")]
+        assert [r.exit_code for r in refused] == [2, 2], [r.output for r in refused]
+        assert refused[0].stderr == refused[1].stderr and refused[0].stderr.startswith("Error: --speed"), refused[0].stderr
+    args = [a if a != "1000000" else "max" for a in ARGS]
+    result = runner.invoke(app, ["--db", str(db_path), *args])
+    criteria, data = _criteria(result.stdout)
+    assert result.exit_code == 0, [c for c in criteria.values() if not c["passed"]]
+    assert data["figures"]["trades"]["closed"] == 2
