@@ -91,8 +91,10 @@ def record(
     client_id: ClientIdOption = None,
     account: AccountOption = None,
     symbols: Annotated[str | None, typer.Option("--symbols", help="Comma-separated roots, e.g. NQ,MNQ [env SLOB_SYMBOLS].")] = None,
-    duration: Annotated[str | None, typer.Option("--duration", help="Stop after hours (2) or 90m, 2h, 1h30m, 1d.")] = None,
-    until: Annotated[str | None, typer.Option("--until", help="Stop at HH:MM in the display time zone.")] = None,
+    duration: Annotated[str | None, typer.Option(
+        "--duration", help="Stop after hours (2) or 90m, 2h, 1h30m, 1d of real time.")] = None,
+    until: Annotated[str | None, typer.Option(
+        "--until", help="Stop at HH:MM in the display time zone, on the session's clock (a simulated gateway's).")] = None,
     warm_up: Annotated[bool, typer.Option("--warm-up/--no-warm-up", help="Fetch today's 1-min bars first.")] = True,
     fail_if_running: FailIfRunningOption = False,
     connect_timeout: ConnectTimeoutOption = None,
@@ -117,12 +119,10 @@ def record(
 
     settings = gateway_settings(ctx, host, port, client_id, account, connect_timeout, symbols=symbols)
     now = _now()
-    ends = []
-    if duration is not None:
-        ends.append(now + timedelta(seconds=parse_duration(duration)))
+    end = None if duration is None else now + timedelta(seconds=parse_duration(duration))  # real time
     if until is not None:
-        ends.append(parse_until(until, now, settings.zone))
-    options = RecorderOptions(symbols=list(settings.symbols), until=min(ends) if ends else None,
+        parse_until(until, now, settings.zone)  # bad input exits 2 before connecting; read on the session's clock
+    options = RecorderOptions(symbols=list(settings.symbols), until=end, stop_at=until, zone=settings.zone,
                               data_type=settings.market_data_type, warm_up=warm_up, stale_after=settings.stale_after)
     config = GatewayConfig.from_settings(settings)
     args = {"symbols": options.symbols, "duration": duration, "until": until, "host": config.host,
@@ -135,7 +135,7 @@ def record(
         run.data_mode = options.data_type
         stats = asyncio.run(_record(run, config, options, clock))
         run.stats, run.data_mode = stats, stats["data_mode"]
-        cut = stats.get("stopped_by") if options.until is not None else None
+        cut = stats.get("stopped_by") if options.until is not None or options.stop_at is not None else None
         typer.echo(f"Recorded {stats['ticks_stored']:,} ticks ({stats['reconnects']} reconnects, "
                    f"{stats['backfilled']:,} backfilled after outages, {stats['gaps']} gaps not recovered, "
                    f"{stats['dropped']} dropped, data {stats['data_mode']})"

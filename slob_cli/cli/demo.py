@@ -21,16 +21,19 @@ def demo(
 
     Example: slob --db demo.db demo --seed 7
     """
-    from slob_cli.cli.guard import run_guard
+    from slob_cli.cli.guard import run_guard, session_lock, start_failure_recorded
     from slob_cli.runtime.demo import run_demo
 
-    with run_guard(ctx, "demo", fail_if_running, {"seed": seed, "minutes": minutes}) as run:
-        report = run_demo(run.store, seed=seed, minutes=minutes, run_id=run.run_id, zone=run.settings.zone)
-        run.stats = report.to_dict()
-        run.data_mode = "sim"
-        zone = run.settings.zone
-        zone_name = run.settings.display_tz
-        db_path = run.settings.db_path
+    with session_lock(ctx, "demo", fail_if_running) as lock:
+        with start_failure_recorded(ctx, "demo", lock):  # refused at its start, as `run` and `paper` are
+            _refuse_others_data(ctx, minutes, fresh=bool(lock.created))
+        with run_guard(ctx, "demo", fail_if_running, {"seed": seed, "minutes": minutes}, lock=lock) as run:
+            report = run_demo(run.store, seed=seed, minutes=minutes, run_id=run.run_id, zone=run.settings.zone)
+            run.stats = report.to_dict()
+            run.data_mode = "sim"
+            zone = run.settings.zone
+            zone_name = run.settings.display_tz
+            db_path = run.settings.db_path
     if json_out:
         typer.echo(json.dumps(report.to_dict(), indent=2))
         return
@@ -56,3 +59,20 @@ def demo(
         table.add_row(name, value)
     fitting_console(table).print(table)
     typer.echo(f"Next: slob --db {db_path} candles show   |   slob --db {db_path} candles export --format csv")
+
+
+def _refuse_others_data(ctx: typer.Context, minutes: int, fresh: bool) -> None:
+    """Refuse before the run starts a window holding data the demo did not write (run_demo checks again)."""
+    from slob_cli.cli.context import app_context
+    from slob_cli.errors import StoreError
+    from slob_cli.runtime.demo import refuse_others_data
+
+    if fresh:  # a store this command makes holds nobody's data
+        return
+    context = app_context(ctx)
+    try:
+        store = context.open_store(readonly=True)
+    except StoreError:  # an older schema, say: the run opens (and upgrades) it, and run_demo checks there
+        return
+    with store:
+        refuse_others_data(store, minutes, zone=context.settings.zone)

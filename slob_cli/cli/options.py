@@ -112,6 +112,19 @@ def parse_duration(text: str, option: str = "--duration") -> float:
     return seconds
 
 
+def parse_sim_speed(text: str, option: str = "--speed") -> float | str:
+    """Parse a simulated clock's speed, as `run --sim` and `paper --sim` take it: a positive factor, or `max`."""
+    if text.strip().lower() == "max":
+        return "max"
+    try:
+        value = float(text)
+    except ValueError:
+        raise UsageError(f"{option} {text!r} is not a number or 'max'") from None
+    if not value > 0:  # also NaN
+        raise UsageError(f"{option} must be positive")
+    return value
+
+
 def check_png(plot: Path | None) -> None:
     """Refuse a --plot FILE whose name does not end in .png (a directory, another format) before any work."""
     if plot is not None and plot.suffix.lower() != ".png":

@@ -27,7 +27,8 @@ def paper(
     report_file: Annotated[Path | None, typer.Option(
         "--report", help="Write FILE.md and FILE.json (default: beside the db, <db>-paper-run<N>).")] = None,
     sim: Annotated[bool, typer.Option("--sim", help="Rehearse against the embedded simulated gateway, accelerated.")] = False,
-    speed: Annotated[float, typer.Option("--speed", min=1.0, help="Simulated clock speed with --sim.")] = 1000.0,
+    speed: Annotated[str, typer.Option("--speed", help="Simulated clock speed with --sim: a factor like 600, or max.")
+                     ] = "1000",
     seed: Annotated[int, typer.Option("--seed", help="Seed of the simulated market (--sim).")] = 7,
     scenario: Annotated[str, typer.Option("--scenario", help="Planted first day of the simulated market (--sim).")] = "both_setups",
     host: HostOption = None,
@@ -50,7 +51,7 @@ def paper(
     from contextlib import ExitStack
 
     from slob_cli.cli.guard import run_guard, session_lock, start_failure_recorded
-    from slob_cli.cli.options import parse_duration
+    from slob_cli.cli.options import parse_duration, parse_sim_speed
     from slob_cli.cli.trading import cut_short_stats, replace_earlier_rehearsal, run_args
     from slob_cli.errors import BrokerUnavailable, RunCutShort, ValidationFailed
     from slob_cli.runtime import wiring
@@ -65,7 +66,7 @@ def paper(
     settings = gateway_settings(ctx, host, port, client_id, account, connect_timeout)
     sim_options = None
     if sim:
-        sim_options = SimOptions(seed=seed, scenario=scenario, trading_date=DEFAULT_SIM_DAY, speed=speed,
+        sim_options = SimOptions(seed=seed, scenario=scenario, trading_date=DEFAULT_SIM_DAY, speed=parse_sim_speed(speed),
                                  around_the_clock=True, stop_at_duration=True)
     steps = ("record", "aggregate", "track", "trade")
     with ExitStack() as stack:

@@ -213,12 +213,12 @@ def list_setups(
     """
     from slob_cli.adapters.store.setups import SetupRepository
     from slob_cli.cli.context import app_context
-    from slob_cli.core.strategy.states import SetupState
+    from slob_cli.core.strategy.states import CANDIDATE_STATES
 
     start, end = parse_range(start_text, end_text)
     if state is not None:
         state = state.upper()
-        known = [member.value for member in SetupState]
+        known = [member.value for member in CANDIDATE_STATES]  # what a stored candidate can be
         if state not in known:
             raise UsageError(f"unknown --state {state!r} (known: {', '.join(known)})")
     context = app_context(ctx)

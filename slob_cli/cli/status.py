@@ -6,7 +6,7 @@ from typing import Annotated, Any
 
 import typer
 
-from slob_cli.errors import ExitCode
+from slob_cli.errors import ExitCode, UsageError
 
 
 def _damage(store: Any) -> str | None:
@@ -23,7 +23,7 @@ def status(
     ctx: typer.Context,
     json_out: Annotated[bool, typer.Option("--json", help="Print one JSON object instead of tables.")] = False,
     check: Annotated[bool, typer.Option(
-        "--check", help="Print nothing but one line; exit 0 only when a session holds the lock and shows "
+        "--check", help="Print nothing but one line (not with --json); exit 0 only when a session holds the lock and shows "
         "life within --max-age (one started by an older slob, which never pulses: while its process is not "
         "stopped), else 1 (for container health checks).")] = False,
     max_age: Annotated[float, typer.Option(
@@ -43,6 +43,8 @@ def status(
     from slob_cli.cli.context import app_context
     from slob_cli.runtime.status import StoreBeingMade, check_health, collect_status, open_for_reading
 
+    if check and json_out:
+        raise UsageError("--check prints one line of text for health checks: use it without --json")
     settings = app_context(ctx).settings
     try:
         opened = open_for_reading(settings.db_path, max_age)

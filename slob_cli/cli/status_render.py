@@ -28,7 +28,8 @@ def render_status(report: StatusReport, zone: ZoneInfo) -> RenderableType:
         when += f" (SIMULATED clock of sim run {clock.get('run_id')}, {state})"
     parts.append(Text(f"Now: {when}", style="bold magenta" if simulated else "bold"))
     if report.running:
-        parts.append(Text(f"Running: {report.running.describe(zone)}", style="bold green"))
+        running = report.running.describe(zone, "wall" if simulated else None)  # Now is not on its clock
+        parts.append(Text(f"Running: {running}", style="bold green"))
     else:
         parts.append(Text("Running: nothing holds the lock", style="yellow"))
     runs = listing_table("Recent runs", ("id", "command", "started", "ended", "exit", "data"), ("command", "data"))

@@ -86,6 +86,7 @@ def run(
     """
     from datetime import date
 
+    from slob_cli.cli.options import parse_sim_speed
     from slob_cli.errors import UsageError
     from slob_cli.runtime.session import SimOptions, parse_steps
 
@@ -97,15 +98,7 @@ def run(
             trading_date = date.fromisoformat(day) if day else None
         except ValueError:
             raise UsageError(f"--date {day!r} is not YYYY-MM-DD") from None
-        speed_value: float | str = speed
-        if speed != "max":
-            try:
-                speed_value = float(speed)
-            except ValueError:
-                raise UsageError(f"--speed {speed!r} is not a number or 'max'") from None
-            if speed_value <= 0:
-                raise UsageError("--speed must be positive")
-        sim_options = SimOptions(seed=seed, scenario=scenario, trading_date=trading_date, speed=speed_value)
+        sim_options = SimOptions(seed=seed, scenario=scenario, trading_date=trading_date, speed=parse_sim_speed(speed))
     _session(ctx, settings, "run", monitor_only=monitor_only or "trade" not in chosen, live=live,
              duration=duration, fail_if_running=fail_if_running, steps=chosen, sim=sim_options, json_out=json_out)
 

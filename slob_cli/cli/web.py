@@ -6,6 +6,8 @@ from typing import Annotated
 
 import typer
 
+MIN_TOKEN_LENGTH = 16
+
 
 def web(
     ctx: typer.Context,
@@ -16,7 +18,7 @@ def web(
     token: Annotated[str | None, typer.Option(
         "--token", envvar="SLOB_WEB_TOKEN", show_envvar=False,
         help="Access token every request must carry (Bearer header or the login form) [env SLOB_WEB_TOKEN; "
-        "prefer it: a flag shows in `ps`].")] = None,
+        f"prefer it: a flag shows in `ps`]; at least {MIN_TOKEN_LENGTH} characters.")] = None,
 ) -> None:
     """Serve a live, read-only dashboard: chart, setups, orders, position, trades, P&L, reports.
 
@@ -30,5 +32,15 @@ def web(
     from slob_cli.web.server import serve_web
 
     settings = app_context(ctx).settings
+    if token:  # a guessable token guards nothing: a flag is a usage error, the setting a config one
+        _check_token_length(token, from_env=getattr(ctx.get_parameter_source("token"), "name", "") == "ENVIRONMENT")
     serve_web(settings.db_path, settings.display_tz, host, port, token or None,
               announce=lambda line: typer.echo(line))
+
+
+def _check_token_length(token: str, from_env: bool) -> None:
+    from slob_cli.errors import ConfigError, UsageError
+
+    if len(token) < MIN_TOKEN_LENGTH:
+        name, error = ("SLOB_WEB_TOKEN", ConfigError) if from_env else ("--token", UsageError)
+        raise error(f"{name} must be at least {MIN_TOKEN_LENGTH} characters (it has {len(token)})")

@@ -104,6 +104,12 @@ def _publish(bus: EventBus, event: object) -> None:
         bus.emit(EventType.LATE_TICK, event.tick, event.tick.ts)
 
 
+def refuse_others_data(store: Store, minutes: int = DEFAULT_MINUTES, start: datetime = DEFAULT_SESSION_START,
+                       symbol: str = "NQ", zone: ZoneInfo | None = None) -> None:
+    """Raise InputError when the window a demo of `minutes` from `start` would replace holds others' data."""
+    _refuse_others_data(store, symbol, start, start + timedelta(minutes=minutes), zone)
+
+
 def _refuse_others_data(store: Store, symbol: str, start: datetime, end: datetime, zone: ZoneInfo | None) -> None:
     """Raise InputError when [start, end) holds ticks or candles the demo did not write."""
     ticks, candles = store.rows_not_written_by("demo", symbol, to_us(start), to_us(end), derived_sources=("aggregate",))

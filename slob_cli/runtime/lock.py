@@ -60,10 +60,11 @@ class LockHolder:
             return self.run_id is not None and self.run_id == run_id
         return pid is not None and self.pid == pid
 
-    def describe(self, zone: tzinfo | None = None) -> str:
+    def describe(self, zone: tzinfo | None = None, clock: str | None = None) -> str:
         """Return a one-line description such as `slob paper (pid 42, since 2026-01-06T14:00:00Z)`.
 
         With a zone (a screen that names its display zone once), the start is shown in it, without a label.
+        The start is the wall clock's: beside a simulated "now", `clock="wall"` says so (`... on the wall clock)`).
         """
         since = self.started_at
         if zone is not None:
@@ -72,7 +73,7 @@ class LockHolder:
                     "%Y-%m-%d %H:%M:%S")
             except ValueError:  # a holder record written by hand: shown as it is
                 pass
-        return f"slob {self.command} (pid {self.pid}, since {since})"
+        return f"slob {self.command} (pid {self.pid}, since {since}{f' on the {clock} clock' if clock else ''})"
 
 
 class AlreadyRunning(SlobError):

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
@@ -82,7 +82,8 @@ def finish_validation(
     data = gather(store, run_id, target_seconds, now, offline_events, crashed, monitor_only, stats, replay_config)
     report = evaluate(data, thresholds)
     base = report_base or default_report_base(Path(store.path), run_id)
-    meta = {"run": run_id, "database": str(store.path), "judged_at": iso_z(now),
+    # judged_at: the wall clock when it was judged, whoever judges (`now` is the run's clock: a sim's day under --sim).
+    meta = {"run": run_id, "database": str(store.path), "judged_at": iso_z(datetime.now(timezone.utc)),
             "target_hours": round(target_seconds / 3600, 3), "monitor_only": monitor_only}
     markdown, json_path = write_report(report, base, strict, meta)
     if notifier is not None:

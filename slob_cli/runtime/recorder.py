@@ -43,7 +43,7 @@ log = logging.getLogger(__name__)
 
 
 def parse_until(text: str, now: datetime, zone: ZoneInfo) -> datetime:
-    """Return the next UTC instant at wall-clock HH:MM in zone after now; raise UsageError otherwise."""
+    """Return the next UTC instant at HH:MM in zone after now (on now's clock); raise UsageError otherwise."""
     match = re.fullmatch(r"(\d{1,2}):(\d{2})", text.strip())
     if match is None or int(match.group(1)) > 23 or int(match.group(2)) > 59:
         raise UsageError(f"--until {text!r} is not a time like 22:00")
@@ -60,7 +60,9 @@ class RecorderOptions:
     """What to record, until when, and the knobs tests and benches turn."""
 
     symbols: list[str]
-    until: datetime | None = None
+    until: datetime | None = None  # real time: --duration's end, read on the wall clock at the start
+    stop_at: str | None = None  # --until HH:MM: a time of day on the recording's clock (a sim's, once it answers)
+    zone: ZoneInfo | None = None  # stop_at's zone (the display zone)
     data_type: str = "live"
     flush_interval: float = 0.25
     buffer_capacity: int = 500_000
@@ -325,15 +327,36 @@ class Recorder(Supervised):
                                  "seconds": seconds, "clock": self.connection.clock_name, "reason": reason})
 
     async def _deadline(self) -> None:
-        until = self.options.until
-        if until is None:
-            return
-        remaining = (until - self.clock.now()).total_seconds()
+        deadlines = []
+        if self.options.until is not None:
+            deadlines.append(self._real_deadline((self.options.until - datetime.now(UTC)).total_seconds()))
+        if self.options.stop_at is not None:
+            deadlines.append(self._clock_deadline(self.options.stop_at))
+        await asyncio.gather(*deadlines)  # each returns once the run stops (or stops it)
+
+    async def _real_deadline(self, remaining: float) -> None:
+        """--duration: real seconds, whatever clock the recording runs on."""
         try:
             await asyncio.wait_for(self.stop_event.wait(), max(0.0, remaining))
         except (asyncio.TimeoutError, TimeoutError):
             log.info("recording period ended")
             self.stop_event.set()
+
+    async def _clock_deadline(self, stop_at: str) -> None:
+        """--until HH:MM: the next such time of day on the recording's clock once connected (a sim's, if it is one)."""
+        if not await self._unless_stopped(self._ready.wait()):
+            return
+        target = parse_until(stop_at, self.clock.now(), self.options.zone or ZoneInfo("UTC"))
+        while not self.stop_event.is_set():
+            self._catch_up_with_the_trades()  # a sim's time runs at its own speed: its ticks carry it
+            if self.clock.now() >= target:
+                log.info("recording period ended at %s", target.isoformat())
+                self.stop_event.set()
+                return
+            try:
+                await asyncio.wait_for(self.stop_event.wait(), 0.25)
+            except (asyncio.TimeoutError, TimeoutError):
+                pass
 
     async def _writer(self) -> None:
         while not self.stop_event.is_set():

@@ -97,3 +97,27 @@ def test_demo_with_another_seed_and_fewer_minutes_replaces_the_whole_day_of_the_
         assert conn.execute("SELECT count(*) FROM setups").fetchone()[0] == 0
     finally:
         conn.close()
+
+
+def test_a_refused_demo_leaves_what_every_refused_start_leaves(runner, db_path: Path) -> None:
+    """Refused at its start, on the store that existed: its row with the exit code, quietly (one Error line).
+
+    Run and paper refused at the start (tests/cli/test_guard.py) do; the demo logged "run 1: slob demo
+    started ... ended with exit code 2" around its Error line, and ran its block (alerts, logs) first.
+    """
+    from datetime import datetime, timedelta, timezone
+
+    from slob_cli.core.models import Tick
+
+    t0 = datetime(2026, 1, 6, 14, 30, tzinfo=timezone.utc)
+    with Store.open(db_path) as store:
+        store.insert_ticks([Tick("NQ", t0 + timedelta(seconds=s), 25000.0, 1.0) for s in range(0, 60, 10)], run_id=None)
+    results = [runner.invoke(app, ["--db", str(db_path), *args])
+               for args in (["demo", "--minutes", "10"], ["run", "--sim", "--date", "1990-01-02"])]
+    assert [r.exit_code for r in results] == [2, 2], [r.output for r in results]
+    for result in results:
+        assert result.stderr.startswith("Error: ") and len(result.stderr.splitlines()) == 1, result.stderr
+    with Store.open(db_path, readonly=True) as store:
+        rows = [dict(row) for row in store.runs()]
+    assert [(row["command"], row["exit_code"]) for row in rows] == [("run", 2), ("demo", 2)]
+    assert rows[0]["args"] == rows[1]["args"] and rows[0]["stats"] == rows[1]["stats"], rows

@@ -178,3 +178,20 @@ def test_a_trade_session_on_the_simulated_gateway_stays_marked_sim_after_it_ends
     assert "│ data" in result.stdout and "sim" in next(line for line in result.stdout.splitlines() if "│ data" in line)
     status = json.loads(runner.invoke(app, ["--db", str(db), "status", "--json"]).stdout)
     assert status["runs"][0]["data_mode"] == "sim", status["runs"]  # was "live" once the session ended
+
+
+def test_record_until_is_a_time_of_day_on_a_simulated_gateways_clock(runner, sim, tmp_path) -> None:
+    """`--until 16:00` against a sim set at 15:58:50 (Stockholm) ends at 16:00 of the simulated day, not the wall's."""
+    from datetime import datetime
+    from zoneinfo import ZoneInfo
+
+    db = tmp_path / "until.db"
+    with sim.SimGatewayThread(seed=5, start="2026-03-10T14:58:50Z", speed=30.0) as gateway:
+        # --duration (real time) is the safety net: 20 real s are 10 simulated minutes, well past 16:00.
+        result = runner.invoke(app, ["--db", str(db), "record", "--port", str(gateway.port), "--client-id", "62",
+                                     "--until", "16:00", "--duration", "20s", "--no-warm-up"])
+    assert result.exit_code == 0, result.stdout + result.stderr
+    run = json.loads(runner.invoke(app, ["--db", str(db), "status", "--json"]).stdout)["runs"][0]
+    ended = datetime.fromisoformat(run["ended_at"]).astimezone(ZoneInfo("Europe/Stockholm"))
+    assert ended.date().isoformat() == "2026-03-10", run
+    assert "16:00:00" <= ended.strftime("%H:%M:%S") < "16:01:00", run

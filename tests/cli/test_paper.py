@@ -14,7 +14,7 @@ from slob_cli.cli.main import app
 from tests.conftest import eventually
 
 # 07:30 UTC start + 14 h covers the planted SHORT (morning) and LONG (afternoon) and their exits.
-# Lockstep: the run is the same at any speed, so the pacing is lifted (paper's --speed takes a factor, not 'max').
+# Lockstep: the run is the same at any speed, so the pacing is lifted.
 ARGS = ["paper", "--sim", "--duration", "14h", "--speed", "1000000", "--json"]
 
 
@@ -109,3 +109,34 @@ def test_paper_catches_an_order_sent_twice_with_exit_5(runner, db_path: Path,
     assert result.exit_code == 5, result.stdout + result.stderr
     criteria, _ = _criteria(result.stdout)
     assert criteria["no duplicate orders"]["passed"] is False
+
+
+def test_judged_at_is_the_wall_clock_of_the_judgement_from_paper_sim_and_from_report(runner, db_path: Path) -> None:
+    """One field, one clock: `paper --sim` wrote judged_at on the sim's day, a later `report` on the wall clock."""
+    from datetime import datetime, timezone
+
+    def judged(action: list[str]) -> tuple[datetime, datetime, datetime]:
+        before = datetime.now(timezone.utc)
+        result = runner.invoke(app, ["--db", str(db_path), *action])
+        assert result.exit_code == 0, result.output
+        meta = json.loads(db_path.with_name(f"{db_path.stem}-paper-run1.json").read_text())["meta"]
+        return before, datetime.fromisoformat(meta["judged_at"]), datetime.now(timezone.utc)
+
+    before, at, after = judged(ARGS)
+    assert before <= at <= after, (before, at, after)  # not the simulated day's end
+    before, at, after = judged(["report", "--no-replay", "--json"])
+    assert before <= at <= after, (before, at, after)
+
+
+def test_paper_speed_takes_what_run_speed_takes(runner, db_path: Path) -> None:
+    """`run --sim --speed max` ran; `paper --sim --speed max` was refused: one parser, the same values."""
+    for bad in ("fast", "0", "-3"):
+        refused = [runner.invoke(app, ["--db", str(db_path), command, "--sim", "--speed", bad])
+                   for command in ("run", "paper")]
+        assert [r.exit_code for r in refused] == [2, 2], [r.output for r in refused]
+        assert refused[0].stderr == refused[1].stderr and refused[0].stderr.startswith("Error: --speed"), refused[0].stderr
+    args = [a if a != "1000000" else "max" for a in ARGS]
+    result = runner.invoke(app, ["--db", str(db_path), *args])
+    criteria, data = _criteria(result.stdout)
+    assert result.exit_code == 0, [c for c in criteria.values() if not c["passed"]]
+    assert data["figures"]["trades"]["closed"] == 2

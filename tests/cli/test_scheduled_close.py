@@ -15,7 +15,7 @@ from tests.sqlfile import sql_rows
 def test_paper_strict_sim_24h_passes_and_logs_the_cme_halt_as_a_scheduled_close(
         runner: CliRunner, db_path: Path) -> None:
     # 24 virtual hours, the CME halt (22:00-23:00 UTC) inside; lockstep makes the run the same at any speed,
-    # so the pacing is lifted (paper's --speed takes a factor, not 'max').
+    # so the pacing is lifted.
     result = runner.invoke(app, ["--db", str(db_path), "paper", "--strict", "--sim", "--duration", "24",
                                  "--speed", "1000000", "--json"])
     report = json.loads(result.stdout[result.stdout.index("{"):])

@@ -390,3 +390,19 @@ def test_track_refuses_the_day_a_running_session_trades(runner, db_path, holder,
         assert result.stderr.startswith(f"Error: slob {holder} (pid ") and "is tracking 2026-01-06" in result.stderr
         assert "(--to 2026-01-05)" in result.stderr
     assert earlier.exit_code == 0, earlier.output  # the other days stay free to track
+
+
+def test_list_state_takes_the_states_a_stored_candidate_can_have_as_the_docs_list_them(runner: CliRunner,
+                                                                                       db: Path) -> None:
+    """WATCHING_LIQ1 was accepted (it is the per-side state before a candidate exists: nothing stored has it)."""
+    import re
+
+    docs = (Path(__file__).resolve().parents[2] / "docs" / "commands.md").read_text()
+    sentence = docs[docs.index("`setups list --state` takes one of"):]
+    documented = re.findall(r"`([A-Z_0-9]+)`", sentence[:sentence.index("(any case)")])
+    for state in documented:
+        result = runner.invoke(app, ["--db", str(db), "setups", "list", "--state", state.lower(), "--json"])
+        assert result.exit_code == 0, result.output
+    result = runner.invoke(app, ["--db", str(db), "setups", "list", "--state", "WATCHING_LIQ1"])
+    assert result.exit_code == 2, result.output
+    assert result.stderr == f"Error: unknown --state 'WATCHING_LIQ1' (known: {', '.join(documented)})\n", result.stderr

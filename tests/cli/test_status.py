@@ -205,3 +205,13 @@ def test_an_mnq_position_on_nq_data_is_marked_at_nq_prices(runner: CliRunner, db
     assert position["last_price"] == 25440.0
     assert position["unrealized_money"] == round(9.5 * 2.0 * 3 - 1.86, 2)  # MNQ's $2 a point, 3 lots
     assert (position["to_stop"], position["to_target"]) == (30.0, 35.0)
+
+
+def test_check_with_json_is_refused_in_one_line_with_exit_2(runner, db_path) -> None:
+    """--check prints one line of text for a health check: --json beside it printed that text, not JSON."""
+    from slob_cli.cli.main import app
+
+    result = runner.invoke(app, ["--db", str(db_path), "status", "--check", "--json"])
+    assert result.exit_code == 2, result.output
+    lines = result.output.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("Error: ") and "--check" in lines[0] and "--json" in lines[0], lines

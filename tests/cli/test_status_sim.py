@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import pytest
 from typer.testing import CliRunner
@@ -111,3 +112,24 @@ def test_a_trade_stopped_against_slob_sim_gateway_leaves_its_book_at_that_gatewa
     assert [position["ended_sim_run"] for position in data["positions"]] == [False]
     text = runner.invoke(app, ["--db", str(db_path), "status"]).stdout
     assert "gateway is gone" not in text and "ended sim" not in text and "NQ-20260106-S1*" not in text
+
+
+def test_the_running_sessions_start_names_its_clock_beside_a_simulated_now(runner: CliRunner, db_path: Path,
+                                                                           store: Store) -> None:
+    """"Running: ... since <wall time>" beside a SIMULATED "Now" read as one clock: each time names its own."""
+    from slob_cli.runtime.lock import acquire
+
+    _interrupted_sim_run(store)
+    died = store.start_run("run", {"sim": True}, SIM_NOW)
+    store.set_run_mode(died, "sim")
+    with acquire(db_path, "run"):
+        text = runner.invoke(app, ["--db", str(db_path), "status"]).stdout
+    running = next(line for line in text.splitlines() if line.startswith("Running:"))
+    assert "SIMULATED clock" in text and running.endswith("on the wall clock)"), running
+    _, rest = running.split("since ", 1)
+    assert rest.startswith(datetime.now(UTC).astimezone(ZoneInfo("Europe/Stockholm")).strftime("%Y-%m-%d")), running
+    wall = db_path.with_name("wall.db")
+    Store.open(wall).close()
+    with acquire(wall, "trade"):  # "Now" on the wall clock: one clock, no label
+        text = runner.invoke(app, ["--db", str(wall), "status"]).stdout
+    assert "SIMULATED" not in text and "Running: slob trade" in text and "wall clock" not in text, text

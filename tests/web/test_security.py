@@ -8,6 +8,7 @@ import urllib.parse
 from datetime import datetime, timezone
 from pathlib import Path
 
+import pytest
 from typer.testing import CliRunner
 
 from slob_cli.adapters.store import Store
@@ -124,3 +125,20 @@ def test_slob_help_does_not_load_the_web_stack() -> None:
              " print(sorted({m.split('.')[0] for m in sys.modules} & {'starlette', 'uvicorn', 'playwright'}))")
     result = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=60, check=True)
     assert result.stdout.strip() == "[]"
+
+
+@pytest.mark.parametrize("short", ["a", "fifteen-chars-x"])
+def test_a_token_shorter_than_16_characters_is_refused_naming_the_rule(runner: CliRunner, db_path: Path, store: Store,
+                                                                      monkeypatch, short: str) -> None:  # noqa: ANN001
+    """`--token a` was accepted: a guessable token guards nothing. The flag is a usage error, the setting a config one."""
+    with socket.socket() as busy:  # refused before it binds: a port in use keeps a wrong acceptance from serving
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = str(busy.getsockname()[1])
+        result = runner.invoke(app, ["--db", str(db_path), "web", "--port", port, "--token", short])
+        assert result.exit_code == 2, result.output
+        assert result.stderr == f"Error: --token must be at least 16 characters (it has {len(short)})\n"
+        monkeypatch.setenv("SLOB_WEB_TOKEN", short)
+        result = runner.invoke(app, ["--db", str(db_path), "web", "--port", port])
+    assert result.exit_code == 3, result.output
+    assert result.stderr == f"Error: SLOB_WEB_TOKEN must be at least 16 characters (it has {len(short)})\n"

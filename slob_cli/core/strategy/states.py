@@ -44,6 +44,8 @@ class ResetReason(str, Enum):
 
 
 TERMINAL_STATES = frozenset({SetupState.SETUP_COMPLETE, SetupState.INVALIDATED})
+# The states a candidate can have: WATCHING_LIQ1 is the per-side state before one exists (never stored).
+CANDIDATE_STATES = tuple(state for state in SetupState if state is not SetupState.WATCHING_LIQ1)
 _ALIVE = (SetupState.WATCHING_CONSOL, SetupState.WATCHING_LIQ2, SetupState.WAITING_ENTRY)
 
 TRANSITIONS: Mapping[SetupState, frozenset[SetupState]] = MappingProxyType(
