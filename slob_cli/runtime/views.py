@@ -179,8 +179,11 @@ def tracking_session_day(store: Store, wall_now: datetime) -> tuple[str, date] |
     `setups track` must not rewrite that day under it: the engine numbers its events on from what it
     stored, and a different event under a number it meets next stops the session.
     """
-    from slob_cli.runtime.lock import current_holder
+    from slob_cli.runtime.lock import current_holder, read_record
 
+    record = read_record(store.path)
+    if record is None or record.command not in TRACKING_COMMANDS:
+        return None  # no tracking session's record, so no tracking holder (and no read of the kernel's lock table)
     holder = current_holder(store.path)
     if holder is None or holder.command not in TRACKING_COMMANDS:
         return None
