@@ -5,6 +5,7 @@ from __future__ import annotations
 import sqlite3
 from datetime import datetime, timezone
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -125,19 +126,26 @@ CASES = [
 ]
 
 
+def _refused(runner, tmp_path: Path, db: Path, file_name: str | None, text: str | None, args: list[str], code: int,
+             message: str) -> Any:
+    """Write the case's file (if any) beside the store, run the command on db; assert its exit code and message."""
+    extra: list[str] = []
+    if file_name is not None:
+        (tmp_path / file_name).write_text(text or "")
+        extra = [file_name]
+    result = runner.invoke(app, ["--db", str(db), *args, *extra])
+    assert result.exit_code == code, result.output
+    assert message in result.stderr
+    return result
+
+
 @pytest.mark.parametrize(("name", "file_name", "text", "args", "code", "message"), CASES, ids=[c[0] for c in CASES])
 def test_bad_input_exits_with_one_line_and_leaves_store_unchanged(
     runner, seeded_db: Path, tmp_path: Path, name: str, file_name: str | None, text: str | None,
     args: list[str], code: int, message: str,
 ) -> None:
     before = snapshot(seeded_db)
-    extra: list[str] = []
-    if file_name is not None:
-        (tmp_path / file_name).write_text(text or "")
-        extra = [file_name]
-    result = runner.invoke(app, ["--db", str(seeded_db), *args, *extra])
-    assert result.exit_code == code, result.output
-    assert message in result.stderr
+    result = _refused(runner, tmp_path, seeded_db, file_name, text, args, code, message)
     assert result.stderr.count("\n") == 1 and result.stderr.startswith("Error: ")
     assert "Traceback" not in result.stdout + result.stderr
     assert snapshot(seeded_db) == before
@@ -235,14 +243,7 @@ def test_a_bad_import_file_creates_no_new_store_nor_its_directory(
     runner, tmp_path: Path, name: str, file_name: str | None, text: str | None,
     args: list[str], code: int, message: str,
 ) -> None:
-    new_store = tmp_path / "fresh" / "new.db"
-    extra: list[str] = []
-    if file_name is not None:
-        (tmp_path / file_name).write_text(text or "")
-        extra = [file_name]
-    result = runner.invoke(app, ["--db", str(new_store), *args, *extra])
-    assert result.exit_code == code, result.output
-    assert message in result.stderr
+    _refused(runner, tmp_path, tmp_path / "fresh" / "new.db", file_name, text, args, code, message)
     assert not (tmp_path / "fresh").exists()  # exit 2 means nothing was written: no empty store either
 
 
