@@ -95,7 +95,7 @@ class SlobGroup(WholeHelpGroup):
             ctx.exit(int(exc.exit_code))
         except KeyboardInterrupt:
             typer.echo("Interrupted.", err=True)
-            ctx.exit(130)
+            ctx.exit(int(ExitCode.INTERRUPTED))
         except BrokenPipeError:
             if not stdout_closed():
                 raise  # another pipe (a gateway socket, say): the line below reports it
