@@ -60,7 +60,7 @@ def exit_code_of(error: BaseException | None) -> int:
     if isinstance(error, SlobError):
         return int(error.exit_code)
     if isinstance(error, (KeyboardInterrupt, *click_errors("Abort", typer.Abort))):
-        return 130
+        return int(ExitCode.INTERRUPTED)
     if isinstance(error, click_errors("ClickException", TyperClickException)):
         return int(error.exit_code)
     return int(ExitCode.UNEXPECTED)

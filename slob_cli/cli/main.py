@@ -95,7 +95,7 @@ class SlobGroup(WholeHelpGroup):
             ctx.exit(int(exc.exit_code))
         except KeyboardInterrupt:
             typer.echo("Interrupted.", err=True)
-            ctx.exit(130)
+            ctx.exit(int(ExitCode.INTERRUPTED))
         except BrokenPipeError:
             if not stdout_closed():
                 raise  # another pipe (a gateway socket, say): the line below reports it
@@ -103,15 +103,14 @@ class SlobGroup(WholeHelpGroup):
         except Exception as exc:  # noqa: BLE001 - last line of defence: one line, no traceback
             log.debug("unexpected error", exc_info=True)
             if (damaged := _damaged_store(ctx, exc)) is not None:
-                typer.echo(f"Error: {damaged}", err=True)
-                ctx.exit(int(ExitCode.CONFIG))
+                return self._fail(ctx, damaged)  # a StoreError: its line and exit code, as any other
             typer.echo(f"Error: unexpected {type(exc).__name__}: {exc} (run with --log-level DEBUG for details)",
                        err=True)
             ctx.exit(int(ExitCode.UNEXPECTED))
 
 
-def _damaged_store(ctx: Context, error: Exception) -> str | None:
-    """Return the line for a read that met a damaged page of the store (exit 3, as on a writable open), else None."""
+def _damaged_store(ctx: Context, error: Exception) -> SlobError | None:
+    """Return the StoreError of a read that met a damaged page of the store (exit 3, as on a writable open), else None."""
     if "sqlite3" not in sys.modules:
         return None
     from slob_cli.adapters.store.integrity import damage_named, damaged_store
@@ -120,7 +119,7 @@ def _damaged_store(ctx: Context, error: Exception) -> str | None:
     context = ctx.find_root().obj  # its settings were read (and checked) before the command ran
     if problem is None or not isinstance(context, AppContext):
         return None
-    return str(damaged_store(context.settings.db_path, problem))
+    return damaged_store(context.settings.db_path, problem)
 
 
 app = typer.Typer(

@@ -96,8 +96,7 @@ def render_status(report: StatusReport, zone: ZoneInfo) -> RenderableType:
             + ("" if health["positions"] is None else f", positions {health['positions']}")
             + f"{_unrealized_text(health.get('payload') or {})}"
         ))
-    if report.running is not None and report.liveness is not None:
-        liveness = report.liveness
+    if report.running is not None and liveness is not None:
         problem = liveness.problem(report.running)
         sign = "real time, its lock pulse" if liveness.sign == "pulse" else "its heartbeat"
         if problem:

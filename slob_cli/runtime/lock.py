@@ -76,6 +76,11 @@ class LockHolder:
         return f"slob {self.command} (pid {self.pid}, since {since}{f' on the {clock} clock' if clock else ''})"
 
 
+def holds_run(holder: LockHolder | None, run_id: int | None, pid: int | None) -> bool:
+    """Return True when a run (its id and pid) is the live lock holder's: a run not ended and not held has died."""
+    return holder is not None and holder.owns(run_id, pid)
+
+
 class AlreadyRunning(SlobError):
     """Another slob session holds the run lock of this store."""
 

@@ -10,7 +10,7 @@ from typing import Any
 from slob_cli.core.timefmt import iso_z
 from slob_cli.errors import StoreError, StoreMissing, StoreNeedsMigration
 from slob_cli.runtime import views
-from slob_cli.runtime.lock import LockHolder, current_holder, last_pulse, process_stopped
+from slob_cli.runtime.lock import LockHolder, current_holder, holds_run, last_pulse, process_stopped
 
 DEFAULT_HEARTBEAT_MAX_AGE = 60.0  # real seconds; `status --check --max-age`, and the mark of dashboard and web
 
@@ -246,7 +246,7 @@ def _with_state(run: dict[str, Any], running: LockHolder | None) -> dict[str, An
     if run["exit_code"] is not None:
         state = "ended"
     else:
-        state = "running" if running is not None and running.owns(run["id"], run["pid"]) else "died"
+        state = "running" if holds_run(running, run["id"], run["pid"]) else "died"
     return {**run, "state": state}
 
 

@@ -45,8 +45,6 @@ log = logging.getLogger("slob.tracking")
 
 MIN_SPLIT_DAYS = 40  # session days in a range below which the fork, pickling and read-only open cost more than they save
 HELPER_SHARE = 0.55  # of the range's session days, the later ones the helper takes: this process also writes every day
-
-
 CHUNK_DAYS = 20  # days the helper pickles at a time: memory on both sides stays a few days' worth
 
 
@@ -74,7 +72,7 @@ class DayHelper:
         """
         offset = 0
         try:
-            with os.fdopen(os.dup(self.notices), "rb") as pipe:
+            with os.fdopen(self.notices, "rb", closefd=False) as pipe:  # close() lets go of the descriptor
                 for line in pipe:
                     kind, _, rest = line.decode("utf-8", "replace").strip().partition(" ")
                     if kind == "C":
@@ -221,11 +219,8 @@ def _serve(
         with open(os.devnull, "rb") as null_in, open(os.devnull, "wb") as null_out:
             os.dup2(null_in.fileno(), 0)
             os.dup2(null_out.fileno(), 1)  # the parent's output is the parent's alone
-        import gc
-
-        gc.disable()  # as track_range: no reference cycles among the hundred thousand objects made here
         from slob_cli.adapters.store import Store
-        from slob_cli.runtime.tracking import _stored_days
+        from slob_cli.runtime.tracking import _collection_paused, _stored_days
 
         def send(chunk: list[DayOutcome]) -> None:
             data = pickle.dumps(list(map(_pack, chunk)), protocol=pickle.HIGHEST_PROTOCOL)
@@ -233,7 +228,7 @@ def _serve(
             _write_all(writer, b"C %d\n" % len(data))
 
         try:
-            with Store.open(path, readonly=True) as store:
+            with _collection_paused(), Store.open(path, readonly=True) as store:
                 chunk: list[DayOutcome] = []
                 for stored in _stored_days(store, symbol, first, end_date, config, calendar, now):
                     chunk.append(day_outcome(symbol, stored))
@@ -251,24 +246,24 @@ def _serve(
         os._exit(code)
 
 
-# A day as sent: (day, final_us, rows, None or (day, events as plain tuples, inputs)). Plain tuples
-# pickle in C; named ones go through copyreg in Python, which made pickling 3.5x slower.
-_Packed = tuple[date, int, list[dict[str, Any]], tuple[date, list[tuple[Any, ...]], Any] | None]
+# A day as sent: (day, final_us, rows, None or (events as plain tuples, inputs)). Plain tuples pickle
+# in C; named ones go through copyreg in Python, which made pickling 3.5x slower.
+_Packed = tuple[date, int, list[dict[str, Any]], tuple[list[tuple[Any, ...]], Any] | None]
 _tuple_new = tuple.__new__
 
 
 def _pack(outcome: DayOutcome) -> _Packed:
     computed = outcome.computed
     return (outcome.day, outcome.final_us, outcome.rows,
-            None if computed is None else (computed.day, [tuple(event.row()) for event in computed.events], computed.inputs))
+            None if computed is None else ([tuple(event.row()) for event in computed.events], computed.inputs))
 
 
 def _unpack(packed: _Packed) -> DayOutcome:
     day, final_us, rows, computed = packed
     if computed is None:
         return DayOutcome(day, final_us, rows, None)
-    events = [_tuple_new(EventRow, event) for event in computed[1]]
-    return DayOutcome(day, final_us, rows, ComputedDay(computed[0], events, rows, computed[2]))
+    events, inputs = computed
+    return DayOutcome(day, final_us, rows, ComputedDay(day, [_tuple_new(EventRow, event) for event in events], rows, inputs))
 
 
 def _write_all(fd: int, data: bytes) -> None:

@@ -209,10 +209,9 @@ def refuse_the_day_a_session_tracks(store: Store, touches: Callable[[date], bool
 
 def run_over(store: Store, run: dict[str, Any]) -> bool:
     """Return True when a run has ended, or its process died without writing its end (it holds no lock)."""
-    from slob_cli.runtime.lock import current_holder
+    from slob_cli.runtime.lock import current_holder, holds_run
 
-    holder = current_holder(store.path)
-    return run["ended_at"] is not None or holder is None or not holder.owns(run["id"], run.get("pid"))
+    return run["ended_at"] is not None or not holds_run(current_holder(store.path), run["id"], run.get("pid"))
 
 
 def ended_sim_runs(store: Store) -> set[int]:
@@ -225,10 +224,10 @@ def ended_sim_runs(store: Store) -> set[int]:
     ended = {row["id"] for row in store.ended_run_rows() if _payload(row.get("args")).get("sim")}
     died = [row for row in store.unended_run_rows() if _payload(row.get("args")).get("sim")]
     if died:
-        from slob_cli.runtime.lock import current_holder
+        from slob_cli.runtime.lock import current_holder, holds_run
 
         holder = current_holder(store.path)
-        ended |= {row["id"] for row in died if holder is None or not holder.owns(row["id"], row["pid"])}
+        ended |= {row["id"] for row in died if not holds_run(holder, row["id"], row["pid"])}
     return ended
 
 

@@ -158,7 +158,8 @@ class SimBroker(MatchingMixin):
         """Return one contract's realized P&L of the trading day of `now` (IB's updatePortfolio realizedPNL)."""
         day = trading_day(now)
         with self._lock:
-            return sum(p.realized_on(day) for p in self.ledger.positions(account) if p.con_id == con_id)
+            position = self.ledger.traded(account, con_id)
+            return 0.0 if position is None else position.realized_on(day)
 
     def positions(self, account: str | None = None) -> list[tuple[str, int, float, float]]:
         """Return (account, con_id, position, avg_cost) for every traded contract, flat ones included."""

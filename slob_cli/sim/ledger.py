@@ -136,6 +136,10 @@ class Ledger:
             if position_con_id == con_id:
                 position.mark = price
 
+    def traded(self, account: str, con_id: int) -> Position | None:
+        """Return one contract's position record in an account, or None when it was never traded there."""
+        return self._positions.get((account, con_id))
+
     def positions(self, account: str | None = None) -> list[Position]:
         """Return the position records (flat ones included once traded), by account and conId."""
         return [
@@ -144,8 +148,9 @@ class Ledger:
 
     def values(self, account: str, day: date | None = None) -> dict[str, float]:
         """Return the account's numeric values in USD; RealizedPnL is that of trading day `day` (else all of it)."""
-        held = [p for p in self.positions(account) if p.quantity]
-        realized = self.realized[account] if day is None else sum(p.realized_on(day) for p in self.positions(account))
+        positions = self.positions(account)
+        held = [p for p in positions if p.quantity]
+        realized = self.realized[account] if day is None else sum(p.realized_on(day) for p in positions)
         unrealized = sum(p.unrealized for p in held)
         gross_value = sum(abs(p.quantity) * (p.mark if p.mark is not None else p.average_price) * p.multiplier
                           for p in held)  # fmt: skip

@@ -141,6 +141,11 @@ def _lines(caplog: pytest.LogCaptureFixture, level: int) -> list[str]:
     return [r.getMessage() for r in caplog.records if r.levelno >= level]
 
 
+def _cancel_warnings(caplog: pytest.LogCaptureFixture) -> list[str]:
+    """Warnings that report a cancel as a broker fault (none may follow a cancel slob asked for itself)."""
+    return [line for line in _lines(caplog, logging.WARNING) if "Canceled" in line or "cancelled outside" in line]
+
+
 def _entry_cancelled_unfilled(stack: ExitStack, tmp_path: Path) -> Harness:
     """Lockstep on the planted SHORT day until 15:45: the entry works but never fills, so slob cancels it."""
     h = start_harness(stack, tmp_path, "short_setup")
@@ -159,7 +164,7 @@ def test_an_entry_slob_cancels_unfilled_is_an_info_line_saying_why_not_a_broker_
         [cancelled] = [r for r in caplog.records if r.getMessage() == f"cancelled slob:{SHORT}:entry (unfilled after one candle)"]
         assert cancelled.levelno == logging.INFO
         assert [p for p in h.logged("ORDER_ERROR") if p["code"] == 202 and p["order_ref"] == f"slob:{SHORT}:entry"]
-        noisy = [line for line in _lines(caplog, logging.WARNING) if "Canceled" in line or "cancelled outside" in line]
+        noisy = _cancel_warnings(caplog)
         assert noisy == [], "slob's own cancel is no fault"
 
 
@@ -281,7 +286,7 @@ def test_session_end_flatten_that_does_not_fill_is_retried_and_closes_the_positi
                      f"cancelled slob:{SHORT}:flatten (flatten unfilled in time)",
                      f"cancelled slob:{SHORT}:stop.2 (session-end flatten of {SHORT})"):
             assert line in infos, infos
-        assert [line for line in _lines(caplog, logging.WARNING) if "Canceled" in line or "cancelled outside" in line] == []
+        assert _cancel_warnings(caplog) == []
 
 
 def test_session_end_flatten_that_never_fills_is_tried_a_bounded_number_of_times_and_leaves_the_position_protected(
@@ -460,7 +465,7 @@ def test_a_202_after_a_restart_for_an_entry_slob_cancelled_is_still_slobs_own_ca
         assert late["order_ref"] == f"slob:{SHORT}:entry", "the orderRef is known from the store"
         infos = [r.getMessage() for r in caplog.records if r.levelno == logging.INFO]
         assert f"cancelled slob:{SHORT}:entry (asked by slob before a restart)" in infos
-        noisy = [line for line in _lines(caplog, logging.WARNING) if "Canceled" in line or "cancelled outside" in line]
+        noisy = _cancel_warnings(caplog)
         assert noisy == [], "slob's own cancel is no fault, after a restart too"
 
 

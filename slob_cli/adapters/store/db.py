@@ -137,6 +137,20 @@ class _WriteNow:
             write(self._store)
 
 
+def existing_store_file(path: str | os.PathLike[str]) -> Path:
+    """Return the path of a store that exists; raise StoreError for a directory, StoreMissing for no (or an empty) file.
+
+    An empty file is a store whose session has taken the run lock but not yet created it: a reader
+    must not hold it open while the writer switches it to WAL.
+    """
+    file = Path(path)
+    if file.is_dir():
+        raise StoreError(f"database {str(file)!r} is a directory, not a file")
+    if not file.is_file() or file.stat().st_size == 0:
+        raise StoreMissing(f"database {str(file)!r} does not exist", file.is_file())
+    return file
+
+
 class Store(ReadQueries, ViewQueries, Scans, TradingDays):
     """The project's SQLite file. Open with `Store.open(path)`; close or use as a context manager.
 
@@ -206,14 +220,9 @@ class Store(ReadQueries, ViewQueries, Scans, TradingDays):
         `check_in_background` an up-to-date store is checked by a thread meanwhile, and the first
         `transaction()` (or `confirm_integrity()`) waits for its verdict.
         """
-        file = Path(path)
+        file = existing_store_file(path) if readonly or not create else Path(path)
         if file.is_dir():
             raise StoreError(f"database {str(file)!r} is a directory, not a file")
-        if readonly or not create:
-            # An empty file is a store whose session has taken the run lock but not yet created it:
-            # a reader must not hold it open while the writer switches it to WAL.
-            if not file.is_file() or file.stat().st_size == 0:
-                raise StoreMissing(f"database {str(file)!r} does not exist", file.is_file())
         try:
             if readonly:
                 conn = sqlite3.connect(read_only_uri(file), uri=True, timeout=30, check_same_thread=False)

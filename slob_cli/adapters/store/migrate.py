@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from slob_cli.adapters.store.db import Store
+from slob_cli.adapters.store.db import Store, existing_store_file
 from slob_cli.adapters.store.integrity import read_only_uri
 from slob_cli.errors import StoreError
 
@@ -37,11 +37,7 @@ def stored_schema_version(path: str | os.PathLike[str]) -> int:
 
     StoreError (one line) when the file does not exist, is no slob store, or is newer than this slob.
     """
-    file = Path(path)
-    if file.is_dir():
-        raise StoreError(f"database {str(file)!r} is a directory, not a file")
-    if not file.is_file() or file.stat().st_size == 0:
-        raise StoreError(f"database {str(file)!r} does not exist")
+    file = existing_store_file(path)
     try:
         conn = sqlite3.connect(read_only_uri(file), uri=True, timeout=30)
         try:
