@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 from dataclasses import asdict, dataclass, field, replace
-from datetime import datetime, timezone
+from datetime import datetime, timezone, tzinfo
 from typing import Any
 
 from slob_cli.core.timefmt import iso_z
@@ -91,6 +91,15 @@ class Liveness:
     def to_dict(self) -> dict[str, Any]:
         """Return JSON-ready data."""
         return {**asdict(self), "stale": self.stale}
+
+
+def running_text(holder: LockHolder, simulated: bool, zone: tzinfo | None = None) -> str:
+    """Return the lock holder as status, dashboard and web name it, e.g. `slob run (pid 42, since ...)`.
+
+    Its start (the lock's taking) is on the wall clock; beside a simulated "now" (a sim run's own clock)
+    that is said: `since 2026-12-05 09:07:48 on the wall clock`.
+    """
+    return holder.describe(zone, "wall" if simulated else None)
 
 
 def judge_liveness(db_path: str | os.PathLike[str], clock: views.StoreClock, running: LockHolder | None,
