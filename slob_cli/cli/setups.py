@@ -99,7 +99,7 @@ def track(
         from slob_cli.cli.options import day_progress
         from slob_cli.runtime.track_split import start_helper
 
-        # Between the two opens nothing holds the file: a helper process may take the later days.
+        # Between the two opens nothing holds the file: a helper process may share the days.
         helper = None if plan is None else start_helper(context.settings.db_path, chosen, plan.start, plan.end, config,
                                                         plan.calendar, plan.now, context.settings.track_processes)
         try:
@@ -176,7 +176,7 @@ def _track(
     """Track the plan's range on the store; with `reuse_only`, only if nothing needs computing (else None).
 
     `count` asks for the candles of the range to be counted (the summary line prints them, --json does
-    not); a `helper` (runtime.track_split) computes the range's later days meanwhile.
+    not); a `helper` (runtime.track_split) shares the range's days meanwhile.
     """
     from slob_cli.runtime.tracking import reuse_range, track_range
 

@@ -46,7 +46,7 @@ log = logging.getLogger("slob.tracking")
 UTC = timezone.utc
 NEW_YORK = ZoneInfo("America/New_York")
 MINUTE_US = 60_000_000
-DAYS_PER_COMMIT = 20  # days computed, then written in one transaction by track_range (a live writer waits for these)
+DAYS_PER_COMMIT = 10  # days computed, then written in one transaction by track_range (a live writer waits for these)
 
 
 def day_window(trading_date: date) -> tuple[datetime, datetime]:
@@ -174,9 +174,9 @@ def track_range(
     input fingerprint (`day_fingerprint`) and stored counts are what its last computation recorded is not
     computed again: its stored candidates are the result. Each day runs on a tracker of its own
     (no tracker state crosses trading dates), a few days in memory at a time. `progress(done, total)`
-    hears of every day done. A `helper` (runtime.track_split) computes the range's later days in a
-    process of its own meanwhile: this one computes the days before `helper.first` and takes the
-    helper's for the rest, computing here those it did not give (it failed or died).
+    hears of every day done. A `helper` (runtime.track_split) shares the range's days with this process
+    meanwhile, block by block: this one computes the blocks it claims and takes the helper's, computing
+    here those the helper did not give (it failed or died).
     """
     from slob_cli.core.sessions import trading_date_of
 
@@ -190,22 +190,13 @@ def track_range(
     def write(into: Store, batch: list[ComputedDay]) -> None:  # run by the write-behind thread, one transaction
         synced.extend(_store_days(SetupRepository(into), symbol, batch, config, now, replace_divergent))
 
-    def outcomes() -> Iterator[DayOutcome]:
-        own_end = end_date if helper is None else min(end_date, helper.first - timedelta(days=1))
-        for stored in _stored_days(store, symbol, start_date, own_end, config, calendar, now):
+    def computed_here(first: date, last: date) -> Iterator[DayOutcome]:
+        for stored in _stored_days(store, symbol, first, last, config, calendar, now):
             yield day_outcome(symbol, stored)
-        if helper is None or helper.first > end_date:
-            return
-        rest = helper.first
-        for outcome in helper.outcomes():
-            rest = outcome.day + timedelta(days=1)
-            yield outcome
-        if not helper.complete:  # it failed or died: the days it did not give are computed here
-            for stored in _stored_days(store, symbol, rest, end_date, config, calendar, now):
-                yield day_outcome(symbol, stored)
 
+    outcomes = computed_here(start_date, end_date) if helper is None else helper.outcomes(computed_here)
     with _collection_paused(), store.write_behind() as behind:
-        for outcome in outcomes():
+        for outcome in outcomes:
             days += 1
             final_us = outcome.final_us
             if progress is not None:
