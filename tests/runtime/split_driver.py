@@ -2,7 +2,8 @@
 
 Usage: python -m tests.runtime.split_driver DB FIRST LAST MODE, MODE one of:
 `sequential` (no helper), `split` (a helper shares the days), `raises` (the helper's reads fail),
-`dies` (the helper exits abruptly before sending), `dies-late` (after sending two blocks of two days). Prints the
+`dies` (the helper exits abruptly before sending), `dies-late` (after sending two blocks of two days), `busy` (this
+process is held up after claiming its first block until the helper has claimed all the others). Prints the
 TrackResult as JSON, and on stderr `helper <pid> of <n> blocks` when one was forked and `given <n>`, the days it gave
 (and `own <n>`, the days computed here). A forked helper needs a process with one thread: pytest's may have more.
 """
@@ -78,11 +79,11 @@ def main() -> None:
     taken = track_split.DayHelper.outcomes
 
     def counted(helper, compute):  # type: ignore[no-untyped-def]
-        own = []
+        own: list[date] = []
 
         def computing(first, last):  # type: ignore[no-untyped-def]
-            if not own:
-                _let_the_helper_claim(helper, 3)
+            if not own:  # "busy": this process is held up until the helper has claimed every other block
+                _let_the_helper_claim(helper, len(helper.blocks) - 1 if mode == "busy" else 3)
             for outcome in compute(first, last):
                 own.append(outcome.day)
                 yield outcome

@@ -65,7 +65,10 @@ def one_process(seeded: Path, tmp_path_factory: pytest.TempPathFactory) -> tuple
     return result, db
 
 
-@pytest.mark.parametrize(("mode", "given"), [("split", range(6, 15)), ("raises", [0]), ("dies", [0]), ("dies-late", [4])])
+@pytest.mark.parametrize(("mode", "given"), [
+    ("split", range(6, 15)), ("raises", [0]), ("dies", [0]), ("dies-late", [4]),
+    ("busy", [13]),  # this process held up after its first block of two days: the helper claims all the others
+])
 def test_a_helper_or_its_failure_leaves_the_store_and_result_of_one_process(
     mode: str, given: range | list[int], seeded: Path, one_process: tuple[dict[str, Any], Path], tmp_path: Path
 ) -> None:
