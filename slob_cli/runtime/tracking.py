@@ -151,6 +151,7 @@ class TrackResult:
     new_events: int
     changed_setups: int
     replaced_days: list[date]
+    rendered: Any = None  # what `render` made of the candidates (track_range), or None
 
 
 def track_range(
@@ -165,6 +166,7 @@ def track_range(
     count_candles: bool = True,
     progress: Callable[[int, int], None] | None = None,
     helper: DayHelper | None = None,
+    render: Callable[[list[dict[str, Any]]], Any] | None = None,
 ) -> TrackResult:
     """Run the tracker over stored candles day by day and write candidates and events to the store.
 
@@ -176,7 +178,9 @@ def track_range(
     (no tracker state crosses trading dates), a few days in memory at a time. `progress(done, total)`
     hears of every day done. A `helper` (runtime.track_split) shares the range's days with this process
     meanwhile, block by block: this one computes the blocks it claims and takes the helper's, computing
-    here those the helper did not give (it failed or died).
+    here those the helper did not give (it failed or died). `render(candidates)` (say, the output's
+    text) runs once every day is computed, while the last writes are still going on: its result is
+    the TrackResult's `rendered`, and it is only returned when every write has succeeded.
     """
     from slob_cli.core.sessions import trading_date_of
 
@@ -210,12 +214,14 @@ def track_range(
                 computed = []
         if computed:
             behind.submit(functools.partial(write, batch=computed))
+        rows.sort(key=_row_order)
+        rendered = None if render is None else render(rows)  # while the writer finishes
     if progress is not None:
         progress(days, total)
-    rows.sort(key=_row_order)
     candles = _candles_final(store, symbol, start_date, final_us) if count_candles else None
     return TrackResult(rows, days, candles, sum(sync.new_events for _, sync in synced),
-                       sum(sync.changed_setups for _, sync in synced), [day for day, sync in synced if sync.replaced])
+                       sum(sync.changed_setups for _, sync in synced), [day for day, sync in synced if sync.replaced],
+                       rendered)
 
 
 def reuse_range(
