@@ -93,9 +93,12 @@ class Ledger:
 
     def apply_fill(
         self, account: str, con_id: int, symbol: str, multiplier: float, signed_quantity: float, price: float,
-        commission: float, day: date | None = None,
+        commission: float, *, day: date,
     ) -> tuple[Position, float | None]:  # fmt: skip
-        """Book a fill (of trading day `day`); return the position and the realized P&L (None when it only opens)."""
+        """Book a fill of trading day `day`; return the position and the realized P&L (None when it only opens).
+
+        A closing fill's realized P&L counts towards its day's (`realized_on`), the one figure of it.
+        """
         position = self.position(account, con_id, symbol, multiplier)
         held = position.quantity
         size = abs(signed_quantity)
