@@ -20,7 +20,7 @@ from slob_cli.runtime import views
 from slob_cli.runtime.dashboard import _data_mode as dashboard_data_mode
 from slob_cli.runtime.dashboard import _tick_age as dashboard_tick_age
 from slob_cli.runtime.lock import current_holder
-from slob_cli.runtime.status import judge_liveness
+from slob_cli.runtime.status import judge_liveness, running_text
 
 if TYPE_CHECKING:
     from slob_cli.adapters.store import Store
@@ -53,7 +53,7 @@ def header(store: Store, db_path: str | os.PathLike[str], now: datetime, symbol:
     run = store.newest_run_command()
     own = beat.of_holder and beat.run_id is not None
     return {
-        "running": None if running is None else running.describe(),
+        "running": None if running is None else running_text(running, clock.simulated),
         "running_pid": None if running is None else running.pid,
         "connected": health["connected"] if running is not None and health is not None else None,
         "data_mode": "sim" if clock.simulated else dashboard_data_mode(store, health),
