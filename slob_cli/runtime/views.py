@@ -146,8 +146,16 @@ def is_sim_run(run: dict[str, Any]) -> bool:
 
 
 def on_sim_clock(run: dict[str, Any]) -> bool:
-    """Return True for a run whose times are a simulated gateway's (--sim, or trade --follow-sim-clock/--lockstep)."""
-    return is_sim_run(run) or bool(_payload(run.get("args")).get("sim_clock"))
+    """Return True for a run whose times are a simulated gateway's (--sim, or trade --follow-sim-clock/--lockstep).
+
+    Its args say so (`sim_clock`, which every session writes). Simulated *data* is not a simulated clock:
+    `trade` or `paper` on this machine's clock against `slob sim-gateway` (data mode sim) is read on the
+    wall clock, as its paper report reads it. A row from before `sim_clock` existed is told by its data.
+    """
+    args = _payload(run.get("args"))
+    if "sim_clock" in args:
+        return bool(args.get("sim") or args["sim_clock"])
+    return is_sim_run(run)
 
 
 def store_clock(store: Store, wall_now: datetime) -> StoreClock:
