@@ -148,6 +148,13 @@ class IBConnection:
         """Return True while the API connection is up."""
         return self.ib.isConnected()
 
+    def gone_since(self) -> datetime | None:
+        """Return when the gateway went away, while it is away after a first connection (else None).
+
+        Asked when a run's period ends: a session that ends without its gateway was cut short (exit 4).
+        """
+        return self.disconnected_at if self.connections else None
+
     @property
     def orders_allowed(self) -> bool:
         """Return True when a new order may be sent (connected, IB reachable, not in safe mode)."""
