@@ -19,8 +19,7 @@ from slob_cli.runtime import views
 # The terminal dashboard's own readings of data mode and tick age, so both dashboards agree.
 from slob_cli.runtime.dashboard import _data_mode as dashboard_data_mode
 from slob_cli.runtime.dashboard import _tick_age as dashboard_tick_age
-from slob_cli.runtime.lock import current_holder
-from slob_cli.runtime.status import judge_liveness
+from slob_cli.runtime.status import read_header
 
 if TYPE_CHECKING:
     from slob_cli.adapters.store import Store
@@ -45,22 +44,19 @@ def header(store: Store, db_path: str | os.PathLike[str], now: datetime, symbol:
     queries only, since the page asks for it whenever ticks arrive.
     """
     symbol = symbol or default_symbol(store)
-    wall_now, clock = now, views.store_clock(store, now)
-    now = clock.now
-    running = current_holder(db_path)
-    beat = views.session_health(store, running)
-    health, health_age = beat.row, beat.age(now)
+    read = read_header(store, db_path, now)
+    clock, running, beat, health, health_age = read.clock, read.running, read.beat, read.health, read.health_age
     run = store.newest_run_command()
     own = beat.of_holder and beat.run_id is not None
     return {
         "running": None if running is None else running.describe(),
         "running_pid": None if running is None else running.pid,
-        "connected": health["connected"] if running is not None and health is not None else None,
+        "connected": read.connected,
         "data_mode": "sim" if clock.simulated else dashboard_data_mode(store, health),
-        "last_tick_age_seconds": _round(dashboard_tick_age(store, symbol, now, health, health_age, beat)),
-        "heartbeat_age_seconds": _round(health_age),
+        "last_tick_age_seconds": dashboard_tick_age(store, symbol, clock.now, health, health_age, beat),
+        "heartbeat_age_seconds": health_age,
         "heartbeat_of": beat.to_dict(),
-        "liveness": judge_liveness(db_path, clock, running, health_age, wall_now).to_dict(),
+        "liveness": read.liveness.to_dict(),
         # The running session's run (its own heartbeat's), else the newest run.
         "run_id": beat.run_id if own else (run[0] if run else None),
         "run_command": running.command if own and running is not None else (run[1] if run else None),
@@ -75,10 +71,6 @@ class RawJSON(str):
     def decoded(self) -> Any:
         """Return the value it encodes."""
         return json.loads(self)
-
-
-def _round(value: float | None) -> float | None:
-    return None if value is None else round(value, 1)
 
 
 def day_bounds(day: date) -> tuple[int, int]:
