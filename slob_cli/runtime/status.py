@@ -201,8 +201,9 @@ def open_for_reading(db_path: str | os.PathLike[str], limit: float = DEFAULT_HEA
     if holder is None or not holder.pulses:
         raise error
     wall_now = datetime.now(timezone.utc)
-    clock = views.StoreClock(wall_now, simulated=True)  # judged by its pulse, as a run on a simulated clock
-    verdict = replace(judge_liveness(db_path, clock, holder, None, wall_now, limit), heartbeat_clock="wall")
+    # No run of the store can be read, so no run's clock: the wall clock's, on which its pulse is kept.
+    # With no heartbeat to read (None), a session that pulses is judged by its pulse (_judge).
+    verdict = judge_liveness(db_path, views.StoreClock(wall_now), holder, None, wall_now, limit)
     raise StoreBeingMade(holder, verdict, doing) from None
 
 
