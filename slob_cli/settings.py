@@ -53,7 +53,7 @@ class Settings:
     symbols: list[str] = field(default_factory=lambda: ["NQ"])
     db_path: Path = Path("slob.db")
     display_tz: str = "Europe/Stockholm"
-    track_processes: int = 2  # `setups track` over a long range: 2 lets a helper process take its later days
+    track_processes: int = 2  # `setups track` over a long range: 2 lets a helper process share its days
 
     # Logging.
     log_level: str = "INFO"

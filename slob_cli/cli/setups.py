@@ -99,7 +99,7 @@ def track(
         from slob_cli.cli.options import day_progress
         from slob_cli.runtime.track_split import start_helper
 
-        # Between the two opens nothing holds the file: a helper process may take the later days.
+        # Between the two opens nothing holds the file: a helper process may share the days.
         helper = None if plan is None else start_helper(context.settings.db_path, chosen, plan.start, plan.end, config,
                                                         plan.calendar, plan.now, context.settings.track_processes)
         try:
@@ -109,7 +109,7 @@ def track(
                 try:
                     plan = plan or _plan(store, chosen, start, end)
                     result = _track(store, plan, config, reuse_only=False, count=not json_out, progress=progress,
-                                    helper=helper)
+                                    helper=helper, render=_json_text if json_out else None)
                 except sqlite3.DatabaseError:
                     store.confirm_integrity()  # a read hit damage before the check was done: say what the check says
                     raise
@@ -119,7 +119,7 @@ def track(
     assert result is not None and plan is not None
     start, end = plan.start, plan.end
     if json_out:
-        _print_json(result.candidates)
+        typer.echo(result.rendered if result.rendered is not None else _json_text(result.candidates))
         return
     title = f"{chosen} setups {start} .. {end}"
     render_candidates(result.candidates, context.settings.zone, title)
@@ -172,11 +172,13 @@ def _plan(store: Store, symbol: str, start: date | None, end: date | None) -> _P
 def _track(
     store: Store, plan: _Plan, config: StrategyConfig, reuse_only: bool, count: bool = True,
     progress: Callable[[int, int], None] | None = None, helper: DayHelper | None = None,
+    render: Callable[[list[dict[str, Any]]], Any] | None = None,
 ) -> TrackResult | None:
     """Track the plan's range on the store; with `reuse_only`, only if nothing needs computing (else None).
 
     `count` asks for the candles of the range to be counted (the summary line prints them, --json does
-    not); a `helper` (runtime.track_split) computes the range's later days meanwhile.
+    not); a `helper` (runtime.track_split) shares the range's days meanwhile; `render` makes the output
+    of the candidates while the last writes go on (`TrackResult.rendered`).
     """
     from slob_cli.runtime.tracking import reuse_range, track_range
 
@@ -184,7 +186,7 @@ def _track(
     if reuse_only:
         return reuse_range(store, symbol, start, end, config, calendar, now, count_candles=count)
     return track_range(store, symbol, start, end, config, calendar, now, count_candles=count, progress=progress,
-                       helper=helper)
+                       helper=helper, render=render)
 
 
 def store_span(store: Store, symbol: str) -> tuple[date | None, date | None]:
@@ -267,9 +269,13 @@ def show(
 
 
 def _print_json(data: Any) -> None:
+    typer.echo(_json_text(data))
+
+
+def _json_text(data: Any) -> str:
     from slob_cli.cli.jsontext import indented_json
 
-    typer.echo(indented_json(data))
+    return indented_json(data)
 
 
 def _clock(text: str | None, zone: ZoneInfo) -> str:

@@ -1,21 +1,25 @@
-"""Track the later days of a long range in a second process while this one tracks and writes the earlier ones.
+"""Track a long range's days in two processes: this one and a forked helper take blocks of days in turn.
 
 `slob setups track` over hundreds of days is CPU-bound Python, and the trading days are independent
 (each runs on a tracker of its own, runtime.tracking), so on a machine with a second core a forked
-helper computes the range's later days from a read-only connection of its own while this process
-computes the earlier days and writes every day, in order, through the store's write-behind thread.
-The helper writes nothing to the store: it sends its days' outcomes (`DayOutcome`) back pickled, a
-chunk of days at a time, through an unnamed temporary file (see `DayHelper`). The stored rows and
-the output are the same bytes as one process makes (tests hold them equal), because every day is
-computed by the same `day_outcome` from the same inputs.
+helper computes some of the range's days from a read-only connection of its own while this process
+computes the others and writes every day, in order, through the store's write-behind thread.
+
+The range's session days are cut into blocks of a few days, and each block is claimed by whichever
+process asks first (a pipe holds the block numbers: reading one is claiming it), so the work divides
+itself by how fast each side goes: this process, which also writes, claims fewer. The helper writes
+nothing to the store: it sends each block's outcomes (`DayOutcome`) back pickled through an unnamed
+temporary file (see `DayHelper`). The stored rows and the output are the same bytes as one process
+makes (tests hold them equal), because every day is computed by the same `day_outcome` from the same
+inputs and written in the range's order.
 
 The helper is forked, so it shares this process's imports, calendar and configuration without
 pickling them. A fork is only safe where nothing else runs: `start_helper` forks only on Linux,
 only while this process has a single thread and no open store connection (the caller starts it
 between its read-only look and its writing open), and only when the range is long enough to pay.
 Anything that goes wrong in the helper (an error, a kill, a lost pipe) costs only time: this process
-then computes the days the helper did not give, and a real fault (a damaged store) is met and
-reported there.
+then computes the blocks the helper claimed and did not give, and a real fault (a damaged store) is
+met and reported there.
 """
 
 from __future__ import annotations
@@ -26,9 +30,10 @@ import logging
 import os
 import pickle
 import signal
+import struct
 import sys
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from pathlib import Path
@@ -37,6 +42,8 @@ from typing import TYPE_CHECKING, Any
 from slob_cli.adapters.store.setups import ComputedDay, EventRow
 from slob_cli.runtime.tracking import DayOutcome, day_outcome, trading_dates
 
+Compute = Callable[[date, date], Iterator[DayOutcome]]  # the outcomes of the session days from first to last, in order
+
 if TYPE_CHECKING:
     from slob_cli.core.sessions import TradingCalendar
     from slob_cli.core.strategy.config import StrategyConfig
@@ -44,54 +51,93 @@ if TYPE_CHECKING:
 log = logging.getLogger("slob.tracking")
 
 MIN_SPLIT_DAYS = 40  # session days in a range below which the fork, pickling and read-only open cost more than they save
-HELPER_SHARE = 0.55  # of the range's session days, the later ones the helper takes: this process also writes every day
-CHUNK_DAYS = 20  # days the helper pickles at a time: memory on both sides stays a few days' worth
+BLOCK_DAYS = 5  # session days per block: small enough that neither process waits long for the other at the end
+MAX_BLOCKS = 4096  # a longer range gets longer blocks: every block number fits in the pipe before the fork
+_TOKEN = struct.Struct(">H")  # a block number in the claims pipe
 
 
 @dataclass(eq=False)
 class DayHelper:
-    """A forked process computing the days from `first` to the range's end; `outcomes()` takes them.
+    """A forked process taking blocks of the range's session days; `outcomes()` gives every day of the range in order.
 
-    The helper appends each chunk of days, pickled, to an unnamed temporary file the two share, and
-    then says so on a pipe (`C <bytes>`; `D` when all are sent, `E <error>` when it failed), so it
-    never waits for this process to read, and neither side holds more than a chunk.
+    `blocks` are the (first, last) session days of each block. A block is claimed by reading its
+    number from the `claims` pipe (two bytes; the pipe has no writer left, so an empty one reads as
+    the end). The helper appends each claimed block's outcomes, pickled, to an unnamed temporary file
+    the two share and then says so on the `notices` pipe (`C <block> <bytes>`; `D` when it has
+    claimed the last, `E <error>` when it failed), so it never waits for this process to read.
     """
 
-    first: date
+    blocks: list[tuple[date, date]]
     pid: int
     notices: int  # the pipe's read end
     chunks: int  # the shared temporary file
-    complete: bool = False  # every day of the helper's was taken
+    claims: int  # the block numbers not claimed yet
+    given: int = 0  # days the helper gave
+    _offset: int = 0  # bytes of `chunks` read
+    _pipe: Any = None  # `notices` as a file, while the helper may still send
+    _failed: bool = False  # the helper will send nothing more: this process computes every block left
 
-    def outcomes(self) -> Iterator[DayOutcome]:
-        """Yield the helper's days in order, as it sends them; then `complete` says whether that was all.
+    def outcomes(self, compute: Compute) -> Iterator[DayOutcome]:
+        """Yield every day of the blocks in order: those of the blocks this process claims from `compute`, the helper's as it sends them.
 
-        Anything that goes wrong (the helper's error, its death, a cut pipe, a half-written chunk)
-        ends the iteration early with `complete` False: the caller computes the remaining days. The
-        helper has ended (and is reaped) when the iteration ends.
+        This process claims a block, computes it, then yields the helper's blocks before it (waiting
+        for them if need be) and its own. Anything that goes wrong on the helper's side (its error,
+        its death, a cut pipe, a half-written chunk) leaves this process computing each block the
+        helper claimed and did not give. The helper has ended (and is reaped) when the iteration ends.
         """
-        offset = 0
         try:
-            with os.fdopen(self.notices, "rb", closefd=False) as pipe:  # close() lets go of the descriptor
-                for line in pipe:
-                    kind, _, rest = line.decode("utf-8", "replace").strip().partition(" ")
-                    if kind == "C":
-                        size = int(rest)
-                        data = os.pread(self.chunks, size, offset)
-                        offset += size
-                        yield from map(_unpack, pickle.loads(data))
-                    elif kind == "D":
-                        self.complete = True
-                        return
-                    else:
-                        log.debug("the tracking helper failed (%s); computing its other days here", rest)
-                        return
-            log.debug("the tracking helper ended without its last days; computing them here")
-        except (OSError, ValueError, EOFError, pickle.UnpicklingError) as exc:
-            log.debug("the tracking helper's days could not be read (%s: %s); computing them here",
-                      type(exc).__name__, exc)
+            self._pipe = os.fdopen(self.notices, "rb", closefd=False)  # close() lets go of the descriptor
+            following = 0  # the next block to yield
+            while (claimed := claim(self.claims)) is not None:
+                own = list(compute(*self.blocks[claimed]))
+                for block in range(following, claimed):  # claimed by the helper meanwhile
+                    yield from self._taken(block, compute)
+                yield from own
+                following = claimed + 1
+            for block in range(following, len(self.blocks)):
+                yield from self._taken(block, compute)
         finally:
             self.close()
+
+    def _taken(self, block: int, compute: Compute) -> Iterator[DayOutcome]:
+        """Yield a block the helper claimed: as it sends it, or computed here when it cannot."""
+        data = None if self._failed else self._receive(block)
+        if data is None:
+            yield from compute(*self.blocks[block])
+            return
+        try:
+            outcomes = list(map(_unpack, pickle.loads(data)))
+        except (ValueError, EOFError, pickle.UnpicklingError) as exc:
+            log.debug("the tracking helper's days could not be read (%s: %s); computing them here",
+                      type(exc).__name__, exc)
+            self._failed = True
+            yield from compute(*self.blocks[block])
+            return
+        self.given += len(outcomes)
+        yield from outcomes
+
+    def _receive(self, block: int) -> bytes | None:
+        """Return the helper's pickled block, waiting for it; None once it will send no more."""
+        try:
+            for line in self._pipe:
+                kind, _, rest = line.decode("utf-8", "replace").strip().partition(" ")
+                if kind == "C":
+                    number, size = map(int, rest.split())
+                    data = os.pread(self.chunks, size, self._offset)
+                    self._offset += size
+                    if number == block and len(data) == size:
+                        return data
+                    log.debug("the tracking helper sent block %d while %d was due; computing the rest here", number, block)
+                elif kind == "E":
+                    log.debug("the tracking helper failed (%s); computing its other days here", rest)
+                break  # "D" (it claimed no more), an error, or a block out of turn
+            else:
+                log.debug("the tracking helper ended without its last days; computing them here")
+        except (OSError, ValueError) as exc:
+            log.debug("the tracking helper's days could not be read (%s: %s); computing them here",
+                      type(exc).__name__, exc)
+        self._failed = True
+        return None
 
     def close(self) -> None:
         """End the helper if it still runs, reap it and let go of the pipe and file; safe to call again.
@@ -105,11 +151,14 @@ class DayHelper:
                 with contextlib.suppress(ChildProcessError):
                     os.waitpid(self.pid, 0)
                 self.pid = 0
-            for fd in (self.notices, self.chunks):
+            if self._pipe is not None:
+                self._pipe.close()  # the file object only: its descriptor is closed below
+                self._pipe = None
+            for fd in (self.notices, self.chunks, self.claims):
                 if fd >= 0:
                     with contextlib.suppress(OSError):
                         os.close(fd)
-            self.notices = self.chunks = -1
+            self.notices = self.chunks = self.claims = -1
             _running.discard(self)
 
 
@@ -132,11 +181,18 @@ def _signals_held() -> Iterator[set[int | signal.Signals]]:
         signal.pthread_sigmask(signal.SIG_SETMASK, held)  # a signal held back is raised here
 
 
-def split_day(days: Sequence[date]) -> date | None:
-    """Return the first of the session days the helper should take, or None when the range is too short to split."""
+def claim(claims: int) -> int | None:
+    """Claim the next block (read its number from the claims pipe); None when every block is claimed."""
+    data = os.read(claims, _TOKEN.size)
+    return _TOKEN.unpack(data)[0] if len(data) == _TOKEN.size else None
+
+
+def day_blocks(days: Sequence[date]) -> list[tuple[date, date]]:
+    """Return the (first, last) session days of each block of `days`; [] when the range is too short to share."""
     if len(days) < MIN_SPLIT_DAYS:
-        return None
-    return days[len(days) - round(len(days) * HELPER_SHARE)]
+        return []
+    size = max(BLOCK_DAYS, -(-len(days) // MAX_BLOCKS))
+    return [(days[index], days[min(index + size, len(days)) - 1]) for index in range(0, len(days), size)]
 
 
 def can_fork() -> bool:
@@ -154,24 +210,27 @@ def start_helper(
     path: Path, symbol: str, start_date: date, end_date: date, config: StrategyConfig, calendar: TradingCalendar,
     now: datetime, processes: int = 2,
 ) -> DayHelper | None:
-    """Fork a helper computing the later part of [start_date, end_date]; None when this range or machine gains nothing.
+    """Fork a helper sharing the blocks of [start_date, end_date] with this process; None when this range or machine gains nothing.
 
     `processes` is the setting SLOB_TRACK_PROCESSES: 1 keeps every day in this process.
 
     Call it with no store connection open in this process (a forked child must not inherit one);
-    `track_range(..., helper=...)` then takes its days, and `close()` ends it in any case.
+    `track_range(..., helper=...)` then takes the days, and `close()` ends it in any case.
     """
     from slob_cli.core.sessions import trading_date_of
 
     last = min(end_date, trading_date_of(now))
-    first = split_day([day for day in trading_dates(start_date, last) if calendar.is_session(day)])
-    if processes < 2 or first is None or not can_fork():
+    blocks = day_blocks([day for day in trading_dates(start_date, last) if calendar.is_session(day)])
+    if processes < 2 or not blocks or not can_fork():
         return None
     try:
         chunks = _unnamed_file()
     except OSError as exc:
         log.debug("no tracking helper: no temporary file (%s)", exc)
         return None
+    claims, numbers = os.pipe()
+    _write_all(numbers, b"".join(map(_TOKEN.pack, range(len(blocks)))))  # MAX_BLOCKS of them fit in a pipe
+    os.close(numbers)  # no writer left: a pipe emptied by the claims reads as the end
     reader, writer = os.pipe()
     for stream in (sys.stdout, sys.stderr):  # nothing buffered is written twice
         with contextlib.suppress(Exception):
@@ -182,17 +241,17 @@ def start_helper(
         try:
             pid = os.fork()
         except OSError as exc:
-            for fd in (reader, writer, chunks):
+            for fd in (reader, writer, chunks, claims):
                 os.close(fd)
             log.debug("no tracking helper: %s", exc)
             return None
         if pid == 0:  # the helper: compute, send, and leave without running anything of the parent's
             os.close(reader)
-            _serve(writer, chunks, held, path, symbol, first, end_date, config, calendar, now)
+            _serve(writer, chunks, claims, held, path, symbol, blocks, config, calendar, now)
         os.close(writer)
-        helper = DayHelper(first, pid, reader, chunks)
+        helper = DayHelper(blocks, pid, reader, chunks, claims)
         _running.add(helper)
-    log.debug("a helper process (pid %d) tracks the days from %s", pid, first)
+    log.debug("a helper process (pid %d) shares %d blocks of days with this one", pid, len(blocks))
     return helper
 
 
@@ -208,10 +267,10 @@ def _unnamed_file() -> int:
 
 
 def _serve(
-    writer: int, chunks: int, held: set[int | signal.Signals], path: Path, symbol: str, first: date, end_date: date,
-    config: StrategyConfig, calendar: TradingCalendar, now: datetime,
+    writer: int, chunks: int, claims: int, held: set[int | signal.Signals], path: Path, symbol: str,
+    blocks: list[tuple[date, date]], config: StrategyConfig, calendar: TradingCalendar, now: datetime,
 ) -> None:
-    """In the helper: compute the days, append them chunk by chunk to the file and say so on the pipe; never return."""
+    """In the helper: claim blocks, append each one's outcomes to the file and say so on the pipe; never return."""
     code = 0
     try:
         signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C reaches the whole group: the parent decides, and ends this
@@ -222,21 +281,15 @@ def _serve(
         from slob_cli.adapters.store import Store
         from slob_cli.runtime.tracking import _collection_paused, _stored_days
 
-        def send(chunk: list[DayOutcome]) -> None:
-            data = pickle.dumps(list(map(_pack, chunk)), protocol=pickle.HIGHEST_PROTOCOL)
-            _write_all(chunks, data)  # the file first: a notice always names bytes that are there
-            _write_all(writer, b"C %d\n" % len(data))
-
         try:
             with _collection_paused(), Store.open(path, readonly=True) as store:
-                chunk: list[DayOutcome] = []
-                for stored in _stored_days(store, symbol, first, end_date, config, calendar, now):
-                    chunk.append(day_outcome(symbol, stored))
-                    if len(chunk) == CHUNK_DAYS:
-                        send(chunk)
-                        chunk = []
-                if chunk:
-                    send(chunk)
+                while (block := claim(claims)) is not None:
+                    first, last = blocks[block]
+                    outcomes = [day_outcome(symbol, stored)
+                                for stored in _stored_days(store, symbol, first, last, config, calendar, now)]
+                    data = pickle.dumps(list(map(_pack, outcomes)), protocol=pickle.HIGHEST_PROTOCOL)
+                    _write_all(chunks, data)  # the file first: a notice always names bytes that are there
+                    _write_all(writer, b"C %d %d\n" % (block, len(data)))
             _write_all(writer, b"D\n")
         except Exception as exc:  # noqa: BLE001 - the parent computes the other days itself and meets any real fault
             _write_all(writer, f"E {type(exc).__name__}: {exc}".replace("\n", " ").encode() + b"\n")

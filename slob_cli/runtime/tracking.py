@@ -46,7 +46,7 @@ log = logging.getLogger("slob.tracking")
 UTC = timezone.utc
 NEW_YORK = ZoneInfo("America/New_York")
 MINUTE_US = 60_000_000
-DAYS_PER_COMMIT = 20  # days computed, then written in one transaction by track_range (a live writer waits for these)
+DAYS_PER_COMMIT = 10  # days computed, then written in one transaction by track_range (a live writer waits for these)
 
 
 def day_window(trading_date: date) -> tuple[datetime, datetime]:
@@ -151,6 +151,7 @@ class TrackResult:
     new_events: int
     changed_setups: int
     replaced_days: list[date]
+    rendered: Any = None  # what `render` made of the candidates (track_range), or None
 
 
 def track_range(
@@ -165,6 +166,7 @@ def track_range(
     count_candles: bool = True,
     progress: Callable[[int, int], None] | None = None,
     helper: DayHelper | None = None,
+    render: Callable[[list[dict[str, Any]]], Any] | None = None,
 ) -> TrackResult:
     """Run the tracker over stored candles day by day and write candidates and events to the store.
 
@@ -174,9 +176,11 @@ def track_range(
     input fingerprint (`day_fingerprint`) and stored counts are what its last computation recorded is not
     computed again: its stored candidates are the result. Each day runs on a tracker of its own
     (no tracker state crosses trading dates), a few days in memory at a time. `progress(done, total)`
-    hears of every day done. A `helper` (runtime.track_split) computes the range's later days in a
-    process of its own meanwhile: this one computes the days before `helper.first` and takes the
-    helper's for the rest, computing here those it did not give (it failed or died).
+    hears of every day done. A `helper` (runtime.track_split) shares the range's days with this process
+    meanwhile, block by block: this one computes the blocks it claims and takes the helper's, computing
+    here those the helper did not give (it failed or died). `render(candidates)` (say, the output's
+    text) runs once every day is computed, while the last writes are still going on: its result is
+    the TrackResult's `rendered`, and it is only returned when every write has succeeded.
     """
     from slob_cli.core.sessions import trading_date_of
 
@@ -190,22 +194,13 @@ def track_range(
     def write(into: Store, batch: list[ComputedDay]) -> None:  # run by the write-behind thread, one transaction
         synced.extend(_store_days(SetupRepository(into), symbol, batch, config, now, replace_divergent))
 
-    def outcomes() -> Iterator[DayOutcome]:
-        own_end = end_date if helper is None else min(end_date, helper.first - timedelta(days=1))
-        for stored in _stored_days(store, symbol, start_date, own_end, config, calendar, now):
+    def computed_here(first: date, last: date) -> Iterator[DayOutcome]:
+        for stored in _stored_days(store, symbol, first, last, config, calendar, now):
             yield day_outcome(symbol, stored)
-        if helper is None or helper.first > end_date:
-            return
-        rest = helper.first
-        for outcome in helper.outcomes():
-            rest = outcome.day + timedelta(days=1)
-            yield outcome
-        if not helper.complete:  # it failed or died: the days it did not give are computed here
-            for stored in _stored_days(store, symbol, rest, end_date, config, calendar, now):
-                yield day_outcome(symbol, stored)
 
+    outcomes = computed_here(start_date, end_date) if helper is None else helper.outcomes(computed_here)
     with _collection_paused(), store.write_behind() as behind:
-        for outcome in outcomes():
+        for outcome in outcomes:
             days += 1
             final_us = outcome.final_us
             if progress is not None:
@@ -219,12 +214,14 @@ def track_range(
                 computed = []
         if computed:
             behind.submit(functools.partial(write, batch=computed))
+        rows.sort(key=_row_order)
+        rendered = None if render is None else render(rows)  # while the writer finishes
     if progress is not None:
         progress(days, total)
-    rows.sort(key=_row_order)
     candles = _candles_final(store, symbol, start_date, final_us) if count_candles else None
     return TrackResult(rows, days, candles, sum(sync.new_events for _, sync in synced),
-                       sum(sync.changed_setups for _, sync in synced), [day for day, sync in synced if sync.replaced])
+                       sum(sync.changed_setups for _, sync in synced), [day for day, sync in synced if sync.replaced],
+                       rendered)
 
 
 def reuse_range(

@@ -120,3 +120,15 @@ def test_the_switch_interval_is_short_while_the_thread_runs_and_restored_after(d
         with store.write_behind() as behind:
             behind.submit(_put("a", 1))
     assert seen == [pytest.approx(min(before, 0.0002))] and sys.getswitchinterval() == before
+
+
+def test_the_thread_copies_its_writes_into_the_file_after_the_last_so_the_closing_connection_has_little_left(
+    db_path: Path,
+) -> None:
+    with Store.open(db_path) as store:
+        before = db_path.stat().st_size
+        with store.write_behind() as behind:
+            for number in range(200):  # ~200 pages: below SQLite's own checkpoint at 1,000
+                behind.submit(_put(f"k{number}", "x" * 3000))  # type: ignore[arg-type]
+        assert db_path.stat().st_size > before + 200 * 3000  # in the file, not only in the WAL, before this closes
+        assert store.get_state("k199") == "x" * 3000

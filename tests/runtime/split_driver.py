@@ -1,9 +1,11 @@
 """Run `track_range` as `slob setups track` does, with or without a helper process, in a process of its own.
 
 Usage: python -m tests.runtime.split_driver DB FIRST LAST MODE, MODE one of:
-`sequential` (no helper), `split` (a helper takes the later days), `raises` (the helper's reads fail),
-`dies` (the helper exits abruptly before sending), `dies-late` (after sending four days). Prints the TrackResult as JSON, and on stderr
-`helper <pid> from <day>` when one was forked and `given <n>`, the days it gave. A forked helper needs a process with one thread: pytest's may have more.
+`sequential` (no helper), `split` (a helper shares the days), `raises` (the helper's reads fail),
+`dies` (the helper exits abruptly before sending), `dies-late` (after sending two blocks of two days), `busy` (this
+process is held up after claiming its first block until the helper has claimed all the others). Prints the
+TrackResult as JSON, and on stderr `helper <pid> of <n> blocks` when one was forked and `given <n>`, the days it gave
+(and `own <n>`, the days computed here). A forked helper needs a process with one thread: pytest's may have more.
 """
 
 from __future__ import annotations
@@ -23,9 +25,36 @@ from slob_cli.runtime import track_split, tracking
 LATER = datetime(2026, 12, 1, tzinfo=timezone.utc)
 
 
+def _let_the_helper_claim(helper: track_split.DayHelper, blocks: int) -> None:
+    """Wait (up to 60 s) until the helper has claimed `blocks` blocks or has ended: how many it gets is then known.
+
+    This process has claimed one block when it first computes; the rest of the claims pipe is read
+    by its size (FIONREAD), so nothing is taken from it.
+    """
+    import fcntl
+    import struct
+    import termios
+    import time
+
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        left = struct.unpack("i", fcntl.ioctl(helper.claims, termios.FIONREAD, b"\0" * 4))[0] // 2
+        if len(helper.blocks) - 1 - left >= blocks or _ended(helper.pid):
+            return
+        os.sched_yield()
+    raise SystemExit("the helper claimed nothing in 60 s")
+
+
+def _ended(pid: int) -> bool:
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] in ("Z", "X")
+    except OSError:
+        return True
+
+
 def main() -> None:
     db, first, last, mode = Path(sys.argv[1]), date.fromisoformat(sys.argv[2]), date.fromisoformat(sys.argv[3]), sys.argv[4]
-    track_split.MIN_SPLIT_DAYS = 4
+    track_split.MIN_SPLIT_DAYS, track_split.BLOCK_DAYS = 4, 2
     parent = os.getpid()
     if mode == "raises":
         reads = tracking._stored_days
@@ -36,8 +65,7 @@ def main() -> None:
             return reads(*args, **kwargs)
 
         tracking._stored_days = failing  # type: ignore[assignment]
-    elif mode in ("dies", "dies-late"):  # at once, or after two chunks of two days
-        track_split.CHUNK_DAYS = 2
+    elif mode in ("dies", "dies-late"):  # at once, or after two blocks of two days
         made = []
         outcome = track_split.day_outcome
 
@@ -50,17 +78,24 @@ def main() -> None:
         track_split.day_outcome = dying  # type: ignore[assignment]
     taken = track_split.DayHelper.outcomes
 
-    def counted(helper):  # type: ignore[no-untyped-def]
-        given = 0
-        for given, day in enumerate(taken(helper), 1):  # noqa: B007 - the count is printed after the loop
-            yield day
-        print(f"given {given}", file=sys.stderr)
+    def counted(helper, compute):  # type: ignore[no-untyped-def]
+        own: list[date] = []
+
+        def computing(first, last):  # type: ignore[no-untyped-def]
+            if not own:  # "busy": this process is held up until the helper has claimed every other block
+                _let_the_helper_claim(helper, len(helper.blocks) - 1 if mode == "busy" else 3)
+            for outcome in compute(first, last):
+                own.append(outcome.day)
+                yield outcome
+
+        yield from taken(helper, computing)
+        print(f"given {helper.given}\nown {len(own)}", file=sys.stderr)
 
     track_split.DayHelper.outcomes = counted  # type: ignore[method-assign]
     calendar, config = TradingCalendar(), StrategyConfig()
     helper = None if mode == "sequential" else track_split.start_helper(db, "NQ", first, last, config, calendar, LATER)
     if helper is not None:
-        print(f"helper {helper.pid} from {helper.first}", file=sys.stderr)
+        print(f"helper {helper.pid} of {len(helper.blocks)} blocks", file=sys.stderr)
     try:
         with Store.open(db) as store:
             result = tracking.track_range(store, "NQ", first, last, config, calendar, LATER, helper=helper)

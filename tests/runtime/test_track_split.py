@@ -65,14 +65,19 @@ def one_process(seeded: Path, tmp_path_factory: pytest.TempPathFactory) -> tuple
     return result, db
 
 
-@pytest.mark.parametrize(("mode", "given"), [("split", 8), ("raises", 0), ("dies", 0), ("dies-late", 4)])
+@pytest.mark.parametrize(("mode", "given"), [
+    ("split", range(6, 15)), ("raises", [0]), ("dies", [0]), ("dies-late", [4]),
+    ("busy", [13]),  # this process held up after its first block of two days: the helper claims all the others
+])
 def test_a_helper_or_its_failure_leaves_the_store_and_result_of_one_process(
-    mode: str, given: int, seeded: Path, one_process: tuple[dict[str, Any], Path], tmp_path: Path
+    mode: str, given: range | list[int], seeded: Path, one_process: tuple[dict[str, Any], Path], tmp_path: Path
 ) -> None:
     expected, expected_db = one_process
     db = _copy(seeded, tmp_path / "s.db")
     result, log = _drive(db, mode)
-    assert "helper " in log and f"given {given}\n" in log  # the days it did not give were computed here
+    counts = dict(re.findall(r"^(given|own) (\d+)$", log, re.MULTILINE))
+    assert "helper " in log and int(counts["given"]) in given  # the days it did not give were computed here
+    assert int(counts["given"]) + int(counts["own"]) == 15  # every trading day once
     assert result == expected
     assert result["new_events"] > 100 and len(result["candidates"]) > 10
     assert _tables(db) == _tables(expected_db)
@@ -98,11 +103,15 @@ def test_days_already_tracked_on_both_sides_of_the_split_are_kept_and_a_changed_
     assert 0 < result["new_events"] < full["new_events"]  # the days tracked before were not written again
 
 
-def test_split_day_takes_the_later_share_of_a_long_range_and_leaves_a_short_one_whole() -> None:
-    days = [date(2026, 1, 1) + timedelta(days=n) for n in range(100)]
-    assert track_split.split_day(days[: track_split.MIN_SPLIT_DAYS - 1]) is None
-    first = track_split.split_day(days)
-    assert first is not None and days.index(first) == 100 - round(100 * track_split.HELPER_SHARE)
+def test_day_blocks_cover_a_long_range_once_in_order_and_leave_a_short_one_whole() -> None:
+    days = [date(2026, 1, 1) + timedelta(days=n) for n in range(101)]
+    assert track_split.day_blocks(days[: track_split.MIN_SPLIT_DAYS - 1]) == []
+    blocks = track_split.day_blocks(days)
+    assert blocks[0][0] == days[0] and blocks[-1][1] == days[-1]
+    covered = [day for first, last in blocks for day in days[days.index(first): days.index(last) + 1]]
+    assert covered == days and len(blocks) == -(-101 // track_split.BLOCK_DAYS)
+    years = [date(2000, 1, 1) + timedelta(days=n) for n in range(30 * track_split.MAX_BLOCKS)]
+    assert len(track_split.day_blocks(years)) <= track_split.MAX_BLOCKS  # every number fits in the claims pipe
 
 
 def _week_days(first: date, weeks: int) -> date:

@@ -170,3 +170,25 @@ def test_setups_track_on_a_full_disk_is_one_error_line_exit_3_and_a_rerun_comple
     rerun = CliRunner().invoke(app, argv)
     assert rerun.exit_code == 0 and rerun.stdout == fresh.stdout, rerun.output
     assert _tables(db, ids=False)[:2] == _tables(tmp_path / "fresh.db", ids=False)[:2]
+
+
+def test_render_makes_the_output_of_the_final_candidates_once_and_a_failed_write_returns_none_of_it(
+    seeded: Path, at_once: tuple[TrackResult, Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    expected, _ = at_once
+    seen: list[list[dict[str, Any]]] = []
+
+    def render(candidates: list[dict[str, Any]]) -> str:
+        seen.append([dict(row) for row in candidates])
+        return f"{len(candidates)} candidates"
+
+    result = _track(_copy(seeded, tmp_path / "s.db"), render=render)
+    assert seen == [expected.candidates]  # once, in the output's order
+    assert result.rendered == f"{len(expected.candidates)} candidates" and result.candidates == expected.candidates
+
+    def fail(self: SetupRepository, *args: Any, **kwargs: Any) -> Any:
+        raise StoreError("cannot write: the disk went away")
+
+    monkeypatch.setattr(SetupRepository, "insert_days", fail)
+    with pytest.raises(StoreError, match="the disk went away"):
+        _track(_copy(seeded, tmp_path / "failing.db"), render=render)

@@ -73,6 +73,7 @@ class WriteBehind:
             while (write := self._queue.get()) is not None:
                 with store.batch():
                     write(store)
+            store.checkpoint()  # while the caller finishes: its closing connection has little left to copy
         except BaseException as exc:  # noqa: BLE001 - the caller's to raise
             self.error = exc
             while self._queue.get() is not None:  # refuse what is still queued, so no submit waits forever

@@ -331,6 +331,19 @@ class Store(ReadQueries, ViewQueries, Scans, TradingDays):
         if problem is not None:
             raise damaged_store(self.path, problem)
 
+    def checkpoint(self) -> None:
+        """Copy the committed pages the WAL holds into the file now, as far as readers allow (PASSIVE).
+
+        What is committed is safe in the WAL either way: a checkpoint that cannot run (the file is
+        busy, or its write fails) leaves it to a later one, and is only logged.
+        """
+        try:
+            self._connection.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
+        except sqlite3.Error as exc:
+            import logging
+
+            logging.getLogger(__name__).debug("checkpoint of %s left for later: %s", self.path, exc)
+
     def close(self) -> None:
         """Close the connection (committing first what a writer thread still holds)."""
         if self._check is not None:
