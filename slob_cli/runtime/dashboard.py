@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from slob_cli.runtime import views
 from slob_cli.runtime.lock import LockHolder
-from slob_cli.runtime.status import Liveness, read_header
+from slob_cli.runtime.status import Liveness, SessionHeader, read_header
 
 if TYPE_CHECKING:
     from slob_cli.adapters.store import Store
@@ -81,21 +81,25 @@ def _data_mode(store: Store, health: dict[str, Any] | None) -> str | None:
     return store.newest_data_mode()
 
 
-def _tick_age(store: Store, symbol: str | None, now: datetime, health: dict[str, Any] | None,
-              health_age: float | None, beat: views.SessionHealth | None = None) -> float | None:
+def feed_of(store: Store, header: SessionHeader, symbol: str | None) -> tuple[str | None, float | None]:
+    """Return the data mode and the last trade's age shown beside a header: the dashboard's and the page's.
+
+    The age is rounded once, to a tenth of a second, as the heartbeat's (status.read_header), so both
+    show the same whole seconds of it.
+    """
+    data_mode = "sim" if header.clock.simulated else _data_mode(store, header.health)
+    age = _tick_age(store, symbol, header)
+    return data_mode, None if age is None else round(age, 1)
+
+
+def _tick_age(store: Store, symbol: str | None, header: SessionHeader) -> float | None:
     """Return the age of the last trade: the newest stored tick, else the heartbeat's, else the newest candle's end.
 
     Beside a running session (`beat.of_holder`) only its own run's tick or heartbeat counts: an earlier
-    run's tick is no age of this session's feed (None until it has one). Rounded once, to a tenth of a
-    second, as the heartbeat's age (status.read_header): the dashboard and the page show the same seconds.
+    run's tick is no age of this session's feed (None until it has one).
     """
-    age = _exact_tick_age(store, symbol, now, health, health_age, beat)
-    return None if age is None else round(age, 1)
-
-
-def _exact_tick_age(store: Store, symbol: str | None, now: datetime, health: dict[str, Any] | None,
-                    health_age: float | None, beat: views.SessionHealth | None) -> float | None:
-    if beat is not None and beat.of_holder:
+    now, health, health_age, beat = header.clock.now, header.health, header.health_age, header.beat
+    if beat.of_holder:
         latest = views.latest_tick_time(store, symbol)
         if latest is not None and beat.run_id is not None and store.newest_tick_run_id(symbol) == beat.run_id:
             return max((now - latest).total_seconds(), 0.0)
@@ -120,7 +124,7 @@ def read_snapshot(
 ) -> DashboardSnapshot:
     """Read one frame's data from the store (read-only) as of `now` (a sim run's own clock when it is newest)."""
     header = read_header(store, db_path, now)
-    clock, running, health, health_age = header.clock, header.running, header.health, header.health_age
+    clock, running, health = header.clock, header.running, header.health
     now = clock.now
     if symbol is None:
         symbol = store.newest_candle_symbol()
@@ -131,6 +135,7 @@ def read_snapshot(
         forming = forming_bar(store, symbol, last_us)
         if forming is not None:
             bars = [*bars[-(bar_count - 1):], forming] if bar_count > 1 else [forming]
+    data_mode, tick_age = feed_of(store, header, symbol)
     trading_date = views.trading_date_of(now)
     orders, positions = views.live_book(store, running)
     levels = views.reference_levels(store, trading_date, symbol)
@@ -141,11 +146,11 @@ def read_snapshot(
         db_path=os.fspath(db_path),
         symbol=symbol,
         running=running,
-        data_mode="sim" if clock.simulated else _data_mode(store, health),
+        data_mode=data_mode,
         connected=header.connected,
-        health_age=health_age,
+        health_age=header.health_age,
         health_run_id=header.beat.run_id if health is not None else None,
-        last_tick_age=_tick_age(store, symbol, now, health, health_age, header.beat),
+        last_tick_age=tick_age,
         bars=tuple(bars),
         levels=levels,
         open_setups=views.open_setups(store),

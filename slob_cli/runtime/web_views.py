@@ -16,9 +16,8 @@ from typing import TYPE_CHECKING, Any
 from slob_cli.core.sessions import NEW_YORK
 from slob_cli.runtime import views
 
-# The terminal dashboard's own readings of data mode and tick age, so both dashboards agree.
-from slob_cli.runtime.dashboard import _data_mode as dashboard_data_mode
-from slob_cli.runtime.dashboard import _tick_age as dashboard_tick_age
+# The terminal dashboard's own reading of data mode and tick age, so both dashboards agree.
+from slob_cli.runtime.dashboard import feed_of
 from slob_cli.runtime.status import read_header
 
 if TYPE_CHECKING:
@@ -44,23 +43,24 @@ def header(store: Store, db_path: str | os.PathLike[str], now: datetime, symbol:
     queries only, since the page asks for it whenever ticks arrive.
     """
     symbol = symbol or default_symbol(store)
-    read = read_header(store, db_path, now)
-    clock, running, beat, health, health_age = read.clock, read.running, read.beat, read.health, read.health_age
+    shown = read_header(store, db_path, now)
+    running, beat = shown.running, shown.beat
+    data_mode, tick_age = feed_of(store, shown, symbol)
     run = store.newest_run_command()
     own = beat.of_holder and beat.run_id is not None
     return {
         "running": None if running is None else running.describe(),
         "running_pid": None if running is None else running.pid,
-        "connected": read.connected,
-        "data_mode": "sim" if clock.simulated else dashboard_data_mode(store, health),
-        "last_tick_age_seconds": dashboard_tick_age(store, symbol, clock.now, health, health_age, beat),
-        "heartbeat_age_seconds": health_age,
+        "connected": shown.connected,
+        "data_mode": data_mode,
+        "last_tick_age_seconds": tick_age,
+        "heartbeat_age_seconds": shown.health_age,
         "heartbeat_of": beat.to_dict(),
-        "liveness": read.liveness.to_dict(),
+        "liveness": shown.liveness.to_dict(),
         # The running session's run (its own heartbeat's), else the newest run.
         "run_id": beat.run_id if own else (run[0] if run else None),
         "run_command": running.command if own and running is not None else (run[1] if run else None),
-        "clock": clock.to_dict(),
+        "clock": shown.clock.to_dict(),
         "symbol": symbol,
     }
 
