@@ -10,8 +10,6 @@ from __future__ import annotations
 import asyncio
 import json
 import re
-import subprocess
-import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import datetime
@@ -28,7 +26,7 @@ from slob_cli.runtime import lock
 from slob_cli.runtime.lock import LockHolder
 from slob_cli.web.app import create_app
 from tests.conftest import eventually
-from tests.web.test_sim_liveness import _status
+from tests.web.test_sim_liveness import _status, sim_run
 
 ZONE = ZoneInfo("Europe/Stockholm")  # the display zone by default
 
@@ -68,10 +66,7 @@ def _get(asgi: Any, path: str) -> Any:
 
 def test_status_dashboard_and_api_header_read_the_holder_once_and_show_the_same_holder(
         db_path: Path, runner: CliRunner, monkeypatch: pytest.MonkeyPatch) -> None:
-    Store.open(db_path).close()
-    session = subprocess.Popen(
-        [sys.executable, "-m", "slob_cli", "--db", str(db_path), "run", "--sim", "--seed", "7", "--speed", "60",
-         "--json"], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    session = sim_run(db_path, "60")
     try:
         def running_its_run() -> bool:
             data = _status(runner, db_path)
@@ -82,7 +77,7 @@ def test_status_dashboard_and_api_header_read_the_holder_once_and_show_the_same_
         with _holder_reads(monkeypatch) as reads:
             status = _status(runner, db_path)
             after_status = len(reads)
-            frame = runner.invoke(app, ["--db", str(db_path), "dashboard", "--once"])
+            frame = runner.invoke(app, ["--db", str(db_path), "dashboard", "--once"], env={"COLUMNS": "200"})
             after_dashboard = len(reads)
             with Store.open(db_path, readonly=True) as reader:
                 asgi = create_app(reader, db_path, ZONE.key, None, db_path)
