@@ -29,7 +29,8 @@ def migrate(
     path = app_context(ctx).settings.db_path
     stored_schema_version(path)  # a missing, foreign or newer store is refused before the lock is taken
     try:
-        with acquire(path, "migrate"):
+        # It pulses (as a starting session does) while it upgrades: `status` names the migration under way.
+        with acquire(path, "migrate", pulses=True):
             migration = migrate_store(path)
     except AlreadyRunning as exc:
         raise ConfigError(f"{exc}: migrate once it has stopped") from None

@@ -57,7 +57,6 @@ def paper(
     from slob_cli.runtime import wiring
     from slob_cli.runtime.paper_report import finish_validation
     from slob_cli.runtime.session import DEFAULT_SIM_DAY, SimOptions, run_session
-    from slob_cli.runtime.validation_data import offline_events
     from slob_cli.runtime.validation_report import check_report_base
 
     target = parse_duration(duration)
@@ -101,10 +100,9 @@ def paper(
                 unreachable, stats = exc, {"data_mode": guarded.data_mode, "candles": 0}
             guarded.stats = stats
             now = wired.clock.now()
-            offline = offline_events(guarded.store, guarded.run_id, wired.strategy, wired.calendar, now)
-            outcome = finish_validation(guarded.store, guarded.run_id, target, now, report_file, strict, offline,
-                                        crashed=False, monitor_only=monitor_only, notifier=guarded.notifier,
-                                        stats=stats)
+            outcome = finish_validation(guarded.store, guarded.run_id, target, now, report_file, strict,
+                                        replay_config=wired.strategy, crashed=False, monitor_only=monitor_only,
+                                        notifier=guarded.notifier, stats=stats)
             print_outcome(outcome, strict, json_out)
             if unreachable is not None:
                 raise unreachable

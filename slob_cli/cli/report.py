@@ -4,12 +4,9 @@ from __future__ import annotations
 
 from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import Annotated
 
 import typer
-
-if TYPE_CHECKING:
-    from slob_cli.core.strategy.config import StrategyConfig
 
 
 def report(
@@ -57,21 +54,7 @@ def report(
             raise UsageError(f"run {run_id} recorded no duration: give --duration")
         now = datetime.now(timezone.utc)
         config = load_strategy_config(settings.strategy_config) if replay else None
-        offline = _replay(store, run_id, config, now) if config is not None else None
-        outcome = finish_validation(store, run_id, parse_duration(wanted), now, report_file, strict, offline,
+        outcome = finish_validation(store, run_id, parse_duration(wanted), now, report_file, strict,
                                     replay_config=config)
     print_outcome(outcome, strict, json_out)
     raise typer.Exit(outcome.exit_code)
-
-
-def _replay(store: Any, run_id: int, config: StrategyConfig, now: datetime) -> list[Any]:
-    """Return the offline tracker events of the run's days (calendar with a margin either side)."""
-    from datetime import timedelta
-
-    from slob_cli.adapters.calendar import load_calendar
-    from slob_cli.runtime.validation_data import offline_events, run_span
-
-    start, end = run_span(store, run_id, now)
-    margin = timedelta(days=14)
-    calendar = load_calendar(start.date() - margin, end.date() + margin)
-    return offline_events(store, run_id, config, calendar, now)

@@ -52,7 +52,7 @@ def status(
         if not check:
             raise
         problem = exc.liveness.problem(exc.holder)
-        typer.echo(f"unhealthy: {exc.what}: {problem}" if problem else f"healthy: {exc.what}, {exc.liveness.describe(None)}")
+        typer.echo(f"unhealthy: {exc.what}: {problem}" if problem else f"healthy: {exc.what}, {exc.life}")
         raise typer.Exit(int(ExitCode.UNEXPECTED if problem else ExitCode.OK)) from None
     with opened as store:
         damage = _damage(store) if check else None  # first: reading a damaged store can fail anywhere

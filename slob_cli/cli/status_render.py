@@ -9,7 +9,7 @@ from rich.console import Group, RenderableType
 from rich.text import Text
 
 from slob_cli.runtime.dashboard_view import listing_table
-from slob_cli.runtime.status import StatusReport
+from slob_cli.runtime.status import StatusReport, running_text
 from slob_cli.runtime.views import counted, format_money, format_price, human_age, local_time
 
 
@@ -28,7 +28,7 @@ def render_status(report: StatusReport, zone: ZoneInfo) -> RenderableType:
         when += f" (SIMULATED clock of sim run {clock.get('run_id')}, {state})"
     parts.append(Text(f"Now: {when}", style="bold magenta" if simulated else "bold"))
     if report.running:
-        running = report.running.describe(zone, "wall" if simulated else None)  # Now is not on its clock
+        running = running_text(report.running, simulated, zone)  # Now is not on its clock
         parts.append(Text(f"Running: {running}", style="bold green"))
     else:
         parts.append(Text("Running: nothing holds the lock", style="yellow"))

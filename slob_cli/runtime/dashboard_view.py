@@ -11,6 +11,7 @@ from rich.table import Table
 from rich.text import Text
 
 from slob_cli.runtime.dashboard import Bar, DashboardSnapshot
+from slob_cli.runtime.status import running_text
 from slob_cli.runtime.views import format_money, format_price, human_age, local_time
 
 STALE_TICK_SECONDS = 60.0
@@ -54,7 +55,8 @@ def ohlc_chart(bars: Sequence[Bar], height: int = CHART_HEIGHT, levels: Sequence
 def _status_line(snapshot: DashboardSnapshot, zone: ZoneInfo) -> Text:
     line = Text()
     if snapshot.running:
-        line.append(f"● {snapshot.running.describe(zone)}", style="bold green")
+        simulated = snapshot.clock is not None and snapshot.clock.simulated
+        line.append(f"● {running_text(snapshot.running, simulated, zone)}", style="bold green")
     else:
         line.append("○ no session running", style="yellow")
     if snapshot.running is None:

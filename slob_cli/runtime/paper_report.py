@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from slob_cli.adapters.alerts import Notifier
 from slob_cli.core.timefmt import iso_z
@@ -14,6 +14,9 @@ from slob_cli.errors import ExitCode, InputError
 from slob_cli.runtime.alerting import notify_verdict
 from slob_cli.runtime.validation_data import EventKey, gather
 from slob_cli.runtime.validation_report import default_report_base, write_report
+
+if TYPE_CHECKING:
+    from slob_cli.core.strategy.config import StrategyConfig
 
 
 @dataclass(frozen=True)
@@ -66,20 +69,23 @@ def finish_validation(
     now: datetime,
     report_base: Path | None = None,
     strict: bool = False,
-    offline_events: list[EventKey] | None = None,
+    replay_config: StrategyConfig | None = None,
     crashed: bool | None = None,
     monitor_only: bool = False,
     notifier: Notifier | None = None,
     thresholds: Thresholds | None = None,
     stats: dict[str, Any] | None = None,
-    replay_config: Any = None,
 ) -> PaperOutcome:
     """Judge one run and write `<base>.md` and `<base>.json` (default: beside the db); alert the verdict.
 
-    Called by `slob paper` before its run row is closed: pass `crashed=False` and the engine's live
-    `stats`, and the offline replay's events (see validation_data.event_keys_of).
+    `replay_config`: the strategy config the look-ahead check replays the run's stored candles with
+    (None: no replay, that criterion only a warning); a day whose stored events another config computed
+    is named and not judged as the run's. `slob paper` at its end and `slob report` later both judge
+    here with their settings' config, so the two verdicts of one run are the same. `paper` calls it
+    before its run row is closed: it passes `crashed=False` and the engine's live `stats`.
     """
-    data = gather(store, run_id, target_seconds, now, offline_events, crashed, monitor_only, stats, replay_config)
+    offline = None if replay_config is None else replay_run(store, run_id, replay_config, now)
+    data = gather(store, run_id, target_seconds, now, offline, crashed, monitor_only, stats, replay_config)
     report = evaluate(data, thresholds)
     base = report_base or default_report_base(Path(store.path), run_id)
     # judged_at: the wall clock when it was judged, whoever judges (`now` is the run's clock: a sim's day under --sim).
@@ -89,3 +95,16 @@ def finish_validation(
     if notifier is not None:
         notify_verdict(notifier, report.verdict(strict), report.passed(strict), str(markdown))
     return PaperOutcome(run_id, report, strict, markdown, json_path, meta)
+
+
+def replay_run(store: Any, run_id: int, config: StrategyConfig, now: datetime) -> list[EventKey]:
+    """Return the offline tracker events of the run's days (calendar with a margin either side)."""
+    from datetime import timedelta
+
+    from slob_cli.adapters.calendar import load_calendar
+    from slob_cli.runtime.validation_data import offline_events, run_span
+
+    start, end = run_span(store, run_id, now)
+    margin = timedelta(days=14)
+    calendar = load_calendar(start.date() - margin, end.date() + margin)
+    return offline_events(store, run_id, config, calendar, now)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 from dataclasses import asdict, dataclass, field, replace
-from datetime import datetime, timezone
+from datetime import datetime, timezone, tzinfo
 from typing import Any
 
 from slob_cli.core.timefmt import iso_z
@@ -62,26 +62,30 @@ class Liveness:
             elif self.heartbeat_clock == "sim":
                 what = "last sign of life of its sim run (real time)"
             else:
-                what = f"{self.heartbeat_text(None)}; its last pulse"
+                what = f"{self.heartbeat_text(None, writes_heartbeats(holder))}; its last pulse"
             return f"{what} is {self.age_seconds:.0f}s old (limit {self.limit_seconds:.0f}s)"
         return None
 
-    def heartbeat_text(self, health_age: float | None) -> str:
-        """Return `heartbeat 5 s ago`, or before the session's first: `no heartbeat yet, started 3 s ago`."""
+    def heartbeat_text(self, health_age: float | None, heartbeats: bool = True) -> str:
+        """Return `heartbeat 5 s ago`, or before the session's first: `no heartbeat yet, started 3 s ago`.
+
+        A holder that writes no heartbeats (`heartbeats=False`: `slob migrate`) is only `started 3 s ago`.
+        """
         if health_age is not None:
             return f"heartbeat {self.heartbeat_age(health_age)}"
+        none = "no heartbeat yet" if heartbeats else ""
         if self.started_seconds is None:
-            return "no heartbeat yet"
-        return f"no heartbeat yet, started {views.human_age(self.started_seconds)} ago"
+            return none or "started at an unknown time"
+        return ", ".join(part for part in (none, f"started {views.human_age(self.started_seconds)} ago") if part)
 
     def heartbeat_age(self, health_age: float | None) -> str:
         """Return a heartbeat's age as people say it, naming the simulated clock it is read on."""
         on = " on the sim clock" if self.heartbeat_clock == "sim" else ""
         return "none yet" if health_age is None else f"{views.human_age(health_age)} ago{on}"
 
-    def describe(self, health_age: float | None) -> str:
+    def describe(self, health_age: float | None, heartbeats: bool = True) -> str:
         """Return the sign of life and the heartbeat, e.g. `alive 2 s ago (real time), heartbeat 7 min ago on the sim clock`."""
-        heartbeat = self.heartbeat_text(health_age)
+        heartbeat = self.heartbeat_text(health_age, heartbeats)
         if self.sign == "process":
             return f"alive ({self.note}; judged by its process only), {heartbeat}"
         if self.sign != "pulse":
@@ -91,6 +95,20 @@ class Liveness:
     def to_dict(self) -> dict[str, Any]:
         """Return JSON-ready data."""
         return {**asdict(self), "stale": self.stale}
+
+
+def writes_heartbeats(holder: LockHolder) -> bool:
+    """Return False for `slob migrate`: it pulses while it upgrades, but no heartbeat ever comes from it."""
+    return holder.command != "migrate"
+
+
+def running_text(holder: LockHolder, simulated: bool, zone: tzinfo | None = None) -> str:
+    """Return the lock holder as status, dashboard and web name it, e.g. `slob run (pid 42, since ...)`.
+
+    Its start (the lock's taking) is on the wall clock; beside a simulated "now" (a sim run's own clock)
+    that is said: `since 2026-12-05 09:07:48 on the wall clock`.
+    """
+    return holder.describe(zone, "wall" if simulated else None)
 
 
 def judge_liveness(db_path: str | os.PathLike[str], clock: views.StoreClock, running: LockHolder | None,
@@ -175,7 +193,8 @@ class StoreBeingMade(StoreError):
         self.holder = holder
         self.liveness = liveness
         self.what = f"{holder.describe()} is {doing}"  # e.g. `slob run (pid 42, since ...) is creating the store`
-        super().__init__(f"{self.what}, {liveness.describe(None)}: nothing in it can be read until it has finished")
+        self.life = liveness.describe(None, writes_heartbeats(holder))  # its sign of life
+        super().__init__(f"{self.what}, {self.life}: nothing in it can be read until it has finished")
 
 
 def open_for_reading(db_path: str | os.PathLike[str], limit: float = DEFAULT_HEARTBEAT_MAX_AGE) -> Any:

@@ -18,7 +18,7 @@ from slob_cli.runtime import views
 
 # The terminal dashboard's own reading of data mode and tick age, so both dashboards agree.
 from slob_cli.runtime.dashboard import feed_of
-from slob_cli.runtime.status import read_header
+from slob_cli.runtime.status import read_header, running_text
 
 if TYPE_CHECKING:
     from slob_cli.adapters.store import Store
@@ -49,7 +49,7 @@ def header(store: Store, db_path: str | os.PathLike[str], now: datetime, symbol:
     run = store.newest_run_command()
     own = beat.of_holder and beat.run_id is not None
     return {
-        "running": None if running is None else running.describe(),
+        "running": None if running is None else running_text(running, shown.clock.simulated),
         "running_pid": None if running is None else running.pid,
         "connected": shown.connected,
         "data_mode": data_mode,

@@ -158,8 +158,7 @@ class SimBroker(MatchingMixin):
         """Return one contract's realized P&L of the trading day of `now` (IB's updatePortfolio realizedPNL)."""
         day = trading_day(now)
         with self._lock:
-            position = self.ledger.traded(account, con_id)
-            return 0.0 if position is None else position.realized_on(day)
+            return self.ledger.realized_on(account, day, con_id)
 
     def positions(self, account: str | None = None) -> list[tuple[str, int, float, float]]:
         """Return (account, con_id, position, avg_cost) for every traded contract, flat ones included."""

@@ -93,9 +93,12 @@ class Ledger:
 
     def apply_fill(
         self, account: str, con_id: int, symbol: str, multiplier: float, signed_quantity: float, price: float,
-        commission: float, day: date | None = None,
+        commission: float, *, day: date,
     ) -> tuple[Position, float | None]:  # fmt: skip
-        """Book a fill (of trading day `day`); return the position and the realized P&L (None when it only opens)."""
+        """Book a fill of trading day `day`; return the position and the realized P&L (None when it only opens).
+
+        A closing fill's realized P&L counts towards its day's (`realized_on`), the one figure of it.
+        """
         position = self.position(account, con_id, symbol, multiplier)
         held = position.quantity
         size = abs(signed_quantity)
@@ -136,9 +139,16 @@ class Ledger:
             if position_con_id == con_id:
                 position.mark = price
 
-    def traded(self, account: str, con_id: int) -> Position | None:
-        """Return one contract's position record in an account, or None when it was never traded there."""
-        return self._positions.get((account, con_id))
+    def realized_on(self, account: str, day: date, con_id: int | None = None) -> float:
+        """Return the realized P&L of trading day `day` of an account or of one of its contracts.
+
+        The one source of the day's realized P&L: updatePortfolio's realizedPNL, the account value
+        RealizedPnL and reqPnL / reqPnLSingle all read it.
+        """
+        if con_id is not None:
+            position = self._positions.get((account, con_id))
+            return 0.0 if position is None else position.realized_on(day)
+        return sum(p.realized_on(day) for (owner, _), p in self._positions.items() if owner == account)
 
     def positions(self, account: str | None = None) -> list[Position]:
         """Return the position records (flat ones included once traded), by account and conId."""
@@ -150,7 +160,7 @@ class Ledger:
         """Return the account's numeric values in USD; RealizedPnL is that of trading day `day` (else all of it)."""
         positions = self.positions(account)
         held = [p for p in positions if p.quantity]
-        realized = self.realized[account] if day is None else sum(p.realized_on(day) for p in positions)
+        realized = self.realized[account] if day is None else self.realized_on(account, day)
         unrealized = sum(p.unrealized for p in held)
         gross_value = sum(abs(p.quantity) * (p.mark if p.mark is not None else p.average_price) * p.multiplier
                           for p in held)  # fmt: skip

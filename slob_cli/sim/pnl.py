@@ -1,10 +1,12 @@
 """reqPnL / reqPnLSingle: daily, unrealized and realized P&L per account and per contract, pushed on change.
 
 IB's daily P&L counts from the start of the trading day; here a trading day starts at 17:00 Chicago
-(the Globex reopen). At the first update of a new day the gateway takes each account's and each
-position's realized and unrealized P&L of its last update before the turn as the day's baseline: daily = (realized + unrealized) now
-minus the same at the baseline, realized = realized since the baseline. On the broker's first day
-the baseline is zero (it started that day).
+(the Globex reopen). Realized P&L is the ledger's own figure of the day (each position's closed trades
+of that trading day, net of commissions), the same number updatePortfolio and the account value
+RealizedPnL carry, so the three cannot disagree. Only unrealized P&L needs a baseline: at the first
+update of a new day the gateway takes each line's unrealized P&L of its last update before the turn
+(else its current one), and daily = realized of the day + unrealized now - that baseline. On the
+broker's first day the baseline is zero (it started that day).
 """
 
 from __future__ import annotations
@@ -31,47 +33,46 @@ class PnlBook:
     def __init__(self, now: Callable[[], datetime]) -> None:
         self._now = now
         self._day: date | None = None
-        self._baseline: dict[Key, tuple[float, float]] = {}  # (realized, unrealized) at the day's start
-        self._latest: dict[Key, tuple[float, float]] = {}  # (realized, unrealized) last sent
+        self._baseline: dict[Key, float] = {}  # unrealized P&L at the day's start
+        self._latest: dict[Key, float] = {}  # unrealized P&L last sent
 
-    def _current(self, ledger: Ledger, key: Key) -> tuple[float, float, float, float]:
-        """Return (position, realized, unrealized, value) of an account or one of its contracts."""
+    def _current(self, ledger: Ledger, key: Key, day: date) -> tuple[float, float, float, float]:
+        """Return (position, realized of trading day `day`, unrealized, value) of an account or one of its contracts."""
         account, con_id = key
         positions = [p for p in ledger.positions(account) if con_id is None or p.con_id == con_id]
         unrealized = sum(p.unrealized for p in positions)
+        realized = ledger.realized_on(account, day, con_id)  # the figure updatePortfolio and RealizedPnL carry
         if con_id is None:
-            return 0.0, ledger.realized.get(account, 0.0), unrealized, 0.0
+            return 0.0, realized, unrealized, 0.0
         quantity = sum(p.quantity for p in positions)
         value = sum(p.quantity * (p.mark if p.mark is not None else p.average_price) * p.multiplier
                     for p in positions)  # fmt: skip
-        return quantity, sum(p.realized for p in positions), unrealized, value
+        return quantity, realized, unrealized, value
 
-    def _roll(self, ledger: Ledger, keys: Iterable[Key]) -> None:
+    def _roll(self, ledger: Ledger, keys: Iterable[Key]) -> date:
         day = trading_day(self._now())
         if day == self._day:
-            return
+            return day
         first, self._day = self._day is None, day
         previous, self._baseline = self._latest, {}
         if first:
-            return  # the broker started during this day: everything it booked counts as today's
+            return day  # the broker started during this day: its open positions' P&L counts as today's
         known: set[Key] = {(account, None) for account in ledger.realized}
         known |= {(p.account, p.con_id) for p in ledger.positions()}
         for key in known | set(keys):
             if key in previous:  # the last numbers of the day before: the market may have moved since
                 self._baseline[key] = previous[key]
             else:
-                _, realized, unrealized, _ = self._current(ledger, key)
-                self._baseline[key] = (realized, unrealized)
+                self._baseline[key] = self._current(ledger, key, day)[2]
+        return day
 
-    def values(self, ledger: Ledger, line: PnlSubscription) -> tuple[float, ...]:
-        """Return the numbers a pnl / pnlSingle message carries for one line."""
+    def values(self, ledger: Ledger, line: PnlSubscription, day: date) -> tuple[float, ...]:
+        """Return the numbers a pnl / pnlSingle message carries for one line on trading day `day`."""
         key = (line.account, line.con_id)
-        position, realized, unrealized, value = self._current(ledger, key)
-        self._latest[key] = (realized, unrealized)
-        base_realized, base_unrealized = self._baseline.setdefault(key, (0.0, 0.0))
-        today_realized = realized - base_realized
-        daily = today_realized + unrealized - base_unrealized
-        numbers = (round(daily, 2), round(unrealized, 2), round(today_realized, 2))
+        position, realized, unrealized, value = self._current(ledger, key, day)
+        self._latest[key] = unrealized
+        daily = realized + unrealized - self._baseline.setdefault(key, 0.0)
+        numbers = (round(daily, 2), round(unrealized, 2), round(realized, 2))
         if line.con_id is None:
             return numbers
         return (position, *numbers, round(value, 2))
@@ -82,9 +83,9 @@ class PnlBook:
                  if new is None or line is new]
         if not lines:
             return
-        self._roll(ledger, {(line.account, line.con_id) for _, line in lines})
+        day = self._roll(ledger, {(line.account, line.con_id) for _, line in lines})
         for session, line in lines:
-            values = self.values(ledger, line)
+            values = self.values(ledger, line, day)
             if line is new or values != line.last:
                 line.last = values
                 session.send(pnl_message(line, values))

@@ -32,3 +32,39 @@ def test_a_sim_run_shows_one_last_tick_age_in_status_dashboard_and_web(runner: C
     frame = runner.invoke(app, ["--db", str(db_path), "dashboard", "--once"]).stdout
     minutes = int(web["last_tick_age_seconds"] // 60)
     assert f"last tick: {minutes} min" in frame, frame
+
+
+def test_a_running_sim_runs_start_is_named_on_the_wall_clock_in_status_dashboard_and_web(
+        runner: CliRunner, db_path: Path) -> None:
+    """`since <time>` of the running session is the lock's taking, real time; beside a SIMULATED now each
+    screen says so, with the same words (runtime/status.running_text): `status`, `dashboard`, `/api/header`."""
+    import subprocess
+    import sys
+
+    from tests.conftest import eventually
+
+    Store.open(db_path).close()
+    session = subprocess.Popen(
+        [sys.executable, "-m", "slob_cli", "--db", str(db_path), "run", "--sim", "--seed", "7", "--speed", "300",
+         "--json"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, text=True)
+    try:
+        def running_on_the_sim_clock() -> bool:
+            data = json.loads(runner.invoke(app, ["--db", str(db_path), "status", "--json"]).stdout)
+            return data["running"] is not None and data["clock"]["simulated"] and not data["clock"]["run_ended"]
+
+        eventually(running_on_the_sim_clock, timeout=120, interval=0.1)
+        wide = {"COLUMNS": "200"}
+        table = runner.invoke(app, ["--db", str(db_path), "status"], env=wide).stdout
+        frame = runner.invoke(app, ["--db", str(db_path), "dashboard", "--once"], env=wide).stdout
+        with Store.open(db_path, readonly=True) as store:
+            web = header(store, db_path, datetime.now(timezone.utc), None)
+    finally:
+        session.kill()
+        session.communicate(timeout=30)
+    running = next(line for line in table.splitlines() if line.startswith("Running: ")).removeprefix("Running: ")
+    assert running.startswith(f"slob run (pid {session.pid}, since ") and running.endswith(" on the wall clock)"), table
+    assert f"● {running}" in frame, frame  # the dashboard's status line: the same words
+    assert "SIMULATED clock" in frame and web["clock"]["simulated"] is True
+    # The web names the start in UTC (its page shows the zone), on the same clock, said the same way.
+    assert web["running"].startswith(f"slob run (pid {session.pid}, since ") and \
+        web["running"].endswith("Z on the wall clock)"), web["running"]

@@ -71,3 +71,33 @@ def test_two_trade_sim_session_shows_one_net_pnl_everywhere(runner: CliRunner, d
     report = runner.invoke(app, ["--db", str(db_path), "report", "--run", "1", "--duration", "14h", "--json",
                                  "--no-replay"])
     assert _json(report.stdout)["figures"]["pnl"]["money"] == total
+
+
+def test_the_brokers_realized_pnl_is_slobs_net_pnl_of_the_sim_day(tmp_path: Path) -> None:
+    """After slob's round trip, ib_async reads the day's realized P&L at the sim in every place: slob's figure."""
+    import asyncio
+    from contextlib import ExitStack
+
+    from slob_cli.runtime.views import day_pnl
+    from tests.e2e.harness import DAY, at, start_harness
+    from tests.sim.test_one_realized import Figures, connect_noting_portfolio, read_figures
+    from tests.sim.test_orders import _future
+
+    with ExitStack() as stack:
+        h = start_harness(stack, tmp_path, "short_setup")
+        h.session(until=at(16, 45))
+        ours = day_pnl(h.store, DAY)  # what `status` shows for the sim day
+        assert ours["closed_trades"] == 1 and ours["commission"] > 0
+
+        async def body() -> Figures:
+            portfolio: dict[int, float] = {}
+            ib = await connect_noting_portfolio(h.gateway.host, h.gateway.port, 9, portfolio)
+            try:
+                return await read_figures(ib, await _future(ib), ours["pnl_money"], portfolio)
+            finally:
+                ib.disconnect()
+
+        broker = asyncio.run(asyncio.wait_for(body(), 30.0))
+    net = ours["pnl_money"]
+    # The contract's portfolio line (sent flat to a new client), the account value and both reqPnL lines.
+    assert broker == Figures(portfolio=net, account=net, pnl=net, pnl_single=net)

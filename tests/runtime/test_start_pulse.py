@@ -143,3 +143,35 @@ def test_a_start_that_never_ends_stops_pulsing_at_its_limit(db_path: Path, monke
         eventually(lambda: _start_pulses() == [], timeout=10)  # it ended by itself; the lock is still held
         _backdate(db_path, 120)
         assert _pulse_age(db_path) > 100
+
+
+def test_status_in_another_process_names_a_migration_under_way(
+        db_path: Path, runner: CliRunner, monkeypatch: pytest.MonkeyPatch) -> None:
+    """`slob migrate` holds the lock while it upgrades; it pulses like a starting session, so `status` names it
+    (`slob migrate (pid N, since ...) is upgrading the store`) instead of saying the store needs a migration."""
+    from slob_cli.adapters.store import migrate as store_migrate
+
+    _v5_store(db_path, monkeypatch, {})
+    real_migrate_store = store_migrate.migrate_store
+    seen: dict[str, subprocess.CompletedProcess[str]] = {}
+
+    def watched(path: Path) -> object:
+        # The migration is under way (its lock taken): what `status` in another process says meanwhile.
+        for args in (["status", "--json"], ["status", "--check"]):
+            seen[args[-1]] = subprocess.run([sys.executable, "-m", "slob_cli", "--db", str(db_path), *args],
+                                            capture_output=True, text=True, timeout=120)
+        return real_migrate_store(path)
+
+    monkeypatch.setattr(store_migrate, "migrate_store", watched)
+    migrated = runner.invoke(app, ["--db", str(db_path), "migrate"])
+    assert migrated.exit_code == 0, migrated.output
+    pid, upgrading = os.getpid(), f"is upgrading the store (schema v5 to v{SCHEMA_VERSION})"
+    listing, check = seen["--json"], seen["--check"]
+    assert listing.returncode == 3 and "needs a migration" not in listing.stderr, listing.stderr
+    assert listing.stderr.startswith(f"Error: slob migrate (pid {pid}, since "), listing.stderr
+    assert upgrading in listing.stderr and "nothing in it can be read until it has finished" in listing.stderr
+    assert check.returncode == 0 and check.stdout.startswith(f"healthy: slob migrate (pid {pid}, since "), check
+    assert f"{upgrading}, alive " in check.stdout and "(real time), started " in check.stdout, check.stdout
+    assert "heartbeat" not in check.stdout + listing.stderr  # a migration writes none: it waits for none
+    assert _start_pulses() == []  # its pulse ended with the lock
+    assert lock.read_record(db_path) is None

@@ -36,8 +36,9 @@ def test_daily_and_realized_restart_with_the_trading_day_while_unrealized_carrie
     book = PnlBook(lambda: now[0])
     ledger = Ledger([ACCOUNT], 100_000.0)
     session = _Session({1: PnlSubscription(1, ACCOUNT), 2: PnlSubscription(2, ACCOUNT, NQ)})
-    ledger.apply_fill(ACCOUNT, NQ, "NQ", 20.0, 2, 21000.0, 0.0)  # long 2
-    ledger.apply_fill(ACCOUNT, NQ, "NQ", 20.0, -1, 21010.0, 0.0)  # sell 1: +200 realized, long 1 left
+    day = trading_day(now[0])
+    ledger.apply_fill(ACCOUNT, NQ, "NQ", 20.0, 2, 21000.0, 0.0, day=day)  # long 2
+    ledger.apply_fill(ACCOUNT, NQ, "NQ", 20.0, -1, 21010.0, 0.0, day=day)  # sell 1: +200 realized, long 1 left
     ledger.mark(NQ, 21020.0)
     book.publish(ledger, [session])
     assert session.sent[-2:] == [[94, 1, 600.0, 400.0, 200.0], [95, 2, 1.0, 600.0, 400.0, 200.0, 420_400.0]]

@@ -1,6 +1,7 @@
 """updatePortfolio carries the contract's realized P&L of the trading day, as IB's Account Window does.
 
-The account value RealizedPnL is the same day's, so the two agree (reqPnL keeps its own baseline).
+The account value RealizedPnL and reqPnL's realized P&L are the same day's, read from the same place
+(tests/sim/test_one_realized.py checks all of them together).
 
 IB counts a round trip's commissions in realized P&L (the opening one folded into avgCost, the
 closing one deducted), resets the Account Window's realized P&L once a day, and sends it with each

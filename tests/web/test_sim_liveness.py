@@ -64,7 +64,7 @@ def test_a_busy_sim_run_is_healthy_everywhere_and_a_hung_one_stale_everywhere(
         web = get_json(server.url + "/api/status")
         assert (web["liveness"]["state"], web["liveness"]["stale"]) == ("fresh", False)
         assert get_json(server.url + "/api/header")["liveness"]["state"] == "fresh"
-        frame = runner.invoke(app, ["--db", str(db_path), "dashboard", "--once"]).stdout
+        frame = runner.invoke(app, ["--db", str(db_path), "dashboard", "--once"], env={"COLUMNS": "200"}).stdout  # one line
         assert "on the sim clock" in frame and "alive:" in frame and "STALE" not in frame, frame
         table = runner.invoke(app, ["--db", str(db_path), "status"]).stdout
         assert "Alive: " in table and "STALE" not in table, table
