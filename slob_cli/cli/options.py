@@ -113,16 +113,14 @@ def parse_duration(text: str, option: str = "--duration") -> float:
 
 
 def parse_sim_speed(text: str, option: str = "--speed") -> float | str:
-    """Parse a simulated clock's speed, as `run --sim` and `paper --sim` take it: a positive factor, or `max`."""
-    if text.strip().lower() == "max":
-        return "max"
+    """Parse a simulated clock's speed as the simulated gateway does (sim.gateway.parse_speed): a factor, or `max`."""
+    from slob_cli.sim.gateway import parse_speed
+
     try:
-        value = float(text)
-    except ValueError:
-        raise UsageError(f"{option} {text!r} is not a number or 'max'") from None
-    if not value > 0:  # also NaN
-        raise UsageError(f"{option} must be positive")
-    return value
+        value = parse_speed(text, option)
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
+    return "max" if value is None else value
 
 
 def check_png(plot: Path | None) -> None:

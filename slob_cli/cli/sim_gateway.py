@@ -44,12 +44,10 @@ def sim_gateway(
 
     Example: slob sim-gateway --port 4002 --start 2026-03-10T13:25Z --speed 10 --ctrl-port 4010
     """
-    from slob_cli.sim.gateway import SimGateway, parse_speed, parse_start
+    from slob_cli.cli.options import parse_sim_speed
+    from slob_cli.sim.gateway import SimGateway, parse_start
 
-    try:
-        speed_value = parse_speed(speed)
-    except ValueError:
-        raise UsageError(f"--speed {speed!r} is not a positive number or 'max'") from None
+    speed_value = parse_sim_speed(speed)
     try:
         start_time = parse_start(start)
     except ValueError as exc:
@@ -58,7 +56,7 @@ def sim_gateway(
         raise InputError(f"--replay {replay} does not exist or is not a file")
     try:
         gateway = SimGateway(port=port, ctrl_port=ctrl_port, seed=seed, scenario=scenario, start=start_time,
-                             speed="max" if speed_value is None else speed_value, replay=replay, delayed=delayed,
+                             speed=speed_value, replay=replay, delayed=delayed,
                              server_version=server_version, live_account=live_account,
                              accounts=tuple(account or ("DU1234567",)), lockstep=lockstep)
     except ValueError as exc:

@@ -12,8 +12,8 @@ from datetime import date, datetime, timezone
 from typing import TYPE_CHECKING, Any
 
 from slob_cli.runtime import views
-from slob_cli.runtime.lock import LockHolder, current_holder
-from slob_cli.runtime.status import Liveness, judge_liveness
+from slob_cli.runtime.lock import LockHolder
+from slob_cli.runtime.status import Liveness, SessionHeader, read_header
 
 if TYPE_CHECKING:
     from slob_cli.adapters.store import Store
@@ -81,14 +81,25 @@ def _data_mode(store: Store, health: dict[str, Any] | None) -> str | None:
     return store.newest_data_mode()
 
 
-def _tick_age(store: Store, symbol: str | None, now: datetime, health: dict[str, Any] | None,
-              health_age: float | None, beat: views.SessionHealth | None = None) -> float | None:
+def feed_of(store: Store, header: SessionHeader, symbol: str | None) -> tuple[str | None, float | None]:
+    """Return the data mode and the last trade's age shown beside a header: the dashboard's and the page's.
+
+    The age is rounded once, to a tenth of a second, as the heartbeat's (status.read_header), so both
+    show the same whole seconds of it.
+    """
+    data_mode = "sim" if header.clock.simulated else _data_mode(store, header.health)
+    age = _tick_age(store, symbol, header)
+    return data_mode, None if age is None else round(age, 1)
+
+
+def _tick_age(store: Store, symbol: str | None, header: SessionHeader) -> float | None:
     """Return the age of the last trade: the newest stored tick, else the heartbeat's, else the newest candle's end.
 
     Beside a running session (`beat.of_holder`) only its own run's tick or heartbeat counts: an earlier
     run's tick is no age of this session's feed (None until it has one).
     """
-    if beat is not None and beat.of_holder:
+    now, health, health_age, beat = header.clock.now, header.health, header.health_age, header.beat
+    if beat.of_holder:
         latest = views.latest_tick_time(store, symbol)
         if latest is not None and beat.run_id is not None and store.newest_tick_run_id(symbol) == beat.run_id:
             return max((now - latest).total_seconds(), 0.0)
@@ -112,7 +123,8 @@ def read_snapshot(
     bar_count: int = 40, event_count: int = 8,
 ) -> DashboardSnapshot:
     """Read one frame's data from the store (read-only) as of `now` (a sim run's own clock when it is newest)."""
-    wall_now, clock = now, views.store_clock(store, now)
+    header = read_header(store, db_path, now)
+    clock, running, health = header.clock, header.running, header.health
     now = clock.now
     if symbol is None:
         symbol = store.newest_candle_symbol()
@@ -123,11 +135,9 @@ def read_snapshot(
         forming = forming_bar(store, symbol, last_us)
         if forming is not None:
             bars = [*bars[-(bar_count - 1):], forming] if bar_count > 1 else [forming]
-    running = current_holder(db_path)
-    beat = views.session_health(store, running)
-    health, health_age = beat.row, beat.age(now)
+    data_mode, tick_age = feed_of(store, header, symbol)
     trading_date = views.trading_date_of(now)
-    orders, positions = views.live_book(store)
+    orders, positions = views.live_book(store, running)
     levels = views.reference_levels(store, trading_date, symbol)
     if levels is None:  # before today's levels freeze, show the last ones known
         levels = _latest_levels(store, trading_date, symbol)
@@ -136,11 +146,11 @@ def read_snapshot(
         db_path=os.fspath(db_path),
         symbol=symbol,
         running=running,
-        data_mode="sim" if clock.simulated else _data_mode(store, health),
-        connected=None if health is None or running is None else health["connected"],
-        health_age=health_age,
-        health_run_id=beat.run_id if health is not None else None,
-        last_tick_age=_tick_age(store, symbol, now, health, health_age, beat),
+        data_mode=data_mode,
+        connected=header.connected,
+        health_age=header.health_age,
+        health_run_id=header.beat.run_id if health is not None else None,
+        last_tick_age=tick_age,
         bars=tuple(bars),
         levels=levels,
         open_setups=views.open_setups(store),
@@ -149,7 +159,7 @@ def read_snapshot(
         today=views.day_pnl(store, trading_date),
         events=views.latest_events(store, event_count),
         clock=clock,
-        liveness=judge_liveness(db_path, clock, running, health_age, wall_now),
+        liveness=header.liveness,
     )
 
 

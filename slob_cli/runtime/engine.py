@@ -36,7 +36,6 @@ from slob_cli.runtime.clock import Clock, SystemClock, rebase_run_start
 from slob_cli.runtime.events import EventType
 from slob_cli.runtime.executor import ExecutorOptions, OrderExecutor
 from slob_cli.runtime.last_prices import newest_prices
-from slob_cli.runtime.lock import pulse
 from slob_cli.runtime.minute_gate import MinuteCatchUp
 from slob_cli.runtime.minute_timer import MinuteTimer
 from slob_cli.runtime.pnl_view import unrealized_view
@@ -478,15 +477,14 @@ class Engine(Supervised):
             self.executor.on_session_end()
 
     async def _heartbeat(self) -> None:
-        pulse(self.store.path)  # this loop shows life from now on: the lock's start pulse stops (lock.pulse)
-        while not self.stop_event.is_set():
-            await self._wait_stop(self.options.heartbeat_interval)
-            pulse(self.store.path)  # alive now, on the wall clock: how `status` judges a run on a simulated clock
-            if self.options.lockstep and not self.stop_event.is_set():
-                continue  # its health rows follow virtual time (runtime/lockstep.py); the last one is here
-            self.write_health()
-            if self._started:
-                self._check_clock()  # the connection measures the skew again on every heartbeat
+        await self._show_life(self.store.path, self.options.heartbeat_interval, self._beat)
+
+    def _beat(self, stopping: bool) -> None:
+        if self.options.lockstep and not stopping:
+            return  # its health rows follow virtual time (runtime/lockstep.py); the last one is here
+        self.write_health()
+        if self._started:
+            self._check_clock()  # the connection measures the skew again on every heartbeat
 
     def _check_clock(self) -> None:
         """Stop a wall-clock session whose gateway keeps another time: ticks carry its time, minutes close on ours.

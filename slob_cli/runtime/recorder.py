@@ -33,7 +33,6 @@ from slob_cli.core.models import Tick
 from slob_cli.errors import SlobError, UsageError
 from slob_cli.runtime.bus import EventBus
 from slob_cli.runtime.clock import Clock, SystemClock, rebase_run_start
-from slob_cli.runtime.lock import pulse
 from slob_cli.runtime.supervision import IB_BUS_EVENTS, Supervised
 from slob_cli.runtime.tick_backfill import Gap, fetch_trades, historical_request, missed_trades
 
@@ -416,12 +415,11 @@ class Recorder(Supervised):
 
     async def _heartbeat(self) -> None:
         """Show life every heartbeat_interval real seconds: a pulse on the lock record, then a health row."""
-        pulse(self.store.path)  # this loop shows life from now on: the lock's start pulse stops (lock.pulse)
-        while not self.stop_event.is_set():
-            await self._wait_stop(self.options.heartbeat_interval)
-            pulse(self.store.path)  # real time: how `status` judges a recording on a simulated gateway's clock
-            if not self.stop_event.is_set():
-                self.write_health()
+        await self._show_life(self.store.path, self.options.heartbeat_interval, self._beat)
+
+    def _beat(self, stopping: bool) -> None:
+        if not stopping:
+            self.write_health()
 
     def write_health(self) -> dict[str, Any]:
         """Store one health row on the recorder's clock (queued to the writer); return it.

@@ -143,6 +143,49 @@ def _judge(db_path: str | os.PathLike[str], clock: views.StoreClock, running: Lo
     return Liveness("stale" if age > limit else "fresh", age, sign, limit, heartbeat_clock)
 
 
+@dataclass(frozen=True)
+class SessionHeader:
+    """What status, dashboard and web show first: the lock holder, its heartbeat and liveness, whose clock.
+
+    One reading (read_header) for all three, so they show the same holder and the same figures.
+    """
+
+    clock: views.StoreClock  # whose clock `now` and the heartbeat's age are read on
+    running: LockHolder | None  # the live lock holder, read once (lock.current_holder)
+    beat: views.SessionHealth  # whose heartbeat is shown: the holder's own run's, else the last run's
+    health_age: float | None  # the heartbeat's age on `clock`, to a tenth of a second (None: no heartbeat shown)
+    liveness: Liveness  # the holder's verdict, in real seconds
+
+    @property
+    def health(self) -> dict[str, Any] | None:
+        """Return the heartbeat row shown (views.session_health), or None."""
+        return self.beat.row
+
+    @property
+    def connected(self) -> bool | None:
+        """Return the running session's gateway link by its heartbeat (None: no session runs, or none written)."""
+        return None if self.running is None or self.beat.row is None else self.beat.row["connected"]
+
+
+def read_header(store: Any, db_path: str | os.PathLike[str], wall_now: datetime,
+                max_age: float = DEFAULT_HEARTBEAT_MAX_AGE, memo: views.StoreMemo | None = None) -> SessionHeader:
+    """Read the header of status, dashboard and web: the lock holder once, its heartbeat, liveness and clock.
+
+    The heartbeat's age is rounded once, here, so every surface shows the same whole seconds of it.
+    With a memo, the heartbeat row is kept while the store and the holder are unchanged.
+    """
+    running = current_holder(db_path)
+    clock = views.store_clock(store, wall_now, running)
+    if memo is None:
+        beat = views.session_health(store, running)
+    else:
+        beat = memo.reader(store, running)("health", lambda: views.session_health(store, running))
+    age = beat.age(clock.now)
+    health_age = None if age is None else round(age, 1)
+    liveness = judge_liveness(db_path, clock, running, health_age, wall_now, max_age)
+    return SessionHeader(clock, running, beat, health_age, liveness)
+
+
 class StoreBeingMade(StoreError):
     """The store cannot be read yet: the session holding its lock is creating or upgrading it."""
 
@@ -177,8 +220,9 @@ def open_for_reading(db_path: str | os.PathLike[str], limit: float = DEFAULT_HEA
     if holder is None or not holder.pulses:
         raise error
     wall_now = datetime.now(timezone.utc)
-    clock = views.StoreClock(wall_now, simulated=True)  # judged by its pulse, as a run on a simulated clock
-    verdict = replace(judge_liveness(db_path, clock, holder, None, wall_now, limit), heartbeat_clock="wall")
+    # No run of the store can be read, so no run's clock: the wall clock's, on which its pulse is kept.
+    # With no heartbeat to read (None), a session that pulses is judged by its pulse (_judge).
+    verdict = judge_liveness(db_path, views.StoreClock(wall_now), holder, None, wall_now, limit)
     raise StoreBeingMade(holder, verdict, doing) from None
 
 
@@ -230,16 +274,12 @@ def collect_status(store: Any, db_path: str | os.PathLike[str], now: datetime, r
     """Read the status of a store (open it read-only) as of `now`; never locks, never writes.
 
     With a memo (a reader that asks often), rows are read again only when the store has changed;
-    the clock, the ages and the lock holder are read every time.
+    the clock, the ages and the lock holder (once: read_header) are read every time.
     """
-    running = current_holder(db_path)
-    read = memo.reader(store) if memo is not None else (lambda key, compute: compute())
-    wall_now, clock = now, views.store_clock(store, now)
-    now = clock.now
-    beat = read("health", lambda: views.session_health(store, running))
-    health, health_age = beat.row, beat.age(now)
-    health_age = None if health_age is None else round(health_age, 1)
-    orders, positions = read("book", lambda: views.live_book(store))
+    header = read_header(store, db_path, now, max_age, memo)
+    running, now = header.running, header.clock.now
+    read = memo.reader(store, running) if memo is not None else (lambda key, compute: compute())
+    orders, positions = read("book", lambda: views.live_book(store, running))
     trading_date = views.trading_date_of(now)
     return StatusReport(
         db_path=os.fspath(db_path),
@@ -250,13 +290,13 @@ def collect_status(store: Any, db_path: str | os.PathLike[str], now: datetime, r
         working_orders=orders,
         positions=positions,
         today=read(("today", trading_date), lambda: views.day_pnl(store, trading_date)),
-        health=health,
-        health_age_seconds=health_age,
-        clock=clock.to_dict(),
-        liveness=judge_liveness(db_path, clock, running, health_age, wall_now, max_age),
-        connected=health["connected"] if running is not None and health is not None else None,
+        health=header.health,
+        health_age_seconds=header.health_age,
+        clock=header.clock.to_dict(),
+        liveness=header.liveness,
+        connected=header.connected,
         backtests=read("backtests", lambda: views.backtest_runs(store)),
-        health_of=beat.to_dict(),
+        health_of=header.beat.to_dict(),
     )
 
 

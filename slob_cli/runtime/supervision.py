@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 from collections.abc import Awaitable, Callable
 from typing import Any
 
 from slob_cli.errors import SlobError
 from slob_cli.runtime.events import EventType
+from slob_cli.runtime.lock import pulse
 
 log = logging.getLogger(__name__)
 
@@ -59,6 +61,19 @@ class Supervised:
             log.error("%s", exc)
             self.fatal = self.fatal or exc
             self.stop_event.set()
+
+    async def _show_life(self, db_path: str | os.PathLike[str], interval: float, beat: Callable[[bool], None]) -> None:
+        """Pulse the lock record now and every `interval` real seconds until stopped, each pulse then `beat(stopping)`.
+
+        The first pulse stops the lock's start pulse: this loop shows life from now on (lock.pulse). The
+        pulse is real time, how `status` judges a session on a simulated clock; `beat` writes the health
+        row (on the session's clock), told whether the session is stopping (the loop's last beat).
+        """
+        pulse(db_path)
+        while not self.stop_event.is_set():
+            await self._wait_stop(interval)
+            pulse(db_path)
+            beat(self.stop_event.is_set())
 
     async def _wait_stop(self, seconds: float) -> None:
         """Wait up to `seconds`, returning early when the session is asked to stop."""

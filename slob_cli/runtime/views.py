@@ -22,6 +22,7 @@ from slob_cli.core.timefmt import iso_z
 
 if TYPE_CHECKING:
     from slob_cli.adapters.store import Store
+    from slob_cli.runtime.lock import LockHolder
 
 UTC = timezone.utc
 
@@ -60,11 +61,12 @@ class StoreMemo:
         self._version: tuple[int, Any] | None = None
         self._answers: dict[Any, Any] = {}
 
-    def reader(self, store: Store) -> Callable[[Any, Callable[[], Any]], Any]:
-        """Return read(key, compute): the kept answer for key while the store and its lock holder are unchanged."""
-        from slob_cli.runtime.lock import current_holder
+    def reader(self, store: Store, holder: LockHolder | None) -> Callable[[Any, Callable[[], Any]], Any]:
+        """Return read(key, compute): the kept answer for key while the store and its lock holder are unchanged.
 
-        version = (store.data_version(), current_holder(store.path))
+        `holder` is the lock holder the caller read for this answer (lock.current_holder, once per call).
+        """
+        version = (store.data_version(), holder)
         if version != self._version:
             self._answers.clear()
             self._version = version
@@ -158,8 +160,10 @@ def on_sim_clock(run: dict[str, Any]) -> bool:
     return is_sim_run(run)
 
 
-def store_clock(store: Store, wall_now: datetime) -> StoreClock:
+def store_clock(store: Store, wall_now: datetime, holder: LockHolder | None) -> StoreClock:
     """Return "now" for a store: a simulated newest run's last virtual instant, else the wall clock.
+
+    `holder` is the live lock holder (lock.current_holder): it tells whether that run has died.
 
     A sim run stores virtual times (a day in 2026-01 while the wall clock says otherwise), so its
     "today", ages and P&L are read on its own clock: its newest heartbeat or tick (a clock running
@@ -175,7 +179,7 @@ def store_clock(store: Store, wall_now: datetime) -> StoreClock:
     known = [m for m in moments if m is not None]
     if not known:
         known = [m for m in (parse_time(run["ended_at"]), parse_time(run["started_at"])) if m is not None][:1]
-    return StoreClock(max(known) if known else wall_now, True, run["id"], run_over(store, run))
+    return StoreClock(max(known) if known else wall_now, True, run["id"], run_over(run, holder))
 
 
 TRACKING_COMMANDS = ("trade", "run", "paper")  # sessions whose engine tracks setups and stores their events
@@ -195,7 +199,7 @@ def tracking_session_day(store: Store, wall_now: datetime) -> tuple[str, date] |
     holder = current_holder(store.path)
     if holder is None or holder.command not in TRACKING_COMMANDS:
         return None
-    return holder.describe(), trading_date_of(store_clock(store, wall_now).now)
+    return holder.describe(), trading_date_of(store_clock(store, wall_now, holder).now)
 
 
 def refuse_the_day_a_session_tracks(store: Store, touches: Callable[[date], bool], doing: str, effect: str,
@@ -215,14 +219,14 @@ def refuse_the_day_a_session_tracks(store: Store, touches: Callable[[date], bool
                          f"leave the day out ({leave_out(day)}) or {later} once the session has ended")
 
 
-def run_over(store: Store, run: dict[str, Any]) -> bool:
-    """Return True when a run has ended, or its process died without writing its end (it holds no lock)."""
-    from slob_cli.runtime.lock import current_holder, holds_run
+def run_over(run: dict[str, Any], holder: LockHolder | None) -> bool:
+    """Return True when a run has ended, or its process died without writing its end (not the lock `holder`'s)."""
+    from slob_cli.runtime.lock import holds_run
 
-    return run["ended_at"] is not None or not holds_run(current_holder(store.path), run["id"], run.get("pid"))
+    return run["ended_at"] is not None or not holds_run(holder, run["id"], run.get("pid"))
 
 
-def ended_sim_runs(store: Store) -> set[int]:
+def ended_sim_runs(store: Store, holder: LockHolder | None) -> set[int]:
     """Return the ids of `--sim` runs that have ended (their embedded gateway and its orders no longer exist).
 
     A `--sim` run whose process died without writing its end took its embedded gateway with it: ended too.
@@ -232,9 +236,8 @@ def ended_sim_runs(store: Store) -> set[int]:
     ended = {row["id"] for row in store.ended_run_rows() if _payload(row.get("args")).get("sim")}
     died = [row for row in store.unended_run_rows() if _payload(row.get("args")).get("sim")]
     if died:
-        from slob_cli.runtime.lock import current_holder, holds_run
+        from slob_cli.runtime.lock import holds_run
 
-        holder = current_holder(store.path)
         ended |= {row["id"] for row in died if not holds_run(holder, row["id"], row["pid"])}
     return ended
 
@@ -250,12 +253,13 @@ def last_price(store: Store, symbol: str) -> float | None:
     return price
 
 
-def live_book(store: Store) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+def live_book(store: Store, holder: LockHolder | None) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
     """Return working orders and open positions, marked: last price, unrealized P&L, distance to stop/target.
 
-    Rows of an ended sim run carry `ended_sim_run` (its gateway is gone: they are not live).
+    Rows of an ended sim run carry `ended_sim_run` (its gateway is gone: they are not live); `holder` is
+    the live lock holder (lock.current_holder), which tells a running sim run from a died one.
     """
-    ended = ended_sim_runs(store)
+    ended = ended_sim_runs(store, holder)
     orders = working_orders(store)
     for order in orders:
         order["ended_sim_run"] = order.get("run_id") in ended

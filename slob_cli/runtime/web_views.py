@@ -16,11 +16,9 @@ from typing import TYPE_CHECKING, Any
 from slob_cli.core.sessions import NEW_YORK
 from slob_cli.runtime import views
 
-# The terminal dashboard's own readings of data mode and tick age, so both dashboards agree.
-from slob_cli.runtime.dashboard import _data_mode as dashboard_data_mode
-from slob_cli.runtime.dashboard import _tick_age as dashboard_tick_age
-from slob_cli.runtime.lock import current_holder
-from slob_cli.runtime.status import judge_liveness, running_text
+# The terminal dashboard's own reading of data mode and tick age, so both dashboards agree.
+from slob_cli.runtime.dashboard import feed_of
+from slob_cli.runtime.status import read_header, running_text
 
 if TYPE_CHECKING:
     from slob_cli.adapters.store import Store
@@ -45,26 +43,24 @@ def header(store: Store, db_path: str | os.PathLike[str], now: datetime, symbol:
     queries only, since the page asks for it whenever ticks arrive.
     """
     symbol = symbol or default_symbol(store)
-    wall_now, clock = now, views.store_clock(store, now)
-    now = clock.now
-    running = current_holder(db_path)
-    beat = views.session_health(store, running)
-    health, health_age = beat.row, beat.age(now)
+    shown = read_header(store, db_path, now)
+    running, beat = shown.running, shown.beat
+    data_mode, tick_age = feed_of(store, shown, symbol)
     run = store.newest_run_command()
     own = beat.of_holder and beat.run_id is not None
     return {
-        "running": None if running is None else running_text(running, clock.simulated),
+        "running": None if running is None else running_text(running, shown.clock.simulated),
         "running_pid": None if running is None else running.pid,
-        "connected": health["connected"] if running is not None and health is not None else None,
-        "data_mode": "sim" if clock.simulated else dashboard_data_mode(store, health),
-        "last_tick_age_seconds": _round(dashboard_tick_age(store, symbol, now, health, health_age, beat)),
-        "heartbeat_age_seconds": _round(health_age),
+        "connected": shown.connected,
+        "data_mode": data_mode,
+        "last_tick_age_seconds": tick_age,
+        "heartbeat_age_seconds": shown.health_age,
         "heartbeat_of": beat.to_dict(),
-        "liveness": judge_liveness(db_path, clock, running, health_age, wall_now).to_dict(),
+        "liveness": shown.liveness.to_dict(),
         # The running session's run (its own heartbeat's), else the newest run.
         "run_id": beat.run_id if own else (run[0] if run else None),
         "run_command": running.command if own and running is not None else (run[1] if run else None),
-        "clock": clock.to_dict(),
+        "clock": shown.clock.to_dict(),
         "symbol": symbol,
     }
 
@@ -75,10 +71,6 @@ class RawJSON(str):
     def decoded(self) -> Any:
         """Return the value it encodes."""
         return json.loads(self)
-
-
-def _round(value: float | None) -> float | None:
-    return None if value is None else round(value, 1)
 
 
 def day_bounds(day: date) -> tuple[int, int]:

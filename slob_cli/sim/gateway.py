@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import math
 import threading
 from collections.abc import Coroutine, Sequence
 from concurrent.futures import Future
@@ -28,13 +29,20 @@ T = TypeVar("T")
 Speed = float | str | None
 
 
-def parse_speed(speed: Speed) -> float | None:
-    """Return the clock speed: a positive factor, or None for 'max'."""
+def parse_speed(speed: Speed, name: str = "speed") -> float | None:
+    """Return the clock speed: a positive factor, or None for 'max'; the one parser of every --speed.
+
+    Raise ValueError naming it (`--speed 'fast' is not a positive number or 'max'`) for anything else,
+    infinity too (a clock cannot run at it: 'max' is as fast as it goes).
+    """
     if speed is None or (isinstance(speed, str) and speed.strip().lower() == "max"):
         return None
-    value = float(speed)
-    if not value > 0:
-        raise ValueError(f"speed must be a positive number or 'max', got {speed!r}")
+    try:
+        value = float(speed)
+    except (TypeError, ValueError):
+        value = math.nan
+    if not 0 < value < math.inf:  # also NaN
+        raise ValueError(f"{name} {speed!r} is not a positive number or 'max'")
     return value
 
 

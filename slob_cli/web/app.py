@@ -23,6 +23,7 @@ from starlette.routing import Route
 
 from slob_cli.adapters.store.integrity import damage_named, damaged_store
 from slob_cli.runtime import views, web_views
+from slob_cli.runtime.lock import current_holder
 from slob_cli.runtime.status import collect_status
 from slob_cli.web.changes import ChangeWatcher
 from slob_cli.web.security import SecurityMiddleware, TokenGuard
@@ -130,7 +131,8 @@ def create_app(store: Any, db_path: Path, zone: str, token: str | None, chart_js
         return json_response(web_views.trades_history(store, _limit(request)))
 
     async def api_positions(request: Request) -> Response:
-        orders, positions = memo.reader(store)("book", lambda: views.live_book(store))  # as `slob status` shows
+        holder = current_holder(db_path)  # read once: the memo's key and the book's running sim runs
+        orders, positions = memo.reader(store, holder)("book", lambda: views.live_book(store, holder))  # as `slob status`
         return json_response({"positions": positions, "working_orders": orders})
 
     async def api_reports(request: Request) -> Response:

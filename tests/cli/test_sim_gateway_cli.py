@@ -92,6 +92,20 @@ def test_bad_input_gets_one_line_and_a_usage_exit(runner: CliRunner, arguments: 
     assert len(result.stderr.strip().splitlines()) == 1
 
 
+@pytest.mark.parametrize("bad", ["fast", "0", "-3", "nan", "inf"])
+def test_every_speed_option_refuses_the_same_values_with_the_same_line(runner: CliRunner, bad: str,
+                                                                        tmp_path: Path) -> None:
+    """sim-gateway, run --sim and paper --sim parse --speed with one parser (sim.gateway.parse_speed).
+
+    run and paper had their own: other words for the same refusal, and `inf`, which the gateway's clock
+    cannot run at (sim-gateway failed with an unexpected OverflowError, exit 1), was taken by all three.
+    """
+    commands = (["sim-gateway", "--port", "0"], ["run", "--sim"], ["paper", "--sim"])
+    refused = [runner.invoke(app, ["--db", str(tmp_path / "slob.db"), *command, "--speed", bad]) for command in commands]
+    assert [result.exit_code for result in refused] == [2, 2, 2], [result.output for result in refused]
+    assert {result.stderr for result in refused} == {f"Error: --speed {bad!r} is not a positive number or 'max'\n"}
+
+
 def test_a_damaged_replay_store_is_named_not_the_db_store(runner: CliRunner, tmp_path: Path) -> None:
     from datetime import datetime, timedelta, timezone
 

@@ -26,6 +26,7 @@ from slob_cli.adapters.store.schema import SCHEMA_VERSION
 from slob_cli.cli.main import app
 from slob_cli.runtime import lock
 from slob_cli.runtime.lock import acquire, last_pulse, lock_path_for, pulse, try_acquire
+from slob_cli.runtime.status import StoreBeingMade, open_for_reading
 from tests.adapters.test_store_migration_v6 import _v5_store
 from tests.conftest import eventually
 
@@ -114,6 +115,10 @@ def test_status_names_the_session_creating_a_new_store(db_path: Path, runner: Cl
         assert healthy.exit_code == 0, healthy.output
         assert healthy.stdout.startswith(f"healthy: slob paper (pid {pid}, since "), healthy.stdout
         assert "is creating the store, alive " in healthy.stdout and "no heartbeat yet, started " in healthy.stdout
+        with pytest.raises(StoreBeingMade) as made:  # nothing to read: judged by its pulse, on the wall clock
+            open_for_reading(db_path)
+        judged = made.value.liveness
+        assert (judged.state, judged.sign, judged.heartbeat_clock, judged.note) == ("fresh", "pulse", "wall", None)
         listing = runner.invoke(app, ["--db", str(db_path), "status", "--json"])
         assert listing.exit_code == 3 and f"slob paper (pid {pid}, since " in listing.stderr, listing.output
         assert "is creating the store" in listing.stderr and "does not exist" not in listing.stderr

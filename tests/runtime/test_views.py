@@ -103,9 +103,9 @@ def test_store_memo_answers_from_memory_until_another_connection_commits(store: 
             computed.append(1)
             return [s["id"] for s in views.open_setups(reader)]
 
-        assert memo.reader(reader)("open", open_ids) == []
-        assert memo.reader(reader)("open", open_ids) == []
+        assert memo.reader(reader, None)("open", open_ids) == []
+        assert memo.reader(reader, None)("open", open_ids) == []
         assert len(computed) == 1  # unchanged store: the kept answer
         add_setup(store, "NQ-20260106-S1", "WATCHING_LIQ2")
-        assert memo.reader(reader)("open", open_ids) == ["NQ-20260106-S1"]
+        assert memo.reader(reader, None)("open", open_ids) == ["NQ-20260106-S1"]
         assert len(computed) == 2

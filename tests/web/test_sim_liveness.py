@@ -35,14 +35,20 @@ def _check(runner: CliRunner, db_path: Path, *args: str) -> tuple[int, str]:
     return result.exit_code, result.stdout.strip()
 
 
+def sim_run(db_path: Path, speed: str) -> subprocess.Popen[str]:
+    """Start a real `slob run --sim --seed 7 --speed SPEED` on a store made beforehand."""
+    Store.open(db_path).close()
+    return subprocess.Popen(
+        [sys.executable, "-m", "slob_cli", "--db", str(db_path), "run", "--sim", "--seed", "7", "--speed", speed,
+         "--json"], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+
+
 def test_a_busy_sim_run_is_healthy_everywhere_and_a_hung_one_stale_everywhere(
         db_path: Path, web_server, runner: CliRunner) -> None:  # noqa: ANN001
-    Store.open(db_path).close()
-    server = web_server()
-    session = subprocess.Popen(
-        [sys.executable, "-m", "slob_cli", "--db", str(db_path), "run", "--sim", "--seed", "7", "--speed", "300",
-         "--json"], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    session = sim_run(db_path, "300")
     try:
+        server = web_server()
+
         def heartbeat_old_on_the_sim_clock() -> bool:
             data = _status(runner, db_path)
             return data["running"] is not None and data["clock"]["simulated"] and not data["clock"]["run_ended"] \
