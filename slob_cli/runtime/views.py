@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
 from slob_cli.core.models import INSTRUMENTS, SAME_PRICES, Direction
-from slob_cli.core.pnl import mark_open
+from slob_cli.core.pnl import mark_open, money_sum
 from slob_cli.core.sessions import trading_date_of  # noqa: F401 - re-exported for the views' callers
 from slob_cli.core.timefmt import iso_z
 
@@ -120,8 +120,8 @@ def day_pnl(store: Store, trading_date: date) -> dict[str, Any]:
         "trading_date": wanted,
         "closed_trades": len(chosen),
         "pnl_points": round(sum(r["pnl_points"] or 0.0 for r in chosen), 2),
-        "pnl_money": round(sum(r["pnl_money"] or 0.0 for r in chosen), 2),
-        "commission": round(sum(r["commission"] or 0.0 for r in chosen), 2),
+        "pnl_money": money_sum(r["pnl_money"] for r in chosen),
+        "commission": money_sum(r["commission"] for r in chosen),
         "trades": [{"setup_id": r["setup_id"], "pnl_points": r["pnl_points"], "gross_money": r["gross_money"],
                     "commission": r["commission"], "pnl_money": r["pnl_money"]} for r in chosen],
     }
