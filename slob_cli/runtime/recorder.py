@@ -425,8 +425,10 @@ class Recorder(Supervised):
         """Store one health row on the recorder's clock (queued to the writer); return it.
 
         The figures a trading session's row has, where a recorder has them: no book (open orders and
-        positions are None), the ticks it received and stored instead.
+        positions are None), the ticks it received and stored instead. On a simulated gateway's clock it is
+        written once the clock has caught up with the trades it counts (the gateway may run faster).
         """
+        self._catch_up_with_the_trades()
         now = self.clock.now()
         newest = max(filter(None, map(self.feed.latest, self.options.symbols)), default=None)
         row = {

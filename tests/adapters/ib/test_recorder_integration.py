@@ -239,3 +239,24 @@ def test_a_full_disk_stops_the_recording_with_one_error_naming_the_file_and_no_h
     assert recorder.fatal is raised.value
     # Every batch is all or nothing: what is stored is exactly what the recorder counted as committed.
     assert sql_value(db_path, "SELECT count(*) FROM ticks") == recorder.stored > 0
+
+
+def test_health_rows_on_a_faster_sim_gateways_clock_are_written_after_the_ticks_they_count(store) -> None:
+    """`record` follows a simulated gateway's clock at 1x between skews; the gateway here runs 60x.
+
+    A health row must not be stamped before the ticks it counts (nor say its last tick came 0 s before
+    a time it preceded): each row is written on the clock caught up with the trades received.
+    """
+    from slob_cli.runtime.clock import FollowedClock
+    from slob_cli.sim.gateway import SimGatewayThread
+
+    with SimGatewayThread(seed=5, start="2026-03-10T14:35Z", speed=60.0) as fast:
+        recorder = make_recorder(store, fast.port, 47, heartbeat_interval=0.5,
+                                 clock=FollowedClock(1.0, simulated_only=True))  # as `slob record` has it
+        record_until(recorder, lambda: sql_value(store.path, "SELECT count(*) FROM health") >= 3, timeout=60)
+    ticks = [row[0] for row in sql_rows(store.path, "SELECT ts FROM ticks ORDER BY id")]
+    rows = sql_rows(store.path, "SELECT ts, payload FROM health ORDER BY id")
+    for ts, payload in rows[:3]:
+        counted = json.loads(payload)["ticks_stored"]
+        if counted:
+            assert ts >= ticks[counted - 1], (from_us(ts), from_us(ticks[counted - 1]), counted)
