@@ -246,7 +246,8 @@ class Recorder(Supervised):
             if self.stop_event.is_set():
                 return
             await self._flush()
-            await self._backfill(gap)
+            # A stop cancels a history request in flight (it stays an unfinished gap): a disconnect may never answer it.
+            await self._unless_stopped(self._backfill(gap))
 
     async def _ready_for(self, gap: Gap, patience: float = 5.0) -> None:
         """Return once the feed is past the second it came back in (or after `patience` s), and connected.
@@ -377,6 +378,7 @@ class Recorder(Supervised):
         The thread commits each symbol's ticks as multi-row INSERTs, during which SQLite runs without
         the GIL, so decoding goes on meanwhile (bench/record.py). Raises the writer's error.
         """
+        self._catch_up_with_the_trades()  # a faster simulated gateway's time: a drop is stamped where trades stopped
         batch, self._batch = self._batch, {}
         count, self._batched = self._batched, 0
         arrivals, self._arrivals = self._arrivals, [] if self._arrivals is not None else None

@@ -319,9 +319,9 @@ class IBConnection:
             f"runs on {host} with the API enabled on port {port} and this machine as a trusted IP")
 
     async def _after_connect(self) -> None:
-        now = self.clock.now()
         reason = "reconnect" if self.connections else "connect"
         await self.measure_skew()  # first: a followed clock moves onto the gateway's time before anything is logged
+        now = self.clock.now()  # then: an outage is measured on that time, as it was stamped
         self.connections += 1
         self.connectivity_lost = False
         self.broken_farms.clear()  # a new session reports its farms afresh
