@@ -175,3 +175,43 @@ def test_status_in_another_process_names_a_migration_under_way(
     assert "heartbeat" not in check.stdout + listing.stderr  # a migration writes none: it waits for none
     assert _start_pulses() == []  # its pulse ended with the lock
     assert lock.read_record(db_path) is None
+
+
+def test_a_migration_goes_on_pulsing_past_the_start_pulse_limit(
+        db_path: Path, runner: CliRunner, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A big store's `slob migrate` may take longer than START_PULSE_LIMIT: it pulses for as long as it runs,
+    so `status --check` in another process still says `healthy: slob migrate ...` past the limit."""
+    import time
+
+    from slob_cli.adapters.store import migrate as store_migrate
+
+    _v5_store(db_path, monkeypatch, {})
+    monkeypatch.setattr(lock, "PULSE_INTERVAL", 0.05)
+    monkeypatch.setattr(lock, "START_PULSE_LIMIT", 0.3)
+    real_migrate_store = store_migrate.migrate_store
+    seen: dict[str, object] = {}
+
+    def long_migration(path: Path) -> object:
+        began = time.monotonic()
+        pulses_past_the_limit = 0
+        while pulses_past_the_limit < 3:  # each pulse counted shows life the limit would have stopped
+            _backdate(db_path, 120)
+            eventually(lambda: _pulse_age(db_path) < 30, timeout=10)
+            if time.monotonic() - began > 2 * lock.START_PULSE_LIMIT:
+                pulses_past_the_limit += 1
+        _backdate(db_path, 120)
+        eventually(lambda: _pulse_age(db_path) < 30, timeout=10)
+        seen["check"] = subprocess.run([sys.executable, "-m", "slob_cli", "--db", str(db_path), "status", "--check"],
+                                       capture_output=True, text=True, timeout=120)
+        seen["threads"] = [thread.name for thread in threading.enumerate() if thread.name.startswith("slob-")]
+        return real_migrate_store(path)
+
+    monkeypatch.setattr(store_migrate, "migrate_store", long_migration)
+    migrated = runner.invoke(app, ["--db", str(db_path), "migrate"])
+    assert migrated.exit_code == 0, migrated.output
+    check = seen["check"]
+    assert isinstance(check, subprocess.CompletedProcess)
+    assert check.returncode == 0 and check.stdout.startswith(f"healthy: slob migrate (pid {os.getpid()}, "), check
+    assert seen["threads"] == ["slob-pulse"]  # its steady pulse, no start pulse beside it
+    assert [thread for thread in threading.enumerate() if thread.name.startswith("slob-")] == []  # ended with it
+    assert lock.read_record(db_path) is None
