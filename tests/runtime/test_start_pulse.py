@@ -122,14 +122,17 @@ def test_status_names_the_session_creating_a_new_store(db_path: Path, runner: Cl
         listing = runner.invoke(app, ["--db", str(db_path), "status", "--json"])
         assert listing.exit_code == 3 and f"slob paper (pid {pid}, since " in listing.stderr, listing.output
         assert "is creating the store" in listing.stderr and "does not exist" not in listing.stderr
-        frame = runner.invoke(app, ["--db", str(db_path), "dashboard", "--once"])
-        assert frame.exit_code == 3 and f"slob paper (pid {pid}, since " in frame.stderr, frame.output
-        assert "is creating the store" in frame.stderr
-        web = subprocess.run([sys.executable, "-m", "slob_cli", "--db", str(db_path), "web", "--port", "0"],
-                             capture_output=True, text=True, timeout=60)
-        assert web.returncode == 3 and web.stderr.strip().splitlines() == [
-            line for line in web.stderr.strip().splitlines() if line.startswith("Error: slob paper (pid ")], web.stderr
-        assert "is creating the store, alive " in web.stderr, web.stderr
+        frame = runner.invoke(app, ["--db", str(db_path), "dashboard", "--once", "--wait", "0"])  # no wait: at once
+        assert frame.exit_code == 3 and frame.stderr.startswith(f"Error: slob paper (pid {pid}, since "), frame.output
+        assert "is creating the store" in frame.stderr and len(frame.stderr.splitlines()) == 1
+        # It waits (--wait) while the store is made, saying so once; a store still not ready then: exit 3.
+        web = subprocess.run([sys.executable, "-m", "slob_cli", "--db", str(db_path), "web", "--port", "0",
+                              "--wait", "0.5"], capture_output=True, text=True, timeout=60)
+        notice, error = web.stderr.strip().splitlines()
+        assert web.returncode == 3 and notice.startswith(f"slob web: slob paper (pid {pid}, since "), web.stderr
+        assert notice.endswith(": waiting up to 0.5 s for it to finish"), notice
+        assert error.startswith(f"Error: slob paper (pid {pid}, since "), web.stderr
+        assert "is creating the store, alive " in error and error.endswith("until it has finished"), web.stderr
     with acquire(db_path, "setups track"):  # a command that never pulses: nothing says it creates a store
         assert "does not exist" in runner.invoke(app, check).stderr
 
