@@ -218,3 +218,18 @@ def test_a_migration_goes_on_pulsing_past_the_start_pulse_limit(
     assert seen["threads"] == ["slob-pulse"]  # its steady pulse, no start pulse beside it
     assert [thread for thread in threading.enumerate() if thread.name.startswith("slob-")] == []  # ended with it
     assert lock.read_record(db_path) is None
+
+
+def test_a_reader_waits_for_no_hung_session_making_the_store(db_path: Path) -> None:
+    """`web` and `dashboard` wait while a live session makes the store; one that shows no life (stale) is not
+    waited for: its exit 3 line comes at once, with no notice of a wait."""
+    from slob_cli.runtime.status import open_when_ready
+
+    notices: list[str] = []
+    with acquire(db_path, "paper", pulses=True):
+        pulse(db_path)  # its start pulse stops, as a hung start's would show no life
+        _backdate(db_path, 120)
+        with pytest.raises(StoreBeingMade) as made:
+            open_when_ready(db_path, 60, notices.append)
+    assert made.value.liveness.stale and notices == [], notices
+    assert "is creating the store" in str(made.value)
