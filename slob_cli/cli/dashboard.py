@@ -6,7 +6,7 @@ from typing import Annotated
 
 import typer
 
-from slob_cli.cli.options import WaitForStore
+from slob_cli.cli.web import WaitForStore  # the same wait as `web`'s
 
 
 def dashboard(

@@ -8,20 +8,13 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import date, datetime, timezone
 from pathlib import Path
-from typing import Annotated
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
-
-import typer
 
 from slob_cli.core.models import FIRST_SUPPORTED_DATE, LAST_SUPPORTED_DATE, SUPPORTED_DATES
 from slob_cli.errors import UsageError
 
 UTC = timezone.utc
 MAX_DURATION_SECONDS = 366 * 86_400  # a year and a day: longer is a typo, and overflows timers
-# `dashboard` and `web` started while a session creates or upgrades the store wait for it (runtime/status).
-WaitForStore = Annotated[float, typer.Option(
-    "--wait", min=0.0, max=3600.0, help="Real seconds to wait, saying so on stderr, while a session is still creating "
-    "or upgrading the store (then exit 3); 0 does not wait.")]
 
 
 def check_supported(day: date, option: str, text: str) -> date:

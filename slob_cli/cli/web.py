@@ -6,9 +6,11 @@ from typing import Annotated
 
 import typer
 
-from slob_cli.cli.options import WaitForStore
-
 MIN_TOKEN_LENGTH = 16
+# `web` and `dashboard` started while a session creates or upgrades the store wait for it (runtime/status).
+WaitForStore = Annotated[float, typer.Option(
+    "--wait", min=0.0, max=3600.0, help="Real seconds to wait, saying so on stderr, while a session is still creating "
+    "or upgrading the store (then exit 3); 0 does not wait.")]
 
 
 def web(
