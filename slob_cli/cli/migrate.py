@@ -24,13 +24,13 @@ def migrate(
     from slob_cli.adapters.store.migrate import migrate_store, stored_schema_version
     from slob_cli.cli.context import app_context
     from slob_cli.errors import ConfigError
-    from slob_cli.runtime.lock import AlreadyRunning, acquire
+    from slob_cli.runtime.lock import AlreadyRunning, acquire, keep_pulsing
 
     path = app_context(ctx).settings.db_path
     stored_schema_version(path)  # a missing, foreign or newer store is refused before the lock is taken
     try:
-        # It pulses (as a starting session does) while it upgrades: `status` names the migration under way.
-        with acquire(path, "migrate", pulses=True):
+        # It pulses while it upgrades, however long a big store takes: `status` names the migration under way.
+        with acquire(path, "migrate", pulses=True) as held, keep_pulsing(held):
             migration = migrate_store(path)
     except AlreadyRunning as exc:
         raise ConfigError(f"{exc}: migrate once it has stopped") from None

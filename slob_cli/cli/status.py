@@ -41,7 +41,7 @@ def status(
     from datetime import datetime, timezone
 
     from slob_cli.cli.context import app_context
-    from slob_cli.runtime.status import StoreBeingMade, check_health, collect_status, open_for_reading
+    from slob_cli.runtime.status import StoreBeingMade, check_health, collect_status, open_for_reading, running_text
 
     if check and json_out:
         raise UsageError("--check prints one line of text for health checks: use it without --json")
@@ -66,7 +66,9 @@ def status(
             typer.echo(f"unhealthy: {problem}")
             raise typer.Exit(int(ExitCode.UNEXPECTED))
         assert report.running is not None and report.liveness is not None  # check_health found a live holder
-        typer.echo(f"healthy: {report.running.describe()}, {report.liveness.describe(report.health_age_seconds)}")
+        simulated = bool((report.clock or {}).get("simulated"))  # its start is then named on the wall clock
+        running = running_text(report.running, simulated)
+        typer.echo(f"healthy: {running}, {report.liveness.describe(report.health_age_seconds)}")
         return
     if json_out:
         typer.echo(json.dumps(report.to_dict(), indent=2, default=str))

@@ -14,7 +14,8 @@ by an older slob has no such field, so readers know not to wait for a pulse from
 such a session takes the lock, a small thread pulses for it (every PULSE_INTERVAL real seconds)
 until its own heartbeat loop takes over (its first `pulse`): whatever it does first (open and
 upgrade the store, start an embedded gateway, build its engine) never makes it look stale, up to
-START_PULSE_LIMIT (a start that long is taken for hung).
+START_PULSE_LIMIT (a start that long is taken for hung). `slob migrate`, which writes no heartbeat and
+may take longer on a big store, pulses with no limit for as long as it migrates (`keep_pulsing`).
 """
 
 from __future__ import annotations
@@ -155,21 +156,24 @@ def _parse_holder(text: str) -> LockHolder | None:
 
 
 class _StartPulse:
-    """Pulses a starting session's lock record from a daemon thread until stopped (its heartbeat took over)."""
+    """Pulses a starting session's lock record from a daemon thread until stopped (its heartbeat took over).
 
-    def __init__(self, record: Path, interval: float, limit: float) -> None:
+    With no limit (`keep_pulsing`) it pulses until stopped, however long that is.
+    """
+
+    def __init__(self, record: Path, interval: float, limit: float | None, name: str = "slob-start-pulse") -> None:
         self.record = record
         self.interval = interval
         self.limit = limit
         self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="slob-start-pulse", daemon=True)
+        self._thread = threading.Thread(target=self._run, name=name, daemon=True)
         self._thread.start()
 
     def _run(self) -> None:
         import time
 
-        ends = time.monotonic() + self.limit
-        while not self._stop.wait(self.interval) and time.monotonic() < ends:
+        ends = None if self.limit is None else time.monotonic() + self.limit
+        while not self._stop.wait(self.interval) and (ends is None or time.monotonic() < ends):
             try:
                 os.utime(self.record)
             except OSError:
@@ -317,6 +321,26 @@ def acquire(db_path: str | os.PathLike[str], command: str, now: datetime | None 
         yield lock
     finally:
         lock.release()
+
+
+@contextmanager
+def keep_pulsing(held: RunLock) -> Iterator[None]:
+    """Pulse a held lock's record every PULSE_INTERVAL real seconds for the block, with no START_PULSE_LIMIT.
+
+    For work that writes no heartbeat and may rightly take longer than any start (`slob migrate` of a big
+    store): it replaces the lock's start pulse, and ends with the block (or the lock's release).
+    """
+    starting = _start_pulses.pop(held.path, None)
+    if starting is not None:
+        starting.stop()
+    steady = _StartPulse(held.path, PULSE_INTERVAL, None, "slob-pulse")
+    _start_pulses[held.path] = steady  # release() stops it too
+    try:
+        yield
+    finally:
+        if _start_pulses.get(held.path) is steady:
+            del _start_pulses[held.path]
+        steady.stop()
 
 
 def read_record(db_path: str | os.PathLike[str]) -> LockHolder | None:

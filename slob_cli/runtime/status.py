@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field, replace
 from datetime import datetime, timezone, tzinfo
 from typing import Any
@@ -224,6 +225,29 @@ def open_for_reading(db_path: str | os.PathLike[str], limit: float = DEFAULT_HEA
     # With no heartbeat to read (None), a session that pulses is judged by its pulse (_judge).
     verdict = judge_liveness(db_path, views.StoreClock(wall_now), holder, None, wall_now, limit)
     raise StoreBeingMade(holder, verdict, doing) from None
+
+
+def open_when_ready(db_path: str | os.PathLike[str], wait: float, notice: Callable[[str], None],
+                    limit: float = DEFAULT_HEARTBEAT_MAX_AGE, interval: float = 0.2) -> Any:
+    """Open the store read-only (dashboard, web), waiting up to `wait` real seconds while a session makes it ready.
+
+    Says once, through `notice`, whom it waits for. A maker that is stale (hung), or still at work when the wait
+    is over, raises its StoreBeingMade as open_for_reading does; any other error stands at once.
+    """
+    import time
+
+    ends = time.monotonic() + wait
+    told = False
+    while True:
+        try:
+            return open_for_reading(db_path, limit)
+        except StoreBeingMade as exc:
+            if exc.liveness.stale or time.monotonic() + interval > ends:
+                raise
+            if not told:
+                notice(f"{exc.what}, {exc.life}: waiting up to {wait:g} s for it to finish")
+                told = True
+        time.sleep(interval)
 
 
 def _pulse_age(db_path: str | os.PathLike[str], wall_now: datetime) -> float | None:

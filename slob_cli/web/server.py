@@ -51,8 +51,12 @@ def _server_class():  # noqa: ANN202 - a uvicorn.Server subclass, built lazily l
 
 
 def serve_web(db_path: Path, zone: str, host: str, port: int, token: str | None,
-              announce: Callable[[str], None] = print) -> None:
-    """Serve the dashboard of the store at db_path until interrupted (SIGINT/SIGTERM end it cleanly)."""
+              announce: Callable[[str], None] = print, wait: float = 0.0,
+              notice: Callable[[str], None] = print) -> None:
+    """Serve the dashboard of the store at db_path until interrupted (SIGINT/SIGTERM end it cleanly).
+
+    A store a session is still making ready is waited for up to `wait` real seconds (said once by `notice`).
+    """
     from slob_cli.web.library import chart_library_path
     from slob_cli.web.security import is_loopback
 
@@ -67,10 +71,10 @@ def serve_web(db_path: Path, zone: str, host: str, port: int, token: str | None,
     # uvicorn's start-up chatter adds nothing to our own line; its warnings and errors still show.
     logging.getLogger("uvicorn.error").setLevel(max(logging.getLogger().getEffectiveLevel(), logging.WARNING))
 
-    from slob_cli.runtime.status import open_for_reading
+    from slob_cli.runtime.status import open_when_ready
     from slob_cli.web.app import create_app
 
-    with open_for_reading(db_path) as store:  # one a session is still making ready says so
+    with open_when_ready(db_path, wait, notice) as store:  # one a session is still making ready: waited for
         sock = listen(host, port)
         bound_port = sock.getsockname()[1]
         app = create_app(store, db_path, zone, token, chart_js)

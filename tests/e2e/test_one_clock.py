@@ -34,19 +34,15 @@ def test_a_sim_run_shows_one_last_tick_age_in_status_dashboard_and_web(runner: C
     assert f"last tick: {minutes} min" in frame, frame
 
 
-def test_a_running_sim_runs_start_is_named_on_the_wall_clock_in_status_dashboard_and_web(
+def test_a_running_sim_runs_start_is_named_on_the_wall_clock_in_status_check_dashboard_and_web(
         runner: CliRunner, db_path: Path) -> None:
     """`since <time>` of the running session is the lock's taking, real time; beside a SIMULATED now each
-    screen says so, with the same words (runtime/status.running_text): `status`, `dashboard`, `/api/header`."""
-    import subprocess
-    import sys
-
+    screen says so, with the same words (runtime/status.running_text): `status`, `status --check`, `dashboard`,
+    `/api/header`."""
     from tests.conftest import eventually
+    from tests.web.test_sim_liveness import sim_run
 
-    Store.open(db_path).close()
-    session = subprocess.Popen(
-        [sys.executable, "-m", "slob_cli", "--db", str(db_path), "run", "--sim", "--seed", "7", "--speed", "300",
-         "--json"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, text=True)
+    session = sim_run(db_path, "300")
     try:
         def running_on_the_sim_clock() -> bool:
             data = json.loads(runner.invoke(app, ["--db", str(db_path), "status", "--json"]).stdout)
@@ -55,6 +51,7 @@ def test_a_running_sim_runs_start_is_named_on_the_wall_clock_in_status_dashboard
         eventually(running_on_the_sim_clock, timeout=120, interval=0.1)
         wide = {"COLUMNS": "200"}
         table = runner.invoke(app, ["--db", str(db_path), "status"], env=wide).stdout
+        check = runner.invoke(app, ["--db", str(db_path), "status", "--check"])
         frame = runner.invoke(app, ["--db", str(db_path), "dashboard", "--once"], env=wide).stdout
         with Store.open(db_path, readonly=True) as store:
             web = header(store, db_path, datetime.now(timezone.utc), None)
@@ -68,6 +65,10 @@ def test_a_running_sim_runs_start_is_named_on_the_wall_clock_in_status_dashboard
     # The web names the start in UTC (its page shows the zone), on the same clock, said the same way.
     assert web["running"].startswith(f"slob run (pid {session.pid}, since ") and \
         web["running"].endswith("Z on the wall clock)"), web["running"]
+    # `status --check` names it as the web does (one line, no zone on the screen), beside the sim clock's heartbeat.
+    line = check.stdout.strip()
+    assert check.exit_code == 0 and line.startswith(f"healthy: {web['running']}, alive "), check.stdout
+    assert "(real time)" in line and line.count(" on the wall clock") == 1, line
 
 
 def test_a_paper_run_on_the_wall_clock_against_a_simulated_gateway_reads_on_the_wall_clock_everywhere(

@@ -122,14 +122,17 @@ def test_status_names_the_session_creating_a_new_store(db_path: Path, runner: Cl
         listing = runner.invoke(app, ["--db", str(db_path), "status", "--json"])
         assert listing.exit_code == 3 and f"slob paper (pid {pid}, since " in listing.stderr, listing.output
         assert "is creating the store" in listing.stderr and "does not exist" not in listing.stderr
-        frame = runner.invoke(app, ["--db", str(db_path), "dashboard", "--once"])
-        assert frame.exit_code == 3 and f"slob paper (pid {pid}, since " in frame.stderr, frame.output
-        assert "is creating the store" in frame.stderr
-        web = subprocess.run([sys.executable, "-m", "slob_cli", "--db", str(db_path), "web", "--port", "0"],
-                             capture_output=True, text=True, timeout=60)
-        assert web.returncode == 3 and web.stderr.strip().splitlines() == [
-            line for line in web.stderr.strip().splitlines() if line.startswith("Error: slob paper (pid ")], web.stderr
-        assert "is creating the store, alive " in web.stderr, web.stderr
+        frame = runner.invoke(app, ["--db", str(db_path), "dashboard", "--once", "--wait", "0"])  # no wait: at once
+        assert frame.exit_code == 3 and frame.stderr.startswith(f"Error: slob paper (pid {pid}, since "), frame.output
+        assert "is creating the store" in frame.stderr and len(frame.stderr.splitlines()) == 1
+        # It waits (--wait) while the store is made, saying so once; a store still not ready then: exit 3.
+        web = subprocess.run([sys.executable, "-m", "slob_cli", "--db", str(db_path), "web", "--port", "0",
+                              "--wait", "0.5"], capture_output=True, text=True, timeout=60)
+        notice, error = web.stderr.strip().splitlines()
+        assert web.returncode == 3 and notice.startswith(f"slob web: slob paper (pid {pid}, since "), web.stderr
+        assert notice.endswith(": waiting up to 0.5 s for it to finish"), notice
+        assert error.startswith(f"Error: slob paper (pid {pid}, since "), web.stderr
+        assert "is creating the store, alive " in error and error.endswith("until it has finished"), web.stderr
     with acquire(db_path, "setups track"):  # a command that never pulses: nothing says it creates a store
         assert "does not exist" in runner.invoke(app, check).stderr
 
@@ -175,3 +178,58 @@ def test_status_in_another_process_names_a_migration_under_way(
     assert "heartbeat" not in check.stdout + listing.stderr  # a migration writes none: it waits for none
     assert _start_pulses() == []  # its pulse ended with the lock
     assert lock.read_record(db_path) is None
+
+
+def test_a_migration_goes_on_pulsing_past_the_start_pulse_limit(
+        db_path: Path, runner: CliRunner, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A big store's `slob migrate` may take longer than START_PULSE_LIMIT: it pulses for as long as it runs,
+    so `status --check` in another process still says `healthy: slob migrate ...` past the limit."""
+    import time
+
+    from slob_cli.adapters.store import migrate as store_migrate
+
+    _v5_store(db_path, monkeypatch, {})
+    monkeypatch.setattr(lock, "PULSE_INTERVAL", 0.05)
+    monkeypatch.setattr(lock, "START_PULSE_LIMIT", 0.3)
+    real_migrate_store = store_migrate.migrate_store
+    seen: dict[str, object] = {}
+
+    def long_migration(path: Path) -> object:
+        began = time.monotonic()
+        pulses_past_the_limit = 0
+        while pulses_past_the_limit < 3:  # each pulse counted shows life the limit would have stopped
+            _backdate(db_path, 120)
+            eventually(lambda: _pulse_age(db_path) < 30, timeout=10)
+            if time.monotonic() - began > 2 * lock.START_PULSE_LIMIT:
+                pulses_past_the_limit += 1
+        _backdate(db_path, 120)
+        eventually(lambda: _pulse_age(db_path) < 30, timeout=10)
+        seen["check"] = subprocess.run([sys.executable, "-m", "slob_cli", "--db", str(db_path), "status", "--check"],
+                                       capture_output=True, text=True, timeout=120)
+        seen["threads"] = [thread.name for thread in threading.enumerate() if thread.name.startswith("slob-")]
+        return real_migrate_store(path)
+
+    monkeypatch.setattr(store_migrate, "migrate_store", long_migration)
+    migrated = runner.invoke(app, ["--db", str(db_path), "migrate"])
+    assert migrated.exit_code == 0, migrated.output
+    check = seen["check"]
+    assert isinstance(check, subprocess.CompletedProcess)
+    assert check.returncode == 0 and check.stdout.startswith(f"healthy: slob migrate (pid {os.getpid()}, "), check
+    assert seen["threads"] == ["slob-pulse"]  # its steady pulse, no start pulse beside it
+    assert [thread for thread in threading.enumerate() if thread.name.startswith("slob-")] == []  # ended with it
+    assert lock.read_record(db_path) is None
+
+
+def test_a_reader_waits_for_no_hung_session_making_the_store(db_path: Path) -> None:
+    """`web` and `dashboard` wait while a live session makes the store; one that shows no life (stale) is not
+    waited for: its exit 3 line comes at once, with no notice of a wait."""
+    from slob_cli.runtime.status import open_when_ready
+
+    notices: list[str] = []
+    with acquire(db_path, "paper", pulses=True):
+        pulse(db_path)  # its start pulse stops, as a hung start's would show no life
+        _backdate(db_path, 120)
+        with pytest.raises(StoreBeingMade) as made:
+            open_when_ready(db_path, 60, notices.append)
+    assert made.value.liveness.stale and notices == [], notices
+    assert "is creating the store" in str(made.value)

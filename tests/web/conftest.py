@@ -45,6 +45,17 @@ class WebServer:
     url: str
     output: list[str] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
+    announced: threading.Event = field(default_factory=threading.Event)  # set once it printed a line, or ended
+
+    def serving(self, timeout: float = 60) -> str:
+        """Wait until it announced the address it serves; return (and keep) that address."""
+        if not self.announced.wait(timeout) or not self.output:
+            self.process.kill()
+            raise AssertionError(f"slob web did not start: {''.join(self.errors)[-2000:]}")
+        found = re.search(r"(http://\S+?)/?(?:\s|;|$)", self.output[0])
+        assert found, self.output[0]
+        self.url = found.group(1).rstrip("/")
+        return self.url
 
     def stop(self, signal_number: int = signal.SIGINT) -> tuple[str, str]:
         """Stop it with SIGINT (as Ctrl-C would); return all it printed on stdout and stderr."""
@@ -67,24 +78,24 @@ def _pump(stream, sink: list[str], first_line: threading.Event | None) -> None: 
         first_line.set()
 
 
-def start_web(db_path: Path, *args: str, env: dict[str, str] | None = None) -> WebServer:
-    """Start `slob --db DB web --port 0 ARGS` and return once it printed the address it serves."""
+def spawn_web(db_path: Path, *args: str, env: dict[str, str] | None = None) -> WebServer:
+    """Start `slob --db DB web --port 0 ARGS`; return at once (`serving()` waits for its address)."""
     ensure_chart_library()
     process = subprocess.Popen(
         [sys.executable, "-m", "slob_cli", "--db", str(db_path), "web", "--port", "0", *args],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env={**os.environ, **(env or {})},
     )
-    output: list[str] = []
-    errors: list[str] = []
-    announced = threading.Event()
-    threading.Thread(target=_pump, args=(process.stdout, output, announced), daemon=True).start()
-    threading.Thread(target=_pump, args=(process.stderr, errors, None), daemon=True).start()
-    if not announced.wait(60) or not output:
-        process.kill()
-        raise AssertionError(f"slob web did not start: {''.join(errors)[-2000:]}")
-    found = re.search(r"(http://\S+?)/?(?:\s|;|$)", output[0])
-    assert found, output[0]
-    return WebServer(process, found.group(1).rstrip("/"), output, errors)
+    server = WebServer(process, "")
+    threading.Thread(target=_pump, args=(process.stdout, server.output, server.announced), daemon=True).start()
+    threading.Thread(target=_pump, args=(process.stderr, server.errors, None), daemon=True).start()
+    return server
+
+
+def start_web(db_path: Path, *args: str, env: dict[str, str] | None = None) -> WebServer:
+    """Start `slob --db DB web --port 0 ARGS` and return once it printed the address it serves."""
+    server = spawn_web(db_path, *args, env=env)
+    server.serving()
+    return server
 
 
 @pytest.fixture

@@ -125,7 +125,7 @@ def test_a_holder_whose_lock_record_is_missing_is_judged_by_its_process_and_says
     Store.open(db_path).close()
     with _older_session(db_path, "run", {"sim": True}, "sim", "sim", kept="missing") as session:
         code, line = _check(runner, db_path)
-        assert (code, line) == (0, f"healthy: slob session (pid {session.pid}, since unknown), alive (no pulse: its "
-                                   "lock record is missing; judged by its process only), heartbeat 0 s ago on the "
-                                   "sim clock"), line
+        assert (code, line) == (0, f"healthy: slob session (pid {session.pid}, since unknown on the wall clock), "
+                                   "alive (no pulse: its lock record is missing; judged by its process only), "
+                                   "heartbeat 0 s ago on the sim clock"), line
         assert _status(runner, db_path)["liveness"]["note"] == "no pulse: its lock record is missing"
