@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from slob_cli.core.backtest import BacktestOutcome, BacktestTrade, states_summary
-from slob_cli.core.pnl import money_sum
+from slob_cli.core.pnl import lost, money_sum, won
 
 WEEKDAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
 
@@ -72,7 +72,7 @@ def losing_streak(trades: Sequence[BacktestTrade]) -> int:
     """Return the longest run of consecutive trades with a net loss."""
     longest = current = 0
     for trade in trades:
-        current = current + 1 if trade.pnl < 0 else 0
+        current = current + 1 if lost(trade.pnl) else 0
         longest = max(longest, current)
     return longest
 
@@ -80,8 +80,8 @@ def losing_streak(trades: Sequence[BacktestTrade]) -> int:
 def compute_stats(outcome: BacktestOutcome) -> BacktestStats:
     """Return every figure of the report for one backtest outcome."""
     trades = outcome.trades
-    wins = [t for t in trades if t.pnl > 0]
-    losses = [t for t in trades if t.pnl < 0]
+    wins = [t for t in trades if won(t.pnl)]
+    losses = [t for t in trades if lost(t.pnl)]
     gross_profit = money_sum(t.pnl for t in wins)
     gross_loss = money_sum(-t.pnl for t in losses)
     net = money_sum(t.pnl for t in trades)

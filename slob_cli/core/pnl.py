@@ -122,6 +122,16 @@ def mark_open(direction: Direction, multiplier: float, quantity: float, entry_pr
                       to_target)
 
 
+def won(net: float | None) -> bool:
+    """Return True for a trade that made money after commission: a win wherever wins are counted."""
+    return (net or 0.0) > 0
+
+
+def lost(net: float | None) -> bool:
+    """Return True for a trade that lost money after commission (a few points up may still lose the commission)."""
+    return (net or 0.0) < 0
+
+
 def money_sum(amounts: Iterable[float | None]) -> float:
     """Return the total of money amounts to the cent (None counts 0).
 
