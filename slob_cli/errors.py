@@ -68,6 +68,15 @@ class BrokerUnavailable(SlobError):
     exit_code = ExitCode.BROKER_UNREACHABLE
 
 
+class GatewayGone(BrokerUnavailable):
+    """A record/trade/run whose period ended while its gateway was away: cut short, never exit 0 (exit 4)."""
+
+    def __init__(self, command: str, since: str, period: str) -> None:
+        when = since[:19].replace("T", " ")  # UTC ISO (store.to_iso), to the second
+        super().__init__(f"{command} was cut short: the gateway went away at {when} UTC and was not back when "
+                         f"its {period} ended")
+
+
 class BrokerError(SlobError):
     """The gateway answered, but with an error we cannot work around."""
 

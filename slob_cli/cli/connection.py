@@ -113,7 +113,7 @@ def record(
     from slob_cli.adapters.ib.connection import GatewayConfig
     from slob_cli.cli.guard import run_guard
     from slob_cli.cli.options import parse_duration
-    from slob_cli.errors import StoppedEarly
+    from slob_cli.errors import GatewayGone, StoppedEarly
     from slob_cli.runtime.clock import FollowedClock
     from slob_cli.runtime.recorder import RecorderOptions, parse_until
 
@@ -142,6 +142,8 @@ def record(
                    + (f"; stopped by {cut} before its --duration/--until." if cut else "."))
         if cut:  # every tick it got is stored, but the period it was asked for was cut short
             raise StoppedEarly(cut, f"record was cut short: {cut} stopped it before its --duration/--until")
+        if stats.get("gateway_gone_at"):  # the period ended without its gateway: exit 4, never 0
+            raise GatewayGone("record", stats["gateway_gone_at"], "--duration/--until")
 
 
 def _now() -> Any:

@@ -27,7 +27,8 @@ plain_params.install()  # plain option values need no pydantic (typer's adapters
 
 EXIT_CODES_HELP = (
     "Exit codes: 0 ok, 1 unexpected error, 2 usage error, 3 config or start-up error, "
-    "4 broker unreachable (no first connection within --connect-timeout), 5 validation failed. "
+    "4 broker unreachable (no first connection within --connect-timeout, or the gateway lost and still away "
+    "when the --duration/--until of record, trade or run ended), 5 validation failed. "
     "SIGINT (Ctrl-C) or SIGTERM stops record, trade, run, web and sim-gateway cleanly with exit 0 when they "
     "run until stopped; a run stopped before the end of its --duration/--until was cut short and never exits 0: "
     "130 (SIGINT) or 143 (SIGTERM) for record, trade and run against a gateway, 1 for run --sim and 5 for "

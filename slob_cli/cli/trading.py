@@ -119,7 +119,7 @@ def _session(ctx: typer.Context, settings: Any, command: str, *, monitor_only: b
 
     from slob_cli.cli.guard import run_guard, session_lock, start_failure_recorded
     from slob_cli.cli.options import parse_duration
-    from slob_cli.errors import RunCutShort, StoppedEarly
+    from slob_cli.errors import GatewayGone, RunCutShort, StoppedEarly
     from slob_cli.runtime import wiring
     from slob_cli.runtime.session import run_session
 
@@ -151,6 +151,9 @@ def _session(ctx: typer.Context, settings: Any, command: str, *, monitor_only: b
             if cut:  # a period asked for and not reached: the summary, then exit 130/143, never 0
                 _render(result, json_out)  # here, while the run row is open; the raise skips the one below
                 raise StoppedEarly(cut, f"{command} was cut short: {cut} stopped it before its --duration")
+            if result.stats.gateway_gone_at is not None:  # the period ended without its gateway: exit 4, never 0
+                _render(result, json_out)
+                raise GatewayGone(command, result.stats.gateway_gone_at, "--duration")
     _render(result, json_out)
 
 

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from slob_cli.core.backtest import BacktestOutcome, BacktestTrade, states_summary
+from slob_cli.core.pnl import lost, money_sum, won
 
 WEEKDAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
 
@@ -47,7 +48,7 @@ def equity_curve(initial: float, trades: Sequence[BacktestTrade]) -> list[tuple[
     points: list[tuple[str | None, float]] = [(None, initial)]
     equity = initial
     for trade in trades:
-        equity += trade.pnl
+        equity = money_sum((equity, trade.pnl))
         points.append((trade.to_dict()["exit_time"], equity))
     return points
 
@@ -57,9 +58,9 @@ def drawdown(initial: float, trades: Sequence[BacktestTrade]) -> tuple[float, fl
     peak = equity = initial
     worst = worst_pct = 0.0
     for trade in trades:
-        equity += trade.pnl
+        equity = money_sum((equity, trade.pnl))
         peak = max(peak, equity)
-        fall = peak - equity
+        fall = money_sum((peak, -equity))
         if fall > worst:
             worst = fall
         if peak > 0 and fall / peak * 100.0 > worst_pct:
@@ -71,7 +72,7 @@ def losing_streak(trades: Sequence[BacktestTrade]) -> int:
     """Return the longest run of consecutive trades with a net loss."""
     longest = current = 0
     for trade in trades:
-        current = current + 1 if trade.pnl < 0 else 0
+        current = current + 1 if lost(trade.pnl) else 0
         longest = max(longest, current)
     return longest
 
@@ -79,11 +80,11 @@ def losing_streak(trades: Sequence[BacktestTrade]) -> int:
 def compute_stats(outcome: BacktestOutcome) -> BacktestStats:
     """Return every figure of the report for one backtest outcome."""
     trades = outcome.trades
-    wins = [t for t in trades if t.pnl > 0]
-    losses = [t for t in trades if t.pnl < 0]
-    gross_profit = sum(t.pnl for t in wins)
-    gross_loss = -sum(t.pnl for t in losses)
-    net = sum(t.pnl for t in trades)
+    wins = [t for t in trades if won(t.pnl)]
+    losses = [t for t in trades if lost(t.pnl)]
+    gross_profit = money_sum(t.pnl for t in wins)
+    gross_loss = money_sum(-t.pnl for t in losses)
+    net = money_sum(t.pnl for t in trades)
     worst, worst_pct = drawdown(outcome.initial_equity, trades)
     by_month: dict[str, float] = {}
     by_weekday: dict[str, float] = {}
@@ -91,21 +92,21 @@ def compute_stats(outcome: BacktestOutcome) -> BacktestStats:
     for trade in trades:
         day = trade.plan.trading_date
         month = f"{day.year}-{day.month:02d}"
-        by_month[month] = by_month.get(month, 0.0) + trade.pnl
+        by_month[month] = money_sum((by_month.get(month), trade.pnl))
         weekday = WEEKDAYS[day.weekday()]
-        by_weekday[weekday] = by_weekday.get(weekday, 0.0) + trade.pnl
+        by_weekday[weekday] = money_sum((by_weekday.get(weekday), trade.pnl))
         exits[trade.exit_reason] = exits.get(trade.exit_reason, 0) + 1
     skipped: dict[str, int] = {}
     for reason in outcome.skipped.values():
         skipped[reason] = skipped.get(reason, 0) + 1
     r_values = [t.r_multiple for t in trades]
-    final_equity = outcome.initial_equity + net
+    final_equity = money_sum((outcome.initial_equity, net))
     return BacktestStats(
         trades=len(trades), wins=len(wins), losses=len(losses),
         win_rate=len(wins) / len(trades) if trades else None,
         gross_profit=gross_profit, gross_loss=gross_loss,
         profit_factor=gross_profit / gross_loss if gross_loss > 0 else None,
-        net_pnl=net, commission=sum(t.commission for t in trades),
+        net_pnl=net, commission=money_sum(t.commission for t in trades),
         expectancy_r=sum(r_values) / len(r_values) if r_values else None,
         max_drawdown=worst, max_drawdown_pct=worst_pct, longest_losing_streak=losing_streak(trades),
         initial_equity=outcome.initial_equity, final_equity=final_equity,

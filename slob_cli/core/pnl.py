@@ -122,6 +122,25 @@ def mark_open(direction: Direction, multiplier: float, quantity: float, entry_pr
                       to_target)
 
 
+def won(net: float | None) -> bool:
+    """Return True for a trade that made money after commission: a win wherever wins are counted."""
+    return (net or 0.0) > 0
+
+
+def lost(net: float | None) -> bool:
+    """Return True for a trade that lost money after commission (a few points up may still lose the commission)."""
+    return (net or 0.0) < 0
+
+
+def money_sum(amounts: Iterable[float | None]) -> float:
+    """Return the total of money amounts to the cent (None counts 0).
+
+    Every total a trader reads (the session summary, status, the web, the paper report, a backtest, the
+    risk state) adds up this way, so one P&L never reads 6592.22 here and 6592.219999999999 there.
+    """
+    return round(sum(amount or 0.0 for amount in amounts), 2)
+
+
 # Commission per contract per side (USD), IB's tiered rate with exchange fees: what the simulated
 # broker charges and what a backtest books.
 COMMISSION_PER_SIDE: dict[str, float] = {"NQ": 2.25, "MNQ": 0.62}

@@ -15,6 +15,7 @@ from enum import Enum
 from typing import Any
 
 from slob_cli.core.models import INSTRUMENTS, Direction
+from slob_cli.core.pnl import money_sum
 from slob_cli.errors import ConfigError
 
 ZERO_SIZE_POLICIES = ("skip", "mnq")
@@ -281,9 +282,9 @@ def record_close(state: RiskState, pnl: float, config: RiskConfig) -> RiskState:
     closed = replace(
         state,
         open_positions=max(0, state.open_positions - 1),
-        realized_pnl_today=state.realized_pnl_today + pnl,
+        realized_pnl_today=money_sum((state.realized_pnl_today, pnl)),
     )
-    return _with_equity(closed, state.equity + pnl, config)
+    return _with_equity(closed, money_sum((state.equity, pnl)), config)
 
 
 def rebuild_open_positions(state: RiskState, holding: int) -> RiskState:

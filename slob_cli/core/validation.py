@@ -15,6 +15,7 @@ from typing import Any
 
 from slob_cli.core.broker_view import TERMINAL, OrderStatus
 from slob_cli.core.orders import OrderRole
+from slob_cli.core.pnl import lost, money_sum, won
 from slob_cli.core.unrealized import largest_difference
 
 
@@ -326,11 +327,11 @@ def figures_of(data: ValidationInput, limits: Thresholds) -> dict[str, Any]:
                    "by_status": dict(sorted(by_status.items()))},
         "fills": {"count": len(data.fills), "quantity": sum(f.quantity for f in data.fills)},
         "trades": {"total": len(data.trades), "open": len(data.trades) - len(closed), "closed": len(closed),
-                   "wins": sum(1 for t in closed if (t.pnl_points or 0) > 0),
-                   "losses": sum(1 for t in closed if (t.pnl_points or 0) < 0)},
+                   "wins": sum(1 for t in closed if won(t.pnl_money)),
+                   "losses": sum(1 for t in closed if lost(t.pnl_money))},
         "pnl": {"points": round(sum(t.pnl_points or 0.0 for t in closed), 2),
-                "money": round(sum(t.pnl_money or 0.0 for t in closed), 2),
-                "commission": round(sum(t.commission or 0.0 for t in closed), 2)},
+                "money": money_sum(t.pnl_money for t in closed),
+                "commission": money_sum(t.commission for t in closed)},
         "entry_slippage_points": {
             "count": len(slippages),
             "mean": round(sum(slippages) / len(slippages), 4) if slippages else None,

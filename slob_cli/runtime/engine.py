@@ -93,6 +93,7 @@ class EngineStats:
     first_candle: str | None = None  # label (UTC ISO) of the first live candle of the run
     backfilled_candles: int = 0  # minutes a start or reconnect missed, taken from history
     stopped_by: str | None = None  # SIGINT or SIGTERM when a signal ended the run (a clean stop, exit 0)
+    gateway_gone_at: str | None = None  # UTC ISO: the period ended with the gateway away since then (exit 4)
 
     def as_dict(self) -> dict[str, Any]:
         """Return the stats as a JSON-able dict."""
@@ -248,6 +249,7 @@ class Engine(Supervised):
             left = (until - self.clock.now()).total_seconds()
             if left <= 0:
                 log.info("run period ended at %s", to_iso(until))
+                self.stats.gateway_gone_at = to_iso(self.connection.gone_since())
                 self.stop_event.set()
                 return
             await self._wait_stop(min(self.options.timer_interval, left / self.options.clock_speed))

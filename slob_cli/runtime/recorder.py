@@ -27,7 +27,7 @@ from slob_cli.adapters.ib.connection import GatewayConfig, IBConnection
 from slob_cli.adapters.ib.history import HistoryPacer, fetch_minute_bars
 from slob_cli.adapters.ib.market_data import MarketDataFeed
 from slob_cli.adapters.ib.rolls import session_start, trading_date
-from slob_cli.adapters.store import Store, from_us, to_us
+from slob_cli.adapters.store import Store, from_us, to_iso, to_us
 from slob_cli.aio import first_of
 from slob_cli.core.models import Tick
 from slob_cli.errors import SlobError, UsageError
@@ -133,6 +133,7 @@ class Recorder(Supervised):
         self.backfilled = 0
         self.pacer = HistoryPacer.kept_in(store, lambda: self.clock.now())
         self._shifted = getattr(self.clock, "shifted", timedelta(0))
+        self._gone_at: datetime | None = None  # the gateway was away when the period ended, since then
         self._sim_clock = False  # the runs row says sim_clock (its gateway is simulated and the clock follows it)
         self.connection.add_hook(self._rebase_run_start)
 
@@ -245,7 +246,8 @@ class Recorder(Supervised):
             if self.stop_event.is_set():
                 return
             await self._flush()
-            await self._backfill(gap)
+            # A stop cancels a history request in flight (it stays an unfinished gap): a disconnect may never answer it.
+            await self._unless_stopped(self._backfill(gap))
 
     async def _ready_for(self, gap: Gap, patience: float = 5.0) -> None:
         """Return once the feed is past the second it came back in (or after `patience` s), and connected.
@@ -339,7 +341,12 @@ class Recorder(Supervised):
             await asyncio.wait_for(self.stop_event.wait(), max(0.0, remaining))
         except (asyncio.TimeoutError, TimeoutError):
             log.info("recording period ended")
-            self.stop_event.set()
+            self._period_ended()
+
+    def _period_ended(self) -> None:
+        """Stop: the period is over. A gateway away at its end cut the recording short (stats: gateway_gone_at)."""
+        self._gone_at = self.connection.gone_since()
+        self.stop_event.set()
 
     async def _clock_deadline(self, stop_at: str) -> None:
         """--until HH:MM: the next such time of day on the recording's clock once connected (a sim's, if it is one)."""
@@ -350,7 +357,7 @@ class Recorder(Supervised):
             self._catch_up_with_the_trades()  # a sim's time runs at its own speed: its ticks carry it
             if self.clock.now() >= target:
                 log.info("recording period ended at %s", target.isoformat())
-                self.stop_event.set()
+                self._period_ended()
                 return
             try:
                 await asyncio.wait_for(self.stop_event.wait(), 0.25)
@@ -371,6 +378,7 @@ class Recorder(Supervised):
         The thread commits each symbol's ticks as multi-row INSERTs, during which SQLite runs without
         the GIL, so decoding goes on meanwhile (bench/record.py). Raises the writer's error.
         """
+        self._catch_up_with_the_trades()  # a faster simulated gateway's time: a drop is stamped where trades stopped
         batch, self._batch = self._batch, {}
         count, self._batched = self._batched, 0
         arrivals, self._arrivals = self._arrivals, [] if self._arrivals is not None else None
@@ -419,8 +427,10 @@ class Recorder(Supervised):
         """Store one health row on the recorder's clock (queued to the writer); return it.
 
         The figures a trading session's row has, where a recorder has them: no book (open orders and
-        positions are None), the ticks it received and stored instead.
+        positions are None), the ticks it received and stored instead. On a simulated gateway's clock it is
+        written once the clock has caught up with the trades it counts (the gateway may run faster).
         """
+        self._catch_up_with_the_trades()
         now = self.clock.now()
         newest = max(filter(None, map(self.feed.latest, self.options.symbols)), default=None)
         row = {
@@ -465,4 +475,5 @@ class Recorder(Supervised):
             "reconnects": self.connection.reconnects, "failed_attempts": self.connection.failed_attempts,
             "safe_mode": self.connection.safe_mode, "data_mode": self.feed.data_kind,
             "local_symbols": {s: r.future.local_symbol for s, r in self.feed.contracts.items()},
+            "gateway_gone_at": to_iso(self._gone_at),
         }

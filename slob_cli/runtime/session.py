@@ -18,7 +18,7 @@ from typing import Any
 
 from slob_cli.adapters.ib.connection import GatewayConfig
 from slob_cli.adapters.store import Store, to_iso
-from slob_cli.core.pnl import TradeStatus
+from slob_cli.core.pnl import TradeStatus, money_sum
 from slob_cli.core.risk import RiskConfig, RiskManager
 from slob_cli.core.sessions import session_for
 from slob_cli.errors import UsageError
@@ -95,7 +95,7 @@ class SessionResult:
     @property
     def pnl(self) -> float:
         """Return the closed trades' P&L in USD (after commission)."""
-        return sum(t["pnl_money"] or 0.0 for t in self.trades if t["status"] == TradeStatus.CLOSED)
+        return money_sum(t["pnl_money"] for t in self.trades if t["status"] == TradeStatus.CLOSED)
 
     def as_dict(self) -> dict[str, Any]:
         """Return a JSON-able summary."""

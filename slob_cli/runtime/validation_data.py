@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING, Any
 from slob_cli.adapters.store import to_iso
 from slob_cli.core.validation import FillInfo, Gap, OrderInfo, Outage, TradeInfo, ValidationInput
 from slob_cli.errors import InputError
-from slob_cli.runtime.views import parse_time, trading_date_of
+from slob_cli.runtime.views import on_sim_clock, parse_time, trading_date_of
 
 if TYPE_CHECKING:
     from slob_cli.core.sessions import TradingCalendar
@@ -174,7 +174,7 @@ def gather(
         run_end=ended, outages=outages, reconnects=reconnects, restores=restores, safe_mode_entries=safe_modes,
         candles_received=received, candles_generated=generated, candles_persisted=persisted, gaps=gaps,
         dropped_ticks=dropped, late_ticks=int(_first(counters, ("late_ticks",), 0)), delayed_data=delayed,
-        simulated_data=data_mode == "sim", sim_clock=_on_sim_clock(_payload(row[5])), live_events=live, offline_events=offline_events,
+        simulated_data=data_mode == "sim", sim_clock=on_sim_clock({"data_mode": data_mode, "args": row[5]}), live_events=live, offline_events=offline_events,
         events_not_the_runs=None if replay_config is None else _tracked_otherwise(store, dates, replay_config, ended),
         orders=orders, fills=fills, trades=trades, setups_by_state=by_state, monitor_only=monitor_only,
         crash_detail=crash_detail, unrealized_pairs=_unrealized_pairs(store.health_payload_texts(run_id)),
@@ -199,11 +199,6 @@ def _tracked_otherwise(store: Any, dates: list[str], config: StrategyConfig, end
     return (f"the stored setup events of {days} were computed {when} with strategy config {stored_hash}, not the "
             f"replayed {fingerprint} (from that to this: {config_change(stored_json, text)}): they are not what the "
             f"run logged; `slob setups track --from {day} --to {day}` with the run's config restores them")
-
-
-def _on_sim_clock(args: dict[str, Any]) -> bool:
-    """Return True for a run whose times are a simulated gateway's (its args say --sim or a followed/stepped clock)."""
-    return bool(args.get("sim") or args.get("sim_clock"))
 
 
 def _unrealized_pairs(payloads: list[str]) -> list[tuple[float, float]]:

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
 from slob_cli.core.models import INSTRUMENTS, SAME_PRICES, Direction
-from slob_cli.core.pnl import mark_open
+from slob_cli.core.pnl import mark_open, money_sum
 from slob_cli.core.sessions import trading_date_of  # noqa: F401 - re-exported for the views' callers
 from slob_cli.core.timefmt import iso_z
 
@@ -120,8 +120,8 @@ def day_pnl(store: Store, trading_date: date) -> dict[str, Any]:
         "trading_date": wanted,
         "closed_trades": len(chosen),
         "pnl_points": round(sum(r["pnl_points"] or 0.0 for r in chosen), 2),
-        "pnl_money": round(sum(r["pnl_money"] or 0.0 for r in chosen), 2),
-        "commission": round(sum(r["commission"] or 0.0 for r in chosen), 2),
+        "pnl_money": money_sum(r["pnl_money"] for r in chosen),
+        "commission": money_sum(r["commission"] for r in chosen),
         "trades": [{"setup_id": r["setup_id"], "pnl_points": r["pnl_points"], "gross_money": r["gross_money"],
                     "commission": r["commission"], "pnl_money": r["pnl_money"]} for r in chosen],
     }
@@ -148,8 +148,16 @@ def is_sim_run(run: dict[str, Any]) -> bool:
 
 
 def on_sim_clock(run: dict[str, Any]) -> bool:
-    """Return True for a run whose times are a simulated gateway's (--sim, or trade --follow-sim-clock/--lockstep)."""
-    return is_sim_run(run) or bool(_payload(run.get("args")).get("sim_clock"))
+    """Return True for a run whose times are a simulated gateway's (--sim, or trade --follow-sim-clock/--lockstep).
+
+    Its args say so (`sim_clock`, which every session writes). Simulated *data* is not a simulated clock:
+    `trade` or `paper` on this machine's clock against `slob sim-gateway` (data mode sim) is read on the
+    wall clock, as its paper report reads it. A row from before `sim_clock` existed is told by its data.
+    """
+    args = _payload(run.get("args"))
+    if "sim_clock" in args:
+        return bool(args.get("sim") or args["sim_clock"])
+    return is_sim_run(run)
 
 
 def store_clock(store: Store, wall_now: datetime, holder: LockHolder | None) -> StoreClock:

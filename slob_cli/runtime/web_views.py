@@ -13,6 +13,7 @@ from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from slob_cli.core.pnl import won
 from slob_cli.core.sessions import NEW_YORK
 from slob_cli.runtime import views
 
@@ -140,7 +141,7 @@ def trades_history(store: Store, limit: int = 100) -> dict[str, Any]:
             continue
         total = round(total + (trade["pnl_money"] or 0.0), 2)
         equity.append([int(moment.timestamp()), total])
-    wins = sum(1 for t in closed if (t["pnl_money"] or 0.0) > 0)
+    wins = sum(1 for t in closed if won(t["pnl_money"]))
     return {
         "trades": trades[-limit:] if limit > 0 else [],
         "total": len(trades),

@@ -172,3 +172,21 @@ def test_report_json_prints_exactly_the_json_file_it_writes(runner: CliRunner, d
     written = json.loads(db_path.with_name(f"test-paper-run{run_id}.json").read_text())
     assert json.loads(result.stdout) == written and written["meta"]["run"] == run_id
     assert set(written["meta"]) >= {"database", "judged_at", "target_hours"}
+
+
+def test_a_trade_a_few_points_up_that_lost_its_commission_is_a_loss_in_the_report_and_on_the_web(
+        runner: CliRunner, db_path: Path, store: Store) -> None:
+    """+0.25 points on 1 MNQ is $0.50 gross, -$0.74 after $1.24 commission: one rule (core/pnl.won) counts it."""
+    import sqlite3
+
+    from slob_cli.runtime.web_views import trades_history
+
+    record_run(store)
+    with sqlite3.connect(db_path) as conn:
+        conn.execute("UPDATE trades SET symbol='MNQ', status='CLOSED', exit_price=25449.25, exit_time=?,"
+                     " exit_reason='flatten', pnl_points=0.25, gross_money=0.5, commission=1.24, pnl_money=-0.74"
+                     " WHERE setup_id='s1'", (1767712800000000,))
+    result = runner.invoke(app, ["--db", str(db_path), "report", "--no-replay", "--json"])
+    trades = json.loads(result.stdout)["figures"]["trades"]
+    assert (trades["closed"], trades["wins"], trades["losses"]) == (1, 0, 1), trades
+    assert trades_history(store)["wins"] == trades["wins"]

@@ -34,6 +34,7 @@ class IbapiApp(EWrapper, EClient):
         self.crash: BaseException | None = None
         self.unconsumed: list[str] = []  # messages ibapi's decoder did not read to their last field
         self._thread: threading.Thread | None = None
+        self._disconnecting = threading.RLock()  # a callback inside may disconnect again
 
     def _record(self, name: str, args: tuple[Any, ...]) -> None:
         with self.condition:
@@ -108,6 +109,15 @@ class IbapiApp(EWrapper, EClient):
             with self.condition:
                 self.crash = exc
                 self.condition.notify_all()
+
+    def disconnect(self) -> None:
+        """EClient.disconnect, one thread at a time.
+
+        ibapi's own reader calls it when the socket closes, and EClient.disconnect tests `self.conn`
+        and then uses it, while the other call sets it to None: two at once raised AttributeError.
+        """
+        with self._disconnecting:
+            super().disconnect()
 
     def stop(self) -> None:
         """Disconnect and join the message loop thread."""

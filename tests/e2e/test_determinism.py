@@ -47,6 +47,20 @@ def test_two_runs_at_max_speed_write_identical_tables(runner, tmp_path: Path) ->
     assert first["pnl"] == second["pnl"] != 0
 
 
+def test_paper_sim_at_max_and_at_a_paced_speed_writes_identical_tables_and_reports(runner, tmp_path: Path) -> None:
+    # paper --sim plays the planted day inside the generated market around the clock (a path run --sim does not take).
+    reports = []
+    for name, speed in (("max", "max"), ("paced", "20000")):
+        result = runner.invoke(app, ["--db", str(tmp_path / f"{name}.db"), "paper", "--sim", "--seed", "5",
+                                     "--duration", "15h", "--speed", speed, "--json"])
+        assert result.exit_code == 0, result.stderr or result.stdout
+        report = json.loads(result.stdout[result.stdout.index("{"):])
+        reports.append({**report, "meta": {k: v for k, v in report["meta"].items()
+                                           if k not in ("judged_at", "database")}})  # the wall clock, the file
+    assert table_differences(tmp_path / "max.db", tmp_path / "paced.db") == []
+    assert reports[0] == reports[1] and reports[0]["figures"]["trades"]["closed"] == 2, reports[0]["figures"]
+
+
 def _live_candles(store: Store) -> list[tuple]:
     return [tuple(row) for row in sql_rows(store.path,
         "SELECT ts, open, high, low, close, volume, tick_count FROM candles WHERE source='live' ORDER BY ts")]

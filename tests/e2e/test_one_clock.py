@@ -69,3 +69,32 @@ def test_a_running_sim_runs_start_is_named_on_the_wall_clock_in_status_check_das
     line = check.stdout.strip()
     assert check.exit_code == 0 and line.startswith(f"healthy: {web['running']}, alive "), check.stdout
     assert "(real time)" in line and line.count(" on the wall clock") == 1, line
+
+
+def test_a_paper_run_on_the_wall_clock_against_a_simulated_gateway_reads_on_the_wall_clock_everywhere(
+        runner: CliRunner, tmp_path: Path) -> None:
+    """Simulated data is not a simulated clock: `paper` on this machine's clock against `slob sim-gateway` (its
+    data mode `sim`) is read on the wall clock by `status`, `/api/header` and its report alike (views.on_sim_clock)."""
+    from datetime import UTC
+
+    from slob_cli.sim.process import SimGatewayProcess
+    from tests.e2e.harness import slob_process
+
+    db = tmp_path / "wall.db"
+    with SimGatewayProcess(seed=3, start=datetime.now(UTC), speed=1.0) as gateway:
+        with slob_process("--db", str(db), "paper", "--port", str(gateway.port), "--client-id", "37",
+                          "--account", "DU1234567", "--duration", "4s", "--json") as process:
+            stdout, stderr = process.communicate(timeout=120)
+    assert "Traceback" not in stderr, stderr[-2000:]
+    report = json.loads(stdout[stdout.index("{"):])
+    assert report["figures"]["clock"] == "wall" and "simulated clock" not in json.dumps(report["criteria"]), report
+    status = json.loads(runner.invoke(app, ["--db", str(db), "status", "--json"]).stdout)
+    assert status["runs"][0]["data_mode"] == "sim", "the data came from a simulated gateway"
+    assert status["clock"]["simulated"] is False, status["clock"]
+    # "now" is this machine's, not the run's last heartbeat frozen as a simulated "now".
+    ended = datetime.fromisoformat(status["runs"][0]["ended_at"].replace("Z", "+00:00"))
+    assert datetime.fromisoformat(status["now"].replace("Z", "+00:00")) > ended, (status["now"], ended)
+    assert status["liveness"]["heartbeat_clock"] == "wall", status["liveness"]
+    with Store.open(db, readonly=True) as store:
+        web = header(store, db, datetime.now(timezone.utc), None)
+    assert web["clock"]["simulated"] is False, web["clock"]

@@ -101,3 +101,36 @@ def test_the_brokers_realized_pnl_is_slobs_net_pnl_of_the_sim_day(tmp_path: Path
     net = ours["pnl_money"]
     # The contract's portfolio line (sent flat to a new client), the account value and both reqPnL lines.
     assert broker == Figures(portfolio=net, account=net, pnl=net, pnl_single=net)
+
+
+def test_a_total_reads_to_the_cent_in_the_summary_status_web_risk_state_report_and_backtest(
+        runner: CliRunner, db_path: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """23 and 24 MNQ at 0.62 a side: cents a float sum leaves as 6592.219999999999. Every total is core/pnl.money_sum."""
+    from slob_cli.runtime.web_views import trades_history
+
+    config = tmp_path / "mnq.toml"
+    config.write_text('[risk]\ntrade_symbol = "MNQ"\nmax_contracts = 50\n')
+    monkeypatch.setenv("SLOB_STRATEGY_CONFIG", str(config))
+    run = runner.invoke(app, ["--db", str(db_path), "run", "--sim", "--speed", "max", "--json"])
+    assert run.exit_code == 0, run.stdout + run.stderr
+    summary = _json(run.stdout)
+    assert [t["quantity"] for t in summary["trades"]] == [23.0, 24.0], summary["trades"]
+    total = summary["pnl"]
+    assert total == 6592.22 and repr(total) == "6592.22"  # the cents the trades add up to, and nothing else
+    status = _json(runner.invoke(app, ["--db", str(db_path), "status", "--json"]).stdout)
+    assert status["today"]["pnl_money"] == total and status["today"]["commission"] == 58.28
+    with Store.open(db_path, readonly=True) as store:
+        web = trades_history(store)
+        risk = store.get_state("risk_state")
+    assert web["pnl_money"] == web["equity"][-1][1] == total, web
+    assert risk["realized_pnl_today"] == total and risk["equity"] == 100_000 + total, risk
+    report = runner.invoke(app, ["--db", str(db_path), "report", "--run", "1", "--duration", "13h", "--json",
+                                 "--no-replay"])
+    assert _json(report.stdout)["figures"]["pnl"]["money"] == total
+    backtest = runner.invoke(app, ["--db", str(db_path), "backtest", "--config", str(config), "--json"])
+    assert backtest.exit_code == 0, backtest.stdout + backtest.stderr
+    stats = _json(backtest.stdout)["stats"]
+    assert stats["net_pnl"] == stats["gross_profit"] == stats["by_month"]["2026-01"] == total, stats
+    assert stats["final_equity"] == 100_000 + total and stats["commission"] == 58.28, stats
+    stored = _json(runner.invoke(app, ["--db", str(db_path), "status", "--json"]).stdout)["backtests"]
+    assert [b["net_pnl"] for b in stored] == [total]

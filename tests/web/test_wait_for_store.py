@@ -17,20 +17,24 @@ import pytest
 from slob_cli.adapters.store.schema import SCHEMA_VERSION
 from tests.adapters.test_store_migration_v6 import _v5_store
 from tests.conftest import eventually
-from tests.web.conftest import WebServer, spawn_web
+from tests.web.conftest import ROOT, WebServer, spawn_web
 from tests.web.test_api import get_json
 
 
 def test_web_and_dashboard_started_during_a_migration_wait_for_it_then_serve(
         db_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     _v5_store(db_path, monkeypatch, {})
-    migration = subprocess.Popen([sys.executable, "-m", "tests.runtime.held_migrate", str(db_path)],
+    # tests/ is found from the project's root (each test runs in its own directory): cwd and PYTHONPATH say where
+    path = os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))
+    migration = subprocess.Popen([sys.executable, "-m", "tests.runtime.held_migrate", str(db_path)], cwd=ROOT,
+                                 env={**os.environ, "PYTHONPATH": path},
                                  stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     server: WebServer | None = None
     frame: subprocess.Popen[str] | None = None
     try:
         assert migration.stdout is not None and migration.stdin is not None
-        assert migration.stdout.readline() == "migrating\n", migration.stderr
+        started = migration.stdout.readline()
+        assert started == "migrating\n", (started, migration.poll() is not None and migration.stderr.read())
         server = spawn_web(db_path)
         frame = subprocess.Popen([sys.executable, "-m", "slob_cli", "--db", str(db_path), "dashboard", "--once"],
                                  stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,

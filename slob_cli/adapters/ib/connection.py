@@ -148,6 +148,13 @@ class IBConnection:
         """Return True while the API connection is up."""
         return self.ib.isConnected()
 
+    def gone_since(self) -> datetime | None:
+        """Return when the gateway went away, while it is away after a first connection (else None).
+
+        Asked when a run's period ends: a session that ends without its gateway was cut short (exit 4).
+        """
+        return self.disconnected_at if self.connections else None
+
     @property
     def orders_allowed(self) -> bool:
         """Return True when a new order may be sent (connected, IB reachable, not in safe mode)."""
@@ -312,9 +319,9 @@ class IBConnection:
             f"runs on {host} with the API enabled on port {port} and this machine as a trusted IP")
 
     async def _after_connect(self) -> None:
-        now = self.clock.now()
         reason = "reconnect" if self.connections else "connect"
         await self.measure_skew()  # first: a followed clock moves onto the gateway's time before anything is logged
+        now = self.clock.now()  # then: an outage is measured on that time, as it was stamped
         self.connections += 1
         self.connectivity_lost = False
         self.broken_farms.clear()  # a new session reports its farms afresh

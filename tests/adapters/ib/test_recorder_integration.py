@@ -239,3 +239,55 @@ def test_a_full_disk_stops_the_recording_with_one_error_naming_the_file_and_no_h
     assert recorder.fatal is raised.value
     # Every batch is all or nothing: what is stored is exactly what the recorder counted as committed.
     assert sql_value(db_path, "SELECT count(*) FROM ticks") == recorder.stored > 0
+
+
+def test_health_rows_on_a_faster_sim_gateways_clock_are_written_after_the_ticks_they_count(store) -> None:
+    """`record` follows a simulated gateway's clock at 1x between skews; the gateway here runs 60x.
+
+    A health row must not be stamped before the ticks it counts (nor say its last tick came 0 s before
+    a time it preceded): each row is written on the clock caught up with the trades received.
+    """
+    from slob_cli.runtime.clock import FollowedClock
+    from slob_cli.sim.gateway import SimGatewayThread
+
+    with SimGatewayThread(seed=5, start="2026-03-10T14:35Z", speed=60.0) as fast:
+        recorder = make_recorder(store, fast.port, 47, heartbeat_interval=0.5,
+                                 clock=FollowedClock(1.0, simulated_only=True))  # as `slob record` has it
+        record_until(recorder, lambda: sql_value(store.path, "SELECT count(*) FROM health") >= 3, timeout=60)
+    ticks = [row[0] for row in sql_rows(store.path, "SELECT ts FROM ticks ORDER BY id")]
+    rows = sql_rows(store.path, "SELECT ts, payload FROM health ORDER BY id")
+    for ts, payload in rows[:3]:
+        counted = json.loads(payload)["ticks_stored"]
+        if counted:
+            assert ts >= ticks[counted - 1], (from_us(ts), from_us(ticks[counted - 1]), counted)
+
+
+def test_an_outage_on_a_faster_sim_gateways_clock_is_stamped_and_measured_on_that_clock(store) -> None:
+    """The drop is stamped where the trades stopped and the reconnect gap read on the gateway's time (60x).
+
+    `record` follows at 1x between skews: a drop stamped minutes before the last trade received, and a gap
+    read before the clock moved onto the gateway's time (0.04 s for seconds of trades missed), were untrue.
+    """
+    from slob_cli.runtime.clock import FollowedClock
+    from slob_cli.sim.gateway import SimGatewayThread
+
+    with SimGatewayThread(seed=5, start="2026-03-10T14:35Z", speed=60.0) as fast:
+        recorder = make_recorder(store, fast.port, 48, clock=FollowedClock(1.0, simulated_only=True))
+
+        async def main() -> dict[str, Any]:
+            running = asyncio.ensure_future(recorder.run())
+            await eventually_async(lambda: recorder.stored >= 300, timeout=30)  # some virtual minutes in
+            await asyncio.to_thread(fast.restart, 0.3)
+            await eventually_async(lambda: bool(events_of(store, "FEED_RESUMED")), timeout=30)
+            recorder.stop()
+            return await asyncio.wait_for(running, 10)  # a backfill in flight must not hold the stop
+
+        asyncio.run(main())
+    [down] = events_of(store, "IB_DISCONNECTED")
+    [back] = events_of(store, "IB_RECONNECTED")
+    [resumed] = events_of(store, "FEED_RESUMED")
+    last_before, first_after = (datetime.fromisoformat(resumed[k]) for k in ("last_before", "first_after"))
+    at = datetime.fromisoformat(down["at"])
+    assert last_before - timedelta(seconds=20) <= at <= first_after, (at, resumed)
+    # 0.3 real seconds down at 60x: some 18 virtual seconds, and the reconnect's own time on top.
+    assert back["clock"] == "sim" and back["gap_seconds"] >= 5.0, (back, resumed)
