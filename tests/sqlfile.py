@@ -85,11 +85,19 @@ def disk_nearly_full(monkeypatch: Any, spare_pages: int) -> None:
 
 
 def damage_root_page(path: Path, table: str) -> None:
-    """Overwrite the root page of a table (after a checkpoint) with garbage: every read of the table meets it."""
+    """Overwrite the root page of a table (after a checkpoint) with garbage: every read of the table meets it.
+
+    Open connections (a running `slob web`) keep the pages they read in their cache while the WAL does not
+    change, and a read between the checkpoint and the garbage would keep the sound page there; so a commit
+    after the damage (the same user_version written again) makes every connection drop its cache at its next read.
+    """
     with sql_file(path) as conn:
-        conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        busy, _, _ = conn.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
+        assert busy == 0, f"the checkpoint of {path} could not finish: the WAL would hide the damage"
         page_size = conn.execute("PRAGMA page_size").fetchone()[0]
         root = conn.execute("SELECT rootpage FROM sqlite_master WHERE name=?", (table,)).fetchone()[0]
     with open(path, "r+b") as handle:
         handle.seek(page_size * (root - 1))
         handle.write(b"\xa5" * page_size)
+    with sql_file(path) as conn:
+        conn.execute(f"PRAGMA user_version = {int(conn.execute('PRAGMA user_version').fetchone()[0])}")

@@ -9,6 +9,9 @@ from typing import TYPE_CHECKING, Any
 import typer
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+    from contextlib import AbstractContextManager
+
     from slob_cli.settings import Settings
 
 
@@ -51,12 +54,12 @@ class AppContext:
             raise
 
     def open_store(self, readonly: bool = False, create: bool = True,  # noqa: ANN201 - avoids import cost
-                   check_in_background: bool = False):
+                   check_in_background: bool = False, migrating: Callable[[], AbstractContextManager[object]] | None = None):
         """Open the configured store (`Store.open`)."""
         from slob_cli.adapters.store import Store
 
         return Store.open(self.settings.db_path, readonly=readonly, create=create,
-                          check_in_background=check_in_background)
+                          check_in_background=check_in_background, migrating=migrating)
 
 
 def app_context(ctx: typer.Context) -> AppContext:

@@ -174,6 +174,7 @@ def run_guard(
     from slob_cli.adapters.alerts import AlertKind, AlertLevel, Notifier
     from slob_cli.cli.context import app_context
     from slob_cli.runtime.clock import SystemClock, on_clock_footing
+    from slob_cli.runtime.lock import keep_pulsing
     from slob_cli.runtime.logging import setup_logging
 
     clock = clock or SystemClock()
@@ -185,7 +186,8 @@ def run_guard(
             settings.log_level, settings.log_json, log_dir=settings.log_dir, log_file_name=f"{command}.log",
             secrets=alert_secrets(settings),
         )
-        store = app_context(ctx).open_store()
+        # Its own upgrade of an older store pulses for as long as it runs, as `slob migrate` (no start pulse limit).
+        store = app_context(ctx).open_store(migrating=(lambda: keep_pulsing(lock)) if lock.holder.pulses else None)
     except BaseException:
         if owned:
             release_lock(lock, failed=True)

@@ -15,7 +15,8 @@ such a session takes the lock, a small thread pulses for it (every PULSE_INTERVA
 until its own heartbeat loop takes over (its first `pulse`): whatever it does first (open and
 upgrade the store, start an embedded gateway, build its engine) never makes it look stale, up to
 START_PULSE_LIMIT (a start that long is taken for hung). `slob migrate`, which writes no heartbeat and
-may take longer on a big store, pulses with no limit for as long as it migrates (`keep_pulsing`).
+may take longer on a big store, pulses with no limit for as long as it migrates (`keep_pulsing`), and
+so does a session's own upgrade of the store at its start (its start pulse goes on after it).
 """
 
 from __future__ import annotations
@@ -328,19 +329,24 @@ def keep_pulsing(held: RunLock) -> Iterator[None]:
     """Pulse a held lock's record every PULSE_INTERVAL real seconds for the block, with no START_PULSE_LIMIT.
 
     For work that writes no heartbeat and may rightly take longer than any start (`slob migrate` of a big
-    store): it replaces the lock's start pulse, and ends with the block (or the lock's release).
+    store, a session's own upgrade of one): it replaces the lock's start pulse, and ends with the block (or
+    the lock's release). A start pulse it replaced starts again after it, with a START_PULSE_LIMIT of its own,
+    for the rest of the session's start (its heartbeat loop not running yet).
     """
     starting = _start_pulses.pop(held.path, None)
     if starting is not None:
         starting.stop()
     steady = _StartPulse(held.path, PULSE_INTERVAL, None, "slob-pulse")
-    _start_pulses[held.path] = steady  # release() stops it too
+    _start_pulses[held.path] = steady  # release() and the heartbeat's first pulse stop it too
     try:
         yield
     finally:
-        if _start_pulses.get(held.path) is steady:
+        ours = _start_pulses.get(held.path) is steady
+        if ours:
             del _start_pulses[held.path]
         steady.stop()
+        if ours and starting is not None and held.held:
+            _start_pulses[held.path] = _StartPulse(held.path, PULSE_INTERVAL, START_PULSE_LIMIT)
 
 
 def read_record(db_path: str | os.PathLike[str]) -> LockHolder | None:

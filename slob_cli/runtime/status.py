@@ -231,8 +231,9 @@ def open_when_ready(db_path: str | os.PathLike[str], wait: float, notice: Callab
                     limit: float = DEFAULT_HEARTBEAT_MAX_AGE, interval: float = 0.2) -> Any:
     """Open the store read-only (dashboard, web), waiting up to `wait` real seconds while a session makes it ready.
 
-    Says once, through `notice`, whom it waits for. A maker that is stale (hung), or still at work when the wait
-    is over, raises its StoreBeingMade as open_for_reading does; any other error stands at once.
+    Says once, through `notice`, whom it waits for: always when it waits at all (`wait` > 0, a live maker), however
+    long the first look took on a loaded machine. A maker that is stale (hung), or still at work when the wait is
+    over (a last look at its end), raises its StoreBeingMade as open_for_reading does; any other error stands at once.
     """
     import time
 
@@ -242,12 +243,13 @@ def open_when_ready(db_path: str | os.PathLike[str], wait: float, notice: Callab
         try:
             return open_for_reading(db_path, limit)
         except StoreBeingMade as exc:
-            if exc.liveness.stale or time.monotonic() + interval > ends:
+            left = ends - time.monotonic()
+            if exc.liveness.stale or wait <= 0 or (told and left <= 0):
                 raise
             if not told:
                 notice(f"{exc.what}, {exc.life}: waiting up to {wait:g} s for it to finish")
                 told = True
-        time.sleep(interval)
+        time.sleep(min(interval, max(left, 0.0)))
 
 
 def _pulse_age(db_path: str | os.PathLike[str], wall_now: datetime) -> float | None:

@@ -16,6 +16,7 @@ import os
 from collections.abc import AsyncIterator
 from typing import TYPE_CHECKING, Any
 
+from slob_cli.adapters.store.integrity import damage_named, damaged_store
 from slob_cli.runtime.lock import current_holder
 from slob_cli.runtime.web_views import change_marker
 
@@ -41,34 +42,45 @@ class ChangeWatcher:
         self._data_version: int | None = None
         self._marker: dict[str, Any] = {}
         self._holder: Any = None
+        self._damage: str | None = None  # SQLite's words for the damage the last poll met, said once
 
     def poll(self) -> list[str]:
         """Return the topics that changed since the last poll (empty on the first)."""
         changed: list[str] = []
         holder = current_holder(self.db_path)
-        if holder != self._holder:
-            self._holder = holder
-            changed.append("lock")
         data_version = self.store.data_version()
         if data_version != self._data_version:
-            self._data_version = data_version
-            marker = change_marker(self.store)
+            marker = change_marker(self.store)  # a store it cannot read: the next poll reads it again
             changed += [topic for topic, value in marker.items() if self._marker.get(topic) != value]
-            self._marker = marker
+            self._data_version, self._marker = data_version, marker
+        if holder != self._holder:
+            self._holder = holder
+            changed.insert(0, "lock")
         return changed
+
+    def _poll_or_say_why(self) -> list[str]:
+        """Return poll(); a store it cannot read gets a warning and no topics (a damaged one: one line, once)."""
+        try:
+            topics = self.poll()
+        except Exception as exc:  # noqa: BLE001 - a busy or briefly unreadable store must not end the stream
+            problem = damage_named(exc)
+            if problem is None:
+                log.warning("could not read the store for changes", exc_info=True)
+            elif problem != self._damage:
+                log.warning("could not read the store for changes: %s", damaged_store(os.fspath(self.db_path), problem))
+            self._damage = problem
+            return []
+        self._damage = None
+        return topics
 
     async def run(self) -> None:
         """Poll until cancelled; broadcast changes and a periodic `clock` tick."""
-        self.poll()  # the baseline: what the page loads first is not news
+        self._poll_or_say_why()  # the baseline: what the page loads first is not news
         loop = asyncio.get_running_loop()
         next_clock = loop.time() + self.clock_interval
         while True:
             await asyncio.sleep(self.poll_interval)
-            try:
-                topics = self.poll()
-            except Exception:  # noqa: BLE001 - a busy or briefly unreadable store must not end the stream
-                log.warning("could not read the store for changes", exc_info=True)
-                continue
+            topics = self._poll_or_say_why()
             if loop.time() >= next_clock:
                 topics.append("clock")
                 next_clock = loop.time() + self.clock_interval

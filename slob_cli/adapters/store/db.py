@@ -7,7 +7,7 @@ import os
 import sqlite3
 import sys
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from contextlib import contextmanager, suppress
+from contextlib import AbstractContextManager, contextmanager, nullcontext, suppress
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -213,12 +213,14 @@ class Store(ReadQueries, ViewQueries, Scans, TradingDays):
     # ------------------------------------------------------------------ lifecycle
     @classmethod
     def open(cls, path: str | os.PathLike[str], readonly: bool = False, create: bool = True,
-             check_in_background: bool = False) -> Store:
+             check_in_background: bool = False,
+             migrating: Callable[[], AbstractContextManager[object]] | None = None) -> Store:
         """Open (creating and migrating if needed) the store at path; raise StoreError on failure.
 
         A writable open checks the file (quick_check) before anything is written to it; with
         `check_in_background` an up-to-date store is checked by a thread meanwhile, and the first
-        `transaction()` (or `confirm_integrity()`) waits for its verdict.
+        `transaction()` (or `confirm_integrity()`) waits for its verdict. A migration, however long,
+        runs inside `migrating()` (a session pulses its lock meanwhile).
         """
         file = existing_store_file(path) if readonly or not create else Path(path)
         if file.is_dir():
@@ -241,7 +243,7 @@ class Store(ReadQueries, ViewQueries, Scans, TradingDays):
                     store._check = BackgroundCheck(read_only_uri(file))
                 else:
                     store.check_integrity()  # before anything is written to it
-            store._migrate()
+            store._migrate(migrating)
         except sqlite3.DatabaseError as exc:
             conn.close()
             raise StoreError(f"database {str(file)!r} is not a slob database: {exc}") from None
@@ -250,7 +252,7 @@ class Store(ReadQueries, ViewQueries, Scans, TradingDays):
             raise
         return store
 
-    def _migrate(self) -> None:
+    def _migrate(self, migrating: Callable[[], AbstractContextManager[object]] | None = None) -> None:
         version = self.known_schema_version()
         if version == SCHEMA_VERSION:
             return
@@ -262,7 +264,7 @@ class Store(ReadQueries, ViewQueries, Scans, TradingDays):
         # at the end instead, and the switch only works outside a transaction.
         self._conn.execute("PRAGMA foreign_keys=OFF")
         try:
-            with self.transaction():
+            with migrating() if migrating is not None else nullcontext(), self.transaction():
                 while version < SCHEMA_VERSION:
                     MIGRATIONS[version](self._conn)
                     version += 1
