@@ -130,7 +130,7 @@ def record(
             "sim_clock": False}  # True once a simulated gateway answers: the clock follows it (Recorder)
     # The wall clock, until a simulated gateway says it is one: then its time, as the ticks' (a speed or a
     # start of its own), so the run's start and end agree with them in `status`.
-    clock = FollowedClock(1.0, simulated_only=True)
+    clock = FollowedClock.for_record()  # and its pace, learned from the trades (--speed)
     with run_guard(ctx, "record", fail_if_running=fail_if_running, args=args, clock=clock) as run:
         run.data_mode = options.data_type
         stats = asyncio.run(_record(run, config, options, clock))

@@ -10,7 +10,7 @@ from rich.text import Text
 
 from slob_cli.runtime.dashboard_view import listing_table
 from slob_cli.runtime.status import StatusReport, running_text
-from slob_cli.runtime.views import counted, format_money, format_price, human_age, local_time
+from slob_cli.runtime.views import counted, format_money, format_price, format_quantity, human_age, local_time
 
 
 def _points(value: float | None) -> str:
@@ -49,14 +49,14 @@ def render_status(report: StatusReport, zone: ZoneInfo) -> RenderableType:
     for order in report.working_orders:
         price = order["limit_price"] if order["limit_price"] is not None else order["stop_price"]
         status = "ended sim" if order.get("ended_sim_run") else order["status"]
-        orders.add_row(order["order_ref"], order["action"], order["order_type"], f"{order['quantity']:g}",
+        orders.add_row(order["order_ref"], order["action"], order["order_type"], format_quantity(order['quantity']),
                        format_price(price), status)
     parts.append(orders)
     # The side is in the setup id (-S1 short, -L1 long): no column, so the table fits 80 columns.
     positions = listing_table("Positions", ("setup", "qty", "entry", "last", "unreal.", "to stop", "to tgt"))
     for position in report.positions:
         setup = position["setup_id"] + ("*" if position.get("ended_sim_run") else "")
-        positions.add_row(setup, f"{position['quantity']:g}",
+        positions.add_row(setup, format_quantity(position['quantity']),
                           format_price(position["entry_price"]), format_price(position.get("last_price")),
                           format_money(position.get("unrealized_money")), _points(position.get("to_stop")),
                           _points(position.get("to_target")))

@@ -62,41 +62,86 @@ class ManualClock:
         return self._now
 
 
+# Learning a gateway's pace from its trades (FollowedClock(learn_pace=True)). A trade told at real time r
+# with time m, and an earlier one (r0, m0), say the gateway ran (m - m0) / (r - r0) times real time; but the
+# trades' times are whole seconds and the newest trade lags the gateway's time by the pause before it. So
+# PACE_SLACK is taken off m - m0, the estimate is the lowest from two or more earlier trades (a base that
+# lagged reads too fast), each at least PACE_BASELINE real seconds back: the clock runs a little slower
+# than the gateway, never ahead of it, and catch_up closes the difference at each trade told.
+PACE_SLACK = 2.0  # gateway seconds
+PACE_BASELINE = 0.5  # real seconds
+PACE_BASES = 16  # earlier trades kept as bases, one per PACE_BASELINE real seconds at most
+
+
 class FollowedClock:
     """A clock running `speed` times real time that follows a simulated gateway's virtual clock.
 
     It starts on the wall clock; the IB connection moves it onto the gateway's time with
     `adjust(skew)` each time it measures a skew of more than a second (on every connect).
+    With `learn_pace` (`record`, whose gateway may run at any `--speed`), the trades it is told of
+    (`catch_up`) also teach it the gateway's pace: between them it runs at that pace, never slower than
+    `speed` (a gateway at real time, or a real one, which never calls catch_up, keeps it at `speed`).
     """
 
     def __init__(self, speed: float, time_source: Callable[[], float] = time.monotonic,
-                 simulated_only: bool = False) -> None:
+                 simulated_only: bool = False, learn_pace: bool = False) -> None:
         if not speed > 0:
             raise ValueError(f"clock speed must be positive, got {speed!r}")
         self.speed = speed
+        self.pace = speed  # gateway seconds per real second between corrections (learned, with learn_pace)
         # Follow only a gateway that says it is the simulated one (`record`): a real gateway's skew leaves it alone.
         self.simulated_only = simulated_only
+        self.learn_pace = learn_pace
         self._time_source = time_source
         self._anchor_real = time_source()
         self._anchor = datetime.now(UTC)
+        self._bases: list[tuple[float, datetime]] = []  # trades told since the last adjust: (real time, their time)
+        self._newest: datetime | None = None  # the newest trade told: an older one teaches nothing
         self.shifted = timedelta(0)  # every adjust so far: a time read before it plus this is on the new footing
 
+    @classmethod
+    def for_record(cls) -> FollowedClock:
+        """Return `slob record`'s clock: the wall clock until a simulated gateway answers, then its time and pace."""
+        return cls(1.0, simulated_only=True, learn_pace=True)
+
     def now(self) -> datetime:
-        """Return the followed time: the anchor plus the real time since, times the speed."""
-        return self._anchor + timedelta(seconds=(self._time_source() - self._anchor_real) * self.speed)
+        """Return the followed time: the anchor plus the real time since, times the pace."""
+        return self._anchor + timedelta(seconds=(self._time_source() - self._anchor_real) * self.pace)
 
     def adjust(self, skew_seconds: float) -> None:
-        """Move the clock by skew_seconds (the gateway's time minus ours) and keep running."""
+        """Move the clock by skew_seconds (the gateway's time minus ours) and keep running (at the pace learned)."""
         current = self.now()
         self._anchor_real = self._time_source()
         self._anchor = current + timedelta(seconds=skew_seconds)
         self.shifted += timedelta(seconds=skew_seconds)
+        self._bases = []  # trades told before the jump (and the newest then) are no base for the next
 
     def catch_up(self, moment: datetime) -> None:
-        """Run on from `moment` when the gateway's time got ahead of ours: time passed, the footing is the same."""
+        """Run on from `moment` when the gateway's time got ahead of ours: time passed, the footing is the same.
+
+        With learn_pace, each newer trade told also measures the gateway's pace since earlier ones (the
+        module's PACE_* notes); the clock then runs on at it from where it is (never backwards).
+        """
+        real = self._time_source()
+        if self.learn_pace:
+            self._learn(real, moment)
         if moment > self.now():
-            self._anchor_real = self._time_source()
+            self._anchor_real = real
             self._anchor = moment
+
+    def _learn(self, real: float, moment: datetime) -> None:
+        if self._newest is not None and moment <= self._newest:
+            return  # no newer trade (a pause, an outage, the feed's old high water after a reconnect)
+        self._newest = moment
+        estimates = [((moment - then).total_seconds() - PACE_SLACK) / (real - told)
+                     for told, then in self._bases if real - told >= PACE_BASELINE]
+        if not self._bases or real - self._bases[-1][0] >= PACE_BASELINE:
+            self._bases = [*self._bases[1 - PACE_BASES:], (real, moment)]
+        if len(estimates) >= 2:  # never from one base alone: the first trade told may have lagged
+            pace = max(self.speed, min(estimates))
+            if pace != self.pace:
+                self._anchor, self._anchor_real = self.now(), real  # a new pace from here: no jump
+                self.pace = pace
 
 
 class SteppedClock:

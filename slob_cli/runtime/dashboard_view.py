@@ -12,7 +12,7 @@ from rich.text import Text
 
 from slob_cli.runtime.dashboard import Bar, DashboardSnapshot
 from slob_cli.runtime.status import running_text
-from slob_cli.runtime.views import format_money, format_price, human_age, local_time
+from slob_cli.runtime.views import format_money, format_price, format_quantity, human_age, local_time
 
 STALE_TICK_SECONDS = 60.0
 CHART_HEIGHT = 10
@@ -147,12 +147,12 @@ def render_frame(snapshot: DashboardSnapshot, zone: ZoneInfo) -> RenderableType:
     setups = [(s["id"], s["direction"], s["state"], format_price(s["high"]), format_price(s["low"]),
                format_price(s["entry_estimate"]), format_price(s["stop"]), format_price(s["target"]))
               for s in snapshot.open_setups]
-    orders = [(o["order_ref"], o["action"], f"{o['quantity']:g}",
+    orders = [(o["order_ref"], o["action"], format_quantity(o['quantity']),
                format_price(o["limit_price"] if o["limit_price"] is not None else o["stop_price"]),
                "ended sim" if o.get("ended_sim_run") else o["status"])
               for o in snapshot.working_orders]
     # The side is in the setup id (-S1 short, -L1 long): no column, so the table fits 80 columns.
-    positions = [(p["setup_id"] + ("*" if p.get("ended_sim_run") else ""), f"{p['quantity']:g}", format_price(p["entry_price"]), format_price(p.get("last_price")),
+    positions = [(p["setup_id"] + ("*" if p.get("ended_sim_run") else ""), format_quantity(p['quantity']), format_price(p["entry_price"]), format_price(p.get("last_price")),
                   format_money(p.get("unrealized_money")), _signed(p.get("to_stop")), _signed(p.get("to_target")))
                  for p in snapshot.positions]
     events = [(local_time(e["ts"], zone, with_date=False), e["type"],

@@ -380,8 +380,10 @@ def latest_events(store: Store, limit: int = 10) -> list[dict[str, Any]]:
     setup = store.newest_setup_event_rows(_TRACKER_STEPS, limit)
     fills = store.newest_fill_event_rows(limit)
     trades = store.newest_closed_trade_event_rows(limit)
+    for row in fills:
+        row["detail"] = fill_text(row["side"], row["quantity"], row["price"])
     for row in trades:
-        row["detail"] = "-" if row["pnl_money"] is None else f"${row['pnl_money']:+,.2f} net"
+        row["detail"] = "-" if row["pnl_money"] is None else f"{format_money(row['pnl_money'])} net"
     merged = operational + setup + fills + trades
     for row in merged:
         row["payload"] = _payload(row["payload"])
@@ -408,6 +410,20 @@ def local_time(text: str | None, zone: ZoneInfo, with_date: bool = True) -> str:
 def format_price(value: float | None) -> str:
     """Return a price on two decimals, or `-`."""
     return "-" if value is None else f"{value:,.2f}"
+
+
+def format_quantity(value: float | None) -> str:
+    """Return a quantity of contracts as status, dashboard and the web page write them (`1`, `2`), or `-`."""
+    return "-" if value is None else f"{value:g}"
+
+
+def fill_text(side: str | None, quantity: float | None, price: float | None) -> str:
+    """Return a fill as the dashboard's events and the web page's chart show it: `SELL 1 @ 25,271.00`.
+
+    The side is the trader's word (BUY or SELL) for IB's BOT/SLD (or BUY/SELL), the numbers are status's.
+    """
+    word = "BUY" if str(side or "").upper().startswith("B") else "SELL" if side else "-"
+    return f"{word} {format_quantity(quantity)} @ {format_price(price)}"
 
 
 def format_money(value: float | None) -> str:

@@ -120,6 +120,7 @@ def day_fills(store: Store, symbol: str, start_us: int, end_us: int) -> list[dic
     for row in rows:
         moment = views.parse_time(row["ts"])
         row["time"] = int(moment.timestamp()) if moment else None
+        row["text"] = views.fill_text(row["side"], row["quantity"], row["price"])  # as the dashboard's events
     return rows
 
 

@@ -76,7 +76,7 @@ def test_events_show_orders_fills_and_closed_trades_not_only_tracker_steps(store
               pnl_money=1430.5, status="CLOSED")
     events = views.latest_events(store, 10)
     assert [(e["type"], e.get("detail")) for e in events] == [
-        ("TRADE_CLOSED", "$+1,430.50 net"), ("FILL", "SLD 1.0 @ 25477.75"), ("ORDER_PLACED", None),
+        ("TRADE_CLOSED", "$+1,430.50 net"), ("FILL", "SELL 1 @ 25,477.75"), ("ORDER_PLACED", None),
         ("SETUP_COMPLETE", None)]  # HIGH_SET, a structure step, is left out
 
 

@@ -248,10 +248,10 @@ class ViewQueries:
         )
 
     def newest_fill_event_rows(self, limit: int) -> list[dict[str, Any]]:
-        """Return the newest fills as events (type 'FILL', source 'fill', a `side qty @ price` detail)."""
+        """Return the newest fills as events (type 'FILL', source 'fill', with side, quantity and price)."""
         return self._dicts(
             "SELECT iso_time(f.ts) AS ts, 'FILL' AS type, f.symbol, NULL AS payload, 'fill' AS source, o.setup_id,"
-            " f.side || ' ' || f.quantity || ' @ ' || f.price AS detail"
+            " f.side, f.quantity, f.price"
             " FROM fills f LEFT JOIN orders o ON o.order_ref = f.order_ref ORDER BY f.ts DESC LIMIT ?",
             (limit,),
         )

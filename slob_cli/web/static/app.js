@@ -363,7 +363,7 @@
       const buy = /^(B|BOT|BUY)/i.test(fill.side);
       markers.push({
         time: minute(fill.time), position: buy ? "belowBar" : "aboveBar", color: buy ? "#26a69a" : "#ef5350",
-        shape: buy ? "arrowUp" : "arrowDown", text: `${buy ? "BUY" : "SELL"} ${fill.quantity} @ ${price(fill.price)}`,
+        shape: buy ? "arrowUp" : "arrowDown", text: fill.text,
       });
     }
     // A marker must sit on a drawn bar: snap each to the last bar at or before it (gaps, halts).

@@ -41,6 +41,14 @@ def record_until(recorder: Recorder, condition: Callable[[], bool], timeout: flo
     return asyncio.run(main())
 
 
+def _the_outage(store: Store) -> tuple[datetime, dict[str, Any], dict[str, Any]]:
+    """Return the one outage's drop stamp, its IB_RECONNECTED and its FEED_RESUMED payloads."""
+    [down] = events_of(store, "IB_DISCONNECTED")
+    [back] = events_of(store, "IB_RECONNECTED")
+    [resumed] = events_of(store, "FEED_RESUMED")
+    return datetime.fromisoformat(down["at"]), back, resumed
+
+
 def events_of(store: Store, kind: str) -> list[dict[str, Any]]:
     """Return the payloads of stored events of one type."""
     rows = sql_rows(store.path, "SELECT payload FROM events WHERE type=? ORDER BY id", (kind,))
@@ -252,7 +260,7 @@ def test_health_rows_on_a_faster_sim_gateways_clock_are_written_after_the_ticks_
 
     with SimGatewayThread(seed=5, start="2026-03-10T14:35Z", speed=60.0) as fast:
         recorder = make_recorder(store, fast.port, 47, heartbeat_interval=0.5,
-                                 clock=FollowedClock(1.0, simulated_only=True))  # as `slob record` has it
+                                 clock=FollowedClock.for_record())  # as `slob record` has it
         record_until(recorder, lambda: sql_value(store.path, "SELECT count(*) FROM health") >= 3, timeout=60)
     ticks = [row[0] for row in sql_rows(store.path, "SELECT ts FROM ticks ORDER BY id")]
     rows = sql_rows(store.path, "SELECT ts, payload FROM health ORDER BY id")
@@ -272,7 +280,7 @@ def test_an_outage_on_a_faster_sim_gateways_clock_is_stamped_and_measured_on_tha
     from slob_cli.sim.gateway import SimGatewayThread
 
     with SimGatewayThread(seed=5, start="2026-03-10T14:35Z", speed=60.0) as fast:
-        recorder = make_recorder(store, fast.port, 48, clock=FollowedClock(1.0, simulated_only=True))
+        recorder = make_recorder(store, fast.port, 48, clock=FollowedClock.for_record())
 
         async def main() -> dict[str, Any]:
             running = asyncio.ensure_future(recorder.run())
@@ -283,11 +291,74 @@ def test_an_outage_on_a_faster_sim_gateways_clock_is_stamped_and_measured_on_tha
             return await asyncio.wait_for(running, 10)  # a backfill in flight must not hold the stop
 
         asyncio.run(main())
-    [down] = events_of(store, "IB_DISCONNECTED")
-    [back] = events_of(store, "IB_RECONNECTED")
-    [resumed] = events_of(store, "FEED_RESUMED")
+    at, back, resumed = _the_outage(store)
     last_before, first_after = (datetime.fromisoformat(resumed[k]) for k in ("last_before", "first_after"))
-    at = datetime.fromisoformat(down["at"])
     assert last_before - timedelta(seconds=20) <= at <= first_after, (at, resumed)
     # 0.3 real seconds down at 60x: some 18 virtual seconds, and the reconnect's own time on top.
     assert back["clock"] == "sim" and back["gap_seconds"] >= 5.0, (back, resumed)
+
+
+def test_record_runs_at_a_faster_sim_gateways_pace_so_a_drop_and_its_gap_read_the_trades_time(store) -> None:
+    """Between corrections `record`'s clock runs at the pace the trades show (60x here), not at 1x.
+
+    The clock catches up with the trades at each flush (1 s apart here: 60 s of the gateway's time) and
+    each health row (0.2 s); at 1x between them a drop 20 s of trades after the last flush was stamped
+    some 5-8 s before the gateway's time (up to a flush of it with no health row between), and the
+    reconnect's gap read as much too long. Now the drop is within the seconds the trades' whole-second
+    times and the learned pace allow, never after. Each health row is stamped at or after the trades it
+    counts and within seconds of them.
+    """
+    from slob_cli.runtime.clock import FollowedClock
+    from slob_cli.sim.gateway import SimGatewayThread
+
+    clock = FollowedClock.for_record()
+    caused: list[datetime] = []
+    with SimGatewayThread(seed=5, start="2026-03-10T14:35Z", speed=60.0) as fast:
+        recorder = make_recorder(store, fast.port, 53, clock=clock, flush_interval=1.0, heartbeat_interval=0.2)
+
+        async def main() -> None:
+            running = asyncio.ensure_future(recorder.run())
+            await eventually_async(lambda: recorder.stored >= 600, timeout=30)  # the pace is learned by then
+            # The drop comes between two flushes (the clock's last catch-up), 20 s of trades after it.
+            before = recorder.stored
+            await eventually_async(lambda: recorder.stored > before, timeout=30)
+            stored, flushed = recorder.stored, recorder.feed.latest("NQ")
+            await eventually_async(lambda: recorder.stored == stored
+                                   and recorder.feed.latest("NQ") - flushed >= timedelta(seconds=20), timeout=30)
+            caused.append(fast.clock.now())  # the gateway's time as the drop is caused: it comes just after
+            await asyncio.to_thread(fast.restart, 0.3)
+            caused.append(fast.clock.now())  # and once the gateway is back: the drop came before
+            await eventually_async(lambda: bool(events_of(store, "FEED_RESUMED")), timeout=30)
+            recorder.stop()
+            await asyncio.wait_for(running, 10)
+
+        asyncio.run(main())
+    at, back, resumed = _the_outage(store)
+    last_before, first_after = (datetime.fromisoformat(resumed[k]) for k in ("last_before", "first_after"))
+    # The trades' times are whole seconds, and the pace learned is a little below the gateway's (never above):
+    # the drop is stamped within seconds of the gateway's time (was 5-8 s before it), never after it.
+    assert caused[0] - timedelta(seconds=4) <= at <= caused[1], (at, caused, resumed)
+    assert last_before - timedelta(seconds=4) <= at <= first_after, (at, resumed)
+    missed = (first_after - last_before).total_seconds()
+    assert back["clock"] == "sim" and missed - 8.0 <= back["gap_seconds"] <= missed + 5.0, (back, resumed)
+    ticks = [row[0] for row in sql_rows(store.path, "SELECT ts FROM ticks ORDER BY id")]
+    rows = [(ts, json.loads(payload)) for ts, payload in sql_rows(store.path, "SELECT ts, payload FROM health")]
+    assert len(rows) >= 3
+    for ts, row in rows:
+        if row["ticks_stored"] and from_us(ts) < at:  # before the drop: a row after it may say the feed is old
+            assert ts >= ticks[row["ticks_stored"] - 1] and row["last_tick_age"] <= 5.0, (from_us(ts), row)
+    assert 40.0 <= clock.pace <= 60.0, clock.pace  # learned from the trades, never above the gateway's
+
+
+def test_record_on_a_sim_gateway_at_real_time_keeps_running_at_real_time(store) -> None:
+    """A gateway at 1x teaches no faster pace: the clock stays on the gateway's time, never ahead of it."""
+    from slob_cli.runtime.clock import FollowedClock
+    from slob_cli.sim.gateway import SimGatewayThread
+
+    clock = FollowedClock.for_record()
+    with SimGatewayThread(seed=5, start="2026-03-10T14:35Z", speed=1.0) as gateway:
+        recorder = make_recorder(store, gateway.port, 54, clock=clock)
+        record_until(recorder, lambda: recorder.stored >= 40, timeout=60)
+        ahead = (clock.now() - gateway.clock.now()).total_seconds()
+    assert clock.pace == 1.0
+    assert -1.5 <= ahead <= 1.0, ahead  # reqCurrentTime and the trades' times are whole seconds

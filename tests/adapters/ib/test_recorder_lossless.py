@@ -114,7 +114,7 @@ def test_under_drops_pauses_and_restarts_the_stored_ticks_equal_what_the_market_
 def test_without_backfill_every_outage_is_a_gap_whose_span_holds_all_that_is_missing(store: Store) -> None:
     with SimGatewayThread(seed=7, start=BUSY_START, speed=1.0) as gateway:
         # The clock `slob record` runs on: the wall clock, until a simulated gateway says it is one.
-        recorder = make_recorder(store, gateway.port, 52, backfill=False, clock=FollowedClock(1.0, simulated_only=True))
+        recorder = make_recorder(store, gateway.port, 52, backfill=False, clock=FollowedClock.for_record())
 
         async def main() -> None:
             running = asyncio.ensure_future(recorder.run())
