@@ -13,7 +13,8 @@ Fill model (conservative, M1 bars cannot show the order of prices inside a bar):
 - stop: touched when the bar trades at or through it; fills at the stop, or at the bar's open
   when the bar opens beyond it, plus `slippage_ticks` against the trader;
 - target: a resting limit, filled at its price when the bar touches it;
-- a bar that touches both stop and target counts as the stop (ambiguity resolves against the trader);
+- a bar that touches both stop and target counts as the stop (that ambiguity resolves against the trader;
+  the model as a whole is no bound on live fills, see docs/commands.md `slob backtest`);
 - session end: a position still open is flattened at the close of the last bar of the session,
   `slippage_ticks` against the trader; data ending mid-session closes it at the last close (END_OF_DATA);
 - commission per contract per side (core/pnl.py, as the simulated broker charges).
@@ -50,9 +51,10 @@ NEW_YORK = ZoneInfo("America/New_York")
 # timezone.utc like the candles: comparing datetimes that share one tzinfo object skips utcoffset() calls.
 _BEFORE_ANY = datetime.min.replace(tzinfo=timezone.utc)
 FILL_MODEL_NOTE = (
-    "M1 backtest: the order of prices inside a one-minute bar is unknown; every ambiguous case resolves "
-    "against the trader (entry at the next bar's open plus slippage, a bar touching stop and target counts "
-    "as the stop, stops fill at the worse of stop and open plus slippage, flatten at the session's last close)."
+    "M1 backtest: the order of prices inside a one-minute bar is unknown; where a bar leaves it open the "
+    "trader's worse case is taken (entry at the next bar's open plus slippage, a bar touching stop and target "
+    "counts as the stop, stops fill at the worse of stop and open plus slippage, flatten at the session's last "
+    "close). It is no bound on live fills: a live stop fills at the trade that reached it, which can be further."
 )
 
 
