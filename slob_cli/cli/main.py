@@ -114,13 +114,12 @@ def _damaged_store(ctx: Context, error: Exception) -> SlobError | None:
     """Return the StoreError of a read that met a damaged page of the store (exit 3, as on a writable open), else None."""
     if "sqlite3" not in sys.modules:
         return None
-    from slob_cli.adapters.store.integrity import damage_named, damaged_store
+    from slob_cli.adapters.store.integrity import damage_error
 
-    problem = damage_named(error)
     context = ctx.find_root().obj  # its settings were read (and checked) before the command ran
-    if problem is None or not isinstance(context, AppContext):
+    if not isinstance(context, AppContext):
         return None
-    return damaged_store(context.settings.db_path, problem)
+    return damage_error(error, context.settings.db_path)
 
 
 app = typer.Typer(

@@ -76,10 +76,6 @@ def _average(fills: list[FillLine]) -> tuple[float, float | None]:
     return quantity, sum(f.quantity * f.price for f in fills) / quantity
 
 
-def _commission(fills: list[FillLine]) -> float:
-    return round(sum(f.commission or 0.0 for f in fills), 2)
-
-
 def trade_result(direction: Direction, multiplier: float, entry_fills: Iterable[FillLine],
                  exit_fills: Iterable[FillLine]) -> TradeResult:
     """Compute a trade's result from its entry and exit fills."""
@@ -94,7 +90,7 @@ def trade_result(direction: Direction, multiplier: float, entry_fills: Iterable[
     return TradeResult(
         direction=direction, multiplier=multiplier, entry_quantity=entry_quantity, exit_quantity=exit_quantity,
         entry_price=entry_price, exit_price=exit_price, points=points, gross=gross,
-        entry_commission=_commission(entries), exit_commission=_commission(exits),
+        entry_commission=money_sum(f.commission for f in entries), exit_commission=money_sum(f.commission for f in exits),
         commission_pending=any(f.commission is None for f in (*entries, *exits)),
     )
 

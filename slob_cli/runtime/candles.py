@@ -154,16 +154,6 @@ def _within(frame: pd.DataFrame, start: datetime | None, end: datetime | None) -
     return frame
 
 
-def import_candles(store: Store, path: Path, symbol: str | None = None, skip_bad: bool = False,
-                   progress: Progress | None = None) -> ImportReport:
-    """Validate a candles file and upsert every good row in one transaction (all or nothing).
-
-    `progress` hears the rows read once they are validated, then the rows written as they are
-    (the rows left out are counted at the end): it ends at twice the rows read.
-    """
-    return store_candle_file(store, read_candle_file(path, symbol, skip_bad, progress), progress)
-
-
 @dataclass
 class CandleFile:
     """A candles file read and validated, not yet stored."""

@@ -99,18 +99,14 @@ def _tick_age(store: Store, symbol: str | None, header: SessionHeader) -> float 
     run's tick is no age of this session's feed (None until it has one).
     """
     now, health, health_age, beat = header.clock.now, header.health, header.health_age, header.beat
-    if beat.of_holder:
-        latest = views.latest_tick_time(store, symbol)
-        if latest is not None and beat.run_id is not None and store.newest_tick_run_id(symbol) == beat.run_id:
-            return max((now - latest).total_seconds(), 0.0)
-        if health and health.get("last_tick_age") is not None and health_age is not None:
-            return float(health["last_tick_age"]) + health_age
-        return None
     latest = views.latest_tick_time(store, symbol)
-    if latest is not None:
+    if latest is not None and (not beat.of_holder or (
+            beat.run_id is not None and store.newest_tick_run_id(symbol) == beat.run_id)):
         return max((now - latest).total_seconds(), 0.0)
     if health and health.get("last_tick_age") is not None and health_age is not None:
         return float(health["last_tick_age"]) + health_age
+    if beat.of_holder:
+        return None
     # Neither ticks nor heartbeats (e.g. candles imported or built elsewhere): the newest candle's end.
     newest = store.newest_candle_us(symbol)
     if newest is None:

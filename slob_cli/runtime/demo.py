@@ -106,12 +106,8 @@ def _publish(bus: EventBus, event: object) -> None:
 
 def refuse_others_data(store: Store, minutes: int = DEFAULT_MINUTES, start: datetime = DEFAULT_SESSION_START,
                        symbol: str = "NQ", zone: ZoneInfo | None = None) -> None:
-    """Raise InputError when the window a demo of `minutes` from `start` would replace holds others' data."""
-    _refuse_others_data(store, symbol, start, start + timedelta(minutes=minutes), zone)
-
-
-def _refuse_others_data(store: Store, symbol: str, start: datetime, end: datetime, zone: ZoneInfo | None) -> None:
-    """Raise InputError when [start, end) holds ticks or candles the demo did not write."""
+    """Raise InputError when the window a demo of `minutes` from `start` would replace holds ticks or candles it did not write."""
+    end = start + timedelta(minutes=minutes)
     ticks, candles = store.rows_not_written_by("demo", symbol, to_us(start), to_us(end), derived_sources=("aggregate",))
     if not ticks and not candles:
         return
@@ -133,7 +129,7 @@ def run_demo(
     imported candles) is refused with InputError before anything is written. What earlier demos
     wrote in the day from `start` goes too, so the store never mixes two seeds or lengths.
     """
-    _refuse_others_data(store, symbol, start, start + timedelta(minutes=minutes), zone)
+    refuse_others_data(store, minutes, start, symbol, zone)
     began = time.perf_counter()
     ticks = synthetic_session(seed, start, minutes, symbol)
     aggregator = M1Aggregator([symbol])

@@ -223,8 +223,8 @@ class Recorder(Supervised):
         self._catch_up_with_the_trades()
         return self.stats()
 
-    def _catch_up_with_the_trades(self) -> None:
-        """On a clock following a simulated gateway: end no earlier than the last trade stored.
+    def _catch_up_with_the_trades(self) -> datetime | None:
+        """On a clock following a simulated gateway: end no earlier than the last trade stored; return that trade's time.
 
         The gateway's clock may run faster than ours between the skews measured on connect; the run
         must not end (in `status`) before the ticks it stored.
@@ -233,6 +233,7 @@ class Recorder(Supervised):
         newest = max(filter(None, map(self.feed.latest, self.options.symbols)), default=None)
         if catch_up is not None and self.connection.simulated and newest is not None:
             catch_up(newest)
+        return newest
 
     async def _backfills(self) -> None:
         """Fetch the trades each outage missed once its boundary seconds are over and stored."""
@@ -359,10 +360,7 @@ class Recorder(Supervised):
                 log.info("recording period ended at %s", target.isoformat())
                 self._period_ended()
                 return
-            try:
-                await asyncio.wait_for(self.stop_event.wait(), 0.25)
-            except (asyncio.TimeoutError, TimeoutError):
-                pass
+            await self._wait_stop(0.25)
 
     async def _writer(self) -> None:
         while not self.stop_event.is_set():
@@ -430,9 +428,8 @@ class Recorder(Supervised):
         positions are None), the ticks it received and stored instead. On a simulated gateway's clock it is
         written once the clock has caught up with the trades it counts (the gateway may run faster).
         """
-        self._catch_up_with_the_trades()
+        newest = self._catch_up_with_the_trades()
         now = self.clock.now()
-        newest = max(filter(None, map(self.feed.latest, self.options.symbols)), default=None)
         row = {
             "connected": self.connection.connected,
             "last_tick_age": None if newest is None else round(max((now - newest).total_seconds(), 0.0), 3),

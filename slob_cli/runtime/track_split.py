@@ -101,23 +101,16 @@ class DayHelper:
 
     def _taken(self, block: int, compute: Compute) -> Iterator[DayOutcome]:
         """Yield a block the helper claimed: as it sends it, or computed here when it cannot."""
-        data = None if self._failed else self._receive(block)
-        if data is None:
-            yield from compute(*self.blocks[block])
-            return
-        try:
-            outcomes = list(map(_unpack, pickle.loads(data)))
-        except (ValueError, EOFError, pickle.UnpicklingError) as exc:
-            log.debug("the tracking helper's days could not be read (%s: %s); computing them here",
-                      type(exc).__name__, exc)
-            self._failed = True
+        outcomes = None if self._failed else self._receive(block)
+        if outcomes is None:
+            self._failed = True  # it will send nothing more that can be taken: every block left is computed here
             yield from compute(*self.blocks[block])
             return
         self.given += len(outcomes)
         yield from outcomes
 
-    def _receive(self, block: int) -> bytes | None:
-        """Return the helper's pickled block, waiting for it; None once it will send no more."""
+    def _receive(self, block: int) -> list[DayOutcome] | None:
+        """Return the helper's days of a block, waiting for them; None when it will not give them."""
         try:
             for line in self._pipe:
                 kind, _, rest = line.decode("utf-8", "replace").strip().partition(" ")
@@ -126,17 +119,16 @@ class DayHelper:
                     data = os.pread(self.chunks, size, self._offset)
                     self._offset += size
                     if number == block and len(data) == size:
-                        return data
+                        return list(map(_unpack, pickle.loads(data)))
                     log.debug("the tracking helper sent block %d while %d was due; computing the rest here", number, block)
                 elif kind == "E":
                     log.debug("the tracking helper failed (%s); computing its other days here", rest)
                 break  # "D" (it claimed no more), an error, or a block out of turn
             else:
                 log.debug("the tracking helper ended without its last days; computing them here")
-        except (OSError, ValueError) as exc:
+        except (OSError, ValueError, EOFError, pickle.UnpicklingError) as exc:
             log.debug("the tracking helper's days could not be read (%s: %s); computing them here",
                       type(exc).__name__, exc)
-        self._failed = True
         return None
 
     def close(self) -> None:

@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 
 from slob_cli.adapters.store import Store
-from slob_cli.adapters.store.integrity import damage_named, damaged_store
+from slob_cli.adapters.store.integrity import damage_error
 from slob_cli.core.models import TICK_SIZE
 from slob_cli.errors import InputError
 from slob_cli.sim.ticks import ArrayMarket, TickArrays, from_us, snap_to_grid
@@ -47,10 +47,10 @@ class ReplayMarket(ArrayMarket):
             count = store.tick_count(symbol)
         except sqlite3.DatabaseError as exc:  # a damaged page: name this file, not the --db store
             store.close()
-            problem = damage_named(exc)
-            if problem is None:
+            damaged = damage_error(exc, db_path)
+            if damaged is None:
                 raise
-            raise damaged_store(db_path, problem) from None
+            raise damaged from None
         if count == 0:
             present = store.symbols_in("ticks")
             store.close()

@@ -21,7 +21,7 @@ from starlette.requests import Request
 from starlette.responses import FileResponse, Response, StreamingResponse
 from starlette.routing import Route
 
-from slob_cli.adapters.store.integrity import damage_named, damaged_store
+from slob_cli.adapters.store.integrity import damage_error
 from slob_cli.runtime import views, web_views
 from slob_cli.runtime.lock import current_holder
 from slob_cli.runtime.status import collect_status
@@ -153,10 +153,10 @@ def create_app(store: Any, db_path: Path, zone: str, token: str | None, chart_js
         return json_response({"error": "not found"}, 404)  # /api/reports/abc too: JSON, as every answer
 
     async def store_failed(request: Request, exc: Exception) -> Response:
-        problem = damage_named(exc)
-        if problem is None:
+        damaged = damage_error(exc, db_path)
+        if damaged is None:
             raise exc
-        return json_response({"error": str(damaged_store(db_path, problem))}, 503)
+        return json_response({"error": str(damaged)}, 503)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:

@@ -21,6 +21,7 @@ from slob_cli.adapters.store import Store
 from slob_cli.core.sessions import TradingCalendar
 from slob_cli.core.strategy import StrategyConfig
 from slob_cli.runtime import track_split, tracking
+from tests.conftest import eventually
 
 LATER = datetime(2026, 12, 1, tzinfo=timezone.utc)
 
@@ -34,15 +35,12 @@ def _let_the_helper_claim(helper: track_split.DayHelper, blocks: int) -> None:
     import fcntl
     import struct
     import termios
-    import time
 
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
+    def claimed() -> bool:
         left = struct.unpack("i", fcntl.ioctl(helper.claims, termios.FIONREAD, b"\0" * 4))[0] // 2
-        if len(helper.blocks) - 1 - left >= blocks or _ended(helper.pid):
-            return
-        os.sched_yield()
-    raise SystemExit("the helper claimed nothing in 60 s")
+        return len(helper.blocks) - 1 - left >= blocks or _ended(helper.pid)
+
+    eventually(claimed, timeout=60, interval=0.001)
 
 
 def _ended(pid: int) -> bool:

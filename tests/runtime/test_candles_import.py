@@ -1,4 +1,4 @@
-"""`import_candles`: one transaction, and a progress callback that ends at the file's row count."""
+"""`read_candle_file` + `store_candle_file` (what `candles import` runs): one transaction, and a progress callback that ends at the file's row count."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ import pytest
 
 from slob_cli.adapters.file_reading import count_rows
 from slob_cli.adapters.store import Store
-from slob_cli.runtime.candles import import_candles
+from slob_cli.runtime.candles import read_candle_file, store_candle_file
 from tests.sqlfile import sql_value
 
 UTC = timezone.utc
@@ -27,7 +27,7 @@ def test_import_progress_is_heard_while_writing_and_ends_at_the_files_row_count(
     path.write_text("timestamp,symbol,open,high,low,close,volume\n" + "".join(_rows(45_000)))
     heard: list[int] = []
     with Store.open(tmp_path / "s.db") as store:
-        report = import_candles(store, path, progress=heard.append)
+        report = store_candle_file(store, read_candle_file(path, progress=heard.append), heard.append)
     assert count_rows(path) == report.imported == 45_000
     assert sum(heard) == 2 * 45_000  # read and validated (half), then written in parts (the other half)
     assert heard[0] == 45_000 and len(heard) > 3, heard

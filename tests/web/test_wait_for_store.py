@@ -24,10 +24,8 @@ from tests.web.test_api import get_json
 def test_web_and_dashboard_started_during_a_migration_wait_for_it_then_serve(
         db_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     _v5_store(db_path, monkeypatch, {})
-    # tests/ is found from the project's root (each test runs in its own directory): cwd and PYTHONPATH say where
-    path = os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))
+    # tests/ is found from the project's root (each test runs in a directory of its own), as the other drivers are
     migration = subprocess.Popen([sys.executable, "-m", "tests.runtime.held_migrate", str(db_path)], cwd=ROOT,
-                                 env={**os.environ, "PYTHONPATH": path},
                                  stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     server: WebServer | None = None
     frame: subprocess.Popen[str] | None = None

@@ -137,15 +137,21 @@ class _WriteNow:
             write(self._store)
 
 
+def store_file(path: str | os.PathLike[str]) -> Path:
+    """Return the path of a store file, there or to be made; raise StoreError when it is a directory."""
+    file = Path(path)
+    if file.is_dir():
+        raise StoreError(f"database {str(file)!r} is a directory, not a file")
+    return file
+
+
 def existing_store_file(path: str | os.PathLike[str]) -> Path:
     """Return the path of a store that exists; raise StoreError for a directory, StoreMissing for no (or an empty) file.
 
     An empty file is a store whose session has taken the run lock but not yet created it: a reader
     must not hold it open while the writer switches it to WAL.
     """
-    file = Path(path)
-    if file.is_dir():
-        raise StoreError(f"database {str(file)!r} is a directory, not a file")
+    file = store_file(path)
     if not file.is_file() or file.stat().st_size == 0:
         raise StoreMissing(f"database {str(file)!r} does not exist", file.is_file())
     return file
@@ -222,9 +228,7 @@ class Store(ReadQueries, ViewQueries, Scans, TradingDays):
         `transaction()` (or `confirm_integrity()`) waits for its verdict. A migration, however long,
         runs inside `migrating()` (a session pulses its lock meanwhile).
         """
-        file = existing_store_file(path) if readonly or not create else Path(path)
-        if file.is_dir():
-            raise StoreError(f"database {str(file)!r} is a directory, not a file")
+        file = existing_store_file(path) if readonly or not create else store_file(path)
         try:
             if readonly:
                 conn = sqlite3.connect(read_only_uri(file), uri=True, timeout=30, check_same_thread=False)

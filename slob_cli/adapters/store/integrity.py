@@ -61,6 +61,12 @@ def damaged_store(path: str | Path, problem: str) -> StoreError:
     return StoreError(f"database {str(path)!r} is damaged ({problem}); restore it from a backup")
 
 
+def damage_error(error: BaseException, path: str | Path) -> StoreError | None:
+    """Return the one-line error naming `path` when `error` says its file is damaged (`damage_named`), else None."""
+    problem = damage_named(error)
+    return None if problem is None else damaged_store(path, problem)
+
+
 def read_only_uri(file: Path) -> str:
     """Return the SQLite URI that opens a file read-only."""
     return f"file:{file}?mode=ro"
