@@ -16,7 +16,7 @@ import typer
 from typer._click.exceptions import ClickException as TyperClickException
 
 from slob_cli.cli.plain_params import click_errors
-from slob_cli.errors import ExitCode, SlobError, first_error
+from slob_cli.errors import ExitCode, GatewayGone, SlobError, first_error
 
 if TYPE_CHECKING:
     from slob_cli.adapters.alerts import Notifier
@@ -211,8 +211,8 @@ def run_guard(
                 moved = shifted is not None and clock.shifted != shifted  # type: ignore[attr-defined]
                 store.end_run(run.run_id, code, clock.now(), run.stats, run.data_mode,
                               on_clock_footing(clock, started, shifted) if moved and shifted is not None else None)
-                if code == ExitCode.BROKER_UNREACHABLE:  # never connected: no data came, live or otherwise
-                    store.set_run_mode(run.run_id, None)
+                if code == ExitCode.BROKER_UNREACHABLE and not isinstance(first_error(error), GatewayGone):
+                    store.set_run_mode(run.run_id, None)  # never connected: no data came, live or otherwise
             log.info("run %d: slob %s ended with exit code %d", run.run_id, command, code)
             run.notifier.notify(AlertKind.STOP, f"{command} stopped", f"run {run.run_id}, exit code {code}",
                                 AlertLevel.INFO if code == 0 else AlertLevel.FAILURE)
