@@ -88,8 +88,8 @@ def test_a_narrowed_app_answers_every_command_line_as_the_whole_tree(whole_tree:
         assert (alone.exit_code, alone.output) == (whole.exit_code, whole.output), args
 
 
-def test_run_narrows_the_app_before_typer_builds_it(whole_tree: None, monkeypatch: pytest.MonkeyPatch,
-                                                    tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def _run_building(monkeypatch: pytest.MonkeyPatch, argv: list[str]) -> list[list[str]]:
+    """Run the entry point on argv (it must exit 0); return the sub-commands typer was given each time it built the app."""
     built: list[list[str]] = []
     real = main.typer.main.get_command
 
@@ -98,12 +98,17 @@ def test_run_narrows_the_app_before_typer_builds_it(whole_tree: None, monkeypatc
         return real(typer_app)
 
     monkeypatch.setattr(main.typer.main, "get_command", recording)
-    Store.open(tmp_path / "s.db").close()
-    monkeypatch.setattr("sys.argv", ["slob", "--db", str(tmp_path / "s.db"), "status", "--json"])
+    monkeypatch.setattr("sys.argv", argv)
     with pytest.raises(SystemExit) as ended:
         main.run()
     assert ended.value.code == 0
-    assert built == [["status"]]
+    return built
+
+
+def test_run_narrows_the_app_before_typer_builds_it(whole_tree: None, monkeypatch: pytest.MonkeyPatch,
+                                                    tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    Store.open(tmp_path / "s.db").close()
+    assert _run_building(monkeypatch, ["slob", "--db", str(tmp_path / "s.db"), "status", "--json"]) == [["status"]]
     assert isinstance(json.loads(capsys.readouterr().out), dict)  # status printed its JSON (its shape is tested elsewhere)
 
 
@@ -111,17 +116,5 @@ def test_version_builds_no_sub_command(whole_tree: None, monkeypatch: pytest.Mon
                                        capsys: pytest.CaptureFixture[str]) -> None:
     from slob_cli import __version__
 
-    built: list[list[str]] = []
-    real = main.typer.main.get_command
-
-    def recording(typer_app):  # noqa: ANN001, ANN202
-        built.append(_names())
-        return real(typer_app)
-
-    monkeypatch.setattr(main.typer.main, "get_command", recording)
-    monkeypatch.setattr("sys.argv", ["slob", "--version"])
-    with pytest.raises(SystemExit) as ended:
-        main.run()
-    assert ended.value.code == 0
-    assert built == [[]]
+    assert _run_building(monkeypatch, ["slob", "--version"]) == [[]]
     assert capsys.readouterr().out == f"slob {__version__}\n"
