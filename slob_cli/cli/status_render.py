@@ -10,7 +10,7 @@ from rich.text import Text
 
 from slob_cli.runtime.dashboard_view import listing_table
 from slob_cli.runtime.status import StatusReport, running_text
-from slob_cli.runtime.views import counted, format_money, format_price, format_quantity, human_age, local_time
+from slob_cli.runtime.views import ago, counted, format_money, format_price, format_quantity, human_age, local_time
 
 
 def _points(value: float | None) -> str:
@@ -87,7 +87,7 @@ def render_status(report: StatusReport, zone: ZoneInfo) -> RenderableType:
             link = {True: "connected", False: "DISCONNECTED", None: "unknown"}[report.connected]
             label = f"Health of run {whose}"
         tick_age = human_age(health["last_tick_age"])
-        age = liveness.heartbeat_age(report.health_age_seconds) if liveness else f"{human_age(report.health_age_seconds)} ago"
+        age = liveness.heartbeat_age(report.health_age_seconds) if liveness else ago(report.health_age_seconds)
         parts.append(Text(
             f"{label} at {local_time(health['ts'], zone, with_date=False)} "
             f"({age}): {link}, last tick {tick_age} before it"
@@ -104,7 +104,7 @@ def render_status(report: StatusReport, zone: ZoneInfo) -> RenderableType:
         elif liveness.sign == "process":
             alive, style = f"yes ({liveness.note}; judged by its process only)", "yellow"
         else:
-            alive, style = f"{human_age(liveness.age_seconds)} ago ({sign}; limit {liveness.limit_seconds:g} s)", "green"
+            alive, style = f"{liveness.alive_age()} ({sign}; limit {liveness.limit_seconds:g} s)", "green"
         parts.append(Text(f"Alive: {alive}", style=style))
     if report.backtests:
         # The name folds; the range takes two lines so its dates stay whole in 80 columns.

@@ -75,14 +75,23 @@ class Liveness:
         if health_age is not None:
             return f"heartbeat {self.heartbeat_age(health_age)}"
         none = "no heartbeat yet" if heartbeats else ""
-        if self.started_seconds is None:
+        started = self.started_age()
+        if started is None:
             return none or "started at an unknown time"
-        return ", ".join(part for part in (none, f"started {views.human_age(self.started_seconds)} ago") if part)
+        return ", ".join(part for part in (none, f"started {started}") if part)
 
     def heartbeat_age(self, health_age: float | None) -> str:
         """Return a heartbeat's age as people say it, naming the simulated clock it is read on."""
         on = " on the sim clock" if self.heartbeat_clock == "sim" else ""
-        return "none yet" if health_age is None else f"{views.human_age(health_age)} ago{on}"
+        return "none yet" if health_age is None else f"{views.ago(health_age)}{on}"
+
+    def alive_age(self) -> str | None:
+        """Return how long ago the session last showed life (real time), e.g. `2 s ago`; None when not known."""
+        return None if self.age_seconds is None else views.ago(self.age_seconds)
+
+    def started_age(self) -> str | None:
+        """Return how long ago the holder took the lock (real time), e.g. `3 s ago`; None when not known."""
+        return None if self.started_seconds is None else views.ago(self.started_seconds)
 
     def describe(self, health_age: float | None, heartbeats: bool = True) -> str:
         """Return the sign of life and the heartbeat, e.g. `alive 2 s ago (real time), heartbeat 7 min ago on the sim clock`."""
@@ -91,7 +100,7 @@ class Liveness:
             return f"alive ({self.note}; judged by its process only), {heartbeat}"
         if self.sign != "pulse":
             return heartbeat
-        return f"alive {views.human_age(self.age_seconds)} ago (real time), {heartbeat}"
+        return f"alive {self.alive_age()} (real time), {heartbeat}"
 
     def to_dict(self) -> dict[str, Any]:
         """Return JSON-ready data."""
@@ -185,6 +194,18 @@ def read_header(store: Any, db_path: str | os.PathLike[str], wall_now: datetime,
     health_age = None if age is None else round(age, 1)
     liveness = judge_liveness(db_path, clock, running, health_age, wall_now, max_age)
     return SessionHeader(clock, running, beat, health_age, liveness)
+
+
+def age_texts(header: SessionHeader, tick_age: float | None) -> dict[str, str | None]:
+    """Return the text of every age a header shows, worded as status and dashboard print them (None: not shown).
+
+    `last_tick` (`3 s ago`), `heartbeat` (`7 min ago on the sim clock`), `alive` (`1 s ago`, real time)
+    and `started` (`3 s ago`, real time): the web page shows these texts instead of wording ages itself.
+    """
+    live = header.liveness
+    return {"last_tick": None if tick_age is None else views.ago(tick_age),
+            "heartbeat": None if header.health_age is None else live.heartbeat_age(header.health_age),
+            "alive": live.alive_age(), "started": live.started_age()}
 
 
 class StoreBeingMade(StoreError):

@@ -311,6 +311,14 @@ def human_age(seconds: float | None) -> str:
     return f"{hours // 24} days"
 
 
+def ago(seconds: float | None) -> str:
+    """Return how long ago something was, as every screen says it: "3 s ago", "2 h 5 min ago" ("-" when unknown).
+
+    status, dashboard and the web page (through `/api/header`'s `ages`) all take their ages from here.
+    """
+    return "-" if seconds is None else f"{human_age(seconds)} ago"
+
+
 def last_health(store: Store) -> dict[str, Any] | None:
     """Return the newest health heartbeat, payload decoded, or None."""
     row = store.newest_health_row()
