@@ -23,9 +23,8 @@ def render_status(report: StatusReport, zone: ZoneInfo) -> RenderableType:
     clock = report.clock or {}
     simulated = bool(clock.get("simulated"))
     when = f"{local_time(report.now, zone)} {zone.key}"
-    if simulated:
-        state = "ended" if clock.get("run_ended") else "running"
-        when += f" (SIMULATED clock of sim run {clock.get('run_id')}, {state})"
+    if clock.get("label"):  # views.StoreClock.label: the one name of a simulated clock
+        when += f" on the {clock['label']}"
     parts.append(Text(f"Now: {when}", style="bold magenta" if simulated else "bold"))
     if report.running:
         running = running_text(report.running, simulated, zone)  # Now is not on its clock

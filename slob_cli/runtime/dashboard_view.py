@@ -169,9 +169,8 @@ def render_frame(snapshot: DashboardSnapshot, zone: ZoneInfo) -> RenderableType:
         pnl.append(f"  (commission ${today['commission']:,.2f})", style="dim")
     header = Text(f"slob dashboard — {snapshot.db_path} — {local_time(snapshot.now.isoformat(), zone)} {zone.key}",
                   style="bold")
-    if snapshot.clock is not None and snapshot.clock.simulated:
-        state = "ended" if snapshot.clock.run_ended else "running"
-        header.append(f" — SIMULATED clock of sim run {snapshot.clock.run_id} ({state})", style="bold magenta")
+    if snapshot.clock is not None and snapshot.clock.label:
+        header.append(f" on the {snapshot.clock.label}", style="bold magenta")
     return Group(
         header,
         _status_line(snapshot, zone),

@@ -43,6 +43,7 @@ class Liveness:
     heartbeat_clock: str  # whose clock the heartbeat's age is read on: "wall" or "sim"
     note: str | None = None  # why a session is judged by its process only, e.g. "no pulse: started by an older slob"
     started_seconds: float | None = None  # real seconds since the holder took the lock (None: not known)
+    clock_label: str | None = None  # the simulated clock the heartbeat's age is read on (views.StoreClock.label)
 
     @property
     def stale(self) -> bool:
@@ -81,8 +82,8 @@ class Liveness:
         return ", ".join(part for part in (none, f"started {started}") if part)
 
     def heartbeat_age(self, health_age: float | None) -> str:
-        """Return a heartbeat's age as people say it, naming the simulated clock it is read on."""
-        on = " on the sim clock" if self.heartbeat_clock == "sim" else ""
+        """Return a heartbeat's age as people say it, naming the simulated clock it is read on (StoreClock.label)."""
+        on = f" on the {self.clock_label}" if self.clock_label else ""
         return "none yet" if health_age is None else f"{views.ago(health_age)}{on}"
 
     def alive_age(self) -> str | None:
@@ -94,7 +95,8 @@ class Liveness:
         return None if self.started_seconds is None else views.ago(self.started_seconds)
 
     def describe(self, health_age: float | None, heartbeats: bool = True) -> str:
-        """Return the sign of life and the heartbeat, e.g. `alive 2 s ago (real time), heartbeat 7 min ago on the sim clock`."""
+        """Return the sign of life and the heartbeat, e.g. `alive 2 s ago (real time), heartbeat 7 min ago on the
+        simulated clock of sim run 2 (running)`."""
         heartbeat = self.heartbeat_text(health_age, heartbeats)
         if self.sign == "process":
             return f"alive ({self.note}; judged by its process only), {heartbeat}"
@@ -130,10 +132,11 @@ def judge_liveness(db_path: str | os.PathLike[str], clock: views.StoreClock, run
     """
     heartbeat_clock = "sim" if clock.simulated else "wall"
     if running is None:
-        return Liveness("none", None, None, limit, heartbeat_clock)
+        return Liveness("none", None, None, limit, heartbeat_clock, clock_label=clock.label)
     started = views.parse_time(running.started_at)
     since = None if started is None else round(max((wall_now - started).total_seconds(), 0.0), 1)
-    return replace(_judge(db_path, clock, running, health_age, wall_now, limit, heartbeat_clock), started_seconds=since)
+    return replace(_judge(db_path, clock, running, health_age, wall_now, limit, heartbeat_clock),
+                   started_seconds=since, clock_label=clock.label)
 
 
 def _judge(db_path: str | os.PathLike[str], clock: views.StoreClock, running: LockHolder, health_age: float | None,
@@ -199,7 +202,8 @@ def read_header(store: Any, db_path: str | os.PathLike[str], wall_now: datetime,
 def age_texts(header: SessionHeader, tick_age: float | None) -> dict[str, str | None]:
     """Return the text of every age a header shows, worded as status and dashboard print them (None: not shown).
 
-    `last_tick` (`3 s ago`), `heartbeat` (`7 min ago on the sim clock`), `alive` (`1 s ago`, real time)
+    `last_tick` (`3 s ago`), `heartbeat` (`7 min ago on the simulated clock of sim run 2 (running)`), `alive`
+    (`1 s ago`, real time)
     and `started` (`3 s ago`, real time): the web page shows these texts instead of wording ages itself.
     """
     live = header.liveness

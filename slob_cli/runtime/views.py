@@ -136,10 +136,22 @@ class StoreClock:
     run_id: int | None = None
     run_ended: bool = False
 
+    @property
+    def label(self) -> str | None:
+        """Return the name of a simulated clock, the one wording of every screen: `simulated clock of sim run 2 (ended)`.
+
+        status ("Now: ... on the simulated clock of sim run 2 (ended)"), `status --check` and the heartbeat's
+        age ("7 min ago on the simulated clock of ..."), dashboard and `/api/header` (`clock.label`) all say it
+        so. None on the wall clock, which needs no name.
+        """
+        if not self.simulated:
+            return None
+        return f"simulated clock of sim run {self.run_id} ({'ended' if self.run_ended else 'running'})"
+
     def to_dict(self) -> dict[str, Any]:
         """Return JSON-ready data."""
         return {"now": iso_z(self.now), "simulated": self.simulated, "run_id": self.run_id,
-                "run_ended": self.run_ended}
+                "run_ended": self.run_ended, "label": self.label}
 
 
 def is_sim_run(run: dict[str, Any]) -> bool:

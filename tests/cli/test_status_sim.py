@@ -39,7 +39,8 @@ def test_status_after_an_interrupted_sim_reads_the_sims_clock_and_marks_its_book
         runner: CliRunner, db_path: Path, store: Store) -> None:
     _interrupted_sim_run(store)
     data = json.loads(runner.invoke(app, ["--db", str(db_path), "status", "--json"]).stdout)
-    assert {k: v for k, v in data["clock"].items() if k != "now"} == {"simulated": True, "run_id": 1, "run_ended": True}
+    assert {k: v for k, v in data["clock"].items() if k != "now"} == {"simulated": True, "run_id": 1, "run_ended": True,
+                                                                      "label": "simulated clock of sim run 1 (ended)"}
     assert data["now"].startswith("2026-01-06T15:39:57")  # its newest tick and data["today"]["trading_date"] == "2026-01-06"
     assert data["health_age_seconds"] == 2.0  # by the sim's clock, not 28,711,767 s of wall clock
     assert data["connected"] is None  # no session runs: nothing claims "connected"
@@ -51,9 +52,11 @@ def test_status_after_an_interrupted_sim_reads_the_sims_clock_and_marks_its_book
     assert (position["to_stop"], position["to_target"]) == (20.0, 64.0)
 
     text = runner.invoke(app, ["--db", str(db_path), "status"]).stdout
-    assert "SIMULATED clock of sim run 1" in text and text.count("Europe/Stockholm") == 1
+    assert "Europe/Stockholm on the simulated clock of sim run 1 (ended)" in " ".join(text.split())
+    assert text.count("Europe/Stockholm") == 1
     assert "connected" not in text.replace("no session running", "") and "ended sim" in text
-    assert "(2 s ago on the sim clock)" in text and max(len(line) for line in text.splitlines()) <= 80
+    assert "(2 s ago on the simulated clock of sim run 1 (ended))" in " ".join(text.split())
+    assert max(len(line) for line in text.splitlines()) <= 80
 
 
 @pytest.mark.parametrize("folder", ["", "a-folder-name-long-enough-that-the-store-path-alone-is-wider-than-80-columns"])
@@ -64,9 +67,9 @@ def test_dashboard_after_an_interrupted_sim_is_marked_simulated_and_not_connecte
     with Store.open(db_path) as store:
         _interrupted_sim_run(store)
     frame = runner.invoke(app, ["--db", str(db_path), "dashboard", "--once"]).stdout
-    assert "SIMULATED clock of sim run 1 (ended)" in frame and "data: sim" in frame
+    assert "on the simulated clock of sim run 1 (ended)" in " ".join(frame.split()) and "data: sim" in frame
     assert "gateway: connected" not in frame  # the last run's heartbeat, named so:
-    assert "last heartbeat (run 1): 2 s ago on the sim clock" in " ".join(frame.split())
+    assert "last heartbeat (run 1): 2 s ago on the simulated clock of sim run 1 (ended)" in " ".join(frame.split())
     assert "NQ-20260106-S1*" in frame and "ended sim run" in frame and "$+152.75" in frame
     assert max(len(line) for line in frame.splitlines()) <= 80
     assert frame.count("Europe/Stockholm") == 1
@@ -125,11 +128,11 @@ def test_the_running_sessions_start_names_its_clock_beside_a_simulated_now(runne
     with acquire(db_path, "run"):
         text = runner.invoke(app, ["--db", str(db_path), "status"]).stdout
     running = next(line for line in text.splitlines() if line.startswith("Running:"))
-    assert "SIMULATED clock" in text and running.endswith("on the wall clock)"), running
+    assert "on the simulated clock of sim run 2 (running)" in " ".join(text.split()) and running.endswith("on the wall clock)"), running
     _, rest = running.split("since ", 1)
     assert rest.startswith(datetime.now(UTC).astimezone(ZoneInfo("Europe/Stockholm")).strftime("%Y-%m-%d")), running
     wall = db_path.with_name("wall.db")
     Store.open(wall).close()
     with acquire(wall, "trade"):  # "Now" on the wall clock: one clock, no label
         text = runner.invoke(app, ["--db", str(wall), "status"]).stdout
-    assert "SIMULATED" not in text and "Running: slob trade" in text and "wall clock" not in text, text
+    assert "simulated" not in text and "Running: slob trade" in text and "wall clock" not in text, text

@@ -171,8 +171,7 @@
       + (live.stale ? " STALE" : "");
     beat.className = live.stale ? "bad" : "";
     $("h-run").textContent = data.run_id ? `#${data.run_id}${data.run_command ? " " + data.run_command : ""}` : "-";
-    $("h-clock-label").textContent = !data.clock.simulated ? "clock (wall)"
-      : data.clock.run_ended ? "clock (simulated, run ended)" : "clock (simulated)";
+    $("h-clock-label").textContent = data.clock.label || "clock (wall)";  // e.g. simulated clock of sim run 2 (ended)
     $("h-clock").textContent = clock(data.clock.now, true);
   }
 
