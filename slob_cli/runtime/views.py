@@ -178,8 +178,14 @@ def store_clock(store: Store, wall_now: datetime, holder: LockHolder | None) -> 
     `holder` is the live lock holder (lock.current_holder): it tells whether that run has died.
 
     A sim run stores virtual times (a day in 2026-01 while the wall clock says otherwise), so its
-    "today", ages and P&L are read on its own clock: its newest heartbeat or tick (a clock running
-    at max speed keeps racing after the data ends, so its recorded end may lie hours later).
+    "today", ages and P&L are read on its own clock. The rule: "now" is the latest of
+    - its newest heartbeat and the newest stored tick (the gateway's own stamps), and
+    - once it has ended, its recorded end, when that was stamped on the same clock (ended_on_its_clock):
+      the session writes it last, from its clock, a moment after its final heartbeat (a `trade
+      --follow-sim-clock 60` stopped by Ctrl-C ends some virtual seconds after its last tick).
+    So no time the screens show of that run (its end, heartbeat, last tick) lies after "now", and no age
+    is negative. A running sim run's "now" is its newest heartbeat or tick: its clock is not read from here.
+    With none of these, its end or else its start.
     """
     run = store.newest_run_row()
     if run is None or not on_sim_clock(run):
@@ -188,10 +194,23 @@ def store_clock(store: Store, wall_now: datetime, holder: LockHolder | None) -> 
     health = store.newest_heartbeat()
     moments = [parse_time(health[0]) if health and health[1] == run["id"] else None]
     moments += [latest_tick_time(store, symbol) for symbol in store.symbols_in("ticks")]
+    if ended_on_its_clock(run):
+        moments.append(parse_time(run["ended_at"]))
     known = [m for m in moments if m is not None]
     if not known:
         known = [m for m in (parse_time(run["ended_at"]), parse_time(run["started_at"])) if m is not None][:1]
     return StoreClock(max(known) if known else wall_now, True, run["id"], run_over(run, holder))
+
+
+def ended_on_its_clock(run: dict[str, Any]) -> bool:
+    """Return True when a run's recorded end is on its simulated clock, so it can stand beside its virtual times.
+
+    A session stamps its end from its own clock (cli/guard.run_guard): the gateway's for `--sim` and for one
+    whose args say `sim_clock` (which every session writes). A row from before `sim_clock` that is told a sim
+    run by its data alone may have ended on the wall clock: its end is not taken.
+    """
+    args = _payload(run.get("args"))
+    return run.get("ended_at") is not None and (bool(args.get("sim")) or bool(args.get("sim_clock")))
 
 
 TRACKING_COMMANDS = ("trade", "run", "paper")  # sessions whose engine tracks setups and stores their events
