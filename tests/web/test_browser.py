@@ -175,3 +175,20 @@ def test_page_says_ages_as_slob_status_says_them(store: Store, web_server, page)
     assert text(page, "#h-tick") == header["ages"]["last_tick"] == ago(header["last_tick_age_seconds"])
     assert text(page, "#h-tick") in ("30 h 25 min ago", "30 h 26 min ago")
     assert page.problems == []
+
+
+def test_page_names_a_sim_runs_clock_and_its_ages_as_the_server_words_them(store: Store, web_server, page) -> None:  # noqa: ANN001
+    from tests.web.test_age_texts import _ended_sim_run
+    from tests.web.test_api import get_json
+
+    run_id = _ended_sim_run(store)
+    server = web_server()
+    header = get_json(server.url + "/api/header")
+    page.goto(server.url + "/")
+    page.wait_for_selector("body[data-ready='1']", timeout=15_000)
+    # The words of status and dashboard (the page's headings are set in capitals by its style sheet).
+    label = page.locator("#h-clock-label").text_content()
+    assert label == header["clock"]["label"] == f"simulated clock of sim run {run_id} (ended)", label
+    assert text(page, "#h-tick") == header["ages"]["last_tick"] == "2 h 5 min ago"
+    assert text(page, "#h-heartbeat") == f"run {run_id}'s last, {header['ages']['heartbeat']}", text(page, "#h-heartbeat")
+    assert page.problems == []
