@@ -6,6 +6,7 @@ live differ only here. Heavy modules are imported inside the function so `slob -
 
 from __future__ import annotations
 
+import math
 from contextlib import ExitStack
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -76,7 +77,7 @@ def prepare_session(stack: ExitStack, settings: Settings, *, monitor_only: bool,
         config = GatewayConfig.from_settings(settings, heartbeat_interval=3600.0)  # the steps are the heartbeat
         clock = SteppedClock()
     elif follow_speed is not None:
-        if follow_speed <= 0 or duration_seconds is not None:
+        if not 0 < follow_speed < math.inf or duration_seconds is not None:  # NaN and inf too
             raise UsageError("--follow-sim-clock needs a positive speed and no --duration")
         clock = FollowedClock(follow_speed)
     if not monitor_only:
