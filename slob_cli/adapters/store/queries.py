@@ -182,9 +182,13 @@ class ReadQueries:
             " pnl_points, pnl_money, commission, iso_time(exit_time) FROM trades WHERE setup_id IN ({})", setup_ids)
 
     def order_count_since(self, since_iso: str) -> int:
-        """Return how many orders were created at or after an instant."""
-        return int(self._conn.execute("SELECT count(*) FROM orders WHERE created_at >= ?",
-                                      (instant_us(since_iso),)).fetchone()[0])
+        """Return how many orders were created or sent at or after an instant.
+
+        Sent counts too: a bracket whose intent a killed session wrote is sent by the restart, whose order it is.
+        """
+        since = instant_us(since_iso)
+        return int(self._conn.execute("SELECT count(*) FROM orders WHERE created_at >= ? OR sent_at >= ?",
+                                      (since, since)).fetchone()[0])
 
     def fill_count_since(self, since_iso: str) -> int:
         """Return how many fills happened at or after an instant."""
