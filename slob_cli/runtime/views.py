@@ -175,7 +175,7 @@ def store_clock(store: Store, wall_now: datetime, holder: LockHolder | None) -> 
     # Index probes only (the newest heartbeat, the newest tick per symbol): pages ask for this often.
     health = store.newest_heartbeat()
     moments = [parse_time(health[0]) if health and health[1] == run["id"] else None]
-    moments += [latest_tick_time(store, symbol) for symbol in store.symbols_in("ticks")]
+    moments.append(latest_tick_time(store))  # the newest of every symbol's newest tick
     known = [m for m in moments if m is not None]
     if not known:
         known = [m for m in (parse_time(run["ended_at"]), parse_time(run["started_at"])) if m is not None][:1]
