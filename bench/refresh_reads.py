@@ -11,6 +11,8 @@ each against a baseline measured in the same run on the same store (the reads be
 - while only ticks are stored (a recording not yet aggregated into candles): one dashboard refresh
   (read_snapshot, no --symbol), one `/api/header` through the app in this process, one `status --json`
   report (collect_status, to JSON);
+- `candles aggregate`'s look for each recording's first and last tick (recording_spans), with an
+  earlier recording killed before writing its end (its window was open to the end of time);
 - after D days of M1 candles of both symbols are added: the same three.
 
 Prints p50 in ms of each, new and old, and old / new. The old SQL lives here only (OldReads).
@@ -36,12 +38,15 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.operations import timed  # noqa: E402
 from slob_cli.adapters.store import Store, to_us  # noqa: E402
-from slob_cli.core.models import Candle  # noqa: E402
+from slob_cli.core.models import Candle, Tick  # noqa: E402
 from slob_cli.runtime import web_views  # noqa: E402
+from slob_cli.runtime.candles import recording_spans  # noqa: E402
 from slob_cli.runtime.dashboard import read_snapshot  # noqa: E402
 from slob_cli.runtime.lock import acquire  # noqa: E402
 from slob_cli.runtime.status import collect_status  # noqa: E402
 from slob_cli.web.app import create_app  # noqa: E402
+from tests.runtime.test_recording_spans import old_spans  # noqa: E402
+from tests.sqlfile import sql_file  # noqa: E402
 from tests.web.test_one_header import _get  # noqa: E402
 
 UTC = timezone.utc
@@ -147,6 +152,17 @@ def compare(path: Path, now: datetime, repeat: int, title: str) -> None:
             print(f"  {label:18} new p50 {fast:8.2f} ms   old p50 {slow:8.2f} ms   old/new {slow / fast:6.1f}x")
 
 
+def compare_spans(path: Path, repeat: int) -> None:
+    """Time `candles aggregate`'s recording spans (recorded_partial_minutes) against the open-window SQL."""
+    with Store.open(path, readonly=True) as store, sql_file(path) as plain:
+        new = recording_spans(store, set(SYMBOLS))
+        assert new == {symbol: old_spans(plain, symbol) for symbol in SYMBOLS}, new
+        fast = statistics.median(timed(lambda: recording_spans(store, set(SYMBOLS)), repeat))
+        slow = statistics.median(timed(lambda: [old_spans(plain, symbol) for symbol in SYMBOLS], 3))
+    print("candles aggregate, the recordings' spans (a killed run first, then the session's):")
+    print(f"  {'recording spans':18} new p50 {fast:8.2f} ms   old p50 {slow:8.2f} ms   old/new {slow / fast:6.1f}x")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--ticks", type=int, default=2_000_000)
@@ -158,16 +174,21 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as folder:
         path = Path(folder) / "bench.db"
         with acquire(path, "record"):  # this process is the recording session: the ticks are its run's
-            with Store.open(path) as writer:
+            with Store.open(path) as writer:  # an earlier recording, killed (no end), then this session's run
+                killed = writer.start_run("record", {"sim_clock": False}, now - timedelta(days=options.days, hours=2))
                 run_id = writer.start_run("record", {"sim_clock": False}, now - timedelta(days=options.days))
             compare(path, now, options.repeat, "empty store (the session's run, no tick yet)")
             began = time.perf_counter()
             with Store.open(path) as writer:
                 build_ticks(writer, options.ticks, options.days, run_id, now - timedelta(seconds=2),
                             random.Random(options.seed))
+                first = now - timedelta(days=options.days, hours=2)
+                writer.insert_ticks([Tick("NQ", first + timedelta(seconds=s), 25_000.0, 1) for s in range(1000)],
+                                    run_id=killed)
             print(f"store: {options.ticks:,} ticks over {', '.join(SYMBOLS)}, built in "
                   f"{time.perf_counter() - began:.1f} s, {path.stat().st_size / 1e6:.0f} MB")
             compare(path, now, options.repeat, "ticks only (a recording not aggregated yet)")
+            compare_spans(path, options.repeat)
             with Store.open(path) as writer:
                 build_candles(writer, options.days, now)
             compare(path, now, options.repeat, f"ticks and {options.days * 1380 * len(SYMBOLS):,} M1 candles")
