@@ -248,7 +248,7 @@ def stats(ctx: typer.Context, json_out: JsonOption = False) -> None:
     from slob_cli.runtime.views import local_time
 
     zone = app_context(ctx).settings.zone
-    table = Table(title=f"Store {data['path']} (schema v{data['schema_version']}, {data['size_bytes']:,} bytes)")
+    table = Table(title="Rows per table")
     table.add_column("table")
     table.add_column("rows", justify="right")
     for name, count in data["rows"].items():
@@ -261,6 +261,9 @@ def stats(ctx: typer.Context, json_out: JsonOption = False) -> None:
             spans.add_row(symbol, name, local_time(span["first"], zone), local_time(span["last"], zone),
                           f"{span['rows']:,}")
     console = wide_console(table, spans)
+    # a line of its own: as a title of the narrow table a long path and size would wrap over several lines
+    console.print(f"Store {data['path']} (schema v{data['schema_version']}, {data['size_bytes']:,} bytes)",
+                  highlight=False, soft_wrap=True)
     console.print(table)
     if data["symbols"]:
         console.print(spans)
@@ -271,7 +274,7 @@ def backfill(
     ctx: typer.Context,
     start: Annotated[str, typer.Option("--from", help="First CME trading date, YYYY-MM-DD (required).")],
     symbol: Annotated[str, typer.Option("--symbol", help="Futures root, NQ or MNQ.")] = "NQ",
-    end: Annotated[str | None, typer.Option("--to", help="Last CME trading date, YYYY-MM-DD (default: today).")] = None,
+    end: Annotated[str | None, typer.Option("--to", help="Last CME trading date, YYYY-MM-DD (default: the current one; on a weekend, Monday's).")] = None,
     host: Annotated[str | None, typer.Option("--host", help="Gateway host [env SLOB_IB_HOST, default 127.0.0.1].")] = None,
     port: Annotated[int | None, typer.Option("--port", help="Gateway port [env SLOB_IB_PORT, default 4002].")] = None,
     client_id: Annotated[int | None, typer.Option("--client-id", help="API client id [env SLOB_IB_CLIENT_ID, default 1].")] = None,

@@ -232,21 +232,30 @@ def stdout_closed(stream: Any = None) -> bool:
 ROOT_VALUE_OPTIONS = frozenset({"--db", "--env-file", "--log-level"})  # the root options that take a value
 
 
+VERSION_ONLY = ""  # invoked_command's answer to a line whose first other option is --version: no command is needed
+
+
 def invoked_command(args: Sequence[str]) -> str | None:
-    """Return the sub-command named on a command line (after the root options), or None when it names none."""
+    """Return the sub-command named on a command line (after the root options), or None when it names none.
+
+    A line whose first option after the root's value options is `--version` gets VERSION_ONLY: the
+    root's eager `--version` answers before any sub-command (or later option) is looked at.
+    """
     values = iter(args)
     for arg in values:
         if arg in ROOT_VALUE_OPTIONS:
             next(values, None)
         elif not arg.startswith("-"):
             return arg
+        elif arg == "--version":
+            return VERSION_ONLY
         elif arg == "--" or arg.split("=", 1)[0] not in ROOT_VALUE_OPTIONS | {"--log-json", "--no-log-json"}:
             return None  # --help, --version or something for click to judge: the whole command tree
     return None
 
 
 def narrow_to(name: str | None) -> bool:
-    """Keep only the sub-command `name` on the app, when it is one; return True if the app was narrowed.
+    """Keep only the sub-command `name` on the app, when it is one (none for VERSION_ONLY); return True if narrowed.
 
     typer turns every registered command into a click command (signatures, type hints) on each
     start; a command line that names one needs only that one, and its help, errors and behaviour
@@ -254,7 +263,7 @@ def narrow_to(name: str | None) -> bool:
     """
     commands = [info for info in app.registered_commands if info.name == name]
     groups = [info for info in app.registered_groups if info.name == name]
-    if name is None or len(commands) + len(groups) != 1:
+    if name is None or len(commands) + len(groups) != (0 if name == VERSION_ONLY else 1):
         return False
     app.registered_commands, app.registered_groups = commands, groups
     return True

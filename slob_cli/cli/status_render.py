@@ -10,7 +10,7 @@ from rich.text import Text
 
 from slob_cli.runtime.dashboard_view import listing_table
 from slob_cli.runtime.status import StatusReport, running_text
-from slob_cli.runtime.views import counted, format_money, format_price, format_quantity, human_age, local_time
+from slob_cli.runtime.views import ago, counted, format_money, format_price, format_quantity, human_age, local_time
 
 
 def _points(value: float | None) -> str:
@@ -23,9 +23,8 @@ def render_status(report: StatusReport, zone: ZoneInfo) -> RenderableType:
     clock = report.clock or {}
     simulated = bool(clock.get("simulated"))
     when = f"{local_time(report.now, zone)} {zone.key}"
-    if simulated:
-        state = "ended" if clock.get("run_ended") else "running"
-        when += f" (SIMULATED clock of sim run {clock.get('run_id')}, {state})"
+    if clock.get("label"):  # views.StoreClock.label: the one name of a simulated clock
+        when += f" on the {clock['label']}"
     parts.append(Text(f"Now: {when}", style="bold magenta" if simulated else "bold"))
     if report.running:
         running = running_text(report.running, simulated, zone)  # Now is not on its clock
@@ -87,7 +86,7 @@ def render_status(report: StatusReport, zone: ZoneInfo) -> RenderableType:
             link = {True: "connected", False: "DISCONNECTED", None: "unknown"}[report.connected]
             label = f"Health of run {whose}"
         tick_age = human_age(health["last_tick_age"])
-        age = liveness.heartbeat_age(report.health_age_seconds) if liveness else f"{human_age(report.health_age_seconds)} ago"
+        age = liveness.heartbeat_age(report.health_age_seconds) if liveness else ago(report.health_age_seconds)
         parts.append(Text(
             f"{label} at {local_time(health['ts'], zone, with_date=False)} "
             f"({age}): {link}, last tick {tick_age} before it"
@@ -104,7 +103,7 @@ def render_status(report: StatusReport, zone: ZoneInfo) -> RenderableType:
         elif liveness.sign == "process":
             alive, style = f"yes ({liveness.note}; judged by its process only)", "yellow"
         else:
-            alive, style = f"{human_age(liveness.age_seconds)} ago ({sign}; limit {liveness.limit_seconds:g} s)", "green"
+            alive, style = f"{liveness.alive_age()} ({sign}; limit {liveness.limit_seconds:g} s)", "green"
         parts.append(Text(f"Alive: {alive}", style=style))
     if report.backtests:
         # The name folds; the range takes two lines so its dates stay whole in 80 columns.

@@ -12,7 +12,7 @@ from rich.text import Text
 
 from slob_cli.runtime.dashboard import Bar, DashboardSnapshot
 from slob_cli.runtime.status import running_text
-from slob_cli.runtime.views import format_money, format_price, format_quantity, human_age, local_time
+from slob_cli.runtime.views import ago, format_money, format_price, format_quantity, local_time
 
 STALE_TICK_SECONDS = 60.0
 CHART_HEIGHT = 10
@@ -73,11 +73,11 @@ def _status_line(snapshot: DashboardSnapshot, zone: ZoneInfo) -> Text:
         line.append("   last tick: none", style="dim")
     else:
         stale = snapshot.last_tick_age > STALE_TICK_SECONDS
-        line.append(f"   last tick: {human_age(snapshot.last_tick_age)} ago", style="red" if stale else "")
+        line.append(f"   last tick: {ago(snapshot.last_tick_age)}", style="red" if stale else "")
     liveness = snapshot.liveness
     stale = liveness is not None and liveness.stale
     if snapshot.health_age is not None:
-        age = liveness.heartbeat_age(snapshot.health_age) if liveness else f"{human_age(snapshot.health_age)} ago"
+        age = liveness.heartbeat_age(snapshot.health_age) if liveness else ago(snapshot.health_age)
         late = liveness is not None and liveness.stale and liveness.sign == "heartbeat"
         # With no session running, the heartbeat is the last run's final one: named so.
         label = "heartbeat" if snapshot.running else "last heartbeat" + (
@@ -86,7 +86,7 @@ def _status_line(snapshot: DashboardSnapshot, zone: ZoneInfo) -> Text:
     elif snapshot.running is not None and liveness is not None:  # its first seconds
         line.append(f"   {liveness.heartbeat_text(None)}", style="dim")
     if liveness is not None and liveness.sign == "pulse" and liveness.age_seconds is not None:
-        line.append(f"   alive: {human_age(liveness.age_seconds)} ago (real time)", style="red" if stale else "")
+        line.append(f"   alive: {liveness.alive_age()} (real time)", style="red" if stale else "")
     if liveness is not None and liveness.sign == "process" and not stale:
         line.append(f"   alive ({liveness.note})", style="yellow")
     if stale:
@@ -169,9 +169,8 @@ def render_frame(snapshot: DashboardSnapshot, zone: ZoneInfo) -> RenderableType:
         pnl.append(f"  (commission ${today['commission']:,.2f})", style="dim")
     header = Text(f"slob dashboard — {snapshot.db_path} — {local_time(snapshot.now.isoformat(), zone)} {zone.key}",
                   style="bold")
-    if snapshot.clock is not None and snapshot.clock.simulated:
-        state = "ended" if snapshot.clock.run_ended else "running"
-        header.append(f" — SIMULATED clock of sim run {snapshot.clock.run_id} ({state})", style="bold magenta")
+    if snapshot.clock is not None and snapshot.clock.label:
+        header.append(f" on the {snapshot.clock.label}", style="bold magenta")
     return Group(
         header,
         _status_line(snapshot, zone),

@@ -43,6 +43,7 @@ class Liveness:
     heartbeat_clock: str  # whose clock the heartbeat's age is read on: "wall" or "sim"
     note: str | None = None  # why a session is judged by its process only, e.g. "no pulse: started by an older slob"
     started_seconds: float | None = None  # real seconds since the holder took the lock (None: not known)
+    clock_label: str | None = None  # the simulated clock the heartbeat's age is read on (views.StoreClock.label)
 
     @property
     def stale(self) -> bool:
@@ -75,23 +76,33 @@ class Liveness:
         if health_age is not None:
             return f"heartbeat {self.heartbeat_age(health_age)}"
         none = "no heartbeat yet" if heartbeats else ""
-        if self.started_seconds is None:
+        started = self.started_age()
+        if started is None:
             return none or "started at an unknown time"
-        return ", ".join(part for part in (none, f"started {views.human_age(self.started_seconds)} ago") if part)
+        return ", ".join(part for part in (none, f"started {started}") if part)
 
     def heartbeat_age(self, health_age: float | None) -> str:
-        """Return a heartbeat's age as people say it, naming the simulated clock it is read on."""
-        on = " on the sim clock" if self.heartbeat_clock == "sim" else ""
-        return "none yet" if health_age is None else f"{views.human_age(health_age)} ago{on}"
+        """Return a heartbeat's age as people say it, naming the simulated clock it is read on (StoreClock.label)."""
+        on = f" on the {self.clock_label}" if self.clock_label else ""
+        return "none yet" if health_age is None else f"{views.ago(health_age)}{on}"
+
+    def alive_age(self) -> str | None:
+        """Return how long ago the session last showed life (real time), e.g. `2 s ago`; None when not known."""
+        return None if self.age_seconds is None else views.ago(self.age_seconds)
+
+    def started_age(self) -> str | None:
+        """Return how long ago the holder took the lock (real time), e.g. `3 s ago`; None when not known."""
+        return None if self.started_seconds is None else views.ago(self.started_seconds)
 
     def describe(self, health_age: float | None, heartbeats: bool = True) -> str:
-        """Return the sign of life and the heartbeat, e.g. `alive 2 s ago (real time), heartbeat 7 min ago on the sim clock`."""
+        """Return the sign of life and the heartbeat, e.g. `alive 2 s ago (real time), heartbeat 7 min ago on the
+        simulated clock of sim run 2 (running)`."""
         heartbeat = self.heartbeat_text(health_age, heartbeats)
         if self.sign == "process":
             return f"alive ({self.note}; judged by its process only), {heartbeat}"
         if self.sign != "pulse":
             return heartbeat
-        return f"alive {views.human_age(self.age_seconds)} ago (real time), {heartbeat}"
+        return f"alive {self.alive_age()} (real time), {heartbeat}"
 
     def to_dict(self) -> dict[str, Any]:
         """Return JSON-ready data."""
@@ -121,10 +132,11 @@ def judge_liveness(db_path: str | os.PathLike[str], clock: views.StoreClock, run
     """
     heartbeat_clock = "sim" if clock.simulated else "wall"
     if running is None:
-        return Liveness("none", None, None, limit, heartbeat_clock)
+        return Liveness("none", None, None, limit, heartbeat_clock, clock_label=clock.label)
     started = views.parse_time(running.started_at)
     since = None if started is None else round(max((wall_now - started).total_seconds(), 0.0), 1)
-    return replace(_judge(db_path, clock, running, health_age, wall_now, limit, heartbeat_clock), started_seconds=since)
+    return replace(_judge(db_path, clock, running, health_age, wall_now, limit, heartbeat_clock),
+                   started_seconds=since, clock_label=clock.label)
 
 
 def _judge(db_path: str | os.PathLike[str], clock: views.StoreClock, running: LockHolder, health_age: float | None,
@@ -185,6 +197,19 @@ def read_header(store: Any, db_path: str | os.PathLike[str], wall_now: datetime,
     health_age = None if age is None else round(age, 1)
     liveness = judge_liveness(db_path, clock, running, health_age, wall_now, max_age)
     return SessionHeader(clock, running, beat, health_age, liveness)
+
+
+def age_texts(header: SessionHeader, tick_age: float | None) -> dict[str, str | None]:
+    """Return the text of every age a header shows, worded as status and dashboard print them (None: not shown).
+
+    `last_tick` (`3 s ago`), `heartbeat` (`7 min ago on the simulated clock of sim run 2 (running)`), `alive`
+    (`1 s ago`, real time)
+    and `started` (`3 s ago`, real time): the web page shows these texts instead of wording ages itself.
+    """
+    live = header.liveness
+    return {"last_tick": None if tick_age is None else views.ago(tick_age),
+            "heartbeat": None if header.health_age is None else live.heartbeat_age(header.health_age),
+            "alive": live.alive_age(), "started": live.started_age()}
 
 
 class StoreBeingMade(StoreError):

@@ -136,10 +136,22 @@ class StoreClock:
     run_id: int | None = None
     run_ended: bool = False
 
+    @property
+    def label(self) -> str | None:
+        """Return the name of a simulated clock, the one wording of every screen: `simulated clock of sim run 2 (ended)`.
+
+        status ("Now: ... on the simulated clock of sim run 2 (ended)"), `status --check` and the heartbeat's
+        age ("7 min ago on the simulated clock of ..."), dashboard and `/api/header` (`clock.label`) all say it
+        so. None on the wall clock, which needs no name.
+        """
+        if not self.simulated:
+            return None
+        return f"simulated clock of sim run {self.run_id} ({'ended' if self.run_ended else 'running'})"
+
     def to_dict(self) -> dict[str, Any]:
         """Return JSON-ready data."""
         return {"now": iso_z(self.now), "simulated": self.simulated, "run_id": self.run_id,
-                "run_ended": self.run_ended}
+                "run_ended": self.run_ended, "label": self.label}
 
 
 def is_sim_run(run: dict[str, Any]) -> bool:
@@ -166,8 +178,14 @@ def store_clock(store: Store, wall_now: datetime, holder: LockHolder | None) -> 
     `holder` is the live lock holder (lock.current_holder): it tells whether that run has died.
 
     A sim run stores virtual times (a day in 2026-01 while the wall clock says otherwise), so its
-    "today", ages and P&L are read on its own clock: its newest heartbeat or tick (a clock running
-    at max speed keeps racing after the data ends, so its recorded end may lie hours later).
+    "today", ages and P&L are read on its own clock. The rule: "now" is the latest of
+    - its newest heartbeat and the newest stored tick (the gateway's own stamps), and
+    - once it has ended, its recorded end, when that was stamped on the same clock (ended_on_its_clock):
+      the session writes it last, from its clock, a moment after its final heartbeat (a `trade
+      --follow-sim-clock 60` stopped by Ctrl-C ends some virtual seconds after its last tick).
+    So no time the screens show of that run (its end, heartbeat, last tick) lies after "now", and no age
+    is negative. A running sim run's "now" is its newest heartbeat or tick: its clock is not read from here.
+    With none of these, its end or else its start.
     """
     run = store.newest_run_row()
     if run is None or not on_sim_clock(run):
@@ -175,11 +193,24 @@ def store_clock(store: Store, wall_now: datetime, holder: LockHolder | None) -> 
     # Index probes only (the newest heartbeat, the newest tick per symbol): pages ask for this often.
     health = store.newest_heartbeat()
     moments = [parse_time(health[0]) if health and health[1] == run["id"] else None]
-    moments.append(latest_tick_time(store))  # the newest of every symbol's newest tick
+    moments += [latest_tick_time(store, symbol) for symbol in store.symbols_in("ticks")]
+    if ended_on_its_clock(run):
+        moments.append(parse_time(run["ended_at"]))
     known = [m for m in moments if m is not None]
     if not known:
         known = [m for m in (parse_time(run["ended_at"]), parse_time(run["started_at"])) if m is not None][:1]
     return StoreClock(max(known) if known else wall_now, True, run["id"], run_over(run, holder))
+
+
+def ended_on_its_clock(run: dict[str, Any]) -> bool:
+    """Return True when a run's recorded end is on its simulated clock, so it can stand beside its virtual times.
+
+    A session stamps its end from its own clock (cli/guard.run_guard): the gateway's for `--sim` and for one
+    whose args say `sim_clock` (which every session writes). A row from before `sim_clock` that is told a sim
+    run by its data alone may have ended on the wall clock: its end is not taken.
+    """
+    args = _payload(run.get("args"))
+    return run.get("ended_at") is not None and (bool(args.get("sim")) or bool(args.get("sim_clock")))
 
 
 TRACKING_COMMANDS = ("trade", "run", "paper")  # sessions whose engine tracks setups and stores their events
@@ -309,6 +340,14 @@ def human_age(seconds: float | None) -> str:
     if hours < 48:
         return f"{hours} h {minutes} min" if minutes else f"{hours} h"
     return f"{hours // 24} days"
+
+
+def ago(seconds: float | None) -> str:
+    """Return how long ago something was, as every screen says it: "3 s ago", "2 h 5 min ago" ("-" when unknown).
+
+    status, dashboard and the web page (through `/api/header`'s `ages`) all take their ages from here.
+    """
+    return "-" if seconds is None else f"{human_age(seconds)} ago"
 
 
 def last_health(store: Store) -> dict[str, Any] | None:

@@ -19,7 +19,7 @@ from slob_cli.runtime import views
 
 # The terminal dashboard's own reading of data mode and tick age, so both dashboards agree.
 from slob_cli.runtime.dashboard import feed_of
-from slob_cli.runtime.status import read_header, running_text
+from slob_cli.runtime.status import age_texts, read_header, running_text
 
 if TYPE_CHECKING:
     from slob_cli.adapters.store import Store
@@ -51,6 +51,7 @@ def header(store: Store, db_path: str | os.PathLike[str], now: datetime, symbol:
         "data_mode": data_mode,
         "last_tick_age_seconds": tick_age,
         "heartbeat_age_seconds": shown.health_age,
+        "ages": age_texts(shown, tick_age),  # each age as status and dashboard word it; the page shows these
         "heartbeat_of": beat.to_dict(),
         "liveness": shown.liveness.to_dict(),
         # The running session's run (its own heartbeat's), else the newest run.

@@ -225,6 +225,18 @@ def test_stats_table_shows_rows_and_time_span_per_symbol(runner, db_path: Path) 
     assert "times in Europe/Stockholm" in result.stdout and "14:30" not in result.stdout
 
 
+def test_stats_names_the_store_on_one_line_however_long_its_path(runner, tmp_path: Path) -> None:
+    """As the title of the two-column table, the path, schema and size wrapped over several lines."""
+    db = tmp_path / ("a-rather-long-directory-name-for-the-store-" * 2) / "slob.db"
+    with Store.open(db) as store:
+        store.upsert_candles([Candle("NQ", T0, 1.0, 2.0, 0.5, 1.5, 3.0, 4)])
+    result = runner.invoke(app, ["--db", str(db), "candles", "stats"])
+    assert result.exit_code == 0
+    size = db.stat().st_size
+    assert f"Store {db} (schema v" in result.stdout and f", {size:,} bytes)\n" in result.stdout
+    assert result.stdout.splitlines()[0].startswith(f"Store {db} (schema v")
+
+
 @pytest.mark.parametrize("command", [["stats"], ["aggregate"]], ids=["stats", "aggregate-stored-ticks"])
 def test_a_reader_of_a_missing_store_exits_3_and_creates_nothing(runner, tmp_path: Path, command: list[str]) -> None:
     missing = tmp_path / "typo" / "slob.db"

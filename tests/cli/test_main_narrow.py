@@ -36,7 +36,9 @@ def _names() -> list[str]:
     (["--db", "x.db", "status", "--json"], "status"),
     (["--db=x.db", "--log-level", "INFO", "--log-json", "candles", "stats"], "candles"),
     (["--no-log-json", "--env-file", "e", "run", "--sim"], "run"),
-    (["--version"], None),
+    (["--version"], ""),
+    (["--db", "x.db", "--version", "status"], ""),
+    (["--help", "--version"], None),
     (["--help", "status"], None),
     (["--bogus", "status"], None),
     ([], None),
@@ -61,6 +63,8 @@ def _cases(tmp_path: Path) -> list[list[str]]:
         ["bogus"],
         ["--db", db, "candles"],
         ["--db", db, "backtest", "--from", "2026-13-01"],
+        ["--version"], ["--version", "status", "--bogus"], ["--log-level", "LOUD", "--version"], ["--version", "--help"],
+        ["--help", "--version"], ["--db"], ["--db", "--version"],
     ]
     return cases
 
@@ -74,17 +78,18 @@ def test_a_narrowed_app_answers_every_command_line_as_the_whole_tree(whole_tree:
         commands, groups = list(app.registered_commands), list(app.registered_groups)
         narrowed = narrow_to(invoked_command(args))
         try:
-            assert narrowed == (args[0] in full_tree or (args[0] == "--db" and args[2] in full_tree)), args
+            version_only = invoked_command(args) == main.VERSION_ONLY
+            assert narrowed == (version_only or args[0] in full_tree or (args[:1] == ["--db"] and len(args) > 2 and args[2] in full_tree)), args
             if narrowed:
-                assert len(app.registered_commands) + len(app.registered_groups) == 1
+                assert len(app.registered_commands) + len(app.registered_groups) == (0 if version_only else 1)
             alone = runner.invoke(app, args)
         finally:
             app.registered_commands, app.registered_groups = commands, groups
         assert (alone.exit_code, alone.output) == (whole.exit_code, whole.output), args
 
 
-def test_run_narrows_the_app_before_typer_builds_it(whole_tree: None, monkeypatch: pytest.MonkeyPatch,
-                                                    tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def _run_building(monkeypatch: pytest.MonkeyPatch, argv: list[str]) -> list[list[str]]:
+    """Run the entry point on argv (it must exit 0); return the sub-commands typer was given each time it built the app."""
     built: list[list[str]] = []
     real = main.typer.main.get_command
 
@@ -93,10 +98,23 @@ def test_run_narrows_the_app_before_typer_builds_it(whole_tree: None, monkeypatc
         return real(typer_app)
 
     monkeypatch.setattr(main.typer.main, "get_command", recording)
-    Store.open(tmp_path / "s.db").close()
-    monkeypatch.setattr("sys.argv", ["slob", "--db", str(tmp_path / "s.db"), "status", "--json"])
+    monkeypatch.setattr("sys.argv", argv)
     with pytest.raises(SystemExit) as ended:
         main.run()
     assert ended.value.code == 0
-    assert built == [["status"]]
+    return built
+
+
+def test_run_narrows_the_app_before_typer_builds_it(whole_tree: None, monkeypatch: pytest.MonkeyPatch,
+                                                    tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    Store.open(tmp_path / "s.db").close()
+    assert _run_building(monkeypatch, ["slob", "--db", str(tmp_path / "s.db"), "status", "--json"]) == [["status"]]
     assert isinstance(json.loads(capsys.readouterr().out), dict)  # status printed its JSON (its shape is tested elsewhere)
+
+
+def test_version_builds_no_sub_command(whole_tree: None, monkeypatch: pytest.MonkeyPatch,
+                                       capsys: pytest.CaptureFixture[str]) -> None:
+    from slob_cli import __version__
+
+    assert _run_building(monkeypatch, ["slob", "--version"]) == [[]]
+    assert capsys.readouterr().out == f"slob {__version__}\n"

@@ -32,16 +32,17 @@ def _interrupted_sim_run(store: Store, command: str = "run", args: dict | None =
               entry_commission=2.25, status="OPEN")
     store.insert_ticks([Tick("NQ", SIM_NOW - timedelta(seconds=3), 25470.0, 1)], run_id=run_id)
     add_health(store, to_iso(SIM_NOW - timedelta(seconds=5)), connected=True, run_id=run_id)
-    store.end_run(run_id, 0, SIM_NOW + timedelta(hours=5), data_mode="sim")  # a racing clock ends later
+    store.end_run(run_id, 0, SIM_NOW, data_mode="sim")  # on its clock, a moment after its last tick and heartbeat
 
 
 def test_status_after_an_interrupted_sim_reads_the_sims_clock_and_marks_its_book_ended(
         runner: CliRunner, db_path: Path, store: Store) -> None:
     _interrupted_sim_run(store)
     data = json.loads(runner.invoke(app, ["--db", str(db_path), "status", "--json"]).stdout)
-    assert {k: v for k, v in data["clock"].items() if k != "now"} == {"simulated": True, "run_id": 1, "run_ended": True}
-    assert data["now"].startswith("2026-01-06T15:39:57")  # its newest tick and data["today"]["trading_date"] == "2026-01-06"
-    assert data["health_age_seconds"] == 2.0  # by the sim's clock, not 28,711,767 s of wall clock
+    assert {k: v for k, v in data["clock"].items() if k != "now"} == {"simulated": True, "run_id": 1, "run_ended": True,
+                                                                      "label": "simulated clock of sim run 1 (ended)"}
+    assert data["now"] == "2026-01-06T15:40:00Z" and data["today"]["trading_date"] == "2026-01-06"  # its end
+    assert data["health_age_seconds"] == 5.0  # by the sim's clock, not 28,711,767 s of wall clock
     assert data["connected"] is None  # no session runs: nothing claims "connected"
     assert {o["order_ref"]: o["ended_sim_run"] for o in data["working_orders"]} == {
         "slob:NQ-20260106-S1:stop": True, "slob:NQ-20260106-S1:target": True}
@@ -51,9 +52,11 @@ def test_status_after_an_interrupted_sim_reads_the_sims_clock_and_marks_its_book
     assert (position["to_stop"], position["to_target"]) == (20.0, 64.0)
 
     text = runner.invoke(app, ["--db", str(db_path), "status"]).stdout
-    assert "SIMULATED clock of sim run 1" in text and text.count("Europe/Stockholm") == 1
+    assert "Europe/Stockholm on the simulated clock of sim run 1 (ended)" in " ".join(text.split())
+    assert text.count("Europe/Stockholm") == 1
     assert "connected" not in text.replace("no session running", "") and "ended sim" in text
-    assert "(2 s ago on the sim clock)" in text and max(len(line) for line in text.splitlines()) <= 80
+    assert "(5 s ago on the simulated clock of sim run 1 (ended))" in " ".join(text.split())
+    assert max(len(line) for line in text.splitlines()) <= 80
 
 
 @pytest.mark.parametrize("folder", ["", "a-folder-name-long-enough-that-the-store-path-alone-is-wider-than-80-columns"])
@@ -64,9 +67,9 @@ def test_dashboard_after_an_interrupted_sim_is_marked_simulated_and_not_connecte
     with Store.open(db_path) as store:
         _interrupted_sim_run(store)
     frame = runner.invoke(app, ["--db", str(db_path), "dashboard", "--once"]).stdout
-    assert "SIMULATED clock of sim run 1 (ended)" in frame and "data: sim" in frame
+    assert "on the simulated clock of sim run 1 (ended)" in " ".join(frame.split()) and "data: sim" in frame
     assert "gateway: connected" not in frame  # the last run's heartbeat, named so:
-    assert "last heartbeat (run 1): 2 s ago on the sim clock" in " ".join(frame.split())
+    assert "last heartbeat (run 1): 5 s ago on the simulated clock of sim run 1 (ended)" in " ".join(frame.split())
     assert "NQ-20260106-S1*" in frame and "ended sim run" in frame and "$+152.75" in frame
     assert max(len(line) for line in frame.splitlines()) <= 80
     assert frame.count("Europe/Stockholm") == 1
@@ -125,11 +128,72 @@ def test_the_running_sessions_start_names_its_clock_beside_a_simulated_now(runne
     with acquire(db_path, "run"):
         text = runner.invoke(app, ["--db", str(db_path), "status"]).stdout
     running = next(line for line in text.splitlines() if line.startswith("Running:"))
-    assert "SIMULATED clock" in text and running.endswith("on the wall clock)"), running
+    assert "on the simulated clock of sim run 2 (running)" in " ".join(text.split()) and running.endswith("on the wall clock)"), running
     _, rest = running.split("since ", 1)
     assert rest.startswith(datetime.now(UTC).astimezone(ZoneInfo("Europe/Stockholm")).strftime("%Y-%m-%d")), running
     wall = db_path.with_name("wall.db")
     Store.open(wall).close()
     with acquire(wall, "trade"):  # "Now" on the wall clock: one clock, no label
         text = runner.invoke(app, ["--db", str(wall), "status"]).stdout
-    assert "SIMULATED" not in text and "Running: slob trade" in text and "wall clock" not in text, text
+    assert "simulated" not in text and "Running: slob trade" in text and "wall clock" not in text, text
+
+
+def _stopped_follow_sim_clock_trade(store: Store, last: datetime, ended: datetime) -> int:
+    """A `run --sim` earlier, then a `trade --follow-sim-clock 60` against `slob sim-gateway --speed 60`, Ctrl-C'd.
+
+    As such a run writes it: ticks (the gateway's stamps) until `last`, a final heartbeat then, and its end
+    stamped from its followed clock a moment later (measured: 6 virtual s, 0.1 real s at 60x).
+    """
+    earlier = store.start_run("run", {"sim": True, "sim_clock": True}, last - timedelta(hours=3))
+    store.insert_ticks([Tick("NQ", last - timedelta(hours=2), 25400.0, 1)], run_id=earlier)
+    add_health(store, to_iso(last - timedelta(hours=2)), run_id=earlier)
+    store.end_run(earlier, 0, last - timedelta(hours=2), data_mode="sim")
+    args = {"steps": ["record", "aggregate", "track", "trade"], "sim": False, "monitor_only": False, "live": False,
+            "host": "127.0.0.1", "port": 4711, "account": "DU1234567", "duration": None, "sim_clock": True}
+    run_id = store.start_run("trade", args, last - timedelta(minutes=24))
+    store.insert_ticks([Tick("NQ", last - timedelta(seconds=1), 25470.0, 1), Tick("NQ", last, 25470.25, 1)],
+                       run_id=run_id)
+    add_health(store, to_iso(last), connected=True, run_id=run_id)
+    store.end_run(run_id, 0, ended, data_mode="sim")
+    return run_id
+
+
+def test_an_ended_sim_runs_now_is_never_before_its_end_on_status_dashboard_and_web(
+        runner: CliRunner, db_path: Path, store: Store) -> None:
+    """status printed "Now: 11:25:47 (... sim run 2, ended)" above the run's end, 11:25:50: its end is on the
+    same clock and is the latest time the screen shows of it, so it is "now" (views.store_clock)."""
+    from slob_cli.web.app import create_app
+    from tests.web.test_one_header import _get
+
+    last, ended = SIM_NOW, SIM_NOW + timedelta(seconds=6)
+    run_id = _stopped_follow_sim_clock_trade(store, last, ended)
+    zone = ZoneInfo("Europe/Stockholm")
+    data = json.loads(runner.invoke(app, ["--db", str(db_path), "status", "--json"]).stdout)
+    assert data["runs"][0]["id"] == run_id and data["runs"][0]["ended_at"] == to_iso(ended)
+    assert data["now"] == data["clock"]["now"] == to_iso(ended), data["clock"]
+    assert data["health_age_seconds"] == 6.0  # never negative: the heartbeat is not after "now"
+    text = runner.invoke(app, ["--db", str(db_path), "status"], env={"COLUMNS": "200"}).stdout
+    shown_end = ended.astimezone(zone).strftime("%Y-%m-%d %H:%M:%S")
+    assert text.startswith(f"Now: {shown_end} Europe/Stockholm on the simulated clock of sim run {run_id} (ended)"), text
+    assert f"│ {shown_end} │ 0 " in text, text  # its `ended` column: the same instant as "Now", not after it
+    assert f"Last health of run {run_id} at {last.astimezone(zone):%H:%M:%S} (6 s ago on the " in text, text
+    frame = " ".join(runner.invoke(app, ["--db", str(db_path), "dashboard", "--once"],
+                                   env={"COLUMNS": "200"}).stdout.split())
+    assert f"{shown_end} Europe/Stockholm on the simulated clock of sim run {run_id} (ended)" in frame, frame
+    assert "last tick: 6 s ago" in frame and f"last heartbeat (run {run_id}): 6 s ago on the " in frame, frame
+    with Store.open(db_path, readonly=True) as reader:
+        header = _get(create_app(reader, db_path, zone.key, None, db_path), "/api/header")
+    assert header["clock"]["now"] == to_iso(ended) and header["run_id"] == run_id
+    assert (header["last_tick_age_seconds"], header["heartbeat_age_seconds"]) == (6.0, 6.0), header
+    assert (header["ages"]["last_tick"], header["ages"]["heartbeat"][:9]) == ("6 s ago", "6 s ago o"), header["ages"]
+
+
+def test_an_older_sim_runs_end_of_unknown_clock_does_not_move_now(runner: CliRunner, db_path: Path,
+                                                                  store: Store) -> None:
+    """A row from before `sim_clock`, told a sim run by its data alone, may have ended on the wall clock (here: a
+    `trade` on this machine's clock against `slob sim-gateway` started in January): "now" stays its newest data."""
+    run_id = store.start_run("trade", {"sim": False}, SIM_NOW - timedelta(minutes=5))
+    store.insert_ticks([Tick("NQ", SIM_NOW, 25470.0, 1)], run_id=run_id)
+    store.end_run(run_id, 0, datetime.now(UTC), data_mode="sim")
+    data = json.loads(runner.invoke(app, ["--db", str(db_path), "status", "--json"]).stdout)
+    assert data["clock"]["simulated"] is True and data["now"] == to_iso(SIM_NOW), data["clock"]

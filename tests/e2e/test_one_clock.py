@@ -46,7 +46,8 @@ def test_a_running_sim_runs_start_is_named_on_the_wall_clock_in_status_check_das
     try:
         def running_on_the_sim_clock() -> bool:
             data = json.loads(runner.invoke(app, ["--db", str(db_path), "status", "--json"]).stdout)
-            return data["running"] is not None and data["clock"]["simulated"] and not data["clock"]["run_ended"]
+            return data["running"] is not None and data["clock"]["simulated"] and not data["clock"]["run_ended"] \
+                and data["health"] is not None  # its own first heartbeat, whose age --check names the clock of
 
         eventually(running_on_the_sim_clock, timeout=120, interval=0.1)
         wide = {"COLUMNS": "200"}
@@ -61,7 +62,8 @@ def test_a_running_sim_runs_start_is_named_on_the_wall_clock_in_status_check_das
     running = next(line for line in table.splitlines() if line.startswith("Running: ")).removeprefix("Running: ")
     assert running.startswith(f"slob run (pid {session.pid}, since ") and running.endswith(" on the wall clock)"), table
     assert f"● {running}" in frame, frame  # the dashboard's status line: the same words
-    assert "SIMULATED clock" in frame and web["clock"]["simulated"] is True
+    assert f"on the {web['clock']['label']}" in " ".join(frame.split()) and web["clock"]["simulated"] is True
+    assert web["clock"]["label"] == f"simulated clock of sim run {web['clock']['run_id']} (running)", web["clock"]
     # The web names the start in UTC (its page shows the zone), on the same clock, said the same way.
     assert web["running"].startswith(f"slob run (pid {session.pid}, since ") and \
         web["running"].endswith("Z on the wall clock)"), web["running"]
@@ -69,6 +71,7 @@ def test_a_running_sim_runs_start_is_named_on_the_wall_clock_in_status_check_das
     line = check.stdout.strip()
     assert check.exit_code == 0 and line.startswith(f"healthy: {web['running']}, alive "), check.stdout
     assert "(real time)" in line and line.count(" on the wall clock") == 1, line
+    assert line.endswith(f" on the {web['clock']['label']}"), line  # its heartbeat's age: on the same clock, named alike
 
 
 def test_a_paper_run_on_the_wall_clock_against_a_simulated_gateway_reads_on_the_wall_clock_everywhere(

@@ -211,9 +211,10 @@ def test_header_names_the_lock_holder_and_a_simulated_clock(store: Store, db_pat
     try:
         header = get_json(server.url + "/api/header")
         assert header["running"] is None and header["connected"] is None  # nothing runs: nothing is "connected"
-        assert header["clock"] == {"now": "2026-01-06T15:30:00Z", "simulated": True, "run_id": run_id,
-                                   "run_ended": True}
-        assert header["heartbeat_age_seconds"] == 0.0 and header["data_mode"] == "sim"
+        # "now" of an ended sim run is never before its end, stamped on the same clock (views.store_clock).
+        assert header["clock"] == {"now": "2026-01-06T21:00:00Z", "simulated": True, "run_id": run_id,
+                                   "run_ended": True, "label": f"simulated clock of sim run {run_id} (ended)"}
+        assert header["heartbeat_age_seconds"] == 5.5 * 3600 and header["data_mode"] == "sim"
         assert lines.get(timeout=10) == "retry: 1000"
         with acquire(db_path, "paper"):
             assert "lock" in wait_for_change(lines, "lock")["topics"]

@@ -159,18 +159,36 @@ def test_with_a_token_the_page_asks_for_it_then_shows_the_dashboard(seeded: Seed
 
 
 def test_page_says_ages_as_slob_status_says_them(store: Store, web_server, page) -> None:  # noqa: ANN001
-    from slob_cli.runtime.views import human_age
+    from slob_cli.runtime.views import ago
     from tests.opsdata import add_health
     from tests.web.test_api import get_json
 
     # A heartbeat 30 h old whose tick was 25 min older: status says "30 h" and "30 h 25 min"; the page
     # said "1 days" for both (and "25 min 5 s" where status says "25 min"). 5 s past the minute: no edge.
+    # The page words no age itself: it shows the texts of /api/header's `ages` (tests/web/test_age_texts.py).
     add_health(store, to_iso(datetime.now(UTC) - timedelta(hours=30, seconds=5)), last_tick_age=25 * 60)
     server = web_server()
     header = get_json(server.url + "/api/header")
     page.goto(server.url + "/")
     page.wait_for_selector("body[data-ready='1']", timeout=15_000)
-    assert text(page, "#h-heartbeat") == human_age(header["heartbeat_age_seconds"]) == "30 h"
-    assert text(page, "#h-tick") == human_age(header["last_tick_age_seconds"])
-    assert text(page, "#h-tick") in ("30 h 25 min", "30 h 26 min")
+    assert text(page, "#h-heartbeat") == header["ages"]["heartbeat"] == ago(header["heartbeat_age_seconds"]) == "30 h ago"
+    assert text(page, "#h-tick") == header["ages"]["last_tick"] == ago(header["last_tick_age_seconds"])
+    assert text(page, "#h-tick") in ("30 h 25 min ago", "30 h 26 min ago")
+    assert page.problems == []
+
+
+def test_page_names_a_sim_runs_clock_and_its_ages_as_the_server_words_them(store: Store, web_server, page) -> None:  # noqa: ANN001
+    from tests.web.test_age_texts import _ended_sim_run
+    from tests.web.test_api import get_json
+
+    run_id = _ended_sim_run(store)
+    server = web_server()
+    header = get_json(server.url + "/api/header")
+    page.goto(server.url + "/")
+    page.wait_for_selector("body[data-ready='1']", timeout=15_000)
+    # The words of status and dashboard (the page's headings are set in capitals by its style sheet).
+    label = page.locator("#h-clock-label").text_content()
+    assert label == header["clock"]["label"] == f"simulated clock of sim run {run_id} (ended)", label
+    assert text(page, "#h-tick") == header["ages"]["last_tick"] == "2 h 5 min ago"
+    assert text(page, "#h-heartbeat") == f"run {run_id}'s last, {header['ages']['heartbeat']}", text(page, "#h-heartbeat")
     assert page.problems == []

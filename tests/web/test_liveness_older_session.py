@@ -127,5 +127,5 @@ def test_a_holder_whose_lock_record_is_missing_is_judged_by_its_process_and_says
         code, line = _check(runner, db_path)
         assert (code, line) == (0, f"healthy: slob session (pid {session.pid}, since unknown on the wall clock), "
                                    "alive (no pulse: its lock record is missing; judged by its process only), "
-                                   "heartbeat 0 s ago on the sim clock"), line
+                                   "heartbeat 0 s ago on the simulated clock of sim run 1 (running)"), line
         assert _status(runner, db_path)["liveness"]["note"] == "no pulse: its lock record is missing"

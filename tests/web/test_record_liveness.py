@@ -128,7 +128,7 @@ def test_a_recording_on_the_sim_gateways_clock_pulses_and_a_hung_one_is_stale(
         assert data["health"]["ts"].startswith("2026-03-10"), data["health"]
         assert _args(db_path)["sim_clock"] is True  # as `run --sim` and `trade --follow-sim-clock` say it
         _, line = _check(runner, db_path)
-        assert "(real time)" in line and "on the sim clock" in line, line
+        assert "(real time)" in line and f"on the simulated clock of sim run {data['runs'][0]['id']} (running)" in line, line
 
         os.kill(process.pid, signal.SIGSTOP)
         eventually(lambda: _check(runner, db_path, "--max-age", "2")[0] == 1, timeout=30, interval=0.2)

@@ -57,7 +57,7 @@ def test_a_busy_sim_run_is_healthy_everywhere_and_a_hung_one_stale_everywhere(
         eventually(heartbeat_old_on_the_sim_clock, timeout=120, interval=0.1)
         code, line = _check(runner, db_path)
         assert code == 0 and line.startswith("healthy: slob run"), line
-        assert "(real time)" in line and "on the sim clock" in line, line
+        assert "(real time)" in line and "on the simulated clock of sim run 1 (running)" in line, line
         data = _status(runner, db_path)
         assert data["liveness"]["state"] == "fresh" and data["liveness"]["sign"] == "pulse", data["liveness"]
         assert data["liveness"]["heartbeat_clock"] == "sim" and data["liveness"]["age_seconds"] < 60
@@ -65,7 +65,7 @@ def test_a_busy_sim_run_is_healthy_everywhere_and_a_hung_one_stale_everywhere(
         assert (web["liveness"]["state"], web["liveness"]["stale"]) == ("fresh", False)
         assert get_json(server.url + "/api/header")["liveness"]["state"] == "fresh"
         frame = runner.invoke(app, ["--db", str(db_path), "dashboard", "--once"], env={"COLUMNS": "200"}).stdout  # one line
-        assert "on the sim clock" in frame and "alive:" in frame and "STALE" not in frame, frame
+        assert frame.count("on the simulated clock of sim run 1 (running)") == 2 and "alive:" in frame and "STALE" not in frame, frame
         table = runner.invoke(app, ["--db", str(db_path), "status"]).stdout
         assert "Alive: " in table and "STALE" not in table, table
 

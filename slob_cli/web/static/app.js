@@ -81,23 +81,6 @@
     if (withDate) Object.assign(options, { year: "numeric", month: "2-digit", day: "2-digit" });
     return formatter(options).format(moment).replace(",", "");
   }
-  function age(seconds) {
-    // Word for word as runtime/views.human_age, so the page, `slob status` and `slob dashboard` agree.
-    if (seconds === null || seconds === undefined) return "-";
-    const s = Math.max(0, seconds);
-    if (s < 60) {
-      const whole = Math.floor(s), fraction = s - whole; // Python's "{:.0f}": halves go to the even neighbour
-      return `${fraction > 0.5 || (fraction === 0.5 && whole % 2 === 1) ? whole + 1 : whole} s`;
-    }
-    const minutes = Math.floor(s / 60);
-    if (minutes < 60) {
-      const rest = Math.floor(s - minutes * 60);
-      return rest && minutes < 10 ? `${minutes} min ${rest} s` : `${minutes} min`;
-    }
-    const hours = Math.floor(minutes / 60), left = minutes % 60;
-    if (hours < 48) return left ? `${hours} h ${left} min` : `${hours} h`;
-    return `${Math.floor(hours / 24)} days`;
-  }
   const numberFormat = new Intl.NumberFormat("en-US", { minimumFractionDigits: 2, maximumFractionDigits: 2 });
   function price(value) {
     return value === null || value === undefined ? "-" : numberFormat.format(value);
@@ -174,21 +157,21 @@
     const mode = $("h-data");
     mode.textContent = data.data_mode || "-";
     mode.className = data.data_mode === "delayed" ? "warn" : "";
-    $("h-tick").textContent = age(data.last_tick_age_seconds);
+    // Every age comes worded by the server (`ages`), as `slob status` and `slob dashboard` word it.
+    const ages = data.ages || {};
+    $("h-tick").textContent = ages.last_tick || "-";
     const live = data.liveness || {};
     const beat = $("h-heartbeat");
     const whose = data.heartbeat_of || {};
     const first = whose.of_running_session && !whose.written;  // the running session has written none yet
-    beat.textContent = (first ? "none yet" + (live.started_seconds != null ? `, started ${age(live.started_seconds)} ago` : "")
-      : (!whose.of_running_session && whose.run_id ? `run ${whose.run_id}'s last, ` : "") + age(data.heartbeat_age_seconds))
-      + (live.heartbeat_clock === "sim" && data.heartbeat_age_seconds !== null ? " (sim clock)" : "")
-      + (live.sign === "pulse" && live.age_seconds !== null ? `, alive ${age(live.age_seconds)} ago (real)` : "")
+    beat.textContent = (first ? "none yet" + (ages.started ? `, started ${ages.started}` : "")
+      : (!whose.of_running_session && whose.run_id ? `run ${whose.run_id}'s last, ` : "") + (ages.heartbeat || "-"))
+      + (live.sign === "pulse" && ages.alive ? `, alive ${ages.alive} (real time)` : "")
       + (live.sign === "process" && !live.stale ? `, alive (${live.note})` : "")
       + (live.stale ? " STALE" : "");
     beat.className = live.stale ? "bad" : "";
     $("h-run").textContent = data.run_id ? `#${data.run_id}${data.run_command ? " " + data.run_command : ""}` : "-";
-    $("h-clock-label").textContent = !data.clock.simulated ? "clock (wall)"
-      : data.clock.run_ended ? "clock (simulated, run ended)" : "clock (simulated)";
+    $("h-clock-label").textContent = data.clock.label || "clock (wall)";  // e.g. simulated clock of sim run 2 (ended)
     $("h-clock").textContent = clock(data.clock.now, true);
   }
 
