@@ -1,12 +1,14 @@
-"""What one refresh of `slob status`, `slob dashboard` and `slob web` reads of ticks and candles.
+"""What one refresh of `slob status`, `slob dashboard` and `slob web` reads of ticks, candles and runs.
 
 A trader's store holds months of ticks: every read of a refresh must search ticks(symbol, ts) or the
 candles' key by symbol (SQLite's plan says so), never read either whole, and the newest tick is read
 once per header (its time and its run together), not once for the age and again for whose it is.
+The book (working orders, positions) reads the runs its rows name, not every run the store had.
 """
 
 from __future__ import annotations
 
+import json
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
@@ -14,10 +16,12 @@ import pytest
 
 from slob_cli.adapters.store import Store
 from slob_cli.core.models import Candle, Tick
-from slob_cli.runtime import web_views
+from slob_cli.runtime import views, web_views
 from slob_cli.runtime.dashboard import read_snapshot
 from slob_cli.runtime.lock import acquire
 from slob_cli.runtime.status import collect_status
+from tests.opsdata import add_order
+from tests.sqlfile import sql_rows
 from tests.sqltrace import on_table, query_plan, reads_by_index, traced_store
 
 UTC = timezone.utc
@@ -96,3 +100,32 @@ def test_an_earlier_runs_newest_tick_is_no_age_of_the_running_session(
             header = web_views.header(traced.store, db_path, NOW, "NQ")
     assert header["last_tick_age_seconds"] is None
     assert len(on_table(traced.statements, "ticks")) == 1
+
+
+def _old_ended_sim_runs(db_path: Path) -> set[int]:
+    """Which runs were ended `--sim` runs, as the book read it before: every run of the store, each refresh."""
+    rows = sql_rows(db_path, "SELECT id, args, ended_at FROM runs")
+    return {run_id for run_id, args, _ in rows if json.loads(args or "{}").get("sim")}  # none of them is held
+
+
+def test_the_book_reads_only_its_own_runs_not_every_run_the_store_had(
+        db_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    with Store.open(db_path) as store:
+        for number in range(300):  # months of commands and sessions: sim runs ended, died, and wall-clock ones
+            run_id = store.start_run("run" if number % 3 else "record", {"sim": number % 3 == 1},
+                                     NOW - timedelta(hours=300 - number))
+            if number % 5:
+                store.end_run(run_id, 0, NOW - timedelta(hours=299 - number))
+        for run_id in (1, 2, 10, 296):  # orders of a wall-clock run, of ended and died sim runs, of an unended one
+            add_order(store, f"slob:s{run_id}:stop", "stop", "Submitted", f"s{run_id}", run_id=run_id)
+        add_order(store, "slob:none:stop", "stop", "Submitted", "none")  # an order no run placed
+    with traced_store(db_path, monkeypatch) as traced:
+        orders, _ = views.live_book(traced.store, None)
+        on_runs = on_table(traced.statements, "runs")
+    ended = _old_ended_sim_runs(db_path)
+    assert {order["order_ref"]: order["ended_sim_run"] for order in orders} == {
+        f"slob:s{run_id}:stop": run_id in ended for run_id in (1, 2, 10, 296)} | {"slob:none:stop": False}
+    assert [order["ended_sim_run"] for order in orders].count(True) == 2  # runs 2 and 296 (died): sim, not held
+    assert len(on_runs) == 1, on_runs
+    plan = query_plan(db_path, on_runs[0])
+    assert plan.startswith("SEARCH runs USING INTEGER PRIMARY KEY"), plan

@@ -91,14 +91,10 @@ class ViewQueries:
             "SELECT id, command FROM runs ORDER BY id DESC LIMIT 1").fetchone()
         return row
 
-    def ended_run_rows(self) -> list[dict[str, Any]]:
-        """Return id, args, data_mode and ended_at of every run that has ended."""
-        return self._dicts("SELECT id, args, data_mode, iso_time(ended_at) AS ended_at FROM runs"
-                           " WHERE runs.ended_at IS NOT NULL")
-
-    def unended_run_rows(self) -> list[dict[str, Any]]:
-        """Return id, args, data_mode and pid of every run that has not written its end."""
-        return self._dicts("SELECT id, args, data_mode, pid FROM runs WHERE runs.ended_at IS NULL")
+    def run_end_rows(self, run_ids: Sequence[int]) -> list[dict[str, Any]]:
+        """Return id, args, data_mode, pid and ended_at (None: no end written) of the runs with these ids (key probes)."""
+        return self._dicts("SELECT id, args, data_mode, pid, iso_time(ended_at) AS ended_at FROM runs"
+                           f" WHERE id IN ({','.join('?' * len(run_ids))})", run_ids)
 
     def all_run_rows(self) -> list[dict[str, Any]]:
         """Return id, args, data_mode, started_at and ended_at of every run."""
