@@ -51,6 +51,7 @@ bench: $(STAMP) web-assets browser
 	$(BIN)/python bench/tracker.py
 	$(BIN)/python bench/tracking.py
 	$(BIN)/python bench/operations.py
+	$(BIN)/python bench/refresh_reads.py
 	$(BIN)/python bench/gateway.py
 	$(BIN)/python bench/sim_day.py
 	$(BIN)/python bench/web.py

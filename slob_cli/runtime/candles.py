@@ -134,14 +134,56 @@ def recorded_partial_minutes(store: Store, symbols: set[str]) -> set[tuple[str, 
     minute_us = 60_000_000
     subscribed_within = 5 * minute_us
     partial: set[tuple[str, datetime]] = set()
-    for symbol in symbols:
-        for started, ended, first, last in store.recording_spans(symbol, RECORDING_COMMANDS):
+    for symbol, spans in recording_spans(store, symbols).items():
+        for started, ended, first, last in spans:
             first_minute, last_minute = first // minute_us * minute_us, last // minute_us * minute_us
             if started + subscribed_within > first_minute:
                 partial.add((symbol, from_us(first_minute)))
             if ended is None or ended < last_minute + minute_us:
                 partial.add((symbol, from_us(last_minute)))
     return partial
+
+
+SPAN_SLACK_US = 300_000_000  # a run's start is rebased onto a simulated gateway's clock: five minutes of slack
+NO_END_US = 2**63 - 1
+
+
+def recording_spans(store: Store, symbols: set[str] | list[str],
+                    commands: tuple[str, ...] = RECORDING_COMMANDS) -> dict[str, list[tuple[int, int | None, int, int]]]:
+    """Return per symbol (started_at, ended_at or None, first tick ts, last tick ts) of each run of `commands`
+    that stored ticks of it, in microseconds; the runs are read once, for every symbol.
+
+    Ticks have no index by run, so each run's are found by index probes within its own life
+    (run_tick_span): from its start to its end, with slack. A run killed before writing its end died
+    before the next run began (every run row is written under the store's run lock), so on the wall
+    clock that next run's start ends its window; without one (the newest run, or one on a simulated
+    clock, whose times say nothing of the wall clock) the window stays open.
+    """
+    runs = store.run_span_rows()
+    spans: dict[str, list[tuple[int, int | None, int, int]]] = {symbol: [] for symbol in symbols}
+    for index, run in enumerate(runs):
+        if run["command"] not in commands:
+            continue
+        low, high = run["started_at"] - SPAN_SLACK_US, _window_end(run, runs[index + 1:])
+        for symbol, found in spans.items():
+            span = store.run_tick_span(symbol, run["id"], low, high)
+            if span is not None:
+                found.append((run["started_at"], run["ended_at"], *span))
+    return spans
+
+
+def _window_end(run: dict[str, Any], later: list[dict[str, Any]]) -> int:
+    """Return where a run's ticks end at the latest: its end, else the next wall-clock run's start, with slack."""
+    from slob_cli.runtime.views import on_sim_clock
+
+    if run["ended_at"] is not None:
+        return int(run["ended_at"]) + SPAN_SLACK_US
+    if on_sim_clock(run):
+        return NO_END_US
+    successor = next((other for other in later if not on_sim_clock(other)), None)
+    if successor is None or successor["started_at"] < run["started_at"]:  # none yet, or a clock set back
+        return NO_END_US
+    return int(successor["started_at"]) + SPAN_SLACK_US
 
 
 def _within(frame: pd.DataFrame, start: datetime | None, end: datetime | None) -> pd.DataFrame:

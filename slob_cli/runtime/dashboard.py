@@ -20,6 +20,7 @@ if TYPE_CHECKING:
 
 UTC = timezone.utc
 MINUTE_US = 60_000_000
+NewestTick = tuple[int, int | None] | None  # (ts us, run_id) of the newest stored tick (Store.newest_tick), or None
 
 
 @dataclass(frozen=True)
@@ -63,9 +64,11 @@ def _bars(store: Store, symbol: str, count: int) -> list[Bar]:
     return [Bar(datetime.fromtimestamp(ts / 1_000_000, tz=UTC), o, h, low, c) for ts, o, h, low, c in reversed(rows)]
 
 
-def forming_bar(store: Store, symbol: str, after_us: int | None) -> Bar | None:
-    """Return the minute being built from stored ticks newer than the last candle, or None."""
-    latest = store.newest_tick_us(symbol)
+def forming_bar(store: Store, symbol: str, after_us: int | None, latest: int | None) -> Bar | None:
+    """Return the minute being built from stored ticks newer than the last candle, or None.
+
+    `latest`: the time of the symbol's newest tick (NewestTick), read once per frame by the caller.
+    """
     if latest is None:
         return None
     start = latest - latest % MINUTE_US
@@ -81,37 +84,39 @@ def _data_mode(store: Store, health: dict[str, Any] | None) -> str | None:
     return store.newest_data_mode()
 
 
-def feed_of(store: Store, header: SessionHeader, symbol: str | None) -> tuple[str | None, float | None]:
+def feed_of(store: Store, header: SessionHeader, symbol: str | None,
+            newest: NewestTick) -> tuple[str | None, float | None]:
     """Return the data mode and the last trade's age shown beside a header: the dashboard's and the page's.
+
+    `newest`: the symbol's (or, without one, any symbol's) newest tick as `Store.newest_tick` read it, once
+    per frame or page read.
 
     The age is rounded once, to a tenth of a second, as the heartbeat's (status.read_header), so both
     show the same whole seconds of it.
     """
     data_mode = "sim" if header.clock.simulated else _data_mode(store, header.health)
-    age = _tick_age(store, symbol, header)
+    age = _tick_age(store, symbol, header, newest)
     return data_mode, None if age is None else round(age, 1)
 
 
-def _tick_age(store: Store, symbol: str | None, header: SessionHeader) -> float | None:
+def _tick_age(store: Store, symbol: str | None, header: SessionHeader, newest: NewestTick) -> float | None:
     """Return the age of the last trade: the newest stored tick, else the heartbeat's, else the newest candle's end.
 
     Beside a running session (`beat.of_holder`) only its own run's tick or heartbeat counts: an earlier
     run's tick is no age of this session's feed (None until it has one).
     """
     now, health, health_age, beat = header.clock.now, header.health, header.health_age, header.beat
-    latest = views.latest_tick_time(store, symbol)
-    if latest is not None and (not beat.of_holder or (
-            beat.run_id is not None and store.newest_tick_run_id(symbol) == beat.run_id)):
-        return max((now - latest).total_seconds(), 0.0)
+    if newest is not None and (not beat.of_holder or (beat.run_id is not None and newest[1] == beat.run_id)):
+        return max((now - datetime.fromtimestamp(newest[0] / 1_000_000, tz=UTC)).total_seconds(), 0.0)
     if health and health.get("last_tick_age") is not None and health_age is not None:
         return float(health["last_tick_age"]) + health_age
     if beat.of_holder:
         return None
     # Neither ticks nor heartbeats (e.g. candles imported or built elsewhere): the newest candle's end.
-    newest = store.newest_candle_us(symbol)
-    if newest is None:
+    candle_us = store.newest_candle_us(symbol)
+    if candle_us is None:
         return None
-    return max((now - datetime.fromtimestamp((newest + MINUTE_US) / 1_000_000, tz=UTC)).total_seconds(), 0.0)
+    return max((now - datetime.fromtimestamp((candle_us + MINUTE_US) / 1_000_000, tz=UTC)).total_seconds(), 0.0)
 
 
 def read_snapshot(
@@ -124,14 +129,15 @@ def read_snapshot(
     now = clock.now
     if symbol is None:
         symbol = store.newest_candle_symbol()
+    newest = store.newest_tick(symbol)  # the frame's one read of the newest tick: the forming bar's and the age's
     bars: list[Bar] = []
     if symbol is not None:
         bars = _bars(store, symbol, bar_count)
         last_us = int(bars[-1].ts.timestamp() * 1_000_000) if bars else None
-        forming = forming_bar(store, symbol, last_us)
+        forming = forming_bar(store, symbol, last_us, None if newest is None else newest[0])
         if forming is not None:
             bars = [*bars[-(bar_count - 1):], forming] if bar_count > 1 else [forming]
-    data_mode, tick_age = feed_of(store, header, symbol)
+    data_mode, tick_age = feed_of(store, header, symbol, newest)
     trading_date = views.trading_date_of(now)
     orders, positions = views.live_book(store, running)
     levels = views.reference_levels(store, trading_date, symbol)

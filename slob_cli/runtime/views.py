@@ -9,7 +9,7 @@ written by other parts (order status, setup state) are compared case-insensitive
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import date, datetime, timezone
 from typing import TYPE_CHECKING, Any
@@ -257,15 +257,20 @@ def run_over(run: dict[str, Any], holder: LockHolder | None) -> bool:
     return run["ended_at"] is not None or not holds_run(holder, run["id"], run.get("pid"))
 
 
-def ended_sim_runs(store: Store, holder: LockHolder | None) -> set[int]:
-    """Return the ids of `--sim` runs that have ended (their embedded gateway and its orders no longer exist).
+def ended_sim_runs(store: Store, holder: LockHolder | None, run_ids: Iterable[int | None]) -> set[int]:
+    """Return which of `run_ids` are `--sim` runs that have ended (their embedded gateway and its orders no longer exist).
 
     A `--sim` run whose process died without writing its end took its embedded gateway with it: ended too.
     A session against `slob sim-gateway` (data `sim`, no `--sim`) is not one: that gateway outlives it and
-    keeps its orders and position working, as IB Gateway would.
+    keeps its orders and position working, as IB Gateway would. Only the runs asked about are read (the
+    book's, on every refresh), never every run the store ever had.
     """
-    ended = {row["id"] for row in store.ended_run_rows() if _payload(row.get("args")).get("sim")}
-    died = [row for row in store.unended_run_rows() if _payload(row.get("args")).get("sim")]
+    wanted = sorted({run_id for run_id in run_ids if run_id is not None})
+    if not wanted:
+        return set()
+    sim = [row for row in store.run_end_rows(wanted) if _payload(row.get("args")).get("sim")]
+    ended = {row["id"] for row in sim if row["ended_at"] is not None}
+    died = [row for row in sim if row["ended_at"] is None]
     if died:
         from slob_cli.runtime.lock import holds_run
 
@@ -290,11 +295,11 @@ def live_book(store: Store, holder: LockHolder | None) -> tuple[list[dict[str, A
     Rows of an ended sim run carry `ended_sim_run` (its gateway is gone: they are not live); `holder` is
     the live lock holder (lock.current_holder), which tells a running sim run from a died one.
     """
-    ended = ended_sim_runs(store, holder)
     orders = working_orders(store)
+    positions = mark_positions(store, open_positions(store))
+    ended = ended_sim_runs(store, holder, [row.get("run_id") for row in orders + positions])
     for order in orders:
         order["ended_sim_run"] = order.get("run_id") in ended
-    positions = mark_positions(store, open_positions(store))
     for position in positions:
         position["ended_sim_run"] = position.get("run_id") in ended
     return orders, positions

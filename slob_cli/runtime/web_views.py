@@ -29,12 +29,7 @@ UTC = timezone.utc
 
 def default_symbol(store: Store) -> str | None:
     """Return the symbol whose candles are newest, or None on a store without candles."""
-    best: tuple[int, str] | None = None
-    for symbol in store.symbols_in("candles"):
-        newest = store.newest_candle_us(symbol)
-        if newest is not None and (best is None or newest > best[0]):
-            best = (newest, symbol)
-    return best[1] if best else None
+    return store.newest_candle_symbol()
 
 
 def header(store: Store, db_path: str | os.PathLike[str], now: datetime, symbol: str | None) -> dict[str, Any]:
@@ -46,7 +41,7 @@ def header(store: Store, db_path: str | os.PathLike[str], now: datetime, symbol:
     symbol = symbol or default_symbol(store)
     shown = read_header(store, db_path, now)
     running, beat = shown.running, shown.beat
-    data_mode, tick_age = feed_of(store, shown, symbol)
+    data_mode, tick_age = feed_of(store, shown, symbol, store.newest_tick(symbol))
     run = store.newest_run_command()
     own = beat.of_holder and beat.run_id is not None
     return {

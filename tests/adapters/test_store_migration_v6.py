@@ -151,7 +151,8 @@ def _reads(store: Store, fill_bounds: tuple[Any, Any]) -> dict[str, Any]:
         "working_orders": views.working_orders(store), "positions": views.open_positions(store),
         "day": views.day_pnl(store, date(2026, 1, 5)), "backtests": views.backtest_runs(store),
         "health": views.last_health(store), "levels": views.reference_levels(store, date(2026, 1, 6), "NQ"),
-        "events": views.latest_events(store, 20), "ended_sim": views.ended_sim_runs(store, None),
+        "events": views.latest_events(store, 20),
+        "ended_sim": views.ended_sim_runs(store, None, [run["id"] for run in views.recent_runs(store, 1000)]),
         "fills": store.fill_rows_between("NQ", *fill_bounds),
         "trades": store.trade_history_rows(), "setups": store.setup_rows_of_day("NQ", "2026-01-06"),
     }

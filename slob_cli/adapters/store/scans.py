@@ -55,27 +55,24 @@ class Scans:
         while rows := cursor.fetchmany(chunk):
             yield rows
 
-    def recording_spans(self, symbol: str, commands: tuple[str, ...]) -> list[tuple[int, int | None, int, int]]:
-        """Return (started_at, ended_at or None, first tick ts, last tick ts) of each run of `commands` that stored
-        ticks of a symbol, in microseconds.
+    def run_span_rows(self) -> list[dict[str, Any]]:
+        """Return every run's id, command, args, data_mode, started_at and ended_at (epoch us; None: no end written), by id."""
+        cursor = self._conn.execute("SELECT id, command, args, data_mode, started_at, ended_at FROM runs ORDER BY id")
+        keys = [column[0] for column in cursor.description]
+        return [dict(zip(keys, row, strict=True)) for row in cursor]
 
-        Index probes within each run's own span (a run stores ticks after it began and before it ended),
-        not a scan of the ticks by run.
+    def run_tick_span(self, symbol: str, run_id: int, low_us: int, high_us: int) -> tuple[int, int] | None:
+        """Return (first ts, last ts) of the ticks of a symbol that a run stored with ts in [low, high), or None.
+
+        Two probes of ticks(symbol, ts) from either end of the window, each stopping at the run's first
+        tick it meets: the caller bounds the window by the run's own life (ticks carry no index by run).
         """
-        margin = 300_000_000  # a run's start is rebased onto a simulated gateway's clock: five minutes of slack
-        runs = self._conn.execute(
-            f"SELECT id, started_at, ended_at FROM runs WHERE command IN ({','.join('?' * len(commands))})",
-            commands).fetchall()
-        spans: list[tuple[int, int | None, int, int]] = []
-        for run_id, started, ended in runs:
-            low, high = started - margin, (2**63 - 1) if ended is None else ended + margin
-            probe = "SELECT ts FROM ticks WHERE symbol=? AND ts>=? AND ts<? AND run_id=? ORDER BY ts {} LIMIT 1"
-            first = self._conn.execute(probe.format("ASC"), (symbol, low, high, run_id)).fetchone()
-            if first is None:
-                continue
-            last = self._conn.execute(probe.format("DESC"), (symbol, low, high, run_id)).fetchone()
-            spans.append((started, ended, first[0], last[0]))
-        return spans
+        probe = "SELECT ts FROM ticks WHERE symbol=? AND ts>=? AND ts<? AND run_id=? ORDER BY ts {} LIMIT 1"
+        first = self._conn.execute(probe.format("ASC"), (symbol, low_us, high_us, run_id)).fetchone()
+        if first is None:
+            return None
+        last = self._conn.execute(probe.format("DESC"), (symbol, low_us, high_us, run_id)).fetchone()
+        return first[0], last[0]
 
     def first_tick_between(self, symbol: str, start_us: int, end_us: int) -> tuple[int, int] | None:
         """Return (ts, id) of a symbol's first tick by time in [start, end), or None (an index probe)."""

@@ -91,14 +91,10 @@ class ViewQueries:
             "SELECT id, command FROM runs ORDER BY id DESC LIMIT 1").fetchone()
         return row
 
-    def ended_run_rows(self) -> list[dict[str, Any]]:
-        """Return id, args, data_mode and ended_at of every run that has ended."""
-        return self._dicts("SELECT id, args, data_mode, iso_time(ended_at) AS ended_at FROM runs"
-                           " WHERE runs.ended_at IS NOT NULL")
-
-    def unended_run_rows(self) -> list[dict[str, Any]]:
-        """Return id, args, data_mode and pid of every run that has not written its end."""
-        return self._dicts("SELECT id, args, data_mode, pid FROM runs WHERE runs.ended_at IS NULL")
+    def run_end_rows(self, run_ids: Sequence[int]) -> list[dict[str, Any]]:
+        """Return id, args, data_mode, pid and ended_at (None: no end written) of the runs with these ids (key probes)."""
+        return self._dicts("SELECT id, args, data_mode, pid, iso_time(ended_at) AS ended_at FROM runs"
+                           f" WHERE id IN ({','.join('?' * len(run_ids))})", run_ids)
 
     def all_run_rows(self) -> list[dict[str, Any]]:
         """Return id, args, data_mode, started_at and ended_at of every run."""
@@ -121,13 +117,6 @@ class ViewQueries:
         """Return the id of the newest run of process `pid` that has not written its end (a lock holder's run), or None."""
         value: int | None = self._scalar("SELECT max(id) FROM runs WHERE pid = ? AND ended_at IS NULL", (pid,))
         return value
-
-    def newest_tick_run_id(self, symbol: str | None = None) -> int | None:
-        """Return the run that stored the newest tick (of a symbol, or of any), or None (an index probe)."""
-        where = " WHERE symbol = ?" if symbol else ""
-        row = self._conn.execute(f"SELECT run_id FROM ticks{where} ORDER BY ts DESC LIMIT 1",
-                                 (symbol,) if symbol else ()).fetchone()
-        return None if row is None else row[0]
 
     def newest_health_row(self) -> dict[str, Any] | None:
         """Return the newest health row with its figures and its payload text, or None."""
@@ -276,24 +265,62 @@ class ViewQueries:
             row = self._conn.execute(f"SELECT min(symbol) FROM {table} WHERE symbol > ?", (row[0],)).fetchone()
         return found
 
+    def newest_tick(self, symbol: str | None = None) -> tuple[int, int | None] | None:
+        """Return (ts, run_id) of the newest stored tick, of a symbol or of any, or None: the tick's time and its run in one read.
+
+        Index probes only, however many ticks the store holds. Of ticks sharing the newest time, a
+        symbol's is its last stored (the index read backwards); of any symbol's, the first stored.
+        """
+        if symbol is not None:
+            row: tuple[int, int | None] | None = self._conn.execute(
+                "SELECT ts, run_id FROM ticks WHERE symbol = ? ORDER BY ts DESC LIMIT 1", (symbol,)).fetchone()
+            return row
+        newest = self._newest_per_symbol("ticks")
+        if not newest:
+            return None
+        best = max(newest.values())
+        first: tuple[int, int | None] | None = None
+        for tied in (name for name, ts in newest.items() if ts == best):
+            found = self._conn.execute("SELECT id, run_id FROM ticks WHERE symbol = ? AND ts = ? ORDER BY id LIMIT 1",
+                                       (tied, best)).fetchone()
+            if first is None or found[0] < first[0]:
+                first = found
+        assert first is not None  # a symbol's newest time is one of its ticks
+        return best, first[1]
+
     def newest_tick_us(self, symbol: str | None = None) -> int | None:
-        """Return the time (epoch microseconds) of the newest stored tick, of a symbol or of any."""
-        if symbol is None:
-            value: int | None = self._scalar("SELECT max(ts) FROM ticks")
-        else:
-            value = self._scalar("SELECT max(ts) FROM ticks WHERE symbol = ?", (symbol,))
-        return value
+        """Return the time (epoch microseconds) of the newest stored tick, of a symbol or of any (index probes only)."""
+        if symbol is not None:
+            return self._newest_of("ticks", symbol)
+        return max(self._newest_per_symbol("ticks").values(), default=None)
 
     def newest_candle_us(self, symbol: str | None = None) -> int | None:
-        """Return the label (epoch microseconds) of the newest candle, of a symbol or of any."""
-        sql = "SELECT max(ts) FROM candles" + (" WHERE symbol = ?" if symbol else "")
-        value: int | None = self._scalar(sql, (symbol,) if symbol else ())
-        return value
+        """Return the label (epoch microseconds) of the newest candle, of a symbol or of any (index probes only)."""
+        if symbol is not None:
+            return self._newest_of("candles", symbol)
+        return max(self._newest_per_symbol("candles").values(), default=None)
 
     def newest_candle_symbol(self) -> str | None:
-        """Return the symbol of the newest candle, or None."""
-        row = self._conn.execute("SELECT symbol FROM candles ORDER BY ts DESC LIMIT 1").fetchone()
-        return row[0] if row else None
+        """Return the symbol of the newest candle (of a tie, the first alphabetically), or None (index probes only)."""
+        best: tuple[int, str] | None = None
+        for name, ts in self._newest_per_symbol("candles").items():  # alphabetically: a tie keeps the first
+            if best is None or ts > best[0]:
+                best = (ts, name)
+        return None if best is None else best[1]
+
+    def _newest_per_symbol(self, table: Literal["candles", "ticks"]) -> dict[str, int]:
+        """Return each symbol's newest time in a table, alphabetically: two index probes a symbol, never a scan.
+
+        Neither table has an index that starts with `ts` (ticks: (symbol, ts); candles: its key), so
+        `max(ts)` or `ORDER BY ts` over all symbols would read them whole; per symbol each is one probe.
+        The symbols are walked in the index (`symbols_in`), so a new symbol counts at once.
+        """
+        return {name: ts for name in self.symbols_in(table) if (ts := self._newest_of(table, name)) is not None}
+
+    def _newest_of(self, table: Literal["candles", "ticks"], symbol: str) -> int | None:
+        """Return a symbol's newest time in a table, or None: one probe of its index (ticks) or key (candles)."""
+        value: int | None = self._scalar(f"SELECT max(ts) FROM {table} WHERE symbol = ?", (symbol,))
+        return value
 
     def newest_price(self, symbol: str) -> float | None:
         """Return a symbol's newest known price: its latest tick, else its latest candle's close."""
