@@ -132,6 +132,16 @@ class ReadQueries:
         ).fetchone()
         return row
 
+    def run_last_instant(self, run_id: int) -> str | None:
+        """Return the newest instant a run recorded (a health row or an event, on its own clock), or None.
+
+        The end of a run that has no end record (killed, a power cut): the last it was known to do.
+        """
+        row = self._conn.execute(
+            "SELECT iso_time(max(ts)) FROM (SELECT max(ts) AS ts FROM health WHERE run_id = ?"
+            " UNION ALL SELECT max(ts) FROM events WHERE run_id = ?)", (run_id, run_id)).fetchone()
+        return None if row is None else row[0]
+
     def open_run_pid(self, run_id: int) -> int | None:
         """Return the pid of a run that has no end record yet, or None."""
         row = self._conn.execute("SELECT pid FROM runs WHERE id = ? AND ended_at IS NULL", (run_id,)).fetchone()
