@@ -54,6 +54,7 @@ def header(store: Store, db_path: str | os.PathLike[str], now: datetime, symbol:
         "ages": age_texts(shown, tick_age),  # each age as status and dashboard word it; the page shows these
         "heartbeat_of": beat.to_dict(),
         "liveness": shown.liveness.to_dict(),
+        "stale_text": shown.liveness.stale_text(running),  # the verdict as status's Alive line and the dashboard say it
         # The running session's run (its own heartbeat's), else the newest run.
         "run_id": beat.run_id if own else (run[0] if run else None),
         "run_command": running.command if own and running is not None else (run[1] if run else None),
