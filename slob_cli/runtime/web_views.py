@@ -41,7 +41,7 @@ def header(store: Store, db_path: str | os.PathLike[str], now: datetime, symbol:
     symbol = symbol or default_symbol(store)
     shown = read_header(store, db_path, now)
     running, beat = shown.running, shown.beat
-    data_mode, tick_age = feed_of(store, shown, symbol, store.newest_tick(symbol))
+    data_mode, tick_age = feed_of(store, shown, symbol, views.newest_tick(store, shown.clock, symbol))
     run = store.newest_run_command()
     own = beat.of_holder and beat.run_id is not None
     return {
