@@ -96,10 +96,10 @@ def render_status(report: StatusReport, zone: ZoneInfo) -> RenderableType:
             + f"{_unrealized_text(health.get('payload') or {})}"
         ))
     if report.running is not None and liveness is not None:
-        problem = liveness.problem(report.running)
+        stale = liveness.stale_text(report.running)
         sign = "real time, its lock pulse" if liveness.sign == "pulse" else "its heartbeat"
-        if problem:
-            alive, style = f"STALE, {problem}", "bold red"
+        if stale:
+            alive, style = stale, "bold red"
         elif liveness.sign == "process":
             alive, style = f"yes ({liveness.note}; judged by its process only)", "yellow"
         else:

@@ -20,7 +20,7 @@ if TYPE_CHECKING:
 
 UTC = timezone.utc
 MINUTE_US = 60_000_000
-NewestTick = tuple[int, int | None] | None  # (ts us, run_id) of the newest stored tick (Store.newest_tick), or None
+NewestTick = views.NewestTick  # (ts us, run_id) of the newest stored tick (Store.newest_tick), or None
 
 
 @dataclass(frozen=True)
@@ -129,7 +129,7 @@ def read_snapshot(
     now = clock.now
     if symbol is None:
         symbol = store.newest_candle_symbol()
-    newest = store.newest_tick(symbol)  # the frame's one read of the newest tick: the forming bar's and the age's
+    newest = views.newest_tick(store, clock, symbol)  # once a frame (a sim clock's read): the forming bar's and the age's
     bars: list[Bar] = []
     if symbol is not None:
         bars = _bars(store, symbol, bar_count)

@@ -58,15 +58,21 @@ class Liveness:
             return f"{holder.describe()} has written no heartbeat"
         if self.state == "stale" and self.sign == "process":
             return f"{holder.describe()} is stopped ({self.note})"
-        if self.state == "stale":
+        if self.state == "stale":  # its age worded as every screen words ages (views.ago), the limit likewise
+            limit = f"limit {views.human_age(self.limit_seconds)}"
             if self.sign == "heartbeat":
-                what = "last heartbeat"
-            elif self.heartbeat_clock == "sim":
-                what = "last sign of life of its sim run (real time)"
-            else:
-                what = f"{self.heartbeat_text(None, writes_heartbeats(holder))}; its last pulse"
-            return f"{what} is {self.age_seconds:.0f}s old (limit {self.limit_seconds:.0f}s)"
+                return f"last heartbeat {views.ago(self.age_seconds)} ({limit})"
+            if self.heartbeat_clock == "sim":
+                return f"last sign of life of its sim run {views.ago(self.age_seconds)} (real time; {limit})"
+            before = self.heartbeat_text(None, writes_heartbeats(holder))
+            return f"{before}; its last pulse {views.ago(self.age_seconds)} ({limit})"
         return None
+
+    def stale_text(self, holder: LockHolder | None) -> str | None:
+        """Return the running session's stale verdict as status's `Alive:` line, the dashboard and the web page
+        show it (`STALE, last heartbeat 1 min 15 s ago (limit 1 min)`); None while it shows life or none runs."""
+        problem = None if holder is None else self.problem(holder)
+        return None if problem is None else f"STALE, {problem}"
 
     def heartbeat_text(self, health_age: float | None, heartbeats: bool = True) -> str:
         """Return `heartbeat 5 s ago`, or before the session's first: `no heartbeat yet, started 3 s ago`.

@@ -9,8 +9,8 @@ written by other parts (order status, setup state) are compared case-insensitive
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
 from datetime import date, datetime, timezone
 from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
@@ -25,6 +25,7 @@ if TYPE_CHECKING:
     from slob_cli.runtime.lock import LockHolder
 
 UTC = timezone.utc
+NewestTick = tuple[int, int | None] | None  # (ts us, run_id) of the newest stored tick (Store.newest_tick), or None
 
 
 def parse_time(text: str | None) -> datetime | None:
@@ -135,6 +136,9 @@ class StoreClock:
     simulated: bool = False
     run_id: int | None = None
     run_ended: bool = False
+    # Each symbol's newest tick as a sim run's clock read it (Store.newest_tick), passed along so a refresh reads
+    # it once (newest_tick); None when not read (the wall clock's "now").
+    newest_ticks: Mapping[str, tuple[int, int | None]] | None = field(default=None, compare=False, repr=False)
 
     @property
     def label(self) -> str | None:
@@ -193,13 +197,28 @@ def store_clock(store: Store, wall_now: datetime, holder: LockHolder | None) -> 
     # Index probes only (the newest heartbeat, the newest tick per symbol): pages ask for this often.
     health = store.newest_heartbeat()
     moments = [parse_time(health[0]) if health and health[1] == run["id"] else None]
-    moments += [latest_tick_time(store, symbol) for symbol in store.symbols_in("ticks")]
+    ticks = {symbol: tick for symbol in store.symbols_in("ticks") if (tick := store.newest_tick(symbol)) is not None}
+    moments += [datetime.fromtimestamp(ts / 1_000_000, tz=UTC) for ts, _ in ticks.values()]
     if ended_on_its_clock(run):
         moments.append(parse_time(run["ended_at"]))
     known = [m for m in moments if m is not None]
     if not known:
         known = [m for m in (parse_time(run["ended_at"]), parse_time(run["started_at"])) if m is not None][:1]
-    return StoreClock(max(known) if known else wall_now, True, run["id"], run_over(run, holder))
+    return StoreClock(max(known) if known else wall_now, True, run["id"], run_over(run, holder), ticks)
+
+
+def newest_tick(store: Store, clock: StoreClock, symbol: str | None) -> NewestTick:
+    """Return a symbol's (without one, any symbol's) newest tick as Store.newest_tick reads it.
+
+    On a sim run's clock, from the newest ticks the clock read (StoreClock.newest_ticks): a header or frame
+    reads each symbol's newest tick once. A symbol the clock found no tick of has none.
+    """
+    read = clock.newest_ticks
+    if read is None:
+        return store.newest_tick(symbol)
+    if symbol is not None:
+        return read.get(symbol)
+    return store.newest_tick(None, {name: tick[0] for name, tick in read.items()})
 
 
 def ended_on_its_clock(run: dict[str, Any]) -> bool:

@@ -41,7 +41,7 @@ def header(store: Store, db_path: str | os.PathLike[str], now: datetime, symbol:
     symbol = symbol or default_symbol(store)
     shown = read_header(store, db_path, now)
     running, beat = shown.running, shown.beat
-    data_mode, tick_age = feed_of(store, shown, symbol, store.newest_tick(symbol))
+    data_mode, tick_age = feed_of(store, shown, symbol, views.newest_tick(store, shown.clock, symbol))
     run = store.newest_run_command()
     own = beat.of_holder and beat.run_id is not None
     return {
@@ -54,6 +54,7 @@ def header(store: Store, db_path: str | os.PathLike[str], now: datetime, symbol:
         "ages": age_texts(shown, tick_age),  # each age as status and dashboard word it; the page shows these
         "heartbeat_of": beat.to_dict(),
         "liveness": shown.liveness.to_dict(),
+        "stale_text": shown.liveness.stale_text(running),  # the verdict as status's Alive line and the dashboard say it
         # The running session's run (its own heartbeat's), else the newest run.
         "run_id": beat.run_id if own else (run[0] if run else None),
         "run_command": running.command if own and running is not None else (run[1] if run else None),

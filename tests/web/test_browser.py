@@ -192,3 +192,19 @@ def test_page_names_a_sim_runs_clock_and_its_ages_as_the_server_words_them(store
     assert text(page, "#h-tick") == header["ages"]["last_tick"] == "2 h 5 min ago"
     assert text(page, "#h-heartbeat") == f"run {run_id}'s last, {header['ages']['heartbeat']}", text(page, "#h-heartbeat")
     assert page.problems == []
+
+
+def test_page_says_a_stale_session_in_the_words_of_status_and_dashboard(store: Store, db_path, web_server,  # noqa: ANN001
+                                                                         page) -> None:  # noqa: ANN001
+    from tests.web.test_api import get_json
+    from tests.web.test_stale_text import _wall_session_silent
+
+    with _wall_session_silent(db_path, store) as expected:
+        server = web_server()
+        page.goto(server.url + "/")
+        page.wait_for_selector("body[data-ready='1']", timeout=15_000)
+        header = get_json(server.url + "/api/header")
+        beat = text(page, "#h-heartbeat")
+    assert header["stale_text"] == f"STALE, {expected}", header
+    assert beat == f"{header['ages']['heartbeat']} STALE, {expected}", beat  # `slob status`: `Alive: STALE, ...`
+    assert page.problems == []

@@ -72,7 +72,8 @@ def test_a_busy_sim_run_is_healthy_everywhere_and_a_hung_one_stale_everywhere(
         os.kill(session.pid, signal.SIGSTOP)  # alive and holding the lock, but showing no life
         eventually(lambda: _check(runner, db_path, "--max-age", "2")[0] == 1, timeout=30, interval=0.2)
         code, line = _check(runner, db_path, "--max-age", "2")
-        assert line.startswith("unhealthy: last sign of life of its sim run (real time) is "), line
+        assert line.startswith("unhealthy: last sign of life of its sim run "), line
+        assert line.endswith(" s ago (real time; limit 2 s)"), line
         assert _status(runner, db_path, "--max-age", "2")["liveness"]["state"] == "stale"
         assert "STALE" in runner.invoke(app, ["--db", str(db_path), "status", "--max-age", "2"]).stdout
         # The dashboard and the web mark it by the default limit (60 s), as `status` does without --max-age.

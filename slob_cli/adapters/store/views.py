@@ -8,7 +8,7 @@ and choosing dates stays in runtime/views.py.
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from functools import cache
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -265,17 +265,19 @@ class ViewQueries:
             row = self._conn.execute(f"SELECT min(symbol) FROM {table} WHERE symbol > ?", (row[0],)).fetchone()
         return found
 
-    def newest_tick(self, symbol: str | None = None) -> tuple[int, int | None] | None:
+    def newest_tick(self, symbol: str | None = None,
+                    newest_times: Mapping[str, int] | None = None) -> tuple[int, int | None] | None:
         """Return (ts, run_id) of the newest stored tick, of a symbol or of any, or None: the tick's time and its run in one read.
 
         Index probes only, however many ticks the store holds. Of ticks sharing the newest time, a
         symbol's is its last stored (the index read backwards); of any symbol's, the first stored.
+        `newest_times`: each symbol's newest tick time already read (any symbol's newest is then one probe).
         """
         if symbol is not None:
             row: tuple[int, int | None] | None = self._conn.execute(
                 "SELECT ts, run_id FROM ticks WHERE symbol = ? ORDER BY ts DESC LIMIT 1", (symbol,)).fetchone()
             return row
-        newest = self._newest_per_symbol("ticks")
+        newest = self._newest_per_symbol("ticks") if newest_times is None else newest_times
         if not newest:
             return None
         best = max(newest.values())
