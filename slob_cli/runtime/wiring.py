@@ -72,8 +72,8 @@ def prepare_session(stack: ExitStack, settings: Settings, *, monitor_only: bool,
         clock = gateway.clock
         until = end
     elif lockstep:  # a `sim-gateway --lockstep` in another process: its clock moves when we ask
-        if duration_seconds is not None:
-            raise UsageError("--lockstep follows the simulated gateway's clock: give no --duration")
+        if duration_seconds is not None or follow_speed is not None:
+            raise UsageError("--lockstep follows the simulated gateway's clock: give no --duration or --follow-sim-clock")
         config = GatewayConfig.from_settings(settings, heartbeat_interval=3600.0)  # the steps are the heartbeat
         clock = SteppedClock()
     elif follow_speed is not None:

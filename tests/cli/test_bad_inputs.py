@@ -114,6 +114,10 @@ CASES = [
     *((f"follow-sim-clock-{speed}", _nothing, {}, ["trade", "--port", "1", "--account", "DU1234567",
                                                    "--follow-sim-clock", speed], 2,
        "--follow-sim-clock needs a positive speed and no --duration") for speed in ("nan", "inf", "1e400")),
+    # two ways to follow a simulated gateway's clock: --follow-sim-clock was ignored without a word
+    ("lockstep-and-follow", _nothing, {}, ["trade", "--port", "1", "--account", "DU1234567", "--lockstep",
+                                           "--follow-sim-clock", "60"], 2,
+     "--lockstep follows the simulated gateway's clock: give no --duration or --follow-sim-clock"),
 ]
 
 
