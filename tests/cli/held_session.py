@@ -1,6 +1,7 @@
 """Run a slob command in a process of its own, held at one moment of its life until a signal ends it.
 
 Usage: python -m tests.cli.held_session WHERE SLOB-ARGUMENTS... with WHERE one of
+- `lock`: while the session takes its run lock (the store file made, its holder record being written);
 - `create`: while the session creates (or upgrades) its store, the run lock taken;
 - `summary`: after the engine has stopped, while the session sums up what it did (its runs row still open).
 Once there it prints `held` on stdout and waits for a line on stdin (a signal meanwhile ends it), then goes
@@ -32,6 +33,17 @@ def _held_pulsing(real: Callable[..., Any]) -> Callable[..., Any]:
     return held
 
 
+def _held_once(real: Callable[..., Any]) -> Callable[..., Any]:
+    calls = []
+
+    def held(*args: Any, **kwargs: Any) -> Any:
+        calls.append(args)
+        if len(calls) == 1:
+            _hold()
+        return real(*args, **kwargs)
+    return held
+
+
 def _held_summary(real: Callable[..., Any]) -> Callable[..., Any]:
     def held(*args: Any, **kwargs: Any) -> Any:
         _hold()
@@ -41,7 +53,9 @@ def _held_summary(real: Callable[..., Any]) -> Callable[..., Any]:
 
 def main(where: str, arguments: list[str]) -> None:
     """Run `slob ARGUMENTS`, held at `where` until a line comes on stdin."""
-    if where == "create":
+    if where == "lock":
+        lock._write_record = _held_once(lock._write_record)  # type: ignore[attr-defined]
+    elif where == "create":
         lock.keep_pulsing = _held_pulsing(lock.keep_pulsing)  # type: ignore[assignment]
     elif where == "summary":
         session.summarize = _held_summary(session.summarize)  # type: ignore[assignment]
