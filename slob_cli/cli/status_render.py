@@ -103,7 +103,7 @@ def render_status(report: StatusReport, zone: ZoneInfo) -> RenderableType:
         elif liveness.sign == "process":
             alive, style = f"yes ({liveness.note}; judged by its process only)", "yellow"
         else:
-            alive, style = f"{liveness.alive_age()} ({sign}; limit {liveness.limit_seconds:g} s)", "green"
+            alive, style = f"{liveness.alive_age()} ({sign}; {liveness.limit_text()})", "green"
         parts.append(Text(f"Alive: {alive}", style=style))
     if report.backtests:
         # The name folds; the range takes two lines so its dates stay whole in 80 columns.

@@ -59,7 +59,7 @@ class Liveness:
         if self.state == "stale" and self.sign == "process":
             return f"{holder.describe()} is stopped ({self.note})"
         if self.state == "stale":  # its age worded as every screen words ages (views.ago), the limit likewise
-            limit = f"limit {views.human_age(self.limit_seconds)}"
+            limit = self.limit_text()
             if self.sign == "heartbeat":
                 return f"last heartbeat {views.ago(self.age_seconds)} ({limit})"
             if self.heartbeat_clock == "sim":
@@ -67,6 +67,10 @@ class Liveness:
             before = self.heartbeat_text(None, writes_heartbeats(holder))
             return f"{before}; its last pulse {views.ago(self.age_seconds)} ({limit})"
         return None
+
+    def limit_text(self) -> str:
+        """Return the age limit as the verdicts word it, fresh or stale: `limit 1 min` (views.human_age)."""
+        return f"limit {views.human_age(self.limit_seconds)}"
 
     def stale_text(self, holder: LockHolder | None) -> str | None:
         """Return the running session's stale verdict as status's `Alive:` line, the dashboard and the web page

@@ -128,7 +128,9 @@ def test_status_names_the_session_creating_a_new_store(db_path: Path, runner: Cl
         # It waits (--wait) while the store is made, saying so once; a store still not ready then: exit 3.
         web = subprocess.run([sys.executable, "-m", "slob_cli", "--db", str(db_path), "web", "--port", "0",
                               "--wait", "0.5"], capture_output=True, text=True, timeout=60)
-        notice, error = web.stderr.strip().splitlines()
+        lines = web.stderr.strip().splitlines()
+        assert len(lines) == 2, (web.returncode, web.stderr)  # seen once under load with one line: say which
+        notice, error = lines
         assert web.returncode == 3 and notice.startswith(f"slob web: slob paper (pid {pid}, since "), web.stderr
         assert notice.endswith(": waiting up to 0.5 s for it to finish"), notice
         assert error.startswith(f"Error: slob paper (pid {pid}, since "), web.stderr

@@ -82,7 +82,7 @@ def test_a_new_sessions_alive_and_started_ages_read_alike_on_the_page_status_che
             readings.append(seen)
             ages = seen["ages"]
             return ages["alive"] is not None and ages["started"] is not None and all((
-                f"Alive: {ages['alive']} (real time, its lock pulse; limit 60 s)" in seen["table"],
+                f"Alive: {ages['alive']} (real time, its lock pulse; limit 1 min)" in seen["table"],
                 f"Health: no heartbeat yet, started {ages['started']}" in seen["table"],
                 f", alive {ages['alive']} (real time), no heartbeat yet, started {ages['started']}" in seen["check"],
                 f"alive: {ages['alive']} (real time)" in seen["frame"],
