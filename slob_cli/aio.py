@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Awaitable
+import signal
+from collections.abc import Awaitable, Callable, Iterable, Iterator
 from typing import Any
 
 
@@ -38,3 +39,28 @@ async def first_of(*awaitables: Awaitable[Any]) -> tuple[asyncio.Future[Any], ..
         for future in pending:
             await cancel_until_done(future)
     return futures
+
+
+@contextlib.contextmanager
+def on_signals(signums: Iterable[signal.Signals], callback: Callable[[signal.Signals], None]) -> Iterator[None]:
+    """Have the running loop call `callback(signum)` on each of the signals for the block (main thread only).
+
+    After the block the handlers from before it are back: the loop's own removal leaves the defaults, under
+    which a SIGTERM in a session's last steps (its summary, its runs row) would kill it silently.
+    """
+    loop = asyncio.get_running_loop()
+    previous: dict[signal.Signals, Any] = {}
+    for signum in signums:
+        handler = signal.getsignal(signum)
+        try:
+            loop.add_signal_handler(signum, callback, signum)
+        except (RuntimeError, ValueError):
+            continue  # not the main thread (tests drive engines from worker threads)
+        previous[signum] = handler
+    try:
+        yield
+    finally:
+        for signum, handler in previous.items():
+            loop.remove_signal_handler(signum)
+            if handler is not None:
+                signal.signal(signum, handler)

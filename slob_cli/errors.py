@@ -132,6 +132,10 @@ def _leaves(group: BaseExceptionGroup[BaseException]) -> list[BaseException]:
     return found
 
 
+class Terminated(KeyboardInterrupt):
+    """SIGTERM where no loop handles it (a session's start or end): ends it as Ctrl-C does, exit 143."""
+
+
 class StoppedEarly(SlobError):
     """A signal ended a run with a period (--duration/--until) before that period: cut short, never exit 0.
 

@@ -111,7 +111,7 @@ def record(
     from datetime import timedelta
 
     from slob_cli.adapters.ib.connection import GatewayConfig
-    from slob_cli.cli.guard import run_guard
+    from slob_cli.cli.guard import run_guard, sigterm_raises
     from slob_cli.cli.options import parse_duration
     from slob_cli.errors import GatewayGone, StoppedEarly
     from slob_cli.runtime.clock import FollowedClock
@@ -131,7 +131,7 @@ def record(
     # The wall clock, until a simulated gateway says it is one: then its time, as the ticks' (a speed or a
     # start of its own), so the run's start and end agree with them in `status`.
     clock = FollowedClock.for_record()  # and its pace, learned from the trades (--speed)
-    with run_guard(ctx, "record", fail_if_running=fail_if_running, args=args, clock=clock) as run:
+    with sigterm_raises(), run_guard(ctx, "record", fail_if_running=fail_if_running, args=args, clock=clock) as run:
         run.data_mode = options.data_type
         stats = asyncio.run(_record(run, config, options, clock))
         run.stats, run.data_mode = stats, stats["data_mode"]
@@ -153,10 +153,10 @@ def _now() -> Any:
 
 
 async def _record(run: Any, config: Any, options: Any, clock: Any) -> dict[str, Any]:
-    import asyncio
     import signal
     import sys
 
+    from slob_cli.aio import on_signals
     from slob_cli.runtime.alerting import subscribe_alerts
     from slob_cli.runtime.bus import EventBus
     from slob_cli.runtime.recorder import Recorder
@@ -166,26 +166,22 @@ async def _record(run: Any, config: Any, options: Any, clock: Any) -> dict[str, 
         subscribe_alerts(bus, run.notifier)
         recorder = Recorder(run.store, config, options, run_id=run.run_id, bus=bus, clock=clock,
                             on_status=(lambda status: live.update(status.line())) if live else _log_status())
-        loop = asyncio.get_running_loop()
         stopped_by: list[str] = []
 
         def stop_on(signum: signal.Signals) -> None:
             stopped_by.append(signum.name)
             recorder.stop()
 
-        for signum in (signal.SIGINT, signal.SIGTERM):
-            loop.add_signal_handler(signum, stop_on, signum)
-        try:
-            if live is not None:
-                live.start()
-            stats = await recorder.run()
-            # A signal is a clean stop (exit 0), but the runs row and the summary say that it, not the period, ended it.
-            return {**stats, "stopped_by": stopped_by[0] if stopped_by else None}
-        finally:
-            if live is not None:
-                live.stop()
-            for signum in (signal.SIGINT, signal.SIGTERM):
-                loop.remove_signal_handler(signum)
+        with on_signals((signal.SIGINT, signal.SIGTERM), stop_on):
+            try:
+                if live is not None:
+                    live.start()
+                stats = await recorder.run()
+                # A signal is a clean stop (exit 0), but the runs row and the summary say that it, not the period, ended it.
+                return {**stats, "stopped_by": stopped_by[0] if stopped_by else None}
+            finally:
+                if live is not None:
+                    live.stop()
 
 
 class _StatusLine:

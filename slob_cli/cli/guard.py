@@ -7,6 +7,7 @@ It takes the run lock (a second session exits 0 with a one-line notice, or 1 wit
 from __future__ import annotations
 
 import logging
+import signal
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -16,7 +17,7 @@ import typer
 from typer._click.exceptions import ClickException as TyperClickException
 
 from slob_cli.cli.plain_params import click_errors
-from slob_cli.errors import ExitCode, SlobError, first_error
+from slob_cli.errors import ExitCode, GatewayGone, SlobError, Terminated, first_error
 
 if TYPE_CHECKING:
     from slob_cli.adapters.alerts import Notifier
@@ -59,6 +60,8 @@ def exit_code_of(error: BaseException | None) -> int:
         return code if isinstance(code, int) else (0 if code is None else int(ExitCode.UNEXPECTED))
     if isinstance(error, SlobError):
         return int(error.exit_code)
+    if isinstance(error, Terminated):
+        return int(ExitCode.TERMINATED)
     if isinstance(error, (KeyboardInterrupt, *click_errors("Abort", typer.Abort))):
         return int(ExitCode.INTERRUPTED)
     if isinstance(error, click_errors("ClickException", TyperClickException)):
@@ -69,6 +72,28 @@ def exit_code_of(error: BaseException | None) -> int:
 def alert_secrets(settings: Settings) -> list[str]:
     """Return the parts of alert URLs that carry tokens, for log redaction."""
     return [url.split("://", 1)[-1] for url in settings.alert_urls]
+
+
+def _terminated(signum: int, frame: Any) -> None:
+    raise Terminated
+
+
+@contextmanager
+def sigterm_raises() -> Iterator[None]:
+    """For the block, SIGTERM raises Terminated in the main thread, as SIGINT raises KeyboardInterrupt.
+
+    So a SIGTERM the engine's loop does not handle (while the store is created or the run sums up) ends a
+    session as Ctrl-C does: its runs row closed with 143, a new store that holds nothing removed, one line.
+    """
+    try:
+        previous = signal.signal(signal.SIGTERM, _terminated)
+    except ValueError:  # not the main thread: the signal is not ours to take
+        previous = None
+    try:
+        yield
+    finally:
+        if previous is not None:
+            signal.signal(signal.SIGTERM, previous)
 
 
 def take_lock(ctx: typer.Context, command: str, fail_if_running: bool = False) -> RunLock:
@@ -101,7 +126,7 @@ def release_lock(lock: RunLock, failed: bool) -> None:
 
 def _nothing_stored(path: Any) -> bool:
     from slob_cli.adapters.store import Store
-    from slob_cli.errors import StoreError
+    from slob_cli.errors import StoreError, StoreNeedsMigration
 
     if not path.is_file():
         return False
@@ -110,6 +135,8 @@ def _nothing_stored(path: Any) -> bool:
     try:
         with Store.open(path, readonly=True) as store:
             return store.holds_only_bookkeeping()
+    except StoreNeedsMigration:
+        return True  # the session made it and stopped while writing its schema: nothing can be in it
     except StoreError:
         return False  # unreadable: keep it for the user to look at
 
@@ -120,15 +147,16 @@ def session_lock(ctx: typer.Context, command: str, fail_if_running: bool = False
 
     A session that fails before it stored anything leaves no new store behind (release_lock).
     """
-    lock = take_lock(ctx, command, fail_if_running)
-    error: BaseException | None = None
-    try:
-        yield lock
-    except BaseException as exc:
-        error = exc
-        raise
-    finally:
-        release_lock(lock, exit_code_of(error) != 0)
+    with sigterm_raises():
+        lock = take_lock(ctx, command, fail_if_running)
+        error: BaseException | None = None
+        try:
+            yield lock
+        except BaseException as exc:
+            error = exc
+            raise
+        finally:
+            release_lock(lock, exit_code_of(error) != 0)
 
 
 @contextmanager
@@ -211,8 +239,8 @@ def run_guard(
                 moved = shifted is not None and clock.shifted != shifted  # type: ignore[attr-defined]
                 store.end_run(run.run_id, code, clock.now(), run.stats, run.data_mode,
                               on_clock_footing(clock, started, shifted) if moved and shifted is not None else None)
-                if code == ExitCode.BROKER_UNREACHABLE:  # never connected: no data came, live or otherwise
-                    store.set_run_mode(run.run_id, None)
+                if code == ExitCode.BROKER_UNREACHABLE and not isinstance(error and first_error(error), GatewayGone):
+                    store.set_run_mode(run.run_id, None)  # never connected: no data came, live or otherwise
             log.info("run %d: slob %s ended with exit code %d", run.run_id, command, code)
             run.notifier.notify(AlertKind.STOP, f"{command} stopped", f"run {run.run_id}, exit code {code}",
                                 AlertLevel.INFO if code == 0 else AlertLevel.FAILURE)

@@ -20,7 +20,7 @@ from slob_cli.cli import plain_params
 from slob_cli.cli.context import AppContext
 from slob_cli.cli.groups import WholeHelpGroup
 from slob_cli.cli.plain_params import click_errors
-from slob_cli.errors import ExitCode, SlobError, first_error
+from slob_cli.errors import ExitCode, SlobError, Terminated, first_error
 
 log = logging.getLogger("slob")
 plain_params.install()  # plain option values need no pydantic (typer's adapters import it)
@@ -94,6 +94,9 @@ class SlobGroup(WholeHelpGroup):
         except SlobError as exc:
             typer.echo(f"Error: {exc}", err=True)
             ctx.exit(int(exc.exit_code))
+        except Terminated:  # a SIGTERM outside the engine's loop (sigterm_raises)
+            typer.echo("Terminated.", err=True)
+            ctx.exit(int(ExitCode.TERMINATED))
         except KeyboardInterrupt:
             typer.echo("Interrupted.", err=True)
             ctx.exit(int(ExitCode.INTERRUPTED))

@@ -39,11 +39,12 @@ def report(
     from slob_cli.runtime.lock import current_holder
     from slob_cli.runtime.paper_report import finish_validation, latest_run_id, recorded_duration
     from slob_cli.runtime.validation_data import run_span
+    from slob_cli.runtime.views import parse_time
 
     settings = app_context(ctx).settings
     with Store.open(settings.db_path, readonly=True) as store:
         run_id = run or latest_run_id(store)
-        run_span(store, run_id, datetime.now(timezone.utc))  # a run id not in the store is named as such first
+        started, _ = run_span(store, run_id, datetime.now(timezone.utc))  # a run id not in the store is named first
         holder = current_holder(settings.db_path)
         pid = store.open_run_pid(run_id)  # None once the run has ended
         if holder is not None and pid is not None and holder.owns(run_id, pid):
@@ -52,7 +53,9 @@ def report(
         wanted = duration or recorded_duration(store, run_id)
         if wanted is None:
             raise UsageError(f"run {run_id} recorded no duration: give --duration")
-        now = datetime.now(timezone.utc)
+        # A run that died has no end: it ran until the last it recorded (on its clock), not until now.
+        now = ((parse_time(store.run_last_instant(run_id)) or started) if pid is not None
+               else datetime.now(timezone.utc))
         config = load_strategy_config(settings.strategy_config) if replay else None
         outcome = finish_validation(store, run_id, parse_duration(wanted), now, report_file, strict,
                                     replay_config=config)

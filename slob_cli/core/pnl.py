@@ -85,7 +85,7 @@ def trade_result(direction: Direction, multiplier: float, entry_fills: Iterable[
     points = gross = None
     if entry_price is not None and exit_price is not None:
         sign = -1.0 if direction is Direction.SHORT else 1.0
-        points = (exit_price - entry_price) * sign
+        points = (exit_price - entry_price) * sign + 0.0  # a short closed at its entry: 0.0, never -0.0
         gross = round(points * multiplier * exit_quantity, 2)
     return TradeResult(
         direction=direction, multiplier=multiplier, entry_quantity=entry_quantity, exit_quantity=exit_quantity,

@@ -290,6 +290,10 @@ def try_acquire(db_path: str | os.PathLike[str], command: str, now: datetime | N
     except OSError as exc:
         lock.release()
         raise ConfigError(f"cannot write the lock record {path}: {exc.strerror or exc}") from None
+    except BaseException:  # a signal while it is taken: the store file it made goes again, as after a failed start
+        lock.discard_created()
+        lock.release()
+        raise
     if pulses:
         _start_pulses[path] = _StartPulse(path, PULSE_INTERVAL, START_PULSE_LIMIT)
     return lock

@@ -18,6 +18,7 @@ from typing import Any
 
 from slob_cli.adapters.ib.connection import GatewayConfig
 from slob_cli.adapters.store import Store, to_iso
+from slob_cli.aio import on_signals
 from slob_cli.core.pnl import TradeStatus, money_sum
 from slob_cli.core.risk import RiskConfig, RiskManager
 from slob_cli.core.sessions import session_for
@@ -121,24 +122,13 @@ def summarize(store: Store, stats: EngineStats, run_id: int | None, started: dat
 
 async def run_engine(engine: Engine) -> EngineStats:
     """Run an engine with SIGINT/SIGTERM wired to its stop event."""
-    loop = asyncio.get_running_loop()
-    handled = []
     def stop_on(signum: signal.Signals) -> None:
         engine.stats.stopped_by = signum.name
         engine.stop()
 
-    for signum in (signal.SIGINT, signal.SIGTERM):
-        try:
-            loop.add_signal_handler(signum, stop_on, signum)
-            handled.append(signum)
-        except (RuntimeError, ValueError):
-            pass  # not the main thread (tests drive the engine from a worker thread)
-    try:
+    with on_signals((signal.SIGINT, signal.SIGTERM), stop_on):
         async with engine.bus:
             return await engine.run()
-    finally:
-        for signum in handled:
-            loop.remove_signal_handler(signum)
 
 
 def run_session(store: Store, gateway: GatewayConfig, options: EngineOptions, *, strategy: Any,

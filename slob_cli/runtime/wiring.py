@@ -6,6 +6,7 @@ live differ only here. Heavy modules are imported inside the function so `slob -
 
 from __future__ import annotations
 
+import math
 from contextlib import ExitStack
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -71,12 +72,12 @@ def prepare_session(stack: ExitStack, settings: Settings, *, monitor_only: bool,
         clock = gateway.clock
         until = end
     elif lockstep:  # a `sim-gateway --lockstep` in another process: its clock moves when we ask
-        if duration_seconds is not None:
-            raise UsageError("--lockstep follows the simulated gateway's clock: give no --duration")
+        if duration_seconds is not None or follow_speed is not None:
+            raise UsageError("--lockstep follows the simulated gateway's clock: give no --duration or --follow-sim-clock")
         config = GatewayConfig.from_settings(settings, heartbeat_interval=3600.0)  # the steps are the heartbeat
         clock = SteppedClock()
     elif follow_speed is not None:
-        if follow_speed <= 0 or duration_seconds is not None:
+        if not 0 < follow_speed < math.inf or duration_seconds is not None:  # NaN and inf too
             raise UsageError("--follow-sim-clock needs a positive speed and no --duration")
         clock = FollowedClock(follow_speed)
     if not monitor_only:

@@ -110,6 +110,14 @@ CASES = [
      "SLOB_ALERT_URLS: item 1 is not an apprise URL"),
     ("symbols-empty-item", _nothing, {}, ["record", "--port", "1", "--symbols", "NQ,,MNQ", "--duration", "1m"], 2,
      "--symbols 'NQ,,MNQ': an empty item in the list"),
+    # a speed no clock can run at: it was an unexpected ValueError or OverflowError (exit 1)
+    *((f"follow-sim-clock-{speed}", _nothing, {}, ["trade", "--port", "1", "--account", "DU1234567",
+                                                   "--follow-sim-clock", speed], 2,
+       "--follow-sim-clock needs a positive speed and no --duration") for speed in ("nan", "inf", "1e400")),
+    # two ways to follow a simulated gateway's clock: --follow-sim-clock was ignored without a word
+    ("lockstep-and-follow", _nothing, {}, ["trade", "--port", "1", "--account", "DU1234567", "--lockstep",
+                                           "--follow-sim-clock", "60"], 2,
+     "--lockstep follows the simulated gateway's clock: give no --duration or --follow-sim-clock"),
 ]
 
 

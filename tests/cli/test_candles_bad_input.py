@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import os
 import sqlite3
+import subprocess
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -292,3 +296,36 @@ def test_a_bad_ticks_file_creates_no_store(runner, tmp_path: Path) -> None:
                                str(tmp_path / "t.csv")]).exit_code == 0
     with Store.open(new, readonly=True) as store:
         assert len(store.candles("NQ")) == 1
+
+
+@contextmanager
+def read_only(path: Path) -> Iterator[None]:
+    """Make the file unwritable for this process: its mode, or (as root, whom modes do not stop) immutable."""
+    if os.geteuid() != 0:
+        path.chmod(0o444)
+        try:
+            yield
+        finally:
+            path.chmod(0o644)
+        return
+    if subprocess.run(["chattr", "+i", str(path)], capture_output=True, check=False).returncode != 0:
+        pytest.skip("root, and chattr +i does not work here: no way to make a file read-only")
+    try:
+        yield
+    finally:
+        subprocess.run(["chattr", "-i", str(path)], check=True)
+
+
+@pytest.mark.parametrize("args", [["candles", "aggregate"], ["candles", "import", "c.csv"]],
+                         ids=["aggregate", "import"])
+def test_a_read_only_store_is_named_in_one_line_and_left_unchanged(
+        runner, seeded_db: Path, tmp_path: Path, args: list[str]) -> None:
+    (tmp_path / "c.csv").write_text(CANDLE_HEADER + GOOD_CANDLE)
+    before = snapshot(seeded_db)
+    with read_only(seeded_db):
+        result = runner.invoke(app, ["--db", str(seeded_db), *args])
+    assert result.exit_code == 3, result.output
+    lines = result.output.strip().splitlines()
+    assert lines[-1].startswith("Error: cannot write to database ") and "read-only" in lines[-1], result.output
+    assert "Traceback" not in result.output
+    assert snapshot(seeded_db) == before

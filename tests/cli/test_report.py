@@ -190,3 +190,24 @@ def test_a_trade_a_few_points_up_that_lost_its_commission_is_a_loss_in_the_repor
     trades = json.loads(result.stdout)["figures"]["trades"]
     assert (trades["closed"], trades["wins"], trades["losses"]) == (1, 0, 1), trades
     assert trades_history(store)["wins"] == trades["wins"]
+
+
+def test_a_paper_run_that_died_is_judged_on_what_it_recorded_not_until_now(
+        runner: CliRunner, db_path: Path, store: Store) -> None:
+    # A 24 h run killed (SIGKILL, a power cut) 3 h in, judged days later: it ran 3 h, not "until now".
+    from datetime import timedelta
+
+    from tests.opsdata import START
+
+    run_id = store.start_run("paper", {"duration": "24"}, START)
+    store.log_event("DISCONNECTED", START + timedelta(hours=2), {"code": 1100}, run_id=run_id)
+    store.log_event("RECONNECTED", START + timedelta(hours=2, seconds=40), {}, run_id=run_id)
+    store.record_health(run_id, START + timedelta(hours=3), {"connected": True, "last_tick_age": 1.0,
+                                                             "buffer_utilization": 0.0, "open_orders": 0,
+                                                             "positions": 0})
+    store.log_event("DISCONNECTED", START + timedelta(hours=9), {}, run_id=run_id + 1)  # another run's
+    result = runner.invoke(app, ["--db", str(db_path), "report", "--json", "--no-replay"])
+    assert result.exit_code == 5, result.output
+    criteria = {c["name"]: (c["passed"], c["detail"]) for c in json.loads(result.stdout)["criteria"]}
+    assert criteria["no crash"] == (False, "the run has no end record")
+    assert criteria["duration reached"] == (False, "ran 3.00 h of 24.00 h"), criteria["duration reached"]

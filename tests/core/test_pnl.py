@@ -29,3 +29,10 @@ def test_open_position_is_marked_with_distance_to_stop_and_target() -> None:
     marked = mark_open(Direction.SHORT, 20.0, 1, 25477.75, 2.25, 25470.0, stop=25490.0, target=25400.0)
     assert marked.points == 7.75 and marked.unrealized == 152.75
     assert marked.to_stop == 20.0 and marked.to_target == 70.0
+
+
+def test_a_short_closed_at_its_entry_price_made_zero_not_minus_zero() -> None:
+    # A position closed outside slob whose closing price the broker no longer reports is booked at the entry
+    # price: the log line, the event and the alert read 0.00 points, not -0.00.
+    result = trade_result(Direction.SHORT, 20.0, [FillLine(1, 25571.75, 2.25)], [FillLine(1, 25571.75, 0.0)])
+    assert f"{result.points:.2f} {result.gross:.2f}" == "0.00 0.00", (result.points, result.gross)

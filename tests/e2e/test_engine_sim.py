@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from contextlib import ExitStack
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -12,6 +12,7 @@ import pytest
 from slob_cli.adapters.store import Store
 from slob_cli.core.models import INSTRUMENTS
 from slob_cli.runtime import failpoints
+from tests.conftest import eventually
 from tests.e2e.harness import UTC, start_harness
 
 
@@ -69,8 +70,13 @@ def test_crash_and_restart_never_duplicates_and_leaves_position_protected(tmp_pa
             h.session(until=datetime(2026, 1, 6, 16, 45, tzinfo=UTC))
         assert "SimulatedCrash" in repr(crashed.value)
         failpoints.disarm_all()
-        h.session(until=datetime(2026, 1, 6, 16, 45, tzinfo=UTC))
+        if point == "after_intent":  # down for 20 s: the bracket is still fresh (under a candle old), so it is sent
+            eventually(lambda: h.gateway.client_count == 0, timeout=30)
+            h.gateway.advance_market(h.gateway.clock.now() + timedelta(seconds=20))
+        restart = h.session(until=datetime(2026, 1, 6, 16, 45, tzinfo=UTC))
         broker_orders = h.gateway.broker.open_orders() + h.gateway.broker.completed_orders()
+        if point == "after_intent":  # the bracket written before the crash is sent by the restart: its summary says so
+            assert restart.orders == len(broker_orders) == 3, (restart.orders, broker_orders)
         entries = [o for o in broker_orders if o.order_ref.endswith(":entry")]
         assert len(entries) <= 1, "never a second entry for one setup"
         stored_entries = [o for o in h.orders() if o["role"] == "entry"]

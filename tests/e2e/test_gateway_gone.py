@@ -46,7 +46,9 @@ def test_a_session_whose_duration_ends_with_its_gateway_gone_exits_4_saying_so(
     assert len(errors) == 1 and errors[0].startswith(f"Error: {command[0]} was cut short: the gateway went away at "), errors
     assert " UTC and was not back when its --duration" in errors[0], errors
     assert stdout.count("slob session summary") == (command[0] == "trade"), stdout  # the summary still printed, once
-    [(code, stats)] = sql_rows(db, "SELECT exit_code, stats FROM runs")
+    [(code, stats, mode)] = sql_rows(db, "SELECT exit_code, stats, data_mode FROM runs")
     gone = json.loads(stats)
     gone = gone.get("stats", gone)["gateway_gone_at"]
     assert code == 4 and gone is not None and gone[:19].replace("T", " ") in errors[0], (code, stats)
+    # It connected and stored data before the gateway went: status shows the data mode the summary printed, not "-".
+    assert mode is not None and mode in stdout, (mode, stdout[-1000:])

@@ -541,13 +541,18 @@ class _ReportedBySlob(logging.Filter):
     "lost the gateway connection (<ib_async's reason>); reconnecting". ib_async's raw lines would only
     repeat them (with a contract dump, or as a bare `[Errno 104] Connection reset by peer`): dropped.
     An order's error or warning (202 cancelled, 201 rejected, 110, 321, ...) is logged by the executor
-    with the orderRef: ib_async's line is lowered to DEBUG. What is left of ib_async's lines that dump a
+    with the orderRef, a connection notice (1100, 1101, 1102, a broken farm) by IBConnection: ib_async's
+    line is lowered to DEBUG. What is left of ib_async's lines that dump a
     whole `Trade(...)` or contract becomes one line naming the order (orderRef, orderId) or the contract.
     """
 
     RAW = re.compile(r"^(Error (162|366), reqId -?\d+: |API connection failed: |Make sure API port on TWS/IBG is open"
                      f"|{_SOCKET_LOSS})")
     ORDER_ERROR = re.compile(r"^(?:Error|Warning) (\d+), reqId [1-9]\d*: ")
+    NOTICE = re.compile(r"^(?:Error|Warning) (\d+), reqId -1: ")
+    # The connection notices IBConnection._on_error logs in its own words: ib_async's line would say them twice.
+    NOTICES_LOGGED = frozenset({NoticeKind.CONNECTIVITY_LOST, NoticeKind.RESTORED_DATA_LOST,
+                                NoticeKind.RESTORED_DATA_KEPT, NoticeKind.FARM_BROKEN})
     TRADE_DUMP = re.compile(r"^(IBKR API validation warning|Canceled order): Trade\(")
     CONTRACT_DUMP = re.compile(r"\b(?:Contract|Future|ContFuture)\([^()]*\)")  # a futures contract's repr
 
@@ -557,6 +562,10 @@ class _ReportedBySlob(logging.Filter):
             return False
         error = self.ORDER_ERROR.match(message)
         code = int(error.group(1)) if error else None
+        notice = self.NOTICE.match(message)
+        if notice and classify(int(notice.group(1)), message).kind in self.NOTICES_LOGGED:
+            record.levelno, record.levelname = logging.DEBUG, "DEBUG"
+            return logging.getLogger().isEnabledFor(logging.DEBUG)
         dump = self.TRADE_DUMP.match(message)
         if dump:
             message, code = _trade_line(dump.group(1), message)

@@ -26,7 +26,7 @@ from slob_cli.adapters.store.rows import CANDLE_INSERT, CANDLE_ROWS, candle_row,
 from slob_cli.adapters.store.scans import Scans
 from slob_cli.adapters.store.schema import ISO_TEXT_INSTANTS, MIGRATIONS, SCHEMA_VERSION
 from slob_cli.adapters.store.views import ViewQueries
-from slob_cli.adapters.store.writer import RowInsert, StoreWriter, Write, disk_full, insert_rows, tune
+from slob_cli.adapters.store.writer import RowInsert, StoreWriter, Write, disk_full, insert_rows, read_only, tune
 from slob_cli.core.models import Candle, PriceBar, Tick
 from slob_cli.errors import StoreError, StoreMissing, StoreNeedsMigration
 
@@ -229,6 +229,8 @@ class Store(ReadQueries, ViewQueries, Scans, TradingDays):
         runs inside `migrating()` (a session pulses its lock meanwhile).
         """
         file = existing_store_file(path) if readonly or not create else store_file(path)
+        if not readonly and file.exists() and not os.access(file, os.W_OK):
+            raise read_only(file)  # SQLite would open it read-only and fail at the first write, work done
         try:
             if readonly:
                 conn = sqlite3.connect(read_only_uri(file), uri=True, timeout=30, check_same_thread=False)

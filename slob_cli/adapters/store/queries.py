@@ -132,6 +132,16 @@ class ReadQueries:
         ).fetchone()
         return row
 
+    def run_last_instant(self, run_id: int) -> str | None:
+        """Return the newest instant a run recorded (a health row or an event, on its own clock), or None.
+
+        The end of a run that has no end record (killed, a power cut): the last it was known to do.
+        """
+        row = self._conn.execute(
+            "SELECT iso_time(max(ts)) FROM (SELECT max(ts) AS ts FROM health WHERE run_id = ?"
+            " UNION ALL SELECT max(ts) FROM events WHERE run_id = ?)", (run_id, run_id)).fetchone()
+        return None if row is None else row[0]
+
     def open_run_pid(self, run_id: int) -> int | None:
         """Return the pid of a run that has no end record yet, or None."""
         row = self._conn.execute("SELECT pid FROM runs WHERE id = ? AND ended_at IS NULL", (run_id,)).fetchone()
@@ -182,9 +192,13 @@ class ReadQueries:
             " pnl_points, pnl_money, commission, iso_time(exit_time) FROM trades WHERE setup_id IN ({})", setup_ids)
 
     def order_count_since(self, since_iso: str) -> int:
-        """Return how many orders were created at or after an instant."""
-        return int(self._conn.execute("SELECT count(*) FROM orders WHERE created_at >= ?",
-                                      (instant_us(since_iso),)).fetchone()[0])
+        """Return how many orders were created or sent at or after an instant.
+
+        Sent counts too: a bracket whose intent a killed session wrote is sent by the restart, whose order it is.
+        """
+        since = instant_us(since_iso)
+        return int(self._conn.execute("SELECT count(*) FROM orders WHERE created_at >= ? OR sent_at >= ?",
+                                      (since, since)).fetchone()[0])
 
     def fill_count_since(self, since_iso: str) -> int:
         """Return how many fills happened at or after an instant."""

@@ -68,6 +68,12 @@ def disk_full(path: Path) -> StoreError:
     return StoreError(f"disk full writing {str(path)!r}: nothing of this write was stored")
 
 
+def read_only(path: Path) -> StoreError:
+    """Return the one-line error of a write to a store this process may not write (its mode, a read-only mount)."""
+    return StoreError(f"cannot write to database {str(path)!r}: the file is read-only for this user "
+                      "(its permissions, or a read-only file system); nothing was written")
+
+
 def write_error(path: Path, exc: BaseException) -> StoreError | None:
     """Return the one-line StoreError for a failed write to path (None when exc is no SQLite error)."""
     if not isinstance(exc, sqlite3.Error):

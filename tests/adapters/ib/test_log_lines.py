@@ -73,3 +73,16 @@ def test_ib_async_ib_lines_are_filtered_too() -> None:
                                "Unknown contract: Future(symbol='NQ', localSymbol='NQZ9', exchange='CME')", None, None)
     assert logging.getLogger("ib_async.ib").filter(record)
     assert record.getMessage() == "Unknown contract: NQZ9"
+
+
+@pytest.mark.parametrize("line", [
+    "Error 1100, reqId -1: Connectivity between IB and Trader Workstation has been lost.",
+    "Error 1102, reqId -1: Connectivity between IB and Trader Workstation has been restored - data maintained.",
+    "Warning 2103, reqId -1: Market data farm connection is broken:usfarm",
+])
+def test_a_connection_notice_slob_logs_itself_goes_to_debug(info_root: None, line: str) -> None:
+    # IBConnection says it in its own words (`IB error 1100: the gateway lost its connection to IB; ...`,
+    # `IB 1102: connectivity restored (data kept)`, `IB 2103: data farm broken ...`): one line, not two.
+    record = _record(logging.ERROR, line)
+    assert not _REPORTED_BY_SLOB.filter(record), line
+    assert record.levelno == logging.DEBUG
