@@ -6,7 +6,8 @@ What it reads, and what the engine is expected to write for it:
   `candles_persisted`, `ticks_dropped` (or `dropped_ticks`, the recorder's `dropped`) and
   `data_mode`; missing ones are counted from the candles table over the run's span.
 - `events` rows of the run: a disconnect (`IB_DISCONNECTED`, `DISCONNECTED`, `CONNECTIVITY_LOST`)
-  opens an outage, a reconnect (`IB_RECONNECTED`, `RECONNECTED`) or `CONNECTIVITY_RESTORED` closes it;
+  opens an outage (at the payload's `at` when it has one: a hung gateway's began at its last data), a
+  reconnect (`IB_RECONNECTED`, `RECONNECTED`) or `CONNECTIVITY_RESTORED` closes it;
   `SAFE_MODE_ENTERED`; gaps `GAP_DETECTED` (payload `minutes`, `start`) and `DATA_GAP` (data no
   backfill recovered: payload `start`, `end`, `minutes` or `seconds`; a feed outage that was backfilled
   whole is no gap); `TICKS_DROPPED` (payload `count`); `ORDER_PLACED` (payload `order_ref`)
@@ -73,7 +74,7 @@ def _connection(events: list[tuple[str, str, dict[str, Any], str | None]],
     down_since: datetime | None = None
     reconnects = safe_modes = 0
     connected_once = False
-    for ts, kind, _, _ in events:
+    for ts, kind, payload, _ in events:
         moment = parse_time(ts)
         if moment is None:
             continue
@@ -86,7 +87,7 @@ def _connection(events: list[tuple[str, str, dict[str, Any], str | None]],
                 down_since = None
         elif kind in DISCONNECT_TYPES and down_since is None:
             connected_once = True
-            down_since = moment
+            down_since = parse_time(payload.get("at")) or moment  # a hung gateway's: its last data, not the drop
         elif kind in RECONNECT_TYPES or kind in RESTORED_TYPES:
             reconnects += kind in RECONNECT_TYPES
             if down_since is not None:

@@ -69,6 +69,7 @@ class IBConnection:
         self.ib.disconnectedEvent += self._on_disconnected
         self.ib.client.apiError += self._on_api_error
         self.ib.execDetailsEvent += self._on_exec_details
+        self.ib.updateEvent += self._heard
         self.client_id = config.client_id
         self.account: str | None = config.account
         self.connections = 0
@@ -86,6 +87,7 @@ class IBConnection:
         self.clock_skew: float | None = None
         self.disconnected_at: datetime | None = None
         self._disconnected_real: float | None = None  # time.monotonic() of the same moment: real seconds down
+        self._last_heard: tuple[datetime, float] | None = None  # the last data from the gateway: clock, monotonic
         self.last_execution_time: datetime | None = None
         self.notices: list[Notice] = []
         self._hooks: list[Hook] = []
@@ -322,6 +324,7 @@ class IBConnection:
         reason = "reconnect" if self.connections else "connect"
         await self.measure_skew()  # first: a followed clock moves onto the gateway's time before anything is logged
         now = self.clock.now()  # then: an outage is measured on that time, as it was stamped
+        self._last_heard = (now, time.monotonic())  # on the moved clock: a hang from here starts here
         self.connections += 1
         self.connectivity_lost = False
         self.broken_farms.clear()  # a new session reports its farms afresh
@@ -423,11 +426,18 @@ class IBConnection:
         real = "" if real_since is None else f" ({time.monotonic() - real_since:.1f}s real)"
         return f"{seconds:.1f}s on the simulated clock{real}"
 
-    def _mark_down(self) -> datetime:
-        """Remember when the connection went down (the first sign of it), on the session's clock and in real time."""
+    def _heard(self) -> None:
+        """Stamp the last data from the gateway (ib_async's updateEvent: a batch of messages handled)."""
+        self._last_heard = (self.clock.now(), time.monotonic())
+
+    def _mark_down(self, since: tuple[datetime, float] | None = None) -> datetime:
+        """Remember when the connection went down, on the session's clock and in real time.
+
+        A closed socket went down now (the first sign of it); a silent one (`since`: a hung gateway
+        whose socket stays open) at the last data heard from it, however late the silence was noticed.
+        """
         if self.disconnected_at is None:
-            self.disconnected_at = self.clock.now()
-            self._disconnected_real = time.monotonic()
+            self.disconnected_at, self._disconnected_real = since or (self.clock.now(), time.monotonic())
         return self.disconnected_at
 
     def gateway_now(self) -> datetime:
@@ -436,9 +446,12 @@ class IBConnection:
         return now + timedelta(seconds=self.clock_skew) if self.clock_skew else now
 
     def request_reconnect(self, reason: str) -> None:
-        """Drop the socket on purpose so that run() reconnects (stale data, missed heartbeat)."""
+        """Drop the socket on purpose so that run() reconnects (stale data, missed heartbeat).
+
+        The gateway fell silent: the outage began at the last data heard from it, not now.
+        """
         log.warning("dropping the gateway connection: %s", reason)
-        self._mark_down()
+        self._mark_down(self._last_heard)
         if self.ib.isConnected() or self.ib.client.isConnected():
             self.ib.disconnect()
         if self._disconnected is not None:
