@@ -253,7 +253,7 @@ def invoked_command(args: Sequence[str]) -> str | None:
         elif arg == "--version":
             return VERSION_ONLY
         elif arg == "--" or arg.split("=", 1)[0] not in ROOT_VALUE_OPTIONS | {"--log-json", "--no-log-json"}:
-            return None  # --help, --version or something for click to judge: the whole command tree
+            return None  # --help or something for click to judge: the whole command tree
     return None
 
 

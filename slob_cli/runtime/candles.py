@@ -148,9 +148,8 @@ SPAN_SLACK_US = 300_000_000  # a run's start is rebased onto a simulated gateway
 NO_END_US = 2**63 - 1
 
 
-def recording_spans(store: Store, symbols: set[str] | list[str],
-                    commands: tuple[str, ...] = RECORDING_COMMANDS) -> dict[str, list[tuple[int, int | None, int, int]]]:
-    """Return per symbol (started_at, ended_at or None, first tick ts, last tick ts) of each run of `commands`
+def recording_spans(store: Store, symbols: set[str] | list[str]) -> dict[str, list[tuple[int, int | None, int, int]]]:
+    """Return per symbol (started_at, ended_at or None, first tick ts, last tick ts) of each run of RECORDING_COMMANDS
     that stored ticks of it, in microseconds; the runs are read once, for every symbol.
 
     Ticks have no index by run, so each run's are found by index probes within its own life
@@ -162,9 +161,9 @@ def recording_spans(store: Store, symbols: set[str] | list[str],
     runs = store.run_span_rows()
     spans: dict[str, list[tuple[int, int | None, int, int]]] = {symbol: [] for symbol in symbols}
     for index, run in enumerate(runs):
-        if run["command"] not in commands:
+        if run["command"] not in RECORDING_COMMANDS:
             continue
-        low, high = run["started_at"] - SPAN_SLACK_US, _window_end(run, runs[index + 1:])
+        low, high = run["started_at"] - SPAN_SLACK_US, _window_end(runs, index)
         for symbol, found in spans.items():
             span = store.run_tick_span(symbol, run["id"], low, high)
             if span is not None:
@@ -172,15 +171,18 @@ def recording_spans(store: Store, symbols: set[str] | list[str],
     return spans
 
 
-def _window_end(run: dict[str, Any], later: list[dict[str, Any]]) -> int:
-    """Return where a run's ticks end at the latest: its end, else the next wall-clock run's start, with slack."""
+def _window_end(runs: list[dict[str, Any]], index: int) -> int:
+    """Return where the ticks of runs[index] end at the latest: its end, else the next wall-clock run's start, with slack."""
+    from itertools import islice
+
     from slob_cli.runtime.views import on_sim_clock
 
+    run = runs[index]
     if run["ended_at"] is not None:
         return int(run["ended_at"]) + SPAN_SLACK_US
     if on_sim_clock(run):
         return NO_END_US
-    successor = next((other for other in later if not on_sim_clock(other)), None)
+    successor = next((other for other in islice(runs, index + 1, None) if not on_sim_clock(other)), None)
     if successor is None or successor["started_at"] < run["started_at"]:  # none yet, or a clock set back
         return NO_END_US
     return int(successor["started_at"]) + SPAN_SLACK_US

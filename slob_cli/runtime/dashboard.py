@@ -20,7 +20,6 @@ if TYPE_CHECKING:
 
 UTC = timezone.utc
 MINUTE_US = 60_000_000
-NewestTick = views.NewestTick  # (ts us, run_id) of the newest stored tick (Store.newest_tick), or None
 
 
 @dataclass(frozen=True)
@@ -67,7 +66,7 @@ def _bars(store: Store, symbol: str, count: int) -> list[Bar]:
 def forming_bar(store: Store, symbol: str, after_us: int | None, latest: int | None) -> Bar | None:
     """Return the minute being built from stored ticks newer than the last candle, or None.
 
-    `latest`: the time of the symbol's newest tick (NewestTick), read once per frame by the caller.
+    `latest`: the time of the symbol's newest tick (views.NewestTick), read once per frame by the caller.
     """
     if latest is None:
         return None
@@ -85,7 +84,7 @@ def _data_mode(store: Store, health: dict[str, Any] | None) -> str | None:
 
 
 def feed_of(store: Store, header: SessionHeader, symbol: str | None,
-            newest: NewestTick) -> tuple[str | None, float | None]:
+            newest: views.NewestTick) -> tuple[str | None, float | None]:
     """Return the data mode and the last trade's age shown beside a header: the dashboard's and the page's.
 
     `newest`: the symbol's (or, without one, any symbol's) newest tick as `Store.newest_tick` read it, once
@@ -99,7 +98,7 @@ def feed_of(store: Store, header: SessionHeader, symbol: str | None,
     return data_mode, None if age is None else round(age, 1)
 
 
-def _tick_age(store: Store, symbol: str | None, header: SessionHeader, newest: NewestTick) -> float | None:
+def _tick_age(store: Store, symbol: str | None, header: SessionHeader, newest: views.NewestTick) -> float | None:
     """Return the age of the last trade: the newest stored tick, else the heartbeat's, else the newest candle's end.
 
     Beside a running session (`beat.of_holder`) only its own run's tick or heartbeat counts: an earlier

@@ -89,8 +89,8 @@ def _status_line(snapshot: DashboardSnapshot, zone: ZoneInfo) -> Text:
         line.append(f"   alive: {liveness.alive_age()} (real time)", style="red" if stale else "")
     if liveness is not None and liveness.sign == "process" and not stale:
         line.append(f"   alive ({liveness.note})", style="yellow")
-    if liveness is not None and liveness.stale:  # worded as status's Alive line: `STALE, last heartbeat ...`
-        line.append(f"   {liveness.stale_text(snapshot.running) or 'STALE'}", style="bold red")
+    if liveness is not None and stale:  # worded as status's Alive line: `STALE, last heartbeat ...`
+        line.append(f"   {liveness.stale_text(snapshot.running)}", style="bold red")
     return line
 
 

@@ -75,8 +75,7 @@ class Liveness:
     def stale_text(self, holder: LockHolder | None) -> str | None:
         """Return the running session's stale verdict as status's `Alive:` line, the dashboard and the web page
         show it (`STALE, last heartbeat 1 min 15 s ago (limit 1 min)`); None while it shows life or none runs."""
-        problem = None if holder is None else self.problem(holder)
-        return None if problem is None else f"STALE, {problem}"
+        return f"STALE, {self.problem(holder)}" if self.stale else None  # stale means a holder: none is state "none"
 
     def heartbeat_text(self, health_age: float | None, heartbeats: bool = True) -> str:
         """Return `heartbeat 5 s ago`, or before the session's first: `no heartbeat yet, started 3 s ago`.

@@ -168,7 +168,7 @@
       : (!whose.of_running_session && whose.run_id ? `run ${whose.run_id}'s last, ` : "") + (ages.heartbeat || "-"))
       + (live.sign === "pulse" && ages.alive ? `, alive ${ages.alive} (real time)` : "")
       + (live.sign === "process" && !live.stale ? `, alive (${live.note})` : "")
-      + (live.stale ? " " + (data.stale_text || "STALE") : "");  // worded by the server, as status and dashboard
+      + (live.stale ? " " + data.stale_text : "");  // worded by the server, as status and dashboard
     beat.className = live.stale ? "bad" : "";
     $("h-run").textContent = data.run_id ? `#${data.run_id}${data.run_command ? " " + data.run_command : ""}` : "-";
     $("h-clock-label").textContent = data.clock.label || "clock (wall)";  // e.g. simulated clock of sim run 2 (ended)
