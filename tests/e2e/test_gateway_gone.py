@@ -89,7 +89,7 @@ def test_a_session_whose_duration_ends_with_its_gateway_hung_went_away_at_the_la
         process = subprocess.Popen(
             [sys.executable, "-m", "tests.e2e.hurried_heartbeat", "0.5", str(HEARTBEAT_TIMEOUT), "--db", str(db),
              "record", "--symbols", "NQ", "--no-warm-up", "--port", str(gateway.port), "--client-id", "42",
-             "--duration", "12s"], cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+             "--duration", "20s"], cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         try:
             eventually(lambda: _count(db, ticks) >= 20 or process.poll() is not None, timeout=30, interval=0.05)
             assert process.poll() is None, process.communicate()
