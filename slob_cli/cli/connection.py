@@ -111,7 +111,7 @@ def record(
     from datetime import timedelta
 
     from slob_cli.adapters.ib.connection import GatewayConfig
-    from slob_cli.cli.guard import run_guard, sigterm_raises
+    from slob_cli.cli.guard import run_guard
     from slob_cli.cli.options import parse_duration
     from slob_cli.errors import GatewayGone, StoppedEarly
     from slob_cli.runtime.clock import FollowedClock
@@ -131,7 +131,7 @@ def record(
     # The wall clock, until a simulated gateway says it is one: then its time, as the ticks' (a speed or a
     # start of its own), so the run's start and end agree with them in `status`.
     clock = FollowedClock.for_record()  # and its pace, learned from the trades (--speed)
-    with sigterm_raises(), run_guard(ctx, "record", fail_if_running=fail_if_running, args=args, clock=clock) as run:
+    with run_guard(ctx, "record", fail_if_running=fail_if_running, args=args, clock=clock) as run:  # its own lock
         run.data_mode = options.data_type
         stats = asyncio.run(_record(run, config, options, clock))
         run.stats, run.data_mode = stats, stats["data_mode"]

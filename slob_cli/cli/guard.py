@@ -192,10 +192,12 @@ def run_guard(
     clock: Clock | None = None,
     lock: RunLock | None = None,
 ) -> Iterator[GuardedRun]:
-    """Run a block under the store's run lock (taken here unless `lock` is given), with file logging and a `runs` row.
+    """Run a block under the store's run lock, with file logging and a `runs` row.
 
-    A given lock (session_lock's) stays held when the block ends: its owner releases it, once, after
-    the rest of the session (an embedded gateway) has stopped, so no other session starts in between.
+    Without `lock` the block is the whole session and takes it through session_lock (SIGTERM raising
+    Terminated, a new store that holds nothing removed on failure). A given lock (session_lock's) stays held
+    when the block ends: its owner releases it, once, after the rest of the session (an embedded gateway)
+    has stopped, so no other session starts in between.
 
     Example: `with run_guard(ctx, "paper", fail_if_running=flag, args={...}) as run: ...`
     """
@@ -205,21 +207,19 @@ def run_guard(
     from slob_cli.runtime.lock import keep_pulsing
     from slob_cli.runtime.logging import setup_logging
 
+    if lock is None:  # the block is the whole session: its lock is taken (and released) as session_lock takes it
+        with session_lock(ctx, command, fail_if_running) as held, \
+                run_guard(ctx, command, args=args, clock=clock, lock=held) as run:
+            yield run
+        return
     clock = clock or SystemClock()
     settings = app_context(ctx).settings
-    owned = lock is None
-    lock = lock or take_lock(ctx, command, fail_if_running)
-    try:
-        setup_logging(
-            settings.log_level, settings.log_json, log_dir=settings.log_dir, log_file_name=f"{command}.log",
-            secrets=alert_secrets(settings),
-        )
-        # Its own upgrade of an older store pulses for as long as it runs, as `slob migrate` (no start pulse limit).
-        store = app_context(ctx).open_store(migrating=(lambda: keep_pulsing(lock)) if lock.holder.pulses else None)
-    except BaseException:
-        if owned:
-            release_lock(lock, failed=True)
-        raise
+    setup_logging(
+        settings.log_level, settings.log_json, log_dir=settings.log_dir, log_file_name=f"{command}.log",
+        secrets=alert_secrets(settings),
+    )
+    # Its own upgrade of an older store pulses for as long as it runs, as `slob migrate` (no start pulse limit).
+    store = app_context(ctx).open_store(migrating=(lambda: keep_pulsing(lock)) if lock.holder.pulses else None)
     run = GuardedRun(settings, store, 0, lock, Notifier(settings.alert_urls))
     error: BaseException | None = None
     try:
@@ -247,5 +247,3 @@ def run_guard(
         finally:
             run.notifier.close(timeout=10.0)
             store.close()
-            if owned:
-                release_lock(lock, code != 0)

@@ -44,13 +44,15 @@ def _end(process: subprocess.Popen[str], signum: int) -> tuple[str, str]:
             process.kill()
 
 
+@pytest.mark.parametrize("command", [["trade", "--account", "DU1234567"], ["record", "--symbols", "NQ"]],
+                         ids=["trade", "record"])  # a session_lock of its own; run_guard's lock (the same one)
 @pytest.mark.parametrize("where", ["lock", "create"])
 @pytest.mark.parametrize(("signum", "code", "line"), [
     (signal.SIGINT, 130, "Interrupted."), (signal.SIGTERM, 143, "Terminated.")], ids=["SIGINT", "SIGTERM"])
 def test_a_signal_while_the_new_store_is_created_leaves_no_store_and_says_so(
-        tmp_path: Path, signum: int, code: int, line: str, where: str) -> None:
+        tmp_path: Path, signum: int, code: int, line: str, where: str, command: list[str]) -> None:
     db = tmp_path / "new.db"
-    process = _held(where, "--db", str(db), "trade", "--account", "DU1234567", "--port", "9")
+    process = _held(where, "--db", str(db), *command, "--port", "9")
     assert db.exists()  # the lock made it; the schema is being written
     stdout, stderr = _end(process, signum)
     assert process.returncode == code, (process.returncode, stdout, stderr)
