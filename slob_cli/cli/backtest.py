@@ -98,21 +98,18 @@ def backtest(
     _render(report, context.settings.zone, plot)
 
 
-def _money(value: float | None) -> str:
-    return "-" if value is None else f"{value:+,.2f}"
-
-
 def _render(report: Any, zone: Any, plot: Path | None) -> None:
     from rich.table import Table
 
     from slob_cli.cli.tables import wide_console
     from slob_cli.core.backtest import FILL_MODEL_NOTE
+    from slob_cli.core.pnl import money_text
     from slob_cli.runtime.views import local_time
 
     stats = report.stats
     trades = Table(title=f"Trades ({stats.trades}, times in {zone.key})", title_justify="left")
     for column in ("setup", "dir", "qty", "entry time", "entry", "stop", "target", "exit time", "exit", "why",
-                   "R", "net USD"):
+                   "R", "net"):
         trades.add_column(column, justify="left" if column in ("setup", "dir", "entry time", "exit time", "why")
                           else "right", no_wrap=True)
     for trade in report.outcome.trades[:TRADES_SHOWN]:
@@ -120,7 +117,7 @@ def _render(report: Any, zone: Any, plot: Path | None) -> None:
         trades.add_row(row["setup_id"], row["direction"], str(row["contracts"]), local_time(row["entry_time"], zone),
                        f"{row['entry_price']:.2f}", f"{row['stop']:.2f}", f"{row['target']:.2f}",
                        local_time(row["exit_time"], zone), f"{row['exit_price']:.2f}", row["exit_reason"],
-                       f"{row['r_multiple']:+.2f}", _money(row["pnl"]))
+                       f"{row['r_multiple']:+.2f}", money_text(row["pnl"]))
     console = wide_console(trades)
     console.print(f"[bold]{report.symbol} backtest {report.start} .. {report.end}[/bold]"
                   + (f"  (stored as {report.name!r})" if report.name else ""))
@@ -137,11 +134,12 @@ def _render(report: Any, zone: Any, plot: Path | None) -> None:
         ("win rate", "-" if stats.win_rate is None else f"{stats.win_rate:.1%}"),
         ("profit factor", "-" if stats.profit_factor is None else f"{stats.profit_factor:.2f}"),
         ("expectancy", "-" if stats.expectancy_r is None else f"{stats.expectancy_r:+.2f} R"),
-        ("net P&L (after commission)", f"{_money(stats.net_pnl)} USD"),
-        ("commission", f"{stats.commission:,.2f} USD"),
-        ("max drawdown", f"{stats.max_drawdown:,.2f} USD ({stats.max_drawdown_pct:.2f} %)"),
+        ("net P&L (after commission)", money_text(stats.net_pnl)),
+        ("commission", money_text(stats.commission, signed=False)),
+        ("max drawdown", f"{money_text(stats.max_drawdown, signed=False)} ({stats.max_drawdown_pct:.2f} %)"),
         ("longest losing streak", str(stats.longest_losing_streak)),
-        ("equity", f"{stats.initial_equity:,.2f} -> {stats.final_equity:,.2f} USD ({stats.return_pct:+.2f} %)"),
+        ("equity", f"{money_text(stats.initial_equity, signed=False)} -> {money_text(stats.final_equity, signed=False)}"
+                   f" ({stats.return_pct:+.2f} %)"),
     ]
     for label, value in rows:
         summary.add_row(label, value)
@@ -149,9 +147,9 @@ def _render(report: Any, zone: Any, plot: Path | None) -> None:
     for title, figures in (("P&L by month", stats.by_month), ("P&L by weekday", stats.by_weekday)):
         table = Table(title=title, title_justify="left", show_header=False)
         table.add_column("when")
-        table.add_column("USD", justify="right")
+        table.add_column("net", justify="right")
         for key, value in figures.items():
-            table.add_row(key, _money(value))
+            table.add_row(key, money_text(value))
         console.print(table)
     setups = Table(title="Setups by final state", title_justify="left", show_header=False)
     setups.add_column("state")
@@ -175,9 +173,10 @@ def _render_sweep(rows: list[dict[str, Any]], symbol: str, start: Any, end: Any,
     from rich.table import Table
 
     from slob_cli.cli.tables import wide_console
+    from slob_cli.core.pnl import money_text
 
     table = Table(title=f"{symbol} sweep {start} .. {end}: {len(rows)} runs ranked by net P&L", title_justify="left")
-    for column in ("rank", "settings", "trades", "win rate", "PF", "exp. R", "net USD", "max DD %"):
+    for column in ("rank", "settings", "trades", "win rate", "PF", "exp. R", "net", "max DD %"):
         table.add_column(column, justify="left" if column == "settings" else "right", no_wrap=True)
     for row in rows:
         settings = " ".join(f"{key}={value}" for key, value in row["settings"].items())
@@ -185,7 +184,7 @@ def _render_sweep(rows: list[dict[str, Any]], symbol: str, start: Any, end: Any,
                       "-" if row["win_rate"] is None else f"{row['win_rate']:.1%}",
                       "-" if row["profit_factor"] is None else f"{row['profit_factor']:.2f}",
                       "-" if row["expectancy_r"] is None else f"{row['expectancy_r']:+.2f}",
-                      _money(row["net_pnl"]), f"{row['max_drawdown_pct']:.2f}")
+                      money_text(row["net_pnl"]), f"{row['max_drawdown_pct']:.2f}")
     console = wide_console(table)
     console.print(table)
     console.print(OVERFITTING_CAVEAT, style="yellow")

@@ -8,9 +8,10 @@ from zoneinfo import ZoneInfo
 from rich.console import Group, RenderableType
 from rich.text import Text
 
+from slob_cli.core.pnl import money_text
 from slob_cli.runtime.dashboard_view import listing_table
 from slob_cli.runtime.status import StatusReport, running_text
-from slob_cli.runtime.views import ago, counted, format_money, format_price, format_quantity, human_age, local_time
+from slob_cli.runtime.views import ago, counted, format_price, format_quantity, human_age, local_time
 
 
 def _points(value: float | None) -> str:
@@ -57,7 +58,7 @@ def render_status(report: StatusReport, zone: ZoneInfo) -> RenderableType:
         setup = position["setup_id"] + ("*" if position.get("ended_sim_run") else "")
         positions.add_row(setup, format_quantity(position['quantity']),
                           format_price(position["entry_price"]), format_price(position.get("last_price")),
-                          format_money(position.get("unrealized_money")), _points(position.get("to_stop")),
+                          money_text(position.get("unrealized_money")), _points(position.get("to_stop")),
                           _points(position.get("to_target")))
     parts.append(positions)
     if any(position.get("ended_sim_run") for position in report.positions):
@@ -66,12 +67,12 @@ def render_status(report: StatusReport, zone: ZoneInfo) -> RenderableType:
     label = "Sim day" if simulated else "Today"
     parts.append(Text(
         f"{label} ({today['trading_date']} New York): {counted(today['closed_trades'], 'closed trade')}, "
-        f"P&L {today['pnl_points']:+.2f} points, ${today['pnl_money']:+,.2f} net, "
-        f"commission ${today['commission']:,.2f}"
+        f"P&L {today['pnl_points']:+.2f} points, {money_text(today['pnl_money'])} net, "
+        f"commission {money_text(today['commission'], signed=False)}"
     ))
     for trade in today.get("trades", []):
         parts.append(Text(f"  {trade['setup_id']}: {_points(trade['pnl_points'])} points, "
-                          f"{format_money(trade['pnl_money'])} net"))
+                          f"{money_text(trade['pnl_money'])} net"))
     health, liveness = report.health, report.liveness
     whose = (report.health_of or {}).get("run_id")
     if health is None and report.running is not None and liveness is not None:  # its first seconds
@@ -106,21 +107,21 @@ def render_status(report: StatusReport, zone: ZoneInfo) -> RenderableType:
             alive, style = f"{liveness.alive_age()} ({sign}; {liveness.limit_text()})", "green"
         parts.append(Text(f"Alive: {alive}", style=style))
     if report.backtests:
-        # The name folds; the range takes two lines so its dates stay whole in 80 columns.
-        backtests = listing_table("Backtest runs", ("name", "symbol", "range", "trades", "win rate", "net USD", "max DD %"),
+        # The name folds; the range takes two lines (from, to) so its dates and the money stay whole in 80 columns.
+        backtests = listing_table("Backtest runs", ("name", "symbol", "range", "trades", "win rate", "net", "max DD %"),
                                   ("name",))
         for run in report.backtests:
             win_rate = "-" if run["win_rate"] is None else f"{run['win_rate']:.1%}"
-            backtests.add_row(run["name"], run["symbol"], f"{run['from_date']} ..\n{run['to_date']}", str(run["trades"]),
-                              win_rate, f"{run['net_pnl']:+,.2f}", f"{run['max_drawdown_pct']:.2f}")
+            backtests.add_row(run["name"], run["symbol"], f"{run['from_date']}\n{run['to_date']}", str(run["trades"]),
+                              win_rate, money_text(run["net_pnl"]), f"{run['max_drawdown_pct']:.2f}")
         parts.append(backtests)
     return Group(*parts)
 
 
 def _unrealized_text(payload: dict[str, Any]) -> str:
-    """Return ', unrealized $X (broker $Y)' from a heartbeat that carries them, else ''."""
+    """Return ', unrealized $+X (broker $+Y)' from a heartbeat that carries them, else ''."""
     ours, broker = payload.get("unrealized_pnl"), payload.get("broker_unrealized_pnl")
     if ours is None and broker is None:
         return ""
-    shown = [f"${value:+,.2f}" if isinstance(value, int | float) else "?" for value in (ours, broker)]
+    shown = [money_text(value) if isinstance(value, int | float) else "-" for value in (ours, broker)]
     return f", unrealized {shown[0]} (broker {shown[1]})"

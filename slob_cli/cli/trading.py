@@ -180,6 +180,7 @@ def _render(result: Any, json_out: bool) -> None:
     from rich.table import Table
 
     from slob_cli.cli.tables import fitting_console
+    from slob_cli.core.pnl import money_text
 
     stats = result.stats
     table = Table(title="slob session summary", show_header=False)
@@ -198,6 +199,6 @@ def _render(result: Any, json_out: bool) -> None:
         pnl = trade["pnl_money"]
         table.add_row(f"trade {trade['setup_id']}",
                       f"{trade['direction']} {trade['quantity']:g} @ {trade['entry_price']:.2f} -> "
-                      f"{trade['exit_reason'] or 'open'} {'' if pnl is None else f'{pnl:+,.2f} USD'}")
-    table.add_row("P&L (closed, after commission)", f"{result.pnl:+,.2f} USD")
+                      f"{trade['exit_reason'] or 'open'} {'' if pnl is None else money_text(pnl)}")
+    table.add_row("P&L (closed, after commission)", money_text(result.pnl))
     fitting_console(table).print(table)

@@ -137,6 +137,18 @@ def money_sum(amounts: Iterable[float | None]) -> float:
     return round(sum(amount or 0.0 for amount in amounts), 2)
 
 
+def money_text(value: float | None, signed: bool = True) -> str:
+    """Return USD as every screen, log and report writes it: `$+1,410.50`, `$-7.25`, or `-` when unknown.
+
+    `signed=False` is for amounts never negative by nature (commission, drawdown, equity, a limit): `$1,410.50`.
+    Rounded to the cent first, so an amount that rounds to zero reads `$+0.00`, never `$-0.00`.
+    """
+    if value is None:
+        return "-"
+    cents = round(value, 2) + 0.0  # -0.004 rounds to -0.0; adding 0.0 makes it 0.0 (as trade_result's points)
+    return f"${cents:+,.2f}" if signed else f"${cents:,.2f}"
+
+
 # Commission per contract per side (USD), IB's tiered rate with exchange fees: what the simulated
 # broker charges and what a backtest books.
 COMMISSION_PER_SIDE: dict[str, float] = {"NQ": 2.25, "MNQ": 0.62}

@@ -15,7 +15,7 @@ from enum import Enum
 from typing import Any
 
 from slob_cli.core.models import INSTRUMENTS, Direction
-from slob_cli.core.pnl import money_sum
+from slob_cli.core.pnl import money_sum, money_text
 from slob_cli.errors import ConfigError
 
 ZERO_SIZE_POLICIES = ("skip", "mnq")
@@ -323,7 +323,8 @@ class RiskManager:
         limit = state.start_of_day_equity * config.daily_loss_limit_pct / 100.0
         if state.daily_limit_hit or state.day_loss >= limit > 0:
             return _skip(setup, SkipReason.DAILY_LOSS_LIMIT,
-                         f"today's loss {state.day_loss:.2f} reached the limit {limit:.2f}")
+                         f"today's loss {money_text(state.day_loss, signed=False)} reached the limit "
+                         f"{money_text(limit, signed=False)}")
         if setup.setup_id in state.setups_today:
             return _skip(setup, SkipReason.DUPLICATE_SETUP, "this setup was already approved")
         if state.trades_today >= config.max_trades_per_day:
@@ -365,7 +366,8 @@ class RiskManager:
             contracts = min(size_contracts(budget, risk_points, multiplier), micro_cap)
         if contracts == 0:
             return _skip(setup, SkipReason.SIZE_ZERO,
-                         f"one {symbol} contract risks {risk_points * multiplier:.2f}, the budget is {budget:.2f}")
+                         f"one {symbol} contract risks {money_text(risk_points * multiplier, signed=False)}, "
+                         f"the budget is {money_text(budget, signed=False)}")
         return Approved(
             setup_id=setup.setup_id, symbol=symbol, direction=setup.direction, contracts=contracts,
             entry_estimate=setup.entry_estimate, stop=setup.stop, target=setup.target,

@@ -15,7 +15,7 @@ from typing import Any
 
 from slob_cli.core.broker_view import TERMINAL, OrderStatus
 from slob_cli.core.orders import OrderRole
-from slob_cli.core.pnl import lost, money_sum, won
+from slob_cli.core.pnl import lost, money_sum, money_text, won
 from slob_cli.core.unrealized import largest_difference
 
 
@@ -285,9 +285,9 @@ def check_broker_unrealized(data: ValidationInput, limits: Thresholds) -> Criter
     if not difference.samples:
         return Criterion("unrealized P&L matches the broker", True, "no heartbeat with both figures",
                          Severity.WARNING)
-    detail = (f"largest difference {difference.worst:.2f} USD over {difference.samples} heartbeats "
-              f"(ours {difference.ours:.2f}, broker {difference.broker:.2f}; tolerance "
-              f"{limits.unrealized_tolerance_usd:.2f})")
+    detail = (f"largest difference {money_text(difference.worst, signed=False)} over {difference.samples} heartbeats "
+              f"(ours {money_text(difference.ours)}, broker {money_text(difference.broker)}; tolerance "
+              f"{money_text(limits.unrealized_tolerance_usd, signed=False)})")
     return Criterion("unrealized P&L matches the broker", difference.within(limits.unrealized_tolerance_usd),
                      detail, Severity.WARNING)
 

@@ -11,6 +11,7 @@ from enum import Enum
 from typing import Any
 
 from slob_cli.adapters.alerts import AlertKind, AlertLevel, Notifier
+from slob_cli.core.pnl import money_text
 from slob_cli.runtime.events import Event, EventType
 
 
@@ -23,13 +24,19 @@ def describe_payload(payload: Any, limit: int = 400) -> str:
     if isinstance(payload, dict) and isinstance(payload.get("data"), dict):
         payload = {**{k: v for k, v in payload.items() if k != "data"}, **payload["data"]}
     if isinstance(payload, dict):
-        text = ", ".join(f"{key}={_short(value)}" for key, value in payload.items())
+        text = ", ".join(f"{key}={_short(value, key)}" for key, value in payload.items())
     else:
         text = "" if payload is None else str(payload)
     return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
-def _short(value: Any) -> str:
+# Money in a payload (a closed trade's), written as every screen and log writes it: signed, or not (commission).
+_MONEY = {"pnl_money": True, "gross": True, "commission": False}
+
+
+def _short(value: Any, key: str = "") -> str:
+    if key in _MONEY and (value is None or isinstance(value, int | float)):
+        return money_text(value, signed=_MONEY[key])
     if isinstance(value, float):
         return f"{value:g}"
     if isinstance(value, Enum):

@@ -10,9 +10,10 @@ from rich.panel import Panel
 from rich.table import Table
 from rich.text import Text
 
+from slob_cli.core.pnl import money_text
 from slob_cli.runtime.dashboard import Bar, DashboardSnapshot
 from slob_cli.runtime.status import running_text
-from slob_cli.runtime.views import ago, format_money, format_price, format_quantity, local_time
+from slob_cli.runtime.views import ago, format_price, format_quantity, local_time
 
 STALE_TICK_SECONDS = 60.0
 CHART_HEIGHT = 10
@@ -153,7 +154,7 @@ def render_frame(snapshot: DashboardSnapshot, zone: ZoneInfo) -> RenderableType:
               for o in snapshot.working_orders]
     # The side is in the setup id (-S1 short, -L1 long): no column, so the table fits 80 columns.
     positions = [(p["setup_id"] + ("*" if p.get("ended_sim_run") else ""), format_quantity(p['quantity']), format_price(p["entry_price"]), format_price(p.get("last_price")),
-                  format_money(p.get("unrealized_money")), _signed(p.get("to_stop")), _signed(p.get("to_target")))
+                  money_text(p.get("unrealized_money")), _signed(p.get("to_stop")), _signed(p.get("to_target")))
                  for p in snapshot.positions]
     events = [(local_time(e["ts"], zone, with_date=False), e["type"],
                " ".join(str(part) for part in (e.get("setup_id") or (e.get("payload") or {}).get("order_ref")
@@ -165,8 +166,8 @@ def render_frame(snapshot: DashboardSnapshot, zone: ZoneInfo) -> RenderableType:
         money = today.get("pnl_money", 0.0)
         label = "Sim day" if snapshot.clock is not None and snapshot.clock.simulated else "Today"
         pnl.append(f"{label} {today['trading_date']}: {today['closed_trades']} closed, ")
-        pnl.append(f"{today['pnl_points']:+.2f} pts  ${money:+,.2f}", style="green" if money >= 0 else "red")
-        pnl.append(f"  (commission ${today['commission']:,.2f})", style="dim")
+        pnl.append(f"{today['pnl_points']:+.2f} pts  {money_text(money)}", style="green" if money >= 0 else "red")
+        pnl.append(f"  (commission {money_text(today['commission'], signed=False)})", style="dim")
     header = Text(f"slob dashboard — {snapshot.db_path} — {local_time(snapshot.now.isoformat(), zone)} {zone.key}",
                   style="bold")
     if snapshot.clock is not None and snapshot.clock.label:

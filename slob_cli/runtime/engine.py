@@ -24,6 +24,7 @@ from slob_cli.aio import first_of
 from slob_cli.core.aggregator import CandleCompleted, GapDetected, LateTick, M1Aggregator
 from slob_cli.core.market_hours import cme_open, is_scheduled_close
 from slob_cli.core.models import Candle, Tick
+from slob_cli.core.pnl import money_text
 from slob_cli.core.risk import RiskManager
 from slob_cli.core.sessions import TradingCalendar, session_for, trading_date_of
 from slob_cli.core.strategy.config import StrategyConfig
@@ -529,7 +530,7 @@ class Engine(Supervised):
                  " | unrealized %s (broker %s)%s",
                  "connected" if row["connected"] else "DISCONNECTED",
                  "none yet" if age is None else f"{age:.1f}s ago", 100 * utilization,
-                 open_orders, positions, row["unrealized_pnl"], row["broker_unrealized_pnl"],
+                 open_orders, positions, money_text(row["unrealized_pnl"]), money_text(row["broker_unrealized_pnl"]),
                  " | DELAYED DATA" if self.stats.data_mode == "delayed" else "")
         self.store.record_health(self.run_id, now, row)
         self.bus.emit(EventType.HEALTH, row, now)

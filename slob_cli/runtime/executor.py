@@ -29,7 +29,7 @@ from slob_cli.core.broker_view import (
 )
 from slob_cli.core.models import INSTRUMENTS, Direction
 from slob_cli.core.orders import EXIT_ROLES, OrderIntent, OrderRole, build_bracket, flatten_intent, parse_order_ref
-from slob_cli.core.pnl import TradeResult, TradeStatus, trade_result
+from slob_cli.core.pnl import TradeResult, TradeStatus, money_text, trade_result
 from slob_cli.core.reconcile import reconcile
 from slob_cli.core.reconcile_actions import (
     CancelOrder,
@@ -623,8 +623,9 @@ class OrderExecutor:
 
     def _book(self, setup_id: str, reason: str | None, result: TradeResult) -> None:
         """Log, announce and apply to the risk state one final trade result."""
-        log.info("position closed: %s %s, %.2f points, %.2f USD net (gross %.2f, commission %.2f)", setup_id,
-                 reason, result.points, result.net, result.gross, result.commission)
+        log.info("position closed: %s %s, %.2f points, %s net (gross %s, commission %s)", setup_id, reason,
+                 result.points, money_text(result.net), money_text(result.gross),
+                 money_text(result.commission, signed=False))
         self._emit(EventType.POSITION_CLOSED, {"setup_id": setup_id, "reason": reason, "pnl_points": result.points,
                                                "pnl_money": result.net, "gross": result.gross,
                                                "commission": result.commission})

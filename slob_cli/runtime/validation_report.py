@@ -10,6 +10,7 @@ from typing import Any
 
 from rich.table import Table
 
+from slob_cli.core.pnl import money_text
 from slob_cli.core.validation import Report
 from slob_cli.errors import InputError
 
@@ -40,6 +41,10 @@ def _mark(passed: bool, severity: str) -> str:
     return "FAIL" if severity == "error" else "WARN"
 
 
+# The figures that are money (the JSON keeps their numbers): signed, or not (commission).
+_MONEY = {"pnl.money": True, "pnl.commission": False}
+
+
 def _cell(text: Any) -> str:
     return str(text).replace("|", "\\|").replace("\n", " ")
 
@@ -57,6 +62,8 @@ def to_markdown(report: Report, strict: bool = False, meta: dict[str, Any] | Non
         lines.append(f"| {_mark(c['passed'], c['severity'])} | {c['name']} | {c['severity']} | {_cell(c['detail'])} |")
     lines += ["", "## Figures", "", "| figure | value |", "|---|---|"]
     for key, value in _flatten(report.figures):
+        if key in _MONEY and isinstance(value, int | float):  # as status and the session summary write it
+            value = money_text(value, signed=_MONEY[key])
         lines.append(f"| {key} | {_cell(value)} |")
     return "\n".join(lines) + "\n"
 

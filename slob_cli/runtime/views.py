@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
 from slob_cli.core.models import INSTRUMENTS, SAME_PRICES, Direction
-from slob_cli.core.pnl import mark_open, money_sum
+from slob_cli.core.pnl import mark_open, money_sum, money_text
 from slob_cli.core.sessions import trading_date_of  # noqa: F401 - re-exported for the views' callers
 from slob_cli.core.timefmt import iso_z
 
@@ -117,14 +117,19 @@ def day_pnl(store: Store, trading_date: date) -> dict[str, Any]:
             day = trading_date_of(moment).isoformat() if moment else None
         if day == wanted:
             chosen.append(row)
+    pnl, commission = money_sum(r["pnl_money"] for r in chosen), money_sum(r["commission"] for r in chosen)
     return {
         "trading_date": wanted,
         "closed_trades": len(chosen),
         "pnl_points": round(sum(r["pnl_points"] or 0.0 for r in chosen), 2),
-        "pnl_money": money_sum(r["pnl_money"] for r in chosen),
-        "commission": money_sum(r["commission"] for r in chosen),
+        "pnl_money": pnl,
+        "commission": commission,
         "trades": [{"setup_id": r["setup_id"], "pnl_points": r["pnl_points"], "gross_money": r["gross_money"],
-                    "commission": r["commission"], "pnl_money": r["pnl_money"]} for r in chosen],
+                    "commission": r["commission"], "pnl_money": r["pnl_money"],
+                    "pnl_money_text": money_text(r["pnl_money"])} for r in chosen],
+        # The money as every screen writes it (core/pnl.money_text): the web page shows these texts.
+        "pnl_money_text": money_text(pnl),
+        "commission_text": money_text(commission, signed=False),
     }
 
 
@@ -331,8 +336,8 @@ def mark_positions(store: Store, positions: list[dict[str, Any]]) -> list[dict[s
         position = dict(row)
         marked.append(position)
         price = last_price(store, position["symbol"])
-        position.update(last_price=price, unrealized_points=None, unrealized_money=None, to_stop=None,
-                        to_target=None)
+        position.update(last_price=price, unrealized_points=None, unrealized_money=None,
+                        unrealized_money_text=money_text(None), to_stop=None, to_target=None)
         if price is None or position["entry_price"] is None:
             continue
         multiplier = INSTRUMENTS[position["symbol"]].multiplier if position["symbol"] in INSTRUMENTS else 1.0
@@ -340,7 +345,8 @@ def mark_positions(store: Store, positions: list[dict[str, Any]]) -> list[dict[s
                          position["entry_price"], position.get("entry_commission") or 0.0, price,
                          position.get("stop"), position.get("target"))
         position.update(unrealized_points=mark.points, unrealized_money=mark.unrealized,
-                        to_stop=mark.to_stop, to_target=mark.to_target)
+                        unrealized_money_text=money_text(mark.unrealized), to_stop=mark.to_stop,
+                        to_target=mark.to_target)
     return marked
 
 
@@ -446,7 +452,7 @@ def latest_events(store: Store, limit: int = 10) -> list[dict[str, Any]]:
     for row in fills:
         row["detail"] = fill_text(row["side"], row["quantity"], row["price"])
     for row in trades:
-        row["detail"] = "-" if row["pnl_money"] is None else f"{format_money(row['pnl_money'])} net"
+        row["detail"] = "-" if row["pnl_money"] is None else f"{money_text(row['pnl_money'])} net"
     merged = operational + setup + fills + trades
     for row in merged:
         row["payload"] = _payload(row["payload"])
@@ -488,7 +494,3 @@ def fill_text(side: str | None, quantity: float | None, price: float | None) -> 
     word = "BUY" if str(side or "").upper().startswith("B") else "SELL" if side else "-"
     return f"{word} {format_quantity(quantity)} @ {format_price(price)}"
 
-
-def format_money(value: float | None) -> str:
-    """Return signed dollars as status, dashboard and the web page write them (`$+1,410.50`, `$-7.25`), or `-`."""
-    return "-" if value is None else f"${value:+,.2f}"

@@ -13,7 +13,7 @@ from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from slob_cli.core.pnl import won
+from slob_cli.core.pnl import money_text, won
 from slob_cli.core.sessions import NEW_YORK
 from slob_cli.runtime import views
 
@@ -140,13 +140,17 @@ def trades_history(store: Store, limit: int = 100) -> dict[str, Any]:
         total = round(total + (trade["pnl_money"] or 0.0), 2)
         equity.append([int(moment.timestamp()), total])
     wins = sum(1 for t in closed if won(t["pnl_money"]))
+    shown = trades[-limit:] if limit > 0 else []
+    for trade in shown:  # the page shows these texts: money as every screen writes it
+        trade["pnl_money_text"] = money_text(trade["pnl_money"])
     return {
-        "trades": trades[-limit:] if limit > 0 else [],
+        "trades": shown,
         "total": len(trades),
         "equity": equity,
         "closed": len(closed),
         "wins": wins,
         "pnl_money": total,
+        "pnl_money_text": money_text(total),
     }
 
 

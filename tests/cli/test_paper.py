@@ -32,7 +32,7 @@ def test_paper_sim_run_passes_with_checked_figures(runner, db_path: Path) -> Non
     # The sim's data is real-time but never called live; its avgCost holds the opening commission, as
     # IB's does, so the broker's unrealized P&L and ours agree to the cent at every heartbeat.
     assert criteria["live market data"]["detail"] == "simulated real-time data throughout"
-    assert criteria["unrealized P&L matches the broker"]["detail"].startswith("largest difference 0.00 USD")
+    assert criteria["unrealized P&L matches the broker"]["detail"].startswith("largest difference $0.00 over ")
     figures = data["figures"]
     assert figures["setups_by_state"].get("SETUP_COMPLETE") == 2
     assert figures["orders"]["total"] == 6 and figures["orders"]["by_role"] == {"entry": 2, "stop": 2, "target": 2}

@@ -74,7 +74,7 @@ def test_status_table_names_running_session_and_rows(runner: CliRunner, db_path:
     assert f"Running: slob paper (pid {os.getpid()}" in out
     assert "NQ-a-SHORT-1" in out and "WATCHING_LIQ2" in out
     assert "slob:NQ-a-SHORT-2:stop" in out and "25,470.25" in out
-    assert "1 closed trade," in out and "$+400.00" in out
+    assert "1 closed trade," in out and "$+400.00 net, commission $4.50" in out
     assert "connected" in out
 
 
@@ -179,7 +179,7 @@ def test_status_at_80_columns_prints_every_number_whole(runner: CliRunner, db_pa
                            env={"COLUMNS": "80", "TTY_COMPATIBLE": "1", "TERM": "dumb"})
     assert result.exit_code == 0, result.output
     words = result.stdout.replace("│", " ").split()
-    for number in ("1234", "45.7%", "+2,821,044.50", "21.04", "87", "50.0%", "-123,456.78", "3.50",
+    for number in ("1234", "45.7%", "$+2,821,044.50", "21.04", "87", "50.0%", "$-123,456.78", "3.50",
                    "25,470.25", "25,405.00", "25,449.50", "$+400.00"):
         assert number in words, (number, result.stdout)
     assert "…" not in result.stdout

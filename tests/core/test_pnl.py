@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from slob_cli.core.models import Direction
-from slob_cli.core.pnl import FillLine, mark_open, trade_result
+from slob_cli.core.pnl import FillLine, mark_open, money_text, trade_result
 
 
 def test_short_trade_net_is_gross_minus_entry_and_exit_commission() -> None:
@@ -36,3 +36,12 @@ def test_a_short_closed_at_its_entry_price_made_zero_not_minus_zero() -> None:
     # price: the log line, the event and the alert read 0.00 points, not -0.00.
     result = trade_result(Direction.SHORT, 20.0, [FillLine(1, 25571.75, 2.25)], [FillLine(1, 25571.75, 0.0)])
     assert f"{result.points:.2f} {result.gross:.2f}" == "0.00 0.00", (result.points, result.gross)
+
+
+def test_money_reads_signed_dollars_to_the_cent_and_never_minus_zero() -> None:
+    assert [money_text(v) for v in (1410.5, -7.25, 1_234_567.891, None)] == [
+        "$+1,410.50", "$-7.25", "$+1,234,567.89", "-"]
+    # An amount that rounds to zero has no sign of its own: `$-0.00` would read as a loss.
+    assert [money_text(v) for v in (-0.0, -0.004, 0.004)] == ["$+0.00"] * 3
+    # Amounts never negative by nature (commission, drawdown, equity) carry no sign.
+    assert [money_text(v, signed=False) for v in (4.5, 100_000.0, -0.001, None)] == ["$4.50", "$100,000.00", "$0.00", "-"]

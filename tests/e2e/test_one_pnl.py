@@ -15,6 +15,7 @@ from typer.testing import CliRunner
 
 from slob_cli.adapters.store import Store
 from slob_cli.cli.main import app
+from slob_cli.core.pnl import money_text
 from tests.alert_plugins import RECEIVED
 
 
@@ -53,21 +54,21 @@ def test_two_trade_sim_session_shows_one_net_pnl_everywhere(runner: CliRunner, d
     assert round(risk["equity"] - risk["start_of_day_equity"], 2) == total
     # The log lines and the alerts of each closed position.
     log_text = (logs / "run.log").read_text()
-    logged = dict(re.findall(r"position closed: (\S+) \w+, [-\d.]+ points, ([-\d.]+) USD net", log_text))
-    assert {setup: float(money) for setup, money in logged.items()} == net
+    logged = dict(re.findall(r"position closed: (\S+) \w+, [-\d.]+ points, (\S+) net", log_text))
+    assert logged == {setup: money_text(money) for setup, money in net.items()}  # `$+1,410.50`, as status
     alerted = {}
     for alert in RECEIVED:
         if "trade closed" in alert["title"]:
             fields = dict(part.split("=", 1) for part in alert["body"].split(", ") if "=" in part)
-            alerted[fields["setup_id"]] = round(float(fields["pnl_money"]), 2)
-    assert alerted == net
+            alerted[fields["setup_id"]] = fields["pnl_money"]
+    assert alerted == {setup: money_text(money) for setup, money in net.items()}
     # `status` (its sim day), `dashboard` and the paper report over the same run.
     status = _json(runner.invoke(app, ["--db", str(db_path), "status", "--json"]).stdout)
     assert status["clock"]["simulated"] is True and status["today"]["trading_date"] == "2026-01-06"
     assert {t["setup_id"]: t["pnl_money"] for t in status["today"]["trades"]} == net
     assert status["today"]["pnl_money"] == total
     frame = runner.invoke(app, ["--db", str(db_path), "dashboard", "--once"]).stdout
-    assert f"${total:+,.2f}" in frame
+    assert money_text(total) in frame
     report = runner.invoke(app, ["--db", str(db_path), "report", "--run", "1", "--duration", "14h", "--json",
                                  "--no-replay"])
     assert _json(report.stdout)["figures"]["pnl"]["money"] == total

@@ -21,6 +21,7 @@ from typer.testing import CliRunner
 
 from slob_cli.adapters.store import Store
 from slob_cli.cli.main import app
+from slob_cli.core.pnl import money_text
 from slob_cli.sim.gateway import SimGatewayThread
 from slob_cli.sim.process import SimGatewayProcess
 from tests.conftest import eventually
@@ -159,7 +160,7 @@ def test_session_summary_counts_what_a_followed_clock_session_did(tmp_path: Path
     rows = {line.split("│")[1].strip(): line.split("│")[2].strip() for line in stdout.splitlines() if line.count("│") == 3}
     assert rows["orders"] == "3" and rows["fills"] == "2", stdout
     assert rows["setups"].startswith("SETUP_COMPLETE 1") or "SETUP_COMPLETE 1" in rows["setups"], stdout
-    assert rows["P&L (closed, after commission)"] == f"{trade['pnl_money']:+,.2f} USD", stdout
+    assert rows["P&L (closed, after commission)"] == money_text(trade["pnl_money"]), stdout
     assert trade["pnl_money"] > 0
     [run] = as_shown("runs", _query(db, "SELECT started_at, ended_at, stats FROM runs"))
     assert run["started_at"].startswith("2026-01-06T15:") and run["started_at"] <= run["ended_at"], run

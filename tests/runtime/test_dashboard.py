@@ -104,4 +104,4 @@ def test_frame_writes_a_losing_position_in_dollars_as_status_and_the_page_do() -
                                         "pnl_money": -405.0, "commission": 4.5})
     text = text_of(render_frame(snapshot, ZONE))
     assert "$-7.25" in text and "$-405.00" in text  # one way on one screen: it was "-$7.25" beside "$-405.00"
-    assert "-$" not in text and "+21.00" in text and "+71.00" in text
+    assert "-$" not in text and "(commission $4.50)" in text and "+21.00" in text and "+71.00" in text

@@ -44,7 +44,7 @@ def test_a_closed_trade_is_booked_when_its_exit_commission_arrives(store: Store,
     assert (trade["status"], trade["gross_money"], trade["commission"], trade["pnl_money"]) == (
         "CLOSED", 1435.0, 4.5, 1430.5)
     assert store.get_state(RISK_STATE_KEY)["realized_pnl_today"] == 1430.5
-    assert "1430.50 USD net" in caplog.text
+    assert "$+1,430.50 net (gross $+1,435.00, commission $4.50)" in caplog.text
     executor.on_commission("e2", 2.25, 1430.5)  # a repeated report books nothing twice
     assert store.get_state(RISK_STATE_KEY)["realized_pnl_today"] == 1430.5 and caplog.text.count("position closed") == 1
 

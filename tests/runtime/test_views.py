@@ -27,7 +27,8 @@ def test_day_pnl_without_setup_row_uses_new_york_date_of_entry(store: Store) -> 
         "trading_date": "2026-01-06", "closed_trades": 1, "pnl_points": -5.0, "pnl_money": -100.0,
         "commission": 4.0,
         "trades": [{"setup_id": "late", "pnl_points": -5.0, "gross_money": None, "commission": 4.0,
-                    "pnl_money": -100.0}],
+                    "pnl_money": -100.0, "pnl_money_text": "$-100.00"}],
+        "pnl_money_text": "$-100.00", "commission_text": "$4.00",  # the texts the web page shows
     }
     assert views.day_pnl(store, date(2026, 1, 7))["closed_trades"] == 0
 

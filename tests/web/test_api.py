@@ -235,7 +235,7 @@ def test_an_empty_store_answers_every_endpoint(store: Store, web_server) -> None
     server = web_server()
     assert get_json(server.url + "/api/candles")["candles"] == []
     assert get_json(server.url + "/api/trades") == {"trades": [], "total": 0, "equity": [], "closed": 0, "wins": 0,
-                                                   "pnl_money": 0.0}
+                                                   "pnl_money": 0.0, "pnl_money_text": "$+0.00"}
     assert get_json(server.url + "/api/setups") == {"by_state": {}, "total": 0, "open": []}
     assert get_json(server.url + "/api/positions") == {"positions": [], "working_orders": []}
     assert get_json(server.url + "/api/reports") == {"reports": []}

@@ -12,7 +12,8 @@ import subprocess
 import sys
 from pathlib import Path
 
-from slob_cli.runtime.views import format_money, format_price
+from slob_cli.core.pnl import money_text
+from slob_cli.runtime.views import format_price
 from tests.web.test_api import get_json
 
 DAY = "2026-01-06"  # the short_setup scenario's day: one short, closed at its target
@@ -45,6 +46,6 @@ def test_a_fill_shows_as_status_and_the_web_write_its_numbers(db_path: Path, web
     frame = dashboard.stdout
     assert f"{trade['setup_id']} BUY 1 @ {exit_}" in frame, frame  # was `BOT 1.0 @ 25501.0`
     assert " 1.0 @ " not in frame and f"@ {trade['exit_price']}" not in frame
-    net = format_money(trade["pnl_money"])
+    net = money_text(trade["pnl_money"])
     assert f"{net} net" in frame
     assert f"{trade['setup_id']}: {trade['pnl_points']:+.2f} points, {net} net" in _one_line(status.stdout)

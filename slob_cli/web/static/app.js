@@ -81,13 +81,11 @@
     if (withDate) Object.assign(options, { year: "numeric", month: "2-digit", day: "2-digit" });
     return formatter(options).format(moment).replace(",", "");
   }
+  // Money is never worded here: every amount comes with its text (`pnl_money_text`, `commission_text`,
+  // `unrealized_money_text`), made by the server as `slob status` and `slob dashboard` print it.
   const numberFormat = new Intl.NumberFormat("en-US", { minimumFractionDigits: 2, maximumFractionDigits: 2 });
   function price(value) {
     return value === null || value === undefined ? "-" : numberFormat.format(value);
-  }
-  function money(value) {
-    if (value === null || value === undefined) return "-";
-    return `$${value < 0 ? "-" : "+"}${numberFormat.format(Math.abs(value))}`;
   }
   function signed(value) {
     if (value === null || value === undefined) return "-";
@@ -183,10 +181,10 @@
     $("today-date").textContent = today.trading_date || "";
     $("today-trades").textContent = today.closed_trades ?? "-";
     const pnl = $("today-pnl");
-    pnl.textContent = money(today.pnl_money);
+    pnl.textContent = today.pnl_money_text || "-";  // money as the server writes it, as status and dashboard
     tone(pnl, today.pnl_money);
     $("today-points").textContent = signed(today.pnl_points);
-    $("today-commission").textContent = today.commission === undefined ? "-" : `$${numberFormat.format(today.commission)}`;
+    $("today-commission").textContent = today.commission_text || "-";
     fillTable($("open-setups"), [
       ["setup", (s) => s.id],
       ["date", (s) => s.trading_date],
@@ -215,7 +213,7 @@
     fillTable($("today-list"), [
       ["setup", (t) => t.setup_id],
       ["points", (t) => signed(t.pnl_points), true],
-      ["net", (t) => { const s = span(money(t.pnl_money)); tone(s, t.pnl_money); return s; }, true],
+      ["net", (t) => { const s = span(t.pnl_money_text); tone(s, t.pnl_money); return s; }, true],
     ], today.trades || [], "No trade closed today.");
   }
 
@@ -236,7 +234,7 @@
         ["position", `${p.direction} ${p.quantity} ${p.symbol}${p.ended_sim_run ? " (ended sim run)" : ""}`],
         ["entry", `${price(p.entry_price)} at ${clock(p.entry_time)}`],
         ["last", price(p.last_price)],
-        ["unrealized", `${money(p.unrealized_money)} (${signed(p.unrealized_points)} pts)`],
+        ["unrealized", `${p.unrealized_money_text} (${signed(p.unrealized_points)} pts)`],
         ["to stop", `${signed(p.to_stop)} pts (${price(p.stop)})`],
         ["to target", `${signed(p.to_target)} pts (${price(p.target)})`],
       ];
@@ -401,7 +399,7 @@
     const data = await getJSON("/api/trades");
     await state.zoneReady;
     $("history-summary").textContent =
-      `${data.closed} closed, ${data.wins} won, ${money(data.pnl_money)} in all`;
+      `${data.closed} closed, ${data.wins} won, ${data.pnl_money_text} in all`;
     if (!state.equityChart) {
       state.equityChart = makeChart($("equity"), 200);
       state.equity = state.equityChart.addSeries(LWC.BaselineSeries, {
@@ -425,7 +423,7 @@
       ["exited", (t) => clock(t.exit_time, true)],
       ["reason", (t) => t.exit_reason],
       ["points", (t) => signed(t.pnl_points), true],
-      ["net", (t) => { const s = span(money(t.pnl_money)); tone(s, t.pnl_money); return s; }, true],
+      ["net", (t) => { const s = span(t.pnl_money_text); tone(s, t.pnl_money); return s; }, true],
       ["status", (t) => t.status],
     ], newest, "No trades yet.");
     $("trades").dataset.total = String(data.total);
