@@ -138,7 +138,8 @@ def event_rows(events: Iterable[SetupEvent]) -> list[EventRow]:
     append = rows.append
     join = "".join
     encode = _ENCODE or _encode_chunks
-    days: dict[date, str] = {}
+    # an enum's .value is a Python-level property: the texts of the few kinds, directions and days are looked up
+    texts: dict[Any, Any] = {None: None}
     when: datetime | None = None
     bar_us = 0
     for seq, event in enumerate(events, 1):
@@ -146,13 +147,14 @@ def event_rows(events: Iterable[SetupEvent]) -> list[EventRow]:
             when = event.bar_time
             delta = when - _EPOCH  # to_us, inline
             bar_us = (delta.days * 86_400 + delta.seconds) * 1_000_000 + delta.microseconds
-        day = event.trading_date
-        day_text = days.get(day) or days.setdefault(day, day.isoformat())
-        direction = event.direction
+        kind, direction, day = event.type, event.direction, event.trading_date
+        if kind not in texts or direction not in texts or day not in texts:
+            texts.update({kind: kind.value, day: day.isoformat()})
+            if direction is not None:
+                texts[direction] = direction.value
         data = event.data
-        append(_tuple_new(EventRow, (event.candidate_id, event.symbol, day_text, seq, bar_us, event.type.value,
-                                     None if direction is None else direction.value,
-                                     join(encode(data if type(data) is dict else dict(data), 0)))))
+        append(_tuple_new(EventRow, (event.candidate_id, event.symbol, texts[day], seq, bar_us, texts[kind],
+                                     texts[direction], join(encode(data if type(data) is dict else dict(data), 0)))))
     return rows
 
 
