@@ -61,7 +61,7 @@ def build(store: Store, ticks: int, days: int, rng: random.Random, now: datetime
             conn.execute("INSERT INTO setups(id, symbol, trading_date, direction, state) VALUES (?,?,?,?,?)",
                          (setup, "NQ", day, "SHORT", state))
             for seq in range(12):
-                conn.execute("INSERT INTO setup_events(setup_id, symbol, trading_date, seq, bar_time, type, payload)"
+                conn.execute("INSERT INTO setup_events(setup_id, symbol, trading_date, seq, bar_time, type, data)"
                              " VALUES (?,?,?,?,?,?,?)", (setup, "NQ", day, number % 6 * 100 + seq,
                                                          to_us(start + timedelta(days=number // 6, minutes=seq)),
                                                          "HIGH_SET", '{"price": 1.0}'))

@@ -55,11 +55,18 @@ def add_health(store: Store, ts: str, connected: bool = True, last_tick_age: flo
            buffer_utilization=0.01, open_orders=2, positions=1, payload={"data_mode": "live"})
 
 
-def add_setup_event(store: Store, seq: int, event_type: str, bar_time: str, payload: dict[str, Any],
-                    setup_id: str | None = None, trading_date: str = "2026-01-06") -> None:
-    """Insert a tracker event."""
+def add_setup_event(store: Store, seq: int, event_type: str, bar_time: str, data: dict[str, Any],
+                    setup_id: str | None = None, trading_date: str = "2026-01-06", direction: str | None = None) -> None:
+    """Insert a tracker event with its data (the store keeps the data and direction beside the other columns)."""
     insert(store, "setup_events", setup_id=setup_id, symbol="NQ", trading_date=trading_date, seq=seq,
-           bar_time=bar_time, type=event_type, payload=payload)
+           bar_time=bar_time, type=event_type, data=data, direction=direction)
+
+
+def setup_event_payload(event_type: str, bar_time: str, data: dict[str, Any], setup_id: str | None = None,
+                        trading_date: str = "2026-01-06", direction: str | None = None) -> dict[str, Any]:
+    """Return the whole payload (SetupEvent.to_dict()) of an event as add_setup_event stores it."""
+    return {"bar_time": bar_time, "candidate_id": setup_id, "data": data, "direction": direction, "symbol": "NQ",
+            "trading_date": trading_date, "type": event_type}
 
 
 def record_run(store: Store, duplicate_placement: bool = False) -> int:

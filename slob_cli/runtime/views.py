@@ -432,10 +432,7 @@ def reference_levels(store: Store, trading_date: date, symbol: str | None = None
     row = store.reference_level_row(trading_date.isoformat(), symbol)
     if row is None:
         return None
-    payload = _payload(row[2])
-    # The tracker stores SetupEvent.to_dict(), whose figures sit under "data"; accept both shapes.
-    inner = payload.get("data")
-    data = inner if isinstance(inner, dict) else payload
+    data = _payload(row[2])  # the event's data: its levels
     return {"symbol": row[0], "frozen_at": row[1], "high": data.get("high"), "low": data.get("low")}
 
 

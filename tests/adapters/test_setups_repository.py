@@ -30,7 +30,9 @@ def _setup(setup_id: str, state: str = "WATCHING_CONSOL", day: date = DAY, **ext
 
 def _event(seq: int, kind: str, setup_id: str | None = "NQ-20260310-S1", day: date = DAY, **data: Any) -> StoredEvent:
     bar = datetime(day.year, day.month, day.day, 13, 30 + seq, tzinfo=UTC)
-    payload = {"type": kind, "candidate_id": setup_id, "bar_time": bar.isoformat(), "data": data}
+    direction = None if setup_id is None else ("SHORT" if "-S" in setup_id else "LONG")
+    payload = {"type": kind, "candidate_id": setup_id, "bar_time": bar.strftime("%Y-%m-%dT%H:%M:%SZ"), "data": data,
+               "direction": direction, "symbol": "NQ", "trading_date": day.isoformat()}  # SetupEvent.to_dict()
     return StoredEvent("NQ", day, seq, bar, kind, setup_id, payload)
 
 
@@ -140,7 +142,7 @@ def test_sync_day_keeps_a_stored_log_that_runs_ahead_only_when_asked(store: Stor
     assert replaced.replaced and [e.seq for e in repository.events_of_day("NQ", DAY)] == [1, 2]
 
 
-def test_event_rows_hold_what_stored_events_hold_for_every_kind_of_event() -> None:
+def test_event_rows_hold_what_stored_events_hold_for_every_kind_of_event(db_path: Path) -> None:
     from slob_cli.adapters.store.setups import event_rows
     from slob_cli.core.sessions import TradingCalendar
     from slob_cli.core.strategy import SetupTracker, StrategyConfig
@@ -163,8 +165,22 @@ def test_event_rows_hold_what_stored_events_hold_for_every_kind_of_event() -> No
     rows = event_rows(events)
     for seq, (event, row) in enumerate(zip(events, rows, strict=True), 1):
         stored = stored_event(event, seq)
-        assert row.payload_json == stored.payload_json == canonical_json(event.to_dict())
-        assert row.row() == stored.row()
+        assert stored.payload_json == canonical_json(event.to_dict())
+        assert row.row() == stored.row() and row.key == stored.key
+        assert row.data_json == canonical_json(event.to_dict()["data"])
+    # Stored (schema v8: the data and the direction beside the columns) and read back, each event is its to_dict() again.
+    with Store.open(db_path) as store:
+        repository = SetupRepository(store)
+        for day in sorted({event.trading_date for event in events}):
+            of_day = [row for row in rows if row.trading_date == day.isoformat()]
+            assert repository.sync_day("NQ", day, of_day, [], NOW, replace_divergent=False).new_events == len(of_day)
+        read = [event for day in sorted({event.trading_date for event in events})
+                for event in repository.events_of_day("NQ", day)]
+    by_row = {(row.trading_date, row.seq): event for row, event in zip(rows, events, strict=True)}
+    assert len(read) == len(events)
+    for back in read:
+        event = by_row[(back.trading_date.isoformat(), back.seq)]
+        assert back.payload_json == canonical_json(event.to_dict()) and back.payload == event.to_dict()
 
 
 def test_canonical_json_is_key_sorted_compact_json_and_refuses_what_json_refuses() -> None:

@@ -3,6 +3,7 @@ every value converted exactly, and every read answers as it did on the v5 file."
 
 from __future__ import annotations
 
+import json
 import sqlite3
 from datetime import date, datetime, timezone
 from pathlib import Path
@@ -56,11 +57,17 @@ V5_ROWS: dict[str, list[dict[str, Any]]] = {
     ],
     "setup_events": [
         {"id": 1, "setup_id": None, "symbol": "NQ", "trading_date": "2026-01-06", "seq": 1,
-         "bar_time": "2026-01-06T14:29:00Z", "type": "LSE_LEVELS_FROZEN", "payload": '{"data":{"high":25610.0,"low":25100.0}}'},
+         "bar_time": "2026-01-06T14:29:00Z", "type": "LSE_LEVELS_FROZEN",
+         "payload": '{"bar_time":"2026-01-06T14:29:00Z","candidate_id":null,"data":{"high":25610.0,"low":25100.0},'
+                    '"direction":null,"symbol":"NQ","trading_date":"2026-01-06","type":"LSE_LEVELS_FROZEN"}'},
         {"id": 2, "setup_id": "NQ-20260106-S1", "symbol": "NQ", "trading_date": "2026-01-06", "seq": 2,
-         "bar_time": "2026-01-06T14:30:00Z", "type": "LIQ1", "payload": "{}"},
+         "bar_time": "2026-01-06T14:30:00Z", "type": "LIQ1",
+         "payload": '{"bar_time":"2026-01-06T14:30:00Z","candidate_id":"NQ-20260106-S1","data":{"level":25610.0,'
+                    '"price":25611.0},"direction":"SHORT","symbol":"NQ","trading_date":"2026-01-06","type":"LIQ1"}'},
         {"id": 3, "setup_id": "NQ-20260106-S1", "symbol": "NQ", "trading_date": "2026-01-06", "seq": 3,
-         "bar_time": "2026-01-06T15:31:00Z", "type": "ENTRY_TRIGGERED", "payload": "{}"},
+         "bar_time": "2026-01-06T15:31:00Z", "type": "ENTRY_TRIGGERED",
+         "payload": '{"bar_time":"2026-01-06T15:31:00Z","candidate_id":"NQ-20260106-S1","data":{},'
+                    '"direction":"SHORT","symbol":"NQ","trading_date":"2026-01-06","type":"ENTRY_TRIGGERED"}'},
     ],
     "state": [{"key": "risk", "value": '{"equity": 100000}', "updated_at": "2026-01-06T18:45:44.999999Z"}],
     "orders": [
@@ -119,6 +126,15 @@ V5_ROWS: dict[str, list[dict[str, Any]]] = {
 ROWID_TABLES = ("setups", "state", "orders", "fills", "trades", "tracked_days")
 
 
+def _as_v8(table: str, row: dict[str, Any]) -> dict[str, Any]:
+    """Return a v5 row as schema v8 holds it: a setup event keeps its payload's data and direction (v8), not all of it."""
+    if table != "setup_events":
+        return row
+    payload = json.loads(row["payload"])
+    return {**{k: v for k, v in row.items() if k != "payload"},
+            "data": json.dumps(payload["data"], sort_keys=True, separators=(",", ":")), "direction": payload["direction"]}
+
+
 def _v5_store(path: Path, monkeypatch: pytest.MonkeyPatch, rows: dict[str, list[dict[str, Any]]]) -> None:
     """Create a schema v5 file (v5's migrations) holding rows, written as v5's writers wrote them."""
     with monkeypatch.context() as patch:
@@ -168,7 +184,8 @@ def test_v5_store_migrates_every_instant_to_integer_microseconds_exactly(v5_path
     with Store.open(v5_path) as store:
         assert store.schema_version() == SCHEMA_VERSION  # v6 and the ones after it
     conn = _raw(v5_path)  # no converters: the stored values themselves
-    for table, rows in V5_ROWS.items():
+    for table, v5_rows in V5_ROWS.items():
+        rows = [_as_v8(table, row) for row in v5_rows]
         order = "run_id, setup_id" if table == "backtest_trades" else "rowid"
         cursor = conn.execute(f"SELECT * FROM {table} ORDER BY {order}")
         assert [column[0] for column in cursor.description] == list(rows[0]), table  # same columns, same order
@@ -185,7 +202,12 @@ def test_v5_store_migrates_every_instant_to_integer_microseconds_exactly(v5_path
 
 def test_migrated_store_reads_what_the_v5_store_read(v5_path: Path) -> None:
     # the v5 file as v5 read it: its TEXT columns come back as they are (a store over a plain connection)
-    with Store(_raw(v5_path), v5_path, readonly=True) as v5:
+    raw = _raw(v5_path)
+    # v8 keeps a setup event's data and direction, not its whole payload: the v5 events as this slob reads them
+    raw.execute("CREATE TEMP VIEW setup_events AS SELECT id, setup_id, symbol, trading_date, seq, bar_time, type,"
+                " json_extract(payload, '$.data') AS data, json_extract(payload, '$.direction') AS direction"
+                " FROM main.setup_events")
+    with Store(raw, v5_path, readonly=True) as v5:
         before_rows = {table: _all_rows(v5, table, False) for table in V5_ROWS}
         before_reads = _reads(v5, ("2026-01-06T15:32:02", "2026-01-07T00:00:00"))  # v5's web_views bounds
     assert before_rows["events"][1][2] == "2026-01-06T15:32:02.500000Z"

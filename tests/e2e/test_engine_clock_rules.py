@@ -73,9 +73,9 @@ def test_levels_freeze_timeouts_and_the_session_end_come_from_the_clock_on_a_qui
         assert real_bars(h, at(14, 47), at(20, 0)) == []
         assert real_bars(h, at(20, 1), at(21, 2)) == []
 
-        [levels] = [json.loads(row["payload"]) for row in h.store.db.query(
-            "SELECT payload FROM setup_events WHERE type='LSE_LEVELS_FROZEN'")]
-        assert (levels["data"]["high"], levels["data"]["low"], levels["data"]["bars"]) == (25060.0, 24940.0, 379)
+        [levels] = [json.loads(row["data"]) for row in h.store.db.query(
+            "SELECT data FROM setup_events WHERE type='LSE_LEVELS_FROZEN'")]
+        assert (levels["high"], levels["low"], levels["bars"]) == (25060.0, 24940.0, 379)
         states = {row["id"]: (row["state"], row["invalidation_reason"]) for row in h.store.db.query(
             "SELECT id, state, invalidation_reason FROM setups ORDER BY id")}
         assert states == {LONG: ("INVALIDATED", "MARKET_CLOSED"), SHORT: ("INVALIDATED", "CONSOL_TIMEOUT")}

@@ -15,6 +15,8 @@ import pytest
 
 from slob_cli.adapters.store import Store, to_us
 from slob_cli.adapters.store import db as store_db
+from slob_cli.adapters.store.instants import add_time_functions
+from slob_cli.adapters.store.schema import EVENT_PAYLOAD_SQL, SCHEMA_VERSION
 from slob_cli.core.sessions import TradingCalendar, session_for
 from slob_cli.core.strategy import StrategyConfig
 from slob_cli.runtime import tracking
@@ -65,7 +67,7 @@ def _track(path: Path) -> tracking.TrackResult:
 
 def _tables(path: Path) -> list[list[tuple[Any, ...]]]:
     return [sql_rows(path, "SELECT * FROM setups ORDER BY id"),
-            sql_rows(path, "SELECT setup_id, symbol, trading_date, seq, bar_time, type, payload FROM setup_events"
+            sql_rows(path, "SELECT setup_id, symbol, trading_date, seq, bar_time, type, direction, data FROM setup_events"
                            " ORDER BY trading_date, seq")]
 
 
@@ -155,8 +157,13 @@ def test_an_update_that_changes_no_value_bumps_no_version_and_every_change_does(
 
 
 def _as_v6(path: Path, digest: str) -> None:
-    """Make a v7 store what v6 left: no candle versions, and tracked days recorded with v6's digests."""
+    """Make a store what v6 left: setup events with their whole payload (v7's, before v8), no candle versions,
+    and tracked days recorded with v6's digests."""
     with sql_file(path) as conn:
+        add_time_functions(conn)
+        conn.execute(f"UPDATE setup_events SET data = {EVENT_PAYLOAD_SQL}")
+        conn.execute("ALTER TABLE setup_events DROP COLUMN direction")
+        conn.execute("ALTER TABLE setup_events RENAME COLUMN data TO payload")
         for trigger in ("candles_inserted", "candles_updated", "candles_deleted"):
             conn.execute(f"DROP TRIGGER {trigger}")
         conn.execute("DROP TABLE candle_versions")
@@ -177,7 +184,7 @@ def test_a_v6_store_with_tracked_days_migrates_and_tracks_to_the_same_rows(
     monkeypatch.undo()
     monkeypatch.setattr(tracking, "replay_bars", _counting(replayed))
     with Store.open(path) as store:
-        assert store.schema_version() == 7
+        assert store.schema_version() == SCHEMA_VERSION
         candles = sql_value(path, "SELECT count(DISTINCT ts / 86400000000) FROM candles")
         assert len(store.candle_versions("NQ", 0, 10**6)) == candles  # every stored day has a version
     migrated = _track(path)  # v6's digests are of the old kind: each day computed once more, to the same rows

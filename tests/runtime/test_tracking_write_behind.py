@@ -55,7 +55,7 @@ def _track(db: Path, start: date = FIRST, end: date = LAST, **kwargs: Any) -> Tr
 
 
 def _tables(db: Path, ids: bool = True) -> tuple[list[Any], list[Any], list[Any]]:
-    events = "*" if ids else "setup_id, symbol, trading_date, seq, bar_time, type, payload"
+    events = "*" if ids else "setup_id, symbol, trading_date, seq, bar_time, type, direction, data"
     setups = "*" if ids else "id, trading_date, state, state_json"  # updated_at: the clock of the run
     return (sql_rows(db, f"SELECT {setups} FROM setups ORDER BY trading_date, rowid"),
             sql_rows(db, f"SELECT {events} FROM setup_events ORDER BY trading_date, seq"),
@@ -102,7 +102,7 @@ def test_stored_and_divergent_days_among_new_ones_are_kept_or_replaced_in_their_
     first = _track(db, date(2026, 3, 5), date(2026, 3, 6))  # two days in the middle of a batch
     changed = date(2026, 3, 12)
     _track(db, changed, changed)
-    sql_run(db, "UPDATE setup_events SET payload = payload || ' ' WHERE trading_date=? AND seq=2", (changed.isoformat(),))
+    sql_run(db, "UPDATE setup_events SET data = data || ' ' WHERE trading_date=? AND seq=2", (changed.isoformat(),))
     sql_run(db, "UPDATE tracked_days SET input_digest = NULL WHERE trading_date=?", (changed.isoformat(),))
     result = _track(db)
     assert result.candidates == expected.candidates and result.replaced_days == [changed]

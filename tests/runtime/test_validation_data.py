@@ -13,7 +13,7 @@ from slob_cli.core.validation import Outage, evaluate
 from slob_cli.errors import InputError
 from slob_cli.runtime.validation_data import event_key, gather
 from slob_cli.runtime.validation_report import default_report_base, to_markdown, to_table, write_report
-from tests.opsdata import END, START, record_run
+from tests.opsdata import END, START, record_run, setup_event_payload
 
 UTC = timezone.utc
 
@@ -38,8 +38,10 @@ def test_gather_reads_connection_candles_orders_and_events_of_the_run(store: Sto
 
 def test_report_from_store_passes_errors_and_warns_on_gap_outage_drops(store: Store) -> None:
     run_id = record_run(store)
-    offline = [event_key(None, "LSE_LEVELS_FROZEN", "2026-01-06T14:30:00Z", {"low": 1.0, "high": 2.0}),
-               event_key("s1", "SETUP_COMPLETE", "2026-01-06T15:09:00Z", '{"sl": 25470.0}')]
+    offline = [event_key(None, "LSE_LEVELS_FROZEN", "2026-01-06T14:30:00Z",
+                         setup_event_payload("LSE_LEVELS_FROZEN", "2026-01-06T14:30:00Z", {"low": 1.0, "high": 2.0})),
+               event_key("s1", "SETUP_COMPLETE", "2026-01-06T15:09:00Z", json.dumps(
+                   setup_event_payload("SETUP_COMPLETE", "2026-01-06T15:09:00Z", {"sl": 25470.0}, "s1")))]
     report = evaluate(gather(store, run_id, 24 * 3600, END, offline_events=offline))
     assert report.passed()
     assert [c.name for c in report.failures(strict=True)] == ["connection stable", "no gaps", "no dropped ticks"]
@@ -109,18 +111,18 @@ def test_offline_records_written_by_setup_repository_match_live_keys(store: Stor
     from slob_cli.runtime.validation_data import event_keys_of
 
     run_id = store.start_run("paper", {}, START)
-    records = [
-        StoredEvent("NQ", date(2026, 1, 6), 1, START + timedelta(minutes=30), "LSE_LEVELS_FROZEN", None,
-                    {"type": "LSE_LEVELS_FROZEN", "data": {"high": 25466.0, "low": 25410.5}}),
-        StoredEvent("NQ", date(2026, 1, 6), 2, START + timedelta(minutes=31), "LIQ1_DETECTED", "s1",
-                    {"type": "LIQ1_DETECTED", "data": {"price": 25491.25}}),
-    ]
+    def stored(seq: int, minutes: int, kind: str, setup_id: str | None, data: dict[str, float]) -> StoredEvent:
+        bar = START + timedelta(minutes=minutes)
+        return StoredEvent("NQ", date(2026, 1, 6), seq, bar, kind, setup_id, setup_event_payload(
+            kind, bar.strftime("%Y-%m-%dT%H:%M:%SZ"), data, setup_id, direction=None if setup_id is None else "SHORT"))
+
+    records = [stored(1, 30, "LSE_LEVELS_FROZEN", None, {"high": 25466.0, "low": 25410.5}),
+               stored(2, 31, "LIQ1_DETECTED", "s1", {"price": 25491.25})]
     SetupRepository(store).sync_day("NQ", date(2026, 1, 6), records, [], START, replace_divergent=False)
     store.end_run(run_id, 0, END)
     same = evaluate(gather(store, run_id, 24 * 3600, END, offline_events=event_keys_of(records)))
     assert {c.name: c.passed for c in same.criteria}["no look-ahead"] is True
-    moved = [records[0], StoredEvent("NQ", date(2026, 1, 6), 2, START + timedelta(minutes=32), "LIQ1_DETECTED",
-                                     "s1", {"type": "LIQ1_DETECTED", "data": {"price": 25491.25}})]
+    moved = [records[0], stored(2, 32, "LIQ1_DETECTED", "s1", {"price": 25491.25})]
     differs = evaluate(gather(store, run_id, 24 * 3600, END, offline_events=event_keys_of(moved)))
     (failed,) = [c for c in differs.failures() if c.name == "no look-ahead"]
     assert "differ from event 2" in failed.detail

@@ -57,9 +57,8 @@ def test_local_time_shows_display_zone() -> None:
     assert views.local_time(None, zone) == "-"
 
 
-def test_reference_levels_read_tracker_to_dict_payload_under_data(store: Store) -> None:
-    add_setup_event(store, 1, "LSE_LEVELS_FROZEN", "2026-01-06T14:30:00Z",
-                    {"type": "LSE_LEVELS_FROZEN", "data": {"high": 25466.0, "low": 25410.5, "bars": 390}})
+def test_reference_levels_read_the_frozen_events_data(store: Store) -> None:
+    add_setup_event(store, 1, "LSE_LEVELS_FROZEN", "2026-01-06T14:30:00Z", {"high": 25466.0, "low": 25410.5, "bars": 390})
     levels = views.reference_levels(store, date(2026, 1, 6))
     assert (levels["high"], levels["low"]) == (25466.0, 25410.5)
 

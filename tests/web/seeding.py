@@ -62,7 +62,7 @@ def seed_day(store: Store, now: datetime, candles: int = 90) -> SeededDay:
     store.upsert_candles(bars)
     run_id = store.start_run("paper", {"duration": "24"}, now - timedelta(hours=3))
     store.end_run(run_id, 0, now - timedelta(minutes=1), data_mode="live")
-    add_setup_event(store, 1, "LSE_LEVELS_FROZEN", to_iso(first), {"data": {"high": 25_480.0, "low": 25_410.0}},
+    add_setup_event(store, 1, "LSE_LEVELS_FROZEN", to_iso(first), {"high": 25_480.0, "low": 25_410.0},
                     trading_date=day.isoformat())
     open_setup, position_setup, closed_setup = day_id(day, "S1"), day_id(day, "S2"), day_id(day, "L1")
     at = first + timedelta(minutes=20)

@@ -11,6 +11,7 @@ from collections.abc import Iterator, Sequence
 from typing import TYPE_CHECKING, Any
 
 from slob_cli.adapters.store.instants import instant_us
+from slob_cli.adapters.store.schema import EVENT_PAYLOAD_SQL
 
 
 class ReadQueries:
@@ -246,7 +247,8 @@ class ReadQueries:
     def setup_event_rows_on(self, trading_dates: Sequence[str]) -> list[tuple[Any, ...]]:
         """Return (setup_id, type, bar_time, payload) of the setup events of the given dates, in log order."""
         return self._rows_in(
-            "SELECT setup_id, type, iso_time(bar_time), payload FROM setup_events WHERE trading_date IN ({})"
+            f"SELECT setup_id, type, iso_time(bar_time), {EVENT_PAYLOAD_SQL} FROM setup_events"
+            " WHERE trading_date IN ({})"
             " ORDER BY symbol, trading_date, seq", trading_dates)
 
     def day_configs_on(self, trading_dates: Sequence[str]) -> list[tuple[Any, ...]]:

@@ -8,6 +8,7 @@ calendar days, not instants, and stay `YYYY-MM-DD` text. JSON columns hold compa
 """
 from __future__ import annotations
 
+import json
 import re
 import sqlite3
 from collections.abc import Callable
@@ -15,7 +16,7 @@ from collections.abc import Callable
 from slob_cli.adapters.store.instants import add_time_functions, instant_us
 from slob_cli.errors import StoreError
 
-SCHEMA_VERSION = 7
+SCHEMA_VERSION = 8
 
 # Every column that holds an instant (tests/adapters/test_store.py checks the live schema against
 # them): those rows give as microseconds, and those rows give as ISO text (stored as text until v5).
@@ -368,6 +369,39 @@ def _run_statements(conn: sqlite3.Connection, statements: tuple[str, ...]) -> No
         conn.execute(statement)
 
 
+def _v8_compact_events(conn: sqlite3.Connection) -> None:
+    """v8: a setup event stores its data and direction, not its whole `to_dict()` beside the columns that repeat it.
+
+    Before, `setup_events.payload` held the event's `to_dict()` as canonical JSON: its bar time,
+    candidate id, symbol, trading date and type again, about 190 bytes an event where its data is
+    about 30. The column becomes `data` (the payload's "data", canonical JSON) and `direction` is
+    added (the payload's "direction"); readers make the whole payload again from the columns
+    (`EVENT_PAYLOAD_SQL`, `SetupRepository`). A payload that is no JSON object with "data" (no slob
+    wrote one) is kept whole as the data, so nothing stored is lost.
+    """
+    from slob_cli.adapters.store.setups import canonical_json
+
+    conn.execute("ALTER TABLE setup_events ADD COLUMN direction TEXT")
+    conn.execute("ALTER TABLE setup_events RENAME COLUMN payload TO data")
+    changed = []
+    for row_id, text in conn.execute("SELECT id, data FROM setup_events").fetchall():
+        try:
+            payload = json.loads(text) if text else None
+        except ValueError:
+            continue  # not JSON: left as it is (a reader meets it as before)
+        if isinstance(payload, dict) and "data" in payload:
+            direction = payload.get("direction")
+            changed.append((direction if isinstance(direction, str) else None, canonical_json(payload["data"]), row_id))
+    conn.executemany("UPDATE setup_events SET direction=?, data=? WHERE id=?", changed)
+
+
+# A setup event's whole payload (its `to_dict()`, keys in canonical order), made again in SQL from its
+# columns (v8). Data that is not JSON reads as null.
+EVENT_PAYLOAD_SQL = ("json_object('bar_time', iso_time(bar_time), 'candidate_id', setup_id, 'data',"
+                     " CASE WHEN json_valid(data) THEN json(data) END, 'direction', direction, 'symbol', symbol,"
+                     " 'trading_date', trading_date, 'type', type)")
+
+
 # MIGRATIONS[n] upgrades a file at version n to n + 1. Version 0 is an empty file.
 MIGRATIONS: dict[int, Callable[[sqlite3.Connection], object]] = {
     0: lambda conn: _run_script(conn, _V1),
@@ -377,4 +411,5 @@ MIGRATIONS: dict[int, Callable[[sqlite3.Connection], object]] = {
     4: lambda conn: _run_script(conn, _V5_TRACKED_INPUTS),
     5: lambda conn: _v6_integer_instants(conn),
     6: lambda conn: _run_statements(conn, _V7_CANDLE_VERSIONS),
+    7: _v8_compact_events,
 }

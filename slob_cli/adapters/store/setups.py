@@ -1,7 +1,9 @@
 """Repository over `setups` (one row per candidate) and `setup_events` (the tracker's event log).
 
-Rows are plain mappings shaped like `CandidateView.to_dict()`; events are stored with the
-event's `to_dict()` as canonical JSON so a replay can be compared byte for byte by sequence number.
+Rows are plain mappings shaped like `CandidateView.to_dict()`. An event is stored as its columns
+(symbol, trading date, seq, bar time, type, setup id, direction) and its data as canonical JSON, so
+a replay can be compared with the stored log event by event; its `to_dict()` is made again from those
+when it is read (schema v8: before, the whole `to_dict()` was stored beside the columns that repeat it).
 """
 
 from __future__ import annotations
@@ -10,7 +12,7 @@ import json
 import sqlite3
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta, timezone
+from datetime import date, datetime, timezone
 from functools import lru_cache
 from json.encoder import encode_basestring_ascii
 from typing import Any, NamedTuple
@@ -50,9 +52,16 @@ def canonical_json(value: Any) -> str:
     return "".join(_ENCODE(value, 0))
 
 
+EventKey = tuple[int, str, str | None, str | None, str]  # (bar time us, type, setup id, direction, data JSON)
+
+
 @dataclass(frozen=True)
 class StoredEvent:
-    """One row of `setup_events`: the seq-th event of (symbol, trading_date) and its to_dict()."""
+    """One row of `setup_events`: the seq-th event of (symbol, trading_date) and its to_dict() (`payload`).
+
+    The store keeps of `payload` only what its other columns do not hold: the direction and the
+    data (schema v8); `payload_json` is the whole of it as canonical JSON, as people and reports read it.
+    """
 
     symbol: str
     trading_date: date
@@ -75,10 +84,17 @@ class StoredEvent:
             "payload": dict(self.payload),
         }
 
+    @property
+    def key(self) -> EventKey:
+        """Return what tells this event from another of the same seq: all it stores but its place."""
+        data = self.payload.get("data")
+        return (to_us(self.bar_time), self.type, self.setup_id, self.payload.get("direction"),
+                canonical_json(dict(data) if isinstance(data, Mapping) else data))
+
     def row(self) -> tuple[Any, ...]:
-        """Return the `setup_events` values (setup_id, symbol, trading_date, seq, bar_time, type, payload)."""
-        return (self.setup_id, self.symbol, self.trading_date.isoformat(), self.seq, to_us(self.bar_time), self.type,
-                self.payload_json)
+        """Return the `setup_events` values (setup_id, symbol, trading_date, seq, bar_time, type, direction, data)."""
+        bar_time, kind, setup_id, direction, data = self.key
+        return (setup_id, self.symbol, self.trading_date.isoformat(), self.seq, bar_time, kind, direction, data)
 
 
 class EventRow(NamedTuple):
@@ -90,19 +106,21 @@ class EventRow(NamedTuple):
     seq: int
     bar_time: int  # microseconds since the epoch
     type: str
-    payload_json: str
+    direction: str | None
+    data_json: str
+
+    @property
+    def key(self) -> EventKey:
+        """Return what tells this event from another of the same seq (StoredEvent.key)."""
+        return (self.bar_time, self.type, self.setup_id, self.direction, self.data_json)
 
     def row(self) -> tuple[Any, ...]:
         """Return the `setup_events` values (the row itself)."""
         return self
 
 
-_EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
-_EPOCH_DATE = _EPOCH.date()
-_MINUTE_US = 60_000_000
-_DAY_US = 86_400 * 1_000_000
-_MINUTES = [f"T{minute // 60:02d}:{minute % 60:02d}:00Z" for minute in range(24 * 60)]  # to_iso's time of a whole minute
 _tuple_new = tuple.__new__  # builds an EventRow without the generated __new__'s Python frame
+_EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
 
 
 def _encode_chunks(value: Any, _level: int) -> tuple[str]:
@@ -112,58 +130,48 @@ def _encode_chunks(value: Any, _level: int) -> tuple[str]:
 def event_rows(events: Iterable[SetupEvent]) -> list[EventRow]:
     """Return the stored rows of one day's events, numbered from 1, without building `event.to_dict()`.
 
-    Each payload is `canonical_json(event.to_dict())` written out key by key (a test holds the two
-    equal); the JSON text of the few distinct ids, dates and kinds is made once, and a bar time
-    on a whole minute is written from its microseconds (a cached date and a table of the day's
-    minutes) instead of by `to_iso`. For a replay's tens of thousands of events, about half the cost of those.
+    Each row holds what `StoredEvent(..., event.to_dict()).row()` holds (a test holds the two equal):
+    the data as canonical JSON, the direction and type as text, the bar time in microseconds (one
+    bar's events follow one another: its instant is converted once).
     """
-    text: dict[str | None, str] = {None: "null"}  # a JSON string, as the canonical encoder writes it
-    tails: dict[tuple[str, str | None, str, date], tuple[str, str, str]] = {}  # -> (payload tail, kind, day)
-    dates: dict[int, str] = {}  # days since the epoch -> ISO date
     rows: list[EventRow] = []
     append = rows.append
     join = "".join
     encode = _ENCODE or _encode_chunks
+    # an enum's .value is a Python-level property: the texts of the few kinds, directions and days are looked up
+    texts: dict[Any, Any] = {None: None}
     when: datetime | None = None
-    bar_time, bar_us = "", 0
+    bar_us = 0
     for seq, event in enumerate(events, 1):
-        if event.bar_time != when:  # a bar's events follow one another: its instant is written once
+        if event.bar_time != when:
             when = event.bar_time
             delta = when - _EPOCH  # to_us, inline
             bar_us = (delta.days * 86_400 + delta.seconds) * 1_000_000 + delta.microseconds
-            minute, part = divmod(bar_us - delta.days * _DAY_US, _MINUTE_US)
-            if part:
-                bar_time = to_iso(when)
-            else:
-                day_text = dates.get(delta.days) or dates.setdefault(
-                    delta.days, (_EPOCH_DATE + timedelta(delta.days)).isoformat())
-                bar_time = day_text + _MINUTES[minute]
-        # str-valued enums: as dict keys they hash and compare as their values, in C
-        key = (event.type, event.direction, event.symbol, event.trading_date)
-        tail = tails.get(key)
-        if tail is None:
-            day = event.trading_date.isoformat()
-            kind = event.type.value
-            direction = None if event.direction is None else event.direction.value
-            quoted = [text.get(value) or text.setdefault(value, encode_basestring_ascii(value))  # type: ignore[arg-type]
-                      for value in (direction, event.symbol, day, kind)]
-            tail = tails[key] = ("".join((',"direction":', quoted[0], ',"symbol":', quoted[1], ',"trading_date":',
-                                          quoted[2], ',"type":', quoted[3], "}")), kind, day)
-        candidate = event.candidate_id
+        kind, direction, day = event.type, event.direction, event.trading_date
+        if kind not in texts or direction not in texts or day not in texts:
+            texts.update({kind: kind.value, day: day.isoformat()})
+            if direction is not None:
+                texts[direction] = direction.value
         data = event.data
-        quoted_id = text.get(candidate) or text.setdefault(candidate, encode_basestring_ascii(candidate))  # type: ignore[arg-type]
-        data_json = join(encode(data if type(data) is dict else dict(data), 0))
-        append(_tuple_new(EventRow, (candidate, event.symbol, tail[2], seq, bar_us, tail[1], (
-            f'{{"bar_time":"{bar_time}","candidate_id":{quoted_id},"data":{data_json}{tail[0]}'))))
+        append(_tuple_new(EventRow, (event.candidate_id, event.symbol, texts[day], seq, bar_us, texts[kind],
+                                     texts[direction], join(encode(data if type(data) is dict else dict(data), 0)))))
     return rows
 
 
 class LoggedEvent(NamedTuple):
-    """A stored event as a replay compares it (decoding every payload would cost more than the replay)."""
+    """A stored event as a replay compares it (its data JSON undecoded: decoding every one would cost more than the replay)."""
 
     seq: int
+    bar_time: int
     type: str
-    payload_json: str
+    setup_id: str | None
+    direction: str | None
+    data_json: str
+
+    @property
+    def key(self) -> EventKey:
+        """Return what tells this event from another of the same seq (StoredEvent.key)."""
+        return (self.bar_time, self.type, self.setup_id, self.direction, self.data_json)
 
 
 @dataclass(frozen=True)
@@ -193,7 +201,7 @@ _TRACKED_CONFLICT = ("ON CONFLICT(symbol, trading_date) DO UPDATE SET config_has
                      " event_count=excluded.event_count, setup_count=excluded.setup_count, updated_at=excluded.updated_at")
 # Each table's write, once: a row at a time (values_sql(..., 1)) for a day compared with what is stored,
 # many rows per statement (insert_rows) for days that hold nothing yet (insert_days).
-_EVENT_COLUMNS = ("setup_id", "symbol", "trading_date", "seq", "bar_time", "type", "payload")
+_EVENT_COLUMNS = ("setup_id", "symbol", "trading_date", "seq", "bar_time", "type", "direction", "data")
 _EVENT_ROWS = RowInsert("setup_events", _EVENT_COLUMNS)
 _EVENT_KEPT = RowInsert("setup_events", _EVENT_COLUMNS, conflict="ON CONFLICT(symbol, trading_date, seq) DO NOTHING")
 _SETUP_ROWS = RowInsert("setups", (*SETUP_FIELDS, "state_json", "updated_at"), conflict=_SETUP_CONFLICT)
@@ -301,8 +309,9 @@ class SetupRepository:
                 inserted += 1
                 continue
             row = conn.execute(
-                "SELECT payload FROM setup_events WHERE symbol=? AND trading_date=? AND seq=?", values[1:4]).fetchone()
-            if row[0] != event.payload_json:
+                "SELECT bar_time, type, setup_id, direction, data FROM setup_events WHERE symbol=? AND trading_date=?"
+                " AND seq=?", values[1:4]).fetchone()
+            if tuple(row) != event.key:
                 raise StoreError(
                     f"setup event {event.symbol} {event.trading_date} seq {event.seq} is already stored "
                     f"with a different payload"
@@ -480,19 +489,21 @@ class SetupRepository:
         )
 
     def _logged_events(self, symbol: str, day: str) -> list[LoggedEvent]:
-        """Return one day's stored log as compared with a replay: seq, type and payload JSON, undecoded."""
+        """Return one day's stored log as compared with a replay, its data JSON undecoded."""
         return [LoggedEvent(*row) for row in self._conn.execute(
-            "SELECT seq, type, payload FROM setup_events WHERE symbol=? AND trading_date=? ORDER BY seq",
+            "SELECT seq, bar_time, type, setup_id, direction, data FROM setup_events WHERE symbol=? AND trading_date=?"
+            " ORDER BY seq",
             (symbol, day))]
 
     def _events(self, where: str, params: Sequence[Any]) -> list[StoredEvent]:
-        sql = ("SELECT symbol, trading_date, seq, bar_time, type, setup_id, payload FROM setup_events "
+        sql = ("SELECT symbol, trading_date, seq, bar_time, type, setup_id, direction, data FROM setup_events "
                f"{where} ORDER BY trading_date, seq")
         events = []
-        for symbol, day, seq, bar_time, kind, setup_id, payload in self._conn.execute(sql, list(params)):
+        for symbol, day, seq, bar_time, kind, setup_id, direction, data in self._conn.execute(sql, list(params)):
             bar = from_us(bar_time)
-            events.append(StoredEvent(symbol, date.fromisoformat(day), seq, bar, kind, setup_id,
-                                      json.loads(payload), payload))
+            payload = {"bar_time": to_iso(bar), "candidate_id": setup_id, "data": json.loads(data),
+                       "direction": direction, "symbol": symbol, "trading_date": day, "type": kind}  # its to_dict()
+            events.append(StoredEvent(symbol, date.fromisoformat(day), seq, bar, kind, setup_id, payload))
         return events
 
 
@@ -520,7 +531,7 @@ def first_divergence(
 ) -> int | None:
     """Return the first seq where the stored log is not a prefix of the computed one, or None."""
     for index, event in enumerate(stored):
-        if index >= len(computed) or event.payload_json != computed[index].payload_json:
+        if index >= len(computed) or event.key != computed[index].key:
             return event.seq
     return None
 

@@ -12,7 +12,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from functools import cache
 from typing import TYPE_CHECKING, Any, Literal
 
-from slob_cli.adapters.store.schema import ISO_TEXT_INSTANTS
+from slob_cli.adapters.store.schema import EVENT_PAYLOAD_SQL, ISO_TEXT_INSTANTS
 
 TERMINAL_SETUP_STATES = ("setup_complete", "invalidated", "setup_skipped", "skipped")
 
@@ -201,8 +201,8 @@ class ViewQueries:
 
     # ------------------------------------------------------------------ levels and events
     def reference_level_row(self, trading_date_iso: str, symbol: str | None = None) -> tuple[str, str, str] | None:
-        """Return (symbol, bar_time, payload) of the newest LSE_LEVELS_FROZEN event of a trading date, or None."""
-        sql = ("SELECT symbol, iso_time(bar_time), payload FROM setup_events"
+        """Return (symbol, bar_time, data JSON) of the newest LSE_LEVELS_FROZEN event of a trading date, or None."""
+        sql = ("SELECT symbol, iso_time(bar_time), data FROM setup_events"
                " WHERE type = 'LSE_LEVELS_FROZEN' AND trading_date = ?")
         params: list[Any] = [trading_date_iso]
         if symbol is not None:
@@ -231,7 +231,8 @@ class ViewQueries:
         """Return the newest setup events of types other than `left_out` (source 'setup'), newest first."""
         marks = ",".join("?" * len(left_out))
         return self._dicts(
-            "SELECT iso_time(bar_time) AS ts, type, symbol, payload, 'setup' AS source, setup_id FROM setup_events"
+            f"SELECT iso_time(bar_time) AS ts, type, symbol, {EVENT_PAYLOAD_SQL} AS payload, 'setup' AS source, setup_id"
+            " FROM setup_events"
             f" WHERE type NOT IN ({marks}) ORDER BY id DESC LIMIT ?",
             (*left_out, limit),
         )
