@@ -11,6 +11,7 @@ from zoneinfo import ZoneInfo
 
 from slob_cli.adapters.store import Store, from_iso
 from slob_cli.adapters.store.setups import StoredEvent
+from slob_cli.core.pnl import price_text
 from slob_cli.errors import InputError
 
 MARGIN = timedelta(minutes=20)
@@ -85,7 +86,7 @@ def write_setup_chart(
         series = pd.Series(np.nan, index=frame.index)
         series[when] = price
         plots.append(mpf.make_addplot(series, type="scatter", marker=marker, markersize=140,
-                                      color=colour, label=f"{label} {price:,.2f}"))
+                                      color=colour, label=f"{label} {price_text(price)}"))
     nowick = local(setup["nowick_time"])
     if nowick is not None and nowick in frame.index:
         series = pd.Series(np.nan, index=frame.index)
@@ -120,7 +121,7 @@ def write_setup_chart(
     handles, labels = axis.get_legend_handles_labels()
     for label, price, colour, style_name in levels:
         handles.append(Line2D([], [], color=colour, linestyle=style_name, linewidth=1.2))
-        labels.append(f"{label} {price:,.2f}")
+        labels.append(f"{label} {price_text(price)}")
     if handles:
         axis.legend(handles, labels, loc="best", fontsize=8, framealpha=0.9)
     axis.set_xlabel(f"time ({zone.key})")

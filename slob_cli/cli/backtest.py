@@ -103,7 +103,7 @@ def _render(report: Any, zone: Any, plot: Path | None) -> None:
 
     from slob_cli.cli.tables import wide_console
     from slob_cli.core.backtest import FILL_MODEL_NOTE
-    from slob_cli.core.pnl import money_text
+    from slob_cli.core.pnl import money_text, price_text
     from slob_cli.runtime.views import local_time
 
     stats = report.stats
@@ -115,8 +115,8 @@ def _render(report: Any, zone: Any, plot: Path | None) -> None:
     for trade in report.outcome.trades[:TRADES_SHOWN]:
         row = trade.to_dict()
         trades.add_row(row["setup_id"], row["direction"], str(row["contracts"]), local_time(row["entry_time"], zone),
-                       f"{row['entry_price']:.2f}", f"{row['stop']:.2f}", f"{row['target']:.2f}",
-                       local_time(row["exit_time"], zone), f"{row['exit_price']:.2f}", row["exit_reason"],
+                       price_text(row['entry_price']), price_text(row['stop']), price_text(row['target']),
+                       local_time(row["exit_time"], zone), price_text(row['exit_price']), row["exit_reason"],
                        f"{row['r_multiple']:+.2f}", money_text(row["pnl"]))
     console = wide_console(trades)
     console.print(f"[bold]{report.symbol} backtest {report.start} .. {report.end}[/bold]"

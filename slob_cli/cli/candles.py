@@ -209,6 +209,7 @@ def show(
     from rich.table import Table
 
     from slob_cli.cli.tables import wide_console
+    from slob_cli.core.pnl import price_text
 
     zone = settings.zone
     with_drops = any(candle.dropped_ticks for candle in candles)
@@ -218,8 +219,8 @@ def show(
         table.add_column(column, justify="left" if column == "time" else "right", no_wrap=True)
     for candle in candles:
         ticks = "synthetic" if candle.synthetic else ("?" if candle.tick_count < 0 else f"{candle.tick_count:,}")
-        cells = [candle.ts.astimezone(zone).strftime("%Y-%m-%d %H:%M"), f"{candle.open:.2f}", f"{candle.high:.2f}",
-                 f"{candle.low:.2f}", f"{candle.close:.2f}", _volume(candle.volume), ticks]
+        cells = [candle.ts.astimezone(zone).strftime("%Y-%m-%d %H:%M"), price_text(candle.open), price_text(candle.high),
+                 price_text(candle.low), price_text(candle.close), _volume(candle.volume), ticks]
         table.add_row(*cells, *([str(candle.dropped_ticks)] if with_drops else []))
     wide_console(table).print(table)
 

@@ -40,6 +40,7 @@ def demo(
     from rich.table import Table
 
     from slob_cli.cli.tables import fitting_console
+    from slob_cli.core.pnl import price_text
 
     table = Table(title=f"Demo session {report.symbol} (seed {report.seed}) -> {db_path}")
     table.add_column("figure")
@@ -51,7 +52,7 @@ def demo(
         ("M1 candles", f"{report.candles:,}"),
         ("gaps (minutes without trades)", f"{report.gaps:,}"),
         ("late / dropped ticks", f"{report.late_ticks:,} / {report.dropped_ticks:,}"),
-        ("open / high / low / close", f"{report.open:.2f} / {report.high:.2f} / {report.low:.2f} / {report.close:.2f}"),
+        ("open / high / low / close", " / ".join(price_text(p) for p in (report.open, report.high, report.low, report.close))),
         ("volume (contracts)", f"{report.volume:,.0f}"),
         ("elapsed", f"{report.elapsed_seconds:.2f} s"),
     ]

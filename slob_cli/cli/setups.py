@@ -286,7 +286,10 @@ def _clock(text: str | None, zone: ZoneInfo) -> str:
 
 
 def _price(value: float | None) -> str:
-    return "" if value is None else f"{value:,.2f}"
+    """Return a price as every surface writes it (core/pnl.price_text), or nothing: an empty cell."""
+    from slob_cli.core.pnl import price_text
+
+    return "" if value is None else price_text(value)
 
 
 def render_candidates(rows: list[dict[str, Any]], zone: ZoneInfo, title: str, screen: Console | None = None) -> None:
@@ -373,15 +376,19 @@ def render_timeline(setup: dict[str, Any], events: list[StoredEvent], zone: Zone
         table.add_column(name, no_wrap=name != "details", overflow="fold")
     for event in events:
         data = event.payload.get("data") or {}
-        details = " ".join(f"{key}={_detail(value, zone)}" for key, value in data.items())
+        details = " ".join(f"{key}={_detail(key, value, zone)}" for key, value in data.items())
         table.add_row(str(event.seq), event.bar_time.astimezone(zone).strftime("%Y-%m-%d %H:%M"),
                       event.type, details)
     fitting_console(table).print(table)
 
 
-def _detail(value: Any, zone: ZoneInfo) -> str:
+def _detail(key: str, value: Any, zone: ZoneInfo) -> str:
+    from slob_cli.core.strategy.events import PRICE_FIELDS
+
     if isinstance(value, str) and value.endswith("Z") and "T" in value:
         return _clock(value, zone)
+    if key in PRICE_FIELDS and isinstance(value, int | float):
+        return _price(value)
     if isinstance(value, float):
         return f"{value:.6f}".rstrip("0").rstrip(".")
     return str(value)

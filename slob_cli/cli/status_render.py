@@ -8,14 +8,10 @@ from zoneinfo import ZoneInfo
 from rich.console import Group, RenderableType
 from rich.text import Text
 
-from slob_cli.core.pnl import money_text
+from slob_cli.core.pnl import money_text, points_text, price_text
 from slob_cli.runtime.dashboard_view import listing_table
 from slob_cli.runtime.status import StatusReport, running_text
-from slob_cli.runtime.views import ago, counted, format_price, format_quantity, human_age, local_time
-
-
-def _points(value: float | None) -> str:
-    return "-" if value is None else f"{value:+.2f}"
+from slob_cli.runtime.views import ago, counted, format_quantity, human_age, local_time
 
 
 def render_status(report: StatusReport, zone: ZoneInfo) -> RenderableType:
@@ -42,7 +38,7 @@ def render_status(report: StatusReport, zone: ZoneInfo) -> RenderableType:
     setups = listing_table("Open setups", ("setup", "dir", "state", "high", "low", "updated"))
     for setup in report.open_setups:
         setups.add_row(setup["id"], setup["direction"][:1], setup["state"],
-                       format_price(setup["high"]), format_price(setup["low"]),
+                       price_text(setup["high"]), price_text(setup["low"]),
                        local_time(setup["updated_at"], zone, with_date=False))
     parts.append(setups)
     orders = listing_table("Working orders", ("order ref", "act", "type", "qty", "price", "status"), ("type", "status"))
@@ -50,16 +46,16 @@ def render_status(report: StatusReport, zone: ZoneInfo) -> RenderableType:
         price = order["limit_price"] if order["limit_price"] is not None else order["stop_price"]
         status = "ended sim" if order.get("ended_sim_run") else order["status"]
         orders.add_row(order["order_ref"], order["action"], order["order_type"], format_quantity(order['quantity']),
-                       format_price(price), status)
+                       price_text(price), status)
     parts.append(orders)
     # The side is in the setup id (-S1 short, -L1 long): no column, so the table fits 80 columns.
     positions = listing_table("Positions", ("setup", "qty", "entry", "last", "unreal.", "to stop", "to tgt"))
     for position in report.positions:
         setup = position["setup_id"] + ("*" if position.get("ended_sim_run") else "")
         positions.add_row(setup, format_quantity(position['quantity']),
-                          format_price(position["entry_price"]), format_price(position.get("last_price")),
-                          money_text(position.get("unrealized_money")), _points(position.get("to_stop")),
-                          _points(position.get("to_target")))
+                          price_text(position["entry_price"]), price_text(position.get("last_price")),
+                          money_text(position.get("unrealized_money")), points_text(position.get("to_stop")),
+                          points_text(position.get("to_target")))
     parts.append(positions)
     if any(position.get("ended_sim_run") for position in report.positions):
         parts.append(Text("* of an ended sim run: its gateway is gone, not a live position", style="dim"))
@@ -67,11 +63,11 @@ def render_status(report: StatusReport, zone: ZoneInfo) -> RenderableType:
     label = "Sim day" if simulated else "Today"
     parts.append(Text(
         f"{label} ({today['trading_date']} New York): {counted(today['closed_trades'], 'closed trade')}, "
-        f"P&L {today['pnl_points']:+.2f} points, {money_text(today['pnl_money'])} net, "
+        f"P&L {points_text(today['pnl_points'])} points, {money_text(today['pnl_money'])} net, "
         f"commission {money_text(today['commission'], signed=False)}"
     ))
     for trade in today.get("trades", []):
-        parts.append(Text(f"  {trade['setup_id']}: {_points(trade['pnl_points'])} points, "
+        parts.append(Text(f"  {trade['setup_id']}: {points_text(trade['pnl_points'])} points, "
                           f"{money_text(trade['pnl_money'])} net"))
     health, liveness = report.health, report.liveness
     whose = (report.health_of or {}).get("run_id")

@@ -180,7 +180,8 @@ def _render(result: Any, json_out: bool) -> None:
     from rich.table import Table
 
     from slob_cli.cli.tables import fitting_console
-    from slob_cli.core.pnl import money_text
+    from slob_cli.core.pnl import money_text, points_text, price_text
+    from slob_cli.runtime.views import format_quantity
 
     stats = result.stats
     table = Table(title="slob session summary", show_header=False)
@@ -196,9 +197,13 @@ def _render(result: Any, json_out: bool) -> None:
     table.add_row("reconnects", str(stats.reconnects))
     table.add_row("data", stats.data_mode)
     for trade in result.trades:
-        pnl = trade["pnl_money"]
-        table.add_row(f"trade {trade['setup_id']}",
-                      f"{trade['direction']} {trade['quantity']:g} @ {trade['entry_price']:.2f} -> "
-                      f"{trade['exit_reason'] or 'open'} {'' if pnl is None else money_text(pnl)}")
+        # SHORT 1 @ 25,571.75 -> target 25,501.00, +70.75 points, $+1,410.50: as status and the web page word them.
+        outcome = trade["exit_reason"] or "open"
+        if trade["exit_price"] is not None:
+            outcome += f" {price_text(trade['exit_price'])}, {points_text(trade['pnl_points'])} points"
+        if trade["pnl_money"] is not None:
+            outcome += f", {money_text(trade['pnl_money'])}"
+        table.add_row(f"trade {trade['setup_id']}", f"{trade['direction']} {format_quantity(trade['quantity'])} @ "
+                                                    f"{price_text(trade['entry_price'])} -> {outcome}")
     table.add_row("P&L (closed, after commission)", money_text(result.pnl))
     fitting_console(table).print(table)

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from enum import Enum
 
 from slob_cli.core.models import TICK_SIZE, Direction, round_to_tick
+from slob_cli.core.pnl import price_text
 
 REF_PREFIX = "slob"
 # IB's ocaType 2, "reduce with block": a fill (whole or partial) of one exit shrinks the others by the
@@ -164,10 +165,11 @@ def build_bracket(
     target_px = target_price_on_grid(direction, target, tick)
     above, below = ("above", "below") if short else ("below", "above")
     if (stop_px <= entry_estimate) if short else (stop_px >= entry_estimate):
-        raise ValueError(f"{direction.value} stop {stop:g} must be {above} the entry {entry_estimate:g}")
+        raise ValueError(f"{direction.value} stop {price_text(stop)} must be {above} the entry {price_text(entry_estimate)}")
     if (target_px >= entry_estimate) if short else (target_px <= entry_estimate):
         raise ValueError(
-            f"{direction.value} target {target:g} (on grid {target_px:g}) must be {below} the entry {entry_estimate:g}")
+            f"{direction.value} target {price_text(target)} (on grid {price_text(target_px)}) must be {below} the entry "
+            f"{price_text(entry_estimate)}")
     limit_px = None
     if entry_type == "LMT":
         # Through the estimate: a SELL limit lower, a BUY limit higher, rounded to the marketable side.

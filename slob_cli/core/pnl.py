@@ -145,8 +145,29 @@ def money_text(value: float | None, signed: bool = True) -> str:
     """
     if value is None:
         return "-"
-    cents = round(value, 2) + 0.0  # -0.004 rounds to -0.0; adding 0.0 makes it 0.0 (as trade_result's points)
+    cents = _hundredths(value)
     return f"${cents:+,.2f}" if signed else f"${cents:,.2f}"
+
+
+def price_text(value: float | None) -> str:
+    """Return a price as every screen, log, alert and report writes it: `25,571.75`, or `-` when unknown.
+
+    Two decimals are exact for NQ and MNQ (ticks of 0.25); the thousands separator is the one the money has.
+    """
+    return "-" if value is None else f"{_hundredths(value):,.2f}"
+
+
+def points_text(value: float | None) -> str:
+    """Return points (a P&L, a distance to stop or target) as every surface writes them: `+70.75`, `-1,002.25`, `-`.
+
+    Always signed; rounded first, so a short closed at its entry reads `+0.00`, never `-0.00`.
+    """
+    return "-" if value is None else f"{_hundredths(value):+,.2f}"
+
+
+def _hundredths(value: float) -> float:
+    """Return a value rounded to two decimals, never -0.0 (-0.004 rounds to -0.0; adding 0.0 makes it 0.0)."""
+    return round(value, 2) + 0.0
 
 
 # Commission per contract per side (USD), IB's tiered rate with exchange fees: what the simulated

@@ -7,6 +7,7 @@ from typing import TypeVar
 
 from slob_cli.core.broker_view import LIVE, BrokerExecution, BrokerOrder, OrderStatus, StoredOrder
 from slob_cli.core.orders import OrderIntent, ParsedRef
+from slob_cli.core.pnl import price_text
 
 
 @dataclass(frozen=True, slots=True)
@@ -99,7 +100,7 @@ def order_line(order: OrderIntent) -> str:
     """One order as a trader reads it: orderRef, side, quantity, type and price."""
     price = order.stop_price if order.order_type.startswith("STP") else order.limit_price
     return " ".join([order.order_ref, order.action, str(order.quantity), order.order_type]
-                    + ([f"{price:.2f}"] if price is not None else []))
+                    + ([price_text(price)] if price is not None else []))
 
 
 def describe(action: Action) -> str:

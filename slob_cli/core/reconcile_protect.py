@@ -7,6 +7,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from slob_cli.core.broker_view import LIVE, BrokerOrder, status_from_ib
 from slob_cli.core.models import Direction
 from slob_cli.core.orders import OrderRole, exit_pair, flatten_intent
+from slob_cli.core.pnl import price_text
 from slob_cli.core.reconcile_actions import Action, CancelOrder, OrderView, PlaceOrders, Report, ResizeOrder
 
 ORPHAN_PREFIX = "orphan-"
@@ -92,13 +93,13 @@ def _reissue(
     breached = stop_price is not None and last is not None and (last >= stop_price if short else last <= stop_price)
     attempt = next_attempt(views)
     if stop_price is None or breached:
-        why = "no stored stop price" if stop_price is None else f"the last price {last:g} is through the stop {stop_price:g}"
+        why = "no stored stop price" if stop_price is None else f"the last price {price_text(last)} is through the stop {price_text(stop_price)}"
         order = flatten_intent(setup_id, symbol, -need if short else need, attempt)
         actions.append(PlaceOrders(setup_id, (order,), f"flatten {need} unprotected {symbol}: {why}"))
         return actions
     stop, target = exit_pair(setup_id, direction, symbol, need, stop_price, target_price, attempt=attempt)
     orders = (stop,) if target is None else (stop, target)
-    actions.append(PlaceOrders(setup_id, orders, f"re-protect {need} {symbol} with a stop at {stop.stop_price:g}"))
+    actions.append(PlaceOrders(setup_id, orders, f"re-protect {need} {symbol} with a stop at {price_text(stop.stop_price)}"))
     return actions
 
 

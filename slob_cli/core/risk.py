@@ -15,7 +15,7 @@ from enum import Enum
 from typing import Any
 
 from slob_cli.core.models import INSTRUMENTS, Direction
-from slob_cli.core.pnl import money_sum, money_text
+from slob_cli.core.pnl import money_sum, money_text, price_text
 from slob_cli.errors import ConfigError
 
 ZERO_SIZE_POLICIES = ("skip", "mnq")
@@ -383,10 +383,10 @@ def _risk_problem(setup: TradeRequest) -> str | None:
     short = setup.direction is Direction.SHORT
     if (setup.stop <= setup.entry_estimate) if short else (setup.stop >= setup.entry_estimate):
         side = "above" if short else "below"
-        return f"stop {setup.stop:g} is not {side} the entry {setup.entry_estimate:g}"
+        return f"stop {price_text(setup.stop)} is not {side} the entry {price_text(setup.entry_estimate)}"
     if (setup.target >= setup.entry_estimate) if short else (setup.target <= setup.entry_estimate):
         side = "below" if short else "above"
-        return f"target {setup.target:g} is not {side} the entry {setup.entry_estimate:g}"
+        return f"target {price_text(setup.target)} is not {side} the entry {price_text(setup.entry_estimate)}"
     return None
 
 

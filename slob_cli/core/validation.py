@@ -17,6 +17,7 @@ from slob_cli.core.broker_view import TERMINAL, OrderStatus
 from slob_cli.core.orders import OrderRole
 from slob_cli.core.pnl import lost, money_sum, money_text, won
 from slob_cli.core.unrealized import largest_difference
+from slob_cli.core.words import counted
 
 
 class Severity(str, Enum):
@@ -285,7 +286,7 @@ def check_broker_unrealized(data: ValidationInput, limits: Thresholds) -> Criter
     if not difference.samples:
         return Criterion("unrealized P&L matches the broker", True, "no heartbeat with both figures",
                          Severity.WARNING)
-    detail = (f"largest difference {money_text(difference.worst, signed=False)} over {difference.samples} heartbeats "
+    detail = (f"largest difference {money_text(difference.worst, signed=False)} over {counted(difference.samples, 'heartbeat')} "
               f"(ours {money_text(difference.ours)}, broker {money_text(difference.broker)}; tolerance "
               f"{money_text(limits.unrealized_tolerance_usd, signed=False)})")
     return Criterion("unrealized P&L matches the broker", difference.within(limits.unrealized_tolerance_usd),

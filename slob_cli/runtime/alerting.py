@@ -11,7 +11,8 @@ from enum import Enum
 from typing import Any
 
 from slob_cli.adapters.alerts import AlertKind, AlertLevel, Notifier
-from slob_cli.core.pnl import money_text
+from slob_cli.core.pnl import money_text, points_text, price_text
+from slob_cli.core.strategy.events import PRICE_FIELDS
 from slob_cli.runtime.events import Event, EventType
 
 
@@ -32,11 +33,19 @@ def describe_payload(payload: Any, limit: int = 400) -> str:
 
 # Money in a payload (a closed trade's), written as every screen and log writes it: signed, or not (commission).
 _MONEY = {"pnl_money": True, "gross": True, "commission": False}
+# Prices (a fill's, an opened position's, a setup's levels and plan) and points, as every screen writes them.
+_PRICES = PRICE_FIELDS | {"entry_price", "exit_price", "limit_price", "stop_price", "last_price"}
+_POINTS = {"pnl_points", "points"}
 
 
 def _short(value: Any, key: str = "") -> str:
-    if key in _MONEY and (value is None or isinstance(value, int | float)):
+    number = value is None or (isinstance(value, int | float) and not isinstance(value, bool))
+    if key in _MONEY and number:
         return money_text(value, signed=_MONEY[key])
+    if key in _PRICES and number:
+        return price_text(value)
+    if key in _POINTS and number:
+        return points_text(value)
     if isinstance(value, float):
         return f"{value:g}"
     if isinstance(value, Enum):

@@ -10,10 +10,10 @@ from rich.panel import Panel
 from rich.table import Table
 from rich.text import Text
 
-from slob_cli.core.pnl import money_text
+from slob_cli.core.pnl import money_text, points_text, price_text
 from slob_cli.runtime.dashboard import Bar, DashboardSnapshot
 from slob_cli.runtime.status import running_text
-from slob_cli.runtime.views import ago, format_price, format_quantity, local_time
+from slob_cli.runtime.views import ago, format_quantity, local_time
 
 STALE_TICK_SECONDS = 60.0
 CHART_HEIGHT = 10
@@ -47,7 +47,7 @@ def ohlc_chart(bars: Sequence[Bar], height: int = CHART_HEIGHT, levels: Sequence
                 text.append("·", style="cyan")
             else:
                 text.append(" ")
-        label = f" {top:,.2f}" if row == 0 else (f" {bottom:,.2f}" if row == height - 1 else "")
+        label = f" {price_text(top)}" if row == 0 else (f" {price_text(bottom)}" if row == height - 1 else "")
         text.append(label + "\n", style="dim")
     text.rstrip()
     return text
@@ -104,13 +104,13 @@ def _chart_panel(snapshot: DashboardSnapshot, zone: ZoneInfo) -> Panel:
         last = snapshot.bars[-1]
         state = "forming" if last.forming else "last"
         caption.append(
-            f"{state} {local_time(last.ts.isoformat(), zone, with_date=False)}: O {format_price(last.open)} "
-            f"H {format_price(last.high)} L {format_price(last.low)} C {format_price(last.close)}"
+            f"{state} {local_time(last.ts.isoformat(), zone, with_date=False)}: O {price_text(last.open)} "
+            f"H {price_text(last.high)} L {price_text(last.low)} C {price_text(last.close)}"
         )
     if levels:
         day = f" of {levels['trading_date']}" if levels.get("trading_date") else ""
-        caption.append(f"\nreference levels{day}: high {format_price(levels.get('high'))}  "
-                       f"low {format_price(levels.get('low'))}", style="cyan")
+        caption.append(f"\nreference levels{day}: high {price_text(levels.get('high'))}  "
+                       f"low {price_text(levels.get('low'))}", style="cyan")
     else:
         caption.append("\nreference levels: not frozen yet", style="dim")
     return Panel(Group(chart, caption), title=f"{snapshot.symbol or '-'} M1", title_align="left", expand=False)
@@ -139,22 +139,18 @@ def _small_table(title: str, columns: Sequence[str], rows: Sequence[Sequence[str
     return table
 
 
-def _signed(value: float | None) -> str:
-    return "-" if value is None else f"{'+' if value >= 0 else '-'}{abs(value):,.2f}"
-
-
 def render_frame(snapshot: DashboardSnapshot, zone: ZoneInfo) -> RenderableType:
     """Return the whole dashboard frame for a snapshot, times in the display zone."""
-    setups = [(s["id"], s["direction"], s["state"], format_price(s["high"]), format_price(s["low"]),
-               format_price(s["entry_estimate"]), format_price(s["stop"]), format_price(s["target"]))
+    setups = [(s["id"], s["direction"], s["state"], price_text(s["high"]), price_text(s["low"]),
+               price_text(s["entry_estimate"]), price_text(s["stop"]), price_text(s["target"]))
               for s in snapshot.open_setups]
     orders = [(o["order_ref"], o["action"], format_quantity(o['quantity']),
-               format_price(o["limit_price"] if o["limit_price"] is not None else o["stop_price"]),
+               price_text(o["limit_price"] if o["limit_price"] is not None else o["stop_price"]),
                "ended sim" if o.get("ended_sim_run") else o["status"])
               for o in snapshot.working_orders]
     # The side is in the setup id (-S1 short, -L1 long): no column, so the table fits 80 columns.
-    positions = [(p["setup_id"] + ("*" if p.get("ended_sim_run") else ""), format_quantity(p['quantity']), format_price(p["entry_price"]), format_price(p.get("last_price")),
-                  money_text(p.get("unrealized_money")), _signed(p.get("to_stop")), _signed(p.get("to_target")))
+    positions = [(p["setup_id"] + ("*" if p.get("ended_sim_run") else ""), format_quantity(p['quantity']), price_text(p["entry_price"]), price_text(p.get("last_price")),
+                  money_text(p.get("unrealized_money")), points_text(p.get("to_stop")), points_text(p.get("to_target")))
                  for p in snapshot.positions]
     events = [(local_time(e["ts"], zone, with_date=False), e["type"],
                " ".join(str(part) for part in (e.get("setup_id") or (e.get("payload") or {}).get("order_ref")
@@ -166,7 +162,7 @@ def render_frame(snapshot: DashboardSnapshot, zone: ZoneInfo) -> RenderableType:
         money = today.get("pnl_money", 0.0)
         label = "Sim day" if snapshot.clock is not None and snapshot.clock.simulated else "Today"
         pnl.append(f"{label} {today['trading_date']}: {today['closed_trades']} closed, ")
-        pnl.append(f"{today['pnl_points']:+.2f} pts  {money_text(money)}", style="green" if money >= 0 else "red")
+        pnl.append(f"{points_text(today['pnl_points'])} pts  {money_text(money)}", style="green" if money >= 0 else "red")
         pnl.append(f"  (commission {money_text(today['commission'], signed=False)})", style="dim")
     header = Text(f"slob dashboard — {snapshot.db_path} — {local_time(snapshot.now.isoformat(), zone)} {zone.key}",
                   style="bold")

@@ -29,7 +29,7 @@ from slob_cli.core.broker_view import (
 )
 from slob_cli.core.models import INSTRUMENTS, Direction
 from slob_cli.core.orders import EXIT_ROLES, OrderIntent, OrderRole, build_bracket, flatten_intent, parse_order_ref
-from slob_cli.core.pnl import TradeResult, TradeStatus, money_text, trade_result
+from slob_cli.core.pnl import TradeResult, TradeStatus, money_text, points_text, price_text, trade_result
 from slob_cli.core.reconcile import reconcile
 from slob_cli.core.reconcile_actions import (
     CancelOrder,
@@ -610,8 +610,8 @@ class OrderExecutor:
         self.repo.upsert_trade(row)
         if previous is None:
             failpoints.hit("after_entry_fill")
-            log.info("position opened: %s %s %d @ %.2f", setup_id, direction.value, result.entry_quantity,
-                     result.entry_price)
+            log.info("position opened: %s %s %d @ %s", setup_id, direction.value, result.entry_quantity,
+                     price_text(result.entry_price))
             self._emit(EventType.POSITION_OPENED, {"setup_id": setup_id, "quantity": result.entry_quantity,
                                                    "price": result.entry_price})
         if closed and (previous is None or previous["status"] != TradeStatus.CLOSED):
@@ -623,8 +623,8 @@ class OrderExecutor:
 
     def _book(self, setup_id: str, reason: str | None, result: TradeResult) -> None:
         """Log, announce and apply to the risk state one final trade result."""
-        log.info("position closed: %s %s, %.2f points, %s net (gross %s, commission %s)", setup_id, reason,
-                 result.points, money_text(result.net), money_text(result.gross),
+        log.info("position closed: %s %s, %s points, %s net (gross %s, commission %s)", setup_id, reason,
+                 points_text(result.points), money_text(result.net), money_text(result.gross),
                  money_text(result.commission, signed=False))
         self._emit(EventType.POSITION_CLOSED, {"setup_id": setup_id, "reason": reason, "pnl_points": result.points,
                                                "pnl_money": result.net, "gross": result.gross,

@@ -30,6 +30,7 @@ from slob_cli.adapters.ib.rolls import session_start, trading_date
 from slob_cli.adapters.store import Store, from_us, to_iso, to_us
 from slob_cli.aio import first_of
 from slob_cli.core.models import Tick
+from slob_cli.core.pnl import price_text
 from slob_cli.errors import SlobError, UsageError
 from slob_cli.runtime.bus import EventBus
 from slob_cli.runtime.clock import Clock, SystemClock, rebase_run_start
@@ -92,7 +93,7 @@ class RecorderStatus:
 
     def line(self) -> str:
         """Return the one-line text form."""
-        prices = " ".join(f"{self.local_symbols.get(s) or s} {p:,.2f}" for s, p in self.last_price.items()) or "-"
+        prices = " ".join(f"{self.local_symbols.get(s) or s} {price_text(p)}" for s, p in self.last_price.items()) or "-"
         state = "connected" if self.connected else "RECONNECTING"
         mode = {"live": "LIVE", "sim": "SIMULATED DATA"}.get(self.mode, "DELAYED DATA")
         use = 100.0 * self.buffer_used / max(1, self.buffer_capacity)

@@ -10,7 +10,7 @@ from typing import Any
 
 from rich.table import Table
 
-from slob_cli.core.pnl import money_text
+from slob_cli.core.pnl import money_text, points_text
 from slob_cli.core.validation import Report
 from slob_cli.errors import InputError
 
@@ -43,6 +43,8 @@ def _mark(passed: bool, severity: str) -> str:
 
 # The figures that are money (the JSON keeps their numbers): signed, or not (commission).
 _MONEY = {"pnl.money": True, "pnl.commission": False}
+# The figures that are points, signed as status and the session summary write them.
+_POINTS = {"pnl.points", "entry_slippage_points.mean", "entry_slippage_points.worst"}
 
 
 def _cell(text: Any) -> str:
@@ -64,6 +66,8 @@ def to_markdown(report: Report, strict: bool = False, meta: dict[str, Any] | Non
     for key, value in _flatten(report.figures):
         if key in _MONEY and isinstance(value, int | float):  # as status and the session summary write it
             value = money_text(value, signed=_MONEY[key])
+        elif key in _POINTS and isinstance(value, int | float):
+            value = points_text(value)
         lines.append(f"| {key} | {_cell(value)} |")
     return "\n".join(lines) + "\n"
 

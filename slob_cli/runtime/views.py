@@ -9,16 +9,17 @@ written by other parts (order status, setup state) are compared case-insensitive
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timezone
 from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
 from slob_cli.core.models import INSTRUMENTS, SAME_PRICES, Direction
-from slob_cli.core.pnl import mark_open, money_sum, money_text
+from slob_cli.core.pnl import mark_open, money_sum, money_text, points_text, price_text
 from slob_cli.core.sessions import trading_date_of  # noqa: F401 - re-exported for the views' callers
 from slob_cli.core.timefmt import iso_z
+from slob_cli.core.words import counted  # noqa: F401 - re-exported for the views' callers
 
 if TYPE_CHECKING:
     from slob_cli.adapters.store import Store
@@ -90,14 +91,32 @@ def recent_runs(store: Store, limit: int = 10) -> list[dict[str, Any]]:
     return store.recent_run_rows(limit)
 
 
+# The prices of a setup row and of an order row: the page shows their texts (`high_text`, ...), not the numbers.
+SETUP_PRICES = ("high", "low", "liq1_price", "liq2_price", "entry_estimate", "stop", "target")
+ORDER_PRICES = ("limit_price", "stop_price")
+
+
+def with_texts(row: dict[str, Any], prices: Sequence[str] = (), points: Sequence[str] = ()) -> dict[str, Any]:
+    """Add `<key>_text` beside each price and points figure of a row (core/pnl's words); return the row.
+
+    The web page shows these texts, so a price reads there as `slob status` and `slob dashboard` print it;
+    the numbers stay beside them for charts, colours and JSON readers.
+    """
+    for key in prices:
+        row[f"{key}_text"] = price_text(row.get(key))
+    for key in points:
+        row[f"{key}_text"] = points_text(row.get(key))
+    return row
+
+
 def open_setups(store: Store) -> list[dict[str, Any]]:
-    """Return setups in a non-terminal state, oldest first."""
-    return store.open_setup_rows()
+    """Return setups in a non-terminal state, oldest first (with their prices' texts)."""
+    return [with_texts(row, SETUP_PRICES) for row in store.open_setup_rows()]
 
 
 def working_orders(store: Store) -> list[dict[str, Any]]:
-    """Return orders that are neither filled nor cancelled nor rejected."""
-    return store.working_order_rows()
+    """Return orders that are neither filled nor cancelled nor rejected (with their prices' texts)."""
+    return [with_texts(row, ORDER_PRICES) for row in store.working_order_rows()]
 
 
 def open_positions(store: Store) -> list[dict[str, Any]]:
@@ -118,13 +137,16 @@ def day_pnl(store: Store, trading_date: date) -> dict[str, Any]:
         if day == wanted:
             chosen.append(row)
     pnl, commission = money_sum(r["pnl_money"] for r in chosen), money_sum(r["commission"] for r in chosen)
+    points = round(sum(r["pnl_points"] or 0.0 for r in chosen), 2)
     return {
         "trading_date": wanted,
         "closed_trades": len(chosen),
-        "pnl_points": round(sum(r["pnl_points"] or 0.0 for r in chosen), 2),
+        "pnl_points": points,
+        "pnl_points_text": points_text(points),
         "pnl_money": pnl,
         "commission": commission,
-        "trades": [{"setup_id": r["setup_id"], "pnl_points": r["pnl_points"], "gross_money": r["gross_money"],
+        "trades": [{"setup_id": r["setup_id"], "pnl_points": r["pnl_points"], "pnl_points_text": points_text(r["pnl_points"]),
+                    "gross_money": r["gross_money"],
                     "commission": r["commission"], "pnl_money": r["pnl_money"],
                     "pnl_money_text": money_text(r["pnl_money"])} for r in chosen],
         # The money as every screen writes it (core/pnl.money_text): the web page shows these texts.
@@ -338,21 +360,24 @@ def mark_positions(store: Store, positions: list[dict[str, Any]]) -> list[dict[s
         price = last_price(store, position["symbol"])
         position.update(last_price=price, unrealized_points=None, unrealized_money=None,
                         unrealized_money_text=money_text(None), to_stop=None, to_target=None)
-        if price is None or position["entry_price"] is None:
-            continue
-        multiplier = INSTRUMENTS[position["symbol"]].multiplier if position["symbol"] in INSTRUMENTS else 1.0
-        mark = mark_open(Direction(str(position["direction"]).upper()), multiplier, position["quantity"],
-                         position["entry_price"], position.get("entry_commission") or 0.0, price,
-                         position.get("stop"), position.get("target"))
-        position.update(unrealized_points=mark.points, unrealized_money=mark.unrealized,
-                        unrealized_money_text=money_text(mark.unrealized), to_stop=mark.to_stop,
-                        to_target=mark.to_target)
+        if price is not None and position["entry_price"] is not None:
+            _mark(position, price)
+        with_texts(position, POSITION_PRICES, POSITION_POINTS)
     return marked
 
 
-def counted(count: int, noun: str) -> str:
-    """Return a count with its noun, singular for one: "1 day", "6 days", "1,204 candles"."""
-    return f"{count:,} {noun}" if count == 1 else f"{count:,} {noun}s"
+# A marked position's prices and points: the page shows their texts.
+POSITION_PRICES = ("entry_price", "last_price", "stop", "target")
+POSITION_POINTS = ("unrealized_points", "to_stop", "to_target")
+
+
+def _mark(position: dict[str, Any], price: float) -> None:
+    multiplier = INSTRUMENTS[position["symbol"]].multiplier if position["symbol"] in INSTRUMENTS else 1.0
+    mark = mark_open(Direction(str(position["direction"]).upper()), multiplier, position["quantity"],
+                     position["entry_price"], position.get("entry_commission") or 0.0, price,
+                     position.get("stop"), position.get("target"))
+    position.update(unrealized_points=mark.points, unrealized_money=mark.unrealized,
+                    unrealized_money_text=money_text(mark.unrealized), to_stop=mark.to_stop, to_target=mark.to_target)
 
 
 def human_age(seconds: float | None) -> str:
@@ -473,11 +498,6 @@ def local_time(text: str | None, zone: ZoneInfo, with_date: bool = True) -> str:
     return moment.astimezone(zone).strftime("%Y-%m-%d %H:%M:%S" if with_date else "%H:%M:%S")
 
 
-def format_price(value: float | None) -> str:
-    """Return a price on two decimals, or `-`."""
-    return "-" if value is None else f"{value:,.2f}"
-
-
 def format_quantity(value: float | None) -> str:
     """Return a quantity of contracts as status, dashboard and the web page write them (`1`, `2`), or `-`."""
     return "-" if value is None else f"{value:g}"
@@ -489,5 +509,5 @@ def fill_text(side: str | None, quantity: float | None, price: float | None) -> 
     The side is the trader's word (BUY or SELL) for IB's BOT/SLD (or BUY/SELL), the numbers are status's.
     """
     word = "BUY" if str(side or "").upper().startswith("B") else "SELL" if side else "-"
-    return f"{word} {format_quantity(quantity)} @ {format_price(price)}"
+    return f"{word} {format_quantity(quantity)} @ {price_text(price)}"
 

@@ -141,8 +141,9 @@ def trades_history(store: Store, limit: int = 100) -> dict[str, Any]:
         equity.append([int(moment.timestamp()), total])
     wins = sum(1 for t in closed if won(t["pnl_money"]))
     shown = trades[-limit:] if limit > 0 else []
-    for trade in shown:  # the page shows these texts: money as every screen writes it
+    for trade in shown:  # the page shows these texts: money, prices and points as every screen writes them
         trade["pnl_money_text"] = money_text(trade["pnl_money"])
+        views.with_texts(trade, ("entry_price", "exit_price"), ("pnl_points",))
     return {
         "trades": shown,
         "total": len(trades),

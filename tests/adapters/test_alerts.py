@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from slob_cli.adapters.alerts import AlertKind, Notifier
-from slob_cli.runtime.alerting import subscribe_alerts
+from slob_cli.runtime.alerting import describe_payload, subscribe_alerts
 from slob_cli.runtime.bus import EventBus
 from slob_cli.runtime.events import EventType
 from tests.alert_plugins import GATE, RECEIVED
@@ -149,4 +149,14 @@ def test_tracker_setup_complete_event_becomes_one_alert_with_its_figures() -> No
     notifier.close()
     assert [r["title"] for r in RECEIVED] == ["slob: setup complete"]
     body = RECEIVED[0]["body"]
-    assert "candidate_id=s1" in body and "direction=SHORT" in body and "sl=25470" in body and "tp=25405" in body
+    assert "candidate_id=s1" in body and "direction=SHORT" in body and "sl=25,470.00" in body and "tp=25,405.00" in body
+
+
+def test_an_alert_writes_prices_points_and_money_as_every_screen_does() -> None:
+    # A fill's price read 25571.8 (`:g` keeps six digits) and a close's points 70.75, where status writes
+    # 25,571.75 and +70.75.
+    assert describe_payload({"order_ref": "slob:x:entry", "side": "SLD", "quantity": 1.0, "price": 25571.75}) == (
+        "order_ref=slob:x:entry, side=SLD, quantity=1, price=25,571.75")
+    assert describe_payload({"setup_id": "x", "reason": "target", "pnl_points": 70.75, "pnl_money": 1410.5,
+                             "gross": 1415.0, "commission": 4.5}) == (
+        "setup_id=x, reason=target, pnl_points=+70.75, pnl_money=$+1,410.50, gross=$+1,415.00, commission=$4.50")

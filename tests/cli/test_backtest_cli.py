@@ -116,7 +116,7 @@ def test_trade_table_off_a_terminal_shows_every_price_whole(runner: CliRunner, d
     assert "…" not in result.stdout
     for trade in report["trades"]:
         for field in ("entry_price", "stop", "target", "exit_price"):
-            assert f"{trade[field]:.2f}" in result.stdout
+            assert f"{trade[field]:,.2f}" in result.stdout  # as status and the web write it
         assert trade["setup_id"] in result.stdout
 
 

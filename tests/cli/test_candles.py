@@ -270,7 +270,7 @@ def test_show_and_stats_off_a_terminal_print_every_number_whole(runner, db_path:
     stats = runner.invoke(app, ["--db", str(db_path), "candles", "stats"])
     assert show.exit_code == stats.exit_code == 0
     assert "…" not in show.stdout + stats.stdout
-    assert show.stdout.count("1,234,567") == 3 and "22746.25" in show.stdout
+    assert show.stdout.count("1,234,567") == 3 and "22,746.25" in show.stdout
     assert "2026-01-06 15:30:00" in stats.stdout and "1,200" in stats.stdout
 
 

@@ -155,7 +155,7 @@ def test_show_prints_the_timeline_in_sequence(runner: CliRunner, db: Path) -> No
     assert -1 not in positions and positions == sorted(positions)
     complete = next(line for line in timeline.splitlines() if "SETUP_COMPLETE" in line)
     assert "2026-03-10 15:31" in complete  # the 14:31 UTC trigger in Stockholm
-    assert "tp=25501" in timeline[timeline.index(complete):]  # its details fold onto the lines below
+    assert "tp=25,501.00" in timeline[timeline.index(complete):]  # its details fold onto the lines below
     as_json = json.loads(_invoke(runner, db, "show", "NQ-20260310-S1", "--json").stdout)
     assert as_json["setup"]["id"] == "NQ-20260310-S1"
     seqs = [event["seq"] for event in as_json["events"]]

@@ -60,11 +60,11 @@ def test_limit_entry_goes_through_the_estimate_by_offset() -> None:
 @pytest.mark.parametrize(
     ("direction", "contracts", "entry", "stop", "target", "message"),
     [
-        (Direction.SHORT, 1, 25_572.0, 25_560.0, 25_501.0, "SHORT stop 25560 must be above the entry 25572"),
-        (Direction.SHORT, 1, 25_572.0, 25_593.0, 25_580.0, "SHORT target 25580 (on grid 25580) must be below"),
-        (Direction.SHORT, 1, 25_572.0, 25_593.0, 25_571.9, "SHORT target 25571.9 (on grid 25572) must be below"),
-        (Direction.LONG, 1, 25_500.0, 25_510.0, 25_560.0, "LONG stop 25510 must be below the entry 25500"),
-        (Direction.LONG, 1, 25_500.0, 25_480.0, 25_490.0, "LONG target 25490 (on grid 25490) must be above"),
+        (Direction.SHORT, 1, 25_572.0, 25_560.0, 25_501.0, "SHORT stop 25,560.00 must be above the entry 25,572.00"),
+        (Direction.SHORT, 1, 25_572.0, 25_593.0, 25_580.0, "SHORT target 25,580.00 (on grid 25,580.00) must be below"),
+        (Direction.SHORT, 1, 25_572.0, 25_593.0, 25_571.9, "SHORT target 25,571.90 (on grid 25,572.00) must be below"),
+        (Direction.LONG, 1, 25_500.0, 25_510.0, 25_560.0, "LONG stop 25,510.00 must be below the entry 25,500.00"),
+        (Direction.LONG, 1, 25_500.0, 25_480.0, 25_490.0, "LONG target 25,490.00 (on grid 25,490.00) must be above"),
         (Direction.SHORT, 0, 25_572.0, 25_593.0, 25_501.0, "contracts must be a positive whole number, got 0"),
         (Direction.SHORT, -2, 25_572.0, 25_593.0, 25_501.0, "got -2"),
         (Direction.SHORT, 1.5, 25_572.0, 25_593.0, 25_501.0, "got 1.5"),

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from slob_cli.core.models import Direction
-from slob_cli.core.pnl import FillLine, mark_open, money_text, trade_result
+from slob_cli.core.pnl import FillLine, mark_open, money_text, points_text, price_text, trade_result
 
 
 def test_short_trade_net_is_gross_minus_entry_and_exit_commission() -> None:
@@ -45,3 +45,12 @@ def test_money_reads_signed_dollars_to_the_cent_and_never_minus_zero() -> None:
     assert [money_text(v) for v in (-0.0, -0.004, 0.004)] == ["$+0.00"] * 3
     # Amounts never negative by nature (commission, drawdown, equity) carry no sign.
     assert [money_text(v, signed=False) for v in (4.5, 100_000.0, -0.001, None)] == ["$4.50", "$100,000.00", "$0.00", "-"]
+
+
+def test_prices_read_thousands_separated_on_two_decimals_and_points_always_signed() -> None:
+    # NQ's ticks are 0.25: two decimals are exact; `:g` had written 25571.75 as 25571.8.
+    assert [price_text(v) for v in (25571.75, 25501.0, 0.25, 25571.333, None)] == [
+        "25,571.75", "25,501.00", "0.25", "25,571.33", "-"]
+    assert [points_text(v) for v in (70.75, -20.25, 1002.5, None)] == ["+70.75", "-20.25", "+1,002.50", "-"]
+    # Points that round to zero have no sign of their own: a short closed at its entry did not lose.
+    assert [points_text(v) for v in (-0.0, -0.004, 0.004)] == ["+0.00"] * 3

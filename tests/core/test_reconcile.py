@@ -215,7 +215,7 @@ def test_position_whose_stop_price_is_already_crossed_is_flattened() -> None:
     (flatten,) = place.orders
     assert (flatten.order_ref, flatten.action, flatten.order_type, flatten.quantity) == (
         "slob:NQ-20260106-S1:flatten.2", "BUY", "MKT", 1)
-    assert "25600 is through the stop 25593" in place.reason
+    assert "25,600.00 is through the stop 25,593.00" in place.reason
 
 
 @pytest.mark.parametrize("direction", [Direction.SHORT, Direction.LONG])
@@ -242,7 +242,7 @@ def test_a_stop_the_last_price_has_reached_is_not_placed_the_position_is_flatten
     if flattened:
         assert [(o.order_ref, o.action, o.order_type) for o in place.orders] == [
             ("slob:NQ-20260106-S1:flatten.2", closing, "MKT")]
-        assert f"is through the stop {stop_price:g}" in place.reason
+        assert f"is through the stop {stop_price:,.2f}" in place.reason
     else:
         assert [(o.order_ref, o.action, o.order_type, o.stop_price) for o in place.orders[:1]] == [
             ("slob:NQ-20260106-S1:stop.2", closing, "STP", stop_price)]
@@ -395,7 +395,7 @@ def test_reconcile_actions_are_described_in_one_human_line() -> None:
                          limit_price=25501.0)
     flatten = OrderIntent(f"{ref}:flatten.2", "NQ-20260106-S1", OrderRole.FLATTEN, "NQ", "BUY", "MKT", 1)
     assert describe(PlaceOrders("NQ-20260106-S1", (stop, target), "position without a working stop")) == (
-        f"placing {ref}:stop.2 BUY 1 STP 25593.00, {ref}:target.2 BUY 1 LMT 25501.00 (position without a working stop)")
+        f"placing {ref}:stop.2 BUY 1 STP 25,593.00, {ref}:target.2 BUY 1 LMT 25,501.00 (position without a working stop)")
     assert describe(PlaceOrders("NQ-20260106-S1", (flatten,), "flatten 1 unexplained NQ")) == (
         f"placing {ref}:flatten.2 BUY 1 MKT (flatten 1 unexplained NQ)")
     assert describe(CancelOrder(f"{ref}:stop", 9, "no position")) == f"cancelling {ref}:stop (no position)"

@@ -95,11 +95,11 @@ def test_exact_budget_gives_one_contract_despite_float_division() -> None:
 @pytest.mark.parametrize(
     ("entry", "stop", "target", "direction", "fragment"),
     [
-        (25_572.0, 25_560.0, 25_501.0, Direction.SHORT, "stop 25560 is not above the entry 25572"),
-        (25_572.0, 25_572.0, 25_501.0, Direction.SHORT, "stop 25572 is not above"),
-        (25_572.0, 25_593.0, 25_600.0, Direction.SHORT, "target 25600 is not below"),
-        (25_572.0, 25_593.0, 25_600.0, Direction.LONG, "stop 25593 is not below"),
-        (25_572.0, 25_550.0, 25_560.0, Direction.LONG, "target 25560 is not above"),
+        (25_572.0, 25_560.0, 25_501.0, Direction.SHORT, "stop 25,560.00 is not above the entry 25,572.00"),
+        (25_572.0, 25_572.0, 25_501.0, Direction.SHORT, "stop 25,572.00 is not above"),
+        (25_572.0, 25_593.0, 25_600.0, Direction.SHORT, "target 25,600.00 is not below"),
+        (25_572.0, 25_593.0, 25_600.0, Direction.LONG, "stop 25,593.00 is not below"),
+        (25_572.0, 25_550.0, 25_560.0, Direction.LONG, "target 25,560.00 is not above"),
         (math.nan, 25_550.0, 25_600.0, Direction.LONG, "is not a positive price"),
     ],
 )

@@ -24,7 +24,7 @@ def test_the_paper_report_warns_when_the_broker_disagrees() -> None:
     unknown = check_broker_unrealized(ValidationInput(**base), Thresholds())
     assert agree.passed and unknown.passed and "no heartbeat" in unknown.detail
     assert not differ.passed and differ.severity is Severity.WARNING
-    assert "largest difference $200.00 over 1 heartbeats (ours $+100.00, broker $+300.00; tolerance $25.00)" == differ.detail
+    assert "largest difference $200.00 over 1 heartbeat (ours $+100.00, broker $+300.00; tolerance $25.00)" == differ.detail
 
 
 def test_the_health_view_puts_our_figure_beside_the_brokers(store) -> None:  # type: ignore[no-untyped-def]

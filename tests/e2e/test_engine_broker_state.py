@@ -133,7 +133,7 @@ def test_protection_cancelled_by_another_api_client_is_restored_within_one_candl
         assert f"slob:{SHORT}:stop cancelled outside slob (IB 202: Order Canceled - reason:)" in warned, warned
         stop = placed[0]
         assert [line for line in warned if line.startswith(f"reconcile: placing slob:{SHORT}:stop.2 BUY 1 STP "
-                                                           f"{stop['stop_price']:.2f}, slob:{SHORT}:target.2 BUY 1 LMT ")]
+                                                           f"{stop['stop_price']:,.2f}, slob:{SHORT}:target.2 BUY 1 LMT ")]
         assert not [line for line in warned if "Trade(" in line or "PlaceOrders(" in line or len(line) > 300]
 
 
@@ -424,7 +424,7 @@ def test_a_stop_the_price_ran_through_while_slob_was_down_is_not_placed_the_posi
         assert f"slob:{SHORT}:stop.2" not in refs, "no stop placed already through the price"
         assert f"slob:{SHORT}:flatten.2" in refs, h.logged("RECONCILE")
         [place] = [p for p in h.logged("RECONCILE") if p["action"] == "PlaceOrders"]
-        assert f"is through the stop {stop['stop_price']:g}" in place["detail"]
+        assert f"is through the stop {stop['stop_price']:,.2f}" in place["detail"]
         [trade] = [t for t in h.trades() if t["setup_id"] == SHORT]
         assert (trade["status"], trade["exit_reason"]) == ("CLOSED", "flatten")
         assert trade["exit_price"] > stop["stop_price"], "closed at the market, beyond the stop"

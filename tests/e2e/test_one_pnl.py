@@ -54,7 +54,7 @@ def test_two_trade_sim_session_shows_one_net_pnl_everywhere(runner: CliRunner, d
     assert round(risk["equity"] - risk["start_of_day_equity"], 2) == total
     # The log lines and the alerts of each closed position.
     log_text = (logs / "run.log").read_text()
-    logged = dict(re.findall(r"position closed: (\S+) \w+, [-\d.]+ points, (\S+) net", log_text))
+    logged = dict(re.findall(r"position closed: (\S+) \w+, [-+][\d,.]+ points, (\S+) net", log_text))
     assert logged == {setup: money_text(money) for setup, money in net.items()}  # `$+1,410.50`, as status
     alerted = {}
     for alert in RECEIVED:

@@ -24,9 +24,9 @@ def test_day_pnl_without_setup_row_uses_new_york_date_of_entry(store: Store) -> 
               pnl_points=-5.0, pnl_money=-100.0, commission=4.0, status="closed")
     add_trade(store, "open", entry_time="2026-01-06T15:00:00Z", entry_price=1.0)
     assert views.day_pnl(store, date(2026, 1, 6)) == {
-        "trading_date": "2026-01-06", "closed_trades": 1, "pnl_points": -5.0, "pnl_money": -100.0,
-        "commission": 4.0,
-        "trades": [{"setup_id": "late", "pnl_points": -5.0, "gross_money": None, "commission": 4.0,
+        "trading_date": "2026-01-06", "closed_trades": 1, "pnl_points": -5.0, "pnl_points_text": "-5.00",
+        "pnl_money": -100.0, "commission": 4.0,
+        "trades": [{"setup_id": "late", "pnl_points": -5.0, "pnl_points_text": "-5.00", "gross_money": None, "commission": 4.0,
                     "pnl_money": -100.0, "pnl_money_text": "$-100.00"}],
         "pnl_money_text": "$-100.00", "commission_text": "$4.00",  # the texts the web page shows
     }

@@ -12,8 +12,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from slob_cli.core.pnl import money_text
-from slob_cli.runtime.views import format_price
+from slob_cli.core.pnl import money_text, price_text
 from tests.web.test_api import get_json
 
 DAY = "2026-01-06"  # the short_setup scenario's day: one short, closed at its target
@@ -38,7 +37,7 @@ def test_a_fill_shows_as_status_and_the_web_write_its_numbers(db_path: Path, web
     server = web_server()
     [trade] = get_json(f"{server.url}/api/trades")["trades"]
     fills = get_json(f"{server.url}/api/candles?symbol=NQ&date={DAY}")["fills"]
-    entry, exit_ = format_price(trade["entry_price"]), format_price(trade["exit_price"])
+    entry, exit_ = price_text(trade["entry_price"]), price_text(trade["exit_price"])
     assert "," in entry and entry.endswith((".00", ".25", ".50", ".75")), entry  # 25,571.75, as status writes it
     # The web's chart marks each fill with the text the dashboard shows; its trades table writes the same prices.
     assert [f["text"] for f in fills] == [f"SELL 1 @ {entry}", f"BUY 1 @ {exit_}"]

@@ -40,9 +40,10 @@ def test_a_closed_trades_money_reads_the_same_in_summary_log_backtest_status_das
     assert re.fullmatch(r"\$\+\d,\d{3}\.\d\d", net) and re.fullmatch(r"\$\d+\.\d\d", commission), (net, commission)
 
     # The session summary `run` printed, and the executor's log line of the close.
-    assert f"trade {setup} " in summary and f"-> target {net} " in summary, summary
+    assert f"trade {setup} " in summary and re.search(rf"-> target \S+, {re.escape(points)} points, {re.escape(net)} ",
+                                                        summary), summary
     assert f"P&L (closed, after commission) {net}" in summary, summary
-    logged = re.findall(rf"position closed: {setup} target, [\d.]+ points, (\S+) net \(gross \S+, commission (\S+)\)",
+    logged = re.findall(rf"position closed: {setup} target, [+][\d.]+ points, (\S+) net \(gross \S+, commission (\S+)\)",
                         (logs / "run.log").read_text())
     assert logged == [(net, commission)], logged
     # `slob backtest` over the run's candles: the same trade, the same fill, the same money.

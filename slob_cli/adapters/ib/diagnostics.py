@@ -19,6 +19,7 @@ from slob_cli.adapters.ib.connection import (
 from slob_cli.adapters.ib.history import fetch_minute_bars
 from slob_cli.adapters.ib.market_data import MarketDataFeed
 from slob_cli.core.models import Tick
+from slob_cli.core.pnl import price_text
 from slob_cli.errors import BrokerError, ExitCode, SlobError
 
 log = logging.getLogger(__name__)
@@ -168,7 +169,7 @@ async def _data_checks(report: Report, connection: IBConnection, symbol: str, ti
     else:
         add(Check(NAMES[5], True, f"{shown} via {feed.source.get(symbol, '?')}"))
     if received:
-        add(Check(NAMES[6], True, f"{len(received)} ticks in {elapsed:.1f}s, last {received[-1].price:.2f} "
+        add(Check(NAMES[6], True, f"{len(received)} ticks in {elapsed:.1f}s, last {price_text(received[-1].price)} "
                   f"x {received[-1].size:g} at {_shown(received[-1].ts, zone)}"))
     else:
         add(Check(NAMES[6], False, f"no trade tick within {timeout:g}s",

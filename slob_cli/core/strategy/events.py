@@ -32,6 +32,12 @@ class EventType(str, Enum):
     NO_REFERENCE_DATA = "NO_REFERENCE_DATA"
 
 
+# The keys of an event's data that hold a price (docs/strategy.md's event fields): `setups show` and the
+# alerts write these as every price is written (core/pnl.price_text), the JSON keeps the numbers.
+PRICE_FIELDS = frozenset({"price", "previous", "level", "limit", "high", "low", "nwc_low", "nwc_high",
+                          "entry_est", "sl", "tp"})
+
+
 @dataclass(frozen=True, slots=True)
 class SetupEvent:
     """One thing that happened to a trading day or to one candidate, at one bar (or clock instant)."""

@@ -81,15 +81,11 @@
     if (withDate) Object.assign(options, { year: "numeric", month: "2-digit", day: "2-digit" });
     return formatter(options).format(moment).replace(",", "");
   }
-  // Money is never worded here: every amount comes with its text (`pnl_money_text`, `commission_text`,
-  // `unrealized_money_text`), made by the server as `slob status` and `slob dashboard` print it.
-  const numberFormat = new Intl.NumberFormat("en-US", { minimumFractionDigits: 2, maximumFractionDigits: 2 });
-  function price(value) {
-    return value === null || value === undefined ? "-" : numberFormat.format(value);
-  }
-  function signed(value) {
-    if (value === null || value === undefined) return "-";
-    return `${value < 0 ? "-" : "+"}${numberFormat.format(Math.abs(value))}`;
+  // No money, price or points figure is worded here: each comes with its text (`pnl_money_text`,
+  // `entry_price_text`, `to_stop_text`, ...), made by the server as `slob status` and `slob dashboard` print it.
+  function textOf(row, key) {
+    const shown = row[`${key}_text`];
+    return shown === null || shown === undefined ? "-" : shown;
   }
   function tone(element, value) {
     element.classList.toggle("good", value > 0);
@@ -183,20 +179,20 @@
     const pnl = $("today-pnl");
     pnl.textContent = today.pnl_money_text || "-";  // money as the server writes it, as status and dashboard
     tone(pnl, today.pnl_money);
-    $("today-points").textContent = signed(today.pnl_points);
+    $("today-points").textContent = textOf(today, "pnl_points");
     $("today-commission").textContent = today.commission_text || "-";
     fillTable($("open-setups"), [
       ["setup", (s) => s.id],
       ["date", (s) => s.trading_date],
       ["dir", (s) => s.direction],
       ["state", (s) => s.state],
-      ["HIGH", (s) => price(s.high), true],
-      ["LOW", (s) => price(s.low), true],
-      ["LIQ #1", (s) => price(s.liq1_price), true],
-      ["LIQ #2", (s) => price(s.liq2_price), true],
-      ["entry", (s) => price(s.entry_estimate), true],
-      ["stop", (s) => price(s.stop), true],
-      ["target", (s) => price(s.target), true],
+      ["HIGH", (s) => textOf(s, "high"), true],
+      ["LOW", (s) => textOf(s, "low"), true],
+      ["LIQ #1", (s) => textOf(s, "liq1_price"), true],
+      ["LIQ #2", (s) => textOf(s, "liq2_price"), true],
+      ["entry", (s) => textOf(s, "entry_estimate"), true],
+      ["stop", (s) => textOf(s, "stop"), true],
+      ["target", (s) => textOf(s, "target"), true],
     ], data.open_setups || [], "No open setups.");
     fillTable($("orders"), [
       ["order", (o) => o.order_ref],
@@ -204,15 +200,15 @@
       ["action", (o) => o.action],
       ["type", (o) => o.order_type],
       ["qty", (o) => o.quantity, true],
-      ["limit", (o) => price(o.limit_price), true],
-      ["stop", (o) => price(o.stop_price), true],
+      ["limit", (o) => textOf(o, "limit_price"), true],
+      ["stop", (o) => textOf(o, "stop_price"), true],
       ["status", (o) => o.status],
       ["filled", (o) => o.filled, true],
       ["", (o) => (o.ended_sim_run ? "ended sim run" : "")],
     ], data.working_orders || [], "No working orders.");
     fillTable($("today-list"), [
       ["setup", (t) => t.setup_id],
-      ["points", (t) => signed(t.pnl_points), true],
+      ["points", (t) => textOf(t, "pnl_points"), true],
       ["net", (t) => { const s = span(t.pnl_money_text); tone(s, t.pnl_money); return s; }, true],
     ], today.trades || [], "No trade closed today.");
   }
@@ -232,11 +228,11 @@
       list.className = "figures";
       const pairs = [
         ["position", `${p.direction} ${p.quantity} ${p.symbol}${p.ended_sim_run ? " (ended sim run)" : ""}`],
-        ["entry", `${price(p.entry_price)} at ${clock(p.entry_time)}`],
-        ["last", price(p.last_price)],
-        ["unrealized", `${p.unrealized_money_text} (${signed(p.unrealized_points)} pts)`],
-        ["to stop", `${signed(p.to_stop)} pts (${price(p.stop)})`],
-        ["to target", `${signed(p.to_target)} pts (${price(p.target)})`],
+        ["entry", `${textOf(p, "entry_price")} at ${clock(p.entry_time)}`],
+        ["last", textOf(p, "last_price")],
+        ["unrealized", `${p.unrealized_money_text} (${textOf(p, "unrealized_points")} pts)`],
+        ["to stop", `${textOf(p, "to_stop")} pts (${textOf(p, "stop")})`],
+        ["to target", `${textOf(p, "to_target")} pts (${textOf(p, "target")})`],
       ];
       for (const [title, value] of pairs) {
         const item = document.createElement("div");
@@ -417,12 +413,12 @@
       ["setup", (t) => t.setup_id],
       ["dir", (t) => t.direction],
       ["qty", (t) => t.quantity, true],
-      ["entry", (t) => `${price(t.entry_price)}`, true],
+      ["entry", (t) => textOf(t, "entry_price"), true],
       ["entered", (t) => clock(t.entry_time, true)],
-      ["exit", (t) => price(t.exit_price), true],
+      ["exit", (t) => textOf(t, "exit_price"), true],
       ["exited", (t) => clock(t.exit_time, true)],
       ["reason", (t) => t.exit_reason],
-      ["points", (t) => signed(t.pnl_points), true],
+      ["points", (t) => textOf(t, "pnl_points"), true],
       ["net", (t) => { const s = span(t.pnl_money_text); tone(s, t.pnl_money); return s; }, true],
       ["status", (t) => t.status],
     ], newest, "No trades yet.");
