@@ -301,7 +301,7 @@ class _StoredDay:
 class DayOutcome(NamedTuple):
     """One trading day of a range, done: its candidate rows, and what to write (None when nothing is).
 
-    Made by `day_outcome`, here or in a helper process (runtime.track_split), which sends it pickled.
+    Made by `day_outcome`, here or in a helper process (runtime.track_split), which sends it marshalled.
     """
 
     day: date
