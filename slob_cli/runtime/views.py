@@ -141,6 +141,7 @@ class StoreClock:
     simulated: bool = False
     run_id: int | None = None
     run_ended: bool = False
+    run_died: bool = False  # over without an end record (killed): named `died`, as the runs table names it
     # Each symbol's newest tick as a sim run's clock read it (Store.newest_tick), passed along so a refresh reads
     # it once (newest_tick); None when not read (the wall clock's "now").
     newest_ticks: Mapping[str, tuple[int, int | None]] | None = field(default=None, compare=False, repr=False)
@@ -155,7 +156,8 @@ class StoreClock:
         """
         if not self.simulated:
             return None
-        return f"simulated clock of sim run {self.run_id} ({'ended' if self.run_ended else 'running'})"
+        state = "died" if self.run_died else "ended" if self.run_ended else "running"
+        return f"simulated clock of sim run {self.run_id} ({state})"
 
     def to_dict(self) -> dict[str, Any]:
         """Return JSON-ready data."""
@@ -209,7 +211,9 @@ def store_clock(store: Store, wall_now: datetime, holder: LockHolder | None) -> 
     known = [m for m in moments if m is not None]
     if not known:
         known = [m for m in (parse_time(run["ended_at"]), parse_time(run["started_at"])) if m is not None][:1]
-    return StoreClock(max(known) if known else wall_now, True, run["id"], run_over(run, holder), ticks)
+    over = run_over(run, holder)
+    return StoreClock(max(known) if known else wall_now, True, run["id"], over, over and run["ended_at"] is None,
+                      ticks)
 
 
 def newest_tick(store: Store, clock: StoreClock, symbol: str | None) -> NewestTick:
