@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -50,6 +50,7 @@ def report(
         if holder is not None and pid is not None and holder.owns(run_id, pid):
             raise UsageError(f"run {run_id} is still running ({holder.describe()}): it is judged when it ends; "
                              "`slob status` shows how it goes")
+        _refuse_a_replaced_sim_run(store, run_id)
         wanted = duration or recorded_duration(store, run_id)
         if wanted is None:
             raise UsageError(f"run {run_id} recorded no duration: give --duration")
@@ -61,3 +62,17 @@ def report(
                                     replay_config=config)
     print_outcome(outcome, strict, json_out)
     raise typer.Exit(outcome.exit_code)
+
+
+def _refuse_a_replaced_sim_run(store: Any, run_id: int) -> None:
+    """Refuse (exit 2) a sim run whose days a later `--sim` run played again: the store no longer holds its data."""
+    from slob_cli.errors import UsageError
+    from slob_cli.runtime.sim_days import replayed_by_a_later_sim_run
+
+    replaced = replayed_by_a_later_sim_run(store, run_id)
+    if replaced is not None:
+        later, days = replaced
+        named = ", ".join(day.isoformat() for day in days)
+        raise UsageError(f"run {run_id} can no longer be judged: sim run {later} played its simulated "
+                         f"day{'s' if len(days) > 1 else ''} {named} again on this store, replacing what run "
+                         f"{run_id} stored of it (orders, fills, trades, setup events); judge run {later}")

@@ -170,6 +170,11 @@ def is_sim_run(run: dict[str, Any]) -> bool:
     return run.get("data_mode") == "sim" or bool(_payload(run.get("args")).get("sim"))
 
 
+def is_embedded_sim_run(run: dict[str, Any]) -> bool:
+    """Return True for a `--sim` run (`run --sim`, `paper --sim`): its gateway was embedded and died with it."""
+    return bool(_payload(run.get("args")).get("sim"))
+
+
 def on_sim_clock(run: dict[str, Any]) -> bool:
     """Return True for a run whose times are a simulated gateway's (--sim, or trade --follow-sim-clock/--lockstep).
 
@@ -296,7 +301,7 @@ def ended_sim_runs(store: Store, holder: LockHolder | None, run_ids: Iterable[in
     wanted = sorted({run_id for run_id in run_ids if run_id is not None})
     if not wanted:
         return set()
-    sim = [row for row in store.run_end_rows(wanted) if _payload(row.get("args")).get("sim")]
+    sim = [row for row in store.run_end_rows(wanted) if is_embedded_sim_run(row)]
     ended = {row["id"] for row in sim if row["ended_at"] is not None}
     died = [row for row in sim if row["ended_at"] is None]
     if died:
