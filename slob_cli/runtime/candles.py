@@ -174,6 +174,17 @@ def recording_spans(store: Store, symbols: set[str] | list[str]) -> dict[str, li
     return spans
 
 
+def run_newest_tick_us(store: Store, run_id: int) -> int | None:
+    """Return when the newest tick a run stored (of any symbol) traded, in microseconds, or None (as recording_spans)."""
+    runs = store.run_span_rows()
+    index = next((number for number, run in enumerate(runs) if run["id"] == run_id), None)
+    if index is None:
+        return None
+    low, high = runs[index]["started_at"] - SPAN_SLACK_US, _window_end(runs, index)
+    spans = [store.run_tick_span(symbol, run_id, low, high) for symbol in store.symbols_in("ticks")]
+    return max((span[1] for span in spans if span is not None), default=None)
+
+
 def _window_end(runs: list[dict[str, Any]], index: int) -> int:
     """Return where the ticks of runs[index] end at the latest: its end, else the next wall-clock run's start, with slack."""
     from itertools import islice
