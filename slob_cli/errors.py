@@ -104,9 +104,12 @@ class RunCutShort(SlobError):
 
     exit_code = ExitCode.UNEXPECTED
 
-    def __init__(self, message: str, stats: Any = None) -> None:
+    def __init__(self, message: str, stats: Any = None, at: Any = None) -> None:
         super().__init__(message)
         self.stats = stats  # the engine's counters when it stopped (runtime.engine.EngineStats), to store
+        # The virtual time it got to (a datetime): the run's end. The embedded gateway may serve the step in
+        # flight after the engine stopped reading, moving its clock past what the run took in.
+        self.at = at
 
 
 def first_error(error: BaseException) -> BaseException:

@@ -72,17 +72,18 @@ def aggregate(
     typer.echo(
         f"Aggregated {report.ticks:,} ticks from {report.source} into {report.candles:,} candles "
         f"({report.synthetic_candles:,} synthetic, {report.gaps:,} gaps, {report.late_ticks:,} late ticks skipped)"
-        f"{_left_out(report.other_symbols, 'ticks')}{_ignored(report.ignored_columns)}{_partial(report.partial_minutes)}."
+        f"{_left_out(report.other_symbols, 'ticks')}{_ignored(report.ignored_columns)}{_partial(report.partial_minutes, report.partial_minute_ticks)}."
     )
 
 
-def _partial(minutes: int) -> str:
-    """Say how many first/last minutes of recordings were left out as partial (nothing when none)."""
+def _partial(minutes: int, ticks: int) -> str:
+    """Say how many first/last minutes of recordings (and their ticks) were left out as partial (nothing when none)."""
     if not minutes:
         return ""
     from slob_cli.runtime.views import counted
 
-    return f"; left out {counted(minutes, 'partial minute')} at the start or end of a recording (not covered whole)"
+    return (f"; left out {counted(minutes, 'partial minute')} ({counted(ticks, 'tick')}) at the start or end of a "
+            "recording (not covered whole)")
 
 
 @app.command("import")

@@ -27,7 +27,10 @@ def demo(
     with session_lock(ctx, "demo", fail_if_running) as lock:
         with start_failure_recorded(ctx, "demo", lock):  # refused at its start, as `run` and `paper` are
             _refuse_others_data(ctx, minutes, fresh=bool(lock.created))
-        with run_guard(ctx, "demo", fail_if_running, {"seed": seed, "minutes": minutes}, lock=lock) as run:
+        # On this machine's clock (its run row's start and end are wall times): its generated day is data, not
+        # a simulated clock, so `status` does not read "now" from the day's ticks (runtime/views.on_sim_clock).
+        args = {"seed": seed, "minutes": minutes, "sim_clock": False}
+        with run_guard(ctx, "demo", fail_if_running, args, lock=lock) as run:
             report = run_demo(run.store, seed=seed, minutes=minutes, run_id=run.run_id, zone=run.settings.zone)
             run.stats = report.to_dict()
             run.data_mode = "sim"

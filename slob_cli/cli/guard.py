@@ -20,6 +20,8 @@ from slob_cli.cli.plain_params import click_errors
 from slob_cli.errors import ExitCode, GatewayGone, SlobError, Terminated, first_error
 
 if TYPE_CHECKING:
+    from datetime import datetime
+
     from slob_cli.adapters.alerts import Notifier
     from slob_cli.adapters.store import Store
     from slob_cli.runtime.clock import Clock
@@ -46,6 +48,7 @@ class GuardedRun:
     notifier: Notifier
     stats: dict[str, Any] = field(default_factory=dict)
     data_mode: str | None = None
+    ended_at: datetime | None = None  # the run's end when known better than the clock's now (a run cut short)
 
 
 def exit_code_of(error: BaseException | None) -> int:
@@ -237,7 +240,7 @@ def run_guard(
         try:
             if run.run_id:
                 moved = shifted is not None and clock.shifted != shifted  # type: ignore[attr-defined]
-                store.end_run(run.run_id, code, clock.now(), run.stats, run.data_mode,
+                store.end_run(run.run_id, code, run.ended_at or clock.now(), run.stats, run.data_mode,
                               on_clock_footing(clock, started, shifted) if moved and shifted is not None else None)
                 if code == ExitCode.BROKER_UNREACHABLE and not isinstance(error and first_error(error), GatewayGone):
                     store.set_run_mode(run.run_id, None)  # never connected: no data came, live or otherwise

@@ -93,13 +93,14 @@ def paper(
                 stats = {**result.stats.as_dict(), "data_mode": result.stats.data_mode}
             except RunCutShort as exc:  # a validation run that did not last its duration has failed: judged, exit 5
                 cut, stats = exc, cut_short_stats(exc, "sim" if sim else guarded.data_mode)
+                guarded.ended_at = exc.at
             except BrokerUnavailable as exc:
                 if lock.created:  # a new store: the failed start leaves neither it nor a report (session_lock)
                     raise
                 # Never connected: the report still says so (connection criteria fail), then exit 4.
                 unreachable, stats = exc, {"data_mode": guarded.data_mode, "candles": 0}
             guarded.stats = stats
-            now = wired.clock.now()
+            now = guarded.ended_at or wired.clock.now()
             outcome = finish_validation(guarded.store, guarded.run_id, target, now, report_file, strict,
                                         replay_config=wired.strategy, crashed=False, monitor_only=monitor_only,
                                         notifier=guarded.notifier, stats=stats)

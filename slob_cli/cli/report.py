@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -39,7 +39,6 @@ def report(
     from slob_cli.runtime.lock import current_holder
     from slob_cli.runtime.paper_report import finish_validation, latest_run_id, recorded_duration
     from slob_cli.runtime.validation_data import run_span
-    from slob_cli.runtime.views import parse_time
 
     settings = app_context(ctx).settings
     with Store.open(settings.db_path, readonly=True) as store:
@@ -50,14 +49,39 @@ def report(
         if holder is not None and pid is not None and holder.owns(run_id, pid):
             raise UsageError(f"run {run_id} is still running ({holder.describe()}): it is judged when it ends; "
                              "`slob status` shows how it goes")
+        _refuse_a_replaced_sim_run(store, run_id)
         wanted = duration or recorded_duration(store, run_id)
         if wanted is None:
             raise UsageError(f"run {run_id} recorded no duration: give --duration")
         # A run that died has no end: it ran until the last it recorded (on its clock), not until now.
-        now = ((parse_time(store.run_last_instant(run_id)) or started) if pid is not None
-               else datetime.now(timezone.utc))
+        now = _last_recorded(store, run_id, started) if pid is not None else datetime.now(timezone.utc)
         config = load_strategy_config(settings.strategy_config) if replay else None
         outcome = finish_validation(store, run_id, parse_duration(wanted), now, report_file, strict,
                                     replay_config=config)
     print_outcome(outcome, strict, json_out)
     raise typer.Exit(outcome.exit_code)
+
+
+def _refuse_a_replaced_sim_run(store: Any, run_id: int) -> None:
+    """Refuse (exit 2) a sim run whose days a later `--sim` run played again: the store no longer holds its data."""
+    from slob_cli.errors import UsageError
+    from slob_cli.runtime.sim_days import replayed_by_a_later_sim_run
+
+    replaced = replayed_by_a_later_sim_run(store, run_id)
+    if replaced is not None:
+        later, days = replaced
+        named = ", ".join(day.isoformat() for day in days)
+        raise UsageError(f"run {run_id} can no longer be judged: sim run {later} played its simulated "
+                         f"day{'s' if len(days) > 1 else ''} {named} again on this store, replacing what run "
+                         f"{run_id} stored of it (orders, fills, trades, setup events); judge run {later}")
+
+
+def _last_recorded(store: Any, run_id: int, started: datetime) -> datetime:
+    """Return the last a run that died recorded: its newest heartbeat, event or tick (status reads its clock so)."""
+    from slob_cli.adapters.store import from_us
+    from slob_cli.runtime.candles import run_newest_tick_us
+    from slob_cli.runtime.views import parse_time
+
+    tick_us = run_newest_tick_us(store, run_id)
+    moments = [parse_time(store.run_last_instant(run_id)), None if tick_us is None else from_us(tick_us)]
+    return max((moment for moment in moments if moment is not None), default=started)

@@ -142,7 +142,7 @@ def _session(ctx: typer.Context, settings: Any, command: str, *, monitor_only: b
                                      risk=wired.risk, calendar=wired.calendar, clock=wired.clock,
                                      run_id=guarded.run_id, notifier=guarded.notifier)
             except RunCutShort as exc:  # the run row keeps how far it got (exit 1 follows)
-                guarded.stats = {"stats": cut_short_stats(exc, "sim")}
+                guarded.stats, guarded.ended_at = {"stats": cut_short_stats(exc, "sim")}, exc.at
                 raise
             if wired.sim_clock:
                 result.stats.data_mode = "sim"  # the feed says "live": live from a simulated gateway

@@ -35,6 +35,7 @@ class AggregateReport:
     symbols: list[str] = field(default_factory=list)
     other_symbols: dict[str, int] = field(default_factory=dict)  # ticks of a file left out by --symbol
     partial_minutes: int = 0  # first/last minutes of recordings that did not cover them whole: left out
+    partial_minute_ticks: int = 0  # the ticks of those minutes: read (in `ticks`), in no candle
     ignored_columns: list[str] = field(default_factory=list)  # a ticks file's columns slob does not read
 
     def to_dict(self) -> dict[str, Any]:
@@ -98,7 +99,7 @@ def aggregate_candles(
         if symbols:
             frame = frame[frame["symbol"].isin(symbols)]
         result = aggregate_frame(frame, fill_gaps_up_to)
-        source, left_out = str(ticks_file), 0  # a file says nothing of the runs that recorded it
+        source, left_out, left_out_ticks = str(ticks_file), 0, 0  # a file says nothing of the runs that recorded it
         if progress is not None:
             progress(len(frame))
     else:
@@ -106,7 +107,9 @@ def aggregate_candles(
         source, others, ignored = "ticks table", {}, []
         partial = recorded_partial_minutes(store, {candle.symbol for candle in result.candles})
         whole = [candle for candle in result.candles if (candle.symbol, candle.ts) not in partial]
-        left_out, result.candles = len(result.candles) - len(whole), whole
+        left_out = len(result.candles) - len(whole)
+        left_out_ticks = sum(candle.tick_count for candle in result.candles if (candle.symbol, candle.ts) in partial)
+        result.candles = whole
     if check is not None:
         check(result.candles)
     store.upsert_candles(result.candles, source="aggregate", keep_equal=True)  # equal bars keep their source
@@ -114,7 +117,7 @@ def aggregate_candles(
         source=source, ticks=result.ticks, late_ticks=result.late_ticks, candles=len(result.candles),
         synthetic_candles=sum(1 for c in result.candles if c.synthetic), gaps=len(result.gaps),
         symbols=sorted({c.symbol for c in result.candles}), other_symbols=others,
-        ignored_columns=ignored, partial_minutes=left_out,
+        ignored_columns=ignored, partial_minutes=left_out, partial_minute_ticks=left_out_ticks,
     )
 
 
@@ -169,6 +172,17 @@ def recording_spans(store: Store, symbols: set[str] | list[str]) -> dict[str, li
             if span is not None:
                 found.append((run["started_at"], run["ended_at"], *span))
     return spans
+
+
+def run_newest_tick_us(store: Store, run_id: int) -> int | None:
+    """Return when the newest tick a run stored (of any symbol) traded, in microseconds, or None (as recording_spans)."""
+    runs = store.run_span_rows()
+    index = next((number for number, run in enumerate(runs) if run["id"] == run_id), None)
+    if index is None:
+        return None
+    low, high = runs[index]["started_at"] - SPAN_SLACK_US, _window_end(runs, index)
+    spans = [store.run_tick_span(symbol, run_id, low, high) for symbol in store.symbols_in("ticks")]
+    return max((span[1] for span in spans if span is not None), default=None)
 
 
 def _window_end(runs: list[dict[str, Any]], index: int) -> int:

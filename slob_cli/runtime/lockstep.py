@@ -106,7 +106,8 @@ def cut_short(engine: Engine, reason: str) -> RunCutShort:
     until = engine.options.until
     left = "" if until is None else f", {_span(until - now)} before its end at {until:%Y-%m-%d %H:%M} UTC"
     return RunCutShort(f"run cut short: {reason}; got to {now:%Y-%m-%d %H:%M:%S} UTC (virtual){left}, "
-                       f"{engine.stats.ticks:,} ticks and {engine.stats.candles:,} candles processed", engine.stats)
+                       f"{engine.stats.ticks:,} ticks and {engine.stats.candles:,} candles processed", engine.stats,
+                       at=now)
 
 
 def _span(delta: timedelta) -> str:

@@ -101,6 +101,9 @@ class RecorderStatus:
                 f" | buffer {use:.1f}% | drops {self.dropped:,} | reconnects {self.reconnects}")
 
 
+HISTORY_SETTLES = timedelta(seconds=2)  # after a minute ends, before its history bar is asked for
+
+
 class Recorder(Supervised):
     """Record trade ticks of some symbols into the store until stopped."""
 
@@ -397,22 +400,43 @@ class Recorder(Supervised):
         return task.result()
 
     async def _warm_up(self) -> None:
+        """Store today's bars up to the subscription, then, once it is over, the bar of the minute subscribed in.
+
+        That minute's ticks before the subscription never reached the recording: `candles aggregate` leaves
+        it out as partial, so without its history bar the day keeps a hole there (as the engine fetches it).
+        """
         if not await self._unless_stopped(self._ready.wait()):
             return
         now = self.connection.gateway_now()
-        start = session_start(trading_date(now))
+        if not await self._store_history(session_start(trading_date(now)), now):
+            return
+        subscribed_in = now.replace(second=0, microsecond=0)
+        # The next minute too: a subscription made a moment after `now` may fall in it. Its bar, once the
+        # minute is over, is the one its ticks give (aggregate keeps an equal bar as it is).
+        over = subscribed_in + timedelta(minutes=2)
+        while self.connection.gateway_now() < over + HISTORY_SETTLES:
+            await self._unless_stopped(asyncio.sleep(0.25))
+            if self.stop_event.is_set():
+                return
+        await self._store_history(subscribed_in, over)
+
+    async def _store_history(self, start: datetime, end: datetime) -> bool:
+        """Store each symbol's 1-minute bars of [start, floor(end)) as `ib_history`; False when stopped meanwhile."""
         for symbol, resolved in list(self.feed.contracts.items()):
             try:
                 candles = await self._unless_stopped(fetch_minute_bars(
-                    self.connection.ib, resolved.ib_contract, symbol, start, now, guard=self.feed.guard, pacer=self.pacer))
+                    self.connection.ib, resolved.ib_contract, symbol, start, end, guard=self.feed.guard,
+                    pacer=self.pacer))
                 if candles is None:
-                    return
+                    return False
             except (SlobError, ConnectionError) as exc:
                 log.warning("historical warm-up for %s failed: %s", symbol, exc)
                 self._event("WARM_UP_FAILED", {"symbol": symbol, "error": str(exc)})
                 continue
             self.store.upsert_candles(candles, "ib_history", resolved.future.local_symbol)
-            self._event("WARM_UP", {"symbol": symbol, "bars": len(candles), "from": start.isoformat()})
+            self._event("WARM_UP", {"symbol": symbol, "bars": len(candles), "from": start.isoformat(),
+                                    "to": end.isoformat()})
+        return True
 
     async def _heartbeat(self) -> None:
         """Show life every heartbeat_interval real seconds: a pulse on the lock record, then a health row."""

@@ -20,7 +20,7 @@ from slob_cli.adapters.store import Store, to_us
 from slob_cli.core.risk import RiskState
 from slob_cli.runtime.executor import RISK_STATE_KEY
 from slob_cli.runtime.tracking import day_window, trading_dates
-from slob_cli.runtime.views import is_sim_run, parse_time, trading_date_of
+from slob_cli.runtime.views import is_embedded_sim_run, is_sim_run, parse_time, trading_date_of
 
 log = logging.getLogger(__name__)
 
@@ -28,6 +28,29 @@ log = logging.getLogger(__name__)
 def sim_run_days(start: datetime, until: datetime | None) -> list[date]:
     """Return the New York trading dates a sim run from `start` to `until` plays."""
     return list(trading_dates(trading_date_of(start), trading_date_of(until or start)))
+
+
+def replayed_by_a_later_sim_run(store: Store, run_id: int) -> tuple[int, list[date]] | None:
+    """Return (the later `--sim` run, the days) when a later `--sim` run played days this sim run played.
+
+    That later run replaced what this one stored of those days (or, on a day holding non-sim data, added
+    its own beside it): what the store holds of them is no longer this run's. A later run refused at its
+    start (no data mode: it never connected) played nothing.
+    """
+    runs = {row["id"]: row for row in store.all_run_rows()}
+    run = runs.get(run_id)
+    if run is None or not is_sim_run(run) or (started := parse_time(run["started_at"])) is None:
+        return None
+    days = set(sim_run_days(started, parse_time(run["ended_at"])))
+    for later_id in sorted(other for other in runs if other > run_id):
+        later = runs[later_id]
+        began = parse_time(later["started_at"])
+        if began is None or later["data_mode"] is None or not is_embedded_sim_run(later):
+            continue
+        shared = sorted(days & set(sim_run_days(began, parse_time(later["ended_at"]))))
+        if shared:
+            return later_id, shared
+    return None
 
 
 def _only_sim(store: Store, day: date, run_id: int | None) -> bool:

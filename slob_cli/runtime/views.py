@@ -163,6 +163,7 @@ class StoreClock:
     simulated: bool = False
     run_id: int | None = None
     run_ended: bool = False
+    run_died: bool = False  # over without an end record (killed): named `died`, as the runs table names it
     # Each symbol's newest tick as a sim run's clock read it (Store.newest_tick), passed along so a refresh reads
     # it once (newest_tick); None when not read (the wall clock's "now").
     newest_ticks: Mapping[str, tuple[int, int | None]] | None = field(default=None, compare=False, repr=False)
@@ -177,7 +178,8 @@ class StoreClock:
         """
         if not self.simulated:
             return None
-        return f"simulated clock of sim run {self.run_id} ({'ended' if self.run_ended else 'running'})"
+        state = "died" if self.run_died else "ended" if self.run_ended else "running"
+        return f"simulated clock of sim run {self.run_id} ({state})"
 
     def to_dict(self) -> dict[str, Any]:
         """Return JSON-ready data."""
@@ -188,6 +190,11 @@ class StoreClock:
 def is_sim_run(run: dict[str, Any]) -> bool:
     """Return True for a run on the simulated gateway (its times are virtual)."""
     return run.get("data_mode") == "sim" or bool(_payload(run.get("args")).get("sim"))
+
+
+def is_embedded_sim_run(run: dict[str, Any]) -> bool:
+    """Return True for a `--sim` run (`run --sim`, `paper --sim`): its gateway was embedded and died with it."""
+    return bool(_payload(run.get("args")).get("sim"))
 
 
 def on_sim_clock(run: dict[str, Any]) -> bool:
@@ -231,7 +238,9 @@ def store_clock(store: Store, wall_now: datetime, holder: LockHolder | None) -> 
     known = [m for m in moments if m is not None]
     if not known:
         known = [m for m in (parse_time(run["ended_at"]), parse_time(run["started_at"])) if m is not None][:1]
-    return StoreClock(max(known) if known else wall_now, True, run["id"], run_over(run, holder), ticks)
+    over = run_over(run, holder)
+    return StoreClock(max(known) if known else wall_now, True, run["id"], over, over and run["ended_at"] is None,
+                      ticks)
 
 
 def newest_tick(store: Store, clock: StoreClock, symbol: str | None) -> NewestTick:
@@ -314,7 +323,7 @@ def ended_sim_runs(store: Store, holder: LockHolder | None, run_ids: Iterable[in
     wanted = sorted({run_id for run_id in run_ids if run_id is not None})
     if not wanted:
         return set()
-    sim = [row for row in store.run_end_rows(wanted) if _payload(row.get("args")).get("sim")]
+    sim = [row for row in store.run_end_rows(wanted) if is_embedded_sim_run(row)]
     ended = {row["id"] for row in sim if row["ended_at"] is not None}
     died = [row for row in sim if row["ended_at"] is None]
     if died:

@@ -121,3 +121,17 @@ def test_a_refused_demo_leaves_what_every_refused_start_leaves(runner, db_path: 
         rows = [dict(row) for row in store.runs()]
     assert [(row["command"], row["exit_code"]) for row in rows] == [("run", 2), ("demo", 2)]
     assert rows[0]["args"] == rows[1]["args"] and rows[0]["stats"] == rows[1]["stats"], rows
+
+
+def test_status_after_a_demo_reads_the_wall_clock_its_run_was_stamped_on(runner, db_path: Path) -> None:
+    """`status` on a demo store read "now" from the demo's last tick (2026-01-06 21:59:59) and called it the
+    simulated clock of sim run 1, while the demo's run row was stamped on the wall clock: its end lay
+    eleven months after "now". The demo runs on this machine's clock, as its run row says."""
+    assert runner.invoke(app, ["--db", str(db_path), "demo", "--minutes", "10"]).exit_code == 0
+    result = runner.invoke(app, ["--db", str(db_path), "status", "--json"])
+    assert result.exit_code == 0, result.stderr
+    status = json.loads(result.stdout)
+    (run,) = status["runs"]
+    assert status["clock"]["simulated"] is False and status["clock"]["label"] is None
+    assert run["started_at"] <= run["ended_at"] <= status["now"]
+    assert "simulated clock" not in runner.invoke(app, ["--db", str(db_path), "status"]).stdout

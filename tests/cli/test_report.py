@@ -211,3 +211,25 @@ def test_a_paper_run_that_died_is_judged_on_what_it_recorded_not_until_now(
     criteria = {c["name"]: (c["passed"], c["detail"]) for c in json.loads(result.stdout)["criteria"]}
     assert criteria["no crash"] == (False, "the run has no end record")
     assert criteria["duration reached"] == (False, "ran 3.00 h of 24.00 h"), criteria["duration reached"]
+
+
+def test_a_died_run_is_judged_up_to_its_newest_tick_when_that_is_later_than_its_last_heartbeat(
+        runner: CliRunner, db_path: Path, store: Store) -> None:
+    """A `run --sim` killed with -9 stored ticks (and a candle) for a minute after its last heartbeat; status
+    read its clock up to that tick, report judged it only up to the heartbeat ("ran 2.25 h", status 2.27 h)."""
+    from datetime import timedelta
+
+    from slob_cli.core.models import Tick
+    from tests.opsdata import START
+
+    run_id = store.start_run("paper", {"duration": "24"}, START)
+    store.record_health(run_id, START + timedelta(hours=3), {"connected": True, "last_tick_age": 1.0,
+                                                             "buffer_utilization": 0.0, "open_orders": 0,
+                                                             "positions": 0})
+    store.insert_ticks([Tick("NQ", START + timedelta(hours=3, minutes=m), 25400.0, 1) for m in (5, 30)],
+                       run_id=run_id)
+    store.insert_ticks([Tick("NQ", START + timedelta(hours=9), 25400.0, 1)], run_id=run_id + 1)  # another run's
+    result = runner.invoke(app, ["--db", str(db_path), "report", "--json", "--no-replay"])
+    assert result.exit_code == 5, result.output
+    criteria = {c["name"]: (c["passed"], c["detail"]) for c in json.loads(result.stdout)["criteria"]}
+    assert criteria["duration reached"] == (False, "ran 3.50 h of 24.00 h"), criteria["duration reached"]

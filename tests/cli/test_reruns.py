@@ -111,3 +111,21 @@ def test_run_stores_candles_only_with_the_aggregate_step(runner: CliRunner, db_p
     assert result.exit_code == 0, result.output
     assert sql_value(db_path, "SELECT count(*) FROM ticks") > 0
     assert (sql_value(db_path, "SELECT count(*) FROM candles") > 0) is candles_stored
+
+
+def test_report_of_a_sim_run_whose_day_a_later_sim_run_replaced_is_refused_not_judged_on_the_later_data(
+        runner: CliRunner, db_path: Path) -> None:
+    """`report --run 1` after a second `run --sim` of the same day judged run 1 on what was left of it:
+    PASSED with 0 orders, 0 trades and $0 P&L (its orders and trades were replaced), and run 2's setup
+    events taken for run 1's. Run 1 is no longer in the store to be judged: one line naming run 2."""
+    for _ in (1, 2):
+        assert runner.invoke(app, ["--db", str(db_path), *RUN]).exit_code == 0
+    first = runner.invoke(app, ["--db", str(db_path), "report", "--run", "1", "--duration", "9h"])
+    assert first.exit_code == 2, first.output
+    assert first.stderr.strip() == (
+        "Error: run 1 can no longer be judged: sim run 2 played its simulated day 2026-01-06 again on this "
+        "store, replacing what run 1 stored of it (orders, fills, trades, setup events); judge run 2")
+    assert not list(db_path.parent.glob("*-paper-run1.*")), "no report written for run 1"
+    second = runner.invoke(app, ["--db", str(db_path), "report", "--run", "2", "--duration", "9h", "--json"])
+    assert second.exit_code == 0, second.output
+    assert _summary(second.stdout)["figures"]["orders"]["total"] > 0

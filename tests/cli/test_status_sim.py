@@ -105,6 +105,23 @@ def test_a_sim_run_whose_process_died_is_shown_as_died_not_running(runner: CliRu
         assert {o["order_ref"]: o["ended_sim_run"] for o in data["working_orders"]}["slob:NQ-20260106-L1:stop"] is False
 
 
+def test_the_clock_of_a_sim_run_that_died_is_named_died_as_its_row_is(runner: CliRunner, db_path: Path,
+                                                                     store: Store) -> None:
+    """A `run --sim` killed with -9 was `died` in the runs table and JSON, and `(ended)` in the clock's name on
+    every screen (status, --check's ages, dashboard, /api/header): two states for one run."""
+    _interrupted_sim_run(store)
+    died = store.start_run("run", {"sim": True, "sim_clock": True}, SIM_NOW)
+    store.set_run_mode(died, "sim")
+    add_health(store, to_iso(SIM_NOW + timedelta(minutes=5)), connected=True, run_id=died)
+    data = json.loads(runner.invoke(app, ["--db", str(db_path), "status", "--json"]).stdout)
+    assert data["runs"][0]["state"] == "died" and data["clock"]["run_ended"] is True
+    assert data["clock"]["label"] == f"simulated clock of sim run {died} (died)"
+    text = " ".join(runner.invoke(app, ["--db", str(db_path), "status"]).stdout.split())
+    assert f"on the simulated clock of sim run {died} (died)" in text and "(ended)" not in text
+    frame = " ".join(runner.invoke(app, ["--db", str(db_path), "dashboard", "--once"]).stdout.split())
+    assert f"on the simulated clock of sim run {died} (died)" in frame and "(ended)" not in frame
+
+
 def test_a_trade_stopped_against_slob_sim_gateway_leaves_its_book_at_that_gateway_not_ended(
         runner: CliRunner, db_path: Path, store: Store) -> None:
     # `trade --follow-sim-clock` against a `slob sim-gateway` that still runs: the stop and target work there

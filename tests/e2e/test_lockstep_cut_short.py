@@ -50,3 +50,38 @@ def test_a_run_whose_gateway_went_down_is_cut_short_as_waiting_for_the_connectio
     assert "served no step" not in message, message
     assert message.startswith("run cut short: no step asked for 1s (real time) while the engine waited for "
                               "the connection to the simulated gateway (down, reconnecting)"), message
+
+
+def test_a_paper_sim_cut_short_by_a_signal_ends_its_run_where_it_says_it_got_to(tmp_path: Path) -> None:
+    """`paper --sim` stopped by SIGTERM said "got to 08:19:03 UTC (virtual)" while its runs row (status's
+    `ended`, its "now") and its report's duration read 08:20:02: the embedded gateway served the step in
+    flight after the engine had stopped taking anything in. The run ends where it got to, on every surface."""
+    import json
+    import re
+    import signal
+    from datetime import datetime, timezone
+
+    from tests.conftest import eventually
+    from tests.e2e.harness import slob_process
+    from tests.sqlfile import sql_rows
+
+    db = tmp_path / "paper.db"
+
+    def candles() -> int:
+        try:
+            return int(sql_rows(db, "SELECT count(*) FROM candles")[0][0]) if db.exists() else 0
+        except Exception:  # noqa: BLE001 - the store is still being created
+            return 0
+
+    with slob_process("--db", str(db), "paper", "--sim", "--duration", "24", "--speed", "500") as process:
+        eventually(lambda: candles() >= 20 or process.poll() is not None, timeout=60, interval=0.05)
+        process.send_signal(signal.SIGTERM)
+        _, stderr = process.communicate(timeout=60)
+    assert process.returncode == 5, stderr
+    got_to = re.search(r"got to (\S+ \S+) UTC \(virtual\)", stderr)
+    assert got_to is not None, stderr
+    at = datetime.fromisoformat(got_to.group(1)).replace(tzinfo=timezone.utc)
+    ((started, ended),) = sql_rows(db, "SELECT started_at, ended_at FROM runs")
+    assert ended == int(at.timestamp() * 1_000_000), (datetime.fromtimestamp(ended / 1e6, timezone.utc), at)
+    report = json.loads((tmp_path / "paper-paper-run1.json").read_text())
+    assert report["figures"]["duration_hours"] == round((ended - started) / 3_600_000_000, 3)
