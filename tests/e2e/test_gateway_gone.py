@@ -112,11 +112,14 @@ def test_a_session_whose_duration_ends_with_its_gateway_hung_went_away_at_the_la
     assert errors == [f"Error: record was cut short: the gateway went away at {gone:%Y-%m-%d %H:%M:%S} UTC and was "
                       "not back when its --duration/--until ended"], errors
     # The last data heard: no earlier than the last trade stored (whole exchange seconds), no later than the
-    # silence (a second allowed for a loaded machine and the clock's skew), well before the heartbeat gave up.
+    # silence, well before the heartbeat gave up. Both bounds allow a second: the moments are read on the
+    # session's clock, which follows the gateway's (seen 60 ms behind it on a loaded machine), and a loaded
+    # machine delays what is heard.
     [(last_trade, noticed)] = sql_rows(db, "SELECT (SELECT max(ts) FROM ticks), ts FROM events "
                                            "WHERE type='HEARTBEAT_MISSED'")  # microseconds, UTC
     [(down,)] = sql_rows(db, "SELECT payload FROM events WHERE type='IB_DISCONNECTED'")
-    assert datetime.fromtimestamp(last_trade / 1e6, UTC) <= gone <= silent + timedelta(seconds=1.0), (gone, silent)
+    skew = timedelta(seconds=1.0)
+    assert datetime.fromtimestamp(last_trade / 1e6, UTC) - skew <= gone <= silent + skew, (last_trade, gone, silent)
     noticed = datetime.fromtimestamp(noticed / 1e6, UTC)
     assert gone + timedelta(seconds=HEARTBEAT_TIMEOUT - 1.0) <= noticed, (gone, noticed)
     assert datetime.fromisoformat(json.loads(down)["at"]) == gone, (down, gone)
