@@ -189,7 +189,7 @@ class StoreClock:
 
 def is_sim_run(run: dict[str, Any]) -> bool:
     """Return True for a run on the simulated gateway (its times are virtual)."""
-    return run.get("data_mode") == "sim" or bool(_payload(run.get("args")).get("sim"))
+    return run.get("data_mode") == "sim" or is_embedded_sim_run(run)
 
 
 def is_embedded_sim_run(run: dict[str, Any]) -> bool:
