@@ -166,7 +166,7 @@ def recording_spans(store: Store, symbols: set[str] | list[str]) -> dict[str, li
     for index, run in enumerate(runs):
         if run["command"] not in RECORDING_COMMANDS:
             continue
-        low, high = run["started_at"] - SPAN_SLACK_US, _window_end(runs, index)
+        low, high = _tick_window(runs, index)
         for symbol, found in spans.items():
             span = store.run_tick_span(symbol, run["id"], low, high)
             if span is not None:
@@ -180,26 +180,28 @@ def run_newest_tick_us(store: Store, run_id: int) -> int | None:
     index = next((number for number, run in enumerate(runs) if run["id"] == run_id), None)
     if index is None:
         return None
-    low, high = runs[index]["started_at"] - SPAN_SLACK_US, _window_end(runs, index)
+    low, high = _tick_window(runs, index)
     spans = [store.run_tick_span(symbol, run_id, low, high) for symbol in store.symbols_in("ticks")]
     return max((span[1] for span in spans if span is not None), default=None)
 
 
-def _window_end(runs: list[dict[str, Any]], index: int) -> int:
-    """Return where the ticks of runs[index] end at the latest: its end, else the next wall-clock run's start, with slack."""
+def _tick_window(runs: list[dict[str, Any]], index: int) -> tuple[int, int]:
+    """Return [low, high) in which runs[index] stored its ticks: from its start to its end, else to the next
+    wall-clock run's start (else open), with slack either side."""
     from itertools import islice
 
     from slob_cli.runtime.views import on_sim_clock
 
     run = runs[index]
+    low = run["started_at"] - SPAN_SLACK_US
     if run["ended_at"] is not None:
-        return int(run["ended_at"]) + SPAN_SLACK_US
+        return low, int(run["ended_at"]) + SPAN_SLACK_US
     if on_sim_clock(run):
-        return NO_END_US
+        return low, NO_END_US
     successor = next((other for other in islice(runs, index + 1, None) if not on_sim_clock(other)), None)
     if successor is None or successor["started_at"] < run["started_at"]:  # none yet, or a clock set back
-        return NO_END_US
-    return int(successor["started_at"]) + SPAN_SLACK_US
+        return low, NO_END_US
+    return low, int(successor["started_at"]) + SPAN_SLACK_US
 
 
 def _within(frame: pd.DataFrame, start: datetime | None, end: datetime | None) -> pd.DataFrame:
